@@ -1,0 +1,122 @@
+// api.cc - the public API of include/crm/check.h on top of the driver.
+//
+// Every entry point catches everything: an internal failure becomes an error diagnostic rather
+// than an exception crossing the library boundary.
+#include <crm/check.h>
+
+#include "compiler/diag/renderer.h"
+#include "compiler/driver.h"
+#include "compiler/format/formatter.h"
+#include "compiler/parse/parser.h"
+
+namespace crm {
+
+CheckResult::CheckResult() = default;
+CheckResult::~CheckResult() = default;
+CheckResult::CheckResult(CheckResult&&) noexcept = default;
+CheckResult& CheckResult::operator=(CheckResult&&) noexcept = default;
+
+namespace {
+
+SourceLocation locate(const source::SourceManager& sm, source::Span s, bool end) {
+  if (!s.valid()) return {};
+  const auto& f = sm.file(s.file);
+  auto lc = f.line_col(end ? s.end : s.begin);
+  return {f.path(), lc.line, lc.column};
+}
+
+DriverOptions driver_options(const CheckOptions& o) {
+  DriverOptions d;
+  d.load.include_dirs = o.include_dirs;
+  d.load.parse.max_file_bytes = o.limits.max_file_bytes;
+  d.load.parse.max_nesting = o.limits.max_nesting;
+  d.load.max_modules = o.limits.max_modules;
+  d.max_errors = o.limits.max_errors;
+  return d;
+}
+
+}  // namespace
+
+CheckResult make_result(std::unique_ptr<Compilation> c, const std::string& internal_error) {
+  CheckResult r;
+  if (!c) {
+    r.internal_error_ = internal_error.empty() ? "unknown failure" : internal_error;
+    r.errors_ = 1;
+    r.diagnostics_.push_back({"internal", "error", "internal compiler error: " + r.internal_error_, "", {}, {}, {}});
+    return r;
+  }
+  if (c) {
+    const auto& sm = c->program.sources;
+    for (const auto& d : c->sink.diagnostics()) {
+      Diagnostic out;
+      out.code = diag::info(d.code).name;
+      out.severity = diag::severity_name(d.severity);
+      out.message = d.message;
+      out.help = d.help;
+      out.begin = locate(sm, d.span, false);
+      out.end = locate(sm, d.span, true);
+      for (const auto& l : d.secondary) out.related.push_back({locate(sm, l.span, false), l.message});
+      (d.severity == diag::Severity::Error ? r.errors_ : r.warnings_)++;
+      r.diagnostics_.push_back(std::move(out));
+    }
+  }
+  r.compilation_ = std::move(c);
+  return r;
+}
+
+std::string CheckResult::render_text(bool color) const {
+  if (!compilation_) return "error: internal compiler error: " + internal_error_ + "\n";
+  diag::RenderOptions o;
+  o.color = color;
+  return diag::render_text(compilation_->sink.diagnostics(), compilation_->program.sources, o);
+}
+
+std::string CheckResult::render_json() const {
+  if (!compilation_)
+    return "{\"diagnostics\":[{\"code\":\"internal\",\"severity\":\"error\",\"message\":\"internal compiler error: " +
+           diag::json_escape(internal_error_) + "\",\"file\":null,\"help\":null,\"related\":[]}]}\n";
+  return diag::render_json(compilation_->sink.diagnostics(), compilation_->program.sources);
+}
+
+static CheckResult guarded(const std::vector<Input>& inputs, const CheckOptions& options) {
+  try {
+    return make_result(run_front_end(inputs, driver_options(options)), "");
+  } catch (const std::exception& e) {
+    return make_result(nullptr, e.what());
+  } catch (...) {
+    return make_result(nullptr, "unknown exception");
+  }
+}
+
+CheckResult check_files(const std::vector<std::string>& paths, const CheckOptions& options) {
+  std::vector<Input> inputs;
+  for (const auto& p : paths) inputs.push_back({p, std::nullopt});
+  return guarded(inputs, options);
+}
+
+CheckResult check_source(const std::string& name, const std::string& text, const CheckOptions& options) {
+  return guarded({{name, text}}, options);
+}
+
+FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits) {
+  FormatResult out;
+  try {
+    auto c = std::make_unique<Compilation>(limits.max_errors);
+    auto id = c->program.sources.add(name, text);
+    parse::ParseOptions po;
+    po.max_file_bytes = limits.max_file_bytes;
+    po.max_nesting = limits.max_nesting;
+    ast::Module* m = parse::parse_module(c->program.sources.file(id), c->program.ast, c->sink, po);
+    if (!c->sink.has_errors()) {
+      out.ok = true;
+      out.text = format::format_module(*m, c->program.sources.file(id));
+    }
+    out.diagnostics = make_result(std::move(c), "");
+  } catch (const std::exception& e) {
+    out.ok = false;
+    out.diagnostics = make_result(nullptr, e.what());
+  }
+  return out;
+}
+
+}  // namespace crm

@@ -1,0 +1,78 @@
+// diagnostic.cc - the code table expanded from diagnostics.def, and the sink.
+#include "compiler/diag/diagnostic.h"
+
+#include <algorithm>
+
+namespace crm::diag {
+
+const std::vector<CodeInfo>& all_codes() {
+  static const std::vector<CodeInfo> kCodes = {
+#define DIAG(code, severity, title) {Code::code, #code, Severity::severity, title},
+#include "compiler/diag/diagnostics.def"
+#undef DIAG
+  };
+  return kCodes;
+}
+
+const CodeInfo& info(Code code) { return all_codes()[static_cast<size_t>(code)]; }
+
+const char* severity_name(Severity s) {
+  switch (s) {
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Note: return "note";
+  }
+  return "error";
+}
+
+Diagnostic& DiagnosticSink::report(Code code, source::Span span, std::string message) {
+  Severity sev = info(code).severity;
+  if (sev == Severity::Error) {
+    if (errors_ >= max_errors_) {
+      if (!overflowed_) {
+        overflowed_ = true;
+        diags_.push_back({Code::E0108, Severity::Error, span,
+                          "too many errors; stopped after " + std::to_string(max_errors_), "", {}});
+      }
+      discard_ = {};
+      return discard_;
+    }
+    ++errors_;
+  }
+  diags_.push_back({code, sev, span, std::move(message), "", {}});
+  return diags_.back();
+}
+
+void DiagnosticSink::sort() {
+  std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    if (a.code == Code::E0108 || b.code == Code::E0108) return b.code == Code::E0108 && a.code != Code::E0108;
+    if (a.span.file != b.span.file) return a.span.file < b.span.file;
+    return a.span.begin < b.span.begin;
+  });
+}
+
+std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t best_d = std::max<size_t>(1, name.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    if (c == name || c.size() > name.size() + 8) continue;
+    size_t d = distance(name, c);
+    if (d < best_d) { best_d = d; best = c; }
+  }
+  return best;
+}
+
+}  // namespace crm::diag

@@ -1,0 +1,38 @@
+// driver.h - runs the front end (load, parse, check) over a set of input files.
+//
+// One Compilation owns everything a run produced: sources, AST, side tables and diagnostics.
+// The CLI, the public API in include/crm/ and the tests all go through here.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/diag/diagnostic.h"
+#include "compiler/sema/module_loader.h"
+#include "compiler/sema/program.h"
+
+namespace crm {
+
+struct Input {
+  std::string path;
+  std::optional<std::string> text;  // when set, used instead of reading `path`
+};
+
+struct DriverOptions {
+  sema::LoadOptions load;
+  size_t max_errors = 100;
+};
+
+struct Compilation {
+  explicit Compilation(size_t max_errors) : sink(max_errors) {}
+  sema::Program program;
+  diag::DiagnosticSink sink;
+  bool syntax_ok = true;
+  bool checked = false;  // semantic analysis ran (it is skipped after syntax errors)
+};
+
+std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, const DriverOptions& options);
+
+}  // namespace crm

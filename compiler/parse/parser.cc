@@ -1,0 +1,825 @@
+// parser.cc - drives the generated ANTLR parser and lowers its parse tree into the AST.
+//
+// Error messages are rewritten from ANTLR's ("mismatched input 'x' expecting {...}") into the
+// project's style: lowercase, user text in backticks, token classes named in words.
+#include "compiler/parse/parser.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+
+#include "CrmLexer.h"
+#include "CrmParser.h"
+#include "antlr4-runtime.h"
+
+namespace crm::parse {
+namespace {
+
+using antlr4::Token;
+using P = CrmParser;
+
+// Byte offsets for code-point indices: ANTLR indexes the decoded UTF-32 stream.
+class OffsetMap {
+ public:
+  explicit OffsetMap(std::string_view text) {
+    bool ascii = true;
+    for (unsigned char c : text) if (c >= 0x80) { ascii = false; break; }
+    size_ = static_cast<uint32_t>(text.size());
+    if (ascii) return;
+    for (uint32_t i = 0; i < text.size(); ++i)
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) map_.push_back(i);
+    map_.push_back(size_);
+  }
+  uint32_t byte(size_t cp) const {
+    if (map_.empty()) return cp > size_ ? size_ : static_cast<uint32_t>(cp);
+    return cp < map_.size() ? map_[cp] : size_;
+  }
+
+ private:
+  std::vector<uint32_t> map_;
+  uint32_t size_ = 0;
+};
+
+// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+std::string describe_token_type(const antlr4::dfa::Vocabulary& vocab, size_t type) {
+  switch (type) {
+    case Token::EOF: return "end of file";
+    case P::ID: return "a name";
+    case P::NUMBER: return "a number";
+    case P::STRING: return "a string";
+    case P::MONEY: return "a money amount";
+    case P::DURATION: return "a duration";
+    case P::PERCENT: return "a percentage";
+    case P::DATETIME: return "a time";
+    case P::DATE: return "a date";
+    case P::CLOCK: return "a clock time";
+    default: break;
+  }
+  std::string lit = vocab.getLiteralName(type);
+  if (lit.size() >= 2 && lit.front() == '\'') return "`" + lit.substr(1, lit.size() - 2) + "`";
+  return vocab.getDisplayName(type);
+}
+
+std::string describe_offending(Token* t) {
+  if (!t || t->getType() == Token::EOF) return "end of file";
+  std::string text = t->getText();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return "`" + text + "`";
+}
+
+struct DepthExceeded {};
+
+class ErrorStrategy : public antlr4::DefaultErrorStrategy {
+ public:
+  explicit ErrorStrategy(std::string* last_help) : last_help_(last_help) {}
+
+ protected:
+  void reportNoViableAlternative(antlr4::Parser* p, const antlr4::NoViableAltException& e) override {
+    report(p, e.getOffendingToken(), e.getExpectedTokens(), "unexpected " + describe_offending(e.getOffendingToken()));
+  }
+  void reportInputMismatch(antlr4::Parser* p, const antlr4::InputMismatchException& e) override {
+    report(p, e.getOffendingToken(), e.getExpectedTokens(), "unexpected " + describe_offending(e.getOffendingToken()));
+  }
+  void reportUnwantedToken(antlr4::Parser* p) override {
+    if (inErrorRecoveryMode(p)) return;
+    beginErrorCondition(p);
+    Token* t = p->getCurrentToken();
+    report(p, t, getExpectedTokens(p), "unexpected " + describe_offending(t));
+  }
+  void reportMissingToken(antlr4::Parser* p) override {
+    if (inErrorRecoveryMode(p)) return;
+    beginErrorCondition(p);
+    Token* t = p->getCurrentToken();
+    auto expected = getExpectedTokens(p);
+    std::string what = expected.size() == 1
+                           ? describe_token_type(p->getVocabulary(), expected.getMinElement())
+                           : "a token";
+    last_help_->clear();
+    p->notifyErrorListeners(t, "missing " + what + " before " + describe_offending(t), nullptr);
+  }
+
+ private:
+  void report(antlr4::Parser* p, Token* t, const antlr4::misc::IntervalSet& expected, std::string msg) {
+    const auto& vocab = p->getVocabulary();
+    std::vector<size_t> types;
+    for (auto& iv : expected.getIntervals())
+      for (ssize_t k = iv.a; k <= iv.b && types.size() < 64; ++k) types.push_back(static_cast<size_t>(k));
+    bool expr_start = false;
+    for (size_t ty : types) if (ty == P::NUMBER) expr_start = true;
+    last_help_->clear();
+    if (expr_start && types.size() > 6) {
+      msg += ", expected an expression";
+    } else if (!types.empty() && types.size() <= 6) {
+      std::string list;
+      for (size_t i = 0; i < types.size(); ++i) {
+        if (i) list += i + 1 == types.size() ? " or " : ", ";
+        list += describe_token_type(vocab, types[i]);
+      }
+      msg += ", expected " + list;
+    } else if (!types.empty()) {
+      std::string list;
+      for (size_t i = 0; i < types.size() && i < 10; ++i) list += (i ? ", " : "") + describe_token_type(vocab, types[i]);
+      if (types.size() > 10) list += ", ...";
+      *last_help_ = "expected one of " + list;
+    }
+    p->notifyErrorListeners(t, msg, nullptr);
+  }
+  std::string* last_help_;
+};
+
+class Listener : public antlr4::BaseErrorListener {
+ public:
+  Listener(const source::SourceFile& f, const OffsetMap& map, diag::DiagnosticSink& sink, std::string* help)
+      : file_(f), map_(map), sink_(sink), help_(help) {}
+  void syntaxError(antlr4::Recognizer*, Token* t, size_t, size_t, const std::string& msg,
+                   std::exception_ptr) override {
+    source::Span span{file_.id(), static_cast<uint32_t>(file_.text().size()),
+                      static_cast<uint32_t>(file_.text().size())};
+    if (t && t->getType() != Token::EOF && t->getStartIndex() != INVALID_INDEX) {
+      span.begin = map_.byte(t->getStartIndex());
+      span.end = map_.byte(t->getStopIndex() + 1);
+      if (span.end < span.begin) span.end = span.begin;
+    }
+    auto& d = sink_.report(diag::Code::E0101, span, msg);
+    if (!help_->empty()) d.help = *help_;
+    help_->clear();
+  }
+
+ private:
+  const source::SourceFile& file_;
+  const OffsetMap& map_;
+  diag::DiagnosticSink& sink_;
+  std::string* help_;
+};
+
+// The generated parser recurses once per rule; this subclass bounds that recursion so a file of
+// ten thousand `(` is a diagnostic, not a stack overflow.
+class GuardedParser : public CrmParser {
+ public:
+  GuardedParser(antlr4::TokenStream* in, size_t limit) : CrmParser(in), limit_(limit) {}
+  void enterRule(antlr4::ParserRuleContext* localctx, size_t state, size_t rule) override {
+    check(localctx);
+    CrmParser::enterRule(localctx, state, rule);
+  }
+  void enterRecursionRule(antlr4::ParserRuleContext* localctx, size_t state, size_t rule, int prec) override {
+    check(localctx);
+    CrmParser::enterRecursionRule(localctx, state, rule, prec);
+  }
+  Token* deepest = nullptr;
+
+ private:
+  void check(antlr4::ParserRuleContext* ctx) {
+    size_t depth = 0;
+    for (auto* c = ctx ? ctx->parent : nullptr; c; c = c->parent)
+      if (++depth > limit_) {
+        deepest = getCurrentToken();
+        throw DepthExceeded{};
+      }
+  }
+  size_t limit_;
+};
+
+// ---- parse tree -> AST ---------------------------------------------------------------------
+
+class Builder {
+ public:
+  Builder(const source::SourceFile& f, const OffsetMap& map, ast::AstContext& ctx, diag::DiagnosticSink& sink,
+          const ParseOptions& o)
+      : file_(f), map_(map), ctx_(ctx), sink_(sink), opts_(o) {}
+
+  ast::Module* module(P::FileContext* fc) {
+    auto* m = ctx_.make<ast::Module>(span(fc));
+    m->file = file_.id();
+    if (auto* md = fc->moduleDecl(); md && md->qualifiedName()) {
+      m->name = md->qualifiedName()->getText();
+      m->name_span = span(md->qualifiedName());
+    }
+    for (auto* im : fc->importDecl()) {
+      if (!im->qualifiedName()) continue;
+      ast::Import imp;
+      imp.path = im->qualifiedName()->getText();
+      imp.span = span(im->qualifiedName());
+      imp.alias = text(im->alias);
+      m->imports.push_back(std::move(imp));
+    }
+    for (auto* d : fc->decl())
+      if (auto* built = decl(d)) m->decls.push_back(built);
+    return m;
+  }
+
+ private:
+  source::Span span(Token* t) const {
+    if (!t || t->getStartIndex() == INVALID_INDEX) return {file_.id(), 0, 0};
+    uint32_t b = map_.byte(t->getStartIndex());
+    uint32_t e = map_.byte(t->getStopIndex() + 1);
+    return {file_.id(), b, e < b ? b : e};
+  }
+  source::Span span(antlr4::ParserRuleContext* c) const {
+    if (!c) return {file_.id(), 0, 0};
+    source::Span s = span(c->getStart());
+    if (c->getStop() && c->getStop()->getStartIndex() != INVALID_INDEX &&
+        c->getStop()->getStopIndex() + 1 >= c->getStart()->getStartIndex())
+      s.end = std::max(s.end, map_.byte(c->getStop()->getStopIndex() + 1));
+    return s;
+  }
+  static std::string text(Token* t) { return t ? t->getText() : std::string(); }
+  static std::string text(antlr4::ParserRuleContext* c) { return c ? c->getText() : std::string(); }
+
+  std::string unescape(const std::string& raw, source::Span sp) {
+    std::string out;
+    if (raw.size() < 2) return out;
+    for (size_t i = 1; i + 1 < raw.size(); ++i) {
+      char c = raw[i];
+      if (c != '\\') { out += c; continue; }
+      char n = raw[++i];
+      switch (n) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        default:
+          sink_.report(diag::Code::E0104, {sp.file, sp.begin + uint32_t(i) - 1, sp.begin + uint32_t(i) + 1},
+                       fmt::format("invalid escape `\\{}` in string", n))
+              .help = "valid escapes are \\n, \\t, \\\" and \\\\; write `{{` for a literal brace in a template";
+      }
+    }
+    return out;
+  }
+
+  ast::TypeRef* type(P::TypeRefContext* c) {
+    if (!c) return nullptr;
+    auto* t = ctx_.make<ast::TypeRef>(span(c));
+    t->name = text(c->name);
+    if (c->currency) { t->currency = text(c->currency); t->currency_span = span(c->currency); }
+    t->elem = type(c->typeRef());
+    t->optional = c->opt != nullptr;
+    return t;
+  }
+  std::string text(antlr4::tree::TerminalNode* n) { return n ? n->getText() : std::string(); }
+
+  ast::FieldDecl* field(P::FieldDeclContext* c) {
+    auto* f = ctx_.make<ast::FieldDecl>(span(c));
+    f->name = text(c->name);
+    f->name_span = span(c->name);
+    f->type = type(c->typeRef());
+    f->default_value = expr(c->expr());
+    return f;
+  }
+
+  ast::Decl* decl(P::DeclContext* c) {
+    if (auto* d = c->profileDecl()) {
+      auto* p = ctx_.make<ast::ProfileDecl>(span(d));
+      p->name_span = span(d->getStart());
+      for (auto* f : d->fieldDecl()) p->fields.push_back(field(f));
+      return p;
+    }
+    if (auto* d = c->eventDecl()) {
+      auto* e = ctx_.make<ast::EventDecl>(span(d));
+      name(e, d->name);
+      for (auto* f : d->fieldDecl()) e->fields.push_back(field(f));
+      return e;
+    }
+    if (auto* d = c->enumDecl()) {
+      auto* e = ctx_.make<ast::EnumDecl>(span(d));
+      name(e, d->name);
+      for (auto* v : d->ident()) e->values.push_back({text(v), span(v)});
+      return e;
+    }
+    if (auto* d = c->constDecl()) {
+      auto* k = ctx_.make<ast::ConstDecl>(span(d));
+      name(k, d->name);
+      k->type = type(d->typeRef());
+      k->value = expr(d->expr());
+      return k;
+    }
+    if (auto* d = c->segmentDecl()) {
+      auto* s = ctx_.make<ast::SegmentDecl>(span(d));
+      name(s, d->name);
+      s->value = expr(d->expr());
+      return s;
+    }
+    if (auto* d = c->fnDecl()) {
+      auto* f = ctx_.make<ast::FnDecl>(span(d));
+      name(f, d->name);
+      for (auto* pc : d->param()) {
+        auto* p = ctx_.make<ast::Param>(span(pc->name));
+        p->name = text(pc->name);
+        p->type = type(pc->typeRef());
+        p->default_value = expr(pc->expr());
+        f->params.push_back(p);
+      }
+      f->result = type(d->typeRef());
+      f->body = expr(d->expr());
+      return f;
+    }
+    if (auto* d = c->resourceDecl()) return resource(d);
+    if (auto* d = c->strategyDecl()) return strategy(d);
+    if (auto* d = c->policyDecl()) return policy(d);
+    return nullptr;
+  }
+
+  void name(ast::Decl* d, Token* t) {
+    d->name = text(t);
+    d->name_span = span(t);
+  }
+
+  ast::ResourceDecl* resource(P::ResourceDeclContext* d) {
+    auto* r = ctx_.make<ast::ResourceDecl>(span(d));
+    name(r, d->name);
+    r->resource_kind = text(d->kind);
+    r->kind_span = span(d->kind);
+    for (auto* pc : d->property()) {
+      auto* p = ctx_.make<ast::Property>(span(pc));
+      p->key = text(pc->key);
+      p->key_span = span(pc->key);
+      if (auto* v = dynamic_cast<P::RangeValueContext*>(pc->propValue())) {
+        p->kind = ast::PropKind::Range;
+        p->a = arith(v->arith(0));
+        p->b = arith(v->arith(1));
+      } else if (auto* v = dynamic_cast<P::AfterClaimValueContext*>(pc->propValue())) {
+        p->kind = ast::PropKind::AfterClaim;
+        p->a = arith(v->arith());
+      } else if (auto* v = dynamic_cast<P::ExprValueContext*>(pc->propValue())) {
+        p->a = expr(v->expr());
+      }
+      r->props.push_back(p);
+    }
+    return r;
+  }
+
+  ast::Period period(P::PeriodContext* c) {
+    ast::Period p;
+    if (!c) return p;
+    p.span = span(c);
+    if (c->DURATION()) { p.kind = ast::Period::Kind::Duration; p.text = text(c->DURATION()); }
+    else if (c->unit) { p.kind = ast::Period::Kind::Unit; p.text = text(c->unit); }
+    else { p.kind = ast::Period::Kind::Campaign; p.text = "campaign"; }
+    return p;
+  }
+
+  ast::StrategyDecl* strategy(P::StrategyDeclContext* d) {
+    auto* s = ctx_.make<ast::StrategyDecl>(span(d));
+    name(s, d->name);
+    if (d->business) {
+      s->has_business = true;
+      s->business = unescape(text(d->business), span(d->business));
+      s->business_span = span(d->business);
+    }
+    for (auto* cc : d->clause()) {
+      auto* cl = ctx_.make<ast::Clause>(span(cc));
+      cl->keyword_span = span(cc->getStart());
+      if (auto* c = dynamic_cast<P::WhoClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Who;
+        cl->expr = expr(c->expr());
+      } else if (auto* c = dynamic_cast<P::WhereClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Where;
+        cl->expr = expr(c->expr());
+      } else if (auto* c = dynamic_cast<P::WhenClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::When;
+        if (auto* t = dynamic_cast<P::OnEventContext*>(c->trigger())) {
+          cl->trigger = ast::TriggerKind::On;
+          cl->event = text(t->event);
+          cl->event_span = span(t->event);
+        } else if (auto* t = dynamic_cast<P::AtTimeContext*>(c->trigger())) {
+          cl->trigger = ast::TriggerKind::At;
+          cl->at = arith(t->time);
+        } else if (auto* t = dynamic_cast<P::EveryPeriodContext*>(c->trigger())) {
+          cl->trigger = ast::TriggerKind::Every;
+          cl->at = arith(t->every);
+          if (t->clock) { cl->clock = text(t->clock); cl->clock_span = span(t->clock); }
+        }
+        if (auto* w = c->window()) {
+          cl->from = arith(w->from);
+          cl->to = arith(w->to);
+        }
+        cl->expr = expr(c->expr());
+      } else if (auto* c = dynamic_cast<P::WhatClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::What;
+        for (auto* ac : c->action()) {
+          ast::Action a;
+          a.span = span(ac);
+          a.verb = text(ac->verb) == "send" ? ast::Action::Verb::Send : ast::Action::Verb::Grant;
+          a.resource = text(ac->resource);
+          a.resource_span = span(ac->resource);
+          a.channel = text(ac->channel);
+          a.channel_span = span(ac->channel);
+          if (ac->code) {
+            a.has_code = true;
+            a.code = unescape(text(ac->code), span(ac->code));
+            a.code_span = span(ac->code);
+          }
+          cl->actions.push_back(std::move(a));
+        }
+      } else if (auto* c = dynamic_cast<P::HowMuchClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::HowMuch;
+        for (auto* lc : c->limit()) {
+          ast::Limit l;
+          l.span = span(lc);
+          if (auto* b = dynamic_cast<P::BudgetLimitContext*>(lc)) {
+            l.kind = ast::Limit::Kind::Budget;
+            l.budget = arith(b->arith());
+          } else if (auto* s2 = dynamic_cast<P::StockLimitContext*>(lc)) {
+            l.kind = ast::Limit::Kind::Stock;
+            l.count = text(s2->NUMBER());
+          } else if (auto* u = dynamic_cast<P::PerUserLimitContext*>(lc)) {
+            l.kind = ast::Limit::Kind::PerUser;
+            if (u->cap()) { l.count = text(u->cap()->count); l.period = period(u->cap()->period()); }
+          } else if (auto* m = dynamic_cast<P::PerUserMoreLimitContext*>(lc)) {
+            l.kind = ast::Limit::Kind::PerUser;
+            l.continued = true;
+            if (m->cap()) { l.count = text(m->cap()->count); l.period = period(m->cap()->period()); }
+          }
+          cl->limits.push_back(std::move(l));
+        }
+      } else if (auto* c = dynamic_cast<P::SplitClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Split;
+        if (c->percent() && c->percent()->PERCENT()) {
+          std::string p = text(c->percent()->PERCENT());
+          cl->number = p.substr(0, p.size() - 1);
+          cl->number_span = span(c->percent());
+        }
+      } else if (auto* c = dynamic_cast<P::PriorityClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Priority;
+        cl->number = text(c->NUMBER());
+        cl->number_span = span(c->NUMBER() ? c->NUMBER()->getSymbol() : nullptr);
+      } else {
+        continue;
+      }
+      s->clauses.push_back(cl);
+    }
+    return s;
+  }
+
+  ast::PolicyDecl* policy(P::PolicyDeclContext* d) {
+    auto* p = ctx_.make<ast::PolicyDecl>(span(d));
+    name(p, d->name);
+    if (d->business) {
+      p->has_business = true;
+      p->business = unescape(text(d->business), span(d->business));
+      p->business_span = span(d->business);
+    }
+    for (auto* rc : d->policyRule()) {
+      auto* r = ctx_.make<ast::PolicyRule>(span(rc));
+      if (auto* u = dynamic_cast<P::UnredeemedRuleContext*>(rc)) {
+        r->kind = ast::PolicyRule::Kind::Unredeemed;
+        r->subject = text(u->kind);
+        r->subject_span = span(u->kind);
+        r->count = text(u->NUMBER());
+      } else if (auto* s = dynamic_cast<P::SameTypeRuleContext*>(rc)) {
+        r->kind = ast::PolicyRule::Kind::SameType;
+        r->period = period(s->period());
+      } else if (auto* c = dynamic_cast<P::ChannelCapRuleContext*>(rc)) {
+        r->kind = ast::PolicyRule::Kind::ChannelCap;
+        r->subject = text(c->channel);
+        r->subject_span = span(c->channel);
+        r->count = text(c->NUMBER());
+        r->period = period(c->period());
+      }
+      p->rules.push_back(r);
+    }
+    return p;
+  }
+
+  // ---- expressions: depth-limited, null-tolerant (recovered trees have holes) ---------------
+
+  struct DepthGuard {
+    Builder& b;
+    explicit DepthGuard(Builder& bb) : b(bb) { ++b.depth_; }
+    ~DepthGuard() { --b.depth_; }
+  };
+  bool too_deep(antlr4::ParserRuleContext* c) {
+    if (depth_ <= opts_.max_nesting) return false;
+    if (!depth_reported_) {
+      depth_reported_ = true;
+      sink_.report(diag::Code::E0106, span(c),
+                   fmt::format("expression nested deeper than {} levels", opts_.max_nesting))
+          .help = "split the expression into named segments or constants";
+    }
+    return true;
+  }
+
+  template <typename T>
+  T* node(antlr4::ParserRuleContext* c) { return ctx_.make<T>(span(c)); }
+
+  ast::Expr* binary(antlr4::ParserRuleContext* c, ast::BinaryOp op, ast::Expr* l, ast::Expr* r, Token* op_tok) {
+    auto* b = node<ast::BinaryExpr>(c);
+    b->op = op;
+    b->lhs = l;
+    b->rhs = r;
+    b->op_span = span(op_tok);
+    return b;
+  }
+
+  ast::Expr* expr(P::ExprContext* c) {
+    if (!c) return nullptr;
+    DepthGuard g(*this);
+    if (too_deep(c)) return nullptr;
+    if (auto* e = dynamic_cast<P::IfExprContext*>(c)) {
+      auto* n = node<ast::IfExpr>(c);
+      n->cond = expr(e->cond);
+      n->then_expr = expr(e->a);
+      n->else_expr = expr(e->b);
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::OrExprContext*>(c))
+      return binary(c, ast::BinaryOp::Or, expr(e->expr(0)), expr(e->expr(1)), token_of(e, 1));
+    if (auto* e = dynamic_cast<P::AndExprContext*>(c))
+      return binary(c, ast::BinaryOp::And, expr(e->expr(0)), expr(e->expr(1)), token_of(e, 1));
+    if (auto* e = dynamic_cast<P::NotExprContext*>(c)) {
+      auto* n = node<ast::UnaryExpr>(c);
+      n->op = ast::UnaryOp::Not;
+      n->operand = expr(e->expr());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::CmpExprContext*>(c)) return cmp(e->cmp());
+    return nullptr;
+  }
+
+  static Token* token_of(antlr4::ParserRuleContext* c, size_t child) {
+    if (child >= c->children.size()) return nullptr;
+    auto* t = dynamic_cast<antlr4::tree::TerminalNode*>(c->children[child]);
+    return t ? t->getSymbol() : nullptr;
+  }
+
+  ast::Expr* cmp(P::CmpContext* c) {
+    if (!c) return nullptr;
+    if (auto* e = dynamic_cast<P::CompareExprContext*>(c)) {
+      static const std::pair<const char*, ast::BinaryOp> kOps[] = {
+          {"==", ast::BinaryOp::Eq}, {"!=", ast::BinaryOp::Ne}, {"<", ast::BinaryOp::Lt},
+          {"<=", ast::BinaryOp::Le}, {">", ast::BinaryOp::Gt},  {">=", ast::BinaryOp::Ge}};
+      ast::BinaryOp op = ast::BinaryOp::Eq;
+      for (auto& [s, o] : kOps) if (text(e->op) == s) op = o;
+      return binary(c, op, coalesce(e->coalesce(0)), coalesce(e->coalesce(1)), e->op);
+    }
+    if (auto* e = dynamic_cast<P::InExprContext*>(c))
+      return binary(c, e->neg ? ast::BinaryOp::NotIn : ast::BinaryOp::In, coalesce(e->coalesce(0)),
+                    coalesce(e->coalesce(1)), e->neg);
+    if (auto* e = dynamic_cast<P::BetweenExprContext*>(c)) {
+      auto* n = node<ast::BetweenExpr>(c);
+      n->negated = e->neg != nullptr;
+      n->value = coalesce(e->coalesce(0));
+      n->lo = coalesce(e->lo);
+      n->hi = coalesce(e->hi);
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::PlainExprContext*>(c)) return coalesce(e->coalesce());
+    return nullptr;
+  }
+
+  ast::Expr* coalesce(P::CoalesceContext* c) {
+    if (!c) return nullptr;
+    auto parts = c->arith();
+    if (parts.empty()) return nullptr;
+    // `a ?? b ?? c` is right-associative: the first present value wins.
+    ast::Expr* result = arith(parts.back());
+    for (size_t i = parts.size() - 1; i-- > 0;) {
+      auto* b = ctx_.make<ast::BinaryExpr>(source::Span::join(span(parts[i]), result ? result->span : span(parts[i])));
+      b->op = ast::BinaryOp::Coalesce;
+      b->lhs = arith(parts[i]);
+      b->rhs = result;
+      b->op_span = span(token_of(c, 2 * i + 1));
+      result = b;
+    }
+    return result;
+  }
+
+  ast::Expr* arith(P::ArithContext* c) {
+    if (!c) return nullptr;
+    DepthGuard g(*this);
+    if (too_deep(c)) return nullptr;
+    if (auto* e = dynamic_cast<P::AddExprContext*>(c))
+      return binary(c, text(e->op) == "+" ? ast::BinaryOp::Add : ast::BinaryOp::Sub, arith(e->arith(0)),
+                    arith(e->arith(1)), e->op);
+    if (auto* e = dynamic_cast<P::MulExprContext*>(c))
+      return binary(c, text(e->op) == "*" ? ast::BinaryOp::Mul : ast::BinaryOp::Div, arith(e->arith(0)),
+                    arith(e->arith(1)), e->op);
+    if (auto* e = dynamic_cast<P::NegExprContext*>(c)) {
+      auto* n = node<ast::UnaryExpr>(c);
+      n->op = ast::UnaryOp::Neg;
+      n->operand = arith(e->arith());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::FieldExprContext*>(c)) {
+      auto* n = node<ast::FieldExpr>(c);
+      n->base = arith(e->arith());
+      n->field = text(e->ident());
+      n->field_span = span(e->ident());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::PrimaryExprContext*>(c)) return primary(e->primary());
+    return nullptr;
+  }
+
+  static std::pair<std::string, std::string> split_unit(const std::string& t) {
+    size_t i = 0;
+    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+    size_t j = i;
+    while (j < t.size() && (t[j] == ' ' || t[j] == '\t')) ++j;
+    return {t.substr(0, i), t.substr(j)};
+  }
+
+  ast::Expr* primary(P::PrimaryContext* c) {
+    if (!c) return nullptr;
+    if (auto* e = dynamic_cast<P::NumberLitContext*>(c)) {
+      auto* n = node<ast::NumberLit>(c);
+      n->text = text(e->NUMBER());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::MoneyLitContext*>(c)) {
+      auto* n = node<ast::MoneyLit>(c);
+      std::tie(n->amount, n->currency) = split_unit(text(e->MONEY()));
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::DurationLitContext*>(c)) {
+      auto* n = node<ast::DurationLit>(c);
+      std::tie(n->amount, n->unit) = split_unit(text(e->DURATION()));
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::PercentLitContext*>(c)) {
+      auto* n = node<ast::PercentLit>(c);
+      std::string t = text(e->PERCENT());
+      n->amount = t.substr(0, t.size() - 1);
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::StringLitContext*>(c)) {
+      auto* n = node<ast::StringLit>(c);
+      n->value = unescape(text(e->STRING()), span(c));
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::TimeLitContext*>(c)) {
+      auto* n = node<ast::TimeLit>(c);
+      n->text = text(e->DATETIME());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::DateLitContext*>(c)) {
+      auto* n = node<ast::DateLit>(c);
+      n->text = text(e->DATE());
+      return n;
+    }
+    if (dynamic_cast<P::BoolLitContext*>(c)) {
+      auto* n = node<ast::BoolLit>(c);
+      n->value = c->getText() == "true";
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::SetLitContext*>(c)) return collection(c, e->expr(), true);
+    if (auto* e = dynamic_cast<P::ListLitContext*>(c)) return collection(c, e->expr(), false);
+    if (auto* e = dynamic_cast<P::AggregateContext*>(c)) return aggregate(e);
+    if (auto* e = dynamic_cast<P::CallExprContext*>(c)) {
+      auto* n = node<ast::CallExpr>(c);
+      n->callee = text(e->ID());
+      n->callee_span = span(e->ID() ? e->ID()->getSymbol() : nullptr);
+      for (auto* ac : e->arg()) {
+        ast::Arg a;
+        a.name = text(ac->name);
+        a.name_span = span(ac->name);
+        a.value = expr(ac->expr());
+        n->args.push_back(std::move(a));
+      }
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::NameExprContext*>(c)) {
+      auto* n = node<ast::NameExpr>(c);
+      n->name = text(e->ident());
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::ScopeExprContext*>(c)) {
+      // `event.x` / `profile.x`: the scope is a name the checker knows; users cannot bind it.
+      auto* n = node<ast::NameExpr>(c);
+      n->name = text(e->scope);
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::ParenExprContext*>(c)) return expr(e->expr());
+    return nullptr;
+  }
+
+  ast::Expr* collection(antlr4::ParserRuleContext* c, const std::vector<P::ExprContext*>& elems, bool is_set) {
+    auto* n = node<ast::CollectionLit>(c);
+    n->is_set = is_set;
+    for (auto* e : elems)
+      if (auto* x = expr(e)) n->elems.push_back(x);
+    return n;
+  }
+
+  ast::Expr* aggregate(P::AggregateContext* e) {
+    auto* n = node<ast::AggregateExpr>(e);
+    static const std::pair<const char*, ast::AggKind> kAggs[] = {
+        {"count", ast::AggKind::Count}, {"sum", ast::AggKind::Sum},     {"avg", ast::AggKind::Avg},
+        {"min", ast::AggKind::Min},     {"max", ast::AggKind::Max},     {"first", ast::AggKind::First},
+        {"last", ast::AggKind::Last},   {"exists", ast::AggKind::Exists}};
+    for (auto& [s, k] : kAggs) if (text(e->agg) == s) n->agg = k;
+    n->event = text(e->event);
+    n->event_span = span(e->event);
+    if (e->field) { n->field = text(e->field); n->field_span = span(e->field); }
+    n->filter = expr(e->filter);
+    if (auto* w = e->aggWindow()) {
+      n->window_span = span(w);
+      if (auto* x = dynamic_cast<P::WithinWindowContext*>(w)) {
+        n->window = ast::WindowKind::Within;
+        n->window_expr = arith(x->arith());
+      } else if (auto* x = dynamic_cast<P::LastNWindowContext*>(w)) {
+        n->window = ast::WindowKind::LastN;
+        n->window_n = text(x->NUMBER());
+      } else if (auto* x = dynamic_cast<P::PreviousWindowContext*>(w)) {
+        n->window = x->NUMBER() ? ast::WindowKind::PreviousN : ast::WindowKind::Previous;
+        n->window_n = text(x->NUMBER());
+      } else if (auto* x = dynamic_cast<P::SinceWindowContext*>(w)) {
+        n->window = ast::WindowKind::Since;
+        n->window_expr = arith(x->arith());
+      }
+    }
+    return n;
+  }
+
+  const source::SourceFile& file_;
+  const OffsetMap& map_;
+  ast::AstContext& ctx_;
+  diag::DiagnosticSink& sink_;
+  const ParseOptions& opts_;
+  uint32_t depth_ = 0;
+  bool depth_reported_ = false;
+};
+
+}  // namespace
+
+ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, diag::DiagnosticSink& sink,
+                          const ParseOptions& opts) {
+  std::string_view text = file.text();
+  auto empty = [&] {
+    auto* m = ctx.make<ast::Module>({file.id(), 0, 0});
+    m->file = file.id();
+    return m;
+  };
+  if (text.size() > opts.max_file_bytes) {
+    sink.report(diag::Code::E0105, {file.id(), 0, 0},
+                fmt::format("file is {} bytes, more than the limit of {} bytes", text.size(), opts.max_file_bytes))
+        .help = "raise the limit with --max-file-size, or split the file into modules";
+    return empty();
+  }
+  if (size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    sink.report(diag::Code::E0103, {file.id(), uint32_t(bad), uint32_t(bad + 1)}, "file is not valid UTF-8");
+    return empty();
+  }
+
+  OffsetMap map(text);
+  antlr4::ANTLRInputStream input(text.data(), text.size());
+  CrmLexer lexer(&input);
+  lexer.removeErrorListeners();
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  for (auto* t : tokens.getTokens()) {
+    if (t->getType() == CrmLexer::ERROR_CHAR) {
+      source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
+      std::string shown = t->getText();
+      if (shown.size() == 1 && static_cast<unsigned char>(shown[0]) < 0x20)
+        shown = fmt::format("\\x{:02x}", static_cast<unsigned char>(shown[0]));
+      sink.report(diag::Code::E0103, sp, fmt::format("invalid character `{}`", shown));
+    } else if (t->getType() == CrmLexer::UNTERMINATED_STRING) {
+      source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
+      sink.report(diag::Code::E0102, sp, "unterminated string").help = "close the string with `\"` on the same line";
+    }
+  }
+
+  // Each expression level costs about six parser rules (expr, cmp, coalesce, arith, primary...).
+  GuardedParser parser(&tokens, size_t(opts.max_nesting) * 6 + 64);
+  std::string help;
+  parser.setErrorHandler(std::make_shared<ErrorStrategy>(&help));
+  parser.removeErrorListeners();
+  Listener listener(file, map, sink, &help);
+  parser.addErrorListener(&listener);
+  P::FileContext* tree = nullptr;
+  try {
+    tree = parser.file();
+  } catch (const DepthExceeded&) {
+    source::Span sp{file.id(), 0, 0};
+    if (parser.deepest && parser.deepest->getStartIndex() != INVALID_INDEX)
+      sp = {file.id(), map.byte(parser.deepest->getStartIndex()), map.byte(parser.deepest->getStopIndex() + 1)};
+    sink.report(diag::Code::E0106, sp, fmt::format("expression nested deeper than {} levels", opts.max_nesting))
+        .help = "split the expression into named segments or constants";
+    return empty();
+  }
+  Builder builder(file, map, ctx, sink, opts);
+  return builder.module(tree);
+}
+
+}  // namespace crm::parse

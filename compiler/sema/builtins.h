@@ -1,0 +1,26 @@
+// builtins.h - built-in function ids and metadata, expanded from builtins.def.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace crm::sema {
+
+enum class Builtin : uint8_t {
+#define BUILTIN(id, name, sig, doc) id,
+#include "compiler/sema/builtins.def"
+#undef BUILTIN
+};
+
+struct BuiltinInfo {
+  Builtin id;
+  const char* name;
+  const char* signature;
+  const char* description;
+};
+
+const std::vector<BuiltinInfo>& all_builtins();
+const BuiltinInfo* find_builtin(std::string_view name);
+
+}  // namespace crm::sema

@@ -1,0 +1,2091 @@
+// checker.cc - semantic analysis of a loaded program.
+//
+// Phases, in order: collect each module's declarations (duplicates), build enums, merge the
+// profile and event schemas across modules, then check every declaration's expressions. Types,
+// resolved names and folded constants go to the Program's side tables. Definitions may refer to
+// each other in any order; recursion among segments, functions and constants is found from the
+// dependency edges recorded while checking, so bodies never need to be checked recursively.
+#include "compiler/sema/checker.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <unordered_set>
+
+#include "compiler/sema/builtins.h"
+#include "support/civil_time.h"
+
+namespace crm::sema {
+namespace {
+
+using namespace crm::ast;
+using diag::Code;
+using support::Decimal;
+
+// ISO 4217 codes in current use; an unknown code is almost always a typo.
+const std::unordered_set<std::string>& currencies() {
+  static const std::unordered_set<std::string> kCodes = {
+      "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD",
+      "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY",
+      "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP",
+      "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
+      "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT",
+      "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
+      "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK",
+      "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
+      "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY",
+      "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF",
+      "XPF", "YER", "ZAR", "ZMW", "ZWL"};
+  return kCodes;
+}
+
+std::string bt(const std::string& s) { return "`" + s + "`"; }
+
+struct Local {
+  const Param* param;
+  Type type;
+};
+
+struct Env {
+  ModuleInfo* module = nullptr;
+  const RecordInfo* event = nullptr;  // the trigger event or the aggregated event, fields in scope
+  const std::vector<Local>* locals = nullptr;
+  const Decl* owner = nullptr;        // for dependency edges
+  std::set<const Param*>* static_params = nullptr;
+};
+
+enum class VisitState : uint8_t { New, InProgress, Done };
+
+class Checker {
+ public:
+  Checker(Program& p, diag::DiagnosticSink& s) : p_(p), sink_(s) {}
+
+  void run() {
+    p_.types.assign(p_.ast.size(), Type{});
+    p_.consts.assign(p_.ast.size(), std::nullopt);
+    p_.refs.assign(p_.ast.size(), Ref{});
+    static_.assign(p_.ast.size(), 0);
+    collect_symbols();
+    build_enums();
+    build_schema();
+    for (auto& m : p_.modules) check_module(m);
+    check_recursion();
+    check_unused_imports();
+  }
+
+ private:
+  // ---- symbols -------------------------------------------------------------------------------
+
+  void collect_symbols() {
+    for (auto& m : p_.modules) {
+      for (Decl* d : m.ast->decls) {
+        if (d->kind == DeclKind::Profile || d->kind == DeclKind::Event) continue;  // schema is program-wide
+        if (d->name.empty()) continue;
+        auto [it, fresh] = m.symbols.emplace(d->name, Symbol{d, &m});
+        if (!fresh) {
+          auto& diag = sink_.report(Code::E0203, d->name_span, fmt::format("{} is defined twice", bt(d->name)));
+          diag.secondary.push_back({it->second.decl->name_span, "first defined here"});
+        }
+      }
+    }
+  }
+
+  // Visible modules for unqualified lookup: the module itself, its direct imports, the prelude.
+  std::vector<ModuleImport*> visible_imports(ModuleInfo* m) {
+    std::vector<ModuleImport*> out;
+    for (auto& imp : m->imports) if (imp.target) out.push_back(&imp);
+    return out;
+  }
+
+  ModuleInfo* prelude() {
+    for (auto& m : p_.modules) if (m.is_prelude) return &m;
+    return nullptr;
+  }
+
+  // Finds a declaration by name as seen from `m`. Reports ambiguity; returns nullptr if absent.
+  const Symbol* lookup(ModuleInfo* m, const std::string& name, Span use) {
+    if (auto it = m->symbols.find(name); it != m->symbols.end()) return &it->second;
+    const Symbol* found = nullptr;
+    ModuleImport* found_imp = nullptr;
+    for (auto* imp : visible_imports(m)) {
+      auto it = imp->target->symbols.find(name);
+      if (it == imp->target->symbols.end()) continue;
+      if (found && found->decl != it->second.decl) {
+        auto& d = sink_.report(Code::E0205, use,
+                               fmt::format("{} is defined in both {} and {}", bt(name), bt(found->module->name),
+                                           bt(it->second.module->name)));
+        d.secondary.push_back({found->decl->name_span, "one definition"});
+        d.secondary.push_back({it->second.decl->name_span, "the other definition"});
+        d.help = "rename one of them or split the modules";
+        return nullptr;
+      }
+      found = &it->second;
+      found_imp = imp;
+    }
+    if (found) {
+      found_imp->used = true;
+      return found;
+    }
+    if (auto* pre = prelude(); pre && pre != m) {
+      if (auto it = pre->symbols.find(name); it != pre->symbols.end()) return &it->second;
+    }
+    return nullptr;
+  }
+
+  std::vector<std::string> visible_names(ModuleInfo* m) {
+    std::vector<std::string> out;
+    auto add = [&](ModuleInfo* x) { for (auto& [n, s] : x->symbols) out.push_back(n); };
+    add(m);
+    for (auto* imp : visible_imports(m)) add(imp->target);
+    return out;
+  }
+
+  // ---- enums and schema ----------------------------------------------------------------------
+
+  void build_enums() {
+    for (auto& m : p_.modules) {
+      for (Decl* d : m.ast->decls) {
+        if (d->kind != DeclKind::Enum) continue;
+        auto* ed = static_cast<EnumDecl*>(d);
+        auto& info = p_.enums.emplace_back();
+        info.name = ed->name;
+        info.decl = ed;
+        for (auto& v : ed->values) {
+          if (info.find(v.name) >= 0) {
+            auto& diag = sink_.report(Code::E0306, v.span,
+                                      fmt::format("enum {} lists {} twice", bt(ed->name), bt(v.name)));
+            for (auto& w : ed->values) if (w.name == v.name) { diag.secondary.push_back({w.span, "first listed here"}); break; }
+            continue;
+          }
+          info.values.push_back(v.name);
+        }
+        p_.enum_of[ed] = &info;
+      }
+    }
+  }
+
+  Type resolve_type(ModuleInfo* m, const TypeRef* t) {
+    if (!t) return {};
+    Type out;
+    static const std::pair<const char*, TypeKind> kPrims[] = {
+        {"Bool", TypeKind::Bool}, {"Int", TypeKind::Int},   {"Decimal", TypeKind::Decimal},
+        {"Money", TypeKind::Money}, {"String", TypeKind::String}, {"Time", TypeKind::Time},
+        {"Date", TypeKind::Date}, {"Duration", TypeKind::Duration}, {"Set", TypeKind::Set},
+        {"List", TypeKind::List}};
+    bool prim = false;
+    for (auto& [n, k] : kPrims) if (t->name == n) { out.kind = k; prim = true; }
+    if (!prim) {
+      const Symbol* s = lookup(m, t->name, t->span);
+      if (s && s->decl->kind == DeclKind::Enum) {
+        out.kind = TypeKind::Enum;
+        out.enum_info = p_.enum_of[static_cast<const EnumDecl*>(s->decl)];
+      } else if (p_.events.count(t->name)) {
+        out.kind = TypeKind::Record;
+        out.record = p_.events[t->name].get();
+      } else {
+        std::vector<std::string> names = {"Bool", "Int", "Decimal", "Money", "String", "Time", "Date",
+                                          "Duration", "Set", "List"};
+        for (auto& e : p_.enums) names.push_back(e.name);
+        auto& d = sink_.report(Code::E0301, t->span, fmt::format("unknown type {}", bt(t->name)));
+        if (auto c = diag::closest_match(t->name, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        return {};
+      }
+    }
+    if (out.kind == TypeKind::Money) {
+      if (t->currency.empty()) {
+        sink_.report(Code::E0307, t->span, "`Money` needs a currency").help = "write e.g. `Money(CNY)`";
+        return {};
+      }
+      if (!currencies().count(t->currency)) {
+        report_currency(t->currency, t->currency_span);
+        return {};
+      }
+      out.currency = t->currency;
+    } else if (!t->currency.empty()) {
+      sink_.report(Code::E0307, t->currency_span, fmt::format("only `Money` takes a currency, not {}", bt(t->name)));
+      return {};
+    }
+    if (out.kind == TypeKind::Set || out.kind == TypeKind::List) {
+      if (!t->elem) {
+        sink_.report(Code::E0307, t->span, fmt::format("{} needs an element type", bt(t->name)))
+            .help = fmt::format("write e.g. `{}<String>`", t->name);
+        return {};
+      }
+      Type e = resolve_type(m, t->elem);
+      if (e.is_error()) return {};
+      if (e.optional || e.kind == TypeKind::Set || e.kind == TypeKind::List) {
+        sink_.report(Code::E0307, t->elem->span, fmt::format("{} elements must be plain values", bt(t->name)));
+        return {};
+      }
+      out.elem = std::make_shared<const Type>(e);
+    } else if (t->elem) {
+      sink_.report(Code::E0307, t->elem->span, fmt::format("{} takes no type argument", bt(t->name)));
+      return {};
+    }
+    out.optional = t->optional;
+    return out;
+  }
+
+  void report_currency(const std::string& cur, Span span) {
+    std::vector<std::string> all(currencies().begin(), currencies().end());
+    std::sort(all.begin(), all.end());
+    auto& d = sink_.report(Code::E0104, span, fmt::format("unknown currency {}", bt(cur)));
+    if (auto c = diag::closest_match(cur, all); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+    else d.help = "currencies are ISO 4217 codes such as `CNY`, `USD`, `EUR`";
+  }
+
+  RecordInfo& event_record(const std::string& name, Span first) {
+    auto& slot = p_.events[name];
+    if (!slot) {
+      slot = std::make_unique<RecordInfo>();
+      slot->name = name;
+      slot->first_decl = first;
+      // Every event carries these, per the event data contract.
+      slot->fields.push_back({"id", Type::of(TypeKind::String), nullptr, first});
+      slot->fields.push_back({"user", Type::of(TypeKind::String), nullptr, first});
+      slot->fields.push_back({"time", Type::of(TypeKind::Time), nullptr, first});
+      for (size_t i = 0; i < slot->fields.size(); ++i) slot->index[slot->fields[i].name] = i;
+    }
+    return *slot;
+  }
+
+  void build_schema() {
+    p_.profile.name = "profile";
+    p_.profile.is_profile = true;
+    p_.profile.fields.push_back({"user", Type::of(TypeKind::String), nullptr, {}});
+    p_.profile.index["user"] = 0;
+    // Event names first, so field types may refer to events declared later.
+    for (auto& m : p_.modules)
+      for (Decl* d : m.ast->decls)
+        if (d->kind == DeclKind::Event) {
+          event_record(d->name, d->name_span);
+          if (auto it = m.symbols.find(d->name); it != m.symbols.end() && it->second.decl->kind != DeclKind::Event) {
+            auto& diag = sink_.report(Code::E0203, d->name_span, fmt::format("{} is defined twice", bt(d->name)));
+            diag.secondary.push_back({it->second.decl->name_span, "also defined here"});
+          }
+        }
+    for (auto& m : p_.modules) {
+      for (Decl* d : m.ast->decls) {
+        if (d->kind == DeclKind::Profile)
+          merge_fields(&m, p_.profile, static_cast<ProfileDecl*>(d)->fields);
+        else if (d->kind == DeclKind::Event)
+          merge_fields(&m, *p_.events[d->name], static_cast<EventDecl*>(d)->fields);
+      }
+    }
+  }
+
+  void merge_fields(ModuleInfo* m, RecordInfo& rec, const std::vector<FieldDecl*>& fields) {
+    std::set<std::string> seen_here;
+    for (FieldDecl* f : fields) {
+      if (!seen_here.insert(f->name).second) {
+        sink_.report(Code::E0306, f->name_span, fmt::format("field {} is declared twice here", bt(f->name)));
+        continue;
+      }
+      Type t = resolve_type(m, f->type);
+      if (t.kind == TypeKind::Record) {
+        sink_.report(Code::E0307, f->type->span, "a field cannot hold a whole event");
+        t = {};
+      }
+      if (f->default_value) {
+        Env env{m};
+        Type dt = check(f->default_value, env, &t);
+        if (t.optional) {
+          sink_.report(Code::E0305, f->default_value->span,
+                       fmt::format("optional field {} cannot have a default", bt(f->name)))
+              .help = "drop the `?` to make the default apply, or drop the default";
+        } else if (!t.is_error() && !dt.is_error() && !assignable(dt, t)) {
+          sink_.report(Code::E0305, f->default_value->span,
+                       fmt::format("default of {} is {}, but the field is {}", bt(f->name), bt(dt.to_string()),
+                                   bt(t.to_string())));
+        } else {
+          require_constant(f->default_value, "a field default");
+        }
+      }
+      if (const FieldInfo* prev = rec.find(f->name)) {
+        if (!prev->type.is_error() && !t.is_error() &&
+            !(prev->type.same_base(t) && prev->type.optional == t.optional)) {
+          auto& d = sink_.report(Code::E0302, f->name_span,
+                                 fmt::format("{}{} is declared as {} here but as {} elsewhere",
+                                             rec.is_profile ? "profile field " : "field " + bt(rec.name) + ".",
+                                             rec.is_profile ? bt(f->name) : bt(f->name), bt(t.to_string()),
+                                             bt(prev->type.to_string())));
+          if (prev->span.valid()) d.secondary.push_back({prev->span, "declared here"});
+          else d.help = fmt::format("{} is built in", bt(f->name));
+        }
+        continue;
+      }
+      rec.index[f->name] = rec.fields.size();
+      rec.fields.push_back({f->name, t, f, f->name_span});
+    }
+  }
+
+  // ---- declarations --------------------------------------------------------------------------
+
+  void check_module(ModuleInfo& m) {
+    for (Decl* d : m.ast->decls) {
+      switch (d->kind) {
+        case DeclKind::Const: const_type(&m, static_cast<ConstDecl*>(d)); break;
+        case DeclKind::Segment: check_segment(&m, static_cast<SegmentDecl*>(d)); break;
+        case DeclKind::Fn: check_fn_body(&m, static_cast<FnDecl*>(d)); break;
+        case DeclKind::Resource: check_resource(&m, static_cast<ResourceDecl*>(d)); break;
+        case DeclKind::Strategy: check_strategy(&m, static_cast<StrategyDecl*>(d)); break;
+        case DeclKind::Policy: check_policy(&m, static_cast<PolicyDecl*>(d)); break;
+        default: break;
+      }
+    }
+  }
+
+  Type const_type(ModuleInfo* m, ConstDecl* c) {
+    auto& st = state_[c];
+    if (st == VisitState::Done) return decl_types_[c];
+    if (st == VisitState::InProgress) return {};  // the cycle is reported by check_recursion
+    st = VisitState::InProgress;
+    Env env{m};
+    env.owner = c;
+    Type want = c->type ? resolve_type(m, c->type) : Type{};
+    Type t = check(c->value, env, c->type ? &want : nullptr);
+    if (c->type && !want.is_error() && !t.is_error() && !assignable(t, want)) {
+      mismatch(c->value, want, t);
+      t = want;
+    } else if (c->type && !want.is_error()) {
+      t = want;
+    }
+    if (!t.is_error()) require_constant(c->value, "a constant");
+    decl_types_[c] = t;
+    st = VisitState::Done;
+    return t;
+  }
+
+  void check_segment(ModuleInfo* m, SegmentDecl* s) {
+    Env env{m};
+    env.owner = s;
+    check_condition(s->value, env, "a segment");
+  }
+
+  // Parameter types, result type and defaults: what callers need. Done once, on demand.
+  struct FnSig {
+    std::vector<Local> params;
+    Type result;
+    std::set<const Param*> static_params;
+    bool body_checked = false;
+  };
+
+  FnSig& fn_sig(ModuleInfo* m, FnDecl* f) {
+    auto it = sigs_.find(f);
+    if (it != sigs_.end()) return it->second;
+    FnSig& sig = sigs_[f];
+    std::set<std::string> names;
+    for (Param* p : f->params) {
+      if (!names.insert(p->name).second)
+        sink_.report(Code::E0203, p->span, fmt::format("parameter {} is declared twice", bt(p->name)));
+      Type t = resolve_type(m, p->type);
+      if (p->default_value) {
+        Env env{m};
+        Type dt = check(p->default_value, env, &t);
+        if (!t.is_error() && !dt.is_error() && !assignable(dt, t)) mismatch(p->default_value, t, dt);
+        else require_constant(p->default_value, "a parameter default");
+      }
+      sig.params.push_back({p, t});
+    }
+    sig.result = resolve_type(m, f->result);
+    return sig;
+  }
+
+  void check_fn_body(ModuleInfo* m, FnDecl* f) {
+    FnSig& sig = fn_sig(m, f);
+    if (sig.body_checked) return;
+    sig.body_checked = true;
+    Env env{m};
+    env.owner = f;
+    env.locals = &sig.params;
+    env.static_params = &sig.static_params;
+    Type t = check(f->body, env, &sig.result);
+    if (!sig.result.is_error() && !t.is_error() && !assignable(t, sig.result)) mismatch(f->body, sig.result, t);
+  }
+
+  // ---- resources -----------------------------------------------------------------------------
+
+  struct PropSpec {
+    const char* key;
+    enum Want { MoneyV, IntV, StringV, StringOrSet, Window, UseWindow, Template } want;
+    bool required;
+  };
+
+  static const std::vector<PropSpec>* props_for(const std::string& kind) {
+    static const std::vector<PropSpec> kCoupon = {
+        {"discount", PropSpec::MoneyV, true},     {"threshold", PropSpec::MoneyV, false},
+        {"category", PropSpec::StringOrSet, false}, {"item", PropSpec::StringOrSet, false},
+        {"store", PropSpec::StringOrSet, false},  {"city", PropSpec::StringOrSet, false},
+        {"claim", PropSpec::Window, false},       {"use", PropSpec::UseWindow, false},
+        {"title", PropSpec::StringV, false}};
+    static const std::vector<PropSpec> kPoints = {{"amount", PropSpec::IntV, true},
+                                                  {"claim", PropSpec::Window, false},
+                                                  {"use", PropSpec::UseWindow, false},
+                                                  {"title", PropSpec::StringV, false}};
+    static const std::vector<PropSpec> kPush = {{"title", PropSpec::Template, false},
+                                                {"body", PropSpec::Template, true},
+                                                {"link", PropSpec::StringV, false}};
+    static const std::vector<PropSpec> kSms = {{"text", PropSpec::Template, true}};
+    if (kind == "coupon" || kind == "red_envelope") return &kCoupon;
+    if (kind == "points") return &kPoints;
+    if (kind == "push") return &kPush;
+    if (kind == "sms") return &kSms;
+    return nullptr;
+  }
+
+  void check_resource(ModuleInfo* m, ResourceDecl* r) {
+    const auto* specs = props_for(r->resource_kind);
+    if (!specs) {
+      auto& d = sink_.report(Code::E0504, r->kind_span, fmt::format("unknown resource kind {}", bt(r->resource_kind)));
+      auto c = diag::closest_match(r->resource_kind, {"coupon", "red_envelope", "points", "push", "sms"});
+      d.help = c.empty() ? "resource kinds are `coupon`, `red_envelope`, `points`, `push` and `sms`"
+                         : fmt::format("did you mean {}?", bt(c));
+      return;
+    }
+    std::map<std::string, const Property*> given;
+    Env env{m};
+    for (Property* p : r->props) {
+      const PropSpec* spec = nullptr;
+      for (auto& s : *specs) if (p->key == s.key) spec = &s;
+      if (!spec) {
+        std::vector<std::string> keys;
+        for (auto& s : *specs) keys.push_back(s.key);
+        auto& d = sink_.report(Code::E0504, p->key_span,
+                               fmt::format("{} has no property {}", bt(r->resource_kind), bt(p->key)));
+        if (auto c = diag::closest_match(p->key, keys); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        else {
+          std::string list;
+          for (size_t i = 0; i < keys.size(); ++i) list += (i ? ", " : "") + bt(keys[i]);
+          d.help = "properties of `" + r->resource_kind + "` are " + list;
+        }
+        continue;
+      }
+      if (auto [it, fresh] = given.emplace(p->key, p); !fresh) {
+        auto& d = sink_.report(Code::E0504, p->key_span, fmt::format("property {} is given twice", bt(p->key)));
+        d.secondary.push_back({it->second->key_span, "first given here"});
+        continue;
+      }
+      check_property(env, *spec, p);
+    }
+    for (auto& s : *specs) {
+      if (s.required && !given.count(s.key))
+        sink_.report(Code::E0507, r->name_span,
+                     fmt::format("{} {} has no {} property", r->resource_kind, bt(r->name), bt(s.key)))
+            .help = fmt::format("add `{}: ...` to the resource", s.key);
+    }
+    // Coupon sanity: a discount at or above its threshold is free money.
+    if (given.count("discount") && given.count("threshold")) {
+      const Expr* de = given["discount"]->a;
+      const Expr* te = given["threshold"]->a;
+      const Type& dt = p_.type_of(de);
+      const Type& tt = p_.type_of(te);
+      if (dt.kind == TypeKind::Money && tt.kind == TypeKind::Money) {
+        if (dt.currency != tt.currency) {
+          currency_mismatch(te, tt, dt, "threshold and discount");
+        } else if (auto* dv = p_.const_of(de); dv) {
+          if (auto* tv = p_.const_of(te); tv && compare_values(*tv, Value{Decimal{}}) > 0 &&
+                                           compare_values(*dv, *tv) >= 0) {
+            auto& d = sink_.report(Code::E0508, de->span,
+                                   fmt::format("discount {} is not below the threshold {}", dv->to_string(dt),
+                                               tv->to_string(tt)));
+            d.secondary.push_back({te->span, "threshold set here"});
+            d.help = "a coupon's discount must be smaller than the order amount it requires";
+          }
+        }
+      }
+    }
+    resource_claim_[r] = claim_window(r);
+  }
+
+  std::optional<std::pair<int64_t, int64_t>> claim_window(const ResourceDecl* r) {
+    for (auto* p : r->props)
+      if (p->key == "claim" && p->kind == PropKind::Range) {
+        auto* a = p_.const_of(p->a);
+        auto* b = p_.const_of(p->b);
+        if (a && b && std::holds_alternative<Value::Time>(a->v) && std::holds_alternative<Value::Time>(b->v))
+          return std::make_pair(std::get<Value::Time>(a->v).micros, std::get<Value::Time>(b->v).micros);
+      }
+    return std::nullopt;
+  }
+
+  void check_property(Env& env, const PropSpec& spec, Property* p) {
+    auto expect_kind = [&](PropSpec::Want w) {
+      return (w == PropSpec::Window || w == PropSpec::UseWindow) ? "between <time> and <time>" : "a value";
+    };
+    if (p->kind == PropKind::Range) {
+      if (spec.want != PropSpec::Window && spec.want != PropSpec::UseWindow) {
+        sink_.report(Code::E0504, p->key_span, fmt::format("{} takes {}, not a time window", bt(p->key), expect_kind(spec.want)));
+        return;
+      }
+      time_window(env, p->a, p->b, fmt::format("{} window", p->key));
+      return;
+    }
+    if (p->kind == PropKind::AfterClaim) {
+      if (spec.want != PropSpec::UseWindow) {
+        sink_.report(Code::E0504, p->key_span,
+                     fmt::format("only `use` can be relative to the claim, not {}", bt(p->key)));
+        return;
+      }
+      Type t = check(p->a, env, nullptr);
+      expect(p->a, t, Type::of(TypeKind::Duration));
+      if (t.kind == TypeKind::Duration && require_constant(p->a, "a validity period")) positive_duration(p->a);
+      return;
+    }
+    if (spec.want == PropSpec::Window || spec.want == PropSpec::UseWindow) {
+      sink_.report(Code::E0504, p->key_span,
+                   fmt::format("{} takes `between <time> and <time>`{}", bt(p->key),
+                               spec.want == PropSpec::UseWindow ? " or `within <duration> after claim`" : ""));
+      return;
+    }
+    Type t = check(p->a, env, nullptr);
+    if (t.is_error()) return;
+    switch (spec.want) {
+      case PropSpec::MoneyV:
+        if (t.kind != TypeKind::Money) {
+          mismatch_named(p->a, "a money amount such as `10 CNY`", t);
+          return;
+        }
+        if (require_constant(p->a, "a resource property")) {
+          if (auto* v = p_.const_of(p->a); v && compare_values(*v, Value{Decimal{}}) < 0)
+            sink_.report(Code::E0506, p->a->span, fmt::format("{} cannot be negative", bt(p->key)));
+          else if (v && p->key == std::string("discount") && compare_values(*v, Value{Decimal{}}) == 0)
+            sink_.report(Code::E0506, p->a->span, "discount must be positive");
+        }
+        break;
+      case PropSpec::IntV:
+        if (!expect(p->a, t, Type::of(TypeKind::Int))) return;
+        if (require_constant(p->a, "a resource property"))
+          if (auto* v = p_.const_of(p->a); v && std::get<int64_t>(v->v) <= 0)
+            sink_.report(Code::E0506, p->a->span, fmt::format("{} must be positive", bt(p->key)));
+        break;
+      case PropSpec::StringV:
+        if (expect(p->a, t, Type::of(TypeKind::String))) require_constant(p->a, "a resource property");
+        break;
+      case PropSpec::StringOrSet:
+        if (t.kind == TypeKind::String ||
+            (t.kind == TypeKind::Set && t.elem && (t.elem->kind == TypeKind::String || t.elem->is_error())))
+          require_constant(p->a, "a resource property");
+        else
+          mismatch_named(p->a, "a string or a set of strings", t);
+        break;
+      case PropSpec::Template:
+        if (expect(p->a, t, Type::of(TypeKind::String)) && require_constant(p->a, "a message template"))
+          check_template(static_cast<const StringLit*>(p->a));
+        break;
+      default:
+        break;
+    }
+  }
+
+  // `{field}` placeholders name profile fields; `{{` and `}}` are literal braces.
+  void check_template(const StringLit* s) {
+    if (!s || s->kind != ExprKind::String) return;
+    const std::string& v = s->value;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '}' && i + 1 < v.size() && v[i + 1] == '}') { ++i; continue; }
+      if (v[i] != '{') continue;
+      if (i + 1 < v.size() && v[i + 1] == '{') { ++i; continue; }
+      size_t close = v.find('}', i);
+      if (close == std::string::npos) {
+        sink_.report(Code::E0415, s->span, "unclosed `{` in message template").help = "write `{{` for a literal brace";
+        return;
+      }
+      std::string name = v.substr(i + 1, close - i - 1);
+      if (!p_.profile.find(name)) {
+        auto& d = sink_.report(Code::E0415, s->span, fmt::format("template names {}, which is not a profile field", bt(name)));
+        if (auto c = diag::closest_match(name, p_.profile.field_names()); !c.empty())
+          d.help = fmt::format("did you mean `{{{}}}`?", c);
+      }
+      i = close;
+    }
+  }
+
+  // ---- strategies ----------------------------------------------------------------------------
+
+  void check_strategy(ModuleInfo* m, StrategyDecl* s) {
+    std::map<ClauseKind, const Clause*> seen;
+    static const std::pair<ClauseKind, const char*> kNames[] = {
+        {ClauseKind::Who, "who"},           {ClauseKind::When, "when"},   {ClauseKind::Where, "where"},
+        {ClauseKind::What, "what"},         {ClauseKind::HowMuch, "how much"}, {ClauseKind::Split, "split"},
+        {ClauseKind::Priority, "priority"}};
+    auto name_of = [&](ClauseKind k) {
+      for (auto& [kk, n] : kNames) if (kk == k) return n;
+      return "?";
+    };
+    for (const Clause* c : s->clauses) {
+      if (auto [it, fresh] = seen.emplace(c->kind, c); !fresh) {
+        auto& d = sink_.report(Code::E0502, c->keyword_span,
+                               fmt::format("strategy {} has two `{}:` clauses", bt(s->name), name_of(c->kind)));
+        d.secondary.push_back({it->second->keyword_span, "first one here"});
+        d.help = c->kind == ClauseKind::Who || c->kind == ClauseKind::Where ? "combine the conditions with `and`"
+                                                                             : "keep one of them";
+      }
+    }
+    for (ClauseKind k : {ClauseKind::Who, ClauseKind::When, ClauseKind::What}) {
+      if (seen.count(k)) continue;
+      auto& d = sink_.report(Code::E0501, s->name_span,
+                             fmt::format("strategy {} has no `{}:` clause", bt(s->name), name_of(k)));
+      d.help = k == ClauseKind::Who    ? "say whom it targets, e.g. `who: loyal`; `who: true` targets everyone"
+               : k == ClauseKind::When ? "say when it fires, e.g. `when: on Order` or `when: at 2026-11-10T20:00+08:00`"
+                                       : "say what it delivers, e.g. `what: grant RE10 via App`";
+    }
+
+    Env env{m};
+    env.owner = s;
+    // The trigger event's fields are in scope everywhere in an event-triggered strategy.
+    if (auto it = seen.find(ClauseKind::When); it != seen.end() && it->second->trigger == TriggerKind::On) {
+      const Clause* w = it->second;
+      if (auto e = p_.events.find(w->event); e != p_.events.end()) env.event = e->second.get();
+      else {
+        std::vector<std::string> names;
+        for (auto& [n, r] : p_.events) names.push_back(n);
+        auto& d = sink_.report(Code::E0304, w->event_span, fmt::format("unknown event type {}", bt(w->event)));
+        if (auto c = diag::closest_match(w->event, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      }
+    }
+
+    std::optional<std::pair<int64_t, int64_t>> window;
+    std::string budget_currency;
+    Span budget_span;
+    for (const Clause* c : s->clauses) {
+      switch (c->kind) {
+        case ClauseKind::Who: warn_if_false(c->expr, check_condition(c->expr, env, "`who:`"), "who"); break;
+        case ClauseKind::Where: warn_if_false(c->expr, check_condition(c->expr, env, "`where:`"), "where"); break;
+        case ClauseKind::When: window = check_when(env, c); break;
+        case ClauseKind::What: break;  // after the loop: needs the budget currency
+        case ClauseKind::HowMuch:
+          for (const Limit& l : c->limits) {
+            if (l.kind == Limit::Kind::Budget) {
+              Type t = check(l.budget, env, nullptr);
+              if (t.is_error()) continue;
+              if (t.kind != TypeKind::Money) { mismatch_named(l.budget, "a money amount such as `10000 CNY`", t); continue; }
+              if (require_constant(l.budget, "a budget")) {
+                if (auto* v = p_.const_of(l.budget); v && compare_values(*v, Value{Decimal{}}) <= 0)
+                  sink_.report(Code::E0506, l.budget->span, "budget must be positive");
+                budget_currency = t.currency;
+                budget_span = l.budget->span;
+              }
+            } else {
+              positive_count(l.count, l.span, l.kind == Limit::Kind::Stock ? "stock" : "a per-user limit");
+              if (l.kind == Limit::Kind::PerUser) check_period(l.period);
+            }
+          }
+          break;
+        case ClauseKind::Split: {
+          auto v = Decimal::parse(c->number);
+          if (!v || *v <= Decimal{} || *v >= Decimal::from_units(100 * Decimal::kScale))
+            sink_.report(Code::E0505, c->number_span,
+                         fmt::format("control share {}% must be above 0% and below 100%", c->number));
+          break;
+        }
+        case ClauseKind::Priority:
+          if (c->number.find('.') != std::string::npos || c->number.size() > 9)
+            sink_.report(Code::E0401, c->number_span, "priority must be a whole number below 1000000000");
+          break;
+      }
+    }
+    if (auto it = seen.find(ClauseKind::What); it != seen.end())
+      for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
+  }
+
+  void warn_if_false(const Expr* e, bool ok, const char* clause) {
+    if (!ok || !e) return;
+    if (auto* v = p_.const_of(e); v && std::holds_alternative<bool>(v->v) && !std::get<bool>(v->v))
+      sink_.report(Code::W0101, e->span, fmt::format("`{}:` is always false, so the strategy never fires", clause));
+  }
+
+  std::optional<std::pair<int64_t, int64_t>> check_when(Env& env, const Clause* c) {
+    Env plain{env.module};
+    plain.owner = env.owner;
+    if (c->trigger == TriggerKind::At) {
+      Type t = check(c->at, plain, nullptr);
+      if (expect(c->at, t, Type::of(TypeKind::Time))) require_constant(c->at, "a schedule time");
+    } else if (c->trigger == TriggerKind::Every) {
+      Type t = check(c->at, plain, nullptr);
+      if (expect(c->at, t, Type::of(TypeKind::Duration)) && require_constant(c->at, "a schedule period"))
+        positive_duration(c->at);
+      if (!c->clock.empty()) {
+        int hh = std::stoi(c->clock.substr(0, 2)), mm = std::stoi(c->clock.substr(3, 2));
+        if (hh > 23 || mm > 59)
+          sink_.report(Code::E0104, c->clock_span, fmt::format("invalid clock time {}", bt(c->clock)))
+              .help = "clock times run from 00:00 to 23:59";
+      }
+    }
+    std::optional<std::pair<int64_t, int64_t>> window;
+    if (c->from) window = time_window(plain, c->from, c->to, "strategy window");
+    if (c->expr) warn_if_false(c->expr, check_condition(c->expr, env, "the trigger condition"), "when ... if");
+    return window;
+  }
+
+  // Both ends constant Times with start < end; returns them when well formed.
+  std::optional<std::pair<int64_t, int64_t>> time_window(Env& env, const Expr* from, const Expr* to,
+                                                         const std::string& what) {
+    Type a = check(from, env, nullptr);
+    Type b = check(to, env, nullptr);
+    bool ok = expect(from, a, Type::of(TypeKind::Time)) & expect(to, b, Type::of(TypeKind::Time));
+    if (!ok || !require_constant(from, "a window bound") || !require_constant(to, "a window bound")) return std::nullopt;
+    auto* va = p_.const_of(from);
+    auto* vb = p_.const_of(to);
+    if (!va || !vb) return std::nullopt;
+    int64_t x = std::get<Value::Time>(va->v).micros, y = std::get<Value::Time>(vb->v).micros;
+    if (x >= y) {
+      auto& d = sink_.report(Code::E0503, Span::join(from->span, to->span),
+                             fmt::format("{} is {}: it starts at {} and ends at {}", what, x == y ? "empty" : "reversed",
+                                         support::format_time(x), support::format_time(y)));
+      d.help = "the start must be before the end (times without an offset are UTC)";
+      return std::nullopt;
+    }
+    return std::make_pair(x, y);
+  }
+
+  void check_action(ModuleInfo* m, const StrategyDecl* s, const Action& a,
+                    const std::optional<std::pair<int64_t, int64_t>>& window, const std::string& budget_currency,
+                    Span budget_span) {
+    const Symbol* sym = lookup(m, a.resource, a.resource_span);
+    if (!sym) {
+      std::vector<std::string> names;
+      auto add = [&](ModuleInfo* x) {
+        for (auto& [n, sy] : x->symbols) if (sy.decl->kind == DeclKind::Resource) names.push_back(n);
+      };
+      add(m);
+      for (auto* imp : visible_imports(m)) add(imp->target);
+      auto& d = sink_.report(Code::E0204, a.resource_span, fmt::format("unknown resource {}", bt(a.resource)));
+      if (auto c = diag::closest_match(a.resource, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      return;
+    }
+    if (sym->decl->kind != DeclKind::Resource) {
+      sink_.report(Code::E0207, a.resource_span, fmt::format("{} is not a resource", bt(a.resource)))
+          .secondary.push_back({sym->decl->name_span, "defined here"});
+      return;
+    }
+    auto* r = static_cast<const ResourceDecl*>(sym->decl);
+    bool is_message = r->resource_kind == "push" || r->resource_kind == "sms";
+    if (a.verb == Action::Verb::Grant && is_message) {
+      sink_.report(Code::E0509, a.span, fmt::format("{} is a {} message: `send` it, do not `grant` it", bt(a.resource), r->resource_kind))
+          .help = fmt::format("write `send {}{}`", a.resource, r->resource_kind == "sms" ? " via SMS" : " via Push");
+    } else if (a.verb == Action::Verb::Send && !is_message && props_for(r->resource_kind)) {
+      sink_.report(Code::E0509, a.span, fmt::format("{} is a {}: `grant` it, do not `send` it", bt(a.resource), r->resource_kind))
+          .help = fmt::format("write `grant {}`", a.resource);
+    }
+    if (!a.channel.empty()) {
+      const EnumInfo* channel_enum = nullptr;
+      for (auto& e : p_.enums) if (e.name == "Channel" && e.decl && prelude() && e.decl == find_prelude_channel()) channel_enum = &e;
+      if (channel_enum && channel_enum->find(a.channel) < 0) {
+        auto& d = sink_.report(Code::E0406, a.channel_span, fmt::format("{} is not a channel", bt(a.channel)));
+        if (auto c = diag::closest_match(a.channel, channel_enum->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        else d.help = "channels are " + join_values(*channel_enum);
+      } else if (r->resource_kind == "sms" && a.channel != "SMS") {
+        sink_.report(Code::E0509, a.channel_span, fmt::format("an sms message cannot go via {}", bt(a.channel)))
+            .help = "write `via SMS`";
+      } else if (r->resource_kind == "push" && a.channel == "SMS") {
+        sink_.report(Code::E0509, a.channel_span, "a push message cannot go via `SMS`").help = "declare an `sms` resource";
+      }
+    } else if (a.verb == Action::Verb::Send) {
+      sink_.report(Code::E0509, a.span, fmt::format("sending {} needs a channel", bt(a.resource)))
+          .help = fmt::format("write `send {} via {}`", a.resource, r->resource_kind == "sms" ? "SMS" : "Push");
+    }
+    // Budget and discount in different currencies cannot be reconciled at run time.
+    if (!budget_currency.empty()) {
+      for (auto* p : r->props)
+        if (p->key == "discount" && p->a) {
+          const Type& t = p_.type_of(p->a);
+          if (t.kind == TypeKind::Money && t.currency != budget_currency) {
+            auto& d = sink_.report(Code::E0402, budget_span,
+                                   fmt::format("budget is in {} but {} discounts {}", budget_currency, bt(r->name),
+                                               t.to_string()));
+            d.secondary.push_back({p->a->span, "discount set here"});
+          }
+        }
+    }
+    if (window) {
+      auto it = resource_claim_.find(r);
+      if (it == resource_claim_.end()) it = resource_claim_.emplace(r, claim_window(r)).first;
+      if (it->second && (window->first < it->second->first || window->second > it->second->second)) {
+        auto& d = sink_.report(Code::W0102, a.resource_span,
+                               fmt::format("strategy {} runs {} .. {}, beyond the claim window of {} ({} .. {})",
+                                           bt(s->name), support::format_time(window->first),
+                                           support::format_time(window->second), bt(r->name),
+                                           support::format_time(it->second->first),
+                                           support::format_time(it->second->second)));
+        d.help = "grants outside the claim window will be rejected; align the two windows";
+      }
+    }
+  }
+
+  const EnumDecl* find_prelude_channel() {
+    if (auto* pre = prelude())
+      if (auto it = pre->symbols.find("Channel"); it != pre->symbols.end() && it->second.decl->kind == DeclKind::Enum)
+        return static_cast<const EnumDecl*>(it->second.decl);
+    return nullptr;
+  }
+  const EnumInfo* channel_enum() {
+    auto* d = find_prelude_channel();
+    return d ? p_.enum_of[d] : nullptr;
+  }
+  static std::string join_values(const EnumInfo& e) {
+    std::string s;
+    for (size_t i = 0; i < e.values.size(); ++i) s += (i ? ", " : "") + bt(e.values[i]);
+    return s;
+  }
+
+  void positive_count(const std::string& text, Span span, const char* what) {
+    if (text.empty()) return;
+    if (text.find('.') != std::string::npos) {
+      sink_.report(Code::E0506, span, fmt::format("{} must be a whole number, not {}", what, text));
+      return;
+    }
+    if (text.size() > 12 || std::stoll(text) <= 0)
+      sink_.report(Code::E0506, span, fmt::format("{} must be between 1 and 999999999999, not {}", what, text));
+  }
+
+  void check_period(const Period& p) {
+    if (p.kind == Period::Kind::Unit) {
+      static const char* kUnits[] = {"hour", "day", "week", "month"};
+      for (auto* u : kUnits) if (p.text == u) return;
+      auto& d = sink_.report(Code::E0511, p.span, fmt::format("unknown period {}", bt(p.text)));
+      auto c = diag::closest_match(p.text, {"hour", "day", "week", "month", "campaign"});
+      d.help = c.empty() ? "periods are `hour`, `day`, `week`, `month`, `campaign` or a duration such as `7 days`"
+                         : fmt::format("did you mean {}?", bt(c));
+    } else if (p.kind == Period::Kind::Duration) {
+      auto micros = duration_micros(p.text, p.span);
+      if (micros && *micros <= 0) sink_.report(Code::E0510, p.span, "period must be longer than zero");
+    }
+  }
+
+  // ---- policies ------------------------------------------------------------------------------
+
+  void check_policy(ModuleInfo*, PolicyDecl* pd) {
+    std::map<std::string, const PolicyRule*> seen;
+    for (const PolicyRule* r : pd->rules) {
+      std::string key;
+      switch (r->kind) {
+        case PolicyRule::Kind::Unredeemed: {
+          static const std::vector<std::string> kKinds = {"coupons", "red_envelopes", "resources"};
+          if (std::find(kKinds.begin(), kKinds.end(), r->subject) == kKinds.end()) {
+            auto& d = sink_.report(Code::E0601, r->subject_span, fmt::format("cannot count unredeemed {}", bt(r->subject)));
+            auto c = diag::closest_match(r->subject, kKinds);
+            d.help = c.empty() ? "write `coupons`, `red_envelopes` or `resources`" : fmt::format("did you mean {}?", bt(c));
+          }
+          key = "unredeemed " + r->subject;
+          positive_count(r->count, r->span, "the limit");
+          break;
+        }
+        case PolicyRule::Kind::SameType:
+          key = "same type";
+          check_period(r->period);
+          break;
+        case PolicyRule::Kind::ChannelCap: {
+          const EnumInfo* ch = channel_enum();
+          if (ch && ch->find(r->subject) < 0) {
+            auto& d = sink_.report(Code::E0406, r->subject_span, fmt::format("{} is not a channel", bt(r->subject)));
+            if (auto c = diag::closest_match(r->subject, ch->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+            else d.help = "channels are " + join_values(*ch);
+          }
+          key = "cap " + r->subject;
+          positive_count(r->count, r->span, "the cap");
+          check_period(r->period);
+          break;
+        }
+      }
+      if (auto [it, fresh] = seen.emplace(key, r); !fresh) {
+        auto& d = sink_.report(Code::E0601, r->span, fmt::format("policy {} states the same rule twice", bt(pd->name)));
+        d.secondary.push_back({it->second->span, "first stated here"});
+      }
+    }
+  }
+
+  // ---- expression checking -------------------------------------------------------------------
+
+  Type& set_type(const Expr* e, Type t) { return p_.types[e->id] = std::move(t); }
+  void set_const(const Expr* e, Value v) {
+    p_.consts[e->id] = std::move(v);
+    static_[e->id] = 1;
+  }
+  bool is_static(const Expr* e) const { return e && static_[e->id]; }
+
+  bool require_constant(const Expr* e, const char* what) {
+    if (!e || p_.type_of(e).is_error()) return false;
+    if (p_.const_of(e)) return true;
+    sink_.report(Code::E0416, e->span, fmt::format("{} must be a constant", what))
+        .help = "use literals and `const` values only; profile fields, events and `now()` vary per user";
+    return false;
+  }
+
+  bool check_condition(const Expr* e, Env& env, const char* what) {
+    if (!e) return false;
+    Type t = check(e, env, nullptr);
+    if (t.is_error()) return false;
+    if (t.kind != TypeKind::Bool) {
+      sink_.report(Code::E0411, e->span, fmt::format("{} must be a condition (`Bool`), found {}", what, bt(t.to_string())));
+      return false;
+    }
+    if (t.optional) {
+      optional_error(e, t);
+      return false;
+    }
+    return true;
+  }
+
+  void optional_error(const Expr* e, const Type& t) {
+    sink_.report(Code::E0403, e->span, fmt::format("this value is optional ({}) and may be absent", bt(t.to_string())))
+        .help = fmt::format("give a default with `?? <value>`, e.g. `?? {}`", default_example(t));
+  }
+
+  static std::string default_example(const Type& t) {
+    switch (t.kind) {
+      case TypeKind::Bool: return "false";
+      case TypeKind::Int: return "0";
+      case TypeKind::Decimal: return "0.0";
+      case TypeKind::Money: return "0 " + t.currency;
+      case TypeKind::String: return "\"\"";
+      case TypeKind::Time: return "now()";
+      case TypeKind::Date: return "today()";
+      case TypeKind::Duration: return "0 days";
+      case TypeKind::Enum: return t.enum_info && !t.enum_info->values.empty() ? t.enum_info->values[0] : "...";
+      default: return "...";
+    }
+  }
+
+  bool assignable(const Type& from, const Type& to) {
+    if (from.is_error() || to.is_error()) return true;
+    if (from.optional && !to.optional) return false;
+    if (from.kind == TypeKind::Int && to.kind == TypeKind::Decimal) return true;
+    if ((from.kind == TypeKind::Set || from.kind == TypeKind::List) && from.kind == to.kind && from.elem &&
+        from.elem->is_error())
+      return true;  // the empty collection
+    return from.same_base(to);
+  }
+
+  void mismatch(const Expr* e, const Type& want, const Type& got) {
+    if (want.required().same_base(got.required()) && got.optional && !want.optional) {
+      optional_error(e, got);
+      return;
+    }
+    if (want.kind == TypeKind::Money && got.kind == TypeKind::Money) {
+      currency_mismatch(e, got, want, "value");
+      return;
+    }
+    if ((want.kind == TypeKind::Duration && got.is_numeric()) || (got.kind == TypeKind::Duration && want.is_numeric())) {
+      sink_.report(Code::E0404, e->span, fmt::format("expected {}, found {}", bt(want.to_string()), bt(got.to_string())))
+          .help = want.kind == TypeKind::Duration ? "write the number with a unit, e.g. `30 days`"
+                                                  : "convert with `days(...)`";
+      return;
+    }
+    sink_.report(Code::E0401, e->span, fmt::format("expected {}, found {}", bt(want.to_string()), bt(got.to_string())));
+  }
+
+  void mismatch_named(const Expr* e, const char* want, const Type& got) {
+    sink_.report(Code::E0401, e->span, fmt::format("expected {}, found {}", want, bt(got.to_string())));
+  }
+
+  void currency_mismatch(const Expr* e, const Type& a, const Type& b, const char* what) {
+    sink_.report(Code::E0402, e->span,
+                 fmt::format("{} mixes currencies: {} and {}", what, bt(a.currency), bt(b.currency)))
+        .help = "money in different currencies cannot be combined; convert amounts before loading them";
+  }
+
+  bool expect(const Expr* e, const Type& got, const Type& want) {
+    if (got.is_error()) return false;
+    if (assignable(got, want)) return true;
+    mismatch(e, want, got);
+    return false;
+  }
+
+  void edge(const Env& env, const Decl* target) {
+    if (env.owner) deps_[env.owner].insert(target);
+  }
+
+  Type check(const Expr* e, Env& env, const Type* hint) {
+    if (!e) return {};
+    Type t = check_inner(e, env, hint);
+    return set_type(e, t);
+  }
+
+  Type check_inner(const Expr* e, Env& env, const Type* hint) {
+    switch (e->kind) {
+      case ExprKind::Number: return number(static_cast<const NumberLit*>(e));
+      case ExprKind::Money: {
+        auto* m = static_cast<const MoneyLit*>(e);
+        if (!currencies().count(m->currency)) { report_currency(m->currency, e->span); return {}; }
+        auto d = Decimal::parse(m->amount);
+        if (!d) { bad_number(e, m->amount); return {}; }
+        set_const(e, Value{*d});
+        return Type::money(m->currency);
+      }
+      case ExprKind::Duration: {
+        auto* d = static_cast<const DurationLit*>(e);
+        auto micros = duration_micros(d->amount + " " + d->unit, e->span);
+        if (!micros) return {};
+        set_const(e, Value{Value::Duration{*micros}});
+        return Type::of(TypeKind::Duration);
+      }
+      case ExprKind::Percent: {
+        auto* pc = static_cast<const PercentLit*>(e);
+        auto d = Decimal::parse(pc->amount);
+        auto r = d ? Decimal::div(*d, Decimal::from_units(100 * Decimal::kScale)) : std::nullopt;
+        if (!r) { bad_number(e, pc->amount + "%"); return {}; }
+        set_const(e, Value{*r});
+        return Type::of(TypeKind::Decimal);
+      }
+      case ExprKind::String:
+        set_const(e, Value{static_cast<const StringLit*>(e)->value});
+        return Type::of(TypeKind::String);
+      case ExprKind::Time: {
+        auto* t = static_cast<const TimeLit*>(e);
+        auto v = support::parse_time(t->text);
+        if (!v) {
+          sink_.report(Code::E0104, e->span, fmt::format("invalid time {}", bt(t->text)))
+              .help = "times look like `2026-11-11T08:00+08:00`; month, day, hour and minute must exist";
+          return {};
+        }
+        set_const(e, Value{Value::Time{*v}});
+        return Type::of(TypeKind::Time);
+      }
+      case ExprKind::Date: {
+        auto* d = static_cast<const DateLit*>(e);
+        auto v = support::parse_date(d->text);
+        if (!v) {
+          sink_.report(Code::E0104, e->span, fmt::format("invalid date {}", bt(d->text)))
+              .help = "dates look like `2026-11-11` and must exist in the calendar";
+          return {};
+        }
+        set_const(e, Value{Value::Date{*v}});
+        return Type::of(TypeKind::Date);
+      }
+      case ExprKind::Bool:
+        set_const(e, Value{static_cast<const BoolLit*>(e)->value});
+        return Type::of(TypeKind::Bool);
+      case ExprKind::Collection: return collection(static_cast<const CollectionLit*>(e), env, hint);
+      case ExprKind::Name: return name(static_cast<const NameExpr*>(e), env, hint);
+      case ExprKind::Field: return field(static_cast<const FieldExpr*>(e), env);
+      case ExprKind::Call: return call(static_cast<const CallExpr*>(e), env);
+      case ExprKind::Aggregate: return aggregate(static_cast<const AggregateExpr*>(e), env);
+      case ExprKind::Unary: return unary(static_cast<const UnaryExpr*>(e), env);
+      case ExprKind::Binary: return binary(static_cast<const BinaryExpr*>(e), env, hint);
+      case ExprKind::Between: return between(static_cast<const BetweenExpr*>(e), env);
+      case ExprKind::If: return if_expr(static_cast<const IfExpr*>(e), env, hint);
+    }
+    return {};
+  }
+
+  void bad_number(const Expr* e, const std::string& text) {
+    sink_.report(Code::E0104, e->span, fmt::format("number {} cannot be represented exactly", bt(text)))
+        .help = "numbers have at most 6 decimal places and 12 digits before the point";
+  }
+
+  Type number(const NumberLit* n) {
+    if (n->text.find('.') == std::string::npos) {
+      errno = 0;
+      char* end = nullptr;
+      long long v = std::strtoll(n->text.c_str(), &end, 10);
+      if (errno == ERANGE || *end) {
+        sink_.report(Code::E0104, n->span, fmt::format("integer {} is too large", bt(n->text)))
+            .help = "integers range up to 9223372036854775807";
+        return {};
+      }
+      set_const(n, Value{int64_t(v)});
+      return Type::of(TypeKind::Int);
+    }
+    auto d = Decimal::parse(n->text);
+    if (!d) { bad_number(n, n->text); return {}; }
+    set_const(n, Value{*d});
+    return Type::of(TypeKind::Decimal);
+  }
+
+  std::optional<int64_t> duration_micros(const std::string& text, Span span) {
+    size_t sp = text.find_first_of(" \t");
+    std::string amount = text.substr(0, sp);
+    std::string unit = sp == std::string::npos ? "" : text.substr(text.find_first_not_of(" \t", sp));
+    int64_t scale = 0;
+    if (unit.rfind("second", 0) == 0) scale = support::kMicrosPerSecond;
+    else if (unit.rfind("minute", 0) == 0) scale = support::kMicrosPerMinute;
+    else if (unit.rfind("hour", 0) == 0) scale = support::kMicrosPerHour;
+    else if (unit.rfind("day", 0) == 0) scale = support::kMicrosPerDay;
+    else if (unit.rfind("week", 0) == 0) scale = 7 * support::kMicrosPerDay;
+    auto d = Decimal::parse(amount);
+    auto scaled = d ? Decimal::mul(*d, Decimal::from_units(scale)) : std::nullopt;  // units are micros*1e-6
+    // scaled.units() is micros exactly when the amount has few enough decimals.
+    if (!scaled || scale == 0) {
+      sink_.report(Code::E0104, span, fmt::format("duration {} cannot be represented", bt(text)))
+          .help = "durations are whole microseconds within about 290,000 years";
+      return std::nullopt;
+    }
+    return scaled->units();
+  }
+
+  Type collection(const CollectionLit* c, Env& env, const Type* hint) {
+    const Type* elem_hint = hint && hint->elem ? hint->elem.get() : nullptr;
+    Type elem;
+    bool first = true, all_const = true, ok = true;
+    std::vector<Value> values;
+    for (const Expr* x : c->elems) {
+      Type t = check(x, env, elem_hint ? elem_hint : (first ? nullptr : &elem));
+      if (t.is_error()) { ok = false; continue; }
+      if (t.optional) { optional_error(x, t); ok = false; continue; }
+      if (t.kind == TypeKind::Set || t.kind == TypeKind::List || t.kind == TypeKind::Record) {
+        sink_.report(Code::E0414, x->span, fmt::format("a collection cannot hold {}", bt(t.to_string())));
+        ok = false;
+        continue;
+      }
+      if (first) {
+        elem = t;
+        first = false;
+      } else if (!elem.same_base(t)) {
+        if (elem.is_numeric() && t.is_numeric()) {
+          elem = Type::of(TypeKind::Decimal);
+        } else {
+          auto& d = sink_.report(Code::E0414, x->span,
+                                 fmt::format("this element is {}, but the first is {}", bt(t.to_string()),
+                                             bt(elem.to_string())));
+          d.secondary.push_back({c->elems[0]->span, "first element"});
+          ok = false;
+          continue;
+        }
+      }
+      if (auto* v = p_.const_of(x)) values.push_back(*v);
+      else all_const = false;
+    }
+    if (!ok) return {};
+    if (first && elem_hint) elem = *elem_hint;  // `{}` takes the expected element type
+    Type out = Type::collection(c->is_set ? TypeKind::Set : TypeKind::List, first && !elem_hint ? Type{} : elem);
+    if (all_const) {
+      auto col = std::make_shared<Value::Collection>();
+      col->elems = std::move(values);
+      set_const(c, Value{std::shared_ptr<const Value::Collection>(col)});
+    }
+    return out;
+  }
+
+  // Candidates for "did you mean" when a name does not resolve.
+  std::vector<std::string> name_candidates(Env& env) {
+    std::vector<std::string> out = visible_names(env.module);
+    if (env.locals) for (auto& l : *env.locals) out.push_back(l.param->name);
+    if (env.event) for (auto& f : env.event->fields) out.push_back(f.name);
+    for (auto& f : p_.profile.fields) out.push_back(f.name);
+    return out;
+  }
+
+  std::vector<const EnumInfo*> visible_enums(ModuleInfo* m) {
+    std::vector<const EnumInfo*> out;
+    auto add = [&](ModuleInfo* x) {
+      for (auto& [n, s] : x->symbols)
+        if (s.decl->kind == DeclKind::Enum) out.push_back(p_.enum_of[static_cast<const EnumDecl*>(s.decl)]);
+    };
+    add(m);
+    for (auto* imp : visible_imports(m)) add(imp->target);
+    if (auto* pre = prelude(); pre && pre != m) add(pre);
+    return out;
+  }
+
+  Type enum_value(const Expr* e, const EnumInfo* info, int idx) {
+    p_.refs[e->id] = {Ref::Kind::EnumValue, info, idx};
+    set_const(e, Value{Value::EnumVal{info, idx}});
+    Type t;
+    t.kind = TypeKind::Enum;
+    t.enum_info = info;
+    return t;
+  }
+
+  Type name(const NameExpr* n, Env& env, const Type* hint) {
+    const std::string& id = n->name;
+    if (id == "event" || id == "profile") {
+      Type t;
+      t.kind = TypeKind::Record;
+      if (id == "profile") {
+        t.record = &p_.profile;
+        return t;
+      }
+      if (!env.event) {
+        sink_.report(Code::E0204, n->span, "`event` is only available where an event is in scope")
+            .help = "use it in a strategy triggered by `when: on <Event>`, or inside an aggregate's `where`";
+        return {};
+      }
+      t.record = env.event;
+      return t;
+    }
+    if (env.locals)
+      for (auto& l : *env.locals)
+        if (l.param->name == id) {
+          p_.refs[n->id] = {Ref::Kind::Param, l.param};
+          static_[n->id] = 1;
+          return l.type;
+        }
+    if (env.event)
+      if (const FieldInfo* f = env.event->find(id)) {
+        if (p_.profile.find(id) && id != "user")
+          sink_.report(Code::W0104, n->span,
+                       fmt::format("{} means the {} event's field; the profile has a field of the same name", bt(id),
+                                   bt(env.event->name)))
+              .help = fmt::format("write `event.{}` or `profile.{}` to say which", id, id);
+        p_.refs[n->id] = {Ref::Kind::EventField, f};
+        return f->type;
+      }
+    if (const FieldInfo* f = p_.profile.find(id)) {
+      p_.refs[n->id] = {Ref::Kind::ProfileField, f};
+      return f->type;
+    }
+    if (const Symbol* s = lookup(env.module, id, n->span)) {
+      switch (s->decl->kind) {
+        case DeclKind::Const: {
+          auto* c = static_cast<ConstDecl*>(const_cast<Decl*>(s->decl));
+          edge(env, c);
+          Type t = const_type(s->module, c);
+          p_.refs[n->id] = {Ref::Kind::Const, c};
+          if (auto* v = p_.const_of(c->value)) set_const(n, *v);
+          return t;
+        }
+        case DeclKind::Segment:
+          edge(env, s->decl);
+          p_.refs[n->id] = {Ref::Kind::Segment, s->decl};
+          return Type::of(TypeKind::Bool);
+        case DeclKind::Fn:
+          sink_.report(Code::E0207, n->span, fmt::format("{} is a function; call it as `{}()`", bt(id), id));
+          return {};
+        default:
+          sink_.report(Code::E0207, n->span, fmt::format("{} is not a value", bt(id)))
+              .secondary.push_back({s->decl->name_span, "defined here"});
+          return {};
+      }
+    }
+    // Enum values: the expected enum first, then any visible enum with a unique match.
+    if (hint && hint->kind == TypeKind::Enum && hint->enum_info) {
+      int idx = hint->enum_info->find(id);
+      if (idx >= 0) return enum_value(n, hint->enum_info, idx);
+      auto& d = sink_.report(Code::E0406, n->span,
+                             fmt::format("{} is not a value of enum {}", bt(id), bt(hint->enum_info->name)));
+      if (auto c = diag::closest_match(id, hint->enum_info->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      else d.help = fmt::format("{} has {}", bt(hint->enum_info->name), join_values(*hint->enum_info));
+      return {};
+    }
+    const EnumInfo* found = nullptr;
+    int found_idx = -1;
+    for (const EnumInfo* e : visible_enums(env.module)) {
+      int idx = e->find(id);
+      if (idx < 0) continue;
+      if (found && found != e) {
+        sink_.report(Code::E0205, n->span, fmt::format("{} is a value of both {} and {}", bt(id), bt(found->name), bt(e->name)))
+            .help = fmt::format("write `{}.{}` or `{}.{}`", found->name, id, e->name, id);
+        return {};
+      }
+      found = e;
+      found_idx = idx;
+    }
+    if (found) return enum_value(n, found, found_idx);
+    auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown name {}", bt(id)));
+    auto cands = name_candidates(env);
+    for (const EnumInfo* e : visible_enums(env.module)) for (auto& v : e->values) cands.push_back(v);
+    if (auto c = diag::closest_match(id, cands); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+    return {};
+  }
+
+  Type field(const FieldExpr* f, Env& env) {
+    // `Stage.Rising`: a qualified enum value, unless the name is a value in scope.
+    if (f->base && f->base->kind == ExprKind::Name) {
+      const std::string& base = static_cast<const NameExpr*>(f->base)->name;
+      bool is_var = (env.locals && std::any_of(env.locals->begin(), env.locals->end(),
+                                               [&](const Local& l) { return l.param->name == base; })) ||
+                    (env.event && env.event->find(base)) || p_.profile.find(base) || base == "event" || base == "profile";
+      if (!is_var)
+        for (const EnumInfo* e : visible_enums(env.module))
+          if (e->name == base) {
+            int idx = e->find(f->field);
+            set_type(f->base, Type{});
+            if (idx >= 0) return enum_value(f, e, idx);
+            auto& d = sink_.report(Code::E0406, f->field_span, fmt::format("{} is not a value of enum {}", bt(f->field), bt(e->name)));
+            if (auto c = diag::closest_match(f->field, e->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+            else d.help = fmt::format("{} has {}", bt(e->name), join_values(*e));
+            return {};
+          }
+    }
+    Type bt_ = check(f->base, env, nullptr);
+    if (bt_.is_error()) return {};
+    if (bt_.kind != TypeKind::Record || !bt_.record) {
+      sink_.report(Code::E0405, f->field_span, fmt::format("{} has no fields", bt(bt_.to_string())));
+      return {};
+    }
+    const FieldInfo* fi = bt_.record->find(f->field);
+    if (!fi) {
+      auto& d = sink_.report(Code::E0303, f->field_span,
+                             bt_.record->is_profile ? fmt::format("the profile has no field {}", bt(f->field))
+                                                    : fmt::format("event {} has no field {}", bt(bt_.record->name), bt(f->field)));
+      if (auto c = diag::closest_match(f->field, bt_.record->field_names()); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      return {};
+    }
+    Type t = fi->type;
+    if (bt_.optional) t.optional = true;
+    return t;
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------
+
+  Type call(const CallExpr* c, Env& env) {
+    if (const Symbol* s = lookup(env.module, c->callee, c->callee_span)) {
+      if (s->decl->kind == DeclKind::Fn) return user_call(c, env, s);
+      if (s->decl->kind == DeclKind::Segment) {
+        sink_.report(Code::E0207, c->callee_span, fmt::format("{} is a segment, not a function", bt(c->callee)))
+            .help = fmt::format("write `{}` without parentheses", c->callee);
+        return {};
+      }
+      sink_.report(Code::E0207, c->callee_span, fmt::format("{} is not a function", bt(c->callee)))
+          .secondary.push_back({s->decl->name_span, "defined here"});
+      return {};
+    }
+    if (const BuiltinInfo* b = find_builtin(c->callee)) return builtin_call(c, env, *b);
+    std::vector<std::string> names;
+    for (auto& b : all_builtins()) names.push_back(b.name);
+    auto add = [&](ModuleInfo* x) { for (auto& [n, s] : x->symbols) if (s.decl->kind == DeclKind::Fn) names.push_back(n); };
+    add(env.module);
+    for (auto* imp : visible_imports(env.module)) add(imp->target);
+    auto& d = sink_.report(Code::E0410, c->callee_span, fmt::format("unknown function {}", bt(c->callee)));
+    if (auto m = diag::closest_match(c->callee, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+    else if (c->callee == "stage" || c->callee == "rfm_score") d.help = "import the standard module that defines it, e.g. `import std.lifecycle`";
+    return {};
+  }
+
+  Type user_call(const CallExpr* c, Env& env, const Symbol* s) {
+    auto* f = static_cast<FnDecl*>(const_cast<Decl*>(s->decl));
+    edge(env, f);
+    FnSig& sig = fn_sig(s->module, f);
+    check_fn_body(s->module, f);  // static_params must be known before the call site is judged
+    std::vector<const Expr*> bound(sig.params.size(), nullptr);
+    bool ok = true, named_seen = false;
+    size_t pos = 0;
+    for (const Arg& a : c->args) {
+      size_t slot = sig.params.size();
+      if (a.name.empty()) {
+        if (named_seen) {
+          sink_.report(Code::E0409, a.value ? a.value->span : c->span, "positional argument after a named one");
+          ok = false;
+          continue;
+        }
+        slot = pos++;
+        if (slot >= sig.params.size()) {
+          sink_.report(Code::E0409, a.value ? a.value->span : c->span,
+                       fmt::format("{} takes {} argument{}", bt(f->name), sig.params.size(), sig.params.size() == 1 ? "" : "s"));
+          ok = false;
+          check(a.value, env, nullptr);
+          continue;
+        }
+      } else {
+        named_seen = true;
+        for (size_t i = 0; i < sig.params.size(); ++i) if (sig.params[i].param->name == a.name) slot = i;
+        if (slot == sig.params.size()) {
+          std::vector<std::string> names;
+          for (auto& l : sig.params) names.push_back(l.param->name);
+          auto& d = sink_.report(Code::E0409, a.name_span, fmt::format("{} has no parameter {}", bt(f->name), bt(a.name)));
+          if (auto m = diag::closest_match(a.name, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+          ok = false;
+          check(a.value, env, nullptr);
+          continue;
+        }
+        if (bound[slot]) {
+          sink_.report(Code::E0409, a.name_span, fmt::format("parameter {} is given twice", bt(a.name)));
+          ok = false;
+          continue;
+        }
+      }
+      bound[slot] = a.value;
+      Type t = check(a.value, env, &sig.params[slot].type);
+      if (!t.is_error() && !sig.params[slot].type.is_error() && !assignable(t, sig.params[slot].type)) {
+        mismatch(a.value, sig.params[slot].type, t);
+        ok = false;
+      } else if (sig.static_params.count(sig.params[slot].param) && !is_static(a.value) && !t.is_error()) {
+        sink_.report(Code::E0416, a.value->span,
+                     fmt::format("argument for {} must be a constant: {} uses it as an aggregate window",
+                                 bt(sig.params[slot].param->name), bt(f->name)));
+        ok = false;
+      }
+    }
+    for (size_t i = 0; i < sig.params.size(); ++i)
+      if (!bound[i] && !sig.params[i].param->default_value) {
+        sink_.report(Code::E0409, c->span, fmt::format("missing argument {} of {}", bt(sig.params[i].param->name), bt(f->name)))
+            .secondary.push_back({sig.params[i].param->span, "parameter declared here"});
+        ok = false;
+      }
+    if (!ok) return {};
+    return sig.result;
+  }
+
+  Type builtin_call(const CallExpr* c, Env& env, const BuiltinInfo& b) {
+    std::vector<Type> args;
+    for (const Arg& a : c->args) {
+      if (!a.name.empty()) {
+        sink_.report(Code::E0409, a.name_span, fmt::format("built-in {} takes positional arguments only", bt(b.name)));
+        return {};
+      }
+      args.push_back(check(a.value, env, nullptr));
+    }
+    for (auto& t : args) if (t.is_error()) return {};
+    auto arity = [&](size_t n) {
+      if (args.size() == n) return true;
+      sink_.report(Code::E0409, c->span, fmt::format("{} takes {} argument{}", bt(b.name), n, n == 1 ? "" : "s"))
+          .help = fmt::format("signature: `{}`", b.signature);
+      return false;
+    };
+    auto arg_is = [&](size_t i, std::initializer_list<TypeKind> kinds) {
+      const Type& t = args[i];
+      if (t.optional) { optional_error(c->args[i].value, t); return false; }
+      for (TypeKind k : kinds) if (t.kind == k) return true;
+      sink_.report(Code::E0409, c->args[i].value->span,
+                   fmt::format("{} does not accept {}", bt(b.name), bt(t.to_string())))
+          .help = fmt::format("signature: `{}`", b.signature);
+      return false;
+    };
+    const Value* a0 = c->args.empty() ? nullptr : p_.const_of(c->args[0].value);
+    switch (b.id) {
+      case Builtin::Now:
+        if (!arity(0)) return {};
+        return Type::of(TypeKind::Time);
+      case Builtin::Today:
+        if (!arity(0)) return {};
+        return Type::of(TypeKind::Date);
+      case Builtin::DateOf:
+        if (!arity(1) || !arg_is(0, {TypeKind::Time})) return {};
+        if (a0) set_const(c, Value{Value::Date{int32_t(support::floor_div(std::get<Value::Time>(a0->v).micros, support::kMicrosPerDay))}});
+        return Type::of(TypeKind::Date);
+      case Builtin::Hour:
+        if (!arity(1) || !arg_is(0, {TypeKind::Time})) return {};
+        return Type::of(TypeKind::Int);
+      case Builtin::Weekday:
+        if (!arity(1) || !arg_is(0, {TypeKind::Time, TypeKind::Date})) return {};
+        return Type::of(TypeKind::Int);
+      case Builtin::Days:
+        if (!arity(1) || !arg_is(0, {TypeKind::Duration})) return {};
+        if (a0) set_const(c, Value{int64_t(std::get<Value::Duration>(a0->v).micros / support::kMicrosPerDay)});
+        return Type::of(TypeKind::Int);
+      case Builtin::DecimalOf:
+        if (!arity(1) || !arg_is(0, {TypeKind::Money, TypeKind::Int})) return {};
+        if (a0) {
+          if (auto* i = std::get_if<int64_t>(&a0->v)) {
+            if (auto d = Decimal::from_int(*i)) set_const(c, Value{*d});
+          } else {
+            set_const(c, *a0);
+          }
+        }
+        return Type::of(TypeKind::Decimal);
+      case Builtin::DaysToAnniversary:
+        if (!arity(1) || !arg_is(0, {TypeKind::Date})) return {};
+        return Type::of(TypeKind::Int);
+      case Builtin::Contains:
+      case Builtin::StartsWith:
+        if (!arity(2) || !arg_is(0, {TypeKind::String}) || !arg_is(1, {TypeKind::String})) return {};
+        if (auto* a1 = p_.const_of(c->args[1].value); a0 && a1) {
+          auto& s = std::get<std::string>(a0->v);
+          auto& t = std::get<std::string>(a1->v);
+          set_const(c, Value{b.id == Builtin::Contains ? s.find(t) != std::string::npos : s.rfind(t, 0) == 0});
+        }
+        return Type::of(TypeKind::Bool);
+      case Builtin::Lower:
+        if (!arity(1) || !arg_is(0, {TypeKind::String})) return {};
+        if (a0) {
+          std::string s = std::get<std::string>(a0->v);
+          for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          set_const(c, Value{s});
+        }
+        return Type::of(TypeKind::String);
+      case Builtin::Len:
+        if (!arity(1) || !arg_is(0, {TypeKind::String, TypeKind::Set, TypeKind::List})) return {};
+        return Type::of(TypeKind::Int);
+      case Builtin::Abs:
+        if (!arity(1) || !arg_is(0, {TypeKind::Int, TypeKind::Decimal, TypeKind::Money, TypeKind::Duration})) return {};
+        return args[0];
+      case Builtin::HashBucket:
+        if (!arity(2) || !arg_is(0, {TypeKind::String}) || !arg_is(1, {TypeKind::Int})) return {};
+        if (auto* n = p_.const_of(c->args[1].value); !n || std::get<int64_t>(n->v) <= 0) {
+          sink_.report(Code::E0409, c->args[1].value->span, "bucket count must be a positive constant");
+          return {};
+        }
+        return Type::of(TypeKind::Int);
+    }
+    return {};
+  }
+
+  // ---- aggregates ----------------------------------------------------------------------------
+
+  Type aggregate(const AggregateExpr* a, Env& env) {
+    auto it = p_.events.find(a->event);
+    if (it == p_.events.end()) {
+      std::vector<std::string> names;
+      for (auto& [n, r] : p_.events) names.push_back(n);
+      auto& d = sink_.report(Code::E0304, a->event_span, fmt::format("unknown event type {}", bt(a->event)));
+      if (auto c = diag::closest_match(a->event, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      else if (names.empty()) d.help = "declare it, e.g. `event " + a->event + " { amount: Money(CNY) }`, or import the schema module";
+      return {};
+    }
+    const RecordInfo* rec = it->second.get();
+    const char* agg = to_string(a->agg);
+    const FieldInfo* fi = nullptr;
+    if (!a->field.empty()) {
+      fi = rec->find(a->field);
+      if (!fi) {
+        auto& d = sink_.report(Code::E0407, a->field_span,
+                               fmt::format("event {} has no field {} to {}", bt(rec->name), bt(a->field), agg));
+        if (auto c = diag::closest_match(a->field, rec->field_names()); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        else {
+          std::string list;
+          for (auto& f : rec->fields) list += (list.empty() ? "" : ", ") + bt(f.name);
+          d.help = fmt::format("{} has {}", bt(rec->name), list);
+        }
+        return {};
+      }
+    }
+    // Filter and window first, so their errors appear even when the result type is wrong.
+    if (a->filter) {
+      Env inner = env;
+      inner.event = rec;
+      check_condition(a->filter, inner, "an aggregate's `where`");
+    }
+    check_window(a, env);
+    switch (a->agg) {
+      case AggKind::Count:
+      case AggKind::Exists:
+        if (fi) {
+          sink_.report(Code::E0408, a->field_span, fmt::format("`{}` counts whole events, not a field", agg))
+              .help = fmt::format("write `{}({} ...)`, or `{}({} where {} != ...)` to filter", agg, rec->name, agg, rec->name, a->field);
+          return {};
+        }
+        return Type::of(a->agg == AggKind::Count ? TypeKind::Int : TypeKind::Bool);
+      case AggKind::Sum:
+      case AggKind::Avg:
+      case AggKind::Min:
+      case AggKind::Max: {
+        if (!fi) {
+          sink_.report(Code::E0408, a->event_span, fmt::format("`{}` needs a field, e.g. `{}({}.amount)`", agg, agg, rec->name));
+          return {};
+        }
+        Type t = fi->type.required();
+        bool numeric = t.kind == TypeKind::Int || t.kind == TypeKind::Decimal || t.kind == TypeKind::Money ||
+                       (t.kind == TypeKind::Duration && a->agg != AggKind::Avg);
+        bool orderable = t.is_orderable() && t.kind != TypeKind::String;
+        if ((a->agg == AggKind::Sum || a->agg == AggKind::Avg) ? !numeric : !orderable) {
+          sink_.report(Code::E0408, a->field_span,
+                       fmt::format("cannot take `{}` of {}.{}, which is {}", agg, rec->name, a->field, bt(fi->type.to_string())));
+          return {};
+        }
+        if (a->agg == AggKind::Sum) return t;
+        if (a->agg == AggKind::Avg) return (t.kind == TypeKind::Money ? t : Type::of(TypeKind::Decimal)).as_optional();
+        return t.as_optional();
+      }
+      case AggKind::First:
+      case AggKind::Last: {
+        if (fi) return fi->type.as_optional();
+        Type t;
+        t.kind = TypeKind::Record;
+        t.record = rec;
+        return t.as_optional();
+      }
+    }
+    return {};
+  }
+
+  void check_window(const AggregateExpr* a, Env& env) {
+    switch (a->window) {
+      case WindowKind::All:
+      case WindowKind::Previous:
+        return;
+      case WindowKind::LastN:
+      case WindowKind::PreviousN:
+        positive_count(a->window_n, a->window_span, "the number of events");
+        return;
+      case WindowKind::Within:
+      case WindowKind::Since: {
+        Env plain{env.module};
+        plain.owner = env.owner;
+        plain.locals = env.locals;
+        plain.static_params = env.static_params;
+        bool within = a->window == WindowKind::Within;
+        Type t = check(a->window_expr, plain, nullptr);
+        if (!expect(a->window_expr, t, Type::of(within ? TypeKind::Duration : TypeKind::Time))) return;
+        // Windows must be known when the program is compiled, so the runtime can maintain the
+        // aggregate incrementally; function parameters qualify because calls are checked to
+        // pass constants for them.
+        if (!is_static(a->window_expr)) {
+          sink_.report(Code::E0417, a->window_expr->span,
+                       within ? "an aggregate window must be a constant duration"
+                              : "`since` needs a constant time")
+              .help = within ? "write a literal such as `30 days`, a `const`, or a function parameter"
+                             : "for a window relative to now, write `within <duration>`";
+          return;
+        }
+        mark_static_params(a->window_expr, env);
+        if (within) if (p_.const_of(a->window_expr)) positive_duration(a->window_expr);
+        return;
+      }
+    }
+  }
+
+  void mark_static_params(const Expr* e, Env& env) {
+    if (!e || !env.static_params) return;
+    if (e->kind == ExprKind::Name && p_.refs[e->id].kind == Ref::Kind::Param)
+      env.static_params->insert(static_cast<const Param*>(p_.refs[e->id].target));
+    if (e->kind == ExprKind::Binary) {
+      mark_static_params(static_cast<const BinaryExpr*>(e)->lhs, env);
+      mark_static_params(static_cast<const BinaryExpr*>(e)->rhs, env);
+    } else if (e->kind == ExprKind::Unary) {
+      mark_static_params(static_cast<const UnaryExpr*>(e)->operand, env);
+    }
+  }
+
+  void positive_duration(const Expr* e) {
+    if (auto* v = p_.const_of(e); v && std::holds_alternative<Value::Duration>(v->v) &&
+                                   std::get<Value::Duration>(v->v).micros <= 0)
+      sink_.report(Code::E0510, e->span, fmt::format("duration must be longer than zero, not {}", v->to_string(Type::of(TypeKind::Duration))));
+  }
+
+  // ---- operators -----------------------------------------------------------------------------
+
+  Type unary(const UnaryExpr* u, Env& env) {
+    Type t = check(u->operand, env, nullptr);
+    if (t.is_error()) return {};
+    if (t.optional) { optional_error(u->operand, t); return {}; }
+    const Value* v = p_.const_of(u->operand);
+    if (u->op == UnaryOp::Not) {
+      if (t.kind != TypeKind::Bool) {
+        sink_.report(Code::E0405, u->span, fmt::format("`not` needs a `Bool`, found {}", bt(t.to_string())));
+        return {};
+      }
+      if (v) set_const(u, Value{!std::get<bool>(v->v)});
+      else if (is_static(u->operand)) static_[u->id] = 1;
+      return t;
+    }
+    switch (t.kind) {
+      case TypeKind::Int:
+        if (v) {
+          int64_t x = std::get<int64_t>(v->v);
+          if (x == INT64_MIN) { overflow(u); return {}; }
+          set_const(u, Value{-x});
+        }
+        break;
+      case TypeKind::Decimal:
+      case TypeKind::Money:
+        if (v) set_const(u, Value{Decimal::from_units(-std::get<Decimal>(v->v).units())});
+        break;
+      case TypeKind::Duration:
+        if (v) set_const(u, Value{Value::Duration{-std::get<Value::Duration>(v->v).micros}});
+        break;
+      default:
+        sink_.report(Code::E0405, u->span, fmt::format("cannot negate {}", bt(t.to_string())));
+        return {};
+    }
+    if (is_static(u->operand)) static_[u->id] = 1;
+    return t;
+  }
+
+  void overflow(const Expr* e) {
+    sink_.report(Code::E0413, e->span, "constant arithmetic overflows").help = "use smaller values";
+  }
+
+  Type binary(const BinaryExpr* b, Env& env, const Type* hint) {
+    switch (b->op) {
+      case BinaryOp::And:
+      case BinaryOp::Or: return logical(b, env);
+      case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge:
+        return comparison(b, env);
+      case BinaryOp::In:
+      case BinaryOp::NotIn: return membership(b, env);
+      case BinaryOp::Coalesce: return coalesce(b, env, hint);
+      default: return arithmetic(b, env);
+    }
+  }
+
+  Type logical(const BinaryExpr* b, Env& env) {
+    bool ok = true;
+    for (const Expr* side : {b->lhs, b->rhs}) {
+      Type t = check(side, env, nullptr);
+      if (t.is_error()) { ok = false; continue; }
+      if (t.kind != TypeKind::Bool) {
+        sink_.report(Code::E0411, side->span,
+                     fmt::format("operand of `{}` must be a condition (`Bool`), found {}", to_string(b->op), bt(t.to_string())));
+        ok = false;
+      } else if (t.optional) {
+        optional_error(side, t);
+        ok = false;
+      }
+    }
+    if (!ok) return {};
+    const Value* l = p_.const_of(b->lhs);
+    const Value* r = p_.const_of(b->rhs);
+    bool is_and = b->op == BinaryOp::And;
+    // Short-circuit folding: `false and x` is false whatever x is.
+    if (l && std::get<bool>(l->v) != is_and) set_const(b, Value{!is_and});
+    else if (r && std::get<bool>(r->v) != is_and) set_const(b, Value{!is_and});
+    else if (l && r) set_const(b, Value{is_and});
+    return Type::of(TypeKind::Bool);
+  }
+
+  // Checks two operands that must agree; the side that is not a bare name goes first, so an enum
+  // value on the other side resolves against its type.
+  std::pair<Type, Type> check_pair(const Expr* x, const Expr* y, Env& env) {
+    bool swap = x && x->kind == ExprKind::Name && y && y->kind != ExprKind::Name;
+    const Expr* first = swap ? y : x;
+    const Expr* second = swap ? x : y;
+    Type a = check(first, env, nullptr);
+    Type hint = a.required();
+    Type b = check(second, env, a.is_error() ? nullptr : &hint);
+    return swap ? std::make_pair(b, a) : std::make_pair(a, b);
+  }
+
+  // Why two types cannot be compared, reported at `e`; false if they cannot.
+  bool comparable(const Expr* e, const Type& a, const Type& b, const char* op) {
+    if (a.is_numeric() && b.is_numeric()) return true;
+    if (a.kind == TypeKind::Money && b.kind == TypeKind::Money) {
+      if (a.currency == b.currency) return true;
+      currency_mismatch(e, a, b, "comparison");
+      return false;
+    }
+    if ((a.kind == TypeKind::Duration && b.is_numeric()) || (b.kind == TypeKind::Duration && a.is_numeric())) {
+      sink_.report(Code::E0404, e->span, fmt::format("cannot compare {} with {}", bt(a.required().to_string()), bt(b.required().to_string())))
+          .help = "write the number with a unit, e.g. `30 days`, or convert with `days(...)`";
+      return false;
+    }
+    if ((a.kind == TypeKind::Money && b.is_numeric()) || (b.kind == TypeKind::Money && a.is_numeric())) {
+      sink_.report(Code::E0405, e->span, fmt::format("cannot compare {} with {}", bt(a.required().to_string()), bt(b.required().to_string())))
+          .help = fmt::format("write the amount with its currency, e.g. `100 {}`", a.kind == TypeKind::Money ? a.currency : b.currency);
+      return false;
+    }
+    if (a.same_base(b) && a.kind != TypeKind::Record && a.kind != TypeKind::Set && a.kind != TypeKind::List) return true;
+    sink_.report(Code::E0401, e->span, fmt::format("cannot compare {} with {} using `{}`", bt(a.to_string()), bt(b.to_string()), op));
+    return false;
+  }
+
+  Type comparison(const BinaryExpr* b, Env& env) {
+    auto [l, r] = check_pair(b->lhs, b->rhs, env);
+    if (l.is_error() || r.is_error()) return {};
+    bool eq = b->op == BinaryOp::Eq || b->op == BinaryOp::Ne;
+    if (!eq) {
+      if (l.optional) { optional_error(b->lhs, l); return {}; }
+      if (r.optional) { optional_error(b->rhs, r); return {}; }
+    }
+    if (!comparable(b, l, r, to_string(b->op))) return {};
+    if (!eq && (!l.is_orderable() || l.kind == TypeKind::Bool)) {
+      sink_.report(Code::E0405, b->op_span, fmt::format("{} values have no order", bt(l.required().to_string())))
+          .help = l.kind == TypeKind::Enum ? "compare enum values with `==`, `!=` or `in`" : "";
+      return {};
+    }
+    const Value* x = p_.const_of(b->lhs);
+    const Value* y = p_.const_of(b->rhs);
+    if (x && y) {
+      int c = compare_values(*x, *y);
+      bool res = false;
+      switch (b->op) {
+        case BinaryOp::Eq: res = *x == *y; break;
+        case BinaryOp::Ne: res = !(*x == *y); break;
+        case BinaryOp::Lt: res = c < 0; break;
+        case BinaryOp::Le: res = c <= 0; break;
+        case BinaryOp::Gt: res = c > 0; break;
+        case BinaryOp::Ge: res = c >= 0; break;
+        default: break;
+      }
+      set_const(b, Value{res});
+    }
+    return Type::of(TypeKind::Bool);
+  }
+
+  Type membership(const BinaryExpr* b, Env& env) {
+    // The collection goes first so `channel in {App, Web}` and `x in {Rising}` resolve enum values
+    // against the element's type.
+    Type l;
+    Type r;
+    bool lhs_name = b->lhs && b->lhs->kind == ExprKind::Name;
+    if (lhs_name || !b->rhs || b->rhs->kind != ExprKind::Collection) {
+      l = check(b->lhs, env, nullptr);
+      Type want = l.is_error() ? Type{} : Type::collection(TypeKind::Set, l.required());
+      r = check(b->rhs, env, l.is_error() ? nullptr : &want);
+    } else {
+      r = check(b->rhs, env, nullptr);
+      Type elem = r.elem ? *r.elem : Type{};
+      l = check(b->lhs, env, elem.is_error() ? nullptr : &elem);
+    }
+    if (l.is_error() || r.is_error()) return {};
+    if (r.kind != TypeKind::Set && r.kind != TypeKind::List) {
+      sink_.report(Code::E0405, b->rhs->span, fmt::format("`in` needs a set or list on the right, found {}", bt(r.to_string())))
+          .help = "write the values in braces, e.g. `city in {\"Shanghai\", \"Beijing\"}`";
+      return {};
+    }
+    if (r.optional) { optional_error(b->rhs, r); return {}; }
+    if (l.optional) { optional_error(b->lhs, l); return {}; }
+    if (r.elem && !r.elem->is_error() && !comparable(b, l, *r.elem, "in")) return {};
+    const Value* x = p_.const_of(b->lhs);
+    const Value* y = p_.const_of(b->rhs);
+    if (x && y) {
+      bool found = false;
+      for (auto& v : std::get<std::shared_ptr<const Value::Collection>>(y->v)->elems) if (v == *x) found = true;
+      set_const(b, Value{b->op == BinaryOp::In ? found : !found});
+    }
+    return Type::of(TypeKind::Bool);
+  }
+
+  Type coalesce(const BinaryExpr* b, Env& env, const Type* hint) {
+    Type l = check(b->lhs, env, hint);
+    if (l.is_error()) { check(b->rhs, env, nullptr); return {}; }
+    Type want = l.required();
+    Type r = check(b->rhs, env, &want);
+    if (r.is_error()) return {};
+    if (!l.optional) {
+      sink_.report(Code::E0401, b->op_span, fmt::format("left side of `??` is never absent (it is {})", bt(l.to_string())))
+          .help = "drop `?? ...`";
+      return {};
+    }
+    if (!(l.required().same_base(r.required()) || (l.is_numeric() && r.is_numeric()))) {
+      mismatch(b->rhs, want, r);
+      return {};
+    }
+    Type out = l.kind == TypeKind::Int && r.kind == TypeKind::Decimal ? r : want;
+    out.optional = r.optional;
+    return out;
+  }
+
+  Type between(const BetweenExpr* b, Env& env) {
+    Type v = check(b->value, env, nullptr);
+    Type lo = check(b->lo, env, v.is_error() ? nullptr : &v);
+    Type hi = check(b->hi, env, v.is_error() ? nullptr : &v);
+    if (v.is_error() || lo.is_error() || hi.is_error()) return {};
+    for (auto [e, t] : {std::pair{b->value, v}, {b->lo, lo}, {b->hi, hi}})
+      if (t.optional) { optional_error(e, t); return {}; }
+    if (!comparable(b->lo, v, lo, "between") || !comparable(b->hi, v, hi, "between")) return {};
+    if (!v.is_orderable() || v.kind == TypeKind::Bool) {
+      sink_.report(Code::E0405, b->span, fmt::format("{} values have no order", bt(v.to_string())));
+      return {};
+    }
+    const Value* x = p_.const_of(b->value);
+    const Value* l = p_.const_of(b->lo);
+    const Value* h = p_.const_of(b->hi);
+    if (l && h && compare_values(*l, *h) > 0)
+      sink_.report(Code::W0101, b->span, fmt::format("range is empty: {} is above {}", l->to_string(lo), h->to_string(hi)))
+          .help = "write the lower bound first";
+    if (x && l && h) {
+      bool in = compare_values(*x, *l) >= 0 && compare_values(*x, *h) <= 0;
+      set_const(b, Value{b->negated ? !in : in});
+    }
+    return Type::of(TypeKind::Bool);
+  }
+
+  Type if_expr(const IfExpr* i, Env& env, const Type* hint) {
+    bool cond_ok = check_condition(i->cond, env, "an `if` condition");
+    Type a = check(i->then_expr, env, hint);
+    Type hint2 = a.is_error() ? Type{} : a.required();
+    Type b = check(i->else_expr, env, a.is_error() ? hint : &hint2);
+    if (!cond_ok || a.is_error() || b.is_error()) return {};
+    Type out;
+    if (a.required().same_base(b.required())) out = a;
+    else if (a.is_numeric() && b.is_numeric()) out = Type::of(TypeKind::Decimal);
+    else {
+      auto& d = sink_.report(Code::E0401, i->else_expr->span,
+                             fmt::format("`else` gives {} but `then` gives {}", bt(b.to_string()), bt(a.to_string())));
+      d.secondary.push_back({i->then_expr->span, "`then` branch"});
+      return {};
+    }
+    out.optional = a.optional || b.optional;
+    if (auto* c = p_.const_of(i->cond)) {
+      const Expr* taken = std::get<bool>(c->v) ? i->then_expr : i->else_expr;
+      if (auto* v = p_.const_of(taken)) set_const(i, *v);
+    }
+    return out;
+  }
+
+  // Arithmetic typing rules, then exact folding when both sides are constant.
+  Type arithmetic(const BinaryExpr* b, Env& env) {
+    Type l = check(b->lhs, env, nullptr);
+    Type r = check(b->rhs, env, nullptr);
+    if (l.is_error() || r.is_error()) return {};
+    if (l.optional) { optional_error(b->lhs, l); return {}; }
+    if (r.optional) { optional_error(b->rhs, r); return {}; }
+    const char* op = to_string(b->op);
+    TypeKind L = l.kind, R = r.kind;
+    auto is_num = [](TypeKind k) { return k == TypeKind::Int || k == TypeKind::Decimal; };
+    Type out;
+    bool add = b->op == BinaryOp::Add, sub = b->op == BinaryOp::Sub, mul = b->op == BinaryOp::Mul, div = b->op == BinaryOp::Div;
+    if (is_num(L) && is_num(R)) {
+      out = Type::of(div || L == TypeKind::Decimal || R == TypeKind::Decimal ? TypeKind::Decimal : TypeKind::Int);
+    } else if (L == TypeKind::Money && R == TypeKind::Money && (add || sub || div)) {
+      if (l.currency != r.currency) { currency_mismatch(b, l, r, "arithmetic"); return {}; }
+      out = div ? Type::of(TypeKind::Decimal) : l;
+    } else if (L == TypeKind::Money && is_num(R) && (mul || div)) {
+      out = l;
+    } else if (is_num(L) && R == TypeKind::Money && mul) {
+      out = r;
+    } else if (L == TypeKind::Duration && R == TypeKind::Duration && (add || sub || div)) {
+      out = Type::of(div ? TypeKind::Decimal : TypeKind::Duration);
+    } else if (L == TypeKind::Duration && is_num(R) && (mul || div)) {
+      out = l;
+    } else if (is_num(L) && R == TypeKind::Duration && mul) {
+      out = r;
+    } else if ((L == TypeKind::Time || L == TypeKind::Date) && R == TypeKind::Duration && (add || sub)) {
+      out = l;
+    } else if (L == TypeKind::Duration && (R == TypeKind::Time || R == TypeKind::Date) && add) {
+      out = r;
+    } else if ((L == TypeKind::Time || L == TypeKind::Date) && L == R && sub) {
+      out = Type::of(TypeKind::Duration);
+    } else if (L == TypeKind::String && R == TypeKind::String && add) {
+      out = l;
+    } else {
+      auto& d = sink_.report((L == TypeKind::Duration && is_num(R)) || (is_num(L) && R == TypeKind::Duration) ||
+                                     ((L == TypeKind::Time || L == TypeKind::Date) && is_num(R))
+                                 ? Code::E0404
+                                 : Code::E0405,
+                             b->op_span.valid() ? b->op_span : b->span,
+                             fmt::format("cannot apply `{}` to {} and {}", op, bt(l.to_string()), bt(r.to_string())));
+      if ((L == TypeKind::Money && is_num(R)) || (is_num(L) && R == TypeKind::Money))
+        d.help = fmt::format("write the amount with its currency, e.g. `10 {}`", L == TypeKind::Money ? l.currency : r.currency);
+      else if (is_num(L) || is_num(R))
+        d.help = "write durations with a unit, e.g. `30 days`";
+      return {};
+    }
+    if (is_static(b->lhs) && is_static(b->rhs)) static_[b->id] = 1;
+    const Value* x = p_.const_of(b->lhs);
+    const Value* y = p_.const_of(b->rhs);
+    if (x && y) fold_arith(b, *x, *y, out);
+    return out;
+  }
+
+  static std::optional<Decimal> as_dec(const Value& v) {
+    if (auto* i = std::get_if<int64_t>(&v.v)) return Decimal::from_int(*i);
+    if (auto* d = std::get_if<Decimal>(&v.v)) return *d;
+    return std::nullopt;
+  }
+
+  void fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& out) {
+    auto fail = [&](bool div0) {
+      if (div0) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
+      else overflow(b);
+    };
+    auto dec_op = [&](std::optional<Decimal> a, std::optional<Decimal> c) -> std::optional<Decimal> {
+      if (!a || !c) return std::nullopt;
+      switch (b->op) {
+        case BinaryOp::Add: return Decimal::add(*a, *c);
+        case BinaryOp::Sub: return Decimal::sub(*a, *c);
+        case BinaryOp::Mul: return Decimal::mul(*a, *c);
+        case BinaryOp::Div: return Decimal::div(*a, *c);
+        default: return std::nullopt;
+      }
+    };
+    bool div0 = b->op == BinaryOp::Div && ((std::holds_alternative<int64_t>(y.v) && std::get<int64_t>(y.v) == 0) ||
+                                            (std::holds_alternative<Decimal>(y.v) && std::get<Decimal>(y.v).units() == 0) ||
+                                            (std::holds_alternative<Value::Duration>(y.v) && std::get<Value::Duration>(y.v).micros == 0));
+    if (div0) { fail(true); return; }
+    if (out.kind == TypeKind::Int) {
+      int64_t a = std::get<int64_t>(x.v), c = std::get<int64_t>(y.v), r = 0;
+      bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(a, c, &r)
+              : b->op == BinaryOp::Sub ? __builtin_sub_overflow(a, c, &r)
+                                       : __builtin_mul_overflow(a, c, &r);
+      if (of) fail(false); else set_const(b, Value{r});
+      return;
+    }
+    if (out.kind == TypeKind::Decimal || out.kind == TypeKind::Money) {
+      auto xa = as_dec(x), ya = as_dec(y);
+      if (!xa && std::holds_alternative<Value::Duration>(x.v)) {  // Duration / Duration
+        xa = Decimal::from_int(std::get<Value::Duration>(x.v).micros);
+        ya = Decimal::from_int(std::get<Value::Duration>(y.v).micros);
+      }
+      if (auto r = dec_op(xa, ya)) set_const(b, Value{*r}); else fail(false);
+      return;
+    }
+    if (out.kind == TypeKind::String) {
+      set_const(b, Value{std::get<std::string>(x.v) + std::get<std::string>(y.v)});
+      return;
+    }
+    // Durations, times and dates are integer microseconds/days underneath.
+    auto micros = [](const Value& v) -> std::optional<int64_t> {
+      if (auto* d = std::get_if<Value::Duration>(&v.v)) return d->micros;
+      if (auto* t = std::get_if<Value::Time>(&v.v)) return t->micros;
+      return std::nullopt;
+    };
+    if (out.kind == TypeKind::Duration && (std::holds_alternative<Value::Date>(x.v))) {
+      int64_t days = int64_t(std::get<Value::Date>(x.v).days) - std::get<Value::Date>(y.v).days;
+      set_const(b, Value{Value::Duration{days * support::kMicrosPerDay}});
+      return;
+    }
+    if (out.kind == TypeKind::Date) {
+      const Value& dv = std::holds_alternative<Value::Date>(x.v) ? x : y;
+      const Value& du = std::holds_alternative<Value::Date>(x.v) ? y : x;
+      int64_t m = std::get<Value::Duration>(du.v).micros;
+      if (m % support::kMicrosPerDay != 0) return;  // not a whole number of days: evaluated at run time
+      int64_t days = std::get<Value::Date>(dv.v).days + (b->op == BinaryOp::Sub ? -1 : 1) * (m / support::kMicrosPerDay);
+      set_const(b, Value{Value::Date{int32_t(days)}});
+      return;
+    }
+    auto mx = micros(x), my = micros(y);
+    int64_t r = 0;
+    if (mx && my) {
+      bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(*mx, *my, &r) : __builtin_sub_overflow(*mx, *my, &r);
+      if (of) { fail(false); return; }
+    } else {
+      // Duration scaled by a number.
+      auto scale = as_dec(mx ? y : x);
+      int64_t base = mx ? *mx : *my;
+      auto prod = scale ? (b->op == BinaryOp::Div ? Decimal::div(Decimal::from_units(base), *scale)
+                                                 : Decimal::mul(Decimal::from_units(base), *scale))
+                        : std::nullopt;
+      if (!prod) { fail(false); return; }
+      r = prod->units();
+    }
+    if (out.kind == TypeKind::Time) set_const(b, Value{Value::Time{r}});
+    else set_const(b, Value{Value::Duration{r}});
+  }
+
+  // ---- whole-program checks ------------------------------------------------------------------
+
+  void check_recursion() {
+    std::map<const Decl*, int> state;
+    std::vector<const Decl*> stack;
+    std::set<const Decl*> reported;
+    std::function<void(const Decl*)> visit = [&](const Decl* d) {
+      state[d] = 1;
+      stack.push_back(d);
+      for (const Decl* t : deps_[d]) {
+        if (state[t] == 1) {
+          if (reported.count(t)) continue;
+          std::string chain;
+          bool on = false;
+          for (const Decl* x : stack) {
+            if (x == t) on = true;
+            if (on) { chain += bt(x->name) + " -> "; reported.insert(x); }
+          }
+          chain += bt(t->name);
+          sink_.report(Code::E0412, t->name_span, fmt::format("{} depends on itself: {}", bt(t->name), chain))
+              .help = "definitions cannot be recursive; every program must finish in bounded time";
+        } else if (state[t] == 0) {
+          visit(t);
+        }
+      }
+      stack.pop_back();
+      state[d] = 2;
+    };
+    for (auto& [d, _] : deps_) if (state[d] == 0) visit(d);
+  }
+
+  void check_unused_imports() {
+    for (auto& m : p_.modules) {
+      if (m.is_std) continue;
+      for (auto& imp : m.imports) {
+        if (!imp.target || imp.used) continue;
+        bool has_schema = false;
+        for (const Decl* d : imp.target->ast->decls)
+          if (d->kind == DeclKind::Profile || d->kind == DeclKind::Event) has_schema = true;
+        if (has_schema) continue;
+        sink_.report(Code::W0103, imp.import->span, fmt::format("nothing from {} is used", bt(imp.import->path)))
+            .help = "remove the import";
+      }
+    }
+  }
+
+  Program& p_;
+  diag::DiagnosticSink& sink_;
+  std::vector<uint8_t> static_;
+  std::map<const Decl*, VisitState> state_;
+  std::map<const Decl*, Type> decl_types_;
+  std::map<const FnDecl*, FnSig> sigs_;
+  std::map<const Decl*, std::set<const Decl*>> deps_;
+  std::map<const ResourceDecl*, std::optional<std::pair<int64_t, int64_t>>> resource_claim_;
+};
+
+}  // namespace
+
+void check_program(Program& program, diag::DiagnosticSink& sink) {
+  Checker checker(program, sink);
+  checker.run();
+}
+
+}  // namespace crm::sema

@@ -1,0 +1,48 @@
+// module_loader.h - finds, reads and parses every module a compilation needs.
+//
+// Roots are the files named on the command line; `import a.b` is looked up among the roots by
+// declared module name, then as a/b.crm beside the importing file, then in each include
+// directory; `std.*` comes from the embedded stdlib. Missing modules, unreadable files, two
+// files claiming one module name and import cycles are all diagnostics.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/diag/diagnostic.h"
+#include "compiler/parse/parser.h"
+#include "compiler/sema/program.h"
+
+namespace crm::sema {
+
+struct LoadOptions {
+  std::vector<std::string> include_dirs;
+  parse::ParseOptions parse;
+  size_t max_modules = 1000;
+};
+
+class ModuleLoader {
+ public:
+  ModuleLoader(Program& program, diag::DiagnosticSink& sink, const LoadOptions& options);
+
+  void add_root_file(const std::string& path);
+  void add_root_source(const std::string& path, std::string text);
+  // Resolves imports transitively; afterwards every ModuleInfo::imports target is set or reported.
+  void resolve();
+
+  bool syntax_ok() const { return syntax_ok_; }
+
+ private:
+  ModuleInfo* add_module(source::FileId file, bool is_std, const std::string& implied_name);
+  ModuleInfo* find_or_load(const ModuleInfo& from, const ast::Import& imp);
+  void check_cycles();
+
+  Program& program_;
+  diag::DiagnosticSink& sink_;
+  const LoadOptions& options_;
+  bool syntax_ok_ = true;
+  std::map<std::string, ModuleInfo*> by_name_;
+  std::map<std::string, ModuleInfo*> by_path_;
+};
+
+}  // namespace crm::sema

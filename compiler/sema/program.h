@@ -1,0 +1,74 @@
+// program.h - a checked program: the modules, the merged schema and the side tables that give
+// every AST node its type, resolved symbol and folded constant.
+//
+// Built once by the checker and then only read, so codegen, analyses and the language server
+// can share it.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/ast/ast.h"
+#include "compiler/sema/types.h"
+#include "compiler/source/source_manager.h"
+
+namespace crm::sema {
+
+struct ModuleInfo;
+
+struct Symbol {
+  const ast::Decl* decl = nullptr;
+  ModuleInfo* module = nullptr;
+};
+
+struct ModuleImport {
+  ModuleInfo* target = nullptr;
+  const ast::Import* import = nullptr;
+  bool used = false;
+};
+
+struct ModuleInfo {
+  ast::Module* ast = nullptr;
+  std::string name;
+  std::string path;
+  bool is_std = false;
+  bool is_prelude = false;
+  std::map<std::string, Symbol> symbols;
+  std::vector<ModuleImport> imports;
+};
+
+// What a name expression resolved to.
+struct Ref {
+  enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue } kind = Kind::None;
+  const void* target = nullptr;  // ast::Param*, FieldInfo*, ast::Decl*, EnumInfo*
+  int index = 0;                 // enum value index
+};
+
+struct Program {
+  source::SourceManager sources;
+  ast::AstContext ast;
+  std::deque<ModuleInfo> modules;
+  RecordInfo profile;
+  std::map<std::string, std::unique_ptr<RecordInfo>> events;
+  std::deque<EnumInfo> enums;
+  std::map<const ast::EnumDecl*, EnumInfo*> enum_of;
+
+  // Side tables keyed by NodeId.
+  std::vector<Type> types;
+  std::vector<std::optional<Value>> consts;
+  std::vector<Ref> refs;
+
+  const Type& type_of(const ast::Node* n) const {
+    static const Type kError;
+    return n && n->id < types.size() ? types[n->id] : kError;
+  }
+  const Value* const_of(const ast::Node* n) const {
+    return n && n->id < consts.size() && consts[n->id] ? &*consts[n->id] : nullptr;
+  }
+};
+
+}  // namespace crm::sema

@@ -1,0 +1,193 @@
+// Crm.g4 - the grammar of .crm campaign strategy files.
+//
+// Role in the pipeline: the ANTLR tool turns this file into a lexer and a parser at build time
+// (never committed); compiler/parse/ drives them and compiler/parse/ast_builder.cc lowers the
+// parse tree into the typed AST in compiler/ast/. The grammar is newline-insensitive: clauses
+// end where the next clause keyword starts, so layout is free.
+//
+// Money (`50 CNY`: a number and a three-letter upper-case currency code) and durations (`7 days`)
+// are single tokens, so `stock: 5` followed by a field on the next line is never read as a unit.
+
+grammar Crm;
+
+file
+    : moduleDecl? importDecl* decl* EOF
+    ;
+
+moduleDecl : 'module' qualifiedName ;
+importDecl : 'import' qualifiedName ('as' alias=ID)? ;
+qualifiedName : ID ('.' ID)* ;
+
+decl
+    : profileDecl
+    | eventDecl
+    | enumDecl
+    | constDecl
+    | segmentDecl
+    | fnDecl
+    | resourceDecl
+    | strategyDecl
+    | policyDecl
+    ;
+
+// ---- schemas -------------------------------------------------------------------------------
+profileDecl : 'profile' '{' fieldDecl* '}' ;
+eventDecl   : 'event' name=ID '{' fieldDecl* '}' ;
+fieldDecl   : name=ident ':' typeRef ('=' expr)? ','? ;
+enumDecl    : 'enum' name=ID '{' (ident (',' ident)* ','?)? '}' ;
+
+typeRef
+    : name=ID ('(' currency=ID ')')? ('<' typeRef '>')? opt='?'?
+    ;
+
+// ---- reusable definitions ------------------------------------------------------------------
+constDecl   : 'const' name=ID (':' typeRef)? '=' expr ;
+segmentDecl : 'segment' name=ID '=' expr ;
+fnDecl      : 'fn' name=ID '(' (param (',' param)*)? ')' ':' typeRef '=' expr ;
+param       : name=ident ':' typeRef ('=' expr)? ;
+
+// ---- resources: coupons, red envelopes, points, messages ----------------------------------
+resourceDecl : 'resource' kind=ID name=ID '{' property* '}' ;
+property     : key=ident ':' propValue ','? ;
+propValue
+    : 'between' arith 'and' arith        # rangeValue
+    | 'within' arith 'after' 'claim'     # afterClaimValue
+    | expr                               # exprValue
+    ;
+
+// ---- strategies ----------------------------------------------------------------------------
+strategyDecl
+    : 'strategy' name=ID ('for' 'business' business=STRING)? '{' clause* '}'
+    ;
+
+clause
+    : 'who' ':' expr                                 # whoClause
+    | 'when' ':' trigger window? ('if' expr)?        # whenClause
+    | 'where' ':' expr                               # whereClause
+    | 'what' ':' action (',' action)*                # whatClause
+    | 'how' 'much' ':' limit (',' limit)*            # howMuchClause
+    | 'split' ':' 'control' percent                  # splitClause
+    | 'priority' ':' NUMBER                          # priorityClause
+    ;
+
+trigger
+    : 'on' event=ID                                  # onEvent
+    | 'at' time=arith                                # atTime
+    | 'every' every=arith ('at' clock=CLOCK)?        # everyPeriod
+    ;
+
+window
+    : 'between' from=arith 'and' to=arith
+    ;
+
+action
+    : verb=('grant' | 'send') resource=ID ('via' channel=ID)? ('code' code=STRING)?
+    ;
+
+limit
+    : 'budget' arith                                 # budgetLimit
+    | 'stock' NUMBER                                 # stockLimit
+    | 'per' 'user' cap                               # perUserLimit
+    | cap                                            # perUserMoreLimit
+    ;
+cap     : count=NUMBER 'per' period ;
+period  : 'campaign' | DURATION | unit=ID ;
+percent : PERCENT ;
+
+// ---- anti-harassment policies --------------------------------------------------------------
+policyDecl : 'policy' name=ID ('for' 'business' business=STRING)? '{' policyRule* '}' ;
+policyRule
+    : 'unredeemed' kind=ID 'per' 'user' '<=' NUMBER ';'?              # unredeemedRule
+    | 'same' 'resource' 'type' 'once' 'per' period ';'?              # sameTypeRule
+    | channel=ID '<=' NUMBER 'per' period ';'?                       # channelCapRule
+    ;
+
+// ---- expressions -------------------------------------------------------------------------
+// Three layers keep `between lo and hi` and the `when` window unambiguous: bounds are `arith`,
+// so the `and` inside them can never be read as boolean conjunction. Within a left-recursive
+// rule ANTLR gives the alternatives listed first the tightest binding.
+expr
+    : cmp                                                          # cmpExpr
+    | 'not' expr                                                   # notExpr
+    | expr 'and' expr                                              # andExpr
+    | expr 'or' expr                                               # orExpr
+    | 'if' cond=expr 'then' a=expr 'else' b=expr                   # ifExpr
+    ;
+
+cmp
+    : coalesce op=('==' | '!=' | '<' | '<=' | '>' | '>=') coalesce   # compareExpr
+    | coalesce neg='not'? 'in' coalesce                              # inExpr
+    | coalesce neg='not'? 'between' lo=coalesce 'and' hi=coalesce   # betweenExpr
+    | coalesce                                                       # plainExpr
+    ;
+
+coalesce : arith ('??' arith)* ;
+
+arith
+    : arith '.' ident                                              # fieldExpr
+    | '-' arith                                                    # negExpr
+    | arith op=('*' | '/') arith                                   # mulExpr
+    | arith op=('+' | '-') arith                                   # addExpr
+    | primary                                                      # primaryExpr
+    ;
+
+primary
+    : NUMBER                                                       # numberLit
+    | MONEY                                                        # moneyLit
+    | DURATION                                                     # durationLit
+    | PERCENT                                                      # percentLit
+    | STRING                                                       # stringLit
+    | DATETIME                                                     # timeLit
+    | DATE                                                         # dateLit
+    | ('true' | 'false')                                           # boolLit
+    | '{' (expr (',' expr)* ','?)? '}'                             # setLit
+    | '[' (expr (',' expr)* ','?)? ']'                             # listLit
+    | agg=('count' | 'sum' | 'avg' | 'min' | 'max' | 'first' | 'last' | 'exists')
+        '(' event=ID ('.' field=ident)? ('where' filter=expr)? aggWindow? ')'   # aggregate
+    | ID '(' (arg (',' arg)*)? ')'                                 # callExpr
+    | ident                                                        # nameExpr
+    | scope=('event' | 'profile')                                  # scopeExpr
+    | '(' expr ')'                                                 # parenExpr
+    ;
+
+aggWindow
+    : 'within' arith                                               # withinWindow
+    | 'last' NUMBER                                                # lastNWindow
+    | 'previous' NUMBER?                                           # previousWindow
+    | 'since' arith                                                # sinceWindow
+    ;
+
+arg : (name=ident ':')? expr ;
+
+// Words that are keywords only where a clause needs them; elsewhere they are ordinary names,
+// so a profile may still have fields called `type`, `code` or `stock`.
+ident
+    : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
+    | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
+    | 'unredeemed' | 'resource' | 'priority' | 'split'
+    ;
+
+// ---- lexer ---------------------------------------------------------------------------------
+DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT
+           (':' DIGIT DIGIT)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT)? ;
+DATE     : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT ;
+CLOCK    : DIGIT DIGIT ':' DIGIT DIGIT ;
+MONEY    : NUM [ \t]* [A-Z] [A-Z] [A-Z] ;
+DURATION : NUM [ \t]* ('second' | 'seconds' | 'minute' | 'minutes' | 'hour' | 'hours'
+                      | 'day' | 'days' | 'week' | 'weeks') ;
+PERCENT  : NUM '%' ;
+NUMBER   : NUM ;
+STRING   : '"' (~["\\\r\n] | '\\' ~[\r\n])* '"' ;
+ID       : [A-Za-z_] [A-Za-z_0-9]* ;
+
+LINE_COMMENT  : ('//' | '#') ~[\r\n]* -> skip ;
+BLOCK_COMMENT : '/*' .*? '*/' -> skip ;
+WS            : [ \t\r\n]+ -> skip ;
+
+// Bad input gets its own tokens, on the hidden channel: the driver reports them precisely and
+// the parser never sees them, so one stray character is one diagnostic, not a cascade.
+UNTERMINATED_STRING : '"' (~["\\\r\n] | '\\' ~[\r\n])* -> channel(HIDDEN) ;
+ERROR_CHAR : . -> channel(HIDDEN) ;
+
+fragment DIGIT : [0-9] ;
+fragment NUM : DIGIT+ ('.' DIGIT+)? ;

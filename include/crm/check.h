@@ -1,0 +1,87 @@
+// crm/check.h - public API: check .crm programs and format .crm sources.
+//
+// Library code never exits and never lets an exception escape: every failure, including an
+// internal one, comes back as a diagnostic in the result.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace crm {
+
+struct Compilation;
+
+// Limits that keep hostile or accidental input from exhausting time, stack or memory.
+struct Limits {
+  size_t max_file_bytes = 1 << 20;  // per source file
+  uint32_t max_nesting = 128;       // expression nesting levels
+  size_t max_errors = 100;          // further errors are counted but not kept
+  size_t max_modules = 1000;        // modules in one program, imports included
+};
+
+struct CheckOptions {
+  std::vector<std::string> include_dirs;  // searched for `import a.b` as a/b.crm
+  Limits limits;
+};
+
+struct SourceLocation {
+  std::string file;
+  uint32_t line = 0;    // 1-based; 0 when the diagnostic has no location
+  uint32_t column = 0;  // 1-based, in characters
+};
+
+struct Diagnostic {
+  std::string code;      // stable, e.g. "E0401"
+  std::string severity;  // "error" or "warning"
+  std::string message;
+  std::string help;      // may be empty
+  SourceLocation begin, end;
+  struct Related {
+    SourceLocation at;
+    std::string message;
+  };
+  std::vector<Related> related;
+};
+
+class CheckResult;
+CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+
+class CheckResult {
+ public:
+  CheckResult();
+  ~CheckResult();
+  CheckResult(CheckResult&&) noexcept;
+  CheckResult& operator=(CheckResult&&) noexcept;
+
+  bool ok() const { return errors_ == 0; }
+  size_t error_count() const { return errors_; }
+  size_t warning_count() const { return warnings_; }
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+  // Caret snippets as printed by `crm check`; empty when there is nothing to report.
+  std::string render_text(bool color = false) const;
+  // {"diagnostics":[...]} as printed by `crm check --format json`.
+  std::string render_json() const;
+
+ private:
+  friend CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+  std::unique_ptr<Compilation> compilation_;
+  std::vector<Diagnostic> diagnostics_;
+  size_t errors_ = 0, warnings_ = 0;
+  std::string internal_error_;
+};
+
+CheckResult check_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
+// Checks in-memory text; `name` is used in diagnostics and to resolve relative imports.
+CheckResult check_source(const std::string& name, const std::string& text, const CheckOptions& options = {});
+
+struct FormatResult {
+  bool ok = false;
+  std::string text;         // the formatted source when ok
+  CheckResult diagnostics;  // syntax errors otherwise
+};
+FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits = {});
+
+}  // namespace crm

@@ -1,0 +1,139 @@
+// civil_time.cc - calendar arithmetic (Howard Hinnant's days-from-civil algorithms) and ISO text.
+#include "support/civil_time.h"
+
+#include <fmt/format.h>
+
+namespace crm::support {
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool valid_civil_date(int64_t y, unsigned m, unsigned d) {
+  if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  unsigned dim = kDays[m - 1];
+  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) dim = 29;
+  return d <= dim;
+}
+
+namespace {
+
+bool digits(std::string_view s, size_t pos, size_t n, int64_t& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<int32_t> parse_date(std::string_view s) {
+  int64_t y, m, d;
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  if (!digits(s, 0, 4, y) || !digits(s, 5, 2, m) || !digits(s, 8, 2, d)) return std::nullopt;
+  if (!valid_civil_date(y, unsigned(m), unsigned(d))) return std::nullopt;
+  return static_cast<int32_t>(days_from_civil(y, unsigned(m), unsigned(d)));
+}
+
+std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
+  if (s.size() < 10) return std::nullopt;
+  auto day = parse_date(s.substr(0, 10));
+  if (!day) return std::nullopt;
+  int64_t t = int64_t(*day) * kMicrosPerDay;
+  if (s.size() == 10) return allow_date_only ? std::optional<int64_t>(t) : std::nullopt;
+  if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return std::nullopt;
+  int64_t hh, mm, ss = 0;
+  if (!digits(s, 11, 2, hh) || s.size() < 16 || s[13] != ':' || !digits(s, 14, 2, mm)) return std::nullopt;
+  if (hh > 23 || mm > 59) return std::nullopt;
+  size_t i = 16;
+  int64_t micros = 0;
+  if (i < s.size() && s[i] == ':') {
+    if (!digits(s, i + 1, 2, ss) || ss > 59) return std::nullopt;
+    i += 3;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      int n = 0;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        if (n < 6) { micros = micros * 10 + (s[i] - '0'); ++n; }
+        ++i;
+      }
+      if (n == 0) return std::nullopt;
+      for (; n < 6; ++n) micros *= 10;
+    }
+  }
+  t += hh * kMicrosPerHour + mm * kMicrosPerMinute + ss * kMicrosPerSecond + micros;
+  if (i == s.size()) return t;
+  if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == s.size()) return t;
+  if (s[i] == '+' || s[i] == '-') {
+    int64_t oh, om;
+    if (s.size() != i + 6 || !digits(s, i + 1, 2, oh) || s[i + 3] != ':' || !digits(s, i + 4, 2, om))
+      return std::nullopt;
+    if (oh > 23 || om > 59) return std::nullopt;
+    int64_t off = oh * kMicrosPerHour + om * kMicrosPerMinute;
+    return s[i] == '+' ? t - off : t + off;
+  }
+  return std::nullopt;
+}
+
+std::string format_date(int32_t days) {
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+}
+
+std::string format_time(int64_t micros) {
+  int64_t days = floor_div(micros, kMicrosPerDay);
+  int64_t rest = micros - days * kMicrosPerDay;
+  std::string out = format_date(static_cast<int32_t>(days));
+  out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60,
+                     rest / kMicrosPerSecond % 60);
+  if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
+  return out + "Z";
+}
+
+std::string format_duration(int64_t micros) {
+  if (micros == 0) return "0 seconds";
+  std::string out = micros < 0 ? "-" : "";
+  uint64_t v = micros < 0 ? uint64_t(-(micros + 1)) + 1 : uint64_t(micros);
+  struct Unit { uint64_t size; const char* one; const char* many; };
+  static constexpr Unit kUnits[] = {{uint64_t(kMicrosPerDay), "day", "days"},
+                                    {uint64_t(kMicrosPerHour), "hour", "hours"},
+                                    {uint64_t(kMicrosPerMinute), "minute", "minutes"},
+                                    {uint64_t(kMicrosPerSecond), "second", "seconds"}};
+  bool first = true;
+  for (const auto& u : kUnits) {
+    if (v >= u.size) {
+      uint64_t n = v / u.size;
+      v %= u.size;
+      out += fmt::format("{}{} {}", first ? "" : " ", n, n == 1 ? u.one : u.many);
+      first = false;
+    }
+  }
+  if (v != 0) out += fmt::format("{}{} microseconds", first ? "" : " ", v);
+  return out;
+}
+
+}  // namespace crm::support

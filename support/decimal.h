@@ -1,0 +1,50 @@
+// decimal.h - exact fixed-point numbers shared by the checker (constant folding) and the runtime.
+//
+// Money must never go through double: a Decimal is an int64 count of millionths, so any value
+// with at most six fractional digits is represented exactly, and every operation either gives the
+// exact result (rounded half-to-even only where division or multiplication needs it) or reports
+// overflow instead of wrapping.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace crm::support {
+
+class Decimal {
+ public:
+  static constexpr int kScaleDigits = 6;
+  static constexpr int64_t kScale = 1'000'000;
+
+  constexpr Decimal() = default;
+  static constexpr Decimal from_units(int64_t units) { Decimal d; d.units_ = units; return d; }
+  static std::optional<Decimal> from_int(int64_t v);
+
+  // Parses `-12.345`; nullopt when malformed, out of range, or more than six fractional digits.
+  static std::optional<Decimal> parse(std::string_view text);
+
+  int64_t units() const { return units_; }
+  bool is_integer() const { return units_ % kScale == 0; }
+  int64_t truncated() const { return units_ / kScale; }
+
+  // Shortest exact text: `12.5`, `3`, `-0.000001`.
+  std::string to_string() const;
+  // Fixed number of fractional digits (rounded half-to-even), for money display: `12.50`.
+  std::string to_string_fixed(int digits) const;
+
+  // Checked arithmetic: nullopt on overflow or division by zero.
+  static std::optional<Decimal> add(Decimal a, Decimal b);
+  static std::optional<Decimal> sub(Decimal a, Decimal b);
+  static std::optional<Decimal> mul(Decimal a, Decimal b);
+  static std::optional<Decimal> div(Decimal a, Decimal b);
+
+  friend constexpr bool operator==(Decimal a, Decimal b) { return a.units_ == b.units_; }
+  friend constexpr auto operator<=>(Decimal a, Decimal b) { return a.units_ <=> b.units_; }
+
+ private:
+  int64_t units_ = 0;
+};
+
+}  // namespace crm::support
