@@ -47,6 +47,8 @@ options:
   -I DIR                 also look for imported modules in DIR (repeatable)
   --format text|json     diagnostics as caret snippets (default) or one JSON document
   --color auto|always|never
+  --each                 check every file as a separate program (default: the files together
+                         form one program sharing one schema)
   --deny-warnings        exit 1 when there are warnings
   --max-file-size BYTES  largest accepted source file (default 1048576)
   --max-nesting N        deepest accepted expression nesting (default 128)
@@ -96,6 +98,7 @@ struct CommonArgs {
   std::string format = "text";
   std::string color = "auto";
   bool deny_warnings = false;
+  bool each = false;
   bool quiet = false;
   bool write = false;
   bool check_only = false;
@@ -122,6 +125,8 @@ int parse_args(const std::string& cmd, int argc, char** argv, CommonArgs& a) {
     } else if (arg == "--color") {
       if (!value(v) || (v != "auto" && v != "always" && v != "never")) return usage_error("--color takes auto, always or never");
       a.color = v;
+    } else if (arg == "--each" && cmd == "check") {
+      a.each = true;
     } else if (arg == "--deny-warnings") {
       a.deny_warnings = true;
     } else if (arg == "-q" || arg == "--quiet") {
@@ -154,18 +159,27 @@ int cmd_check(int argc, char** argv) {
     return rc;
   }
   if (a.files.empty()) return usage_error("check needs at least one file");
-  crm::CheckResult r = crm::check_files(a.files, a.options);
+  std::vector<std::vector<std::string>> programs;
+  if (a.each) for (const auto& f : a.files) programs.push_back({f});
+  else programs.push_back(a.files);
   bool color = a.color == "always" || (a.color == "auto" && isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"));
-  bool failed = !r.ok() || (a.deny_warnings && r.warning_count() > 0);
-  if (a.format == "json") {
-    std::cout << r.render_json();
-  } else {
-    std::cerr << r.render_text(color);
-    if (!r.ok() || r.warning_count() > 0)
-      std::cerr << r.error_count() << " error" << (r.error_count() == 1 ? "" : "s") << ", " << r.warning_count()
-                << " warning" << (r.warning_count() == 1 ? "" : "s") << "\n";
+  size_t errors = 0, warnings = 0;
+  bool failed = false;
+  for (const auto& files : programs) {
+    crm::CheckResult r = crm::check_files(files, a.options);
+    errors += r.error_count();
+    warnings += r.warning_count();
+    failed |= !r.ok() || (a.deny_warnings && r.warning_count() > 0);
+    if (a.format == "json") std::cout << r.render_json();
+    else std::cerr << r.render_text(color);
+  }
+  if (a.format == "text") {
+    if (errors || warnings)
+      std::cerr << errors << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
+                << (warnings == 1 ? "" : "s") << "\n";
     if (!failed && !a.quiet)
-      std::cout << "ok: " << a.files.size() << " file" << (a.files.size() == 1 ? "" : "s") << " checked\n";
+      std::cout << "ok: " << a.files.size() << " file" << (a.files.size() == 1 ? "" : "s") << " checked"
+                << (a.each ? " separately" : "") << "\n";
   }
   return failed ? 1 : 0;
 }

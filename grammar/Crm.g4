@@ -43,7 +43,7 @@ typeRef
 // ---- reusable definitions ------------------------------------------------------------------
 constDecl   : 'const' name=ID (':' typeRef)? '=' expr ;
 segmentDecl : 'segment' name=ID '=' expr ;
-fnDecl      : 'fn' name=ID '(' (param (',' param)*)? ')' ':' typeRef '=' expr ;
+fnDecl      : 'fn' name=ID '(' (param (',' param)* ','?)? ')' ':' typeRef '=' expr ;
 param       : name=ident ':' typeRef ('=' expr)? ;
 
 // ---- resources: coupons, red envelopes, points, messages ----------------------------------
@@ -114,11 +114,14 @@ expr
     | 'if' cond=expr 'then' a=expr 'else' b=expr                   # ifExpr
     ;
 
+// Left-factored on purpose: with one alternative per operator, ANTLR would have to look past a
+// whole operand (to the closing parenthesis of arbitrarily deep nesting) to choose one.
 cmp
-    : coalesce op=('==' | '!=' | '<' | '<=' | '>' | '>=') coalesce   # compareExpr
-    | coalesce neg='not'? 'in' coalesce                              # inExpr
-    | coalesce neg='not'? 'between' lo=coalesce 'and' hi=coalesce   # betweenExpr
-    | coalesce                                                       # plainExpr
+    : lhs=coalesce
+      ( op=('==' | '!=' | '<' | '<=' | '>' | '>=') rhs=coalesce
+      | neg='not'? kw='in' rhs=coalesce
+      | neg='not'? kw='between' lo=coalesce 'and' hi=coalesce
+      )?
     ;
 
 coalesce : arith ('??' arith)* ;
@@ -144,7 +147,7 @@ primary
     | '[' (expr (',' expr)* ','?)? ']'                             # listLit
     | agg=('count' | 'sum' | 'avg' | 'min' | 'max' | 'first' | 'last' | 'exists')
         '(' event=ID ('.' field=ident)? ('where' filter=expr)? aggWindow? ')'   # aggregate
-    | ID '(' (arg (',' arg)*)? ')'                                 # callExpr
+    | ID '(' (arg (',' arg)* ','?)? ')'                            # callExpr
     | ident                                                        # nameExpr
     | scope=('event' | 'profile')                                  # scopeExpr
     | '(' expr ')'                                                 # parenExpr

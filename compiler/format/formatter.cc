@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <vector>
 
 namespace crm::format {
@@ -216,6 +217,16 @@ struct Comments {
     for (auto& r : ranges) if (r.first >= b && r.first < e) return true;
     return false;
   }
+  // The comment starting on the same line after `offset`, if nothing but blanks precede it.
+  std::optional<std::pair<uint32_t, uint32_t>> same_line_after(uint32_t offset) const {
+    for (auto& r : ranges) {
+      if (r.first < offset) continue;
+      for (uint32_t i = offset; i < r.first; ++i)
+        if (text[i] != ' ' && text[i] != '\t') return std::nullopt;
+      return r;
+    }
+    return std::nullopt;
+  }
   // Comment lines between b and e, each on its own line; blank-line separation is normalised.
   std::string between(uint32_t b, uint32_t e) const {
     std::string out;
@@ -401,6 +412,12 @@ std::string format_module(const ast::Module& m, const source::SourceFile& file) 
     else
       out += decl(d);
     pos = d->span.end;
+    // A comment on the same line as the end of the declaration stays on that line.
+    if (auto trailing = comments.same_line_after(pos)) {
+      out.pop_back();
+      out += " " + std::string(file.text().substr(trailing->first, trailing->second - trailing->first)) + "\n";
+      pos = trailing->second;
+    }
   }
   std::string trailing = comments.between(pos, static_cast<uint32_t>(file.text().size()));
   if (!trailing.empty()) out += (out.empty() ? "" : "\n") + trailing;

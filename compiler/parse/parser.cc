@@ -508,8 +508,9 @@ class Builder {
     explicit DepthGuard(Builder& bb) : b(bb) { ++b.depth_; }
     ~DepthGuard() { --b.depth_; }
   };
+  // Each level of nesting passes through both expr() and arith(), hence the factor of two.
   bool too_deep(antlr4::ParserRuleContext* c) {
-    if (depth_ <= opts_.max_nesting) return false;
+    if (depth_ <= 2 * opts_.max_nesting + 2) return false;
     if (!depth_reported_) {
       depth_reported_ = true;
       sink_.report(diag::Code::E0106, span(c),
@@ -564,27 +565,26 @@ class Builder {
 
   ast::Expr* cmp(P::CmpContext* c) {
     if (!c) return nullptr;
-    if (auto* e = dynamic_cast<P::CompareExprContext*>(c)) {
+    if (c->op) {
       static const std::pair<const char*, ast::BinaryOp> kOps[] = {
           {"==", ast::BinaryOp::Eq}, {"!=", ast::BinaryOp::Ne}, {"<", ast::BinaryOp::Lt},
           {"<=", ast::BinaryOp::Le}, {">", ast::BinaryOp::Gt},  {">=", ast::BinaryOp::Ge}};
       ast::BinaryOp op = ast::BinaryOp::Eq;
-      for (auto& [s, o] : kOps) if (text(e->op) == s) op = o;
-      return binary(c, op, coalesce(e->coalesce(0)), coalesce(e->coalesce(1)), e->op);
+      for (auto& [s, o] : kOps) if (text(c->op) == s) op = o;
+      return binary(c, op, coalesce(c->lhs), coalesce(c->rhs), c->op);
     }
-    if (auto* e = dynamic_cast<P::InExprContext*>(c))
-      return binary(c, e->neg ? ast::BinaryOp::NotIn : ast::BinaryOp::In, coalesce(e->coalesce(0)),
-                    coalesce(e->coalesce(1)), e->neg);
-    if (auto* e = dynamic_cast<P::BetweenExprContext*>(c)) {
+    if (c->kw && text(c->kw) == "in")
+      return binary(c, c->neg ? ast::BinaryOp::NotIn : ast::BinaryOp::In, coalesce(c->lhs), coalesce(c->rhs),
+                    c->neg ? c->neg : c->kw);
+    if (c->kw) {
       auto* n = node<ast::BetweenExpr>(c);
-      n->negated = e->neg != nullptr;
-      n->value = coalesce(e->coalesce(0));
-      n->lo = coalesce(e->lo);
-      n->hi = coalesce(e->hi);
+      n->negated = c->neg != nullptr;
+      n->value = coalesce(c->lhs);
+      n->lo = coalesce(c->lo);
+      n->hi = coalesce(c->hi);
       return n;
     }
-    if (auto* e = dynamic_cast<P::PlainExprContext*>(c)) return coalesce(e->coalesce());
-    return nullptr;
+    return coalesce(c->lhs);
   }
 
   ast::Expr* coalesce(P::CoalesceContext* c) {

@@ -307,10 +307,10 @@ class Checker {
         if (!prev->type.is_error() && !t.is_error() &&
             !(prev->type.same_base(t) && prev->type.optional == t.optional)) {
           auto& d = sink_.report(Code::E0302, f->name_span,
-                                 fmt::format("{}{} is declared as {} here but as {} elsewhere",
-                                             rec.is_profile ? "profile field " : "field " + bt(rec.name) + ".",
-                                             rec.is_profile ? bt(f->name) : bt(f->name), bt(t.to_string()),
-                                             bt(prev->type.to_string())));
+                                 fmt::format("{} {} is declared as {} here but as {} elsewhere",
+                                             rec.is_profile ? "profile field" : "field",
+                                             rec.is_profile ? bt(f->name) : bt(rec.name + "." + f->name),
+                                             bt(t.to_string()), bt(prev->type.to_string())));
           if (prev->span.valid()) d.secondary.push_back({prev->span, "declared here"});
           else d.help = fmt::format("{} is built in", bt(f->name));
         }
@@ -1804,8 +1804,8 @@ class Checker {
           .help = "write the values in braces, e.g. `city in {\"Shanghai\", \"Beijing\"}`";
       return {};
     }
+    // Like `==`, membership accepts an optional value: an absent value is in no collection.
     if (r.optional) { optional_error(b->rhs, r); return {}; }
-    if (l.optional) { optional_error(b->lhs, l); return {}; }
     if (r.elem && !r.elem->is_error() && !comparable(b, l, *r.elem, "in")) return {};
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
@@ -1936,7 +1936,7 @@ class Checker {
     if (is_static(b->lhs) && is_static(b->rhs)) static_[b->id] = 1;
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
-    if (x && y) fold_arith(b, *x, *y, out);
+    if (x && y && !fold_arith(b, *x, *y, out)) return {};
     return out;
   }
 
@@ -1946,10 +1946,13 @@ class Checker {
     return std::nullopt;
   }
 
-  void fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& out) {
+  // False when folding failed (and was reported), so callers do not pile on more errors.
+  bool fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& out) {
+    bool failed = false;
     auto fail = [&](bool div0) {
       if (div0) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
       else overflow(b);
+      failed = true;
     };
     auto dec_op = [&](std::optional<Decimal> a, std::optional<Decimal> c) -> std::optional<Decimal> {
       if (!a || !c) return std::nullopt;
@@ -1964,14 +1967,14 @@ class Checker {
     bool div0 = b->op == BinaryOp::Div && ((std::holds_alternative<int64_t>(y.v) && std::get<int64_t>(y.v) == 0) ||
                                             (std::holds_alternative<Decimal>(y.v) && std::get<Decimal>(y.v).units() == 0) ||
                                             (std::holds_alternative<Value::Duration>(y.v) && std::get<Value::Duration>(y.v).micros == 0));
-    if (div0) { fail(true); return; }
+    if (div0) { fail(true); return false; }
     if (out.kind == TypeKind::Int) {
       int64_t a = std::get<int64_t>(x.v), c = std::get<int64_t>(y.v), r = 0;
       bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(a, c, &r)
               : b->op == BinaryOp::Sub ? __builtin_sub_overflow(a, c, &r)
                                        : __builtin_mul_overflow(a, c, &r);
       if (of) fail(false); else set_const(b, Value{r});
-      return;
+      return !failed;
     }
     if (out.kind == TypeKind::Decimal || out.kind == TypeKind::Money) {
       auto xa = as_dec(x), ya = as_dec(y);
@@ -1980,11 +1983,11 @@ class Checker {
         ya = Decimal::from_int(std::get<Value::Duration>(y.v).micros);
       }
       if (auto r = dec_op(xa, ya)) set_const(b, Value{*r}); else fail(false);
-      return;
+      return !failed;
     }
     if (out.kind == TypeKind::String) {
       set_const(b, Value{std::get<std::string>(x.v) + std::get<std::string>(y.v)});
-      return;
+      return true;
     }
     // Durations, times and dates are integer microseconds/days underneath.
     auto micros = [](const Value& v) -> std::optional<int64_t> {
@@ -1995,22 +1998,22 @@ class Checker {
     if (out.kind == TypeKind::Duration && (std::holds_alternative<Value::Date>(x.v))) {
       int64_t days = int64_t(std::get<Value::Date>(x.v).days) - std::get<Value::Date>(y.v).days;
       set_const(b, Value{Value::Duration{days * support::kMicrosPerDay}});
-      return;
+      return true;
     }
     if (out.kind == TypeKind::Date) {
       const Value& dv = std::holds_alternative<Value::Date>(x.v) ? x : y;
       const Value& du = std::holds_alternative<Value::Date>(x.v) ? y : x;
       int64_t m = std::get<Value::Duration>(du.v).micros;
-      if (m % support::kMicrosPerDay != 0) return;  // not a whole number of days: evaluated at run time
+      if (m % support::kMicrosPerDay != 0) return true;  // not a whole number of days: evaluated at run time
       int64_t days = std::get<Value::Date>(dv.v).days + (b->op == BinaryOp::Sub ? -1 : 1) * (m / support::kMicrosPerDay);
       set_const(b, Value{Value::Date{int32_t(days)}});
-      return;
+      return true;
     }
     auto mx = micros(x), my = micros(y);
     int64_t r = 0;
     if (mx && my) {
       bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(*mx, *my, &r) : __builtin_sub_overflow(*mx, *my, &r);
-      if (of) { fail(false); return; }
+      if (of) { fail(false); return false; }
     } else {
       // Duration scaled by a number.
       auto scale = as_dec(mx ? y : x);
@@ -2018,11 +2021,12 @@ class Checker {
       auto prod = scale ? (b->op == BinaryOp::Div ? Decimal::div(Decimal::from_units(base), *scale)
                                                  : Decimal::mul(Decimal::from_units(base), *scale))
                         : std::nullopt;
-      if (!prod) { fail(false); return; }
+      if (!prod) { fail(false); return false; }
       r = prod->units();
     }
     if (out.kind == TypeKind::Time) set_const(b, Value{Value::Time{r}});
     else set_const(b, Value{Value::Duration{r}});
+    return true;
   }
 
   // ---- whole-program checks ------------------------------------------------------------------

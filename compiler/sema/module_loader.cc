@@ -49,7 +49,10 @@ ModuleInfo* ModuleLoader::add_module(source::FileId file, bool is_std, const std
   }
   size_t before = sink_.error_count();
   const auto& sf = program_.sources.file(file);
-  ast::Module* m = parse::parse_module(sf, program_.ast, sink_, options_.parse);
+  // The embedded stdlib is trusted and fixed; user limits apply to user files only.
+  parse::ParseOptions po = options_.parse;
+  if (is_std) po = parse::ParseOptions{};
+  ast::Module* m = parse::parse_module(sf, program_.ast, sink_, po);
   if (sink_.error_count() != before) syntax_ok_ = false;
   auto& info = program_.modules.emplace_back();
   info.ast = m;

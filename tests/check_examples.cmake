@@ -1,0 +1,16 @@
+# check_examples.cmake - every bundled example program passes `crm check` with an empty stderr.
+# Each example is its own program (the online-retail and CDNOW schemas differ from the shop's).
+file(GLOB top ${ROOT}/examples/*.crm)
+file(GLOB nested ${ROOT}/examples/*/*.crm)
+list(SORT top)
+list(SORT nested)
+foreach(f ${top} ${nested})
+  execute_process(COMMAND ${CRM} check -q ${f} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE out)
+  if(NOT rc EQUAL 0 OR NOT err STREQUAL "")
+    message(FATAL_ERROR "crm check ${f} failed (exit ${rc}):\n${err}")
+  endif()
+endforeach()
+list(LENGTH top n1)
+list(LENGTH nested n2)
+math(EXPR n "${n1} + ${n2}")
+message(STATUS "${n} example files pass crm check")

@@ -1,0 +1,193 @@
+// checker_test.cc - type checker, name resolution and constant folding, through the driver so
+// the side tables (types, folded constants) can be inspected.
+#include <gtest/gtest.h>
+
+#include "compiler/driver.h"
+#include "compiler/sema/types.h"
+
+namespace {
+
+using crm::sema::TypeKind;
+
+struct Checked {
+  std::unique_ptr<crm::Compilation> c;
+  std::vector<std::string> codes() const {
+    std::vector<std::string> out;
+    for (auto& d : c->sink.diagnostics()) out.push_back(crm::diag::info(d.code).name);
+    return out;
+  }
+  const crm::ast::Decl* decl(const std::string& name) const {
+    for (auto& m : c->program.modules)
+      for (auto* d : m.ast->decls)
+        if (d->name == name) return d;
+    return nullptr;
+  }
+  const crm::ast::Expr* value(const std::string& name) const {
+    auto* d = decl(name);
+    if (!d) return nullptr;
+    if (d->kind == crm::ast::DeclKind::Const) return static_cast<const crm::ast::ConstDecl*>(d)->value;
+    if (d->kind == crm::ast::DeclKind::Segment) return static_cast<const crm::ast::SegmentDecl*>(d)->value;
+    return nullptr;
+  }
+  std::string folded(const std::string& name) const {
+    auto* e = value(name);
+    auto* v = c->program.const_of(e);
+    return v ? v->to_string(c->program.type_of(e)) : "<not constant>";
+  }
+  std::string type(const std::string& name) const { return c->program.type_of(value(name)).to_string(); }
+};
+
+const char* kSchema = R"(
+profile { age: Int  city: String  level: Int = 0  gender: Gender?  birthday: Date?  tags: Set<String> }
+enum Gender { Male, Female }
+enum Tier { Gold, Silver }
+event Order { amount: Money(CNY)  items: Int  paid: Bool  channel: Channel }
+event Visit { page: String }
+)";
+
+Checked check(const std::string& body) {
+  crm::DriverOptions o;
+  return {crm::run_front_end({{"t.crm", std::string(kSchema) + body}}, o)};
+}
+
+}  // namespace
+
+TEST(Checker, ThreeIndependentErrorsGiveThreeDiagnostics) {
+  auto r = check(
+      "segment a = age > \"x\"\n"
+      "segment b = count(Order within 30) > 1\n"
+      "segment c = nosuch > 1\n");
+  EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0401", "E0404", "E0204"}));
+}
+
+TEST(Checker, PrecedenceAsFolded) {
+  auto r = check(
+      "const a = true or false and false\n"
+      "const b = 1 + 2 * 3\n"
+      "const c = not false and false\n"
+      "const d = if false then 1 else 2 + 3\n"
+      "const e = 10 - 4 - 3\n");
+  ASSERT_TRUE(r.codes().empty());
+  EXPECT_EQ(r.folded("a"), "true");
+  EXPECT_EQ(r.folded("b"), "7");
+  EXPECT_EQ(r.folded("c"), "false");
+  EXPECT_EQ(r.folded("d"), "5");
+  EXPECT_EQ(r.folded("e"), "3");
+}
+
+TEST(Checker, FoldsExactMoneyTimeAndDurations) {
+  auto r = check(
+      "const m = 0.1 CNY + 0.2 CNY\n"
+      "const half = 10 CNY / 4\n"
+      "const ratio = 15 CNY / 10 CNY\n"
+      "const d = 30 days * 2\n"
+      "const t = 2026-11-11T00:00+08:00 + 12 hours\n"
+      "const span = 2026-11-12T00:00Z - 2026-11-11T00:00Z\n"
+      "const p = 15%\n"
+      "const w = days(2 weeks)\n");
+  ASSERT_TRUE(r.codes().empty());
+  EXPECT_EQ(r.folded("m"), "0.3 CNY");
+  EXPECT_EQ(r.folded("half"), "2.5 CNY");
+  EXPECT_EQ(r.type("ratio"), "Decimal");
+  EXPECT_EQ(r.folded("ratio"), "1.5");
+  EXPECT_EQ(r.folded("d"), "60 days");
+  EXPECT_EQ(r.folded("t"), "2026-11-11T04:00:00Z");
+  EXPECT_EQ(r.folded("span"), "1 day");
+  EXPECT_EQ(r.folded("p"), "0.15");
+  EXPECT_EQ(r.folded("w"), "14");
+}
+
+TEST(Checker, ConstantErrors) {
+  auto r = check("const a = 1 / 0\nconst b = 9223372036854775807 + 1\nconst c = 2026-02-30\n");
+  EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0413", "E0413", "E0104"}));
+}
+
+TEST(Checker, AggregateTypes) {
+  auto r = check(
+      "segment s1 = count(Order within 30 days) >= 3\n"
+      "const x = 1\n"
+      "fn spend(): Money(CNY) = sum(Order.amount where paid)\n"
+      "fn mean(): Money(CNY)? = avg(Order.amount previous)\n"
+      "fn lastpage(): String? = last(Visit).page\n"
+      "fn latest(): Time? = last(Order.time)\n"
+      "fn most(): Int? = max(Order.items last 5)\n");
+  EXPECT_TRUE(r.codes().empty()) << r.codes().size();
+}
+
+TEST(Checker, AggregateErrors) {
+  auto r = check(
+      "segment a = sum(Visit.page) > 1\n"    // E0408: not numeric
+      "segment b = avg(Visit.amount) > 1\n"  // E0407: Visit has no amount
+      "segment c = count(Ordr) > 1\n"        // E0304 with a suggestion
+      "segment d = count(Order within age * 1 days) > 1\n");  // E0417: window depends on data
+  EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0408", "E0407", "E0304", "E0417"}));
+  EXPECT_EQ(r.c->sink.diagnostics()[2].help, "did you mean `Order`?");
+}
+
+TEST(Checker, OptionalsNeedDefaults) {
+  auto bad = check("segment a = gender == Male and birthday > 2000-01-01\n");
+  EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0403"});
+  auto good = check("segment a = gender == Male and (birthday ?? 1970-01-01) > 2000-01-01\n");
+  EXPECT_TRUE(good.codes().empty());
+}
+
+TEST(Checker, EnumValuesResolveAgainstTheExpectedEnum) {
+  auto r = check("segment a = gender in {Male, Female} and last(Order.channel) == App\n");
+  EXPECT_TRUE(r.codes().empty());
+  auto bad = check("segment a = last(Order.channel) == Ap\n");
+  EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0406"});
+  EXPECT_EQ(bad.c->sink.diagnostics()[0].help, "did you mean `App`?");
+  auto qualified = check("segment a = (gender ?? Gender.Male) == Gender.Female\n");
+  EXPECT_TRUE(qualified.codes().empty());
+}
+
+TEST(Checker, MoneyCurrenciesNeverMix) {
+  auto r = check("segment a = sum(Order.amount) + 5 USD > 1 CNY\nconst b = 5 CNY * 2 + 1\n");
+  EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0402", "E0405"}));
+}
+
+TEST(Checker, FunctionsWithNamedParametersAndNoRecursion) {
+  auto ok = check(
+      "fn active(n: Int = 3, w: Duration = 30 days): Bool = count(Order within w) >= n\n"
+      "segment s = active() and active(5) and active(w: 7 days) and active(n: 1, w: 90 days)\n");
+  EXPECT_TRUE(ok.codes().empty());
+  auto bad = check(
+      "fn active(n: Int = 3, w: Duration = 30 days): Bool = count(Order within w) >= n\n"
+      "segment s = active(x: 1) or active(1, 2, 3) or active(w: age * 1 days)\n"
+      "segment r1 = r2\nsegment r2 = r1\n");
+  EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0409", "E0404", "E0409", "E0416", "E0412"}));
+}
+
+TEST(Checker, SchemasMergeAcrossModulesAndConflictsAreReported) {
+  crm::DriverOptions o;
+  auto c = crm::run_front_end({{"a.crm", std::string("module a\nevent Order { amount: Money(CNY) }\n")},
+                               {"b.crm", std::string("module b\nevent Order { amount: Money(USD)  items: Int }\n"
+                                                     "segment s = count(Order where items > 1) > 0\n")}},
+                              o);
+  ASSERT_EQ(c->sink.diagnostics().size(), 1u);
+  EXPECT_EQ(crm::diag::info(c->sink.diagnostics()[0].code).name, std::string("E0302"));
+}
+
+TEST(Checker, StrategyRules) {
+  auto r = check(
+      "resource coupon C { discount: 10 CNY  threshold: 50 CNY  claim: between 2026-11-01T00:00Z and 2026-11-12T00:00Z }\n"
+      "strategy s for business \"store\" {\n"
+      "  who: age >= 18\n"
+      "  when: on Order between 2026-11-11T00:00+08:00 and 2026-11-12T00:00+08:00 if paid\n"
+      "  where: channel == App\n"
+      "  what: grant C via App code \"D11\"\n"
+      "  how much: budget 10000 CNY, stock 20000, per user 1 per day, 2 per campaign\n"
+      "  split: control 10%\n"
+      "}\n");
+  EXPECT_TRUE(r.codes().empty());
+  auto bad = check(
+      "resource coupon C { discount: 60 CNY  threshold: 50 CNY }\n"
+      "strategy s {\n"
+      "  who: age >= 18\n"
+      "  when: on Order between 2026-11-12T00:00Z and 2026-11-11T00:00Z\n"
+      "  what: grant C via Carrier\n"
+      "  how much: budget 100 USD, per user 0 per fortnight\n"
+      "  split: control 100%\n"
+      "}\n");
+  EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0508", "E0503", "E0406", "E0402", "E0506", "E0511", "E0505"}));
+}

@@ -1,0 +1,69 @@
+// parser_test.cc - syntax errors, recovery and input limits.
+#include <gtest/gtest.h>
+
+#include <crm/check.h>
+
+namespace {
+
+std::vector<std::string> codes(const crm::CheckResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics()) out.push_back(d.code);
+  return out;
+}
+
+}  // namespace
+
+TEST(Parser, ReportsSeveralIndependentSyntaxErrorsInOneRun) {
+  auto r = crm::check_source("t.crm",
+                             "segment a = age >= \n"
+                             "segment b = (1 + 2\n"
+                             "const c = 3 4\n"
+                             "segment d = true\n");
+  EXPECT_EQ(codes(r), (std::vector<std::string>{"E0101", "E0101", "E0101"})) << r.render_text();
+}
+
+TEST(Parser, LexicalErrorsAreReportedOnceEach) {
+  auto r = crm::check_source("t.crm", "segment a = true @ \nconst s = \"open\n");
+  ASSERT_GE(r.diagnostics().size(), 2u) << r.render_text();
+  EXPECT_EQ(r.diagnostics()[0].code, "E0103");
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 1u);
+  EXPECT_EQ(r.diagnostics()[0].begin.column, 18u);
+}
+
+TEST(Parser, ColumnsCountCharactersNotBytes) {
+  auto r = crm::check_source("t.crm", "// 双十一\nconst s = \"红包\" + 1\n");
+  ASSERT_EQ(r.diagnostics().size(), 1u) << r.render_text();
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 2u);
+  EXPECT_EQ(r.diagnostics()[0].begin.column, 16u);  // the `+`
+}
+
+TEST(Parser, FileSizeLimitIsADiagnostic) {
+  crm::CheckOptions o;
+  o.limits.max_file_bytes = 100;
+  auto r = crm::check_source("t.crm", std::string(200, ' '), o);
+  EXPECT_EQ(codes(r), std::vector<std::string>{"E0105"});
+}
+
+TEST(Parser, NestingLimitIsADiagnostic) {
+  crm::CheckOptions o;
+  o.limits.max_nesting = 20;
+  auto deep = "segment s = " + std::string(30, '(') + "true" + std::string(30, ')');
+  auto r = crm::check_source("t.crm", deep, o);
+  EXPECT_EQ(codes(r), std::vector<std::string>{"E0106"});
+  auto ok = "segment s = " + std::string(10, '(') + "true" + std::string(10, ')');
+  EXPECT_TRUE(crm::check_source("t.crm", ok, o).ok());
+}
+
+TEST(Parser, HostileNestingDoesNotOverflowTheStack) {
+  auto r = crm::check_source("t.crm", "segment s = " + std::string(200000, '(') + "1");
+  EXPECT_FALSE(r.ok());
+  std::string chain = "segment s = 1";
+  for (int i = 0; i < 100000; ++i) chain += " + 1";
+  EXPECT_FALSE(crm::check_source("t.crm", chain + " > 0").ok());
+}
+
+TEST(Parser, InvalidUtf8IsReported) {
+  auto r = crm::check_source("t.crm", "segment s = \"\xff\"");
+  EXPECT_EQ(codes(r), std::vector<std::string>{"E0103"});
+}
+
