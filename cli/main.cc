@@ -17,6 +17,7 @@
 #include "compiler/ast/ast_dump.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/driver.h"
+#include "cli/runtime_commands.h"
 
 namespace {
 
@@ -30,6 +31,11 @@ commands:
   check FILE...     type-check strategies; prints diagnostics, exit 1 on errors
   format FILE...    print files in canonical layout (--write rewrites them in place)
   parse FILE        print the syntax tree (for debugging the grammar)
+  compile FILE...   compile to bytecode: -o FILE.crmc writes it, --disasm prints it
+  run FILE...       replay --events E.jsonl [--profiles P] and write decisions (JSON Lines)
+  audience FILE...  count users per segment and strategy at --at TIME over --events
+  explain FILE...   show why --user U does or does not qualify for each strategy at --at TIME
+  import DATASET IN convert a public dataset (online-retail, cdnow) to the event contract
   codes             list every diagnostic code with its summary
   help [COMMAND]    show help for a command
   version           print the version
@@ -274,6 +280,11 @@ int main(int argc, char** argv) {
     if (cmd == "format") return cmd_format(argc - 2, argv + 2);
     if (cmd == "parse") return cmd_parse(argc - 2, argv + 2);
     if (cmd == "codes") return cmd_codes();
+    if (cmd == "compile") return crm::cli::cmd_compile(argc - 2, argv + 2);
+    if (cmd == "run") return crm::cli::cmd_run(argc - 2, argv + 2);
+    if (cmd == "audience") return crm::cli::cmd_audience(argc - 2, argv + 2);
+    if (cmd == "explain") return crm::cli::cmd_explain(argc - 2, argv + 2);
+    if (cmd == "import") return crm::cli::cmd_import(argc - 2, argv + 2);
     if (cmd == "version" || cmd == "--version") {
       std::cout << "crm " << kVersion << "\n";
       return 0;

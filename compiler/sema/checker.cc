@@ -58,6 +58,11 @@ struct Env {
 
 enum class VisitState : uint8_t { New, InProgress, Done };
 
+// Orders declarations by node id (source order), so cycle reports do not depend on addresses.
+struct ById {
+  bool operator()(const Decl* a, const Decl* b) const { return a->id < b->id; }
+};
+
 class Checker {
  public:
   Checker(Program& p, diag::DiagnosticSink& s) : p_(p), sink_(s) {}
@@ -1347,6 +1352,7 @@ class Checker {
   Type user_call(const CallExpr* c, Env& env, const Symbol* s) {
     auto* f = static_cast<FnDecl*>(const_cast<Decl*>(s->decl));
     edge(env, f);
+    p_.refs[c->id] = {Ref::Kind::Function, f};
     FnSig& sig = fn_sig(s->module, f);
     check_fn_body(s->module, f);  // static_params must be known before the call site is judged
     std::vector<const Expr*> bound(sig.params.size(), nullptr);
@@ -1535,7 +1541,7 @@ class Checker {
     if (a->filter) {
       Env inner = env;
       inner.event = rec;
-      check_condition(a->filter, inner, "an aggregate's `where`");
+      if (check_condition(a->filter, inner, "an aggregate's `where`")) check_filter_is_event_only(a->filter);
     }
     check_window(a, env);
     switch (a->agg) {
@@ -1578,6 +1584,58 @@ class Checker {
       }
     }
     return {};
+  }
+
+  // A filter is evaluated once, when the event arrives, so it may read only that event and
+  // constants: anything that changes later (now, the profile, other history) would make the
+  // stored aggregate wrong.
+  bool check_filter_is_event_only(const Expr* e) {
+    if (!e || p_.const_of(e)) return true;
+    auto bad = [&](const Expr* x, const std::string& what) {
+      auto& d = sink_.report(Code::E0418, x->span, fmt::format("an aggregate's `where` cannot use {}", what));
+      d.help = what.find("now") != std::string::npos || what.find("today") != std::string::npos
+                   ? "compare times with a window instead, e.g. `within 30 days`, or `first(Order.time)`"
+                   : "filters run once per event; use only the event's fields and constants";
+      return false;
+    };
+    switch (e->kind) {
+      case ExprKind::Name: {
+        const Ref& r = p_.refs[e->id];
+        if (r.kind == Ref::Kind::EventField || r.kind == Ref::Kind::Const || r.kind == Ref::Kind::EnumValue) return true;
+        const std::string& n = static_cast<const NameExpr*>(e)->name;
+        if (n == "event") return true;
+        if (r.kind == Ref::Kind::ProfileField || n == "profile") return bad(e, "profile fields (" + bt(n) + ")");
+        if (r.kind == Ref::Kind::Param) return bad(e, "function parameters (" + bt(n) + ")");
+        if (r.kind == Ref::Kind::Segment) return bad(e, "segments (" + bt(n) + ")");
+        return true;
+      }
+      case ExprKind::Field: return check_filter_is_event_only(static_cast<const FieldExpr*>(e)->base);
+      case ExprKind::Aggregate: return bad(e, "another aggregate");
+      case ExprKind::Call: {
+        auto* c = static_cast<const CallExpr*>(e);
+        if (c->callee == "now" || c->callee == "today") return bad(e, "`" + c->callee + "()`");
+        if (p_.refs[e->id].kind == Ref::Kind::Function) return bad(e, "function calls (" + bt(c->callee) + ")");
+        for (const Arg& a : c->args) if (!check_filter_is_event_only(a.value)) return false;
+        return true;
+      }
+      case ExprKind::Unary: return check_filter_is_event_only(static_cast<const UnaryExpr*>(e)->operand);
+      case ExprKind::Binary:
+        return check_filter_is_event_only(static_cast<const BinaryExpr*>(e)->lhs) &&
+               check_filter_is_event_only(static_cast<const BinaryExpr*>(e)->rhs);
+      case ExprKind::Between: {
+        auto* b = static_cast<const BetweenExpr*>(e);
+        return check_filter_is_event_only(b->value) && check_filter_is_event_only(b->lo) && check_filter_is_event_only(b->hi);
+      }
+      case ExprKind::If: {
+        auto* i = static_cast<const IfExpr*>(e);
+        return check_filter_is_event_only(i->cond) && check_filter_is_event_only(i->then_expr) &&
+               check_filter_is_event_only(i->else_expr);
+      }
+      case ExprKind::Collection:
+        for (const Expr* x : static_cast<const CollectionLit*>(e)->elems) if (!check_filter_is_event_only(x)) return false;
+        return true;
+      default: return true;
+    }
   }
 
   void check_window(const AggregateExpr* a, Env& env) {
@@ -2032,9 +2090,9 @@ class Checker {
   // ---- whole-program checks ------------------------------------------------------------------
 
   void check_recursion() {
-    std::map<const Decl*, int> state;
+    std::map<const Decl*, int, ById> state;
     std::vector<const Decl*> stack;
-    std::set<const Decl*> reported;
+    std::set<const Decl*, ById> reported;
     std::function<void(const Decl*)> visit = [&](const Decl* d) {
       state[d] = 1;
       stack.push_back(d);
@@ -2081,7 +2139,7 @@ class Checker {
   std::map<const Decl*, VisitState> state_;
   std::map<const Decl*, Type> decl_types_;
   std::map<const FnDecl*, FnSig> sigs_;
-  std::map<const Decl*, std::set<const Decl*>> deps_;
+  std::map<const Decl*, std::set<const Decl*, ById>, ById> deps_;
   std::map<const ResourceDecl*, std::optional<std::pair<int64_t, int64_t>>> resource_claim_;
 };
 

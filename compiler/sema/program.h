@@ -43,8 +43,8 @@ struct ModuleInfo {
 
 // What a name expression resolved to.
 struct Ref {
-  enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue } kind = Kind::None;
-  const void* target = nullptr;  // ast::Param*, FieldInfo*, ast::Decl*, EnumInfo*
+  enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue, Function } kind = Kind::None;
+  const void* target = nullptr;  // ast::Param*, FieldInfo*, ast::Decl* (const, segment, fn), EnumInfo*
   int index = 0;                 // enum value index
 };
 

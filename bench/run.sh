@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# run.sh - runs every benchmark binary found in a build directory and prints one table per
+# benchmark, each figure next to its ratio to named baselines.
+#
+#   bench/run.sh BUILD_DIR [--smoke] [--records=N] [--profiles=N] [--reps=N]
+#
+# Options after BUILD_DIR go to every binary (--smoke: tiny sizes, for CI). Binaries print
+# `name<TAB>metric<TAB>value<TAB>count` lines and abort on a wrong count; this script fails if
+# any binary fails, or if two engines disagree on a count. The raw lines are kept in
+# BUILD_DIR/bench_results.tsv.
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+  echo "usage: $0 BUILD_DIR [--smoke] [--records=N] [--profiles=N] [--reps=N]" >&2
+  exit 1
+fi
+build=$1
+shift
+
+# Ratios are "x <baseline>": how many times as long as the baseline the variant takes per record
+# (so the same reading for ns_per_eval and profiles_per_s: above 1 is slower than the baseline).
+ns_baselines="native/interned luajit/pcall_per_record"
+rate_baselines="native/audience_branchy luajit/audience_ffi"
+
+# Baselines first, the crm VM last; a name printed twice (crm_bench may re-emit baselines) keeps
+# its first figure.
+binaries="bench_baselines bench_lua54 bench_luajit crm_bench"
+
+results="$build/bench_results.tsv"
+: >"$results"
+failed=0
+ran=0
+for b in $binaries; do
+  exe=$(find "$build" -maxdepth 3 -type f -perm -u+x -name "$b" | head -n 1)
+  if [ -z "$exe" ]; then
+    echo "# $b: not built, skipped" >&2
+    continue
+  fi
+  echo "# running $exe $*" >&2
+  out=$(mktemp)
+  start=$SECONDS
+  if "$exe" "$@" >"$out"; then
+    ran=$((ran + 1))
+  else
+    echo "# $b FAILED (exit $?)" >&2
+    failed=1
+  fi
+  echo "# $b: $((SECONDS - start)) s" >&2
+  # Keep only well-formed result lines, whatever else a binary prints.
+  awk -F'\t' 'NF == 4 && $2 ~ /^(ns_per_eval|profiles_per_s)$/' "$out" >>"$results"
+  rm -f "$out"
+done
+
+if [ "$ran" -eq 0 ]; then
+  [ "$failed" -eq 0 ] && echo "no benchmark binary in $build (configure with -DCRM_BUILD_BENCH=ON)" >&2
+  exit 1
+fi
+
+awk -F'\t' -v nsb="$ns_baselines" -v rateb="$rate_baselines" '
+  seen[$1]++ { printf "# %s reported twice: the later figure, %s, is ignored\n", $1, $3 > "/dev/stderr"; next }
+  {
+    order[++n] = $1; metric[$1] = $2; value[$1] = $3; count[$1] = $4
+    if (($2 in firstcount) && firstcount[$2] != $4) {
+      mismatch = mismatch sprintf("  %s counted %s, %s counted %s\n", $1, $4, firstname[$2], firstcount[$2])
+    } else if (!($2 in firstcount)) {
+      firstcount[$2] = $4; firstname[$2] = $1
+    }
+  }
+  # Time per record relative to the baseline; for throughputs that is the inverse ratio.
+  function ratio(name, base) {
+    if (!(base in value) || value[base] == 0 || value[name] == 0) return "-"
+    r = metric[name] == "ns_per_eval" ? value[name] / value[base] : value[base] / value[name]
+    return sprintf(r < 10 ? "%.2f" : "%.1f", r)
+  }
+  function table(m, title, unit, scale, bases,   nb, b, i, k, line) {
+    nb = split(bases, b, " ")
+    any = 0
+    for (i = 1; i <= n; ++i) if (metric[order[i]] == m) any = 1
+    if (!any) return
+    printf "\n%s\n", title
+    line = sprintf("%-40s %12s", "variant", unit)
+    for (k = 1; k <= nb; ++k) line = line sprintf(" %26s", "x " b[k])
+    printf "%s %10s\n", line, "matches"
+    for (i = 1; i <= n; ++i) {
+      if (metric[order[i]] != m) continue
+      line = sprintf("%-40s %12.2f", order[i], value[order[i]] / scale)
+      for (k = 1; k <= nb; ++k) line = line sprintf(" %26s", ratio(order[i], b[k]))
+      printf "%s %10s\n", line, count[order[i]]
+    }
+  }
+  END {
+    table("ns_per_eval", "Benchmark 1: predicate evaluated per record (lower is better)",
+          "ns/eval", 1, nsb)
+    table("profiles_per_s", "Benchmark 2: audience scan (higher is better)",
+          "M profiles/s", 1e6, rateb)
+    printf "\nx B = time per record relative to baseline B (above 1: slower than B).\n"
+    if (mismatch != "") {
+      printf "\nCOUNT MISMATCH between engines:\n%s", mismatch
+      exit 1
+    }
+  }' "$results" || failed=1
+
+exit "$failed"

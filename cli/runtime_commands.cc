@@ -1,0 +1,536 @@
+// runtime_commands.cc - `crm compile`, `run`, `audience`, `explain` and `import`.
+//
+// Each command compiles the given .crm files (or loads one .crmc), then drives the engine over
+// JSON Lines data. Malformed data lines are reported as FILE:LINE: message; --on-error decides
+// whether they stop the run (default) or are skipped and counted.
+#include "cli/runtime_commands.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/codegen/codegen.h"
+#include "compiler/diag/renderer.h"
+#include "compiler/driver.h"
+#include "compiler/format/formatter.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/json_line.h"
+#include "runtime/ingest/importers.h"
+#include "runtime/vm/ast_evaluator.h"
+#include "support/civil_time.h"
+
+namespace crm::cli {
+namespace {
+
+struct Options {
+  std::vector<std::string> files, includes;
+  std::string events, profiles, out, at, user, format = "text", on_error = "stop";
+  bool disasm = false, quiet = false;
+};
+
+int usage(const std::string& msg) {
+  std::cerr << "crm: " << msg << "\nrun `crm help` for usage\n";
+  return 2;
+}
+
+bool parse(int argc, char** argv, Options& o, std::string& err) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](std::string& dst) {
+      if (i + 1 >= argc) { err = a + " needs a value"; return false; }
+      dst = argv[++i];
+      return true;
+    };
+    std::string eq;
+    if (auto p = a.find('='); a.rfind("--", 0) == 0 && p != std::string::npos) { eq = a.substr(p + 1); a = a.substr(0, p); }
+    auto take = [&](std::string& dst) { if (!eq.empty()) { dst = eq; return true; } return val(dst); };
+    if (a == "--events") { if (!take(o.events)) return false; }
+    else if (a == "--profiles") { if (!take(o.profiles)) return false; }
+    else if (a == "--out" || a == "-o") { if (!take(o.out)) return false; }
+    else if (a == "--at") { if (!take(o.at)) return false; }
+    else if (a == "--user") { if (!take(o.user)) return false; }
+    else if (a == "--format") { if (!take(o.format)) return false; }
+    else if (a == "--on-error") { if (!take(o.on_error)) return false; }
+    else if (a == "-I") { std::string d; if (!val(d)) return false; o.includes.push_back(d); }
+    else if (a == "--disasm") o.disasm = true;
+    else if (a == "-q" || a == "--quiet") o.quiet = true;
+    else if (!a.empty() && a[0] == '-') { err = "unknown option `" + a + "`"; return false; }
+    else o.files.push_back(a);
+  }
+  if (o.on_error != "stop" && o.on_error != "skip") { err = "--on-error takes `stop` or `skip`"; return false; }
+  if (o.format != "text" && o.format != "json") { err = "--format takes `text` or `json`"; return false; }
+  return true;
+}
+
+// A compiled program plus, when it came from source, the checked AST (for explain).
+struct Loaded {
+  std::unique_ptr<Compilation> front;
+  codegen::Output compiled;
+};
+
+bool load(const Options& o, Loaded& l) {
+  if (o.files.empty()) {
+    std::cerr << "crm: no program given\n";
+    return false;
+  }
+  if (o.files.size() == 1 && o.files[0].size() > 5 && o.files[0].substr(o.files[0].size() - 5) == ".crmc") {
+    std::ifstream in(o.files[0], std::ios::binary);
+    if (!in) {
+      std::cerr << "crm: cannot read `" << o.files[0] << "`: " << std::strerror(errno) << "\n";
+      return false;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string err;
+    if (!bytecode::deserialize(ss.str(), l.compiled.program, err)) {
+      std::cerr << "crm: " << o.files[0] << ": " << err << "\n";
+      return false;
+    }
+    return true;
+  }
+  std::vector<Input> inputs;
+  for (const auto& f : o.files) inputs.push_back({f, std::nullopt});
+  DriverOptions d;
+  d.load.include_dirs = o.includes;
+  l.front = run_front_end(inputs, d);
+  const auto& diags = l.front->sink.diagnostics();
+  if (!diags.empty()) std::cerr << diag::render_text(diags, l.front->program.sources, {isatty(STDERR_FILENO) != 0});
+  if (l.front->sink.has_errors()) return false;
+  l.compiled = codegen::generate(l.front->program);
+  if (!l.compiled.error.empty()) {
+    std::cerr << "crm: cannot compile: " << l.compiled.error << "\n";
+    return false;
+  }
+  std::string err;
+  if (!bytecode::verify(l.compiled.program, err)) {
+    std::cerr << "crm: internal error: generated code fails verification: " << err << "\n";
+    return false;
+  }
+  return true;
+}
+
+bool parse_at(const std::string& text, int64_t& at) {
+  auto t = support::parse_time(text, true);
+  if (!t) {
+    std::cerr << "crm: --at `" << text << "` is not an ISO-8601 time (e.g. 2011-12-09T12:50:00Z)\n";
+    return false;
+  }
+  at = *t;
+  return true;
+}
+
+class Progress {
+ public:
+  explicit Progress(const std::string& path, bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)) {
+    if (!tty_) return;
+    std::ifstream f(path, std::ios::ate | std::ios::binary);
+    total_ = f ? static_cast<size_t>(f.tellg()) : 0;
+  }
+  void update(size_t bytes, size_t events) {
+    if (!tty_ || (++tick_ & 0x3fff) != 0) return;
+    int pct = total_ ? static_cast<int>(100.0 * bytes / total_) : 0;
+    int bar = pct / 4;
+    std::cerr << fmt::format("\r[{}{}] {:3}% {} events", std::string(bar, '#'), std::string(25 - bar, ' '), pct, events)
+              << std::flush;
+  }
+  void done() {
+    if (tty_) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  }
+
+ private:
+  bool tty_;
+  size_t total_ = 0, tick_ = 0;
+};
+
+// Reads profiles (JSON Lines, or CSV when the name ends in .csv).
+bool load_profiles(engine::Engine& eng, const Options& o) {
+  if (o.profiles.empty()) return true;
+  std::ifstream in(o.profiles);
+  if (!in) {
+    std::cerr << "crm: cannot read `" << o.profiles << "`: " << std::strerror(errno) << "\n";
+    return false;
+  }
+  bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
+  std::string line, err;
+  size_t n = 0, skipped = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty() || line == "\r") continue;
+    bool ok = csv ? (n == 1 ? eng.load_profile_csv_header(line, err) : eng.load_profile_csv_row(line, err))
+                  : eng.load_profile_line(line, err);
+    if (ok) continue;
+    std::cerr << fmt::format("{}:{}: {}\n", o.profiles, n, err);
+    if (o.on_error == "stop" || (csv && n == 1)) return false;
+    ++skipped;
+  }
+  if (skipped) std::cerr << fmt::format("crm: skipped {} malformed profile line{}\n", skipped, skipped == 1 ? "" : "s");
+  return true;
+}
+
+// Replays events in file order. `sink` gets each parsed event; returns false when the run stops.
+template <typename Sink>
+bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
+  if (o.events.empty()) return true;
+  std::ifstream in(o.events, std::ios::binary);
+  if (!in) {
+    std::cerr << "crm: cannot read `" << o.events << "`: " << std::strerror(errno) << "\n";
+    return false;
+  }
+  Progress progress(o.events, o.quiet);
+  std::string line, err;
+  engine::Event ev;
+  size_t n = 0, bytes = 0;
+  auto& st = eng.stats();
+  while (std::getline(in, line)) {
+    ++n;
+    bytes += line.size() + 1;
+    if (line.empty() || line == "\r") continue;
+    ++st.lines;
+    bool ok = eng.parse_event(line, ev, err);
+    int verdict = ok ? sink(ev, err) : 0;  // 1 continue, 0 error, -1 stop cleanly
+    if (verdict < 0) break;
+    if (verdict == 0) {
+      std::cerr << fmt::format("{}{}:{}: {}\n", tty_clear(), o.events, n, err);
+      if (o.on_error == "stop") {
+        progress.done();
+        std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
+        return false;
+      }
+      ++st.skipped;
+      std::string reason = err.substr(0, err.find(':'));
+      ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
+    }
+    progress.update(bytes, st.events);
+  }
+  progress.done();
+  return true;
+}
+
+}  // namespace
+
+std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
+
+int cmd_compile(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse(argc, argv, o, err)) return usage(err);
+  Loaded l;
+  if (!load(o, l)) return 1;
+  if (o.disasm) std::cout << bytecode::disassemble(l.compiled.program);
+  if (!o.out.empty()) {
+    std::string bytes = bytecode::serialize(l.compiled.program);
+    std::ofstream out(o.out + ".tmp", std::ios::binary);
+    out << bytes;
+    out.close();
+    if (!out || std::rename((o.out + ".tmp").c_str(), o.out.c_str()) != 0) {
+      std::cerr << "crm: cannot write `" << o.out << "`\n";
+      return 2;
+    }
+    if (!o.quiet && !o.disasm)
+      std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
+                               l.compiled.program.units.size(), l.compiled.program.cost_bound());
+  } else if (!o.disasm) {
+    return usage("compile needs -o FILE.crmc or --disasm");
+  }
+  return 0;
+}
+
+int cmd_run(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.events.empty()) return usage("run needs --events FILE.jsonl");
+  Loaded l;
+  if (!load(o, l)) return 1;
+  engine::Engine eng(l.compiled.program);
+  if (!load_profiles(eng, o)) return 1;
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!o.out.empty()) {
+    file.open(o.out, std::ios::binary);
+    if (!file) {
+      std::cerr << "crm: cannot write `" << o.out << "`\n";
+      return 2;
+    }
+    out = &file;
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::vector<engine::Decision> decisions;
+  size_t written = 0;
+  auto flush = [&] {
+    for (const auto& d : decisions) *out << eng.decision_json(d) << '\n';
+    written += decisions.size();
+    decisions.clear();
+  };
+  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
+    eng.fire_schedules(ev.time, decisions);
+    bool r = eng.process(ev, decisions, e);
+    flush();
+    return r ? 1 : 0;
+  });
+  if (ok && eng.last_time() != INT64_MIN) {
+    eng.fire_schedules(eng.last_time(), decisions);
+    flush();
+  }
+  out->flush();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& st = eng.stats();
+  std::cerr << fmt::format(
+      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control); {} skipped, {} evaluation errors\n",
+      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.skipped, st.eval_errors);
+  for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
+  return ok ? 0 : 1;
+}
+
+int cmd_audience(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.at.empty()) return usage("audience needs --at TIME");
+  int64_t at;
+  if (!parse_at(o.at, at)) return 2;
+  Loaded l;
+  if (!load(o, l)) return 1;
+  engine::Engine eng(l.compiled.program);
+  if (!load_profiles(eng, o)) return 1;
+  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
+    if (ev.time > at) return -1;  // the log is in time order: nothing later matters
+    return eng.observe(ev, e) ? 1 : 0;
+  });
+  if (!ok) return 1;
+  auto counts = eng.audience(at);
+  if (o.format == "json") {
+    std::string s = "{";
+    for (size_t i = 0; i < counts.size(); ++i)
+      s += fmt::format("{}{}: {}", i ? ", " : "", engine::json_quote(counts[i].first), counts[i].second);
+    std::cout << s << "}\n";
+  } else {
+    std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), eng.user_count());
+    size_t w = 0;
+    for (auto& [n, c] : counts) w = std::max(w, n.size());
+    size_t segs = l.compiled.program.segments.size();
+    for (size_t i = 0; i < counts.size(); ++i)
+      std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < segs ? "segment" : "strategy", counts[i].first, w, counts[i].second);
+  }
+  if (eng.stats().eval_errors)
+    std::cerr << fmt::format("crm: {} evaluation errors (overflow or division by zero) counted as no match\n", eng.stats().eval_errors);
+  return 0;
+}
+
+namespace {
+
+// Explains one clause: the first conjunct that is false, with the values involved.
+void explain_clause(const sema::Program& p, vm::AstEvaluator& ev, const vm::AstEnv& env, const ast::Expr* e,
+                    const std::string& label, engine::Engine& eng, std::ostream& out, bool& printed) {
+  using namespace crm::ast;
+  if (!e || printed) return;
+  // Descend through `and` and through named segments to find the culprit.
+  if (e->kind == ExprKind::Binary && static_cast<const BinaryExpr*>(e)->op == BinaryOp::And) {
+    auto* b = static_cast<const BinaryExpr*>(e);
+    explain_clause(p, ev, env, b->lhs, label, eng, out, printed);
+    explain_clause(p, ev, env, b->rhs, label, eng, out, printed);
+    return;
+  }
+  int64_t v = 0;
+  std::string err;
+  if (!ev.eval(e, env, v, err)) {
+    out << fmt::format("  {}: `{}` fails: {}\n", label, format::format_expr(e), err);
+    printed = true;
+    return;
+  }
+  if (v) return;
+  if (e->kind == ExprKind::Name && p.refs[e->id].kind == sema::Ref::Kind::Segment) {
+    auto* seg = static_cast<const SegmentDecl*>(p.refs[e->id].target);
+    explain_clause(p, ev, env, seg->value, label + " > " + seg->name, eng, out, printed);
+    if (printed) return;
+  }
+  auto show = [&](const Expr* x) {
+    int64_t val = 0;
+    std::string e2;
+    if (!ev.eval(x, env, val, e2)) return std::string("error: ") + e2;
+    const sema::Type& t = p.type_of(x);
+    if (val == bytecode::kNone) return std::string("none");
+    switch (t.kind) {
+      case sema::TypeKind::Bool: return std::string(val ? "true" : "false");
+      case sema::TypeKind::Decimal: return support::Decimal::from_units(val).to_string();
+      case sema::TypeKind::Money: return support::Decimal::from_units(val).to_string() + " " + t.currency;
+      case sema::TypeKind::String: return "\"" + std::string(eng.strings().text(val)) + "\"";
+      case sema::TypeKind::Time: return support::format_time(val);
+      case sema::TypeKind::Date: return support::format_date(static_cast<int32_t>(val));
+      case sema::TypeKind::Duration: return support::format_duration(val);
+      case sema::TypeKind::Enum: return t.enum_info && val >= 0 && size_t(val) < t.enum_info->values.size() ? t.enum_info->values[val] : std::to_string(val);
+      default: return std::to_string(val);
+    }
+  };
+  if (e->kind == ExprKind::Binary) {
+    auto* b = static_cast<const BinaryExpr*>(e);
+    switch (b->op) {
+      case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge:
+      case BinaryOp::In: case BinaryOp::NotIn:
+        out << fmt::format("  {}: {} = {}, needs {} {}\n", label, format::format_expr(b->lhs), show(b->lhs),
+                           to_string(b->op), format::format_expr(b->rhs) == show(b->rhs) ? show(b->rhs)
+                                                                                         : format::format_expr(b->rhs) + " = " + show(b->rhs));
+        printed = true;
+        return;
+      default: break;
+    }
+  }
+  if (e->kind == ExprKind::Unary && static_cast<const UnaryExpr*>(e)->op == UnaryOp::Not) {
+    auto* u = static_cast<const UnaryExpr*>(e);
+    out << fmt::format("  {}: {} = {}, needs false\n", label, format::format_expr(u->operand), show(u->operand));
+    printed = true;
+    return;
+  }
+  if (e->kind == ExprKind::Between) {
+    auto* b = static_cast<const BetweenExpr*>(e);
+    out << fmt::format("  {}: {} = {}, needs {}between {} and {}\n", label, format::format_expr(b->value), show(b->value),
+                       b->negated ? "not " : "", show(b->lo), show(b->hi));
+    printed = true;
+    return;
+  }
+  out << fmt::format("  {}: {} is false\n", label, format::format_expr(e));
+  printed = true;
+}
+
+}  // namespace
+
+int cmd_explain(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.user.empty()) return usage("explain needs --user ID");
+  if (o.at.empty()) return usage("explain needs --at TIME");
+  int64_t at;
+  if (!parse_at(o.at, at)) return 2;
+  Loaded l;
+  if (!load(o, l)) return 1;
+  if (!l.front) {
+    std::cerr << "crm: explain needs the .crm sources, not a compiled .crmc\n";
+    return 2;
+  }
+  engine::Engine eng(l.compiled.program);
+  if (!load_profiles(eng, o)) return 1;
+  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
+    if (ev.time > at) return -1;
+    return eng.observe(ev, e) ? 1 : 0;
+  });
+  if (!ok) return 1;
+  const sema::Program& p = l.front->program;
+  vm::AstEvaluator evaluator(p, l.compiled);
+  vm::AstEnv env;
+  env.profile = eng.profile_of(o.user);
+  std::vector<int64_t> empty_profile;
+  if (!env.profile) {
+    // Unknown user: a profile of defaults, no history.
+    for (const auto& f : l.compiled.program.profile) empty_profile.push_back(f.has_default ? f.default_value : bytecode::kNone);
+    if (!empty_profile.empty()) empty_profile[0] = eng.strings().intern(o.user);
+    env.profile = &empty_profile;
+  }
+  env.now = at;
+  env.strings = &eng.strings();
+  env.collections = &eng.collections();
+  env.aggregate = [&](uint32_t g) { return eng.aggregate_of(o.user, g, at); };
+  std::ostream& out = std::cout;
+  out << fmt::format("user {} at {}{}\n", o.user, support::format_time(at),
+                     eng.has_user(o.user) ? "" : " (no profile and no events: everything is empty)");
+  for (const auto& m : p.modules) {
+    if (m.is_std) continue;
+    for (const ast::Decl* d : m.ast->decls) {
+      if (d->kind != ast::DeclKind::Strategy) continue;
+      auto* s = static_cast<const ast::StrategyDecl*>(d);
+      std::string reasons;
+      std::ostringstream why;
+      bool printed = false;
+      std::string trigger;
+      for (const ast::Clause* c : s->clauses) {
+        if (c->kind == ast::ClauseKind::When) {
+          if (c->trigger == ast::TriggerKind::On) trigger = "fires on each " + c->event + " event";
+          else if (c->trigger == ast::TriggerKind::At) trigger = "runs at " + format::format_expr(c->at);
+          else trigger = "runs every " + format::format_expr(c->at);
+          if (c->from) {
+            int64_t from = 0, to = 0;
+            std::string e1;
+            evaluator.eval(c->from, env, from, e1);
+            evaluator.eval(c->to, env, to, e1);
+            if (at < from || at >= to) {
+              why << fmt::format("  when: {} is outside the window {} .. {}\n", support::format_time(at),
+                                 support::format_time(from), support::format_time(to));
+              printed = true;
+            }
+          }
+        }
+      }
+      for (const ast::Clause* c : s->clauses)
+        if (c->kind == ast::ClauseKind::Who) explain_clause(p, evaluator, env, c->expr, "who", eng, why, printed);
+      for (const ast::Clause* c : s->clauses)
+        if (c->kind == ast::ClauseKind::Where) {
+          // `where` may read the trigger event, which explain does not have.
+          explain_clause(p, evaluator, env, c->expr, "where", eng, why, printed);
+        }
+      out << fmt::format("strategy {}: {} ({})\n", s->name, printed ? "does not qualify" : "qualifies", trigger);
+      out << why.str();
+    }
+  }
+  for (const auto& seg : l.compiled.program.segments) {
+    int64_t v = 0;
+    std::string e;
+    bool r = eng.evaluate(seg.unit, o.user, at, v, e);
+    out << fmt::format("segment {}: {}\n", seg.name, r ? (v ? "yes" : "no") : "error: " + e);
+  }
+  return 0;
+}
+
+int cmd_import(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.files.size() != 2) return usage("import needs a dataset (online-retail or cdnow) and an input file");
+  const std::string& kind = o.files[0];
+  if (kind != "online-retail" && kind != "cdnow") return usage("unknown dataset `" + kind + "`: use online-retail or cdnow");
+  // gzopen reads gzip and plain files alike.
+  gzFile gz = gzopen(o.files[1].c_str(), "rb");
+  if (!gz) {
+    std::cerr << "crm: cannot read `" << o.files[1] << "`: " << std::strerror(errno) << "\n";
+    return 2;
+  }
+  std::string data;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+  bool read_ok = n == 0;
+  gzclose(gz);
+  if (!read_ok) {
+    std::cerr << "crm: `" << o.files[1] << "` is not readable gzip or text\n";
+    return 1;
+  }
+  std::istringstream in(data);
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!o.out.empty()) {
+    file.open(o.out, std::ios::binary);
+    if (!file) {
+      std::cerr << "crm: cannot write `" << o.out << "`\n";
+      return 2;
+    }
+    out = &file;
+  }
+  ingest::ImportStats st;
+  bool ok = kind == "online-retail" ? ingest::import_online_retail(in, *out, st, err) : ingest::import_cdnow(in, *out, st, err);
+  if (!ok) {
+    std::cerr << "crm: " << o.files[1] << ": " << err << "\n";
+    return 1;
+  }
+  std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);
+  for (const auto& [r, c] : st.skipped_by_reason) std::cerr << fmt::format(", {} {}", c, r);
+  std::cerr << "\n";
+  return 0;
+}
+
+}  // namespace crm::cli

@@ -1,0 +1,783 @@
+// codegen.cc - AST + side tables -> bytecode units, aggregate table and runtime metadata.
+#include "compiler/codegen/codegen.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include "compiler/format/formatter.h"
+#include "compiler/sema/builtins.h"
+#include "support/civil_time.h"
+
+namespace crm::codegen {
+namespace {
+
+using namespace crm::ast;
+using bytecode::Instr;
+using bytecode::kNone;
+using bytecode::Op;
+using sema::TypeKind;
+using sema::Value;
+
+struct Unsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
+bytecode::Kind kind_of(const sema::Type& t) {
+  switch (t.kind) {
+    case TypeKind::Bool: return bytecode::Kind::Bool;
+    case TypeKind::Int: return bytecode::Kind::Int;
+    case TypeKind::Decimal: return bytecode::Kind::Decimal;
+    case TypeKind::Money: return bytecode::Kind::Money;
+    case TypeKind::String: return bytecode::Kind::String;
+    case TypeKind::Time: return bytecode::Kind::Time;
+    case TypeKind::Date: return bytecode::Kind::Date;
+    case TypeKind::Duration: return bytecode::Kind::Duration;
+    case TypeKind::Enum: return bytecode::Kind::Enum;
+    case TypeKind::Set: return bytecode::Kind::Set;
+    case TypeKind::List: return bytecode::Kind::List;
+    default: return bytecode::Kind::Int;
+  }
+}
+
+int64_t encode_value(const Value& v, const sema::Type& t, std::vector<std::string>& strings,
+                     std::map<std::string, int64_t>& ids) {
+  return std::visit(
+      [&](const auto& x) -> int64_t {
+        using X = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, std::monostate>) return kNone;
+        else if constexpr (std::is_same_v<X, bool>) return x ? 1 : 0;
+        else if constexpr (std::is_same_v<X, int64_t>) {
+          if (t.kind == TypeKind::Decimal || t.kind == TypeKind::Money) return x * support::Decimal::kScale;
+          return x;
+        } else if constexpr (std::is_same_v<X, support::Decimal>) return x.units();
+        else if constexpr (std::is_same_v<X, std::string>) {
+          auto [it, fresh] = ids.emplace(x, static_cast<int64_t>(strings.size()));
+          if (fresh) strings.push_back(x);
+          return it->second;
+        } else if constexpr (std::is_same_v<X, Value::Time>) return x.micros;
+        else if constexpr (std::is_same_v<X, Value::Date>) return x.days;
+        else if constexpr (std::is_same_v<X, Value::Duration>) return x.micros;
+        else if constexpr (std::is_same_v<X, Value::EnumVal>) return x.index;
+        else throw Unsupported("a collection is not a scalar value");
+      },
+      v.v);
+}
+
+namespace {
+
+struct Binding {
+  uint16_t reg = 0;
+  std::optional<Value> static_value;
+};
+
+struct Env {
+  std::map<const Param*, Binding> params;
+};
+
+class Codegen;
+
+class UnitGen {
+ public:
+  UnitGen(Codegen& g, std::string name) : g_(g) { unit_.name = std::move(name); }
+
+  uint16_t expr(const Expr* e, const Env& env);
+  bytecode::Unit finish(uint16_t result, bytecode::Kind kind) {
+    emit({Op::RET, 0, result});
+    unit_.registers = next_;
+    unit_.result = kind;
+    return std::move(unit_);
+  }
+
+ private:
+  uint16_t reg() {
+    if (next_ == UINT16_MAX) throw Unsupported("expression needs more than 65535 registers");
+    return next_++;
+  }
+  size_t emit(Instr in) {
+    unit_.code.push_back(in);
+    return unit_.code.size() - 1;
+  }
+  void patch(size_t at) {
+    auto& in = unit_.code[at];
+    // Targets live in the operand after the condition (or in `a` for JUMP).
+    if (in.op == Op::JUMP) in.a = static_cast<uint32_t>(unit_.code.size());
+    else in.b = static_cast<uint32_t>(unit_.code.size());
+  }
+  uint16_t constant(int64_t v);
+  uint16_t to_fix(uint16_t r, const sema::Type& from);
+  uint16_t binary(const BinaryExpr* b, const Env& env);
+  uint16_t arith(const BinaryExpr* b, const Env& env);
+  uint16_t call(const CallExpr* c, const Env& env);
+  uint16_t aggregate(const AggregateExpr* a, const std::string& field, Span field_span, const Env& env);
+  uint16_t membership(const BinaryExpr* b, const Env& env);
+  std::optional<Value> static_value(const Expr* e, const Env& env);
+  const sema::Type& type(const Expr* e);
+
+  Codegen& g_;
+  bytecode::Unit unit_;
+  uint16_t next_ = 0;
+  int depth_ = 0;
+};
+
+class Codegen {
+ public:
+  explicit Codegen(const sema::Program& p) : p_(p) {}
+
+  Output run() {
+    Output out;
+    try {
+      layout();
+      for (const auto& m : p_.modules)
+        for (const Decl* d : m.ast->decls) {
+          if (d->kind == DeclKind::Resource) resource(static_cast<const ResourceDecl*>(d));
+        }
+      for (const auto& m : p_.modules)
+        for (const Decl* d : m.ast->decls) {
+          if (d->kind == DeclKind::Segment && !m.is_std) segment(static_cast<const SegmentDecl*>(d));
+          else if (d->kind == DeclKind::Strategy) strategy(static_cast<const StrategyDecl*>(d), m);
+          else if (d->kind == DeclKind::Policy) policy(static_cast<const PolicyDecl*>(d));
+        }
+    } catch (const Unsupported& e) {
+      out.error = e.what();
+    }
+    out.program = std::move(prog_);
+    out.aggregates = std::move(agg_index_);
+    return out;
+  }
+
+  const sema::Program& p_;
+  bytecode::Program prog_;
+  std::map<std::string, int64_t> string_ids_;
+  std::map<int64_t, uint32_t> const_index_;
+  std::map<std::vector<int64_t>, uint32_t> set_index_;
+  std::map<AggKey, uint32_t> agg_index_;
+  std::map<std::string, int> event_index_;
+  std::map<const sema::FieldInfo*, int> field_index_;  // field -> position in its record
+  std::map<std::string, int> resource_index_;
+
+  uint32_t constant(int64_t v) {
+    auto [it, fresh] = const_index_.emplace(v, static_cast<uint32_t>(prog_.constants.size()));
+    if (fresh) prog_.constants.push_back(v);
+    return it->second;
+  }
+  int64_t encode(const Value& v, const sema::Type& t) { return encode_value(v, t, prog_.strings, string_ids_); }
+  uint32_t set(std::vector<int64_t> values) {
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    auto [it, fresh] = set_index_.emplace(values, static_cast<uint32_t>(prog_.sets.size()));
+    if (fresh) prog_.sets.push_back(values);
+    return it->second;
+  }
+  uint32_t add_unit(bytecode::Unit u) {
+    prog_.units.push_back(std::move(u));
+    return static_cast<uint32_t>(prog_.units.size() - 1);
+  }
+  int field_position(const sema::FieldInfo* f) const {
+    auto it = field_index_.find(f);
+    if (it == field_index_.end()) throw Unsupported("unknown field");
+    return it->second;
+  }
+
+  uint32_t predicate_unit(const std::string& name, const Expr* e) {
+    UnitGen u(*this, name);
+    Env env;
+    uint16_t r = u.expr(e, env);
+    return add_unit(u.finish(r, kind_of(p_.type_of(e))));
+  }
+
+ private:
+  bytecode::Field field(const sema::FieldInfo& f) {
+    bytecode::Field out;
+    out.name = f.name;
+    out.kind = kind_of(f.type);
+    if (f.type.elem) out.elem = kind_of(*f.type.elem);
+    out.optional = f.type.optional;
+    out.currency = f.type.currency;
+    if (f.type.enum_info) out.enum_values = f.type.enum_info->values;
+    if (f.type.elem && f.type.elem->enum_info) out.enum_values = f.type.elem->enum_info->values;
+    if (f.decl && f.decl->default_value)
+      if (auto* v = p_.const_of(f.decl->default_value)) {
+        out.default_value = encode(*v, f.type);
+        out.has_default = true;
+      }
+    return out;
+  }
+
+  void layout() {
+    for (size_t i = 0; i < p_.profile.fields.size(); ++i) {
+      prog_.profile.push_back(field(p_.profile.fields[i]));
+      field_index_[&p_.profile.fields[i]] = static_cast<int>(i);
+    }
+    for (const auto& [name, rec] : p_.events) {
+      event_index_[name] = static_cast<int>(prog_.events.size());
+      bytecode::EventType et;
+      et.name = name;
+      for (size_t i = 0; i < rec->fields.size(); ++i) {
+        et.fields.push_back(field(rec->fields[i]));
+        field_index_[&rec->fields[i]] = static_cast<int>(i);
+      }
+      prog_.events.push_back(std::move(et));
+    }
+    for (const auto& e : p_.enums)
+      if (e.name == "Channel" && e.decl && e.decl->span.file == 0) prog_.channels = e.values;
+    if (prog_.channels.empty())
+      for (const auto& e : p_.enums) if (e.name == "Channel") prog_.channels = e.values;
+  }
+
+  int64_t const_int(const Expr* e, int64_t fallback = 0) {
+    auto* v = p_.const_of(e);
+    if (!v) return fallback;
+    if (auto* i = std::get_if<int64_t>(&v->v)) return *i;
+    if (auto* d = std::get_if<support::Decimal>(&v->v)) return d->units();
+    if (auto* t = std::get_if<Value::Time>(&v->v)) return t->micros;
+    if (auto* d = std::get_if<Value::Duration>(&v->v)) return d->micros;
+    return fallback;
+  }
+
+  void resource(const ResourceDecl* r) {
+    bytecode::Resource out;
+    out.name = r->name;
+    static const std::pair<const char*, bytecode::ResourceKind> kKinds[] = {
+        {"coupon", bytecode::ResourceKind::Coupon}, {"red_envelope", bytecode::ResourceKind::RedEnvelope},
+        {"points", bytecode::ResourceKind::Points}, {"push", bytecode::ResourceKind::Push},
+        {"sms", bytecode::ResourceKind::Sms}};
+    for (auto& [n, k] : kKinds) if (r->resource_kind == n) out.kind = k;
+    for (const Property* pr : r->props) {
+      if (pr->key == "discount") { out.discount = const_int(pr->a); out.currency = p_.type_of(pr->a).currency; }
+      else if (pr->key == "threshold") out.threshold = const_int(pr->a);
+      else if (pr->key == "amount") out.points = const_int(pr->a);
+      else if (pr->key == "claim" && pr->kind == PropKind::Range) {
+        out.has_claim = true;
+        out.claim_from = const_int(pr->a);
+        out.claim_to = const_int(pr->b);
+      } else if (pr->key == "use") {
+        if (pr->kind == PropKind::AfterClaim) out.use_after_claim = const_int(pr->a);
+        else if (pr->kind == PropKind::Range) {
+          out.has_use_window = true;
+          out.use_from = const_int(pr->a);
+          out.use_to = const_int(pr->b);
+        }
+      } else if (pr->key == "body" || pr->key == "text") {
+        if (auto* v = p_.const_of(pr->a)) out.text = std::get<std::string>(v->v);
+      }
+    }
+    resource_index_[r->name] = static_cast<int>(prog_.resources.size());
+    prog_.resources.push_back(std::move(out));
+  }
+
+  void segment(const SegmentDecl* s) {
+    prog_.segments.push_back({s->name, predicate_unit("segment " + s->name, s->value)});
+  }
+
+  bytecode::Period period(const Period& p) {
+    bytecode::Period out;
+    if (p.kind == Period::Kind::Campaign) return out;
+    if (p.kind == Period::Kind::Unit) {
+      out.kind = bytecode::PeriodKind::Calendar;
+      if (p.text == "hour") out.micros = support::kMicrosPerHour;
+      else if (p.text == "day") out.micros = support::kMicrosPerDay;
+      else if (p.text == "week") out.micros = 7 * support::kMicrosPerDay;
+      else out.micros = 30 * support::kMicrosPerDay;  // month: 30-day calendar blocks from the epoch
+      return out;
+    }
+    out.kind = bytecode::PeriodKind::Sliding;
+    size_t sp = p.text.find_first_of(" \t");
+    auto amount = support::Decimal::parse(p.text.substr(0, sp));
+    std::string unit = p.text.substr(p.text.find_first_not_of(" \t", sp));
+    int64_t scale = unit.rfind("week", 0) == 0 ? 7 * support::kMicrosPerDay
+                    : unit.rfind("day", 0) == 0 ? support::kMicrosPerDay
+                    : unit.rfind("hour", 0) == 0 ? support::kMicrosPerHour
+                    : unit.rfind("minute", 0) == 0 ? support::kMicrosPerMinute
+                                                   : support::kMicrosPerSecond;
+    out.micros = amount ? support::Decimal::mul(*amount, support::Decimal::from_units(scale))->units() : 0;
+    return out;
+  }
+
+  void strategy(const StrategyDecl* s, const sema::ModuleInfo&) {
+    bytecode::Strategy out;
+    out.name = s->name;
+    out.business = s->business;
+    for (const Clause* c : s->clauses) {
+      switch (c->kind) {
+        case ClauseKind::Who:
+          out.who = static_cast<int32_t>(predicate_unit("strategy " + s->name + " who", c->expr));
+          out.who_text = format::format_expr(c->expr);
+          break;
+        case ClauseKind::Where:
+          out.where = static_cast<int32_t>(predicate_unit("strategy " + s->name + " where", c->expr));
+          out.where_text = format::format_expr(c->expr);
+          break;
+        case ClauseKind::When:
+          if (c->trigger == TriggerKind::On) {
+            out.trigger = bytecode::Trigger::OnEvent;
+            out.event = static_cast<uint32_t>(event_index_.at(c->event));
+          } else if (c->trigger == TriggerKind::At) {
+            out.trigger = bytecode::Trigger::At;
+            out.at = const_int(c->at);
+          } else {
+            out.trigger = bytecode::Trigger::Every;
+            out.every = const_int(c->at);
+            int64_t clock = 0;
+            if (!c->clock.empty())
+              clock = std::stoi(c->clock.substr(0, 2)) * support::kMicrosPerHour +
+                      std::stoi(c->clock.substr(3, 2)) * support::kMicrosPerMinute;
+            out.at = clock;  // offset within the day of the first instant; see the engine
+          }
+          if (c->from) {
+            out.has_window = true;
+            out.from = const_int(c->from);
+            out.to = const_int(c->to);
+          }
+          if (c->expr) {
+            out.trigger_if = static_cast<int32_t>(predicate_unit("strategy " + s->name + " if", c->expr));
+            out.if_text = format::format_expr(c->expr);
+          }
+          break;
+        case ClauseKind::What:
+          for (const Action& a : c->actions) {
+            bytecode::Action act;
+            act.send = a.verb == Action::Verb::Send;
+            act.resource = static_cast<uint32_t>(resource_index_.at(a.resource));
+            act.code = a.code;
+            if (!a.channel.empty()) {
+              auto it = std::find(prog_.channels.begin(), prog_.channels.end(), a.channel);
+              act.channel = it == prog_.channels.end() ? -1 : static_cast<int32_t>(it - prog_.channels.begin());
+            }
+            out.actions.push_back(std::move(act));
+          }
+          break;
+        case ClauseKind::HowMuch:
+          for (const Limit& l : c->limits) {
+            if (l.kind == Limit::Kind::Budget) {
+              out.has_budget = true;
+              out.budget = const_int(l.budget);
+              out.budget_currency = p_.type_of(l.budget).currency;
+            } else if (l.kind == Limit::Kind::Stock) {
+              out.stock = std::stoll(l.count);
+            } else {
+              out.per_user.push_back({std::stoll(l.count), period(l.period)});
+            }
+          }
+          break;
+        case ClauseKind::Split: {
+          auto d = support::Decimal::parse(c->number);
+          out.control_basis_points = d ? static_cast<int32_t>(d->units() / 100) : 0;  // percent -> 1/10000
+          break;
+        }
+        case ClauseKind::Priority: out.priority = std::stoll(c->number); break;
+      }
+    }
+    prog_.strategies.push_back(std::move(out));
+  }
+
+  void policy(const PolicyDecl* pd) {
+    bytecode::Policy out;
+    out.name = pd->name;
+    out.business = pd->business;
+    for (const PolicyRule* r : pd->rules) {
+      if (r->kind == PolicyRule::Kind::Unredeemed) {
+        out.max_unredeemed = std::stoll(r->count);
+        out.unredeemed_kind = r->subject;
+      } else if (r->kind == PolicyRule::Kind::SameType) {
+        out.has_same_type = true;
+        out.same_type = period(r->period);
+      } else {
+        auto it = std::find(prog_.channels.begin(), prog_.channels.end(), r->subject);
+        out.channel_caps.push_back({static_cast<int32_t>(it - prog_.channels.begin()), {std::stoll(r->count), period(r->period)}});
+      }
+    }
+    prog_.policies.push_back(std::move(out));
+  }
+};
+
+// ---- expressions -----------------------------------------------------------------------------
+
+const sema::Type& UnitGen::type(const Expr* e) { return g_.p_.type_of(e); }
+
+uint16_t UnitGen::constant(int64_t v) {
+  uint16_t r = reg();
+  emit({Op::LOAD_CONST, r, g_.constant(v)});
+  return r;
+}
+
+uint16_t UnitGen::to_fix(uint16_t r, const sema::Type& from) {
+  if (from.kind != TypeKind::Int) return r;
+  uint16_t d = reg();
+  emit({Op::INT_TO_FIX, d, r});
+  return d;
+}
+
+// Windows and other static operands: constants, or function parameters bound to constants at
+// the call site (the checker guarantees one of these).
+std::optional<Value> UnitGen::static_value(const Expr* e, const Env& env) {
+  if (!e) return std::nullopt;
+  if (auto* v = g_.p_.const_of(e)) return *v;
+  if (e->kind == ExprKind::Name) {
+    const auto& ref = g_.p_.refs[e->id];
+    if (ref.kind == sema::Ref::Kind::Param) {
+      auto it = env.params.find(static_cast<const Param*>(ref.target));
+      if (it != env.params.end()) return it->second.static_value;
+    }
+    return std::nullopt;
+  }
+  if (e->kind == ExprKind::Unary) {
+    auto* u = static_cast<const UnaryExpr*>(e);
+    auto v = static_value(u->operand, env);
+    if (v && u->op == UnaryOp::Neg)
+      if (auto* d = std::get_if<Value::Duration>(&v->v)) return Value{Value::Duration{-d->micros}};
+    return std::nullopt;
+  }
+  if (e->kind == ExprKind::Binary) {
+    auto* b = static_cast<const BinaryExpr*>(e);
+    auto x = static_value(b->lhs, env), y = static_value(b->rhs, env);
+    if (!x || !y) return std::nullopt;
+    auto micros = [](const Value& v) -> std::optional<int64_t> {
+      if (auto* d = std::get_if<Value::Duration>(&v.v)) return d->micros;
+      return std::nullopt;
+    };
+    auto integer = [](const Value& v) -> std::optional<int64_t> {
+      if (auto* i = std::get_if<int64_t>(&v.v)) return *i;
+      return std::nullopt;
+    };
+    if (b->op == BinaryOp::Add && micros(*x) && micros(*y)) return Value{Value::Duration{*micros(*x) + *micros(*y)}};
+    if (b->op == BinaryOp::Sub && micros(*x) && micros(*y)) return Value{Value::Duration{*micros(*x) - *micros(*y)}};
+    if (b->op == BinaryOp::Mul && micros(*x) && integer(*y)) return Value{Value::Duration{*micros(*x) * *integer(*y)}};
+    if (b->op == BinaryOp::Mul && integer(*x) && micros(*y)) return Value{Value::Duration{*integer(*x) * *micros(*y)}};
+    if (b->op == BinaryOp::Add && integer(*x) && integer(*y)) return Value{*integer(*x) + *integer(*y)};
+    if (b->op == BinaryOp::Mul && integer(*x) && integer(*y)) return Value{*integer(*x) * *integer(*y)};
+  }
+  return std::nullopt;
+}
+
+uint16_t UnitGen::expr(const Expr* e, const Env& env) {
+  if (!e) throw Unsupported("missing expression");
+  if (++depth_ > 2000) throw Unsupported("expression too deep after inlining");
+  struct Depth { int& d; ~Depth() { --d; } } guard{depth_};
+  const sema::Type& t = type(e);
+  // Folded constants (scalars) load directly.
+  if (auto* v = g_.p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List)
+    return constant(g_.encode(*v, t));
+  switch (e->kind) {
+    case ExprKind::Name: {
+      const auto& ref = g_.p_.refs[e->id];
+      switch (ref.kind) {
+        case sema::Ref::Kind::Param: {
+          auto it = env.params.find(static_cast<const Param*>(ref.target));
+          if (it == env.params.end()) throw Unsupported("unbound parameter");
+          return it->second.reg;
+        }
+        case sema::Ref::Kind::EventField: {
+          uint16_t r = reg();
+          emit({Op::LOAD_EVENT, r, static_cast<uint32_t>(g_.field_position(static_cast<const sema::FieldInfo*>(ref.target)))});
+          return r;
+        }
+        case sema::Ref::Kind::ProfileField: {
+          uint16_t r = reg();
+          emit({Op::LOAD_PROFILE, r, static_cast<uint32_t>(g_.field_position(static_cast<const sema::FieldInfo*>(ref.target)))});
+          return r;
+        }
+        case sema::Ref::Kind::Segment: {
+          Env fresh;  // segments see no parameters
+          return expr(static_cast<const SegmentDecl*>(ref.target)->value, fresh);
+        }
+        default:
+          throw Unsupported("name `" + static_cast<const NameExpr*>(e)->name + "` has no runtime value");
+      }
+    }
+    case ExprKind::Field: {
+      auto* f = static_cast<const FieldExpr*>(e);
+      if (f->base && f->base->kind == ExprKind::Name) {
+        const std::string& n = static_cast<const NameExpr*>(f->base)->name;
+        if (n == "event" || n == "profile") {
+          const sema::Type& bt = type(f->base);
+          const sema::FieldInfo* fi = bt.record ? bt.record->find(f->field) : nullptr;
+          if (!fi) throw Unsupported("unknown field");
+          uint16_t r = reg();
+          emit({n == "event" ? Op::LOAD_EVENT : Op::LOAD_PROFILE, r, static_cast<uint32_t>(g_.field_position(fi))});
+          return r;
+        }
+      }
+      if (f->base && f->base->kind == ExprKind::Aggregate) {
+        auto* a = static_cast<const AggregateExpr*>(f->base);
+        if (a->field.empty() && (a->agg == AggKind::First || a->agg == AggKind::Last))
+          return aggregate(a, f->field, f->field_span, env);
+      }
+      throw Unsupported("field access on a computed record is not supported by the compiler yet");
+    }
+    case ExprKind::Aggregate: {
+      auto* a = static_cast<const AggregateExpr*>(e);
+      return aggregate(a, a->field, a->field_span, env);
+    }
+    case ExprKind::Call: return call(static_cast<const CallExpr*>(e), env);
+    case ExprKind::Unary: {
+      auto* u = static_cast<const UnaryExpr*>(e);
+      uint16_t x = expr(u->operand, env);
+      uint16_t r = reg();
+      emit({u->op == UnaryOp::Not ? Op::NOT : Op::NEG, r, x});
+      return r;
+    }
+    case ExprKind::Binary: return binary(static_cast<const BinaryExpr*>(e), env);
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      const sema::Type& vt = type(b->value);
+      bool fix = vt.kind == TypeKind::Decimal || type(b->lo).kind == TypeKind::Decimal || type(b->hi).kind == TypeKind::Decimal;
+      bool str = vt.kind == TypeKind::String;
+      uint16_t v = expr(b->value, env), lo = expr(b->lo, env), hi = expr(b->hi, env);
+      if (fix) { v = to_fix(v, vt); lo = to_fix(lo, type(b->lo)); hi = to_fix(hi, type(b->hi)); }
+      uint16_t x = reg(), y = reg(), r = reg();
+      emit({str ? Op::STR_LE : Op::LE, x, lo, v});
+      emit({str ? Op::STR_LE : Op::LE, y, v, hi});
+      emit({Op::AND, r, x, y});
+      if (b->negated) emit({Op::NOT, r, r});
+      return r;
+    }
+    case ExprKind::If: {
+      auto* i = static_cast<const IfExpr*>(e);
+      bool fix = t.kind == TypeKind::Decimal;
+      uint16_t r = reg();
+      uint16_t c = expr(i->cond, env);
+      size_t jf = emit({Op::JUMP_IF_FALSE, 0, c, 0});
+      uint16_t a = expr(i->then_expr, env);
+      if (fix) a = to_fix(a, type(i->then_expr));
+      emit({Op::MOV, r, a});
+      size_t j = emit({Op::JUMP, 0, 0});
+      patch(jf);
+      uint16_t b = expr(i->else_expr, env);
+      if (fix) b = to_fix(b, type(i->else_expr));
+      emit({Op::MOV, r, b});
+      patch(j);
+      return r;
+    }
+    case ExprKind::Collection:
+      throw Unsupported("a collection literal can only be used on the right of `in`");
+    default:
+      throw Unsupported("literal without a folded value");
+  }
+}
+
+uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Span, const Env& env) {
+  auto& p = g_.p_;
+  const sema::RecordInfo* rec = p.events.at(a->event).get();
+  int event = g_.event_index_.at(a->event);
+  int fidx = -1;
+  const sema::FieldInfo* fi = nullptr;
+  if (!field.empty()) {
+    fi = rec->find(field);
+    fidx = g_.field_position(fi);
+  }
+  int64_t wv = 0;
+  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
+    auto v = static_value(a->window_expr, env);
+    if (!v) throw Unsupported("aggregate window is not constant");
+    if (auto* d = std::get_if<Value::Duration>(&v->v)) wv = d->micros;
+    else if (auto* t = std::get_if<Value::Time>(&v->v)) wv = t->micros;
+  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
+    wv = std::stoll(a->window_n);
+  }
+  AggKey key{static_cast<int>(a->agg), event, fidx, a->filter ? static_cast<int>(a->filter->id) : -1,
+             static_cast<int>(a->window), wv};
+  auto it = g_.agg_index_.find(key);
+  uint32_t g;
+  if (it != g_.agg_index_.end()) {
+    g = it->second;
+  } else {
+    bytecode::AggSpec spec;
+    spec.kind = static_cast<bytecode::AggKind>(a->agg);
+    spec.window = static_cast<bytecode::Window>(a->window);
+    spec.event = static_cast<uint32_t>(event);
+    spec.field = fidx;
+    spec.window_value = wv;
+    spec.value_kind = fi ? kind_of(fi->type) : bytecode::Kind::Int;
+    std::string text = format::format_expr(a);
+    if (!field.empty() && a->field.empty()) text += "." + field;
+    spec.text = text;
+    if (a->filter) {
+      // Filters see only the event (and constants), so they run once, when the event arrives.
+      spec.filter_unit = static_cast<int32_t>(g_.predicate_unit("filter of " + text, a->filter));
+    }
+    g = static_cast<uint32_t>(g_.prog_.aggregates.size());
+    g_.prog_.aggregates.push_back(std::move(spec));
+    g_.agg_index_[key] = g;
+  }
+  uint16_t r = reg();
+  emit({Op::LOAD_AGG, r, g});
+  return r;
+}
+
+uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
+  switch (b->op) {
+    case BinaryOp::And:
+    case BinaryOp::Or: {
+      // Short-circuit: the right side runs only when it can change the result.
+      uint16_t r = reg();
+      uint16_t l = expr(b->lhs, env);
+      emit({Op::MOV, r, l});
+      size_t j = emit({b->op == BinaryOp::And ? Op::JUMP_IF_FALSE : Op::JUMP_IF_TRUE, 0, r, 0});
+      uint16_t x = expr(b->rhs, env);
+      emit({Op::MOV, r, x});
+      patch(j);
+      return r;
+    }
+    case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
+      const sema::Type& lt = type(b->lhs);
+      const sema::Type& rt = type(b->rhs);
+      uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
+      if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
+        l = to_fix(l, lt);
+        r = to_fix(r, rt);
+      }
+      bool str = lt.kind == TypeKind::String && b->op != BinaryOp::Eq && b->op != BinaryOp::Ne;
+      uint16_t d = reg();
+      switch (b->op) {
+        case BinaryOp::Eq: emit({Op::EQ, d, l, r}); break;
+        case BinaryOp::Ne: emit({Op::NE, d, l, r}); break;
+        case BinaryOp::Lt: emit({str ? Op::STR_LT : Op::LT, d, l, r}); break;
+        case BinaryOp::Le: emit({str ? Op::STR_LE : Op::LE, d, l, r}); break;
+        case BinaryOp::Gt: emit({str ? Op::STR_LT : Op::LT, d, r, l}); break;
+        default: emit({str ? Op::STR_LE : Op::LE, d, r, l}); break;
+      }
+      return d;
+    }
+    case BinaryOp::In:
+    case BinaryOp::NotIn: return membership(b, env);
+    case BinaryOp::Coalesce: {
+      const sema::Type& t = type(b);
+      uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
+      if (t.kind == TypeKind::Decimal) { l = to_fix(l, type(b->lhs)); r = to_fix(r, type(b->rhs)); }
+      uint16_t d = reg();
+      emit({Op::COALESCE, d, l, r});
+      return d;
+    }
+    default: return arith(b, env);
+  }
+}
+
+uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
+  const sema::Type& lt = type(b->lhs);
+  const sema::Type& rt = type(b->rhs);
+  bool fix = rt.elem && rt.elem->kind == TypeKind::Decimal && lt.kind == TypeKind::Int;
+  uint16_t x = expr(b->lhs, env);
+  if (fix) x = to_fix(x, lt);
+  uint16_t d = reg();
+  if (auto* v = g_.p_.const_of(b->rhs)) {
+    std::vector<int64_t> values;
+    const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
+    for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) values.push_back(g_.encode(el, et));
+    emit({Op::IN_SET, d, x, g_.set(std::move(values))});
+  } else if (b->rhs->kind == ExprKind::Collection) {
+    // Elements computed at run time: a chain of comparisons, no allocation.
+    emit({Op::LOAD_CONST, d, g_.constant(0)});
+    for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) {
+      uint16_t y = expr(el, env);
+      if (fix || (rt.elem && rt.elem->kind == TypeKind::Decimal)) y = to_fix(y, type(el));
+      uint16_t eq = reg();
+      emit({Op::EQ, eq, x, y});
+      emit({Op::OR, d, d, eq});
+    }
+  } else {
+    uint16_t s = expr(b->rhs, env);
+    emit({Op::IN_VALUE_SET, d, x, s});
+  }
+  if (b->op == BinaryOp::NotIn) emit({Op::NOT, d, d});
+  return d;
+}
+
+uint16_t UnitGen::arith(const BinaryExpr* b, const Env& env) {
+  const sema::Type& lt = type(b->lhs);
+  const sema::Type& rt = type(b->rhs);
+  const sema::Type& out = type(b);
+  TypeKind L = lt.kind, R = rt.kind;
+  uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
+  uint16_t d = reg();
+  auto is_int = [](TypeKind k) { return k == TypeKind::Int; };
+  switch (b->op) {
+    case BinaryOp::Add:
+    case BinaryOp::Sub: {
+      if (L == TypeKind::String) { emit({Op::STR_CONCAT, d, l, r}); return d; }
+      if (L == TypeKind::Date) {
+        uint16_t dur = r;
+        if (b->op == BinaryOp::Sub && R == TypeKind::Duration) { dur = reg(); emit({Op::NEG, dur, r}); }
+        if (R == TypeKind::Date) emit({Op::DATE_DIFF, d, l, r});
+        else emit({Op::DATE_ADD, d, l, dur});
+        return d;
+      }
+      if (R == TypeKind::Date) { emit({Op::DATE_ADD, d, r, l}); return d; }
+      if (out.kind == TypeKind::Decimal) { l = to_fix(l, lt); r = to_fix(r, rt); }
+      emit({b->op == BinaryOp::Add ? Op::ADD : Op::SUB, d, l, r});
+      return d;
+    }
+    case BinaryOp::Mul:
+      // Anything times an Int is an exact integer product of the underlying units.
+      if (is_int(L) || is_int(R)) emit({Op::MUL_INT, d, l, r});
+      else emit({Op::MUL_FIX, d, to_fix(l, lt), to_fix(r, rt)});
+      return d;
+    case BinaryOp::Div:
+      emit({Op::DIV_FIX, d, to_fix(l, lt), to_fix(r, rt)});
+      return d;
+    default: break;
+  }
+  throw Unsupported("operator");
+}
+
+uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
+  auto& p = g_.p_;
+  // A user function (they shadow builtins): inline its body with the arguments bound.
+  const FnDecl* fn = p.refs[c->id].kind == sema::Ref::Kind::Function ? static_cast<const FnDecl*>(p.refs[c->id].target) : nullptr;
+  if (fn) {
+    Env inner;
+    std::vector<const Expr*> bound(fn->params.size(), nullptr);
+    size_t pos = 0;
+    for (const Arg& a : c->args) {
+      size_t slot = pos;
+      if (!a.name.empty()) {
+        for (size_t i = 0; i < fn->params.size(); ++i) if (fn->params[i]->name == a.name) slot = i;
+      } else {
+        ++pos;
+      }
+      if (slot < bound.size()) bound[slot] = a.value;
+    }
+    for (size_t i = 0; i < fn->params.size(); ++i) {
+      const Param* prm = fn->params[i];
+      const Expr* arg = bound[i] ? bound[i] : prm->default_value;
+      Binding bnd;
+      bnd.static_value = static_value(arg, env);
+      bnd.reg = expr(arg, env);
+      // An Int argument for a Decimal parameter is widened once, here.
+      const sema::Type& at = type(arg);
+      if (at.kind == TypeKind::Int && prm->type && prm->type->name == "Decimal") bnd.reg = to_fix(bnd.reg, at);
+      inner.params[prm] = bnd;
+    }
+    return expr(fn->body, inner);
+  }
+  const sema::BuiltinInfo* b = sema::find_builtin(c->callee);
+  if (!b) throw Unsupported("unknown function");
+  if (b->id == sema::Builtin::Now) {
+    uint16_t r = reg();
+    emit({Op::LOAD_NOW, r});
+    return r;
+  }
+  // Arguments go to consecutive registers; some builtins get a type flag as an extra argument.
+  std::vector<uint16_t> args;
+  for (const Arg& a : c->args) args.push_back(expr(a.value, env));
+  bool flag = false, has_flag = false;
+  if (b->id == sema::Builtin::Weekday) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Time; }
+  if (b->id == sema::Builtin::DecimalOf) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Int; }
+  if (b->id == sema::Builtin::Len) { has_flag = true; flag = type(c->args[0].value).kind != TypeKind::String; }
+  uint16_t base = next_;
+  for (uint16_t a : args) { uint16_t r = reg(); emit({Op::MOV, r, a}); }
+  if (has_flag) { uint16_t r = reg(); emit({Op::LOAD_CONST, r, g_.constant(flag ? 1 : 0)}); }
+  uint16_t d = reg();
+  emit({Op::CALL, d, static_cast<uint32_t>(b->id), base, static_cast<uint32_t>(args.size() + (has_flag ? 1 : 0))});
+  return d;
+}
+
+}  // namespace
+
+Output generate(const sema::Program& program) { return Codegen(program).run(); }
+
+}  // namespace crm::codegen

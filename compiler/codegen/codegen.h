@@ -1,0 +1,35 @@
+// codegen.h - lowers a checked program (AST + side tables) to bytecode.
+//
+// Segments and functions are inlined at each use (the language has no recursion, so this ends,
+// and windows that come from function parameters become constants per call site). Every history
+// aggregate is collected into the program's aggregate table so the runtime maintains exactly
+// those, incrementally. Constant-folded nodes become single loads.
+#pragma once
+
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "compiler/sema/program.h"
+#include "runtime/bytecode/program.h"
+
+namespace crm::codegen {
+
+// Identity of a history aggregate: kind, event, field, filter node, window kind and value.
+using AggKey = std::tuple<int, int, int, int, int, int64_t>;
+
+struct Output {
+  bytecode::Program program;
+  std::map<AggKey, uint32_t> aggregates;  // for the reference evaluator
+  std::string error;                      // set when a construct cannot be compiled
+};
+
+Output generate(const sema::Program& program);
+
+// Encodes a folded constant as a VM slot (interning strings into `strings`).
+int64_t encode_value(const sema::Value& v, const sema::Type& t, std::vector<std::string>& strings,
+                     std::map<std::string, int64_t>& string_ids);
+
+bytecode::Kind kind_of(const sema::Type& t);
+
+}  // namespace crm::codegen

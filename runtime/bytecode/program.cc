@@ -1,0 +1,381 @@
+// program.cc - opcode tables, the .crmc binary format, the verifier and the disassembler.
+#include "runtime/bytecode/program.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "compiler/sema/builtins.h"
+
+namespace crm::bytecode {
+
+namespace {
+const size_t kBuiltinCount = sema::all_builtins().size();
+}
+
+const char* op_name(Op op) {
+  static const char* kNames[] = {
+#define OP(name, shape, doc) #name,
+#include "runtime/bytecode/opcodes.def"
+#undef OP
+  };
+  return kNames[static_cast<size_t>(op)];
+}
+
+const char* op_shape(Op op) {
+  static const char* kShapes[] = {
+#define OP(name, shape, doc) shape,
+#include "runtime/bytecode/opcodes.def"
+#undef OP
+  };
+  return kShapes[static_cast<size_t>(op)];
+}
+
+const char* kind_name(Kind k) {
+  static const char* kNames[] = {"Bool", "Int", "Decimal", "Money", "String", "Time",
+                                 "Date", "Duration", "Enum", "Set", "List"};
+  return kNames[static_cast<size_t>(k)];
+}
+
+const char* resource_kind_name(ResourceKind k) {
+  static const char* kNames[] = {"coupon", "red_envelope", "points", "push", "sms"};
+  return kNames[static_cast<size_t>(k)];
+}
+
+int Program::find_event(const std::string& name) const {
+  for (size_t i = 0; i < events.size(); ++i) if (events[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int Program::find_profile_field(const std::string& name) const {
+  for (size_t i = 0; i < profile.size(); ++i) if (profile[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+size_t Program::cost_bound() const {
+  size_t n = 0;
+  for (const auto& u : units) n += u.code.size();
+  return n;
+}
+
+// ---- binary format ---------------------------------------------------------------------------
+
+namespace {
+
+class Writer {
+ public:
+  void u8(uint8_t v) { out.push_back(static_cast<char>(v)); }
+  void u32(uint32_t v) { for (int i = 0; i < 4; ++i) u8(static_cast<uint8_t>(v >> (8 * i))); }
+  void i64(int64_t v) { auto u = static_cast<uint64_t>(v); for (int i = 0; i < 8; ++i) u8(static_cast<uint8_t>(u >> (8 * i))); }
+  void str(const std::string& s) { u32(static_cast<uint32_t>(s.size())); out += s; }
+  void b(bool v) { u8(v ? 1 : 0); }
+  std::string out;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool ok() const { return ok_; }
+  uint8_t u8() {
+    if (pos_ >= s_.size()) { ok_ = false; return 0; }
+    return static_cast<uint8_t>(s_[pos_++]);
+  }
+  uint32_t u32() { uint32_t v = 0; for (int i = 0; i < 4; ++i) v |= uint32_t(u8()) << (8 * i); return v; }
+  int64_t i64() { uint64_t v = 0; for (int i = 0; i < 8; ++i) v |= uint64_t(u8()) << (8 * i); return static_cast<int64_t>(v); }
+  bool b() { return u8() != 0; }
+  std::string str() {
+    uint32_t n = u32();
+    if (!ok_ || n > s_.size() - pos_) { ok_ = false; return {}; }
+    std::string r(s_.substr(pos_, n));
+    pos_ += n;
+    return r;
+  }
+  // Element counts are bounded by the bytes left, so a corrupt count cannot allocate wildly.
+  uint32_t count(size_t min_bytes_each) {
+    uint32_t n = u32();
+    if (!ok_ || (min_bytes_each && n > (s_.size() - pos_) / min_bytes_each)) { ok_ = false; return 0; }
+    return n;
+  }
+  template <typename E>
+  E enum_(size_t limit) {
+    uint8_t v = u8();
+    if (v >= limit) ok_ = false;
+    return static_cast<E>(v < limit ? v : 0);
+  }
+  bool at_end() const { return pos_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
+  return h;
+}
+
+void put_field(Writer& w, const Field& f) {
+  w.str(f.name); w.u8(uint8_t(f.kind)); w.u8(uint8_t(f.elem)); w.b(f.optional); w.str(f.currency);
+  w.i64(f.default_value); w.b(f.has_default);
+  w.u32(uint32_t(f.enum_values.size()));
+  for (auto& v : f.enum_values) w.str(v);
+}
+Field get_field(Reader& r) {
+  Field f;
+  f.name = r.str(); f.kind = r.enum_<Kind>(11); f.elem = r.enum_<Kind>(11); f.optional = r.b(); f.currency = r.str();
+  f.default_value = r.i64(); f.has_default = r.b();
+  uint32_t n = r.count(4);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) f.enum_values.push_back(r.str());
+  return f;
+}
+void put_period(Writer& w, const Period& p) { w.u8(uint8_t(p.kind)); w.i64(p.micros); }
+Period get_period(Reader& r) { Period p; p.kind = r.enum_<PeriodKind>(3); p.micros = r.i64(); return p; }
+
+}  // namespace
+
+std::string serialize(const Program& p) {
+  Writer w;
+  w.u32(uint32_t(p.constants.size())); for (auto c : p.constants) w.i64(c);
+  w.u32(uint32_t(p.strings.size())); for (auto& s : p.strings) w.str(s);
+  w.u32(uint32_t(p.sets.size()));
+  for (auto& s : p.sets) { w.u32(uint32_t(s.size())); for (auto v : s) w.i64(v); }
+  w.u32(uint32_t(p.profile.size())); for (auto& f : p.profile) put_field(w, f);
+  w.u32(uint32_t(p.events.size()));
+  for (auto& e : p.events) { w.str(e.name); w.u32(uint32_t(e.fields.size())); for (auto& f : e.fields) put_field(w, f); }
+  w.u32(uint32_t(p.aggregates.size()));
+  for (auto& a : p.aggregates) {
+    w.u8(uint8_t(a.kind)); w.u8(uint8_t(a.window)); w.u32(a.event); w.u32(uint32_t(a.field)); w.u32(uint32_t(a.filter_unit));
+    w.i64(a.window_value); w.u8(uint8_t(a.value_kind)); w.str(a.text);
+  }
+  w.u32(uint32_t(p.units.size()));
+  for (auto& u : p.units) {
+    w.str(u.name); w.u32(u.registers); w.u8(uint8_t(u.result));
+    w.u32(uint32_t(u.code.size()));
+    for (auto& in : u.code) { w.u8(uint8_t(in.op)); w.u32(in.d); w.u32(in.a); w.u32(in.b); w.u32(in.c); }
+  }
+  w.u32(uint32_t(p.segments.size())); for (auto& s : p.segments) { w.str(s.name); w.u32(s.unit); }
+  w.u32(uint32_t(p.resources.size()));
+  for (auto& r : p.resources) {
+    w.str(r.name); w.u8(uint8_t(r.kind)); w.i64(r.discount); w.i64(r.threshold); w.str(r.currency); w.i64(r.points);
+    w.b(r.has_claim); w.i64(r.claim_from); w.i64(r.claim_to); w.i64(r.use_after_claim); w.b(r.has_use_window);
+    w.i64(r.use_from); w.i64(r.use_to); w.str(r.text);
+  }
+  w.u32(uint32_t(p.strategies.size()));
+  for (auto& s : p.strategies) {
+    w.str(s.name); w.str(s.business); w.i64(s.priority); w.u8(uint8_t(s.trigger)); w.u32(s.event); w.i64(s.at); w.i64(s.every);
+    w.b(s.has_window); w.i64(s.from); w.i64(s.to);
+    w.u32(uint32_t(s.who)); w.u32(uint32_t(s.where)); w.u32(uint32_t(s.trigger_if));
+    w.u32(uint32_t(s.actions.size()));
+    for (auto& a : s.actions) { w.b(a.send); w.u32(a.resource); w.u32(uint32_t(a.channel)); w.str(a.code); }
+    w.b(s.has_budget); w.i64(s.budget); w.str(s.budget_currency); w.i64(s.stock);
+    w.u32(uint32_t(s.per_user.size()));
+    for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
+    w.u32(uint32_t(s.control_basis_points)); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
+  }
+  w.u32(uint32_t(p.policies.size()));
+  for (auto& pol : p.policies) {
+    w.str(pol.name); w.str(pol.business); w.i64(pol.max_unredeemed); w.str(pol.unredeemed_kind);
+    w.b(pol.has_same_type); put_period(w, pol.same_type);
+    w.u32(uint32_t(pol.channel_caps.size()));
+    for (auto& c : pol.channel_caps) { w.u32(uint32_t(c.channel)); w.i64(c.cap.count); put_period(w, c.cap.period); }
+  }
+  w.u32(uint32_t(p.channels.size())); for (auto& c : p.channels) w.str(c);
+
+  Writer head;
+  head.out = "CRMC";
+  head.u32(kFormatVersion);
+  head.i64(static_cast<int64_t>(w.out.size()));
+  head.i64(static_cast<int64_t>(fnv1a(w.out)));
+  return head.out + w.out;
+}
+
+bool deserialize(const std::string& bytes, Program& p, std::string& error) {
+  if (bytes.size() < 24 || bytes.compare(0, 4, "CRMC") != 0) {
+    error = "not a compiled crm program (missing the CRMC header)";
+    return false;
+  }
+  Reader h(std::string_view(bytes).substr(4, 20));
+  uint32_t version = h.u32();
+  auto size = static_cast<uint64_t>(h.i64());
+  auto sum = static_cast<uint64_t>(h.i64());
+  if (version != kFormatVersion) {
+    error = fmt::format("compiled with format version {}, this crm reads version {}; recompile the .crm source",
+                        version, kFormatVersion);
+    return false;
+  }
+  std::string_view payload = std::string_view(bytes).substr(24);
+  if (payload.size() != size) {
+    error = fmt::format("truncated or padded: payload is {} bytes, header says {}", payload.size(), size);
+    return false;
+  }
+  if (fnv1a(payload) != sum) {
+    error = "checksum mismatch: the file is corrupt";
+    return false;
+  }
+  Reader r(payload);
+  p = Program{};
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) p.constants.push_back(r.i64());
+  for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.strings.push_back(r.str());
+  for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) {
+    auto& s = p.sets.emplace_back();
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) s.push_back(r.i64());
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) p.profile.push_back(get_field(r));
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& e = p.events.emplace_back();
+    e.name = r.str();
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) e.fields.push_back(get_field(r));
+  }
+  for (uint32_t i = 0, n = r.count(16); i < n && r.ok(); ++i) {
+    auto& a = p.aggregates.emplace_back();
+    a.kind = r.enum_<AggKind>(8); a.window = r.enum_<Window>(6); a.event = r.u32(); a.field = int32_t(r.u32());
+    a.filter_unit = int32_t(r.u32()); a.window_value = r.i64(); a.value_kind = r.enum_<Kind>(11); a.text = r.str();
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& u = p.units.emplace_back();
+    u.name = r.str(); u.registers = static_cast<uint16_t>(r.u32()); u.result = r.enum_<Kind>(11);
+    for (uint32_t j = 0, m = r.count(17); j < m && r.ok(); ++j) {
+      Instr in;
+      in.op = r.enum_<Op>(kOpCount); in.d = static_cast<uint16_t>(r.u32()); in.a = r.u32(); in.b = r.u32(); in.c = r.u32();
+      u.code.push_back(in);
+    }
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) { Segment s; s.name = r.str(); s.unit = r.u32(); p.segments.push_back(s); }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& x = p.resources.emplace_back();
+    x.name = r.str(); x.kind = r.enum_<ResourceKind>(5); x.discount = r.i64(); x.threshold = r.i64(); x.currency = r.str();
+    x.points = r.i64(); x.has_claim = r.b(); x.claim_from = r.i64(); x.claim_to = r.i64(); x.use_after_claim = r.i64();
+    x.has_use_window = r.b(); x.use_from = r.i64(); x.use_to = r.i64(); x.text = r.str();
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& s = p.strategies.emplace_back();
+    s.name = r.str(); s.business = r.str(); s.priority = r.i64(); s.trigger = r.enum_<Trigger>(3); s.event = r.u32();
+    s.at = r.i64(); s.every = r.i64(); s.has_window = r.b(); s.from = r.i64(); s.to = r.i64();
+    s.who = int32_t(r.u32()); s.where = int32_t(r.u32()); s.trigger_if = int32_t(r.u32());
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) {
+      Action a; a.send = r.b(); a.resource = r.u32(); a.channel = int32_t(r.u32()); a.code = r.str(); s.actions.push_back(a);
+    }
+    s.has_budget = r.b(); s.budget = r.i64(); s.budget_currency = r.str(); s.stock = r.i64();
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
+    s.control_basis_points = int32_t(r.u32()); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& pol = p.policies.emplace_back();
+    pol.name = r.str(); pol.business = r.str(); pol.max_unredeemed = r.i64(); pol.unredeemed_kind = r.str();
+    pol.has_same_type = r.b(); pol.same_type = get_period(r);
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) {
+      Policy::ChannelCap c; c.channel = int32_t(r.u32()); c.cap.count = r.i64(); c.cap.period = get_period(r);
+      pol.channel_caps.push_back(c);
+    }
+  }
+  for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.channels.push_back(r.str());
+  if (!r.ok() || !r.at_end()) {
+    error = "malformed program payload";
+    return false;
+  }
+  return verify(p, error);
+}
+
+bool verify(const Program& p, std::string& error) {
+  auto fail = [&](const std::string& m) { error = m; return false; };
+  for (size_t ui = 0; ui < p.units.size(); ++ui) {
+    const Unit& u = p.units[ui];
+    if (u.code.empty() || u.code.back().op != Op::RET) return fail(fmt::format("unit {} does not end in RET", ui));
+    for (size_t pc = 0; pc < u.code.size(); ++pc) {
+      const Instr& in = u.code[pc];
+      const char* shape = op_shape(in.op);
+      auto reg = [&](uint32_t r) { return r < u.registers; };
+      uint32_t operands[4] = {in.d, in.a, in.b, in.c};
+      bool has_dest = shape[0] == 'D';
+      int k = has_dest ? 0 : 1;
+      for (const char* s = shape; *s; ++s) {
+        if (*s == ' ') continue;
+        uint32_t v = operands[k++];
+        bool ok = true;
+        switch (*s) {
+          case 'D': case 'A': case 'B': ok = reg(v); break;
+          case 'C': ok = in.op == Op::CALL ? uint64_t(in.b) + v <= u.registers : reg(v); break;
+          case 'K': ok = v < p.constants.size(); break;
+          case 'G': ok = v < p.aggregates.size(); break;
+          case 'S': ok = v < p.sets.size(); break;
+          case 'T': ok = v > pc && v < u.code.size(); break;
+          case 'N': ok = v < kBuiltinCount; break;
+          case 'F': ok = true; break;  // checked against the schema by the engine's loader
+        }
+        if (!ok)
+          return fail(fmt::format("unit {} instruction {} ({}): operand `{}` = {} out of range", ui, pc,
+                                  op_name(in.op), *s, v));
+      }
+    }
+  }
+  auto unit_ok = [&](int32_t u) { return u == -1 || (u >= 0 && size_t(u) < p.units.size()); };
+  for (const auto& a : p.aggregates)
+    if (a.event >= p.events.size() || !unit_ok(a.filter_unit) ||
+        (a.field >= 0 && size_t(a.field) >= p.events[a.event].fields.size()))
+      return fail("aggregate refers to a missing event, field or filter");
+  for (const auto& s : p.segments) if (s.unit >= p.units.size()) return fail("segment refers to a missing unit");
+  for (const auto& s : p.strategies) {
+    if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if)) return fail("strategy refers to a missing unit");
+    if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
+    for (const auto& a : s.actions)
+      if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))
+        return fail("strategy action refers to a missing resource or channel");
+  }
+  return true;
+}
+
+// ---- disassembler ----------------------------------------------------------------------------
+
+std::string disassemble(const Program& p) {
+  std::string out;
+  out += fmt::format("; crm bytecode v{}: {} units, {} instructions (cost bound), {} aggregates\n", kFormatVersion,
+                     p.units.size(), p.cost_bound(), p.aggregates.size());
+  if (!p.constants.empty()) {
+    out += "constants:";
+    for (size_t i = 0; i < p.constants.size(); ++i) out += fmt::format(" k{}={}", i, p.constants[i] == kNone ? std::string("none") : std::to_string(p.constants[i]));
+    out += "\n";
+  }
+  for (size_t i = 0; i < p.strings.size(); ++i) out += fmt::format("string s{} = \"{}\"\n", i, p.strings[i]);
+  for (size_t i = 0; i < p.sets.size(); ++i) {
+    out += fmt::format("set S{} = {{", i);
+    for (size_t j = 0; j < p.sets[i].size(); ++j) out += (j ? ", " : "") + std::to_string(p.sets[i][j]);
+    out += "}\n";
+  }
+  for (size_t i = 0; i < p.aggregates.size(); ++i) {
+    const auto& a = p.aggregates[i];
+    out += fmt::format("aggregate g{} = {} on {}{}\n", i, a.text, p.events[a.event].name,
+                       a.filter_unit >= 0 ? fmt::format(" filter u{}", a.filter_unit) : "");
+  }
+  for (size_t ui = 0; ui < p.units.size(); ++ui) {
+    const Unit& u = p.units[ui];
+    out += fmt::format("\nu{}: {}  ; {} registers, returns {}\n", ui, u.name, u.registers, kind_name(u.result));
+    for (size_t pc = 0; pc < u.code.size(); ++pc) {
+      const Instr& in = u.code[pc];
+      std::string ops;
+      uint32_t operands[4] = {in.d, in.a, in.b, in.c};
+      const char* shape = op_shape(in.op);
+      int k = shape[0] == 'D' ? 0 : 1;
+      for (const char* s = shape; *s; ++s) {
+        if (*s == ' ') continue;
+        uint32_t v = operands[k++];
+        std::string o;
+        switch (*s) {
+          case 'D': case 'A': case 'B': case 'C': o = in.op == Op::CALL && *s == 'C' ? std::to_string(v) : "r" + std::to_string(v); break;
+          case 'K': o = "k" + std::to_string(v); break;
+          case 'G': o = "g" + std::to_string(v); break;
+          case 'S': o = "S" + std::to_string(v); break;
+          case 'T': o = "@" + std::to_string(v); break;
+          case 'N': o = "#" + std::to_string(v); break;
+          case 'F': o = "f" + std::to_string(v); break;
+        }
+        ops += (ops.empty() ? "" : ", ") + o;
+      }
+      out += fmt::format("  {:4}  {:<14}{}\n", pc, op_name(in.op), ops);
+    }
+  }
+  return out;
+}
+
+}  // namespace crm::bytecode

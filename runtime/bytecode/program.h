@@ -1,0 +1,185 @@
+// program.h - a compiled .crm program: bytecode units plus everything the runtime needs to
+// interpret events (schema layout, aggregates, strategies, resources, policies).
+//
+// Produced by compiler/codegen from a checked sema::Program, written to and read from `.crmc`
+// files (versioned, checksummed), and executed by runtime/vm. Immutable once built: any number
+// of engines and threads may share one.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace crm::bytecode {
+
+constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
+constexpr uint32_t kFormatVersion = 1;
+
+enum class Op : uint8_t {
+#define OP(name, shape, doc) name,
+#include "runtime/bytecode/opcodes.def"
+#undef OP
+};
+constexpr size_t kOpCount = 0
+#define OP(name, shape, doc) +1
+#include "runtime/bytecode/opcodes.def"
+#undef OP
+    ;
+
+const char* op_name(Op op);
+const char* op_shape(Op op);
+
+struct Instr {
+  Op op;
+  uint16_t d = 0;
+  uint32_t a = 0, b = 0, c = 0;
+};
+
+enum class Kind : uint8_t { Bool, Int, Decimal, Money, String, Time, Date, Duration, Enum, Set, List };
+const char* kind_name(Kind k);
+
+struct Field {
+  std::string name;
+  Kind kind = Kind::Int;
+  Kind elem = Kind::Int;  // Set/List element
+  bool optional = false;
+  std::string currency;   // Money
+  int64_t default_value = kNone;  // used when data lacks the field (non-optional fields with `= x`)
+  bool has_default = false;
+  std::vector<std::string> enum_values;
+};
+
+struct EventType {
+  std::string name;
+  std::vector<Field> fields;  // 0 id, 1 user, 2 time, then declared fields
+};
+
+enum class AggKind : uint8_t { Count, Sum, Avg, Min, Max, First, Last, Exists };
+enum class Window : uint8_t { All, Within, LastN, Previous, PreviousN, Since };
+
+// One history aggregate the runtime maintains per user, incrementally, as events arrive.
+struct AggSpec {
+  AggKind kind = AggKind::Count;
+  Window window = Window::All;
+  uint32_t event = 0;
+  int32_t field = -1;        // -1: whole events (count, exists)
+  int32_t filter_unit = -1;  // predicate over the event, evaluated once at insertion
+  int64_t window_value = 0;  // Within: micros; LastN/PreviousN: N; Since: time
+  Kind value_kind = Kind::Int;
+  std::string text;          // the source text, for disassembly and explanations
+};
+
+struct Unit {
+  std::string name;  // "segment loyal", "strategy s who", "filter 3"
+  uint16_t registers = 0;
+  Kind result = Kind::Bool;
+  std::vector<Instr> code;
+};
+
+struct Segment {
+  std::string name;
+  uint32_t unit = 0;
+};
+
+enum class Trigger : uint8_t { OnEvent, At, Every };
+enum class PeriodKind : uint8_t { Campaign, Calendar, Sliding };
+
+struct Period {
+  PeriodKind kind = PeriodKind::Campaign;
+  int64_t micros = 0;  // Calendar: hour/day/week length; Sliding: window length
+};
+
+struct Cap {
+  int64_t count = 0;
+  Period period;
+};
+
+struct Action {
+  bool send = false;
+  uint32_t resource = 0;
+  int32_t channel = -1;  // index into Program::channels
+  std::string code;
+};
+
+struct Strategy {
+  std::string name, business;
+  int64_t priority = 0;
+  Trigger trigger = Trigger::OnEvent;
+  uint32_t event = 0;             // OnEvent
+  int64_t at = 0;                 // At: the time; Every: the first instant
+  int64_t every = 0;              // Every: the period
+  bool has_window = false;
+  int64_t from = 0, to = 0;       // [from, to)
+  int32_t who = -1, where = -1, trigger_if = -1;  // units
+  std::vector<Action> actions;
+  bool has_budget = false;
+  int64_t budget = 0;             // millionths of budget_currency
+  std::string budget_currency;
+  int64_t stock = -1;             // -1: unlimited
+  std::vector<Cap> per_user;
+  int32_t control_basis_points = 0;  // 0..10000
+  std::string who_text, where_text, if_text;
+};
+
+enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms };
+const char* resource_kind_name(ResourceKind k);
+
+struct Resource {
+  std::string name;
+  ResourceKind kind = ResourceKind::Coupon;
+  int64_t discount = 0, threshold = 0;  // millionths
+  std::string currency;
+  int64_t points = 0;
+  bool has_claim = false;
+  int64_t claim_from = 0, claim_to = 0;
+  int64_t use_after_claim = 0;  // micros; 0 when `use` is absent or a fixed window
+  bool has_use_window = false;
+  int64_t use_from = 0, use_to = 0;
+  std::string text;  // message template (push body / sms text)
+};
+
+struct Policy {
+  std::string name, business;  // empty business: every strategy
+  int64_t max_unredeemed = -1;
+  std::string unredeemed_kind;  // coupons, red_envelopes, resources
+  bool has_same_type = false;
+  Period same_type;
+  struct ChannelCap {
+    int32_t channel = 0;
+    Cap cap;
+  };
+  std::vector<ChannelCap> channel_caps;
+};
+
+struct Program {
+  std::vector<int64_t> constants;
+  std::vector<std::string> strings;              // string id i is strings[i]
+  std::vector<std::vector<int64_t>> sets;        // sorted constant sets
+  std::vector<Field> profile;                    // 0 is `user`
+  std::vector<EventType> events;
+  std::vector<AggSpec> aggregates;
+  std::vector<Unit> units;
+  std::vector<Segment> segments;
+  std::vector<Strategy> strategies;
+  std::vector<Resource> resources;
+  std::vector<Policy> policies;
+  std::vector<std::string> channels;
+
+  int find_event(const std::string& name) const;
+  int find_profile_field(const std::string& name) const;
+  // Total instructions: an upper bound on the work of evaluating every unit once.
+  size_t cost_bound() const;
+};
+
+// Binary `.crmc` format: "CRMC", version, payload size, FNV-1a 64 checksum, payload.
+std::string serialize(const Program& p);
+// Returns false with a message for foreign, truncated, corrupt or unverifiable input.
+bool deserialize(const std::string& bytes, Program& out, std::string& error);
+// Structural checks a loaded program must pass before the VM may run it: every register,
+// constant, field, aggregate and set index in range, every jump forward and inside its unit.
+bool verify(const Program& p, std::string& error);
+
+std::string disassemble(const Program& p);
+
+}  // namespace crm::bytecode

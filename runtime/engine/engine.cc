@@ -1,0 +1,584 @@
+// engine.cc - event ingestion, decisions and audience counts.
+#include "runtime/engine/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "runtime/engine/json_line.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::engine {
+
+using bytecode::Kind;
+using bytecode::kNone;
+
+class Engine::AggSource : public vm::AggregateSource {
+ public:
+  explicit AggSource(const bytecode::Program& p) : p_(p) {}
+  int64_t aggregate(uint32_t g, int64_t now) override { return user->aggs.value(p_.aggregates[g], g, now); }
+  User* user = nullptr;
+
+ private:
+  const bytecode::Program& p_;
+};
+
+Engine::Engine(const bytecode::Program& program)
+    : p_(program), vm_(program), strings_(program.strings), agg_source_(std::make_unique<AggSource>(program)) {
+  vm_.prepare(ctx_);
+  ctx_.strings = &strings_;
+  ctx_.collections = &collections_;
+  ctx_.aggregates = agg_source_.get();
+  for (const auto& f : p_.profile) default_profile_.push_back(f.has_default ? f.default_value : kNone);
+  aggs_by_event_.resize(p_.events.size());
+  for (uint32_t g = 0; g < p_.aggregates.size(); ++g) aggs_by_event_[p_.aggregates[g].event].push_back(g);
+  strategies_by_event_.resize(p_.events.size());
+  for (uint32_t s = 0; s < p_.strategies.size(); ++s)
+    if (p_.strategies[s].trigger == bytecode::Trigger::OnEvent) strategies_by_event_[p_.strategies[s].event].push_back(s);
+  // Higher priority first, so a policy such as "same resource type once per day" lets the most
+  // important strategy win; equal priorities fall back to the name for determinism.
+  for (auto& v : strategies_by_event_)
+    std::stable_sort(v.begin(), v.end(), [&](uint32_t a, uint32_t b) {
+      if (p_.strategies[a].priority != p_.strategies[b].priority) return p_.strategies[a].priority > p_.strategies[b].priority;
+      return p_.strategies[a].name < p_.strategies[b].name;
+    });
+  stock_used_.assign(p_.strategies.size(), 0);
+  budget_used_.assign(p_.strategies.size(), 0);
+  next_schedule_.assign(p_.strategies.size(), INT64_MIN);
+}
+
+Engine::~Engine() = default;
+
+Engine::User& Engine::user(const std::string& id) {
+  auto it = users_.find(id);
+  if (it != users_.end()) return *it->second;
+  auto u = std::make_unique<User>(p_);
+  u->profile = default_profile_;
+  if (!u->profile.empty()) u->profile[0] = strings_.intern(id);
+  User& ref = *u;
+  users_.emplace(id, std::move(u));
+  user_order_.push_back(id);
+  return ref;
+}
+
+const std::vector<int64_t>* Engine::profile_of(const std::string& id) const {
+  auto it = users_.find(id);
+  return it == users_.end() ? nullptr : &it->second->profile;
+}
+
+int64_t Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
+  auto it = users_.find(id);
+  if (it == users_.end()) {
+    // A user with no history: aggregates of an empty history.
+    state::UserAggregates empty(p_);
+    return empty.value(p_.aggregates[g], g, now);
+  }
+  return it->second->aggs.value(p_.aggregates[g], g, now);
+}
+
+// ---- data --------------------------------------------------------------------------------------
+
+bool Engine::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err) {
+  using K = JsonValue::Kind;
+  if (v.kind == K::Null) {
+    if (f.optional) { out = kNone; return true; }
+    if (f.has_default) { out = f.default_value; return true; }
+    err = fmt::format("`{}` is null but not optional", f.name);
+    return false;
+  }
+  auto want = [&](const char* what) {
+    err = fmt::format("`{}` must be {}", f.name, what);
+    return false;
+  };
+  Kind kind = f.kind;
+  switch (kind) {
+    case Kind::Bool:
+      if (v.kind != K::Bool) return want("true or false");
+      out = v.boolean;
+      return true;
+    case Kind::Int: {
+      if (v.kind != K::Number || v.text.find_first_of(".eE") != std::string::npos) return want("an integer");
+      errno = 0;
+      char* end = nullptr;
+      long long x = std::strtoll(v.text.c_str(), &end, 10);
+      if (errno == ERANGE || *end) return want("an integer in range");
+      out = x;
+      return true;
+    }
+    case Kind::Decimal:
+    case Kind::Money: {
+      if (v.kind != K::Number && v.kind != K::String) return want(kind == Kind::Money ? "a money amount" : "a number");
+      auto d = support::Decimal::parse(v.text);
+      if (!d) return want("a plain decimal number with at most 6 decimal places");
+      out = d->units();
+      return true;
+    }
+    case Kind::String:
+      if (v.kind != K::String) return want("a string");
+      out = strings_.intern(v.text);
+      return true;
+    case Kind::Time: {
+      if (v.kind != K::String) return want("an ISO-8601 time string");
+      auto t = support::parse_time(v.text, true);
+      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", v.text).c_str());
+      out = *t;
+      return true;
+    }
+    case Kind::Date: {
+      if (v.kind != K::String) return want("a date string");
+      auto d = support::parse_date(v.text);
+      if (!d) return want(fmt::format("a date like 2026-11-11, not \"{}\"", v.text).c_str());
+      out = *d;
+      return true;
+    }
+    case Kind::Duration: {
+      if (v.kind != K::Number) return want("a number of seconds");
+      auto d = support::Decimal::parse(v.text);
+      if (!d) return want("a number of seconds");
+      out = d->units();  // millionths of a second are microseconds
+      return true;
+    }
+    case Kind::Enum: {
+      if (v.kind != K::String) return want("a string naming an enum value");
+      auto it = std::find(f.enum_values.begin(), f.enum_values.end(), v.text);
+      if (it == f.enum_values.end()) {
+        std::string list;
+        for (auto& e : f.enum_values) list += (list.empty() ? "" : ", ") + e;
+        err = fmt::format("`{}` is \"{}\", not one of {}", f.name, v.text, list);
+        return false;
+      }
+      out = it - f.enum_values.begin();
+      return true;
+    }
+    case Kind::Set:
+    case Kind::List: {
+      if (v.kind != K::Array) return want("an array");
+      std::vector<int64_t> items;
+      bytecode::Field ef = f;
+      ef.kind = f.elem;
+      ef.optional = false;
+      ef.has_default = false;
+      for (const auto& item : v.items) {
+        int64_t x;
+        if (!encode_field(ef, item, x, err)) return false;
+        items.push_back(x);
+      }
+      out = collections_.add(std::move(items));
+      return true;
+    }
+  }
+  return want("a value");
+}
+
+bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) {
+  std::vector<JsonMember> members;
+  if (!parse_json_object(line, members, err)) return false;
+  const JsonMember* type = nullptr;
+  for (const auto& m : members) if (m.key == "type") type = &m;
+  if (!type || type->value.kind != JsonValue::Kind::String) {
+    err = "missing `type` (a string naming the event type)";
+    return false;
+  }
+  int t = p_.find_event(type->value.text);
+  if (t < 0) {
+    err = fmt::format("unknown event type \"{}\"", type->value.text);
+    return false;
+  }
+  const auto& et = p_.events[t];
+  ev.type = static_cast<uint32_t>(t);
+  ev.fields.assign(et.fields.size(), kNone);
+  ev.present.assign(et.fields.size(), 0);
+  for (const auto& m : members) {
+    if (m.key == "type") continue;
+    size_t i = 0;
+    while (i < et.fields.size() && et.fields[i].name != m.key) ++i;
+    if (i == et.fields.size()) continue;  // fields the program does not use are ignored
+    if (i <= 1 && m.value.kind != JsonValue::Kind::String) {
+      err = fmt::format("`{}` must be a string", m.key);
+      return false;
+    }
+    if (i == 0) ev.id = m.value.text;
+    if (i == 1) ev.user = m.value.text;
+    if (!encode_field(et.fields[i], m.value, ev.fields[i], err)) return false;
+    ev.present[i] = m.value.kind != JsonValue::Kind::Null;
+  }
+  for (size_t i = 0; i < et.fields.size(); ++i) {
+    if (ev.present[i]) continue;
+    const auto& f = et.fields[i];
+    if (i <= 2) {
+      err = fmt::format("missing `{}`", f.name);
+      return false;
+    }
+    if (f.has_default) ev.fields[i] = f.default_value;
+    else if (!f.optional) {
+      err = fmt::format("missing `{}` ({} events require it)", f.name, et.name);
+      return false;
+    }
+  }
+  ev.time = ev.fields[2];
+  return true;
+}
+
+bool Engine::load_profile_line(std::string_view line, std::string& err) {
+  std::vector<JsonMember> members;
+  if (!parse_json_object(line, members, err)) return false;
+  const JsonMember* id = nullptr;
+  for (const auto& m : members) if (m.key == "user") id = &m;
+  if (!id || id->value.kind != JsonValue::Kind::String) {
+    err = "missing `user` (a string)";
+    return false;
+  }
+  std::vector<int64_t> row = default_profile_;
+  row[0] = strings_.intern(id->value.text);
+  for (const auto& m : members) {
+    int f = p_.find_profile_field(m.key);
+    if (f <= 0) continue;
+    if (!encode_field(p_.profile[f], m.value, row[f], err)) return false;
+  }
+  for (size_t f = 1; f < row.size(); ++f)
+    if (row[f] == kNone && !p_.profile[f].optional) {
+      bool given = false;
+      for (const auto& m : members) given |= m.key == p_.profile[f].name;
+      if (!given) {
+        err = fmt::format("missing profile field `{}`", p_.profile[f].name);
+        return false;
+      }
+    }
+  user(id->value.text).profile = std::move(row);
+  return true;
+}
+
+namespace {
+
+// One CSV record (RFC 4180 quoting, no embedded newlines).
+bool split_csv(std::string_view line, std::vector<std::string>& out, std::string& err) {
+  out.clear();
+  std::string cur;
+  bool quoted = false, was_quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"' && cur.empty()) {
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      out.push_back(std::move(cur));
+      cur.clear();
+      was_quoted = false;
+    } else if (c != '\r') {
+      cur += c;
+    }
+  }
+  if (quoted) {
+    err = "unterminated quoted field";
+    return false;
+  }
+  (void)was_quoted;
+  out.push_back(std::move(cur));
+  return true;
+}
+
+}  // namespace
+
+bool Engine::load_profile_csv_header(std::string_view header, std::string& err) {
+  if (!split_csv(header, csv_columns_, err)) return false;
+  if (std::find(csv_columns_.begin(), csv_columns_.end(), "user") == csv_columns_.end()) {
+    err = "the header has no `user` column";
+    return false;
+  }
+  return true;
+}
+
+bool Engine::load_profile_csv_row(std::string_view line, std::string& err) {
+  std::vector<std::string> cells;
+  if (!split_csv(line, cells, err)) return false;
+  if (cells.size() != csv_columns_.size()) {
+    err = fmt::format("{} columns, but the header has {}", cells.size(), csv_columns_.size());
+    return false;
+  }
+  // Re-express the row as JSON values so typing rules are shared with JSON Lines profiles.
+  std::string id;
+  std::vector<int64_t> row = default_profile_;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (csv_columns_[i] == "user") { id = cells[i]; continue; }
+    int f = p_.find_profile_field(csv_columns_[i]);
+    if (f <= 0) continue;
+    JsonValue v;
+    const auto& field = p_.profile[f];
+    if (cells[i].empty()) v.kind = JsonValue::Kind::Null;
+    else if (field.kind == Kind::Bool) { v.kind = JsonValue::Kind::Bool; v.boolean = cells[i] == "true" || cells[i] == "1"; }
+    else if (field.kind == Kind::Int || field.kind == Kind::Decimal || field.kind == Kind::Money || field.kind == Kind::Duration) { v.kind = JsonValue::Kind::Number; v.text = cells[i]; }
+    else { v.kind = JsonValue::Kind::String; v.text = cells[i]; }
+    if (!encode_field(field, v, row[f], err)) return false;
+  }
+  if (id.empty()) {
+    err = "empty `user`";
+    return false;
+  }
+  row[0] = strings_.intern(id);
+  user(id).profile = std::move(row);
+  return true;
+}
+
+// ---- streaming ---------------------------------------------------------------------------------
+
+void Engine::apply(User& u, const Event& ev) {
+  ctx_.event = ev.fields.data();
+  ctx_.event_size = ev.fields.size();
+  ctx_.profile = u.profile.data();
+  ctx_.profile_size = u.profile.size();
+  ctx_.now = ev.time;
+  agg_source_->user = &u;
+  for (uint32_t g : aggs_by_event_[ev.type]) {
+    const auto& spec = p_.aggregates[g];
+    if (spec.filter_unit >= 0) {
+      vm::Result r = vm_.run(static_cast<uint32_t>(spec.filter_unit), ctx_);
+      if (r.status != vm::Status::Ok) { ++stats_.eval_errors; continue; }
+      if (!r.value) continue;
+    }
+    bool has = spec.field >= 0 && ev.present[spec.field] && ev.fields[spec.field] != kNone;
+    int64_t v = spec.field >= 0 ? ev.fields[spec.field] : 0;
+    u.aggs.add(spec, g, ev.time, v, spec.field < 0 || has);
+  }
+}
+
+bool Engine::observe(const Event& ev, std::string& err) {
+  if (ev.time < last_time_) {
+    err = fmt::format("out of order: {} is before the previous event at {}", support::format_time(ev.time),
+                      support::format_time(last_time_));
+    return false;
+  }
+  last_time_ = ev.time;
+  User& u = user(ev.user);
+  apply(u, ev);
+  redeem(u, ev);
+  ++stats_.events;
+  return true;
+}
+
+bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
+  if (!observe(ev, err)) return false;
+  User& u = user(ev.user);
+  for (uint32_t s : strategies_by_event_[ev.type]) decide(u, ev.user, &ev, ev.time, s, out);
+  return true;
+}
+
+// A `Redeem` event naming a resource marks the user's oldest open grant of it as used, which
+// is what the "unredeemed coupons per user" policy counts.
+void Engine::redeem(User& u, const Event& ev) {
+  const auto& et = p_.events[ev.type];
+  if (et.name != "Redeem") return;
+  for (size_t i = 3; i < et.fields.size(); ++i) {
+    if (et.fields[i].name != "resource" || et.fields[i].kind != Kind::String || ev.fields[i] == kNone) continue;
+    std::string_view name = strings_.text(ev.fields[i]);
+    for (auto& g : u.grants)
+      if (!g.redeemed && p_.resources[g.resource].name == name) {
+        g.redeemed = true;
+        return;
+      }
+  }
+}
+
+bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
+  if (unit < 0) { result = true; return true; }
+  ctx_.event = ev ? ev->fields.data() : nullptr;
+  ctx_.event_size = ev ? ev->fields.size() : 0;
+  ctx_.profile = u.profile.data();
+  ctx_.profile_size = u.profile.size();
+  ctx_.now = now;
+  agg_source_->user = &u;
+  vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
+  if (r.status != vm::Status::Ok) {
+    ++stats_.eval_errors;
+    return false;
+  }
+  result = r.value != 0;
+  return true;
+}
+
+namespace {
+
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now) {
+  switch (p.kind) {
+    case bytecode::PeriodKind::Campaign: return true;
+    case bytecode::PeriodKind::Calendar: return support::floor_div(then, p.micros) == support::floor_div(now, p.micros);
+    case bytecode::PeriodKind::Sliding: return then > now - p.micros;
+  }
+  return true;
+}
+
+bool is_coupon(bytecode::ResourceKind k) {
+  return k == bytecode::ResourceKind::Coupon || k == bytecode::ResourceKind::RedEnvelope;
+}
+
+}  // namespace
+
+std::string Engine::limit_violation(User& u, const bytecode::Strategy& s, uint32_t si, const bytecode::Action& a, int64_t now) {
+  const auto& res = p_.resources[a.resource];
+  if (res.has_claim && (now < res.claim_from || now >= res.claim_to)) return "claim_window";
+  for (const auto& cap : s.per_user) {
+    int64_t n = 0;
+    for (const auto& g : u.grants) n += g.strategy == si && in_period(cap.period, g.time, now);
+    if (n >= cap.count) return "per_user_limit";
+  }
+  if (s.stock >= 0 && stock_used_[si] >= s.stock) return "stock";
+  int64_t cost = is_coupon(res.kind) ? res.discount : 0;
+  if (s.has_budget && budget_used_[si] + cost > s.budget) return "budget";
+  for (const auto& pol : p_.policies) {
+    if (!pol.business.empty() && pol.business != s.business) continue;
+    if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
+      int64_t open = 0;
+      for (const auto& g : u.grants) {
+        const auto& gr = p_.resources[g.resource];
+        bool counted = pol.unredeemed_kind == "resources" ||
+                       (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
+                       (pol.unredeemed_kind == "red_envelopes" && gr.kind == bytecode::ResourceKind::RedEnvelope);
+        bool expired = (gr.use_after_claim > 0 && g.time + gr.use_after_claim <= now) ||
+                       (gr.has_use_window && now >= gr.use_to);
+        open += counted && !g.redeemed && !expired;
+      }
+      if (open >= pol.max_unredeemed) return "unredeemed_limit";
+    }
+    if (pol.has_same_type)
+      for (const auto& g : u.grants)
+        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now)) return "same_type";
+    for (const auto& cc : pol.channel_caps) {
+      if (a.channel != cc.channel) continue;
+      int64_t n = 0;
+      for (const auto& g : u.grants) n += g.channel == cc.channel && in_period(cc.cap.period, g.time, now);
+      if (n >= cc.cap.count) return "channel_cap";
+    }
+  }
+  return "";
+}
+
+void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
+  if (s.has_window && (now < s.from || now >= s.to)) return;
+  bool ok = false;
+  if (!run_unit(s.trigger_if, u, ev, now, ok) || !ok) return;
+  if (!run_unit(s.who, u, ev, now, ok) || !ok) return;
+  if (!run_unit(s.where, u, ev, now, ok) || !ok) return;
+  Decision d;
+  d.event = ev ? ev->id : "";
+  d.user = user_id;
+  d.strategy = si;
+  d.at = now;
+  // Deterministic A/B split: the same user always lands in the same group of a strategy.
+  if (s.control_basis_points > 0 &&
+      static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.name) % 10000) < s.control_basis_points) {
+    d.outcome = Outcome::Control;
+    ++stats_.control;
+    out.push_back(d);
+    return;
+  }
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    const auto& a = s.actions[ai];
+    d.action = static_cast<int32_t>(ai);
+    std::string why = limit_violation(u, s, si, a, now);
+    if (why.empty()) {
+      d.outcome = Outcome::Granted;
+      d.reason.clear();
+      u.grants.push_back({si, a.resource, a.channel, now, false});
+      ++stock_used_[si];
+      if (is_coupon(p_.resources[a.resource].kind)) budget_used_[si] += p_.resources[a.resource].discount;
+      ++stats_.granted;
+    } else {
+      d.outcome = Outcome::Rejected;
+      d.reason = why;
+      ++stats_.rejected;
+    }
+    out.push_back(d);
+  }
+}
+
+void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
+  for (uint32_t si = 0; si < p_.strategies.size(); ++si) {
+    const auto& s = p_.strategies[si];
+    if (s.trigger == bytecode::Trigger::OnEvent) continue;
+    int64_t& next = next_schedule_[si];
+    if (next == INT64_MIN) {
+      if (s.trigger == bytecode::Trigger::At) {
+        next = s.at;
+      } else {
+        // `every D at HH:MM between A and B`: the first HH:MM on or after A's day.
+        int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
+        int64_t day = support::floor_div(start, support::kMicrosPerDay) * support::kMicrosPerDay;
+        next = day + s.at;
+        while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+      }
+    }
+    while (next != INT64_MAX && next <= upto) {
+      int64_t instant = next;
+      if (!s.has_window || (instant >= s.from && instant < s.to))
+        for (const auto& id : user_order_) decide(*users_[id], id, nullptr, instant, si, out);
+      next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
+      if (s.has_window && next >= s.to) next = INT64_MAX;
+    }
+  }
+}
+
+// ---- batch -------------------------------------------------------------------------------------
+
+bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err) {
+  User* u = nullptr;
+  std::unique_ptr<User> temp;
+  if (auto it = users_.find(id); it != users_.end()) u = it->second.get();
+  else {
+    temp = std::make_unique<User>(p_);
+    temp->profile = default_profile_;
+    if (!temp->profile.empty()) temp->profile[0] = strings_.intern(id);
+    u = temp.get();
+  }
+  ctx_.event = nullptr;
+  ctx_.event_size = 0;
+  ctx_.profile = u->profile.data();
+  ctx_.profile_size = u->profile.size();
+  ctx_.now = now;
+  agg_source_->user = u;
+  vm::Result r = vm_.run(unit, ctx_);
+  if (r.status != vm::Status::Ok) {
+    err = r.error;
+    return false;
+  }
+  result = r.value;
+  return true;
+}
+
+std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  std::vector<std::pair<std::string, uint32_t>> units;
+  for (const auto& s : p_.segments) units.push_back({s.name, s.unit});
+  for (const auto& s : p_.strategies)
+    if (s.who >= 0) units.push_back({s.name, static_cast<uint32_t>(s.who)});
+  for (const auto& [name, unit] : units) {
+    int64_t n = 0;
+    for (const auto& id : user_order_) {
+      int64_t v = 0;
+      std::string err;
+      if (evaluate(unit, id, at, v, err)) n += v != 0;
+      else ++stats_.eval_errors;
+    }
+    out.emplace_back(name, n);
+  }
+  return out;
+}
+
+std::string Engine::decision_json(const Decision& d) const {
+  const auto& s = p_.strategies[d.strategy];
+  const auto& a = s.actions.empty() ? bytecode::Action{} : s.actions[d.action];
+  const char* outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Rejected ? "rejected" : "control";
+  std::string res = s.actions.empty() ? "null" : json_quote(p_.resources[a.resource].name);
+  std::string channel = a.channel >= 0 ? json_quote(p_.channels[a.channel]) : "null";
+  std::string code = a.code.empty() ? "null" : json_quote(a.code);
+  return fmt::format(
+      "{{\"event\":{},\"user\":{},\"strategy\":{},\"outcome\":\"{}\",\"reason\":{},\"resource\":{},\"channel\":{},"
+      "\"code\":{},\"at\":\"{}\"}}",
+      d.event.empty() ? "null" : json_quote(d.event), json_quote(d.user), json_quote(s.name), outcome,
+      d.reason.empty() ? "null" : json_quote(d.reason), res, channel, code, support::format_time(d.at));
+}
+
+}  // namespace crm::engine

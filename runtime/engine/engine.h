@@ -1,0 +1,139 @@
+// engine.h - the evaluation runtime: user state, event ingestion, strategy decisions (claim
+// limits, stock, budget, A/B split, anti-harassment policies) and audience counts.
+//
+// Streaming: process() takes one event, updates that user's aggregates, then evaluates only the
+// strategies indexed under the event's type, in priority order. Batch: audience() evaluates
+// every segment and every strategy's `who` over all known users at one instant. Both use the
+// same compiled units and the same VM, so they cannot disagree. Decisions are deterministic:
+// the A/B split hashes (user, strategy), and ties in priority are broken by name.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/bytecode/program.h"
+#include "runtime/state/aggregates.h"
+#include "runtime/vm/vm.h"
+
+namespace crm::engine {
+
+struct JsonValue;
+
+struct Event {
+  std::string id;
+  uint32_t type = 0;
+  std::string user;
+  int64_t time = 0;
+  std::vector<int64_t> fields;  // laid out as the program's EventType (0 id, 1 user, 2 time, ...)
+  std::vector<uint8_t> present;
+};
+
+enum class Outcome : uint8_t { Granted, Rejected, Control };
+
+struct Decision {
+  std::string event;  // empty for scheduled deliveries
+  std::string user;
+  uint32_t strategy = 0;
+  Outcome outcome = Outcome::Granted;
+  std::string reason;  // why rejected
+  int32_t action = 0;
+  int64_t at = 0;
+};
+
+struct Stats {
+  size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
+  size_t granted = 0, rejected = 0, control = 0;
+  std::map<std::string, size_t> skipped_by_reason;
+};
+
+class Engine {
+ public:
+  explicit Engine(const bytecode::Program& program);
+  ~Engine();
+
+  const bytecode::Program& program() const { return p_; }
+
+  // Parses one JSON Lines event against the program's schema. `error` explains what is wrong
+  // (unknown type, missing or mistyped field, bad time) without a line number; callers add it.
+  bool parse_event(std::string_view line, Event& out, std::string& error);
+  // Profiles: JSON Lines (key `user`) or CSV with a header row (column `user`).
+  bool load_profile_line(std::string_view line, std::string& error);
+  bool load_profile_csv_header(std::string_view header, std::string& error);
+  bool load_profile_csv_row(std::string_view row, std::string& error);
+
+  // Streaming. Events must arrive in time order; an earlier event is refused (returns false).
+  bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
+  // Runs `at`/`every` strategies due at or before `upto` that have not run yet.
+  void fire_schedules(int64_t upto, std::vector<Decision>& out);
+  // Folds an event into the user's history only (no decisions): for audience and explain.
+  bool observe(const Event& ev, std::string& error);
+
+  // Batch: counts per segment and per strategy `who`, in program order.
+  std::vector<std::pair<std::string, int64_t>> audience(int64_t at);
+
+  // Evaluates unit u for a user at `now` (no event). Returns false on a runtime fault.
+  bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error);
+  bool has_user(const std::string& user) const { return users_.count(user) > 0; }
+  size_t user_count() const { return users_.size(); }
+  int64_t last_time() const { return last_time_; }
+
+  std::string decision_json(const Decision& d) const;
+  const Stats& stats() const { return stats_; }
+  Stats& stats() { return stats_; }
+
+  // Raw access for the reference evaluator and explain.
+  const std::vector<int64_t>* profile_of(const std::string& user) const;
+  int64_t aggregate_of(const std::string& user, uint32_t g, int64_t now);
+  vm::StringPool& strings() { return strings_; }
+  const vm::CollectionStore& collections() const { return collections_; }
+
+  // Encodes a JSON or CSV value for a field; false with a message when it does not fit.
+  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error);
+
+ private:
+  struct Grant {
+    uint32_t strategy;
+    uint32_t resource;
+    int32_t channel;
+    int64_t time;
+    bool redeemed = false;
+  };
+  struct User {
+    explicit User(const bytecode::Program& p) : aggs(p) {}
+    std::vector<int64_t> profile;
+    state::UserAggregates aggs;
+    std::vector<Grant> grants;
+  };
+  class AggSource;
+
+  User& user(const std::string& id);
+  void apply(User& u, const Event& ev);
+  void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
+  bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
+  std::string limit_violation(User& u, const bytecode::Strategy& s, uint32_t si, const bytecode::Action& a, int64_t now);
+  void redeem(User& u, const Event& ev);
+
+  const bytecode::Program& p_;
+  vm::VM vm_;
+  vm::StringPool strings_;
+  vm::CollectionStore collections_;
+  vm::Context ctx_;
+  std::unique_ptr<AggSource> agg_source_;
+  std::unordered_map<std::string, std::unique_ptr<User>> users_;
+  std::vector<std::string> user_order_;  // first-seen order, for deterministic batch output
+  std::vector<int64_t> default_profile_;
+  std::vector<std::vector<uint32_t>> aggs_by_event_;
+  std::vector<std::vector<uint32_t>> strategies_by_event_;
+  std::vector<int64_t> stock_used_, budget_used_;
+  std::vector<int64_t> next_schedule_;
+  std::vector<std::string> csv_columns_;
+  int64_t last_time_ = INT64_MIN;
+  Stats stats_;
+};
+
+}  // namespace crm::engine

@@ -1,0 +1,409 @@
+// importers.cc - the UCI Online Retail and CDNOW importers; see importers.h for the contract.
+#include "runtime/ingest/importers.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <istream>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::ingest {
+namespace {
+
+using support::Decimal;
+using i128 = __int128;
+
+// ---- RFC 4180 reader ---------------------------------------------------------------------------
+
+class CsvReader {
+ public:
+  explicit CsvReader(std::istream& in) : in_(in) {}
+
+  // Reads the next record into `fields`. Returns false at the end of input or on an error; then
+  // `error` is empty at a clean end. Blank lines are only allowed at the end of the input.
+  bool next(std::vector<std::string>& fields, std::string& error) {
+    fields.clear();
+    error.clear();
+    std::string line;
+    while (true) {
+      if (!read_line(line)) {
+        if (in_.bad()) error = "line " + std::to_string(physical_ + 1) + ": read error";
+        return false;
+      }
+      if (!line.empty()) break;
+      if (!blank_line_) blank_line_ = physical_;
+    }
+    if (blank_line_) {
+      error = "line " + std::to_string(*blank_line_) + ": blank line inside the data";
+      return false;
+    }
+    record_line_ = physical_;
+    if (record_line_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+
+    std::string field;
+    size_t i = 0;
+    while (true) {  // one iteration per field
+      field.clear();
+      if (i < line.size() && line[i] == '"') {
+        ++i;
+        while (true) {
+          if (i == line.size()) {  // the quoted field continues on the next physical line
+            std::string more;
+            if (!read_line(more)) {
+              error = at("unterminated quoted field");
+              return false;
+            }
+            field += '\n';
+            line = std::move(more);
+            i = 0;
+            continue;
+          }
+          char c = line[i++];
+          if (c != '"') {
+            field += c;
+          } else if (i < line.size() && line[i] == '"') {
+            field += '"';
+            ++i;
+          } else {
+            break;
+          }
+        }
+        if (i < line.size() && line[i] != ',') {
+          error = at("unexpected character after a closing quote in field " + std::to_string(fields.size() + 1));
+          return false;
+        }
+      } else {
+        size_t end = line.find(',', i);
+        if (end == std::string::npos) end = line.size();
+        std::string_view raw(line.data() + i, end - i);
+        if (raw.find('"') != std::string_view::npos) {
+          error = at("quote inside an unquoted field " + std::to_string(fields.size() + 1));
+          return false;
+        }
+        field.assign(raw);
+        i = end;
+      }
+      fields.push_back(field);
+      if (i == line.size()) return true;
+      ++i;  // the comma
+    }
+  }
+
+  size_t line() const { return record_line_; }
+  std::string at(const std::string& message) const { return "line " + std::to_string(record_line_) + ": " + message; }
+
+ private:
+  bool read_line(std::string& line) {
+    if (!std::getline(in_, line)) return false;
+    ++physical_;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return true;
+  }
+
+  std::istream& in_;
+  size_t physical_ = 0;
+  size_t record_line_ = 0;
+  std::optional<size_t> blank_line_;
+};
+
+// ---- field helpers -----------------------------------------------------------------------------
+
+// Reads the header and finds each wanted column by name.
+bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names, std::vector<size_t>& index,
+                  size_t& width, std::string& error) {
+  std::vector<std::string> header;
+  if (!csv.next(header, error)) {
+    if (error.empty()) error = "line 1: empty input, expected a header line";
+    return false;
+  }
+  width = header.size();
+  for (std::string_view name : names) {
+    auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      error = csv.at("missing column `" + std::string(name) + "` in the header");
+      return false;
+    }
+    index.push_back(static_cast<size_t>(it - header.begin()));
+  }
+  return true;
+}
+
+std::optional<int64_t> parse_int(std::string_view s) {
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// `2010-12-01 08:26:00` (exactly this shape), read as UTC.
+std::optional<int64_t> parse_uci_time(std::string_view s) {
+  if (s.size() != 19 || s[10] != ' ' || s[16] != ':') return std::nullopt;
+  return support::parse_time(s);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;  // UTF-8 passes through unchanged
+        }
+    }
+  }
+  out += '"';
+}
+
+struct Event {
+  std::string id;
+  std::string user;
+  int64_t time = 0;    // microseconds since the epoch, UTC
+  int64_t amount = 0;  // Decimal units (millionths)
+  int64_t count = 0;   // items / cds
+  std::string country;
+};
+
+// Writes the events sorted by time; equal times keep their order in `events`.
+bool write_events(std::vector<Event>& events, const char* count_key, bool with_country, std::ostream& out,
+                  ImportStats& stats, std::string& error) {
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+  std::string line;
+  for (const Event& e : events) {
+    line.clear();
+    line += "{\"id\":";
+    append_json_string(line, e.id);
+    line += ",\"type\":\"Order\",\"user\":";
+    append_json_string(line, e.user);
+    line += ",\"time\":";
+    append_json_string(line, support::format_time(e.time));
+    line += ",\"amount\":";
+    line += Decimal::from_units(e.amount).to_string();
+    line += ",\"";
+    line += count_key;
+    line += "\":";
+    line += std::to_string(e.count);
+    if (with_country) {
+      line += ",\"country\":";
+      append_json_string(line, e.country);
+    }
+    line += "}\n";
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    ++stats.events;
+  }
+  out.flush();
+  if (!out) {
+    error = "cannot write the events";
+    return false;
+  }
+  return true;
+}
+
+bool fits_int64(i128 v) {
+  return v >= std::numeric_limits<int64_t>::min() && v <= std::numeric_limits<int64_t>::max();
+}
+
+}  // namespace
+
+// ---- UCI Online Retail ---------------------------------------------------------------------------
+
+bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
+  stats = ImportStats{};
+  error.clear();
+  CsvReader csv(in);
+  std::vector<size_t> col;
+  size_t width = 0;
+  if (!find_columns(csv, {"InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"}, col,
+                    width, error))
+    return false;
+  const size_t kInvoice = col[0], kQuantity = col[1], kDate = col[2], kPrice = col[3], kCustomer = col[4],
+               kCountry = col[5];
+
+  struct Invoice {
+    Event event;
+    bool has_rows = false;  // at least one kept row
+    size_t first_kept_line = 0;
+    i128 amount = 0;
+    i128 items = 0;
+  };
+  std::vector<Invoice> invoices;  // in order of first appearance in the file
+  std::unordered_map<std::string, size_t> by_id;
+
+  std::vector<std::string> f;
+  while (csv.next(f, error)) {
+    ++stats.rows;
+    if (f.size() != width) {
+      error = csv.at("expected " + std::to_string(width) + " fields, found " + std::to_string(f.size()));
+      return false;
+    }
+    const std::string invoice_no(trim(f[kInvoice]));
+    if (invoice_no.empty()) {
+      error = csv.at("empty InvoiceNo");
+      return false;
+    }
+    auto quantity = parse_int(trim(f[kQuantity]));
+    if (!quantity) {
+      error = csv.at("Quantity `" + f[kQuantity] + "` is not an integer");
+      return false;
+    }
+    auto price = Decimal::parse(trim(f[kPrice]));
+    if (!price) {
+      error = csv.at("UnitPrice `" + f[kPrice] + "` is not a decimal number (at most 6 fractional digits)");
+      return false;
+    }
+    auto time = parse_uci_time(trim(f[kDate]));
+    if (!time) {
+      error = csv.at("InvoiceDate `" + f[kDate] + "` is not `YYYY-MM-DD HH:MM:SS`");
+      return false;
+    }
+    // CustomerID is written as a float (`17850.0`); the user id is its integer text.
+    std::string_view customer = trim(f[kCustomer]);
+    if (size_t dot = customer.find('.'); dot != std::string_view::npos && is_digits(customer.substr(0, dot))) {
+      std::string_view fraction = customer.substr(dot + 1);
+      if (!fraction.empty() && (!is_digits(fraction) || fraction.find_first_not_of('0') != std::string_view::npos)) {
+        error = csv.at("CustomerID `" + f[kCustomer] + "` is not a whole number");
+        return false;
+      }
+      customer = customer.substr(0, dot);
+    }
+
+    auto [it, inserted] = by_id.try_emplace(invoice_no, invoices.size());
+    if (inserted) {
+      invoices.emplace_back();
+      invoices.back().event.id = invoice_no;
+    }
+    Invoice& inv = invoices[it->second];
+
+    const char* reason = nullptr;
+    if (invoice_no[0] == 'C')
+      reason = "cancellation";
+    else if (customer.empty())
+      reason = "no_customer";
+    else if (*quantity <= 0)
+      reason = "non_positive_quantity";
+    else if (price->units() <= 0)
+      reason = "non_positive_price";
+    if (reason) {
+      ++stats.skipped;
+      ++stats.skipped_by_reason[reason];
+      continue;
+    }
+
+    if (!inv.has_rows) {
+      inv.has_rows = true;
+      inv.first_kept_line = csv.line();
+      inv.event.user = customer;
+      inv.event.country = f[kCountry];
+      inv.event.time = *time;
+    } else if (inv.event.user != customer) {
+      error = csv.at("invoice " + invoice_no + " has rows for customers " + inv.event.user + " (line " +
+                     std::to_string(inv.first_kept_line) + ") and " + std::string(customer));
+      return false;
+    }
+    inv.event.time = std::min(inv.event.time, *time);
+    inv.amount += i128(*quantity) * price->units();
+    inv.items += *quantity;
+    if (!fits_int64(inv.amount) || !fits_int64(inv.items)) {
+      error = csv.at("invoice " + invoice_no + ": amount or item count overflows");
+      return false;
+    }
+  }
+  if (!error.empty()) return false;
+
+  std::vector<Event> events;
+  events.reserve(invoices.size());
+  for (Invoice& inv : invoices) {
+    if (!inv.has_rows) continue;
+    inv.event.amount = static_cast<int64_t>(inv.amount);
+    inv.event.count = static_cast<int64_t>(inv.items);
+    events.push_back(std::move(inv.event));
+  }
+  invoices.clear();
+  by_id.clear();
+  return write_events(events, "items", true, out, stats, error);
+}
+
+// ---- CDNOW ---------------------------------------------------------------------------------------
+
+bool import_cdnow(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
+  stats = ImportStats{};
+  error.clear();
+  CsvReader csv(in);
+  std::vector<size_t> col;
+  size_t width = 0;
+  if (!find_columns(csv, {"customer_id", "date", "number_of_cds", "dollar_value"}, col, width, error)) return false;
+  const size_t kCustomer = col[0], kDate = col[1], kCds = col[2], kDollars = col[3];
+
+  std::vector<Event> events;
+  std::vector<std::string> f;
+  while (csv.next(f, error)) {
+    ++stats.rows;
+    if (f.size() != width) {
+      error = csv.at("expected " + std::to_string(width) + " fields, found " + std::to_string(f.size()));
+      return false;
+    }
+    std::string_view customer = trim(f[kCustomer]);
+    if (customer.empty()) {
+      error = csv.at("empty customer_id");
+      return false;
+    }
+    std::string_view date_text = trim(f[kDate]);
+    auto date = date_text.size() == 10 ? support::parse_date(date_text) : std::nullopt;
+    if (!date) {
+      error = csv.at("date `" + f[kDate] + "` is not `YYYY-MM-DD`");
+      return false;
+    }
+    auto cds = parse_int(trim(f[kCds]));
+    if (!cds) {
+      error = csv.at("number_of_cds `" + f[kCds] + "` is not an integer");
+      return false;
+    }
+    auto dollars = Decimal::parse(trim(f[kDollars]));
+    if (!dollars) {
+      error = csv.at("dollar_value `" + f[kDollars] + "` is not a decimal number");
+      return false;
+    }
+    Event e;
+    e.id = std::to_string(stats.rows);
+    e.user = customer;
+    e.time = int64_t(*date) * support::kMicrosPerDay;
+    e.amount = dollars->units();
+    e.count = *cds;
+    events.push_back(std::move(e));
+  }
+  if (!error.empty()) return false;
+  return write_events(events, "cds", false, out, stats, error);
+}
+
+}  // namespace crm::ingest

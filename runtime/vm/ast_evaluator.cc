@@ -1,0 +1,357 @@
+// ast_evaluator.cc - the reference tree-walking evaluator.
+#include "runtime/vm/ast_evaluator.h"
+
+#include <algorithm>
+
+#include "compiler/sema/builtins.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::vm {
+
+using namespace crm::ast;
+using bytecode::kNone;
+using sema::TypeKind;
+using sema::Value;
+using support::Decimal;
+
+AstEvaluator::AstEvaluator(const sema::Program& program, const codegen::Output& compiled) : p_(program), c_(compiled) {}
+
+bool AstEvaluator::eval(const Expr* e, const AstEnv& env, int64_t& out, std::string& error) {
+  Frame top;
+  error_.clear();
+  bool ok = ev(e, env, top, out);
+  if (!ok) error = error_;
+  return ok;
+}
+
+int64_t AstEvaluator::fix(int64_t v, const sema::Type& t) {
+  return t.kind == TypeKind::Int ? v * Decimal::kScale : v;
+}
+
+// The constant value of a window expression: literal, const, or a parameter bound to one.
+bool AstEvaluator::static_duration(const Expr* e, const Frame& f, int64_t& out) {
+  if (auto* v = p_.const_of(e)) {
+    if (auto* d = std::get_if<Value::Duration>(&v->v)) { out = d->micros; return true; }
+    if (auto* t = std::get_if<Value::Time>(&v->v)) { out = t->micros; return true; }
+    return false;
+  }
+  if (e->kind == ExprKind::Name && p_.refs[e->id].kind == sema::Ref::Kind::Param) {
+    auto* prm = static_cast<const Param*>(p_.refs[e->id].target);
+    for (const Frame* fr = &f; fr; fr = fr->parent)
+      if (auto it = fr->values.find(prm); it != fr->values.end()) { out = it->second; return true; }
+    return false;
+  }
+  if (e->kind == ExprKind::Binary) {
+    auto* b = static_cast<const BinaryExpr*>(e);
+    int64_t x, y;
+    bool lx = static_duration(b->lhs, f, x), ly = static_duration(b->rhs, f, y);
+    auto integer = [&](const Expr* s, int64_t& v) {
+      if (auto* c = p_.const_of(s)) if (auto* i = std::get_if<int64_t>(&c->v)) { v = *i; return true; }
+      return false;
+    };
+    if (lx && ly && b->op == BinaryOp::Add) { out = x + y; return true; }
+    if (lx && ly && b->op == BinaryOp::Sub) { out = x - y; return true; }
+    if (b->op == BinaryOp::Mul && lx && integer(b->rhs, y)) { out = x * y; return true; }
+    if (b->op == BinaryOp::Mul && ly && integer(b->lhs, x)) { out = x * y; return true; }
+  }
+  return false;
+}
+
+bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out) {
+  int event = 0;
+  for (const auto& [name, r] : p_.events) {
+    if (name == a->event) break;
+    ++event;
+  }
+  int64_t wv = 0;
+  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
+    if (!static_duration(a->window_expr, f, wv)) {
+      error_ = "window is not constant";
+      return false;
+    }
+  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
+    wv = std::stoll(a->window_n);
+  }
+  codegen::AggKey key{static_cast<int>(a->agg), event, field, a->filter ? static_cast<int>(a->filter->id) : -1,
+                      static_cast<int>(a->window), wv};
+  auto it = c_.aggregates.find(key);
+  if (it == c_.aggregates.end()) {
+    error_ = "aggregate not compiled";
+    return false;
+  }
+  out = env.aggregate(it->second);
+  return true;
+}
+
+bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t& out) {
+  const sema::Type& t = p_.type_of(e);
+  auto fail = [&](const char* m) { error_ = m; return false; };
+  if (auto* v = p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List) {
+    std::visit([&](const auto& x) {
+      using X = std::decay_t<decltype(x)>;
+      if constexpr (std::is_same_v<X, std::string>) out = env.strings->intern(x);
+      else if constexpr (std::is_same_v<X, bool>) out = x;
+      else if constexpr (std::is_same_v<X, int64_t>) out = (t.kind == TypeKind::Decimal || t.kind == TypeKind::Money) ? x * Decimal::kScale : x;
+      else if constexpr (std::is_same_v<X, Decimal>) out = x.units();
+      else if constexpr (std::is_same_v<X, Value::Time>) out = x.micros;
+      else if constexpr (std::is_same_v<X, Value::Date>) out = x.days;
+      else if constexpr (std::is_same_v<X, Value::Duration>) out = x.micros;
+      else if constexpr (std::is_same_v<X, Value::EnumVal>) out = x.index;
+      else out = kNone;
+    }, v->v);
+    return true;
+  }
+  switch (e->kind) {
+    case ExprKind::Name: {
+      const auto& ref = p_.refs[e->id];
+      switch (ref.kind) {
+        case sema::Ref::Kind::Param: {
+          auto* prm = static_cast<const Param*>(ref.target);
+          for (const Frame* fr = &f; fr; fr = fr->parent)
+            if (auto it = fr->values.find(prm); it != fr->values.end()) { out = it->second; return true; }
+          return fail("unbound parameter");
+        }
+        case sema::Ref::Kind::EventField: {
+          auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
+          for (const auto& [name, rec] : p_.events)
+            for (size_t i = 0; i < rec->fields.size(); ++i)
+              if (&rec->fields[i] == fi) { out = env.event && i < env.event->size() ? (*env.event)[i] : kNone; return true; }
+          return fail("unknown event field");
+        }
+        case sema::Ref::Kind::ProfileField: {
+          auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
+          size_t i = static_cast<size_t>(fi - p_.profile.fields.data());
+          out = env.profile && i < env.profile->size() ? (*env.profile)[i] : kNone;
+          return true;
+        }
+        case sema::Ref::Kind::Segment: {
+          Frame fresh;
+          return ev(static_cast<const SegmentDecl*>(ref.target)->value, env, fresh, out);
+        }
+        default: return fail("name without a value");
+      }
+    }
+    case ExprKind::Field: {
+      auto* fe = static_cast<const FieldExpr*>(e);
+      const sema::Type& bt = p_.type_of(fe->base);
+      if (fe->base->kind == ExprKind::Name) {
+        const std::string& n = static_cast<const NameExpr*>(fe->base)->name;
+        if (n == "profile" || n == "event") {
+          const sema::FieldInfo* fi = bt.record->find(fe->field);
+          size_t i = static_cast<size_t>(fi - bt.record->fields.data());
+          const auto* row = n == "profile" ? env.profile : env.event;
+          out = row && i < row->size() ? (*row)[i] : kNone;
+          return true;
+        }
+      }
+      if (fe->base->kind == ExprKind::Aggregate) {
+        auto* a = static_cast<const AggregateExpr*>(fe->base);
+        const sema::RecordInfo* rec = p_.events.at(a->event).get();
+        return aggregate(a, static_cast<int>(rec->find(fe->field) - rec->fields.data()), env, f, out);
+      }
+      return fail("unsupported field access");
+    }
+    case ExprKind::Aggregate: {
+      auto* a = static_cast<const AggregateExpr*>(e);
+      const sema::RecordInfo* rec = p_.events.at(a->event).get();
+      return aggregate(a, a->field.empty() ? -1 : static_cast<int>(rec->find(a->field) - rec->fields.data()), env, f, out);
+    }
+    case ExprKind::Call: {
+      auto* c = static_cast<const CallExpr*>(e);
+      const FnDecl* fn = p_.refs[c->id].kind == sema::Ref::Kind::Function ? static_cast<const FnDecl*>(p_.refs[c->id].target) : nullptr;
+      if (fn) {
+        Frame inner;
+        std::vector<const Expr*> bound(fn->params.size(), nullptr);
+        size_t pos = 0;
+        for (const Arg& a : c->args) {
+          size_t slot = pos;
+          if (!a.name.empty()) { for (size_t i = 0; i < fn->params.size(); ++i) if (fn->params[i]->name == a.name) slot = i; }
+          else ++pos;
+          if (slot < bound.size()) bound[slot] = a.value;
+        }
+        for (size_t i = 0; i < fn->params.size(); ++i) {
+          const Expr* arg = bound[i] ? bound[i] : fn->params[i]->default_value;
+          int64_t v;
+          if (!ev(arg, env, f, v)) return false;
+          if (p_.type_of(arg).kind == TypeKind::Int && fn->params[i]->type && fn->params[i]->type->name == "Decimal") v = fix(v, p_.type_of(arg));
+          inner.values[fn->params[i]] = v;
+        }
+        return ev(fn->body, env, inner, out);
+      }
+      const auto* b = sema::find_builtin(c->callee);
+      if (!b) return fail("unknown function");
+      std::vector<int64_t> args;
+      for (const Arg& a : c->args) {
+        int64_t v;
+        if (!ev(a.value, env, f, v)) return false;
+        args.push_back(v);
+      }
+      if (b->id == sema::Builtin::Weekday) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Time);
+      if (b->id == sema::Builtin::DecimalOf) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Int);
+      if (b->id == sema::Builtin::Len) args.push_back(p_.type_of(c->args[0].value).kind != TypeKind::String);
+      Context ctx;
+      ctx.now = env.now;
+      ctx.strings = env.strings;
+      ctx.collections = env.collections;
+      const char* err = nullptr;
+      out = call_builtin(static_cast<uint32_t>(b->id), args.data(), static_cast<uint32_t>(args.size()), ctx, &err);
+      if (err) return fail(err);
+      return true;
+    }
+    case ExprKind::Unary: {
+      auto* u = static_cast<const UnaryExpr*>(e);
+      int64_t v;
+      if (!ev(u->operand, env, f, v)) return false;
+      if (u->op == UnaryOp::Not) { out = !v; return true; }
+      if (v == INT64_MIN) return fail("arithmetic overflow");
+      out = -v;
+      return true;
+    }
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      int64_t v, lo, hi;
+      if (!ev(b->value, env, f, v) || !ev(b->lo, env, f, lo) || !ev(b->hi, env, f, hi)) return false;
+      bool dec = p_.type_of(b->value).kind == TypeKind::Decimal || p_.type_of(b->lo).kind == TypeKind::Decimal ||
+                 p_.type_of(b->hi).kind == TypeKind::Decimal;
+      if (dec) { v = fix(v, p_.type_of(b->value)); lo = fix(lo, p_.type_of(b->lo)); hi = fix(hi, p_.type_of(b->hi)); }
+      bool in;
+      if (p_.type_of(b->value).kind == TypeKind::String)
+        in = env.strings->text(lo) <= env.strings->text(v) && env.strings->text(v) <= env.strings->text(hi);
+      else
+        in = lo <= v && v <= hi;
+      out = b->negated ? !in : in;
+      return true;
+    }
+    case ExprKind::If: {
+      auto* i = static_cast<const IfExpr*>(e);
+      int64_t c;
+      if (!ev(i->cond, env, f, c)) return false;
+      const Expr* taken = c ? i->then_expr : i->else_expr;
+      if (!ev(taken, env, f, out)) return false;
+      if (t.kind == TypeKind::Decimal) out = fix(out, p_.type_of(taken));
+      return true;
+    }
+    case ExprKind::Binary: break;
+    default: return fail("unsupported expression");
+  }
+
+  auto* b = static_cast<const BinaryExpr*>(e);
+  const sema::Type& lt = p_.type_of(b->lhs);
+  const sema::Type& rt = p_.type_of(b->rhs);
+  int64_t l, r;
+  if (b->op == BinaryOp::And || b->op == BinaryOp::Or) {
+    if (!ev(b->lhs, env, f, l)) return false;
+    if ((b->op == BinaryOp::And) != (l != 0)) { out = l != 0; return true; }
+    if (!ev(b->rhs, env, f, r)) return false;
+    out = r != 0;
+    return true;
+  }
+  if (b->op == BinaryOp::In || b->op == BinaryOp::NotIn) {
+    if (!ev(b->lhs, env, f, l)) return false;
+    bool found = false;
+    if (auto* v = p_.const_of(b->rhs)) {
+      for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) {
+        int64_t x;
+        if (auto* s = std::get_if<std::string>(&el.v)) x = env.strings->intern(*s);
+        else if (auto* i = std::get_if<int64_t>(&el.v)) x = rt.elem && rt.elem->kind == TypeKind::Decimal ? *i * Decimal::kScale : *i;
+        else if (auto* d = std::get_if<Decimal>(&el.v)) x = d->units();
+        else if (auto* en = std::get_if<Value::EnumVal>(&el.v)) x = en->index;
+        else if (auto* tm = std::get_if<Value::Time>(&el.v)) x = tm->micros;
+        else if (auto* dt = std::get_if<Value::Date>(&el.v)) x = dt->days;
+        else if (auto* du = std::get_if<Value::Duration>(&el.v)) x = du->micros;
+        else x = std::get<bool>(el.v);
+        int64_t lv = rt.elem && rt.elem->kind == TypeKind::Decimal ? fix(l, lt) : l;
+        found |= x == lv;
+      }
+    } else if (b->rhs->kind == ExprKind::Collection) {
+      for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) {
+        int64_t x;
+        if (!ev(el, env, f, x)) return false;
+        bool dec = rt.elem && rt.elem->kind == TypeKind::Decimal;
+        found |= (dec ? fix(x, p_.type_of(el)) : x) == (dec ? fix(l, lt) : l);
+      }
+    } else {
+      int64_t h;
+      if (!ev(b->rhs, env, f, h)) return false;
+      found = h != kNone && env.collections && env.collections->contains(h, l);
+    }
+    out = b->op == BinaryOp::In ? found : !found;
+    return true;
+  }
+  if (!ev(b->lhs, env, f, l) || !ev(b->rhs, env, f, r)) return false;
+  switch (b->op) {
+    case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
+      if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
+        l = fix(l, lt);
+        r = fix(r, rt);
+      }
+      int c;
+      if (lt.kind == TypeKind::String && b->op != BinaryOp::Eq && b->op != BinaryOp::Ne) {
+        auto x = env.strings->text(l), y = env.strings->text(r);
+        c = x < y ? -1 : (x == y ? 0 : 1);
+      } else {
+        c = l < r ? -1 : (l == r ? 0 : 1);
+      }
+      switch (b->op) {
+        case BinaryOp::Eq: out = c == 0; break;
+        case BinaryOp::Ne: out = c != 0; break;
+        case BinaryOp::Lt: out = c < 0; break;
+        case BinaryOp::Le: out = c <= 0; break;
+        case BinaryOp::Gt: out = c > 0; break;
+        default: out = c >= 0; break;
+      }
+      return true;
+    }
+    case BinaryOp::Coalesce:
+      if (t.kind == TypeKind::Decimal) { l = l == kNone ? l : fix(l, lt); r = r == kNone ? r : fix(r, rt); }
+      out = l != kNone ? l : r;
+      return true;
+    default: break;
+  }
+  // Arithmetic, with the same representation rules as the VM.
+  TypeKind L = lt.kind, R = rt.kind;
+  auto dec = [](int64_t v) { return Decimal::from_units(v); };
+  auto set = [&](std::optional<Decimal> d) {
+    if (!d) return fail(b->op == BinaryOp::Div && r == 0 ? "division by zero" : "arithmetic overflow");
+    out = d->units();
+    return true;
+  };
+  switch (b->op) {
+    case BinaryOp::Add:
+    case BinaryOp::Sub: {
+      if (L == TypeKind::String) {
+        out = env.strings->intern(std::string(env.strings->text(l)) + std::string(env.strings->text(r)));
+        return true;
+      }
+      if (L == TypeKind::Date && R == TypeKind::Date) { out = (l - r) * support::kMicrosPerDay; return true; }
+      if (L == TypeKind::Date) {
+        int64_t days = support::floor_div(b->op == BinaryOp::Sub ? -r : r, support::kMicrosPerDay);
+        out = l + days;
+        return true;
+      }
+      if (R == TypeKind::Date) { out = r + support::floor_div(l, support::kMicrosPerDay); return true; }
+      if (t.kind == TypeKind::Decimal) { l = fix(l, lt); r = fix(r, rt); }
+      if (b->op == BinaryOp::Add ? __builtin_add_overflow(l, r, &out) : __builtin_sub_overflow(l, r, &out))
+        return fail("arithmetic overflow");
+      return true;
+    }
+    case BinaryOp::Mul: {
+      // Anything times an Int is an exact integer product of the underlying units.
+      if (L == TypeKind::Int || R == TypeKind::Int) {
+        if (__builtin_mul_overflow(l, r, &out)) return fail("arithmetic overflow");
+        return true;
+      }
+      return set(Decimal::mul(dec(fix(l, lt)), dec(fix(r, rt))));
+    }
+    case BinaryOp::Div: {
+      int64_t x = fix(l, lt), y = fix(r, rt);
+      if (y == 0) return fail("division by zero");
+      return set(Decimal::div(dec(x), dec(y)));
+    }
+    default: break;
+  }
+  return fail("unsupported operator");
+}
+
+}  // namespace crm::vm

@@ -1,0 +1,52 @@
+// ast_evaluator.h - a direct evaluator over the checked AST: the reference semantics.
+//
+// Deliberately simple and independent of the code generator (it shares only the VM's built-in
+// functions and value encoding), so differential tests can compare it with the VM on the same
+// programs, and `crm explain` can show the value of any sub-expression.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/codegen/codegen.h"
+#include "compiler/sema/program.h"
+#include "runtime/vm/vm.h"
+
+namespace crm::vm {
+
+struct AstEnv {
+  const std::vector<int64_t>* profile = nullptr;
+  const std::vector<int64_t>* event = nullptr;
+  int64_t now = 0;
+  // Aggregate g for the current user at now.
+  std::function<int64_t(uint32_t)> aggregate;
+  StringPool* strings = nullptr;
+  const CollectionStore* collections = nullptr;
+};
+
+class AstEvaluator {
+ public:
+  AstEvaluator(const sema::Program& program, const codegen::Output& compiled);
+  // Returns false (with `error`) on a runtime fault, exactly where the VM would.
+  bool eval(const ast::Expr* e, const AstEnv& env, int64_t& out, std::string& error);
+
+ private:
+  struct Frame {
+    std::map<const ast::Param*, int64_t> values;
+    std::map<const ast::Param*, const ast::Expr*> args;  // for windows bound to parameters
+    const Frame* parent = nullptr;
+  };
+  bool ev(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out);
+  bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out);
+  bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
+  int64_t fix(int64_t v, const sema::Type& t);
+
+  const sema::Program& p_;
+  const codegen::Output& c_;
+  std::string error_;
+};
+
+}  // namespace crm::vm

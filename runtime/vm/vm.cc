@@ -1,0 +1,246 @@
+// vm.cc - the interpreter loop and the built-in functions.
+#include "runtime/vm/vm.h"
+
+#include <algorithm>
+
+#include "compiler/sema/builtins.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::vm {
+
+using bytecode::Instr;
+using bytecode::kNone;
+using bytecode::Op;
+
+StringPool::StringPool(const std::vector<std::string>& initial) {
+  for (const auto& s : initial) intern(s);
+}
+
+int64_t StringPool::intern(std::string_view s) {
+  if (auto it = index_.find(s); it != index_.end()) return it->second;
+  strings_.emplace_back(s);
+  auto id = static_cast<int64_t>(strings_.size() - 1);
+  index_.emplace(strings_.back(), id);
+  return id;
+}
+
+int64_t StringPool::find(std::string_view s) const {
+  auto it = index_.find(s);
+  return it == index_.end() ? -1 : it->second;
+}
+
+int64_t CollectionStore::add(std::vector<int64_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  sets_.push_back(std::move(v));
+  return static_cast<int64_t>(sets_.size() - 1);
+}
+
+bool CollectionStore::contains(int64_t h, int64_t v) const {
+  if (h < 0 || size_t(h) >= sets_.size()) return false;
+  return std::binary_search(sets_[h].begin(), sets_[h].end(), v);
+}
+
+int64_t CollectionStore::size(int64_t h) const {
+  return h >= 0 && size_t(h) < sets_.size() ? static_cast<int64_t>(sets_[h].size()) : 0;
+}
+
+uint64_t stable_hash(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
+  // Final avalanche (splitmix64) so nearby keys spread over buckets.
+  h ^= h >> 30; h *= 0xbf58476d1ce4e5b9ull; h ^= h >> 27; h *= 0x94d049bb133111ebull; h ^= h >> 31;
+  return h;
+}
+
+namespace {
+
+using i128 = __int128;
+
+inline bool fix_mul(int64_t a, int64_t b, int64_t& out) {
+  auto r = support::Decimal::mul(support::Decimal::from_units(a), support::Decimal::from_units(b));
+  if (!r) return false;
+  out = r->units();
+  return true;
+}
+
+inline bool fix_div(int64_t a, int64_t b, int64_t& out) {
+  auto r = support::Decimal::div(support::Decimal::from_units(a), support::Decimal::from_units(b));
+  if (!r) return false;
+  out = r->units();
+  return true;
+}
+
+int64_t days_to_anniversary(int32_t date, int64_t now) {
+  int64_t today = support::floor_div(now, support::kMicrosPerDay);
+  int64_t y, ty;
+  unsigned m, d, tm, td;
+  support::civil_from_days(date, y, m, d);
+  support::civil_from_days(today, ty, tm, td);
+  auto occurrence = [&](int64_t year) {
+    unsigned dd = d;
+    if (m == 2 && d == 29 && !support::valid_civil_date(year, 2, 29)) dd = 28;
+    return support::days_from_civil(year, m, dd);
+  };
+  int64_t next = occurrence(ty);
+  if (next < today) next = occurrence(ty + 1);
+  return next - today;
+}
+
+}  // namespace
+
+int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context& ctx, const char** error) {
+  using sema::Builtin;
+  switch (static_cast<Builtin>(id)) {
+    case Builtin::Now: return ctx.now;
+    case Builtin::Today: return support::floor_div(ctx.now, support::kMicrosPerDay);
+    case Builtin::DateOf: return support::floor_div(a[0], support::kMicrosPerDay);
+    case Builtin::Hour: return support::floor_div(a[0], support::kMicrosPerHour) - support::floor_div(a[0], support::kMicrosPerDay) * 24;
+    case Builtin::Weekday: {
+      // argc 2 marks a Time argument (the code generator passes a flag); dates are days.
+      int64_t days = argc == 2 && a[1] ? support::floor_div(a[0], support::kMicrosPerDay) : a[0];
+      int64_t w = (days + 3) % 7;  // 1970-01-01 was a Thursday
+      if (w < 0) w += 7;
+      return w + 1;
+    }
+    case Builtin::Days: return a[0] / support::kMicrosPerDay;
+    case Builtin::DecimalOf:
+      if (argc == 2 && a[1]) {  // Int argument
+        int64_t r;
+        if (__builtin_mul_overflow(a[0], support::Decimal::kScale, &r)) { *error = "overflow in decimal()"; return 0; }
+        return r;
+      }
+      return a[0];
+    case Builtin::DaysToAnniversary: return days_to_anniversary(static_cast<int32_t>(a[0]), ctx.now);
+    case Builtin::Contains: return ctx.strings->text(a[0]).find(ctx.strings->text(a[1])) != std::string_view::npos;
+    case Builtin::StartsWith: return ctx.strings->text(a[0]).substr(0, ctx.strings->text(a[1]).size()) == ctx.strings->text(a[1]);
+    case Builtin::Lower: {
+      std::string s(ctx.strings->text(a[0]));
+      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return ctx.strings->intern(s);
+    }
+    case Builtin::Len:
+      if (argc == 2 && a[1]) return ctx.collections ? ctx.collections->size(a[0]) : 0;
+      {
+        int64_t n = 0;
+        for (unsigned char c : ctx.strings->text(a[0])) n += (c & 0xC0) != 0x80;
+        return n;
+      }
+    case Builtin::Abs:
+      if (a[0] == INT64_MIN) { *error = "overflow in abs()"; return 0; }
+      return a[0] < 0 ? -a[0] : a[0];
+    case Builtin::HashBucket:
+      if (a[1] <= 0) { *error = "hash_bucket() needs a positive bucket count"; return 0; }
+      return static_cast<int64_t>(stable_hash(ctx.strings->text(a[0])) % static_cast<uint64_t>(a[1]));
+  }
+  *error = "unknown builtin";
+  return 0;
+}
+
+VM::VM(const bytecode::Program& program) : p_(program) {
+  for (const auto& u : p_.units) max_registers_ = std::max(max_registers_, u.registers);
+}
+
+void VM::prepare(Context& ctx) const {
+  if (ctx.registers.size() < max_registers_) ctx.registers.assign(max_registers_, 0);
+}
+
+Result VM::run(uint32_t unit, Context& ctx) const {
+  const bytecode::Unit& u = p_.units[unit];
+  if (ctx.registers.size() < u.registers) ctx.registers.resize(u.registers);
+  int64_t* r = ctx.registers.data();
+  const Instr* code = u.code.data();
+  const Instr* ip = code;
+  const int64_t* k = p_.constants.data();
+  Result res;
+  auto fail = [&](const char* msg) {
+    res.status = Status::Error;
+    res.error = msg;
+    return res;
+  };
+
+#if defined(__GNUC__)
+  static const void* kLabels[] = {
+#define OP(name, shape, doc) &&L_##name,
+#include "runtime/bytecode/opcodes.def"
+#undef OP
+  };
+#define DISPATCH() goto* kLabels[static_cast<size_t>(ip->op)]
+#define CASE(name) L_##name:
+#define NEXT() do { ++ip; DISPATCH(); } while (0)
+  DISPATCH();
+#else
+#define CASE(name) case Op::name:
+#define NEXT() do { ++ip; goto loop; } while (0)
+loop:
+  switch (ip->op) {
+#endif
+  CASE(LOAD_CONST) r[ip->d] = k[ip->a]; NEXT();
+  CASE(LOAD_PROFILE) r[ip->d] = ip->a < ctx.profile_size ? ctx.profile[ip->a] : kNone; NEXT();
+  CASE(LOAD_EVENT) r[ip->d] = ip->a < ctx.event_size ? ctx.event[ip->a] : kNone; NEXT();
+  CASE(LOAD_AGG) r[ip->d] = ctx.aggregates ? ctx.aggregates->aggregate(ip->a, ctx.now) : kNone; NEXT();
+  CASE(LOAD_NOW) r[ip->d] = ctx.now; NEXT();
+  CASE(MOV) r[ip->d] = r[ip->a]; NEXT();
+  CASE(NOT) r[ip->d] = !r[ip->a]; NEXT();
+  CASE(AND) r[ip->d] = r[ip->a] && r[ip->b]; NEXT();
+  CASE(OR) r[ip->d] = r[ip->a] || r[ip->b]; NEXT();
+  CASE(JUMP) ip = code + ip->a; DISPATCH();
+  CASE(JUMP_IF_FALSE) if (!r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();
+  CASE(JUMP_IF_TRUE) if (r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();
+  CASE(EQ) r[ip->d] = r[ip->a] == r[ip->b]; NEXT();
+  CASE(NE) r[ip->d] = r[ip->a] != r[ip->b]; NEXT();
+  CASE(LT) r[ip->d] = r[ip->a] < r[ip->b]; NEXT();
+  CASE(LE) r[ip->d] = r[ip->a] <= r[ip->b]; NEXT();
+  CASE(STR_LT) r[ip->d] = ctx.strings->text(r[ip->a]) < ctx.strings->text(r[ip->b]); NEXT();
+  CASE(STR_LE) r[ip->d] = ctx.strings->text(r[ip->a]) <= ctx.strings->text(r[ip->b]); NEXT();
+  CASE(ADD) if (__builtin_add_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(SUB) if (__builtin_sub_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(MUL_INT) if (__builtin_mul_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(MUL_FIX) if (!fix_mul(r[ip->a], r[ip->b], r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(DIV_FIX)
+    if (r[ip->b] == 0) return fail("division by zero");
+    if (!fix_div(r[ip->a], r[ip->b], r[ip->d])) return fail("arithmetic overflow");
+    NEXT();
+  CASE(NEG) if (r[ip->a] == INT64_MIN) return fail("arithmetic overflow"); r[ip->d] = -r[ip->a]; NEXT();
+  CASE(INT_TO_FIX) if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(DATE_ADD) r[ip->d] = r[ip->a] + support::floor_div(r[ip->b], support::kMicrosPerDay); NEXT();
+  CASE(DATE_DIFF) r[ip->d] = (r[ip->a] - r[ip->b]) * support::kMicrosPerDay; NEXT();
+  CASE(COALESCE) r[ip->d] = r[ip->a] != kNone ? r[ip->a] : r[ip->b]; NEXT();
+  CASE(SELECT) r[ip->d] = r[ip->a] ? r[ip->b] : r[ip->c]; NEXT();
+  CASE(IN_SET) {
+    const auto& set = p_.sets[ip->b];
+    int64_t v = r[ip->a];
+    bool found = false;
+    if (set.size() <= 8) {
+      for (int64_t x : set) found |= x == v;
+    } else {
+      found = std::binary_search(set.begin(), set.end(), v);
+    }
+    r[ip->d] = found;
+    NEXT();
+  }
+  CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
+  CASE(STR_CONCAT) {
+    std::string s(ctx.strings->text(r[ip->a]));
+    s += ctx.strings->text(r[ip->b]);
+    r[ip->d] = ctx.strings->intern(s);
+    NEXT();
+  }
+  CASE(CALL) {
+    const char* err = nullptr;
+    r[ip->d] = call_builtin(ip->a, r + ip->b, ip->c, ctx, &err);
+    if (err) return fail(err);
+    NEXT();
+  }
+  CASE(RET) res.value = r[ip->a]; return res;
+#if !defined(__GNUC__)
+  }
+#endif
+#undef CASE
+#undef NEXT
+#undef DISPATCH
+  return res;
+}
+
+}  // namespace crm::vm

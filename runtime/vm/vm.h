@@ -1,0 +1,91 @@
+// vm.h - the bytecode interpreter.
+//
+// One call evaluates one unit for one user: a flat loop over forward-only code with computed-goto
+// dispatch (a switch where the compiler lacks it), registers in caller-provided scratch, no
+// allocation on the hot path and no virtual call per instruction (only LOAD_AGG asks the
+// aggregate source, once per aggregate used). Runtime faults (overflow, division by zero) end
+// the evaluation with an error status instead of a value.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/bytecode/program.h"
+
+namespace crm::vm {
+
+// Interned strings: ids 0..n-1 are the program's own string constants, so compiled code can
+// compare strings as integers; data strings are added as they are loaded.
+class StringPool {
+ public:
+  explicit StringPool(const std::vector<std::string>& initial = {});
+  int64_t intern(std::string_view s);
+  // -1 when absent; never allocates (for lookups from data that must not grow the pool).
+  int64_t find(std::string_view s) const;
+  std::string_view text(int64_t id) const { return id >= 0 && size_t(id) < strings_.size() ? std::string_view(strings_[id]) : std::string_view(); }
+  size_t size() const { return strings_.size(); }
+
+ private:
+  std::deque<std::string> strings_;  // a deque: elements never move, so views into them stay valid
+  std::unordered_map<std::string_view, int64_t> index_;
+};
+
+// Collections held by profile or event fields (Set<String> tags, ...): a value is a handle.
+class CollectionStore {
+ public:
+  int64_t add(std::vector<int64_t> sorted_values);
+  bool contains(int64_t handle, int64_t v) const;
+  int64_t size(int64_t handle) const;
+
+ private:
+  std::vector<std::vector<int64_t>> sets_;
+};
+
+class AggregateSource {
+ public:
+  virtual ~AggregateSource() = default;
+  // The value of aggregate g for the current user at `now`, or kNone.
+  virtual int64_t aggregate(uint32_t g, int64_t now) = 0;
+};
+
+struct Context {
+  const int64_t* profile = nullptr;
+  size_t profile_size = 0;
+  const int64_t* event = nullptr;
+  size_t event_size = 0;
+  int64_t now = 0;
+  AggregateSource* aggregates = nullptr;
+  StringPool* strings = nullptr;
+  const CollectionStore* collections = nullptr;
+  std::vector<int64_t> registers;  // scratch; grown once to the largest unit
+};
+
+enum class Status : uint8_t { Ok, Error };
+
+struct Result {
+  Status status = Status::Ok;
+  int64_t value = 0;
+  const char* error = nullptr;  // static text when status is Error
+};
+
+class VM {
+ public:
+  explicit VM(const bytecode::Program& program);
+  // Sizes ctx.registers for every unit of the program.
+  void prepare(Context& ctx) const;
+  Result run(uint32_t unit, Context& ctx) const;
+
+ private:
+  const bytecode::Program& p_;
+  uint16_t max_registers_ = 0;
+};
+
+// Shared by the VM and the reference evaluator so both give identical results.
+int64_t call_builtin(uint32_t id, const int64_t* args, uint32_t argc, const Context& ctx, const char** error);
+uint64_t stable_hash(std::string_view s);
+
+}  // namespace crm::vm

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs every Debian 12 package needed to build, test, fuzz and benchmark crm.
+# Safe to run repeatedly; uses sudo only when not already root.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ pkg-config git
+  antlr4 libantlr4-runtime-dev uuid-dev   # grammar tool (4.7.2) and C++ runtime (4.9)
+  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev             # libFuzzer target
+  sqlite3 libsqlite3-dev                  # independent checks of segment counts, SQL baseline
+  zlib1g-dev                              # reading the gzipped public datasets
+  liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
