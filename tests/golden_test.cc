@@ -3,6 +3,11 @@
 //   tests/golden/check/NAME.crm   -> NAME.err    exact rendered diagnostics of `crm check`
 //   tests/golden/parse/NAME.crm   -> NAME.out    the AST dump
 //   tests/golden/format/NAME.crm  -> NAME.out    the formatted text
+//   tests/golden/disasm/NAME.crm  -> NAME.out    the bytecode (`crm compile --disasm`)
+//   tests/golden/run/NAME.crm + NAME.events.jsonl -> NAME.out
+//                                 decision lines and the summary of `crm run` (time masked)
+//   tests/golden/explain/NAME.crm + NAME.events.jsonl + NAME.args -> NAME.out
+//                                 `crm explain` output; NAME.args holds `--user U --at T`
 // Run with CRM_UPDATE_GOLDEN=1 to rewrite the expected files (then review the diff).
 // docs/diagnostics.md is generated from diagnostics.def and the check goldens; this test fails
 // when it is stale, and rewrites it in update mode.
@@ -11,16 +16,22 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
 #include <crm/check.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "compiler/ast/ast_dump.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/driver.h"
+#include "compiler/codegen/codegen.h"
 #include "compiler/parse/parser.h"
+#include "runtime/bytecode/program.h"
 
 namespace fs = std::filesystem;
 
@@ -70,8 +81,50 @@ void compare(const fs::path& expected_path, const std::string& actual) {
   EXPECT_EQ(read(full), actual) << "golden mismatch for " << expected_path;
 }
 
+// Runs the real `crm` binary from the source root (so paths in messages are relative) and
+// returns its stdout followed by its stderr.
+std::string run_crm(const std::string& args) {
+  fs::path tmp = fs::temp_directory_path() / ("crm_golden_" + std::to_string(::getpid()));
+  std::string cmd = std::string("'") + CRM_BINARY + "' " + args + " >'" + tmp.string() + ".out' 2>'" + tmp.string() + ".err'";
+  int rc = std::system(cmd.c_str());
+  std::string out = read(tmp.string() + ".out") + read(tmp.string() + ".err");
+  fs::remove(tmp.string() + ".out");
+  fs::remove(tmp.string() + ".err");
+  if (rc != 0) out += "[exit status " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1) + "]\n";
+  return out;
+}
+
+std::string sibling(const fs::path& p, const std::string& ext) {
+  fs::path q = p;
+  q.replace_extension(ext);
+  return q.string();
+}
+
+// A case may set limits on its first line, so limit diagnostics are tested with small files:
+//   // check-options: max_file_bytes=200 max_nesting=8
+crm::CheckOptions options_for(const fs::path& p) {
+  crm::CheckOptions o;
+  std::ifstream in(p);
+  std::string first;
+  std::getline(in, first);
+  const std::string tag = "// check-options:";
+  if (first.rfind(tag, 0) != 0) return o;
+  std::istringstream words(first.substr(tag.size()));
+  std::string w;
+  while (words >> w) {
+    auto eq = w.find('=');
+    std::string key = w.substr(0, eq);
+    size_t value = std::stoull(w.substr(eq + 1));
+    if (key == "max_file_bytes") o.limits.max_file_bytes = value;
+    else if (key == "max_nesting") o.limits.max_nesting = static_cast<uint32_t>(value);
+    else if (key == "max_errors") o.limits.max_errors = value;
+    else ADD_FAILURE() << p << ": unknown check option " << key;
+  }
+  return o;
+}
+
 std::string check_output(const fs::path& p) {
-  crm::CheckResult r = crm::check_files({p.string()});
+  crm::CheckResult r = crm::check_files({p.string()}, options_for(p));
   return r.render_text(false);
 }
 
@@ -120,7 +173,7 @@ TEST(Golden, EveryDiagnosticCodeIsCovered) {
   InRoot root;
   std::set<std::string> produced;
   for (const auto& p : cases("check")) {
-    crm::CheckResult r = crm::check_files({p.string()});
+    crm::CheckResult r = crm::check_files({p.string()}, options_for(p));
     for (const auto& d : r.diagnostics()) produced.insert(d.code);
   }
   for (const auto& c : crm::diag::all_codes())
@@ -157,4 +210,50 @@ TEST(Golden, DiagnosticsDocIsCurrent) {
            check_output(it->second) + "```\n";
   }
   compare("docs/diagnostics.md", doc);
+}
+
+TEST(Golden, Disassembly) {
+  InRoot root;
+  auto all = cases("disasm");
+  ASSERT_FALSE(all.empty());
+  for (const auto& p : all) {
+    SCOPED_TRACE(p.string());
+    crm::DriverOptions o;
+    auto front = crm::run_front_end({{p.string(), std::nullopt}}, o);
+    ASSERT_TRUE(front->sink.diagnostics().empty()) << p;
+    auto out = crm::codegen::generate(front->program);
+    ASSERT_EQ(out.error, "");
+    std::string err;
+    ASSERT_TRUE(crm::bytecode::verify(out.program, err)) << err;
+    std::string text = crm::bytecode::disassemble(out.program);
+    // The CLI prints the same text.
+    EXPECT_EQ(run_crm("compile --disasm " + p.string()), text);
+    compare(sibling(p, ".out"), text);
+  }
+}
+
+TEST(Golden, Run) {
+  InRoot root;
+  auto all = cases("run");
+  ASSERT_FALSE(all.empty());
+  static const std::regex kSeconds(R"( in [0-9]+\.[0-9]+ s:)");
+  for (const auto& p : all) {
+    SCOPED_TRACE(p.string());
+    std::string out = run_crm("run " + p.string() + " --events " + sibling(p, ".events.jsonl"));
+    compare(sibling(p, ".out"), std::regex_replace(out, kSeconds, " in X s:"));
+  }
+}
+
+TEST(Golden, Explain) {
+  InRoot root;
+  auto all = cases("explain");
+  ASSERT_FALSE(all.empty());
+  for (const auto& p : all) {
+    SCOPED_TRACE(p.string());
+    std::string args = read(sibling(p, ".args"));
+    args.erase(std::remove(args.begin(), args.end(), '\n'), args.end());
+    ASSERT_FALSE(args.empty()) << "missing " << sibling(p, ".args");
+    std::string out = run_crm("explain " + p.string() + " --events " + sibling(p, ".events.jsonl") + " " + args);
+    compare(sibling(p, ".out"), out);
+  }
 }

@@ -83,7 +83,8 @@ class Codegen;
 
 class UnitGen {
  public:
-  UnitGen(Codegen& g, std::string name) : g_(g) { unit_.name = std::move(name); }
+  // batch: compile `and`/`or`/`if` without jumps, for the batch VM.
+  UnitGen(Codegen& g, std::string name, bool batch = false) : g_(g), batch_(batch) { unit_.name = std::move(name); }
 
   uint16_t expr(const Expr* e, const Env& env);
   bytecode::Unit finish(uint16_t result, bytecode::Kind kind) {
@@ -122,6 +123,7 @@ class UnitGen {
   bytecode::Unit unit_;
   uint16_t next_ = 0;
   int depth_ = 0;
+  bool batch_ = false;
 };
 
 class Codegen {
@@ -183,8 +185,8 @@ class Codegen {
     return it->second;
   }
 
-  uint32_t predicate_unit(const std::string& name, const Expr* e) {
-    UnitGen u(*this, name);
+  uint32_t predicate_unit(const std::string& name, const Expr* e, bool batch = false) {
+    UnitGen u(*this, batch ? name + " (batch)" : name, batch);
     Env env;
     uint16_t r = u.expr(e, env);
     return add_unit(u.finish(r, kind_of(p_.type_of(e))));
@@ -271,7 +273,8 @@ class Codegen {
   }
 
   void segment(const SegmentDecl* s) {
-    prog_.segments.push_back({s->name, predicate_unit("segment " + s->name, s->value)});
+    uint32_t scalar = predicate_unit("segment " + s->name, s->value);
+    prog_.segments.push_back({s->name, scalar, predicate_unit("segment " + s->name, s->value, true)});
   }
 
   bytecode::Period period(const Period& p) {
@@ -306,10 +309,12 @@ class Codegen {
       switch (c->kind) {
         case ClauseKind::Who:
           out.who = static_cast<int32_t>(predicate_unit("strategy " + s->name + " who", c->expr));
+          out.who_batch = static_cast<int32_t>(predicate_unit("strategy " + s->name + " who", c->expr, true));
           out.who_text = format::format_expr(c->expr);
           break;
         case ClauseKind::Where:
           out.where = static_cast<int32_t>(predicate_unit("strategy " + s->name + " where", c->expr));
+          if (out.index_field < 0) index_on(c->expr, out);
           out.where_text = format::format_expr(c->expr);
           break;
         case ClauseKind::When:
@@ -334,6 +339,7 @@ class Codegen {
             out.to = const_int(c->to);
           }
           if (c->expr) {
+            if (out.index_field < 0) index_on(c->expr, out);
             out.trigger_if = static_cast<int32_t>(predicate_unit("strategy " + s->name + " if", c->expr));
             out.if_text = format::format_expr(c->expr);
           }
@@ -366,13 +372,63 @@ class Codegen {
           break;
         case ClauseKind::Split: {
           auto d = support::Decimal::parse(c->number);
-          out.control_basis_points = d ? static_cast<int32_t>(d->units() / 100) : 0;  // percent -> 1/10000
+          out.control_basis_points = d ? static_cast<int32_t>(d->units() / 10000) : 0;  // percent -> 1/10000
           break;
         }
         case ClauseKind::Priority: out.priority = std::stoll(c->number); break;
       }
     }
     prog_.strategies.push_back(std::move(out));
+  }
+
+  // Finds a conjunct `event_field == constant` or `event_field in {constants}` that the engine can
+  // use to look the strategy up by the event's value instead of evaluating it.
+  void index_on(const Expr* e, bytecode::Strategy& out) {
+    if (!e || e->kind != ExprKind::Binary) return;
+    auto* b = static_cast<const BinaryExpr*>(e);
+    if (b->op == BinaryOp::And) {
+      index_on(b->lhs, out);
+      if (out.index_field < 0) index_on(b->rhs, out);
+      return;
+    }
+    if (b->op != BinaryOp::Eq && b->op != BinaryOp::In) return;
+    auto event_field = [&](const Expr* x) -> const sema::FieldInfo* {
+      if (!x) return nullptr;
+      if (x->kind == ExprKind::Name && p_.refs[x->id].kind == sema::Ref::Kind::EventField)
+        return static_cast<const sema::FieldInfo*>(p_.refs[x->id].target);
+      if (x->kind == ExprKind::Field) {
+        auto* f = static_cast<const FieldExpr*>(x);
+        if (f->base && f->base->kind == ExprKind::Name && static_cast<const NameExpr*>(f->base)->name == "event") {
+          const sema::Type& bt = p_.type_of(f->base);
+          return bt.record ? bt.record->find(f->field) : nullptr;
+        }
+      }
+      return nullptr;
+    };
+    const Expr* field_side = b->lhs;
+    const Expr* const_side = b->rhs;
+    const sema::FieldInfo* fi = event_field(field_side);
+    if (!fi && b->op == BinaryOp::Eq) {
+      std::swap(field_side, const_side);
+      fi = event_field(field_side);
+    }
+    if (!fi || fi->type.optional) return;
+    TypeKind k = fi->type.kind;
+    if (k != TypeKind::String && k != TypeKind::Enum && k != TypeKind::Int && k != TypeKind::Bool) return;
+    const Value* v = p_.const_of(const_side);
+    if (!v) return;
+    const sema::Type& ct = p_.type_of(const_side);
+    std::vector<int64_t> values;
+    if (b->op == BinaryOp::Eq) {
+      if (ct.kind != k) return;
+      values.push_back(encode(*v, ct));
+    } else {
+      if (!ct.elem || ct.elem->kind != k) return;
+      for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) values.push_back(encode(el, *ct.elem));
+    }
+    if (values.empty() || values.size() > 64) return;
+    out.index_field = field_position(fi);
+    out.index_values = std::move(values);
   }
 
   void policy(const PolicyDecl* pd) {
@@ -539,6 +595,16 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
     case ExprKind::If: {
       auto* i = static_cast<const IfExpr*>(e);
       bool fix = t.kind == TypeKind::Decimal;
+      if (batch_) {
+        uint16_t c = expr(i->cond, env);
+        uint16_t a = expr(i->then_expr, env);
+        if (fix) a = to_fix(a, type(i->then_expr));
+        uint16_t b = expr(i->else_expr, env);
+        if (fix) b = to_fix(b, type(i->else_expr));
+        uint16_t r = reg();
+        emit({Op::SELECT, r, c, a, b});
+        return r;
+      }
       uint16_t r = reg();
       uint16_t c = expr(i->cond, env);
       size_t jf = emit({Op::JUMP_IF_FALSE, 0, c, 0});
@@ -613,6 +679,12 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
   switch (b->op) {
     case BinaryOp::And:
     case BinaryOp::Or: {
+      if (batch_) {
+        uint16_t l = expr(b->lhs, env), x = expr(b->rhs, env);
+        uint16_t r = reg();
+        emit({b->op == BinaryOp::And ? Op::AND : Op::OR, r, l, x});
+        return r;
+      }
       // Short-circuit: the right side runs only when it can change the result.
       uint16_t r = reg();
       uint16_t l = expr(b->lhs, env);

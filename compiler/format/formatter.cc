@@ -366,11 +366,11 @@ std::string decl(const Decl* d) {
       out += "policy " + p->name + (p->has_business ? " for business " + quote(p->business) : "") + " {\n";
       for (auto* r : p->rules) {
         if (r->kind == PolicyRule::Kind::Unredeemed)
-          out += "  unredeemed " + r->subject + " per user <= " + r->count + "\n";
+          out += "  unredeemed " + r->subject + " per user <= " + r->count + ";\n";
         else if (r->kind == PolicyRule::Kind::SameType)
-          out += "  same resource type once per " + period(r->period) + "\n";
+          out += "  same resource type once per " + period(r->period) + ";\n";
         else
-          out += "  " + r->subject + " <= " + r->count + " per " + period(r->period) + "\n";
+          out += "  " + r->subject + " <= " + r->count + " per " + period(r->period) + ";\n";
       }
       out += "}\n";
       break;

@@ -682,7 +682,7 @@ class Checker {
           auto v = Decimal::parse(c->number);
           if (!v || *v <= Decimal{} || *v >= Decimal::from_units(100 * Decimal::kScale))
             sink_.report(Code::E0505, c->number_span,
-                         fmt::format("control share {}% must be above 0% and below 100%", c->number));
+                         fmt::format("control share `{}%` must be above 0% and below 100%", c->number));
           break;
         }
         case ClauseKind::Priority:
@@ -798,8 +798,8 @@ class Checker {
           const Type& t = p_.type_of(p->a);
           if (t.kind == TypeKind::Money && t.currency != budget_currency) {
             auto& d = sink_.report(Code::E0402, budget_span,
-                                   fmt::format("budget is in {} but {} discounts {}", budget_currency, bt(r->name),
-                                               t.to_string()));
+                                   fmt::format("budget is in `{}` but {} gives a discount in `{}`", budget_currency,
+                                               bt(r->name), t.currency));
             d.secondary.push_back({p->a->span, "discount set here"});
           }
         }
@@ -838,11 +838,11 @@ class Checker {
   void positive_count(const std::string& text, Span span, const char* what) {
     if (text.empty()) return;
     if (text.find('.') != std::string::npos) {
-      sink_.report(Code::E0506, span, fmt::format("{} must be a whole number, not {}", what, text));
+      sink_.report(Code::E0506, span, fmt::format("{} must be a whole number, not `{}`", what, text));
       return;
     }
     if (text.size() > 12 || std::stoll(text) <= 0)
-      sink_.report(Code::E0506, span, fmt::format("{} must be between 1 and 999999999999, not {}", what, text));
+      sink_.report(Code::E0506, span, fmt::format("{} must be between 1 and 999999999999, not `{}`", what, text));
   }
 
   void check_period(const Period& p) {
@@ -913,7 +913,7 @@ class Checker {
   bool require_constant(const Expr* e, const char* what) {
     if (!e || p_.type_of(e).is_error()) return false;
     if (p_.const_of(e)) return true;
-    sink_.report(Code::E0416, e->span, fmt::format("{} must be a constant", what))
+    sink_.report(Code::E0416, e->span, fmt::format("{} must be known when the program is compiled", what))
         .help = "use literals and `const` values only; profile fields, events and `now()` vary per user";
     return false;
   }
@@ -1567,7 +1567,7 @@ class Checker {
         bool orderable = t.is_orderable() && t.kind != TypeKind::String;
         if ((a->agg == AggKind::Sum || a->agg == AggKind::Avg) ? !numeric : !orderable) {
           sink_.report(Code::E0408, a->field_span,
-                       fmt::format("cannot take `{}` of {}.{}, which is {}", agg, rec->name, a->field, bt(fi->type.to_string())));
+                       fmt::format("cannot take `{}` of `{}.{}`, which is {}", agg, rec->name, a->field, bt(fi->type.to_string())));
           return {};
         }
         if (a->agg == AggKind::Sum) return t;
@@ -1911,7 +1911,7 @@ class Checker {
     const Value* l = p_.const_of(b->lo);
     const Value* h = p_.const_of(b->hi);
     if (l && h && compare_values(*l, *h) > 0)
-      sink_.report(Code::W0101, b->span, fmt::format("range is empty: {} is above {}", l->to_string(lo), h->to_string(hi)))
+      sink_.report(Code::W0101, b->span, fmt::format("range is empty: `{}` is above `{}`", l->to_string(lo), h->to_string(hi)))
           .help = "write the lower bound first";
     if (x && l && h) {
       bool in = compare_values(*x, *l) >= 0 && compare_values(*x, *h) <= 0;
@@ -1938,7 +1938,14 @@ class Checker {
     out.optional = a.optional || b.optional;
     if (auto* c = p_.const_of(i->cond)) {
       const Expr* taken = std::get<bool>(c->v) ? i->then_expr : i->else_expr;
-      if (auto* v = p_.const_of(taken)) set_const(i, *v);
+      if (auto* v = p_.const_of(taken)) {
+        // The folded value takes the if's type: an Int branch of a Decimal `if` becomes Decimal.
+        if (out.kind == TypeKind::Decimal && std::holds_alternative<int64_t>(v->v)) {
+          if (auto d = Decimal::from_int(std::get<int64_t>(v->v))) set_const(i, Value{*d});
+        } else {
+          set_const(i, *v);
+        }
+      }
     }
     return out;
   }
@@ -2106,7 +2113,9 @@ class Checker {
             if (on) { chain += bt(x->name) + " -> "; reported.insert(x); }
           }
           chain += bt(t->name);
-          sink_.report(Code::E0412, t->name_span, fmt::format("{} depends on itself: {}", bt(t->name), chain))
+          std::string msg = stack.back() == t ? fmt::format("{} refers to itself", bt(t->name))
+                                              : fmt::format("{} depends on itself: {}", bt(t->name), chain);
+          sink_.report(Code::E0412, t->name_span, msg)
               .help = "definitions cannot be recursive; every program must finish in bounded time";
         } else if (state[t] == 0) {
           visit(t);

@@ -111,6 +111,10 @@ ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import
   std::vector<std::string> tried;
   for (const auto& c : candidates) {
     std::error_code ec;
+    if (fs::exists(c, ec) && !fs::is_regular_file(c, ec)) {
+      sink_.report(diag::Code::E0107, imp.span, fmt::format("cannot read `{}`: it is not a regular file", c.string()));
+      return nullptr;
+    }
     if (!fs::is_regular_file(c, ec)) { tried.push_back(c.string()); continue; }
     std::string canon = fs::weakly_canonical(c, ec).string();
     if (auto it = by_path_.find(canon); it != by_path_.end()) return it->second;

@@ -155,7 +155,7 @@ std::string serialize(const Program& p) {
     w.u32(uint32_t(u.code.size()));
     for (auto& in : u.code) { w.u8(uint8_t(in.op)); w.u32(in.d); w.u32(in.a); w.u32(in.b); w.u32(in.c); }
   }
-  w.u32(uint32_t(p.segments.size())); for (auto& s : p.segments) { w.str(s.name); w.u32(s.unit); }
+  w.u32(uint32_t(p.segments.size())); for (auto& s : p.segments) { w.str(s.name); w.u32(s.unit); w.u32(s.batch_unit); }
   w.u32(uint32_t(p.resources.size()));
   for (auto& r : p.resources) {
     w.str(r.name); w.u8(uint8_t(r.kind)); w.i64(r.discount); w.i64(r.threshold); w.str(r.currency); w.i64(r.points);
@@ -166,7 +166,8 @@ std::string serialize(const Program& p) {
   for (auto& s : p.strategies) {
     w.str(s.name); w.str(s.business); w.i64(s.priority); w.u8(uint8_t(s.trigger)); w.u32(s.event); w.i64(s.at); w.i64(s.every);
     w.b(s.has_window); w.i64(s.from); w.i64(s.to);
-    w.u32(uint32_t(s.who)); w.u32(uint32_t(s.where)); w.u32(uint32_t(s.trigger_if));
+    w.u32(uint32_t(s.who)); w.u32(uint32_t(s.where)); w.u32(uint32_t(s.trigger_if)); w.u32(uint32_t(s.who_batch));
+    w.u32(uint32_t(s.index_field)); w.u32(uint32_t(s.index_values.size())); for (auto v : s.index_values) w.i64(v);
     w.u32(uint32_t(s.actions.size()));
     for (auto& a : s.actions) { w.b(a.send); w.u32(a.resource); w.u32(uint32_t(a.channel)); w.str(a.code); }
     w.b(s.has_budget); w.i64(s.budget); w.str(s.budget_currency); w.i64(s.stock);
@@ -242,7 +243,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
       u.code.push_back(in);
     }
   }
-  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) { Segment s; s.name = r.str(); s.unit = r.u32(); p.segments.push_back(s); }
+  for (uint32_t i = 0, n = r.count(12); i < n && r.ok(); ++i) { Segment s; s.name = r.str(); s.unit = r.u32(); s.batch_unit = r.u32(); p.segments.push_back(s); }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& x = p.resources.emplace_back();
     x.name = r.str(); x.kind = r.enum_<ResourceKind>(5); x.discount = r.i64(); x.threshold = r.i64(); x.currency = r.str();
@@ -253,7 +254,9 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     auto& s = p.strategies.emplace_back();
     s.name = r.str(); s.business = r.str(); s.priority = r.i64(); s.trigger = r.enum_<Trigger>(3); s.event = r.u32();
     s.at = r.i64(); s.every = r.i64(); s.has_window = r.b(); s.from = r.i64(); s.to = r.i64();
-    s.who = int32_t(r.u32()); s.where = int32_t(r.u32()); s.trigger_if = int32_t(r.u32());
+    s.who = int32_t(r.u32()); s.where = int32_t(r.u32()); s.trigger_if = int32_t(r.u32()); s.who_batch = int32_t(r.u32());
+    s.index_field = int32_t(r.u32());
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) s.index_values.push_back(r.i64());
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) {
       Action a; a.send = r.b(); a.resource = r.u32(); a.channel = int32_t(r.u32()); a.code = r.str(); s.actions.push_back(a);
     }
@@ -315,9 +318,14 @@ bool verify(const Program& p, std::string& error) {
     if (a.event >= p.events.size() || !unit_ok(a.filter_unit) ||
         (a.field >= 0 && size_t(a.field) >= p.events[a.event].fields.size()))
       return fail("aggregate refers to a missing event, field or filter");
-  for (const auto& s : p.segments) if (s.unit >= p.units.size()) return fail("segment refers to a missing unit");
+  for (const auto& s : p.segments)
+    if (s.unit >= p.units.size() || s.batch_unit >= p.units.size()) return fail("segment refers to a missing unit");
   for (const auto& s : p.strategies) {
-    if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if)) return fail("strategy refers to a missing unit");
+    if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if) || !unit_ok(s.who_batch))
+      return fail("strategy refers to a missing unit");
+    if (s.index_field >= 0 && (s.trigger != Trigger::OnEvent || s.event >= p.events.size() ||
+                               size_t(s.index_field) >= p.events[s.event].fields.size()))
+      return fail("strategy index refers to a missing event field");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
     for (const auto& a : s.actions)
       if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))

@@ -14,7 +14,7 @@
 namespace crm::bytecode {
 
 constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,
@@ -79,7 +79,8 @@ struct Unit {
 
 struct Segment {
   std::string name;
-  uint32_t unit = 0;
+  uint32_t unit = 0;        // scalar code (short-circuit jumps)
+  uint32_t batch_unit = 0;  // the same predicate without jumps, for the batch VM
 };
 
 enum class Trigger : uint8_t { OnEvent, At, Every };
@@ -112,6 +113,11 @@ struct Strategy {
   bool has_window = false;
   int64_t from = 0, to = 0;       // [from, to)
   int32_t who = -1, where = -1, trigger_if = -1;  // units
+  int32_t who_batch = -1;                         // `who` compiled for the batch VM
+  // Strategy index: when `where` or the trigger's `if` requires an event field to equal one of
+  // a few constants, the engine looks the strategy up by that value instead of testing it.
+  int32_t index_field = -1;
+  std::vector<int64_t> index_values;
   std::vector<Action> actions;
   bool has_budget = false;
   int64_t budget = 0;             // millionths of budget_currency

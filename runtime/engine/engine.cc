@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "runtime/engine/json_line.h"
+#include "runtime/vm/batch_vm.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 
@@ -33,16 +34,28 @@ Engine::Engine(const bytecode::Program& program)
   for (const auto& f : p_.profile) default_profile_.push_back(f.has_default ? f.default_value : kNone);
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g) aggs_by_event_[p_.aggregates[g].event].push_back(g);
-  strategies_by_event_.resize(p_.events.size());
-  for (uint32_t s = 0; s < p_.strategies.size(); ++s)
-    if (p_.strategies[s].trigger == bytecode::Trigger::OnEvent) strategies_by_event_[p_.strategies[s].event].push_back(s);
   // Higher priority first, so a policy such as "same resource type once per day" lets the most
   // important strategy win; equal priorities fall back to the name for determinism.
-  for (auto& v : strategies_by_event_)
-    std::stable_sort(v.begin(), v.end(), [&](uint32_t a, uint32_t b) {
-      if (p_.strategies[a].priority != p_.strategies[b].priority) return p_.strategies[a].priority > p_.strategies[b].priority;
-      return p_.strategies[a].name < p_.strategies[b].name;
-    });
+  std::vector<uint32_t> order(p_.strategies.size());
+  for (uint32_t s = 0; s < order.size(); ++s) order[s] = s;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (p_.strategies[a].priority != p_.strategies[b].priority) return p_.strategies[a].priority > p_.strategies[b].priority;
+    return p_.strategies[a].name < p_.strategies[b].name;
+  });
+  strategy_rank_.assign(p_.strategies.size(), 0);
+  for (uint32_t i = 0; i < order.size(); ++i) strategy_rank_[order[i]] = i;
+  strategies_by_event_.resize(p_.events.size());
+  strategy_index_.resize(p_.events.size());
+  for (uint32_t s : order) {
+    const auto& st = p_.strategies[s];
+    if (st.trigger != bytecode::Trigger::OnEvent) continue;
+    if (st.index_field < 0) {
+      strategies_by_event_[st.event].push_back(s);
+      continue;
+    }
+    auto& by_value = strategy_index_[st.event][st.index_field];
+    for (int64_t v : st.index_values) by_value[v].push_back(s);
+  }
   stock_used_.assign(p_.strategies.size(), 0);
   budget_used_.assign(p_.strategies.size(), 0);
   next_schedule_.assign(p_.strategies.size(), INT64_MIN);
@@ -362,23 +375,39 @@ bool Engine::observe(const Event& ev, std::string& err) {
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
   if (!observe(ev, err)) return false;
   User& u = user(ev.user);
-  for (uint32_t s : strategies_by_event_[ev.type]) decide(u, ev.user, &ev, ev.time, s, out);
+  // Candidates: the unindexed strategies plus those indexed under this event's field values;
+  // everything else cannot match, so per-event cost follows the candidates, not the catalogue.
+  candidates_ = strategies_by_event_[ev.type];
+  for (const auto& [field, by_value] : strategy_index_[ev.type]) {
+    auto it = by_value.find(ev.fields[field]);
+    if (it != by_value.end()) candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+  }
+  std::sort(candidates_.begin(), candidates_.end(), [&](uint32_t a, uint32_t b) { return strategy_rank_[a] < strategy_rank_[b]; });
+  candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+  for (uint32_t s : candidates_) decide(u, ev.user, &ev, ev.time, s, out);
   return true;
 }
 
-// A `Redeem` event naming a resource marks the user's oldest open grant of it as used, which
-// is what the "unredeemed coupons per user" policy counts.
+// A `Redeem` event marks the user's oldest open grant as used, which is what the "unredeemed
+// coupons per user" policy counts. It names the grant by `resource` (the resource's name) or by
+// `code` (the channel code of the granting action).
 void Engine::redeem(User& u, const Event& ev) {
   const auto& et = p_.events[ev.type];
   if (et.name != "Redeem") return;
   for (size_t i = 3; i < et.fields.size(); ++i) {
-    if (et.fields[i].name != "resource" || et.fields[i].kind != Kind::String || ev.fields[i] == kNone) continue;
+    const auto& f = et.fields[i];
+    if ((f.name != "resource" && f.name != "code") || f.kind != Kind::String || ev.fields[i] == kNone) continue;
     std::string_view name = strings_.text(ev.fields[i]);
-    for (auto& g : u.grants)
-      if (!g.redeemed && p_.resources[g.resource].name == name) {
+    for (auto& g : u.grants) {
+      if (g.redeemed) continue;
+      bool match = f.name == "resource" ? p_.resources[g.resource].name == name : false;
+      if (f.name == "code")
+        for (const auto& a : p_.strategies[g.strategy].actions) match |= a.resource == g.resource && a.code == name;
+      if (match) {
         g.redeemed = true;
         return;
       }
+    }
   }
 }
 
@@ -549,21 +578,41 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
 }
 
 std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
+  // Columns of the profile over all users, in first-seen order, for the batch VM.
+  size_t rows = user_order_.size();
+  std::vector<User*> by_row(rows);
+  for (size_t i = 0; i < rows; ++i) by_row[i] = users_[user_order_[i]].get();
+  std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile[f];
+  std::vector<vm::Column> cols(columns.size());
+  for (size_t f = 0; f < columns.size(); ++f) cols[f] = {columns[f].data(), 8};
+  struct AggCtx {
+    const bytecode::Program* p;
+    std::vector<User*>* rows;
+  } agg{&p_, &by_row};
+  vm::BatchInput in;
+  in.columns = cols.data();
+  in.column_count = cols.size();
+  in.rows = rows;
+  in.now = at;
+  in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) {
+    auto* c = static_cast<AggCtx*>(state);
+    return (*c->rows)[row]->aggs.value(c->p->aggregates[g], g, now);
+  };
+  in.aggregate_state = &agg;
+  in.strings = &strings_;
+  in.collections = &collections_;
+  vm::BatchVM batch(p_);
   std::vector<std::pair<std::string, int64_t>> out;
-  std::vector<std::pair<std::string, uint32_t>> units;
-  for (const auto& s : p_.segments) units.push_back({s.name, s.unit});
+  auto count = [&](const std::string& name, uint32_t unit) {
+    vm::BatchResult r = batch.run(unit, in);
+    stats_.eval_errors += r.errors;
+    out.emplace_back(name, static_cast<int64_t>(r.matches));
+  };
+  for (const auto& s : p_.segments) count(s.name, s.batch_unit);
   for (const auto& s : p_.strategies)
-    if (s.who >= 0) units.push_back({s.name, static_cast<uint32_t>(s.who)});
-  for (const auto& [name, unit] : units) {
-    int64_t n = 0;
-    for (const auto& id : user_order_) {
-      int64_t v = 0;
-      std::string err;
-      if (evaluate(unit, id, at, v, err)) n += v != 0;
-      else ++stats_.eval_errors;
-    }
-    out.emplace_back(name, n);
-  }
+    if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch));
   return out;
 }
 

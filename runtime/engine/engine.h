@@ -128,7 +128,12 @@ class Engine {
   std::vector<std::string> user_order_;  // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;
+  // Per event type: strategies that must always be tested, and strategies found by the value
+  // of one event field (see bytecode::Strategy::index_field).
   std::vector<std::vector<uint32_t>> strategies_by_event_;
+  std::vector<std::map<int32_t, std::unordered_map<int64_t, std::vector<uint32_t>>>> strategy_index_;
+  std::vector<uint32_t> strategy_rank_;  // position in the global priority order
+  std::vector<uint32_t> candidates_;
   std::vector<int64_t> stock_used_, budget_used_;
   std::vector<int64_t> next_schedule_;
   std::vector<std::string> csv_columns_;

@@ -25,8 +25,14 @@ bool AstEvaluator::eval(const Expr* e, const AstEnv& env, int64_t& out, std::str
   return ok;
 }
 
-int64_t AstEvaluator::fix(int64_t v, const sema::Type& t) {
-  return t.kind == TypeKind::Int ? v * Decimal::kScale : v;
+// Int -> Decimal, as the VM's INT_TO_FIX: absent stays absent, overflow is an error.
+bool AstEvaluator::fix(int64_t& v, const sema::Type& t) {
+  if (t.kind != TypeKind::Int || v == kNone) return true;
+  if (__builtin_mul_overflow(v, Decimal::kScale, &v)) {
+    error_ = "arithmetic overflow";
+    return false;
+  }
+  return true;
 }
 
 // The constant value of a window expression: literal, const, or a parameter bound to one.
@@ -123,6 +129,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
           auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
           size_t i = static_cast<size_t>(fi - p_.profile.fields.data());
           out = env.profile && i < env.profile->size() ? (*env.profile)[i] : kNone;
+          if (out == kNone && !fi->type.optional) return fail(kMissingProfileField);
           return true;
         }
         case sema::Ref::Kind::Segment: {
@@ -142,6 +149,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
           size_t i = static_cast<size_t>(fi - bt.record->fields.data());
           const auto* row = n == "profile" ? env.profile : env.event;
           out = row && i < row->size() ? (*row)[i] : kNone;
+          if (n == "profile" && out == kNone && !fi->type.optional) return fail(kMissingProfileField);
           return true;
         }
       }
@@ -174,7 +182,9 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
           const Expr* arg = bound[i] ? bound[i] : fn->params[i]->default_value;
           int64_t v;
           if (!ev(arg, env, f, v)) return false;
-          if (p_.type_of(arg).kind == TypeKind::Int && fn->params[i]->type && fn->params[i]->type->name == "Decimal") v = fix(v, p_.type_of(arg));
+          if (p_.type_of(arg).kind == TypeKind::Int && fn->params[i]->type && fn->params[i]->type->name == "Decimal" &&
+              !fix(v, p_.type_of(arg)))
+            return false;
           inner.values[fn->params[i]] = v;
         }
         return ev(fn->body, env, inner, out);
@@ -214,7 +224,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       if (!ev(b->value, env, f, v) || !ev(b->lo, env, f, lo) || !ev(b->hi, env, f, hi)) return false;
       bool dec = p_.type_of(b->value).kind == TypeKind::Decimal || p_.type_of(b->lo).kind == TypeKind::Decimal ||
                  p_.type_of(b->hi).kind == TypeKind::Decimal;
-      if (dec) { v = fix(v, p_.type_of(b->value)); lo = fix(lo, p_.type_of(b->lo)); hi = fix(hi, p_.type_of(b->hi)); }
+      if (dec && (!fix(v, p_.type_of(b->value)) || !fix(lo, p_.type_of(b->lo)) || !fix(hi, p_.type_of(b->hi)))) return false;
       bool in;
       if (p_.type_of(b->value).kind == TypeKind::String)
         in = env.strings->text(lo) <= env.strings->text(v) && env.strings->text(v) <= env.strings->text(hi);
@@ -229,7 +239,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       if (!ev(i->cond, env, f, c)) return false;
       const Expr* taken = c ? i->then_expr : i->else_expr;
       if (!ev(taken, env, f, out)) return false;
-      if (t.kind == TypeKind::Decimal) out = fix(out, p_.type_of(taken));
+      if (t.kind == TypeKind::Decimal && !fix(out, p_.type_of(taken))) return false;
       return true;
     }
     case ExprKind::Binary: break;
@@ -242,13 +252,17 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
   int64_t l, r;
   if (b->op == BinaryOp::And || b->op == BinaryOp::Or) {
     if (!ev(b->lhs, env, f, l)) return false;
-    if ((b->op == BinaryOp::And) != (l != 0)) { out = l != 0; return true; }
+    // The value of the operand that decides, as the VM's short-circuit code leaves it (a Bool
+    // profile field missing for a user known only from events is kNone, not 0 or 1).
+    if ((b->op == BinaryOp::And) != (l != 0)) { out = l; return true; }
     if (!ev(b->rhs, env, f, r)) return false;
-    out = r != 0;
+    out = r;
     return true;
   }
   if (b->op == BinaryOp::In || b->op == BinaryOp::NotIn) {
     if (!ev(b->lhs, env, f, l)) return false;
+    bool dec = rt.elem && rt.elem->kind == TypeKind::Decimal;
+    if (dec && !fix(l, lt)) return false;
     bool found = false;
     if (auto* v = p_.const_of(b->rhs)) {
       for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) {
@@ -261,15 +275,14 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
         else if (auto* dt = std::get_if<Value::Date>(&el.v)) x = dt->days;
         else if (auto* du = std::get_if<Value::Duration>(&el.v)) x = du->micros;
         else x = std::get<bool>(el.v);
-        int64_t lv = rt.elem && rt.elem->kind == TypeKind::Decimal ? fix(l, lt) : l;
-        found |= x == lv;
+        found |= x == l;
       }
     } else if (b->rhs->kind == ExprKind::Collection) {
       for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) {
         int64_t x;
         if (!ev(el, env, f, x)) return false;
-        bool dec = rt.elem && rt.elem->kind == TypeKind::Decimal;
-        found |= (dec ? fix(x, p_.type_of(el)) : x) == (dec ? fix(l, lt) : l);
+        if (dec && !fix(x, p_.type_of(el))) return false;
+        found |= x == l;
       }
     } else {
       int64_t h;
@@ -283,8 +296,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
   switch (b->op) {
     case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
       if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
-        l = fix(l, lt);
-        r = fix(r, rt);
+        if (!fix(l, lt) || !fix(r, rt)) return false;
       }
       int c;
       if (lt.kind == TypeKind::String && b->op != BinaryOp::Eq && b->op != BinaryOp::Ne) {
@@ -304,7 +316,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       return true;
     }
     case BinaryOp::Coalesce:
-      if (t.kind == TypeKind::Decimal) { l = l == kNone ? l : fix(l, lt); r = r == kNone ? r : fix(r, rt); }
+      if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;
       out = l != kNone ? l : r;
       return true;
     default: break;
@@ -326,12 +338,14 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       }
       if (L == TypeKind::Date && R == TypeKind::Date) { out = (l - r) * support::kMicrosPerDay; return true; }
       if (L == TypeKind::Date) {
+        // The VM negates the duration first (NEG), which fails on the most negative value.
+        if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail("arithmetic overflow");
         int64_t days = support::floor_div(b->op == BinaryOp::Sub ? -r : r, support::kMicrosPerDay);
         out = l + days;
         return true;
       }
       if (R == TypeKind::Date) { out = r + support::floor_div(l, support::kMicrosPerDay); return true; }
-      if (t.kind == TypeKind::Decimal) { l = fix(l, lt); r = fix(r, rt); }
+      if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;
       if (b->op == BinaryOp::Add ? __builtin_add_overflow(l, r, &out) : __builtin_sub_overflow(l, r, &out))
         return fail("arithmetic overflow");
       return true;
@@ -342,10 +356,12 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
         if (__builtin_mul_overflow(l, r, &out)) return fail("arithmetic overflow");
         return true;
       }
-      return set(Decimal::mul(dec(fix(l, lt)), dec(fix(r, rt))));
+      if (!fix(l, lt) || !fix(r, rt)) return false;
+      return set(Decimal::mul(dec(l), dec(r)));
     }
     case BinaryOp::Div: {
-      int64_t x = fix(l, lt), y = fix(r, rt);
+      int64_t x = l, y = r;
+      if (!fix(x, lt) || !fix(y, rt)) return false;
       if (y == 0) return fail("division by zero");
       return set(Decimal::div(dec(x), dec(y)));
     }

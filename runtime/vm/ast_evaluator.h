@@ -42,7 +42,7 @@ class AstEvaluator {
   bool ev(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out);
   bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out);
   bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
-  int64_t fix(int64_t v, const sema::Type& t);
+  bool fix(int64_t& v, const sema::Type& t);
 
   const sema::Program& p_;
   const codegen::Output& c_;

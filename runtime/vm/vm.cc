@@ -140,6 +140,7 @@ int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context
 
 VM::VM(const bytecode::Program& program) : p_(program) {
   for (const auto& u : p_.units) max_registers_ = std::max(max_registers_, u.registers);
+  for (const auto& f : p_.profile) required_.push_back(!f.optional);
 }
 
 void VM::prepare(Context& ctx) const {
@@ -177,7 +178,14 @@ loop:
   switch (ip->op) {
 #endif
   CASE(LOAD_CONST) r[ip->d] = k[ip->a]; NEXT();
-  CASE(LOAD_PROFILE) r[ip->d] = ip->a < ctx.profile_size ? ctx.profile[ip->a] : kNone; NEXT();
+  CASE(LOAD_PROFILE) {
+    int64_t v = ip->a < ctx.profile_size ? ctx.profile[ip->a] : kNone;
+    // A user known only from events has no value for required (non-optional) profile fields:
+    // evaluating a rule that needs one is an error, never a guess.
+    if (v == kNone && ip->a < required_.size() && required_[ip->a]) return fail(kMissingProfileField);
+    r[ip->d] = v;
+    NEXT();
+  }
   CASE(LOAD_EVENT) r[ip->d] = ip->a < ctx.event_size ? ctx.event[ip->a] : kNone; NEXT();
   CASE(LOAD_AGG) r[ip->d] = ctx.aggregates ? ctx.aggregates->aggregate(ip->a, ctx.now) : kNone; NEXT();
   CASE(LOAD_NOW) r[ip->d] = ctx.now; NEXT();
@@ -203,7 +211,11 @@ loop:
     if (!fix_div(r[ip->a], r[ip->b], r[ip->d])) return fail("arithmetic overflow");
     NEXT();
   CASE(NEG) if (r[ip->a] == INT64_MIN) return fail("arithmetic overflow"); r[ip->d] = -r[ip->a]; NEXT();
-  CASE(INT_TO_FIX) if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(INT_TO_FIX)
+    // An absent optional Int stays absent (`bonus == 1.5`, `bonus ?? 1.5` with no bonus).
+    if (r[ip->a] == kNone) r[ip->d] = kNone;
+    else if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail("arithmetic overflow");
+    NEXT();
   CASE(DATE_ADD) r[ip->d] = r[ip->a] + support::floor_div(r[ip->b], support::kMicrosPerDay); NEXT();
   CASE(DATE_DIFF) r[ip->d] = (r[ip->a] - r[ip->b]) * support::kMicrosPerDay; NEXT();
   CASE(COALESCE) r[ip->d] = r[ip->a] != kNone ? r[ip->a] : r[ip->b]; NEXT();

@@ -82,7 +82,10 @@ class VM {
  private:
   const bytecode::Program& p_;
   uint16_t max_registers_ = 0;
+  std::vector<uint8_t> required_;  // per profile field: not optional
 };
+
+inline constexpr const char* kMissingProfileField = "the user has no value for a required profile field";
 
 // Shared by the VM and the reference evaluator so both give identical results.
 int64_t call_builtin(uint32_t id, const int64_t* args, uint32_t argc, const Context& ctx, const char** error);

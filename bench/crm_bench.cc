@@ -1,0 +1,215 @@
+// crm_bench.cc - the crm side of the benchmarks: the same data and truth as the baselines
+// (bench_data.h), measured the way an embedder uses crm, printed in the shared line format so
+// bench/run.sh can put them next to native C++, Lua 5.4, LuaJIT and SQLite.
+//
+//   1. predicate: one VM call per record through the embedding API (profile row in, Bool out)
+//   2. audience:  the segment over 10M profiles, one VM call per profile (scalar path)
+//   3. streaming: events through the engine against 10 .. 10,000 strategies
+//   4. compile:   10,000 generated strategies checked and compiled; time and peak memory
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bench/bench_harness.h"
+#include "compiler/codegen/codegen.h"
+#include "compiler/driver.h"
+#include "runtime/engine/engine.h"
+#include "runtime/vm/vm.h"
+#include "support/civil_time.h"
+
+namespace {
+
+using namespace crm;
+using namespace crm::bench;
+
+struct Compiled {
+  std::unique_ptr<Compilation> front;
+  codegen::Output out;
+};
+
+Compiled compile(const std::string& source) {
+  Compiled c;
+  DriverOptions d;
+  c.front = run_front_end({{"bench.crm", source}}, d);
+  if (c.front->sink.has_errors()) {
+    for (const auto& d : c.front->sink.diagnostics()) std::fprintf(stderr, "%s\n", d.message.c_str());
+    std::fprintf(stderr, "BENCH FAILURE: bench program does not check (%zu errors)\n", c.front->sink.error_count());
+    std::exit(2);
+  }
+  c.out = codegen::generate(c.front->program);
+  if (!c.out.error.empty()) {
+    std::fprintf(stderr, "BENCH FAILURE: %s\n", c.out.error.c_str());
+    std::exit(2);
+  }
+  return c;
+}
+
+uint32_t segment_unit(const bytecode::Program& p, const std::string& name) {
+  for (const auto& s : p.segments) if (s.name == name) return s.unit;
+  std::fprintf(stderr, "BENCH FAILURE: no segment %s\n", name.c_str());
+  std::exit(2);
+}
+
+void bench_predicate(const Options& o) {
+  auto recs = make_records(o.records);
+  uint64_t truth = expected_predicate_matches(recs);
+  Compiled c = compile(R"(
+profile { origin: String  country: String  value: Int  adults: Int }
+segment s = (origin == "MOW" or country == "RU") and (value >= 100 or adults == 1)
+)");
+  const auto& prog = c.out.program;
+  vm::VM vm(prog);
+  vm::StringPool pool(prog.strings);
+  vm::Context ctx;
+  ctx.strings = &pool;
+  vm.prepare(ctx);
+  // The host interns its strings once (as it would keep ids for its own codes).
+  std::vector<int64_t> origin_id, country_id;
+  for (auto s : kOrigins) origin_id.push_back(pool.intern(s));
+  for (auto s : kCountries) country_id.push_back(pool.intern(s));
+  uint32_t unit = segment_unit(prog, "s");
+  int of = prog.find_profile_field("origin"), cf = prog.find_profile_field("country");
+  int vf = prog.find_profile_field("value"), af = prog.find_profile_field("adults");
+  std::vector<int64_t> row(prog.profile.size(), 0);
+  ctx.profile = row.data();
+  ctx.profile_size = row.size();
+  double secs = best_seconds("crm/vm_per_record", o.reps, truth, [&] {
+    uint64_t n = 0;
+    for (const Record& r : recs) {
+      row[of] = origin_id[r.origin_id];
+      row[cf] = country_id[r.country_id];
+      row[vf] = r.value;
+      row[af] = r.adults;
+      n += vm.run(unit, ctx).value != 0;
+    }
+    return n;
+  });
+  emit(per_eval("crm/vm_per_record", secs, recs.size(), truth));
+}
+
+void bench_audience(const Options& o) {
+  Profiles p = make_profiles(o.profiles);
+  uint64_t truth = expected_audience_matches(p);
+  std::string cities;
+  for (size_t i = 0; i < kSegmentCities.size(); ++i) cities += (i ? ", " : "") + std::to_string(kSegmentCities[i]);
+  Compiled c = compile(fmt::format(R"(
+profile {{ age: Int  city: Int  member_level: Int  orders_30d: Int  days_since_last_order: Int }}
+segment s = age between {} and {} and city in {{{}}} and member_level >= {} and orders_30d == 0
+            and days_since_last_order > {}
+)",
+                                   kAgeLo, kAgeHi, cities, kMinMemberLevel, kMinDaysSinceOrder));
+  const auto& prog = c.out.program;
+  vm::VM vm(prog);
+  vm::StringPool pool(prog.strings);
+  vm::Context ctx;
+  ctx.strings = &pool;
+  vm.prepare(ctx);
+  uint32_t unit = segment_unit(prog, "s");
+  int fa = prog.find_profile_field("age"), fc = prog.find_profile_field("city");
+  int fm = prog.find_profile_field("member_level"), fo = prog.find_profile_field("orders_30d");
+  int fd = prog.find_profile_field("days_since_last_order");
+  std::vector<int64_t> row(prog.profile.size(), 0);
+  ctx.profile = row.data();
+  ctx.profile_size = row.size();
+  double secs = best_seconds("crm/vm_scalar_scan", o.reps, truth, [&] {
+    uint64_t n = 0;
+    for (size_t i = 0; i < p.size; ++i) {
+      row[fa] = p.age[i];
+      row[fc] = p.city[i];
+      row[fm] = p.member_level[i];
+      row[fo] = p.orders_30d[i];
+      row[fd] = p.days_since_last_order[i];
+      n += vm.run(unit, ctx).value != 0;
+    }
+    return n;
+  });
+  emit(per_second("crm/vm_scalar_scan", secs, p.size, truth));
+}
+
+// N strategies triggered by Order, each targeting one of 50 cities and one of 4 channels, the
+// shape of a real campaign catalogue; events are orders from random cities and channels.
+std::string strategies_program(size_t n) {
+  std::string s = R"(
+profile { member_level: Int = 0 }
+event Order { amount: Money(CNY)  city: String  channel: Channel }
+resource coupon c { discount: 5 CNY  threshold: 50 CNY }
+)";
+  static const char* kChannels[] = {"App", "Web", "MiniProgram", "WeChat"};
+  for (size_t i = 0; i < n; ++i)
+    s += fmt::format(
+        "strategy s{} {{ who: count(Order within 30 days) >= {} when: on Order where: city == \"c{}\" and channel == {} "
+        "what: grant c via App how much: per user 1 per day }}\n",
+        i, 1 + i % 3, i % 50, kChannels[i % 4]);
+  return s;
+}
+
+void bench_streaming(const Options& o) {
+  for (size_t n : {size_t(10), size_t(100), size_t(1000), size_t(10000)}) {
+    Compiled c = compile(strategies_program(n));
+    engine::Engine eng(c.out.program);
+    // Keep total work bounded: fewer events for the largest catalogues.
+    size_t events = std::max<size_t>(2000, std::min<size_t>(o.records, 200'000'000 / (n * 40 + 1)));
+    SplitMix64 rng(7);
+    std::vector<std::string> lines;
+    lines.reserve(events);
+    // Spread over four weeks, in time order as a log is.
+    const int64_t start = *support::parse_time("2026-11-01T00:00:00Z");
+    const int64_t step = 28 * support::kMicrosPerDay / int64_t(events);
+    static const char* kChannels[] = {"App", "Web", "MiniProgram", "WeChat"};
+    for (size_t i = 0; i < events; ++i)
+      lines.push_back(fmt::format(
+          R"({{"id":"e{}","type":"Order","user":"u{}","time":"{}","amount":{}.5,"city":"c{}","channel":"{}"}})",
+          i, rng.below(20000), support::format_time(start + int64_t(i) * step), 10 + rng.below(300), rng.below(50),
+          kChannels[rng.below(4)]));
+    std::vector<engine::Event> parsed(events);
+    std::string err;
+    for (size_t i = 0; i < events; ++i)
+      if (!eng.parse_event(lines[i], parsed[i], err)) {
+        std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+        std::exit(2);
+      }
+    std::vector<engine::Decision> out;
+    auto t0 = std::chrono::steady_clock::now();
+    size_t decisions = 0;
+    for (const auto& ev : parsed) {
+      out.clear();
+      if (!eng.process(ev, out, err)) {
+        std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+        std::exit(2);
+      }
+      decisions += out.size();
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    emit({fmt::format("crm/streaming_{}_strategies", n), "events_per_s", double(events) / secs, decisions});
+    emit({fmt::format("crm/streaming_{}_strategies", n), "ns_per_event", secs * 1e9 / double(events), decisions});
+  }
+}
+
+void bench_compile(const Options& o) {
+  size_t n = o.records >= 1'000'000 ? 10000 : 500;
+  std::string src = strategies_program(n);
+  auto t0 = std::chrono::steady_clock::now();
+  Compiled c = compile(src);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  emit({fmt::format("crm/compile_{}_strategies", n), "seconds", secs, c.out.program.units.size()});
+  emit({fmt::format("crm/compile_{}_strategies", n), "peak_rss_mb", double(ru.ru_maxrss) / 1024.0, c.out.program.units.size()});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse_options(argc, argv);
+  // Compile first: its peak memory is the process's, before the data sets are allocated.
+  bench_compile(o);
+  bench_predicate(o);
+  bench_audience(o);
+  bench_streaming(o);
+  return 0;
+}

@@ -1,0 +1,55 @@
+// batch_vm.h - the batch interpreter: one unit over a block of users at a time.
+//
+// Used for audience counts and scheduled deliveries, where the same segment is evaluated for
+// every user. Registers are columns of kBlock lanes; each instruction is a tight loop over the
+// block that the compiler vectorises, so dispatch is paid once per block, not once per user.
+// Batch units are compiled without jumps (`and`/`or` evaluate both sides, `if` selects), which
+// is safe because a lane that faults (overflow, division by zero) is masked out and counted
+// instead of stopping the block.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/bytecode/program.h"
+#include "runtime/vm/vm.h"
+
+namespace crm::vm {
+
+constexpr size_t kBlock = 1024;
+
+// A column of one profile field: 4- or 8-byte integers in VM encoding.
+struct Column {
+  const void* data = nullptr;
+  uint8_t width = 8;
+};
+
+struct BatchInput {
+  const Column* columns = nullptr;  // indexed by profile field
+  size_t column_count = 0;
+  size_t rows = 0;
+  int64_t now = 0;
+  // Aggregates for row i (absolute index); may be null when the unit reads none.
+  int64_t (*aggregate)(void* state, size_t row, uint32_t g, int64_t now) = nullptr;
+  void* aggregate_state = nullptr;
+  StringPool* strings = nullptr;
+  const CollectionStore* collections = nullptr;
+};
+
+struct BatchResult {
+  uint64_t matches = 0;  // rows whose result is true (Bool units)
+  uint64_t errors = 0;   // rows whose evaluation faulted (counted as no match)
+};
+
+class BatchVM {
+ public:
+  explicit BatchVM(const bytecode::Program& program) : p_(program) {}
+  // Runs a jump-free unit over every row; `on_row`, when set, gets each row's value (kNone on
+  // error) so callers can collect the matching users.
+  BatchResult run(uint32_t unit, const BatchInput& in, std::vector<int64_t>* values = nullptr) const;
+
+ private:
+  const bytecode::Program& p_;
+};
+
+}  // namespace crm::vm

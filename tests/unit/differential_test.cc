@@ -1,0 +1,546 @@
+// differential_test.cc - the bytecode VM against the reference AST evaluator.
+//
+// A deterministic generator writes well-typed random expressions (depth-limited) over a fixed
+// schema that has a field of every scalar type, optional variants, an event type with every
+// kind of history aggregate and window, helper functions with parameters and nested segments.
+// Each expression becomes `segment sN = <Bool>` or `fn fN(): T = <T>` (evaluated through a
+// segment that is pointed at the call after checking, so every type's value is compared, not
+// just Bool). Random users with random profiles (some fields missing) and histories are then
+// evaluated by both engines, which must agree on the value and on whether evaluation failed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <iostream>
+#include <random>
+#include <set>
+
+#include "compile_helpers.h"
+#include "runtime/vm/ast_evaluator.h"
+
+namespace {
+
+enum Ty { B, I, D, M, S, E, TM, DT, DU, kTyCount };
+
+const char* kTypeName[] = {"Bool", "Int", "Decimal", "Money(CNY)", "String", "Tier", "Time", "Date", "Duration"};
+// Profile and event fields, non-optional and optional, one per type (same order as Ty).
+const char* kProfile[] = {"vip", "age", "score", "balance", "city", "tier", "joined", "birthday", "wait"};
+const char* kProfileOpt[] = {"flag", "bonus", "rate", "credit", "nick", "tier2", "seen", "anniv", "grace"};
+const char* kEvent[] = {"paid", "items", "ratio", "amount", "shop", "rank", "time", "day", "spent"};
+const char* kEventOpt[] = {"gift", "pts", "tax", "tip", "note", "grade", "shipped", "due", "delay"};
+
+const char* kHeader = R"(
+enum Tier { Bronze, Silver, Gold }
+profile {
+  vip: Bool  age: Int  score: Decimal  balance: Money(CNY)  city: String  tier: Tier
+  joined: Time  birthday: Date  wait: Duration
+  flag: Bool?  bonus: Int?  rate: Decimal?  credit: Money(CNY)?  nick: String?  tier2: Tier?
+  seen: Time?  anniv: Date?  grace: Duration?
+}
+event Order {
+  paid: Bool  items: Int  ratio: Decimal  amount: Money(CNY)  shop: String  rank: Tier  day: Date  spent: Duration
+  gift: Bool?  pts: Int?  tax: Decimal?  tip: Money(CNY)?  note: String?  grade: Tier?  shipped: Time?  due: Date?  delay: Duration?
+}
+fn recent(n: Int = 2, w: Duration = 30 days): Bool = count(Order within w) >= n
+fn spend(w: Duration = 90 days): Money(CNY) = sum(Order.amount within w)
+fn scaled(x: Decimal, k: Int = 2): Decimal = x * k
+fn avg_or(dflt: Money(CNY) = 0 CNY): Money(CNY) = avg(Order.amount previous) ?? dflt
+segment big = sum(Order.amount) > 300 CNY
+segment loyal = big and count(Order) >= 3
+segment vip_loyal = loyal and vip
+)";
+
+class Gen {
+ public:
+  explicit Gen(uint64_t seed) : rng_(seed) {}
+  bool event_scope = false;  // inside an aggregate's `where`: event fields, no history
+
+  uint64_t r(uint64_t n) { return rng_() % n; }
+  bool coin(int pct) { return r(100) < static_cast<uint64_t>(pct); }
+  template <size_t N>
+  const char* pick(const char* const (&a)[N]) { return a[r(N)]; }
+
+  std::string lit(Ty t) {
+    static const char* ints[] = {"0", "1", "2", "3", "7", "10", "42", "100", "-5", "4611686018427387904"};
+    static const char* decs[] = {"0.5", "1.5", "2.25", "0.000001", "3.333333", "100.0", "1.0", "9000000000000.5"};
+    static const char* money[] = {"0 CNY", "1 CNY", "12.5 CNY", "99.99 CNY", "300 CNY", "0.01 CNY", "9000000000000 CNY"};
+    static const char* strs[] = {"\"a\"", "\"ab\"", "\"B\"", "\"Shanghai\"", "\"\"", "\"sh\""};
+    static const char* tiers[] = {"Tier.Bronze", "Tier.Silver", "Tier.Gold"};
+    static const char* times[] = {"2026-01-15T10:00Z", "2026-02-01T00:00Z", "2026-03-10T08:30+08:00", "2025-12-31T23:59Z"};
+    static const char* dates[] = {"2026-01-15", "2026-02-28", "2000-02-29", "1990-07-04"};
+    static const char* durs[] = {"3 days", "36 hours", "1 week", "90 minutes", "30 seconds", "400 days"};
+    switch (t) {
+      case B: return coin(50) ? "true" : "false";
+      case I: return coin(85) ? ints[r(9)] : ints[9];
+      case D: return coin(85) ? decs[r(7)] : decs[7];
+      case M: return coin(85) ? money[r(6)] : money[6];
+      case S: return pick(strs);
+      case E: return pick(tiers);
+      case TM: return pick(times);
+      case DT: return pick(dates);
+      case DU: return pick(durs);
+      default: return "true";
+    }
+  }
+
+  std::string field(Ty t, bool opt) {
+    if (event_scope) return opt ? kEventOpt[t] : kEvent[t];
+    return opt ? kProfileOpt[t] : kProfile[t];
+  }
+
+  std::string filter() {
+    if (coin(60)) return "";
+    bool saved = event_scope;
+    event_scope = true;
+    std::string f = " where " + g(B, static_cast<int>(r(3)));
+    event_scope = saved;
+    return f;
+  }
+
+  std::string window() {
+    switch (r(9)) {
+      case 0: return " within 30 days";
+      case 1: return " within 36 hours";
+      case 2: return " within 1 week";
+      case 3: return " last " + std::to_string(1 + r(4));
+      case 4: return " previous";
+      case 5: return " previous " + std::to_string(1 + r(3));
+      case 6: return " since 2026-02-01T00:00Z";
+      default: return "";
+    }
+  }
+
+  // A history aggregate of type t (optional when `opt`), or "" when none has that type.
+  std::string aggregate(Ty t, bool opt) {
+    if (event_scope) return "";
+    std::string fw = filter() + window();
+    if (!opt) {
+      if (t == I && coin(50)) return "count(Order" + fw + ")";
+      if (t == B) return "exists(Order" + fw + ")";
+      if (t == I) return std::string("sum(Order.") + (coin(50) ? "items" : "pts") + fw + ")";
+      if (t == D) return std::string("sum(Order.") + (coin(50) ? "ratio" : "tax") + fw + ")";
+      if (t == M) return std::string("sum(Order.") + (coin(50) ? "amount" : "tip") + fw + ")";
+      if (t == DU) return std::string("sum(Order.") + (coin(50) ? "spent" : "delay") + fw + ")";
+      return "";
+    }
+    bool optf = coin(40);
+    std::string f = optf ? kEventOpt[t] : kEvent[t];
+    int k = static_cast<int>(r(4));
+    if (k == 0 && (t == D || t == M)) {  // avg
+      static const char* dsrc[] = {"items", "ratio", "pts", "tax"};
+      std::string src = t == M ? (coin(50) ? "amount" : "tip") : pick(dsrc);
+      return "avg(Order." + src + fw + ")";
+    }
+    if (k == 1 && t != B && t != S && t != E) return std::string(coin(50) ? "min" : "max") + "(Order." + f + fw + ")";
+    if (k == 2) return std::string(coin(50) ? "first" : "last") + "(Order" + fw + ")." + f;
+    return std::string(coin(50) ? "first" : "last") + "(Order." + f + fw + ")";
+  }
+
+  std::string leaf(Ty t) {
+    int k = static_cast<int>(r(10));
+    if (k < 4) return lit(t);
+    if (k < 8 || event_scope) {
+      if (!event_scope && t == TM && coin(30)) return "now()";
+      if (!event_scope && t == DT && coin(30)) return "today()";
+      return field(t, false);
+    }
+    std::string a = aggregate(t, false);
+    return a.empty() ? field(t, false) : a;
+  }
+
+  std::string opt(Ty t, int d) {
+    if (d <= 0 || coin(50)) {
+      std::string a = coin(50) ? aggregate(t, true) : "";
+      return a.empty() ? field(t, true) : a;
+    }
+    if (coin(50)) return "(if " + g(B, d - 1) + " then " + opt(t, d - 1) + " else " + (coin(50) ? g(t, d - 1) : opt(t, d - 1)) + ")";
+    return "(" + opt(t, d - 1) + " ?? " + opt(t, d - 1) + ")";
+  }
+
+  std::string bin(const std::string& a, const char* op, const std::string& b) { return "(" + a + " " + op + " " + b + ")"; }
+  Ty ordered() { static const Ty ts[] = {I, D, M, S, TM, DT, DU}; return ts[r(7)]; }
+  Ty any() { return static_cast<Ty>(r(kTyCount)); }
+
+  std::string g(Ty t, int d) {
+    if (d <= 0 || coin(20)) return leaf(t);
+    int d1 = d - 1;
+    auto cond = [&] { return g(B, d1); };
+    if (coin(8)) return "(if " + cond() + " then " + g(t, d1) + " else " + g(t, d1) + ")";
+    if (coin(8) && t != B) return "(" + opt(t, d1) + " ?? " + g(t, d1) + ")";
+    switch (t) {
+      case B: {
+        static const char* cmp[] = {"<", "<=", ">", ">=", "==", "!="};
+        switch (r(16)) {
+          case 0: case 1: { Ty u = ordered(); return bin(g(u, d1), pick(cmp), g(u, d1)); }
+          case 2: return coin(50) ? bin(g(I, d1), pick(cmp), g(D, d1)) : bin(g(D, d1), pick(cmp), g(I, d1));
+          case 3: { Ty u = any(); return bin(opt(u, d1), coin(50) ? "==" : "!=", coin(50) ? g(u, d1) : opt(u, d1)); }
+          case 4: return bin(opt(I, d1), coin(50) ? "==" : "!=", g(D, d1));  // Int? against Decimal
+          case 5: return bin(g(B, d1), "and", g(B, d1));
+          case 6: return bin(g(B, d1), "or", g(B, d1));
+          case 7: return "(not " + g(B, d1) + ")";
+          case 8: {
+            static const Ty ts[] = {I, D, S, E};
+            Ty u = ts[r(4)];
+            std::string set = "{" + lit(u) + ", " + lit(u) + (coin(50) ? ", " + lit(u) : "") + "}";
+            std::string x = coin(30) ? opt(u, d1) : g(u, d1);
+            if (u == D && coin(40)) x = g(I, d1);  // Int against a Decimal set
+            return "(" + x + (coin(70) ? " in " : " not in ") + set + ")";
+          }
+          case 9: {
+            Ty u = coin(50) ? I : any();
+            if (u == B) u = S;
+            return "(" + g(u, d1) + (coin(70) ? " in {" : " not in {") + g(u, d1) + ", " + g(u, d1) + "})";
+          }
+          case 10: {
+            Ty u = ordered();
+            return "(" + g(u, d1) + (coin(70) ? " between " : " not between ") + g(u, d1) + " and " + g(u, d1) + ")";
+          }
+          case 11: return std::string(coin(50) ? "contains(" : "starts_with(") + g(S, d1) + ", " + g(S, d1) + ")";
+          case 12: return "(" + opt(B, d1) + " ?? " + g(B, d1) + ")";
+          case 13: {
+            if (event_scope) return field(B, false);
+            static const char* calls[] = {"big", "loyal", "vip_loyal", "recent()", "recent(1)", "recent(w: 7 days)",
+                                          "recent(n: 3, w: 60 days)", "recent(0, 1 week)"};
+            return pick(calls);
+          }
+          case 14: return bin(opt(E, d1), coin(50) ? "==" : "!=", g(E, d1));
+          default: return leaf(B);
+        }
+      }
+      case I: {
+        switch (r(12)) {
+          case 0: return bin(g(I, d1), "+", g(I, d1));
+          case 1: return bin(g(I, d1), "-", g(I, d1));
+          case 2: return bin(g(I, d1), "*", g(I, d1));
+          case 3: return "(-" + g(I, d1) + ")";
+          case 4: return "abs(" + g(I, d1) + ")";
+          case 5: return "days(" + g(DU, d1) + ")";
+          case 6: return "len(" + g(S, d1) + ")";
+          case 7: return "hash_bucket(" + g(S, d1) + ", " + std::to_string(1 + r(100)) + ")";
+          case 8: return "hour(" + g(TM, d1) + ")";
+          case 9: return "weekday(" + (coin(50) ? g(DT, d1) : g(TM, d1)) + ")";
+          case 10: return "days_to_anniversary(" + g(DT, d1) + ")";
+          default: return leaf(I);
+        }
+      }
+      case D: {
+        switch (r(16)) {
+          case 0: return bin(g(D, d1), "+", g(D, d1));
+          case 1: return coin(50) ? bin(g(D, d1), "-", g(I, d1)) : bin(g(I, d1), "+", g(D, d1));
+          case 2: return bin(g(D, d1), "*", g(D, d1));
+          case 3: return coin(50) ? bin(g(D, d1), "*", g(I, d1)) : bin(g(I, d1), "*", g(D, d1));
+          case 4: return bin(g(I, d1), "/", g(I, d1));
+          case 5: return bin(g(D, d1), "/", coin(50) ? g(D, d1) : g(I, d1));
+          case 6: return bin(g(M, d1), "/", g(M, d1));
+          case 7: return bin(g(DU, d1), "/", g(DU, d1));
+          case 8: return "(-" + g(D, d1) + ")";
+          case 9: return "abs(" + g(D, d1) + ")";
+          case 10: return "decimal(" + (coin(50) ? g(M, d1) : g(I, d1)) + ")";
+          case 11: return "(" + opt(I, d1) + " ?? " + g(D, d1) + ")";  // Int? ?? Decimal
+          case 12: return "(" + opt(D, d1) + " ?? " + g(I, d1) + ")";
+          case 13: return "(if " + g(B, d1) + " then " + (coin(50) ? g(I, d1) : g(D, d1)) + " else " + g(I, d1) + ")";
+          case 14: if (!event_scope) return coin(50) ? "scaled(" + g(D, d1) + ")" : "scaled(" + g(I, d1) + ", 3)";
+                   [[fallthrough]];
+          default: return leaf(D);
+        }
+      }
+      case M: {
+        switch (r(12)) {
+          case 0: return bin(g(M, d1), "+", g(M, d1));
+          case 1: return bin(g(M, d1), "-", g(M, d1));
+          case 2: return coin(50) ? bin(g(M, d1), "*", g(I, d1)) : bin(g(I, d1), "*", g(M, d1));
+          case 3: return coin(50) ? bin(g(M, d1), "*", g(D, d1)) : bin(g(D, d1), "*", g(M, d1));
+          case 4: return bin(g(M, d1), "/", coin(50) ? g(I, d1) : g(D, d1));
+          case 5: return "(-" + g(M, d1) + ")";
+          case 6: return "abs(" + g(M, d1) + ")";
+          case 7: if (!event_scope) return coin(50) ? "spend()" : "spend(14 days)";
+                  [[fallthrough]];
+          case 8: if (!event_scope) return coin(50) ? "avg_or()" : "avg_or(" + g(M, d1) + ")";
+                  [[fallthrough]];
+          default: return leaf(M);
+        }
+      }
+      case S: {
+        switch (r(4)) {
+          case 0: return bin(g(S, d1), "+", g(S, d1));
+          case 1: return "lower(" + g(S, d1) + ")";
+          default: return leaf(S);
+        }
+      }
+      case E: return leaf(E);
+      case TM: {
+        switch (r(5)) {
+          case 0: return bin(g(TM, d1), "+", g(DU, d1));
+          case 1: return bin(g(TM, d1), "-", g(DU, d1));
+          case 2: return bin(g(DU, d1), "+", g(TM, d1));
+          default: return leaf(TM);
+        }
+      }
+      case DT: {
+        switch (r(6)) {
+          case 0: return bin(g(DT, d1), "+", g(DU, d1));
+          case 1: return bin(g(DT, d1), "-", g(DU, d1));
+          case 2: return bin(g(DU, d1), "+", g(DT, d1));
+          case 3: return "date(" + g(TM, d1) + ")";
+          default: return leaf(DT);
+        }
+      }
+      case DU: {
+        switch (r(12)) {
+          case 0: return bin(g(DU, d1), "+", g(DU, d1));
+          case 1: return bin(g(DU, d1), "-", g(DU, d1));
+          case 2: return coin(50) ? bin(g(DU, d1), "*", g(I, d1)) : bin(g(I, d1), "*", g(DU, d1));
+          case 3: return bin(g(DU, d1), "*", g(D, d1));
+          case 4: return bin(g(DU, d1), "/", coin(50) ? g(I, d1) : g(D, d1));
+          case 5: return bin(g(TM, d1), "-", g(TM, d1));
+          case 6: return bin(g(DT, d1), "-", g(DT, d1));
+          case 7: return "(-" + g(DU, d1) + ")";
+          case 8: return "abs(" + g(DU, d1) + ")";
+          default: return leaf(DU);
+        }
+      }
+      default: return leaf(t);
+    }
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+struct Decl {
+  std::string text;     // the declaration
+  std::string segment;  // the segment whose unit is compared
+  bool value = false;   // a `vN` segment to be pointed at `fN()` after checking
+};
+
+// A declaration is accepted when the program with it alone checks with no diagnostic at all.
+// Rejections that are not the generator's fault (constant overflow, constant conditions) are
+// retried; anything else is a generator bug and fails the test.
+bool clean(const std::string& decl, std::string& diags) {
+  crm::DriverOptions o;
+  std::unique_ptr<crm::Compilation> c;
+  try {
+    c = crm::run_front_end({{"diff.crm", std::string(kHeader) + decl}}, o);
+  } catch (const std::exception& e) {
+    diags = std::string("the checker threw: ") + e.what() + "\n";
+    return false;
+  }
+  if (c->sink.diagnostics().empty()) return true;
+  diags = crm::diag::render_text(c->sink.diagnostics(), c->program.sources, {false});
+  return false;
+}
+
+// E0413: a constant subexpression overflows or divides by zero; W0101: a constant condition.
+bool tolerated(const std::string& diags) {
+  size_t codes = 0;
+  for (size_t at = diags.find("error["); at != std::string::npos; at = diags.find("error[", at + 1), ++codes)
+    if (diags.compare(at + 6, 5, "E0413") != 0) return false;
+  for (size_t at = diags.find("warning["); at != std::string::npos; at = diags.find("warning[", at + 1), ++codes)
+    if (diags.compare(at + 8, 5, "W0101") != 0) return false;
+  return codes > 0;
+}
+
+std::string json_time(int64_t micros) { return crm::support::format_time(micros); }
+
+struct Totals {
+  size_t comparisons = 0, errors = 0, mismatches = 0, varying = 0, exprs = 0;
+};
+
+void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
+  constexpr int kExprs = 300, kUsers = 50, kDepth = 4;
+  Gen gen(gen_seed);
+  std::vector<Decl> decls;
+  int retries = 0;
+  for (int n = 0; n < kExprs; ++n) {
+    for (int attempt = 0;; ++attempt) {
+      ASSERT_LT(attempt, 200) << "cannot generate a clean expression " << n;
+      Decl d;
+      if (gen.coin(50)) {
+        d.segment = "s" + std::to_string(n);
+        d.text = "segment " + d.segment + " = " + gen.g(B, kDepth) + "\n";
+      } else {
+        Ty t = static_cast<Ty>(gen.r(kTyCount));
+        bool optional = gen.coin(20);
+        std::string body = optional ? gen.opt(t, kDepth) : gen.g(t, kDepth);
+        std::string f = "f" + std::to_string(n);
+        d.segment = "v" + std::to_string(n);
+        d.value = true;
+        d.text = "fn " + f + "(): " + kTypeName[t] + (optional ? "?" : "") + " = " + body + "\nsegment " + d.segment +
+                 " = " + f + "() == " + f + "()\n";
+      }
+      std::string diags;
+      if (clean(d.text, diags)) {
+        decls.push_back(d);
+        break;
+      }
+      ++retries;
+      ASSERT_TRUE(tolerated(diags)) << "the generator wrote a program the checker rejects:\n" << d.text << diags;
+    }
+  }
+
+  std::string source = kHeader;
+  for (const auto& d : decls) source += d.text;
+  crm::DriverOptions o;
+  auto front = crm::run_front_end({{"diff.crm", source}}, o);
+  ASSERT_TRUE(front->sink.diagnostics().empty())
+      << crm::diag::render_text(front->sink.diagnostics(), front->program.sources, {false});
+  // Point each value segment at its `fN()` call, so its unit computes the function's value.
+  std::map<std::string, const crm::ast::Expr*> expr_of;
+  for (auto& m : front->program.modules) {
+    if (m.is_std) continue;
+    for (crm::ast::Decl* d : m.ast->decls) {
+      if (d->kind != crm::ast::DeclKind::Segment) continue;
+      auto* s = static_cast<crm::ast::SegmentDecl*>(d);
+      if (s->name[0] == 'v') s->value = static_cast<crm::ast::BinaryExpr*>(s->value)->lhs;
+      expr_of[s->name] = s->value;
+    }
+  }
+  crm::codegen::Output compiled = crm::codegen::generate(front->program);
+  ASSERT_EQ(compiled.error, "");
+  std::string verr;
+  ASSERT_TRUE(crm::bytecode::verify(compiled.program, verr)) << verr;
+  const auto& prog = compiled.program;
+  std::map<std::string, uint32_t> unit_of;
+  for (const auto& s : prog.segments) unit_of[s.name] = s.unit;
+
+  // Data: profiles (some users without one, some with missing optionals) and histories.
+  crm::engine::Engine eng(prog);
+  std::mt19937_64 rng(data_seed);
+  auto r = [&](uint64_t n) { return rng() % n; };
+  auto money = [&] {
+    static const char* v[] = {"0", "0.01", "12.5", "99.99", "300", "1234.567891", "-20", "9000000000000"};
+    return std::string(v[r(8)]);
+  };
+  auto dec = [&] {
+    static const char* v[] = {"0", "0.5", "1.5", "-2.25", "0.000001", "3.333333", "100", "9000000000000.5"};
+    return std::string(v[r(8)]);
+  };
+  auto integer = [&] {
+    static const char* v[] = {"0", "1", "2", "5", "-3", "42", "100", "4611686018427387904", "-9223372036854775807"};
+    return std::string(v[r(9)]);
+  };
+  auto str = [&] {
+    static const char* v[] = {"a", "ab", "B", "Shanghai", "", "sh", "SH"};
+    return "\"" + std::string(v[r(7)]) + "\"";
+  };
+  auto tier = [&] { static const char* v[] = {"Bronze", "Silver", "Gold"}; return "\"" + std::string(v[r(3)]) + "\""; };
+  int64_t base = crm::testing::T("2026-01-01T00:00:00Z");
+  const int64_t hour = 3600LL * 1000000;
+  auto time_ = [&] { return "\"" + json_time(base + static_cast<int64_t>(r(24 * 120)) * hour) + "\""; };
+  auto date = [&] {
+    static const char* v[] = {"2026-01-15", "2026-02-28", "2000-02-29", "1990-07-04", "2026-03-31", "1970-01-01"};
+    return "\"" + std::string(v[r(6)]) + "\"";
+  };
+  auto dur = [&] { static const char* v[] = {"0", "60", "86400", "259200", "-3600", "1.5"}; return std::string(v[r(6)]); };
+  auto boolean = [&] { return std::string(r(2) ? "true" : "false"); };
+
+  std::vector<std::string> users;
+  for (int u = 0; u < kUsers; ++u) users.push_back("u" + std::to_string(u));
+  for (int u = 0; u < kUsers; ++u) {
+    if (u % 10 == 9) continue;  // known from events only: defaults and missing fields
+    auto maybe = [&](const char* name, const std::string& v) { return r(3) ? std::string(",\"") + name + "\":" + v : std::string(); };
+    std::string line = "{\"user\":\"" + users[u] + "\",\"vip\":" + boolean() + ",\"age\":" + integer() + ",\"score\":" + dec() +
+                       ",\"balance\":" + money() + ",\"city\":" + str() + ",\"tier\":" + tier() + ",\"joined\":" + time_() +
+                       ",\"birthday\":" + date() + ",\"wait\":" + dur() + maybe("flag", boolean()) + maybe("bonus", integer()) +
+                       maybe("rate", dec()) + maybe("credit", money()) + maybe("nick", str()) + maybe("tier2", tier()) +
+                       maybe("seen", time_()) + maybe("anniv", date()) + maybe("grace", dur()) + "}";
+    std::string err;
+    ASSERT_TRUE(eng.load_profile_line(line, err)) << line << ": " << err;
+  }
+  struct Ev { int64_t time; std::string line; };
+  std::vector<Ev> events;
+  int id = 0;
+  for (int u = 0; u < kUsers; ++u) {
+    if (u % 10 == 8) continue;  // profile only, no history
+    int n = static_cast<int>(r(12));
+    for (int k = 0; k < n; ++k) {
+      int64_t t = base + static_cast<int64_t>(r(24 * 90)) * hour;
+      auto maybe = [&](const char* name, const std::string& v) {
+        int x = static_cast<int>(r(3));
+        return x == 0 ? std::string(",\"") + name + "\":" + v : x == 1 ? std::string(",\"") + name + "\":null" : std::string();
+      };
+      std::string line = "{\"type\":\"Order\",\"id\":\"e" + std::to_string(id++) + "\",\"user\":\"" + users[u] + "\",\"time\":\"" +
+                         json_time(t) + "\",\"paid\":" + boolean() + ",\"items\":" + integer() + ",\"ratio\":" + dec() +
+                         ",\"amount\":" + money() + ",\"shop\":" + str() + ",\"rank\":" + tier() + ",\"day\":" + date() +
+                         ",\"spent\":" + dur() + maybe("gift", boolean()) + maybe("pts", integer()) + maybe("tax", dec()) +
+                         maybe("tip", money()) + maybe("note", str()) + maybe("grade", tier()) + maybe("shipped", time_()) +
+                         maybe("due", date()) + maybe("delay", dur()) + "}";
+      events.push_back({t, line});
+    }
+  }
+  std::stable_sort(events.begin(), events.end(), [](const Ev& a, const Ev& b) { return a.time < b.time; });
+  for (const auto& e : events) {
+    crm::engine::Event ev;
+    std::string err;
+    ASSERT_TRUE(eng.parse_event(e.line, ev, err)) << e.line << ": " << err;
+    ASSERT_TRUE(eng.observe(ev, err)) << err;
+  }
+  users.push_back("stranger");  // neither profile nor history
+
+  int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
+  crm::vm::AstEvaluator ast(front->program, compiled);
+  std::vector<int64_t> default_profile;
+  for (const auto& f : prog.profile) default_profile.push_back(f.has_default ? f.default_value : crm::bytecode::kNone);
+  size_t comparisons = 0, errors = 0, mismatches = 0;
+  std::map<std::string, size_t> error_kinds;
+  std::vector<std::set<std::string>> outcomes(decls.size());  // distinct results per expression
+  for (const auto& user : users) {
+    std::vector<int64_t> stranger_profile = default_profile;
+    crm::vm::AstEnv env;
+    env.profile = eng.profile_of(user);
+    if (!env.profile) {
+      stranger_profile[0] = eng.strings().intern(user);
+      env.profile = &stranger_profile;
+    }
+    env.now = now;
+    env.strings = &eng.strings();
+    env.collections = &eng.collections();
+    env.aggregate = [&](uint32_t g) { return eng.aggregate_of(user, g, now); };
+    for (size_t di = 0; di < decls.size(); ++di) {
+      const Decl& d = decls[di];
+      int64_t vm_value = 0, ast_value = 0;
+      std::string vm_err, ast_err;
+      bool vm_ok = eng.evaluate(unit_of.at(d.segment), user, now, vm_value, vm_err);
+      bool ast_ok = ast.eval(expr_of.at(d.segment), env, ast_value, ast_err);
+      ++comparisons;
+      if (!vm_ok) { ++errors; ++error_kinds[vm_err]; }
+      outcomes[di].insert(vm_ok ? std::to_string(vm_value) : vm_err);
+      bool same = vm_ok == ast_ok && (vm_ok ? vm_value == ast_value : vm_err == ast_err);
+      if (!same && ++mismatches <= 15)
+        ADD_FAILURE() << "user " << user << ", " << d.text << "  VM:  " << (vm_ok ? std::to_string(vm_value) : "error: " + vm_err)
+                      << "\n  AST: " << (ast_ok ? std::to_string(ast_value) : "error: " + ast_err);
+    }
+  }
+  size_t varying = 0;
+  for (const auto& o : outcomes) varying += o.size() > 1;
+  std::cout << "[ differential ] seed " << gen_seed << "/" << data_seed << ": " << decls.size() << " expressions (" << retries << " regenerated), " << users.size()
+            << " users, " << events.size() << " events, " << prog.aggregates.size() << " aggregates: " << comparisons
+            << " comparisons, " << errors << " evaluation errors, " << mismatches << " mismatches; " << varying << " expressions vary across users\n";
+  for (const auto& [k, n] : error_kinds) std::cout << "[ differential ]   " << n << " x " << k << "\n";
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_EQ(comparisons, decls.size() * users.size());
+  total.comparisons += comparisons;
+  total.errors += errors;
+  total.mismatches += mismatches;
+  total.varying += varying;
+  total.exprs += decls.size();
+}
+
+}  // namespace
+
+TEST(Differential, VmAgreesWithTheAstEvaluator) {
+  Totals total;
+  std::vector<std::pair<uint64_t, uint64_t>> seeds = {{20260101, 7}, {42, 1234}, {977, 5}};
+  // CRM_DIFF_EXTRA_SEEDS=N runs N more seed pairs (for longer hunts; the default stays fast).
+  if (const char* extra = std::getenv("CRM_DIFF_EXTRA_SEEDS"))
+    for (uint64_t i = 0, n = std::strtoull(extra, nullptr, 10); i < n; ++i) seeds.push_back({1000 + i, 5000 + i});
+  for (auto [g, d] : seeds) {
+    SCOPED_TRACE("generator seed " + std::to_string(g) + ", data seed " + std::to_string(d));
+    run_differential(g, d, total);
+  }
+  std::cout << "[ differential ] total: " << total.exprs << " expressions, " << total.comparisons << " comparisons ("
+            << total.errors << " agreed evaluation errors), " << total.mismatches << " mismatches\n";
+  // The test must not pass on nothing: most expressions have to depend on the data.
+  EXPECT_GE(total.comparisons, seeds.size() * 300 * 51);
+  EXPECT_GT(total.varying, total.exprs / 3);
+  EXPECT_LT(total.errors, total.comparisons / 4);
+}

@@ -1,0 +1,485 @@
+// engine_test.cc - the runtime over small programs compiled in process: windows and aggregates,
+// per-user limits, stock, budget, split, policies, priorities, event order and the JSON Lines
+// contract (docs/runtime.md).
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <set>
+
+#include "compile_helpers.h"
+#include "runtime/vm/vm.h"
+
+namespace {
+
+using crm::engine::Decision;
+using crm::engine::Outcome;
+using crm::testing::compile_text;
+using crm::testing::Compiled;
+using crm::testing::Harness;
+using crm::testing::T;
+
+const char* kSchema = R"(
+profile { level: Int = 0 }
+event Order { amount: Money(CNY)  paid: Bool = true  items: Int = 1 }
+event Visit { page: String? }
+event Redeem { resource: String }
+)";
+
+Compiled program(const std::string& body) {
+  Compiled c = compile_text(std::string(kSchema) + body);
+  EXPECT_TRUE(c.ok) << c.diagnostics;
+  return c;
+}
+
+std::string order(const std::string& id, const std::string& user, const std::string& time, const std::string& amount = "10") {
+  return "{\"type\":\"Order\",\"id\":\"" + id + "\",\"user\":\"" + user + "\",\"time\":\"" + time + "\",\"amount\":" + amount + "}";
+}
+
+std::string visit(const std::string& id, const std::string& user, const std::string& time) {
+  return "{\"type\":\"Visit\",\"id\":\"" + id + "\",\"user\":\"" + user + "\",\"time\":\"" + time + "\"}";
+}
+
+// The value of the aggregate whose source text is `text`, for `user` at `now`.
+int64_t agg(Harness& h, const Compiled& c, const std::string& text, const std::string& user, int64_t now) {
+  const auto& aggs = c.program().aggregates;
+  std::string known;
+  for (uint32_t g = 0; g < aggs.size(); ++g) {
+    if (aggs[g].text == text) return h.engine.aggregate_of(user, g, now);
+    known += "\n  " + aggs[g].text;
+  }
+  ADD_FAILURE() << "no aggregate `" << text << "`; the program has:" << known;
+  return 0;
+}
+
+std::string outcome(const Decision& d) {
+  switch (d.outcome) {
+    case Outcome::Granted: return "granted";
+    case Outcome::Control: return "control";
+    default: return "rejected:" + d.reason;
+  }
+}
+
+std::vector<std::string> outcomes(const std::vector<Decision>& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(outcome(d));
+  return out;
+}
+
+constexpr int64_t M = 1000000;  // one unit of Money/Decimal in millionths
+
+}  // namespace
+
+// ---- windows and aggregates --------------------------------------------------------------------
+
+TEST(EngineWindows, WithinExcludesExactlyTheWindowLength) {
+  Compiled c = program("segment recent = exists(Order within 30 days)\nsegment recent_count = count(Order within 30 days) == 1\n");
+  Harness h(c);
+  h.observe(order("o1", "u", "2026-01-01T12:00:00Z"));
+  int64_t t0 = T("2026-01-01T12:00:00Z");
+  int64_t d30 = 30 * 24 * 3600 * M;
+  // Reads are in increasing time order, as streaming and batch evaluation do.
+  EXPECT_EQ(h.segment(c, "recent", "u", t0), 1);
+  EXPECT_EQ(h.segment(c, "recent", "u", t0 + d30 - M), 1);  // 30 days minus 1 second: inside
+  EXPECT_EQ(h.segment(c, "recent_count", "u", t0 + d30 - M), 1);
+  EXPECT_EQ(h.segment(c, "recent", "u", t0 + d30), 0);      // exactly 30 days: outside
+  EXPECT_EQ(h.segment(c, "recent_count", "u", t0 + d30), 0);
+}
+
+TEST(EngineWindows, WithinBoundaryInAFreshEngine) {
+  // The boundary does not depend on having read the aggregate earlier.
+  Compiled c = program("segment recent = exists(Order within 30 days)\n");
+  {
+    Harness h(c);
+    h.observe(order("o1", "u", "2026-01-01T12:00:00Z"));
+    EXPECT_EQ(h.segment(c, "recent", "u", T("2026-01-31T12:00:00Z")), 0);
+  }
+  {
+    Harness h(c);
+    h.observe(order("o1", "u", "2026-01-01T12:00:00Z"));
+    EXPECT_EQ(h.segment(c, "recent", "u", T("2026-01-31T11:59:59Z")), 1);
+  }
+}
+
+TEST(EngineWindows, PreviousLastNPreviousNSince) {
+  Compiled c = program(
+      "segment a = sum(Order.amount previous) == 100 CNY\n"
+      "segment b = sum(Order.amount last 3) == 120 CNY\n"
+      "segment d = sum(Order.amount previous 2) == 70 CNY\n"
+      "segment e = count(Order since 2026-01-03T00:00Z) == 3\n"
+      "segment f = (avg(Order.amount previous) ?? 0 CNY) == 25 CNY\n"
+      "segment g = (min(Order.amount last 3) ?? 0 CNY) == 30 CNY and (max(Order.amount previous 2) ?? 0 CNY) == 40 CNY\n"
+      "segment h = (last(Order.amount) ?? 0 CNY) == 50 CNY and (first(Order.amount) ?? 0 CNY) == 10 CNY\n"
+      "segment i = count(Order previous) == 4 and count(Order last 3) == 3 and count(Order previous 2) == 2\n");
+  Harness h(c);
+  for (int i = 1; i <= 5; ++i)
+    h.observe(order("o" + std::to_string(i), "u", "2026-01-0" + std::to_string(i) + "T00:00:00Z", std::to_string(10 * i)));
+  int64_t now = T("2026-01-06T00:00:00Z");
+  EXPECT_EQ(agg(h, c, "sum(Order.amount previous)", "u", now), 100 * M);
+  EXPECT_EQ(agg(h, c, "sum(Order.amount last 3)", "u", now), 120 * M);
+  EXPECT_EQ(agg(h, c, "sum(Order.amount previous 2)", "u", now), 70 * M);
+  EXPECT_EQ(agg(h, c, "count(Order since 2026-01-03T00:00Z)", "u", now), 3);
+  for (const char* s : {"a", "b", "d", "e", "f", "g", "h", "i"}) EXPECT_EQ(h.segment(c, s, "u", now), 1) << "segment " << s;
+}
+
+TEST(EngineWindows, PreviousWithFewEventsAndTheFilterAppliesBeforeTheWindow) {
+  Compiled c = program(
+      "segment none_before = count(Order previous) == 0 and (avg(Order.amount previous) ?? 0 CNY) == 0 CNY\n"
+      "segment paid_prev = sum(Order.amount where paid previous) == 10 CNY\n");
+  Harness h(c);
+  h.observe(order("o1", "u", "2026-01-01T00:00:00Z", "10"));
+  EXPECT_EQ(h.segment(c, "none_before", "u", T("2026-01-01T00:00:00Z")), 1);
+  // An unpaid order does not count as "the latest" of the paid ones.
+  h.observe(R"({"type":"Order","id":"o2","user":"u","time":"2026-01-02T00:00:00Z","amount":20})");
+  h.observe(R"({"type":"Order","id":"o3","user":"u","time":"2026-01-03T00:00:00Z","amount":99,"paid":false})");
+  EXPECT_EQ(h.segment(c, "paid_prev", "u", T("2026-01-03T00:00:00Z")), 1);
+  EXPECT_EQ(h.segment(c, "none_before", "u", T("2026-01-03T00:00:00Z")), 0);
+}
+
+TEST(EngineWindows, AvgOfMoneyRoundsHalfEvenToSixDecimals) {
+  Compiled p = program("segment s = (avg(Order.amount) ?? 0 CNY) > 0 CNY\n");
+  auto avg_of = [&](std::vector<std::string> amounts) {
+    Harness h(p);
+    int i = 0;
+    for (auto& a : amounts) h.observe(order("o" + std::to_string(i), "u", "2026-01-01T00:00:0" + std::to_string(i) + "Z", a)), ++i;
+    return agg(h, p, "avg(Order.amount)", "u", T("2026-01-02T00:00:00Z"));
+  };
+  EXPECT_EQ(avg_of({"10", "10", "11"}), 10333333);        // 10.3333333... -> 10.333333
+  EXPECT_EQ(avg_of({"1", "1", "0"}), 666667);             // 0.6666666... -> 0.666667
+  EXPECT_EQ(avg_of({"0.000001", "0.000002"}), 2);         // 0.0000015 -> 0.000002 (to even)
+  EXPECT_EQ(avg_of({"0.000001", "0.000004"}), 2);         // 0.0000025 -> 0.000002 (to even)
+  EXPECT_EQ(avg_of({"0.000003", "0.000004"}), 4);         // 0.0000035 -> 0.000004 (to even)
+  EXPECT_EQ(avg_of({"-0.000001", "-0.000002"}), -2);      // -0.0000015 -> -0.000002
+  EXPECT_EQ(avg_of({"19.99", "0.01", "0.01"}), 6670000);  // 20.01 / 3 = 6.67 exactly
+}
+
+TEST(EngineData, MoneyIsParsedExactly) {
+  Compiled c = program("segment s = sum(Order.amount) == 0.3 CNY\n");
+  Harness h(c);
+  h.observe(order("o1", "u", "2026-01-01T00:00:00Z", "0.1"));
+  h.observe(order("o2", "u", "2026-01-01T00:00:01Z", "0.2"));
+  int64_t now = T("2026-01-02T00:00:00Z");
+  EXPECT_EQ(agg(h, c, "sum(Order.amount)", "u", now), 300000);
+  EXPECT_EQ(h.segment(c, "s", "u", now), 1);
+  // Numeric strings and exponent-free long decimals are exact too.
+  Harness h2(c);
+  h2.observe(order("o1", "v", "2026-01-01T00:00:00Z", "\"0.15\""));
+  h2.observe(order("o2", "v", "2026-01-01T00:00:01Z", "0.150000"));
+  EXPECT_EQ(agg(h2, c, "sum(Order.amount)", "v", now), 300000);
+}
+
+// ---- per-user limits, stock, budget ------------------------------------------------------------
+
+namespace {
+
+std::string strategy(const std::string& how_much, const std::string& extra = "") {
+  return "resource points p { amount: 10 }\n"
+         "strategy s for business \"mall\" {\n"
+         "  who: true\n"
+         "  when: on Order\n"
+         "  what: grant p\n"
+         "  how much: " + how_much + "\n" + extra + "}\n";
+}
+
+}  // namespace
+
+TEST(EngineLimits, OnePerDayIsACalendarDayInUtc) {
+  Compiled c = program(strategy("per user 1 per day"));
+  Harness h(c);
+  EXPECT_EQ(outcomes(h.process(order("o1", "u", "2026-01-01T10:00:00Z"))), std::vector<std::string>{"granted"});
+  // 07:00 on Jan 2 in UTC+8 is 23:00 on Jan 1 in UTC: the same day.
+  EXPECT_EQ(outcomes(h.process(order("o2", "u", "2026-01-02T07:00:00+08:00"))), std::vector<std::string>{"rejected:per_user_limit"});
+  EXPECT_EQ(outcomes(h.process(order("o3", "u", "2026-01-01T23:59:59Z"))), std::vector<std::string>{"rejected:per_user_limit"});
+  // Two seconds later it is a new UTC day, though not 24 hours later.
+  EXPECT_EQ(outcomes(h.process(order("o4", "u", "2026-01-02T00:00:01Z"))), std::vector<std::string>{"granted"});
+  // Other users have their own limit.
+  EXPECT_EQ(outcomes(h.process(order("o5", "v", "2026-01-02T00:00:02Z"))), std::vector<std::string>{"granted"});
+}
+
+TEST(EngineLimits, PerSevenDaysIsSliding) {
+  Compiled c = program(strategy("per user 1 per 7 days"));
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T23:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-02T01:00:00Z"))[0]), "rejected:per_user_limit");
+  EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-01-08T22:59:59Z"))[0]), "rejected:per_user_limit");
+  EXPECT_EQ(outcome(h.process(order("o4", "u", "2026-01-08T23:00:00Z"))[0]), "granted");  // exactly 7 days later
+  EXPECT_EQ(outcome(h.process(order("o5", "u", "2026-01-09T00:00:00Z"))[0]), "rejected:per_user_limit");
+}
+
+TEST(EngineLimits, SeveralCapsAndCampaign) {
+  Compiled c = program(strategy("per user 1 per day, 2 per campaign"));
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-02T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-03-01T00:00:00Z"))[0]), "rejected:per_user_limit");
+}
+
+TEST(EngineLimits, StockCountsGrantsAcrossUsers) {
+  Compiled c = program(strategy("stock 2"));
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "a", "2026-01-01T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "b", "2026-01-01T00:00:01Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o3", "c", "2026-01-01T00:00:02Z"))[0]), "rejected:stock");
+  EXPECT_EQ(outcome(h.process(order("o4", "a", "2026-01-01T00:00:03Z"))[0]), "rejected:stock");
+}
+
+TEST(EngineLimits, BudgetIsTheCouponDiscount) {
+  Compiled c = program(
+      "resource coupon c30 { discount: 30 CNY  threshold: 100 CNY }\n"
+      "resource points p { amount: 1000 }\n"
+      "strategy s for business \"mall\" {\n"
+      "  who: true\n  when: on Order\n  what: grant c30, grant p\n  how much: budget 60 CNY\n}\n");
+  Harness h(c);
+  // Points cost nothing against a money budget; two coupons use up 60 CNY exactly.
+  EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T00:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
+  EXPECT_EQ(outcomes(h.process(order("o2", "b", "2026-01-01T00:00:01Z"))), (std::vector<std::string>{"granted", "granted"}));
+  EXPECT_EQ(outcomes(h.process(order("o3", "c", "2026-01-01T00:00:02Z"))), (std::vector<std::string>{"rejected:budget", "granted"}));
+}
+
+TEST(EngineLimits, ClaimWindow) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY  claim: between 2026-01-02T00:00Z and 2026-01-03T00:00Z }\n"
+      "strategy s for business \"mall\" { who: true  when: on Order  what: grant c }\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "a", "2026-01-01T23:59:59Z"))[0]), "rejected:claim_window");
+  EXPECT_EQ(outcome(h.process(order("o2", "a", "2026-01-02T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o3", "a", "2026-01-03T00:00:00Z"))[0]), "rejected:claim_window");
+}
+
+// ---- split -------------------------------------------------------------------------------------
+
+TEST(EngineSplit, ControlShareIsDeterministicAndCloseToTheConfiguredPercent) {
+  Compiled c = program(strategy("stock 1000000", "  split: control 10%\n"));
+  ASSERT_EQ(c.program().strategies[0].control_basis_points, 1000);
+  auto run = [&](bool reverse) {
+    Harness h(c);
+    std::set<std::string> control;
+    for (int k = 0; k < 10000; ++k) {
+      int i = reverse ? 9999 - k : k;
+      std::string u = "user" + std::to_string(i);
+      for (const auto& d : h.process(order("o" + std::to_string(k), u, "2026-01-01T00:00:00Z")))
+        if (d.outcome == Outcome::Control) control.insert(d.user);
+    }
+    EXPECT_EQ(h.engine.stats().control, control.size());
+    EXPECT_EQ(h.engine.stats().granted + control.size(), 10000u);
+    return control;
+  };
+  auto a = run(false), b = run(true);
+  EXPECT_EQ(a, b) << "the split must depend on the user and strategy only, not on arrival order";
+  // 10% of 10000 is 1000; the binomial standard deviation is 30, so 4 sigma is 120.
+  EXPECT_GT(a.size(), 880u);
+  EXPECT_LT(a.size(), 1120u);
+  std::cout << "[ split ] control users: " << a.size() << " of 10000 at 10%\n";
+  // A control user stays in control on later events and is never granted.
+  Harness h(c);
+  std::string u = *a.begin();
+  for (int k = 0; k < 3; ++k)
+    EXPECT_EQ(outcome(h.process(order("x" + std::to_string(k), u, "2026-01-0" + std::to_string(k + 1) + "T00:00:00Z"))[0]), "control");
+}
+
+TEST(EngineSplit, FractionalPercent) {
+  Compiled c = program(strategy("stock 1000000", "  split: control 2.5%\n"));
+  EXPECT_EQ(c.program().strategies[0].control_basis_points, 250);
+}
+
+// ---- policies ----------------------------------------------------------------------------------
+
+TEST(EnginePolicies, SameResourceTypeOncePerDay) {
+  Compiled c = program(
+      "resource coupon big { discount: 20 CNY }\n"
+      "resource coupon small { discount: 5 CNY }\n"
+      "resource points pts { amount: 10 }\n"
+      "strategy low for business \"mall\" { who: true  when: on Order  what: grant small  priority: 1 }\n"
+      "strategy high for business \"mall\" { who: true  when: on Order  what: grant big  priority: 9 }\n"
+      "strategy other for business \"mall\" { who: true  when: on Order  what: grant pts  priority: 5 }\n"
+      "policy p { same resource type once per day; }\n");
+  Harness h(c);
+  auto first = h.process(order("o1", "u", "2026-01-01T08:00:00Z"));
+  ASSERT_EQ(first.size(), 3u);
+  // Highest priority first: it wins the coupon; points are another type.
+  EXPECT_EQ(c.program().strategies[first[0].strategy].name, "high");
+  EXPECT_EQ(outcome(first[0]), "granted");
+  EXPECT_EQ(c.program().strategies[first[1].strategy].name, "other");
+  EXPECT_EQ(outcome(first[1]), "granted");
+  EXPECT_EQ(c.program().strategies[first[2].strategy].name, "low");
+  EXPECT_EQ(outcome(first[2]), "rejected:same_type");
+  // Later the same UTC day: every type already granted today.
+  EXPECT_EQ(outcomes(h.process(order("o2", "u", "2026-01-01T20:00:00Z"))),
+            (std::vector<std::string>{"rejected:same_type", "rejected:same_type", "rejected:same_type"}));
+  // The next day the cycle starts again.
+  EXPECT_EQ(outcomes(h.process(order("o3", "u", "2026-01-02T00:00:00Z"))),
+            (std::vector<std::string>{"granted", "granted", "rejected:same_type"}));
+}
+
+TEST(EnginePolicies, ChannelCap) {
+  Compiled c = program(
+      "resource sms hello { text: \"hi\" }\n"
+      "strategy s for business \"mall\" { who: true  when: on Visit  what: send hello via SMS }\n"
+      "policy p { SMS <= 2 per 1 day; }\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(visit("v1", "u", "2026-01-01T08:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(visit("v2", "u", "2026-01-01T09:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(visit("v3", "u", "2026-01-01T10:00:00Z"))[0]), "rejected:channel_cap");
+  EXPECT_EQ(outcome(h.process(visit("v4", "v", "2026-01-01T10:00:00Z"))[0]), "granted");  // per user
+  // `per 1 day` is a sliding 24 hours: the 08:00 message leaves the window at 08:00 next day.
+  EXPECT_EQ(outcome(h.process(visit("v5", "u", "2026-01-02T07:59:59Z"))[0]), "rejected:channel_cap");
+  EXPECT_EQ(outcome(h.process(visit("v6", "u", "2026-01-02T08:00:00Z"))[0]), "granted");
+}
+
+TEST(EnginePolicies, ChannelCapOnlyCountsItsChannel) {
+  Compiled c = program(
+      "resource push note { body: \"hi\" }\n"
+      "resource sms hello { text: \"hi\" }\n"
+      "strategy a for business \"mall\" { who: true  when: on Visit  what: send note via Push, send hello via SMS }\n"
+      "policy p { SMS <= 1 per day; }\n");
+  Harness h(c);
+  EXPECT_EQ(outcomes(h.process(visit("v1", "u", "2026-01-01T08:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
+  EXPECT_EQ(outcomes(h.process(visit("v2", "u", "2026-01-01T09:00:00Z"))),
+            (std::vector<std::string>{"granted", "rejected:channel_cap"}));
+}
+
+TEST(EnginePolicies, UnredeemedCouponsAndRedeemEvents) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY  use: within 7 days after claim }\n"
+      "strategy s for business \"mall\" { who: true  when: on Order  what: grant c }\n"
+      "policy p { unredeemed coupons per user <= 2; }\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-01T01:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-01-01T02:00:00Z"))[0]), "rejected:unredeemed_limit");
+  // Redeeming another resource's name changes nothing; redeeming `c` frees one slot.
+  h.process(R"({"type":"Redeem","id":"r0","user":"u","time":"2026-01-01T02:30:00Z","resource":"other"})");
+  EXPECT_EQ(outcome(h.process(order("o4", "u", "2026-01-01T02:40:00Z"))[0]), "rejected:unredeemed_limit");
+  h.process(R"({"type":"Redeem","id":"r1","user":"u","time":"2026-01-01T03:00:00Z","resource":"c"})");
+  EXPECT_EQ(outcome(h.process(order("o5", "u", "2026-01-01T04:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o6", "u", "2026-01-01T05:00:00Z"))[0]), "rejected:unredeemed_limit");
+  // Another user's redemption does not help u.
+  h.process(R"({"type":"Redeem","id":"r2","user":"w","time":"2026-01-01T06:00:00Z","resource":"c"})");
+  EXPECT_EQ(outcome(h.process(order("o7", "u", "2026-01-01T07:00:00Z"))[0]), "rejected:unredeemed_limit");
+  // Coupons past their use period no longer count as open: o2's grant (01:00) expires 7 days later.
+  EXPECT_EQ(outcome(h.process(order("o8", "u", "2026-01-08T00:59:59Z"))[0]), "rejected:unredeemed_limit");
+  EXPECT_EQ(outcome(h.process(order("o9", "u", "2026-01-08T01:00:00Z"))[0]), "granted");
+}
+
+TEST(EnginePolicies, PolicyForAnotherBusinessDoesNotApply) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s for business \"mall\" { who: true  when: on Order  what: grant c }\n"
+      "strategy t for business \"travel\" { who: true  when: on Visit  what: grant c }\n"
+      "policy p for business \"travel\" { unredeemed coupons per user <= 1; }\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-01T00:00:01Z"))[0]), "granted");
+  // The travel strategy sees the policy, and it counts every open coupon of the user.
+  EXPECT_EQ(outcome(h.process(visit("v1", "u", "2026-01-01T00:00:02Z"))[0]), "rejected:unredeemed_limit");
+}
+
+// ---- ordering ----------------------------------------------------------------------------------
+
+TEST(EngineOrder, PriorityThenName) {
+  Compiled c = program(
+      "resource points p { amount: 1 }\n"
+      "strategy s_low for business \"mall\" { who: true  when: on Order  what: grant p  priority: 1 }\n"
+      "strategy s_b for business \"mall\" { who: true  when: on Order  what: grant p  priority: 5 }\n"
+      "strategy s_top for business \"mall\" { who: true  when: on Order  what: grant p  priority: 9 }\n"
+      "strategy s_a for business \"mall\" { who: true  when: on Order  what: grant p  priority: 5 }\n"
+      "strategy s_none for business \"mall\" { who: true  when: on Visit  what: grant p  priority: 99 }\n");
+  Harness h(c);
+  std::vector<std::string> names;
+  for (const auto& d : h.process(order("o1", "u", "2026-01-01T00:00:00Z"))) names.push_back(c.program().strategies[d.strategy].name);
+  EXPECT_EQ(names, (std::vector<std::string>{"s_top", "s_a", "s_b", "s_low"}));
+}
+
+TEST(EngineOrder, OutOfOrderEventIsRefusedEqualTimesAreFine) {
+  Compiled c = program(strategy("stock 100"));
+  Harness h(c);
+  h.process(order("o1", "u", "2026-01-02T00:00:00Z"));
+  h.process(order("o2", "v", "2026-01-02T00:00:00Z"));  // same instant: accepted
+  crm::engine::Event ev = h.parse(order("o3", "u", "2026-01-01T23:59:59Z"));
+  std::vector<Decision> out;
+  std::string err;
+  EXPECT_FALSE(h.engine.process(ev, out, err));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(err, "out of order: 2026-01-01T23:59:59Z is before the previous event at 2026-01-02T00:00:00Z");
+  err.clear();
+  EXPECT_FALSE(h.engine.observe(ev, err));
+  EXPECT_NE(err.find("out of order"), std::string::npos);
+  EXPECT_EQ(h.engine.stats().events, 2u);
+}
+
+TEST(EngineOrder, HistoryIncludesTheTriggeringEvent) {
+  Compiled c = program(
+      "resource points p { amount: 1 }\n"
+      "strategy second for business \"mall\" { who: count(Order) == 2 and (last(Order.amount) ?? 0 CNY) == amount  when: on Order  what: grant p }\n");
+  Harness h(c);
+  EXPECT_TRUE(h.process(order("o1", "u", "2026-01-01T00:00:00Z", "7")).empty());
+  EXPECT_EQ(outcomes(h.process(order("o2", "u", "2026-01-02T00:00:00Z", "8"))), std::vector<std::string>{"granted"});
+  EXPECT_TRUE(h.process(order("o3", "u", "2026-01-03T00:00:00Z", "9")).empty());
+}
+
+// ---- the JSON Lines contract -------------------------------------------------------------------
+
+namespace {
+
+std::string parse_error(Harness& h, const std::string& line) {
+  crm::engine::Event ev;
+  std::string err;
+  EXPECT_FALSE(h.engine.parse_event(line, ev, err)) << line;
+  return err;
+}
+
+}  // namespace
+
+TEST(EngineData, MalformedLinesGiveTheDocumentedErrors) {
+  Compiled c = program("segment s = exists(Order)\n");
+  Harness h(c);
+  // Bad JSON: the column is named.
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1")"), "column 26: expected `,` or `}`");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order",})").rfind("column ", 0), 0u);
+  EXPECT_EQ(parse_error(h, "not json").rfind("column 1:", 0), 0u);
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1"} trailing)"), "column 28: unexpected text after the object");
+  // Type.
+  EXPECT_EQ(parse_error(h, R"({"id":"o1","user":"u","time":"2026-01-01T00:00:00Z"})"),
+            "missing `type` (a string naming the event type)");
+  EXPECT_EQ(parse_error(h, R"({"type":"Ordr","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1})"),
+            "unknown event type \"Ordr\"");
+  // Missing fields.
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z"})"),
+            "missing `amount` (Order events require it)");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","user":"u","time":"2026-01-01T00:00:00Z","amount":1})"), "missing `id`");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","time":"2026-01-01T00:00:00Z","amount":1})"), "missing `user`");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","amount":1})"), "missing `time`");
+  // Wrongly typed fields.
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"paid":"yes"})"),
+            "`paid` must be true or false");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":1.5})"),
+            "`items` must be an integer");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":true})"),
+            "`amount` must be a money amount");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1.0000001})"),
+            "`amount` must be a plain decimal number with at most 6 decimal places");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":7,"time":"2026-01-01T00:00:00Z","amount":1})"),
+            "`user` must be a string");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":null})"),
+            "`amount` is null but not optional");
+  // Bad times.
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-13-01T00:00:00Z","amount":1})"),
+            "`time` must be an ISO-8601 time, not \"2026-13-01T00:00:00Z\"");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"yesterday","amount":1})"),
+            "`time` must be an ISO-8601 time, not \"yesterday\"");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":1767225600,"amount":1})"),
+            "`time` must be an ISO-8601 time string");
+}
+
+TEST(EngineData, AcceptedForms) {
+  Compiled c = program("segment s = exists(Order)\n");
+  Harness h(c);
+  // Unknown members are ignored; optional and defaulted fields may be missing; a bare date is
+  // midnight UTC; an offset is honoured.
+  crm::engine::Event ev = h.parse(R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01","amount":"3.50","extra":[1,2]})");
+  EXPECT_EQ(ev.time, T("2026-01-01T00:00:00Z"));
+  EXPECT_EQ(ev.fields[3], 3500000);
+  ev = h.parse(R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T08:00:00+08:00","amount":1})");
+  EXPECT_EQ(ev.time, T("2026-01-01T00:00:00Z"));
+  ev = h.parse(R"({"type":"Visit","id":"v1","user":"u","time":"2026-01-01T00:00:00Z"})");
+  EXPECT_EQ(ev.fields[3], crm::bytecode::kNone);  // page: String?
+}
