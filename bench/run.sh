@@ -27,7 +27,9 @@ rate_baselines="native/audience_branchy luajit/audience_ffi"
 binaries="bench_baselines bench_lua54 bench_luajit crm_bench"
 
 results="$build/bench_results.tsv"
+extra="$build/bench_crm_results.tsv"
 : >"$results"
+: >"$extra"
 failed=0
 ran=0
 for b in $binaries; do
@@ -48,6 +50,8 @@ for b in $binaries; do
   echo "# $b: $((SECONDS - start)) s" >&2
   # Keep only well-formed result lines, whatever else a binary prints.
   awk -F'\t' 'NF == 4 && $2 ~ /^(ns_per_eval|profiles_per_s)$/' "$out" >>"$results"
+  # Streaming and compile figures have no external baseline: they compare crm with itself.
+  awk -F'\t' 'NF == 4 && $2 ~ /^(events_per_s|ns_per_event|seconds|peak_rss_mb)$/' "$out" >>"$extra"
   rm -f "$out"
 done
 
@@ -99,5 +103,21 @@ awk -F'\t' -v nsb="$ns_baselines" -v rateb="$rate_baselines" '
       exit 1
     }
   }' "$results" || failed=1
+
+awk -F'\t' '
+  $2 == "ns_per_event" { n[$1] = $3; order[++k] = $1; if (base == "") base = $1 }
+  $2 == "events_per_s" { eps[$1] = $3 }
+  $2 == "seconds" { secs[$1] = $3; corder[++c] = $1 }
+  $2 == "peak_rss_mb" { rss[$1] = $3 }
+  END {
+    if (k) {
+      printf "\nBenchmark 3: streaming events through the engine\n%-40s %14s %12s %16s\n", "variant", "events/s", "ns/event", "x " base
+      for (i = 1; i <= k; ++i) printf "%-40s %14.0f %12.1f %16.2f\n", order[i], eps[order[i]], n[order[i]], n[order[i]] / n[base]
+    }
+    if (c) {
+      printf "\nBenchmark 4: check + compile\n%-40s %10s %14s\n", "variant", "seconds", "peak RSS MB"
+      for (i = 1; i <= c; ++i) printf "%-40s %10.3f %14.1f\n", corder[i], secs[corder[i]], rss[corder[i]]
+    }
+  }' "$extra"
 
 exit "$failed"

@@ -21,11 +21,24 @@ namespace crm::vm {
 using bytecode::kNone;
 using bytecode::Op;
 
+// Built twice, for AVX2 and for baseline x86-64, and picked at load time: 64-bit lane compares
+// only vectorise with SSE4.2/AVX2, and the binary must still run on any x86-64.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<int64_t>* values) const {
   const bytecode::Unit& unit = p_.units[unit_index];
   size_t nregs = std::max<uint16_t>(unit.registers, 1);
   std::vector<int64_t> regs(nregs * kBlock);
   std::vector<uint8_t> errs(nregs * kBlock);
+  // Per register: may any lane of this block carry an error bit? Most registers never can, and
+  // skipping their error loops halves the work of a typical segment.
+  std::vector<uint8_t> dirty(nregs, 0);
+  std::vector<uint8_t> const_only(nregs, 1);
+  for (const auto& ins : unit.code)
+    if (ins.op != Op::LOAD_CONST && ins.op != Op::RET && ins.op != Op::JUMP && ins.op != Op::JUMP_IF_FALSE &&
+        ins.op != Op::JUMP_IF_TRUE)
+      const_only[ins.d] = 0;
   BatchResult result;
   if (values) values->assign(in.rows, kNone);
   Context scalar;  // for per-lane builtins
@@ -47,13 +60,29 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
       const uint8_t* be = errs.data() + size_t(ins.b) * kBlock;
       const uint8_t* ce = errs.data() + size_t(ins.c) * kBlock;
       // Operations that neither read registers nor fault start from clean error bits.
-      auto clean = [&] { std::memset(de, 0, kBlock); };
-      auto unary = [&] { std::memmove(de, ae, kBlock); };
-      auto binary = [&] { for (size_t i = 0; i < kBlock; ++i) de[i] = ae[i] | be[i]; };
+      auto clean = [&] { dirty[ins.d] = 0; };
+      // Called before an operation that may fault (which then sets bits in `err`).
+      auto faulting = [&] {
+        if (!dirty[ins.d]) std::memset(de, 0, kBlock);
+        dirty[ins.d] = 1;
+      };
+      auto unary = [&] {
+        if (dirty[ins.a]) std::memmove(de, ae, kBlock);
+        dirty[ins.d] = dirty[ins.a];
+      };
+      auto binary = [&] {
+        uint8_t da = dirty[ins.a], db = dirty[ins.b];
+        if (da && db) for (size_t i = 0; i < kBlock; ++i) de[i] = ae[i] | be[i];
+        else if (da) std::memmove(de, ae, kBlock);
+        else if (db) std::memmove(de, be, kBlock);
+        dirty[ins.d] = da | db;
+      };
       uint8_t* err = de;
       switch (ins.op) {
         case Op::LOAD_CONST: {
           clean();
+          // Registers that only ever hold a constant keep it from block to block.
+          if (base != 0 && const_only[ins.d]) break;
           int64_t k = p_.constants[ins.a];
           for (size_t i = 0; i < kBlock; ++i) d[i] = k;
           break;
@@ -72,8 +101,15 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
             std::memcpy(d, static_cast<const int64_t*>(col.data) + base, n * sizeof(int64_t));
           }
           for (size_t i = n; i < kBlock; ++i) d[i] = 0;
-          if (ins.a < p_.profile.size() && !p_.profile[ins.a].optional)
-            for (size_t i = 0; i < kBlock; ++i) de[i] = d[i] == kNone;  // see LOAD_PROFILE in vm.cc
+          if (ins.a < p_.profile.size() && !p_.profile[ins.a].optional) {
+            // A missing required field faults the lane (see LOAD_PROFILE in vm.cc).
+            uint8_t any = 0;
+            for (size_t i = 0; i < kBlock; ++i) any |= d[i] == kNone;
+            if (any) {
+              for (size_t i = 0; i < kBlock; ++i) de[i] = d[i] == kNone;
+              dirty[ins.d] = 1;
+            }
+          }
           break;
         }
         case Op::LOAD_EVENT:
@@ -91,16 +127,24 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::MOV: unary(); std::memmove(d, a, kBlock * sizeof(int64_t)); break;
         case Op::NOT: unary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == 0; break;
         case Op::AND:
-          for (size_t i = 0; i < kBlock; ++i) {
-            de[i] = ae[i] | ((a[i] != 0) & be[i]);
-            d[i] = (a[i] != 0) & (b[i] != 0);
+          if (dirty[ins.a] || dirty[ins.b]) {
+            uint8_t da = dirty[ins.a], db = dirty[ins.b];
+            for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | ((a[i] != 0) & (db & be[i]));
+            dirty[ins.d] = 1;
+          } else {
+            dirty[ins.d] = 0;
           }
+          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) & (b[i] != 0);
           break;
         case Op::OR:
-          for (size_t i = 0; i < kBlock; ++i) {
-            de[i] = ae[i] | ((a[i] == 0) & be[i]);
-            d[i] = (a[i] != 0) | (b[i] != 0);
+          if (dirty[ins.a] || dirty[ins.b]) {
+            uint8_t da = dirty[ins.a], db = dirty[ins.b];
+            for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | ((a[i] == 0) & (db & be[i]));
+            dirty[ins.d] = 1;
+          } else {
+            dirty[ins.d] = 0;
           }
+          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) | (b[i] != 0);
           break;
         case Op::EQ: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == b[i]; break;
         case Op::NE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != b[i]; break;
@@ -108,11 +152,12 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::LE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] <= b[i]; break;
         case Op::STR_LT: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) < in.strings->text(b[i]); break;
         case Op::STR_LE: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) <= in.strings->text(b[i]); break;
-        case Op::ADD: binary(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_add_overflow(a[i], b[i], &d[i]); break;
-        case Op::SUB: binary(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_sub_overflow(a[i], b[i], &d[i]); break;
-        case Op::MUL_INT: binary(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_mul_overflow(a[i], b[i], &d[i]); break;
+        case Op::ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_add_overflow(a[i], b[i], &d[i]); break;
+        case Op::SUB: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_sub_overflow(a[i], b[i], &d[i]); break;
+        case Op::MUL_INT: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_mul_overflow(a[i], b[i], &d[i]); break;
         case Op::MUL_FIX:
           binary();
+          faulting();
           for (size_t i = 0; i < n; ++i) {
             auto r = support::Decimal::mul(support::Decimal::from_units(a[i]), support::Decimal::from_units(b[i]));
             d[i] = r ? r->units() : 0;
@@ -121,6 +166,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::DIV_FIX:
           binary();
+          faulting();
           for (size_t i = 0; i < n; ++i) {
             auto r = b[i] == 0 ? std::nullopt
                                : support::Decimal::div(support::Decimal::from_units(a[i]), support::Decimal::from_units(b[i]));
@@ -130,6 +176,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::NEG:
           unary();
+          faulting();
           for (size_t i = 0; i < kBlock; ++i) {
             err[i] |= a[i] == INT64_MIN;
             d[i] = a[i] == INT64_MIN ? 0 : -a[i];
@@ -137,6 +184,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::INT_TO_FIX:
           unary();
+          faulting();
           // A missing value stays missing, as in the scalar VM.
           for (size_t i = 0; i < kBlock; ++i) {
             if (a[i] == kNone) {
@@ -150,10 +198,14 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::DATE_DIFF: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] - b[i]) * support::kMicrosPerDay; break;
         case Op::COALESCE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != kNone ? a[i] : b[i]; break;
         case Op::SELECT:
-          for (size_t i = 0; i < kBlock; ++i) {
-            de[i] = ae[i] | (a[i] ? be[i] : ce[i]);
-            d[i] = a[i] ? b[i] : c[i];
+          if (dirty[ins.a] || dirty[ins.b] || dirty[ins.c]) {
+            uint8_t da = dirty[ins.a], db = dirty[ins.b], dc = dirty[ins.c];
+            for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | (a[i] ? (db & be[i]) : (dc & ce[i]));
+            dirty[ins.d] = 1;
+          } else {
+            dirty[ins.d] = 0;
           }
+          for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] ? b[i] : c[i];
           break;
         case Op::IN_SET: {
           unary();
@@ -182,8 +234,9 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::CALL:
           clean();
+          faulting();
           for (size_t i = 0; i < n; ++i) {
-            for (uint32_t k = 0; k < ins.c; ++k) err[i] |= errs[size_t(ins.b + k) * kBlock + i];
+            for (uint32_t k = 0; k < ins.c; ++k) err[i] |= dirty[ins.b + k] & errs[size_t(ins.b + k) * kBlock + i];
             int64_t args[8];
             for (uint32_t k = 0; k < ins.c && k < 8; ++k) args[k] = regs[size_t(ins.b + k) * kBlock + i];
             const char* e = nullptr;
@@ -193,6 +246,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::RET:
           out = a;
+          if (!dirty[ins.a]) std::memset(const_cast<uint8_t*>(ae), 0, kBlock);
           out_err = ae;
           break;
         case Op::JUMP:
@@ -201,6 +255,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           // Batch units are compiled jump-free; a scalar unit here is a caller bug. Fault every
           // lane rather than compute a wrong answer.
           for (size_t i = 0; i < kBlock; ++i) de[i] = 1;
+          dirty[ins.d] = 1;
           out = d;
           out_err = de;
           break;
