@@ -682,7 +682,7 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
       if (batch_) {
         uint16_t l = expr(b->lhs, env), x = expr(b->rhs, env);
         uint16_t r = reg();
-        emit({b->op == BinaryOp::And ? Op::AND : Op::OR, r, l, x});
+        emit({b->op == BinaryOp::And ? Op::AND_THEN : Op::OR_ELSE, r, l, x});
         return r;
       }
       // Short-circuit: the right side runs only when it can change the result.

@@ -80,6 +80,8 @@ class Engine {
   bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error);
   bool has_user(const std::string& user) const { return users_.count(user) > 0; }
   size_t user_count() const { return users_.size(); }
+  // Known users in first-seen order: the rows of audience().
+  const std::vector<std::string>& users() const { return user_order_; }
   int64_t last_time() const { return last_time_; }
 
   std::string decision_json(const Decision& d) const;

@@ -127,6 +127,14 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::MOV: unary(); std::memmove(d, a, kBlock * sizeof(int64_t)); break;
         case Op::NOT: unary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == 0; break;
         case Op::AND:
+          binary();
+          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) & (b[i] != 0);
+          break;
+        case Op::OR:
+          binary();
+          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) | (b[i] != 0);
+          break;
+        case Op::AND_THEN:
           if (dirty[ins.a] || dirty[ins.b]) {
             uint8_t da = dirty[ins.a], db = dirty[ins.b];
             for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | ((a[i] != 0) & (db & be[i]));
@@ -136,7 +144,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           }
           for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) & (b[i] != 0);
           break;
-        case Op::OR:
+        case Op::OR_ELSE:
           if (dirty[ins.a] || dirty[ins.b]) {
             uint8_t da = dirty[ins.a], db = dirty[ins.b];
             for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | ((a[i] == 0) & (db & be[i]));

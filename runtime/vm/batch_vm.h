@@ -3,9 +3,9 @@
 // Used for audience counts and scheduled deliveries, where the same segment is evaluated for
 // every user. Registers are columns of kBlock lanes; each instruction is a tight loop over the
 // block that the compiler vectorises, so dispatch is paid once per block, not once per user.
-// Batch units are compiled without jumps (`and`/`or` evaluate both sides, `if` selects), which
-// is safe because a lane that faults (overflow, division by zero) is masked out and counted
-// instead of stopping the block.
+// Batch units are compiled without jumps (`and`/`or` evaluate both sides, `if` selects); each
+// register carries a fault bit per lane, and `and`/`or`/`if` keep only the faults the scalar
+// VM's short-circuit would have met, so both VMs give the same value or the same fault.
 #pragma once
 
 #include <cstdint>

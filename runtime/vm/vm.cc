@@ -193,6 +193,8 @@ loop:
   CASE(NOT) r[ip->d] = !r[ip->a]; NEXT();
   CASE(AND) r[ip->d] = r[ip->a] && r[ip->b]; NEXT();
   CASE(OR) r[ip->d] = r[ip->a] || r[ip->b]; NEXT();
+  CASE(AND_THEN) r[ip->d] = r[ip->a] && r[ip->b]; NEXT();  // both operands already computed here
+  CASE(OR_ELSE) r[ip->d] = r[ip->a] || r[ip->b]; NEXT();
   CASE(JUMP) ip = code + ip->a; DISPATCH();
   CASE(JUMP_IF_FALSE) if (!r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();
   CASE(JUMP_IF_TRUE) if (r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();

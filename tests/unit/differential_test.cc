@@ -510,6 +510,29 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
                       << "\n  AST: " << (ast_ok ? std::to_string(ast_value) : "error: " + ast_err);
     }
   }
+  // The batch VM (used for audiences) must agree with the scalar VM user by user; compared
+  // through the counts of users for whom each segment is non-zero (faults count as no match).
+  {
+    std::map<std::string, int64_t> scalar_counts;
+    for (const auto& user : eng.users()) {  // audiences cover exactly the known users
+      for (const Decl& d : decls) {
+        int64_t v = 0;
+        std::string e;
+        if (eng.evaluate(unit_of.at(d.segment), user, now, v, e) && v != 0) ++scalar_counts[d.segment];
+      }
+    }
+    size_t batch_mismatches = 0;
+    std::map<std::string, std::string> text_of;
+    for (const Decl& d : decls) text_of[d.segment] = d.text;
+    for (const auto& [name, count] : eng.audience(now)) {
+      if (!text_of.count(name)) continue;  // the fixed helper segments
+      int64_t expected = scalar_counts.count(name) ? scalar_counts[name] : 0;
+      if (count != expected && ++batch_mismatches <= 10)
+        ADD_FAILURE() << "batch VM counts " << count << " users for " << name << ", scalar VM " << expected << ": "
+                      << text_of[name];
+    }
+    EXPECT_EQ(batch_mismatches, 0u);
+  }
   size_t varying = 0;
   for (const auto& o : outcomes) varying += o.size() > 1;
   std::cout << "[ differential ] seed " << gen_seed << "/" << data_seed << ": " << decls.size() << " expressions (" << retries << " regenerated), " << users.size()
