@@ -116,6 +116,7 @@ class UnitGen {
   uint16_t call(const CallExpr* c, const Env& env);
   uint16_t aggregate(const AggregateExpr* a, const std::string& field, Span field_span, const Env& env);
   uint16_t membership(const BinaryExpr* b, const Env& env);
+  std::optional<uint16_t> compare_with_constant(const BinaryExpr* b, const Env& env);
   std::optional<Value> static_value(const Expr* e, const Env& env);
   const sema::Type& type(const Expr* e);
 
@@ -685,10 +686,16 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
         emit({b->op == BinaryOp::And ? Op::AND_THEN : Op::OR_ELSE, r, l, x});
         return r;
       }
-      // Short-circuit: the right side runs only when it can change the result.
-      uint16_t r = reg();
+      // Short-circuit: the right side runs only when it can change the result. A register the
+      // left side allocated itself is free to hold the result; one allocated earlier (a bound
+      // parameter) is shared and must be copied first.
+      uint16_t before = next_;
       uint16_t l = expr(b->lhs, env);
-      emit({Op::MOV, r, l});
+      uint16_t r = l;
+      if (l < before) {
+        r = reg();
+        emit({Op::MOV, r, l});
+      }
       size_t j = emit({b->op == BinaryOp::And ? Op::JUMP_IF_FALSE : Op::JUMP_IF_TRUE, 0, r, 0});
       uint16_t x = expr(b->rhs, env);
       emit({Op::MOV, r, x});
@@ -698,6 +705,8 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
     case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
       const sema::Type& lt = type(b->lhs);
       const sema::Type& rt = type(b->rhs);
+      if (lt.kind != TypeKind::String || b->op == BinaryOp::Eq || b->op == BinaryOp::Ne)
+        if (auto fused = compare_with_constant(b, env)) return *fused;
       uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
       if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
         l = to_fix(l, lt);
@@ -727,6 +736,42 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
     }
     default: return arith(b, env);
   }
+}
+
+// `x op constant` (or `constant op x`) as one instruction: the constant is encoded at compile
+// time, already widened to Decimal when the other side is Decimal.
+std::optional<uint16_t> UnitGen::compare_with_constant(const BinaryExpr* b, const Env& env) {
+  const Expr* x = b->lhs;
+  const Expr* c = b->rhs;
+  BinaryOp op = b->op;
+  if (!g_.p_.const_of(c)) {
+    if (!g_.p_.const_of(x)) return std::nullopt;
+    std::swap(x, c);
+    switch (op) {  // mirror the comparison
+      case BinaryOp::Lt: op = BinaryOp::Gt; break;
+      case BinaryOp::Le: op = BinaryOp::Ge; break;
+      case BinaryOp::Gt: op = BinaryOp::Lt; break;
+      case BinaryOp::Ge: op = BinaryOp::Le; break;
+      default: break;
+    }
+  }
+  const sema::Type& xt = type(x);
+  const sema::Type& ct = type(c);
+  if (xt.kind == TypeKind::Set || xt.kind == TypeKind::List || ct.kind == TypeKind::Set || ct.kind == TypeKind::List)
+    return std::nullopt;
+  int64_t kv = g_.encode(*g_.p_.const_of(c), ct);
+  uint16_t xr = expr(x, env);
+  if (xt.kind != ct.kind && (xt.kind == TypeKind::Decimal || ct.kind == TypeKind::Decimal)) {
+    if (ct.kind == TypeKind::Int) {
+      if (__builtin_mul_overflow(kv, support::Decimal::kScale, &kv)) return std::nullopt;
+    }
+    xr = to_fix(xr, xt);
+  }
+  Op o = op == BinaryOp::Eq ? Op::EQ_K : op == BinaryOp::Ne ? Op::NE_K : op == BinaryOp::Lt ? Op::LT_K
+       : op == BinaryOp::Le ? Op::LE_K : op == BinaryOp::Gt ? Op::GT_K : Op::GE_K;
+  uint16_t d = reg();
+  emit({o, d, xr, g_.constant(kv)});
+  return d;
 }
 
 uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {

@@ -240,7 +240,7 @@ std::string decl(const Decl* d) {
   std::string out;
   auto fields = [&](const std::vector<FieldDecl*>& fs) {
     for (auto* f : fs) {
-      out += "  " + f->name + ": " + type(f->type);
+      out += "    " + f->name + ": " + type(f->type);
       if (f->default_value) out += " = " + expr(f->default_value, kIf);
       out += "\n";
     }
@@ -270,15 +270,15 @@ std::string decl(const Decl* d) {
     case DeclKind::Const: {
       auto* c = static_cast<const ConstDecl*>(d);
       out += "const " + c->name + (c->type ? ": " + type(c->type) : "") + " = ";
-      out += layout(c->value, "  ", out.size()) + "\n";
+      out += layout(c->value, "    ", out.size()) + "\n";
       break;
     }
     case DeclKind::Segment: {
-      out += "segment " + d->name + " = ";
+      out += "segment " + d->name + " =";
       auto* v = static_cast<const SegmentDecl*>(d)->value;
       std::string flat = expr(v, kIf);
-      if (out.size() + flat.size() <= kWidth) out += flat + "\n";
-      else out += "\n  " + layout(v, "  ", 2) + "\n";
+      if (out.size() + 1 + flat.size() <= kWidth) out += " " + flat + "\n";
+      else out += "\n    " + layout(v, "    ", 4) + "\n";
       break;
     }
     case DeclKind::Fn: {
@@ -295,17 +295,17 @@ std::string decl(const Decl* d) {
         out += ")";
       } else {
         out += "\n";
-        for (auto& p : ps) out += "  " + p + ",\n";
+        for (auto& p : ps) out += "    " + p + ",\n";
         out += ")";
       }
-      out += ": " + type(f->result) + " =\n  " + layout(f->body, "  ", 2) + "\n";
+      out += ": " + type(f->result) + " =\n    " + layout(f->body, "    ", 4) + "\n";
       break;
     }
     case DeclKind::Resource: {
       auto* r = static_cast<const ResourceDecl*>(d);
       out += "resource " + r->resource_kind + " " + r->name + " {\n";
       for (auto* p : r->props) {
-        out += "  " + p->key + ": ";
+        out += "    " + p->key + ": ";
         if (p->kind == PropKind::Range) out += "between " + sub(p->a, kAdd) + " and " + sub(p->b, kAdd);
         else if (p->kind == PropKind::AfterClaim) out += "within " + sub(p->a, kAdd) + " after claim";
         else out += expr(p->a, kIf);
@@ -319,10 +319,10 @@ std::string decl(const Decl* d) {
       out += "strategy " + s->name + (s->has_business ? " for business " + quote(s->business) : "") + " {\n";
       for (auto* c : s->clauses) {
         switch (c->kind) {
-          case ClauseKind::Who: out += "  who: " + layout(c->expr, "    ", 7) + "\n"; break;
-          case ClauseKind::Where: out += "  where: " + layout(c->expr, "    ", 9) + "\n"; break;
+          case ClauseKind::Who: out += "    who: " + layout(c->expr, "        ", 9) + "\n"; break;
+          case ClauseKind::Where: out += "    where: " + layout(c->expr, "        ", 11) + "\n"; break;
           case ClauseKind::When: {
-            out += "  when: ";
+            out += "    when: ";
             if (c->trigger == TriggerKind::On) out += "on " + c->event;
             else if (c->trigger == TriggerKind::At) out += "at " + sub(c->at, kAdd);
             else out += "every " + sub(c->at, kAdd) + (c->clock.empty() ? "" : " at " + c->clock);
@@ -332,7 +332,7 @@ std::string decl(const Decl* d) {
             break;
           }
           case ClauseKind::What: {
-            out += "  what: ";
+            out += "    what: ";
             for (size_t i = 0; i < c->actions.size(); ++i) {
               auto& a = c->actions[i];
               out += (i ? ", " : "") + std::string(a.verb == Action::Verb::Send ? "send " : "grant ") + a.resource;
@@ -343,7 +343,7 @@ std::string decl(const Decl* d) {
             break;
           }
           case ClauseKind::HowMuch: {
-            out += "  how much: ";
+            out += "    how much: ";
             for (size_t i = 0; i < c->limits.size(); ++i) {
               auto& l = c->limits[i];
               out += i ? ", " : "";
@@ -354,8 +354,8 @@ std::string decl(const Decl* d) {
             out += "\n";
             break;
           }
-          case ClauseKind::Split: out += "  split: control " + c->number + "%\n"; break;
-          case ClauseKind::Priority: out += "  priority: " + c->number + "\n"; break;
+          case ClauseKind::Split: out += "    split: control " + c->number + "%\n"; break;
+          case ClauseKind::Priority: out += "    priority: " + c->number + "\n"; break;
         }
       }
       out += "}\n";
@@ -366,11 +366,11 @@ std::string decl(const Decl* d) {
       out += "policy " + p->name + (p->has_business ? " for business " + quote(p->business) : "") + " {\n";
       for (auto* r : p->rules) {
         if (r->kind == PolicyRule::Kind::Unredeemed)
-          out += "  unredeemed " + r->subject + " per user <= " + r->count + ";\n";
+          out += "    unredeemed " + r->subject + " per user <= " + r->count + ";\n";
         else if (r->kind == PolicyRule::Kind::SameType)
-          out += "  same resource type once per " + period(r->period) + ";\n";
+          out += "    same resource type once per " + period(r->period) + ";\n";
         else
-          out += "  " + r->subject + " <= " + r->count + " per " + period(r->period) + ";\n";
+          out += "    " + r->subject + " <= " + r->count + " per " + period(r->period) + ";\n";
       }
       out += "}\n";
       break;

@@ -50,6 +50,7 @@ struct Local {
 
 struct Env {
   ModuleInfo* module = nullptr;
+  bool event_unknown = false;  // `on X` named an unknown event: its fields cannot be checked
   const RecordInfo* event = nullptr;  // the trigger event or the aggregated event, fields in scope
   const std::vector<Local>* locals = nullptr;
   const Decl* owner = nullptr;        // for dependency edges
@@ -111,6 +112,7 @@ class Checker {
 
   // Finds a declaration by name as seen from `m`. Reports ambiguity; returns nullptr if absent.
   const Symbol* lookup(ModuleInfo* m, const std::string& name, Span use) {
+    ambiguous_ = false;
     if (auto it = m->symbols.find(name); it != m->symbols.end()) return &it->second;
     const Symbol* found = nullptr;
     ModuleImport* found_imp = nullptr;
@@ -124,6 +126,7 @@ class Checker {
         d.secondary.push_back({found->decl->name_span, "one definition"});
         d.secondary.push_back({it->second.decl->name_span, "the other definition"});
         d.help = "rename one of them or split the modules";
+        ambiguous_ = true;
         return nullptr;
       }
       found = &it->second;
@@ -648,6 +651,7 @@ class Checker {
         for (auto& [n, r] : p_.events) names.push_back(n);
         auto& d = sink_.report(Code::E0304, w->event_span, fmt::format("unknown event type {}", bt(w->event)));
         if (auto c = diag::closest_match(w->event, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        env.event_unknown = true;
       }
     }
 
@@ -1254,6 +1258,7 @@ class Checker {
           return {};
       }
     }
+    if (ambiguous_) return {};  // already reported as E0205
     // Enum values: the expected enum first, then any visible enum with a unique match.
     if (hint && hint->kind == TypeKind::Enum && hint->enum_info) {
       int idx = hint->enum_info->find(id);
@@ -1278,6 +1283,8 @@ class Checker {
       found_idx = idx;
     }
     if (found) return enum_value(n, found, found_idx);
+    // Probably a field of the unknown trigger event: one error (E0304) is enough.
+    if (env.event_unknown) return {};
     auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown name {}", bt(id)));
     auto cands = name_candidates(env);
     for (const EnumInfo* e : visible_enums(env.module)) for (auto& v : e->values) cands.push_back(v);
@@ -2144,6 +2151,7 @@ class Checker {
 
   Program& p_;
   diag::DiagnosticSink& sink_;
+  bool ambiguous_ = false;  // the last lookup failed because two imports define the name (reported)
   std::vector<uint8_t> static_;
   std::map<const Decl*, VisitState> state_;
   std::map<const Decl*, Type> decl_types_;

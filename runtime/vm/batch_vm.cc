@@ -158,6 +158,19 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::NE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != b[i]; break;
         case Op::LT: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] < b[i]; break;
         case Op::LE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] <= b[i]; break;
+        case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K: case Op::GT_K: case Op::GE_K: {
+          unary();
+          const int64_t kv = p_.constants[ins.b];
+          switch (ins.op) {
+            case Op::EQ_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == kv; break;
+            case Op::NE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != kv; break;
+            case Op::LT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] < kv; break;
+            case Op::LE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] <= kv; break;
+            case Op::GT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] > kv; break;
+            default: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] >= kv; break;
+          }
+          break;
+        }
         case Op::STR_LT: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) < in.strings->text(b[i]); break;
         case Op::STR_LE: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) <= in.strings->text(b[i]); break;
         case Op::ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_add_overflow(a[i], b[i], &d[i]); break;

@@ -202,6 +202,12 @@ loop:
   CASE(NE) r[ip->d] = r[ip->a] != r[ip->b]; NEXT();
   CASE(LT) r[ip->d] = r[ip->a] < r[ip->b]; NEXT();
   CASE(LE) r[ip->d] = r[ip->a] <= r[ip->b]; NEXT();
+  CASE(EQ_K) r[ip->d] = r[ip->a] == k[ip->b]; NEXT();
+  CASE(NE_K) r[ip->d] = r[ip->a] != k[ip->b]; NEXT();
+  CASE(LT_K) r[ip->d] = r[ip->a] < k[ip->b]; NEXT();
+  CASE(LE_K) r[ip->d] = r[ip->a] <= k[ip->b]; NEXT();
+  CASE(GT_K) r[ip->d] = r[ip->a] > k[ip->b]; NEXT();
+  CASE(GE_K) r[ip->d] = r[ip->a] >= k[ip->b]; NEXT();
   CASE(STR_LT) r[ip->d] = ctx.strings->text(r[ip->a]) < ctx.strings->text(r[ip->b]); NEXT();
   CASE(STR_LE) r[ip->d] = ctx.strings->text(r[ip->a]) <= ctx.strings->text(r[ip->b]); NEXT();
   CASE(ADD) if (__builtin_add_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
