@@ -584,6 +584,16 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
       const sema::Type& vt = type(b->value);
       bool fix = vt.kind == TypeKind::Decimal || type(b->lo).kind == TypeKind::Decimal || type(b->hi).kind == TypeKind::Decimal;
       bool str = vt.kind == TypeKind::String;
+      // Constant bounds (the usual case: `age between 18 and 35`) compile to two fused compares.
+      if (!str && !fix && g_.p_.const_of(b->lo) && g_.p_.const_of(b->hi)) {
+        uint16_t v = expr(b->value, env);
+        uint16_t x = reg(), y = reg(), r = reg();
+        emit({Op::GE_K, x, v, g_.constant(g_.encode(*g_.p_.const_of(b->lo), type(b->lo)))});
+        emit({Op::LE_K, y, v, g_.constant(g_.encode(*g_.p_.const_of(b->hi), type(b->hi)))});
+        emit({Op::AND, r, x, y});
+        if (b->negated) emit({Op::NOT, r, r});
+        return r;
+      }
       uint16_t v = expr(b->value, env), lo = expr(b->lo, env), hi = expr(b->hi, env);
       if (fix) { v = to_fix(v, vt); lo = to_fix(lo, type(b->lo)); hi = to_fix(hi, type(b->hi)); }
       uint16_t x = reg(), y = reg(), r = reg();

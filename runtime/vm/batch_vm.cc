@@ -94,17 +94,20 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
             break;
           }
           const Column& col = in.columns[ins.a];
+          bool required = ins.a < p_.profile.size() && !p_.profile[ins.a].optional;
+          uint8_t any = 0;
           if (col.width == 4) {
+            // 32-bit columns cannot hold kNone: no missing values to look for.
             const int32_t* src = static_cast<const int32_t*>(col.data) + base;
-            for (size_t i = 0; i < n; ++i) d[i] = src[i];
+            if (n == kBlock) for (size_t i = 0; i < kBlock; ++i) d[i] = src[i];
+            else for (size_t i = 0; i < n; ++i) d[i] = src[i];
           } else {
             std::memcpy(d, static_cast<const int64_t*>(col.data) + base, n * sizeof(int64_t));
+            if (required) for (size_t i = 0; i < n; ++i) any |= d[i] == kNone;
           }
           for (size_t i = n; i < kBlock; ++i) d[i] = 0;
-          if (ins.a < p_.profile.size() && !p_.profile[ins.a].optional) {
+          if (required) {
             // A missing required field faults the lane (see LOAD_PROFILE in vm.cc).
-            uint8_t any = 0;
-            for (size_t i = 0; i < kBlock; ++i) any |= d[i] == kNone;
             if (any) {
               for (size_t i = 0; i < kBlock; ++i) de[i] = d[i] == kNone;
               dirty[ins.d] = 1;
