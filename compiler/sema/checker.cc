@@ -733,7 +733,9 @@ class Checker {
                                                          const std::string& what) {
     Type a = check(from, env, nullptr);
     Type b = check(to, env, nullptr);
-    bool ok = expect(from, a, Type::of(TypeKind::Time)) & expect(to, b, Type::of(TypeKind::Time));
+    bool from_ok = expect(from, a, Type::of(TypeKind::Time));
+    bool to_ok = expect(to, b, Type::of(TypeKind::Time));  // both reported, not just the first
+    bool ok = from_ok && to_ok;
     if (!ok || !require_constant(from, "a window bound") || !require_constant(to, "a window bound")) return std::nullopt;
     auto* va = p_.const_of(from);
     auto* vb = p_.const_of(to);

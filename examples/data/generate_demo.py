@@ -26,6 +26,21 @@ with open("shop_profiles.csv", "w") as f:
 
 events = []
 seq = 0
+# Last year's Double 11 buyers and coupon users: the warm-up wave's audience.
+for uid, activity in users:
+    if rng.random() < 0.3:
+        seq += 1
+        t = datetime(2025, 11, 10, 16, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 1440))
+        events.append((t, seq, {"id": f"e{seq:06d}", "type": "Order", "user": uid, "time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                "order_id": f"o{seq:06d}", "amount": round(rng.uniform(50, 600), 2), "items": rng.randrange(1, 8),
+                                "category": rng.choice(categories), "paid": True, "channel": rng.choice(channels),
+                                "city": rng.choice(cities)}))
+    if rng.random() < 0.2:
+        for _ in range(2):
+            seq += 1
+            t = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=rng.randrange(0, 24 * 150))
+            events.append((t, seq, {"id": f"e{seq:06d}", "type": "Redeem", "user": uid, "time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "code": rng.choice(["SPRING-10", "MAY-5"]), "discount": rng.choice([5, 10])}))
 for uid, activity in users:
     t = datetime(2026, 9, 1, tzinfo=UTC) + timedelta(hours=rng.randrange(0, 24 * 40))
     rush_done = False

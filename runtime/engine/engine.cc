@@ -445,17 +445,23 @@ bool is_coupon(bytecode::ResourceKind k) {
 
 }  // namespace
 
-std::string Engine::limit_violation(User& u, const bytecode::Strategy& s, uint32_t si, const bytecode::Action& a, int64_t now) {
-  const auto& res = p_.resources[a.resource];
-  if (res.has_claim && (now < res.claim_from || now >= res.claim_to)) return "claim_window";
+std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0;
-    for (const auto& g : u.grants) n += g.strategy == si && in_period(cap.period, g.time, now);
+    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now);
     if (n >= cap.count) return "per_user_limit";
   }
   if (s.stock >= 0 && stock_used_[si] >= s.stock) return "stock";
-  int64_t cost = is_coupon(res.kind) ? res.discount : 0;
+  int64_t cost = 0;
+  for (const auto& a : s.actions)
+    if (is_coupon(p_.resources[a.resource].kind)) cost += p_.resources[a.resource].discount;
   if (s.has_budget && budget_used_[si] + cost > s.budget) return "budget";
+  return "";
+}
+
+std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now) {
+  const auto& res = p_.resources[a.resource];
+  if (res.has_claim && (now < res.claim_from || now >= res.claim_to)) return "claim_window";
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
     if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
@@ -504,16 +510,18 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     out.push_back(d);
     return;
   }
+  std::string strategy_why = strategy_limit(u, s, si, now);
+  bool delivered = false;
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
-    std::string why = limit_violation(u, s, si, a, now);
+    std::string why = strategy_why.empty() ? action_limit(u, s, a, now) : strategy_why;
     if (why.empty()) {
       d.outcome = Outcome::Granted;
       d.reason.clear();
       u.grants.push_back({si, a.resource, a.channel, now, false});
-      ++stock_used_[si];
       if (is_coupon(p_.resources[a.resource].kind)) budget_used_[si] += p_.resources[a.resource].discount;
+      delivered = true;
       ++stats_.granted;
     } else {
       d.outcome = Outcome::Rejected;
@@ -521,6 +529,10 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
       ++stats_.rejected;
     }
     out.push_back(d);
+  }
+  if (delivered) {
+    u.deliveries.emplace_back(si, now);
+    ++stock_used_[si];
   }
 }
 

@@ -110,6 +110,9 @@ class Engine {
     std::vector<int64_t> profile;
     state::UserAggregates aggs;
     std::vector<Grant> grants;
+    // One entry per delivery of a strategy (all its granted actions at one instant): what
+    // per-user limits count, so a strategy that grants a coupon and sends a push counts once.
+    std::vector<std::pair<uint32_t, int64_t>> deliveries;
   };
   class AggSource;
 
@@ -117,7 +120,10 @@ class Engine {
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
-  std::string limit_violation(User& u, const bytecode::Strategy& s, uint32_t si, const bytecode::Action& a, int64_t now);
+  // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
+  // (claim window, policies). Empty when allowed, else the rejection reason.
+  std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
+  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now);
   void redeem(User& u, const Event& ev);
 
   const bytecode::Program& p_;

@@ -88,6 +88,14 @@ int64_t days_to_anniversary(int32_t date, int64_t now) {
   return next - today;
 }
 
+// Out of line: the dispatch loop may hold no locals with destructors (computed goto cannot
+// run them).
+int64_t concat(StringPool& pool, int64_t a, int64_t b) {
+  std::string s(pool.text(a));
+  s += pool.text(b);
+  return pool.intern(s);
+}
+
 }  // namespace
 
 int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context& ctx, const char** error) {
@@ -241,12 +249,7 @@ loop:
     NEXT();
   }
   CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
-  CASE(STR_CONCAT) {
-    std::string s(ctx.strings->text(r[ip->a]));
-    s += ctx.strings->text(r[ip->b]);
-    r[ip->d] = ctx.strings->intern(s);
-    NEXT();
-  }
+  CASE(STR_CONCAT) r[ip->d] = concat(*ctx.strings, r[ip->a], r[ip->b]); NEXT();
   CASE(CALL) {
     const char* err = nullptr;
     r[ip->d] = call_builtin(ip->a, r + ip->b, ip->c, ctx, &err);

@@ -229,10 +229,27 @@ TEST(EngineLimits, BudgetIsTheCouponDiscount) {
       "strategy s for business \"mall\" {\n"
       "  who: true\n  when: on Order\n  what: grant c30, grant p\n  how much: budget 60 CNY\n}\n");
   Harness h(c);
-  // Points cost nothing against a money budget; two coupons use up 60 CNY exactly.
+  // Points cost nothing against a money budget; two coupons use up 60 CNY exactly. Budget,
+  // stock and per-user caps apply to a delivery as a whole: once the budget cannot cover the
+  // coupon, the user gets neither action (no points without the coupon).
   EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T00:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
   EXPECT_EQ(outcomes(h.process(order("o2", "b", "2026-01-01T00:00:01Z"))), (std::vector<std::string>{"granted", "granted"}));
-  EXPECT_EQ(outcomes(h.process(order("o3", "c", "2026-01-01T00:00:02Z"))), (std::vector<std::string>{"rejected:budget", "granted"}));
+  EXPECT_EQ(outcomes(h.process(order("o3", "c", "2026-01-01T00:00:02Z"))),
+            (std::vector<std::string>{"rejected:budget", "rejected:budget"}));
+}
+
+TEST(EngineLimits, PerUserCapsCountDeliveriesNotActions) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY }\n"
+      "resource push hello { body: \"hi\" }\n"
+      "strategy s for business \"mall\" {\n"
+      "  who: true\n  when: on Order\n  what: grant c via App, send hello via Push\n  how much: per user 1 per day\n}\n");
+  Harness h(c);
+  // A coupon plus its push is one delivery: both granted, then both refused the same day.
+  EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T00:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
+  EXPECT_EQ(outcomes(h.process(order("o2", "a", "2026-01-01T08:00:00Z"))),
+            (std::vector<std::string>{"rejected:per_user_limit", "rejected:per_user_limit"}));
+  EXPECT_EQ(outcomes(h.process(order("o3", "a", "2026-01-02T00:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
 }
 
 TEST(EngineLimits, ClaimWindow) {
