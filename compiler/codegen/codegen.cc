@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "compiler/codegen/ir.h"
 #include "compiler/format/formatter.h"
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
@@ -85,11 +86,12 @@ class UnitGen {
  public:
   // batch: compile `and`/`or`/`if` without jumps, for the batch VM.
   UnitGen(Codegen& g, std::string name, bool batch = false) : g_(g), batch_(batch) { unit_.name = std::move(name); }
+  // The emitted IR: bytecode instructions over virtual registers (see ir.h).
 
   uint16_t expr(const Expr* e, const Env& env);
-  bytecode::Unit finish(uint16_t result, bytecode::Kind kind) {
+  ir::Unit finish(uint16_t result, bytecode::Kind kind) {
     emit({Op::RET, 0, result});
-    unit_.registers = next_;
+    unit_.virtual_registers = next_;
     unit_.result = kind;
     return std::move(unit_);
   }
@@ -121,7 +123,7 @@ class UnitGen {
   const sema::Type& type(const Expr* e);
 
   Codegen& g_;
-  bytecode::Unit unit_;
+  ir::Unit unit_;
   uint16_t next_ = 0;
   int depth_ = 0;
   bool batch_ = false;
@@ -176,8 +178,12 @@ class Codegen {
     if (fresh) prog_.sets.push_back(values);
     return it->second;
   }
-  uint32_t add_unit(bytecode::Unit u) {
-    prog_.units.push_back(std::move(u));
+  uint32_t add_unit(ir::Unit u) {
+    try {
+      prog_.units.push_back(ir::to_bytecode(std::move(u)));
+    } catch (const std::runtime_error& e) {
+      throw Unsupported(e.what());
+    }
     return static_cast<uint32_t>(prog_.units.size() - 1);
   }
   int field_position(const sema::FieldInfo* f) const {
