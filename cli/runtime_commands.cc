@@ -25,6 +25,7 @@
 #include "runtime/ingest/importers.h"
 #include "runtime/vm/ast_evaluator.h"
 #include "support/civil_time.h"
+#include "support/json_text.h"
 
 namespace crm::cli {
 namespace {
@@ -309,7 +310,7 @@ int cmd_audience(int argc, char** argv) {
   if (o.format == "json") {
     std::string s = "{";
     for (size_t i = 0; i < counts.size(); ++i)
-      s += fmt::format("{}{}: {}", i ? ", " : "", engine::json_quote(counts[i].first), counts[i].second);
+      s += fmt::format("{}{}: {}", i ? ", " : "", support::json_quote(counts[i].first), counts[i].second);
     std::cout << s << "}\n";
   } else {
     std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), eng.user_count());

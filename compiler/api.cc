@@ -8,6 +8,7 @@
 #include "compiler/driver.h"
 #include "compiler/format/formatter.h"
 #include "compiler/parse/parser.h"
+#include "support/json_text.h"
 
 namespace crm {
 
@@ -74,7 +75,7 @@ std::string CheckResult::render_text(bool color) const {
 std::string CheckResult::render_json() const {
   if (!compilation_)
     return "{\"diagnostics\":[{\"code\":\"internal\",\"severity\":\"error\",\"message\":\"internal compiler error: " +
-           diag::json_escape(internal_error_) + "\",\"file\":null,\"help\":null,\"related\":[]}]}\n";
+           support::json_escape(internal_error_) + "\",\"file\":null,\"help\":null,\"related\":[]}]}\n";
   return diag::render_json(compilation_->sink.diagnostics(), compilation_->program.sources);
 }
 

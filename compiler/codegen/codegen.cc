@@ -860,23 +860,13 @@ uint16_t UnitGen::arith(const BinaryExpr* b, const Env& env) {
 uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
   auto& p = g_.p_;
   // A user function (they shadow builtins): inline its body with the arguments bound.
-  const FnDecl* fn = p.refs[c->id].kind == sema::Ref::Kind::Function ? static_cast<const FnDecl*>(p.refs[c->id].target) : nullptr;
+  const FnDecl* fn = sema::called_function(p, *c);
   if (fn) {
     Env inner;
-    std::vector<const Expr*> bound(fn->params.size(), nullptr);
-    size_t pos = 0;
-    for (const Arg& a : c->args) {
-      size_t slot = pos;
-      if (!a.name.empty()) {
-        for (size_t i = 0; i < fn->params.size(); ++i) if (fn->params[i]->name == a.name) slot = i;
-      } else {
-        ++pos;
-      }
-      if (slot < bound.size()) bound[slot] = a.value;
-    }
+    std::vector<const Expr*> args = sema::bound_arguments(*fn, *c);
     for (size_t i = 0; i < fn->params.size(); ++i) {
       const Param* prm = fn->params[i];
-      const Expr* arg = bound[i] ? bound[i] : prm->default_value;
+      const Expr* arg = args[i];
       Binding bnd;
       bnd.static_value = static_value(arg, env);
       bnd.reg = expr(arg, env);

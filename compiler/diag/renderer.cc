@@ -1,11 +1,16 @@
 // renderer.cc - text and JSON rendering of diagnostics.
 #include "compiler/diag/renderer.h"
 
+#include "support/json_text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 
 namespace crm::diag {
+
+using support::json_escape;
+
 namespace {
 
 const char* color_of(Severity s) {
@@ -76,24 +81,6 @@ std::string render_text(const std::vector<Diagnostic>& ds, const source::SourceM
                         const RenderOptions& o) {
   std::string out;
   for (const auto& d : ds) out += render_text(d, sm, o);
-  return out;
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
   return out;
 }
 

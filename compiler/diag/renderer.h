@@ -23,6 +23,5 @@ std::string render_text(const std::vector<Diagnostic>& ds, const source::SourceM
 //   "end_line":..,"end_column":..,"help":..,"related":[{"file","line","column","message"}]}]}
 std::string render_json(const std::vector<Diagnostic>& ds, const source::SourceManager& sm);
 
-std::string json_escape(std::string_view s);
 
 }  // namespace crm::diag

@@ -71,4 +71,11 @@ struct Program {
   }
 };
 
+// The expression each parameter of `fn` takes at `call`: the positional or named argument, or
+// the parameter's default. Used by every consumer that inlines calls (codegen, the reference
+// evaluator), so they bind arguments identically. The call must have passed the checker.
+std::vector<const ast::Expr*> bound_arguments(const ast::FnDecl& fn, const ast::CallExpr& call);
+// The function a checked call resolved to, or null for a built-in.
+const ast::FnDecl* called_function(const Program& p, const ast::CallExpr& call);
+
 }  // namespace crm::sema

@@ -8,6 +8,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/vm/batch_vm.h"
 #include "support/civil_time.h"
+#include "support/json_text.h"
 #include "support/decimal.h"
 
 namespace crm::engine {
@@ -632,14 +633,14 @@ std::string Engine::decision_json(const Decision& d) const {
   const auto& s = p_.strategies[d.strategy];
   const auto& a = s.actions.empty() ? bytecode::Action{} : s.actions[d.action];
   const char* outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Rejected ? "rejected" : "control";
-  std::string res = s.actions.empty() ? "null" : json_quote(p_.resources[a.resource].name);
-  std::string channel = a.channel >= 0 ? json_quote(p_.channels[a.channel]) : "null";
-  std::string code = a.code.empty() ? "null" : json_quote(a.code);
+  std::string res = s.actions.empty() ? "null" : support::json_quote(p_.resources[a.resource].name);
+  std::string channel = a.channel >= 0 ? support::json_quote(p_.channels[a.channel]) : "null";
+  std::string code = a.code.empty() ? "null" : support::json_quote(a.code);
   return fmt::format(
       "{{\"event\":{},\"user\":{},\"strategy\":{},\"outcome\":\"{}\",\"reason\":{},\"resource\":{},\"channel\":{},"
       "\"code\":{},\"at\":\"{}\"}}",
-      d.event.empty() ? "null" : json_quote(d.event), json_quote(d.user), json_quote(s.name), outcome,
-      d.reason.empty() ? "null" : json_quote(d.reason), res, channel, code, support::format_time(d.at));
+      d.event.empty() ? "null" : support::json_quote(d.event), support::json_quote(d.user), support::json_quote(s.name), outcome,
+      d.reason.empty() ? "null" : support::json_quote(d.reason), res, channel, code, support::format_time(d.at));
 }
 
 }  // namespace crm::engine

@@ -26,6 +26,5 @@ struct JsonMember {
 // `error` to "column N: ...".
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error);
 
-std::string json_quote(std::string_view s);
 
 }  // namespace crm::engine

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/civil_time.h"
+#include "support/json_text.h"
 #include "support/decimal.h"
 
 namespace crm::ingest {
@@ -160,31 +161,6 @@ std::optional<int64_t> parse_uci_time(std::string_view s) {
   return support::parse_time(s);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out += '"';
-}
 
 struct Event {
   std::string id;
@@ -203,11 +179,11 @@ bool write_events(std::vector<Event>& events, const char* count_key, bool with_c
   for (const Event& e : events) {
     line.clear();
     line += "{\"id\":";
-    append_json_string(line, e.id);
+    line += support::json_quote(e.id);
     line += ",\"type\":\"Order\",\"user\":";
-    append_json_string(line, e.user);
+    line += support::json_quote(e.user);
     line += ",\"time\":";
-    append_json_string(line, support::format_time(e.time));
+    line += support::json_quote(support::format_time(e.time));
     line += ",\"amount\":";
     line += Decimal::from_units(e.amount).to_string();
     line += ",\"";
@@ -216,7 +192,7 @@ bool write_events(std::vector<Event>& events, const char* count_key, bool with_c
     line += std::to_string(e.count);
     if (with_country) {
       line += ",\"country\":";
-      append_json_string(line, e.country);
+      line += support::json_quote(e.country);
     }
     line += "}\n";
     out.write(line.data(), static_cast<std::streamsize>(line.size()));

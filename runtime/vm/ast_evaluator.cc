@@ -167,19 +167,12 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
     }
     case ExprKind::Call: {
       auto* c = static_cast<const CallExpr*>(e);
-      const FnDecl* fn = p_.refs[c->id].kind == sema::Ref::Kind::Function ? static_cast<const FnDecl*>(p_.refs[c->id].target) : nullptr;
+      const FnDecl* fn = sema::called_function(p_, *c);
       if (fn) {
         Frame inner;
-        std::vector<const Expr*> bound(fn->params.size(), nullptr);
-        size_t pos = 0;
-        for (const Arg& a : c->args) {
-          size_t slot = pos;
-          if (!a.name.empty()) { for (size_t i = 0; i < fn->params.size(); ++i) if (fn->params[i]->name == a.name) slot = i; }
-          else ++pos;
-          if (slot < bound.size()) bound[slot] = a.value;
-        }
+        std::vector<const Expr*> bound = sema::bound_arguments(*fn, *c);
         for (size_t i = 0; i < fn->params.size(); ++i) {
-          const Expr* arg = bound[i] ? bound[i] : fn->params[i]->default_value;
+          const Expr* arg = bound[i];
           int64_t v;
           if (!ev(arg, env, f, v)) return false;
           if (p_.type_of(arg).kind == TypeKind::Int && fn->params[i]->type && fn->params[i]->type->name == "Decimal" &&
