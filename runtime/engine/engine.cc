@@ -538,28 +538,39 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
 }
 
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
-  for (uint32_t si = 0; si < p_.strategies.size(); ++si) {
-    const auto& s = p_.strategies[si];
-    if (s.trigger == bytecode::Trigger::OnEvent) continue;
-    int64_t& next = next_schedule_[si];
-    if (next == INT64_MIN) {
-      if (s.trigger == bytecode::Trigger::At) {
-        next = s.at;
-      } else {
-        // `every D at HH:MM between A and B`: the first HH:MM on or after A's day.
-        int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
-        int64_t day = support::floor_div(start, support::kMicrosPerDay) * support::kMicrosPerDay;
-        next = day + s.at;
-        while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+  // Scheduled strategies run in time order across strategies (then by priority), so limits
+  // and policies shared between them see grants in the order they happened.
+  for (;;) {
+    int64_t best_time = INT64_MAX;
+    uint32_t best = 0;
+    for (uint32_t si = 0; si < p_.strategies.size(); ++si) {
+      const auto& s = p_.strategies[si];
+      if (s.trigger == bytecode::Trigger::OnEvent) continue;
+      int64_t& next = next_schedule_[si];
+      if (next == INT64_MIN) {
+        if (s.trigger == bytecode::Trigger::At) {
+          next = s.at;
+        } else {
+          // `every D at HH:MM between A and B`: the first HH:MM on or after A's day.
+          int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
+          int64_t day = support::floor_div(start, support::kMicrosPerDay) * support::kMicrosPerDay;
+          next = day + s.at;
+          while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+        }
+        if (s.has_window && next >= s.to) next = INT64_MAX;
+      }
+      if (next <= upto && (next < best_time || (next == best_time && strategy_rank_[si] < strategy_rank_[best]))) {
+        best_time = next;
+        best = si;
       }
     }
-    while (next != INT64_MAX && next <= upto) {
-      int64_t instant = next;
-      if (!s.has_window || (instant >= s.from && instant < s.to))
-        for (const auto& id : user_order_) decide(*users_[id], id, nullptr, instant, si, out);
-      next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
-      if (s.has_window && next >= s.to) next = INT64_MAX;
-    }
+    if (best_time == INT64_MAX) return;
+    const auto& s = p_.strategies[best];
+    if (!s.has_window || (best_time >= s.from && best_time < s.to))
+      for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
+    int64_t& next = next_schedule_[best];
+    next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
+    if (s.has_window && next >= s.to) next = INT64_MAX;
   }
 }
 
