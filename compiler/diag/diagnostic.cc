@@ -31,8 +31,11 @@ Diagnostic& DiagnosticSink::report(Code code, source::Span span, std::string mes
     if (errors_ >= max_errors_) {
       if (!overflowed_) {
         overflowed_ = true;
-        diags_.push_back({Code::E0108, Severity::Error, span,
-                          "too many errors; stopped after " + std::to_string(max_errors_), "", {}});
+        // No location: the limit is about the run, not about the place the next error was.
+        diags_.push_back({Code::E0108, Severity::Error, source::Span{},
+                          "too many errors; stopped after " + std::to_string(max_errors_), "",
+                          {}});
+        diags_.back().help = "fix the errors above, or raise the limit with --max-errors";
       }
       discard_ = {};
       return discard_;

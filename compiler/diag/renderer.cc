@@ -51,7 +51,7 @@ void snippet(std::string& out, const source::SourceFile& f, source::Span span, c
 }
 
 std::string location(const source::SourceManager& sm, source::Span span) {
-  if (!span.valid()) return "<input>";
+  if (!span.valid()) return "crm";  // about the run as a whole (a file that cannot be read, limits)
   const auto& f = sm.file(span.file);
   auto lc = f.line_col(span.begin);
   return fmt::format("{}:{}:{}", f.path(), lc.line, lc.column);
