@@ -1,0 +1,251 @@
+// runtime_api.cc - the public embedding API of include/crm/runtime.h over the compiler, the VM
+// and the engine. Every entry point catches everything: no exception crosses include/.
+#include <crm/runtime.h>
+
+#include <algorithm>
+
+#include "compiler/codegen/codegen.h"
+#include "compiler/driver.h"
+#include "runtime/engine/engine.h"
+#include "runtime/vm/vm.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm {
+
+CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+
+namespace detail {
+
+struct ProgramData {
+  bytecode::Program program;
+};
+
+struct EvaluatorData {
+  std::shared_ptr<const ProgramData> program;
+  vm::VM vm;
+  vm::StringPool strings;
+  vm::Context ctx;
+  std::vector<int64_t> defaults, row;
+  explicit EvaluatorData(std::shared_ptr<const ProgramData> p)
+      : program(std::move(p)), vm(program->program), strings(program->program.strings) {
+    vm.prepare(ctx);
+    ctx.strings = &strings;
+    for (const auto& f : program->program.profile) defaults.push_back(f.has_default ? f.default_value : bytecode::kNone);
+    row = defaults;
+    ctx.profile = row.data();
+    ctx.profile_size = row.size();
+  }
+};
+
+struct RuntimeData {
+  std::shared_ptr<const ProgramData> program;
+  engine::Engine engine;
+  engine::Event event;
+  std::vector<engine::Decision> decisions;
+  explicit RuntimeData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program) {}
+};
+
+}  // namespace detail
+
+std::string CompiledProgram::serialize() const { return data_ ? bytecode::serialize(data_->program) : std::string(); }
+
+std::vector<std::string> CompiledProgram::segments() const {
+  std::vector<std::string> out;
+  if (data_) for (const auto& s : data_->program.segments) out.push_back(s.name);
+  return out;
+}
+
+std::vector<std::string> CompiledProgram::strategies() const {
+  std::vector<std::string> out;
+  if (data_) for (const auto& s : data_->program.strategies) out.push_back(s.name);
+  return out;
+}
+
+CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options) {
+  CompileOutput out;
+  try {
+    std::vector<Input> inputs;
+    for (const auto& p : paths) inputs.push_back({p, std::nullopt});
+    DriverOptions d;
+    d.load.include_dirs = options.include_dirs;
+    d.load.parse.max_file_bytes = options.limits.max_file_bytes;
+    d.load.parse.max_nesting = options.limits.max_nesting;
+    d.load.max_modules = options.limits.max_modules;
+    d.max_errors = options.limits.max_errors;
+    auto c = run_front_end(inputs, d);
+    if (!c->sink.has_errors()) {
+      codegen::Output gen = codegen::generate(c->program);
+      std::string err;
+      if (!gen.error.empty()) {
+        out.diagnostics = make_result(nullptr, "cannot compile: " + gen.error);
+        return out;
+      }
+      if (!bytecode::verify(gen.program, err)) {
+        out.diagnostics = make_result(nullptr, "generated code fails verification: " + err);
+        return out;
+      }
+      auto data = std::make_shared<detail::ProgramData>();
+      data->program = std::move(gen.program);
+      out.program = CompiledProgram(std::move(data));
+    }
+    out.diagnostics = make_result(std::move(c), "");
+  } catch (const std::exception& e) {
+    out.program = CompiledProgram();
+    out.diagnostics = make_result(nullptr, e.what());
+  }
+  return out;
+}
+
+CompiledProgram load_compiled(const std::string& bytes, std::string& error) {
+  try {
+    auto data = std::make_shared<detail::ProgramData>();
+    if (!bytecode::deserialize(bytes, data->program, error)) return CompiledProgram();
+    return CompiledProgram(std::move(data));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return CompiledProgram();
+  }
+}
+
+// ---- Evaluator ---------------------------------------------------------------------------------
+
+Evaluator::Evaluator(const CompiledProgram& program)
+    : d_(program.valid() ? std::make_unique<detail::EvaluatorData>(program.data()) : nullptr) {}
+Evaluator::~Evaluator() = default;
+Evaluator::Evaluator(Evaluator&&) noexcept = default;
+Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
+
+int Evaluator::field(std::string_view name) const {
+  return d_ ? d_->program->program.find_profile_field(std::string(name)) : -1;
+}
+
+int Evaluator::segment(std::string_view name) const {
+  if (!d_) return -1;
+  const auto& segs = d_->program->program.segments;
+  for (size_t i = 0; i < segs.size(); ++i) if (segs[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+namespace {
+
+bool field_ok(const detail::EvaluatorData* d, int f, std::initializer_list<bytecode::Kind> kinds) {
+  if (!d || f < 0 || size_t(f) >= d->row.size()) return false;
+  auto k = d->program->program.profile[f].kind;
+  return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+}
+
+}  // namespace
+
+bool Evaluator::set_int(int f, int64_t v) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::Int})) return false;
+  d_->row[f] = v;
+  return true;
+}
+
+bool Evaluator::set_bool(int f, bool v) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::Bool})) return false;
+  d_->row[f] = v;
+  return true;
+}
+
+bool Evaluator::set_string(int f, std::string_view v) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::String})) return false;
+  try {
+    d_->row[f] = d_->strings.intern(v);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+bool Evaluator::set_decimal(int f, std::string_view text) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::Decimal, bytecode::Kind::Money})) return false;
+  auto v = support::Decimal::parse(text);
+  if (!v) return false;
+  d_->row[f] = v->units();
+  return true;
+}
+
+bool Evaluator::set_time(int f, std::string_view iso) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::Time})) return false;
+  auto t = support::parse_time(iso, true);
+  if (!t) return false;
+  d_->row[f] = *t;
+  return true;
+}
+
+bool Evaluator::set_enum(int f, std::string_view name) {
+  if (!field_ok(d_.get(), f, {bytecode::Kind::Enum})) return false;
+  const auto& values = d_->program->program.profile[f].enum_values;
+  auto it = std::find(values.begin(), values.end(), name);
+  if (it == values.end()) return false;
+  d_->row[f] = it - values.begin();
+  return true;
+}
+
+void Evaluator::clear() {
+  if (d_) std::copy(d_->defaults.begin(), d_->defaults.end(), d_->row.begin());
+}
+
+Evaluator::Verdict Evaluator::evaluate(int segment, int64_t now_micros) {
+  Verdict v;
+  if (!d_ || segment < 0 || size_t(segment) >= d_->program->program.segments.size()) {
+    v.ok = false;
+    v.error = "no such segment";
+    return v;
+  }
+  d_->ctx.now = now_micros;
+  vm::Result r = d_->vm.run(d_->program->program.segments[segment].unit, d_->ctx);
+  if (r.status != vm::Status::Ok) {
+    v.ok = false;
+    v.error = r.error;
+    return v;
+  }
+  v.matched = r.value != 0;
+  return v;
+}
+
+// ---- Runtime -----------------------------------------------------------------------------------
+
+Runtime::Runtime(const CompiledProgram& program)
+    : d_(program.valid() ? std::make_unique<detail::RuntimeData>(program.data()) : nullptr) {}
+Runtime::~Runtime() = default;
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+
+bool Runtime::load_profile(std::string_view line, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  try {
+    return d_->engine.load_profile_line(line, error);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
+bool Runtime::process_event(std::string_view line, std::vector<std::string>& decisions, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  try {
+    if (!d_->engine.parse_event(line, d_->event, error)) return false;
+    d_->decisions.clear();
+    d_->engine.fire_schedules(d_->event.time, d_->decisions);
+    bool ok = d_->engine.process(d_->event, d_->decisions, error);
+    for (const auto& dec : d_->decisions) decisions.push_back(d_->engine.decision_json(dec));
+    return ok;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
+std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {
+  if (!d_) return {};
+  try {
+    return d_->engine.audience(at_micros);
+  } catch (...) {
+    return {};
+  }
+}
+
+}  // namespace crm

@@ -1,0 +1,107 @@
+// crm/runtime.h - public API for embedding compiled strategies in a host program.
+//
+//   crm::CompiledProgram   compiled, immutable; share one across threads
+//   crm::Evaluator         one per thread: fill a user's profile fields, ask about segments
+//   crm::Runtime           the streaming engine: events in, decisions out (JSON Lines contract)
+//
+// Nothing here throws: failures come back as false plus an error message, or as diagnostics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <crm/check.h>
+
+namespace crm {
+
+namespace detail {
+struct ProgramData;
+struct EvaluatorData;
+struct RuntimeData;
+}  // namespace detail
+
+class CompiledProgram {
+ public:
+  CompiledProgram() = default;
+  explicit CompiledProgram(std::shared_ptr<const detail::ProgramData> data) : data_(std::move(data)) {}
+  bool valid() const { return data_ != nullptr; }
+  // The versioned, checksummed `.crmc` bytes (what `crm compile -o` writes).
+  std::string serialize() const;
+  std::vector<std::string> segments() const;
+  std::vector<std::string> strategies() const;
+  const std::shared_ptr<const detail::ProgramData>& data() const { return data_; }
+
+ private:
+  std::shared_ptr<const detail::ProgramData> data_;
+};
+
+struct CompileOutput {
+  CompiledProgram program;  // valid() when diagnostics.ok()
+  CheckResult diagnostics;
+};
+
+CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
+// Loads `.crmc` bytes; on failure returns an invalid program and sets `error`.
+CompiledProgram load_compiled(const std::string& bytes, std::string& error);
+
+// Evaluates segments for one user at a time, from profile values the host supplies (history
+// aggregates are empty: use Runtime for users with event history). Not thread-safe; create one
+// per thread. Field and segment handles are looked up once and reused.
+class Evaluator {
+ public:
+  explicit Evaluator(const CompiledProgram& program);
+  ~Evaluator();
+  Evaluator(Evaluator&&) noexcept;
+  Evaluator& operator=(Evaluator&&) noexcept;
+
+  int field(std::string_view profile_field) const;  // -1 when the profile has no such field
+  int segment(std::string_view name) const;         // -1 when there is no such segment
+
+  // Set a field of the current user. Strings are interned once; money and decimals are exact
+  // decimal text ("139.12"); times are ISO-8601 ("2026-11-11T00:00+08:00"). Each returns false
+  // (and leaves the field missing) when the value does not fit the field's type.
+  bool set_int(int field, int64_t value);
+  bool set_bool(int field, bool value);
+  bool set_string(int field, std::string_view value);
+  bool set_decimal(int field, std::string_view text);
+  bool set_time(int field, std::string_view iso);
+  bool set_enum(int field, std::string_view value_name);
+  void clear();  // every field back to its default or missing
+
+  struct Verdict {
+    bool matched = false;
+    bool ok = true;     // false: evaluation failed (e.g. a required field is missing)
+    std::string error;  // why, when !ok
+  };
+  // `now` in microseconds since the Unix epoch (UTC).
+  Verdict evaluate(int segment, int64_t now_micros);
+
+ private:
+  std::unique_ptr<detail::EvaluatorData> d_;
+};
+
+// The streaming runtime: profiles and events as JSON Lines (docs/runtime.md), decisions as
+// JSON Lines. Keeps per-user history, grants, stock and budgets in memory.
+class Runtime {
+ public:
+  explicit Runtime(const CompiledProgram& program);
+  ~Runtime();
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+
+  bool load_profile(std::string_view json_line, std::string& error);
+  // Applies one event and appends the decisions it caused (and any scheduled deliveries due
+  // by its time) to `decisions`, one JSON object each.
+  bool process_event(std::string_view json_line, std::vector<std::string>& decisions, std::string& error);
+  // Users per segment and per strategy audience at `at_micros` (batch evaluation).
+  std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
+
+ private:
+  std::unique_ptr<detail::RuntimeData> d_;
+};
+
+}  // namespace crm

@@ -1,0 +1,116 @@
+// runtime_api_test.cc - the public embedding API (include/crm/runtime.h), used as a host would.
+#include <crm/runtime.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace {
+
+std::string write_temp(const std::string& text) {
+  std::string path = ::testing::TempDir() + "runtime_api_test.crm";
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kProgram = R"(
+profile { age: Int  city: String  tier: Tier = Basic  balance: Money(CNY) = 0 CNY  joined: Time? }
+enum Tier { Basic, Gold }
+event Order { amount: Money(CNY) }
+resource coupon c10 { discount: 10 CNY  threshold: 50 CNY }
+segment young_shanghai = age between 18 and 35 and city == "Shanghai"
+segment gold_rich = tier == Gold and balance >= 100 CNY
+segment repeat_buyer = count(Order within 30 days) >= 2
+strategy thanks { who: repeat_buyer  when: on Order  what: grant c10 via App code "T"  how much: per user 1 per day }
+)";
+
+// 2026-11-11T00:00:00Z in microseconds since the epoch.
+constexpr int64_t kNov11 = 1'794'355'200'000'000;
+
+}  // namespace
+
+TEST(RuntimeApi, EvaluatorAnswersForHostSuppliedProfiles) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.diagnostics.ok()) << out.diagnostics.render_text();
+  ASSERT_TRUE(out.program.valid());
+  EXPECT_EQ(out.program.segments(), (std::vector<std::string>{"young_shanghai", "gold_rich", "repeat_buyer"}));
+
+  crm::Evaluator ev(out.program);
+  int age = ev.field("age"), city = ev.field("city"), tier = ev.field("tier"), balance = ev.field("balance");
+  int young = ev.segment("young_shanghai"), gold = ev.segment("gold_rich");
+  ASSERT_GE(age, 0);
+  ASSERT_GE(young, 0);
+  EXPECT_EQ(ev.field("nope"), -1);
+  EXPECT_EQ(ev.segment("nope"), -1);
+
+  EXPECT_TRUE(ev.set_int(age, 30));
+  EXPECT_TRUE(ev.set_string(city, "Shanghai"));
+  EXPECT_TRUE(ev.evaluate(young, kNov11).matched);
+  EXPECT_TRUE(ev.set_string(city, "Beijing"));
+  EXPECT_FALSE(ev.evaluate(young, kNov11).matched);
+
+  // Type checks on setters; defaults apply after clear().
+  EXPECT_FALSE(ev.set_string(age, "30"));
+  EXPECT_FALSE(ev.set_enum(tier, "Platinum"));
+  EXPECT_TRUE(ev.set_enum(tier, "Gold"));
+  EXPECT_FALSE(ev.set_decimal(balance, "1e3"));
+  EXPECT_TRUE(ev.set_decimal(balance, "100.00"));
+  EXPECT_TRUE(ev.evaluate(gold, kNov11).matched);
+  ev.clear();
+  EXPECT_FALSE(ev.evaluate(gold, kNov11).matched);  // Basic, 0 CNY
+
+  // A required field the host never set is an evaluation error, not a silent answer.
+  auto v = ev.evaluate(young, kNov11);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.error.find("required profile field"), std::string::npos) << v.error;
+}
+
+TEST(RuntimeApi, CompiledProgramsRoundTripThroughBytes) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  std::string err;
+  crm::CompiledProgram again = crm::load_compiled(out.program.serialize(), err);
+  ASSERT_TRUE(again.valid()) << err;
+  EXPECT_EQ(again.segments(), out.program.segments());
+  std::string corrupt = out.program.serialize();
+  corrupt[corrupt.size() / 2] ^= 0x55;
+  EXPECT_FALSE(crm::load_compiled(corrupt, err).valid());
+  EXPECT_NE(err.find("checksum"), std::string::npos) << err;
+}
+
+TEST(RuntimeApi, RuntimeStreamsEventsToDecisions) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  crm::Runtime rt(out.program);
+  std::string err;
+  ASSERT_TRUE(rt.load_profile(R"({"user":"u1","age":40,"city":"Wuhan"})", err)) << err;
+  std::vector<std::string> decisions;
+  ASSERT_TRUE(rt.process_event(R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})", decisions, err)) << err;
+  EXPECT_TRUE(decisions.empty());  // one order: not a repeat buyer yet
+  ASSERT_TRUE(rt.process_event(R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})", decisions, err)) << err;
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_NE(decisions[0].find(R"("outcome":"granted")"), std::string::npos) << decisions[0];
+  // Bad input is an error with a reason, and does not change state.
+  EXPECT_FALSE(rt.process_event(R"({"id":"e3","type":"Order","user":"u1","time":"yesterday","amount":5})", decisions, err));
+  EXPECT_NE(err.find("ISO-8601"), std::string::npos) << err;
+  EXPECT_FALSE(rt.process_event(R"({"id":"e4","type":"Order","user":"u1","time":"2026-11-10T00:00:00Z","amount":5})", decisions, err));
+  EXPECT_NE(err.find("out of order"), std::string::npos) << err;
+  auto counts = rt.audience(kNov11 + 3 * 3600'000'000LL);
+  bool found = false;
+  for (auto& [name, n] : counts)
+    if (name == "repeat_buyer") { EXPECT_EQ(n, 1); found = true; }
+  EXPECT_TRUE(found);
+}
+
+TEST(RuntimeApi, InvalidProgramsAreReportedNotThrown) {
+  auto out = crm::compile_files({write_temp("segment s = nosuch > 1\n")});
+  EXPECT_FALSE(out.program.valid());
+  EXPECT_FALSE(out.diagnostics.ok());
+  crm::Evaluator ev(out.program);  // usable, answers "no such segment"
+  EXPECT_FALSE(ev.evaluate(0, 0).ok);
+  crm::Runtime rt(out.program);
+  std::vector<std::string> d;
+  std::string err;
+  EXPECT_FALSE(rt.process_event("{}", d, err));
+}
