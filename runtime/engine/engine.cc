@@ -577,6 +577,12 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
 // ---- batch -------------------------------------------------------------------------------------
 
 bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err) {
+  // Sliding windows forget events once they fall out of the window at the latest time seen,
+  // so history can only be asked about from then on.
+  if (now < last_time_) {
+    err = "cannot evaluate at a time before the latest event already applied";
+    return false;
+  }
   User* u = nullptr;
   std::unique_ptr<User> temp;
   if (auto it = users_.find(id); it != users_.end()) u = it->second.get();
