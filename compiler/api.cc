@@ -38,6 +38,8 @@ DriverOptions driver_options(const CheckOptions& o) {
 
 }  // namespace
 
+namespace detail {
+
 CheckResult make_result(std::unique_ptr<Compilation> c, const std::string& internal_error) {
   CheckResult r;
   if (!c) {
@@ -64,6 +66,10 @@ CheckResult make_result(std::unique_ptr<Compilation> c, const std::string& inter
   r.compilation_ = std::move(c);
   return r;
 }
+
+}  // namespace detail
+
+using detail::make_result;
 
 std::string CheckResult::render_text(bool color) const {
   if (!compilation_) return "error: internal compiler error: " + internal_error_ + "\n";

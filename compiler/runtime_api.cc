@@ -13,7 +13,7 @@
 
 namespace crm {
 
-CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+using detail::make_result;
 
 namespace detail {
 

@@ -31,6 +31,7 @@
 #include "compiler/driver.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/parse/parser.h"
+#include "compiler/sema/builtins.h"
 #include "runtime/bytecode/program.h"
 
 namespace fs = std::filesystem;
@@ -256,4 +257,12 @@ TEST(Golden, Explain) {
     std::string out = run_crm("explain " + p.string() + " --events " + sibling(p, ".events.jsonl") + " " + args);
     compare(sibling(p, ".out"), out);
   }
+}
+
+// docs/language.md documents every built-in function of compiler/sema/builtins.def.
+TEST(Docs, EveryBuiltinIsDocumented) {
+  InRoot root;
+  std::string doc = read("docs/language.md");
+  for (const auto& b : crm::sema::all_builtins())
+    EXPECT_NE(doc.find(std::string("`") + b.name + "("), std::string::npos) << b.name << " is missing from docs/language.md";
 }

@@ -47,7 +47,10 @@ struct Diagnostic {
 };
 
 class CheckResult;
+namespace detail {
+// Library-internal: builds a result from a finished compilation (not part of the API).
 CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+}  // namespace detail
 
 class CheckResult {
  public:
@@ -66,7 +69,7 @@ class CheckResult {
   std::string render_json() const;
 
  private:
-  friend CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+  friend CheckResult detail::make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
   std::unique_ptr<Compilation> compilation_;
   std::vector<Diagnostic> diagnostics_;
   size_t errors_ = 0, warnings_ = 0;
