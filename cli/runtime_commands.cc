@@ -117,6 +117,17 @@ bool load(const Options& o, Loaded& l) {
   return true;
 }
 
+// Standard output, or the --out file; null (after saying why) when the file cannot be opened.
+std::ostream* open_output(const std::string& path, std::ofstream& file) {
+  if (path.empty()) return &std::cout;
+  file.open(path, std::ios::binary);
+  if (!file) {
+    std::cerr << "crm: cannot write `" << path << "`: " << std::strerror(errno) << "\n";
+    return nullptr;
+  }
+  return &file;
+}
+
 bool parse_at(const std::string& text, int64_t& at) {
   auto t = support::parse_time(text, true);
   if (!t) {
@@ -253,15 +264,8 @@ int cmd_run(int argc, char** argv) {
   engine::Engine eng(l.compiled.program);
   if (!load_profiles(eng, o)) return 1;
   std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (!o.out.empty()) {
-    file.open(o.out, std::ios::binary);
-    if (!file) {
-      std::cerr << "crm: cannot write `" << o.out << "`\n";
-      return 2;
-    }
-    out = &file;
-  }
+  std::ostream* out = open_output(o.out, file);
+  if (!out) return 2;
   auto start = std::chrono::steady_clock::now();
   std::vector<engine::Decision> decisions;
   size_t written = 0;
@@ -513,15 +517,8 @@ int cmd_import(int argc, char** argv) {
   }
   std::istringstream in(data);
   std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (!o.out.empty()) {
-    file.open(o.out, std::ios::binary);
-    if (!file) {
-      std::cerr << "crm: cannot write `" << o.out << "`\n";
-      return 2;
-    }
-    out = &file;
-  }
+  std::ostream* out = open_output(o.out, file);
+  if (!out) return 2;
   ingest::ImportStats st;
   bool ok = kind == "online-retail" ? ingest::import_online_retail(in, *out, st, err) : ingest::import_cdnow(in, *out, st, err);
   if (!ok) {
