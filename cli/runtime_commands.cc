@@ -6,6 +6,8 @@
 #include "cli/runtime_commands.h"
 
 #include <unistd.h>
+
+#include <csignal>
 #include <zlib.h>
 
 #include <chrono>
@@ -23,6 +25,7 @@
 #include "runtime/engine/engine.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/ingest/importers.h"
+#include "runtime/state/state_store.h"
 #include "runtime/vm/ast_evaluator.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
@@ -32,7 +35,8 @@ namespace {
 
 struct Options {
   std::vector<std::string> files, includes;
-  std::string events, profiles, out, at, user, format = "text", on_error = "stop";
+  std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
+  size_t commit_every = 256;
   bool disasm = false, quiet = false;
 };
 
@@ -59,6 +63,13 @@ bool parse(int argc, char** argv, Options& o, std::string& err) {
     else if (a == "--user") { if (!take(o.user)) return false; }
     else if (a == "--format") { if (!take(o.format)) return false; }
     else if (a == "--on-error") { if (!take(o.on_error)) return false; }
+    else if (a == "--state") { if (!take(o.state)) return false; }
+    else if (a == "--commit-every") {
+      std::string v;
+      if (!take(v)) return false;
+      o.commit_every = std::strtoull(v.c_str(), nullptr, 10);
+      if (o.commit_every == 0) { err = "--commit-every takes a positive number"; return false; }
+    }
     else if (a == "-I") { std::string d; if (!val(d)) return false; o.includes.push_back(d); }
     else if (a == "--disasm") o.disasm = true;
     else if (a == "-q" || a == "--quiet") o.quiet = true;
@@ -262,36 +273,67 @@ int cmd_run(int argc, char** argv) {
   Loaded l;
   if (!load(o, l)) return 1;
   engine::Engine eng(l.compiled.program);
+  std::unique_ptr<state::StateStore> store;
+  if (!o.state.empty()) {
+    store = state::open_store(o.state, err);
+    if (!store || !eng.attach(store.get(), err)) {
+      std::cerr << "crm: " << err << "\n";
+      return 1;
+    }
+  }
   if (!load_profiles(eng, o)) return 1;
   std::ofstream file;
   std::ostream* out = open_output(o.out, file);
   if (!out) return 2;
+  // Test hook for the crash-recovery test: SIGKILL after deciding N units in this run.
+  const char* kill_env = std::getenv("CRM_TEST_KILL_AFTER_UNITS");
+  size_t kill_after = kill_env ? std::strtoull(kill_env, nullptr, 10) : 0;
   auto start = std::chrono::steady_clock::now();
   std::vector<engine::Decision> decisions;
+  std::vector<std::string> reported;  // decided but not yet durable: held back until commit
   size_t written = 0;
-  auto flush = [&] {
-    for (const auto& d : decisions) *out << eng.decision_json(d) << '\n';
-    written += decisions.size();
+  bool store_failed = false;
+  auto commit = [&] {
+    if (!eng.commit(err)) {
+      std::cerr << "crm: " << err << "\ncrm: stopped; decisions after the last commit were not reported\n";
+      store_failed = true;
+      return false;
+    }
+    for (const auto& line : reported) *out << line << '\n';
+    written += reported.size();
+    reported.clear();
+    return true;
+  };
+  auto collect = [&] {
+    for (const auto& d : decisions) reported.push_back(eng.decision_json(d));
     decisions.clear();
+    if (!eng.schedule_error().empty()) {
+      err = eng.schedule_error();
+      return false;
+    }
+    if (kill_after && eng.decided_units() >= kill_after) raise(SIGKILL);
+    return eng.pending_units() < o.commit_every || commit();
   };
   bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
     eng.fire_schedules(ev.time, decisions);
     bool r = eng.process(ev, decisions, e);
-    flush();
+    if (!collect()) return -1;
     return r ? 1 : 0;
   });
-  if (ok && eng.last_time() != INT64_MIN) {
+  if (ok && !store_failed && eng.last_time() != INT64_MIN) {
     eng.fire_schedules(eng.last_time(), decisions);
-    flush();
+    collect();
   }
+  if (!store_failed) commit();
   out->flush();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& st = eng.stats();
   std::cerr << fmt::format(
-      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control); {} skipped, {} evaluation errors\n",
-      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.skipped, st.eval_errors);
+      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control); {} skipped, {} evaluation errors{}\n",
+      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.skipped, st.eval_errors,
+      store ? "; state " + store->describe() : "");
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
-  return ok ? 0 : 1;
+  return ok && !store_failed ? 0 : 1;
 }
 
 int cmd_audience(int argc, char** argv) {

@@ -373,8 +373,125 @@ bool Engine::observe(const Event& ev, std::string& err) {
   return true;
 }
 
+namespace {
+
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now) {
+  switch (p.kind) {
+    case bytecode::PeriodKind::Campaign: return true;
+    case bytecode::PeriodKind::Calendar: return support::floor_div(then, p.micros) == support::floor_div(now, p.micros);
+    case bytecode::PeriodKind::Sliding: return then > now - p.micros;
+  }
+  return true;
+}
+
+bool is_coupon(bytecode::ResourceKind k) {
+  return k == bytecode::ResourceKind::Coupon || k == bytecode::ResourceKind::RedEnvelope;
+}
+
+}  // namespace
+
+bool Engine::attach(state::StateStore* store, std::string& err) {
+  std::vector<state::LedgerEntry> entries;
+  std::vector<std::string> units;
+  if (!store->load(entries, units, err)) return false;
+  store_ = store;
+  // Completed units first (those with no decisions too), then their recorded decisions.
+  for (const auto& u : units) unit_decisions_.emplace(u, std::make_pair(decision_log_.size(), decision_log_.size()));
+  for (const auto& e : entries) {
+    auto it = unit_decisions_.find(e.unit);
+    if (it == unit_decisions_.end()) {
+      err = fmt::format("ledger of {} records a decision for unit `{}` that was never completed", store->describe(), e.unit);
+      return false;
+    }
+    // Units' decisions are contiguous in the ledger: extend the unit's range.
+    if (it->second.first == it->second.second) it->second.first = decision_log_.size();
+    Decision d;
+    d.json = e.json;
+    d.user = e.user;
+    d.at = e.at;
+    d.outcome = e.outcome == "granted" ? Outcome::Granted : e.outcome == "control" ? Outcome::Control : Outcome::Rejected;
+    decision_log_.push_back(std::move(d));
+    it->second.second = decision_log_.size();
+    restore(e);
+  }
+  return true;
+}
+
+// Rebuilds the counters a granted ledger entry stands for.
+void Engine::restore(const state::LedgerEntry& e) {
+  if (e.outcome != "granted") return;
+  uint32_t si = 0;
+  while (si < p_.strategies.size() && p_.strategies[si].name != e.strategy) ++si;
+  uint32_t ri = 0;
+  while (ri < p_.resources.size() && p_.resources[ri].name != e.resource) ++ri;
+  if (si == p_.strategies.size() || ri == p_.resources.size()) return;  // from an older program version
+  int32_t ch = -1;
+  for (size_t c = 0; c < p_.channels.size(); ++c) if (p_.channels[c] == e.channel) ch = static_cast<int32_t>(c);
+  User& u = user(e.user);
+  u.grants.push_back({si, ri, ch, e.at, false});
+  if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) {
+    u.deliveries.emplace_back(si, e.at);
+    ++stock_used_[si];
+  }
+  budget_used_[si] += e.amount;
+}
+
+bool Engine::commit(std::string& err) {
+  pending_units_ = 0;
+  return !store_ || store_->commit(err);
+}
+
+bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
+  auto it = unit_decisions_.find(unit);
+  if (it == unit_decisions_.end()) return false;
+  for (size_t i = it->second.first; i < it->second.second; ++i) out.push_back(decision_log_[i]);
+  return true;
+}
+
+bool Engine::record_unit(const std::string& unit, const std::vector<Decision>& out, size_t first, std::string& err) {
+  size_t begin = decision_log_.size();
+  std::vector<state::LedgerEntry> entries;
+  for (size_t i = first; i < out.size(); ++i) {
+    Decision d = out[i];
+    d.json = decision_json(d);
+    if (store_) {
+      const auto& s = p_.strategies[d.strategy];
+      state::LedgerEntry e;
+      e.unit = unit;
+      e.user = d.user;
+      e.strategy = s.name;
+      e.outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Control ? "control" : "rejected";
+      e.reason = d.reason;
+      if (!s.actions.empty()) {
+        const auto& a = s.actions[d.action];
+        const auto& r = p_.resources[a.resource];
+        e.resource = r.name;
+        e.channel = a.channel >= 0 ? p_.channels[a.channel] : "";
+        e.code = a.code;
+        if (d.outcome == Outcome::Granted && is_coupon(r.kind)) e.amount = r.discount;
+      }
+      e.at = d.at;
+      e.json = d.json;
+      entries.push_back(std::move(e));
+    }
+    decision_log_.push_back(std::move(d));
+  }
+  unit_decisions_[unit] = {begin, decision_log_.size()};
+  ++pending_units_;
+  ++decided_units_;
+  return !store_ || store_->append(unit, entries, err);
+}
+
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
+  // The same event id again (a retried delivery): same decisions, nothing applied twice.
+  if (seen_.count(ev.id)) {
+    replay_unit(ev.id, out);
+    return true;
+  }
   if (!observe(ev, err)) return false;
+  seen_.insert(ev.id);
+  if (replay_unit(ev.id, out)) return true;  // decided before a restart: report the record
+  size_t first = out.size();
   User& u = user(ev.user);
   // Candidates: the unindexed strategies plus those indexed under this event's field values;
   // everything else cannot match, so per-event cost follows the candidates, not the catalogue.
@@ -386,7 +503,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   std::sort(candidates_.begin(), candidates_.end(), [&](uint32_t a, uint32_t b) { return strategy_rank_[a] < strategy_rank_[b]; });
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   for (uint32_t s : candidates_) decide(u, ev.user, &ev, ev.time, s, out);
-  return true;
+  return record_unit(ev.id, out, first, err);
 }
 
 // A `Redeem` event marks the user's oldest open grant as used, which is what the "unredeemed
@@ -400,7 +517,8 @@ void Engine::redeem(User& u, const Event& ev) {
     if ((f.name != "resource" && f.name != "code") || f.kind != Kind::String || ev.fields[i] == kNone) continue;
     std::string_view name = strings_.text(ev.fields[i]);
     for (auto& g : u.grants) {
-      if (g.redeemed) continue;
+      // Grants restored from a ledger may lie after this event in time: never redeem those.
+      if (g.redeemed || g.time > ev.time) continue;
       bool match = f.name == "resource" ? p_.resources[g.resource].name == name : false;
       if (f.name == "code")
         for (const auto& a : p_.strategies[g.strategy].actions) match |= a.resource == g.resource && a.code == name;
@@ -429,22 +547,6 @@ bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool&
   return true;
 }
 
-namespace {
-
-bool in_period(const bytecode::Period& p, int64_t then, int64_t now) {
-  switch (p.kind) {
-    case bytecode::PeriodKind::Campaign: return true;
-    case bytecode::PeriodKind::Calendar: return support::floor_div(then, p.micros) == support::floor_div(now, p.micros);
-    case bytecode::PeriodKind::Sliding: return then > now - p.micros;
-  }
-  return true;
-}
-
-bool is_coupon(bytecode::ResourceKind k) {
-  return k == bytecode::ResourceKind::Coupon || k == bytecode::ResourceKind::RedEnvelope;
-}
-
-}  // namespace
 
 std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {
   for (const auto& cap : s.per_user) {
@@ -566,8 +668,14 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     }
     if (best_time == INT64_MAX) return;
     const auto& s = p_.strategies[best];
-    if (!s.has_window || (best_time >= s.from && best_time < s.to))
-      for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
+    std::string unit = "schedule:" + s.name + "@" + std::to_string(best_time);
+    if (!replay_unit(unit, out)) {
+      size_t first = out.size();
+      if (!s.has_window || (best_time >= s.from && best_time < s.to))
+        for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
+      std::string err;
+      if (!record_unit(unit, out, first, err)) schedule_error_ = err;
+    }
     int64_t& next = next_schedule_[best];
     next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
     if (s.has_window && next >= s.to) next = INT64_MAX;
@@ -647,6 +755,7 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
 }
 
 std::string Engine::decision_json(const Decision& d) const {
+  if (!d.json.empty()) return d.json;
   const auto& s = p_.strategies[d.strategy];
   const auto& a = s.actions.empty() ? bytecode::Action{} : s.actions[d.action];
   const char* outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Rejected ? "rejected" : "control";

@@ -14,10 +14,12 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "runtime/bytecode/program.h"
 #include "runtime/state/aggregates.h"
+#include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 
 namespace crm::engine {
@@ -43,6 +45,7 @@ struct Decision {
   std::string reason;  // why rejected
   int32_t action = 0;
   int64_t at = 0;
+  std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
 struct Stats {
@@ -66,7 +69,19 @@ class Engine {
   bool load_profile_csv_header(std::string_view header, std::string& error);
   bool load_profile_csv_row(std::string_view row, std::string& error);
 
+  // Durable state: rebuilds grants, stock and budgets from the store's ledger and records every
+  // later decision there. Work units already in the ledger are not decided again; their
+  // recorded decisions are reported instead (so a killed run can be restarted on its input).
+  bool attach(state::StateStore* store, std::string& error);
+  // Makes the decisions recorded so far durable; report decisions only after this succeeds.
+  bool commit(std::string& error);
+  // A store failure met while recording scheduled deliveries (fire_schedules has no error out).
+  const std::string& schedule_error() const { return schedule_error_; }
+  size_t pending_units() const { return pending_units_; }
+  size_t decided_units() const { return decided_units_; }  // units decided (not replayed) in this run
+
   // Streaming. Events must arrive in time order; an earlier event is refused (returns false).
+  // An event whose id was already processed is not applied again: its decisions are repeated.
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
   // Runs `at`/`every` strategies due at or before `upto` that have not run yet.
   void fire_schedules(int64_t upto, std::vector<Decision>& out);
@@ -120,6 +135,11 @@ class Engine {
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
+  // Reports the decisions of a unit decided earlier (this run or a previous one); false if none.
+  bool replay_unit(const std::string& unit, std::vector<Decision>& out);
+  // Records a freshly decided unit (decisions out[first..]) in the log and the store.
+  bool record_unit(const std::string& unit, const std::vector<Decision>& out, size_t first, std::string& error);
+  void restore(const state::LedgerEntry& e);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
@@ -147,6 +167,14 @@ class Engine {
   std::vector<std::string> csv_columns_;
   int64_t last_time_ = INT64_MIN;
   Stats stats_;
+  state::StateStore* store_ = nullptr;
+  size_t pending_units_ = 0;
+  size_t decided_units_ = 0;
+  // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
+  std::unordered_map<std::string, std::pair<size_t, size_t>> unit_decisions_;
+  std::vector<Decision> decision_log_;
+  std::unordered_set<std::string> seen_;  // event ids applied in this run
+  std::string schedule_error_;            // a store failure while recording a scheduled unit
 };
 
 }  // namespace crm::engine

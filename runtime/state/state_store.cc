@@ -1,0 +1,203 @@
+// state_store.cc - the in-memory and SQLite ledgers.
+#include "runtime/state/state_store.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace crm::state {
+
+bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string&) {
+  entries = entries_;
+  units = units_;
+  return true;
+}
+
+bool MemoryStore::append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string&) {
+  units_.push_back(unit);
+  entries_.insert(entries_.end(), entries.begin(), entries.end());
+  return true;
+}
+
+bool MemoryStore::commit(std::string&) { return true; }
+
+namespace {
+
+// Append-only tables without secondary indexes: inserts stay fast, and everything is read
+// sequentially once, at open.
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS crm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crm_units (
+  seq  INTEGER PRIMARY KEY,
+  unit TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_ledger (
+  seq      INTEGER PRIMARY KEY,
+  unit     TEXT NOT NULL,
+  user     TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  outcome  TEXT NOT NULL,
+  reason   TEXT,
+  resource TEXT,
+  channel  TEXT,
+  code     TEXT,
+  amount   INTEGER NOT NULL,
+  at       INTEGER NOT NULL,
+  json     TEXT NOT NULL
+);
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '1');
+)";
+
+class SqliteStore : public StateStore {
+ public:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  ~SqliteStore() override {
+    if (unit_stmt_) sqlite3_finalize(unit_stmt_);
+    if (entry_stmt_) sqlite3_finalize(entry_stmt_);
+    if (db_) {
+      if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(db_);
+    }
+  }
+
+  bool open(std::string& error) {
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK)
+      return fail("cannot open", error);
+    sqlite3_busy_timeout(db_, 5000);
+    if (!exec("PRAGMA journal_mode=WAL", error) || !exec("PRAGMA synchronous=FULL", error) || !exec(kSchema, error))
+      return false;
+    std::string version;
+    if (!query_version(version, error)) return false;
+    if (version != "1") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads version 1", path_, version);
+      return false;
+    }
+    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit) VALUES (?)", -1, &unit_stmt_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_,
+                           "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
+                           "at, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &entry_stmt_, nullptr) != SQLITE_OK)
+      return fail("cannot prepare statements on", error);
+    return true;
+  }
+
+  bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) override {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT unit FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.emplace_back(text(s, 0));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail("cannot read", error);
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json "
+                           "FROM crm_ledger ORDER BY seq",
+                           -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      LedgerEntry e;
+      e.unit = text(s, 0);
+      e.user = text(s, 1);
+      e.strategy = text(s, 2);
+      e.outcome = text(s, 3);
+      e.reason = text(s, 4);
+      e.resource = text(s, 5);
+      e.channel = text(s, 6);
+      e.code = text(s, 7);
+      e.amount = sqlite3_column_int64(s, 8);
+      e.at = sqlite3_column_int64(s, 9);
+      e.json = text(s, 10);
+      entries.push_back(std::move(e));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail("cannot read", error);
+    return true;
+  }
+
+  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override {
+    if (!in_tx_) {
+      if (!exec("BEGIN IMMEDIATE", error)) return false;
+      in_tx_ = true;
+    }
+    sqlite3_reset(unit_stmt_);
+    sqlite3_bind_text(unit_stmt_, 1, unit.data(), int(unit.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
+    for (const auto& e : entries) {
+      sqlite3_reset(entry_stmt_);
+      auto bind = [&](int i, const std::string& v, bool nullable) {
+        if (nullable && v.empty()) sqlite3_bind_null(entry_stmt_, i);
+        else sqlite3_bind_text(entry_stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+      };
+      bind(1, e.unit, false);
+      bind(2, e.user, false);
+      bind(3, e.strategy, false);
+      bind(4, e.outcome, false);
+      bind(5, e.reason, true);
+      bind(6, e.resource, true);
+      bind(7, e.channel, true);
+      bind(8, e.code, true);
+      sqlite3_bind_int64(entry_stmt_, 9, e.amount);
+      sqlite3_bind_int64(entry_stmt_, 10, e.at);
+      bind(11, e.json, false);
+      if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
+    }
+    return true;
+  }
+
+  bool commit(std::string& error) override {
+    if (!in_tx_) return true;
+    in_tx_ = false;
+    return exec("COMMIT", error);
+  }
+
+  std::string describe() const override { return "sqlite:" + path_; }
+
+ private:
+  static std::string text(sqlite3_stmt* s, int i) {
+    auto* t = sqlite3_column_text(s, i);
+    return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+  }
+  bool fail(const char* what, std::string& error) {
+    error = fmt::format("{} state `{}`: {}", what, path_, db_ ? sqlite3_errmsg(db_) : "out of memory");
+    return false;
+  }
+  bool exec(const char* sql, std::string& error) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) == SQLITE_OK) return true;
+    error = fmt::format("state `{}`: {}", path_, msg ? msg : sqlite3_errmsg(db_));
+    sqlite3_free(msg);
+    return false;
+  }
+  bool query_version(std::string& version, std::string& error) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    if (sqlite3_step(s) == SQLITE_ROW) version = text(s, 0);
+    sqlite3_finalize(s);
+    return true;
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* unit_stmt_ = nullptr;
+  sqlite3_stmt* entry_stmt_ = nullptr;
+  bool in_tx_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::string& error) {
+  auto s = std::make_unique<SqliteStore>(path);
+  if (!s->open(error)) return nullptr;
+  return s;
+}
+
+std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error) {
+  if (spec == "memory") return std::make_unique<MemoryStore>();
+  if (spec.rfind("sqlite:", 0) == 0 && spec.size() > 7) return open_sqlite_store(spec.substr(7), error);
+  error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
+  return nullptr;
+}
+
+}  // namespace crm::state
