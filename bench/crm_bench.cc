@@ -19,6 +19,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "runtime/engine/engine.h"
+#include "runtime/state/state_store.h"
 #include "runtime/vm/batch_vm.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
@@ -214,6 +215,57 @@ void bench_streaming(const Options& o) {
   }
 }
 
+// Decisions with enforcement on: every event reaches exactly one of 1,000 strategies (its store
+// is one of theirs), with per-user limits, stock and budget checked, and every decision recorded
+// in the ledger: in memory, or in SQLite with group commit (durable when commit returns).
+void bench_durable(const Options& o) {
+  Compiled c = compile(strategies_program(1000));
+  size_t events = std::min<size_t>(o.records, 200'000);
+  std::vector<std::string> lines;
+  SplitMix64 rng(11);
+  const int64_t start = *support::parse_time("2026-11-01T00:00:00Z");
+  const int64_t step = 28 * support::kMicrosPerDay / int64_t(events);
+  static const char* kChannels[] = {"App", "Web", "MiniProgram", "WeChat"};
+  for (size_t i = 0; i < events; ++i) {
+    uint32_t store = rng.below(1000);
+    lines.push_back(fmt::format(
+        R"({{"id":"e{}","type":"Order","user":"u{}","time":"{}","amount":20.5,"city":"c{}","channel":"{}"}})", i,
+        rng.below(200000), support::format_time(start + int64_t(i) * step), store, kChannels[store % 4]));
+  }
+  for (const char* mode : {"memory", "sqlite"}) {
+    std::string path = "/tmp/crm_bench_ledger.db";
+    std::remove(path.c_str());
+    std::remove((path + "-wal").c_str());
+    std::remove((path + "-shm").c_str());
+    std::string err;
+    auto store = state::open_store(std::string(mode) == "memory" ? "memory" : "sqlite:" + path, err);
+    engine::Engine eng(c.out.program);
+    if (!store || !eng.attach(store.get(), err)) {
+      std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+      std::exit(2);
+    }
+    std::vector<engine::Decision> out;
+    engine::Event ev;
+    size_t decisions = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& line : lines) {
+      out.clear();
+      if (!eng.parse_event(line, ev, err) || !eng.process(ev, out, err)) {
+        std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+        std::exit(2);
+      }
+      decisions += out.size();
+      if (eng.pending_units() >= 256 && !eng.commit(err)) {
+        std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+        std::exit(2);
+      }
+    }
+    if (!eng.commit(err)) std::exit(2);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    emit({fmt::format("crm/decisions_1000_strategies_{}", mode), "decisions_per_s", double(decisions) / secs, decisions});
+  }
+}
+
 void bench_compile(const Options& o) {
   size_t n = o.records >= 1'000'000 ? 10000 : 500;
   std::string src = strategies_program(n);
@@ -235,5 +287,6 @@ int main(int argc, char** argv) {
   bench_predicate(o);
   bench_audience(o);
   bench_streaming(o);
+  bench_durable(o);
   return 0;
 }

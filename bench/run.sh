@@ -51,7 +51,7 @@ for b in $binaries; do
   # Keep only well-formed result lines, whatever else a binary prints.
   awk -F'\t' 'NF == 4 && $2 ~ /^(ns_per_eval|profiles_per_s)$/' "$out" >>"$results"
   # Streaming and compile figures have no external baseline: they compare crm with itself.
-  awk -F'\t' 'NF == 4 && $2 ~ /^(events_per_s|ns_per_event|seconds|peak_rss_mb)$/' "$out" >>"$extra"
+  awk -F'\t' 'NF == 4 && $2 ~ /^(events_per_s|ns_per_event|seconds|peak_rss_mb|decisions_per_s)$/' "$out" >>"$extra"
   rm -f "$out"
 done
 
@@ -109,10 +109,15 @@ awk -F'\t' '
   $2 == "events_per_s" { eps[$1] = $3 }
   $2 == "seconds" { secs[$1] = $3; corder[++c] = $1 }
   $2 == "peak_rss_mb" { rss[$1] = $3 }
+  $2 == "decisions_per_s" { dps[$1] = $3; dorder[++dn] = $1; dcount[$1] = $4 }
   END {
     if (k) {
       printf "\nBenchmark 3: streaming events through the engine\n%-40s %14s %12s %16s\n", "variant", "events/s", "ns/event", "x " base
       for (i = 1; i <= k; ++i) printf "%-40s %14.0f %12.1f %16.2f\n", order[i], eps[order[i]], n[order[i]], n[order[i]] / n[base]
+    }
+    if (dn) {
+      printf "\nDecisions with enforcement and a ledger (1,000 strategies)\n%-40s %14s %12s\n", "variant", "decisions/s", "decisions"
+      for (i = 1; i <= dn; ++i) printf "%-40s %14.0f %12s\n", dorder[i], dps[dorder[i]], dcount[dorder[i]]
     }
     if (c) {
       printf "\nBenchmark 4: check + compile\n%-40s %10s %14s\n", "variant", "seconds", "peak RSS MB"

@@ -35,6 +35,28 @@ Engine::Engine(const bytecode::Program& program)
   for (const auto& f : p_.profile) default_profile_.push_back(f.has_default ? f.default_value : kNone);
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g) aggs_by_event_[p_.aggregates[g].event].push_back(g);
+  event_field_read_.resize(p_.events.size());
+  for (size_t e = 0; e < p_.events.size(); ++e) event_field_read_[e].assign(p_.events[e].fields.size(), 0);
+  auto mark_unit = [&](int32_t unit, uint32_t event) {
+    if (unit < 0) return;
+    for (const auto& in : p_.units[unit].code)
+      if (in.op == bytecode::Op::LOAD_EVENT && in.a < event_field_read_[event].size()) event_field_read_[event][in.a] = 1;
+  };
+  for (const auto& a : p_.aggregates) {
+    if (a.field >= 0) event_field_read_[a.event][a.field] = 1;
+    mark_unit(a.filter_unit, a.event);
+  }
+  for (const auto& s : p_.strategies)
+    if (s.trigger == bytecode::Trigger::OnEvent) {
+      mark_unit(s.who, s.event);
+      mark_unit(s.where, s.event);
+      mark_unit(s.trigger_if, s.event);
+      if (s.index_field >= 0) event_field_read_[s.event][s.index_field] = 1;
+    }
+  // Redeem events are matched on these by name.
+  if (int r = p_.find_event("Redeem"); r >= 0)
+    for (size_t f = 0; f < p_.events[r].fields.size(); ++f)
+      if (p_.events[r].fields[f].name == "resource" || p_.events[r].fields[f].name == "code") event_field_read_[r][f] = 1;
   // Higher priority first, so a policy such as "same resource type once per day" lets the most
   // important strategy win; equal priorities fall back to the name for determinism.
   std::vector<uint32_t> order(p_.strategies.size());
@@ -214,6 +236,11 @@ bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) {
     }
     if (i == 0) ev.id = m.value.text;
     if (i == 1) ev.user = m.value.text;
+    if (et.fields[i].kind == Kind::String && m.value.kind == JsonValue::Kind::String && !event_field_read_[t][i]) {
+      ev.fields[i] = 0;  // never read by the program: not interned (see event_field_read_)
+      ev.present[i] = 1;
+      continue;
+    }
     if (!encode_field(et.fields[i], m.value, ev.fields[i], err)) return false;
     ev.present[i] = m.value.kind != JsonValue::Kind::Null;
   }
@@ -448,12 +475,15 @@ bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
   return true;
 }
 
-bool Engine::record_unit(const std::string& unit, const std::vector<Decision>& out, size_t first, std::string& err) {
+bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& err) {
+  ++decided_units_;
+  if (!store_) return true;  // nothing to remember without a store (see process())
   size_t begin = decision_log_.size();
   std::vector<state::LedgerEntry> entries;
   for (size_t i = first; i < out.size(); ++i) {
-    Decision d = out[i];
-    d.json = decision_json(d);
+    // The ledger keeps the text as reported; the caller reports the same text (no second render).
+    if (store_) out[i].json = decision_json(out[i]);
+    const Decision& d = out[i];
     if (store_) {
       const auto& s = p_.strategies[d.strategy];
       state::LedgerEntry e;
@@ -474,23 +504,25 @@ bool Engine::record_unit(const std::string& unit, const std::vector<Decision>& o
       e.json = d.json;
       entries.push_back(std::move(e));
     }
-    decision_log_.push_back(std::move(d));
+    decision_log_.push_back(d);
   }
   unit_decisions_[unit] = {begin, decision_log_.size()};
   ++pending_units_;
-  ++decided_units_;
   return !store_ || store_->append(unit, entries, err);
 }
 
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
-  // The same event id again (a retried delivery): same decisions, nothing applied twice.
-  if (seen_.count(ev.id)) {
+  // With a state store attached, event ids are idempotent: the same id again (a retried
+  // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
+  if (store_ && seen_.count(ev.id)) {
     replay_unit(ev.id, out);
     return true;
   }
   if (!observe(ev, err)) return false;
-  seen_.insert(ev.id);
-  if (replay_unit(ev.id, out)) return true;  // decided before a restart: report the record
+  if (store_) {
+    seen_.insert(ev.id);
+    if (replay_unit(ev.id, out)) return true;  // decided before a restart: report the record
+  }
   size_t first = out.size();
   User& u = user(ev.user);
   // Candidates: the unindexed strategies plus those indexed under this event's field values;

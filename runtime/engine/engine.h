@@ -81,7 +81,8 @@ class Engine {
   size_t decided_units() const { return decided_units_; }  // units decided (not replayed) in this run
 
   // Streaming. Events must arrive in time order; an earlier event is refused (returns false).
-  // An event whose id was already processed is not applied again: its decisions are repeated.
+  // With a state store attached, an event whose id was already processed is not applied
+  // again: its decisions are repeated.
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
   // Runs `at`/`every` strategies due at or before `upto` that have not run yet.
   void fire_schedules(int64_t upto, std::vector<Decision>& out);
@@ -138,7 +139,7 @@ class Engine {
   // Reports the decisions of a unit decided earlier (this run or a previous one); false if none.
   bool replay_unit(const std::string& unit, std::vector<Decision>& out);
   // Records a freshly decided unit (decisions out[first..]) in the log and the store.
-  bool record_unit(const std::string& unit, const std::vector<Decision>& out, size_t first, std::string& error);
+  bool record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& error);
   void restore(const state::LedgerEntry& e);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
@@ -156,6 +157,9 @@ class Engine {
   std::vector<std::string> user_order_;  // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;
+  // Per event type and field: does any compiled code read it? Unread strings (event ids, above
+  // all) are not interned, so the string pool does not grow with the length of the stream.
+  std::vector<std::vector<uint8_t>> event_field_read_;
   // Per event type: strategies that must always be tested, and strategies found by the value
   // of one event field (see bytecode::Strategy::index_field).
   std::vector<std::vector<uint32_t>> strategies_by_event_;

@@ -43,7 +43,8 @@ case "$DATASET" in
   online-retail)
     DATASET_DIR="$DATA/uci-online-retail"
     PROGRAM="$ROOT/examples/online-retail/retail.crm"
-    SQL="$HERE/online_retail_segments.sql"
+    SQL="$TMP/online_retail.sql"
+    cat "$HERE/online_retail_orders.sql" "$HERE/online_retail_segments.sql" >"$SQL"
     NOW=2011-12-09T12:50:00Z  # the latest InvoiceDate in the raw file (read as UTC)
     "$CRM" import online-retail <(zcat "$DATASET_DIR/online_retail.csv.gz") -o "$TMP/events.jsonl"
     ;;

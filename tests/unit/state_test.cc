@@ -45,6 +45,9 @@ struct Replay {
 TEST(State, TheSameEventIdTwiceGivesTheSameDecisionsAndNoSecondGrant) {
   Compiled c = compile(kProgram);
   Replay run(c);
+  crm::state::MemoryStore store;
+  std::string err;
+  ASSERT_TRUE(run.engine.attach(&store, err)) << err;
   auto first = run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
   ASSERT_EQ(first.size(), 1u);
   auto again = run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
