@@ -26,6 +26,10 @@ SourceLocation locate(const source::SourceManager& sm, source::Span s, bool end)
   return {f.path(), lc.line, lc.column};
 }
 
+}  // namespace
+
+namespace detail {
+
 DriverOptions driver_options(const CheckOptions& o) {
   DriverOptions d;
   d.load.include_dirs = o.include_dirs;
@@ -36,7 +40,7 @@ DriverOptions driver_options(const CheckOptions& o) {
   return d;
 }
 
-}  // namespace
+}  // namespace detail
 
 namespace detail {
 
@@ -87,7 +91,7 @@ std::string CheckResult::render_json() const {
 
 static CheckResult guarded(const std::vector<Input>& inputs, const CheckOptions& options) {
   try {
-    return make_result(run_front_end(inputs, driver_options(options)), "");
+    return make_result(run_front_end(inputs, detail::driver_options(options)), "");
   } catch (const std::exception& e) {
     return make_result(nullptr, e.what());
   } catch (...) {

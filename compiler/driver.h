@@ -35,4 +35,10 @@ struct Compilation {
 
 std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, const DriverOptions& options);
 
+struct CheckOptions;
+namespace detail {
+// The public API's options as the driver's (defined in api.cc, shared by both API files).
+DriverOptions driver_options(const CheckOptions& options);
+}  // namespace detail
+
 }  // namespace crm

@@ -67,13 +67,7 @@ CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOp
   try {
     std::vector<Input> inputs;
     for (const auto& p : paths) inputs.push_back({p, std::nullopt});
-    DriverOptions d;
-    d.load.include_dirs = options.include_dirs;
-    d.load.parse.max_file_bytes = options.limits.max_file_bytes;
-    d.load.parse.max_nesting = options.limits.max_nesting;
-    d.load.max_modules = options.limits.max_modules;
-    d.max_errors = options.limits.max_errors;
-    auto c = run_front_end(inputs, d);
+    auto c = run_front_end(inputs, detail::driver_options(options));
     if (!c->sink.has_errors()) {
       codegen::Output gen = codegen::generate(c->program);
       std::string err;
