@@ -68,6 +68,7 @@ clause
     | 'how' 'much' ':' limit (',' limit)*            # howMuchClause
     | 'split' ':' 'control' percent                  # splitClause
     | 'priority' ':' NUMBER                          # priorityClause
+    | 'zone' ':' STRING                              # zoneClause
     ;
 
 trigger
@@ -167,7 +168,7 @@ arg : (name=ident ':')? expr ;
 ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
-    | 'unredeemed' | 'resource' | 'priority' | 'split'
+    | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

@@ -97,6 +97,16 @@ std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
   return std::nullopt;
 }
 
+std::optional<int64_t> parse_utc_offset(std::string_view s) {
+  if (s == "Z" || s == "UTC") return 0;
+  int64_t h, m;
+  if (s.size() != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' || !digits(s, 1, 2, h) || !digits(s, 4, 2, m) ||
+      h > 14 || m > 59)
+    return std::nullopt;
+  int64_t v = h * kMicrosPerHour + m * kMicrosPerMinute;
+  return s[0] == '-' ? -v : v;
+}
+
 std::string format_date(int32_t days) {
   int64_t y;
   unsigned m, d;

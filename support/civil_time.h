@@ -27,6 +27,9 @@ std::optional<int32_t> parse_date(std::string_view text);
 // A bare date is accepted as midnight UTC only when allow_date_only is set.
 std::optional<int64_t> parse_time(std::string_view text, bool allow_date_only = false);
 
+// A fixed UTC offset `+08:00` / `-05:30` / `Z` in microseconds; nullopt when malformed.
+std::optional<int64_t> parse_utc_offset(std::string_view text);
+
 std::string format_date(int32_t days);
 // Always UTC with a `Z`: `2026-11-10T16:00:00Z`; fractional seconds only when present.
 std::string format_time(int64_t micros);

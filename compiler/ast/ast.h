@@ -205,7 +205,7 @@ struct Period {
   Span span;
 };
 
-enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority };
+enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone };
 enum class TriggerKind : uint8_t { On, At, Every };
 
 struct Action {
@@ -246,8 +246,8 @@ struct Clause : Node {
   std::vector<Action> actions;
   // how much
   std::vector<Limit> limits;
-  // split / priority
-  std::string number;  // percent (without %) or priority, as written
+  // split / priority / zone
+  std::string number;  // percent (without %), priority, or the zone's offset text, as written
   Span number_span;
 };
 

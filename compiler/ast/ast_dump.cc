@@ -212,6 +212,7 @@ std::string dump(const Module& m) {
             }
             case ClauseKind::Split: out += "(split control " + c->number + "%)"; break;
             case ClauseKind::Priority: out += "(priority " + c->number + ")"; break;
+            case ClauseKind::Zone: out += "(zone " + quote(c->number) + ")"; break;
           }
         }
         out += ")\n";

@@ -383,6 +383,7 @@ class Codegen {
           break;
         }
         case ClauseKind::Priority: out.priority = std::stoll(c->number); break;
+        case ClauseKind::Zone: out.zone_offset = support::parse_utc_offset(c->number).value_or(0); break;
       }
     }
     prog_.strategies.push_back(std::move(out));

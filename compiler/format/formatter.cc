@@ -356,6 +356,7 @@ std::string decl(const Decl* d) {
           }
           case ClauseKind::Split: out += "    split: control " + c->number + "%\n"; break;
           case ClauseKind::Priority: out += "    priority: " + c->number + "\n"; break;
+          case ClauseKind::Zone: out += "    zone: " + quote(c->number) + "\n"; break;
         }
       }
       out += "}\n";

@@ -459,6 +459,10 @@ class Builder {
           cl->number = p.substr(0, p.size() - 1);
           cl->number_span = span(c->percent());
         }
+      } else if (auto* c = dynamic_cast<P::ZoneClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Zone;
+        cl->number = unescape(text(c->STRING()), span(c->STRING() ? c->STRING()->getSymbol() : nullptr));
+        cl->number_span = span(c->STRING() ? c->STRING()->getSymbol() : nullptr);
       } else if (auto* c = dynamic_cast<P::PriorityClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Priority;
         cl->number = text(c->NUMBER());

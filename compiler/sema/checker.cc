@@ -617,7 +617,7 @@ class Checker {
     static const std::pair<ClauseKind, const char*> kNames[] = {
         {ClauseKind::Who, "who"},           {ClauseKind::When, "when"},   {ClauseKind::Where, "where"},
         {ClauseKind::What, "what"},         {ClauseKind::HowMuch, "how much"}, {ClauseKind::Split, "split"},
-        {ClauseKind::Priority, "priority"}};
+        {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}};
     auto name_of = [&](ClauseKind k) {
       for (auto& [kk, n] : kNames) if (kk == k) return n;
       return "?";
@@ -689,6 +689,11 @@ class Checker {
                          fmt::format("control share `{}%` must be above 0% and below 100%", c->number));
           break;
         }
+        case ClauseKind::Zone:
+          if (!parse_zone(c->number))
+            sink_.report(Code::E0104, c->number_span, fmt::format("invalid time zone {}", bt(c->number)))
+                .help = "write a fixed UTC offset such as `\"+08:00\"` or `\"-05:00\"`; calendar periods (`per day`) follow it";
+          break;
         case ClauseKind::Priority:
           if (c->number.find('.') != std::string::npos || c->number.size() > 9)
             sink_.report(Code::E0401, c->number_span, "priority must be a whole number below 1000000000");
@@ -698,6 +703,8 @@ class Checker {
     if (auto it = seen.find(ClauseKind::What); it != seen.end())
       for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
   }
+
+  static bool parse_zone(const std::string& z) { return support::parse_utc_offset(z).has_value(); }
 
   void warn_if_false(const Expr* e, bool ok, const char* clause) {
     if (!ok || !e) return;

@@ -402,10 +402,12 @@ bool Engine::observe(const Event& ev, std::string& err) {
 
 namespace {
 
-bool in_period(const bytecode::Period& p, int64_t then, int64_t now) {
+// `zone` shifts calendar periods: with +08:00, a day runs from 00:00 to 24:00 Beijing time.
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now, int64_t zone = 0) {
   switch (p.kind) {
     case bytecode::PeriodKind::Campaign: return true;
-    case bytecode::PeriodKind::Calendar: return support::floor_div(then, p.micros) == support::floor_div(now, p.micros);
+    case bytecode::PeriodKind::Calendar:
+      return support::floor_div(then + zone, p.micros) == support::floor_div(now + zone, p.micros);
     case bytecode::PeriodKind::Sliding: return then > now - p.micros;
   }
   return true;
@@ -583,7 +585,7 @@ bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool&
 std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0;
-    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now);
+    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now, s.zone_offset);
     if (n >= cap.count) return "per_user_limit";
   }
   if (s.stock >= 0 && stock_used_[si] >= s.stock) return "stock";

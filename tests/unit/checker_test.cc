@@ -191,3 +191,12 @@ TEST(Checker, StrategyRules) {
       "}\n");
   EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0508", "E0503", "E0406", "E0402", "E0506", "E0511", "E0505"}));
 }
+
+TEST(Checker, ZoneIsAFixedUtcOffset) {
+  auto ok = check("resource coupon c { discount: 5 CNY }\n"
+                  "strategy s { who: true  when: on Order  what: grant c  zone: \"+08:00\" }\n");
+  EXPECT_TRUE(ok.codes().empty());
+  auto bad = check("resource coupon c { discount: 5 CNY }\n"
+                   "strategy s { who: true  when: on Order  what: grant c  zone: \"Asia/Shanghai\" }\n");
+  EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0104"});
+}

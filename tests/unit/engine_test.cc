@@ -252,6 +252,25 @@ TEST(EngineLimits, PerUserCapsCountDeliveriesNotActions) {
   EXPECT_EQ(outcomes(h.process(order("o3", "a", "2026-01-02T00:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
 }
 
+TEST(EngineLimits, CalendarDaysFollowTheStrategysZone) {
+  const char* body =
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c  how much: per user 1 per day %s }\n";
+  auto run = [&](const char* zone) {
+    char text[512];
+    std::snprintf(text, sizeof text, body, zone);
+    Compiled c = program(text);
+    Harness h(c);
+    std::vector<std::string> out;
+    // 23:00 and 01:00 in Beijing: the same UTC day, two Beijing days.
+    out.push_back(outcome(h.process(order("o1", "a", "2026-01-01T15:00:00Z"))[0]));
+    out.push_back(outcome(h.process(order("o2", "a", "2026-01-01T17:00:00Z"))[0]));
+    return out;
+  };
+  EXPECT_EQ(run(""), (std::vector<std::string>{"granted", "rejected:per_user_limit"}));
+  EXPECT_EQ(run("zone: \"+08:00\""), (std::vector<std::string>{"granted", "granted"}));
+}
+
 TEST(EngineLimits, ClaimWindow) {
   Compiled c = program(
       "resource coupon c { discount: 5 CNY  claim: between 2026-01-02T00:00Z and 2026-01-03T00:00Z }\n"
