@@ -1,6 +1,7 @@
 // driver.cc - load + parse + check, in that order.
 #include "compiler/driver.h"
 
+#include "compiler/analysis/conflicts.h"
 #include "compiler/sema/checker.h"
 
 namespace crm {
@@ -19,6 +20,7 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
   if (c->syntax_ok && !c->sink.full()) {
     sema::check_program(c->program, c->sink);
     c->checked = true;
+    if (!c->sink.has_errors()) analysis::check_strategy_conflicts(c->program, c->sink);
   }
   c->sink.sort();
   return c;

@@ -200,3 +200,45 @@ TEST(Checker, ZoneIsAFixedUtcOffset) {
                    "strategy s { who: true  when: on Order  what: grant c  zone: \"Asia/Shanghai\" }\n");
   EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0104"});
 }
+
+// ---- strategy conflicts (W0105) ----------------------------------------------------------------
+
+namespace {
+
+std::string two_strategies(const std::string& who_a, const std::string& who_b, const std::string& extra_a = "",
+                           const std::string& extra_b = "", const std::string& window_b =
+                               "between 2026-11-11T00:00Z and 2026-11-12T00:00Z") {
+  return "resource coupon c { discount: 5 CNY }\n"
+         "strategy a for business \"mall\" { who: " + who_a +
+         "  when: on Order between 2026-11-11T00:00Z and 2026-11-12T00:00Z  what: grant c " + extra_a + " }\n"
+         "strategy b for business \"mall\" { who: " + who_b + "  when: on Order " + window_b + "  what: grant c " +
+         extra_b + " }\n";
+}
+
+}  // namespace
+
+TEST(Conflicts, OverlapIsReportedWithAWitness) {
+  auto r = check(two_strategies("age between 18 and 35", "age >= 30 and city == \"Wuhan\""));
+  ASSERT_EQ(r.codes(), std::vector<std::string>{"W0105"});
+  EXPECT_NE(r.c->sink.diagnostics()[0].help.find("age = 30, city = \"Wuhan\""), std::string::npos)
+      << r.c->sink.diagnostics()[0].help;
+}
+
+TEST(Conflicts, DisjointAudiencesAreNotReported) {
+  EXPECT_TRUE(check(two_strategies("age < 18", "age >= 18")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("gender == Male", "gender == Female")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("city in {\"A\", \"B\"}", "city not in {\"A\", \"B\"} and city == \"B\"")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("not (level >= 2)", "level between 2 and 5")).codes().empty());
+}
+
+TEST(Conflicts, DeclaredPrioritiesOrSeparateWindowsAreAccepted) {
+  EXPECT_TRUE(check(two_strategies("true", "true", "priority: 2", "priority: 1")).codes().empty());
+  EXPECT_EQ(check(two_strategies("true", "true", "priority: 2", "priority: 2")).codes(), std::vector<std::string>{"W0105"});
+  EXPECT_TRUE(check(two_strategies("true", "true", "", "", "between 2026-11-12T00:00Z and 2026-11-13T00:00Z")).codes().empty());
+}
+
+TEST(Conflicts, UnanalyzableConditionsMayOverlap) {
+  // History aggregates are not reasoned about: the pair may overlap.
+  EXPECT_EQ(check(two_strategies("count(Order within 30 days) >= 3", "count(Order within 30 days) == 0")).codes(),
+            std::vector<std::string>{"W0105"});
+}

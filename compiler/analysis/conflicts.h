@@ -1,0 +1,19 @@
+// conflicts.h - "one policy per user group at a time within one business" (design article 000,
+// section 4): finds strategies of the same business whose time windows overlap and whose `who:`
+// predicates may select the same users, and reports each pair with a witness profile.
+//
+// Runs after checking. Predicates are read as conjunctions of constraints on profile fields
+// (`age between 18 and 35`, `city in {...}`, `tier == Gold`, `level >= 3`, `not ...`);
+// two strategies are disjoint when some field's constraints cannot both hold. Anything the
+// analysis cannot read (history aggregates, functions, `or`) is taken as possibly true, so a
+// reported pair *may* overlap. Overlap is accepted where declared: different priorities.
+#pragma once
+
+#include "compiler/diag/diagnostic.h"
+#include "compiler/sema/program.h"
+
+namespace crm::analysis {
+
+void check_strategy_conflicts(const sema::Program& program, diag::DiagnosticSink& sink);
+
+}  // namespace crm::analysis
