@@ -7,6 +7,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "runtime/engine/engine.h"
+#include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
@@ -40,6 +41,7 @@ struct EvaluatorData {
 
 struct RuntimeData {
   std::shared_ptr<const ProgramData> program;
+  std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
   engine::Engine engine;
   engine::Event event;
   std::vector<engine::Decision> decisions;
@@ -207,6 +209,30 @@ Runtime::Runtime(const CompiledProgram& program)
 Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+
+bool Runtime::open_state(const std::string& spec, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  if (d_->store) { error = "state is already open"; return false; }
+  try {
+    auto store = state::open_store(spec, error);
+    if (!store || !d_->engine.attach(store.get(), error)) return false;
+    d_->store = std::move(store);
+    return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
+bool Runtime::commit(std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  try {
+    return d_->engine.commit(error);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
 
 bool Runtime::load_profile(std::string_view line, std::string& error) {
   if (!d_) { error = "no program"; return false; }

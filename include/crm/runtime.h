@@ -93,6 +93,12 @@ class Runtime {
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
 
+  // Durable state: "memory" or "sqlite:PATH" (docs/semantics.md). Rebuilds counters from the
+  // ledger; later decisions are recorded there and become durable at commit(). Call before
+  // processing events.
+  bool open_state(const std::string& spec, std::string& error);
+  bool commit(std::string& error);
+
   bool load_profile(std::string_view json_line, std::string& error);
   // Applies one event and appends the decisions it caused (and any scheduled deliveries due
   // by its time) to `decisions`, one JSON object each.

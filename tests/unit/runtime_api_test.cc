@@ -114,3 +114,30 @@ TEST(RuntimeApi, InvalidProgramsAreReportedNotThrown) {
   std::string err;
   EXPECT_FALSE(rt.process_event("{}", d, err));
 }
+
+TEST(RuntimeApi, DurableStateSurvivesARestart) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  std::string path = ::testing::TempDir() + "runtime_api_state.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  const char* e1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+  const char* e2 = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})";
+  const char* e3 = R"({"id":"e3","type":"Order","user":"u1","time":"2026-11-11T03:00:00Z","amount":80})";
+  std::string err;
+  std::vector<std::string> first;
+  {
+    crm::Runtime rt(out.program);
+    ASSERT_TRUE(rt.open_state("sqlite:" + path, err)) << err;
+    ASSERT_TRUE(rt.process_event(e1, first, err)) << err;
+    ASSERT_TRUE(rt.process_event(e2, first, err)) << err;
+    ASSERT_TRUE(rt.commit(err)) << err;
+  }
+  ASSERT_EQ(first.size(), 1u);  // e2 granted
+  crm::Runtime rt(out.program);
+  ASSERT_TRUE(rt.open_state("sqlite:" + path, err)) << err;
+  std::vector<std::string> again;
+  for (const char* e : {e1, e2, e3}) ASSERT_TRUE(rt.process_event(e, again, err)) << err;
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0], first[0]);  // replayed from the ledger, not decided again
+  EXPECT_NE(again[1].find("per_user_limit"), std::string::npos) << again[1];  // the restored grant counts
+}
