@@ -255,7 +255,7 @@ void bench_durable(const Options& o) {
         std::exit(2);
       }
       decisions += out.size();
-      if (eng.pending_units() >= 256 && !eng.commit(err)) {
+      if (eng.pending_units() >= 4096 && !eng.commit(err)) {
         std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
         std::exit(2);
       }

@@ -36,7 +36,7 @@ namespace {
 struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
-  size_t commit_every = 256;
+  size_t commit_every = 4096;
   bool disasm = false, quiet = false;
 };
 

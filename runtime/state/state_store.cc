@@ -121,13 +121,14 @@ class SqliteStore : public StateStore {
       in_tx_ = true;
     }
     sqlite3_reset(unit_stmt_);
-    sqlite3_bind_text(unit_stmt_, 1, unit.data(), int(unit.size()), SQLITE_TRANSIENT);
+    // SQLITE_STATIC: the strings outlive the statement's step, so SQLite need not copy them.
+    sqlite3_bind_text(unit_stmt_, 1, unit.data(), int(unit.size()), SQLITE_STATIC);
     if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     for (const auto& e : entries) {
       sqlite3_reset(entry_stmt_);
       auto bind = [&](int i, const std::string& v, bool nullable) {
         if (nullable && v.empty()) sqlite3_bind_null(entry_stmt_, i);
-        else sqlite3_bind_text(entry_stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+        else sqlite3_bind_text(entry_stmt_, i, v.data(), int(v.size()), SQLITE_STATIC);
       };
       bind(1, e.unit, false);
       bind(2, e.user, false);
