@@ -92,6 +92,11 @@ Engine::User& Engine::user(const std::string& id) {
   auto u = std::make_unique<User>(p_);
   u->profile = default_profile_;
   if (!u->profile.empty()) u->profile[0] = strings_.intern(id);
+  if (auto r = restored_.find(id); r != restored_.end()) {
+    u->grants = std::move(r->second.grants);
+    u->deliveries = std::move(r->second.deliveries);
+    restored_.erase(r);
+  }
   User& ref = *u;
   users_.emplace(id, std::move(u));
   user_order_.push_back(id);
@@ -424,6 +429,9 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   std::vector<std::string> units;
   if (!store->load(entries, units, err)) return false;
   store_ = store;
+  std::unordered_map<std::string, uint32_t> strategy_of, resource_of;
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) strategy_of.emplace(p_.strategies[i].name, i);
+  for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
   // Completed units first (those with no decisions too), then their recorded decisions.
   for (const auto& u : units) unit_decisions_.emplace(u, std::make_pair(decision_log_.size(), decision_log_.size()));
   for (const auto& e : entries) {
@@ -441,22 +449,23 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     d.outcome = e.outcome == "granted" ? Outcome::Granted : e.outcome == "control" ? Outcome::Control : Outcome::Rejected;
     decision_log_.push_back(std::move(d));
     it->second.second = decision_log_.size();
-    restore(e);
+    // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
+    // has (an older program version) are kept in the ledger but count for nothing here.
+    if (e.outcome != "granted") continue;
+    auto s = strategy_of.find(e.strategy);
+    auto r = resource_of.find(e.resource);
+    if (s == strategy_of.end() || r == resource_of.end()) continue;
+    restore(e, s->second, r->second);
   }
   return true;
 }
 
-// Rebuilds the counters a granted ledger entry stands for.
-void Engine::restore(const state::LedgerEntry& e) {
-  if (e.outcome != "granted") return;
-  uint32_t si = 0;
-  while (si < p_.strategies.size() && p_.strategies[si].name != e.strategy) ++si;
-  uint32_t ri = 0;
-  while (ri < p_.resources.size() && p_.resources[ri].name != e.resource) ++ri;
-  if (si == p_.strategies.size() || ri == p_.resources.size()) return;  // from an older program version
+// The user's grants wait in restored_ until the replay meets the user, so users are still
+// created in stream order (scheduled deliveries iterate users in that order).
+void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
   int32_t ch = -1;
   for (size_t c = 0; c < p_.channels.size(); ++c) if (p_.channels[c] == e.channel) ch = static_cast<int32_t>(c);
-  User& u = user(e.user);
+  Restored& u = restored_[e.user];
   u.grants.push_back({si, ri, ch, e.at, false});
   if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) {
     u.deliveries.emplace_back(si, e.at);

@@ -140,7 +140,7 @@ class Engine {
   bool replay_unit(const std::string& unit, std::vector<Decision>& out);
   // Records a freshly decided unit (decisions out[first..]) in the log and the store.
   bool record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& error);
-  void restore(const state::LedgerEntry& e);
+  void restore(const state::LedgerEntry& e, uint32_t strategy, uint32_t resource);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
@@ -177,6 +177,11 @@ class Engine {
   // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
   std::unordered_map<std::string, std::pair<size_t, size_t>> unit_decisions_;
   std::vector<Decision> decision_log_;
+  struct Restored {
+    std::vector<Grant> grants;
+    std::vector<std::pair<uint32_t, int64_t>> deliveries;
+  };
+  std::unordered_map<std::string, Restored> restored_;  // from the ledger, for users not met yet
   std::unordered_set<std::string> seen_;  // event ids applied in this run
   std::string schedule_error_;            // a store failure while recording a scheduled unit
 };
