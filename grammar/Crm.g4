@@ -101,6 +101,7 @@ policyRule
     : 'unredeemed' kind=ID 'per' 'user' '<=' NUMBER ';'?              # unredeemedRule
     | 'same' 'resource' 'type' 'once' 'per' period ';'?              # sameTypeRule
     | channel=ID '<=' NUMBER 'per' period ';'?                       # channelCapRule
+    | 'quiet' 'between' from=CLOCK 'and' to=CLOCK ';'?                # quietRule
     ;
 
 // ---- expressions -------------------------------------------------------------------------
@@ -168,7 +169,7 @@ arg : (name=ident ':')? expr ;
 ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
-    | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone'
+    | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

@@ -447,6 +447,11 @@ class Codegen {
       if (r->kind == PolicyRule::Kind::Unredeemed) {
         out.max_unredeemed = std::stoll(r->count);
         out.unredeemed_kind = r->subject;
+      } else if (r->kind == PolicyRule::Kind::Quiet) {
+        auto minutes = [](const std::string& c) { return std::stoi(c.substr(0, 2)) * 60 + std::stoi(c.substr(3, 2)); };
+        out.has_quiet = true;
+        out.quiet_from = minutes(r->clock_from);
+        out.quiet_to = minutes(r->clock_to);
       } else if (r->kind == PolicyRule::Kind::SameType) {
         out.has_same_type = true;
         out.same_type = period(r->period);

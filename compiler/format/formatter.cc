@@ -370,6 +370,8 @@ std::string decl(const Decl* d) {
           out += "    unredeemed " + r->subject + " per user <= " + r->count + ";\n";
         else if (r->kind == PolicyRule::Kind::SameType)
           out += "    same resource type once per " + period(r->period) + ";\n";
+        else if (r->kind == PolicyRule::Kind::Quiet)
+          out += "    quiet between " + r->clock_from + " and " + r->clock_to + ";\n";
         else
           out += "    " + r->subject + " <= " + r->count + " per " + period(r->period) + ";\n";
       }

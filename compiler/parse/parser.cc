@@ -493,6 +493,12 @@ class Builder {
       } else if (auto* s = dynamic_cast<P::SameTypeRuleContext*>(rc)) {
         r->kind = ast::PolicyRule::Kind::SameType;
         r->period = period(s->period());
+      } else if (auto* q = dynamic_cast<P::QuietRuleContext*>(rc)) {
+        r->kind = ast::PolicyRule::Kind::Quiet;
+        r->clock_from = text(q->from);
+        r->clock_from_span = span(q->from);
+        r->clock_to = text(q->to);
+        r->clock_to_span = span(q->to);
       } else if (auto* c = dynamic_cast<P::ChannelCapRuleContext*>(rc)) {
         r->kind = ast::PolicyRule::Kind::ChannelCap;
         r->subject = text(c->channel);

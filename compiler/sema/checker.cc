@@ -894,6 +894,23 @@ class Checker {
           key = "same type";
           check_period(r->period);
           break;
+        case PolicyRule::Kind::Quiet: {
+          key = "quiet";
+          auto minutes = [&](const std::string& c, Span sp) -> int {
+            int hh = std::stoi(c.substr(0, 2)), mm = std::stoi(c.substr(3, 2));
+            if (hh > 23 || mm > 59) {
+              sink_.report(Code::E0104, sp, fmt::format("invalid clock time {}", bt(c)))
+                  .help = "clock times run from 00:00 to 23:59";
+              return -1;
+            }
+            return hh * 60 + mm;
+          };
+          int a = minutes(r->clock_from, r->clock_from_span), b = minutes(r->clock_to, r->clock_to_span);
+          if (a >= 0 && a == b)
+            sink_.report(Code::E0503, r->span, fmt::format("quiet hours from {} to {} are empty", bt(r->clock_from), bt(r->clock_to)))
+                .help = "a window that crosses midnight is written `quiet between 22:00 and 08:00`";
+          break;
+        }
         case PolicyRule::Kind::ChannelCap: {
           const EnumInfo* ch = channel_enum();
           if (ch && ch->find(r->subject) < 0) {

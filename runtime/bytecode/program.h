@@ -157,6 +157,9 @@ struct Policy {
     Cap cap;
   };
   std::vector<ChannelCap> channel_caps;
+  // Quiet hours for messages (`send`), in minutes of the day; may wrap past midnight.
+  bool has_quiet = false;
+  int32_t quiet_from = 0, quiet_to = 0;
 };
 
 struct Program {

@@ -626,6 +626,15 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
     if (pol.has_same_type)
       for (const auto& g : u.grants)
         if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now)) return "same_type";
+    if (pol.has_quiet && a.send) {
+      // Minute of the day in the strategy's zone; the window may wrap past midnight.
+      int64_t local = now + s.zone_offset;
+      int64_t minute = (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
+                       support::kMicrosPerMinute;
+      bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
+                                                 : (minute >= pol.quiet_from || minute < pol.quiet_to);
+      if (quiet) return "quiet_hours";
+    }
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
       int64_t n = 0;

@@ -242,3 +242,11 @@ TEST(Conflicts, UnanalyzableConditionsMayOverlap) {
   EXPECT_EQ(check(two_strategies("count(Order within 30 days) >= 3", "count(Order within 30 days) == 0")).codes(),
             std::vector<std::string>{"W0105"});
 }
+
+TEST(Checker, QuietHoursAreClockTimes) {
+  EXPECT_TRUE(check("policy p { quiet between 22:00 and 08:00 }\n").codes().empty());
+  EXPECT_EQ(check("policy p { quiet between 25:00 and 08:00 }\n").codes(), std::vector<std::string>{"E0104"});
+  EXPECT_EQ(check("policy p { quiet between 08:00 and 08:00 }\n").codes(), std::vector<std::string>{"E0503"});
+  EXPECT_EQ(check("policy p { quiet between 22:00 and 08:00; quiet between 23:00 and 07:00 }\n").codes(),
+            std::vector<std::string>{"E0601"});
+}

@@ -271,6 +271,20 @@ TEST(EngineLimits, CalendarDaysFollowTheStrategysZone) {
   EXPECT_EQ(run("zone: \"+08:00\""), (std::vector<std::string>{"granted", "granted"}));
 }
 
+TEST(EnginePolicies, QuietHoursHoldMessagesNotGrants) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY }\n"
+      "resource push hello { body: \"hi\" }\n"
+      "policy night { quiet between 22:00 and 08:00 }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App, send hello via Push  zone: \"+08:00\" }\n");
+  Harness h(c);
+  // 15:00Z is 23:00 in Beijing: the coupon is granted, the push waits for the morning.
+  EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T15:00:00Z"))),
+            (std::vector<std::string>{"granted", "rejected:quiet_hours"}));
+  // 01:00Z is 09:00 in Beijing.
+  EXPECT_EQ(outcomes(h.process(order("o2", "b", "2026-01-02T01:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
+}
+
 TEST(EngineLimits, ClaimWindow) {
   Compiled c = program(
       "resource coupon c { discount: 5 CNY  claim: between 2026-01-02T00:00Z and 2026-01-03T00:00Z }\n"
