@@ -96,7 +96,7 @@ period  : 'campaign' | DURATION | unit=ID ;
 percent : PERCENT ;
 
 // ---- anti-harassment policies --------------------------------------------------------------
-policyDecl : 'policy' name=ID ('for' 'business' business=STRING)? '{' policyRule* '}' ;
+policyDecl : 'policy' name=ident ('for' 'business' business=STRING)? '{' policyRule* '}' ;
 policyRule
     : 'unredeemed' kind=ID 'per' 'user' '<=' NUMBER ';'?              # unredeemedRule
     | 'same' 'resource' 'type' 'once' 'per' period ';'?              # sameTypeRule

@@ -477,7 +477,8 @@ class Builder {
 
   ast::PolicyDecl* policy(P::PolicyDeclContext* d) {
     auto* p = ctx_.make<ast::PolicyDecl>(span(d));
-    name(p, d->name);
+    p->name = text(d->name);  // an ident: policy names may be words like `quiet`
+    p->name_span = span(d->name);
     if (d->business) {
       p->has_business = true;
       p->business = unescape(text(d->business), span(d->business));
