@@ -41,13 +41,13 @@ typeRef
     ;
 
 // ---- reusable definitions ------------------------------------------------------------------
-constDecl   : 'const' name=ID (':' typeRef)? '=' expr ;
-segmentDecl : 'segment' name=ID '=' expr ;
-fnDecl      : 'fn' name=ID '(' (param (',' param)* ','?)? ')' ':' typeRef '=' expr ;
+constDecl   : 'const' name=ident (':' typeRef)? '=' expr ;
+segmentDecl : 'segment' name=ident '=' expr ;
+fnDecl      : 'fn' name=ident '(' (param (',' param)* ','?)? ')' ':' typeRef '=' expr ;
 param       : name=ident ':' typeRef ('=' expr)? ;
 
 // ---- resources: coupons, red envelopes, points, messages ----------------------------------
-resourceDecl : 'resource' kind=ID name=ID '{' property* '}' ;
+resourceDecl : 'resource' kind=ID name=ident '{' property* '}' ;
 property     : key=ident ':' propValue ','? ;
 propValue
     : 'between' arith 'and' arith        # rangeValue
@@ -57,7 +57,7 @@ propValue
 
 // ---- strategies ----------------------------------------------------------------------------
 strategyDecl
-    : 'strategy' name=ID ('for' 'business' business=STRING)? '{' clause* '}'
+    : 'strategy' name=ident ('for' 'business' business=STRING)? '{' clause* '}'
     ;
 
 clause

@@ -343,6 +343,11 @@ class Builder {
     d->name = text(t);
     d->name_span = span(t);
   }
+  // Names that may be soft keywords (`segment zone = ...`).
+  void name(ast::Decl* d, P::IdentContext* c) {
+    d->name = text(c);
+    d->name_span = span(c);
+  }
 
   ast::ResourceDecl* resource(P::ResourceDeclContext* d) {
     auto* r = ctx_.make<ast::ResourceDecl>(span(d));

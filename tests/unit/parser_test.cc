@@ -67,3 +67,15 @@ TEST(Parser, InvalidUtf8IsReported) {
   EXPECT_EQ(codes(r), std::vector<std::string>{"E0103"});
 }
 
+
+TEST(Parser, SoftKeywordsStayUsableAsNames) {
+  // Words that are keywords only inside clauses (`zone`, `quiet`, `type`, `code`, ...) remain
+  // valid names for fields and declarations.
+  auto r = crm::check_source("t.crm",
+                             "profile { age: Int  type: String  code: String }\n"
+                             "segment zone = age > 1\n"
+                             "const quiet = 3\n"
+                             "segment s = zone and age > quiet and type == code\n"
+                             "policy split { same resource type once per day }\n");
+  EXPECT_TRUE(r.ok()) << r.render_text();
+}
