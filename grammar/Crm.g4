@@ -66,7 +66,7 @@ clause
     | 'where' ':' expr                               # whereClause
     | 'what' ':' action (',' action)*                # whatClause
     | 'how' 'much' ':' limit (',' limit)*            # howMuchClause
-    | 'split' ':' 'control' percent                  # splitClause
+    | 'split' ':' 'control' percent ('salt' salt=STRING)?   # splitClause
     | 'priority' ':' NUMBER                          # priorityClause
     | 'zone' ':' STRING                              # zoneClause
     ;
@@ -169,7 +169,7 @@ arg : (name=ident ':')? expr ;
 ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
-    | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet'
+    | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

@@ -249,6 +249,8 @@ struct Clause : Node {
   // split / priority / zone
   std::string number;  // percent (without %), priority, or the zone's offset text, as written
   Span number_span;
+  std::string salt;    // split: the declared salt (empty: the strategy's name)
+  bool has_salt = false;
 };
 
 struct StrategyDecl : Decl {

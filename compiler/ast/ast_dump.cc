@@ -210,7 +210,9 @@ std::string dump(const Module& m) {
               out += ")";
               break;
             }
-            case ClauseKind::Split: out += "(split control " + c->number + "%)"; break;
+            case ClauseKind::Split:
+              out += "(split control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "") + ")";
+              break;
             case ClauseKind::Priority: out += "(priority " + c->number + ")"; break;
             case ClauseKind::Zone: out += "(zone " + quote(c->number) + ")"; break;
           }

@@ -380,6 +380,7 @@ class Codegen {
         case ClauseKind::Split: {
           auto d = support::Decimal::parse(c->number);
           out.control_basis_points = d ? static_cast<int32_t>(d->units() / 10000) : 0;  // percent -> 1/10000
+          out.split_salt = c->has_salt ? c->salt : s->name;
           break;
         }
         case ClauseKind::Priority: out.priority = std::stoll(c->number); break;

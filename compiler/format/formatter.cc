@@ -354,7 +354,9 @@ std::string decl(const Decl* d) {
             out += "\n";
             break;
           }
-          case ClauseKind::Split: out += "    split: control " + c->number + "%\n"; break;
+          case ClauseKind::Split:
+            out += "    split: control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "") + "\n";
+            break;
           case ClauseKind::Priority: out += "    priority: " + c->number + "\n"; break;
           case ClauseKind::Zone: out += "    zone: " + quote(c->number) + "\n"; break;
         }

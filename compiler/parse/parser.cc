@@ -464,6 +464,10 @@ class Builder {
           cl->number = p.substr(0, p.size() - 1);
           cl->number_span = span(c->percent());
         }
+        if (c->salt) {
+          cl->has_salt = true;
+          cl->salt = unescape(text(c->salt), span(c->salt));
+        }
       } else if (auto* c = dynamic_cast<P::ZoneClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Zone;
         cl->number = unescape(text(c->STRING()), span(c->STRING() ? c->STRING()->getSymbol() : nullptr));

@@ -173,7 +173,7 @@ std::string serialize(const Program& p) {
     w.b(s.has_budget); w.i64(s.budget); w.str(s.budget_currency); w.i64(s.stock);
     w.u32(uint32_t(s.per_user.size()));
     for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
-    w.u32(uint32_t(s.control_basis_points)); w.i64(s.zone_offset); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
+    w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); w.i64(s.zone_offset); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
   }
   w.u32(uint32_t(p.policies.size()));
   for (auto& pol : p.policies) {
@@ -263,7 +263,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     }
     s.has_budget = r.b(); s.budget = r.i64(); s.budget_currency = r.str(); s.stock = r.i64();
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
-    s.control_basis_points = int32_t(r.u32()); s.zone_offset = r.i64(); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
+    s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone_offset = r.i64(); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& pol = p.policies.emplace_back();

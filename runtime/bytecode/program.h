@@ -125,6 +125,7 @@ struct Strategy {
   int64_t stock = -1;             // -1: unlimited
   std::vector<Cap> per_user;
   int32_t control_basis_points = 0;  // 0..10000
+  std::string split_salt;             // hashed with the user id; defaults to the strategy's name
   int64_t zone_offset = 0;            // micros east of UTC: where calendar days start
   std::string who_text, where_text, if_text;
 };

@@ -659,7 +659,7 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
   d.at = now;
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
   if (s.control_basis_points > 0 &&
-      static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.name) % 10000) < s.control_basis_points) {
+      static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000) < s.control_basis_points) {
     d.outcome = Outcome::Control;
     ++stats_.control;
     out.push_back(d);

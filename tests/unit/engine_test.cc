@@ -285,6 +285,36 @@ TEST(EnginePolicies, QuietHoursHoldMessagesNotGrants) {
   EXPECT_EQ(outcomes(h.process(order("o2", "b", "2026-01-02T01:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
 }
 
+TEST(EngineSplit, SaltedBucketsAreSharedAndStableWhenTheShareGrows) {
+  auto control_users = [&](const char* split) {
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "resource points p { amount: 1 }\n"
+                  "strategy s for business \"mall\" { who: true  when: on Order  what: grant p  split: %s }\n",
+                  split);
+    Compiled c = program(text);
+    Harness h(c);
+    std::set<std::string> out;
+    for (int i = 0; i < 2000; ++i) {
+      std::string user = "u" + std::to_string(i);
+      auto d = h.process(order("o" + std::to_string(i), user, "2026-01-01T00:00:00Z"));
+      if (!d.empty() && outcome(d[0]) == "control") out.insert(user);
+    }
+    return out;
+  };
+  auto ten = control_users("control 10% salt \"exp-7\"");
+  auto twenty = control_users("control 20% salt \"exp-7\"");
+  auto other_salt = control_users("control 10% salt \"exp-8\"");
+  EXPECT_GT(ten.size(), 150u);
+  EXPECT_LT(ten.size(), 250u);
+  // Growing the share only adds users: nobody in the 10% group leaves the control group.
+  for (const auto& u : ten) EXPECT_TRUE(twenty.count(u)) << u;
+  // Another salt draws an independent group.
+  size_t common = 0;
+  for (const auto& u : ten) common += other_salt.count(u);
+  EXPECT_LT(common, ten.size() / 3);
+}
+
 TEST(EngineLimits, ClaimWindow) {
   Compiled c = program(
       "resource coupon c { discount: 5 CNY  claim: between 2026-01-02T00:00Z and 2026-01-03T00:00Z }\n"
