@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
       if (topic == "check") std::cout << kCheckHelp;
       else if (topic == "format") std::cout << kFormatHelp;
       else if (topic == "parse") std::cout << kParseHelp;
+      else if (const char* h = crm::cli::help_for(topic)) std::cout << h;
       else if (topic.empty()) std::cout << kMainHelp;
       else return usage_error("no help for `" + topic + "`");
       return 0;

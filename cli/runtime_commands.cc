@@ -37,7 +37,7 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
   size_t commit_every = 4096;
-  bool disasm = false, quiet = false;
+  bool disasm = false, quiet = false, help = false;
 };
 
 int usage(const std::string& msg) {
@@ -73,6 +73,7 @@ bool parse(int argc, char** argv, Options& o, std::string& err) {
     else if (a == "-I") { std::string d; if (!val(d)) return false; o.includes.push_back(d); }
     else if (a == "--disasm") o.disasm = true;
     else if (a == "-q" || a == "--quiet") o.quiet = true;
+    else if (a == "-h" || a == "--help") o.help = true;
     else if (!a.empty() && a[0] == '-') { err = "unknown option `" + a + "`"; return false; }
     else o.files.push_back(a);
   }
@@ -240,10 +241,55 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
 
 std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 
+const char* help_for(const std::string& command) {
+  if (command == "compile")
+    return R"(usage: crm compile [-I DIR] FILE... (-o PROGRAM.crmc | --disasm)
+
+Checks and compiles the files to bytecode. -o writes a versioned, checksummed program that run
+and audience accept in place of the sources; --disasm prints the bytecode, its aggregates and the
+cost bound (instructions) of every unit.
+)";
+  if (command == "run")
+    return R"(usage: crm run FILE... --events E.jsonl [options]
+
+Replays events (JSON Lines, in time order) through the strategies and writes one decision per
+line (granted, rejected with a reason, or control). See docs/runtime.md for the contract.
+
+options:
+  --profiles P             user profiles: JSON Lines, or CSV with a header when P ends in .csv
+  --out FILE               write decisions there instead of standard output
+  --on-error stop|skip     a malformed event line stops the run (default) or is skipped and counted
+  --state memory|sqlite:PATH
+                           record decisions in a durable ledger and continue from it (restartable)
+  --commit-every N         units per durable commit (default 4096); decisions are reported after it
+  -q, --quiet              no progress bar
+)";
+  if (command == "audience")
+    return R"(usage: crm audience FILE... --events E.jsonl --at TIME [--profiles P] [--format text|json]
+
+Replays the events up to TIME and counts, for every segment and every strategy's `who:`, the
+users that match at TIME (batch evaluation). JSON output is {"name": count, ...}.
+)";
+  if (command == "explain")
+    return R"(usage: crm explain FILE... --user U --at TIME [--events E.jsonl] [--profiles P]
+
+Shows, for every strategy, whether user U qualifies at TIME, and the first failing clause with
+the values involved, e.g. `who: count(Order within 90 days) = 1, needs >= 3`.
+)";
+  if (command == "import")
+    return R"(usage: crm import online-retail|cdnow INPUT[.gz] [-o EVENTS.jsonl]
+
+Converts a public dataset to the event contract (one Order per invoice or row, exact amounts,
+sorted by time). Reads gzip or plain text.
+)";
+  return nullptr;
+}
+
 int cmd_compile(int argc, char** argv) {
   Options o;
   std::string err;
   if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.help) { std::cout << help_for("compile"); return 0; }
   Loaded l;
   if (!load(o, l)) return 1;
   if (o.disasm) std::cout << bytecode::disassemble(l.compiled.program);
@@ -269,6 +315,7 @@ int cmd_run(int argc, char** argv) {
   Options o;
   std::string err;
   if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.help) { std::cout << help_for("run"); return 0; }
   if (o.events.empty()) return usage("run needs --events FILE.jsonl");
   Loaded l;
   if (!load(o, l)) return 1;
@@ -340,6 +387,7 @@ int cmd_audience(int argc, char** argv) {
   Options o;
   std::string err;
   if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.help) { std::cout << help_for("audience"); return 0; }
   if (o.at.empty()) return usage("audience needs --at TIME");
   int64_t at;
   if (!parse_at(o.at, at)) return 2;
@@ -452,6 +500,7 @@ int cmd_explain(int argc, char** argv) {
   Options o;
   std::string err;
   if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.help) { std::cout << help_for("explain"); return 0; }
   if (o.user.empty()) return usage("explain needs --user ID");
   if (o.at.empty()) return usage("explain needs --at TIME");
   int64_t at;
@@ -538,6 +587,7 @@ int cmd_import(int argc, char** argv) {
   Options o;
   std::string err;
   if (!parse(argc, argv, o, err)) return usage(err);
+  if (o.help) { std::cout << help_for("import"); return 0; }
   if (o.files.size() != 2) return usage("import needs a dataset (online-retail or cdnow) and an input file");
   const std::string& kind = o.files[0];
   if (kind != "online-retail" && kind != "cdnow") return usage("unknown dataset `" + kind + "`: use online-retail or cdnow");
