@@ -16,32 +16,10 @@ bool writes(const Instr& in) { return bytecode::op_shape(in.op)[0] == 'D'; }
 
 bool is_jump(Op op) { return op == Op::JUMP || op == Op::JUMP_IF_FALSE || op == Op::JUMP_IF_TRUE; }
 
-// Pointers to the register operands an instruction reads (CALL reads its argument block).
+// The register operands an instruction reads according to its shape in opcodes.def (A, B, C);
+// CALL is handled by the callers, since its C is a count and its registers form a block.
 template <typename F>
-void for_each_read(Instr& in, F&& f) {
-  if (in.op == Op::CALL) {
-    for (uint32_t k = 0; k < in.c; ++k) {
-      uint32_t r = in.b + k;
-      f(r, k);
-    }
-    return;
-  }
-  const char* shape = bytecode::op_shape(in.op);
-  uint32_t* operands[4] = {nullptr, &in.a, &in.b, &in.c};
-  int slot = shape[0] == 'D' ? 0 : 1;
-  for (const char* s = shape; *s; ++s) {
-    if (*s == ' ') continue;
-    if ((*s == 'A' || *s == 'B' || *s == 'C') && operands[slot]) f(*operands[slot], 0u);
-    ++slot;
-  }
-}
-
-template <typename F>
-void for_each_read_mut(Instr& in, F&& f) {
-  if (in.op == Op::CALL) {
-    f(in.b);  // the block's first register; the rest follow it
-    return;
-  }
+void for_each_shape_read(Instr& in, F&& f) {
   const char* shape = bytecode::op_shape(in.op);
   uint32_t* operands[4] = {nullptr, &in.a, &in.b, &in.c};
   int slot = shape[0] == 'D' ? 0 : 1;
@@ -52,6 +30,26 @@ void for_each_read_mut(Instr& in, F&& f) {
   }
 }
 
+// Every register an instruction reads, by value (a CALL reads each register of its block).
+template <typename F>
+void for_each_read(Instr& in, F&& f) {
+  if (in.op == Op::CALL) {
+    for (uint32_t k = 0; k < in.c; ++k) f(in.b + k);
+    return;
+  }
+  for_each_shape_read(in, [&](uint32_t& r) { f(r); });
+}
+
+// The register fields to rename; a CALL names only the first register of its block.
+template <typename F>
+void for_each_read_field(Instr& in, F&& f) {
+  if (in.op == Op::CALL) {
+    f(in.b);
+    return;
+  }
+  for_each_shape_read(in, f);
+}
+
 }  // namespace
 
 void eliminate_dead_code(Unit& u) {
@@ -59,7 +57,7 @@ void eliminate_dead_code(Unit& u) {
   while (changed) {
     changed = false;
     std::vector<uint8_t> read(u.virtual_registers + 1, 0);
-    for (Instr& in : u.code) for_each_read(in, [&](uint32_t r, uint32_t) { read[r] = 1; });
+    for (Instr& in : u.code) for_each_read(in, [&](uint32_t r) { read[r] = 1; });
     std::vector<uint8_t> keep(u.code.size(), 1);
     for (size_t i = 0; i < u.code.size(); ++i) {
       const Instr& in = u.code[i];
@@ -102,7 +100,7 @@ uint16_t allocate_registers(Unit& u) {
   for (uint32_t i = 0; i < u.code.size(); ++i) {
     Instr& in = u.code[i];
     if (in.op == Op::CALL && in.c > 0) block_of[in.b] = std::max(block_of[in.b], in.c);
-    for_each_read(in, [&](uint32_t r, uint32_t) {
+    for_each_read(in, [&](uint32_t r) {
       if (first[r] == kUnset) first[r] = i;  // read before any write: a live-in (never, in practice)
       last[r] = std::max(last[r], i);
     });
@@ -160,7 +158,7 @@ uint16_t allocate_registers(Unit& u) {
   if (used > UINT16_MAX) throw std::runtime_error("expression needs more than 65535 registers");
   for (Instr& in : u.code) {
     if (writes(in)) in.d = static_cast<uint16_t>(phys[in.d]);
-    for_each_read_mut(in, [&](uint32_t& r) { r = phys[r]; });
+    for_each_read_field(in, [&](uint32_t& r) { r = phys[r]; });
   }
   return static_cast<uint16_t>(std::max<uint32_t>(used, 1));
 }
