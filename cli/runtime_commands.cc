@@ -376,9 +376,13 @@ int cmd_run(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& st = eng.stats();
   std::cerr << fmt::format(
-      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control); {} skipped, {} evaluation errors{}\n",
-      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.skipped, st.eval_errors,
-      store ? "; state " + store->describe() : "");
+      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}); {} skipped, {} evaluation "
+      "errors{}\n",
+      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control,
+      st.redeemed + st.redeem_rejected + st.expired
+          ? fmt::format(", {} redeemed, {} redemptions refused, {} expired", st.redeemed, st.redeem_rejected, st.expired)
+          : "",
+      st.skipped, st.eval_errors, store ? "; state " + store->describe() : "");
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
   return ok && !store_failed ? 0 : 1;
 }

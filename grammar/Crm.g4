@@ -69,6 +69,7 @@ clause
     | 'split' ':' 'control' percent ('salt' salt=STRING)?   # splitClause
     | 'priority' ':' NUMBER                          # priorityClause
     | 'zone' ':' STRING                              # zoneClause
+    | 'exclusive' ':' group=STRING                   # exclusiveClause
     ;
 
 trigger
@@ -90,6 +91,7 @@ limit
     | 'stock' NUMBER                                 # stockLimit
     | 'per' 'user' cap                               # perUserLimit
     | cap                                            # perUserMoreLimit
+    | 'pacing' how=ident                             # pacingLimit
     ;
 cap     : count=NUMBER 'per' period ;
 period  : 'campaign' | DURATION | unit=ID ;
@@ -170,6 +172,7 @@ ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
+    | 'pacing' | 'exclusive'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

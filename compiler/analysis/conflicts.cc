@@ -329,12 +329,14 @@ Window window_of(const StrategyDecl* s, const sema::Program& p) {
 
 }  // namespace
 
-void check_strategy_conflicts(const sema::Program& p, diag::DiagnosticSink& sink) {
+std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::DiagnosticSink& sink) {
+  std::vector<Conflict> found;
   struct Info {
     const StrategyDecl* decl;
     Window window;
     bool has_priority = false;
     std::string priority;
+    std::string exclusive;
     Constraints who;
   };
   std::map<std::string, std::vector<Info>> by_business;
@@ -345,9 +347,10 @@ void check_strategy_conflicts(const sema::Program& p, diag::DiagnosticSink& sink
       if (d->kind != DeclKind::Strategy) continue;
       auto* s = static_cast<const StrategyDecl*>(d);
       if (!s->has_business) continue;  // the rule is per business
-      Info info{s, window_of(s, p), false, "", {}};
+      Info info{s, window_of(s, p), false, "", "", {}};
       for (const Clause* c : s->clauses) {
         if (c->kind == ClauseKind::Priority) { info.has_priority = true; info.priority = c->number; }
+        if (c->kind == ClauseKind::Exclusive) info.exclusive = c->number;
         if (c->kind == ClauseKind::Who) info.who = extract.of(c->expr);
       }
       by_business[s->business].push_back(std::move(info));
@@ -358,10 +361,11 @@ void check_strategy_conflicts(const sema::Program& p, diag::DiagnosticSink& sink
   for (const auto& [business, list] : by_business) {
     for (size_t i = 0; i < list.size(); ++i) {
       for (size_t j = i + 1; j < list.size(); ++j) {
-        if (++pairs > kMaxPairs) return;
+        if (++pairs > kMaxPairs) return found;
         const Info& a = list[i];
         const Info& b = list[j];
         if (a.has_priority && b.has_priority && a.priority != b.priority) continue;  // declared winner
+        if (!a.exclusive.empty() && a.exclusive == b.exclusive) continue;  // the runtime keeps them apart
         if (!(a.window.from < b.window.to && b.window.from < a.window.to)) continue;
         bool disjoint = false;
         std::vector<std::string> witness;
@@ -391,10 +395,12 @@ void check_strategy_conflicts(const sema::Program& p, diag::DiagnosticSink& sink
         d.secondary.push_back({a.decl->name_span, "the other strategy"});
         d.help = (example.empty() ? std::string("their `who:` conditions do not exclude each other")
                                   : "a user with " + example + " can match both") +
-                 "; give them different `priority:` values to declare which one wins, or make their `who:` exclusive";
+                 "; give them different `priority:` values or one `exclusive:` group, or make their `who:` exclusive";
+        found.push_back({a.decl->name, b.decl->name, sink.diagnostics().size() - 1});
       }
     }
   }
+  return found;
 }
 
 }  // namespace crm::analysis

@@ -6,14 +6,23 @@
 // (`age between 18 and 35`, `city in {...}`, `tier == Gold`, `level >= 3`, `not ...`);
 // two strategies are disjoint when some field's constraints cannot both hold. Anything the
 // analysis cannot read (history aggregates, functions, `or`) is taken as possibly true, so a
-// reported pair *may* overlap. Overlap is accepted where declared: different priorities.
+// reported pair *may* overlap. Overlap is accepted where declared: different priorities, or one
+// `exclusive:` group (the runtime then delivers to a user at most one strategy of the group).
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "compiler/diag/diagnostic.h"
 #include "compiler/sema/program.h"
 
 namespace crm::analysis {
 
-void check_strategy_conflicts(const sema::Program& program, diag::DiagnosticSink& sink);
+struct Conflict {
+  std::string a, b;   // the two strategies
+  size_t diagnostic;  // index of their W0105 in the sink, before sorting
+};
+
+std::vector<Conflict> check_strategy_conflicts(const sema::Program& program, diag::DiagnosticSink& sink);
 
 }  // namespace crm::analysis

@@ -205,7 +205,7 @@ struct Period {
   Span span;
 };
 
-enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone };
+enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone, Exclusive };
 enum class TriggerKind : uint8_t { On, At, Every };
 
 struct Action {
@@ -221,9 +221,9 @@ struct Action {
 };
 
 struct Limit {
-  enum class Kind : uint8_t { Budget, Stock, PerUser } kind = Kind::Stock;
+  enum class Kind : uint8_t { Budget, Stock, PerUser, Pacing } kind = Kind::Stock;
   Expr* budget = nullptr;
-  std::string count;  // stock or per-user count, as written
+  std::string count;  // stock or per-user count as written; Pacing: the mode (`even`)
   Period period;      // PerUser
   bool continued = false;  // `2 per campaign` written after a `per user` item
   Span span;
@@ -246,8 +246,8 @@ struct Clause : Node {
   std::vector<Action> actions;
   // how much
   std::vector<Limit> limits;
-  // split / priority / zone
-  std::string number;  // percent (without %), priority, or the zone's offset text, as written
+  // split / priority / zone / exclusive
+  std::string number;  // percent (without %), priority, the zone's text or the exclusive group, as written
   Span number_span;
   std::string salt;    // split: the declared salt (empty: the strategy's name)
   bool has_salt = false;

@@ -205,6 +205,7 @@ std::string dump(const Module& m) {
               for (auto& l : c->limits) {
                 if (l.kind == Limit::Kind::Budget) out += " (budget " + dump(l.budget) + ")";
                 else if (l.kind == Limit::Kind::Stock) out += " (stock " + l.count + ")";
+                else if (l.kind == Limit::Kind::Pacing) out += " (pacing " + l.count + ")";
                 else out += fmt::format(" (per-user {} per {})", l.count, period_str(l.period));
               }
               out += ")";
@@ -215,6 +216,7 @@ std::string dump(const Module& m) {
               break;
             case ClauseKind::Priority: out += "(priority " + c->number + ")"; break;
             case ClauseKind::Zone: out += "(zone " + quote(c->number) + ")"; break;
+            case ClauseKind::Exclusive: out += "(exclusive " + quote(c->number) + ")"; break;
           }
         }
         out += ")\n";

@@ -273,6 +273,22 @@ class Codegen {
         }
       } else if (pr->key == "body" || pr->key == "text") {
         if (auto* v = p_.const_of(pr->a)) out.text = std::get<std::string>(v->v);
+      } else if (pr->key == "decay") {
+        out.decay = const_int(pr->a);
+      } else if (pr->key == "fixed_from_third") {
+        out.fixed_from_third = const_int(pr->a);
+      } else if (pr->key == "category" || pr->key == "item" || pr->key == "store" || pr->key == "city") {
+        // Usage restrictions, checked when the coupon is redeemed: a string or a set of strings.
+        std::vector<std::string> allowed;
+        if (auto* v = p_.const_of(pr->a)) {
+          if (auto* str = std::get_if<std::string>(&v->v)) allowed.push_back(*str);
+          else if (auto* c = std::get_if<std::shared_ptr<const sema::Value::Collection>>(&v->v); c && *c)
+            for (const auto& e : (*c)->elems)
+              if (auto* es = std::get_if<std::string>(&e.v)) allowed.push_back(*es);
+        }
+        std::sort(allowed.begin(), allowed.end());
+        int which = pr->key == "category" ? 0 : pr->key == "item" ? 1 : pr->key == "store" ? 2 : 3;
+        out.restrictions[which] = std::move(allowed);
       }
     }
     resource_index_[r->name] = static_cast<int>(prog_.resources.size());
@@ -372,6 +388,8 @@ class Codegen {
               out.budget_currency = p_.type_of(l.budget).currency;
             } else if (l.kind == Limit::Kind::Stock) {
               out.stock = std::stoll(l.count);
+            } else if (l.kind == Limit::Kind::Pacing) {
+              out.paced = true;
             } else {
               out.per_user.push_back({std::stoll(l.count), period(l.period)});
             }
@@ -385,6 +403,7 @@ class Codegen {
         }
         case ClauseKind::Priority: out.priority = std::stoll(c->number); break;
         case ClauseKind::Zone: out.zone_offset = support::parse_utc_offset(c->number).value_or(0); break;
+        case ClauseKind::Exclusive: out.exclusive_group = c->number; break;
       }
     }
     prog_.strategies.push_back(std::move(out));

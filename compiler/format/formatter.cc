@@ -349,6 +349,7 @@ std::string decl(const Decl* d) {
               out += i ? ", " : "";
               if (l.kind == Limit::Kind::Budget) out += "budget " + sub(l.budget, kAdd);
               else if (l.kind == Limit::Kind::Stock) out += "stock " + l.count;
+              else if (l.kind == Limit::Kind::Pacing) out += "pacing " + l.count;
               else out += (l.continued ? "" : "per user ") + l.count + " per " + period(l.period);
             }
             out += "\n";
@@ -359,6 +360,7 @@ std::string decl(const Decl* d) {
             break;
           case ClauseKind::Priority: out += "    priority: " + c->number + "\n"; break;
           case ClauseKind::Zone: out += "    zone: " + quote(c->number) + "\n"; break;
+          case ClauseKind::Exclusive: out += "    exclusive: " + quote(c->number) + "\n"; break;
         }
       }
       out += "}\n";

@@ -454,6 +454,9 @@ class Builder {
             l.kind = ast::Limit::Kind::PerUser;
             l.continued = true;
             if (m->cap()) { l.count = text(m->cap()->count); l.period = period(m->cap()->period()); }
+          } else if (auto* pc = dynamic_cast<P::PacingLimitContext*>(lc)) {
+            l.kind = ast::Limit::Kind::Pacing;
+            l.count = text(pc->how);
           }
           cl->limits.push_back(std::move(l));
         }
@@ -472,6 +475,10 @@ class Builder {
         cl->kind = ast::ClauseKind::Zone;
         cl->number = unescape(text(c->STRING()), span(c->STRING() ? c->STRING()->getSymbol() : nullptr));
         cl->number_span = span(c->STRING() ? c->STRING()->getSymbol() : nullptr);
+      } else if (auto* c = dynamic_cast<P::ExclusiveClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Exclusive;
+        cl->number = unescape(text(c->group), span(c->group));
+        cl->number_span = span(c->group);
       } else if (auto* c = dynamic_cast<P::PriorityClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Priority;
         cl->number = text(c->NUMBER());

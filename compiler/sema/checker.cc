@@ -417,7 +417,7 @@ class Checker {
 
   struct PropSpec {
     const char* key;
-    enum Want { MoneyV, IntV, StringV, StringOrSet, Window, UseWindow, Template } want;
+    enum Want { MoneyV, IntV, StringV, StringOrSet, Window, UseWindow, Template, Ratio } want;
     bool required;
   };
 
@@ -428,6 +428,14 @@ class Checker {
         {"store", PropSpec::StringOrSet, false},  {"city", PropSpec::StringOrSet, false},
         {"claim", PropSpec::Window, false},       {"use", PropSpec::UseWindow, false},
         {"title", PropSpec::StringV, false}};
+    // A shared red envelope pays less to users who claim it again (000 section 4): the second
+    // claim is reduced by `decay`, the third and later pay `fixed_from_third`.
+    static const std::vector<PropSpec> kRedEnvelope = [] {
+      auto v = kCoupon;
+      v.push_back({"decay", PropSpec::Ratio, false});
+      v.push_back({"fixed_from_third", PropSpec::MoneyV, false});
+      return v;
+    }();
     static const std::vector<PropSpec> kPoints = {{"amount", PropSpec::IntV, true},
                                                   {"claim", PropSpec::Window, false},
                                                   {"use", PropSpec::UseWindow, false},
@@ -436,7 +444,8 @@ class Checker {
                                                 {"body", PropSpec::Template, true},
                                                 {"link", PropSpec::StringV, false}};
     static const std::vector<PropSpec> kSms = {{"text", PropSpec::Template, true}};
-    if (kind == "coupon" || kind == "red_envelope") return &kCoupon;
+    if (kind == "coupon") return &kCoupon;
+    if (kind == "red_envelope") return &kRedEnvelope;
     if (kind == "points") return &kPoints;
     if (kind == "push") return &kPush;
     if (kind == "sms") return &kSms;
@@ -503,6 +512,20 @@ class Checker {
           }
         }
       }
+    }
+    if (given.count("decay") != given.count("fixed_from_third")) {
+      const Property* have = given.count("decay") ? given["decay"] : given["fixed_from_third"];
+      sink_.report(Code::E0513, have->key_span,
+                   fmt::format("red envelope {} has {} but no {}", bt(r->name), bt(have->key),
+                               bt(given.count("decay") ? "fixed_from_third" : "decay")))
+          .help = "a shared red envelope declares both: `decay: 50%` (the second claim) and `fixed_from_third: 1 CNY`";
+    } else if (given.count("fixed_from_third") && given.count("discount")) {
+      const Expr* fe = given["fixed_from_third"]->a;
+      const Expr* de = given["discount"]->a;
+      const Type& ft = p_.type_of(fe);
+      const Type& dt = p_.type_of(de);
+      if (ft.kind == TypeKind::Money && dt.kind == TypeKind::Money && ft.currency != dt.currency)
+        currency_mismatch(fe, ft, dt, "fixed_from_third and discount");
     }
     resource_claim_[r] = claim_window(r);
   }
@@ -578,6 +601,13 @@ class Checker {
         else
           mismatch_named(p->a, "a string or a set of strings", t);
         break;
+      case PropSpec::Ratio:
+        if (!expect(p->a, t, Type::of(TypeKind::Decimal)) || !require_constant(p->a, "a resource property")) break;
+        if (auto* v = p_.const_of(p->a); v && (compare_values(*v, Value{Decimal{}}) <= 0 ||
+                                               compare_values(*v, Value{Decimal::from_units(Decimal::kScale)}) >= 0))
+          sink_.report(Code::E0513, p->a->span, fmt::format("{} must be above 0% and below 100%", bt(p->key)))
+              .help = "`decay: 30%` pays 70% of the discount on the second claim";
+        break;
       case PropSpec::Template:
         if (expect(p->a, t, Type::of(TypeKind::String)) && require_constant(p->a, "a message template"))
           check_template(static_cast<const StringLit*>(p->a));
@@ -617,7 +647,7 @@ class Checker {
     static const std::pair<ClauseKind, const char*> kNames[] = {
         {ClauseKind::Who, "who"},           {ClauseKind::When, "when"},   {ClauseKind::Where, "where"},
         {ClauseKind::What, "what"},         {ClauseKind::HowMuch, "how much"}, {ClauseKind::Split, "split"},
-        {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}};
+        {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}, {ClauseKind::Exclusive, "exclusive"}};
     auto name_of = [&](ClauseKind k) {
       for (auto& [kk, n] : kNames) if (kk == k) return n;
       return "?";
@@ -658,6 +688,8 @@ class Checker {
     std::optional<std::pair<int64_t, int64_t>> window;
     std::string budget_currency;
     Span budget_span;
+    const Limit* pacing = nullptr;
+    bool has_stock_or_budget = false;
     for (const Clause* c : s->clauses) {
       switch (c->kind) {
         case ClauseKind::Who: warn_if_false(c->expr, check_condition(c->expr, env, "`who:`"), "who"); break;
@@ -670,13 +702,20 @@ class Checker {
               Type t = check(l.budget, env, nullptr);
               if (t.is_error()) continue;
               if (t.kind != TypeKind::Money) { mismatch_named(l.budget, "a money amount such as `10000 CNY`", t); continue; }
+              has_stock_or_budget = true;
               if (require_constant(l.budget, "a budget")) {
                 if (auto* v = p_.const_of(l.budget); v && compare_values(*v, Value{Decimal{}}) <= 0)
                   sink_.report(Code::E0506, l.budget->span, "budget must be positive");
                 budget_currency = t.currency;
                 budget_span = l.budget->span;
               }
+            } else if (l.kind == Limit::Kind::Pacing) {
+              pacing = &l;
+              if (l.count != "even")
+                sink_.report(Code::E0512, l.span, fmt::format("unknown pacing {}", bt(l.count))).help =
+                    "`pacing even` spreads the stock or budget evenly over the `when:` window";
             } else {
+              has_stock_or_budget |= l.kind == Limit::Kind::Stock;
               positive_count(l.count, l.span, l.kind == Limit::Kind::Stock ? "stock" : "a per-user limit");
               if (l.kind == Limit::Kind::PerUser) check_period(l.period);
             }
@@ -694,11 +733,24 @@ class Checker {
             sink_.report(Code::E0104, c->number_span, fmt::format("invalid time zone {}", bt(c->number)))
                 .help = "write a fixed UTC offset such as `\"+08:00\"` or `\"-05:00\"`; calendar periods (`per day`) follow it";
           break;
+        case ClauseKind::Exclusive:
+          if (c->number.empty())
+            sink_.report(Code::E0104, c->number_span, "exclusive group name is empty")
+                .help = "strategies that share a group name deliver to a user at most one of them, e.g. `exclusive: \"d11-wave\"`";
+          break;
         case ClauseKind::Priority:
           if (c->number.find('.') != std::string::npos || c->number.size() > 9)
             sink_.report(Code::E0401, c->number_span, "priority must be a whole number below 1000000000");
           break;
       }
+    }
+    if (pacing && pacing->count == "even") {
+      if (!has_stock_or_budget)
+        sink_.report(Code::E0512, pacing->span, fmt::format("strategy {} paces nothing: it has no stock or budget", bt(s->name)))
+            .help = "add `stock N` or `budget AMOUNT` to `how much:`";
+      else if (auto w = seen.find(ClauseKind::When); w != seen.end() && !w->second->from)
+        sink_.report(Code::E0512, pacing->span, fmt::format("strategy {} has pacing but no `when:` window", bt(s->name)))
+            .help = "pacing spreads stock or budget over the window: add `between <time> and <time>` to `when:`";
     }
     if (auto it = seen.find(ClauseKind::What); it != seen.end())
       for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "compiler/sema/builtins.h"
@@ -35,6 +36,11 @@ const char* kind_name(Kind k) {
   static const char* kNames[] = {"Bool", "Int", "Decimal", "Money", "String", "Time",
                                  "Date", "Duration", "Enum", "Set", "List"};
   return kNames[static_cast<size_t>(k)];
+}
+
+int64_t Strategy::offset_at(int64_t utc) const {
+  auto it = std::upper_bound(zone_transitions.begin(), zone_transitions.end(), std::make_pair(utc, INT64_MAX));
+  return it == zone_transitions.begin() ? zone_offset : std::prev(it)->second;
 }
 
 const char* resource_kind_name(ResourceKind k) {
@@ -161,6 +167,8 @@ std::string serialize(const Program& p) {
     w.str(r.name); w.u8(uint8_t(r.kind)); w.i64(r.discount); w.i64(r.threshold); w.str(r.currency); w.i64(r.points);
     w.b(r.has_claim); w.i64(r.claim_from); w.i64(r.claim_to); w.i64(r.use_after_claim); w.b(r.has_use_window);
     w.i64(r.use_from); w.i64(r.use_to); w.str(r.text);
+    for (auto& list : r.restrictions) { w.u32(uint32_t(list.size())); for (auto& v : list) w.str(v); }
+    w.i64(r.decay); w.i64(r.fixed_from_third);
   }
   w.u32(uint32_t(p.strategies.size()));
   for (auto& s : p.strategies) {
@@ -174,6 +182,8 @@ std::string serialize(const Program& p) {
     w.u32(uint32_t(s.per_user.size()));
     for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
     w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); w.i64(s.zone_offset); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
+    w.u32(uint32_t(s.zone_transitions.size())); for (auto& [t, o] : s.zone_transitions) { w.i64(t); w.i64(o); }
+    w.b(s.paced); w.str(s.exclusive_group);
   }
   w.u32(uint32_t(p.policies.size()));
   for (auto& pol : p.policies) {
@@ -250,6 +260,9 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     x.name = r.str(); x.kind = r.enum_<ResourceKind>(5); x.discount = r.i64(); x.threshold = r.i64(); x.currency = r.str();
     x.points = r.i64(); x.has_claim = r.b(); x.claim_from = r.i64(); x.claim_to = r.i64(); x.use_after_claim = r.i64();
     x.has_use_window = r.b(); x.use_from = r.i64(); x.use_to = r.i64(); x.text = r.str();
+    for (auto& list : x.restrictions)
+      for (uint32_t j = 0, m = r.count(4); j < m && r.ok(); ++j) list.push_back(r.str());
+    x.decay = r.i64(); x.fixed_from_third = r.i64();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& s = p.strategies.emplace_back();
@@ -264,6 +277,8 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     s.has_budget = r.b(); s.budget = r.i64(); s.budget_currency = r.str(); s.stock = r.i64();
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
     s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone_offset = r.i64(); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
+    for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { int64_t t = r.i64(); s.zone_transitions.emplace_back(t, r.i64()); }
+    s.paced = r.b(); s.exclusive_group = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& pol = p.policies.emplace_back();
@@ -333,6 +348,8 @@ bool verify(const Program& p, std::string& error) {
                                size_t(s.index_field) >= p.events[s.event].fields.size()))
       return fail("strategy index refers to a missing event field");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
+    for (size_t i = 1; i < s.zone_transitions.size(); ++i)
+      if (s.zone_transitions[i - 1].first >= s.zone_transitions[i].first) return fail("strategy zone transitions are not sorted");
     for (const auto& a : s.actions)
       if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))
         return fail("strategy action refers to a missing resource or channel");

@@ -14,7 +14,7 @@
 namespace crm::bytecode {
 
 constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,
@@ -127,6 +127,13 @@ struct Strategy {
   int32_t control_basis_points = 0;  // 0..10000
   std::string split_salt;             // hashed with the user id; defaults to the strategy's name
   int64_t zone_offset = 0;            // micros east of UTC: where calendar days start
+  // A named zone (`zone: "Asia/Shanghai"`), resolved at compile time so a compiled program does
+  // not depend on the host's time-zone database: (UTC instant, offset from then on), sorted.
+  // zone_offset holds the offset before the first transition.
+  std::vector<std::pair<int64_t, int64_t>> zone_transitions;
+  int64_t offset_at(int64_t utc) const;
+  bool paced = false;                 // `pacing even`: stock and budget spread over [from, to)
+  std::string exclusive_group;        // strategies sharing it deliver to a user at most one of them
   std::string who_text, where_text, if_text;
 };
 
@@ -145,7 +152,14 @@ struct Resource {
   bool has_use_window = false;
   int64_t use_from = 0, use_to = 0;
   std::string text;  // message template (push body / sms text)
+  // Usage restrictions checked at redemption, each a sorted list of allowed values (empty: any):
+  // category, item, store, city.
+  std::vector<std::string> restrictions[4];
+  // Shared red envelopes: the second claim pays discount * (1 - decay), later ones the fixed value.
+  int64_t decay = 0;             // millionths; 0: no decay
+  int64_t fixed_from_third = 0;  // millionths of `currency`
 };
+inline constexpr const char* kRestrictionNames[4] = {"category", "item", "store", "city"};
 
 struct Policy {
   std::string name, business;  // empty business: every strategy

@@ -53,10 +53,35 @@ Engine::Engine(const bytecode::Program& program)
       mark_unit(s.trigger_if, s.event);
       if (s.index_field >= 0) event_field_read_[s.event][s.index_field] = 1;
     }
-  // Redeem events are matched on these by name.
-  if (int r = p_.find_event("Redeem"); r >= 0)
-    for (size_t f = 0; f < p_.events[r].fields.size(); ++f)
-      if (p_.events[r].fields[f].name == "resource" || p_.events[r].fields[f].name == "code") event_field_read_[r][f] = 1;
+  // Redemptions are read from fields found by name (docs/semantics.md, "Redemption").
+  redeem_fields_.resize(p_.events.size());
+  for (size_t e = 0; e < p_.events.size(); ++e) {
+    const auto& et = p_.events[e];
+    auto& rf = redeem_fields_[e];
+    auto is_strings = [](const bytecode::Field& f) {
+      return f.kind == Kind::String || ((f.kind == Kind::Set || f.kind == Kind::List) && f.elem == Kind::String);
+    };
+    for (size_t f = 3; f < et.fields.size(); ++f) {
+      const auto& fd = et.fields[f];
+      int32_t fi = static_cast<int32_t>(f);
+      if (fd.name == "coupon" && fd.kind == Kind::String) rf.coupon = fi;
+      if (et.name == "Redeem" && fd.name == "resource" && fd.kind == Kind::String) rf.resource = fi;
+      if (et.name == "Redeem" && fd.name == "code" && fd.kind == Kind::String) rf.code = fi;
+      if (fd.name == "amount" && fd.kind == Kind::Money) rf.amount = fi;
+      for (int k = 0; k < 4; ++k)
+        if (fd.name == bytecode::kRestrictionNames[k] && is_strings(fd)) rf.restricted[k] = fi;
+    }
+    if (!rf.any()) continue;
+    for (int32_t f : {rf.resource, rf.code, rf.coupon, rf.amount, rf.restricted[0], rf.restricted[1], rf.restricted[2],
+                      rf.restricted[3]})
+      if (f >= 0) event_field_read_[e][f] = 1;
+  }
+  allowed_.resize(p_.resources.size());
+  for (size_t r = 0; r < p_.resources.size(); ++r)
+    for (int k = 0; k < 4; ++k) {
+      for (const auto& v : p_.resources[r].restrictions[k]) allowed_[r][k].push_back(strings_.intern(v));
+      std::sort(allowed_[r][k].begin(), allowed_[r][k].end());
+    }
   // Higher priority first, so a policy such as "same resource type once per day" lets the most
   // important strategy win; equal priorities fall back to the name for determinism.
   std::vector<uint32_t> order(p_.strategies.size());
@@ -391,28 +416,51 @@ void Engine::apply(User& u, const Event& ev) {
   }
 }
 
-bool Engine::observe(const Event& ev, std::string& err) {
-  if (ev.time < last_time_) {
-    err = fmt::format("out of order: {} is before the previous event at {}", support::format_time(ev.time),
-                      support::format_time(last_time_));
+// Sliding windows forget a user's events as that user's time advances, so each user's events
+// must come in time order; different users' events may interleave (several feeders).
+bool Engine::observe_event(User& u, const Event& ev, std::string& err) {
+  if (ev.time < u.last_time) {
+    err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
+                      support::format_time(u.last_time));
     return false;
   }
-  last_time_ = ev.time;
-  User& u = user(ev.user);
+  u.last_time = ev.time;
+  last_time_ = std::max(last_time_, ev.time);
   apply(u, ev);
-  redeem(u, ev);
   ++stats_.events;
   return true;
 }
 
+bool Engine::observe(const Event& ev, std::string& err) {
+  User& u = user(ev.user);
+  if (!observe_event(u, ev, err)) return false;
+  // History only: a redemption marks the grant used (no decisions are reported here).
+  std::vector<Decision> ignored;
+  redeem(u, ev.user, ev, ignored);
+  return true;
+}
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::Granted: return "granted";
+    case Outcome::Rejected: return "rejected";
+    case Outcome::Control: return "control";
+    case Outcome::Redeemed: return "redeemed";
+    case Outcome::RedeemRejected: return "redeem_rejected";
+    case Outcome::Expired: return "expired";
+  }
+  return "?";
+}
+
 namespace {
 
-// `zone` shifts calendar periods: with +08:00, a day runs from 00:00 to 24:00 Beijing time.
-bool in_period(const bytecode::Period& p, int64_t then, int64_t now, int64_t zone = 0) {
+// Calendar periods follow the strategy's zone: with +08:00 (or Asia/Shanghai), a day runs from
+// 00:00 to 24:00 Beijing time; with a zone that has daylight saving, a day may last 23 or 25 hours.
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytecode::Strategy& s) {
   switch (p.kind) {
     case bytecode::PeriodKind::Campaign: return true;
     case bytecode::PeriodKind::Calendar:
-      return support::floor_div(then + zone, p.micros) == support::floor_div(now + zone, p.micros);
+      return support::floor_div(then + s.offset_at(then), p.micros) == support::floor_div(now + s.offset_at(now), p.micros);
     case bytecode::PeriodKind::Sliding: return then > now - p.micros;
   }
   return true;
@@ -446,27 +494,51 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     d.json = e.json;
     d.user = e.user;
     d.at = e.at;
-    d.outcome = e.outcome == "granted" ? Outcome::Granted : e.outcome == "control" ? Outcome::Control : Outcome::Rejected;
+    d.outcome = Outcome::Rejected;
+    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired})
+      if (e.outcome == outcome_name(o)) d.outcome = o;
     decision_log_.push_back(std::move(d));
     it->second.second = decision_log_.size();
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
-    if (e.outcome != "granted") continue;
+    if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired") continue;
     auto s = strategy_of.find(e.strategy);
     auto r = resource_of.find(e.resource);
     if (s == strategy_of.end() || r == resource_of.end()) continue;
     restore(e, s->second, r->second);
   }
+  // Grants still open wait for their expiry.
+  for (const auto& [user, r] : restored_)
+    for (size_t i = 0; i < r.grants.size(); ++i)
+      if (r.grants[i].state == GrantState::Open && r.grants[i].expires != INT64_MAX)
+        expiries_.push({r.grants[i].expires, user, i});
   return true;
 }
 
 // The user's grants wait in restored_ until the replay meets the user, so users are still
 // created in stream order (scheduled deliveries iterate users in that order).
 void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
+  Restored& u = restored_[e.user];
+  if (e.outcome != "granted") {
+    // A redemption or expiry closes the grant it names.
+    for (auto& g : u.grants)
+      if (g.strategy == si && g.resource == ri && g.time == e.granted_at && g.state == GrantState::Open) {
+        g.state = e.outcome == "redeemed" ? GrantState::Redeemed : GrantState::Expired;
+        break;
+      }
+    return;
+  }
   int32_t ch = -1;
   for (size_t c = 0; c < p_.channels.size(); ++c) if (p_.channels[c] == e.channel) ch = static_cast<int32_t>(c);
-  Restored& u = restored_[e.user];
-  u.grants.push_back({si, ri, ch, e.at, false});
+  const auto& st = p_.strategies[si];
+  int32_t ai = 0;
+  for (size_t a = 0; a < st.actions.size(); ++a)
+    if (st.actions[a].resource == ri && st.actions[a].code == e.code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
+  Grant g{si, ri, ai, ch, e.at, e.amount, INT64_MAX};
+  const auto& res = p_.resources[ri];
+  if (res.use_after_claim > 0) g.expires = e.at + res.use_after_claim;
+  else if (res.has_use_window) g.expires = res.use_to;
+  u.grants.push_back(g);
   if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) {
     u.deliveries.emplace_back(si, e.at);
     ++stock_used_[si];
@@ -491,35 +563,37 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
   if (!store_) return true;  // nothing to remember without a store (see process())
   size_t begin = decision_log_.size();
   std::vector<state::LedgerEntry> entries;
+  entries.reserve(out.size() - first);
   for (size_t i = first; i < out.size(); ++i) {
     // The ledger keeps the text as reported; the caller reports the same text (no second render).
-    if (store_) out[i].json = decision_json(out[i]);
+    out[i].json = decision_json(out[i]);
     const Decision& d = out[i];
-    if (store_) {
+    state::LedgerEntry e;
+    e.unit = unit;
+    e.user = d.user;
+    e.outcome = outcome_name(d.outcome);
+    e.reason = d.reason;
+    if (d.strategy != kNoStrategy) {
       const auto& s = p_.strategies[d.strategy];
-      state::LedgerEntry e;
-      e.unit = unit;
-      e.user = d.user;
       e.strategy = s.name;
-      e.outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Control ? "control" : "rejected";
-      e.reason = d.reason;
       if (!s.actions.empty()) {
         const auto& a = s.actions[d.action];
-        const auto& r = p_.resources[a.resource];
-        e.resource = r.name;
+        e.resource = p_.resources[a.resource].name;
         e.channel = a.channel >= 0 ? p_.channels[a.channel] : "";
         e.code = a.code;
-        if (d.outcome == Outcome::Granted && is_coupon(r.kind)) e.amount = r.discount;
       }
-      e.at = d.at;
-      e.json = d.json;
-      entries.push_back(std::move(e));
     }
+    e.amount = d.amount;
+    e.sales = d.sales;
+    e.at = d.at;
+    e.granted_at = d.granted_at;
+    e.json = d.json;
+    entries.push_back(std::move(e));
     decision_log_.push_back(d);
   }
   unit_decisions_[unit] = {begin, decision_log_.size()};
   ++pending_units_;
-  return !store_ || store_->append(unit, entries, err);
+  return store_->append(unit, entries, err);
 }
 
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
@@ -529,13 +603,17 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     replay_unit(ev.id, out);
     return true;
   }
-  if (!observe(ev, err)) return false;
+  User& u = user(ev.user);
+  if (!observe_event(u, ev, err)) return false;
   if (store_) {
     seen_.insert(ev.id);
-    if (replay_unit(ev.id, out)) return true;  // decided before a restart: report the record
+    // Decided before a restart: report the record. Its grants, redemptions and expiries were
+    // restored from the ledger, so only the history aggregates are rebuilt here.
+    if (replay_unit(ev.id, out)) return true;
   }
   size_t first = out.size();
-  User& u = user(ev.user);
+  expire(ev.time, out);
+  redeem(u, ev.user, ev, out);
   // Candidates: the unindexed strategies plus those indexed under this event's field values;
   // everything else cannot match, so per-event cost follows the candidates, not the catalogue.
   candidates_ = strategies_by_event_[ev.type];
@@ -549,28 +627,112 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   return record_unit(ev.id, out, first, err);
 }
 
-// A `Redeem` event marks the user's oldest open grant as used, which is what the "unredeemed
-// coupons per user" policy counts. It names the grant by `resource` (the resource's name) or by
-// `code` (the channel code of the granting action).
-void Engine::redeem(User& u, const Event& ev) {
-  const auto& et = p_.events[ev.type];
-  if (et.name != "Redeem") return;
-  for (size_t i = 3; i < et.fields.size(); ++i) {
-    const auto& f = et.fields[i];
-    if ((f.name != "resource" && f.name != "code") || f.kind != Kind::String || ev.fields[i] == kNone) continue;
-    std::string_view name = strings_.text(ev.fields[i]);
-    for (auto& g : u.grants) {
-      // Grants restored from a ledger may lie after this event in time: never redeem those.
-      if (g.redeemed || g.time > ev.time) continue;
-      bool match = f.name == "resource" ? p_.resources[g.resource].name == name : false;
-      if (f.name == "code")
-        for (const auto& a : p_.strategies[g.strategy].actions) match |= a.resource == g.resource && a.code == name;
-      if (match) {
-        g.redeemed = true;
-        return;
-      }
+void Engine::expire(int64_t now, std::vector<Decision>& out) {
+  while (!expiries_.empty() && expiries_.top().at <= now) {
+    Expiry x = expiries_.top();
+    expiries_.pop();
+    auto it = users_.find(x.user);
+    Grant* g = nullptr;
+    if (it != users_.end()) g = &it->second->grants[x.grant];
+    else if (auto r = restored_.find(x.user); r != restored_.end()) g = &r->second.grants[x.grant];
+    if (!g || g->state != GrantState::Open) continue;  // redeemed in the meantime
+    g->state = GrantState::Expired;
+    Decision d;
+    d.user = x.user;
+    d.strategy = g->strategy;
+    d.action = g->action;
+    d.outcome = Outcome::Expired;
+    d.at = x.at;
+    d.granted_at = g->time;
+    d.amount = g->amount;
+    ++stats_.expired;
+    out.push_back(std::move(d));
+  }
+}
+
+// A redemption names a grant by the resource's name or the granting action's channel code. The
+// user's oldest open grant of it is checked against the use window, then the resource's usage
+// restrictions (threshold on the order `amount`, category, item, store, city).
+void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::vector<Decision>& out) {
+  const RedeemFields& rf = redeem_fields_[ev.type];
+  if (!rf.any()) return;
+  int32_t ref = -1;
+  bool by_code = false;
+  for (int32_t f : {rf.coupon, rf.code, rf.resource})
+    if (f >= 0 && ev.fields[f] != kNone && ev.present[f]) {
+      ref = f;
+      by_code = f != rf.resource;
+      break;
+    }
+  if (ref < 0) return;  // an order without a coupon
+  std::string_view name = strings_.text(ev.fields[ref]);
+  auto names = [&](const Grant& g) {
+    if (p_.resources[g.resource].name == name) return true;
+    return by_code && p_.strategies[g.strategy].actions[g.action].code == name;
+  };
+  Decision d;
+  d.event = ev.id;
+  d.user = user_id;
+  d.at = ev.time;
+  d.outcome = Outcome::RedeemRejected;
+  d.strategy = kNoStrategy;
+  d.sales = rf.amount >= 0 && ev.fields[rf.amount] != kNone ? ev.fields[rf.amount] : 0;
+  Grant* chosen = nullptr;
+  std::string why = "no_grant";
+  for (auto& g : u.grants) {
+    if (g.time > ev.time || !names(g)) continue;
+    const auto& res = p_.resources[g.resource];
+    std::string w;
+    if (g.state == GrantState::Redeemed) w = "already_redeemed";
+    else if (g.state == GrantState::Expired || ev.time >= g.expires) w = "expired";
+    else if (res.has_use_window && ev.time < res.use_from) w = "not_yet_valid";
+    if (w.empty()) {
+      chosen = &g;
+      break;
+    }
+    // Report the most useful reason: an expired grant says more than an old redeemed one.
+    if (why == "no_grant" || w != "already_redeemed") {
+      why = w;
+      d.strategy = g.strategy;
+      d.action = g.action;
+      d.granted_at = g.time;
     }
   }
+  if (chosen) {
+    const auto& res = p_.resources[chosen->resource];
+    d.strategy = chosen->strategy;
+    d.action = chosen->action;
+    d.granted_at = chosen->time;
+    why.clear();
+    if (res.threshold > 0 && (rf.amount < 0 || ev.fields[rf.amount] == kNone || ev.fields[rf.amount] < res.threshold))
+      why = "below_threshold";
+    for (int k = 0; k < 4 && why.empty(); ++k) {
+      const auto& allowed = allowed_[chosen->resource][k];
+      if (allowed.empty()) continue;
+      int32_t f = rf.restricted[k];
+      bool ok = false;
+      if (f >= 0 && ev.fields[f] != kNone) {
+        const auto& fd = p_.events[ev.type].fields[f];
+        auto in = [&](int64_t v) { return std::binary_search(allowed.begin(), allowed.end(), v); };
+        if (fd.kind == Kind::String) ok = in(ev.fields[f]);
+        else
+          for (int64_t v : collections_.items(ev.fields[f])) ok |= in(v);
+      }
+      if (!ok) why = std::string("wrong_") + bytecode::kRestrictionNames[k];
+    }
+    if (why.empty()) {
+      chosen->state = GrantState::Redeemed;
+      d.outcome = Outcome::Redeemed;
+      d.amount = chosen->amount;
+      ++stats_.redeemed;
+      out.push_back(std::move(d));
+      return;
+    }
+  }
+  d.reason = why;
+  d.sales = 0;
+  ++stats_.redeem_rejected;
+  out.push_back(std::move(d));
 }
 
 bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
@@ -590,18 +752,52 @@ bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool&
   return true;
 }
 
+// What one more grant of a resource is worth to this user. A shared red envelope with `decay`
+// pays less on repeated claims (000 section 4): the full discount first, then discount x
+// (1 - decay) rounded to a hundredth, then `fixed_from_third` for every later claim.
+int64_t Engine::face_value(const User& u, uint32_t ri) const {
+  const auto& r = p_.resources[ri];
+  if (!is_coupon(r.kind)) return 0;
+  if (r.decay <= 0) return r.discount;
+  int64_t earlier = 0;
+  for (const auto& g : u.grants) earlier += g.resource == ri;
+  if (earlier == 0) return r.discount;
+  if (earlier >= 2) return r.fixed_from_third;
+  constexpr int64_t kCent = support::Decimal::kScale / 100;
+  __int128 v = static_cast<__int128>(r.discount) * (support::Decimal::kScale - r.decay) / support::Decimal::kScale;
+  return static_cast<int64_t>((v + kCent / 2) / kCent * kCent);
+}
+
+Engine::Grant Engine::make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const {
+  const auto& a = p_.strategies[si].actions[ai];
+  const auto& res = p_.resources[a.resource];
+  Grant g{si, a.resource, ai, a.channel, now, face_value(u, a.resource), INT64_MAX};
+  if (res.use_after_claim > 0) g.expires = now + res.use_after_claim;
+  else if (res.has_use_window) g.expires = res.use_to;
+  return g;
+}
 
 std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0;
-    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now, s.zone_offset);
+    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now, s);
     if (n >= cap.count) return "per_user_limit";
   }
+  if (!s.exclusive_group.empty())
+    for (const auto& [strategy, time] : u.deliveries)
+      if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) return "exclusive_group";
   if (s.stock >= 0 && stock_used_[si] >= s.stock) return "stock";
   int64_t cost = 0;
-  for (const auto& a : s.actions)
-    if (is_coupon(p_.resources[a.resource].kind)) cost += p_.resources[a.resource].discount;
+  for (const auto& a : s.actions) cost += face_value(u, a.resource);
   if (s.has_budget && budget_used_[si] + cost > s.budget) return "budget";
+  // Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
+  // is used, plus one delivery so the window's first moments can deliver at all. Unused share
+  // carries over.
+  if (s.paced && s.has_window && s.to > s.from) {
+    __int128 elapsed = std::clamp<int64_t>(now - s.from, 0, s.to - s.from), span = s.to - s.from;
+    if (s.stock >= 0 && stock_used_[si] >= static_cast<int64_t>(s.stock * elapsed / span) + 1) return "pacing";
+    if (s.has_budget && budget_used_[si] + cost > static_cast<int64_t>(s.budget * elapsed / span) + cost) return "pacing";
+  }
   return "";
 }
 
@@ -617,18 +813,16 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
         bool counted = pol.unredeemed_kind == "resources" ||
                        (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
                        (pol.unredeemed_kind == "red_envelopes" && gr.kind == bytecode::ResourceKind::RedEnvelope);
-        bool expired = (gr.use_after_claim > 0 && g.time + gr.use_after_claim <= now) ||
-                       (gr.has_use_window && now >= gr.use_to);
-        open += counted && !g.redeemed && !expired;
+        open += counted && g.state == GrantState::Open && now < g.expires;
       }
       if (open >= pol.max_unredeemed) return "unredeemed_limit";
     }
     if (pol.has_same_type)
       for (const auto& g : u.grants)
-        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now)) return "same_type";
+        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) return "same_type";
     if (pol.has_quiet && a.send) {
       // Minute of the day in the strategy's zone; the window may wrap past midnight.
-      int64_t local = now + s.zone_offset;
+      int64_t local = now + s.offset_at(now);
       int64_t minute = (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
                        support::kMicrosPerMinute;
       bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
@@ -638,7 +832,7 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
       int64_t n = 0;
-      for (const auto& g : u.grants) n += g.channel == cc.channel && in_period(cc.cap.period, g.time, now);
+      for (const auto& g : u.grants) n += g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s);
       if (n >= cc.cap.count) return "channel_cap";
     }
   }
@@ -674,13 +868,17 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     if (why.empty()) {
       d.outcome = Outcome::Granted;
       d.reason.clear();
-      u.grants.push_back({si, a.resource, a.channel, now, false});
-      if (is_coupon(p_.resources[a.resource].kind)) budget_used_[si] += p_.resources[a.resource].discount;
+      Grant g = make_grant(u, si, d.action, now);
+      d.amount = g.amount;
+      budget_used_[si] += g.amount;
+      if (g.expires != INT64_MAX) expiries_.push({g.expires, user_id, u.grants.size()});
+      u.grants.push_back(g);
       delivered = true;
       ++stats_.granted;
     } else {
       d.outcome = Outcome::Rejected;
       d.reason = why;
+      d.amount = 0;
       ++stats_.rejected;
     }
     out.push_back(d);
@@ -723,6 +921,7 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     std::string unit = "schedule:" + s.name + "@" + std::to_string(best_time);
     if (!replay_unit(unit, out)) {
       size_t first = out.size();
+      expire(best_time, out);
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
         for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
       std::string err;
@@ -808,17 +1007,39 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
 
 std::string Engine::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
-  const auto& s = p_.strategies[d.strategy];
-  const auto& a = s.actions.empty() ? bytecode::Action{} : s.actions[d.action];
-  const char* outcome = d.outcome == Outcome::Granted ? "granted" : d.outcome == Outcome::Rejected ? "rejected" : "control";
-  std::string res = s.actions.empty() ? "null" : support::json_quote(p_.resources[a.resource].name);
-  std::string channel = a.channel >= 0 ? support::json_quote(p_.channels[a.channel]) : "null";
-  std::string code = a.code.empty() ? "null" : support::json_quote(a.code);
-  return fmt::format(
+  bool has_strategy = d.strategy != kNoStrategy;
+  const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
+  const bytecode::Action* a = s && !s->actions.empty() ? &s->actions[d.action] : nullptr;
+  const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
+  auto money = [](int64_t v) { return support::json_quote(support::Decimal::from_units(v).to_string()); };
+  std::string out = fmt::format(
       "{{\"event\":{},\"user\":{},\"strategy\":{},\"outcome\":\"{}\",\"reason\":{},\"resource\":{},\"channel\":{},"
-      "\"code\":{},\"at\":\"{}\"}}",
-      d.event.empty() ? "null" : support::json_quote(d.event), support::json_quote(d.user), support::json_quote(s.name), outcome,
-      d.reason.empty() ? "null" : support::json_quote(d.reason), res, channel, code, support::format_time(d.at));
+      "\"code\":{},\"at\":\"{}\"",
+      d.event.empty() ? "null" : support::json_quote(d.event), support::json_quote(d.user),
+      s ? support::json_quote(s->name) : "null", outcome_name(d.outcome), d.reason.empty() ? "null" : support::json_quote(d.reason),
+      r ? support::json_quote(r->name) : "null", a && a->channel >= 0 ? support::json_quote(p_.channels[a->channel]) : "null",
+      a && !a->code.empty() ? support::json_quote(a->code) : "null", support::format_time(d.at));
+  bool monetary = r && is_coupon(r->kind);
+  switch (d.outcome) {
+    case Outcome::Granted:
+      if (monetary) out += fmt::format(",\"amount\":{},\"currency\":{}", money(d.amount), support::json_quote(r->currency));
+      break;
+    case Outcome::Redeemed:
+      out += fmt::format(",\"granted_at\":\"{}\",\"subsidy\":{},\"sales\":{}", support::format_time(d.granted_at),
+                         money(d.amount), money(d.sales));
+      if (monetary) out += ",\"currency\":" + support::json_quote(r->currency);
+      break;
+    case Outcome::RedeemRejected:
+      if (r) out += fmt::format(",\"granted_at\":\"{}\"", support::format_time(d.granted_at));
+      break;
+    case Outcome::Expired:
+      out += fmt::format(",\"granted_at\":\"{}\"", support::format_time(d.granted_at));
+      if (monetary) out += fmt::format(",\"amount\":{},\"currency\":{}", money(d.amount), support::json_quote(r->currency));
+      break;
+    default:
+      break;
+  }
+  return out + "}";
 }
 
 }  // namespace crm::engine

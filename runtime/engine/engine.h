@@ -10,9 +10,12 @@
 
 #include <cstdint>
 #include <istream>
+#include <array>
 #include <map>
+#include <queue>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -35,22 +38,30 @@ struct Event {
   std::vector<uint8_t> present;
 };
 
-enum class Outcome : uint8_t { Granted, Rejected, Control };
+// Decisions of strategies (granted, rejected, control) and what later happens to a grant:
+// a redemption accepted or refused against the resource's usage restrictions, or its expiry.
+enum class Outcome : uint8_t { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired };
+const char* outcome_name(Outcome o);
+
+constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
 
 struct Decision {
-  std::string event;  // empty for scheduled deliveries
+  std::string event;  // empty for scheduled deliveries and expiries
   std::string user;
   uint32_t strategy = 0;
   Outcome outcome = Outcome::Granted;
   std::string reason;  // why rejected
   int32_t action = 0;
   int64_t at = 0;
+  int64_t amount = 0;      // face value (granted) or subsidy (redeemed), millionths of the resource's currency
+  int64_t sales = 0;       // redeemed: the order amount
+  int64_t granted_at = 0;  // redemptions and expiries: when the grant they concern was made
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
 struct Stats {
   size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
-  size_t granted = 0, rejected = 0, control = 0;
+  size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0;
   std::map<std::string, size_t> skipped_by_reason;
 };
 
@@ -80,7 +91,8 @@ class Engine {
   size_t pending_units() const { return pending_units_; }
   size_t decided_units() const { return decided_units_; }  // units decided (not replayed) in this run
 
-  // Streaming. Events must arrive in time order; an earlier event is refused (returns false).
+  // Streaming. Each user's events must arrive in time order; an event earlier than the same
+  // user's previous one is refused (returns false). Different users' events may interleave.
   // With a state store attached, an event whose id was already processed is not applied
   // again: its decisions are repeated.
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
@@ -114,15 +126,20 @@ class Engine {
   bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error);
 
  private:
+  enum class GrantState : uint8_t { Open, Redeemed, Expired };
   struct Grant {
     uint32_t strategy;
     uint32_t resource;
+    int32_t action;
     int32_t channel;
     int64_t time;
-    bool redeemed = false;
+    int64_t amount;   // face value as granted (decayed for repeated red-envelope claims)
+    int64_t expires;  // end of the use window; INT64_MAX when it never expires
+    GrantState state = GrantState::Open;
   };
   struct User {
     explicit User(const bytecode::Program& p) : aggs(p) {}
+    int64_t last_time = INT64_MIN;
     std::vector<int64_t> profile;
     state::UserAggregates aggs;
     std::vector<Grant> grants;
@@ -145,7 +162,14 @@ class Engine {
   // (claim window, policies). Empty when allowed, else the rejection reason.
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
   std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now);
-  void redeem(User& u, const Event& ev);
+  // Redemption attempts carried by the event (a `Redeem` event, or any event with a `coupon`
+  // field): each is checked against the grant's usage restrictions and recorded in `out`.
+  void redeem(User& u, const std::string& user_id, const Event& ev, std::vector<Decision>& out);
+  // Records the expiry of every open grant whose use window ended at or before `now`.
+  void expire(int64_t now, std::vector<Decision>& out);
+  Grant make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const;
+  int64_t face_value(const User& u, uint32_t resource) const;
+  bool observe_event(User& u, const Event& ev, std::string& error);
 
   const bytecode::Program& p_;
   vm::VM vm_;
@@ -177,6 +201,25 @@ class Engine {
   // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
   std::unordered_map<std::string, std::pair<size_t, size_t>> unit_decisions_;
   std::vector<Decision> decision_log_;
+  // Per event type: the fields a redemption reads (-1 when absent): the grant reference
+  // (`resource`, `code` on Redeem events; `coupon` on any), the order `amount`, and the
+  // restricted attributes (category, item, store, city).
+  struct RedeemFields {
+    int32_t resource = -1, code = -1, coupon = -1, amount = -1;
+    int32_t restricted[4] = {-1, -1, -1, -1};
+    bool any() const { return resource >= 0 || code >= 0 || coupon >= 0; }
+  };
+  std::vector<RedeemFields> redeem_fields_;
+  std::vector<std::array<std::vector<int64_t>, 4>> allowed_;  // per resource: interned allowed values, sorted
+  // Open grants by the end of their use window: (expires, user, index into the user's grants).
+  struct Expiry {
+    int64_t at;
+    std::string user;
+    size_t grant;
+    // A total order, so expiries due together are reported in the same order after a restart.
+    bool operator>(const Expiry& o) const { return std::tie(at, user, grant) > std::tie(o.at, o.user, o.grant); }
+  };
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
   struct Restored {
     std::vector<Grant> grants;
     std::vector<std::pair<uint32_t, int64_t>> deliveries;

@@ -43,9 +43,20 @@ CREATE TABLE IF NOT EXISTS crm_ledger (
   code     TEXT,
   amount   INTEGER NOT NULL,
   at       INTEGER NOT NULL,
-  json     TEXT NOT NULL
+  json     TEXT NOT NULL,
+  sales    INTEGER NOT NULL DEFAULT 0,
+  granted_at INTEGER
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '2');
+)";
+
+// Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
+constexpr const char* kMigrateV1 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_ledger ADD COLUMN sales INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE crm_ledger ADD COLUMN granted_at INTEGER;
+UPDATE crm_meta SET value = '2' WHERE key = 'schema_version';
+COMMIT;
 )";
 
 class SqliteStore : public StateStore {
@@ -69,14 +80,18 @@ class SqliteStore : public StateStore {
       return false;
     std::string version;
     if (!query_version(version, error)) return false;
-    if (version != "1") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads version 1", path_, version);
+    if (version == "1") {
+      if (!exec(kMigrateV1, error)) return false;
+      version = "2";
+    }
+    if (version != "2") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads version 2", path_, version);
       return false;
     }
     if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit) VALUES (?)", -1, &unit_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           "at, json, sales, granted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
@@ -91,8 +106,8 @@ class SqliteStore : public StateStore {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     if (sqlite3_prepare_v2(db_,
-                           "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json "
-                           "FROM crm_ledger ORDER BY seq",
+                           "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, "
+                           "sales, granted_at FROM crm_ledger ORDER BY seq",
                            -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -108,6 +123,8 @@ class SqliteStore : public StateStore {
       e.amount = sqlite3_column_int64(s, 8);
       e.at = sqlite3_column_int64(s, 9);
       e.json = text(s, 10);
+      e.sales = sqlite3_column_int64(s, 11);
+      e.granted_at = sqlite3_column_int64(s, 12);
       entries.push_back(std::move(e));
     }
     sqlite3_finalize(s);
@@ -141,6 +158,9 @@ class SqliteStore : public StateStore {
       sqlite3_bind_int64(entry_stmt_, 9, e.amount);
       sqlite3_bind_int64(entry_stmt_, 10, e.at);
       bind(11, e.json, false);
+      sqlite3_bind_int64(entry_stmt_, 12, e.sales);
+      if (e.granted_at) sqlite3_bind_int64(entry_stmt_, 13, e.granted_at);
+      else sqlite3_bind_null(entry_stmt_, 13);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     return true;

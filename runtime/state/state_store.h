@@ -18,8 +18,10 @@ namespace crm::state {
 struct LedgerEntry {
   std::string unit;     // the work unit: an event id, or "schedule:<strategy>@<micros>"
   std::string user, strategy, outcome, reason, resource, channel, code;
-  int64_t amount = 0;   // face value in millionths, for granted coupons and red envelopes
+  int64_t amount = 0;   // millionths: face value of a granted coupon or red envelope; subsidy of a redemption
+  int64_t sales = 0;    // millionths: the order amount of a redemption
   int64_t at = 0;       // decision time, microseconds since the epoch
+  int64_t granted_at = 0;  // redemptions and expiries: the time of the grant they concern
   std::string json;     // the decision exactly as reported
 };
 

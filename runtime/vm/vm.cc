@@ -46,6 +46,10 @@ int64_t CollectionStore::size(int64_t h) const {
   return h >= 0 && size_t(h) < sets_.size() ? static_cast<int64_t>(sets_[h].size()) : 0;
 }
 
+const std::vector<int64_t>& CollectionStore::items(int64_t h) const {
+  return h >= 0 && size_t(h) < sets_.size() ? sets_[h] : empty_;
+}
+
 uint64_t stable_hash(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }

@@ -40,9 +40,11 @@ class CollectionStore {
   int64_t add(std::vector<int64_t> sorted_values);
   bool contains(int64_t handle, int64_t v) const;
   int64_t size(int64_t handle) const;
+  const std::vector<int64_t>& items(int64_t handle) const;
 
  private:
   std::vector<std::vector<int64_t>> sets_;
+  std::vector<int64_t> empty_;
 };
 
 class AggregateSource {

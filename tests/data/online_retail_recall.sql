@@ -22,3 +22,12 @@ WHERE s.t >= unixepoch('2011-09-01 00:00:00') AND s.t < unixepoch('2011-12-31 00
 SELECT 'qualifying', count(*) FROM qualifying;
 SELECT 'granted', min(5000, sum(min(2, days))) FROM
   (SELECT user, count(DISTINCT t / 86400) AS days FROM qualifying GROUP BY user);
+
+-- Each grant is valid 14 days after the claim; the runtime records its expiry when the stream
+-- passes that instant (no Redeem events here, so none is redeemed). Prints `expired|N`.
+CREATE TEMP TABLE grants AS
+SELECT user, t FROM (
+  SELECT user, t, row_number() OVER (PARTITION BY user ORDER BY t) AS k
+  FROM (SELECT user, min(t) AS t FROM qualifying GROUP BY user, t / 86400))
+WHERE k <= 2;
+SELECT 'expired', count(*) FROM grants WHERE t + 14 * 86400 <= (SELECT max(t) FROM orders);
