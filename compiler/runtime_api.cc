@@ -3,6 +3,9 @@
 #include <crm/runtime.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
@@ -39,13 +42,51 @@ struct EvaluatorData {
   }
 };
 
+// One engine behind one mutex: decisions on shared counters (stock, budget, caps) are made one
+// at a time, so they can never be exceeded, whatever the number of feeding threads. Durability
+// is a group commit: a thread whose unit is recorded waits while other threads are queued to
+// add theirs, and the last one in commits them all in one transaction.
 struct RuntimeData {
   std::shared_ptr<const ProgramData> program;
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
   engine::Engine engine;
   engine::Event event;
   std::vector<engine::Decision> decisions;
+  std::mutex mu;
+  std::condition_variable durable;
+  std::atomic<int> queued{0};  // threads waiting for `mu` in process_event
+  uint64_t recorded = 0, committed = 0;  // units appended to / committed in the store
+  bool committing = false;
+  Runtime::Commit mode = Runtime::Commit::OnReturn;
+  std::string commit_error;  // a failed group commit: every waiting caller reports it
   explicit RuntimeData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program) {}
+
+  static constexpr uint64_t kMaxGroup = 4096;
+
+  // Commits when nobody else is about to add to the group (or the group is full).
+  void maybe_commit(bool now = false) {
+    if (committing || committed == recorded || !commit_error.empty()) return;
+    if (!now && queued.load() > 0 && recorded - committed < kMaxGroup) return;
+    committing = true;
+    uint64_t target = recorded;
+    std::string err;
+    if (engine.commit(err)) committed = target;
+    else commit_error = err.empty() ? "commit failed" : err;
+    committing = false;
+    durable.notify_all();
+  }
+
+  bool wait_durable(std::unique_lock<std::mutex>& lk, uint64_t unit, std::string& error, bool now = false) {
+    for (;;) {
+      maybe_commit(now);
+      if (!commit_error.empty()) {
+        error = commit_error;
+        return false;
+      }
+      if (committed >= unit) return true;
+      durable.wait(lk);
+    }
+  }
 };
 
 }  // namespace detail
@@ -210,9 +251,11 @@ Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
-bool Runtime::open_state(const std::string& spec, std::string& error) {
+bool Runtime::open_state(const std::string& spec, std::string& error, Commit mode) {
   if (!d_) { error = "no program"; return false; }
+  std::lock_guard lk(d_->mu);
   if (d_->store) { error = "state is already open"; return false; }
+  d_->mode = mode;
   try {
     auto store = state::open_store(spec, error);
     if (!store || !d_->engine.attach(store.get(), error)) return false;
@@ -226,8 +269,9 @@ bool Runtime::open_state(const std::string& spec, std::string& error) {
 
 bool Runtime::commit(std::string& error) {
   if (!d_) { error = "no program"; return false; }
+  std::unique_lock lk(d_->mu);
   try {
-    return d_->engine.commit(error);
+    return d_->wait_durable(lk, d_->recorded, error, /*now=*/true);
   } catch (const std::exception& e) {
     error = e.what();
     return false;
@@ -236,6 +280,7 @@ bool Runtime::commit(std::string& error) {
 
 bool Runtime::load_profile(std::string_view line, std::string& error) {
   if (!d_) { error = "no program"; return false; }
+  std::lock_guard lk(d_->mu);
   try {
     return d_->engine.load_profile_line(line, error);
   } catch (const std::exception& e) {
@@ -246,13 +291,42 @@ bool Runtime::load_profile(std::string_view line, std::string& error) {
 
 bool Runtime::process_event(std::string_view line, std::vector<std::string>& decisions, std::string& error) {
   if (!d_) { error = "no program"; return false; }
+  auto& d = *d_;
+  d.queued.fetch_add(1);
+  std::unique_lock lk(d.mu);
+  d.queued.fetch_sub(1);
   try {
-    if (!d_->engine.parse_event(line, d_->event, error)) return false;
-    d_->decisions.clear();
-    d_->engine.fire_schedules(d_->event.time, d_->decisions);
-    bool ok = d_->engine.process(d_->event, d_->decisions, error);
-    for (const auto& dec : d_->decisions) decisions.push_back(d_->engine.decision_json(dec));
-    return ok;
+    if (!d.commit_error.empty()) {
+      error = d.commit_error;  // the state is behind what was decided: refuse to go on
+      return false;
+    }
+    size_t before = d.engine.decided_units();
+    bool ok = d.engine.parse_event(line, d.event, error);
+    if (ok) {
+      d.decisions.clear();
+      d.engine.fire_schedules(d.event.time, d.decisions);
+      if (!d.engine.schedule_error().empty()) {
+        error = d.engine.schedule_error();
+        ok = false;
+      }
+      if (ok) ok = d.engine.process(d.event, d.decisions, error);
+    }
+    if (!ok) {
+      d.recorded += d.engine.decided_units() - before;  // scheduled units may have been recorded
+      d.maybe_commit();  // others may be waiting for this caller to close the group
+      return false;
+    }
+    std::vector<std::string> out;
+    out.reserve(d.decisions.size());
+    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+    if (d.store) {
+      // Wait for everything recorded so far: an idempotent replay may repeat decisions another
+      // thread recorded that are not durable yet.
+      d.recorded += d.engine.decided_units() - before;
+      if (d.mode == Commit::OnReturn && !d.wait_durable(lk, d.recorded, error)) return false;
+    }
+    decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+    return true;
   } catch (const std::exception& e) {
     error = e.what();
     return false;
@@ -261,6 +335,7 @@ bool Runtime::process_event(std::string_view line, std::vector<std::string>& dec
 
 std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {
   if (!d_) return {};
+  std::lock_guard lk(d_->mu);
   try {
     return d_->engine.audience(at_micros);
   } catch (...) {

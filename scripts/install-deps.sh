@@ -8,6 +8,7 @@ packages=(
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev             # libFuzzer target
   sqlite3 libsqlite3-dev                  # independent checks of segment counts, SQL baseline
+  tzdata                                  # named time zones (`zone: "Asia/Shanghai"`), resolved at compile time
   zlib1g-dev                              # reading the gzipped public datasets
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
 )

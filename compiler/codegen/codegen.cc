@@ -11,6 +11,7 @@
 #include "compiler/format/formatter.h"
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
+#include "support/time_zone.h"
 
 namespace crm::codegen {
 namespace {
@@ -402,7 +403,15 @@ class Codegen {
           break;
         }
         case ClauseKind::Priority: out.priority = std::stoll(c->number); break;
-        case ClauseKind::Zone: out.zone_offset = support::parse_utc_offset(c->number).value_or(0); break;
+        case ClauseKind::Zone: {
+          // Resolved now, so the compiled program behaves the same on every host.
+          std::string why;
+          if (auto z = support::load_zone(c->number, why)) {
+            out.zone_offset = z->initial_offset;
+            out.zone_transitions = std::move(z->transitions);
+          }
+          break;
+        }
         case ClauseKind::Exclusive: out.exclusive_group = c->number; break;
       }
     }

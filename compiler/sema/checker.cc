@@ -16,6 +16,7 @@
 
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
+#include "support/time_zone.h"
 
 namespace crm::sema {
 namespace {
@@ -728,11 +729,14 @@ class Checker {
                          fmt::format("control share `{}%` must be above 0% and below 100%", c->number));
           break;
         }
-        case ClauseKind::Zone:
-          if (!parse_zone(c->number))
-            sink_.report(Code::E0104, c->number_span, fmt::format("invalid time zone {}", bt(c->number)))
-                .help = "write a fixed UTC offset such as `\"+08:00\"` or `\"-05:00\"`; calendar periods (`per day`) follow it";
+        case ClauseKind::Zone: {
+          std::string why;
+          if (!support::load_zone(c->number, why))
+            sink_.report(Code::E0104, c->number_span, why)
+                .help = "write a zone name such as `\"Asia/Shanghai\"` or a fixed UTC offset such as `\"+08:00\"`; "
+                        "calendar periods (`per day`) and quiet hours follow it";
           break;
+        }
         case ClauseKind::Exclusive:
           if (c->number.empty())
             sink_.report(Code::E0104, c->number_span, "exclusive group name is empty")
@@ -755,8 +759,6 @@ class Checker {
     if (auto it = seen.find(ClauseKind::What); it != seen.end())
       for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
   }
-
-  static bool parse_zone(const std::string& z) { return support::parse_utc_offset(z).has_value(); }
 
   void warn_if_false(const Expr* e, bool ok, const char* clause) {
     if (!ok || !e) return;

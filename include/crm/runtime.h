@@ -86,22 +86,33 @@ class Evaluator {
 
 // The streaming runtime: profiles and events as JSON Lines (docs/runtime.md), decisions as
 // JSON Lines. Keeps per-user history, grants, stock and budgets in memory.
+//
+// Thread-safe: any number of threads may call process_event at once (for overlapping users);
+// decisions are made one at a time, so limits, stock and budgets hold exactly. Each user's
+// events must still arrive in time order.
 class Runtime {
  public:
+  // When decisions become durable once a state is open (docs/semantics.md):
+  //   OnReturn  process_event returns only after its decisions are committed; concurrent callers
+  //             share one commit (group commit). The default.
+  //   Manual    the caller calls commit() and must not act on decisions before it succeeds.
+  enum class Commit { OnReturn, Manual };
+
   explicit Runtime(const CompiledProgram& program);
   ~Runtime();
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
 
   // Durable state: "memory" or "sqlite:PATH" (docs/semantics.md). Rebuilds counters from the
-  // ledger; later decisions are recorded there and become durable at commit(). Call before
-  // processing events.
-  bool open_state(const std::string& spec, std::string& error);
+  // ledger; later decisions are recorded there. Call before processing events.
+  bool open_state(const std::string& spec, std::string& error, Commit mode = Commit::OnReturn);
+  // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   bool commit(std::string& error);
 
   bool load_profile(std::string_view json_line, std::string& error);
   // Applies one event and appends the decisions it caused (and any scheduled deliveries due
-  // by its time) to `decisions`, one JSON object each.
+  // by its time, redemptions and expiries) to `decisions`, one JSON object each. On failure
+  // nothing is appended.
   bool process_event(std::string_view json_line, std::vector<std::string>& decisions, std::string& error);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);

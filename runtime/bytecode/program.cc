@@ -348,8 +348,12 @@ bool verify(const Program& p, std::string& error) {
                                size_t(s.index_field) >= p.events[s.event].fields.size()))
       return fail("strategy index refers to a missing event field");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
-    for (size_t i = 1; i < s.zone_transitions.size(); ++i)
-      if (s.zone_transitions[i - 1].first >= s.zone_transitions[i].first) return fail("strategy zone transitions are not sorted");
+    constexpr int64_t kMaxOffset = 26 * 3600 * int64_t(1'000'000);
+    auto bad_offset = [&](int64_t o) { return o <= -kMaxOffset || o >= kMaxOffset; };
+    if (bad_offset(s.zone_offset)) return fail("strategy zone offset out of range");
+    for (size_t i = 0; i < s.zone_transitions.size(); ++i)
+      if ((i && s.zone_transitions[i - 1].first >= s.zone_transitions[i].first) || bad_offset(s.zone_transitions[i].second))
+        return fail("strategy zone transitions are not sorted or out of range");
     for (const auto& a : s.actions)
       if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))
         return fail("strategy action refers to a missing resource or channel");

@@ -192,13 +192,17 @@ TEST(Checker, StrategyRules) {
   EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0508", "E0503", "E0406", "E0402", "E0506", "E0511", "E0505"}));
 }
 
-TEST(Checker, ZoneIsAFixedUtcOffset) {
-  auto ok = check("resource coupon c { discount: 5 CNY }\n"
-                  "strategy s { who: true  when: on Order  what: grant c  zone: \"+08:00\" }\n");
-  EXPECT_TRUE(ok.codes().empty());
-  auto bad = check("resource coupon c { discount: 5 CNY }\n"
-                   "strategy s { who: true  when: on Order  what: grant c  zone: \"Asia/Shanghai\" }\n");
-  EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0104"});
+TEST(Checker, ZoneIsAFixedUtcOffsetOrAKnownZoneName) {
+  for (const char* zone : {"+08:00", "-05:30", "UTC", "Asia/Shanghai", "America/New_York"}) {
+    auto ok = check(std::string("resource coupon c { discount: 5 CNY }\n"
+                                "strategy s { who: true  when: on Order  what: grant c  zone: \"") + zone + "\" }\n");
+    EXPECT_TRUE(ok.codes().empty()) << zone;
+  }
+  for (const char* zone : {"Asia/Shangai", "+8", "../etc/passwd", ""}) {
+    auto bad = check(std::string("resource coupon c { discount: 5 CNY }\n"
+                                 "strategy s { who: true  when: on Order  what: grant c  zone: \"") + zone + "\" }\n");
+    EXPECT_EQ(bad.codes(), std::vector<std::string>{"E0104"}) << zone;
+  }
 }
 
 // ---- strategy conflicts (W0105) ----------------------------------------------------------------

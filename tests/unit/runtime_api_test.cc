@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 namespace {
 
+// One file per test: ctest runs the tests of this file as parallel processes.
 std::string write_temp(const std::string& text) {
-  std::string path = ::testing::TempDir() + "runtime_api_test.crm";
+  std::string path = ::testing::TempDir() + "runtime_api_" +
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".crm";
   std::ofstream(path) << text;
   return path;
 }
@@ -140,4 +143,36 @@ TEST(RuntimeApi, DurableStateSurvivesARestart) {
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0], first[0]);  // replayed from the ledger, not decided again
   EXPECT_NE(again[1].find("per_user_limit"), std::string::npos) << again[1];  // the restored grant counts
+}
+
+// Every CLI scenario of tests/golden/run, fed through the embedding API instead: the decisions
+// must be the ones `crm run` prints (the .out files, minus the summary line). Each semantic of
+// docs/semantics.md with a run golden is thereby tested through both the CLI and the C++ API.
+TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(CRM_SOURCE_DIR) / "tests/golden/run";
+  size_t cases = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".crm") continue;
+    SCOPED_TRACE(entry.path().string());
+    ++cases;
+    auto out = crm::compile_files({entry.path().string()});
+    ASSERT_TRUE(out.diagnostics.ok()) << out.diagnostics.render_text();
+    crm::Runtime rt(out.program);
+    std::string err;
+    ASSERT_TRUE(rt.open_state("memory", err)) << err;
+    fs::path base = entry.path();
+    std::ifstream events(base.replace_extension(".events.jsonl"));
+    std::vector<std::string> got, want;
+    std::string line;
+    while (std::getline(events, line)) {
+      if (line.empty()) continue;
+      ASSERT_TRUE(rt.process_event(line, got, err)) << err;
+    }
+    std::ifstream expected(base.replace_extension("").replace_extension(".out"));
+    while (std::getline(expected, line))
+      if (!line.empty() && line[0] == '{') want.push_back(line);
+    EXPECT_EQ(got, want);
+  }
+  EXPECT_GE(cases, 8u);
 }

@@ -220,8 +220,10 @@ TEST(TimeZone, TablesAreMinimalAndSorted) {
   ZoneRules zone = system_zone("America/New_York");
   int64_t previous = zone.initial_offset;
   for (size_t i = 0; i < zone.transitions.size(); ++i) {
-    if (i > 0) EXPECT_LT(zone.transitions[i - 1].first, zone.transitions[i].first);
-    EXPECT_NE(zone.transitions[i].second, previous) << "redundant transition at " << format_time(zone.transitions[i].first);
+    if (i > 0) {
+      EXPECT_LT(zone.transitions[i - 1].first, zone.transitions[i].first);
+    }
+    EXPECT_NE(zone.transitions[i].second, previous) << "redundant at " << format_time(zone.transitions[i].first);
     previous = zone.transitions[i].second;
   }
   // Two changes a year from 2027 through 2100, none doubled where the table hands over to the footer rule.
@@ -265,8 +267,9 @@ TEST(TimeZone, LocalToUtcInGapAndOverlap) {
     const int64_t utc = T(text);
     EXPECT_EQ(zone.local_to_utc(utc + zone.offset_at(utc)), utc) << text;
   }
-  // Extreme inputs saturate instead of overflowing.
-  EXPECT_EQ(zone.local_day(std::numeric_limits<int64_t>::max()), floor_div(std::numeric_limits<int64_t>::max(), kMicrosPerDay));
+  // Extreme inputs do not overflow: the last UTC day of int64 ends at about 04:00Z, still the day before in New York.
+  EXPECT_EQ(zone.local_day(std::numeric_limits<int64_t>::max()),
+            floor_div(std::numeric_limits<int64_t>::max(), kMicrosPerDay) - 1);
   (void)zone.local_day_start(std::numeric_limits<int64_t>::min());
   (void)zone.local_to_utc(std::numeric_limits<int64_t>::max());
 }
@@ -291,11 +294,11 @@ TEST(TimeZone, RejectsPathTraversalAndOddCharacters) {
   const std::string inner = tmp.dir() + "/inner";
   fs::create_directories(inner);
   const std::string absolute = tmp.dir() + "/Secret";
-  for (const std::string bad : {std::string("../Secret"), std::string("Etc/../../Secret"), absolute,
-                                std::string("/etc/localtime"), std::string(""), std::string("Asia/Shanghai\n"),
-                                std::string("Asia Shanghai"), std::string("Asia/./Shanghai"), std::string("Asia//Shanghai"),
-                                std::string("Asia/"), std::string("Asia\\Shanghai"), std::string("Asia/Shanghai\0x", 15),
-                                std::string(300, 'A')}) {
+  const std::vector<std::string> bad_names = {
+      "../Secret", "Etc/../../Secret", absolute, "/etc/localtime", "", "Asia/Shanghai\n", "Asia Shanghai",
+      "Asia/./Shanghai", "Asia//Shanghai", "Asia/", "Asia\\Shanghai", std::string("Asia/Shanghai\0x", 15),
+      std::string(300, 'A')};
+  for (const std::string& bad : bad_names) {
     std::string error;
     EXPECT_FALSE(load_zone(bad, error, inner)) << bad;
     EXPECT_EQ(error.rfind("invalid time zone name `", 0), 0u) << error;
@@ -456,7 +459,9 @@ TEST(TimeZone, FooterRuleForms) {
     s.footer = footer;
     auto zone = load_synthetic(tmp, s, error);
     EXPECT_TRUE(zone) << footer << ": " << error;
-    if (zone) EXPECT_TRUE(zone->well_formed()) << footer;
+    if (zone) {
+      EXPECT_TRUE(zone->well_formed()) << footer;
+    }
     return zone.value_or(ZoneRules{});
   };
 
@@ -572,7 +577,7 @@ TEST(TimeZone, MutatedFilesNeverCrash) {
   size_t accepted = 0, rejected = 0;
   for (int iteration = 0; iteration < 2000; ++iteration) {
     std::string bytes = real;
-    const int mutations = 1 + int(pick(6));
+    const int mutations = iteration % 4 == 0 ? 1 : 1 + int(pick(6));
     for (int m = 0; m < mutations; ++m) {
       switch (pick(6)) {
         case 0: bytes[pick(bytes.size())] = char(rng()); break;
