@@ -56,6 +56,11 @@ options:
   --each                 check every file as a separate program (default: the files together
                          form one program sharing one schema)
   --deny-warnings        exit 1 when there are warnings
+  --data PROFILES        count, for each pair of possibly overlapping strategies (W0105), the
+                         users of PROFILES (JSON Lines, or CSV by the .csv name) matching both
+  --data-events EVENTS   fold these JSON Lines events into the users' history first
+  --at TIME              evaluate at TIME (default: when the pair's windows start to overlap,
+                         or the last event's time if later)
   --max-file-size BYTES  largest accepted source file (default 1048576)
   --max-nesting N        deepest accepted expression nesting (default 128)
   --max-errors N         stop reporting after N errors (default 100)
@@ -131,6 +136,12 @@ int parse_args(const std::string& cmd, int argc, char** argv, CommonArgs& a) {
     } else if (arg == "--color") {
       if (!value(v) || (v != "auto" && v != "always" && v != "never")) return usage_error("--color takes auto, always or never");
       a.color = v;
+    } else if (arg == "--data" && cmd == "check") {
+      if (!value(a.options.data_profiles)) return usage_error("--data takes a profiles file");
+    } else if (arg == "--data-events" && cmd == "check") {
+      if (!value(a.options.data_events)) return usage_error("--data-events takes an events file");
+    } else if (arg == "--at" && cmd == "check") {
+      if (!value(a.options.data_at)) return usage_error("--at takes an ISO-8601 time");
     } else if (arg == "--each" && cmd == "check") {
       a.each = true;
     } else if (arg == "--deny-warnings") {

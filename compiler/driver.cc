@@ -2,6 +2,7 @@
 #include "compiler/driver.h"
 
 #include "compiler/analysis/conflicts.h"
+#include "compiler/analysis/overlap_data.h"
 #include "compiler/sema/checker.h"
 
 namespace crm {
@@ -20,7 +21,10 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
   if (c->syntax_ok && !c->sink.full()) {
     sema::check_program(c->program, c->sink);
     c->checked = true;
-    if (!c->sink.has_errors()) analysis::check_strategy_conflicts(c->program, c->sink);
+    if (!c->sink.has_errors()) {
+      auto conflicts = analysis::check_strategy_conflicts(c->program, c->sink);
+      analysis::count_overlaps(c->program, conflicts, options.data, c->sink);
+    }
   }
   c->sink.sort();
   return c;

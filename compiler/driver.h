@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/analysis/overlap_data.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/sema/module_loader.h"
 #include "compiler/sema/program.h"
@@ -23,6 +24,7 @@ struct Input {
 struct DriverOptions {
   sema::LoadOptions load;
   size_t max_errors = 100;
+  analysis::DataSample data;  // `crm check --data`: count the users conflicting strategies share
 };
 
 struct Compilation {

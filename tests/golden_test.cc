@@ -103,6 +103,7 @@ std::string sibling(const fs::path& p, const std::string& ext) {
 
 // A case may set limits on its first line, so limit diagnostics are tested with small files:
 //   // check-options: max_file_bytes=200 max_nesting=8
+// or a data sample for `--data` (paths from the repository root): data=P data_events=E at=T
 crm::CheckOptions options_for(const fs::path& p) {
   crm::CheckOptions o;
   std::ifstream in(p);
@@ -115,7 +116,11 @@ crm::CheckOptions options_for(const fs::path& p) {
   while (words >> w) {
     auto eq = w.find('=');
     std::string key = w.substr(0, eq);
-    size_t value = std::stoull(w.substr(eq + 1));
+    std::string text = w.substr(eq + 1);
+    if (key == "data") { o.data_profiles = text; continue; }
+    if (key == "data_events") { o.data_events = text; continue; }
+    if (key == "at") { o.data_at = text; continue; }
+    size_t value = std::stoull(text);
     if (key == "max_file_bytes") o.limits.max_file_bytes = value;
     else if (key == "max_nesting") o.limits.max_nesting = static_cast<uint32_t>(value);
     else if (key == "max_errors") o.limits.max_errors = value;

@@ -58,6 +58,8 @@ class DiagnosticSink {
   size_t error_count() const { return errors_; }
   bool has_errors() const { return errors_ > 0; }
   const std::vector<Diagnostic>& diagnostics() const { return diags_; }
+  // Later analyses may add to a diagnostic already reported (index into diagnostics()).
+  Diagnostic& at(size_t i) { return diags_.at(i); }
   // Orders by file, then position, keeping report order for ties: deterministic output.
   void sort();
 

@@ -25,6 +25,12 @@ struct Limits {
 struct CheckOptions {
   std::vector<std::string> include_dirs;  // searched for `import a.b` as a/b.crm
   Limits limits;
+  // Optional data sample: each pair of strategies reported as possibly overlapping (W0105) is
+  // evaluated over these users, and the warning says how many match both.
+  std::string data_profiles;  // JSON Lines, or CSV with a header row (name ends in .csv)
+  std::string data_events;    // JSON Lines events, folded into history before evaluating
+  std::string data_at;        // ISO-8601 time to evaluate at (default: the start of the pair's overlap, or
+                              // the last event's time if later)
 };
 
 struct SourceLocation {

@@ -1,0 +1,116 @@
+// overlap_data.cc - counts the users a data sample has in common between conflicting strategies.
+#include "compiler/analysis/overlap_data.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "compiler/codegen/codegen.h"
+#include "runtime/engine/engine.h"
+#include "support/civil_time.h"
+
+namespace crm::analysis {
+
+namespace {
+
+std::string thousands(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+bool ends_with(const std::string& s, const char* tail) {
+  std::string t(tail);
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// Feeds a file line by line; `fn` returns false with an error for a malformed line.
+template <typename Fn>
+bool each_line(const std::string& path, diag::DiagnosticSink& sink, Fn&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    sink.report(diag::Code::E0109, source::Span{}, fmt::format("cannot read data file `{}`", path));
+    return false;
+  }
+  std::string line, err;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    if (!fn(line, n, err)) {
+      sink.report(diag::Code::E0109, source::Span{}, fmt::format("{}:{}: {}", path, n, err)).help =
+          "the data given with --data must follow the program's schema (docs/runtime.md)";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void count_overlaps(const sema::Program& program, const std::vector<Conflict>& conflicts, const DataSample& data,
+                    diag::DiagnosticSink& sink) {
+  if (conflicts.empty() || data.empty()) return;
+  codegen::Output gen = codegen::generate(program);
+  if (!gen.error.empty()) return;
+  const bytecode::Program& p = gen.program;
+  engine::Engine eng(p);
+  if (!data.profiles.empty()) {
+    bool csv = ends_with(data.profiles, ".csv");
+    bool ok = each_line(data.profiles, sink, [&](const std::string& line, size_t n, std::string& err) {
+      return csv ? (n == 1 ? eng.load_profile_csv_header(line, err) : eng.load_profile_csv_row(line, err))
+                 : eng.load_profile_line(line, err);
+    });
+    if (!ok) return;
+  }
+  if (!data.events.empty()) {
+    engine::Event ev;
+    bool ok = each_line(data.events, sink, [&](const std::string& line, size_t, std::string& err) {
+      return eng.parse_event(line, ev, err) && eng.observe(ev, err);
+    });
+    if (!ok) return;
+  }
+  int64_t fixed_at = INT64_MIN;
+  if (!data.at.empty()) {
+    auto t = support::parse_time(data.at, true);
+    if (!t) {
+      sink.report(diag::Code::E0109, source::Span{}, fmt::format("`--at {}` is not an ISO-8601 time", data.at));
+      return;
+    }
+    fixed_at = *t;
+  }
+  const std::string sample = data.profiles.empty() ? data.events : data.profiles;
+  auto strategy = [&](const std::string& name) -> const bytecode::Strategy* {
+    for (const auto& s : p.strategies) if (s.name == name) return &s;
+    return nullptr;
+  };
+  for (const Conflict& c : conflicts) {
+    const bytecode::Strategy* a = strategy(c.a);
+    const bytecode::Strategy* b = strategy(c.b);
+    if (!a || !b) continue;
+    // By default, when the overlap begins (history can only be asked about from the last event on).
+    int64_t at = fixed_at;
+    if (at == INT64_MIN)
+      at = std::max({a->has_window ? a->from : INT64_MIN, b->has_window ? b->from : INT64_MIN, eng.last_time()});
+    if (at == INT64_MIN) at = 0;  // no events, no windows: predicates on `now()` see 1970
+    int64_t both = 0, unknown = 0;
+    for (const auto& user : eng.users()) {
+      bool matched[2];
+      bool ok = true;
+      for (int k = 0; k < 2 && ok; ++k) {
+        int32_t unit = (k ? b : a)->who;
+        int64_t v = 1;
+        std::string err;
+        if (unit >= 0) ok = eng.evaluate(static_cast<uint32_t>(unit), user, at, v, err);
+        matched[k] = v != 0;
+      }
+      if (!ok) ++unknown;
+      else both += matched[0] && matched[1];
+    }
+    auto& d = sink.at(c.diagnostic);
+    d.message += fmt::format("; in `{}`, {} of {} users match both at {}", sample, thousands(both),
+                             thousands(static_cast<int64_t>(eng.users().size())), support::format_time(at));
+    if (unknown) d.message += fmt::format(" ({} could not be evaluated)", thousands(unknown));
+  }
+}
+
+}  // namespace crm::analysis
