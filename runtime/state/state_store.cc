@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 namespace crm::state {
 
 bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string&) {
@@ -174,6 +176,10 @@ class SqliteStore : public StateStore {
 
   std::string describe() const override { return "sqlite:" + path_; }
 
+  bool limit_pages(long long pages, std::string& error) {
+    return exec(fmt::format("PRAGMA max_page_count={}", pages).c_str(), error);
+  }
+
  private:
   static std::string text(sqlite3_stmt* s, int i) {
     auto* t = sqlite3_column_text(s, i);
@@ -208,9 +214,24 @@ class SqliteStore : public StateStore {
 
 }  // namespace
 
-std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::string& error) {
+std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::string& error) {
+  // PATH[?max_pages=N]: SQLite's page limit caps the ledger's size (a commit past it fails as a
+  // full disk would, and the run stops with that error).
+  std::string path = spec;
+  long long max_pages = 0;
+  if (auto q = spec.find("?max_pages="); q != std::string::npos) {
+    path = spec.substr(0, q);
+    std::string n = spec.substr(q + 11);
+    char* end = nullptr;
+    max_pages = std::strtoll(n.c_str(), &end, 10);
+    if (n.empty() || *end || max_pages <= 0) {
+      error = fmt::format("state `{}`: max_pages must be a positive number", spec);
+      return nullptr;
+    }
+  }
   auto s = std::make_unique<SqliteStore>(path);
   if (!s->open(error)) return nullptr;
+  if (max_pages && !s->limit_pages(max_pages, error)) return nullptr;
   return s;
 }
 

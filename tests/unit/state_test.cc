@@ -1,6 +1,12 @@
 // state_test.cc - durable state: idempotent events, restart from a ledger, store errors.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "compile_helpers.h"
@@ -133,4 +139,157 @@ TEST(State, SqliteLedgerRoundTrips) {
   EXPECT_EQ(entries[0].outcome, "granted");
   EXPECT_EQ(entries[0].amount, 5'000'000);
   EXPECT_EQ(entries[0].channel, "App");
+}
+
+// Redemptions and expiries are ledger rows too: a restart at every point of a stream with
+// grants, a refused and an accepted redemption and an expiry gives the uninterrupted output,
+// and nothing is redeemed or expired twice.
+TEST(State, RedemptionsAndExpiriesSurviveARestartAtEveryPoint) {
+  Compiled c = compile(
+      "event Order { amount: Money(CNY)  coupon: String? }\n"
+      "resource coupon c { discount: 5 CNY  threshold: 50 CNY  use: within 2 days after claim }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App code \"C5\"  how much: per user 1 per day }\n");
+  auto ord = [](const std::string& id, const std::string& user, const std::string& time, const std::string& amount,
+                const std::string& coupon) {
+    return R"({"id":")" + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time + R"(","amount":)" +
+           amount + (coupon.empty() ? "" : R"(,"coupon":")" + coupon + "\"") + "}";
+  };
+  std::vector<std::string> events = {
+      ord("e1", "a", "2026-01-01T00:00:00Z", "10", ""),     // grant a#1
+      ord("e2", "b", "2026-01-01T01:00:00Z", "10", ""),     // grant b#1
+      ord("e3", "a", "2026-01-01T02:00:00Z", "20", "C5"),   // below threshold
+      ord("e4", "a", "2026-01-01T03:00:00Z", "60", "C5"),   // redeemed
+      ord("e5", "a", "2026-01-01T04:00:00Z", "60", "C5"),   // already redeemed
+      ord("e6", "b", "2026-01-04T00:00:00Z", "60", "C5"),   // b#1 expires first, then refused; grant b#2
+      ord("e7", "a", "2026-01-04T01:00:00Z", "60", "C5"),   // a#1 already redeemed; grant a#2
+  };
+  auto run_all = [&](crm::state::StateStore& store, size_t from, size_t to, std::vector<std::string>* out) {
+    Replay run(c);
+    std::string err;
+    EXPECT_TRUE(run.engine.attach(&store, err)) << err;
+    for (size_t i = from; i < to; ++i)
+      for (auto& d : run.feed(events[i])) if (out) out->push_back(d);
+    EXPECT_TRUE(run.engine.commit(err)) << err;
+  };
+  crm::state::MemoryStore reference_store;
+  std::vector<std::string> reference;
+  run_all(reference_store, 0, events.size(), &reference);
+  auto count = [&](const char* outcome) {
+    return std::count_if(reference.begin(), reference.end(),
+                         [&](const std::string& d) { return d.find(std::string("\"outcome\":\"") + outcome + "\"") != std::string::npos; });
+  };
+  EXPECT_EQ(count("granted"), 4);
+  EXPECT_EQ(count("redeemed"), 1);
+  EXPECT_EQ(count("redeem_rejected"), 4);
+  EXPECT_EQ(count("expired"), 1);
+  for (size_t cut = 0; cut <= events.size(); ++cut) {
+    SCOPED_TRACE("restart after " + std::to_string(cut) + " events");
+    crm::state::MemoryStore store;
+    run_all(store, 0, cut, nullptr);
+    std::vector<std::string> restarted;
+    run_all(store, 0, events.size(), &restarted);
+    EXPECT_EQ(restarted, reference);
+    std::vector<crm::state::LedgerEntry> a, b;
+    std::vector<std::string> ua, ub;
+    std::string err;
+    store.load(a, ua, err);
+    reference_store.load(b, ub, err);
+    EXPECT_EQ(a.size(), b.size());
+    EXPECT_EQ(ua, ub);
+  }
+}
+
+// Faults of the state file are clear errors, and a decision is never reported as durable when
+// its commit failed (the API refuses to go on).
+TEST(State, ReadOnlyAndFullDatabasesAreClearErrors) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / "crm_state_faults";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string path = (dir / "ro.db").string();
+  std::string err;
+  { ASSERT_NE(crm::state::open_store("sqlite:" + path, err), nullptr) << err; }
+  // A read-only file. Root ignores file modes, so then the check runs in a child process that
+  // has dropped to an unprivileged user.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                           fs::perms::others_exec);
+  auto open_read_only = [&]() -> std::string {
+    std::string e;
+    if (crm::state::open_store("sqlite:" + path, e) != nullptr) return "opened";
+    return e;
+  };
+  std::string ro_error;
+  if (::geteuid() != 0) {
+    ro_error = open_read_only();
+  } else {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(fds[0]);
+      std::string e = ::setgid(65534) == 0 && ::setuid(65534) == 0 ? open_read_only() : "cannot drop privileges";
+      ssize_t w = ::write(fds[1], e.data(), e.size());
+      (void)w;
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) ro_error.append(buf, static_cast<size_t>(n));
+    ::close(fds[0]);
+    ::waitpid(pid, nullptr, 0);
+  }
+  EXPECT_NE(ro_error, "opened");
+  EXPECT_NE(ro_error.find(path), std::string::npos) << ro_error;
+  fs::permissions(path, fs::perms::owner_all);
+
+  // A full disk: SQLite's page limit makes the database full after a few pages, as a full
+  // file system would; the commit fails with SQLITE_FULL and the error says so.
+  Compiled c = compile(kProgram);
+  std::string full = (dir / "full.db").string();
+  auto store = crm::state::open_store("sqlite:" + full + "?max_pages=12", err);
+  ASSERT_NE(store, nullptr) << err;
+  Replay run(c);
+  ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
+  bool failed = false;
+  for (int i = 0; i < 2000 && !failed; ++i) {
+    crm::engine::Event ev;
+    ASSERT_TRUE(run.engine.parse_event(order("e" + std::to_string(i), "u" + std::to_string(i), "2026-01-01T00:00:00Z"), ev, err));
+    std::vector<crm::engine::Decision> out;
+    failed = !run.engine.process(ev, out, err) || !run.engine.commit(err);
+  }
+  ASSERT_TRUE(failed) << "the page limit was never reached";
+  EXPECT_NE(err.find("full"), std::string::npos) << err;
+  EXPECT_NE(err.find(full), std::string::npos) << err;
+}
+
+// A version 1 ledger (before redemption columns) is migrated in place and keeps its rows.
+TEST(State, VersionOneLedgersAreMigrated) {
+  std::string path = ::testing::TempDir() + "crm_v1.db";
+  std::remove(path.c_str());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE crm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                         "INSERT INTO crm_meta VALUES ('schema_version', '1');"
+                         "CREATE TABLE crm_units (seq INTEGER PRIMARY KEY, unit TEXT NOT NULL);"
+                         "CREATE TABLE crm_ledger (seq INTEGER PRIMARY KEY, unit TEXT NOT NULL, user TEXT NOT NULL,"
+                         " strategy TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT, resource TEXT, channel TEXT,"
+                         " code TEXT, amount INTEGER NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL);"
+                         "INSERT INTO crm_units (unit) VALUES ('e1');"
+                         "INSERT INTO crm_ledger (unit, user, strategy, outcome, resource, channel, amount, at, json)"
+                         " VALUES ('e1', 'a', 's', 'granted', 'c', 'App', 5000000, 1767225600000000, '{}');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  std::string err;
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  std::vector<crm::state::LedgerEntry> entries;
+  std::vector<std::string> units;
+  ASSERT_TRUE(store->load(entries, units, err)) << err;
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].amount, 5000000);
+  EXPECT_EQ(entries[0].sales, 0);
 }
