@@ -354,8 +354,9 @@ int cmd_run(int argc, char** argv) {
   auto collect = [&] {
     for (const auto& d : decisions) reported.push_back(eng.decision_json(d));
     decisions.clear();
-    if (!eng.schedule_error().empty()) {
-      err = eng.schedule_error();
+    if (!eng.store_error().empty()) {
+      std::cerr << "crm: " << eng.store_error() << "\ncrm: stopped; decisions after the last commit were not reported\n";
+      store_failed = true;
       return false;
     }
     if (kill_after && eng.decided_units() >= kill_after) raise(SIGKILL);

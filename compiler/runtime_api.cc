@@ -305,8 +305,8 @@ bool Runtime::process_event(std::string_view line, std::vector<std::string>& dec
     if (ok) {
       d.decisions.clear();
       d.engine.fire_schedules(d.event.time, d.decisions);
-      if (!d.engine.schedule_error().empty()) {
-        error = d.engine.schedule_error();
+      if (!d.engine.store_error().empty()) {
+        error = d.engine.store_error();
         ok = false;
       }
       if (ok) ok = d.engine.process(d.event, d.decisions, error);

@@ -76,6 +76,11 @@ Engine::Engine(const bytecode::Program& program)
                       rf.restricted[3]})
       if (f >= 0) event_field_read_[e][f] = 1;
   }
+  for (const auto& r : p_.resources) redeemable_names_.push_back(strings_.intern(r.name));
+  for (const auto& s : p_.strategies)
+    for (const auto& a : s.actions)
+      if (!a.code.empty()) redeemable_names_.push_back(strings_.intern(a.code));
+  std::sort(redeemable_names_.begin(), redeemable_names_.end());
   allowed_.resize(p_.resources.size());
   for (size_t r = 0; r < p_.resources.size(); ++r)
     for (int k = 0; k < 4; ++k) {
@@ -547,8 +552,14 @@ void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
 }
 
 bool Engine::commit(std::string& err) {
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
   pending_units_ = 0;
-  return !store_ || store_->commit(err);
+  if (!store_ || store_->commit(err)) return true;
+  store_error_ = err;
+  return false;
 }
 
 bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
@@ -593,7 +604,13 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
   }
   unit_decisions_[unit] = {begin, decision_log_.size()};
   ++pending_units_;
-  return store_->append(unit, entries, err);
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
+  if (store_->append(unit, entries, err)) return true;
+  store_error_ = err;
+  return false;
 }
 
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
@@ -665,6 +682,7 @@ void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::v
       break;
     }
   if (ref < 0) return;  // an order without a coupon
+  if (!std::binary_search(redeemable_names_.begin(), redeemable_names_.end(), ev.fields[ref])) return;
   std::string_view name = strings_.text(ev.fields[ref]);
   auto names = [&](const Grant& g) {
     if (p_.resources[g.resource].name == name) return true;
@@ -925,7 +943,7 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
         for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
       std::string err;
-      if (!record_unit(unit, out, first, err)) schedule_error_ = err;
+      record_unit(unit, out, first, err);
     }
     int64_t& next = next_schedule_[best];
     next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;

@@ -86,8 +86,9 @@ class Engine {
   bool attach(state::StateStore* store, std::string& error);
   // Makes the decisions recorded so far durable; report decisions only after this succeeds.
   bool commit(std::string& error);
-  // A store failure met while recording scheduled deliveries (fire_schedules has no error out).
-  const std::string& schedule_error() const { return schedule_error_; }
+  // The first store failure (an append or a commit that failed): the run must stop, and
+  // decisions not yet committed must not be reported.
+  const std::string& store_error() const { return store_error_; }
   size_t pending_units() const { return pending_units_; }
   size_t decided_units() const { return decided_units_; }  // units decided (not replayed) in this run
 
@@ -210,6 +211,9 @@ class Engine {
     bool any() const { return resource >= 0 || code >= 0 || coupon >= 0; }
   };
   std::vector<RedeemFields> redeem_fields_;
+  // Interned names a redemption may use: resource names and action codes of this program.
+  // Other coupons were not issued by CRM (the user claimed them elsewhere) and are not ours to check.
+  std::vector<int64_t> redeemable_names_;
   std::vector<std::array<std::vector<int64_t>, 4>> allowed_;  // per resource: interned allowed values, sorted
   // Open grants by the end of their use window: (expires, user, index into the user's grants).
   struct Expiry {
@@ -226,7 +230,7 @@ class Engine {
   };
   std::unordered_map<std::string, Restored> restored_;  // from the ledger, for users not met yet
   std::unordered_set<std::string> seen_;  // event ids applied in this run
-  std::string schedule_error_;            // a store failure while recording a scheduled unit
+  std::string store_error_;
 };
 
 }  // namespace crm::engine

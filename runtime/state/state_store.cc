@@ -135,6 +135,20 @@ class SqliteStore : public StateStore {
   }
 
   bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override {
+    if (!failed_.empty()) {
+      error = failed_;
+      return false;
+    }
+    if (!write(unit, entries, error)) {
+      // SQLite may have rolled the whole group back (SQLITE_FULL does): nothing of it is on
+      // disk, and this store accepts no more work, so no later commit can claim otherwise.
+      failed_ = error;
+      return false;
+    }
+    return true;
+  }
+
+  bool write(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) {
     if (!in_tx_) {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
@@ -169,9 +183,15 @@ class SqliteStore : public StateStore {
   }
 
   bool commit(std::string& error) override {
+    if (!failed_.empty()) {
+      error = failed_;
+      return false;
+    }
     if (!in_tx_) return true;
     in_tx_ = false;
-    return exec("COMMIT", error);
+    if (exec("COMMIT", error)) return true;
+    failed_ = error;
+    return false;
   }
 
   std::string describe() const override { return "sqlite:" + path_; }
@@ -210,6 +230,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* unit_stmt_ = nullptr;
   sqlite3_stmt* entry_stmt_ = nullptr;
   bool in_tx_ = false;
+  std::string failed_;  // the first write or commit error: the store is unusable after it
 };
 
 }  // namespace
