@@ -24,12 +24,15 @@ struct Options {
   size_t records = 1'000'000;    // benchmark 1
   size_t profiles = 10'000'000;  // benchmark 2
   int reps = 5;                  // timed repetitions after one warm-up; the best one counts
+  std::string only;              // run only the benchmark groups whose name contains this
+  bool wants(const char* group) const { return only.empty() || std::string(group).find(only) != std::string::npos; }
 };
 
 inline void usage_and_exit(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--smoke] [--records=N] [--profiles=N] [--reps=N]\n"
-               "  --smoke   tiny sizes for CI (10k records, 100k profiles, 2 reps)\n",
+               "usage: %s [--smoke] [--records=N] [--profiles=N] [--reps=N] [--only=GROUP]\n"
+               "  --smoke   tiny sizes for CI (10k records, 100k profiles, 2 reps)\n"
+               "  --only    compile, predicate, audience, streaming or durable\n",
                argv0);
   std::exit(1);
 }
@@ -52,6 +55,8 @@ inline Options parse_options(int argc, char** argv) {
       o.profiles = std::strtoull(v, nullptr, 10);
     } else if (const char* v = value("--reps")) {
       o.reps = std::atoi(v);
+    } else if (const char* v = value("--only")) {
+      o.only = v;
     } else {
       usage_and_exit(argv[0]);
     }

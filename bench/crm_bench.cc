@@ -232,7 +232,8 @@ void bench_durable(const Options& o) {
         R"({{"id":"e{}","type":"Order","user":"u{}","time":"{}","amount":20.5,"city":"c{}","channel":"{}"}})", i,
         rng.below(200000), support::format_time(start + int64_t(i) * step), store, kChannels[store % 4]));
   }
-  for (const char* mode : {"memory", "sqlite"}) {
+  // Best of o.reps fresh runs, as elsewhere in this harness: noise on a shared VM only adds time.
+  auto run = [&](const char* mode, size_t& decisions) {
     std::string path = "/tmp/crm_bench_ledger.db";
     std::remove(path.c_str());
     std::remove((path + "-wal").c_str());
@@ -246,7 +247,7 @@ void bench_durable(const Options& o) {
     }
     std::vector<engine::Decision> out;
     engine::Event ev;
-    size_t decisions = 0;
+    decisions = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (const auto& line : lines) {
       out.clear();
@@ -261,8 +262,13 @@ void bench_durable(const Options& o) {
       }
     }
     if (!eng.commit(err)) std::exit(2);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    emit({fmt::format("crm/decisions_1000_strategies_{}", mode), "decisions_per_s", double(decisions) / secs, decisions});
+    return double(decisions) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  for (const char* mode : {"memory", "sqlite"}) {
+    double best = 0;
+    size_t decisions = 0;
+    for (int rep = 0; rep < o.reps; ++rep) best = std::max(best, run(mode, decisions));
+    emit({fmt::format("crm/decisions_1000_strategies_{}", mode), "decisions_per_s", best, decisions});
   }
 }
 
@@ -283,10 +289,10 @@ void bench_compile(const Options& o) {
 int main(int argc, char** argv) {
   Options o = parse_options(argc, argv);
   // Compile first: its peak memory is the process's, before the data sets are allocated.
-  bench_compile(o);
-  bench_predicate(o);
-  bench_audience(o);
-  bench_streaming(o);
-  bench_durable(o);
+  if (o.wants("compile")) bench_compile(o);
+  if (o.wants("predicate")) bench_predicate(o);
+  if (o.wants("audience")) bench_audience(o);
+  if (o.wants("streaming")) bench_streaming(o);
+  if (o.wants("durable")) bench_durable(o);
   return 0;
 }

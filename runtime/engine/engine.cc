@@ -486,7 +486,8 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   for (uint32_t i = 0; i < p_.strategies.size(); ++i) strategy_of.emplace(p_.strategies[i].name, i);
   for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
   // Completed units first (those with no decisions too), then their recorded decisions.
-  for (const auto& u : units) unit_decisions_.emplace(u, std::make_pair(decision_log_.size(), decision_log_.size()));
+  unit_decisions_.reserve(units.size() * 2);
+  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{decision_log_.size(), decision_log_.size(), false});
   for (const auto& e : entries) {
     auto it = unit_decisions_.find(e.unit);
     if (it == unit_decisions_.end()) {
@@ -494,7 +495,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
       return false;
     }
     // Units' decisions are contiguous in the ledger: extend the unit's range.
-    if (it->second.first == it->second.second) it->second.first = decision_log_.size();
+    if (it->second.first == it->second.last) it->second.first = decision_log_.size();
     Decision d;
     d.json = e.json;
     d.user = e.user;
@@ -503,7 +504,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired})
       if (e.outcome == outcome_name(o)) d.outcome = o;
     decision_log_.push_back(std::move(d));
-    it->second.second = decision_log_.size();
+    it->second.last = decision_log_.size();
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
     if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired") continue;
@@ -565,7 +566,7 @@ bool Engine::commit(std::string& err) {
 bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
   auto it = unit_decisions_.find(unit);
   if (it == unit_decisions_.end()) return false;
-  for (size_t i = it->second.first; i < it->second.second; ++i) out.push_back(decision_log_[i]);
+  for (size_t i = it->second.first; i < it->second.last; ++i) out.push_back(decision_log_[i]);
   return true;
 }
 
@@ -602,7 +603,7 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
     entries.push_back(std::move(e));
     decision_log_.push_back(d);
   }
-  unit_decisions_[unit] = {begin, decision_log_.size()};
+  unit_decisions_.insert_or_assign(unit, UnitRecord{begin, decision_log_.size(), true});
   ++pending_units_;
   if (!store_error_.empty()) {
     err = store_error_;
@@ -616,17 +617,23 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
-  if (store_ && seen_.count(ev.id)) {
-    replay_unit(ev.id, out);
-    return true;
+  UnitRecord* recorded = nullptr;
+  if (store_) {
+    auto it = unit_decisions_.find(ev.id);
+    if (it != unit_decisions_.end()) recorded = &it->second;
+    if (recorded && recorded->applied) {
+      replay_unit(ev.id, out);
+      return true;
+    }
   }
   User& u = user(ev.user);
   if (!observe_event(u, ev, err)) return false;
-  if (store_) {
-    seen_.insert(ev.id);
+  if (recorded) {
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
-    if (replay_unit(ev.id, out)) return true;
+    recorded->applied = true;
+    for (size_t i = recorded->first; i < recorded->last; ++i) out.push_back(decision_log_[i]);
+    return true;
   }
   size_t first = out.size();
   expire(ev.time, out);

@@ -200,7 +200,13 @@ class Engine {
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;
   // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
-  std::unordered_map<std::string, std::pair<size_t, size_t>> unit_decisions_;
+  // `applied`: an event unit whose event was folded into history in this run (a second arrival
+  // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
+  struct UnitRecord {
+    size_t first, last;
+    bool applied;
+  };
+  std::unordered_map<std::string, UnitRecord> unit_decisions_;
   std::vector<Decision> decision_log_;
   // Per event type: the fields a redemption reads (-1 when absent): the grant reference
   // (`resource`, `code` on Redeem events; `coupon` on any), the order `amount`, and the
@@ -229,7 +235,6 @@ class Engine {
     std::vector<std::pair<uint32_t, int64_t>> deliveries;
   };
   std::unordered_map<std::string, Restored> restored_;  // from the ledger, for users not met yet
-  std::unordered_set<std::string> seen_;  // event ids applied in this run
   std::string store_error_;
 };
 
