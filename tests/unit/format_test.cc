@@ -32,7 +32,7 @@ std::string dump(const std::string& text) {
 
 std::vector<fs::path> sources() {
   std::vector<fs::path> out;
-  for (const char* dir : {"examples", "stdlib", "tests/golden/parse", "tests/golden/format"}) {
+  for (const char* dir : {"examples", "stdlib", "tests/golden/parse", "tests/golden/format", "tests/golden/run"}) {
     fs::path d = fs::path(CRM_SOURCE_DIR) / dir;
     if (!fs::exists(d)) continue;
     for (auto& e : fs::recursive_directory_iterator(d))
