@@ -187,9 +187,7 @@ bool load_profiles(engine::Engine& eng, const Options& o) {
   while (std::getline(in, line)) {
     ++n;
     if (line.empty() || line == "\r") continue;
-    bool ok = csv ? (n == 1 ? eng.load_profile_csv_header(line, err) : eng.load_profile_csv_row(line, err))
-                  : eng.load_profile_line(line, err);
-    if (ok) continue;
+    if (eng.load_profile_record(line, csv, n, err)) continue;
     std::cerr << fmt::format("{}:{}: {}\n", o.profiles, n, err);
     if (o.on_error == "stop" || (csv && n == 1)) return false;
     ++skipped;

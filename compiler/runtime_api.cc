@@ -56,7 +56,6 @@ struct RuntimeData {
   std::condition_variable durable;
   std::atomic<int> queued{0};  // threads waiting for `mu` in process_event
   uint64_t recorded = 0, committed = 0;  // units appended to / committed in the store
-  bool committing = false;
   Runtime::Commit mode = Runtime::Commit::OnReturn;
   std::string commit_error;  // a failed group commit: every waiting caller reports it
   explicit RuntimeData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program) {}
@@ -65,14 +64,12 @@ struct RuntimeData {
 
   // Commits when nobody else is about to add to the group (or the group is full).
   void maybe_commit(bool now = false) {
-    if (committing || committed == recorded || !commit_error.empty()) return;
+    if (committed == recorded || !commit_error.empty()) return;
     if (!now && queued.load() > 0 && recorded - committed < kMaxGroup) return;
-    committing = true;
-    uint64_t target = recorded;
+    uint64_t target = recorded;  // the commit runs under the lock: nothing is appended meanwhile
     std::string err;
     if (engine.commit(err)) committed = target;
     else commit_error = err.empty() ? "commit failed" : err;
-    committing = false;
     durable.notify_all();
   }
 

@@ -57,8 +57,7 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   if (!data.profiles.empty()) {
     bool csv = ends_with(data.profiles, ".csv");
     bool ok = each_line(data.profiles, sink, [&](const std::string& line, size_t n, std::string& err) {
-      return csv ? (n == 1 ? eng.load_profile_csv_header(line, err) : eng.load_profile_csv_row(line, err))
-                 : eng.load_profile_line(line, err);
+      return eng.load_profile_record(line, csv, n, err);
     });
     if (!ok) return;
   }

@@ -79,6 +79,11 @@ class Engine {
   bool load_profile_line(std::string_view line, std::string& error);
   bool load_profile_csv_header(std::string_view header, std::string& error);
   bool load_profile_csv_row(std::string_view row, std::string& error);
+  // One line of a profiles file: CSV (line 1 is the header) or JSON Lines.
+  bool load_profile_record(std::string_view line, bool csv, size_t line_no, std::string& error) {
+    return csv ? (line_no == 1 ? load_profile_csv_header(line, error) : load_profile_csv_row(line, error))
+               : load_profile_line(line, error);
+  }
 
   // Durable state: rebuilds grants, stock and budgets from the store's ledger and records every
   // later decision there. Work units already in the ledger are not decided again; their
