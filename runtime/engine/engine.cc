@@ -540,11 +540,7 @@ void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
   int32_t ai = 0;
   for (size_t a = 0; a < st.actions.size(); ++a)
     if (st.actions[a].resource == ri && st.actions[a].code == e.code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
-  Grant g{si, ri, ai, ch, e.at, e.amount, INT64_MAX};
-  const auto& res = p_.resources[ri];
-  if (res.use_after_claim > 0) g.expires = e.at + res.use_after_claim;
-  else if (res.has_use_window) g.expires = res.use_to;
-  u.grants.push_back(g);
+  u.grants.push_back({si, ri, ai, ch, e.at, e.amount, expiry_of(ri, e.at)});
   if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) {
     u.deliveries.emplace_back(si, e.at);
     ++stock_used_[si];
@@ -566,8 +562,13 @@ bool Engine::commit(std::string& err) {
 bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
   auto it = unit_decisions_.find(unit);
   if (it == unit_decisions_.end()) return false;
-  for (size_t i = it->second.first; i < it->second.last; ++i) out.push_back(decision_log_[i]);
+  report(it->second, out);
   return true;
+}
+
+void Engine::report(const UnitRecord& r, std::vector<Decision>& out) const {
+  out.insert(out.end(), decision_log_.begin() + static_cast<std::ptrdiff_t>(r.first),
+             decision_log_.begin() + static_cast<std::ptrdiff_t>(r.last));
 }
 
 bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& err) {
@@ -622,7 +623,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     auto it = unit_decisions_.find(ev.id);
     if (it != unit_decisions_.end()) recorded = &it->second;
     if (recorded && recorded->applied) {
-      replay_unit(ev.id, out);
+      report(*recorded, out);
       return true;
     }
   }
@@ -632,7 +633,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
     recorded->applied = true;
-    for (size_t i = recorded->first; i < recorded->last; ++i) out.push_back(decision_log_[i]);
+    report(*recorded, out);
     return true;
   }
   size_t first = out.size();
@@ -795,11 +796,15 @@ int64_t Engine::face_value(const User& u, uint32_t ri) const {
 
 Engine::Grant Engine::make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const {
   const auto& a = p_.strategies[si].actions[ai];
-  const auto& res = p_.resources[a.resource];
-  Grant g{si, a.resource, ai, a.channel, now, face_value(u, a.resource), INT64_MAX};
-  if (res.use_after_claim > 0) g.expires = now + res.use_after_claim;
-  else if (res.has_use_window) g.expires = res.use_to;
-  return g;
+  return {si, a.resource, ai, a.channel, now, face_value(u, a.resource), expiry_of(a.resource, now)};
+}
+
+// The end of a grant's use window: N days after the claim, or the fixed window's end.
+int64_t Engine::expiry_of(uint32_t ri, int64_t claimed) const {
+  const auto& res = p_.resources[ri];
+  if (res.use_after_claim > 0) return claimed + res.use_after_claim;
+  if (res.has_use_window) return res.use_to;
+  return INT64_MAX;
 }
 
 std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {

@@ -174,6 +174,7 @@ class Engine {
   // Records the expiry of every open grant whose use window ended at or before `now`.
   void expire(int64_t now, std::vector<Decision>& out);
   Grant make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const;
+  int64_t expiry_of(uint32_t resource, int64_t claimed) const;
   int64_t face_value(const User& u, uint32_t resource) const;
   bool observe_event(User& u, const Event& ev, std::string& error);
 
@@ -212,6 +213,7 @@ class Engine {
     bool applied;
   };
   std::unordered_map<std::string, UnitRecord> unit_decisions_;
+  void report(const UnitRecord& r, std::vector<Decision>& out) const;  // a recorded unit's decisions
   std::vector<Decision> decision_log_;
   // Per event type: the fields a redemption reads (-1 when absent): the grant reference
   // (`resource`, `code` on Redeem events; `coupon` on any), the order `amount`, and the
