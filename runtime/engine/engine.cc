@@ -109,8 +109,7 @@ Engine::Engine(const bytecode::Program& program)
     auto& by_value = strategy_index_[st.event][st.index_field];
     for (int64_t v : st.index_values) by_value[v].push_back(s);
   }
-  stock_used_.assign(p_.strategies.size(), 0);
-  budget_used_.assign(p_.strategies.size(), 0);
+  bind_quotas(own_quotas_);
   next_schedule_.assign(p_.strategies.size(), INT64_MIN);
 }
 
@@ -477,11 +476,23 @@ bool is_coupon(bytecode::ResourceKind k) {
 
 }  // namespace
 
+void Engine::bind_quotas(state::Quotas& q) {
+  quotas_ = &q;
+  quota_.resize(p_.strategies.size());
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) quota_[i] = q.handle(p_.strategies[i].name);
+}
+
 bool Engine::attach(state::StateStore* store, std::string& err) {
+  if (store_ || decided_units_ > 0) {
+    // Counters and grants of this engine would not be in the store's ledger.
+    err = fmt::format("cannot attach state {}: attach state before processing any event", store->describe());
+    return false;
+  }
   std::vector<state::LedgerEntry> entries;
   std::vector<std::string> units;
   if (!store->load(entries, units, err)) return false;
   store_ = store;
+  bind_quotas(store->quotas());
   std::unordered_map<std::string, uint32_t> strategy_of, resource_of;
   for (uint32_t i = 0; i < p_.strategies.size(); ++i) strategy_of.emplace(p_.strategies[i].name, i);
   for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
@@ -541,11 +552,8 @@ void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
   for (size_t a = 0; a < st.actions.size(); ++a)
     if (st.actions[a].resource == ri && st.actions[a].code == e.code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
   u.grants.push_back({si, ri, ai, ch, e.at, e.amount, expiry_of(ri, e.at)});
-  if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) {
-    u.deliveries.emplace_back(si, e.at);
-    ++stock_used_[si];
-  }
-  budget_used_[si] += e.amount;
+  // Stock and budget were recounted by the store (state::Quotas), from the same rows.
+  if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) u.deliveries.emplace_back(si, e.at);
 }
 
 bool Engine::commit(std::string& err) {
@@ -816,19 +824,27 @@ std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_
   if (!s.exclusive_group.empty())
     for (const auto& [strategy, time] : u.deliveries)
       if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) return "exclusive_group";
-  if (s.stock >= 0 && stock_used_[si] >= s.stock) return "stock";
+  // An early look at the campaign-wide counters, at the cost of every action, so a spent stock
+  // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
+  // does, atomically, once the actions that pass are known.
   int64_t cost = 0;
   for (const auto& a : s.actions) cost += face_value(u, a.resource);
-  if (s.has_budget && budget_used_[si] + cost > s.budget) return "budget";
-  // Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
-  // is used, plus one delivery so the window's first moments can deliver at all. Unused share
-  // carries over.
+  return state::quota_reason(state::check_quota(quotas_->used(quota_[si]), cost, quota_limits(s, now, cost)));
+}
+
+// Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
+// is used, plus one delivery so the window's first moments can deliver at all. Unused share
+// carries over.
+state::QuotaLimits Engine::quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const {
+  state::QuotaLimits l;
+  l.stock = s.stock >= 0 ? s.stock : -1;
+  l.budget = s.has_budget ? s.budget : -1;
   if (s.paced && s.has_window && s.to > s.from) {
     __int128 elapsed = std::clamp<int64_t>(now - s.from, 0, s.to - s.from), span = s.to - s.from;
-    if (s.stock >= 0 && stock_used_[si] >= static_cast<int64_t>(s.stock * elapsed / span) + 1) return "pacing";
-    if (s.has_budget && budget_used_[si] + cost > static_cast<int64_t>(s.budget * elapsed / span) + cost) return "pacing";
+    if (s.stock >= 0) l.paced_stock = static_cast<int64_t>(s.stock * elapsed / span) + 1;
+    if (s.has_budget) l.paced_budget = static_cast<int64_t>(s.budget * elapsed / span) + cost;
   }
-  return "";
+  return l;
 }
 
 std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now) {
@@ -890,7 +906,11 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     return;
   }
   std::string strategy_why = strategy_limit(u, s, si, now);
-  bool delivered = false;
+  // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
+  // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
+  // the counters took them first, the tentative grants become rejections.
+  const size_t first_grant = u.grants.size(), first_out = out.size();
+  int64_t spent = 0;
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
@@ -900,23 +920,32 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
       d.reason.clear();
       Grant g = make_grant(u, si, d.action, now);
       d.amount = g.amount;
-      budget_used_[si] += g.amount;
-      if (g.expires != INT64_MAX) expiries_.push({g.expires, user_id, u.grants.size()});
+      spent += g.amount;
       u.grants.push_back(g);
-      delivered = true;
-      ++stats_.granted;
     } else {
       d.outcome = Outcome::Rejected;
       d.reason = why;
       d.amount = 0;
-      ++stats_.rejected;
     }
     out.push_back(d);
   }
-  if (delivered) {
-    u.deliveries.emplace_back(si, now);
-    ++stock_used_[si];
+  if (u.grants.size() > first_grant) {
+    state::QuotaCheck c = quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
+    if (c == state::QuotaCheck::Fits) {
+      for (size_t i = first_grant; i < u.grants.size(); ++i)
+        if (u.grants[i].expires != INT64_MAX) expiries_.push({u.grants[i].expires, user_id, i});
+      u.deliveries.emplace_back(si, now);
+    } else {
+      u.grants.resize(first_grant);
+      for (size_t i = first_out; i < out.size(); ++i)
+        if (out[i].outcome == Outcome::Granted) {
+          out[i].outcome = Outcome::Rejected;
+          out[i].reason = state::quota_reason(c);
+          out[i].amount = 0;
+        }
+    }
   }
+  for (size_t i = first_out; i < out.size(); ++i) ++(out[i].outcome == Outcome::Granted ? stats_.granted : stats_.rejected);
 }
 
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {

@@ -85,9 +85,10 @@ class Engine {
                : load_profile_line(line, error);
   }
 
-  // Durable state: rebuilds grants, stock and budgets from the store's ledger and records every
-  // later decision there. Work units already in the ledger are not decided again; their
-  // recorded decisions are reported instead (so a killed run can be restarted on its input).
+  // Durable state: rebuilds grants from the store's ledger and records every later decision
+  // there; stock and budgets are the store's counters from then on (state::Quotas). Work units
+  // already in the ledger are not decided again; their recorded decisions are reported instead
+  // (so a killed run can be restarted on its input). Attach before processing any event.
   bool attach(state::StateStore* store, std::string& error);
   // Makes the decisions recorded so far durable; report decisions only after this succeeds.
   bool commit(std::string& error);
@@ -168,6 +169,9 @@ class Engine {
   // (claim window, policies). Empty when allowed, else the rejection reason.
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
   std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now);
+  // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
+  state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
+  void bind_quotas(state::Quotas& q);
   // Redemption attempts carried by the event (a `Redeem` event, or any event with a `coupon`
   // field): each is checked against the grant's usage restrictions and recorded in `out`.
   void redeem(User& u, const std::string& user_id, const Event& ev, std::vector<Decision>& out);
@@ -197,7 +201,11 @@ class Engine {
   std::vector<std::map<int32_t, std::unordered_map<int64_t, std::vector<uint32_t>>>> strategy_index_;
   std::vector<uint32_t> strategy_rank_;  // position in the global priority order
   std::vector<uint32_t> candidates_;
-  std::vector<int64_t> stock_used_, budget_used_;
+  // Campaign-wide counters: the engine's own until a store is attached, then the store's
+  // (shared by every runtime on it). quota_[strategy] is the strategy's handle there.
+  state::LocalQuotas own_quotas_;
+  state::Quotas* quotas_ = nullptr;
+  std::vector<uint32_t> quota_;
   std::vector<int64_t> next_schedule_;
   std::vector<std::string> csv_columns_;
   int64_t last_time_ = INT64_MIN;

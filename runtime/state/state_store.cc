@@ -9,9 +9,57 @@
 
 namespace crm::state {
 
+const char* quota_reason(QuotaCheck c) {
+  switch (c) {
+    case QuotaCheck::Fits: return "";
+    case QuotaCheck::Stock: return "stock";
+    case QuotaCheck::Budget: return "budget";
+    case QuotaCheck::Pacing: return "pacing";
+  }
+  return "";
+}
+
+QuotaCheck check_quota(const Quota& used, int64_t amount, const QuotaLimits& l) {
+  if (l.stock >= 0 && used.deliveries + 1 > l.stock) return QuotaCheck::Stock;
+  if (l.budget >= 0 && used.reserved + amount > l.budget) return QuotaCheck::Budget;
+  if (l.paced_stock >= 0 && used.deliveries + 1 > l.paced_stock) return QuotaCheck::Pacing;
+  if (l.paced_budget >= 0 && used.reserved + amount > l.paced_budget) return QuotaCheck::Pacing;
+  return QuotaCheck::Fits;
+}
+
+uint32_t LocalQuotas::handle(std::string_view strategy) {
+  auto [it, added] = handles_.try_emplace(std::string(strategy), static_cast<uint32_t>(counters_.size()));
+  if (added) counters_.emplace_back();
+  return it->second;
+}
+
+QuotaCheck LocalQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& limits) {
+  Quota& q = counters_[h];
+  QuotaCheck c = check_quota(q, amount, limits);
+  if (c != QuotaCheck::Fits) return c;
+  ++q.deliveries;
+  q.reserved += amount;
+  return c;
+}
+
+void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
+  for (auto& q : counters_) q = Quota{};
+  // A unit's decisions are contiguous and decide each (user, strategy) once, so a delivery's
+  // grants are consecutive rows.
+  const LedgerEntry* last = nullptr;
+  for (const auto& e : entries) {
+    if (e.outcome != "granted") continue;
+    Quota& q = counters_[handle(e.strategy)];
+    if (!last || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy) ++q.deliveries;
+    q.reserved += e.amount;
+    last = &e;
+  }
+}
+
 bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string&) {
   entries = entries_;
   units = units_;
+  quotas_.rebuild(entries_);
   return true;
 }
 
@@ -131,8 +179,11 @@ class SqliteStore : public StateStore {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
+    quotas_.rebuild(entries);
     return true;
   }
+
+  Quotas& quotas() override { return quotas_; }
 
   bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override {
     if (!failed_.empty()) {
@@ -226,6 +277,7 @@ class SqliteStore : public StateStore {
   }
 
   std::string path_;
+  LocalQuotas quotas_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* unit_stmt_ = nullptr;
   sqlite3_stmt* entry_stmt_ = nullptr;

@@ -6,11 +6,21 @@
 // are not decided again, their recorded decisions are reported instead. A unit and its
 // decisions are appended together and become durable at commit(); callers report decisions
 // only after that (group commit keeps this fast).
+//
+// Campaign-wide counters (a strategy's deliveries against its stock, money reserved against its
+// budget) are the one thing several runtime processes must share, so they sit behind Quotas,
+// whose reserve() checks and counts in one atomic step. The embedded stores keep them in this
+// process and rebuild them from the ledger at load(); a shared backend (Redis) keeps them
+// itself and makes reserve() atomic there (a script), so two processes can never both take the
+// last unit of stock. Per-user state (claim limits, policies) stays in the engine: each user's
+// events go to one process anyway, because they must arrive in time order.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace crm::state {
@@ -25,6 +35,52 @@ struct LedgerEntry {
   std::string json;     // the decision exactly as reported
 };
 
+// What one strategy has used so far, campaign-wide.
+struct Quota {
+  int64_t deliveries = 0;  // counted against `stock`
+  int64_t reserved = 0;    // millionths, at face value, counted against `budget`
+};
+
+// The limits one delivery must fit; -1 means no limit. Pacing limits are the share of stock or
+// budget released by this instant (see docs/semantics.md, even pacing).
+struct QuotaLimits {
+  int64_t stock = -1, budget = -1, paced_stock = -1, paced_budget = -1;
+};
+
+// Which limit a delivery would break, checked in this order.
+enum class QuotaCheck : uint8_t { Fits, Stock, Budget, Pacing };
+const char* quota_reason(QuotaCheck c);  // the rejection reason: "stock", "budget", "pacing"
+
+// Does one more delivery costing `amount` fit `limits`, given `used`? The single rule that both
+// an engine's early check and every Quotas::reserve() apply.
+QuotaCheck check_quota(const Quota& used, int64_t amount, const QuotaLimits& limits);
+
+class Quotas {
+ public:
+  virtual ~Quotas() = default;
+  // A handle for a strategy's counters, by name (names, not program indexes, are what two
+  // processes running different program versions agree on).
+  virtual uint32_t handle(std::string_view strategy) = 0;
+  virtual Quota used(uint32_t handle) = 0;
+  // Atomically: if one more delivery costing `amount` fits `limits`, counts it and returns
+  // Fits; otherwise changes nothing and says which limit it would break.
+  virtual QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) = 0;
+};
+
+// Counters held in this process (one engine, or one crm::Runtime behind its lock).
+class LocalQuotas : public Quotas {
+ public:
+  uint32_t handle(std::string_view strategy) override;
+  Quota used(uint32_t handle) override { return counters_[handle]; }
+  QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) override;
+  // Recounts from a ledger: a delivery is one (unit, user, strategy) with at least one grant.
+  void rebuild(const std::vector<LedgerEntry>& entries);
+
+ private:
+  std::unordered_map<std::string, uint32_t> handles_;
+  std::vector<Quota> counters_;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -35,6 +91,8 @@ class StateStore {
   // Makes every appended unit durable (atomically: a crash keeps all of a group or none).
   virtual bool commit(std::string& error) = 0;
   virtual std::string describe() const = 0;
+  // The campaign-wide counters this store shares with every runtime attached to it.
+  virtual Quotas& quotas() = 0;
 };
 
 // For tests and dry runs: nothing survives the process.
@@ -44,8 +102,10 @@ class MemoryStore : public StateStore {
   bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override;
   bool commit(std::string& error) override;
   std::string describe() const override { return "memory"; }
+  Quotas& quotas() override { return quotas_; }
 
  private:
+  LocalQuotas quotas_;
   std::vector<LedgerEntry> entries_;
   std::vector<std::string> units_;
 };

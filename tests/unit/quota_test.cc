@@ -1,0 +1,245 @@
+// quota_test.cc - campaign-wide counters behind state::Quotas (issue 4, shared backend design):
+// the limit rule, the recount from a ledger, and several engines sharing one set of counters
+// the way runtime processes on a shared backend would, including one that loses a race for the
+// last unit of stock between its early check and its reservation.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "compile_helpers.h"
+#include "runtime/state/state_store.h"
+
+namespace {
+
+using crm::state::Quota;
+using crm::state::QuotaCheck;
+using crm::state::QuotaLimits;
+
+crm::testing::Compiled compile(const char* text) {
+  auto c = crm::testing::compile_text(text);
+  EXPECT_TRUE(c.ok) << c.diagnostics;
+  return c;
+}
+
+std::string order(const std::string& id, const std::string& user, const std::string& time) {
+  return R"({"id":")" + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time + R"(","amount":10})";
+}
+
+// Feeds one event; returns its decisions as reported.
+std::vector<std::string> feed(crm::engine::Engine& e, const std::string& line) {
+  crm::engine::Event ev;
+  std::string err;
+  EXPECT_TRUE(e.parse_event(line, ev, err)) << err;
+  std::vector<crm::engine::Decision> out;
+  EXPECT_TRUE(e.process(ev, out, err)) << err;
+  std::vector<std::string> json;
+  for (const auto& d : out) json.push_back(e.decision_json(d));
+  return json;
+}
+
+size_t count(const std::vector<crm::state::LedgerEntry>& entries, const std::string& outcome, const std::string& reason = "") {
+  size_t n = 0;
+  for (const auto& e : entries) n += e.outcome == outcome && (reason.empty() || e.reason == reason);
+  return n;
+}
+
+// Counters shared by several engines, as a Redis backend shares them between processes; a mutex
+// plays the part of the backend's atomic script.
+class SharedQuotas : public crm::state::Quotas {
+ public:
+  uint32_t handle(std::string_view s) override { std::lock_guard lk(mu_); return q_.handle(s); }
+  Quota used(uint32_t h) override { std::lock_guard lk(mu_); return q_.used(h); }
+  QuotaCheck reserve(uint32_t h, int64_t amount, const QuotaLimits& l) override {
+    std::lock_guard lk(mu_);
+    return q_.reserve(h, amount, l);
+  }
+
+ private:
+  std::mutex mu_;
+  crm::state::LocalQuotas q_;
+};
+
+// One runtime process's store: its own ledger, the shared counters.
+class SharedStore : public crm::state::MemoryStore {
+ public:
+  explicit SharedStore(crm::state::Quotas& q) : q_(q) {}
+  crm::state::Quotas& quotas() override { return q_; }
+  std::vector<crm::state::LedgerEntry> ledger() {
+    std::vector<crm::state::LedgerEntry> entries;
+    std::vector<std::string> units;
+    std::string err;
+    load(entries, units, err);
+    return entries;
+  }
+
+ private:
+  crm::state::Quotas& q_;
+};
+
+}  // namespace
+
+TEST(Quotas, LimitsAreCheckedInOrderAndAFailedReservationChangesNothing) {
+  crm::state::LocalQuotas q;
+  uint32_t a = q.handle("a"), b = q.handle("b");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(q.handle("a"), a);
+  QuotaLimits l;
+  l.stock = 2;
+  l.budget = 15;
+  EXPECT_EQ(q.reserve(a, 10, l), QuotaCheck::Fits);
+  EXPECT_EQ(q.reserve(a, 10, l), QuotaCheck::Budget);  // 20 > 15
+  EXPECT_EQ(q.used(a).deliveries, 1);
+  EXPECT_EQ(q.used(a).reserved, 10);
+  EXPECT_EQ(q.reserve(a, 5, l), QuotaCheck::Fits);  // exactly the budget
+  EXPECT_EQ(q.reserve(a, 0, l), QuotaCheck::Stock);  // stock is checked before budget
+  EXPECT_EQ(q.used(a).deliveries, 2);
+  EXPECT_EQ(q.used(b).deliveries, 0);
+  QuotaLimits paced;
+  paced.paced_stock = 1;
+  EXPECT_EQ(q.reserve(b, 0, paced), QuotaCheck::Fits);
+  EXPECT_EQ(q.reserve(b, 0, paced), QuotaCheck::Pacing);
+  paced = {};
+  paced.paced_budget = 3;
+  EXPECT_EQ(q.reserve(b, 4, paced), QuotaCheck::Pacing);
+  EXPECT_STREQ(crm::state::quota_reason(QuotaCheck::Budget), "budget");
+}
+
+TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {
+  // Two coupons per delivery: stock counts deliveries, the budget counts both coupons.
+  auto c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "resource coupon d { discount: 2 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App, grant d via App  how much: stock 3, budget 100 CNY }\n");
+  crm::state::MemoryStore store;
+  std::string err;
+  {
+    crm::engine::Engine e(c.program());
+    ASSERT_TRUE(e.attach(&store, err)) << err;
+    feed(e, order("e1", "a", "2026-01-01T00:00:00Z"));
+    feed(e, order("e2", "b", "2026-01-01T00:01:00Z"));
+  }
+  crm::state::MemoryStore reopened;
+  {
+    std::vector<crm::state::LedgerEntry> entries;
+    std::vector<std::string> units;
+    ASSERT_TRUE(store.load(entries, units, err));
+    for (size_t i = 0, k = 0; i < units.size(); ++i) {
+      std::vector<crm::state::LedgerEntry> mine;
+      while (k < entries.size() && entries[k].unit == units[i]) mine.push_back(entries[k++]);
+      ASSERT_TRUE(reopened.append(units[i], mine, err));
+    }
+    ASSERT_TRUE(reopened.load(entries, units, err));
+  }
+  auto& q = reopened.quotas();
+  Quota used = q.used(q.handle("s"));
+  EXPECT_EQ(used.deliveries, 2);
+  EXPECT_EQ(used.reserved, 14'000'000);  // 2 x (5 + 2) CNY in millionths
+  // A restarted engine sees them: one delivery of stock left.
+  crm::engine::Engine e(c.program());
+  ASSERT_TRUE(e.attach(&reopened, err)) << err;
+  EXPECT_EQ(feed(e, order("e3", "c", "2026-01-01T00:02:00Z")).size(), 2u);
+  auto last = feed(e, order("e4", "d", "2026-01-01T00:03:00Z"));
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_NE(last[0].find("\"reason\":\"stock\""), std::string::npos) << last[0];
+}
+
+TEST(Quotas, EnginesSharingCountersNeverOversellStockOrBudget) {
+  // Two runtimes (one per thread) with their own users and ledgers, one set of counters.
+  auto c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App  how much: per user 1 per day, stock 150, budget 600 CNY }\n");
+  SharedQuotas shared;
+  SharedStore left(shared), right(shared);
+  std::string err;
+  crm::engine::Engine a(c.program()), b(c.program());
+  ASSERT_TRUE(a.attach(&left, err)) << err;
+  ASSERT_TRUE(b.attach(&right, err)) << err;
+  auto run = [&](crm::engine::Engine& e, const char* prefix) {
+    for (int i = 0; i < 400; ++i)
+      feed(e, order(std::string(prefix) + std::to_string(i), prefix + std::to_string(i % 200),
+                    i < 200 ? "2026-01-01T00:00:00Z" : "2026-01-02T00:00:00Z"));
+  };
+  std::thread t([&] { run(a, "l"); });
+  run(b, "r");
+  t.join();
+  auto l = left.ledger(), r = right.ledger();
+  // The budget (600 / 5 = 120 coupons) binds before the stock does.
+  EXPECT_EQ(count(l, "granted") + count(r, "granted"), 120u);
+  EXPECT_EQ(count(l, "rejected", "budget") + count(r, "rejected", "budget"), 800u - 120u);
+  Quota used = shared.used(shared.handle("s"));
+  EXPECT_EQ(used.deliveries, 120);
+  EXPECT_EQ(used.reserved, 600'000'000);
+}
+
+namespace {
+
+// Another runtime takes the last unit of stock between this engine's early check and its
+// reservation: the early check reads counters from before, the reservation sees the rival's.
+class RacedQuotas : public crm::state::LocalQuotas {
+ public:
+  Quota used(uint32_t h) override {
+    Quota q = LocalQuotas::used(h);
+    if (race_) q.deliveries -= 1;  // what this engine saw before the rival's reservation
+    return q;
+  }
+  void rival_takes(uint32_t h) {
+    QuotaLimits none;
+    ASSERT_EQ(reserve(h, 0, none), QuotaCheck::Fits);
+    race_ = true;
+  }
+
+ private:
+  bool race_ = false;
+};
+
+class RacedStore : public crm::state::MemoryStore {
+ public:
+  RacedQuotas q;
+  crm::state::Quotas& quotas() override { return q; }
+};
+
+}  // namespace
+
+TEST(Quotas, ALostRaceForTheLastStockIsARejectionAndNoGrant) {
+  auto c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY  use: within 3 days after claim }\n"
+      "resource push hi { body: \"Hi\" }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App, send hi via Push  how much: stock 2 }\n");
+  RacedStore store;
+  std::string err;
+  crm::engine::Engine e(c.program());
+  ASSERT_TRUE(e.attach(&store, err)) << err;
+  ASSERT_EQ(feed(e, order("e1", "a", "2026-01-01T00:00:00Z")).size(), 2u);
+  store.q.rival_takes(store.q.handle("s"));
+  auto lost = feed(e, order("e2", "b", "2026-01-01T00:01:00Z"));
+  ASSERT_EQ(lost.size(), 2u);
+  for (const auto& d : lost) EXPECT_NE(d.find("\"outcome\":\"rejected\",\"reason\":\"stock\""), std::string::npos) << d;
+  EXPECT_EQ(e.stats().granted, 2u);
+  EXPECT_EQ(e.stats().rejected, 2u);
+  // Nothing of the lost delivery stays: no grant to expire, and no claim counted for `b`.
+  auto after = feed(e, order("e3", "b", "2026-01-09T00:00:00Z"));
+  for (const auto& d : after)
+    EXPECT_EQ(d.find("\"user\":\"b\",\"strategy\":\"s\",\"outcome\":\"expired\""), std::string::npos) << d;
+  std::vector<crm::state::LedgerEntry> ledger;
+  std::vector<std::string> units;
+  ASSERT_TRUE(store.load(ledger, units, err));
+  EXPECT_EQ(count(ledger, "granted"), 2u);
+  EXPECT_EQ(count(ledger, "expired"), 1u);  // a's coupon, at e3
+}
+
+TEST(Quotas, StateMustBeAttachedBeforeAnyEvent) {
+  auto c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App  how much: stock 1 }\n");
+  crm::engine::Engine e(c.program());
+  feed(e, order("e1", "a", "2026-01-01T00:00:00Z"));
+  crm::state::MemoryStore store;
+  std::string err;
+  EXPECT_FALSE(e.attach(&store, err));
+  EXPECT_NE(err.find("attach state before processing any event"), std::string::npos) << err;
+}
