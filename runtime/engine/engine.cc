@@ -115,36 +115,40 @@ Engine::Engine(const bytecode::Program& program)
 
 Engine::~Engine() = default;
 
+// Users are found by their interned id (the profile's `user` value needs it anyway): one hash
+// lookup per event rather than a second string-keyed map.
+Engine::User* Engine::find_user(std::string_view id) const {
+  int64_t k = strings_.find(id);
+  return k >= 0 && size_t(k) < users_.size() ? users_[k].get() : nullptr;
+}
+
 Engine::User& Engine::user(const std::string& id) {
-  auto it = users_.find(id);
-  if (it != users_.end()) return *it->second;
+  int64_t k = strings_.intern(id);
+  if (size_t(k) >= users_.size()) users_.resize(std::max(size_t(k) + 1, users_.size() * 2));
+  if (users_[k]) return *users_[k];
   auto u = std::make_unique<User>(p_);
   u->profile = default_profile_;
-  if (!u->profile.empty()) u->profile[0] = strings_.intern(id);
+  if (!u->profile.empty()) u->profile[0] = k;
   if (auto r = restored_.find(id); r != restored_.end()) {
     u->grants = std::move(r->second.grants);
     u->deliveries = std::move(r->second.deliveries);
     restored_.erase(r);
   }
-  User& ref = *u;
-  users_.emplace(id, std::move(u));
+  users_[k] = std::move(u);
   user_order_.push_back(id);
-  return ref;
+  return *users_[k];
 }
 
 const std::vector<int64_t>* Engine::profile_of(const std::string& id) const {
-  auto it = users_.find(id);
-  return it == users_.end() ? nullptr : &it->second->profile;
+  const User* u = find_user(id);
+  return u ? &u->profile : nullptr;
 }
 
 int64_t Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
-  auto it = users_.find(id);
-  if (it == users_.end()) {
-    // A user with no history: aggregates of an empty history.
-    state::UserAggregates empty(p_);
-    return empty.value(p_.aggregates[g], g, now);
-  }
-  return it->second->aggs.value(p_.aggregates[g], g, now);
+  if (User* u = find_user(id)) return u->aggs.value(p_.aggregates[g], g, now);
+  // A user with no history: aggregates of an empty history.
+  state::UserAggregates empty(p_);
+  return empty.value(p_.aggregates[g], g, now);
 }
 
 // ---- data --------------------------------------------------------------------------------------
@@ -498,7 +502,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
   // Completed units first (those with no decisions too), then their recorded decisions.
   unit_decisions_.reserve(units.size() * 2);
-  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{decision_log_.size(), decision_log_.size(), false});
+  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{decision_log_.size(), decision_log_.size(), true, false});
   for (const auto& e : entries) {
     auto it = unit_decisions_.find(e.unit);
     if (it == unit_decisions_.end()) {
@@ -569,7 +573,7 @@ bool Engine::commit(std::string& err) {
 
 bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
   auto it = unit_decisions_.find(unit);
-  if (it == unit_decisions_.end()) return false;
+  if (it == unit_decisions_.end() || !it->second.decided) return false;
   report(it->second, out);
   return true;
 }
@@ -579,7 +583,8 @@ void Engine::report(const UnitRecord& r, std::vector<Decision>& out) const {
              decision_log_.begin() + static_cast<std::ptrdiff_t>(r.last));
 }
 
-bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& err) {
+bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
+                         std::string& err) {
   ++decided_units_;
   if (!store_) return true;  // nothing to remember without a store (see process())
   size_t begin = decision_log_.size();
@@ -612,7 +617,9 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
     entries.push_back(std::move(e));
     decision_log_.push_back(d);
   }
-  unit_decisions_.insert_or_assign(unit, UnitRecord{begin, decision_log_.size(), true});
+  UnitRecord r{begin, decision_log_.size(), true, true};
+  if (slot) *slot = r;
+  else unit_decisions_.insert_or_assign(unit, r);
   ++pending_units_;
   if (!store_error_.empty()) {
     err = store_error_;
@@ -626,22 +633,27 @@ bool Engine::record_unit(const std::string& unit, std::vector<Decision>& out, si
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
-  UnitRecord* recorded = nullptr;
+  // One lookup finds a recorded unit or makes the slot this one will be recorded in.
+  UnitRecord* slot = nullptr;
+  bool recorded = false;
   if (store_) {
-    auto it = unit_decisions_.find(ev.id);
-    if (it != unit_decisions_.end()) recorded = &it->second;
-    if (recorded && recorded->applied) {
-      report(*recorded, out);
+    slot = &unit_decisions_.try_emplace(ev.id, UnitRecord{0, 0, false, false}).first->second;
+    recorded = slot->decided;
+    if (recorded && slot->applied) {
+      report(*slot, out);
       return true;
     }
   }
   User& u = user(ev.user);
-  if (!observe_event(u, ev, err)) return false;
+  if (!observe_event(u, ev, err)) {
+    if (slot && !recorded) unit_decisions_.erase(ev.id);
+    return false;
+  }
   if (recorded) {
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
-    recorded->applied = true;
-    report(*recorded, out);
+    slot->applied = true;
+    report(*slot, out);
     return true;
   }
   size_t first = out.size();
@@ -657,16 +669,15 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   std::sort(candidates_.begin(), candidates_.end(), [&](uint32_t a, uint32_t b) { return strategy_rank_[a] < strategy_rank_[b]; });
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   for (uint32_t s : candidates_) decide(u, ev.user, &ev, ev.time, s, out);
-  return record_unit(ev.id, out, first, err);
+  return record_unit(ev.id, slot, out, first, err);
 }
 
 void Engine::expire(int64_t now, std::vector<Decision>& out) {
   while (!expiries_.empty() && expiries_.top().at <= now) {
     Expiry x = expiries_.top();
     expiries_.pop();
-    auto it = users_.find(x.user);
     Grant* g = nullptr;
-    if (it != users_.end()) g = &it->second->grants[x.grant];
+    if (User* u = find_user(x.user)) g = &u->grants[x.grant];
     else if (auto r = restored_.find(x.user); r != restored_.end()) g = &r->second.grants[x.grant];
     if (!g || g->state != GrantState::Open) continue;  // redeemed in the meantime
     g->state = GrantState::Expired;
@@ -982,9 +993,9 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       size_t first = out.size();
       expire(best_time, out);
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
-        for (const auto& id : user_order_) decide(*users_[id], id, nullptr, best_time, best, out);
+        for (const auto& id : user_order_) decide(*find_user(id), id, nullptr, best_time, best, out);
       std::string err;
-      record_unit(unit, out, first, err);
+      record_unit(unit, nullptr, out, first, err);
     }
     int64_t& next = next_schedule_[best];
     next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
@@ -1003,8 +1014,7 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
   }
   User* u = nullptr;
   std::unique_ptr<User> temp;
-  if (auto it = users_.find(id); it != users_.end()) u = it->second.get();
-  else {
+  if (!(u = find_user(id))) {
     temp = std::make_unique<User>(p_);
     temp->profile = default_profile_;
     if (!temp->profile.empty()) temp->profile[0] = strings_.intern(id);
@@ -1029,7 +1039,7 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   // Columns of the profile over all users, in first-seen order, for the batch VM.
   size_t rows = user_order_.size();
   std::vector<User*> by_row(rows);
-  for (size_t i = 0; i < rows; ++i) by_row[i] = users_[user_order_[i]].get();
+  for (size_t i = 0; i < rows; ++i) by_row[i] = find_user(user_order_[i]);
   std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
   for (size_t i = 0; i < rows; ++i)
     for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile[f];

@@ -113,8 +113,8 @@ class Engine {
 
   // Evaluates unit u for a user at `now` (no event). Returns false on a runtime fault.
   bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error);
-  bool has_user(const std::string& user) const { return users_.count(user) > 0; }
-  size_t user_count() const { return users_.size(); }
+  bool has_user(const std::string& user) const { return find_user(user) != nullptr; }
+  size_t user_count() const { return user_order_.size(); }
   // Known users in first-seen order: the rows of audience().
   const std::vector<std::string>& users() const { return user_order_; }
   int64_t last_time() const { return last_time_; }
@@ -155,15 +155,25 @@ class Engine {
     std::vector<std::pair<uint32_t, int64_t>> deliveries;
   };
   class AggSource;
+  // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
+  // `applied`: an event unit whose event was folded into history in this run (a second arrival
+  // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
+  // `decided` is false only in the slot of the unit being decided now.
+  struct UnitRecord {
+    size_t first, last;
+    bool decided, applied;
+  };
 
   User& user(const std::string& id);
+  User* find_user(std::string_view id) const;
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
   // Reports the decisions of a unit decided earlier (this run or a previous one); false if none.
   bool replay_unit(const std::string& unit, std::vector<Decision>& out);
   // Records a freshly decided unit (decisions out[first..]) in the log and the store.
-  bool record_unit(const std::string& unit, std::vector<Decision>& out, size_t first, std::string& error);
+  // `slot`: the unit's entry in unit_decisions_ when the caller already has it.
+  bool record_unit(const std::string& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
   void restore(const state::LedgerEntry& e, uint32_t strategy, uint32_t resource);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
@@ -188,7 +198,7 @@ class Engine {
   vm::CollectionStore collections_;
   vm::Context ctx_;
   std::unique_ptr<AggSource> agg_source_;
-  std::unordered_map<std::string, std::unique_ptr<User>> users_;
+  std::vector<std::unique_ptr<User>> users_;  // by interned user id
   std::vector<std::string> user_order_;  // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;
@@ -213,13 +223,6 @@ class Engine {
   state::StateStore* store_ = nullptr;
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;
-  // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
-  // `applied`: an event unit whose event was folded into history in this run (a second arrival
-  // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
-  struct UnitRecord {
-    size_t first, last;
-    bool applied;
-  };
   std::unordered_map<std::string, UnitRecord> unit_decisions_;
   void report(const UnitRecord& r, std::vector<Decision>& out) const;  // a recorded unit's decisions
   std::vector<Decision> decision_log_;

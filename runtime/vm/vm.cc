@@ -14,20 +14,63 @@ using bytecode::kNone;
 using bytecode::Op;
 
 StringPool::StringPool(const std::vector<std::string>& initial) {
+  slots_.assign(64, 0);
   for (const auto& s : initial) intern(s);
 }
 
+namespace {
+uint32_t hash32(std::string_view s) {
+  uint64_t h = std::hash<std::string_view>{}(s);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+}  // namespace
+
+// The slot holding s, or the empty slot where it belongs (linear probing; the table is at most
+// half full, so a probe sequence ends quickly).
+size_t StringPool::slot_of(std::string_view s, uint32_t h) const {
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    uint64_t v = slots_[i];
+    if (v == 0) return i;
+    if (static_cast<uint32_t>(v >> 32) == h && views_[(v & 0xffffffffu) - 1] == s) return i;
+  }
+}
+
+void StringPool::grow() {
+  std::vector<uint64_t> old(slots_.size() * 2, 0);
+  old.swap(slots_);
+  size_t mask = slots_.size() - 1;
+  for (uint64_t v : old) {
+    if (v == 0) continue;
+    size_t i = static_cast<uint32_t>(v >> 32) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = v;
+  }
+}
+
 int64_t StringPool::intern(std::string_view s) {
-  if (auto it = index_.find(s); it != index_.end()) return it->second;
-  strings_.emplace_back(s);
-  auto id = static_cast<int64_t>(strings_.size() - 1);
-  index_.emplace(strings_.back(), id);
+  uint32_t h = hash32(s);
+  size_t i = slot_of(s, h);
+  if (slots_[i] != 0) return static_cast<int64_t>((slots_[i] & 0xffffffffu) - 1);
+  if (s.size() > left_) {
+    size_t n = std::max<size_t>(s.size(), 64 * 1024);
+    chunks_.push_back(std::make_unique<char[]>(n));
+    free_ = chunks_.back().get();
+    left_ = n;
+  }
+  std::copy(s.begin(), s.end(), free_);
+  views_.emplace_back(free_, s.size());
+  free_ += s.size();
+  left_ -= s.size();
+  auto id = static_cast<int64_t>(views_.size() - 1);
+  slots_[i] = (uint64_t{h} << 32) | static_cast<uint64_t>(id + 1);
+  if (views_.size() * 2 > slots_.size()) grow();
   return id;
 }
 
 int64_t StringPool::find(std::string_view s) const {
-  auto it = index_.find(s);
-  return it == index_.end() ? -1 : it->second;
+  uint64_t v = slots_[slot_of(s, hash32(s))];
+  return v == 0 ? -1 : static_cast<int64_t>((v & 0xffffffffu) - 1);
 }
 
 int64_t CollectionStore::add(std::vector<int64_t> v) {

@@ -8,7 +8,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,12 +26,21 @@ class StringPool {
   int64_t intern(std::string_view s);
   // -1 when absent; never allocates (for lookups from data that must not grow the pool).
   int64_t find(std::string_view s) const;
-  std::string_view text(int64_t id) const { return id >= 0 && size_t(id) < strings_.size() ? std::string_view(strings_[id]) : std::string_view(); }
-  size_t size() const { return strings_.size(); }
+  std::string_view text(int64_t id) const { return id >= 0 && size_t(id) < views_.size() ? views_[id] : std::string_view(); }
+  size_t size() const { return views_.size(); }
 
  private:
-  std::deque<std::string> strings_;  // a deque: elements never move, so views into them stay valid
-  std::unordered_map<std::string_view, int64_t> index_;
+  // Every event interns a user id and its string fields, so this is a hot path: an
+  // open-addressing table of (32-bit hash, id + 1) in one array, and the texts packed in
+  // chunks that never move (views into them stay valid), instead of a node and an allocation
+  // per string.
+  size_t slot_of(std::string_view s, uint32_t h) const;
+  void grow();
+  std::vector<std::string_view> views_;
+  std::vector<uint64_t> slots_;  // 0 = empty, else (hash << 32) | (id + 1)
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* free_ = nullptr;
+  size_t left_ = 0;
 };
 
 // Collections held by profile or event fields (Set<String> tags, ...): a value is a handle.
