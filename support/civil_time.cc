@@ -114,14 +114,48 @@ std::string format_date(int32_t days) {
   return fmt::format("{:04}-{:02}-{:02}", y, m, d);
 }
 
-std::string format_time(int64_t micros) {
+void append_time(std::string& out, int64_t micros) {
   int64_t days = floor_div(micros, kMicrosPerDay);
   int64_t rest = micros - days * kMicrosPerDay;
-  std::string out = format_date(static_cast<int32_t>(days));
-  out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60,
-                     rest / kMicrosPerSecond % 60);
-  if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
-  return out + "Z";
+  int64_t y;
+  unsigned mo, d;
+  civil_from_days(static_cast<int32_t>(days), y, mo, d);
+  if (y < 0 || y > 9999) {  // outside what four digits hold: fmt's rendering of the year
+    out += format_date(static_cast<int32_t>(days));
+  } else {
+    char buf[10];
+    auto put = [](char* p, int64_t v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    };
+    put(buf, y, 4);
+    buf[4] = '-';
+    put(buf + 5, mo, 2);
+    buf[7] = '-';
+    put(buf + 8, d, 2);
+    out.append(buf, 10);
+  }
+  char t[17] = {'T', 0, 0, ':', 0, 0, ':', 0, 0, '.'};
+  auto put2 = [&](int at, int64_t v) {
+    t[at] = static_cast<char>('0' + v / 10);
+    t[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  put2(1, rest / kMicrosPerHour);
+  put2(4, rest / kMicrosPerMinute % 60);
+  put2(7, rest / kMicrosPerSecond % 60);
+  size_t n = 9;
+  if (int64_t frac = rest % kMicrosPerSecond) {
+    for (int i = 15; i >= 10; --i, frac /= 10) t[i] = static_cast<char>('0' + frac % 10);
+    n = 16;
+  }
+  out.append(t, n);
+  out += 'Z';
+}
+
+std::string format_time(int64_t micros) {
+  std::string out;
+  out.reserve(28);
+  append_time(out, micros);
+  return out;
 }
 
 std::string format_duration(int64_t micros) {

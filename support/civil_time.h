@@ -33,6 +33,8 @@ std::optional<int64_t> parse_utc_offset(std::string_view text);
 std::string format_date(int32_t days);
 // Always UTC with a `Z`: `2026-11-10T16:00:00Z`; fractional seconds only when present.
 std::string format_time(int64_t micros);
+// The same, appended to `out` (every decision line carries times: no temporary string).
+void append_time(std::string& out, int64_t micros);
 // `30 days`, `2 hours`, `90 minutes`, `1 day 6 hours`: the largest exact units.
 std::string format_duration(int64_t micros);
 

@@ -3,10 +3,8 @@
 
 namespace crm::support {
 
-std::string json_escape(std::string_view s) {
+void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
@@ -27,7 +25,19 @@ std::string json_escape(std::string_view s) {
         }
     }
   }
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  append_json_escaped(out, s);
   return out;
+}
+
+void append_json_quoted(std::string& out, std::string_view s) {
+  out += '"';
+  append_json_escaped(out, s);
+  out += '"';
 }
 
 }  // namespace crm::support

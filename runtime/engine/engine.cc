@@ -1074,41 +1074,60 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   return out;
 }
 
+// One buffer, appended to: this runs for every decision, so no temporary per field.
 std::string Engine::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
   bool has_strategy = d.strategy != kNoStrategy;
   const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
   const bytecode::Action* a = s && !s->actions.empty() ? &s->actions[d.action] : nullptr;
   const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
-  auto money = [](int64_t v) { return support::json_quote(support::Decimal::from_units(v).to_string()); };
-  std::string out = fmt::format(
-      "{{\"event\":{},\"user\":{},\"strategy\":{},\"outcome\":\"{}\",\"reason\":{},\"resource\":{},\"channel\":{},"
-      "\"code\":{},\"at\":\"{}\"",
-      d.event.empty() ? "null" : support::json_quote(d.event), support::json_quote(d.user),
-      s ? support::json_quote(s->name) : "null", outcome_name(d.outcome), d.reason.empty() ? "null" : support::json_quote(d.reason),
-      r ? support::json_quote(r->name) : "null", a && a->channel >= 0 ? support::json_quote(p_.channels[a->channel]) : "null",
-      a && !a->code.empty() ? support::json_quote(a->code) : "null", support::format_time(d.at));
+  std::string out;
+  out.reserve(256);
+  auto str = [&](const char* key, bool present, std::string_view v) {
+    out += key;
+    if (present) support::append_json_quoted(out, v);
+    else out += "null";
+  };
+  auto time = [&](const char* key, int64_t t) {
+    out += key;
+    out += '"';
+    support::append_time(out, t);
+    out += '"';
+  };
+  auto money = [&](const char* key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
+  str("{\"event\":", !d.event.empty(), d.event);
+  str(",\"user\":", true, d.user);
+  str(",\"strategy\":", s, s ? std::string_view(s->name) : "");
+  str(",\"outcome\":", true, outcome_name(d.outcome));
+  str(",\"reason\":", !d.reason.empty(), d.reason);
+  str(",\"resource\":", r, r ? std::string_view(r->name) : "");
+  str(",\"channel\":", a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
+  str(",\"code\":", a && !a->code.empty(), a ? std::string_view(a->code) : "");
+  time(",\"at\":", d.at);
   bool monetary = r && is_coupon(r->kind);
+  auto currency = [&] { str(",\"currency\":", true, r->currency); };
   switch (d.outcome) {
     case Outcome::Granted:
-      if (monetary) out += fmt::format(",\"amount\":{},\"currency\":{}", money(d.amount), support::json_quote(r->currency));
+      if (monetary) money(",\"amount\":", d.amount), currency();
       break;
     case Outcome::Redeemed:
-      out += fmt::format(",\"granted_at\":\"{}\",\"subsidy\":{},\"sales\":{}", support::format_time(d.granted_at),
-                         money(d.amount), money(d.sales));
-      if (monetary) out += ",\"currency\":" + support::json_quote(r->currency);
+      time(",\"granted_at\":", d.granted_at);
+      money(",\"subsidy\":", d.amount);
+      money(",\"sales\":", d.sales);
+      if (monetary) currency();
       break;
     case Outcome::RedeemRejected:
-      if (r) out += fmt::format(",\"granted_at\":\"{}\"", support::format_time(d.granted_at));
+      if (r) time(",\"granted_at\":", d.granted_at);
       break;
     case Outcome::Expired:
-      out += fmt::format(",\"granted_at\":\"{}\"", support::format_time(d.granted_at));
-      if (monetary) out += fmt::format(",\"amount\":{},\"currency\":{}", money(d.amount), support::json_quote(r->currency));
+      time(",\"granted_at\":", d.granted_at);
+      if (monetary) money(",\"amount\":", d.amount), currency();
       break;
     default:
       break;
   }
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 }  // namespace crm::engine

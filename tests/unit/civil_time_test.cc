@@ -1,6 +1,7 @@
 // civil_time_test.cc - ISO-8601 parsing used by literals and (later) the event contract.
 #include "support/civil_time.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace crm::support;
@@ -48,4 +49,29 @@ TEST(CivilTime, DurationText) {
   EXPECT_EQ(format_duration(30 * kMicrosPerDay), "30 days");
   EXPECT_EQ(format_duration(kMicrosPerDay + 6 * kMicrosPerHour), "1 day 6 hours");
   EXPECT_EQ(format_duration(-kMicrosPerHour), "-1 hour");
+}
+
+// format_time writes its digits by hand (it is on every decision line); this checks it against
+// the plain fmt rendering over a wide range of instants, fractions and years.
+TEST(CivilTime, FormattedTimesMatchAReferenceRendering) {
+  using namespace crm::support;
+  auto reference = [](int64_t micros) {
+    int64_t days = floor_div(micros, kMicrosPerDay), rest = micros - days * kMicrosPerDay;
+    std::string out = format_date(static_cast<int32_t>(days));
+    out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60, rest / kMicrosPerSecond % 60);
+    if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
+    return out + "Z";
+  };
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    // Years about -300..10300, whole seconds half the time.
+    int64_t micros = static_cast<int64_t>(x % (4'000'000ull * 86'400'000'000ull)) - 800'000ll * 86'400'000'000ll;
+    if (i % 2) micros = floor_div(micros, kMicrosPerSecond) * kMicrosPerSecond;
+    ASSERT_EQ(format_time(micros), reference(micros)) << micros;
+  }
+  std::string line = "at ";
+  append_time(line, 0);
+  EXPECT_EQ(line, "at 1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_time(-1), "1969-12-31T23:59:59.999999Z");
 }
