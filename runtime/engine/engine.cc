@@ -502,7 +502,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
   // Completed units first (those with no decisions too), then their recorded decisions.
   unit_decisions_.reserve(units.size() * 2);
-  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{decision_log_.size(), decision_log_.size(), true, false});
+  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{0, 0, true, false});
   for (const auto& e : entries) {
     auto it = unit_decisions_.find(e.unit);
     if (it == unit_decisions_.end()) {
@@ -510,16 +510,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
       return false;
     }
     // Units' decisions are contiguous in the ledger: extend the unit's range.
-    if (it->second.first == it->second.last) it->second.first = decision_log_.size();
-    Decision d;
-    d.json = e.json;
-    d.user = e.user;
-    d.at = e.at;
-    d.outcome = Outcome::Rejected;
-    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired})
-      if (e.outcome == outcome_name(o)) d.outcome = o;
-    decision_log_.push_back(std::move(d));
-    it->second.last = decision_log_.size();
+    if (it->second.count++ == 0) it->second.first = e.seq;
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
     if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired") continue;
@@ -574,20 +565,41 @@ bool Engine::commit(std::string& err) {
 bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
   auto it = unit_decisions_.find(unit);
   if (it == unit_decisions_.end() || !it->second.decided) return false;
-  report(it->second, out);
+  std::string err;
+  report(it->second, out, err);  // a failed read is store_error_, which stops the run
   return true;
 }
 
-void Engine::report(const UnitRecord& r, std::vector<Decision>& out) const {
-  out.insert(out.end(), decision_log_.begin() + static_cast<std::ptrdiff_t>(r.first),
-             decision_log_.begin() + static_cast<std::ptrdiff_t>(r.last));
+// The decisions are read back from the store rather than kept in memory: the engine remembers
+// only where each unit's decisions are, so its memory does not grow with every decision.
+bool Engine::report(const UnitRecord& r, std::vector<Decision>& out, std::string& err) {
+  if (r.count == 0) return true;
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
+  replay_.clear();
+  if (!store_->read(r.first, r.count, replay_, err)) {
+    store_error_ = err;
+    return false;
+  }
+  for (auto& e : replay_) {
+    Decision d;
+    d.json = std::move(e.json);
+    d.user = std::move(e.user);
+    d.at = e.at;
+    d.outcome = Outcome::Rejected;
+    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired})
+      if (e.outcome == outcome_name(o)) d.outcome = o;
+    out.push_back(std::move(d));
+  }
+  return true;
 }
 
 bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
                          std::string& err) {
   ++decided_units_;
   if (!store_) return true;  // nothing to remember without a store (see process())
-  size_t begin = decision_log_.size();
   std::vector<state::LedgerEntry> entries;
   entries.reserve(out.size() - first);
   for (size_t i = first; i < out.size(); ++i) {
@@ -615,17 +627,19 @@ bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<
     e.granted_at = d.granted_at;
     e.json = d.json;
     entries.push_back(std::move(e));
-    decision_log_.push_back(d);
   }
-  UnitRecord r{begin, decision_log_.size(), true, true};
-  if (slot) *slot = r;
-  else unit_decisions_.insert_or_assign(unit, r);
   ++pending_units_;
   if (!store_error_.empty()) {
     err = store_error_;
     return false;
   }
-  if (store_->append(unit, entries, err)) return true;
+  int64_t first_seq = 0;
+  if (store_->append(unit, entries, first_seq, err)) {
+    UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
+    if (slot) *slot = r;
+    else unit_decisions_.insert_or_assign(unit, r);
+    return true;
+  }
   store_error_ = err;
   return false;
 }
@@ -639,10 +653,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   if (store_) {
     slot = &unit_decisions_.try_emplace(ev.id, UnitRecord{0, 0, false, false}).first->second;
     recorded = slot->decided;
-    if (recorded && slot->applied) {
-      report(*slot, out);
-      return true;
-    }
+    if (recorded && slot->applied) return report(*slot, out, err);
   }
   User& u = user(ev.user);
   if (!observe_event(u, ev, err)) {
@@ -653,8 +664,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
     slot->applied = true;
-    report(*slot, out);
-    return true;
+    return report(*slot, out, err);
   }
   size_t first = out.size();
   expire(ev.time, out);

@@ -155,12 +155,13 @@ class Engine {
     std::vector<std::pair<uint32_t, int64_t>> deliveries;
   };
   class AggSource;
-  // Decisions per completed unit, for idempotent replays: indexes into decision_log_.
+  // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
   // `applied`: an event unit whose event was folded into history in this run (a second arrival
   // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
   // `decided` is false only in the slot of the unit being decided now.
   struct UnitRecord {
-    size_t first, last;
+    int64_t first;   // ledger position of its first decision
+    uint32_t count;  // how many
     bool decided, applied;
   };
 
@@ -224,8 +225,9 @@ class Engine {
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;
   std::unordered_map<std::string, UnitRecord> unit_decisions_;
-  void report(const UnitRecord& r, std::vector<Decision>& out) const;  // a recorded unit's decisions
-  std::vector<Decision> decision_log_;
+  // Appends a recorded unit's decisions (read back from the store) to `out`.
+  bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
+  std::vector<state::LedgerEntry> replay_;
   // Per event type: the fields a redemption reads (-1 when absent): the grant reference
   // (`resource`, `code` on Redeem events; `coupon` on any), the order `amount`, and the
   // restricted attributes (category, item, store, city).

@@ -63,9 +63,23 @@ bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<std::strin
   return true;
 }
 
-bool MemoryStore::append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string&) {
+bool MemoryStore::append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+                         std::string&) {
   units_.push_back(unit);
-  entries_.insert(entries_.end(), entries.begin(), entries.end());
+  first_seq = static_cast<int64_t>(entries_.size()) + 1;
+  for (const auto& e : entries) {
+    entries_.push_back(e);
+    entries_.back().seq = static_cast<int64_t>(entries_.size());
+  }
+  return true;
+}
+
+bool MemoryStore::read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) {
+  if (first < 1 || size_t(first - 1) + count > entries_.size()) {
+    error = fmt::format("state memory has no decisions {}..{}", first, first + int64_t(count) - 1);
+    return false;
+  }
+  out.insert(out.end(), entries_.begin() + (first - 1), entries_.begin() + (first - 1 + int64_t(count)));
   return true;
 }
 
@@ -116,6 +130,7 @@ class SqliteStore : public StateStore {
     if (unit_stmt_) sqlite3_finalize(unit_stmt_);
     if (units_stmt_) sqlite3_finalize(units_stmt_);
     if (entry_stmt_) sqlite3_finalize(entry_stmt_);
+    if (read_stmt_) sqlite3_finalize(read_stmt_);
     if (db_) {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
@@ -163,41 +178,44 @@ class SqliteStore : public StateStore {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     if (sqlite3_prepare_v2(db_,
-                           "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, "
-                           "sales, granted_at FROM crm_ledger ORDER BY seq",
-                           -1, &s, nullptr) != SQLITE_OK)
+                           (std::string(kSelectEntries) + " ORDER BY seq").c_str(), -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      LedgerEntry e;
-      e.unit = text(s, 0);
-      e.user = text(s, 1);
-      e.strategy = text(s, 2);
-      e.outcome = text(s, 3);
-      e.reason = text(s, 4);
-      e.resource = text(s, 5);
-      e.channel = text(s, 6);
-      e.code = text(s, 7);
-      e.amount = sqlite3_column_int64(s, 8);
-      e.at = sqlite3_column_int64(s, 9);
-      e.json = text(s, 10);
-      e.sales = sqlite3_column_int64(s, 11);
-      e.granted_at = sqlite3_column_int64(s, 12);
-      entries.push_back(std::move(e));
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) entries.push_back(entry(s));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     quotas_.rebuild(entries);
     return true;
   }
 
+  // By rowid (`seq` is the INTEGER PRIMARY KEY): a range read without a secondary index.
+  bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
+    if (!read_stmt_ &&
+        sqlite3_prepare_v2(db_, (std::string(kSelectEntries) + " WHERE seq >= ?1 AND seq < ?1 + ?2 ORDER BY seq").c_str(), -1,
+                           &read_stmt_, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    sqlite3_reset(read_stmt_);
+    sqlite3_bind_int64(read_stmt_, 1, first);
+    sqlite3_bind_int64(read_stmt_, 2, static_cast<int64_t>(count));
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(read_stmt_)) == SQLITE_ROW) out.push_back(entry(read_stmt_)), ++n;
+    if (rc != SQLITE_DONE) return fail("cannot read", error);
+    if (n != count) {
+      error = fmt::format("state `{}` lacks decisions {}..{} of its ledger", path_, first, first + int64_t(count) - 1);
+      return false;
+    }
+    return true;
+  }
+
   Quotas& quotas() override { return quotas_; }
 
-  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override {
+  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+              std::string& error) override {
     if (!failed_.empty()) {
       error = failed_;
       return false;
     }
-    if (!write(unit, entries, error)) {
+    if (!write(unit, entries, first_seq, error)) {
       // SQLite may have rolled the whole group back (SQLITE_FULL does): nothing of it is on
       // disk, and this store accepts no more work, so no later commit can claim otherwise.
       failed_ = error;
@@ -206,7 +224,7 @@ class SqliteStore : public StateStore {
     return true;
   }
 
-  bool write(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) {
+  bool write(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
     if (!in_tx_) {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
@@ -233,6 +251,7 @@ class SqliteStore : public StateStore {
       if (e.granted_at) sqlite3_bind_int64(entry_stmt_, 13, e.granted_at);
       else sqlite3_bind_null(entry_stmt_, 13);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
+      if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
     // Unit rows go in kUnitsPerInsert at a time (one statement step for many rows); the rest
     // before the group commits, in the same transaction.
@@ -280,6 +299,27 @@ class SqliteStore : public StateStore {
   }
 
  private:
+  static constexpr const char* kSelectEntries =
+      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq "
+      "FROM crm_ledger";
+  static LedgerEntry entry(sqlite3_stmt* s) {
+    LedgerEntry e;
+    e.unit = text(s, 0);
+    e.user = text(s, 1);
+    e.strategy = text(s, 2);
+    e.outcome = text(s, 3);
+    e.reason = text(s, 4);
+    e.resource = text(s, 5);
+    e.channel = text(s, 6);
+    e.code = text(s, 7);
+    e.amount = sqlite3_column_int64(s, 8);
+    e.at = sqlite3_column_int64(s, 9);
+    e.json = text(s, 10);
+    e.sales = sqlite3_column_int64(s, 11);
+    e.granted_at = sqlite3_column_int64(s, 12);
+    e.seq = sqlite3_column_int64(s, 13);
+    return e;
+  }
   static std::string text(sqlite3_stmt* s, int i) {
     auto* t = sqlite3_column_text(s, i);
     return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
@@ -312,6 +352,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* units_stmt_ = nullptr;
   std::vector<std::string> units_;  // completed units of the open group not yet written
   sqlite3_stmt* entry_stmt_ = nullptr;
+  sqlite3_stmt* read_stmt_ = nullptr;
   bool in_tx_ = false;
   std::string failed_;  // the first write or commit error: the store is unusable after it
 };

@@ -26,6 +26,7 @@
 namespace crm::state {
 
 struct LedgerEntry {
+  int64_t seq = 0;      // position in the ledger (from 1); set by load() and read()
   std::string unit;     // the work unit: an event id, or "schedule:<strategy>@<micros>"
   std::string user, strategy, outcome, reason, resource, channel, code;
   int64_t amount = 0;   // millionths: face value of a granted coupon or red envelope; subsidy of a redemption
@@ -86,8 +87,13 @@ class StateStore {
   virtual ~StateStore() = default;
   // Everything recorded so far, in append order: decisions, and every unit ever completed.
   virtual bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) = 0;
-  // Adds one completed unit and its decisions to the current group.
-  virtual bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) = 0;
+  // Adds one completed unit and its decisions to the current group. `first_seq` receives the
+  // position of the first decision (a unit's decisions are consecutive).
+  virtual bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+                      std::string& error) = 0;
+  // `count` decisions from position `first`, committed or in the current group: how a unit's
+  // decisions are repeated, so the engine need not keep them in memory.
+  virtual bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) = 0;
   // Makes every appended unit durable (atomically: a crash keeps all of a group or none).
   virtual bool commit(std::string& error) = 0;
   virtual std::string describe() const = 0;
@@ -99,7 +105,9 @@ class StateStore {
 class MemoryStore : public StateStore {
  public:
   bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) override;
-  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, std::string& error) override;
+  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+              std::string& error) override;
+  bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override;
   bool commit(std::string& error) override;
   std::string describe() const override { return "memory"; }
   Quotas& quotas() override { return quotas_; }

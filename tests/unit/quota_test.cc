@@ -128,7 +128,8 @@ TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {
     for (size_t i = 0, k = 0; i < units.size(); ++i) {
       std::vector<crm::state::LedgerEntry> mine;
       while (k < entries.size() && entries[k].unit == units[i]) mine.push_back(entries[k++]);
-      ASSERT_TRUE(reopened.append(units[i], mine, err));
+      int64_t first = 0;
+      ASSERT_TRUE(reopened.append(units[i], mine, first, err));
     }
     ASSERT_TRUE(reopened.load(entries, units, err));
   }

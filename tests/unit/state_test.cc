@@ -141,6 +141,59 @@ TEST(State, SqliteLedgerRoundTrips) {
   EXPECT_EQ(entries[0].channel, "App");
 }
 
+// The engine keeps no copy of its decisions: a repeated event id is answered from the ledger,
+// whether its group is committed or still open, and a ledger with a unit's row missing is an
+// error naming the state rather than a wrong answer.
+TEST(State, RepeatedEventsAreAnsweredFromTheLedger) {
+  std::string path = ::testing::TempDir() + "crm_replay_test.db";
+  for (const char* ext : {"", "-wal", "-shm"}) std::remove((path + ext).c_str());
+  Compiled c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "resource coupon d { discount: 1 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App, grant d via App  how much: stock 3 }\n");
+  std::string err;
+  std::vector<std::string> first, second;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    Replay run(c);
+    ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
+    first = run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
+    second = run.feed(order("e2", "b", "2026-01-01T00:00:01Z"));
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(run.feed(order("e1", "a", "2026-01-01T00:00:00Z")), first);  // group still open
+    ASSERT_TRUE(run.engine.commit(err)) << err;
+    EXPECT_EQ(run.feed(order("e2", "b", "2026-01-01T00:00:01Z")), second);  // committed
+  }
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    Replay run(c);
+    ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
+    EXPECT_EQ(run.feed(order("e1", "a", "2026-01-01T00:00:00Z")), first);  // after a restart
+    EXPECT_EQ(run.feed(order("e1", "a", "2026-01-01T00:00:00Z")), first);  // and again
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // e2's second decision moves away from its first: the unit's rows are no longer consecutive.
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE crm_ledger SET seq = seq + 10 WHERE seq = (SELECT max(seq) FROM crm_ledger WHERE unit = 'e2')",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  crm::engine::Engine engine(c.program());
+  ASSERT_TRUE(engine.attach(store.get(), err)) << err;
+  crm::engine::Event ev;
+  ASSERT_TRUE(engine.parse_event(order("e1", "a", "2026-01-01T00:00:00Z"), ev, err)) << err;
+  std::vector<crm::engine::Decision> out;
+  ASSERT_TRUE(engine.process(ev, out, err)) << err;
+  ASSERT_TRUE(engine.parse_event(order("e2", "b", "2026-01-01T00:00:01Z"), ev, err)) << err;
+  EXPECT_FALSE(engine.process(ev, out, err));
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("lacks decisions"), std::string::npos) << err;
+}
+
 // Redemptions and expiries are ledger rows too: a restart at every point of a stream with
 // grants, a refused and an accepted redemption and an expiry gives the uninterrupted output,
 // and nothing is redeemed or expired twice.
