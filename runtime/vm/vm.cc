@@ -73,11 +73,21 @@ int64_t StringPool::find(std::string_view s) const {
   return v == 0 ? -1 : static_cast<int64_t>((v & 0xffffffffu) - 1);
 }
 
+// Equal sets share one handle: a stream of orders carries the same few category sets over and
+// over, so the store grows with the distinct sets seen, not with the number of events.
 int64_t CollectionStore::add(std::vector<int64_t> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
+  uint64_t h = v.size();
+  for (int64_t x : v) {
+    h ^= static_cast<uint64_t>(x) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  }
+  for (auto [it, end] = by_hash_.equal_range(h); it != end; ++it)
+    if (sets_[it->second] == v) return it->second;
   sets_.push_back(std::move(v));
-  return static_cast<int64_t>(sets_.size() - 1);
+  auto id = static_cast<int64_t>(sets_.size() - 1);
+  by_hash_.emplace(h, id);
+  return id;
 }
 
 bool CollectionStore::contains(int64_t h, int64_t v) const {

@@ -50,9 +50,11 @@ class CollectionStore {
   bool contains(int64_t handle, int64_t v) const;
   int64_t size(int64_t handle) const;
   const std::vector<int64_t>& items(int64_t handle) const;
+  size_t distinct() const { return sets_.size(); }
 
  private:
   std::vector<std::vector<int64_t>> sets_;
+  std::unordered_multimap<uint64_t, int64_t> by_hash_;  // content hash -> handles
   std::vector<int64_t> empty_;
 };
 
