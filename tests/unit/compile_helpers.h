@@ -86,6 +86,12 @@ struct Harness {
     decisions.insert(decisions.end(), out.begin(), out.end());
     return out;
   }
+  // The same, as the JSON lines a caller reports.
+  std::vector<std::string> feed(const std::string& line) {
+    std::vector<std::string> json;
+    for (const auto& d : process(line)) json.push_back(engine.decision_json(d));
+    return json;
+  }
   void observe(const std::string& line) {
     engine::Event ev = parse(line);
     std::string err;

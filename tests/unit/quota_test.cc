@@ -26,18 +26,6 @@ std::string order(const std::string& id, const std::string& user, const std::str
   return R"({"id":")" + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time + R"(","amount":10})";
 }
 
-// Feeds one event; returns its decisions as reported.
-std::vector<std::string> feed(crm::engine::Engine& e, const std::string& line) {
-  crm::engine::Event ev;
-  std::string err;
-  EXPECT_TRUE(e.parse_event(line, ev, err)) << err;
-  std::vector<crm::engine::Decision> out;
-  EXPECT_TRUE(e.process(ev, out, err)) << err;
-  std::vector<std::string> json;
-  for (const auto& d : out) json.push_back(e.decision_json(d));
-  return json;
-}
-
 size_t count(const std::vector<crm::state::LedgerEntry>& entries, const std::string& outcome, const std::string& reason = "") {
   size_t n = 0;
   for (const auto& e : entries) n += e.outcome == outcome && (reason.empty() || e.reason == reason);
@@ -115,10 +103,10 @@ TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {
   crm::state::MemoryStore store;
   std::string err;
   {
-    crm::engine::Engine e(c.program());
-    ASSERT_TRUE(e.attach(&store, err)) << err;
-    feed(e, order("e1", "a", "2026-01-01T00:00:00Z"));
-    feed(e, order("e2", "b", "2026-01-01T00:01:00Z"));
+    crm::testing::Harness h(c);
+    ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+    h.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
+    h.feed(order("e2", "b", "2026-01-01T00:01:00Z"));
   }
   crm::state::MemoryStore reopened;
   {
@@ -138,10 +126,10 @@ TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {
   EXPECT_EQ(used.deliveries, 2);
   EXPECT_EQ(used.reserved, 14'000'000);  // 2 x (5 + 2) CNY in millionths
   // A restarted engine sees them: one delivery of stock left.
-  crm::engine::Engine e(c.program());
-  ASSERT_TRUE(e.attach(&reopened, err)) << err;
-  EXPECT_EQ(feed(e, order("e3", "c", "2026-01-01T00:02:00Z")).size(), 2u);
-  auto last = feed(e, order("e4", "d", "2026-01-01T00:03:00Z"));
+  crm::testing::Harness h(c);
+  ASSERT_TRUE(h.engine.attach(&reopened, err)) << err;
+  EXPECT_EQ(h.feed(order("e3", "c", "2026-01-01T00:02:00Z")).size(), 2u);
+  auto last = h.feed(order("e4", "d", "2026-01-01T00:03:00Z"));
   ASSERT_EQ(last.size(), 2u);
   EXPECT_NE(last[0].find("\"reason\":\"stock\""), std::string::npos) << last[0];
 }
@@ -155,12 +143,12 @@ TEST(Quotas, EnginesSharingCountersNeverOversellStockOrBudget) {
   SharedQuotas shared;
   SharedStore left(shared), right(shared);
   std::string err;
-  crm::engine::Engine a(c.program()), b(c.program());
-  ASSERT_TRUE(a.attach(&left, err)) << err;
-  ASSERT_TRUE(b.attach(&right, err)) << err;
-  auto run = [&](crm::engine::Engine& e, const char* prefix) {
+  crm::testing::Harness a(c), b(c);
+  ASSERT_TRUE(a.engine.attach(&left, err)) << err;
+  ASSERT_TRUE(b.engine.attach(&right, err)) << err;
+  auto run = [&](crm::testing::Harness& e, const char* prefix) {
     for (int i = 0; i < 400; ++i)
-      feed(e, order(std::string(prefix) + std::to_string(i), prefix + std::to_string(i % 200),
+      e.feed(order(std::string(prefix) + std::to_string(i), prefix + std::to_string(i % 200),
                     i < 200 ? "2026-01-01T00:00:00Z" : "2026-01-02T00:00:00Z"));
   };
   std::thread t([&] { run(a, "l"); });
@@ -212,17 +200,17 @@ TEST(Quotas, ALostRaceForTheLastStockIsARejectionAndNoGrant) {
       "strategy s { who: true  when: on Order  what: grant c via App, send hi via Push  how much: stock 2 }\n");
   RacedStore store;
   std::string err;
-  crm::engine::Engine e(c.program());
-  ASSERT_TRUE(e.attach(&store, err)) << err;
-  ASSERT_EQ(feed(e, order("e1", "a", "2026-01-01T00:00:00Z")).size(), 2u);
+  crm::testing::Harness h(c);
+  ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+  ASSERT_EQ(h.feed(order("e1", "a", "2026-01-01T00:00:00Z")).size(), 2u);
   store.q.rival_takes(store.q.handle("s"));
-  auto lost = feed(e, order("e2", "b", "2026-01-01T00:01:00Z"));
+  auto lost = h.feed(order("e2", "b", "2026-01-01T00:01:00Z"));
   ASSERT_EQ(lost.size(), 2u);
   for (const auto& d : lost) EXPECT_NE(d.find("\"outcome\":\"rejected\",\"reason\":\"stock\""), std::string::npos) << d;
-  EXPECT_EQ(e.stats().granted, 2u);
-  EXPECT_EQ(e.stats().rejected, 2u);
+  EXPECT_EQ(h.engine.stats().granted, 2u);
+  EXPECT_EQ(h.engine.stats().rejected, 2u);
   // Nothing of the lost delivery stays: no grant to expire, and no claim counted for `b`.
-  auto after = feed(e, order("e3", "b", "2026-01-09T00:00:00Z"));
+  auto after = h.feed(order("e3", "b", "2026-01-09T00:00:00Z"));
   for (const auto& d : after)
     EXPECT_EQ(d.find("\"user\":\"b\",\"strategy\":\"s\",\"outcome\":\"expired\""), std::string::npos) << d;
   std::vector<crm::state::LedgerEntry> ledger;
@@ -237,10 +225,10 @@ TEST(Quotas, StateMustBeAttachedBeforeAnyEvent) {
       "event Order { amount: Money(CNY) }\n"
       "resource coupon c { discount: 5 CNY }\n"
       "strategy s { who: true  when: on Order  what: grant c via App  how much: stock 1 }\n");
-  crm::engine::Engine e(c.program());
-  feed(e, order("e1", "a", "2026-01-01T00:00:00Z"));
+  crm::testing::Harness h(c);
+  h.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
   crm::state::MemoryStore store;
   std::string err;
-  EXPECT_FALSE(e.attach(&store, err));
+  EXPECT_FALSE(h.engine.attach(&store, err));
   EXPECT_NE(err.find("attach state before processing any event"), std::string::npos) << err;
 }

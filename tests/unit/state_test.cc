@@ -31,20 +31,7 @@ std::string order(const std::string& id, const std::string& user, const std::str
   return R"({"id":")" + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time + R"(","amount":10})";
 }
 
-struct Replay {
-  crm::engine::Engine engine;
-  explicit Replay(const Compiled& c) : engine(c.program()) {}
-  std::vector<std::string> feed(const std::string& line) {
-    crm::engine::Event ev;
-    std::string err;
-    EXPECT_TRUE(engine.parse_event(line, ev, err)) << err;
-    std::vector<crm::engine::Decision> out;
-    EXPECT_TRUE(engine.process(ev, out, err)) << err;
-    std::vector<std::string> json;
-    for (const auto& d : out) json.push_back(engine.decision_json(d));
-    return json;
-  }
-};
+using Replay = crm::testing::Harness;
 
 }  // namespace
 
