@@ -325,6 +325,27 @@ TEST(EngineLimits, ClaimWindow) {
   EXPECT_EQ(outcome(h.process(order("o3", "a", "2026-01-03T00:00:00Z"))[0]), "rejected:claim_window");
 }
 
+// docs/runtime.md lists the rejection reasons in the order they are checked: the delivery's own
+// limits (per user, exclusive group, stock, budget, pacing) first, then each action's claim
+// window and policies. A user failing several limits is told the first one.
+TEST(EngineLimits, ReasonsAreReportedInTheDocumentedOrder) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY  claim: between 2026-01-02T00:00Z and 2026-01-03T00:00Z }\n"
+      "policy p { same resource type once per 1 day; }\n"
+      "strategy s for business \"mall\" {\n"
+      "  who: true\n  when: on Order\n  what: grant c\n  how much: stock 2, per user 1 per campaign\n}\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "a", "2026-01-01T12:00:00Z"))[0]), "rejected:claim_window");
+  EXPECT_EQ(outcome(h.process(order("o2", "a", "2026-01-02T12:00:00Z"))[0]), "granted");
+  // a: per user, and the policy's once a day: the delivery's limit is reported.
+  EXPECT_EQ(outcome(h.process(order("o3", "a", "2026-01-02T13:00:00Z"))[0]), "rejected:per_user_limit");
+  EXPECT_EQ(outcome(h.process(order("o4", "b", "2026-01-02T14:00:00Z"))[0]), "granted");
+  // c: the stock is spent and the claim window is over: stock comes first.
+  EXPECT_EQ(outcome(h.process(order("o5", "c", "2026-01-05T00:00:00Z"))[0]), "rejected:stock");
+  // a: per user, stock and claim window all fail: per user comes first.
+  EXPECT_EQ(outcome(h.process(order("o6", "a", "2026-01-05T00:00:01Z"))[0]), "rejected:per_user_limit");
+}
+
 // ---- split -------------------------------------------------------------------------------------
 
 TEST(EngineSplit, ControlShareIsDeterministicAndCloseToTheConfiguredPercent) {
