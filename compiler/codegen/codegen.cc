@@ -825,31 +825,58 @@ std::optional<uint16_t> UnitGen::compare_with_constant(const BinaryExpr* b, cons
   return d;
 }
 
+// `x in C` is `x == e` for some element e, with the comparison `==` uses: when either x or the
+// element type is Decimal, Int values are widened to Decimal first (an Int that does not fit is
+// an overflow, as for `==`), so `3.0 in [1, 3]` and `3 in [1.5, 3.0]` are both true.
 uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
   const sema::Type& lt = type(b->lhs);
   const sema::Type& rt = type(b->rhs);
-  bool fix = rt.elem && rt.elem->kind == TypeKind::Decimal && lt.kind == TypeKind::Int;
+  const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
+  bool widen = lt.kind == TypeKind::Decimal || et.kind == TypeKind::Decimal;
   uint16_t x = expr(b->lhs, env);
-  if (fix) x = to_fix(x, lt);
+  if (widen) x = to_fix(x, lt);
   uint16_t d = reg();
-  if (auto* v = g_.p_.const_of(b->rhs)) {
+  // Constant elements encoded in the comparison's type; nullopt when one does not fit (then the
+  // elements are compared one by one, and widening that one fails at run time, as for `==`).
+  auto constant_set = [&](const Value& v) -> std::optional<std::vector<int64_t>> {
     std::vector<int64_t> values;
-    const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
-    for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) values.push_back(g_.encode(el, et));
-    emit({Op::IN_SET, d, x, g_.set(std::move(values))});
-  } else if (b->rhs->kind == ExprKind::Collection) {
-    // Elements computed at run time: a chain of comparisons, no allocation.
+    for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v.v)->elems) {
+      int64_t k;
+      if (auto* i = std::get_if<int64_t>(&el.v); i && widen) {
+        if (__builtin_mul_overflow(*i, support::Decimal::kScale, &k)) return std::nullopt;
+      } else {
+        k = g_.encode(el, et);
+      }
+      values.push_back(k);
+    }
+    return values;
+  };
+  const Value* cv = g_.p_.const_of(b->rhs);
+  std::optional<std::vector<int64_t>> values = cv ? constant_set(*cv) : std::nullopt;
+  if (values) {
+    emit({Op::IN_SET, d, x, g_.set(std::move(*values))});
+  } else if (cv || b->rhs->kind == ExprKind::Collection) {
+    // Elements computed at run time (or a constant that must fail when widened): a chain of
+    // comparisons, no allocation.
     emit({Op::LOAD_CONST, d, g_.constant(0)});
-    for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) {
-      uint16_t y = expr(el, env);
-      if (fix || (rt.elem && rt.elem->kind == TypeKind::Decimal)) y = to_fix(y, type(el));
+    auto one = [&](uint16_t y, const sema::Type& yt) {
+      if (widen) y = to_fix(y, yt);
       uint16_t eq = reg();
       emit({Op::EQ, eq, x, y});
       emit({Op::OR, d, d, eq});
+    };
+    if (cv) {
+      for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(cv->v)->elems) {
+        sema::Type ekt = std::holds_alternative<int64_t>(el.v) ? sema::Type::of(TypeKind::Int) : et;
+        one(constant(g_.encode(el, ekt)), ekt);
+      }
+    } else {
+      for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) one(expr(el, env), type(el));
     }
   } else {
     uint16_t s = expr(b->rhs, env);
-    emit({Op::IN_VALUE_SET, d, x, s});
+    // A Decimal looked up among stored Ints: only a whole number can be there.
+    emit({lt.kind == TypeKind::Decimal && et.kind == TypeKind::Int ? Op::IN_VALUE_SET_DEC : Op::IN_VALUE_SET, d, x, s});
   }
   if (b->op == BinaryOp::NotIn) emit({Op::NOT, d, d});
   return d;

@@ -1553,6 +1553,7 @@ class Checker {
         if (a0) {
           if (auto* i = std::get_if<int64_t>(&a0->v)) {
             if (auto d = Decimal::from_int(*i)) set_const(c, Value{*d});
+            else { overflow(c); return {}; }  // fails for every user at run time
           } else {
             set_const(c, *a0);
           }
@@ -1818,6 +1819,17 @@ class Checker {
     return t;
   }
 
+  // Whether comparing two constants is free of faults at run time: an Int compared with a
+  // Decimal is widened to a Decimal there, which fails (overflow) when the Int does not fit.
+  static bool widens(const Value& a, const Value& b) {
+    auto fits = [](const Value& v) {
+      auto* i = std::get_if<int64_t>(&v.v);
+      return !i || Decimal::from_int(*i).has_value();
+    };
+    bool da = std::holds_alternative<Decimal>(a.v), db = std::holds_alternative<Decimal>(b.v);
+    return !(da || db) || (fits(a) && fits(b));
+  }
+
   void overflow(const Expr* e) {
     sink_.report(Code::E0413, e->span, "constant arithmetic overflows").help = "use smaller values";
   }
@@ -1853,10 +1865,11 @@ class Checker {
     const Value* l = p_.const_of(b->lhs);
     const Value* r = p_.const_of(b->rhs);
     bool is_and = b->op == BinaryOp::And;
-    // Short-circuit folding: `false and x` is false whatever x is.
+    // Folding follows evaluation order (language.md 3.1): the left operand runs first and the
+    // right one only when the left does not decide. So `false and x` is false (x never runs),
+    // but `x or true` is not folded: x runs first, and where it fails the whole is an error.
     if (l && std::get<bool>(l->v) != is_and) set_const(b, Value{!is_and});
-    else if (r && std::get<bool>(r->v) != is_and) set_const(b, Value{!is_and});
-    else if (l && r) set_const(b, Value{is_and});
+    else if (l && r) set_const(b, *r);
     return Type::of(TypeKind::Bool);
   }
 
@@ -1912,6 +1925,7 @@ class Checker {
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
     if (x && y) {
+      if (!widens(*x, *y)) { overflow(b); return {}; }
       int c = compare_values(*x, *y);
       bool res = false;
       switch (b->op) {
@@ -1956,7 +1970,14 @@ class Checker {
     const Value* y = p_.const_of(b->rhs);
     if (x && y) {
       bool found = false;
-      for (auto& v : std::get<std::shared_ptr<const Value::Collection>>(y->v)->elems) if (v == *x) found = true;
+      // Each element is compared as `==` compares: when either side is Decimal, Ints are
+      // widened to Decimals (`3.0 in [1, 3]` is true), and one that does not fit fails.
+      bool widen = l.kind == TypeKind::Decimal || (r.elem && r.elem->kind == TypeKind::Decimal);
+      const Value dec{Decimal{}};
+      for (auto& v : std::get<std::shared_ptr<const Value::Collection>>(y->v)->elems) {
+        if (widen && (!widens(*x, dec) || !widens(v, dec))) { overflow(b); return {}; }
+        if (v == *x) found = true;
+      }
       set_const(b, Value{b->op == BinaryOp::In ? found : !found});
     }
     return Type::of(TypeKind::Bool);
@@ -2001,6 +2022,7 @@ class Checker {
       sink_.report(Code::W0101, b->span, fmt::format("range is empty: `{}` is above `{}`", l->to_string(lo), h->to_string(hi)))
           .help = "write the lower bound first";
     if (x && l && h) {
+      if (!widens(*x, *l) || !widens(*x, *h) || !widens(*l, *h)) { overflow(b); return {}; }
       bool in = compare_values(*x, *l) >= 0 && compare_values(*x, *h) <= 0;
       set_const(b, Value{b->negated ? !in : in});
     }
@@ -2029,6 +2051,7 @@ class Checker {
         // The folded value takes the if's type: an Int branch of a Decimal `if` becomes Decimal.
         if (out.kind == TypeKind::Decimal && std::holds_alternative<int64_t>(v->v)) {
           if (auto d = Decimal::from_int(std::get<int64_t>(v->v))) set_const(i, Value{*d});
+          else { overflow(taken); return {}; }  // widening the taken branch fails at run time
         } else {
           set_const(i, *v);
         }

@@ -74,13 +74,18 @@ std::string Value::to_string(const Type& t) const {
 
 int compare_values(const Value& a, const Value& b) {
   auto cmp = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  // Int against Decimal exactly: an Int too large for a Decimal lies beyond every Decimal.
+  auto int_dec = [&](int64_t x, support::Decimal y) {
+    if (auto d = support::Decimal::from_int(x)) return cmp(*d, y);
+    return x < 0 ? -1 : 1;
+  };
   if (auto* x = std::get_if<int64_t>(&a.v)) {
     if (auto* y = std::get_if<int64_t>(&b.v)) return cmp(*x, *y);
-    if (auto* y = std::get_if<support::Decimal>(&b.v)) return cmp(support::Decimal::from_int(*x).value_or(support::Decimal{}), *y);
+    if (auto* y = std::get_if<support::Decimal>(&b.v)) return int_dec(*x, *y);
   }
   if (auto* x = std::get_if<support::Decimal>(&a.v)) {
     if (auto* y = std::get_if<support::Decimal>(&b.v)) return cmp(*x, *y);
-    if (auto* y = std::get_if<int64_t>(&b.v)) return cmp(*x, support::Decimal::from_int(*y).value_or(support::Decimal{}));
+    if (auto* y = std::get_if<int64_t>(&b.v)) return -int_dec(*y, *x);
   }
   if (auto* x = std::get_if<Value::Time>(&a.v)) if (auto* y = std::get_if<Value::Time>(&b.v)) return cmp(x->micros, y->micros);
   if (auto* x = std::get_if<Value::Date>(&a.v)) if (auto* y = std::get_if<Value::Date>(&b.v)) return cmp(x->days, y->days);

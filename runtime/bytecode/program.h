@@ -14,7 +14,7 @@
 namespace crm::bytecode {
 
 constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
-constexpr uint32_t kFormatVersion = 3;
+constexpr uint32_t kFormatVersion = 4;
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,

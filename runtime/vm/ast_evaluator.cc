@@ -253,34 +253,43 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
     return true;
   }
   if (b->op == BinaryOp::In || b->op == BinaryOp::NotIn) {
+    // `x in C`: x == e for some element e, compared as `==` compares (an Int with a Decimal as
+    // Decimals). Every element is evaluated and widened, so a failing one fails the whole.
     if (!ev(b->lhs, env, f, l)) return false;
-    bool dec = rt.elem && rt.elem->kind == TypeKind::Decimal;
-    if (dec && !fix(l, lt)) return false;
+    const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
+    bool widen = lt.kind == TypeKind::Decimal || et.kind == TypeKind::Decimal;
+    if (widen && !fix(l, lt)) return false;
     bool found = false;
+    auto element = [&](int64_t x, TypeKind k) {
+      if (widen && !fix(x, sema::Type::of(k))) return false;
+      found |= x == l;
+      return true;
+    };
     if (auto* v = p_.const_of(b->rhs)) {
       for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v->v)->elems) {
         int64_t x;
+        TypeKind k = et.kind;
         if (auto* s = std::get_if<std::string>(&el.v)) x = env.strings->intern(*s);
-        else if (auto* i = std::get_if<int64_t>(&el.v)) x = rt.elem && rt.elem->kind == TypeKind::Decimal ? *i * Decimal::kScale : *i;
+        else if (auto* i = std::get_if<int64_t>(&el.v)) { x = *i; k = TypeKind::Int; }
         else if (auto* d = std::get_if<Decimal>(&el.v)) x = d->units();
         else if (auto* en = std::get_if<Value::EnumVal>(&el.v)) x = en->index;
         else if (auto* tm = std::get_if<Value::Time>(&el.v)) x = tm->micros;
         else if (auto* dt = std::get_if<Value::Date>(&el.v)) x = dt->days;
         else if (auto* du = std::get_if<Value::Duration>(&el.v)) x = du->micros;
         else x = std::get<bool>(el.v);
-        found |= x == l;
+        if (!element(x, k)) return false;
       }
     } else if (b->rhs->kind == ExprKind::Collection) {
       for (const Expr* el : static_cast<const CollectionLit*>(b->rhs)->elems) {
         int64_t x;
-        if (!ev(el, env, f, x)) return false;
-        if (dec && !fix(x, p_.type_of(el))) return false;
-        found |= x == l;
+        if (!ev(el, env, f, x) || !element(x, p_.type_of(el).kind)) return false;
       }
     } else {
       int64_t h;
       if (!ev(b->rhs, env, f, h)) return false;
-      found = h != kNone && env.collections && env.collections->contains(h, l);
+      if (h != kNone && env.collections)
+        for (int64_t x : env.collections->items(h))
+          if (!element(x, et.kind)) return false;
     }
     out = b->op == BinaryOp::In ? found : !found;
     return true;

@@ -248,6 +248,15 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           binary();
           for (size_t i = 0; i < n; ++i) d[i] = in.collections && b[i] != kNone && in.collections->contains(b[i], a[i]);
           break;
+        case Op::IN_VALUE_SET_DEC:
+          binary();
+          faulting();
+          for (size_t i = 0; i < n; ++i) {
+            bool overflow = false;
+            d[i] = in.collections && b[i] != kNone && in.collections->contains_widened(b[i], a[i], overflow);
+            err[i] |= overflow;
+          }
+          break;
         case Op::STR_CONCAT:
           binary();
           for (size_t i = 0; i < n; ++i) {

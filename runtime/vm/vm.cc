@@ -95,6 +95,18 @@ bool CollectionStore::contains(int64_t h, int64_t v) const {
   return std::binary_search(sets_[h].begin(), sets_[h].end(), v);
 }
 
+bool CollectionStore::contains_widened(int64_t h, int64_t v, bool& overflow) const {
+  overflow = false;
+  if (h < 0 || size_t(h) >= sets_.size() || sets_[h].empty()) return false;
+  // Sorted: the extremes alone say whether every element widens.
+  constexpr int64_t kMax = INT64_MAX / support::Decimal::kScale;
+  if (sets_[h].front() < -kMax || sets_[h].back() > kMax) {
+    overflow = true;
+    return false;
+  }
+  return v % support::Decimal::kScale == 0 && contains(h, v / support::Decimal::kScale);
+}
+
 int64_t CollectionStore::size(int64_t h) const {
   return h >= 0 && size_t(h) < sets_.size() ? static_cast<int64_t>(sets_[h].size()) : 0;
 }
@@ -306,6 +318,12 @@ loop:
     NEXT();
   }
   CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
+  CASE(IN_VALUE_SET_DEC) {
+    bool overflow = false;
+    r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains_widened(r[ip->b], r[ip->a], overflow);
+    if (overflow) return fail("arithmetic overflow");
+    NEXT();
+  }
   CASE(STR_CONCAT) r[ip->d] = concat(*ctx.strings, r[ip->a], r[ip->b]); NEXT();
   CASE(CALL) {
     const char* err = nullptr;

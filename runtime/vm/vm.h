@@ -48,6 +48,9 @@ class CollectionStore {
  public:
   int64_t add(std::vector<int64_t> sorted_values);
   bool contains(int64_t handle, int64_t v) const;
+  // Whether Decimal units v equal some Int of the collection widened to a Decimal, as `==`
+  // compares them; false with `overflow` set when an element is too large to widen.
+  bool contains_widened(int64_t handle, int64_t v, bool& overflow) const;
   int64_t size(int64_t handle) const;
   const std::vector<int64_t>& items(int64_t handle) const;
   size_t distinct() const { return sets_.size(); }

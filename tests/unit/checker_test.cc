@@ -102,6 +102,49 @@ TEST(Checker, ConstantErrors) {
   EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0413", "E0413", "E0104"}));
 }
 
+// Folding gives what run time gives (language.md 3.1): `and`/`or` run left to right, so a
+// constant right operand never hides the left one, which may fail for some user.
+TEST(Checker, FoldingFollowsEvaluationOrder) {
+  auto r = check(
+      "segment a = (if age / 0 > 3 then false else true) or true\n"
+      "segment b = true or age / 0 > 3\n"
+      "segment c = false and age > 1\n"
+      "segment d = age > 1 and false\n"
+      "const e = true and false\n"
+      "const f = false or true\n");
+  ASSERT_TRUE(r.codes().empty());
+  EXPECT_EQ(r.folded("a"), "<not constant>");
+  EXPECT_EQ(r.folded("b"), "true");
+  EXPECT_EQ(r.folded("c"), "false");
+  EXPECT_EQ(r.folded("d"), "<not constant>");
+  EXPECT_EQ(r.folded("e"), "false");
+  EXPECT_EQ(r.folded("f"), "true");
+}
+
+// Constant Int/Decimal comparisons fold as `==` and `in` compare at run time: the Int is widened,
+// so `3.0 in [1, 3]` is true, and an Int too large for a Decimal is an overflow, not a guess.
+TEST(Checker, MixedNumericConstantsCompareAsAtRunTime) {
+  auto ok = check(
+      "const a = 3.0 in [5, 4, 3, 2, 1]\n"
+      "const b = 3 in [1.5, 3.0]\n"
+      "const c = 3.0 == 3\n"
+      "const d = 2.5 in {1, 2, 3}\n"
+      "const e = 9223372036854775807 in [1, 9223372036854775807]\n");
+  ASSERT_TRUE(ok.codes().empty());
+  EXPECT_EQ(ok.folded("a"), "true");
+  EXPECT_EQ(ok.folded("b"), "true");
+  EXPECT_EQ(ok.folded("c"), "true");
+  EXPECT_EQ(ok.folded("d"), "false");
+  EXPECT_EQ(ok.folded("e"), "true");
+  auto bad = check(
+      "const f = 0.0 == 4611686018427387904\n"
+      "const g = 1.5 in [4611686018427387904]\n"
+      "const h = 4611686018427387904 in [1.5]\n"
+      "const i = decimal(4611686018427387904)\n"
+      "const j = 1.5 between 1 and 4611686018427387904\n");
+  EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0413", "E0413", "E0413", "E0413", "E0413"}));
+}
+
 TEST(Checker, AggregateTypes) {
   auto r = check(
       "segment s1 = count(Order within 30 days) >= 3\n"

@@ -567,3 +567,135 @@ TEST(Differential, VmAgreesWithTheAstEvaluator) {
   EXPECT_GT(total.varying, total.exprs / 3);
   EXPECT_LT(total.errors, total.comparisons / 4);
 }
+
+// ---- fixed cases -------------------------------------------------------------------------------
+//
+// Value-semantics cases found by replaying a peer's conformance suite (issue 9, items 19-21),
+// each with the outcome all three evaluators must give: the reference evaluator, the scalar VM
+// and the batch VM (run here on a one-row block per user, so a fault is seen per segment).
+
+namespace {
+
+const char* kFixedHeader = R"(
+enum Tier { Bronze, Silver, Gold }
+profile {
+  two: Int  zero: Int  i: Int  d: Decimal  half: Decimal  m: Money(CNY)  b: Bool  city: String  tier: Tier
+  ints: Set<Int>  decs: Set<Decimal>  big: Set<Int>  names: Set<String>
+  o: Int?  od: Decimal?
+}
+event Order { amount: Money(CNY) }
+)";
+
+struct FixedCase {
+  const char* expr;
+  const char* expected;  // "true", "false" or "error"
+};
+
+std::string outcome(bool ok, int64_t v) { return !ok ? "error" : v ? "true" : "false"; }
+
+void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_line) {
+  std::string source = kFixedHeader;
+  for (size_t k = 0; k < cases.size(); ++k) source += "segment c" + std::to_string(k) + " = " + cases[k].expr + "\n";
+  auto c = crm::testing::compile_text(source);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  crm::engine::Engine eng(c.program());
+  std::string err;
+  ASSERT_TRUE(eng.load_profile_line(profile_line, err)) << err;
+  const std::string user = "u";
+  int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
+  crm::vm::AstEvaluator ast(c.front->program, c.out);
+  crm::vm::AstEnv env;
+  env.profile = eng.profile_of(user);
+  env.now = now;
+  env.strings = &eng.strings();
+  env.collections = &eng.collections();
+  env.aggregate = [&](uint32_t g) { return eng.aggregate_of(user, g, now); };
+  std::map<std::string, const crm::ast::Expr*> expr_of;
+  for (auto& m : c.front->program.modules)
+    if (!m.is_std)
+      for (crm::ast::Decl* d : m.ast->decls)
+        if (d->kind == crm::ast::DeclKind::Segment) expr_of[d->name] = static_cast<crm::ast::SegmentDecl*>(d)->value;
+  // One-row columns of the user's profile for the batch VM.
+  const auto& row = *eng.profile_of(user);
+  std::vector<crm::vm::Column> cols(row.size());
+  for (size_t f = 0; f < row.size(); ++f) cols[f] = {&row[f], 8};
+  crm::vm::BatchInput in;
+  in.columns = cols.data();
+  in.column_count = cols.size();
+  in.rows = 1;
+  in.now = now;
+  in.strings = &eng.strings();
+  in.collections = &eng.collections();
+  crm::vm::BatchVM batch(c.program());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    SCOPED_TRACE(std::string(cases[k].expr) + " with " + profile_line);
+    std::string name = "c" + std::to_string(k);
+    const crm::bytecode::Segment* seg = nullptr;
+    for (const auto& s : c.program().segments) if (s.name == name) seg = &s;
+    ASSERT_NE(seg, nullptr);
+    int64_t v = 0;
+    std::string e;
+    bool ok = eng.evaluate(seg->unit, user, now, v, e);
+    EXPECT_EQ(outcome(ok, v), cases[k].expected) << "scalar VM " << e;
+    std::string ae;
+    ok = ast.eval(expr_of.at(name), env, v, ae);
+    EXPECT_EQ(outcome(ok, v), cases[k].expected) << "reference evaluator " << ae;
+    std::vector<int64_t> values;
+    auto r = batch.run(seg->batch_unit, in, &values);
+    EXPECT_EQ(r.errors ? std::string("error") : outcome(true, values.at(0)), cases[k].expected) << "batch VM";
+  }
+}
+
+const char* kProfileLine =
+    R"({"user":"u","two":2,"zero":0,"i":3,"d":3.0,"half":2.5,"m":3,"b":true,"city":"sh","tier":"Silver",)"
+    R"("ints":[1,3,5],"decs":[1.5,3.0],"big":[1,9223372036854775807],"names":["a","sh"]})";
+
+}  // namespace
+
+// `and`/`or` evaluate left to right; an error on the left is an error, whatever the right side
+// is, constant or not - in the checker's folding as in every evaluator.
+TEST(Differential, FaultsUnderAndOrIfFollowEvaluationOrder) {
+  run_fixed({{"(if two / zero > 3 then false else true) or true", "error"},
+             {"(if two / zero > 3 then false else true) or b", "error"},
+             {"(two / zero > 3) and false", "error"},
+             {"(two / zero > 3) or 1 > 0", "error"},
+             {"true or two / zero > 3", "true"},
+             {"false and two / zero > 3", "false"},
+             {"b or two / zero > 3", "true"},
+             {"not b and two / zero > 3", "false"},
+             {"b and two / zero > 3", "error"},
+             {"if b then true else two / zero > 3", "true"},
+             {"if not b then true else two / zero > 3", "error"},
+             {"(if b then two else two / zero) > 1", "true"}},
+            kProfileLine);
+}
+
+// Membership is `==` against each element, for every pair of types the checker accepts.
+TEST(Differential, MembershipComparesAsEquality) {
+  run_fixed({{"d in [5, 4, 3, 2, 1]", "true"},
+             {"d == 3", "true"},
+             {"d not in [5, 4, 3, 2, 1]", "false"},
+             {"i in [1.5, 3.0]", "true"},
+             {"i == 3.0", "true"},
+             {"half in {1, 2, 3}", "false"},
+             {"half in {2.5, 7}", "true"},
+             {"d in [two + 1, 7]", "true"},
+             {"i in [d, 7.5]", "true"},
+             {"d in ints", "true"},
+             {"half in ints", "false"},
+             {"i in decs", "true"},
+             {"two in decs", "false"},
+             {"d in big", "error"},
+             {"d == 9223372036854775807", "error"},
+             {"d in [1, 9223372036854775807]", "error"},
+             {"i in big", "false"},
+             {"m in [3 CNY, 4 CNY]", "true"},
+             {"m in [3.5 CNY]", "false"},
+             {"city in names", "true"},
+             {"city in {\"SH\", \"bj\"}", "false"},
+             {"tier in {Silver, Gold}", "true"},
+             {"o in [1, 2]", "false"},
+             {"od in [1, 2]", "false"},
+             {"o not in [1, 2]", "true"}},
+            kProfileLine);
+}
