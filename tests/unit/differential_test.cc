@@ -16,6 +16,7 @@
 
 #include "compile_helpers.h"
 #include "runtime/vm/ast_evaluator.h"
+#include "runtime/vm/batch_vm.h"
 
 namespace {
 
