@@ -37,7 +37,7 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
   size_t commit_every = 4096;
-  bool disasm = false, quiet = false, help = false;
+  bool disasm = false, quiet = false, help = false, allow_program_change = false;
 };
 
 int usage(const std::string& msg) {
@@ -72,6 +72,7 @@ bool parse(int argc, char** argv, Options& o, std::string& err) {
     }
     else if (a == "-I") { std::string d; if (!val(d)) return false; o.includes.push_back(d); }
     else if (a == "--disasm") o.disasm = true;
+    else if (a == "--allow-program-change") o.allow_program_change = true;
     else if (a == "-q" || a == "--quiet") o.quiet = true;
     else if (a == "-h" || a == "--help") o.help = true;
     else if (!a.empty() && a[0] == '-') { err = "unknown option `" + a + "`"; return false; }
@@ -258,7 +259,10 @@ options:
   --out FILE               write decisions there instead of standard output
   --on-error stop|skip     a malformed event line stops the run (default) or is skipped and counted
   --state memory|sqlite:PATH
-                           record decisions in a durable ledger and continue from it (restartable)
+                           record decisions in a durable ledger and continue from it (restartable);
+                           one process writes a ledger at a time
+  --allow-program-change   continue a ledger recorded by a program whose strategies differ
+                           (changed strategies keep their counters; see docs/semantics.md)
   --commit-every N         units per durable commit (default 4096); decisions are reported after it
   -q, --quiet              no progress bar
 )";
@@ -321,10 +325,12 @@ int cmd_run(int argc, char** argv) {
   std::unique_ptr<state::StateStore> store;
   if (!o.state.empty()) {
     store = state::open_store(o.state, err);
+    eng.allow_program_change(o.allow_program_change);
     if (!store || !eng.attach(store.get(), err)) {
       std::cerr << "crm: " << err << "\n";
       return 1;
     }
+    for (const auto& n : eng.notices()) std::cerr << "crm: note: " << n << "\n";
   }
   if (!load_profiles(eng, o)) return 1;
   std::ofstream file;

@@ -248,13 +248,14 @@ Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
-bool Runtime::open_state(const std::string& spec, std::string& error, Commit mode) {
+bool Runtime::open_state(const std::string& spec, std::string& error, Commit mode, bool allow_program_change) {
   if (!d_) { error = "no program"; return false; }
   std::lock_guard lk(d_->mu);
   if (d_->store) { error = "state is already open"; return false; }
   d_->mode = mode;
   try {
     auto store = state::open_store(spec, error);
+    d_->engine.allow_program_change(allow_program_change);
     if (!store || !d_->engine.attach(store.get(), error)) return false;
     d_->store = std::move(store);
     return true;
@@ -262,6 +263,12 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
     error = e.what();
     return false;
   }
+}
+
+std::vector<std::string> Runtime::state_notices() const {
+  if (!d_) return {};
+  std::lock_guard lk(d_->mu);
+  return d_->engine.notices();
 }
 
 bool Runtime::commit(std::string& error) {

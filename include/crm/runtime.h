@@ -104,8 +104,14 @@ class Runtime {
   Runtime& operator=(Runtime&&) noexcept;
 
   // Durable state: "memory" or "sqlite:PATH" (docs/semantics.md). Rebuilds counters from the
-  // ledger; later decisions are recorded there. Call before processing events.
-  bool open_state(const std::string& spec, std::string& error, Commit mode = Commit::OnReturn);
+  // ledger; later decisions are recorded there. Call before processing events. A ledger has one
+  // writer: a ledger another runtime (in any process) has open is refused. A ledger recorded by
+  // another program is refused unless its strategies are the same, or `allow_program_change`
+  // and every changed strategy's counters can carry over ("Program identity"); what was
+  // accepted is in state_notices().
+  bool open_state(const std::string& spec, std::string& error, Commit mode = Commit::OnReturn,
+                  bool allow_program_change = false);
+  std::vector<std::string> state_notices() const;
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   bool commit(std::string& error);
 

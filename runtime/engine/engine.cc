@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "runtime/engine/json_line.h"
+#include "runtime/engine/program_identity.h"
 #include "runtime/vm/batch_vm.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
@@ -493,24 +494,36 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     return false;
   }
   std::vector<state::LedgerEntry> entries;
-  std::vector<std::string> units;
-  if (!store->load(entries, units, err)) return false;
+  std::vector<state::Unit> units;
+  if (!store->load(entries, units, err) || !check_program(*store, units.size(), err)) return false;
   store_ = store;
   bind_quotas(store->quotas());
   std::unordered_map<std::string, uint32_t> strategy_of, resource_of;
   for (uint32_t i = 0; i < p_.strategies.size(); ++i) strategy_of.emplace(p_.strategies[i].name, i);
   for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of.emplace(p_.resources[i].name, i);
   // Completed units first (those with no decisions too), then their recorded decisions.
-  unit_decisions_.reserve(units.size() * 2);
-  for (const auto& u : units) unit_decisions_.emplace(u, UnitRecord{0, 0, true, false});
+  event_units_.reserve(units.size() * 2);
+  for (const auto& u : units) units_of(u.kind).emplace(u.id, UnitRecord{0, 0, true, false});
+  auto name = [](const state::LedgerEntry& e) {
+    return fmt::format("{}{}", e.kind == state::UnitKind::Schedule ? "scheduled run " : "event ", support::json_quote(e.unit));
+  };
   for (const auto& e : entries) {
-    auto it = unit_decisions_.find(e.unit);
-    if (it == unit_decisions_.end()) {
-      err = fmt::format("ledger of {} records a decision for unit `{}` that was never completed", store->describe(), e.unit);
+    auto& map = units_of(e.kind);
+    auto it = map.find(e.unit);
+    if (it == map.end()) {
+      err = fmt::format("ledger of {} records a decision (row {}) for {} that was never completed", store->describe(), e.seq,
+                        name(e));
       return false;
     }
-    // Units' decisions are contiguous in the ledger: extend the unit's range.
-    if (it->second.count++ == 0) it->second.first = e.seq;
+    // A unit's decisions are consecutive rows: a restart repeats them as a range of rows, so
+    // rows of another unit inside the range would be reported under this unit's id.
+    UnitRecord& rec = it->second;
+    if (rec.count && e.seq != rec.first + int64_t(rec.count)) {
+      err = fmt::format("ledger of {} is corrupt: the decisions of {} are not consecutive (rows {} and {})", store->describe(),
+                        name(e), rec.first + int64_t(rec.count) - 1, e.seq);
+      return false;
+    }
+    if (rec.count++ == 0) rec.first = e.seq;
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
     if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired") continue;
@@ -562,9 +575,50 @@ bool Engine::commit(std::string& err) {
   return false;
 }
 
-bool Engine::replay_unit(const std::string& unit, std::vector<Decision>& out) {
-  auto it = unit_decisions_.find(unit);
-  if (it == unit_decisions_.end() || !it->second.decided) return false;
+bool Engine::check_program(state::StateStore& store, size_t recorded_units, std::string& err) {
+  state::ProgramIdentity recorded, current = program_identity(p_);
+  if (!store.last_program(recorded, err)) return false;
+  if (recorded.hash.empty()) {
+    if (recorded_units)
+      notices_.push_back(fmt::format("state {} was recorded before ledgers kept the identity of their program: its {} units "
+                                     "are taken as decided by this program (hash {})",
+                                     store.describe(), recorded_units, current.hash));
+    return store.begin_program(current, err);
+  }
+  ProgramChange ch = compare_programs(recorded, current, p_);
+  if (ch.same) return store.begin_program(current, err);
+  std::string what;
+  for (const auto& c : ch.changes) what += (what.empty() ? "" : "; ") + c;
+  if (!ch.refusals.empty()) {
+    std::string why;
+    for (const auto& r : ch.refusals) why += "\n  " + r;
+    err = fmt::format("state {} was recorded by another program (hash {}, this one {}) and cannot be continued by it:{}\n"
+                      "use a new state for this program",
+                      store.describe(), recorded.hash, current.hash, why);
+    return false;
+  }
+  if (ch.changes.empty()) {
+    notices_.push_back(fmt::format("state {} was recorded by another program (hash {}, this one {}) whose strategies are all "
+                                   "the same as this one's: continuing it",
+                                   store.describe(), recorded.hash, current.hash));
+    return store.begin_program(current, err);
+  }
+  if (!allow_program_change_) {
+    err = fmt::format("state {} was recorded by another program (hash {}, this one {}): {}. Events already in it keep the "
+                      "decisions recorded for them. To continue it with this program (changed strategies keep their "
+                      "counters), allow the change (`crm run --allow-program-change`); or use a new state",
+                      store.describe(), recorded.hash, current.hash, what);
+    return false;
+  }
+  notices_.push_back(fmt::format("state {} continues with a changed program (hash {}, was {}): {}; events already in it keep "
+                                 "the decisions recorded for them",
+                                 store.describe(), current.hash, recorded.hash, what));
+  return store.begin_program(current, err);
+}
+
+bool Engine::replay_schedule(const std::string& unit, std::vector<Decision>& out) {
+  auto it = schedule_units_.find(unit);
+  if (it == schedule_units_.end() || !it->second.decided) return false;
   std::string err;
   report(it->second, out, err);  // a failed read is store_error_, which stops the run
   return true;
@@ -596,7 +650,7 @@ bool Engine::report(const UnitRecord& r, std::vector<Decision>& out, std::string
   return true;
 }
 
-bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
+bool Engine::record_unit(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
                          std::string& err) {
   ++decided_units_;
   if (!store_) return true;  // nothing to remember without a store (see process())
@@ -607,7 +661,8 @@ bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<
     out[i].json = decision_json(out[i]);
     const Decision& d = out[i];
     state::LedgerEntry e;
-    e.unit = unit;
+    e.kind = unit.kind;
+    e.unit = unit.id;
     e.user = d.user;
     e.outcome = outcome_name(d.outcome);
     e.reason = d.reason;
@@ -637,7 +692,7 @@ bool Engine::record_unit(const std::string& unit, UnitRecord* slot, std::vector<
   if (store_->append(unit, entries, first_seq, err)) {
     UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
     if (slot) *slot = r;
-    else unit_decisions_.insert_or_assign(unit, r);
+    else units_of(unit.kind).insert_or_assign(unit.id, r);
     return true;
   }
   store_error_ = err;
@@ -651,13 +706,13 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   UnitRecord* slot = nullptr;
   bool recorded = false;
   if (store_) {
-    slot = &unit_decisions_.try_emplace(ev.id, UnitRecord{0, 0, false, false}).first->second;
+    slot = &event_units_.try_emplace(ev.id, UnitRecord{0, 0, false, false}).first->second;
     recorded = slot->decided;
     if (recorded && slot->applied) return report(*slot, out, err);
   }
   User& u = user(ev.user);
   if (!observe_event(u, ev, err)) {
-    if (slot && !recorded) unit_decisions_.erase(ev.id);
+    if (slot && !recorded) event_units_.erase(ev.id);
     return false;
   }
   if (recorded) {
@@ -679,7 +734,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   std::sort(candidates_.begin(), candidates_.end(), [&](uint32_t a, uint32_t b) { return strategy_rank_[a] < strategy_rank_[b]; });
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   for (uint32_t s : candidates_) decide(u, ev.user, &ev, ev.time, s, out);
-  return record_unit(ev.id, slot, out, first, err);
+  return record_unit({state::UnitKind::Event, ev.id}, slot, out, first, err);
 }
 
 void Engine::expire(int64_t now, std::vector<Decision>& out) {
@@ -999,13 +1054,13 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     if (best_time == INT64_MAX) return;
     const auto& s = p_.strategies[best];
     std::string unit = "schedule:" + s.name + "@" + std::to_string(best_time);
-    if (!replay_unit(unit, out)) {
+    if (!replay_schedule(unit, out)) {
       size_t first = out.size();
       expire(best_time, out);
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
         for (const auto& id : user_order_) decide(*find_user(id), id, nullptr, best_time, best, out);
       std::string err;
-      record_unit(unit, nullptr, out, first, err);
+      record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
     }
     int64_t& next = next_schedule_[best];
     next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;

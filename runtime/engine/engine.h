@@ -89,7 +89,12 @@ class Engine {
   // there; stock and budgets are the store's counters from then on (state::Quotas). Work units
   // already in the ledger are not decided again; their recorded decisions are reported instead
   // (so a killed run can be restarted on its input). Attach before processing any event.
+  // The ledger records which program decided each unit; another program is refused unless its
+  // strategies are the same, or the change is allowed and every changed strategy's counters can
+  // carry over (docs/semantics.md, "Program identity"). What was accepted is in notices().
   bool attach(state::StateStore* store, std::string& error);
+  void allow_program_change(bool allow) { allow_program_change_ = allow; }
+  const std::vector<std::string>& notices() const { return notices_; }
   // Makes the decisions recorded so far durable; report decisions only after this succeeds.
   bool commit(std::string& error);
   // The first store failure (an append or a commit that failed): the run must stop, and
@@ -170,11 +175,12 @@ class Engine {
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
-  // Reports the decisions of a unit decided earlier (this run or a previous one); false if none.
-  bool replay_unit(const std::string& unit, std::vector<Decision>& out);
+  // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
+  bool replay_schedule(const std::string& unit, std::vector<Decision>& out);
   // Records a freshly decided unit (decisions out[first..]) in the log and the store.
-  // `slot`: the unit's entry in unit_decisions_ when the caller already has it.
-  bool record_unit(const std::string& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
+  // `slot`: the unit's entry in event_units_ / schedule_units_ when the caller already has it.
+  bool record_unit(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
+  bool check_program(state::StateStore& store, size_t recorded_units, std::string& error);
   void restore(const state::LedgerEntry& e, uint32_t strategy, uint32_t resource);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
@@ -224,7 +230,14 @@ class Engine {
   state::StateStore* store_ = nullptr;
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;
-  std::unordered_map<std::string, UnitRecord> unit_decisions_;
+  // Completed units by id, one map per key space (state::UnitKind): an event id never names a
+  // scheduled run, whatever its text.
+  std::unordered_map<std::string, UnitRecord> event_units_, schedule_units_;
+  std::unordered_map<std::string, UnitRecord>& units_of(state::UnitKind k) {
+    return k == state::UnitKind::Event ? event_units_ : schedule_units_;
+  }
+  bool allow_program_change_ = false;
+  std::vector<std::string> notices_;
   // Appends a recorded unit's decisions (read back from the store) to `out`.
   bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
   std::vector<state::LedgerEntry> replay_;

@@ -1,11 +1,16 @@
 // state_store.cc - the in-memory and SQLite ledgers.
 #include "runtime/state/state_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace crm::state {
 
@@ -50,20 +55,21 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
   for (const auto& e : entries) {
     if (e.outcome != "granted") continue;
     Quota& q = counters_[handle(e.strategy)];
-    if (!last || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy) ++q.deliveries;
+    if (!last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy)
+      ++q.deliveries;
     q.reserved += e.amount;
     last = &e;
   }
 }
 
-bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string&) {
+bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string&) {
   entries = entries_;
   units = units_;
   quotas_.rebuild(entries_);
   return true;
 }
 
-bool MemoryStore::append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+bool MemoryStore::append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
                          std::string&) {
   units_.push_back(unit);
   first_seq = static_cast<int64_t>(entries_.size()) + 1;
@@ -88,12 +94,15 @@ bool MemoryStore::commit(std::string&) { return true; }
 namespace {
 
 // Append-only tables without secondary indexes: inserts stay fast, and everything is read
-// sequentially once, at open.
+// sequentially once, at open. `kind` is the unit's key space (0 event, 1 scheduled run);
+// `program` the crm_programs row of the program that decided the unit.
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS crm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_units (
   seq  INTEGER PRIMARY KEY,
-  unit TEXT NOT NULL
+  unit TEXT NOT NULL,
+  kind INTEGER NOT NULL DEFAULT 0,
+  program INTEGER
 );
 CREATE TABLE IF NOT EXISTS crm_ledger (
   seq      INTEGER PRIMARY KEY,
@@ -109,9 +118,19 @@ CREATE TABLE IF NOT EXISTS crm_ledger (
   at       INTEGER NOT NULL,
   json     TEXT NOT NULL,
   sales    INTEGER NOT NULL DEFAULT 0,
-  granted_at INTEGER
+  granted_at INTEGER,
+  kind     INTEGER NOT NULL DEFAULT 0
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '2');
+CREATE TABLE IF NOT EXISTS crm_programs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crm_strategies (
+  program  INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  hash     TEXT NOT NULL,
+  budget_currency TEXT NOT NULL,
+  resources TEXT NOT NULL,
+  PRIMARY KEY (program, name)
+);
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '3');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -120,6 +139,21 @@ BEGIN IMMEDIATE;
 ALTER TABLE crm_ledger ADD COLUMN sales INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE crm_ledger ADD COLUMN granted_at INTEGER;
 UPDATE crm_meta SET value = '2' WHERE key = 'schema_version';
+COMMIT;
+)";
+
+// Version 2 ledgers keep units of both kinds in one key space; a scheduled run's key had the
+// shape `schedule:<strategy>@<micros>`, so that shape is what marks one. (An event whose id had
+// that shape was already confused with the run in a version 2 ledger and cannot be told apart.)
+// Their units have no recorded program.
+constexpr const char* kMigrateV2 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_units ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE crm_units ADD COLUMN program INTEGER;
+ALTER TABLE crm_ledger ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+UPDATE crm_units SET kind = 1 WHERE unit GLOB 'schedule:*@*';
+UPDATE crm_ledger SET kind = 1 WHERE unit GLOB 'schedule:*@*';
+UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';
 COMMIT;
 )";
 
@@ -135,9 +169,44 @@ class SqliteStore : public StateStore {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
     }
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
+  }
+
+  // One writer per ledger: several processes each counting stock and budget in memory would
+  // overgrant. flock (not fcntl) locks belong to the open file, so a second store in this same
+  // process is refused too, and the kernel drops the lock with the process, however it ends.
+  bool lock(std::string& error) {
+    std::string lock_path = path_ + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(errno));
+      return false;
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      char owner[256] = {};
+      ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
+      std::string who(owner, n > 0 ? size_t(n) : 0);
+      while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
+      if (e == EWOULDBLOCK)
+        error = fmt::format("state `{}` is in use by another crm process ({}; lock file `{}`): a ledger has one writer at a "
+                            "time, so stock and budgets cannot be overgranted",
+                            path_, who.empty() ? "owner unknown" : "pid " + who, lock_path);
+      else
+        error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(e));
+      return false;
+    }
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
+    std::string owner = fmt::format("{}@{}\n", ::getpid(), host);
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, owner.data(), owner.size(), 0) != ssize_t(owner.size())) {
+      // The lock holds regardless; only the owner's name for others' error messages is missing.
+    }
+    return true;
   }
 
   bool open(std::string& error) {
+    if (!lock(error)) return false;
     if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)
       return fail("cannot open", error);
@@ -153,28 +222,43 @@ class SqliteStore : public StateStore {
       if (!exec(kMigrateV1, error)) return false;
       version = "2";
     }
-    if (version != "2") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads version 2", path_, version);
+    if (version == "2") {
+      if (!exec(kMigrateV2, error)) return false;
+      version = "3";
+    }
+    if (version != "3") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 3", path_, version);
       return false;
     }
-    std::string many = "INSERT INTO crm_units (unit) VALUES (?)";
-    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?)";
-    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit) VALUES (?)", -1, &unit_stmt_, nullptr) != SQLITE_OK ||
+    std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
+    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?)";
+    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)", -1, &unit_stmt_, nullptr) !=
+            SQLITE_OK ||
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json, sales, granted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "at, json, sales, granted_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
   }
 
-  bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) override {
+  // Both tables in one read transaction: one snapshot, so a commit by anyone else between the
+  // two reads cannot make a decision appear whose unit was not read.
+  bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
+    if (!exec("BEGIN", error)) return false;
+    bool ok = read_all(entries, units, error);
+    sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+    if (ok) quotas_.rebuild(entries);
+    return ok;
+  }
+
+  bool read_all(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT unit FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, "SELECT unit, kind FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.emplace_back(text(s, 0));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({kind(s, 1), text(s, 0)});
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     if (sqlite3_prepare_v2(db_,
@@ -183,7 +267,75 @@ class SqliteStore : public StateStore {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) entries.push_back(entry(s));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
-    quotas_.rebuild(entries);
+    return true;
+  }
+
+  bool last_program(ProgramIdentity& out, std::string& error) override {
+    out = ProgramIdentity{};
+    program_id_ = 0;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT id, hash FROM crm_programs ORDER BY id DESC LIMIT 1", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    int64_t id = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      id = sqlite3_column_int64(s, 0);
+      out.hash = text(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (!id) return true;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT name, hash, budget_currency, resources FROM crm_strategies WHERE program = ? ORDER BY name",
+                           -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    sqlite3_bind_int64(s, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.strategies.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3)});
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail("cannot read", error);
+    last_id_ = id;
+    last_ = out;
+    return true;
+  }
+
+  // A program equal to the latest recorded one continues its row; another gets a new row.
+  bool begin_program(const ProgramIdentity& program, std::string& error) override {
+    if (in_tx_) {
+      error = fmt::format("state `{}`: a program can only begin between groups", path_);
+      return false;
+    }
+    if (last_id_ && last_.hash == program.hash && last_.strategies == program.strategies) {
+      program_id_ = last_id_;
+      return true;
+    }
+    if (!exec("BEGIN IMMEDIATE", error)) return false;
+    auto put = [&](const char* sql, auto bind) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) return false;
+      bind(s);
+      bool ok = sqlite3_step(s) == SQLITE_DONE;
+      sqlite3_finalize(s);
+      return ok;
+    };
+    auto txt = [](sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.data(), int(v.size()), SQLITE_TRANSIENT); };
+    bool ok = put("INSERT INTO crm_programs (hash) VALUES (?)", [&](sqlite3_stmt* s) { txt(s, 1, program.hash); });
+    int64_t id = sqlite3_last_insert_rowid(db_);
+    for (const auto& st : program.strategies)
+      ok = ok && put("INSERT INTO crm_strategies (program, name, hash, budget_currency, resources) VALUES (?,?,?,?,?)",
+                     [&](sqlite3_stmt* s) {
+                       sqlite3_bind_int64(s, 1, id);
+                       txt(s, 2, st.name);
+                       txt(s, 3, st.hash);
+                       txt(s, 4, st.budget_currency);
+                       txt(s, 5, st.resources);
+                     });
+    if (!ok) {
+      fail("cannot write to", error);
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return false;
+    }
+    if (!exec("COMMIT", error)) return false;
+    program_id_ = last_id_ = id;
+    last_ = program;
     return true;
   }
 
@@ -209,7 +361,7 @@ class SqliteStore : public StateStore {
 
   Quotas& quotas() override { return quotas_; }
 
-  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+  bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
               std::string& error) override {
     if (!failed_.empty()) {
       error = failed_;
@@ -224,7 +376,7 @@ class SqliteStore : public StateStore {
     return true;
   }
 
-  bool write(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
+  bool write(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
     if (!in_tx_) {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
@@ -250,6 +402,7 @@ class SqliteStore : public StateStore {
       sqlite3_bind_int64(entry_stmt_, 12, e.sales);
       if (e.granted_at) sqlite3_bind_int64(entry_stmt_, 13, e.granted_at);
       else sqlite3_bind_null(entry_stmt_, 13);
+      sqlite3_bind_int(entry_stmt_, 14, int(unit.kind));
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -259,17 +412,23 @@ class SqliteStore : public StateStore {
     return units_.size() < kUnitsPerInsert || write_units(error);
   }
 
+  void bind_unit(sqlite3_stmt* s, int at, const Unit& u) {
+    sqlite3_bind_text(s, at, u.id.data(), int(u.id.size()), SQLITE_STATIC);
+    sqlite3_bind_int(s, at + 1, int(u.kind));
+    if (program_id_) sqlite3_bind_int64(s, at + 2, program_id_);
+    else sqlite3_bind_null(s, at + 2);
+  }
+
   bool write_units(std::string& error) {
     size_t i = 0;
     for (; units_.size() - i >= kUnitsPerInsert; i += kUnitsPerInsert) {
       sqlite3_reset(units_stmt_);
-      for (size_t k = 0; k < kUnitsPerInsert; ++k)
-        sqlite3_bind_text(units_stmt_, int(k + 1), units_[i + k].data(), int(units_[i + k].size()), SQLITE_STATIC);
+      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(3 * k + 1), units_[i + k]);
       if (sqlite3_step(units_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     for (; i < units_.size(); ++i) {
       sqlite3_reset(unit_stmt_);
-      sqlite3_bind_text(unit_stmt_, 1, units_[i].data(), int(units_[i].size()), SQLITE_STATIC);
+      bind_unit(unit_stmt_, 1, units_[i]);
       if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     units_.clear();
@@ -300,7 +459,7 @@ class SqliteStore : public StateStore {
 
  private:
   static constexpr const char* kSelectEntries =
-      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq "
+      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind "
       "FROM crm_ledger";
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
@@ -318,11 +477,17 @@ class SqliteStore : public StateStore {
     e.sales = sqlite3_column_int64(s, 11);
     e.granted_at = sqlite3_column_int64(s, 12);
     e.seq = sqlite3_column_int64(s, 13);
+    e.kind = kind(s, 14);
     return e;
   }
+  // Length-exact: ids may hold any character, NUL included, and must read back as written
+  // (an id cut at a NUL would no longer match its unit, and its event would be decided again).
   static std::string text(sqlite3_stmt* s, int i) {
     auto* t = sqlite3_column_text(s, i);
-    return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+    return t ? std::string(reinterpret_cast<const char*>(t), size_t(sqlite3_column_bytes(s, i))) : std::string();
+  }
+  static UnitKind kind(sqlite3_stmt* s, int i) {
+    return sqlite3_column_int(s, i) == int(UnitKind::Schedule) ? UnitKind::Schedule : UnitKind::Event;
   }
   bool fail(const char* what, std::string& error) {
     error = fmt::format("{} state `{}`: {}", what, path_, db_ ? sqlite3_errmsg(db_) : "out of memory");
@@ -350,10 +515,13 @@ class SqliteStore : public StateStore {
   static constexpr size_t kUnitsPerInsert = 64;
   sqlite3_stmt* unit_stmt_ = nullptr;
   sqlite3_stmt* units_stmt_ = nullptr;
-  std::vector<std::string> units_;  // completed units of the open group not yet written
+  std::vector<Unit> units_;  // completed units of the open group not yet written
   sqlite3_stmt* entry_stmt_ = nullptr;
   sqlite3_stmt* read_stmt_ = nullptr;
   bool in_tx_ = false;
+  int lock_fd_ = -1;
+  int64_t program_id_ = 0, last_id_ = 0;  // crm_programs rows: of new units, and the latest recorded
+  ProgramIdentity last_;
   std::string failed_;  // the first write or commit error: the store is unusable after it
 };
 

@@ -25,9 +25,22 @@
 
 namespace crm::state {
 
+// What a work unit is. Event ids are the users' text, so internal units live in a key space of
+// their own (the `kind` column): no event id, whatever its text, can name a scheduled run.
+enum class UnitKind : uint8_t { Event = 0, Schedule = 1 };
+
+// One completed work unit: an event (id = the event's id) or a scheduled instant of a
+// strategy (id = "<strategy>@<micros>").
+struct Unit {
+  UnitKind kind = UnitKind::Event;
+  std::string id;
+  bool operator==(const Unit& o) const { return kind == o.kind && id == o.id; }
+};
+
 struct LedgerEntry {
   int64_t seq = 0;      // position in the ledger (from 1); set by load() and read()
-  std::string unit;     // the work unit: an event id, or "schedule:<strategy>@<micros>"
+  UnitKind kind = UnitKind::Event;
+  std::string unit;     // the work unit's id (see Unit)
   std::string user, strategy, outcome, reason, resource, channel, code;
   int64_t amount = 0;   // millionths: face value of a granted coupon or red envelope; subsidy of a redemption
   int64_t sales = 0;    // millionths: the order amount of a redemption
@@ -82,14 +95,34 @@ class LocalQuotas : public Quotas {
   std::vector<Quota> counters_;
 };
 
+// Which program recorded a ledger's units (docs/semantics.md, "Program identity"). Strategies
+// are compared by name: `hash` covers everything that decides what the strategy does; the other
+// fields are what its counters (stock, budget, per-user deliveries) are counted in, so a changed
+// strategy may keep its counters only while they are equal.
+struct StrategyIdentity {
+  std::string name, hash;
+  std::string budget_currency;  // empty: no budget
+  std::string resources;        // "name:kind:currency" of each granted resource, sorted, comma-separated
+  bool operator==(const StrategyIdentity&) const = default;
+};
+struct ProgramIdentity {
+  std::string hash;  // of the whole compiled program; empty: none recorded
+  std::vector<StrategyIdentity> strategies;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
   // Everything recorded so far, in append order: decisions, and every unit ever completed.
-  virtual bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) = 0;
+  // Read as one snapshot (a commit by anyone else cannot fall between its parts).
+  virtual bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) = 0;
+  // The program that recorded the latest units (hash empty: none yet, or a ledger older than
+  // program identities), and the program of every unit appended from now on.
+  virtual bool last_program(ProgramIdentity& out, std::string& error) = 0;
+  virtual bool begin_program(const ProgramIdentity& program, std::string& error) = 0;
   // Adds one completed unit and its decisions to the current group. `first_seq` receives the
   // position of the first decision (a unit's decisions are consecutive).
-  virtual bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+  virtual bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
                       std::string& error) = 0;
   // `count` decisions from position `first`, committed or in the current group: how a unit's
   // decisions are repeated, so the engine need not keep them in memory.
@@ -104,8 +137,10 @@ class StateStore {
 // For tests and dry runs: nothing survives the process.
 class MemoryStore : public StateStore {
  public:
-  bool load(std::vector<LedgerEntry>& entries, std::vector<std::string>& units, std::string& error) override;
-  bool append(const std::string& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
+  bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override;
+  bool last_program(ProgramIdentity& out, std::string&) override { out = program_; return true; }
+  bool begin_program(const ProgramIdentity& program, std::string&) override { program_ = program; return true; }
+  bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
               std::string& error) override;
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override;
   bool commit(std::string& error) override;
@@ -115,11 +150,16 @@ class MemoryStore : public StateStore {
  private:
   LocalQuotas quotas_;
   std::vector<LedgerEntry> entries_;
-  std::vector<std::string> units_;
+  std::vector<Unit> units_;
+  ProgramIdentity program_;
 };
 
 // SQLite in WAL mode with synchronous=FULL: a commit is on disk when it returns. The schema is
 // documented in docs/semantics.md; operators may query it with the sqlite3 tool.
+// A ledger has one writer: the store holds an exclusive advisory lock (flock) on `PATH.lock`,
+// which names its owner (pid@host), for its whole life; opening a ledger another store holds
+// fails with that owner. Readers (sqlite3, reports) do not take the lock. The kernel releases it
+// when the process dies, so a killed run never blocks its restart.
 std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::string& error);
 
 // "memory" or "sqlite:PATH".

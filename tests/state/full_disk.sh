@@ -16,7 +16,7 @@ run() {
 run --state "sqlite:$tmp/reference.db" --out "$tmp/reference.jsonl" 2>/dev/null
 
 set +e
-run --state "sqlite:$tmp/state.db?max_pages=16" --out "$tmp/partial.jsonl" 2>"$tmp/err.txt"
+run --state "sqlite:$tmp/state.db?max_pages=20" --out "$tmp/partial.jsonl" 2>"$tmp/err.txt"
 rc=$?
 set -e
 [ "$rc" -ne 0 ] || { echo "FAIL: the run did not notice the full ledger"; exit 1; }

@@ -55,7 +55,7 @@ class SharedStore : public crm::state::MemoryStore {
   crm::state::Quotas& quotas() override { return q_; }
   std::vector<crm::state::LedgerEntry> ledger() {
     std::vector<crm::state::LedgerEntry> entries;
-    std::vector<std::string> units;
+    std::vector<crm::state::Unit> units;
     std::string err;
     load(entries, units, err);
     return entries;
@@ -111,11 +111,11 @@ TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {
   crm::state::MemoryStore reopened;
   {
     std::vector<crm::state::LedgerEntry> entries;
-    std::vector<std::string> units;
+    std::vector<crm::state::Unit> units;
     ASSERT_TRUE(store.load(entries, units, err));
     for (size_t i = 0, k = 0; i < units.size(); ++i) {
       std::vector<crm::state::LedgerEntry> mine;
-      while (k < entries.size() && entries[k].unit == units[i]) mine.push_back(entries[k++]);
+      while (k < entries.size() && entries[k].unit == units[i].id) mine.push_back(entries[k++]);
       int64_t first = 0;
       ASSERT_TRUE(reopened.append(units[i], mine, first, err));
     }
@@ -214,7 +214,7 @@ TEST(Quotas, ALostRaceForTheLastStockIsARejectionAndNoGrant) {
   for (const auto& d : after)
     EXPECT_EQ(d.find("\"user\":\"b\",\"strategy\":\"s\",\"outcome\":\"expired\""), std::string::npos) << d;
   std::vector<crm::state::LedgerEntry> ledger;
-  std::vector<std::string> units;
+  std::vector<crm::state::Unit> units;
   ASSERT_TRUE(store.load(ledger, units, err));
   EXPECT_EQ(count(ledger, "granted"), 2u);
   EXPECT_EQ(count(ledger, "expired"), 1u);  // a's coupon, at e3

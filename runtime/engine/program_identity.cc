@@ -1,0 +1,191 @@
+// program_identity.cc - hashes of a compiled program and of each of its strategies.
+#include "runtime/engine/program_identity.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace crm::engine {
+
+using namespace bytecode;
+
+namespace {
+
+// FNV-1a 64 (as the .crmc checksum) over a canonical byte string: every string is length-prefixed,
+// so no two different sequences of values give the same bytes.
+struct Canon {
+  std::string out;
+  void i64(int64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(std::string_view s) { i64(int64_t(s.size())); out.append(s); }
+  std::string hash() const {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : out) { h ^= c; h *= 1099511628211ull; }
+    return fmt::format("{:016x}", h);
+  }
+};
+
+struct Hasher {
+  const Program& p;
+  Canon c;
+
+  void field(const Field& f) {
+    c.str(f.name); c.i64(int64_t(f.kind)); c.i64(int64_t(f.elem)); c.i64(f.optional); c.str(f.currency);
+    c.i64(f.has_default ? f.default_value : 0); c.i64(f.has_default);
+    c.i64(int64_t(f.enum_values.size()));
+    for (const auto& v : f.enum_values) c.str(v);
+  }
+  void period(const Period& x) { c.i64(int64_t(x.kind)); c.i64(x.micros); }
+  void aggregate(uint32_t g) {
+    const AggSpec& a = p.aggregates[g];
+    c.i64(int64_t(a.kind)); c.i64(int64_t(a.window)); c.str(p.events[a.event].name);
+    if (a.field >= 0) field(p.events[a.event].fields[a.field]); else c.str("");
+    c.i64(a.window_value); c.i64(int64_t(a.value_kind));
+    unit(a.filter_unit, int32_t(a.event));
+  }
+  // A unit's code with every operand that indexes a program-wide table replaced by what it
+  // names, so the hash does not move when other declarations are added. (Constants are their
+  // values: a string constant is its index in the string table, so a change that renumbers the
+  // table shows as a change of the strategy; never the other way round.)
+  void unit(int32_t u, int32_t event) {
+    c.i64(u >= 0);
+    if (u < 0) return;
+    const Unit& x = p.units[u];
+    c.i64(x.registers); c.i64(int64_t(x.result)); c.i64(int64_t(x.code.size()));
+    for (const auto& in : x.code) {
+      c.i64(int64_t(in.op));
+      uint32_t operands[4] = {in.d, in.a, in.b, in.c};
+      const char* shape = op_shape(in.op);
+      int k = shape[0] == 'D' ? 0 : 1;
+      for (const char* s = shape; *s; ++s) {
+        if (*s == ' ') continue;
+        uint32_t v = operands[k++];
+        switch (*s) {
+          case 'K': c.i64(v < p.constants.size() ? p.constants[v] : -1); break;
+          case 'G': if (v < p.aggregates.size()) aggregate(v); break;
+          case 'S':
+            if (v < p.sets.size()) {
+              c.i64(int64_t(p.sets[v].size()));
+              for (int64_t e : p.sets[v]) c.i64(e);
+            }
+            break;
+          case 'F':
+            if (in.op == Op::LOAD_PROFILE && v < p.profile.size()) field(p.profile[v]);
+            else if (in.op == Op::LOAD_EVENT && event >= 0 && v < p.events[event].fields.size()) field(p.events[event].fields[v]);
+            else c.i64(v);
+            break;
+          default: c.i64(v);  // registers, jump targets, builtins: local to the unit
+        }
+      }
+    }
+  }
+  void resource(const Resource& r) {
+    c.str(r.name); c.i64(int64_t(r.kind)); c.i64(r.discount); c.i64(r.threshold); c.str(r.currency); c.i64(r.points);
+    c.i64(r.has_claim); c.i64(r.claim_from); c.i64(r.claim_to); c.i64(r.use_after_claim); c.i64(r.has_use_window);
+    c.i64(r.use_from); c.i64(r.use_to); c.str(r.text);
+    for (const auto& list : r.restrictions) { c.i64(int64_t(list.size())); for (const auto& v : list) c.str(v); }
+    c.i64(r.decay); c.i64(r.fixed_from_third);
+  }
+  void policy(const Policy& pol) {
+    c.str(pol.name); c.str(pol.business); c.i64(pol.max_unredeemed); c.str(pol.unredeemed_kind);
+    c.i64(pol.has_same_type); period(pol.same_type);
+    c.i64(int64_t(pol.channel_caps.size()));
+    for (const auto& cc : pol.channel_caps) { c.str(p.channels[cc.channel]); c.i64(cc.cap.count); period(cc.cap.period); }
+    c.i64(pol.has_quiet); c.i64(pol.quiet_from); c.i64(pol.quiet_to);
+  }
+  void strategy(const Strategy& s) {
+    c.str(s.name); c.str(s.business); c.i64(s.priority); c.i64(int64_t(s.trigger));
+    if (s.trigger == Trigger::OnEvent) {
+      c.str(p.events[s.event].name);
+      for (const auto& f : p.events[s.event].fields) field(f);
+    }
+    c.i64(s.at); c.i64(s.every); c.i64(s.has_window); c.i64(s.from); c.i64(s.to);
+    int32_t ev = s.trigger == Trigger::OnEvent ? int32_t(s.event) : -1;
+    unit(s.who, ev); unit(s.where, ev); unit(s.trigger_if, ev);
+    c.i64(int64_t(s.actions.size()));
+    for (const auto& a : s.actions) {
+      c.i64(a.send); resource(p.resources[a.resource]); c.str(a.channel >= 0 ? p.channels[a.channel] : ""); c.str(a.code);
+    }
+    c.i64(s.has_budget); c.i64(s.budget); c.str(s.budget_currency); c.i64(s.stock);
+    c.i64(int64_t(s.per_user.size()));
+    for (const auto& cap : s.per_user) { c.i64(cap.count); period(cap.period); }
+    c.i64(s.control_basis_points); c.str(s.split_salt); c.i64(s.zone_offset);
+    for (const auto& [t, o] : s.zone_transitions) { c.i64(t); c.i64(o); }
+    c.i64(s.paced); c.str(s.exclusive_group);
+    // Policies that may refuse its deliveries (docs/semantics.md, "Policies").
+    for (const auto& pol : p.policies)
+      if (pol.business.empty() || pol.business == s.business) policy(pol);
+  }
+};
+
+std::string resource_key(const Resource& r) {
+  return fmt::format("{}:{}:{}", r.name, resource_kind_name(r.kind), r.currency);
+}
+
+}  // namespace
+
+state::ProgramIdentity program_identity(const Program& p) {
+  state::ProgramIdentity id;
+  Canon whole;
+  whole.str(serialize(p));
+  id.hash = whole.hash();
+  for (const auto& s : p.strategies) {
+    Hasher h{p, {}};
+    h.strategy(s);
+    state::StrategyIdentity si;
+    si.name = s.name;
+    si.hash = h.c.hash();
+    si.budget_currency = s.has_budget ? s.budget_currency : "";
+    std::set<std::string> keys;
+    for (const auto& a : s.actions) keys.insert(resource_key(p.resources[a.resource]));
+    for (const auto& k : keys) si.resources += (si.resources.empty() ? "" : ",") + k;
+    id.strategies.push_back(std::move(si));
+  }
+  std::sort(id.strategies.begin(), id.strategies.end(),
+            [](const state::StrategyIdentity& a, const state::StrategyIdentity& b) { return a.name < b.name; });
+  return id;
+}
+
+ProgramChange compare_programs(const state::ProgramIdentity& recorded, const state::ProgramIdentity& current,
+                               const Program& p) {
+  ProgramChange ch;
+  if (recorded.hash == current.hash) return ch;
+  ch.same = false;
+  std::map<std::string, const state::StrategyIdentity*> before, after;
+  for (const auto& s : recorded.strategies) before[s.name] = &s;
+  for (const auto& s : current.strategies) after[s.name] = &s;
+  std::set<std::string> declared;
+  for (const auto& r : p.resources) declared.insert(resource_key(r));
+  for (const auto& [name, old] : before) {
+    auto it = after.find(name);
+    if (it == after.end()) {
+      ch.changes.push_back(fmt::format("strategy `{}` removed (its ledger rows stay; they count for nothing)", name));
+      continue;
+    }
+    const auto& now = *it->second;
+    if (now.hash == old->hash) continue;
+    ch.changes.push_back(fmt::format("strategy `{}` changed", name));
+    // Its counters carry over only while they count the same things: money against the budget in
+    // the same currency, and grants of resources that still exist as they were granted (so they
+    // can still be redeemed, expire and count against per-user limits).
+    if (!old->budget_currency.empty() && !now.budget_currency.empty() && old->budget_currency != now.budget_currency)
+      ch.refusals.push_back(fmt::format("strategy `{}`: its budget was counted in {} and is now in {}", name,
+                                        old->budget_currency, now.budget_currency));
+    size_t from = 0;
+    const std::string& list = old->resources;
+    while (from < list.size()) {
+      size_t comma = list.find(',', from);
+      std::string key = list.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+      if (!declared.count(key))
+        ch.refusals.push_back(fmt::format(
+            "strategy `{}`: it granted resource {} (name:kind:currency), which this program no longer declares", name, key));
+      from = comma == std::string::npos ? list.size() : comma + 1;
+    }
+  }
+  for (const auto& [name, now] : after)
+    if (!before.count(name)) ch.changes.push_back(fmt::format("strategy `{}` added", name));
+  return ch;
+}
+
+}  // namespace crm::engine
