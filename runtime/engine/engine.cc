@@ -273,6 +273,12 @@ bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) {
       err = fmt::format("`{}` must be a string", m.key);
       return false;
     }
+    // An empty id would make every such event one unit (the second a "repeat" of the first) and
+    // print as a scheduled decision's `"event":null`; an empty user would be everyone's profile-less twin.
+    if (i <= 1 && m.value.text.empty()) {
+      err = fmt::format("`{}` must not be empty", m.key);
+      return false;
+    }
     if (i == 0) ev.id = m.value.text;
     if (i == 1) ev.user = m.value.text;
     if (et.fields[i].kind == Kind::String && m.value.kind == JsonValue::Kind::String && !event_field_read_[t][i]) {

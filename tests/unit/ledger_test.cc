@@ -282,6 +282,19 @@ TEST(Ledger, AnEventIdShapedLikeAScheduledRunDoesNotCancelTheRun) {
   EXPECT_TRUE(fresh.feed(order(kRunKey, "a", "2026-01-03T00:00:00Z")).empty());  // not the run's grant
 }
 
+// An empty id cannot be told from another empty id (every such event would be a repeat of the
+// first) nor from a scheduled decision's `"event":null`: refused at ingest, as an empty user is.
+TEST(Ledger, EmptyEventAndUserIdsAreRefused) {
+  Compiled c = compile(kScheduled);
+  crm::engine::Engine engine(c.program());
+  crm::engine::Event ev;
+  std::string err;
+  EXPECT_FALSE(engine.parse_event(order("", "a", "2026-01-01T00:00:00Z"), ev, err));
+  EXPECT_EQ(err, "`id` must not be empty");
+  EXPECT_FALSE(engine.parse_event(order("e1", "", "2026-01-01T00:00:00Z"), ev, err));
+  EXPECT_EQ(err, "`user` must not be empty");
+}
+
 // Version 2 ledgers had one key space; migrated in place, a unit with the shape of a scheduled
 // run's key is one, and the rest are events.
 TEST(Ledger, VersionTwoLedgersAreMigratedWithTheirUnitKinds) {
