@@ -29,6 +29,7 @@
 #include "runtime/vm/ast_evaluator.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
+#include "support/line_reader.h"
 
 namespace crm::cli {
 namespace {
@@ -177,23 +178,20 @@ class Progress {
 // Reads profiles (JSON Lines, or CSV when the name ends in .csv).
 bool load_profiles(engine::Engine& eng, const Options& o) {
   if (o.profiles.empty()) return true;
-  std::ifstream in(o.profiles);
+  std::ifstream in(o.profiles, std::ios::binary);
   if (!in) {
     std::cerr << "crm: cannot read `" << o.profiles << "`: " << std::strerror(errno) << "\n";
     return false;
   }
   bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
-  std::string line, err;
-  size_t n = 0, skipped = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty() || line == "\r") continue;
-    if (eng.load_profile_record(line, csv, n, err)) continue;
-    std::cerr << fmt::format("{}:{}: {}\n", o.profiles, n, err);
-    if (o.on_error == "stop" || (csv && n == 1)) return false;
+  size_t skipped = 0;
+  bool ok = eng.load_profiles(in, csv, [&](size_t line, const std::string& err) {
+    std::cerr << fmt::format("{}:{}: {}\n", o.profiles, line, err);
     ++skipped;
-  }
-  if (skipped) std::cerr << fmt::format("crm: skipped {} malformed profile line{}\n", skipped, skipped == 1 ? "" : "s");
+    return o.on_error != "stop";
+  });
+  if (!ok) return false;
+  if (skipped) std::cerr << fmt::format("crm: skipped {} malformed profile record{}\n", skipped, skipped == 1 ? "" : "s");
   return true;
 }
 
@@ -207,14 +205,13 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
     return false;
   }
   Progress progress(o.events, o.quiet);
+  support::LineReader lines(in);
   std::string line, err;
   engine::Event ev;
-  size_t n = 0, bytes = 0;
   auto& st = eng.stats();
-  while (std::getline(in, line)) {
-    ++n;
-    bytes += line.size() + 1;
-    if (line.empty() || line == "\r") continue;
+  while (lines.next(line)) {
+    size_t n = lines.line(), bytes = lines.bytes();
+    if (line.empty()) continue;
     ++st.lines;
     bool ok = eng.parse_event(line, ev, err);
     int verdict = ok ? sink(ev, err) : 0;  // 1 continue, 0 error, -1 stop cleanly

@@ -14,6 +14,7 @@
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
+#include "support/text.h"
 
 namespace crm {
 
@@ -185,6 +186,7 @@ bool Evaluator::set_bool(int f, bool v) {
 
 bool Evaluator::set_string(int f, std::string_view v) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::String})) return false;
+  if (!support::valid_utf8(v)) return false;  // all text is UTF-8 (support/text.h)
   try {
     d_->row[f] = d_->strings.intern(v);
   } catch (...) {

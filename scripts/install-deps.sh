@@ -10,6 +10,7 @@ packages=(
   sqlite3 libsqlite3-dev                  # independent checks of segment counts, SQL baseline
   tzdata                                  # named time zones (`zone: "Asia/Shanghai"`), resolved at compile time
   zlib1g-dev                              # reading the gzipped public datasets
+  libutf8proc-dev                         # Unicode case mapping and UTF-8 validation (support/text.cc)
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
 )
 missing=()

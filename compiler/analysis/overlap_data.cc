@@ -9,6 +9,7 @@
 #include "compiler/codegen/codegen.h"
 #include "runtime/engine/engine.h"
 #include "support/civil_time.h"
+#include "support/line_reader.h"
 
 namespace crm::analysis {
 
@@ -25,24 +26,16 @@ bool ends_with(const std::string& s, const char* tail) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
 
-// Feeds a file line by line; `fn` returns false with an error for a malformed line.
-template <typename Fn>
-bool each_line(const std::string& path, diag::DiagnosticSink& sink, Fn&& fn) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    sink.report(diag::Code::E0109, source::Span{}, fmt::format("cannot read data file `{}`", path));
-    return false;
-  }
-  std::string line, err;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (line.empty() || line == "\r") continue;
-    if (!fn(line, n, err)) {
-      sink.report(diag::Code::E0109, source::Span{}, fmt::format("{}:{}: {}", path, n, err)).help =
-          "the data given with --data must follow the program's schema (docs/runtime.md)";
-      return false;
-    }
-  }
-  return true;
+void data_error(diag::DiagnosticSink& sink, const std::string& path, size_t line, const std::string& err) {
+  sink.report(diag::Code::E0109, source::Span{}, fmt::format("{}:{}: {}", path, line, err)).help =
+      "the data given with --data must follow the program's schema (docs/runtime.md)";
+}
+
+bool open_data(std::ifstream& in, const std::string& path, diag::DiagnosticSink& sink) {
+  in.open(path, std::ios::binary);
+  if (in) return true;
+  sink.report(diag::Code::E0109, source::Span{}, fmt::format("cannot read data file `{}`", path));
+  return false;
 }
 
 }  // namespace
@@ -55,18 +48,27 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   const bytecode::Program& p = gen.program;
   engine::Engine eng(p);
   if (!data.profiles.empty()) {
-    bool csv = ends_with(data.profiles, ".csv");
-    bool ok = each_line(data.profiles, sink, [&](const std::string& line, size_t n, std::string& err) {
-      return eng.load_profile_record(line, csv, n, err);
+    std::ifstream in;
+    if (!open_data(in, data.profiles, sink)) return;
+    bool ok = eng.load_profiles(in, ends_with(data.profiles, ".csv"), [&](size_t line, const std::string& err) {
+      data_error(sink, data.profiles, line, err);
+      return false;
     });
     if (!ok) return;
   }
   if (!data.events.empty()) {
+    std::ifstream in;
+    if (!open_data(in, data.events, sink)) return;
+    support::LineReader lines(in);
+    std::string line, err;
     engine::Event ev;
-    bool ok = each_line(data.events, sink, [&](const std::string& line, size_t, std::string& err) {
-      return eng.parse_event(line, ev, err) && eng.observe(ev, err);
-    });
-    if (!ok) return;
+    while (lines.next(line)) {
+      if (line.empty()) continue;
+      if (!eng.parse_event(line, ev, err) || !eng.observe(ev, err)) {
+        data_error(sink, data.events, lines.line(), err);
+        return;
+      }
+    }
   }
   int64_t fixed_at = INT64_MIN;
   if (!data.at.empty()) {

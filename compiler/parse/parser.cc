@@ -12,6 +12,7 @@
 #include "CrmLexer.h"
 #include "CrmParser.h"
 #include "antlr4-runtime.h"
+#include "support/text.h"
 
 namespace crm::parse {
 namespace {
@@ -40,27 +41,6 @@ class OffsetMap {
   std::vector<uint32_t> map_;
   uint32_t size_ = 0;
 };
-
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
-size_t invalid_utf8_at(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return i;
-    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-    for (size_t k = 1; k < n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += n;
-  }
-  return std::string_view::npos;
-}
 
 std::string describe_token_type(const antlr4::dfa::Vocabulary& vocab, size_t type) {
   switch (type) {
@@ -803,7 +783,7 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
         .help = "raise the limit with --max-file-size, or split the file into modules";
     return empty();
   }
-  if (size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+  if (size_t bad = support::utf8_invalid_at(text); bad != std::string_view::npos) {
     sink.report(diag::Code::E0103, {file.id(), uint32_t(bad), uint32_t(bad + 1)}, "file is not valid UTF-8");
     return empty();
   }

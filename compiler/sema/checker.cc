@@ -16,6 +16,7 @@
 
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
+#include "support/text.h"
 #include "support/time_zone.h"
 
 namespace crm::sema {
@@ -1572,11 +1573,11 @@ class Checker {
         }
         return Type::of(TypeKind::Bool);
       case Builtin::Lower:
+      case Builtin::Upper:
         if (!arity(1) || !arg_is(0, {TypeKind::String})) return {};
-        if (a0) {
-          std::string s = std::get<std::string>(a0->v);
-          for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          set_const(c, Value{s});
+        if (a0) {  // the same functions as the VM (support/text.h), so folding cannot differ
+          const auto& s = std::get<std::string>(a0->v);
+          set_const(c, Value{b.id == Builtin::Lower ? support::utf8_lower(s) : support::utf8_upper(s)});
         }
         return Type::of(TypeKind::String);
       case Builtin::Len:

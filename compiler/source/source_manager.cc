@@ -3,10 +3,15 @@
 
 #include <algorithm>
 
+#include "support/text.h"
+
 namespace crm::source {
 
 SourceFile::SourceFile(FileId id, std::string path, std::string text)
     : id_(id), path_(std::move(path)), text_(std::move(text)) {
+  // A UTF-8 byte order mark (written by some Windows editors) is not source text: dropping it
+  // here keeps it out of every offset, column and formatted output.
+  if (support::starts_with_bom(text_)) text_.erase(0, support::kUtf8Bom.size());
   line_starts_.push_back(0);
   for (uint32_t i = 0; i < text_.size(); ++i)
     if (text_[i] == '\n') line_starts_.push_back(i + 1);

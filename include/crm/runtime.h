@@ -61,7 +61,7 @@ class Evaluator {
   int field(std::string_view profile_field) const;  // -1 when the profile has no such field
   int segment(std::string_view name) const;         // -1 when there is no such segment
 
-  // Set a field of the current user. Strings are interned once; money and decimals are exact
+  // Set a field of the current user. Strings are interned once and must be UTF-8; money and decimals are exact
   // decimal text ("139.12"); times are ISO-8601 ("2026-11-11T00:00+08:00"). Each returns false
   // (and leaves the field missing) when the value does not fit the field's type.
   bool set_int(int field, int64_t value);

@@ -10,6 +10,7 @@
 #include "runtime/vm/batch_vm.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
+#include "support/line_reader.h"
 #include "support/decimal.h"
 
 namespace crm::engine {
@@ -335,77 +336,160 @@ bool Engine::load_profile_line(std::string_view line, std::string& err) {
   return true;
 }
 
-namespace {
-
-// One CSV record (RFC 4180 quoting, no embedded newlines).
-bool split_csv(std::string_view line, std::vector<std::string>& out, std::string& err) {
-  out.clear();
-  std::string cur;
-  bool quoted = false, was_quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
-      else if (c == '"') quoted = false;
-      else cur += c;
-    } else if (c == '"' && cur.empty()) {
-      quoted = was_quoted = true;
-    } else if (c == ',') {
-      out.push_back(std::move(cur));
-      cur.clear();
-      was_quoted = false;
-    } else if (c != '\r') {
-      cur += c;
+bool Engine::load_profile_csv_header(const std::vector<support::CsvField>& header, std::string& err) {
+  csv_columns_.clear();
+  bool has_user = false;
+  std::vector<uint8_t> seen(p_.profile.size(), 0);
+  for (const auto& h : header) {
+    for (const auto& other : header) {
+      if (&other == &h) break;
+      if (other.text == h.text) {
+        err = fmt::format("column `{}` appears twice in the header", h.text);
+        return false;
+      }
+    }
+    int f = p_.find_profile_field(h.text);
+    if (h.text == "user") {
+      has_user = true;
+      csv_columns_.push_back(kCsvUser);
+    } else if (f > 0) {
+      seen[f] = 1;
+      csv_columns_.push_back(f);
+    } else {
+      csv_columns_.push_back(kCsvIgnored);  // columns the program does not declare are ignored
     }
   }
-  if (quoted) {
-    err = "unterminated quoted field";
+  if (!has_user) {
+    err = "the header has no `user` column";
     return false;
   }
-  (void)was_quoted;
-  out.push_back(std::move(cur));
+  for (size_t f = 1; f < p_.profile.size(); ++f)
+    if (!seen[f] && !p_.profile[f].optional && !p_.profile[f].has_default) {
+      err = fmt::format("the header has no column for the required profile field `{}`", p_.profile[f].name);
+      return false;
+    }
   return true;
+}
+
+namespace {
+
+// ASCII case-insensitive equality, for the Bool spellings of spreadsheet exports (TRUE, False).
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+  return true;
+}
+
+// A CSV cell as the JSON value the same field would have in JSON Lines, so both formats share
+// encode_field's typing. Strict: a cell that is not exactly one spelling of its type is an error.
+bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, JsonValue& v, std::string& err) {
+  using K = JsonValue::Kind;
+  const std::string& t = cell.text;
+  auto bad = [&](const char* what) {
+    err = fmt::format("`{}` must be {}, not \"{}\"", f.name, what, t);
+    return false;
+  };
+  if (t.empty() && !cell.quoted) {  // an empty cell: the field is missing
+    if (!f.optional && !f.has_default) {
+      err = fmt::format("`{}` is empty, but the field is required", f.name);
+      return false;
+    }
+    v.kind = K::Null;
+    return true;
+  }
+  switch (f.kind) {
+    case Kind::Bool:
+      v.kind = K::Bool;
+      if (equals_ignoring_case(t, "true") || t == "1") v.boolean = true;
+      else if (equals_ignoring_case(t, "false") || t == "0") v.boolean = false;
+      else return bad("true, false, 1 or 0");
+      return true;
+    case Kind::Int:
+    case Kind::Decimal:
+    case Kind::Money:
+    case Kind::Duration:
+      if (!is_json_number(t))
+        return bad(f.kind == Kind::Int ? "an integer" : f.kind == Kind::Duration ? "a number of seconds" : "a number");
+      v.kind = K::Number;
+      v.text = t;
+      return true;
+    case Kind::Set:
+    case Kind::List: {
+      std::string e;
+      if (!parse_json_value(t, v, e) || v.kind != K::Array) return bad("a JSON array such as [\"a\", \"b\"]");
+      return true;
+    }
+    default:  // String, Time, Date, enum: the text itself
+      v.kind = K::String;
+      v.text = t;
+      return true;
+  }
 }
 
 }  // namespace
 
-bool Engine::load_profile_csv_header(std::string_view header, std::string& err) {
-  if (!split_csv(header, csv_columns_, err)) return false;
-  if (std::find(csv_columns_.begin(), csv_columns_.end(), "user") == csv_columns_.end()) {
-    err = "the header has no `user` column";
-    return false;
-  }
-  return true;
-}
-
-bool Engine::load_profile_csv_row(std::string_view line, std::string& err) {
-  std::vector<std::string> cells;
-  if (!split_csv(line, cells, err)) return false;
+bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, std::string& err) {
   if (cells.size() != csv_columns_.size()) {
     err = fmt::format("{} columns, but the header has {}", cells.size(), csv_columns_.size());
     return false;
   }
-  // Re-express the row as JSON values so typing rules are shared with JSON Lines profiles.
-  std::string id;
+  std::string_view id;
   std::vector<int64_t> row = default_profile_;
   for (size_t i = 0; i < cells.size(); ++i) {
-    if (csv_columns_[i] == "user") { id = cells[i]; continue; }
-    int f = p_.find_profile_field(csv_columns_[i]);
-    if (f <= 0) continue;
-    JsonValue v;
+    int f = csv_columns_[i];
+    if (f == kCsvUser) { id = cells[i].text; continue; }
+    if (f == kCsvIgnored) continue;
     const auto& field = p_.profile[f];
-    if (cells[i].empty()) v.kind = JsonValue::Kind::Null;
-    else if (field.kind == Kind::Bool) { v.kind = JsonValue::Kind::Bool; v.boolean = cells[i] == "true" || cells[i] == "1"; }
-    else if (field.kind == Kind::Int || field.kind == Kind::Decimal || field.kind == Kind::Money || field.kind == Kind::Duration) { v.kind = JsonValue::Kind::Number; v.text = cells[i]; }
-    else { v.kind = JsonValue::Kind::String; v.text = cells[i]; }
-    if (!encode_field(field, v, row[f], err)) return false;
+    JsonValue v;
+    if (!csv_cell_value(field, cells[i], v, err)) return false;
+    if (!encode_field(field, v, row[f], err)) {
+      std::string shown = fmt::format("\"{}\"", cells[i].text);
+      if (err.find(shown) == std::string::npos) err += ", not " + shown;
+      return false;
+    }
   }
   if (id.empty()) {
     err = "empty `user`";
     return false;
   }
-  row[0] = strings_.intern(id);
-  user(id).profile = std::move(row);
+  std::string user_id(id);
+  row[0] = strings_.intern(user_id);
+  user(user_id).profile = std::move(row);
+  return true;
+}
+
+bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  std::string err;
+  if (csv) {
+    support::CsvReader reader(in);
+    std::vector<support::CsvField> cells;
+    bool header = true;
+    while (true) {
+      bool ok = reader.next(cells);
+      if (!ok && reader.error().empty()) break;  // the end
+      if (!ok) {
+        err = reader.error();
+      } else if (header) {
+        if (load_profile_csv_header(cells, err)) { header = false; continue; }
+      } else if (load_profile_csv_row(cells, err)) {
+        continue;
+      }
+      // Without a header no row can be read: that error always stops.
+      if (!on_error(reader.line(), err) || header) return false;
+    }
+    if (header) {
+      on_error(1, "empty file: expected a header row naming the columns (one of them `user`)");
+      return false;
+    }
+    return true;
+  }
+  support::LineReader reader(in);
+  std::string line;
+  while (reader.next(line)) {
+    if (line.empty()) continue;
+    if (!load_profile_line(line, err) && !on_error(reader.line(), err)) return false;
+  }
   return true;
 }
 

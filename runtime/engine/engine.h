@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <array>
 #include <map>
@@ -24,6 +25,7 @@
 #include "runtime/state/aggregates.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
+#include "support/csv.h"
 
 namespace crm::engine {
 
@@ -77,13 +79,16 @@ class Engine {
   bool parse_event(std::string_view line, Event& out, std::string& error);
   // Profiles: JSON Lines (key `user`) or CSV with a header row (column `user`).
   bool load_profile_line(std::string_view line, std::string& error);
-  bool load_profile_csv_header(std::string_view header, std::string& error);
-  bool load_profile_csv_row(std::string_view row, std::string& error);
-  // One line of a profiles file: CSV (line 1 is the header) or JSON Lines.
-  bool load_profile_record(std::string_view line, bool csv, size_t line_no, std::string& error) {
-    return csv ? (line_no == 1 ? load_profile_csv_header(line, error) : load_profile_csv_row(line, error))
-               : load_profile_line(line, error);
-  }
+  // CSV profiles (docs/runtime.md, "Profiles"): the header names the columns; each row's cells
+  // are typed strictly by the profile field of their column.
+  bool load_profile_csv_header(const std::vector<support::CsvField>& header, std::string& error);
+  bool load_profile_csv_row(const std::vector<support::CsvField>& row, std::string& error);
+  // Reads a whole profiles file: CSV (records may span lines) or JSON Lines. For each malformed
+  // record, on_error(line, message) names the line the record starts on; it returns true to
+  // skip the record and go on, false to stop. A bad CSV header always stops. Returns false
+  // when stopped.
+  using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
 
   // Durable state: rebuilds grants from the store's ledger and records every later decision
   // there; stock and budgets are the store's counters from then on (state::Quotas). Work units
@@ -224,7 +229,9 @@ class Engine {
   state::Quotas* quotas_ = nullptr;
   std::vector<uint32_t> quota_;
   std::vector<int64_t> next_schedule_;
-  std::vector<std::string> csv_columns_;
+  // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
+  static constexpr int kCsvUser = -1, kCsvIgnored = -2;
+  std::vector<int> csv_columns_;
   int64_t last_time_ = INT64_MIN;
   Stats stats_;
   state::StateStore* store_ = nullptr;

@@ -3,12 +3,23 @@
 
 #include <fmt/format.h>
 
+#include "support/text.h"
+
 namespace crm::engine {
 namespace {
 
 class Parser {
  public:
   explicit Parser(std::string_view s) : s_(s) {}
+
+  bool whole_value(JsonValue& v, std::string& err) {
+    ws();
+    if (!value(v, err, true)) return false;
+    ws();
+    return pos_ == s_.size() || fail(err, "unexpected text after the value");
+  }
+
+  bool whole_number(JsonValue& v, std::string& err) { return number(v, err) && pos_ == s_.size(); }
 
   bool object(std::vector<JsonMember>& out, std::string& err) {
     ws();
@@ -74,17 +85,49 @@ class Parser {
     if (s_.substr(pos_, 4) == "true") { pos_ += 4; v.kind = JsonValue::Kind::Bool; v.boolean = true; return true; }
     if (s_.substr(pos_, 5) == "false") { pos_ += 5; v.kind = JsonValue::Kind::Bool; return true; }
     if (s_.substr(pos_, 4) == "null") { pos_ += 4; v.kind = JsonValue::Kind::Null; return true; }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      size_t b = pos_;
-      if (peek() == '-') ++pos_;
-      while (pos_ < s_.size() && (isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.' || s_[pos_] == 'e' ||
-                                  s_[pos_] == 'E' || s_[pos_] == '+' || s_[pos_] == '-'))
-        ++pos_;
-      v.kind = JsonValue::Kind::Number;
-      v.text = std::string(s_.substr(b, pos_ - b));
-      return true;
-    }
+    if (c == '-' || (c >= '0' && c <= '9')) return number(v, err);
     return fail(err, "expected a value");
+  }
+
+  // RFC 8259 number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, kept as its text.
+  bool number(JsonValue& v, std::string& err) {
+    size_t b = pos_;
+    auto digits = [&] {
+      size_t d = pos_;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+      return pos_ - d;
+    };
+    eat('-');
+    if (peek() == '0') {
+      ++pos_;
+      if (peek() >= '0' && peek() <= '9') return fail(err, "malformed number: leading zero");
+    } else if (digits() == 0) {
+      return fail(err, "malformed number");
+    }
+    if (eat('.') && digits() == 0) return fail(err, "malformed number: digits must follow `.`");
+    if (peek() == 'e' || peek() == 'E') {
+      ++pos_;
+      if (!eat('+')) eat('-');
+      if (digits() == 0) return fail(err, "malformed number: digits must follow the exponent");
+    }
+    v.kind = JsonValue::Kind::Number;
+    v.text = std::string(s_.substr(b, pos_ - b));
+    return true;
+  }
+
+  // Four hex digits of a \u escape.
+  bool hex4(unsigned& cp, std::string& err) {
+    if (pos_ + 4 > s_.size()) return fail(err, "short \\u escape");
+    cp = 0;
+    for (int i = 0; i < 4; ++i) {
+      char h = s_[pos_++];
+      cp <<= 4;
+      if (h >= '0' && h <= '9') cp |= h - '0';
+      else if (h >= 'a' && h <= 'f') cp |= h - 'a' + 10;
+      else if (h >= 'A' && h <= 'F') cp |= h - 'A' + 10;
+      else return fail(err, "bad \\u escape");
+    }
+    return true;
   }
 
   bool string(std::string& out, std::string& err) {
@@ -106,24 +149,21 @@ class Parser {
         case 'r': out += '\r'; break;
         case 't': out += '\t'; break;
         case 'u': {
-          if (pos_ + 4 > s_.size()) return fail(err, "short \\u escape");
+          // Code points above U+FFFF are escaped as a UTF-16 surrogate pair (RFC 8259 section 7);
+          // a surrogate on its own is not a character and is refused.
+          size_t at = pos_ - 2;
           unsigned cp = 0;
-          for (int i = 0; i < 4; ++i) {
-            char h = s_[pos_++];
-            cp <<= 4;
-            if (h >= '0' && h <= '9') cp |= h - '0';
-            else if (h >= 'a' && h <= 'f') cp |= h - 'a' + 10;
-            else if (h >= 'A' && h <= 'F') cp |= h - 'A' + 10;
-            else return fail(err, "bad \\u escape");
+          if (!hex4(cp, err)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) { pos_ = at; return fail(err, "lone low surrogate in a \\u escape"); }
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = 0;
+            if (s_.substr(pos_, 2) != "\\u" || (pos_ += 2, !hex4(lo, err)) || lo < 0xDC00 || lo > 0xDFFF) {
+              pos_ = at;
+              return fail(err, "lone high surrogate in a \\u escape (a \\uDC00-\\uDFFF escape must follow)");
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           }
-          if (cp >= 0xD800 && cp <= 0xDFFF) return fail(err, "surrogate \\u escapes are not supported");
-          if (cp < 0x80) out += static_cast<char>(cp);
-          else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-          else {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-          }
+          support::append_utf8(out, cp);
           break;
         }
         default: return fail(err, fmt::format("bad escape `\\{}`", e));
@@ -138,9 +178,32 @@ class Parser {
 
 }  // namespace
 
+namespace {
+
+bool valid_text(std::string_view text, std::string& error) {
+  size_t bad = support::utf8_invalid_at(text);
+  if (bad == std::string_view::npos) return true;
+  error = fmt::format("column {}: invalid UTF-8 (byte 0x{:02X})", bad + 1, static_cast<unsigned char>(text[bad]));
+  return false;
+}
+
+}  // namespace
+
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error) {
   out.clear();
-  return Parser(line).object(out, error);
+  return valid_text(line, error) && Parser(line).object(out, error);
+}
+
+bool is_json_number(std::string_view text) {
+  if (text.empty() || (text[0] != '-' && (text[0] < '0' || text[0] > '9'))) return false;
+  JsonValue v;
+  std::string err;
+  return Parser(text).whole_number(v, err);
+}
+
+bool parse_json_value(std::string_view text, JsonValue& out, std::string& error) {
+  out = JsonValue{};
+  return valid_text(text, error) && Parser(text).whole_value(out, error);
 }
 
 }  // namespace crm::engine

@@ -1,7 +1,8 @@
 // json_line.h - a small, strict JSON reader for one line of the event/profile contract.
 //
 // Numbers are kept as their source text so money is parsed exactly (never through double), and
-// every error names the column where it happened.
+// every error names the column (byte) where it happened. Text must be UTF-8; \u escapes above
+// U+FFFF come as surrogate pairs (`"\ud83d\ude00"`), and a lone surrogate is an error.
 #pragma once
 
 #include <string>
@@ -25,6 +26,10 @@ struct JsonMember {
 // Parses `{...}` with scalar or array-of-scalar members. On error returns false and sets
 // `error` to "column N: ...".
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error);
+// Whether `text` is exactly one JSON number (RFC 8259 grammar, no surrounding space).
+bool is_json_number(std::string_view text);
+// Parses one scalar or array of scalars making up the whole of `text` (a CSV cell of a Set).
+bool parse_json_value(std::string_view text, JsonValue& out, std::string& error);
 
 
 }  // namespace crm::engine

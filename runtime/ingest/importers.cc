@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/civil_time.h"
+#include "support/csv.h"
 #include "support/json_text.h"
 #include "support/decimal.h"
 
@@ -22,97 +23,32 @@ namespace {
 using support::Decimal;
 using i128 = __int128;
 
-// ---- RFC 4180 reader ---------------------------------------------------------------------------
+// ---- records -----------------------------------------------------------------------------------
 
+// The shared strict CSV reader (support/csv.h), with errors as "line N: ...".
 class CsvReader {
  public:
-  explicit CsvReader(std::istream& in) : in_(in) {}
+  explicit CsvReader(std::istream& in) : csv_(in) {}
 
   // Reads the next record into `fields`. Returns false at the end of input or on an error; then
-  // `error` is empty at a clean end. Blank lines are only allowed at the end of the input.
+  // `error` is empty at a clean end.
   bool next(std::vector<std::string>& fields, std::string& error) {
     fields.clear();
     error.clear();
-    std::string line;
-    while (true) {
-      if (!read_line(line)) {
-        if (in_.bad()) error = "line " + std::to_string(physical_ + 1) + ": read error";
-        return false;
-      }
-      if (!line.empty()) break;
-      if (!blank_line_) blank_line_ = physical_;
-    }
-    if (blank_line_) {
-      error = "line " + std::to_string(*blank_line_) + ": blank line inside the data";
+    if (!csv_.next(cells_)) {
+      if (!csv_.error().empty()) error = at(csv_.error());
       return false;
     }
-    record_line_ = physical_;
-    if (record_line_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-
-    std::string field;
-    size_t i = 0;
-    while (true) {  // one iteration per field
-      field.clear();
-      if (i < line.size() && line[i] == '"') {
-        ++i;
-        while (true) {
-          if (i == line.size()) {  // the quoted field continues on the next physical line
-            std::string more;
-            if (!read_line(more)) {
-              error = at("unterminated quoted field");
-              return false;
-            }
-            field += '\n';
-            line = std::move(more);
-            i = 0;
-            continue;
-          }
-          char c = line[i++];
-          if (c != '"') {
-            field += c;
-          } else if (i < line.size() && line[i] == '"') {
-            field += '"';
-            ++i;
-          } else {
-            break;
-          }
-        }
-        if (i < line.size() && line[i] != ',') {
-          error = at("unexpected character after a closing quote in field " + std::to_string(fields.size() + 1));
-          return false;
-        }
-      } else {
-        size_t end = line.find(',', i);
-        if (end == std::string::npos) end = line.size();
-        std::string_view raw(line.data() + i, end - i);
-        if (raw.find('"') != std::string_view::npos) {
-          error = at("quote inside an unquoted field " + std::to_string(fields.size() + 1));
-          return false;
-        }
-        field.assign(raw);
-        i = end;
-      }
-      fields.push_back(field);
-      if (i == line.size()) return true;
-      ++i;  // the comma
-    }
-  }
-
-  size_t line() const { return record_line_; }
-  std::string at(const std::string& message) const { return "line " + std::to_string(record_line_) + ": " + message; }
-
- private:
-  bool read_line(std::string& line) {
-    if (!std::getline(in_, line)) return false;
-    ++physical_;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    for (auto& c : cells_) fields.push_back(std::move(c.text));
     return true;
   }
 
-  std::istream& in_;
-  size_t physical_ = 0;
-  size_t record_line_ = 0;
-  std::optional<size_t> blank_line_;
+  size_t line() const { return csv_.line(); }
+  std::string at(const std::string& message) const { return "line " + std::to_string(csv_.line()) + ": " + message; }
+
+ private:
+  support::CsvReader csv_;
+  std::vector<support::CsvField> cells_;
 };
 
 // ---- field helpers -----------------------------------------------------------------------------

@@ -24,8 +24,9 @@
 // are orders); id = 1-based data row number; user = customer_id as written (zero padding kept);
 // time = date at 00:00Z; amount = dollar_value normalised (`12.00` -> 12); cds = number_of_cds.
 //
-// CSV is RFC 4180 (quoted fields may contain commas, doubled quotes and line breaks; CRLF or LF;
-// an optional UTF-8 BOM). Columns are found by header name. Malformed input makes the importer
+// CSV is read by the shared strict reader (support/csv.h: RFC 4180, quoted fields may contain
+// commas, doubled quotes and line breaks; CRLF or LF; an optional UTF-8 BOM; text must be UTF-8).
+// Columns are found by header name. Malformed input makes the importer
 // return false with `error` = "line N: ..." (N = the physical line where the record starts);
 // what was written to `out` by then is incomplete and must be discarded.
 #pragma once

@@ -6,6 +6,7 @@
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
+#include "support/text.h"
 
 namespace crm::vm {
 
@@ -165,6 +166,11 @@ int64_t concat(StringPool& pool, int64_t a, int64_t b) {
   return pool.intern(s);
 }
 
+// lower() and upper(): the case-mapped text, interned.
+int64_t intern_mapped(StringPool& pool, int64_t s, std::string (*map)(std::string_view)) {
+  return pool.intern(map(pool.text(s)));
+}
+
 }  // namespace
 
 int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context& ctx, const char** error) {
@@ -192,18 +198,11 @@ int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context
     case Builtin::DaysToAnniversary: return days_to_anniversary(static_cast<int32_t>(a[0]), ctx.now);
     case Builtin::Contains: return ctx.strings->text(a[0]).find(ctx.strings->text(a[1])) != std::string_view::npos;
     case Builtin::StartsWith: return ctx.strings->text(a[0]).substr(0, ctx.strings->text(a[1]).size()) == ctx.strings->text(a[1]);
-    case Builtin::Lower: {
-      std::string s(ctx.strings->text(a[0]));
-      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return ctx.strings->intern(s);
-    }
+    case Builtin::Lower: return intern_mapped(*ctx.strings, a[0], support::utf8_lower);
+    case Builtin::Upper: return intern_mapped(*ctx.strings, a[0], support::utf8_upper);
     case Builtin::Len:
       if (argc == 2 && a[1]) return ctx.collections ? ctx.collections->size(a[0]) : 0;
-      {
-        int64_t n = 0;
-        for (unsigned char c : ctx.strings->text(a[0])) n += (c & 0xC0) != 0x80;
-        return n;
-      }
+      return support::utf8_length(ctx.strings->text(a[0]));
     case Builtin::Abs:
       if (a[0] == INT64_MIN) { *error = "overflow in abs()"; return 0; }
       return a[0] < 0 ? -a[0] : a[0];

@@ -64,7 +64,7 @@ class Gen {
     static const char* ints[] = {"0", "1", "2", "3", "7", "10", "42", "100", "-5", "4611686018427387904"};
     static const char* decs[] = {"0.5", "1.5", "2.25", "0.000001", "3.333333", "100.0", "1.0", "9000000000000.5"};
     static const char* money[] = {"0 CNY", "1 CNY", "12.5 CNY", "99.99 CNY", "300 CNY", "0.01 CNY", "9000000000000 CNY"};
-    static const char* strs[] = {"\"a\"", "\"ab\"", "\"B\"", "\"Shanghai\"", "\"\"", "\"sh\""};
+    static const char* strs[] = {"\"a\"", "\"ab\"", "\"B\"", "\"Shanghai\"", "\"\"", "\"sh\"", "\"MÜNCHEN\"", "\"αθηνα\""};
     static const char* tiers[] = {"Tier.Bronze", "Tier.Silver", "Tier.Gold"};
     static const char* times[] = {"2026-01-15T10:00Z", "2026-02-01T00:00Z", "2026-03-10T08:30+08:00", "2025-12-31T23:59Z"};
     static const char* dates[] = {"2026-01-15", "2026-02-28", "2000-02-29", "1990-07-04"};
@@ -261,9 +261,10 @@ class Gen {
         }
       }
       case S: {
-        switch (r(4)) {
+        switch (r(5)) {
           case 0: return bin(g(S, d1), "+", g(S, d1));
           case 1: return "lower(" + g(S, d1) + ")";
+          case 2: return "upper(" + g(S, d1) + ")";
           default: return leaf(S);
         }
       }
@@ -420,8 +421,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
     return std::string(v[r(9)]);
   };
   auto str = [&] {
-    static const char* v[] = {"a", "ab", "B", "Shanghai", "", "sh", "SH"};
-    return "\"" + std::string(v[r(7)]) + "\"";
+    static const char* v[] = {"a", "ab", "B", "Shanghai", "", "sh", "SH", "münchen", "ΑΘΗΝΑ", "\\ud83d\\ude00"};
+    return "\"" + std::string(v[r(10)]) + "\"";
   };
   auto tier = [&] { static const char* v[] = {"Bronze", "Silver", "Gold"}; return "\"" + std::string(v[r(3)]) + "\""; };
   int64_t base = crm::testing::T("2026-01-01T00:00:00Z");

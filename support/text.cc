@@ -1,0 +1,85 @@
+// text.cc - UTF-8 validation and Unicode case mapping through utf8proc.
+#include "support/text.h"
+
+#include <utf8proc.h>
+
+namespace crm::support {
+namespace {
+
+const utf8proc_uint8_t* bytes(std::string_view s) { return reinterpret_cast<const utf8proc_uint8_t*>(s.data()); }
+
+// Maps each code point with `fn`; malformed bytes are copied one at a time.
+template <typename Fn>
+std::string map_code_points(std::string_view s, Fn fn) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {  // ASCII fast path; the same result as utf8proc for these
+      out += static_cast<char>(fn(c));
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(bytes(s.substr(i)), static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n <= 0) {
+      out += s[i++];
+      continue;
+    }
+    append_utf8(out, static_cast<uint32_t>(fn(cp)));
+    i += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+size_t utf8_invalid_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    // utf8proc_iterate refuses overlong forms, surrogates and code points above U+10FFFF.
+    utf8proc_ssize_t n = utf8proc_iterate(bytes(s.substr(i)), static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n <= 0) return i;
+    i += static_cast<size_t>(n);
+  }
+  return std::string_view::npos;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  utf8proc_uint8_t buf[4];
+  utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), buf);
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
+}
+
+std::string utf8_lower(std::string_view s) {
+  return map_code_points(s, [](utf8proc_int32_t c) { return utf8proc_tolower(c); });
+}
+
+std::string utf8_upper(std::string_view s) {
+  return map_code_points(s, [](utf8proc_int32_t c) { return utf8proc_toupper(c); });
+}
+
+int64_t utf8_length(std::string_view s) {
+  int64_t n = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    utf8proc_int32_t cp = 0;
+    utf8proc_ssize_t k = c < 0x80 ? 1 : utf8proc_iterate(bytes(s.substr(i)), static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    i += k > 0 ? static_cast<size_t>(k) : 1;
+    ++n;
+  }
+  return n;
+}
+
+std::string unicode_library_version() {
+  return std::string("utf8proc ") + utf8proc_version() + ", Unicode " + utf8proc_unicode_version();
+}
+
+}  // namespace crm::support

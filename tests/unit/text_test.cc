@@ -1,0 +1,465 @@
+// text_test.cc - text rules (docs/language.md "Text", docs/runtime.md "Text encoding" and
+// "Profiles"): UTF-8 only, Unicode case mapping through utf8proc in every evaluator and in
+// constant folding, JSON surrogate pairs, byte order marks, and the one strict CSV reader with
+// typed profile cells.
+#include <crm/runtime.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "compile_helpers.h"
+#include "runtime/engine/json_line.h"
+#include "runtime/ingest/importers.h"
+#include "runtime/vm/ast_evaluator.h"
+#include "support/csv.h"
+#include "support/line_reader.h"
+#include "support/text.h"
+
+namespace {
+
+using crm::support::CsvField;
+using crm::support::CsvReader;
+using crm::testing::Compiled;
+using crm::testing::compile_text;
+
+constexpr size_t npos = std::string_view::npos;
+
+// ---- UTF-8 and case mapping ----------------------------------------------------------------------
+
+TEST(Text, Utf8ValidationFollowsRfc3629) {
+  using crm::support::utf8_invalid_at;
+  EXPECT_EQ(utf8_invalid_at("plain"), npos);
+  EXPECT_EQ(utf8_invalid_at("M\xC3\x9C" "NCHEN \xE4\xB8\x8A\xE6\xB5\xB7 \xF0\x9F\x98\x80"), npos);  // Ü, 上海, 😀
+  EXPECT_EQ(utf8_invalid_at("ab\xFF"), 2u);                  // never a UTF-8 byte
+  EXPECT_EQ(utf8_invalid_at("a\x80"), 1u);                   // a lone continuation byte
+  EXPECT_EQ(utf8_invalid_at("\xC0\xAF"), 0u);                // overlong `/`
+  EXPECT_EQ(utf8_invalid_at("x\xED\xA0\x80"), 1u);           // an encoded surrogate (CESU-8)
+  EXPECT_EQ(utf8_invalid_at("\xF4\x90\x80\x80"), 0u);        // above U+10FFFF
+  EXPECT_EQ(utf8_invalid_at("ok\xE2\x82"), 2u);              // truncated
+  EXPECT_EQ(utf8_invalid_at("\xE9t\xE9"), 0u);               // Latin-1 `été`
+}
+
+TEST(Text, CaseMappingIsUnicodeNotAscii) {
+  using crm::support::utf8_lower;
+  using crm::support::utf8_upper;
+  EXPECT_EQ(utf8_lower("MÜNCHEN"), "münchen");
+  EXPECT_EQ(utf8_lower("ΑΘΗΝΑ"), "αθηνα");
+  EXPECT_EQ(utf8_lower("МОСКВА"), "москва");
+  EXPECT_EQ(utf8_lower("ÅNGSTRÖM"), "ångström");
+  EXPECT_EQ(utf8_lower("ＡＢＣ"), "ａｂｃ");  // fullwidth
+  EXPECT_EQ(utf8_upper("münchen"), "MÜNCHEN");
+  EXPECT_EQ(utf8_upper("αθηνα"), "ΑΘΗΝΑ");
+  // Simple mappings, one code point to one, without context or locale (documented):
+  EXPECT_EQ(utf8_lower("İSTANBUL"), "istanbul");  // not i + combining dot
+  EXPECT_EQ(utf8_lower("ΟΔΟΣ"), "οδοσ");          // no final-sigma rule
+  EXPECT_EQ(utf8_upper("straße"), "STRAẞE");      // ß -> ẞ, not SS
+  EXPECT_EQ(utf8_lower("上海 😀 Hi"), "上海 😀 hi");
+  EXPECT_EQ(utf8_lower("A\xFF" "B"), "a\xFF" "b");  // stray bytes are kept, never dropped
+  EXPECT_EQ(crm::support::utf8_length("😀"), 1);
+  EXPECT_EQ(crm::support::utf8_length("MÜNCHEN"), 7);
+  EXPECT_EQ(crm::support::utf8_length("e\xCC\x81"), 2);  // e + combining acute: code points, not graphemes
+  EXPECT_NE(crm::support::unicode_library_version().find("Unicode 15"), std::string::npos)
+      << crm::support::unicode_library_version();
+}
+
+// lower(), upper() and len() give the same answers when folded by the checker, run by the scalar
+// VM, by the batch VM (audience) and by the reference AST evaluator; the expected values are
+// Unicode facts written in the data, not computed by the code under test.
+TEST(Text, BuiltinsAgreeInEveryEvaluatorAndInFolding) {
+  struct Sample { const char* word; const char* lower; const char* upper; int len; };
+  const Sample samples[] = {
+      {"MÜNCHEN", "münchen", "MÜNCHEN", 7},    {"ΑΘΗΝΑ", "αθηνα", "ΑΘΗΝΑ", 5},
+      {"Straße", "straße", "STRAẞE", 6},       {"МОСКВА", "москва", "МОСКВА", 6},
+      {"上海 😀 Hi", "上海 😀 hi", "上海 😀 HI", 7}, {"plain", "plain", "PLAIN", 5},
+  };
+  std::string src = "profile { word: String  want_lower: String  want_upper: String  want_len: Int }\n"
+                    "segment runtime_ok = lower(word) == want_lower and upper(word) == want_upper and len(word) == want_len\n";
+  for (size_t i = 0; i < std::size(samples); ++i) {
+    const Sample& s = samples[i];
+    // Folded at compile time: a constant true or false.
+    src += "segment folded" + std::to_string(i) + " = lower(\"" + s.word + "\") == \"" + s.lower + "\" and upper(\"" + s.word +
+           "\") == \"" + s.upper + "\"\n";
+  }
+  Compiled c = compile_text(src);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  crm::testing::Harness h(c);
+  std::string csv = "user,word,want_lower,want_upper,want_len\n";
+  for (size_t i = 0; i < std::size(samples); ++i) {
+    const Sample& s = samples[i];
+    csv += "u" + std::to_string(i) + "," + s.word + "," + s.lower + "," + s.upper + "," + std::to_string(s.len) + "\n";
+  }
+  std::istringstream in(csv);
+  ASSERT_TRUE(h.engine.load_profiles(in, true, [](size_t line, const std::string& e) {
+    ADD_FAILURE() << line << ": " << e;
+    return false;
+  }));
+  int64_t now = crm::testing::T("2026-01-01T00:00:00Z");
+  const int64_t users = static_cast<int64_t>(std::size(samples));
+  crm::vm::AstEvaluator ast(c.front->program, c.out);
+  const crm::ast::Expr* runtime_expr = nullptr;
+  for (const auto& m : c.front->program.modules)
+    for (const auto* d : m.ast->decls)
+      if (d->kind == crm::ast::DeclKind::Segment && static_cast<const crm::ast::SegmentDecl*>(d)->name == "runtime_ok")
+        runtime_expr = static_cast<const crm::ast::SegmentDecl*>(d)->value;
+  ASSERT_NE(runtime_expr, nullptr);
+  for (int64_t u = 0; u < users; ++u) {
+    std::string id = "u" + std::to_string(u);
+    EXPECT_EQ(h.segment(c, "runtime_ok", id, now), 1) << "scalar VM, " << samples[u].word;
+    crm::vm::AstEnv env;
+    env.profile = h.engine.profile_of(id);
+    env.now = now;
+    env.strings = &h.engine.strings();
+    env.collections = &h.engine.collections();
+    env.aggregate = [&](uint32_t g) { return h.engine.aggregate_of(id, g, now); };
+    int64_t v = 0;
+    std::string err;
+    ASSERT_TRUE(ast.eval(runtime_expr, env, v, err)) << err;
+    EXPECT_EQ(v, 1) << "AST evaluator, " << samples[u].word;
+  }
+  for (const auto& [name, count] : h.engine.audience(now))
+    EXPECT_EQ(count, users) << "batch VM / folding: " << name;
+}
+
+// ---- JSON Lines ------------------------------------------------------------------------------------
+
+std::string json_error(const std::string& line) {
+  std::vector<crm::engine::JsonMember> members;
+  std::string err;
+  EXPECT_FALSE(crm::engine::parse_json_object(line, members, err)) << line;
+  return err;
+}
+
+std::string json_string(const std::string& line) {
+  std::vector<crm::engine::JsonMember> members;
+  std::string err;
+  EXPECT_TRUE(crm::engine::parse_json_object(line, members, err)) << line << ": " << err;
+  return members.empty() ? "" : members[0].value.text;
+}
+
+TEST(JsonLine, SurrogatePairsAreCharactersLoneSurrogatesAreErrors) {
+  EXPECT_EQ(json_string(R"({"s":"\ud83d\ude00"})"), "😀");
+  EXPECT_EQ(json_string(R"({"s":"a\uD834\uDD1Eb"})"), "a\xF0\x9D\x84\x9E" "b");  // U+1D11E
+  EXPECT_EQ(json_string(R"({"s":"\u00fc\u4e0a"})"), "ü上");
+  EXPECT_EQ(json_error(R"({"s":"\ud83d"})"), "column 7: lone high surrogate in a \\u escape (a \\uDC00-\\uDFFF escape must follow)");
+  EXPECT_EQ(json_error(R"({"s":"\ud83d\u0041"})").rfind("column 7: lone high surrogate", 0), 0u);
+  EXPECT_EQ(json_error(R"({"s":"x\ude00"})"), "column 8: lone low surrogate in a \\u escape");
+}
+
+TEST(JsonLine, InvalidUtf8IsAnErrorWithItsColumn) {
+  EXPECT_EQ(json_error("{\"user\":\"ab\xFF\"}"), "column 12: invalid UTF-8 (byte 0xFF)");
+  EXPECT_EQ(json_error("{\"user\":\"\xED\xA0\x80\"}"), "column 10: invalid UTF-8 (byte 0xED)");
+  EXPECT_EQ(json_string("{\"user\":\"M\xC3\x9CNCHEN\"}"), "MÜNCHEN");
+}
+
+TEST(JsonLine, NumbersFollowTheJsonGrammar) {
+  for (const char* ok : {"0", "-0.5", "12", "1e5", "1E+2", "2.50"})
+    EXPECT_EQ(json_string(std::string(R"({"n":)") + ok + "}"), ok);
+  for (const char* bad : {"01", "1.", "-", ".5", "1e", "1-2", "+1"})
+    EXPECT_FALSE(json_error(std::string(R"({"n":)") + bad + "}").empty()) << bad;
+  EXPECT_TRUE(crm::engine::is_json_number("-12.5"));
+  EXPECT_FALSE(crm::engine::is_json_number(" 12"));
+}
+
+TEST(LineReader, ByteOrderMarkOnlyAtTheStartAndCrlf) {
+  std::istringstream in("\xEF\xBB\xBF{\"a\":1}\r\n\xEF\xBB\xBF{}\n\nlast");
+  crm::support::LineReader r(in);
+  std::string line;
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "{\"a\":1}");
+  EXPECT_EQ(r.line(), 1u);
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "\xEF\xBB\xBF{}");  // not at the start of the file: data (and then a JSON error)
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "");
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "last");
+  EXPECT_EQ(r.line(), 4u);
+  EXPECT_FALSE(r.next(line));
+}
+
+// ---- the CSV reader --------------------------------------------------------------------------------
+
+std::vector<std::vector<std::string>> read_all(const std::string& text, std::string* error = nullptr,
+                                               size_t* error_line = nullptr, std::vector<size_t>* lines = nullptr) {
+  std::istringstream in(text);
+  CsvReader r(in);
+  std::vector<CsvField> f;
+  std::vector<std::vector<std::string>> out;
+  while (true) {
+    if (!r.next(f)) {
+      if (r.error().empty()) break;
+      if (error) *error = r.error();
+      if (error_line) *error_line = r.line();
+      break;
+    }
+    std::vector<std::string> rec;
+    for (auto& x : f) rec.push_back(x.text);
+    out.push_back(rec);
+    if (lines) lines->push_back(r.line());
+  }
+  return out;
+}
+
+TEST(CsvReader, Rfc4180RecordsSpanLinesAndKnowWhereTheyStart) {
+  std::vector<size_t> lines;
+  std::string err;
+  auto recs = read_all("\xEF\xBB\xBFuser,note\r\nu1,\"two\r\nlines, \"\"quoted\"\"\"\r\nu2,plain\r\n\r\n", &err, nullptr, &lines);
+  EXPECT_EQ(err, "");
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0], (std::vector<std::string>{"user", "note"}));  // the BOM is not part of `user`
+  EXPECT_EQ(recs[1], (std::vector<std::string>{"u1", "two\nlines, \"quoted\""}));
+  EXPECT_EQ(recs[2], (std::vector<std::string>{"u2", "plain"}));
+  EXPECT_EQ(lines, (std::vector<size_t>{1, 2, 4}));
+}
+
+TEST(CsvReader, MalformedInputIsAnErrorAtItsLine) {
+  auto error_of = [](const std::string& text) {
+    std::string err;
+    size_t line = 0;
+    read_all(text, &err, &line);
+    return std::to_string(line) + ": " + err;
+  };
+  EXPECT_EQ(error_of("a,b\n1,\"open\n2,3\n"), "2: unterminated quoted field 2");
+  EXPECT_EQ(error_of("a,b\n1,x\"y\n"), "2: quote inside an unquoted field 2");
+  EXPECT_EQ(error_of("a,b\n\"1\"x,2\n"), "2: unexpected character after a closing quote in field 1");
+  EXPECT_EQ(error_of("a,b\n1,\"multi\nli\xFFne\"\n"), "3: invalid UTF-8 (byte 0xFF at byte 3 of the line)");
+  EXPECT_EQ(error_of("a,b\n1,caf\xE9\n"), "2: invalid UTF-8 (byte 0xE9 at byte 6 of the line)");
+  EXPECT_EQ(error_of("a\n1\n\n2\n"), "3: blank line inside the data");
+  // After an error the reader goes on with the next record (for --on-error=skip).
+  std::istringstream in("a\n1\n\n2\n");
+  CsvReader r(in);
+  std::vector<CsvField> f;
+  ASSERT_TRUE(r.next(f));
+  ASSERT_TRUE(r.next(f));
+  EXPECT_FALSE(r.next(f));
+  ASSERT_TRUE(r.next(f)) << r.error();
+  EXPECT_EQ(f[0].text, "2");
+  EXPECT_EQ(r.line(), 4u);
+  EXPECT_FALSE(r.next(f));
+  EXPECT_EQ(r.error(), "");
+}
+
+TEST(CsvReader, QuotedEmptyIsDistinguishedFromEmpty) {
+  std::istringstream in("a,\"\",c\n");
+  CsvReader r(in);
+  std::vector<CsvField> f;
+  ASSERT_TRUE(r.next(f));
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_FALSE(f[0].quoted);
+  EXPECT_TRUE(f[1].quoted);
+  EXPECT_EQ(f[1].text, "");
+}
+
+// ---- CSV profiles: strict typed cells ---------------------------------------------------------------
+
+const char* kProfileSchema = R"(
+enum Tier { Basic, Gold }
+profile {
+  vip: Bool  age: Int?  score: Decimal?  balance: Money(CNY)?  city: String?  joined: Time?
+  birthday: Date?  tier: Tier?  tags: Set<String>?  wait: Duration?  level: Int = 1
+}
+segment s = vip
+)";
+
+struct CsvProfiles {
+  Compiled c = compile_text(kProfileSchema);
+  crm::testing::Harness h{c};
+  std::vector<std::string> errors;
+
+  // Loads `text`, skipping malformed records; returns the errors as "LINE: message".
+  std::vector<std::string> load(const std::string& text) {
+    errors.clear();
+    std::istringstream in(text);
+    h.engine.load_profiles(in, true, [&](size_t line, const std::string& e) {
+      errors.push_back(std::to_string(line) + ": " + e);
+      return true;
+    });
+    return errors;
+  }
+  int64_t field(const std::string& user, const std::string& name) {
+    const auto* row = h.engine.profile_of(user);
+    EXPECT_NE(row, nullptr) << user;
+    int f = c.program().find_profile_field(name);
+    EXPECT_GE(f, 0) << name;
+    return row && f >= 0 ? (*row)[f] : -1;
+  }
+};
+
+const char* kHeader = "user,vip,age,score,balance,city,joined,birthday,tier,tags,wait\n";
+
+TEST(CsvProfiles, EveryCellTypeParsesExactly) {
+  CsvProfiles p;
+  ASSERT_TRUE(p.c.ok) << p.c.diagnostics;
+  auto errors = p.load(std::string(kHeader) +
+                       "u1,true,42,-2.5,12.50,\"Köln, Innenstadt\",2026-01-02T03:04:05+08:00,2000-02-29,Gold,\"[\"\"a\"\",\"\"b\"\"]\",90\n"
+                       "u2,false,,,,,,,,,\n"
+                       "u3,TRUE,0,0,0,\"\",2026-01-01,1990-07-04,Basic,[],1.5\n");
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  EXPECT_EQ(p.field("u1", "vip"), 1);
+  EXPECT_EQ(p.field("u1", "age"), 42);
+  EXPECT_EQ(p.field("u1", "score"), -2'500'000);
+  EXPECT_EQ(p.field("u1", "balance"), 12'500'000);
+  EXPECT_EQ(p.h.engine.strings().text(p.field("u1", "city")), "Köln, Innenstadt");
+  EXPECT_EQ(p.field("u1", "joined"), crm::testing::T("2026-01-01T19:04:05Z"));
+  EXPECT_EQ(p.field("u1", "birthday"), *crm::support::parse_date("2000-02-29"));
+  EXPECT_EQ(p.field("u1", "tier"), 1);
+  EXPECT_EQ(p.h.engine.collections().size(p.field("u1", "tags")), 2);
+  EXPECT_EQ(p.field("u1", "wait"), 90'000'000);
+  EXPECT_EQ(p.field("u1", "level"), 1);  // no column: the default
+  // Empty cells: missing optionals.
+  EXPECT_EQ(p.field("u2", "vip"), 0);
+  EXPECT_EQ(p.field("u2", "age"), crm::bytecode::kNone);
+  EXPECT_EQ(p.field("u2", "city"), crm::bytecode::kNone);
+  EXPECT_EQ(p.field("u2", "tags"), crm::bytecode::kNone);
+  // A quoted empty cell is the empty string, not a missing value.
+  EXPECT_NE(p.field("u3", "city"), crm::bytecode::kNone);
+  EXPECT_EQ(p.h.engine.strings().text(p.field("u3", "city")), "");
+  EXPECT_EQ(p.field("u3", "vip"), 1);
+  EXPECT_EQ(p.field("u3", "wait"), 1'500'000);
+}
+
+TEST(CsvProfiles, BoolIsTrueFalseOneOrZeroAndNothingElse) {
+  CsvProfiles p;
+  std::string csv = "user,vip\n";
+  const char* accepted[] = {"true", "false", "TRUE", "False", "1", "0"};
+  const char* refused[] = {"yes", "no", "maybe", "t", "f", "2", "\" true\"", "\"\"", "on"};
+  int n = 0;
+  for (const char* v : accepted) csv += "ok" + std::to_string(n++) + "," + v + "\n";
+  for (const char* v : refused) csv += "bad" + std::to_string(n++) + "," + v + "\n";
+  auto errors = p.load(csv);
+  ASSERT_EQ(errors.size(), std::size(refused)) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], "8: `vip` must be true, false, 1 or 0, not \"yes\"");
+  EXPECT_EQ(errors[7], "15: `vip` must be true, false, 1 or 0, not \"\"");
+  EXPECT_EQ(p.field("ok0", "vip"), 1);
+  EXPECT_EQ(p.field("ok1", "vip"), 0);
+  EXPECT_EQ(p.field("ok2", "vip"), 1);
+  EXPECT_EQ(p.field("ok3", "vip"), 0);
+  EXPECT_EQ(p.field("ok4", "vip"), 1);
+  EXPECT_EQ(p.field("ok5", "vip"), 0);
+  for (int i = 6; i < n; ++i) EXPECT_FALSE(p.h.engine.has_user("bad" + std::to_string(i)));
+}
+
+TEST(CsvProfiles, MalformedCellsNameTheLineAndTheColumn) {
+  CsvProfiles p;
+  auto errors = p.load(
+      "user,vip,age,score,balance,joined,birthday,tier,tags,wait\n"
+      "a,true,1.5,,,,,,,\n"              // 2
+      "b,true,+1,,,,,,,\n"               // 3
+      "c,true,\" 1\",,,,,,,\n"           // 4
+      "d,true,01,,,,,,,\n"               // 5
+      "e,true,,\"1,5\",,,,,,\n"          // 6
+      "f,true,,,12.1234567,,,,,\n"       // 7
+      "g,true,,,,yesterday,,,,\n"        // 8
+      "h,true,,,,,2026-02-30,,,\n"       // 9
+      "i,true,,,,,,gold,,\n"             // 10
+      "j,true,,,,,,,a;b,\n"              // 11
+      "k,true,,,,,,,,1 day\n"            // 12
+      "l,,,,,,,,,\n"                     // 13
+      "m,true,9223372036854775808,,,,,,,\n"  // 14
+      "\"n\nn\",true,,,,,,,,\n"          // 15-16
+      "o,maybe,,,,,,,,\n"                // 17
+      ",true,,,,,,,,\n"                  // 18
+      "p,true\n");                       // 19
+  std::vector<std::string> expected = {
+      "2: `age` must be an integer, not \"1.5\"",
+      "3: `age` must be an integer, not \"+1\"",
+      "4: `age` must be an integer, not \" 1\"",
+      "5: `age` must be an integer, not \"01\"",
+      "6: `score` must be a number, not \"1,5\"",
+      "7: `balance` must be a plain decimal number with at most 6 decimal places, not \"12.1234567\"",
+      "8: `joined` must be an ISO-8601 time, not \"yesterday\"",
+      "9: `birthday` must be a date like 2026-11-11, not \"2026-02-30\"",
+      "10: `tier` is \"gold\", not one of Basic, Gold",
+      "11: `tags` must be a JSON array such as [\"a\", \"b\"], not \"a;b\"",
+      "12: `wait` must be a number of seconds, not \"1 day\"",
+      "13: `vip` is empty, but the field is required",
+      "14: `age` must be an integer in range, not \"9223372036854775808\"",
+      "17: `vip` must be true, false, 1 or 0, not \"maybe\"",
+      "18: empty `user`",
+      "19: 2 columns, but the header has 10",
+  };
+  EXPECT_EQ(errors, expected);
+  EXPECT_TRUE(p.h.engine.has_user("n\nn"));  // line 15-16 is a good record
+}
+
+TEST(CsvProfiles, TheHeaderIsChecked) {
+  auto header_error = [](const std::string& text) {
+    CsvProfiles p;
+    auto e = p.load(text);
+    return e.empty() ? "none" : e.size() == 1 ? e[0] : ::testing::PrintToString(e);
+  };
+  EXPECT_EQ(header_error("vip,age\ntrue,1\n"), "1: the header has no `user` column");
+  EXPECT_EQ(header_error("user,age\nu,1\n"), "1: the header has no column for the required profile field `vip`");
+  EXPECT_EQ(header_error("user,vip,vip\nu,true,false\n"), "1: column `vip` appears twice in the header");
+  EXPECT_EQ(header_error(""), "1: empty file: expected a header row naming the columns (one of them `user`)");
+  EXPECT_EQ(header_error("\xEF\xBB\xBFuser,vip,extra\nu,1,whatever\n"), "none");  // a BOM; unknown columns ignored
+}
+
+TEST(CsvProfiles, JsonLinesProfilesAcceptABomAndSurrogatePairs) {
+  CsvProfiles p;
+  std::istringstream in("\xEF\xBB\xBF{\"user\":\"\\ud83d\\ude00\",\"vip\":true}\r\n{\"user\":\"x\xFF\",\"vip\":true}\n");
+  std::vector<std::string> errors;
+  EXPECT_TRUE(p.h.engine.load_profiles(in, false, [&](size_t line, const std::string& e) {
+    errors.push_back(std::to_string(line) + ": " + e);
+    return true;
+  }));
+  EXPECT_EQ(errors, (std::vector<std::string>{"2: column 11: invalid UTF-8 (byte 0xFF)"}));
+  EXPECT_TRUE(p.h.engine.has_user("😀"));
+}
+
+// ---- importers and sources ----------------------------------------------------------------------
+
+TEST(Importers, ShareTheStrictReader) {
+  std::ostringstream out;
+  crm::ingest::ImportStats st;
+  std::string err;
+  std::istringstream bom("\xEF\xBB\xBF" "customer_id,date,number_of_cds,dollar_value\r\n00001,1997-01-01,1,11.77\r\n");
+  EXPECT_TRUE(crm::ingest::import_cdnow(bom, out, st, err)) << err;
+  EXPECT_EQ(st.events, 1u);
+  std::istringstream latin1("customer_id,date,number_of_cds,dollar_value\n1,1997-01-01,1,1\nM\xFCller,1997-01-02,1,1\n");
+  EXPECT_FALSE(crm::ingest::import_cdnow(latin1, out, st, err));
+  EXPECT_EQ(err, "line 3: invalid UTF-8 (byte 0xFC at byte 2 of the line)");
+}
+
+TEST(Sources, AByteOrderMarkStartsAValidSourceAndIsNotAColumn) {
+  Compiled ok = compile_text("\xEF\xBB\xBFprofile { city: String }\nsegment s = lower(city) == \"münchen\"\n");
+  EXPECT_TRUE(ok.ok) << ok.diagnostics;
+  Compiled bad = compile_text("\xEF\xBB\xBFsegment s = nope\n");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.diagnostics.find("test.crm:1:13"), std::string::npos) << bad.diagnostics;
+  Compiled latin1 = compile_text("segment s = \"caf\xE9\" == \"x\"\n");
+  EXPECT_FALSE(latin1.ok);
+  EXPECT_NE(latin1.diagnostics.find("not valid UTF-8"), std::string::npos) << latin1.diagnostics;
+}
+
+// ---- the C++ API ----------------------------------------------------------------------------------
+
+TEST(TextApi, RuntimeAndEvaluatorFollowTheSameRules) {
+  std::string path = ::testing::TempDir() + "text_api.crm";
+  std::ofstream(path) << "profile { city: String }\nsegment munich = lower(city) == \"münchen\"\n"
+                         "segment athens = upper(city) == \"ΑΘΗΝΑ\"\n";
+  auto out = crm::compile_files({path});
+  ASSERT_TRUE(out.diagnostics.ok()) << out.diagnostics.render_text();
+  crm::Evaluator ev(out.program);
+  int city = ev.field("city");
+  EXPECT_TRUE(ev.set_string(city, "MÜNCHEN"));
+  EXPECT_TRUE(ev.evaluate(ev.segment("munich"), 0).matched);
+  EXPECT_TRUE(ev.set_string(city, "αθηνα"));
+  EXPECT_TRUE(ev.evaluate(ev.segment("athens"), 0).matched);
+  EXPECT_FALSE(ev.set_string(city, "M\xFCnchen"));  // Latin-1: refused
+
+  crm::Runtime rt(out.program);
+  std::string err;
+  EXPECT_TRUE(rt.load_profile(R"({"user":"\ud83d\ude00","city":"M\u00dcNCHEN"})", err)) << err;
+  EXPECT_FALSE(rt.load_profile("{\"user\":\"u\",\"city\":\"M\xFCnchen\"}", err));
+  EXPECT_EQ(err, "column 22: invalid UTF-8 (byte 0xFC)");
+  EXPECT_FALSE(rt.load_profile(R"({"user":"u","city":"\ud83d"})", err));
+  EXPECT_NE(err.find("lone high surrogate"), std::string::npos) << err;
+  auto counts = rt.audience(0);
+  ASSERT_FALSE(counts.empty());
+  EXPECT_EQ(counts[0], (std::pair<std::string, int64_t>{"munich", 1}));
+}
+
+}  // namespace
