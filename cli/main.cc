@@ -1,7 +1,7 @@
 // main.cc - the `crm` command-line tool: check, format and inspect .crm programs.
 //
 // The CLI is a thin shell over the library: it parses options, reads files, and prints what the
-// library returns. Exit codes: 0 success, 1 diagnostics with errors, 2 usage or I/O problems.
+// library returns. Exit codes are in cli/args.h (0 ok, 1 problems in the inputs, 2 usage, 3 I/O).
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,9 +17,14 @@
 #include "compiler/ast/ast_dump.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/driver.h"
+#include "cli/args.h"
 #include "cli/runtime_commands.h"
 
+namespace cli = crm::cli;
+
 namespace {
+
+using cli::Command;
 
 constexpr const char* kVersion = "0.1.0";
 
@@ -40,52 +45,17 @@ commands:
   help [COMMAND]    show help for a command
   version           print the version
 
+Every command takes --opt VALUE or --opt=VALUE, -h/--help, and --color auto|always|never
+(NO_COLOR is honoured); unknown options are errors.
+
+exit codes:
+  0  success
+  1  the inputs have problems: diagnostics with errors, malformed data, files not formatted
+  2  usage: unknown command or option, missing or invalid argument
+  3  a file cannot be read or written, the ledger fails, or an internal error
+
 Run `crm help check` for the options of a command.
 )";
-
-const char* kCheckHelp = R"(usage: crm check [options] FILE...
-
-Checks the given files and every module they import (std.* comes from the built-in standard
-library). Prints nothing to stderr and exits 0 when the program is correct; otherwise prints
-diagnostics and exits 1. Warnings are printed but do not fail the check unless --deny-warnings.
-
-options:
-  -I DIR                 also look for imported modules in DIR (repeatable)
-  --format text|json     diagnostics as caret snippets (default) or one JSON document
-  --color auto|always|never
-  --each                 check every file as a separate program (default: the files together
-                         form one program sharing one schema)
-  --deny-warnings        exit 1 when there are warnings
-  --data PROFILES        count, for each pair of possibly overlapping strategies (W0105), the
-                         users of PROFILES (JSON Lines, or CSV by the .csv name) matching both
-  --data-events EVENTS   fold these JSON Lines events into the users' history first
-  --at TIME              evaluate at TIME (default: when the pair's windows start to overlap,
-                         or the last event's time if later)
-  --max-file-size BYTES  largest accepted source file (default 1048576)
-  --max-nesting N        deepest accepted expression nesting (default 128)
-  --max-errors N         stop reporting after N errors (default 100)
-  -q, --quiet            print no summary line on success
-)";
-
-const char* kFormatHelp = R"(usage: crm format [--write] [--check] FILE...
-
-Prints each file in canonical layout. Comments between declarations are kept; a declaration
-that contains comments is left exactly as written.
-
-options:
-  --write    rewrite the files in place instead of printing
-  --check    print nothing; exit 1 if any file is not formatted
-)";
-
-const char* kParseHelp = R"(usage: crm parse FILE
-
-Prints the syntax tree of FILE as an S-expression, or its syntax errors.
-)";
-
-int usage_error(const std::string& msg) {
-  std::cerr << "crm: " << msg << "\nrun `crm help` for usage\n";
-  return 2;
-}
 
 bool read_all(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -96,138 +66,108 @@ bool read_all(const std::string& path, std::string& out) {
   return true;
 }
 
-bool parse_count(const std::string& s, size_t& out) {
-  if (s.empty() || s.size() > 15) return false;
-  for (char c : s) if (c < '0' || c > '9') return false;
-  out = std::stoull(s);
-  return out > 0;
-}
+// The input limits, shared by every command that reads .crm sources.
+struct LimitArgs {
+  size_t file_bytes = 0, nesting = 0, errors = 0;
+  void declare(Command& c) {
+    c.count("--max-file-size", file_bytes, "BYTES", "largest accepted source file (default 1048576)");
+    c.count("--max-nesting", nesting, "N", "deepest accepted expression nesting (default 128)");
+    c.count("--max-errors", errors, "N", "stop reporting after N errors (default 100)");
+  }
+  void apply(crm::Limits& l) const {
+    if (file_bytes) l.max_file_bytes = file_bytes;
+    if (nesting) l.max_nesting = static_cast<uint32_t>(std::min<size_t>(nesting, 100000));
+    if (errors) l.max_errors = errors;
+  }
+};
 
-struct CommonArgs {
+int cmd_check(int argc, char** argv) {
   std::vector<std::string> files;
   crm::CheckOptions options;
   std::string format = "text";
-  std::string color = "auto";
-  bool deny_warnings = false;
-  bool each = false;
-  bool quiet = false;
-  bool write = false;
-  bool check_only = false;
-};
-
-// Returns 0 when parsed, otherwise the exit code to return.
-int parse_args(const std::string& cmd, int argc, char** argv, CommonArgs& a) {
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= argc) return false;
-      out = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (arg == "-I") {
-      if (!value(v)) return usage_error("-I needs a directory");
-      a.options.include_dirs.push_back(v);
-    } else if (arg.rfind("-I", 0) == 0 && arg.size() > 2) {
-      a.options.include_dirs.push_back(arg.substr(2));
-    } else if (arg == "--format") {
-      if (!value(v) || (v != "text" && v != "json")) return usage_error("--format takes `text` or `json`");
-      a.format = v;
-    } else if (arg == "--color") {
-      if (!value(v) || (v != "auto" && v != "always" && v != "never")) return usage_error("--color takes auto, always or never");
-      a.color = v;
-    } else if (arg == "--data" && cmd == "check") {
-      if (!value(a.options.data_profiles)) return usage_error("--data takes a profiles file");
-    } else if (arg == "--data-events" && cmd == "check") {
-      if (!value(a.options.data_events)) return usage_error("--data-events takes an events file");
-    } else if (arg == "--at" && cmd == "check") {
-      if (!value(a.options.data_at)) return usage_error("--at takes an ISO-8601 time");
-    } else if (arg == "--each" && cmd == "check") {
-      a.each = true;
-    } else if (arg == "--deny-warnings") {
-      a.deny_warnings = true;
-    } else if (arg == "-q" || arg == "--quiet") {
-      a.quiet = true;
-    } else if (arg == "--write" && cmd == "format") {
-      a.write = true;
-    } else if (arg == "--check" && cmd == "format") {
-      a.check_only = true;
-    } else if (arg == "--max-file-size" || arg == "--max-nesting" || arg == "--max-errors") {
-      size_t n = 0;
-      if (!value(v) || !parse_count(v, n)) return usage_error(arg + " takes a positive number");
-      if (arg == "--max-file-size") a.options.limits.max_file_bytes = n;
-      else if (arg == "--max-nesting") a.options.limits.max_nesting = static_cast<uint32_t>(std::min<size_t>(n, 100000));
-      else a.options.limits.max_errors = n;
-    } else if (arg == "-h" || arg == "--help") {
-      return -1;
-    } else if (!arg.empty() && arg[0] == '-' && arg != "-") {
-      return usage_error("unknown option `" + arg + "` for `crm " + cmd + "`");
-    } else {
-      a.files.push_back(arg);
-    }
-  }
-  return 0;
-}
-
-int cmd_check(int argc, char** argv) {
-  CommonArgs a;
-  if (int rc = parse_args("check", argc, argv, a)) {
-    if (rc == -1) { std::cout << kCheckHelp; return 0; }
-    return rc;
-  }
-  if (a.files.empty()) return usage_error("check needs at least one file");
+  bool deny_warnings = false, each = false, quiet = false;
+  LimitArgs limits;
+  Command c("check", "check [options] FILE...",
+            "Checks the given files and every module they import (std.* comes from the built-in standard\n"
+            "library). Prints nothing to stderr and exits 0 when the program is correct; otherwise prints\n"
+            "diagnostics and exits 1. Warnings are printed but do not fail the check unless --deny-warnings.");
+  c.files(files);
+  c.option("-I", options.include_dirs, "DIR", "also look for imported modules in DIR (repeatable)");
+  c.choice("--format", format, {"text", "json"}, "diagnostics as caret snippets (default) or one JSON document");
+  c.flag("--each", each,
+         "check every file as a separate program (default: the files together\nform one program sharing one schema)");
+  c.flag("--deny-warnings", deny_warnings, "exit 1 when there are warnings");
+  c.option("--data", options.data_profiles, "PROFILES",
+           "count, for each pair of possibly overlapping strategies (W0105), the\nusers of PROFILES (JSON Lines, or CSV "
+           "by the .csv name) matching both");
+  c.option("--data-events", options.data_events, "EVENTS", "fold these JSON Lines events into the users' history first");
+  c.option("--at", options.data_at, "TIME",
+           "evaluate at TIME (default: when the pair's windows start to overlap,\nor the last event's time if later)");
+  limits.declare(c);
+  c.flag("-q,--quiet", quiet, "print no summary line on success");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  limits.apply(options.limits);
+  if (files.empty()) return cli::usage_error("check", "check needs at least one file");
   std::vector<std::vector<std::string>> programs;
-  if (a.each) for (const auto& f : a.files) programs.push_back({f});
-  else programs.push_back(a.files);
-  bool color = a.color == "always" || (a.color == "auto" && isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"));
+  if (each) for (const auto& f : files) programs.push_back({f});
+  else programs.push_back(files);
+  bool color = c.color();
   size_t errors = 0, warnings = 0;
   bool failed = false;
-  for (const auto& files : programs) {
-    crm::CheckResult r = crm::check_files(files, a.options);
+  for (const auto& group : programs) {
+    crm::CheckResult r = crm::check_files(group, options);
     errors += r.error_count();
     warnings += r.warning_count();
-    failed |= !r.ok() || (a.deny_warnings && r.warning_count() > 0);
-    if (a.format == "json") std::cout << r.render_json();
+    failed |= !r.ok() || (deny_warnings && r.warning_count() > 0);
+    if (format == "json") std::cout << r.render_json();
     else std::cerr << r.render_text(color);
   }
-  if (a.format == "text") {
+  if (format == "text") {
     if (errors || warnings)
       std::cerr << errors << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
                 << (warnings == 1 ? "" : "s") << "\n";
-    if (!failed && !a.quiet)
-      std::cout << "ok: " << a.files.size() << " file" << (a.files.size() == 1 ? "" : "s") << " checked"
-                << (a.each ? " separately" : "") << "\n";
+    if (!failed && !quiet)
+      std::cout << "ok: " << files.size() << " file" << (files.size() == 1 ? "" : "s") << " checked"
+                << (each ? " separately" : "") << "\n";
   }
   return failed ? 1 : 0;
 }
 
 int cmd_format(int argc, char** argv) {
-  CommonArgs a;
-  if (int rc = parse_args("format", argc, argv, a)) {
-    if (rc == -1) { std::cout << kFormatHelp; return 0; }
-    return rc;
-  }
-  if (a.files.empty()) return usage_error("format needs at least one file");
+  std::vector<std::string> files;
+  bool write = false, check_only = false;
+  LimitArgs limits;
+  Command c("format", "format [--write] [--check] FILE...",
+            "Prints each file in canonical layout. Comments between declarations are kept; a declaration\n"
+            "that contains comments is left exactly as written.");
+  c.files(files);
+  c.flag("--write", write, "rewrite the files in place instead of printing");
+  c.flag("--check", check_only, "print nothing; exit 1 if any file is not formatted");
+  limits.declare(c);
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  crm::Limits lim;
+  limits.apply(lim);
+  if (files.empty()) return cli::usage_error("format", "format needs at least one file");
   int status = 0;
-  for (const auto& f : a.files) {
+  for (const auto& f : files) {
     std::string text;
     if (!read_all(f, text)) {
       std::cerr << "crm: cannot read `" << f << "`: " << std::strerror(errno) << "\n";
       status = 2;
       continue;
     }
-    crm::FormatResult r = crm::format_source(f, text, a.options.limits);
+    crm::FormatResult r = crm::format_source(f, text, lim);
     if (!r.ok) {
-      std::cerr << r.diagnostics.render_text(isatty(STDERR_FILENO));
+      std::cerr << r.diagnostics.render_text(c.color());
       status = std::max(status, 1);
       continue;
     }
-    if (a.check_only) {
+    if (check_only) {
       if (r.text != text) {
         std::cerr << f << ": not formatted\n";
         status = std::max(status, 1);
       }
-    } else if (a.write) {
+    } else if (write) {
       if (r.text != text) {
         std::ofstream out(f + ".crm-format.tmp", std::ios::binary);
         out << r.text;
@@ -245,37 +185,67 @@ int cmd_format(int argc, char** argv) {
 }
 
 int cmd_parse(int argc, char** argv) {
-  CommonArgs a;
-  if (int rc = parse_args("parse", argc, argv, a)) {
-    if (rc == -1) { std::cout << kParseHelp; return 0; }
-    return rc;
-  }
-  if (a.files.size() != 1) return usage_error("parse needs exactly one file");
+  std::vector<std::string> files;
+  LimitArgs limits;
+  Command c("parse", "parse FILE", "Prints the syntax tree of FILE as an S-expression, or its syntax errors.");
+  c.files(files);
+  limits.declare(c);
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  crm::Limits lim;
+  limits.apply(lim);
+  if (files.size() != 1) return cli::usage_error("parse", "parse needs exactly one file");
   std::string text;
-  if (!read_all(a.files[0], text)) {
-    std::cerr << "crm: cannot read `" << a.files[0] << "`\n";
+  if (!read_all(files[0], text)) {
+    std::cerr << "crm: cannot read `" << files[0] << "`\n";
     return 2;
   }
-  crm::FormatResult r = crm::format_source(a.files[0], text, a.options.limits);
+  crm::FormatResult r = crm::format_source(files[0], text, lim);
   if (!r.ok) {
-    std::cerr << r.diagnostics.render_text(false);
+    std::cerr << r.diagnostics.render_text(c.color());
     return 1;
   }
   // Parse again through the internal API for the tree dump.
-  crm::Compilation c(a.options.limits.max_errors);
-  auto id = c.program.sources.add(a.files[0], text);
+  crm::Compilation comp(lim.max_errors);
+  auto id = comp.program.sources.add(files[0], text);
   crm::parse::ParseOptions po;
-  po.max_file_bytes = a.options.limits.max_file_bytes;
-  po.max_nesting = a.options.limits.max_nesting;
-  auto* m = crm::parse::parse_module(c.program.sources.file(id), c.program.ast, c.sink, po);
+  po.max_file_bytes = lim.max_file_bytes;
+  po.max_nesting = lim.max_nesting;
+  auto* m = crm::parse::parse_module(comp.program.sources.file(id), comp.program.ast, comp.sink, po);
   std::cout << crm::ast::dump(*m);
   return 0;
 }
 
-int cmd_codes() {
-  for (const auto& c : crm::diag::all_codes())
-    std::cout << c.name << "  " << crm::diag::severity_name(c.severity) << "  " << c.title << "\n";
+int cmd_codes(int argc, char** argv) {
+  Command c("codes", "codes", "Lists every diagnostic code with its severity and summary.");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  for (const auto& code : crm::diag::all_codes())
+    std::cout << code.name << "  " << crm::diag::severity_name(code.severity) << "  " << code.title << "\n";
   return 0;
+}
+
+int cmd_version(int argc, char** argv) {
+  Command c("version", "version", "Prints the version of crm.");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  std::cout << "crm " << kVersion << "\n";
+  return 0;
+}
+
+using CommandMain = int (*)(int, char**);
+struct CommandEntry {
+  const char* name;
+  CommandMain main;
+};
+const CommandEntry kCommands[] = {
+    {"check", cmd_check},         {"format", cmd_format},           {"parse", cmd_parse},
+    {"compile", cli::cmd_compile}, {"run", cli::cmd_run},           {"audience", cli::cmd_audience},
+    {"explain", cli::cmd_explain}, {"import", cli::cmd_import},     {"codes", cmd_codes},
+    {"version", cmd_version},
+};
+
+CommandMain find_command(const std::string& name) {
+  for (const auto& c : kCommands)
+    if (name == c.name) return c.main;
+  return nullptr;
 }
 
 }  // namespace
@@ -284,35 +254,27 @@ int main(int argc, char** argv) {
   try {
     if (argc < 2) {
       std::cerr << kMainHelp;
-      return 2;
+      return cli::kExitUsage;
     }
     std::string cmd = argv[1];
-    if (cmd == "check") return cmd_check(argc - 2, argv + 2);
-    if (cmd == "format") return cmd_format(argc - 2, argv + 2);
-    if (cmd == "parse") return cmd_parse(argc - 2, argv + 2);
-    if (cmd == "codes") return cmd_codes();
-    if (cmd == "compile") return crm::cli::cmd_compile(argc - 2, argv + 2);
-    if (cmd == "run") return crm::cli::cmd_run(argc - 2, argv + 2);
-    if (cmd == "audience") return crm::cli::cmd_audience(argc - 2, argv + 2);
-    if (cmd == "explain") return crm::cli::cmd_explain(argc - 2, argv + 2);
-    if (cmd == "import") return crm::cli::cmd_import(argc - 2, argv + 2);
-    if (cmd == "version" || cmd == "--version") {
-      std::cout << "crm " << kVersion << "\n";
-      return 0;
-    }
+    if (CommandMain m = find_command(cmd)) return m(argc - 2, argv + 2);
+    if (cmd == "--version") return cmd_version(0, nullptr);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      if (argc > 3) return cli::usage_error("", "help takes at most one command");
       std::string topic = argc > 2 ? argv[2] : "";
-      if (topic == "check") std::cout << kCheckHelp;
-      else if (topic == "format") std::cout << kFormatHelp;
-      else if (topic == "parse") std::cout << kParseHelp;
-      else if (const char* h = crm::cli::help_for(topic)) std::cout << h;
-      else if (topic.empty()) std::cout << kMainHelp;
-      else return usage_error("no help for `" + topic + "`");
-      return 0;
+      if (topic.empty()) {
+        std::cout << kMainHelp;
+        return 0;
+      }
+      CommandMain m = find_command(topic);
+      if (!m) return cli::usage_error("", "no help for `" + topic + "`");
+      char help_flag[] = "--help";
+      char* args[] = {help_flag, nullptr};
+      return m(1, args);
     }
-    return usage_error("unknown command `" + cmd + "`");
+    return cli::usage_error("", "unknown command `" + cmd + "`");
   } catch (const std::exception& e) {
     std::cerr << "crm: internal error: " << e.what() << "\n";
-    return 3;
+    return cli::kExitIo;
   }
 }

@@ -5,6 +5,8 @@
 // whether they stop the run (default) or are skipped and counted.
 #include "cli/runtime_commands.h"
 
+#include "cli/args.h"
+
 #include <unistd.h>
 
 #include <csignal>
@@ -38,50 +40,24 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
   size_t commit_every = 4096;
-  bool disasm = false, quiet = false, help = false, allow_program_change = false;
+  bool disasm = false, quiet = false, color = false, allow_program_change = false;
 };
 
-int usage(const std::string& msg) {
-  std::cerr << "crm: " << msg << "\nrun `crm help` for usage\n";
-  return 2;
+int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
+
+// The program: .crm sources (or one compiled .crmc where the command accepts it).
+void program_options(Command& c, Options& o) {
+  c.files(o.files);
+  c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
 }
 
-bool parse(int argc, char** argv, Options& o, std::string& err) {
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&](std::string& dst) {
-      if (i + 1 >= argc) { err = a + " needs a value"; return false; }
-      dst = argv[++i];
-      return true;
-    };
-    std::string eq;
-    if (auto p = a.find('='); a.rfind("--", 0) == 0 && p != std::string::npos) { eq = a.substr(p + 1); a = a.substr(0, p); }
-    auto take = [&](std::string& dst) { if (!eq.empty()) { dst = eq; return true; } return val(dst); };
-    if (a == "--events") { if (!take(o.events)) return false; }
-    else if (a == "--profiles") { if (!take(o.profiles)) return false; }
-    else if (a == "--out" || a == "-o") { if (!take(o.out)) return false; }
-    else if (a == "--at") { if (!take(o.at)) return false; }
-    else if (a == "--user") { if (!take(o.user)) return false; }
-    else if (a == "--format") { if (!take(o.format)) return false; }
-    else if (a == "--on-error") { if (!take(o.on_error)) return false; }
-    else if (a == "--state") { if (!take(o.state)) return false; }
-    else if (a == "--commit-every") {
-      std::string v;
-      if (!take(v)) return false;
-      o.commit_every = std::strtoull(v.c_str(), nullptr, 10);
-      if (o.commit_every == 0) { err = "--commit-every takes a positive number"; return false; }
-    }
-    else if (a == "-I") { std::string d; if (!val(d)) return false; o.includes.push_back(d); }
-    else if (a == "--disasm") o.disasm = true;
-    else if (a == "--allow-program-change") o.allow_program_change = true;
-    else if (a == "-q" || a == "--quiet") o.quiet = true;
-    else if (a == "-h" || a == "--help") o.help = true;
-    else if (!a.empty() && a[0] == '-') { err = "unknown option `" + a + "`"; return false; }
-    else o.files.push_back(a);
-  }
-  if (o.on_error != "stop" && o.on_error != "skip") { err = "--on-error takes `stop` or `skip`"; return false; }
-  if (o.format != "text" && o.format != "json") { err = "--format takes `text` or `json`"; return false; }
-  return true;
+// The data a command replays.
+void data_options(Command& c, Options& o) {
+  c.option("--events", o.events, "E.jsonl", "events, JSON Lines in time order");
+  c.option("--profiles", o.profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
+  c.choice("--on-error", o.on_error, {"stop", "skip"},
+           "a malformed data line stops the command (default) or is skipped and counted");
+  c.flag("-q,--quiet", o.quiet, "no progress bar");
 }
 
 // A compiled program plus, when it came from source, the checked AST (for explain).
@@ -116,7 +92,7 @@ bool load(const Options& o, Loaded& l) {
   d.load.include_dirs = o.includes;
   l.front = run_front_end(inputs, d);
   const auto& diags = l.front->sink.diagnostics();
-  if (!diags.empty()) std::cerr << diag::render_text(diags, l.front->program.sources, {isatty(STDERR_FILENO) != 0});
+  if (!diags.empty()) std::cerr << diag::render_text(diags, l.front->program.sources, {o.color});
   if (l.front->sink.has_errors()) return false;
   l.compiled = codegen::generate(l.front->program);
   if (!l.compiled.error.empty()) {
@@ -237,61 +213,23 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
 
 std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 
-const char* help_for(const std::string& command) {
-  if (command == "compile")
-    return R"(usage: crm compile [-I DIR] FILE... (-o PROGRAM.crmc | --disasm)
-
-Checks and compiles the files to bytecode. -o writes a versioned, checksummed program that run
-and audience accept in place of the sources; --disasm prints the bytecode, its aggregates and the
-cost bound (instructions) of every unit.
-)";
-  if (command == "run")
-    return R"(usage: crm run FILE... --events E.jsonl [options]
-
-Replays events (JSON Lines, in time order) through the strategies and writes one decision per
-line (granted, rejected with a reason, or control). See docs/runtime.md for the contract.
-
-options:
-  --profiles P             user profiles: JSON Lines, or CSV with a header when P ends in .csv
-  --out FILE               write decisions there instead of standard output
-  --on-error stop|skip     a malformed event line stops the run (default) or is skipped and counted
-  --state memory|sqlite:PATH
-                           record decisions in a durable ledger and continue from it (restartable);
-                           one process writes a ledger at a time
-  --allow-program-change   continue a ledger recorded by a program whose strategies differ
-                           (changed strategies keep their counters; see docs/semantics.md)
-  --commit-every N         units per durable commit (default 4096); decisions are reported after it
-  -q, --quiet              no progress bar
-)";
-  if (command == "audience")
-    return R"(usage: crm audience FILE... --events E.jsonl --at TIME [--profiles P] [--format text|json]
-
-Replays the events up to TIME and counts, for every segment and every strategy's `who:`, the
-users that match at TIME (batch evaluation). JSON output is {"name": count, ...}.
-)";
-  if (command == "explain")
-    return R"(usage: crm explain FILE... --user U --at TIME [--events E.jsonl] [--profiles P]
-
-Shows, for every strategy, whether user U qualifies at TIME, and the first failing clause with
-the values involved, e.g. `who: count(Order within 90 days) = 1, needs >= 3`.
-)";
-  if (command == "import")
-    return R"(usage: crm import online-retail|cdnow INPUT[.gz] [-o EVENTS.jsonl]
-
-Converts a public dataset to the event contract (one Order per invoice or row, exact amounts,
-sorted by time). Reads gzip or plain text.
-)";
-  return nullptr;
-}
-
 int cmd_compile(int argc, char** argv) {
   Options o;
-  std::string err;
-  if (!parse(argc, argv, o, err)) return usage(err);
-  if (o.help) { std::cout << help_for("compile"); return 0; }
+  Command c("compile", "compile [-I DIR] FILE... (-o PROGRAM.crmc | --disasm)",
+            "Checks and compiles the files to bytecode. -o writes a versioned, checksummed program that run\n"
+            "and audience accept in place of the sources; --disasm prints the bytecode, its aggregates and the\n"
+            "cost bound (instructions) of every unit.");
+  program_options(c, o);
+  c.option("-o,--out", o.out, "FILE", "write the compiled program (.crmc) there");
+  c.flag("--disasm", o.disasm, "print the bytecode");
+  c.choice("--format", o.format, {"text", "json"}, "--disasm and the summary as text (default) or JSON");
+  c.flag("-q,--quiet", o.quiet, "print no summary line");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  o.color = c.color();
   Loaded l;
   if (!load(o, l)) return 1;
-  if (o.disasm) std::cout << bytecode::disassemble(l.compiled.program);
+  if (o.disasm)
+    std::cout << (o.format == "json" ? bytecode::disassemble_json(l.compiled.program) : bytecode::disassemble(l.compiled.program));
   if (!o.out.empty()) {
     std::string bytes = bytecode::serialize(l.compiled.program);
     std::ofstream out(o.out + ".tmp", std::ios::binary);
@@ -301,21 +239,36 @@ int cmd_compile(int argc, char** argv) {
       std::cerr << "crm: cannot write `" << o.out << "`\n";
       return 2;
     }
-    if (!o.quiet && !o.disasm)
+    if (!o.quiet && !o.disasm && o.format == "json")
+      std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", support::json_quote(o.out),
+                               bytes.size(), l.compiled.program.units.size(), l.compiled.program.cost_bound());
+    else if (!o.quiet && !o.disasm)
       std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
                                l.compiled.program.units.size(), l.compiled.program.cost_bound());
   } else if (!o.disasm) {
-    return usage("compile needs -o FILE.crmc or --disasm");
+    return usage("compile", "compile needs -o FILE.crmc or --disasm");
   }
   return 0;
 }
 
 int cmd_run(int argc, char** argv) {
   Options o;
+  Command c("run", "run FILE... --events E.jsonl [options]",
+            "Replays events (JSON Lines, in time order) through the strategies and writes one decision per\n"
+            "line (granted, rejected with a reason, or control). See docs/runtime.md for the contract.");
+  program_options(c, o);
+  data_options(c, o);
+  c.option("-o,--out", o.out, "FILE", "write decisions there instead of standard output");
+  c.option("--state", o.state, "memory|sqlite:PATH",
+           "record decisions in a durable ledger and continue from it (restartable);\none process writes a ledger at a time");
+  c.flag("--allow-program-change", o.allow_program_change,
+         "continue a ledger recorded by a program whose strategies differ\n(changed strategies keep their counters; see docs/semantics.md)");
+  c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it");
+  c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  o.color = c.color();
   std::string err;
-  if (!parse(argc, argv, o, err)) return usage(err);
-  if (o.help) { std::cout << help_for("run"); return 0; }
-  if (o.events.empty()) return usage("run needs --events FILE.jsonl");
+  if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
   Loaded l;
   if (!load(o, l)) return 1;
   engine::Engine eng(l.compiled.program);
@@ -377,6 +330,19 @@ int cmd_run(int argc, char** argv) {
   out->flush();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& st = eng.stats();
+  if (o.format == "json") {
+    std::string skipped;
+    for (const auto& [reason, n] : st.skipped_by_reason)
+      skipped += fmt::format("{}{}:{}", skipped.empty() ? "" : ",", support::json_quote(reason), n);
+    std::cerr << fmt::format(
+        "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
+        "\"control\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
+        "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"state\":{},\"ok\":{}}}\n",
+        st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.redeemed, st.redeem_rejected,
+        st.expired, st.skipped, skipped, st.eval_errors, store ? support::json_quote(store->describe()) : "null",
+        ok && !store_failed ? "true" : "false");
+    return ok && !store_failed ? 0 : 1;
+  }
   std::cerr << fmt::format(
       "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}); {} skipped, {} evaluation "
       "errors{}\n",
@@ -391,10 +357,17 @@ int cmd_run(int argc, char** argv) {
 
 int cmd_audience(int argc, char** argv) {
   Options o;
+  Command c("audience", "audience FILE... --events E.jsonl --at TIME [--profiles P] [--format text|json]",
+            "Replays the events up to TIME and counts, for every segment and every strategy's `who:`, the\n"
+            "users that match at TIME (batch evaluation). JSON output is {\"name\": count, ...}.");
+  program_options(c, o);
+  data_options(c, o);
+  c.option("--at", o.at, "TIME", "evaluate at this ISO-8601 time");
+  c.choice("--format", o.format, {"text", "json"}, "a table (default) or one JSON object");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  o.color = c.color();
   std::string err;
-  if (!parse(argc, argv, o, err)) return usage(err);
-  if (o.help) { std::cout << help_for("audience"); return 0; }
-  if (o.at.empty()) return usage("audience needs --at TIME");
+  if (o.at.empty()) return usage("audience", "audience needs --at TIME");
   int64_t at;
   if (!parse_at(o.at, at)) return 2;
   Loaded l;
@@ -504,11 +477,18 @@ void explain_clause(const sema::Program& p, vm::AstEvaluator& ev, const vm::AstE
 
 int cmd_explain(int argc, char** argv) {
   Options o;
+  Command c("explain", "explain FILE... --user U --at TIME [--events E.jsonl] [--profiles P]",
+            "Shows, for every strategy, whether user U qualifies at TIME, and the first failing clause with\n"
+            "the values involved, e.g. `who: count(Order within 90 days) = 1, needs >= 3`.");
+  program_options(c, o);
+  data_options(c, o);
+  c.option("--user", o.user, "U", "the user to explain");
+  c.option("--at", o.at, "TIME", "explain at this ISO-8601 time");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  o.color = c.color();
   std::string err;
-  if (!parse(argc, argv, o, err)) return usage(err);
-  if (o.help) { std::cout << help_for("explain"); return 0; }
-  if (o.user.empty()) return usage("explain needs --user ID");
-  if (o.at.empty()) return usage("explain needs --at TIME");
+  if (o.user.empty()) return usage("explain", "explain needs --user ID");
+  if (o.at.empty()) return usage("explain", "explain needs --at TIME");
   int64_t at;
   if (!parse_at(o.at, at)) return 2;
   Loaded l;
@@ -591,12 +571,16 @@ int cmd_explain(int argc, char** argv) {
 
 int cmd_import(int argc, char** argv) {
   Options o;
+  Command c("import", "import online-retail|cdnow INPUT[.gz] [-o EVENTS.jsonl]",
+            "Converts a public dataset to the event contract (one Order per invoice or row, exact amounts,\n"
+            "sorted by time). Reads gzip or plain text.");
+  c.files(o.files);
+  c.option("-o,--out", o.out, "FILE", "write the events there instead of standard output");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   std::string err;
-  if (!parse(argc, argv, o, err)) return usage(err);
-  if (o.help) { std::cout << help_for("import"); return 0; }
-  if (o.files.size() != 2) return usage("import needs a dataset (online-retail or cdnow) and an input file");
+  if (o.files.size() != 2) return usage("import", "import needs a dataset (online-retail or cdnow) and an input file");
   const std::string& kind = o.files[0];
-  if (kind != "online-retail" && kind != "cdnow") return usage("unknown dataset `" + kind + "`: use online-retail or cdnow");
+  if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
   // gzopen reads gzip and plain files alike.
   gzFile gz = gzopen(o.files[1].c_str(), "rb");
   if (!gz) {

@@ -11,7 +11,5 @@ int cmd_audience(int argc, char** argv);
 int cmd_explain(int argc, char** argv);
 int cmd_import(int argc, char** argv);
 std::string tty_clear();
-// Help text of a runtime command, or null when `command` is not one.
-const char* help_for(const std::string& command);
 
 }  // namespace crm::cli

@@ -11,6 +11,7 @@ packages=(
   tzdata                                  # named time zones (`zone: "Asia/Shanghai"`), resolved at compile time
   zlib1g-dev                              # reading the gzipped public datasets
   libutf8proc-dev                         # Unicode case mapping and UTF-8 validation (support/text.cc)
+  libcli11-dev                            # the crm tool's argument parser (CLI11)
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
 )
 missing=()

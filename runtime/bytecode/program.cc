@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "compiler/sema/builtins.h"
+#include "support/json_text.h"
 
 namespace crm::bytecode {
 
@@ -363,6 +364,34 @@ bool verify(const Program& p, std::string& error) {
 
 // ---- disassembler ----------------------------------------------------------------------------
 
+namespace {
+
+// The operands of one instruction as the disassembler names them (r3, k0, g1, S2, @7, #4, f5).
+std::vector<std::string> operand_texts(const Instr& in) {
+  std::vector<std::string> ops;
+  uint32_t operands[4] = {in.d, in.a, in.b, in.c};
+  const char* shape = op_shape(in.op);
+  int k = shape[0] == 'D' ? 0 : 1;
+  for (const char* s = shape; *s; ++s) {
+    if (*s == ' ') continue;
+    uint32_t v = operands[k++];
+    std::string o;
+    switch (*s) {
+      case 'D': case 'A': case 'B': case 'C': o = in.op == Op::CALL && *s == 'C' ? std::to_string(v) : "r" + std::to_string(v); break;
+      case 'K': o = "k" + std::to_string(v); break;
+      case 'G': o = "g" + std::to_string(v); break;
+      case 'S': o = "S" + std::to_string(v); break;
+      case 'T': o = "@" + std::to_string(v); break;
+      case 'N': o = "#" + std::to_string(v); break;
+      case 'F': o = "f" + std::to_string(v); break;
+    }
+    ops.push_back(o);
+  }
+  return ops;
+}
+
+}  // namespace
+
 std::string disassemble(const Program& p) {
   std::string out;
   out += fmt::format("; crm bytecode v{}: {} units, {} instructions (cost bound), {} aggregates\n", kFormatVersion,
@@ -387,30 +416,47 @@ std::string disassemble(const Program& p) {
     const Unit& u = p.units[ui];
     out += fmt::format("\nu{}: {}  ; {} registers, returns {}\n", ui, u.name, u.registers, kind_name(u.result));
     for (size_t pc = 0; pc < u.code.size(); ++pc) {
-      const Instr& in = u.code[pc];
       std::string ops;
-      uint32_t operands[4] = {in.d, in.a, in.b, in.c};
-      const char* shape = op_shape(in.op);
-      int k = shape[0] == 'D' ? 0 : 1;
-      for (const char* s = shape; *s; ++s) {
-        if (*s == ' ') continue;
-        uint32_t v = operands[k++];
-        std::string o;
-        switch (*s) {
-          case 'D': case 'A': case 'B': case 'C': o = in.op == Op::CALL && *s == 'C' ? std::to_string(v) : "r" + std::to_string(v); break;
-          case 'K': o = "k" + std::to_string(v); break;
-          case 'G': o = "g" + std::to_string(v); break;
-          case 'S': o = "S" + std::to_string(v); break;
-          case 'T': o = "@" + std::to_string(v); break;
-          case 'N': o = "#" + std::to_string(v); break;
-          case 'F': o = "f" + std::to_string(v); break;
-        }
-        ops += (ops.empty() ? "" : ", ") + o;
-      }
-      out += fmt::format("  {:4}  {:<14}{}\n", pc, op_name(in.op), ops);
+      for (const auto& o : operand_texts(u.code[pc])) ops += (ops.empty() ? "" : ", ") + o;
+      out += fmt::format("  {:4}  {:<14}{}\n", pc, op_name(u.code[pc].op), ops);
     }
   }
   return out;
+}
+
+std::string disassemble_json(const Program& p) {
+  std::string out = fmt::format("{{\"format_version\":{},\"cost_bound\":{},\"constants\":[", kFormatVersion, p.cost_bound());
+  for (size_t i = 0; i < p.constants.size(); ++i)
+    out += (i ? "," : "") + (p.constants[i] == kNone ? std::string("null") : std::to_string(p.constants[i]));
+  out += "],\"strings\":[";
+  for (size_t i = 0; i < p.strings.size(); ++i) out += (i ? "," : "") + support::json_quote(p.strings[i]);
+  out += "],\"sets\":[";
+  for (size_t i = 0; i < p.sets.size(); ++i) {
+    out += i ? ",[" : "[";
+    for (size_t j = 0; j < p.sets[i].size(); ++j) out += (j ? "," : "") + std::to_string(p.sets[i][j]);
+    out += "]";
+  }
+  out += "],\"aggregates\":[";
+  for (size_t i = 0; i < p.aggregates.size(); ++i) {
+    const auto& a = p.aggregates[i];
+    out += fmt::format("{}{{\"id\":\"g{}\",\"text\":{},\"event\":{},\"filter_unit\":{}}}", i ? "," : "", i,
+                       support::json_quote(a.text), support::json_quote(p.events[a.event].name),
+                       a.filter_unit >= 0 ? fmt::format("\"u{}\"", a.filter_unit) : "null");
+  }
+  out += "],\"units\":[";
+  for (size_t ui = 0; ui < p.units.size(); ++ui) {
+    const Unit& u = p.units[ui];
+    out += fmt::format("{}{{\"id\":\"u{}\",\"name\":{},\"registers\":{},\"returns\":\"{}\",\"code\":[", ui ? "," : "", ui,
+                       support::json_quote(u.name), u.registers, kind_name(u.result));
+    for (size_t pc = 0; pc < u.code.size(); ++pc) {
+      out += fmt::format("{}{{\"pc\":{},\"op\":\"{}\",\"operands\":[", pc ? "," : "", pc, op_name(u.code[pc].op));
+      auto ops = operand_texts(u.code[pc]);
+      for (size_t k = 0; k < ops.size(); ++k) out += (k ? ",\"" : "\"") + ops[k] + "\"";
+      out += "]}";
+    }
+    out += "]}";
+  }
+  return out + "]}\n";
 }
 
 }  // namespace crm::bytecode

@@ -206,5 +206,7 @@ bool deserialize(const std::string& bytes, Program& out, std::string& error);
 bool verify(const Program& p, std::string& error);
 
 std::string disassemble(const Program& p);
+// The same content as one JSON document (`crm compile --disasm --format json`).
+std::string disassemble_json(const Program& p);
 
 }  // namespace crm::bytecode
