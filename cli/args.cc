@@ -54,8 +54,11 @@ CLI::Option* Command::option(const std::string& names, std::string& dst, const s
 CLI::Option* Command::option(const std::string& names, std::vector<std::string>& dst, const std::string& value_name,
                              const std::string& help) {
   // One value per occurrence (`-I a -I b`, `-Ia`), never a greedy list that would eat the files.
-  return app_->add_option(names, dst, help)->option_text(value_name)->expected(1)->multi_option_policy(
-      CLI::MultiOptionPolicy::TakeAll);
+  return app_->add_option(names, dst, help)
+      ->option_text(value_name)
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 CLI::Option* Command::choice(const std::string& names, std::string& dst, std::initializer_list<const char*> choices,

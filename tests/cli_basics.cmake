@@ -54,6 +54,7 @@ if(NOT spaced STREQUAL last_out OR NOT last_out MATCHES "^{")
   message(FATAL_ERROR "--opt=value and --opt value differ:\n${spaced}\n${last_out}")
 endif()
 expect_run(0 check -q -I${ROOT}/examples --max-errors=5 ${ROOT}/examples/double11.crm)
+expect_run(0 check -q -I ${ROOT}/examples -I ${ROOT}/stdlib ${ROOT}/examples/double11.crm)  # -I takes one value
 
 # Colour: --color=always|never everywhere; NO_COLOR turns auto off but not an explicit always.
 string(ASCII 27 esc)
