@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace crm::state {
 
@@ -176,7 +177,11 @@ class SqliteStore : public StateStore {
   // overgrant. flock (not fcntl) locks belong to the open file, so a second store in this same
   // process is refused too, and the kernel drops the lock with the process, however it ends.
   bool lock(std::string& error) {
-    std::string lock_path = path_ + ".lock";
+    // Next to the database file itself, whatever path names it (relative, through `..` or a
+    // symbolic link): every writer of one file takes the same lock.
+    std::error_code ec;
+    std::filesystem::path real = std::filesystem::weakly_canonical(path_, ec);
+    std::string lock_path = (ec ? path_ : real.string()) + ".lock";
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd_ < 0) {
       error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(errno));

@@ -57,6 +57,17 @@ TEST(Ledger, ASecondWriterIsRefusedWhileReadersStillRead) {
   EXPECT_NE(err.find("in use by another crm process"), std::string::npos) << err;
   EXPECT_NE(err.find("pid " + std::to_string(::getpid()) + "@"), std::string::npos) << err;
   EXPECT_NE(err.find(path), std::string::npos) << err;
+  // Another name for the same file is the same ledger.
+  std::filesystem::path p(path);
+  std::string other = (p.parent_path() / "." / p.filename()).string();
+  std::filesystem::remove(p.parent_path() / "crm_ledger_writer_link");
+  std::filesystem::create_directory_symlink(p.parent_path(), p.parent_path() / "crm_ledger_writer_link");
+  std::string linked = (p.parent_path() / "crm_ledger_writer_link" / p.filename()).string();
+  for (const auto& name : {other, linked}) {
+    EXPECT_EQ(crm::state::open_store("sqlite:" + name, err), nullptr) << name;
+    EXPECT_NE(err.find("in use by another crm process"), std::string::npos) << err;
+  }
+  std::filesystem::remove(p.parent_path() / "crm_ledger_writer_link");
   // A reader (what sqlite3 or a report does) is not a writer: it reads while the writer runs.
   Compiled c = compile(kStock);
   Replay run(c);
