@@ -527,6 +527,10 @@ int cmd_explain(int argc, char** argv) {
     for (const ast::Decl* d : m.ast->decls) {
       if (d->kind != ast::DeclKind::Strategy) continue;
       auto* s = static_cast<const ast::StrategyDecl*>(d);
+      // Date built-ins read the strategy's zone, as the engine's do.
+      env.zone = &l.compiled.program.zone;
+      for (const auto& cs : l.compiled.program.strategies)
+        if (cs.name == s->name) env.zone = &cs.zone;
       std::string reasons;
       std::ostringstream why;
       bool printed = false;

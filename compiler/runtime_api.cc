@@ -36,6 +36,7 @@ struct EvaluatorData {
       : program(std::move(p)), vm(program->program), strings(program->program.strings) {
     vm.prepare(ctx);
     ctx.strings = &strings;
+    ctx.zone = &program->program.zone;  // segments on their own: the program's default zone
     for (const auto& f : program->program.profile) defaults.push_back(f.has_default ? f.default_value : bytecode::kNone);
     row = defaults;
     ctx.profile = row.data();

@@ -11,7 +11,7 @@
 grammar Crm;
 
 file
-    : moduleDecl? importDecl* decl* EOF
+    : moduleDecl? importDecl* zoneDecl? decl* EOF
     ;
 
 moduleDecl : 'module' qualifiedName ;
@@ -71,6 +71,11 @@ clause
     | 'zone' ':' STRING                              # zoneClause
     | 'exclusive' ':' group=STRING                   # exclusiveClause
     ;
+
+// The program's default time zone, for strategies without `zone:` and for segments on their own.
+// (Defined after `clause` so the `zone` token keeps its number, and with it the order of the
+// tokens listed in syntax errors.)
+zoneDecl : 'zone' zone=STRING ;
 
 trigger
     : 'on' event=ID                                  # onEvent

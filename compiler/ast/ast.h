@@ -292,6 +292,10 @@ struct Module : Node {
   std::string name;  // dotted; empty when the file has no `module` line
   Span name_span;
   std::vector<Import> imports;
+  // `zone "Asia/Shanghai"` after the module line: the program's default zone (as written).
+  std::string zone;
+  bool has_zone = false;
+  Span zone_span;  // the string literal
   std::vector<Decl*> decls;
 };
 

@@ -114,6 +114,7 @@ std::string dump(const Expr* e) {
 std::string dump(const Module& m) {
   std::string out = "(module " + (m.name.empty() ? std::string("-") : m.name) + "\n";
   for (auto& im : m.imports) out += "  (import " + im.path + (im.alias.empty() ? "" : " as " + im.alias) + ")\n";
+  if (m.has_zone) out += "  (zone " + quote(m.zone) + ")\n";
   auto fields = [&](const std::vector<FieldDecl*>& fs) {
     for (auto* f : fs) {
       out += fmt::format("\n    (field {} {}", f->name, type_str(f->type));

@@ -138,6 +138,11 @@ class Codegen {
     Output out;
     try {
       layout();
+      if (!p_.zone.empty()) {
+        std::string why;
+        if (auto z = support::load_zone(p_.zone, why)) prog_.zone = std::move(*z);
+        else throw Unsupported(why);  // the checker resolved it; the database changed since
+      }
       for (const auto& m : p_.modules)
         for (const Decl* d : m.ast->decls) {
           if (d->kind == DeclKind::Resource) resource(static_cast<const ResourceDecl*>(d));
@@ -306,10 +311,10 @@ class Codegen {
     if (p.kind == Period::Kind::Campaign) return out;
     if (p.kind == Period::Kind::Unit) {
       out.kind = bytecode::PeriodKind::Calendar;
-      if (p.text == "hour") out.micros = support::kMicrosPerHour;
-      else if (p.text == "day") out.micros = support::kMicrosPerDay;
-      else if (p.text == "week") out.micros = 7 * support::kMicrosPerDay;
-      else out.micros = 30 * support::kMicrosPerDay;  // month: 30-day calendar blocks from the epoch
+      out.unit = p.text == "hour"   ? bytecode::CalendarUnit::Hour
+                 : p.text == "day"  ? bytecode::CalendarUnit::Day
+                 : p.text == "week" ? bytecode::CalendarUnit::Week
+                                    : bytecode::CalendarUnit::Month;
       return out;
     }
     out.kind = bytecode::PeriodKind::Sliding;
@@ -328,6 +333,7 @@ class Codegen {
   void strategy(const StrategyDecl* s, const sema::ModuleInfo&) {
     bytecode::Strategy out;
     out.name = s->name;
+    out.zone = prog_.zone;  // the program's default until a `zone:` clause says otherwise
     out.business = s->business;
     for (const Clause* c : s->clauses) {
       switch (c->kind) {
@@ -406,10 +412,7 @@ class Codegen {
         case ClauseKind::Zone: {
           // Resolved now, so the compiled program behaves the same on every host.
           std::string why;
-          if (auto z = support::load_zone(c->number, why)) {
-            out.zone_offset = z->initial_offset;
-            out.zone_transitions = std::move(z->transitions);
-          }
+          if (auto z = support::load_zone(c->number, why)) out.zone = std::move(*z);
           break;
         }
         case ClauseKind::Exclusive: out.exclusive_group = c->number; break;

@@ -411,6 +411,17 @@ std::string format_module(const ast::Module& m, const source::SourceFile& file) 
       pos = im.span.end;
     }
   }
+  if (m.has_zone) {
+    if (!out.empty()) out += "\n";
+    leading(m.zone_span.begin);
+    out += "zone " + quote(m.zone) + "\n";
+    pos = m.zone_span.end;
+    if (auto trailing = comments.same_line_after(pos)) {
+      out.pop_back();
+      out += " " + std::string(file.text().substr(trailing->first, trailing->second - trailing->first)) + "\n";
+      pos = trailing->second;
+    }
+  }
   for (const Decl* d : m.decls) {
     if (!out.empty()) out += "\n";
     leading(d->span.begin);

@@ -203,6 +203,11 @@ class Builder {
       imp.alias = text(im->alias);
       m->imports.push_back(std::move(imp));
     }
+    if (auto* z = fc->zoneDecl(); z && z->zone) {
+      m->has_zone = true;
+      m->zone_span = span(z->zone);
+      m->zone = unescape(text(z->zone), m->zone_span);
+    }
     for (auto* d : fc->decl())
       if (auto* built = decl(d)) m->decls.push_back(built);
     return m;

@@ -76,6 +76,7 @@ class Checker {
     p_.refs.assign(p_.ast.size(), Ref{});
     static_.assign(p_.ast.size(), 0);
     collect_symbols();
+    check_zones();
     build_enums();
     build_schema();
     for (auto& m : p_.modules) check_module(m);
@@ -96,6 +97,32 @@ class Checker {
           auto& diag = sink_.report(Code::E0203, d->name_span, fmt::format("{} is defined twice", bt(d->name)));
           diag.secondary.push_back({it->second.decl->name_span, "first defined here"});
         }
+      }
+    }
+  }
+
+  // The program's default zone: every module-level `zone "..."` must name the same zone, since
+  // segments and strategies of all modules share it.
+  void check_zones() {
+    const ast::Module* first = nullptr;
+    for (auto& m : p_.modules) {
+      const ast::Module* a = m.ast;
+      if (!a || !a->has_zone) continue;
+      std::string why;
+      if (!support::load_zone(a->zone, why)) {
+        sink_.report(Code::E0104, a->zone_span, why)
+            .help = "write a zone name such as `\"Asia/Shanghai\"` or a fixed UTC offset such as `\"+08:00\"`";
+        continue;
+      }
+      if (!first) {
+        first = a;
+        p_.zone = a->zone;
+      } else if (a->zone != first->zone) {
+        auto& d = sink_.report(Code::E0208, a->zone_span,
+                               fmt::format("this module's default zone {} differs from {}", bt(a->zone), bt(first->zone)));
+        d.secondary.push_back({first->zone_span, "the program's zone is declared here"});
+        d.help = "a program has one default zone; declare it once (or the same everywhere) and give a strategy "
+                 "another with its own `zone:` clause";
       }
     }
   }
@@ -735,7 +762,7 @@ class Checker {
           if (!support::load_zone(c->number, why))
             sink_.report(Code::E0104, c->number_span, why)
                 .help = "write a zone name such as `\"Asia/Shanghai\"` or a fixed UTC offset such as `\"+08:00\"`; "
-                        "calendar periods (`per day`) and quiet hours follow it";
+                        "calendar periods (`per day`), quiet hours, schedule clock times and `today()` follow it";
           break;
         }
         case ClauseKind::Exclusive:
@@ -1536,8 +1563,9 @@ class Checker {
         if (!arity(0)) return {};
         return Type::of(TypeKind::Date);
       case Builtin::DateOf:
+        // Never folded: the date of an instant depends on the zone it is evaluated in (the
+        // strategy's), which a shared constant or segment does not know.
         if (!arity(1) || !arg_is(0, {TypeKind::Time})) return {};
-        if (a0) set_const(c, Value{Value::Date{int32_t(support::floor_div(std::get<Value::Time>(a0->v).micros, support::kMicrosPerDay))}});
         return Type::of(TypeKind::Date);
       case Builtin::Hour:
         if (!arity(1) || !arg_is(0, {TypeKind::Time})) return {};

@@ -56,6 +56,9 @@ struct Program {
   std::map<std::string, std::unique_ptr<RecordInfo>> events;
   std::deque<EnumInfo> enums;
   std::map<const ast::EnumDecl*, EnumInfo*> enum_of;
+  // The program's default zone: the module-level `zone "..."` declarations (which must agree),
+  // empty for UTC. Strategies without `zone:` and segments evaluated on their own use it.
+  std::string zone;
 
   // Side tables keyed by NodeId.
   std::vector<Type> types;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "compiler/sema/builtins.h"
+#include "support/civil_time.h"
 #include "support/json_text.h"
 
 namespace crm::bytecode {
@@ -39,9 +40,34 @@ const char* kind_name(Kind k) {
   return kNames[static_cast<size_t>(k)];
 }
 
-int64_t Strategy::offset_at(int64_t utc) const {
-  auto it = std::upper_bound(zone_transitions.begin(), zone_transitions.end(), std::make_pair(utc, INT64_MAX));
-  return it == zone_transitions.begin() ? zone_offset : std::prev(it)->second;
+const char* calendar_unit_name(CalendarUnit u) {
+  static const char* kNames[] = {"hour", "day", "week", "month"};
+  return kNames[static_cast<size_t>(u)];
+}
+
+bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const support::ZoneRules& zone) {
+  using support::floor_div;
+  const int64_t then_offset = zone.offset_at(then), now_offset = zone.offset_at(now);
+  const int64_t then_day = zone.local_day(then), now_day = zone.local_day(now);
+  switch (unit) {
+    case CalendarUnit::Hour: {
+      // The local clock hour; when the clocks go back, the repeated hour is a second hour.
+      if (then_offset != now_offset) return false;
+      return floor_div(then + then_offset, support::kMicrosPerHour) == floor_div(now + now_offset, support::kMicrosPerHour);
+    }
+    case CalendarUnit::Day: return then_day == now_day;
+    case CalendarUnit::Week:
+      // ISO weeks start on Monday; day 0 (1970-01-01) was a Thursday, so day -3 was a Monday.
+      return floor_div(then_day + 3, 7) == floor_div(now_day + 3, 7);
+    case CalendarUnit::Month: {
+      int64_t ty, ny;
+      unsigned tm, nm, td, nd;
+      support::civil_from_days(then_day, ty, tm, td);
+      support::civil_from_days(now_day, ny, nm, nd);
+      return ty == ny && tm == nm;
+    }
+  }
+  return false;
 }
 
 const char* resource_kind_name(ResourceKind k) {
@@ -137,8 +163,22 @@ Field get_field(Reader& r) {
   for (uint32_t i = 0; i < n && r.ok(); ++i) f.enum_values.push_back(r.str());
   return f;
 }
-void put_period(Writer& w, const Period& p) { w.u8(uint8_t(p.kind)); w.i64(p.micros); }
-Period get_period(Reader& r) { Period p; p.kind = r.enum_<PeriodKind>(3); p.micros = r.i64(); return p; }
+void put_period(Writer& w, const Period& p) { w.u8(uint8_t(p.kind)); w.u8(uint8_t(p.unit)); w.i64(p.micros); }
+Period get_period(Reader& r) {
+  Period p;
+  p.kind = r.enum_<PeriodKind>(3); p.unit = r.enum_<CalendarUnit>(4); p.micros = r.i64();
+  return p;
+}
+void put_zone(Writer& w, const support::ZoneRules& z) {
+  w.str(z.name); w.i64(z.initial_offset);
+  w.u32(uint32_t(z.transitions.size())); for (auto& [t, o] : z.transitions) { w.i64(t); w.i64(o); }
+}
+support::ZoneRules get_zone(Reader& r) {
+  support::ZoneRules z;
+  z.name = r.str(); z.initial_offset = r.i64();
+  for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { int64_t t = r.i64(); z.transitions.emplace_back(t, r.i64()); }
+  return z;
+}
 
 }  // namespace
 
@@ -182,8 +222,7 @@ std::string serialize(const Program& p) {
     w.b(s.has_budget); w.i64(s.budget); w.str(s.budget_currency); w.i64(s.stock);
     w.u32(uint32_t(s.per_user.size()));
     for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
-    w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); w.i64(s.zone_offset); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
-    w.u32(uint32_t(s.zone_transitions.size())); for (auto& [t, o] : s.zone_transitions) { w.i64(t); w.i64(o); }
+    w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); put_zone(w, s.zone); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
     w.b(s.paced); w.str(s.exclusive_group);
   }
   w.u32(uint32_t(p.policies.size()));
@@ -195,6 +234,7 @@ std::string serialize(const Program& p) {
     w.b(pol.has_quiet); w.u32(uint32_t(pol.quiet_from)); w.u32(uint32_t(pol.quiet_to));
   }
   w.u32(uint32_t(p.channels.size())); for (auto& c : p.channels) w.str(c);
+  put_zone(w, p.zone);
 
   Writer head;
   head.out = "CRMC";
@@ -277,8 +317,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     }
     s.has_budget = r.b(); s.budget = r.i64(); s.budget_currency = r.str(); s.stock = r.i64();
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
-    s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone_offset = r.i64(); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
-    for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { int64_t t = r.i64(); s.zone_transitions.emplace_back(t, r.i64()); }
+    s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone = get_zone(r); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
     s.paced = r.b(); s.exclusive_group = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
@@ -296,6 +335,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     }
   }
   for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.channels.push_back(r.str());
+  p.zone = get_zone(r);
   if (!r.ok() || !r.at_end()) {
     error = "malformed program payload";
     return false;
@@ -335,6 +375,7 @@ bool verify(const Program& p, std::string& error) {
       }
     }
   }
+  if (!p.zone.well_formed()) return fail("program zone transitions are not sorted or out of range");
   auto unit_ok = [&](int32_t u) { return u == -1 || (u >= 0 && size_t(u) < p.units.size()); };
   for (const auto& a : p.aggregates)
     if (a.event >= p.events.size() || !unit_ok(a.filter_unit) ||
@@ -349,12 +390,7 @@ bool verify(const Program& p, std::string& error) {
                                size_t(s.index_field) >= p.events[s.event].fields.size()))
       return fail("strategy index refers to a missing event field");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
-    constexpr int64_t kMaxOffset = 26 * 3600 * int64_t(1'000'000);
-    auto bad_offset = [&](int64_t o) { return o <= -kMaxOffset || o >= kMaxOffset; };
-    if (bad_offset(s.zone_offset)) return fail("strategy zone offset out of range");
-    for (size_t i = 0; i < s.zone_transitions.size(); ++i)
-      if ((i && s.zone_transitions[i - 1].first >= s.zone_transitions[i].first) || bad_offset(s.zone_transitions[i].second))
-        return fail("strategy zone transitions are not sorted or out of range");
+    if (!s.zone.well_formed()) return fail("strategy zone transitions are not sorted or out of range");
     for (const auto& a : s.actions)
       if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))
         return fail("strategy action refers to a missing resource or channel");

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "support/time_zone.h"
+
 namespace crm::bytecode {
 
 constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
@@ -85,11 +87,21 @@ struct Segment {
 
 enum class Trigger : uint8_t { OnEvent, At, Every };
 enum class PeriodKind : uint8_t { Campaign, Calendar, Sliding };
+// Calendar periods are blocks of the local calendar of a zone: the clock hour, the day, the ISO
+// week (Monday 00:00 to Monday 00:00) and the calendar month.
+enum class CalendarUnit : uint8_t { Hour, Day, Week, Month };
+const char* calendar_unit_name(CalendarUnit u);
 
 struct Period {
   PeriodKind kind = PeriodKind::Campaign;
-  int64_t micros = 0;  // Calendar: hour/day/week length; Sliding: window length
+  CalendarUnit unit = CalendarUnit::Day;  // Calendar
+  int64_t micros = 0;                     // Sliding: window length
 };
+
+// Whether two instants lie in the same calendar period of `zone` (then <= now is not required).
+// An hour is a local clock hour (the hour repeated when clocks go back counts as two, since the
+// offset differs); days, weeks and months follow the local date, so a day may last 23 or 25 hours.
+bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const support::ZoneRules& zone);
 
 struct Cap {
   int64_t count = 0;
@@ -126,12 +138,11 @@ struct Strategy {
   std::vector<Cap> per_user;
   int32_t control_basis_points = 0;  // 0..10000
   std::string split_salt;             // hashed with the user id; defaults to the strategy's name
-  int64_t zone_offset = 0;            // micros east of UTC: where calendar days start
-  // A named zone (`zone: "Asia/Shanghai"`), resolved at compile time so a compiled program does
-  // not depend on the host's time-zone database: (UTC instant, offset from then on), sorted.
-  // zone_offset holds the offset before the first transition.
-  std::vector<std::pair<int64_t, int64_t>> zone_transitions;
-  int64_t offset_at(int64_t utc) const;
+  // The strategy's zone (`zone:`, else the program's `zone` declaration, else UTC): where its
+  // calendar periods, quiet hours, schedule clock times and date built-ins are read. Resolved at
+  // compile time so a compiled program does not depend on the host's time-zone database.
+  support::ZoneRules zone;
+  int64_t offset_at(int64_t utc) const { return zone.offset_at(utc); }
   bool paced = false;                 // `pacing even`: stock and budget spread over [from, to)
   std::string exclusive_group;        // strategies sharing it deliver to a user at most one of them
   std::string who_text, where_text, if_text;
@@ -190,6 +201,9 @@ struct Program {
   std::vector<Resource> resources;
   std::vector<Policy> policies;
   std::vector<std::string> channels;
+  // The program's default zone (a module-level `zone "..."` declaration; UTC without one): for
+  // segments and aggregate filters evaluated outside any strategy.
+  support::ZoneRules zone;
 
   int find_event(const std::string& name) const;
   int find_profile_field(const std::string& name) const;

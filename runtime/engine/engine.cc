@@ -113,6 +113,13 @@ Engine::Engine(const bytecode::Program& program)
   }
   bind_quotas(own_quotas_);
   next_schedule_.assign(p_.strategies.size(), INT64_MIN);
+  schedule_local_.assign(p_.strategies.size(), 0);
+  // Date built-ins read the zone of the strategy a unit belongs to; segments and aggregate
+  // filters, shared by every strategy, read the program's.
+  unit_zone_.assign(p_.units.size(), &p_.zone);
+  for (const auto& s : p_.strategies)
+    for (int32_t u : {s.who, s.where, s.trigger_if, s.who_batch})
+      if (u >= 0 && size_t(u) < unit_zone_.size()) unit_zone_[u] = &s.zone;
 }
 
 Engine::~Engine() = default;
@@ -505,6 +512,7 @@ void Engine::apply(User& u, const Event& ev) {
   for (uint32_t g : aggs_by_event_[ev.type]) {
     const auto& spec = p_.aggregates[g];
     if (spec.filter_unit >= 0) {
+      ctx_.zone = unit_zone_[spec.filter_unit];
       vm::Result r = vm_.run(static_cast<uint32_t>(spec.filter_unit), ctx_);
       if (r.status != vm::Status::Ok) { ++stats_.eval_errors; continue; }
       if (!r.value) continue;
@@ -554,15 +562,20 @@ const char* outcome_name(Outcome o) {
 namespace {
 
 // Calendar periods follow the strategy's zone: with +08:00 (or Asia/Shanghai), a day runs from
-// 00:00 to 24:00 Beijing time; with a zone that has daylight saving, a day may last 23 or 25 hours.
+// 00:00 to 24:00 Beijing time, a week from Monday 00:00 and a month from the 1st at 00:00; with a
+// zone that has daylight saving, a day may last 23 or 25 hours.
 bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytecode::Strategy& s) {
   switch (p.kind) {
     case bytecode::PeriodKind::Campaign: return true;
-    case bytecode::PeriodKind::Calendar:
-      return support::floor_div(then + s.offset_at(then), p.micros) == support::floor_div(now + s.offset_at(now), p.micros);
+    case bytecode::PeriodKind::Calendar: return bytecode::same_calendar_period(p.unit, then, now, s.zone);
     case bytecode::PeriodKind::Sliding: return then > now - p.micros;
   }
   return true;
+}
+
+// `every N days` (or weeks): runs keep to the local wall clock rather than to elapsed time.
+bool daily_schedule(const bytecode::Strategy& s) {
+  return s.trigger == bytecode::Trigger::Every && s.every > 0 && s.every % support::kMicrosPerDay == 0;
 }
 
 bool is_coupon(bytecode::ResourceKind k) {
@@ -942,6 +955,7 @@ bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool&
   ctx_.profile = u.profile.data();
   ctx_.profile_size = u.profile.size();
   ctx_.now = now;
+  ctx_.zone = unit_zone_[unit];
   agg_source_->user = &u;
   vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
   if (r.status != vm::Status::Ok) {
@@ -1128,11 +1142,20 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
         if (s.trigger == bytecode::Trigger::At) {
           next = s.at;
         } else {
-          // `every D at HH:MM between A and B`: the first HH:MM on or after A's day.
+          // `every D at HH:MM between A and B`: the first HH:MM on the strategy's local clock, on
+          // or after A, in steps of D from A's local day. A period of whole days keeps to the
+          // local clock (09:00 stays 09:00 when daylight saving starts or ends; a time that the
+          // change skips runs at the first instant after the gap); shorter periods step in
+          // elapsed time from the first run.
           int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
-          int64_t day = support::floor_div(start, support::kMicrosPerDay) * support::kMicrosPerDay;
-          next = day + s.at;
-          while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+          int64_t local = s.zone.local_day(start) * support::kMicrosPerDay + s.at;
+          next = s.zone.local_to_utc(local);
+          if (daily_schedule(s)) {
+            while (next < start) next = s.zone.local_to_utc(local += s.every);
+            schedule_local_[si] = local;
+          } else {
+            while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+          }
         }
         if (s.has_window && next >= s.to) next = INT64_MAX;
       }
@@ -1153,7 +1176,9 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
     }
     int64_t& next = next_schedule_[best];
-    next = s.trigger == bytecode::Trigger::Every && s.every > 0 ? next + s.every : INT64_MAX;
+    if (s.trigger != bytecode::Trigger::Every || s.every <= 0) next = INT64_MAX;
+    else if (daily_schedule(s)) next = s.zone.local_to_utc(schedule_local_[best] += s.every);
+    else next += s.every;
     if (s.has_window && next >= s.to) next = INT64_MAX;
   }
 }
@@ -1180,6 +1205,7 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
   ctx_.profile = u->profile.data();
   ctx_.profile_size = u->profile.size();
   ctx_.now = now;
+  ctx_.zone = unit < unit_zone_.size() ? unit_zone_[unit] : &p_.zone;
   agg_source_->user = u;
   vm::Result r = vm_.run(unit, ctx_);
   if (r.status != vm::Status::Ok) {
@@ -1219,6 +1245,7 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   vm::BatchVM batch(p_);
   std::vector<std::pair<std::string, int64_t>> out;
   auto count = [&](const std::string& name, uint32_t unit) {
+    in.zone = unit_zone_[unit];
     vm::BatchResult r = batch.run(unit, in);
     stats_.eval_errors += r.errors;
     out.emplace_back(name, static_cast<int64_t>(r.matches));

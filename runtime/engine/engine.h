@@ -229,6 +229,10 @@ class Engine {
   state::Quotas* quotas_ = nullptr;
   std::vector<uint32_t> quota_;
   std::vector<int64_t> next_schedule_;
+  // `every` strategies whose period is whole days: the next run's local wall-clock time (micros
+  // since 1970-01-01T00:00 local), so a daily 09:00 stays 09:00 across daylight-saving changes.
+  std::vector<int64_t> schedule_local_;
+  std::vector<const support::ZoneRules*> unit_zone_;  // per unit: the zone its date built-ins read
   // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
   static constexpr int kCsvUser = -1, kCsvIgnored = -2;
   std::vector<int> csv_columns_;

@@ -195,6 +195,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       if (b->id == sema::Builtin::Len) args.push_back(p_.type_of(c->args[0].value).kind != TypeKind::String);
       Context ctx;
       ctx.now = env.now;
+      ctx.zone = env.zone;
       ctx.strings = env.strings;
       ctx.collections = env.collections;
       const char* err = nullptr;

@@ -21,6 +21,7 @@ struct AstEnv {
   const std::vector<int64_t>* profile = nullptr;
   const std::vector<int64_t>* event = nullptr;
   int64_t now = 0;
+  const support::ZoneRules* zone = nullptr;  // for date built-ins; null: UTC (see vm::Context)
   // Aggregate g for the current user at now.
   std::function<int64_t(uint32_t)> aggregate;
   StringPool* strings = nullptr;

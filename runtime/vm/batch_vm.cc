@@ -43,6 +43,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
   if (values) values->assign(in.rows, kNone);
   Context scalar;  // for per-lane builtins
   scalar.now = in.now;
+  scalar.zone = in.zone;
   scalar.strings = in.strings;
   scalar.collections = in.collections;
 

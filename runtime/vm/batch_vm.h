@@ -30,6 +30,7 @@ struct BatchInput {
   size_t column_count = 0;
   size_t rows = 0;
   int64_t now = 0;
+  const support::ZoneRules* zone = nullptr;  // for date built-ins; null: UTC (see vm::Context)
   // Aggregates for row i (absolute index); may be null when the unit reads none.
   int64_t (*aggregate)(void* state, size_t row, uint32_t g, int64_t now) = nullptr;
   void* aggregate_state = nullptr;

@@ -142,8 +142,12 @@ inline bool fix_div(int64_t a, int64_t b, int64_t& out) {
   return true;
 }
 
-int64_t days_to_anniversary(int32_t date, int64_t now) {
-  int64_t today = support::floor_div(now, support::kMicrosPerDay);
+// The local calendar day of an instant: days since 1970-01-01 in the zone (UTC without one).
+inline int64_t local_day(int64_t t, const support::ZoneRules* zone) {
+  return zone ? zone->local_day(t) : support::floor_div(t, support::kMicrosPerDay);
+}
+
+int64_t days_to_anniversary(int32_t date, int64_t today) {
   int64_t y, ty;
   unsigned m, d, tm, td;
   support::civil_from_days(date, y, m, d);
@@ -177,12 +181,19 @@ int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context
   using sema::Builtin;
   switch (static_cast<Builtin>(id)) {
     case Builtin::Now: return ctx.now;
-    case Builtin::Today: return support::floor_div(ctx.now, support::kMicrosPerDay);
-    case Builtin::DateOf: return support::floor_div(a[0], support::kMicrosPerDay);
-    case Builtin::Hour: return support::floor_div(a[0], support::kMicrosPerHour) - support::floor_div(a[0], support::kMicrosPerDay) * 24;
+    case Builtin::Today: return local_day(ctx.now, ctx.zone);
+    case Builtin::DateOf: return local_day(a[0], ctx.zone);
+    case Builtin::Hour: {
+      // The hour on the local clock: the time of day plus the zone's offset then (offsets are
+      // under 26 hours, so this cannot overflow even at the ends of the range).
+      int64_t local = a[0] % support::kMicrosPerDay + (ctx.zone ? ctx.zone->offset_at(a[0]) : 0);
+      local %= support::kMicrosPerDay;
+      if (local < 0) local += support::kMicrosPerDay;
+      return local / support::kMicrosPerHour;
+    }
     case Builtin::Weekday: {
       // argc 2 marks a Time argument (the code generator passes a flag); dates are days.
-      int64_t days = argc == 2 && a[1] ? support::floor_div(a[0], support::kMicrosPerDay) : a[0];
+      int64_t days = argc == 2 && a[1] ? local_day(a[0], ctx.zone) : a[0];
       int64_t w = (days + 3) % 7;  // 1970-01-01 was a Thursday
       if (w < 0) w += 7;
       return w + 1;
@@ -195,7 +206,7 @@ int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context
         return r;
       }
       return a[0];
-    case Builtin::DaysToAnniversary: return days_to_anniversary(static_cast<int32_t>(a[0]), ctx.now);
+    case Builtin::DaysToAnniversary: return days_to_anniversary(static_cast<int32_t>(a[0]), local_day(ctx.now, ctx.zone));
     case Builtin::Contains: return ctx.strings->text(a[0]).find(ctx.strings->text(a[1])) != std::string_view::npos;
     case Builtin::StartsWith: return ctx.strings->text(a[0]).substr(0, ctx.strings->text(a[1]).size()) == ctx.strings->text(a[1]);
     case Builtin::Lower: return intern_mapped(*ctx.strings, a[0], support::utf8_lower);

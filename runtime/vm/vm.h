@@ -74,6 +74,9 @@ struct Context {
   const int64_t* event = nullptr;
   size_t event_size = 0;
   int64_t now = 0;
+  // Where today(), date(), hour(), weekday() and days_to_anniversary() read the calendar: the
+  // zone of the strategy being decided, or the program's for segments on their own. Null: UTC.
+  const support::ZoneRules* zone = nullptr;
   AggregateSource* aggregates = nullptr;
   StringPool* strings = nullptr;
   const CollectionStore* collections = nullptr;

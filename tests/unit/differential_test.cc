@@ -347,7 +347,10 @@ struct Totals {
   size_t comparisons = 0, errors = 0, mismatches = 0, varying = 0, exprs = 0;
 };
 
-void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
+// `zone`: the program's default zone (a module-level declaration), "" for UTC. The date
+// built-ins (today(), date(), hour(), weekday(), days_to_anniversary()) read it in all three
+// evaluators.
+void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, const std::string& zone = "") {
   constexpr int kExprs = 300, kUsers = 50, kDepth = 4;
   Gen gen(gen_seed);
   std::vector<Decl> decls;
@@ -379,7 +382,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
     }
   }
 
-  std::string source = kHeader;
+  std::string source = zone.empty() ? std::string() : "zone \"" + zone + "\"\n";
+  source += kHeader;
   for (const auto& d : decls) source += d.text;
   crm::DriverOptions o;
   auto front = crm::run_front_end({{"diff.crm", source}}, o);
@@ -494,6 +498,7 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
       env.profile = &stranger_profile;
     }
     env.now = now;
+    env.zone = &prog.zone;
     env.strings = &eng.strings();
     env.collections = &eng.collections();
     env.aggregate = [&](uint32_t g) { return eng.aggregate_of(user, g, now); };
@@ -555,12 +560,21 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total) {
 TEST(Differential, VmAgreesWithTheAstEvaluator) {
   Totals total;
   std::vector<std::pair<uint64_t, uint64_t>> seeds = {{20260101, 7}, {42, 1234}, {977, 5}};
+  // The same seeds again in zones east and west of UTC (one with daylight saving, changing within
+  // the data's months), so zone-dependent built-ins are compared too.
+  const std::vector<std::string> zones = {"", "", "", "Asia/Shanghai", "America/New_York", "-09:30"};
+  seeds.push_back({20260101, 7});
+  seeds.push_back({42, 1234});
+  seeds.push_back({977, 5});
   // CRM_DIFF_EXTRA_SEEDS=N runs N more seed pairs (for longer hunts; the default stays fast).
   if (const char* extra = std::getenv("CRM_DIFF_EXTRA_SEEDS"))
     for (uint64_t i = 0, n = std::strtoull(extra, nullptr, 10); i < n; ++i) seeds.push_back({1000 + i, 5000 + i});
-  for (auto [g, d] : seeds) {
-    SCOPED_TRACE("generator seed " + std::to_string(g) + ", data seed " + std::to_string(d));
-    run_differential(g, d, total);
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    auto [g, d] = seeds[i];
+    const std::string zone = i < zones.size() ? zones[i] : "";
+    SCOPED_TRACE("generator seed " + std::to_string(g) + ", data seed " + std::to_string(d) + ", zone " +
+                 (zone.empty() ? "UTC" : zone));
+    run_differential(g, d, total, zone);
   }
   std::cout << "[ differential ] total: " << total.exprs << " expressions, " << total.comparisons << " comparisons ("
             << total.errors << " agreed evaluation errors), " << total.mismatches << " mismatches\n";
