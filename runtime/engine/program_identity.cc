@@ -36,13 +36,18 @@ struct Hasher {
     c.i64(int64_t(f.enum_values.size()));
     for (const auto& v : f.enum_values) c.str(v);
   }
-  void period(const Period& x) { c.i64(int64_t(x.kind)); c.i64(x.micros); }
+  void period(const Period& x) { c.i64(int64_t(x.kind)); c.i64(int64_t(x.unit)); c.i64(x.micros); }
+  void zone(const support::ZoneRules& z) {
+    c.str(z.name); c.i64(z.initial_offset); c.i64(int64_t(z.transitions.size()));
+    for (const auto& [t, o] : z.transitions) { c.i64(t); c.i64(o); }
+  }
   void aggregate(uint32_t g) {
     const AggSpec& a = p.aggregates[g];
     c.i64(int64_t(a.kind)); c.i64(int64_t(a.window)); c.str(p.events[a.event].name);
     if (a.field >= 0) field(p.events[a.event].fields[a.field]); else c.str("");
     c.i64(a.window_value); c.i64(int64_t(a.value_kind));
     unit(a.filter_unit, int32_t(a.event));
+    if (a.filter_unit >= 0) zone(p.zone);  // a filter's date built-ins read the program's zone
   }
   // A unit's code with every operand that indexes a program-wide table replaced by what it
   // names, so the hash does not move when other declarations are added. (Constants are their
@@ -110,8 +115,7 @@ struct Hasher {
     c.i64(s.has_budget); c.i64(s.budget); c.str(s.budget_currency); c.i64(s.stock);
     c.i64(int64_t(s.per_user.size()));
     for (const auto& cap : s.per_user) { c.i64(cap.count); period(cap.period); }
-    c.i64(s.control_basis_points); c.str(s.split_salt); c.i64(s.zone_offset);
-    for (const auto& [t, o] : s.zone_transitions) { c.i64(t); c.i64(o); }
+    c.i64(s.control_basis_points); c.str(s.split_salt); zone(s.zone);
     c.i64(s.paced); c.str(s.exclusive_group);
     // Policies that may refuse its deliveries (docs/semantics.md, "Policies").
     for (const auto& pol : p.policies)
