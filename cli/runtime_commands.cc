@@ -352,6 +352,7 @@ int cmd_run(int argc, char** argv) {
           : "",
       st.skipped, st.eval_errors, store ? "; state " + store->describe() : "");
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
+  for (const auto& [kind, n] : st.eval_errors_by_kind) std::cerr << fmt::format("  evaluation errors, {}: {}\n", kind, n);
   return ok && !store_failed ? 0 : 1;
 }
 
@@ -393,8 +394,10 @@ int cmd_audience(int argc, char** argv) {
     for (size_t i = 0; i < counts.size(); ++i)
       std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < segs ? "segment" : "strategy", counts[i].first, w, counts[i].second);
   }
-  if (eng.stats().eval_errors)
-    std::cerr << fmt::format("crm: {} evaluation errors (overflow or division by zero) counted as no match\n", eng.stats().eval_errors);
+  if (eng.stats().eval_errors) {
+    std::cerr << fmt::format("crm: {} evaluation errors counted as no match\n", eng.stats().eval_errors);
+    for (const auto& [kind, n] : eng.stats().eval_errors_by_kind) std::cerr << fmt::format("  {}: {}\n", kind, n);
+  }
   return 0;
 }
 
@@ -428,9 +431,10 @@ void explain_clause(const sema::Program& p, vm::AstEvaluator& ev, const vm::AstE
   auto show = [&](const Expr* x) {
     int64_t val = 0;
     std::string e2;
-    if (!ev.eval(x, env, val, e2)) return std::string("error: ") + e2;
+    bool present = true;
+    if (!ev.eval(x, env, val, e2, &present)) return std::string("error: ") + e2;
     const sema::Type& t = p.type_of(x);
-    if (val == bytecode::kNone) return std::string("none");
+    if (!present) return std::string("none");
     switch (t.kind) {
       case sema::TypeKind::Bool: return std::string(val ? "true" : "false");
       case sema::TypeKind::Decimal: return support::Decimal::from_units(val).to_string();
@@ -508,12 +512,18 @@ int cmd_explain(int argc, char** argv) {
   vm::AstEvaluator evaluator(p, l.compiled);
   vm::AstEnv env;
   env.profile = eng.profile_of(o.user);
+  env.profile_present = eng.profile_present_of(o.user);
   std::vector<int64_t> empty_profile;
+  std::vector<uint8_t> empty_present;
   if (!env.profile) {
     // Unknown user: a profile of defaults, no history.
-    for (const auto& f : l.compiled.program.profile) empty_profile.push_back(f.has_default ? f.default_value : bytecode::kNone);
+    for (const auto& f : l.compiled.program.profile) {
+      empty_profile.push_back(f.has_default ? f.default_value : 0);
+      empty_present.push_back(f.has_default || empty_present.empty());
+    }
     if (!empty_profile.empty()) empty_profile[0] = eng.strings().intern(o.user);
     env.profile = &empty_profile;
+    env.profile_present = &empty_present;
   }
   env.now = at;
   env.strings = &eng.strings();

@@ -32,15 +32,26 @@ struct EvaluatorData {
   vm::StringPool strings;
   vm::Context ctx;
   std::vector<int64_t> defaults, row;
+  std::vector<uint8_t> default_present, present;  // per field: it has a value
   explicit EvaluatorData(std::shared_ptr<const ProgramData> p)
       : program(std::move(p)), vm(program->program), strings(program->program.strings) {
     vm.prepare(ctx);
     ctx.strings = &strings;
     ctx.zone = &program->program.zone;  // segments on their own: the program's default zone
-    for (const auto& f : program->program.profile) defaults.push_back(f.has_default ? f.default_value : bytecode::kNone);
+    for (const auto& f : program->program.profile) {
+      defaults.push_back(f.has_default ? f.default_value : 0);
+      default_present.push_back(f.has_default);
+    }
     row = defaults;
+    present = default_present;
     ctx.profile = row.data();
+    ctx.profile_present = present.data();
     ctx.profile_size = row.size();
+  }
+  // Every setter stores a value: any int64 (INT64_MIN too) is one, never "missing".
+  void set(int f, int64_t v) {
+    row[f] = v;
+    present[f] = 1;
   }
 };
 
@@ -175,13 +186,13 @@ bool field_ok(const detail::EvaluatorData* d, int f, std::initializer_list<bytec
 
 bool Evaluator::set_int(int f, int64_t v) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::Int})) return false;
-  d_->row[f] = v;
+  d_->set(f, v);
   return true;
 }
 
 bool Evaluator::set_bool(int f, bool v) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::Bool})) return false;
-  d_->row[f] = v;
+  d_->set(f, v);
   return true;
 }
 
@@ -189,7 +200,7 @@ bool Evaluator::set_string(int f, std::string_view v) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::String})) return false;
   if (!support::valid_utf8(v)) return false;  // all text is UTF-8 (support/text.h)
   try {
-    d_->row[f] = d_->strings.intern(v);
+    d_->set(f, d_->strings.intern(v));
   } catch (...) {
     return false;
   }
@@ -200,7 +211,7 @@ bool Evaluator::set_decimal(int f, std::string_view text) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::Decimal, bytecode::Kind::Money})) return false;
   auto v = support::Decimal::parse(text);
   if (!v) return false;
-  d_->row[f] = v->units();
+  d_->set(f, v->units());
   return true;
 }
 
@@ -208,7 +219,7 @@ bool Evaluator::set_time(int f, std::string_view iso) {
   if (!field_ok(d_.get(), f, {bytecode::Kind::Time})) return false;
   auto t = support::parse_time(iso, true);
   if (!t) return false;
-  d_->row[f] = *t;
+  d_->set(f, *t);
   return true;
 }
 
@@ -217,12 +228,14 @@ bool Evaluator::set_enum(int f, std::string_view name) {
   const auto& values = d_->program->program.profile[f].enum_values;
   auto it = std::find(values.begin(), values.end(), name);
   if (it == values.end()) return false;
-  d_->row[f] = it - values.begin();
+  d_->set(f, it - values.begin());
   return true;
 }
 
 void Evaluator::clear() {
-  if (d_) std::copy(d_->defaults.begin(), d_->defaults.end(), d_->row.begin());
+  if (!d_) return;
+  std::copy(d_->defaults.begin(), d_->defaults.end(), d_->row.begin());
+  std::copy(d_->default_present.begin(), d_->default_present.end(), d_->present.begin());
 }
 
 Evaluator::Verdict Evaluator::evaluate(int segment, int64_t now_micros) {

@@ -18,7 +18,6 @@ namespace {
 
 using namespace crm::ast;
 using bytecode::Instr;
-using bytecode::kNone;
 using bytecode::Op;
 using sema::TypeKind;
 using sema::Value;
@@ -51,7 +50,7 @@ int64_t encode_value(const Value& v, const sema::Type& t, std::vector<std::strin
   return std::visit(
       [&](const auto& x) -> int64_t {
         using X = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<X, std::monostate>) return kNone;
+        if constexpr (std::is_same_v<X, std::monostate>) return 0;  // never folded: no constant is absent
         else if constexpr (std::is_same_v<X, bool>) return x ? 1 : 0;
         else if constexpr (std::is_same_v<X, int64_t>) {
           if (t.kind == TypeKind::Decimal || t.kind == TypeKind::Money) return x * support::Decimal::kScale;
@@ -90,8 +89,13 @@ class UnitGen {
   // The emitted IR: bytecode instructions over virtual registers (see ir.h).
 
   uint16_t expr(const Expr* e, const Env& env);
-  ir::Unit finish(uint16_t result, bytecode::Kind kind) {
-    emit({Op::RET, 0, result});
+  // The presence register of a value computed by expr(): for an optional value, the Bool
+  // register written beside it; for any other, a constant true.
+  uint16_t present(const Expr* e, uint16_t value);
+  uint16_t equal_present(uint16_t eq, const Expr* x, uint16_t xv, const Expr* y, uint16_t yv);
+  ir::Unit finish(uint16_t result, bytecode::Kind kind, const Expr* e) {
+    if (type(e).optional) emit({Op::RET_OPT, 0, result, present(e, result)});
+    else emit({Op::RET, 0, result});
     unit_.virtual_registers = next_;
     unit_.result = kind;
     return std::move(unit_);
@@ -113,6 +117,7 @@ class UnitGen {
     else in.b = static_cast<uint32_t>(unit_.code.size());
   }
   uint16_t constant(int64_t v);
+  uint16_t load(Op op, const sema::FieldInfo* fi);
   uint16_t to_fix(uint16_t r, const sema::Type& from);
   uint16_t binary(const BinaryExpr* b, const Env& env);
   uint16_t arith(const BinaryExpr* b, const Env& env);
@@ -125,6 +130,9 @@ class UnitGen {
 
   Codegen& g_;
   ir::Unit unit_;
+  // Value register -> presence register, for every optional value (presence is never encoded
+  // in the value: every int64 is a legal value).
+  std::map<uint16_t, uint16_t> presence_;
   uint16_t next_ = 0;
   int depth_ = 0;
   bool batch_ = false;
@@ -202,7 +210,7 @@ class Codegen {
     UnitGen u(*this, batch ? name + " (batch)" : name, batch);
     Env env;
     uint16_t r = u.expr(e, env);
-    return add_unit(u.finish(r, kind_of(p_.type_of(e))));
+    return add_unit(u.finish(r, kind_of(p_.type_of(e)), e));
   }
 
  private:
@@ -506,10 +514,47 @@ uint16_t UnitGen::constant(int64_t v) {
   return r;
 }
 
+// A profile or event field; an optional one also loads its presence.
+uint16_t UnitGen::load(Op op, const sema::FieldInfo* fi) {
+  auto f = static_cast<uint32_t>(g_.field_position(fi));
+  uint16_t r = reg();
+  emit({op, r, f});
+  if (fi->type.optional) {
+    uint16_t p = reg();
+    emit({op == Op::LOAD_EVENT ? Op::HAS_EVENT : Op::HAS_PROFILE, p, f});
+    presence_[r] = p;
+  }
+  return r;
+}
+
 uint16_t UnitGen::to_fix(uint16_t r, const sema::Type& from) {
   if (from.kind != TypeKind::Int) return r;
   uint16_t d = reg();
   emit({Op::INT_TO_FIX, d, r});
+  if (auto it = presence_.find(r); it != presence_.end()) presence_[d] = it->second;
+  return d;
+}
+
+uint16_t UnitGen::present(const Expr* e, uint16_t value) {
+  if (type(e).optional)
+    if (auto it = presence_.find(value); it != presence_.end()) return it->second;
+  // Every optional source records its presence, so a value without one came from a
+  // non-optional expression (`5` passed for an `Int?` parameter, say): it is there.
+  return constant(1);
+}
+
+// `==` between values of which at least one is optional: absent equals only absent. An absent
+// value's register holds 0, so "same presence and same value" is exact.
+uint16_t UnitGen::equal_present(uint16_t eq, const Expr* x, uint16_t xv, const Expr* y, uint16_t yv) {
+  bool xo = type(x).optional, yo = y && type(y).optional;
+  if (!xo && !yo) return eq;
+  uint16_t both = xo ? present(x, xv) : present(y, yv);
+  if (xo && yo) {
+    both = reg();
+    emit({Op::EQ, both, present(x, xv), present(y, yv)});
+  }
+  uint16_t d = reg();
+  emit({Op::AND, d, eq, both});
   return d;
 }
 
@@ -572,16 +617,10 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
           if (it == env.params.end()) throw Unsupported("unbound parameter");
           return it->second.reg;
         }
-        case sema::Ref::Kind::EventField: {
-          uint16_t r = reg();
-          emit({Op::LOAD_EVENT, r, static_cast<uint32_t>(g_.field_position(static_cast<const sema::FieldInfo*>(ref.target)))});
-          return r;
-        }
-        case sema::Ref::Kind::ProfileField: {
-          uint16_t r = reg();
-          emit({Op::LOAD_PROFILE, r, static_cast<uint32_t>(g_.field_position(static_cast<const sema::FieldInfo*>(ref.target)))});
-          return r;
-        }
+        case sema::Ref::Kind::EventField:
+          return load(Op::LOAD_EVENT, static_cast<const sema::FieldInfo*>(ref.target));
+        case sema::Ref::Kind::ProfileField:
+          return load(Op::LOAD_PROFILE, static_cast<const sema::FieldInfo*>(ref.target));
         case sema::Ref::Kind::Segment: {
           Env fresh;  // segments see no parameters
           return expr(static_cast<const SegmentDecl*>(ref.target)->value, fresh);
@@ -598,9 +637,7 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
           const sema::Type& bt = type(f->base);
           const sema::FieldInfo* fi = bt.record ? bt.record->find(f->field) : nullptr;
           if (!fi) throw Unsupported("unknown field");
-          uint16_t r = reg();
-          emit({n == "event" ? Op::LOAD_EVENT : Op::LOAD_PROFILE, r, static_cast<uint32_t>(g_.field_position(fi))});
-          return r;
+          return load(n == "event" ? Op::LOAD_EVENT : Op::LOAD_PROFILE, fi);
         }
       }
       if (f->base && f->base->kind == ExprKind::Aggregate) {
@@ -650,28 +687,40 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
     case ExprKind::If: {
       auto* i = static_cast<const IfExpr*>(e);
       bool fix = t.kind == TypeKind::Decimal;
+      bool opt = t.optional;  // the branch's presence goes along with its value
       if (batch_) {
         uint16_t c = expr(i->cond, env);
         uint16_t a = expr(i->then_expr, env);
+        uint16_t pa = opt ? present(i->then_expr, a) : 0;
         if (fix) a = to_fix(a, type(i->then_expr));
         uint16_t b = expr(i->else_expr, env);
+        uint16_t pb = opt ? present(i->else_expr, b) : 0;
         if (fix) b = to_fix(b, type(i->else_expr));
         uint16_t r = reg();
         emit({Op::SELECT, r, c, a, b});
+        if (opt) {
+          uint16_t p = reg();
+          emit({Op::SELECT, p, c, pa, pb});
+          presence_[r] = p;
+        }
         return r;
       }
       uint16_t r = reg();
+      uint16_t p = opt ? reg() : 0;
       uint16_t c = expr(i->cond, env);
       size_t jf = emit({Op::JUMP_IF_FALSE, 0, c, 0});
       uint16_t a = expr(i->then_expr, env);
+      if (opt) emit({Op::MOV, p, present(i->then_expr, a)});
       if (fix) a = to_fix(a, type(i->then_expr));
       emit({Op::MOV, r, a});
       size_t j = emit({Op::JUMP, 0, 0});
       patch(jf);
       uint16_t b = expr(i->else_expr, env);
+      if (opt) emit({Op::MOV, p, present(i->else_expr, b)});
       if (fix) b = to_fix(b, type(i->else_expr));
       emit({Op::MOV, r, b});
       patch(j);
+      if (opt) presence_[r] = p;
       return r;
     }
     case ExprKind::Collection:
@@ -727,6 +776,13 @@ uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Sp
   }
   uint16_t r = reg();
   emit({Op::LOAD_AGG, r, g});
+  // avg/min/max/first/last may have no value (no events): their presence is read beside it.
+  bytecode::AggKind k = g_.prog_.aggregates[g].kind;
+  if (k != bytecode::AggKind::Count && k != bytecode::AggKind::Exists && k != bytecode::AggKind::Sum) {
+    uint16_t p = reg();
+    emit({Op::HAS_AGG, p, g});
+    presence_[r] = p;
+  }
   return r;
 }
 
@@ -762,12 +818,19 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
       if (lt.kind != TypeKind::String || b->op == BinaryOp::Eq || b->op == BinaryOp::Ne)
         if (auto fused = compare_with_constant(b, env)) return *fused;
       uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
+      uint16_t lv = l, rv = r;
       if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
         l = to_fix(l, lt);
         r = to_fix(r, rt);
       }
       bool str = lt.kind == TypeKind::String && b->op != BinaryOp::Eq && b->op != BinaryOp::Ne;
       uint16_t d = reg();
+      if ((b->op == BinaryOp::Eq || b->op == BinaryOp::Ne) && (lt.optional || rt.optional)) {
+        emit({Op::EQ, d, l, r});
+        d = equal_present(d, b->lhs, lv, b->rhs, rv);
+        if (b->op == BinaryOp::Ne) emit({Op::NOT, d, d});
+        return d;
+      }
       switch (b->op) {
         case BinaryOp::Eq: emit({Op::EQ, d, l, r}); break;
         case BinaryOp::Ne: emit({Op::NE, d, l, r}); break;
@@ -781,11 +844,19 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
     case BinaryOp::In:
     case BinaryOp::NotIn: return membership(b, env);
     case BinaryOp::Coalesce: {
+      // `a ?? b`: both sides evaluated; a's value where a is present, else b's.
       const sema::Type& t = type(b);
       uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
+      uint16_t pl = present(b->lhs, l);
+      uint16_t pr = t.optional ? present(b->rhs, r) : 0;
       if (t.kind == TypeKind::Decimal) { l = to_fix(l, type(b->lhs)); r = to_fix(r, type(b->rhs)); }
       uint16_t d = reg();
-      emit({Op::COALESCE, d, l, r});
+      emit({Op::COALESCE, d, pl, l, r});
+      if (t.optional) {  // `a ?? b` with an optional b is there when either is
+        uint16_t p = reg();
+        emit({Op::OR, p, pl, pr});
+        presence_[d] = p;
+      }
       return d;
     }
     default: return arith(b, env);
@@ -814,16 +885,19 @@ std::optional<uint16_t> UnitGen::compare_with_constant(const BinaryExpr* b, cons
   if (xt.kind == TypeKind::Set || xt.kind == TypeKind::List || ct.kind == TypeKind::Set || ct.kind == TypeKind::List)
     return std::nullopt;
   int64_t kv = g_.encode(*g_.p_.const_of(c), ct);
-  uint16_t xr = expr(x, env);
-  if (xt.kind != ct.kind && (xt.kind == TypeKind::Decimal || ct.kind == TypeKind::Decimal)) {
-    if (ct.kind == TypeKind::Int) {
-      if (__builtin_mul_overflow(kv, support::Decimal::kScale, &kv)) return std::nullopt;
-    }
-    xr = to_fix(xr, xt);
+  bool widen = xt.kind != ct.kind && (xt.kind == TypeKind::Decimal || ct.kind == TypeKind::Decimal);
+  if (widen && ct.kind == TypeKind::Int && __builtin_mul_overflow(kv, support::Decimal::kScale, &kv)) return std::nullopt;
+  uint16_t xv = expr(x, env);
+  uint16_t xr = widen ? to_fix(xv, xt) : xv;
+  uint16_t d = reg();
+  if (xt.optional) {  // only `==`/`!=` take an optional; an absent value equals no constant
+    emit({Op::EQ_K, d, xr, g_.constant(kv)});
+    d = equal_present(d, x, xv, nullptr, 0);
+    if (op == BinaryOp::Ne) emit({Op::NOT, d, d});
+    return d;
   }
   Op o = op == BinaryOp::Eq ? Op::EQ_K : op == BinaryOp::Ne ? Op::NE_K : op == BinaryOp::Lt ? Op::LT_K
        : op == BinaryOp::Le ? Op::LE_K : op == BinaryOp::Gt ? Op::GT_K : Op::GE_K;
-  uint16_t d = reg();
   emit({o, d, xr, g_.constant(kv)});
   return d;
 }
@@ -836,8 +910,8 @@ uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
   const sema::Type& rt = type(b->rhs);
   const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
   bool widen = lt.kind == TypeKind::Decimal || et.kind == TypeKind::Decimal;
-  uint16_t x = expr(b->lhs, env);
-  if (widen) x = to_fix(x, lt);
+  uint16_t xv = expr(b->lhs, env);
+  uint16_t x = widen ? to_fix(xv, lt) : xv;
   uint16_t d = reg();
   // Constant elements encoded in the comparison's type; nullopt when one does not fit (then the
   // elements are compared one by one, and widening that one fails at run time, as for `==`).
@@ -881,6 +955,7 @@ uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
     // A Decimal looked up among stored Ints: only a whole number can be there.
     emit({lt.kind == TypeKind::Decimal && et.kind == TypeKind::Int ? Op::IN_VALUE_SET_DEC : Op::IN_VALUE_SET, d, x, s});
   }
+  d = equal_present(d, b->lhs, xv, nullptr, 0);  // an absent value is in no collection
   if (b->op == BinaryOp::NotIn) emit({Op::NOT, d, d});
   return d;
 }

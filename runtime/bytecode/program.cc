@@ -347,7 +347,8 @@ bool verify(const Program& p, std::string& error) {
   auto fail = [&](const std::string& m) { error = m; return false; };
   for (size_t ui = 0; ui < p.units.size(); ++ui) {
     const Unit& u = p.units[ui];
-    if (u.code.empty() || u.code.back().op != Op::RET) return fail(fmt::format("unit {} does not end in RET", ui));
+    if (u.code.empty() || (u.code.back().op != Op::RET && u.code.back().op != Op::RET_OPT))
+      return fail(fmt::format("unit {} does not end in RET", ui));
     for (size_t pc = 0; pc < u.code.size(); ++pc) {
       const Instr& in = u.code[pc];
       const char* shape = op_shape(in.op);
@@ -434,7 +435,7 @@ std::string disassemble(const Program& p) {
                      p.units.size(), p.cost_bound(), p.aggregates.size());
   if (!p.constants.empty()) {
     out += "constants:";
-    for (size_t i = 0; i < p.constants.size(); ++i) out += fmt::format(" k{}={}", i, p.constants[i] == kNone ? std::string("none") : std::to_string(p.constants[i]));
+    for (size_t i = 0; i < p.constants.size(); ++i) out += fmt::format(" k{}={}", i, p.constants[i]);
     out += "\n";
   }
   for (size_t i = 0; i < p.strings.size(); ++i) out += fmt::format("string s{} = \"{}\"\n", i, p.strings[i]);

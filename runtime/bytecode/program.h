@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,8 +14,20 @@
 
 namespace crm::bytecode {
 
-constexpr int64_t kNone = std::numeric_limits<int64_t>::min();  // an absent optional
-constexpr uint32_t kFormatVersion = 4;
+constexpr uint32_t kFormatVersion = 5;
+
+// A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
+// whether an optional value is there travels beside it (a presence byte per profile or event
+// field, a presence register per optional value in compiled code). This is how the history
+// aggregates report theirs: a value, nothing (avg/min/max/first/last over no events), or an
+// arithmetic overflow (a sum that does not fit).
+struct AggValue {
+  enum class State : uint8_t { Present, Absent, Overflow };
+  int64_t value = 0;  // 0 unless present
+  State state = State::Absent;
+  static AggValue of(int64_t v) { return {v, State::Present}; }
+  bool present() const { return state == State::Present; }
+};
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,
@@ -47,7 +58,7 @@ struct Field {
   Kind elem = Kind::Int;  // Set/List element
   bool optional = false;
   std::string currency;   // Money
-  int64_t default_value = kNone;  // used when data lacks the field (non-optional fields with `= x`)
+  int64_t default_value = 0;  // used when data lacks the field (fields with `= x`)
   bool has_default = false;
   std::vector<std::string> enum_values;
 };

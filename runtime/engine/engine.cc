@@ -16,12 +16,11 @@
 namespace crm::engine {
 
 using bytecode::Kind;
-using bytecode::kNone;
 
 class Engine::AggSource : public vm::AggregateSource {
  public:
   explicit AggSource(const bytecode::Program& p) : p_(p) {}
-  int64_t aggregate(uint32_t g, int64_t now) override { return user->aggs.value(p_.aggregates[g], g, now); }
+  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs.value(p_.aggregates[g], g, now); }
   User* user = nullptr;
 
  private:
@@ -34,7 +33,10 @@ Engine::Engine(const bytecode::Program& program)
   ctx_.strings = &strings_;
   ctx_.collections = &collections_;
   ctx_.aggregates = agg_source_.get();
-  for (const auto& f : p_.profile) default_profile_.push_back(f.has_default ? f.default_value : kNone);
+  for (const auto& f : p_.profile) {
+    default_profile_.push_back(f.has_default ? f.default_value : 0);
+    default_present_.push_back(f.has_default || default_present_.empty());  // field 0 is `user`
+  }
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g) aggs_by_event_[p_.aggregates[g].event].push_back(g);
   event_field_read_.resize(p_.events.size());
@@ -137,6 +139,7 @@ Engine::User& Engine::user(const std::string& id) {
   if (users_[k]) return *users_[k];
   auto u = std::make_unique<User>(p_);
   u->profile = default_profile_;
+  u->present = default_present_;
   if (!u->profile.empty()) u->profile[0] = k;
   if (auto r = restored_.find(id); r != restored_.end()) {
     u->grants = std::move(r->second.grants);
@@ -153,7 +156,12 @@ const std::vector<int64_t>* Engine::profile_of(const std::string& id) const {
   return u ? &u->profile : nullptr;
 }
 
-int64_t Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
+const std::vector<uint8_t>* Engine::profile_present_of(const std::string& id) const {
+  const User* u = find_user(id);
+  return u ? &u->present : nullptr;
+}
+
+bytecode::AggValue Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
   if (User* u = find_user(id)) return u->aggs.value(p_.aggregates[g], g, now);
   // A user with no history: aggregates of an empty history.
   state::UserAggregates empty(p_);
@@ -162,10 +170,15 @@ int64_t Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
 
 // ---- data --------------------------------------------------------------------------------------
 
-bool Engine::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err) {
+bool Engine::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err, uint8_t* present) {
   using K = JsonValue::Kind;
+  if (present) *present = 1;
   if (v.kind == K::Null) {
-    if (f.optional) { out = kNone; return true; }
+    if (f.optional) {
+      out = 0;
+      if (present) *present = 0;
+      return true;
+    }
     if (f.has_default) { out = f.default_value; return true; }
     err = fmt::format("`{}` is null but not optional", f.name);
     return false;
@@ -270,8 +283,9 @@ bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) {
   }
   const auto& et = p_.events[t];
   ev.type = static_cast<uint32_t>(t);
-  ev.fields.assign(et.fields.size(), kNone);
+  ev.fields.assign(et.fields.size(), 0);
   ev.present.assign(et.fields.size(), 0);
+  std::vector<uint8_t> given(et.fields.size(), 0);
   for (const auto& m : members) {
     if (m.key == "type") continue;
     size_t i = 0;
@@ -289,23 +303,25 @@ bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) {
     }
     if (i == 0) ev.id = m.value.text;
     if (i == 1) ev.user = m.value.text;
+    given[i] = 1;
     if (et.fields[i].kind == Kind::String && m.value.kind == JsonValue::Kind::String && !event_field_read_[t][i]) {
       ev.fields[i] = 0;  // never read by the program: not interned (see event_field_read_)
       ev.present[i] = 1;
       continue;
     }
-    if (!encode_field(et.fields[i], m.value, ev.fields[i], err)) return false;
-    ev.present[i] = m.value.kind != JsonValue::Kind::Null;
+    if (!encode_field(et.fields[i], m.value, ev.fields[i], err, &ev.present[i])) return false;
   }
   for (size_t i = 0; i < et.fields.size(); ++i) {
-    if (ev.present[i]) continue;
+    if (given[i]) continue;
     const auto& f = et.fields[i];
     if (i <= 2) {
       err = fmt::format("missing `{}`", f.name);
       return false;
     }
-    if (f.has_default) ev.fields[i] = f.default_value;
-    else if (!f.optional) {
+    if (f.has_default) {
+      ev.fields[i] = f.default_value;
+      ev.present[i] = 1;
+    } else if (!f.optional) {
       err = fmt::format("missing `{}` ({} events require it)", f.name, et.name);
       return false;
     }
@@ -324,22 +340,21 @@ bool Engine::load_profile_line(std::string_view line, std::string& err) {
     return false;
   }
   std::vector<int64_t> row = default_profile_;
+  std::vector<uint8_t> present = default_present_;
   row[0] = strings_.intern(id->value.text);
   for (const auto& m : members) {
     int f = p_.find_profile_field(m.key);
     if (f <= 0) continue;
-    if (!encode_field(p_.profile[f], m.value, row[f], err)) return false;
+    if (!encode_field(p_.profile[f], m.value, row[f], err, &present[f])) return false;
   }
   for (size_t f = 1; f < row.size(); ++f)
-    if (row[f] == kNone && !p_.profile[f].optional) {
-      bool given = false;
-      for (const auto& m : members) given |= m.key == p_.profile[f].name;
-      if (!given) {
-        err = fmt::format("missing profile field `{}`", p_.profile[f].name);
-        return false;
-      }
+    if (!present[f] && !p_.profile[f].optional) {
+      err = fmt::format("missing profile field `{}`", p_.profile[f].name);
+      return false;
     }
-  user(id->value.text).profile = std::move(row);
+  User& u = user(id->value.text);
+  u.profile = std::move(row);
+  u.present = std::move(present);
   return true;
 }
 
@@ -443,6 +458,7 @@ bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, s
   }
   std::string_view id;
   std::vector<int64_t> row = default_profile_;
+  std::vector<uint8_t> present = default_present_;
   for (size_t i = 0; i < cells.size(); ++i) {
     int f = csv_columns_[i];
     if (f == kCsvUser) { id = cells[i].text; continue; }
@@ -450,7 +466,7 @@ bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, s
     const auto& field = p_.profile[f];
     JsonValue v;
     if (!csv_cell_value(field, cells[i], v, err)) return false;
-    if (!encode_field(field, v, row[f], err)) {
+    if (!encode_field(field, v, row[f], err, &present[f])) {
       std::string shown = fmt::format("\"{}\"", cells[i].text);
       if (err.find(shown) == std::string::npos) err += ", not " + shown;
       return false;
@@ -462,7 +478,9 @@ bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, s
   }
   std::string user_id(id);
   row[0] = strings_.intern(user_id);
-  user(user_id).profile = std::move(row);
+  User& u = user(user_id);
+  u.profile = std::move(row);
+  u.present = std::move(present);
   return true;
 }
 
@@ -504,8 +522,10 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
 
 void Engine::apply(User& u, const Event& ev) {
   ctx_.event = ev.fields.data();
+  ctx_.event_present = ev.present.data();
   ctx_.event_size = ev.fields.size();
   ctx_.profile = u.profile.data();
+  ctx_.profile_present = u.present.data();
   ctx_.profile_size = u.profile.size();
   ctx_.now = ev.time;
   agg_source_->user = &u;
@@ -514,11 +534,11 @@ void Engine::apply(User& u, const Event& ev) {
     if (spec.filter_unit >= 0) {
       ctx_.zone = unit_zone_[spec.filter_unit];
       vm::Result r = vm_.run(static_cast<uint32_t>(spec.filter_unit), ctx_);
-      if (r.status != vm::Status::Ok) { ++stats_.eval_errors; continue; }
+      if (r.status != vm::Status::Ok) { count_error(r.error); continue; }
       if (!r.value) continue;
     }
-    bool has = spec.field >= 0 && ev.present[spec.field] && ev.fields[spec.field] != kNone;
-    int64_t v = spec.field >= 0 ? ev.fields[spec.field] : 0;
+    bool has = spec.field >= 0 && ev.present[spec.field];
+    int64_t v = has ? ev.fields[spec.field] : 0;
     u.aggs.add(spec, g, ev.time, v, spec.field < 0 || has);
   }
 }
@@ -871,7 +891,7 @@ void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::v
   int32_t ref = -1;
   bool by_code = false;
   for (int32_t f : {rf.coupon, rf.code, rf.resource})
-    if (f >= 0 && ev.fields[f] != kNone && ev.present[f]) {
+    if (f >= 0 && ev.present[f]) {
       ref = f;
       by_code = f != rf.resource;
       break;
@@ -889,7 +909,7 @@ void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::v
   d.at = ev.time;
   d.outcome = Outcome::RedeemRejected;
   d.strategy = kNoStrategy;
-  d.sales = rf.amount >= 0 && ev.fields[rf.amount] != kNone ? ev.fields[rf.amount] : 0;
+  d.sales = rf.amount >= 0 && ev.present[rf.amount] ? ev.fields[rf.amount] : 0;
   Grant* chosen = nullptr;
   std::string why = "no_grant";
   for (auto& g : u.grants) {
@@ -917,14 +937,14 @@ void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::v
     d.action = chosen->action;
     d.granted_at = chosen->time;
     why.clear();
-    if (res.threshold > 0 && (rf.amount < 0 || ev.fields[rf.amount] == kNone || ev.fields[rf.amount] < res.threshold))
+    if (res.threshold > 0 && (rf.amount < 0 || !ev.present[rf.amount] || ev.fields[rf.amount] < res.threshold))
       why = "below_threshold";
     for (int k = 0; k < 4 && why.empty(); ++k) {
       const auto& allowed = allowed_[chosen->resource][k];
       if (allowed.empty()) continue;
       int32_t f = rf.restricted[k];
       bool ok = false;
-      if (f >= 0 && ev.fields[f] != kNone) {
+      if (f >= 0 && ev.present[f]) {
         const auto& fd = p_.events[ev.type].fields[f];
         auto in = [&](int64_t v) { return std::binary_search(allowed.begin(), allowed.end(), v); };
         if (fd.kind == Kind::String) ok = in(ev.fields[f]);
@@ -948,18 +968,25 @@ void Engine::redeem(User& u, const std::string& user_id, const Event& ev, std::v
   out.push_back(std::move(d));
 }
 
+void Engine::count_error(const char* kind) {
+  ++stats_.eval_errors;
+  ++stats_.eval_errors_by_kind[kind ? kind : "evaluation error"];
+}
+
 bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
   if (unit < 0) { result = true; return true; }
   ctx_.event = ev ? ev->fields.data() : nullptr;
+  ctx_.event_present = ev ? ev->present.data() : nullptr;
   ctx_.event_size = ev ? ev->fields.size() : 0;
   ctx_.profile = u.profile.data();
+  ctx_.profile_present = u.present.data();
   ctx_.profile_size = u.profile.size();
   ctx_.now = now;
   ctx_.zone = unit_zone_[unit];
   agg_source_->user = &u;
   vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
   if (r.status != vm::Status::Ok) {
-    ++stats_.eval_errors;
+    count_error(r.error);
     return false;
   }
   result = r.value != 0;
@@ -1185,7 +1212,7 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
 
 // ---- batch -------------------------------------------------------------------------------------
 
-bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err) {
+bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err, bool* present) {
   // Sliding windows forget events once they fall out of the window at the latest time seen,
   // so history can only be asked about from then on.
   if (now < last_time_) {
@@ -1197,12 +1224,15 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
   if (!(u = find_user(id))) {
     temp = std::make_unique<User>(p_);
     temp->profile = default_profile_;
+    temp->present = default_present_;
     if (!temp->profile.empty()) temp->profile[0] = strings_.intern(id);
     u = temp.get();
   }
   ctx_.event = nullptr;
+  ctx_.event_present = nullptr;
   ctx_.event_size = 0;
   ctx_.profile = u->profile.data();
+  ctx_.profile_present = u->present.data();
   ctx_.profile_size = u->profile.size();
   ctx_.now = now;
   ctx_.zone = unit < unit_zone_.size() ? unit_zone_[unit] : &p_.zone;
@@ -1213,6 +1243,7 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
     return false;
   }
   result = r.value;
+  if (present) *present = r.present;
   return true;
 }
 
@@ -1222,10 +1253,21 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   std::vector<User*> by_row(rows);
   for (size_t i = 0; i < rows; ++i) by_row[i] = find_user(user_order_[i]);
   std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
+  std::vector<std::vector<uint8_t>> present(p_.profile.size());
   for (size_t i = 0; i < rows; ++i)
     for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile[f];
   std::vector<vm::Column> cols(columns.size());
-  for (size_t f = 0; f < columns.size(); ++f) cols[f] = {columns[f].data(), 8};
+  for (size_t f = 0; f < columns.size(); ++f) {
+    // A presence column only for fields some user lacks: the common all-present column is
+    // read without one.
+    bool all = true;
+    for (size_t i = 0; i < rows && all; ++i) all = by_row[i]->present[f];
+    if (!all) {
+      present[f].resize(rows);
+      for (size_t i = 0; i < rows; ++i) present[f][i] = by_row[i]->present[f];
+    }
+    cols[f] = {columns[f].data(), 8, all ? nullptr : present[f].data()};
+  }
   struct AggCtx {
     const bytecode::Program* p;
     std::vector<User*>* rows;
@@ -1235,7 +1277,7 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   in.column_count = cols.size();
   in.rows = rows;
   in.now = at;
-  in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) {
+  in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) -> bytecode::AggValue {
     auto* c = static_cast<AggCtx*>(state);
     return (*c->rows)[row]->aggs.value(c->p->aggregates[g], g, now);
   };
@@ -1244,15 +1286,38 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   in.collections = &collections_;
   vm::BatchVM batch(p_);
   std::vector<std::pair<std::string, int64_t>> out;
-  auto count = [&](const std::string& name, uint32_t unit) {
+  auto count = [&](const std::string& name, uint32_t unit, int32_t scalar_unit) {
     in.zone = unit_zone_[unit];
     vm::BatchResult r = batch.run(unit, in);
     stats_.eval_errors += r.errors;
+    if (r.errors && scalar_unit >= 0) {
+      // The batch VM knows only that a lane failed; the scalar VM (which gives the same result,
+      // tests/unit/differential_test.cc) says why, for the summary. Only on this rare path.
+      size_t kinds = 0;
+      for (size_t i = 0; i < rows; ++i) {
+        User* u = by_row[i];
+        ctx_.event = nullptr;
+        ctx_.event_present = nullptr;
+        ctx_.event_size = 0;
+        ctx_.profile = u->profile.data();
+        ctx_.profile_present = u->present.data();
+        ctx_.profile_size = u->profile.size();
+        ctx_.now = at;
+        ctx_.zone = unit_zone_[scalar_unit];
+        agg_source_->user = u;
+        vm::Result rr = vm_.run(static_cast<uint32_t>(scalar_unit), ctx_);
+        if (rr.status != vm::Status::Ok) {
+          ++stats_.eval_errors_by_kind[rr.error ? rr.error : "evaluation error"];
+          ++kinds;
+        }
+      }
+      if (kinds < r.errors) stats_.eval_errors_by_kind["evaluation error"] += r.errors - kinds;
+    }
     out.emplace_back(name, static_cast<int64_t>(r.matches));
   };
-  for (const auto& s : p_.segments) count(s.name, s.batch_unit);
+  for (const auto& s : p_.segments) count(s.name, s.batch_unit, static_cast<int32_t>(s.unit));
   for (const auto& s : p_.strategies)
-    if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch));
+    if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch), s.who);
   return out;
 }
 

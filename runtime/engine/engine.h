@@ -37,7 +37,7 @@ struct Event {
   std::string user;
   int64_t time = 0;
   std::vector<int64_t> fields;  // laid out as the program's EventType (0 id, 1 user, 2 time, ...)
-  std::vector<uint8_t> present;
+  std::vector<uint8_t> present;  // per field: it has a value (given, or the field's default)
 };
 
 // Decisions of strategies (granted, rejected, control) and what later happens to a grant:
@@ -63,6 +63,7 @@ struct Decision {
 
 struct Stats {
   size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
+  std::map<std::string, size_t> eval_errors_by_kind;  // what failed, e.g. "division by zero"
   size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0;
   std::map<std::string, size_t> skipped_by_reason;
 };
@@ -122,7 +123,9 @@ class Engine {
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at);
 
   // Evaluates unit u for a user at `now` (no event). Returns false on a runtime fault.
-  bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error);
+  // `present`, when given, says whether a unit of optional type has a value.
+  bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error,
+                bool* present = nullptr);
   bool has_user(const std::string& user) const { return find_user(user) != nullptr; }
   size_t user_count() const { return user_order_.size(); }
   // Known users in first-seen order: the rows of audience().
@@ -135,12 +138,15 @@ class Engine {
 
   // Raw access for the reference evaluator and explain.
   const std::vector<int64_t>* profile_of(const std::string& user) const;
-  int64_t aggregate_of(const std::string& user, uint32_t g, int64_t now);
+  const std::vector<uint8_t>* profile_present_of(const std::string& user) const;  // which fields have a value
+  bytecode::AggValue aggregate_of(const std::string& user, uint32_t g, int64_t now);
   vm::StringPool& strings() { return strings_; }
   const vm::CollectionStore& collections() const { return collections_; }
 
   // Encodes a JSON or CSV value for a field; false with a message when it does not fit.
-  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error);
+  // `present` is false for null in an optional field (`out` is then 0).
+  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error,
+                    uint8_t* present = nullptr);
 
  private:
   enum class GrantState : uint8_t { Open, Redeemed, Expired };
@@ -158,6 +164,7 @@ class Engine {
     explicit User(const bytecode::Program& p) : aggs(p) {}
     int64_t last_time = INT64_MIN;
     std::vector<int64_t> profile;
+    std::vector<uint8_t> present;  // per profile field: the user has a value for it
     state::UserAggregates aggs;
     std::vector<Grant> grants;
     // One entry per delivery of a strategy (all its granted actions at one instant): what
@@ -180,6 +187,7 @@ class Engine {
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
+  void count_error(const char* kind);
   // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
   bool replay_schedule(const std::string& unit, std::vector<Decision>& out);
   // Records a freshly decided unit (decisions out[first..]) in the log and the store.
@@ -213,6 +221,7 @@ class Engine {
   std::vector<std::unique_ptr<User>> users_;  // by interned user id
   std::vector<std::string> user_order_;  // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
+  std::vector<uint8_t> default_present_;  // `user` and fields with a default
   std::vector<std::vector<uint32_t>> aggs_by_event_;
   // Per event type and field: does any compiled code read it? Unread strings (event ids, above
   // all) are not interned, so the string pool does not grow with the length of the stream.

@@ -8,23 +8,24 @@
 namespace crm::state {
 
 using bytecode::AggKind;
-using bytecode::kNone;
+using bytecode::AggValue;
 using bytecode::Window;
 
 void Totals::add(int64_t v, bool has_field) {
   ++count;
-  if (count == 1) first = v;
+  if (count == 1) { first = v; first_has = has_field; }
   last = v;
-  if (!has_field || v == kNone) return;
+  last_has = has_field;
+  if (!has_field) return;
+  if (present == 0 || v < min) min = v;
+  if (present == 0 || v > max) max = v;
   ++present;
   if (__builtin_add_overflow(sum, v, &sum)) overflow = true;
-  if (min == kNone || v < min) min = v;
-  if (max == kNone || v > max) max = v;
 }
 
 void Totals::remove_sum(int64_t v, bool has_field) {
   --count;
-  if (!has_field || v == kNone) return;
+  if (!has_field) return;
   --present;
   sum -= v;
 }
@@ -33,32 +34,37 @@ namespace {
 
 bool fixed_point(bytecode::Kind k) { return k == bytecode::Kind::Decimal || k == bytecode::Kind::Money; }
 
+AggValue overflowed() { return {0, AggValue::State::Overflow}; }
+
 // avg as the VM computes a fixed-point quotient: rounded half-to-even to six decimals.
-int64_t average(int64_t sum, int64_t n, bytecode::Kind k) {
-  if (n == 0) return kNone;
-  auto s = fixed_point(k) ? support::Decimal::from_units(sum) : support::Decimal::from_int(sum).value_or(support::Decimal{});
-  auto r = support::Decimal::div(s, *support::Decimal::from_int(n));
-  return r ? r->units() : kNone;
+AggValue average(int64_t sum, int64_t n, bytecode::Kind k) {
+  if (n == 0) return {};
+  auto s = fixed_point(k) ? std::optional(support::Decimal::from_units(sum)) : support::Decimal::from_int(sum);
+  if (!s) return overflowed();  // an Int sum too large for a Decimal
+  auto r = support::Decimal::div(*s, *support::Decimal::from_int(n));
+  return r ? AggValue::of(r->units()) : overflowed();
 }
 
-int64_t from_totals(const bytecode::AggSpec& spec, const Totals& t) {
+AggValue from_totals(const bytecode::AggSpec& spec, const Totals& t) {
   switch (spec.kind) {
-    case AggKind::Count: return t.count;
-    case AggKind::Exists: return t.count > 0;
-    case AggKind::Sum: return t.overflow ? kNone : t.sum;
-    case AggKind::Avg: return t.overflow ? kNone : average(t.sum, t.present, spec.value_kind);
-    case AggKind::Min: return t.min;
-    case AggKind::Max: return t.max;
-    case AggKind::First: return t.count ? t.first : kNone;
-    case AggKind::Last: return t.count ? t.last : kNone;
+    case AggKind::Count: return AggValue::of(t.count);
+    case AggKind::Exists: return AggValue::of(t.count > 0);
+    // A sum that does not fit is an evaluation error, never a wrong number or a missing one.
+    case AggKind::Sum: return t.overflow ? overflowed() : AggValue::of(t.sum);
+    case AggKind::Avg: return t.overflow ? overflowed() : average(t.sum, t.present, spec.value_kind);
+    case AggKind::Min: return t.present ? AggValue::of(t.min) : AggValue{};
+    case AggKind::Max: return t.present ? AggValue::of(t.max) : AggValue{};
+    case AggKind::First: return t.count && t.first_has ? AggValue::of(t.first) : AggValue{};
+    case AggKind::Last: return t.count && t.last_has ? AggValue::of(t.last) : AggValue{};
   }
-  return kNone;
+  return {};
 }
 
 }  // namespace
 
 void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field) {
   AggState& s = states_[g];
+  if (!has_field) value = 0;
   switch (spec.window) {
     case Window::All: s.totals.add(value, has_field); break;
     case Window::Since: if (time >= spec.window_value) s.totals.add(value, has_field); break;
@@ -69,23 +75,22 @@ void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time
       s.has_latest = true;
       break;
     case Window::Within:
-      s.window.emplace_back(time, value);
+      s.window.push_back({time, value, has_field});
       s.totals.add(value, has_field);
       break;
     case Window::LastN:
     case Window::PreviousN: {
       // Keep N (or N + 1: the latest plus the N before it) values.
       size_t keep = static_cast<size_t>(spec.window_value) + (spec.window == Window::PreviousN ? 1 : 0);
-      s.window.emplace_back(time, value);
+      s.window.push_back({time, value, has_field});
       while (s.window.size() > keep) s.window.pop_front();
       break;
     }
   }
 }
 
-int64_t UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
+AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
   AggState& s = states_[g];
-  bool field = spec.field >= 0;
   switch (spec.window) {
     case Window::All:
     case Window::Since:
@@ -94,22 +99,26 @@ int64_t UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
     case Window::Within: {
       // Events at or before now - D have left the window: drop them from the running totals.
       int64_t cutoff = now - spec.window_value;
-      while (!s.window.empty() && s.window.front().first <= cutoff) {
-        s.totals.remove_sum(s.window.front().second, field);
+      while (!s.window.empty() && s.window.front().time <= cutoff) {
+        s.totals.remove_sum(s.window.front().value, s.window.front().has);
         s.window.pop_front();
       }
       // Events after `now` (only possible when a batch evaluates at an earlier time) are not
       // in the window either; they are excluded by rescanning below.
-      bool future = !s.window.empty() && s.window.back().first > now;
+      bool future = !s.window.empty() && s.window.back().time > now;
       if (!future && spec.kind != AggKind::Min && spec.kind != AggKind::Max && spec.kind != AggKind::First) {
         Totals t = s.totals;
-        t.first = s.window.empty() ? kNone : s.window.front().second;
-        t.last = s.window.empty() ? kNone : s.window.back().second;
+        if (!s.window.empty()) {
+          t.first = s.window.front().value;
+          t.first_has = s.window.front().has;
+          t.last = s.window.back().value;
+          t.last_has = s.window.back().has;
+        }
         return from_totals(spec, t);
       }
       Totals t;
-      for (auto& [time, v] : s.window)
-        if (time <= now) t.add(v, field);
+      for (const Entry& e : s.window)
+        if (e.time <= now) t.add(e.value, e.has);
       return from_totals(spec, t);
     }
     case Window::LastN:
@@ -117,11 +126,11 @@ int64_t UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
       Totals t;
       size_t n = s.window.size();
       size_t end = spec.window == Window::PreviousN ? (n ? n - 1 : 0) : n;
-      for (size_t i = 0; i < end; ++i) t.add(s.window[i].second, field);
+      for (size_t i = 0; i < end; ++i) t.add(s.window[i].value, s.window[i].has);
       return from_totals(spec, t);
     }
   }
-  return kNone;
+  return {};
 }
 
 }  // namespace crm::state

@@ -3,7 +3,8 @@
 // The compiler lists exactly the aggregates a program needs (bytecode::AggSpec); each user holds
 // one AggState per spec. Updates are O(1) (amortised for time windows), reads are O(1) except
 // min/max over a sliding time window or the last N events, which scan that window. Nothing is
-// ever recomputed from the full history.
+// ever recomputed from the full history. Whether a value is there is kept beside it, never in
+// it: an event whose field holds INT64_MIN has a value.
 #pragma once
 
 #include <cstdint>
@@ -20,19 +21,25 @@ struct Totals {
   int64_t count = 0;   // events
   int64_t present = 0; // events whose field was present (the avg denominator)
   int64_t sum = 0;
-  int64_t min = bytecode::kNone, max = bytecode::kNone;
-  int64_t first = bytecode::kNone, last = bytecode::kNone;
+  int64_t min = 0, max = 0;       // valid when present > 0
+  int64_t first = 0, last = 0;    // the first and last event's field, valid when count > 0 ...
+  bool first_has = false, last_has = false;  // ... and the event had the field
   bool overflow = false;
   void add(int64_t v, bool has_field);
   void remove_sum(int64_t v, bool has_field);  // for sliding windows (min/max are rescanned)
 };
 
+struct Entry {
+  int64_t time, value;
+  bool has;  // the event had the field
+};
+
 struct AggState {
   Totals totals;                  // All, Since, Previous (over all but the latest)
-  int64_t latest = bytecode::kNone;  // Previous: the latest value, not yet folded into totals
+  int64_t latest = 0;             // Previous: the latest value, not yet folded into totals
   bool has_latest = false;
   bool latest_has_field = false;
-  std::deque<std::pair<int64_t, int64_t>> window;  // Within / LastN / PreviousN: (time, value)
+  std::deque<Entry> window;       // Within / LastN / PreviousN
 };
 
 class UserAggregates {
@@ -40,7 +47,7 @@ class UserAggregates {
   explicit UserAggregates(const bytecode::Program& p) : states_(p.aggregates.size()) {}
   // Adds one event's value to aggregate g (the caller has applied the spec's filter).
   void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field);
-  int64_t value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
+  bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
 
  private:
   std::vector<AggState> states_;

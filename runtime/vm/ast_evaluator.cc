@@ -10,28 +10,36 @@
 namespace crm::vm {
 
 using namespace crm::ast;
-using bytecode::kNone;
 using sema::TypeKind;
 using sema::Value;
 using support::Decimal;
 
 AstEvaluator::AstEvaluator(const sema::Program& program, const codegen::Output& compiled) : p_(program), c_(compiled) {}
 
-bool AstEvaluator::eval(const Expr* e, const AstEnv& env, int64_t& out, std::string& error) {
+bool AstEvaluator::eval(const Expr* e, const AstEnv& env, int64_t& out, std::string& error, bool* present) {
   Frame top;
   error_.clear();
-  bool ok = ev(e, env, top, out);
+  bool has = true;
+  bool ok = evp(e, env, top, out, has);
   if (!ok) error = error_;
+  if (present) *present = has;
   return ok;
 }
 
-// Int -> Decimal, as the VM's INT_TO_FIX: absent stays absent, overflow is an error.
+// Int -> Decimal, as the VM's INT_TO_FIX: overflow is an error (an absent value is 0 here).
 bool AstEvaluator::fix(int64_t& v, const sema::Type& t) {
-  if (t.kind != TypeKind::Int || v == kNone) return true;
+  if (t.kind != TypeKind::Int) return true;
   if (__builtin_mul_overflow(v, Decimal::kScale, &v)) {
-    error_ = "arithmetic overflow";
+    error_ = kOverflow;
     return false;
   }
+  return true;
+}
+
+bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t& out) {
+  bool has = true;
+  if (!evp(e, env, f, out, has)) return false;
+  if (!has) out = 0;  // not reached for the non-optional types this is used for
   return true;
 }
 
@@ -64,7 +72,7 @@ bool AstEvaluator::static_duration(const Expr* e, const Frame& f, int64_t& out) 
   return false;
 }
 
-bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out) {
+bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out, bool& present) {
   int event = 0;
   for (const auto& [name, r] : p_.events) {
     if (name == a->event) break;
@@ -86,13 +94,25 @@ bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& en
     error_ = "aggregate not compiled";
     return false;
   }
-  out = env.aggregate(it->second);
+  bytecode::AggValue v = env.aggregate(it->second);
+  if (v.state == bytecode::AggValue::State::Overflow) {
+    error_ = kOverflow;
+    return false;
+  }
+  present = v.present();
+  out = present ? v.value : 0;
   return true;
 }
 
-bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t& out) {
+bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t& out, bool& present) {
   const sema::Type& t = p_.type_of(e);
   auto fail = [&](const char* m) { error_ = m; return false; };
+  present = true;
+  // A field of a row: its value when the row has it, else absent (0).
+  auto field = [&](const std::vector<int64_t>* row, const std::vector<uint8_t>* has, size_t i) {
+    present = row && i < row->size() && (!has || (has->size() > i && (*has)[i]));
+    out = present ? (*row)[i] : 0;
+  };
   if (auto* v = p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List) {
     std::visit([&](const auto& x) {
       using X = std::decay_t<decltype(x)>;
@@ -104,7 +124,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       else if constexpr (std::is_same_v<X, Value::Date>) out = x.days;
       else if constexpr (std::is_same_v<X, Value::Duration>) out = x.micros;
       else if constexpr (std::is_same_v<X, Value::EnumVal>) out = x.index;
-      else out = kNone;
+      else out = 0;  // no constant is ever absent
     }, v->v);
     return true;
   }
@@ -115,26 +135,31 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
         case sema::Ref::Kind::Param: {
           auto* prm = static_cast<const Param*>(ref.target);
           for (const Frame* fr = &f; fr; fr = fr->parent)
-            if (auto it = fr->values.find(prm); it != fr->values.end()) { out = it->second; return true; }
+            if (auto it = fr->values.find(prm); it != fr->values.end()) {
+              out = it->second;
+              auto h = fr->present.find(prm);
+              present = h == fr->present.end() || h->second;
+              return true;
+            }
           return fail("unbound parameter");
         }
         case sema::Ref::Kind::EventField: {
           auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
           for (const auto& [name, rec] : p_.events)
             for (size_t i = 0; i < rec->fields.size(); ++i)
-              if (&rec->fields[i] == fi) { out = env.event && i < env.event->size() ? (*env.event)[i] : kNone; return true; }
+              if (&rec->fields[i] == fi) { field(env.event, env.event_present, i); return true; }
           return fail("unknown event field");
         }
         case sema::Ref::Kind::ProfileField: {
           auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
           size_t i = static_cast<size_t>(fi - p_.profile.fields.data());
-          out = env.profile && i < env.profile->size() ? (*env.profile)[i] : kNone;
-          if (out == kNone && !fi->type.optional) return fail(kMissingProfileField);
+          field(env.profile, env.profile_present, i);
+          if (!present && !fi->type.optional) return fail(kMissingProfileField);
           return true;
         }
         case sema::Ref::Kind::Segment: {
           Frame fresh;
-          return ev(static_cast<const SegmentDecl*>(ref.target)->value, env, fresh, out);
+          return evp(static_cast<const SegmentDecl*>(ref.target)->value, env, fresh, out, present);
         }
         default: return fail("name without a value");
       }
@@ -147,23 +172,24 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
         if (n == "profile" || n == "event") {
           const sema::FieldInfo* fi = bt.record->find(fe->field);
           size_t i = static_cast<size_t>(fi - bt.record->fields.data());
-          const auto* row = n == "profile" ? env.profile : env.event;
-          out = row && i < row->size() ? (*row)[i] : kNone;
-          if (n == "profile" && out == kNone && !fi->type.optional) return fail(kMissingProfileField);
+          if (n == "profile") field(env.profile, env.profile_present, i);
+          else field(env.event, env.event_present, i);
+          if (n == "profile" && !present && !fi->type.optional) return fail(kMissingProfileField);
           return true;
         }
       }
       if (fe->base->kind == ExprKind::Aggregate) {
         auto* a = static_cast<const AggregateExpr*>(fe->base);
         const sema::RecordInfo* rec = p_.events.at(a->event).get();
-        return aggregate(a, static_cast<int>(rec->find(fe->field) - rec->fields.data()), env, f, out);
+        return aggregate(a, static_cast<int>(rec->find(fe->field) - rec->fields.data()), env, f, out, present);
       }
       return fail("unsupported field access");
     }
     case ExprKind::Aggregate: {
       auto* a = static_cast<const AggregateExpr*>(e);
       const sema::RecordInfo* rec = p_.events.at(a->event).get();
-      return aggregate(a, a->field.empty() ? -1 : static_cast<int>(rec->find(a->field) - rec->fields.data()), env, f, out);
+      return aggregate(a, a->field.empty() ? -1 : static_cast<int>(rec->find(a->field) - rec->fields.data()), env, f, out,
+                       present);
     }
     case ExprKind::Call: {
       auto* c = static_cast<const CallExpr*>(e);
@@ -174,13 +200,15 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
         for (size_t i = 0; i < fn->params.size(); ++i) {
           const Expr* arg = bound[i];
           int64_t v;
-          if (!ev(arg, env, f, v)) return false;
+          bool has;
+          if (!evp(arg, env, f, v, has)) return false;
           if (p_.type_of(arg).kind == TypeKind::Int && fn->params[i]->type && fn->params[i]->type->name == "Decimal" &&
               !fix(v, p_.type_of(arg)))
             return false;
           inner.values[fn->params[i]] = v;
+          inner.present[fn->params[i]] = has;
         }
-        return ev(fn->body, env, inner, out);
+        return evp(fn->body, env, inner, out, present);
       }
       const auto* b = sema::find_builtin(c->callee);
       if (!b) return fail("unknown function");
@@ -208,7 +236,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       int64_t v;
       if (!ev(u->operand, env, f, v)) return false;
       if (u->op == UnaryOp::Not) { out = !v; return true; }
-      if (v == INT64_MIN) return fail("arithmetic overflow");
+      if (v == INT64_MIN) return fail(kOverflow);
       out = -v;
       return true;
     }
@@ -232,7 +260,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       int64_t c;
       if (!ev(i->cond, env, f, c)) return false;
       const Expr* taken = c ? i->then_expr : i->else_expr;
-      if (!ev(taken, env, f, out)) return false;
+      if (!evp(taken, env, f, out, present)) return false;
       if (t.kind == TypeKind::Decimal && !fix(out, p_.type_of(taken))) return false;
       return true;
     }
@@ -245,9 +273,8 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
   const sema::Type& rt = p_.type_of(b->rhs);
   int64_t l, r;
   if (b->op == BinaryOp::And || b->op == BinaryOp::Or) {
+    // Left to right: the right operand runs only when the left one does not decide.
     if (!ev(b->lhs, env, f, l)) return false;
-    // The value of the operand that decides, as the VM's short-circuit code leaves it (a Bool
-    // profile field missing for a user known only from events is kNone, not 0 or 1).
     if ((b->op == BinaryOp::And) != (l != 0)) { out = l; return true; }
     if (!ev(b->rhs, env, f, r)) return false;
     out = r;
@@ -256,7 +283,8 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
   if (b->op == BinaryOp::In || b->op == BinaryOp::NotIn) {
     // `x in C`: x == e for some element e, compared as `==` compares (an Int with a Decimal as
     // Decimals). Every element is evaluated and widened, so a failing one fails the whole.
-    if (!ev(b->lhs, env, f, l)) return false;
+    bool has;
+    if (!evp(b->lhs, env, f, l, has)) return false;  // an absent value is in no collection
     const sema::Type et = rt.elem ? *rt.elem : sema::Type{};
     bool widen = lt.kind == TypeKind::Decimal || et.kind == TypeKind::Decimal;
     if (widen && !fix(l, lt)) return false;
@@ -288,14 +316,16 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
     } else {
       int64_t h;
       if (!ev(b->rhs, env, f, h)) return false;
-      if (h != kNone && env.collections)
+      if (env.collections)
         for (int64_t x : env.collections->items(h))
           if (!element(x, et.kind)) return false;
     }
+    found &= has;
     out = b->op == BinaryOp::In ? found : !found;
     return true;
   }
-  if (!ev(b->lhs, env, f, l) || !ev(b->rhs, env, f, r)) return false;
+  bool lh = true, rh = true;
+  if (!evp(b->lhs, env, f, l, lh) || !evp(b->rhs, env, f, r, rh)) return false;
   switch (b->op) {
     case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
       if (lt.kind != rt.kind && (lt.kind == TypeKind::Decimal || rt.kind == TypeKind::Decimal)) {
@@ -308,9 +338,11 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       } else {
         c = l < r ? -1 : (l == r ? 0 : 1);
       }
+      // Absent equals only absent (optionals are compared with `==`/`!=` only).
+      bool eq = lh && rh ? c == 0 : lh == rh;
       switch (b->op) {
-        case BinaryOp::Eq: out = c == 0; break;
-        case BinaryOp::Ne: out = c != 0; break;
+        case BinaryOp::Eq: out = eq; break;
+        case BinaryOp::Ne: out = !eq; break;
         case BinaryOp::Lt: out = c < 0; break;
         case BinaryOp::Le: out = c <= 0; break;
         case BinaryOp::Gt: out = c > 0; break;
@@ -320,7 +352,8 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
     }
     case BinaryOp::Coalesce:
       if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;
-      out = l != kNone ? l : r;
+      out = lh ? l : r;
+      present = lh || rh;
       return true;
     default: break;
   }
@@ -328,7 +361,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
   TypeKind L = lt.kind, R = rt.kind;
   auto dec = [](int64_t v) { return Decimal::from_units(v); };
   auto set = [&](std::optional<Decimal> d) {
-    if (!d) return fail(b->op == BinaryOp::Div && r == 0 ? "division by zero" : "arithmetic overflow");
+    if (!d) return fail(b->op == BinaryOp::Div && r == 0 ? kDivisionByZero : kOverflow);
     out = d->units();
     return true;
   };
@@ -342,7 +375,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       if (L == TypeKind::Date && R == TypeKind::Date) { out = (l - r) * support::kMicrosPerDay; return true; }
       if (L == TypeKind::Date) {
         // The VM negates the duration first (NEG), which fails on the most negative value.
-        if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail("arithmetic overflow");
+        if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail(kOverflow);
         int64_t days = support::floor_div(b->op == BinaryOp::Sub ? -r : r, support::kMicrosPerDay);
         out = l + days;
         return true;
@@ -350,13 +383,13 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
       if (R == TypeKind::Date) { out = r + support::floor_div(l, support::kMicrosPerDay); return true; }
       if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;
       if (b->op == BinaryOp::Add ? __builtin_add_overflow(l, r, &out) : __builtin_sub_overflow(l, r, &out))
-        return fail("arithmetic overflow");
+        return fail(kOverflow);
       return true;
     }
     case BinaryOp::Mul: {
       // Anything times an Int is an exact integer product of the underlying units.
       if (L == TypeKind::Int || R == TypeKind::Int) {
-        if (__builtin_mul_overflow(l, r, &out)) return fail("arithmetic overflow");
+        if (__builtin_mul_overflow(l, r, &out)) return fail(kOverflow);
         return true;
       }
       if (!fix(l, lt) || !fix(r, rt)) return false;
@@ -365,7 +398,7 @@ bool AstEvaluator::ev(const Expr* e, const AstEnv& env, const Frame& f, int64_t&
     case BinaryOp::Div: {
       int64_t x = l, y = r;
       if (!fix(x, lt) || !fix(y, rt)) return false;
-      if (y == 0) return fail("division by zero");
+      if (y == 0) return fail(kDivisionByZero);
       return set(Decimal::div(dec(x), dec(y)));
     }
     default: break;

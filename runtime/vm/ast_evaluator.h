@@ -18,12 +18,15 @@
 namespace crm::vm {
 
 struct AstEnv {
+  // Values of the fields, and beside them which fields have one (null: all of them do).
   const std::vector<int64_t>* profile = nullptr;
+  const std::vector<uint8_t>* profile_present = nullptr;
   const std::vector<int64_t>* event = nullptr;
+  const std::vector<uint8_t>* event_present = nullptr;
   int64_t now = 0;
   const support::ZoneRules* zone = nullptr;  // for date built-ins; null: UTC (see vm::Context)
   // Aggregate g for the current user at now.
-  std::function<int64_t(uint32_t)> aggregate;
+  std::function<bytecode::AggValue(uint32_t)> aggregate;
   StringPool* strings = nullptr;
   const CollectionStore* collections = nullptr;
 };
@@ -31,17 +34,21 @@ struct AstEnv {
 class AstEvaluator {
  public:
   AstEvaluator(const sema::Program& program, const codegen::Output& compiled);
-  // Returns false (with `error`) on a runtime fault, exactly where the VM would.
-  bool eval(const ast::Expr* e, const AstEnv& env, int64_t& out, std::string& error);
+  // Returns false (with `error`) on a runtime fault, exactly where the VM would. `present`, when
+  // given, says whether an optional value is there (`out` is then 0 when it is not).
+  bool eval(const ast::Expr* e, const AstEnv& env, int64_t& out, std::string& error, bool* present = nullptr);
 
  private:
   struct Frame {
     std::map<const ast::Param*, int64_t> values;
+    std::map<const ast::Param*, bool> present;
     std::map<const ast::Param*, const ast::Expr*> args;  // for windows bound to parameters
     const Frame* parent = nullptr;
   };
+  // A value that must be there (non-optional types), and one that may be absent.
   bool ev(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out);
-  bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out);
+  bool evp(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out, bool& present);
+  bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out, bool& present);
   bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
   bool fix(int64_t& v, const sema::Type& t);
 

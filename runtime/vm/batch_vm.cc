@@ -18,7 +18,6 @@
 
 namespace crm::vm {
 
-using bytecode::kNone;
 using bytecode::Op;
 
 // Built twice, for AVX2 and for baseline x86-64, and picked at load time: 64-bit lane compares
@@ -36,11 +35,16 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
   std::vector<uint8_t> dirty(nregs, 0);
   std::vector<uint8_t> const_only(nregs, 1);
   for (const auto& ins : unit.code)
-    if (ins.op != Op::LOAD_CONST && ins.op != Op::RET && ins.op != Op::JUMP && ins.op != Op::JUMP_IF_FALSE &&
+    if (ins.op != Op::LOAD_CONST && ins.op != Op::RET && ins.op != Op::RET_OPT && ins.op != Op::JUMP && ins.op != Op::JUMP_IF_FALSE &&
         ins.op != Op::JUMP_IF_TRUE)
       const_only[ins.d] = 0;
+  // Aggregates read in this block, per aggregate: an optional one is read twice (LOAD_AGG for
+  // the value, HAS_AGG for the presence) but asked of the source once per row.
+  std::vector<std::vector<bytecode::AggValue>> agg_cache;
+  std::vector<size_t> agg_block;
+  std::vector<int64_t> ret(kBlock);
   BatchResult result;
-  if (values) values->assign(in.rows, kNone);
+  if (values) values->assign(in.rows, 0);
   Context scalar;  // for per-lane builtins
   scalar.now = in.now;
   scalar.zone = in.zone;
@@ -88,42 +92,86 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           for (size_t i = 0; i < kBlock; ++i) d[i] = k;
           break;
         }
-        case Op::LOAD_PROFILE: {
+        case Op::LOAD_PROFILE:
+        case Op::HAS_PROFILE: {
           clean();
+          bool has_op = ins.op == Op::HAS_PROFILE;
+          bool required = ins.a < p_.profile.size() && !p_.profile[ins.a].optional;
           if (ins.a >= in.column_count || !in.columns[ins.a].data) {
-            for (size_t i = 0; i < kBlock; ++i) d[i] = kNone;
+            // No column: no user has a value (a required field faults every lane).
+            for (size_t i = 0; i < kBlock; ++i) d[i] = 0;
+            if (required && !has_op) {
+              for (size_t i = 0; i < kBlock; ++i) de[i] = 1;
+              dirty[ins.d] = 1;
+            }
             break;
           }
           const Column& col = in.columns[ins.a];
-          bool required = ins.a < p_.profile.size() && !p_.profile[ins.a].optional;
-          uint8_t any = 0;
+          const uint8_t* pres = col.present ? col.present + base : nullptr;
+          if (has_op) {
+            if (pres) for (size_t i = 0; i < n; ++i) d[i] = pres[i];
+            else for (size_t i = 0; i < n; ++i) d[i] = 1;
+            for (size_t i = n; i < kBlock; ++i) d[i] = 0;
+            break;
+          }
           if (col.width == 4) {
-            // 32-bit columns cannot hold kNone: no missing values to look for.
             const int32_t* src = static_cast<const int32_t*>(col.data) + base;
             if (n == kBlock) for (size_t i = 0; i < kBlock; ++i) d[i] = src[i];
             else for (size_t i = 0; i < n; ++i) d[i] = src[i];
           } else {
             std::memcpy(d, static_cast<const int64_t*>(col.data) + base, n * sizeof(int64_t));
-            if (required) for (size_t i = 0; i < n; ++i) any |= d[i] == kNone;
           }
           for (size_t i = n; i < kBlock; ++i) d[i] = 0;
-          if (required) {
-            // A missing required field faults the lane (see LOAD_PROFILE in vm.cc).
+          if (pres) {
+            // Absent values read as 0; a missing required field faults the lane (see
+            // LOAD_PROFILE in vm.cc).
+            uint8_t any = 0;
+            for (size_t i = 0; i < n; ++i) any |= !pres[i];
             if (any) {
-              for (size_t i = 0; i < kBlock; ++i) de[i] = d[i] == kNone;
-              dirty[ins.d] = 1;
+              for (size_t i = 0; i < n; ++i) d[i] = pres[i] ? d[i] : 0;
+              if (required) {
+                for (size_t i = 0; i < n; ++i) de[i] = !pres[i];
+                for (size_t i = n; i < kBlock; ++i) de[i] = 0;
+                dirty[ins.d] = 1;
+              }
             }
           }
           break;
         }
         case Op::LOAD_EVENT:
+        case Op::HAS_EVENT:
           clean();
-          for (size_t i = 0; i < kBlock; ++i) d[i] = kNone;  // batches have no triggering event
+          for (size_t i = 0; i < kBlock; ++i) d[i] = 0;  // batches have no triggering event
           break;
         case Op::LOAD_AGG:
+        case Op::HAS_AGG: {
           clean();
-          for (size_t i = 0; i < n; ++i) d[i] = in.aggregate ? in.aggregate(in.aggregate_state, base + i, ins.a, in.now) : kNone;
+          if (!in.aggregate) {
+            for (size_t i = 0; i < kBlock; ++i) d[i] = 0;
+            break;
+          }
+          if (agg_cache.size() <= ins.a) {
+            agg_cache.resize(ins.a + 1);
+            agg_block.resize(ins.a + 1, SIZE_MAX);
+          }
+          auto& cache = agg_cache[ins.a];
+          if (agg_block[ins.a] != base) {
+            cache.resize(kBlock);
+            for (size_t i = 0; i < n; ++i) cache[i] = in.aggregate(in.aggregate_state, base + i, ins.a, in.now);
+            agg_block[ins.a] = base;
+          }
+          uint8_t any = 0;
+          for (size_t i = 0; i < n; ++i) {
+            d[i] = ins.op == Op::HAS_AGG ? cache[i].present() : cache[i].present() ? cache[i].value : 0;
+            any |= cache[i].state == bytecode::AggValue::State::Overflow;
+          }
+          for (size_t i = n; i < kBlock; ++i) d[i] = 0;
+          if (any) {
+            for (size_t i = 0; i < kBlock; ++i) de[i] = i < n && cache[i].state == bytecode::AggValue::State::Overflow;
+            dirty[ins.d] = 1;
+          }
           break;
+        }
         case Op::LOAD_NOW:
           clean();
           for (size_t i = 0; i < kBlock; ++i) d[i] = in.now;
@@ -210,18 +258,22 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         case Op::INT_TO_FIX:
           unary();
           faulting();
-          // A missing value stays missing, as in the scalar VM.
-          for (size_t i = 0; i < kBlock; ++i) {
-            if (a[i] == kNone) {
-              d[i] = kNone;
-              continue;
-            }
-            err[i] |= __builtin_mul_overflow(a[i], support::Decimal::kScale, &d[i]);
-          }
+          for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_mul_overflow(a[i], support::Decimal::kScale, &d[i]);
           break;
         case Op::DATE_ADD: binary(); for (size_t i = 0; i < n; ++i) d[i] = a[i] + support::floor_div(b[i], support::kMicrosPerDay); break;
         case Op::DATE_DIFF: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] - b[i]) * support::kMicrosPerDay; break;
-        case Op::COALESCE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != kNone ? a[i] : b[i]; break;
+        case Op::COALESCE: {
+          // Unlike SELECT, every operand's faults count (`??` evaluates both sides).
+          uint8_t da = dirty[ins.a], db = dirty[ins.b], dc = dirty[ins.c];
+          if (da | db | dc) {
+            for (size_t i = 0; i < kBlock; ++i) de[i] = (da & ae[i]) | (db & be[i]) | (dc & ce[i]);
+            dirty[ins.d] = 1;
+          } else {
+            dirty[ins.d] = 0;
+          }
+          for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] ? b[i] : c[i];
+          break;
+        }
         case Op::SELECT:
           if (dirty[ins.a] || dirty[ins.b] || dirty[ins.c]) {
             uint8_t da = dirty[ins.a], db = dirty[ins.b], dc = dirty[ins.c];
@@ -247,14 +299,14 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         }
         case Op::IN_VALUE_SET:
           binary();
-          for (size_t i = 0; i < n; ++i) d[i] = in.collections && b[i] != kNone && in.collections->contains(b[i], a[i]);
+          for (size_t i = 0; i < n; ++i) d[i] = in.collections && in.collections->contains(b[i], a[i]);
           break;
         case Op::IN_VALUE_SET_DEC:
           binary();
           faulting();
           for (size_t i = 0; i < n; ++i) {
             bool overflow = false;
-            d[i] = in.collections && b[i] != kNone && in.collections->contains_widened(b[i], a[i], overflow);
+            d[i] = in.collections && in.collections->contains_widened(b[i], a[i], overflow);
             err[i] |= overflow;
           }
           break;
@@ -283,6 +335,16 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           if (!dirty[ins.a]) std::memset(const_cast<uint8_t*>(ae), 0, kBlock);
           out_err = ae;
           break;
+        case Op::RET_OPT: {
+          // An absent value is reported as 0 (no match); faults of either register count.
+          for (size_t i = 0; i < kBlock; ++i) ret[i] = b[i] ? a[i] : 0;
+          uint8_t* re = const_cast<uint8_t*>(ae);
+          if (!dirty[ins.a]) std::memset(re, 0, kBlock);
+          if (dirty[ins.b]) for (size_t i = 0; i < kBlock; ++i) re[i] |= be[i];
+          out = ret.data();
+          out_err = re;
+          break;
+        }
         case Op::JUMP:
         case Op::JUMP_IF_FALSE:
         case Op::JUMP_IF_TRUE:

@@ -19,10 +19,12 @@ namespace crm::vm {
 // Small enough that a unit's registers stay in L1/L2 cache, large enough to amortise dispatch.
 constexpr size_t kBlock = 256;
 
-// A column of one profile field: 4- or 8-byte integers in VM encoding.
+// A column of one profile field: 4- or 8-byte integers in VM encoding, and which rows have a
+// value (null: every row does).
 struct Column {
   const void* data = nullptr;
   uint8_t width = 8;
+  const uint8_t* present = nullptr;
 };
 
 struct BatchInput {
@@ -32,7 +34,7 @@ struct BatchInput {
   int64_t now = 0;
   const support::ZoneRules* zone = nullptr;  // for date built-ins; null: UTC (see vm::Context)
   // Aggregates for row i (absolute index); may be null when the unit reads none.
-  int64_t (*aggregate)(void* state, size_t row, uint32_t g, int64_t now) = nullptr;
+  bytecode::AggValue (*aggregate)(void* state, size_t row, uint32_t g, int64_t now) = nullptr;
   void* aggregate_state = nullptr;
   StringPool* strings = nullptr;
   const CollectionStore* collections = nullptr;
@@ -46,8 +48,8 @@ struct BatchResult {
 class BatchVM {
  public:
   explicit BatchVM(const bytecode::Program& program) : p_(program) {}
-  // Runs a jump-free unit over every row; `on_row`, when set, gets each row's value (kNone on
-  // error) so callers can collect the matching users.
+  // Runs a jump-free unit over every row; `values`, when set, gets each row's value (0 when it
+  // faulted or is absent) so callers can collect the matching users.
   BatchResult run(uint32_t unit, const BatchInput& in, std::vector<int64_t>* values = nullptr) const;
 
  private:

@@ -11,7 +11,6 @@
 namespace crm::vm {
 
 using bytecode::Instr;
-using bytecode::kNone;
 using bytecode::Op;
 
 StringPool::StringPool(const std::vector<std::string>& initial) {
@@ -242,6 +241,8 @@ Result VM::run(uint32_t unit, Context& ctx) const {
   const Instr* ip = code;
   const int64_t* k = p_.constants.data();
   Result res;
+  uint32_t agg_g = UINT32_MAX;
+  bytecode::AggValue agg;
   auto fail = [&](const char* msg) {
     res.status = Status::Error;
     res.error = msg;
@@ -266,15 +267,34 @@ loop:
 #endif
   CASE(LOAD_CONST) r[ip->d] = k[ip->a]; NEXT();
   CASE(LOAD_PROFILE) {
-    int64_t v = ip->a < ctx.profile_size ? ctx.profile[ip->a] : kNone;
+    bool has = ip->a < ctx.profile_size && (!ctx.profile_present || ctx.profile_present[ip->a]);
     // A user known only from events has no value for required (non-optional) profile fields:
     // evaluating a rule that needs one is an error, never a guess.
-    if (v == kNone && ip->a < required_.size() && required_[ip->a]) return fail(kMissingProfileField);
-    r[ip->d] = v;
+    if (!has && ip->a < required_.size() && required_[ip->a]) return fail(kMissingProfileField);
+    r[ip->d] = has ? ctx.profile[ip->a] : 0;
     NEXT();
   }
-  CASE(LOAD_EVENT) r[ip->d] = ip->a < ctx.event_size ? ctx.event[ip->a] : kNone; NEXT();
-  CASE(LOAD_AGG) r[ip->d] = ctx.aggregates ? ctx.aggregates->aggregate(ip->a, ctx.now) : kNone; NEXT();
+  CASE(HAS_PROFILE) r[ip->d] = ip->a < ctx.profile_size && (!ctx.profile_present || ctx.profile_present[ip->a]); NEXT();
+  CASE(LOAD_EVENT) {
+    bool has = ip->a < ctx.event_size && (!ctx.event_present || ctx.event_present[ip->a]);
+    r[ip->d] = has ? ctx.event[ip->a] : 0;
+    NEXT();
+  }
+  CASE(HAS_EVENT) r[ip->d] = ip->a < ctx.event_size && (!ctx.event_present || ctx.event_present[ip->a]); NEXT();
+  // An optional aggregate is read twice (value, presence) by adjacent instructions: the last
+  // one read is kept, so the source is asked once.
+  CASE(LOAD_AGG) {
+    if (ip->a != agg_g) { agg = ctx.aggregates ? ctx.aggregates->aggregate(ip->a, ctx.now) : bytecode::AggValue{}; agg_g = ip->a; }
+    if (agg.state == bytecode::AggValue::State::Overflow) return fail(kOverflow);
+    r[ip->d] = agg.present() ? agg.value : 0;
+    NEXT();
+  }
+  CASE(HAS_AGG) {
+    if (ip->a != agg_g) { agg = ctx.aggregates ? ctx.aggregates->aggregate(ip->a, ctx.now) : bytecode::AggValue{}; agg_g = ip->a; }
+    if (agg.state == bytecode::AggValue::State::Overflow) return fail(kOverflow);
+    r[ip->d] = agg.present();
+    NEXT();
+  }
   CASE(LOAD_NOW) r[ip->d] = ctx.now; NEXT();
   CASE(MOV) r[ip->d] = r[ip->a]; NEXT();
   CASE(NOT) r[ip->d] = !r[ip->a]; NEXT();
@@ -297,23 +317,22 @@ loop:
   CASE(GE_K) r[ip->d] = r[ip->a] >= k[ip->b]; NEXT();
   CASE(STR_LT) r[ip->d] = ctx.strings->text(r[ip->a]) < ctx.strings->text(r[ip->b]); NEXT();
   CASE(STR_LE) r[ip->d] = ctx.strings->text(r[ip->a]) <= ctx.strings->text(r[ip->b]); NEXT();
-  CASE(ADD) if (__builtin_add_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
-  CASE(SUB) if (__builtin_sub_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
-  CASE(MUL_INT) if (__builtin_mul_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail("arithmetic overflow"); NEXT();
-  CASE(MUL_FIX) if (!fix_mul(r[ip->a], r[ip->b], r[ip->d])) return fail("arithmetic overflow"); NEXT();
+  CASE(ADD) if (__builtin_add_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
+  CASE(SUB) if (__builtin_sub_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
+  CASE(MUL_INT) if (__builtin_mul_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
+  CASE(MUL_FIX) if (!fix_mul(r[ip->a], r[ip->b], r[ip->d])) return fail(kOverflow); NEXT();
   CASE(DIV_FIX)
-    if (r[ip->b] == 0) return fail("division by zero");
-    if (!fix_div(r[ip->a], r[ip->b], r[ip->d])) return fail("arithmetic overflow");
+    if (r[ip->b] == 0) return fail(kDivisionByZero);
+    if (!fix_div(r[ip->a], r[ip->b], r[ip->d])) return fail(kOverflow);
     NEXT();
-  CASE(NEG) if (r[ip->a] == INT64_MIN) return fail("arithmetic overflow"); r[ip->d] = -r[ip->a]; NEXT();
+  CASE(NEG) if (r[ip->a] == INT64_MIN) return fail(kOverflow); r[ip->d] = -r[ip->a]; NEXT();
   CASE(INT_TO_FIX)
-    // An absent optional Int stays absent (`bonus == 1.5`, `bonus ?? 1.5` with no bonus).
-    if (r[ip->a] == kNone) r[ip->d] = kNone;
-    else if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail("arithmetic overflow");
+    // An absent optional Int is 0 here (its presence is in another register): never a fault.
+    if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail(kOverflow);
     NEXT();
   CASE(DATE_ADD) r[ip->d] = r[ip->a] + support::floor_div(r[ip->b], support::kMicrosPerDay); NEXT();
   CASE(DATE_DIFF) r[ip->d] = (r[ip->a] - r[ip->b]) * support::kMicrosPerDay; NEXT();
-  CASE(COALESCE) r[ip->d] = r[ip->a] != kNone ? r[ip->a] : r[ip->b]; NEXT();
+  CASE(COALESCE) r[ip->d] = r[ip->a] ? r[ip->b] : r[ip->c]; NEXT();
   CASE(SELECT) r[ip->d] = r[ip->a] ? r[ip->b] : r[ip->c]; NEXT();
   CASE(IN_SET) {
     const auto& set = p_.sets[ip->b];
@@ -327,11 +346,11 @@ loop:
     r[ip->d] = found;
     NEXT();
   }
-  CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
+  CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
   CASE(IN_VALUE_SET_DEC) {
     bool overflow = false;
-    r[ip->d] = ctx.collections && r[ip->b] != kNone && ctx.collections->contains_widened(r[ip->b], r[ip->a], overflow);
-    if (overflow) return fail("arithmetic overflow");
+    r[ip->d] = ctx.collections && ctx.collections->contains_widened(r[ip->b], r[ip->a], overflow);
+    if (overflow) return fail(kOverflow);
     NEXT();
   }
   CASE(STR_CONCAT) r[ip->d] = concat(*ctx.strings, r[ip->a], r[ip->b]); NEXT();
@@ -342,6 +361,7 @@ loop:
     NEXT();
   }
   CASE(RET) res.value = r[ip->a]; return res;
+  CASE(RET_OPT) res.present = r[ip->b] != 0; res.value = res.present ? r[ip->a] : 0; return res;
 #if !defined(__GNUC__)
   }
 #endif

@@ -64,14 +64,17 @@ class CollectionStore {
 class AggregateSource {
  public:
   virtual ~AggregateSource() = default;
-  // The value of aggregate g for the current user at `now`, or kNone.
-  virtual int64_t aggregate(uint32_t g, int64_t now) = 0;
+  // Aggregate g for the current user at `now`: a value, none, or an overflow.
+  virtual bytecode::AggValue aggregate(uint32_t g, int64_t now) = 0;
 };
 
 struct Context {
+  // A value per field, and beside it whether the field has one (null: every field does).
   const int64_t* profile = nullptr;
+  const uint8_t* profile_present = nullptr;
   size_t profile_size = 0;
   const int64_t* event = nullptr;
+  const uint8_t* event_present = nullptr;
   size_t event_size = 0;
   int64_t now = 0;
   // Where today(), date(), hour(), weekday() and days_to_anniversary() read the calendar: the
@@ -88,7 +91,8 @@ enum class Status : uint8_t { Ok, Error };
 struct Result {
   Status status = Status::Ok;
   int64_t value = 0;
-  const char* error = nullptr;  // static text when status is Error
+  bool present = true;          // false only for a unit of optional type whose value is absent
+  const char* error = nullptr;  // static text when status is Error (one of the kFault texts)
 };
 
 class VM {
@@ -105,6 +109,8 @@ class VM {
 };
 
 inline constexpr const char* kMissingProfileField = "the user has no value for a required profile field";
+inline constexpr const char* kOverflow = "arithmetic overflow";
+inline constexpr const char* kDivisionByZero = "division by zero";
 
 // Shared by the VM and the reference evaluator so both give identical results.
 int64_t call_builtin(uint32_t id, const int64_t* args, uint32_t argc, const Context& ctx, const char** error);

@@ -170,7 +170,7 @@ class Gen {
     switch (t) {
       case B: {
         static const char* cmp[] = {"<", "<=", ">", ">=", "==", "!="};
-        switch (r(16)) {
+        switch (r(17)) {
           case 0: case 1: { Ty u = ordered(); return bin(g(u, d1), pick(cmp), g(u, d1)); }
           case 2: return coin(50) ? bin(g(I, d1), pick(cmp), g(D, d1)) : bin(g(D, d1), pick(cmp), g(I, d1));
           case 3: { Ty u = any(); return bin(opt(u, d1), coin(50) ? "==" : "!=", coin(50) ? g(u, d1) : opt(u, d1)); }
@@ -184,6 +184,7 @@ class Gen {
             std::string set = "{" + lit(u) + ", " + lit(u) + (coin(50) ? ", " + lit(u) : "") + "}";
             std::string x = coin(30) ? opt(u, d1) : g(u, d1);
             if (u == D && coin(40)) x = g(I, d1);  // Int against a Decimal set
+            if (u == I && coin(30)) x = g(D, d1);  // Decimal against an Int set (issue 9 item 20)
             return "(" + x + (coin(70) ? " in " : " not in ") + set + ")";
           }
           case 9: {
@@ -204,6 +205,8 @@ class Gen {
             return pick(calls);
           }
           case 14: return bin(opt(E, d1), coin(50) ? "==" : "!=", g(E, d1));
+          // A constant right operand never hides a fault on the left (issue 9 item 21).
+          case 15: return bin(g(B, d1), coin(50) ? "or" : "and", coin(50) ? "true" : "false");
           default: return leaf(B);
         }
       }
@@ -413,16 +416,20 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   std::mt19937_64 rng(data_seed);
   auto r = [&](uint64_t n) { return rng() % n; };
   auto money = [&] {
-    static const char* v[] = {"0", "0.01", "12.5", "99.99", "300", "1234.567891", "-20", "9000000000000"};
-    return std::string(v[r(8)]);
+    static const char* v[] = {"0", "0.01", "12.5", "99.99", "300", "1234.567891", "-20", "9000000000000",
+                              "-9223372036854.775808"};
+    return std::string(v[r(9)]);
   };
   auto dec = [&] {
-    static const char* v[] = {"0", "0.5", "1.5", "-2.25", "0.000001", "3.333333", "100", "9000000000000.5"};
-    return std::string(v[r(8)]);
+    static const char* v[] = {"0", "0.5", "1.5", "-2.25", "0.000001", "3.333333", "100", "9000000000000.5",
+                              "-9223372036854.775808"};
+    return std::string(v[r(9)]);
   };
   auto integer = [&] {
-    static const char* v[] = {"0", "1", "2", "5", "-3", "42", "100", "4611686018427387904", "-9223372036854775807"};
-    return std::string(v[r(9)]);
+    // The extremes are ordinary values (issue 9 item 19: INT64_MIN once meant "missing").
+    static const char* v[] = {"0", "1", "2", "5", "-3", "42", "100", "4611686018427387904", "-9223372036854775807",
+                              "-9223372036854775808"};
+    return std::string(v[r(10)]);
   };
   auto str = [&] {
     static const char* v[] = {"a", "ab", "B", "Shanghai", "", "sh", "SH", "münchen", "ΑΘΗΝΑ", "\\ud83d\\ude00"};
@@ -485,7 +492,11 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
   crm::vm::AstEvaluator ast(front->program, compiled);
   std::vector<int64_t> default_profile;
-  for (const auto& f : prog.profile) default_profile.push_back(f.has_default ? f.default_value : crm::bytecode::kNone);
+  std::vector<uint8_t> default_present;
+  for (const auto& f : prog.profile) {
+    default_profile.push_back(f.has_default ? f.default_value : 0);
+    default_present.push_back(f.has_default || default_present.empty());
+  }
   size_t comparisons = 0, errors = 0, mismatches = 0;
   std::map<std::string, size_t> error_kinds;
   std::vector<std::set<std::string>> outcomes(decls.size());  // distinct results per expression
@@ -493,9 +504,11 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     std::vector<int64_t> stranger_profile = default_profile;
     crm::vm::AstEnv env;
     env.profile = eng.profile_of(user);
+    env.profile_present = eng.profile_present_of(user);
     if (!env.profile) {
       stranger_profile[0] = eng.strings().intern(user);
       env.profile = &stranger_profile;
+      env.profile_present = &default_present;
     }
     env.now = now;
     env.zone = &prog.zone;
@@ -505,16 +518,20 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     for (size_t di = 0; di < decls.size(); ++di) {
       const Decl& d = decls[di];
       int64_t vm_value = 0, ast_value = 0;
+      bool vm_has = true, ast_has = true;
       std::string vm_err, ast_err;
-      bool vm_ok = eng.evaluate(unit_of.at(d.segment), user, now, vm_value, vm_err);
-      bool ast_ok = ast.eval(expr_of.at(d.segment), env, ast_value, ast_err);
+      bool vm_ok = eng.evaluate(unit_of.at(d.segment), user, now, vm_value, vm_err, &vm_has);
+      bool ast_ok = ast.eval(expr_of.at(d.segment), env, ast_value, ast_err, &ast_has);
       ++comparisons;
       if (!vm_ok) { ++errors; ++error_kinds[vm_err]; }
-      outcomes[di].insert(vm_ok ? std::to_string(vm_value) : vm_err);
-      bool same = vm_ok == ast_ok && (vm_ok ? vm_value == ast_value : vm_err == ast_err);
+      auto show = [](bool ok, bool has, int64_t v, const std::string& e) {
+        return !ok ? "error: " + e : has ? std::to_string(v) : std::string("none");
+      };
+      outcomes[di].insert(show(vm_ok, vm_has, vm_value, vm_err));
+      bool same = show(vm_ok, vm_has, vm_value, vm_err) == show(ast_ok, ast_has, ast_value, ast_err);
       if (!same && ++mismatches <= 15)
-        ADD_FAILURE() << "user " << user << ", " << d.text << "  VM:  " << (vm_ok ? std::to_string(vm_value) : "error: " + vm_err)
-                      << "\n  AST: " << (ast_ok ? std::to_string(ast_value) : "error: " + ast_err);
+        ADD_FAILURE() << "user " << user << ", " << d.text << "  VM:  " << show(vm_ok, vm_has, vm_value, vm_err)
+                      << "\n  AST: " << show(ast_ok, ast_has, ast_value, ast_err);
     }
   }
   // The batch VM (used for audiences) must agree with the scalar VM user by user; compared
@@ -597,9 +614,9 @@ enum Tier { Bronze, Silver, Gold }
 profile {
   two: Int  zero: Int  i: Int  d: Decimal  half: Decimal  m: Money(CNY)  b: Bool  city: String  tier: Tier
   ints: Set<Int>  decs: Set<Decimal>  big: Set<Int>  names: Set<String>
-  o: Int?  od: Decimal?
+  o: Int?  od: Decimal?  om: Money(CNY)?  odu: Duration?  mn: Int = 0
 }
-event Order { amount: Money(CNY) }
+event Order { amount: Money(CNY)  tip: Money(CNY)? }
 )";
 
 struct FixedCase {
@@ -609,19 +626,30 @@ struct FixedCase {
 
 std::string outcome(bool ok, int64_t v) { return !ok ? "error" : v ? "true" : "false"; }
 
-void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_line) {
+// `profile_line` may be empty (a user known only from events); `events` are Order lines of "u".
+void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_line,
+               const std::vector<std::string>& events = {}) {
   std::string source = kFixedHeader;
   for (size_t k = 0; k < cases.size(); ++k) source += "segment c" + std::to_string(k) + " = " + cases[k].expr + "\n";
   auto c = crm::testing::compile_text(source);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   crm::engine::Engine eng(c.program());
   std::string err;
-  ASSERT_TRUE(eng.load_profile_line(profile_line, err)) << err;
+  if (!profile_line.empty()) {
+    ASSERT_TRUE(eng.load_profile_line(profile_line, err)) << err;
+  }
+  for (const auto& line : events) {
+    crm::engine::Event ev;
+    ASSERT_TRUE(eng.parse_event(line, ev, err)) << line << ": " << err;
+    ASSERT_TRUE(eng.observe(ev, err)) << err;
+  }
   const std::string user = "u";
+  ASSERT_TRUE(eng.has_user(user));
   int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
   crm::vm::AstEvaluator ast(c.front->program, c.out);
   crm::vm::AstEnv env;
   env.profile = eng.profile_of(user);
+  env.profile_present = eng.profile_present_of(user);
   env.now = now;
   env.strings = &eng.strings();
   env.collections = &eng.collections();
@@ -633,8 +661,9 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
         if (d->kind == crm::ast::DeclKind::Segment) expr_of[d->name] = static_cast<crm::ast::SegmentDecl*>(d)->value;
   // One-row columns of the user's profile for the batch VM.
   const auto& row = *eng.profile_of(user);
+  const auto& has = *eng.profile_present_of(user);
   std::vector<crm::vm::Column> cols(row.size());
-  for (size_t f = 0; f < row.size(); ++f) cols[f] = {&row[f], 8};
+  for (size_t f = 0; f < row.size(); ++f) cols[f] = {&row[f], 8, &has[f]};
   crm::vm::BatchInput in;
   in.columns = cols.data();
   in.column_count = cols.size();
@@ -642,6 +671,13 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
   in.now = now;
   in.strings = &eng.strings();
   in.collections = &eng.collections();
+  struct AggCtx { crm::engine::Engine* eng; const std::string* user; };
+  AggCtx actx{&eng, &user};
+  in.aggregate_state = &actx;
+  in.aggregate = [](void* st, size_t, uint32_t g, int64_t at) {
+    auto* a = static_cast<AggCtx*>(st);
+    return a->eng->aggregate_of(*a->user, g, at);
+  };
   crm::vm::BatchVM batch(c.program());
   for (size_t k = 0; k < cases.size(); ++k) {
     SCOPED_TRACE(std::string(cases[k].expr) + " with " + profile_line);
@@ -714,4 +750,74 @@ TEST(Differential, MembershipComparesAsEquality) {
              {"od in [1, 2]", "false"},
              {"o not in [1, 2]", "true"}},
             kProfileLine);
+}
+
+// Presence is never encoded in the value: INT64_MIN (and the most negative Decimal, Money and
+// Duration) is an ordinary value of a present field, and an absent field equals no value.
+TEST(Differential, TheMostNegativeValueIsAValueNotAMissingOne) {
+  auto cases_present = std::vector<FixedCase>{
+      {"(o ?? 20) == 20", "false"},
+      {"(o ?? 20) < 0", "true"},
+      {"o == -9223372036854775807 - 1", "true"},
+      {"o == mn", "true"},
+      {"o in [1, -9223372036854775807 - 1]", "true"},
+      {"mn == -9223372036854775807 - 1", "true"},
+      {"mn < 0", "true"},
+      {"-mn > 0", "error"},
+      {"(od ?? 1.5) < 0", "true"},
+      {"od == od", "true"},
+      {"(om ?? 1 CNY) < 0 CNY", "true"},
+      {"(odu ?? 1 second) < 0 seconds", "true"},
+      {"(if b then o else 3) == mn", "true"},
+      {"(o ?? od) == od", "error"},  // widening INT64_MIN to a Decimal overflows
+  };
+  run_fixed(cases_present,
+            R"({"user":"u","two":2,"zero":0,"i":3,"d":3.0,"half":2.5,"m":3,"b":true,"city":"sh","tier":"Silver",)"
+            R"("ints":[1],"decs":[1.5],"big":[1],"names":["a"],"o":-9223372036854775808,"od":"-9223372036854.775808",)"
+            R"("om":"-9223372036854.775808","odu":-9223372036854.775808,"mn":-9223372036854775808})");
+  auto cases_absent = std::vector<FixedCase>{
+      {"(o ?? 20) == 20", "true"},
+      {"o == -9223372036854775807 - 1", "false"},
+      {"o == mn", "false"},
+      {"o != mn", "true"},
+      {"o in [1, -9223372036854775807 - 1]", "false"},
+      {"o not in [1, 2]", "true"},
+      {"o == od", "true"},  // absent equals absent
+      {"(od ?? 1.5) == 1.5", "true"},
+      {"(o ?? od) == od", "true"},
+      {"((o ?? od) ?? 2) == 2", "true"},
+      {"(if b then o else 3) == mn", "false"},
+      {"mn == -9223372036854775807 - 1", "true"},
+  };
+  run_fixed(cases_absent,
+            R"({"user":"u","two":2,"zero":0,"i":3,"d":3.0,"half":2.5,"m":3,"b":true,"city":"sh","tier":"Silver",)"
+            R"("ints":[1],"decs":[1.5],"big":[1],"names":["a"],"mn":-9223372036854775808})");
+}
+
+// A user known only from events: required fields without a default have no value (an error to
+// read), defaults and optionals behave as written; aggregates of values at the extremes.
+TEST(Differential, AggregatesAndUsersKnownOnlyFromEventsKeepPresenceApart) {
+  auto order = [](int n, const char* amount, const char* tip) {
+    return std::string(R"({"type":"Order","id":"e)") + std::to_string(n) + R"(","user":"u","time":"2026-03-0)" +
+           std::to_string(n) + R"(T00:00:00Z","amount":)" + amount + (tip ? std::string(R"(,"tip":)") + tip : "") + "}";
+  };
+  run_fixed({{"two == 2", "error"},
+             {"(o ?? 20) == 20", "true"},
+             {"mn == 0", "true"},
+             {"(last(Order).amount ?? 5 CNY) == 10 CNY", "true"},
+             {"(last(Order where amount > 10 CNY).amount ?? 5 CNY) == 5 CNY", "true"},
+             {"(min(Order.tip) ?? 5 CNY) == 5 CNY", "true"},
+             {"(avg(Order.tip) ?? 5 CNY) == 5 CNY", "true"},
+             {"count(Order) == 1", "true"}},
+            "", {order(1, "10", nullptr)});
+  run_fixed({{"(last(Order).amount ?? 5 CNY) < 0 CNY", "true"},
+             {"(first(Order).tip ?? 5 CNY) < 0 CNY", "true"},
+             {"(last(Order).tip ?? 5 CNY) == 5 CNY", "true"},
+             {"(min(Order.amount) ?? 5 CNY) < 0 CNY", "true"},
+             {"(max(Order.tip) ?? 5 CNY) < 0 CNY", "true"},
+             {"last(Order.tip) == first(Order.tip)", "false"},
+             {"sum(Order.amount) < 0 CNY", "error"},  // overflows: an error, not a value
+             {"(avg(Order.tip) ?? 0 CNY) < 0 CNY", "true"},
+             {"count(Order) == 2", "true"}},
+            "", {order(1, "\"-9223372036854.775808\"", "\"-9223372036854.775808\""), order(2, "-1", nullptr)});
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -175,4 +176,47 @@ TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
     EXPECT_EQ(got, want);
   }
   EXPECT_GE(cases, 8u);
+}
+
+// Issue 9 item 19, through the API: any int64 a host sets is a value (INT64_MIN once meant
+// "missing"), a field never set has none, and the Runtime's profiles and events keep that apart.
+TEST(RuntimeApi, TheMostNegativeIntIsAValue) {
+  auto out = crm::compile_files({write_temp(R"(
+profile { age: Int  bonus: Int? }
+event Visit { points: Int? }
+resource coupon c { discount: 1 CNY }
+segment adult = age >= 18
+segment bonus_is_default = (bonus ?? 20) == 20
+segment bonus_negative = (bonus ?? 20) < 0
+strategy s { who: (bonus ?? 20) < 0  when: on Visit if (points ?? 1) < 0  what: grant c via App }
+)")});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  crm::Evaluator ev(out.program);
+  int age = ev.field("age"), bonus = ev.field("bonus");
+  ASSERT_TRUE(ev.set_int(age, INT64_MIN));
+  auto adult = ev.evaluate(ev.segment("adult"), kNov11);
+  EXPECT_TRUE(adult.ok) << adult.error;  // a value, not "no value for a required field"
+  EXPECT_FALSE(adult.matched);
+  EXPECT_TRUE(ev.evaluate(ev.segment("bonus_is_default"), kNov11).matched);  // never set
+  ASSERT_TRUE(ev.set_int(bonus, INT64_MIN));
+  EXPECT_FALSE(ev.evaluate(ev.segment("bonus_is_default"), kNov11).matched);
+  EXPECT_TRUE(ev.evaluate(ev.segment("bonus_negative"), kNov11).matched);
+  ev.clear();
+  EXPECT_TRUE(ev.evaluate(ev.segment("bonus_is_default"), kNov11).matched);
+
+  crm::Runtime rt(out.program);
+  std::string err;
+  ASSERT_TRUE(rt.load_profile(R"({"user":"u1","age":30,"bonus":-9223372036854775808})", err)) << err;
+  ASSERT_TRUE(rt.load_profile(R"({"user":"u2","age":30,"bonus":null})", err)) << err;
+  std::vector<std::string> d;
+  ASSERT_TRUE(rt.process_event(R"({"id":"e1","type":"Visit","user":"u1","time":"2026-11-11T01:00:00Z","points":-9223372036854775808})", d, err)) << err;
+  ASSERT_TRUE(rt.process_event(R"({"id":"e2","type":"Visit","user":"u2","time":"2026-11-11T01:00:00Z","points":-9223372036854775808})", d, err)) << err;
+  ASSERT_TRUE(rt.process_event(R"({"id":"e3","type":"Visit","user":"u1","time":"2026-11-11T02:00:00Z"})", d, err)) << err;
+  ASSERT_EQ(d.size(), 1u);  // u1 on e1 only: u2's bonus is missing (20), e3 has no points (1)
+  EXPECT_NE(d[0].find(R"("event":"e1","user":"u1")"), std::string::npos) << d[0];
+  for (auto& [name, n] : rt.audience(kNov11 + 3 * 3600'000'000LL)) {
+    if (name == "bonus_negative" || name == "bonus_is_default") {
+      EXPECT_EQ(n, 1) << name;
+    }
+  }
 }
