@@ -464,7 +464,7 @@ std::string disassemble(const Program& p) {
 std::string disassemble_json(const Program& p) {
   std::string out = fmt::format("{{\"format_version\":{},\"cost_bound\":{},\"constants\":[", kFormatVersion, p.cost_bound());
   for (size_t i = 0; i < p.constants.size(); ++i)
-    out += (i ? "," : "") + (p.constants[i] == kNone ? std::string("null") : std::to_string(p.constants[i]));
+    out += (i ? "," : "") + std::to_string(p.constants[i]);
   out += "],\"strings\":[";
   for (size_t i = 0; i < p.strings.size(); ++i) out += (i ? "," : "") + support::json_quote(p.strings[i]);
   out += "],\"sets\":[";

@@ -109,6 +109,7 @@ TEST(Text, BuiltinsAgreeInEveryEvaluatorAndInFolding) {
     EXPECT_EQ(h.segment(c, "runtime_ok", id, now), 1) << "scalar VM, " << samples[u].word;
     crm::vm::AstEnv env;
     env.profile = h.engine.profile_of(id);
+    env.profile_present = h.engine.profile_present_of(id);
     env.now = now;
     env.strings = &h.engine.strings();
     env.collections = &h.engine.collections();
@@ -285,6 +286,11 @@ struct CsvProfiles {
     EXPECT_GE(f, 0) << name;
     return row && f >= 0 ? (*row)[f] : -1;
   }
+  bool has(const std::string& user, const std::string& name) {  // the user has a value for it
+    const auto* present = h.engine.profile_present_of(user);
+    int f = c.program().find_profile_field(name);
+    return present && f >= 0 && (*present)[f];
+  }
 };
 
 const char* kHeader = "user,vip,age,score,balance,city,joined,birthday,tier,tags,wait\n";
@@ -310,11 +316,12 @@ TEST(CsvProfiles, EveryCellTypeParsesExactly) {
   EXPECT_EQ(p.field("u1", "level"), 1);  // no column: the default
   // Empty cells: missing optionals.
   EXPECT_EQ(p.field("u2", "vip"), 0);
-  EXPECT_EQ(p.field("u2", "age"), crm::bytecode::kNone);
-  EXPECT_EQ(p.field("u2", "city"), crm::bytecode::kNone);
-  EXPECT_EQ(p.field("u2", "tags"), crm::bytecode::kNone);
+  EXPECT_FALSE(p.has("u2", "age"));
+  EXPECT_FALSE(p.has("u2", "city"));
+  EXPECT_FALSE(p.has("u2", "tags"));
+  EXPECT_TRUE(p.has("u1", "age"));
   // A quoted empty cell is the empty string, not a missing value.
-  EXPECT_NE(p.field("u3", "city"), crm::bytecode::kNone);
+  EXPECT_TRUE(p.has("u3", "city"));
   EXPECT_EQ(p.h.engine.strings().text(p.field("u3", "city")), "");
   EXPECT_EQ(p.field("u3", "vip"), 1);
   EXPECT_EQ(p.field("u3", "wait"), 1'500'000);
