@@ -618,7 +618,8 @@ int cmd_import(int argc, char** argv) {
   ingest::ImportStats st;
   bool ok = kind == "online-retail" ? ingest::import_online_retail(in, *out, st, err) : ingest::import_cdnow(in, *out, st, err);
   if (!ok) {
-    std::cerr << "crm: " << o.files[1] << ": " << err << "\n";
+    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", o.files[1], st.error_line, err);
+    else std::cerr << "crm: " << o.files[1] << ": " << err << "\n";
     return 1;
   }
   std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);

@@ -71,5 +71,5 @@ grep -q '"vips": 1' aud.json || fail "wrong counts after skipping: $(cat aud.jso
 [ "$(wc -l <cd.jsonl)" = 1 ] || fail "import lost the first row: $(cat cd.jsonl)"
 printf 'customer_id,date,number_of_cds,dollar_value\nM\xfcller,1997-01-01,1,1\n' >cd_bad.csv
 if "$crm" import cdnow cd_bad.csv -o cd.jsonl 2>err.txt; then fail "import accepted invalid UTF-8"; fi
-grep -q "cd_bad.csv.*line 2: invalid UTF-8" err.txt || fail "wrong import error: $(cat err.txt)"
+grep -q "^cd_bad.csv:2: invalid UTF-8" err.txt || fail "wrong import error: $(cat err.txt)"
 echo "text and CSV contract holds"

@@ -25,7 +25,7 @@ using i128 = __int128;
 
 // ---- records -----------------------------------------------------------------------------------
 
-// The shared strict CSV reader (support/csv.h), with errors as "line N: ...".
+// The shared strict CSV reader (support/csv.h); remembers the line of the error it reports.
 class CsvReader {
  public:
   explicit CsvReader(std::istream& in) : csv_(in) {}
@@ -44,9 +44,15 @@ class CsvReader {
   }
 
   size_t line() const { return csv_.line(); }
-  std::string at(const std::string& message) const { return "line " + std::to_string(csv_.line()) + ": " + message; }
+  // An error about the current record: its line becomes ImportStats::error_line.
+  std::string at(const std::string& message) {
+    error_line_ = csv_.line();
+    return message;
+  }
+  size_t error_line() const { return error_line_; }
 
  private:
+  size_t error_line_ = 0;
   support::CsvReader csv_;
   std::vector<support::CsvField> cells_;
 };
@@ -58,7 +64,7 @@ bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names,
                   size_t& width, std::string& error) {
   std::vector<std::string> header;
   if (!csv.next(header, error)) {
-    if (error.empty()) error = "line 1: empty input, expected a header line";
+    if (error.empty()) error = csv.at("empty input, expected a header line");
     return false;
   }
   width = header.size();
@@ -150,10 +156,9 @@ bool fits_int64(i128 v) {
 
 // ---- UCI Online Retail ---------------------------------------------------------------------------
 
-bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
-  stats = ImportStats{};
-  error.clear();
-  CsvReader csv(in);
+namespace {
+
+bool online_retail(CsvReader& csv, std::ostream& out, ImportStats& stats, std::string& error) {
   std::vector<size_t> col;
   size_t width = 0;
   if (!find_columns(csv, {"InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"}, col,
@@ -268,10 +273,7 @@ bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stat
 
 // ---- CDNOW ---------------------------------------------------------------------------------------
 
-bool import_cdnow(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
-  stats = ImportStats{};
-  error.clear();
-  CsvReader csv(in);
+bool cdnow(CsvReader& csv, std::ostream& out, ImportStats& stats, std::string& error) {
   std::vector<size_t> col;
   size_t width = 0;
   if (!find_columns(csv, {"customer_id", "date", "number_of_cds", "dollar_value"}, col, width, error)) return false;
@@ -316,6 +318,26 @@ bool import_cdnow(std::istream& in, std::ostream& out, ImportStats& stats, std::
   }
   if (!error.empty()) return false;
   return write_events(events, "cds", false, out, stats, error);
+}
+
+template <typename Importer>
+bool import(Importer importer, std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
+  stats = ImportStats{};
+  error.clear();
+  CsvReader csv(in);
+  bool ok = importer(csv, out, stats, error);
+  if (!ok) stats.error_line = csv.error_line();
+  return ok;
+}
+
+}  // namespace
+
+bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
+  return import(online_retail, in, out, stats, error);
+}
+
+bool import_cdnow(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error) {
+  return import(cdnow, in, out, stats, error);
 }
 
 }  // namespace crm::ingest

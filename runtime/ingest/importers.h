@@ -27,8 +27,9 @@
 // CSV is read by the shared strict reader (support/csv.h: RFC 4180, quoted fields may contain
 // commas, doubled quotes and line breaks; CRLF or LF; an optional UTF-8 BOM; text must be UTF-8).
 // Columns are found by header name. Malformed input makes the importer
-// return false with `error` = "line N: ..." (N = the physical line where the record starts);
-// what was written to `out` by then is incomplete and must be discarded.
+// return false with `error` saying what is wrong and `stats.error_line` the physical line where
+// the record starts (0 when the fault is not in the input, e.g. a failed write); what was
+// written to `out` by then is incomplete and must be discarded.
 #pragma once
 
 #include <cstddef>
@@ -43,6 +44,7 @@ struct ImportStats {
   size_t events = 0;   // events written
   size_t skipped = 0;  // data rows not used by any event (== sum of skipped_by_reason)
   std::map<std::string, size_t> skipped_by_reason;
+  size_t error_line = 0;  // on failure: the input line at fault (reported as FILE:LINE), or 0
 };
 
 bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error);

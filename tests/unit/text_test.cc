@@ -427,7 +427,12 @@ TEST(Importers, ShareTheStrictReader) {
   EXPECT_EQ(st.events, 1u);
   std::istringstream latin1("customer_id,date,number_of_cds,dollar_value\n1,1997-01-01,1,1\nM\xFCller,1997-01-02,1,1\n");
   EXPECT_FALSE(crm::ingest::import_cdnow(latin1, out, st, err));
-  EXPECT_EQ(err, "line 3: invalid UTF-8 (byte 0xFC at byte 2 of the line)");
+  EXPECT_EQ(err, "invalid UTF-8 (byte 0xFC at byte 2 of the line)");
+  EXPECT_EQ(st.error_line, 3u);
+  std::istringstream quoted("customer_id,date,number_of_cds,dollar_value\n\"1\n\",1997-01-01,1,1\n2,1997-13-01,1,1\n");
+  EXPECT_FALSE(crm::ingest::import_cdnow(quoted, out, st, err));  // the bad record starts on line 4
+  EXPECT_EQ(err, "date `1997-13-01` is not `YYYY-MM-DD`");
+  EXPECT_EQ(st.error_line, 4u);
 }
 
 TEST(Sources, AByteOrderMarkStartsAValidSourceAndIsNotAColumn) {
