@@ -30,9 +30,17 @@ struct Hasher {
   const Program& p;
   Canon c;
 
+  // A string id is hashed as its text: ids are positions in the program's string table, which
+  // another declaration may shift.
+  void string_id(int64_t v) {
+    if (v >= 0 && size_t(v) < p.strings.size()) c.str(p.strings[size_t(v)]);
+    else c.i64(v);
+  }
   void field(const Field& f) {
     c.str(f.name); c.i64(int64_t(f.kind)); c.i64(int64_t(f.elem)); c.i64(f.optional); c.str(f.currency);
-    c.i64(f.has_default ? f.default_value : 0); c.i64(f.has_default);
+    if (f.has_default && f.kind == Kind::String) string_id(f.default_value);
+    else c.i64(f.has_default ? f.default_value : 0);
+    c.i64(f.has_default);
     c.i64(int64_t(f.enum_values.size()));
     for (const auto& v : f.enum_values) c.str(v);
   }
@@ -49,16 +57,75 @@ struct Hasher {
     unit(a.filter_unit, int32_t(a.event));
     if (a.filter_unit >= 0) zone(p.zone);  // a filter's date built-ins read the program's zone
   }
+  // Which constants of a unit are strings, from the registers they meet: a string field, a
+  // string concatenation, or a comparison with either (the checker typed the code, so both sides
+  // of a comparison have one type). Constants it cannot tell (arguments of builtins) stay values.
+  struct Strings {
+    std::vector<uint8_t> reg;       // per register: holds a string
+    std::vector<int32_t> loaded;    // per register: pc of the LOAD_CONST that wrote it, or -1
+    std::vector<uint8_t> const_pc;  // per instruction: a LOAD_CONST of a string / a _K or IN_SET on one
+  };
+  Strings strings_of(const Unit& x, int32_t event) const {
+    Strings t{std::vector<uint8_t>(x.registers + 1u, 0), std::vector<int32_t>(x.registers + 1u, -1),
+              std::vector<uint8_t>(x.code.size(), 0)};
+    auto r = [&](uint32_t i) -> uint32_t { return i < x.registers ? i : x.registers; };
+    auto is_string_field = [&](const Instr& in) {
+      const Field* f = nullptr;
+      if (in.op == Op::LOAD_PROFILE && in.a < p.profile.size()) f = &p.profile[in.a];
+      if (in.op == Op::LOAD_EVENT && event >= 0 && in.a < p.events[event].fields.size()) f = &p.events[event].fields[in.a];
+      return f && f->kind == Kind::String;
+    };
+    auto mark = [&](uint32_t reg) {
+      t.reg[r(reg)] = 1;
+      if (t.loaded[r(reg)] >= 0) t.const_pc[size_t(t.loaded[r(reg)])] = 1;
+    };
+    for (size_t pc = 0; pc < x.code.size(); ++pc) {
+      const Instr& in = x.code[pc];
+      bool sa = t.reg[r(in.a)], sb = t.reg[r(in.b)];
+      bool dest_string = false;
+      switch (in.op) {
+        case Op::LOAD_PROFILE: case Op::LOAD_EVENT: dest_string = is_string_field(in); break;
+        case Op::STR_CONCAT: case Op::STR_LT: case Op::STR_LE:
+          mark(in.a); mark(in.b);
+          dest_string = in.op == Op::STR_CONCAT;
+          break;
+        case Op::EQ: case Op::NE:
+          if (sa || sb) { mark(in.a); mark(in.b); }
+          break;
+        case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K: case Op::GT_K: case Op::GE_K: case Op::IN_SET:
+          t.const_pc[pc] = sa;
+          break;
+        case Op::MOV: dest_string = sa; break;
+        case Op::COALESCE:
+          if (sa || sb) { mark(in.a); mark(in.b); dest_string = true; }
+          break;
+        case Op::SELECT: {
+          bool sc = t.reg[r(in.c)];
+          if (sb || sc) { mark(in.b); mark(in.c); dest_string = true; }
+          break;
+        }
+        default: break;
+      }
+      if (op_shape(in.op)[0] == 'D') {
+        t.reg[r(in.d)] = dest_string;
+        t.loaded[r(in.d)] = in.op == Op::LOAD_CONST ? int32_t(pc) : -1;
+      }
+    }
+    return t;
+  }
+
   // A unit's code with every operand that indexes a program-wide table replaced by what it
-  // names, so the hash does not move when other declarations are added. (Constants are their
-  // values: a string constant is its index in the string table, so a change that renumbers the
-  // table shows as a change of the strategy; never the other way round.)
+  // names (string constants by their text), so the hash does not move when other declarations
+  // are added or reordered.
   void unit(int32_t u, int32_t event) {
     c.i64(u >= 0);
     if (u < 0) return;
     const Unit& x = p.units[u];
+    Strings strs = strings_of(x, event);
     c.i64(x.registers); c.i64(int64_t(x.result)); c.i64(int64_t(x.code.size()));
-    for (const auto& in : x.code) {
+    for (size_t pc = 0; pc < x.code.size(); ++pc) {
+      const Instr& in = x.code[pc];
+      bool text = strs.const_pc[pc];
       c.i64(int64_t(in.op));
       uint32_t operands[4] = {in.d, in.a, in.b, in.c};
       const char* shape = op_shape(in.op);
@@ -67,12 +134,25 @@ struct Hasher {
         if (*s == ' ') continue;
         uint32_t v = operands[k++];
         switch (*s) {
-          case 'K': c.i64(v < p.constants.size() ? p.constants[v] : -1); break;
+          case 'K':
+            if (v >= p.constants.size()) c.i64(-1);
+            else if (text) string_id(p.constants[v]);
+            else c.i64(p.constants[v]);
+            break;
           case 'G': if (v < p.aggregates.size()) aggregate(v); break;
           case 'S':
             if (v < p.sets.size()) {
               c.i64(int64_t(p.sets[v].size()));
-              for (int64_t e : p.sets[v]) c.i64(e);
+              if (!text) {
+                for (int64_t e : p.sets[v]) c.i64(e);
+              } else {
+                // A set of strings is sorted by id; its texts, sorted, do not depend on the ids.
+                std::vector<std::string> texts;
+                for (int64_t e : p.sets[v])
+                  texts.push_back(e >= 0 && size_t(e) < p.strings.size() ? p.strings[size_t(e)] : std::to_string(e));
+                std::sort(texts.begin(), texts.end());
+                for (const auto& t : texts) c.str(t);
+              }
             }
             break;
           case 'F':

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "compile_helpers.h"
+#include "runtime/engine/program_identity.h"
 #include "runtime/state/state_store.h"
 
 namespace {
@@ -428,6 +429,34 @@ TEST(Ledger, AnAllowedChangeKeepsTheCountersOfAChangedStrategy) {
   EXPECT_EQ(count_of(out, R"("strategy":"s","outcome":"granted")"), 2u);
   EXPECT_EQ(count_of(out, R"("strategy":"s","outcome":"rejected","reason":"stock")"), 2u);
   EXPECT_EQ(count_of(out, R"("strategy":"t","outcome":"granted")"), 4u);
+}
+
+// A strategy declared before `s` shifts the string table (its "Web" and set come first); `s`
+// itself is the same strategy, with the same hash.
+TEST(Ledger, AddingAStrategyBeforeAnotherLeavesItsHashAlone) {
+  const char* schema = "profile { city: String }\n"
+                       "event Order { amount: Money(CNY)  channel: String }\n"
+                       "resource coupon c { discount: 5 CNY }\n";
+  const char* s = "strategy s { who: city in {\"Beijing\", \"Shanghai\"}  when: on Order  where: channel == \"App\" or "
+                  "channel + \"x\" == \"Webx\"  what: grant c via App }\n";
+  const char* t = "strategy t { who: city in {\"Wuhan\", \"Shanghai\"} or city == \"Chengdu\"  when: on Order  "
+                  "where: channel == \"Web\"  what: grant c via App }\n";
+  Compiled a = compile(std::string(schema) + s);
+  Compiled b = compile(std::string(schema) + t + s);
+  auto ia = crm::engine::program_identity(a.program()), ib = crm::engine::program_identity(b.program());
+  ASSERT_EQ(ia.strategies.size(), 1u);
+  ASSERT_EQ(ib.strategies.size(), 2u);
+  EXPECT_NE(a.program().strings, b.program().strings);  // the ids did move
+  EXPECT_EQ(ib.strategies[0].name, "s");
+  EXPECT_EQ(ib.strategies[0].hash, ia.strategies[0].hash);
+  // And a real change of `s` is seen: another text, another set member, another channel.
+  for (auto [from, to] : {std::pair{"\"App\"", "\"Ap\""}, std::pair{"\"Beijing\"", "\"Beijin\""},
+                          std::pair{"via App", "via SMS"}}) {
+    std::string changed = s;
+    changed.replace(changed.find(from), std::strlen(from), to);
+    Compiled d = compile(std::string(schema) + changed);
+    EXPECT_NE(crm::engine::program_identity(d.program()).strategies[0].hash, ia.strategies[0].hash) << changed;
+  }
 }
 
 TEST(Ledger, AChangedStrategyWhoseCountersCannotCarryOverIsRefused) {
