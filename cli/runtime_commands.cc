@@ -331,15 +331,18 @@ int cmd_run(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& st = eng.stats();
   if (o.format == "json") {
-    std::string skipped;
+    std::string skipped, errors;
     for (const auto& [reason, n] : st.skipped_by_reason)
       skipped += fmt::format("{}{}:{}", skipped.empty() ? "" : ",", support::json_quote(reason), n);
+    for (const auto& [kind, n] : st.eval_errors_by_kind)
+      errors += fmt::format("{}{}:{}", errors.empty() ? "" : ",", support::json_quote(kind), n);
     std::cerr << fmt::format(
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
-        "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"state\":{},\"ok\":{}}}\n",
+        "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
+        "\"ok\":{}}}\n",
         st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.redeemed, st.redeem_rejected,
-        st.expired, st.skipped, skipped, st.eval_errors, store ? support::json_quote(store->describe()) : "null",
+        st.expired, st.skipped, skipped, st.eval_errors, errors, store ? support::json_quote(store->describe()) : "null",
         ok && !store_failed ? "true" : "false");
     return ok && !store_failed ? 0 : 1;
   }
