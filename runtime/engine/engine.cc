@@ -144,6 +144,8 @@ Engine::User& Engine::user(const std::string& id) {
   if (auto r = restored_.find(id); r != restored_.end()) {
     u->grants = std::move(r->second.grants);
     u->deliveries = std::move(r->second.deliveries);
+    u->shadow_grants = std::move(r->second.shadow_grants);
+    u->shadow_deliveries = std::move(r->second.shadow_deliveries);
     restored_.erase(r);
   }
   users_[k] = std::move(u);
@@ -649,7 +651,9 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     if (rec.count++ == 0) rec.first = e.seq;
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
-    if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired") continue;
+    // Control rows without a reason are what a control user would have received: shadow grants.
+    bool shadow = e.outcome == "control" && e.reason.empty();
+    if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired" && !shadow) continue;
     auto s = strategy_of.find(e.strategy);
     auto r = resource_of.find(e.resource);
     if (s == strategy_of.end() || r == resource_of.end()) continue;
@@ -667,7 +671,8 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
 // created in stream order (scheduled deliveries iterate users in that order).
 void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
   Restored& u = restored_[e.user];
-  if (e.outcome != "granted") {
+  const bool shadow = e.outcome == "control";
+  if (e.outcome != "granted" && !shadow) {
     // A redemption or expiry closes the grant it names.
     for (auto& g : u.grants)
       if (g.strategy == si && g.resource == ri && g.time == e.granted_at && g.state == GrantState::Open) {
@@ -682,9 +687,11 @@ void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
   int32_t ai = 0;
   for (size_t a = 0; a < st.actions.size(); ++a)
     if (st.actions[a].resource == ri && st.actions[a].code == e.code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
-  u.grants.push_back({si, ri, ai, ch, e.at, e.amount, expiry_of(ri, e.at)});
+  auto& grants = shadow ? u.shadow_grants : u.grants;
+  auto& deliveries = shadow ? u.shadow_deliveries : u.deliveries;
+  grants.push_back({si, ri, ai, ch, e.at, e.amount, expiry_of(ri, e.at)});
   // Stock and budget were recounted by the store (state::Quotas), from the same rows.
-  if (u.deliveries.empty() || u.deliveries.back() != std::make_pair(si, e.at)) u.deliveries.emplace_back(si, e.at);
+  if (deliveries.empty() || deliveries.back() != std::make_pair(si, e.at)) deliveries.emplace_back(si, e.at);
 }
 
 bool Engine::commit(std::string& err) {
@@ -1022,7 +1029,7 @@ int64_t Engine::expiry_of(uint32_t ri, int64_t claimed) const {
   return INT64_MAX;
 }
 
-std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now) {
+std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0;
     for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now, s);
@@ -1031,6 +1038,7 @@ std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_
   if (!s.exclusive_group.empty())
     for (const auto& [strategy, time] : u.deliveries)
       if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) return "exclusive_group";
+  if (!with_quotas) return "";
   // An early look at the campaign-wide counters, at the cost of every action, so a spent stock
   // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
   // does, atomically, once the actions that pass are known.
@@ -1107,9 +1115,7 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
   if (s.control_basis_points > 0 &&
       static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000) < s.control_basis_points) {
-    d.outcome = Outcome::Control;
-    ++stats_.control;
-    out.push_back(d);
+    decide_control(u, s, si, now, std::move(d), out);
     return;
   }
   std::string strategy_why = strategy_limit(u, s, si, now);
@@ -1153,6 +1159,41 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     }
   }
   for (size_t i = first_out; i < out.size(); ++i) ++(out[i].outcome == Outcome::Granted ? stats_.granted : stats_.rejected);
+}
+
+// A control user gets one `control` row per action, decided by the same per-user caps, exclusive
+// groups and policies as a treated user (stock, budget and pacing aside: a control delivery takes
+// none), so control and treatment rows compare one to one: a row without a reason is an action
+// the user would have received, a row with one says which limit would have refused it. What
+// would have been received is kept as shadow grants, which later control decisions of the user
+// see (a weekly strategy's control user gets one delivery a week, as a treated user does) and
+// treated decisions never do.
+void Engine::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d,
+                            std::vector<Decision>& out) {
+  // Decide against real plus shadow grants: the shadow ones are appended for the time of the
+  // decision (no expiry is queued for them) and moved back afterwards.
+  const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
+  u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
+  u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
+  const std::string strategy_why = strategy_limit(u, s, si, now, false);
+  const size_t first_new = u.grants.size();
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    d.action = static_cast<int32_t>(ai);
+    d.outcome = Outcome::Control;
+    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now) : strategy_why;
+    d.amount = 0;
+    if (d.reason.empty()) u.grants.push_back(make_grant(u, si, d.action, now));
+    ++stats_.control;
+    out.push_back(d);
+  }
+  if (s.actions.empty()) {  // no action: still one row that says the user is in the control group
+    ++stats_.control;
+    out.push_back(d);
+  }
+  u.shadow_grants.insert(u.shadow_grants.end(), u.grants.begin() + first_new, u.grants.end());
+  if (u.grants.size() > first_new) u.shadow_deliveries.emplace_back(si, now);
+  u.grants.resize(real_grants);
+  u.deliveries.resize(real_deliveries);
 }
 
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {

@@ -170,6 +170,11 @@ class Engine {
     // One entry per delivery of a strategy (all its granted actions at one instant): what
     // per-user limits count, so a strategy that grants a coupon and sends a push counts once.
     std::vector<std::pair<uint32_t, int64_t>> deliveries;
+    // What the user would have received as a control user (docs/semantics.md, "Priority and
+    // split"): shadow grants and deliveries that per-user caps and policies see when deciding a
+    // control delivery, and nothing else (no stock, no budget, no effect on treated decisions).
+    std::vector<Grant> shadow_grants;
+    std::vector<std::pair<uint32_t, int64_t>> shadow_deliveries;
   };
   class AggSource;
   // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
@@ -197,7 +202,10 @@ class Engine {
   void restore(const state::LedgerEntry& e, uint32_t strategy, uint32_t resource);
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
-  std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now);
+  // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
+  std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
+  // A control user's delivery, decided as if treated against the user's real and shadow grants.
+  void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
   std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now);
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
@@ -286,6 +294,8 @@ class Engine {
   struct Restored {
     std::vector<Grant> grants;
     std::vector<std::pair<uint32_t, int64_t>> deliveries;
+    std::vector<Grant> shadow_grants;
+    std::vector<std::pair<uint32_t, int64_t>> shadow_deliveries;
   };
   std::unordered_map<std::string, Restored> restored_;  // from the ledger, for users not met yet
   std::string store_error_;
