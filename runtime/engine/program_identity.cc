@@ -96,9 +96,7 @@ struct Hasher {
           t.const_pc[pc] = sa;
           break;
         case Op::MOV: dest_string = sa; break;
-        case Op::COALESCE:
-          if (sa || sb) { mark(in.a); mark(in.b); dest_string = true; }
-          break;
+        case Op::COALESCE:  // d = a ? b : c, where a is b's presence
         case Op::SELECT: {
           bool sc = t.reg[r(in.c)];
           if (sb || sc) { mark(in.b); mark(in.c); dest_string = true; }

@@ -434,10 +434,11 @@ TEST(Ledger, AnAllowedChangeKeepsTheCountersOfAChangedStrategy) {
 // A strategy declared before `s` shifts the string table (its "Web" and set come first); `s`
 // itself is the same strategy, with the same hash.
 TEST(Ledger, AddingAStrategyBeforeAnotherLeavesItsHashAlone) {
-  const char* schema = "profile { city: String }\n"
+  const char* schema = "profile { city: String  nick: String? }\n"
                        "event Order { amount: Money(CNY)  channel: String }\n"
                        "resource coupon c { discount: 5 CNY }\n";
-  const char* s = "strategy s { who: city in {\"Beijing\", \"Shanghai\"}  when: on Order  where: channel == \"App\" or "
+  const char* s = "strategy s { who: city in {\"Beijing\", \"Shanghai\"} and (nick ?? \"anon\") != \"Bob\"  when: on Order  "
+                  "where: channel == \"App\" or "
                   "channel + \"x\" == \"Webx\"  what: grant c via App }\n";
   const char* t = "strategy t { who: city in {\"Wuhan\", \"Shanghai\"} or city == \"Chengdu\"  when: on Order  "
                   "where: channel == \"Web\"  what: grant c via App }\n";
@@ -450,7 +451,7 @@ TEST(Ledger, AddingAStrategyBeforeAnotherLeavesItsHashAlone) {
   EXPECT_EQ(ib.strategies[0].name, "s");
   EXPECT_EQ(ib.strategies[0].hash, ia.strategies[0].hash);
   // And a real change of `s` is seen: another text, another set member, another channel.
-  for (auto [from, to] : {std::pair{"\"App\"", "\"Ap\""}, std::pair{"\"Beijing\"", "\"Beijin\""},
+  for (auto [from, to] : {std::pair{"\"App\"", "\"Ap\""}, std::pair{"\"Beijing\"", "\"Beijin\""}, std::pair{"\"anon\"", "\"anom\""},
                           std::pair{"via App", "via SMS"}}) {
     std::string changed = s;
     changed.replace(changed.find(from), std::strlen(from), to);
