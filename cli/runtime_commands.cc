@@ -28,7 +28,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/ingest/importers.h"
 #include "runtime/state/state_store.h"
-#include "runtime/vm/ast_evaluator.h"
+#include "compiler/explain.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
@@ -38,7 +38,7 @@ namespace {
 
 struct Options {
   std::vector<std::string> files, includes;
-  std::string events, profiles, out, at, user, format = "text", on_error = "stop", state;
+  std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness;
   size_t commit_every = 4096;
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
 };
@@ -53,7 +53,7 @@ void program_options(Command& c, Options& o) {
 
 // The data a command replays.
 void data_options(Command& c, Options& o) {
-  c.option("--events", o.events, "E.jsonl", "events, JSON Lines in time order");
+  c.option("--events", o.events, "E.jsonl", "events, JSON Lines (see docs/semantics.md, \"Event order\")");
   c.option("--profiles", o.profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
   c.choice("--on-error", o.on_error, {"stop", "skip"},
            "a malformed data line stops the command (default) or is skipped and counted");
@@ -125,6 +125,24 @@ bool parse_at(const std::string& text, int64_t& at) {
     return false;
   }
   at = *t;
+  return true;
+}
+
+// `0`, `90s`, `15m`, `2h`, `1d` (a bare number is seconds).
+bool parse_lateness(const std::string& text, int64_t& micros) {
+  if (text.empty()) return false;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9) return false;
+  std::string unit = text.substr(digits);
+  int64_t n = std::stoll(text.substr(0, digits));
+  int64_t scale = unit.empty() || unit == "s" ? support::kMicrosPerSecond
+                  : unit == "m"               ? support::kMicrosPerMinute
+                  : unit == "h"               ? support::kMicrosPerHour
+                  : unit == "d"               ? support::kMicrosPerDay
+                                              : 0;
+  if (!scale) return false;
+  micros = n * scale;
   return true;
 }
 
@@ -254,7 +272,7 @@ int cmd_compile(int argc, char** argv) {
 int cmd_run(int argc, char** argv) {
   Options o;
   Command c("run", "run FILE... --events E.jsonl [options]",
-            "Replays events (JSON Lines, in time order) through the strategies and writes one decision per\n"
+            "Replays events (JSON Lines, in time order up to --allowed-lateness) through the strategies and\nwrites one decision per "
             "line (granted, rejected with a reason, or control). See docs/runtime.md for the contract.");
   program_options(c, o);
   data_options(c, o);
@@ -264,6 +282,8 @@ int cmd_run(int argc, char** argv) {
   c.flag("--allow-program-change", o.allow_program_change,
          "continue a ledger recorded by a program whose strategies differ\n(changed strategies keep their counters; see docs/semantics.md)");
   c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it");
+  c.option("--allowed-lateness", o.lateness, "D",
+           "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
@@ -272,6 +292,12 @@ int cmd_run(int argc, char** argv) {
   Loaded l;
   if (!load(o, l)) return 1;
   engine::Engine eng(l.compiled.program);
+  if (!o.lateness.empty()) {
+    int64_t micros = 0;
+    if (!parse_lateness(o.lateness, micros))
+      return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
+    eng.set_allowed_lateness(micros);
+  }
   std::unique_ptr<state::StateStore> store;
   if (!o.state.empty()) {
     store = state::open_store(o.state, err);
@@ -316,14 +342,16 @@ int cmd_run(int argc, char** argv) {
     if (kill_after && eng.decided_units() >= kill_after) raise(SIGKILL);
     return eng.pending_units() < o.commit_every || commit();
   };
+  // The stream contract (docs/semantics.md, "Event order"): an event older than the watermark
+  // is a FILE:LINE error, or a counted skip with --on-error=skip; held events are decided in
+  // time order as the watermark passes them.
   bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
-    eng.fire_schedules(ev.time, decisions);
-    bool r = eng.process(ev, decisions, e);
+    bool r = eng.submit(ev, decisions, e);
     if (!collect()) return -1;
     return r ? 1 : 0;
   });
-  if (ok && !store_failed && eng.last_time() != INT64_MIN) {
-    eng.fire_schedules(eng.last_time(), decisions);
+  if (ok && !store_failed) {
+    if (!eng.finish(decisions, err)) std::cerr << "crm: " << err << "\n", ok = false;
     collect();
   }
   if (!store_failed) commit();
@@ -362,8 +390,9 @@ int cmd_run(int argc, char** argv) {
 int cmd_audience(int argc, char** argv) {
   Options o;
   Command c("audience", "audience FILE... --events E.jsonl --at TIME [--profiles P] [--format text|json]",
-            "Replays the events up to TIME and counts, for every segment and every strategy's `who:`, the\n"
-            "users that match at TIME (batch evaluation). JSON output is {\"name\": count, ...}.");
+            "Applies the events up to TIME (the file may be in any order) and counts, for every segment and\n"
+            "every strategy's `who:`, the users that match at TIME (batch evaluation). JSON output is\n"
+            "{\"name\": count, ...}.");
   program_options(c, o);
   data_options(c, o);
   c.option("--at", o.at, "TIME", "evaluate at this ISO-8601 time");
@@ -378,11 +407,20 @@ int cmd_audience(int argc, char** argv) {
   if (!load(o, l)) return 1;
   engine::Engine eng(l.compiled.program);
   if (!load_profiles(eng, o)) return 1;
-  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
-    if (ev.time > at) return -1;  // the log is in time order: nothing later matters
-    return eng.observe(ev, e) ? 1 : 0;
+  // Every line is read: the file need not be in time order. The events at or before the instant
+  // are then applied in time order (ties by id), so any order of the file gives the same counts.
+  std::vector<engine::Event> events;
+  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string&) {
+    if (ev.time <= at) events.push_back(ev);
+    return 1;
   });
   if (!ok) return 1;
+  engine::sort_by_time(events);
+  for (const auto& ev : events)
+    if (!eng.observe(ev, err)) {
+      std::cerr << "crm: " << o.events << ": event `" << ev.id << "`: " << err << "\n";
+      return 1;
+    }
   auto counts = eng.audience(at);
   if (o.format == "json") {
     std::string s = "{";
@@ -404,185 +442,52 @@ int cmd_audience(int argc, char** argv) {
   return 0;
 }
 
-namespace {
-
-// Explains one clause: the first conjunct that is false, with the values involved.
-void explain_clause(const sema::Program& p, vm::AstEvaluator& ev, const vm::AstEnv& env, const ast::Expr* e,
-                    const std::string& label, engine::Engine& eng, std::ostream& out, bool& printed) {
-  using namespace crm::ast;
-  if (!e || printed) return;
-  // Descend through `and` and through named segments to find the culprit.
-  if (e->kind == ExprKind::Binary && static_cast<const BinaryExpr*>(e)->op == BinaryOp::And) {
-    auto* b = static_cast<const BinaryExpr*>(e);
-    explain_clause(p, ev, env, b->lhs, label, eng, out, printed);
-    explain_clause(p, ev, env, b->rhs, label, eng, out, printed);
-    return;
-  }
-  int64_t v = 0;
-  std::string err;
-  if (!ev.eval(e, env, v, err)) {
-    out << fmt::format("  {}: `{}` fails: {}\n", label, format::format_expr(e), err);
-    printed = true;
-    return;
-  }
-  if (v) return;
-  if (e->kind == ExprKind::Name && p.refs[e->id].kind == sema::Ref::Kind::Segment) {
-    auto* seg = static_cast<const SegmentDecl*>(p.refs[e->id].target);
-    explain_clause(p, ev, env, seg->value, label + " > " + seg->name, eng, out, printed);
-    if (printed) return;
-  }
-  auto show = [&](const Expr* x) {
-    int64_t val = 0;
-    std::string e2;
-    bool present = true;
-    if (!ev.eval(x, env, val, e2, &present)) return std::string("error: ") + e2;
-    const sema::Type& t = p.type_of(x);
-    if (!present) return std::string("none");
-    switch (t.kind) {
-      case sema::TypeKind::Bool: return std::string(val ? "true" : "false");
-      case sema::TypeKind::Decimal: return support::Decimal::from_units(val).to_string();
-      case sema::TypeKind::Money: return support::Decimal::from_units(val).to_string() + " " + t.currency;
-      case sema::TypeKind::String: return "\"" + std::string(eng.strings().text(val)) + "\"";
-      case sema::TypeKind::Time: return support::format_time(val);
-      case sema::TypeKind::Date: return support::format_date(static_cast<int32_t>(val));
-      case sema::TypeKind::Duration: return support::format_duration(val);
-      case sema::TypeKind::Enum: return t.enum_info && val >= 0 && size_t(val) < t.enum_info->values.size() ? t.enum_info->values[val] : std::to_string(val);
-      default: return std::to_string(val);
-    }
-  };
-  if (e->kind == ExprKind::Binary) {
-    auto* b = static_cast<const BinaryExpr*>(e);
-    switch (b->op) {
-      case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge:
-      case BinaryOp::In: case BinaryOp::NotIn:
-        out << fmt::format("  {}: {} = {}, needs {} {}\n", label, format::format_expr(b->lhs), show(b->lhs),
-                           to_string(b->op), format::format_expr(b->rhs) == show(b->rhs) ? show(b->rhs)
-                                                                                         : format::format_expr(b->rhs) + " = " + show(b->rhs));
-        printed = true;
-        return;
-      default: break;
-    }
-  }
-  if (e->kind == ExprKind::Unary && static_cast<const UnaryExpr*>(e)->op == UnaryOp::Not) {
-    auto* u = static_cast<const UnaryExpr*>(e);
-    out << fmt::format("  {}: {} = {}, needs false\n", label, format::format_expr(u->operand), show(u->operand));
-    printed = true;
-    return;
-  }
-  if (e->kind == ExprKind::Between) {
-    auto* b = static_cast<const BetweenExpr*>(e);
-    out << fmt::format("  {}: {} = {}, needs {}between {} and {}\n", label, format::format_expr(b->value), show(b->value),
-                       b->negated ? "not " : "", show(b->lo), show(b->hi));
-    printed = true;
-    return;
-  }
-  out << fmt::format("  {}: {} is false\n", label, format::format_expr(e));
-  printed = true;
-}
-
-}  // namespace
-
 int cmd_explain(int argc, char** argv) {
   Options o;
-  Command c("explain", "explain FILE... --user U --at TIME [--events E.jsonl] [--profiles P]",
-            "Shows, for every strategy, whether user U qualifies at TIME, and the first failing clause with\n"
-            "the values involved, e.g. `who: count(Order within 90 days) = 1, needs >= 3`.");
+  Command c("explain", "explain FILE... --user U (--at TIME | --event ID) [--events E.jsonl] [--profiles P] [--format text|json]",
+            "Shows what the engine decides for user U, strategy by strategy, and why: the window, each\n"
+            "clause (the first failing part with its values, e.g. `who: count(Order within 90 days) = 1,\n"
+            "needs >= 3`), the split, per-user limits with their counts, stock, budget, pacing and policies,\n"
+            "then the decision of each action. It is the engine's own decision, made as a dry run.\n"
+            "The events file may be in any order.");
   program_options(c, o);
   data_options(c, o);
   c.option("--user", o.user, "U", "the user to explain");
-  c.option("--at", o.at, "TIME", "explain at this ISO-8601 time");
+  c.option("--at", o.at, "TIME",
+           "scheduled strategies as a run at TIME; event strategies against the user's latest\nevent of their type at or before TIME");
+  c.option("--event", o.event, "ID", "the decision on that event (its strategies, at its time)");
+  c.choice("--format", o.format, {"text", "json"}, "text (default) or one JSON object");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
   std::string err;
   if (o.user.empty()) return usage("explain", "explain needs --user ID");
-  if (o.at.empty()) return usage("explain", "explain needs --at TIME");
-  int64_t at;
-  if (!parse_at(o.at, at)) return 2;
+  if (o.at.empty() && o.event.empty()) return usage("explain", "explain needs --at TIME or --event ID");
+  explainer::Request req;
+  req.user = o.user;
+  req.event = o.event;
+  if (!o.at.empty() && !parse_at(o.at, req.at)) return 2;
   Loaded l;
   if (!load(o, l)) return 1;
-  if (!l.front) {
-    std::cerr << "crm: explain needs the .crm sources, not a compiled .crmc\n";
-    return 2;
+  auto prepared = explainer::prepare(l.front ? &l.front->program : nullptr, l.compiled.program);
+  if (!prepared->error.empty()) {
+    std::cerr << "crm: cannot explain: " << prepared->error << "\n";
+    return 1;
   }
-  engine::Engine eng(l.compiled.program);
-  if (!load_profiles(eng, o)) return 1;
-  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
-    if (ev.time > at) return -1;
-    return eng.observe(ev, e) ? 1 : 0;
+  explainer::Session session(*prepared, req);
+  if (!load_profiles(session.engine(), o)) return 1;
+  // Every event line is read (the file need not be in time order); the session keeps those at
+  // or before the instant and replays them in time order.
+  bool ok = replay(session.engine(), o, [&](const engine::Event& ev, std::string&) {
+    session.add(ev);
+    return 1;
   });
   if (!ok) return 1;
-  const sema::Program& p = l.front->program;
-  vm::AstEvaluator evaluator(p, l.compiled);
-  vm::AstEnv env;
-  env.profile = eng.profile_of(o.user);
-  env.profile_present = eng.profile_present_of(o.user);
-  std::vector<int64_t> empty_profile;
-  std::vector<uint8_t> empty_present;
-  if (!env.profile) {
-    // Unknown user: a profile of defaults, no history.
-    for (const auto& f : l.compiled.program.profile) {
-      empty_profile.push_back(f.has_default ? f.default_value : 0);
-      empty_present.push_back(f.has_default || empty_present.empty());
-    }
-    if (!empty_profile.empty()) empty_profile[0] = eng.strings().intern(o.user);
-    env.profile = &empty_profile;
-    env.profile_present = &empty_present;
+  explainer::Result r;
+  if (!session.run(r, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return 1;
   }
-  env.now = at;
-  env.strings = &eng.strings();
-  env.collections = &eng.collections();
-  env.aggregate = [&](uint32_t g) { return eng.aggregate_of(o.user, g, at); };
-  std::ostream& out = std::cout;
-  out << fmt::format("user {} at {}{}\n", o.user, support::format_time(at),
-                     eng.has_user(o.user) ? "" : " (no profile and no events: everything is empty)");
-  for (const auto& m : p.modules) {
-    if (m.is_std) continue;
-    for (const ast::Decl* d : m.ast->decls) {
-      if (d->kind != ast::DeclKind::Strategy) continue;
-      auto* s = static_cast<const ast::StrategyDecl*>(d);
-      // Date built-ins read the strategy's zone, as the engine's do.
-      env.zone = &l.compiled.program.zone;
-      for (const auto& cs : l.compiled.program.strategies)
-        if (cs.name == s->name) env.zone = &cs.zone;
-      std::string reasons;
-      std::ostringstream why;
-      bool printed = false;
-      std::string trigger;
-      for (const ast::Clause* c : s->clauses) {
-        if (c->kind == ast::ClauseKind::When) {
-          if (c->trigger == ast::TriggerKind::On) trigger = "fires on each " + c->event + " event";
-          else if (c->trigger == ast::TriggerKind::At) trigger = "runs at " + format::format_expr(c->at);
-          else trigger = "runs every " + format::format_expr(c->at);
-          if (c->from) {
-            int64_t from = 0, to = 0;
-            std::string e1;
-            evaluator.eval(c->from, env, from, e1);
-            evaluator.eval(c->to, env, to, e1);
-            if (at < from || at >= to) {
-              why << fmt::format("  when: {} is outside the window {} .. {}\n", support::format_time(at),
-                                 support::format_time(from), support::format_time(to));
-              printed = true;
-            }
-          }
-        }
-      }
-      for (const ast::Clause* c : s->clauses)
-        if (c->kind == ast::ClauseKind::Who) explain_clause(p, evaluator, env, c->expr, "who", eng, why, printed);
-      for (const ast::Clause* c : s->clauses)
-        if (c->kind == ast::ClauseKind::Where) {
-          // `where` may read the trigger event, which explain does not have.
-          explain_clause(p, evaluator, env, c->expr, "where", eng, why, printed);
-        }
-      out << fmt::format("strategy {}: {} ({})\n", s->name, printed ? "does not qualify" : "qualifies", trigger);
-      out << why.str();
-    }
-  }
-  for (const auto& seg : l.compiled.program.segments) {
-    int64_t v = 0;
-    std::string e;
-    bool r = eng.evaluate(seg.unit, o.user, at, v, e);
-    out << fmt::format("segment {}: {}\n", seg.name, r ? (v ? "yes" : "no") : "error: " + e);
-  }
+  std::cout << (o.format == "json" ? r.json : r.text);
   return 0;
 }
 

@@ -45,7 +45,7 @@ DriverOptions driver_options(const CheckOptions& o) {
 
 namespace detail {
 
-CheckResult make_result(std::unique_ptr<Compilation> c, const std::string& internal_error) {
+CheckResult make_result(std::shared_ptr<Compilation> c, const std::string& internal_error) {
   CheckResult r;
   if (!c) {
     r.internal_error_ = internal_error.empty() ? "unknown failure" : internal_error;

@@ -9,6 +9,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
+#include "compiler/explain.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
@@ -24,6 +25,7 @@ namespace detail {
 
 struct ProgramData {
   bytecode::Program program;
+  std::shared_ptr<const Compilation> front;  // the checked sources, when compiled from them (explain)
 };
 
 struct EvaluatorData {
@@ -120,7 +122,7 @@ CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOp
   try {
     std::vector<Input> inputs;
     for (const auto& p : paths) inputs.push_back({p, std::nullopt});
-    auto c = run_front_end(inputs, detail::driver_options(options));
+    std::shared_ptr<Compilation> c = run_front_end(inputs, detail::driver_options(options));
     if (!c->sink.has_errors()) {
       codegen::Output gen = codegen::generate(c->program);
       std::string err;
@@ -134,6 +136,7 @@ CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOp
       }
       auto data = std::make_shared<detail::ProgramData>();
       data->program = std::move(gen.program);
+      data->front = c;
       out.program = CompiledProgram(std::move(data));
     }
     out.diagnostics = make_result(std::move(c), "");
@@ -324,12 +327,12 @@ bool Runtime::process_event(std::string_view line, std::vector<std::string>& dec
     bool ok = d.engine.parse_event(line, d.event, error);
     if (ok) {
       d.decisions.clear();
-      d.engine.fire_schedules(d.event.time, d.decisions);
-      if (!d.engine.store_error().empty()) {
+      // The stream contract: a late event is refused; held events are decided in time order.
+      ok = d.engine.submit(d.event, d.decisions, error);
+      if (ok && !d.engine.store_error().empty()) {
         error = d.engine.store_error();
         ok = false;
       }
-      if (ok) ok = d.engine.process(d.event, d.decisions, error);
     }
     if (!ok) {
       d.recorded += d.engine.decided_units() - before;  // scheduled units may have been recorded
@@ -353,6 +356,40 @@ bool Runtime::process_event(std::string_view line, std::vector<std::string>& dec
   }
 }
 
+void Runtime::set_allowed_lateness(int64_t micros) {
+  if (!d_) return;
+  std::lock_guard lk(d_->mu);
+  d_->engine.set_allowed_lateness(micros);
+}
+
+bool Runtime::finish(std::vector<std::string>& decisions, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  auto& d = *d_;
+  std::unique_lock lk(d.mu);
+  try {
+    size_t before = d.engine.decided_units();
+    d.decisions.clear();
+    bool ok = d.engine.finish(d.decisions, error);
+    if (ok && !d.engine.store_error().empty()) {
+      error = d.engine.store_error();
+      ok = false;
+    }
+    d.recorded += d.engine.decided_units() - before;
+    if (!ok) {
+      d.maybe_commit();
+      return false;
+    }
+    std::vector<std::string> out;
+    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+    if (d.store && d.mode == Commit::OnReturn && !d.wait_durable(lk, d.recorded, error, /*now=*/true)) return false;
+    decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+    return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
 std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {
   if (!d_) return {};
   std::lock_guard lk(d_->mu);
@@ -361,6 +398,66 @@ std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros
   } catch (...) {
     return {};
   }
+}
+
+// ---- explain ----------------------------------------------------------------------------------
+
+Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
+                    const std::vector<std::string>& event_lines, const ExplainRequest& request) {
+  Explanation out;
+  if (!program.valid()) {
+    out.error = "no program";
+    return out;
+  }
+  try {
+    const auto& data = *program.data();
+    auto prepared = explainer::prepare(data.front ? &data.front->program : nullptr, data.program);
+    if (!prepared->error.empty()) {
+      out.error = prepared->error;
+      return out;
+    }
+    explainer::Request req;
+    req.user = request.user;
+    req.at = request.at_micros;
+    req.event = request.event;
+    explainer::Session session(*prepared, req);
+    std::string err;
+    for (size_t i = 0; i < profile_lines.size(); ++i)
+      if (!profile_lines[i].empty() && !session.profile(profile_lines[i], err)) {
+        out.error = "profiles:" + std::to_string(i + 1) + ": " + err;
+        return out;
+      }
+    for (size_t i = 0; i < event_lines.size(); ++i)
+      if (!event_lines[i].empty() && !session.event(event_lines[i], err)) {
+        out.error = "events:" + std::to_string(i + 1) + ": " + err;
+        return out;
+      }
+    explainer::Result r;
+    if (!session.run(r, err)) {
+      out.error = err;
+      return out;
+    }
+    for (uint32_t s = 0; s < r.strategies.size(); ++s) {
+      if (prepared->hidden[s]) continue;
+      const auto& t = r.strategies[s];
+      Explanation::Strategy st;
+      st.name = prepared->program.strategies[s].name;
+      st.verdict = t.verdict;
+      st.event = t.event;
+      st.at_micros = t.at;
+      for (const auto& c : t.checks) st.checks.push_back({c.clause, c.passed, c.detail, c.action >= 0 ? c.action + 1 : 0, c.policy});
+      for (const auto& d : t.decisions) st.decisions.push_back(session.engine().decision_json(d));
+      out.strategies.push_back(std::move(st));
+    }
+    for (const auto& sg : r.segments) out.segments.push_back({sg.name, sg.ok, sg.value, sg.error});
+    out.text = std::move(r.text);
+    out.json = std::move(r.json);
+    out.ok = true;
+  } catch (const std::exception& e) {
+    out.ok = false;
+    out.error = e.what();
+  }
+  return out;
 }
 
 }  // namespace crm

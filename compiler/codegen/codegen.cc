@@ -142,7 +142,7 @@ class Codegen {
  public:
   explicit Codegen(const sema::Program& p) : p_(p) {}
 
-  Output run() {
+  Output run(const std::vector<const Expr*>* probes = nullptr, std::vector<int32_t>* probe_units = nullptr) {
     Output out;
     try {
       layout();
@@ -160,6 +160,18 @@ class Codegen {
           if (d->kind == DeclKind::Segment && !m.is_std) segment(static_cast<const SegmentDecl*>(d));
           else if (d->kind == DeclKind::Strategy) strategy(static_cast<const StrategyDecl*>(d), m);
           else if (d->kind == DeclKind::Policy) policy(static_cast<const PolicyDecl*>(d));
+        }
+      if (probes)
+        for (const Expr* e : *probes) {
+          int32_t unit = -1;
+          try {
+            UnitGen u(*this, "probe");
+            Env env;
+            uint16_t r = u.expr(e, env);
+            unit = static_cast<int32_t>(add_unit(u.finish(r, kind_of(p_.type_of(e)), e)));
+          } catch (const Unsupported&) {
+          }
+          probe_units->push_back(unit);
         }
     } catch (const Unsupported& e) {
       out.error = e.what();
@@ -1042,5 +1054,10 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
 }  // namespace
 
 Output generate(const sema::Program& program) { return Codegen(program).run(); }
+
+Output generate(const sema::Program& program, const std::vector<const Expr*>& probes, std::vector<int32_t>& probe_units) {
+  probe_units.clear();
+  return Codegen(program).run(&probes, &probe_units);
+}
 
 }  // namespace crm::codegen

@@ -26,6 +26,12 @@ struct Output {
 
 Output generate(const sema::Program& program);
 
+// The same program, plus one unit per probe after the program's own units (which are exactly
+// those of generate()): for `crm explain`, which evaluates parts of a clause with the engine's
+// VM. probe_units[i] is probes[i]'s unit, or -1 when that part cannot be compiled on its own
+// (a collection literal, a function parameter).
+Output generate(const sema::Program& program, const std::vector<const ast::Expr*>& probes, std::vector<int32_t>& probe_units);
+
 // Encodes a folded constant as a VM slot (interning strings into `strings`).
 int64_t encode_value(const sema::Value& v, const sema::Type& t, std::vector<std::string>& strings,
                      std::map<std::string, int64_t>& string_ids);

@@ -55,7 +55,7 @@ struct Diagnostic {
 class CheckResult;
 namespace detail {
 // Library-internal: builds a result from a finished compilation (not part of the API).
-CheckResult make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
+CheckResult make_result(std::shared_ptr<Compilation>, const std::string& internal_error);
 }  // namespace detail
 
 class CheckResult {
@@ -75,8 +75,8 @@ class CheckResult {
   std::string render_json() const;
 
  private:
-  friend CheckResult detail::make_result(std::unique_ptr<Compilation>, const std::string& internal_error);
-  std::unique_ptr<Compilation> compilation_;
+  friend CheckResult detail::make_result(std::shared_ptr<Compilation>, const std::string& internal_error);
+  std::shared_ptr<Compilation> compilation_;  // shared with a compiled program, for explain
   std::vector<Diagnostic> diagnostics_;
   size_t errors_ = 0, warnings_ = 0;
   std::string internal_error_;

@@ -3,6 +3,7 @@
 //   crm::CompiledProgram   compiled, immutable; share one across threads
 //   crm::Evaluator         one per thread: fill a user's profile fields, ask about segments
 //   crm::Runtime           the streaming engine: events in, decisions out (JSON Lines contract)
+//   crm::explain()         what the engine decides for one user, and why (`crm explain`)
 //
 // Nothing here throws: failures come back as false plus an error message, or as diagnostics.
 #pragma once
@@ -88,8 +89,8 @@ class Evaluator {
 // JSON Lines. Keeps per-user history, grants, stock and budgets in memory.
 //
 // Thread-safe: any number of threads may call process_event at once (for overlapping users);
-// decisions are made one at a time, so limits, stock and budgets hold exactly. Each user's
-// events must still arrive in time order.
+// decisions are made one at a time, so limits, stock and budgets hold exactly. Events must
+// arrive in time order, up to the allowed lateness (see set_allowed_lateness).
 class Runtime {
  public:
   // When decisions become durable once a state is open (docs/semantics.md):
@@ -117,14 +118,72 @@ class Runtime {
 
   bool load_profile(std::string_view json_line, std::string& error);
   // Applies one event and appends the decisions it caused (and any scheduled deliveries due
-  // by its time, redemptions and expiries) to `decisions`, one JSON object each. On failure
-  // nothing is appended.
+  // by its time, redemptions and expiries) to `decisions`, one JSON object each; with an
+  // allowed lateness, the decisions of the held events it releases. On failure nothing is
+  // appended.
   bool process_event(std::string_view json_line, std::vector<std::string>& decisions, std::string& error);
+  // The stream contract (docs/semantics.md, "Event order"): events may be out of time order by
+  // at most `micros` (default 0). An older event is refused by process_event (nothing changes);
+  // events within it are held and decided in time order once the watermark (the latest event
+  // time minus this) passes them, so their decisions come back from a later call. Scheduled
+  // strategies run once the watermark reaches their instant. Set it before the first event.
+  void set_allowed_lateness(int64_t micros);
+  // End of the stream: decides every held event and runs the schedules due by the latest event.
+  bool finish(std::vector<std::string>& decisions, std::string& error);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
 
  private:
   std::unique_ptr<detail::RuntimeData> d_;
 };
+
+// Explain (docs/semantics.md, "Explain"): what the engine decides for one user and why, exactly
+// as `crm explain` prints it. The events up to the instant are decided by the engine in time
+// order (the lines may come in any order), then each strategy is decided for the user as a dry
+// run that records every check: window, if/who/where (the first false part, with its values,
+// when the program was compiled from sources), split, per-user caps with their counts, stock,
+// budget, pacing, claim window and policies, and the decisions the engine would record.
+struct ExplainRequest {
+  std::string user;
+  int64_t at_micros = INT64_MIN;  // microseconds since the epoch; INT64_MIN: the time of `event`
+  // The decision on this event (its strategies, at its time). Empty: scheduled strategies as a
+  // run at `at`, event strategies against the user's latest event of their type by then.
+  std::string event;
+};
+
+struct Explanation {
+  bool ok = false;
+  std::string error;  // when !ok: "events:LINE: ..." for a malformed line, or why it cannot answer
+  struct Check {
+    std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
+                         // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap
+    bool passed = true;
+    std::string detail;  // e.g. "per user 1 per day: 1 already granted today (latest at 2026-04-01 10:02 +08:00)"
+    int action = 0;      // 1-based action of an action check; 0 for the strategy as a whole
+    std::string policy;  // the policy of a policy check
+  };
+  struct Strategy {
+    std::string name;
+    // granted, rejected, control, no_match, outside_window, not_triggered
+    std::string verdict;
+    std::string event;  // the trigger event; empty for a scheduled run
+    int64_t at_micros = 0;
+    std::vector<Check> checks;
+    std::vector<std::string> decisions;  // JSON, as `crm run` would write them
+  };
+  struct Segment {
+    std::string name;
+    bool ok = true, value = false;
+    std::string error;
+  };
+  std::vector<Strategy> strategies;  // program order
+  std::vector<Segment> segments;
+  std::string text;  // as `crm explain` prints it
+  std::string json;  // as `crm explain --format json` prints it
+};
+
+// `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped).
+Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
+                    const std::vector<std::string>& event_lines, const ExplainRequest& request);
 
 }  // namespace crm

@@ -126,6 +126,12 @@ Engine::Engine(const bytecode::Program& program)
 
 Engine::~Engine() = default;
 
+void sort_by_time(std::vector<Event>& events) {
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.time != b.time ? a.time < b.time : a.id < b.id;
+  });
+}
+
 // Users are found by their interned id (the profile's `user` value needs it anyway): one hash
 // lookup per event rather than a second string-keyed map.
 Engine::User* Engine::find_user(std::string_view id) const {
@@ -994,10 +1000,103 @@ bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool&
   vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
   if (r.status != vm::Status::Ok) {
     count_error(r.error);
+    if (trace_) trace_error_ = r.error ? r.error : "evaluation failed";
     return false;
   }
   result = r.value != 0;
   return true;
+}
+
+StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* ev, int64_t now,
+                              const std::function<void(Check&, const UnitProbe&)>& probe) {
+  const auto& s = p_.strategies[si];
+  StrategyTrace t;
+  t.strategy = si;
+  t.event = ev ? ev->id : "";
+  t.at = ev ? ev->time : now;
+  bool on_event = s.trigger == bytecode::Trigger::OnEvent;
+  if (ev && (!on_event || ev->type != s.event)) {
+    t.verdict = "not_triggered";
+    return t;
+  }
+  // An event strategy with no trigger event decides nothing; its `who` is still shown at
+  // `now` when it does not read the event.
+  bool who_only = on_event && !ev;
+  if (who_only) {
+    bool reads_event = s.who < 0;
+    if (s.who >= 0)
+      for (const auto& in : p_.units[s.who].code) reads_event |= in.op == bytecode::Op::LOAD_EVENT;
+    t.verdict = "not_triggered";
+    if (reads_event) return t;
+  }
+  // Deciding changes the user's state; explaining works on a copy of it and restores the
+  // counters, so nothing of the engine changes (stock and budget are only read: see decide).
+  User copy(p_);
+  if (const User* u = find_user(id)) {
+    copy = *u;
+  } else {
+    copy.profile = default_profile_;
+    copy.present = default_present_;
+    if (!copy.profile.empty()) copy.profile[0] = strings_.intern(id);
+    if (auto r = restored_.find(id); r != restored_.end()) {
+      copy.grants = r->second.grants;
+      copy.deliveries = r->second.deliveries;
+    }
+  }
+  Stats saved = stats_;
+  std::vector<Decision> ignored;
+  if (ev) {
+    // What process() does before deciding: the event joins the history, then its redemption.
+    apply(copy, *ev);
+    redeem(copy, id, *ev, ignored);
+  }
+  trace_ = &t;
+  trace_error_.clear();
+  if (who_only) {
+    bool ok = false;
+    Check c{"who", run_unit(s.who, copy, nullptr, now, ok) && ok, ""};
+    c.unit = s.who;
+    if (!trace_error_.empty()) c.detail = "evaluation failed";
+    note(std::move(c));
+  } else {
+    decide(copy, id, ev, t.at, si, t.decisions);
+  }
+  trace_ = nullptr;
+  for (auto& c : t.checks)
+    if (c.unit >= 0 && !c.passed && c.detail == "evaluation failed" && !trace_error_.empty()) c.detail = trace_error_;
+  if (t.verdict.empty()) {
+    t.verdict = "rejected";
+    for (const auto& d : t.decisions) {
+      if (d.outcome == Outcome::Control) t.verdict = "control";
+      if (d.outcome == Outcome::Granted) t.verdict = "granted";
+    }
+  }
+  if (probe) {
+    UnitProbe run = [&](uint32_t unit, int64_t& value, bool& present, std::string& error) {
+      // The context run_unit() gives the strategy's clauses, so parts evaluate as they did.
+      ctx_.event = ev ? ev->fields.data() : nullptr;
+      ctx_.event_present = ev ? ev->present.data() : nullptr;
+      ctx_.event_size = ev ? ev->fields.size() : 0;
+      ctx_.profile = copy.profile.data();
+      ctx_.profile_present = copy.present.data();
+      ctx_.profile_size = copy.profile.size();
+      ctx_.now = t.at;
+      ctx_.zone = &s.zone;
+      agg_source_->user = &copy;
+      vm::Result r = vm_.run(unit, ctx_);
+      if (r.status != vm::Status::Ok) {
+        error = r.error ? r.error : "evaluation failed";
+        return false;
+      }
+      value = r.value;
+      present = r.present;
+      return true;
+    };
+    for (auto& c : t.checks)
+      if (c.unit >= 0 && !c.passed) probe(c, run);
+  }
+  stats_ = saved;
+  return t;
 }
 
 // What one more grant of a resource is worth to this user. A shared red envelope with `decay`
@@ -1029,22 +1128,89 @@ int64_t Engine::expiry_of(uint32_t ri, int64_t claimed) const {
   return INT64_MAX;
 }
 
+namespace {
+
+// For explanations: an instant in the strategy's zone, e.g. `2026-02-04 10:02 +08:00`.
+std::string local_time(const bytecode::Strategy& s, int64_t t) {
+  int64_t off = s.offset_at(t);
+  std::string text = support::format_time(t + off);  // 2026-02-04T10:02:00Z
+  text = text.substr(0, 10) + " " + text.substr(11, 5);
+  int64_t m = (off < 0 ? -off : off) / support::kMicrosPerMinute;
+  return fmt::format("{} {}{:02}:{:02}", text, off < 0 ? '-' : '+', m / 60, m % 60);
+}
+
+std::string period_text(const bytecode::Period& p) {
+  switch (p.kind) {
+    case bytecode::PeriodKind::Campaign: return "campaign";
+    case bytecode::PeriodKind::Calendar:
+      return bytecode::calendar_unit_name(p.unit);
+    case bytecode::PeriodKind::Sliding: return support::format_duration(p.micros);
+  }
+  return "?";
+}
+
+// `1 already granted today at 10:02 +08:00`: what a cap counted, for explanations.
+std::string counted(int64_t n, const char* what, const bytecode::Period& p, int64_t last, const bytecode::Strategy& s) {
+  std::string scope = p.kind == bytecode::PeriodKind::Campaign   ? "in the campaign"
+                      : p.kind == bytecode::PeriodKind::Sliding ? "in the last " + period_text(p)
+                                                                : "this " + period_text(p);
+  if (p.kind == bytecode::PeriodKind::Calendar && p.unit == bytecode::CalendarUnit::Day) scope = "today";
+  std::string text = fmt::format("{} already {} {}", n, what, scope);
+  if (n > 0) text += " (latest at " + local_time(s, last) + ")";
+  return text;
+}
+
+std::string quota_text(const char* what, int64_t used, int64_t limit, bool money, const std::string& currency) {
+  auto v = [&](int64_t x) { return money ? support::Decimal::from_units(x).to_string() + " " + currency : std::to_string(x); };
+  return fmt::format("{} {}: {} used", what, v(limit), v(used));
+}
+
+}  // namespace
+
 std::string Engine::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
   for (const auto& cap : s.per_user) {
-    int64_t n = 0;
-    for (const auto& [strategy, time] : u.deliveries) n += strategy == si && in_period(cap.period, time, now, s);
-    if (n >= cap.count) return "per_user_limit";
+    int64_t n = 0, last = 0;
+    for (const auto& [strategy, time] : u.deliveries)
+      if (strategy == si && in_period(cap.period, time, now, s)) ++n, last = time;
+    bool refused = n >= cap.count;
+    if (trace_)
+      note({"per_user", !refused,
+            fmt::format("per user {} per {}: {}", cap.count, period_text(cap.period), counted(n, "granted", cap.period, last, s))});
+    if (refused) return "per_user_limit";
   }
   if (!s.exclusive_group.empty())
     for (const auto& [strategy, time] : u.deliveries)
-      if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) return "exclusive_group";
+      if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) {
+        if (trace_)
+          note({"exclusive", false,
+              fmt::format("exclusive group \"{}\": strategy `{}` delivered at {}", s.exclusive_group, p_.strategies[strategy].name,
+                          local_time(s, time))});
+        return "exclusive_group";
+      }
   if (!with_quotas) return "";
   // An early look at the campaign-wide counters, at the cost of every action, so a spent stock
   // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
   // does, atomically, once the actions that pass are known.
   int64_t cost = 0;
   for (const auto& a : s.actions) cost += face_value(u, a.resource);
-  return state::quota_reason(state::check_quota(quotas_->used(quota_[si]), cost, quota_limits(s, now, cost)));
+  state::Quota used = quotas_->used(quota_[si]);
+  state::QuotaLimits limits = quota_limits(s, now, cost);
+  state::QuotaCheck c = state::check_quota(used, cost, limits);
+  if (trace_) {
+    using QC = state::QuotaCheck;
+    if (limits.stock >= 0) note({"stock", c != QC::Stock, quota_text("stock", used.deliveries, limits.stock, false, "")});
+    if (limits.budget >= 0)
+      note({"budget", c != QC::Budget && c != QC::Stock,
+            quota_text("budget", used.reserved, limits.budget, true, s.budget_currency) +
+                fmt::format(", this delivery costs {}", support::Decimal::from_units(cost).to_string())});
+    if (limits.paced_stock >= 0 || limits.paced_budget >= 0)
+      note({"pacing", c != QC::Pacing,
+            limits.paced_stock >= 0 ? fmt::format("pacing even: {} deliveries released by now, {} used", limits.paced_stock, used.deliveries)
+                                    : fmt::format("pacing even: {} {} released by now, {} used",
+                                                  support::Decimal::from_units(limits.paced_budget).to_string(), s.budget_currency,
+                                                  support::Decimal::from_units(used.reserved).to_string())});
+  }
+  return state::quota_reason(c);
 }
 
 // Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
@@ -1062,9 +1228,21 @@ state::QuotaLimits Engine::quota_limits(const bytecode::Strategy& s, int64_t now
   return l;
 }
 
-std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now) {
+std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai) {
   const auto& res = p_.resources[a.resource];
-  if (res.has_claim && (now < res.claim_from || now >= res.claim_to)) return "claim_window";
+  auto noted = [&](const char* clause, bool passed, std::string detail, const std::string& policy = "") {
+    if (trace_) {
+      Check c{clause, passed, std::move(detail)};
+      c.action = ai;
+      c.policy = policy;
+      note(std::move(c));
+    }
+    return passed;
+  };
+  if (res.has_claim && !noted("claim_window", now >= res.claim_from && now < res.claim_to,
+                              fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
+                                          local_time(s, res.claim_to))))
+    return "claim_window";
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
     if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
@@ -1076,11 +1254,26 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
                        (pol.unredeemed_kind == "red_envelopes" && gr.kind == bytecode::ResourceKind::RedEnvelope);
         open += counted && g.state == GrantState::Open && now < g.expires;
       }
-      if (open >= pol.max_unredeemed) return "unredeemed_limit";
+      if (!noted("unredeemed_limit", open < pol.max_unredeemed,
+                 fmt::format("unredeemed {} per user <= {}: {} valid and unredeemed", pol.unredeemed_kind, pol.max_unredeemed, open),
+                 pol.name))
+        return "unredeemed_limit";
     }
-    if (pol.has_same_type)
+    if (pol.has_same_type) {
+      const Grant* same = nullptr;
       for (const auto& g : u.grants)
-        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) return "same_type";
+        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) {
+          same = &g;
+          break;
+        }
+      if (!noted("same_type", !same,
+                 same ? fmt::format("same resource type once per {}: `{}` ({}) granted at {}", period_text(pol.same_type),
+                                    p_.resources[same->resource].name, bytecode::resource_kind_name(res.kind), local_time(s, same->time))
+                      : fmt::format("same resource type once per {}: no {} granted in it", period_text(pol.same_type),
+                                    bytecode::resource_kind_name(res.kind)),
+                 pol.name))
+        return "same_type";
+    }
     if (pol.has_quiet && a.send) {
       // Minute of the day in the strategy's zone; the window may wrap past midnight.
       int64_t local = now + s.offset_at(now);
@@ -1088,13 +1281,22 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
                        support::kMicrosPerMinute;
       bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
                                                  : (minute >= pol.quiet_from || minute < pol.quiet_to);
-      if (quiet) return "quiet_hours";
+      if (!noted("quiet_hours", !quiet,
+                 fmt::format("quiet between {:02}:{:02} and {:02}:{:02}: it is {}", pol.quiet_from / 60, pol.quiet_from % 60,
+                             pol.quiet_to / 60, pol.quiet_to % 60, local_time(s, now)),
+                 pol.name))
+        return "quiet_hours";
     }
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
-      int64_t n = 0;
-      for (const auto& g : u.grants) n += g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s);
-      if (n >= cc.cap.count) return "channel_cap";
+      int64_t n = 0, last = 0;
+      for (const auto& g : u.grants)
+        if (g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s)) ++n, last = g.time;
+      if (!noted("channel_cap", n < cc.cap.count,
+                 fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
+                             counted(n, "sent", cc.cap.period, last, s)),
+                 pol.name))
+        return "channel_cap";
     }
   }
   return "";
@@ -1102,21 +1304,46 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
 
 void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out) {
   const auto& s = p_.strategies[si];
-  if (s.has_window && (now < s.from || now >= s.to)) return;
+  if (s.has_window && (now < s.from || now >= s.to)) {
+    if (trace_) {
+      trace_->verdict = "outside_window";
+      note({"when", false, fmt::format("{} is outside the window {} .. {}", support::format_time(now),
+                                       support::format_time(s.from), support::format_time(s.to))});
+    }
+    return;
+  }
   bool ok = false;
-  if (!run_unit(s.trigger_if, u, ev, now, ok) || !ok) return;
-  if (!run_unit(s.who, u, ev, now, ok) || !ok) return;
-  if (!run_unit(s.where, u, ev, now, ok) || !ok) return;
+  for (auto [clause, unit] : {std::pair<const char*, int32_t>{"if", s.trigger_if}, {"who", s.who}, {"where", s.where}}) {
+    if (unit < 0) continue;
+    bool ran = run_unit(unit, u, ev, now, ok);
+    if (trace_) {
+      Check c{clause, ran && ok, ran ? "" : "evaluation failed"};
+      c.unit = unit;
+      note(std::move(c));
+    }
+    if (!ran || !ok) {
+      if (trace_) trace_->verdict = "no_match";
+      return;
+    }
+  }
   Decision d;
   d.event = ev ? ev->id : "";
   d.user = user_id;
   d.strategy = si;
   d.at = now;
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
-  if (s.control_basis_points > 0 &&
-      static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000) < s.control_basis_points) {
-    decide_control(u, s, si, now, std::move(d), out);
-    return;
+  if (s.control_basis_points > 0) {
+    int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);
+    if (trace_)
+      note({"split", bucket >= s.control_basis_points,
+            fmt::format("control {}%: {} (bucket {} of 10000, control below {})",
+                        support::Decimal::from_units(int64_t(s.control_basis_points) * 10000).to_string(),
+                        bucket < s.control_basis_points ? "the user is in the control group" : "the user is treated", bucket,
+                        s.control_basis_points)});
+    if (bucket < s.control_basis_points) {
+      decide_control(u, s, si, now, std::move(d), out);
+      return;
+    }
   }
   std::string strategy_why = strategy_limit(u, s, si, now);
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
@@ -1127,7 +1354,7 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
-    std::string why = strategy_why.empty() ? action_limit(u, s, a, now) : strategy_why;
+    std::string why = strategy_why.empty() ? action_limit(u, s, a, now, d.action) : strategy_why;
     if (why.empty()) {
       d.outcome = Outcome::Granted;
       d.reason.clear();
@@ -1143,10 +1370,13 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     out.push_back(d);
   }
   if (u.grants.size() > first_grant) {
-    state::QuotaCheck c = quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
+    // Explain reserves nothing: it asks the same rule whether the reservation would fit.
+    state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, quota_limits(s, now, spent))
+                                 : quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
     if (c == state::QuotaCheck::Fits) {
-      for (size_t i = first_grant; i < u.grants.size(); ++i)
-        if (u.grants[i].expires != INT64_MAX) expiries_.push({u.grants[i].expires, user_id, i});
+      if (!trace_)
+        for (size_t i = first_grant; i < u.grants.size(); ++i)
+          if (u.grants[i].expires != INT64_MAX) expiries_.push({u.grants[i].expires, user_id, i});
       u.deliveries.emplace_back(si, now);
     } else {
       u.grants.resize(first_grant);
@@ -1180,7 +1410,7 @@ void Engine::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, i
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     d.action = static_cast<int32_t>(ai);
     d.outcome = Outcome::Control;
-    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now) : strategy_why;
+    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now, d.action) : strategy_why;
     d.amount = 0;
     if (d.reason.empty()) u.grants.push_back(make_grant(u, si, d.action, now));
     ++stats_.control;
@@ -1196,6 +1426,32 @@ void Engine::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, i
   u.deliveries.resize(real_deliveries);
 }
 
+// The first instant of a scheduled strategy, once the stream has a time to start from.
+void Engine::init_schedule(uint32_t si, int64_t upto) {
+  const auto& s = p_.strategies[si];
+  int64_t& next = next_schedule_[si];
+  if (s.trigger == bytecode::Trigger::OnEvent || next != INT64_MIN) return;
+  if (s.trigger == bytecode::Trigger::At) {
+    next = s.at;
+  } else {
+    // `every D at HH:MM between A and B`: the first HH:MM on the strategy's local clock, on
+    // or after A, in steps of D from A's local day. A period of whole days keeps to the
+    // local clock (09:00 stays 09:00 when daylight saving starts or ends; a time that the
+    // change skips runs at the first instant after the gap); shorter periods step in
+    // elapsed time from the first run.
+    int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
+    int64_t local = s.zone.local_day(start) * support::kMicrosPerDay + s.at;
+    next = s.zone.local_to_utc(local);
+    if (daily_schedule(s)) {
+      while (next < start) next = s.zone.local_to_utc(local += s.every);
+      schedule_local_[si] = local;
+    } else {
+      while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
+    }
+  }
+  if (s.has_window && next >= s.to) next = INT64_MAX;
+}
+
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
   // Scheduled strategies run in time order across strategies (then by priority), so limits
   // and policies shared between them see grants in the order they happened.
@@ -1203,30 +1459,9 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     int64_t best_time = INT64_MAX;
     uint32_t best = 0;
     for (uint32_t si = 0; si < p_.strategies.size(); ++si) {
-      const auto& s = p_.strategies[si];
-      if (s.trigger == bytecode::Trigger::OnEvent) continue;
-      int64_t& next = next_schedule_[si];
-      if (next == INT64_MIN) {
-        if (s.trigger == bytecode::Trigger::At) {
-          next = s.at;
-        } else {
-          // `every D at HH:MM between A and B`: the first HH:MM on the strategy's local clock, on
-          // or after A, in steps of D from A's local day. A period of whole days keeps to the
-          // local clock (09:00 stays 09:00 when daylight saving starts or ends; a time that the
-          // change skips runs at the first instant after the gap); shorter periods step in
-          // elapsed time from the first run.
-          int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
-          int64_t local = s.zone.local_day(start) * support::kMicrosPerDay + s.at;
-          next = s.zone.local_to_utc(local);
-          if (daily_schedule(s)) {
-            while (next < start) next = s.zone.local_to_utc(local += s.every);
-            schedule_local_[si] = local;
-          } else {
-            while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
-          }
-        }
-        if (s.has_window && next >= s.to) next = INT64_MAX;
-      }
+      if (p_.strategies[si].trigger == bytecode::Trigger::OnEvent) continue;
+      init_schedule(si, upto);
+      int64_t next = next_schedule_[si];
       if (next <= upto && (next < best_time || (next == best_time && strategy_rank_[si] < strategy_rank_[best]))) {
         best_time = next;
         best = si;
@@ -1249,6 +1484,59 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     else next += s.every;
     if (s.has_window && next >= s.to) next = INT64_MAX;
   }
+}
+
+// ---- the stream contract -----------------------------------------------------------------------
+
+int64_t Engine::watermark() const {
+  if (latest_seen_ == INT64_MIN) return INT64_MIN;
+  return latest_seen_ - lateness_;
+}
+
+bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) {
+  // A retried delivery of an event already decided is answered from the ledger, however old.
+  if (store_)
+    if (auto it = event_units_.find(ev.id); it != event_units_.end() && it->second.decided && it->second.applied)
+      return report(it->second, out, err);
+  int64_t w = watermark();
+  if (ev.time < w) {
+    const User* u = find_user(ev.user);
+    if (u && ev.time < u->last_time)
+      err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
+                        support::format_time(u->last_time));
+    else
+      err = fmt::format("late event: {} is before the watermark {} (the latest event time {} minus the allowed lateness {})",
+                        support::format_time(ev.time), support::format_time(w), support::format_time(latest_seen_),
+                        lateness_ ? support::format_duration(lateness_) : "0");
+    return false;
+  }
+  latest_seen_ = std::max(latest_seen_, ev.time);
+  if (lateness_ == 0) {
+    // Nothing to hold: the event is at the watermark.
+    fire_schedules(ev.time, out);
+    return process(ev, out, err);
+  }
+  held_.push({ev, arrivals_++});
+  return release(watermark(), out, err);
+}
+
+// Decides held events before `upto` and runs the scheduled instants among them, in time order;
+// a scheduled instant goes before events at the same instant (it sees the events before it, as
+// a schedule always does). Events at `upto` itself wait: more may arrive with that time.
+bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err) {
+  while (!held_.empty() && held_.top().ev.time < upto) {
+    Held h = held_.top();
+    held_.pop();
+    fire_schedules(h.ev.time, out);
+    if (!process(h.ev, out, err)) return false;
+  }
+  return true;
+}
+
+bool Engine::finish(std::vector<Decision>& out, std::string& err) {
+  if (!release(INT64_MAX, out, err)) return false;
+  if (last_time_ != INT64_MIN) fire_schedules(last_time_, out);
+  return true;
 }
 
 // ---- batch -------------------------------------------------------------------------------------

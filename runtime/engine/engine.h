@@ -61,12 +61,43 @@ struct Decision {
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
+// Explain: one step of a decision, in the order the engine takes them (docs/semantics.md,
+// "Explain"). Recorded by decide() itself while it decides, so an explanation cannot differ
+// from the decision.
+struct Check {
+  Check() = default;
+  Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
+  std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
+                       // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap
+  bool passed = true;
+  std::string detail;  // the values involved: counts, limits, the window, the error
+  int32_t unit = -1;   // if/who/where: the unit the engine evaluated
+  int32_t action = -1; // action checks: the action's index
+  std::string policy;  // policy checks: the policy's name
+};
+
+// What the engine decides (or would decide) for one user and one strategy at one instant.
+struct StrategyTrace {
+  uint32_t strategy = 0;
+  std::string event;  // the trigger event's id; empty for a scheduled instant
+  int64_t at = 0;
+  // granted (at least one action), rejected, control, no_match (a clause is false or failed),
+  // outside_window, not_triggered (no trigger event for this strategy)
+  std::string verdict;
+  std::vector<Check> checks;
+  std::vector<struct Decision> decisions;  // the records the engine would write
+};
+
 struct Stats {
   size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
   std::map<std::string, size_t> eval_errors_by_kind;  // what failed, e.g. "division by zero"
   size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0;
   std::map<std::string, size_t> skipped_by_reason;
 };
+
+// Puts events in the order audience and explain apply them: by time, then by id, so that any
+// permutation of the same events gives the same result (docs/semantics.md, "Event order").
+void sort_by_time(std::vector<Event>& events);
 
 class Engine {
  public:
@@ -116,6 +147,31 @@ class Engine {
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
   // Runs `at`/`every` strategies due at or before `upto` that have not run yet.
   void fire_schedules(int64_t upto, std::vector<Decision>& out);
+
+  // The stream contract (docs/semantics.md, "Event order"): events may arrive out of time
+  // order by at most the allowed lateness L. The watermark is the latest event time seen minus
+  // L; an event older than the watermark is refused (submit returns false, nothing changes).
+  // Events are held until the watermark passes them and are then decided in time order (ties
+  // by id); a scheduled instant S runs once the watermark reaches S and sees exactly the events
+  // before S. With L = 0 (the default) nothing is held: events are decided as they come.
+  void set_allowed_lateness(int64_t micros) { lateness_ = micros < 0 ? 0 : micros; }
+  int64_t allowed_lateness() const { return lateness_; }
+  int64_t watermark() const;
+  size_t held() const { return held_.size(); }
+  // The stream entry point: schedules, expiries and decisions of everything the event releases.
+  // `error` is set by a refused event (late, or earlier than its user's previous event) or by
+  // a failure deciding a released one.
+  bool submit(const Event& ev, std::vector<Decision>& out, std::string& error);
+  // End of the stream: decides every held event, then runs schedules due by the latest event.
+  bool finish(std::vector<Decision>& out, std::string& error);
+
+  // Explain (dry run, nothing changes): what decide() would do for `user` and strategy `s`
+  // against trigger event `ev` (or at the scheduled instant `now` when ev is null). `probe`,
+  // when given, is called once per failed or faulted if/who/where check with a function that
+  // evaluates any unit of the program in that same context (user state, event, now).
+  using UnitProbe = std::function<bool(uint32_t unit, int64_t& value, bool& present, std::string& error)>;
+  StrategyTrace explain(const std::string& user, uint32_t s, const Event* ev, int64_t now,
+                        const std::function<void(Check&, const UnitProbe&)>& probe = {});
   // Folds an event into the user's history only (no decisions): for audience and explain.
   bool observe(const Event& ev, std::string& error);
 
@@ -203,10 +259,11 @@ class Engine {
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Empty when allowed, else the rejection reason.
   // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
+  // With a trace (explain), every limit is noted with its count, whether or not it refuses.
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
   // A control user's delivery, decided as if treated against the user's real and shadow grants.
   void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
-  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now);
+  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai = -1);
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   void bind_quotas(state::Quotas& q);
@@ -219,6 +276,25 @@ class Engine {
   int64_t expiry_of(uint32_t resource, int64_t claimed) const;
   int64_t face_value(const User& u, uint32_t resource) const;
   bool observe_event(User& u, const Event& ev, std::string& error);
+
+  // Explain's trace of the decision being made (null when deciding for real): decide() then
+  // records every check, reserves nothing and leaves no trace in the engine.
+  StrategyTrace* trace_ = nullptr;
+  std::string trace_error_;  // the evaluation error of a check that failed
+  void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
+  void init_schedule(uint32_t s, int64_t upto);
+  bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
+  struct Held {
+    Event ev;
+    uint64_t seq;
+    // Time order; ties by id, as audience and explain (sort_by_time), so any order of the
+    // same events within the lateness gives the same decisions.
+    bool operator>(const Held& o) const { return std::tie(ev.time, ev.id, seq) > std::tie(o.ev.time, o.ev.id, o.seq); }
+  };
+  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
+  int64_t lateness_ = 0;
+  int64_t latest_seen_ = INT64_MIN;  // the latest event time submitted
+  uint64_t arrivals_ = 0;
 
   const bytecode::Program& p_;
   vm::VM vm_;
