@@ -784,8 +784,11 @@ class Checker {
         sink_.report(Code::E0512, pacing->span, fmt::format("strategy {} has pacing but no `when:` window", bt(s->name)))
             .help = "pacing spreads stock or budget over the window: add `between <time> and <time>` to `when:`";
     }
-    if (auto it = seen.find(ClauseKind::What); it != seen.end())
+    if (auto it = seen.find(ClauseKind::What); it != seen.end()) {
       for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
+      if (auto w = seen.find(ClauseKind::When); w != seen.end() && w->second->trigger == TriggerKind::Every)
+        warn_schedule_rows(s, w->second, window, it->second->actions.size());
+    }
   }
 
   void warn_if_false(const Expr* e, bool ok, const char* clause) {
@@ -802,8 +805,10 @@ class Checker {
       if (expect(c->at, t, Type::of(TypeKind::Time))) require_constant(c->at, "a schedule time");
     } else if (c->trigger == TriggerKind::Every) {
       Type t = check(c->at, plain, nullptr);
-      if (expect(c->at, t, Type::of(TypeKind::Duration)) && require_constant(c->at, "a schedule period"))
+      if (expect(c->at, t, Type::of(TypeKind::Duration)) && require_constant(c->at, "a schedule period")) {
         positive_duration(c->at);
+        schedule_period_in_range(c->at);
+      }
       if (!c->clock.empty()) {
         int hh = std::stoi(c->clock.substr(0, 2)), mm = std::stoi(c->clock.substr(3, 2));
         if (hh > 23 || mm > 59)
@@ -815,6 +820,57 @@ class Checker {
     if (c->from) window = time_window(plain, c->from, c->to, "strategy window");
     if (c->expr) warn_if_false(c->expr, check_condition(c->expr, env, "the trigger condition"), "when ... if");
     return window;
+  }
+
+  // A schedule decides for every known user at each firing: below a minute it is a stream (use
+  // `on Event`), and the runtime refuses such programs (bytecode::kMinSchedulePeriod).
+  void schedule_period_in_range(const Expr* e) {
+    auto* v = p_.const_of(e);
+    if (!v || !std::holds_alternative<Value::Duration>(v->v)) return;
+    int64_t micros = std::get<Value::Duration>(v->v).micros;
+    constexpr int64_t kMaxPeriod = 36525 * support::kMicrosPerDay;  // 100 years
+    if (micros > 0 && micros < support::kMicrosPerMinute)
+      sink_.report(Code::E0514, e->span,
+                   fmt::format("a schedule period of {} is shorter than one minute",
+                               v->to_string(Type::of(TypeKind::Duration))))
+          .help = "a schedule decides for every matching user at each firing; react to behaviour with `on EVENT`, "
+                  "or fire at most every minute";
+    else if (micros > kMaxPeriod)
+      sink_.report(Code::E0514, e->span, "a schedule period is longer than 100 years").help = "use `at TIME` for a one-off";
+  }
+
+  // `every` schedules write a decision row for every matching user at every firing (granted or
+  // rejected: per-user limits do not stop the rows). Warns when that is at least kRowsWarning
+  // rows per matching user over the window (over 30 days when there is none).
+  void warn_schedule_rows(const StrategyDecl* s, const Clause* when, const std::optional<std::pair<int64_t, int64_t>>& window,
+                          size_t actions) {
+    constexpr int64_t kRowsWarning = 10'000;
+    auto* v = p_.const_of(when->at);
+    if (!v || !std::holds_alternative<Value::Duration>(v->v)) return;
+    int64_t period = std::get<Value::Duration>(v->v).micros;
+    if (period < support::kMicrosPerMinute || actions == 0) return;  // E0514 / E0501 already
+    bool bounded = when->from && window;
+    if (when->from && !window) return;  // a malformed window was reported
+    int64_t span = bounded ? window->second - window->first : 30 * support::kMicrosPerDay;
+    int64_t firings = (span + period - 1) / period;
+    int64_t rows = firings * static_cast<int64_t>(actions);
+    if (rows < kRowsWarning) return;
+    auto& d = sink_.report(
+        Code::W0107, when->at->span,
+        fmt::format("strategy {} fires every {} {}: {} firings, up to {} decision rows per matching user "
+                    "({} for 100,000 users)",
+                    bt(s->name), support::format_duration(period),
+                    bounded ? "between " + support::format_time(window->first) + " and " + support::format_time(window->second)
+                            : "with no window, per 30 days",
+                    thousands(firings), thousands(rows), thousands(rows * 100'000)));
+    d.help = "every firing decides for every matching user, and a user over a per-user limit still gets a rejected row; "
+             "use a longer period or a shorter window, or react to behaviour with `on EVENT`";
+  }
+
+  static std::string thousands(int64_t n) {
+    std::string t = std::to_string(n);
+    for (int i = static_cast<int>(t.size()) - 3; i > 0; i -= 3) t.insert(static_cast<size_t>(i), ",");
+    return t;
   }
 
   // Both ends constant Times with start < end; returns them when well formed.

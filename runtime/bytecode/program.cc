@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "compiler/sema/builtins.h"
 #include "support/civil_time.h"
@@ -14,7 +15,25 @@ namespace crm::bytecode {
 
 namespace {
 const size_t kBuiltinCount = sema::all_builtins().size();
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+// Longest period or window the runtime accepts: 100 years, far from int64 overflow when added
+// to any time the engine handles.
+constexpr int64_t kMaxSpan = 36525 * kMicrosPerDay;
+
+// How many argument registers each builtin reads (vm.cc call_builtin); some take a type flag
+// as an extra last argument (codegen.cc). A CALL with fewer would read past its block.
+std::pair<uint32_t, uint32_t> builtin_arity(sema::Builtin b) {
+  using sema::Builtin;
+  switch (b) {
+    case Builtin::Now: case Builtin::Today: return {0, 0};
+    case Builtin::DateOf: case Builtin::Hour: case Builtin::Days: case Builtin::DaysToAnniversary:
+    case Builtin::Lower: case Builtin::Upper: case Builtin::Abs: return {1, 1};
+    case Builtin::Weekday: case Builtin::DecimalOf: case Builtin::Len: return {1, 2};
+    case Builtin::Contains: case Builtin::StartsWith: case Builtin::HashBucket: return {2, 2};
+  }
+  return {0, 0};
 }
+}  // namespace
 
 const char* op_name(Op op) {
   static const char* kNames[] = {
@@ -236,12 +255,17 @@ std::string serialize(const Program& p) {
   w.u32(uint32_t(p.channels.size())); for (auto& c : p.channels) w.str(c);
   put_zone(w, p.zone);
 
+  return seal(w.out);
+}
+
+std::string seal(std::string_view payload) {
   Writer head;
   head.out = "CRMC";
   head.u32(kFormatVersion);
-  head.i64(static_cast<int64_t>(w.out.size()));
-  head.i64(static_cast<int64_t>(fnv1a(w.out)));
-  return head.out + w.out;
+  head.i64(static_cast<int64_t>(payload.size()));
+  head.i64(static_cast<int64_t>(fnv1a(payload)));
+  head.out += payload;
+  return head.out;
 }
 
 bool deserialize(const std::string& bytes, Program& p, std::string& error) {
@@ -329,10 +353,6 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
       pol.channel_caps.push_back(c);
     }
     pol.has_quiet = r.b(); pol.quiet_from = int32_t(r.u32()); pol.quiet_to = int32_t(r.u32());
-    if (pol.quiet_from < 0 || pol.quiet_from >= 1440 || pol.quiet_to < 0 || pol.quiet_to >= 1440) {
-      error = "malformed quiet hours";
-      return false;
-    }
   }
   for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.channels.push_back(r.str());
   p.zone = get_zone(r);
@@ -345,6 +365,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
 
 bool verify(const Program& p, std::string& error) {
   auto fail = [&](const std::string& m) { error = m; return false; };
+  // ---- code: every operand in range, jumps forward, builtins called with the arguments they read
   for (size_t ui = 0; ui < p.units.size(); ++ui) {
     const Unit& u = p.units[ui];
     if (u.code.empty() || (u.code.back().op != Op::RET && u.code.back().op != Op::RET_OPT))
@@ -368,33 +389,122 @@ bool verify(const Program& p, std::string& error) {
           case 'S': ok = v < p.sets.size(); break;
           case 'T': ok = v > pc && v < u.code.size(); break;
           case 'N': ok = v < kBuiltinCount; break;
-          case 'F': ok = true; break;  // checked against the schema by the engine's loader
+          case 'F': ok = true; break;  // the VM reads fields only below the record's size
         }
         if (!ok)
           return fail(fmt::format("unit {} instruction {} ({}): operand `{}` = {} out of range", ui, pc,
                                   op_name(in.op), *s, v));
       }
+      if (in.op == Op::CALL) {
+        auto [lo, hi] = builtin_arity(static_cast<sema::Builtin>(in.a));
+        if (in.c < lo || in.c > hi)
+          return fail(fmt::format("unit {} instruction {} (CALL): builtin #{} takes {}..{} arguments, not {}", ui, pc,
+                                  in.a, lo, hi, in.c));
+      }
     }
   }
   if (!p.zone.well_formed()) return fail("program zone transitions are not sorted or out of range");
+  // The batch VM runs jump-free code only (see batch_vm.cc).
+  auto batch_ok = [&](uint32_t u) {
+    for (const auto& in : p.units[u].code)
+      if (in.op == Op::JUMP || in.op == Op::JUMP_IF_FALSE || in.op == Op::JUMP_IF_TRUE) return false;
+    return true;
+  };
+  for (size_t i = 0; i < p.sets.size(); ++i)
+    for (size_t j = 1; j < p.sets[i].size(); ++j)
+      if (p.sets[i][j - 1] >= p.sets[i][j]) return fail(fmt::format("set {} is not sorted", i));
+
+  // ---- schema: the engine fills `user` (profile field 0) and reads id, user, time (event fields 0-2)
+  auto field_ok = [](const Field& f) {
+    if (f.kind == Kind::Set || f.kind == Kind::List) return f.elem != Kind::Set && f.elem != Kind::List;
+    return true;
+  };
+  if (p.profile.empty() || p.profile[0].name != "user" || p.profile[0].kind != Kind::String)
+    return fail("profile field 0 is not `user: String`");
+  for (const auto& f : p.profile)
+    if (!field_ok(f)) return fail(fmt::format("profile field `{}` is a collection of collections", f.name));
+  for (const auto& e : p.events) {
+    if (e.fields.size() < 3 || e.fields[0].kind != Kind::String || e.fields[1].kind != Kind::String ||
+        e.fields[2].kind != Kind::Time)
+      return fail(fmt::format("event `{}` does not start with id: String, user: String, time: Time", e.name));
+    for (const auto& f : e.fields)
+      if (!field_ok(f)) return fail(fmt::format("event field `{}.{}` is a collection of collections", e.name, f.name));
+  }
+
+  // ---- aggregates and segments
   auto unit_ok = [&](int32_t u) { return u == -1 || (u >= 0 && size_t(u) < p.units.size()); };
-  for (const auto& a : p.aggregates)
-    if (a.event >= p.events.size() || !unit_ok(a.filter_unit) ||
+  for (const auto& a : p.aggregates) {
+    if (a.event >= p.events.size() || !unit_ok(a.filter_unit) || a.field < -1 ||
         (a.field >= 0 && size_t(a.field) >= p.events[a.event].fields.size()))
       return fail("aggregate refers to a missing event, field or filter");
-  for (const auto& s : p.segments)
+    bool sized = a.window == Window::Within || a.window == Window::LastN || a.window == Window::PreviousN;
+    if (sized && a.window_value <= 0) return fail(fmt::format("aggregate `{}` has a window of {}", a.text, a.window_value));
+  }
+  for (const auto& s : p.segments) {
     if (s.unit >= p.units.size() || s.batch_unit >= p.units.size()) return fail("segment refers to a missing unit");
+    if (!batch_ok(s.batch_unit)) return fail(fmt::format("segment `{}`: its batch unit has jumps", s.name));
+  }
+
+  // ---- limits: what the engine divides by or compares against
+  // Sliding windows have a length (the engine subtracts it from now); calendar periods a unit.
+  auto period_ok = [](const Period& per) {
+    return per.kind != PeriodKind::Sliding || (per.micros > 0 && per.micros <= kMaxSpan);
+  };
+  auto cap_ok = [&](const Cap& c) { return c.count > 0 && period_ok(c.period); };
+  auto channel_ok = [&](int32_t c) { return c >= -1 && c < int32_t(p.channels.size()); };
+  constexpr int64_t kScale = 1'000'000;
+
+  for (const auto& r : p.resources) {
+    if (r.discount < 0 || r.threshold < 0 || r.points < 0 || r.fixed_from_third < 0 || r.decay < 0 || r.decay > kScale)
+      return fail(fmt::format("resource `{}` has a negative amount or a decay outside 0..100%", r.name));
+    if ((r.has_claim && r.claim_from >= r.claim_to) || (r.has_use_window && r.use_from >= r.use_to))
+      return fail(fmt::format("resource `{}` has an empty claim or use window", r.name));
+    if (r.use_after_claim < 0 || r.use_after_claim > kMaxSpan)
+      return fail(fmt::format("resource `{}` has a use period out of range", r.name));
+  }
+
+  std::set<std::string_view> names;
   for (const auto& s : p.strategies) {
+    // Ledgers, counters and scheduled-run keys name strategies: two of one name would share them.
+    if (!names.insert(s.name).second) return fail(fmt::format("strategy `{}` is defined twice", s.name));
+    auto bad = [&](const char* what) { return fail(fmt::format("strategy `{}`: {}", s.name, what)); };
     if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if) || !unit_ok(s.who_batch))
       return fail("strategy refers to a missing unit");
-    if (s.index_field >= 0 && (s.trigger != Trigger::OnEvent || s.event >= p.events.size() ||
-                               size_t(s.index_field) >= p.events[s.event].fields.size()))
-      return fail("strategy index refers to a missing event field");
+    if (s.who_batch >= 0 && !batch_ok(uint32_t(s.who_batch))) return bad("its batch `who` unit has jumps");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");
     if (!s.zone.well_formed()) return fail("strategy zone transitions are not sorted or out of range");
+    if (s.index_field < -1 || (s.index_field >= 0 && (s.trigger != Trigger::OnEvent || s.event >= p.events.size() ||
+                                                      size_t(s.index_field) >= p.events[s.event].fields.size())))
+      return fail("strategy index refers to a missing event field");
+    if (s.has_window && s.from >= s.to) return bad("its window is empty or reversed");
+    // A schedule fires at `at` (a time of day) + k * `every`; the engine decides for every known
+    // user at each firing, so periods have the language's lower bound (docs/language.md).
+    if (s.trigger == Trigger::Every &&
+        (s.every < kMinSchedulePeriod || s.every > kMaxSpan || s.at < 0 || s.at >= kMicrosPerDay))
+      return bad("its schedule period or time of day is out of range");
+    if (s.stock < -1) return bad("its stock is negative");
+    if (s.has_budget && s.budget <= 0) return bad("its budget is not positive");
+    if (s.paced && !s.has_window) return bad("it is paced without a window");
+    if (s.control_basis_points < 0 || s.control_basis_points >= 10000) return bad("its control share is out of range");
+    for (const auto& c : s.per_user)
+      if (!cap_ok(c)) return bad("a per-user limit has a count or period that is not positive");
     for (const auto& a : s.actions)
-      if (a.resource >= p.resources.size() || a.channel >= int32_t(p.channels.size()))
+      if (a.resource >= p.resources.size() || !channel_ok(a.channel))
         return fail("strategy action refers to a missing resource or channel");
+  }
+
+  for (const auto& pol : p.policies) {
+    auto bad = [&](const char* what) { return fail(fmt::format("policy `{}`: {}", pol.name, what)); };
+    static const std::set<std::string> kUnredeemed = {"coupons", "red_envelopes", "resources"};
+    if (pol.max_unredeemed < -1 || (pol.max_unredeemed >= 0 && !kUnredeemed.count(pol.unredeemed_kind)))
+      return bad("its unredeemed limit is malformed");
+    if (pol.has_same_type && !period_ok(pol.same_type)) return bad("its same-type period is not positive");
+    for (const auto& cc : pol.channel_caps)
+      if (cc.channel < 0 || cc.channel >= int32_t(p.channels.size()) || !cap_ok(cc.cap))
+        return bad("a channel cap names a missing channel or is not positive");
+    if (pol.quiet_from < 0 || pol.quiet_from >= 1440 || pol.quiet_to < 0 || pol.quiet_to >= 1440 ||
+        (pol.has_quiet && pol.quiet_from == pol.quiet_to))
+      return bad("malformed quiet hours");
   }
   return true;
 }

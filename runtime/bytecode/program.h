@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/time_zone.h"
@@ -28,6 +29,10 @@ struct AggValue {
   static AggValue of(int64_t v) { return {v, State::Present}; }
   bool present() const { return state == State::Present; }
 };
+
+// Shortest `every` period (docs/language.md): a schedule decides for every known user at each
+// firing, so shorter periods are a stream (`on Event`), not a schedule.
+constexpr int64_t kMinSchedulePeriod = 60'000'000;  // one minute
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,
@@ -224,10 +229,16 @@ struct Program {
 
 // Binary `.crmc` format: "CRMC", version, payload size, FNV-1a 64 checksum, payload.
 std::string serialize(const Program& p);
+// A payload wrapped in a current, checksummed header: what serialize() writes around it. For
+// tests and the fuzz target, which forge payloads the checksum must not stop.
+std::string seal(std::string_view payload);
 // Returns false with a message for foreign, truncated, corrupt or unverifiable input.
 bool deserialize(const std::string& bytes, Program& out, std::string& error);
-// Structural checks a loaded program must pass before the VM may run it: every register,
-// constant, field, aggregate and set index in range, every jump forward and inside its unit.
+// The checks a loaded program must pass before the VM and engine may run it: every register,
+// constant, aggregate, set, unit, event, field, resource and channel index in range, every jump
+// forward and inside its unit, builtins called with the arguments they read, batch units
+// jump-free, and every value the engine divides by, loops on or indexes with in range
+// (periods, schedules, windows, caps, control shares, quiet hours, zone offsets).
 bool verify(const Program& p, std::string& error);
 
 std::string disassemble(const Program& p);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 
 #include "compile_helpers.h"
 
@@ -137,7 +138,17 @@ Program tiny() {
       Instr{Op::RET, 0, 0},
   };
   p.units.push_back(u);
-  p.segments.push_back({"t", 0});
+  // The batch form of the same segment: jump-free.
+  crm::bytecode::Unit b;
+  b.name = "segment t";
+  b.registers = 1;
+  b.code = {Instr{Op::LOAD_CONST, 0, 0}, Instr{Op::RET, 0, 0}};
+  p.units.push_back(b);
+  p.segments.push_back({"t", 0, 1});
+  crm::bytecode::Field user;
+  user.name = "user";
+  user.kind = crm::bytecode::Kind::String;
+  p.profile.push_back(user);
   return p;
 }
 
@@ -216,4 +227,187 @@ TEST(Verify, DeserializeRunsTheVerifier) {
   std::string err;
   EXPECT_FALSE(load(bytes, err));
   EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+}
+
+// ---- forged programs -----------------------------------------------------------------------------
+// A forger can compute the checksum (bytecode::seal), so the verifier is what stands between a
+// hostile `.crmc` and the VM and engine. Each test edits one field of a well-formed program the
+// way a forger would, re-serializes it with a valid checksum, and expects the load to be refused
+// (before: several of these crashed `crm run` with SIGFPE or out-of-range reads).
+
+namespace {
+
+const char* kForgeBase = R"(
+profile { age: Int, tier: String, tags: Set<String>? }
+event Order { amount: Money(CNY), coupon: String? }
+resource coupon c10 {
+  discount: 10 CNY
+  threshold: 100 CNY
+  claim: between 2026-01-01T00:00Z and 2026-12-01T00:00Z
+  use: within 7 days after claim
+}
+resource push hello { title: "hi" body: "hello" }
+segment big = sum(Order.amount within 30 days) > 100 CNY and count(Order last 5) >= 1
+strategy on_order for business "b" {
+  who: age >= 18 and hash_bucket(tier, 4) == 1
+  when: on Order between 2026-01-01T00:00Z and 2026-06-01T00:00Z if amount > 50 CNY
+  what: grant c10 via App
+  how much: budget 1000 CNY, stock 50, per user 1 per day, per user 2 per 7 days, pacing even
+  split: control 10%
+  zone: "Asia/Shanghai"
+}
+strategy daily for business "c" {
+  who: big
+  when: every 1 day at 10:00 between 2026-01-01T00:00Z and 2026-03-01T00:00Z
+  what: send hello via Push
+}
+policy p {
+  same resource type once per 1 day;
+  unredeemed coupons per user <= 3;
+  Push <= 2 per 1 day;
+  quiet between 22:00 and 08:00;
+}
+)";
+
+const Program& forge_base() {
+  static const crm::testing::Compiled c = crm::testing::compile_text(kForgeBase);
+  EXPECT_TRUE(c.ok) << c.diagnostics;
+  return c.program();
+}
+
+// Serializes the edited program (with a valid checksum) and loads it back.
+std::string forged_load_error(const std::function<void(Program&)>& edit) {
+  Program p = forge_base();
+  edit(p);
+  std::string bytes = crm::bytecode::serialize(p), err;
+  Program back;
+  if (crm::bytecode::deserialize(bytes, back, err)) return "(loaded)";
+  return err;
+}
+
+#define EXPECT_FORGERY_REFUSED(edit, words)                          \
+  do {                                                               \
+    std::string e = forged_load_error(edit);                         \
+    EXPECT_NE(e, "(loaded)") << #edit;                               \
+    EXPECT_NE(e.find(words), std::string::npos) << #edit << ": " << e; \
+  } while (0)
+
+crm::bytecode::Strategy& named(Program& p, const std::string& name) {
+  for (auto& s : p.strategies)
+    if (s.name == name) return s;
+  ADD_FAILURE() << "no strategy " << name;
+  return p.strategies[0];
+}
+
+}  // namespace
+
+TEST(Forged, TheBaseProgramLoadsAndRoundTrips) {
+  EXPECT_EQ(forged_load_error([](Program&) {}), "(loaded)");
+}
+
+TEST(Forged, ZeroOrNegativePeriodsAreRefused) {
+  using crm::bytecode::PeriodKind;
+  // The SIGFPE of issue 9 was a calendar cap of 0 microseconds; calendar periods are now units
+  // (the reader refuses unknown ones), and a sliding window of 0 or less is refused.
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[1].period.micros = 0; }, "per-user limit");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[1].period.micros = -5; }, "per-user limit");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[1].period.micros = INT64_MAX; }, "per-user limit");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[0].count = 0; }, "per-user limit");
+  EXPECT_FORGERY_REFUSED(
+      [](Program& p) { p.policies[0].same_type = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, 0}; },
+      "same-type period");
+  EXPECT_FORGERY_REFUSED(
+      [](Program& p) { p.policies[0].channel_caps[0].cap.period = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, -1}; },
+      "channel cap");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].channel_caps[0].channel = 99; }, "channel cap");
+  // A campaign-long period has no length: 0 is its normal value.
+  Program p = forge_base();
+  named(p, "on_order").per_user[0].period = {PeriodKind::Campaign, crm::bytecode::CalendarUnit::Day, 0};
+  std::string err;
+  EXPECT_TRUE(crm::bytecode::verify(p, err)) << err;
+}
+
+TEST(Forged, SchedulesAreRefusedOutsideTheirBounds) {
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").every = 0; }, "schedule");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").every = 1; }, "schedule");  // 1 us: a busy loop
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").every = INT64_MAX; }, "schedule");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").at = -1; }, "schedule");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").at = 86'400'000'000; }, "schedule");
+  EXPECT_FORGERY_REFUSED([](Program& p) { std::swap(named(p, "daily").from, named(p, "daily").to); }, "window");
+}
+
+TEST(Forged, PacingSplitStockAndBudgetAreRefusedOutOfRange) {
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").has_window = false; }, "paced without a window");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").to = named(p, "on_order").from; }, "window");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").control_basis_points = 10000; }, "control share");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").control_basis_points = -1; }, "control share");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").stock = -7; }, "stock");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").budget = 0; }, "budget");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").zone.initial_offset = 30LL * 3600 * 1'000'000; }, "zone");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").name = "on_order"; }, "defined twice");
+}
+
+TEST(Forged, ResourceAndPolicyValuesAreRefusedOutOfRange) {
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].discount = -1; }, "negative amount");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].decay = 2'000'000; }, "decay");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].claim_to = p.resources[0].claim_from; }, "claim or use window");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].use_after_claim = INT64_MAX; }, "use period");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].quiet_from = 1440; }, "quiet hours");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].quiet_to = p.policies[0].quiet_from; }, "quiet hours");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].max_unredeemed = -2; }, "unredeemed");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].unredeemed_kind = "apples"; }, "unredeemed");
+}
+
+TEST(Forged, IndicesOutOfRangeAreRefused) {
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").actions[0].resource = 9; }, "missing resource");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").actions[0].channel = -3; }, "channel");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").actions[0].channel = 50; }, "channel");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").who = 999; }, "missing unit");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").event = 7; }, "missing event");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").index_field = -2; }, "index");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.aggregates[0].field = 40; }, "aggregate");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.aggregates[0].event = 3; }, "aggregate");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.segments[0].batch_unit = 1000; }, "missing unit");
+}
+
+TEST(Forged, AggregateWindowsMustBePositive) {
+  for (auto& a : forge_base().aggregates) ASSERT_GT(a.window_value, 0) << a.text;
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.aggregates[0].window_value = 0; }, "window of 0");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.aggregates[1].window_value = -1; }, "window of -1");
+}
+
+TEST(Forged, SchemaShapesTheEngineReliesOnAreRefused) {
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.profile.clear(); }, "user");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.profile[0].kind = crm::bytecode::Kind::Int; }, "user");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.events[0].fields.resize(2); }, "id: String, user: String, time: Time");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.events[0].fields[2].kind = crm::bytecode::Kind::Int; }, "time: Time");
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.profile[3].elem = crm::bytecode::Kind::Set; }, "collection of collections");
+}
+
+TEST(Forged, CodeShapesTheVmReliesOnAreRefused) {
+  // A builtin called with fewer argument registers than it reads would read past its block.
+  EXPECT_FORGERY_REFUSED(
+      [](Program& p) {
+        for (auto& u : p.units)
+          for (auto& in : u.code)
+            if (in.op == Op::CALL) in.c = 0;
+      },
+      "arguments");
+  // The batch VM runs jump-free code only.
+  EXPECT_FORGERY_REFUSED([](Program& p) { p.segments[0].batch_unit = p.segments[0].unit; }, "jumps");
+  EXPECT_FORGERY_REFUSED(
+      [](Program& p) {
+        p.sets.push_back({5, 3});
+      },
+      "not sorted");
+}
+
+// What a forged file did before: load, then run until the division by a zero-length period.
+TEST(Forged, ARunOfAForgedProgramNeverStarts) {
+  Program p = forge_base();
+  named(p, "on_order").per_user[1].period.micros = 0;
+  std::string bytes = crm::bytecode::seal(crm::bytecode::serialize(p).substr(kHeader)), err;
+  Program back;
+  EXPECT_FALSE(crm::bytecode::deserialize(bytes, back, err));
+  EXPECT_NE(err.find("on_order"), std::string::npos) << err;
 }
