@@ -7,6 +7,7 @@
 // boundary value such as 0, -1, INT64_MIN, INT64_MAX, 0xFFFFFFFF, then serialized), half on the
 // bytes (1-, 4- and 8-byte boundary writes, bit flips, deletions, duplications, truncations). The fuzz entry re-seals the checksum, so
 // every mutation reaches the verifier. Any crash, abort or sanitizer report fails the test.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,7 +34,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void run(const std::string& s) { LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+// CRM_FUZZ_SLOW=MS reports inputs that take longer (to find what makes a run slow).
+void run(const std::string& s) {
+  static const char* slow = std::getenv("CRM_FUZZ_SLOW");
+  if (slow) std::ofstream("/tmp/crm_fuzz_current.crmc", std::ios::binary) << s;  // survives a hang
+  auto t0 = std::chrono::steady_clock::now();
+  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  if (!slow) return;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (ms >= std::atoi(slow)) {
+    static int n = 0;
+    std::string name = "/tmp/crm_fuzz_slow_" + std::to_string(n++) + ".crmc";
+    std::ofstream(name, std::ios::binary) << s;
+    std::fprintf(stderr, "slow input (%lld ms): %s\n", static_cast<long long>(ms), name.c_str());
+  }
+}
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

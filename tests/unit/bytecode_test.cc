@@ -314,10 +314,10 @@ TEST(Forged, ZeroOrNegativePeriodsAreRefused) {
   EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[1].period.micros = INT64_MAX; }, "per-user limit");
   EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").per_user[0].count = 0; }, "per-user limit");
   EXPECT_FORGERY_REFUSED(
-      [](Program& p) { p.policies[0].same_type = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, 0}; },
+      ([](Program& p) { p.policies[0].same_type = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, 0}; }),
       "same-type period");
   EXPECT_FORGERY_REFUSED(
-      [](Program& p) { p.policies[0].channel_caps[0].cap.period = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, -1}; },
+      ([](Program& p) { p.policies[0].channel_caps[0].cap.period = {PeriodKind::Sliding, crm::bytecode::CalendarUnit::Day, -1}; }),
       "channel cap");
   EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].channel_caps[0].channel = 99; }, "channel cap");
   // A campaign-long period has no length: 0 is its normal value.
