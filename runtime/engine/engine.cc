@@ -1494,12 +1494,12 @@ int64_t Engine::watermark() const {
 }
 
 bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) {
-  // A retried delivery of an event already decided is answered from the ledger, however old.
-  if (store_)
-    if (auto it = event_units_.find(ev.id); it != event_units_.end() && it->second.decided && it->second.applied)
-      return report(it->second, out, err);
   int64_t w = watermark();
   if (ev.time < w) {
+    // A retried delivery of an event already decided is answered from the ledger, however old.
+    if (store_)
+      if (auto it = event_units_.find(ev.id); it != event_units_.end() && it->second.decided && it->second.applied)
+        return report(it->second, out, err);
     const User* u = find_user(ev.user);
     if (u && ev.time < u->last_time)
       err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
