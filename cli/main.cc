@@ -4,6 +4,7 @@
 // library returns. Exit codes are in cli/args.h (0 ok, 1 problems in the inputs, 2 usage, 3 I/O).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "compiler/diag/diagnostic.h"
 #include "compiler/driver.h"
 #include "cli/args.h"
+#include "cli/io.h"
 #include "cli/runtime_commands.h"
 
 namespace cli = crm::cli;
@@ -57,14 +59,23 @@ exit codes:
 Run `crm help check` for the options of a command.
 )";
 
-bool read_all(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
+// Every file named on the command line: at most one `-`, each readable and not a directory.
+// Returns 0, or the exit code after saying why.
+int check_inputs(const std::vector<std::string>& paths) {
+  std::string err;
+  for (const auto& p : paths) {
+    if (p.empty()) continue;
+    if (!cli::claim_stdin(p, err)) return cli::usage_error("", err);
+    if (!cli::check_readable(p, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return cli::kExitIo;
+    }
+  }
+  return 0;
 }
+
+// `-` names standard input in diagnostics as <stdin>.
+constexpr const char* kStdinName = "<stdin>";
 
 // The input limits, shared by every command that reads .crm sources.
 struct LimitArgs {
@@ -108,6 +119,18 @@ int cmd_check(int argc, char** argv) {
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   limits.apply(options.limits);
   if (files.empty()) return cli::usage_error("check", "check needs at least one file");
+  std::vector<std::string> inputs = files;
+  inputs.push_back(options.data_profiles);
+  inputs.push_back(options.data_events);
+  if (int rc = check_inputs(inputs)) return rc;
+  std::string stdin_text;
+  for (const auto& f : files) {
+    std::string err;
+    if (f == "-" && !cli::read_input(f, stdin_text, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return cli::kExitIo;
+    }
+  }
   std::vector<std::vector<std::string>> programs;
   if (each) for (const auto& f : files) programs.push_back({f});
   else programs.push_back(files);
@@ -115,7 +138,12 @@ int cmd_check(int argc, char** argv) {
   size_t errors = 0, warnings = 0;
   bool failed = false;
   for (const auto& group : programs) {
-    crm::CheckResult r = crm::check_files(group, options);
+    std::vector<crm::SourceInput> sources;
+    for (const auto& f : group) {
+      if (f == "-") sources.push_back({kStdinName, stdin_text});
+      else sources.push_back({f, std::nullopt});
+    }
+    crm::CheckResult r = crm::check_sources(sources, options);
     errors += r.error_count();
     warnings += r.warning_count();
     failed |= !r.ok() || (deny_warnings && r.warning_count() > 0);
@@ -138,8 +166,8 @@ int cmd_format(int argc, char** argv) {
   bool write = false, check_only = false;
   LimitArgs limits;
   Command c("format", "format [--write] [--check] FILE...",
-            "Prints each file in canonical layout. Comments between declarations are kept; a declaration\n"
-            "that contains comments is left exactly as written.");
+            "Prints each file in canonical layout (`-`: standard input). Comments are kept where they are;\n"
+            "an expression with a comment inside it is kept as written (docs/language.md, Layout).");
   c.files(files);
   c.flag("--write", write, "rewrite the files in place instead of printing");
   c.flag("--check", check_only, "print nothing; exit 1 if any file is not formatted");
@@ -148,15 +176,18 @@ int cmd_format(int argc, char** argv) {
   crm::Limits lim;
   limits.apply(lim);
   if (files.empty()) return cli::usage_error("format", "format needs at least one file");
+  if (write && std::find(files.begin(), files.end(), "-") != files.end())
+    return cli::usage_error("format", "--write cannot rewrite standard input");
+  if (int rc = check_inputs(files)) return rc;
   int status = 0;
   for (const auto& f : files) {
-    std::string text;
-    if (!read_all(f, text)) {
-      std::cerr << "crm: cannot read `" << f << "`: " << std::strerror(errno) << "\n";
-      status = 2;
+    std::string text, err;
+    if (!cli::read_input(f, text, err)) {
+      std::cerr << "crm: " << err << "\n";
+      status = cli::kExitIo;
       continue;
     }
-    crm::FormatResult r = crm::format_source(f, text, lim);
+    crm::FormatResult r = crm::format_source(f == "-" ? kStdinName : f, text, lim);
     if (!r.ok) {
       std::cerr << r.diagnostics.render_text(c.color());
       status = std::max(status, 1);
@@ -164,17 +195,17 @@ int cmd_format(int argc, char** argv) {
     }
     if (check_only) {
       if (r.text != text) {
-        std::cerr << f << ": not formatted\n";
+        std::cerr << (f == "-" ? kStdinName : f) << ": not formatted\n";
         status = std::max(status, 1);
       }
     } else if (write) {
       if (r.text != text) {
-        std::ofstream out(f + ".crm-format.tmp", std::ios::binary);
-        out << r.text;
-        out.close();
-        if (!out || std::rename((f + ".crm-format.tmp").c_str(), f.c_str()) != 0) {
-          std::cerr << "crm: cannot write `" << f << "`\n";
-          status = 2;
+        // A private temporary file beside the original, renamed over it (cli/io.h).
+        cli::OutputFile out;
+        if (!out.open(f, cli::OutputFile::Mode::Replace, err) || !(out.stream() << r.text) || !out.finish(err)) {
+          if (err.empty()) out.finish(err);
+          std::cerr << "crm: " << err << "\n";
+          status = cli::kExitIo;
         }
       }
     } else {
@@ -194,19 +225,21 @@ int cmd_parse(int argc, char** argv) {
   crm::Limits lim;
   limits.apply(lim);
   if (files.size() != 1) return cli::usage_error("parse", "parse needs exactly one file");
-  std::string text;
-  if (!read_all(files[0], text)) {
-    std::cerr << "crm: cannot read `" << files[0] << "`\n";
-    return 2;
+  if (int rc = check_inputs(files)) return rc;
+  std::string text, err;
+  if (!cli::read_input(files[0], text, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return cli::kExitIo;
   }
-  crm::FormatResult r = crm::format_source(files[0], text, lim);
+  std::string name = files[0] == "-" ? kStdinName : files[0];
+  crm::FormatResult r = crm::format_source(name, text, lim);
   if (!r.ok) {
     std::cerr << r.diagnostics.render_text(c.color());
     return 1;
   }
   // Parse again through the internal API for the tree dump.
   crm::Compilation comp(lim.max_errors);
-  auto id = comp.program.sources.add(files[0], text);
+  auto id = comp.program.sources.add(name, text);
   crm::parse::ParseOptions po;
   po.max_file_bytes = lim.max_file_bytes;
   po.max_nesting = lim.max_nesting;
@@ -250,27 +283,40 @@ CommandMain find_command(const std::string& name) {
 
 }  // namespace
 
+// Runs the command, then makes sure everything it printed reached standard output.
+int run_command(CommandMain m, int argc, char** argv) {
+  int rc = m(argc, argv);
+  std::string err;
+  if (!cli::flush_stdout(err)) {
+    std::cerr << "crm: " << err << "\n";
+    return cli::kExitIo;
+  }
+  return rc;
+}
+
 int main(int argc, char** argv) {
+  // crm mixes no C stdio with iostreams; unsynchronised streams read events from stdin faster.
+  std::ios::sync_with_stdio(false);
   try {
     if (argc < 2) {
       std::cerr << kMainHelp;
       return cli::kExitUsage;
     }
     std::string cmd = argv[1];
-    if (CommandMain m = find_command(cmd)) return m(argc - 2, argv + 2);
-    if (cmd == "--version") return cmd_version(0, nullptr);
+    if (CommandMain m = find_command(cmd)) return run_command(m, argc - 2, argv + 2);
+    if (cmd == "--version") return run_command(cmd_version, 0, nullptr);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       if (argc > 3) return cli::usage_error("", "help takes at most one command");
       std::string topic = argc > 2 ? argv[2] : "";
       if (topic.empty()) {
         std::cout << kMainHelp;
-        return 0;
+        return run_command([](int, char**) { return 0; }, 0, nullptr);
       }
       CommandMain m = find_command(topic);
       if (!m) return cli::usage_error("", "no help for `" + topic + "`");
       char help_flag[] = "--help";
       char* args[] = {help_flag, nullptr};
-      return m(1, args);
+      return run_command(m, 1, args);
     }
     return cli::usage_error("", "unknown command `" + cmd + "`");
   } catch (const std::exception& e) {

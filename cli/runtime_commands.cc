@@ -6,6 +6,7 @@
 #include "cli/runtime_commands.h"
 
 #include "cli/args.h"
+#include "cli/io.h"
 
 #include <unistd.h>
 
@@ -66,56 +67,81 @@ struct Loaded {
   codegen::Output compiled;
 };
 
-bool load(const Options& o, Loaded& l) {
-  if (o.files.empty()) {
-    std::cerr << "crm: no program given\n";
-    return false;
+// Every input file a command names: at most one `-`, each readable and not a directory.
+// Returns 0, or the exit code after saying why.
+int check_inputs(const Options& o, const std::vector<std::string>& paths) {
+  std::string err;
+  for (const auto& p : paths) {
+    if (p.empty()) continue;
+    if (!claim_stdin(p, err)) return usage_error("", err);
+    if (!check_readable(p, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
   }
-  if (o.files.size() == 1 && o.files[0].size() > 5 && o.files[0].substr(o.files[0].size() - 5) == ".crmc") {
-    std::ifstream in(o.files[0], std::ios::binary);
-    if (!in) {
-      std::cerr << "crm: cannot read `" << o.files[0] << "`: " << std::strerror(errno) << "\n";
-      return false;
+  return 0;
+}
+
+int check_inputs(const Options& o) {
+  std::vector<std::string> paths = o.files;
+  paths.push_back(o.events);
+  paths.push_back(o.profiles);
+  return check_inputs(o, paths);
+}
+
+bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(path.size() - 5) == ".crmc"; }
+
+// Compiles the sources (or loads one .crmc); returns 0 or the exit code after saying why.
+int load(const Options& o, Loaded& l) {
+  if (o.files.empty()) return usage_error("", "no program given");
+  std::string err;
+  if (o.files.size() == 1 && is_crmc(o.files[0])) {
+    std::string bytes;
+    if (!read_input(o.files[0], bytes, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string err;
-    if (!bytecode::deserialize(ss.str(), l.compiled.program, err)) {
+    if (!bytecode::deserialize(bytes, l.compiled.program, err)) {
       std::cerr << "crm: " << o.files[0] << ": " << err << "\n";
-      return false;
+      return kExitProblems;
     }
-    return true;
+    return 0;
   }
   std::vector<Input> inputs;
-  for (const auto& f : o.files) inputs.push_back({f, std::nullopt});
+  for (const auto& f : o.files) {
+    if (f != "-") {
+      inputs.push_back({f, std::nullopt});
+      continue;
+    }
+    std::string text;
+    if (!read_input(f, text, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
+    // A compiled program on standard input is known by its magic number.
+    if (o.files.size() == 1 && text.rfind("CRMC", 0) == 0) {
+      if (bytecode::deserialize(text, l.compiled.program, err)) return 0;
+      std::cerr << "crm: standard input: " << err << "\n";
+      return kExitProblems;
+    }
+    inputs.push_back({"<stdin>", std::move(text)});
+  }
   DriverOptions d;
   d.load.include_dirs = o.includes;
   l.front = run_front_end(inputs, d);
   const auto& diags = l.front->sink.diagnostics();
   if (!diags.empty()) std::cerr << diag::render_text(diags, l.front->program.sources, {o.color});
-  if (l.front->sink.has_errors()) return false;
+  if (l.front->sink.has_errors()) return kExitProblems;
   l.compiled = codegen::generate(l.front->program);
   if (!l.compiled.error.empty()) {
     std::cerr << "crm: cannot compile: " << l.compiled.error << "\n";
-    return false;
+    return kExitProblems;
   }
-  std::string err;
   if (!bytecode::verify(l.compiled.program, err)) {
     std::cerr << "crm: internal error: generated code fails verification: " << err << "\n";
-    return false;
+    return kExitIo;
   }
-  return true;
-}
-
-// Standard output, or the --out file; null (after saying why) when the file cannot be opened.
-std::ostream* open_output(const std::string& path, std::ofstream& file) {
-  if (path.empty()) return &std::cout;
-  file.open(path, std::ios::binary);
-  if (!file) {
-    std::cerr << "crm: cannot write `" << path << "`: " << std::strerror(errno) << "\n";
-    return nullptr;
-  }
-  return &file;
+  return 0;
 }
 
 bool parse_at(const std::string& text, int64_t& at) {
@@ -148,11 +174,7 @@ bool parse_lateness(const std::string& text, int64_t& micros) {
 
 class Progress {
  public:
-  explicit Progress(const std::string& path, bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)) {
-    if (!tty_) return;
-    std::ifstream f(path, std::ios::ate | std::ios::binary);
-    total_ = f ? static_cast<size_t>(f.tellg()) : 0;
-  }
+  Progress(size_t total_bytes, bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), total_(total_bytes) {}
   void update(size_t bytes, size_t events) {
     if (!tty_ || (++tick_ & 0x3fff) != 0) return;
     int pct = total_ ? static_cast<int>(100.0 * bytes / total_) : 0;
@@ -172,15 +194,17 @@ class Progress {
 // Reads profiles (JSON Lines, or CSV when the name ends in .csv).
 bool load_profiles(engine::Engine& eng, const Options& o) {
   if (o.profiles.empty()) return true;
-  std::ifstream in(o.profiles, std::ios::binary);
-  if (!in) {
-    std::cerr << "crm: cannot read `" << o.profiles << "`: " << std::strerror(errno) << "\n";
+  InputFile file;
+  std::string err;
+  if (!file.open(o.profiles, err)) {
+    std::cerr << "crm: " << err << "\n";
     return false;
   }
+  std::istream& in = file.stream();
   bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
   size_t skipped = 0;
-  bool ok = eng.load_profiles(in, csv, [&](size_t line, const std::string& err) {
-    std::cerr << fmt::format("{}:{}: {}\n", o.profiles, line, err);
+  bool ok = eng.load_profiles(in, csv, [&](size_t line, const std::string& e) {
+    std::cerr << fmt::format("{}:{}: {}\n", input_name(o.profiles), line, e);
     ++skipped;
     return o.on_error != "stop";
   });
@@ -193,14 +217,15 @@ bool load_profiles(engine::Engine& eng, const Options& o) {
 template <typename Sink>
 bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
   if (o.events.empty()) return true;
-  std::ifstream in(o.events, std::ios::binary);
-  if (!in) {
-    std::cerr << "crm: cannot read `" << o.events << "`: " << std::strerror(errno) << "\n";
+  InputFile file;
+  std::string line, err;
+  if (!file.open(o.events, err)) {
+    std::cerr << "crm: " << err << "\n";
     return false;
   }
-  Progress progress(o.events, o.quiet);
+  std::istream& in = file.stream();
+  Progress progress(file.size(), o.quiet);
   support::LineReader lines(in);
-  std::string line, err;
   engine::Event ev;
   auto& st = eng.stats();
   while (lines.next(line)) {
@@ -211,7 +236,7 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
     int verdict = ok ? sink(ev, err) : 0;  // 1 continue, 0 error, -1 stop cleanly
     if (verdict < 0) break;
     if (verdict == 0) {
-      std::cerr << fmt::format("{}{}:{}: {}\n", tty_clear(), o.events, n, err);
+      std::cerr << fmt::format("{}{}:{}: {}\n", tty_clear(), input_name(o.events), n, err);
       if (o.on_error == "stop") {
         progress.done();
         std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
@@ -244,27 +269,30 @@ int cmd_compile(int argc, char** argv) {
   c.flag("-q,--quiet", o.quiet, "print no summary line");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
+  if (o.out.empty() && !o.disasm) return usage("compile", "compile needs -o FILE.crmc or --disasm");
+  if (o.out == "-" && o.disasm) return usage("compile", "--disasm and -o - would both write to standard output");
+  if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (!load(o, l)) return 1;
+  if (int rc = load(o, l)) return rc;
   if (o.disasm)
     std::cout << (o.format == "json" ? bytecode::disassemble_json(l.compiled.program) : bytecode::disassemble(l.compiled.program));
   if (!o.out.empty()) {
     std::string bytes = bytecode::serialize(l.compiled.program);
-    std::ofstream out(o.out + ".tmp", std::ios::binary);
-    out << bytes;
-    out.close();
-    if (!out || std::rename((o.out + ".tmp").c_str(), o.out.c_str()) != 0) {
-      std::cerr << "crm: cannot write `" << o.out << "`\n";
-      return 2;
+    std::string err;
+    OutputFile out;
+    if (!out.open(o.out, OutputFile::Mode::Replace, err) || !out.stream().write(bytes.data(), bytes.size()) ||
+        !out.finish(err)) {
+      if (err.empty()) out.finish(err);
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
     }
-    if (!o.quiet && !o.disasm && o.format == "json")
+    if (o.quiet || o.out == "-") return 0;
+    if (o.format == "json")
       std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", support::json_quote(o.out),
                                bytes.size(), l.compiled.program.units.size(), l.compiled.program.cost_bound());
-    else if (!o.quiet && !o.disasm)
+    else if (!o.disasm)
       std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
                                l.compiled.program.units.size(), l.compiled.program.cost_bound());
-  } else if (!o.disasm) {
-    return usage("compile", "compile needs -o FILE.crmc or --disasm");
   }
   return 0;
 }
@@ -289,8 +317,9 @@ int cmd_run(int argc, char** argv) {
   o.color = c.color();
   std::string err;
   if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
+  if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (!load(o, l)) return 1;
+  if (int rc = load(o, l)) return rc;
   engine::Engine eng(l.compiled.program);
   if (!o.lateness.empty()) {
     int64_t micros = 0;
@@ -308,28 +337,31 @@ int cmd_run(int argc, char** argv) {
     }
     for (const auto& n : eng.notices()) std::cerr << "crm: note: " << n << "\n";
   }
-  if (!load_profiles(eng, o)) return 1;
-  std::ofstream file;
-  std::ostream* out = open_output(o.out, file);
-  if (!out) return 2;
+  if (!load_profiles(eng, o)) return kExitProblems;
+  OutputFile out;
+  if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
   // Test hook for the crash-recovery test: SIGKILL after deciding N units in this run.
   const char* kill_env = std::getenv("CRM_TEST_KILL_AFTER_UNITS");
   size_t kill_after = kill_env ? std::strtoull(kill_env, nullptr, 10) : 0;
   auto start = std::chrono::steady_clock::now();
   std::vector<engine::Decision> decisions;
   std::vector<std::string> reported;  // decided but not yet durable: held back until commit
-  size_t written = 0;
+  size_t handed = 0;  // decision lines given to the output; out.lines_written() of them arrived
   bool store_failed = false;
+  // Decisions are written only after their commit; a failed write stops the run at once.
   auto commit = [&] {
     if (!eng.commit(err)) {
       std::cerr << "crm: " << err << "\ncrm: stopped; decisions after the last commit were not reported\n";
       store_failed = true;
       return false;
     }
-    for (const auto& line : reported) *out << line << '\n';
-    written += reported.size();
+    for (const auto& line : reported) out.stream() << line << '\n';
+    handed += reported.size();
     reported.clear();
-    return true;
+    return out.flush();
   };
   auto collect = [&] {
     for (const auto& d : decisions) reported.push_back(eng.decision_json(d));
@@ -354,8 +386,14 @@ int cmd_run(int argc, char** argv) {
     if (!eng.finish(decisions, err)) std::cerr << "crm: " << err << "\n", ok = false;
     collect();
   }
-  if (!store_failed) commit();
-  out->flush();
+  if (!store_failed && !out.failed()) commit();
+  std::string write_error;
+  bool wrote_all = out.finish(write_error);
+  size_t written = out.lines_written();
+  if (!wrote_all)
+    std::cerr << fmt::format("crm: {}\ncrm: stopped; {} of {} decided lines were written\n", write_error, written,
+                             handed + reported.size());
+  int status = !wrote_all || store_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& st = eng.stats();
   if (o.format == "json") {
@@ -368,12 +406,13 @@ int cmd_run(int argc, char** argv) {
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
-        "\"ok\":{}}}\n",
+        "\"write_error\":{},\"ok\":{},\"exit\":{}}}\n",
         st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.redeemed, st.redeem_rejected,
         st.expired, st.skipped, skipped, st.eval_errors, errors, store ? support::json_quote(store->describe()) : "null",
-        ok && !store_failed ? "true" : "false");
-    return ok && !store_failed ? 0 : 1;
+        wrote_all ? "null" : support::json_quote(write_error), status == kExitOk ? "true" : "false", status);
+    return status;
   }
+  if (!wrote_all) return status;  // the counts below would claim decisions that were not written
   std::cerr << fmt::format(
       "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}); {} skipped, {} evaluation "
       "errors{}\n",
@@ -384,7 +423,7 @@ int cmd_run(int argc, char** argv) {
       st.skipped, st.eval_errors, store ? "; state " + store->describe() : "");
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
   for (const auto& [kind, n] : st.eval_errors_by_kind) std::cerr << fmt::format("  evaluation errors, {}: {}\n", kind, n);
-  return ok && !store_failed ? 0 : 1;
+  return status;
 }
 
 int cmd_audience(int argc, char** argv) {
@@ -402,9 +441,10 @@ int cmd_audience(int argc, char** argv) {
   std::string err;
   if (o.at.empty()) return usage("audience", "audience needs --at TIME");
   int64_t at;
-  if (!parse_at(o.at, at)) return 2;
+  if (!parse_at(o.at, at)) return kExitUsage;
+  if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (!load(o, l)) return 1;
+  if (int rc = load(o, l)) return rc;
   engine::Engine eng(l.compiled.program);
   if (!load_profiles(eng, o)) return 1;
   // Every line is read: the file need not be in time order. The events at or before the instant
@@ -465,9 +505,10 @@ int cmd_explain(int argc, char** argv) {
   explainer::Request req;
   req.user = o.user;
   req.event = o.event;
-  if (!o.at.empty() && !parse_at(o.at, req.at)) return 2;
+  if (!o.at.empty() && !parse_at(o.at, req.at)) return kExitUsage;
+  if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (!load(o, l)) return 1;
+  if (int rc = load(o, l)) return rc;
   auto prepared = explainer::prepare(l.front ? &l.front->program : nullptr, l.compiled.program);
   if (!prepared->error.empty()) {
     std::cerr << "crm: cannot explain: " << prepared->error << "\n";
@@ -503,11 +544,13 @@ int cmd_import(int argc, char** argv) {
   if (o.files.size() != 2) return usage("import", "import needs a dataset (online-retail or cdnow) and an input file");
   const std::string& kind = o.files[0];
   if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
+  const std::string& input = o.files[1];
+  if (int rc = check_inputs(o, {input})) return rc;
   // gzopen reads gzip and plain files alike.
-  gzFile gz = gzopen(o.files[1].c_str(), "rb");
+  gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
   if (!gz) {
-    std::cerr << "crm: cannot read `" << o.files[1] << "`: " << std::strerror(errno) << "\n";
-    return 2;
+    std::cerr << "crm: cannot read `" << input_name(input) << "`: " << std::strerror(errno) << "\n";
+    return kExitIo;
   }
   std::string data;
   char buf[1 << 16];
@@ -516,19 +559,27 @@ int cmd_import(int argc, char** argv) {
   bool read_ok = n == 0;
   gzclose(gz);
   if (!read_ok) {
-    std::cerr << "crm: `" << o.files[1] << "` is not readable gzip or text\n";
-    return 1;
+    std::cerr << "crm: `" << input_name(input) << "` is not readable gzip or text\n";
+    return kExitProblems;
   }
   std::istringstream in(data);
-  std::ofstream file;
-  std::ostream* out = open_output(o.out, file);
-  if (!out) return 2;
+  OutputFile out;
+  if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
   ingest::ImportStats st;
-  bool ok = kind == "online-retail" ? ingest::import_online_retail(in, *out, st, err) : ingest::import_cdnow(in, *out, st, err);
+  bool ok = kind == "online-retail" ? ingest::import_online_retail(in, out.stream(), st, err)
+                                    : ingest::import_cdnow(in, out.stream(), st, err);
+  std::string write_error;
+  if (!out.finish(write_error)) {
+    std::cerr << "crm: " << write_error << "\n";
+    return kExitIo;
+  }
   if (!ok) {
-    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", o.files[1], st.error_line, err);
-    else std::cerr << "crm: " << o.files[1] << ": " << err << "\n";
-    return 1;
+    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, err);
+    else std::cerr << "crm: " << input_name(input) << ": " << err << "\n";
+    return kExitProblems;
   }
   std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);
   for (const auto& [r, c] : st.skipped_by_reason) std::cerr << fmt::format(", {} {}", c, r);

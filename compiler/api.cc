@@ -110,6 +110,12 @@ CheckResult check_source(const std::string& name, const std::string& text, const
   return guarded({{name, text}}, options);
 }
 
+CheckResult check_sources(const std::vector<SourceInput>& sources, const CheckOptions& options) {
+  std::vector<Input> inputs;
+  for (const auto& s : sources) inputs.push_back({s.path, s.text});
+  return guarded(inputs, options);
+}
+
 FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits) {
   FormatResult out;
   try {

@@ -66,7 +66,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} -E env NO_COLOR=1 ${CRM} check --color=
 if(NOT err MATCHES "${esc}\\[")
   message(FATAL_ERROR "--color=always must win over NO_COLOR:\n${err}")
 endif()
-foreach(args "check;--color=never;${bad}" "compile;--color=never;--disasm;${bad}" "run;--color;never;${bad};--events;x")
+foreach(args "check;--color=never;${bad}" "compile;--color=never;--disasm;${bad}" "run;--color;never;${bad};--events;${ROOT}/tests/golden/run/limits.events.jsonl")
   expect_run(1 ${args})
   if(last_err MATCHES "${esc}\\[")
     message(FATAL_ERROR "crm ${args} printed colour:\n${last_err}")

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "compiler/codegen/codegen.h"
 #include "runtime/engine/engine.h"
@@ -31,11 +33,19 @@ void data_error(diag::DiagnosticSink& sink, const std::string& path, size_t line
       "the data given with --data must follow the program's schema (docs/runtime.md)";
 }
 
-bool open_data(std::ifstream& in, const std::string& path, diag::DiagnosticSink& sink) {
-  in.open(path, std::ios::binary);
-  if (in) return true;
+// The data stream: "-" is standard input, as everywhere in crm; a directory is an error, never
+// an empty sample. Null after reporting why the file cannot be read.
+std::istream* open_data(std::ifstream& file, const std::string& path, diag::DiagnosticSink& sink) {
+  if (path == "-") return &std::cin;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    sink.report(diag::Code::E0109, source::Span{}, fmt::format("cannot read data file `{}`: is a directory", path));
+    return nullptr;
+  }
+  file.open(path, std::ios::binary);
+  if (file) return &file;
   sink.report(diag::Code::E0109, source::Span{}, fmt::format("cannot read data file `{}`", path));
-  return false;
+  return nullptr;
 }
 
 }  // namespace
@@ -48,18 +58,20 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   const bytecode::Program& p = gen.program;
   engine::Engine eng(p);
   if (!data.profiles.empty()) {
-    std::ifstream in;
-    if (!open_data(in, data.profiles, sink)) return;
-    bool ok = eng.load_profiles(in, ends_with(data.profiles, ".csv"), [&](size_t line, const std::string& err) {
+    std::ifstream file;
+    std::istream* in = open_data(file, data.profiles, sink);
+    if (!in) return;
+    bool ok = eng.load_profiles(*in, ends_with(data.profiles, ".csv"), [&](size_t line, const std::string& err) {
       data_error(sink, data.profiles, line, err);
       return false;
     });
     if (!ok) return;
   }
   if (!data.events.empty()) {
-    std::ifstream in;
-    if (!open_data(in, data.events, sink)) return;
-    support::LineReader lines(in);
+    std::ifstream file;
+    std::istream* in = open_data(file, data.events, sink);
+    if (!in) return;
+    support::LineReader lines(*in);
     std::string line, err;
     engine::Event ev;
     while (lines.next(line)) {

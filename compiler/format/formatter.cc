@@ -120,7 +120,8 @@ std::string expr(const Expr* e, int) {
       auto* b = static_cast<const BinaryExpr*>(e);
       int p = prec_of(e);
       int l = p, r = p + 1;
-      if (p == kCmp) l = r = kCoalesce;
+      // `(a ?? b) > c`: the parentheses are not needed but say how `??` binds, so they stay.
+      if (p == kCmp) l = r = kAdd;
       if (b->op == BinaryOp::Coalesce) { l = kAdd; r = kCoalesce; }
       return sub(b->lhs, l) + " " + to_string(b->op) + " " + sub(b->rhs, r);
     }
@@ -137,7 +138,20 @@ std::string expr(const Expr* e, int) {
   return "<error>";
 }
 
-// Long expressions break before `else` of an if-chain and before top-level `and`/`or`.
+bool is_comparison(const Expr* e) {
+  if (!e || e->kind != ExprKind::Binary) return false;
+  switch (static_cast<const BinaryExpr*>(e)->op) {
+    case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge:
+    case BinaryOp::In: case BinaryOp::NotIn:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Long expressions break before `else` of an if-chain, before top-level `and`/`or`, and before
+// the operator of a comparison. `indent` is the indentation of continuation lines and
+// `first_col` the column where the expression starts.
 std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
   std::string flat = expr(e, kIf);
   if (!e || first_col + flat.size() <= kWidth) return flat;
@@ -147,7 +161,14 @@ std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
     bool first = true;
     while (cur && cur->kind == ExprKind::If) {
       auto* i = static_cast<const IfExpr*>(cur);
-      out += (first ? "if " : "\n" + indent + "else if ") + sub(i->cond, kIf) + " then " + sub(i->then_expr, kIf);
+      std::string prefix = first ? "if " : "else if ";
+      size_t col = (first ? first_col : indent.size()) + prefix.size();
+      // A condition too long for its line breaks like any expression, under the condition.
+      std::string cond = sub(i->cond, kIf);
+      std::string then = " then " + sub(i->then_expr, kIf);
+      if (col + cond.size() + then.size() > kWidth && prec_of(i->cond) > kIf)
+        cond = layout(i->cond, std::string(indent.size() + prefix.size(), ' '), col);
+      out += (first ? "" : "\n" + indent) + prefix + cond + then;
       first = false;
       cur = i->else_expr;
     }
@@ -157,7 +178,6 @@ std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
     auto* b = static_cast<const BinaryExpr*>(e);
     if (b->op == BinaryOp::And || b->op == BinaryOp::Or) {
       std::vector<const Expr*> parts;
-      std::vector<const Expr*> stack{e};
       // Flatten the left-leaning chain of the same operator.
       const Expr* cur = e;
       while (cur->kind == ExprKind::Binary && static_cast<const BinaryExpr*>(cur)->op == b->op) {
@@ -173,6 +193,8 @@ std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
       }
       return out;
     }
+    if (is_comparison(e))
+      return sub(b->lhs, kAdd) + "\n" + indent + "    " + to_string(b->op) + " " + sub(b->rhs, kAdd);
   }
   return flat;
 }
@@ -227,38 +249,179 @@ struct Comments {
     }
     return std::nullopt;
   }
-  // Comment lines between b and e, each on its own line; blank-line separation is normalised.
-  std::string between(uint32_t b, uint32_t e) const {
+  // The blanks before a trailing comment, as written (they often align a column of comments).
+  std::string gap(uint32_t b, uint32_t e) const {
+    std::string g(text.substr(b, e - b));
+    return g.empty() ? " " : g;
+  }
+  // Whether the source has an empty line between b and e.
+  bool blank_between(uint32_t b, uint32_t e) const {
+    bool newline = false;
+    for (uint32_t i = b; i < e && i < text.size(); ++i) {
+      char c = text[i];
+      if (c == '\n') {
+        if (newline) return true;
+        newline = true;
+      } else if (c != ' ' && c != '\t' && c != '\r') {
+        newline = false;
+      }
+    }
+    return false;
+  }
+  // Comment lines between b and e, each on its own line after `indent`. Where the source has
+  // empty lines between two comments, or between the last comment and e, one empty line is kept.
+  std::string between(uint32_t b, uint32_t e, const std::string& indent = "") const {
     std::string out;
-    for (auto& r : ranges)
-      if (r.first >= b && r.first < e) out += std::string(text.substr(r.first, r.second - r.first)) + "\n";
+    uint32_t last = 0;
+    bool any = false;
+    for (auto& r : ranges) {
+      if (r.first < b || r.first >= e) continue;
+      if (any && blank_between(last, r.first)) out += "\n";
+      out += indent + std::string(text.substr(r.first, r.second - r.first)) + "\n";
+      last = r.second;
+      any = true;
+    }
+    if (any && blank_between(last, e)) out += "\n";
     return out;
   }
 };
 
-std::string decl(const Decl* d) {
-  std::string out;
-  auto fields = [&](const std::vector<FieldDecl*>& fs) {
-    for (auto* f : fs) {
-      out += "    " + f->name + ": " + type(f->type);
-      if (f->default_value) out += " = " + expr(f->default_value, kIf);
-      out += "\n";
+// The source text of a span.
+std::string_view source_of(const Comments& c, const source::Span& s) { return c.text.substr(s.begin, s.end - s.begin); }
+
+// One line-oriented member of a block declaration (a field, property, clause or rule).
+struct Item {
+  source::Span span;
+  std::string text;  // formatted, without indentation of the first line and without a newline
+};
+
+// `head {`, the items indented by four spaces, `}`. Comments inside the block are kept: those on
+// their own lines stay before the item that follows them (or before `}`), one at the end of an
+// item's last line stays there, and an item with a comment inside it is copied as written.
+// One empty line between items is kept where the source has one.
+std::string block(const std::string& head, const std::vector<Item>& items, const Decl* d, const Comments& cm) {
+  if (items.empty() && !cm.any_in(d->span.begin, d->span.end)) return head + " {}\n";
+  std::string out = head + " {\n";
+  uint32_t pos = d->span.begin;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    if (i > 0 && cm.blank_between(pos, it.span.begin)) {
+      // Only a blank line before the first comment or the item itself counts here; the rest
+      // is kept by between().
+      uint32_t first = it.span.begin;
+      for (auto& r : cm.ranges)
+        if (r.first >= pos && r.first < it.span.begin) { first = r.first; break; }
+      if (cm.blank_between(pos, first)) out += "\n";
     }
-  };
+    out += cm.between(pos, it.span.begin, "    ");
+    if (cm.any_in(it.span.begin, it.span.end)) out += "    " + std::string(source_of(cm, it.span));
+    else out += "    " + it.text;
+    pos = it.span.end;
+    if (auto trailing = cm.same_line_after(pos); trailing && trailing->first < d->span.end) {
+      out += cm.gap(pos, trailing->first) + std::string(cm.text.substr(trailing->first, trailing->second - trailing->first));
+      pos = trailing->second;
+    }
+    out += "\n";
+  }
+  // Comments after the last item, before the closing brace.
+  uint32_t close = d->span.end > 0 ? d->span.end - 1 : d->span.end;
+  std::string rest = cm.between(pos, close, "    ");
+  if (!rest.empty() && !items.empty()) {
+    uint32_t first = close;
+    for (auto& r : cm.ranges)
+      if (r.first >= pos && r.first < close) { first = r.first; break; }
+    if (cm.blank_between(pos, first)) out += "\n";
+  }
+  while (rest.size() >= 2 && rest[rest.size() - 2] == '\n') rest.pop_back();  // no blank before `}`
+  return out + rest + "}\n";
+}
+
+std::string field_text(const FieldDecl* f) {
+  return f->name + ": " + type(f->type) + (f->default_value ? " = " + expr(f->default_value, kIf) : "");
+}
+
+// `items` joined by ", ", or one per line aligned under the first when the line would be too long.
+std::string comma_list(const std::vector<std::string>& items, size_t col) {
+  std::string flat;
+  for (size_t i = 0; i < items.size(); ++i) flat += (i ? ", " : "") + items[i];
+  if (col + flat.size() <= kWidth) return flat;
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ",\n" + std::string(col, ' ') : "") + items[i];
+  return out;
+}
+
+std::string clause_text(const Clause* c) {
+  switch (c->kind) {
+    case ClauseKind::Who: return "who: " + layout(c->expr, std::string(9, ' '), 9);
+    case ClauseKind::Where: return "where: " + layout(c->expr, std::string(11, ' '), 11);
+    case ClauseKind::When: {
+      std::string out = "when: ";
+      if (c->trigger == TriggerKind::On) out += "on " + c->event;
+      else if (c->trigger == TriggerKind::At) out += "at " + sub(c->at, kAdd);
+      else out += "every " + sub(c->at, kAdd) + (c->clock.empty() ? "" : " at " + c->clock);
+      if (c->from) out += " between " + sub(c->from, kAdd) + " and " + sub(c->to, kAdd);
+      if (!c->expr) return out;
+      // The condition goes on its own line, under the trigger, when the clause is too long.
+      std::string cond = expr(c->expr, kIf);
+      if (4 + out.size() + 4 + cond.size() <= kWidth) return out + " if " + cond;
+      return out + "\n" + std::string(10, ' ') + "if " + layout(c->expr, std::string(13, ' '), 13);
+    }
+    case ClauseKind::What: {
+      std::vector<std::string> actions;
+      for (const auto& a : c->actions) {
+        std::string t = std::string(a.verb == Action::Verb::Send ? "send " : "grant ") + a.resource;
+        if (!a.channel.empty()) t += " via " + a.channel;
+        if (a.has_code) t += " code " + quote(a.code);
+        actions.push_back(t);
+      }
+      return "what: " + comma_list(actions, 10);
+    }
+    case ClauseKind::HowMuch: {
+      std::vector<std::string> limits;
+      for (const auto& l : c->limits) {
+        if (l.kind == Limit::Kind::Budget) limits.push_back("budget " + sub(l.budget, kAdd));
+        else if (l.kind == Limit::Kind::Stock) limits.push_back("stock " + l.count);
+        else if (l.kind == Limit::Kind::Pacing) limits.push_back("pacing " + l.count);
+        else limits.push_back((l.continued ? "" : "per user ") + l.count + " per " + period(l.period));
+      }
+      return "how much: " + comma_list(limits, 14);
+    }
+    case ClauseKind::Split: return "split: control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "");
+    case ClauseKind::Priority: return "priority: " + c->number;
+    case ClauseKind::Zone: return "zone: " + quote(c->number);
+    case ClauseKind::Exclusive: return "exclusive: " + quote(c->number);
+  }
+  return "";
+}
+
+std::string rule_text(const PolicyRule* r) {
+  if (r->kind == PolicyRule::Kind::Unredeemed) return "unredeemed " + r->subject + " per user <= " + r->count + ";";
+  if (r->kind == PolicyRule::Kind::SameType) return "same resource type once per " + period(r->period) + ";";
+  if (r->kind == PolicyRule::Kind::Quiet) return "quiet between " + r->clock_from + " and " + r->clock_to + ";";
+  return r->subject + " <= " + r->count + " per " + period(r->period) + ";";
+}
+
+// Whether a declaration is laid out as a block of line items, which keeps comments anywhere.
+bool is_block(const Decl* d) {
+  switch (d->kind) {
+    case DeclKind::Profile: case DeclKind::Event: case DeclKind::Resource: case DeclKind::Strategy: case DeclKind::Policy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string decl(const Decl* d, const Comments& cm) {
+  std::string out;
+  std::vector<Item> items;
   switch (d->kind) {
     case DeclKind::Profile: {
-      auto& fs = static_cast<const ProfileDecl*>(d)->fields;
-      out += fs.empty() ? "profile {" : "profile {\n";
-      fields(fs);
-      out += "}\n";
-      break;
+      for (auto* f : static_cast<const ProfileDecl*>(d)->fields) items.push_back({f->span, field_text(f)});
+      return block("profile", items, d, cm);
     }
     case DeclKind::Event: {
-      auto& fs = static_cast<const EventDecl*>(d)->fields;
-      out += "event " + d->name + (fs.empty() ? " {" : " {\n");
-      fields(fs);
-      out += "}\n";
-      break;
+      for (auto* f : static_cast<const EventDecl*>(d)->fields) items.push_back({f->span, field_text(f)});
+      return block("event " + d->name, items, d, cm);
     }
     case DeclKind::Enum: {
       auto* e = static_cast<const EnumDecl*>(d);
@@ -294,93 +457,39 @@ std::string decl(const Decl* d) {
         for (size_t i = 0; i < ps.size(); ++i) out += (i ? ", " : "") + ps[i];
         out += ")";
       } else {
-        out += "\n";
-        for (auto& p : ps) out += "    " + p + ",\n";
+        // One parameter per line, aligned under the first.
+        std::string align(out.size(), ' ');
+        for (size_t i = 0; i < ps.size(); ++i) out += (i ? ",\n" + align : "") + ps[i];
         out += ")";
       }
-      out += ": " + type(f->result) + " =\n    " + layout(f->body, "    ", 4) + "\n";
+      out += ": " + type(f->result) + " =";
+      // A short body stays on the line of its signature.
+      std::string body = expr(f->body, kIf);
+      size_t last_line = out.size() - (out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+      if (last_line + 1 + body.size() <= kWidth) out += " " + body + "\n";
+      else out += "\n    " + layout(f->body, "    ", 4) + "\n";
       break;
     }
     case DeclKind::Resource: {
       auto* r = static_cast<const ResourceDecl*>(d);
-      out += "resource " + r->resource_kind + " " + r->name + " {\n";
       for (auto* p : r->props) {
-        out += "    " + p->key + ": ";
-        if (p->kind == PropKind::Range) out += "between " + sub(p->a, kAdd) + " and " + sub(p->b, kAdd);
-        else if (p->kind == PropKind::AfterClaim) out += "within " + sub(p->a, kAdd) + " after claim";
-        else out += expr(p->a, kIf);
-        out += "\n";
+        std::string t = p->key + ": ";
+        if (p->kind == PropKind::Range) t += "between " + sub(p->a, kAdd) + " and " + sub(p->b, kAdd);
+        else if (p->kind == PropKind::AfterClaim) t += "within " + sub(p->a, kAdd) + " after claim";
+        else t += expr(p->a, kIf);
+        items.push_back({p->span, t});
       }
-      out += "}\n";
-      break;
+      return block("resource " + r->resource_kind + " " + r->name, items, d, cm);
     }
     case DeclKind::Strategy: {
       auto* s = static_cast<const StrategyDecl*>(d);
-      out += "strategy " + s->name + (s->has_business ? " for business " + quote(s->business) : "") + " {\n";
-      for (auto* c : s->clauses) {
-        switch (c->kind) {
-          case ClauseKind::Who: out += "    who: " + layout(c->expr, "        ", 9) + "\n"; break;
-          case ClauseKind::Where: out += "    where: " + layout(c->expr, "        ", 11) + "\n"; break;
-          case ClauseKind::When: {
-            out += "    when: ";
-            if (c->trigger == TriggerKind::On) out += "on " + c->event;
-            else if (c->trigger == TriggerKind::At) out += "at " + sub(c->at, kAdd);
-            else out += "every " + sub(c->at, kAdd) + (c->clock.empty() ? "" : " at " + c->clock);
-            if (c->from) out += " between " + sub(c->from, kAdd) + " and " + sub(c->to, kAdd);
-            if (c->expr) out += " if " + expr(c->expr, kIf);
-            out += "\n";
-            break;
-          }
-          case ClauseKind::What: {
-            out += "    what: ";
-            for (size_t i = 0; i < c->actions.size(); ++i) {
-              auto& a = c->actions[i];
-              out += (i ? ", " : "") + std::string(a.verb == Action::Verb::Send ? "send " : "grant ") + a.resource;
-              if (!a.channel.empty()) out += " via " + a.channel;
-              if (a.has_code) out += " code " + quote(a.code);
-            }
-            out += "\n";
-            break;
-          }
-          case ClauseKind::HowMuch: {
-            out += "    how much: ";
-            for (size_t i = 0; i < c->limits.size(); ++i) {
-              auto& l = c->limits[i];
-              out += i ? ", " : "";
-              if (l.kind == Limit::Kind::Budget) out += "budget " + sub(l.budget, kAdd);
-              else if (l.kind == Limit::Kind::Stock) out += "stock " + l.count;
-              else if (l.kind == Limit::Kind::Pacing) out += "pacing " + l.count;
-              else out += (l.continued ? "" : "per user ") + l.count + " per " + period(l.period);
-            }
-            out += "\n";
-            break;
-          }
-          case ClauseKind::Split:
-            out += "    split: control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "") + "\n";
-            break;
-          case ClauseKind::Priority: out += "    priority: " + c->number + "\n"; break;
-          case ClauseKind::Zone: out += "    zone: " + quote(c->number) + "\n"; break;
-          case ClauseKind::Exclusive: out += "    exclusive: " + quote(c->number) + "\n"; break;
-        }
-      }
-      out += "}\n";
-      break;
+      for (auto* c : s->clauses) items.push_back({c->span, clause_text(c)});
+      return block("strategy " + s->name + (s->has_business ? " for business " + quote(s->business) : ""), items, d, cm);
     }
     case DeclKind::Policy: {
       auto* p = static_cast<const PolicyDecl*>(d);
-      out += "policy " + p->name + (p->has_business ? " for business " + quote(p->business) : "") + " {\n";
-      for (auto* r : p->rules) {
-        if (r->kind == PolicyRule::Kind::Unredeemed)
-          out += "    unredeemed " + r->subject + " per user <= " + r->count + ";\n";
-        else if (r->kind == PolicyRule::Kind::SameType)
-          out += "    same resource type once per " + period(r->period) + ";\n";
-        else if (r->kind == PolicyRule::Kind::Quiet)
-          out += "    quiet between " + r->clock_from + " and " + r->clock_to + ";\n";
-        else
-          out += "    " + r->subject + " <= " + r->count + " per " + period(r->period) + ";\n";
-      }
-      out += "}\n";
-      break;
+      for (auto* r : p->rules) items.push_back({r->span, rule_text(r)});
+      return block("policy " + p->name + (p->has_business ? " for business " + quote(p->business) : ""), items, d, cm);
     }
   }
   return out;
@@ -407,8 +516,14 @@ std::string format_module(const ast::Module& m, const source::SourceFile& file) 
     if (!out.empty()) out += "\n";
     for (auto& im : m.imports) {
       leading(im.span.begin);
-      out += "import " + im.path + (im.alias.empty() ? "" : " as " + im.alias) + "\n";
+      out += "import " + im.path + (im.alias.empty() ? "" : " as " + im.alias);
       pos = im.span.end;
+      if (auto trailing = comments.same_line_after(pos)) {
+        out += comments.gap(pos, trailing->first) +
+               std::string(file.text().substr(trailing->first, trailing->second - trailing->first));
+        pos = trailing->second;
+      }
+      out += "\n";
     }
   }
   if (m.has_zone) {
@@ -425,20 +540,24 @@ std::string format_module(const ast::Module& m, const source::SourceFile& file) 
   for (const Decl* d : m.decls) {
     if (!out.empty()) out += "\n";
     leading(d->span.begin);
-    if (comments.any_in(d->span.begin, d->span.end))
+    // Blocks keep comments item by item; an expression declaration (segment, const, fn, enum)
+    // with a comment inside it is copied as written, since comments have no place in the tree.
+    if (!is_block(d) && comments.any_in(d->span.begin, d->span.end))
       out += std::string(file.text().substr(d->span.begin, d->span.end - d->span.begin)) + "\n";
     else
-      out += decl(d);
+      out += decl(d, comments);
     pos = d->span.end;
     // A comment on the same line as the end of the declaration stays on that line.
     if (auto trailing = comments.same_line_after(pos)) {
       out.pop_back();
-      out += " " + std::string(file.text().substr(trailing->first, trailing->second - trailing->first)) + "\n";
+      out += comments.gap(pos, trailing->first) +
+             std::string(file.text().substr(trailing->first, trailing->second - trailing->first)) + "\n";
       pos = trailing->second;
     }
   }
   std::string trailing = comments.between(pos, static_cast<uint32_t>(file.text().size()));
   if (!trailing.empty()) out += (out.empty() ? "" : "\n") + trailing;
+  while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
   return out;
 }
 

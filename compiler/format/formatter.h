@@ -1,9 +1,11 @@
 // formatter.h - `crm format`: prints a module back in canonical layout.
 //
 // Formatting is a pure function of the AST plus the comments in the source: comments between
-// declarations are kept in place, and a declaration that has comments inside it is reproduced
-// verbatim, so formatting never loses a comment. format(format(x)) == format(x) and the AST of
-// the output equals the AST of the input (both are tested).
+// declarations and between the items of a block (fields, properties, clauses, rules) are kept in
+// place, trailing comments stay at the end of their line, and only an expression that has a
+// comment inside it is reproduced verbatim, so formatting never loses a comment.
+// format(format(x)) == format(x) and the AST of the output equals the AST of the input (both are
+// tested over every bundled file and tests/golden/format).
 #pragma once
 
 #include <string>

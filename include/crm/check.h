@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,8 @@ struct CheckOptions {
   Limits limits;
   // Optional data sample: each pair of strategies reported as possibly overlapping (W0105) is
   // evaluated over these users, and the warning says how many match both.
-  std::string data_profiles;  // JSON Lines, or CSV with a header row (name ends in .csv)
-  std::string data_events;    // JSON Lines events, folded into history before evaluating
+  std::string data_profiles;  // JSON Lines, or CSV with a header row (name ends in .csv); "-": standard input
+  std::string data_events;    // JSON Lines events, folded into history before evaluating; "-": standard input
   std::string data_at;        // ISO-8601 time to evaluate at (default: the start of the pair's overlap, or
                               // the last event's time if later)
 };
@@ -85,6 +86,12 @@ class CheckResult {
 CheckResult check_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
 // Checks in-memory text; `name` is used in diagnostics and to resolve relative imports.
 CheckResult check_source(const std::string& name, const std::string& text, const CheckOptions& options = {});
+// Checks one program made of files and in-memory texts (e.g. one read from standard input).
+struct SourceInput {
+  std::string path;                 // the file, or the name of `text` in diagnostics
+  std::optional<std::string> text;  // when set, used instead of reading `path`
+};
+CheckResult check_sources(const std::vector<SourceInput>& inputs, const CheckOptions& options = {});
 
 struct FormatResult {
   bool ok = false;

@@ -1,0 +1,220 @@
+// io.cc - inputs, checked outputs and atomic replacement for the crm tool (rules in io.h).
+#include "cli/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <streambuf>
+#include <vector>
+
+namespace crm::cli {
+
+std::string input_name(const std::string& path) { return path == "-" ? "standard input" : path; }
+std::string output_name(const std::string& path) { return path.empty() || path == "-" ? "standard output" : path; }
+
+bool claim_stdin(const std::string& path, std::string& err) {
+  static bool claimed = false;
+  if (path != "-") return true;
+  if (claimed) {
+    err = "only one argument may be `-` (standard input)";
+    return false;
+  }
+  claimed = true;
+  return true;
+}
+
+bool check_readable(const std::string& path, std::string& err) {
+  if (path == "-") return true;
+  struct stat st;
+  auto fail = [&](const char* why) {
+    err = "cannot read `" + path + "`: " + why;
+    return false;
+  };
+  if (::stat(path.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail("is a directory");
+  // A named pipe is not opened here: a reader that comes and goes would let its writer start
+  // writing into a pipe that then has no reader.
+  if (!S_ISREG(st.st_mode)) return ::access(path.c_str(), R_OK) == 0 ? true : fail(std::strerror(errno));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::strerror(errno));
+  ::close(fd);
+  return true;
+}
+
+bool read_input(const std::string& path, std::string& out, std::string& err) {
+  InputFile in;
+  if (!in.open(path, err)) return false;
+  std::ostringstream ss;
+  ss << in.stream().rdbuf();
+  if (in.stream().bad()) {
+    err = "cannot read `" + input_name(path) + "`: read error";
+    return false;
+  }
+  out = ss.str();
+  return true;
+}
+
+bool InputFile::open(const std::string& path, std::string& err) {
+  if (path == "-") {
+    in_ = &std::cin;
+    return true;
+  }
+  if (!check_readable(path, err)) return false;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<size_t>(st.st_size);
+  file_.open(path, std::ios::binary);
+  if (!file_) {
+    err = "cannot read `" + path + "`: " + std::strerror(errno);
+    return false;
+  }
+  in_ = &file_;
+  return true;
+}
+
+// A stream buffer over a file descriptor that keeps the first write error and counts the lines
+// that reached the file.
+class FdBuf : public std::streambuf {
+ public:
+  explicit FdBuf(int fd) : fd_(fd), buf_(1 << 16) { reset(); }
+  bool drain() {
+    const char* p = pbase();
+    size_t n = static_cast<size_t>(pptr() - pbase());
+    while (n && !error_) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+        break;
+      }
+      if (w == 0) {
+        error_ = EIO;
+        break;
+      }
+      lines_ += static_cast<size_t>(std::count(p, p + w, '\n'));
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    reset();
+    return !error_;
+  }
+  int error() const { return error_; }
+  size_t lines() const { return lines_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return drain() ? 0 : -1; }
+
+ private:
+  void reset() { setp(buf_.data(), buf_.data() + buf_.size()); }
+  int fd_;
+  std::vector<char> buf_;
+  int error_ = 0;
+  size_t lines_ = 0;
+};
+
+OutputFile::OutputFile() = default;
+
+OutputFile::~OutputFile() {
+  if (fd_ > STDERR_FILENO) ::close(fd_);
+  if (!temp_.empty() && !finished_) ::unlink(temp_.c_str());
+}
+
+bool OutputFile::open(const std::string& path, Mode mode, std::string& err) {
+  path_ = path;
+  name_ = output_name(path);
+  mode_ = mode;
+  auto fail = [&](int e) {
+    err = "cannot write `" + name_ + "`: " + std::strerror(e);
+    return false;
+  };
+  if (path.empty() || path == "-") {
+    std::cout.flush();  // keep the order of anything already printed
+    fd_ = STDOUT_FILENO;
+    mode_ = Mode::Truncate;
+  } else {
+    struct stat st;
+    bool exists = ::stat(path.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) return fail(EISDIR);
+    // A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written in place, never replaced.
+    if (exists && !S_ISREG(st.st_mode)) mode_ = Mode::Truncate;
+  }
+  if (fd_ >= 0) {
+    // standard output
+  } else if (mode_ == Mode::Truncate) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd_ < 0) return fail(errno);
+  } else {
+    struct stat st;
+    bool exists = ::stat(path.c_str(), &st) == 0;
+    // mkstemp creates the file with O_EXCL and mode 0600 under a name nobody could predict.
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    std::string tmpl = dir + "." + base + ".XXXXXX";
+    std::vector<char> name(tmpl.begin(), tmpl.end());
+    name.push_back('\0');
+    fd_ = ::mkstemp(name.data());
+    if (fd_ < 0) return fail(errno);
+    temp_ = name.data();
+    mode_t perms;
+    if (exists) {
+      perms = st.st_mode & 07777;  // a rewritten file keeps its permissions
+    } else {
+      mode_t mask = ::umask(0);
+      ::umask(mask);
+      perms = 0666 & ~mask;
+    }
+    if (::fchmod(fd_, perms) != 0) return fail(errno);
+  }
+  buf_ = std::make_unique<FdBuf>(fd_);
+  stream_ = std::make_unique<std::ostream>(buf_.get());
+  return true;
+}
+
+bool OutputFile::flush() { return buf_ && buf_->drain(); }
+bool OutputFile::failed() const { return buf_ && buf_->error(); }
+size_t OutputFile::lines_written() const { return buf_ ? buf_->lines() : 0; }
+
+bool OutputFile::finish(std::string& err) {
+  if (finished_) return !failed();
+  finished_ = true;
+  bool ok = buf_->drain();
+  int e = buf_->error();
+  if (fd_ != STDOUT_FILENO) {
+    if (ok && mode_ == Mode::Replace && ::fsync(fd_) != 0) ok = false, e = errno;
+    if (::close(fd_) != 0 && ok) ok = false, e = errno;
+    fd_ = -1;
+  }
+  if (ok && mode_ == Mode::Replace && ::rename(temp_.c_str(), path_.c_str()) != 0) ok = false, e = errno;
+  if (!ok) {
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+    err = "cannot write `" + name_ + "`: " + std::strerror(e);
+  }
+  return ok;
+}
+
+bool flush_stdout(std::string& err) {
+  errno = 0;
+  std::cout.flush();
+  int e = errno;
+  if (std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
+  if (!e) e = errno;
+  err = std::string("cannot write `standard output`: ") + (e ? std::strerror(e) : "write error");
+  return false;
+}
+
+}  // namespace crm::cli

@@ -1,0 +1,79 @@
+// io.h - the crm tool's files, one set of rules for every command:
+//   * `-` is standard input (for an input) or standard output (for an output); at most one input
+//     of a command may be standard input;
+//   * an input must be something that can be read as a stream: a directory is an error;
+//   * every output is flushed and checked, and a failed write names the file;
+//   * a file that is replaced (compile -o, format --write) is written to a private temporary file
+//     created with mkstemp (O_EXCL) in the target's directory and renamed over the target, so a
+//     planted symlink is never followed and readers never see half a file.
+#pragma once
+
+#include <cstddef>
+#include <fstream>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+namespace crm::cli {
+
+// How a path is named in messages: `-` becomes "standard input" / "standard output".
+std::string input_name(const std::string& path);
+std::string output_name(const std::string& path);
+
+// Claims standard input for `path` when it is `-`; false (with a message in `err`) when another
+// argument of the same command already claimed it.
+bool claim_stdin(const std::string& path, std::string& err);
+
+// Checks that `path` can be opened for reading and is not a directory ("cannot read `x`: ...").
+bool check_readable(const std::string& path, std::string& err);
+
+// Reads a whole input (`-` = standard input).
+bool read_input(const std::string& path, std::string& out, std::string& err);
+
+// A line-oriented input (`-` = standard input).
+class InputFile {
+ public:
+  bool open(const std::string& path, std::string& err);
+  std::istream& stream() { return *in_; }
+  // Size in bytes for a regular file, 0 otherwise (for progress bars).
+  size_t size() const { return size_; }
+
+ private:
+  std::ifstream file_;
+  std::istream* in_ = nullptr;
+  size_t size_ = 0;
+};
+
+class FdBuf;
+
+// An output: standard output (`-` or empty), a file, or a file replaced atomically.
+class OutputFile {
+ public:
+  enum class Mode { Truncate, Replace };
+  OutputFile();
+  ~OutputFile();  // an unfinished replacement removes its temporary file; the target is untouched
+  bool open(const std::string& path, Mode mode, std::string& err);
+  std::ostream& stream() { return *stream_; }
+  // Flushes and closes (and for Replace renames over the target). False with "cannot write
+  // `x`: reason" when any byte could not be written.
+  bool finish(std::string& err);
+  // Flushes what is buffered; false once a write has failed (the error is kept for finish()).
+  bool flush();
+  bool failed() const;
+  // Lines ('\n'-terminated) that reached the file, however the writes were split.
+  size_t lines_written() const;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string path_, name_, temp_;
+  Mode mode_ = Mode::Truncate;
+  int fd_ = -1;
+  bool finished_ = false;
+  std::unique_ptr<FdBuf> buf_;
+  std::unique_ptr<std::ostream> stream_;
+};
+
+// Flushes std::cout; false with a message naming standard output when something was lost.
+bool flush_stdout(std::string& err);
+
+}  // namespace crm::cli

@@ -1,0 +1,170 @@
+# cli_io.cmake - the crm tool's files (cli/io.h) and exit codes, through the real binary:
+#   `-` is standard input/output for every file argument; a directory is not an input; a failed
+#   write (/dev/full) is exit 3 naming the file and no summary claims what was not written;
+#   compile -o and format --write never follow a planted temporary-file symlink; and the exit
+#   codes are the same for every command (0 ok, 1 problems in the inputs, 2 usage, 3 I/O).
+set(W ${CMAKE_CURRENT_BINARY_DIR}/cli_io)
+file(REMOVE_RECURSE ${W})
+file(MAKE_DIRECTORY ${W} ${W}/a_directory)
+set(P ${ROOT}/tests/golden/run/limits.crm)
+set(E ${ROOT}/tests/golden/run/limits.events.jsonl)
+set(AT 2026-12-01T00:00:00Z)
+file(WRITE ${W}/profiles.jsonl "{\"user\":\"ann\"}\n")
+file(WRITE ${W}/cdnow.csv "customer_id,date,number_of_cds,dollar_value\n1,1997-01-01,1,11.77\n2,1997-01-02,2,20.00\n")
+file(WRITE ${W}/bad.crm "event Order { amount: Money(CNY) }\nsegment s = amount > \"x\"\n")
+file(WRITE ${W}/messy.crm "segment   s =   true\n")
+file(WRITE ${W}/bad.events.jsonl "{\"id\":\"o1\",\"type\":\"Order\"}\n")
+
+# crm_run(EXPECTED_RC [STDIN file] [STDOUT file] args...): sets out, err.
+function(crm_run expected)
+  cmake_parse_arguments(X "" "STDIN;STDOUT" "" ${ARGN})
+  set(extra)
+  if(X_STDIN)
+    list(APPEND extra INPUT_FILE ${X_STDIN})
+  endif()
+  if(X_STDOUT)
+    list(APPEND extra OUTPUT_FILE ${X_STDOUT})
+  else()
+    list(APPEND extra OUTPUT_VARIABLE o)
+  endif()
+  execute_process(COMMAND ${CRM} ${X_UNPARSED_ARGUMENTS} RESULT_VARIABLE rc ERROR_VARIABLE e ${extra})
+  if(NOT rc EQUAL expected)
+    message(FATAL_ERROR "crm ${X_UNPARSED_ARGUMENTS}: exit ${rc}, expected ${expected}\n${o}${e}")
+  endif()
+  set(out "${o}" PARENT_SCOPE)
+  set(err "${e}" PARENT_SCOPE)
+endfunction()
+
+function(expect_same what a b)
+  if(NOT "${a}" STREQUAL "${b}")
+    message(FATAL_ERROR "${what} differ:\n--- one\n${a}\n--- other\n${b}")
+  endif()
+endfunction()
+
+function(expect_match what text regex)
+  if(NOT "${text}" MATCHES "${regex}")
+    message(FATAL_ERROR "${what}: expected /${regex}/ in:\n${text}")
+  endif()
+endfunction()
+
+# ---- item 22: `-` is standard input or output, the same for every file argument ------------
+crm_run(0 run ${P} --events ${E})
+set(decisions "${out}")
+crm_run(0 STDIN ${E} run ${P} --events -)
+expect_same("run --events - and --events FILE" "${decisions}" "${out}")
+crm_run(0 STDIN ${P} run - --events ${E})
+expect_same("a program from standard input" "${decisions}" "${out}")
+crm_run(0 run ${P} --events ${E} --out -)
+expect_same("run --out - and standard output" "${decisions}" "${out}")
+crm_run(0 run ${P} --events ${E} --profiles ${W}/profiles.jsonl)
+set(with_profiles "${out}")
+crm_run(0 STDIN ${W}/profiles.jsonl run ${P} --events ${E} --profiles=-)
+expect_same("run --profiles -" "${with_profiles}" "${out}")
+crm_run(0 audience ${P} --events ${E} --at ${AT} --format json)
+set(counts "${out}")
+crm_run(0 STDIN ${E} audience ${P} --events - --at ${AT} --format json)
+expect_same("audience --events -" "${counts}" "${out}")
+crm_run(0 explain ${P} --events ${E} --at ${AT} --user ann)
+set(why "${out}")
+crm_run(0 STDIN ${E} explain ${P} --events - --at ${AT} --user ann)
+expect_same("explain --events -" "${why}" "${out}")
+crm_run(0 STDIN ${P} check -)
+crm_run(1 STDIN ${W}/bad.crm check -)
+expect_match("check - names standard input" "${err}" "<stdin>:2:")
+crm_run(0 STDIN ${W}/profiles.jsonl check ${P} --data -)
+crm_run(0 format ${W}/messy.crm)
+set(formatted "${out}")
+crm_run(0 STDIN ${W}/messy.crm format -)
+expect_same("format -" "${formatted}" "${out}")
+crm_run(1 STDIN ${W}/messy.crm format --check -)
+crm_run(2 format --write -)
+crm_run(0 STDIN ${P} parse -)
+crm_run(0 compile ${P} -o ${W}/p.crmc -q)
+crm_run(0 STDOUT ${W}/stdout.crmc compile ${P} -o -)
+file(SHA256 ${W}/p.crmc h1)
+file(SHA256 ${W}/stdout.crmc h2)
+expect_same("compile -o FILE and -o -" "${h1}" "${h2}")
+crm_run(0 STDIN ${W}/p.crmc run - --events ${E})
+crm_run(0 import cdnow ${W}/cdnow.csv -o ${W}/cdnow.jsonl)
+file(READ ${W}/cdnow.jsonl imported)
+crm_run(0 STDIN ${W}/cdnow.csv import cdnow - -o -)
+expect_same("import from standard input to standard output" "${imported}" "${out}")
+crm_run(2 STDIN ${E} run - --events -)  # standard input cannot be read twice
+
+# ---- item 8b: a directory is not an input (exit 3, named) ----------------------------------
+foreach(args
+    "check;${W}/a_directory" "check;${P};--data;${W}/a_directory" "check;${P};--data-events;${W}/a_directory"
+    "format;${W}/a_directory" "parse;${W}/a_directory" "compile;${W}/a_directory;--disasm"
+    "run;${P};--events;${W}/a_directory" "run;${P};--events;${E};--profiles;${W}/a_directory"
+    "audience;${P};--events;${W}/a_directory;--at;${AT}" "explain;${P};--events;${W}/a_directory;--at;${AT};--user;ann"
+    "import;cdnow;${W}/a_directory")
+  crm_run(3 ${args})
+  expect_match("crm ${args}" "${err}" "a_directory`: is a directory")
+endforeach()
+
+# ---- item 24: one meaning per exit code, for every command ---------------------------------
+set(missing ${W}/no_such_file)
+foreach(args "check;${missing}" "format;${missing}" "parse;${missing}" "compile;${missing};--disasm"
+    "run;${missing};--events;${E}" "run;${P};--events;${missing}" "audience;${P};--events;${missing};--at;${AT}"
+    "explain;${P};--events;${missing};--at;${AT};--user;ann" "import;cdnow;${missing}")
+  crm_run(3 ${args})  # an input that cannot be read
+  expect_match("crm ${args}" "${err}" "no_such_file`: No such file or directory")
+endforeach()
+foreach(args "check;${W}/bad.crm" "compile;${W}/bad.crm;--disasm" "run;${W}/bad.crm;--events;${E}"
+    "format;--check;${W}/messy.crm" "run;${P};--events;${W}/bad.events.jsonl" "import;cdnow;${E}")
+  crm_run(1 ${args})  # problems in the inputs
+endforeach()
+foreach(args "check" "run;${P}" "audience;${P};--events;${E};--at;yesterday" "import;nosuch;${E}" "compile;${P}"
+    "explain;${P};--at;${AT}")
+  crm_run(2 ${args})  # usage
+endforeach()
+
+# ---- item 5: every write is checked (/dev/full), and nothing claims what was not written ----
+if(EXISTS /dev/full)
+  crm_run(3 run ${P} --events ${E} --out /dev/full)
+  expect_match("run --out /dev/full" "${err}" "cannot write `/dev/full`: No space left on device")
+  expect_match("run --out /dev/full" "${err}" "0 of [1-9][0-9]* decided lines were written")
+  if(err MATCHES "decisions \\(")
+    message(FATAL_ERROR "run --out /dev/full printed the summary of decisions it did not write:\n${err}")
+  endif()
+  crm_run(3 run ${P} --events ${E} --out /dev/full --format json)
+  string(REGEX REPLACE ".*\n({[^\n]*})\n$" "\\1" summary "${err}")
+  string(JSON written GET "${summary}" decisions_written)
+  string(JSON werr GET "${summary}" write_error)
+  if(NOT written EQUAL 0 OR NOT werr MATCHES "/dev/full")
+    message(FATAL_ERROR "run --format json summary claims decisions it did not write:\n${err}")
+  endif()
+  foreach(args "run;${P};--events;${E}" "check;--format;json;${P}" "compile;--disasm;${P}" "compile;${P};-o;-"
+      "format;${W}/messy.crm" "parse;${P}" "audience;${P};--events;${E};--at;${AT}"
+      "explain;${P};--events;${E};--at;${AT};--user;ann" "import;cdnow;${W}/cdnow.csv" "codes" "version" "help"
+      "help;run")
+    crm_run(3 STDOUT /dev/full ${args})
+    expect_match("crm ${args} >/dev/full" "${err}" "cannot write `standard output`")
+  endforeach()
+  crm_run(3 compile ${P} -o /dev/full)
+  expect_match("compile -o /dev/full" "${err}" "cannot write `/dev/full`")
+  crm_run(3 import cdnow ${W}/cdnow.csv -o /dev/full)
+  expect_match("import -o /dev/full" "${err}" "cannot write `/dev/full`")
+  if(err MATCHES "events")
+    message(FATAL_ERROR "import -o /dev/full claimed events:\n${err}")
+  endif()
+endif()
+
+# ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
+file(WRITE ${W}/victim "precious\n")
+file(CREATE_LINK ${W}/victim ${W}/out.crmc.tmp SYMBOLIC)
+crm_run(0 compile ${P} -o ${W}/out.crmc -q)
+file(WRITE ${W}/target.crm "segment   s =   true\n")
+file(CREATE_LINK ${W}/victim ${W}/target.crm.crm-format.tmp SYMBOLIC)
+crm_run(0 format --write ${W}/target.crm)
+file(READ ${W}/victim victim)
+expect_same("the symlinked victim" "precious\n" "${victim}")
+file(READ ${W}/target.crm rewritten)
+expect_same("format --write" "segment s = true\n" "${rewritten}")
+crm_run(0 run ${W}/out.crmc --events ${E})
+expect_same("run of the compiled program" "${decisions}" "${out}")
+file(GLOB leftovers ${W}/.out.crmc.* ${W}/.target.crm.*)
+if(leftovers)
+  message(FATAL_ERROR "temporary files left behind: ${leftovers}")
+endif()
+message(STATUS "crm file handling and exit codes hold")
