@@ -170,6 +170,7 @@ class SqliteStore : public StateStore {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
     }
+    if (db_lock_fd_ >= 0) ::close(db_lock_fd_);
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
   }
 
@@ -199,6 +200,24 @@ class SqliteStore : public StateStore {
                             path_, who.empty() ? "owner unknown" : "pid " + who, lock_path);
       else
         error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(e));
+      return false;
+    }
+    // The database file itself is locked too: a hard link gives the same file another name
+    // (and another `.lock`), but it is the same inode, and flock locks follow the inode. SQLite's
+    // own locks are fcntl locks, which are independent of flock on Linux, so readers still read.
+    db_lock_fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db_lock_fd_ < 0) {
+      error = fmt::format("cannot open state `{}`: {}", path_, std::strerror(errno));
+      return false;
+    }
+    if (::flock(db_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      if (e == EWOULDBLOCK)
+        error = fmt::format("state `{}` is in use by another crm process (under another name for the same file: a hard "
+                            "link): a ledger has one writer at a time, so stock and budgets cannot be overgranted",
+                            path_);
+      else
+        error = fmt::format("cannot lock state `{}`: {}", path_, std::strerror(e));
       return false;
     }
     char host[256] = {};
@@ -525,6 +544,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* read_stmt_ = nullptr;
   bool in_tx_ = false;
   int lock_fd_ = -1;
+  int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
   int64_t program_id_ = 0, last_id_ = 0;  // crm_programs rows: of new units, and the latest recorded
   ProgramIdentity last_;
   std::string failed_;  // the first write or commit error: the store is unusable after it

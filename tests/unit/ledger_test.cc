@@ -69,6 +69,14 @@ TEST(Ledger, ASecondWriterIsRefusedWhileReadersStillRead) {
     EXPECT_NE(err.find("in use by another crm process"), std::string::npos) << err;
   }
   std::filesystem::remove(p.parent_path() / "crm_ledger_writer_link");
+  // A hard link is another name with its own `.lock` file, but the same database file.
+  std::filesystem::path hard = p.parent_path() / "crm_ledger_writer_hard.db";
+  std::filesystem::remove(hard);
+  std::filesystem::create_hard_link(p, hard);
+  EXPECT_EQ(crm::state::open_store("sqlite:" + hard.string(), err), nullptr);
+  EXPECT_NE(err.find("in use by another crm process"), std::string::npos) << err;
+  std::filesystem::remove(hard);
+  std::filesystem::remove(hard.string() + ".lock");
   // A reader (what sqlite3 or a report does) is not a writer: it reads while the writer runs.
   Compiled c = compile(kStock);
   Replay run(c);
