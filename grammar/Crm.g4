@@ -108,7 +108,7 @@ policyRule
     : 'unredeemed' kind=ID 'per' 'user' '<=' NUMBER ';'?              # unredeemedRule
     | 'same' 'resource' 'type' 'once' 'per' period ';'?              # sameTypeRule
     | channel=ID '<=' NUMBER 'per' period ';'?                       # channelCapRule
-    | 'quiet' 'between' from=CLOCK 'and' to=CLOCK ';'?                # quietRule
+    | 'quiet' 'between' from=CLOCK 'and' to=CLOCK drop='drop'? ';'?   # quietRule
     ;
 
 // ---- expressions -------------------------------------------------------------------------
@@ -177,7 +177,7 @@ ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
-    | 'pacing' | 'exclusive'
+    | 'pacing' | 'exclusive' | 'drop'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

@@ -265,6 +265,7 @@ struct PolicyRule : Node {
   enum class Kind : uint8_t { Unredeemed, SameType, ChannelCap, Quiet } kind = Kind::Unredeemed;
   std::string subject;  // `coupons` for Unredeemed, the channel for ChannelCap
   std::string clock_from, clock_to;  // Quiet: HH:MM
+  bool drop = false;                 // Quiet: `drop` messages instead of holding them
   Span clock_from_span, clock_to_span;
   Span subject_span;
   std::string count;

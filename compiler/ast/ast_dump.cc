@@ -230,7 +230,7 @@ std::string dump(const Module& m) {
           if (r->kind == PolicyRule::Kind::Unredeemed)
             out += fmt::format("\n    (unredeemed {} <= {})", r->subject, r->count);
           else if (r->kind == PolicyRule::Kind::Quiet)
-            out += fmt::format("\n    (quiet {} {})", r->clock_from, r->clock_to);
+            out += fmt::format("\n    (quiet {} {}{})", r->clock_from, r->clock_to, r->drop ? " drop" : "");
           else if (r->kind == PolicyRule::Kind::SameType)
             out += fmt::format("\n    (same-type once per {})", period_str(r->period));
           else

@@ -504,6 +504,7 @@ class Codegen {
         out.has_quiet = true;
         out.quiet_from = minutes(r->clock_from);
         out.quiet_to = minutes(r->clock_to);
+        out.quiet_drop = r->drop;
       } else if (r->kind == PolicyRule::Kind::SameType) {
         out.has_same_type = true;
         out.same_type = period(r->period);

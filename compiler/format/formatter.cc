@@ -397,7 +397,7 @@ std::string clause_text(const Clause* c) {
 std::string rule_text(const PolicyRule* r) {
   if (r->kind == PolicyRule::Kind::Unredeemed) return "unredeemed " + r->subject + " per user <= " + r->count + ";";
   if (r->kind == PolicyRule::Kind::SameType) return "same resource type once per " + period(r->period) + ";";
-  if (r->kind == PolicyRule::Kind::Quiet) return "quiet between " + r->clock_from + " and " + r->clock_to + ";";
+  if (r->kind == PolicyRule::Kind::Quiet) return "quiet between " + r->clock_from + " and " + r->clock_to + (r->drop ? " drop" : "") + ";";
   return r->subject + " <= " + r->count + " per " + period(r->period) + ";";
 }
 

@@ -501,6 +501,7 @@ class Builder {
         r->clock_from_span = span(q->from);
         r->clock_to = text(q->to);
         r->clock_to_span = span(q->to);
+        r->drop = q->drop != nullptr;
       } else if (auto* c = dynamic_cast<P::ChannelCapRuleContext*>(rc)) {
         r->kind = ast::PolicyRule::Kind::ChannelCap;
         r->subject = text(c->channel);

@@ -164,7 +164,7 @@ struct Explanation {
   };
   struct Strategy {
     std::string name;
-    // granted, rejected, control, no_match, outside_window, not_triggered
+    // granted, held, rejected, control, no_match, outside_window, not_triggered
     std::string verdict;
     std::string event;  // the trigger event; empty for a scheduled run
     int64_t at_micros = 0;

@@ -250,7 +250,7 @@ std::string serialize(const Program& p) {
     w.b(pol.has_same_type); put_period(w, pol.same_type);
     w.u32(uint32_t(pol.channel_caps.size()));
     for (auto& c : pol.channel_caps) { w.u32(uint32_t(c.channel)); w.i64(c.cap.count); put_period(w, c.cap.period); }
-    w.b(pol.has_quiet); w.u32(uint32_t(pol.quiet_from)); w.u32(uint32_t(pol.quiet_to));
+    w.b(pol.has_quiet); w.u32(uint32_t(pol.quiet_from)); w.u32(uint32_t(pol.quiet_to)); w.b(pol.quiet_drop);
   }
   w.u32(uint32_t(p.channels.size())); for (auto& c : p.channels) w.str(c);
   put_zone(w, p.zone);
@@ -352,7 +352,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
       Policy::ChannelCap c; c.channel = int32_t(r.u32()); c.cap.count = r.i64(); c.cap.period = get_period(r);
       pol.channel_caps.push_back(c);
     }
-    pol.has_quiet = r.b(); pol.quiet_from = int32_t(r.u32()); pol.quiet_to = int32_t(r.u32());
+    pol.has_quiet = r.b(); pol.quiet_from = int32_t(r.u32()); pol.quiet_to = int32_t(r.u32()); pol.quiet_drop = r.b();
   }
   for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.channels.push_back(r.str());
   p.zone = get_zone(r);

@@ -15,7 +15,8 @@
 
 namespace crm::bytecode {
 
-constexpr uint32_t kFormatVersion = 5;
+// v6: policies carry quiet_drop (quiet hours hold messages unless `drop`).
+constexpr uint32_t kFormatVersion = 6;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -202,6 +203,8 @@ struct Policy {
   // Quiet hours for messages (`send`), in minutes of the day; may wrap past midnight.
   bool has_quiet = false;
   int32_t quiet_from = 0, quiet_to = 0;
+  // Messages met by quiet hours are held until they end and sent then, unless `drop`.
+  bool quiet_drop = false;
 };
 
 struct Program {

@@ -583,6 +583,7 @@ const char* outcome_name(Outcome o) {
     case Outcome::Redeemed: return "redeemed";
     case Outcome::RedeemRejected: return "redeem_rejected";
     case Outcome::Expired: return "expired";
+    case Outcome::Held: return "held";
   }
   return "?";
 }
@@ -638,6 +639,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   auto name = [](const state::LedgerEntry& e) {
     return fmt::format("{}{}", e.kind == state::UnitKind::Schedule ? "scheduled run " : "event ", support::json_quote(e.unit));
   };
+  std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, int64_t> held;  // held messages not yet released
   for (const auto& e : entries) {
     auto& map = units_of(e.kind);
     auto it = map.find(e.unit);
@@ -657,6 +659,23 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     if (rec.count++ == 0) rec.first = e.seq;
     // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
     // has (an older program version) are kept in the ledger but count for nothing here.
+    // A held message waits for its release unless the ledger already has it (granted or
+    // rejected, naming the time it was held); its delivery counted when it was held.
+    if (e.outcome == "held" || ((e.outcome == "granted" || e.outcome == "rejected") && e.granted_at != 0)) {
+      auto s = strategy_of.find(e.strategy);
+      auto r = resource_of.find(e.resource);
+      if (s != strategy_of.end() && r != resource_of.end()) {
+        int32_t ai = action_of(s->second, r->second, e.channel, e.code);
+        auto key = std::make_tuple(e.user, s->second, ai, e.outcome == "held" ? e.at : e.granted_at);
+        if (e.outcome == "held") {
+          held[key] = e.at;
+          auto& ds = restored_[e.user].deliveries;
+          if (ds.empty() || ds.back() != std::make_pair(s->second, e.at)) ds.emplace_back(s->second, e.at);
+          continue;
+        }
+        held.erase(key);
+      }
+    }
     // Control rows without a reason are what a control user would have received: shadow grants.
     bool shadow = e.outcome == "control" && e.reason.empty();
     if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired" && !shadow) continue;
@@ -664,6 +683,10 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     auto r = resource_of.find(e.resource);
     if (s == strategy_of.end() || r == resource_of.end()) continue;
     restore(e, s->second, r->second);
+  }
+  for (const auto& [key, at] : held) {
+    const auto& [user, si, ai, held_at] = key;
+    if (int64_t due = quiet_hold(p_.strategies[si], held_at)) releases_.push(Release{due, user, si, ai, held_at});
   }
   // Grants still open wait for their expiry.
   for (const auto& [user, r] : restored_)
@@ -687,17 +710,25 @@ void Engine::restore(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
       }
     return;
   }
-  int32_t ch = -1;
-  for (size_t c = 0; c < p_.channels.size(); ++c) if (p_.channels[c] == e.channel) ch = static_cast<int32_t>(c);
-  const auto& st = p_.strategies[si];
-  int32_t ai = 0;
-  for (size_t a = 0; a < st.actions.size(); ++a)
-    if (st.actions[a].resource == ri && st.actions[a].code == e.code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
+  int32_t ai = action_of(si, ri, e.channel, e.code);
+  int32_t ch = p_.strategies[si].actions.empty() ? -1 : p_.strategies[si].actions[ai].channel;
   auto& grants = shadow ? u.shadow_grants : u.grants;
   auto& deliveries = shadow ? u.shadow_deliveries : u.deliveries;
   grants.push_back({si, ri, ai, ch, e.at, e.amount, expiry_of(ri, e.at)});
-  // Stock and budget were recounted by the store (state::Quotas), from the same rows.
+  // Stock and budget were recounted by the store (state::Quotas), from the same rows. A released
+  // message (granted_at: when it was held) belongs to the delivery counted when it was held.
+  if (!shadow && e.granted_at != 0) return;
   if (deliveries.empty() || deliveries.back() != std::make_pair(si, e.at)) deliveries.emplace_back(si, e.at);
+}
+
+int32_t Engine::action_of(uint32_t si, uint32_t ri, const std::string& channel, const std::string& code) const {
+  int32_t ch = -1;
+  for (size_t c = 0; c < p_.channels.size(); ++c) if (p_.channels[c] == channel) ch = static_cast<int32_t>(c);
+  const auto& st = p_.strategies[si];
+  int32_t ai = 0;
+  for (size_t a = 0; a < st.actions.size(); ++a)
+    if (st.actions[a].resource == ri && st.actions[a].code == code && st.actions[a].channel == ch) ai = static_cast<int32_t>(a);
+  return ai;
 }
 
 bool Engine::commit(std::string& err) {
@@ -779,7 +810,8 @@ bool Engine::report(const UnitRecord& r, std::vector<Decision>& out, std::string
     d.user = std::move(e.user);
     d.at = e.at;
     d.outcome = Outcome::Rejected;
-    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired})
+    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired,
+                      Outcome::Held})
       if (e.outcome == outcome_name(o)) d.outcome = o;
     out.push_back(std::move(d));
   }
@@ -859,6 +891,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   }
   size_t first = out.size();
   expire(ev.time, out);
+  release(ev.time, out);
   redeem(u, ev.user, ev, out);
   // Candidates: the unindexed strategies plus those indexed under this event's field values;
   // everything else cannot match, so per-event cost follows the candidates, not the catalogue.
@@ -1068,6 +1101,7 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
     t.verdict = "rejected";
     for (const auto& d : t.decisions) {
       if (d.outcome == Outcome::Control) t.verdict = "control";
+      if (d.outcome == Outcome::Held && t.verdict != "granted") t.verdict = "held";
       if (d.outcome == Outcome::Granted) t.verdict = "granted";
     }
   }
@@ -1228,8 +1262,37 @@ state::QuotaLimits Engine::quota_limits(const bytecode::Strategy& s, int64_t now
   return l;
 }
 
-std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai) {
+namespace {
+
+// Whether `now` falls in a policy's quiet hours on the strategy's local clock (the window may wrap
+// past midnight), and if so when they end: the next local `quiet_to` after now.
+int64_t quiet_end(const bytecode::Policy& pol, const bytecode::Strategy& s, int64_t now) {
+  int64_t local = now + s.offset_at(now);
+  int64_t minute = (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
+                   support::kMicrosPerMinute;
+  bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
+                                             : (minute >= pol.quiet_from || minute < pol.quiet_to);
+  if (!quiet) return 0;
+  int64_t end_local = s.zone.local_day(now) * support::kMicrosPerDay + pol.quiet_to * support::kMicrosPerMinute;
+  int64_t end = s.zone.local_to_utc(end_local);
+  if (end <= now) end = s.zone.local_to_utc(end_local + support::kMicrosPerDay);
+  return end;
+}
+
+}  // namespace
+
+int64_t Engine::quiet_hold(const bytecode::Strategy& s, int64_t now) const {
+  int64_t hold = 0;
+  for (const auto& pol : p_.policies)
+    if ((pol.business.empty() || pol.business == s.business) && pol.has_quiet && !pol.quiet_drop)
+      hold = std::max(hold, quiet_end(pol, s, now));
+  return hold;
+}
+
+std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
+                                 int64_t* hold_until) {
   const auto& res = p_.resources[a.resource];
+  int64_t hold = 0;
   auto noted = [&](const char* clause, bool passed, std::string detail, const std::string& policy = "") {
     if (trace_) {
       Check c{clause, passed, std::move(detail)};
@@ -1275,17 +1338,16 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
         return "same_type";
     }
     if (pol.has_quiet && a.send) {
-      // Minute of the day in the strategy's zone; the window may wrap past midnight.
-      int64_t local = now + s.offset_at(now);
-      int64_t minute = (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
-                       support::kMicrosPerMinute;
-      bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
-                                                 : (minute >= pol.quiet_from || minute < pol.quiet_to);
-      if (!noted("quiet_hours", !quiet,
-                 fmt::format("quiet between {:02}:{:02} and {:02}:{:02}: it is {}", pol.quiet_from / 60, pol.quiet_from % 60,
-                             pol.quiet_to / 60, pol.quiet_to % 60, local_time(s, now)),
-                 pol.name))
-        return "quiet_hours";
+      int64_t end = quiet_end(pol, s, now);
+      // In quiet hours a message is held until they end, unless the policy drops it (or the
+      // caller cannot hold); a held message passes this check and is sent later.
+      bool drop = end && (pol.quiet_drop || !hold_until);
+      std::string detail = fmt::format("quiet between {:02}:{:02} and {:02}:{:02}{}: it is {}", pol.quiet_from / 60,
+                                       pol.quiet_from % 60, pol.quiet_to / 60, pol.quiet_to % 60,
+                                       pol.quiet_drop ? " drop" : "", local_time(s, now));
+      if (end && !drop) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+      if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return "quiet_hours";
+      if (end) hold = std::max(hold, end);
     }
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
@@ -1299,6 +1361,7 @@ std::string Engine::action_limit(User& u, const bytecode::Strategy& s, const byt
         return "channel_cap";
     }
   }
+  if (hold_until) *hold_until = hold;
   return "";
 }
 
@@ -1351,11 +1414,18 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
   // the counters took them first, the tentative grants become rejections.
   const size_t first_grant = u.grants.size(), first_out = out.size();
   int64_t spent = 0;
+  std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
-    std::string why = strategy_why.empty() ? action_limit(u, s, a, now, d.action) : strategy_why;
-    if (why.empty()) {
+    int64_t hold = 0;
+    std::string why = strategy_why.empty() ? action_limit(u, s, a, now, d.action, &hold) : strategy_why;
+    if (why.empty() && hold) {
+      d.outcome = Outcome::Held;
+      d.reason = "quiet_hours";
+      d.amount = 0;
+      holds.emplace_back(d.action, hold);
+    } else if (why.empty()) {
       d.outcome = Outcome::Granted;
       d.reason.clear();
       Grant g = make_grant(u, si, d.action, now);
@@ -1369,7 +1439,8 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
     }
     out.push_back(d);
   }
-  if (u.grants.size() > first_grant) {
+  // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
+  if (u.grants.size() > first_grant || !holds.empty()) {
     // Explain reserves nothing: it asks the same rule whether the reservation would fit.
     state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, quota_limits(s, now, spent))
                                  : quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
@@ -1378,17 +1449,60 @@ void Engine::decide(User& u, const std::string& user_id, const Event* ev, int64_
         for (size_t i = first_grant; i < u.grants.size(); ++i)
           if (u.grants[i].expires != INT64_MAX) expiries_.push({u.grants[i].expires, user_id, i});
       u.deliveries.emplace_back(si, now);
+      if (!trace_)
+        for (const auto& [ai, at] : holds) releases_.push({at, user_id, si, ai, now});
     } else {
       u.grants.resize(first_grant);
       for (size_t i = first_out; i < out.size(); ++i)
-        if (out[i].outcome == Outcome::Granted) {
+        if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
           out[i].outcome = Outcome::Rejected;
           out[i].reason = state::quota_reason(c);
           out[i].amount = 0;
         }
     }
   }
-  for (size_t i = first_out; i < out.size(); ++i) ++(out[i].outcome == Outcome::Granted ? stats_.granted : stats_.rejected);
+  for (size_t i = first_out; i < out.size(); ++i)
+    ++(out[i].outcome == Outcome::Granted ? stats_.granted : out[i].outcome == Outcome::Held ? stats_.held : stats_.rejected);
+}
+
+// Held messages are sent when their quiet hours end, recorded by the first work unit at or after
+// that instant (as expiries are), if the user's policies still allow them then (a channel cap
+// may have filled in the meantime); otherwise they are rejected with the reason.
+void Engine::release(int64_t now, std::vector<Decision>& out) {
+  while (!releases_.empty() && releases_.top().at <= now) {
+    Release r = releases_.top();
+    releases_.pop();
+    User* u = find_user(r.user);
+    if (!u) u = &user(r.user);
+    const auto& s = p_.strategies[r.strategy];
+    int64_t hold = 0;
+    std::string why = action_limit(*u, s, s.actions[r.action], r.at, r.action, &hold);
+    if (why.empty() && hold) {  // another policy's quiet hours go on: wait for them too
+      r.at = hold;
+      releases_.push(r);
+      continue;
+    }
+    Decision d;
+    d.user = r.user;
+    d.strategy = r.strategy;
+    d.action = r.action;
+    d.at = r.at;
+    d.granted_at = r.held_at;
+    d.released = true;
+    if (why.empty()) {
+      Grant g = make_grant(*u, r.strategy, r.action, r.at);
+      d.outcome = Outcome::Granted;
+      d.amount = g.amount;
+      u->grants.push_back(g);
+      if (g.expires != INT64_MAX) expiries_.push({g.expires, r.user, u->grants.size() - 1});
+      ++stats_.granted;
+    } else {
+      d.outcome = Outcome::Rejected;
+      d.reason = why;
+      ++stats_.rejected;
+    }
+    out.push_back(std::move(d));
+  }
 }
 
 // A control user gets one `control` row per action, decided by the same per-user caps, exclusive
@@ -1410,7 +1524,8 @@ void Engine::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, i
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     d.action = static_cast<int32_t>(ai);
     d.outcome = Outcome::Control;
-    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now, d.action) : strategy_why;
+    int64_t hold = 0;  // a held message would have been received (later): no reason
+    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now, d.action, &hold) : strategy_why;
     d.amount = 0;
     if (d.reason.empty()) u.grants.push_back(make_grant(u, si, d.action, now));
     ++stats_.control;
@@ -1473,6 +1588,7 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     if (!replay_schedule(unit, out)) {
       size_t first = out.size();
       expire(best_time, out);
+      release(best_time, out);
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
         for (const auto& id : user_order_) decide(*find_user(id), id, nullptr, best_time, best, out);
       std::string err;
@@ -1702,6 +1818,8 @@ std::string Engine::decision_json(const Decision& d) const {
     default:
       break;
   }
+  // The release of a held message names when it was held.
+  if (d.released) time(",\"held_at\":", d.granted_at);
   out += '}';
   return out;
 }

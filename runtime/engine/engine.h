@@ -42,7 +42,8 @@ struct Event {
 
 // Decisions of strategies (granted, rejected, control) and what later happens to a grant:
 // a redemption accepted or refused against the resource's usage restrictions, or its expiry.
-enum class Outcome : uint8_t { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired };
+// Held: a message met by quiet hours, sent (Granted) or refused (Rejected) when they end.
+enum class Outcome : uint8_t { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held };
 const char* outcome_name(Outcome o);
 
 constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
@@ -57,7 +58,9 @@ struct Decision {
   int64_t at = 0;
   int64_t amount = 0;      // face value (granted) or subsidy (redeemed), millionths of the resource's currency
   int64_t sales = 0;       // redeemed: the order amount
-  int64_t granted_at = 0;  // redemptions and expiries: when the grant they concern was made
+  int64_t granted_at = 0;  // redemptions and expiries: when the grant they concern was made;
+                           // a held message's release: when it was held
+  bool released = false;   // the release of a held message (granted or rejected at the end of quiet hours)
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
@@ -81,7 +84,7 @@ struct StrategyTrace {
   uint32_t strategy = 0;
   std::string event;  // the trigger event's id; empty for a scheduled instant
   int64_t at = 0;
-  // granted (at least one action), rejected, control, no_match (a clause is false or failed),
+  // granted (at least one action), held (none granted, a message held by quiet hours), rejected, control, no_match (a clause is false or failed),
   // outside_window, not_triggered (no trigger event for this strategy)
   std::string verdict;
   std::vector<Check> checks;
@@ -91,7 +94,7 @@ struct StrategyTrace {
 struct Stats {
   size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
   std::map<std::string, size_t> eval_errors_by_kind;  // what failed, e.g. "division by zero"
-  size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0;
+  size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0, held = 0;
   std::map<std::string, size_t> skipped_by_reason;
 };
 
@@ -263,7 +266,16 @@ class Engine {
   std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
   // A control user's delivery, decided as if treated against the user's real and shadow grants.
   void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
-  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai = -1);
+  // `ai`: the action's index for explain's checks. `hold_until`: set to the end of the quiet hours
+  // when a message passes every other limit but falls in quiet hours that hold rather than drop
+  // it (the result is then empty).
+  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now,
+                           int32_t ai = -1, int64_t* hold_until = nullptr);
+  // The end of the holding quiet hours that `now` falls in for strategy s (0: none).
+  int64_t quiet_hold(const bytecode::Strategy& s, int64_t now) const;
+  // Sends (or refuses) every held message whose quiet hours ended at or before `now`.
+  void release(int64_t now, std::vector<Decision>& out);
+  int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   void bind_quotas(state::Quotas& q);
@@ -367,6 +379,18 @@ class Engine {
     bool operator>(const Expiry& o) const { return std::tie(at, user, grant) > std::tie(o.at, o.user, o.grant); }
   };
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
+  // Messages held by quiet hours, by the time they are due (docs/semantics.md, "Quiet hours").
+  struct Release {
+    int64_t at;
+    std::string user;
+    uint32_t strategy;
+    int32_t action;
+    int64_t held_at;
+    bool operator>(const Release& o) const {
+      return std::tie(at, user, strategy, action, held_at) > std::tie(o.at, o.user, o.strategy, o.action, o.held_at);
+    }
+  };
+  std::priority_queue<Release, std::vector<Release>, std::greater<Release>> releases_;
   struct Restored {
     std::vector<Grant> grants;
     std::vector<std::pair<uint32_t, int64_t>> deliveries;

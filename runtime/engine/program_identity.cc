@@ -175,7 +175,7 @@ struct Hasher {
     c.i64(pol.has_same_type); period(pol.same_type);
     c.i64(int64_t(pol.channel_caps.size()));
     for (const auto& cc : pol.channel_caps) { c.str(p.channels[cc.channel]); c.i64(cc.cap.count); period(cc.cap.period); }
-    c.i64(pol.has_quiet); c.i64(pol.quiet_from); c.i64(pol.quiet_to);
+    c.i64(pol.has_quiet); c.i64(pol.quiet_from); c.i64(pol.quiet_to); c.i64(pol.quiet_drop);
   }
   void strategy(const Strategy& s) {
     c.str(s.name); c.str(s.business); c.i64(s.priority); c.i64(int64_t(s.trigger));

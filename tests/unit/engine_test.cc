@@ -59,6 +59,7 @@ std::string outcome(const Decision& d) {
   switch (d.outcome) {
     case Outcome::Granted: return "granted";
     case Outcome::Control: return "control";
+    case Outcome::Held: return "held";
     default: return "rejected:" + d.reason;
   }
 }
@@ -282,11 +283,13 @@ TEST(EnginePolicies, QuietHoursHoldMessagesNotGrants) {
       "policy night { quiet between 22:00 and 08:00 }\n"
       "strategy s { who: true  when: on Order  what: grant c via App, send hello via Push  zone: \"+08:00\" }\n");
   Harness h(c);
-  // 15:00Z is 23:00 in Beijing: the coupon is granted, the push waits for the morning.
-  EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T15:00:00Z"))),
-            (std::vector<std::string>{"granted", "rejected:quiet_hours"}));
-  // 01:00Z is 09:00 in Beijing.
-  EXPECT_EQ(outcomes(h.process(order("o2", "b", "2026-01-02T01:00:00Z"))), (std::vector<std::string>{"granted", "granted"}));
+  // 15:00Z is 23:00 in Beijing: the coupon is granted, the push is held for the morning.
+  EXPECT_EQ(outcomes(h.process(order("o1", "a", "2026-01-01T15:00:00Z"))), (std::vector<std::string>{"granted", "held"}));
+  // 01:00Z is 09:00 in Beijing: first a's push, sent at 08:00 (00:00Z), then b's delivery.
+  auto out = h.process(order("o2", "b", "2026-01-02T01:00:00Z"));
+  EXPECT_EQ(outcomes(out), (std::vector<std::string>{"granted", "granted", "granted"}));
+  EXPECT_EQ(out[0].user, "a");
+  EXPECT_EQ(out[0].at, crm::testing::T("2026-01-02T00:00:00Z"));
 }
 
 TEST(EngineSplit, SaltedBucketsAreSharedAndStableWhenTheShareGrows) {

@@ -395,3 +395,43 @@ TEST(Stream, WithinTheAllowedLatenessEventsAreSortedAndTheScheduleWaitsForTheWat
   EXPECT_FALSE(rt2.process_event(kPerUser[0], out, err));
   EXPECT_EQ(err.rfind("late event: 2026-03-30T09:00:00Z is before the watermark 2026-04-01T09:00:00Z", 0), 0u) << err;
 }
+
+// A message met by quiet hours that hold it is not refused: explain says until when it would be
+// held (the end on the strategy's local clock), and a `drop` policy's check fails as it did.
+TEST(Explain, AHeldMessageSaysUntilWhenItIsHeld) {
+  auto text = [](const std::string& quiet) {
+    return R"(
+event Visit { page: String }
+resource push hi { body: "hello" }
+policy night { )" + quiet + R"(; }
+strategy hello for business "app" {
+    who: true
+    when: on Visit
+    what: send hi via Push
+    zone: "Asia/Shanghai"
+}
+)";
+  };
+  std::vector<std::string> events = {
+      R"({"type":"Visit","id":"v1","user":"ann","time":"2026-01-01T15:00:00Z","page":"home"})"};  // 23:00 Beijing
+  crm::ExplainRequest req;
+  req.user = "ann";
+  req.event = "v1";
+  auto e = crm::explain(compile(text("quiet between 22:00 and 08:00")), {}, events, req);
+  ASSERT_TRUE(e.ok) << e.error;
+  const auto& held = strategy(e, "hello");
+  EXPECT_EQ(held.verdict, "held") << e.text;
+  ASSERT_NE(check(held, "quiet_hours"), nullptr);
+  EXPECT_TRUE(check(held, "quiet_hours")->passed);
+  EXPECT_NE(check(held, "quiet_hours")->detail.find("held until 2026-01-02 08:00"), std::string::npos)
+      << check(held, "quiet_hours")->detail;
+  ASSERT_EQ(held.decisions.size(), 1u);
+  EXPECT_NE(held.decisions[0].find("\"held\""), std::string::npos) << held.decisions[0];
+
+  e = crm::explain(compile(text("quiet between 22:00 and 08:00 drop")), {}, events, req);
+  ASSERT_TRUE(e.ok) << e.error;
+  const auto& dropped = strategy(e, "hello");
+  EXPECT_EQ(dropped.verdict, "rejected") << e.text;
+  ASSERT_NE(check(dropped, "quiet_hours"), nullptr);
+  EXPECT_FALSE(check(dropped, "quiet_hours")->passed);
+}

@@ -1,0 +1,136 @@
+// quiet_hours_test.cc - messages met by quiet hours (issue 9, item 16) are held and sent when the
+// quiet hours end, if the user's policies still allow them then, unless the policy says `drop`;
+// held messages survive a restart, as expiries do.
+#include <gtest/gtest.h>
+
+#include "compile_helpers.h"
+#include "runtime/state/state_store.h"
+
+namespace {
+
+using crm::testing::Compiled;
+using crm::testing::compile_text;
+using crm::testing::Harness;
+using crm::testing::T;
+
+std::string visit(const std::string& id, const std::string& user, const std::string& time) {
+  return R"({"type":"Visit","id":")" + id + R"(","user":")" + user + R"(","time":")" + time + R"(","page":"home"})";
+}
+
+// "outcome[:reason] user at" per decision.
+std::vector<std::string> rows(Harness& h, const std::string& line) {
+  std::vector<std::string> out;
+  for (const auto& d : h.process(line))
+    out.push_back(std::string(crm::engine::outcome_name(d.outcome)) + (d.reason.empty() ? "" : ":" + d.reason) + " " +
+                  d.user + " " + crm::support::format_time(d.at));
+  return out;
+}
+
+Compiled program(const std::string& policy, const std::string& zone) {
+  Compiled c = compile_text(R"(
+event Visit { page: String }
+resource coupon c { discount: 5 CNY }
+resource push hi { body: "a coupon for you" }
+)" + policy + R"(
+strategy welcome for business "app" {
+    who: true
+    when: on Visit
+    what: grant c via App, send hi via Push
+    zone: ")" + zone + R"("
+}
+)");
+  EXPECT_TRUE(c.ok) << c.diagnostics;
+  return c;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST(QuietHours, AMessageIsHeldAcrossMidnightAndSentWhenTheyEnd) {
+  Compiled c = program("policy night { quiet between 22:00 and 08:00; }", "Asia/Shanghai");
+  Harness h(c);
+  // 23:00 in Beijing: the coupon now, the push held.
+  EXPECT_EQ(rows(h, visit("e1", "ann", "2026-01-01T15:00:00Z")),
+            (V{"granted ann 2026-01-01T15:00:00Z", "held:quiet_hours ann 2026-01-01T15:00:00Z"}));
+  // After midnight, still quiet: nothing is sent yet; bob's push is held too.
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-01-01T19:00:00Z")),
+            (V{"granted bob 2026-01-01T19:00:00Z", "held:quiet_hours bob 2026-01-01T19:00:00Z"}));
+  // The next unit after 08:00 Beijing (00:00Z) sends both, at 08:00, naming when they were held.
+  auto out = h.process(visit("e3", "cat", "2026-01-02T03:00:00Z"));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(h.engine.decision_json(out[0]).find("\"held_at\":\"2026-01-01T15:00:00Z\"") != std::string::npos, true)
+      << h.engine.decision_json(out[0]);
+  EXPECT_EQ(out[0].outcome, crm::engine::Outcome::Granted);
+  EXPECT_EQ(out[0].at, T("2026-01-02T00:00:00Z"));
+  EXPECT_EQ(out[1].user, "bob");
+  EXPECT_EQ(out[1].outcome, crm::engine::Outcome::Granted);
+  EXPECT_EQ(out[2].user, "cat");
+  EXPECT_EQ(h.engine.stats().held, 2u);
+}
+
+TEST(QuietHours, DropDiscardsTheMessage) {
+  Compiled c = program("policy night { quiet between 22:00 and 08:00 drop; }", "Asia/Shanghai");
+  Harness h(c);
+  EXPECT_EQ(rows(h, visit("e1", "ann", "2026-01-01T15:00:00Z")),
+            (V{"granted ann 2026-01-01T15:00:00Z", "rejected:quiet_hours ann 2026-01-01T15:00:00Z"}));
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-01-02T03:00:00Z")).size(), 2u);  // nothing released
+}
+
+TEST(QuietHours, AReleaseStillMeetsTheCapsOfItsTime) {
+  Compiled c = program("policy night { quiet between 22:00 and 08:00; Push <= 1 per day; }", "Asia/Shanghai");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-01-01T15:00:00Z"));  // held until 08:00 on 2 Jan
+  // 09:00 on 2 Jan: the held push goes first (08:00) and fills the day's Push cap, so this
+  // visit's own push is refused.
+  EXPECT_EQ(rows(h, visit("e2", "ann", "2026-01-02T01:00:00Z")),
+            (V{"granted ann 2026-01-02T00:00:00Z", "granted ann 2026-01-02T01:00:00Z",
+               "rejected:channel_cap ann 2026-01-02T01:00:00Z"}));
+  // Two pushes held the same night (held messages are not grants yet, so the cap lets both wait):
+  // at 08:00 the first is sent and fills the day's cap, the second is refused.
+  EXPECT_EQ(rows(h, visit("e3", "ann", "2026-01-05T14:30:00Z")),
+            (V{"granted ann 2026-01-05T14:30:00Z", "held:quiet_hours ann 2026-01-05T14:30:00Z"}));
+  EXPECT_EQ(rows(h, visit("e4", "ann", "2026-01-05T15:30:00Z")),
+            (V{"granted ann 2026-01-05T15:30:00Z", "held:quiet_hours ann 2026-01-05T15:30:00Z"}));
+  EXPECT_EQ(rows(h, visit("e5", "bob", "2026-01-06T02:00:00Z")),
+            (V{"granted ann 2026-01-06T00:00:00Z", "rejected:channel_cap ann 2026-01-06T00:00:00Z",
+               "granted bob 2026-01-06T02:00:00Z", "granted bob 2026-01-06T02:00:00Z"}));
+}
+
+TEST(QuietHours, TheEndFollowsTheLocalClockAcrossDaylightSaving) {
+  // New York, clocks forward on Sunday 8 March 2026: 08:00 EDT is 12:00Z (13:00Z the day before).
+  Compiled c = program("policy night { quiet between 22:00 and 08:00; }", "America/New_York");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-03-08T04:00:00Z"));  // 23:00 EST on 7 March
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-03-08T12:30:00Z")),
+            (V{"granted ann 2026-03-08T12:00:00Z", "granted bob 2026-03-08T12:30:00Z", "granted bob 2026-03-08T12:30:00Z"}));
+}
+
+TEST(QuietHours, HeldMessagesSurviveARestart) {
+  Compiled c = program("policy night { quiet between 22:00 and 08:00; }", "Asia/Shanghai");
+  crm::state::MemoryStore store;
+  std::string err;
+  std::vector<std::string> reference;
+  {
+    crm::state::MemoryStore fresh;
+    Harness h(c);
+    ASSERT_TRUE(h.engine.attach(&fresh, err)) << err;
+    for (const char* e : {"2026-01-01T15:00:00Z", "2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"})
+      for (auto& j : h.feed(visit(std::string("e") + e, "ann", e))) reference.push_back(j);
+  }
+  {
+    Harness h(c);
+    ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+    h.feed(visit("e2026-01-01T15:00:00Z", "ann", "2026-01-01T15:00:00Z"));
+    ASSERT_TRUE(h.engine.commit(err)) << err;
+  }
+  Harness h(c);
+  ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+  std::vector<std::string> restarted;
+  for (const char* e : {"2026-01-01T15:00:00Z", "2026-01-02T03:00:00Z", "2026-01-02T04:00:00Z"})
+    for (auto& j : h.feed(visit(std::string("e") + e, "ann", e))) restarted.push_back(j);
+  EXPECT_EQ(restarted, reference);
+  size_t released = 0;
+  for (const auto& j : restarted) released += j.find("\"held_at\"") != std::string::npos;
+  EXPECT_EQ(released, 1u);  // sent once, not twice and not never
+}
