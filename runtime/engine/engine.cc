@@ -528,15 +528,22 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
 
 // ---- streaming ---------------------------------------------------------------------------------
 
-void Engine::apply(User& u, const Event& ev) {
-  ctx_.event = ev.fields.data();
-  ctx_.event_present = ev.present.data();
-  ctx_.event_size = ev.fields.size();
+// What one VM run reads: the user's profile and history, the event (if any), the instant and
+// the zone its date built-ins use.
+void Engine::bind_context(User& u, const Event* ev, int64_t now, const support::ZoneRules* zone) {
+  ctx_.event = ev ? ev->fields.data() : nullptr;
+  ctx_.event_present = ev ? ev->present.data() : nullptr;
+  ctx_.event_size = ev ? ev->fields.size() : 0;
   ctx_.profile = u.profile.data();
   ctx_.profile_present = u.present.data();
   ctx_.profile_size = u.profile.size();
-  ctx_.now = ev.time;
+  ctx_.now = now;
+  ctx_.zone = zone;
   agg_source_->user = &u;
+}
+
+void Engine::apply(User& u, const Event& ev) {
+  bind_context(u, &ev, ev.time, ctx_.zone);
   for (uint32_t g : aggs_by_event_[ev.type]) {
     const auto& spec = p_.aggregates[g];
     if (spec.filter_unit >= 0) {
@@ -1021,15 +1028,7 @@ void Engine::count_error(const char* kind) {
 
 bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
   if (unit < 0) { result = true; return true; }
-  ctx_.event = ev ? ev->fields.data() : nullptr;
-  ctx_.event_present = ev ? ev->present.data() : nullptr;
-  ctx_.event_size = ev ? ev->fields.size() : 0;
-  ctx_.profile = u.profile.data();
-  ctx_.profile_present = u.present.data();
-  ctx_.profile_size = u.profile.size();
-  ctx_.now = now;
-  ctx_.zone = unit_zone_[unit];
-  agg_source_->user = &u;
+  bind_context(u, ev, now, unit_zone_[unit]);
   vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
   if (r.status != vm::Status::Ok) {
     count_error(r.error);
@@ -1108,15 +1107,7 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
   if (probe) {
     UnitProbe run = [&](uint32_t unit, int64_t& value, bool& present, std::string& error) {
       // The context run_unit() gives the strategy's clauses, so parts evaluate as they did.
-      ctx_.event = ev ? ev->fields.data() : nullptr;
-      ctx_.event_present = ev ? ev->present.data() : nullptr;
-      ctx_.event_size = ev ? ev->fields.size() : 0;
-      ctx_.profile = copy.profile.data();
-      ctx_.profile_present = copy.present.data();
-      ctx_.profile_size = copy.profile.size();
-      ctx_.now = t.at;
-      ctx_.zone = &s.zone;
-      agg_source_->user = &copy;
+      bind_context(copy, ev, t.at, &s.zone);
       vm::Result r = vm_.run(unit, ctx_);
       if (r.status != vm::Status::Ok) {
         error = r.error ? r.error : "evaluation failed";
@@ -1673,15 +1664,7 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
     if (!temp->profile.empty()) temp->profile[0] = strings_.intern(id);
     u = temp.get();
   }
-  ctx_.event = nullptr;
-  ctx_.event_present = nullptr;
-  ctx_.event_size = 0;
-  ctx_.profile = u->profile.data();
-  ctx_.profile_present = u->present.data();
-  ctx_.profile_size = u->profile.size();
-  ctx_.now = now;
-  ctx_.zone = unit < unit_zone_.size() ? unit_zone_[unit] : &p_.zone;
-  agg_source_->user = u;
+  bind_context(*u, nullptr, now, unit < unit_zone_.size() ? unit_zone_[unit] : &p_.zone);
   vm::Result r = vm_.run(unit, ctx_);
   if (r.status != vm::Status::Ok) {
     err = r.error;
@@ -1741,15 +1724,7 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
       size_t kinds = 0;
       for (size_t i = 0; i < rows; ++i) {
         User* u = by_row[i];
-        ctx_.event = nullptr;
-        ctx_.event_present = nullptr;
-        ctx_.event_size = 0;
-        ctx_.profile = u->profile.data();
-        ctx_.profile_present = u->present.data();
-        ctx_.profile_size = u->profile.size();
-        ctx_.now = at;
-        ctx_.zone = unit_zone_[scalar_unit];
-        agg_source_->user = u;
+        bind_context(*u, nullptr, at, unit_zone_[scalar_unit]);
         vm::Result rr = vm_.run(static_cast<uint32_t>(scalar_unit), ctx_);
         if (rr.status != vm::Status::Ok) {
           ++stats_.eval_errors_by_kind[rr.error ? rr.error : "evaluation error"];

@@ -251,6 +251,8 @@ class Engine {
   void apply(User& u, const Event& ev);
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t s, std::vector<Decision>& out);
   bool run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
+  // Points the VM context at u, ev (may be null), now and zone; every VM run goes through it.
+  void bind_context(User& u, const Event* ev, int64_t now, const support::ZoneRules* zone);
   void count_error(const char* kind);
   // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
   bool replay_schedule(const std::string& unit, std::vector<Decision>& out);
