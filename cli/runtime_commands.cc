@@ -404,19 +404,20 @@ int cmd_run(int argc, char** argv) {
       errors += fmt::format("{}{}:{}", errors.empty() ? "" : ",", support::json_quote(kind), n);
     std::cerr << fmt::format(
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
-        "\"control\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
+        "\"control\":{},\"held\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
         "\"write_error\":{},\"ok\":{},\"exit\":{}}}\n",
-        st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.redeemed, st.redeem_rejected,
+        st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed, st.redeem_rejected,
         st.expired, st.skipped, skipped, st.eval_errors, errors, store ? support::json_quote(store->describe()) : "null",
         wrote_all ? "null" : support::json_quote(write_error), status == kExitOk ? "true" : "false", status);
     return status;
   }
   if (!wrote_all) return status;  // the counts below would claim decisions that were not written
   std::cerr << fmt::format(
-      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}); {} skipped, {} evaluation "
+      "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}{}); {} skipped, {} evaluation "
       "errors{}\n",
       st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control,
+      st.held ? fmt::format(", {} held", st.held) : "",  // messages waiting for quiet hours to end
       st.redeemed + st.redeem_rejected + st.expired
           ? fmt::format(", {} redeemed, {} redemptions refused, {} expired", st.redeemed, st.redeem_rejected, st.expired)
           : "",
