@@ -129,9 +129,23 @@ int load(const Options& o, Loaded& l) {
   DriverOptions d;
   d.load.include_dirs = o.includes;
   l.front = run_front_end(inputs, d);
+  // Errors stop the command and are shown in full. Warnings are `crm check`'s to show: run,
+  // audience and explain say once how many there are, so a conflict report is not repeated on
+  // every run (issue 9 item 15).
   const auto& diags = l.front->sink.diagnostics();
-  if (!diags.empty()) std::cerr << diag::render_text(diags, l.front->program.sources, {o.color});
-  if (l.front->sink.has_errors()) return kExitProblems;
+  if (l.front->sink.has_errors()) {
+    std::cerr << diag::render_text(diags, l.front->program.sources, {o.color});
+    return kExitProblems;
+  }
+  size_t warnings = 0;
+  for (const auto& dg : diags) warnings += dg.severity == diag::Severity::Warning;
+  if (warnings > 0) {
+    std::string files;
+    for (const auto& dir : o.includes) files += " -I " + dir;
+    for (const auto& f : o.files) files += " " + f;
+    std::cerr << "crm: " << warnings << (warnings == 1 ? " warning" : " warnings") << " in the program; `crm check"
+              << files << "` shows them\n";
+  }
   l.compiled = codegen::generate(l.front->program);
   if (!l.compiled.error.empty()) {
     std::cerr << "crm: cannot compile: " << l.compiled.error << "\n";
