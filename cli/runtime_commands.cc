@@ -29,7 +29,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/ingest/importers.h"
 #include "runtime/state/state_store.h"
-#include "compiler/explain.h"
+#include "api/explain.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"

@@ -31,8 +31,8 @@
 #include "compiler/driver.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/parse/parser.h"
-#include "compiler/sema/builtins.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/builtins.h"
+#include "bytecode/program.h"
 
 namespace fs = std::filesystem;
 
@@ -264,7 +264,7 @@ TEST(Golden, Explain) {
   }
 }
 
-// docs/language.md documents every built-in function of compiler/sema/builtins.def.
+// docs/language.md documents every built-in function of bytecode/builtins.def.
 TEST(Docs, EveryBuiltinIsDocumented) {
   InRoot root;
   std::string doc = read("docs/language.md");

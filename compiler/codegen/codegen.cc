@@ -9,7 +9,7 @@
 
 #include "compiler/codegen/ir.h"
 #include "compiler/format/formatter.h"
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
 

@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "compiler/sema/program.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 namespace crm::codegen {
 

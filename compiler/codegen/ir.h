@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 namespace crm::codegen::ir {
 

@@ -14,7 +14,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 #include "support/civil_time.h"
 #include "support/text.h"
 #include "support/time_zone.h"

@@ -21,7 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/state/aggregates.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/state/state_store.h"
 
 namespace crm::engine {

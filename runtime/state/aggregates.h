@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 namespace crm::state {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/vm/vm.h"
 
 namespace crm::vm {

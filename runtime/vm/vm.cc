@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 #include "support/text.h"
@@ -252,7 +252,7 @@ Result VM::run(uint32_t unit, Context& ctx) const {
 #if defined(__GNUC__)
   static const void* kLabels[] = {
 #define OP(name, shape, doc) &&L_##name,
-#include "runtime/bytecode/opcodes.def"
+#include "bytecode/opcodes.def"
 #undef OP
   };
 #define DISPATCH() goto* kLabels[static_cast<size_t>(ip->op)]

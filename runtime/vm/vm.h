@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 namespace crm::vm {
 

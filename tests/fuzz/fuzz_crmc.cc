@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/engine/engine.h"
 #include "support/civil_time.h"
 

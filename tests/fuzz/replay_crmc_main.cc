@@ -25,7 +25,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern size_t crm_fuzz_crmc_loaded;

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "compile_helpers.h"
-#include "compiler/sema/builtins.h"
-#include "runtime/vm/ast_evaluator.h"
+#include "bytecode/builtins.h"
+#include "tests/reference/ast_evaluator.h"
 #include "runtime/vm/vm.h"
 #include "support/time_zone.h"
 

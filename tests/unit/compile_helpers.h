@@ -11,7 +11,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/diag/renderer.h"
 #include "compiler/driver.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/engine/engine.h"
 #include "support/civil_time.h"
 

@@ -15,7 +15,7 @@
 #include <set>
 
 #include "compile_helpers.h"
-#include "runtime/vm/ast_evaluator.h"
+#include "tests/reference/ast_evaluator.h"
 #include "runtime/vm/batch_vm.h"
 
 namespace {

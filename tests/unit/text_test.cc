@@ -12,7 +12,7 @@
 #include "compile_helpers.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/ingest/importers.h"
-#include "runtime/vm/ast_evaluator.h"
+#include "tests/reference/ast_evaluator.h"
 #include "support/csv.h"
 #include "support/line_reader.h"
 #include "support/text.h"

@@ -1,5 +1,5 @@
 // explain.cc - explanations computed by the engine's decision code (see explain.h).
-#include "compiler/explain.h"
+#include "api/explain.h"
 
 #include <fmt/format.h>
 

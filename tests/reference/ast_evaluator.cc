@@ -1,9 +1,9 @@
 // ast_evaluator.cc - the reference tree-walking evaluator.
-#include "runtime/vm/ast_evaluator.h"
+#include "tests/reference/ast_evaluator.h"
 
 #include <algorithm>
 
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 

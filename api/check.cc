@@ -1,4 +1,4 @@
-// api.cc - the public API of include/crm/check.h on top of the driver.
+// check.cc - the public API of include/crm/check.h on top of the driver.
 //
 // Every entry point catches everything: an internal failure becomes an error diagnostic rather
 // than an exception crossing the library boundary.

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "compiler/sema/program.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 #include "runtime/engine/engine.h"
 
 namespace crm::explainer {

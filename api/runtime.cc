@@ -1,4 +1,4 @@
-// runtime_api.cc - the public embedding API of include/crm/runtime.h over the compiler, the VM
+// runtime.cc - the public embedding API of include/crm/runtime.h over the compiler, the VM
 // and the engine. Every entry point catches everything: no exception crosses include/.
 #include <crm/runtime.h>
 
@@ -9,7 +9,7 @@
 
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
-#include "compiler/explain.h"
+#include "api/explain.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"

@@ -1,12 +1,12 @@
 // builtins.cc - the built-in function table expanded from builtins.def.
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 
 namespace crm::sema {
 
 const std::vector<BuiltinInfo>& all_builtins() {
   static const std::vector<BuiltinInfo> kAll = {
 #define BUILTIN(id, name, sig, doc) {Builtin::id, name, sig, doc},
-#include "compiler/sema/builtins.def"
+#include "bytecode/builtins.def"
 #undef BUILTIN
   };
   return kAll;

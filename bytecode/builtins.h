@@ -9,7 +9,7 @@ namespace crm::sema {
 
 enum class Builtin : uint8_t {
 #define BUILTIN(id, name, sig, doc) id,
-#include "compiler/sema/builtins.def"
+#include "bytecode/builtins.def"
 #undef BUILTIN
 };
 

@@ -37,12 +37,12 @@ constexpr int64_t kMinSchedulePeriod = 60'000'000;  // one minute
 
 enum class Op : uint8_t {
 #define OP(name, shape, doc) name,
-#include "runtime/bytecode/opcodes.def"
+#include "bytecode/opcodes.def"
 #undef OP
 };
 constexpr size_t kOpCount = 0
 #define OP(name, shape, doc) +1
-#include "runtime/bytecode/opcodes.def"
+#include "bytecode/opcodes.def"
 #undef OP
     ;
 

@@ -1,5 +1,5 @@
 // program.cc - opcode tables, the .crmc binary format, the verifier and the disassembler.
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <set>
 
-#include "compiler/sema/builtins.h"
+#include "bytecode/builtins.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 
@@ -38,7 +38,7 @@ std::pair<uint32_t, uint32_t> builtin_arity(sema::Builtin b) {
 const char* op_name(Op op) {
   static const char* kNames[] = {
 #define OP(name, shape, doc) #name,
-#include "runtime/bytecode/opcodes.def"
+#include "bytecode/opcodes.def"
 #undef OP
   };
   return kNames[static_cast<size_t>(op)];
@@ -47,7 +47,7 @@ const char* op_name(Op op) {
 const char* op_shape(Op op) {
   static const char* kShapes[] = {
 #define OP(name, shape, doc) shape,
-#include "runtime/bytecode/opcodes.def"
+#include "bytecode/opcodes.def"
 #undef OP
   };
   return kShapes[static_cast<size_t>(op)];
