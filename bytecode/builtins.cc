@@ -1,7 +1,7 @@
 // builtins.cc - the built-in function table expanded from builtins.def.
 #include "bytecode/builtins.h"
 
-namespace crm::sema {
+namespace crm::bytecode {
 
 const std::vector<BuiltinInfo>& all_builtins() {
   static const std::vector<BuiltinInfo> kAll = {
@@ -18,4 +18,4 @@ const BuiltinInfo* find_builtin(std::string_view name) {
   return nullptr;
 }
 
-}  // namespace crm::sema
+}  // namespace crm::bytecode

@@ -14,7 +14,7 @@
 namespace crm::bytecode {
 
 namespace {
-const size_t kBuiltinCount = sema::all_builtins().size();
+const size_t kBuiltinCount = bytecode::all_builtins().size();
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 // Longest period or window the runtime accepts: 100 years, far from int64 overflow when added
 // to any time the engine handles.
@@ -22,8 +22,8 @@ constexpr int64_t kMaxSpan = 36525 * kMicrosPerDay;
 
 // How many argument registers each builtin reads (vm.cc call_builtin); some take a type flag
 // as an extra last argument (codegen.cc). A CALL with fewer would read past its block.
-std::pair<uint32_t, uint32_t> builtin_arity(sema::Builtin b) {
-  using sema::Builtin;
+std::pair<uint32_t, uint32_t> builtin_arity(bytecode::Builtin b) {
+  using bytecode::Builtin;
   switch (b) {
     case Builtin::Now: case Builtin::Today: return {0, 0};
     case Builtin::DateOf: case Builtin::Hour: case Builtin::Days: case Builtin::DaysToAnniversary:
@@ -396,7 +396,7 @@ bool verify(const Program& p, std::string& error) {
                                   op_name(in.op), *s, v));
       }
       if (in.op == Op::CALL) {
-        auto [lo, hi] = builtin_arity(static_cast<sema::Builtin>(in.a));
+        auto [lo, hi] = builtin_arity(static_cast<bytecode::Builtin>(in.a));
         if (in.c < lo || in.c > hi)
           return fail(fmt::format("unit {} instruction {} (CALL): builtin #{} takes {}..{} arguments, not {}", ui, pc,
                                   in.a, lo, hi, in.c));

@@ -268,6 +268,6 @@ TEST(Golden, Explain) {
 TEST(Docs, EveryBuiltinIsDocumented) {
   InRoot root;
   std::string doc = read("docs/language.md");
-  for (const auto& b : crm::sema::all_builtins())
+  for (const auto& b : crm::bytecode::all_builtins())
     EXPECT_NE(doc.find(std::string("`") + b.name + "("), std::string::npos) << b.name << " is missing from docs/language.md";
 }

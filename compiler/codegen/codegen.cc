@@ -1030,9 +1030,9 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
     }
     return expr(fn->body, inner);
   }
-  const sema::BuiltinInfo* b = sema::find_builtin(c->callee);
+  const bytecode::BuiltinInfo* b = bytecode::find_builtin(c->callee);
   if (!b) throw Unsupported("unknown function");
-  if (b->id == sema::Builtin::Now) {
+  if (b->id == bytecode::Builtin::Now) {
     uint16_t r = reg();
     emit({Op::LOAD_NOW, r});
     return r;
@@ -1041,9 +1041,9 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
   std::vector<uint16_t> args;
   for (const Arg& a : c->args) args.push_back(expr(a.value, env));
   bool flag = false, has_flag = false;
-  if (b->id == sema::Builtin::Weekday) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Time; }
-  if (b->id == sema::Builtin::DecimalOf) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Int; }
-  if (b->id == sema::Builtin::Len) { has_flag = true; flag = type(c->args[0].value).kind != TypeKind::String; }
+  if (b->id == bytecode::Builtin::Weekday) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Time; }
+  if (b->id == bytecode::Builtin::DecimalOf) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Int; }
+  if (b->id == bytecode::Builtin::Len) { has_flag = true; flag = type(c->args[0].value).kind != TypeKind::String; }
   uint16_t base = next_;
   for (uint16_t a : args) { uint16_t r = reg(); emit({Op::MOV, r, a}); }
   if (has_flag) { uint16_t r = reg(); emit({Op::LOAD_CONST, r, g_.constant(flag ? 1 : 0)}); }

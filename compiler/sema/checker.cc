@@ -25,6 +25,10 @@ namespace {
 using namespace crm::ast;
 using diag::Code;
 using support::Decimal;
+using bytecode::Builtin;
+using bytecode::BuiltinInfo;
+using bytecode::all_builtins;
+using bytecode::find_builtin;
 
 // ISO 4217 codes in current use; an unknown code is almost always a typo.
 const std::unordered_set<std::string>& currencies() {

@@ -177,7 +177,7 @@ int64_t intern_mapped(StringPool& pool, int64_t s, std::string (*map)(std::strin
 }  // namespace
 
 int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context& ctx, const char** error) {
-  using sema::Builtin;
+  using bytecode::Builtin;
   switch (static_cast<Builtin>(id)) {
     case Builtin::Now: return ctx.now;
     case Builtin::Today: return local_day(ctx.now, ctx.zone);

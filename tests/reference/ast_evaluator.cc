@@ -210,7 +210,7 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
         }
         return evp(fn->body, env, inner, out, present);
       }
-      const auto* b = sema::find_builtin(c->callee);
+      const auto* b = bytecode::find_builtin(c->callee);
       if (!b) return fail("unknown function");
       std::vector<int64_t> args;
       for (const Arg& a : c->args) {
@@ -218,9 +218,9 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
         if (!ev(a.value, env, f, v)) return false;
         args.push_back(v);
       }
-      if (b->id == sema::Builtin::Weekday) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Time);
-      if (b->id == sema::Builtin::DecimalOf) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Int);
-      if (b->id == sema::Builtin::Len) args.push_back(p_.type_of(c->args[0].value).kind != TypeKind::String);
+      if (b->id == bytecode::Builtin::Weekday) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Time);
+      if (b->id == bytecode::Builtin::DecimalOf) args.push_back(p_.type_of(c->args[0].value).kind == TypeKind::Int);
+      if (b->id == bytecode::Builtin::Len) args.push_back(p_.type_of(c->args[0].value).kind != TypeKind::String);
       Context ctx;
       ctx.now = env.now;
       ctx.zone = env.zone;

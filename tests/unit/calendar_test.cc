@@ -128,7 +128,7 @@ strategy note for business "m" { who: true  when: on Order  what: send hi via Pu
 // ---- date built-ins ----------------------------------------------------------------------------
 
 TEST(TimeBuiltins, ReadTheCalendarOfTheContextsZone) {
-  using crm::sema::Builtin;
+  using crm::bytecode::Builtin;
   ZoneRules shanghai = zone("Asia/Shanghai"), ny = zone("America/New_York");
   // 23:30Z on Sunday 1 March 2026: Monday 07:30 on 2 March in Beijing, 18:30 EST in New York.
   const int64_t t = T("2026-03-01T23:30:00Z");
