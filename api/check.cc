@@ -64,7 +64,10 @@ CheckResult make_result(std::shared_ptr<Compilation> c, const std::string& inter
       out.begin = locate(sm, d.span, false);
       out.end = locate(sm, d.span, true);
       for (const auto& l : d.secondary) out.related.push_back({locate(sm, l.span, false), l.message});
-      (d.severity == diag::Severity::Error ? r.errors_ : r.warnings_)++;
+      // Notes (e.g. a W0105 pair that a --data sample shows to be empty) are neither.
+      if (d.severity == diag::Severity::Error) ++r.errors_;
+      else if (d.severity == diag::Severity::Warning) ++r.warnings_;
+      else ++r.notes_;
       r.diagnostics_.push_back(std::move(out));
     }
   }

@@ -64,6 +64,21 @@ const char* calendar_unit_name(CalendarUnit u) {
   return kNames[static_cast<size_t>(u)];
 }
 
+bool schedule_keeps_local_clock(int64_t period) { return period > 0 && period % support::kMicrosPerDay == 0; }
+
+int64_t first_schedule_run(const support::ZoneRules& zone, int64_t clock, int64_t period, int64_t start,
+                           int64_t* local) {
+  int64_t l = zone.local_day(start) * support::kMicrosPerDay + clock;
+  int64_t next = zone.local_to_utc(l);
+  if (schedule_keeps_local_clock(period)) {
+    while (next < start) next = zone.local_to_utc(l += period);
+  } else {
+    while (next < start) next += period > 0 ? period : support::kMicrosPerDay;
+  }
+  if (local) *local = l;
+  return next;
+}
+
 bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const support::ZoneRules& zone) {
   using support::floor_div;
   const int64_t then_offset = zone.offset_at(then), now_offset = zone.offset_at(now);

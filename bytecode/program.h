@@ -120,6 +120,15 @@ struct Period {
 // offset differs); days, weeks and months follow the local date, so a day may last 23 or 25 hours.
 bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const support::ZoneRules& zone);
 
+// `every period [at clock]` from `start` (docs/language.md, `when:`): the first `clock` (micros
+// after local midnight) on `zone`'s clock on or after `start`, in steps of `period` from start's
+// local day. A period of whole days keeps to the local clock, so `*local` (when given) receives
+// the run's local time, from which the next run is local_to_utc(*local + period); shorter periods
+// step in elapsed time. The engine and `crm check` (W0106) share this definition.
+bool schedule_keeps_local_clock(int64_t period);
+int64_t first_schedule_run(const support::ZoneRules& zone, int64_t clock, int64_t period, int64_t start,
+                           int64_t* local = nullptr);
+
 struct Cap {
   int64_t count = 0;
   Period period;

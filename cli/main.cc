@@ -135,7 +135,7 @@ int cmd_check(int argc, char** argv) {
   if (each) for (const auto& f : files) programs.push_back({f});
   else programs.push_back(files);
   bool color = c.color();
-  size_t errors = 0, warnings = 0;
+  size_t errors = 0, warnings = 0, notes = 0;
   bool failed = false;
   for (const auto& group : programs) {
     std::vector<crm::SourceInput> sources;
@@ -146,14 +146,16 @@ int cmd_check(int argc, char** argv) {
     crm::CheckResult r = crm::check_sources(sources, options);
     errors += r.error_count();
     warnings += r.warning_count();
+    notes += r.note_count();
     failed |= !r.ok() || (deny_warnings && r.warning_count() > 0);
     if (format == "json") std::cout << r.render_json();
     else std::cerr << r.render_text(color);
   }
   if (format == "text") {
-    if (errors || warnings)
+    if (errors || warnings || notes)
       std::cerr << errors << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
-                << (warnings == 1 ? "" : "s") << "\n";
+                << (warnings == 1 ? "" : "s")
+                << (notes ? ", " + std::to_string(notes) + (notes == 1 ? " note" : " notes") : std::string()) << "\n";
     if (!failed && !quiet)
       std::cout << "ok: " << files.size() << " file" << (files.size() == 1 ? "" : "s") << " checked"
                 << (each ? " separately" : "") << "\n";

@@ -2,6 +2,7 @@
 #include "compiler/driver.h"
 
 #include "compiler/analysis/conflicts.h"
+#include "compiler/analysis/never_deliver.h"
 #include "compiler/analysis/overlap_data.h"
 #include "compiler/sema/checker.h"
 
@@ -22,6 +23,7 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
     sema::check_program(c->program, c->sink);
     c->checked = true;
     if (!c->sink.has_errors()) {
+      analysis::check_never_deliver(c->program, c->sink);
       auto conflicts = analysis::check_strategy_conflicts(c->program, c->sink);
       analysis::count_overlaps(c->program, conflicts, options.data, c->sink);
     }

@@ -100,4 +100,18 @@ expect_run(0 run ${values_golden}.crm --events ${values_golden}.events.jsonl)
 if(NOT last_err MATCHES "evaluation errors, division by zero: 2")
   message(FATAL_ERROR "the run summary does not name the kind of evaluation error:\n${last_err}")
 endif()
+# A W0105 pair that the --data sample shows to share no user is a note: not a warning in the
+# summary line, and --deny-warnings passes; a pair that shares users still fails it.
+set(none_golden ${ROOT}/tests/golden/check/W0105_none_in_data)
+expect_run(0 check --deny-warnings --data ${none_golden}.profiles.jsonl ${none_golden}.crm)
+if(NOT last_err MATCHES "note\\[W0105\\]" OR NOT last_err MATCHES "0 errors, 0 warnings, 1 note")
+  message(FATAL_ERROR "a pair with no shared user in the data is not a note:\n${last_err}")
+endif()
+expect_run(1 check --deny-warnings ${none_golden}.crm)  # without data: a warning
+set(some_golden ${ROOT}/tests/golden/check/W0105_counted_in_data)
+expect_run(1 check --deny-warnings --data ${some_golden}.profiles.jsonl --data-events ${some_golden}.events.jsonl
+           ${some_golden}.crm)
+if(NOT last_err MATCHES "0 errors, 1 warning\n")
+  message(FATAL_ERROR "a pair sharing users is not a warning:\n${last_err}")
+endif()
 message(STATUS "crm command-line contract holds")

@@ -2,9 +2,10 @@
 // section 4): finds strategies of the same business whose time windows overlap and whose `who:`
 // predicates may select the same users, and reports each pair with a witness profile.
 //
-// Runs after checking. Predicates are read as conjunctions of constraints on profile fields
-// (`age between 18 and 35`, `city in {...}`, `tier == Gold`, `level >= 3`, `not ...`);
-// two strategies are disjoint when some field's constraints cannot both hold. Anything the
+// Runs after checking. Predicates are read as conjunctions of constraints on profile fields and
+// `hash_bucket(x, n)` (constraints.h: `age between 18 and 35`, `city in {...}`, `tier == Gold`,
+// `level >= 3`, `hash_bucket(user, 5) == 2`, `not ...`); two strategies are disjoint when some
+// quantity's constraints cannot both hold. Anything the
 // analysis cannot read (history aggregates, functions, `or`) is taken as possibly true, so a
 // reported pair *may* overlap. Overlap is accepted where declared: different priorities, or one
 // `exclusive:` group (the runtime then delivers to a user at most one strategy of the group).

@@ -123,6 +123,12 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     d.message += fmt::format("; in `{}`, {} of {} users match both at {}", sample, thousands(both),
                              thousands(static_cast<int64_t>(eng.users().size())), support::format_time(at));
     if (unknown) d.message += fmt::format(" ({} could not be evaluated)", thousands(unknown));
+    // The text allows an overlap but the sample has none: worth knowing, not worth failing
+    // `--deny-warnings` over. A pair we could not evaluate for some user stays a warning.
+    if (both == 0 && unknown == 0 && !eng.users().empty()) {
+      d.severity = diag::Severity::Note;
+      d.help = fmt::format("no user of `{}` matches both, so this is a note, not a warning; ", sample) + d.help;
+    }
   }
 }
 

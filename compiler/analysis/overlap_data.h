@@ -22,7 +22,8 @@ struct DataSample {
   bool empty() const { return profiles.empty() && events.empty(); }
 };
 
-// Amends the W0105 diagnostics of `conflicts` with counts. A data file that cannot be read or
+// Amends the W0105 diagnostics of `conflicts` with counts; a pair that no user of the sample
+// matches (and every user could be evaluated) becomes a note rather than a warning. A data file that cannot be read or
 // has a malformed line is an error E0109 naming FILE:LINE; nothing is counted then.
 void count_overlaps(const sema::Program& program, const std::vector<Conflict>& conflicts, const DataSample& data,
                     diag::DiagnosticSink& sink);

@@ -962,7 +962,9 @@ class Checker {
     if (window) {
       auto it = resource_claim_.find(r);
       if (it == resource_claim_.end()) it = resource_claim_.emplace(r, claim_window(r)).first;
-      if (it->second && (window->first < it->second->first || window->second > it->second->second)) {
+      // Windows that do not meet at all mean the grant never happens: W0106 (never_deliver.h).
+      bool meet = it->second && window->first < it->second->second && it->second->first < window->second;
+      if (meet && (window->first < it->second->first || window->second > it->second->second)) {
         auto& d = sink_.report(Code::W0102, a.resource_span,
                                fmt::format("strategy {} runs {} .. {}, beyond the claim window of {} ({} .. {})",
                                            bt(s->name), support::format_time(window->first),

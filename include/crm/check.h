@@ -69,6 +69,8 @@ class CheckResult {
   bool ok() const { return errors_ == 0; }
   size_t error_count() const { return errors_; }
   size_t warning_count() const { return warnings_; }
+  // Notes are neither errors nor warnings: they never fail a check, not even --deny-warnings.
+  size_t note_count() const { return notes_; }
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
   // Caret snippets as printed by `crm check`; empty when there is nothing to report.
   std::string render_text(bool color = false) const;
@@ -79,7 +81,7 @@ class CheckResult {
   friend CheckResult detail::make_result(std::shared_ptr<Compilation>, const std::string& internal_error);
   std::shared_ptr<Compilation> compilation_;  // shared with a compiled program, for explain
   std::vector<Diagnostic> diagnostics_;
-  size_t errors_ = 0, warnings_ = 0;
+  size_t errors_ = 0, warnings_ = 0, notes_ = 0;
   std::string internal_error_;
 };
 

@@ -611,7 +611,7 @@ bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytec
 
 // `every N days` (or weeks): runs keep to the local wall clock rather than to elapsed time.
 bool daily_schedule(const bytecode::Strategy& s) {
-  return s.trigger == bytecode::Trigger::Every && s.every > 0 && s.every % support::kMicrosPerDay == 0;
+  return s.trigger == bytecode::Trigger::Every && bytecode::schedule_keeps_local_clock(s.every);
 }
 
 bool is_coupon(bytecode::ResourceKind k) {
@@ -1546,14 +1546,9 @@ void Engine::init_schedule(uint32_t si, int64_t upto) {
     // change skips runs at the first instant after the gap); shorter periods step in
     // elapsed time from the first run.
     int64_t start = s.has_window ? s.from : (last_time_ == INT64_MIN ? upto : last_time_);
-    int64_t local = s.zone.local_day(start) * support::kMicrosPerDay + s.at;
-    next = s.zone.local_to_utc(local);
-    if (daily_schedule(s)) {
-      while (next < start) next = s.zone.local_to_utc(local += s.every);
-      schedule_local_[si] = local;
-    } else {
-      while (next < start) next += s.every > 0 ? s.every : support::kMicrosPerDay;
-    }
+    int64_t local = 0;
+    next = bytecode::first_schedule_run(s.zone, s.at, s.every, start, &local);
+    if (daily_schedule(s)) schedule_local_[si] = local;
   }
   if (s.has_window && next >= s.to) next = INT64_MAX;
 }

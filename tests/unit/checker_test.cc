@@ -274,7 +274,10 @@ TEST(Conflicts, OverlapIsReportedWithAWitness) {
 TEST(Conflicts, DisjointAudiencesAreNotReported) {
   EXPECT_TRUE(check(two_strategies("age < 18", "age >= 18")).codes().empty());
   EXPECT_TRUE(check(two_strategies("gender == Male", "gender == Female")).codes().empty());
-  EXPECT_TRUE(check(two_strategies("city in {\"A\", \"B\"}", "city not in {\"A\", \"B\"} and city == \"B\"")).codes().empty());
+  // The second selects nobody at all: W0106, and no pair.
+  EXPECT_EQ(check(two_strategies("city in {\"A\", \"B\"}", "city not in {\"A\", \"B\"} and city == \"B\"")).codes(),
+            std::vector<std::string>{"W0106"});
+  EXPECT_TRUE(check(two_strategies("city in {\"A\", \"B\"}", "city not in {\"A\", \"B\"} and city == \"C\"")).codes().empty());
   EXPECT_TRUE(check(two_strategies("not (level >= 2)", "level between 2 and 5")).codes().empty());
 }
 
@@ -288,6 +291,155 @@ TEST(Conflicts, UnanalyzableConditionsMayOverlap) {
   // History aggregates are not reasoned about: the pair may overlap.
   EXPECT_EQ(check(two_strategies("count(Order within 30 days) >= 3", "count(Order within 30 days) == 0")).codes(),
             std::vector<std::string>{"W0105"});
+}
+
+TEST(Conflicts, HashBucketArmsAreDisjoint) {
+  // A/B arms written as hash buckets of the user id: bucket k of n is a value in 0..n-1.
+  EXPECT_TRUE(check(two_strategies("hash_bucket(user, 5) == 1", "hash_bucket(user, 5) == 2")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("hash_bucket(user, 5) < 2", "hash_bucket(user, 5) >= 2")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("hash_bucket(user, 5) in {0, 1}", "hash_bucket(user,5) in {2, 3}")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("2 > hash_bucket(user, 5)", "hash_bucket(user, 5) between 2 and 4")).codes().empty());
+  // Only two buckets exist, so "not 0" and "not 1" leave nothing in common.
+  EXPECT_TRUE(check(two_strategies("hash_bucket(user, 2) != 0", "hash_bucket(user, 2) != 1")).codes().empty());
+  EXPECT_TRUE(check(two_strategies("hash_bucket(lower(city), 5) == 1 and age > 3",
+                                   "not (hash_bucket(lower(city), 5) == 1)")).codes().empty());
+  // The same bucket, overlapping ranges: a witness names the bucket.
+  auto same = check(two_strategies("hash_bucket(user, 5) <= 2", "hash_bucket(user, 5) >= 2"));
+  ASSERT_EQ(same.codes(), std::vector<std::string>{"W0105"});
+  EXPECT_NE(same.c->sink.diagnostics()[0].help.find("hash_bucket(user, 5) = 2"), std::string::npos)
+      << same.c->sink.diagnostics()[0].help;
+}
+
+TEST(Conflicts, DifferentHashBucketsAreNotDisjoint) {
+  // Another bucket count or another key splits users differently: the arms may share users.
+  EXPECT_EQ(check(two_strategies("hash_bucket(user, 5) == 1", "hash_bucket(user, 4) == 2")).codes(),
+            std::vector<std::string>{"W0105"});
+  EXPECT_EQ(check(two_strategies("hash_bucket(user, 5) == 1", "hash_bucket(city, 5) == 2")).codes(),
+            std::vector<std::string>{"W0105"});
+  EXPECT_EQ(check(two_strategies("hash_bucket(user, 5) == 1", "hash_bucket(lower(user), 5) == 2")).codes(),
+            std::vector<std::string>{"W0105"});
+  EXPECT_EQ(check(two_strategies("hash_bucket(user, 5) == 1", "hash_bucket(user, 5) + 1 == 3")).codes(),
+            std::vector<std::string>{"W0105"});
+}
+
+TEST(Conflicts, FiveHashBucketArmsGiveNoWarning) {
+  std::string src = "resource coupon c { discount: 5 CNY }\n";
+  for (int k = 0; k < 5; ++k)
+    src += "strategy arm" + std::to_string(k) + " for business \"mall\" { who: hash_bucket(user, 5) == " +
+           std::to_string(k) + "  when: on Order  what: grant c }\n";
+  EXPECT_TRUE(check(src).codes().empty());
+}
+
+TEST(Conflicts, RequiredEnumsAndBoolsHaveOnlyTheirValues) {
+  // `level` has a default (always present); Tier and Bool values are all listed.
+  EXPECT_TRUE(check("profile { tier: Tier  vip: Bool }\n" +
+                    two_strategies("tier != Gold", "tier != Silver")).codes().empty());
+  EXPECT_TRUE(check("profile { vip: Bool }\n" + two_strategies("vip", "not vip")).codes().empty());
+  // An optional field may be missing, and a missing value is `!=` every value.
+  EXPECT_EQ(check(two_strategies("gender != Male", "gender != Female")).codes(), std::vector<std::string>{"W0105"});
+}
+
+// ---- strategies that can never deliver (W0106) ---------------------------------------------------
+
+namespace {
+
+std::string one_strategy(const std::string& clauses, const std::string& resources = "resource coupon c { discount: 5 CNY }\n") {
+  return resources + "strategy s for business \"mall\" { " + clauses + " }\n";
+}
+
+std::vector<std::string> never(const std::string& clauses,
+                               const std::string& resources = "resource coupon c { discount: 5 CNY }\n") {
+  return check(one_strategy(clauses, resources)).codes();
+}
+
+const std::vector<std::string> kW0106{"W0106"};
+
+}  // namespace
+
+TEST(NeverDeliver, ContradictoryConditionsOfEveryKind) {
+  EXPECT_EQ(never("who: level >= 3 and level < 2  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: level == 1 and level == 2  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: city in {\"A\", \"B\"} and city in {\"C\"}  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: city == \"A\" and not (city in {\"A\", \"B\"})  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: age between 18 and 30 and not (age < 40)  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: hash_bucket(user, 5) == 7  when: on Order  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: hash_bucket(user, 5) >= 5  when: on Order  what: grant c"), kW0106);
+  // Across clauses: the trigger's `if` and `where:` read the same event.
+  EXPECT_EQ(never("who: true  when: on Order if channel == App  where: channel == Web  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: true  when: on Order if paid  where: not paid  what: grant c"), kW0106);
+  EXPECT_EQ(never("who: true  when: on Order if items > 3  where: items <= 3  what: grant c"), kW0106);
+}
+
+TEST(NeverDeliver, SatisfiableConditionsAreQuiet) {
+  EXPECT_TRUE(never("who: level >= 3 and level < 5  when: on Order  what: grant c").empty());
+  EXPECT_TRUE(never("who: hash_bucket(user, 5) == 4  when: on Order  what: grant c").empty());
+  EXPECT_TRUE(never("who: hash_bucket(user, 5) == 1 and hash_bucket(user, 4) == 3  when: on Order  what: grant c").empty());
+  EXPECT_TRUE(never("who: hash_bucket(city, 5) == 1 and hash_bucket(user, 5) == 2  when: on Order  what: grant c").empty());
+  // A missing optional value is `!=` every value.
+  EXPECT_TRUE(never("who: gender != Male and gender != Female  when: on Order  what: grant c").empty());
+  // `or` and aggregates are not reasoned about.
+  EXPECT_TRUE(never("who: (level > 3 or level < 1) and level == 2  when: on Order  what: grant c").empty());
+  EXPECT_TRUE(never("who: count(Order) > 3 and count(Order) < 2  when: on Order  what: grant c").empty());
+  // A profile field and an event field are different things, even with the same name.
+  EXPECT_TRUE(never("who: level == 1  when: on Order if items == 2  what: grant c").empty());
+}
+
+TEST(NeverDeliver, SchedulesThatNeverFire) {
+  EXPECT_EQ(never("who: true  when: at 2026-11-10T00:00Z between 2026-11-11T00:00Z and 2026-11-12T00:00Z  what: grant c"),
+            kW0106);
+  EXPECT_TRUE(never("who: true  when: at 2026-11-11T01:00Z between 2026-11-11T00:00Z and 2026-11-12T00:00Z  what: grant c")
+                  .empty());
+  // The first 09:00 in +08:00 on or after the start is 01:00Z on the 12th: after the window.
+  EXPECT_EQ(never("who: true  when: every 1 day at 09:00 between 2026-11-11T02:00Z and 2026-11-12T00:00Z  what: grant c  "
+                  "zone: \"+08:00\""),
+            kW0106);
+  EXPECT_TRUE(never("who: true  when: every 1 day at 09:00 between 2026-11-11T02:00Z and 2026-11-12T02:00Z  what: grant c  "
+                    "zone: \"+08:00\"")
+                  .empty());
+  // A week-long period starting on a day whose clock time has passed: the next run is 7 days on.
+  EXPECT_EQ(never("who: true  when: every 7 days at 08:00 between 2026-11-11T09:00Z and 2026-11-15T00:00Z  what: grant c"),
+            kW0106);
+  EXPECT_TRUE(never("who: true  when: every 2 hours between 2026-11-11T09:30Z and 2026-11-11T12:00Z  what: grant c").empty());
+}
+
+TEST(NeverDeliver, GrantsOutsideTheClaimWindow) {
+  const std::string claim =
+      "resource coupon c { discount: 5 CNY  claim: between 2026-11-11T00:00Z and 2026-11-12T00:00Z }\n";
+  EXPECT_EQ(never("who: true  when: at 2026-11-08T00:00Z  what: grant c", claim), kW0106);
+  EXPECT_EQ(never("who: true  when: at 2026-11-12T00:00Z  what: grant c", claim), kW0106);  // the end is excluded
+  EXPECT_TRUE(never("who: true  when: at 2026-11-11T23:59Z  what: grant c", claim).empty());
+  EXPECT_EQ(never("who: true  when: on Order between 2026-11-12T00:00Z and 2026-11-13T00:00Z  what: grant c", claim), kW0106);
+  // In part: the existing W0102, not W0106.
+  EXPECT_EQ(never("who: true  when: on Order between 2026-11-11T12:00Z and 2026-11-13T00:00Z  what: grant c", claim),
+            std::vector<std::string>{"W0102"});
+  EXPECT_TRUE(never("who: true  when: on Order  what: grant c", claim).empty());
+  // Daily runs at 06:00Z from the 10th to the 20th: the one of the 11th is in the claim window
+  // (W0102 says that the window is wider).
+  EXPECT_EQ(never("who: true  when: every 1 day at 06:00 between 2026-11-10T00:00Z and 2026-11-20T00:00Z  what: grant c",
+                  claim),
+            std::vector<std::string>{"W0102"});
+  // Every 3 days from the 9th at 06:00: the 9th, 12th, 15th... skip the 11th.
+  EXPECT_EQ(never("who: true  when: every 3 days at 06:00 between 2026-11-09T00:00Z and 2026-11-20T00:00Z  what: grant c",
+                  claim),
+            (std::vector<std::string>{"W0102", "W0106"}));
+}
+
+TEST(NeverDeliver, BudgetBelowOneDelivery) {
+  const std::string coupons = "resource coupon c10 { discount: 10 CNY }\nresource coupon c3 { discount: 3 CNY }\n";
+  EXPECT_EQ(never("who: true  when: on Order  what: grant c10  how much: budget 5 CNY", coupons), kW0106);
+  EXPECT_TRUE(never("who: true  when: on Order  what: grant c10  how much: budget 10 CNY", coupons).empty());
+  // One delivery grants every action: 13 CNY.
+  EXPECT_EQ(never("who: true  when: on Order  what: grant c10, grant c3  how much: budget 12 CNY", coupons), kW0106);
+  EXPECT_TRUE(never("who: true  when: on Order  what: grant c10, grant c3  how much: budget 13 CNY", coupons).empty());
+  // Points and messages cost nothing from a money budget.
+  EXPECT_TRUE(never("who: true  when: on Order  what: grant p  how much: budget 1 CNY", "resource points p { amount: 5 }\n")
+                  .empty());
+}
+
+TEST(NeverDeliver, StockAndPerUserLimitsOfZeroAreErrors) {
+  // Already refused by the checker (E0506), so no strategy with them reaches the analysis.
+  EXPECT_EQ(never("who: true  when: on Order  what: grant c  how much: stock 0"), std::vector<std::string>{"E0506"});
+  EXPECT_EQ(never("who: true  when: on Order  what: grant c  how much: per user 0 per day"), std::vector<std::string>{"E0506"});
 }
 
 TEST(Checker, QuietHoursAreClockTimes) {
