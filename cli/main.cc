@@ -20,6 +20,7 @@
 #include "compiler/driver.h"
 #include "cli/args.h"
 #include "cli/io.h"
+#include "cli/report_command.h"
 #include "cli/runtime_commands.h"
 
 namespace cli = crm::cli;
@@ -42,7 +43,9 @@ commands:
   run FILE...       replay --events E.jsonl [--profiles P] and write decisions (JSON Lines)
   audience FILE...  count users per segment and strategy at --at TIME over --events
   explain FILE...   show why --user U does or does not qualify for each strategy at --at TIME
-  import DATASET IN convert a public dataset (online-retail, cdnow) to the event contract
+  import DATASET IN convert a public dataset (online-retail, cdnow) to the event contract, or
+                    record one as a ledger (hillstrom)
+  report [FILE...]  indicators and experiments over --state LEDGER and --events E.jsonl
   codes             list every diagnostic code with its summary
   help [COMMAND]    show help for a command
   version           print the version
@@ -274,7 +277,7 @@ const CommandEntry kCommands[] = {
     {"check", cmd_check},         {"format", cmd_format},           {"parse", cmd_parse},
     {"compile", cli::cmd_compile}, {"run", cli::cmd_run},           {"audience", cli::cmd_audience},
     {"explain", cli::cmd_explain}, {"import", cli::cmd_import},     {"codes", cmd_codes},
-    {"version", cmd_version},
+    {"version", cmd_version},      {"report", cli::cmd_report},
 };
 
 CommandMain find_command(const std::string& name) {

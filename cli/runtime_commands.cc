@@ -4,6 +4,7 @@
 // JSON Lines data. Malformed data lines are reported as FILE:LINE: message; --on-error decides
 // whether they stop the run (default) or are skipped and counted.
 #include "cli/runtime_commands.h"
+#include "cli/report_command.h"
 
 #include "cli/args.h"
 #include "cli/io.h"
@@ -548,10 +549,13 @@ int cmd_explain(int argc, char** argv) {
 }
 
 int cmd_import(int argc, char** argv) {
+  // The Hillstrom test becomes a ledger as well, with options of its own (cli/report_command.cc).
+  if (argc > 0 && std::strcmp(argv[0], "hillstrom") == 0) return cmd_import_hillstrom(argc - 1, argv + 1);
   Options o;
   Command c("import", "import online-retail|cdnow INPUT[.gz] [-o EVENTS.jsonl]",
             "Converts a public dataset to the event contract (one Order per invoice or row, exact amounts,\n"
-            "sorted by time). Reads gzip or plain text.");
+            "sorted by time). Reads gzip or plain text. `crm import hillstrom --help`: the Hillstrom\n"
+            "e-mail test as a ledger and events.");
   c.files(o.files);
   c.option("-o,--out", o.out, "FILE", "write the events there instead of standard output");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;

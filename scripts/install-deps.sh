@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev                              # reading the gzipped public datasets
   libutf8proc-dev                         # Unicode case mapping and UTF-8 validation (support/text.cc)
   libcli11-dev                            # the crm tool's argument parser (CLI11)
+  libboost-math-dev                       # distributions for the experiment report (Boost.Math)
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
 )
 missing=()

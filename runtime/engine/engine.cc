@@ -825,6 +825,27 @@ bool Engine::report(const UnitRecord& r, std::vector<Decision>& out, std::string
   return true;
 }
 
+bool Engine::record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& err) {
+  if (!store_) {
+    err = "no state is attached to record the decisions in";
+    return false;
+  }
+  auto it = units_of(unit.kind).find(unit.id);
+  if (it != units_of(unit.kind).end() && it->second.decided) {
+    err = fmt::format("state {} already holds {} {}", store_->describe(),
+                      unit.kind == state::UnitKind::Schedule ? "the scheduled run" : "the event", support::json_quote(unit.id));
+    return false;
+  }
+  for (const auto& d : decisions) {
+    if (d.strategy >= p_.strategies.size() || (!p_.strategies[d.strategy].actions.empty() &&
+                                                (d.action < 0 || size_t(d.action) >= p_.strategies[d.strategy].actions.size()))) {
+      err = "a decision names a strategy or action the program does not have";
+      return false;
+    }
+  }
+  return record_unit(unit, nullptr, decisions, 0, err);
+}
+
 bool Engine::record_unit(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
                          std::string& err) {
   ++decided_units_;

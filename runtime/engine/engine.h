@@ -137,6 +137,12 @@ class Engine {
   const std::vector<std::string>& notices() const { return notices_; }
   // Makes the decisions recorded so far durable; report decisions only after this succeeds.
   bool commit(std::string& error);
+  // Records a unit decided outside the engine exactly as the engine records its own units
+  // (program identity, rows, JSON): how `crm import hillstrom` writes a dataset's randomised
+  // assignment as a ledger of its program. The decisions must name this program's strategies
+  // and actions; a unit the ledger already holds is refused. The engine's in-memory counters
+  // are not updated from them: a new engine attached to the store rebuilds them from the ledger.
+  bool record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& error);
   // The first store failure (an append or a commit that failed): the run must stop, and
   // decisions not yet committed must not be reported.
   const std::string& store_error() const { return store_error_; }

@@ -1,0 +1,531 @@
+// report_builder.cc - crm::report::build(): one streamed pass over the ledger, one over the
+// event log (docs/indicators.md).
+//
+// Ledger rows are read in order with one SQLite statement and never kept: what is kept is per
+// (strategy, user) pair (its group, its first decision, its deliveries) and per indicator row
+// (counts and the sets of users it counts once). The events are then read line by line; each
+// event of a known user is attributed to that user's pairs.
+#include <crm/report.h>
+#include <crm/runtime.h>
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <istream>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "report/statistics.h"
+#include "bytecode/program.h"
+#include "runtime/engine/json_line.h"
+#include "runtime/engine/program_identity.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::report {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int64_t kDay = 86'400'000'000LL;
+constexpr uint32_t kAll = 0xffffffffu;  // an indicator row's "all channels" or "all days"
+
+double ratio(double a, double b) { return b != 0 ? a / b : kNaN; }
+
+int64_t floor_day(int64_t micros) { return micros >= 0 ? micros / kDay : -((-micros + kDay - 1) / kDay); }
+
+struct Delivery {
+  int64_t at;
+  uint32_t channel;
+  int64_t day;
+};
+
+// One strategy and one user.
+struct Pair {
+  uint32_t strategy, user;
+  bool treated = false, control = false;
+  int64_t first_decision = INT64_MAX;
+  std::vector<Delivery> deliveries;  // in ledger order (time order within a run)
+  int64_t subsidy = 0;               // of the user's redemptions of this strategy
+  // From the events.
+  bool has_order_before = false;
+  int64_t last_order_before = INT64_MIN;  // the latest order before the first delivery
+  bool visited = false, converted = false;  // in a window after a delivery
+  bool exp_visit = false, exp_order = false;  // in the window after the first decision
+  int64_t exp_orders = 0, exp_spend = 0;
+};
+
+struct Acc {
+  Indicators row;
+  std::unordered_set<uint32_t> reached, visited, converted;
+};
+
+struct Builder {
+  const Options& o;
+  Report& r;
+  std::unordered_map<std::string, uint32_t> strategy_ids, user_ids, channel_ids;
+  std::vector<std::string> strategies, channels;
+  std::vector<Pair> pairs;
+  std::unordered_map<uint64_t, uint32_t> pair_of;           // (strategy << 32 | user) -> pairs index
+  std::vector<std::vector<uint32_t>> pairs_of_user;
+  std::unordered_map<uint64_t, Acc> accs;                    // see key()
+
+  Builder(const Options& options, Report& report) : o(options), r(report) {}
+
+  static uint32_t intern(std::unordered_map<std::string, uint32_t>& ids, std::vector<std::string>* names, std::string_view s) {
+    auto [it, added] = ids.try_emplace(std::string(s), static_cast<uint32_t>(ids.size()));
+    if (added && names) names->emplace_back(s);
+    return it->second;
+  }
+  // strategy (20 bits) | channel + 1 or 0 (12 bits) | day + 2^31 or 0 (32 bits)
+  static uint64_t key(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
+    uint64_t c = ch == kAll ? 0 : uint64_t(ch) + 1;
+    uint64_t d = by_day ? uint64_t(day + (int64_t(1) << 31)) : 0;
+    return (uint64_t(s) << 44) | (c << 32) | d;
+  }
+  Acc& acc(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
+    auto [it, added] = accs.try_emplace(key(s, ch, day, by_day));
+    if (added) {
+      it->second.row.strategy = strategies[s];
+      if (ch != kAll) it->second.row.channel = channels[ch];
+      if (by_day) it->second.row.day = support::format_date(static_cast<int32_t>(day));
+    }
+    return it->second;
+  }
+  // The three rows a ledger row counts in: the strategy, its channel, its day.
+  template <class F>
+  void each(uint32_t s, uint32_t ch, int64_t day, F f) {
+    f(acc(s, kAll, 0, false));
+    if (ch != kAll) f(acc(s, ch, 0, false));
+    f(acc(s, kAll, day, true));
+  }
+  Pair& pair(uint32_t s, uint32_t u) {
+    auto [it, added] = pair_of.try_emplace((uint64_t(s) << 32) | u, static_cast<uint32_t>(pairs.size()));
+    if (added) {
+      pairs.emplace_back();
+      pairs.back().strategy = s;
+      pairs.back().user = u;
+      if (pairs_of_user.size() <= u) pairs_of_user.resize(u + 1);
+      pairs_of_user[u].push_back(it->second);
+    }
+    return pairs[it->second];
+  }
+
+  bool read_ledger() {
+    std::string spec = o.state;
+    if (spec.rfind("sqlite:", 0) != 0) {
+      r.error = fmt::format("state `{}`: a report reads a SQLite ledger, `sqlite:PATH`", spec);
+      return false;
+    }
+    std::string path = spec.substr(7);
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      r.error = fmt::format("cannot open state `{}`: {}", path, db ? sqlite3_errmsg(db) : "out of memory");
+      sqlite3_close(db);
+      return false;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* st = nullptr;
+    bool ok = sqlite3_prepare_v2(db,
+                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at "
+                                 "FROM crm_ledger ORDER BY seq",
+                                 -1, &st, nullptr) == SQLITE_OK;
+    if (!ok) {
+      r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
+      sqlite3_close(db);
+      return false;
+    }
+    auto text = [&](int i) {
+      const unsigned char* t = sqlite3_column_text(st, i);
+      return std::string_view(t ? reinterpret_cast<const char*>(t) : "", size_t(sqlite3_column_bytes(st, i)));
+    };
+    // The delivery being read: its rows are consecutive (one unit decides a user and a strategy once).
+    std::string last_unit;
+    int last_kind = -1;
+    uint32_t last_user = kAll, last_strategy = kAll;
+    std::vector<uint32_t> delivery_channels;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ++r.ledger_rows;
+      std::string_view outcome = text(4);
+      std::string_view strategy = text(3);
+      if (strategy.empty()) continue;  // a redemption of nothing this program granted
+      const uint32_t s = intern(strategy_ids, &strategies, strategy);
+      const uint32_t u = intern(user_ids, nullptr, text(2));
+      std::string_view ch_text = text(6);
+      const uint32_t ch = ch_text.empty() ? kAll : intern(channel_ids, &channels, ch_text);
+      const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
+      const int64_t day = floor_day(at);
+      const bool decision = outcome == "granted" || outcome == "rejected" || outcome == "held" || outcome == "control";
+      if (decision) {
+        Pair& p = pair(s, u);
+        if (p.first_decision == INT64_MAX) p.first_decision = at;
+        (outcome == "control" ? p.control : p.treated) = true;
+      }
+      if (outcome == "granted") {
+        Pair& p = pair(s, u);
+        std::string_view unit = text(0);
+        int kind = sqlite3_column_int(st, 1);
+        bool same = last_strategy == s && last_user == u && last_kind == kind && last_unit == unit;
+        if (!same) {
+          last_unit.assign(unit);
+          last_kind = kind;
+          last_user = u;
+          last_strategy = s;
+          delivery_channels.clear();
+          acc(s, kAll, 0, false).row.deliveries++;
+          acc(s, kAll, day, true).row.deliveries++;
+        }
+        if (ch != kAll && std::find(delivery_channels.begin(), delivery_channels.end(), ch) == delivery_channels.end()) {
+          delivery_channels.push_back(ch);
+          acc(s, ch, 0, false).row.deliveries++;
+        }
+        if (p.deliveries.empty() || p.deliveries.back().at != at || p.deliveries.back().channel != ch)
+          p.deliveries.push_back({at, ch, day});
+        each(s, ch, day, [&](Acc& a) {
+          a.row.granted++;
+          if (amount > 0) a.row.redeemable++;
+          a.reached.insert(u);
+        });
+      } else {
+        last_strategy = kAll;  // another row ends the delivery
+        if (outcome == "rejected") each(s, ch, day, [](Acc& a) { a.row.rejected++; });
+        else if (outcome == "held") each(s, ch, day, [](Acc& a) { a.row.held++; });
+        else if (outcome == "control") each(s, ch, day, [](Acc& a) { a.row.control++; });
+        else if (outcome == "redeemed") {
+          each(s, ch, day, [&](Acc& a) {
+            a.row.redeemed++;
+            a.row.subsidy += amount;
+            a.row.redemption_sales += sales;
+          });
+          pair(s, u).subsidy += amount;
+        }
+      }
+    }
+    if (rc != SQLITE_DONE) r.error = fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return r.error.empty();
+  }
+
+  bool read_events() {
+    if (!o.events) return true;
+    std::string line;
+    std::vector<engine::JsonMember> m;
+    std::string err;
+    size_t n = 0;
+    const int64_t W = o.window_micros;
+    while (std::getline(*o.events, line)) {
+      ++n;
+      if (line.empty()) continue;
+      auto fail = [&](const std::string& what) {
+        r.error = fmt::format("{}:{}: {}", o.events_name, n, what);
+        return false;
+      };
+      m.clear();
+      if (!engine::parse_json_object(line, m, err)) return fail(err);
+      ++r.events;
+      const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr;
+      for (const auto& x : m) {
+        if (x.key == "type") type = &x.value;
+        else if (x.key == "user") user = &x.value;
+        else if (x.key == "time") time = &x.value;
+        else if (x.key == o.amount_field) amount = &x.value;
+      }
+      if (!type || type->kind != engine::JsonValue::Kind::String) return fail("`type` must be a string");
+      const bool is_order = type->text == o.order_type;
+      if (!is_order && type->text != o.visit_type) continue;
+      if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
+      auto uit = user_ids.find(user->text);
+      if (uit == user_ids.end() || uit->second >= pairs_of_user.size()) continue;  // no decision about this user
+      if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 string");
+      auto t = support::parse_time(time->text);
+      if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", time->text));
+      int64_t value = 0;
+      if (is_order) {
+        if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
+          return fail(fmt::format("an {} needs `{}`", o.order_type, o.amount_field));
+        auto d = support::Decimal::parse(amount->text);
+        if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
+        value = d->units();
+      }
+      for (uint32_t pi : pairs_of_user[uit->second]) {
+        Pair& p = pairs[pi];
+        // Experiment: the window after the user's first decision of the strategy.
+        if (p.first_decision != INT64_MAX && *t > p.first_decision && *t <= p.first_decision + W) {
+          p.exp_visit = true;
+          if (is_order) {
+            p.exp_order = true;
+            p.exp_orders++;
+            p.exp_spend += value;
+          }
+        }
+        if (p.deliveries.empty()) continue;
+        const int64_t first = p.deliveries.front().at;
+        if (*t < first) {
+          if (is_order) {
+            p.has_order_before = true;
+            p.last_order_before = std::max(p.last_order_before, *t);
+            if (*t >= first - W) {
+              auto& a = acc(p.strategy, kAll, 0, false).row;
+              a.orders_before++;
+              a.sales_before += value;
+            }
+          }
+          continue;
+        }
+        // The latest delivery strictly before the event, if the event is in its window.
+        auto it = std::lower_bound(p.deliveries.begin(), p.deliveries.end(), *t,
+                                   [](const Delivery& d, int64_t v) { return d.at < v; });
+        if (it == p.deliveries.begin()) continue;
+        const int64_t at = std::prev(it)->at;
+        if (*t - at > W) continue;
+        p.visited = true;
+        if (is_order) p.converted = true;
+        // Every channel of that delivery (its rows share `at`), and its day.
+        int64_t day = std::prev(it)->day;
+        bool first_row = true;
+        for (auto d = std::prev(it);; --d) {
+          if (d->at != at) break;
+          auto count = [&](Acc& a) {
+            a.visited.insert(p.user);
+            if (is_order) {
+              a.converted.insert(p.user);
+              a.row.orders_after++;
+              a.row.sales_after += value;
+            }
+          };
+          if (first_row) {
+            count(acc(p.strategy, kAll, 0, false));
+            count(acc(p.strategy, kAll, day, true));
+            first_row = false;
+          }
+          if (d->channel != kAll) count(acc(p.strategy, d->channel, 0, false));
+          if (d == p.deliveries.begin()) break;
+        }
+      }
+    }
+    if (o.events->bad()) {
+      r.error = fmt::format("cannot read {}", o.events_name);
+      return false;
+    }
+    return true;
+  }
+
+  void finish_indicators() {
+    // Per-user history (new, silent) at the strategy level.
+    for (const Pair& p : pairs) {
+      if (p.deliveries.empty()) continue;
+      auto& a = acc(p.strategy, kAll, 0, false).row;
+      const int64_t first = p.deliveries.front().at;
+      if (!p.has_order_before) {
+        a.new_customers++;
+        if (p.converted) a.new_converted++;
+      } else if (p.last_order_before < first - o.silent_micros) {
+        a.silent++;
+        if (p.converted) a.recalled++;
+      }
+    }
+    std::vector<std::pair<uint64_t, Acc*>> order;
+    for (auto& [k, a] : accs) order.push_back({k, &a});
+    // By strategy name, then the strategy row, its channels by name, its days in order.
+    std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+      const Indicators &a = x.second->row, &b = y.second->row;
+      auto rank = [](const Indicators& i) { return i.channel.empty() && i.day.empty() ? 0 : !i.channel.empty() ? 1 : 2; };
+      return std::make_tuple(a.strategy, rank(a), a.channel, a.day) < std::make_tuple(b.strategy, rank(b), b.channel, b.day);
+    });
+    for (auto& [k, a] : order) {
+      Indicators& i = a->row;
+      const bool strategy_row = i.channel.empty() && i.day.empty();
+      i.reached = static_cast<int64_t>(a->reached.size());
+      i.visited = static_cast<int64_t>(a->visited.size());
+      i.converted = static_cast<int64_t>(a->converted.size());
+      i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
+      i.reach_rate = ratio(double(i.visited), double(i.reached));
+      i.order_conversion_rate = ratio(double(i.converted), double(i.visited));
+      i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
+      i.cost_per_reached = ratio(double(i.subsidy), double(i.reached));
+      i.roi = i.subsidy > 0 ? double(i.sales_after - i.subsidy) / double(i.subsidy) : kNaN;
+      if (strategy_row) {
+        i.new_customer_conversion_rate = ratio(double(i.new_converted), double(i.new_customers));
+        i.recall_rate = ratio(double(i.recalled), double(i.silent));
+        i.aov_before = ratio(double(i.sales_before), double(i.orders_before));
+      } else {
+        // Per-user history is kept per strategy only.
+        i.new_customers = i.new_converted = i.silent = i.recalled = i.orders_before = i.sales_before = -1;
+        i.new_customer_conversion_rate = i.recall_rate = i.aov_before = kNaN;
+      }
+      r.indicators.push_back(std::move(i));
+    }
+  }
+
+  void finish_experiments(const bytecode::Program* program) {
+    struct Sums {
+      Arm arm;
+      double sum = 0, squares = 0;  // spend per user in money units
+    };
+    std::vector<Sums> t(strategies.size()), c(strategies.size());
+    std::vector<int64_t> cross(strategies.size()), cost(strategies.size());
+    std::vector<bool> has_control(strategies.size());
+    for (const Pair& p : pairs) {
+      if (p.control) has_control[p.strategy] = true;
+      if (p.treated && p.control) {
+        cross[p.strategy]++;
+        continue;
+      }
+      if (!p.treated && !p.control) continue;
+      Sums& g = p.treated ? t[p.strategy] : c[p.strategy];
+      if (p.treated) cost[p.strategy] += p.subsidy;
+      g.arm.users++;
+      g.arm.visitors += p.exp_visit;
+      g.arm.converters += p.exp_order;
+      g.arm.orders += p.exp_orders;
+      g.arm.spend += p.exp_spend;
+      const double x = double(p.exp_spend) / 1e6;
+      g.sum += x;
+      g.squares += x * x;
+    }
+    std::vector<uint32_t> by_name(strategies.size());
+    for (uint32_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(), [&](uint32_t a, uint32_t b) { return strategies[a] < strategies[b]; });
+    for (uint32_t s : by_name) {
+      if (!has_control[s]) continue;
+      Experiment e;
+      e.strategy = strategies[s];
+      e.crossovers = cross[s];
+      auto finish = [](Sums& g, const std::string& name) {
+        Arm& a = g.arm;
+        a.name = name;
+        const double n = double(a.users);
+        a.visit_rate = ratio(double(a.visitors), n);
+        a.conversion_rate = ratio(double(a.converters), n);
+        a.spend_per_user = ratio(g.sum, n) * 1e6;
+        a.spend_variance = a.users > 1 ? (g.squares - g.sum * g.sum / n) / (n - 1) * 1e12 : kNaN;
+        if (a.spend_variance < 0) a.spend_variance = 0;  // rounding of an all-equal group
+        return a;
+      };
+      e.treatment = finish(t[s], e.strategy);
+      e.control = finish(c[s], "control");
+      const Arm &T = e.treatment, &C = e.control;
+      auto proportion = [&](const char* metric, int64_t xt, int64_t xc) {
+        ProportionDifference d = newcombe(xt, T.users, xc, C.users, o.confidence);
+        Relative rel = relative_uplift(d.p1, d.p1 * (1 - d.p1), T.users, d.p2, d.p2 * (1 - d.p2), C.users, o.confidence);
+        e.uplifts.push_back({metric, "newcombe_wilson", d.p1, d.p2, d.difference, d.interval, rel.uplift, rel.interval,
+                             d.p_value});
+      };
+      proportion("visit_rate", T.visitors, C.visitors);
+      proportion("conversion_rate", T.converters, C.converters);
+      {
+        // Money units (dollars, not millionths) for the statistics; results back in millionths.
+        const double mt = T.spend_per_user / 1e6, mc = C.spend_per_user / 1e6;
+        const double vt = T.spend_variance / 1e12, vc = C.spend_variance / 1e12;
+        MeanDifference d = welch(mt, vt, T.users, mc, vc, C.users, o.confidence);
+        Relative rel = relative_uplift(mt, vt, T.users, mc, vc, C.users, o.confidence);
+        e.uplifts.push_back({"spend_per_user", "welch", T.spend_per_user, C.spend_per_user, d.difference * 1e6,
+                             {d.interval.low * 1e6, d.interval.high * 1e6}, rel.uplift, rel.interval, d.p_value});
+      }
+      e.incremental_sales = (T.spend_per_user - C.spend_per_user) * double(T.users);
+      e.cost = cost[s];
+      e.incremental_roi = e.cost > 0 ? (e.incremental_sales - double(e.cost)) / double(e.cost) : kNaN;
+      e.configured_control_share = e.srm_chi_square = e.srm_p_value = kNaN;
+      if (program) {
+        auto it = std::find_if(program->strategies.begin(), program->strategies.end(),
+                               [&](const bytecode::Strategy& x) { return x.name == e.strategy; });
+        if (it == program->strategies.end()) {
+          r.notes.push_back(fmt::format("strategy `{}` is not in the program: its sample ratio is not checked", e.strategy));
+        } else if (it->control_basis_points > 0 && it->control_basis_points < 10000) {
+          const double share = it->control_basis_points / 10000.0;
+          ChiSquare chi = chi_square_fit({T.users, C.users}, {1 - share, share});
+          e.srm_checked = true;
+          e.configured_control_share = share;
+          e.srm_chi_square = chi.statistic;
+          e.srm_p_value = chi.p_value;
+          e.srm_mismatch = chi.p_value < o.srm_p_threshold;
+        }
+      }
+      r.experiments.push_back(std::move(e));
+    }
+  }
+};
+
+// The program's bytecode through its public form (the .crmc bytes): the report sits above the
+// public API's CompiledProgram and needs only its strategies' splits.
+bool program_of(const CompiledProgram& p, bytecode::Program& out, std::string& error) {
+  return bytecode::deserialize(p.serialize(), out, error);
+}
+
+// Strategies of `program` that differ from the ones that recorded the ledger (by hash).
+void compare_with_ledger(const std::string& state, const bytecode::Program& program, std::vector<std::string>& notes) {
+  sqlite3* db = nullptr;
+  std::string path = state.substr(7);
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return;
+  }
+  sqlite3_stmt* st = nullptr;
+  std::unordered_map<std::string, std::string> recorded;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name, hash FROM crm_strategies WHERE program = (SELECT max(id) FROM crm_programs)", -1,
+                         &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW)
+      recorded[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+          reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (recorded.empty()) return;
+  for (const auto& s : engine::program_identity(program).strategies) {
+    auto it = recorded.find(s.name);
+    if (it != recorded.end() && it->second != s.hash)
+      notes.push_back(fmt::format("strategy `{}` of the program differs from the one that last recorded the ledger: the "
+                                  "sample-ratio check uses the program's split",
+                                  s.name));
+  }
+}
+
+}  // namespace
+
+Report build(const Options& options) {
+  Report r;
+  r.options = options;
+  r.options.events = nullptr;
+  r.options.program = nullptr;
+  try {
+    bytecode::Program program;
+    const bytecode::Program* prog = nullptr;
+    if (options.program) {
+      if (!options.program->valid() || !program_of(*options.program, program, r.error)) {
+        if (r.error.empty()) r.error = "the program is not valid";
+        return r;
+      }
+      prog = &program;
+    }
+    if (!(options.confidence > 0 && options.confidence < 1)) {
+      r.error = "the confidence level must be between 0 and 1";
+      return r;
+    }
+    if (options.window_micros <= 0 || options.silent_micros <= 0) {
+      r.error = "the attribution window and the silent period must be positive";
+      return r;
+    }
+    Builder b(options, r);
+    if (!b.read_ledger() || !b.read_events()) return r;
+    b.finish_indicators();
+    b.finish_experiments(prog);
+    if (prog) compare_with_ledger(options.state, *prog, r.notes);
+    if (!options.events) r.notes.push_back("no event log: visits, orders and experiment outcomes are not measured");
+    else if (!prog && !r.experiments.empty())
+      r.notes.push_back("no program: the sample-ratio check needs the configured split (give the program)");
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r = Report{};
+    r.error = std::string("internal error: ") + e.what();
+  }
+  return r;
+}
+
+}  // namespace crm::report

@@ -1,0 +1,246 @@
+// report_test.cc - issue 14: the experiment statistics against textbook values, and the
+// indicators of `crm report` over a small ledger counted by hand (docs/indicators.md).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <crm/report.h>
+#include <crm/runtime.h>
+
+#include "report/statistics.h"
+
+namespace {
+
+using namespace crm::report;
+
+double r4(double v) { return std::round(v * 10000) / 10000; }
+
+// Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3.
+TEST(ReportStatistics, WilsonIntervalsAreNewcombes) {
+  struct Case { int64_t x, n; double low, high; } cases[] = {
+      {81, 263, 0.2553, 0.3662}, {15, 148, 0.0624, 0.1605}, {0, 20, 0.0, 0.1611}, {1, 29, 0.0061, 0.1718},
+      {29, 29, 0.8830, 1.0}};
+  for (const auto& c : cases) {
+    Interval w = wilson(c.x, c.n, 0.95);
+    EXPECT_EQ(r4(w.low), c.low) << c.x << "/" << c.n;
+    EXPECT_EQ(r4(w.high), c.high) << c.x << "/" << c.n;
+  }
+  EXPECT_TRUE(std::isnan(wilson(0, 0, 0.95).low));
+}
+
+// Newcombe (1998), "Interval estimation for the difference between independent proportions",
+// Table II, method 10 (the hybrid score interval), examples (a) to (h).
+TEST(ReportStatistics, NewcombeDifferenceIntervalsAreTheHybridScoreMethod) {
+  struct Case { int64_t x1, n1, x2, n2; double low, high; } cases[] = {
+      {56, 70, 48, 80, 0.0524, 0.3339}, {9, 10, 3, 10, 0.1705, 0.8090},   {6, 7, 2, 7, 0.0582, 0.8062},
+      {5, 56, 0, 29, -0.0381, 0.1926},  {0, 10, 0, 20, -0.1611, 0.2775}, {0, 10, 0, 10, -0.2775, 0.2775},
+      {10, 10, 0, 20, 0.6791, 1.0},     {10, 10, 0, 10, 0.6075, 1.0}};
+  for (const auto& c : cases) {
+    ProportionDifference d = newcombe(c.x1, c.n1, c.x2, c.n2, 0.95);
+    EXPECT_EQ(r4(d.interval.low), c.low) << c.x1 << "/" << c.n1 << " - " << c.x2 << "/" << c.n2;
+    EXPECT_EQ(r4(d.interval.high), c.high) << c.x1 << "/" << c.n1 << " - " << c.x2 << "/" << c.n2;
+  }
+  // The pooled z test: 56/70 vs 48/80, pooled 104/150, gives z = 2.650 (chi-square 7.02), p = 0.0080.
+  EXPECT_NEAR(newcombe(56, 70, 48, 80, 0.95).p_value, 0.00805, 0.00001);
+}
+
+// Welch's t test, the worked example of its Wikipedia article (two samples of 15): t = -2.46,
+// 24.99 degrees of freedom, p = 0.021.
+TEST(ReportStatistics, WelchTestIsTheTextbookExample) {
+  std::vector<double> a = {27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4};
+  std::vector<double> b = {27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4};
+  auto moments = [](const std::vector<double>& x, double& mean, double& var) {
+    mean = 0;
+    for (double v : x) mean += v;
+    mean /= double(x.size());
+    var = 0;
+    for (double v : x) var += (v - mean) * (v - mean);
+    var /= double(x.size() - 1);
+  };
+  double ma, va, mb, vb;
+  moments(a, ma, va);
+  moments(b, mb, vb);
+  MeanDifference d = welch(ma, va, 15, mb, vb, 15, 0.95);
+  EXPECT_NEAR(d.t, -2.4554, 1e-4);
+  EXPECT_NEAR(d.df, 24.9885, 1e-4);
+  EXPECT_NEAR(d.p_value, 0.021378, 1e-6);
+  // The interval is the difference -+ t(0.975, 24.99) = 2.0596 standard errors.
+  const double se = std::sqrt(va / 15 + vb / 15);
+  EXPECT_NEAR(d.interval.low, d.difference - 2.059586 * se, 1e-5);
+  EXPECT_NEAR(d.interval.high, d.difference + 2.059586 * se, 1e-5);
+  EXPECT_TRUE(std::isnan(welch(1, 0, 10, 1, 0, 10, 0.95).p_value));  // no variance: nothing to test
+}
+
+TEST(ReportStatistics, SampleRatioChiSquare) {
+  // 50,000 against 49,000 on a 50/50 split: chi-square 10.101 with 1 df, p = 0.00148.
+  ChiSquare c = chi_square_fit({50000, 49000}, {0.5, 0.5});
+  EXPECT_NEAR(c.statistic, 10.10101, 1e-5);
+  EXPECT_EQ(c.df, 1);
+  EXPECT_NEAR(c.p_value, std::erfc(std::sqrt(c.statistic / 2)), 1e-12);
+  // A 10% control split that is met.
+  EXPECT_GT(chi_square_fit({9000, 1000}, {0.9, 0.1}).p_value, 0.99);
+  // Three groups (an A/B test with a control): 2 df.
+  ChiSquare three = chi_square_fit({100, 100, 130}, {1.0 / 3, 1.0 / 3, 1.0 / 3});
+  EXPECT_EQ(three.df, 2);
+  EXPECT_NEAR(three.p_value, std::exp(-three.statistic / 2), 1e-12);  // the chi-square(2) tail
+}
+
+TEST(ReportStatistics, RelativeUpliftUsesTheDeltaMethod) {
+  // 0.2 against 0.1 with 10,000 users each: var = 0.16/(1e4 0.01) + 0.04 * 0.09/(1e4 * 1e-4).
+  Relative r = relative_uplift(0.2, 0.16, 10000, 0.1, 0.09, 10000, 0.95);
+  EXPECT_NEAR(r.uplift, 1.0, 1e-12);
+  const double se = std::sqrt(0.16 / 1e4 / 0.01 + 0.04 * 0.09 / 1e4 / 1e-4);
+  EXPECT_NEAR(r.interval.low, 1.0 - 1.95997 * se, 1e-4);
+  EXPECT_TRUE(std::isnan(relative_uplift(0.2, 0.16, 100, 0, 0, 100, 0.95).uplift));  // no control rate
+}
+
+// ---- indicators over a real ledger -----------------------------------------------------------
+
+// A coupon sent to four customers at one instant; what they did before and after, by hand:
+//   a: ordered 50 days before (silent), after: an order of 80 with the coupon (redeemed) -> recalled
+//   b: ordered 4 days before (active), after: a visit only
+//   c: visited before, never ordered (new), after: an order 19 days later (outside 14 days)
+//   d: visited before (new), nothing after
+constexpr const char* kProgram = R"(
+event Visit {}
+event Order {
+    amount: Money(CNY)
+    coupon: String?
+}
+resource coupon c10 {
+    discount: 10 CNY
+    threshold: 50 CNY
+    use: within 7 days after claim
+}
+strategy welcome for business "shop" {
+    who: true
+    when: at 2026-03-01T10:00:00Z
+    what: grant c10 via App code "W10"
+}
+)";
+
+const char* kEvents[] = {
+    R"({"id":"1","type":"Order","user":"a","time":"2026-01-10T10:00:00Z","amount":100})",
+    R"({"id":"2","type":"Order","user":"b","time":"2026-02-25T10:00:00Z","amount":60})",
+    R"({"id":"3","type":"Visit","user":"c","time":"2026-02-27T10:00:00Z"})",
+    R"({"id":"4","type":"Visit","user":"d","time":"2026-02-28T10:00:00Z"})",
+    R"({"id":"5","type":"Order","user":"a","time":"2026-03-02T10:00:00Z","amount":80,"coupon":"W10"})",
+    R"({"id":"6","type":"Visit","user":"b","time":"2026-03-03T10:00:00Z"})",
+    R"({"id":"7","type":"Order","user":"c","time":"2026-03-20T10:00:00Z","amount":30})",
+};
+
+std::string record_ledger(const std::string& tag, std::string& events) {
+  std::string src = ::testing::TempDir() + "crm_report_" + tag + ".crm";
+  std::ofstream(src) << kProgram;
+  auto out = crm::compile_files({src});
+  EXPECT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string db = ::testing::TempDir() + "crm_report_" + tag + ".db";
+  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((db + ext).c_str());
+  std::string err;
+  {
+    crm::Runtime rt(out.program);
+    EXPECT_TRUE(rt.open_state("sqlite:" + db, err)) << err;
+    std::vector<std::string> decisions;
+    for (const char* e : kEvents) {
+      EXPECT_TRUE(rt.process_event(e, decisions, err)) << err;
+      events += std::string(e) + "\n";
+    }
+    EXPECT_TRUE(rt.finish(decisions, err)) << err;
+    EXPECT_TRUE(rt.commit(err)) << err;
+  }
+  return "sqlite:" + db;
+}
+
+TEST(Report, IndicatorsOfASmallCampaignAreCountedAsDefined) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("small", events);
+  std::istringstream in(events);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_FALSE(r.indicators.empty());
+  const Indicators& i = r.indicators[0];  // the strategy as a whole comes first
+  EXPECT_EQ(i.strategy, "welcome");
+  EXPECT_EQ(i.channel, "");
+  EXPECT_EQ(i.granted, 4);
+  EXPECT_EQ(i.deliveries, 4);
+  EXPECT_EQ(i.reached, 4);
+  EXPECT_EQ(i.visited, 2);    // a (an order is a visit) and b
+  EXPECT_EQ(i.converted, 1);  // a; c ordered after the 14-day window
+  EXPECT_EQ(i.orders_after, 1);
+  EXPECT_EQ(i.sales_after, 80'000'000);
+  EXPECT_EQ(i.orders_before, 1);  // b's, 4 days before; a's was 50 days before
+  EXPECT_EQ(i.sales_before, 60'000'000);
+  EXPECT_EQ(i.redeemable, 4);
+  EXPECT_EQ(i.redeemed, 1);
+  EXPECT_EQ(i.subsidy, 10'000'000);
+  EXPECT_EQ(i.redemption_sales, 80'000'000);
+  EXPECT_EQ(i.new_customers, 2);  // c and d
+  EXPECT_EQ(i.new_converted, 0);
+  EXPECT_EQ(i.silent, 1);  // a
+  EXPECT_EQ(i.recalled, 1);
+  EXPECT_DOUBLE_EQ(i.redemption_rate, 0.25);
+  EXPECT_DOUBLE_EQ(i.reach_rate, 0.5);
+  EXPECT_DOUBLE_EQ(i.order_conversion_rate, 0.5);
+  EXPECT_DOUBLE_EQ(i.recall_rate, 1.0);
+  EXPECT_DOUBLE_EQ(i.new_customer_conversion_rate, 0.0);
+  EXPECT_DOUBLE_EQ(i.aov_before, 60'000'000);
+  EXPECT_DOUBLE_EQ(i.aov_after, 80'000'000);
+  EXPECT_DOUBLE_EQ(i.cost_per_reached, 2'500'000);
+  EXPECT_DOUBLE_EQ(i.roi, 7.0);  // (80 - 10) / 10
+  // Per channel and per day: the same deliveries, without the per-user history; a redemption
+  // counts on the day it happens.
+  ASSERT_EQ(r.indicators.size(), 4u);
+  EXPECT_EQ(r.indicators[1].channel, "App");
+  EXPECT_EQ(r.indicators[1].converted, 1);
+  EXPECT_EQ(r.indicators[1].new_customers, -1);
+  EXPECT_EQ(r.indicators[2].day, "2026-03-01");
+  EXPECT_EQ(r.indicators[2].granted, 4);
+  EXPECT_EQ(r.indicators[2].converted, 1);
+  EXPECT_EQ(r.indicators[2].redeemed, 0);
+  EXPECT_EQ(r.indicators[3].day, "2026-03-02");
+  EXPECT_EQ(r.indicators[3].granted, 0);
+  EXPECT_EQ(r.indicators[3].redeemed, 1);
+  EXPECT_TRUE(r.experiments.empty());  // no control group
+  // A 30-day window takes c's order in; a 60-day silent period makes a active.
+  std::istringstream again(events);
+  o.events = &again;
+  o.window_micros = 30LL * 86'400'000'000;
+  o.silent_micros = 60LL * 86'400'000'000;
+  Report wide = build(o);
+  ASSERT_TRUE(wide.ok) << wide.error;
+  EXPECT_EQ(wide.indicators[0].converted, 2);
+  EXPECT_EQ(wide.indicators[0].new_converted, 1);
+  EXPECT_EQ(wide.indicators[0].silent, 0);
+  // The outputs name every indicator.
+  const std::string csv = to_csv(r), json = to_json(r);
+  EXPECT_NE(csv.find("indicators,welcome,,,,reach_rate,0.5\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("indicators,welcome,App,,,new_customers,\n"), std::string::npos) << csv;
+  EXPECT_NE(json.find("\"subsidy\":10,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"recall_rate\":1,"), std::string::npos) << json;
+}
+
+TEST(Report, ErrorsNameTheirInput) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("errors", events);
+  std::istringstream bad("{\"type\":\"Order\",\"user\":\"a\",\"time\":\"2026-03-02T10:00:00Z\"}\n");
+  o.events = &bad;
+  o.events_name = "e.jsonl";
+  Report r = build(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "e.jsonl:1: an Order needs `amount`");
+  o.events = nullptr;
+  o.state = "sqlite:" + ::testing::TempDir() + "crm_report_missing/none.db";
+  r = build(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("cannot open state"), std::string::npos) << r.error;
+  o.state = "memory";
+  EXPECT_FALSE(build(o).ok);
+}
+
+}  // namespace
