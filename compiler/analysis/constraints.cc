@@ -170,6 +170,14 @@ std::optional<std::string> ConstraintExtractor::key(const Expr* e, int depth) co
 
 std::optional<Term> ConstraintExtractor::term(const Expr* e) const {
   if (!e) return std::nullopt;
+  if (event_fields_) {  // one strategy, one decision: now() and the event's `time` are its instant
+    if (e->kind == ExprKind::Call && static_cast<const CallExpr*>(e)->callee == "now" &&
+        static_cast<const CallExpr*>(e)->args.empty() && p_.refs[e->id].kind != sema::Ref::Kind::Function)
+      return now_term();
+    if (e->kind == ExprKind::Name && p_.refs[e->id].kind == sema::Ref::Kind::EventField &&
+        static_cast<const sema::FieldInfo*>(p_.refs[e->id].target)->name == "time")
+      return now_term();
+  }
   if (const sema::FieldInfo* f = field(e)) {
     Term t{*key(e, 0), f->name, f->type};
     if (!f->type.optional) {
@@ -205,12 +213,15 @@ std::optional<Term> ConstraintExtractor::term(const Expr* e) const {
   return std::nullopt;
 }
 
-void ConstraintExtractor::narrow(const Term& t, const Range& r, source::Span span, Constraints& out) {
+void ConstraintExtractor::narrow(const Term& t, const Range& r, source::Span span, Constraints& out,
+                                 std::string label) {
   Constraint& c = out[t.key];
   if (c.atoms.empty()) c.term = t;
   c.range.meet(r);
-  c.atoms.push_back({r, span});
+  c.atoms.push_back({r, span, std::move(label)});
 }
+
+Term ConstraintExtractor::now_term() { return Term{"now()", "now()", sema::Type::of(TypeKind::Time)}; }
 
 void ConstraintExtractor::compare(const Term& t, BinaryOp op, const Value& v, source::Span span, Constraints& out) {
   Range r;

@@ -9,7 +9,9 @@
 //
 // Quantities ("terms") are profile fields, optionally event fields, and `hash_bucket(x, n)` with
 // a constant n, whose values are 0..n-1. Two terms are the same only when their expressions are
-// the same: the same field, the same x and the same n.
+// the same: the same field, the same x and the same n. Within one strategy (event fields on),
+// `now()` is a term too, the decision instant, and so is the trigger event's `time`, which is
+// that instant (the caller adds what the strategy's `when:` says of it, see now_term()).
 #pragma once
 
 #include <cstdint>
@@ -63,6 +65,7 @@ struct Constraint {
   struct Atom {
     Range range;
     source::Span span;  // the comparison in the source
+    std::string label;  // shown instead of the source text (e.g. `between A and B` of a `when:`)
   };
   std::vector<Atom> atoms;
 };
@@ -77,6 +80,12 @@ class ConstraintExtractor {
 
   // Adds what `e` being true requires to `out` (call it for each clause of a conjunction).
   void add(const ast::Expr* e, Constraints& out);
+  // Adds a requirement that does not come from a condition (e.g. a `when:` window on now_term()).
+  void require(const Term& t, const Range& r, source::Span span, std::string label, Constraints& out) {
+    narrow(t, r, span, out, std::move(label));
+  }
+  // The decision instant: `now()`, and the trigger event's `time` (event fields on).
+  static Term now_term();
   Constraints of(const ast::Expr* e) {
     Constraints c;
     add(e, c);
@@ -87,7 +96,7 @@ class ConstraintExtractor {
   const sema::FieldInfo* field(const ast::Expr* e) const;
   std::optional<std::string> key(const ast::Expr* e, int depth) const;
   std::optional<Term> term(const ast::Expr* e) const;
-  void narrow(const Term& t, const Range& r, source::Span span, Constraints& out);
+  void narrow(const Term& t, const Range& r, source::Span span, Constraints& out, std::string label = "");
   void compare(const Term& t, ast::BinaryOp op, const sema::Value& v, source::Span span, Constraints& out);
   void walk(const ast::Expr* e, bool negated, Constraints& out);
 

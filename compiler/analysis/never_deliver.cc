@@ -46,7 +46,7 @@ class NeverDeliver {
       if (c->kind == ClauseKind::HowMuch) how_much = c;
       if (c->kind == ClauseKind::Zone) zone = c->number;
     }
-    conditions(s);
+    conditions(s, when);
     if (when) schedule(s, when, what, zone);
     if (what && how_much) budget(s, what, how_much);
   }
@@ -93,15 +93,34 @@ class NeverDeliver {
 
   // ---- who:, where: and the trigger's `if` ------------------------------------------------------
 
-  void conditions(const StrategyDecl* s) {
+  // The atom's text as shown: the label of a `when:` requirement, else the source.
+  std::string shown(const Constraint::Atom& a) const { return a.label.empty() ? text(a.span) : a.label; }
+
+  void conditions(const StrategyDecl* s, const Clause* when) {
     Constraints all;
+    // The decision instant lies in the strategy's window (or is its `at` time); added first, so
+    // a condition on `now()` or the event's `time` is what contradicts it.
+    if (when) {
+      std::optional<int64_t> from = time_of(when->from), to = time_of(when->to);
+      std::optional<int64_t> at = when->trigger == TriggerKind::At ? time_of(when->at) : std::nullopt;
+      Range r;
+      if (at) {
+        r.lo = r.hi = *at;
+        extract_.require(ConstraintExtractor::now_term(), r, when->at->span, "at " + text(when->at->span), all);
+      } else if (from && to && *from < *to) {
+        r.lo = *from;
+        r.hi = *to - 1;
+        extract_.require(ConstraintExtractor::now_term(), r, Span::join(when->from->span, when->to->span),
+                         "between " + text(when->from->span) + " and " + text(when->to->span), all);
+      }
+    }
     for (const Clause* c : s->clauses)
       if ((c->kind == ClauseKind::Who || c->kind == ClauseKind::Where || c->kind == ClauseKind::When) && c->expr)
         extract_.add(c->expr, all);
     auto found = find_contradiction(all);
     if (!found) return;
     const Term& t = found->constraint->term;
-    std::string last = text(found->last->span);
+    std::string last = shown(*found->last);
     diag::Diagnostic* d;
     if (found->earlier.empty()) {
       d = &sink_.report(Code::W0106, found->last->span,
@@ -110,19 +129,24 @@ class NeverDeliver {
                     ? fmt::format("`{}` is always one of {} .. {}", t.name, show(t, t.lo), show(t, t.hi))
                     : fmt::format("no value of `{}` satisfies it", t.name);
     } else if (found->earlier.size() == 1) {
-      std::string first = text(found->earlier[0]->span);
+      std::string first = shown(*found->earlier[0]);
       d = &sink_.report(Code::W0106, found->last->span,
                         fmt::format("strategy `{}` can never deliver: `{}` contradicts `{}`", s->name, last, first));
-      d->secondary.push_back({found->earlier[0]->span, "contradicted condition"});
-      d->help = fmt::format("no value of `{}` satisfies both, and `who:`, `where:` and the trigger's `if` must all "
-                            "hold for a delivery",
-                            t.name);
+      d->secondary.push_back({found->earlier[0]->span, found->earlier[0]->label.empty() ? "contradicted condition"
+                                                                                         : "the strategy's `when:`"});
+      d->help = t.key == ConstraintExtractor::now_term().key
+                    ? std::string("`now()` and the trigger event's `time` are the instant of the decision, which "
+                                  "the strategy's `when:` bounds; no instant satisfies both")
+                    : fmt::format("no value of `{}` satisfies both, and `who:`, `where:` and the trigger's `if` must "
+                                  "all hold for a delivery",
+                                  t.name);
     } else {
       d = &sink_.report(Code::W0106, found->last->span,
                         fmt::format("strategy `{}` can never deliver: `{}` excludes every value of `{}` that its "
                                     "other conditions allow",
                                     s->name, last, t.name));
-      for (const auto* a : found->earlier) d->secondary.push_back({a->span, "narrowed here"});
+      for (const auto* a : found->earlier)
+        d->secondary.push_back({a->span, a->label.empty() ? "narrowed here" : "the strategy's `when:`"});
       d->help = fmt::format("no value of `{}` satisfies all of them, and `who:`, `where:` and the trigger's `if` "
                             "must all hold for a delivery",
                             t.name);

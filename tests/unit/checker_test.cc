@@ -402,6 +402,29 @@ TEST(NeverDeliver, SchedulesThatNeverFire) {
   EXPECT_TRUE(never("who: true  when: every 2 hours between 2026-11-11T09:30Z and 2026-11-11T12:00Z  what: grant c").empty());
 }
 
+TEST(NeverDeliver, ConditionsOnTheDecisionInstantMeetTheWindow) {
+  // An event's `time` and `now()` are the decision instant, which lies in the `when:` window.
+  EXPECT_EQ(never("who: true  when: on Order between 2026-11-11T00:00Z and 2026-11-12T00:00Z if time < 2026-11-11T00:00Z"
+                  "  what: grant c"),
+            kW0106);
+  EXPECT_EQ(never("who: now() >= 2026-11-12T00:00Z  when: on Order between 2026-11-11T00:00Z and 2026-11-12T00:00Z"
+                  "  what: grant c"),
+            kW0106);
+  EXPECT_EQ(never("who: now() < 2026-11-08T00:00Z  when: at 2026-11-08T00:00Z  what: grant c"), kW0106);
+  EXPECT_TRUE(never("who: now() >= 2026-11-11T12:00Z  when: on Order between 2026-11-11T00:00Z and 2026-11-12T00:00Z"
+                    "  what: grant c").empty());
+  EXPECT_TRUE(never("who: true  when: on Order if time < 2026-11-11T00:00Z  what: grant c").empty());
+  auto r = check(one_strategy(
+      "who: true  when: on Order between 2026-11-11T00:00Z and 2026-11-12T00:00Z if time >= 2026-11-12T00:00Z  what: grant c"));
+  ASSERT_EQ(r.codes(), kW0106);
+  EXPECT_EQ(r.c->sink.diagnostics()[0].message,
+            "strategy `s` can never deliver: `time >= 2026-11-12T00:00Z` contradicts `between 2026-11-11T00:00Z and "
+            "2026-11-12T00:00Z`");
+  // Across strategies the instant differs: W0105 does not read now() (these two overlap in time).
+  EXPECT_EQ(check(two_strategies("now() < 2026-11-11T12:00Z", "now() >= 2026-11-11T12:00Z")).codes(),
+            std::vector<std::string>{"W0105"});
+}
+
 TEST(NeverDeliver, GrantsOutsideTheClaimWindow) {
   const std::string claim =
       "resource coupon c { discount: 5 CNY  claim: between 2026-11-11T00:00Z and 2026-11-12T00:00Z }\n";
