@@ -14,25 +14,10 @@
 namespace crm::bytecode {
 
 namespace {
-const size_t kBuiltinCount = bytecode::all_builtins().size();
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 // Longest period or window the runtime accepts: 100 years, far from int64 overflow when added
 // to any time the engine handles.
 constexpr int64_t kMaxSpan = 36525 * kMicrosPerDay;
-
-// How many argument registers each builtin reads (vm.cc call_builtin); some take a type flag
-// as an extra last argument (codegen.cc). A CALL with fewer would read past its block.
-std::pair<uint32_t, uint32_t> builtin_arity(bytecode::Builtin b) {
-  using bytecode::Builtin;
-  switch (b) {
-    case Builtin::Now: case Builtin::Today: return {0, 0};
-    case Builtin::DateOf: case Builtin::Hour: case Builtin::Days: case Builtin::DaysToAnniversary:
-    case Builtin::Lower: case Builtin::Upper: case Builtin::Abs: return {1, 1};
-    case Builtin::Weekday: case Builtin::DecimalOf: case Builtin::Len: return {1, 2};
-    case Builtin::Contains: case Builtin::StartsWith: case Builtin::HashBucket: return {2, 2};
-  }
-  return {0, 0};
-}
 }  // namespace
 
 const char* op_name(Op op) {
@@ -403,18 +388,20 @@ bool verify(const Program& p, std::string& error) {
           case 'G': ok = v < p.aggregates.size(); break;
           case 'S': ok = v < p.sets.size(); break;
           case 'T': ok = v > pc && v < u.code.size(); break;
-          case 'N': ok = v < kBuiltinCount; break;
+          case 'N': ok = v < overload_count(); break;
           case 'F': ok = true; break;  // the VM reads fields only below the record's size
         }
         if (!ok)
           return fail(fmt::format("unit {} instruction {} ({}): operand `{}` = {} out of range", ui, pc,
                                   op_name(in.op), *s, v));
       }
+      // A CALL passes exactly the arguments its overload reads (builtins.def); fewer would read
+      // past its block.
       if (in.op == Op::CALL) {
-        auto [lo, hi] = builtin_arity(static_cast<bytecode::Builtin>(in.a));
-        if (in.c < lo || in.c > hi)
-          return fail(fmt::format("unit {} instruction {} (CALL): builtin #{} takes {}..{} arguments, not {}", ui, pc,
-                                  in.a, lo, hi, in.c));
+        const OverloadInfo* o = find_overload(in.a);
+        if (in.c != o->params.size())
+          return fail(fmt::format("unit {} instruction {} (CALL): builtin overload #{} ({}) takes {} arguments, not {}", ui,
+                                  pc, in.a, o->signature(), o->params.size(), in.c));
       }
     }
   }

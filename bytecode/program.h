@@ -16,7 +16,9 @@
 namespace crm::bytecode {
 
 // v6: policies carry quiet_drop (quiet hours hold messages unless `drop`).
-constexpr uint32_t kFormatVersion = 6;
+// v7: CALL names a typed builtin overload (builtins.def) and passes exactly its arguments, no
+// type-flag argument.
+constexpr uint32_t kFormatVersion = 7;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event

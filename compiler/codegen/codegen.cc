@@ -1030,25 +1030,21 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
     }
     return expr(fn->body, inner);
   }
-  const bytecode::BuiltinInfo* b = bytecode::find_builtin(c->callee);
-  if (!b) throw Unsupported("unknown function");
-  if (b->id == bytecode::Builtin::Now) {
+  // A built-in: the overload the checker resolved, its arguments in consecutive registers.
+  const sema::Ref& ref = p.refs[c->id];
+  if (ref.kind != sema::Ref::Kind::Builtin) throw Unsupported("unknown function");
+  auto overload = static_cast<bytecode::Overload>(ref.index);
+  if (overload == bytecode::Overload::Now) {
     uint16_t r = reg();
     emit({Op::LOAD_NOW, r});
     return r;
   }
-  // Arguments go to consecutive registers; some builtins get a type flag as an extra argument.
   std::vector<uint16_t> args;
   for (const Arg& a : c->args) args.push_back(expr(a.value, env));
-  bool flag = false, has_flag = false;
-  if (b->id == bytecode::Builtin::Weekday) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Time; }
-  if (b->id == bytecode::Builtin::DecimalOf) { has_flag = true; flag = type(c->args[0].value).kind == TypeKind::Int; }
-  if (b->id == bytecode::Builtin::Len) { has_flag = true; flag = type(c->args[0].value).kind != TypeKind::String; }
   uint16_t base = next_;
   for (uint16_t a : args) { uint16_t r = reg(); emit({Op::MOV, r, a}); }
-  if (has_flag) { uint16_t r = reg(); emit({Op::LOAD_CONST, r, g_.constant(flag ? 1 : 0)}); }
   uint16_t d = reg();
-  emit({Op::CALL, d, static_cast<uint32_t>(b->id), base, static_cast<uint32_t>(args.size() + (has_flag ? 1 : 0))});
+  emit({Op::CALL, d, static_cast<uint32_t>(overload), base, static_cast<uint32_t>(args.size())});
   return d;
 }
 

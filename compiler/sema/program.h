@@ -43,9 +43,10 @@ struct ModuleInfo {
 
 // What a name expression resolved to.
 struct Ref {
-  enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue, Function } kind = Kind::None;
-  const void* target = nullptr;  // ast::Param*, FieldInfo*, ast::Decl* (const, segment, fn), EnumInfo*
-  int index = 0;                 // enum value index
+  enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue, Function, Builtin } kind = Kind::None;
+  // ast::Param*, FieldInfo*, ast::Decl* (const, segment, fn), EnumInfo*, bytecode::OverloadInfo* (a call of a built-in)
+  const void* target = nullptr;
+  int index = 0;                 // enum value index; the overload id of a built-in call
 };
 
 struct Program {

@@ -13,12 +13,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "support/civil_time.h"
-#include "support/decimal.h"
+#include "bytecode/operations.h"
 
 namespace crm::vm {
 
 using bytecode::Op;
+namespace ops = bytecode::ops;
 
 // Built twice, for AVX2 and for baseline x86-64, and picked at load time: 64-bit lane compares
 // only vectorise with SSE4.2/AVX2, and the binary must still run on any x86-64.
@@ -177,14 +177,14 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           for (size_t i = 0; i < kBlock; ++i) d[i] = in.now;
           break;
         case Op::MOV: unary(); std::memmove(d, a, kBlock * sizeof(int64_t)); break;
-        case Op::NOT: unary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == 0; break;
+        case Op::NOT: unary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::logical_not(a[i]); break;
         case Op::AND:
           binary();
-          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) & (b[i] != 0);
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::logical_and(a[i], b[i]);
           break;
         case Op::OR:
           binary();
-          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) | (b[i] != 0);
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::logical_or(a[i], b[i]);
           break;
         case Op::AND_THEN:
           if (dirty[ins.a] || dirty[ins.b]) {
@@ -194,7 +194,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           } else {
             dirty[ins.d] = 0;
           }
-          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) & (b[i] != 0);
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::logical_and(a[i], b[i]);
           break;
         case Op::OR_ELSE:
           if (dirty[ins.a] || dirty[ins.b]) {
@@ -204,64 +204,41 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           } else {
             dirty[ins.d] = 0;
           }
-          for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] != 0) | (b[i] != 0);
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::logical_or(a[i], b[i]);
           break;
-        case Op::EQ: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == b[i]; break;
-        case Op::NE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != b[i]; break;
-        case Op::LT: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] < b[i]; break;
-        case Op::LE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] <= b[i]; break;
+        case Op::EQ: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::eq(a[i], b[i]); break;
+        case Op::NE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::ne(a[i], b[i]); break;
+        case Op::LT: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::lt(a[i], b[i]); break;
+        case Op::LE: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::le(a[i], b[i]); break;
         case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K: case Op::GT_K: case Op::GE_K: {
           unary();
           const int64_t kv = p_.constants[ins.b];
           switch (ins.op) {
-            case Op::EQ_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] == kv; break;
-            case Op::NE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] != kv; break;
-            case Op::LT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] < kv; break;
-            case Op::LE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] <= kv; break;
-            case Op::GT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] > kv; break;
-            default: for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] >= kv; break;
+            case Op::EQ_K: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::eq(a[i], kv); break;
+            case Op::NE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::ne(a[i], kv); break;
+            case Op::LT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::lt(a[i], kv); break;
+            case Op::LE_K: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::le(a[i], kv); break;
+            case Op::GT_K: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::gt(a[i], kv); break;
+            default: for (size_t i = 0; i < kBlock; ++i) d[i] = ops::ge(a[i], kv); break;
           }
           break;
         }
-        case Op::STR_LT: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) < in.strings->text(b[i]); break;
-        case Op::STR_LE: binary(); for (size_t i = 0; i < n; ++i) d[i] = in.strings->text(a[i]) <= in.strings->text(b[i]); break;
-        case Op::ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_add_overflow(a[i], b[i], &d[i]); break;
-        case Op::SUB: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_sub_overflow(a[i], b[i], &d[i]); break;
-        case Op::MUL_INT: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_mul_overflow(a[i], b[i], &d[i]); break;
-        case Op::MUL_FIX:
-          binary();
-          faulting();
-          for (size_t i = 0; i < n; ++i) {
-            auto r = support::Decimal::mul(support::Decimal::from_units(a[i]), support::Decimal::from_units(b[i]));
-            d[i] = r ? r->units() : 0;
-            err[i] |= !r;
-          }
-          break;
-        case Op::DIV_FIX:
-          binary();
-          faulting();
-          for (size_t i = 0; i < n; ++i) {
-            auto r = b[i] == 0 ? std::nullopt
-                               : support::Decimal::div(support::Decimal::from_units(a[i]), support::Decimal::from_units(b[i]));
-            d[i] = r ? r->units() : 0;
-            err[i] |= !r;
-          }
-          break;
-        case Op::NEG:
-          unary();
-          faulting();
-          for (size_t i = 0; i < kBlock; ++i) {
-            err[i] |= a[i] == INT64_MIN;
-            d[i] = a[i] == INT64_MIN ? 0 : -a[i];
-          }
-          break;
+        case Op::STR_LT: binary(); for (size_t i = 0; i < n; ++i) d[i] = ops::str_lt(in.strings->text(a[i]), in.strings->text(b[i])); break;
+        case Op::STR_LE: binary(); for (size_t i = 0; i < n; ++i) d[i] = ops::str_le(in.strings->text(a[i]), in.strings->text(b[i])); break;
+        // The scalar operation per lane; a lane's fault is its error bit.
+        case Op::ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::add(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::SUB: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::sub(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::MUL_INT: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::mul_int(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::MUL_FIX: binary(); faulting(); for (size_t i = 0; i < n; ++i) err[i] |= ops::mul_fix(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::DIV_FIX: binary(); faulting(); for (size_t i = 0; i < n; ++i) err[i] |= ops::div_fix(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::NEG: unary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::neg(a[i], d[i]) != ops::Fault::None; break;
         case Op::INT_TO_FIX:
           unary();
           faulting();
-          for (size_t i = 0; i < kBlock; ++i) err[i] |= __builtin_mul_overflow(a[i], support::Decimal::kScale, &d[i]);
+          for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::int_to_fix(a[i], d[i]) != ops::Fault::None;
           break;
-        case Op::DATE_ADD: binary(); for (size_t i = 0; i < n; ++i) d[i] = a[i] + support::floor_div(b[i], support::kMicrosPerDay); break;
-        case Op::DATE_DIFF: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = (a[i] - b[i]) * support::kMicrosPerDay; break;
+        case Op::DATE_ADD: binary(); for (size_t i = 0; i < n; ++i) d[i] = ops::date_add(a[i], b[i]); break;
+        case Op::DATE_DIFF: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::date_diff(a[i], b[i]); break;
         case Op::COALESCE: {
           // Unlike SELECT, every operand's faults count (`??` evaluates both sides).
           uint8_t da = dirty[ins.a], db = dirty[ins.b], dc = dirty[ins.c];
@@ -271,7 +248,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           } else {
             dirty[ins.d] = 0;
           }
-          for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] ? b[i] : c[i];
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::select(a[i], b[i], c[i]);
           break;
         }
         case Op::SELECT:
@@ -282,18 +259,19 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           } else {
             dirty[ins.d] = 0;
           }
-          for (size_t i = 0; i < kBlock; ++i) d[i] = a[i] ? b[i] : c[i];
+          for (size_t i = 0; i < kBlock; ++i) d[i] = ops::select(a[i], b[i], c[i]);
           break;
         case Op::IN_SET: {
           unary();
           const auto& set = p_.sets[ins.b];
           if (set.size() <= 16) {
             // Branch-free: a sum of comparisons vectorises where a search cannot.
+            // (the same answer as ops::in_sorted, set by set instead of lane by lane).
             for (size_t i = 0; i < kBlock; ++i) d[i] = 0;
             for (int64_t v : set)
-              for (size_t i = 0; i < kBlock; ++i) d[i] |= a[i] == v;
+              for (size_t i = 0; i < kBlock; ++i) d[i] |= ops::eq(a[i], v);
           } else {
-            for (size_t i = 0; i < n; ++i) d[i] = std::binary_search(set.begin(), set.end(), a[i]);
+            for (size_t i = 0; i < n; ++i) d[i] = ops::in_sorted(set.data(), set.data() + set.size(), a[i]);
           }
           break;
         }
@@ -312,11 +290,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           break;
         case Op::STR_CONCAT:
           binary();
-          for (size_t i = 0; i < n; ++i) {
-            std::string s(in.strings->text(a[i]));
-            s += in.strings->text(b[i]);
-            d[i] = in.strings->intern(s);
-          }
+          for (size_t i = 0; i < n; ++i) d[i] = in.strings->intern(ops::concat(in.strings->text(a[i]), in.strings->text(b[i])));
           break;
         case Op::CALL:
           clean();
@@ -326,7 +300,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
             int64_t args[8];
             for (uint32_t k = 0; k < ins.c && k < 8; ++k) args[k] = regs[size_t(ins.b + k) * kBlock + i];
             const char* e = nullptr;
-            d[i] = call_builtin(ins.a, args, ins.c, scalar, &e);
+            d[i] = call_builtin(ins.a, args, scalar, &e);
             err[i] |= e != nullptr;
           }
           break;

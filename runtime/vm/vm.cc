@@ -4,14 +4,13 @@
 #include <algorithm>
 
 #include "bytecode/builtins.h"
-#include "support/civil_time.h"
-#include "support/decimal.h"
-#include "support/text.h"
+#include "bytecode/operations.h"
 
 namespace crm::vm {
 
 using bytecode::Instr;
 using bytecode::Op;
+namespace ops = bytecode::ops;
 
 StringPool::StringPool(const std::vector<std::string>& initial) {
   slots_.assign(64, 0);
@@ -97,14 +96,10 @@ bool CollectionStore::contains(int64_t h, int64_t v) const {
 
 bool CollectionStore::contains_widened(int64_t h, int64_t v, bool& overflow) const {
   overflow = false;
-  if (h < 0 || size_t(h) >= sets_.size() || sets_[h].empty()) return false;
-  // Sorted: the extremes alone say whether every element widens.
-  constexpr int64_t kMax = INT64_MAX / support::Decimal::kScale;
-  if (sets_[h].front() < -kMax || sets_[h].back() > kMax) {
-    overflow = true;
-    return false;
-  }
-  return v % support::Decimal::kScale == 0 && contains(h, v / support::Decimal::kScale);
+  if (h < 0 || size_t(h) >= sets_.size()) return false;
+  bool found = false;
+  overflow = ops::in_sorted_widened(sets_[h].data(), sets_[h].data() + sets_[h].size(), v, found) != ops::Fault::None;
+  return found;
 }
 
 int64_t CollectionStore::size(int64_t h) const {
@@ -115,113 +110,53 @@ const std::vector<int64_t>& CollectionStore::items(int64_t h) const {
   return h >= 0 && size_t(h) < sets_.size() ? sets_[h] : empty_;
 }
 
-uint64_t stable_hash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
-  // Final avalanche (splitmix64) so nearby keys spread over buckets.
-  h ^= h >> 30; h *= 0xbf58476d1ce4e5b9ull; h ^= h >> 27; h *= 0x94d049bb133111ebull; h ^= h >> 31;
-  return h;
-}
+uint64_t stable_hash(std::string_view s) { return ops::stable_hash(s); }
 
 namespace {
 
-using i128 = __int128;
-
-inline bool fix_mul(int64_t a, int64_t b, int64_t& out) {
-  auto r = support::Decimal::mul(support::Decimal::from_units(a), support::Decimal::from_units(b));
-  if (!r) return false;
-  out = r->units();
-  return true;
-}
-
-inline bool fix_div(int64_t a, int64_t b, int64_t& out) {
-  auto r = support::Decimal::div(support::Decimal::from_units(a), support::Decimal::from_units(b));
-  if (!r) return false;
-  out = r->units();
-  return true;
-}
-
-// The local calendar day of an instant: days since 1970-01-01 in the zone (UTC without one).
-inline int64_t local_day(int64_t t, const support::ZoneRules* zone) {
-  return zone ? zone->local_day(t) : support::floor_div(t, support::kMicrosPerDay);
-}
-
-int64_t days_to_anniversary(int32_t date, int64_t today) {
-  int64_t y, ty;
-  unsigned m, d, tm, td;
-  support::civil_from_days(date, y, m, d);
-  support::civil_from_days(today, ty, tm, td);
-  auto occurrence = [&](int64_t year) {
-    unsigned dd = d;
-    if (m == 2 && d == 29 && !support::valid_civil_date(year, 2, 29)) dd = 28;
-    return support::days_from_civil(year, m, dd);
-  };
-  int64_t next = occurrence(ty);
-  if (next < today) next = occurrence(ty + 1);
-  return next - today;
-}
-
 // Out of line: the dispatch loop may hold no locals with destructors (computed goto cannot
 // run them).
-int64_t concat(StringPool& pool, int64_t a, int64_t b) {
-  std::string s(pool.text(a));
-  s += pool.text(b);
-  return pool.intern(s);
-}
-
-// lower() and upper(): the case-mapped text, interned.
-int64_t intern_mapped(StringPool& pool, int64_t s, std::string (*map)(std::string_view)) {
-  return pool.intern(map(pool.text(s)));
-}
+int64_t concat(StringPool& pool, int64_t a, int64_t b) { return pool.intern(ops::concat(pool.text(a), pool.text(b))); }
 
 }  // namespace
 
-int64_t call_builtin(uint32_t id, const int64_t* a, uint32_t argc, const Context& ctx, const char** error) {
-  using bytecode::Builtin;
-  switch (static_cast<Builtin>(id)) {
-    case Builtin::Now: return ctx.now;
-    case Builtin::Today: return local_day(ctx.now, ctx.zone);
-    case Builtin::DateOf: return local_day(a[0], ctx.zone);
-    case Builtin::Hour: {
-      // The hour on the local clock: the time of day plus the zone's offset then (offsets are
-      // under 26 hours, so this cannot overflow even at the ends of the range).
-      int64_t local = a[0] % support::kMicrosPerDay + (ctx.zone ? ctx.zone->offset_at(a[0]) : 0);
-      local %= support::kMicrosPerDay;
-      if (local < 0) local += support::kMicrosPerDay;
-      return local / support::kMicrosPerHour;
-    }
-    case Builtin::Weekday: {
-      // argc 2 marks a Time argument (the code generator passes a flag); dates are days.
-      int64_t days = argc == 2 && a[1] ? local_day(a[0], ctx.zone) : a[0];
-      int64_t w = (days + 3) % 7;  // 1970-01-01 was a Thursday
-      if (w < 0) w += 7;
-      return w + 1;
-    }
-    case Builtin::Days: return a[0] / support::kMicrosPerDay;
-    case Builtin::DecimalOf:
-      if (argc == 2 && a[1]) {  // Int argument
-        int64_t r;
-        if (__builtin_mul_overflow(a[0], support::Decimal::kScale, &r)) { *error = "overflow in decimal()"; return 0; }
-        return r;
-      }
-      return a[0];
-    case Builtin::DaysToAnniversary: return days_to_anniversary(static_cast<int32_t>(a[0]), local_day(ctx.now, ctx.zone));
-    case Builtin::Contains: return ctx.strings->text(a[0]).find(ctx.strings->text(a[1])) != std::string_view::npos;
-    case Builtin::StartsWith: return ctx.strings->text(a[0]).substr(0, ctx.strings->text(a[1]).size()) == ctx.strings->text(a[1]);
-    case Builtin::Lower: return intern_mapped(*ctx.strings, a[0], support::utf8_lower);
-    case Builtin::Upper: return intern_mapped(*ctx.strings, a[0], support::utf8_upper);
-    case Builtin::Len:
-      if (argc == 2 && a[1]) return ctx.collections ? ctx.collections->size(a[0]) : 0;
-      return support::utf8_length(ctx.strings->text(a[0]));
-    case Builtin::Abs:
-      if (a[0] == INT64_MIN) { *error = "overflow in abs()"; return 0; }
-      return a[0] < 0 ? -a[0] : a[0];
-    case Builtin::HashBucket:
-      if (a[1] <= 0) { *error = "hash_bucket() needs a positive bucket count"; return 0; }
-      return static_cast<int64_t>(stable_hash(ctx.strings->text(a[0])) % static_cast<uint64_t>(a[1]));
+// The VM's side of CALL: read the overload's arguments from their slots (strings through the
+// pool, collections through the store) and compute with bytecode/operations.h.
+int64_t call_builtin(uint32_t overload, const int64_t* a, const Context& ctx, const char** error) {
+  using bytecode::Overload;
+  int64_t out = 0;
+  ops::Fault f = ops::Fault::None;
+  auto text = [&](int64_t id) { return ctx.strings->text(id); };
+  switch (static_cast<Overload>(overload)) {
+    case Overload::Now: return ctx.now;
+    case Overload::Today: return ops::today(ctx.now, ctx.zone);
+    case Overload::DateOfTime: return ops::date_of(a[0], ctx.zone);
+    case Overload::HourOfTime: return ops::hour(a[0], ctx.zone);
+    case Overload::WeekdayOfDate: return ops::weekday_of_date(a[0]);
+    case Overload::WeekdayOfTime: return ops::weekday_of_time(a[0], ctx.zone);
+    case Overload::DaysOfDuration: return ops::days(a[0]);
+    case Overload::DecimalOfMoney: return ops::decimal_of_money(a[0]);
+    case Overload::DecimalOfInt: f = ops::decimal_of_int(a[0], out); break;
+    case Overload::DaysToAnniversary: return ops::days_to_anniversary(a[0], ops::today(ctx.now, ctx.zone));
+    case Overload::Contains: return ops::contains(text(a[0]), text(a[1]));
+    case Overload::StartsWith: return ops::starts_with(text(a[0]), text(a[1]));
+    case Overload::Lower: return ctx.strings->intern(ops::lower(text(a[0])));
+    case Overload::Upper: return ctx.strings->intern(ops::upper(text(a[0])));
+    case Overload::LenOfString: return ops::len_of_string(text(a[0]));
+    case Overload::LenOfSet:
+    case Overload::LenOfList: return ctx.collections ? ctx.collections->size(a[0]) : 0;
+    case Overload::AbsInt:
+    case Overload::AbsDecimal:
+    case Overload::AbsMoney:
+    case Overload::AbsDuration: f = ops::abs(a[0], out); break;
+    case Overload::HashBucket: f = ops::hash_bucket(text(a[0]), a[1], out); break;
+    default: f = ops::Fault::UnknownBuiltin; break;
   }
-  *error = "unknown builtin";
-  return 0;
+  if (f != ops::Fault::None) {
+    *error = ops::fault_text(f);
+    return 0;
+  }
+  return out;
 }
 
 VM::VM(const bytecode::Program& program) : p_(program) {
@@ -297,53 +232,43 @@ loop:
   }
   CASE(LOAD_NOW) r[ip->d] = ctx.now; NEXT();
   CASE(MOV) r[ip->d] = r[ip->a]; NEXT();
-  CASE(NOT) r[ip->d] = !r[ip->a]; NEXT();
-  CASE(AND) r[ip->d] = r[ip->a] && r[ip->b]; NEXT();
-  CASE(OR) r[ip->d] = r[ip->a] || r[ip->b]; NEXT();
-  CASE(AND_THEN) r[ip->d] = r[ip->a] && r[ip->b]; NEXT();  // both operands already computed here
-  CASE(OR_ELSE) r[ip->d] = r[ip->a] || r[ip->b]; NEXT();
+  CASE(NOT) r[ip->d] = ops::logical_not(r[ip->a]); NEXT();
+  CASE(AND) r[ip->d] = ops::logical_and(r[ip->a], r[ip->b]); NEXT();
+  CASE(OR) r[ip->d] = ops::logical_or(r[ip->a], r[ip->b]); NEXT();
+  CASE(AND_THEN) r[ip->d] = ops::logical_and(r[ip->a], r[ip->b]); NEXT();  // both operands already computed here
+  CASE(OR_ELSE) r[ip->d] = ops::logical_or(r[ip->a], r[ip->b]); NEXT();
   CASE(JUMP) ip = code + ip->a; DISPATCH();
   CASE(JUMP_IF_FALSE) if (!r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();
   CASE(JUMP_IF_TRUE) if (r[ip->a]) { ip = code + ip->b; DISPATCH(); } NEXT();
-  CASE(EQ) r[ip->d] = r[ip->a] == r[ip->b]; NEXT();
-  CASE(NE) r[ip->d] = r[ip->a] != r[ip->b]; NEXT();
-  CASE(LT) r[ip->d] = r[ip->a] < r[ip->b]; NEXT();
-  CASE(LE) r[ip->d] = r[ip->a] <= r[ip->b]; NEXT();
-  CASE(EQ_K) r[ip->d] = r[ip->a] == k[ip->b]; NEXT();
-  CASE(NE_K) r[ip->d] = r[ip->a] != k[ip->b]; NEXT();
-  CASE(LT_K) r[ip->d] = r[ip->a] < k[ip->b]; NEXT();
-  CASE(LE_K) r[ip->d] = r[ip->a] <= k[ip->b]; NEXT();
-  CASE(GT_K) r[ip->d] = r[ip->a] > k[ip->b]; NEXT();
-  CASE(GE_K) r[ip->d] = r[ip->a] >= k[ip->b]; NEXT();
-  CASE(STR_LT) r[ip->d] = ctx.strings->text(r[ip->a]) < ctx.strings->text(r[ip->b]); NEXT();
-  CASE(STR_LE) r[ip->d] = ctx.strings->text(r[ip->a]) <= ctx.strings->text(r[ip->b]); NEXT();
-  CASE(ADD) if (__builtin_add_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
-  CASE(SUB) if (__builtin_sub_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
-  CASE(MUL_INT) if (__builtin_mul_overflow(r[ip->a], r[ip->b], &r[ip->d])) return fail(kOverflow); NEXT();
-  CASE(MUL_FIX) if (!fix_mul(r[ip->a], r[ip->b], r[ip->d])) return fail(kOverflow); NEXT();
-  CASE(DIV_FIX)
-    if (r[ip->b] == 0) return fail(kDivisionByZero);
-    if (!fix_div(r[ip->a], r[ip->b], r[ip->d])) return fail(kOverflow);
-    NEXT();
-  CASE(NEG) if (r[ip->a] == INT64_MIN) return fail(kOverflow); r[ip->d] = -r[ip->a]; NEXT();
-  CASE(INT_TO_FIX)
-    // An absent optional Int is 0 here (its presence is in another register): never a fault.
-    if (__builtin_mul_overflow(r[ip->a], support::Decimal::kScale, &r[ip->d])) return fail(kOverflow);
-    NEXT();
-  CASE(DATE_ADD) r[ip->d] = r[ip->a] + support::floor_div(r[ip->b], support::kMicrosPerDay); NEXT();
-  CASE(DATE_DIFF) r[ip->d] = (r[ip->a] - r[ip->b]) * support::kMicrosPerDay; NEXT();
-  CASE(COALESCE) r[ip->d] = r[ip->a] ? r[ip->b] : r[ip->c]; NEXT();
-  CASE(SELECT) r[ip->d] = r[ip->a] ? r[ip->b] : r[ip->c]; NEXT();
+  CASE(EQ) r[ip->d] = ops::eq(r[ip->a], r[ip->b]); NEXT();
+  CASE(NE) r[ip->d] = ops::ne(r[ip->a], r[ip->b]); NEXT();
+  CASE(LT) r[ip->d] = ops::lt(r[ip->a], r[ip->b]); NEXT();
+  CASE(LE) r[ip->d] = ops::le(r[ip->a], r[ip->b]); NEXT();
+  CASE(EQ_K) r[ip->d] = ops::eq(r[ip->a], k[ip->b]); NEXT();
+  CASE(NE_K) r[ip->d] = ops::ne(r[ip->a], k[ip->b]); NEXT();
+  CASE(LT_K) r[ip->d] = ops::lt(r[ip->a], k[ip->b]); NEXT();
+  CASE(LE_K) r[ip->d] = ops::le(r[ip->a], k[ip->b]); NEXT();
+  CASE(GT_K) r[ip->d] = ops::gt(r[ip->a], k[ip->b]); NEXT();
+  CASE(GE_K) r[ip->d] = ops::ge(r[ip->a], k[ip->b]); NEXT();
+  CASE(STR_LT) r[ip->d] = ops::str_lt(ctx.strings->text(r[ip->a]), ctx.strings->text(r[ip->b])); NEXT();
+  CASE(STR_LE) r[ip->d] = ops::str_le(ctx.strings->text(r[ip->a]), ctx.strings->text(r[ip->b])); NEXT();
+  // Faulting operations: the fault's text is the result (ops::fault_text).
+#define CHECKED(expr) do { if (ops::Fault f_ = (expr); f_ != ops::Fault::None) return fail(ops::fault_text(f_)); } while (0)
+  CASE(ADD) CHECKED(ops::add(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(SUB) CHECKED(ops::sub(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(MUL_INT) CHECKED(ops::mul_int(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(MUL_FIX) CHECKED(ops::mul_fix(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(DIV_FIX) CHECKED(ops::div_fix(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(NEG) CHECKED(ops::neg(r[ip->a], r[ip->d])); NEXT();
+  // An absent optional Int is 0 here (its presence is in another register): never a fault.
+  CASE(INT_TO_FIX) CHECKED(ops::int_to_fix(r[ip->a], r[ip->d])); NEXT();
+  CASE(DATE_ADD) r[ip->d] = ops::date_add(r[ip->a], r[ip->b]); NEXT();
+  CASE(DATE_DIFF) r[ip->d] = ops::date_diff(r[ip->a], r[ip->b]); NEXT();
+  CASE(COALESCE) r[ip->d] = ops::select(r[ip->a], r[ip->b], r[ip->c]); NEXT();
+  CASE(SELECT) r[ip->d] = ops::select(r[ip->a], r[ip->b], r[ip->c]); NEXT();
   CASE(IN_SET) {
     const auto& set = p_.sets[ip->b];
-    int64_t v = r[ip->a];
-    bool found = false;
-    if (set.size() <= 8) {
-      for (int64_t x : set) found |= x == v;
-    } else {
-      found = std::binary_search(set.begin(), set.end(), v);
-    }
-    r[ip->d] = found;
+    r[ip->d] = ops::in_sorted(set.data(), set.data() + set.size(), r[ip->a]);
     NEXT();
   }
   CASE(IN_VALUE_SET) r[ip->d] = ctx.collections && ctx.collections->contains(r[ip->b], r[ip->a]); NEXT();
@@ -356,7 +281,7 @@ loop:
   CASE(STR_CONCAT) r[ip->d] = concat(*ctx.strings, r[ip->a], r[ip->b]); NEXT();
   CASE(CALL) {
     const char* err = nullptr;
-    r[ip->d] = call_builtin(ip->a, r + ip->b, ip->c, ctx, &err);
+    r[ip->d] = call_builtin(ip->a, r + ip->b, ctx, &err);
     if (err) return fail(err);
     NEXT();
   }
@@ -365,6 +290,7 @@ loop:
 #if !defined(__GNUC__)
   }
 #endif
+#undef CHECKED
 #undef CASE
 #undef NEXT
 #undef DISPATCH

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bytecode/operations.h"
 #include "bytecode/program.h"
 
 namespace crm::vm {
@@ -108,12 +109,15 @@ class VM {
   std::vector<uint8_t> required_;  // per profile field: not optional
 };
 
-inline constexpr const char* kMissingProfileField = "the user has no value for a required profile field";
-inline constexpr const char* kOverflow = "arithmetic overflow";
-inline constexpr const char* kDivisionByZero = "division by zero";
+// The fault texts of bytecode/operations.h that the VMs raise themselves.
+inline constexpr const char* kMissingProfileField = bytecode::ops::fault_text(bytecode::ops::Fault::MissingProfileField);
+inline constexpr const char* kOverflow = bytecode::ops::fault_text(bytecode::ops::Fault::Overflow);
+inline constexpr const char* kDivisionByZero = bytecode::ops::fault_text(bytecode::ops::Fault::DivisionByZero);
 
-// Shared by the VM and the reference evaluator so both give identical results.
-int64_t call_builtin(uint32_t id, const int64_t* args, uint32_t argc, const Context& ctx, const char** error);
+// CALL: builtin overload `overload` (bytecode/builtins.def) applied to its argument slots, as
+// both VMs run it; a fault sets *error to its text and returns 0.
+int64_t call_builtin(uint32_t overload, const int64_t* args, const Context& ctx, const char** error);
+// The A/B split's hash (bytecode::ops::stable_hash).
 uint64_t stable_hash(std::string_view s);
 
 }  // namespace crm::vm

@@ -1,8 +1,9 @@
 // ast_evaluator.h - a direct evaluator over the checked AST: the reference semantics.
 //
-// Deliberately simple and independent of the code generator (it shares only the VM's built-in
-// functions and value encoding), so differential tests can compare it with the VM on the same
-// programs, and `crm explain` can show the value of any sub-expression.
+// Deliberately simple and independent of the code generator and of bytecode/operations.h (it
+// shares only the value encoding, the fault texts and the A/B hash), so differential tests can
+// compare it with the VMs on the same programs, and `crm explain` can show the value of any
+// sub-expression.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,7 @@ class AstEvaluator {
   bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out, bool& present);
   bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
   bool fix(int64_t& v, const sema::Type& t);
+  bool builtin(const ast::CallExpr* c, const std::vector<int64_t>& args, const AstEnv& env, int64_t& out);
 
   const sema::Program& p_;
   const codegen::Output& c_;

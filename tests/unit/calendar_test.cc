@@ -128,48 +128,48 @@ strategy note for business "m" { who: true  when: on Order  what: send hi via Pu
 // ---- date built-ins ----------------------------------------------------------------------------
 
 TEST(TimeBuiltins, ReadTheCalendarOfTheContextsZone) {
-  using crm::bytecode::Builtin;
+  using crm::bytecode::Overload;
   ZoneRules shanghai = zone("Asia/Shanghai"), ny = zone("America/New_York");
   // 23:30Z on Sunday 1 March 2026: Monday 07:30 on 2 March in Beijing, 18:30 EST in New York.
   const int64_t t = T("2026-03-01T23:30:00Z");
-  auto call = [&](Builtin b, std::vector<int64_t> args, const ZoneRules* z) {
+  auto call = [&](Overload b, std::vector<int64_t> args, const ZoneRules* z) {
     crm::vm::Context ctx;
     ctx.now = t;
     ctx.zone = z;
     const char* err = nullptr;
-    int64_t v = crm::vm::call_builtin(static_cast<uint32_t>(b), args.data(), static_cast<uint32_t>(args.size()), ctx, &err);
+    int64_t v = crm::vm::call_builtin(static_cast<uint32_t>(b), args.data(), ctx, &err);
     EXPECT_EQ(err, nullptr);
     return v;
   };
   const int64_t mar1 = *crm::support::parse_date("2026-03-01"), mar2 = *crm::support::parse_date("2026-03-02");
   const int64_t born = *crm::support::parse_date("1990-03-02");
   for (const ZoneRules* z : {static_cast<const ZoneRules*>(nullptr), &kUtc}) {
-    EXPECT_EQ(call(Builtin::Today, {}, z), mar1);
-    EXPECT_EQ(call(Builtin::DateOf, {t}, z), mar1);
-    EXPECT_EQ(call(Builtin::Hour, {t}, z), 23);
-    EXPECT_EQ(call(Builtin::Weekday, {t, 1}, z), 7);
-    EXPECT_EQ(call(Builtin::DaysToAnniversary, {born}, z), 1);
+    EXPECT_EQ(call(Overload::Today, {}, z), mar1);
+    EXPECT_EQ(call(Overload::DateOfTime, {t}, z), mar1);
+    EXPECT_EQ(call(Overload::HourOfTime, {t}, z), 23);
+    EXPECT_EQ(call(Overload::WeekdayOfTime, {t}, z), 7);
+    EXPECT_EQ(call(Overload::DaysToAnniversary, {born}, z), 1);
   }
-  EXPECT_EQ(call(Builtin::Today, {}, &shanghai), mar2);
-  EXPECT_EQ(call(Builtin::DateOf, {t}, &shanghai), mar2);
-  EXPECT_EQ(call(Builtin::Hour, {t}, &shanghai), 7);
-  EXPECT_EQ(call(Builtin::Weekday, {t, 1}, &shanghai), 1);
-  EXPECT_EQ(call(Builtin::DaysToAnniversary, {born}, &shanghai), 0);
-  EXPECT_EQ(call(Builtin::Hour, {t}, &ny), 18);
-  EXPECT_EQ(call(Builtin::Weekday, {t, 1}, &ny), 7);
+  EXPECT_EQ(call(Overload::Today, {}, &shanghai), mar2);
+  EXPECT_EQ(call(Overload::DateOfTime, {t}, &shanghai), mar2);
+  EXPECT_EQ(call(Overload::HourOfTime, {t}, &shanghai), 7);
+  EXPECT_EQ(call(Overload::WeekdayOfTime, {t}, &shanghai), 1);
+  EXPECT_EQ(call(Overload::DaysToAnniversary, {born}, &shanghai), 0);
+  EXPECT_EQ(call(Overload::HourOfTime, {t}, &ny), 18);
+  EXPECT_EQ(call(Overload::WeekdayOfTime, {t}, &ny), 7);
   // A Date argument is already a calendar day: no zone applies.
-  EXPECT_EQ(call(Builtin::Weekday, {mar2, 0}, &ny), 1);
+  EXPECT_EQ(call(Overload::WeekdayOfDate, {mar2}, &ny), 1);
   // Daylight saving: 12:00Z is 07:00 EST on 7 March and 08:00 EDT on 9 March.
   crm::vm::Context ctx;
   ctx.zone = &ny;
   const char* err = nullptr;
   int64_t before = T("2026-03-07T12:00:00Z"), after = T("2026-03-09T12:00:00Z");
-  EXPECT_EQ(crm::vm::call_builtin(static_cast<uint32_t>(Builtin::Hour), &before, 1, ctx, &err), 7);
-  EXPECT_EQ(crm::vm::call_builtin(static_cast<uint32_t>(Builtin::Hour), &after, 1, ctx, &err), 8);
+  EXPECT_EQ(crm::vm::call_builtin(static_cast<uint32_t>(Overload::HourOfTime), &before, ctx, &err), 7);
+  EXPECT_EQ(crm::vm::call_builtin(static_cast<uint32_t>(Overload::HourOfTime), &after, ctx, &err), 8);
   // The ends of the range do not overflow.
   int64_t extremes[] = {INT64_MIN + 1, INT64_MAX};
   for (int64_t x : extremes) {
-    int64_t h = crm::vm::call_builtin(static_cast<uint32_t>(Builtin::Hour), &x, 1, ctx, &err);
+    int64_t h = crm::vm::call_builtin(static_cast<uint32_t>(Overload::HourOfTime), &x, ctx, &err);
     EXPECT_EQ(err, nullptr);
     EXPECT_TRUE(h >= 0 && h < 24) << h;
   }
