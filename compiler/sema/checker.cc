@@ -1881,24 +1881,20 @@ class Checker {
         sink_.report(Code::E0405, u->span, fmt::format("`not` needs a `Bool`, found {}", bt(t.to_string())));
         return {};
       }
-      if (v) set_const(u, Value{!std::get<bool>(v->v)});
+      if (v) set_const(u, Value{ops::logical_not(std::get<bool>(v->v)) != 0});
       else if (is_static(u->operand)) static_[u->id] = 1;
       return t;
     }
     switch (t.kind) {
       case TypeKind::Int:
-        if (v) {
-          int64_t x = std::get<int64_t>(v->v);
-          if (x == INT64_MIN) { overflow(u); return {}; }
-          set_const(u, Value{-x});
-        }
-        break;
       case TypeKind::Decimal:
       case TypeKind::Money:
-        if (v) set_const(u, Value{Decimal::from_units(-std::get<Decimal>(v->v).units())});
-        break;
       case TypeKind::Duration:
-        if (v) set_const(u, Value{Value::Duration{-std::get<Value::Duration>(v->v).micros}});
+        if (v) {  // NEG
+          int64_t r = 0;
+          if (ops::neg(slot(*v), r) != ops::Fault::None) { overflow(u); return {}; }
+          set_const(u, of_slot(r, t));
+        }
         break;
       default:
         sink_.report(Code::E0405, u->span, fmt::format("cannot negate {}", bt(t.to_string())));
@@ -1911,9 +1907,10 @@ class Checker {
   // Whether comparing two constants is free of faults at run time: an Int compared with a
   // Decimal is widened to a Decimal there, which fails (overflow) when the Int does not fit.
   static bool widens(const Value& a, const Value& b) {
-    auto fits = [](const Value& v) {
+    auto fits = [](const Value& v) {  // INT_TO_FIX does not fault
       auto* i = std::get_if<int64_t>(&v.v);
-      return !i || Decimal::from_int(*i).has_value();
+      int64_t r = 0;
+      return !i || ops::int_to_fix(*i, r) == ops::Fault::None;
     };
     bool da = std::holds_alternative<Decimal>(a.v), db = std::holds_alternative<Decimal>(b.v);
     return !(da || db) || (fits(a) && fits(b));
@@ -2014,19 +2011,9 @@ class Checker {
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
     if (x && y) {
-      if (!widens(*x, *y)) { overflow(b); return {}; }
-      int c = compare_values(*x, *y);
-      bool res = false;
-      switch (b->op) {
-        case BinaryOp::Eq: res = *x == *y; break;
-        case BinaryOp::Ne: res = !(*x == *y); break;
-        case BinaryOp::Lt: res = c < 0; break;
-        case BinaryOp::Le: res = c <= 0; break;
-        case BinaryOp::Gt: res = c > 0; break;
-        case BinaryOp::Ge: res = c >= 0; break;
-        default: break;
-      }
-      set_const(b, Value{res});
+      auto res = fold_compare(b->op, *x, *y);
+      if (!res) { overflow(b); return {}; }
+      set_const(b, Value{*res});
     }
     return Type::of(TypeKind::Bool);
   }
@@ -2065,7 +2052,9 @@ class Checker {
       const Value dec{Decimal{}};
       for (auto& v : std::get<std::shared_ptr<const Value::Collection>>(y->v)->elems) {
         if (widen && (!widens(*x, dec) || !widens(v, dec))) { overflow(b); return {}; }
-        if (v == *x) found = true;
+        auto eq = fold_compare(BinaryOp::Eq, *x, v);
+        if (!eq) { overflow(b); return {}; }
+        if (*eq) found = true;
       }
       set_const(b, Value{b->op == BinaryOp::In ? found : !found});
     }
@@ -2112,7 +2101,9 @@ class Checker {
           .help = "write the lower bound first";
     if (x && l && h) {
       if (!widens(*x, *l) || !widens(*x, *h) || !widens(*l, *h)) { overflow(b); return {}; }
-      bool in = compare_values(*x, *l) >= 0 && compare_values(*x, *h) <= 0;
+      auto ge = fold_compare(BinaryOp::Ge, *x, *l), le = fold_compare(BinaryOp::Le, *x, *h);
+      if (!ge || !le) { overflow(b); return {}; }
+      bool in = *ge && *le;
       set_const(b, Value{b->negated ? !in : in});
     }
     return Type::of(TypeKind::Bool);
@@ -2139,8 +2130,9 @@ class Checker {
       if (auto* v = p_.const_of(taken)) {
         // The folded value takes the if's type: an Int branch of a Decimal `if` becomes Decimal.
         if (out.kind == TypeKind::Decimal && std::holds_alternative<int64_t>(v->v)) {
-          if (auto d = Decimal::from_int(std::get<int64_t>(v->v))) set_const(i, Value{*d});
-          else { overflow(taken); return {}; }  // widening the taken branch fails at run time
+          int64_t r = 0;  // INT_TO_FIX: widening the taken branch fails at run time when it does here
+          if (ops::int_to_fix(std::get<int64_t>(v->v), r) == ops::Fault::None) set_const(i, Value{Decimal::from_units(r)});
+          else { overflow(taken); return {}; }
         } else {
           set_const(i, *v);
         }
@@ -2200,96 +2192,147 @@ class Checker {
     if (is_static(b->lhs) && is_static(b->rhs)) static_[b->id] = 1;
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
-    if (x && y && !fold_arith(b, *x, *y, out)) return {};
+    if (x && y && !fold_arith(b, *x, *y, l, r, out)) return {};
     return out;
   }
 
-  static std::optional<Decimal> as_dec(const Value& v) {
-    if (auto* i = std::get_if<int64_t>(&v.v)) return Decimal::from_int(*i);
-    if (auto* d = std::get_if<Decimal>(&v.v)) return *d;
-    return std::nullopt;
+  // ---- folding with the VM's operations --------------------------------------------------
+  //
+  // Constants are folded with bytecode/operations.h, the functions the VMs run, on the values as
+  // the VM holds them, choosing the same operation codegen emits for the operand types (Ints
+  // widened to Decimals with INT_TO_FIX where the other side is Decimal, MUL_INT when either
+  // factor is an Int, DIV_FIX for every `/`). A fold that faults is E0413: it would fault for
+  // every user at run time.
+
+  // A scalar constant as its VM slot: Int, Decimal and Money units, Time and Duration micros,
+  // Date days, Bool 0/1, an enum's index.
+  static int64_t slot(const Value& v) {
+    if (auto* i = std::get_if<int64_t>(&v.v)) return *i;
+    if (auto* d = std::get_if<Decimal>(&v.v)) return d->units();
+    if (auto* t = std::get_if<Value::Time>(&v.v)) return t->micros;
+    if (auto* d = std::get_if<Value::Duration>(&v.v)) return d->micros;
+    if (auto* d = std::get_if<Value::Date>(&v.v)) return d->days;
+    if (auto* b = std::get_if<bool>(&v.v)) return *b;
+    if (auto* e = std::get_if<Value::EnumVal>(&v.v)) return e->index;
+    return 0;
+  }
+  static Value of_slot(int64_t r, const Type& t) {
+    switch (t.kind) {
+      case TypeKind::Int: return Value{r};
+      case TypeKind::Decimal:
+      case TypeKind::Money: return Value{Decimal::from_units(r)};
+      case TypeKind::Time: return Value{Value::Time{r}};
+      case TypeKind::Duration: return Value{Value::Duration{r}};
+      case TypeKind::Date: return Value{Value::Date{static_cast<int32_t>(r)}};
+      case TypeKind::Bool: return Value{r != 0};
+      default: return Value{r};
+    }
+  }
+  static bool is_scalar_slot(const Value& v) {
+    return !v.is_none() && !std::holds_alternative<std::string>(v.v) &&
+           !std::holds_alternative<std::shared_ptr<const Value::Collection>>(v.v);
+  }
+
+  // A comparison of two constants with the VM's operations; nullopt when widening an Int to
+  // meet a Decimal overflows (INT_TO_FIX faults).
+  static std::optional<bool> fold_compare(BinaryOp op, const Value& x, const Value& y) {
+    int64_t c = 0;
+    if (auto* sx = std::get_if<std::string>(&x.v); sx && std::holds_alternative<std::string>(y.v)) {
+      const std::string& sy = std::get<std::string>(y.v);
+      switch (op) {
+        case BinaryOp::Eq: return *sx == sy;
+        case BinaryOp::Ne: return *sx != sy;
+        case BinaryOp::Lt: c = ops::str_lt(*sx, sy); break;
+        case BinaryOp::Le: c = ops::str_le(*sx, sy); break;
+        case BinaryOp::Gt: c = ops::str_lt(sy, *sx); break;
+        case BinaryOp::Ge: c = ops::str_le(sy, *sx); break;
+        default: return false;
+      }
+      return c != 0;
+    }
+    if (!is_scalar_slot(x) || !is_scalar_slot(y)) {  // absent values, collections: as values
+      bool same = x == y;
+      return op == BinaryOp::Ne ? !same : same;
+    }
+    int64_t a = slot(x), b = slot(y);
+    bool dx = std::holds_alternative<Decimal>(x.v), dy = std::holds_alternative<Decimal>(y.v);
+    if (dy && std::holds_alternative<int64_t>(x.v) && ops::int_to_fix(a, a) != ops::Fault::None) return std::nullopt;
+    if (dx && std::holds_alternative<int64_t>(y.v) && ops::int_to_fix(b, b) != ops::Fault::None) return std::nullopt;
+    switch (op) {
+      case BinaryOp::Eq: c = ops::eq(a, b); break;
+      case BinaryOp::Ne: c = ops::ne(a, b); break;
+      case BinaryOp::Lt: c = ops::lt(a, b); break;
+      case BinaryOp::Le: c = ops::le(a, b); break;
+      case BinaryOp::Gt: c = ops::gt(a, b); break;
+      case BinaryOp::Ge: c = ops::ge(a, b); break;
+      default: break;
+    }
+    return c != 0;
   }
 
   // False when folding failed (and was reported), so callers do not pile on more errors.
-  bool fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& out) {
-    bool failed = false;
-    auto fail = [&](bool div0) {
-      if (div0) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
+  bool fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& lt, const Type& rt, const Type& out) {
+    TypeKind L = lt.kind, R = rt.kind;
+    auto fail = [&](ops::Fault f) {
+      if (f == ops::Fault::DivisionByZero) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
       else overflow(b);
-      failed = true;
+      return false;
     };
-    auto dec_op = [&](std::optional<Decimal> a, std::optional<Decimal> c) -> std::optional<Decimal> {
-      if (!a || !c) return std::nullopt;
-      switch (b->op) {
-        case BinaryOp::Add: return Decimal::add(*a, *c);
-        case BinaryOp::Sub: return Decimal::sub(*a, *c);
-        case BinaryOp::Mul: return Decimal::mul(*a, *c);
-        case BinaryOp::Div: return Decimal::div(*a, *c);
-        default: return std::nullopt;
-      }
+    // INT_TO_FIX where codegen widens.
+    auto fix = [](const Value& v, TypeKind k, int64_t& r) {
+      r = slot(v);
+      return k == TypeKind::Int ? ops::int_to_fix(r, r) : ops::Fault::None;
     };
-    bool div0 = b->op == BinaryOp::Div && ((std::holds_alternative<int64_t>(y.v) && std::get<int64_t>(y.v) == 0) ||
-                                            (std::holds_alternative<Decimal>(y.v) && std::get<Decimal>(y.v).units() == 0) ||
-                                            (std::holds_alternative<Value::Duration>(y.v) && std::get<Value::Duration>(y.v).micros == 0));
-    if (div0) { fail(true); return false; }
-    if (out.kind == TypeKind::Int) {
-      int64_t a = std::get<int64_t>(x.v), c = std::get<int64_t>(y.v), r = 0;
-      bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(a, c, &r)
-              : b->op == BinaryOp::Sub ? __builtin_sub_overflow(a, c, &r)
-                                       : __builtin_mul_overflow(a, c, &r);
-      if (of) fail(false); else set_const(b, Value{r});
-      return !failed;
-    }
-    if (out.kind == TypeKind::Decimal || out.kind == TypeKind::Money) {
-      auto xa = as_dec(x), ya = as_dec(y);
-      if (!xa && std::holds_alternative<Value::Duration>(x.v)) {  // Duration / Duration
-        xa = Decimal::from_int(std::get<Value::Duration>(x.v).micros);
-        ya = Decimal::from_int(std::get<Value::Duration>(y.v).micros);
-      }
-      if (auto r = dec_op(xa, ya)) set_const(b, Value{*r}); else fail(false);
-      return !failed;
-    }
-    if (out.kind == TypeKind::String) {
-      set_const(b, Value{std::get<std::string>(x.v) + std::get<std::string>(y.v)});
-      return true;
-    }
-    // Durations, times and dates are integer microseconds/days underneath.
-    auto micros = [](const Value& v) -> std::optional<int64_t> {
-      if (auto* d = std::get_if<Value::Duration>(&v.v)) return d->micros;
-      if (auto* t = std::get_if<Value::Time>(&v.v)) return t->micros;
-      return std::nullopt;
-    };
-    if (out.kind == TypeKind::Duration && (std::holds_alternative<Value::Date>(x.v))) {
-      int64_t days = int64_t(std::get<Value::Date>(x.v).days) - std::get<Value::Date>(y.v).days;
-      set_const(b, Value{Value::Duration{days * support::kMicrosPerDay}});
-      return true;
-    }
-    if (out.kind == TypeKind::Date) {
-      const Value& dv = std::holds_alternative<Value::Date>(x.v) ? x : y;
-      const Value& du = std::holds_alternative<Value::Date>(x.v) ? y : x;
-      int64_t m = std::get<Value::Duration>(du.v).micros;
-      if (m % support::kMicrosPerDay != 0) return true;  // not a whole number of days: evaluated at run time
-      int64_t days = std::get<Value::Date>(dv.v).days + (b->op == BinaryOp::Sub ? -1 : 1) * (m / support::kMicrosPerDay);
-      set_const(b, Value{Value::Date{int32_t(days)}});
-      return true;
-    }
-    auto mx = micros(x), my = micros(y);
+    bool sub = b->op == BinaryOp::Sub;
     int64_t r = 0;
-    if (mx && my) {
-      bool of = b->op == BinaryOp::Add ? __builtin_add_overflow(*mx, *my, &r) : __builtin_sub_overflow(*mx, *my, &r);
-      if (of) { fail(false); return false; }
-    } else {
-      // Duration scaled by a number.
-      auto scale = as_dec(mx ? y : x);
-      int64_t base = mx ? *mx : *my;
-      auto prod = scale ? (b->op == BinaryOp::Div ? Decimal::div(Decimal::from_units(base), *scale)
-                                                 : Decimal::mul(Decimal::from_units(base), *scale))
-                        : std::nullopt;
-      if (!prod) { fail(false); return false; }
-      r = prod->units();
+    ops::Fault f = ops::Fault::None;
+    switch (b->op) {
+      case BinaryOp::Add:
+      case BinaryOp::Sub: {
+        if (L == TypeKind::String) {
+          set_const(b, Value{ops::concat(std::get<std::string>(x.v), std::get<std::string>(y.v))});
+          return true;
+        }
+        if (L == TypeKind::Date && R == TypeKind::Date) {
+          set_const(b, of_slot(ops::date_diff(slot(x), slot(y)), out));
+          return true;
+        }
+        if (L == TypeKind::Date || R == TypeKind::Date) {
+          const Value& date = L == TypeKind::Date ? x : y;
+          int64_t micros = slot(L == TypeKind::Date ? y : x);
+          // Only whole days are folded; a part of a day is left to run time, as before.
+          if (micros % support::kMicrosPerDay != 0) return true;
+          if (sub && (f = ops::neg(micros, micros)) != ops::Fault::None) return fail(f);
+          set_const(b, of_slot(ops::date_add(slot(date), micros), out));
+          return true;
+        }
+        int64_t a = slot(x), c = slot(y);
+        if (out.kind == TypeKind::Decimal) {
+          if ((f = fix(x, L, a)) != ops::Fault::None || (f = fix(y, R, c)) != ops::Fault::None) return fail(f);
+        }
+        f = sub ? ops::sub(a, c, r) : ops::add(a, c, r);
+        break;
+      }
+      case BinaryOp::Mul:
+        if (L == TypeKind::Int || R == TypeKind::Int) {
+          f = ops::mul_int(slot(x), slot(y), r);
+        } else {
+          int64_t a = 0, c = 0;
+          if ((f = fix(x, L, a)) == ops::Fault::None && (f = fix(y, R, c)) == ops::Fault::None) f = ops::mul_fix(a, c, r);
+        }
+        break;
+      case BinaryOp::Div: {
+        // The divisor first, so `x / 0` is a division by zero whatever x is.
+        int64_t a = 0, c = 0;
+        if ((f = fix(y, R, c)) != ops::Fault::None) return fail(f);
+        if (c == 0) return fail(ops::Fault::DivisionByZero);
+        if ((f = fix(x, L, a)) == ops::Fault::None) f = ops::div_fix(a, c, r);
+        break;
+      }
+      default: return true;
     }
-    if (out.kind == TypeKind::Time) set_const(b, Value{Value::Time{r}});
-    else set_const(b, Value{Value::Duration{r}});
+    if (f != ops::Fault::None) return fail(f);
+    set_const(b, of_slot(r, out));
     return true;
   }
 
