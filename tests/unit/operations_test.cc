@@ -1,0 +1,229 @@
+// operations_test.cc - one definition of every operation (bytecode/operations.h): constant
+// folding gives exactly what the VM computes for the same operands, faults included; the
+// builtin overload table is well formed; the VMs dispatch every overload.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "bytecode/builtins.h"
+#include "bytecode/operations.h"
+#include "compile_helpers.h"
+#include "runtime/vm/vm.h"
+
+namespace {
+
+using crm::bytecode::Overload;
+namespace ops = crm::bytecode::ops;
+
+struct Outcome {
+  bool fault = false;
+  int64_t value = 0;
+  std::string text;  // for failure messages
+};
+
+const crm::ast::Expr* decl_value(const crm::testing::Compiled& c, const std::string& name) {
+  for (auto& m : c.front->program.modules)
+    for (auto* d : m.ast->decls) {
+      if (d->name != name) continue;
+      if (d->kind == crm::ast::DeclKind::Const) return static_cast<const crm::ast::ConstDecl*>(d)->value;
+      if (d->kind == crm::ast::DeclKind::Segment) return static_cast<const crm::ast::SegmentDecl*>(d)->value;
+    }
+  return nullptr;
+}
+
+int64_t slot_of(const crm::testing::Compiled& c, const crm::ast::Expr* e) {
+  std::vector<std::string> strings;
+  std::map<std::string, int64_t> ids;
+  const auto* v = c.front->program.const_of(e);
+  EXPECT_NE(v, nullptr);
+  return v ? crm::codegen::encode_value(*v, c.front->program.type_of(e), strings, ids) : 0;
+}
+
+// `A op B` folded by the checker: its value as a VM slot, or a fault (E0413).
+Outcome folded(const std::string& a, const std::string& op, const std::string& b) {
+  auto c = crm::testing::compile_text("const k = " + a + " " + op + " " + b + "\n");
+  Outcome o;
+  if (!c.ok) {
+    o.fault = c.diagnostics.find("E0413") != std::string::npos;
+    EXPECT_TRUE(o.fault) << c.diagnostics;
+    o.text = c.diagnostics;
+    return o;
+  }
+  o.value = slot_of(c, decl_value(c, "k"));
+  return o;
+}
+
+// `a op b` computed by the VM with profile fields a and b holding the same constants.
+Outcome computed(const std::string& ta, const std::string& tb, const std::string& a, const std::string& op, const std::string& b) {
+  auto c = crm::testing::compile_text("profile { a: " + ta + "  b: " + tb + " }\nconst ka = " + a + "\nconst kb = " + b +
+                                      "\nsegment s = (a " + op + " b) == (a " + op + " b)\n");
+  EXPECT_TRUE(c.ok) << c.diagnostics;
+  Outcome o;
+  if (!c.ok) return o;
+  const auto* seg = static_cast<const crm::ast::BinaryExpr*>(decl_value(c, "s"));
+  std::vector<const crm::ast::Expr*> probes{seg->lhs};
+  std::vector<int32_t> units;
+  auto out = crm::codegen::generate(c.front->program, probes, units);
+  EXPECT_EQ(out.error, "");
+  EXPECT_GE(units[0], 0);
+  std::vector<int64_t> profile{0, slot_of(c, decl_value(c, "ka")), slot_of(c, decl_value(c, "kb"))};
+  crm::vm::StringPool pool(out.program.strings);
+  crm::vm::Context ctx;
+  ctx.profile = profile.data();
+  ctx.profile_size = profile.size();
+  ctx.strings = &pool;
+  crm::vm::VM vm(out.program);
+  vm.prepare(ctx);
+  auto r = vm.run(static_cast<uint32_t>(units[0]), ctx);
+  o.fault = r.status == crm::vm::Status::Error;
+  o.value = r.value;
+  if (r.error) o.text = r.error;
+  return o;
+}
+
+struct Case {
+  const char *ta, *tb, *a, *op, *b;
+};
+
+TEST(Operations, ConstantFoldingComputesWhatTheVmComputes) {
+  const Case cases[] = {
+      {"Int", "Int", "9223372036854775807", "+", "1"},
+      {"Int", "Int", "-9223372036854775807", "-", "2"},
+      {"Int", "Int", "4611686018427387904", "*", "2"},
+      {"Int", "Int", "7", "/", "2"},
+      {"Int", "Int", "7", "/", "0"},
+      {"Int", "Int", "9223372036854775807", "/", "0"},
+      {"Int", "Decimal", "9223372036854", "/", "0.5"},
+      {"Decimal", "Decimal", "1.000001", "*", "1.000001"},
+      {"Decimal", "Decimal", "1.5", "/", "0.0"},
+      {"Decimal", "Int", "2.5", "+", "9223372036855"},
+      {"Decimal", "Int", "0.000001", "*", "10000000000000"},  // exact MUL_INT; folding used to widen the Int and fail
+      {"Int", "Decimal", "10000000000000", "*", "0.000001"},
+      {"Money(CNY)", "Int", "10 CNY", "*", "3"},
+      {"Money(CNY)", "Decimal", "10 CNY", "*", "0.333333"},
+      {"Money(CNY)", "Money(CNY)", "10 CNY", "/", "3 CNY"},
+      {"Duration", "Duration", "200 days", "/", "1 days"},  // DIV_FIX of micros; folding used to widen them and fail
+      {"Duration", "Int", "2 days", "*", "3"},
+      {"Duration", "Decimal", "1 days", "*", "1.5"},
+      {"Duration", "Int", "1 days", "/", "0"},
+      {"Time", "Duration", "2026-03-01T00:00:00Z", "+", "36 hours"},
+      {"Time", "Time", "2026-03-01T00:00:00Z", "-", "2026-02-01T00:00:00Z"},
+      {"Date", "Duration", "2026-03-01", "+", "3 days"},
+      {"Date", "Duration", "2026-03-01", "-", "3 days"},
+      {"Date", "Date", "2026-03-01", "-", "2026-02-01"},
+      {"Int", "Decimal", "9223372036854775807", "<", "1.5"},  // INT_TO_FIX faults in a comparison too
+      {"Int", "Decimal", "3", "<=", "3.0"},
+      {"Decimal", "Int", "3.5", ">", "3"},
+      {"String", "String", "\"abc\"", "<", "\"abd\""},
+      {"String", "String", "\"b\"", ">=", "\"abc\""},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::string(k.a) + " " + k.op + " " + k.b);
+    Outcome f = folded(k.a, k.op, k.b);
+    Outcome v = computed(k.ta, k.tb, k.a, k.op, k.b);
+    EXPECT_EQ(f.fault, v.fault) << "folding: " << f.text << " / VM: " << v.text;
+    if (!f.fault && !v.fault && std::string(k.ta) != "String") {
+      EXPECT_EQ(f.value, v.value);
+    }
+  }
+}
+
+TEST(Operations, FaultsHaveTheirDocumentedTexts) {
+  int64_t out = 0;
+  EXPECT_EQ(ops::add(INT64_MAX, 1, out), ops::Fault::Overflow);
+  EXPECT_EQ(ops::div_fix(1, 0, out), ops::Fault::DivisionByZero);
+  EXPECT_EQ(ops::neg(INT64_MIN, out), ops::Fault::Overflow);
+  EXPECT_EQ(ops::abs(INT64_MIN, out), ops::Fault::AbsOverflow);
+  EXPECT_EQ(ops::decimal_of_int(INT64_MAX, out), ops::Fault::DecimalOverflow);
+  EXPECT_EQ(ops::hash_bucket("u1", 0, out), ops::Fault::BadBucketCount);
+  EXPECT_STREQ(ops::fault_text(ops::Fault::Overflow), "arithmetic overflow");
+  EXPECT_STREQ(ops::fault_text(ops::Fault::DivisionByZero), "division by zero");
+  EXPECT_STREQ(ops::fault_text(ops::Fault::AbsOverflow), "overflow in abs()");
+  EXPECT_STREQ(ops::fault_text(ops::Fault::DecimalOverflow), "overflow in decimal()");
+  EXPECT_STREQ(ops::fault_text(ops::Fault::BadBucketCount), "hash_bucket() needs a positive bucket count");
+  EXPECT_EQ(ops::fault_text(ops::Fault::None), nullptr);
+  // Half-to-even where a product or quotient needs rounding.
+  EXPECT_EQ(ops::mul_fix(1'500'000, 1, out), ops::Fault::None);
+  EXPECT_EQ(out, 2);  // 1.5 * 0.000001 = 0.0000015 -> 0.000002
+  EXPECT_EQ(ops::div_fix(1, 2'000'000, out), ops::Fault::None);
+  EXPECT_EQ(out, 0);  // 0.0000005 -> 0.000000
+  EXPECT_EQ(ops::date_add(10, -1), 9);  // a date minus one microsecond is the day before
+  EXPECT_EQ(ops::weekday_of_date(0), 4);  // 1970-01-01 was a Thursday
+}
+
+// The overload table: every builtin has overloads, all of one arity, that differ in some
+// argument type (so resolution is unambiguous), and the ids of the first fifteen are the ids the
+// builtins had in format v6 (stored in compiled programs and printed by --disasm).
+TEST(Builtins, OverloadTableIsWellFormed) {
+  using crm::bytecode::all_builtins;
+  using crm::bytecode::all_overloads;
+  for (size_t i = 0; i < all_overloads().size(); ++i) EXPECT_EQ(static_cast<size_t>(all_overloads()[i].id), i);
+  for (const auto& b : all_builtins()) {
+    SCOPED_TRACE(b.name);
+    auto os = b.overloads();
+    ASSERT_FALSE(os.empty());
+    std::set<std::vector<crm::bytecode::SigType>> shapes;
+    for (const auto* o : os) {
+      EXPECT_EQ(o->params.size(), b.arity());
+      std::vector<crm::bytecode::SigType> shape;
+      for (const auto& p : o->params) {
+        EXPECT_NE(p.type, crm::bytecode::SigType::Same);
+        shape.push_back(p.type);
+      }
+      EXPECT_TRUE(shapes.insert(shape).second) << "two overloads with the same parameter types";
+      if (o->result == crm::bytecode::SigType::Same) {
+        EXPECT_FALSE(o->params.empty());
+      }
+    }
+  }
+  for (size_t i = 0; i < all_builtins().size(); ++i) {
+    const auto& first = *all_builtins()[i].overloads().front();
+    EXPECT_EQ(static_cast<size_t>(first.id), i) << all_builtins()[i].name;
+  }
+  EXPECT_EQ(crm::bytecode::find_overload(static_cast<uint32_t>(all_overloads().size())), nullptr);
+}
+
+// Every overload is dispatched by the VM (none falls through to "unknown builtin").
+TEST(Builtins, TheVmDispatchesEveryOverload) {
+  crm::vm::StringPool pool;
+  crm::vm::CollectionStore sets;
+  int64_t s = pool.intern("Ab"), set = sets.add({1, 2, 3});
+  crm::vm::Context ctx;
+  ctx.strings = &pool;
+  ctx.collections = &sets;
+  for (const auto& o : crm::bytecode::all_overloads()) {
+    SCOPED_TRACE(o.signature());
+    std::vector<int64_t> args;
+    for (const auto& p : o.params)
+      args.push_back(p.type == crm::bytecode::SigType::String ? s
+                     : p.type == crm::bytecode::SigType::Set || p.type == crm::bytecode::SigType::List ? set
+                                                                                                        : 5);
+    const char* err = nullptr;
+    crm::vm::call_builtin(static_cast<uint32_t>(o.id), args.data(), ctx, &err);
+    EXPECT_EQ(err, nullptr) << err;
+  }
+  const char* err = nullptr;
+  crm::vm::call_builtin(static_cast<uint32_t>(crm::bytecode::overload_count()), nullptr, ctx, &err);
+  EXPECT_STREQ(err, "unknown builtin");
+}
+
+// Calls resolve to the overload of their argument types (no hidden flag arguments).
+TEST(Builtins, CallsResolveToTypedOverloads) {
+  auto c = crm::testing::compile_text(
+      "profile { t: Time  d: Date  i: Int  m: Money(CNY)  tags: Set<String>  s: String }\n"
+      "segment a = weekday(t) == weekday(d) and decimal(i) < decimal(m) and len(tags) > len(s) and abs(m) > 0 CNY\n");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  std::multiset<Overload> seen;
+  for (const auto& u : c.program().units)
+    for (const auto& in : u.code)
+      if (in.op == crm::bytecode::Op::CALL) {
+        seen.insert(static_cast<Overload>(in.a));
+        EXPECT_EQ(in.c, crm::bytecode::find_overload(in.a)->params.size());
+      }
+  for (Overload o : {Overload::WeekdayOfTime, Overload::WeekdayOfDate, Overload::DecimalOfInt, Overload::DecimalOfMoney,
+                     Overload::LenOfSet, Overload::LenOfString, Overload::AbsMoney})
+    EXPECT_TRUE(seen.count(o)) << static_cast<int>(o);
+}
+
+}  // namespace
