@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "api/decision.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "api/explain.h"
@@ -20,6 +21,11 @@
 namespace crm {
 
 using detail::make_result;
+
+#ifndef CRM_VERSION
+#error "CRM_VERSION (the project version) must be defined by the build"
+#endif
+const char* version() { return CRM_VERSION; }
 
 namespace detail {
 
@@ -117,11 +123,11 @@ std::vector<std::string> CompiledProgram::strategies() const {
   return out;
 }
 
-CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options) {
+namespace {
+
+CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOptions& options) {
   CompileOutput out;
   try {
-    std::vector<Input> inputs;
-    for (const auto& p : paths) inputs.push_back({p, std::nullopt});
     std::shared_ptr<Compilation> c = run_front_end(inputs, detail::driver_options(options));
     if (!c->sink.has_errors()) {
       codegen::Output gen = codegen::generate(c->program);
@@ -145,6 +151,30 @@ CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOp
     out.diagnostics = make_result(nullptr, e.what());
   }
   return out;
+}
+
+}  // namespace
+
+CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options) {
+  std::vector<Input> inputs;
+  for (const auto& p : paths) inputs.push_back({p, std::nullopt});
+  return compile_inputs(inputs, options);
+}
+
+CompileOutput compile_sources(const std::vector<SourceInput>& sources, const CheckOptions& options) {
+  std::vector<Input> inputs;
+  for (const auto& s : sources) inputs.push_back({s.path, s.text});
+  return compile_inputs(inputs, options);
+}
+
+CompileOutput compile_modules(const std::map<std::string, std::string>& modules, const CheckOptions& options) {
+  std::vector<Input> inputs;
+  for (const auto& [name, text] : modules) {
+    std::string path = name;
+    std::replace(path.begin(), path.end(), '.', '/');
+    inputs.push_back({path + ".crm", text, name});
+  }
+  return compile_inputs(inputs, options);
 }
 
 CompiledProgram load_compiled(const std::string& bytes, std::string& error) {
@@ -302,41 +332,63 @@ bool Runtime::commit(std::string& error) {
 }
 
 bool Runtime::load_profile(std::string_view line, std::string& error) {
-  if (!d_) { error = "no program"; return false; }
+  Error e;
+  if (load_profile(line, e)) return true;
+  error = std::move(e.message);
+  return false;
+}
+
+bool Runtime::load_profile(std::string_view line, Error& error) {
+  if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
   std::lock_guard lk(d_->mu);
   try {
-    return d_->engine.load_profile_line(line, error);
+    std::string msg;
+    if (d_->engine.load_profile_line(line, msg)) return true;
+    error = {ErrorKind::Input, std::move(msg)};
+    return false;
   } catch (const std::exception& e) {
-    error = e.what();
+    error = {ErrorKind::Internal, e.what()};
     return false;
   }
 }
 
-bool Runtime::process_event(std::string_view line, std::vector<std::string>& decisions, std::string& error) {
-  if (!d_) { error = "no program"; return false; }
-  auto& d = *d_;
+namespace {
+
+Error failed(ErrorKind kind, std::string message) { return {kind, std::move(message)}; }
+
+}  // namespace
+
+// The one implementation of process_event: decisions as JSON, the error with its kind.
+static bool process_json(detail::RuntimeData* dp, std::string_view line, std::vector<std::string>& decisions,
+                         Error& error) {
+  if (!dp) { error = failed(ErrorKind::Input, "no program"); return false; }
+  auto& d = *dp;
   d.queued.fetch_add(1);
   std::unique_lock lk(d.mu);
   d.queued.fetch_sub(1);
   try {
     if (!d.commit_error.empty()) {
-      error = d.commit_error;  // the state is behind what was decided: refuse to go on
+      error = failed(ErrorKind::State, d.commit_error);  // the state is behind what was decided: refuse to go on
       return false;
     }
     size_t before = d.engine.decided_units();
-    bool ok = d.engine.parse_event(line, d.event, error);
+    std::string err;
+    bool ok = d.engine.parse_event(line, d.event, err);
+    ErrorKind kind = ErrorKind::Input;  // a malformed, late or out-of-order line
     if (ok) {
       d.decisions.clear();
       // The stream contract: a late event is refused; held events are decided in time order.
-      ok = d.engine.submit(d.event, d.decisions, error);
-      if (ok && !d.engine.store_error().empty()) {
-        error = d.engine.store_error();
+      ok = d.engine.submit(d.event, d.decisions, err);
+      if (!d.engine.store_error().empty()) {
+        if (ok) err = d.engine.store_error();
+        kind = ErrorKind::State;
         ok = false;
       }
     }
     if (!ok) {
       d.recorded += d.engine.decided_units() - before;  // scheduled units may have been recorded
       d.maybe_commit();  // others may be waiting for this caller to close the group
+      error = failed(kind, std::move(err));
       return false;
     }
     std::vector<std::string> out;
@@ -346,14 +398,81 @@ bool Runtime::process_event(std::string_view line, std::vector<std::string>& dec
       // Wait for everything recorded so far: an idempotent replay may repeat decisions another
       // thread recorded that are not durable yet.
       d.recorded += d.engine.decided_units() - before;
-      if (d.mode == Commit::OnReturn && !d.wait_durable(lk, d.recorded, error)) return false;
+      if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err)) {
+        error = failed(ErrorKind::State, std::move(err));
+        return false;
+      }
     }
     decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
     return true;
   } catch (const std::exception& e) {
-    error = e.what();
+    error = failed(ErrorKind::Internal, e.what());
     return false;
   }
+}
+
+static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decisions, Error& error) {
+  if (!dp) { error = failed(ErrorKind::Input, "no program"); return false; }
+  auto& d = *dp;
+  std::unique_lock lk(d.mu);
+  try {
+    size_t before = d.engine.decided_units();
+    d.decisions.clear();
+    std::string err;
+    bool ok = d.engine.finish(d.decisions, err);
+    ErrorKind kind = ErrorKind::Input;
+    if (!d.engine.store_error().empty()) {
+      if (ok) err = d.engine.store_error();
+      kind = ErrorKind::State;
+      ok = false;
+    }
+    d.recorded += d.engine.decided_units() - before;
+    if (!ok) {
+      d.maybe_commit();
+      error = failed(kind, std::move(err));
+      return false;
+    }
+    std::vector<std::string> out;
+    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+    if (d.store && d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err, /*now=*/true)) {
+      error = failed(ErrorKind::State, std::move(err));
+      return false;
+    }
+    decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+    return true;
+  } catch (const std::exception& e) {
+    error = failed(ErrorKind::Internal, e.what());
+    return false;
+  }
+}
+
+// Typed decisions are read from their JSON lines (see Decision), so they say what the lines say.
+static bool to_structs(std::vector<std::string>& json, std::vector<Decision>& out, Error& error) {
+  std::vector<Decision> typed;
+  typed.reserve(json.size());
+  for (auto& line : json) {
+    std::string err;
+    Decision d;
+    if (!detail::parse_decision(std::move(line), d, err)) {
+      error = failed(ErrorKind::Internal, "cannot read a decision: " + err);
+      return false;
+    }
+    typed.push_back(std::move(d));
+  }
+  out.insert(out.end(), std::make_move_iterator(typed.begin()), std::make_move_iterator(typed.end()));
+  return true;
+}
+
+bool Runtime::process_event(std::string_view line, std::vector<std::string>& decisions, std::string& error) {
+  Error e;
+  if (process_json(d_.get(), line, decisions, e)) return true;
+  error = std::move(e.message);
+  return false;
+}
+
+bool Runtime::process_event(std::string_view line, std::vector<Decision>& decisions, Error& error) {
+  std::vector<std::string> json;
+  return process_json(d_.get(), line, json, error) && to_structs(json, decisions, error);
 }
 
 void Runtime::set_allowed_lateness(int64_t micros) {
@@ -363,40 +482,34 @@ void Runtime::set_allowed_lateness(int64_t micros) {
 }
 
 bool Runtime::finish(std::vector<std::string>& decisions, std::string& error) {
-  if (!d_) { error = "no program"; return false; }
-  auto& d = *d_;
-  std::unique_lock lk(d.mu);
-  try {
-    size_t before = d.engine.decided_units();
-    d.decisions.clear();
-    bool ok = d.engine.finish(d.decisions, error);
-    if (ok && !d.engine.store_error().empty()) {
-      error = d.engine.store_error();
-      ok = false;
-    }
-    d.recorded += d.engine.decided_units() - before;
-    if (!ok) {
-      d.maybe_commit();
-      return false;
-    }
-    std::vector<std::string> out;
-    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
-    if (d.store && d.mode == Commit::OnReturn && !d.wait_durable(lk, d.recorded, error, /*now=*/true)) return false;
-    decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
-    return true;
-  } catch (const std::exception& e) {
-    error = e.what();
-    return false;
-  }
+  Error e;
+  if (finish_json(d_.get(), decisions, e)) return true;
+  error = std::move(e.message);
+  return false;
+}
+
+bool Runtime::finish(std::vector<Decision>& decisions, Error& error) {
+  std::vector<std::string> json;
+  return finish_json(d_.get(), json, error) && to_structs(json, decisions, error);
 }
 
 std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {
-  if (!d_) return {};
+  std::vector<std::pair<std::string, int64_t>> counts;
+  Error error;
+  audience(at_micros, counts, error);
+  return counts;
+}
+
+bool Runtime::audience(int64_t at_micros, std::vector<std::pair<std::string, int64_t>>& counts, Error& error) {
+  if (!d_) { error = failed(ErrorKind::Input, "no program"); return false; }
   std::lock_guard lk(d_->mu);
   try {
-    return d_->engine.audience(at_micros);
-  } catch (...) {
-    return {};
+    counts = d_->engine.audience(at_micros);
+    return true;
+  } catch (const std::exception& e) {
+    counts.clear();
+    error = failed(ErrorKind::Internal, e.what());
+    return false;
   }
 }
 
@@ -407,6 +520,7 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
   Explanation out;
   if (!program.valid()) {
     out.error = "no program";
+    out.error_kind = ErrorKind::Input;
     return out;
   }
   try {
@@ -414,6 +528,7 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     auto prepared = explainer::prepare(data.front ? &data.front->program : nullptr, data.program);
     if (!prepared->error.empty()) {
       out.error = prepared->error;
+      out.error_kind = ErrorKind::Internal;
       return out;
     }
     explainer::Request req;
@@ -425,16 +540,19 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     for (size_t i = 0; i < profile_lines.size(); ++i)
       if (!profile_lines[i].empty() && !session.profile(profile_lines[i], err)) {
         out.error = "profiles:" + std::to_string(i + 1) + ": " + err;
+        out.error_kind = ErrorKind::Input;
         return out;
       }
     for (size_t i = 0; i < event_lines.size(); ++i)
       if (!event_lines[i].empty() && !session.event(event_lines[i], err)) {
         out.error = "events:" + std::to_string(i + 1) + ": " + err;
+        out.error_kind = ErrorKind::Input;
         return out;
       }
     explainer::Result r;
     if (!session.run(r, err)) {
       out.error = err;
+      out.error_kind = ErrorKind::Input;  // no such event, or not this user's
       return out;
     }
     for (uint32_t s = 0; s < r.strategies.size(); ++s) {
@@ -454,8 +572,9 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     out.json = std::move(r.json);
     out.ok = true;
   } catch (const std::exception& e) {
-    out.ok = false;
+    out = Explanation();
     out.error = e.what();
+    out.error_kind = ErrorKind::Internal;
   }
   return out;
 }

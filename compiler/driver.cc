@@ -12,7 +12,7 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
   auto c = std::make_unique<Compilation>(options.max_errors);
   sema::ModuleLoader loader(c->program, c->sink, options.load);
   for (const auto& in : inputs) {
-    if (in.text) loader.add_root_source(in.path, *in.text);
+    if (in.text) loader.add_root_source(in.path, *in.text, in.module, !in.module.empty());
     else loader.add_root_file(in.path);
   }
   loader.resolve();

@@ -19,6 +19,9 @@ namespace crm {
 struct Input {
   std::string path;
   std::optional<std::string> text;  // when set, used instead of reading `path`
+  // An embedder's in-memory module (text set): its module name, and imports are not looked
+  // for beside `path` on disk.
+  std::string module = {};
 };
 
 struct DriverOptions {

@@ -84,9 +84,17 @@ void ModuleLoader::add_root_file(const std::string& path) {
   if (auto* m = add_module(id, false, stem_name(path))) by_path_[canon] = m;
 }
 
-void ModuleLoader::add_root_source(const std::string& path, std::string text) {
+void ModuleLoader::add_root_source(const std::string& path, std::string text, const std::string& module_name,
+                                   bool in_memory) {
   auto id = program_.sources.add(path, std::move(text));
-  add_module(id, false, stem_name(path));
+  ModuleInfo* m = add_module(id, false, module_name.empty() ? stem_name(path) : module_name);
+  if (!m || !in_memory) return;
+  in_memory_.insert(m);
+  // The embedder's key names the module, as a file's path does for an import.
+  if (m->name != module_name)
+    sink_.report(diag::Code::E0201, m->ast->name_span,
+                 fmt::format("`{}` declares module `{}`, not `{}`", path, m->name, module_name))
+        .help = "make the `module` line match the module's name";
 }
 
 ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import& imp) {
@@ -106,7 +114,7 @@ ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import
   for (char& c : rel) if (c == '.') c = '/';
   rel += ".crm";
   std::vector<fs::path> candidates;
-  if (!from.is_std) candidates.push_back(fs::path(from.path).parent_path() / rel);
+  if (!from.is_std && !in_memory_.count(&from)) candidates.push_back(fs::path(from.path).parent_path() / rel);
   for (const auto& dir : options_.include_dirs) candidates.push_back(fs::path(dir) / rel);
   std::vector<std::string> tried;
   for (const auto& c : candidates) {

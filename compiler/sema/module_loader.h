@@ -6,6 +6,7 @@
 // files claiming one module name and import cycles are all diagnostics.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,11 @@ class ModuleLoader {
   ModuleLoader(Program& program, diag::DiagnosticSink& sink, const LoadOptions& options);
 
   void add_root_file(const std::string& path);
-  void add_root_source(const std::string& path, std::string text);
+  // In-memory text named `path`; its module name is `module_name` unless it declares one (empty:
+  // the stem of `path`). `in_memory`: imports are not looked for beside it on disk, only among
+  // the roots, the standard library and the include directories (an embedder's module map).
+  void add_root_source(const std::string& path, std::string text, const std::string& module_name = "",
+                       bool in_memory = false);
   // Resolves imports transitively; afterwards every ModuleInfo::imports target is set or reported.
   void resolve();
 
@@ -43,6 +48,7 @@ class ModuleLoader {
   bool syntax_ok_ = true;
   std::map<std::string, ModuleInfo*> by_name_;
   std::map<std::string, ModuleInfo*> by_path_;
+  std::set<const ModuleInfo*> in_memory_;
 };
 
 }  // namespace crm::sema

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +19,50 @@
 #include <crm/check.h>
 
 namespace crm {
+
+// The library's version, "MAJOR.MINOR.PATCH" (the CMake project's version).
+const char* version();
+
+// Why a call failed, by whose mistake it is (cel-cpp's contract: the caller's errors apart from
+// the library's):
+//   Input     the caller's input is wrong: a malformed or late event line, a bad profile, a
+//             call the object cannot answer (no program). Fix the input; the object is usable.
+//   State     the durable state failed (the ledger cannot be written or committed). The runtime
+//             refuses further events; decisions not committed must not be acted on.
+//   Internal  a failure inside the library (a bug, or memory exhausted).
+enum class ErrorKind { None, Input, State, Internal };
+struct Error {
+  ErrorKind kind = ErrorKind::None;
+  std::string message;  // as the string-returning calls give it, e.g. "column 3: expected `:`"
+  bool ok() const { return kind == ErrorKind::None; }
+};
+
+// One decision as a struct: the fields of its JSON line (docs/runtime.md, "Decisions"), typed.
+// It is read from `json` itself, so the two can never disagree (decisions replayed from a
+// ledger included). Money is in millionths of `currency` (139.12 CNY is 139'120'000), times in
+// microseconds since the Unix epoch (UTC).
+struct Decision {
+  enum class Outcome { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held };
+  Outcome outcome = Outcome::Granted;
+  std::string event;     // the trigger event's id; empty for scheduled deliveries and expiries
+  std::string user;
+  std::string strategy;  // empty for a redemption that names no grant
+  std::string reason;    // rejected, redeem_rejected: why
+  std::string resource, channel, code;  // the action's; empty when it has none
+  int64_t at_micros = 0;
+  bool has_amount = false;  // granted and expired coupons: face value; redeemed: the subsidy
+  int64_t amount_millionths = 0;
+  bool has_sales = false;   // redeemed: the order amount
+  int64_t sales_millionths = 0;
+  std::string currency;     // of amount and sales; empty when there is no money
+  bool has_granted_at = false;  // redeemed, redeem_rejected, expired: when the grant was made
+  int64_t granted_at_micros = 0;
+  bool released = false;    // a held message released when quiet hours end
+  int64_t held_at_micros = 0;  // when released: when it was held
+  std::string json;         // the decision exactly as `crm run` writes it
+};
+// The name in the JSON contract: "granted", "redeem_rejected", ...
+const char* outcome_name(Decision::Outcome outcome);
 
 namespace detail {
 struct ProgramData;
@@ -46,6 +91,13 @@ struct CompileOutput {
 };
 
 CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
+// Files and in-memory texts together (e.g. one read from standard input), as check_sources.
+CompileOutput compile_sources(const std::vector<SourceInput>& inputs, const CheckOptions& options = {});
+// In-memory modules, module name -> text (an embedder's or a language server's sources). Every
+// module is part of the program; `import a.b` finds the module named a.b among them (then the
+// standard library, then options.include_dirs on disk; never the current directory).
+// Diagnostics name a module by its path a/b.crm. A `module` line in a text must match its key.
+CompileOutput compile_modules(const std::map<std::string, std::string>& modules, const CheckOptions& options = {});
 // Loads `.crmc` bytes; on failure returns an invalid program and sets `error`.
 CompiledProgram load_compiled(const std::string& bytes, std::string& error);
 
@@ -122,6 +174,10 @@ class Runtime {
   // allowed lateness, the decisions of the held events it releases. On failure nothing is
   // appended.
   bool process_event(std::string_view json_line, std::vector<std::string>& decisions, std::string& error);
+  // The same, with decisions as structs and the error's kind (Input: the line is malformed or
+  // late, nothing changed; State: the ledger failed).
+  bool process_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
+  bool load_profile(std::string_view json_line, Error& error);
   // The stream contract (docs/semantics.md, "Event order"): events may be out of time order by
   // at most `micros` (default 0). An older event is refused by process_event (nothing changes);
   // events within it are held and decided in time order once the watermark (the latest event
@@ -130,8 +186,12 @@ class Runtime {
   void set_allowed_lateness(int64_t micros);
   // End of the stream: decides every held event and runs the schedules due by the latest event.
   bool finish(std::vector<std::string>& decisions, std::string& error);
+  bool finish(std::vector<Decision>& decisions, Error& error);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
+  // The same, segments first then strategies, in program order; false with the error instead
+  // of an empty answer.
+  bool audience(int64_t at_micros, std::vector<std::pair<std::string, int64_t>>& counts, Error& error);
 
  private:
   std::unique_ptr<detail::RuntimeData> d_;
@@ -154,6 +214,7 @@ struct ExplainRequest {
 struct Explanation {
   bool ok = false;
   std::string error;  // when !ok: "events:LINE: ..." for a malformed line, or why it cannot answer
+  ErrorKind error_kind = ErrorKind::None;  // Input: a bad line or request; Internal otherwise
   struct Check {
     std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
                          // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap

@@ -1,0 +1,92 @@
+// decision.cc - crm::Decision from a decision's JSON line. Reading the line the engine wrote
+// (rather than the engine's record) makes the struct say exactly what the line says, for
+// decisions replayed from a ledger as well as fresh ones.
+#include "api/decision.h"
+
+#include <optional>
+
+#include "runtime/engine/json_line.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm {
+
+const char* outcome_name(Decision::Outcome o) {
+  switch (o) {
+    case Decision::Outcome::Granted: return "granted";
+    case Decision::Outcome::Rejected: return "rejected";
+    case Decision::Outcome::Control: return "control";
+    case Decision::Outcome::Redeemed: return "redeemed";
+    case Decision::Outcome::RedeemRejected: return "redeem_rejected";
+    case Decision::Outcome::Expired: return "expired";
+    case Decision::Outcome::Held: return "held";
+  }
+  return "?";
+}
+
+namespace detail {
+
+bool parse_decision(std::string json, Decision& out, std::string& error) {
+  std::vector<engine::JsonMember> members;
+  if (!engine::parse_json_object(json, members, error)) return false;
+  out = Decision();
+  bool has_outcome = false;
+  auto time = [&](const engine::JsonMember& m, int64_t& v) {
+    auto t = m.value.kind == engine::JsonValue::Kind::String ? support::parse_time(m.value.text, true) : std::nullopt;
+    if (!t) error = "`" + m.key + "` is not a time";
+    else v = *t;
+    return t.has_value();
+  };
+  auto money = [&](const engine::JsonMember& m, int64_t& v) {
+    auto d = m.value.kind == engine::JsonValue::Kind::String ? support::Decimal::parse(m.value.text) : std::nullopt;
+    if (!d) error = "`" + m.key + "` is not a decimal";
+    else v = d->units();
+    return d.has_value();
+  };
+  for (const auto& m : members) {
+    bool text = m.value.kind == engine::JsonValue::Kind::String;
+    if (m.value.kind == engine::JsonValue::Kind::Null) continue;
+    const std::string& k = m.key;
+    if (k == "event" && text) out.event = m.value.text;
+    else if (k == "user" && text) out.user = m.value.text;
+    else if (k == "strategy" && text) out.strategy = m.value.text;
+    else if (k == "reason" && text) out.reason = m.value.text;
+    else if (k == "resource" && text) out.resource = m.value.text;
+    else if (k == "channel" && text) out.channel = m.value.text;
+    else if (k == "code" && text) out.code = m.value.text;
+    else if (k == "currency" && text) out.currency = m.value.text;
+    else if (k == "outcome" && text) {
+      for (auto o : {Decision::Outcome::Granted, Decision::Outcome::Rejected, Decision::Outcome::Control,
+                     Decision::Outcome::Redeemed, Decision::Outcome::RedeemRejected, Decision::Outcome::Expired,
+                     Decision::Outcome::Held})
+        if (m.value.text == outcome_name(o)) out.outcome = o, has_outcome = true;
+      if (!has_outcome) {
+        error = "unknown outcome `" + m.value.text + "`";
+        return false;
+      }
+    } else if (k == "at") {
+      if (!time(m, out.at_micros)) return false;
+    } else if (k == "granted_at") {
+      if (!time(m, out.granted_at_micros)) return false;
+      out.has_granted_at = true;
+    } else if (k == "held_at") {
+      if (!time(m, out.held_at_micros)) return false;
+      out.released = true;
+    } else if (k == "amount" || k == "subsidy") {
+      if (!money(m, out.amount_millionths)) return false;
+      out.has_amount = true;
+    } else if (k == "sales") {
+      if (!money(m, out.sales_millionths)) return false;
+      out.has_sales = true;
+    }  // other keys: later versions of the contract may add fields
+  }
+  if (!has_outcome || out.user.empty()) {
+    error = "no outcome or user";
+    return false;
+  }
+  out.json = std::move(json);
+  return true;
+}
+
+}  // namespace detail
+}  // namespace crm

@@ -1,0 +1,465 @@
+// c_api_test.cc - the C API (include/crm/crm.h) as a host program uses it, errors included:
+// bad programs, bad event lines, NULL arguments, buffers too small.
+#include <crm/crm.h>
+
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <crm/runtime.h>
+
+namespace {
+
+const char* kSchema = R"(module demo.schema
+profile { age: Int  city: String }
+event Order { amount: Money(CNY) }
+)";
+
+const char* kRules = R"(module demo.rules
+import demo.schema
+resource coupon c10 { discount: 10 CNY  threshold: 50 CNY }
+segment adult = age >= 18
+segment repeat_buyer = count(Order within 30 days) >= 2
+strategy thanks { who: repeat_buyer and adult  when: on Order  what: grant c10 via App code "T"  how much: per user 1 per day }
+)";
+
+std::string text_of(crm_status (*render)(const crm_compilation*, crm_render_format, char*, size_t, size_t*),
+                    const crm_compilation* c, crm_render_format f) {
+  size_t len = 0;
+  crm_status s = render(c, f, nullptr, 0, &len);
+  if (s != CRM_ERR_BUFFER_TOO_SMALL && s != CRM_OK) return "<" + std::string(crm_status_name(s)) + ">";
+  std::string out(len + 1, '\0');
+  EXPECT_EQ(render(c, f, out.data(), out.size(), &len), CRM_OK);
+  out.resize(len);
+  return out;
+}
+
+// Compiles kSchema + kRules from memory; the test fails when it does not compile.
+crm_program* compile_demo() {
+  const char* names[] = {"demo.schema", "demo.rules"};
+  const char* texts[] = {kSchema, kRules};
+  crm_compilation* c = nullptr;
+  crm_status s = crm_compile_sources(names, texts, nullptr, 2, nullptr, &c);
+  EXPECT_EQ(s, CRM_OK) << crm_last_error() << "\n" << text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  crm_program* p = nullptr;
+  EXPECT_EQ(crm_compilation_program(c, &p), CRM_OK);
+  crm_compilation_free(c);  // the program outlives its compilation
+  return p;
+}
+
+crm_decisions* feed(crm_runtime* rt, const std::string& line, crm_status expect = CRM_OK) {
+  crm_decisions* d = nullptr;
+  EXPECT_EQ(crm_runtime_process_event(rt, line.data(), line.size(), &d), expect) << crm_last_error();
+  return d;
+}
+
+const std::string kProfile = R"({"user":"u1","age":40,"city":"Wuhan"})";
+void load_profile(crm_runtime* rt) {
+  EXPECT_EQ(crm_runtime_load_profile(rt, kProfile.data(), kProfile.size()), CRM_OK) << crm_last_error();
+}
+
+const std::string kE1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+const std::string kE2 = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70.5})";
+constexpr int64_t kNov11 = 1'794'355'200'000'000;  // 2026-11-11T00:00:00Z
+
+}  // namespace
+
+TEST(CApi, VersionAndStatusNames) {
+  EXPECT_STREQ(crm_version(), crm::version());
+  EXPECT_EQ(crm_api_version(), CRM_C_API_VERSION);
+  EXPECT_STREQ(crm_status_name(CRM_ERR_BUFFER_TOO_SMALL), "CRM_ERR_BUFFER_TOO_SMALL");
+  EXPECT_STREQ(crm_status_name(static_cast<crm_status>(99)), "CRM_ERR_UNKNOWN");
+}
+
+TEST(CApi, CompilesInMemoryModulesAndStreamsTypedDecisions) {
+  crm_program* p = compile_demo();
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(crm_program_segment_count(p), 2u);
+  EXPECT_STREQ(crm_program_segment_name(p, 1), "repeat_buyer");
+  EXPECT_EQ(crm_program_segment_name(p, 2), nullptr);
+  ASSERT_EQ(crm_program_strategy_count(p), 1u);
+  EXPECT_STREQ(crm_program_strategy_name(p, 0), "thanks");
+
+  crm_runtime* rt = nullptr;
+  ASSERT_EQ(crm_runtime_new(p, nullptr, &rt), CRM_OK) << crm_last_error();
+  crm_program_free(p);  // the runtime keeps its own reference
+  std::string profile = R"({"user":"u1","age":40,"city":"Wuhan"})";
+  ASSERT_EQ(crm_runtime_load_profile(rt, profile.data(), profile.size()), CRM_OK) << crm_last_error();
+
+  crm_decisions* d = feed(rt, kE1);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(crm_decisions_count(d), 0u);  // one order: not a repeat buyer yet
+  crm_decisions_free(d);
+
+  d = feed(rt, kE2);
+  ASSERT_EQ(crm_decisions_count(d), 1u);
+  crm_decision dec;
+  ASSERT_EQ(crm_decisions_get(d, 0, &dec), CRM_OK);
+  EXPECT_EQ(dec.outcome, CRM_OUTCOME_GRANTED);
+  EXPECT_STREQ(dec.outcome_name, "granted");
+  EXPECT_STREQ(dec.event, "e2");
+  EXPECT_STREQ(dec.user, "u1");
+  EXPECT_STREQ(dec.strategy, "thanks");
+  EXPECT_STREQ(dec.resource, "c10");
+  EXPECT_STREQ(dec.channel, "App");
+  EXPECT_STREQ(dec.code, "T");
+  EXPECT_STREQ(dec.reason, "");
+  EXPECT_EQ(dec.at_micros, kNov11 + 2 * 3600'000'000LL);
+  EXPECT_TRUE(dec.has_amount);
+  EXPECT_EQ(dec.amount_millionths, 10'000'000);  // 10 CNY
+  EXPECT_STREQ(dec.currency, "CNY");
+  EXPECT_FALSE(dec.has_sales);
+  EXPECT_FALSE(dec.released);
+
+  // The JSON line is the one `crm run` writes; the struct says the same.
+  size_t len = 0;
+  EXPECT_EQ(crm_decisions_json(d, 0, nullptr, 0, &len), CRM_ERR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(len, std::strlen(dec.json));
+  std::string json(len + 1, '\0');
+  ASSERT_EQ(crm_decisions_json(d, 0, json.data(), json.size(), &len), CRM_OK);
+  json.resize(len);
+  EXPECT_EQ(json, dec.json);
+  EXPECT_NE(json.find(R"("outcome":"granted")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("amount":"10")"), std::string::npos) << json;
+  crm_decisions_free(d);
+
+  crm_audience* a = nullptr;
+  ASSERT_EQ(crm_runtime_audience(rt, kNov11 + 3 * 3600'000'000LL, &a), CRM_OK);
+  ASSERT_EQ(crm_audience_count(a), 3u);  // two segments, one strategy
+  const char* name = nullptr;
+  int64_t users = -1;
+  int is_strategy = -1;
+  ASSERT_EQ(crm_audience_entry(a, 1, &name, &users, &is_strategy), CRM_OK);
+  EXPECT_STREQ(name, "repeat_buyer");
+  EXPECT_EQ(users, 1);
+  EXPECT_EQ(is_strategy, 0);
+  ASSERT_EQ(crm_audience_entry(a, 2, &name, &users, &is_strategy), CRM_OK);
+  EXPECT_STREQ(name, "thanks");
+  EXPECT_EQ(is_strategy, 1);
+  EXPECT_EQ(crm_audience_entry(a, 3, &name, &users, nullptr), CRM_ERR_INVALID_ARGUMENT);
+  crm_audience_free(a);
+
+  d = nullptr;
+  ASSERT_EQ(crm_runtime_finish(rt, &d), CRM_OK);
+  EXPECT_EQ(crm_decisions_count(d), 0u);
+  crm_decisions_free(d);
+  crm_runtime_free(rt);
+}
+
+TEST(CApi, BadEventLinesAreInputErrorsThatChangeNothing) {
+  crm_program* p = compile_demo();
+  crm_runtime* rt = nullptr;
+  ASSERT_EQ(crm_runtime_new(p, nullptr, &rt), CRM_OK);
+  load_profile(rt);
+  crm_decisions* d = feed(rt, kE1);
+  crm_decisions_free(d);
+  d = reinterpret_cast<crm_decisions*>(1);  // must be reset to NULL on failure
+  std::string bad = R"({"id":"e3","type":"Order","user":"u1","time":"yesterday","amount":5})";
+  EXPECT_EQ(crm_runtime_process_event(rt, bad.data(), bad.size(), &d), CRM_ERR_INPUT);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_NE(std::string(crm_last_error()).find("ISO-8601"), std::string::npos) << crm_last_error();
+  feed(rt, "{\"id\":", CRM_ERR_INPUT);
+  feed(rt, R"({"id":"e0","type":"Order","user":"u1","time":"2026-11-10T00:00:00Z","amount":5})", CRM_ERR_INPUT);
+  EXPECT_NE(std::string(crm_last_error()).find("out of order"), std::string::npos) << crm_last_error();
+  std::string profile = R"({"user":"u2","age":"forty"})";
+  EXPECT_EQ(crm_runtime_load_profile(rt, profile.data(), profile.size()), CRM_ERR_INPUT);
+  // Nothing changed: the second order still makes u1 a repeat buyer, once.
+  d = feed(rt, kE2);
+  EXPECT_EQ(crm_decisions_count(d), 1u);
+  crm_decisions_free(d);
+  crm_runtime_free(rt);
+  crm_program_free(p);
+}
+
+TEST(CApi, ProgramErrorsComeAsDiagnostics) {
+  const char* names[] = {"demo.bad"};
+  const char* texts[] = {"segment s = nosuch > 1\n"};
+  crm_compilation* c = nullptr;
+  ASSERT_EQ(crm_compile_sources(names, texts, nullptr, 1, nullptr, &c), CRM_ERR_PROGRAM);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(crm_compilation_error_count(c), 1u);
+  ASSERT_EQ(crm_compilation_diagnostic_count(c), 1u);
+  crm_diagnostic dg;
+  ASSERT_EQ(crm_compilation_diagnostic(c, 0, &dg), CRM_OK);
+  EXPECT_EQ(dg.severity, CRM_SEVERITY_ERROR);
+  EXPECT_STREQ(dg.file, "demo/bad.crm");
+  EXPECT_EQ(dg.line, 1u);
+  EXPECT_EQ(dg.column, 13u);
+  EXPECT_EQ(std::string(dg.code).size(), 5u);
+  EXPECT_EQ(dg.code[0], 'E');
+  EXPECT_NE(std::string(dg.message).find("nosuch"), std::string::npos) << dg.message;
+  EXPECT_EQ(crm_compilation_diagnostic(c, 1, &dg), CRM_ERR_INVALID_ARGUMENT);
+  std::string text = text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  EXPECT_NE(text.find("demo/bad.crm:1:13"), std::string::npos) << text;
+  std::string json = text_of(crm_compilation_render, c, CRM_RENDER_JSON);
+  EXPECT_EQ(json.rfind("{\"diagnostics\":[", 0), 0u) << json;
+  crm_program* p = reinterpret_cast<crm_program*>(1);
+  EXPECT_EQ(crm_compilation_program(c, &p), CRM_ERR_PROGRAM);
+  crm_compilation_free(c);
+
+  // A module line that contradicts its name is the user's error too.
+  const char* names2[] = {"demo.one"};
+  const char* texts2[] = {"module demo.two\nsegment s = true\n"};
+  ASSERT_EQ(crm_compile_sources(names2, texts2, nullptr, 1, nullptr, &c), CRM_ERR_PROGRAM);
+  ASSERT_EQ(crm_compilation_diagnostic(c, 0, &dg), CRM_OK);
+  EXPECT_STREQ(dg.code, "E0201");
+  crm_compilation_free(c);
+}
+
+TEST(CApi, InMemoryModulesNeverReadTheCurrentDirectory) {
+  // demo/schema.crm exists in the working directory; the in-memory module must not find it.
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / "c_api_cwd";
+  fs::create_directories(dir / "demo");
+  std::ofstream(dir / "demo" / "schema.crm") << kSchema;
+  fs::path old = fs::current_path();
+  fs::current_path(dir);
+  const char* names[] = {"demo.rules"};
+  const char* texts[] = {kRules};
+  crm_compilation* c = nullptr;
+  crm_status s = crm_compile_sources(names, texts, nullptr, 1, nullptr, &c);
+  fs::current_path(old);
+  EXPECT_EQ(s, CRM_ERR_PROGRAM);
+  std::string text = text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  EXPECT_NE(text.find("module `demo.schema` not found"), std::string::npos) << text;
+  crm_compilation_free(c);
+
+  // With an include directory it is found there, and lengths limit the texts.
+  crm_compile_options* o = nullptr;
+  ASSERT_EQ(crm_compile_options_new(&o), CRM_OK);
+  ASSERT_EQ(crm_compile_options_add_include_dir(o, dir.c_str()), CRM_OK);
+  std::string padded = std::string(kRules) + "garbage that the length excludes";
+  const char* texts2[] = {padded.c_str()};
+  size_t lengths[] = {std::strlen(kRules)};
+  EXPECT_EQ(crm_compile_sources(names, texts2, lengths, 1, o, &c), CRM_OK) << text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  crm_compilation_free(c);
+  crm_compile_options_free(o);
+}
+
+TEST(CApi, CompilesFilesWithLimits) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / "c_api_files";
+  fs::create_directories(dir / "demo");
+  std::ofstream(dir / "demo" / "schema.crm") << kSchema;
+  std::ofstream(dir / "rules.crm") << kRules;
+  std::string rules = (dir / "rules.crm").string();
+  const char* paths[] = {rules.c_str()};
+  crm_compilation* c = nullptr;
+  ASSERT_EQ(crm_compile_files(paths, 1, nullptr, &c), CRM_OK) << text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  crm_program* p = nullptr;
+  ASSERT_EQ(crm_compilation_program(c, &p), CRM_OK);
+  crm_compilation_free(c);
+
+  // Round trip through the .crmc bytes.
+  size_t len = 0;
+  ASSERT_EQ(crm_program_serialize(p, nullptr, 0, &len), CRM_ERR_BUFFER_TOO_SMALL);
+  std::vector<char> bytes(len + 1);
+  ASSERT_EQ(crm_program_serialize(p, bytes.data(), bytes.size(), &len), CRM_OK);
+  crm_program* q = nullptr;
+  ASSERT_EQ(crm_program_load(bytes.data(), len, &q), CRM_OK) << crm_last_error();
+  EXPECT_EQ(crm_program_strategy_count(q), 1u);
+  crm_program_free(q);
+  bytes[len / 2] ^= 0x55;
+  EXPECT_EQ(crm_program_load(bytes.data(), len, &q), CRM_ERR_INPUT);
+  EXPECT_EQ(crm_program_load("nope", 4, &q), CRM_ERR_INPUT);
+  crm_program_free(p);
+
+  crm_compile_options* o = nullptr;
+  ASSERT_EQ(crm_compile_options_new(&o), CRM_OK);
+  ASSERT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_FILE_BYTES, 16), CRM_OK);
+  EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_ERRORS, 0), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_NESTING, 1ull << 40), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_options_set_limit(o, static_cast<crm_limit>(9), 1), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_files(paths, 1, o, &c), CRM_ERR_PROGRAM);  // too big for 16 bytes
+  EXPECT_GE(crm_compilation_error_count(c), 1u);
+  crm_compilation_free(c);
+  crm_compile_options_free(o);
+
+  const char* missing[] = {"/nonexistent/x.crm"};
+  EXPECT_EQ(crm_compile_files(missing, 1, nullptr, &c), CRM_ERR_PROGRAM);  // E0107, not a status
+  crm_diagnostic dg;
+  ASSERT_EQ(crm_compilation_diagnostic(c, 0, &dg), CRM_OK);
+  EXPECT_STREQ(dg.code, "E0107");
+  EXPECT_EQ(dg.line, 0u);
+  EXPECT_STREQ(dg.file, "");
+  crm_compilation_free(c);
+}
+
+TEST(CApi, NullArgumentsAreInvalidNeverACrash) {
+  crm_compilation* c = nullptr;
+  const char* one[] = {"x.crm"};
+  const char* nul[] = {nullptr};
+  EXPECT_EQ(crm_compile_files(nullptr, 1, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_files(one, 1, nullptr, nullptr), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_files(one, 0, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_files(nul, 1, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_STREQ(crm_last_error(), "a path is NULL");
+  EXPECT_EQ(crm_compile_sources(one, nul, nullptr, 1, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  const char* empty[] = {""};
+  EXPECT_EQ(crm_compile_sources(empty, one, nullptr, 1, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  const char* twice[] = {"a", "a"};
+  const char* texts[] = {"segment s = true", "segment t = true"};
+  EXPECT_EQ(crm_compile_sources(twice, texts, nullptr, 2, nullptr, &c), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(c, nullptr);
+
+  EXPECT_EQ(crm_compilation_error_count(nullptr), 0u);
+  EXPECT_EQ(crm_compilation_render(nullptr, CRM_RENDER_TEXT, nullptr, 0, nullptr), CRM_ERR_INVALID_ARGUMENT);
+  crm_diagnostic dg;
+  EXPECT_EQ(crm_compilation_diagnostic(nullptr, 0, &dg), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_program_load(nullptr, 3, nullptr), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_program_segment_count(nullptr), 0u);
+  EXPECT_EQ(crm_program_strategy_name(nullptr, 0), nullptr);
+
+  crm_runtime* rt = nullptr;
+  EXPECT_EQ(crm_runtime_new(nullptr, nullptr, &rt), CRM_ERR_INVALID_ARGUMENT);
+  crm_decisions* d = nullptr;
+  EXPECT_EQ(crm_runtime_process_event(nullptr, "{}", 2, &d), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_runtime_finish(nullptr, &d), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_runtime_commit(nullptr), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_runtime_load_profile(nullptr, "{}", 2), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_decisions_count(nullptr), 0u);
+  crm_decision dec;
+  EXPECT_EQ(crm_decisions_get(nullptr, 0, &dec), CRM_ERR_INVALID_ARGUMENT);
+  crm_explanation* x = nullptr;
+  EXPECT_EQ(crm_explain(nullptr, nullptr, 0, nullptr, 0, "u1", 0, nullptr, &x), CRM_ERR_INVALID_ARGUMENT);
+
+  crm_program* p = compile_demo();
+  ASSERT_EQ(crm_runtime_new(p, nullptr, &rt), CRM_OK);
+  EXPECT_EQ(crm_runtime_process_event(rt, nullptr, 2, &d), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_runtime_process_event(rt, "{}", 2, nullptr), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_runtime_process_event(rt, nullptr, 0, &d), CRM_ERR_INPUT);  // an empty line
+  EXPECT_EQ(crm_explain(p, nullptr, 0, nullptr, 0, nullptr, 0, nullptr, &x), CRM_ERR_INVALID_ARGUMENT);
+  // Exactly one of an instant and an event.
+  EXPECT_EQ(crm_explain(p, nullptr, 0, nullptr, 0, "u1", INT64_MIN, nullptr, &x), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_explain(p, nullptr, 0, nullptr, 0, "u1", 0, "e1", &x), CRM_ERR_INVALID_ARGUMENT);
+  crm_runtime_options o;
+  crm_runtime_options_init(&o);
+  o.manual_commit = 1;  // needs a ledger
+  EXPECT_EQ(crm_runtime_new(p, &o, &rt), CRM_ERR_INVALID_ARGUMENT);
+  crm_runtime_options_init(&o);
+  o.allowed_lateness_micros = -1;
+  EXPECT_EQ(crm_runtime_new(p, &o, &rt), CRM_ERR_INVALID_ARGUMENT);
+  crm_runtime_free(rt);
+  crm_program_free(p);
+  // Every free function accepts NULL.
+  crm_compile_options_free(nullptr);
+  crm_compilation_free(nullptr);
+  crm_program_free(nullptr);
+  crm_runtime_free(nullptr);
+  crm_decisions_free(nullptr);
+  crm_audience_free(nullptr);
+  crm_explanation_free(nullptr);
+}
+
+TEST(CApi, BuffersTooSmallAreRefusedWithTheSizeNeeded) {
+  const char* names[] = {"demo.bad"};
+  const char* texts[] = {"segment s = nosuch > 1\n"};
+  crm_compilation* c = nullptr;
+  ASSERT_EQ(crm_compile_sources(names, texts, nullptr, 1, nullptr, &c), CRM_ERR_PROGRAM);
+  size_t len = 0;
+  ASSERT_EQ(crm_compilation_render(c, CRM_RENDER_TEXT, nullptr, 0, &len), CRM_ERR_BUFFER_TOO_SMALL);
+  ASSERT_GT(len, 10u);
+  EXPECT_NE(std::string(crm_last_error()).find(std::to_string(len + 1) + " are needed"), std::string::npos);
+  std::string buf(len, '#');  // one byte short: no room for the NUL
+  size_t len2 = 0;
+  EXPECT_EQ(crm_compilation_render(c, CRM_RENDER_TEXT, buf.data(), buf.size(), &len2), CRM_ERR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(len2, len);
+  EXPECT_EQ(buf, std::string(len, '#'));  // nothing written
+  buf.assign(len + 1, '#');
+  EXPECT_EQ(crm_compilation_render(c, CRM_RENDER_TEXT, buf.data(), buf.size(), nullptr), CRM_OK);
+  EXPECT_EQ(buf[len], '\0');
+  EXPECT_EQ(crm_compilation_render(c, CRM_RENDER_TEXT, nullptr, 100, &len), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compilation_render(c, static_cast<crm_render_format>(7), buf.data(), buf.size(), &len),
+            CRM_ERR_INVALID_ARGUMENT);
+  crm_compilation_free(c);
+}
+
+TEST(CApi, LedgerSurvivesARestartAndIsSingleWriter) {
+  std::string path = ::testing::TempDir() + "c_api_ledger.db";
+  std::filesystem::remove(path);
+  crm_program* p = compile_demo();
+  crm_runtime_options o;
+  crm_runtime_options_init(&o);
+  o.ledger_path = path.c_str();
+  o.manual_commit = 1;
+  crm_runtime* rt = nullptr;
+  ASSERT_EQ(crm_runtime_new(p, &o, &rt), CRM_OK) << crm_last_error();
+  crm_runtime* second = nullptr;
+  EXPECT_EQ(crm_runtime_new(p, &o, &second), CRM_ERR_STATE);  // one writer per ledger
+  EXPECT_EQ(second, nullptr);
+  load_profile(rt);
+  crm_decisions_free(feed(rt, kE1));
+  crm_decisions* d = feed(rt, kE2);
+  EXPECT_EQ(crm_decisions_count(d), 1u);
+  crm_decisions_free(d);
+  ASSERT_EQ(crm_runtime_commit(rt), CRM_OK) << crm_last_error();
+  crm_runtime_free(rt);
+
+  // A restart on the same ledger: the same event again is a replay of the recorded decision,
+  // read back from the ledger, with the same typed fields.
+  ASSERT_EQ(crm_runtime_new(p, &o, &rt), CRM_OK) << crm_last_error();
+  load_profile(rt);
+  crm_decisions_free(feed(rt, kE1));
+  d = feed(rt, kE2);
+  ASSERT_EQ(crm_decisions_count(d), 1u);
+  crm_decision dec;
+  ASSERT_EQ(crm_decisions_get(d, 0, &dec), CRM_OK);
+  EXPECT_EQ(dec.outcome, CRM_OUTCOME_GRANTED);
+  EXPECT_STREQ(dec.strategy, "thanks");
+  EXPECT_STREQ(dec.event, "e2");
+  EXPECT_EQ(dec.amount_millionths, 10'000'000);
+  crm_decisions_free(d);
+  crm_runtime_free(rt);
+  crm_program_free(p);
+}
+
+TEST(CApi, ExplainIsStructuredAndRendered) {
+  crm_program* p = compile_demo();
+  std::string profiles = "{\"user\":\"u1\",\"age\":40,\"city\":\"Wuhan\"}\n";
+  std::string events = kE2 + "\r\n" + kE1 + "\n";  // any order, CRLF too
+  crm_explanation* x = nullptr;
+  ASSERT_EQ(crm_explain(p, profiles.data(), profiles.size(), events.data(), events.size(), "u1", INT64_MIN, "e2", &x),
+            CRM_OK)
+      << crm_last_error();
+  ASSERT_EQ(crm_explanation_strategy_count(x), 1u);
+  crm_explained_strategy s;
+  ASSERT_EQ(crm_explanation_strategy(x, 0, &s), CRM_OK);
+  EXPECT_STREQ(s.name, "thanks");
+  EXPECT_STREQ(s.verdict, "granted");
+  EXPECT_STREQ(s.event, "e2");
+  ASSERT_GT(s.check_count, 0u);
+  ASSERT_EQ(s.decision_count, 1u);
+  bool saw_who = false;
+  for (size_t i = 0; i < s.check_count; ++i) {
+    crm_explained_check c;
+    ASSERT_EQ(crm_explanation_check(x, 0, i, &c), CRM_OK);
+    if (std::string(c.clause) == "who") saw_who = c.passed;
+  }
+  EXPECT_TRUE(saw_who);
+  crm_explained_check c;
+  EXPECT_EQ(crm_explanation_check(x, 0, s.check_count, &c), CRM_ERR_INVALID_ARGUMENT);
+  size_t len = 0;
+  ASSERT_EQ(crm_explanation_decision(x, 0, 0, nullptr, 0, &len), CRM_ERR_BUFFER_TOO_SMALL);
+  std::string json(len + 1, '\0');
+  ASSERT_EQ(crm_explanation_decision(x, 0, 0, json.data(), json.size(), &len), CRM_OK);
+  EXPECT_NE(json.find("\"outcome\":\"granted\""), std::string::npos) << json;
+  ASSERT_EQ(crm_explanation_render(x, CRM_RENDER_TEXT, nullptr, 0, &len), CRM_ERR_BUFFER_TOO_SMALL);
+  std::string text(len + 1, '\0');
+  ASSERT_EQ(crm_explanation_render(x, CRM_RENDER_TEXT, text.data(), text.size(), &len), CRM_OK);
+  EXPECT_NE(text.find("thanks"), std::string::npos) << text;
+  EXPECT_EQ(crm_explanation_render(x, CRM_RENDER_TEXT_COLOR, text.data(), text.size(), &len), CRM_ERR_INVALID_ARGUMENT);
+  crm_explanation_free(x);
+
+  // A malformed line names its line; an unknown event cannot be answered: both are input errors.
+  std::string bad = kE1 + "\n{oops\n";
+  EXPECT_EQ(crm_explain(p, nullptr, 0, bad.data(), bad.size(), "u1", kNov11, nullptr, &x), CRM_ERR_INPUT);
+  EXPECT_EQ(std::string(crm_last_error()).rfind("events:2: ", 0), 0u) << crm_last_error();
+  EXPECT_EQ(x, nullptr);
+  EXPECT_EQ(crm_explain(p, nullptr, 0, events.data(), events.size(), "u1", INT64_MIN, "e9", &x), CRM_ERR_INPUT);
+  crm_program_free(p);
+}
