@@ -216,13 +216,14 @@ CRM_API void crm_runtime_free(crm_runtime* runtime);
 CRM_API size_t crm_runtime_notice_count(const crm_runtime* runtime);
 CRM_API crm_status crm_runtime_notice(const crm_runtime* runtime, size_t index, char* buf, size_t cap, size_t* len);
 
-/* One user's profile as a JSON object (docs/runtime.md, "Profiles"), `size` bytes, no newline
- * needed. CRM_ERR_INPUT when malformed (nothing changes). Thread-safe. */
+/* One user's profile, a JSON object (docs/runtime.md, "Profiles"): one line of `size` bytes
+ * without its line terminator. CRM_ERR_INPUT when malformed (nothing changes). Thread-safe. */
 CRM_API crm_status crm_runtime_load_profile(crm_runtime* runtime, const char* json, size_t size);
 
-/* Applies one event, a JSON object (docs/runtime.md, "Events"), `size` bytes, and returns in
- * *out the decisions it caused (with any scheduled deliveries due by its time, redemptions and
- * expiries, and the decisions of held events it releases); there may be none. Free *out with
+/* Applies one event, a JSON object (docs/runtime.md, "Events"): one line of `size` bytes
+ * without its line terminator. Returns in *out the decisions it caused (with any scheduled
+ * deliveries due by its time, redemptions and expiries, and the decisions of held events it
+ * releases); there may be none. Free *out with
  * crm_decisions_free. CRM_ERR_INPUT: the line is malformed, late or out of order, and nothing
  * changed. CRM_ERR_STATE: the ledger failed; the runtime refuses further events.
  * Thread-safe: any number of threads may feed one runtime; decisions are made one at a time,
