@@ -4,6 +4,7 @@
 // than an exception crossing the library boundary.
 #include <crm/check.h>
 
+#include "compiler/ast/ast_dump.h"
 #include "compiler/diag/renderer.h"
 #include "compiler/driver.h"
 #include "compiler/format/formatter.h"
@@ -119,7 +120,11 @@ CheckResult check_sources(const std::vector<SourceInput>& sources, const CheckOp
   return guarded(inputs, options);
 }
 
-FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits) {
+namespace {
+
+// Parses one source alone; `on_tree` makes the text from the module when it has no errors.
+template <typename F>
+FormatResult parse_alone(const std::string& name, const std::string& text, const Limits& limits, F&& on_tree) {
   FormatResult out;
   try {
     auto c = std::make_unique<Compilation>(limits.max_errors);
@@ -130,13 +135,30 @@ FormatResult format_source(const std::string& name, const std::string& text, con
     ast::Module* m = parse::parse_module(c->program.sources.file(id), c->program.ast, c->sink, po);
     if (!c->sink.has_errors()) {
       out.ok = true;
-      out.text = format::format_module(*m, c->program.sources.file(id));
+      out.text = on_tree(*m, c->program.sources.file(id));
     }
     out.diagnostics = make_result(std::move(c), "");
   } catch (const std::exception& e) {
     out.ok = false;
     out.diagnostics = make_result(nullptr, e.what());
   }
+  return out;
+}
+
+}  // namespace
+
+FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits) {
+  return parse_alone(name, text, limits,
+                     [](const ast::Module& m, const source::SourceFile& f) { return format::format_module(m, f); });
+}
+
+FormatResult syntax_tree(const std::string& name, const std::string& text, const Limits& limits) {
+  return parse_alone(name, text, limits, [](const ast::Module& m, const source::SourceFile&) { return ast::dump(m); });
+}
+
+std::vector<DiagnosticCode> diagnostic_codes() {
+  std::vector<DiagnosticCode> out;
+  for (const auto& c : diag::all_codes()) out.push_back({c.name, diag::severity_name(c.severity), c.title});
   return out;
 }
 

@@ -14,10 +14,8 @@
 #include <vector>
 
 #include <crm/check.h>
+#include <crm/runtime.h>
 
-#include "compiler/ast/ast_dump.h"
-#include "compiler/diag/diagnostic.h"
-#include "compiler/driver.h"
 #include "cli/args.h"
 #include "cli/io.h"
 #include "cli/report_command.h"
@@ -28,8 +26,6 @@ namespace cli = crm::cli;
 namespace {
 
 using cli::Command;
-
-constexpr const char* kVersion = "0.1.0";
 
 const char* kMainHelp = R"(crm - compiler for .crm campaign strategies
 
@@ -237,34 +233,27 @@ int cmd_parse(int argc, char** argv) {
     return cli::kExitIo;
   }
   std::string name = files[0] == "-" ? kStdinName : files[0];
-  crm::FormatResult r = crm::format_source(name, text, lim);
+  crm::FormatResult r = crm::syntax_tree(name, text, lim);
   if (!r.ok) {
     std::cerr << r.diagnostics.render_text(c.color());
     return 1;
   }
-  // Parse again through the internal API for the tree dump.
-  crm::Compilation comp(lim.max_errors);
-  auto id = comp.program.sources.add(name, text);
-  crm::parse::ParseOptions po;
-  po.max_file_bytes = lim.max_file_bytes;
-  po.max_nesting = lim.max_nesting;
-  auto* m = crm::parse::parse_module(comp.program.sources.file(id), comp.program.ast, comp.sink, po);
-  std::cout << crm::ast::dump(*m);
+  std::cout << r.text;
   return 0;
 }
 
 int cmd_codes(int argc, char** argv) {
   Command c("codes", "codes", "Lists every diagnostic code with its severity and summary.");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
-  for (const auto& code : crm::diag::all_codes())
-    std::cout << code.name << "  " << crm::diag::severity_name(code.severity) << "  " << code.title << "\n";
+  for (const auto& code : crm::diagnostic_codes())
+    std::cout << code.code << "  " << code.severity << "  " << code.title << "\n";
   return 0;
 }
 
 int cmd_version(int argc, char** argv) {
   Command c("version", "version", "Prints the version of crm.");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
-  std::cout << "crm " << kVersion << "\n";
+  std::cout << "crm " << crm::version() << "\n";
   return 0;
 }
 

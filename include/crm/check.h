@@ -101,5 +101,16 @@ struct FormatResult {
   CheckResult diagnostics;  // syntax errors otherwise
 };
 FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits = {});
+// The syntax tree of one source as an S-expression (`crm parse`): in `text` when ok, else the
+// syntax errors.
+FormatResult syntax_tree(const std::string& name, const std::string& text, const Limits& limits = {});
+
+// Every diagnostic code (docs/diagnostics.md), in code order.
+struct DiagnosticCode {
+  std::string code;      // "E0401"
+  std::string severity;  // "error" or "warning"
+  std::string title;     // one-line summary
+};
+std::vector<DiagnosticCode> diagnostic_codes();
 
 }  // namespace crm
