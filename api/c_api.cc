@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -113,11 +114,17 @@ crm_severity severity_of(const std::string& s) {
 
 // A finished compilation: the status says whether it produced a program.
 crm_status finish_compilation(crm::CompileOutput out, crm_compilation** result) {
-  auto* c = new crm_compilation{std::move(out.diagnostics), std::move(out.program), {}};
+  auto owned = std::make_unique<crm_compilation>(crm_compilation{std::move(out.diagnostics), std::move(out.program), {}});
+  crm_compilation* c = owned.get();
   for (const auto& d : c->result.diagnostics())
     c->views.push_back({d.code.c_str(), severity_of(d.severity), d.begin.file.c_str(), d.begin.line, d.begin.column,
                         d.end.line, d.end.column, d.message.c_str(), d.help.c_str()});
-  *result = c;
+  *result = owned.release();
+  // A program that checks but that the code generator cannot compile: a limit (the program's
+  // problem) or a failed verification (crm's).
+  if (!out.error.ok()) {
+    return fail(out.error.kind == crm::ErrorKind::Input ? CRM_ERR_PROGRAM : CRM_ERR_INTERNAL, out.error.message);
+  }
   if (c->program.valid()) return CRM_OK;
   // No program: the user's errors, or an internal failure reported as a diagnostic.
   for (const auto& d : c->result.diagnostics())

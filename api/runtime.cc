@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "api/decision.h"
+#include "api/program_data.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "api/explain.h"
@@ -28,11 +29,6 @@ using detail::make_result;
 const char* version() { return CRM_VERSION; }
 
 namespace detail {
-
-struct ProgramData {
-  bytecode::Program program;
-  std::shared_ptr<const Compilation> front;  // the checked sources, when compiled from them (explain)
-};
 
 struct EvaluatorData {
   std::shared_ptr<const ProgramData> program;
@@ -133,11 +129,13 @@ CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOption
       codegen::Output gen = codegen::generate(c->program);
       std::string err;
       if (!gen.error.empty()) {
-        out.diagnostics = make_result(nullptr, "cannot compile: " + gen.error);
+        out.error = {ErrorKind::Input, "cannot compile: " + gen.error};
+        out.diagnostics = make_result(std::move(c), "");
         return out;
       }
       if (!bytecode::verify(gen.program, err)) {
-        out.diagnostics = make_result(nullptr, "generated code fails verification: " + err);
+        out.error = {ErrorKind::Internal, "generated code fails verification: " + err};
+        out.diagnostics = make_result(std::move(c), "");
         return out;
       }
       auto data = std::make_shared<detail::ProgramData>();
@@ -149,11 +147,20 @@ CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOption
   } catch (const std::exception& e) {
     out.program = CompiledProgram();
     out.diagnostics = make_result(nullptr, e.what());
+    out.error = {ErrorKind::Internal, e.what()};
   }
   return out;
 }
 
 }  // namespace
+
+std::string CompiledProgram::disassemble(bool json) const {
+  if (!data_) return {};
+  return json ? bytecode::disassemble_json(data_->program) : bytecode::disassemble(data_->program);
+}
+
+size_t CompiledProgram::unit_count() const { return data_ ? data_->program.units.size() : 0; }
+size_t CompiledProgram::cost_bound() const { return data_ ? data_->program.cost_bound() : 0; }
 
 CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options) {
   std::vector<Input> inputs;

@@ -22,10 +22,9 @@
 
 #include <fmt/format.h>
 
-#include "compiler/codegen/codegen.h"
-#include "compiler/diag/renderer.h"
-#include "compiler/driver.h"
-#include "compiler/format/formatter.h"
+#include <crm/runtime.h>
+
+#include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/ingest/importers.h"
@@ -62,10 +61,12 @@ void data_options(Command& c, Options& o) {
   c.flag("-q,--quiet", o.quiet, "no progress bar");
 }
 
-// A compiled program plus, when it came from source, the checked AST (for explain).
+// A compiled program (from sources, or one loaded .crmc) and its bytecode for the commands that
+// still drive the engine directly.
 struct Loaded {
-  std::unique_ptr<Compilation> front;
-  codegen::Output compiled;
+  crm::CompiledProgram program;
+  const bytecode::Program& bytecode() const { return program.data()->program; }
+  const sema::Program* source() const { return program.data()->front ? &program.data()->front->program : nullptr; }
 };
 
 // Every input file a command names: at most one `-`, each readable and not a directory.
@@ -102,13 +103,14 @@ int load(const Options& o, Loaded& l) {
       std::cerr << "crm: " << err << "\n";
       return kExitIo;
     }
-    if (!bytecode::deserialize(bytes, l.compiled.program, err)) {
+    l.program = crm::load_compiled(bytes, err);
+    if (!l.program.valid()) {
       std::cerr << "crm: " << o.files[0] << ": " << err << "\n";
       return kExitProblems;
     }
     return 0;
   }
-  std::vector<Input> inputs;
+  std::vector<crm::SourceInput> inputs;
   for (const auto& f : o.files) {
     if (f != "-") {
       inputs.push_back({f, std::nullopt});
@@ -121,41 +123,39 @@ int load(const Options& o, Loaded& l) {
     }
     // A compiled program on standard input is known by its magic number.
     if (o.files.size() == 1 && text.rfind("CRMC", 0) == 0) {
-      if (bytecode::deserialize(text, l.compiled.program, err)) return 0;
+      l.program = crm::load_compiled(text, err);
+      if (l.program.valid()) return 0;
       std::cerr << "crm: standard input: " << err << "\n";
       return kExitProblems;
     }
     inputs.push_back({"<stdin>", std::move(text)});
   }
-  DriverOptions d;
-  d.load.include_dirs = o.includes;
-  l.front = run_front_end(inputs, d);
+  crm::CheckOptions options;
+  options.include_dirs = o.includes;
+  crm::CompileOutput out = crm::compile_sources(inputs, options);
   // Errors stop the command and are shown in full. Warnings are `crm check`'s to show: run,
   // audience and explain say once how many there are, so a conflict report is not repeated on
   // every run (issue 9 item 15).
-  const auto& diags = l.front->sink.diagnostics();
-  if (l.front->sink.has_errors()) {
-    std::cerr << diag::render_text(diags, l.front->program.sources, {o.color});
-    return kExitProblems;
+  if (!out.diagnostics.ok()) {
+    std::cerr << out.diagnostics.render_text(o.color);
+    return out.error.kind == crm::ErrorKind::Internal ? kExitIo : kExitProblems;
   }
-  size_t warnings = 0;
-  for (const auto& dg : diags) warnings += dg.severity == diag::Severity::Warning;
-  if (warnings > 0) {
+  if (size_t warnings = out.diagnostics.warning_count(); warnings > 0) {
     std::string files;
     for (const auto& dir : o.includes) files += " -I " + dir;
     for (const auto& f : o.files) files += " " + f;
     std::cerr << "crm: " << warnings << (warnings == 1 ? " warning" : " warnings") << " in the program; `crm check"
               << files << "` shows them\n";
   }
-  l.compiled = codegen::generate(l.front->program);
-  if (!l.compiled.error.empty()) {
-    std::cerr << "crm: cannot compile: " << l.compiled.error << "\n";
+  if (out.error.kind == crm::ErrorKind::Input) {
+    std::cerr << "crm: " << out.error.message << "\n";  // beyond a limit of the code generator
     return kExitProblems;
   }
-  if (!bytecode::verify(l.compiled.program, err)) {
-    std::cerr << "crm: internal error: generated code fails verification: " << err << "\n";
+  if (!out.error.ok()) {
+    std::cerr << "crm: internal error: " << out.error.message << "\n";
     return kExitIo;
   }
+  l.program = std::move(out.program);
   return 0;
 }
 
@@ -289,10 +289,9 @@ int cmd_compile(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  if (o.disasm)
-    std::cout << (o.format == "json" ? bytecode::disassemble_json(l.compiled.program) : bytecode::disassemble(l.compiled.program));
+  if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
   if (!o.out.empty()) {
-    std::string bytes = bytecode::serialize(l.compiled.program);
+    std::string bytes = l.program.serialize();
     std::string err;
     OutputFile out;
     if (!out.open(o.out, OutputFile::Mode::Replace, err) || !out.stream().write(bytes.data(), bytes.size()) ||
@@ -304,10 +303,10 @@ int cmd_compile(int argc, char** argv) {
     if (o.quiet || o.out == "-") return 0;
     if (o.format == "json")
       std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", support::json_quote(o.out),
-                               bytes.size(), l.compiled.program.units.size(), l.compiled.program.cost_bound());
+                               bytes.size(), l.program.unit_count(), l.program.cost_bound());
     else if (!o.disasm)
       std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
-                               l.compiled.program.units.size(), l.compiled.program.cost_bound());
+                               l.program.unit_count(), l.program.cost_bound());
   }
   return 0;
 }
@@ -335,7 +334,7 @@ int cmd_run(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  engine::Engine eng(l.compiled.program);
+  engine::Engine eng(l.bytecode());
   if (!o.lateness.empty()) {
     int64_t micros = 0;
     if (!parse_lateness(o.lateness, micros))
@@ -461,7 +460,7 @@ int cmd_audience(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  engine::Engine eng(l.compiled.program);
+  engine::Engine eng(l.bytecode());
   if (!load_profiles(eng, o)) return 1;
   // Every line is read: the file need not be in time order. The events at or before the instant
   // are then applied in time order (ties by id), so any order of the file gives the same counts.
@@ -487,7 +486,7 @@ int cmd_audience(int argc, char** argv) {
     std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), eng.user_count());
     size_t w = 0;
     for (auto& [n, c] : counts) w = std::max(w, n.size());
-    size_t segs = l.compiled.program.segments.size();
+    size_t segs = l.bytecode().segments.size();
     for (size_t i = 0; i < counts.size(); ++i)
       std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < segs ? "segment" : "strategy", counts[i].first, w, counts[i].second);
   }
@@ -525,7 +524,7 @@ int cmd_explain(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  auto prepared = explainer::prepare(l.front ? &l.front->program : nullptr, l.compiled.program);
+  auto prepared = explainer::prepare(l.source(), l.bytecode());
   if (!prepared->error.empty()) {
     std::cerr << "crm: cannot explain: " << prepared->error << "\n";
     return 1;

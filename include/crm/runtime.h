@@ -79,6 +79,10 @@ class CompiledProgram {
   std::string serialize() const;
   std::vector<std::string> segments() const;
   std::vector<std::string> strategies() const;
+  // The bytecode as `crm compile --disasm` prints it: text, or one JSON document.
+  std::string disassemble(bool json = false) const;
+  size_t unit_count() const;  // compiled units (segments, clauses, actions, probes)
+  size_t cost_bound() const;  // the most instructions any one unit can execute
   const std::shared_ptr<const detail::ProgramData>& data() const { return data_; }
 
  private:
@@ -86,8 +90,12 @@ class CompiledProgram {
 };
 
 struct CompileOutput {
-  CompiledProgram program;  // valid() when diagnostics.ok()
-  CheckResult diagnostics;
+  CompiledProgram program;  // valid() when diagnostics.ok() and error.ok()
+  CheckResult diagnostics;  // the checker's errors and warnings
+  // A program that checks but cannot be compiled: Input for a program beyond the code
+  // generator's limits ("cannot compile: expression needs more than 65535 registers"),
+  // Internal when the generated code fails verification (a bug).
+  Error error;
 };
 
 CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
