@@ -6,7 +6,7 @@
 #include <crm/runtime.h>
 
 #include "compiler/driver.h"
-#include "runtime/bytecode/program.h"
+#include "bytecode/program.h"
 
 namespace crm::detail {
 
