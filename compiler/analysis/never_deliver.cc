@@ -29,6 +29,7 @@ class NeverDeliver {
     for (const auto& m : p.modules)
       for (const Decl* d : m.ast->decls) {
         if (d->kind == DeclKind::Resource) resources_.emplace(d->name, static_cast<const ResourceDecl*>(d));
+        if (d->kind == DeclKind::Policy) policies_.push_back(static_cast<const PolicyDecl*>(d));
         if (d->kind != DeclKind::Strategy) continue;
         for (const Clause* c : static_cast<const StrategyDecl*>(d)->clauses)
           for (const Action& a : c->actions) granted_by_[a.resource].insert(d->name);
@@ -264,6 +265,7 @@ class NeverDeliver {
       }
     }
     if (!what) return;
+    quiet_drop(s, what, f, zone(zone_name));
     for (const Action& a : what->actions) {
       auto it = resources_.find(a.resource);
       if (it == resources_.end()) continue;
@@ -278,6 +280,51 @@ class NeverDeliver {
                                          f.describe()));
       d.secondary.push_back({Span::join(claim->a->span, claim->b->span), "the claim window"});
       d.help = "a grant outside the resource's claim window is rejected (`claim_window`); align the two windows";
+    }
+  }
+
+  // A schedule whose every run falls in quiet hours that `drop` messages never sends one. Known
+  // for `at T` and for whole-day `every ... at HH:MM` runs (on the local clock; only when no
+  // offset change in the window could move a run).
+  void quiet_drop(const StrategyDecl* s, const Clause* what, const Firings& f, const support::ZoneRules* z) {
+    if (!z) return;
+    int64_t minute = -1;
+    std::string when;
+    auto minute_of = [](int64_t local) {
+      return (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
+             support::kMicrosPerMinute;
+    };
+    if (f.kind == Firings::Instant) {
+      minute = minute_of(f.at + z->offset_at(f.at));
+      when = "only at " + support::format_time(f.at);
+    } else if (f.kind == Firings::Every && bytecode::schedule_keeps_local_clock(f.period)) {
+      for (const auto& [t, off] : z->transitions)
+        if (t > f.from && t < f.to) return;
+      minute = minute_of(f.local);
+      when = fmt::format("every {} at {:02}:{:02}", support::format_duration(f.period), minute / 60, minute % 60);
+    }
+    if (minute < 0) return;
+    for (const PolicyDecl* pol : policies_) {
+      if (pol->has_business && pol->business != s->business) continue;
+      for (const PolicyRule* r : pol->rules) {
+        if (r->kind != PolicyRule::Kind::Quiet || !r->drop || r->clock_from.size() != 5 || r->clock_to.size() != 5)
+          continue;
+        int64_t from = std::stoi(r->clock_from.substr(0, 2)) * 60 + std::stoi(r->clock_from.substr(3, 2));
+        int64_t to = std::stoi(r->clock_to.substr(0, 2)) * 60 + std::stoi(r->clock_to.substr(3, 2));
+        bool quiet = from < to ? (minute >= from && minute < to) : (minute >= from || minute < to);
+        if (!quiet) continue;
+        for (const Action& a : what->actions) {
+          if (a.verb != Action::Verb::Send) continue;
+          auto& d = sink_.report(Code::W0106, a.resource_span,
+                                 fmt::format("strategy `{}` can never send `{}`: it decides {} on its clock, in the "
+                                             "quiet hours of policy `{}`, which drop messages",
+                                             s->name, a.resource, when, pol->name));
+          d.secondary.push_back({r->span, "quiet hours that drop messages"});
+          d.help = "a message in quiet hours with `drop` is discarded; without `drop` it is held until the hours end, "
+                   "or move the schedule out of them";
+        }
+        return;
+      }
     }
   }
 
@@ -345,6 +392,7 @@ class NeverDeliver {
   diag::DiagnosticSink& sink_;
   ConstraintExtractor extract_;
   std::map<std::string, const ResourceDecl*> resources_;
+  std::vector<const PolicyDecl*> policies_;
   std::map<std::string, std::set<std::string>> granted_by_;  // resource -> the strategies that grant it
   std::map<std::string, std::optional<support::ZoneRules>> zones_;
 };

@@ -9,6 +9,7 @@
 //   * schedules that never fire: `at T` outside the strategy's own window, or an `every` whose
 //     first run on its clock comes after the window ends;
 //   * grants outside the resource's claim window at every instant the strategy decides;
+//   * messages a schedule always sends in quiet hours that `drop` them;
 //   * a budget below the cost of one delivery (the face values of its coupons and red envelopes).
 // Each is one warning with the span of the offending clause and the spans that explain it. Only
 // proofs are reported: what the analysis cannot read is taken as possibly true.

@@ -447,6 +447,26 @@ TEST(NeverDeliver, GrantsOutsideTheClaimWindow) {
             (std::vector<std::string>{"W0102", "W0106"}));
 }
 
+TEST(NeverDeliver, MessagesScheduledInQuietHoursThatDropThem) {
+  const std::string push = "resource push m { body: \"hi\" }\n";
+  auto with = [&](const std::string& policy, const std::string& when) {
+    return check(policy + one_strategy("who: true  when: " + when + "  what: send m via Push  zone: \"+08:00\"", push))
+        .codes();
+  };
+  const std::string drop = "policy p { quiet between 22:00 and 08:00 drop }\n";
+  EXPECT_EQ(with(drop, "at 2026-11-11T15:30Z"), kW0106);  // 23:30 at +08:00
+  EXPECT_TRUE(with(drop, "at 2026-11-11T00:00Z").empty());  // 08:00: the quiet hours have ended
+  EXPECT_EQ(with(drop, "every 1 day at 07:59 between 2026-11-01T00:00Z and 2026-12-01T00:00Z"), kW0106);
+  EXPECT_TRUE(with(drop, "every 1 day at 12:00 between 2026-11-01T00:00Z and 2026-12-01T00:00Z").empty());
+  EXPECT_TRUE(with(drop, "every 2 hours between 2026-11-01T00:00Z and 2026-12-01T00:00Z").empty());
+  // Held rather than dropped, or a policy of another business: the message is sent.
+  EXPECT_TRUE(with("policy p { quiet between 22:00 and 08:00 }\n", "at 2026-11-11T15:30Z").empty());
+  EXPECT_TRUE(with("policy p for business \"other\" { quiet between 22:00 and 08:00 drop }\n", "at 2026-11-11T15:30Z")
+                  .empty());
+  EXPECT_EQ(with("policy p for business \"mall\" { quiet between 22:00 and 08:00 drop }\n", "at 2026-11-11T15:30Z"),
+            kW0106);
+}
+
 TEST(NeverDeliver, BudgetBelowOneDelivery) {
   const std::string coupons = "resource coupon c10 { discount: 10 CNY }\nresource coupon c3 { discount: 3 CNY }\n";
   EXPECT_EQ(never("who: true  when: on Order  what: grant c10  how much: budget 5 CNY", coupons), kW0106);
