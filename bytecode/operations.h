@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "bytecode/program.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 #include "support/text.h"
@@ -38,6 +39,7 @@ enum class Fault : uint8_t {
   AbsOverflow,          // abs() of the smallest value
   BadBucketCount,       // hash_bucket() with buckets <= 0
   UnknownBuiltin,       // a CALL whose overload id the VM does not know (the verifier stops these)
+  NotArithmetic,        // apply_arith() of an instruction that is not arithmetic (a caller bug)
 };
 
 constexpr const char* fault_text(Fault f) {
@@ -50,6 +52,7 @@ constexpr const char* fault_text(Fault f) {
     case Fault::AbsOverflow: return "overflow in abs()";
     case Fault::BadBucketCount: return "hash_bucket() needs a positive bucket count";
     case Fault::UnknownBuiltin: return "unknown builtin";
+    case Fault::NotArithmetic: return "not an arithmetic instruction";
   }
   return "unknown fault";
 }
@@ -126,6 +129,21 @@ inline std::string concat(std::string_view a, std::string_view b) {
   s.append(a);
   s.append(b);
   return s;
+}
+
+// The arithmetic instruction `op` on two slots (what constant folding calls for the opcode an
+// operator compiles to): ADD, SUB, MUL_INT, MUL_FIX, DIV_FIX, DATE_ADD, DATE_DIFF.
+inline Fault apply_arith(Op op, int64_t a, int64_t b, int64_t& out) {
+  switch (op) {
+    case Op::ADD: return add(a, b, out);
+    case Op::SUB: return sub(a, b, out);
+    case Op::MUL_INT: return mul_int(a, b, out);
+    case Op::MUL_FIX: return mul_fix(a, b, out);
+    case Op::DIV_FIX: return div_fix(a, b, out);
+    case Op::DATE_ADD: out = date_add(a, b); return Fault::None;
+    case Op::DATE_DIFF: out = date_diff(a, b); return Fault::None;
+    default: out = 0; return Fault::NotArithmetic;
+  }
 }
 
 // ---- membership ----------------------------------------------------------------------------

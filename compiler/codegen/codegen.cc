@@ -10,6 +10,7 @@
 #include "compiler/codegen/ir.h"
 #include "compiler/format/formatter.h"
 #include "bytecode/builtins.h"
+#include "compiler/sema/operators.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
 
@@ -973,41 +974,27 @@ uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
   return d;
 }
 
+// The operator's overload (compiler/sema/operators.def) says which instruction and how the
+// operands reach it; the checker folded constants with the same row.
 uint16_t UnitGen::arith(const BinaryExpr* b, const Env& env) {
   const sema::Type& lt = type(b->lhs);
   const sema::Type& rt = type(b->rhs);
-  const sema::Type& out = type(b);
-  TypeKind L = lt.kind, R = rt.kind;
+  const sema::ArithOverload* o = sema::find_arith(b->op, lt.kind, rt.kind);
+  if (!o) throw Unsupported("operator");
   uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);
   uint16_t d = reg();
-  auto is_int = [](TypeKind k) { return k == TypeKind::Int; };
-  switch (b->op) {
-    case BinaryOp::Add:
-    case BinaryOp::Sub: {
-      if (L == TypeKind::String) { emit({Op::STR_CONCAT, d, l, r}); return d; }
-      if (L == TypeKind::Date) {
-        uint16_t dur = r;
-        if (b->op == BinaryOp::Sub && R == TypeKind::Duration) { dur = reg(); emit({Op::NEG, dur, r}); }
-        if (R == TypeKind::Date) emit({Op::DATE_DIFF, d, l, r});
-        else emit({Op::DATE_ADD, d, l, dur});
-        return d;
-      }
-      if (R == TypeKind::Date) { emit({Op::DATE_ADD, d, r, l}); return d; }
-      if (out.kind == TypeKind::Decimal) { l = to_fix(l, lt); r = to_fix(r, rt); }
-      emit({b->op == BinaryOp::Add ? Op::ADD : Op::SUB, d, l, r});
-      return d;
+  switch (o->form) {
+    case sema::ArithOverload::Form::Plain: emit({o->opcode, d, l, r}); break;
+    case sema::ArithOverload::Form::WidenInts: emit({o->opcode, d, to_fix(l, lt), to_fix(r, rt)}); break;
+    case sema::ArithOverload::Form::NegRight: {
+      uint16_t neg = reg();
+      emit({Op::NEG, neg, r});
+      emit({o->opcode, d, l, neg});
+      break;
     }
-    case BinaryOp::Mul:
-      // Anything times an Int is an exact integer product of the underlying units.
-      if (is_int(L) || is_int(R)) emit({Op::MUL_INT, d, l, r});
-      else emit({Op::MUL_FIX, d, to_fix(l, lt), to_fix(r, rt)});
-      return d;
-    case BinaryOp::Div:
-      emit({Op::DIV_FIX, d, to_fix(l, lt), to_fix(r, rt)});
-      return d;
-    default: break;
+    case sema::ArithOverload::Form::Swap: emit({o->opcode, d, r, l}); break;
   }
-  throw Unsupported("operator");
+  return d;
 }
 
 uint16_t UnitGen::call(const CallExpr* c, const Env& env) {

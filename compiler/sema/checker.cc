@@ -16,6 +16,7 @@
 
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
+#include "compiler/sema/operators.h"
 #include "support/civil_time.h"
 #include "support/text.h"
 #include "support/time_zone.h"
@@ -32,6 +33,8 @@ using bytecode::Overload;
 using bytecode::OverloadInfo;
 using bytecode::SigType;
 namespace ops = bytecode::ops;
+using sema::ArithOverload;
+using sema::find_arith;
 using bytecode::all_builtins;
 using bytecode::find_builtin;
 
@@ -2152,30 +2155,20 @@ class Checker {
     TypeKind L = l.kind, R = r.kind;
     auto is_num = [](TypeKind k) { return k == TypeKind::Int || k == TypeKind::Decimal; };
     Type out;
-    bool add = b->op == BinaryOp::Add, sub = b->op == BinaryOp::Sub, mul = b->op == BinaryOp::Mul, div = b->op == BinaryOp::Div;
-    if (is_num(L) && is_num(R)) {
-      out = Type::of(div || L == TypeKind::Decimal || R == TypeKind::Decimal ? TypeKind::Decimal : TypeKind::Int);
-    } else if (L == TypeKind::Money && R == TypeKind::Money && (add || sub || div)) {
-      if (l.currency != r.currency) { currency_mismatch(b, l, r, "arithmetic"); return {}; }
-      out = div ? Type::of(TypeKind::Decimal) : l;
-    } else if (L == TypeKind::Money && is_num(R) && (mul || div)) {
-      out = l;
-    } else if (is_num(L) && R == TypeKind::Money && mul) {
-      out = r;
-    } else if (L == TypeKind::Duration && R == TypeKind::Duration && (add || sub || div)) {
-      out = Type::of(div ? TypeKind::Decimal : TypeKind::Duration);
-    } else if (L == TypeKind::Duration && is_num(R) && (mul || div)) {
-      out = l;
-    } else if (is_num(L) && R == TypeKind::Duration && mul) {
-      out = r;
-    } else if ((L == TypeKind::Time || L == TypeKind::Date) && R == TypeKind::Duration && (add || sub)) {
-      out = l;
-    } else if (L == TypeKind::Duration && (R == TypeKind::Time || R == TypeKind::Date) && add) {
-      out = r;
-    } else if ((L == TypeKind::Time || L == TypeKind::Date) && L == R && sub) {
-      out = Type::of(TypeKind::Duration);
-    } else if (L == TypeKind::String && R == TypeKind::String && add) {
-      out = l;
+    // The operator's typed overloads (operators.def); a pair without one is an error below.
+    const ArithOverload* o = find_arith(b->op, L, R);
+    if (o && L == TypeKind::Money && R == TypeKind::Money && l.currency != r.currency) {
+      currency_mismatch(b, l, r, "arithmetic");
+      return {};
+    }
+    if (o) {
+      switch (o->result) {
+        case ArithOverload::Result::Int: out = Type::of(TypeKind::Int); break;
+        case ArithOverload::Result::Decimal: out = Type::of(TypeKind::Decimal); break;
+        case ArithOverload::Result::Duration: out = Type::of(TypeKind::Duration); break;
+        case ArithOverload::Result::Left: out = l; break;
+        case ArithOverload::Result::Right: out = r; break;
+      }
     } else {
       auto& d = sink_.report((L == TypeKind::Duration && is_num(R)) || (is_num(L) && R == TypeKind::Duration) ||
                                      ((L == TypeKind::Time || L == TypeKind::Date) && is_num(R))
@@ -2192,7 +2185,7 @@ class Checker {
     if (is_static(b->lhs) && is_static(b->rhs)) static_[b->id] = 1;
     const Value* x = p_.const_of(b->lhs);
     const Value* y = p_.const_of(b->rhs);
-    if (x && y && !fold_arith(b, *x, *y, l, r, out)) return {};
+    if (x && y && !fold_arith(b, *o, *x, *y, out)) return {};
     return out;
   }
 
@@ -2270,68 +2263,37 @@ class Checker {
     return c != 0;
   }
 
-  // False when folding failed (and was reported), so callers do not pile on more errors.
-  bool fold_arith(const BinaryExpr* b, const Value& x, const Value& y, const Type& lt, const Type& rt, const Type& out) {
-    TypeKind L = lt.kind, R = rt.kind;
+  // Folds `x op y` with the instruction its overload compiles to (operators.def), on the slots,
+  // the operands prepared as the row's form says. False when folding failed (and was reported),
+  // so callers do not pile on more errors.
+  bool fold_arith(const BinaryExpr* b, const ArithOverload& o, const Value& x, const Value& y, const Type& out) {
     auto fail = [&](ops::Fault f) {
       if (f == ops::Fault::DivisionByZero) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
       else overflow(b);
       return false;
     };
-    // INT_TO_FIX where codegen widens.
-    auto fix = [](const Value& v, TypeKind k, int64_t& r) {
-      r = slot(v);
-      return k == TypeKind::Int ? ops::int_to_fix(r, r) : ops::Fault::None;
-    };
-    bool sub = b->op == BinaryOp::Sub;
-    int64_t r = 0;
-    ops::Fault f = ops::Fault::None;
-    switch (b->op) {
-      case BinaryOp::Add:
-      case BinaryOp::Sub: {
-        if (L == TypeKind::String) {
-          set_const(b, Value{ops::concat(std::get<std::string>(x.v), std::get<std::string>(y.v))});
-          return true;
-        }
-        if (L == TypeKind::Date && R == TypeKind::Date) {
-          set_const(b, of_slot(ops::date_diff(slot(x), slot(y)), out));
-          return true;
-        }
-        if (L == TypeKind::Date || R == TypeKind::Date) {
-          const Value& date = L == TypeKind::Date ? x : y;
-          int64_t micros = slot(L == TypeKind::Date ? y : x);
-          // Only whole days are folded; a part of a day is left to run time, as before.
-          if (micros % support::kMicrosPerDay != 0) return true;
-          if (sub && (f = ops::neg(micros, micros)) != ops::Fault::None) return fail(f);
-          set_const(b, of_slot(ops::date_add(slot(date), micros), out));
-          return true;
-        }
-        int64_t a = slot(x), c = slot(y);
-        if (out.kind == TypeKind::Decimal) {
-          if ((f = fix(x, L, a)) != ops::Fault::None || (f = fix(y, R, c)) != ops::Fault::None) return fail(f);
-        }
-        f = sub ? ops::sub(a, c, r) : ops::add(a, c, r);
-        break;
-      }
-      case BinaryOp::Mul:
-        if (L == TypeKind::Int || R == TypeKind::Int) {
-          f = ops::mul_int(slot(x), slot(y), r);
-        } else {
-          int64_t a = 0, c = 0;
-          if ((f = fix(x, L, a)) == ops::Fault::None && (f = fix(y, R, c)) == ops::Fault::None) f = ops::mul_fix(a, c, r);
-        }
-        break;
-      case BinaryOp::Div: {
-        // The divisor first, so `x / 0` is a division by zero whatever x is.
-        int64_t a = 0, c = 0;
-        if ((f = fix(y, R, c)) != ops::Fault::None) return fail(f);
-        if (c == 0) return fail(ops::Fault::DivisionByZero);
-        if ((f = fix(x, L, a)) == ops::Fault::None) f = ops::div_fix(a, c, r);
-        break;
-      }
-      default: return true;
+    if (o.opcode == bytecode::Op::STR_CONCAT) {
+      set_const(b, Value{ops::concat(std::get<std::string>(x.v), std::get<std::string>(y.v))});
+      return true;
     }
-    if (f != ops::Fault::None) return fail(f);
+    int64_t a = slot(x), c = slot(y), r = 0;
+    // Date +/- Duration: only whole days are folded; a part of a day is left to run time.
+    if (o.opcode == bytecode::Op::DATE_ADD && (o.form == ArithOverload::Form::Swap ? a : c) % support::kMicrosPerDay != 0)
+      return true;
+    ops::Fault f = ops::Fault::None;
+    switch (o.form) {
+      case ArithOverload::Form::Plain: break;
+      case ArithOverload::Form::WidenInts:  // INT_TO_FIX; the divisor first, so `x / 0` is a division by zero whatever x is
+        if (o.right == TypeKind::Int && (f = ops::int_to_fix(c, c)) != ops::Fault::None) return fail(f);
+        if (o.opcode == bytecode::Op::DIV_FIX && c == 0) return fail(ops::Fault::DivisionByZero);
+        if (o.left == TypeKind::Int && (f = ops::int_to_fix(a, a)) != ops::Fault::None) return fail(f);
+        break;
+      case ArithOverload::Form::NegRight:
+        if ((f = ops::neg(c, c)) != ops::Fault::None) return fail(f);
+        break;
+      case ArithOverload::Form::Swap: std::swap(a, c); break;
+    }
+    if ((f = ops::apply_arith(o.opcode, a, c, r)) != ops::Fault::None) return fail(f);
     set_const(b, of_slot(r, out));
     return true;
   }

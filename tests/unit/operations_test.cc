@@ -5,10 +5,12 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
 #include "compile_helpers.h"
+#include "compiler/sema/operators.h"
 #include "runtime/vm/vm.h"
 
 namespace {
@@ -127,6 +129,22 @@ TEST(Operations, ConstantFoldingComputesWhatTheVmComputes) {
       EXPECT_EQ(f.value, v.value);
     }
   }
+}
+
+// The operator table (compiler/sema/operators.def): one row per operand-type pair, each naming an
+// instruction operations.h computes (string concatenation aside).
+TEST(Operations, ArithmeticTableIsWellFormed) {
+  std::set<std::tuple<int, int, int>> seen;
+  for (const auto& o : crm::sema::all_arith()) {
+    EXPECT_TRUE(seen.insert({static_cast<int>(o.op), static_cast<int>(o.left), static_cast<int>(o.right)}).second)
+        << "two rows for one pair: " << crm::bytecode::op_name(o.opcode);
+    if (o.opcode == crm::bytecode::Op::STR_CONCAT) continue;
+    int64_t out = 0;
+    EXPECT_NE(ops::apply_arith(o.opcode, 1, 1, out), ops::Fault::NotArithmetic) << crm::bytecode::op_name(o.opcode);
+  }
+  EXPECT_EQ(crm::sema::find_arith(crm::ast::BinaryOp::Mul, crm::sema::TypeKind::Money, crm::sema::TypeKind::Money), nullptr);
+  int64_t out = 0;
+  EXPECT_EQ(ops::apply_arith(crm::bytecode::Op::NOT, 1, 1, out), ops::Fault::NotArithmetic);
 }
 
 TEST(Operations, FaultsHaveTheirDocumentedTexts) {
