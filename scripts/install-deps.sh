@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                            # the crm tool's argument parser (CLI11)
   libboost-math-dev                       # distributions for the experiment report (Boost.Math)
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
+  python3                                 # scripts/check_layers.py and its test
 )
 missing=()
 for p in "${packages[@]}"; do
