@@ -3,7 +3,8 @@
 
 The layers, bottom up (docs/architecture.md):
 
-    support -> bytecode -> runtime -> compiler (+ stdlib) -> crm API (include/crm, api/) -> tools (cli/)
+    support -> bytecode -> runtime -> compiler (+ stdlib) -> crm API (include/crm, api/)
+            -> libraries over the API (report/) -> tools (cli/)
 
 A file may include headers of its own layer and of the layers below it, never above. Two more
 rules: the public headers (include/crm/) include only other public headers, since they are
@@ -27,11 +28,12 @@ RANK = {
     "stdlib": 3,
     "api": 4,
     "crm": 4,
-    "cli": 5,
-    "tests": 6,
-    "bench": 6,
+    "report": 5,
+    "cli": 6,
+    "tests": 7,
+    "bench": 7,
 }
-LAYER_NAME = {0: "support", 1: "bytecode", 2: "runtime", 3: "compiler", 4: "api", 5: "tools", 6: "tests"}
+LAYER_NAME = {0: "support", 1: "bytecode", 2: "runtime", 3: "compiler", 4: "api", 5: "report", 6: "tools", 7: "tests"}
 # Source folders checked, and the layer of the files in them.
 FOLDERS = {
     "support": 0,
@@ -41,7 +43,8 @@ FOLDERS = {
     "stdlib": 3,
     "api": 4,
     "include/crm": 4,
-    "cli": 5,
+    "report": 5,
+    "cli": 6,
 }
 SUFFIXES = {".h", ".hh", ".hpp", ".cc", ".cpp", ".def", ".inc"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
