@@ -64,16 +64,27 @@ subdir)
     run_app "$work/subdir/app"
   else
     [ ${#gen[@]} -gt 0 ] || { echo "package_test: subdir: no ninja, configure only"; exit 0; }
-    # The generated sources (parser, embedded stdlib) exercise the paths the build computes; the
-    # app's object exercises crm::crm's include directories; ninja -n checks that every input of
-    # the remaining chain exists or has a rule.
-    obj=$(sed -n 's/^build \(CMakeFiles\/app\.dir\/[^:]*app\.cc\.o\):.*/\1/p' "$work/subdir/build.ninja")
-    [ -n "$obj" ] || fail "no rule for app.cc's object in $work/subdir/build.ninja"
-    cmake --build "$work/subdir" --target crm/generated/parser/CrmParser.cpp crm/generated/stdlib_embedded.cc \
-          "$obj" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "building the app's object failed"; }
+    # Every custom command's output (the generated parser, the embedded stdlib, ...) is built,
+    # then every source file the app's dependency chain compiles must exist: a generated source
+    # whose rule is missing (a custom command in a directory that no consumer target shares)
+    # would otherwise only show in a full build. The app's object exercises crm::crm's include
+    # directories; ninja -n checks that the rest of the chain has rules.
+    ninja_file=$work/subdir/build.ninja
+    mapfile -t outputs < <(sed -n 's/^build \([^:]*\): CUSTOM_COMMAND.*/\1/p' "$ninja_file" | tr ' ' '\n' | grep -v -e 'CMakeFiles/' -e '^|$' -e '^\$' | grep .)
+    obj=$(sed -n 's/^build \(CMakeFiles\/app\.dir\/[^:]*app\.cc\.o\):.*/\1/p' "$ninja_file")
+    [ -n "$obj" ] || fail "no rule for app.cc's object in $ninja_file"
+    cmake --build "$work/subdir" --target "${outputs[@]}" "$obj" >"$work/build.log" 2>&1 ||
+      { cat "$work/build.log"; fail "building the generated sources and the app's object failed"; }
+    missing=0
+    while read -r f; do
+      case $f in *.cc | *.cpp | *.c) ;; *) continue ;; esac
+      [[ $f = /* ]] || f=$work/subdir/$f
+      [ -f "$f" ] || { echo "package_test: no rule makes $f" >&2; missing=1; }
+    done < <(ninja -C "$work/subdir" -t inputs app)
+    [ $missing = 0 ] || fail "sources of the app's chain are missing after building every custom command"
     ninja -C "$work/subdir" -n app >"$work/dryrun.log" 2>&1 || { cat "$work/dryrun.log"; fail "ninja -n app failed"; }
     grep -q 'Linking CXX executable app' "$work/dryrun.log" || fail "ninja -n app would not link app"
-    echo "package_test: subdir: configured, generated, app.cc compiled against crm::crm; the link chain is complete (ninja -n)"
+    echo "package_test: subdir: configured; ${#outputs[@]} generated files and app.cc (against crm::crm) built; every source of the chain exists and the link has rules (ninja -n)"
   fi
   ;;
 *) fail "unknown mode $mode" ;;
