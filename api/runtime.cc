@@ -124,7 +124,10 @@ namespace {
 CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOptions& options) {
   CompileOutput out;
   try {
-    std::shared_ptr<Compilation> c = run_front_end(inputs, detail::driver_options(options));
+    // A program compiled to run: the conflict analysis is `check`'s (check_files), not paid here.
+    DriverOptions d = detail::driver_options(options);
+    d.conflicts = false;
+    std::shared_ptr<Compilation> c = run_front_end(inputs, d);
     if (!c->sink.has_errors()) {
       codegen::Output gen = codegen::generate(c->program);
       std::string err;

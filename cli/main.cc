@@ -114,9 +114,14 @@ int cmd_check(int argc, char** argv) {
   c.option("--at", options.data_at, "TIME",
            "evaluate at TIME (default: when the pair's windows start to overlap,\nor the last event's time if later)");
   limits.declare(c);
+  size_t conflict_warnings = 0;
+  c.count("--max-conflict-warnings", conflict_warnings, "N",
+          "report at most N strategy conflicts (W0105; default 100), then stop the\nanalysis with one W0108 "
+          "saying how many pairs were not examined");
   c.flag("-q,--quiet", quiet, "print no summary line on success");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   limits.apply(options.limits);
+  if (conflict_warnings) options.limits.max_conflict_warnings = conflict_warnings;
   if (files.empty()) return cli::usage_error("check", "check needs at least one file");
   std::vector<std::string> inputs = files;
   inputs.push_back(options.data_profiles);

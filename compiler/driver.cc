@@ -24,8 +24,12 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
     c->checked = true;
     if (!c->sink.has_errors()) {
       analysis::check_never_deliver(c->program, c->sink);
-      auto conflicts = analysis::check_strategy_conflicts(c->program, c->sink);
-      analysis::count_overlaps(c->program, conflicts, options.data, c->sink);
+      if (options.conflicts) {
+        analysis::ConflictOptions co;
+        co.max_warnings = options.max_conflict_warnings;
+        auto conflicts = analysis::check_strategy_conflicts(c->program, c->sink, co);
+        analysis::count_overlaps(c->program, conflicts, options.data, c->sink);
+      }
     }
   }
   c->sink.sort();

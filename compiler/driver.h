@@ -27,6 +27,10 @@ struct Input {
 struct DriverOptions {
   sema::LoadOptions load;
   size_t max_errors = 100;
+  // The strategy conflict analysis (W0105) is `crm check`'s: commands that run a program (run,
+  // audience, explain, compile, the runtime API) turn it off and never pay for it.
+  bool conflicts = true;
+  size_t max_conflict_warnings = 100;  // W0105 reported at most; then one W0108 and the analysis stops
   analysis::DataSample data;  // `crm check --data`: count the users conflicting strategies share
 };
 

@@ -56,6 +56,20 @@ endif()
 expect_run(0 check -q -I${ROOT}/examples --max-errors=5 ${ROOT}/examples/double11.crm)
 expect_run(0 check -q -I ${ROOT}/examples -I ${ROOT}/stdlib ${ROOT}/examples/double11.crm)  # -I takes one value
 
+# The conflict warning limit (issue 9 item 7): N warnings, then one W0108; 0 is not a limit.
+set(limit_case ${ROOT}/tests/golden/check/W0108_conflict_warning_limit.crm)
+expect_run(0 check --format json --max-conflict-warnings=4 ${limit_case})
+string(REGEX MATCHALL "\"code\":\"W0105\"" shown "${last_out}")
+list(LENGTH shown shown_count)
+if(NOT shown_count EQUAL 4 OR NOT last_out MATCHES "\"code\":\"W0108\"" OR NOT last_out MATCHES "5 more pairs")
+  message(FATAL_ERROR "--max-conflict-warnings=4 did not show 4 W0105 and one W0108:\n${last_out}")
+endif()
+expect_run(0 check --format json --max-conflict-warnings 10 ${limit_case})
+if(last_out MATCHES "\"code\":\"W0108\"")
+  message(FATAL_ERROR "10 conflicts under a limit of 10 need no W0108:\n${last_out}")
+endif()
+expect_run(2 check --max-conflict-warnings 0 ${limit_case})
+
 # Colour: --color=always|never everywhere; NO_COLOR turns auto off but not an explicit always.
 string(ASCII 27 esc)
 expect_run(1 check --color=always ${bad})

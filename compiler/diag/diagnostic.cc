@@ -48,7 +48,9 @@ Diagnostic& DiagnosticSink::report(Code code, source::Span span, std::string mes
 
 void DiagnosticSink::sort() {
   std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    if (a.code == Code::E0108 || b.code == Code::E0108) return b.code == Code::E0108 && a.code != Code::E0108;
+    // Limits reached are about the whole run: said last.
+    auto last = [](const Diagnostic& d) { return d.code == Code::E0108 || d.code == Code::W0108; };
+    if (last(a) || last(b)) return last(b) && !last(a);
     if (a.span.file != b.span.file) return a.span.file < b.span.file;
     return a.span.begin < b.span.begin;
   });

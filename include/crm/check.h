@@ -21,6 +21,9 @@ struct Limits {
   uint32_t max_nesting = 128;       // expression nesting levels
   size_t max_errors = 100;          // further errors are counted but not kept
   size_t max_modules = 1000;        // modules in one program, imports included
+  // Strategy conflict warnings (W0105) reported at most (values below 1 count as 1); the next
+  // conflicting pair stops the analysis and one W0108 says how much was left unexamined.
+  size_t max_conflict_warnings = 100;
 };
 
 struct CheckOptions {

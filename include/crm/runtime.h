@@ -98,6 +98,8 @@ struct CompileOutput {
   Error error;
 };
 
+// Checks and compiles. The strategy conflict analysis (W0105) is not run here: it is a check
+// for authors (check_files), and a program compiled to run does not wait for it.
 CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
 // Files and in-memory texts together (e.g. one read from standard input), as check_sources.
 CompileOutput compile_sources(const std::vector<SourceInput>& inputs, const CheckOptions& options = {});

@@ -2,6 +2,10 @@
 // the side tables (types, folded constants) can be inspected.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
+#include "compiler/analysis/conflicts.h"
 #include "compiler/driver.h"
 #include "compiler/sema/types.h"
 
@@ -491,4 +495,132 @@ TEST(Checker, QuietHoursAreClockTimes) {
   EXPECT_EQ(check("policy p { quiet between 08:00 and 08:00 }\n").codes(), std::vector<std::string>{"E0503"});
   EXPECT_EQ(check("policy p { quiet between 22:00 and 08:00; quiet between 23:00 and 07:00 }\n").codes(),
             std::vector<std::string>{"E0601"});
+}
+
+// ---- conflict analysis at scale (issue 9 item 7) ------------------------------------------------
+
+namespace {
+
+// `n` strategies of business "mall", strategy i with `who:` who(i) and window window(i).
+template <typename Who, typename Window>
+std::string catalogue(size_t n, Who who, Window window) {
+  std::string s = "resource coupon c { discount: 5 CNY }\n";
+  for (size_t i = 0; i < n; ++i)
+    s += "strategy s" + std::to_string(i) + " for business \"mall\" { who: " + who(i) + "  when: on Order " +
+         window(i) + "  what: grant c }\n";
+  return s;
+}
+
+std::string same_window(size_t) { return "between 2026-11-01T00:00Z and 2026-12-01T00:00Z"; }
+
+// Day i of 2026 (i < 28 stays in January), one day long: windows touch but never overlap.
+std::string own_day(size_t i) {
+  char from[32], to[32];
+  std::snprintf(from, sizeof from, "2026-01-%02zuT00:00Z", i + 1);
+  std::snprintf(to, sizeof to, "2026-01-%02zuT00:00Z", i + 2);
+  return std::string("between ") + from + " and " + to;
+}
+
+// The front end without the analysis, then the analysis alone with its statistics.
+struct Analysed {
+  Checked checked;
+  crm::analysis::ConflictStats stats;
+};
+
+Analysed analyse(const std::string& body, size_t max_warnings = 100) {
+  crm::DriverOptions o;
+  o.conflicts = false;
+  Analysed a{{crm::run_front_end({{"t.crm", std::string(kSchema) + body}}, o)}, {}};
+  EXPECT_FALSE(a.checked.c->sink.has_errors()) << a.checked.codes().front();
+  crm::analysis::ConflictOptions co;
+  co.max_warnings = max_warnings;
+  crm::analysis::check_strategy_conflicts(a.checked.c->program, a.checked.c->sink, co, &a.stats);
+  return a;
+}
+
+size_t count_code(const Checked& r, const std::string& code) {
+  auto codes = r.codes();
+  return static_cast<size_t>(std::count(codes.begin(), codes.end(), code));
+}
+
+}  // namespace
+
+TEST(ConflictScale, TheLimitStopsTheAnalysisWithOneSummary) {
+  // 40 strategies in one window: 780 conflicting pairs. Three are shown, the fourth stops the
+  // analysis, and the summary counts the 776 pairs left unexamined.
+  auto a = analyse(catalogue(40, [](size_t) { return "true"; }, same_window), 3);
+  EXPECT_EQ(count_code(a.checked, "W0105"), 3u);
+  ASSERT_EQ(count_code(a.checked, "W0108"), 1u);
+  EXPECT_EQ(a.stats.pairs_examined, 4u);
+  const auto& last = a.checked.c->sink.diagnostics().back();
+  EXPECT_EQ(last.code, crm::diag::Code::W0108);
+  EXPECT_NE(last.message.find("stopped after 3 warnings"), std::string::npos) << last.message;
+  EXPECT_NE(last.message.find("776 more pairs"), std::string::npos) << last.message;
+  EXPECT_NE(last.help.find("--max-conflict-warnings"), std::string::npos);
+  // Exactly at the limit there is nothing more to say.
+  auto three = analyse(catalogue(3, [](size_t) { return "true"; }, same_window), 3);
+  EXPECT_EQ(count_code(three.checked, "W0105"), 3u);
+  EXPECT_EQ(count_code(three.checked, "W0108"), 0u);
+}
+
+TEST(ConflictScale, TheLimitIsADriverAndApiOption) {
+  crm::DriverOptions o;
+  o.max_conflict_warnings = 5;
+  Checked r{crm::run_front_end(
+      {{"t.crm", std::string(kSchema) + catalogue(20, [](size_t) { return "true"; }, same_window)}}, o)};
+  EXPECT_EQ(count_code(r, "W0105"), 5u);
+  EXPECT_EQ(count_code(r, "W0108"), 1u);
+  Checked dflt = check(catalogue(20, [](size_t) { return "true"; }, same_window));
+  EXPECT_EQ(count_code(dflt, "W0105"), 100u);  // the default limit
+  EXPECT_EQ(count_code(dflt, "W0108"), 1u);
+}
+
+TEST(ConflictScale, WindowsThatDoNotOverlapAreNeverPaired) {
+  // 27 strategies on consecutive days (touching, not overlapping), all audiences equal.
+  auto a = analyse(catalogue(27, [](size_t) { return "true"; }, own_day));
+  EXPECT_EQ(a.stats.pairs_examined, 0u);
+  EXPECT_TRUE(a.checked.codes().empty());
+  // Two days long: each overlaps only its neighbour.
+  auto two = analyse(catalogue(20, [](size_t) { return "true"; }, [](size_t i) {
+    char from[32], to[32];
+    std::snprintf(from, sizeof from, "2026-01-%02zuT00:00Z", i + 1);
+    std::snprintf(to, sizeof to, "2026-01-%02zuT00:00Z", i + 3);
+    return std::string("between ") + from + " and " + to;
+  }));
+  EXPECT_EQ(two.stats.pairs_examined, 19u);
+  EXPECT_EQ(count_code(two.checked, "W0105"), 19u);
+}
+
+TEST(ConflictScale, DifferentBusinessesAreNeverPaired) {
+  std::string s = "resource coupon c { discount: 5 CNY }\n";
+  for (int i = 0; i < 30; ++i)
+    s += "strategy s" + std::to_string(i) + " for business \"b" + std::to_string(i) +
+         "\" { who: true  when: on Order  what: grant c }\n";
+  auto a = analyse(s);
+  EXPECT_EQ(a.stats.pairs_examined, 0u);
+  EXPECT_TRUE(a.checked.codes().empty());
+}
+
+TEST(ConflictScale, StrategiesPinnedToDifferentValuesAreNotPaired) {
+  // 30 cities, one window: disjoint, and not even compared. Two strategies without a city pair
+  // with everything (and with each other): 30 * 2 + 1 pairs, all of them conflicts.
+  auto a = analyse(catalogue(32, [](size_t i) {
+    return i < 30 ? "city == \"c" + std::to_string(i % 30) + "\"" : std::string("age >= 18");
+  }, same_window));
+  EXPECT_EQ(a.stats.pairs_examined, 61u);
+  EXPECT_EQ(count_code(a.checked, "W0105"), 61u);
+  // Two strategies pinned to the same city are compared (and conflict).
+  auto same = analyse(catalogue(4, [](size_t i) { return "city == \"c" + std::to_string(i / 2) + "\""; }, same_window));
+  EXPECT_EQ(same.stats.pairs_examined, 2u);
+  EXPECT_EQ(count_code(same.checked, "W0105"), 2u);
+}
+
+TEST(ConflictScale, EveryCommandThatRunsAProgramSkipsTheAnalysis) {
+  // The driver flag used by run, audience, explain, compile and the runtime API.
+  std::string text = std::string(kSchema) + catalogue(3, [](size_t) { return "true"; }, same_window);
+  crm::DriverOptions off;
+  off.conflicts = false;
+  Checked skipped{crm::run_front_end({{"t.crm", text}}, off)};
+  EXPECT_TRUE(skipped.codes().empty());
+  EXPECT_EQ(count_code(check(catalogue(3, [](size_t) { return "true"; }, same_window)), "W0105"), 3u);
 }

@@ -229,3 +229,17 @@ strategy s { who: (bonus ?? 20) < 0  when: on Visit if (points ?? 1) < 0  what: 
     }
   }
 }
+
+TEST(RuntimeApi, CompilingToRunSkipsTheConflictAnalysis) {
+  // Two strategies of one business that overlap: check_files reports W0105; compile_files,
+  // which a host calls to run the program, does not analyse conflicts (issue 9 item 7).
+  std::string path = write_temp(std::string(kProgram) +
+                                "strategy a for business \"mall\" { who: true  when: on Order  what: grant c10 }\n"
+                                "strategy b for business \"mall\" { who: true  when: on Order  what: grant c10 }\n");
+  auto checked = crm::check_files({path});
+  ASSERT_EQ(checked.warning_count(), 1u) << checked.render_text();
+  EXPECT_EQ(checked.diagnostics()[0].code, "W0105");
+  auto out = crm::compile_files({path});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  EXPECT_EQ(out.diagnostics.warning_count(), 0u) << out.diagnostics.render_text();
+}
