@@ -6,6 +6,8 @@
 //   2. audience:  the segment over 10M profiles, one VM call per profile (scalar path)
 //   3. streaming: events through the engine against 10 .. 10,000 strategies
 //   4. compile:   10,000 generated strategies checked and compiled; time and peak memory
+//   5. conflicts: `crm check` of 10,000 strategies of one business (conflict analysis on), and
+//                 the front end + code generation that `crm run` does before its first event
 #include <sys/resource.h>
 
 #include <chrono>
@@ -284,6 +286,62 @@ void bench_compile(const Options& o) {
   emit({fmt::format("crm/compile_{}_strategies", n), "peak_rss_mb", double(ru.ru_maxrss) / 1024.0, c.out.program.units.size()});
 }
 
+// 10,000 strategies of one business in three shapes: one shared window and overlapping audiences
+// (every pair conflicts: the analysis stops at the default 100 warnings plus one W0108), a window
+// of its own each (no pair overlaps), one city each in a shared window (disjoint audiences).
+std::string conflicts_program(size_t n, const std::string& shape) {
+  std::string s = R"(
+profile { age: Int = 0  city: String = "" }
+event Order { amount: Money(CNY) }
+resource coupon c { discount: 5 CNY }
+)";
+  const int64_t jan1 = *support::parse_time("2026-01-01T00:00:00Z");
+  for (size_t i = 0; i < n; ++i) {
+    std::string who = shape == "own_cities" ? fmt::format("city == \"c{}\"", i) : "age >= 18";
+    std::string window = "between 2026-11-01T00:00Z and 2026-12-01T00:00Z";
+    if (shape == "own_windows") {
+      int64_t from = jan1 + int64_t(i) * 3600 * support::kMicrosPerSecond;
+      window = fmt::format("between {} and {}", support::format_time(from),
+                           support::format_time(from + 3600 * support::kMicrosPerSecond));
+    }
+    s += fmt::format("strategy s{} for business \"mall\" {{ who: {}  when: on Order {}  what: grant c }}\n", i, who,
+                     window);
+  }
+  return s;
+}
+
+void bench_conflicts(const Options& o) {
+  size_t n = o.records >= 1'000'000 ? 10000 : 500;
+  for (const char* shape : {"overlapping", "own_windows", "own_cities"}) {
+    std::string src = conflicts_program(n, shape);
+    // What `crm check` does: the front end with the conflict analysis (default limit of 100).
+    uint64_t expected = std::string(shape) == "overlapping" ? 101 : 0;  // 100 W0105 + one W0108
+    double secs = best_seconds(fmt::format("crm/check_{}_strategies_{}", n, shape), o.reps, expected, [&] {
+      DriverOptions d;
+      d.load.parse.max_file_bytes = size_t(1) << 30;
+      auto front = run_front_end({{"bench.crm", src}}, d);
+      uint64_t reported = 0;
+      for (const auto& diag : front->sink.diagnostics())
+        reported += diag.code == diag::Code::W0105 || diag.code == diag::Code::W0108;
+      return front->sink.has_errors() ? ~uint64_t(0) : reported;
+    });
+    emit({fmt::format("crm/check_{}_strategies_{}", n, shape), "seconds", secs, expected});
+  }
+  // What `crm run` does before its first event: the front end without the analysis, then code
+  // generation, on the shape that used to cost the most.
+  std::string src = conflicts_program(n, "overlapping");
+  double secs = best_seconds(fmt::format("crm/run_ready_{}_strategies_overlapping", n), o.reps, n, [&] {
+    DriverOptions d;
+    d.load.parse.max_file_bytes = size_t(1) << 30;
+    d.conflicts = false;
+    auto front = run_front_end({{"bench.crm", src}}, d);
+    if (front->sink.has_errors() || !front->sink.diagnostics().empty()) return uint64_t(0);
+    codegen::Output out = codegen::generate(front->program);
+    return out.error.empty() ? uint64_t(out.program.strategies.size()) : uint64_t(0);
+  });
+  emit({fmt::format("crm/run_ready_{}_strategies_overlapping", n), "seconds", secs, n});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -294,5 +352,6 @@ int main(int argc, char** argv) {
   if (o.wants("audience")) bench_audience(o);
   if (o.wants("streaming")) bench_streaming(o);
   if (o.wants("durable")) bench_durable(o);
+  if (o.wants("conflicts")) bench_conflicts(o);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,9 +23,15 @@ bool read_file(const std::string& path, std::string& out, std::string& error, si
   std::ifstream in(path, std::ios::binary);
   if (!in) { error = std::strerror(errno); return false; }
   // Read at most limit+1 bytes: enough for the parser to report the size limit, never more.
-  out.resize(limit + 1);
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<size_t>(in.gcount()));
+  // In chunks, so a small file costs its own size and not the limit (a buffer sized to the
+  // limit kept 64 MiB per module with --max-file-size 64MiB).
+  out.clear();
+  char chunk[1 << 16];
+  while (out.size() <= limit && in) {
+    size_t want = std::min(sizeof chunk, limit + 1 - out.size());
+    in.read(chunk, static_cast<std::streamsize>(want));
+    out.append(chunk, static_cast<size_t>(in.gcount()));
+  }
   if (in.bad()) { error = "read error"; return false; }
   return true;
 }

@@ -2,8 +2,12 @@
 // the side tables (types, folded constants) can be inspected.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "compiler/analysis/conflicts.h"
 #include "compiler/driver.h"
@@ -623,4 +627,31 @@ TEST(ConflictScale, EveryCommandThatRunsAProgramSkipsTheAnalysis) {
   Checked skipped{crm::run_front_end({{"t.crm", text}}, off)};
   EXPECT_TRUE(skipped.codes().empty());
   EXPECT_EQ(count_code(check(catalogue(3, [](size_t) { return "true"; }, same_window)), "W0105"), 3u);
+}
+
+TEST(SourceLimits, ASourceFileCostsItsSizeNotTheFileSizeLimit) {
+  // 20 small files checked under a 32 MiB file-size limit: reading each into a buffer sized to
+  // the limit kept 640 MiB resident; read as they are, they take a few kilobytes.
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("crm_file_limit_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<crm::Input> inputs;
+  for (int i = 0; i < 20; ++i) {
+    fs::path f = dir / ("m" + std::to_string(i) + ".crm");
+    std::ofstream(f) << "segment s" << i << " = true\n";
+    inputs.push_back({f.string(), std::nullopt});
+  }
+  auto resident_mib = [] {
+    long pages = 0, resident = 0;
+    std::ifstream("/proc/self/statm") >> pages >> resident;
+    return resident * sysconf(_SC_PAGESIZE) / (1 << 20);
+  };
+  long before = resident_mib();
+  crm::DriverOptions o;
+  o.load.parse.max_file_bytes = size_t(32) << 20;
+  auto c = crm::run_front_end(inputs, o);
+  long after = resident_mib();
+  fs::remove_all(dir);
+  EXPECT_FALSE(c->sink.has_errors());
+  EXPECT_LT(after - before, 64) << "resident grew by " << (after - before) << " MiB";
 }
