@@ -16,9 +16,10 @@ namespace crm {
 CompileOutput hillstrom_program() {
   CompileOutput out;
   try {
+    DriverOptions d;
+    d.conflicts = false;  // a program compiled to run: the conflict analysis is `check`'s
     std::shared_ptr<Compilation> c =
-        run_front_end({Input{"<bundled>/examples/hillstrom/hillstrom.crm", std::string(crm_hillstrom_program_source)}},
-                      DriverOptions{});
+        run_front_end({Input{"<bundled>/examples/hillstrom/hillstrom.crm", std::string(crm_hillstrom_program_source)}}, d);
     if (!c->sink.has_errors()) {
       codegen::Output gen = codegen::generate(c->program);
       std::string err;
