@@ -10,6 +10,7 @@
 #include "compiler/codegen/ir.h"
 #include "compiler/format/formatter.h"
 #include "bytecode/builtins.h"
+#include "bytecode/operations.h"
 #include "compiler/sema/operators.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
@@ -900,7 +901,8 @@ std::optional<uint16_t> UnitGen::compare_with_constant(const BinaryExpr* b, cons
     return std::nullopt;
   int64_t kv = g_.encode(*g_.p_.const_of(c), ct);
   bool widen = xt.kind != ct.kind && (xt.kind == TypeKind::Decimal || ct.kind == TypeKind::Decimal);
-  if (widen && ct.kind == TypeKind::Int && __builtin_mul_overflow(kv, support::Decimal::kScale, &kv)) return std::nullopt;
+  // INT_TO_FIX of the constant now; where it faults, the comparison is compiled as is and faults at run time.
+  if (widen && ct.kind == TypeKind::Int && bytecode::ops::int_to_fix(kv, kv) != bytecode::ops::Fault::None) return std::nullopt;
   uint16_t xv = expr(x, env);
   uint16_t xr = widen ? to_fix(xv, xt) : xv;
   uint16_t d = reg();
@@ -934,7 +936,7 @@ uint16_t UnitGen::membership(const BinaryExpr* b, const Env& env) {
     for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v.v)->elems) {
       int64_t k;
       if (auto* i = std::get_if<int64_t>(&el.v); i && widen) {
-        if (__builtin_mul_overflow(*i, support::Decimal::kScale, &k)) return std::nullopt;
+        if (bytecode::ops::int_to_fix(*i, k) != bytecode::ops::Fault::None) return std::nullopt;  // INT_TO_FIX
       } else {
         k = g_.encode(el, et);
       }
