@@ -114,6 +114,8 @@ int cmd_report(int argc, char** argv) {
   c.option("--amount-field", o.amount_field, "FIELD", "an order's amount (default amount)");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   if (state.empty()) return usage_error("report", "report needs --state sqlite:PATH");
+  if (state.rfind("sqlite:", 0) != 0 || state.size() == 7)
+    return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
   o.window_micros = parse_duration(window);
   o.silent_micros = parse_duration(silent);
   if (!o.window_micros) return usage_error("report", "--window `" + window + "` is not a duration such as 14d or 36h");

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# report_cli.sh CRM - `crm report` through the command line (docs/indicators.md): an A/B test run
+# by `crm run` (200 users, control 50%), its table, JSON and CSV, the sample-ratio check with the
+# program (and a mismatch against a program whose split says 10%), and the errors: usage (exit
+# 2), a missing ledger (exit 3), a malformed event line as FILE:LINE (exit 1).
+set -euo pipefail
+crm=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+
+cat >ab.crm <<'EOF2'
+event Visit {}
+event Order { amount: Money(CNY) }
+resource coupon c5 { discount: 5 CNY }
+strategy nudge for business "shop" {
+    who: exists(Visit)
+    when: at 2026-03-01T10:00:00Z
+    what: grant c5 via App code "N5"
+    split: control 50% salt "ab"
+}
+EOF2
+sed 's/control 50%/control 10%/' ab.crm >ab10.crm
+# 200 users visit on 28 February; every third user orders 30 CNY on 2 March.
+python3 - <<'EOF2' >events.jsonl
+for i in range(200):
+    print('{"id":"v%d","type":"Visit","user":"u%d","time":"2026-02-28T10:00:00Z"}' % (i, i))
+for i in range(0, 200, 3):
+    print('{"id":"o%d","type":"Order","user":"u%d","time":"2026-03-02T10:00:00Z","amount":30}' % (i, i))
+EOF2
+"$crm" run ab.crm --events events.jsonl --state sqlite:s.db -q -o decisions.jsonl 2>/dev/null
+granted=$(grep -c '"outcome":"granted"' decisions.jsonl)
+control=$(grep -c '"outcome":"control"' decisions.jsonl)
+[ $((granted + control)) = 200 ] || fail "the run decided $granted + $control users"
+
+"$crm" report --state sqlite:s.db --events events.jsonl >table.txt || fail "table"
+grep -q "^nudge  *\* *\* *$granted " table.txt || fail "table row: $(cat table.txt)"
+grep -q "^experiment nudge: $granted treated, $control control users$" table.txt || fail "experiment: $(cat table.txt)"
+
+"$crm" report ab.crm --state sqlite:s.db --events events.jsonl --format json >r.json || fail "json"
+python3 - "$granted" "$control" <<'EOF2' || fail "json: $(cat r.json)"
+import json, sys
+r = json.load(open("r.json"))
+t, c = int(sys.argv[1]), int(sys.argv[2])
+e = r["experiments"][0]
+arms = {a["arm"]: a for a in e["arms"]}
+assert arms["nudge"]["users"] == t and arms["control"]["users"] == c, arms
+assert e["srm_checked"] and not e["srm_mismatch"] and e["configured_control_share"] == 0.5, e
+conv = [u for u in e["uplifts"] if u["metric"] == "conversion_rate"][0]
+assert conv["method"] == "newcombe_wilson" and conv["absolute_low"] <= conv["absolute"] <= conv["absolute_high"], conv
+spend = [u for u in e["uplifts"] if u["metric"] == "spend_per_user"][0]
+assert spend["method"] == "welch", spend
+assert r["indicators"][0]["granted"] == t and r["notes"] == [], r
+EOF2
+
+# Against a program that says 10% control: a sample-ratio mismatch, and a note that the strategy differs.
+"$crm" report ab10.crm --state sqlite:s.db --events events.jsonl --format json >r10.json 2>r10.err || fail "json 10%"
+grep -q '"srm_mismatch":true' r10.json || fail "no mismatch against 10%: $(cat r10.json)"
+grep -q "note: strategy \`nudge\` of the program differs" r10.err || fail "no note: $(cat r10.err)"
+
+"$crm" report --state sqlite:s.db --events events.jsonl --format csv >r.csv || fail "csv"
+[ "$(head -1 r.csv)" = "table,strategy,channel,day,arm,metric,value" ] || fail "csv header"
+grep -q "^indicators,nudge,,,,granted,$granted$" r.csv || fail "csv granted"
+grep -q "^arm,nudge,,,control,users,$control$" r.csv || fail "csv control users"
+
+# Errors.
+set +e
+"$crm" report --events events.jsonl 2>e1.txt; rc1=$?
+"$crm" report --state sqlite:s.db --window 0d 2>e2.txt; rc2=$?
+"$crm" report --state memory 2>e3.txt; rc3=$?
+"$crm" report --state sqlite:nosuch/s.db 2>e4.txt; rc4=$?
+{ head -2 events.jsonl; echo '{"id":"o9","type":"Order","user":"u1","time":"2026-03-02T10:00:00Z"}'; } >bad.jsonl
+"$crm" report --state sqlite:s.db --events bad.jsonl 2>e5.txt; rc5=$?
+set -e
+[ $rc1 = 2 ] && grep -q "report needs --state" e1.txt || fail "no --state: $rc1 $(cat e1.txt)"
+[ $rc2 = 2 ] && grep -q "is not a duration" e2.txt || fail "bad window: $rc2 $(cat e2.txt)"
+[ $rc3 = 2 ] && grep -q "a report reads a SQLite ledger" e3.txt || fail "memory: $rc3 $(cat e3.txt)"
+[ $rc4 = 3 ] && grep -q "cannot open state" e4.txt || fail "missing ledger: $rc4 $(cat e4.txt)"
+[ $rc5 = 1 ] && grep -q "^crm: bad.jsonl:3: an Order needs \`amount\`$" e5.txt || fail "bad line: $rc5 $(cat e5.txt)"
+echo "ok: crm report tables, JSON, CSV, sample-ratio check and errors"
