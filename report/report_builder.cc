@@ -50,6 +50,8 @@ struct Pair {
   bool treated = false, control = false;
   int64_t first_decision = INT64_MAX;
   std::vector<Delivery> deliveries;  // in ledger order (time order within a run)
+  uint64_t reached_channels = 0;   // channels (ids below 64) the pair was counted reached on
+  int64_t reached_day = INT64_MIN;  // the latest day it was counted reached on
   int64_t subsidy = 0;               // of the user's redemptions of this strategy
   // From the events.
   bool has_order_before = false;
@@ -61,25 +63,47 @@ struct Pair {
 
 struct Acc {
   Indicators row;
-  std::unordered_set<uint32_t> reached, visited, converted;
+  std::unordered_set<uint32_t> visited, converted;
+};
+
+// Lookups by string_view without building a std::string per ledger row.
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Ids = std::unordered_map<std::string, uint32_t, TextHash, std::equal_to<>>;
+
+// An interned name and the last one looked up: consecutive ledger rows mostly repeat the
+// strategy, the channel and (within an event's unit) the user.
+struct Interner {
+  Ids ids;
+  std::vector<std::string>* names = nullptr;
+  std::string last;
+  uint32_t last_id = UINT32_MAX;
+  uint32_t operator()(std::string_view s) {
+    if (last_id != UINT32_MAX && s == last) return last_id;
+    auto it = ids.find(s);
+    if (it == ids.end()) {
+      it = ids.emplace(std::string(s), static_cast<uint32_t>(ids.size())).first;
+      if (names) names->emplace_back(s);
+    }
+    last.assign(s);
+    return last_id = it->second;
+  }
 };
 
 struct Builder {
   const Options& o;
   Report& r;
-  std::unordered_map<std::string, uint32_t> strategy_ids, user_ids, channel_ids;
+  Interner strategy_ids, user_ids, channel_ids;
   std::vector<std::string> strategies, channels;
   std::vector<Pair> pairs;
-  std::unordered_map<uint64_t, uint32_t> pair_of;           // (strategy << 32 | user) -> pairs index
   std::vector<std::vector<uint32_t>> pairs_of_user;
   std::unordered_map<uint64_t, Acc> accs;                    // see key()
 
-  Builder(const Options& options, Report& report) : o(options), r(report) {}
-
-  static uint32_t intern(std::unordered_map<std::string, uint32_t>& ids, std::vector<std::string>* names, std::string_view s) {
-    auto [it, added] = ids.try_emplace(std::string(s), static_cast<uint32_t>(ids.size()));
-    if (added && names) names->emplace_back(s);
-    return it->second;
+  Builder(const Options& options, Report& report) : o(options), r(report) {
+    strategy_ids.names = &strategies;
+    channel_ids.names = &channels;
   }
   // strategy (20 bits) | channel + 1 or 0 (12 bits) | day + 2^31 or 0 (32 bits)
   static uint64_t key(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
@@ -103,16 +127,27 @@ struct Builder {
     if (ch != kAll) f(acc(s, ch, 0, false));
     f(acc(s, kAll, day, true));
   }
+  uint64_t last_pair_key = UINT64_MAX;
+  uint32_t last_pair = 0;
+  // A user's pairs are found by a scan of the user's (few) strategies: no map keyed by pair.
   Pair& pair(uint32_t s, uint32_t u) {
-    auto [it, added] = pair_of.try_emplace((uint64_t(s) << 32) | u, static_cast<uint32_t>(pairs.size()));
-    if (added) {
+    const uint64_t k = (uint64_t(s) << 32) | u;
+    if (k == last_pair_key) return pairs[last_pair];
+    if (pairs_of_user.size() <= u) pairs_of_user.resize(std::max<size_t>(u + 1, pairs_of_user.size() * 2));
+    auto& mine = pairs_of_user[u];
+    uint32_t found = UINT32_MAX;
+    for (uint32_t i : mine)
+      if (pairs[i].strategy == s) found = i;
+    if (found == UINT32_MAX) {
+      found = static_cast<uint32_t>(pairs.size());
       pairs.emplace_back();
       pairs.back().strategy = s;
       pairs.back().user = u;
-      if (pairs_of_user.size() <= u) pairs_of_user.resize(u + 1);
-      pairs_of_user[u].push_back(it->second);
+      mine.push_back(found);
     }
-    return pairs[it->second];
+    last_pair_key = k;
+    last_pair = found;
+    return pairs[found];
   }
 
   bool read_ledger() {
@@ -154,10 +189,10 @@ struct Builder {
       std::string_view outcome = text(4);
       std::string_view strategy = text(3);
       if (strategy.empty()) continue;  // a redemption of nothing this program granted
-      const uint32_t s = intern(strategy_ids, &strategies, strategy);
-      const uint32_t u = intern(user_ids, nullptr, text(2));
+      const uint32_t s = strategy_ids(strategy);
+      const uint32_t u = user_ids(text(2));
       std::string_view ch_text = text(6);
-      const uint32_t ch = ch_text.empty() ? kAll : intern(channel_ids, &channels, ch_text);
+      const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = floor_day(at);
       const bool decision = outcome == "granted" || outcome == "rejected" || outcome == "held" || outcome == "control";
@@ -184,13 +219,33 @@ struct Builder {
           delivery_channels.push_back(ch);
           acc(s, ch, 0, false).row.deliveries++;
         }
-        if (p.deliveries.empty() || p.deliveries.back().at != at || p.deliveries.back().channel != ch)
-          p.deliveries.push_back({at, ch, day});
+        const bool pushed = p.deliveries.empty() || p.deliveries.back().at != at || p.deliveries.back().channel != ch;
+        if (pushed) p.deliveries.push_back({at, ch, day});
         each(s, ch, day, [&](Acc& a) {
           a.row.granted++;
           if (amount > 0) a.row.redeemable++;
-          a.reached.insert(u);
         });
+        // Reached users: the strategy's are the pairs with deliveries (counted at the end); a
+        // channel's or day's are a set, touched once per new (channel, day) of the pair.
+        // Reached users of a channel or a day: each pair is counted once per channel and day it
+        // had a delivery on. Channels below 64 and the latest day are remembered in the pair; any
+        // other case scans the pair's earlier deliveries (a pair's rows come in time order, so a
+        // day before the latest is rare).
+        auto earlier = [&](auto pred) {
+          for (size_t k = 0; k + 1 < p.deliveries.size(); ++k)
+            if (pred(p.deliveries[k])) return true;
+          return false;
+        };
+        if (pushed && ch != kAll) {
+          bool seen = ch < 64 ? (p.reached_channels >> ch) & 1 : earlier([&](const Delivery& d) { return d.channel == ch; });
+          if (ch < 64) p.reached_channels |= uint64_t(1) << ch;
+          if (!seen) acc(s, ch, 0, false).row.reached++;
+        }
+        if (pushed && day != p.reached_day) {
+          bool seen = day < p.reached_day && earlier([&](const Delivery& d) { return d.day == day; });
+          if (day > p.reached_day) p.reached_day = day;
+          if (!seen) acc(s, kAll, day, true).row.reached++;
+        }
       } else {
         last_strategy = kAll;  // another row ends the delivery
         if (outcome == "rejected") each(s, ch, day, [](Acc& a) { a.row.rejected++; });
@@ -240,8 +295,8 @@ struct Builder {
       const bool is_order = type->text == o.order_type;
       if (!is_order && type->text != o.visit_type) continue;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
-      auto uit = user_ids.find(user->text);
-      if (uit == user_ids.end() || uit->second >= pairs_of_user.size()) continue;  // no decision about this user
+      auto uit = user_ids.ids.find(std::string_view(user->text));
+      if (uit == user_ids.ids.end() || uit->second >= pairs_of_user.size()) continue;  // no decision about this user
       if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 string");
       auto t = support::parse_time(time->text);
       if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", time->text));
@@ -321,6 +376,7 @@ struct Builder {
     for (const Pair& p : pairs) {
       if (p.deliveries.empty()) continue;
       auto& a = acc(p.strategy, kAll, 0, false).row;
+      a.reached++;
       const int64_t first = p.deliveries.front().at;
       if (!p.has_order_before) {
         a.new_customers++;
@@ -341,7 +397,6 @@ struct Builder {
     for (auto& [k, a] : order) {
       Indicators& i = a->row;
       const bool strategy_row = i.channel.empty() && i.day.empty();
-      i.reached = static_cast<int64_t>(a->reached.size());
       i.visited = static_cast<int64_t>(a->visited.size());
       i.converted = static_cast<int64_t>(a->converted.size());
       i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));

@@ -197,14 +197,17 @@ TEST(Report, IndicatorsOfASmallCampaignAreCountedAsDefined) {
   ASSERT_EQ(r.indicators.size(), 4u);
   EXPECT_EQ(r.indicators[1].channel, "App");
   EXPECT_EQ(r.indicators[1].converted, 1);
+  EXPECT_EQ(r.indicators[1].reached, 4);
   EXPECT_EQ(r.indicators[1].new_customers, -1);
   EXPECT_EQ(r.indicators[2].day, "2026-03-01");
   EXPECT_EQ(r.indicators[2].granted, 4);
+  EXPECT_EQ(r.indicators[2].reached, 4);
   EXPECT_EQ(r.indicators[2].converted, 1);
   EXPECT_EQ(r.indicators[2].redeemed, 0);
   EXPECT_EQ(r.indicators[3].day, "2026-03-02");
   EXPECT_EQ(r.indicators[3].granted, 0);
   EXPECT_EQ(r.indicators[3].redeemed, 1);
+  EXPECT_EQ(r.indicators[3].reached, 0);
   EXPECT_TRUE(r.experiments.empty());  // no control group
   // A 30-day window takes c's order in; a 60-day silent period makes a active.
   std::istringstream again(events);
@@ -222,6 +225,62 @@ TEST(Report, IndicatorsOfASmallCampaignAreCountedAsDefined) {
   EXPECT_NE(csv.find("indicators,welcome,App,,,new_customers,\n"), std::string::npos) << csv;
   EXPECT_NE(json.find("\"subsidy\":10,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"recall_rate\":1,"), std::string::npos) << json;
+}
+
+// A daily delivery of two actions on two channels, three days running: each user is reached
+// once per strategy, per channel and per day.
+TEST(Report, ReachedUsersAreCountedOncePerChannelAndDay) {
+  std::string src = ::testing::TempDir() + "crm_report_daily.crm";
+  std::ofstream(src) << R"(
+event Visit {}
+resource coupon c1 { discount: 1 CNY }
+resource push hello { body: "hi" }
+strategy daily for business "shop" {
+    who: exists(Visit)
+    when: every 1 day at 10:00 between 2026-03-01T00:00:00Z and 2026-03-04T00:00:00Z
+    what: grant c1 via App, send hello via Push
+}
+)";
+  auto out = crm::compile_files({src});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string db = ::testing::TempDir() + "crm_report_daily.db";
+  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((db + ext).c_str());
+  std::string err, events;
+  {
+    crm::Runtime rt(out.program);
+    ASSERT_TRUE(rt.open_state("sqlite:" + db, err)) << err;
+    std::vector<std::string> decisions;
+    for (std::string e : {R"({"id":"1","type":"Visit","user":"a","time":"2026-03-01T08:00:00Z"})",
+                          R"({"id":"2","type":"Visit","user":"b","time":"2026-03-01T09:00:00Z"})",
+                          R"({"id":"3","type":"Visit","user":"a","time":"2026-03-03T12:00:00Z"})"}) {
+      ASSERT_TRUE(rt.process_event(e, decisions, err)) << err;
+      events += e + "\n";
+    }
+    ASSERT_TRUE(rt.finish(decisions, err)) << err;
+  }
+  Options o;
+  o.state = "sqlite:" + db;
+  std::istringstream in(events);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  // The strategy, App, Push, then 1, 2 and 3 March.
+  ASSERT_EQ(r.indicators.size(), 6u);
+  EXPECT_EQ(r.indicators[0].granted, 12);
+  EXPECT_EQ(r.indicators[0].deliveries, 6);
+  EXPECT_EQ(r.indicators[0].reached, 2);
+  EXPECT_EQ(r.indicators[0].visited, 1);  // a, on 3 March at 12:00, after that day's delivery at 10:00
+  for (int k : {1, 2}) {
+    EXPECT_EQ(r.indicators[k].reached, 2) << r.indicators[k].channel;
+    EXPECT_EQ(r.indicators[k].deliveries, 6) << r.indicators[k].channel;
+  }
+  EXPECT_EQ(r.indicators[1].channel, "App");
+  EXPECT_EQ(r.indicators[2].channel, "Push");
+  for (int k : {3, 4, 5}) {
+    EXPECT_EQ(r.indicators[k].reached, 2) << r.indicators[k].day;
+    EXPECT_EQ(r.indicators[k].deliveries, 2) << r.indicators[k].day;
+    EXPECT_EQ(r.indicators[k].visited, k == 5 ? 1 : 0) << r.indicators[k].day;
+  }
 }
 
 TEST(Report, ErrorsNameTheirInput) {
