@@ -4,7 +4,8 @@
 #   package_test.sh install BUILD_DIR SOURCE_DIR WORK_DIR
 #     `cmake --install` the build into WORK_DIR/prefix; checks what is installed (public headers
 #     only, the libraries, crmConfig.cmake, crm.pc, the binary); then builds and runs tests/package/app
-#     with find_package(crm CONFIG REQUIRED), and the same app.cc with pkg-config.
+#     with find_package(crm CONFIG REQUIRED), and the same app.cc with pkg-config; with libcrm.so
+#     installed, tests/c_api/c_api_smoke.c with crm-c.pc.
 #   package_test.sh subdir BUILD_DIR SOURCE_DIR WORK_DIR
 #     configures tests/package/subdir, which add_subdirectory()s the source tree and links crm::crm;
 #     builds the generated sources and the app's object, and dry-runs (ninja -n) the rest of its
@@ -53,6 +54,17 @@ install)
   # shellcheck disable=SC2086
   ${CXX:-c++} -std=c++17 -o "$work/app_pkgconfig" "$src/tests/package/app/app.cc" $flags || fail "building with pkg-config flags failed: $flags"
   run_app "$work/app_pkgconfig"
+
+  # C users: libcrm.so and crm-c.pc; the C API's smoke test built against the installed tree.
+  if [ -n "$(find "$prefix" -name 'libcrm.so*')" ]; then
+    cpc=$(find "$prefix" -name crm-c.pc) && [ -n "$cpc" ] || fail "libcrm.so installed without crm-c.pc"
+    cflags=$(PKG_CONFIG_PATH=$(dirname "$cpc") pkg-config --cflags --libs crm-c) || fail "pkg-config crm-c failed"
+    # shellcheck disable=SC2086
+    ${CC:-cc} -std=c99 -o "$work/c_api_smoke" "$src/tests/c_api/c_api_smoke.c" $cflags || fail "building the C smoke test with crm-c.pc failed"
+    LD_LIBRARY_PATH=$(dirname "$(find "$prefix" -name 'libcrm.so' | head -1)") "$work/c_api_smoke" >"$work/c_api_smoke.log" 2>&1 ||
+      { cat "$work/c_api_smoke.log"; fail "the C smoke test against the installed libcrm.so failed"; }
+    echo "package_test: the C API smoke test ran against the installed libcrm.so"
+  fi
   ;;
 subdir)
   cmake -S "$src/tests/package/subdir" -B "$work/subdir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCRM_SOURCE="$src" -DCMAKE_SUPPRESS_REGENERATION=ON \
