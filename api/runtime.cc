@@ -34,6 +34,7 @@ struct EvaluatorData {
   std::shared_ptr<const ProgramData> program;
   vm::VM vm;
   vm::StringPool strings;
+  vm::CollectionStore collections;  // the program's constant sets: collection defaults
   vm::Context ctx;
   std::vector<int64_t> defaults, row;
   std::vector<uint8_t> default_present, present;  // per field: it has a value
@@ -41,6 +42,8 @@ struct EvaluatorData {
       : program(std::move(p)), vm(program->program), strings(program->program.strings) {
     vm.prepare(ctx);
     ctx.strings = &strings;
+    collections.seed(program->program.sets);
+    ctx.collections = &collections;
     ctx.zone = &program->program.zone;  // segments on their own: the program's default zone
     for (const auto& f : program->program.profile) {
       defaults.push_back(f.has_default ? f.default_value : 0);

@@ -417,20 +417,22 @@ bool verify(const Program& p, std::string& error) {
       if (p.sets[i][j - 1] >= p.sets[i][j]) return fail(fmt::format("set {} is not sorted", i));
 
   // ---- schema: the engine fills `user` (profile field 0) and reads id, user, time (event fields 0-2)
-  auto field_ok = [](const Field& f) {
-    if (f.kind == Kind::Set || f.kind == Kind::List) return f.elem != Kind::Set && f.elem != Kind::List;
+  auto field_ok = [&p](const Field& f) {
+    if (f.kind == Kind::Set || f.kind == Kind::List)
+      return f.elem != Kind::Set && f.elem != Kind::List &&
+             (!f.has_default || (f.default_value >= 0 && size_t(f.default_value) < p.sets.size()));
     return true;
   };
   if (p.profile.empty() || p.profile[0].name != "user" || p.profile[0].kind != Kind::String)
     return fail("profile field 0 is not `user: String`");
   for (const auto& f : p.profile)
-    if (!field_ok(f)) return fail(fmt::format("profile field `{}` is a collection of collections", f.name));
+    if (!field_ok(f)) return fail(fmt::format("profile field `{}` is a collection of collections or its default is not a constant set", f.name));
   for (const auto& e : p.events) {
     if (e.fields.size() < 3 || e.fields[0].kind != Kind::String || e.fields[1].kind != Kind::String ||
         e.fields[2].kind != Kind::Time)
       return fail(fmt::format("event `{}` does not start with id: String, user: String, time: Time", e.name));
     for (const auto& f : e.fields)
-      if (!field_ok(f)) return fail(fmt::format("event field `{}.{}` is a collection of collections", e.name, f.name));
+      if (!field_ok(f)) return fail(fmt::format("event field `{}.{}` is a collection of collections or its default is not a constant set", e.name, f.name));
   }
 
   // ---- aggregates and segments

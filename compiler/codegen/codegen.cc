@@ -239,7 +239,16 @@ class Codegen {
     if (f.type.elem && f.type.elem->enum_info) out.enum_values = f.type.elem->enum_info->values;
     if (f.decl && f.decl->default_value)
       if (auto* v = p_.const_of(f.decl->default_value)) {
-        out.default_value = encode(*v, f.type);
+        if (auto* col = std::get_if<std::shared_ptr<const Value::Collection>>(&v->v)) {
+          // A collection default (`tags: Set<String> = {}`) is one of the program's constant
+          // sets; every collection store starts with them, so its index is its handle.
+          if (!f.type.elem) throw Unsupported("a collection default without an element type");
+          std::vector<int64_t> items;
+          for (const auto& el : (*col)->elems) items.push_back(encode(el, *f.type.elem));
+          out.default_value = set(std::move(items));
+        } else {
+          out.default_value = encode(*v, f.type);
+        }
         out.has_default = true;
       }
     return out;

@@ -31,6 +31,7 @@ Engine::Engine(const bytecode::Program& program)
     : p_(program), vm_(program), strings_(program.strings), agg_source_(std::make_unique<AggSource>(program)) {
   vm_.prepare(ctx_);
   ctx_.strings = &strings_;
+  collections_.seed(p_.sets);  // collection defaults are handles into these
   ctx_.collections = &collections_;
   ctx_.aggregates = agg_source_.get();
   for (const auto& f : p_.profile) {

@@ -72,6 +72,15 @@ int64_t StringPool::find(std::string_view s) const {
   return v == 0 ? -1 : static_cast<int64_t>((v & 0xffffffffu) - 1);
 }
 
+void CollectionStore::seed(const std::vector<std::vector<int64_t>>& sets) {
+  for (const auto& v : sets) {
+    uint64_t h = v.size();
+    for (int64_t x : v) h ^= static_cast<uint64_t>(x) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    sets_.push_back(v);
+    by_hash_.emplace(h, static_cast<int64_t>(sets_.size() - 1));
+  }
+}
+
 // Equal sets share one handle: a stream of orders carries the same few category sets over and
 // over, so the store grows with the distinct sets seen, not with the number of events.
 int64_t CollectionStore::add(std::vector<int64_t> v) {

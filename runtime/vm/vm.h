@@ -47,6 +47,9 @@ class StringPool {
 // Collections held by profile or event fields (Set<String> tags, ...): a value is a handle.
 class CollectionStore {
  public:
+  // The program's constant sets as handles 0..n-1, in order (before any add): a collection
+  // default of a field is stored as its set's index, which is then its handle.
+  void seed(const std::vector<std::vector<int64_t>>& sets);
   int64_t add(std::vector<int64_t> sorted_values);
   bool contains(int64_t handle, int64_t v) const;
   // Whether Decimal units v equal some Int of the collection widened to a Decimal, as `==`

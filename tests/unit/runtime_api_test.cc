@@ -243,3 +243,26 @@ TEST(RuntimeApi, CompilingToRunSkipsTheConflictAnalysis) {
   ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
   EXPECT_EQ(out.diagnostics.warning_count(), 0u) << out.diagnostics.render_text();
 }
+
+TEST(RuntimeApi, CollectionDefaultsWorkThroughACompiledProgram) {
+  // `Set<T> = {...}` defaults used to pass the check and fail to compile ("a collection is not a
+  // scalar value"). They compile, survive .crmc serialisation and are seen by the Evaluator.
+  auto out = crm::compile_files({write_temp(R"(
+profile { tags: Set<String> = {}  lucky: Set<Int> = {7, 3} }
+segment lucky_seven = 7 in lucky and not (5 in lucky)
+segment tagged = len(tags) > 0 or "vip" in tags
+)")});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string err;
+  crm::CompiledProgram loaded = crm::load_compiled(out.program.serialize(), err);
+  ASSERT_TRUE(loaded.valid()) << err;
+  for (const crm::CompiledProgram* p : {&out.program, &loaded}) {
+    crm::Evaluator ev(*p);
+    auto seven = ev.evaluate(ev.segment("lucky_seven"), kNov11);
+    ASSERT_TRUE(seven.ok);
+    EXPECT_TRUE(seven.matched);
+    auto tagged = ev.evaluate(ev.segment("tagged"), kNov11);
+    ASSERT_TRUE(tagged.ok);
+    EXPECT_FALSE(tagged.matched);
+  }
+}
