@@ -7,6 +7,7 @@
 #include "compiler/driver.h"
 #include "bytecode/program.h"
 #include "runtime/ingest/hillstrom_importer.h"
+#include "runtime/ingest/importers.h"
 #include "runtime/state/state_store.h"
 
 extern const char crm_hillstrom_program_source[];  // cmake/embed_text.cmake
@@ -61,6 +62,28 @@ ImportResult import_hillstrom(std::istream& csv, const CompiledProgram& program,
   } catch (const std::exception& e) {
     r.ok = false;
     r.error = std::string("internal error: ") + e.what();
+  }
+  return r;
+}
+
+ImportResult import_purchases(const std::string& dataset, std::istream& in, std::ostream& events) {
+  ImportResult r;
+  try {
+    if (dataset != "online-retail" && dataset != "cdnow") {
+      r.error = "unknown dataset `" + dataset + "`: use online-retail or cdnow";
+      return r;
+    }
+    ingest::ImportStats st;
+    r.ok = dataset == "online-retail" ? ingest::import_online_retail(in, events, st, r.error)
+                                      : ingest::import_cdnow(in, events, st, r.error);
+    r.rows = st.rows;
+    r.events = st.events;
+    r.skipped = st.skipped;
+    r.skipped_by_reason = st.skipped_by_reason;
+    r.error_line = st.error_line;
+  } catch (const std::exception& e) {
+    r.ok = false;
+    r.error = e.what();
   }
   return r;
 }

@@ -528,51 +528,117 @@ bool Runtime::audience(int64_t at_micros, std::vector<std::pair<std::string, int
 
 // ---- explain ----------------------------------------------------------------------------------
 
-Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
-                    const std::vector<std::string>& event_lines, const ExplainRequest& request) {
-  Explanation out;
+namespace detail {
+
+struct ExplainData {
+  std::unique_ptr<explainer::Prepared> prepared;
+  std::unique_ptr<explainer::Session> session;  // refers to *prepared
+};
+
+// The one reader of profile files: the engine's (JSON Lines or CSV).
+static bool load_profiles(engine::Engine& eng, std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  return eng.load_profiles(in, csv, [&](size_t line, const std::string& message) {
+    return on_error ? on_error(line, message) : false;
+  });
+}
+
+}  // namespace detail
+
+bool Runtime::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (!d_) return false;
+  std::lock_guard lk(d_->mu);
+  try {
+    return detail::load_profiles(d_->engine, in, csv, on_error);
+  } catch (const std::exception& e) {
+    if (on_error) on_error(0, e.what());
+    return false;
+  }
+}
+
+ExplainSession::ExplainSession(const CompiledProgram& program, const ExplainRequest& request) {
   if (!program.valid()) {
-    out.error = "no program";
-    out.error_kind = ErrorKind::Input;
-    return out;
+    error_ = {ErrorKind::Input, "no program"};
+    return;
   }
   try {
     const auto& data = *program.data();
-    auto prepared = explainer::prepare(data.front ? &data.front->program : nullptr, data.program);
-    if (!prepared->error.empty()) {
-      out.error = prepared->error;
-      out.error_kind = ErrorKind::Internal;
-      return out;
+    auto d = std::make_unique<detail::ExplainData>();
+    d->prepared = explainer::prepare(data.front ? &data.front->program : nullptr, data.program);
+    if (!d->prepared->error.empty()) {
+      error_ = {ErrorKind::Internal, d->prepared->error};
+      return;
     }
     explainer::Request req;
     req.user = request.user;
     req.at = request.at_micros;
     req.event = request.event;
-    explainer::Session session(*prepared, req);
-    std::string err;
-    for (size_t i = 0; i < profile_lines.size(); ++i)
-      if (!profile_lines[i].empty() && !session.profile(profile_lines[i], err)) {
-        out.error = "profiles:" + std::to_string(i + 1) + ": " + err;
-        out.error_kind = ErrorKind::Input;
-        return out;
-      }
-    for (size_t i = 0; i < event_lines.size(); ++i)
-      if (!event_lines[i].empty() && !session.event(event_lines[i], err)) {
-        out.error = "events:" + std::to_string(i + 1) + ": " + err;
-        out.error_kind = ErrorKind::Input;
-        return out;
-      }
+    d->session = std::make_unique<explainer::Session>(*d->prepared, req);
+    d_ = std::move(d);
+  } catch (const std::exception& e) {
+    error_ = {ErrorKind::Internal, e.what()};
+  }
+}
+
+ExplainSession::~ExplainSession() = default;
+ExplainSession::ExplainSession(ExplainSession&&) noexcept = default;
+ExplainSession& ExplainSession::operator=(ExplainSession&&) noexcept = default;
+
+bool ExplainSession::load_profile(std::string_view line, Error& error) {
+  if (!d_) { error = error_; return false; }
+  try {
+    std::string msg;
+    if (d_->session->profile(line, msg)) return true;
+    error = {ErrorKind::Input, std::move(msg)};
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+  }
+  return false;
+}
+
+bool ExplainSession::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (!d_) return false;
+  try {
+    return detail::load_profiles(d_->session->engine(), in, csv, on_error);
+  } catch (const std::exception& e) {
+    if (on_error) on_error(0, e.what());
+    return false;
+  }
+}
+
+bool ExplainSession::add_event(std::string_view line, Error& error) {
+  if (!d_) { error = error_; return false; }
+  try {
+    std::string msg;
+    if (d_->session->event(line, msg)) return true;
+    error = {ErrorKind::Input, std::move(msg)};
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+  }
+  return false;
+}
+
+Explanation ExplainSession::finish() {
+  Explanation out;
+  if (!d_) {
+    out.error = error_.message;
+    out.error_kind = error_.kind;
+    return out;
+  }
+  try {
+    auto& session = *d_->session;
+    const auto& prepared = *d_->prepared;
     explainer::Result r;
+    std::string err;
     if (!session.run(r, err)) {
       out.error = err;
       out.error_kind = ErrorKind::Input;  // no such event, or not this user's
       return out;
     }
     for (uint32_t s = 0; s < r.strategies.size(); ++s) {
-      if (prepared->hidden[s]) continue;
+      if (prepared.hidden[s]) continue;
       const auto& t = r.strategies[s];
       Explanation::Strategy st;
-      st.name = prepared->program.strategies[s].name;
+      st.name = prepared.program.strategies[s].name;
       st.verdict = t.verdict;
       st.event = t.event;
       st.at_micros = t.at;
@@ -590,6 +656,101 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     out.error_kind = ErrorKind::Internal;
   }
   return out;
+}
+
+Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
+                    const std::vector<std::string>& event_lines, const ExplainRequest& request) {
+  ExplainSession session(program, request);
+  Explanation out;
+  Error e;
+  auto failed_at = [&](const char* what, size_t i) {
+    out.error = std::string(what) + ":" + std::to_string(i + 1) + ": " + e.message;
+    out.error_kind = e.kind;
+    return out;
+  };
+  if (!session.error().ok()) {
+    out.error = session.error().message;
+    out.error_kind = session.error().kind;
+    return out;
+  }
+  for (size_t i = 0; i < profile_lines.size(); ++i)
+    if (!profile_lines[i].empty() && !session.load_profile(profile_lines[i], e)) return failed_at("profiles", i);
+  for (size_t i = 0; i < event_lines.size(); ++i)
+    if (!event_lines[i].empty() && !session.add_event(event_lines[i], e)) return failed_at("events", i);
+  return session.finish();
+}
+
+// ---- audience ---------------------------------------------------------------------------------
+
+namespace detail {
+
+struct AudienceData {
+  AudienceData(std::shared_ptr<const ProgramData> p, int64_t at) : program(std::move(p)), engine(program->program), at(at) {}
+  std::shared_ptr<const ProgramData> program;
+  engine::Engine engine;
+  int64_t at;
+  engine::Event event;
+  std::vector<engine::Event> events;  // those at or before `at`, in input order
+};
+
+}  // namespace detail
+
+Audience::Audience(const CompiledProgram& program, int64_t at_micros)
+    : d_(program.valid() ? std::make_unique<detail::AudienceData>(program.data(), at_micros) : nullptr) {}
+Audience::~Audience() = default;
+Audience::Audience(Audience&&) noexcept = default;
+Audience& Audience::operator=(Audience&&) noexcept = default;
+
+bool Audience::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (!d_) return false;
+  try {
+    return detail::load_profiles(d_->engine, in, csv, on_error);
+  } catch (const std::exception& e) {
+    if (on_error) on_error(0, e.what());
+    return false;
+  }
+}
+
+bool Audience::add_event(std::string_view line, Error& error) {
+  if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
+  try {
+    std::string msg;
+    if (!d_->engine.parse_event(line, d_->event, msg)) {
+      error = {ErrorKind::Input, std::move(msg)};
+      return false;
+    }
+    if (d_->event.time <= d_->at) d_->events.push_back(d_->event);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Audience::count(Result& out, Error& error) {
+  if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
+  try {
+    auto& eng = d_->engine;
+    // Any order of the input gives the same counts: time order, ties by id.
+    engine::sort_by_time(d_->events);
+    std::string msg;
+    for (const auto& ev : d_->events)
+      if (!eng.observe(ev, msg)) {
+        error = {ErrorKind::Input, "event `" + ev.id + "`: " + msg};
+        return false;
+      }
+    d_->events.clear();
+    out = Result();
+    out.counts = eng.audience(d_->at);
+    out.segments = d_->program->program.segments.size();
+    out.users = eng.user_count();
+    out.evaluation_errors = eng.stats().eval_errors;
+    out.evaluation_errors_by_kind = eng.stats().eval_errors_by_kind;
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
 }
 
 }  // namespace crm

@@ -22,14 +22,13 @@
 
 #include <fmt/format.h>
 
+#include <crm/datasets.h>
 #include <crm/runtime.h>
 
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/json_line.h"
-#include "runtime/ingest/importers.h"
 #include "runtime/state/state_store.h"
-#include "api/explain.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
@@ -206,8 +205,10 @@ class Progress {
   size_t total_ = 0, tick_ = 0;
 };
 
-// Reads profiles (JSON Lines, or CSV when the name ends in .csv).
-bool load_profiles(engine::Engine& eng, const Options& o) {
+// Reads profiles (JSON Lines, or CSV when the name ends in .csv) into `target`: crm::Audience,
+// crm::ExplainSession, or the engine of `run`.
+template <typename Target>
+bool load_profiles(Target& target, const Options& o) {
   if (o.profiles.empty()) return true;
   InputFile file;
   std::string err;
@@ -218,7 +219,7 @@ bool load_profiles(engine::Engine& eng, const Options& o) {
   std::istream& in = file.stream();
   bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
   size_t skipped = 0;
-  bool ok = eng.load_profiles(in, csv, [&](size_t line, const std::string& e) {
+  bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
     std::cerr << fmt::format("{}:{}: {}\n", input_name(o.profiles), line, e);
     ++skipped;
     return o.on_error != "stop";
@@ -228,9 +229,12 @@ bool load_profiles(engine::Engine& eng, const Options& o) {
   return true;
 }
 
-// Replays events in file order. `sink` gets each parsed event; returns false when the run stops.
-template <typename Sink>
-bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
+// Reads the events file in file order. `sink(line, error)` returns 1 to go on, 0 for a
+// malformed line (with `error` saying why), -1 to stop cleanly; `skipped(error)` hears of each
+// line skipped with --on-error=skip, `count()` says how many events so far (for the progress
+// bar). Returns false when the run stops.
+template <typename Sink, typename Skipped, typename Count>
+bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count) {
   if (o.events.empty()) return true;
   InputFile file;
   std::string line, err;
@@ -241,14 +245,10 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
   std::istream& in = file.stream();
   Progress progress(file.size(), o.quiet);
   support::LineReader lines(in);
-  engine::Event ev;
-  auto& st = eng.stats();
   while (lines.next(line)) {
     size_t n = lines.line(), bytes = lines.bytes();
     if (line.empty()) continue;
-    ++st.lines;
-    bool ok = eng.parse_event(line, ev, err);
-    int verdict = ok ? sink(ev, err) : 0;  // 1 continue, 0 error, -1 stop cleanly
+    int verdict = sink(std::string_view(line), err);  // 1 continue, 0 error, -1 stop cleanly
     if (verdict < 0) break;
     if (verdict == 0) {
       std::cerr << fmt::format("{}{}:{}: {}\n", tty_clear(), input_name(o.events), n, err);
@@ -257,14 +257,46 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
         std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
         return false;
       }
-      ++st.skipped;
-      std::string reason = err.substr(0, err.find(':'));
-      ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
+      skipped(err);
     }
-    progress.update(bytes, st.events);
+    progress.update(bytes, count());
   }
   progress.done();
   return true;
+}
+
+// The events of a public API object (crm::Audience, crm::ExplainSession): add_event per line.
+template <typename Target>
+bool read_events_into(Target& target, const Options& o) {
+  size_t events = 0;
+  return read_events(
+      o,
+      [&](std::string_view line, std::string& err) {
+        crm::Error e;
+        if (target.add_event(line, e)) return ++events, 1;
+        err = std::move(e.message);
+        return 0;
+      },
+      [](const std::string&) {}, [&] { return events; });
+}
+
+// Replays events through the engine of `run` in file order. `sink` gets each parsed event.
+template <typename Sink>
+bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
+  engine::Event ev;
+  auto& st = eng.stats();
+  return read_events(
+      o,
+      [&](std::string_view line, std::string& err) {
+        ++st.lines;
+        return eng.parse_event(line, ev, err) ? sink(ev, err) : 0;
+      },
+      [&](const std::string& err) {
+        ++st.skipped;
+        std::string reason = err.substr(0, err.find(':'));
+        ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
+      },
+      [&] { return st.events; });
 }
 
 }  // namespace
@@ -460,39 +492,34 @@ int cmd_audience(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  engine::Engine eng(l.bytecode());
-  if (!load_profiles(eng, o)) return 1;
+  crm::Audience audience(l.program, at);
+  if (!load_profiles(audience, o)) return 1;
   // Every line is read: the file need not be in time order. The events at or before the instant
   // are then applied in time order (ties by id), so any order of the file gives the same counts.
-  std::vector<engine::Event> events;
-  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string&) {
-    if (ev.time <= at) events.push_back(ev);
+  if (!read_events_into(audience, o)) return 1;
+  crm::Audience::Result result;
+  crm::Error error;
+  if (!audience.count(result, error)) {
+    std::cerr << "crm: " << o.events << ": " << error.message << "\n";
     return 1;
-  });
-  if (!ok) return 1;
-  engine::sort_by_time(events);
-  for (const auto& ev : events)
-    if (!eng.observe(ev, err)) {
-      std::cerr << "crm: " << o.events << ": event `" << ev.id << "`: " << err << "\n";
-      return 1;
-    }
-  auto counts = eng.audience(at);
+  }
+  const auto& counts = result.counts;
   if (o.format == "json") {
     std::string s = "{";
     for (size_t i = 0; i < counts.size(); ++i)
       s += fmt::format("{}{}: {}", i ? ", " : "", support::json_quote(counts[i].first), counts[i].second);
     std::cout << s << "}\n";
   } else {
-    std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), eng.user_count());
+    std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), result.users);
     size_t w = 0;
     for (auto& [n, c] : counts) w = std::max(w, n.size());
-    size_t segs = l.bytecode().segments.size();
     for (size_t i = 0; i < counts.size(); ++i)
-      std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < segs ? "segment" : "strategy", counts[i].first, w, counts[i].second);
+      std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < result.segments ? "segment" : "strategy", counts[i].first, w,
+                               counts[i].second);
   }
-  if (eng.stats().eval_errors) {
-    std::cerr << fmt::format("crm: {} evaluation errors counted as no match\n", eng.stats().eval_errors);
-    for (const auto& [kind, n] : eng.stats().eval_errors_by_kind) std::cerr << fmt::format("  {}: {}\n", kind, n);
+  if (result.evaluation_errors) {
+    std::cerr << fmt::format("crm: {} evaluation errors counted as no match\n", result.evaluation_errors);
+    for (const auto& [kind, n] : result.evaluation_errors_by_kind) std::cerr << fmt::format("  {}: {}\n", kind, n);
   }
   return 0;
 }
@@ -517,30 +544,25 @@ int cmd_explain(int argc, char** argv) {
   std::string err;
   if (o.user.empty()) return usage("explain", "explain needs --user ID");
   if (o.at.empty() && o.event.empty()) return usage("explain", "explain needs --at TIME or --event ID");
-  explainer::Request req;
+  crm::ExplainRequest req;
   req.user = o.user;
   req.event = o.event;
-  if (!o.at.empty() && !parse_at(o.at, req.at)) return kExitUsage;
+  if (!o.at.empty() && !parse_at(o.at, req.at_micros)) return kExitUsage;
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  auto prepared = explainer::prepare(l.source(), l.bytecode());
-  if (!prepared->error.empty()) {
-    std::cerr << "crm: cannot explain: " << prepared->error << "\n";
+  crm::ExplainSession session(l.program, req);
+  if (!session.error().ok()) {
+    std::cerr << "crm: cannot explain: " << session.error().message << "\n";
     return 1;
   }
-  explainer::Session session(*prepared, req);
-  if (!load_profiles(session.engine(), o)) return 1;
+  if (!load_profiles(session, o)) return 1;
   // Every event line is read (the file need not be in time order); the session keeps those at
   // or before the instant and replays them in time order.
-  bool ok = replay(session.engine(), o, [&](const engine::Event& ev, std::string&) {
-    session.add(ev);
-    return 1;
-  });
-  if (!ok) return 1;
-  explainer::Result r;
-  if (!session.run(r, err)) {
-    std::cerr << "crm: " << err << "\n";
+  if (!read_events_into(session, o)) return 1;
+  crm::Explanation r = session.finish();
+  if (!r.ok) {
+    std::cerr << "crm: " << r.error << "\n";
     return 1;
   }
   std::cout << (o.format == "json" ? r.json : r.text);
@@ -586,17 +608,15 @@ int cmd_import(int argc, char** argv) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
-  ingest::ImportStats st;
-  bool ok = kind == "online-retail" ? ingest::import_online_retail(in, out.stream(), st, err)
-                                    : ingest::import_cdnow(in, out.stream(), st, err);
+  crm::ImportResult st = crm::import_purchases(kind, in, out.stream());
   std::string write_error;
   if (!out.finish(write_error)) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
   }
-  if (!ok) {
-    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, err);
-    else std::cerr << "crm: " << input_name(input) << ": " << err << "\n";
+  if (!st.ok) {
+    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, st.error);
+    else std::cerr << "crm: " << input_name(input) << ": " << st.error << "\n";
     return kExitProblems;
   }
   std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct ImportResult {
   size_t error_line = 0;
   size_t rows = 0;          // data rows read
   size_t events = 0;        // events written
+  size_t skipped = 0;       // data rows not used by any event (import_purchases)
+  std::map<std::string, size_t> skipped_by_reason;
   std::vector<std::string> notices;
 };
 
@@ -36,5 +39,11 @@ CompileOutput hillstrom_program();
 // them; ids and times are made up as docs/indicators.md says.
 ImportResult import_hillstrom(std::istream& csv, const CompiledProgram& program, const std::string& state_spec,
                               std::ostream& events, std::ostream* profiles = nullptr);
+
+// The public purchase logs as the event contract (docs/runtime.md, "Public datasets"): `dataset`
+// "online-retail" (UCI Online Retail, one Order per invoice) or "cdnow" (one Order per row), from
+// the decompressed text `in`; exact amounts, events in time order on `events` (JSON Lines). A
+// malformed input is !ok with error_line > 0 naming its line; an unknown dataset is !ok.
+ImportResult import_purchases(const std::string& dataset, std::istream& in, std::ostream& events);
 
 }  // namespace crm

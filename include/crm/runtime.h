@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <istream>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,7 +70,15 @@ namespace detail {
 struct ProgramData;
 struct EvaluatorData;
 struct RuntimeData;
+struct ExplainData;
+struct AudienceData;
 }  // namespace detail
+
+// Profiles from a whole file, for Runtime, ExplainSession and Audience: JSON Lines, or CSV with
+// a header row when `csv` (records may span lines; docs/runtime.md, "Profiles"). For each
+// malformed record on_error(line, message) names the line the record starts on and returns
+// true to skip it and go on, false to stop. A bad CSV header always stops. False when stopped.
+using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
 
 class CompiledProgram {
  public:
@@ -188,6 +198,7 @@ class Runtime {
   // late, nothing changed; State: the ledger failed).
   bool process_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
   bool load_profile(std::string_view json_line, Error& error);
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
   // The stream contract (docs/semantics.md, "Event order"): events may be out of time order by
   // at most `micros` (default 0). An older event is refused by process_event (nothing changes);
   // events within it are held and decided in time order once the watermark (the latest event
@@ -256,5 +267,56 @@ struct Explanation {
 // `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped).
 Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
                     const std::vector<std::string>& event_lines, const ExplainRequest& request);
+
+// The same, fed as the data is read (`crm explain`): profiles, then event lines in any order,
+// then finish(). Not thread-safe.
+class ExplainSession {
+ public:
+  ExplainSession(const CompiledProgram& program, const ExplainRequest& request);
+  ~ExplainSession();
+  ExplainSession(ExplainSession&&) noexcept;
+  ExplainSession& operator=(ExplainSession&&) noexcept;
+  // Set when the program cannot be explained (then every call fails with it): Input for an
+  // invalid program, Internal when its clause probes cannot be compiled.
+  const Error& error() const { return error_; }
+  bool load_profile(std::string_view json_line, Error& error);
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
+  // One event line; Input for a malformed one (nothing is kept). Events after the request's
+  // instant are read and checked but cannot change the answer.
+  bool add_event(std::string_view json_line, Error& error);
+  // The explanation of everything added; !ok with error_kind Input when the request cannot be
+  // answered (no such event, another user's).
+  Explanation finish();
+
+ private:
+  std::unique_ptr<detail::ExplainData> d_;
+  Error error_;
+};
+
+// Batch audience (`crm audience`, docs/semantics.md): the events up to `at_micros`, in any order,
+// are folded into the users' history in time order (ties by id), then every segment and every
+// strategy's `who` is counted at that instant. Not thread-safe.
+class Audience {
+ public:
+  Audience(const CompiledProgram& program, int64_t at_micros);
+  ~Audience();
+  Audience(Audience&&) noexcept;
+  Audience& operator=(Audience&&) noexcept;
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
+  // One event line; Input for a malformed one. Events after `at_micros` are checked, not kept.
+  bool add_event(std::string_view json_line, Error& error);
+  struct Result {
+    std::vector<std::pair<std::string, int64_t>> counts;  // segments, then strategies, program order
+    size_t segments = 0;                                  // how many of `counts` are segments
+    size_t users = 0;                                     // users known (profiles or events)
+    size_t evaluation_errors = 0;                         // evaluations that failed, counted as no match
+    std::map<std::string, size_t> evaluation_errors_by_kind;  // e.g. "division by zero"
+  };
+  // Input "event `ID`: ..." when an event cannot be folded into its user's history.
+  bool count(Result& out, Error& error);
+
+ private:
+  std::unique_ptr<detail::AudienceData> d_;
+};
 
 }  // namespace crm

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 namespace {
 
@@ -242,6 +244,93 @@ TEST(RuntimeApi, CompilingToRunSkipsTheConflictAnalysis) {
   auto out = crm::compile_files({path});
   ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
   EXPECT_EQ(out.diagnostics.warning_count(), 0u) << out.diagnostics.render_text();
+// The objects `crm audience` and `crm explain` are written over (issue 10 item 5): data in any
+// order, CSV profiles with per-record errors, and errors by kind.
+TEST(RuntimeApi, AudienceAndExplainSessionTakeDataAsItIsRead) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  const char* e1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+  const char* e2 = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})";
+  const char* late = R"({"id":"e9","type":"Order","user":"u2","time":"2026-11-12T02:00:00Z","amount":70})";
+  std::istringstream csv("user,age,city\nu1,40,Wuhan\nu2,forty,Wuhan\nu3,20,Shanghai\n");
+  std::vector<size_t> bad_lines;
+
+  crm::Audience audience(out.program, kNov11 + 3 * 3600'000'000LL);
+  ASSERT_TRUE(audience.load_profiles(csv, true, [&](size_t line, const std::string&) {
+    bad_lines.push_back(line);
+    return true;  // skip it
+  }));
+  EXPECT_EQ(bad_lines, std::vector<size_t>{3});
+  crm::Error error;
+  for (const char* e : {e2, late, e1}) ASSERT_TRUE(audience.add_event(e, error)) << error.message;
+  EXPECT_FALSE(audience.add_event("{", error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  crm::Audience::Result result;
+  ASSERT_TRUE(audience.count(result, error)) << error.message;
+  EXPECT_EQ(result.segments, 3u);
+  EXPECT_EQ(result.users, 2u);  // u1 and u3; u2's profile was skipped and e9 is after the instant
+  std::map<std::string, int64_t> counts(result.counts.begin(), result.counts.end());
+  EXPECT_EQ(counts["repeat_buyer"], 1);
+  EXPECT_EQ(counts["young_shanghai"], 1);
+  EXPECT_EQ(counts["thanks"], 1);
+
+  crm::ExplainRequest req;
+  req.user = "u1";
+  req.event = "e2";
+  crm::ExplainSession session(out.program, req);
+  ASSERT_TRUE(session.error().ok()) << session.error().message;
+  ASSERT_TRUE(session.load_profile(R"({"user":"u1","age":40,"city":"Wuhan"})", error)) << error.message;
+  for (const char* e : {e2, e1}) ASSERT_TRUE(session.add_event(e, error)) << error.message;
+  crm::Explanation x = session.finish();
+  ASSERT_TRUE(x.ok) << x.error;
+  crm::Explanation same = crm::explain(out.program, {R"({"user":"u1","age":40,"city":"Wuhan"})"}, {e1, e2}, req);
+  EXPECT_EQ(x.text, same.text);
+  EXPECT_EQ(x.json, same.json);
+  ASSERT_EQ(x.strategies.size(), 1u);
+  EXPECT_EQ(x.strategies[0].verdict, "granted");
+
+  req.event = "e7";  // no such event: the caller's mistake
+  crm::ExplainSession missing(out.program, req);
+  ASSERT_TRUE(missing.add_event(e1, error));
+  crm::Explanation none = missing.finish();
+  EXPECT_FALSE(none.ok);
+  EXPECT_EQ(none.error_kind, crm::ErrorKind::Input);
+
+  crm::ExplainSession invalid(crm::CompiledProgram(), req);
+  EXPECT_EQ(invalid.error().kind, crm::ErrorKind::Input);
+  EXPECT_FALSE(invalid.add_event(e1, error));
+  crm::Audience no_program(crm::CompiledProgram(), 0);
+  EXPECT_FALSE(no_program.add_event(e1, error));
+  EXPECT_FALSE(no_program.count(result, error));
+}
+
+TEST(RuntimeApi, TypedDecisionsAndErrorKinds) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  EXPECT_TRUE(out.error.ok());
+  crm::Runtime rt(out.program);
+  crm::Error error;
+  ASSERT_TRUE(rt.load_profile(R"({"user":"u1","age":40,"city":"Wuhan"})", error)) << error.message;
+  EXPECT_FALSE(rt.load_profile(R"({"user":"u2","age":"x"})", error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  std::vector<crm::Decision> ds;
+  ASSERT_TRUE(rt.process_event(R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})", ds, error));
+  ASSERT_TRUE(rt.process_event(R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})", ds, error));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].outcome, crm::Decision::Outcome::Granted);
+  EXPECT_STREQ(crm::outcome_name(ds[0].outcome), "granted");
+  EXPECT_EQ(ds[0].strategy, "thanks");
+  EXPECT_EQ(ds[0].amount_millionths, 10'000'000);
+  EXPECT_EQ(ds[0].currency, "CNY");
+  EXPECT_EQ(ds[0].at_micros, kNov11 + 2 * 3600'000'000LL);
+  EXPECT_FALSE(rt.process_event(R"({"id":"e0","type":"Order","user":"u1","time":"2026-11-10T00:00:00Z","amount":5})", ds, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  EXPECT_NE(error.message.find("out of order"), std::string::npos) << error.message;
+  EXPECT_EQ(ds.size(), 1u);  // nothing appended on failure
+  crm::Runtime empty{crm::CompiledProgram()};
+  EXPECT_FALSE(empty.process_event("{}", ds, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  EXPECT_FALSE(crm::version() == nullptr);
 }
 
 TEST(RuntimeApi, CollectionDefaultsWorkThroughACompiledProgram) {
