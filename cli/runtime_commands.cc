@@ -27,7 +27,6 @@
 
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
-#include "runtime/engine/json_line.h"
 #include "runtime/state/state_store.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
