@@ -244,6 +244,8 @@ TEST(RuntimeApi, CompilingToRunSkipsTheConflictAnalysis) {
   auto out = crm::compile_files({path});
   ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
   EXPECT_EQ(out.diagnostics.warning_count(), 0u) << out.diagnostics.render_text();
+}
+
 // The objects `crm audience` and `crm explain` are written over (issue 10 item 5): data in any
 // order, CSV profiles with per-record errors, and errors by kind.
 TEST(RuntimeApi, AudienceAndExplainSessionTakeDataAsItIsRead) {
