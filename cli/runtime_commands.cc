@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <zlib.h>
 
@@ -39,6 +40,7 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness;
   size_t commit_every = 4096;
+  size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
 };
 
@@ -48,6 +50,9 @@ int usage(const std::string& command, const std::string& msg) { return usage_err
 void program_options(Command& c, Options& o) {
   c.files(o.files);
   c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
+  // The same source limits as `crm check`, so a program that checks can also be run.
+  c.count("--max-file-size", o.max_file_bytes, "BYTES", "largest accepted source file (default 1048576)");
+  c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128)");
 }
 
 // The data a command replays.
@@ -130,6 +135,8 @@ int load(const Options& o, Loaded& l) {
   }
   crm::CheckOptions options;
   options.include_dirs = o.includes;
+  if (o.max_file_bytes) options.limits.max_file_bytes = o.max_file_bytes;
+  if (o.max_nesting) options.limits.max_nesting = static_cast<uint32_t>(std::min<size_t>(o.max_nesting, 100000));
   crm::CompileOutput out = crm::compile_sources(inputs, options);
   // Errors stop the command and are shown in full. Warnings are `crm check`'s to show: run,
   // audience and explain say once how many there are, so a conflict report is not repeated on

@@ -70,6 +70,19 @@ if(last_out MATCHES "\"code\":\"W0108\"")
 endif()
 expect_run(2 check --max-conflict-warnings 0 ${limit_case})
 
+# The source limits apply to every command that compiles, not only to check: a program over
+# --max-file-size is refused (exit 1, saying which limit) and compiles once the limit allows it.
+set(limit_crmc ${CMAKE_CURRENT_BINARY_DIR}/cli_basics_limit.crmc)
+expect_run(1 compile --max-file-size 100 ${ROOT}/examples/double11.crm -o ${limit_crmc})
+if(NOT last_err MATCHES "max-file-size")
+  message(FATAL_ERROR "crm compile --max-file-size 100 did not refuse the program by its size:\n${last_err}")
+endif()
+expect_run(1 run --max-file-size 100 ${ROOT}/examples/double11.crm --events ${ROOT}/examples/data/shop_events.jsonl)
+if(NOT last_err MATCHES "max-file-size")
+  message(FATAL_ERROR "crm run --max-file-size 100 did not refuse the program by its size:\n${last_err}")
+endif()
+expect_run(0 compile --max-file-size=10000000 --max-nesting 64 ${ROOT}/examples/double11.crm -o ${limit_crmc})
+
 # Colour: --color=always|never everywhere; NO_COLOR turns auto off but not an explicit always.
 string(ASCII 27 esc)
 expect_run(1 check --color=always ${bad})

@@ -785,7 +785,9 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
   };
   if (text.size() > opts.max_file_bytes) {
     sink.report(diag::Code::E0105, {file.id(), 0, 0},
-                fmt::format("file is {} bytes, more than the limit of {} bytes", text.size(), opts.max_file_bytes))
+                // The loader stops reading one byte past the limit, so the size seen here is not
+                // the file's: say only that it is over.
+                fmt::format("file is larger than the limit of {} bytes", opts.max_file_bytes))
         .help = "raise the limit with --max-file-size, or split the file into modules";
     return empty();
   }
