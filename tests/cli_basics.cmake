@@ -82,6 +82,11 @@ if(NOT last_err MATCHES "max-file-size")
   message(FATAL_ERROR "crm run --max-file-size 100 did not refuse the program by its size:\n${last_err}")
 endif()
 expect_run(0 compile --max-file-size=10000000 --max-nesting 64 ${ROOT}/examples/double11.crm -o ${limit_crmc})
+# A compiled program where a source is expected is named as such (not "invalid UTF-8").
+expect_run(1 check ${limit_crmc})
+if(NOT last_err MATCHES "E0110" OR NOT last_err MATCHES "compiled program")
+  message(FATAL_ERROR "crm check on a .crmc did not say it is a compiled program:\n${last_err}")
+endif()
 
 # Colour: --color=always|never everywhere; NO_COLOR turns auto off but not an explicit always.
 string(ASCII 27 esc)

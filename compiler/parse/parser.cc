@@ -791,6 +791,12 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
         .help = "raise the limit with --max-file-size, or split the file into modules";
     return empty();
   }
+  // A compiled program handed to the front end would otherwise be reported as invalid UTF-8.
+  if (text.substr(0, 4) == "CRMC") {
+    sink.report(diag::Code::E0110, {}, fmt::format("`{}` is a compiled program (.crmc), not a .crm source", file.path()))
+        .help = "this command reads .crm sources; a .crmc runs with `crm run`, `crm audience` or `crm explain`";
+    return empty();
+  }
   if (size_t bad = support::utf8_invalid_at(text); bad != std::string_view::npos) {
     sink.report(diag::Code::E0103, {file.id(), uint32_t(bad), uint32_t(bad + 1)}, "file is not valid UTF-8");
     return empty();
