@@ -217,8 +217,11 @@ TEST(TimeBuiltins, SegmentsUseTheProgramsZoneInTheScalarVmTheBatchVmAndTheAstEva
       std::string err;
       ASSERT_TRUE(ast.eval(expr_of.at(name), env, v, err)) << err;  // reference evaluator
       EXPECT_EQ(v, declared ? 1 : 0);
-      for (const auto& [segment, count] : audience)  // batch VM
-        if (segment == name) EXPECT_EQ(count, declared ? 1 : 0);
+      for (const auto& [segment, count] : audience) {  // batch VM
+        if (segment == name) {
+          EXPECT_EQ(count, declared ? 1 : 0);
+        }
+      }
     }
   }
 }
