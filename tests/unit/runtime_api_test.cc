@@ -176,7 +176,9 @@ TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
         break;
       }
     }
-    if (refused.empty()) ASSERT_TRUE(rt.finish(got, err)) << err;
+    if (refused.empty()) {
+      ASSERT_TRUE(rt.finish(got, err)) << err;
+    }
     std::ifstream expected(base.replace_extension("").replace_extension(".out"));
     std::string all;
     while (std::getline(expected, line)) {
@@ -184,7 +186,9 @@ TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
       all += line + "\n";
     }
     EXPECT_EQ(got, want);
-    if (!refused.empty()) EXPECT_NE(all.find(": " + refused + "\n"), std::string::npos) << refused;
+    if (!refused.empty()) {
+      EXPECT_NE(all.find(": " + refused + "\n"), std::string::npos) << refused;
+    }
   }
   EXPECT_GE(cases, 8u);
 }
