@@ -124,6 +124,21 @@ std::vector<std::string> CompiledProgram::strategies() const {
 
 namespace {
 
+// Feeds one input line to an engine step (`step(msg)` returns false with msg for a bad line): a
+// bad line is the caller's mistake (Input), an exception is an internal failure (Internal), and
+// no exception crosses include/. Shared by every load/add entry point of the API.
+template <class Step>
+bool feed_line(Step&& step, Error& error) {
+  try {
+    std::string msg;
+    if (step(msg)) return true;
+    error = {ErrorKind::Input, std::move(msg)};
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+  }
+  return false;
+}
+
 CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOptions& options) {
   CompileOutput out;
   try {
@@ -354,15 +369,7 @@ bool Runtime::load_profile(std::string_view line, std::string& error) {
 bool Runtime::load_profile(std::string_view line, Error& error) {
   if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
   std::lock_guard lk(d_->mu);
-  try {
-    std::string msg;
-    if (d_->engine.load_profile_line(line, msg)) return true;
-    error = {ErrorKind::Input, std::move(msg)};
-    return false;
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-    return false;
-  }
+  return feed_line([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
 }
 
 namespace {
@@ -585,14 +592,7 @@ ExplainSession& ExplainSession::operator=(ExplainSession&&) noexcept = default;
 
 bool ExplainSession::load_profile(std::string_view line, Error& error) {
   if (!d_) { error = error_; return false; }
-  try {
-    std::string msg;
-    if (d_->session->profile(line, msg)) return true;
-    error = {ErrorKind::Input, std::move(msg)};
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-  }
-  return false;
+  return feed_line([&](std::string& msg) { return d_->session->profile(line, msg); }, error);
 }
 
 bool ExplainSession::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
@@ -607,14 +607,7 @@ bool ExplainSession::load_profiles(std::istream& in, bool csv, const RecordError
 
 bool ExplainSession::add_event(std::string_view line, Error& error) {
   if (!d_) { error = error_; return false; }
-  try {
-    std::string msg;
-    if (d_->session->event(line, msg)) return true;
-    error = {ErrorKind::Input, std::move(msg)};
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-  }
-  return false;
+  return feed_line([&](std::string& msg) { return d_->session->event(line, msg); }, error);
 }
 
 Explanation ExplainSession::finish() {
@@ -713,18 +706,13 @@ bool Audience::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on
 
 bool Audience::add_event(std::string_view line, Error& error) {
   if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
-  try {
-    std::string msg;
-    if (!d_->engine.parse_event(line, d_->event, msg)) {
-      error = {ErrorKind::Input, std::move(msg)};
-      return false;
-    }
-    if (d_->event.time <= d_->at) d_->events.push_back(d_->event);
-    return true;
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-    return false;
-  }
+  return feed_line(
+      [&](std::string& msg) {
+        if (!d_->engine.parse_event(line, d_->event, msg)) return false;
+        if (d_->event.time <= d_->at) d_->events.push_back(d_->event);
+        return true;
+      },
+      error);
 }
 
 bool Audience::count(Result& out, Error& error) {
