@@ -8,15 +8,8 @@
 # Exits 77 (skipped) when ../shared/data is absent.
 set -euo pipefail
 CRM=$(realpath "$1")
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-DATA="$ROOT/../shared/data/hillstrom/hillstrom.csv.gz"
-if [ ! -f "$DATA" ]; then
-  echo "SKIPPED: ../shared/data not found (public datasets are only beside the checkout in CI)"
-  exit 77
-fi
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/dataset_env.sh" hillstrom hillstrom.csv.gz
+DATA="$DATA/hillstrom.csv.gz"
 fail() { echo "FAIL: $*"; exit 1; }
 cd "$TMP"
 # The two commands exactly as issue 14 writes them (the data path relative to the checkout).

@@ -7,15 +7,7 @@
 # orders, equal (as a set) to the time-ordered run. Exits 77 (skipped) without ../shared/data.
 set -euo pipefail
 CRM=$1
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-DATA="$ROOT/../shared/data/uci-online-retail"
-if [ ! -f "$DATA/online_retail.csv.gz" ]; then
-  echo "SKIPPED: ../shared/data not found (public datasets are only beside the checkout in CI)"
-  exit 77
-fi
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/dataset_env.sh" uci-online-retail online_retail.csv.gz
 EX="$ROOT/examples/online-retail"
 "$CRM" import online-retail "$DATA/online_retail.csv.gz" -o "$TMP/time.jsonl" 2>/dev/null
 shuf --random-source=<(yes) "$TMP/time.jsonl" >"$TMP/shuffled.jsonl"

@@ -7,15 +7,7 @@
 # silent-user recall rate. Exits 77 (skipped) when ../shared/data is absent.
 set -euo pipefail
 CRM=$(realpath "$1")
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-DATA="$ROOT/../shared/data/uci-online-retail"
-if [ ! -f "$DATA/online_retail.csv.gz" ]; then
-  echo "SKIPPED: ../shared/data not found (public datasets are only beside the checkout in CI)"
-  exit 77
-fi
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/dataset_env.sh" uci-online-retail online_retail.csv.gz
 "$CRM" import online-retail "$DATA/online_retail.csv.gz" -o "$TMP/events.jsonl" 2>/dev/null
 "$CRM" run "$ROOT/examples/online-retail/recall.crm" --events "$TMP/events.jsonl" -q -o /dev/null \
   --state "sqlite:$TMP/state.db" 2>/dev/null
