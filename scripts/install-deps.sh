@@ -15,6 +15,9 @@ packages=(
   libboost-math-dev                       # distributions for the experiment report (Boost.Math)
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
   python3                                 # scripts/check_layers.py and its test
+  llvm-16-dev                             # the JIT (runtime/jit), LLVM 16 ORC, shared libLLVM
+  nlohmann-json3-dev                      # JSON-RPC messages of the language server (crm lsp)
+  chromium                                # headless browser: HTML report and highlighting screenshots
 )
 missing=()
 for p in "${packages[@]}"; do
