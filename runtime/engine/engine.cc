@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
-#include "runtime/vm/batch_vm.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
@@ -27,9 +28,18 @@ class Engine::AggSource : public vm::AggregateSource {
   const bytecode::Program& p_;
 };
 
-Engine::Engine(const bytecode::Program& program)
-    : p_(program), vm_(program), strings_(program.strings), agg_source_(std::make_unique<AggSource>(program)) {
-  vm_.prepare(ctx_);
+Engine::Engine(const bytecode::Program& program, EngineOptions options)
+    : p_(program),
+      executor_(options.executor ? std::move(options.executor) : std::make_shared<VmExecutor>(program)),
+      strings_(program.strings),
+      agg_source_(std::make_unique<AggSource>(program)) {
+  if (&executor_->program() != &p_) {
+    // Units of another program would be run against this one's data: a caller bug, not input.
+    std::fprintf(stderr, "crm: internal error: the %.*s executor was built for another program\n",
+                 int(executor_->name().size()), executor_->name().data());
+    std::abort();
+  }
+  executor_->prepare(ctx_);
   ctx_.strings = &strings_;
   collections_.seed(p_.sets);  // collection defaults are handles into these
   ctx_.collections = &collections_;
@@ -549,7 +559,7 @@ void Engine::apply(User& u, const Event& ev) {
     const auto& spec = p_.aggregates[g];
     if (spec.filter_unit >= 0) {
       ctx_.zone = unit_zone_[spec.filter_unit];
-      vm::Result r = vm_.run(static_cast<uint32_t>(spec.filter_unit), ctx_);
+      vm::Result r = executor_->run(static_cast<uint32_t>(spec.filter_unit), ctx_);
       if (r.status != vm::Status::Ok) { count_error(r.error); continue; }
       if (!r.value) continue;
     }
@@ -1051,7 +1061,7 @@ void Engine::count_error(const char* kind) {
 bool Engine::run_unit(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
   if (unit < 0) { result = true; return true; }
   bind_context(u, ev, now, unit_zone_[unit]);
-  vm::Result r = vm_.run(static_cast<uint32_t>(unit), ctx_);
+  vm::Result r = executor_->run(static_cast<uint32_t>(unit), ctx_);
   if (r.status != vm::Status::Ok) {
     count_error(r.error);
     if (trace_) trace_error_ = r.error ? r.error : "evaluation failed";
@@ -1130,7 +1140,7 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
     UnitProbe run = [&](uint32_t unit, int64_t& value, bool& present, std::string& error) {
       // The context run_unit() gives the strategy's clauses, so parts evaluate as they did.
       bind_context(copy, ev, t.at, &s.zone);
-      vm::Result r = vm_.run(unit, ctx_);
+      vm::Result r = executor_->run(unit, ctx_);
       if (r.status != vm::Status::Ok) {
         error = r.error ? r.error : "evaluation failed";
         return false;
@@ -1682,7 +1692,7 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
     u = temp.get();
   }
   bind_context(*u, nullptr, now, unit < unit_zone_.size() ? unit_zone_[unit] : &p_.zone);
-  vm::Result r = vm_.run(unit, ctx_);
+  vm::Result r = executor_->run(unit, ctx_);
   if (r.status != vm::Status::Ok) {
     err = r.error;
     return false;
@@ -1729,26 +1739,26 @@ std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
   in.aggregate_state = &agg;
   in.strings = &strings_;
   in.collections = &collections_;
-  vm::BatchVM batch(p_);
   std::vector<std::pair<std::string, int64_t>> out;
   auto count = [&](const std::string& name, uint32_t unit, int32_t scalar_unit) {
     in.zone = unit_zone_[unit];
-    vm::BatchResult r = batch.run(unit, in);
-    stats_.eval_errors += r.errors;
-    if (r.errors && scalar_unit >= 0) {
+    BatchSelection r;
+    executor_->run_batch(unit, in, r);
+    stats_.eval_errors += r.faults;
+    if (r.faults && scalar_unit >= 0) {
       // The batch VM knows only that a lane failed; the scalar VM (which gives the same result,
       // tests/unit/differential_test.cc) says why, for the summary. Only on this rare path.
       size_t kinds = 0;
       for (size_t i = 0; i < rows; ++i) {
         User* u = by_row[i];
         bind_context(*u, nullptr, at, unit_zone_[scalar_unit]);
-        vm::Result rr = vm_.run(static_cast<uint32_t>(scalar_unit), ctx_);
+        vm::Result rr = executor_->run(static_cast<uint32_t>(scalar_unit), ctx_);
         if (rr.status != vm::Status::Ok) {
           ++stats_.eval_errors_by_kind[rr.error ? rr.error : "evaluation error"];
           ++kinds;
         }
       }
-      if (kinds < r.errors) stats_.eval_errors_by_kind["evaluation error"] += r.errors - kinds;
+      if (kinds < r.faults) stats_.eval_errors_by_kind["evaluation error"] += r.faults - kinds;
     }
     out.emplace_back(name, static_cast<int64_t>(r.matches));
   };

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bytecode/program.h"
+#include "runtime/engine/executor.h"
 #include "runtime/state/aggregates.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
@@ -102,12 +103,21 @@ struct Stats {
 // permutation of the same events gives the same result (docs/semantics.md, "Event order").
 void sort_by_time(std::vector<Event>& events);
 
+// How an engine is built. Every field has a default that gives the VM engine.
+struct EngineOptions {
+  // What evaluates the program's units (runtime/engine/executor.h): null for the VMs
+  // (VmExecutor). It must have been built for the engine's program. Shared, so one compiled
+  // executor (JIT code) can serve several engines.
+  std::shared_ptr<const Executor> executor;
+};
+
 class Engine {
  public:
-  explicit Engine(const bytecode::Program& program);
+  explicit Engine(const bytecode::Program& program, EngineOptions options = {});
   ~Engine();
 
   const bytecode::Program& program() const { return p_; }
+  const Executor& executor() const { return *executor_; }
 
   // Parses one JSON Lines event against the program's schema. `error` explains what is wrong
   // (unknown type, missing or mistyped field, bad time) without a line number; callers add it.
@@ -317,7 +327,7 @@ class Engine {
   uint64_t arrivals_ = 0;
 
   const bytecode::Program& p_;
-  vm::VM vm_;
+  std::shared_ptr<const Executor> executor_;
   vm::StringPool strings_;
   vm::CollectionStore collections_;
   vm::Context ctx_;

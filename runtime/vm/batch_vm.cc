@@ -25,7 +25,8 @@ namespace ops = bytecode::ops;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<int64_t>* values) const {
+BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<int64_t>* values, uint64_t* selected,
+                         uint64_t* faulted) const {
   const bytecode::Unit& unit = p_.units[unit_index];
   size_t nregs = std::max<uint16_t>(unit.registers, 1);
   std::vector<int64_t> regs(nregs * kBlock);
@@ -335,9 +336,11 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
     for (size_t i = 0; i < n; ++i) {
       if (!out || out_err[i]) {
         ++result.errors;
+        if (faulted) faulted[(base + i) / 64] |= uint64_t(1) << ((base + i) % 64);
         continue;
       }
       result.matches += out && out[i] != 0;
+      if (selected && out[i] != 0) selected[(base + i) / 64] |= uint64_t(1) << ((base + i) % 64);
       if (values && out) (*values)[base + i] = out[i];
     }
   }

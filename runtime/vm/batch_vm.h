@@ -49,8 +49,11 @@ class BatchVM {
  public:
   explicit BatchVM(const bytecode::Program& program) : p_(program) {}
   // Runs a jump-free unit over every row; `values`, when set, gets each row's value (0 when it
-  // faulted or is absent) so callers can collect the matching users.
-  BatchResult run(uint32_t unit, const BatchInput& in, std::vector<int64_t>* values = nullptr) const;
+  // faulted or is absent) so callers can collect the matching users. `selected` and `faulted`,
+  // when set, are bitmaps of (rows + 63) / 64 words, zeroed by the caller: bit i % 64 of word
+  // i / 64 is set when row i's value is non-zero (and it did not fault), or when it faulted.
+  BatchResult run(uint32_t unit, const BatchInput& in, std::vector<int64_t>* values = nullptr,
+                  uint64_t* selected = nullptr, uint64_t* faulted = nullptr) const;
 
  private:
   const bytecode::Program& p_;
