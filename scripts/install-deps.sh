@@ -23,12 +23,34 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
+# Node.js and npm run editor-support/'s tests and build the VS Code extension. Only what is missing
+# is installed: a node from elsewhere (e.g. NodeSource, which bundles npm) is kept, and Debian's
+# `npm` package is installed only when there is no npm at all.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The npm packages of editor-support/, exactly as pinned in each package-lock.json. `npm ci` runs
+# only when the lockfile changed since the last install (a stamp in node_modules), from npm's
+# cache when it can, so a warm run costs nothing.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+for dir in editor-support/textmate editor-support/vscode; do
+  lock="$root/$dir/package-lock.json"
+  stamp="$root/$dir/node_modules/.crm-lock.sha256"
+  sum="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    echo "install-deps: $dir/node_modules is up to date"
+    continue
+  fi
+  echo "install-deps: npm ci in $dir"
+  (cd "$root/$dir" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+  echo "$sum" > "$stamp"
+done

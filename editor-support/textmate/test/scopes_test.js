@@ -1,0 +1,179 @@
+// scopes_test.js - the TextMate grammar's tests, run by ctest (editor_textmate_scopes):
+//  1. scope goldens: every example and standard-library .crm file and test/all_tokens.crm are
+//     tokenized and compared with test/golden/*.scopes (CRM_UPDATE_GOLDEN=1 rewrites them);
+//  2. every builtin of bytecode/builtins.def is highlighted as a builtin, and nothing else is;
+//  3. every keyword of grammar/Crm.g4 appears in all_tokens.crm with a keyword-like scope, and
+//     all_tokens.crm has every token kind the grammar names;
+//  4. all_tokens.crm is a program `crm check` accepts (when CRM points at the crm binary).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const { loadGrammar, tokenize } = require('./grammar');
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const goldenDir = path.join(__dirname, 'golden');
+const allTokens = path.join(__dirname, 'all_tokens.crm');
+const update = process.env.CRM_UPDATE_GOLDEN === '1';
+let failures = 0;
+function fail(msg) {
+  failures++;
+  console.error(`FAIL ${msg}`);
+}
+
+function crmFiles() {
+  const out = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.crm')) out.push(p);
+    }
+  };
+  walk(path.join(root, 'examples'));
+  walk(path.join(root, 'stdlib'));
+  out.sort();
+  out.push(allTokens);
+  return out;
+}
+
+// One line per source line (prefixed `>`), then one line per non-blank token: the token's text
+// (padded) and its scopes, innermost last.
+function render(lines) {
+  let s = '';
+  for (const l of lines) {
+    s += `>${l.line}\n`;
+    for (const t of l.tokens) {
+      if (t.text.trim() === '') continue;
+      s += ` ${JSON.stringify(t.text).padEnd(24)} ${t.scopes.join(' ')}\n`;
+    }
+  }
+  return s;
+}
+
+function goldenName(file) {
+  return path.relative(root, file).replace(/[\\/]/g, '__').replace(/\.crm$/, '.scopes');
+}
+
+function checkGoldens(g) {
+  const expected = new Set();
+  for (const f of crmFiles()) {
+    const name = goldenName(f);
+    expected.add(name);
+    const actual = render(tokenize(g, fs.readFileSync(f, 'utf8')));
+    const gp = path.join(goldenDir, name);
+    if (update) {
+      fs.mkdirSync(goldenDir, { recursive: true });
+      if (!fs.existsSync(gp) || fs.readFileSync(gp, 'utf8') !== actual) {
+        fs.writeFileSync(gp, actual);
+        console.log(`updated ${path.relative(root, gp)}`);
+      }
+      continue;
+    }
+    if (!fs.existsSync(gp)) { fail(`${path.relative(root, f)}: no golden ${path.relative(root, gp)} (CRM_UPDATE_GOLDEN=1 writes it)`); continue; }
+    const want = fs.readFileSync(gp, 'utf8');
+    if (want !== actual) {
+      const a = actual.split('\n'), w = want.split('\n');
+      let i = 0;
+      while (i < a.length && a[i] === w[i]) i++;
+      fail(`${path.relative(root, f)}: scopes differ from ${path.relative(root, gp)} at line ${i + 1}:\n` +
+           `  expected: ${w[i]}\n  actual:   ${a[i]}\n  (CRM_UPDATE_GOLDEN=1 rewrites the golden; review the diff)`);
+    }
+  }
+  // A golden whose source is gone is stale.
+  for (const name of fs.existsSync(goldenDir) ? fs.readdirSync(goldenDir) : []) {
+    if (expected.has(name)) continue;
+    if (update) { fs.unlinkSync(path.join(goldenDir, name)); console.log(`removed stale ${name}`); }
+    else fail(`golden ${name} has no source file (CRM_UPDATE_GOLDEN=1 removes it)`);
+  }
+  return expected.size;
+}
+
+function scopesOf(g, text, word) {
+  const out = [];
+  for (const l of tokenize(g, text))
+    for (const t of l.tokens) if (t.text === word) out.push(t.scopes);
+  return out;
+}
+
+function checkBuiltins(g) {
+  const def = fs.readFileSync(path.join(root, 'bytecode', 'builtins.def'), 'utf8');
+  const names = [...def.matchAll(/^BUILTIN\(\s*\w+\s*,\s*"([a-z_0-9]+)"/gm)].map((m) => m[1]);
+  if (names.length < 10) fail(`read only ${names.length} builtins from bytecode/builtins.def`);
+  for (const n of names) {
+    const s = scopesOf(g, `segment s = ${n}(x) > 0\n`, n);
+    if (!s.length || !s[0].includes('support.function.builtin.crm'))
+      fail(`builtin ${n} (bytecode/builtins.def) is not highlighted as support.function.builtin.crm: add it to the builtin-call rule of crm.tmLanguage.json`);
+  }
+  // ... and the grammar names no builtin that does not exist.
+  const raw = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'crm.tmLanguage.json'), 'utf8'));
+  const m = /\\b\(([a-z_|0-9]+)\)/.exec(raw.repository['builtin-call'].begin);
+  const listed = m ? m[1].split('|') : [];
+  for (const n of listed) if (!names.includes(n)) fail(`the grammar lists builtin ${n}, which bytecode/builtins.def does not define`);
+  const user = scopesOf(g, 'segment s = my_function(x) > 0\n', 'my_function');
+  if (!user.length || !user[0].includes('entity.name.function.crm')) fail('a user function call is not entity.name.function.crm');
+  return names.length;
+}
+
+const keywordLike = /^(keyword\.|storage\.type\.|constant\.language\.|variable\.language\.|support\.function\.aggregate\.)/;
+
+function checkKeywords(g, tokens) {
+  const g4 = fs.readFileSync(path.join(root, 'grammar', 'Crm.g4'), 'utf8');
+  const parserPart = g4.split('// ---- lexer')[0];
+  const words = [...new Set([...parserPart.matchAll(/'([a-z]+)'/g)].map((m) => m[1]))].sort();
+  for (const w of words) {
+    let ok = false;
+    for (const l of tokens) for (const t of l.tokens)
+      if (t.text === w && t.scopes.some((s) => keywordLike.test(s))) ok = true;
+    if (!ok) fail(`keyword '${w}' of grammar/Crm.g4 does not appear in all_tokens.crm with a keyword scope`);
+  }
+  const kinds = [
+    'comment.line.double-slash.crm', 'comment.line.number-sign.crm', 'comment.block.crm',
+    'keyword.other.clause.crm', 'keyword.control.trigger.crm', 'keyword.other.window.crm', 'keyword.other.action.crm',
+    'keyword.other.limit.crm', 'keyword.other.split.crm', 'keyword.other.policy.crm', 'keyword.other.resource.crm',
+    'keyword.other.aggregate.crm', 'keyword.control.conditional.crm', 'keyword.operator.logical.crm',
+    'storage.type.strategy.crm', 'storage.type.segment.crm', 'storage.type.fn.crm', 'storage.type.resource.crm',
+    'storage.type.policy.crm', 'storage.type.profile.crm', 'storage.type.event.crm', 'storage.type.enum.crm', 'storage.type.const.crm',
+    'entity.name.function.strategy.crm', 'entity.name.function.segment.crm', 'entity.name.function.crm',
+    'entity.name.type.event.crm', 'entity.name.type.resource.crm', 'entity.name.type.enum.crm', 'entity.name.namespace.crm',
+    'constant.numeric.money.crm', 'keyword.other.unit.currency.crm', 'constant.numeric.duration.crm', 'keyword.other.unit.duration.crm',
+    'constant.other.datetime.crm', 'constant.other.date.crm', 'constant.other.time.crm', 'constant.numeric.percentage.crm',
+    'constant.numeric.integer.crm', 'constant.numeric.decimal.crm', 'constant.language.boolean.crm',
+    'string.quoted.double.crm', 'variable.other.placeholder.crm', 'constant.character.escape.crm',
+    'keyword.operator.comparison.crm', 'keyword.operator.arithmetic.crm', 'keyword.operator.coalesce.crm',
+    'keyword.operator.assignment.crm', 'keyword.operator.optional.crm',
+    'variable.other.enummember.crm', 'variable.other.constant.crm', 'support.function.builtin.crm', 'support.function.aggregate.crm',
+    'support.type.primitive.crm', 'support.type.resource-kind.crm', 'variable.parameter.crm', 'variable.other.property.crm',
+    'variable.language.crm',
+  ];
+  const seen = new Set();
+  for (const l of tokens) for (const t of l.tokens) for (const s of t.scopes) seen.add(s);
+  for (const k of kinds) if (!seen.has(k)) fail(`all_tokens.crm has no token scoped ${k}`);
+  return words.length;
+}
+
+function checkProgram() {
+  const crm = process.env.CRM;
+  if (!crm) { console.log('note: CRM is not set, so all_tokens.crm was not run through `crm check`'); return; }
+  try {
+    execFileSync(path.resolve(crm), ['check', '-q', allTokens], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
+  } catch (e) {
+    fail(`crm check test/all_tokens.crm failed: ${e.message}\n${e.stderr || ''}${e.stdout || ''}`);
+  }
+}
+
+(async () => {
+  const g = await loadGrammar();
+  const files = checkGoldens(g);
+  const builtins = checkBuiltins(g);
+  const words = checkKeywords(g, tokenize(g, fs.readFileSync(allTokens, 'utf8')));
+  checkProgram();
+  if (failures) {
+    console.error(`${failures} failure(s)`);
+    process.exit(1);
+  }
+  console.log(`ok: ${files} scope goldens${update ? ' (updated)' : ''}, ${builtins} builtins, ${words} keywords`);
+})().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(1);
+});
