@@ -16,6 +16,7 @@ packages=(
   liblua5.4-dev libluajit-5.1-dev         # benchmark baselines
   python3                                 # scripts/check_layers.py and its test
   llvm-16-dev                             # the JIT (runtime/jit), LLVM 16 ORC, shared libLLVM
+  clang-16                                # compiles bytecode/operations.h to the bitcode the JIT inlines
   nlohmann-json3-dev                      # JSON-RPC messages of the language server (crm lsp)
   chromium                                # headless browser: HTML report and highlighting screenshots
 )

@@ -1,4 +1,4 @@
-// differential_test.cc - the bytecode VM against the reference AST evaluator.
+// differential_test.cc - the bytecode VMs and the JIT against the reference AST evaluator.
 //
 // A deterministic generator writes well-typed random expressions (depth-limited) over a fixed
 // schema that has a field of every scalar type, optional variants, an event type with every
@@ -6,7 +6,10 @@
 // Each expression becomes `segment sN = <Bool>` or `fn fN(): T = <T>` (evaluated through a
 // segment that is pointed at the call after checking, so every type's value is compared, not
 // just Bool). Random users with random profiles (some fields missing) and histories are then
-// evaluated by both engines, which must agree on the value and on whether evaluation failed.
+// evaluated by every engine, which must agree on the value and on whether evaluation failed:
+// the reference evaluator, the scalar VM, the batch VM and, when built with the JIT
+// (CRM_HAVE_JIT), its scalar and batch code. CRM_DIFF_EXTRA_SEEDS=N adds N seed pairs (the
+// long run: docs/performance.md records one of over 1,000,000 comparisons).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,8 +20,41 @@
 #include "compile_helpers.h"
 #include "tests/reference/ast_evaluator.h"
 #include "runtime/vm/batch_vm.h"
+#if CRM_HAVE_JIT
+#include "runtime/jit/jit.h"
+#endif
 
 namespace {
+
+#if CRM_HAVE_JIT
+// The engine's aggregates of one user, asked for by JIT code through its context.
+struct EngineAggregates : crm::vm::AggregateSource {
+  std::function<crm::bytecode::AggValue(uint32_t, int64_t)> get;
+  crm::bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return get(g, now); }
+};
+
+// Batch JIT code over `in`: per row, the value or "error" (the lane's fault bit).
+std::vector<std::string> batch_jit_rows(crm::jit::Jit& jit, uint32_t unit, const crm::vm::BatchInput& in) {
+  std::string error;
+  crm::jit::BatchFn fn = jit.batch(unit, error);
+  EXPECT_NE(fn, nullptr) << error;
+  std::vector<std::string> rows;
+  if (!fn) return rows;
+  crm::vm::Context ctx;
+  ctx.now = in.now;
+  ctx.zone = in.zone;
+  ctx.strings = in.strings;
+  ctx.collections = in.collections;
+  int64_t out[crm::vm::kBlock];
+  uint8_t err[crm::vm::kBlock];
+  for (size_t base = 0; base < in.rows; base += crm::vm::kBlock) {
+    size_t n = std::min(crm::vm::kBlock, in.rows - base);
+    fn(&in, &ctx, base, n, out, err);
+    for (size_t i = 0; i < n; ++i) rows.push_back(err[i] ? std::string("error") : std::to_string(out[i]));
+  }
+  return rows;
+}
+#endif
 
 enum Ty { B, I, D, M, S, E, TM, DT, DU, kTyCount };
 
@@ -348,6 +384,9 @@ std::string json_time(int64_t micros) { return crm::support::format_time(micros)
 
 struct Totals {
   size_t comparisons = 0, errors = 0, mismatches = 0, varying = 0, exprs = 0;
+  // Every pair of engines compared on one expression and user (or row) counts once.
+  size_t jit_comparisons = 0, jit_mismatches = 0, batch_comparisons = 0, batch_mismatches = 0;
+  double jit_compile_seconds = 0;
 };
 
 // `zone`: the program's default zone (a module-level declaration), "" for UTC. The date
@@ -408,8 +447,17 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   std::string verr;
   ASSERT_TRUE(crm::bytecode::verify(compiled.program, verr)) << verr;
   const auto& prog = compiled.program;
-  std::map<std::string, uint32_t> unit_of;
+  std::map<std::string, uint32_t> unit_of, batch_unit_of;
   for (const auto& s : prog.segments) unit_of[s.name] = s.unit;
+  for (const auto& s : prog.segments) batch_unit_of[s.name] = s.batch_unit;
+#if CRM_HAVE_JIT
+  std::string jit_error;
+  auto jit = crm::jit::Jit::create(prog, jit_error);
+  ASSERT_TRUE(jit) << jit_error;
+  ASSERT_TRUE(jit->compile_all(jit_error)) << jit_error;
+  total.jit_compile_seconds += jit->stats().compile_seconds;
+#endif
+  size_t jit_comparisons = 0, jit_mismatches = 0;
 
   // Data: profiles (some users without one, some with missing optionals) and histories.
   crm::engine::Engine eng(prog);
@@ -515,6 +563,20 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     env.strings = &eng.strings();
     env.collections = &eng.collections();
     env.aggregate = [&](uint32_t g) { return eng.aggregate_of(user, g, now); };
+#if CRM_HAVE_JIT
+    // The scalar JIT in the context the engine gives the VM for a segment.
+    crm::vm::Context jctx;
+    jctx.profile = env.profile->data();
+    jctx.profile_present = env.profile_present ? env.profile_present->data() : nullptr;
+    jctx.profile_size = env.profile->size();
+    jctx.now = now;
+    jctx.zone = &prog.zone;
+    jctx.strings = &eng.strings();
+    jctx.collections = &eng.collections();
+    EngineAggregates jagg;
+    jagg.get = [&](uint32_t g, int64_t at) { return eng.aggregate_of(user, g, at); };
+    jctx.aggregates = &jagg;
+#endif
     for (size_t di = 0; di < decls.size(); ++di) {
       const Decl& d = decls[di];
       int64_t vm_value = 0, ast_value = 0;
@@ -532,6 +594,15 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
       if (!same && ++mismatches <= 15)
         ADD_FAILURE() << "user " << user << ", " << d.text << "  VM:  " << show(vm_ok, vm_has, vm_value, vm_err)
                       << "\n  AST: " << show(ast_ok, ast_has, ast_value, ast_err);
+#if CRM_HAVE_JIT
+      crm::vm::Result jr = jit->run(unit_of.at(d.segment), jctx);
+      bool jit_ok = jr.status == crm::vm::Status::Ok;
+      ++jit_comparisons;
+      if (show(jit_ok, jr.present, jr.value, jit_ok ? "" : jr.error) != show(vm_ok, vm_has, vm_value, vm_err) &&
+          ++jit_mismatches <= 15)
+        ADD_FAILURE() << "user " << user << ", " << d.text << "  VM:  " << show(vm_ok, vm_has, vm_value, vm_err)
+                      << "\n  JIT: " << show(jit_ok, jr.present, jr.value, jit_ok ? "" : jr.error);
+#endif
     }
   }
   // The batch VM (used for audiences) must agree with the scalar VM user by user; compared
@@ -557,6 +628,66 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     }
     EXPECT_EQ(batch_mismatches, 0u);
   }
+#if CRM_HAVE_JIT
+  // The batch JIT over the known users' profile columns: row by row against the scalar VM, and
+  // unit by unit against the batch VM (matches, errors and every row's value).
+  {
+    const auto& us = eng.users();
+    size_t rows = us.size(), nf = prog.profile.size();
+    std::vector<std::vector<int64_t>> colv(nf, std::vector<int64_t>(rows));
+    std::vector<std::vector<uint8_t>> colp(nf, std::vector<uint8_t>(rows, 1));
+    for (size_t i = 0; i < rows; ++i) {
+      const auto* pv = eng.profile_of(us[i]);
+      const auto* pp = eng.profile_present_of(us[i]);
+      for (size_t f = 0; f < nf; ++f) {
+        colv[f][i] = f < pv->size() ? (*pv)[f] : 0;
+        colp[f][i] = pp && f < pp->size() ? (*pp)[f] : 1;
+      }
+    }
+    std::vector<crm::vm::Column> cols(nf);
+    for (size_t f = 0; f < nf; ++f) cols[f] = {colv[f].data(), 8, colp[f].data()};
+    struct AggCtx { crm::engine::Engine* eng; const std::vector<std::string>* users; };
+    AggCtx actx{&eng, &us};
+    crm::vm::BatchInput in;
+    in.columns = cols.data();
+    in.column_count = cols.size();
+    in.rows = rows;
+    in.now = now;
+    in.zone = &prog.zone;
+    in.strings = &eng.strings();
+    in.collections = &eng.collections();
+    in.aggregate_state = &actx;
+    in.aggregate = [](void* st, size_t row, uint32_t g, int64_t at) {
+      auto* a = static_cast<AggCtx*>(st);
+      return a->eng->aggregate_of((*a->users)[row], g, at);
+    };
+    crm::vm::BatchVM bvm(prog);
+    size_t bm = 0;
+    for (const Decl& d : decls) {
+      uint32_t bu = batch_unit_of.at(d.segment);
+      std::vector<std::string> jit_rows = batch_jit_rows(*jit, bu, in);
+      ASSERT_EQ(jit_rows.size(), rows);
+      for (size_t i = 0; i < rows; ++i) {
+        int64_t v = 0;
+        bool has = true;
+        std::string e;
+        bool ok = eng.evaluate(unit_of.at(d.segment), us[i], now, v, e, &has);
+        std::string expect = ok ? std::to_string(has ? v : 0) : std::string("error");
+        ++total.batch_comparisons;
+        if (jit_rows[i] != expect && ++bm <= 10)
+          ADD_FAILURE() << "user " << us[i] << ", " << d.text << "  scalar VM: " << expect << "\n  batch JIT: " << jit_rows[i];
+      }
+      std::vector<int64_t> jv, bv;
+      crm::vm::BatchResult jr = jit->run_batch(bu, in, &jv), br = bvm.run(bu, in, &bv);
+      total.batch_comparisons += rows;
+      if ((jr.matches != br.matches || jr.errors != br.errors || jv != bv) && ++bm <= 10)
+        ADD_FAILURE() << d.text << "  batch VM: " << br.matches << " matches, " << br.errors << " errors\n  batch JIT: "
+                      << jr.matches << " matches, " << jr.errors << " errors";
+    }
+    total.batch_mismatches += bm;
+    EXPECT_EQ(bm, 0u);
+  }
+#endif
   size_t varying = 0;
   for (const auto& o : outcomes) varying += o.size() > 1;
   std::cout << "[ differential ] seed " << gen_seed << "/" << data_seed << ": " << decls.size() << " expressions (" << retries << " regenerated), " << users.size()
@@ -565,6 +696,9 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   for (const auto& [k, n] : error_kinds) std::cout << "[ differential ]   " << n << " x " << k << "\n";
   EXPECT_EQ(mismatches, 0u);
   EXPECT_EQ(comparisons, decls.size() * users.size());
+  EXPECT_EQ(jit_mismatches, 0u);
+  total.jit_comparisons += jit_comparisons;
+  total.jit_mismatches += jit_mismatches;
   total.comparisons += comparisons;
   total.errors += errors;
   total.mismatches += mismatches;
@@ -595,6 +729,15 @@ TEST(Differential, VmAgreesWithTheAstEvaluator) {
   }
   std::cout << "[ differential ] total: " << total.exprs << " expressions, " << total.comparisons << " comparisons ("
             << total.errors << " agreed evaluation errors), " << total.mismatches << " mismatches\n";
+#if CRM_HAVE_JIT
+  std::cout << "[ differential ] JIT: " << total.jit_comparisons << " scalar JIT / scalar VM comparisons, "
+            << total.jit_mismatches << " mismatches; " << total.batch_comparisons
+            << " batch JIT / scalar VM and batch VM comparisons, " << total.batch_mismatches << " mismatches; "
+            << "JIT compile " << total.jit_compile_seconds << " s\n";
+  std::cout << "[ differential ] all engines: " << total.comparisons + total.jit_comparisons + total.batch_comparisons
+            << " comparisons\n";
+  EXPECT_EQ(total.jit_comparisons, total.comparisons);
+#endif
   // The test must not pass on nothing: most expressions have to depend on the data.
   EXPECT_GE(total.comparisons, seeds.size() * 300 * 51);
   EXPECT_GT(total.varying, total.exprs / 3);
@@ -604,8 +747,9 @@ TEST(Differential, VmAgreesWithTheAstEvaluator) {
 // ---- fixed cases -------------------------------------------------------------------------------
 //
 // Value-semantics cases found by replaying a peer's conformance suite (issue 9, items 19-21),
-// each with the outcome all three evaluators must give: the reference evaluator, the scalar VM
-// and the batch VM (run here on a one-row block per user, so a fault is seen per segment).
+// each with the outcome every evaluator must give: the reference evaluator, the scalar VM, the
+// batch VM (run here on a one-row block per user, so a fault is seen per segment) and, when
+// built with it, the JIT's scalar and batch code.
 
 namespace {
 
@@ -679,6 +823,22 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
     return a->eng->aggregate_of(*a->user, g, at);
   };
   crm::vm::BatchVM batch(c.program());
+#if CRM_HAVE_JIT
+  std::string jit_error;
+  auto jit = crm::jit::Jit::create(c.program(), jit_error);
+  ASSERT_TRUE(jit) << jit_error;
+  crm::vm::Context jctx;
+  jctx.profile = row.data();
+  jctx.profile_present = has.data();
+  jctx.profile_size = row.size();
+  jctx.now = now;
+  jctx.zone = &c.program().zone;
+  jctx.strings = &eng.strings();
+  jctx.collections = &eng.collections();
+  EngineAggregates jagg;
+  jagg.get = [&](uint32_t g, int64_t at) { return eng.aggregate_of(user, g, at); };
+  jctx.aggregates = &jagg;
+#endif
   for (size_t k = 0; k < cases.size(); ++k) {
     SCOPED_TRACE(std::string(cases[k].expr) + " with " + profile_line);
     std::string name = "c" + std::to_string(k);
@@ -695,6 +855,14 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
     std::vector<int64_t> values;
     auto r = batch.run(seg->batch_unit, in, &values);
     EXPECT_EQ(r.errors ? std::string("error") : outcome(true, values.at(0)), cases[k].expected) << "batch VM";
+#if CRM_HAVE_JIT
+    crm::vm::Result jr = jit->run(seg->unit, jctx);
+    EXPECT_EQ(jr.status != crm::vm::Status::Ok ? std::string("error") : outcome(true, jr.value), cases[k].expected)
+        << "scalar JIT " << (jr.error ? jr.error : "");
+    std::vector<std::string> rows = batch_jit_rows(*jit, seg->batch_unit, in);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0] == "error" ? rows[0] : outcome(true, std::stoll(rows[0])), cases[k].expected) << "batch JIT";
+#endif
   }
 }
 

@@ -1,0 +1,823 @@
+// jit.cc - bytecode units to LLVM IR to native code (LLVM 16 ORC LLJIT).
+//
+// Each LLVM module starts as the embedded bitcode of jit_ops.cc (bytecode/operations.h and the
+// context reads as extern "C" functions), internalised; the translator adds one function per
+// unit that only sequences calls to those functions and moves registers, then the O2 pipeline
+// inlines them for the host CPU and drops the rest. Registers are stack slots that SROA turns
+// into SSA values; a fault is an early return of its code (scalar) or a lane's error bit (batch).
+#include "runtime/jit/jit.h"
+
+#include <llvm/Bitcode/BitcodeReader.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectTransformLayer.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "bytecode/operations.h"
+
+namespace crm::jit {
+
+extern const unsigned char kOpsBitcode[];
+extern const size_t kOpsBitcodeSize;
+
+namespace ops = bytecode::ops;
+using bytecode::Op;
+
+// ---- host functions: what native code calls back for (jit_ops.cc declares them) -------------
+
+extern "C" {
+static uint8_t crm_jit_host_call(uint32_t overload, const int64_t* args, const vm::Context* ctx, int64_t* out) {
+  const char* error = nullptr;
+  *out = vm::call_builtin(overload, args, *ctx, &error);
+  if (!error) return 0;
+  // call_builtin reports a fault by its text; the native convention is the fault's code.
+  for (uint8_t f = 1; f <= static_cast<uint8_t>(ops::Fault::NotArithmetic); ++f)
+    if (std::string_view(ops::fault_text(static_cast<ops::Fault>(f))) == error) return f;
+  return static_cast<uint8_t>(ops::Fault::UnknownBuiltin);
+}
+static int64_t crm_jit_host_in_value_set(const vm::Context* ctx, int64_t v, int64_t handle) {
+  return ctx->collections && ctx->collections->contains(handle, v);
+}
+static uint8_t crm_jit_host_in_value_set_dec(const vm::Context* ctx, int64_t v, int64_t handle, int64_t* out) {
+  bool overflow = false;
+  *out = ctx->collections && ctx->collections->contains_widened(handle, v, overflow);
+  return overflow ? static_cast<uint8_t>(ops::Fault::Overflow) : 0;
+}
+static int64_t crm_jit_host_concat(const vm::Context* ctx, int64_t a, int64_t b) {
+  return ctx->strings->intern(ops::concat(ctx->strings->text(a), ctx->strings->text(b)));
+}
+}
+
+namespace {
+
+void init_llvm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+std::string to_string(llvm::Error e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << e;
+  return os.str();
+}
+
+// The units the engine runs with the batch VM (segments' and strategies' jump-free forms).
+std::set<uint32_t> batch_units(const bytecode::Program& p) {
+  std::set<uint32_t> out;
+  for (const auto& s : p.segments) out.insert(s.batch_unit);
+  for (const auto& s : p.strategies)
+    if (s.who_batch >= 0) out.insert(static_cast<uint32_t>(s.who_batch));
+  return out;
+}
+
+std::string unit_label(const bytecode::Program& p, uint32_t unit) {
+  return unit < p.units.size() ? "unit " + std::to_string(unit) + " (" + p.units[unit].name + ")" : "unit " + std::to_string(unit);
+}
+
+// Translates units of one program into one module holding the operations' bitcode.
+class Translator {
+ public:
+  Translator(const bytecode::Program& p, llvm::Module& m) : p_(p), m_(m), c_(m.getContext()) {
+    i1_ = llvm::Type::getInt1Ty(c_);
+    i8_ = llvm::Type::getInt8Ty(c_);
+    i32_ = llvm::Type::getInt32Ty(c_);
+    i64_ = llvm::Type::getInt64Ty(c_);
+    ptr_ = llvm::PointerType::getUnqual(c_);
+    for (const auto& f : p_.profile) required_.push_back(!f.optional);
+  }
+
+  llvm::Function* scalar(uint32_t unit, std::string& error);
+  llvm::Function* batch(uint32_t unit, std::string& error);
+
+ private:
+  // A function of jit_ops.cc (present in the module's bitcode) or of the host.
+  llvm::Function* op(const char* name) {
+    llvm::Function* f = m_.getFunction(name);
+    if (!f) throw std::runtime_error(std::string("operation missing from the JIT's bitcode: ") + name);
+    return f;
+  }
+  llvm::FunctionCallee host(const char* name, llvm::Type* ret, std::initializer_list<llvm::Type*> args) {
+    return m_.getOrInsertFunction(name, llvm::FunctionType::get(ret, llvm::ArrayRef<llvm::Type*>(args.begin(), args.size()), false));
+  }
+  llvm::Constant* k64(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
+  llvm::Constant* k32(uint32_t v) { return llvm::ConstantInt::get(i32_, v); }
+  llvm::Constant* k8(uint8_t v) { return llvm::ConstantInt::get(i8_, v); }
+  bool required(uint32_t f) const { return f < required_.size() && required_[f]; }
+  int64_t constant(uint32_t k) const { return k < p_.constants.size() ? p_.constants[k] : 0; }
+  // A constant set as a private global array.
+  llvm::Constant* set_ptr(uint32_t s) {
+    auto it = sets_.find(s);
+    if (it != sets_.end()) return it->second;
+    const auto& v = p_.sets[s];
+    llvm::Constant* ptr = llvm::ConstantPointerNull::get(ptr_);
+    if (!v.empty()) {
+      auto* ty = llvm::ArrayType::get(i64_, v.size());
+      std::vector<llvm::Constant*> elems;
+      for (int64_t x : v) elems.push_back(k64(x));
+      auto* g = new llvm::GlobalVariable(m_, ty, true, llvm::GlobalValue::PrivateLinkage, llvm::ConstantArray::get(ty, elems),
+                                         "crm_set_" + std::to_string(s));
+      g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+      ptr = g;
+    }
+    sets_[s] = ptr;
+    return ptr;
+  }
+  size_t max_call_args(const bytecode::Unit& u) const {
+    size_t n = 1;
+    for (const auto& ins : u.code)
+      if (ins.op == Op::CALL) n = std::max<size_t>(n, ins.c);
+    return n;
+  }
+
+  const bytecode::Program& p_;
+  llvm::Module& m_;
+  llvm::LLVMContext& c_;
+  llvm::Type *i1_, *i8_, *i32_, *i64_;
+  llvm::PointerType* ptr_;
+  std::vector<uint8_t> required_;
+  std::map<uint32_t, llvm::Constant*> sets_;
+};
+
+llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
+  const bytecode::Unit& u = p_.units[unit];
+  auto* fty = llvm::FunctionType::get(i8_, {ptr_, ptr_, ptr_}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
+  llvm::Value* ctx = fn->getArg(0);
+  llvm::Value* vout = fn->getArg(1);
+  llvm::Value* pout = fn->getArg(2);
+  auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
+  llvm::IRBuilder<> b(entry);
+  std::vector<llvm::AllocaInst*> r(std::max<size_t>(u.registers, 1));
+  for (size_t i = 0; i < r.size(); ++i) {
+    r[i] = b.CreateAlloca(i64_, nullptr, "r" + std::to_string(i));
+    b.CreateStore(k64(0), r[i]);
+  }
+  auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
+  auto* args = b.CreateAlloca(llvm::ArrayType::get(i64_, max_call_args(u)), nullptr, "args");
+  auto* cur_g = b.CreateAlloca(i32_, nullptr, "agg_g");
+  auto* cur_v = b.CreateAlloca(i64_, nullptr, "agg_v");
+  auto* cur_s = b.CreateAlloca(i8_, nullptr, "agg_s");
+  b.CreateStore(k32(UINT32_MAX), cur_g);
+  b.CreateStore(k64(0), cur_v);
+  b.CreateStore(k8(0), cur_s);
+  size_t n = u.code.size();
+  std::vector<llvm::BasicBlock*> bb(n + 1);
+  for (size_t i = 0; i <= n; ++i) bb[i] = llvm::BasicBlock::Create(c_, i < n ? "i" + std::to_string(i) : "end", fn);
+  b.CreateBr(bb[0]);
+  auto unlikely = llvm::MDBuilder(c_).createBranchWeights(1, 1 << 20);
+
+  auto reg = [&](uint32_t x) -> llvm::AllocaInst* { return r[x < r.size() ? x : 0]; };
+  auto get = [&](uint32_t x) { return b.CreateLoad(i64_, reg(x)); };
+  auto set = [&](uint32_t x, llvm::Value* v) { b.CreateStore(v, reg(x)); };
+  // A faulting call: return its code when non-zero, else continue with *tmp.
+  auto checked = [&](llvm::Value* fault) {
+    auto* fail = llvm::BasicBlock::Create(c_, "fault", fn);
+    auto* ok = llvm::BasicBlock::Create(c_, "ok", fn);
+    b.CreateCondBr(b.CreateICmpNE(fault, k8(0)), fail, ok, unlikely);
+    llvm::IRBuilder<>(fail).CreateRet(fault);
+    b.SetInsertPoint(ok);
+    return b.CreateLoad(i64_, tmp);
+  };
+
+  for (size_t i = 0; i < n; ++i) {
+    const bytecode::Instr& ins = u.code[i];
+    b.SetInsertPoint(bb[i]);
+    bool terminated = false;
+    switch (ins.op) {
+      case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
+      case Op::LOAD_PROFILE:
+        set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
+        break;
+      case Op::HAS_PROFILE: set(ins.d, b.CreateCall(op("crm_jit_has_profile"), {ctx, k32(ins.a)})); break;
+      case Op::LOAD_EVENT: set(ins.d, b.CreateCall(op("crm_jit_load_event"), {ctx, k32(ins.a)})); break;
+      case Op::HAS_EVENT: set(ins.d, b.CreateCall(op("crm_jit_has_event"), {ctx, k32(ins.a)})); break;
+      case Op::LOAD_AGG:
+      case Op::HAS_AGG:
+        set(ins.d, checked(b.CreateCall(op("crm_jit_agg"),
+                                        {ctx, k32(ins.a), k8(ins.op == Op::HAS_AGG), cur_g, cur_v, cur_s, tmp})));
+        break;
+      case Op::LOAD_NOW: set(ins.d, b.CreateCall(op("crm_jit_now"), {ctx})); break;
+      case Op::MOV: set(ins.d, get(ins.a)); break;
+      case Op::NOT: set(ins.d, b.CreateCall(op("crm_jit_not"), {get(ins.a)})); break;
+      case Op::AND:
+      case Op::AND_THEN: set(ins.d, b.CreateCall(op("crm_jit_and"), {get(ins.a), get(ins.b)})); break;
+      case Op::OR:
+      case Op::OR_ELSE: set(ins.d, b.CreateCall(op("crm_jit_or"), {get(ins.a), get(ins.b)})); break;
+      case Op::JUMP:
+        b.CreateBr(bb[ins.a]);
+        terminated = true;
+        break;
+      case Op::JUMP_IF_FALSE:
+        b.CreateCondBr(b.CreateICmpEQ(get(ins.a), k64(0)), bb[ins.b], bb[i + 1]);
+        terminated = true;
+        break;
+      case Op::JUMP_IF_TRUE:
+        b.CreateCondBr(b.CreateICmpNE(get(ins.a), k64(0)), bb[ins.b], bb[i + 1]);
+        terminated = true;
+        break;
+      case Op::EQ: set(ins.d, b.CreateCall(op("crm_jit_eq"), {get(ins.a), get(ins.b)})); break;
+      case Op::NE: set(ins.d, b.CreateCall(op("crm_jit_ne"), {get(ins.a), get(ins.b)})); break;
+      case Op::LT: set(ins.d, b.CreateCall(op("crm_jit_lt"), {get(ins.a), get(ins.b)})); break;
+      case Op::LE: set(ins.d, b.CreateCall(op("crm_jit_le"), {get(ins.a), get(ins.b)})); break;
+      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::STR_LT: set(ins.d, b.CreateCall(op("crm_jit_str_lt"), {ctx, get(ins.a), get(ins.b)})); break;
+      case Op::STR_LE: set(ins.d, b.CreateCall(op("crm_jit_str_le"), {ctx, get(ins.a), get(ins.b)})); break;
+      case Op::ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_add"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::SUB: set(ins.d, checked(b.CreateCall(op("crm_jit_sub"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::MUL_INT: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_int"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::MUL_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_fix"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::DIV_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_div_fix"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {get(ins.a), tmp}))); break;
+      case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {get(ins.a), tmp}))); break;
+      case Op::DATE_ADD: set(ins.d, b.CreateCall(op("crm_jit_date_add"), {get(ins.a), get(ins.b)})); break;
+      case Op::DATE_DIFF: set(ins.d, b.CreateCall(op("crm_jit_date_diff"), {get(ins.a), get(ins.b)})); break;
+      case Op::COALESCE:
+      case Op::SELECT: set(ins.d, b.CreateCall(op("crm_jit_select"), {get(ins.a), get(ins.b), get(ins.c)})); break;
+      case Op::IN_SET:
+        set(ins.d, b.CreateCall(op("crm_jit_in_set"), {set_ptr(ins.b), k64(static_cast<int64_t>(p_.sets[ins.b].size())), get(ins.a)}));
+        break;
+      case Op::IN_VALUE_SET:
+        set(ins.d, b.CreateCall(host("crm_jit_host_in_value_set", i64_, {ptr_, i64_, i64_}), {ctx, get(ins.a), get(ins.b)}));
+        break;
+      case Op::IN_VALUE_SET_DEC:
+        set(ins.d, checked(b.CreateCall(host("crm_jit_host_in_value_set_dec", i8_, {ptr_, i64_, i64_, ptr_}),
+                                        {ctx, get(ins.a), get(ins.b), tmp})));
+        break;
+      case Op::STR_CONCAT:
+        set(ins.d, b.CreateCall(host("crm_jit_host_concat", i64_, {ptr_, i64_, i64_}), {ctx, get(ins.a), get(ins.b)}));
+        break;
+      case Op::CALL: {
+        for (uint32_t k = 0; k < ins.c; ++k)
+          b.CreateStore(get(ins.b + k), b.CreateConstInBoundsGEP2_32(args->getAllocatedType(), args, 0, k));
+        set(ins.d, checked(b.CreateCall(op("crm_jit_call"), {k32(ins.a), args, ctx, tmp})));
+        break;
+      }
+      case Op::RET:
+        b.CreateStore(get(ins.a), vout);
+        b.CreateStore(k8(1), pout);
+        b.CreateRet(k8(0));
+        terminated = true;
+        break;
+      case Op::RET_OPT: {
+        llvm::Value* present = b.CreateICmpNE(get(ins.b), k64(0));
+        b.CreateStore(b.CreateSelect(present, get(ins.a), k64(0)), vout);
+        b.CreateStore(b.CreateZExt(present, i8_), pout);
+        b.CreateRet(k8(0));
+        terminated = true;
+        break;
+      }
+      default:
+        error = unit_label(p_, unit) + ": instruction " + bytecode::op_name(ins.op) + " is not supported by the JIT";
+        fn->eraseFromParent();
+        return nullptr;
+    }
+    if (!terminated) b.CreateBr(bb[i + 1]);
+  }
+  // Past the last instruction (the verifier ends every unit with a return): the value 0.
+  b.SetInsertPoint(bb[n]);
+  b.CreateStore(k64(0), vout);
+  b.CreateStore(k8(1), pout);
+  b.CreateRet(k8(0));
+  return fn;
+}
+
+llvm::Function* Translator::batch(uint32_t unit, std::string& error) {
+  const bytecode::Unit& u = p_.units[unit];
+  for (const auto& ins : u.code)
+    if (ins.op == Op::JUMP || ins.op == Op::JUMP_IF_FALSE || ins.op == Op::JUMP_IF_TRUE) {
+      error = unit_label(p_, unit) + " has jumps: batch code needs a jump-free unit";
+      return nullptr;
+    }
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(c_), {ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_batch_" + std::to_string(unit), m_);
+  llvm::Value* in = fn->getArg(0);
+  llvm::Value* ctx = fn->getArg(1);
+  llvm::Value* base = fn->getArg(2);
+  llvm::Value* count = fn->getArg(3);
+  llvm::Value* values = fn->getArg(4);
+  llvm::Value* errors = fn->getArg(5);
+  for (unsigned a : {0u, 1u, 4u, 5u}) fn->addParamAttr(a, llvm::Attribute::NoAlias);
+  auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
+  auto* loop = llvm::BasicBlock::Create(c_, "lane", fn);
+  auto* exit = llvm::BasicBlock::Create(c_, "exit", fn);
+  llvm::IRBuilder<> b(entry);
+  auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
+  auto* args = b.CreateAlloca(llvm::ArrayType::get(i64_, max_call_args(u)), nullptr, "args");
+  auto* agg_v = b.CreateAlloca(i64_, nullptr, "agg_v");
+  auto* agg_s = b.CreateAlloca(i8_, nullptr, "agg_s");
+  b.CreateCondBr(b.CreateICmpEQ(count, k64(0)), exit, loop);
+
+  // One lane: straight-line code over SSA values, a value and an error bit per register.
+  b.SetInsertPoint(loop);
+  llvm::PHINode* lane = b.CreatePHI(i64_, 2, "i");
+  lane->addIncoming(k64(0), entry);
+  llvm::Value* row = b.CreateAdd(base, lane, "row");
+  llvm::Value* zero = k64(0);
+  llvm::Value* no = llvm::ConstantInt::getFalse(c_);
+  std::vector<llvm::Value*> v(std::max<size_t>(u.registers, 1), zero), e(v.size(), no);
+  std::map<uint32_t, std::pair<llvm::Value*, llvm::Value*>> aggs;  // read once per row
+  auto V = [&](uint32_t x) { return v[x < v.size() ? x : 0]; };
+  auto E = [&](uint32_t x) { return e[x < e.size() ? x : 0]; };
+  auto put = [&](uint32_t x, llvm::Value* val, llvm::Value* err) {
+    if (x >= v.size()) x = 0;
+    v[x] = val;
+    e[x] = err;
+  };
+  auto fault = [&](llvm::Value* code) { return b.CreateICmpNE(code, k8(0)); };
+  auto faulting = [&](llvm::Value* code, llvm::Value* err) {
+    llvm::Value* f = fault(code);
+    return std::make_pair(b.CreateLoad(i64_, tmp), b.CreateOr(err, f));
+  };
+  llvm::Value* out_v = nullptr;
+  llvm::Value* out_e = nullptr;
+  for (const bytecode::Instr& ins : u.code) {
+    switch (ins.op) {
+      case Op::LOAD_CONST: put(ins.d, k64(constant(ins.a)), no); break;
+      case Op::LOAD_PROFILE:
+      case Op::HAS_PROFILE: {
+        llvm::Value* code = b.CreateCall(op("crm_jit_batch_profile"),
+                                         {in, k32(ins.a), k8(required(ins.a)), k8(ins.op == Op::HAS_PROFILE), row, tmp});
+        put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
+        break;
+      }
+      case Op::LOAD_EVENT:
+      case Op::HAS_EVENT: put(ins.d, zero, no); break;  // batches have no triggering event
+      case Op::LOAD_AGG:
+      case Op::HAS_AGG: {
+        auto it = aggs.find(ins.a);
+        if (it == aggs.end()) {
+          b.CreateCall(op("crm_jit_batch_agg"), {in, row, k32(ins.a), agg_v, agg_s});
+          it = aggs.emplace(ins.a, std::make_pair(b.CreateLoad(i64_, agg_v), b.CreateLoad(i8_, agg_s))).first;
+        }
+        llvm::Value* code = b.CreateCall(op("crm_jit_batch_agg_pick"), {it->second.first, it->second.second, k8(ins.op == Op::HAS_AGG), tmp});
+        put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
+        break;
+      }
+      case Op::LOAD_NOW: put(ins.d, b.CreateCall(op("crm_jit_now"), {ctx}), no); break;
+      case Op::MOV: put(ins.d, V(ins.a), E(ins.a)); break;
+      case Op::NOT: put(ins.d, b.CreateCall(op("crm_jit_not"), {V(ins.a)}), E(ins.a)); break;
+      case Op::AND: put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      case Op::OR: put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      // The right operand's fault counts only where the scalar VM's short-circuit reaches it.
+      case Op::AND_THEN:
+        put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}),
+            b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpNE(V(ins.a), zero), E(ins.b))));
+        break;
+      case Op::OR_ELSE:
+        put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}),
+            b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpEQ(V(ins.a), zero), E(ins.b))));
+        break;
+      case Op::EQ: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      case Op::NE: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      case Op::LT: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      case Op::LE: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+      case Op::EQ_K: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::NE_K: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::LT_K: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::LE_K: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::GT_K: put(ins.d, b.CreateCall(op("crm_jit_gt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::GE_K: put(ins.d, b.CreateCall(op("crm_jit_ge"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+      case Op::STR_LT:
+        put(ins.d, b.CreateCall(op("crm_jit_str_lt"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::STR_LE:
+        put(ins.d, b.CreateCall(op("crm_jit_str_le"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::ADD: case Op::SUB: case Op::MUL_INT: case Op::MUL_FIX: case Op::DIV_FIX: {
+        const char* name = ins.op == Op::ADD ? "crm_jit_add" : ins.op == Op::SUB ? "crm_jit_sub" : ins.op == Op::MUL_INT ? "crm_jit_mul_int"
+                           : ins.op == Op::MUL_FIX ? "crm_jit_mul_fix" : "crm_jit_div_fix";
+        auto [val, err] = faulting(b.CreateCall(op(name), {V(ins.a), V(ins.b), tmp}), b.CreateOr(E(ins.a), E(ins.b)));
+        put(ins.d, val, err);
+        break;
+      }
+      case Op::NEG:
+      case Op::INT_TO_FIX: {
+        auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::NEG ? "crm_jit_neg" : "crm_jit_int_to_fix"), {V(ins.a), tmp}), E(ins.a));
+        put(ins.d, val, err);
+        break;
+      }
+      case Op::DATE_ADD:
+        put(ins.d, b.CreateCall(op("crm_jit_date_add"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::DATE_DIFF:
+        put(ins.d, b.CreateCall(op("crm_jit_date_diff"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::COALESCE:  // `??` evaluates every operand: every operand's fault counts
+        put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
+            b.CreateOr(E(ins.a), b.CreateOr(E(ins.b), E(ins.c))));
+        break;
+      case Op::SELECT:  // `if`: only the chosen branch's fault counts
+        put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
+            b.CreateOr(E(ins.a), b.CreateSelect(b.CreateICmpNE(V(ins.a), zero), E(ins.b), E(ins.c))));
+        break;
+      case Op::IN_SET:
+        put(ins.d,
+            b.CreateCall(op("crm_jit_in_set"), {set_ptr(ins.b), k64(static_cast<int64_t>(p_.sets[ins.b].size())), V(ins.a)}),
+            E(ins.a));
+        break;
+      case Op::IN_VALUE_SET:
+        put(ins.d, b.CreateCall(host("crm_jit_host_in_value_set", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
+            b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::IN_VALUE_SET_DEC: {
+        auto [val, err] = faulting(b.CreateCall(host("crm_jit_host_in_value_set_dec", i8_, {ptr_, i64_, i64_, ptr_}),
+                                                {ctx, V(ins.a), V(ins.b), tmp}),
+                                   b.CreateOr(E(ins.a), E(ins.b)));
+        put(ins.d, val, err);
+        break;
+      }
+      case Op::STR_CONCAT:
+        put(ins.d, b.CreateCall(host("crm_jit_host_concat", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
+            b.CreateOr(E(ins.a), E(ins.b)));
+        break;
+      case Op::CALL: {
+        llvm::Value* err = no;
+        for (uint32_t k = 0; k < ins.c; ++k) {
+          b.CreateStore(V(ins.b + k), b.CreateConstInBoundsGEP2_32(args->getAllocatedType(), args, 0, k));
+          err = b.CreateOr(err, E(ins.b + k));
+        }
+        auto [val, e2] = faulting(b.CreateCall(op("crm_jit_call"), {k32(ins.a), args, ctx, tmp}), err);
+        put(ins.d, val, e2);
+        break;
+      }
+      case Op::RET:
+        out_v = V(ins.a);
+        out_e = E(ins.a);
+        break;
+      case Op::RET_OPT:
+        out_v = b.CreateSelect(b.CreateICmpNE(V(ins.b), zero), V(ins.a), zero);
+        out_e = b.CreateOr(E(ins.a), E(ins.b));
+        break;
+      default:
+        error = unit_label(p_, unit) + ": instruction " + bytecode::op_name(ins.op) + " is not supported by the JIT";
+        fn->eraseFromParent();
+        return nullptr;
+    }
+    if (out_v) break;
+  }
+  if (!out_v) {  // no return: every lane an error, as in the batch VM
+    out_v = zero;
+    out_e = llvm::ConstantInt::getTrue(c_);
+  }
+  b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
+  b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
+  llvm::Value* next = b.CreateAdd(lane, k64(1), "next", true, true);
+  lane->addIncoming(next, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpULT(next, count), loop, exit);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+  return fn;
+}
+
+// What every module is compiled for: the host CPU and its features (AVX2 where present).
+struct Target {
+  std::unique_ptr<llvm::TargetMachine> tm;
+  std::string cpu, features;
+  llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple()};
+};
+
+bool make_target(Target& t, std::string& error) {
+  init_llvm();
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) {
+    error = "JIT: cannot target the host: " + to_string(jtmb.takeError());
+    return false;
+  }
+  jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  auto tm = jtmb->createTargetMachine();
+  if (!tm) {
+    error = "JIT: cannot target the host: " + to_string(tm.takeError());
+    return false;
+  }
+  t.cpu = jtmb->getCPU();
+  t.features = jtmb->getFeatures().getString();
+  t.tm = std::move(*tm);
+  t.jtmb = std::move(*jtmb);
+  return true;
+}
+
+// A module with the operations' bitcode and the given units, optimised for the host.
+std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
+                                           const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
+                                           std::string& error) {
+  auto buf = llvm::MemoryBuffer::getMemBuffer(
+      llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
+  auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
+  if (!parsed) {
+    error = "JIT: cannot read the operations' bitcode: " + to_string(parsed.takeError());
+    return nullptr;
+  }
+  std::unique_ptr<llvm::Module> m = std::move(*parsed);
+  m->setModuleIdentifier("crm");
+  m->setDataLayout(t.tm->createDataLayout());
+  m->setTargetTriple(t.tm->getTargetTriple().str());
+  // The operations are private to each module (every module has its own copy, inlined).
+  for (const char* name : {"llvm.used", "llvm.compiler.used"})
+    if (auto* g = m->getGlobalVariable(name)) g->eraseFromParent();
+  for (llvm::Function& f : *m)
+    if (!f.isDeclaration()) {
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+      f.setComdat(nullptr);
+    }
+  for (llvm::GlobalVariable& g : m->globals())
+    if (!g.isDeclaration()) {
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+      g.setComdat(nullptr);
+    }
+  m->getComdatSymbolTable().clear();
+  Translator tr(p, *m);
+  try {
+    for (uint32_t u : scalar_units)
+      if (!tr.scalar(u, error)) return nullptr;
+    for (uint32_t u : batch_units_)
+      if (!tr.batch(u, error)) return nullptr;
+  } catch (const std::exception& e) {
+    error = std::string("JIT: ") + e.what();
+    return nullptr;
+  }
+  for (llvm::Function& f : *m)
+    if (!f.isDeclaration()) {
+      f.addFnAttr("target-cpu", t.cpu);
+      f.addFnAttr("target-features", t.features);
+    }
+  std::string verr;
+  llvm::raw_string_ostream vos(verr);
+  if (llvm::verifyModule(*m, &vos)) {
+    error = "JIT: generated invalid IR: " + vos.str();
+    return nullptr;
+  }
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(t.tm.get());
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+  mpm.run(*m, mam);
+  return m;
+}
+
+}  // namespace
+
+struct Jit::Impl {
+  const bytecode::Program& p;
+  Target target;
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::mutex mu;  // compilation
+  std::unique_ptr<std::atomic<ScalarFn>[]> scalar;
+  std::unique_ptr<std::atomic<BatchFn>[]> batch;
+  std::set<uint32_t> batch_set;
+  std::map<uint32_t, const char*> failed;  // unit -> why (texts kept in `messages`)
+  std::deque<std::string> messages;
+  Stats stats;
+  std::atomic<size_t> code_bytes{0};
+
+  explicit Impl(const bytecode::Program& prog) : p(prog) {}
+
+  // Compiles the listed units into one module and publishes their entry points.
+  bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error) {
+    auto start = std::chrono::steady_clock::now();
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto m = build_module(p, target, *ctx, su, bu, error);
+    if (!m) return false;
+    if (auto e = lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) {
+      error = "JIT: " + to_string(std::move(e));
+      return false;
+    }
+    for (uint32_t u : su) {
+      auto addr = lljit->lookup("crm_unit_" + std::to_string(u));
+      if (!addr) {
+        error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+        return false;
+      }
+      scalar[u].store(addr->toPtr<ScalarFn>(), std::memory_order_release);
+    }
+    for (uint32_t u : bu) {
+      auto addr = lljit->lookup("crm_batch_" + std::to_string(u));
+      if (!addr) {
+        error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+        return false;
+      }
+      batch[u].store(addr->toPtr<BatchFn>(), std::memory_order_release);
+    }
+    stats.scalar_units += su.size();
+    stats.batch_units += bu.size();
+    stats.modules += 1;
+    stats.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return true;
+  }
+
+  const char* remember_failure(uint32_t unit, const std::string& why) {
+    messages.push_back(why);
+    failed[unit] = messages.back().c_str();
+    return failed[unit];
+  }
+};
+
+Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Jit::~Jit() = default;
+
+std::unique_ptr<Jit> Jit::create(const bytecode::Program& program, std::string& error) {
+  auto impl = std::make_unique<Impl>(program);
+  if (!make_target(impl->target, error)) return nullptr;
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(impl->target.jtmb).create();
+  if (!jit) {
+    error = "JIT: cannot create the LLJIT: " + to_string(jit.takeError());
+    return nullptr;
+  }
+  impl->lljit = std::move(*jit);
+  auto& jd = impl->lljit->getMainJITDylib();
+  // libc and libgcc (memcmp, 128-bit division) from the process; the host functions by address.
+  auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(impl->lljit->getDataLayout().getGlobalPrefix());
+  if (!gen) {
+    error = "JIT: " + to_string(gen.takeError());
+    return nullptr;
+  }
+  jd.addGenerator(std::move(*gen));
+  llvm::orc::SymbolMap host;
+  auto flags = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+  auto bind = [&](const char* name, auto* fn) {
+    host[impl->lljit->mangleAndIntern(name)] = llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(fn), flags);
+  };
+  bind("crm_jit_host_call", &crm_jit_host_call);
+  bind("crm_jit_host_in_value_set", &crm_jit_host_in_value_set);
+  bind("crm_jit_host_in_value_set_dec", &crm_jit_host_in_value_set_dec);
+  bind("crm_jit_host_concat", &crm_jit_host_concat);
+  if (auto e = jd.define(llvm::orc::absoluteSymbols(std::move(host)))) {
+    error = "JIT: " + to_string(std::move(e));
+    return nullptr;
+  }
+  Impl* raw = impl.get();
+  impl->lljit->getObjTransformLayer().setTransform(
+      [raw](std::unique_ptr<llvm::MemoryBuffer> obj) -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
+        raw->code_bytes += obj->getBufferSize();
+        return obj;
+      });
+  size_t n = program.units.size();
+  impl->scalar.reset(new std::atomic<ScalarFn>[n]);
+  impl->batch.reset(new std::atomic<BatchFn>[n]);
+  for (size_t i = 0; i < n; ++i) {
+    impl->scalar[i].store(nullptr);
+    impl->batch[i].store(nullptr);
+  }
+  impl->batch_set = batch_units(program);
+  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
+}
+
+ScalarFn Jit::scalar(uint32_t unit, std::string& error) {
+  if (unit >= impl_->p.units.size()) {
+    error = "JIT: no " + unit_label(impl_->p, unit);
+    return nullptr;
+  }
+  if (ScalarFn f = impl_->scalar[unit].load(std::memory_order_acquire)) return f;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (ScalarFn f = impl_->scalar[unit].load(std::memory_order_acquire)) return f;
+  if (impl_->compile({unit}, {}, error)) return impl_->scalar[unit].load();
+  return nullptr;
+}
+
+BatchFn Jit::batch(uint32_t unit, std::string& error) {
+  if (unit >= impl_->p.units.size()) {
+    error = "JIT: no " + unit_label(impl_->p, unit);
+    return nullptr;
+  }
+  if (BatchFn f = impl_->batch[unit].load(std::memory_order_acquire)) return f;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (BatchFn f = impl_->batch[unit].load(std::memory_order_acquire)) return f;
+  if (impl_->compile({}, {unit}, error)) return impl_->batch[unit].load();
+  return nullptr;
+}
+
+bool Jit::compile_all(std::string& error, size_t chunk) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<uint32_t> su, bu;
+  auto flush = [&] {
+    bool ok = su.empty() && bu.empty() ? true : impl_->compile(su, bu, error);
+    su.clear();
+    bu.clear();
+    return ok;
+  };
+  for (uint32_t u = 0; u < impl_->p.units.size(); ++u) {
+    if (impl_->batch_set.count(u)) {
+      if (!impl_->batch[u].load()) bu.push_back(u);
+    } else if (!impl_->scalar[u].load()) {
+      su.push_back(u);
+    }
+    if (su.size() + bu.size() >= std::max<size_t>(chunk, 1) && !flush()) return false;
+  }
+  return flush();
+}
+
+vm::Result Jit::run(uint32_t unit, vm::Context& ctx) {
+  vm::Result res;
+  ScalarFn f = unit < impl_->p.units.size() ? impl_->scalar[unit].load(std::memory_order_acquire) : nullptr;
+  if (!f) {
+    std::string error;
+    f = scalar(unit, error);
+    if (!f) {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      res.status = vm::Status::Error;
+      res.error = impl_->remember_failure(unit, error);
+      return res;
+    }
+  }
+  int64_t value = 0;
+  uint8_t present = 1;
+  uint8_t fault = f(&ctx, &value, &present);
+  if (fault) {
+    res.status = vm::Status::Error;
+    res.error = ops::fault_text(static_cast<ops::Fault>(fault));
+    return res;
+  }
+  res.value = value;
+  res.present = present != 0;
+  return res;
+}
+
+vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vector<int64_t>* values) {
+  vm::BatchResult result;
+  if (values) values->assign(in.rows, 0);
+  std::string error;
+  BatchFn f = batch(unit, error);
+  if (!f) {  // every row an error, as the batch VM reports a unit it cannot run
+    result.errors = in.rows;
+    return result;
+  }
+  vm::Context scalar;  // what per-lane built-ins read
+  scalar.now = in.now;
+  scalar.zone = in.zone;
+  scalar.strings = in.strings;
+  scalar.collections = in.collections;
+  int64_t out[vm::kBlock];
+  uint8_t err[vm::kBlock];
+  for (size_t base = 0; base < in.rows; base += vm::kBlock) {
+    size_t n = std::min(vm::kBlock, in.rows - base);
+    f(&in, &scalar, base, n, out, err);
+    for (size_t i = 0; i < n; ++i) {
+      if (err[i]) {
+        ++result.errors;
+        continue;
+      }
+      result.matches += out[i] != 0;
+      if (values) (*values)[base + i] = out[i];
+    }
+  }
+  return result;
+}
+
+Stats Jit::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Stats s = impl_->stats;
+  s.code_bytes = impl_->code_bytes.load();
+  return s;
+}
+
+bool emit_llvm(const bytecode::Program& program, std::string& out, std::string& error) {
+  Target t;
+  if (!make_target(t, error)) return false;
+  std::set<uint32_t> bset = batch_units(program);
+  std::vector<uint32_t> su, bu;
+  for (uint32_t u = 0; u < program.units.size(); ++u) (bset.count(u) ? bu : su).push_back(u);
+  llvm::LLVMContext c;
+  auto m = build_module(program, t, c, su, bu, error);
+  if (!m) return false;
+  llvm::raw_string_ostream os(out);
+  os << "; crm: LLVM IR of " << program.units.size() << " units, optimised for " << t.cpu << "\n";
+  for (uint32_t u : su) os << ";   @crm_unit_" << u << " = " << program.units[u].name << "\n";
+  for (uint32_t u : bu) os << ";   @crm_batch_" << u << " = " << program.units[u].name << " (batch)\n";
+  m->print(os, nullptr);
+  os.flush();
+  return true;
+}
+
+}  // namespace crm::jit

@@ -1,0 +1,161 @@
+// jit_test.cc - the LLVM JIT (runtime/jit) on its own: faults with the VM's texts, lazy and
+// eager compilation, code memory, the IR it emits. Its agreement with the VMs and the
+// reference evaluator on random programs is tests/unit/differential_test.cc.
+#include <gtest/gtest.h>
+
+#include "compile_helpers.h"
+#include "runtime/jit/jit.h"
+
+namespace {
+
+const char* kProgram = R"(
+profile { age: Int  score: Decimal  bonus: Int?  city: String }
+segment adult = age >= 18
+segment big = age * 1000000000000 > 5
+segment ratio = score / age > 1.5
+segment plus = (bonus ?? 0) + age > 100
+segment named = city == "Shanghai" or age > 60
+)";
+
+struct Case {
+  const char* segment;
+  std::vector<int64_t> profile;
+  std::vector<uint8_t> present;
+};
+
+uint32_t unit_of(const crm::bytecode::Program& p, const std::string& name, bool batch = false) {
+  for (const auto& s : p.segments)
+    if (s.name == name) return batch ? s.batch_unit : s.unit;
+  ADD_FAILURE() << "no segment " << name;
+  return 0;
+}
+
+std::string show(const crm::vm::Result& r) {
+  return r.status == crm::vm::Status::Ok ? std::to_string(r.value) : std::string("error: ") + r.error;
+}
+
+TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  crm::vm::StringPool strings(p.strings);
+  int64_t shanghai = strings.intern("Shanghai");
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  crm::vm::VM vm(p);
+  const int64_t M = 1000000;
+  std::vector<Case> cases = {
+      {"adult", {0, 20, 0, 0, shanghai}, {1, 1, 1, 0, 1}},
+      {"adult", {0, 17, 0, 0, shanghai}, {1, 1, 1, 0, 1}},
+      {"adult", {0, 20, 0, 0, shanghai}, {1, 0, 1, 0, 1}},             // age missing: a required field
+      {"big", {0, 20000000, 0, 0, shanghai}, {1, 1, 1, 0, 1}},         // overflow
+      {"big", {0, 2, 0, 0, shanghai}, {1, 1, 1, 0, 1}},
+      {"ratio", {0, 0, 3 * M, 0, shanghai}, {1, 1, 1, 0, 1}},          // division by zero
+      {"ratio", {0, 1, 3 * M, 0, shanghai}, {1, 1, 1, 0, 1}},
+      {"plus", {0, 50, 0, 60, shanghai}, {1, 1, 1, 1, 1}},
+      {"plus", {0, 50, 0, 60, shanghai}, {1, 1, 1, 0, 1}},             // bonus absent: 0
+      {"plus", {0, INT64_MAX, 0, 1, shanghai}, {1, 1, 1, 1, 1}},       // overflow
+      {"named", {0, 0, 0, 0, shanghai}, {1, 0, 1, 0, 1}},              // short-circuit: age never read
+      {"named", {0, 0, 0, 0, 0}, {1, 0, 1, 0, 1}},                     // ... but read here: a fault
+  };
+  for (const auto& k : cases) {
+    crm::vm::Context ctx;
+    ctx.profile = k.profile.data();
+    ctx.profile_present = k.present.data();
+    ctx.profile_size = k.profile.size();
+    ctx.strings = &strings;
+    vm.prepare(ctx);
+    uint32_t u = unit_of(p, k.segment);
+    std::string expect = show(vm.run(u, ctx));
+    EXPECT_EQ(show(jit->run(u, ctx)), expect) << k.segment << " age " << k.profile[1];
+  }
+  // The faults are the VM's texts, not look-alikes.
+  crm::vm::Context ctx;
+  std::vector<int64_t> prof = {0, 0, 3 * M, 0, shanghai};
+  ctx.profile = prof.data();
+  ctx.profile_size = prof.size();
+  ctx.strings = &strings;
+  EXPECT_STREQ(jit->run(unit_of(p, "ratio"), ctx).error, "division by zero");
+  auto s = jit->stats();
+  EXPECT_EQ(s.scalar_units, 5u);  // compiled lazily, each on first use
+  EXPECT_GT(s.code_bytes, 0u);
+}
+
+TEST(Jit, BatchCodeCountsAsTheBatchVm) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  crm::vm::StringPool strings(p.strings);
+  const size_t rows = 1000;  // several blocks and a short last one
+  std::vector<int64_t> age(rows), score(rows), bonus(rows), city(rows);
+  std::vector<uint8_t> bonus_present(rows), age_present(rows);
+  for (size_t i = 0; i < rows; ++i) {
+    age[i] = static_cast<int64_t>(i % 90);
+    age_present[i] = i % 37 != 0;
+    score[i] = static_cast<int64_t>(i) * 50000;
+    bonus[i] = i % 7 == 0 ? INT64_MAX : static_cast<int64_t>(i % 60);
+    bonus_present[i] = i % 3 != 0;
+    city[i] = strings.intern(i % 5 ? "Beijing" : "Shanghai");
+  }
+  std::vector<crm::vm::Column> cols(5);
+  cols[1] = {age.data(), 8, age_present.data()};
+  cols[2] = {score.data(), 8, nullptr};
+  cols[3] = {bonus.data(), 8, bonus_present.data()};
+  cols[4] = {city.data(), 8, nullptr};
+  crm::vm::BatchInput in;
+  in.columns = cols.data();
+  in.column_count = cols.size();
+  in.rows = rows;
+  in.strings = &strings;
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  ASSERT_TRUE(jit->compile_all(error)) << error;
+  crm::vm::BatchVM bvm(p);
+  for (const char* name : {"adult", "big", "ratio", "plus", "named"}) {
+    uint32_t u = unit_of(p, name, true);
+    std::vector<int64_t> jv, bv;
+    auto jr = jit->run_batch(u, in, &jv);
+    auto br = bvm.run(u, in, &bv);
+    EXPECT_EQ(jr.matches, br.matches) << name;
+    EXPECT_EQ(jr.errors, br.errors) << name;
+    EXPECT_EQ(jv, bv) << name;
+  }
+  // A scalar unit (with jumps) has no batch code: an error naming it.
+  crm::jit::BatchFn fn = jit->batch(unit_of(p, "named"), error);
+  EXPECT_EQ(fn, nullptr);
+  EXPECT_NE(error.find("segment named"), std::string::npos) << error;
+}
+
+TEST(Jit, EmitsOptimisedIrWithTheOperationsInlined) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  std::string ir, error;
+  ASSERT_TRUE(crm::jit::emit_llvm(c.program(), ir, error)) << error;
+  EXPECT_NE(ir.find("define"), std::string::npos);
+  EXPECT_NE(ir.find("@crm_unit_" + std::to_string(unit_of(c.program(), "adult"))), std::string::npos);
+  EXPECT_NE(ir.find("@crm_batch_" + std::to_string(unit_of(c.program(), "adult", true))), std::string::npos);
+  // bytecode/operations.h is inlined: no call to an arithmetic wrapper is left, and checked
+  // arithmetic became LLVM's overflow intrinsics.
+  EXPECT_EQ(ir.find("call i8 @crm_jit_add"), std::string::npos);
+  EXPECT_EQ(ir.find("call i8 @crm_jit_mul_int"), std::string::npos);
+  EXPECT_NE(ir.find("with.overflow"), std::string::npos);
+}
+
+TEST(Jit, AUnitOutsideTheProgramIsAnErrorNamingIt) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  std::string error;
+  auto jit = crm::jit::Jit::create(c.program(), error);
+  ASSERT_TRUE(jit) << error;
+  uint32_t bad = static_cast<uint32_t>(c.program().units.size() + 3);
+  EXPECT_EQ(jit->scalar(bad, error), nullptr);
+  EXPECT_NE(error.find("unit " + std::to_string(bad)), std::string::npos) << error;
+  crm::vm::Context ctx;
+  auto r = jit->run(bad, ctx);
+  EXPECT_EQ(r.status, crm::vm::Status::Error);
+  EXPECT_NE(std::string(r.error).find("unit " + std::to_string(bad)), std::string::npos);
+}
+
+}  // namespace
