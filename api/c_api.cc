@@ -182,6 +182,7 @@ const char* crm_status_name(crm_status s) {
     case CRM_ERR_INPUT: return "CRM_ERR_INPUT";
     case CRM_ERR_STATE: return "CRM_ERR_STATE";
     case CRM_ERR_INTERNAL: return "CRM_ERR_INTERNAL";
+    case CRM_ERR_UNSUPPORTED: return "CRM_ERR_UNSUPPORTED";
   }
   return "CRM_ERR_UNKNOWN";
 }
@@ -323,6 +324,20 @@ size_t crm_program_segment_count(const crm_program* p) { return p ? p->segments.
 const char* crm_program_segment_name(const crm_program* p, size_t i) {
   return p && i < p->segments.size() ? p->segments[i].c_str() : nullptr;
 }
+int crm_jit_available(void) { return crm::jit_available() ? 1 : 0; }
+
+crm_status crm_program_with_jit(const crm_program* p, crm_program** out) {
+  if (!p || !out) return invalid("program or out is NULL");
+  if (!crm::jit_available()) return fail(CRM_ERR_UNSUPPORTED, "this build of crm has no JIT (built without LLVM 16)");
+  return guard([&] {
+    std::string error;
+    crm::CompiledProgram native = p->program.with_jit(error);
+    if (!native.valid()) return fail(CRM_ERR_INTERNAL, error);
+    *out = new crm_program{native, p->segments, p->strategies};
+    return CRM_OK;
+  });
+}
+
 size_t crm_program_strategy_count(const crm_program* p) { return p ? p->strategies.size() : 0; }
 const char* crm_program_strategy_name(const crm_program* p, size_t i) {
   return p && i < p->strategies.size() ? p->strategies[i].c_str() : nullptr;

@@ -13,6 +13,10 @@
 #include "compiler/driver.h"
 #include "api/explain.h"
 #include "runtime/engine/engine.h"
+#if CRM_HAVE_JIT
+#include "runtime/jit/jit.h"
+#include "runtime/jit/jit_executor.h"
+#endif
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
@@ -78,7 +82,8 @@ struct RuntimeData {
   uint64_t recorded = 0, committed = 0;  // units appended to / committed in the store
   Runtime::Commit mode = Runtime::Commit::OnReturn;
   std::string commit_error;  // a failed group commit: every waiting caller reports it
-  explicit RuntimeData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program) {}
+  explicit RuntimeData(std::shared_ptr<const ProgramData> p)
+      : program(std::move(p)), engine(program->program, program->engine_options()) {}
 
   static constexpr uint64_t kMaxGroup = 4096;
 
@@ -178,6 +183,74 @@ CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOption
 std::string CompiledProgram::disassemble(bool json) const {
   if (!data_) return {};
   return json ? bytecode::disassemble_json(data_->program) : bytecode::disassemble(data_->program);
+}
+
+bool jit_available() { return CRM_HAVE_JIT != 0; }
+
+namespace {
+[[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";
+}
+
+CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager) const {
+  if (!data_) {
+    error = "no program";
+    return {};
+  }
+#if CRM_HAVE_JIT
+  try {
+    auto d = std::make_shared<detail::ProgramData>();
+    d->program = data_->program;
+    d->front = data_->front;
+    auto ex = jit::JitExecutor::create(d->program, error, eager);
+    if (!ex) return {};
+    d->executor = std::move(ex);
+    return CompiledProgram(std::move(d));
+  } catch (const std::exception& e) {
+    error = std::string("JIT: ") + e.what();
+    return {};
+  }
+#else
+  (void)eager;
+  error = kNoJit;
+  return {};
+#endif
+}
+
+bool CompiledProgram::uses_jit() const { return data_ && data_->executor && data_->executor->name() == "jit"; }
+
+bool CompiledProgram::emit_llvm(std::string& out, std::string& error) const {
+  if (!data_) {
+    error = "no program";
+    return false;
+  }
+#if CRM_HAVE_JIT
+  try {
+    return jit::emit_llvm(data_->program, out, error);
+  } catch (const std::exception& e) {
+    error = std::string("JIT: ") + e.what();
+    return false;
+  }
+#else
+  (void)out;
+  error = kNoJit;
+  return false;
+#endif
+}
+
+bool CompiledProgram::jit_stats(JitStats& out) const {
+#if CRM_HAVE_JIT
+  if (!uses_jit()) return false;
+  auto s = static_cast<const jit::JitExecutor&>(*data_->executor).jit().stats();
+  out.scalar_units = s.scalar_units;
+  out.batch_units = s.batch_units;
+  out.modules = s.modules;
+  out.code_bytes = s.code_bytes;
+  out.compile_seconds = s.compile_seconds;
+  return true;
+#else
+  (void)out;
+  return false;
+#endif
 }
 
 size_t CompiledProgram::unit_count() const { return data_ ? data_->program.units.size() : 0; }
@@ -678,7 +751,8 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
 namespace detail {
 
 struct AudienceData {
-  AudienceData(std::shared_ptr<const ProgramData> p, int64_t at) : program(std::move(p)), engine(program->program), at(at) {}
+  AudienceData(std::shared_ptr<const ProgramData> p, int64_t at)
+      : program(std::move(p)), engine(program->program, program->engine_options()), at(at) {}
   std::shared_ptr<const ProgramData> program;
   engine::Engine engine;
   int64_t at;

@@ -42,6 +42,7 @@ struct Options {
   size_t commit_every = 4096;
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
+  bool jit = false, emit_llvm = false;
 };
 
 int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
@@ -71,6 +72,11 @@ struct Loaded {
   const bytecode::Program& bytecode() const { return program.data()->program; }
   const sema::Program* source() const { return program.data()->front ? &program.data()->front->program : nullptr; }
 };
+
+// --jit: run the units as native code (CompiledProgram::with_jit).
+void jit_option(Command& c, Options& o) {
+  c.flag("--jit", o.jit, "evaluate with native code from the LLVM JIT instead of the VM (same results);\nan error in a build without the JIT");
+}
 
 // Every input file a command names: at most one `-`, each readable and not a directory.
 // Returns 0, or the exit code after saying why.
@@ -309,25 +315,50 @@ bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
 
 std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 
+// load(), then with --jit the same program as native code; a build without the JIT, or a
+// machine LLVM cannot target, is an error (never a silent fallback to the VM).
+int load_to_run(const Options& o, Loaded& l) {
+  if (int rc = load(o, l)) return rc;
+  if (!o.jit) return 0;
+  std::string err;
+  crm::CompiledProgram native = l.program.with_jit(err);
+  if (!native.valid()) {
+    std::cerr << "crm: --jit: " << err << "\n";
+    return 1;
+  }
+  l.program = native;
+  return 0;
+}
+
 int cmd_compile(int argc, char** argv) {
   Options o;
-  Command c("compile", "compile [-I DIR] FILE... (-o PROGRAM.crmc | --disasm)",
+  Command c("compile", "compile [-I DIR] FILE... (-o PROGRAM.crmc | --disasm | --emit-llvm)",
             "Checks and compiles the files to bytecode. -o writes a versioned, checksummed program that run\n"
             "and audience accept in place of the sources; --disasm prints the bytecode, its aggregates and the\n"
-            "cost bound (instructions) of every unit.");
+            "cost bound (instructions) of every unit; --emit-llvm prints the LLVM IR the JIT makes of every unit.");
   program_options(c, o);
   c.option("-o,--out", o.out, "FILE", "write the compiled program (.crmc) there");
   c.flag("--disasm", o.disasm, "print the bytecode");
+  c.flag("--emit-llvm", o.emit_llvm, "print the optimised LLVM IR of every unit (needs a build with the JIT)");
   c.choice("--format", o.format, {"text", "json"}, "--disasm and the summary as text (default) or JSON");
   c.flag("-q,--quiet", o.quiet, "print no summary line");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
-  if (o.out.empty() && !o.disasm) return usage("compile", "compile needs -o FILE.crmc or --disasm");
-  if (o.out == "-" && o.disasm) return usage("compile", "--disasm and -o - would both write to standard output");
+  if (o.out.empty() && !o.disasm && !o.emit_llvm) return usage("compile", "compile needs -o FILE.crmc, --disasm or --emit-llvm");
+  if (o.out == "-" && (o.disasm || o.emit_llvm))
+    return usage("compile", "--disasm or --emit-llvm and -o - would both write to standard output");
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
+  if (o.emit_llvm) {
+    std::string ir, err;
+    if (!l.program.emit_llvm(ir, err)) {
+      std::cerr << "crm: --emit-llvm: " << err << "\n";
+      return 1;
+    }
+    std::cout << ir;
+  }
   if (!o.out.empty()) {
     std::string bytes = l.program.serialize();
     std::string err;
@@ -342,7 +373,7 @@ int cmd_compile(int argc, char** argv) {
     if (o.format == "json")
       std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", support::json_quote(o.out),
                                bytes.size(), l.program.unit_count(), l.program.cost_bound());
-    else if (!o.disasm)
+    else if (!o.disasm && !o.emit_llvm)
       std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
                                l.program.unit_count(), l.program.cost_bound());
   }
@@ -365,14 +396,15 @@ int cmd_run(int argc, char** argv) {
   c.option("--allowed-lateness", o.lateness, "D",
            "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
+  jit_option(c, o);
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
   std::string err;
   if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (int rc = load(o, l)) return rc;
-  engine::Engine eng(l.bytecode());
+  if (int rc = load_to_run(o, l)) return rc;
+  engine::Engine eng(l.bytecode(), l.program.data()->engine_options());
   if (!o.lateness.empty()) {
     int64_t micros = 0;
     if (!parse_lateness(o.lateness, micros))
@@ -489,6 +521,7 @@ int cmd_audience(int argc, char** argv) {
   data_options(c, o);
   c.option("--at", o.at, "TIME", "evaluate at this ISO-8601 time");
   c.choice("--format", o.format, {"text", "json"}, "a table (default) or one JSON object");
+  jit_option(c, o);
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
   std::string err;
@@ -497,7 +530,7 @@ int cmd_audience(int argc, char** argv) {
   if (!parse_at(o.at, at)) return kExitUsage;
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (int rc = load(o, l)) return rc;
+  if (int rc = load_to_run(o, l)) return rc;
   crm::Audience audience(l.program, at);
   if (!load_profiles(audience, o)) return 1;
   // Every line is read: the file need not be in time order. The events at or before the instant

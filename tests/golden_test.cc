@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include <crm/check.h>
+#include <crm/runtime.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,6 +250,24 @@ TEST(Golden, Run) {
     std::string out = run_crm("run " + p.string() + " --events " + sibling(p, ".events.jsonl"));
     compare(sibling(p, ".out"), std::regex_replace(out, kSeconds, " in X s:"));
   }
+}
+
+// The same programs and events through the JIT's native code: the same decisions, byte for byte.
+TEST(Golden, RunWithJit) {
+  if (!crm::jit_available()) GTEST_SKIP() << "built without the JIT";
+  InRoot root;
+  auto all = cases("run");
+  ASSERT_FALSE(all.empty());
+  static const std::regex kSeconds(R"( in [0-9]+\.[0-9]+ s:)");
+  for (const auto& p : all) {
+    SCOPED_TRACE(p.string());
+    std::string out = run_crm("run --jit " + p.string() + " --events " + sibling(p, ".events.jsonl"));
+    compare(sibling(p, ".out"), std::regex_replace(out, kSeconds, " in X s:"));
+  }
+  // And `crm compile --emit-llvm` prints the IR the JIT compiles.
+  std::string ir = run_crm("compile --emit-llvm " + all.front().string());
+  EXPECT_NE(ir.find("define"), std::string::npos) << ir.substr(0, 400);
+  EXPECT_NE(ir.find("@crm_unit_0"), std::string::npos);
 }
 
 TEST(Golden, Explain) {

@@ -59,7 +59,8 @@ typedef enum crm_status {
   CRM_ERR_INPUT = 4,            /* malformed data: an event or profile line, a late event, a .crmc,
                                    an explain request that cannot be answered */
   CRM_ERR_STATE = 5,            /* the ledger cannot be opened, written or committed */
-  CRM_ERR_INTERNAL = 6          /* a failure inside crm (a bug, or memory exhausted) */
+  CRM_ERR_INTERNAL = 6,         /* a failure inside crm (a bug, or memory exhausted) */
+  CRM_ERR_UNSUPPORTED = 7       /* this build lacks what was asked for (the JIT, built without LLVM) */
 } crm_status;
 
 /* A short constant name for a status, e.g. "CRM_ERR_INPUT". Any thread. */
@@ -179,6 +180,12 @@ CRM_API size_t crm_program_segment_count(const crm_program* program);
 CRM_API const char* crm_program_segment_name(const crm_program* program, size_t index); /* NULL if out of range */
 CRM_API size_t crm_program_strategy_count(const crm_program* program);
 CRM_API const char* crm_program_strategy_name(const crm_program* program, size_t index); /* NULL if out of range */
+/* Native code (the LLVM JIT): a new program in *out, the same one run as native code by every
+ * runtime made from it, with the VM's results (faults included); units compile on first use.
+ * CRM_ERR_UNSUPPORTED in a build without the JIT (crm_jit_available() is 0), never a silent
+ * fallback to the VM. Any thread. */
+CRM_API int crm_jit_available(void);
+CRM_API crm_status crm_program_with_jit(const crm_program* program, crm_program** out);
 
 /* ---- the streaming runtime ----------------------------------------------------------------- */
 

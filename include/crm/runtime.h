@@ -80,6 +80,9 @@ struct AudienceData;
 // true to skip it and go on, false to stop. A bad CSV header always stops. False when stopped.
 using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
 
+// Whether this build has the LLVM JIT (CompiledProgram::with_jit).
+bool jit_available();
+
 class CompiledProgram {
  public:
   CompiledProgram() = default;
@@ -93,6 +96,25 @@ class CompiledProgram {
   std::string disassemble(bool json = false) const;
   size_t unit_count() const;  // compiled units (segments, clauses, actions, probes)
   size_t cost_bound() const;  // the most instructions any one unit can execute
+
+  // Native code (docs/architecture.md, "The JIT"): the same program, run by the LLVM JIT. Every
+  // Runtime and Audience made from the returned program evaluates its units as native code,
+  // with results identical to the VM's (faults included). Units compile on first use, or all
+  // now with `eager`. An invalid program with `error` set when this build has no JIT
+  // (jit_available()) or LLVM cannot target this machine: never a silent fallback to the VM.
+  // (ExplainSession and Evaluator use the VM.)
+  CompiledProgram with_jit(std::string& error, bool eager = false) const;
+  bool uses_jit() const;
+  // The program's units as optimised LLVM IR, as the JIT compiles them (`crm compile
+  // --emit-llvm`); false with `error` in a build without the JIT.
+  bool emit_llvm(std::string& out, std::string& error) const;
+  struct JitStats {
+    size_t scalar_units = 0, batch_units = 0, modules = 0;
+    size_t code_bytes = 0;       // object code the JIT has emitted so far
+    double compile_seconds = 0;  // spent compiling so far
+  };
+  // What the JIT has compiled so far; false for a program that does not use it.
+  bool jit_stats(JitStats& out) const;
   const std::shared_ptr<const detail::ProgramData>& data() const { return data_; }
 
  private:

@@ -561,6 +561,24 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
     error = std::string("JIT: ") + e.what();
     return nullptr;
   }
+  // Drop the operations no unit calls before optimising: most of the bitcode, most of the time.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = m->begin(); it != m->end();) {
+      llvm::Function& f = *it++;
+      if (f.hasLocalLinkage() && f.use_empty()) {
+        f.eraseFromParent();
+        changed = true;
+      }
+    }
+    for (auto it = m->global_begin(); it != m->global_end();) {
+      llvm::GlobalVariable& g = *it++;
+      if (g.hasLocalLinkage() && g.use_empty()) {
+        g.eraseFromParent();
+        changed = true;
+      }
+    }
+  }
   for (llvm::Function& f : *m)
     if (!f.isDeclaration()) {
       f.addFnAttr("target-cpu", t.cpu);

@@ -7,8 +7,9 @@ set -euo pipefail
 CRM=$1
 source "$(dirname "$0")/dataset_env.sh" uci-online-retail online_retail.csv.gz
 "$CRM" import online-retail "$DATA/online_retail.csv.gz" -o "$TMP/events.jsonl" 2>/dev/null
+# CRM_EVAL_FLAGS=--jit: the same decisions from the JIT's native code (ctest: *_jit).
 "$CRM" run "$ROOT/examples/online-retail/recall.crm" --events "$TMP/events.jsonl" --out "$TMP/decisions.jsonl" \
-  --state "sqlite:$TMP/state.db" 2>/dev/null
+  --state "sqlite:$TMP/state.db" ${CRM_EVAL_FLAGS:-} 2>/dev/null
 granted=$(grep -c '"outcome":"granted"' "$TMP/decisions.jsonl" || true)
 decided=$(grep -c '"outcome":"\(granted\|rejected\|control\)"' "$TMP/decisions.jsonl" || true)
 expired=$(grep -c '"outcome":"expired"' "$TMP/decisions.jsonl" || true)

@@ -66,7 +66,8 @@ esac
 (cd "$DATASET_DIR" && sqlite3 -batch :memory: <"$SQL") >"$TMP/sql.txt"
 
 # The runtime's counts: one JSON object {"name": count, ...} (segments and strategies).
-"$CRM" audience "$PROGRAM" --events "$TMP/events.jsonl" --at "$NOW" --format json >"$TMP/crm.json"
+# CRM_EVAL_FLAGS=--jit: the same counts from the JIT's native code (ctest: *_jit).
+"$CRM" audience "$PROGRAM" --events "$TMP/events.jsonl" --at "$NOW" --format json ${CRM_EVAL_FLAGS:-} >"$TMP/crm.json"
 crm_json=$(tr -d '\n\r' <"$TMP/crm.json")
 
 status=0

@@ -463,3 +463,42 @@ TEST(CApi, ExplainIsStructuredAndRendered) {
   EXPECT_EQ(crm_explain(p, nullptr, 0, events.data(), events.size(), "u1", INT64_MIN, "e9", &x), CRM_ERR_INPUT);
   crm_program_free(p);
 }
+
+// crm_program_with_jit: the same decisions from native code; without the JIT a clear status.
+TEST(CApi, AProgramWithTheJitDecidesAsTheVm) {
+  crm_program* p = compile_demo();
+  ASSERT_NE(p, nullptr);
+  crm_program* native = nullptr;
+  if (!crm_jit_available()) {
+    EXPECT_EQ(crm_program_with_jit(p, &native), CRM_ERR_UNSUPPORTED);
+    EXPECT_NE(std::string(crm_last_error()).find("no JIT"), std::string::npos);
+    crm_program_free(p);
+    return;
+  }
+  ASSERT_EQ(crm_program_with_jit(p, &native), CRM_OK) << crm_last_error();
+  EXPECT_EQ(crm_program_strategy_count(native), crm_program_strategy_count(p));
+  std::vector<std::string> out[2];
+  crm_program* programs[2] = {p, native};
+  for (int k = 0; k < 2; ++k) {
+    crm_runtime* rt = nullptr;
+    ASSERT_EQ(crm_runtime_new(programs[k], nullptr, &rt), CRM_OK) << crm_last_error();
+    load_profile(rt);
+    for (const std::string* line : {&kE1, &kE2}) {
+      crm_decisions* d = feed(rt, *line);
+      for (size_t i = 0; d && i < crm_decisions_count(d); ++i) {
+        size_t len = 0;
+        crm_decisions_json(d, i, nullptr, 0, &len);
+        std::string json(len + 1, '\0');
+        EXPECT_EQ(crm_decisions_json(d, i, json.data(), json.size(), &len), CRM_OK);
+        json.resize(len);
+        out[k].push_back(json);
+      }
+      crm_decisions_free(d);
+    }
+    crm_runtime_free(rt);
+  }
+  EXPECT_EQ(out[0].size(), 1u);
+  EXPECT_EQ(out[0], out[1]);
+  crm_program_free(native);
+  crm_program_free(p);
+}
