@@ -97,7 +97,7 @@ std::string CheckResult::render_json() const {
 
 static CheckResult guarded(const std::vector<Input>& inputs, const CheckOptions& options) {
   try {
-    return make_result(run_front_end(inputs, detail::driver_options(options)), "");
+    return make_result(compile(inputs, detail::driver_options(options)), "");
   } catch (const std::exception& e) {
     return make_result(nullptr, e.what());
   } catch (...) {

@@ -19,16 +19,17 @@ CompileOutput hillstrom_program() {
   try {
     DriverOptions d;
     d.conflicts = false;  // a program compiled to run: the conflict analysis is `check`'s
+    d.generate = true;
     std::shared_ptr<Compilation> c =
-        run_front_end({Input{"<bundled>/examples/hillstrom/hillstrom.crm", std::string(crm_hillstrom_program_source)}}, d);
+        compile({Input{"<bundled>/examples/hillstrom/hillstrom.crm", std::string(crm_hillstrom_program_source)}}, d);
     if (!c->sink.has_errors()) {
-      codegen::Output gen = codegen::generate(c->program);
-      std::string err;
-      if (!gen.error.empty() || !bytecode::verify(gen.program, err)) {
-        out.diagnostics = detail::make_result(nullptr, "cannot compile the bundled Hillstrom program: " + gen.error + err);
+      if (!c->generated) {
+        out.diagnostics = detail::make_result(
+            nullptr, "cannot compile the bundled Hillstrom program: " + c->codegen_error + c->verify_error);
         return out;
       }
-      out.program = load_compiled(bytecode::serialize(gen.program), err);
+      std::string err;
+      out.program = load_compiled(bytecode::serialize(c->code.program), err);
       if (!out.program.valid()) {
         out.diagnostics = detail::make_result(nullptr, "cannot load the bundled Hillstrom program: " + err);
         return out;

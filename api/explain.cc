@@ -30,7 +30,7 @@ bool comparison(BinaryOp op) {
 
 const SegmentDecl* segment_of(const sema::Program& p, const Expr* e) {
   if (e->kind == ExprKind::Name && p.refs[e->id].kind == sema::Ref::Kind::Segment)
-    return static_cast<const SegmentDecl*>(p.refs[e->id].target);
+    return p.refs[e->id].segment();
   return nullptr;
 }
 

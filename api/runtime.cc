@@ -150,22 +150,21 @@ CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOption
     // A program compiled to run: the conflict analysis is `check`'s (check_files), not paid here.
     DriverOptions d = detail::driver_options(options);
     d.conflicts = false;
-    std::shared_ptr<Compilation> c = run_front_end(inputs, d);
+    d.generate = true;
+    std::shared_ptr<Compilation> c = compile(inputs, d);
     if (!c->sink.has_errors()) {
-      codegen::Output gen = codegen::generate(c->program);
-      std::string err;
-      if (!gen.error.empty()) {
-        out.error = {ErrorKind::Input, "cannot compile: " + gen.error};
+      if (!c->codegen_error.empty()) {
+        out.error = {ErrorKind::Input, "cannot compile: " + c->codegen_error};
         out.diagnostics = make_result(std::move(c), "");
         return out;
       }
-      if (!bytecode::verify(gen.program, err)) {
-        out.error = {ErrorKind::Internal, "generated code fails verification: " + err};
+      if (!c->verify_error.empty()) {
+        out.error = {ErrorKind::Internal, "generated code fails verification: " + c->verify_error};
         out.diagnostics = make_result(std::move(c), "");
         return out;
       }
       auto data = std::make_shared<detail::ProgramData>();
-      data->program = std::move(gen.program);
+      data->program = std::move(c->code.program);
       data->front = c;
       out.program = CompiledProgram(std::move(data));
     }

@@ -40,17 +40,18 @@ Compiled compile(const std::string& source) {
   Compiled c;
   DriverOptions d;
   d.load.parse.max_file_bytes = size_t(1) << 30;  // 10,000 generated strategies are ~1.6 MB
-  c.front = run_front_end({{"bench.crm", source}}, d);
+  d.generate = true;
+  c.front = crm::compile({{"bench.crm", source}}, d);
   if (c.front->sink.has_errors()) {
     for (const auto& d : c.front->sink.diagnostics()) std::fprintf(stderr, "%s\n", d.message.c_str());
     std::fprintf(stderr, "BENCH FAILURE: bench program does not check (%zu errors)\n", c.front->sink.error_count());
     std::exit(2);
   }
-  c.out = codegen::generate(c.front->program);
-  if (!c.out.error.empty()) {
-    std::fprintf(stderr, "BENCH FAILURE: %s\n", c.out.error.c_str());
+  if (!c.front->generated) {
+    std::fprintf(stderr, "BENCH FAILURE: %s%s\n", c.front->codegen_error.c_str(), c.front->verify_error.c_str());
     std::exit(2);
   }
+  c.out = std::move(c.front->code);
   return c;
 }
 
@@ -319,7 +320,7 @@ void bench_conflicts(const Options& o) {
     double secs = best_seconds(fmt::format("crm/check_{}_strategies_{}", n, shape), o.reps, expected, [&] {
       DriverOptions d;
       d.load.parse.max_file_bytes = size_t(1) << 30;
-      auto front = run_front_end({{"bench.crm", src}}, d);
+      auto front = crm::compile({{"bench.crm", src}}, d);
       uint64_t reported = 0;
       for (const auto& diag : front->sink.diagnostics())
         reported += diag.code == diag::Code::W0105 || diag.code == diag::Code::W0108;
@@ -334,10 +335,10 @@ void bench_conflicts(const Options& o) {
     DriverOptions d;
     d.load.parse.max_file_bytes = size_t(1) << 30;
     d.conflicts = false;
-    auto front = run_front_end({{"bench.crm", src}}, d);
+    d.generate = true;
+    auto front = crm::compile({{"bench.crm", src}}, d);
     if (front->sink.has_errors() || !front->sink.diagnostics().empty()) return uint64_t(0);
-    codegen::Output out = codegen::generate(front->program);
-    return out.error.empty() ? uint64_t(out.program.strategies.size()) : uint64_t(0);
+    return front->generated ? uint64_t(front->code.program.strategies.size()) : uint64_t(0);
   });
   emit({fmt::format("crm/run_ready_{}_strategies_overlapping", n), "seconds", secs, n});
 }

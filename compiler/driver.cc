@@ -1,6 +1,7 @@
-// driver.cc - load + parse + check, in that order.
+// driver.cc - load + parse + check + analyses (+ codegen + verify), in that order.
 #include "compiler/driver.h"
 
+#include "bytecode/program.h"
 #include "compiler/analysis/conflicts.h"
 #include "compiler/analysis/never_deliver.h"
 #include "compiler/analysis/overlap_data.h"
@@ -8,7 +9,12 @@
 
 namespace crm {
 
-std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, const DriverOptions& options) {
+const sema::SemanticModel& Compilation::model() const {
+  if (!model_) model_ = std::make_unique<sema::SemanticModel>(program);
+  return *model_;
+}
+
+std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const DriverOptions& options) {
   auto c = std::make_unique<Compilation>(options.max_errors);
   sema::ModuleLoader loader(c->program, c->sink, options.load);
   for (const auto& in : inputs) {
@@ -18,8 +24,8 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
   loader.resolve();
   c->syntax_ok = loader.syntax_ok();
   // A tree rebuilt after syntax errors has holes; checking it would bury the real error under
-  // follow-on ones, so semantic analysis waits until the syntax is right.
-  if (c->syntax_ok && !c->sink.full()) {
+  // follow-on ones, so by default semantic analysis waits until the syntax is right.
+  if ((c->syntax_ok || options.check_after_syntax_errors) && !c->sink.full()) {
     sema::check_program(c->program, c->sink);
     c->checked = true;
     if (!c->sink.has_errors()) {
@@ -33,6 +39,13 @@ std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, con
     }
   }
   c->sink.sort();
+  if (options.generate && c->checked && !c->sink.has_errors()) {
+    c->code = codegen::generate(c->program);
+    if (!c->code.error.empty()) c->codegen_error = c->code.error;
+    else if (!bytecode::verify(c->code.program, c->verify_error) && c->verify_error.empty())
+      c->verify_error = "the generated program does not verify";
+    c->generated = c->codegen_error.empty() && c->verify_error.empty();
+  }
   return c;
 }
 

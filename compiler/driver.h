@@ -1,7 +1,10 @@
-// driver.h - runs the front end (load, parse, check) over a set of input files.
+// driver.h - the one compile pipeline: load, parse, check, analyse and (optionally) generate
+// and verify bytecode over a set of input files or in-memory sources.
 //
-// One Compilation owns everything a run produced: sources, AST, side tables and diagnostics.
-// The CLI, the public API in include/crm/ and the tests all go through here.
+// One Compilation owns everything a run produced: sources, AST, side tables, diagnostics, the
+// semantic model tools query and the generated program. The public API in include/crm/ (and so
+// the CLI), the bench, the tests and the fuzz targets all go through compile(); nothing else
+// chains the parser, the checker and codegen.
 #pragma once
 
 #include <memory>
@@ -10,9 +13,11 @@
 #include <vector>
 
 #include "compiler/analysis/overlap_data.h"
+#include "compiler/codegen/codegen.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/sema/module_loader.h"
 #include "compiler/sema/program.h"
+#include "compiler/sema/semantic_model.h"
 
 namespace crm {
 
@@ -32,6 +37,12 @@ struct DriverOptions {
   bool conflicts = true;
   size_t max_conflict_warnings = 100;  // W0105 reported at most; then one W0108 and the analysis stops
   analysis::DataSample data;  // `crm check --data`: count the users conflicting strategies share
+  // Check the tree ANTLR rebuilt after syntax errors too (an editor: type errors still show while
+  // a line is half typed). Off for the CLI: there the syntax errors alone are reported, since
+  // errors in a tree with holes can be follow-on ones. The checker tolerates any partial tree.
+  bool check_after_syntax_errors = false;
+  // Generate bytecode and verify it when the check found no errors (Compilation::code).
+  bool generate = false;
 };
 
 struct Compilation {
@@ -39,10 +50,22 @@ struct Compilation {
   sema::Program program;
   diag::DiagnosticSink sink;
   bool syntax_ok = true;
-  bool checked = false;  // semantic analysis ran (it is skipped after syntax errors)
+  bool checked = false;  // semantic analysis ran (skipped after syntax errors unless asked for)
+
+  // DriverOptions::generate: `generated` when code generation succeeded and the result verifies.
+  codegen::Output code;
+  bool generated = false;
+  std::string codegen_error;  // a construct codegen cannot compile (the user's program)
+  std::string verify_error;   // the generated code fails verification (an internal error)
+
+  // The symbol and position index over the side tables (built on first use; needs `checked`).
+  const sema::SemanticModel& model() const;
+
+ private:
+  mutable std::unique_ptr<sema::SemanticModel> model_;
 };
 
-std::unique_ptr<Compilation> run_front_end(const std::vector<Input>& inputs, const DriverOptions& options);
+std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const DriverOptions& options);
 
 struct CheckOptions;
 namespace detail {

@@ -227,13 +227,12 @@ TEST(Golden, Disassembly) {
   for (const auto& p : all) {
     SCOPED_TRACE(p.string());
     crm::DriverOptions o;
-    auto front = crm::run_front_end({{p.string(), std::nullopt}}, o);
+    o.generate = true;
+    auto front = crm::compile({{p.string(), std::nullopt}}, o);
     ASSERT_TRUE(front->sink.diagnostics().empty()) << p;
-    auto out = crm::codegen::generate(front->program);
-    ASSERT_EQ(out.error, "");
-    std::string err;
-    ASSERT_TRUE(crm::bytecode::verify(out.program, err)) << err;
-    std::string text = crm::bytecode::disassemble(out.program);
+    ASSERT_EQ(front->codegen_error, "");
+    ASSERT_EQ(front->verify_error, "");
+    std::string text = crm::bytecode::disassemble(front->code.program);
     // The CLI prints the same text.
     EXPECT_EQ(run_crm("compile --disasm " + p.string()), text);
     compare(sibling(p, ".out"), text);

@@ -113,7 +113,7 @@ const sema::FieldInfo* ConstraintExtractor::field(const Expr* e) const {
   if (!e) return nullptr;
   if (e->kind == ExprKind::Name) {
     const auto& ref = p_.refs[e->id];
-    auto* f = static_cast<const sema::FieldInfo*>(ref.target);
+    auto* f = ref.field;
     if (ref.kind == sema::Ref::Kind::ProfileField) return f;
     if (ref.kind == sema::Ref::Kind::EventField) {
       // An event's built-in `user` is the user being decided: the profile's `user`.
@@ -175,7 +175,7 @@ std::optional<Term> ConstraintExtractor::term(const Expr* e) const {
         static_cast<const CallExpr*>(e)->args.empty() && p_.refs[e->id].kind != sema::Ref::Kind::Function)
       return now_term();
     if (e->kind == ExprKind::Name && p_.refs[e->id].kind == sema::Ref::Kind::EventField &&
-        static_cast<const sema::FieldInfo*>(p_.refs[e->id].target)->name == "time")
+        p_.refs[e->id].field->name == "time")
       return now_term();
   }
   if (const sema::FieldInfo* f = field(e)) {
@@ -351,7 +351,7 @@ void ConstraintExtractor::walk(const Expr* e, bool negated, Constraints& out) {
     case ExprKind::Name: {
       const auto& ref = p_.refs[e->id];
       if (ref.kind == sema::Ref::Kind::Segment) {
-        walk(static_cast<const SegmentDecl*>(ref.target)->value, negated, out);
+        walk(ref.segment()->value, negated, out);
         return;
       }
       if (std::optional<Term> t = term(e); t && t->type.kind == TypeKind::Bool && !t->type.optional)

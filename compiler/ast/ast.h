@@ -313,6 +313,8 @@ class AstContext {
     return raw;
   }
   size_t size() const { return nodes_.size(); }
+  // Every node by id (tools index the tree by position through this).
+  const Node* node(NodeId id) const { return id < nodes_.size() ? nodes_[id].get() : nullptr; }
 
  private:
   std::vector<std::unique_ptr<Node>> nodes_;

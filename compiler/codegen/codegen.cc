@@ -466,7 +466,7 @@ class Codegen {
     auto event_field = [&](const Expr* x) -> const sema::FieldInfo* {
       if (!x) return nullptr;
       if (x->kind == ExprKind::Name && p_.refs[x->id].kind == sema::Ref::Kind::EventField)
-        return static_cast<const sema::FieldInfo*>(p_.refs[x->id].target);
+        return p_.refs[x->id].field;
       if (x->kind == ExprKind::Field) {
         auto* f = static_cast<const FieldExpr*>(x);
         if (f->base && f->base->kind == ExprKind::Name && static_cast<const NameExpr*>(f->base)->name == "event") {
@@ -590,7 +590,7 @@ std::optional<Value> UnitGen::static_value(const Expr* e, const Env& env) {
   if (e->kind == ExprKind::Name) {
     const auto& ref = g_.p_.refs[e->id];
     if (ref.kind == sema::Ref::Kind::Param) {
-      auto it = env.params.find(static_cast<const Param*>(ref.target));
+      auto it = env.params.find(ref.param);
       if (it != env.params.end()) return it->second.static_value;
     }
     return std::nullopt;
@@ -637,17 +637,17 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
       const auto& ref = g_.p_.refs[e->id];
       switch (ref.kind) {
         case sema::Ref::Kind::Param: {
-          auto it = env.params.find(static_cast<const Param*>(ref.target));
+          auto it = env.params.find(ref.param);
           if (it == env.params.end()) throw Unsupported("unbound parameter");
           return it->second.reg;
         }
         case sema::Ref::Kind::EventField:
-          return load(Op::LOAD_EVENT, static_cast<const sema::FieldInfo*>(ref.target));
+          return load(Op::LOAD_EVENT, ref.field);
         case sema::Ref::Kind::ProfileField:
-          return load(Op::LOAD_PROFILE, static_cast<const sema::FieldInfo*>(ref.target));
+          return load(Op::LOAD_PROFILE, ref.field);
         case sema::Ref::Kind::Segment: {
           Env fresh;  // segments see no parameters
-          return expr(static_cast<const SegmentDecl*>(ref.target)->value, fresh);
+          return expr(ref.segment()->value, fresh);
         }
         default:
           throw Unsupported("name `" + static_cast<const NameExpr*>(e)->name + "` has no runtime value");

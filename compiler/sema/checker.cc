@@ -227,12 +227,15 @@ class Checker {
     for (auto& [n, k] : kPrims) if (t->name == n) { out.kind = k; prim = true; }
     if (!prim) {
       const Symbol* s = lookup(m, t->name, t->span);
+      Span name_span{t->span.file, t->span.begin, static_cast<uint32_t>(t->span.begin + t->name.size())};
       if (s && s->decl->kind == DeclKind::Enum) {
+        use(name_span, s->decl);
         out.kind = TypeKind::Enum;
         out.enum_info = p_.enum_of[static_cast<const EnumDecl*>(s->decl)];
       } else if (p_.events.count(t->name)) {
         out.kind = TypeKind::Record;
         out.record = p_.events[t->name].get();
+        use(name_span, out.record);
       } else {
         std::vector<std::string> names = {"Bool", "Int", "Decimal", "Money", "String", "Time", "Date",
                                           "Duration", "Set", "List"};
@@ -388,7 +391,7 @@ class Checker {
 
   Type const_type(ModuleInfo* m, ConstDecl* c) {
     auto& st = state_[c];
-    if (st == VisitState::Done) return decl_types_[c];
+    if (st == VisitState::Done) return p_.decl_types[c];
     if (st == VisitState::InProgress) return {};  // the cycle is reported by check_recursion
     st = VisitState::InProgress;
     Env env{m};
@@ -402,7 +405,7 @@ class Checker {
       t = want;
     }
     if (!t.is_error()) require_constant(c->value, "a constant");
-    decl_types_[c] = t;
+    p_.decl_types[c] = t;
     st = VisitState::Done;
     return t;
   }
@@ -716,8 +719,10 @@ class Checker {
     // The trigger event's fields are in scope everywhere in an event-triggered strategy.
     if (auto it = seen.find(ClauseKind::When); it != seen.end() && it->second->trigger == TriggerKind::On) {
       const Clause* w = it->second;
-      if (auto e = p_.events.find(w->event); e != p_.events.end()) env.event = e->second.get();
-      else {
+      if (auto e = p_.events.find(w->event); e != p_.events.end()) {
+        env.event = e->second.get();
+        use(w->event_span, env.event);
+      } else {
         std::vector<std::string> names;
         for (auto& [n, r] : p_.events) names.push_back(n);
         auto& d = sink_.report(Code::E0304, w->event_span, fmt::format("unknown event type {}", bt(w->event)));
@@ -821,8 +826,8 @@ class Checker {
         positive_duration(c->at);
         schedule_period_in_range(c->at);
       }
-      if (!c->clock.empty()) {
-        int hh = std::stoi(c->clock.substr(0, 2)), mm = std::stoi(c->clock.substr(3, 2));
+      int hh = 0, mm = 0;
+      if (clock_parts(c->clock, hh, mm)) {
         if (hh > 23 || mm > 59)
           sink_.report(Code::E0104, c->clock_span, fmt::format("invalid clock time {}", bt(c->clock)))
               .help = "clock times run from 00:00 to 23:59";
@@ -929,6 +934,7 @@ class Checker {
       return;
     }
     auto* r = static_cast<const ResourceDecl*>(sym->decl);
+    use(a.resource_span, sym->decl);
     bool is_message = r->resource_kind == "push" || r->resource_kind == "sms";
     if (a.verb == Action::Verb::Grant && is_message) {
       sink_.report(Code::E0509, a.span, fmt::format("{} is a {} message: `send` it, do not `grant` it", bt(a.resource), r->resource_kind))
@@ -940,6 +946,8 @@ class Checker {
     if (!a.channel.empty()) {
       const EnumInfo* channel_enum = nullptr;
       for (auto& e : p_.enums) if (e.name == "Channel" && e.decl && prelude() && e.decl == find_prelude_channel()) channel_enum = &e;
+      if (channel_enum && channel_enum->find(a.channel) >= 0)
+        use(a.channel_span, EnumValueRef{channel_enum, channel_enum->find(a.channel)});
       if (channel_enum && channel_enum->find(a.channel) < 0) {
         auto& d = sink_.report(Code::E0406, a.channel_span, fmt::format("{} is not a channel", bt(a.channel)));
         if (auto c = diag::closest_match(a.channel, channel_enum->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
@@ -1000,8 +1008,19 @@ class Checker {
     return s;
   }
 
+  // `HH:MM` as the lexer's clock token spells it; false for a token error recovery made up.
+  static bool clock_parts(const std::string& c, int& hh, int& mm) {
+    auto digit = [&](size_t i) { return i < c.size() && c[i] >= '0' && c[i] <= '9'; };
+    if (c.size() != 5 || !digit(0) || !digit(1) || c[2] != ':' || !digit(3) || !digit(4)) return false;
+    hh = (c[0] - '0') * 10 + (c[1] - '0');
+    mm = (c[3] - '0') * 10 + (c[4] - '0');
+    return true;
+  }
+
   void positive_count(const std::string& text, Span span, const char* what) {
     if (text.empty()) return;
+    // A count error recovery made up (`<missing NUMBER>`): the syntax error said it.
+    if (text.find_first_not_of("0123456789.") != std::string::npos) return;
     if (text.find('.') != std::string::npos) {
       sink_.report(Code::E0506, span, fmt::format("{} must be a whole number, not `{}`", what, text));
       return;
@@ -1049,7 +1068,8 @@ class Checker {
         case PolicyRule::Kind::Quiet: {
           key = "quiet";
           auto minutes = [&](const std::string& c, Span sp) -> int {
-            int hh = std::stoi(c.substr(0, 2)), mm = std::stoi(c.substr(3, 2));
+            int hh = 0, mm = 0;
+            if (!clock_parts(c, hh, mm)) return -1;  // made up by error recovery
             if (hh > 23 || mm > 59) {
               sink_.report(Code::E0104, sp, fmt::format("invalid clock time {}", bt(c)))
                   .help = "clock times run from 00:00 to 23:59";
@@ -1065,6 +1085,7 @@ class Checker {
         }
         case PolicyRule::Kind::ChannelCap: {
           const EnumInfo* ch = channel_enum();
+          if (ch && ch->find(r->subject) >= 0) use(r->subject_span, EnumValueRef{ch, ch->find(r->subject)});
           if (ch && ch->find(r->subject) < 0) {
             auto& d = sink_.report(Code::E0406, r->subject_span, fmt::format("{} is not a channel", bt(r->subject)));
             if (auto c = diag::closest_match(r->subject, ch->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
@@ -1084,6 +1105,11 @@ class Checker {
   }
 
   // ---- expression checking -------------------------------------------------------------------
+
+  // Records what the name written at `span` denotes (the semantic model's occurrences).
+  void use(Span span, Target target) {
+    if (span.valid()) p_.uses.push_back({span, std::move(target)});
+  }
 
   Type& set_type(const Expr* e, Type t) { return p_.types[e->id] = std::move(t); }
   void set_const(const Expr* e, Value v) {
@@ -1367,7 +1393,11 @@ class Checker {
   }
 
   Type enum_value(const Expr* e, const EnumInfo* info, int idx) {
-    p_.refs[e->id] = {Ref::Kind::EnumValue, info, idx};
+    Ref& r = p_.refs[e->id];
+    r.kind = Ref::Kind::EnumValue;
+    r.enum_info = info;
+    r.index = idx;
+    use(e->kind == ExprKind::Field ? static_cast<const FieldExpr*>(e)->field_span : e->span, EnumValueRef{info, idx});
     set_const(e, Value{Value::EnumVal{info, idx}});
     Type t;
     t.kind = TypeKind::Enum;
@@ -1395,7 +1425,9 @@ class Checker {
     if (env.locals)
       for (auto& l : *env.locals)
         if (l.param->name == id) {
-          p_.refs[n->id] = {Ref::Kind::Param, l.param};
+          p_.refs[n->id].kind = Ref::Kind::Param;
+          p_.refs[n->id].param = l.param;
+          use(n->span, l.param);
           static_[n->id] = 1;
           return l.type;
         }
@@ -1406,11 +1438,15 @@ class Checker {
                        fmt::format("{} means the {} event's field; the profile has a field of the same name", bt(id),
                                    bt(env.event->name)))
               .help = fmt::format("write `event.{}` or `profile.{}` to say which", id, id);
-        p_.refs[n->id] = {Ref::Kind::EventField, f};
+        p_.refs[n->id].kind = Ref::Kind::EventField;
+        p_.refs[n->id].field = f;
+        use(n->span, f);
         return f->type;
       }
     if (const FieldInfo* f = p_.profile.find(id)) {
-      p_.refs[n->id] = {Ref::Kind::ProfileField, f};
+      p_.refs[n->id].kind = Ref::Kind::ProfileField;
+      p_.refs[n->id].field = f;
+      use(n->span, f);
       return f->type;
     }
     if (const Symbol* s = lookup(env.module, id, n->span)) {
@@ -1419,13 +1455,17 @@ class Checker {
           auto* c = static_cast<ConstDecl*>(const_cast<Decl*>(s->decl));
           edge(env, c);
           Type t = const_type(s->module, c);
-          p_.refs[n->id] = {Ref::Kind::Const, c};
+          p_.refs[n->id].kind = Ref::Kind::Const;
+          p_.refs[n->id].decl = c;
+          use(n->span, static_cast<const Decl*>(c));
           if (auto* v = p_.const_of(c->value)) set_const(n, *v);
           return t;
         }
         case DeclKind::Segment:
           edge(env, s->decl);
-          p_.refs[n->id] = {Ref::Kind::Segment, s->decl};
+          p_.refs[n->id].kind = Ref::Kind::Segment;
+          p_.refs[n->id].decl = s->decl;
+          use(n->span, s->decl);
           return Type::of(TypeKind::Bool);
         case DeclKind::Fn:
           sink_.report(Code::E0207, n->span, fmt::format("{} is a function; call it as `{}()`", bt(id), id));
@@ -1480,6 +1520,7 @@ class Checker {
       if (!is_var)
         for (const EnumInfo* e : visible_enums(env.module))
           if (e->name == base) {
+            use(f->base->span, static_cast<const Decl*>(e->decl));
             int idx = e->find(f->field);
             set_type(f->base, Type{});
             if (idx >= 0) return enum_value(f, e, idx);
@@ -1503,6 +1544,7 @@ class Checker {
       if (auto c = diag::closest_match(f->field, bt_.record->field_names()); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
       return {};
     }
+    use(f->field_span, fi);
     Type t = fi->type;
     if (bt_.optional) t.optional = true;
     return t;
@@ -1522,7 +1564,10 @@ class Checker {
           .secondary.push_back({s->decl->name_span, "defined here"});
       return {};
     }
-    if (const BuiltinInfo* b = find_builtin(c->callee)) return builtin_call(c, env, *b);
+    if (const BuiltinInfo* b = find_builtin(c->callee)) {
+      use(c->callee_span, b);
+      return builtin_call(c, env, *b);
+    }
     std::vector<std::string> names;
     for (auto& b : all_builtins()) names.push_back(b.name);
     auto add = [&](ModuleInfo* x) { for (auto& [n, s] : x->symbols) if (s.decl->kind == DeclKind::Fn) names.push_back(n); };
@@ -1537,7 +1582,9 @@ class Checker {
   Type user_call(const CallExpr* c, Env& env, const Symbol* s) {
     auto* f = static_cast<FnDecl*>(const_cast<Decl*>(s->decl));
     edge(env, f);
-    p_.refs[c->id] = {Ref::Kind::Function, f};
+    p_.refs[c->id].kind = Ref::Kind::Function;
+    p_.refs[c->id].decl = f;
+    use(c->callee_span, static_cast<const Decl*>(f));
     FnSig& sig = fn_sig(s->module, f);
     check_fn_body(s->module, f);  // static_params must be known before the call site is judged
     std::vector<const Expr*> bound(sig.params.size(), nullptr);
@@ -1571,6 +1618,7 @@ class Checker {
           check(a.value, env, nullptr);
           continue;
         }
+        use(a.name_span, sig.params[slot].param);
         if (bound[slot]) {
           sink_.report(Code::E0409, a.name_span, fmt::format("parameter {} is given twice", bt(a.name)));
           ok = false;
@@ -1632,7 +1680,9 @@ class Checker {
       }
     }
     const OverloadInfo& o = *candidates.front();  // the table's overloads differ in some argument type
-    p_.refs[c->id] = {Ref::Kind::Builtin, &o, static_cast<int>(o.id)};
+    p_.refs[c->id].kind = Ref::Kind::Builtin;
+    p_.refs[c->id].overload = &o;
+    p_.refs[c->id].index = static_cast<int>(o.id);
     if (o.id == Overload::HashBucket) {
       if (auto* k = p_.const_of(c->args[1].value); !k || std::get<int64_t>(k->v) <= 0) {
         sink_.report(Code::E0409, c->args[1].value->span, "bucket count must be a positive constant");
@@ -1701,6 +1751,7 @@ class Checker {
       return {};
     }
     const RecordInfo* rec = it->second.get();
+    use(a->event_span, rec);
     const char* agg = to_string(a->agg);
     const FieldInfo* fi = nullptr;
     if (!a->field.empty()) {
@@ -1716,6 +1767,7 @@ class Checker {
         }
         return {};
       }
+      use(a->field_span, fi);
     }
     // Filter and window first, so their errors appear even when the result type is wrong.
     if (a->filter) {
@@ -1857,7 +1909,7 @@ class Checker {
   void mark_static_params(const Expr* e, Env& env) {
     if (!e || !env.static_params) return;
     if (e->kind == ExprKind::Name && p_.refs[e->id].kind == Ref::Kind::Param)
-      env.static_params->insert(static_cast<const Param*>(p_.refs[e->id].target));
+      env.static_params->insert(p_.refs[e->id].param);
     if (e->kind == ExprKind::Binary) {
       mark_static_params(static_cast<const BinaryExpr*>(e)->lhs, env);
       mark_static_params(static_cast<const BinaryExpr*>(e)->rhs, env);
@@ -2351,7 +2403,6 @@ class Checker {
   bool ambiguous_ = false;  // the last lookup failed because two imports define the name (reported)
   std::vector<uint8_t> static_;
   std::map<const Decl*, VisitState> state_;
-  std::map<const Decl*, Type> decl_types_;
   std::map<const FnDecl*, FnSig> sigs_;
   std::map<const Decl*, std::set<const Decl*, ById>, ById> deps_;
   std::map<const ResourceDecl*, std::optional<std::pair<int64_t, int64_t>>> resource_claim_;

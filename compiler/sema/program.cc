@@ -22,8 +22,7 @@ std::vector<const ast::Expr*> bound_arguments(const ast::FnDecl& fn, const ast::
 }
 
 const ast::FnDecl* called_function(const Program& p, const ast::CallExpr& call) {
-  const Ref& r = p.refs[call.id];
-  return r.kind == Ref::Kind::Function ? static_cast<const ast::FnDecl*>(r.target) : nullptr;
+  return call.id < p.refs.size() ? p.refs[call.id].function() : nullptr;
 }
 
 }  // namespace crm::sema

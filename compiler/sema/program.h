@@ -10,9 +10,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "compiler/ast/ast.h"
+#include "bytecode/builtins.h"
 #include "compiler/sema/types.h"
 #include "compiler/source/source_manager.h"
 
@@ -41,12 +43,42 @@ struct ModuleInfo {
   std::vector<ModuleImport> imports;
 };
 
-// What a name expression resolved to.
+// What a name expression (or a call) resolved to: one typed pointer per kind of target, so
+// consumers never cast. Set by the type pass for NameExpr, qualified enum values and calls.
 struct Ref {
   enum class Kind : uint8_t { None, Param, EventField, ProfileField, Const, Segment, EnumValue, Function, Builtin } kind = Kind::None;
-  // ast::Param*, FieldInfo*, ast::Decl* (const, segment, fn), EnumInfo*, bytecode::OverloadInfo* (a call of a built-in)
-  const void* target = nullptr;
-  int index = 0;                 // enum value index; the overload id of a built-in call
+  const ast::Param* param = nullptr;                  // Param
+  const FieldInfo* field = nullptr;                   // EventField, ProfileField
+  const ast::Decl* decl = nullptr;                    // Const, Segment, Function
+  const EnumInfo* enum_info = nullptr;                // EnumValue
+  const bytecode::OverloadInfo* overload = nullptr;   // Builtin: the overload the call resolved to
+  int index = 0;                                      // EnumValue: the value's index; Builtin: the overload id
+
+  const ast::ConstDecl* constant() const {
+    return kind == Kind::Const ? static_cast<const ast::ConstDecl*>(decl) : nullptr;
+  }
+  const ast::SegmentDecl* segment() const {
+    return kind == Kind::Segment ? static_cast<const ast::SegmentDecl*>(decl) : nullptr;
+  }
+  const ast::FnDecl* function() const {
+    return kind == Kind::Function ? static_cast<const ast::FnDecl*>(decl) : nullptr;
+  }
+};
+
+// What one occurrence of a name in the source denotes, for tools (the semantic model): a
+// declaration, a schema field, an enum value, an event type, a parameter, a built-in or a module.
+// Recorded by the passes next to the Ref side table; codegen does not read it.
+struct EnumValueRef {
+  const EnumInfo* info = nullptr;
+  int index = 0;
+  bool operator==(const EnumValueRef&) const = default;
+};
+using Target = std::variant<std::monostate, const ast::Decl*, const FieldInfo*, EnumValueRef, const RecordInfo*,
+                            const ast::Param*, const bytecode::BuiltinInfo*, const ModuleInfo*>;
+
+struct Use {
+  source::Span span;  // the name as written (for `Stage.Rising`: `Rising`; for `event.amount`: `amount`)
+  Target target;
 };
 
 struct Program {
@@ -65,6 +97,10 @@ struct Program {
   std::vector<Type> types;
   std::vector<std::optional<Value>> consts;
   std::vector<Ref> refs;
+  // Every resolved name occurrence, in the order the passes met them (may repeat).
+  std::vector<Use> uses;
+  // The type of each constant, field default and function signature as declared (tools show it).
+  std::map<const ast::Decl*, Type> decl_types;
 
   const Type& type_of(const ast::Node* n) const {
     static const Type kError;

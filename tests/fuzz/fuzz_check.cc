@@ -1,7 +1,9 @@
 // fuzz_check.cc - fuzz entry point for parse + check + format.
 //
-// Properties checked on every input: nothing crashes or throws, and when a file formats, the
-// formatter is idempotent and preserves the syntax tree.
+// Properties checked on every input: nothing crashes or throws (also when the partial tree left
+// by syntax errors is checked, as the language server does, and its semantic model is queried at
+// every position), and when a file formats, the formatter is idempotent and preserves the syntax
+// tree.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -39,6 +41,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   (void)r.render_text();
   (void)r.render_json();
+
+  // What an editor does with a half-typed file: check the partial tree and query the model.
+  crm::DriverOptions d;
+  d.load.parse.max_file_bytes = opts.limits.max_file_bytes;
+  d.load.parse.max_nesting = opts.limits.max_nesting;
+  d.check_after_syntax_errors = true;
+  auto c = crm::compile({{"/nonexistent/fuzz.crm", text}}, d);
+  if (c->checked) {
+    const auto& model = c->model();
+    for (crm::source::FileId f = 0; f < c->program.sources.size(); ++f) {
+      uint32_t n = static_cast<uint32_t>(c->program.sources.file(f).text().size());
+      for (uint32_t off = 0; off <= n; off += 1 + n / 64) {
+        (void)model.at(f, off);
+        (void)model.scope_at(f, off);
+      }
+    }
+    for (crm::sema::SymbolId s = 0; s < model.symbols().size(); ++s) (void)model.references(s);
+  }
 
   crm::FormatResult f = crm::format_source("fuzz.crm", text, opts.limits);
   if (f.ok) {

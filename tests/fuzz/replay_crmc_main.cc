@@ -61,12 +61,10 @@ std::string read(const fs::path& p) {
 std::string compile(const fs::path& p) {
   crm::DriverOptions o;
   o.load.include_dirs = {p.parent_path().string()};
-  auto c = crm::run_front_end({{p.string(), std::nullopt}}, o);
-  if (c->sink.has_errors()) return {};
-  auto out = crm::codegen::generate(c->program);
-  std::string err;
-  if (!out.error.empty() || !crm::bytecode::verify(out.program, err)) return {};
-  return crm::bytecode::serialize(out.program);
+  o.generate = true;
+  auto c = crm::compile({{p.string(), std::nullopt}}, o);
+  if (!c->generated) return {};
+  return crm::bytecode::serialize(c->code.program);
 }
 
 // Every number of a program a forger could edit, as setters: structure-aware mutations reach

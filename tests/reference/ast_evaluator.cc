@@ -117,7 +117,7 @@ bool AstEvaluator::static_duration(const Expr* e, const Frame& f, int64_t& out) 
     return false;
   }
   if (e->kind == ExprKind::Name && p_.refs[e->id].kind == sema::Ref::Kind::Param) {
-    auto* prm = static_cast<const Param*>(p_.refs[e->id].target);
+    auto* prm = p_.refs[e->id].param;
     for (const Frame* fr = &f; fr; fr = fr->parent)
       if (auto it = fr->values.find(prm); it != fr->values.end()) { out = it->second; return true; }
     return false;
@@ -199,7 +199,7 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
       const auto& ref = p_.refs[e->id];
       switch (ref.kind) {
         case sema::Ref::Kind::Param: {
-          auto* prm = static_cast<const Param*>(ref.target);
+          auto* prm = ref.param;
           for (const Frame* fr = &f; fr; fr = fr->parent)
             if (auto it = fr->values.find(prm); it != fr->values.end()) {
               out = it->second;
@@ -210,14 +210,14 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
           return fail("unbound parameter");
         }
         case sema::Ref::Kind::EventField: {
-          auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
+          auto* fi = ref.field;
           for (const auto& [name, rec] : p_.events)
             for (size_t i = 0; i < rec->fields.size(); ++i)
               if (&rec->fields[i] == fi) { field(env.event, env.event_present, i); return true; }
           return fail("unknown event field");
         }
         case sema::Ref::Kind::ProfileField: {
-          auto* fi = static_cast<const sema::FieldInfo*>(ref.target);
+          auto* fi = ref.field;
           size_t i = static_cast<size_t>(fi - p_.profile.fields.data());
           field(env.profile, env.profile_present, i);
           if (!present && !fi->type.optional) return fail(kMissingProfileField);
@@ -225,7 +225,7 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
         }
         case sema::Ref::Kind::Segment: {
           Frame fresh;
-          return evp(static_cast<const SegmentDecl*>(ref.target)->value, env, fresh, out, present);
+          return evp(ref.segment()->value, env, fresh, out, present);
         }
         default: return fail("name without a value");
       }

@@ -55,7 +55,7 @@ event Visit { page: String }
 
 Checked check(const std::string& body) {
   crm::DriverOptions o;
-  return {crm::run_front_end({{"t.crm", std::string(kSchema) + body}}, o)};
+  return {crm::compile({{"t.crm", std::string(kSchema) + body}}, o)};
 }
 
 }  // namespace
@@ -211,7 +211,7 @@ TEST(Checker, FunctionsWithNamedParametersAndNoRecursion) {
 
 TEST(Checker, SchemasMergeAcrossModulesAndConflictsAreReported) {
   crm::DriverOptions o;
-  auto c = crm::run_front_end({{"a.crm", std::string("module a\nevent Order { amount: Money(CNY) }\n")},
+  auto c = crm::compile({{"a.crm", std::string("module a\nevent Order { amount: Money(CNY) }\n")},
                                {"b.crm", std::string("module b\nevent Order { amount: Money(USD)  items: Int }\n"
                                                      "segment s = count(Order where items > 1) > 0\n")}},
                               o);
@@ -534,7 +534,7 @@ struct Analysed {
 Analysed analyse(const std::string& body, size_t max_warnings = 100) {
   crm::DriverOptions o;
   o.conflicts = false;
-  Analysed a{{crm::run_front_end({{"t.crm", std::string(kSchema) + body}}, o)}, {}};
+  Analysed a{{crm::compile({{"t.crm", std::string(kSchema) + body}}, o)}, {}};
   EXPECT_FALSE(a.checked.c->sink.has_errors()) << a.checked.codes().front();
   crm::analysis::ConflictOptions co;
   co.max_warnings = max_warnings;
@@ -570,7 +570,7 @@ TEST(ConflictScale, TheLimitStopsTheAnalysisWithOneSummary) {
 TEST(ConflictScale, TheLimitIsADriverAndApiOption) {
   crm::DriverOptions o;
   o.max_conflict_warnings = 5;
-  Checked r{crm::run_front_end(
+  Checked r{crm::compile(
       {{"t.crm", std::string(kSchema) + catalogue(20, [](size_t) { return "true"; }, same_window)}}, o)};
   EXPECT_EQ(count_code(r, "W0105"), 5u);
   EXPECT_EQ(count_code(r, "W0108"), 1u);
@@ -624,7 +624,7 @@ TEST(ConflictScale, EveryCommandThatRunsAProgramSkipsTheAnalysis) {
   std::string text = std::string(kSchema) + catalogue(3, [](size_t) { return "true"; }, same_window);
   crm::DriverOptions off;
   off.conflicts = false;
-  Checked skipped{crm::run_front_end({{"t.crm", text}}, off)};
+  Checked skipped{crm::compile({{"t.crm", text}}, off)};
   EXPECT_TRUE(skipped.codes().empty());
   EXPECT_EQ(count_code(check(catalogue(3, [](size_t) { return "true"; }, same_window)), "W0105"), 3u);
 }
@@ -649,7 +649,7 @@ TEST(SourceLimits, ASourceFileCostsItsSizeNotTheFileSizeLimit) {
   long before = resident_mib();
   crm::DriverOptions o;
   o.load.parse.max_file_bytes = size_t(32) << 20;
-  auto c = crm::run_front_end(inputs, o);
+  auto c = crm::compile(inputs, o);
   long after = resident_mib();
   fs::remove_all(dir);
   EXPECT_FALSE(c->sink.has_errors());

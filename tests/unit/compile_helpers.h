@@ -19,7 +19,7 @@ namespace crm::testing {
 
 struct Compiled {
   std::unique_ptr<Compilation> front;
-  codegen::Output out;
+  codegen::Output out;  // front->code, moved out
   std::string diagnostics;  // rendered, empty when clean
   bool ok = false;
   const bytecode::Program& program() const { return out.program; }
@@ -35,18 +35,18 @@ struct Compiled {
 inline Compiled compile_inputs(const std::vector<Input>& inputs) {
   Compiled c;
   DriverOptions o;
-  c.front = run_front_end(inputs, o);
+  o.generate = true;
+  c.front = compile(inputs, o);
   const auto& diags = c.front->sink.diagnostics();
   if (!diags.empty()) c.diagnostics = diag::render_text(diags, c.front->program.sources, {false});
   if (c.front->sink.has_errors()) return c;
-  c.out = codegen::generate(c.front->program);
-  if (!c.out.error.empty()) {
-    c.diagnostics += "codegen: " + c.out.error + "\n";
+  c.out = std::move(c.front->code);
+  if (!c.front->codegen_error.empty()) {
+    c.diagnostics += "codegen: " + c.front->codegen_error + "\n";
     return c;
   }
-  std::string err;
-  if (!bytecode::verify(c.out.program, err)) {
-    c.diagnostics += "verify: " + err + "\n";
+  if (!c.front->verify_error.empty()) {
+    c.diagnostics += "verify: " + c.front->verify_error + "\n";
     return c;
   }
   // Warnings (e.g. W0105 for strategies that deliberately tie on priority) are allowed;

@@ -360,7 +360,7 @@ bool clean(const std::string& decl, std::string& diags) {
   crm::DriverOptions o;
   std::unique_ptr<crm::Compilation> c;
   try {
-    c = crm::run_front_end({{"diff.crm", std::string(kHeader) + decl}}, o);
+    c = crm::compile({{"diff.crm", std::string(kHeader) + decl}}, o);
   } catch (const std::exception& e) {
     diags = std::string("the checker threw: ") + e.what() + "\n";
     return false;
@@ -428,7 +428,7 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   source += kHeader;
   for (const auto& d : decls) source += d.text;
   crm::DriverOptions o;
-  auto front = crm::run_front_end({{"diff.crm", source}}, o);
+  auto front = crm::compile({{"diff.crm", source}}, o);
   ASSERT_TRUE(front->sink.diagnostics().empty())
       << crm::diag::render_text(front->sink.diagnostics(), front->program.sources, {false});
   // Point each value segment at its `fN()` call, so its unit computes the function's value.
