@@ -148,9 +148,11 @@ FormatResult parse_alone(const std::string& name, const std::string& text, const
 
 }  // namespace
 
-FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits) {
-  return parse_alone(name, text, limits,
-                     [](const ast::Module& m, const source::SourceFile& f) { return format::format_module(m, f); });
+FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits,
+                           const FormatOptions& options) {
+  return parse_alone(name, text, limits, [&](const ast::Module& m, const source::SourceFile& f) {
+    return format::format_module(m, f, options.width);
+  });
 }
 
 FormatResult syntax_tree(const std::string& name, const std::string& text, const Limits& limits) {

@@ -20,6 +20,7 @@
 #include "cli/io.h"
 #include "cli/report_command.h"
 #include "cli/runtime_commands.h"
+#include "cli/unified_diff.h"
 
 namespace cli = crm::cli;
 
@@ -169,19 +170,25 @@ int cmd_check(int argc, char** argv) {
 
 int cmd_format(int argc, char** argv) {
   std::vector<std::string> files;
-  bool write = false, check_only = false;
+  bool write = false, check_only = false, diff = false;
+  size_t width = crm::FormatOptions{}.width;
   LimitArgs limits;
-  Command c("format", "format [--write] [--check] FILE...",
-            "Prints each file in canonical layout (`-`: standard input). Comments are kept where they are;\n"
-            "an expression with a comment inside it is kept as written (docs/language.md, Layout).");
+  Command c("format", "format [--write | --check | --diff] [--width N] FILE...",
+            "Prints each file in canonical layout (`-`: standard input). Comments are kept where they are\n"
+            "(docs/language.md, Layout).");
   c.files(files);
   c.flag("--write", write, "rewrite the files in place instead of printing");
   c.flag("--check", check_only, "print nothing; exit 1 if any file is not formatted");
+  c.flag("--diff", diff, "print what formatting would change as a unified diff; exit 1 if anything would");
+  c.count("--width", width, "N", "keep lines within N columns where the layout allows (default 100, at least 40)");
   limits.declare(c);
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   crm::Limits lim;
   limits.apply(lim);
   if (files.empty()) return cli::usage_error("format", "format needs at least one file");
+  if (int(write) + int(check_only) + int(diff) > 1)
+    return cli::usage_error("format", "--write, --check and --diff exclude each other");
+  if (width < 40) return cli::usage_error("format", "--width must be at least 40");
   if (write && std::find(files.begin(), files.end(), "-") != files.end())
     return cli::usage_error("format", "--write cannot rewrite standard input");
   if (int rc = check_inputs(files)) return rc;
@@ -193,13 +200,18 @@ int cmd_format(int argc, char** argv) {
       status = cli::kExitIo;
       continue;
     }
-    crm::FormatResult r = crm::format_source(f == "-" ? kStdinName : f, text, lim);
+    crm::FormatResult r = crm::format_source(f == "-" ? kStdinName : f, text, lim, crm::FormatOptions{width});
     if (!r.ok) {
       std::cerr << r.diagnostics.render_text(c.color());
       status = std::max(status, 1);
       continue;
     }
-    if (check_only) {
+    if (diff) {
+      if (r.text != text) {
+        std::cout << cli::unified_diff(f == "-" ? kStdinName : f, text, r.text);
+        status = std::max(status, 1);
+      }
+    } else if (check_only) {
       if (r.text != text) {
         std::cerr << (f == "-" ? kStdinName : f) << ": not formatted\n";
         status = std::max(status, 1);

@@ -19,6 +19,7 @@ packages=(
   clang-16                                # compiles bytecode/operations.h to the bitcode the JIT inlines
   nlohmann-json3-dev                      # JSON-RPC messages of the language server (crm lsp)
   chromium                                # headless browser: HTML report and highlighting screenshots
+  libdtl-dev                              # line diffs for `crm format --diff` (dtl, header-only)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,7 +11,6 @@ namespace {
 
 using namespace crm::ast;
 
-constexpr size_t kWidth = 100;
 
 // Binding strength, loosest first; mirrors the layering in grammar/Crm.g4.
 enum Prec : int { kIf = 0, kOr, kAnd, kNot, kCmp, kCoalesce, kAdd, kMul, kNeg, kPostfix, kPrimary };
@@ -152,9 +151,9 @@ bool is_comparison(const Expr* e) {
 // Long expressions break before `else` of an if-chain, before top-level `and`/`or`, and before
 // the operator of a comparison. `indent` is the indentation of continuation lines and
 // `first_col` the column where the expression starts.
-std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
+std::string layout(const Expr* e, const std::string& indent, size_t first_col, size_t width) {
   std::string flat = expr(e, kIf);
-  if (!e || first_col + flat.size() <= kWidth) return flat;
+  if (!e || first_col + flat.size() <= width) return flat;
   if (e->kind == ExprKind::If) {
     std::string out;
     const Expr* cur = e;
@@ -166,8 +165,8 @@ std::string layout(const Expr* e, const std::string& indent, size_t first_col) {
       // A condition too long for its line breaks like any expression, under the condition.
       std::string cond = sub(i->cond, kIf);
       std::string then = " then " + sub(i->then_expr, kIf);
-      if (col + cond.size() + then.size() > kWidth && prec_of(i->cond) > kIf)
-        cond = layout(i->cond, std::string(indent.size() + prefix.size(), ' '), col);
+      if (col + cond.size() + then.size() > width && prec_of(i->cond) > kIf)
+        cond = layout(i->cond, std::string(indent.size() + prefix.size(), ' '), col, width);
       out += (first ? "" : "\n" + indent) + prefix + cond + then;
       first = false;
       cur = i->else_expr;
@@ -268,6 +267,22 @@ struct Comments {
     }
     return false;
   }
+  std::string at(const std::pair<uint32_t, uint32_t>& r) const { return std::string(text.substr(r.first, r.second - r.first)); }
+  // The offset just past the `=` before `body` (blanks and comments skipped), or npos.
+  size_t after_eq_before(uint32_t body) const {
+    size_t i = body;
+    while (i > 0) {
+      --i;
+      bool in_comment = false;
+      for (auto& r : ranges)
+        if (i >= r.first && i < r.second) { i = r.first; in_comment = true; break; }
+      if (in_comment) continue;
+      char c = text[i];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+      return c == '=' ? i + 1 : std::string_view::npos;
+    }
+    return std::string_view::npos;
+  }
   // Comment lines between b and e, each on its own line after `indent`. Where the source has
   // empty lines between two comments, or between the last comment and e, one empty line is kept.
   std::string between(uint32_t b, uint32_t e, const std::string& indent = "") const {
@@ -289,10 +304,103 @@ struct Comments {
 // The source text of a span.
 std::string_view source_of(const Comments& c, const source::Span& s) { return c.text.substr(s.begin, s.end - s.begin); }
 
+// An expression, formatted; as written when a comment is inside it (comments have no place in
+// the tree); parenthesised where its position needs it.
+std::string part_text(const Expr* e, int need, const Comments& cm) {
+  if (!e || !cm.any_in(e->span.begin, e->span.end)) return sub(e, need);
+  std::string s(source_of(cm, e->span));
+  return prec_of(e) < need ? "(" + s + ")" : s;
+}
+
+// An expression with comments in [from, its end), laid out one part per line: the operands of an
+// `and`/`or` chain, the branches of an if-chain, or the whole expression. Each line starts with
+// `indent` and ends with a newline. A comment on its own line (or between two parts of one line)
+// goes on its own line before the line of the part that follows it, a comment at the end of a
+// line's last part stays there, and a part with a comment inside it is kept as written.
+std::string commented_layout(const Expr* e, const std::string& indent, uint32_t from, const Comments& cm) {
+  struct Piece { std::string lead; const Expr* part; int need; };
+  std::vector<std::vector<Piece>> lines;
+  if (e->kind == ExprKind::Binary && (static_cast<const BinaryExpr*>(e)->op == BinaryOp::And ||
+                                      static_cast<const BinaryExpr*>(e)->op == BinaryOp::Or)) {
+    BinaryOp op = static_cast<const BinaryExpr*>(e)->op;
+    std::vector<const Expr*> parts;
+    const Expr* cur = e;
+    while (cur->kind == ExprKind::Binary && static_cast<const BinaryExpr*>(cur)->op == op) {
+      parts.push_back(static_cast<const BinaryExpr*>(cur)->rhs);
+      cur = static_cast<const BinaryExpr*>(cur)->lhs;
+    }
+    parts.push_back(cur);
+    int need = prec_of(e);
+    for (size_t k = parts.size(); k-- > 0;) {
+      bool first = k + 1 == parts.size();
+      lines.push_back({{first ? "" : std::string(to_string(op)) + " ", parts[k], first ? need : need + 1}});
+    }
+  } else if (e->kind == ExprKind::If) {
+    const Expr* cur = e;
+    bool first = true;
+    while (cur->kind == ExprKind::If) {
+      auto* i = static_cast<const IfExpr*>(cur);
+      lines.push_back({{first ? "if " : "else if ", i->cond, kIf}, {" then ", i->then_expr, kIf}});
+      first = false;
+      cur = i->else_expr;
+    }
+    lines.push_back({{"else ", cur, kIf}});
+  } else {
+    lines.push_back({{"", e, kIf}});
+  }
+  std::string out;
+  uint32_t pos = from;
+  for (size_t li = 0; li < lines.size(); ++li) {
+    const auto& line = lines[li];
+    const Expr* last = line.back().part;
+    for (auto& r : cm.ranges) {
+      if (r.first < pos || r.first >= last->span.begin) continue;
+      bool inside = false;
+      for (auto& p : line) inside |= r.first >= p.part->span.begin && r.first < p.part->span.end;
+      if (!inside) out += indent + cm.at(r) + "\n";
+    }
+    out += indent;
+    for (auto& p : line) out += p.lead + part_text(p.part, p.need, cm);
+    pos = last->span.end;
+    uint32_t next = li + 1 < lines.size() ? lines[li + 1].front().part->span.begin : e->span.end;
+    if (auto t = cm.same_line_after(pos); t && t->first < next) {
+      out += cm.gap(pos, t->first) + cm.at(*t);
+      pos = t->second;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// `head` and, from the next line, `body` with its comments (commented_layout) indented by four
+// spaces; `eq` is the offset just past the `=` at the end of the head. A comment right after the
+// `=` stays on the head's line.
+std::string headed(const std::string& head, const Expr* body, uint32_t eq, const Comments& cm) {
+  std::string out = head;
+  uint32_t pos = eq;
+  if (auto t = cm.same_line_after(eq); t && t->first < body->span.begin) {
+    out += cm.gap(eq, t->first) + cm.at(*t);
+    pos = t->second;
+  }
+  return out + "\n" + commented_layout(body, "    ", pos, cm);
+}
+
+// The body of a `segment`, `const` or `fn` with a comment in it: formatted around its comments when
+// all of them are in the body or right after the `=`; else (a comment among the parameters or in
+// the type) the declaration as written. Empty when there is no comment.
+std::string commented_definition(const Decl* d, const std::string& head, const Expr* body, const Comments& cm) {
+  if (!cm.any_in(d->span.begin, d->span.end) || !body) return "";
+  size_t eq = cm.after_eq_before(body->span.begin);
+  if (eq == std::string_view::npos || cm.any_in(d->span.begin, static_cast<uint32_t>(eq)))
+    return std::string(source_of(cm, d->span)) + "\n";
+  return headed(head, body, static_cast<uint32_t>(eq), cm);
+}
+
 // One line-oriented member of a block declaration (a field, property, clause or rule).
 struct Item {
   source::Span span;
   std::string text;  // formatted, without indentation of the first line and without a newline
+  bool keeps_comments = false;  // text already holds the comments inside span
 };
 
 // `head {`, the items indented by four spaces, `}`. Comments inside the block are kept: those on
@@ -314,7 +422,7 @@ std::string block(const std::string& head, const std::vector<Item>& items, const
       if (cm.blank_between(pos, first)) out += "\n";
     }
     out += cm.between(pos, it.span.begin, "    ");
-    if (cm.any_in(it.span.begin, it.span.end)) out += "    " + std::string(source_of(cm, it.span));
+    if (!it.keeps_comments && cm.any_in(it.span.begin, it.span.end)) out += "    " + std::string(source_of(cm, it.span));
     else out += "    " + it.text;
     pos = it.span.end;
     if (auto trailing = cm.same_line_after(pos); trailing && trailing->first < d->span.end) {
@@ -341,19 +449,19 @@ std::string field_text(const FieldDecl* f) {
 }
 
 // `items` joined by ", ", or one per line aligned under the first when the line would be too long.
-std::string comma_list(const std::vector<std::string>& items, size_t col) {
+std::string comma_list(const std::vector<std::string>& items, size_t col, size_t width) {
   std::string flat;
   for (size_t i = 0; i < items.size(); ++i) flat += (i ? ", " : "") + items[i];
-  if (col + flat.size() <= kWidth) return flat;
+  if (col + flat.size() <= width) return flat;
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? ",\n" + std::string(col, ' ') : "") + items[i];
   return out;
 }
 
-std::string clause_text(const Clause* c) {
+std::string clause_text(const Clause* c, size_t width) {
   switch (c->kind) {
-    case ClauseKind::Who: return "who: " + layout(c->expr, std::string(9, ' '), 9);
-    case ClauseKind::Where: return "where: " + layout(c->expr, std::string(11, ' '), 11);
+    case ClauseKind::Who: return "who: " + layout(c->expr, std::string(9, ' '), 9, width);
+    case ClauseKind::Where: return "where: " + layout(c->expr, std::string(11, ' '), 11, width);
     case ClauseKind::When: {
       std::string out = "when: ";
       if (c->trigger == TriggerKind::On) out += "on " + c->event;
@@ -363,8 +471,8 @@ std::string clause_text(const Clause* c) {
       if (!c->expr) return out;
       // The condition goes on its own line, under the trigger, when the clause is too long.
       std::string cond = expr(c->expr, kIf);
-      if (4 + out.size() + 4 + cond.size() <= kWidth) return out + " if " + cond;
-      return out + "\n" + std::string(10, ' ') + "if " + layout(c->expr, std::string(13, ' '), 13);
+      if (4 + out.size() + 4 + cond.size() <= width) return out + " if " + cond;
+      return out + "\n" + std::string(10, ' ') + "if " + layout(c->expr, std::string(13, ' '), 13, width);
     }
     case ClauseKind::What: {
       std::vector<std::string> actions;
@@ -374,7 +482,7 @@ std::string clause_text(const Clause* c) {
         if (a.has_code) t += " code " + quote(a.code);
         actions.push_back(t);
       }
-      return "what: " + comma_list(actions, 10);
+      return "what: " + comma_list(actions, 10, width);
     }
     case ClauseKind::HowMuch: {
       std::vector<std::string> limits;
@@ -384,7 +492,7 @@ std::string clause_text(const Clause* c) {
         else if (l.kind == Limit::Kind::Pacing) limits.push_back("pacing " + l.count);
         else limits.push_back((l.continued ? "" : "per user ") + l.count + " per " + period(l.period));
       }
-      return "how much: " + comma_list(limits, 14);
+      return "how much: " + comma_list(limits, 14, width);
     }
     case ClauseKind::Split: return "split: control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "");
     case ClauseKind::Priority: return "priority: " + c->number;
@@ -401,17 +509,7 @@ std::string rule_text(const PolicyRule* r) {
   return r->subject + " <= " + r->count + " per " + period(r->period) + ";";
 }
 
-// Whether a declaration is laid out as a block of line items, which keeps comments anywhere.
-bool is_block(const Decl* d) {
-  switch (d->kind) {
-    case DeclKind::Profile: case DeclKind::Event: case DeclKind::Resource: case DeclKind::Strategy: case DeclKind::Policy:
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string decl(const Decl* d, const Comments& cm) {
+std::string decl(const Decl* d, const Comments& cm, size_t width) {
   std::string out;
   std::vector<Item> items;
   switch (d->kind) {
@@ -425,6 +523,17 @@ std::string decl(const Decl* d, const Comments& cm) {
     }
     case DeclKind::Enum: {
       auto* e = static_cast<const EnumDecl*>(d);
+      if (cm.any_in(d->span.begin, d->span.end)) {
+        // With comments: one value per line, each with its comma, comments kept as in a block.
+        for (const auto& v : e->values) {
+          source::Span sp = v.span;
+          size_t i = sp.end;
+          while (i < cm.text.size() && (cm.text[i] == ' ' || cm.text[i] == '\t' || cm.text[i] == '\n' || cm.text[i] == '\r')) ++i;
+          if (i < cm.text.size() && cm.text[i] == ',') sp.end = static_cast<uint32_t>(i + 1);
+          items.push_back({sp, v.name + ","});
+        }
+        return block("enum " + e->name, items, d, cm);
+      }
       out += "enum " + e->name + " {";
       for (size_t i = 0; i < e->values.size(); ++i) out += (i ? ", " : " ") + e->values[i].name;
       out += e->values.empty() ? "}\n" : " }\n";
@@ -433,15 +542,17 @@ std::string decl(const Decl* d, const Comments& cm) {
     case DeclKind::Const: {
       auto* c = static_cast<const ConstDecl*>(d);
       out += "const " + c->name + (c->type ? ": " + type(c->type) : "") + " = ";
-      out += layout(c->value, "    ", out.size()) + "\n";
+      if (std::string t = commented_definition(d, out.substr(0, out.size() - 1), c->value, cm); !t.empty()) return t;
+      out += layout(c->value, "    ", out.size(), width) + "\n";
       break;
     }
     case DeclKind::Segment: {
       out += "segment " + d->name + " =";
       auto* v = static_cast<const SegmentDecl*>(d)->value;
+      if (std::string t = commented_definition(d, out, v, cm); !t.empty()) return t;
       std::string flat = expr(v, kIf);
-      if (out.size() + 1 + flat.size() <= kWidth) out += " " + flat + "\n";
-      else out += "\n    " + layout(v, "    ", 4) + "\n";
+      if (out.size() + 1 + flat.size() <= width) out += " " + flat + "\n";
+      else out += "\n    " + layout(v, "    ", 4, width) + "\n";
       break;
     }
     case DeclKind::Fn: {
@@ -453,7 +564,7 @@ std::string decl(const Decl* d, const Comments& cm) {
         ps.push_back(p->name + ": " + type(p->type) + (p->default_value ? " = " + expr(p->default_value, kIf) : ""));
         total += ps.back().size() + 2;
       }
-      if (out.size() + total + type(f->result).size() + 8 <= kWidth) {
+      if (out.size() + total + type(f->result).size() + 8 <= width) {
         for (size_t i = 0; i < ps.size(); ++i) out += (i ? ", " : "") + ps[i];
         out += ")";
       } else {
@@ -463,11 +574,12 @@ std::string decl(const Decl* d, const Comments& cm) {
         out += ")";
       }
       out += ": " + type(f->result) + " =";
+      if (std::string t = commented_definition(d, out, f->body, cm); !t.empty()) return t;
       // A short body stays on the line of its signature.
       std::string body = expr(f->body, kIf);
       size_t last_line = out.size() - (out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
-      if (last_line + 1 + body.size() <= kWidth) out += " " + body + "\n";
-      else out += "\n    " + layout(f->body, "    ", 4) + "\n";
+      if (last_line + 1 + body.size() <= width) out += " " + body + "\n";
+      else out += "\n    " + layout(f->body, "    ", 4, width) + "\n";
       break;
     }
     case DeclKind::Resource: {
@@ -483,7 +595,32 @@ std::string decl(const Decl* d, const Comments& cm) {
     }
     case DeclKind::Strategy: {
       auto* s = static_cast<const StrategyDecl*>(d);
-      for (auto* c : s->clauses) items.push_back({c->span, clause_text(c)});
+      for (auto* c : s->clauses) {
+        Item it{c->span, clause_text(c, width)};
+        if ((c->kind == ClauseKind::Who || c->kind == ClauseKind::Where) && c->expr &&
+            cm.any_in(c->span.begin, c->span.end)) {
+          // `who:`/`where:` with comments: the condition laid out around them, under the clause's value.
+          std::string kw = c->kind == ClauseKind::Who ? "who:" : "where:";
+          size_t colon = cm.text.find(':', c->keyword_span.end);
+          if (colon != std::string_view::npos && colon < c->expr->span.begin &&
+              !cm.any_in(c->span.begin, static_cast<uint32_t>(colon))) {
+            uint32_t from = static_cast<uint32_t>(colon + 1);
+            std::string head = kw, indent(4 + kw.size() + 1, ' ');
+            if (auto t = cm.same_line_after(from); t && t->first < c->expr->span.begin) {
+              head += cm.gap(from, t->first) + cm.at(*t);
+              from = t->second;
+            }
+            std::string body = commented_layout(c->expr, indent, from, cm);
+            body.pop_back();  // block() ends the item's line
+            // The first line joins the keyword unless it is a comment or one already ends the head.
+            bool own_line = head.size() > kw.size() || body.compare(indent.size(), 2, "//") == 0 ||
+                            body.compare(indent.size(), 2, "/*") == 0 || body.compare(indent.size(), 1, "#") == 0;
+            it.text = own_line ? head + "\n" + body : head + " " + body.substr(indent.size());
+            it.keeps_comments = true;
+          }
+        }
+        items.push_back(it);
+      }
       return block("strategy " + s->name + (s->has_business ? " for business " + quote(s->business) : ""), items, d, cm);
     }
     case DeclKind::Policy: {
@@ -499,7 +636,7 @@ std::string decl(const Decl* d, const Comments& cm) {
 
 std::string format_expr(const ast::Expr* e) { return expr(e, kIf); }
 
-std::string format_module(const ast::Module& m, const source::SourceFile& file) {
+std::string format_module(const ast::Module& m, const source::SourceFile& file, size_t width) {
   Comments comments(file.text());
   std::string out;
   uint32_t pos = 0;
@@ -542,10 +679,7 @@ std::string format_module(const ast::Module& m, const source::SourceFile& file) 
     leading(d->span.begin);
     // Blocks keep comments item by item; an expression declaration (segment, const, fn, enum)
     // with a comment inside it is copied as written, since comments have no place in the tree.
-    if (!is_block(d) && comments.any_in(d->span.begin, d->span.end))
-      out += std::string(file.text().substr(d->span.begin, d->span.end - d->span.begin)) + "\n";
-    else
-      out += decl(d, comments);
+    out += decl(d, comments, width);
     pos = d->span.end;
     // A comment on the same line as the end of the declaration stays on that line.
     if (auto trailing = comments.same_line_after(pos)) {

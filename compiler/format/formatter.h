@@ -1,11 +1,13 @@
 // formatter.h - `crm format`: prints a module back in canonical layout.
 //
 // Formatting is a pure function of the AST plus the comments in the source: comments between
-// declarations and between the items of a block (fields, properties, clauses, rules) are kept in
-// place, trailing comments stay at the end of their line, and only an expression that has a
-// comment inside it is reproduced verbatim, so formatting never loses a comment.
+// declarations and between the items of a block (fields, properties, clauses, rules, enum values)
+// are kept in place, trailing comments stay at the end of their line, a definition or `who:`/
+// `where:` whose condition has comments is laid out one operand per line around them, and only a
+// sub-expression with a comment inside it is reproduced verbatim, so formatting never loses a
+// comment. Lines are kept within `width` columns where the layout rules allow.
 // format(format(x)) == format(x) and the AST of the output equals the AST of the input (both are
-// tested over every bundled file and tests/golden/format).
+// tested over every bundled file and every golden input, tests/unit/format_test.cc).
 #pragma once
 
 #include <string>
@@ -15,7 +17,9 @@
 
 namespace crm::format {
 
-std::string format_module(const ast::Module& m, const source::SourceFile& file);
+inline constexpr size_t kDefaultWidth = 100;
+
+std::string format_module(const ast::Module& m, const source::SourceFile& file, size_t width = kDefaultWidth);
 std::string format_expr(const ast::Expr* e);
 
 }  // namespace crm::format

@@ -103,7 +103,12 @@ struct FormatResult {
   std::string text;         // the formatted source when ok
   CheckResult diagnostics;  // syntax errors otherwise
 };
-FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits = {});
+// How `crm format` lays out code.
+struct FormatOptions {
+  size_t width = 100;  // columns a line is kept within where the layout rules allow (docs/language.md, Layout)
+};
+FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits = {},
+                           const FormatOptions& format = {});
 // The syntax tree of one source as an S-expression (`crm parse`): in `text` when ok, else the
 // syntax errors.
 FormatResult syntax_tree(const std::string& name, const std::string& text, const Limits& limits = {});
