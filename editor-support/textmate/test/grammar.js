@@ -20,11 +20,12 @@ async function loadGrammar() {
   const oniguruma = requireDependency('vscode-oniguruma');
   const wasm = fs.readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
   await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
+  const onigLib = Promise.resolve({
+    createOnigScanner: (patterns) => new oniguruma.OnigScanner(patterns),
+    createOnigString: (s) => new oniguruma.OnigString(s),
+  });
   const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (patterns) => new oniguruma.OnigScanner(patterns),
-      createOnigString: (s) => new oniguruma.OnigString(s),
-    }),
+    onigLib,
     loadGrammar: async (scopeName) => {
       if (scopeName !== 'source.crm') return null;
       return vsctm.parseRawGrammar(fs.readFileSync(grammarPath, 'utf8'), grammarPath);
@@ -32,7 +33,7 @@ async function loadGrammar() {
   });
   const grammar = await registry.loadGrammar('source.crm');
   if (!grammar) throw new Error(`cannot load ${grammarPath}`);
-  return { grammar, INITIAL: vsctm.INITIAL };
+  return { grammar, registry, onigLib, INITIAL: vsctm.INITIAL };
 }
 
 // [{line, tokens: [{text, scopes}]}] for a whole text; scopes without the root `source.crm`.

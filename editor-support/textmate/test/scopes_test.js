@@ -162,8 +162,41 @@ function checkProgram() {
   }
 }
 
+// Sublime Text reads TextMate grammars as property lists (.tmLanguage), not JSON: the README's
+// conversion (python3 plistlib) must give a grammar that tokenizes exactly like the JSON one.
+async function checkPlist(g) {
+  const os = require('os');
+  const vsctm = require('vscode-textmate');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-plist-'));
+  try {
+    const plist = path.join(dir, 'crm.tmLanguage');
+    execFileSync('python3', ['-c', 'import json, plistlib, sys; plistlib.dump(json.load(open(sys.argv[1])), open(sys.argv[2], "wb"))',
+                             path.join(__dirname, '..', 'crm.tmLanguage.json'), plist]);
+    const raw = vsctm.parseRawGrammar(fs.readFileSync(plist, 'utf8'), plist);
+    const registry = new vsctm.Registry({ onigLib: g.onigLib, loadGrammar: async () => raw });
+    const pg = { grammar: await registry.loadGrammar('source.crm'), INITIAL: g.INITIAL };
+    const text = fs.readFileSync(allTokens, 'utf8');
+    if (render(tokenize(pg, text)) !== render(tokenize(g, text))) fail('the plist (.tmLanguage) conversion tokenizes differently');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The screenshot's renderer gives each kind of token a colour of its own.
+async function checkRenderer() {
+  const { render: renderHtml, theme } = require('./render_html');
+  const r = await renderHtml(fs.readFileSync(allTokens, 'utf8'), 'all_tokens.crm');
+  const base = theme.settings[0].settings.foreground;
+  for (const word of ['//', 'strategy', 'who', 'grant', 'CNY', '30 ', 'now', 'sum', 'Gold', 'nickname', '"']) {
+    const t = r.tokens.find((x) => x.text.startsWith(word));
+    if (!t || t.color.toUpperCase() === base) fail(`the HTML renderer leaves ${JSON.stringify(word)} in the default colour`);
+  }
+}
+
 (async () => {
   const g = await loadGrammar();
+  await checkPlist(g);
+  await checkRenderer();
   const files = checkGoldens(g);
   const builtins = checkBuiltins(g);
   const words = checkKeywords(g, tokenize(g, fs.readFileSync(allTokens, 'utf8')));
