@@ -1,0 +1,74 @@
+// audience.cc - profile columns for the batch path, and the counts it selects.
+#include "runtime/engine/audience.h"
+
+namespace crm::engine {
+
+std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Program& p_, Users& users, Evaluator& eval,
+                                                             vm::StringPool& strings, const vm::CollectionStore& collections,
+                                                             Stats& stats_, int64_t at) {
+  const auto& user_order_ = users.order();
+  // Columns of the profile over all users, in first-seen order, for the batch VM.
+  size_t rows = user_order_.size();
+  std::vector<User*> by_row(rows);
+  for (size_t i = 0; i < rows; ++i) by_row[i] = users.find(user_order_[i]);
+  std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
+  std::vector<std::vector<uint8_t>> present(p_.profile.size());
+  for (size_t i = 0; i < rows; ++i)
+    for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile[f];
+  std::vector<vm::Column> cols(columns.size());
+  for (size_t f = 0; f < columns.size(); ++f) {
+    // A presence column only for fields some user lacks: the common all-present column is
+    // read without one.
+    bool all = true;
+    for (size_t i = 0; i < rows && all; ++i) all = by_row[i]->present[f];
+    if (!all) {
+      present[f].resize(rows);
+      for (size_t i = 0; i < rows; ++i) present[f][i] = by_row[i]->present[f];
+    }
+    cols[f] = {columns[f].data(), 8, all ? nullptr : present[f].data()};
+  }
+  struct AggCtx {
+    const bytecode::Program* p;
+    std::vector<User*>* rows;
+  } agg{&p_, &by_row};
+  vm::BatchInput in;
+  in.columns = cols.data();
+  in.column_count = cols.size();
+  in.rows = rows;
+  in.now = at;
+  in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) -> bytecode::AggValue {
+    auto* c = static_cast<AggCtx*>(state);
+    return (*c->rows)[row]->aggs.value(c->p->aggregates[g], g, now);
+  };
+  in.aggregate_state = &agg;
+  in.strings = &strings;
+  in.collections = &collections;
+  std::vector<std::pair<std::string, int64_t>> out;
+  auto count = [&](const std::string& name, uint32_t unit, int32_t scalar_unit) {
+    in.zone = eval.zone_of(unit);
+    BatchSelection r;
+    eval.executor().run_batch(unit, in, r);
+    stats_.eval_errors += r.faults;
+    if (r.faults && scalar_unit >= 0) {
+      // The batch VM knows only that a lane failed; the scalar VM (which gives the same result,
+      // tests/unit/differential_test.cc) says why, for the summary. Only on this rare path.
+      size_t kinds = 0;
+      for (size_t i = 0; i < rows; ++i) {
+        User* u = by_row[i];
+        vm::Result rr = eval.run(static_cast<uint32_t>(scalar_unit), *u, nullptr, at);
+        if (rr.status != vm::Status::Ok) {
+          ++stats_.eval_errors_by_kind[rr.error ? rr.error : "evaluation error"];
+          ++kinds;
+        }
+      }
+      if (kinds < r.faults) stats_.eval_errors_by_kind["evaluation error"] += r.faults - kinds;
+    }
+    out.emplace_back(name, static_cast<int64_t>(r.matches));
+  };
+  for (const auto& s : p_.segments) count(s.name, s.batch_unit, static_cast<int32_t>(s.unit));
+  for (const auto& s : p_.strategies)
+    if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch), s.who);
+  return out;
+}
+
+}  // namespace crm::engine

@@ -1,0 +1,76 @@
+// decision.h - what the engine produces: decision records, explain's checks and traces, and the
+// run's counters. Every part of the engine that decides writes these; the recorder turns them
+// into JSON and ledger rows.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace crm::engine {
+
+// Decisions of strategies (granted, rejected, control) and what later happens to a grant:
+// a redemption accepted or refused against the resource's usage restrictions, or its expiry.
+// Held: a message met by quiet hours, sent (Granted) or refused (Rejected) when they end.
+enum class Outcome : uint8_t { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held };
+const char* outcome_name(Outcome o);
+
+constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
+
+struct Decision {
+  std::string event;  // empty for scheduled deliveries and expiries
+  std::string user;
+  uint32_t strategy = 0;
+  Outcome outcome = Outcome::Granted;
+  std::string reason;  // why rejected
+  int32_t action = 0;
+  int64_t at = 0;
+  int64_t amount = 0;      // face value (granted) or subsidy (redeemed), millionths of the resource's currency
+  int64_t sales = 0;       // redeemed: the order amount
+  int64_t granted_at = 0;  // redemptions and expiries: when the grant they concern was made;
+                           // a held message's release: when it was held
+  bool released = false;   // the release of a held message (granted or rejected at the end of quiet hours)
+  std::string json;  // set when the decision is replayed from the ledger: reported as recorded
+};
+
+// Explain: one step of a decision, in the order the engine takes them (docs/semantics.md,
+// "Explain"). Recorded by the decision rules themselves while they decide, so an explanation
+// cannot differ from the decision.
+struct Check {
+  Check() = default;
+  Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
+  std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
+                       // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap
+  bool passed = true;
+  std::string detail;  // the values involved: counts, limits, the window, the error
+  int32_t unit = -1;   // if/who/where: the unit the engine evaluated
+  int32_t action = -1; // action checks: the action's index
+  std::string policy;  // policy checks: the policy's name
+};
+
+// What the engine decides (or would decide) for one user and one strategy at one instant.
+struct StrategyTrace {
+  uint32_t strategy = 0;
+  std::string event;  // the trigger event's id; empty for a scheduled instant
+  int64_t at = 0;
+  // granted (at least one action), held (none granted, a message held by quiet hours), rejected, control, no_match (a clause is false or failed),
+  // outside_window, not_triggered (no trigger event for this strategy)
+  std::string verdict;
+  std::vector<Check> checks;
+  std::vector<Decision> decisions;  // the records the engine would write
+};
+
+struct Stats {
+  size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
+  std::map<std::string, size_t> eval_errors_by_kind;  // what failed, e.g. "division by zero"
+  size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0, held = 0;
+  std::map<std::string, size_t> skipped_by_reason;
+  // One failed evaluation of a unit, by its fault text (null: unnamed).
+  void count_error(const char* kind) {
+    ++eval_errors;
+    ++eval_errors_by_kind[kind ? kind : "evaluation error"];
+  }
+};
+
+}  // namespace crm::engine

@@ -1,0 +1,432 @@
+// decision_rules.cc - split, per-user limits, quotas and policies, in the order of decision_rules.h.
+#include "runtime/engine/decision_rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::engine {
+
+namespace {
+
+// Calendar periods follow the strategy's zone: with +08:00 (or Asia/Shanghai), a day runs from
+// 00:00 to 24:00 Beijing time, a week from Monday 00:00 and a month from the 1st at 00:00; with a
+// zone that has daylight saving, a day may last 23 or 25 hours.
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytecode::Strategy& s) {
+  switch (p.kind) {
+    case bytecode::PeriodKind::Campaign: return true;
+    case bytecode::PeriodKind::Calendar: return bytecode::same_calendar_period(p.unit, then, now, s.zone);
+    case bytecode::PeriodKind::Sliding: return then > now - p.micros;
+  }
+  return true;
+}
+
+}  // namespace
+
+DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, Redemptions& grants, Users& users,
+                             Stats& stats)
+    : p_(program), eval_(eval), grants_(grants), users_(users), stats_(stats) {
+  bind_quotas(own_quotas_);
+}
+
+void DecisionRules::bind_quotas(state::Quotas& q) {
+  quotas_ = &q;
+  quota_.resize(p_.strategies.size());
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) quota_[i] = q.handle(p_.strategies[i].name);
+}
+
+bool DecisionRules::run_clause(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
+  if (unit < 0) { result = true; return true; }
+  vm::Result r = eval_.run(static_cast<uint32_t>(unit), u, ev, now);
+  if (r.status != vm::Status::Ok) {
+    stats_.count_error(r.error);
+    if (trace_) trace_error_ = r.error ? r.error : "evaluation failed";
+    return false;
+  }
+  result = r.value != 0;
+  return true;
+}
+
+namespace {
+
+// For explanations: an instant in the strategy's zone, e.g. `2026-02-04 10:02 +08:00`.
+std::string local_time(const bytecode::Strategy& s, int64_t t) {
+  int64_t off = s.offset_at(t);
+  std::string text = support::format_time(t + off);  // 2026-02-04T10:02:00Z
+  text = text.substr(0, 10) + " " + text.substr(11, 5);
+  int64_t m = (off < 0 ? -off : off) / support::kMicrosPerMinute;
+  return fmt::format("{} {}{:02}:{:02}", text, off < 0 ? '-' : '+', m / 60, m % 60);
+}
+
+std::string period_text(const bytecode::Period& p) {
+  switch (p.kind) {
+    case bytecode::PeriodKind::Campaign: return "campaign";
+    case bytecode::PeriodKind::Calendar:
+      return bytecode::calendar_unit_name(p.unit);
+    case bytecode::PeriodKind::Sliding: return support::format_duration(p.micros);
+  }
+  return "?";
+}
+
+// `1 already granted today at 10:02 +08:00`: what a cap counted, for explanations.
+std::string counted(int64_t n, const char* what, const bytecode::Period& p, int64_t last, const bytecode::Strategy& s) {
+  std::string scope = p.kind == bytecode::PeriodKind::Campaign   ? "in the campaign"
+                      : p.kind == bytecode::PeriodKind::Sliding ? "in the last " + period_text(p)
+                                                                : "this " + period_text(p);
+  if (p.kind == bytecode::PeriodKind::Calendar && p.unit == bytecode::CalendarUnit::Day) scope = "today";
+  std::string text = fmt::format("{} already {} {}", n, what, scope);
+  if (n > 0) text += " (latest at " + local_time(s, last) + ")";
+  return text;
+}
+
+std::string quota_text(const char* what, int64_t used, int64_t limit, bool money, const std::string& currency) {
+  auto v = [&](int64_t x) { return money ? support::Decimal::from_units(x).to_string() + " " + currency : std::to_string(x); };
+  return fmt::format("{} {}: {} used", what, v(limit), v(used));
+}
+
+}  // namespace
+
+std::string DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
+  for (const auto& cap : s.per_user) {
+    int64_t n = 0, last = 0;
+    for (const auto& [strategy, time] : u.deliveries)
+      if (strategy == si && in_period(cap.period, time, now, s)) ++n, last = time;
+    bool refused = n >= cap.count;
+    if (trace_)
+      note({"per_user", !refused,
+            fmt::format("per user {} per {}: {}", cap.count, period_text(cap.period), counted(n, "granted", cap.period, last, s))});
+    if (refused) return "per_user_limit";
+  }
+  if (!s.exclusive_group.empty())
+    for (const auto& [strategy, time] : u.deliveries)
+      if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) {
+        if (trace_)
+          note({"exclusive", false,
+              fmt::format("exclusive group \"{}\": strategy `{}` delivered at {}", s.exclusive_group, p_.strategies[strategy].name,
+                          local_time(s, time))});
+        return "exclusive_group";
+      }
+  if (!with_quotas) return "";
+  // An early look at the campaign-wide counters, at the cost of every action, so a spent stock
+  // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
+  // does, atomically, once the actions that pass are known.
+  int64_t cost = 0;
+  for (const auto& a : s.actions) cost += grants_.face_value(u, a.resource);
+  state::Quota used = quotas_->used(quota_[si]);
+  state::QuotaLimits limits = quota_limits(s, now, cost);
+  state::QuotaCheck c = state::check_quota(used, cost, limits);
+  if (trace_) {
+    using QC = state::QuotaCheck;
+    if (limits.stock >= 0) note({"stock", c != QC::Stock, quota_text("stock", used.deliveries, limits.stock, false, "")});
+    if (limits.budget >= 0)
+      note({"budget", c != QC::Budget && c != QC::Stock,
+            quota_text("budget", used.reserved, limits.budget, true, s.budget_currency) +
+                fmt::format(", this delivery costs {}", support::Decimal::from_units(cost).to_string())});
+    if (limits.paced_stock >= 0 || limits.paced_budget >= 0)
+      note({"pacing", c != QC::Pacing,
+            limits.paced_stock >= 0 ? fmt::format("pacing even: {} deliveries released by now, {} used", limits.paced_stock, used.deliveries)
+                                    : fmt::format("pacing even: {} {} released by now, {} used",
+                                                  support::Decimal::from_units(limits.paced_budget).to_string(), s.budget_currency,
+                                                  support::Decimal::from_units(used.reserved).to_string())});
+  }
+  return state::quota_reason(c);
+}
+
+// Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
+// is used, plus one delivery so the window's first moments can deliver at all. Unused share
+// carries over.
+state::QuotaLimits DecisionRules::quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const {
+  state::QuotaLimits l;
+  l.stock = s.stock >= 0 ? s.stock : -1;
+  l.budget = s.has_budget ? s.budget : -1;
+  if (s.paced && s.has_window && s.to > s.from) {
+    __int128 elapsed = std::clamp<int64_t>(now - s.from, 0, s.to - s.from), span = s.to - s.from;
+    if (s.stock >= 0) l.paced_stock = static_cast<int64_t>(s.stock * elapsed / span) + 1;
+    if (s.has_budget) l.paced_budget = static_cast<int64_t>(s.budget * elapsed / span) + cost;
+  }
+  return l;
+}
+
+namespace {
+
+// Whether `now` falls in a policy's quiet hours on the strategy's local clock (the window may wrap
+// past midnight), and if so when they end: the next local `quiet_to` after now.
+int64_t quiet_end(const bytecode::Policy& pol, const bytecode::Strategy& s, int64_t now) {
+  int64_t local = now + s.offset_at(now);
+  int64_t minute = (local - support::floor_div(local, support::kMicrosPerDay) * support::kMicrosPerDay) /
+                   support::kMicrosPerMinute;
+  bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
+                                             : (minute >= pol.quiet_from || minute < pol.quiet_to);
+  if (!quiet) return 0;
+  int64_t end_local = s.zone.local_day(now) * support::kMicrosPerDay + pol.quiet_to * support::kMicrosPerMinute;
+  int64_t end = s.zone.local_to_utc(end_local);
+  if (end <= now) end = s.zone.local_to_utc(end_local + support::kMicrosPerDay);
+  return end;
+}
+
+}  // namespace
+
+int64_t DecisionRules::quiet_hold(const bytecode::Strategy& s, int64_t now) const {
+  int64_t hold = 0;
+  for (const auto& pol : p_.policies)
+    if ((pol.business.empty() || pol.business == s.business) && pol.has_quiet && !pol.quiet_drop)
+      hold = std::max(hold, quiet_end(pol, s, now));
+  return hold;
+}
+
+std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
+                                 int64_t* hold_until) {
+  const auto& res = p_.resources[a.resource];
+  int64_t hold = 0;
+  auto noted = [&](const char* clause, bool passed, std::string detail, const std::string& policy = "") {
+    if (trace_) {
+      Check c{clause, passed, std::move(detail)};
+      c.action = ai;
+      c.policy = policy;
+      note(std::move(c));
+    }
+    return passed;
+  };
+  if (res.has_claim && !noted("claim_window", now >= res.claim_from && now < res.claim_to,
+                              fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
+                                          local_time(s, res.claim_to))))
+    return "claim_window";
+  for (const auto& pol : p_.policies) {
+    if (!pol.business.empty() && pol.business != s.business) continue;
+    if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
+      int64_t open = 0;
+      for (const auto& g : u.grants) {
+        const auto& gr = p_.resources[g.resource];
+        bool counted = pol.unredeemed_kind == "resources" ||
+                       (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
+                       (pol.unredeemed_kind == "red_envelopes" && gr.kind == bytecode::ResourceKind::RedEnvelope);
+        open += counted && g.state == GrantState::Open && now < g.expires;
+      }
+      if (!noted("unredeemed_limit", open < pol.max_unredeemed,
+                 fmt::format("unredeemed {} per user <= {}: {} valid and unredeemed", pol.unredeemed_kind, pol.max_unredeemed, open),
+                 pol.name))
+        return "unredeemed_limit";
+    }
+    if (pol.has_same_type) {
+      const Grant* same = nullptr;
+      for (const auto& g : u.grants)
+        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) {
+          same = &g;
+          break;
+        }
+      if (!noted("same_type", !same,
+                 same ? fmt::format("same resource type once per {}: `{}` ({}) granted at {}", period_text(pol.same_type),
+                                    p_.resources[same->resource].name, bytecode::resource_kind_name(res.kind), local_time(s, same->time))
+                      : fmt::format("same resource type once per {}: no {} granted in it", period_text(pol.same_type),
+                                    bytecode::resource_kind_name(res.kind)),
+                 pol.name))
+        return "same_type";
+    }
+    if (pol.has_quiet && a.send) {
+      int64_t end = quiet_end(pol, s, now);
+      // In quiet hours a message is held until they end, unless the policy drops it (or the
+      // caller cannot hold); a held message passes this check and is sent later.
+      bool drop = end && (pol.quiet_drop || !hold_until);
+      std::string detail = fmt::format("quiet between {:02}:{:02} and {:02}:{:02}{}: it is {}", pol.quiet_from / 60,
+                                       pol.quiet_from % 60, pol.quiet_to / 60, pol.quiet_to % 60,
+                                       pol.quiet_drop ? " drop" : "", local_time(s, now));
+      if (end && !drop) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+      if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return "quiet_hours";
+      if (end) hold = std::max(hold, end);
+    }
+    for (const auto& cc : pol.channel_caps) {
+      if (a.channel != cc.channel) continue;
+      int64_t n = 0, last = 0;
+      for (const auto& g : u.grants)
+        if (g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s)) ++n, last = g.time;
+      if (!noted("channel_cap", n < cc.cap.count,
+                 fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
+                             counted(n, "sent", cc.cap.period, last, s)),
+                 pol.name))
+        return "channel_cap";
+    }
+  }
+  if (hold_until) *hold_until = hold;
+  return "";
+}
+
+void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
+  if (s.has_window && (now < s.from || now >= s.to)) {
+    if (trace_) {
+      trace_->verdict = "outside_window";
+      note({"when", false, fmt::format("{} is outside the window {} .. {}", support::format_time(now),
+                                       support::format_time(s.from), support::format_time(s.to))});
+    }
+    return;
+  }
+  bool ok = false;
+  for (auto [clause, unit] : {std::pair<const char*, int32_t>{"if", s.trigger_if}, {"who", s.who}, {"where", s.where}}) {
+    if (unit < 0) continue;
+    bool ran = run_clause(unit, u, ev, now, ok);
+    if (trace_) {
+      Check c{clause, ran && ok, ran ? "" : "evaluation failed"};
+      c.unit = unit;
+      note(std::move(c));
+    }
+    if (!ran || !ok) {
+      if (trace_) trace_->verdict = "no_match";
+      return;
+    }
+  }
+  Decision d;
+  d.event = ev ? ev->id : "";
+  d.user = user_id;
+  d.strategy = si;
+  d.at = now;
+  // Deterministic A/B split: the same user always lands in the same group of a strategy.
+  if (s.control_basis_points > 0) {
+    int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);
+    if (trace_)
+      note({"split", bucket >= s.control_basis_points,
+            fmt::format("control {}%: {} (bucket {} of 10000, control below {})",
+                        support::Decimal::from_units(int64_t(s.control_basis_points) * 10000).to_string(),
+                        bucket < s.control_basis_points ? "the user is in the control group" : "the user is treated", bucket,
+                        s.control_basis_points)});
+    if (bucket < s.control_basis_points) {
+      decide_control(u, s, si, now, std::move(d), out);
+      return;
+    }
+  }
+  std::string strategy_why = strategy_limit(u, s, si, now);
+  // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
+  // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
+  // the counters took them first, the tentative grants become rejections.
+  const size_t first_grant = u.grants.size(), first_out = out.size();
+  int64_t spent = 0;
+  std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    const auto& a = s.actions[ai];
+    d.action = static_cast<int32_t>(ai);
+    int64_t hold = 0;
+    std::string why = strategy_why.empty() ? action_limit(u, s, a, now, d.action, &hold) : strategy_why;
+    if (why.empty() && hold) {
+      d.outcome = Outcome::Held;
+      d.reason = "quiet_hours";
+      d.amount = 0;
+      holds.emplace_back(d.action, hold);
+    } else if (why.empty()) {
+      d.outcome = Outcome::Granted;
+      d.reason.clear();
+      Grant g = grants_.make_grant(u, si, d.action, now);
+      d.amount = g.amount;
+      spent += g.amount;
+      u.grants.push_back(g);
+    } else {
+      d.outcome = Outcome::Rejected;
+      d.reason = why;
+      d.amount = 0;
+    }
+    out.push_back(d);
+  }
+  // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
+  if (u.grants.size() > first_grant || !holds.empty()) {
+    // Explain reserves nothing: it asks the same rule whether the reservation would fit.
+    state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, quota_limits(s, now, spent))
+                                 : quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
+    if (c == state::QuotaCheck::Fits) {
+      if (!trace_)
+        for (size_t i = first_grant; i < u.grants.size(); ++i)
+          if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
+      u.deliveries.emplace_back(si, now);
+      if (!trace_)
+        for (const auto& [ai, at] : holds) releases_.push({at, user_id, si, ai, now});
+    } else {
+      u.grants.resize(first_grant);
+      for (size_t i = first_out; i < out.size(); ++i)
+        if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
+          out[i].outcome = Outcome::Rejected;
+          out[i].reason = state::quota_reason(c);
+          out[i].amount = 0;
+        }
+    }
+  }
+  for (size_t i = first_out; i < out.size(); ++i)
+    ++(out[i].outcome == Outcome::Granted ? stats_.granted : out[i].outcome == Outcome::Held ? stats_.held : stats_.rejected);
+}
+
+// Held messages are sent when their quiet hours end, recorded by the first work unit at or after
+// that instant (as expiries are), if the user's policies still allow them then (a channel cap
+// may have filled in the meantime); otherwise they are rejected with the reason.
+void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
+  while (!releases_.empty() && releases_.top().at <= now) {
+    Release r = releases_.top();
+    releases_.pop();
+    User* u = users_.find(r.user);
+    if (!u) u = &users_.get(r.user);
+    const auto& s = p_.strategies[r.strategy];
+    int64_t hold = 0;
+    std::string why = action_limit(*u, s, s.actions[r.action], r.at, r.action, &hold);
+    if (why.empty() && hold) {  // another policy's quiet hours go on: wait for them too
+      r.at = hold;
+      releases_.push(r);
+      continue;
+    }
+    Decision d;
+    d.user = r.user;
+    d.strategy = r.strategy;
+    d.action = r.action;
+    d.at = r.at;
+    d.granted_at = r.held_at;
+    d.released = true;
+    if (why.empty()) {
+      Grant g = grants_.make_grant(*u, r.strategy, r.action, r.at);
+      d.outcome = Outcome::Granted;
+      d.amount = g.amount;
+      u->grants.push_back(g);
+      if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants.size() - 1);
+      ++stats_.granted;
+    } else {
+      d.outcome = Outcome::Rejected;
+      d.reason = why;
+      ++stats_.rejected;
+    }
+    out.push_back(std::move(d));
+  }
+}
+
+// A control user gets one `control` row per action, decided by the same per-user caps, exclusive
+// groups and policies as a treated user (stock, budget and pacing aside: a control delivery takes
+// none), so control and treatment rows compare one to one: a row without a reason is an action
+// the user would have received, a row with one says which limit would have refused it. What
+// would have been received is kept as shadow grants, which later control decisions of the user
+// see (a weekly strategy's control user gets one delivery a week, as a treated user does) and
+// treated decisions never do.
+void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d,
+                            std::vector<Decision>& out) {
+  // Decide against real plus shadow grants: the shadow ones are appended for the time of the
+  // decision (no expiry is queued for them) and moved back afterwards.
+  const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
+  u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
+  u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
+  const std::string strategy_why = strategy_limit(u, s, si, now, false);
+  const size_t first_new = u.grants.size();
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    d.action = static_cast<int32_t>(ai);
+    d.outcome = Outcome::Control;
+    int64_t hold = 0;  // a held message would have been received (later): no reason
+    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now, d.action, &hold) : strategy_why;
+    d.amount = 0;
+    if (d.reason.empty()) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
+    ++stats_.control;
+    out.push_back(d);
+  }
+  if (s.actions.empty()) {  // no action: still one row that says the user is in the control group
+    ++stats_.control;
+    out.push_back(d);
+  }
+  u.shadow_grants.insert(u.shadow_grants.end(), u.grants.begin() + first_new, u.grants.end());
+  if (u.grants.size() > first_new) u.shadow_deliveries.emplace_back(si, now);
+  u.grants.resize(real_grants);
+  u.deliveries.resize(real_deliveries);
+}
+
+}  // namespace crm::engine

@@ -1,0 +1,102 @@
+// decision_rules.h - the decision rules: what one strategy decides for one user at one instant.
+// In this order, each step seeing only strategies that passed the ones before
+// (docs/semantics.md, "Priority and split"):
+//   1. when      - the strategy's window (`between A and B`);
+//   2. if, who, where - the trigger condition, the audience and the event filter (evaluated by
+//                  the Evaluator; a fault is no match);
+//   3. split     - the deterministic A/B bucket of (user, salt): a control user is decided by
+//                  steps 4 and 6 against real plus shadow grants and consumes nothing;
+//   4. per-user limits - `per user N per P` caps, then the exclusive group;
+//   5. quotas (early look) - stock, budget, pacing at the cost of every action, so a spent
+//                  quota is the reason reported rather than a policy's;
+//   6. per action - the resource's claim window, then each policy in program order:
+//                  unredeemed limit, same resource type per period, quiet hours (hold or drop),
+//                  channel caps;
+//   7. reservation - the delivery's actions that passed reserve stock and budget in one atomic
+//                  step (state::Quotas::reserve); if it does not fit, they become rejections.
+// Held messages (quiet hours) are released, or rejected, by release() when the hours end.
+// With a trace (explain), every step notes a Check and nothing is reserved or queued.
+#pragma once
+
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "bytecode/program.h"
+#include "runtime/engine/decision.h"
+#include "runtime/engine/evaluator.h"
+#include "runtime/engine/redemption.h"
+#include "runtime/engine/user_state.h"
+#include "runtime/state/state_store.h"
+
+namespace crm::engine {
+
+class DecisionRules {
+ public:
+  DecisionRules(const bytecode::Program& program, Evaluator& eval, Redemptions& grants, Users& users, Stats& stats);
+
+  // Campaign-wide counters: the rules' own until a store's are bound (state::Quotas).
+  void bind_quotas(state::Quotas& quotas);
+  // Decides strategy si for u (`user_id`) against ev (null at a scheduled instant) at `now`.
+  void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out);
+  // Sends (or refuses) every held message whose quiet hours ended at or before `now`.
+  void release(int64_t now, std::vector<Decision>& out);
+  // Queues a held message restored from the ledger.
+  void hold(int64_t due, const std::string& user, uint32_t si, int32_t ai, int64_t held_at) {
+    releases_.push(Release{due, user, si, ai, held_at});
+  }
+  // The end of the holding quiet hours that `now` falls in for strategy s (0: none).
+  int64_t quiet_hold(const bytecode::Strategy& s, int64_t now) const;
+
+  // Explain: while a trace is set, decide() notes every check in it, reserves nothing and
+  // queues nothing. trace_error() is the fault of the last clause that failed to evaluate.
+  void set_trace(StrategyTrace* t) {
+    trace_ = t;
+    if (t) trace_error_.clear();  // kept after the trace ends, for the caller to read
+  }
+  const std::string& trace_error() const { return trace_error_; }
+  // Evaluates a clause (if/who/where; true when absent); false on a fault, counted.
+  bool run_clause(int32_t unit, User& u, const Event* ev, int64_t now, bool& result);
+
+ private:
+  // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
+  // (claim window, policies). Empty when allowed, else the rejection reason.
+  // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
+  std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
+  // A control user's delivery, decided as if treated against the user's real and shadow grants.
+  void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
+  // `ai`: the action's index for explain's checks. `hold_until`: set to the end of the quiet hours
+  // when a message passes every other limit but falls in quiet hours that hold rather than drop
+  // it (the result is then empty).
+  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now,
+                           int32_t ai = -1, int64_t* hold_until = nullptr);
+  // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
+  state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
+  void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
+
+  const bytecode::Program& p_;
+  Evaluator& eval_;
+  Redemptions& grants_;
+  Users& users_;
+  Stats& stats_;
+  state::LocalQuotas own_quotas_;
+  state::Quotas* quotas_ = nullptr;
+  std::vector<uint32_t> quota_;  // per strategy: its handle in quotas_
+  StrategyTrace* trace_ = nullptr;
+  std::string trace_error_;
+  // Messages held by quiet hours, by the time they are due (docs/semantics.md, "Quiet hours").
+  struct Release {
+    int64_t at;
+    std::string user;
+    uint32_t strategy;
+    int32_t action;
+    int64_t held_at;
+    bool operator>(const Release& o) const {
+      return std::tie(at, user, strategy, action, held_at) > std::tie(o.at, o.user, o.strategy, o.action, o.held_at);
+    }
+  };
+  std::priority_queue<Release, std::vector<Release>, std::greater<Release>> releases_;
+};
+
+}  // namespace crm::engine

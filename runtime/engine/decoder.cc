@@ -1,0 +1,364 @@
+// decoder.cc - JSON Lines and CSV records into typed values of the program's schema.
+#include "runtime/engine/decoder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "runtime/engine/json_line.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+
+namespace crm::engine {
+
+using bytecode::Kind;
+
+std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_) {
+  std::vector<std::vector<uint8_t>> read;
+  read.resize(p_.events.size());
+  for (size_t e = 0; e < p_.events.size(); ++e) read[e].assign(p_.events[e].fields.size(), 0);
+  auto mark_unit = [&](int32_t unit, uint32_t event) {
+    if (unit < 0) return;
+    for (const auto& in : p_.units[unit].code)
+      if (in.op == bytecode::Op::LOAD_EVENT && in.a < read[event].size()) read[event][in.a] = 1;
+  };
+  for (const auto& a : p_.aggregates) {
+    if (a.field >= 0) read[a.event][a.field] = 1;
+    mark_unit(a.filter_unit, a.event);
+  }
+  for (const auto& s : p_.strategies)
+    if (s.trigger == bytecode::Trigger::OnEvent) {
+      mark_unit(s.who, s.event);
+      mark_unit(s.where, s.event);
+      mark_unit(s.trigger_if, s.event);
+      if (s.index_field >= 0) read[s.event][s.index_field] = 1;
+    }
+  return read;
+}
+
+Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::CollectionStore& collections,
+                 std::vector<std::vector<uint8_t>> read_fields, const std::vector<int64_t>& default_profile,
+                 const std::vector<uint8_t>& default_present)
+    : p_(program),
+      strings_(strings),
+      collections_(collections),
+      read_(std::move(read_fields)),
+      default_profile_(default_profile),
+      default_present_(default_present) {}
+
+bool Decoder::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err, uint8_t* present) {
+  using K = JsonValue::Kind;
+  if (present) *present = 1;
+  if (v.kind == K::Null) {
+    if (f.optional) {
+      out = 0;
+      if (present) *present = 0;
+      return true;
+    }
+    if (f.has_default) { out = f.default_value; return true; }
+    err = fmt::format("`{}` is null but not optional", f.name);
+    return false;
+  }
+  auto want = [&](const char* what) {
+    err = fmt::format("`{}` must be {}", f.name, what);
+    return false;
+  };
+  Kind kind = f.kind;
+  switch (kind) {
+    case Kind::Bool:
+      if (v.kind != K::Bool) return want("true or false");
+      out = v.boolean;
+      return true;
+    case Kind::Int: {
+      if (v.kind != K::Number || v.text.find_first_of(".eE") != std::string::npos) return want("an integer");
+      errno = 0;
+      char* end = nullptr;
+      long long x = std::strtoll(v.text.c_str(), &end, 10);
+      if (errno == ERANGE || *end) return want("an integer in range");
+      out = x;
+      return true;
+    }
+    case Kind::Decimal:
+    case Kind::Money: {
+      if (v.kind != K::Number && v.kind != K::String) return want(kind == Kind::Money ? "a money amount" : "a number");
+      auto d = support::Decimal::parse(v.text);
+      if (!d) return want("a plain decimal number with at most 6 decimal places");
+      out = d->units();
+      return true;
+    }
+    case Kind::String:
+      if (v.kind != K::String) return want("a string");
+      out = strings_.intern(v.text);
+      return true;
+    case Kind::Time: {
+      if (v.kind != K::String) return want("an ISO-8601 time string");
+      auto t = support::parse_time(v.text, true);
+      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", v.text).c_str());
+      out = *t;
+      return true;
+    }
+    case Kind::Date: {
+      if (v.kind != K::String) return want("a date string");
+      auto d = support::parse_date(v.text);
+      if (!d) return want(fmt::format("a date like 2026-11-11, not \"{}\"", v.text).c_str());
+      out = *d;
+      return true;
+    }
+    case Kind::Duration: {
+      if (v.kind != K::Number) return want("a number of seconds");
+      auto d = support::Decimal::parse(v.text);
+      if (!d) return want("a number of seconds");
+      out = d->units();  // millionths of a second are microseconds
+      return true;
+    }
+    case Kind::Enum: {
+      if (v.kind != K::String) return want("a string naming an enum value");
+      auto it = std::find(f.enum_values.begin(), f.enum_values.end(), v.text);
+      if (it == f.enum_values.end()) {
+        std::string list;
+        for (auto& e : f.enum_values) list += (list.empty() ? "" : ", ") + e;
+        err = fmt::format("`{}` is \"{}\", not one of {}", f.name, v.text, list);
+        return false;
+      }
+      out = it - f.enum_values.begin();
+      return true;
+    }
+    case Kind::Set:
+    case Kind::List: {
+      if (v.kind != K::Array) return want("an array");
+      std::vector<int64_t> items;
+      bytecode::Field ef = f;
+      ef.kind = f.elem;
+      ef.optional = false;
+      ef.has_default = false;
+      for (const auto& item : v.items) {
+        int64_t x;
+        if (!encode_field(ef, item, x, err)) return false;
+        items.push_back(x);
+      }
+      out = collections_.add(std::move(items));
+      return true;
+    }
+  }
+  return want("a value");
+}
+
+bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
+  std::vector<JsonMember> members;
+  if (!parse_json_object(line, members, err)) return false;
+  const JsonMember* type = nullptr;
+  for (const auto& m : members) if (m.key == "type") type = &m;
+  if (!type || type->value.kind != JsonValue::Kind::String) {
+    err = "missing `type` (a string naming the event type)";
+    return false;
+  }
+  int t = p_.find_event(type->value.text);
+  if (t < 0) {
+    err = fmt::format("unknown event type \"{}\"", type->value.text);
+    return false;
+  }
+  const auto& et = p_.events[t];
+  ev.type = static_cast<uint32_t>(t);
+  ev.fields.assign(et.fields.size(), 0);
+  ev.present.assign(et.fields.size(), 0);
+  std::vector<uint8_t> given(et.fields.size(), 0);
+  for (const auto& m : members) {
+    if (m.key == "type") continue;
+    size_t i = 0;
+    while (i < et.fields.size() && et.fields[i].name != m.key) ++i;
+    if (i == et.fields.size()) continue;  // fields the program does not use are ignored
+    if (i <= 1 && m.value.kind != JsonValue::Kind::String) {
+      err = fmt::format("`{}` must be a string", m.key);
+      return false;
+    }
+    // An empty id would make every such event one unit (the second a "repeat" of the first) and
+    // print as a scheduled decision's `"event":null`; an empty user would be everyone's profile-less twin.
+    if (i <= 1 && m.value.text.empty()) {
+      err = fmt::format("`{}` must not be empty", m.key);
+      return false;
+    }
+    if (i == 0) ev.id = m.value.text;
+    if (i == 1) ev.user = m.value.text;
+    given[i] = 1;
+    if (et.fields[i].kind == Kind::String && m.value.kind == JsonValue::Kind::String && !read_[t][i]) {
+      ev.fields[i] = 0;  // never read by the program: not interned (see read_)
+      ev.present[i] = 1;
+      continue;
+    }
+    if (!encode_field(et.fields[i], m.value, ev.fields[i], err, &ev.present[i])) return false;
+  }
+  for (size_t i = 0; i < et.fields.size(); ++i) {
+    if (given[i]) continue;
+    const auto& f = et.fields[i];
+    if (i <= 2) {
+      err = fmt::format("missing `{}`", f.name);
+      return false;
+    }
+    if (f.has_default) {
+      ev.fields[i] = f.default_value;
+      ev.present[i] = 1;
+    } else if (!f.optional) {
+      err = fmt::format("missing `{}` ({} events require it)", f.name, et.name);
+      return false;
+    }
+  }
+  ev.time = ev.fields[2];
+  return true;
+}
+
+bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::string& err) {
+  std::vector<JsonMember> members;
+  if (!parse_json_object(line, members, err)) return false;
+  const JsonMember* id = nullptr;
+  for (const auto& m : members) if (m.key == "user") id = &m;
+  if (!id || id->value.kind != JsonValue::Kind::String) {
+    err = "missing `user` (a string)";
+    return false;
+  }
+  std::vector<int64_t> row = default_profile_;
+  std::vector<uint8_t> present = default_present_;
+  row[0] = strings_.intern(id->value.text);
+  for (const auto& m : members) {
+    int f = p_.find_profile_field(m.key);
+    if (f <= 0) continue;
+    if (!encode_field(p_.profile[f], m.value, row[f], err, &present[f])) return false;
+  }
+  for (size_t f = 1; f < row.size(); ++f)
+    if (!present[f] && !p_.profile[f].optional) {
+      err = fmt::format("missing profile field `{}`", p_.profile[f].name);
+      return false;
+    }
+  out.user = id->value.text;
+  out.values = std::move(row);
+  out.present = std::move(present);
+  return true;
+}
+
+bool Decoder::csv_header(const std::vector<support::CsvField>& header, std::string& err) {
+  csv_columns_.clear();
+  bool has_user = false;
+  std::vector<uint8_t> seen(p_.profile.size(), 0);
+  for (const auto& h : header) {
+    for (const auto& other : header) {
+      if (&other == &h) break;
+      if (other.text == h.text) {
+        err = fmt::format("column `{}` appears twice in the header", h.text);
+        return false;
+      }
+    }
+    int f = p_.find_profile_field(h.text);
+    if (h.text == "user") {
+      has_user = true;
+      csv_columns_.push_back(kCsvUser);
+    } else if (f > 0) {
+      seen[f] = 1;
+      csv_columns_.push_back(f);
+    } else {
+      csv_columns_.push_back(kCsvIgnored);  // columns the program does not declare are ignored
+    }
+  }
+  if (!has_user) {
+    err = "the header has no `user` column";
+    return false;
+  }
+  for (size_t f = 1; f < p_.profile.size(); ++f)
+    if (!seen[f] && !p_.profile[f].optional && !p_.profile[f].has_default) {
+      err = fmt::format("the header has no column for the required profile field `{}`", p_.profile[f].name);
+      return false;
+    }
+  return true;
+}
+
+namespace {
+
+// ASCII case-insensitive equality, for the Bool spellings of spreadsheet exports (TRUE, False).
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+  return true;
+}
+
+// A CSV cell as the JSON value the same field would have in JSON Lines, so both formats share
+// encode_field's typing. Strict: a cell that is not exactly one spelling of its type is an error.
+bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, JsonValue& v, std::string& err) {
+  using K = JsonValue::Kind;
+  const std::string& t = cell.text;
+  auto bad = [&](const char* what) {
+    err = fmt::format("`{}` must be {}, not \"{}\"", f.name, what, t);
+    return false;
+  };
+  if (t.empty() && !cell.quoted) {  // an empty cell: the field is missing
+    if (!f.optional && !f.has_default) {
+      err = fmt::format("`{}` is empty, but the field is required", f.name);
+      return false;
+    }
+    v.kind = K::Null;
+    return true;
+  }
+  switch (f.kind) {
+    case Kind::Bool:
+      v.kind = K::Bool;
+      if (equals_ignoring_case(t, "true") || t == "1") v.boolean = true;
+      else if (equals_ignoring_case(t, "false") || t == "0") v.boolean = false;
+      else return bad("true, false, 1 or 0");
+      return true;
+    case Kind::Int:
+    case Kind::Decimal:
+    case Kind::Money:
+    case Kind::Duration:
+      if (!is_json_number(t))
+        return bad(f.kind == Kind::Int ? "an integer" : f.kind == Kind::Duration ? "a number of seconds" : "a number");
+      v.kind = K::Number;
+      v.text = t;
+      return true;
+    case Kind::Set:
+    case Kind::List: {
+      std::string e;
+      if (!parse_json_value(t, v, e) || v.kind != K::Array) return bad("a JSON array such as [\"a\", \"b\"]");
+      return true;
+    }
+    default:  // String, Time, Date, enum: the text itself
+      v.kind = K::String;
+      v.text = t;
+      return true;
+  }
+}
+
+}  // namespace
+
+bool Decoder::csv_row(const std::vector<support::CsvField>& cells, ProfileRecord& out, std::string& err) {
+  if (cells.size() != csv_columns_.size()) {
+    err = fmt::format("{} columns, but the header has {}", cells.size(), csv_columns_.size());
+    return false;
+  }
+  std::string_view id;
+  std::vector<int64_t> row = default_profile_;
+  std::vector<uint8_t> present = default_present_;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    int f = csv_columns_[i];
+    if (f == kCsvUser) { id = cells[i].text; continue; }
+    if (f == kCsvIgnored) continue;
+    const auto& field = p_.profile[f];
+    JsonValue v;
+    if (!csv_cell_value(field, cells[i], v, err)) return false;
+    if (!encode_field(field, v, row[f], err, &present[f])) {
+      std::string shown = fmt::format("\"{}\"", cells[i].text);
+      if (err.find(shown) == std::string::npos) err += ", not " + shown;
+      return false;
+    }
+  }
+  if (id.empty()) {
+    err = "empty `user`";
+    return false;
+  }
+  out.user = std::string(id);
+  row[0] = strings_.intern(out.user);
+  out.values = std::move(row);
+  out.present = std::move(present);
+  return true;
+}
+
+}  // namespace crm::engine

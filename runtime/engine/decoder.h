@@ -1,0 +1,63 @@
+// decoder.h - decoding: JSON Lines events and JSON Lines or CSV profiles into typed values laid
+// out as the program's schema (strings interned, collections stored), with errors that say what
+// is wrong without a line number (callers add it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bytecode/program.h"
+#include "runtime/engine/event.h"
+#include "runtime/vm/vm.h"
+#include "support/csv.h"
+
+namespace crm::engine {
+
+struct JsonValue;
+
+// One profile record: the user's id and a value per profile field, with its presence.
+struct ProfileRecord {
+  std::string user;
+  std::vector<int64_t> values;
+  std::vector<uint8_t> present;
+};
+
+class Decoder {
+ public:
+  // `read_fields`: per event type and field, whether anything reads it (see event_fields_read).
+  Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::CollectionStore& collections,
+          std::vector<std::vector<uint8_t>> read_fields, const std::vector<int64_t>& default_profile,
+          const std::vector<uint8_t>& default_present);
+
+  bool event(std::string_view line, Event& out, std::string& error);
+  bool profile_line(std::string_view line, ProfileRecord& out, std::string& error);
+  // CSV profiles (docs/runtime.md, "Profiles"): the header names the columns; each row's cells
+  // are typed strictly by the profile field of their column.
+  bool csv_header(const std::vector<support::CsvField>& header, std::string& error);
+  bool csv_row(const std::vector<support::CsvField>& row, ProfileRecord& out, std::string& error);
+  // Encodes a JSON or CSV value for a field; false with a message when it does not fit.
+  // `present` is false for null in an optional field (`out` is then 0).
+  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error,
+                    uint8_t* present = nullptr);
+
+ private:
+  const bytecode::Program& p_;
+  vm::StringPool& strings_;
+  vm::CollectionStore& collections_;
+  // Per event type and field: does any compiled code read it? Unread strings (event ids, above
+  // all) are not interned, so the string pool does not grow with the length of the stream.
+  std::vector<std::vector<uint8_t>> read_;
+  const std::vector<int64_t>& default_profile_;
+  const std::vector<uint8_t>& default_present_;
+  // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
+  static constexpr int kCsvUser = -1, kCsvIgnored = -2;
+  std::vector<int> csv_columns_;
+};
+
+// Per event type and field: whether the program's code (aggregates, strategy clauses and
+// indexes) reads it. The caller adds what else reads fields (redemption).
+std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& program);
+
+}  // namespace crm::engine

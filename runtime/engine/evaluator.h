@@ -1,0 +1,41 @@
+// evaluator.h - evaluation: runs one compiled unit for one user through the engine's executor
+// (runtime/engine/executor.h). It owns the one vm::Context the engine binds before every run
+// (the user's profile and aggregates, the event, the instant, the zone the unit's date
+// built-ins read) and knows which zone each unit reads: its strategy's, or the program's for
+// segments and aggregate filters, which every strategy shares.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bytecode/program.h"
+#include "runtime/engine/event.h"
+#include "runtime/engine/executor.h"
+#include "runtime/engine/user_state.h"
+
+namespace crm::engine {
+
+class Evaluator {
+ public:
+  Evaluator(const bytecode::Program& program, std::shared_ptr<const Executor> executor, vm::StringPool& strings,
+            const vm::CollectionStore& collections);
+  ~Evaluator();
+
+  const Executor& executor() const { return *executor_; }
+  // The zone unit u's date built-ins read.
+  const support::ZoneRules* zone_of(uint32_t unit) const { return unit < zone_.size() ? zone_[unit] : &p_.zone; }
+  // Unit u for user `user` against `ev` (may be null) at `now`, reading the calendar in `zone`.
+  vm::Result run(uint32_t unit, User& user, const Event* ev, int64_t now, const support::ZoneRules* zone);
+  vm::Result run(uint32_t unit, User& user, const Event* ev, int64_t now) { return run(unit, user, ev, now, zone_of(unit)); }
+
+ private:
+  class AggSource;
+  const bytecode::Program& p_;
+  std::shared_ptr<const Executor> executor_;
+  vm::Context ctx_;
+  std::unique_ptr<AggSource> agg_source_;
+  std::vector<const support::ZoneRules*> zone_;  // per unit: the zone its date built-ins read
+};
+
+}  // namespace crm::engine

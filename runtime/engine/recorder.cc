@@ -1,0 +1,279 @@
+// recorder.cc - decisions as JSON lines and ledger rows; units remembered for idempotent replays.
+#include "runtime/engine/recorder.h"
+
+#include <fmt/format.h>
+
+#include "runtime/engine/program_identity.h"
+#include "runtime/engine/user_state.h"
+#include "support/civil_time.h"
+#include "support/decimal.h"
+#include "support/json_text.h"
+
+namespace crm::engine {
+
+bool Recorder::attach(state::StateStore* store, const std::function<void(state::StateStore&)>& on_store,
+                      const std::function<void(const state::LedgerEntry&)>& on_entry, std::string& err) {
+  if (store_ || decided_units_ > 0) {
+    // Counters and grants of this engine would not be in the store's ledger.
+    err = fmt::format("cannot attach state {}: attach state before processing any event", store->describe());
+    return false;
+  }
+  std::vector<state::LedgerEntry> entries;
+  std::vector<state::Unit> units;
+  if (!store->load(entries, units, err) || !check_program(*store, units.size(), err)) return false;
+  store_ = store;
+  on_store(*store);
+  // Completed units first (those with no decisions too), then their recorded decisions.
+  event_units_.reserve(units.size() * 2);
+  for (const auto& u : units) units_of(u.kind).emplace(u.id, UnitRecord{0, 0, true, false});
+  auto name = [](const state::LedgerEntry& e) {
+    return fmt::format("{}{}", e.kind == state::UnitKind::Schedule ? "scheduled run " : "event ", support::json_quote(e.unit));
+  };
+  for (const auto& e : entries) {
+    auto& map = units_of(e.kind);
+    auto it = map.find(e.unit);
+    if (it == map.end()) {
+      err = fmt::format("ledger of {} records a decision (row {}) for {} that was never completed", store->describe(), e.seq,
+                        name(e));
+      return false;
+    }
+    // A unit's decisions are consecutive rows: a restart repeats them as a range of rows, so
+    // rows of another unit inside the range would be reported under this unit's id.
+    UnitRecord& rec = it->second;
+    if (rec.count && e.seq != rec.first + int64_t(rec.count)) {
+      err = fmt::format("ledger of {} is corrupt: the decisions of {} are not consecutive (rows {} and {})", store->describe(),
+                        name(e), rec.first + int64_t(rec.count) - 1, e.seq);
+      return false;
+    }
+    if (rec.count++ == 0) rec.first = e.seq;
+    on_entry(e);
+  }
+  return true;
+}
+
+Recorder::UnitRecord* Recorder::event_slot(const std::string& id) {
+  if (!store_) return nullptr;
+  return &event_units_.try_emplace(id, UnitRecord{0, 0, false, false}).first->second;
+}
+
+const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
+  auto it = event_units_.find(id);
+  return it == event_units_.end() ? nullptr : &it->second;
+}
+
+bool Recorder::commit(std::string& err) {
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
+  pending_units_ = 0;
+  if (!store_ || store_->commit(err)) return true;
+  store_error_ = err;
+  return false;
+}
+
+bool Recorder::check_program(state::StateStore& store, size_t recorded_units, std::string& err) {
+  state::ProgramIdentity recorded, current = program_identity(p_);
+  if (!store.last_program(recorded, err)) return false;
+  if (recorded.hash.empty()) {
+    if (recorded_units)
+      notices_.push_back(fmt::format("state {} was recorded before ledgers kept the identity of their program: its {} units "
+                                     "are taken as decided by this program (hash {})",
+                                     store.describe(), recorded_units, current.hash));
+    return store.begin_program(current, err);
+  }
+  ProgramChange ch = compare_programs(recorded, current, p_);
+  if (ch.same) return store.begin_program(current, err);
+  std::string what;
+  for (const auto& c : ch.changes) what += (what.empty() ? "" : "; ") + c;
+  if (!ch.refusals.empty()) {
+    std::string why;
+    for (const auto& r : ch.refusals) why += "\n  " + r;
+    err = fmt::format("state {} was recorded by another program (hash {}, this one {}) and cannot be continued by it:{}\n"
+                      "use a new state for this program",
+                      store.describe(), recorded.hash, current.hash, why);
+    return false;
+  }
+  if (ch.changes.empty()) {
+    notices_.push_back(fmt::format("state {} was recorded by another program (hash {}, this one {}) whose strategies are all "
+                                   "the same as this one's: continuing it",
+                                   store.describe(), recorded.hash, current.hash));
+    return store.begin_program(current, err);
+  }
+  if (!allow_program_change_) {
+    err = fmt::format("state {} was recorded by another program (hash {}, this one {}): {}. Events already in it keep the "
+                      "decisions recorded for them. To continue it with this program (changed strategies keep their "
+                      "counters), allow the change (`crm run --allow-program-change`); or use a new state",
+                      store.describe(), recorded.hash, current.hash, what);
+    return false;
+  }
+  notices_.push_back(fmt::format("state {} continues with a changed program (hash {}, was {}): {}; events already in it keep "
+                                 "the decisions recorded for them",
+                                 store.describe(), current.hash, recorded.hash, what));
+  return store.begin_program(current, err);
+}
+
+bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& out) {
+  auto it = schedule_units_.find(unit);
+  if (it == schedule_units_.end() || !it->second.decided) return false;
+  std::string err;
+  report(it->second, out, err);  // a failed read is store_error_, which stops the run
+  return true;
+}
+
+// The decisions are read back from the store rather than kept in memory: the engine remembers
+// only where each unit's decisions are, so its memory does not grow with every decision.
+bool Recorder::report(const UnitRecord& r, std::vector<Decision>& out, std::string& err) {
+  if (r.count == 0) return true;
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
+  replay_.clear();
+  if (!store_->read(r.first, r.count, replay_, err)) {
+    store_error_ = err;
+    return false;
+  }
+  for (auto& e : replay_) {
+    Decision d;
+    d.json = std::move(e.json);
+    d.user = std::move(e.user);
+    d.at = e.at;
+    d.outcome = Outcome::Rejected;
+    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired,
+                      Outcome::Held})
+      if (e.outcome == outcome_name(o)) d.outcome = o;
+    out.push_back(std::move(d));
+  }
+  return true;
+}
+
+bool Recorder::record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& err) {
+  if (!store_) {
+    err = "no state is attached to record the decisions in";
+    return false;
+  }
+  auto it = units_of(unit.kind).find(unit.id);
+  if (it != units_of(unit.kind).end() && it->second.decided) {
+    err = fmt::format("state {} already holds {} {}", store_->describe(),
+                      unit.kind == state::UnitKind::Schedule ? "the scheduled run" : "the event", support::json_quote(unit.id));
+    return false;
+  }
+  for (const auto& d : decisions) {
+    if (d.strategy >= p_.strategies.size() || (!p_.strategies[d.strategy].actions.empty() &&
+                                                (d.action < 0 || size_t(d.action) >= p_.strategies[d.strategy].actions.size()))) {
+      err = "a decision names a strategy or action the program does not have";
+      return false;
+    }
+  }
+  return record(unit, nullptr, decisions, 0, err);
+}
+
+bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first,
+                         std::string& err) {
+  ++decided_units_;
+  if (!store_) return true;  // nothing to remember without a store (see process())
+  std::vector<state::LedgerEntry> entries;
+  entries.reserve(out.size() - first);
+  for (size_t i = first; i < out.size(); ++i) {
+    // The ledger keeps the text as reported; the caller reports the same text (no second render).
+    out[i].json = decision_json(out[i]);
+    const Decision& d = out[i];
+    state::LedgerEntry e;
+    e.kind = unit.kind;
+    e.unit = unit.id;
+    e.user = d.user;
+    e.outcome = outcome_name(d.outcome);
+    e.reason = d.reason;
+    if (d.strategy != kNoStrategy) {
+      const auto& s = p_.strategies[d.strategy];
+      e.strategy = s.name;
+      if (!s.actions.empty()) {
+        const auto& a = s.actions[d.action];
+        e.resource = p_.resources[a.resource].name;
+        e.channel = a.channel >= 0 ? p_.channels[a.channel] : "";
+        e.code = a.code;
+      }
+    }
+    e.amount = d.amount;
+    e.sales = d.sales;
+    e.at = d.at;
+    e.granted_at = d.granted_at;
+    e.json = d.json;
+    entries.push_back(std::move(e));
+  }
+  ++pending_units_;
+  if (!store_error_.empty()) {
+    err = store_error_;
+    return false;
+  }
+  int64_t first_seq = 0;
+  if (store_->append(unit, entries, first_seq, err)) {
+    UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
+    if (slot) *slot = r;
+    else units_of(unit.kind).insert_or_assign(unit.id, r);
+    return true;
+  }
+  store_error_ = err;
+  return false;
+}
+
+// One buffer, appended to: this runs for every decision, so no temporary per field.
+std::string Recorder::decision_json(const Decision& d) const {
+  if (!d.json.empty()) return d.json;
+  bool has_strategy = d.strategy != kNoStrategy;
+  const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
+  const bytecode::Action* a = s && !s->actions.empty() ? &s->actions[d.action] : nullptr;
+  const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
+  std::string out;
+  out.reserve(256);
+  auto str = [&](const char* key, bool present, std::string_view v) {
+    out += key;
+    if (present) support::append_json_quoted(out, v);
+    else out += "null";
+  };
+  auto time = [&](const char* key, int64_t t) {
+    out += key;
+    out += '"';
+    support::append_time(out, t);
+    out += '"';
+  };
+  auto money = [&](const char* key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
+  str("{\"event\":", !d.event.empty(), d.event);
+  str(",\"user\":", true, d.user);
+  str(",\"strategy\":", s, s ? std::string_view(s->name) : "");
+  str(",\"outcome\":", true, outcome_name(d.outcome));
+  str(",\"reason\":", !d.reason.empty(), d.reason);
+  str(",\"resource\":", r, r ? std::string_view(r->name) : "");
+  str(",\"channel\":", a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
+  str(",\"code\":", a && !a->code.empty(), a ? std::string_view(a->code) : "");
+  time(",\"at\":", d.at);
+  bool monetary = r && is_coupon(r->kind);
+  auto currency = [&] { str(",\"currency\":", true, r->currency); };
+  switch (d.outcome) {
+    case Outcome::Granted:
+      if (monetary) money(",\"amount\":", d.amount), currency();
+      break;
+    case Outcome::Redeemed:
+      time(",\"granted_at\":", d.granted_at);
+      money(",\"subsidy\":", d.amount);
+      money(",\"sales\":", d.sales);
+      if (monetary) currency();
+      break;
+    case Outcome::RedeemRejected:
+      if (r) time(",\"granted_at\":", d.granted_at);
+      break;
+    case Outcome::Expired:
+      time(",\"granted_at\":", d.granted_at);
+      if (monetary) money(",\"amount\":", d.amount), currency();
+      break;
+    default:
+      break;
+  }
+  // The release of a held message names when it was held.
+  if (d.released) time(",\"held_at\":", d.granted_at);
+  out += '}';
+  return out;
+}
+
+}  // namespace crm::engine

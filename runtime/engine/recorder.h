@@ -1,0 +1,83 @@
+// recorder.h - the recorder: the decision stream and the ledger. It renders each decision as
+// the JSON line callers report, appends every decided work unit (an event, or a scheduled
+// instant) with its decisions to the attached state store, remembers where each unit's
+// decisions are so a repeated unit is answered from the ledger (idempotent event ids, restarts),
+// and checks that the ledger's program may be continued by this one ("Program identity").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bytecode/program.h"
+#include "runtime/engine/decision.h"
+#include "runtime/state/state_store.h"
+
+namespace crm::engine {
+
+class Recorder {
+ public:
+  explicit Recorder(const bytecode::Program& program) : p_(program) {}
+
+  // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
+  // `applied`: an event unit whose event was folded into history in this run (a second arrival
+  // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
+  // `decided` is false only in the slot of the unit being decided now.
+  struct UnitRecord {
+    int64_t first;   // ledger position of its first decision
+    uint32_t count;  // how many
+    bool decided, applied;
+  };
+
+  // Loads the store's ledger and checks its program. `on_store` is called once the store is
+  // taken (before the ledger is read back), `on_entry` with each recorded decision, in ledger
+  // order, after it is checked to belong to a completed unit.
+  bool attach(state::StateStore* store, const std::function<void(state::StateStore&)>& on_store,
+              const std::function<void(const state::LedgerEntry&)>& on_entry, std::string& error);
+  state::StateStore* store() const { return store_; }
+  void allow_program_change(bool allow) { allow_program_change_ = allow; }
+  const std::vector<std::string>& notices() const { return notices_; }
+
+  // The slot of event `id`: found, or made undecided for the unit being decided now (null
+  // without a store: no id is remembered). forget() drops a slot made for an event refused.
+  UnitRecord* event_slot(const std::string& id);
+  const UnitRecord* find_event(const std::string& id) const;
+  void forget_event(const std::string& id) { event_units_.erase(id); }
+  // Appends a recorded unit's decisions (read back from the store) to `out`.
+  bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
+  // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
+  bool replay_schedule(const std::string& unit, std::vector<Decision>& out);
+  // Records a freshly decided unit (decisions out[first..]) in the store; sets each one's JSON.
+  // `slot`: the unit's entry when the caller already has it.
+  bool record(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
+  // Records decisions made outside the engine (Engine::record_decided).
+  bool record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& error);
+  bool commit(std::string& error);
+
+  std::string decision_json(const Decision& d) const;
+  const std::string& store_error() const { return store_error_; }
+  size_t pending_units() const { return pending_units_; }
+  size_t decided_units() const { return decided_units_; }
+
+ private:
+  bool check_program(state::StateStore& store, size_t recorded_units, std::string& error);
+  std::unordered_map<std::string, UnitRecord>& units_of(state::UnitKind k) {
+    return k == state::UnitKind::Event ? event_units_ : schedule_units_;
+  }
+
+  const bytecode::Program& p_;
+  state::StateStore* store_ = nullptr;
+  std::string store_error_;
+  size_t pending_units_ = 0;
+  size_t decided_units_ = 0;
+  // Completed units by id, one map per key space (state::UnitKind): an event id never names a
+  // scheduled run, whatever its text.
+  std::unordered_map<std::string, UnitRecord> event_units_, schedule_units_;
+  bool allow_program_change_ = false;
+  std::vector<std::string> notices_;
+  std::vector<state::LedgerEntry> replay_;
+};
+
+}  // namespace crm::engine

@@ -1,0 +1,96 @@
+// user_state.h - what the engine knows of each user: profile, aggregates over the event history,
+// grants, and delivery history (what per-user limits and policies count). Users are found by
+// their interned id; they are created in first-seen order, the row order of audience and of
+// scheduled deliveries.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "bytecode/program.h"
+#include "runtime/state/aggregates.h"
+#include "runtime/vm/vm.h"
+
+namespace crm::engine {
+
+// Coupons and red envelopes carry money (a face value, a currency); other resources do not.
+inline bool is_coupon(bytecode::ResourceKind k) {
+  return k == bytecode::ResourceKind::Coupon || k == bytecode::ResourceKind::RedEnvelope;
+}
+
+enum class GrantState : uint8_t { Open, Redeemed, Expired };
+
+struct Grant {
+  uint32_t strategy;
+  uint32_t resource;
+  int32_t action;
+  int32_t channel;
+  int64_t time;
+  int64_t amount;   // face value as granted (decayed for repeated red-envelope claims)
+  int64_t expires;  // end of the use window; INT64_MAX when it never expires
+  GrantState state = GrantState::Open;
+};
+
+// One entry per delivery of a strategy (all its granted actions at one instant): (strategy, time).
+using Delivery = std::pair<uint32_t, int64_t>;
+
+struct User {
+  explicit User(const bytecode::Program& p) : aggs(p) {}
+  int64_t last_time = INT64_MIN;
+  std::vector<int64_t> profile;
+  std::vector<uint8_t> present;  // per profile field: the user has a value for it
+  state::UserAggregates aggs;
+  std::vector<Grant> grants;
+  // What per-user limits count, so a strategy that grants a coupon and sends a push counts once.
+  std::vector<Delivery> deliveries;
+  // What the user would have received as a control user (docs/semantics.md, "Priority and
+  // split"): shadow grants and deliveries that per-user caps and policies see when deciding a
+  // control delivery, and nothing else (no stock, no budget, no effect on treated decisions).
+  std::vector<Grant> shadow_grants;
+  std::vector<Delivery> shadow_deliveries;
+};
+
+// Grants and deliveries rebuilt from a ledger for a user the stream has not met yet.
+struct Restored {
+  std::vector<Grant> grants;
+  std::vector<Delivery> deliveries;
+  std::vector<Grant> shadow_grants;
+  std::vector<Delivery> shadow_deliveries;
+};
+
+class Users {
+ public:
+  Users(const bytecode::Program& program, vm::StringPool& strings);
+
+  User* find(std::string_view id) const;
+  // The user, created on first use (with the grants restored for it, if any).
+  User& get(const std::string& id);
+  // A user not kept: the profile defaults and, when `with_restored`, the restored grants and
+  // deliveries (explain and evaluate look at users the engine has not met).
+  User transient(const std::string& id, bool with_restored) const;
+  // Known users in first-seen order.
+  const std::vector<std::string>& order() const { return order_; }
+  // A profile row before any field is set: defaults, and `user` present.
+  const std::vector<int64_t>& default_profile() const { return default_profile_; }
+  const std::vector<uint8_t>& default_present() const { return default_present_; }
+  // Aggregate g of a user at `now` (an empty history for an unknown user).
+  bytecode::AggValue aggregate_of(const std::string& id, uint32_t g, int64_t now) const;
+  // From the ledger, for users not met yet (moved into the user when the stream meets it).
+  std::unordered_map<std::string, Restored>& restored() { return restored_; }
+
+ private:
+  const bytecode::Program& p_;
+  vm::StringPool& strings_;
+  std::vector<std::unique_ptr<User>> users_;  // by interned user id
+  std::vector<std::string> order_;            // first-seen order, for deterministic batch output
+  std::vector<int64_t> default_profile_;
+  std::vector<uint8_t> default_present_;  // `user` and fields with a default
+  std::unordered_map<std::string, Restored> restored_;
+};
+
+}  // namespace crm::engine
