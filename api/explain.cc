@@ -437,7 +437,8 @@ void Session::describe(Result& r) {
       std::string what = a ? std::string(a->send ? "send " : "grant ") + prog.resources[a->resource].name +
                                  (a->channel >= 0 ? " via " + prog.channels[a->channel] : "")
                            : "";
-      t += fmt::format("  => {}: {}{}\n", what, engine::outcome_name(d.outcome), d.reason.empty() ? "" : " (" + d.reason + ")");
+      t += fmt::format("  => {}: {}{}\n", what, engine::outcome_name(d.outcome),
+                       d.reason == engine::Reason::None ? "" : std::string(" (") + engine::reason_name(d.reason) + ")");
     }
     j += fmt::format("{}{{\"strategy\":{},\"trigger\":{},\"event\":{},\"at\":{},\"verdict\":\"{}\"", first ? "" : ",",
                      support::json_quote(st.name), support::json_quote(trigger),

@@ -6,15 +6,38 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crm::engine {
 
-// Decisions of strategies (granted, rejected, control) and what later happens to a grant:
-// a redemption accepted or refused against the resource's usage restrictions, or its expiry.
-// Held: a message met by quiet hours, sent (Granted) or refused (Rejected) when they end.
-enum class Outcome : uint8_t { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held };
+// Decisions of strategies (granted, rejected, control, held) and what later happens to a grant
+// (redeemed, redeem_rejected, expired), and why a record refuses: both defined once, with their
+// names and meanings, in decisions.def.
+enum class Outcome : uint8_t {
+#define CRM_OUTCOME(id, name, meaning) id,
+#include "runtime/engine/decisions.def"
+};
+enum class Reason : uint8_t {
+  None,  // not refused (granted, redeemed, expired; a control row the user would have received)
+#define CRM_REASON(id, name, outcomes, meaning) id,
+#include "runtime/engine/decisions.def"
+};
+// The names of the JSON decision stream and of the ledger; reason_name(Reason::None) is "".
 const char* outcome_name(Outcome o);
+const char* reason_name(Reason r);
+// From a ledger row's text; false for a name the table does not have.
+bool outcome_from_name(std::string_view name, Outcome& out);
+bool reason_from_name(std::string_view name, Reason& out);
+
+// One row of the table, for generated documentation.
+struct DecisionName {
+  const char* name;
+  const char* outcomes;  // reasons: the outcomes that carry it; outcomes: empty
+  const char* meaning;
+};
+const std::vector<DecisionName>& all_outcomes();
+const std::vector<DecisionName>& all_reasons();
 
 constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
 
@@ -23,7 +46,7 @@ struct Decision {
   std::string user;
   uint32_t strategy = 0;
   Outcome outcome = Outcome::Granted;
-  std::string reason;  // why rejected
+  Reason reason = Reason::None;  // why refused
   int32_t action = 0;
   int64_t at = 0;
   int64_t amount = 0;      // face value (granted) or subsidy (redeemed), millionths of the resource's currency

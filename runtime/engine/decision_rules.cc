@@ -24,6 +24,17 @@ bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytec
   return true;
 }
 
+// The reason of a delivery that does not fit the campaign-wide counters (state::QuotaCheck).
+Reason reason_of(state::QuotaCheck c) {
+  switch (c) {
+    case state::QuotaCheck::Fits: return Reason::None;
+    case state::QuotaCheck::Stock: return Reason::Stock;
+    case state::QuotaCheck::Budget: return Reason::Budget;
+    case state::QuotaCheck::Pacing: return Reason::Pacing;
+  }
+  return Reason::None;
+}
+
 }  // namespace
 
 DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, Redemptions& grants, Users& users,
@@ -89,7 +100,7 @@ std::string quota_text(const char* what, int64_t used, int64_t limit, bool money
 
 }  // namespace
 
-std::string DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
+Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
     for (const auto& [strategy, time] : u.deliveries)
@@ -98,7 +109,7 @@ std::string DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, 
     if (trace_)
       note({"per_user", !refused,
             fmt::format("per user {} per {}: {}", cap.count, period_text(cap.period), counted(n, "granted", cap.period, last, s))});
-    if (refused) return "per_user_limit";
+    if (refused) return Reason::PerUserLimit;
   }
   if (!s.exclusive_group.empty())
     for (const auto& [strategy, time] : u.deliveries)
@@ -107,9 +118,9 @@ std::string DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, 
           note({"exclusive", false,
               fmt::format("exclusive group \"{}\": strategy `{}` delivered at {}", s.exclusive_group, p_.strategies[strategy].name,
                           local_time(s, time))});
-        return "exclusive_group";
+        return Reason::ExclusiveGroup;
       }
-  if (!with_quotas) return "";
+  if (!with_quotas) return Reason::None;
   // An early look at the campaign-wide counters, at the cost of every action, so a spent stock
   // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
   // does, atomically, once the actions that pass are known.
@@ -132,7 +143,7 @@ std::string DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, 
                                                   support::Decimal::from_units(limits.paced_budget).to_string(), s.budget_currency,
                                                   support::Decimal::from_units(used.reserved).to_string())});
   }
-  return state::quota_reason(c);
+  return reason_of(c);
 }
 
 // Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
@@ -177,7 +188,7 @@ int64_t DecisionRules::quiet_hold(const bytecode::Strategy& s, int64_t now) cons
   return hold;
 }
 
-std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
+Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
                                  int64_t* hold_until) {
   const auto& res = p_.resources[a.resource];
   int64_t hold = 0;
@@ -193,7 +204,7 @@ std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, co
   if (res.has_claim && !noted("claim_window", now >= res.claim_from && now < res.claim_to,
                               fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
                                           local_time(s, res.claim_to))))
-    return "claim_window";
+    return Reason::ClaimWindow;
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
     if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
@@ -208,7 +219,7 @@ std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, co
       if (!noted("unredeemed_limit", open < pol.max_unredeemed,
                  fmt::format("unredeemed {} per user <= {}: {} valid and unredeemed", pol.unredeemed_kind, pol.max_unredeemed, open),
                  pol.name))
-        return "unredeemed_limit";
+        return Reason::UnredeemedLimit;
     }
     if (pol.has_same_type) {
       const Grant* same = nullptr;
@@ -223,7 +234,7 @@ std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, co
                       : fmt::format("same resource type once per {}: no {} granted in it", period_text(pol.same_type),
                                     bytecode::resource_kind_name(res.kind)),
                  pol.name))
-        return "same_type";
+        return Reason::SameType;
     }
     if (pol.has_quiet && a.send) {
       int64_t end = quiet_end(pol, s, now);
@@ -234,7 +245,7 @@ std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, co
                                        pol.quiet_from % 60, pol.quiet_to / 60, pol.quiet_to % 60,
                                        pol.quiet_drop ? " drop" : "", local_time(s, now));
       if (end && !drop) detail += fmt::format(", the message would be held until {}", local_time(s, end));
-      if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return "quiet_hours";
+      if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return Reason::QuietHours;
       if (end) hold = std::max(hold, end);
     }
     for (const auto& cc : pol.channel_caps) {
@@ -246,11 +257,11 @@ std::string DecisionRules::action_limit(User& u, const bytecode::Strategy& s, co
                  fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
                              counted(n, "sent", cc.cap.period, last, s)),
                  pol.name))
-        return "channel_cap";
+        return Reason::ChannelCap;
     }
   }
   if (hold_until) *hold_until = hold;
-  return "";
+  return Reason::None;
 }
 
 void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out) {
@@ -296,7 +307,7 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
       return;
     }
   }
-  std::string strategy_why = strategy_limit(u, s, si, now);
+  Reason strategy_why = strategy_limit(u, s, si, now);
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
@@ -307,15 +318,15 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
     int64_t hold = 0;
-    std::string why = strategy_why.empty() ? action_limit(u, s, a, now, d.action, &hold) : strategy_why;
-    if (why.empty() && hold) {
+    Reason why = strategy_why == Reason::None ? action_limit(u, s, a, now, d.action, &hold) : strategy_why;
+    if (why == Reason::None && hold) {
       d.outcome = Outcome::Held;
-      d.reason = "quiet_hours";
+      d.reason = Reason::QuietHours;
       d.amount = 0;
       holds.emplace_back(d.action, hold);
-    } else if (why.empty()) {
+    } else if (why == Reason::None) {
       d.outcome = Outcome::Granted;
-      d.reason.clear();
+      d.reason = Reason::None;
       Grant g = grants_.make_grant(u, si, d.action, now);
       d.amount = g.amount;
       spent += g.amount;
@@ -344,7 +355,7 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
       for (size_t i = first_out; i < out.size(); ++i)
         if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
           out[i].outcome = Outcome::Rejected;
-          out[i].reason = state::quota_reason(c);
+          out[i].reason = reason_of(c);
           out[i].amount = 0;
         }
     }
@@ -364,8 +375,8 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
     if (!u) u = &users_.get(r.user);
     const auto& s = p_.strategies[r.strategy];
     int64_t hold = 0;
-    std::string why = action_limit(*u, s, s.actions[r.action], r.at, r.action, &hold);
-    if (why.empty() && hold) {  // another policy's quiet hours go on: wait for them too
+    Reason why = action_limit(*u, s, s.actions[r.action], r.at, r.action, &hold);
+    if (why == Reason::None && hold) {  // another policy's quiet hours go on: wait for them too
       r.at = hold;
       releases_.push(r);
       continue;
@@ -377,7 +388,7 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
     d.at = r.at;
     d.granted_at = r.held_at;
     d.released = true;
-    if (why.empty()) {
+    if (why == Reason::None) {
       Grant g = grants_.make_grant(*u, r.strategy, r.action, r.at);
       d.outcome = Outcome::Granted;
       d.amount = g.amount;
@@ -407,15 +418,15 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
   u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
   u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
-  const std::string strategy_why = strategy_limit(u, s, si, now, false);
+  const Reason strategy_why = strategy_limit(u, s, si, now, false);
   const size_t first_new = u.grants.size();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     d.action = static_cast<int32_t>(ai);
     d.outcome = Outcome::Control;
     int64_t hold = 0;  // a held message would have been received (later): no reason
-    d.reason = strategy_why.empty() ? action_limit(u, s, s.actions[ai], now, d.action, &hold) : strategy_why;
+    d.reason = strategy_why == Reason::None ? action_limit(u, s, s.actions[ai], now, d.action, &hold) : strategy_why;
     d.amount = 0;
-    if (d.reason.empty()) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
+    if (d.reason == Reason::None) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
     ++stats_.control;
     out.push_back(d);
   }

@@ -61,16 +61,16 @@ class DecisionRules {
 
  private:
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
-  // (claim window, policies). Empty when allowed, else the rejection reason.
+  // (claim window, policies). Reason::None when allowed, else the rejection reason.
   // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
-  std::string strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
+  Reason strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
   // A control user's delivery, decided as if treated against the user's real and shadow grants.
   void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
   // `ai`: the action's index for explain's checks. `hold_until`: set to the end of the quiet hours
   // when a message passes every other limit but falls in quiet hours that hold rather than drop
   // it (the result is then empty).
-  std::string action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now,
-                           int32_t ai = -1, int64_t* hold_until = nullptr);
+  Reason action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai = -1,
+                      int64_t* hold_until = nullptr);
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }

@@ -170,19 +170,6 @@ bool Engine::observe(const Event& ev, std::string& err) {
   return true;
 }
 
-const char* outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::Granted: return "granted";
-    case Outcome::Rejected: return "rejected";
-    case Outcome::Control: return "control";
-    case Outcome::Redeemed: return "redeemed";
-    case Outcome::RedeemRejected: return "redeem_rejected";
-    case Outcome::Expired: return "expired";
-    case Outcome::Held: return "held";
-  }
-  return "?";
-}
-
 // ---- durable state -----------------------------------------------------------------------------
 
 bool Engine::attach(state::StateStore* store, std::string& err) {
@@ -219,15 +206,17 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
 // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
 // has (an older program version) are kept in the ledger but count for nothing here.
 void Engine::restore(const state::LedgerEntry& e) {
+  Outcome o;
+  if (!outcome_from_name(e.outcome, o)) return;  // not a row of this table: counts for nothing
   // A held message waits for its release unless the ledger already has it (granted or
   // rejected, naming the time it was held); its delivery counted when it was held.
-  if (e.outcome == "held" || ((e.outcome == "granted" || e.outcome == "rejected") && e.granted_at != 0)) {
+  if (o == Outcome::Held || ((o == Outcome::Granted || o == Outcome::Rejected) && e.granted_at != 0)) {
     auto s = strategy_of_.find(e.strategy);
     auto r = resource_of_.find(e.resource);
     if (s != strategy_of_.end() && r != resource_of_.end()) {
       int32_t ai = action_of(s->second, r->second, e.channel, e.code);
-      auto key = std::make_tuple(e.user, s->second, ai, e.outcome == "held" ? e.at : e.granted_at);
-      if (e.outcome == "held") {
+      auto key = std::make_tuple(e.user, s->second, ai, o == Outcome::Held ? e.at : e.granted_at);
+      if (o == Outcome::Held) {
         restored_held_[key] = e.at;
         auto& ds = users_.restored()[e.user].deliveries;
         if (ds.empty() || ds.back() != std::make_pair(s->second, e.at)) ds.emplace_back(s->second, e.at);
@@ -237,24 +226,24 @@ void Engine::restore(const state::LedgerEntry& e) {
     }
   }
   // Control rows without a reason are what a control user would have received: shadow grants.
-  bool shadow = e.outcome == "control" && e.reason.empty();
-  if (e.outcome != "granted" && e.outcome != "redeemed" && e.outcome != "expired" && !shadow) return;
+  bool shadow = o == Outcome::Control && e.reason.empty();
+  if (o != Outcome::Granted && o != Outcome::Redeemed && o != Outcome::Expired && !shadow) return;
   auto s = strategy_of_.find(e.strategy);
   auto r = resource_of_.find(e.resource);
   if (s == strategy_of_.end() || r == resource_of_.end()) return;
-  restore_grant(e, s->second, r->second);
+  restore_grant(e, o, s->second, r->second);
 }
 
 // The user's grants wait in Users::restored() until the replay meets the user, so users are still
 // created in stream order (scheduled deliveries iterate users in that order).
-void Engine::restore_grant(const state::LedgerEntry& e, uint32_t si, uint32_t ri) {
+void Engine::restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t si, uint32_t ri) {
   Restored& u = users_.restored()[e.user];
-  const bool shadow = e.outcome == "control";
-  if (e.outcome != "granted" && !shadow) {
+  const bool shadow = o == Outcome::Control;
+  if (o != Outcome::Granted && !shadow) {
     // A redemption or expiry closes the grant it names.
     for (auto& g : u.grants)
       if (g.strategy == si && g.resource == ri && g.time == e.granted_at && g.state == GrantState::Open) {
-        g.state = e.outcome == "redeemed" ? GrantState::Redeemed : GrantState::Expired;
+        g.state = o == Outcome::Redeemed ? GrantState::Redeemed : GrantState::Expired;
         break;
       }
     return;

@@ -139,10 +139,8 @@ bool Recorder::report(const UnitRecord& r, std::vector<Decision>& out, std::stri
     d.json = std::move(e.json);
     d.user = std::move(e.user);
     d.at = e.at;
-    d.outcome = Outcome::Rejected;
-    for (Outcome o : {Outcome::Granted, Outcome::Control, Outcome::Redeemed, Outcome::RedeemRejected, Outcome::Expired,
-                      Outcome::Held})
-      if (e.outcome == outcome_name(o)) d.outcome = o;
+    // The ledger's text names an outcome of decisions.def; anything else reads as rejected.
+    if (!outcome_from_name(e.outcome, d.outcome)) d.outcome = Outcome::Rejected;
     out.push_back(std::move(d));
   }
   return true;
@@ -184,7 +182,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     e.unit = unit.id;
     e.user = d.user;
     e.outcome = outcome_name(d.outcome);
-    e.reason = d.reason;
+    e.reason = reason_name(d.reason);
     if (d.strategy != kNoStrategy) {
       const auto& s = p_.strategies[d.strategy];
       e.strategy = s.name;
@@ -243,7 +241,7 @@ std::string Recorder::decision_json(const Decision& d) const {
   str(",\"user\":", true, d.user);
   str(",\"strategy\":", s, s ? std::string_view(s->name) : "");
   str(",\"outcome\":", true, outcome_name(d.outcome));
-  str(",\"reason\":", !d.reason.empty(), d.reason);
+  str(",\"reason\":", d.reason != Reason::None, reason_name(d.reason));
   str(",\"resource\":", r, r ? std::string_view(r->name) : "");
   str(",\"channel\":", a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
   str(",\"code\":", a && !a->code.empty(), a ? std::string_view(a->code) : "");

@@ -105,20 +105,20 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
   d.strategy = kNoStrategy;
   d.sales = rf.amount >= 0 && ev.present[rf.amount] ? ev.fields[rf.amount] : 0;
   Grant* chosen = nullptr;
-  std::string why = "no_grant";
+  Reason why = Reason::NoGrant;
   for (auto& g : u.grants) {
     if (g.time > ev.time || !names(g)) continue;
     const auto& res = p_.resources[g.resource];
-    std::string w;
-    if (g.state == GrantState::Redeemed) w = "already_redeemed";
-    else if (g.state == GrantState::Expired || ev.time >= g.expires) w = "expired";
-    else if (res.has_use_window && ev.time < res.use_from) w = "not_yet_valid";
-    if (w.empty()) {
+    Reason w = Reason::None;
+    if (g.state == GrantState::Redeemed) w = Reason::AlreadyRedeemed;
+    else if (g.state == GrantState::Expired || ev.time >= g.expires) w = Reason::Expired;
+    else if (res.has_use_window && ev.time < res.use_from) w = Reason::NotYetValid;
+    if (w == Reason::None) {
       chosen = &g;
       break;
     }
     // Report the most useful reason: an expired grant says more than an old redeemed one.
-    if (why == "no_grant" || w != "already_redeemed") {
+    if (why == Reason::NoGrant || w != Reason::AlreadyRedeemed) {
       why = w;
       d.strategy = g.strategy;
       d.action = g.action;
@@ -130,10 +130,12 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
     d.strategy = chosen->strategy;
     d.action = chosen->action;
     d.granted_at = chosen->time;
-    why.clear();
+    why = Reason::None;
     if (res.threshold > 0 && (rf.amount < 0 || !ev.present[rf.amount] || ev.fields[rf.amount] < res.threshold))
-      why = "below_threshold";
-    for (int k = 0; k < 4 && why.empty(); ++k) {
+      why = Reason::BelowThreshold;
+    // In the order of bytecode::kRestrictionNames.
+    static constexpr Reason kWrong[4] = {Reason::WrongCategory, Reason::WrongItem, Reason::WrongStore, Reason::WrongCity};
+    for (int k = 0; k < 4 && why == Reason::None; ++k) {
       const auto& allowed = allowed_[chosen->resource][k];
       if (allowed.empty()) continue;
       int32_t f = rf.restricted[k];
@@ -145,9 +147,9 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
         else
           for (int64_t v : collections_.items(ev.fields[f])) ok |= in(v);
       }
-      if (!ok) why = std::string("wrong_") + bytecode::kRestrictionNames[k];
+      if (!ok) why = kWrong[k];
     }
-    if (why.empty()) {
+    if (why == Reason::None) {
       chosen->state = GrantState::Redeemed;
       d.outcome = Outcome::Redeemed;
       d.amount = chosen->amount;

@@ -106,7 +106,7 @@ strategy note for business "m" { who: true  when: on Order  what: send hi via Pu
     return std::string("{\"type\":\"Order\",\"id\":\"") + id + "\",\"user\":\"u\",\"time\":\"" + time + "\",\"amount\":1}";
   };
   auto outcome = [](const crm::engine::Decision& d) {
-    return d.outcome == crm::engine::Outcome::Granted ? std::string("granted") : "rejected:" + d.reason;
+    return d.outcome == crm::engine::Outcome::Granted ? std::string("granted") : std::string("rejected:") + crm::engine::reason_name(d.reason);
   };
   auto run = [&](const char* id, const char* time) {
     std::vector<std::string> out;

@@ -60,7 +60,7 @@ std::string outcome(const Decision& d) {
     case Outcome::Granted: return "granted";
     case Outcome::Control: return "control";
     case Outcome::Held: return "held";
-    default: return "rejected:" + d.reason;
+    default: return std::string("rejected:") + crm::engine::reason_name(d.reason);
   }
 }
 

@@ -21,7 +21,7 @@ std::string visit(const std::string& id, const std::string& user, const std::str
 std::vector<std::string> rows(Harness& h, const std::string& line) {
   std::vector<std::string> out;
   for (const auto& d : h.process(line))
-    out.push_back(std::string(crm::engine::outcome_name(d.outcome)) + (d.reason.empty() ? "" : ":" + d.reason) + " " +
+    out.push_back(std::string(crm::engine::outcome_name(d.outcome)) + (d.reason == crm::engine::Reason::None ? "" : std::string(":") + crm::engine::reason_name(d.reason)) + " " +
                   d.user + " " + crm::support::format_time(d.at));
   return out;
 }
