@@ -144,6 +144,19 @@ bool feed_line(Step&& step, Error& error) {
   return false;
 }
 
+// A typed event or profile as its JSON line (data.h), then `step(line)`: one decoder for both.
+template <class T, class Step>
+bool typed(const T& value, std::string (*to_json)(const T&), Step&& step, Error& error) {
+  std::string line;
+  try {
+    line = to_json(value);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+  return step(std::string_view(line), error);
+}
+
 CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOptions& options) {
   CompileOutput out;
   try {
@@ -812,6 +825,41 @@ bool Audience::count(Result& out, Error& error) {
     error = {ErrorKind::Internal, e.what()};
     return false;
   }
+}
+
+}  // namespace crm
+
+namespace crm {
+
+// ---- typed events and profiles (data.h) -------------------------------------------------------
+
+bool Runtime::process_event(const Event& event, std::vector<Decision>& decisions, Error& error) {
+  return typed(event, &event_json, [&](std::string_view line, Error& e) { return process_event(line, decisions, e); }, error);
+}
+
+bool Runtime::load_profile(const Profile& profile, Error& error) {
+  return typed(profile, &profile_json, [&](std::string_view line, Error& e) { return load_profile(line, e); }, error);
+}
+
+bool ExplainSession::load_profile(const Profile& profile, Error& error) {
+  return typed(profile, &profile_json, [&](std::string_view line, Error& e) { return load_profile(line, e); }, error);
+}
+
+bool ExplainSession::add_event(const Event& event, Error& error) {
+  return typed(event, &event_json, [&](std::string_view line, Error& e) { return add_event(line, e); }, error);
+}
+
+bool Audience::load_profile(std::string_view line, Error& error) {
+  if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
+  return feed_line([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
+}
+
+bool Audience::load_profile(const Profile& profile, Error& error) {
+  return typed(profile, &profile_json, [&](std::string_view line, Error& e) { return load_profile(line, e); }, error);
+}
+
+bool Audience::add_event(const Event& event, Error& error) {
+  return typed(event, &event_json, [&](std::string_view line, Error& e) { return add_event(line, e); }, error);
 }
 
 }  // namespace crm

@@ -24,14 +24,9 @@
 #include <fmt/format.h>
 
 #include <crm/datasets.h>
+#include <crm/run.h>
 #include <crm/runtime.h>
-
-#include "api/program_data.h"
-#include "runtime/engine/engine.h"
-#include "runtime/state/state_store.h"
-#include "support/civil_time.h"
-#include "support/json_text.h"
-#include "support/line_reader.h"
+#include <crm/text.h>
 
 namespace crm::cli {
 namespace {
@@ -56,21 +51,18 @@ void program_options(Command& c, Options& o) {
   c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128)");
 }
 
-// The data a command replays.
-void data_options(Command& c, Options& o) {
+// The data a command replays. `quiet` says what -q silences.
+void data_options(Command& c, Options& o, const char* quiet = "no progress bar") {
   c.option("--events", o.events, "E.jsonl", "events, JSON Lines (see docs/semantics.md, \"Event order\")");
   c.option("--profiles", o.profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
   c.choice("--on-error", o.on_error, {"stop", "skip"},
            "a malformed data line stops the command (default) or is skipped and counted");
-  c.flag("-q,--quiet", o.quiet, "no progress bar");
+  c.flag("-q,--quiet", o.quiet, quiet);
 }
 
-// A compiled program (from sources, or one loaded .crmc) and its bytecode for the commands that
-// still drive the engine directly.
+// A compiled program: from sources, or one loaded .crmc.
 struct Loaded {
   crm::CompiledProgram program;
-  const bytecode::Program& bytecode() const { return program.data()->program; }
-  const sema::Program* source() const { return program.data()->front ? &program.data()->front->program : nullptr; }
 };
 
 // --jit: run the units as native code (CompiledProgram::with_jit).
@@ -171,41 +163,23 @@ int load(const Options& o, Loaded& l) {
 }
 
 bool parse_at(const std::string& text, int64_t& at) {
-  auto t = support::parse_time(text, true);
-  if (!t) {
+  if (!crm::parse_time(text, at)) {
     std::cerr << "crm: --at `" << text << "` is not an ISO-8601 time (e.g. 2011-12-09T12:50:00Z)\n";
     return false;
   }
-  at = *t;
-  return true;
-}
-
-// `0`, `90s`, `15m`, `2h`, `1d` (a bare number is seconds).
-bool parse_lateness(const std::string& text, int64_t& micros) {
-  if (text.empty()) return false;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 9) return false;
-  std::string unit = text.substr(digits);
-  int64_t n = std::stoll(text.substr(0, digits));
-  int64_t scale = unit.empty() || unit == "s" ? support::kMicrosPerSecond
-                  : unit == "m"               ? support::kMicrosPerMinute
-                  : unit == "h"               ? support::kMicrosPerHour
-                  : unit == "d"               ? support::kMicrosPerDay
-                                              : 0;
-  if (!scale) return false;
-  micros = n * scale;
   return true;
 }
 
 class Progress {
  public:
   Progress(size_t total_bytes, bool quiet) : tty_(!quiet && isatty(STDERR_FILENO)), total_(total_bytes) {}
-  void update(size_t bytes, size_t events) {
+  // `events()` says how many events so far; it is asked only when the bar is drawn.
+  template <typename Count>
+  void update(size_t bytes, Count&& events) {
     if (!tty_ || (++tick_ & 0x3fff) != 0) return;
     int pct = total_ ? static_cast<int>(100.0 * bytes / total_) : 0;
     int bar = pct / 4;
-    std::cerr << fmt::format("\r[{}{}] {:3}% {} events", std::string(bar, '#'), std::string(25 - bar, ' '), pct, events)
+    std::cerr << fmt::format("\r[{}{}] {:3}% {} events", std::string(bar, '#'), std::string(25 - bar, ' '), pct, events())
               << std::flush;
   }
   void done() {
@@ -218,7 +192,7 @@ class Progress {
 };
 
 // Reads profiles (JSON Lines, or CSV when the name ends in .csv) into `target`: crm::Audience,
-// crm::ExplainSession, or the engine of `run`.
+// crm::ExplainSession or crm::Run.
 template <typename Target>
 bool load_profiles(Target& target, const Options& o) {
   if (o.profiles.empty()) return true;
@@ -256,7 +230,7 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
   }
   std::istream& in = file.stream();
   Progress progress(file.size(), o.quiet);
-  support::LineReader lines(in);
+  crm::LineReader lines(in);
   while (lines.next(line)) {
     size_t n = lines.line(), bytes = lines.bytes();
     if (line.empty()) continue;
@@ -271,7 +245,7 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
       }
       skipped(err);
     }
-    progress.update(bytes, count());
+    progress.update(bytes, count);
   }
   progress.done();
   return true;
@@ -290,25 +264,6 @@ bool read_events_into(Target& target, const Options& o) {
         return 0;
       },
       [](const std::string&) {}, [&] { return events; });
-}
-
-// Replays events through the engine of `run` in file order. `sink` gets each parsed event.
-template <typename Sink>
-bool replay(engine::Engine& eng, const Options& o, Sink&& sink) {
-  engine::Event ev;
-  auto& st = eng.stats();
-  return read_events(
-      o,
-      [&](std::string_view line, std::string& err) {
-        ++st.lines;
-        return eng.parse_event(line, ev, err) ? sink(ev, err) : 0;
-      },
-      [&](const std::string& err) {
-        ++st.skipped;
-        std::string reason = err.substr(0, err.find(':'));
-        ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
-      },
-      [&] { return st.events; });
 }
 
 }  // namespace
@@ -371,7 +326,7 @@ int cmd_compile(int argc, char** argv) {
     }
     if (o.quiet || o.out == "-") return 0;
     if (o.format == "json")
-      std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", support::json_quote(o.out),
+      std::cout << fmt::format("{{\"wrote\":{},\"bytes\":{},\"units\":{},\"cost_bound\":{}}}\n", crm::json_quote(o.out),
                                bytes.size(), l.program.unit_count(), l.program.cost_bound());
     else if (!o.disasm && !o.emit_llvm)
       std::cout << fmt::format("wrote {} ({} bytes, {} units, cost bound {} instructions)\n", o.out, bytes.size(),
@@ -386,7 +341,7 @@ int cmd_run(int argc, char** argv) {
             "Replays events (JSON Lines, in time order up to --allowed-lateness) through the strategies and\nwrites one decision per "
             "line (granted, rejected with a reason, or control). See docs/runtime.md for the contract.");
   program_options(c, o);
-  data_options(c, o);
+  data_options(c, o, "no progress bar and no summary (errors and notes are still shown)");
   c.option("-o,--out", o.out, "FILE", "write decisions there instead of standard output");
   c.option("--state", o.state, "memory|sqlite:PATH",
            "record decisions in a durable ledger and continue from it (restartable);\none process writes a ledger at a time");
@@ -404,24 +359,22 @@ int cmd_run(int argc, char** argv) {
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
-  engine::Engine eng(l.bytecode(), l.program.data()->engine_options());
+  crm::Run run(l.program);
   if (!o.lateness.empty()) {
     int64_t micros = 0;
-    if (!parse_lateness(o.lateness, micros))
+    if (!crm::parse_duration(o.lateness, micros))
       return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
-    eng.set_allowed_lateness(micros);
+    run.set_allowed_lateness(micros);
   }
-  std::unique_ptr<state::StateStore> store;
   if (!o.state.empty()) {
-    store = state::open_store(o.state, err);
-    eng.allow_program_change(o.allow_program_change);
-    if (!store || !eng.attach(store.get(), err)) {
-      std::cerr << "crm: " << err << "\n";
+    crm::Error e;
+    if (!run.open_state(o.state, o.allow_program_change, e)) {
+      std::cerr << "crm: " << e.message << "\n";
       return 1;
     }
-    for (const auto& n : eng.notices()) std::cerr << "crm: note: " << n << "\n";
+    for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
   }
-  if (!load_profiles(eng, o)) return kExitProblems;
+  if (!load_profiles(run, o)) return kExitProblems;
   OutputFile out;
   if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
     std::cerr << "crm: " << err << "\n";
@@ -431,43 +384,64 @@ int cmd_run(int argc, char** argv) {
   const char* kill_env = std::getenv("CRM_TEST_KILL_AFTER_UNITS");
   size_t kill_after = kill_env ? std::strtoull(kill_env, nullptr, 10) : 0;
   auto start = std::chrono::steady_clock::now();
-  std::vector<engine::Decision> decisions;
+  std::vector<std::string> decisions;
   std::vector<std::string> reported;  // decided but not yet durable: held back until commit
   size_t handed = 0;  // decision lines given to the output; out.lines_written() of them arrived
   bool store_failed = false;
+  auto state_failed = [&](const std::string& message) {
+    std::cerr << "crm: " << message << "\ncrm: stopped; decisions after the last commit were not reported\n";
+    store_failed = true;
+    return false;
+  };
   // Decisions are written only after their commit; a failed write stops the run at once.
   auto commit = [&] {
-    if (!eng.commit(err)) {
-      std::cerr << "crm: " << err << "\ncrm: stopped; decisions after the last commit were not reported\n";
-      store_failed = true;
-      return false;
-    }
+    crm::Error e;
+    if (!run.commit(e)) return state_failed(e.message);
     for (const auto& line : reported) out.stream() << line << '\n';
     handed += reported.size();
     reported.clear();
     return out.flush();
   };
   auto collect = [&] {
-    for (const auto& d : decisions) reported.push_back(eng.decision_json(d));
+    for (auto& d : decisions) reported.push_back(std::move(d));
     decisions.clear();
-    if (!eng.store_error().empty()) {
-      std::cerr << "crm: " << eng.store_error() << "\ncrm: stopped; decisions after the last commit were not reported\n";
-      store_failed = true;
-      return false;
-    }
-    if (kill_after && eng.decided_units() >= kill_after) raise(SIGKILL);
-    return eng.pending_units() < o.commit_every || commit();
+    if (std::string state_error = run.state_error(); !state_error.empty()) return state_failed(state_error);
+    if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
+    return run.pending_units() < o.commit_every || commit();
   };
+  // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
+  auto internal = [](const crm::Error& e) {
+    std::cerr << "crm: internal error: " << e.message << "\n";
+    return kExitIo;
+  };
+  bool internal_failure = false;
+  crm::Error internal_error;
   // The stream contract (docs/semantics.md, "Event order"): an event older than the watermark
   // is a FILE:LINE error, or a counted skip with --on-error=skip; held events are decided in
   // time order as the watermark passes them.
-  bool ok = replay(eng, o, [&](const engine::Event& ev, std::string& e) {
-    bool r = eng.submit(ev, decisions, e);
-    if (!collect()) return -1;
-    return r ? 1 : 0;
-  });
+  bool ok = read_events(
+      o,
+      [&](std::string_view line, std::string& e) {
+        crm::Error error;
+        bool r = run.add_event(line, decisions, error);
+        if (error.kind == crm::ErrorKind::Internal) {
+          internal_failure = true, internal_error = error;
+          return -1;
+        }
+        if (!collect()) return -1;
+        if (r) return 1;
+        e = std::move(error.message);
+        return 0;
+      },
+      [&](const std::string& e) { run.skip_line(e); }, [&] { return run.stats().events; });
+  if (internal_failure) return internal(internal_error);
   if (ok && !store_failed) {
-    if (!eng.finish(decisions, err)) std::cerr << "crm: " << err << "\n", ok = false;
+    crm::Error e;
+    if (!run.finish(decisions, e)) {
+      if (e.kind == crm::ErrorKind::Internal) return internal(e);
+      if (e.kind != crm::ErrorKind::State) std::cerr << "crm: " << e.message << "\n";
+      ok = false;
+    }
     collect();
   }
   if (!store_failed && !out.failed()) commit();
@@ -479,35 +453,38 @@ int cmd_run(int argc, char** argv) {
                              handed + reported.size());
   int status = !wrote_all || store_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto& st = eng.stats();
+  const crm::RunStats st = run.stats();
+  const std::string state = run.state_description();
+  if (o.quiet) return status;  // -q: no summary (errors and notes are still said)
   if (o.format == "json") {
     std::string skipped, errors;
     for (const auto& [reason, n] : st.skipped_by_reason)
-      skipped += fmt::format("{}{}:{}", skipped.empty() ? "" : ",", support::json_quote(reason), n);
-    for (const auto& [kind, n] : st.eval_errors_by_kind)
-      errors += fmt::format("{}{}:{}", errors.empty() ? "" : ",", support::json_quote(kind), n);
+      skipped += fmt::format("{}{}:{}", skipped.empty() ? "" : ",", crm::json_quote(reason), n);
+    for (const auto& [kind, n] : st.evaluation_errors_by_kind)
+      errors += fmt::format("{}{}:{}", errors.empty() ? "" : ",", crm::json_quote(kind), n);
     std::cerr << fmt::format(
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"held\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
         "\"write_error\":{},\"ok\":{},\"exit\":{}}}\n",
-        st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed, st.redeem_rejected,
-        st.expired, st.skipped, skipped, st.eval_errors, errors, store ? support::json_quote(store->describe()) : "null",
-        wrote_all ? "null" : support::json_quote(write_error), status == kExitOk ? "true" : "false", status);
+        st.events, st.users, secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed,
+        st.redemptions_refused, st.expired, st.skipped, skipped, st.evaluation_errors, errors,
+        state.empty() ? "null" : crm::json_quote(state), wrote_all ? "null" : crm::json_quote(write_error),
+        status == kExitOk ? "true" : "false", status);
     return status;
   }
   if (!wrote_all) return status;  // the counts below would claim decisions that were not written
   std::cerr << fmt::format(
       "{} events ({} users) in {:.2f} s: {} decisions ({} granted, {} rejected, {} control{}{}); {} skipped, {} evaluation "
       "errors{}\n",
-      st.events, eng.user_count(), secs, written, st.granted, st.rejected, st.control,
+      st.events, st.users, secs, written, st.granted, st.rejected, st.control,
       st.held ? fmt::format(", {} held", st.held) : "",  // messages waiting for quiet hours to end
-      st.redeemed + st.redeem_rejected + st.expired
-          ? fmt::format(", {} redeemed, {} redemptions refused, {} expired", st.redeemed, st.redeem_rejected, st.expired)
+      st.redeemed + st.redemptions_refused + st.expired
+          ? fmt::format(", {} redeemed, {} redemptions refused, {} expired", st.redeemed, st.redemptions_refused, st.expired)
           : "",
-      st.skipped, st.eval_errors, store ? "; state " + store->describe() : "");
+      st.skipped, st.evaluation_errors, state.empty() ? "" : "; state " + state);
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
-  for (const auto& [kind, n] : st.eval_errors_by_kind) std::cerr << fmt::format("  evaluation errors, {}: {}\n", kind, n);
+  for (const auto& [kind, n] : st.evaluation_errors_by_kind) std::cerr << fmt::format("  evaluation errors, {}: {}\n", kind, n);
   return status;
 }
 
@@ -546,10 +523,10 @@ int cmd_audience(int argc, char** argv) {
   if (o.format == "json") {
     std::string s = "{";
     for (size_t i = 0; i < counts.size(); ++i)
-      s += fmt::format("{}{}: {}", i ? ", " : "", support::json_quote(counts[i].first), counts[i].second);
+      s += fmt::format("{}{}: {}", i ? ", " : "", crm::json_quote(counts[i].first), counts[i].second);
     std::cout << s << "}\n";
   } else {
-    std::cout << fmt::format("audience at {} over {} users\n", support::format_time(at), result.users);
+    std::cout << fmt::format("audience at {} over {} users\n", crm::format_time(at), result.users);
     size_t w = 0;
     for (auto& [n, c] : counts) w = std::max(w, n.size());
     for (size_t i = 0; i < counts.size(); ++i)

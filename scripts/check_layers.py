@@ -8,9 +8,8 @@ The layers, bottom up (docs/architecture.md):
 
 A file may include headers of its own layer and of the layers below it, never above. Two more
 rules: the public headers (include/crm/) include only other public headers, since they are
-installed alone; and the tools (cli/) include only the public API and their own headers, except
-for the (file, header) pairs listed in scripts/layers_cli_allowlist.txt, which are printed on
-every run and must all still occur (a stale entry is an error, so the list only shrinks).
+installed alone; and the tools (cli/) include only the public API and their own headers, without
+exception: the tool proves that the API suffices (issue 10 item 5).
 
 Usage: check_layers.py [ROOT]    (ROOT defaults to the repository holding this script)
 Exit status 0 when every rule holds, 1 otherwise; violations are printed as FILE:LINE: message.
@@ -48,7 +47,6 @@ FOLDERS = {
 }
 SUFFIXES = {".h", ".hh", ".hpp", ".cc", ".cpp", ".def", ".inc"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
-ALLOWLIST = "scripts/layers_cli_allowlist.txt"
 
 
 def includes(path):
@@ -60,26 +58,8 @@ def includes(path):
                 yield n, m.group(2)
 
 
-def read_allowlist(root):
-    """The CLI's documented exceptions: {(file, header): line number in the list}."""
-    allowed = {}
-    path = root / ALLOWLIST
-    if not path.exists():
-        return allowed
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if line:
-            parts = line.split()
-            if len(parts) != 2:
-                raise SystemExit(f"{ALLOWLIST}:{n}: expected 'cli/FILE HEADER', got {line!r}")
-            allowed[(parts[0], parts[1])] = n
-    return allowed
-
-
 def check(root):
     errors = []
-    allowed = read_allowlist(root)
-    used = set()
     checked = 0
     for folder, rank in FOLDERS.items():
         base = root / folder
@@ -97,27 +77,17 @@ def check(root):
                     errors.append(f"{where}: public header includes internal header {inc} "
                                   "(include/crm/ is installed alone: only <crm/...> and system headers)")
                 elif folder == "cli" and target not in ("crm", "cli"):
-                    if (rel, inc) in allowed:
-                        used.add((rel, inc))
-                    else:
-                        errors.append(f"{where}: the CLI includes internal header {inc} "
-                                      f"(tools use include/crm only; exceptions are listed in {ALLOWLIST})")
+                    errors.append(f"{where}: the CLI includes internal header {inc} "
+                                  "(tools use the public API, include/crm, and their own headers only)")
                 elif RANK[target] > rank:
                     errors.append(f"{where}: includes {inc}: layer {LAYER_NAME[rank]} may not include "
                                   f"the higher layer {LAYER_NAME[RANK[target]]}")
-    for (rel, inc), n in sorted(allowed.items(), key=lambda kv: kv[1]):
-        if (rel, inc) not in used:
-            errors.append(f"{ALLOWLIST}:{n}: stale exception: {rel} no longer includes {inc}; delete the line")
-    return checked, errors, sorted(used)
+    return checked, errors
 
 
 def main():
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parent.parent)
-    checked, errors, used = check(root.resolve())
-    if used:
-        print(f"check_layers: {len(used)} allowed exceptions of the CLI rule ({ALLOWLIST}):")
-        for rel, inc in used:
-            print(f"  {rel} -> {inc}")
+    checked, errors = check(root.resolve())
     for e in errors:
         print(e, file=sys.stderr)
     if checked == 0:

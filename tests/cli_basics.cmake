@@ -132,6 +132,14 @@ expect_run(0 run ${values_golden}.crm --events ${values_golden}.events.jsonl)
 if(NOT last_err MATCHES "evaluation errors, division by zero: 2")
   message(FATAL_ERROR "the run summary does not name the kind of evaluation error:\n${last_err}")
 endif()
+# -q silences the summary, in either format, and nothing else: the decisions are the same.
+set(full_out "${last_out}")
+foreach(format text json)
+  expect_run(0 run -q ${values_golden}.crm --events ${values_golden}.events.jsonl --format ${format})
+  if(NOT last_err STREQUAL "" OR NOT last_out STREQUAL full_out)
+    message(FATAL_ERROR "run -q --format ${format} printed a summary or other decisions:\n${last_err}")
+  endif()
+endforeach()
 # A W0105 pair that the --data sample shows to share no user is a note: not a warning in the
 # summary line, and --deny-warnings passes; a pair that shares users still fails it.
 set(none_golden ${ROOT}/tests/golden/check/W0105_none_in_data)

@@ -29,7 +29,7 @@ EOF
   printf '{"id":"o1","type":"Order","user":"u1","time":"2026-01-01T00:00:00Z","amount":1}\r\n'
   printf '{"id":"o2","type":"Order","user":"\\ud83d\\ude00","time":"2026-01-01T00:00:01Z","amount":1}\r\n'
 } >e.jsonl
-"$crm" run bom.crm --events e.jsonl --on-error=skip -q >out.jsonl 2>err.txt || fail "run: $(cat err.txt)"
+"$crm" run bom.crm --events e.jsonl --on-error=skip >out.jsonl 2>err.txt || fail "run: $(cat err.txt)"
 grep -q "^2 events" err.txt || fail "a BOM or a surrogate pair cost an event: $(cat err.txt)"
 grep -q " 0 skipped" err.txt || fail "lines were skipped: $(cat err.txt)"
 [ "$(grep -c '"granted"' out.jsonl)" = 2 ] || fail "expected 2 grants: $(cat out.jsonl)"

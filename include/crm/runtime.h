@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <crm/check.h>
+#include <crm/data.h>
 
 namespace crm {
 
@@ -220,6 +221,9 @@ class Runtime {
   // late, nothing changed; State: the ledger failed).
   bool process_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
   bool load_profile(std::string_view json_line, Error& error);
+  // Typed forms (data.h): written as the JSON line and read as one, with the same errors.
+  bool process_event(const Event& event, std::vector<Decision>& decisions, Error& error);
+  bool load_profile(const Profile& profile, Error& error);
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
   // The stream contract (docs/semantics.md, "Event order"): events may be out of time order by
   // at most `micros` (default 0). An older event is refused by process_event (nothing changes);
@@ -306,6 +310,9 @@ class ExplainSession {
   // One event line; Input for a malformed one (nothing is kept). Events after the request's
   // instant are read and checked but cannot change the answer.
   bool add_event(std::string_view json_line, Error& error);
+  // Typed forms (data.h): written as the JSON line and read as one, with the same errors.
+  bool load_profile(const Profile& profile, Error& error);
+  bool add_event(const Event& event, Error& error);
   // The explanation of everything added; !ok with error_kind Input when the request cannot be
   // answered (no such event, another user's).
   Explanation finish();
@@ -325,8 +332,13 @@ class Audience {
   Audience(Audience&&) noexcept;
   Audience& operator=(Audience&&) noexcept;
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
+  // One profile line; Input for a malformed one.
+  bool load_profile(std::string_view json_line, Error& error);
   // One event line; Input for a malformed one. Events after `at_micros` are checked, not kept.
   bool add_event(std::string_view json_line, Error& error);
+  // Typed forms (data.h): written as the JSON line and read as one, with the same errors.
+  bool load_profile(const Profile& profile, Error& error);
+  bool add_event(const Event& event, Error& error);
   struct Result {
     std::vector<std::pair<std::string, int64_t>> counts;  // segments, then strategies, program order
     size_t segments = 0;                                  // how many of `counts` are segments

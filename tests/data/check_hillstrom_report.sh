@@ -33,7 +33,7 @@ want="mens_email:control:21306:1204534800000000:1204534800000000 mens_email:gran
 # A valid crm ledger: `crm run` with the same program continues it silently, and the scheduled
 # sends are not decided again.
 rows=$(sqlite3 H.db "SELECT count(*) FROM crm_ledger")
-"$CRM" run "$ROOT/examples/hillstrom/hillstrom.crm" --state sqlite:H.db --events H.jsonl -q -o run.jsonl 2>run.err ||
+"$CRM" run "$ROOT/examples/hillstrom/hillstrom.crm" --state sqlite:H.db --events H.jsonl -o run.jsonl 2>run.err ||
   fail "crm run on the imported ledger: $(cat run.err)"
 ! grep -q 'note:\|warning\|error:' run.err || fail "crm run said: $(cat run.err)"
 grep -q ': 85306 decisions (0 granted, 0 rejected, 0 control)' run.err || fail "crm run: $(cat run.err)"

@@ -1,0 +1,290 @@
+// run.cc - crm::Run (include/crm/run.h): the replay loop of `crm run` over the engine. One
+// engine, one caller thread, no lock: the caller commits and reports (docs/runtime.md). Every
+// entry point catches everything: no exception crosses include/.
+#include <crm/run.h>
+
+#include "api/decision.h"
+#include "api/program_data.h"
+#include "runtime/engine/engine.h"
+#include "runtime/state/state_store.h"
+
+namespace crm {
+
+namespace detail {
+
+struct RunData {
+  explicit RunData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program, program->engine_options()) {}
+  std::shared_ptr<const ProgramData> program;
+  std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
+  engine::Engine engine;
+  engine::Event event;
+  std::vector<engine::Decision> decisions;
+};
+
+}  // namespace detail
+
+namespace {
+
+Error no_program() { return {ErrorKind::Input, "no program"}; }
+
+// Runs one step of the engine: false from the step is the caller's mistake (Input, with the
+// step's message), an exception is Internal.
+template <class Step>
+bool guarded(Step&& step, Error& error) {
+  try {
+    std::string msg;
+    if (step(msg)) return true;
+    error = {ErrorKind::Input, std::move(msg)};
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+  }
+  return false;
+}
+
+// The engine's records as JSON lines, appended to `out` (all of them, also after a refusal).
+void take(detail::RunData& d, std::vector<std::string>& out) {
+  out.reserve(out.size() + d.decisions.size());
+  for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+  d.decisions.clear();
+}
+
+// Typed decisions are read from their JSON lines (crm::Decision), so they say what the lines say.
+bool to_structs(std::vector<std::string>& json, std::vector<Decision>& out, Error& error) {
+  for (auto& line : json) {
+    std::string err;
+    Decision d;
+    if (!detail::parse_decision(std::move(line), d, err)) {
+      error = {ErrorKind::Internal, "cannot read a decision: " + err};
+      return false;
+    }
+    out.push_back(std::move(d));
+  }
+  return true;
+}
+
+// After a step: a failed ledger outranks the step's own result (the stream must stop).
+bool settle(detail::RunData& d, bool ok, std::string& msg, Error& error) {
+  if (!d.engine.store_error().empty()) {
+    error = {ErrorKind::State, d.engine.store_error()};
+    return false;
+  }
+  if (!ok) error = {ErrorKind::Input, std::move(msg)};
+  return ok;
+}
+
+}  // namespace
+
+Run::Run(const CompiledProgram& program) {
+  try {
+    if (program.valid()) d_ = std::make_unique<detail::RunData>(program.data());
+  } catch (...) {
+    d_.reset();  // reported as "no program" by every call
+  }
+}
+Run::~Run() = default;
+Run::Run(Run&&) noexcept = default;
+Run& Run::operator=(Run&&) noexcept = default;
+
+void Run::set_allowed_lateness(int64_t micros) {
+  if (d_) d_->engine.set_allowed_lateness(micros);
+}
+
+bool Run::open_state(const std::string& spec, bool allow_program_change, Error& error) {
+  if (!d_) return error = no_program(), false;
+  if (d_->store) return error = {ErrorKind::Input, "state is already open"}, false;
+  try {
+    std::string msg;
+    auto store = state::open_store(spec, msg);
+    if (!store) {
+      bool known = spec == "memory" || (spec.rfind("sqlite:", 0) == 0 && spec.size() > 7);
+      error = {known ? ErrorKind::State : ErrorKind::Input, std::move(msg)};
+      return false;
+    }
+    d_->engine.allow_program_change(allow_program_change);
+    if (!d_->engine.attach(store.get(), msg)) {
+      error = {ErrorKind::State, std::move(msg)};
+      return false;
+    }
+    d_->store = std::move(store);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+std::vector<std::string> Run::state_notices() const {
+  try {
+    return d_ ? d_->engine.notices() : std::vector<std::string>();
+  } catch (...) {
+    return {};
+  }
+}
+
+std::string Run::state_description() const {
+  try {
+    return d_ && d_->store ? d_->store->describe() : std::string();
+  } catch (...) {
+    return {};
+  }
+}
+
+bool Run::load_profile(std::string_view line, Error& error) {
+  if (!d_) return error = no_program(), false;
+  return guarded([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
+}
+
+bool Run::load_profile(const Profile& profile, Error& error) {
+  if (!d_) return error = no_program(), false;
+  std::string line;
+  try {
+    line = profile_json(profile);
+  } catch (const std::exception& e) {
+    return error = {ErrorKind::Internal, e.what()}, false;
+  }
+  return load_profile(line, error);
+}
+
+bool Run::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (!d_) return false;
+  try {
+    return d_->engine.load_profiles(in, csv, [&](size_t line, const std::string& message) {
+      return on_error ? on_error(line, message) : false;
+    });
+  } catch (const std::exception& e) {
+    if (on_error) on_error(0, e.what());
+    return false;
+  }
+}
+
+bool Run::add_event(std::string_view line, std::vector<std::string>& decisions, Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  try {
+    ++d.engine.stats().lines;
+    if (!d.engine.store_error().empty()) return error = {ErrorKind::State, d.engine.store_error()}, false;
+    std::string msg;
+    if (!d.engine.parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
+    d.decisions.clear();
+    // The stream contract: a late event is refused; held events are decided in time order.
+    bool ok = d.engine.submit(d.event, d.decisions, msg);
+    take(d, decisions);
+    return settle(d, ok, msg, error);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::add_event(std::string_view line, std::vector<Decision>& decisions, Error& error) {
+  std::vector<std::string> json;
+  bool ok = add_event(line, json, error);
+  try {
+    Error read;
+    if (!to_structs(json, decisions, read)) return error = read, false;
+  } catch (const std::exception& e) {
+    return error = {ErrorKind::Internal, e.what()}, false;
+  }
+  return ok;
+}
+
+bool Run::add_event(const Event& event, std::vector<Decision>& decisions, Error& error) {
+  if (!d_) return error = no_program(), false;
+  std::string line;
+  try {
+    line = event_json(event);
+  } catch (const std::exception& e) {
+    return error = {ErrorKind::Internal, e.what()}, false;
+  }
+  return add_event(line, decisions, error);
+}
+
+void Run::skip_line(std::string_view message) {
+  if (!d_) return;
+  try {
+    auto& st = d_->engine.stats();
+    ++st.skipped;
+    std::string reason(message.substr(0, message.find(':')));
+    ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
+  } catch (...) {
+  }
+}
+
+bool Run::finish(std::vector<std::string>& decisions, Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  try {
+    d.decisions.clear();
+    std::string msg;
+    bool ok = d.engine.finish(d.decisions, msg);
+    take(d, decisions);
+    // A refused held event is reported as such even when the ledger failed too: state_error()
+    // tells the caller about the ledger.
+    if (!ok) return error = {ErrorKind::Input, std::move(msg)}, false;
+    return settle(d, ok, msg, error);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::finish(std::vector<Decision>& decisions, Error& error) {
+  std::vector<std::string> json;
+  bool ok = finish(json, error);
+  try {
+    Error read;
+    if (!to_structs(json, decisions, read)) return error = read, false;
+  } catch (const std::exception& e) {
+    return error = {ErrorKind::Internal, e.what()}, false;
+  }
+  return ok;
+}
+
+bool Run::commit(Error& error) {
+  if (!d_) return error = no_program(), false;
+  try {
+    std::string msg;
+    if (d_->engine.commit(msg)) return true;
+    error = {ErrorKind::State, std::move(msg)};
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+  }
+  return false;
+}
+
+size_t Run::pending_units() const { return d_ ? d_->engine.pending_units() : 0; }
+size_t Run::decided_units() const { return d_ ? d_->engine.decided_units() : 0; }
+
+std::string Run::state_error() const {
+  try {
+    return d_ ? d_->engine.store_error() : std::string();
+  } catch (...) {
+    return "out of memory";
+  }
+}
+
+RunStats Run::stats() const {
+  RunStats out;
+  if (!d_) return out;
+  try {
+    const auto& st = d_->engine.stats();
+    out.lines = st.lines;
+    out.events = st.events;
+    out.users = d_->engine.user_count();
+    out.skipped = st.skipped;
+    out.skipped_by_reason = st.skipped_by_reason;
+    out.evaluation_errors = st.eval_errors;
+    out.evaluation_errors_by_kind = st.eval_errors_by_kind;
+    out.granted = st.granted;
+    out.rejected = st.rejected;
+    out.control = st.control;
+    out.held = st.held;
+    out.redeemed = st.redeemed;
+    out.redemptions_refused = st.redeem_rejected;
+    out.expired = st.expired;
+  } catch (...) {
+  }
+  return out;
+}
+
+}  // namespace crm

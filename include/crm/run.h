@@ -1,0 +1,122 @@
+// crm/run.h - public API: the replay loop of `crm run` (events in, decisions out, a ledger,
+// lateness, schedules, a summary), for hosts that replay a stream from one thread.
+//
+//   crm::Run        one stream, fed from one thread; the caller decides when to commit
+//   crm::RunStats   what a run has done so far (the counts of `crm run`'s summary)
+//
+// crm::Runtime (runtime.h) is the service form of the same engine: thread-safe, with group
+// commit, and a failed call appends no decisions. crm::Run is the batch form `crm run` is
+// written over: single-threaded, no lock, the caller commits every N units and reports the
+// decisions only after the commit, and every decision the engine made is handed back (also
+// those made before a line was refused, e.g. a schedule due before an out-of-order event).
+//
+// Errors (crm::Error, runtime.h): Input is the caller's data (a malformed, late or
+// out-of-order line; a bad profile; a bad state spec); State is the durable state failing
+// (the ledger cannot be written, committed, opened or is in use): stop, and do not act on
+// decisions after the last successful commit; Internal is a failure inside crm. Nothing throws.
+//
+// Units: money in millionths of its currency, times in microseconds since the Unix epoch (UTC),
+// durations in microseconds. Thread-safety: a Run is used by one thread at a time (several Runs
+// over one CompiledProgram may run in parallel threads; two on one ledger are refused).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <crm/data.h>
+#include <crm/runtime.h>
+
+namespace crm {
+
+namespace detail {
+struct RunData;
+}  // namespace detail
+
+struct RunStats {
+  size_t lines = 0;        // event lines given to add_event (empty lines are the caller's to skip)
+  size_t events = 0;       // events decided (held events count once they are decided)
+  size_t users = 0;        // users known: from profiles or events
+  size_t skipped = 0;      // lines the caller skipped (skip_line)
+  std::map<std::string, size_t> skipped_by_reason;  // the message up to its first `:`, at most 40 bytes
+  size_t evaluation_errors = 0;  // clause evaluations that faulted (counted as no match)
+  std::map<std::string, size_t> evaluation_errors_by_kind;  // e.g. "division by zero"
+  // Decisions by outcome (docs/runtime.md, "Decisions").
+  size_t granted = 0, rejected = 0, control = 0, held = 0, redeemed = 0, redemptions_refused = 0, expired = 0;
+};
+
+class Run {
+ public:
+  // An invalid program gives a Run whose every call fails with Input "no program".
+  explicit Run(const CompiledProgram& program);
+  ~Run();
+  Run(Run&&) noexcept;
+  Run& operator=(Run&&) noexcept;
+
+  // ---- before the first event -----------------------------------------------------------
+  // The stream contract (docs/semantics.md, "Event order"): events may be out of time order by
+  // at most `micros` (negative counts as 0, the default). Older events are refused (Input);
+  // those within it are held and decided in time order once the watermark passes them.
+  void set_allowed_lateness(int64_t micros);
+  // Durable state: "memory" or "sqlite:PATH" (docs/semantics.md, "Durable state"). Rebuilds the
+  // counters from the ledger and records every later decision there; units already in it are
+  // reported from it instead of decided again (a killed run restarts on the same input). A
+  // ledger has one writer (another process's is refused) and records its program: another
+  // program is refused unless its strategies are the same, or `allow_program_change` and every
+  // changed strategy's counters carry over. Errors: Input for a malformed spec; State when the
+  // store cannot be opened, is in use, or belongs to another program. At most once per Run.
+  bool open_state(const std::string& spec, bool allow_program_change, Error& error);
+  // What open_state accepted ("the ledger's strategies are all the same ..."), for the user.
+  std::vector<std::string> state_notices() const;
+  // The open state as the summary names it ("sqlite:/path/l.db"); empty when none is open.
+  std::string state_description() const;
+
+  // Profiles: one JSON line, a typed profile, or a whole file (JSON Lines, or CSV with a
+  // header row when `csv`; RecordErrorFn as for Runtime::load_profiles). A user's profile
+  // replaces an earlier one. Input for a malformed record.
+  bool load_profile(std::string_view json_line, Error& error);
+  bool load_profile(const Profile& profile, Error& error);
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
+
+  // ---- the stream ----------------------------------------------------------------------
+  // One event: a JSON line (docs/runtime.md) or a typed Event (data.h). Appends the decisions
+  // it caused, in the order `crm run` writes them: expiries and held messages due, scheduled
+  // runs due, the event's own decisions, and those of held events it releases. Decisions as
+  // JSON lines (exactly as `crm run` writes them) or as structs (read from those lines).
+  // Returns false with Input when the line is malformed, late or out of order for its user
+  // (the event changed nothing, but decisions made before it was refused are still appended
+  // and recorded: report them); with State when the ledger failed (see state_error()).
+  bool add_event(std::string_view json_line, std::vector<std::string>& decisions, Error& error);
+  bool add_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
+  bool add_event(const Event& event, std::vector<Decision>& decisions, Error& error);
+  // Counts a line the caller chose to skip after add_event refused it (`crm run
+  // --on-error=skip`), under the reason `message` starts with (RunStats::skipped_by_reason).
+  void skip_line(std::string_view message);
+  // End of the stream: decides every held event, then runs the schedules due by the latest
+  // event's time. Appends decisions as add_event does; Input when a held event is refused.
+  bool finish(std::vector<std::string>& decisions, Error& error);
+  bool finish(std::vector<Decision>& decisions, Error& error);
+
+  // ---- durability ------------------------------------------------------------------------
+  // Makes every unit decided so far durable (one transaction). Report decisions to anyone only
+  // after the commit that covers them succeeds. State when it fails; the Run then refuses
+  // further events. Without open_state it succeeds and does nothing.
+  bool commit(Error& error);
+  size_t pending_units() const;  // units decided since the last commit (commit every N of them)
+  size_t decided_units() const;  // units decided (not replayed from the ledger) in this Run
+  // The first failure of the durable state (a write or a commit); empty while it is healthy.
+  // Once set, decisions after the last successful commit must not be acted on.
+  std::string state_error() const;
+
+  RunStats stats() const;
+
+ private:
+  std::unique_ptr<detail::RunData> d_;
+};
+
+}  // namespace crm

@@ -1,0 +1,61 @@
+// crm/text.h - public API: the text conventions of crm's data, for hosts and tools that read or
+// write it the way the `crm` tool does: ISO-8601 times, durations, JSON string literals and
+// JSON Lines input.
+//
+// These are the library's own routines (the engine reads event times with parse_time, writes
+// decisions with json_quote's escaping), so a host that uses them agrees with crm to the byte.
+// Nothing here throws (std::bad_alloc aside). The free functions are thread-safe; a LineReader
+// is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace crm {
+
+namespace detail {
+struct LineReaderData;
+}  // namespace detail
+
+// An ISO-8601 time: `2026-11-11T08:00`, `...:30`, `...:30.25`, `...Z`, `...+08:00`, a space for
+// `T`, or a bare date (midnight UTC). Without an offset the time is UTC. Sets `micros`
+// (microseconds since the Unix epoch) and returns true; false (micros unchanged) when malformed
+// or not a real calendar time.
+bool parse_time(std::string_view text, int64_t& micros);
+// Always UTC with a `Z`: `2026-11-10T16:00:00Z`, fractional seconds only when present (the form
+// of every time in decisions).
+std::string format_time(int64_t micros);
+
+// A duration as `crm run --allowed-lateness` takes it: `0`, `90s`, `15m`, `2h`, `1d` (a bare
+// number is seconds; at most 9 digits). Sets `micros`; false when malformed.
+bool parse_duration(std::string_view text, int64_t& micros);
+// `30 days`, `2 hours`, `1 day 6 hours`: the largest exact units (as in engine messages).
+std::string format_duration(int64_t micros);
+
+// A complete JSON string literal for UTF-8 `text`, quotes included, escaped as crm escapes every
+// string it writes (decisions, diagnostics, summaries).
+std::string json_quote(std::string_view text);
+
+// Reads JSON Lines (events, profiles) line by line: lines end in LF or CRLF, and a UTF-8 byte
+// order mark at the very start of the input is not data. The stream must outlive the reader.
+class LineReader {
+ public:
+  explicit LineReader(std::istream& in);
+  ~LineReader();
+  LineReader(LineReader&&) noexcept;
+  LineReader& operator=(LineReader&&) noexcept;
+  // The next line without its terminator (possibly empty); false at the end of the input (or
+  // when reading fails, also by a stream that throws).
+  bool next(std::string& line);
+  size_t line() const;   // 1-based number of the last line read (for FILE:LINE messages)
+  size_t bytes() const;  // bytes consumed so far, terminators included (for progress)
+
+ private:
+  std::unique_ptr<detail::LineReaderData> d_;
+};
+
+}  // namespace crm

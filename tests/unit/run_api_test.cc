@@ -1,0 +1,376 @@
+// run_api_test.cc - the public API that `crm run` is written over (include/crm/run.h), typed
+// events and profiles (data.h), the text helpers (text.h), and the rule that no exception
+// crosses include/.
+#include <crm/data.h>
+#include <crm/run.h>
+#include <crm/runtime.h>
+#include <crm/text.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+std::string temp_path(const std::string& suffix) {
+  return ::testing::TempDir() + "run_api_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + suffix;
+}
+
+crm::CompiledProgram compile(const std::string& text) {
+  auto out = crm::compile_modules({{"main", text}});
+  EXPECT_TRUE(out.diagnostics.ok()) << out.diagnostics.render_text();
+  return out.program;
+}
+
+const char* kProgram = R"(
+profile { age: Int  tier: Tier = Basic  vip: Bool = false  joined: Time?  birthday: Date? }
+enum Tier { Basic, Gold }
+event Order { amount: Money(CNY)  items: Set<String> = {}  wait: Duration = 0 seconds  day: Date?  note: String? }
+resource coupon c10 { discount: 10.5 CNY }
+strategy big { who: tier == Gold  when: on Order if amount >= 100 CNY and "book" in items  what: grant c10 via App  how much: per user 1 per day }
+strategy daily for business "m" { who: true  when: at 2026-11-11T12:00:00Z  what: grant c10 via App }
+)";
+
+std::string order(const char* id, const char* user, const char* time, const char* amount) {
+  return std::string(R"({"id":")") + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time +
+         R"(","amount":)" + amount + R"(,"items":["book"]})";
+}
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+}
+
+}  // namespace
+
+// Every scenario of tests/golden/run through crm::Run, as `crm run` feeds it: the decisions and
+// the summary's counts are the ones the golden shows (the CLI is written over this class).
+TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
+  namespace fs = std::filesystem;
+  size_t cases = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(CRM_SOURCE_DIR) / "tests/golden/run")) {
+    if (entry.path().extension() != ".crm") continue;
+    SCOPED_TRACE(entry.path().string());
+    ++cases;
+    auto out = crm::compile_files({entry.path().string()});
+    ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+    crm::Run run(out.program);
+    fs::path base = entry.path();
+    std::ifstream events(base.replace_extension(".events.jsonl"));
+    crm::LineReader lines(events);
+    std::vector<std::string> got, want;
+    std::string line;
+    bool refused = false;
+    crm::Error error;
+    while (lines.next(line)) {
+      if (line.empty()) continue;
+      if (!run.add_event(line, got, error)) {
+        EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+        refused = true;
+        break;
+      }
+    }
+    if (!refused) {
+      ASSERT_TRUE(run.finish(got, error)) << error.message;
+    }
+    std::ifstream expected(base.replace_extension("").replace_extension(".out"));
+    std::string summary;
+    while (std::getline(expected, line)) {
+      if (!line.empty() && line[0] == '{') want.push_back(line);
+      else if (line.find(" events (") != std::string::npos) summary = line;
+    }
+    EXPECT_EQ(got, want);
+    crm::RunStats st = run.stats();
+    size_t nevents = 0, users = 0, decisions = 0, granted = 0, rejected = 0, control = 0;
+    ASSERT_EQ(std::sscanf(summary.c_str(), "%zu events (%zu users) in X s: %zu decisions (%zu granted, %zu rejected, %zu control",
+                          &nevents, &users, &decisions, &granted, &rejected, &control),
+              6)
+        << summary;
+    EXPECT_EQ(st.events, nevents);
+    EXPECT_EQ(st.users, users);
+    EXPECT_EQ(got.size(), decisions);
+    EXPECT_EQ(st.granted, granted);
+    EXPECT_EQ(st.rejected, rejected);
+    EXPECT_EQ(st.control, control);
+  }
+  EXPECT_GE(cases, 8u);
+}
+
+TEST(RunApi, LatenessHoldsEventsAndFinishDecidesThem) {
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  // Lateness 0: an event older than the watermark is refused, as the caller's mistake.
+  {
+    crm::Run run(p);
+    ASSERT_TRUE(run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error)) << error.message;
+    ASSERT_TRUE(run.add_event(order("o1", "a", "2026-11-11T10:00:00Z", "120"), ds, error)) << error.message;
+    ASSERT_EQ(ds.size(), 1u);
+    EXPECT_FALSE(run.add_event(order("o0", "b", "2026-11-11T09:00:00Z", "120"), ds, error));
+    EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+    EXPECT_NE(error.message.find("late event"), std::string::npos) << error.message;
+    EXPECT_EQ(ds.size(), 1u);
+    run.skip_line(error.message);
+    EXPECT_EQ(run.stats().skipped, 1u);
+    EXPECT_EQ(run.stats().skipped_by_reason.at("late event"), 1u);
+    EXPECT_EQ(run.stats().lines, 2u);
+  }
+  // One hour of lateness: the same order is held, and decided in time order by finish(); the
+  // schedule at 12:00 runs at the end (the latest event is 12:30).
+  ds.clear();
+  crm::Run run(p);
+  int64_t hour = 0;
+  ASSERT_TRUE(crm::parse_duration("1h", hour));
+  run.set_allowed_lateness(hour);
+  ASSERT_TRUE(run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error)) << error.message;
+  ASSERT_TRUE(run.add_event(order("o1", "a", "2026-11-11T10:00:00Z", "120"), ds, error)) << error.message;
+  ASSERT_TRUE(run.add_event(order("o0", "a", "2026-11-11T09:30:00Z", "120"), ds, error)) << error.message;
+  EXPECT_TRUE(ds.empty());  // both held: the watermark is 09:00
+  ASSERT_TRUE(run.add_event(order("o2", "a", "2026-11-11T12:30:00Z", "5"), ds, error)) << error.message;
+  ASSERT_EQ(ds.size(), 2u);  // o0 granted (first by time), o1 refused by the per-user cap
+  EXPECT_EQ(ds[0].event, "o0");
+  EXPECT_EQ(ds[0].outcome, crm::Decision::Outcome::Granted);
+  EXPECT_EQ(ds[0].amount_millionths, 10'500'000);
+  EXPECT_EQ(ds[1].event, "o1");
+  EXPECT_EQ(ds[1].outcome, crm::Decision::Outcome::Rejected);
+  ASSERT_TRUE(run.finish(ds, error)) << error.message;
+  ASSERT_EQ(ds.size(), 3u);
+  EXPECT_EQ(ds[2].strategy, "daily");  // the 12:00 schedule, once the watermark passed it
+  EXPECT_TRUE(ds[2].event.empty());
+  crm::RunStats st = run.stats();
+  EXPECT_EQ(st.events, 3u);
+  EXPECT_EQ(st.users, 1u);
+  EXPECT_EQ(st.granted, 2u);
+  EXPECT_EQ(st.rejected, 1u);
+}
+
+TEST(RunApi, LedgerCommitsRestartsAndHasOneWriter) {
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  std::string db = temp_path(".db");
+  remove_db(db);
+  crm::Error error;
+  std::vector<std::string> first, second;
+  std::vector<std::string> lines = {order("o1", "a", "2026-11-11T10:00:00Z", "120"),
+                                    order("o2", "a", "2026-11-11T13:00:00Z", "120")};
+  {
+    crm::Run run(p);
+    ASSERT_TRUE(run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error)) << error.message;
+    ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+    EXPECT_EQ(run.state_description(), "sqlite:" + db);
+    for (const auto& l : lines) ASSERT_TRUE(run.add_event(l, first, error)) << error.message;
+    EXPECT_GT(run.pending_units(), 0u);
+    EXPECT_EQ(run.decided_units(), 3u);  // two events and the 12:00 schedule
+    // A second writer on the same ledger is refused while this one has it open.
+    crm::Run other(p);
+    EXPECT_FALSE(other.open_state("sqlite:" + db, false, error));
+    EXPECT_EQ(error.kind, crm::ErrorKind::State);
+    EXPECT_NE(error.message.find("in use"), std::string::npos) << error.message;
+    ASSERT_TRUE(run.commit(error)) << error.message;
+    EXPECT_EQ(run.pending_units(), 0u);
+    EXPECT_TRUE(run.state_error().empty());
+  }
+  // A restart on the same input reports the recorded decisions and decides nothing again.
+  crm::Run run(p);
+  ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+  for (const auto& l : lines) ASSERT_TRUE(run.add_event(l, second, error)) << error.message;
+  EXPECT_EQ(second, first);
+  EXPECT_EQ(run.decided_units(), 0u);
+  // Another program is refused, unless allowed and its counters can carry over.
+  crm::Run changed(compile(std::string(kProgram) + "strategy more { who: true  when: on Order  what: grant c10 }\n"));
+  EXPECT_FALSE(changed.open_state("sqlite:" + db, false, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::State);
+  // A spec that names no store is the caller's mistake; opening twice too.
+  crm::Run bad(p);
+  EXPECT_FALSE(bad.open_state("redis:x", false, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  EXPECT_NE(error.message.find("use `memory` or `sqlite:PATH`"), std::string::npos) << error.message;
+  ASSERT_TRUE(bad.open_state("memory", false, error)) << error.message;
+  EXPECT_EQ(bad.state_description(), "memory");
+  EXPECT_FALSE(bad.open_state("memory", false, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  remove_db(db);
+}
+
+TEST(RunApi, TypedEventsAndProfilesAreTheirJsonLines) {
+  crm::Event e;
+  e.id = "o1";
+  e.type = "Order";
+  e.user = "a\"b";
+  e.time_micros = 1'794'355'200'000'000;  // 2026-11-11T00:00:00Z
+  e.fields = {{"amount", crm::Value::decimal(120'500'000)},
+              {"items", crm::Value::list({crm::Value::string("book"), crm::Value::string("pen")})},
+              {"wait", crm::Value::duration(90'000'000)},
+              {"day", crm::Value::date(20'403)},
+              {"note", crm::Value::null()}};
+  EXPECT_EQ(crm::event_json(e),
+            R"({"id":"o1","type":"Order","user":"a\"b","time":"2026-11-11T00:00:00Z","amount":120.5,)"
+            R"("items":["book","pen"],"wait":90,"day":"2025-11-11","note":null})");
+  crm::Profile prof{"a\"b", {{"age", crm::Value::integer(-3)}, {"tier", crm::Value::string("Gold")},
+                             {"vip", crm::Value::boolean_value(true)}, {"joined", crm::Value::time(1'500'000)}}};
+  EXPECT_EQ(crm::profile_json(prof), R"({"user":"a\"b","age":-3,"tier":"Gold","vip":true,"joined":"1970-01-01T00:00:01.500000Z"})");
+
+  // Fed typed or as lines, a Run, a Runtime, an Audience and an explanation say the same.
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  crm::Error error;
+  std::vector<crm::Decision> typed, lines;
+  crm::Run a(p), b(p);
+  ASSERT_TRUE(a.load_profile(prof, error)) << error.message;
+  ASSERT_TRUE(b.load_profile(crm::profile_json(prof), error)) << error.message;
+  ASSERT_TRUE(a.add_event(e, typed, error)) << error.message;
+  ASSERT_TRUE(b.add_event(crm::event_json(e), lines, error)) << error.message;
+  ASSERT_EQ(typed.size(), 1u);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(typed[0].json, lines[0].json);
+  EXPECT_EQ(typed[0].user, "a\"b");
+  crm::Runtime rt(p);
+  std::vector<crm::Decision> rt_out;
+  ASSERT_TRUE(rt.load_profile(prof, error)) << error.message;
+  ASSERT_TRUE(rt.process_event(e, rt_out, error)) << error.message;
+  ASSERT_EQ(rt_out.size(), 1u);
+  EXPECT_EQ(rt_out[0].json, lines[0].json);
+  crm::Audience audience(p, e.time_micros);
+  ASSERT_TRUE(audience.load_profile(prof, error)) << error.message;
+  ASSERT_TRUE(audience.add_event(e, error)) << error.message;
+  crm::Audience::Result counts;
+  ASSERT_TRUE(audience.count(counts, error)) << error.message;
+  EXPECT_EQ(counts.users, 1u);
+  crm::ExplainRequest req;
+  req.user = e.user;
+  req.event = e.id;
+  crm::ExplainSession session(p, req);
+  ASSERT_TRUE(session.load_profile(prof, error)) << error.message;
+  ASSERT_TRUE(session.add_event(e, error)) << error.message;
+  crm::Explanation why = session.finish();
+  ASSERT_TRUE(why.ok) << why.error;
+  ASSERT_FALSE(why.strategies.empty());
+  EXPECT_EQ(why.strategies[0].name, "big");
+  EXPECT_EQ(why.strategies[0].verdict, "granted");
+
+  // A value that does not fit its field is the same Input error in either form.
+  crm::Event wrong = e;
+  wrong.id = "o2";
+  wrong.fields[0].second = crm::Value::string("lots");
+  std::vector<crm::Decision> none;
+  EXPECT_FALSE(a.add_event(wrong, none, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  std::string typed_message = error.message;
+  EXPECT_FALSE(b.add_event(crm::event_json(wrong), none, error));
+  EXPECT_EQ(error.message, typed_message);
+  EXPECT_NE(typed_message.find("`amount`"), std::string::npos) << typed_message;
+  EXPECT_TRUE(none.empty());
+  crm::Profile bad_tier{"c", {{"tier", crm::Value::string("Platinum")}}};
+  EXPECT_FALSE(rt.load_profile(bad_tier, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  EXPECT_NE(error.message.find("not one of Basic, Gold"), std::string::npos) << error.message;
+}
+
+TEST(TextHelpers, TimesDurationsJsonAndLines) {
+  int64_t t = 0;
+  ASSERT_TRUE(crm::parse_time("2026-11-11T08:00+08:00", t));
+  EXPECT_EQ(t, 1'794'355'200'000'000);
+  EXPECT_EQ(crm::format_time(t), "2026-11-11T00:00:00Z");
+  ASSERT_TRUE(crm::parse_time("2026-11-11", t));  // a bare date is midnight UTC
+  EXPECT_EQ(t, 1'794'355'200'000'000);
+  EXPECT_FALSE(crm::parse_time("2026-02-30T00:00Z", t));
+  EXPECT_EQ(t, 1'794'355'200'000'000);  // unchanged on failure
+  int64_t d = -1;
+  ASSERT_TRUE(crm::parse_duration("0", d));
+  EXPECT_EQ(d, 0);
+  ASSERT_TRUE(crm::parse_duration("90s", d));
+  EXPECT_EQ(d, 90'000'000);
+  ASSERT_TRUE(crm::parse_duration("15m", d));
+  EXPECT_EQ(d, 900'000'000);
+  ASSERT_TRUE(crm::parse_duration("1d", d));
+  EXPECT_EQ(d, 86'400'000'000);
+  for (const char* bad : {"", "h", "1w", "-1s", "1 h", "1234567890s"}) EXPECT_FALSE(crm::parse_duration(bad, d)) << bad;
+  EXPECT_EQ(crm::format_duration(30 * 3600'000'000LL), "1 day 6 hours");
+  EXPECT_EQ(crm::json_quote("a\"b\\c\n\x01é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+
+  std::istringstream in("\xEF\xBB\xBF{\"a\":1}\r\n\nlast");
+  crm::LineReader lines(in);
+  std::string line;
+  ASSERT_TRUE(lines.next(line));
+  EXPECT_EQ(line, "{\"a\":1}");  // no byte order mark, no CR
+  EXPECT_EQ(lines.line(), 1u);
+  ASSERT_TRUE(lines.next(line));
+  EXPECT_EQ(line, "");
+  ASSERT_TRUE(lines.next(line));
+  EXPECT_EQ(line, "last");
+  EXPECT_EQ(lines.line(), 3u);
+  EXPECT_EQ(lines.bytes(), 3u + 9u + 1u + 5u);
+  EXPECT_FALSE(lines.next(line));
+}
+
+// No exception crosses include/: an invalid program, malformed data and an input stream that
+// throws (an internal failure: std::ios_base::failure inside the library) come back as results.
+TEST(PublicApi, NothingThrowsAcrossInclude) {
+  crm::CompiledProgram none;
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  auto throwing = [] {
+    auto s = std::make_unique<std::istringstream>("user,age\na,1\n");
+    s->exceptions(std::ios::failbit | std::ios::badbit);  // reading to the end throws
+    return s;
+  };
+  crm::Error error;
+  std::vector<std::string> json;
+  std::vector<crm::Decision> ds;
+  for (const crm::CompiledProgram* program : {&none, &p}) {
+    EXPECT_NO_THROW({
+      crm::Run run(*program);
+      run.set_allowed_lateness(-5);
+      (void)run.open_state("nonsense", false, error);
+      (void)run.load_profile("{", error);
+      (void)run.load_profile(crm::Profile{"u", {{"age", crm::Value::list({})}}}, error);
+      auto in = throwing();
+      size_t reported = 0;
+      EXPECT_FALSE(run.load_profiles(*in, true, [&](size_t, const std::string&) { return ++reported, true; }));
+      (void)run.add_event("not json", json, error);
+      (void)run.add_event("{\"id\":1}", ds, error);
+      (void)run.add_event(crm::Event{}, ds, error);
+      run.skip_line("");
+      (void)run.finish(json, error);
+      (void)run.finish(ds, error);
+      (void)run.commit(error);
+      (void)run.stats();
+      (void)run.state_error();
+      (void)run.state_notices();
+      crm::Runtime rt(*program);
+      auto in2 = throwing();
+      EXPECT_FALSE(rt.load_profiles(*in2, true, {}));
+      (void)rt.process_event(crm::Event{}, ds, error);
+      (void)rt.load_profile(crm::Profile{}, error);
+      (void)rt.finish(ds, error);
+      crm::Audience audience(*program, 0);
+      auto in3 = throwing();
+      EXPECT_FALSE(audience.load_profiles(*in3, true, {}));
+      (void)audience.add_event(crm::Event{}, error);
+      (void)audience.load_profile("[]", error);
+      crm::Audience::Result result;
+      (void)audience.count(result, error);
+      crm::ExplainSession session(*program, crm::ExplainRequest{});
+      (void)session.add_event(crm::Event{}, error);
+      (void)session.finish();
+      crm::Evaluator ev(*program);
+      (void)ev.evaluate(-1, 0);
+    });
+  }
+  EXPECT_NO_THROW({
+    auto in = throwing();
+    crm::LineReader lines(*in);
+    std::string line;
+    while (lines.next(line)) {
+    }
+    int64_t v;
+    (void)crm::parse_time(std::string(100000, '9'), v);
+    (void)crm::parse_duration(std::string(100000, '9'), v);
+    (void)crm::compile_modules({{"m", std::string(1 << 21, '(')}});
+    std::string err;
+    (void)crm::load_compiled("CRMC garbage", err);
+  });
+}
