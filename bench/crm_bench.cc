@@ -25,11 +25,20 @@
 #include "runtime/vm/batch_vm.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
+#if CRM_HAVE_JIT
+#include "runtime/jit/jit.h"
+#include "runtime/jit/jit_executor.h"
+#endif
 
 namespace {
 
 using namespace crm;
 using namespace crm::bench;
+
+[[maybe_unused]] [[noreturn]] void fail(const std::string& why) {
+  std::fprintf(stderr, "BENCH FAILURE: %s\n", why.c_str());
+  std::exit(2);
+}
 
 struct Compiled {
   std::unique_ptr<Compilation> front;
@@ -96,6 +105,24 @@ segment s = (origin == "MOW" or country == "RU") and (value >= 100 or adults == 
     return n;
   });
   emit(per_eval("crm/vm_per_record", secs, recs.size(), truth));
+#if CRM_HAVE_JIT
+  // The same loop through the JIT's native code for the unit (compiled before timing).
+  std::string jerr;
+  auto jit = jit::Jit::create(prog, jerr);
+  if (!jit || !jit->scalar(unit, jerr)) fail(jerr);
+  secs = best_seconds("crm/jit_per_record", o.reps, truth, [&] {
+    uint64_t n = 0;
+    for (const Record& r : recs) {
+      row[of] = origin_id[r.origin_id];
+      row[cf] = country_id[r.country_id];
+      row[vf] = r.value;
+      row[af] = r.adults;
+      n += jit->run(unit, ctx).value != 0;
+    }
+    return n;
+  });
+  emit(per_eval("crm/jit_per_record", secs, recs.size(), truth));
+#endif
 }
 
 void bench_audience(const Options& o) {
@@ -153,6 +180,14 @@ segment s = age between {} and {} and city in {{{}}} and member_level >= {} and 
   for (const auto& s : prog.segments) if (s.name == "s") batch_unit = s.batch_unit;
   double bsecs = best_seconds("crm/batch_vm", o.reps, truth, [&] { return batch.run(batch_unit, in).matches; });
   emit(per_second("crm/batch_vm", bsecs, p.size, truth));
+#if CRM_HAVE_JIT
+  // The batch JIT over the same columns (compiled before timing).
+  std::string jerr;
+  auto jit = jit::Jit::create(prog, jerr);
+  if (!jit || !jit->batch(batch_unit, jerr)) fail(jerr);
+  double jsecs = best_seconds("crm/jit_batch", o.reps, truth, [&] { return jit->run_batch(batch_unit, in).matches; });
+  emit(per_second("crm/jit_batch", jsecs, p.size, truth));
+#endif
 }
 
 // N strategies triggered by Order, each targeting its own store (out of 100,000) and one of 4
@@ -177,9 +212,26 @@ resource coupon c { discount: 5 CNY  threshold: 50 CNY }
 }
 
 void bench_streaming(const Options& o) {
-  for (size_t n : {size_t(10), size_t(100), size_t(1000), size_t(10000)}) {
+  struct Run { size_t n; bool jit; };
+  std::vector<Run> runs = {{10, false}, {100, false}, {1000, false}, {10000, false}};
+#if CRM_HAVE_JIT
+  // The JIT behind the engine's executor, every unit compiled before the clock starts (the
+  // compile cost is crm/jit_compile_*).
+  runs.push_back({1000, true});
+#endif
+  for (auto [n, use_jit] : runs) {
     Compiled c = compile(strategies_program(n));
-    engine::Engine eng(c.out.program);
+    engine::EngineOptions eo;
+#if CRM_HAVE_JIT
+    if (use_jit) {
+      std::string jerr;
+      auto ex = jit::JitExecutor::create(c.out.program, jerr, true);
+      if (!ex) fail(jerr);
+      eo.executor = ex;
+    }
+#endif
+    engine::Engine eng(c.out.program, eo);
+    const std::string suffix = use_jit ? "_jit" : "";
     // The same event stream for every catalogue size, so per-event costs compare directly.
     size_t events = o.records;
     SplitMix64 rng(7);
@@ -213,8 +265,8 @@ void bench_streaming(const Options& o) {
       decisions += out.size();
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    emit({fmt::format("crm/streaming_{}_strategies", n), "events_per_s", double(events) / secs, decisions});
-    emit({fmt::format("crm/streaming_{}_strategies", n), "ns_per_event", secs * 1e9 / double(events), decisions});
+    emit({fmt::format("crm/streaming_{}_strategies{}", n, suffix), "events_per_s", double(events) / secs, decisions});
+    emit({fmt::format("crm/streaming_{}_strategies{}", n, suffix), "ns_per_event", secs * 1e9 / double(events), decisions});
   }
 }
 
@@ -285,6 +337,22 @@ void bench_compile(const Options& o) {
   getrusage(RUSAGE_SELF, &ru);
   emit({fmt::format("crm/compile_{}_strategies", n), "seconds", secs, c.out.program.units.size()});
   emit({fmt::format("crm/compile_{}_strategies", n), "peak_rss_mb", double(ru.ru_maxrss) / 1024.0, c.out.program.units.size()});
+#if CRM_HAVE_JIT
+  // The JIT: start-up (lazy: ready to run, nothing compiled) and every unit compiled, with the
+  // object code's size.
+  std::string jerr;
+  auto j0 = std::chrono::steady_clock::now();
+  auto jit = jit::Jit::create(c.out.program, jerr);
+  if (!jit) fail(jerr);
+  double ready = std::chrono::duration<double>(std::chrono::steady_clock::now() - j0).count();
+  if (!jit->compile_all(jerr)) fail(jerr);
+  double all = std::chrono::duration<double>(std::chrono::steady_clock::now() - j0).count();
+  jit::Stats st = jit->stats();
+  size_t units = st.scalar_units + st.batch_units;
+  emit({fmt::format("crm/jit_startup_{}", n), "seconds", ready, c.out.program.units.size()});
+  emit({fmt::format("crm/jit_compile_{}", n), "seconds", all, units});
+  emit({fmt::format("crm/jit_compile_{}", n), "code_mb", double(st.code_bytes) / (1024.0 * 1024.0), units});
+#endif
 }
 
 // 10,000 strategies of one business in three shapes: one shared window and overlapping audiences

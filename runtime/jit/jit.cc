@@ -108,7 +108,10 @@ class Translator {
   }
 
   llvm::Function* scalar(uint32_t unit, std::string& error);
-  llvm::Function* batch(uint32_t unit, std::string& error);
+  // `shape`, when given, is the layout of the columns the code will read (batch_shape()): each
+  // field's load is then specialised (no width or presence test per row), which lets LLVM
+  // vectorise the loop; without it, the code reads any layout.
+  llvm::Function* batch(uint32_t unit, std::string& error, const std::string* shape = nullptr, const std::string& name = "");
 
  private:
   // A function of jit_ops.cc (present in the module's bitcode) or of the host.
@@ -307,7 +310,7 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
   return fn;
 }
 
-llvm::Function* Translator::batch(uint32_t unit, std::string& error) {
+llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::string* shape, const std::string& name) {
   const bytecode::Unit& u = p_.units[unit];
   for (const auto& ins : u.code)
     if (ins.op == Op::JUMP || ins.op == Op::JUMP_IF_FALSE || ins.op == Op::JUMP_IF_TRUE) {
@@ -315,7 +318,8 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error) {
       return nullptr;
     }
   auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(c_), {ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_batch_" + std::to_string(unit), m_);
+  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage,
+                                    name.empty() ? "crm_batch_" + std::to_string(unit) : name, m_);
   llvm::Value* in = fn->getArg(0);
   llvm::Value* ctx = fn->getArg(1);
   llvm::Value* base = fn->getArg(2);
@@ -331,6 +335,14 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error) {
   auto* args = b.CreateAlloca(llvm::ArrayType::get(i64_, max_call_args(u)), nullptr, "args");
   auto* agg_v = b.CreateAlloca(i64_, nullptr, "agg_v");
   auto* agg_s = b.CreateAlloca(i8_, nullptr, "agg_s");
+  // Specialised: each column's pointers once, before the loop.
+  std::map<uint32_t, std::pair<llvm::Value*, llvm::Value*>> col;
+  if (shape)
+    for (const auto& ins : u.code)
+      if ((ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE) && ins.a < shape->size() && (*shape)[ins.a] != 'x' &&
+          !col.count(ins.a))
+        col[ins.a] = {b.CreateCall(op("crm_jit_batch_col_data"), {in, k32(ins.a)}),
+                      b.CreateCall(op("crm_jit_batch_col_present"), {in, k32(ins.a)})};
   b.CreateCondBr(b.CreateICmpEQ(count, k64(0)), exit, loop);
 
   // One lane: straight-line code over SSA values, a value and an error bit per register.
@@ -361,6 +373,28 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error) {
       case Op::LOAD_CONST: put(ins.d, k64(constant(ins.a)), no); break;
       case Op::LOAD_PROFILE:
       case Op::HAS_PROFILE: {
+        if (shape) {  // the batch VM's LOAD_PROFILE / HAS_PROFILE for this column layout
+          bool has_op = ins.op == Op::HAS_PROFILE;
+          char kind = ins.a < shape->size() ? (*shape)[ins.a] : 'x';
+          if (kind == 'x') {  // no column: no value; a required field faults
+            put(ins.d, zero, llvm::ConstantInt::getBool(c_, required(ins.a) && !has_op));
+            break;
+          }
+          auto [data, pres] = col.at(ins.a);
+          bool with_presence = kind == 'P' || kind == 'Q';
+          llvm::Value* present = llvm::ConstantInt::getTrue(c_);
+          if (with_presence) present = b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, pres, row)), k8(0));
+          if (has_op) {
+            put(ins.d, b.CreateZExt(present, i64_), no);
+            break;
+          }
+          llvm::Value* v = (kind == 'p' || kind == 'P')
+                               ? b.CreateSExt(b.CreateLoad(i32_, b.CreateInBoundsGEP(i32_, data, row)), i64_)
+                               : b.CreateLoad(i64_, b.CreateInBoundsGEP(i64_, data, row));
+          put(ins.d, with_presence ? b.CreateSelect(present, v, zero) : v,
+              required(ins.a) ? b.CreateNot(present) : no);
+          break;
+        }
         llvm::Value* code = b.CreateCall(op("crm_jit_batch_profile"),
                                          {in, k32(ins.a), k8(required(ins.a)), k8(ins.op == Op::HAS_PROFILE), row, tmp});
         put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
@@ -523,9 +557,14 @@ bool make_target(Target& t, std::string& error) {
 }
 
 // A module with the operations' bitcode and the given units, optimised for the host.
+struct ShapedBatch {
+  uint32_t unit;
+  std::string shape, name;
+};
+
 std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
-                                           std::string& error) {
+                                           std::string& error, const std::vector<ShapedBatch>& shaped = {}) {
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
   auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
@@ -557,6 +596,8 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
       if (!tr.scalar(u, error)) return nullptr;
     for (uint32_t u : batch_units_)
       if (!tr.batch(u, error)) return nullptr;
+    for (const auto& sb : shaped)
+      if (!tr.batch(sb.unit, error, &sb.shape, sb.name)) return nullptr;
   } catch (const std::exception& e) {
     error = std::string("JIT: ") + e.what();
     return nullptr;
@@ -600,7 +641,10 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+  // Batch loops get O3 (more aggressive loop vectorisation and unswitching).
+  llvm::ModulePassManager mpm =
+      pb.buildPerModuleDefaultPipeline(batch_units_.empty() && shaped.empty() ? llvm::OptimizationLevel::O2
+                                                                               : llvm::OptimizationLevel::O3);
   mpm.run(*m, mam);
   return m;
 }
@@ -623,10 +667,13 @@ struct Jit::Impl {
   explicit Impl(const bytecode::Program& prog) : p(prog) {}
 
   // Compiles the listed units into one module and publishes their entry points.
-  bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error) {
+  std::map<std::string, BatchFn> shaped;  // "unit:shape" -> code specialised for that layout
+
+  bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
+               const std::vector<ShapedBatch>& sb = {}) {
     auto start = std::chrono::steady_clock::now();
     auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto m = build_module(p, target, *ctx, su, bu, error);
+    auto m = build_module(p, target, *ctx, su, bu, error, sb);
     if (!m) return false;
     if (auto e = lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) {
       error = "JIT: " + to_string(std::move(e));
@@ -648,8 +695,16 @@ struct Jit::Impl {
       }
       batch[u].store(addr->toPtr<BatchFn>(), std::memory_order_release);
     }
+    for (const auto& b : sb) {
+      auto addr = lljit->lookup(b.name);
+      if (!addr) {
+        error = "JIT: " + unit_label(p, b.unit) + ": " + to_string(addr.takeError());
+        return false;
+      }
+      shaped[std::to_string(b.unit) + ":" + b.shape] = addr->toPtr<BatchFn>();
+    }
     stats.scalar_units += su.size();
-    stats.batch_units += bu.size();
+    stats.batch_units += bu.size() + sb.size();
     stats.modules += 1;
     stats.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return true;
@@ -736,6 +791,33 @@ BatchFn Jit::batch(uint32_t unit, std::string& error) {
   return nullptr;
 }
 
+// The layout of a batch input's columns, one letter per profile field: x no column, p/P 4-byte
+// values without/with a presence column, q/Q 8-byte values without/with one.
+static std::string batch_shape(const bytecode::Program& p, const vm::BatchInput& in) {
+  std::string shape;
+  for (size_t f = 0; f < std::max(p.profile.size(), in.column_count); ++f) {
+    if (f >= in.column_count || !in.columns[f].data) shape += 'x';
+    else if (in.columns[f].width == 4) shape += in.columns[f].present ? 'P' : 'p';
+    else shape += in.columns[f].present ? 'Q' : 'q';
+  }
+  return shape;
+}
+
+BatchFn Jit::batch(uint32_t unit, const vm::BatchInput& in, std::string& error) {
+  if (unit >= impl_->p.units.size()) {
+    error = "JIT: no " + unit_label(impl_->p, unit);
+    return nullptr;
+  }
+  std::string shape = batch_shape(impl_->p, in);
+  std::string key = std::to_string(unit) + ":" + shape;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->shaped.find(key);
+  if (it != impl_->shaped.end()) return it->second;
+  ShapedBatch sb{unit, shape, "crm_batch_" + std::to_string(unit) + "_s" + std::to_string(impl_->shaped.size())};
+  if (!impl_->compile({}, {}, error, {sb})) return nullptr;
+  return impl_->shaped[key];
+}
+
 bool Jit::compile_all(std::string& error, size_t chunk) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<uint32_t> su, bu;
@@ -786,7 +868,7 @@ vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vec
   vm::BatchResult result;
   if (values) values->assign(in.rows, 0);
   std::string error;
-  BatchFn f = batch(unit, error);
+  BatchFn f = batch(unit, in, error);
   if (!f) {  // every row an error, as the batch VM reports a unit it cannot run
     result.errors = in.rows;
     return result;

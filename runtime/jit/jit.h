@@ -50,6 +50,9 @@ class Jit {
   // when it cannot be compiled. Thread-safe.
   ScalarFn scalar(uint32_t unit, std::string& error);
   BatchFn batch(uint32_t unit, std::string& error);
+  // Batch code specialised for the layout of `in`'s columns (widths, which have presence),
+  // compiled on first use of that layout: what run_batch() runs.
+  BatchFn batch(uint32_t unit, const vm::BatchInput& in, std::string& error);
   // Compiles every unit not compiled yet (scalar code for every unit, batch code for the batch
   // units of segments and strategies), in modules of `chunk` units.
   bool compile_all(std::string& error, size_t chunk = 512);

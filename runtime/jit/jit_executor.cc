@@ -22,7 +22,7 @@ void JitExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, engine::Bat
     faulted = out.faulted.data();
   }
   std::string error;
-  BatchFn fn = jit_->batch(unit, error);
+  BatchFn fn = jit_->batch(unit, in, error);
   if (!fn) {  // cannot happen for a verified batch unit; every row faults rather than guess
     out.faults = in.rows;
     if (faulted)

@@ -130,6 +130,11 @@ OP uint8_t crm_jit_batch_profile(const vm::BatchInput* in, uint32_t f, uint8_t r
   *out = present ? v : 0;
   return !present && required;
 }
+// A column's data and presence, read once per block by code specialised for the columns'
+// layout (Jit::run_batch): then each row is a plain load.
+OP const void* crm_jit_batch_col_data(const vm::BatchInput* in, uint32_t f) { return in->columns[f].data; }
+OP const uint8_t* crm_jit_batch_col_present(const vm::BatchInput* in, uint32_t f) { return in->columns[f].present; }
+
 // Aggregate g of row `row` (the translator asks once per row and aggregate, as the batch VM
 // does per block); then LOAD_AGG / HAS_AGG pick from it, an overflow being the lane's error.
 OP void crm_jit_batch_agg(const vm::BatchInput* in, uint64_t row, uint32_t g, int64_t* value, uint8_t* state) {

@@ -122,6 +122,18 @@ TEST(Jit, BatchCodeCountsAsTheBatchVm) {
     EXPECT_EQ(jr.errors, br.errors) << name;
     EXPECT_EQ(jv, bv) << name;
   }
+  // Code is specialised for the columns' layout: 4-byte ages without a presence column too.
+  std::vector<int32_t> age32(age.begin(), age.end());
+  cols[1] = {age32.data(), 4, nullptr};
+  for (const char* name : {"adult", "big", "ratio", "plus", "named"}) {
+    uint32_t u = unit_of(p, name, true);
+    std::vector<int64_t> jv, bv;
+    auto jr = jit->run_batch(u, in, &jv);
+    auto br = bvm.run(u, in, &bv);
+    EXPECT_EQ(jr.matches, br.matches) << name << " (4-byte ages)";
+    EXPECT_EQ(jr.errors, br.errors) << name << " (4-byte ages)";
+    EXPECT_EQ(jv, bv) << name << " (4-byte ages)";
+  }
   // A scalar unit (with jumps) has no batch code: an error naming it.
   crm::jit::BatchFn fn = jit->batch(unit_of(p, "named"), error);
   EXPECT_EQ(fn, nullptr);
