@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "compiler/driver.h"
+#include "compiler/sema/fold.h"
 #include "compiler/sema/semantic_model.h"
 
 namespace {
@@ -321,4 +322,25 @@ TEST(SemanticModel, PartialTreesOfEveryExampleCheckWithoutCrashing) {
     }
   }
   EXPECT_GT(variants, 100u);
+}
+
+// The folding pass is pure: it computes with the VM's operations and reports faults as values,
+// which the type pass turns into E0413.
+TEST(FoldPass, ArithmeticFoldsWithTheVmOperationsAndReturnsFaults) {
+  using crm::sema::Type;
+  using crm::sema::TypeKind;
+  using crm::sema::Value;
+  namespace fold = crm::sema::fold;
+  const auto* div = crm::sema::find_arith(crm::ast::BinaryOp::Div, TypeKind::Int, TypeKind::Int);
+  ASSERT_NE(div, nullptr);
+  auto half = fold::arith(*div, Value{int64_t(7)}, Value{int64_t(2)}, Type::of(TypeKind::Decimal));
+  ASSERT_EQ(half.status, fold::Status::Folded);
+  EXPECT_EQ(half.value.to_string(Type::of(TypeKind::Decimal)), "3.5");
+  auto zero = fold::arith(*div, Value{int64_t(7)}, Value{int64_t(0)}, Type::of(TypeKind::Decimal));
+  EXPECT_EQ(zero.status, fold::Status::Fault);
+  EXPECT_EQ(zero.fault, crm::bytecode::ops::Fault::DivisionByZero);
+  const auto* add = crm::sema::find_arith(crm::ast::BinaryOp::Add, TypeKind::Int, TypeKind::Int);
+  auto over = fold::arith(*add, Value{INT64_MAX}, Value{int64_t(1)}, Type::of(TypeKind::Int));
+  EXPECT_EQ(over.status, fold::Status::Fault);
+  EXPECT_EQ(fold::compare(crm::ast::BinaryOp::Lt, Value{int64_t(1)}, Value{int64_t(2)}), std::optional<bool>(true));
 }
