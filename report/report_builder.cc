@@ -9,16 +9,19 @@
 #include <crm/runtime.h>
 
 #include <sqlite3.h>
+#include <sys/mman.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <istream>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <stdexcept>
+#include <tuple>
 
 #include "report/statistics.h"
 #include "bytecode/program.h"
@@ -38,32 +41,67 @@ double ratio(double a, double b) { return b != 0 ? a / b : kNaN; }
 
 int64_t floor_day(int64_t micros) { return micros >= 0 ? micros / kDay : -((-micros + kDay - 1) / kDay); }
 
+// The allocator of the big per-pair and per-user arrays: blocks of 4 MiB and more are asked
+// for in transparent huge pages (madvise), since the report's time at millions of users goes to
+// random accesses into them and to their page faults (perf, 10M rows: a third of the time in
+// the TLB and the kernel's fault path with 4 KiB pages).
+template <class T>
+struct BigAllocator {
+  using value_type = T;
+  static constexpr size_t kHuge = size_t(2) << 20;
+  BigAllocator() = default;
+  template <class U>
+  BigAllocator(const BigAllocator<U>&) {}
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < 2 * kHuge) return std::allocator<T>().allocate(n);
+    void* p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+    if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without it the pages are ordinary ones
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < 2 * kHuge) std::allocator<T>().deallocate(p, n);
+    else std::free(p);
+  }
+  template <class U>
+  bool operator==(const BigAllocator<U>&) const { return true; }
+};
+template <class T>
+using BigVector = std::vector<T, BigAllocator<T>>;
+
+// One delivery of a pair: a granted row's time and channel. While the ledger is read, `tag` is the
+// pair's index (deliveries are appended in ledger order, one flat array for all pairs); the
+// array is then grouped by pair in place and `tag` holds what the events found.
 struct Delivery {
   int64_t at;
   uint32_t channel;
-  int64_t day;
+  uint32_t tag;
 };
+constexpr uint32_t kVisited = 1, kConverted = 2;  // Delivery::tag after grouping
 
 // One strategy and one user.
 struct Pair {
   uint32_t strategy, user;
-  bool treated = false, control = false;
-  int64_t first_decision = INT64_MAX;
-  std::vector<Delivery> deliveries;  // in ledger order (time order within a run)
-  uint64_t reached_channels = 0;   // channels (ids below 64) the pair was counted reached on
-  int64_t reached_day = INT64_MIN;  // the latest day it was counted reached on
-  int64_t subsidy = 0;               // of the user's redemptions of this strategy
+  uint32_t next_of_user = UINT32_MAX;  // the user's next pair (a chain through `pairs`)
+  uint32_t first = 0, count = 0;       // its deliveries: [first, first + count) once grouped;
+                                       // while reading, `first` is the latest one's index
+  bool treated : 1 = false, control : 1 = false;
   // From the events.
-  bool has_order_before = false;
+  bool has_order_before : 1 = false;
+  bool visited : 1 = false, converted : 1 = false;    // in a window after a delivery
+  bool exp_visit : 1 = false, exp_order : 1 = false;  // in the window after the first decision
+  uint32_t exp_orders = 0;
+  int64_t first_decision = INT64_MAX;
+  int64_t subsidy = 0;                    // of the user's redemptions of this strategy
   int64_t last_order_before = INT64_MIN;  // the latest order before the first delivery
-  bool visited = false, converted = false;  // in a window after a delivery
-  bool exp_visit = false, exp_order = false;  // in the window after the first decision
-  int64_t exp_orders = 0, exp_spend = 0;
+  int64_t exp_spend = 0;
 };
 
 struct Acc {
   Indicators row;
-  std::unordered_set<uint32_t> visited, converted;
 };
 
 // Lookups by string_view without building a std::string per ledger row.
@@ -74,7 +112,7 @@ struct TextHash {
 using Ids = std::unordered_map<std::string, uint32_t, TextHash, std::equal_to<>>;
 
 // An interned name and the last one looked up: consecutive ledger rows mostly repeat the
-// strategy, the channel and (within an event's unit) the user.
+// strategy and the channel. For the few strategies and channels of a ledger.
 struct Interner {
   Ids ids;
   std::vector<std::string>* names = nullptr;
@@ -92,14 +130,73 @@ struct Interner {
   }
 };
 
+// The users: millions of names, one looked up per ledger row. An open-addressing table of
+// (hash tag, id) words over the names packed in one arena costs one probe into a flat table
+// and one compare, where std::unordered_map costs a bucket, a node and its string, and a
+// heap block per name (perf: the map was a quarter of a report's time at 10M rows).
+class UserTable {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  uint32_t size() const { return static_cast<uint32_t>(ends_.size()); }
+  uint32_t find(std::string_view s) const {
+    if (slots_.empty()) return kNone;
+    size_t slot;
+    return probe(s, hash(s), slot);
+  }
+  uint32_t intern(std::string_view s) {
+    if ((size_t(size()) + 1) * 2 > slots_.size()) grow();
+    const uint64_t h = hash(s);
+    size_t slot;
+    uint32_t id = probe(s, h, slot);
+    if (id != kNone) return id;
+    id = size();
+    if (id == kNone - 1) throw std::length_error("more than 4 billion users");
+    arena_.append(s);
+    ends_.push_back(arena_.size());
+    slots_[slot] = (h & 0xffffffff00000000ULL) | (uint64_t(id) + 1);
+    return id;
+  }
+
+ private:
+  BigVector<uint64_t> slots_;  // (hash >> 32) << 32 | (id + 1); 0 is empty
+  std::string arena_;
+  BigVector<size_t> ends_;     // where each id's name ends in the arena
+  static uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+  std::string_view name(uint32_t id) const {
+    const size_t b = id ? ends_[id - 1] : 0;
+    return std::string_view(arena_).substr(b, ends_[id] - b);
+  }
+  uint32_t probe(std::string_view s, uint64_t h, size_t& slot) const {
+    const size_t mask = slots_.size() - 1;
+    const uint64_t tag = h & 0xffffffff00000000ULL;
+    for (slot = size_t(h) & mask;; slot = (slot + 1) & mask) {
+      const uint64_t v = slots_[slot];
+      if (v == 0) return kNone;
+      if ((v & 0xffffffff00000000ULL) == tag && name(uint32_t(v) - 1) == s) return uint32_t(v) - 1;
+    }
+  }
+  void grow() {
+    slots_.assign(std::max<size_t>(1024, slots_.size() * 2), 0);
+    const size_t mask = slots_.size() - 1;
+    for (uint32_t id = 0; id < size(); ++id) {
+      const uint64_t h = hash(name(id));
+      size_t slot = size_t(h) & mask;
+      while (slots_[slot] != 0) slot = (slot + 1) & mask;
+      slots_[slot] = (h & 0xffffffff00000000ULL) | (uint64_t(id) + 1);
+    }
+  }
+};
+
 struct Builder {
   const Options& o;
   Report& r;
-  Interner strategy_ids, user_ids, channel_ids;
+  Interner strategy_ids, channel_ids;
+  UserTable users;
   std::vector<std::string> strategies, channels;
-  std::vector<Pair> pairs;
-  std::vector<std::vector<uint32_t>> pairs_of_user;
-  std::unordered_map<uint64_t, Acc> accs;                    // see key()
+  BigVector<Pair> pairs;
+  BigVector<uint32_t> first_pair_of_user;  // a chain through Pair::next_of_user
+  BigVector<Delivery> deliveries;          // see Delivery
+  std::unordered_map<uint64_t, Acc> accs;    // see key(); references stay valid as it grows
 
   Builder(const Options& options, Report& report) : o(options), r(report) {
     strategy_ids.names = &strategies;
@@ -120,35 +217,55 @@ struct Builder {
     }
     return it->second;
   }
-  // The three rows a ledger row counts in: the strategy, its channel, its day.
+  // The three rows a ledger row counts in: the strategy, its channel (none without a channel),
+  // its day; remembered for the next row, which mostly has the same three.
+  struct Rows {
+    uint32_t s = kAll, ch = kAll;
+    int64_t day = 0;
+    Acc *all = nullptr, *channel = nullptr, *daily = nullptr;
+  } rows_memo;
+  const Rows& rows(uint32_t s, uint32_t ch, int64_t day) {
+    Rows& m = rows_memo;
+    if (m.all && m.s == s && m.ch == ch && m.day == day) return m;
+    m = {s, ch, day, &acc(s, kAll, 0, false), ch != kAll ? &acc(s, ch, 0, false) : nullptr, &acc(s, kAll, day, true)};
+    return m;
+  }
   template <class F>
   void each(uint32_t s, uint32_t ch, int64_t day, F f) {
-    f(acc(s, kAll, 0, false));
-    if (ch != kAll) f(acc(s, ch, 0, false));
-    f(acc(s, kAll, day, true));
+    const Rows& m = rows(s, ch, day);
+    f(*m.all);
+    if (m.channel) f(*m.channel);
+    f(*m.daily);
   }
   uint64_t last_pair_key = UINT64_MAX;
   uint32_t last_pair = 0;
-  // A user's pairs are found by a scan of the user's (few) strategies: no map keyed by pair.
+  // A user's pairs are found by a walk along the user's (few) strategies: no map keyed by pair.
   Pair& pair(uint32_t s, uint32_t u) {
     const uint64_t k = (uint64_t(s) << 32) | u;
     if (k == last_pair_key) return pairs[last_pair];
-    if (pairs_of_user.size() <= u) pairs_of_user.resize(std::max<size_t>(u + 1, pairs_of_user.size() * 2));
-    auto& mine = pairs_of_user[u];
-    uint32_t found = UINT32_MAX;
-    for (uint32_t i : mine)
-      if (pairs[i].strategy == s) found = i;
+    if (first_pair_of_user.size() <= u)
+      first_pair_of_user.resize(std::max<size_t>(u + 1, first_pair_of_user.size() * 2), UINT32_MAX);
+    uint32_t* link = &first_pair_of_user[u];
+    while (*link != UINT32_MAX && pairs[*link].strategy != s) link = &pairs[*link].next_of_user;
+    uint32_t found = *link;
     if (found == UINT32_MAX) {
-      found = static_cast<uint32_t>(pairs.size());
-      pairs.emplace_back();
+      if (pairs.size() >= UINT32_MAX - 1) throw std::length_error("more than 4 billion (strategy, user) pairs");
+      found = *link = static_cast<uint32_t>(pairs.size());
+      pairs.emplace_back();  // may move the pairs: `link` is not used after this
       pairs.back().strategy = s;
       pairs.back().user = u;
-      mine.push_back(found);
     }
     last_pair_key = k;
     last_pair = found;
     return pairs[found];
   }
+  uint32_t user_of(std::string_view name) {
+    if (last_user_id != UserTable::kNone && name == last_user_name) return last_user_id;
+    last_user_name.assign(name);
+    return last_user_id = users.intern(name);
+  }
+  std::string last_user_name;
+  uint32_t last_user_id = UserTable::kNone;
 
   bool read_ledger() {
     std::string spec = o.state;
@@ -190,61 +307,48 @@ struct Builder {
       std::string_view strategy = text(3);
       if (strategy.empty()) continue;  // a redemption of nothing this program granted
       const uint32_t s = strategy_ids(strategy);
-      const uint32_t u = user_ids(text(2));
+      const uint32_t u = user_of(text(2));
       std::string_view ch_text = text(6);
       const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = floor_day(at);
-      const bool decision = outcome == "granted" || outcome == "rejected" || outcome == "held" || outcome == "control";
+      const bool granted = outcome == "granted";
+      const bool decision = granted || outcome == "rejected" || outcome == "held" || outcome == "control";
       if (decision) {
         Pair& p = pair(s, u);
         if (p.first_decision == INT64_MAX) p.first_decision = at;
-        (outcome == "control" ? p.control : p.treated) = true;
+        if (outcome == "control") p.control = true;
+        else p.treated = true;
       }
-      if (outcome == "granted") {
-        Pair& p = pair(s, u);
+      if (granted) {
         std::string_view unit = text(0);
         int kind = sqlite3_column_int(st, 1);
         bool same = last_strategy == s && last_user == u && last_kind == kind && last_unit == unit;
+        const Rows& m = rows(s, ch, day);
         if (!same) {
           last_unit.assign(unit);
           last_kind = kind;
           last_user = u;
           last_strategy = s;
           delivery_channels.clear();
-          acc(s, kAll, 0, false).row.deliveries++;
-          acc(s, kAll, day, true).row.deliveries++;
+          m.all->row.deliveries++;
+          m.daily->row.deliveries++;
         }
         if (ch != kAll && std::find(delivery_channels.begin(), delivery_channels.end(), ch) == delivery_channels.end()) {
           delivery_channels.push_back(ch);
-          acc(s, ch, 0, false).row.deliveries++;
+          m.channel->row.deliveries++;
         }
-        const bool pushed = p.deliveries.empty() || p.deliveries.back().at != at || p.deliveries.back().channel != ch;
-        if (pushed) p.deliveries.push_back({at, ch, day});
         each(s, ch, day, [&](Acc& a) {
           a.row.granted++;
           if (amount > 0) a.row.redeemable++;
         });
-        // Reached users: the strategy's are the pairs with deliveries (counted at the end); a
-        // channel's or day's are a set, touched once per new (channel, day) of the pair.
-        // Reached users of a channel or a day: each pair is counted once per channel and day it
-        // had a delivery on. Channels below 64 and the latest day are remembered in the pair; any
-        // other case scans the pair's earlier deliveries (a pair's rows come in time order, so a
-        // day before the latest is rare).
-        auto earlier = [&](auto pred) {
-          for (size_t k = 0; k + 1 < p.deliveries.size(); ++k)
-            if (pred(p.deliveries[k])) return true;
-          return false;
-        };
-        if (pushed && ch != kAll) {
-          bool seen = ch < 64 ? (p.reached_channels >> ch) & 1 : earlier([&](const Delivery& d) { return d.channel == ch; });
-          if (ch < 64) p.reached_channels |= uint64_t(1) << ch;
-          if (!seen) acc(s, ch, 0, false).row.reached++;
-        }
-        if (pushed && day != p.reached_day) {
-          bool seen = day < p.reached_day && earlier([&](const Delivery& d) { return d.day == day; });
-          if (day > p.reached_day) p.reached_day = day;
-          if (!seen) acc(s, kAll, day, true).row.reached++;
+        // The pair's deliveries, one per (time, channel): several actions on one channel are one.
+        Pair& p = pair(s, u);
+        if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].channel != ch) {
+          if (deliveries.size() >= UINT32_MAX) throw std::length_error("more than 4 billion deliveries");
+          p.first = static_cast<uint32_t>(deliveries.size());
+          p.count++;
+          deliveries.push_back({at, ch, last_pair});
         }
       } else {
         last_strategy = kAll;  // another row ends the delivery
@@ -264,7 +368,35 @@ struct Builder {
     if (rc != SQLITE_DONE) r.error = fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     sqlite3_close(db);
+    if (r.error.empty()) group_deliveries();
     return r.error.empty();
+  }
+
+  // The deliveries, appended in ledger order, grouped by pair: a stable counting sort into a
+  // second array (its writes do not wait on each other; an in-place permutation chases one
+  // cache miss after another and took three times as long), then each pair's sorted by time
+  // (then channel; already so within a run) with repeats of a (time, channel) removed.
+  void group_deliveries() {
+    BigVector<uint32_t> cursor(pairs.size());
+    uint32_t offset = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      pairs[i].first = cursor[i] = offset;
+      offset += pairs[i].count;
+    }
+    {
+      BigVector<Delivery> grouped(deliveries.size());
+      for (const Delivery& d : deliveries) grouped[cursor[d.tag]++] = d;
+      deliveries.swap(grouped);
+    }
+    BigVector<uint32_t>().swap(cursor);
+    for (Pair& p : pairs) {
+      auto b = deliveries.begin() + p.first, e = b + p.count;
+      auto by_time = [](const Delivery& x, const Delivery& y) { return std::tie(x.at, x.channel) < std::tie(y.at, y.channel); };
+      if (!std::is_sorted(b, e, by_time)) std::sort(b, e, by_time);
+      e = std::unique(b, e, [](const Delivery& x, const Delivery& y) { return x.at == y.at && x.channel == y.channel; });
+      p.count = static_cast<uint32_t>(e - b);
+      for (auto d = b; d != e; ++d) d->tag = 0;
+    }
   }
 
   bool read_events() {
@@ -295,8 +427,8 @@ struct Builder {
       const bool is_order = type->text == o.order_type;
       if (!is_order && type->text != o.visit_type) continue;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
-      auto uit = user_ids.ids.find(std::string_view(user->text));
-      if (uit == user_ids.ids.end() || uit->second >= pairs_of_user.size()) continue;  // no decision about this user
+      const uint32_t uid = users.find(std::string_view(user->text));
+      if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) continue;  // no decision about this user
       if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 string");
       auto t = support::parse_time(time->text);
       if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", time->text));
@@ -308,7 +440,7 @@ struct Builder {
         if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
         value = d->units();
       }
-      for (uint32_t pi : pairs_of_user[uit->second]) {
+      for (uint32_t pi = first_pair_of_user[uid]; pi != UINT32_MAX; pi = pairs[pi].next_of_user) {
         Pair& p = pairs[pi];
         // Experiment: the window after the user's first decision of the strategy.
         if (p.first_decision != INT64_MAX && *t > p.first_decision && *t <= p.first_decision + W) {
@@ -319,8 +451,9 @@ struct Builder {
             p.exp_spend += value;
           }
         }
-        if (p.deliveries.empty()) continue;
-        const int64_t first = p.deliveries.front().at;
+        if (p.count == 0) continue;
+        const auto b = deliveries.begin() + p.first, e = b + p.count;
+        const int64_t first = b->at;
         if (*t < first) {
           if (is_order) {
             p.has_order_before = true;
@@ -334,33 +467,31 @@ struct Builder {
           continue;
         }
         // The latest delivery strictly before the event, if the event is in its window.
-        auto it = std::lower_bound(p.deliveries.begin(), p.deliveries.end(), *t,
-                                   [](const Delivery& d, int64_t v) { return d.at < v; });
-        if (it == p.deliveries.begin()) continue;
+        auto it = std::lower_bound(b, e, *t, [](const Delivery& d, int64_t v) { return d.at < v; });
+        if (it == b) continue;
         const int64_t at = std::prev(it)->at;
         if (*t - at > W) continue;
         p.visited = true;
         if (is_order) p.converted = true;
-        // Every channel of that delivery (its rows share `at`), and its day.
-        int64_t day = std::prev(it)->day;
-        bool first_row = true;
+        // Every channel of that delivery (its rows share `at`), and its day. Users visited and
+        // converted per channel and day are counted from these marks at the end.
+        const uint32_t mark = is_order ? kVisited | kConverted : kVisited;
+        if (is_order) {
+          const int64_t day = floor_day(at);
+          for (Acc* a : {&acc(p.strategy, kAll, 0, false), &acc(p.strategy, kAll, day, true)}) {
+            a->row.orders_after++;
+            a->row.sales_after += value;
+          }
+        }
         for (auto d = std::prev(it);; --d) {
           if (d->at != at) break;
-          auto count = [&](Acc& a) {
-            a.visited.insert(p.user);
-            if (is_order) {
-              a.converted.insert(p.user);
-              a.row.orders_after++;
-              a.row.sales_after += value;
-            }
-          };
-          if (first_row) {
-            count(acc(p.strategy, kAll, 0, false));
-            count(acc(p.strategy, kAll, day, true));
-            first_row = false;
+          d->tag |= mark;
+          if (is_order && d->channel != kAll) {
+            auto& a = acc(p.strategy, d->channel, 0, false).row;
+            a.orders_after++;
+            a.sales_after += value;
           }
-          if (d->channel != kAll) count(acc(p.strategy, d->channel, 0, false));
-          if (d == p.deliveries.begin()) break;
+          if (d == b) break;
         }
       }
     }
@@ -372,18 +503,45 @@ struct Builder {
   }
 
   void finish_indicators() {
-    // Per-user history (new, silent) at the strategy level.
+    // Users reached, visited and converted: per strategy from the pair, per day and channel from
+    // the pair's deliveries (in time order, so its days come in order), each user once per row.
+    std::vector<std::pair<uint32_t, uint32_t>> by_channel;  // channel, marks of any of its deliveries
     for (const Pair& p : pairs) {
-      if (p.deliveries.empty()) continue;
+      if (p.count == 0) continue;
       auto& a = acc(p.strategy, kAll, 0, false).row;
       a.reached++;
-      const int64_t first = p.deliveries.front().at;
+      a.visited += p.visited;
+      a.converted += p.converted;
+      const auto b = deliveries.begin() + p.first, e = b + p.count;
+      const int64_t first = b->at;
       if (!p.has_order_before) {
         a.new_customers++;
         if (p.converted) a.new_converted++;
       } else if (p.last_order_before < first - o.silent_micros) {
         a.silent++;
         if (p.converted) a.recalled++;
+      }
+      by_channel.clear();
+      for (auto d = b; d != e;) {
+        const int64_t day = floor_day(d->at);
+        uint32_t marks = 0;
+        for (; d != e && floor_day(d->at) == day; ++d) {
+          marks |= d->tag;
+          if (d->channel == kAll) continue;
+          auto c = std::find_if(by_channel.begin(), by_channel.end(), [&](const auto& x) { return x.first == d->channel; });
+          if (c == by_channel.end()) by_channel.push_back({d->channel, d->tag});
+          else c->second |= d->tag;
+        }
+        auto& row = acc(p.strategy, kAll, day, true).row;
+        row.reached++;
+        row.visited += (marks & kVisited) != 0;
+        row.converted += (marks & kConverted) != 0;
+      }
+      for (const auto& [ch, marks] : by_channel) {
+        auto& row = acc(p.strategy, ch, 0, false).row;
+        row.reached++;
+        row.visited += (marks & kVisited) != 0;
+        row.converted += (marks & kConverted) != 0;
       }
     }
     std::vector<std::pair<uint64_t, Acc*>> order;
@@ -397,8 +555,6 @@ struct Builder {
     for (auto& [k, a] : order) {
       Indicators& i = a->row;
       const bool strategy_row = i.channel.empty() && i.day.empty();
-      i.visited = static_cast<int64_t>(a->visited.size());
-      i.converted = static_cast<int64_t>(a->converted.size());
       i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
       i.reach_rate = ratio(double(i.visited), double(i.reached));
       i.order_conversion_rate = ratio(double(i.converted), double(i.visited));

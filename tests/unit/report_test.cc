@@ -10,6 +10,8 @@
 #include <crm/report.h>
 #include <crm/runtime.h>
 
+#include <sqlite3.h>
+
 #include "report/statistics.h"
 
 namespace {
@@ -281,6 +283,66 @@ strategy daily for business "shop" {
     EXPECT_EQ(r.indicators[k].deliveries, 2) << r.indicators[k].day;
     EXPECT_EQ(r.indicators[k].visited, k == 5 ? 1 : 0) << r.indicators[k].day;
   }
+}
+
+// A granted row of the ledger's schema for user `u<u>`, in SQL.
+std::string fmt_row(int u, const char* strategy, const char* channel, int64_t at) {
+  return "INSERT INTO crm_ledger (unit, user, strategy, outcome, resource, channel, code, amount, at, json, kind) "
+         "VALUES ('t" + std::to_string(at) + "', 'u" + std::to_string(u) + "', '" + strategy + "', 'granted', 'c10', '" +
+         channel + "', 'W10', 10000000, " + std::to_string(at) + ", '{}', 1);";
+}
+// Thousands of users on two strategies, written into a ledger out of time order (a ledger
+// appended by runs over logs of different periods): every user's deliveries are found again
+// (the user table grows many times) and an order is attributed to the latest delivery before
+// it by time, not by position in the ledger.
+TEST(Report, ManyUsersAndDeliveriesOutOfLedgerOrder) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("many", events);
+  const std::string path = o.state.substr(7);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const int kUsers = 3000;
+  std::string sql = "BEGIN; DELETE FROM crm_ledger;";
+  const int64_t day = 86'400'000'000LL, d1 = 1'772'359'200'000'000LL;  // 2026-03-01T10:00:00Z
+  auto row = [&](int u, const char* strategy, const char* channel, int64_t at) {
+    sql += fmt_row(u, strategy, channel, at);
+  };
+  for (int u = 0; u < kUsers; ++u) row(u, "s0", "App", d1 + 2 * day);  // 3 March first
+  for (int u = 0; u < kUsers; ++u) row(u, "s0", "App", d1);
+  for (int u = 0; u < kUsers; ++u) row(u, "s1", "Push", d1 + day);
+  sql += "COMMIT;";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  std::string log;
+  for (int u = 0; u < kUsers; u += 2)  // 3 March 12:00, two hours after s0's last delivery
+    log += "{\"id\":\"o" + std::to_string(u) + "\",\"type\":\"Order\",\"user\":\"u" + std::to_string(u) +
+           "\",\"time\":\"2026-03-03T12:00:00Z\",\"amount\":10}\n";
+  std::istringstream in(log);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  // s0, s0/App, s0 on 1 and 3 March, s1, s1/Push, s1 on 2 March.
+  ASSERT_EQ(r.indicators.size(), 7u);
+  const Indicators &s0 = r.indicators[0], &s0_app = r.indicators[1], &s0_d1 = r.indicators[2], &s0_d3 = r.indicators[3];
+  EXPECT_EQ(s0.reached, kUsers);
+  EXPECT_EQ(s0.deliveries, 2 * kUsers);
+  EXPECT_EQ(s0.converted, kUsers / 2);
+  EXPECT_EQ(s0.orders_after, kUsers / 2);
+  EXPECT_EQ(s0_app.reached, kUsers);
+  EXPECT_EQ(s0_app.converted, kUsers / 2);
+  EXPECT_EQ(s0_d1.day, "2026-03-01");
+  EXPECT_EQ(s0_d1.reached, kUsers);
+  EXPECT_EQ(s0_d1.converted, 0);
+  EXPECT_EQ(s0_d1.orders_after, 0);
+  EXPECT_EQ(s0_d3.day, "2026-03-03");
+  EXPECT_EQ(s0_d3.converted, kUsers / 2);
+  EXPECT_EQ(s0_d3.orders_after, kUsers / 2);
+  EXPECT_EQ(r.indicators[4].strategy, "s1");
+  EXPECT_EQ(r.indicators[4].converted, kUsers / 2);
+  EXPECT_EQ(r.indicators[5].channel, "Push");
+  EXPECT_EQ(r.indicators[5].converted, kUsers / 2);
+  EXPECT_EQ(r.indicators[6].reached, kUsers);
 }
 
 TEST(Report, ErrorsNameTheirInput) {
