@@ -104,7 +104,8 @@ int cmd_report(int argc, char** argv) {
   c.option("-I", includes, "DIR", "also look for the program's imported modules in DIR");
   c.option("--state", state, "sqlite:PATH", "the ledger (read only; it may be in use by a run)");
   c.option("--events", events, "E.jsonl", "the event log: visits and orders after the deliveries");
-  c.choice("--format", format, {"table", "json", "csv"}, "a table (default), one JSON document, or CSV");
+  c.choice("--format", format, {"table", "json", "csv", "html"},
+           "a table (default), one JSON document, CSV, or one HTML page with charts that opens offline");
   c.option("-o,--out", out_path, "FILE", "write the report there instead of standard output");
   c.option("--window", window, "DURATION", "attribution window after a delivery (default 14d; also h, m, s)");
   c.option("--silent", silent, "DURATION", "a silent user had no order for this long before (default 30d)");
@@ -127,6 +128,12 @@ int cmd_report(int argc, char** argv) {
       return usage_error("report", "--confidence `" + confidence + "` is not a level between 0 and 1");
   }
   std::string err;
+  if (format == "html" && !report::html_available()) {
+    std::string html;
+    report::to_html(report::Report{}, html, err);
+    std::cerr << "crm: --format html: " << err << "\n";
+    return kExitIo;
+  }
   for (const auto& p : std::vector<std::string>{events}) {
     if (p.empty()) continue;
     if (!claim_stdin(p, err)) return usage_error("", err);
@@ -155,12 +162,21 @@ int cmd_report(int argc, char** argv) {
     std::cerr << "crm: " << r.error << "\n";
     return r.error.find("cannot") == 0 ? kExitIo : kExitProblems;
   }
+  std::string text;
+  if (format == "html") {
+    if (!report::to_html(r, text, err)) {
+      std::cerr << "crm: --format html: " << err << "\n";
+      return kExitIo;
+    }
+  } else {
+    text = format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r);
+  }
   OutputFile out;
   if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
-  out.stream() << (format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r));
+  out.stream() << text;
   if (!out.finish(err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;

@@ -190,7 +190,9 @@ class UserTable {
 struct Builder {
   const Options& o;
   Report& r;
-  Interner strategy_ids, channel_ids;
+  Interner strategy_ids, channel_ids, reason_ids;
+  std::vector<std::string> reasons;
+  std::unordered_map<uint64_t, int64_t> rejections;  // strategy << 33 | held << 32 | reason -> rows
   UserTable users;
   std::vector<std::string> strategies, channels;
   BigVector<Pair> pairs;
@@ -201,6 +203,14 @@ struct Builder {
   Builder(const Options& options, Report& report) : o(options), r(report) {
     strategy_ids.names = &strategies;
     channel_ids.names = &channels;
+    reason_ids.names = &reasons;
+  }
+  void finish_rejections() {
+    for (const auto& [k, rows] : rejections)
+      r.rejections.push_back({strategies[k >> 33], (k >> 32) & 1 ? "held" : "rejected", reasons[uint32_t(k)], rows});
+    std::sort(r.rejections.begin(), r.rejections.end(), [](const Rejection& a, const Rejection& b) {
+      return std::tie(a.strategy, a.outcome, a.reason) < std::tie(b.strategy, b.outcome, b.reason);
+    });
   }
   // strategy (20 bits) | channel + 1 or 0 (12 bits) | day + 2^31 or 0 (32 bits)
   static uint64_t key(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
@@ -340,7 +350,10 @@ struct Builder {
         }
         each(s, ch, day, [&](Acc& a) {
           a.row.granted++;
-          if (amount > 0) a.row.redeemable++;
+          if (amount > 0) {
+            a.row.redeemable++;
+            a.row.budget_spent += amount;
+          }
         });
         // The pair's deliveries, one per (time, channel): several actions on one channel are one.
         Pair& p = pair(s, u);
@@ -352,8 +365,12 @@ struct Builder {
         }
       } else {
         last_strategy = kAll;  // another row ends the delivery
-        if (outcome == "rejected") each(s, ch, day, [](Acc& a) { a.row.rejected++; });
-        else if (outcome == "held") each(s, ch, day, [](Acc& a) { a.row.held++; });
+        if (outcome == "rejected" || outcome == "held") {
+          const bool held = outcome == "held";
+          each(s, ch, day, [&](Acc& a) { (held ? a.row.held : a.row.rejected)++; });
+          const uint32_t why = reason_ids(text(5));
+          rejections[(uint64_t(s) << 33) | (uint64_t(held) << 32) | why]++;
+        }
         else if (outcome == "control") each(s, ch, day, [](Acc& a) { a.row.control++; });
         else if (outcome == "redeemed") {
           each(s, ch, day, [&](Acc& a) {
@@ -727,6 +744,12 @@ Report build(const Options& options) {
     if (!b.read_ledger() || !b.read_events()) return r;
     b.finish_indicators();
     b.finish_experiments(prog);
+    b.finish_rejections();
+    if (prog) {
+      for (const auto& s : prog->strategies)
+        if (s.has_budget) r.budgets.push_back({s.name, s.budget, s.paced});
+      std::sort(r.budgets.begin(), r.budgets.end(), [](const Budget& a, const Budget& b) { return a.strategy < b.strategy; });
+    }
     if (prog) compare_with_ledger(options.state, *prog, r.notes);
     if (!options.events) r.notes.push_back("no event log: visits, orders and experiment outcomes are not measured");
     else if (!prog && !r.experiments.empty())

@@ -42,6 +42,7 @@ void indicator_fields(const Indicators& i, const Visit& f) {
   opt_count("orders_before", i.orders_before);
   f("sales_before", history ? money(i.sales_before) : "null");
   count("redeemable", i.redeemable);
+  f("budget_spent", money(i.budget_spent));
   count("redeemed", i.redeemed);
   f("subsidy", money(i.subsidy));
   f("redemption_sales", money(i.redemption_sales));
@@ -139,6 +140,18 @@ std::string to_json(const Report& r) {
     out += "],";
     out += object([&](const Visit& f) { experiment_fields(e, f); }).substr(1);
   }
+  out += "],\n\"rejections\":[";
+  for (size_t k = 0; k < r.rejections.size(); ++k) {
+    const Rejection& x = r.rejections[k];
+    out += fmt::format("{}{{\"strategy\":{},\"outcome\":{},\"reason\":{},\"rows\":{}}}", k ? "," : "", q(x.strategy),
+                       q(x.outcome), q(x.reason), x.rows);
+  }
+  out += "],\n\"budgets\":[";
+  for (size_t k = 0; k < r.budgets.size(); ++k) {
+    const Budget& b = r.budgets[k];
+    out += fmt::format("{}{{\"strategy\":{},\"budget\":{},\"paced\":{}}}", k ? "," : "", q(b.strategy), money(b.budget),
+                       b.paced ? "true" : "false");
+  }
   out += "],\n\"notes\":[";
   for (size_t k = 0; k < r.notes.size(); ++k) out += (k ? "," : "") + q(r.notes[k]);
   out += "]}\n";
@@ -171,6 +184,8 @@ std::string to_csv(const Report& r) {
       out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, value(v));
     });
   }
+  for (const Rejection& x : r.rejections)
+    out += fmt::format("{},{},,,,{},{}\n", x.outcome, cell(x.strategy), cell(x.reason), x.rows);
   return out;
 }
 

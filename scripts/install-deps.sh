@@ -40,11 +40,12 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The npm packages of editor-support/, exactly as pinned in each package-lock.json. `npm ci` runs
+# The npm packages of editor-support/ and report/html (ECharts for `crm report --format html`,
+# embedded at build time), exactly as pinned in each package-lock.json. `npm ci` runs
 # only when the lockfile changed since the last install (a stamp in node_modules), from npm's
 # cache when it can, so a warm run costs nothing.
 root="$(cd "$(dirname "$0")/.." && pwd)"
-for dir in editor-support/textmate editor-support/vscode; do
+for dir in editor-support/textmate editor-support/vscode report/html; do
   lock="$root/$dir/package-lock.json"
   stamp="$root/$dir/node_modules/.crm-lock.sha256"
   sum="$(sha256sum "$lock" | cut -d' ' -f1)"

@@ -5,6 +5,8 @@
 //   crm::report::Options      what to read (a ledger, an event log) and the windows
 //   crm::report::build()      one pass over the ledger, one over the events -> a Report
 //   crm::report::to_json/to_csv/to_table   the outputs of `crm report --format json|csv|table`
+//   crm::report::to_html   one self-contained page with charts (`--format html`; needs a build
+//                          with the embedded charting library: html_available())
 //
 // Shapes and units: money is in millionths of the data's currency (139.12 USD is 139'120'000;
 // amounts in different currencies are not converted, so keep one currency per report), times
@@ -60,6 +62,7 @@ struct Indicators {
   int64_t orders_before = 0;      // reached users' orders in the window before their first delivery
   int64_t sales_before = 0;       // money
   int64_t redeemable = 0;         // granted coupons and red envelopes (rows with a face value)
+  int64_t budget_spent = 0;       // money: their face value, which the budget reserves at grant
   int64_t redeemed = 0;           // redemption rows
   int64_t subsidy = 0;            // money: face value of the redeemed grants
   int64_t redemption_sales = 0;   // money: order amounts of the redemptions
@@ -110,6 +113,19 @@ struct Experiment {
   double incremental_roi = 0;
 };
 
+// Rejected or held rows of a strategy by reason (the ledger's `reason`: budget, stock, ...).
+struct Rejection {
+  std::string strategy, outcome, reason;  // outcome: "rejected" or "held"
+  int64_t rows = 0;
+};
+
+// A strategy's budget as the program declares it (only with Options::program).
+struct Budget {
+  std::string strategy;
+  int64_t budget = 0;  // money
+  bool paced = false;  // `pacing even`
+};
+
 struct Report {
   bool ok = false;
   std::string error;
@@ -117,6 +133,8 @@ struct Report {
   Options options;                        // as used (events pointer cleared)
   std::vector<Indicators> indicators;     // per strategy (by name), then its channels, then its days
   std::vector<Experiment> experiments;    // strategies with control rows, by name
+  std::vector<Rejection> rejections;      // by strategy, outcome, reason
+  std::vector<Budget> budgets;            // strategies of the program with a budget, by name
   std::vector<std::string> notes;         // what could not be computed, and why
 };
 
@@ -125,5 +143,11 @@ Report build(const Options& options);
 std::string to_json(const Report& report);
 std::string to_csv(const Report& report);    // one table: a `table` column says indicators or experiment
 std::string to_table(const Report& report);  // for a terminal
+// An HTML page that opens offline: the report's JSON, Apache ECharts and the charts (budget burn
+// against the budget, deliveries and conversions per day, uplift per arm with its interval, the
+// reached -> visited -> converted funnel, rejection reasons). False with `error` when this build
+// has no ECharts embedded (see html_available()).
+bool to_html(const Report& report, std::string& html, std::string& error);
+bool html_available();
 
 }  // namespace crm::report
