@@ -21,6 +21,7 @@
 #include "cli/report_command.h"
 #include "cli/runtime_commands.h"
 #include "cli/unified_diff.h"
+#include "lsp/server.h"
 
 namespace cli = crm::cli;
 
@@ -44,6 +45,7 @@ commands:
                     record one as a ledger (hillstrom)
   report [FILE...]  indicators and experiments over --state LEDGER and --events E.jsonl
   codes             list every diagnostic code with its summary
+  lsp               run the language server (LSP over standard input and output; docs/lsp.md)
   help [COMMAND]    show help for a command
   version           print the version
 
@@ -274,6 +276,18 @@ int cmd_version(int argc, char** argv) {
   return 0;
 }
 
+int cmd_lsp(int argc, char** argv) {
+  bool stdio = false;
+  crm::lsp::ServerOptions o;
+  Command c("lsp", "lsp [--stdio] [--docs-url URL]",
+            "Runs the language server: JSON-RPC 2.0 with LSP framing on standard input and output "
+            "(docs/lsp.md). Exits 0 after `shutdown` then `exit`, 1 otherwise.");
+  c.flag("--stdio", stdio, "talk over standard input and output (the default and only transport)");
+  c.option("--docs-url", o.diagnostics_docs, "URL", "page diagnostic codes link to (default: docs/diagnostics.md)");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  return crm::lsp::serve(0, 1, o);
+}
+
 using CommandMain = int (*)(int, char**);
 struct CommandEntry {
   const char* name;
@@ -284,6 +298,7 @@ const CommandEntry kCommands[] = {
     {"compile", cli::cmd_compile}, {"run", cli::cmd_run},           {"audience", cli::cmd_audience},
     {"explain", cli::cmd_explain}, {"import", cli::cmd_import},     {"codes", cmd_codes},
     {"version", cmd_version},      {"report", cli::cmd_report},
+    {"lsp", cmd_lsp},
 };
 
 CommandMain find_command(const std::string& name) {

@@ -4,12 +4,12 @@
 The layers, bottom up (docs/architecture.md):
 
     support -> bytecode -> runtime -> compiler (+ stdlib) -> crm API (include/crm, api/)
-            -> libraries over the API (report/) -> tools (cli/)
+            -> libraries over the API (report/) -> tools (cli/, lsp/)
 
 A file may include headers of its own layer and of the layers below it, never above. Two more
 rules: the public headers (include/crm/) include only other public headers, since they are
-installed alone; and the tools (cli/) include only the public API and their own headers, without
-exception: the tool proves that the API suffices (issue 10 item 5).
+installed alone; and the tools (cli/, lsp/) include only the public API and the tools' headers,
+without exception: the tools prove that the API suffices (issue 10 item 5).
 
 Usage: check_layers.py [ROOT]    (ROOT defaults to the repository holding this script)
 Exit status 0 when every rule holds, 1 otherwise; violations are printed as FILE:LINE: message.
@@ -29,6 +29,7 @@ RANK = {
     "crm": 4,
     "report": 5,
     "cli": 6,
+    "lsp": 6,
     "tests": 7,
     "bench": 7,
 }
@@ -44,6 +45,7 @@ FOLDERS = {
     "include/crm": 4,
     "report": 5,
     "cli": 6,
+    "lsp": 6,
 }
 SUFFIXES = {".h", ".hh", ".hpp", ".cc", ".cpp", ".def", ".inc"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
@@ -76,7 +78,10 @@ def check(root):
                 if folder == "include/crm" and target != "crm":
                     errors.append(f"{where}: public header includes internal header {inc} "
                                   "(include/crm/ is installed alone: only <crm/...> and system headers)")
-                elif folder == "cli" and target not in ("crm", "cli"):
+                elif folder == "lsp" and target not in ("crm", "lsp"):
+                    errors.append(f"{where}: the language server includes internal header {inc} "
+                                  "(tools use the public API, include/crm, and their own headers only)")
+                elif folder == "cli" and target not in ("crm", "cli", "lsp"):
                     errors.append(f"{where}: the CLI includes internal header {inc} "
                                   "(tools use the public API, include/crm, and their own headers only)")
                 elif RANK[target] > rank:

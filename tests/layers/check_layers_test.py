@@ -2,7 +2,8 @@
 """check_layers_test.py - scripts/check_layers.py passes on the tree and fails on each kind of
 violation planted in a temporary copy: an upward include (runtime -> compiler, support -> bytecode,
 bytecode -> runtime, compiler -> api), an internal header in a public header, and an internal
-header of any layer in the CLI (which has no exceptions: it is written over include/crm only).
+header of any layer in the CLI or the language server (no exceptions: tools are written over
+include/crm only).
 
 Usage: check_layers_test.py ROOT   (the repository; it is copied, never modified)
 """
@@ -14,7 +15,7 @@ import tempfile
 import unittest
 
 ROOT = pathlib.Path(sys.argv.pop(1) if len(sys.argv) > 1 else ".").resolve()
-COPIED = ["support", "bytecode", "runtime", "compiler", "stdlib", "api", "include", "report", "cli", "scripts"]
+COPIED = ["support", "bytecode", "runtime", "compiler", "stdlib", "api", "include", "report", "cli", "lsp", "scripts"]
 
 
 class CheckLayers(unittest.TestCase):
@@ -96,6 +97,14 @@ class CheckLayers(unittest.TestCase):
         rc, out = self.run_check()
         self.assertEqual(rc, 1, out)
         self.assertIn("the CLI includes internal header runtime/vm/vm.h", out)
+
+    def test_language_server_internal_include_fails(self):
+        # lsp/ is a tool over include/crm: even the compiler's headers are off limits.
+        self.plant("lsp/server.cc", '#include "compiler/driver.h"')
+        rc, out = self.run_check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("lsp/server.cc:", out)
+        self.assertIn("the language server includes internal header compiler/driver.h", out)
 
 
 if __name__ == "__main__":

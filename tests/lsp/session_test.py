@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""session_test.py - scripted editor sessions against `crm lsp`, compared with golden transcripts.
+
+Usage: session_test.py CRM_BINARY [SESSION...]
+Each session copies tests/lsp/workspace to a temporary folder, starts `CRM_BINARY lsp --stdio`,
+drives it through tests/lsp/lsp_client.py as an editor would, checks what it must (assertions
+below), and compares the whole transcript (every message both ways, with the temporary paths
+replaced by $WS, $CACHE and $DOCS) with tests/lsp/golden/SESSION.transcript.
+CRM_UPDATE_GOLDEN=1 rewrites the goldens instead (review the diff).
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from lsp_client import Client, uri  # noqa: E402
+
+GOLDEN = os.path.join(HERE, "golden")
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("  FAIL: " + what)
+
+
+class Session:
+    def __init__(self, crm, name):
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix="crm-lsp-")
+        self.ws = os.path.join(self.tmp, "ws")
+        shutil.copytree(os.path.join(HERE, "workspace"), self.ws)
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
+        self.docs = "https://crm.invalid/docs/diagnostics.md"
+        self.c = Client([crm, "lsp", "--stdio", "--docs-url", self.docs], env=env)
+
+    def uri(self, rel):
+        return uri(os.path.join(self.ws, rel))
+
+    def text(self, rel):
+        with open(os.path.join(self.ws, rel), encoding="utf-8") as f:
+            return f.read()
+
+    def initialize(self):
+        r = self.c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
+                                          "workspaceFolders": [{"uri": uri(self.ws), "name": "ws"}]})
+        self.c.notify("initialized", {})
+        return r
+
+    def open(self, rel, text=None, version=1):
+        self.c.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri(rel), "languageId": "crm", "version": version,
+            "text": self.text(rel) if text is None else text}})
+
+    def change(self, rel, version, start, end, text, wait=True):
+        """An incremental change; waits for the diagnostics it causes (a deterministic transcript)."""
+        self.c.notify("textDocument/didChange", {
+            "textDocument": {"uri": self.uri(rel), "version": version},
+            "contentChanges": [{"range": {"start": {"line": start[0], "character": start[1]},
+                                          "end": {"line": end[0], "character": end[1]}}, "text": text}]})
+        if wait:
+            return self.c.wait_diagnostics(self.uri(rel))
+
+    def at(self, rel, line, character):
+        return {"textDocument": {"uri": self.uri(rel)}, "position": {"line": line, "character": character}}
+
+    def finish(self):
+        self.c.request("shutdown")
+        self.c.notify("exit")
+        rc = self.c.close()
+        check(rc == 0, "%s: exit code %s after shutdown and exit" % (self.name, rc))
+        self.compare()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ---- transcripts ----
+    def normalise(self, msg):
+        s = json.dumps(msg, sort_keys=True, ensure_ascii=False)
+        for path, name in ((os.path.join(self.tmp, "cache"), "$CACHE"), (self.ws, "$WS"), (self.docs, "$DOCS")):
+            s = s.replace(path, name).replace(path.replace("/", "\\/"), name)
+        return s
+
+    def summarise(self, direction, msg):
+        # Completion lists are long: the transcript keeps each item's label, kind and detail.
+        if direction == "<-" and isinstance(msg.get("result"), dict) and "items" in msg["result"]:
+            items = ["%s|%s|%s" % (i["label"], i["kind"], i.get("detail", "")) for i in msg["result"]["items"]]
+            msg = dict(msg, result={"isIncomplete": msg["result"]["isIncomplete"], "items": items})
+        return msg
+
+    def compare(self):
+        lines = []
+        for direction, msg in self.c.transcript:
+            lines.append(direction + " " + self.normalise(self.summarise(direction, msg)))
+        got = "\n".join(lines) + "\n"
+        path = os.path.join(GOLDEN, self.name + ".transcript")
+        if os.environ.get("CRM_UPDATE_GOLDEN"):
+            os.makedirs(GOLDEN, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(got)
+            print("  updated " + os.path.relpath(path))
+            return
+        try:
+            with open(path, encoding="utf-8") as f:
+                want = f.read()
+        except FileNotFoundError:
+            check(False, "%s: no golden %s (run with CRM_UPDATE_GOLDEN=1)" % (self.name, path))
+            return
+        if got != want:
+            g, w = got.splitlines(), want.splitlines()
+            for i in range(max(len(g), len(w))):
+                if i >= len(g) or i >= len(w) or g[i] != w[i]:
+                    print("  first difference at message %d:\n    want: %s\n    got:  %s" %
+                          (i + 1, w[i] if i < len(w) else "<end>", g[i] if i < len(g) else "<end>"))
+                    break
+            check(False, "%s: transcript differs from %s" % (self.name, os.path.relpath(path)))
+
+
+def codes(diags):
+    return sorted(d.get("code", "") for d in diags)
+
+
+# ---- sessions ----------------------------------------------------------------------------------
+
+def session_protocol(crm):
+    """Lifecycle and malformed input: every bad message gets a JSON-RPC error, the server survives."""
+    s = Session(crm, "protocol")
+    c = s.c
+    err = c.request("textDocument/hover", s.at("main.crm", 0, 0), expect_error=True)
+    check(err["code"] == -32002, "request before initialize: ServerNotInitialized")
+    r = s.initialize()
+    caps = r["capabilities"]
+    check(caps["textDocumentSync"]["change"] == 2, "incremental sync")
+    check(caps["positionEncoding"] == "utf-16", "UTF-16 positions")
+    err = c.request("initialize", {"capabilities": {}}, expect_error=True)
+    check(err["code"] == -32600, "second initialize: InvalidRequest")
+    # Not JSON, not an object, no jsonrpc, a bad id, a framing error: each answered, none fatal.
+    body = b"{not json"
+    c.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    check(c.read_any()["error"]["code"] == -32700, "invalid JSON: ParseError")
+    body = b"[1,2]"
+    c.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    check(c.read_any()["error"]["code"] == -32600, "array: InvalidRequest")
+    body = b'{"id":7,"method":"shutdown"}'
+    c.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    check(c.read_any()["error"]["code"] == -32600, "no jsonrpc member: InvalidRequest")
+    body = b'{"jsonrpc":"2.0","id":{"x":1},"method":"shutdown"}'
+    c.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    check(c.read_any()["error"]["code"] == -32600, "object id: InvalidRequest")
+    c.send_raw(b"Content-Type: x\r\n\r\n")
+    check(c.read_any()["error"]["code"] == -32700, "no Content-Length: ParseError")
+    c.send_raw(b"Content-Length: abc\r\n\r\n")
+    check(c.read_any()["error"]["code"] == -32700, "bad Content-Length: ParseError")
+    err = c.request("textDocument/unknownThing", {}, expect_error=True)
+    check(err["code"] == -32601, "unknown method: MethodNotFound")
+    err = c.request("textDocument/hover", {"position": {"line": 0}}, expect_error=True)
+    check(err["code"] == -32602, "missing textDocument: InvalidParams")
+    err = c.request("textDocument/hover", s.at("not-open.crm", 0, 0), expect_error=True)
+    check(err["code"] == -32602, "document not open: InvalidParams")
+    # A change whose range lies outside the document is refused, not applied.
+    s.open("main.crm")
+    check(c.wait_diagnostics(s.uri("main.crm")) == [], "main.crm opens clean")
+    s.change("main.crm", 2, (500, 0), (501, 0), "garbage", wait=False)
+    c.notify("$/cancelRequest", {"id": 99})
+    err = c.request("textDocument/hover", s.at("main.crm", 0, 0))
+    check(c.request("shutdown") is None, "shutdown answers null")
+    err = c.request("textDocument/hover", s.at("main.crm", 0, 0), expect_error=True)
+    check(err["code"] == -32600, "request after shutdown: InvalidRequest")
+    c.notify("exit")
+    rc = c.close()
+    check(rc == 0, "exit after shutdown: 0")
+    s.compare()
+    # exit without shutdown: 1
+    s2 = Session(crm, "protocol-exit")
+    s2.initialize()
+    s2.c.notify("exit")
+    check(s2.c.close() == 1, "exit without shutdown: 1")
+
+
+def session_editing(crm):
+    """Open a broken file, coded diagnostics, fix it, empty list; incremental edits in UTF-16; format."""
+    s = Session(crm, "editing")
+    c = s.c
+    s.initialize()
+    broken = s.text("main.crm").replace("orders_30d and", "orders_3d and")
+    s.open("main.crm", broken)
+    d = c.wait_diagnostics(s.uri("main.crm"))
+    check(codes(d) == ["E0204"], "the misspelt segment is E0204: %s" % codes(d))
+    if d:
+        check(d[0]["codeDescription"]["href"] == s.docs + "#e0204", "code links to docs/diagnostics.md")
+        check(d[0].get("data", {}).get("fix") == "orders_30d", "the diagnostic carries its fix")
+        acts = c.request("textDocument/codeAction", {"textDocument": {"uri": s.uri("main.crm")},
+                                                     "range": d[0]["range"], "context": {"diagnostics": d}})
+        check(len(acts) == 1 and acts[0]["edit"]["changes"][s.uri("main.crm")][0]["newText"] == "orders_30d",
+              "quick fix replaces with orders_30d")
+    # The fix, as an incremental change: replace `orders_3d` with `orders_30d`.
+    line = broken.splitlines().index("segment regulars = orders_3d and spent(60 days) > big_order")
+    check(s.change("main.crm", 2, (line, 19), (line, 28), "orders_30d") == [], "fixed: empty list")
+    # A type error while a later line is half typed; then non-ASCII text before the error on its line
+    # (columns are UTF-16: the CJK string is 4 units, the emoji 2).
+    d = s.change("main.crm", 3, (line, 0), (line, 0), "const label = \"双十一🎉\"\nconst wrong: Int = \"x\"\n")
+    check(codes(d) == ["E0401"], "type error reported: %s" % codes(d))
+    # `const wrong = "双十一🎉" + 1`: the `+` is at UTF-16 column 22 (byte 30).
+    d = s.change("main.crm", 4, (line + 1, 0), (line + 2, 0), "const wrong = \"双十一🎉\" + 1\n")
+    check(len(d) == 1 and d[0]["range"]["start"] == {"line": line + 1, "character": 22}, "UTF-16 columns")
+    # An edit that starts after the emoji on the same line, given in UTF-16 units.
+    d = s.change("main.crm", 5, (line + 1, 24), (line + 1, 25), "nope")
+    check(codes(d) == ["E0204"] and d[0]["range"]["start"]["character"] == 24 and
+          d[0]["range"]["end"]["character"] == 28, "edit at a UTF-16 column: %s" % d)
+    check(s.change("main.crm", 6, (line, 0), (line + 2, 0), "") == [], "back to clean")
+    # Formatting: a badly laid out line comes back as one edit; range formatting outside it does nothing.
+    s.change("main.crm", 7, (line, 0), (line + 1, 0), "segment   regulars =   orders_30d and spent(60 days)>big_order\n")
+    edits = c.request("textDocument/formatting", {"textDocument": {"uri": s.uri("main.crm")},
+                                                  "options": {"tabSize": 4, "insertSpaces": True}})
+    check(len(edits) == 1 and edits[0]["range"]["start"]["line"] == line, "format: one edit on the bad line")
+    none = c.request("textDocument/rangeFormatting", {"textDocument": {"uri": s.uri("main.crm")},
+                                                      "range": {"start": {"line": 0, "character": 0},
+                                                                "end": {"line": 2, "character": 0}},
+                                                      "options": {"tabSize": 4, "insertSpaces": True}})
+    check(none == [], "range formatting elsewhere: no edit")
+    some = c.request("textDocument/rangeFormatting", {"textDocument": {"uri": s.uri("main.crm")},
+                                                      "range": {"start": {"line": line, "character": 0},
+                                                                "end": {"line": line, "character": 5}},
+                                                      "options": {"tabSize": 4, "insertSpaces": True}})
+    check(len(some) == 1, "range formatting on the line: its edit")
+    # A syntax error: diagnostics still come, formatting is refused with an error.
+    d = s.change("main.crm", 8, (line, 0), (line + 1, 0), "segment regulars = orders_30d and (\n")
+    check(len(d) > 0 and all(x["code"].startswith("E0") for x in d), "syntax error reported with a code")
+    err = c.request("textDocument/formatting", {"textDocument": {"uri": s.uri("main.crm")},
+                                                "options": {"tabSize": 4, "insertSpaces": True}}, expect_error=True)
+    check(err["code"] == -32803, "format with syntax errors: RequestFailed")
+    # Closing clears the document's diagnostics.
+    c.notify("textDocument/didClose", {"textDocument": {"uri": s.uri("main.crm")}})
+    check(c.wait_diagnostics(s.uri("main.crm")) == [], "closed: diagnostics cleared")
+    s.finish()
+
+
+def session_imports(crm):
+    """Imports resolve against open buffers: an unsaved edit of the schema shows in its importer."""
+    s = Session(crm, "imports")
+    c = s.c
+    s.initialize()
+    s.open("main.crm")
+    check(c.wait_diagnostics(s.uri("main.crm")) == [], "main.crm clean")
+    schema = s.text("shop/schema.crm")
+    s.open("shop/schema.crm", schema)
+    # Opening the schema re-checks its importer too (the buffer may differ from the file).
+    got = {}
+    while len(got) < 2:
+        p = c.wait_notification("textDocument/publishDiagnostics")
+        got[p["uri"]] = p["diagnostics"]
+    check(got == {s.uri("main.crm"): [], s.uri("shop/schema.crm"): []}, "both clean")
+    line = schema.splitlines().index("segment orders_30d = count(Order within 30 days) >= 2")
+    # Rename the segment in the (unsaved) schema buffer: main.crm now uses an unknown name.
+    s.change("shop/schema.crm", 2, (line, 8), (line, 18), "orders_month", wait=False)
+    got = {}
+    for _ in range(2):
+        p = c.wait_notification("textDocument/publishDiagnostics")
+        got[p["uri"]] = p["diagnostics"]
+    check(codes(got.get(s.uri("main.crm"), [])) == ["E0204"], "the importer sees the unsaved edit")
+    check(got.get(s.uri("shop/schema.crm")) == [], "schema itself is fine")
+    s.finish()
+
+
+def session_navigation(crm):
+    """Hover, definition across files and into std, references, symbols, completion, signature help, rename."""
+    s = Session(crm, "navigation")
+    c = s.c
+    s.initialize()
+    main = s.text("main.crm")
+    lines = main.splitlines()
+    s.open("main.crm")
+    c.wait_diagnostics(s.uri("main.crm"))
+
+    def pos(needle, offset=0, occurrence=0):
+        n = 0
+        for i, l in enumerate(lines):
+            j = l.find(needle)
+            while j >= 0:
+                if n == occurrence:
+                    return i, j + offset
+                n += 1
+                j = l.find(needle, j + 1)
+        raise AssertionError(needle)
+
+    def hover(needle, offset=1, occurrence=0):
+        l, ch = pos(needle, offset, occurrence)
+        return c.request("textDocument/hover", s.at("main.crm", l, ch))
+
+    h = hover("orders_30d")
+    check(h and "segment orders_30d = count(Order within 30 days) >= 2" in h["contents"]["value"]
+          and "Ordered at least twice" in h["contents"]["value"], "hover: segment with its doc")
+    h = hover("spent(")
+    check(h and "fn spent(window: Duration = 30 days): Money(CNY)" in h["contents"]["value"], "hover: function signature")
+    h = hover("big_order", occurrence=0)
+    check(h and "const big_order: Money(CNY) = 500 CNY" in h["contents"]["value"], "hover: constant and its value")
+    h = hover("welcome_10", occurrence=1)
+    check(h and "resource coupon welcome_10" in h["contents"]["value"], "hover: resource")
+    h = hover("amount >=")
+    check(h and "Order.amount: Money(CNY)" in h["contents"]["value"], "hover: trigger event field")
+    h = hover("tier ==")
+    check(h and "profile.tier: Tier" in h["contents"]["value"], "hover: profile field")
+    h = hover("60 days", offset=1)
+    check(h and "Duration" in h["contents"]["value"], "hover: type of a literal")
+    # Definition across files, and into the standard library.
+    l, ch = pos("orders_30d", 2)
+    d = c.request("textDocument/definition", s.at("main.crm", l, ch))
+    check(len(d) == 1 and d[0]["uri"] == s.uri("shop/schema.crm"), "definition in the imported module")
+    l, ch = pos("Tier.Gold", 6)
+    d = c.request("textDocument/definition", s.at("main.crm", l, ch))
+    check(len(d) == 1 and d[0]["uri"] == s.uri("shop/schema.crm"), "definition of an enum value")
+    l, ch = pos("via App", 5)
+    d = c.request("textDocument/definition", s.at("main.crm", l, ch))
+    check(len(d) == 1 and d[0]["uri"].endswith("/std/prelude.crm") and os.path.exists(d[0]["uri"][7:]),
+          "definition of a channel: the prelude, written to the cache")
+    l, ch = pos("std.rfm", 4)
+    d = c.request("textDocument/definition", s.at("main.crm", l, ch))
+    check(len(d) == 1 and d[0]["uri"].endswith("/std/rfm.crm"), "definition of an import: the module")
+    # References across files (the schema is not open: found under the workspace folder).
+    l, ch = pos("> big_order", 3)
+    refs = c.request("textDocument/references", dict(s.at("main.crm", l, ch), context={"includeDeclaration": True}))
+    check(sorted(r["uri"].rsplit("/", 1)[1] for r in refs) == ["main.crm", "main.crm", "schema.crm"],
+          "references: the declaration and both uses")
+    # Symbols.
+    syms = c.request("textDocument/documentSymbol", {"textDocument": {"uri": s.uri("main.crm")}})
+    check([x["name"] for x in syms] == ["welcome_10", "regulars", "thank_big_order"], "outline")
+    ws = c.request("workspace/symbol", {"query": "order"})
+    check({"orders_30d", "big_order", "Order"} <= {x["name"] for x in ws}, "workspace symbols")
+    # Completion by context.
+
+    def complete(line, ch):
+        r = c.request("textDocument/completion", s.at("main.crm", line, ch))
+        return {i["label"] for i in r["items"]}
+
+    st = lines.index("strategy thank_big_order {")
+    labels = complete(st + 1, len("    who: "))
+    check({"tier", "age", "regulars", "orders_30d", "spent", "Tier.Gold"} <= labels and "amount" not in labels,
+          "who: profile fields, segments, functions, enum values")
+    labels = complete(st + 3, len(lines[st + 3]))
+    check({"amount", "items", "tier"} <= labels, "where: the trigger event's fields and the profile's")
+    labels = complete(st + 2, len("    when: on "))
+    check({"Order", "Visit"} <= labels, "when: on -> event types")
+    labels = complete(st + 4, len("    what: grant "))
+    check(labels == {"welcome_10"}, "grant -> resources")
+    labels = complete(st + 4, len("    what: grant welcome_10 via "))
+    check({"App", "SMS", "WeChat"} <= labels, "via -> channels")
+    labels = complete(st + 5, len("    how much: budget 1000 "))
+    check({"CNY", "days"} <= labels, "after a number: units and currencies")
+    s.change("main.crm", 2, (st + 6, 0), (st + 6, 0), "    \n")
+    labels = complete(st + 6, 4)
+    check({"who:", "split:", "priority:"} <= labels, "clause keywords at the start of a clause line")
+    s.change("main.crm", 3, (st + 6, 0), (st + 6, 4), "    where: count(")
+    labels = complete(st + 6, len("    where: count("))
+    check(labels == {"Order", "Visit"}, "aggregate head -> event types")
+    s.change("main.crm", 4, (st + 6, 0), (st + 6, len("    where: count(")), "    where: count(Order.")
+    labels = complete(st + 6, len("    where: count(Order."))
+    check(labels == {"amount", "items", "channel", "id", "time", "user"}, "aggregate -> the event's fields: %s" % labels)
+    s.change("main.crm", 5, (st + 6, 0), (st + 6, len("    where: count(Order.")), "    where: spent(")
+    sig = c.request("textDocument/signatureHelp", s.at("main.crm", st + 6, len("    where: spent(")))
+    check(sig and sig["signatures"][0]["label"].startswith("spent(window: Duration"), "signature help")
+    s.change("main.crm", 6, (st + 6, 0), (st + 7, 0), "")
+    # Semantic tokens.
+    tok = c.request("textDocument/semanticTokens/full", {"textDocument": {"uri": s.uri("main.crm")}})
+    check(len(tok["data"]) % 5 == 0 and len(tok["data"]) >= 5 * 10, "semantic tokens")
+    # Rename a constant declared in another file: edits in both; builtins and std refuse.
+    l, ch = pos("> big_order", 3)
+    pr = c.request("textDocument/prepareRename", s.at("main.crm", l, ch))
+    check(pr is not None, "prepareRename on a constant")
+    ed = c.request("textDocument/rename", dict(s.at("main.crm", l, ch), newName="large_order"))
+    check(sorted(len(v) for v in ed["changes"].values()) == [1, 2], "rename: 1 edit in schema, 2 in main")
+    err = c.request("textDocument/rename", dict(s.at("main.crm", l, ch), newName="not valid"), expect_error=True)
+    check(err["code"] == -32803, "rename to an invalid name: RequestFailed")
+    l, ch = pos("via App", 5)
+    check(c.request("textDocument/prepareRename", s.at("main.crm", l, ch)) is None, "std symbols cannot be renamed")
+    s.finish()
+
+
+SESSIONS = {"protocol": session_protocol, "editing": session_editing, "imports": session_imports,
+            "navigation": session_navigation}
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    crm = os.path.abspath(sys.argv[1])
+    for name in sys.argv[2:] or SESSIONS:
+        print("session " + name)
+        try:
+            SESSIONS[name](crm)
+        except Exception as e:  # a protocol failure ends the session; the others still run
+            FAILURES.append("%s: %s: %s" % (name, type(e).__name__, e))
+            print("  FAIL: %s: %s" % (type(e).__name__, e))
+    if FAILURES:
+        print("%d failure(s)" % len(FAILURES))
+        return 1
+    print("all sessions passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

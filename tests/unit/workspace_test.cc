@@ -1,0 +1,169 @@
+// workspace_test.cc - the editor API (include/crm/workspace.h) on in-memory documents: UTF-16
+// positions, incremental edits, imports between open buffers, diagnostics with fixes, hover,
+// definition, references, completion contexts, rename and formatting.
+#include <crm/workspace.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+namespace {
+
+using crm::TextPosition;
+using crm::TextRange;
+using crm::Workspace;
+
+// Paths that exist nowhere: every import must resolve among the open documents or the stdlib.
+const std::string kDir = "/nonexistent-crm-workspace-test";
+const std::string kSchema = kDir + "/schema.crm";
+const std::string kMain = kDir + "/main.crm";
+
+const char* kSchemaText =
+    "module shop.schema\n"
+    "profile { age: Int }\n"
+    "event Order { amount: Money(CNY) }\n"
+    "// Big spenders' threshold.\n"
+    "const big = 100 CNY\n"
+    "segment adults = age >= 18\n"
+    "resource push hello { title: \"hi\" body: \"hello\" }\n";
+
+const char* kMainText =
+    "module main\n"
+    "import shop.schema\n"
+    "segment target = adults and count(Order) > 1\n"
+    "strategy s {\n"
+    "    who: target\n"
+    "    when: on Order\n"
+    "    where: amount >= big\n"
+    "    what: send hello via Push\n"
+    "}\n";
+
+std::set<std::string> labels(const std::vector<crm::CompletionCandidate>& v) {
+  std::set<std::string> s;
+  for (auto& c : v) s.insert(c.label);
+  return s;
+}
+
+struct WorkspaceTest : ::testing::Test {
+  Workspace ws;
+  void SetUp() override {
+    ws.open(kSchema, kSchemaText);
+    ws.open(kMain, kMainText);
+  }
+};
+
+TEST_F(WorkspaceTest, OpenBuffersResolveImportsWithoutFiles) {
+  auto changed = ws.analyze();
+  EXPECT_EQ(changed.size(), 2u);
+  EXPECT_TRUE(ws.diagnostics(kMain).empty());
+  EXPECT_TRUE(ws.diagnostics(kSchema).empty());
+  EXPECT_TRUE(ws.analyze().empty()) << "nothing changed since";
+}
+
+TEST_F(WorkspaceTest, AnEditOfAnImportedBufferRechecksItsImporter) {
+  ws.analyze();
+  // `adults` -> `adult` in the schema: main.crm's use no longer resolves.
+  ASSERT_TRUE(ws.edit(kSchema, TextRange{{5, 8}, {5, 14}}, "adult"));
+  auto changed = ws.analyze();
+  std::sort(changed.begin(), changed.end());
+  EXPECT_EQ(changed, (std::vector<std::string>{kMain, kSchema}));
+  auto d = ws.diagnostics(kMain);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, "E0204");
+  EXPECT_EQ(d[0].fix, "adult");
+  EXPECT_EQ(d[0].range.start.line, 2u);
+  EXPECT_EQ(d[0].range.start.character, 17u);
+}
+
+TEST_F(WorkspaceTest, PositionsAreUtf16CodeUnits) {
+  // "é" is 1 UTF-16 unit (2 bytes), "🎉" 2 units (4 bytes).
+  ws.open(kDir + "/u.crm", "const s = \"é🎉\"\nconst t: Int = s\n");
+  ws.analyze();
+  auto d = ws.diagnostics(kDir + "/u.crm");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].range.start.line, 1u);
+  EXPECT_EQ(d[0].range.start.character, 15u);
+  // Replace the emoji (units 12..14 on line 0) by "x": the string is now "éx".
+  ASSERT_TRUE(ws.edit(kDir + "/u.crm", TextRange{{0, 12}, {0, 14}}, "x"));
+  EXPECT_EQ(*ws.text(kDir + "/u.crm"), "const s = \"éx\"\nconst t: Int = s\n");
+  // A position inside the surrogate pair stays before it; past the line's end it is clamped.
+  ws.open(kDir + "/v.crm", "// 🎉\n");
+  ASSERT_TRUE(ws.edit(kDir + "/v.crm", TextRange{{0, 4}, {0, 4}}, "a"));
+  EXPECT_EQ(*ws.text(kDir + "/v.crm"), "// a🎉\n");
+  ASSERT_TRUE(ws.edit(kDir + "/v.crm", TextRange{{0, 99}, {0, 99}}, "!"));
+  EXPECT_EQ(*ws.text(kDir + "/v.crm"), "// a🎉!\n");
+}
+
+TEST_F(WorkspaceTest, EditsOutsideTheDocumentAreRefused) {
+  EXPECT_FALSE(ws.edit(kMain, TextRange{{40, 0}, {41, 0}}, "x"));
+  EXPECT_FALSE(ws.edit(kMain, TextRange{{3, 0}, {2, 0}}, "x")) << "end before start";
+  EXPECT_FALSE(ws.edit(kDir + "/closed.crm", std::nullopt, "x"));
+  EXPECT_EQ(*ws.text(kMain), kMainText);
+  // The position just past a final newline is the end of the document.
+  EXPECT_TRUE(ws.edit(kMain, TextRange{{9, 0}, {9, 0}}, "// end\n"));
+  EXPECT_EQ(*ws.text(kMain), std::string(kMainText) + "// end\n");
+}
+
+TEST_F(WorkspaceTest, HoverShowsDeclarationsAndTypes) {
+  auto h = ws.hover(kMain, {6, 22});  // `big`
+  ASSERT_TRUE(h);
+  EXPECT_NE(h->markdown.find("const big: Money(CNY) = 100 CNY"), std::string::npos) << h->markdown;
+  EXPECT_NE(h->markdown.find("Big spenders' threshold."), std::string::npos) << h->markdown;
+  h = ws.hover(kMain, {2, 34});  // `Order` in count(Order)
+  ASSERT_TRUE(h);
+  EXPECT_NE(h->markdown.find("event Order {"), std::string::npos) << h->markdown;
+  h = ws.hover(kMain, {2, 43});  // the literal 1
+  ASSERT_TRUE(h);
+  EXPECT_NE(h->markdown.find("1: Int"), std::string::npos) << h->markdown;
+}
+
+TEST_F(WorkspaceTest, DefinitionAndReferencesCrossFiles) {
+  auto d = ws.definition(kMain, {2, 19});  // `adults`
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].path, kSchema);
+  EXPECT_EQ(d[0].range.start.line, 5u);
+  auto r = ws.references(kSchema, {5, 10}, true);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].path, kMain);
+  EXPECT_EQ(r[1].path, kSchema);
+  EXPECT_EQ(ws.references(kSchema, {5, 10}, false).size(), 1u);
+}
+
+TEST_F(WorkspaceTest, CompletionKnowsTheClause) {
+  auto who = labels(ws.completion(kMain, {4, 9}));
+  EXPECT_TRUE(who.count("age") && who.count("adults") && who.count("big") && who.count("days_to_anniversary"));
+  EXPECT_FALSE(who.count("amount")) << "no trigger event in who:";
+  auto where = labels(ws.completion(kMain, {6, 11}));
+  EXPECT_TRUE(where.count("amount") && where.count("age"));
+  auto head = labels(ws.completion(kMain, {2, 34}));  // count(|Order
+  EXPECT_EQ(head, (std::set<std::string>{"Order"}));
+  auto grant = labels(ws.completion(kMain, {7, 15}));
+  EXPECT_EQ(grant, (std::set<std::string>{"hello"}));
+  auto top = labels(ws.completion(kMain, {9, 0}));
+  EXPECT_TRUE(top.count("strategy") && top.count("segment"));
+}
+
+TEST_F(WorkspaceTest, RenameEditsEveryUseAndRefusesBadNames) {
+  auto r = ws.rename(kMain, {2, 19}, "grownups");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.edits[kSchema].size(), 1u);
+  EXPECT_EQ(r.edits[kMain].size(), 1u);
+  EXPECT_FALSE(ws.rename(kMain, {2, 19}, "1bad").ok);
+  EXPECT_FALSE(ws.rename(kMain, {2, 19}, "segment").ok) << "a reserved word";
+  EXPECT_FALSE(ws.rename(kMain, {2, 34}, "Purchase").ok) << "events are not renamed";
+}
+
+TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
+  ws.open(kDir + "/f.crm", "segment a = 1 > 0\n\nsegment   b =   2>1\n\nsegment c = 3 > 2\n");
+  auto f = ws.format(kDir + "/f.crm");
+  ASSERT_TRUE(f.ok);
+  ASSERT_EQ(f.edits.size(), 1u);
+  EXPECT_EQ(f.edits[0].range.start.line, 2u);
+  EXPECT_EQ(f.edits[0].range.end.line, 3u);
+  EXPECT_EQ(f.edits[0].new_text, "segment b = 2 > 1\n");
+  EXPECT_TRUE(ws.format(kDir + "/f.crm", TextRange{{4, 0}, {4, 3}}).edits.empty());
+  ws.open(kDir + "/g.crm", "segment a = (\n");
+  EXPECT_FALSE(ws.format(kDir + "/g.crm").ok);
+}
+
+}  // namespace
