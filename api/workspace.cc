@@ -416,7 +416,7 @@ class Indexer {
         auto* f = static_cast<const ast::FieldExpr*>(e);
         const sema::Ref* r = ref_of(p_, f);
         if (r && r->kind == sema::Ref::Kind::EnumValue) {
-          auto* info = static_cast<const sema::EnumInfo*>(r->target);
+          auto* info = r->enum_info;
           if (info && info->decl && r->index >= 0 && static_cast<size_t>(r->index) < info->decl->values.size()) {
             Target te;
             te.kind = SymbolKind::Enum;
@@ -449,7 +449,7 @@ class Indexer {
         const sema::Ref* r = ref_of(p_, c);
         const ast::FnDecl* fn = nullptr;
         if (r && r->kind == sema::Ref::Kind::Function) {
-          fn = static_cast<const ast::FnDecl*>(r->target);
+          fn = r->function();
           Target t;
           t.kind = SymbolKind::Function;
           t.decl = fn;
@@ -460,7 +460,7 @@ class Indexer {
           t.kind = SymbolKind::Builtin;
           t.builtin = b;
           t.expr = c;
-          if (r && r->kind == sema::Ref::Kind::Builtin) t.overload = static_cast<const bytecode::OverloadInfo*>(r->target);
+          if (r && r->kind == sema::Ref::Kind::Builtin) t.overload = r->overload;
           add(c->callee_span, "builtin:" + c->callee, false, t);
         }
         for (auto& arg : c->args) {
@@ -527,13 +527,13 @@ class Indexer {
     switch (r->kind) {
       case RK::Param: {
         t.kind = SymbolKind::Parameter;
-        t.param = static_cast<const ast::Param*>(r->target);
+        t.param = r->param;
         if (t.param) add(n->span, span_key(p_, t.param->span), false, t);
         return;
       }
       case RK::EventField:
       case RK::ProfileField: {
-        auto* fi = static_cast<const sema::FieldInfo*>(r->target);
+        auto* fi = r->field;
         if (!fi) return;
         t.kind = SymbolKind::Field;
         t.field = fi->name;
@@ -549,7 +549,7 @@ class Indexer {
       case RK::Const:
       case RK::Segment:
       case RK::Function: {
-        auto* d = static_cast<const ast::Decl*>(r->target);
+        auto* d = r->decl;
         if (!d) return;
         t.kind = kind_of(d);
         t.decl = d;
@@ -557,7 +557,7 @@ class Indexer {
         return;
       }
       case RK::EnumValue: {
-        auto* info = static_cast<const sema::EnumInfo*>(r->target);
+        auto* info = r->enum_info;
         if (!info || !info->decl || r->index < 0 || static_cast<size_t>(r->index) >= info->decl->values.size()) return;
         t.kind = SymbolKind::EnumValue;
         t.decl = info->decl;
@@ -897,7 +897,9 @@ struct Workspace::Impl {
       d.max_errors = options.limits.max_errors;
       d.conflicts = options.conflicts;
       d.max_conflict_warnings = options.limits.max_conflict_warnings;
-      a->c = run_front_end(inputs, d);
+      // An editor wants type errors while a line is half typed: check the partial tree too.
+      d.check_after_syntax_errors = true;
+      a->c = crm::compile(inputs, d);
       const auto& sm = a->c->program.sources;
       for (FileId f = 0; f < sm.size(); ++f) {
         a->file_of.emplace(sm.file(f).path(), f);
@@ -1109,8 +1111,11 @@ std::vector<WorkspaceDiagnostic> Workspace::diagnostics(const std::string& path)
   static const std::regex did_you_mean(R"(^did you mean `([A-Za-z_][A-Za-z_0-9.]*)`\?$)");
   for (const auto& dg : a.c->sink.diagnostics()) {
     bool here = dg.span.valid() && fit != a.file_of.end() && dg.span.file == fit->second;
-    // A diagnostic without a location (a limit, an unreadable import) belongs to the root.
+    // A diagnostic without a location (a limit, an unreadable import) belongs to the root; but
+    // after syntax errors a located-nowhere type error is about a name the parser's recovery
+    // made up (an empty event in `count(`), not something the user wrote.
     if (!here && dg.span.valid()) continue;
+    if (!dg.span.valid() && !a.c->syntax_ok && std::string_view(diag::info(dg.code).name).substr(0, 3) != "E01") continue;
     WorkspaceDiagnostic w;
     w.code = diag::info(dg.code).name;
     w.severity = diag::severity_name(dg.severity);

@@ -228,6 +228,9 @@ def session_editing(crm):
     # A syntax error: diagnostics still come, formatting is refused with an error.
     d = s.change("main.crm", 8, (line, 0), (line + 1, 0), "segment regulars = orders_30d and (\n")
     check(len(d) > 0 and all(x["code"].startswith("E0") for x in d), "syntax error reported with a code")
+    # Analysis continues past the syntax error: a type error on another line still shows.
+    d = s.change("main.crm", 9, (line - 1, 0), (line - 1, 0), "const wrong: Int = \"x\"\n")
+    check("E0101" in codes(d) and "E0401" in codes(d), "type errors while a line is half typed: %s" % codes(d))
     err = c.request("textDocument/formatting", {"textDocument": {"uri": s.uri("main.crm")},
                                                 "options": {"tabSize": 4, "insertSpaces": True}}, expect_error=True)
     check(err["code"] == -32803, "format with syntax errors: RequestFailed")
