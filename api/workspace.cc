@@ -1112,10 +1112,13 @@ std::vector<WorkspaceDiagnostic> Workspace::diagnostics(const std::string& path)
   for (const auto& dg : a.c->sink.diagnostics()) {
     bool here = dg.span.valid() && fit != a.file_of.end() && dg.span.file == fit->second;
     // A diagnostic without a location (a limit, an unreadable import) belongs to the root; but
-    // after syntax errors a located-nowhere type error is about a name the parser's recovery
-    // made up (an empty event in `count(`), not something the user wrote.
+    // after syntax errors a type error located nowhere is about a name the parser's recovery
+    // made up (the empty event of a bare `count(`), not something the user wrote.
     if (!here && dg.span.valid()) continue;
-    if (!dg.span.valid() && !a.c->syntax_ok && std::string_view(diag::info(dg.code).name).substr(0, 3) != "E01") continue;
+    // Such names have no text: an empty span (or none) in a run with syntax errors.
+    if ((!dg.span.valid() || dg.span.begin == dg.span.end) && !a.c->syntax_ok &&
+        std::string_view(diag::info(dg.code).name).substr(0, 3) != "E01")
+      continue;
     WorkspaceDiagnostic w;
     w.code = diag::info(dg.code).name;
     w.severity = diag::severity_name(dg.severity);
