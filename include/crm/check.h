@@ -1,7 +1,12 @@
 // crm/check.h - public API: check .crm programs and format .crm sources.
 //
 // Library code never exits and never lets an exception escape: every failure, including an
-// internal one, comes back as a diagnostic in the result.
+// internal one, comes back as a diagnostic in the result (code "internal" for crm's own
+// failures; every other code is the user's mistake: docs/diagnostics.md).
+// Positions are 1-based lines and columns in characters (UTF-8 code points), sizes in bytes.
+// Thread-safety: the functions keep no state between calls and may run on any number of
+// threads at once; a CheckResult is not modified after it is returned and may be read from
+// several threads.
 #pragma once
 
 #include <cstddef>
@@ -88,6 +93,8 @@ class CheckResult {
   std::string internal_error_;
 };
 
+// Checks the program made of these files (and what they import). An unreadable file, or one
+// beyond options.limits, is a diagnostic.
 CheckResult check_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
 // Checks in-memory text; `name` is used in diagnostics and to resolve relative imports.
 CheckResult check_source(const std::string& name, const std::string& text, const CheckOptions& options = {});

@@ -2,10 +2,21 @@
 //
 //   crm::CompiledProgram   compiled, immutable; share one across threads
 //   crm::Evaluator         one per thread: fill a user's profile fields, ask about segments
-//   crm::Runtime           the streaming engine: events in, decisions out (JSON Lines contract)
-//   crm::explain()         what the engine decides for one user, and why (`crm explain`)
+//   crm::Runtime           the streaming engine, thread-safe: events in, decisions out
+//   crm::Run (run.h)       the replay loop of `crm run`: one thread, the caller commits
+//   crm::ExplainSession    what the engine decides for one user, and why (`crm explain`)
+//   crm::Audience          users per segment and strategy at one instant (`crm audience`)
 //
-// Nothing here throws: failures come back as false plus an error message, or as diagnostics.
+// Shapes and units: events, profiles and decisions are the JSON Lines contract of
+// docs/runtime.md, or their typed forms (data.h; crm::Decision). Money and decimals are int64
+// millionths (139.12 CNY is 139'120'000), times int64 microseconds since the Unix epoch (UTC).
+// Errors: nothing here throws. A call that fails returns false with a crm::Error whose kind
+// says whose mistake it is (Input, State, Internal; the older overloads give its message as a
+// string); a program that does not check fails with diagnostics (CheckResult). Objects made from
+// an invalid (default) CompiledProgram fail every call with Input "no program".
+// Thread-safety: a CompiledProgram is immutable and used from any number of threads; a Runtime
+// takes calls from any number of threads; Evaluator, ExplainSession, Audience and Run are used
+// by one thread at a time (one each per thread). The free functions may run concurrently.
 #pragma once
 
 #include <cstdint>
@@ -86,20 +97,22 @@ bool jit_available();
 
 class CompiledProgram {
  public:
-  CompiledProgram() = default;
+  CompiledProgram() = default;  // invalid: what a failed compile or load gives
+  // Library-internal (compile_* and load_compiled make programs).
   explicit CompiledProgram(std::shared_ptr<const detail::ProgramData> data) : data_(std::move(data)) {}
   bool valid() const { return data_ != nullptr; }
-  // The versioned, checksummed `.crmc` bytes (what `crm compile -o` writes).
+  // The versioned, checksummed `.crmc` bytes (what `crm compile -o` writes); empty when invalid.
   std::string serialize() const;
+  // Names in program order (imports first); empty when invalid.
   std::vector<std::string> segments() const;
   std::vector<std::string> strategies() const;
   // The bytecode as `crm compile --disasm` prints it: text, or one JSON document.
   std::string disassemble(bool json = false) const;
-  size_t unit_count() const;  // compiled units (segments, clauses, actions, probes)
-  size_t cost_bound() const;  // the most instructions any one unit can execute
+  size_t unit_count() const;  // compiled units (segments, clauses, actions, probes); 0 when invalid
+  size_t cost_bound() const;  // the most instructions any one unit can execute; 0 when invalid
 
   // Native code (docs/architecture.md, "The JIT"): the same program, run by the LLVM JIT. Every
-  // Runtime and Audience made from the returned program evaluates its units as native code,
+  // Runtime, Run and Audience made from the returned program evaluates its units as native code,
   // with results identical to the VM's (faults included). Units compile on first use, or all
   // now with `eager`. An invalid program with `error` set when this build has no JIT
   // (jit_available()) or LLVM cannot target this machine: never a silent fallback to the VM.
@@ -116,6 +129,7 @@ class CompiledProgram {
   };
   // What the JIT has compiled so far; false for a program that does not use it.
   bool jit_stats(JitStats& out) const;
+  // Library-internal: what the program holds (not part of the API's contract).
   const std::shared_ptr<const detail::ProgramData>& data() const { return data_; }
 
  private:
@@ -132,7 +146,10 @@ struct CompileOutput {
 };
 
 // Checks and compiles. The strategy conflict analysis (W0105) is not run here: it is a check
-// for authors (check_files), and a program compiled to run does not wait for it.
+// for authors (check_files), and a program compiled to run does not wait for it. The user's
+// mistakes are diagnostics (and Input in `error`); an unreadable file is a diagnostic too; a
+// failure inside crm is Internal. Any number of compilations may run at once on different
+// threads.
 CompileOutput compile_files(const std::vector<std::string>& paths, const CheckOptions& options = {});
 // Files and in-memory texts together (e.g. one read from standard input), as check_sources.
 CompileOutput compile_sources(const std::vector<SourceInput>& inputs, const CheckOptions& options = {});
@@ -141,7 +158,8 @@ CompileOutput compile_sources(const std::vector<SourceInput>& inputs, const Chec
 // standard library, then options.include_dirs on disk; never the current directory).
 // Diagnostics name a module by its path a/b.crm. A `module` line in a text must match its key.
 CompileOutput compile_modules(const std::map<std::string, std::string>& modules, const CheckOptions& options = {});
-// Loads `.crmc` bytes; on failure returns an invalid program and sets `error`.
+// Loads `.crmc` bytes; on failure (not a .crmc, another format version, a bad checksum, code
+// that fails verification) returns an invalid program and sets `error`.
 CompiledProgram load_compiled(const std::string& bytes, std::string& error);
 
 // Evaluates segments for one user at a time, from profile values the host supplies (history
@@ -234,7 +252,8 @@ class Runtime {
   // End of the stream: decides every held event and runs the schedules due by the latest event.
   bool finish(std::vector<std::string>& decisions, std::string& error);
   bool finish(std::vector<Decision>& decisions, Error& error);
-  // Users per segment and per strategy audience at `at_micros` (batch evaluation).
+  // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on
+  // failure (use the overload below to learn why).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
   // The same, segments first then strategies, in program order; false with the error instead
   // of an empty answer.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -373,4 +374,35 @@ TEST(PublicApi, NothingThrowsAcrossInclude) {
     std::string err;
     (void)crm::load_compiled("CRMC garbage", err);
   });
+}
+
+// The thread-safety the headers promise: compilations run at once on several threads, and one
+// CompiledProgram serves a Run per thread; every thread gets the same program and decisions.
+TEST(PublicApi, CompilationsAndRunsShareAcrossThreads) {
+  constexpr int kThreads = 4;
+  std::vector<std::string> disasm(kThreads), checked(kThreads);
+  std::vector<std::vector<std::string>> decided(kThreads);
+  crm::CompiledProgram shared = compile(kProgram);
+  ASSERT_TRUE(shared.valid());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      auto out = crm::compile_modules({{"main", kProgram}});
+      disasm[t] = out.program.disassemble();
+      checked[t] = crm::check_source("main.crm", kProgram).render_json();
+      crm::Run run(shared);
+      crm::Error error;
+      run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error);
+      for (const char* time : {"2026-11-11T10:00:00Z", "2026-11-12T10:00:00Z"})
+        run.add_event(order(time, "a", time, "150"), decided[t], error);
+      run.finish(decided[t], error);
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(disasm[0].empty());
+  EXPECT_EQ(decided[0].size(), 3u);  // two grants of `big`, the 12:00 schedule
+  for (int t = 1; t < kThreads; ++t) {
+    EXPECT_EQ(disasm[t], disasm[0]);
+    EXPECT_EQ(checked[t], checked[0]);
+    EXPECT_EQ(decided[t], decided[0]);
+  }
 }
