@@ -6,7 +6,10 @@
 #include "api/decision.h"
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
+#include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
+
+#include <crm/shared.h>
 
 namespace crm {
 
@@ -16,6 +19,7 @@ struct RunData {
   explicit RunData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program, program->engine_options()) {}
   std::shared_ptr<const ProgramData> program;
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
+  std::unique_ptr<state::SharedOptions> shared;  // share_counters(): open_state puts the counters there
   engine::Engine engine;
   engine::Event event;
   std::vector<engine::Decision> decisions;
@@ -100,6 +104,10 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       error = {known ? ErrorKind::State : ErrorKind::Input, std::move(msg)};
       return false;
     }
+    if (d_->shared && !(store = state::open_shared_store(std::move(store), *d_->shared, msg))) {
+      error = {ErrorKind::Input, std::move(msg)};
+      return false;
+    }
     d_->engine.allow_program_change(allow_program_change);
     if (!d_->engine.attach(store.get(), msg)) {
       error = {ErrorKind::State, std::move(msg)};
@@ -111,6 +119,37 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
     error = {ErrorKind::Internal, e.what()};
     return false;
   }
+}
+
+bool Run::share_counters(const SharedCounters& shared, Error& error) {
+  if (!d_) return error = no_program(), false;
+  if (d_->store) return error = {ErrorKind::Input, "share_counters must come before open_state"}, false;
+  try {
+    auto o = std::make_unique<state::SharedOptions>();
+    o->url = shared.url;
+    o->campaign = shared.campaign;
+    o->connect_timeout_ms = shared.connect_timeout_ms;
+    o->command_timeout_ms = shared.timeout_ms;
+    o->retry_ms = shared.retry_ms;
+    o->wait_replicas = shared.wait_replicas;
+    o->wait_timeout_ms = shared.wait_timeout_ms;
+    o->on_notice = shared.on_notice;
+    std::string msg;
+    if (!state::RedisQuotas::create(*o, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
+    d_->shared = std::move(o);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::set_partition(const Partition& p, Error& error) {
+  if (!d_) return error = no_program(), false;
+  if (p.count == 0 || p.index >= p.count)
+    return error = {ErrorKind::Input, "partition index must be below the count"}, false;
+  d_->engine.set_partition(p.index, p.count);
+  return true;
 }
 
 std::vector<std::string> Run::state_notices() const {

@@ -1,6 +1,7 @@
 // runtime.cc - the public embedding API of include/crm/runtime.h over the compiler, the VM
 // and the engine. Every entry point catches everything: no exception crosses include/.
 #include <crm/runtime.h>
+#include <crm/shared.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
 #endif
+#include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
@@ -73,6 +75,7 @@ struct EvaluatorData {
 struct RuntimeData {
   std::shared_ptr<const ProgramData> program;
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
+  std::unique_ptr<state::SharedOptions> shared;  // share_counters(): open_state puts the counters there
   engine::Engine engine;
   engine::Event event;
   std::vector<engine::Decision> decisions;
@@ -417,6 +420,7 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
   d_->mode = mode;
   try {
     auto store = state::open_store(spec, error);
+    if (store && d_->shared) store = state::open_shared_store(std::move(store), *d_->shared, error);
     d_->engine.allow_program_change(allow_program_change);
     if (!store || !d_->engine.attach(store.get(), error)) return false;
     d_->store = std::move(store);
@@ -425,6 +429,32 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
     error = e.what();
     return false;
   }
+}
+
+bool Runtime::share_counters(const SharedCounters& shared, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  std::lock_guard lk(d_->mu);
+  if (d_->store) { error = "share_counters must come before open_state"; return false; }
+  auto o = std::make_unique<state::SharedOptions>();
+  o->url = shared.url;
+  o->campaign = shared.campaign;
+  o->connect_timeout_ms = shared.connect_timeout_ms;
+  o->command_timeout_ms = shared.timeout_ms;
+  o->retry_ms = shared.retry_ms;
+  o->wait_replicas = shared.wait_replicas;
+  o->wait_timeout_ms = shared.wait_timeout_ms;
+  o->on_notice = shared.on_notice;
+  if (!state::RedisQuotas::create(*o, error)) return false;  // the options are checked now, not at open_state
+  d_->shared = std::move(o);
+  return true;
+}
+
+bool Runtime::set_partition(const Partition& p, std::string& error) {
+  if (!d_) { error = "no program"; return false; }
+  if (p.count == 0 || p.index >= p.count) { error = "partition index must be below the count"; return false; }
+  std::lock_guard lk(d_->mu);
+  d_->engine.set_partition(p.index, p.count);
+  return true;
 }
 
 std::vector<std::string> Runtime::state_notices() const {

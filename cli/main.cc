@@ -19,6 +19,7 @@
 #include "cli/args.h"
 #include "cli/io.h"
 #include "cli/report_command.h"
+#include "cli/shared_command.h"
 #include "cli/runtime_commands.h"
 #include "cli/unified_diff.h"
 #include "lsp/server.h"
@@ -44,6 +45,7 @@ commands:
   import DATASET IN convert a public dataset (online-retail, cdnow) to the event contract, or
                     record one as a ledger (hillstrom)
   report [FILE...]  indicators and experiments over --state LEDGER and --events E.jsonl
+  shared ACTION     reconcile or show the counters processes share in Redis (--shared URL)
   codes             list every diagnostic code with its summary
   lsp               run the language server (LSP over standard input and output; docs/lsp.md)
   help [COMMAND]    show help for a command
@@ -297,7 +299,7 @@ const CommandEntry kCommands[] = {
     {"check", cmd_check},         {"format", cmd_format},           {"parse", cmd_parse},
     {"compile", cli::cmd_compile}, {"run", cli::cmd_run},           {"audience", cli::cmd_audience},
     {"explain", cli::cmd_explain}, {"import", cli::cmd_import},     {"codes", cmd_codes},
-    {"version", cmd_version},      {"report", cli::cmd_report},
+    {"version", cmd_version},      {"report", cli::cmd_report},      {"shared", cli::cmd_shared},
     {"lsp", cmd_lsp},
 };
 

@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/io.h"
+#include "cli/shared_command.h"
 
 #include <unistd.h>
 
@@ -352,10 +353,15 @@ int cmd_run(int argc, char** argv) {
            "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   jit_option(c, o);
+  SharedCli shared;
+  shared_options(c, shared, true);
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
   std::string err;
   if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
+  if (!shared.url.empty() && o.state.empty()) return usage("run", "--shared needs --state (the process's own ledger)");
+  Partition part;
+  if (!shared.partition.empty() && !parse_partition(shared.partition, part, err)) return usage("run", "--partition: " + err);
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
@@ -366,8 +372,15 @@ int cmd_run(int argc, char** argv) {
       return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
     run.set_allowed_lateness(micros);
   }
+  if (crm::Error e; !run.set_partition(part, e)) return usage("run", "--partition: " + e.message);
   if (!o.state.empty()) {
     crm::Error e;
+    if (!shared.url.empty()) {
+      // Stock and budget in Redis (docs/scaling.md); its notices (lost, back) go to stderr.
+      SharedCounters sc = shared.counters();
+      sc.on_notice = [](const std::string& m) { std::cerr << "crm: note: " << m << "\n"; };
+      if (!run.share_counters(sc, e)) return usage("run", "--shared: " + e.message);
+    }
     if (!run.open_state(o.state, o.allow_program_change, e)) {
       std::cerr << "crm: " << e.message << "\n";
       return 1;

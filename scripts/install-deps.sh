@@ -20,6 +20,7 @@ packages=(
   nlohmann-json3-dev                      # JSON-RPC messages of the language server (crm lsp)
   chromium                                # headless browser: HTML report and highlighting screenshots
   libdtl-dev                              # line diffs for `crm format --diff` (dtl, header-only)
+  libhiredis-dev redis-server             # shared campaign counters (--shared redis://), and their fault tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -71,6 +71,11 @@ class Run {
   // changed strategy's counters carry over. Errors: Input for a malformed spec; State when the
   // store cannot be opened, is in use, or belongs to another program. At most once per Run.
   bool open_state(const std::string& spec, bool allow_program_change, Error& error);
+  // Many processes (<crm/shared.h>, docs/scaling.md), both before open_state: stock and budget
+  // counters in Redis (Input for malformed options), and only the users of `partition` decided
+  // (the others' events skipped and counted, reason "other partition"; their profiles not kept).
+  bool share_counters(const SharedCounters& shared, Error& error);
+  bool set_partition(const Partition& partition, Error& error);
   // What open_state accepted ("the ledger's strategies are all the same ..."), for the user.
   std::vector<std::string> state_notices() const;
   // The open state as the summary names it ("sqlite:/path/l.db"); empty when none is open.

@@ -86,6 +86,9 @@ struct ExplainData;
 struct AudienceData;
 }  // namespace detail
 
+struct SharedCounters;  // <crm/shared.h>
+struct Partition;
+
 // Profiles from a whole file, for Runtime, ExplainSession and Audience: JSON Lines, or CSV with
 // a header row when `csv` (records may span lines; docs/runtime.md, "Profiles"). For each
 // malformed record on_error(line, message) names the line the record starts on and returns
@@ -226,6 +229,12 @@ class Runtime {
   bool open_state(const std::string& spec, std::string& error, Commit mode = Commit::OnReturn,
                   bool allow_program_change = false);
   std::vector<std::string> state_notices() const;
+  // Many processes (<crm/shared.h>, docs/scaling.md). Call before open_state: its stock and
+  // budget counters are then the campaign's in Redis (the ledger stays this runtime's own).
+  bool share_counters(const SharedCounters& shared, std::string& error);
+  // Only the users of `partition` are decided; other users' events are skipped, their profiles
+  // not loaded. Call before loading profiles or processing events.
+  bool set_partition(const Partition& partition, std::string& error);
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   bool commit(std::string& error);
 

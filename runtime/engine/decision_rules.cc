@@ -31,6 +31,7 @@ Reason reason_of(state::QuotaCheck c) {
     case state::QuotaCheck::Stock: return Reason::Stock;
     case state::QuotaCheck::Budget: return Reason::Budget;
     case state::QuotaCheck::Pacing: return Reason::Pacing;
+    case state::QuotaCheck::Unavailable: return Reason::SharedUnavailable;
   }
   return Reason::None;
 }

@@ -73,6 +73,7 @@ bool Engine::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t&
 bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) { return decoder_.event(line, ev, err); }
 
 void Engine::keep_profile(ProfileRecord& rec) {
+  if (!owns(rec.user)) return;  // another partition's user
   User& u = users_.get(rec.user);
   u.profile = std::move(rec.values);
   u.present = std::move(rec.present);
@@ -278,6 +279,11 @@ bool Engine::record_decided(const state::Unit& unit, std::vector<Decision>& deci
 // ---- streaming ---------------------------------------------------------------------------------
 
 bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
+  if (!owns(ev.user)) {
+    ++stats_.skipped;
+    ++stats_.skipped_by_reason["other partition"];
+    return true;
+  }
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
   // One lookup finds a recorded unit or makes the slot this one will be recorded in.

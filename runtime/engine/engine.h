@@ -122,6 +122,12 @@ class Engine {
   // by id); a scheduled instant S runs once the watermark reaches S and sees exactly the events
   // before S. With L = 0 (the default) nothing is held: events are decided as they come.
   void set_allowed_lateness(int64_t micros) { lateness_ = micros < 0 ? 0 : micros; }
+  // Partition `index` of `count` (docs/scaling.md): this engine decides only the users whose
+  // stable_hash(user id) % count == index (the language's hash_bucket(user, count)); the events
+  // of other users are skipped and counted (skipped_by_reason "other partition"), their profiles
+  // not loaded. N processes, one per index, reading one stream cover every user exactly once.
+  void set_partition(uint32_t index, uint32_t count) { part_index_ = index, part_count_ = count ? count : 1; }
+  bool owns(std::string_view user) const { return part_count_ <= 1 || vm::stable_hash(user) % part_count_ == part_index_; }
   int64_t allowed_lateness() const { return lateness_; }
   int64_t watermark() const;
   size_t held() const { return held_.size(); }
@@ -211,6 +217,7 @@ class Engine {
   };
   std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
   int64_t lateness_ = 0;
+  uint32_t part_index_ = 0, part_count_ = 1;
   int64_t latest_seen_ = INT64_MIN;  // the latest event time submitted
   uint64_t arrivals_ = 0;
 };

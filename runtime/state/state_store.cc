@@ -21,6 +21,7 @@ const char* quota_reason(QuotaCheck c) {
     case QuotaCheck::Stock: return "stock";
     case QuotaCheck::Budget: return "budget";
     case QuotaCheck::Pacing: return "pacing";
+    case QuotaCheck::Unavailable: return "shared_unavailable";
   }
   return "";
 }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,8 +63,11 @@ struct QuotaLimits {
 };
 
 // Which limit a delivery would break, checked in this order.
-enum class QuotaCheck : uint8_t { Fits, Stock, Budget, Pacing };
-const char* quota_reason(QuotaCheck c);  // the rejection reason: "stock", "budget", "pacing"
+// Unavailable: shared counters could not be asked (Redis down, timed out, or its counters not
+// reconciled); nothing is reserved, so nothing is granted (fail closed).
+enum class QuotaCheck : uint8_t { Fits, Stock, Budget, Pacing, Unavailable };
+// The rejection reason: "stock", "budget", "pacing", "shared_unavailable".
+const char* quota_reason(QuotaCheck c);
 
 // Does one more delivery costing `amount` fit `limits`, given `used`? The single rule that both
 // an engine's early check and every Quotas::reserve() apply.
@@ -164,5 +168,22 @@ std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::stri
 
 // "memory" or "sqlite:PATH".
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error);
+
+// Campaign-wide counters shared by many processes through Redis (runtime/state/redis_quotas.h,
+// docs/scaling.md); the ledger stays each process's own.
+struct SharedOptions {
+  std::string url;                   // redis://HOST:PORT
+  std::string campaign = "default";  // processes sharing counters name the same campaign
+  int connect_timeout_ms = 500;
+  int command_timeout_ms = 500;
+  int retry_ms = 100;                // after a failure, reservations are refused without a new attempt this long
+  int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas have it (WAIT)
+  int wait_timeout_ms = 100;
+  std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
+};
+// `ledger` with its quotas() replaced by counters in Redis. Fails when the URL is malformed;
+// an unreachable Redis is not an error here (reservations fail closed until it answers).
+std::unique_ptr<StateStore> open_shared_store(std::unique_ptr<StateStore> ledger, const SharedOptions& options,
+                                              std::string& error);
 
 }  // namespace crm::state

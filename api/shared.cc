@@ -1,0 +1,80 @@
+// shared.cc - partitions of the users and reconciling the shared counters (include/crm/shared.h).
+#include <crm/shared.h>
+
+#include <charconv>
+#include <map>
+
+#include "runtime/state/redis_quotas.h"
+#include "runtime/vm/vm.h"
+
+namespace crm {
+
+bool parse_partition(std::string_view text, Partition& out, std::string& error) {
+  auto slash = text.find('/');
+  uint32_t k = 0, n = 0;
+  auto num = [](std::string_view s, uint32_t& v) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  };
+  if (slash == std::string_view::npos || !num(text.substr(0, slash), k) || !num(text.substr(slash + 1), n) || n == 0 ||
+      k == 0 || k > n) {
+    error = "a partition is K/N with 1 <= K <= N, e.g. 2/4";
+    return false;
+  }
+  out = Partition{k - 1, n};
+  return true;
+}
+
+bool in_partition(const Partition& p, std::string_view user) {
+  return p.count <= 1 || vm::stable_hash(user) % p.count == p.index;
+}
+
+namespace {
+
+bool compare(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool write, bool exact,
+             ReconcileResult& result, Error& error) {
+  result = ReconcileResult{};
+  state::SharedOptions o;
+  o.url = shared.url;
+  o.campaign = shared.campaign;
+  o.connect_timeout_ms = shared.connect_timeout_ms;
+  o.command_timeout_ms = shared.timeout_ms;
+  o.retry_ms = 0;
+  auto fail = [&](ErrorKind kind, std::string message) {
+    error = Error{kind, std::move(message)};
+    return false;
+  };
+  std::string err;
+  auto q = state::RedisQuotas::create(o, err);
+  if (!q) return fail(ErrorKind::Input, err);
+  std::map<std::string, state::Quota> totals, before, after;
+  for (const auto& path : ledger_paths)
+    if (!state::ledger_totals(path, totals, err)) return fail(ErrorKind::State, err);
+  bool ready_after = false;
+  if (!q->read(before, result.was_ready, err) || (write && !q->reconcile(totals, exact, err)) ||
+      !q->read(after, ready_after, err))
+    return fail(ErrorKind::State, "shared counters " + q->describe() + ": " + err);
+  std::map<std::string, ReconcileRow> rows;
+  for (const auto& [name, t] : totals) rows[name].ledger_deliveries = t.deliveries, rows[name].ledger_reserved_millionths = t.reserved;
+  for (const auto& [name, b] : before) rows[name].before_deliveries = b.deliveries, rows[name].before_reserved_millionths = b.reserved;
+  for (const auto& [name, a] : after) rows[name].after_deliveries = a.deliveries, rows[name].after_reserved_millionths = a.reserved;
+  for (auto& [name, row] : rows) {
+    row.strategy = name;
+    result.rows.push_back(row);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool reconcile_shared(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool exact,
+                      ReconcileResult& result, Error& error) {
+  return compare(shared, ledger_paths, true, exact, result, error);
+}
+
+bool show_shared(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, ReconcileResult& result,
+                 Error& error) {
+  return compare(shared, ledger_paths, false, false, result, error);
+}
+
+}  // namespace crm

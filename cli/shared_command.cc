@@ -1,0 +1,106 @@
+// shared_command.cc - `crm shared reconcile|show`: the campaign counters in Redis set from, or
+// compared with, the processes' ledgers (docs/scaling.md). Uses only include/crm.
+#include "cli/shared_command.h"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace crm::cli {
+namespace {
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) out += fmt::format("\\u{:04x}", int(static_cast<unsigned char>(ch)));
+    else out += ch;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+SharedCounters SharedCli::counters() const {
+  SharedCounters s;
+  s.url = url;
+  s.campaign = campaign;
+  s.timeout_ms = int(timeout_ms);
+  s.connect_timeout_ms = int(connect_timeout_ms);
+  s.retry_ms = int(retry_ms);
+  s.wait_replicas = int(wait_replicas);
+  s.wait_timeout_ms = int(wait_timeout_ms);
+  return s;
+}
+
+void shared_options(Command& c, SharedCli& s, bool partition) {
+  c.option("--shared", s.url, "redis://HOST:PORT",
+           "stock and budget counters shared with other processes in this Redis\n(fail closed: no grant without a reservation; docs/scaling.md)");
+  c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)");
+  c.count("--shared-timeout", s.timeout_ms, "MS", "a reservation not answered within MS is refused (default 500)");
+  c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS", "connecting to Redis gives up after MS (default 500)");
+  c.count("--shared-retry", s.retry_ms, "MS", "after a failure, refuse without trying again for MS (default 100)");
+  c.count("--shared-wait-replicas", s.wait_replicas, "N",
+          "strict mode: a reservation counts once N replicas acknowledged it (WAIT)");
+  c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS", "how long strict mode waits for the replicas (default 100)");
+  if (partition)
+    c.option("--partition", s.partition, "K/N",
+             "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");
+}
+
+int cmd_shared(int argc, char** argv) {
+  std::string action = argc > 0 ? argv[0] : "";
+  if (action != "reconcile" && action != "show")
+    return usage_error("shared", "shared takes an action: reconcile or show");
+  SharedCli s;
+  std::vector<std::string> states;
+  bool exact = false;
+  std::string format = "text";
+  Command c("shared", "shared reconcile|show --shared redis://HOST:PORT [--state sqlite:PATH]... [options]",
+            "reconcile: sets the campaign's shared counters from the ledgers of every process (after Redis lost\n"
+            "them, or to start a campaign): each becomes max(Redis, sum of the ledgers), or exactly the sum with\n"
+            "--exact. show: the counters next to the ledgers' sums, changing nothing.");
+  shared_options(c, s, false);
+  c.option("--state", states, "sqlite:PATH", "a process's ledger (repeatable; read while its process runs)");
+  c.flag("--exact", exact, "set the counters to the ledgers' sums exactly (only when no process is running)");
+  c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
+  if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
+  if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");
+  std::vector<std::string> paths;
+  for (const auto& st : states) {
+    if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");
+    paths.push_back(st.substr(7));
+  }
+  ReconcileResult r;
+  Error err;
+  bool ok = action == "reconcile" ? reconcile_shared(s.counters(), paths, exact, r, err)
+                                  : show_shared(s.counters(), paths, r, err);
+  if (!ok) {
+    std::cerr << "crm: " << err.message << "\n";
+    return err.kind == ErrorKind::Input ? kExitUsage : kExitIo;
+  }
+  if (format == "json") {
+    std::string rows;
+    for (const auto& x : r.rows)
+      rows += fmt::format("{}{{\"strategy\":{},\"ledgers\":{{\"deliveries\":{},\"reserved_millionths\":{}}},"
+                          "\"before\":{{\"deliveries\":{},\"reserved_millionths\":{}}},"
+                          "\"after\":{{\"deliveries\":{},\"reserved_millionths\":{}}}}}",
+                          rows.empty() ? "" : ",", quoted(x.strategy), x.ledger_deliveries, x.ledger_reserved_millionths,
+                          x.before_deliveries, x.before_reserved_millionths, x.after_deliveries, x.after_reserved_millionths);
+    std::cout << fmt::format("{{\"campaign\":{},\"was_ready\":{},\"strategies\":[{}]}}\n", quoted(s.campaign),
+                             r.was_ready ? "true" : "false", rows);
+    return kExitOk;
+  }
+  std::cout << fmt::format("campaign {}: counters were {}\n", s.campaign, r.was_ready ? "ready" : "not ready");
+  std::cout << fmt::format("{:<24} {:>12} {:>12} {:>12} {:>16} {:>16} {:>16}\n", "strategy", "ledgers", "before",
+                           "after", "ledgers money", "before money", "after money");
+  for (const auto& x : r.rows)
+    std::cout << fmt::format("{:<24} {:>12} {:>12} {:>12} {:>16} {:>16} {:>16}\n", x.strategy, x.ledger_deliveries,
+                             x.before_deliveries, x.after_deliveries, x.ledger_reserved_millionths,
+                             x.before_reserved_millionths, x.after_reserved_millionths);
+  return kExitOk;
+}
+
+}  // namespace crm::cli

@@ -1,0 +1,24 @@
+// shared_command.h - the options of many processes sharing counters (`crm run --shared`,
+// `--partition`) and `crm shared` (reconcile, show), over include/crm/shared.h.
+#pragma once
+
+#include <string>
+
+#include <crm/shared.h>
+
+#include "cli/args.h"
+
+namespace crm::cli {
+
+struct SharedCli {
+  std::string url, campaign = "default", partition;
+  size_t timeout_ms = 500, connect_timeout_ms = 500, retry_ms = 100, wait_replicas = 0, wait_timeout_ms = 100;
+  SharedCounters counters() const;
+};
+// --shared, --campaign, --shared-timeout, --shared-connect-timeout, --shared-retry, --shared-wait-replicas,
+// --shared-wait-timeout; with `partition`: --partition K/N.
+void shared_options(Command& c, SharedCli& s, bool partition);
+
+int cmd_shared(int argc, char** argv);
+
+}  // namespace crm::cli

@@ -1,0 +1,414 @@
+// redis_quotas.cc - shared campaign counters in Redis (hiredis), and the ledger totals that
+// reconcile them.
+#include "runtime/state/redis_quotas.h"
+
+#include <hiredis.h>
+#include <sqlite3.h>
+#include <sys/time.h>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+
+namespace crm::state {
+
+namespace {
+
+// Check-and-reserve, the same rule as check_quota() in the same order (stock, budget, pacing),
+// in one script so no other client's command falls between the check and the increments.
+// KEYS: ready, counters. ARGV: strategy, amount, stock, budget, paced stock, paced budget
+// (-1: no limit). Returns {code, deliveries, reserved}: 0 fits (counted), 1 stock, 2 budget,
+// 3 pacing, -1 the campaign's counters are not ready. Money is millionths; Lua numbers are
+// doubles, exact to 2^53 millionths (9 billion currency units) per strategy.
+constexpr const char* kReserve = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+local s = ARGV[1]
+local d = tonumber(redis.call('HGET', KEYS[2], 'd:' .. s) or '0')
+local r = tonumber(redis.call('HGET', KEYS[2], 'r:' .. s) or '0')
+local amount = tonumber(ARGV[2])
+local stock, budget, ps, pb = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if stock >= 0 and d + 1 > stock then return {1, d, r} end
+if budget >= 0 and r + amount > budget then return {2, d, r} end
+if ps >= 0 and d + 1 > ps then return {3, d, r} end
+if pb >= 0 and r + amount > pb then return {3, d, r} end
+d = redis.call('HINCRBY', KEYS[2], 'd:' .. s, 1)
+r = redis.call('HINCRBY', KEYS[2], 'r:' .. s, ARGV[2])
+return {0, d, r}
+)lua";
+
+// Reconcile: KEYS ready, counters. ARGV: exact (1/0), then (strategy, deliveries, reserved)
+// triples. Each counter becomes max(current, total) (or the total when exact); the ready key is
+// a generation number, incremented.
+constexpr const char* kReconcile = R"lua(
+local exact = ARGV[1] == '1'
+if exact then redis.call('DEL', KEYS[2]) end
+for i = 2, #ARGV, 3 do
+  local s = ARGV[i]
+  local fields = {{'d:' .. s, ARGV[i + 1]}, {'r:' .. s, ARGV[i + 2]}}
+  for _, f in ipairs(fields) do
+    local cur = tonumber(redis.call('HGET', KEYS[2], f[1]) or '0')
+    if exact or tonumber(f[2]) > cur then redis.call('HSET', KEYS[2], f[1], f[2]) end
+  end
+end
+return redis.call('INCR', KEYS[1])
+)lua";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+timeval tv_of(int ms) {
+  timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+int64_t int_of(const redisReply* r) {
+  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+  int64_t v = 0;
+  if (r->type == REDIS_REPLY_STRING) std::from_chars(r->str, r->str + r->len, v);
+  return v;
+}
+
+}  // namespace
+
+struct RedisQuotas::Reply {
+  redisReply* r = nullptr;
+  ~Reply() { if (r) freeReplyObject(r); }
+};
+
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
+  constexpr std::string_view scheme = "redis://";
+  error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT", url);
+  if (url.substr(0, scheme.size()) != scheme) return false;
+  std::string_view rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  port = 6379;
+  auto colon = rest.rfind(':');
+  if (colon != std::string_view::npos) {
+    std::string_view p = rest.substr(colon + 1);
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+    if (p.empty() || ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) return false;
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty() || rest.find_first_of("/@?") != std::string_view::npos) return false;
+  host = std::string(rest);
+  error.clear();
+  return true;
+}
+
+std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::string& error) {
+  std::unique_ptr<RedisQuotas> q(new RedisQuotas());
+  if (!parse_redis_url(o.url, q->host_, q->port_, error)) return nullptr;
+  if (o.campaign.empty() || o.campaign.find_first_of("{}") != std::string::npos) {
+    error = fmt::format("campaign name `{}` must be non-empty and without braces (it is the Redis hash tag)", o.campaign);
+    return nullptr;
+  }
+  if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0 || o.retry_ms < 0 || o.wait_replicas < 0 ||
+      o.wait_timeout_ms <= 0) {
+    error = "shared counters: timeouts must be positive, retry and replicas not negative";
+    return nullptr;
+  }
+  q->o_ = o;
+  q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
+  q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);
+  return q;
+}
+
+RedisQuotas::~RedisQuotas() {
+  if (c_) redisFree(c_);
+}
+
+std::string RedisQuotas::describe() const { return fmt::format("redis://{}:{} campaign {}", host_, port_, o_.campaign); }
+
+void RedisQuotas::notice(const std::string& text) {
+  if (o_.on_notice) o_.on_notice(text);
+}
+
+void RedisQuotas::drop(const std::string& why) {
+  stats_.last_error = why;
+  if (c_) {
+    redisFree(c_);
+    c_ = nullptr;
+  }
+  retry_at_ = now_ms() + o_.retry_ms;
+  if (!reported_down_) {
+    reported_down_ = true;
+    notice(fmt::format("shared counters unavailable ({}): {}; reservations are refused until it answers", describe(), why));
+  }
+}
+
+bool RedisQuotas::connect(std::string& error) {
+  retry_at_ = 0;
+  return ensure(error);
+}
+
+bool RedisQuotas::ensure(std::string& error) {
+  if (c_) return true;
+  if (now_ms() < retry_at_) {
+    error = stats_.last_error;
+    return false;
+  }
+  c_ = redisConnectWithTimeout(host_.c_str(), port_, tv_of(o_.connect_timeout_ms));
+  if (!c_ || c_->err) {
+    std::string why = c_ ? fmt::format("cannot connect: {}", c_->errstr) : "cannot connect: out of memory";
+    drop(why);
+    error = why;
+    return false;
+  }
+  redisSetTimeout(c_, tv_of(o_.command_timeout_ms));
+  const char* scripts[2] = {kReserve, kReconcile};
+  for (int i = 0; i < 2; ++i) {
+    Reply rep{static_cast<redisReply*>(redisCommand(c_, "SCRIPT LOAD %s", scripts[i]))};
+    if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
+      std::string why = !rep.r ? fmt::format("SCRIPT LOAD: {}", c_->errstr)
+                               : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
+      drop(why);
+      error = why;
+      return false;
+    }
+    sha_[i].assign(rep.r->str, rep.r->len);
+  }
+  if (stats_.reservations) ++stats_.reconnects;
+  if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
+  reported_down_ = false;
+  return true;
+}
+
+std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vector<std::string>& args, std::string& error) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!ensure(error)) return nullptr;
+    std::vector<const char*> argv{"EVALSHA", sha_[which].c_str(), "2", ready_key_.c_str(), counters_key_.c_str()};
+    std::vector<size_t> lens{7, sha_[which].size(), 1, ready_key_.size(), counters_key_.size()};
+    for (const auto& a : args) argv.push_back(a.c_str()), lens.push_back(a.size());
+    auto rep = std::make_unique<Reply>();
+    rep->r = static_cast<redisReply*>(redisCommandArgv(c_, int(argv.size()), argv.data(), lens.data()));
+    if (!rep->r) {
+      // A timeout or a broken connection: the context cannot be used again.
+      error = c_->err == REDIS_ERR_IO && (c_->errstr[0] == 0 || std::string(c_->errstr).find("temporarily") != std::string::npos)
+                  ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
+                  : fmt::format("{}", c_->errstr);
+      drop(error);
+      return nullptr;
+    }
+    if (rep->r->type == REDIS_REPLY_ERROR) {
+      std::string text(rep->r->str, rep->r->len);
+      if (text.rfind("NOSCRIPT", 0) == 0 && attempt == 0) {
+        // The server forgot its scripts (restart, SCRIPT FLUSH, failover): load them again.
+        std::string why;
+        Reply load{static_cast<redisReply*>(redisCommand(c_, "SCRIPT LOAD %s", which == 0 ? kReserve : kReconcile))};
+        if (!load.r || load.r->type != REDIS_REPLY_STRING) {
+          drop(load.r ? std::string(load.r->str, load.r->len) : std::string(c_->errstr));
+          error = stats_.last_error;
+          return nullptr;
+        }
+        sha_[which].assign(load.r->str, load.r->len);
+        continue;
+      }
+      // An answer, but not a usable one (a replica's READONLY, MOVED, out of memory): the
+      // connection stays; this reservation fails closed.
+      error = text;
+      stats_.last_error = text;
+      return nullptr;
+    }
+    return rep;
+  }
+  error = "NOSCRIPT after loading the script";
+  return nullptr;
+}
+
+uint32_t RedisQuotas::handle(std::string_view strategy) {
+  auto [it, added] = handles_.try_emplace(std::string(strategy), static_cast<uint32_t>(names_.size()));
+  if (!added) return it->second;
+  names_.emplace_back(strategy);
+  seen_.emplace_back();
+  std::string err;
+  if (ensure(err)) {
+    std::string d = "d:" + names_.back(), r = "r:" + names_.back();
+    Reply rep{static_cast<redisReply*>(redisCommand(c_, "HMGET %b %b %b", counters_key_.data(), counters_key_.size(),
+                                                    d.data(), d.size(), r.data(), r.size()))};
+    if (!rep.r) drop(c_->errstr);
+    else if (rep.r->type == REDIS_REPLY_ARRAY && rep.r->elements == 2)
+      seen_.back() = Quota{int_of(rep.r->element[0]), int_of(rep.r->element[1])};
+  }
+  return it->second;
+}
+
+QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l) {
+  ++stats_.reservations;
+  std::string err;
+  auto rep = eval(0,
+                  {names_[h], std::to_string(amount), std::to_string(l.stock), std::to_string(l.budget),
+                   std::to_string(l.paced_stock), std::to_string(l.paced_budget)},
+                  err);
+  // A strategy with no stock, budget or pacing has no limit to overgrant: counted when Redis
+  // answers, never refused when it does not (its count is reconciled from the ledgers).
+  const bool unlimited = l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
+  if (!rep || rep->r->type != REDIS_REPLY_ARRAY || rep->r->elements != 3) {
+    if (rep) stats_.last_error = "unexpected reply to the reservation script";
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
+  }
+  int64_t code = int_of(rep->r->element[0]);
+  if (code == -1 && unlimited) return QuotaCheck::Fits;
+  if (code == -1) {
+    if (!reported_unready_) {
+      reported_unready_ = true;
+      stats_.last_error = "campaign counters are not ready";
+      notice(fmt::format("shared counters of campaign `{}` are not ready in {} (a new campaign, or Redis lost them): "
+                         "reservations are refused until `crm shared reconcile` sets them from the ledgers",
+                         o_.campaign, describe()));
+    }
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
+  }
+  if (reported_unready_) notice(fmt::format("shared counters of campaign `{}` are ready again", o_.campaign));
+  reported_unready_ = false;
+  seen_[h] = Quota{int_of(rep->r->element[1]), int_of(rep->r->element[2])};
+  if (code != 0) return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
+  if (o_.wait_replicas > 0) {
+    // Strict mode: the reservation counts only once enough replicas have it, so a failover to
+    // one of them cannot forget it. Otherwise it stays counted but grants nothing (undergrant).
+    Reply w{static_cast<redisReply*>(redisCommand(c_, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
+    if (!w.r) {
+      drop(fmt::format("WAIT: {}", c_->errstr));
+      if (unlimited) return QuotaCheck::Fits;
+      ++stats_.unavailable;
+      return QuotaCheck::Unavailable;
+    }
+    if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
+      stats_.last_error = fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
+                                      w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms);
+      if (unlimited) return QuotaCheck::Fits;
+      ++stats_.unavailable;
+      return QuotaCheck::Unavailable;
+    }
+  }
+  ++stats_.granted;
+  return QuotaCheck::Fits;
+}
+
+bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error) {
+  if (!ensure(error)) return false;
+  Reply e{static_cast<redisReply*>(redisCommand(c_, "EXISTS %b", ready_key_.data(), ready_key_.size()))};
+  if (!e.r) return drop(error = c_->errstr), false;
+  ready = e.r->type == REDIS_REPLY_INTEGER && e.r->integer == 1;
+  Reply all{static_cast<redisReply*>(redisCommand(c_, "HGETALL %b", counters_key_.data(), counters_key_.size()))};
+  if (!all.r) return drop(error = c_->errstr), false;
+  if (all.r->type != REDIS_REPLY_ARRAY) {
+    error = all.r->type == REDIS_REPLY_ERROR ? std::string(all.r->str, all.r->len) : "unexpected reply to HGETALL";
+    return false;
+  }
+  out.clear();
+  for (size_t i = 0; i + 1 < all.r->elements; i += 2) {
+    std::string field(all.r->element[i]->str, all.r->element[i]->len);
+    if (field.size() < 2 || field[1] != ':') continue;
+    Quota& q = out[field.substr(2)];
+    (field[0] == 'd' ? q.deliveries : q.reserved) = int_of(all.r->element[i + 1]);
+  }
+  return true;
+}
+
+bool RedisQuotas::reconcile(const std::map<std::string, Quota>& totals, bool exact, std::string& error) {
+  std::vector<std::string> args{exact ? "1" : "0"};
+  for (const auto& [name, q] : totals) {
+    args.push_back(name);
+    args.push_back(std::to_string(q.deliveries));
+    args.push_back(std::to_string(q.reserved));
+  }
+  auto rep = eval(1, args, error);
+  if (!rep) return false;
+  reported_unready_ = false;
+  return true;
+}
+
+bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals, std::string& error) {
+  sqlite3* db = nullptr;
+  auto fail = [&](const char* what) {
+    error = fmt::format("{} ledger `{}`: {}", what, path, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return false;
+  };
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return fail("cannot open");
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT kind, unit, user, strategy, amount FROM crm_ledger WHERE outcome = 'granted' ORDER BY seq",
+                         -1, &s, nullptr) != SQLITE_OK)
+    return fail("cannot read");
+  std::vector<LedgerEntry> entries;
+  int rc;
+  auto text = [&](int col) {
+    const unsigned char* t = sqlite3_column_text(s, col);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, col)) : std::string();
+  };
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    LedgerEntry e;
+    e.kind = static_cast<UnitKind>(sqlite3_column_int(s, 0));
+    e.unit = text(1);
+    e.user = text(2);
+    e.strategy = text(3);
+    e.outcome = "granted";
+    e.amount = sqlite3_column_int64(s, 4);
+    entries.push_back(std::move(e));
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return fail("cannot read");
+  sqlite3_close(db);
+  // The same count as a process's own restart (LocalQuotas::rebuild), per strategy.
+  LocalQuotas q;
+  std::map<std::string, uint32_t> names;
+  for (const auto& e : entries) names.emplace(e.strategy, q.handle(e.strategy));
+  q.rebuild(entries);
+  for (const auto& [name, h] : names) {
+    Quota u = q.used(h);
+    totals[name].deliveries += u.deliveries;
+    totals[name].reserved += u.reserved;
+  }
+  return true;
+}
+
+namespace {
+
+// A process's own ledger with the campaign's counters in Redis.
+class SharedStore : public StateStore {
+ public:
+  SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas)
+      : ledger_(std::move(ledger)), quotas_(std::move(quotas)) {}
+  bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
+    return ledger_->load(entries, units, error);
+  }
+  bool last_program(ProgramIdentity& out, std::string& error) override { return ledger_->last_program(out, error); }
+  bool begin_program(const ProgramIdentity& program, std::string& error) override {
+    return ledger_->begin_program(program, error);
+  }
+  bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) override {
+    return ledger_->append(unit, entries, first_seq, error);
+  }
+  bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
+    return ledger_->read(first, count, out, error);
+  }
+  bool commit(std::string& error) override { return ledger_->commit(error); }
+  std::string describe() const override { return ledger_->describe() + ", shared " + quotas_->describe(); }
+  Quotas& quotas() override { return *quotas_; }
+
+ private:
+  std::unique_ptr<StateStore> ledger_;
+  std::unique_ptr<RedisQuotas> quotas_;
+};
+
+}  // namespace
+
+std::unique_ptr<StateStore> open_shared_store(std::unique_ptr<StateStore> ledger, const SharedOptions& options,
+                                              std::string& error) {
+  auto q = RedisQuotas::create(options, error);
+  if (!q) return nullptr;
+  std::string ignored;
+  q->connect(ignored);  // reported through on_notice; reservations fail closed until it answers
+  return std::make_unique<SharedStore>(std::move(ledger), std::move(q));
+}
+
+}  // namespace crm::state

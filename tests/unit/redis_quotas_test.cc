@@ -1,0 +1,308 @@
+// redis_quotas_test.cc - state::RedisQuotas against a real redis-server that each test starts
+// on a free port of 127.0.0.1 with its own directory, and stops by pid: the reservation rule
+// (the same answers as check_quota), fail closed (not ready, down, stopped = timed out),
+// reconnection, NOSCRIPT, reconcile (max or exact), two clients racing for the last unit, and
+// the ledger totals a reconcile reads. Skipped when redis-server is not installed.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <hiredis.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <crm/shared.h>
+
+#include "runtime/state/redis_quotas.h"
+
+namespace {
+
+using crm::state::Quota;
+using crm::state::QuotaCheck;
+using crm::state::QuotaLimits;
+using crm::state::RedisQuotas;
+namespace fs = std::filesystem;
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t n = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+// One private redis-server; no persistence, so a restart loses every key (as a failover to a
+// replica that missed the writes would).
+class RedisServer {
+ public:
+  RedisServer() : port_(free_port()) {
+    dir_ = fs::temp_directory_path() / ("crm_redis_test_" + std::to_string(::getpid()) + "_" + std::to_string(port_));
+    fs::create_directories(dir_);
+  }
+  ~RedisServer() {
+    stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  static bool installed() { return std::system("command -v redis-server >/dev/null 2>&1") == 0; }
+  bool start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::string port = std::to_string(port_), dir = dir_.string();
+      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--dir", dir.c_str(), "--logfile", (dir + "/redis.log").c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      if (ping()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+  bool ping() { return command("PING") == "PONG"; }
+  std::string command(const char* cmd) {
+    timeval tv{0, 200000};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+    std::string out;
+    if (c && !c->err) {
+      redisSetTimeout(c, tv);
+      if (auto* r = static_cast<redisReply*>(redisCommand(c, cmd))) {
+        if (r->str) out.assign(r->str, r->len);
+        else if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
+        freeReplyObject(r);
+      }
+    }
+    if (c) redisFree(c);
+    return out;
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+  fs::path dir_;
+};
+
+class RedisQuotasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
+    ASSERT_TRUE(server.start());
+  }
+  std::unique_ptr<RedisQuotas> open(int timeout_ms = 300, int retry_ms = 0) {
+    crm::state::SharedOptions o;
+    o.url = server.url();
+    o.campaign = "test";
+    o.command_timeout_ms = timeout_ms;
+    o.connect_timeout_ms = timeout_ms;
+    o.retry_ms = retry_ms;
+    o.on_notice = [this](const std::string& m) { notices.push_back(m); };
+    std::string err;
+    auto q = RedisQuotas::create(o, err);
+    EXPECT_TRUE(q) << err;
+    return q;
+  }
+  void start_campaign(RedisQuotas& q) {
+    std::string err;
+    ASSERT_TRUE(q.reconcile({}, false, err)) << err;
+  }
+  RedisServer server;
+  std::vector<std::string> notices;
+};
+
+QuotaLimits limits(int64_t stock, int64_t budget, int64_t paced_stock = -1, int64_t paced_budget = -1) {
+  QuotaLimits l;
+  l.stock = stock, l.budget = budget, l.paced_stock = paced_stock, l.paced_budget = paced_budget;
+  return l;
+}
+
+TEST(SharedOptions, RedisUrlsAndPartitions) {
+  std::string host, err;
+  int port = 0;
+  EXPECT_TRUE(crm::state::parse_redis_url("redis://10.0.0.5:7001", host, port, err));
+  EXPECT_EQ(host, "10.0.0.5");
+  EXPECT_EQ(port, 7001);
+  EXPECT_TRUE(crm::state::parse_redis_url("redis://cache", host, port, err));
+  EXPECT_EQ(port, 6379);
+  for (const char* bad : {"http://x:1", "redis://", "redis://h:0", "redis://h:70000", "redis://h:1x", "redis://u@h:1"})
+    EXPECT_FALSE(crm::state::parse_redis_url(bad, host, port, err)) << bad;
+  crm::Partition p;
+  EXPECT_TRUE(crm::parse_partition("2/4", p, err));
+  EXPECT_EQ(p.index, 1u);
+  EXPECT_EQ(p.count, 4u);
+  for (const char* bad : {"0/4", "5/4", "1/0", "4", "a/b", "1/4x", ""}) EXPECT_FALSE(crm::parse_partition(bad, p, err)) << bad;
+  // Every user is in exactly one of N partitions, and the shares are about even.
+  std::vector<size_t> per(4);
+  for (int u = 0; u < 4000; ++u) {
+    int in = 0;
+    for (uint32_t k = 0; k < 4; ++k)
+      if (crm::in_partition({k, 4}, "user" + std::to_string(u))) ++in, ++per[k];
+    ASSERT_EQ(in, 1);
+  }
+  for (size_t n : per) EXPECT_NEAR(double(n), 1000.0, 150.0);
+}
+
+TEST_F(RedisQuotasTest, ReservesExactlyAsCheckQuotaDecides) {
+  auto q = open();
+  start_campaign(*q);
+  crm::state::LocalQuotas local;
+  uint32_t h = q->handle("s"), lh = local.handle("s");
+  std::mt19937 rng(7);
+  for (int i = 0; i < 400; ++i) {
+    int64_t amount = int64_t(rng() % 5) * 1'000'000;
+    QuotaLimits l = limits(rng() % 3 ? 150 : -1, rng() % 3 ? 250'000'000 : -1, rng() % 4 ? -1 : int64_t(i / 3),
+                           rng() % 4 ? -1 : int64_t(i) * 600'000);
+    ASSERT_EQ(q->reserve(h, amount, l), local.reserve(lh, amount, l)) << "reservation " << i;
+    ASSERT_EQ(q->used(h).deliveries, local.used(lh).deliveries);
+    ASSERT_EQ(q->used(h).reserved, local.used(lh).reserved);
+  }
+  EXPECT_GT(local.used(lh).deliveries, 50);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), std::to_string(local.used(lh).deliveries));
+  // A second client sees the counters at handle().
+  auto other = open();
+  EXPECT_EQ(other->used(other->handle("s")).reserved, local.used(lh).reserved);
+}
+
+TEST_F(RedisQuotasTest, ANewCampaignIsRefusedUntilReconciled) {
+  auto q = open();
+  uint32_t h = q->handle("s");
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_STREQ(crm::state::quota_reason(QuotaCheck::Unavailable), "shared_unavailable");
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("not ready"), std::string::npos) << notices[0];
+  // Without a limit nothing can overgrant: not refused.
+  EXPECT_EQ(q->reserve(h, 0, limits(-1, -1)), QuotaCheck::Fits);
+  start_campaign(*q);
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+}
+
+TEST_F(RedisQuotasTest, RedisDownFailsClosedAndResumesAfterReconcile) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Fits);
+  server.stop();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(q->stats().unavailable, 1u);
+  ASSERT_TRUE(server.start());  // empty: it lost the counters
+  EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Unavailable) << "counters lost: must wait for reconcile";
+  std::string err;
+  ASSERT_TRUE(q->reconcile({{"s", Quota{3, 3}}}, false, err)) << err;
+  EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Stock);  // 3 from the ledgers + 2: no overgrant
+  EXPECT_GE(q->stats().reconnects, 1u);
+}
+
+TEST_F(RedisQuotasTest, AStalledServerTimesOutAndIsRefused) {
+  auto q = open(/*timeout_ms=*/150, /*retry_ms=*/50);
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Fits);
+  server.pause();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(140));
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  EXPECT_NE(q->stats().last_error.find("timed out"), std::string::npos) << q->stats().last_error;
+  // Within the retry interval the next one is refused at once.
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+  server.resume();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Fits);
+  // The timed-out reservation may or may not have run on the server; never more than 5 in all.
+  for (int i = 0; i < 5; ++i) q->reserve(h, 0, limits(5, -1));
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "5");
+}
+
+TEST_F(RedisQuotasTest, ScriptsAreLoadedAgainAfterNoscript) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(server.command("SCRIPT FLUSH"), "OK");
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(q->used(h).deliveries, 2);
+}
+
+TEST_F(RedisQuotasTest, ClientsRacingForTheLastUnitsNeverOvergrant) {
+  {
+    auto q = open();
+    start_campaign(*q);
+  }
+  std::atomic<int> granted{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      auto q = open();
+      uint32_t h = q->handle("s");
+      for (int i = 0; i < 100; ++i)
+        if (q->reserve(h, 2'000'000, limits(1000, 150'000'000)) == QuotaCheck::Fits) ++granted;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(granted.load(), 75);  // budget 150 at 2 each
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), "150000000");
+}
+
+TEST_F(RedisQuotasTest, ReconcileTakesTheMaximumOrTheExactSums) {
+  auto q = open();
+  std::string err;
+  ASSERT_TRUE(q->reconcile({{"a", Quota{5, 50}}, {"b", Quota{1, 0}}}, false, err)) << err;
+  ASSERT_TRUE(q->reconcile({{"a", Quota{3, 70}}}, false, err)) << err;
+  std::map<std::string, Quota> now;
+  bool ready = false;
+  ASSERT_TRUE(q->read(now, ready, err)) << err;
+  EXPECT_TRUE(ready);
+  EXPECT_EQ(now["a"].deliveries, 5);  // never lowered while processes may hold reservations
+  EXPECT_EQ(now["a"].reserved, 70);
+  EXPECT_EQ(now["b"].deliveries, 1);
+  ASSERT_TRUE(q->reconcile({{"a", Quota{3, 30}}}, true, err)) << err;
+  ASSERT_TRUE(q->read(now, ready, err)) << err;
+  EXPECT_EQ(now["a"].deliveries, 3);
+  EXPECT_EQ(now["a"].reserved, 30);
+  EXPECT_EQ(now.count("b"), 0u);
+}
+
+TEST_F(RedisQuotasTest, StrictModeRefusesWhenNoReplicaAcknowledges) {
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.wait_replicas = 1;
+  o.wait_timeout_ms = 20;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  ASSERT_TRUE(q) << err;
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);  // this server has no replica
+  EXPECT_NE(q->stats().last_error.find("0 of 1 replicas"), std::string::npos) << q->stats().last_error;
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");  // counted, not granted: undergrant only
+}
+
+}  // namespace
