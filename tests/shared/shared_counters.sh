@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# shared_counters.sh CRM [short|long] - many `crm run` processes sharing campaign counters through a
+# private redis-server (127.0.0.1, a free port, its own directory; stopped by pid), with faults:
+#   1. 4 processes (partitions 1/4..4/4 of one stream) on two overlapping campaigns sharing stock
+#      and budget: every event decided exactly once, 0 overgrants against the union of the ledgers;
+#   2. kill -9 of redis-server mid-run, restarted empty: refused meanwhile (shared_unavailable),
+#      `crm shared reconcile` from the ledgers, grants resume, no grant without a reservation;
+#   3. kill -9 of crm processes mid-run, restarted: the ledgers equal an uninterrupted run (no
+#      duplicate, nothing lost); `reconcile --exact` gives back the killed runs' reservations;
+#   4. a slow, then silent, then dropping link (tcp_proxy.py): clear timeouts, no overgrant, resumes.
+# Exit 77 (skipped) without redis-server.
+set -euo pipefail
+crm=$1
+size=${2:-short}
+here=$(cd "$(dirname "$0")" && pwd)
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "skip: redis-server not installed"; exit 77; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+if [ "$size" = long ]; then users=5000 events=40000 live=12000; else users=600 events=2000 live=3000; fi
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start_redis PORT: sets redis_pid.
+start_redis() {
+  mkdir -p "$tmp/redis-$1"
+  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp/redis-$1" \
+    --logfile "$tmp/redis-$1/log" &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 100); do
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "FAIL: redis-server on port $1 did not start"
+  exit 1
+}
+stop_redis() { kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; }
+check() { python3 "$here/check_ledgers.py" "$@"; }
+# wait_for DB... -- SQL MIN: until the SQL's count summed over the ledgers reaches MIN (60 s at most).
+wait_for() {
+  local dbs=() sql min n
+  while [ "$1" != -- ]; do dbs+=("$1"); shift; done
+  sql=$2 min=$3
+  for _ in $(seq 1200); do
+    n=0
+    for db in "${dbs[@]}"; do
+      [ -f "$db" ] && n=$((n + $(sqlite3 "$db" "$sql" 2>/dev/null || echo 0)))
+    done
+    [ "$n" -ge "$min" ] && return 0
+    sleep 0.05
+  done
+  fail "waited in vain for $min of: $sql"
+}
+granted="SELECT count(*) FROM crm_ledger WHERE outcome = 'granted'"
+refused="SELECT count(*) FROM crm_ledger WHERE reason = 'shared_unavailable'"
+fail() { echo "FAIL: $*"; exit 1; }
+
+python3 "$here/gen_events.py" "$users" "$events" >"$tmp/events.jsonl"
+
+only=${CRM_SHARED_TEST_ONLY:-1234}
+if [[ $only == *1* ]]; then
+echo "1. 4 processes, overlapping campaigns, shared stock and budget"
+port=$(free_port)
+start_redis "$port"
+url=redis://127.0.0.1:$port
+"$crm" shared reconcile --shared "$url" --campaign one >/dev/null
+run_part() {  # K PROGRAM
+  "$crm" run "$here/campaign_$2.crm" --events "$tmp/events.jsonl" --partition "$1/4" --state "sqlite:$tmp/one-$1.db" \
+    --shared "$url" --campaign one --out "$tmp/one-$1.jsonl" --format json 2>"$tmp/one-$1.err"
+}
+run_part 1 a & p1=$!
+run_part 2 a & p2=$!
+run_part 3 b & p3=$!
+run_part 4 b & p4=$!
+for p in $p1 $p2 $p3 $p4; do wait "$p" || fail "a process of scenario 1 failed: $(cat "$tmp"/one-*.err)"; done
+skipped=0
+for k in 1 2 3 4; do
+  n=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["skipped_by_reason"].get("other partition", 0))' <"$tmp/one-$k.err")
+  skipped=$((skipped + n))
+done
+[ "$skipped" -eq $((3 * events)) ] || fail "partitions skipped $skipped events, expected 3 x $events"
+# flash: budget 2000 CNY at 10 each = 200 (below stock 300); vip: 400 CNY at 5 = 80; side: stock 150.
+check --redis "$port" one --exact-redis --events "$events" --expect flash=200 --expect vip=80 --expect side=150 \
+  "$tmp"/one-{1,2,3,4}.db || fail "scenario 1"
+stop_redis
+fi
+
+if [[ $only == *2* ]]; then
+echo "2. kill -9 of redis-server mid-run, restart, reconcile"
+port=$(free_port)
+start_redis "$port"
+url=redis://127.0.0.1:$port
+"$crm" shared reconcile --shared "$url" --campaign two >/dev/null
+live_part() {  # K PROGRAM
+  python3 "$here/gen_events.py" "$users" "$live" 1 | "$crm" run "$here/campaign_$2.crm" --events - --partition "$1/2" \
+    --state "sqlite:$tmp/two-$1.db" --shared "$url" --campaign two --shared-retry 20 --commit-every 5 \
+    --out "$tmp/two-$1.jsonl" 2>"$tmp/two-$1.err"
+}
+live_part 1 a & p1=$!
+live_part 2 b & p2=$!
+wait_for "$tmp"/two-{1,2}.db -- "$granted" 30
+stop_redis
+wait_for "$tmp"/two-{1,2}.db -- "$refused" 5
+start_redis "$port"  # empty: the counters are lost
+before=$(sqlite3 "$tmp/two-1.db" "$refused")
+wait_for "$tmp/two-1.db" -- "$refused" $((before + 5))  # refused: not ready
+"$crm" shared reconcile --shared "$url" --campaign two --state "sqlite:$tmp/two-1.db" --state "sqlite:$tmp/two-2.db" \
+  --format json >"$tmp/two-reconcile.json"
+wait "$p1" || fail "process 1 of scenario 2 failed: $(cat "$tmp/two-1.err")"
+wait "$p2" || fail "process 2 of scenario 2 failed: $(cat "$tmp/two-2.err")"
+refused=$(cat "$tmp"/two-{1,2}.jsonl | grep -c '"reason":"shared_unavailable"' || true)
+[ "$refused" -gt 0 ] || fail "no reservation was refused while Redis was down"
+grep -q "shared counters unavailable" "$tmp/two-1.err" || fail "no notice of the lost Redis: $(cat "$tmp/two-1.err")"
+grep -q "not ready" "$tmp/two-1.err" || fail "no notice of the lost counters: $(cat "$tmp/two-1.err")"
+at_reconcile=$(python3 -c 'import json,sys; print(sum(r["ledgers"]["deliveries"] for r in json.load(sys.stdin)["strategies"]))' \
+  <"$tmp/two-reconcile.json")
+final=$(sqlite3 "$tmp/two-1.db" "SELECT count(*) FROM crm_ledger WHERE outcome = 'granted'")
+final=$((final + $(sqlite3 "$tmp/two-2.db" "SELECT count(*) FROM crm_ledger WHERE outcome = 'granted'")))
+[ "$final" -gt "$at_reconcile" ] || fail "no grant after the reconcile ($final granted, $at_reconcile at the reconcile)"
+check --redis "$port" two --events "$live" "$tmp"/two-{1,2}.db || fail "scenario 2"
+echo "  $refused refused while Redis was down or not reconciled; $at_reconcile deliveries at the reconcile, $final grants in all"
+stop_redis
+fi
+
+if [[ $only == *3* ]]; then
+echo "3. kill -9 of crm processes mid-run, restart"
+port=$(free_port)
+start_redis "$port"
+url=redis://127.0.0.1:$port
+"$crm" shared reconcile --shared "$url" --campaign ref >/dev/null
+"$crm" shared reconcile --shared "$url" --campaign three >/dev/null
+# Limits that do not bind (campaign C), so an uninterrupted run is the reference whatever the
+# interleaving of the two processes and whatever the killed runs reserved and never recorded.
+head -n 400 "$tmp/events.jsonl" >"$tmp/three.jsonl"
+ref_part() {
+  "$crm" run "$here/campaign_c.crm" --events "$tmp/three.jsonl" --partition "$1/2" --state "sqlite:$tmp/ref-$1.db" \
+    --shared "$url" --campaign ref --out "$tmp/ref-$1.jsonl" 2>/dev/null
+}
+ref_part 1 && ref_part 2
+crashy_part() {  # K: killed at pseudo-random points, restarted until it completes
+  RANDOM=$((2026 + $1))
+  kills=0
+  for _ in $(seq 8); do
+    set +e
+    (exec env CRM_TEST_KILL_AFTER_UNITS=$((1 + RANDOM % 60)) "$crm" run "$here/campaign_c.crm" --events "$tmp/three.jsonl" \
+      --partition "$1/2" --state "sqlite:$tmp/three-$1.db" --shared "$url" --campaign three --commit-every 7 \
+      --out "$tmp/three-$1.jsonl" >/dev/null 2>&1)
+    rc=$?
+    set -e
+    [ "$rc" -eq 137 ] || [ "$rc" -eq 0 ] || { echo "run exited with $rc"; return 1; }
+    [ "$rc" -eq 137 ] && kills=$((kills + 1))
+  done
+  "$crm" run "$here/campaign_c.crm" --events "$tmp/three.jsonl" --partition "$1/2" --state "sqlite:$tmp/three-$1.db" \
+    --shared "$url" --campaign three --out "$tmp/three-$1.jsonl" 2>/dev/null
+  [ "$kills" -gt 0 ] || { echo "process $1 was never killed"; return 1; }
+}
+crashy_part 1 2>/dev/null & p1=$!  # (no "Killed" job notices)
+crashy_part 2 2>/dev/null & p2=$!
+wait "$p1" || fail "scenario 3, process 1"
+wait "$p2" || fail "scenario 3, process 2"
+ledger() { sqlite3 "$1" "SELECT unit, user, strategy, outcome, reason, resource, amount, at, json FROM crm_ledger ORDER BY seq"; }
+for k in 1 2; do
+  diff <(ledger "$tmp/ref-$k.db") <(ledger "$tmp/three-$k.db") >"$tmp/three.diff" ||
+    fail "ledger $k after kills differs from an uninterrupted run: $(head -5 "$tmp/three.diff")"
+  cmp -s "$tmp/ref-$k.jsonl" "$tmp/three-$k.jsonl" || fail "decisions of process $k differ after kills"
+done
+check --redis "$port" three --events 400 "$tmp"/three-{1,2}.db || fail "scenario 3"
+"$crm" shared reconcile --shared "$url" --campaign three --exact --state "sqlite:$tmp/three-1.db" \
+  --state "sqlite:$tmp/three-2.db" >/dev/null
+check --redis "$port" three --exact-redis "$tmp"/three-{1,2}.db >/dev/null || fail "reconcile --exact"
+stop_redis
+fi
+
+if [[ $only == *4* ]]; then
+echo "4. a slow, silent, then dropping link"
+port=$(free_port)
+start_redis "$port"
+echo pass >"$tmp/mode"
+python3 "$here/tcp_proxy.py" "$tmp/proxy.port" "$port" "$tmp/mode" &
+pids+=($!)
+for _ in $(seq 100); do [ -f "$tmp/proxy.port" ] && break; sleep 0.05; done
+proxy=$(cat "$tmp/proxy.port")
+"$crm" shared reconcile --shared "redis://127.0.0.1:$proxy" --campaign four >/dev/null
+python3 "$here/gen_events.py" "$users" "$live" 1 | "$crm" run "$here/campaign_a.crm" --events - \
+  --state "sqlite:$tmp/four.db" --shared "redis://127.0.0.1:$proxy" --campaign four --shared-timeout 100 \
+  --shared-connect-timeout 100 --shared-retry 50 --commit-every 5 --out "$tmp/four.jsonl" 2>"$tmp/four.err" & p1=$!
+sleep 0.3; echo slow >"$tmp/mode"
+sleep 0.5; echo blackhole >"$tmp/mode"
+sleep 0.5; echo drop >"$tmp/mode"
+sleep 0.4; echo pass >"$tmp/mode"
+wait "$p1" || fail "scenario 4 run failed: $(cat "$tmp/four.err")"
+grep -q "timed out after 100 ms" "$tmp/four.err" || fail "no timeout reported: $(cat "$tmp/four.err")"
+grep -q "available again" "$tmp/four.err" || fail "no recovery reported: $(cat "$tmp/four.err")"
+refused=$(grep -c '"reason":"shared_unavailable"' "$tmp/four.jsonl" || true)
+[ "$refused" -gt 0 ] || fail "nothing refused through a broken link"
+after=$(awk '/"reason":"shared_unavailable"/ { n = 0; next } /"outcome":"granted"/ { n++ } END { print n + 0 }' "$tmp/four.jsonl")
+[ "$after" -gt 0 ] || fail "no grant after the link recovered"
+check --redis "$port" four --events "$live" "$tmp/four.db" || fail "scenario 4"
+echo "  $refused refused through the broken link; the run went on and granted again after it"
+fi
+echo "ok: shared counters hold under 4 processes, a Redis kill, crm kills and a broken link"
