@@ -305,4 +305,60 @@ TEST_F(RedisQuotasTest, StrictModeRefusesWhenNoReplicaAcknowledges) {
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");  // counted, not granted: undergrant only
 }
 
+// Order `id` at second `i` (0..59) of 2026-11-11, 100 CNY.
+std::string order(int id, int i, const std::string& user) {
+  return "{\"id\":\"e" + std::to_string(id) + "\",\"type\":\"Order\",\"user\":\"" + user +
+         "\",\"time\":\"2026-11-11T00:00:" + (i < 10 ? "0" : "") + std::to_string(i) + "Z\",\"amount\":100}";
+}
+
+// The public API: two runtimes, partitions 1/2 and 2/2, one ledger each, one campaign in Redis.
+TEST_F(RedisQuotasTest, RuntimesInPartitionsShareOneCampaign) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_api_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "api";
+  std::vector<std::string> notes;
+  shared.on_notice = [&](const std::string& m) { notes.push_back(m); };
+  crm::Runtime rt[2] = {crm::Runtime(program.program), crm::Runtime(program.program)};
+  std::string err;
+  for (uint32_t k = 0; k < 2; ++k) {
+    ASSERT_TRUE(rt[k].set_partition({k, 2}, err)) << err;
+    ASSERT_TRUE(rt[k].share_counters(shared, err)) << err;
+    ASSERT_TRUE(rt[k].open_state("sqlite:" + (dir / ("p" + std::to_string(k) + ".db")).string(), err)) << err;
+  }
+  crm::SharedCounters bad = shared;
+  bad.url = "http://x";
+  EXPECT_FALSE(rt[0].share_counters(bad, err));
+  // Not reconciled yet: `flash` (limited) is refused, whichever process owns the user.
+  std::vector<crm::Decision> out;
+  crm::Error e;
+  int owner = crm::in_partition({0, 2}, "first") ? 0 : 1;
+  ASSERT_TRUE(rt[owner].process_event(order(0, 0, "first"), out, e)) << e.message;
+  ASSERT_FALSE(out.empty());
+  for (const auto& d : out)
+    if (d.strategy == "flash") EXPECT_EQ(d.reason, "shared_unavailable") << d.json;
+  ASSERT_FALSE(notes.empty());
+  out.clear();
+  ASSERT_TRUE(rt[1 - owner].process_event(order(1, 1, "first"), out, e)) << e.message;
+  EXPECT_TRUE(out.empty()) << "another partition's user: skipped";
+  crm::ReconcileResult r;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  // 240 users over both runtimes: each decided by its own; flash's budget (200 at 10 CNY) holds.
+  int granted = 0;
+  for (int i = 2; i < 60; ++i)
+    for (int u = 0; u < 4; ++u) {
+      std::string user = "u" + std::to_string(i * 4 + u);
+      out.clear();
+      for (int k = 0; k < 2; ++k) ASSERT_TRUE(rt[k].process_event(order(i * 4 + u, i, user), out, e)) << e.message;
+      for (const auto& d : out) granted += d.strategy == "flash" && d.outcome == crm::Decision::Outcome::Granted;
+    }
+  EXPECT_EQ(granted, 200);
+  EXPECT_EQ(server.command("HGET crm:{api}:counters d:flash"), "200");
+  fs::remove_all(dir);
+}
+
 }  // namespace
