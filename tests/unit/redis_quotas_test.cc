@@ -339,8 +339,9 @@ TEST_F(RedisQuotasTest, RuntimesInPartitionsShareOneCampaign) {
   int owner = crm::in_partition({0, 2}, "first") ? 0 : 1;
   ASSERT_TRUE(rt[owner].process_event(order(0, 0, "first"), out, e)) << e.message;
   ASSERT_FALSE(out.empty());
-  for (const auto& d : out)
-    if (d.strategy == "flash") EXPECT_EQ(d.reason, "shared_unavailable") << d.json;
+  for (const auto& d : out) {
+    if (d.strategy == "flash") { EXPECT_EQ(d.reason, "shared_unavailable") << d.json; }
+  }
   ASSERT_FALSE(notes.empty());
   out.clear();
   ASSERT_TRUE(rt[1 - owner].process_event(order(1, 1, "first"), out, e)) << e.message;
