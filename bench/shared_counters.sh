@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# shared_counters.sh CRM [EVENTS] [USERS] - Redis-shared counters (docs/scaling.md): decisions/s and
+# reservations/s of 1, 2 and 4 `crm run --partition K/N --shared` processes on one stream, each
+# with its own SQLite ledger, against one private redis-server; the same stream without --shared
+# for reference; and strict mode (--shared-wait-replicas 1, with a local replica). Run it under
+# /work/tools/run-lock; docs/performance.md has the figures.
+set -euo pipefail
+crm=$1
+events=${2:-200000}
+users=${3:-50000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_redis() {  # PORT [ARGS...]
+  local port=$1
+  shift
+  mkdir -p "$tmp/r$port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp/r$port" --logfile "$tmp/r$port/log" "$@" &
+  pids+=($!)
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "redis-server did not start"; exit 1
+}
+program=$root/tests/shared/campaign_c.crm
+python3 "$root/tests/shared/gen_events.py" "$users" "$events" >"$tmp/events.jsonl"
+port=$(free_port)
+start_redis "$port"
+url=redis://127.0.0.1:$port
+evalsha() { redis-cli -p "$1" info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
+
+# run_set NAME N [EXTRA...]: N processes at once; prints decisions/s and reservations/s.
+run_set() {
+  local name=$1 n=$2
+  shift 2
+  "$crm" shared reconcile --shared "$url" --campaign "$name" >/dev/null
+  rm -f "$tmp"/l-*.db*
+  local before after start end
+  before=$(evalsha "$port"); before=${before:-0}
+  start=$(date +%s.%N)
+  local ps=()
+  for k in $(seq "$n"); do
+    "$crm" run "$program" --events "$tmp/events.jsonl" --partition "$k/$n" --state "sqlite:$tmp/l-$k.db" \
+      --shared "$url" --campaign "$name" --out "$tmp/d-$k.jsonl" "$@" 2>/dev/null &
+    ps+=($!)
+  done
+  for p in "${ps[@]}"; do wait "$p"; done
+  end=$(date +%s.%N)
+  after=$(evalsha "$port")
+  local decisions
+  decisions=$(cat "$tmp"/d-*.jsonl | wc -l)
+  python3 -c "import sys; s = $end - $start; print('%-28s %2d process(es): %8.2f s, %9.0f decisions/s, %8.0f reservations/s (%d decisions, %d reservations)' % ('$name', $n, s, $decisions / s, ($after - $before) / s, $decisions, $after - $before))"
+  rm -f "$tmp"/d-*.jsonl
+}
+
+echo "events: $events, users: $users, program: tests/shared/campaign_c.crm"
+start=$(date +%s.%N)
+"$crm" run "$program" --events "$tmp/events.jsonl" --state "sqlite:$tmp/local.db" --out "$tmp/local.jsonl" 2>/dev/null
+end=$(date +%s.%N)
+python3 -c "s = $end - $start; n = $(wc -l <"$tmp/local.jsonl"); print('%-28s  1 process(es): %8.2f s, %9.0f decisions/s (no Redis)' % ('local counters', s, n / s))"
+run_set shared-1 1
+run_set shared-2 2
+run_set shared-4 4
+# Strict mode: one replica, each reservation waits for it (WAIT 1).
+rport=$(free_port)
+start_redis "$rport" --replicaof 127.0.0.1 "$port"
+for _ in $(seq 100); do
+  redis-cli -p "$port" info replication | grep -q '^connected_slaves:1' && break
+  sleep 0.1
+done
+run_set strict-1 1 --shared-wait-replicas 1 --shared-wait-timeout 1000
+run_set strict-4 4 --shared-wait-replicas 1 --shared-wait-timeout 1000
