@@ -21,6 +21,7 @@ extern const char crm_echarts_zrender_license[];
 namespace crm::report {
 namespace {
 
+#ifdef CRM_HAVE_ECHARTS  // used only to write the page, which needs the library
 // JSON inside <script>: "<" occurs only in its strings, where "\u003c" means the same and
 // cannot end the element.
 std::string json_in_script(std::string_view s) {
@@ -59,6 +60,7 @@ std::string html_text(std::string_view s) {
   }
   return out;
 }
+#endif
 
 // The page's script: every chart reads the report's JSON (the same document as --format json).
 // Each chart element says when ECharts finished drawing it (data-rendered), which the
