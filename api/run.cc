@@ -4,6 +4,7 @@
 #include <crm/run.h>
 
 #include "api/decision.h"
+#include "api/entry_point.h"
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/redis_quotas.h"
@@ -30,20 +31,6 @@ struct RunData {
 namespace {
 
 Error no_program() { return {ErrorKind::Input, "no program"}; }
-
-// Runs one step of the engine: false from the step is the caller's mistake (Input, with the
-// step's message), an exception is Internal.
-template <class Step>
-bool guarded(Step&& step, Error& error) {
-  try {
-    std::string msg;
-    if (step(msg)) return true;
-    error = {ErrorKind::Input, std::move(msg)};
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-  }
-  return false;
-}
 
 // The engine's records as JSON lines, appended to `out` (all of them, also after a refusal).
 void take(detail::RunData& d, std::vector<std::string>& out) {
@@ -125,15 +112,7 @@ bool Run::share_counters(const SharedCounters& shared, Error& error) {
   if (!d_) return error = no_program(), false;
   if (d_->store) return error = {ErrorKind::Input, "share_counters must come before open_state"}, false;
   try {
-    auto o = std::make_unique<state::SharedOptions>();
-    o->url = shared.url;
-    o->campaign = shared.campaign;
-    o->connect_timeout_ms = shared.connect_timeout_ms;
-    o->command_timeout_ms = shared.timeout_ms;
-    o->retry_ms = shared.retry_ms;
-    o->wait_replicas = shared.wait_replicas;
-    o->wait_timeout_ms = shared.wait_timeout_ms;
-    o->on_notice = shared.on_notice;
+    auto o = std::make_unique<state::SharedOptions>(shared_options(shared));
     std::string msg;
     if (!state::RedisQuotas::create(*o, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
     d_->shared = std::move(o);
@@ -170,7 +149,7 @@ std::string Run::state_description() const {
 
 bool Run::load_profile(std::string_view line, Error& error) {
   if (!d_) return error = no_program(), false;
-  return guarded([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
+  return feed_line([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
 }
 
 bool Run::load_profile(const Profile& profile, Error& error) {

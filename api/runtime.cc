@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "api/decision.h"
+#include "api/entry_point.h"
 #include "api/program_data.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
@@ -131,21 +132,6 @@ std::vector<std::string> CompiledProgram::strategies() const {
 }
 
 namespace {
-
-// Feeds one input line to an engine step (`step(msg)` returns false with msg for a bad line): a
-// bad line is the caller's mistake (Input), an exception is an internal failure (Internal), and
-// no exception crosses include/. Shared by every load/add entry point of the API.
-template <class Step>
-bool feed_line(Step&& step, Error& error) {
-  try {
-    std::string msg;
-    if (step(msg)) return true;
-    error = {ErrorKind::Input, std::move(msg)};
-  } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
-  }
-  return false;
-}
 
 // A typed event or profile as its JSON line (data.h), then `step(line)`: one decoder for both.
 template <class T, class Step>
@@ -435,15 +421,7 @@ bool Runtime::share_counters(const SharedCounters& shared, std::string& error) {
   if (!d_) { error = "no program"; return false; }
   std::lock_guard lk(d_->mu);
   if (d_->store) { error = "share_counters must come before open_state"; return false; }
-  auto o = std::make_unique<state::SharedOptions>();
-  o->url = shared.url;
-  o->campaign = shared.campaign;
-  o->connect_timeout_ms = shared.connect_timeout_ms;
-  o->command_timeout_ms = shared.timeout_ms;
-  o->retry_ms = shared.retry_ms;
-  o->wait_replicas = shared.wait_replicas;
-  o->wait_timeout_ms = shared.wait_timeout_ms;
-  o->on_notice = shared.on_notice;
+  auto o = std::make_unique<state::SharedOptions>(shared_options(shared));
   if (!state::RedisQuotas::create(*o, error)) return false;  // the options are checked now, not at open_state
   d_->shared = std::move(o);
   return true;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 
+#include "api/entry_point.h"
 #include "runtime/state/redis_quotas.h"
 #include "runtime/vm/vm.h"
 
@@ -34,12 +35,12 @@ namespace {
 bool compare(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool write, bool exact,
              ReconcileResult& result, Error& error) {
   result = ReconcileResult{};
-  state::SharedOptions o;
-  o.url = shared.url;
-  o.campaign = shared.campaign;
-  o.connect_timeout_ms = shared.connect_timeout_ms;
-  o.command_timeout_ms = shared.timeout_ms;
+  state::SharedOptions o = shared_options(shared);
+  // One command-line run that makes no reservation: every read and write is attempted, no WAIT.
   o.retry_ms = 0;
+  o.wait_replicas = 0;
+  o.wait_timeout_ms = state::SharedOptions{}.wait_timeout_ms;
+  o.on_notice = nullptr;
   auto fail = [&](ErrorKind kind, std::string message) {
     error = Error{kind, std::move(message)};
     return false;

@@ -4,15 +4,8 @@
 namespace crm::engine {
 
 void VmExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, BatchSelection& out) const {
-  uint64_t* selected = nullptr;
-  uint64_t* faulted = nullptr;
-  if (out.bitmaps) {
-    out.selected.assign((in.rows + 63) / 64, 0);
-    out.faulted.assign((in.rows + 63) / 64, 0);
-    selected = out.selected.data();
-    faulted = out.faulted.data();
-  }
-  vm::BatchResult r = batch_.run(unit, in, nullptr, selected, faulted);
+  out.begin(in.rows);
+  vm::BatchResult r = batch_.run(unit, in, nullptr, out.selected_words(), out.faulted_words());
   out.matches = r.matches;
   out.faults = r.errors;
 }

@@ -57,6 +57,18 @@ struct BatchSelection {
   bool bitmaps = false;  // in: also fill the two bitmaps
   std::vector<uint64_t> selected;  // bit i: row i selected
   std::vector<uint64_t> faulted;   // bit i: row i faulted
+
+  // What every backend does first: counts to 0 and, when `bitmaps` is set, both bitmaps sized
+  // for `rows` and cleared. The word arrays (null without bitmaps) are then the backend's to set.
+  void begin(size_t rows) {
+    matches = faults = 0;
+    if (bitmaps) {
+      selected.assign((rows + 63) / 64, 0);
+      faulted.assign((rows + 63) / 64, 0);
+    }
+  }
+  uint64_t* selected_words() { return bitmaps ? selected.data() : nullptr; }
+  uint64_t* faulted_words() { return bitmaps ? faulted.data() : nullptr; }
 };
 
 class Executor {

@@ -11,16 +11,9 @@ std::shared_ptr<JitExecutor> JitExecutor::create(const bytecode::Program& progra
 }
 
 void JitExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, engine::BatchSelection& out) const {
-  out.matches = 0;
-  out.faults = 0;
-  uint64_t* selected = nullptr;
-  uint64_t* faulted = nullptr;
-  if (out.bitmaps) {
-    out.selected.assign((in.rows + 63) / 64, 0);
-    out.faulted.assign((in.rows + 63) / 64, 0);
-    selected = out.selected.data();
-    faulted = out.faulted.data();
-  }
+  out.begin(in.rows);
+  uint64_t* selected = out.selected_words();
+  uint64_t* faulted = out.faulted_words();
   std::string error;
   BatchFn fn = jit_->batch(unit, in, error);
   if (!fn) {  // cannot happen for a verified batch unit; every row faults rather than guess
