@@ -12,7 +12,12 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ObjectTransformLayer.h>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/SmallVectorMemoryBuffer.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
@@ -29,6 +34,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "bytecode/operations.h"
 
@@ -67,6 +73,10 @@ static int64_t crm_jit_host_concat(const vm::Context* ctx, int64_t a, int64_t b)
 
 namespace {
 
+constexpr uint64_t kPresentFlag = ScalarOut::kPresent;
+// Longer units keep the branchy translation (a flat one computes every instruction).
+constexpr size_t kFlatMaxInstructions = 256;
+
 void init_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -104,14 +114,20 @@ class Translator {
     i32_ = llvm::Type::getInt32Ty(c_);
     i64_ = llvm::Type::getInt64Ty(c_);
     ptr_ = llvm::PointerType::getUnqual(c_);
+    out_ty_ = llvm::StructType::get(c_, {i64_, i64_});
     for (const auto& f : p_.profile) required_.push_back(!f.optional);
   }
 
   llvm::Function* scalar(uint32_t unit, std::string& error);
+  bool flat_ok(const bytecode::Unit& u) const;
+  llvm::Function* flat(uint32_t unit);
   // `shape`, when given, is the layout of the columns the code will read (batch_shape()): each
   // field's load is then specialised (no width or presence test per row), which lets LLVM
   // vectorise the loop; without it, the code reads any layout.
-  llvm::Function* batch(uint32_t unit, std::string& error, const std::string* shape = nullptr, const std::string& name = "");
+  // `selection`: code for the executor, writing the block's selected and faulted bits as
+  // bitmap words and returning their counts (SelectFn) instead of a value and error per row.
+  llvm::Function* batch(uint32_t unit, std::string& error, const std::string* shape = nullptr, const std::string& name = "",
+                        bool selection = false);
 
  private:
   // A function of jit_ops.cc (present in the module's bitcode) or of the host.
@@ -126,6 +142,10 @@ class Translator {
   llvm::Constant* k64(int64_t v) { return llvm::ConstantInt::get(i64_, static_cast<uint64_t>(v), true); }
   llvm::Constant* k32(uint32_t v) { return llvm::ConstantInt::get(i32_, v); }
   llvm::Constant* k8(uint8_t v) { return llvm::ConstantInt::get(i8_, v); }
+  llvm::Value* pack(llvm::IRBuilder<>& at, llvm::Value* value, llvm::Value* flags) {
+    llvm::Value* agg = at.CreateInsertValue(llvm::UndefValue::get(out_ty_), value, {0});
+    return at.CreateInsertValue(agg, flags, {1});
+  }
   bool required(uint32_t f) const { return f < required_.size() && required_[f]; }
   int64_t constant(uint32_t k) const { return k < p_.constants.size() ? p_.constants[k] : 0; }
   // A constant set as a private global array.
@@ -158,19 +178,20 @@ class Translator {
   llvm::LLVMContext& c_;
   llvm::Type *i1_, *i8_, *i32_, *i64_;
   llvm::PointerType* ptr_;
+  llvm::StructType* out_ty_;  // ScalarOut: {value, flags}, returned in two registers
   std::vector<uint8_t> required_;
   std::map<uint32_t, llvm::Constant*> sets_;
 };
 
 llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
   const bytecode::Unit& u = p_.units[unit];
-  auto* fty = llvm::FunctionType::get(i8_, {ptr_, ptr_, ptr_}, false);
+  if (flat_ok(u)) return flat(unit);
+  auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
   auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
   llvm::Value* ctx = fn->getArg(0);
-  llvm::Value* vout = fn->getArg(1);
-  llvm::Value* pout = fn->getArg(2);
   auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
   llvm::IRBuilder<> b(entry);
+  auto ret = [&](llvm::IRBuilder<>& at, llvm::Value* value, llvm::Value* flags) { at.CreateRet(pack(at, value, flags)); };
   std::vector<llvm::AllocaInst*> r(std::max<size_t>(u.registers, 1));
   for (size_t i = 0; i < r.size(); ++i) {
     r[i] = b.CreateAlloca(i64_, nullptr, "r" + std::to_string(i));
@@ -198,7 +219,8 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
     auto* fail = llvm::BasicBlock::Create(c_, "fault", fn);
     auto* ok = llvm::BasicBlock::Create(c_, "ok", fn);
     b.CreateCondBr(b.CreateICmpNE(fault, k8(0)), fail, ok, unlikely);
-    llvm::IRBuilder<>(fail).CreateRet(fault);
+    llvm::IRBuilder<> fb(fail);
+    ret(fb, k64(0), fb.CreateZExt(fault, i64_));
     b.SetInsertPoint(ok);
     return b.CreateLoad(i64_, tmp);
   };
@@ -282,16 +304,12 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
         break;
       }
       case Op::RET:
-        b.CreateStore(get(ins.a), vout);
-        b.CreateStore(k8(1), pout);
-        b.CreateRet(k8(0));
+        ret(b, get(ins.a), k64(kPresentFlag));
         terminated = true;
         break;
       case Op::RET_OPT: {
         llvm::Value* present = b.CreateICmpNE(get(ins.b), k64(0));
-        b.CreateStore(b.CreateSelect(present, get(ins.a), k64(0)), vout);
-        b.CreateStore(b.CreateZExt(present, i8_), pout);
-        b.CreateRet(k8(0));
+        ret(b, b.CreateSelect(present, get(ins.a), k64(0)), b.CreateSelect(present, k64(kPresentFlag), k64(0)));
         terminated = true;
         break;
       }
@@ -304,20 +322,185 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
   }
   // Past the last instruction (the verifier ends every unit with a return): the value 0.
   b.SetInsertPoint(bb[n]);
-  b.CreateStore(k64(0), vout);
-  b.CreateStore(k8(1), pout);
-  b.CreateRet(k8(0));
+  ret(b, k64(0), k64(kPresentFlag));
   return fn;
 }
 
-llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::string* shape, const std::string& name) {
+// Whether a unit can be evaluated as straight-line code (flat()): jumps only forward, and
+// every instruction safe to compute on a path the VM would not take - pure, without side
+// effects or undefined behaviour whatever its operands. Those whose cost or behaviour depends
+// on host state (aggregates, built-in calls, strings, collections) or that are expensive
+// (fixed-point * and /) keep the branchy translation.
+bool Translator::flat_ok(const bytecode::Unit& u) const {
+  if (u.code.size() > kFlatMaxInstructions) return false;
+  for (size_t i = 0; i < u.code.size(); ++i) {
+    const bytecode::Instr& ins = u.code[i];
+    switch (ins.op) {
+      case Op::JUMP:
+        if (ins.a <= i || ins.a > u.code.size()) return false;
+        break;
+      case Op::JUMP_IF_FALSE:
+      case Op::JUMP_IF_TRUE:
+        if (ins.b <= i || ins.b > u.code.size()) return false;
+        break;
+      case Op::LOAD_CONST: case Op::LOAD_PROFILE: case Op::HAS_PROFILE: case Op::LOAD_EVENT: case Op::HAS_EVENT:
+      case Op::LOAD_NOW: case Op::MOV: case Op::NOT: case Op::AND: case Op::AND_THEN: case Op::OR: case Op::OR_ELSE:
+      case Op::EQ: case Op::NE: case Op::LT: case Op::LE: case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K:
+      case Op::GT_K: case Op::GE_K: case Op::ADD: case Op::SUB: case Op::MUL_INT: case Op::NEG: case Op::INT_TO_FIX:
+      case Op::DATE_ADD: case Op::DATE_DIFF: case Op::COALESCE: case Op::SELECT: case Op::IN_SET: case Op::RET:
+      case Op::RET_OPT:
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// A unit as one straight-line function (if-conversion): every instruction is computed, each
+// under the predicate "the VM's path reaches it"; where paths join, a register takes the value
+// of the edge actually taken (select); a fault counts only where its instruction is reached,
+// and the first reached one in program order is the VM's (the VM's path visits reached
+// instructions in increasing order, since jumps go forward). So the result is the VM's to the
+// bit, without a branch to mispredict: what short-circuit `and`/`or` over random data needs.
+llvm::Function* Translator::flat(uint32_t unit) {
+  const bytecode::Unit& u = p_.units[unit];
+  auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
+  llvm::Value* ctx = fn->getArg(0);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(c_, "entry", fn));
+  auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
+  b.CreateStore(k64(0), tmp);  // a faulting operation leaves it as it was: never undefined
+  llvm::Value* yes = llvm::ConstantInt::getTrue(c_);
+  struct Edge {
+    llvm::Value* pred;
+    std::vector<llvm::Value*> regs;
+  };
+  size_t n = u.code.size();
+  std::vector<std::vector<Edge>> incoming(n + 1);
+  std::vector<llvm::Value*> regs(std::max<size_t>(u.registers, 1), k64(0));
+  auto R = [&](uint32_t x) { return regs[x < regs.size() ? x : 0]; };
+  auto set = [&](uint32_t x, llvm::Value* v) { regs[x < regs.size() ? x : 0] = v; };
+  llvm::Value* fault = k8(0);  // the first reached fault's code
+  llvm::Value* pred = yes;     // whether the VM reaches the current instruction
+  bool live = true;            // whether the previous instruction falls through
+  auto checked = [&](llvm::Value* code) {
+    fault = b.CreateSelect(b.CreateLogicalAnd(pred, b.CreateICmpEQ(fault, k8(0))), code, fault);
+    return b.CreateLoad(i64_, tmp);
+  };
+  // Joins the edges into instruction i; false when nothing reaches it.
+  auto join = [&](std::vector<Edge>& edges) {
+    if (live) edges.push_back({pred, regs});
+    if (edges.empty()) return false;
+    pred = edges[0].pred;
+    for (size_t k = 1; k < edges.size(); ++k) pred = b.CreateLogicalOr(pred, edges[k].pred);
+    for (size_t r = 0; r < regs.size(); ++r) {
+      llvm::Value* v = edges[0].regs[r];
+      for (size_t k = 1; k < edges.size(); ++k)
+        if (edges[k].regs[r] != v) v = b.CreateSelect(edges[k].pred, edges[k].regs[r], v);
+      regs[r] = v;
+    }
+    return true;
+  };
+  struct Exit {
+    llvm::Value* pred;
+    llvm::Value* value;
+    llvm::Value* flags;
+  };
+  std::vector<Exit> exits;
+  for (size_t i = 0; i < n; ++i) {
+    const bytecode::Instr& ins = u.code[i];
+    if (!join(incoming[i])) continue;  // unreachable
+    live = true;
+    switch (ins.op) {
+      case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
+      case Op::LOAD_PROFILE:
+        set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
+        break;
+      case Op::HAS_PROFILE: set(ins.d, b.CreateCall(op("crm_jit_has_profile"), {ctx, k32(ins.a)})); break;
+      case Op::LOAD_EVENT: set(ins.d, b.CreateCall(op("crm_jit_load_event"), {ctx, k32(ins.a)})); break;
+      case Op::HAS_EVENT: set(ins.d, b.CreateCall(op("crm_jit_has_event"), {ctx, k32(ins.a)})); break;
+      case Op::LOAD_NOW: set(ins.d, b.CreateCall(op("crm_jit_now"), {ctx})); break;
+      case Op::MOV: set(ins.d, R(ins.a)); break;
+      case Op::NOT: set(ins.d, b.CreateCall(op("crm_jit_not"), {R(ins.a)})); break;
+      case Op::AND:
+      case Op::AND_THEN: set(ins.d, b.CreateCall(op("crm_jit_and"), {R(ins.a), R(ins.b)})); break;
+      case Op::OR:
+      case Op::OR_ELSE: set(ins.d, b.CreateCall(op("crm_jit_or"), {R(ins.a), R(ins.b)})); break;
+      case Op::JUMP:
+        incoming[ins.a].push_back({pred, regs});
+        live = false;
+        break;
+      case Op::JUMP_IF_FALSE:
+      case Op::JUMP_IF_TRUE: {
+        llvm::Value* taken = ins.op == Op::JUMP_IF_FALSE ? b.CreateICmpEQ(R(ins.a), k64(0)) : b.CreateICmpNE(R(ins.a), k64(0));
+        // Logical (select) rather than bitwise: a value computed off the path never decides.
+        incoming[ins.b].push_back({b.CreateLogicalAnd(pred, taken), regs});
+        pred = b.CreateLogicalAnd(pred, b.CreateNot(taken));
+        break;
+      }
+      case Op::EQ: set(ins.d, b.CreateCall(op("crm_jit_eq"), {R(ins.a), R(ins.b)})); break;
+      case Op::NE: set(ins.d, b.CreateCall(op("crm_jit_ne"), {R(ins.a), R(ins.b)})); break;
+      case Op::LT: set(ins.d, b.CreateCall(op("crm_jit_lt"), {R(ins.a), R(ins.b)})); break;
+      case Op::LE: set(ins.d, b.CreateCall(op("crm_jit_le"), {R(ins.a), R(ins.b)})); break;
+      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_add"), {R(ins.a), R(ins.b), tmp}))); break;
+      case Op::SUB: set(ins.d, checked(b.CreateCall(op("crm_jit_sub"), {R(ins.a), R(ins.b), tmp}))); break;
+      case Op::MUL_INT: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_int"), {R(ins.a), R(ins.b), tmp}))); break;
+      case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {R(ins.a), tmp}))); break;
+      case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {R(ins.a), tmp}))); break;
+      case Op::DATE_ADD: set(ins.d, b.CreateCall(op("crm_jit_date_add"), {R(ins.a), R(ins.b)})); break;
+      case Op::DATE_DIFF: set(ins.d, b.CreateCall(op("crm_jit_date_diff"), {R(ins.a), R(ins.b)})); break;
+      case Op::COALESCE:
+      case Op::SELECT: set(ins.d, b.CreateCall(op("crm_jit_select"), {R(ins.a), R(ins.b), R(ins.c)})); break;
+      case Op::IN_SET:
+        set(ins.d, b.CreateCall(op("crm_jit_in_set"), {set_ptr(ins.b), k64(static_cast<int64_t>(p_.sets[ins.b].size())), R(ins.a)}));
+        break;
+      case Op::RET:
+        exits.push_back({pred, R(ins.a), k64(kPresentFlag)});
+        live = false;
+        break;
+      case Op::RET_OPT: {
+        llvm::Value* present = b.CreateICmpNE(R(ins.b), k64(0));
+        exits.push_back({pred, b.CreateSelect(present, R(ins.a), k64(0)), b.CreateSelect(present, k64(kPresentFlag), k64(0))});
+        live = false;
+        break;
+      }
+      default:  // flat_ok() admits only the cases above
+        break;
+    }
+  }
+  if (join(incoming[n])) exits.push_back({pred, k64(0), k64(kPresentFlag)});  // past the end: 0
+  llvm::Value* value = k64(0);
+  llvm::Value* flags = k64(kPresentFlag);
+  if (!exits.empty()) {
+    value = exits[0].value;
+    flags = exits[0].flags;
+    for (size_t k = 1; k < exits.size(); ++k) {
+      value = b.CreateSelect(exits[k].pred, exits[k].value, value);
+      flags = b.CreateSelect(exits[k].pred, exits[k].flags, flags);
+    }
+  }
+  llvm::Value* faulted = b.CreateICmpNE(fault, k8(0));
+  b.CreateRet(pack(b, b.CreateSelect(faulted, k64(0), value), b.CreateSelect(faulted, b.CreateZExt(fault, i64_), flags)));
+  return fn;
+}
+
+llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::string* shape, const std::string& name,
+                                  bool selection) {
   const bytecode::Unit& u = p_.units[unit];
   for (const auto& ins : u.code)
     if (ins.op == Op::JUMP || ins.op == Op::JUMP_IF_FALSE || ins.op == Op::JUMP_IF_TRUE) {
       error = unit_label(p_, unit) + " has jumps: batch code needs a jump-free unit";
       return nullptr;
     }
-  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(c_), {ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
+  auto* fty = llvm::FunctionType::get(selection ? static_cast<llvm::Type*>(out_ty_) : llvm::Type::getVoidTy(c_),
+                                      {ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
   auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage,
                                     name.empty() ? "crm_batch_" + std::to_string(unit) : name, m_);
   llvm::Value* in = fn->getArg(0);
@@ -335,6 +518,15 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
   auto* args = b.CreateAlloca(llvm::ArrayType::get(i64_, max_call_args(u)), nullptr, "args");
   auto* agg_v = b.CreateAlloca(i64_, nullptr, "agg_v");
   auto* agg_s = b.CreateAlloca(i8_, nullptr, "agg_s");
+  // Selection code: a byte per lane (selected, faulted) in the loop, which vectorises; bits
+  // after it.
+  auto* lanes_ty = llvm::ArrayType::get(i8_, vm::kBlock);
+  llvm::AllocaInst* sel_buf = selection ? b.CreateAlloca(lanes_ty, nullptr, "sel") : nullptr;
+  llvm::AllocaInst* err_buf = selection ? b.CreateAlloca(lanes_ty, nullptr, "err") : nullptr;
+  if (selection) {
+    sel_buf->setAlignment(llvm::Align(64));
+    err_buf->setAlignment(llvm::Align(64));
+  }
   // Specialised: each column's pointers once, before the loop.
   std::map<uint32_t, std::pair<llvm::Value*, llvm::Value*>> col;
   if (shape)
@@ -519,13 +711,53 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     out_v = zero;
     out_e = llvm::ConstantInt::getTrue(c_);
   }
-  b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
-  b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
+  if (selection) {
+    llvm::Value* sel = b.CreateAnd(b.CreateNot(out_e), b.CreateICmpNE(out_v, zero));
+    b.CreateStore(b.CreateZExt(sel, i8_), b.CreateInBoundsGEP(lanes_ty, sel_buf, {k64(0), lane}));
+    b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(lanes_ty, err_buf, {k64(0), lane}));
+  } else {
+    b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
+    b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
+  }
   llvm::Value* next = b.CreateAdd(lane, k64(1), "next", true, true);
   lane->addIncoming(next, b.GetInsertBlock());
   b.CreateCondBr(b.CreateICmpULT(next, count), loop, exit);
   b.SetInsertPoint(exit);
-  b.CreateRetVoid();
+  if (!selection) {
+    b.CreateRetVoid();
+    return fn;
+  }
+  // Lanes to bitmap words: 64 bytes compared at once (a byte-mask instruction on x86), bits
+  // past `count` cleared, a word stored only where the block has rows; counts by popcount.
+  auto* v64 = llvm::FixedVectorType::get(i8_, 64);
+  llvm::Function* ctpop = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::ctpop, {i64_});
+  llvm::Value* matches = k64(0);
+  llvm::Value* faults = k64(0);
+  for (unsigned w = 0; w < vm::kBlock / 64; ++w) {
+    llvm::Value* rem = b.CreateSub(count, k64(64 * w));
+    llvm::Value* full = b.CreateICmpUGE(count, k64(64 * (w + 1)));
+    llvm::Value* any = b.CreateICmpUGT(count, k64(64 * w));
+    llvm::Value* part = b.CreateSub(b.CreateShl(k64(1), b.CreateAnd(rem, k64(63))), k64(1));
+    llvm::Value* mask = b.CreateSelect(full, k64(-1), b.CreateSelect(any, part, k64(0)));
+    auto word = [&](llvm::AllocaInst* buf) {
+      llvm::Value* bytes = b.CreateAlignedLoad(v64, b.CreateInBoundsGEP(lanes_ty, buf, {k64(0), k64(64 * w)}), llvm::Align(64));
+      llvm::Value* bits = b.CreateBitCast(b.CreateICmpNE(bytes, llvm::Constant::getNullValue(v64)), i64_);
+      return b.CreateAnd(b.CreateFreeze(bits), mask);
+    };
+    llvm::Value* sw = word(sel_buf);
+    llvm::Value* fw = word(err_buf);
+    matches = b.CreateAdd(matches, b.CreateCall(ctpop, {sw}));
+    faults = b.CreateAdd(faults, b.CreateCall(ctpop, {fw}));
+    auto* store = llvm::BasicBlock::Create(c_, "word", fn);
+    auto* after = llvm::BasicBlock::Create(c_, "next_word", fn);
+    b.CreateCondBr(any, store, after);
+    b.SetInsertPoint(store);
+    b.CreateStore(sw, b.CreateInBoundsGEP(i64_, values, k64(w)));
+    b.CreateStore(fw, b.CreateInBoundsGEP(i64_, errors, k64(w)));
+    b.CreateBr(after);
+    b.SetInsertPoint(after);
+  }
+  b.CreateRet(pack(b, matches, faults));
   return fn;
 }
 
@@ -560,11 +792,13 @@ bool make_target(Target& t, std::string& error) {
 struct ShapedBatch {
   uint32_t unit;
   std::string shape, name;
+  bool selection = false;  // SelectFn rather than BatchFn
 };
 
 std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
-                                           std::string& error, const std::vector<ShapedBatch>& shaped = {}) {
+                                           std::string& error, const std::vector<ShapedBatch>& shaped = {},
+                                           bool bulk = false) {
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
   auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
@@ -597,7 +831,7 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
     for (uint32_t u : batch_units_)
       if (!tr.batch(u, error)) return nullptr;
     for (const auto& sb : shaped)
-      if (!tr.batch(sb.unit, error, &sb.shape, sb.name)) return nullptr;
+      if (!tr.batch(sb.unit, error, &sb.shape, sb.name, sb.selection)) return nullptr;
   } catch (const std::exception& e) {
     error = std::string("JIT: ") + e.what();
     return nullptr;
@@ -641,18 +875,38 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  // Batch loops get O3 (more aggressive loop vectorisation and unswitching).
-  llvm::ModulePassManager mpm =
-      pb.buildPerModuleDefaultPipeline(batch_units_.empty() && shaped.empty() ? llvm::OptimizationLevel::O2
-                                                                               : llvm::OptimizationLevel::O3);
+  // Batch loops get O3 (more aggressive loop vectorisation and unswitching). Scalar units
+  // compiled in bulk (compile_all: thousands of small straight-line functions whose operations
+  // are always_inline) get O1, which inlines, promotes registers, folds and simplifies control
+  // flow at a fraction of O2's cost; a unit compiled on first use (it is running) gets O2.
+  llvm::OptimizationLevel level = !batch_units_.empty() || !shaped.empty() ? llvm::OptimizationLevel::O3
+                                  : bulk                                   ? llvm::OptimizationLevel::O1
+                                                                           : llvm::OptimizationLevel::O2;
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(*m, mam);
   return m;
 }
 
 }  // namespace
 
+// Units compiled together into one module and object.
+struct Piece {
+  std::vector<uint32_t> su, bu;
+  std::vector<ShapedBatch> sb;
+  bool bulk = false;  // part of compile_all(): the cheaper pipeline
+  std::unique_ptr<llvm::MemoryBuffer> object;
+  bool cached = false;
+};
+
+// Bumped whenever the translation changes what object code a program gives (cache keys).
+constexpr const char* kTranslatorVersion = "crm-jit-2";
+
+std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
+
 struct Jit::Impl {
   const bytecode::Program& p;
+  Options options;
+  std::string program_bytes;  // serialised program, for cache keys (computed on first use)
   Target target;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::mutex mu;  // compilation
@@ -667,45 +921,150 @@ struct Jit::Impl {
   explicit Impl(const bytecode::Program& prog) : p(prog) {}
 
   // Compiles the listed units into one module and publishes their entry points.
-  std::map<std::string, BatchFn> shaped;  // "unit:shape" -> code specialised for that layout
+  std::map<std::string, void*> shaped;  // "unit:shape[:sel]" -> code specialised for that layout
 
   bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
                const std::vector<ShapedBatch>& sb = {}) {
-    auto start = std::chrono::steady_clock::now();
-    auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto m = build_module(p, target, *ctx, su, bu, error, sb);
-    if (!m) return false;
-    if (auto e = lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) {
-      error = "JIT: " + to_string(std::move(e));
+    std::vector<Piece> one(1);
+    one[0].su = su;
+    one[0].bu = bu;
+    one[0].sb = sb;
+    return compile_pieces(one, error);
+  }
+
+  // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
+  // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
+  // features, the LLVM version and this translator's version.
+  std::string cache_path(const Piece& piece) {
+    if (program_bytes.empty()) program_bytes = bytecode::serialize(p);
+    std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
+    key += std::to_string(piece.bulk) + "|s";
+    for (uint32_t u : piece.su) key += "," + std::to_string(u);
+    key += "|b";
+    for (uint32_t u : piece.bu) key += "," + std::to_string(u);
+    for (const auto& b : piece.sb) key += "|" + shaped_key(b) + "=" + b.name;
+    auto fnv = [](uint64_t h, std::string_view a, std::string_view b) {
+      for (std::string_view s : {a, b})
+        for (unsigned char c : s) {
+          h ^= c;
+          h *= 1099511628211ull;
+        }
+      return h;
+    };
+    char name[40];
+    std::snprintf(name, sizeof name, "%016llx%016llx.o",
+                  static_cast<unsigned long long>(fnv(1469598103934665603ull, key, program_bytes)),
+                  static_cast<unsigned long long>(fnv(0x9e3779b97f4a7c15ull, program_bytes, key)));
+    return options.cache_dir + "/" + name;
+  }
+
+  // Object code for one piece: from the cache, or translated, optimised and generated here
+  // (and then stored in the cache). Runs on any thread: it touches only its own LLVM context
+  // and target machine.
+  bool make_object(Piece& piece, std::string& error) {
+    std::string path;
+    if (!options.cache_dir.empty()) {
+      path = cache_path(piece);
+      if (auto buf = llvm::MemoryBuffer::getFile(path, false, false)) {
+        piece.object = std::move(*buf);
+        piece.cached = true;
+        return true;
+      }
+    }
+    Target t;
+    t.cpu = target.cpu;
+    t.features = target.features;
+    auto tm = target.jtmb.createTargetMachine();
+    if (!tm) {
+      error = "JIT: cannot target the host: " + to_string(tm.takeError());
       return false;
     }
-    for (uint32_t u : su) {
-      auto addr = lljit->lookup("crm_unit_" + std::to_string(u));
-      if (!addr) {
-        error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+    t.tm = std::move(*tm);
+    if (piece.bulk) t.tm->setOptLevel(llvm::CodeGenOpt::Less);
+    llvm::LLVMContext ctx;
+    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk);
+    if (!m) return false;
+    llvm::SmallVector<char, 0> obj;
+    {
+      llvm::raw_svector_ostream os(obj);
+      llvm::legacy::PassManager pm;
+      if (t.tm->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) {
+        error = "JIT: the host target cannot emit object code";
         return false;
       }
-      scalar[u].store(addr->toPtr<ScalarFn>(), std::memory_order_release);
+      pm.run(*m);
     }
-    for (uint32_t u : bu) {
-      auto addr = lljit->lookup("crm_batch_" + std::to_string(u));
-      if (!addr) {
-        error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+    if (!path.empty()) {  // best effort: a cache that cannot be written is only slower
+      std::string tmp_path = path + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(&piece));
+      std::error_code ec;
+      {
+        llvm::raw_fd_ostream f(tmp_path, ec);
+        if (!ec) f.write(obj.data(), obj.size());
+      }
+      if (!ec) llvm::sys::fs::rename(tmp_path, path);
+    }
+    piece.object = std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(obj), "crm_jit_object", false);
+    return true;
+  }
+
+  // Makes every piece's object code (on options.threads threads), links them into the LLJIT
+  // and publishes their entry points. Called with `mu` held.
+  bool compile_pieces(std::vector<Piece>& pieces, std::string& error) {
+    auto start = std::chrono::steady_clock::now();
+    if (!options.cache_dir.empty()) llvm::sys::fs::create_directories(options.cache_dir);
+    std::vector<std::string> errors(pieces.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < pieces.size();)
+        if (!make_object(pieces[i], errors[i]) && errors[i].empty()) errors[i] = "JIT: cannot compile";
+    };
+    size_t threads = std::min<size_t>(pieces.size(), std::max<unsigned>(1, options.threads ? options.threads
+                                                                                          : std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t k = 1; k < threads; ++k) pool.emplace_back(work);
+    work();
+    for (auto& th : pool) th.join();
+    for (const auto& e : errors)
+      if (!e.empty()) {
+        error = e;
         return false;
       }
-      batch[u].store(addr->toPtr<BatchFn>(), std::memory_order_release);
-    }
-    for (const auto& b : sb) {
-      auto addr = lljit->lookup(b.name);
-      if (!addr) {
-        error = "JIT: " + unit_label(p, b.unit) + ": " + to_string(addr.takeError());
+    for (auto& piece : pieces) {
+      if (auto e = lljit->addObjectFile(std::move(piece.object))) {
+        error = "JIT: " + to_string(std::move(e));
         return false;
       }
-      shaped[std::to_string(b.unit) + ":" + b.shape] = addr->toPtr<BatchFn>();
+      (piece.cached ? stats.cache_hits : stats.cache_misses) += options.cache_dir.empty() ? 0 : 1;
     }
-    stats.scalar_units += su.size();
-    stats.batch_units += bu.size() + sb.size();
-    stats.modules += 1;
+    for (auto& piece : pieces) {
+      for (uint32_t u : piece.su) {
+        auto addr = lljit->lookup("crm_unit_" + std::to_string(u));
+        if (!addr) {
+          error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+          return false;
+        }
+        scalar[u].store(addr->toPtr<ScalarFn>(), std::memory_order_release);
+      }
+      for (uint32_t u : piece.bu) {
+        auto addr = lljit->lookup("crm_batch_" + std::to_string(u));
+        if (!addr) {
+          error = "JIT: " + unit_label(p, u) + ": " + to_string(addr.takeError());
+          return false;
+        }
+        batch[u].store(addr->toPtr<BatchFn>(), std::memory_order_release);
+      }
+      for (const auto& b : piece.sb) {
+        auto addr = lljit->lookup(b.name);
+        if (!addr) {
+          error = "JIT: " + unit_label(p, b.unit) + ": " + to_string(addr.takeError());
+          return false;
+        }
+        shaped[shaped_key(b)] = addr->toPtr<void*>();
+      }
+      stats.scalar_units += piece.su.size();
+      stats.batch_units += piece.bu.size() + piece.sb.size();
+      stats.modules += 1;
+    }
     stats.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return true;
   }
@@ -717,11 +1076,12 @@ struct Jit::Impl {
   }
 };
 
-Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), scalar_(impl_->scalar.get()), units_(impl_->p.units.size()) {}
 Jit::~Jit() = default;
 
-std::unique_ptr<Jit> Jit::create(const bytecode::Program& program, std::string& error) {
+std::unique_ptr<Jit> Jit::create(const bytecode::Program& program, std::string& error, Options options) {
   auto impl = std::make_unique<Impl>(program);
+  impl->options = std::move(options);
   if (!make_target(impl->target, error)) return nullptr;
   auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(impl->target.jtmb).create();
   if (!jit) {
@@ -803,81 +1163,91 @@ static std::string batch_shape(const bytecode::Program& p, const vm::BatchInput&
   return shape;
 }
 
-BatchFn Jit::batch(uint32_t unit, const vm::BatchInput& in, std::string& error) {
-  if (unit >= impl_->p.units.size()) {
-    error = "JIT: no " + unit_label(impl_->p, unit);
+// Specialised batch code for `in`'s layout, compiled on first use of (unit, layout, kind).
+static void* shaped_code(Jit::Impl& impl, uint32_t unit, const vm::BatchInput& in, bool selection, std::string& error) {
+  if (unit >= impl.p.units.size()) {
+    error = "JIT: no " + unit_label(impl.p, unit);
     return nullptr;
   }
-  std::string shape = batch_shape(impl_->p, in);
-  std::string key = std::to_string(unit) + ":" + shape;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->shaped.find(key);
-  if (it != impl_->shaped.end()) return it->second;
-  ShapedBatch sb{unit, shape, "crm_batch_" + std::to_string(unit) + "_s" + std::to_string(impl_->shaped.size())};
-  if (!impl_->compile({}, {}, error, {sb})) return nullptr;
-  return impl_->shaped[key];
+  ShapedBatch sb{unit, batch_shape(impl.p, in), "", selection};
+  std::string key = shaped_key(sb);
+  std::lock_guard<std::mutex> lock(impl.mu);
+  auto it = impl.shaped.find(key);
+  if (it != impl.shaped.end()) return it->second;
+  sb.name = "crm_batch_" + std::to_string(unit) + "_s" + std::to_string(impl.shaped.size());
+  if (!impl.compile({}, {}, error, {sb})) return nullptr;
+  return impl.shaped[key];
+}
+
+BatchFn Jit::batch(uint32_t unit, const vm::BatchInput& in, std::string& error) {
+  return reinterpret_cast<BatchFn>(shaped_code(*impl_, unit, in, false, error));
+}
+
+SelectFn Jit::select(uint32_t unit, const vm::BatchInput& in, std::string& error) {
+  return reinterpret_cast<SelectFn>(shaped_code(*impl_, unit, in, true, error));
 }
 
 bool Jit::compile_all(std::string& error, size_t chunk) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  std::vector<uint32_t> su, bu;
-  auto flush = [&] {
-    bool ok = su.empty() && bu.empty() ? true : impl_->compile(su, bu, error);
-    su.clear();
-    bu.clear();
-    return ok;
-  };
+  std::vector<Piece> pieces;
+  Piece cur;
+  cur.bulk = true;
   for (uint32_t u = 0; u < impl_->p.units.size(); ++u) {
     if (impl_->batch_set.count(u)) {
-      if (!impl_->batch[u].load()) bu.push_back(u);
+      if (!impl_->batch[u].load()) cur.bu.push_back(u);
     } else if (!impl_->scalar[u].load()) {
-      su.push_back(u);
+      cur.su.push_back(u);
     }
-    if (su.size() + bu.size() >= std::max<size_t>(chunk, 1) && !flush()) return false;
+    if (cur.su.size() + cur.bu.size() >= std::max<size_t>(chunk, 1)) {
+      pieces.push_back(std::move(cur));
+      cur = Piece();
+      cur.bulk = true;
+    }
   }
-  return flush();
+  if (!cur.su.empty() || !cur.bu.empty()) pieces.push_back(std::move(cur));
+  return pieces.empty() || impl_->compile_pieces(pieces, error);
 }
 
-vm::Result Jit::run(uint32_t unit, vm::Context& ctx) {
-  vm::Result res;
-  ScalarFn f = unit < impl_->p.units.size() ? impl_->scalar[unit].load(std::memory_order_acquire) : nullptr;
-  if (!f) {
-    std::string error;
-    f = scalar(unit, error);
-    if (!f) {
-      std::lock_guard<std::mutex> lock(impl_->mu);
-      res.status = vm::Status::Error;
-      res.error = impl_->remember_failure(unit, error);
-      return res;
-    }
-  }
-  int64_t value = 0;
-  uint8_t present = 1;
-  uint8_t fault = f(&ctx, &value, &present);
-  if (fault) {
+vm::Result Jit::run_first(uint32_t unit, vm::Context& ctx) {
+  std::string error;
+  if (!scalar(unit, error)) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    vm::Result res;
     res.status = vm::Status::Error;
-    res.error = ops::fault_text(static_cast<ops::Fault>(fault));
+    res.error = impl_->remember_failure(unit, error);
     return res;
   }
-  res.value = value;
-  res.present = present != 0;
-  return res;
+  return run(unit, ctx);
 }
 
 vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vector<int64_t>* values) {
   vm::BatchResult result;
   if (values) values->assign(in.rows, 0);
   std::string error;
-  BatchFn f = batch(unit, in, error);
-  if (!f) {  // every row an error, as the batch VM reports a unit it cannot run
-    result.errors = in.rows;
-    return result;
-  }
   vm::Context scalar;  // what per-lane built-ins read
   scalar.now = in.now;
   scalar.zone = in.zone;
   scalar.strings = in.strings;
   scalar.collections = in.collections;
+  if (!values) {  // counts only: the selection code
+    SelectFn f = select(unit, in, error);
+    if (!f) {  // every row an error, as the batch VM reports a unit it cannot run
+      result.errors = in.rows;
+      return result;
+    }
+    uint64_t sel[vm::kBlock / 64], flt[vm::kBlock / 64];
+    for (size_t base = 0; base < in.rows; base += vm::kBlock) {
+      SelectOut o = f(&in, &scalar, base, std::min(vm::kBlock, in.rows - base), sel, flt);
+      result.matches += o.matches;
+      result.errors += o.faults;
+    }
+    return result;
+  }
+  BatchFn f = batch(unit, in, error);
+  if (!f) {
+    result.errors = in.rows;
+    return result;
+  }
   int64_t out[vm::kBlock];
   uint8_t err[vm::kBlock];
   for (size_t base = 0; base < in.rows; base += vm::kBlock) {
@@ -889,7 +1259,7 @@ vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vec
         continue;
       }
       result.matches += out[i] != 0;
-      if (values) (*values)[base + i] = out[i];
+      (*values)[base + i] = out[i];
     }
   }
   return result;

@@ -11,6 +11,7 @@
 // or all at once with compile_all(); compiled code lives as long as the Jit.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,26 +23,55 @@
 
 namespace crm::jit {
 
-// Returns the unit's ops::Fault (0 = none); on 0, *value and *present hold its result.
-using ScalarFn = uint8_t (*)(const vm::Context* ctx, int64_t* value, uint8_t* present);
+// What scalar code returns, in two registers: the value, and flags = the ops::Fault (low byte,
+// 0 = none) | kPresent when the value is present.
+struct ScalarOut {
+  static constexpr uint64_t kPresent = 0x100;
+  int64_t value;
+  uint64_t flags;
+};
+using ScalarFn = ScalarOut (*)(const vm::Context* ctx);
 // Evaluates rows [base, base + n) (n <= vm::kBlock) of `in`: values[i] and errors[i] per row.
 // `ctx` carries what built-ins read (now, zone, strings, collections), as in the batch VM.
 using BatchFn = void (*)(const vm::BatchInput* in, const vm::Context* ctx, uint64_t base, uint64_t n, int64_t* values,
                          uint8_t* errors);
+
+// Evaluates rows [base, base + n) (n <= vm::kBlock, base a multiple of 64) of `in` and writes
+// bit i of selected[i / 64] (row base + i selected: true, no fault) and of faulted[i / 64] for
+// the (n + 63) / 64 words the block covers (bits past n are 0); returns the counts.
+struct SelectOut {
+  uint64_t matches;
+  uint64_t faults;
+};
+using SelectFn = SelectOut (*)(const vm::BatchInput* in, const vm::Context* ctx, uint64_t base, uint64_t n,
+                               uint64_t* selected, uint64_t* faulted);
 
 struct Stats {
   size_t scalar_units = 0;   // units compiled to scalar code
   size_t batch_units = 0;    // units compiled to batch code
   size_t modules = 0;        // LLVM modules compiled (a compile_all() batch is one per chunk)
   size_t code_bytes = 0;     // object code emitted (the JIT's code memory, before relocation)
-  double compile_seconds = 0;  // translation, optimisation and code generation, summed
+  double compile_seconds = 0;  // wall time of translation, optimisation and code generation
+  size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
+  size_t cache_misses = 0;     // modules compiled and stored there
+};
+
+struct Options {
+  // A directory of object files keyed by the program's identity (its serialised bytecode), the
+  // units, the host CPU and its features, LLVM's and the translator's versions: a program
+  // compiled once is loaded from there on the next start (a changed program, CPU or version
+  // misses). Empty: no cache. Created if missing; a cache that cannot be written only costs
+  // the compile.
+  std::string cache_dir;
+  // Threads compile_all() compiles modules on (0: one per hardware thread).
+  unsigned threads = 0;
 };
 
 class Jit {
  public:
   // A JIT for `program`, which must outlive it and must have passed bytecode::verify. Null
   // with `error` set when LLVM cannot target the host.
-  static std::unique_ptr<Jit> create(const bytecode::Program& program, std::string& error);
+  static std::unique_ptr<Jit> create(const bytecode::Program& program, std::string& error, Options options = {});
   ~Jit();
   Jit(const Jit&) = delete;
   Jit& operator=(const Jit&) = delete;
@@ -53,22 +83,45 @@ class Jit {
   // Batch code specialised for the layout of `in`'s columns (widths, which have presence),
   // compiled on first use of that layout: what run_batch() runs.
   BatchFn batch(uint32_t unit, const vm::BatchInput& in, std::string& error);
+  // Selection code for `in`'s layout (what the executor's run_batch and the counting
+  // run_batch run): bitmap words and counts per block instead of a value per row.
+  SelectFn select(uint32_t unit, const vm::BatchInput& in, std::string& error);
   // Compiles every unit not compiled yet (scalar code for every unit, batch code for the batch
   // units of segments and strategies), in modules of `chunk` units.
-  bool compile_all(std::string& error, size_t chunk = 512);
+  // Modules are compiled in parallel (Options::threads) with a cheaper pipeline than code
+  // compiled on first use (docs/performance.md).
+  bool compile_all(std::string& error, size_t chunk = 256);
 
   // VM::run's contract: a result, or a fault with the VM's text. A unit the JIT cannot compile
-  // is an error result naming it.
-  vm::Result run(uint32_t unit, vm::Context& ctx);
+  // is an error result naming it. Inline: once the unit is compiled, a load and a call.
+  vm::Result run(uint32_t unit, vm::Context& ctx) {
+    ScalarFn f = unit < units_ ? scalar_[unit].load(std::memory_order_acquire) : nullptr;
+    if (!f) return run_first(unit, ctx);
+    ScalarOut o = f(&ctx);
+    vm::Result res;
+    auto fault = static_cast<uint8_t>(o.flags);
+    if (fault) {
+      res.status = vm::Status::Error;
+      res.error = bytecode::ops::fault_text(static_cast<bytecode::ops::Fault>(fault));
+      return res;
+    }
+    res.value = o.value;
+    res.present = (o.flags & ScalarOut::kPresent) != 0;
+    return res;
+  }
   // BatchVM::run's contract.
   vm::BatchResult run_batch(uint32_t unit, const vm::BatchInput& in, std::vector<int64_t>* values = nullptr);
 
   Stats stats() const;
 
+  struct Impl;  // opaque
+
  private:
-  struct Impl;
   explicit Jit(std::unique_ptr<Impl> impl);
+  vm::Result run_first(uint32_t unit, vm::Context& ctx);  // compiles, then runs
   std::unique_ptr<Impl> impl_;
+  std::atomic<ScalarFn>* scalar_ = nullptr;  // impl_'s entry points, for the inline run()
+  size_t units_ = 0;
 };
 
 // The program's units as optimised LLVM IR (`crm compile --emit-llvm`): a scalar function per

@@ -3,8 +3,9 @@
 
 namespace crm::jit {
 
-std::shared_ptr<JitExecutor> JitExecutor::create(const bytecode::Program& program, std::string& error, bool eager) {
-  auto jit = Jit::create(program, error);
+std::shared_ptr<JitExecutor> JitExecutor::create(const bytecode::Program& program, std::string& error, bool eager,
+                                                 Options options) {
+  auto jit = Jit::create(program, error, std::move(options));
   if (!jit) return nullptr;
   if (eager && !jit->compile_all(error)) return nullptr;
   return std::shared_ptr<JitExecutor>(new JitExecutor(program, std::move(jit)));
@@ -15,7 +16,7 @@ void JitExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, engine::Bat
   uint64_t* selected = out.selected_words();
   uint64_t* faulted = out.faulted_words();
   std::string error;
-  BatchFn fn = jit_->batch(unit, in, error);
+  SelectFn fn = jit_->select(unit, in, error);
   if (!fn) {  // cannot happen for a verified batch unit; every row faults rather than guess
     out.faults = in.rows;
     if (faulted)
@@ -27,21 +28,15 @@ void JitExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, engine::Bat
   ctx.zone = in.zone;
   ctx.strings = in.strings;
   ctx.collections = in.collections;
-  int64_t values[vm::kBlock];
-  uint8_t errors[vm::kBlock];
+  // The code writes a block's words straight into the bitmaps (kBlock is a multiple of 64),
+  // or into scratch when only the counts are wanted.
+  uint64_t scratch_sel[vm::kBlock / 64], scratch_flt[vm::kBlock / 64];
   for (size_t base = 0; base < in.rows; base += vm::kBlock) {
     size_t n = std::min(vm::kBlock, in.rows - base);
-    fn(&in, &ctx, base, n, values, errors);
-    for (size_t i = 0; i < n; ++i) {
-      bool err = errors[i] != 0, sel = !err && values[i] != 0;
-      out.faults += err;
-      out.matches += sel;
-      if (selected) {
-        size_t row = base + i;
-        selected[row / 64] |= uint64_t{sel} << (row % 64);
-        faulted[row / 64] |= uint64_t{err} << (row % 64);
-      }
-    }
+    SelectOut o = selected ? fn(&in, &ctx, base, n, selected + base / 64, faulted + base / 64)
+                           : fn(&in, &ctx, base, n, scratch_sel, scratch_flt);
+    out.matches += o.matches;
+    out.faults += o.faults;
   }
 }
 

@@ -15,7 +15,8 @@ class JitExecutor final : public engine::Executor {
   // An executor for `program` (verified; it must outlive the executor). Units are compiled on
   // first use, or all now with `eager`; null with `error` when LLVM cannot target the host or
   // (eager) a unit cannot be compiled, the error naming it.
-  static std::shared_ptr<JitExecutor> create(const bytecode::Program& program, std::string& error, bool eager = false);
+  static std::shared_ptr<JitExecutor> create(const bytecode::Program& program, std::string& error, bool eager = false,
+                                             Options options = {});
 
   std::string_view name() const override { return "jit"; }
   const bytecode::Program& program() const override { return p_; }

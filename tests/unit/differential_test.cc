@@ -22,6 +22,7 @@
 #include "runtime/vm/batch_vm.h"
 #if CRM_HAVE_JIT
 #include "runtime/jit/jit.h"
+#include "runtime/jit/jit_executor.h"
 #endif
 
 namespace {
@@ -662,6 +663,10 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
       return a->eng->aggregate_of((*a->users)[row], g, at);
     };
     crm::vm::BatchVM bvm(prog);
+    crm::engine::VmExecutor vm_exec(prog);
+    std::string exec_error;
+    auto jit_exec = crm::jit::JitExecutor::create(prog, exec_error);
+    ASSERT_TRUE(jit_exec) << exec_error;
     size_t bm = 0;
     for (const Decl& d : decls) {
       uint32_t bu = batch_unit_of.at(d.segment);
@@ -683,6 +688,16 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
       if ((jr.matches != br.matches || jr.errors != br.errors || jv != bv) && ++bm <= 10)
         ADD_FAILURE() << d.text << "  batch VM: " << br.matches << " matches, " << br.errors << " errors\n  batch JIT: "
                       << jr.matches << " matches, " << jr.errors << " errors";
+      // The executor's selection code (bitmap words per block) against the VM executor's.
+      crm::engine::BatchSelection js, vs;
+      js.bitmaps = vs.bitmaps = true;
+      jit_exec->run_batch(bu, in, js);
+      vm_exec.run_batch(bu, in, vs);
+      total.batch_comparisons += rows;
+      if ((js.matches != vs.matches || js.faults != vs.faults || js.selected != vs.selected || js.faulted != vs.faulted) &&
+          ++bm <= 10)
+        ADD_FAILURE() << d.text << "  VM executor: " << vs.matches << " selected, " << vs.faults
+                      << " faulted\n  JIT executor: " << js.matches << " selected, " << js.faults << " faulted";
     }
     total.batch_mismatches += bm;
     EXPECT_EQ(bm, 0u);

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "compile_helpers.h"
+#include <chrono>
+#include <filesystem>
+
 #include "runtime/jit/jit.h"
+#include "runtime/jit/jit_executor.h"
 
 namespace {
 
@@ -134,6 +138,25 @@ TEST(Jit, BatchCodeCountsAsTheBatchVm) {
     EXPECT_EQ(jr.errors, br.errors) << name << " (4-byte ages)";
     EXPECT_EQ(jv, bv) << name << " (4-byte ages)";
   }
+  // The executor's selection code: bitmap words equal to the VM executor's, counts included.
+  crm::engine::VmExecutor vm_exec(p);
+  auto jit_exec = crm::jit::JitExecutor::create(p, error);
+  ASSERT_TRUE(jit_exec) << error;
+  for (const char* name : {"adult", "big", "ratio", "plus", "named"}) {
+    uint32_t u = unit_of(p, name, true);
+    crm::engine::BatchSelection js, vs;
+    js.bitmaps = vs.bitmaps = true;
+    jit_exec->run_batch(u, in, js);
+    vm_exec.run_batch(u, in, vs);
+    EXPECT_EQ(js.matches, vs.matches) << name;
+    EXPECT_EQ(js.faults, vs.faults) << name;
+    EXPECT_EQ(js.selected, vs.selected) << name;
+    EXPECT_EQ(js.faulted, vs.faulted) << name;
+    crm::engine::BatchSelection counts;  // without bitmaps: the same counts
+    jit_exec->run_batch(u, in, counts);
+    EXPECT_EQ(counts.matches, vs.matches) << name;
+    EXPECT_EQ(counts.faults, vs.faults) << name;
+  }
   // A scalar unit (with jumps) has no batch code: an error naming it.
   crm::jit::BatchFn fn = jit->batch(unit_of(p, "named"), error);
   EXPECT_EQ(fn, nullptr);
@@ -168,6 +191,84 @@ TEST(Jit, AUnitOutsideTheProgramIsAnErrorNamingIt) {
   auto r = jit->run(bad, ctx);
   EXPECT_EQ(r.status, crm::vm::Status::Error);
   EXPECT_NE(std::string(r.error).find("unit " + std::to_string(bad)), std::string::npos);
+}
+
+// The object cache: a second Jit of the same program loads every module from the cache and
+// gives identical results; a changed program misses.
+TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("crm_jit_cache_test_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  crm::vm::StringPool strings(p.strings);
+  std::vector<int64_t> prof = {0, 70, 3000000, 40, strings.intern("Shanghai")};
+  std::vector<uint8_t> present = {1, 1, 1, 1, 1};
+  auto results = [&](crm::jit::Jit& jit, const crm::bytecode::Program& prog) {
+    std::string out;
+    for (const auto& s : prog.segments) {
+      crm::vm::Context ctx;
+      ctx.profile = prof.data();
+      ctx.profile_present = present.data();
+      ctx.profile_size = prof.size();
+      ctx.strings = &strings;
+      out += s.name + "=" + show(jit.run(s.unit, ctx)) + " ";
+    }
+    return out;
+  };
+  crm::jit::Options opts;
+  opts.cache_dir = dir.string();
+  std::string error, first;
+  {
+    auto jit = crm::jit::Jit::create(p, error, opts);
+    ASSERT_TRUE(jit) << error;
+    ASSERT_TRUE(jit->compile_all(error, 2)) << error;
+    auto s = jit->stats();
+    EXPECT_EQ(s.cache_hits, 0u);
+    EXPECT_GE(s.cache_misses, 2u);
+    first = results(*jit, p);
+  }
+  size_t files = std::distance(fs::directory_iterator(dir), fs::directory_iterator());
+  EXPECT_GE(files, 2u);
+  {
+    auto jit = crm::jit::Jit::create(p, error, opts);
+    ASSERT_TRUE(jit) << error;
+    ASSERT_TRUE(jit->compile_all(error, 2)) << error;
+    auto s = jit->stats();
+    EXPECT_EQ(s.cache_misses, 0u);
+    EXPECT_EQ(s.cache_hits, files);
+    EXPECT_EQ(results(*jit, p), first);
+    crm::vm::VM vm(p);  // and the VM's
+    std::string expect;
+    for (const auto& seg : p.segments) {
+      crm::vm::Context ctx;
+      ctx.profile = prof.data();
+      ctx.profile_present = present.data();
+      ctx.profile_size = prof.size();
+      ctx.strings = &strings;
+      vm.prepare(ctx);
+      expect += seg.name + "=" + show(vm.run(seg.unit, ctx)) + " ";
+    }
+    EXPECT_EQ(first, expect);
+  }
+  {  // one constant changed: a different program, compiled afresh, with its own result
+    std::string changed = kProgram;
+    changed.replace(changed.find("age >= 18"), 9, "age >= 80");
+    auto c2 = crm::testing::compile_text(changed);
+    ASSERT_TRUE(c2.ok) << c2.diagnostics;
+    auto jit = crm::jit::Jit::create(c2.program(), error, opts);
+    ASSERT_TRUE(jit) << error;
+    ASSERT_TRUE(jit->compile_all(error, 2)) << error;
+    auto s = jit->stats();
+    EXPECT_EQ(s.cache_hits, 0u);
+    EXPECT_GE(s.cache_misses, 2u);
+    std::string r = results(*jit, c2.program());
+    EXPECT_NE(r, first);
+    EXPECT_NE(r.find("adult=0 "), std::string::npos) << r;
+    EXPECT_NE(first.find("adult=1 "), std::string::npos) << first;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
