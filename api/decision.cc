@@ -75,6 +75,11 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     } else if (k == "amount" || k == "subsidy") {
       if (!money(m, out.amount_millionths)) return false;
       out.has_amount = true;
+    } else if (k == "value") {
+      if (!money(m, out.value_millionths)) return false;
+      out.has_value = true;
+    } else if (k == "value_currency" && text) {
+      out.value_currency = m.value.text;
     } else if (k == "sales") {
       if (!money(m, out.sales_millionths)) return false;
       out.has_sales = true;

@@ -1396,7 +1396,7 @@ Context context_at(std::string_view text, uint32_t off) {
   std::string_view blk(c.before);
   blk.remove_prefix(block_start);
   if (c.block == "strategy") {
-    static const std::regex clause_re(R"((?:^|[\s{])(who|when|where|what|how[ \t]+much|split|priority|zone|exclusive)[ \t]*:)");
+    static const std::regex clause_re(R"((?:^|[\s{])(who|when|where|what|how[ \t]+much|split|priority|zone|exclusive|value)[ \t]*:)");
     std::string s(blk);
     for (std::sregex_iterator it(s.begin(), s.end(), clause_re), end; it != end; ++it) c.clause = (*it)[1].str();
     if (c.clause.rfind("how", 0) == 0) c.clause = "how much";
@@ -1587,13 +1587,13 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       return out;
     }
     if (cx.block == "strategy" && line_start) {
-      for (const char* kw : {"who", "when", "where", "what", "how much", "split", "priority", "zone", "exclusive"})
+      for (const char* kw : {"who", "when", "where", "what", "how much", "split", "priority", "zone", "exclusive", "value"})
         add(std::string(kw) + ":", SymbolKind::Keyword, "clause", "", std::string(kw) + ": ");
       return out;
     }
     if (cx.block == "strategy") {
       if (cx.clause == "who") expression(false);
-      else if (cx.clause == "where") expression(true);
+      else if (cx.clause == "where" || cx.clause == "value") expression(true);
       else if (cx.clause == "when") {
         for (const char* kw : {"on", "at", "every", "between", "and", "if"}) add(kw, SymbolKind::Keyword);
         if (!cx.trigger.empty()) expression(true);

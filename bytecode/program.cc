@@ -243,6 +243,7 @@ std::string serialize(const Program& p) {
     for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
     w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); put_zone(w, s.zone); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
     w.b(s.paced); w.str(s.exclusive_group);
+    w.u32(uint32_t(s.value)); w.str(s.value_currency); w.str(s.value_text);
   }
   w.u32(uint32_t(p.policies.size()));
   for (auto& pol : p.policies) {
@@ -343,6 +344,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
     s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone = get_zone(r); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
     s.paced = r.b(); s.exclusive_group = r.str();
+    s.value = int32_t(r.u32()); s.value_currency = r.str(); s.value_text = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& pol = p.policies.emplace_back();
@@ -472,7 +474,7 @@ bool verify(const Program& p, std::string& error) {
     // Ledgers, counters and scheduled-run keys name strategies: two of one name would share them.
     if (!names.insert(s.name).second) return fail(fmt::format("strategy `{}` is defined twice", s.name));
     auto bad = [&](const char* what) { return fail(fmt::format("strategy `{}`: {}", s.name, what)); };
-    if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if) || !unit_ok(s.who_batch))
+    if (!unit_ok(s.who) || !unit_ok(s.where) || !unit_ok(s.trigger_if) || !unit_ok(s.who_batch) || !unit_ok(s.value))
       return fail("strategy refers to a missing unit");
     if (s.who_batch >= 0 && !batch_ok(uint32_t(s.who_batch))) return bad("its batch `who` unit has jumps");
     if (s.trigger == Trigger::OnEvent && s.event >= p.events.size()) return fail("strategy triggers on a missing event");

@@ -18,7 +18,7 @@ namespace crm::bytecode {
 // v6: policies carry quiet_drop (quiet hours hold messages unless `drop`).
 // v7: CALL names a typed builtin overload (builtins.def) and passes exactly its arguments, no
 // type-flag argument.
-constexpr uint32_t kFormatVersion = 7;
+constexpr uint32_t kFormatVersion = 8;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -174,6 +174,11 @@ struct Strategy {
   bool paced = false;                 // `pacing even`: stock and budget spread over [from, to)
   std::string exclusive_group;        // strategies sharing it deliver to a user at most one of them
   std::string who_text, where_text, if_text;
+  // `value:` (a unit, -1 without one): what one delivery is worth for this user and event, a
+  // Decimal or Money amount in millionths. An event's candidates are decided highest value first
+  // (then priority, then name). `value_currency` is empty for a Decimal value.
+  int32_t value = -1;
+  std::string value_currency, value_text;
 };
 
 enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms };

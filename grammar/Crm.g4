@@ -70,6 +70,7 @@ clause
     | 'priority' ':' NUMBER                          # priorityClause
     | 'zone' ':' STRING                              # zoneClause
     | 'exclusive' ':' group=STRING                   # exclusiveClause
+    | 'value' ':' expr                               # valueClause
     ;
 
 // The program's default time zone, for strategies without `zone:` and for segments on their own.
@@ -177,7 +178,7 @@ ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
-    | 'pacing' | 'exclusive' | 'drop'
+    | 'pacing' | 'exclusive' | 'drop' | 'value'
     ;
 
 // ---- lexer ---------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::Dia
     std::string exclusive;
     Constraints who;
     int key = -1;  // the value of the business's key field it is pinned to; -1: not pinned
+    bool valued = false;  // has `value:`: ranked per event against other valued strategies
   };
   std::map<std::string, std::vector<Info>> by_business;
   ConstraintExtractor extract(p, /*event_fields=*/false);
@@ -104,6 +105,7 @@ std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::Dia
         if (c->kind == ClauseKind::Priority) { info.has_priority = true; info.priority = c->number; }
         if (c->kind == ClauseKind::Exclusive) info.exclusive = c->number;
         if (c->kind == ClauseKind::Who) info.who = extract.of(c->expr);
+        if (c->kind == ClauseKind::Value) info.valued = true;
       }
       // An empty window (rejected by the checker) overlaps nothing.
       if (info.window.from < info.window.to) by_business[s->business].push_back(std::move(info));
@@ -126,6 +128,7 @@ std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::Dia
   auto conflict = [](const Info& a, const Info& b) -> std::optional<std::string> {
     if (a.has_priority && b.has_priority && a.priority != b.priority) return std::nullopt;  // declared winner
     if (!a.exclusive.empty() && a.exclusive == b.exclusive) return std::nullopt;  // the runtime keeps them apart
+    if (a.valued && b.valued) return std::nullopt;  // their values declare the winner, event by event
     std::vector<std::string> witness;
     if (!may_overlap(a.who, b.who, witness)) return std::nullopt;
     std::string example;

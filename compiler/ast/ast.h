@@ -205,7 +205,7 @@ struct Period {
   Span span;
 };
 
-enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone, Exclusive };
+enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone, Exclusive, Value };
 enum class TriggerKind : uint8_t { On, At, Every };
 
 struct Action {
@@ -232,7 +232,7 @@ struct Limit {
 struct Clause : Node {
   ClauseKind kind = ClauseKind::Who;
   Span keyword_span;
-  Expr* expr = nullptr;  // who, where, the `if` of when
+  Expr* expr = nullptr;  // who, where, value, the `if` of when
   // when
   TriggerKind trigger = TriggerKind::On;
   std::string event;

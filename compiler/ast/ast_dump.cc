@@ -180,6 +180,7 @@ std::string dump(const Module& m) {
           switch (c->kind) {
             case ClauseKind::Who: out += "(who " + dump(c->expr) + ")"; break;
             case ClauseKind::Where: out += "(where " + dump(c->expr) + ")"; break;
+            case ClauseKind::Value: out += "(value " + dump(c->expr) + ")"; break;
             case ClauseKind::When: {
               out += "(when ";
               if (c->trigger == TriggerKind::On) out += "(on " + c->event + ")";

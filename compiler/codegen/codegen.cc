@@ -192,6 +192,7 @@ class Codegen {
   std::map<std::string, int> event_index_;
   std::map<const sema::FieldInfo*, int> field_index_;  // field -> position in its record
   std::map<std::string, int> resource_index_;
+  bool index_scene_ = false;  // the strategy being generated is indexed by its event's scene
 
   uint32_t constant(int64_t v) {
     auto [it, fresh] = const_index_.emplace(v, static_cast<uint32_t>(prog_.constants.size()));
@@ -363,6 +364,7 @@ class Codegen {
 
   void strategy(const StrategyDecl* s, const sema::ModuleInfo&) {
     bytecode::Strategy out;
+    index_scene_ = false;
     out.name = s->name;
     out.zone = prog_.zone;  // the program's default until a `zone:` clause says otherwise
     out.business = s->business;
@@ -375,7 +377,7 @@ class Codegen {
           break;
         case ClauseKind::Where:
           out.where = static_cast<int32_t>(predicate_unit("strategy " + s->name + " where", c->expr));
-          if (out.index_field < 0) index_on(c->expr, out);
+          index_on(c->expr, out);
           out.where_text = format::format_expr(c->expr);
           break;
         case ClauseKind::When:
@@ -400,7 +402,7 @@ class Codegen {
             out.to = const_int(c->to);
           }
           if (c->expr) {
-            if (out.index_field < 0) index_on(c->expr, out);
+            index_on(c->expr, out);
             out.trigger_if = static_cast<int32_t>(predicate_unit("strategy " + s->name + " if", c->expr));
             out.if_text = format::format_expr(c->expr);
           }
@@ -447,19 +449,28 @@ class Codegen {
           break;
         }
         case ClauseKind::Exclusive: out.exclusive_group = c->number; break;
+        case ClauseKind::Value: {
+          const sema::Type& t = p_.type_of(c->expr);
+          out.value = static_cast<int32_t>(predicate_unit("strategy " + s->name + " value", c->expr));
+          out.value_currency = t.kind == TypeKind::Money ? t.currency : "";
+          out.value_text = format::format_expr(c->expr);
+          break;
+        }
       }
     }
     prog_.strategies.push_back(std::move(out));
   }
 
   // Finds a conjunct `event_field == constant` or `event_field in {constants}` that the engine can
-  // use to look the strategy up by the event's value instead of evaluating it.
+  // use to look the strategy up by the event's value instead of evaluating it. The first one
+  // found is used, except that the event's scene (`scene in {Home, Checkout}`) is preferred to
+  // any other field: strategies are written per place, so it is the field that separates most.
   void index_on(const Expr* e, bytecode::Strategy& out) {
-    if (!e || e->kind != ExprKind::Binary) return;
+    if (!e || e->kind != ExprKind::Binary || index_scene_) return;
     auto* b = static_cast<const BinaryExpr*>(e);
     if (b->op == BinaryOp::And) {
       index_on(b->lhs, out);
-      if (out.index_field < 0) index_on(b->rhs, out);
+      index_on(b->rhs, out);
       return;
     }
     if (b->op != BinaryOp::Eq && b->op != BinaryOp::In) return;
@@ -484,6 +495,8 @@ class Codegen {
       fi = event_field(field_side);
     }
     if (!fi || fi->type.optional) return;
+    const bool scene = fi->name == "scene";
+    if (out.index_field >= 0 && !scene) return;  // keep the first, unless this is the scene
     TypeKind k = fi->type.kind;
     if (k != TypeKind::String && k != TypeKind::Enum && k != TypeKind::Int && k != TypeKind::Bool) return;
     const Value* v = p_.const_of(const_side);
@@ -500,6 +513,7 @@ class Codegen {
     if (values.empty() || values.size() > 64) return;
     out.index_field = field_position(fi);
     out.index_values = std::move(values);
+    index_scene_ = scene;
   }
 
   void policy(const PolicyDecl* pd) {

@@ -498,6 +498,7 @@ std::string clause_text(const Clause* c, size_t width) {
     case ClauseKind::Priority: return "priority: " + c->number;
     case ClauseKind::Zone: return "zone: " + quote(c->number);
     case ClauseKind::Exclusive: return "exclusive: " + quote(c->number);
+    case ClauseKind::Value: return "value: " + layout(c->expr, std::string(11, ' '), 11, width);
   }
   return "";
 }

@@ -464,6 +464,9 @@ class Builder {
         cl->kind = ast::ClauseKind::Exclusive;
         cl->number = unescape(text(c->group), span(c->group));
         cl->number_span = span(c->group);
+      } else if (auto* c = dynamic_cast<P::ValueClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Value;
+        cl->expr = expr(c->expr());
       } else if (auto* c = dynamic_cast<P::PriorityClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Priority;
         cl->number = text(c->NUMBER());

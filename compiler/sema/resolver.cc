@@ -284,6 +284,16 @@ void Resolver::merge_fields(ModuleInfo* m, RecordInfo& rec, const std::vector<Fi
       sink_.report(Code::E0307, f->type->span, "a field cannot hold a whole event");
       t = {};
     }
+    // An event's `scene` is where it happened (000 §2: home page, checkout, after the order): a
+    // closed set of places, so strategies can name them and the engine can index by them.
+    if (!rec.is_profile && f->name == "scene" && !t.is_error() && (t.kind != TypeKind::Enum || t.optional)) {
+      auto& d = sink_.report(Code::E0308, f->type->span,
+                             fmt::format("the scene of event {} must be a required enum, not {}", bt(rec.name),
+                                         bt(t.to_string())));
+      d.help = "declare the scenes, e.g. `enum Scene { Home, Checkout, AfterOrder }`, and write `scene: Scene` "
+               "(with a default, `scene: Scene = Home`, for events that may come without one)";
+      t = {};
+    }
     // The default is typed where it is met, against the schema merged so far.
     if (f->default_value && check_default_) check_default_(m, f, t);
     if (const FieldInfo* prev = rec.find(f->name)) {

@@ -376,12 +376,52 @@ class Checker {
 
   // ---- strategies ----------------------------------------------------------------------------
 
+  // `value:` (issue 13 item 8): what one delivery of the strategy is worth, the key by which the
+  // strategies one event triggers are decided (highest first; docs/semantics.md). One event's
+  // candidates must be comparable, so every `value:` of the program has one type: Decimal, or
+  // Money of one currency. Only strategies triggered by an event compete for it: a schedule
+  // decides each instant as a unit of its own.
+  void check_value(const StrategyDecl* s, const Clause* c, Env& env, const std::map<ClauseKind, const Clause*>& seen) {
+    if (auto w = seen.find(ClauseKind::When); w != seen.end() && w->second->trigger != TriggerKind::On)
+      sink_.report(Code::E0522, c->keyword_span, fmt::format("strategy {} is scheduled: its `value:` would rank nothing", bt(s->name)))
+          .help = "`value:` ranks the strategies that one event triggers (`when: on <Event>`); a scheduled strategy decides "
+                  "on its own; rank it with `priority:`";
+    Type t = check(c->expr, env, nullptr);
+    if (t.is_error()) return;
+    if (t.kind != TypeKind::Money && t.kind != TypeKind::Decimal) {
+      sink_.report(Code::E0520, c->expr->span, fmt::format("`value:` must be a Money or Decimal amount, found {}", bt(t.to_string())))
+          .help = t.kind == TypeKind::Int ? "write a Decimal, e.g. `decimal(...)` or `... * 1.0`, or a money amount such as `5 CNY`"
+                                          : "e.g. the expected margin, `(last(Order).amount ?? 0 CNY) * 0.1 - 5 CNY`";
+      return;
+    }
+    if (t.optional) {
+      optional_error(c->expr, t);
+      return;
+    }
+    if (!first_value_) {
+      first_value_ = {t, c->expr->span, s->name};
+    } else if (!first_value_->type.same_base(t)) {
+      auto& d = sink_.report(Code::E0521, c->expr->span,
+                             fmt::format("`value:` of strategy {} is {}, but strategy {} has a value in {}", bt(s->name),
+                                         bt(t.to_string()), bt(first_value_->strategy), bt(first_value_->type.to_string())));
+      d.secondary.push_back({first_value_->span, "the first `value:` here"});
+      d.help = "strategies are ranked by value against each other, so every `value:` of a program must have one type";
+    }
+  }
+  struct FirstValue {
+    Type type;
+    Span span;
+    std::string strategy;
+  };
+  std::optional<FirstValue> first_value_;
+
   void check_strategy(ModuleInfo* m, StrategyDecl* s) {
     std::map<ClauseKind, const Clause*> seen;
     static const std::pair<ClauseKind, const char*> kNames[] = {
         {ClauseKind::Who, "who"},           {ClauseKind::When, "when"},   {ClauseKind::Where, "where"},
         {ClauseKind::What, "what"},         {ClauseKind::HowMuch, "how much"}, {ClauseKind::Split, "split"},
-        {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}, {ClauseKind::Exclusive, "exclusive"}};
+        {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}, {ClauseKind::Exclusive, "exclusive"},
+        {ClauseKind::Value, "value"}};
     auto name_of = [&](ClauseKind k) {
       for (auto& [kk, n] : kNames) if (kk == k) return n;
       return "?";
@@ -430,6 +470,7 @@ class Checker {
       switch (c->kind) {
         case ClauseKind::Who: warn_if_false(c->expr, check_condition(c->expr, env, "`who:`"), "who"); break;
         case ClauseKind::Where: warn_if_false(c->expr, check_condition(c->expr, env, "`where:`"), "where"); break;
+        case ClauseKind::Value: check_value(s, c, env, seen); break;
         case ClauseKind::When: window = check_when(env, c); break;
         case ClauseKind::What: break;  // after the loop: needs the budget currency
         case ClauseKind::HowMuch:
@@ -1067,6 +1108,36 @@ class Checker {
     return t;
   }
 
+  // Scenes (000 §2): an event's `scene` field, a required enum (E0308). The enums that are some
+  // event's scenes get their own codes, so an operator's typo in `scene in {...}` reads as such.
+  bool is_scene_enum(const EnumInfo& e) const {
+    for (const auto& [name, rec] : p_.events)
+      if (const FieldInfo* f = rec->find("scene"); f && f->type.kind == TypeKind::Enum && f->type.enum_info == &e) return true;
+    return false;
+  }
+
+  diag::Diagnostic& not_a_value(Span span, const std::string& id, const EnumInfo& e) {
+    if (is_scene_enum(e))
+      return sink_.report(Code::E0310, span, fmt::format("{} is not a scene: enum {} has no such value", bt(id), bt(e.name)));
+    return sink_.report(Code::E0406, span, fmt::format("{} is not a value of enum {}", bt(id), bt(e.name)));
+  }
+
+  void no_scene(Span span, const RecordInfo* event) {
+    std::vector<std::string> with;
+    for (const auto& [name, rec] : p_.events)
+      if (rec->find("scene")) with.push_back(name);
+    auto& d = sink_.report(Code::E0309, span,
+                           event ? fmt::format("event {} has no scene", bt(event->name))
+                                 : std::string("`scene` is the trigger event's scene, and no event is in scope here"));
+    std::string have = with.empty() ? std::string("no event declares one yet")
+                                    : fmt::format("events with a scene: {}", bt(with[0]));
+    for (size_t i = 1; i < with.size(); ++i) have += ", " + bt(with[i]);
+    d.help = event ? fmt::format("declare it, e.g. `event {} {{ scene: Scene }}` with `enum Scene {{ Home, Checkout }}`, or "
+                                 "trigger on an event that has one ({})",
+                                 event->name, have)
+                   : fmt::format("use `scene` in `where:` or `if` of a strategy triggered by `when: on <Event>` ({})", have);
+  }
+
   Type name(const NameExpr* n, Env& env, const Type* hint) {
     const std::string& id = n->name;
     if (id == "event" || id == "profile") {
@@ -1143,8 +1214,7 @@ class Checker {
     if (hint && hint->kind == TypeKind::Enum && hint->enum_info) {
       int idx = hint->enum_info->find(id);
       if (idx >= 0) return enum_value(n, hint->enum_info, idx);
-      auto& d = sink_.report(Code::E0406, n->span,
-                             fmt::format("{} is not a value of enum {}", bt(id), bt(hint->enum_info->name)));
+      auto& d = not_a_value(n->span, id, *hint->enum_info);
       if (auto c = diag::closest_match(id, hint->enum_info->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
       else d.help = fmt::format("{} has {}", bt(hint->enum_info->name), join_values(*hint->enum_info));
       return {};
@@ -1165,6 +1235,10 @@ class Checker {
     if (found) return enum_value(n, found, found_idx);
     // Probably a field of the unknown trigger event: one error (E0304) is enough.
     if (env.event_unknown) return {};
+    if (id == "scene") {
+      no_scene(n->span, env.event);
+      return {};
+    }
     auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown name {}", bt(id)));
     auto cands = name_candidates(env);
     for (const EnumInfo* e : res_.visible_enums(env.module)) for (auto& v : e->values) cands.push_back(v);
@@ -1186,7 +1260,7 @@ class Checker {
             int idx = e->find(f->field);
             set_type(f->base, Type{});
             if (idx >= 0) return enum_value(f, e, idx);
-            auto& d = sink_.report(Code::E0406, f->field_span, fmt::format("{} is not a value of enum {}", bt(f->field), bt(e->name)));
+            auto& d = not_a_value(f->field_span, f->field, *e);
             if (auto c = diag::closest_match(f->field, e->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
             else d.help = fmt::format("{} has {}", bt(e->name), join_values(*e));
             return {};
@@ -1199,6 +1273,10 @@ class Checker {
       return {};
     }
     const FieldInfo* fi = bt_.record->find(f->field);
+    if (!fi && f->field == "scene" && !bt_.record->is_profile) {
+      no_scene(f->field_span, bt_.record);
+      return {};
+    }
     if (!fi) {
       auto& d = sink_.report(Code::E0303, f->field_span,
                              bt_.record->is_profile ? fmt::format("the profile has no field {}", bt(f->field))

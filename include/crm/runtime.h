@@ -73,6 +73,9 @@ struct Decision {
   int64_t granted_at_micros = 0;
   bool released = false;    // a held message released when quiet hours end
   int64_t held_at_micros = 0;  // when released: when it was held
+  bool has_value = false;   // the strategy has `value:`: what it was worth for this user and event
+  int64_t value_millionths = 0;
+  std::string value_currency;  // empty for a Decimal value
   std::string json;         // the decision exactly as `crm run` writes it
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...

@@ -54,6 +54,8 @@ struct Decision {
   int64_t granted_at = 0;  // redemptions and expiries: when the grant they concern was made;
                            // a held message's release: when it was held
   bool released = false;   // the release of a held message (granted or rejected at the end of quiet hours)
+  bool has_value = false;  // the strategy has `value:`: what it was worth for this user and event
+  int64_t value = 0;       // millionths of the strategy's value_currency (or of a Decimal)
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 

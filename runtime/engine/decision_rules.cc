@@ -266,6 +266,10 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
 }
 
 void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out) {
+  if (matches(u, ev, now, si)) deliver(u, user_id, ev, now, si, out);
+}
+
+bool DecisionRules::matches(User& u, const Event* ev, int64_t now, uint32_t si) {
   const auto& s = p_.strategies[si];
   if (s.has_window && (now < s.from || now >= s.to)) {
     if (trace_) {
@@ -273,7 +277,7 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
       note({"when", false, fmt::format("{} is outside the window {} .. {}", support::format_time(now),
                                        support::format_time(s.from), support::format_time(s.to))});
     }
-    return;
+    return false;
   }
   bool ok = false;
   for (auto [clause, unit] : {std::pair<const char*, int32_t>{"if", s.trigger_if}, {"who", s.who}, {"where", s.where}}) {
@@ -286,14 +290,61 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
     }
     if (!ran || !ok) {
       if (trace_) trace_->verdict = "no_match";
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+bool DecisionRules::value_of(User& u, const Event* ev, int64_t now, uint32_t si, int64_t& value) {
+  const auto& s = p_.strategies[si];
+  vm::Result r = eval_.run(static_cast<uint32_t>(s.value), u, ev, now);
+  if (r.status != vm::Status::Ok) {
+    stats_.count_error(r.error);
+    if (trace_) trace_error_ = r.error ? r.error : "evaluation failed";
+    return false;
+  }
+  value = r.value;
+  return true;
+}
+
+std::string DecisionRules::value_text(uint32_t si, int64_t value) const {
+  const auto& s = p_.strategies[si];
+  std::string text = support::Decimal::from_units(value).to_string();
+  return s.value_currency.empty() ? text : text + " " + s.value_currency;
+}
+
+std::vector<DecisionRules::Ranked> DecisionRules::rank(User& u, const Event& ev, const std::vector<uint32_t>& candidates) {
+  std::vector<Ranked> ranked;
+  for (uint32_t si : candidates) {
+    if (!matches(u, &ev, ev.time, si)) continue;
+    Ranked r{si, false, 0};
+    if (p_.strategies[si].value >= 0) {
+      if (!value_of(u, &ev, ev.time, si, r.value)) continue;  // a fault: no decision, counted
+      r.has_value = true;
+    }
+    ranked.push_back(r);
+  }
+  // `candidates` come in priority-then-name order; a stable sort keeps it among equal values.
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.has_value != b.has_value) return a.has_value;
+    return a.has_value && a.value > b.value;
+  });
+  return ranked;
+}
+
+void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si,
+                            std::vector<Decision>& out, const Ranked* ranked) {
+  const auto& s = p_.strategies[si];
   Decision d;
   d.event = ev ? ev->id : "";
   d.user = user_id;
   d.strategy = si;
   d.at = now;
+  if (ranked && ranked->has_value) {
+    d.has_value = true;
+    d.value = ranked->value;
+  }
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
   if (s.control_basis_points > 0) {
     int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);

@@ -38,8 +38,28 @@ class DecisionRules {
 
   // Campaign-wide counters: the rules' own until a store's are bound (state::Quotas).
   void bind_quotas(state::Quotas& quotas);
-  // Decides strategy si for u (`user_id`) against ev (null at a scheduled instant) at `now`.
+  // Decides strategy si for u (`user_id`) against ev (null at a scheduled instant) at `now`:
+  // matches(), then deliver().
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out);
+  // Steps 1-2: the window and the if/who/where clauses.
+  bool matches(User& u, const Event* ev, int64_t now, uint32_t si);
+  // Choice by value (`value:`, docs/semantics.md "Choice by value"): the candidates of one event
+  // that match, each with its value, in the order they are decided: highest value first, then
+  // strategies without a value; ties keep the candidates' order (priority, then name). A fault
+  // in a value leaves the strategy out (counted, as a fault in `who` is).
+  struct Ranked {
+    uint32_t strategy;
+    bool has_value;
+    int64_t value;  // millionths
+  };
+  std::vector<Ranked> rank(User& u, const Event& ev, const std::vector<uint32_t>& candidates);
+  // Evaluates strategy si's `value:`; false on a fault (counted; trace_error() names it).
+  bool value_of(User& u, const Event* ev, int64_t now, uint32_t si, int64_t& value);
+  // `12.5 CNY`: a value as explain and errors show it.
+  std::string value_text(uint32_t si, int64_t value) const;
+  // Steps 3-7 for a strategy that matched; `ranked` carries its value into the decisions.
+  void deliver(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out,
+               const Ranked* ranked = nullptr);
   // Sends (or refuses) every held message whose quiet hours ended at or before `now`.
   void release(int64_t now, std::vector<Decision>& out);
   // Queues a held message restored from the ledger.

@@ -311,8 +311,19 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   redemptions_.expire(ev.time, out);
   rules_.release(ev.time, out);
   redemptions_.redeem(u, ev.user, ev, out);
-  for (uint32_t s : candidates_.select(ev)) rules_.decide(u, ev.user, &ev, ev.time, s, out);
+  decide_candidates(u, ev, out);
   return recorder_.record({state::UnitKind::Event, ev.id}, slot, out, first, err);
+}
+
+// The event's candidates in priority order; when one of them has `value:`, those that match are
+// decided highest value first (DecisionRules::rank).
+void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& out) {
+  const auto& cands = candidates_.select(ev);
+  if (std::none_of(cands.begin(), cands.end(), [&](uint32_t s) { return p_.strategies[s].value >= 0; })) {
+    for (uint32_t s : cands) rules_.decide(u, ev.user, &ev, ev.time, s, out);
+    return;
+  }
+  for (const auto& r : rules_.rank(u, ev, cands)) rules_.deliver(u, ev.user, &ev, ev.time, r.strategy, out, &r);
 }
 
 StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* ev, int64_t now,
@@ -348,6 +359,29 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
     apply(copy, *ev);
     redemptions_.redeem(copy, id, *ev, ignored);
   }
+  bool valued = false;
+  std::vector<DecisionRules::Ranked> ranked;  // with values: the event's matching candidates, in order
+  size_t position = 0;                        // this strategy's place in it
+  if (ev && on_event) {
+    // Strategies the event decides before this one may take what it needs (an exclusive group,
+    // a policy's allowance): decide them first on the copy, as dry runs, so the explanation is
+    // the run's decision. With values, the ranking is noted as a check of its own.
+    StrategyTrace scratch;
+    rules_.set_trace(&scratch);
+    const std::vector<uint32_t> cands = candidates_.select(*ev);
+    valued = std::any_of(cands.begin(), cands.end(), [&](uint32_t c) { return p_.strategies[c].value >= 0; });
+    if (valued) {
+      ranked = rules_.rank(copy, *ev, cands);
+    } else {
+      for (uint32_t c : cands) ranked.push_back({c, false, 0});
+    }
+    while (position < ranked.size() && ranked[position].strategy != si) {
+      const auto& r = ranked[position++];
+      if (valued) rules_.deliver(copy, id, ev, ev->time, r.strategy, scratch.decisions, &r);
+      else rules_.decide(copy, id, ev, ev->time, r.strategy, scratch.decisions);
+    }
+    rules_.set_trace(nullptr);
+  }
   rules_.set_trace(&t);
   if (who_only) {
     bool ok = false;
@@ -356,7 +390,11 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
     if (!rules_.trace_error().empty()) c.detail = "evaluation failed";
     t.checks.push_back(std::move(c));
   } else {
-    rules_.decide(copy, id, ev, t.at, si, t.decisions);
+    if (valued && s.value >= 0) {
+      explain_value(copy, id, *ev, si, ranked, position, t);
+    } else {
+      rules_.decide(copy, id, ev, t.at, si, t.decisions);
+    }
   }
   rules_.set_trace(nullptr);
   const std::string& trace_error = rules_.trace_error();
@@ -387,6 +425,34 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
   }
   stats_ = saved;
   return t;
+}
+
+// A strategy with `value:` on an event where values rank the candidates: the clauses, then the
+// value and its place in the ranking (every matching candidate with its value), then the rest.
+void Engine::explain_value(User& copy, const std::string& id, const Event& ev, uint32_t si,
+                           const std::vector<DecisionRules::Ranked>& ranked, size_t position, StrategyTrace& t) {
+  if (!rules_.matches(copy, &ev, ev.time, si)) return;
+  const auto& s = p_.strategies[si];
+  Check c{"value", true, ""};
+  if (position >= ranked.size()) {
+    int64_t v = 0;
+    rules_.value_of(copy, &ev, ev.time, si, v);
+    c.passed = false;
+    c.detail = fmt::format("value: `{}` fails: {}", s.value_text, rules_.trace_error());
+    t.checks.push_back(std::move(c));
+    t.verdict = "no_match";
+    return;
+  }
+  std::string order;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const auto& r = ranked[i];
+    order += fmt::format("{}`{}` {}", i ? ", " : "", p_.strategies[r.strategy].name,
+                         r.has_value ? rules_.value_text(r.strategy, r.value) : "(no value)");
+  }
+  c.detail = fmt::format("value: `{}` = {}: decided {} of {} matching strategies, highest value first: {}", s.value_text,
+                         rules_.value_text(si, ranked[position].value), position + 1, ranked.size(), order);
+  t.checks.push_back(std::move(c));
+  rules_.deliver(copy, id, &ev, ev.time, si, t.decisions, &ranked[position]);
 }
 
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {

@@ -180,6 +180,11 @@ class Engine {
  private:
   // Folds an event into the user's aggregates (aggregate filters evaluated per event).
   void apply(User& u, const Event& ev);
+  // The event's candidate strategies, decided in order (by value when one has `value:`).
+  void decide_candidates(User& u, const Event& ev, std::vector<Decision>& out);
+  // Explain of a strategy with `value:` at its place in the event's ranking.
+  void explain_value(User& copy, const std::string& id, const Event& ev, uint32_t si,
+                     const std::vector<DecisionRules::Ranked>& ranked, size_t position, StrategyTrace& t);
   bool observe_event(User& u, const Event& ev, std::string& error);
   void keep_profile(ProfileRecord& record);
   // Rebuilds grants, deliveries, held messages and expiries from one ledger row (attach).

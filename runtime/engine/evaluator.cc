@@ -35,7 +35,7 @@ Evaluator::Evaluator(const bytecode::Program& program, std::shared_ptr<const Exe
   // filters, shared by every strategy, read the program's.
   zone_.assign(p_.units.size(), &p_.zone);
   for (const auto& s : p_.strategies)
-    for (int32_t u : {s.who, s.where, s.trigger_if, s.who_batch})
+    for (int32_t u : {s.who, s.where, s.trigger_if, s.who_batch, s.value})
       if (u >= 0 && size_t(u) < zone_.size()) zone_[u] = &s.zone;
 }
 

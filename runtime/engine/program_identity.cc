@@ -186,6 +186,8 @@ struct Hasher {
     c.i64(s.at); c.i64(s.every); c.i64(s.has_window); c.i64(s.from); c.i64(s.to);
     int32_t ev = s.trigger == Trigger::OnEvent ? int32_t(s.event) : -1;
     unit(s.who, ev); unit(s.where, ev); unit(s.trigger_if, ev);
+    // Only when present, so the hashes of strategies without `value:` stay those of older builds.
+    if (s.value >= 0) { c.str("value"); unit(s.value, ev); }
     c.i64(int64_t(s.actions.size()));
     for (const auto& a : s.actions) {
       c.i64(a.send); resource(p.resources[a.resource]); c.str(a.channel >= 0 ? p.channels[a.channel] : ""); c.str(a.code);

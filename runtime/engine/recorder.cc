@@ -270,6 +270,11 @@ std::string Recorder::decision_json(const Decision& d) const {
   }
   // The release of a held message names when it was held.
   if (d.released) time(",\"held_at\":", d.granted_at);
+  // The value that ranked the strategy among the event's candidates (docs/semantics.md).
+  if (d.has_value && s) {
+    money(",\"value\":", d.value);
+    if (!s->value_currency.empty()) str(",\"value_currency\":", true, s->value_currency);
+  }
   out += '}';
   return out;
 }

@@ -86,6 +86,7 @@ std::vector<std::function<void(int64_t)>> numbers(crm::bytecode::Program& p) {
   for (auto& s : p.strategies) {
     add(s.trigger); add(s.event); add(s.at); add(s.every); add(s.has_window); add(s.from); add(s.to);
     add(s.who); add(s.where); add(s.trigger_if); add(s.who_batch); add(s.index_field); add(s.budget); add(s.has_budget);
+    add(s.value);
     add(s.stock); add(s.control_basis_points); add(s.zone.initial_offset); add(s.paced); add(s.priority);
     for (auto& c : s.per_user) { add(c.count); period(c.period); }
     for (auto& a : s.actions) { add(a.resource); add(a.channel); }
