@@ -247,8 +247,8 @@ std::unique_ptr<Prepared> prepare(const sema::Program* source, const bytecode::P
   return out;
 }
 
-Session::Session(const Prepared& prepared, Request request)
-    : p_(prepared), req_(std::move(request)), engine_(std::make_unique<engine::Engine>(prepared.program)) {}
+Session::Session(const Prepared& prepared, Request request, engine::EngineOptions options)
+    : p_(prepared), req_(std::move(request)), engine_(std::make_unique<engine::Engine>(prepared.program, options)) {}
 
 Session::~Session() = default;
 

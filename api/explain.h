@@ -61,7 +61,8 @@ struct Result {
 // One explanation: feed profiles and events (any order), then run().
 class Session {
  public:
-  Session(const Prepared& prepared, Request request);
+  // `options.executor`: what evaluates the units (null: the VM), built for prepared.program.
+  Session(const Prepared& prepared, Request request, engine::EngineOptions options = {});
   ~Session();
   engine::Engine& engine() { return *engine_; }
   // One JSON Lines profile / one event line. False with the message (no line number: callers

@@ -192,7 +192,7 @@ namespace {
 [[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";
 }
 
-CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager) const {
+CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager, const std::string& cache_dir) const {
   if (!data_) {
     error = "no program";
     return {};
@@ -202,7 +202,9 @@ CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager) const 
     auto d = std::make_shared<detail::ProgramData>();
     d->program = data_->program;
     d->front = data_->front;
-    auto ex = jit::JitExecutor::create(d->program, error, eager);
+    jit::Options options;
+    options.cache_dir = cache_dir;
+    auto ex = jit::JitExecutor::create(d->program, error, eager, options);
     if (!ex) return {};
     d->executor = std::move(ex);
     return CompiledProgram(std::move(d));
@@ -212,6 +214,7 @@ CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager) const 
   }
 #else
   (void)eager;
+  (void)cache_dir;
   error = kNoJit;
   return {};
 #endif
@@ -247,6 +250,8 @@ bool CompiledProgram::jit_stats(JitStats& out) const {
   out.modules = s.modules;
   out.code_bytes = s.code_bytes;
   out.compile_seconds = s.compile_seconds;
+  out.cache_hits = s.cache_hits;
+  out.cache_misses = s.cache_misses;
   return true;
 #else
   (void)out;
@@ -672,7 +677,22 @@ ExplainSession::ExplainSession(const CompiledProgram& program, const ExplainRequ
     req.user = request.user;
     req.at = request.at_micros;
     req.event = request.event;
-    d->session = std::make_unique<explainer::Session>(*d->prepared, req);
+    engine::EngineOptions eo;
+#if CRM_HAVE_JIT
+    // A program run by the JIT is explained by it too: the explanation's program (the
+    // compiled one plus its probe units) gets its own JIT, compiling lazily only what the
+    // explanation evaluates.
+    if (program.uses_jit()) {
+      std::string jit_error;
+      auto ex = jit::JitExecutor::create(d->prepared->program, jit_error);
+      if (!ex) {
+        error_ = {ErrorKind::Internal, jit_error};
+        return;
+      }
+      eo.executor = std::move(ex);
+    }
+#endif
+    d->session = std::make_unique<explainer::Session>(*d->prepared, req, eo);
     d_ = std::move(d);
   } catch (const std::exception& e) {
     error_ = {ErrorKind::Internal, e.what()};

@@ -51,7 +51,7 @@ for b in $binaries; do
   # Keep only well-formed result lines, whatever else a binary prints.
   awk -F'\t' 'NF == 4 && $2 ~ /^(ns_per_eval|profiles_per_s)$/' "$out" >>"$results"
   # Streaming and compile figures have no external baseline: they compare crm with itself.
-  awk -F'\t' 'NF == 4 && $2 ~ /^(events_per_s|ns_per_event|seconds|peak_rss_mb|decisions_per_s)$/' "$out" >>"$extra"
+  awk -F'\t' 'NF == 4 && $2 ~ /^(events_per_s|ns_per_event|seconds|peak_rss_mb|decisions_per_s|code_mb)$/' "$out" >>"$extra"
   rm -f "$out"
 done
 
@@ -124,5 +124,40 @@ awk -F'\t' '
       for (i = 1; i <= c; ++i) printf "%-40s %10.3f %14.1f\n", corder[i], secs[corder[i]], rss[corder[i]]
     }
   }' "$extra"
+
+# The JIT (issue 11), when crm_bench was built with it: each JIT figure next to the VM's and the
+# native baselines' from this same run. Ratios are speed-ups: above 1, the JIT is faster.
+cat "$results" "$extra" | awk -F'\t' '
+  { v[$1 "|" $2] = $3 }
+  function get(name, metric) { return (name "|" metric) in v ? v[name "|" metric] : "" }
+  function rat(a, b) { return (a == "" || b == "" || a == 0 || b == 0) ? "-" : sprintf("%.2f", a / b) }
+  END {
+    if (get("crm/jit_per_record", "ns_per_eval") == "" && get("crm/jit_batch", "profiles_per_s") == "") exit
+    printf "\nThe JIT (issue 11): speed-up over each baseline (above 1: the JIT is faster)\n"
+    printf "%-44s %12s %10s %14s %18s %18s\n", "benchmark", "JIT", "crm VM", "x crm VM", "x native interned", "x native br-free"
+    j = get("crm/jit_per_record", "ns_per_eval")
+    if (j != "")
+      printf "%-44s %12.2f %10.2f %14s %18s %18s\n", "predicate per record, ns/eval (goal <= 3)", j,
+             get("crm/vm_per_record", "ns_per_eval"), rat(get("crm/vm_per_record", "ns_per_eval"), j),
+             rat(get("native/interned", "ns_per_eval"), j), rat(get("native/branch_free", "ns_per_eval"), j)
+    j = get("crm/jit_batch", "profiles_per_s")
+    if (j != "")
+      printf "%-44s %12.1f %10.1f %14s %18s %18s\n", "audience scan, M profiles/s (goal >= 1,500)", j / 1e6,
+             get("crm/batch_vm", "profiles_per_s") / 1e6, rat(j, get("crm/batch_vm", "profiles_per_s")),
+             rat(j, get("native/audience_branchy", "profiles_per_s")), rat(j, get("native/audience_branch_free", "profiles_per_s"))
+    j = get("crm/streaming_1000_strategies_jit", "events_per_s")
+    if (j != "")
+      printf "%-44s %12.0f %10.0f %14s %18s %18s\n", "streaming 1,000 strategies, events/s (>= 1.3x)", j,
+             get("crm/streaming_1000_strategies", "events_per_s"), rat(j, get("crm/streaming_1000_strategies", "events_per_s")), "-", "-"
+    printf "(audience: the native columns are native/audience_branchy and native/audience_branch_free)\n"
+    for (k in v) {
+      split(k, p, "|")
+      if (p[1] ~ /^crm\/jit_(compile|startup|reload)_/ && p[2] == "seconds") names[p[1]] = 1
+    }
+    for (nm in names) {
+      mb = get(nm, "code_mb")
+      printf "%-44s %10.3f s%s\n", nm, get(nm, "seconds"), mb == "" ? "" : sprintf(", %.2f MB of code", mb)
+    }
+  }'
 
 exit "$failed"

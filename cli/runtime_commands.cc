@@ -39,6 +39,7 @@ struct Options {
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
   bool jit = false, emit_llvm = false;
+  std::string jit_cache;
 };
 
 int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
@@ -69,6 +70,8 @@ struct Loaded {
 // --jit: run the units as native code (CompiledProgram::with_jit).
 void jit_option(Command& c, Options& o) {
   c.flag("--jit", o.jit, "evaluate with native code from the LLVM JIT instead of the VM (same results);\nan error in a build without the JIT");
+  c.option("--jit-cache", o.jit_cache, "DIR",
+           "with --jit: keep the native code in DIR, keyed by the program, the CPU and the\nversions, so a restart loads it instead of compiling (created if missing)");
 }
 
 // Every input file a command names: at most one `-`, each readable and not a directory.
@@ -275,9 +278,12 @@ std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 // machine LLVM cannot target, is an error (never a silent fallback to the VM).
 int load_to_run(const Options& o, Loaded& l) {
   if (int rc = load(o, l)) return rc;
-  if (!o.jit) return 0;
+  if (!o.jit) {
+    if (!o.jit_cache.empty()) return usage_error("", "--jit-cache needs --jit");
+    return 0;
+  }
   std::string err;
-  crm::CompiledProgram native = l.program.with_jit(err);
+  crm::CompiledProgram native = l.program.with_jit(err, false, o.jit_cache);
   if (!native.valid()) {
     std::cerr << "crm: --jit: " << err << "\n";
     return 1;
@@ -568,6 +574,7 @@ int cmd_explain(int argc, char** argv) {
            "scheduled strategies as a run at TIME; event strategies against the user's latest\nevent of their type at or before TIME");
   c.option("--event", o.event, "ID", "the decision on that event (its strategies, at its time)");
   c.choice("--format", o.format, {"text", "json"}, "text (default) or one JSON object");
+  jit_option(c, o);
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   o.color = c.color();
   std::string err;
@@ -579,7 +586,7 @@ int cmd_explain(int argc, char** argv) {
   if (!o.at.empty() && !parse_at(o.at, req.at_micros)) return kExitUsage;
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
-  if (int rc = load(o, l)) return rc;
+  if (int rc = load_to_run(o, l)) return rc;
   crm::ExplainSession session(l.program, req);
   if (!session.error().ok()) {
     std::cerr << "crm: cannot explain: " << session.error().message << "\n";

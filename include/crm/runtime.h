@@ -122,8 +122,10 @@ class CompiledProgram {
   // with results identical to the VM's (faults included). Units compile on first use, or all
   // now with `eager`. An invalid program with `error` set when this build has no JIT
   // (jit_available()) or LLVM cannot target this machine: never a silent fallback to the VM.
-  // (ExplainSession and Evaluator use the VM.)
-  CompiledProgram with_jit(std::string& error, bool eager = false) const;
+  // (ExplainSession explains with the JIT too; Evaluator uses the VM.)
+  // `cache_dir` (empty: none): a directory of native code keyed by the program's identity, the
+  // CPU and the versions, so a restart loads the code instead of compiling it.
+  CompiledProgram with_jit(std::string& error, bool eager = false, const std::string& cache_dir = "") const;
   bool uses_jit() const;
   // The program's units as optimised LLVM IR, as the JIT compiles them (`crm compile
   // --emit-llvm`); false with `error` in a build without the JIT.
@@ -132,6 +134,7 @@ class CompiledProgram {
     size_t scalar_units = 0, batch_units = 0, modules = 0;
     size_t code_bytes = 0;       // object code the JIT has emitted so far
     double compile_seconds = 0;  // spent compiling so far
+    size_t cache_hits = 0, cache_misses = 0;  // modules loaded from / stored in the cache
   };
   // What the JIT has compiled so far; false for a program that does not use it.
   bool jit_stats(JitStats& out) const;

@@ -118,9 +118,10 @@ class Translator {
     for (const auto& f : p_.profile) required_.push_back(!f.optional);
   }
 
-  llvm::Function* scalar(uint32_t unit, std::string& error);
+  // `general`: the branchy translation, whatever the unit (flat()'s fallback).
+  llvm::Function* scalar(uint32_t unit, std::string& error, bool general = false);
   bool flat_ok(const bytecode::Unit& u) const;
-  llvm::Function* flat(uint32_t unit);
+  llvm::Function* flat(uint32_t unit, llvm::Function* general);
   // `shape`, when given, is the layout of the columns the code will read (batch_shape()): each
   // field's load is then specialised (no width or presence test per row), which lets LLVM
   // vectorise the loop; without it, the code reads any layout.
@@ -183,11 +184,20 @@ class Translator {
   std::map<uint32_t, llvm::Constant*> sets_;
 };
 
-llvm::Function* Translator::scalar(uint32_t unit, std::string& error) {
+llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool general) {
   const bytecode::Unit& u = p_.units[unit];
-  if (flat_ok(u)) return flat(unit);
+  if (!general && flat_ok(u)) {
+    // Straight-line code reads profile fields without bounds tests; a row too short for the
+    // unit's fields (which no engine passes, but the contract allows) takes the general code.
+    bool reads_profile = false;
+    for (const auto& ins : u.code) reads_profile |= ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE;
+    llvm::Function* slow = nullptr;
+    if (reads_profile && !(slow = scalar(unit, error, true))) return nullptr;
+    return flat(unit, slow);
+  }
   auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
+  auto* fn = llvm::Function::Create(fty, general ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
+                                    "crm_unit_" + std::to_string(unit) + (general ? "_general" : ""), m_);
   llvm::Value* ctx = fn->getArg(0);
   auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
   llvm::IRBuilder<> b(entry);
@@ -363,7 +373,7 @@ bool Translator::flat_ok(const bytecode::Unit& u) const {
 // and the first reached one in program order is the VM's (the VM's path visits reached
 // instructions in increasing order, since jumps go forward). So the result is the VM's to the
 // bit, without a branch to mispredict: what short-circuit `and`/`or` over random data needs.
-llvm::Function* Translator::flat(uint32_t unit) {
+llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
   const bytecode::Unit& u = p_.units[unit];
   auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
   auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
@@ -371,6 +381,33 @@ llvm::Function* Translator::flat(uint32_t unit) {
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(c_, "entry", fn));
   auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
   b.CreateStore(k64(0), tmp);  // a faulting operation leaves it as it was: never undefined
+  // Profile fields: one test that the row covers them all (else the general code), then a
+  // plain load of each value and presence byte, with no branch.
+  llvm::Value* values = nullptr;
+  llvm::Value* presence = nullptr;
+  if (general) {
+    uint32_t max_field = 0;
+    for (const auto& ins : u.code)
+      if (ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE) max_field = std::max(max_field, ins.a);
+    auto* ones_ty = llvm::ArrayType::get(i8_, max_field + 1);
+    auto* ones = new llvm::GlobalVariable(m_, ones_ty, true, llvm::GlobalValue::PrivateLinkage,
+                                          llvm::ConstantArray::get(ones_ty, std::vector<llvm::Constant*>(max_field + 1, k8(1))),
+                                          "crm_all_present");
+    auto* fast = llvm::BasicBlock::Create(c_, "fast", fn);
+    auto* slow = llvm::BasicBlock::Create(c_, "general", fn);
+    b.CreateCondBr(b.CreateICmpNE(b.CreateCall(op("crm_jit_profile_covers"), {ctx, k32(max_field)}), k8(0)), fast, slow,
+                   llvm::MDBuilder(c_).createBranchWeights(1 << 20, 1));
+    llvm::IRBuilder<> sb(slow);
+    auto* call = sb.CreateCall(general, {ctx});
+    call->setTailCall();
+    sb.CreateRet(call);
+    b.SetInsertPoint(fast);
+    values = b.CreateCall(op("crm_jit_profile_values"), {ctx});
+    presence = b.CreateCall(op("crm_jit_profile_presence"), {ctx, ones});
+  }
+  auto has_field = [&](uint32_t f) {
+    return b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, presence, k64(f))), k8(0));
+  };
   llvm::Value* yes = llvm::ConstantInt::getTrue(c_);
   struct Edge {
     llvm::Value* pred;
@@ -414,10 +451,16 @@ llvm::Function* Translator::flat(uint32_t unit) {
     live = true;
     switch (ins.op) {
       case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
-      case Op::LOAD_PROFILE:
-        set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
+      case Op::LOAD_PROFILE: {  // crm_jit_load_profile for a row that covers the field
+        llvm::Value* has = has_field(ins.a);
+        llvm::Value* v = b.CreateLoad(i64_, b.CreateInBoundsGEP(i64_, values, k64(ins.a)));
+        set(ins.d, b.CreateSelect(has, v, k64(0)));
+        if (required(ins.a))
+          fault = b.CreateSelect(b.CreateLogicalAnd(pred, b.CreateAnd(b.CreateNot(has), b.CreateICmpEQ(fault, k8(0)))),
+                                 k8(static_cast<uint8_t>(ops::Fault::MissingProfileField)), fault);
         break;
-      case Op::HAS_PROFILE: set(ins.d, b.CreateCall(op("crm_jit_has_profile"), {ctx, k32(ins.a)})); break;
+      }
+      case Op::HAS_PROFILE: set(ins.d, b.CreateZExt(has_field(ins.a), i64_)); break;
       case Op::LOAD_EVENT: set(ins.d, b.CreateCall(op("crm_jit_load_event"), {ctx, k32(ins.a)})); break;
       case Op::HAS_EVENT: set(ins.d, b.CreateCall(op("crm_jit_has_event"), {ctx, k32(ins.a)})); break;
       case Op::LOAD_NOW: set(ins.d, b.CreateCall(op("crm_jit_now"), {ctx})); break;
@@ -899,7 +942,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-2";
+constexpr const char* kTranslatorVersion = "crm-jit-3";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 

@@ -43,6 +43,14 @@ OP uint8_t crm_jit_load_profile(const vm::Context* c, uint32_t f, uint8_t requir
 OP int64_t crm_jit_has_profile(const vm::Context* c, uint32_t f) {
   return f < c->profile_size && (!c->profile_present || c->profile_present[f]);
 }
+// What straight-line scalar code (jit.cc, Translator::flat) reads once per call: whether every
+// field it reads is inside the row, the values, and the presence bytes (`ones` when the
+// context has none: every field present).
+OP uint8_t crm_jit_profile_covers(const vm::Context* c, uint32_t max_field) { return c->profile_size > max_field; }
+OP const int64_t* crm_jit_profile_values(const vm::Context* c) { return c->profile; }
+OP const uint8_t* crm_jit_profile_presence(const vm::Context* c, const uint8_t* ones) {
+  return c->profile_present ? c->profile_present : ones;
+}
 OP int64_t crm_jit_load_event(const vm::Context* c, uint32_t f) {
   bool has = f < c->event_size && (!c->event_present || c->event_present[f]);
   return has ? c->event[f] : 0;

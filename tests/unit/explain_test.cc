@@ -435,3 +435,25 @@ strategy hello for business "app" {
   ASSERT_NE(check(dropped, "quiet_hours"), nullptr);
   EXPECT_FALSE(check(dropped, "quiet_hours")->passed);
 }
+
+// A program run by the JIT is explained by the JIT (its probe units compiled on demand), with
+// the VM's explanation to the byte.
+TEST(Explain, TheJitExplainsAsTheVm) {
+  if (!crm::jit_available()) GTEST_SKIP() << "built without the JIT";
+  auto prog = compile(kShop);
+  std::string error;
+  auto native = prog.with_jit(error);
+  ASSERT_TRUE(native.valid()) << error;
+  for (const char* user : {"bob", "ann"}) {
+    crm::ExplainRequest req;
+    req.user = user;
+    req.at_micros = at("2026-04-01T05:00:00Z");
+    std::vector<std::string> profiles = {R"({"user":"bob","tier":"Gold"})"};
+    auto vm = crm::explain(prog, profiles, kShopEvents, req);
+    auto jit = crm::explain(native, profiles, kShopEvents, req);
+    ASSERT_TRUE(vm.ok) << vm.error;
+    ASSERT_TRUE(jit.ok) << jit.error;
+    EXPECT_EQ(jit.text, vm.text) << user;
+    EXPECT_EQ(jit.json, vm.json) << user;
+  }
+}

@@ -406,3 +406,41 @@ TEST(PublicApi, CompilationsAndRunsShareAcrossThreads) {
     EXPECT_EQ(decided[t], decided[0]);
   }
 }
+
+namespace {
+
+// with_jit's code cache: a second program made with the same directory loads every module
+// instead of compiling, and decides the same as the first and as the VM.
+TEST(PublicApi, JitCodeCacheLoadsOnRestartWithTheSameDecisions) {
+  if (!crm::jit_available()) GTEST_SKIP() << "built without the JIT";
+  std::string dir = temp_path("_jit_cache");
+  std::filesystem::remove_all(dir);
+  crm::CompiledProgram vm = compile(kProgram);
+  auto decide = [&](const crm::CompiledProgram& p) {
+    std::vector<std::string> out;
+    crm::Run run(p);
+    crm::Error error;
+    run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error);
+    for (const char* time : {"2026-11-11T10:00:00Z", "2026-11-12T10:00:00Z"})
+      run.add_event(order(time, "a", time, "150"), out, error);
+    run.finish(out, error);
+    return out;
+  };
+  std::string error;
+  crm::CompiledProgram first = vm.with_jit(error, true, dir);
+  ASSERT_TRUE(first.valid()) << error;
+  crm::CompiledProgram::JitStats s1, s2;
+  ASSERT_TRUE(first.jit_stats(s1));
+  EXPECT_EQ(s1.cache_hits, 0u);
+  EXPECT_GT(s1.cache_misses, 0u);
+  crm::CompiledProgram second = vm.with_jit(error, true, dir);
+  ASSERT_TRUE(second.valid()) << error;
+  ASSERT_TRUE(second.jit_stats(s2));
+  EXPECT_EQ(s2.cache_misses, 0u);
+  EXPECT_EQ(s2.cache_hits, s1.cache_misses);
+  EXPECT_EQ(decide(second), decide(vm));
+  EXPECT_EQ(decide(first), decide(vm));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
