@@ -200,6 +200,14 @@ struct Builder {
   BigVector<Delivery> deliveries;          // see Delivery
   std::unordered_map<uint64_t, Acc> accs;    // see key(); references stay valid as it grows
 
+  // Each strategy's split as the ledger recorded it (read_recorded_splits).
+  struct RecordedSplit {
+    bool recorded = false;         // false: a ledger older than schema version 4
+    int32_t control_basis_points = 0;
+    bool changed = false;          // the programs that recorded the ledger configured it differently
+  };
+  std::unordered_map<std::string, RecordedSplit> recorded_splits;
+
   Builder(const Options& options, Report& report) : o(options), r(report) {
     strategy_ids.names = &strategies;
     channel_ids.names = &channels;
@@ -660,20 +668,38 @@ struct Builder {
       e.cost = cost[s];
       e.incremental_roi = e.cost > 0 ? (e.incremental_sales - double(e.cost)) / double(e.cost) : kNaN;
       e.configured_control_share = e.srm_chi_square = e.srm_p_value = kNaN;
+      // The configured split: the program's when one is given (what the caller asks to check
+      // against), else the one the ledger recorded with the program that last ran the strategy.
+      int32_t basis_points = 0;
       if (program) {
         auto it = std::find_if(program->strategies.begin(), program->strategies.end(),
                                [&](const bytecode::Strategy& x) { return x.name == e.strategy; });
-        if (it == program->strategies.end()) {
+        if (it == program->strategies.end())
           r.notes.push_back(fmt::format("strategy `{}` is not in the program: its sample ratio is not checked", e.strategy));
-        } else if (it->control_basis_points > 0 && it->control_basis_points < 10000) {
-          const double share = it->control_basis_points / 10000.0;
-          ChiSquare chi = chi_square_fit({T.users, C.users}, {1 - share, share});
-          e.srm_checked = true;
-          e.configured_control_share = share;
-          e.srm_chi_square = chi.statistic;
-          e.srm_p_value = chi.p_value;
-          e.srm_mismatch = chi.p_value < o.srm_p_threshold;
-        }
+        else if ((basis_points = it->control_basis_points) > 0)
+          e.srm_split_from = "program";
+      } else if (auto it = recorded_splits.find(e.strategy); it != recorded_splits.end()) {
+        if (!it->second.recorded)
+          r.notes.push_back(fmt::format("strategy `{}`: the ledger predates recorded splits (schema version 4): its "
+                                        "sample ratio is checked only given the program",
+                                        e.strategy));
+        else if ((basis_points = it->second.control_basis_points) > 0)
+          e.srm_split_from = "ledger";
+        if (it->second.changed)
+          r.notes.push_back(fmt::format("strategy `{}`: its split changed between the programs that recorded the ledger; "
+                                        "the sample ratio is checked against the latest",
+                                        e.strategy));
+      }
+      if (basis_points > 0 && basis_points < 10000) {
+        const double share = basis_points / 10000.0;
+        ChiSquare chi = chi_square_fit({T.users, C.users}, {1 - share, share});
+        e.srm_checked = true;
+        e.configured_control_share = share;
+        e.srm_chi_square = chi.statistic;
+        e.srm_p_value = chi.p_value;
+        e.srm_mismatch = chi.p_value < o.srm_p_threshold;
+      } else {
+        e.srm_split_from.clear();
       }
       r.experiments.push_back(std::move(e));
     }
@@ -715,6 +741,45 @@ void compare_with_ledger(const std::string& state, const bytecode::Program& prog
   }
 }
 
+// Each strategy's configured split as recorded in the ledger with the programs that ran it
+// (crm_strategies.split, docs/semantics.md "Program identity"): the latest program's, and
+// whether an earlier one differed. A ledger older than schema version 4 has no such column.
+void read_recorded_splits(const std::string& state, std::unordered_map<std::string, Builder::RecordedSplit>& out) {
+  sqlite3* db = nullptr;
+  std::string path = state.substr(7);
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  const bool has_split =
+      sqlite3_prepare_v2(db, "SELECT name, split FROM crm_strategies ORDER BY program", -1, &st, nullptr) == SQLITE_OK;
+  if (!has_split) {
+    sqlite3_finalize(st);
+    st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT name, NULL FROM crm_strategies ORDER BY program", -1, &st, nullptr);
+  }
+  while (st && sqlite3_step(st) == SQLITE_ROW) {
+    const char* name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    if (!name) continue;
+    Builder::RecordedSplit now;
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+      now.recorded = true;
+      std::string_view split(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), size_t(sqlite3_column_bytes(st, 1)));
+      if (split.rfind("control:", 0) == 0) now.control_basis_points = std::atoi(std::string(split.substr(8)).c_str());
+    }
+    auto [it, added] = out.try_emplace(name, now);
+    if (!added) {
+      now.changed = it->second.changed || (it->second.recorded && now.recorded &&
+                                           it->second.control_basis_points != now.control_basis_points);
+      it->second = now;
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 }  // namespace
 
 Report build(const Options& options) {
@@ -742,6 +807,7 @@ Report build(const Options& options) {
     }
     Builder b(options, r);
     if (!b.read_ledger() || !b.read_events()) return r;
+    if (!prog) read_recorded_splits(options.state, b.recorded_splits);
     b.finish_indicators();
     b.finish_experiments(prog);
     b.finish_rejections();
@@ -752,8 +818,6 @@ Report build(const Options& options) {
     }
     if (prog) compare_with_ledger(options.state, *prog, r.notes);
     if (!options.events) r.notes.push_back("no event log: visits, orders and experiment outcomes are not measured");
-    else if (!prog && !r.experiments.empty())
-      r.notes.push_back("no program: the sample-ratio check needs the configured split (give the program)");
     r.ok = true;
   } catch (const std::exception& e) {
     r = Report{};

@@ -91,6 +91,7 @@ void experiment_fields(const Experiment& e, const Visit& f) {
   f("crossovers", std::to_string(e.crossovers));
   f("srm_checked", e.srm_checked ? "true" : "false");
   f("configured_control_share", num(e.configured_control_share));
+  f("srm_split_from", q_or_null(e.srm_split_from));
   f("srm_chi_square", num(e.srm_chi_square));
   f("srm_p_value", num(e.srm_p_value));
   f("srm_mismatch", e.srm_checked ? (e.srm_mismatch ? "true" : "false") : "null");
@@ -208,8 +209,9 @@ std::string to_table(const Report& r) {
     out += fmt::format("\nexperiment {}: {} treated, {} control users", e.strategy, e.treatment.users, e.control.users);
     if (e.crossovers) out += fmt::format(", {} in both (left out)", e.crossovers);
     if (e.srm_checked)
-      out += fmt::format("; sample ratio {} (configured control {}, chi-square {:.3f}, p = {:.4f})",
-                         e.srm_mismatch ? "MISMATCH" : "ok", pct(e.configured_control_share), e.srm_chi_square, e.srm_p_value);
+      out += fmt::format("; sample ratio {} (configured control {} by the {}, chi-square {:.3f}, p = {:.4f})",
+                         e.srm_mismatch ? "MISMATCH" : "ok", pct(e.configured_control_share), e.srm_split_from,
+                         e.srm_chi_square, e.srm_p_value);
     out += "\n";
     out += fmt::format("  {:<16} {:>10} {:>10} {:>11} {:>22} {:>9} {:>22} {:>9}\n", "metric", "treatment", "control",
                        "uplift", fmt::format("{:g}% interval", r.options.confidence * 100), "relative", "interval", "p");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # report_cli.sh CRM - `crm report` through the command line (docs/indicators.md): an A/B test run
 # by `crm run` (200 users, control 50%), its table, JSON and CSV, the sample-ratio check with the
-# program (and a mismatch against a program whose split says 10%), and the errors: usage (exit
+# ledger's recorded split and with the program (and a mismatch against a program whose split says 10%), and the errors: usage (exit
 # 2), a missing ledger (exit 3), a malformed event line as FILE:LINE (exit 1).
 set -euo pipefail
 crm=$1
@@ -36,7 +36,11 @@ control=$(grep -c '"outcome":"control"' decisions.jsonl)
 
 "$crm" report --state sqlite:s.db --events events.jsonl >table.txt || fail "table"
 grep -q "^nudge  *\* *\* *$granted " table.txt || fail "table row: $(cat table.txt)"
-grep -q "^experiment nudge: $granted treated, $control control users$" table.txt || fail "experiment: $(cat table.txt)"
+grep -q "^experiment nudge: $granted treated, $control control users; sample ratio ok (configured control 50.00% by the ledger," table.txt ||
+  fail "experiment: $(cat table.txt)"
+# Without the program the configured split comes from the ledger (recorded with the program).
+"$crm" report --state sqlite:s.db --events events.jsonl --format json >rl.json || fail "json without the program"
+grep -q '"srm_checked":true,"configured_control_share":0.5,"srm_split_from":"ledger"' rl.json || fail "srm from the ledger: $(cat rl.json)"
 
 "$crm" report ab.crm --state sqlite:s.db --events events.jsonl --format json >r.json || fail "json"
 python3 - "$granted" "$control" <<'EOF2' || fail "json: $(cat r.json)"

@@ -106,6 +106,9 @@ struct Experiment {
   // Sample-ratio mismatch: observed users against the configured split (NaN without a program).
   double configured_control_share = 0, srm_chi_square = 0, srm_p_value = 0;
   bool srm_checked = false, srm_mismatch = false;
+  // Where the configured split came from: "program" (Options::program, when given), "ledger"
+  // (the split the ledger recorded with the program that last ran the strategy), "" unchecked.
+  std::string srm_split_from;
   // Incremental ROI: (spend per treated user - spend per control user) x treated users = the
   // incremental sales; cost = subsidy of the treated users' redemptions; roi = (incremental - cost) / cost.
   double incremental_sales = 0;

@@ -221,6 +221,7 @@ state::ProgramIdentity program_identity(const Program& p) {
     si.name = s.name;
     si.hash = h.c.hash();
     si.budget_currency = s.has_budget ? s.budget_currency : "";
+    if (s.control_basis_points > 0) si.split = fmt::format("control:{}", s.control_basis_points);
     std::set<std::string> keys;
     for (const auto& a : s.actions) keys.insert(resource_key(p.resources[a.resource]));
     for (const auto& k : keys) si.resources += (si.resources.empty() ? "" : ",") + k;

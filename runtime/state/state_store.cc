@@ -130,9 +130,10 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   hash     TEXT NOT NULL,
   budget_currency TEXT NOT NULL,
   resources TEXT NOT NULL,
+  split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '3');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '4');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -156,6 +157,15 @@ ALTER TABLE crm_ledger ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
 UPDATE crm_units SET kind = 1 WHERE unit GLOB 'schedule:*@*';
 UPDATE crm_ledger SET kind = 1 WHERE unit GLOB 'schedule:*@*';
 UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';
+COMMIT;
+)";
+
+// Version 3 ledgers do not record each strategy's configured split (which `crm report` checks
+// the sample ratio against); their strategies keep a NULL split: not recorded.
+constexpr const char* kMigrateV3 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_strategies ADD COLUMN split TEXT;
+UPDATE crm_meta SET value = '4' WHERE key = 'schema_version';
 COMMIT;
 )";
 
@@ -251,8 +261,12 @@ class SqliteStore : public StateStore {
       if (!exec(kMigrateV2, error)) return false;
       version = "3";
     }
-    if (version != "3") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 3", path_, version);
+    if (version == "3") {
+      if (!exec(kMigrateV3, error)) return false;
+      version = "4";
+    }
+    if (version != "4") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 4", path_, version);
       return false;
     }
     std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
@@ -309,12 +323,13 @@ class SqliteStore : public StateStore {
     sqlite3_finalize(s);
     if (!id) return true;
     if (sqlite3_prepare_v2(db_,
-                           "SELECT name, hash, budget_currency, resources FROM crm_strategies WHERE program = ? ORDER BY name",
+                           "SELECT name, hash, budget_currency, resources, coalesce(split, '') FROM crm_strategies WHERE program = ? "
+                           "ORDER BY name",
                            -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     sqlite3_bind_int64(s, 1, id);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.strategies.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3)});
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.strategies.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3), text(s, 4)});
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     last_id_ = id;
@@ -345,13 +360,14 @@ class SqliteStore : public StateStore {
     bool ok = put("INSERT INTO crm_programs (hash) VALUES (?)", [&](sqlite3_stmt* s) { txt(s, 1, program.hash); });
     int64_t id = sqlite3_last_insert_rowid(db_);
     for (const auto& st : program.strategies)
-      ok = ok && put("INSERT INTO crm_strategies (program, name, hash, budget_currency, resources) VALUES (?,?,?,?,?)",
+      ok = ok && put("INSERT INTO crm_strategies (program, name, hash, budget_currency, resources, split) VALUES (?,?,?,?,?,?)",
                      [&](sqlite3_stmt* s) {
                        sqlite3_bind_int64(s, 1, id);
                        txt(s, 2, st.name);
                        txt(s, 3, st.hash);
                        txt(s, 4, st.budget_currency);
                        txt(s, 5, st.resources);
+                       txt(s, 6, st.split);
                      });
     if (!ok) {
       fail("cannot write to", error);

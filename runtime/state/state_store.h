@@ -107,6 +107,9 @@ struct StrategyIdentity {
   std::string name, hash;
   std::string budget_currency;  // empty: no budget
   std::string resources;        // "name:kind:currency" of each granted resource, sorted, comma-separated
+  // The configured split: "control:B" with B the control share in basis points (of 10000);
+  // empty without a split, and for ledgers recorded before schema version 4 (not recorded).
+  std::string split;
   bool operator==(const StrategyIdentity&) const = default;
 };
 struct ProgramIdentity {

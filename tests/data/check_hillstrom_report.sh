@@ -18,10 +18,16 @@ DATA_REL=$(realpath --relative-to="$TMP" "$DATA")
 grep -q '^64000 rows -> 9972 events' import.err || fail "import: $(cat import.err)"
 "$CRM" report --state sqlite:H.db --events H.jsonl --format json >R.json 2>report.err
 python3 "$HERE/hillstrom_check.py" "$DATA" R.json || fail "report without the program"
-grep -q '"srm_checked":false' R.json || fail "without the program the sample ratio cannot be checked"
-# With the program: the configured split gives the sample-ratio check.
+# The ledger records each strategy's split (schema version 4): the sample ratio is checked
+# without the program, against the split the import recorded.
+[ "$(grep -o '"srm_checked":true,"configured_control_share":0.5,"srm_split_from":"ledger"' R.json | wc -l)" = 2 ] ||
+  fail "without the program the sample ratio was not checked from the ledger"
+[ "$(sqlite3 H.db "SELECT group_concat(name || '=' || split) FROM crm_strategies")" = "mens_email=control:5000,womens_email=control:5000" ] ||
+  fail "the recorded splits: $(sqlite3 H.db "SELECT * FROM crm_strategies")"
+# With the program: its configured split gives the sample-ratio check.
 "$CRM" report "$ROOT/examples/hillstrom/hillstrom.crm" --state sqlite:H.db --events H.jsonl --format json >RP.json
-grep -q '"srm_checked":true' RP.json || fail "the sample ratio was not checked"
+grep -q '"srm_checked":true,"configured_control_share":0.5,"srm_split_from":"program"' RP.json ||
+  fail "the sample ratio was not checked against the program"
 python3 "$HERE/hillstrom_check.py" "$DATA" RP.json || fail "report with the program"
 # The ledger, counted with SQL: a granted row per e-mail customer, a control row per no-e-mail
 # customer in each strategy, all at the declared send time, one recorded program.

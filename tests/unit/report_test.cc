@@ -364,4 +364,133 @@ TEST(Report, ErrorsNameTheirInput) {
   EXPECT_FALSE(build(o).ok);
 }
 
+// ---- the sample-ratio check from the ledger alone ---------------------------------------------
+
+// 200 users visit; a scheduled nudge with a 50% control group decides each of them once.
+constexpr const char* kSplitProgram = R"(
+event Visit {}
+event Order { amount: Money(CNY) }
+resource coupon c5 { discount: 5 CNY }
+strategy nudge for business "shop" {
+    who: exists(Visit)
+    when: at 2026-03-01T10:00:00Z
+    what: grant c5 via App code "N5"
+    split: control 50% salt "ab"
+}
+)";
+
+std::string record_split_ledger(const std::string& tag) {
+  auto out = crm::compile_modules({{"ab", kSplitProgram}});
+  EXPECT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string db = ::testing::TempDir() + "crm_report_split_" + tag + ".db";
+  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((db + ext).c_str());
+  std::string err;
+  crm::Runtime rt(out.program);
+  EXPECT_TRUE(rt.open_state("sqlite:" + db, err)) << err;
+  std::vector<std::string> decisions;
+  for (int i = 0; i < 200; ++i)
+    EXPECT_TRUE(rt.process_event("{\"id\":\"v" + std::to_string(i) + "\",\"type\":\"Visit\",\"user\":\"u" +
+                                     std::to_string(i) + "\",\"time\":\"2026-02-28T10:00:00Z\"}",
+                                 decisions, err))
+        << err;
+  EXPECT_TRUE(rt.process_event(R"({"id":"end","type":"Visit","user":"u0","time":"2026-03-02T10:00:00Z"})", decisions, err));
+  EXPECT_TRUE(rt.finish(decisions, err)) << err;
+  EXPECT_TRUE(rt.commit(err)) << err;
+  return db;
+}
+
+int note_with(const Report& r, const char* text) {
+  int n = 0;
+  for (const auto& note : r.notes) n += note.find(text) != std::string::npos;
+  return n;
+}
+
+void exec_sql(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* msg = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_free(msg);
+  sqlite3_close(h);
+}
+
+// Without the program, the sample ratio is checked against the split the ledger recorded with
+// the program that ran the strategy (crm_strategies.split, schema version 4).
+TEST(Report, SampleRatioIsCheckedAgainstTheSplitTheLedgerRecorded) {
+  const std::string db = record_split_ledger("recorded");
+  Options o;
+  o.state = "sqlite:" + db;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.experiments.size(), 1u);
+  const Experiment& e = r.experiments[0];
+  EXPECT_EQ(e.treatment.users + e.control.users, 200);
+  EXPECT_TRUE(e.srm_checked);
+  EXPECT_EQ(e.srm_split_from, "ledger");
+  EXPECT_EQ(e.configured_control_share, 0.5);
+  EXPECT_FALSE(e.srm_mismatch) << e.srm_p_value;
+  EXPECT_NE(to_json(r).find("\"srm_split_from\":\"ledger\""), std::string::npos);
+  EXPECT_EQ(note_with(r, "split"), 0) << ::testing::PrintToString(r.notes);
+
+  // A later program that recorded 10% control: checked against the latest split (a mismatch
+  // for these 50/50 groups), with a note that the split changed.
+  exec_sql(db,
+           "INSERT INTO crm_programs (hash) VALUES ('later');"
+           "INSERT INTO crm_strategies (program, name, hash, budget_currency, resources, split)"
+           " SELECT max(id), 'nudge', 'h', '', '', 'control:1000' FROM crm_programs;");
+  r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.experiments[0].srm_checked);
+  EXPECT_EQ(r.experiments[0].configured_control_share, 0.1);
+  EXPECT_TRUE(r.experiments[0].srm_mismatch);
+  EXPECT_EQ(note_with(r, "its split changed"), 1) << ::testing::PrintToString(r.notes);
+}
+
+// A ledger of schema version 3 recorded no split: the report says the program is needed; a run
+// opening it migrates it (the column added, NULL) and records the split of the program it runs.
+TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
+  const std::string db = record_split_ledger("v3");
+  exec_sql(db,
+           "ALTER TABLE crm_strategies DROP COLUMN split;"
+           "UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';");
+  Options o;
+  o.state = "sqlite:" + db;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.experiments.size(), 1u);
+  EXPECT_FALSE(r.experiments[0].srm_checked);
+  EXPECT_EQ(r.experiments[0].srm_split_from, "");
+  EXPECT_EQ(note_with(r, "predates recorded splits"), 1) << ::testing::PrintToString(r.notes);
+
+  // The same program continues the ledger: the migration adds the column; the program is
+  // recorded again, now with its split.
+  {
+    auto out = crm::compile_modules({{"ab", kSplitProgram}});
+    ASSERT_TRUE(out.program.valid());
+    std::string err;
+    crm::Runtime rt(out.program);
+    ASSERT_TRUE(rt.open_state("sqlite:" + db, err)) << err;
+    std::vector<std::string> decisions;
+    EXPECT_TRUE(rt.process_event(R"({"id":"later","type":"Visit","user":"u1","time":"2026-03-03T10:00:00Z"})", decisions, err))
+        << err;
+    EXPECT_TRUE(rt.commit(err)) << err;
+  }
+  r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.experiments[0].srm_checked);
+  EXPECT_EQ(r.experiments[0].srm_split_from, "ledger");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "4");
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM crm_strategies WHERE split IS NULL", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
 }  // namespace
