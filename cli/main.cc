@@ -45,6 +45,8 @@ commands:
   import DATASET IN convert a public dataset (online-retail, cdnow) to the event contract, or
                     record one as a ledger (hillstrom)
   report [FILE...]  indicators and experiments over --state LEDGER and --events E.jsonl
+  forecast FILE...  replay a past --events log shifted by --shift D (or --shift-to DATE) in memory:
+                    per strategy and day reach, grants, budget and stock burn, run-out days, pacing
   shared ACTION     reconcile or show the counters processes share in Redis (--shared URL)
   codes             list every diagnostic code with its summary
   lsp               run the language server (LSP over standard input and output; docs/lsp.md)
@@ -300,7 +302,7 @@ const CommandEntry kCommands[] = {
     {"compile", cli::cmd_compile}, {"run", cli::cmd_run},           {"audience", cli::cmd_audience},
     {"explain", cli::cmd_explain}, {"import", cli::cmd_import},     {"codes", cmd_codes},
     {"version", cmd_version},      {"report", cli::cmd_report},      {"shared", cli::cmd_shared},
-    {"lsp", cmd_lsp},
+    {"lsp", cmd_lsp},             {"forecast", cli::cmd_forecast},
 };
 
 CommandMain find_command(const std::string& name) {

@@ -1,4 +1,5 @@
-// report_command.cc - `crm report` (indicators and experiments over a ledger and its events) and
+// report_command.cc - `crm report` (indicators and experiments over a ledger and its events),
+// `crm forecast` (a history replayed against a program, shifted in time, in memory) and
 // `crm import hillstrom` (the Hillstrom e-mail test as a ledger). Uses only include/crm.
 #include "cli/report_command.h"
 
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include <crm/datasets.h>
+#include <crm/forecast.h>
 #include <crm/report.h>
+#include <crm/text.h>
 #include <crm/runtime.h>
 
 #include "cli/args.h"
@@ -183,6 +186,111 @@ int cmd_report(int argc, char** argv) {
   }
   if (format != "table")
     for (const auto& n : r.notes) std::cerr << "crm: note: " << n << "\n";
+  return 0;
+}
+
+int cmd_forecast(int argc, char** argv) {
+  std::vector<std::string> files, includes;
+  std::string events, profiles, shift, shift_to, state, lateness, out_path, format = "table";
+  bool no_pacing_comparison = false;
+  Command c("forecast", "forecast PROGRAM... --events HISTORY.jsonl (--shift D | --shift-to DATE) [--format table|json|csv|html]",
+            "Replays a past event log (e.g. last year's), shifted in time, against the program's strategies\n"
+            "in memory, touching no ledger, and projects per strategy and day: reach, grants, budget and\n"
+            "stock burn, the day each budget and stock runs out, and the effect of pacing (the same replay\n"
+            "with pacing off, and the even plan). See docs/indicators.md, \"Forecast\".");
+  c.files(files);
+  c.option("-I", includes, "DIR", "also look for the program's imported modules in DIR");
+  c.option("--events", events, "E.jsonl", "the history: events, JSON Lines, in time order (up to --allowed-lateness)");
+  c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
+  c.option("--shift", shift, "D", "add D to every event time: 365d, 36h, 90m, -30d (d, h, m, s)");
+  c.option("--shift-to", shift_to, "DATE", "move the first event's day to DATE (whole days; time of day kept)");
+  c.option("--allowed-lateness", lateness, "D", "how far events may be out of time order (as crm run)");
+  c.choice("--format", format, {"table", "json", "csv", "html"},
+           "a table (default), one JSON document, CSV, or one HTML page with charts that opens offline");
+  c.option("-o,--out", out_path, "FILE", "write the forecast there instead of standard output");
+  c.flag("--no-pacing-comparison", no_pacing_comparison, "do not replay a second time with pacing off");
+  c.option("--state", state, "SPEC", "refused: a forecast replays in memory and never opens a ledger");
+  if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  if (!state.empty())
+    return usage_error("forecast", "--state: a forecast replays in memory and never opens a ledger (the counters start "
+                                   "empty); run `crm report` on a ledger instead");
+  if (files.empty()) return usage_error("forecast", "forecast needs the program (.crm files or one .crmc)");
+  if (events.empty()) return usage_error("forecast", "forecast needs --events HISTORY.jsonl");
+  if (!shift.empty() && !shift_to.empty()) return usage_error("forecast", "give --shift or --shift-to, not both");
+  report::ForecastOptions o;
+  if (!shift.empty()) {
+    const bool negative = shift[0] == '-';
+    int64_t micros = 0;
+    if (!crm::parse_duration(std::string_view(shift).substr(negative ? 1 : 0), micros))
+      return usage_error("forecast", "--shift `" + shift + "` is not a duration such as 365d, 36h or -30d");
+    o.shift_micros = negative ? -micros : micros;
+  }
+  if (!shift_to.empty()) {
+    int64_t micros = 0;
+    if (shift_to.find('T') != std::string::npos || !crm::parse_time(shift_to, micros))
+      return usage_error("forecast", "--shift-to `" + shift_to + "` is not a date such as 2026-11-01");
+    o.shift_to = true;
+    o.shift_to_day = static_cast<int32_t>(micros / 86'400'000'000LL);
+  }
+  if (!lateness.empty() && !crm::parse_duration(lateness, o.allowed_lateness_micros))
+    return usage_error("forecast", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
+  o.compare_pacing = !no_pacing_comparison;
+  std::string err;
+  if (format == "html" && !report::html_available()) {
+    std::string html;
+    report::to_html(report::Forecast{}, html, err);
+    std::cerr << "crm: --format html: " << err << "\n";
+    return kExitIo;
+  }
+  for (const auto& p : {events, profiles}) {
+    if (p.empty()) continue;
+    if (!claim_stdin(p, err)) return usage_error("", err);
+    if (!check_readable(p, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
+  }
+  CompiledProgram program;
+  if (int rc = load_program(files, includes, c.color(), program)) return rc;
+  o.program = &program;
+  InputFile in, prof;
+  if (!in.open(events, err) || (!profiles.empty() && !prof.open(profiles, err))) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
+  o.events = &in.stream();
+  o.events_name = input_name(events);
+  if (!profiles.empty()) {
+    o.profiles = &prof.stream();
+    o.profiles_csv = ends_with(profiles, ".csv");
+    o.profiles_name = input_name(profiles);
+  }
+  report::Forecast f = report::forecast(o);
+  if (!f.ok) {
+    std::cerr << "crm: " << f.error << "\n";
+    return f.error.find("internal error") == 0 || f.error.find("cannot") == 0 ? kExitIo : kExitProblems;
+  }
+  std::string text;
+  if (format == "html") {
+    if (!report::to_html(f, text, err)) {
+      std::cerr << "crm: --format html: " << err << "\n";
+      return kExitIo;
+    }
+  } else {
+    text = format == "json" ? report::to_json(f) : format == "csv" ? report::to_csv(f) : report::to_table(f);
+  }
+  OutputFile out;
+  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
+  out.stream() << text;
+  if (!out.finish(err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
+  if (format != "table")
+    for (const auto& n : f.notes) std::cerr << "crm: note: " << n << "\n";
   return 0;
 }
 

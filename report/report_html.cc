@@ -3,12 +3,15 @@
 // report/html/package-lock.json, embedded into the binary at build time with its licence) and
 // the page's script, all inline, so the file opens offline. A build without the package still
 // builds; to_html() then fails with a message saying how to get it.
+#include <crm/forecast.h>
 #include <crm/report.h>
 
 #include <fmt/format.h>
 
 #include <string_view>
 
+#include "support/civil_time.h"
+#include "support/decimal.h"
 #include "support/json_text.h"
 
 #ifdef CRM_HAVE_ECHARTS
@@ -58,6 +61,58 @@ std::string html_text(std::string_view s) {
     else if (c == '&') out += "&amp;";
     else out += c;
   }
+  return out;
+}
+// The page's style (the report's and the forecast's pages).
+constexpr const char* kStyle = R"(<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin: 28px 0 4px; }
+.note { color: #666; margin: 0 0 6px; } .chart { width: 100%; height: 360px; }
+table { border-collapse: collapse; } td, th { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+</style>
+)";
+
+// Apache ECharts, inline, with its licence and notice (and ZRender's) in a comment before it.
+std::string library_scripts() {
+  std::string out = "<!--\nApache ECharts " CRM_ECHARTS_VERSION " (https://echarts.apache.org), embedded below.\n\n";
+  out += in_comment(crm_echarts_notice) + "\n" + in_comment(crm_echarts_license) +
+         "\nECharts bundles ZRender (https://github.com/ecomfe/zrender):\n\n" + in_comment(crm_echarts_zrender_license) + "-->\n";
+  out += "<script>\n";
+  out += crm_echarts_js;
+  out += "\n</script>\n";
+  return out;
+}
+// The forecast's section: a heading, a table per strategy, the charts' place and the data.
+std::string forecast_section(const Forecast& f) {
+  std::string out = fmt::format(
+      "<h1>crm forecast</h1>\n<p class=\"note\">{} events of the history replayed in memory, shifted by {} days ({} .. {}); "
+      "no ledger was touched. Every number is defined in docs/indicators.md, \"Forecast\".</p>\n",
+      f.events, double(f.shift_micros) / 86'400'000'000.0, html_text(f.events ? support::format_time(f.first_event) : "-"),
+      html_text(f.events ? support::format_time(f.last_event) : "-"));
+  out += "<table>\n<tr><th>strategy</th><th>replay</th><th>reached</th><th>grants</th><th>budget spent</th><th>budget</th>"
+         "<th>deliveries</th><th>stock</th><th>budget runs out</th><th>stock runs out</th><th>refused by pacing</th></tr>\n";
+  auto money = [](int64_t v) { return support::Decimal::from_units(v).to_string(); };
+  auto row = [&](const ForecastStrategy& s, const char* replay, const ForecastRun& r) {
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                       "<td>{}</td><td>{}</td></tr>\n",
+                       html_text(s.name), replay, r.totals.reached, r.totals.grants, money(r.totals.budget_spent),
+                       s.has_budget ? money(s.budget) + " " + html_text(s.budget_currency) : "-", r.totals.deliveries,
+                       s.stock >= 0 ? std::to_string(s.stock) : "-", r.budget_runs_out.empty() ? "-" : r.budget_runs_out,
+                       r.stock_runs_out.empty() ? "-" : r.stock_runs_out, r.totals.rejected_pacing);
+  };
+  for (const ForecastStrategy& s : f.strategies) {
+    row(s, s.paced ? "paced" : "declared", s.run);
+    if (s.paced && s.has_unpaced) row(s, "without pacing", s.unpaced);
+  }
+  out += "</table>\n";
+  if (!f.notes.empty()) {
+    out += "<ul class=\"note\">\n";
+    for (const auto& n : f.notes) out += "<li>" + html_text(n) + "</li>\n";
+    out += "</ul>\n";
+  }
+  out += "<div id=\"forecast\"></div>\n";
+  out += "<script type=\"application/json\" id=\"crm-forecast\">" + json_in_script(to_json(f)) + "</script>\n";
   return out;
 }
 #endif
@@ -175,6 +230,88 @@ constexpr const char* kPageScript = R"js(
 })();
 )js";
 
+// The forecast's section (`crm forecast --format html`): reads the forecast's JSON (the same
+// document as --format json) and draws, per strategy, the cumulative budget and stock burn
+// against the plan and the limit (and without pacing), and reach and grants per day.
+constexpr const char* kForecastScript = R"js(
+(function () {
+  const F = JSON.parse(document.getElementById('crm-forecast').textContent);
+  const S = F.strategies;
+  const days = S.length ? S[0].declared.days.map(d => d.day) : [];
+  const charts = [];
+  const host = document.getElementById('forecast');
+  function chart(name, title, option, note) {
+    const box = document.createElement('section');
+    box.innerHTML = '<h2></h2><p class="note"></p><div class="chart"></div>';
+    box.querySelector('h2').textContent = title;
+    box.querySelector('.note').textContent = note || '';
+    const el = box.querySelector('.chart');
+    el.dataset.chart = name;
+    el.dataset.rendered = 'false';
+    host.appendChild(box);
+    const c = echarts.init(el, null, { renderer: 'canvas' });
+    c.on('finished', () => { el.dataset.rendered = 'true'; });
+    c.setOption(Object.assign({ animation: false, tooltip: { trigger: 'axis' }, legend: { top: 0, type: 'scroll' },
+                                grid: { left: 80, right: 30, top: 50, bottom: 40 } }, option));
+    charts.push(c);
+  }
+  function missing(title, why) {
+    const box = document.createElement('section');
+    box.innerHTML = '<h2></h2><p class="note"></p>';
+    box.querySelector('h2').textContent = title;
+    box.querySelector('.note').textContent = why;
+    host.appendChild(box);
+  }
+  const num = v => v === null ? null : Number(v);
+  // Cumulative burn of one limit (budget or stock) per strategy: as declared, without pacing,
+  // the even plan, and the limit itself.
+  function burn(chartName, name, title, limitOf, spent, planned, unit) {
+    const limited = S.filter(s => limitOf(s) !== null);
+    if (!limited.length || !days.length) {
+      missing(title, 'No strategy declares a ' + name + '.');
+      return;
+    }
+    const series = [];
+    for (const s of limited) {
+      const line = { name: s.strategy + (s.paced ? ' (paced)' : ''), type: 'line', step: 'end',
+                     data: s.declared.days.map(spent) };
+      line.markLine = { symbol: 'none', label: { formatter: s.strategy + ' ' + name + ' {c}' },
+                        data: [{ yAxis: num(limitOf(s)), name }] };
+      series.push(line);
+      if (s.without_pacing && s.paced)
+        series.push({ name: s.strategy + ' without pacing', type: 'line', step: 'end', lineStyle: { type: 'dotted' },
+                      data: s.without_pacing.days.map(spent) });
+      if (s.declared.days.some(d => planned(d) !== null))
+        series.push({ name: s.strategy + ' even plan', type: 'line', lineStyle: { type: 'dashed' }, symbol: 'none',
+                      data: s.declared.days.map(planned) });
+    }
+    chart(chartName, title, { xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: unit }, series },
+          'Cumulative to the end of each day (UTC). Dashed: the even plan over the strategy\u2019s window; ' +
+          'dotted: the same history replayed with pacing off; horizontal line: the declared ' + name + '.');
+  }
+  burn('forecast_budget', 'budget', 'Forecast: budget burn against the plan', s => s.budget, d => num(d.budget_spent_to_date),
+       d => num(d.planned_budget_to_date), 'face value granted');
+  burn('forecast_stock', 'stock', 'Forecast: stock burn against the plan', s => s.stock, d => d.deliveries_to_date,
+       d => d.planned_stock_to_date, 'deliveries');
+  // Reach and grants per day.
+  const active = S.filter(s => s.declared.grants > 0 || s.declared.rejected > 0);
+  if (active.length && days.length) {
+    const series = [];
+    for (const s of active) {
+      series.push({ name: s.strategy + ' grants', type: 'bar', stack: 'grants', data: s.declared.days.map(d => d.grants) });
+      series.push({ name: s.strategy + ' users reached', type: 'line', data: s.declared.days.map(d => d.reached) });
+      if (s.declared.rejected > 0)
+        series.push({ name: s.strategy + ' refused', type: 'bar', stack: 'refused',
+                      data: s.declared.days.map(d => d.rejected) });
+    }
+    chart('forecast_daily', 'Forecast: reach and grants per day', {
+      xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: 'rows / users' }, series },
+      'Grants: granted rows; users reached: distinct users granted that day; refused: rejected rows (budget, stock, pacing, caps).');
+  } else missing('Forecast: reach and grants per day', 'No strategy granted anything in the replay.');
+  window.addEventListener('resize', () => charts.forEach(c => c.resize()));
+})();
+)js";
+
 }  // namespace
 
 bool html_available() {
@@ -211,16 +348,8 @@ bool to_html(const Report& r, std::string& out, std::string& error) {
   out.clear();
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   out += "<title>crm report: " + html_text(r.options.state) + "</title>\n";
-  out += R"(<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin: 28px 0 4px; }
-.note { color: #666; margin: 0 0 6px; } .chart { width: 100%; height: 360px; }
-table { border-collapse: collapse; } td, th { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
-</style>
-</head>
-<body>
-)";
+  out += kStyle;
+  out += "</head>\n<body>\n";
   out += fmt::format("<h1>crm report</h1>\n<p class=\"note\">Ledger <code>{}</code>: {} rows; {} events; attribution window "
                      "{} days. Every number is defined in docs/indicators.md.</p>\n",
                      html_text(r.options.state), r.ledger_rows, r.events, double(r.options.window_micros) / 86'400'000'000.0);
@@ -229,14 +358,35 @@ td:first-child, th:first-child { text-align: left; }
   if (!notes.empty()) out += "<ul class=\"note\">\n" + notes + "</ul>\n";
   out += "<div id=\"charts\"></div>\n";
   out += "<script type=\"application/json\" id=\"crm-report\">" + json_in_script(to_json(r)) + "</script>\n";
-  out += "<!--\nApache ECharts " CRM_ECHARTS_VERSION " (https://echarts.apache.org), embedded below.\n\n";
-  out += in_comment(crm_echarts_notice) + "\n" + in_comment(crm_echarts_license) +
-         "\nECharts bundles ZRender (https://github.com/ecomfe/zrender):\n\n" + in_comment(crm_echarts_zrender_license) + "-->\n";
-  out += "<script>\n";
-  out += crm_echarts_js;
-  out += "\n</script>\n";
+  out += library_scripts();
   out += "<script>\n";
   out += kPageScript;
+  out += "</script>\n</body>\n</html>\n";
+  return true;
+#endif
+}
+
+bool to_html(const Forecast& f, std::string& out, std::string& error) {
+#ifndef CRM_HAVE_ECHARTS
+  (void)f;
+  (void)out;
+  error = "this crm was built without the charting library (Apache ECharts) that an HTML report embeds: run "
+          "scripts/install-deps.sh (npm ci in report/html), then configure and build again";
+  return false;
+#else
+  error.clear();
+  if (closes_script(crm_echarts_js)) {
+    error = "the embedded ECharts contains `</script` or `<!--` and cannot be inlined";
+    return false;
+  }
+  out.clear();
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>crm forecast</title>\n";
+  out += kStyle;
+  out += "</head>\n<body>\n";
+  out += forecast_section(f);
+  out += library_scripts();
+  out += "<script>\n";
+  out += kForecastScript;
   out += "</script>\n</body>\n</html>\n";
   return true;
 #endif

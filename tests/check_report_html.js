@@ -1,9 +1,11 @@
-// check_report_html.js REPORT.html OUT_DIR - opens an HTML report of `crm report --format html` in
+// check_report_html.js REPORT.html OUT_DIR [NAME] - opens an HTML page of `crm report` or `crm
+// forecast --format html` in
 // Debian's headless chromium (driven over the DevTools protocol with the pinned
 // chrome-remote-interface; no network: every request other than the file itself fails the
 // check) and checks that every chart rendered: each element with a `data-chart` attribute holds
 // a canvas with painted (non-transparent) pixels, and the page logged no console error and threw
-// no exception. Writes OUT_DIR/report.png (the page) and OUT_DIR/chart-NAME.png (each chart).
+// no exception. Writes OUT_DIR/NAME.png (the page; NAME defaults to report) and
+// OUT_DIR/chart-CHART.png (each chart).
 // Exit 0: all charts rendered; 1: a check failed; 77: no chromium (skipped).
 'use strict';
 const { spawn, execFileSync } = require('child_process');
@@ -12,9 +14,9 @@ const os = require('os');
 const path = require('path');
 const CDP = require('chrome-remote-interface');
 
-const [html, outDir] = process.argv.slice(2);
+const [html, outDir, pageName = 'report'] = process.argv.slice(2);
 if (!html || !outDir) {
-  console.error('usage: check_report_html.js REPORT.html OUT_DIR');
+  console.error('usage: check_report_html.js REPORT.html OUT_DIR [NAME]');
   process.exit(2);
 }
 const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((c) => {
@@ -101,7 +103,7 @@ async function main() {
   const { contentSize } = await Page.getLayoutMetrics();
   const page = await Page.captureScreenshot({ format: 'png', captureBeyondViewport: true,
     clip: { x: 0, y: 0, width: 1280, height: Math.ceil(contentSize.height), scale: 1 } });
-  fs.writeFileSync(path.join(outDir, 'report.png'), Buffer.from(page.data, 'base64'));
+  fs.writeFileSync(path.join(outDir, pageName + '.png'), Buffer.from(page.data, 'base64'));
   await client.close();
 }
 

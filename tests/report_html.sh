@@ -5,7 +5,9 @@
 # from the network; tests/check_report_html.js opens it in headless chromium and checks that every
 # chart rendered and no console error, keeping screenshots in OUT_DIR. Without ECharts: a clear
 # error (exit 3) and no file. Exit 77 (skipped) when node, chrome-remote-interface or chromium is
-# missing.
+# missing. Then the same for `crm forecast --format html` (issue 14 item 5): the visits replayed a
+# year later against a paced strategy with a budget and a stock (budget and stock burn against the
+# plan and without pacing, reach and grants per day), its screenshot kept as OUT_DIR/forecast.png.
 set -euo pipefail
 crm=$(realpath "$1") have=$2 modules=$(realpath -m "$3") outdir=$(realpath -m "$4")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +41,23 @@ ev.sort(key=lambda e: e["time"])
 for e in ev: print(json.dumps(e))
 EOF2
 "$crm" run ab.crm --events sorted.jsonl --state sqlite:s.db -q -o /dev/null 2>/dev/null || fail "run"
+cat >paced.crm <<'EOF2'
+event Visit {}
+event Order { amount: Money(CNY) }
+resource coupon c5 { discount: 5 CNY }
+strategy nudge for business "shop" {
+    who: true
+    when: on Visit between 2027-03-01T00:00:00Z and 2027-03-06T00:00:00Z
+    what: grant c5 via App code "N5"
+    how much: budget 400 CNY, stock 120, pacing even
+}
+EOF2
 if [ "$have" != ON ]; then
+  rc=0
+  "$crm" forecast paced.crm --events sorted.jsonl --shift 365d --format html -o f.html 2>ferr.txt || rc=$?
+  [ $rc = 3 ] || fail "forecast without ECharts: exit $rc, want 3"
+  grep -q "^crm: --format html: this crm was built without the charting library" ferr.txt || fail "message: $(cat ferr.txt)"
+  [ ! -e f.html ] || fail "a forecast file was written"
   rc=0
   "$crm" report ab.crm --state sqlite:s.db --events sorted.jsonl --format html -o r.html 2>err.txt || rc=$?
   [ $rc = 3 ] || fail "without ECharts: exit $rc, want 3"
@@ -58,3 +76,7 @@ grep -q 'BSD 3-Clause' r.html || fail "no ZRender licence"
 command -v node >/dev/null || { echo "skipped: no node"; exit 77; }
 [ -d "$modules/chrome-remote-interface" ] || { echo "skipped: no chrome-remote-interface (scripts/install-deps.sh)"; exit 77; }
 NODE_PATH=$modules node "$here/check_report_html.js" r.html "$outdir"
+"$crm" forecast paced.crm --events sorted.jsonl --shift 365d --format html -o f.html 2>/dev/null || fail "forecast"
+grep -q 'id="crm-forecast"' f.html || fail "no forecast data in the page"
+grep -q 'Licensed to the Apache Software Foundation' f.html || fail "no ECharts licence in the forecast"
+NODE_PATH=$modules node "$here/check_report_html.js" f.html "$outdir" forecast

@@ -1,0 +1,360 @@
+// forecast.cc - crm::report::forecast(): a past event log, shifted in time, replayed against a
+// program's strategies in memory (docs/indicators.md, "Forecast").
+//
+// The replay is `crm run` without a ledger: crm::Run with no state opened, so nothing is
+// written anywhere and the counters start empty. When a strategy paces, a second Run replays
+// the same lines at the same time with every strategy's pacing off (the program's bytecode with
+// `paced` cleared), so the effect of pacing is the difference of two replays of one input. The
+// decisions are counted per strategy and UTC day as they come; only the per-day user sets for
+// reach are kept.
+#include <crm/forecast.h>
+#include <crm/run.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bytecode/program.h"
+#include "runtime/engine/json_line.h"
+#include "support/civil_time.h"
+#include "support/json_text.h"
+
+namespace crm::report {
+namespace {
+
+constexpr int64_t kDay = support::kMicrosPerDay;
+
+int64_t floor_day(int64_t micros) { return micros >= 0 ? micros / kDay : -((-micros + kDay - 1) / kDay); }
+
+// One JSON object written back from its members (numbers keep their source text).
+void write_value(std::string& out, const engine::JsonValue& v) {
+  switch (v.kind) {
+    case engine::JsonValue::Kind::Null: out += "null"; break;
+    case engine::JsonValue::Kind::Bool: out += v.boolean ? "true" : "false"; break;
+    case engine::JsonValue::Kind::Number: out += v.text; break;
+    case engine::JsonValue::Kind::String: support::append_json_quoted(out, v.text); break;
+    case engine::JsonValue::Kind::Array:
+      out += '[';
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        if (i) out += ',';
+        write_value(out, v.items[i]);
+      }
+      out += ']';
+      break;
+  }
+}
+
+// Shifts an event line's `time`, and every field its event type declares as a Time, by `shift`.
+class Shifter {
+ public:
+  explicit Shifter(const bytecode::Program& p) {
+    for (const auto& e : p.events) {
+      auto& names = time_fields_[e.name];
+      for (size_t i = 3; i < e.fields.size(); ++i)
+        if (e.fields[i].kind == bytecode::Kind::Time) names.push_back(e.fields[i].name);
+    }
+  }
+  // The event's own time (before the shift); false with `error` when the line has none.
+  bool time_of(std::string_view line, int64_t& t, std::string& error) {
+    if (!engine::parse_json_object(line, members_, error)) return false;
+    for (const auto& m : members_)
+      if (m.key == "time" && m.value.kind == engine::JsonValue::Kind::String)
+        if (auto v = support::parse_time(m.value.text)) {
+          t = *v;
+          return true;
+        }
+    error = "`time` must be an ISO-8601 string";
+    return false;
+  }
+  // The line with its times shifted; a line that does not parse is returned as it is, for the
+  // engine to refuse with its own message.
+  std::string shift(std::string_view line, int64_t shift) {
+    std::string error;
+    if (shift == 0 || !engine::parse_json_object(line, members_, error)) return std::string(line);
+    const std::vector<std::string>* fields = nullptr;
+    for (const auto& m : members_)
+      if (m.key == "type" && m.value.kind == engine::JsonValue::Kind::String) {
+        auto it = time_fields_.find(m.value.text);
+        if (it != time_fields_.end()) fields = &it->second;
+      }
+    std::string out = "{";
+    for (size_t i = 0; i < members_.size(); ++i) {
+      auto& m = members_[i];
+      const bool is_time = m.key == "time" || (fields && std::find(fields->begin(), fields->end(), m.key) != fields->end());
+      if (is_time && m.value.kind == engine::JsonValue::Kind::String)
+        if (auto v = support::parse_time(m.value.text)) m.value.text = support::format_time(*v + shift);
+      if (i) out += ',';
+      support::append_json_quoted(out, m.key);
+      out += ':';
+      write_value(out, m.value);
+    }
+    out += '}';
+    return out;
+  }
+
+ private:
+  std::vector<engine::JsonMember> members_;
+  std::unordered_map<std::string, std::vector<std::string>> time_fields_;
+};
+
+// The decisions of one replay, counted per strategy and day.
+struct Tally {
+  struct Day {
+    ForecastCounts c;
+    std::unordered_set<std::string> users;
+  };
+  struct Strategy {
+    std::map<int64_t, Day> days;
+    std::unordered_set<std::string> users;
+    ForecastCounts totals;
+  };
+  std::unordered_map<std::string, Strategy> by_name;
+  std::string last_delivery;  // strategy, user, unit and time of the latest granted row
+  int64_t first_day = INT64_MAX, last_day = INT64_MIN;
+
+  void add(const Decision& d) {
+    if (d.strategy.empty()) return;  // a redemption of nothing this program granted
+    Strategy& s = by_name[d.strategy];
+    const int64_t day = floor_day(d.at_micros);
+    first_day = std::min(first_day, day);
+    last_day = std::max(last_day, day);
+    Day& dd = s.days[day];
+    auto both = [&](auto f) {
+      f(dd.c);
+      f(s.totals);
+    };
+    switch (d.outcome) {
+      case Decision::Outcome::Granted: {
+        std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", d.strategy, d.user, d.event, d.at_micros, d.released);
+        const bool delivery = key != last_delivery;
+        last_delivery = std::move(key);
+        both([&](ForecastCounts& c) {
+          c.grants++;
+          c.deliveries += delivery;
+          if (d.has_amount) c.budget_spent += d.amount_millionths;
+        });
+        if (dd.users.insert(d.user).second) dd.c.reached++;
+        if (s.users.insert(d.user).second) {
+          dd.c.new_reached++;
+          s.totals.reached++;
+          s.totals.new_reached++;
+        }
+        return;
+      }
+      case Decision::Outcome::Control: both([](ForecastCounts& c) { c.control++; }); break;
+      case Decision::Outcome::Held: both([](ForecastCounts& c) { c.held++; }); break;
+      case Decision::Outcome::Rejected:
+        both([&](ForecastCounts& c) {
+          c.rejected++;
+          if (d.reason == "budget") c.rejected_budget++;
+          else if (d.reason == "stock") c.rejected_stock++;
+          else if (d.reason == "pacing") c.rejected_pacing++;
+        });
+        break;
+      case Decision::Outcome::Redeemed:
+        both([&](ForecastCounts& c) {
+          c.redeemed++;
+          if (d.has_amount) c.subsidy += d.amount_millionths;
+        });
+        break;
+      default: break;
+    }
+    last_delivery.clear();
+  }
+};
+
+// A strategy's replay from its tally: every day of the forecast's span, cumulative counts, the
+// even plan and the run-out days.
+ForecastRun finish_run(Tally& tally, const ForecastStrategy& s, int64_t first_day, int64_t last_day) {
+  ForecastRun run;
+  Tally::Strategy& t = tally.by_name[s.name];
+  run.totals = t.totals;
+  int64_t budget = 0, deliveries = 0, reached = 0;
+  for (int64_t day = first_day; day <= last_day; ++day) {
+    ForecastCounts c;
+    if (auto it = t.days.find(day); it != t.days.end()) c = it->second.c;
+    c.day = support::format_date(static_cast<int32_t>(day));
+    c.budget_spent_to_date = budget += c.budget_spent;
+    c.deliveries_to_date = deliveries += c.deliveries;
+    c.reached_to_date = reached += c.new_reached;
+    if (s.has_window && s.window_to > s.window_from) {
+      // The even plan: the share of the window elapsed by the end of the day.
+      const int64_t end = (day + 1) * kDay;
+      const __int128 elapsed = std::clamp(end, s.window_from, s.window_to) - s.window_from;
+      const __int128 span = s.window_to - s.window_from;
+      if (s.has_budget) c.planned_budget_to_date = static_cast<int64_t>(elapsed * s.budget / span);
+      if (s.stock >= 0) c.planned_stock_to_date = static_cast<int64_t>(elapsed * s.stock / span);
+    }
+    if (run.budget_runs_out.empty() && s.has_budget && (c.rejected_budget > 0 || budget >= s.budget))
+      run.budget_runs_out = c.day;
+    if (run.stock_runs_out.empty() && s.stock >= 0 && (c.rejected_stock > 0 || deliveries >= s.stock))
+      run.stock_runs_out = c.day;
+    run.days.push_back(std::move(c));
+  }
+  run.totals.budget_spent_to_date = budget;
+  run.totals.deliveries_to_date = deliveries;
+  run.totals.reached_to_date = reached;
+  return run;
+}
+
+}  // namespace
+
+Forecast forecast(const ForecastOptions& o) {
+  Forecast f;
+  try {
+    if (!o.program || !o.program->valid()) {
+      f.error = "a forecast needs a valid program";
+      return f;
+    }
+    if (!o.events) {
+      f.error = "a forecast needs an event log (the history to replay)";
+      return f;
+    }
+    bytecode::Program program;
+    if (!bytecode::deserialize(o.program->serialize(), program, f.error)) return f;
+    for (const auto& s : program.strategies) {
+      ForecastStrategy fs;
+      fs.name = s.name;
+      fs.has_budget = s.has_budget;
+      fs.budget = s.budget;
+      fs.budget_currency = s.has_budget ? s.budget_currency : "";
+      fs.stock = s.stock;
+      fs.paced = s.paced;
+      fs.has_window = s.has_window;
+      fs.window_from = s.from;
+      fs.window_to = s.to;
+      f.strategies.push_back(std::move(fs));
+    }
+    // The counterfactual program: the same bytecode with every strategy's pacing off.
+    const bool any_paced = std::any_of(program.strategies.begin(), program.strategies.end(),
+                                       [](const bytecode::Strategy& s) { return s.paced; });
+    CompiledProgram unpaced_program;
+    if (any_paced && o.compare_pacing) {
+      for (auto& s : program.strategies) s.paced = false;
+      std::string err;
+      unpaced_program = load_compiled(bytecode::serialize(program), err);
+      if (!unpaced_program.valid()) {
+        f.error = "internal error: the program without pacing does not load: " + err;
+        return f;
+      }
+    }
+    struct Replay {
+      std::unique_ptr<Run> run;
+      Tally tally;
+      std::vector<Decision> decisions;
+    };
+    std::vector<Replay> replays(unpaced_program.valid() ? 2 : 1);
+    replays[0].run = std::make_unique<Run>(*o.program);
+    if (replays.size() == 2) replays[1].run = std::make_unique<Run>(unpaced_program);
+    std::string profiles;
+    if (o.profiles) {
+      std::ostringstream all;
+      all << o.profiles->rdbuf();
+      profiles = all.str();
+    }
+    for (auto& r : replays) {
+      r.run->set_allowed_lateness(o.allowed_lateness_micros);
+      if (o.profiles) {
+        std::istringstream in(profiles);
+        bool ok = r.run->load_profiles(in, o.profiles_csv, [&](size_t line, const std::string& message) {
+          f.error = fmt::format("{}:{}: {}", o.profiles_name, line, message);
+          return false;
+        });
+        if (!ok) {
+          if (f.error.empty()) f.error = fmt::format("cannot read {}", o.profiles_name);
+          return f;
+        }
+      }
+    }
+    Shifter shifter(program);
+    bool shift_known = !o.shift_to;
+    f.shift_micros = o.shift_micros;
+    std::string line;
+    size_t line_no = 0;
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    auto take = [&](Replay& r) {
+      for (const Decision& d : r.decisions) r.tally.add(d);
+      r.decisions.clear();
+    };
+    while (std::getline(*o.events, line)) {
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      int64_t t = 0;
+      std::string err;
+      if (!shifter.time_of(line, t, err)) {
+        f.error = fmt::format("{}:{}: {}", o.events_name, line_no, err);
+        return f;
+      }
+      if (!shift_known) {
+        f.shift_micros = (int64_t(o.shift_to_day) - floor_day(t)) * kDay;
+        shift_known = true;
+      }
+      first = std::min(first, t + f.shift_micros);
+      last = std::max(last, t + f.shift_micros);
+      const std::string shifted = shifter.shift(line, f.shift_micros);
+      for (auto& r : replays) {
+        Error e;
+        const bool ok = r.run->add_event(shifted, r.decisions, e);
+        take(r);
+        if (!ok) {
+          f.error = e.kind == ErrorKind::Input ? fmt::format("{}:{}: {}", o.events_name, line_no, e.message)
+                                               : "internal error: " + e.message;
+          return f;
+        }
+      }
+      f.events++;
+    }
+    if (o.events->bad()) {
+      f.error = fmt::format("cannot read {}", o.events_name);
+      return f;
+    }
+    for (auto& r : replays) {
+      Error e;
+      const bool ok = r.run->finish(r.decisions, e);
+      take(r);
+      if (!ok) {
+        f.error = fmt::format("{}: {}", o.events_name, e.message);
+        return f;
+      }
+    }
+    if (f.events == 0) {
+      f.notes.push_back("the history has no events: nothing was replayed");
+      f.ok = true;
+      return f;
+    }
+    f.first_event = first;
+    f.last_event = last;
+    // One span of days for every strategy and both replays: from the first to the last day with
+    // a decision (days before and after them hold nothing to draw).
+    int64_t first_day = INT64_MAX, last_day = INT64_MIN;
+    for (auto& r : replays) {
+      first_day = std::min(first_day, r.tally.first_day);
+      last_day = std::max(last_day, r.tally.last_day);
+    }
+    for (auto& s : f.strategies) {
+      s.run = finish_run(replays[0].tally, s, first_day, last_day);
+      if (replays.size() == 2) {
+        s.has_unpaced = true;
+        s.unpaced = finish_run(replays[1].tally, s, first_day, last_day);
+      }
+      if (s.has_window && (s.window_to <= first || s.window_from > last))
+        f.notes.push_back(fmt::format("strategy `{}`: its window {} .. {} is outside the shifted history ({} .. {})", s.name,
+                                      support::format_time(s.window_from), support::format_time(s.window_to),
+                                      support::format_time(first), support::format_time(last)));
+    }
+    if (!any_paced) f.notes.push_back("no strategy paces: there is no replay without pacing to compare");
+    f.ok = true;
+  } catch (const std::exception& e) {
+    f = Forecast{};
+    f.error = std::string("internal error: ") + e.what();
+  }
+  return f;
+}
+
+}  // namespace crm::report

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# forecast_cli.sh CRM ROOT - `crm forecast` through the command line (docs/indicators.md,
+# "Forecast"), checked against forecast_check.py (a plain `crm run` on a history the script
+# shifts itself, counted per strategy and day with the Python standard library):
+#   - examples/forecast_double11_2027.crm over the demo shop's 2026 log shifted 365 days (a
+#     paced strategy, so the replay without pacing too; a budget and a stock that run out);
+#   - the bundled examples/double11.crm over the same log, not shifted;
+#   - --shift-to gives the same forecast as the equivalent --shift; table and CSV agree with JSON;
+#   - no ledger is touched: --state is refused (exit 2) and the file is left byte for byte;
+#   - errors: a bad event line as FILE:LINE (exit 1), usage (exit 2).
+set -euo pipefail
+crm=$(realpath "$1")
+ROOT=$(realpath "$2")
+HERE="$ROOT/tests"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+events="$ROOT/examples/data/shop_events.jsonl"
+profiles="$ROOT/examples/data/shop_profiles.csv"
+p27="$ROOT/examples/forecast_double11_2027.crm"
+
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d --format json \
+  >f27.json 2>f27.err || fail "forecast: $(cat f27.err)"
+python3 "$HERE/forecast_check.py" --crm "$crm" --forecast f27.json --events "$events" --profiles "$profiles" \
+  --shift-seconds 31536000 -I "$ROOT/examples" "$p27" || fail "double11_2027 differs from the independent count"
+# What the example is for: pacing refuses early visitors, the cashback budget and the
+# follow-up stock run out on the day; without pacing the pre-sale budget runs out earlier.
+python3 - <<'EOF' || fail "the example's story: $(head -c 2000 f27.json)"
+import json
+f = {s["strategy"]: s for s in json.load(open("f27.json"))["strategies"]}
+pre, cash, follow = f["d11_presale"], f["d11_cashback"], f["d11_followup"]
+assert pre["paced"] and pre["declared"]["rejected_pacing"] > 0, pre["declared"]
+assert pre["without_pacing"]["rejected_pacing"] == 0
+assert pre["without_pacing"]["budget_runs_out"] is not None
+assert pre["declared"]["budget_runs_out"] is None or pre["declared"]["budget_runs_out"] > pre["without_pacing"]["budget_runs_out"]
+assert cash["declared"]["budget_runs_out"] == "2027-11-11", cash["declared"]["budget_runs_out"]
+assert follow["declared"]["stock_runs_out"] is not None and follow["declared"]["deliveries"] == 60
+EOF
+
+# The bundled Double-11 example on its own log, not shifted.
+"$crm" forecast "$ROOT/examples/double11.crm" -I "$ROOT/examples" --events "$events" --profiles "$profiles" \
+  --shift 0d --format json >d11.json 2>d11.err || fail "double11: $(cat d11.err)"
+python3 "$HERE/forecast_check.py" --crm "$crm" --forecast d11.json --events "$events" --profiles "$profiles" \
+  --shift-seconds 0 -I "$ROOT/examples" "$ROOT/examples/double11.crm" || fail "double11 differs from the independent count"
+
+# --shift-to: the first event (2025-11-10) moved to 2026-11-10 is the same 365 days.
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift-to 2026-11-10 --format json \
+  >to.json 2>/dev/null || fail "--shift-to"
+cmp -s f27.json to.json || fail "--shift-to 2026-11-10 differs from --shift 365d"
+
+# Table and CSV: the same numbers.
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d >table.txt ||
+  fail "table"
+grep -q "^d11_presale  *paced " table.txt || fail "table: $(cat table.txt)"
+grep -q "^d11_presale  *without pacing " table.txt || fail "table: no replay without pacing"
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d --format csv \
+  >f.csv || fail "csv"
+[ "$(head -1 f.csv)" = "replay,strategy,day,metric,value" ] || fail "csv header"
+python3 - <<'EOF' || fail "csv differs from json"
+import csv, json
+f = {s["strategy"]: s for s in json.load(open("f27.json"))["strategies"]}
+n = 0
+for r in csv.DictReader(open("f.csv")):
+    run = f[r["strategy"]][r["replay"]]
+    if r["day"]:
+        run = [d for d in run["days"] if d["day"] == r["day"]][0]
+    want = run[r["metric"]]
+    want = "" if want is None else str(want)
+    assert r["value"] == want, (r, want)
+    n += 1
+assert n > 1000, n
+EOF
+
+# No ledger is touched: --state is refused, and the file stays as it was.
+"$crm" run "$ROOT/tests/golden/run/pacing.crm" --events "$ROOT/tests/golden/run/pacing.events.jsonl" --state sqlite:l.db \
+  -q -o /dev/null
+before=$(sha256sum l.db)
+set +e
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 365d --state sqlite:l.db >/dev/null 2>e1.txt; rc1=$?
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 365d --state memory >/dev/null 2>e2.txt; rc2=$?
+{ head -3 "$events"; echo '{"id":"x","type":"Order","user":"u1","time":"yesterday"}'; } >bad.jsonl
+"$crm" forecast "$p27" -I "$ROOT/examples" --events bad.jsonl --shift 365d >/dev/null 2>e3.txt; rc3=$?
+"$crm" forecast "$p27" -I "$ROOT/examples" --shift 365d >/dev/null 2>e4.txt; rc4=$?
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1y >/dev/null 2>e5.txt; rc5=$?
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1d --shift-to 2026-01-01 >/dev/null 2>e6.txt; rc6=$?
+set -e
+[ "$(sha256sum l.db)" = "$before" ] || fail "the ledger changed"
+[ ! -e l.db-wal ] || [ ! -s l.db-wal ] || fail "the ledger has a write-ahead log"
+[ $rc1 = 2 ] && grep -q "never opens a ledger" e1.txt || fail "--state: $rc1 $(cat e1.txt)"
+[ $rc2 = 2 ] || fail "--state memory: $rc2"
+[ $rc3 = 1 ] && grep -q "^crm: bad.jsonl:4: " e3.txt || fail "bad line: $rc3 $(cat e3.txt)"
+[ $rc4 = 2 ] && grep -q "needs --events" e4.txt || fail "no events: $rc4 $(cat e4.txt)"
+[ $rc5 = 2 ] && grep -q "is not a duration" e5.txt || fail "bad shift: $rc5 $(cat e5.txt)"
+[ $rc6 = 2 ] || fail "both shifts: $rc6"
+echo "ok: crm forecast JSON, table, CSV against the independent count; no ledger touched; errors"

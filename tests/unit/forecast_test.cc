@@ -1,0 +1,140 @@
+// forecast_test.cc - issue 14 item 5: crm::report::forecast() through the public API, on a
+// history counted by hand (docs/indicators.md, "Forecast").
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include <crm/forecast.h>
+#include <crm/runtime.h>
+
+namespace {
+
+using namespace crm::report;
+
+// Even pacing of a stock of 4 over the 4 days of June 1-5 2027 (tests/golden/run/pacing, a year
+// later). `seen` is a Time field of the event: the forecast shifts it with the event's time, so
+// the `where` written for 2027 holds for the shifted 2026 history.
+constexpr const char* kProgram = R"(
+event Visit { page: String, seen: Time }
+resource coupon flash { discount: 3 CNY }
+strategy flash_sale for business "mall" {
+    who: true
+    when: on Visit between 2027-06-01T00:00:00Z and 2027-06-05T00:00:00Z
+    where: seen >= 2027-01-01T00:00:00Z
+    what: grant flash via App
+    how much: stock 4, budget 100 CNY, pacing even
+}
+)";
+
+// Last year's visits: u1, u2 on June 1; u3, u4 on June 2; u5, u6, u7 on June 4.
+std::string history() {
+  const char* at[] = {"2026-06-01T01:00:00Z", "2026-06-01T02:00:00Z", "2026-06-02T00:00:00Z", "2026-06-02T00:00:01Z",
+                      "2026-06-04T00:00:00Z", "2026-06-04T00:00:01Z", "2026-06-04T12:00:00Z"};
+  std::string out;
+  for (int i = 0; i < 7; ++i)
+    out += "{\"id\":\"v" + std::to_string(i + 1) + "\",\"type\":\"Visit\",\"user\":\"u" + std::to_string(i + 1) +
+           "\",\"time\":\"" + at[i] + "\",\"page\":\"home\",\"seen\":\"" + at[i] + "\"}\n";
+  return out;
+}
+
+crm::CompiledProgram program() {
+  auto out = crm::compile_modules({{"flash", kProgram}});
+  EXPECT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  return out.program;
+}
+
+Forecast run(const crm::CompiledProgram& p, ForecastOptions o, const std::string& events) {
+  std::istringstream in(events);
+  o.program = &p;
+  o.events = &in;
+  return forecast(o);
+}
+
+TEST(Forecast, ShiftedHistoryWithAndWithoutPacingCountedByHand) {
+  const crm::CompiledProgram p = program();
+  ForecastOptions o;
+  o.shift_micros = 365LL * 86'400'000'000LL;
+  Forecast f = run(p, o, history());
+  ASSERT_TRUE(f.ok) << f.error;
+  EXPECT_EQ(f.events, 7);
+  EXPECT_EQ(f.shift_micros, o.shift_micros);
+  ASSERT_EQ(f.strategies.size(), 1u);
+  const ForecastStrategy& s = f.strategies[0];
+  EXPECT_TRUE(s.paced);
+  EXPECT_EQ(s.stock, 4);
+  EXPECT_EQ(s.budget, 100'000'000);
+  // Paced: by the end of day d at most d of the 4 (plus one), so u2 and u4 wait in vain; u5 and
+  // u6 take the last two on June 4, and u7 finds the stock spent.
+  const ForecastRun& r = s.run;
+  EXPECT_EQ(r.totals.grants, 4);
+  EXPECT_EQ(r.totals.deliveries, 4);
+  EXPECT_EQ(r.totals.reached, 4);
+  EXPECT_EQ(r.totals.budget_spent, 12'000'000);
+  EXPECT_EQ(r.totals.rejected_pacing, 2);
+  EXPECT_EQ(r.totals.rejected_stock, 1);
+  ASSERT_EQ(r.days.size(), 4u);  // June 1 to June 4
+  EXPECT_EQ(r.days[0].day, "2027-06-01");
+  EXPECT_EQ(r.days[0].grants, 1);
+  EXPECT_EQ(r.days[0].rejected_pacing, 1);
+  EXPECT_EQ(r.days[1].grants, 1);
+  EXPECT_EQ(r.days[2].grants, 0);
+  EXPECT_EQ(r.days[3].grants, 2);
+  EXPECT_EQ(r.days[3].rejected_stock, 1);
+  EXPECT_EQ(r.days[3].deliveries_to_date, 4);
+  EXPECT_EQ(r.days[3].budget_spent_to_date, 12'000'000);
+  // The even plan: a quarter of the stock and budget per day of the window.
+  EXPECT_EQ(r.days[0].planned_stock_to_date, 1);
+  EXPECT_EQ(r.days[1].planned_stock_to_date, 2);
+  EXPECT_EQ(r.days[3].planned_stock_to_date, 4);
+  EXPECT_EQ(r.days[0].planned_budget_to_date, 25'000'000);
+  EXPECT_EQ(r.stock_runs_out, "2027-06-04");
+  EXPECT_EQ(r.budget_runs_out, "");
+  // Without pacing the first four visitors take the stock by June 2; the last three are refused.
+  ASSERT_TRUE(s.has_unpaced);
+  const ForecastRun& u = s.unpaced;
+  EXPECT_EQ(u.totals.grants, 4);
+  EXPECT_EQ(u.totals.rejected_pacing, 0);
+  EXPECT_EQ(u.totals.rejected_stock, 3);
+  EXPECT_EQ(u.days[0].grants, 2);
+  EXPECT_EQ(u.days[1].grants, 2);
+  EXPECT_EQ(u.stock_runs_out, "2027-06-02");
+  EXPECT_NE(to_json(f).find("\"stock_runs_out\":\"2027-06-02\""), std::string::npos);
+  EXPECT_NE(to_csv(f).find("without_pacing,flash_sale,,stock_runs_out,2027-06-02\n"), std::string::npos) << to_csv(f);
+  EXPECT_NE(to_table(f).find("without pacing"), std::string::npos);
+}
+
+TEST(Forecast, ShiftToMovesTheFirstEventsDayAndNoShiftFindsNothing) {
+  const crm::CompiledProgram p = program();
+  ForecastOptions o;
+  o.shift_to = true;
+  o.shift_to_day = 20970;  // 2027-06-01: from 2026-06-01, 365 days
+  Forecast f = run(p, o, history());
+  ASSERT_TRUE(f.ok) << f.error;
+  EXPECT_EQ(f.shift_micros, 365LL * 86'400'000'000LL);
+  EXPECT_EQ(f.strategies[0].run.totals.grants, 4);
+  // Not shifted, the 2026 history falls before the 2027 window: nothing, and a note says why.
+  o = ForecastOptions{};
+  o.compare_pacing = false;
+  f = run(p, o, history());
+  ASSERT_TRUE(f.ok) << f.error;
+  EXPECT_EQ(f.strategies[0].run.totals.grants, 0);
+  EXPECT_FALSE(f.strategies[0].has_unpaced);
+  ASSERT_FALSE(f.notes.empty());
+  EXPECT_NE(f.notes[0].find("outside the shifted history"), std::string::npos) << f.notes[0];
+}
+
+TEST(Forecast, ErrorsNameTheirLine) {
+  const crm::CompiledProgram p = program();
+  ForecastOptions o;
+  o.events_name = "h.jsonl";
+  Forecast f = run(p, o, history() + "{\"id\":\"x\",\"type\":\"Visit\",\"user\":\"u9\",\"time\":\"soon\"}\n");
+  EXPECT_FALSE(f.ok);
+  EXPECT_EQ(f.error, "h.jsonl:8: `time` must be an ISO-8601 string");
+  f = run(p, o, history() + "{\"id\":\"y\",\"type\":\"Nope\",\"user\":\"u9\",\"time\":\"2026-06-05T00:00:00Z\"}\n");
+  EXPECT_FALSE(f.ok);
+  EXPECT_EQ(f.error.rfind("h.jsonl:8: ", 0), 0u) << f.error;
+  ForecastOptions none;
+  EXPECT_FALSE(forecast(none).ok);
+}
+
+}  // namespace
