@@ -161,12 +161,16 @@ COMMIT;
 )";
 
 // Version 3 ledgers do not record each strategy's configured split (which `crm report` checks
-// the sample ratio against); their strategies keep a NULL split: not recorded.
+// the sample ratio against); their strategies keep a NULL split: not recorded. (A ledger
+// migrated from version 1 or 2 got crm_strategies from kSchema, with the column already.)
 constexpr const char* kMigrateV3 = R"(
 BEGIN IMMEDIATE;
 ALTER TABLE crm_strategies ADD COLUMN split TEXT;
 UPDATE crm_meta SET value = '4' WHERE key = 'schema_version';
 COMMIT;
+)";
+constexpr const char* kMigrateV3HasSplit = R"(
+UPDATE crm_meta SET value = '4' WHERE key = 'schema_version';
 )";
 
 class SqliteStore : public StateStore {
@@ -262,7 +266,10 @@ class SqliteStore : public StateStore {
       version = "3";
     }
     if (version == "3") {
-      if (!exec(kMigrateV3, error)) return false;
+      sqlite3_stmt* probe = nullptr;
+      const bool has_split = sqlite3_prepare_v2(db_, "SELECT split FROM crm_strategies LIMIT 0", -1, &probe, nullptr) == SQLITE_OK;
+      sqlite3_finalize(probe);
+      if (!exec(has_split ? kMigrateV3HasSplit : kMigrateV3, error)) return false;
       version = "4";
     }
     if (version != "4") {
