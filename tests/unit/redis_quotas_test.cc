@@ -305,6 +305,31 @@ TEST_F(RedisQuotasTest, StrictModeRefusesWhenNoReplicaAcknowledges) {
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");  // counted, not granted: undergrant only
 }
 
+// WAIT blocks for up to --shared-wait-timeout, which may exceed the per-command timeout: the
+// client must wait that long for WAIT's answer instead of timing out, dropping the connection and
+// refusing the next deliveries unasked (--shared-retry) as if Redis were down.
+TEST_F(RedisQuotasTest, StrictModeWaitsLongerThanTheCommandTimeout) {
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.command_timeout_ms = 50;
+  o.retry_ms = 60000;
+  o.wait_replicas = 1;
+  o.wait_timeout_ms = 200;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  ASSERT_TRUE(q) << err;
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_NE(q->stats().last_error.find("0 of 1 replicas acknowledged within 200 ms"), std::string::npos)
+      << q->stats().last_error;
+  // The connection was kept: the next delivery is asked again (not refused for the 60 s retry).
+  EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "2");
+  EXPECT_EQ(q->stats().reconnects, 0u);
+}
+
 // Order `id` at second `i` (0..59) of 2026-11-11, 100 CNY.
 std::string order(int id, int i, const std::string& user) {
   return "{\"id\":\"e" + std::to_string(id) + "\",\"type\":\"Order\",\"user\":\"" + user +
