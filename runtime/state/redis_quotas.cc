@@ -272,9 +272,11 @@ QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l
   if (o_.wait_replicas > 0) {
     // Strict mode: the reservation counts only once enough replicas have it, so a failover to
     // one of them cannot forget it. Otherwise it stays counted but grants nothing (undergrant).
-    // WAIT answers only after up to wait_timeout_ms: the client waits that long plus the usual
-    // command timeout, so a slow replica is a refusal (below), not a dropped connection.
-    redisSetTimeout(c_, tv_of(o_.wait_timeout_ms + o_.command_timeout_ms));
+    // WAIT answers only after up to wait_timeout_ms, and Redis notices a blocked client's timeout
+    // only when its event loop wakes (serverCron, every 100 ms at the default hz 10): the client
+    // waits that long plus 200 ms plus the usual command timeout, so a slow replica is a refusal
+    // (below), not a dropped connection.
+    redisSetTimeout(c_, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
     Reply w{static_cast<redisReply*>(redisCommand(c_, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
     if (w.r) redisSetTimeout(c_, tv_of(o_.command_timeout_ms));
     if (!w.r) {
