@@ -91,6 +91,34 @@ int read_maybe_gzip(const std::string& input, std::string& data) {
   return 0;
 }
 
+// Writes a report or a forecast in `format` (table, json, csv, html) to `out_path` (empty or
+// "-": standard output), then its notes on stderr unless the table shows them. The exit code.
+template <class Result>
+int write_result(const Result& r, const std::string& format, const std::string& out_path) {
+  std::string text, err;
+  if (format == "html") {
+    if (!report::to_html(r, text, err)) {
+      std::cerr << "crm: --format html: " << err << "\n";
+      return kExitIo;
+    }
+  } else {
+    text = format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r);
+  }
+  OutputFile out;
+  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
+  out.stream() << text;
+  if (!out.finish(err)) {
+    std::cerr << "crm: " << err << "\n";
+    return kExitIo;
+  }
+  if (format != "table")
+    for (const auto& n : r.notes) std::cerr << "crm: note: " << n << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int cmd_report(int argc, char** argv) {
@@ -165,28 +193,7 @@ int cmd_report(int argc, char** argv) {
     std::cerr << "crm: " << r.error << "\n";
     return r.error.find("cannot") == 0 ? kExitIo : kExitProblems;
   }
-  std::string text;
-  if (format == "html") {
-    if (!report::to_html(r, text, err)) {
-      std::cerr << "crm: --format html: " << err << "\n";
-      return kExitIo;
-    }
-  } else {
-    text = format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r);
-  }
-  OutputFile out;
-  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
-    std::cerr << "crm: " << err << "\n";
-    return kExitIo;
-  }
-  out.stream() << text;
-  if (!out.finish(err)) {
-    std::cerr << "crm: " << err << "\n";
-    return kExitIo;
-  }
-  if (format != "table")
-    for (const auto& n : r.notes) std::cerr << "crm: note: " << n << "\n";
-  return 0;
+  return write_result(r, format, out_path);
 }
 
 int cmd_forecast(int argc, char** argv) {
@@ -270,28 +277,7 @@ int cmd_forecast(int argc, char** argv) {
     std::cerr << "crm: " << f.error << "\n";
     return f.error.find("internal error") == 0 || f.error.find("cannot") == 0 ? kExitIo : kExitProblems;
   }
-  std::string text;
-  if (format == "html") {
-    if (!report::to_html(f, text, err)) {
-      std::cerr << "crm: --format html: " << err << "\n";
-      return kExitIo;
-    }
-  } else {
-    text = format == "json" ? report::to_json(f) : format == "csv" ? report::to_csv(f) : report::to_table(f);
-  }
-  OutputFile out;
-  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
-    std::cerr << "crm: " << err << "\n";
-    return kExitIo;
-  }
-  out.stream() << text;
-  if (!out.finish(err)) {
-    std::cerr << "crm: " << err << "\n";
-    return kExitIo;
-  }
-  if (format != "table")
-    for (const auto& n : f.notes) std::cerr << "crm: note: " << n << "\n";
-  return 0;
+  return write_result(f, format, out_path);
 }
 
 int cmd_import_hillstrom(int argc, char** argv) {
