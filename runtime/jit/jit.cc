@@ -949,7 +949,7 @@ std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + "
 struct Jit::Impl {
   const bytecode::Program& p;
   Options options;
-  std::string program_bytes;  // serialised program, for cache keys (computed on first use)
+  std::string program_bytes;  // serialised program, for cache keys (filled by compile_pieces)
   Target target;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::mutex mu;  // compilation
@@ -978,8 +978,8 @@ struct Jit::Impl {
   // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
   // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
   // features, the LLVM version and this translator's version.
-  std::string cache_path(const Piece& piece) {
-    if (program_bytes.empty()) program_bytes = bytecode::serialize(p);
+  // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
+  std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
     key += std::to_string(piece.bulk) + "|s";
     for (uint32_t u : piece.su) key += "," + std::to_string(u);
@@ -1054,7 +1054,12 @@ struct Jit::Impl {
   // and publishes their entry points. Called with `mu` held.
   bool compile_pieces(std::vector<Piece>& pieces, std::string& error) {
     auto start = std::chrono::steady_clock::now();
-    if (!options.cache_dir.empty()) llvm::sys::fs::create_directories(options.cache_dir);
+    if (!options.cache_dir.empty()) {
+      llvm::sys::fs::create_directories(options.cache_dir);
+      // Before the threads start: filled lazily inside cache_path(), two threads raced on it and
+      // could hash a half-written program, so a reload missed pieces it had cached.
+      if (program_bytes.empty()) program_bytes = bytecode::serialize(p);
+    }
     std::vector<std::string> errors(pieces.size());
     std::atomic<size_t> next{0};
     auto work = [&] {
