@@ -76,6 +76,9 @@ namespace {
 constexpr uint64_t kPresentFlag = ScalarOut::kPresent;
 // Longer units keep the branchy translation (a flat one computes every instruction).
 constexpr size_t kFlatMaxInstructions = 256;
+// Straight-line code reads profile fields after one bounds test (true) or through the branchy
+// crm_jit_load_profile (false, faster on this machine: see Translator::scalar).
+constexpr bool kFlatPreload = false;
 
 void init_llvm() {
   static std::once_flag once;
@@ -191,8 +194,11 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
     // unit's fields (which no engine passes, but the contract allows) takes the general code.
     bool reads_profile = false;
     for (const auto& ins : u.code) reads_profile |= ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE;
+    // Measured (docs/performance.md): reading the fields through crm_jit_load_profile, whose
+    // bounds and presence tests are perfectly predictable branches, is faster per call than
+    // one bounds test plus a presence byte load and select per field; so no general fallback.
     llvm::Function* slow = nullptr;
-    if (reads_profile && !(slow = scalar(unit, error, true))) return nullptr;
+    if (kFlatPreload && reads_profile && !(slow = scalar(unit, error, true))) return nullptr;
     return flat(unit, slow);
   }
   auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
@@ -452,6 +458,10 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
     switch (ins.op) {
       case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
       case Op::LOAD_PROFILE: {  // crm_jit_load_profile for a row that covers the field
+        if (!general) {
+          set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
+          break;
+        }
         llvm::Value* has = has_field(ins.a);
         llvm::Value* v = b.CreateLoad(i64_, b.CreateInBoundsGEP(i64_, values, k64(ins.a)));
         set(ins.d, b.CreateSelect(has, v, k64(0)));
@@ -460,7 +470,9 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
                                  k8(static_cast<uint8_t>(ops::Fault::MissingProfileField)), fault);
         break;
       }
-      case Op::HAS_PROFILE: set(ins.d, b.CreateZExt(has_field(ins.a), i64_)); break;
+      case Op::HAS_PROFILE:
+        set(ins.d, general ? b.CreateZExt(has_field(ins.a), i64_) : b.CreateCall(op("crm_jit_has_profile"), {ctx, k32(ins.a)}));
+        break;
       case Op::LOAD_EVENT: set(ins.d, b.CreateCall(op("crm_jit_load_event"), {ctx, k32(ins.a)})); break;
       case Op::HAS_EVENT: set(ins.d, b.CreateCall(op("crm_jit_has_event"), {ctx, k32(ins.a)})); break;
       case Op::LOAD_NOW: set(ins.d, b.CreateCall(op("crm_jit_now"), {ctx})); break;
@@ -942,7 +954,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-3";
+constexpr const char* kTranslatorVersion = "crm-jit-4";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
