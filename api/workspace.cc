@@ -350,6 +350,8 @@ class Indexer {
           if (pr) {
             expr(pr->a);
             expr(pr->b);
+            expr(pr->step);
+            for (auto& e : pr->draw_table) expr(e.value);
           }
         break;
       case ast::DeclKind::Strategy:
@@ -393,6 +395,7 @@ class Indexer {
     expr(c->to);
     if (c->kind == ast::ClauseKind::When && c->trigger == ast::TriggerKind::On) event_use(c->event, c->event_span);
     for (auto& a : c->actions) {
+      expr(a.recipient);
       auto range = resources_.equal_range(a.resource);
       const ast::Decl* found = nullptr;
       for (auto it = range.first; it != range.second; ++it)
@@ -676,6 +679,7 @@ std::string describe(const Analysis& a, const Occurrence& o) {
         s += "\n    " + pr->key + ": ";
         if (pr->kind == ast::PropKind::Range) s += "between " + format::format_expr(pr->a) + " and " + format::format_expr(pr->b);
         else if (pr->kind == ast::PropKind::AfterClaim) s += "within " + format::format_expr(pr->a) + " after claim";
+        else if (pr->kind == ast::PropKind::Draw) s += format::format_draw(pr);
         else s += pr->a ? format::format_expr(pr->a) : "";
       }
       return with_doc(fenced(s + "\n}"), doc_of(r)) + where;
@@ -1598,7 +1602,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
         for (const char* kw : {"on", "at", "every", "between", "and", "if"}) add(kw, SymbolKind::Keyword);
         if (!cx.trigger.empty()) expression(true);
       } else if (cx.clause == "what") {
-        for (const char* kw : {"grant", "send", "via", "code"}) add(kw, SymbolKind::Keyword);
+        for (const char* kw : {"grant", "send", "to", "with chance", "salt", "via", "code"}) add(kw, SymbolKind::Keyword);
       } else if (cx.clause == "how much") {
         for (const char* kw : {"budget", "stock", "per user", "pacing", "per", "campaign", "day", "week"}) add(kw, SymbolKind::Keyword);
         decls(ast::DeclKind::Const);

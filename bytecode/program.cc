@@ -229,6 +229,9 @@ std::string serialize(const Program& p) {
     w.i64(r.use_from); w.i64(r.use_to); w.str(r.text);
     for (auto& list : r.restrictions) { w.u32(uint32_t(list.size())); for (auto& v : list) w.str(v); }
     w.i64(r.decay); w.i64(r.fixed_from_third);
+    w.u8(uint8_t(r.draw)); w.i64(r.draw_lo); w.i64(r.draw_hi); w.i64(r.draw_step);
+    w.u32(uint32_t(r.draw_values.size()));
+    for (size_t j = 0; j < r.draw_values.size(); ++j) { w.i64(r.draw_values[j]); w.i64(r.draw_weights[j]); }
   }
   w.u32(uint32_t(p.strategies.size()));
   for (auto& s : p.strategies) {
@@ -237,13 +240,14 @@ std::string serialize(const Program& p) {
     w.u32(uint32_t(s.who)); w.u32(uint32_t(s.where)); w.u32(uint32_t(s.trigger_if)); w.u32(uint32_t(s.who_batch));
     w.u32(uint32_t(s.index_field)); w.u32(uint32_t(s.index_values.size())); for (auto v : s.index_values) w.i64(v);
     w.u32(uint32_t(s.actions.size()));
-    for (auto& a : s.actions) { w.b(a.send); w.u32(a.resource); w.u32(uint32_t(a.channel)); w.str(a.code); }
+    for (auto& a : s.actions) { w.b(a.send); w.u32(a.resource); w.u32(uint32_t(a.channel)); w.str(a.code); w.i64(a.chance); w.str(a.salt); }
     w.b(s.has_budget); w.i64(s.budget); w.str(s.budget_currency); w.i64(s.stock);
     w.u32(uint32_t(s.per_user.size()));
     for (auto& c : s.per_user) { w.i64(c.count); put_period(w, c.period); }
     w.u32(uint32_t(s.control_basis_points)); w.str(s.split_salt); put_zone(w, s.zone); w.str(s.who_text); w.str(s.where_text); w.str(s.if_text);
     w.b(s.paced); w.str(s.exclusive_group);
     w.u32(uint32_t(s.value)); w.str(s.value_currency); w.str(s.value_text);
+    w.u32(uint32_t(s.recipient_field));
   }
   w.u32(uint32_t(p.policies.size()));
   for (auto& pol : p.policies) {
@@ -329,6 +333,8 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     for (auto& list : x.restrictions)
       for (uint32_t j = 0, m = r.count(4); j < m && r.ok(); ++j) list.push_back(r.str());
     x.decay = r.i64(); x.fixed_from_third = r.i64();
+    x.draw = r.enum_<Resource::Draw>(3); x.draw_lo = r.i64(); x.draw_hi = r.i64(); x.draw_step = r.i64();
+    for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { x.draw_values.push_back(r.i64()); x.draw_weights.push_back(r.i64()); }
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& s = p.strategies.emplace_back();
@@ -338,13 +344,15 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     s.index_field = int32_t(r.u32());
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) s.index_values.push_back(r.i64());
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) {
-      Action a; a.send = r.b(); a.resource = r.u32(); a.channel = int32_t(r.u32()); a.code = r.str(); s.actions.push_back(a);
+      Action a; a.send = r.b(); a.resource = r.u32(); a.channel = int32_t(r.u32()); a.code = r.str();
+      a.chance = r.i64(); a.salt = r.str(); s.actions.push_back(a);
     }
     s.has_budget = r.b(); s.budget = r.i64(); s.budget_currency = r.str(); s.stock = r.i64();
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { Cap c; c.count = r.i64(); c.period = get_period(r); s.per_user.push_back(c); }
     s.control_basis_points = int32_t(r.u32()); s.split_salt = r.str(); s.zone = get_zone(r); s.who_text = r.str(); s.where_text = r.str(); s.if_text = r.str();
     s.paced = r.b(); s.exclusive_group = r.str();
     s.value = int32_t(r.u32()); s.value_currency = r.str(); s.value_text = r.str();
+    s.recipient_field = int32_t(r.u32());
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& pol = p.policies.emplace_back();
@@ -467,6 +475,24 @@ bool verify(const Program& p, std::string& error) {
       return fail(fmt::format("resource `{}` has an empty claim or use window", r.name));
     if (r.use_after_claim < 0 || r.use_after_claim > kMaxSpan)
       return fail(fmt::format("resource `{}` has a use period out of range", r.name));
+    // A draw the engine can compute without dividing by zero, whose largest value is `discount`.
+    if (r.draw == Resource::Draw::Range &&
+        (r.draw_lo <= 0 || r.draw_step <= 0 || r.draw_hi <= r.draw_lo || (r.draw_hi - r.draw_lo) % r.draw_step != 0 ||
+         r.discount != r.draw_hi))
+      return fail(fmt::format("resource `{}` has a malformed random range", r.name));
+    if (r.draw == Resource::Draw::Table) {
+      int64_t total = 0, most = 0;
+      bool ok = !r.draw_values.empty() && r.draw_values.size() == r.draw_weights.size();
+      for (size_t j = 0; ok && j < r.draw_values.size(); ++j) {
+        ok = r.draw_values[j] > 0 && r.draw_weights[j] > 0 && r.draw_weights[j] <= kCertain;
+        total += r.draw_weights[j];
+        most = std::max(most, r.draw_values[j]);
+      }
+      if (!ok || total != kCertain || most != r.discount)
+        return fail(fmt::format("resource `{}` has a malformed random table", r.name));
+    }
+    if (r.draw != Resource::Draw::None && r.decay != 0)
+      return fail(fmt::format("resource `{}` both draws and decays its discount", r.name));
   }
 
   std::set<std::string_view> names;
@@ -494,9 +520,16 @@ bool verify(const Program& p, std::string& error) {
     if (s.control_basis_points < 0 || s.control_basis_points >= 10000) return bad("its control share is out of range");
     for (const auto& c : s.per_user)
       if (!cap_ok(c)) return bad("a per-user limit has a count or period that is not positive");
-    for (const auto& a : s.actions)
+    for (const auto& a : s.actions) {
       if (a.resource >= p.resources.size() || !channel_ok(a.channel))
         return fail("strategy action refers to a missing resource or channel");
+      if (a.chance <= 0 || a.chance > kCertain) return bad("an action's chance is outside 0..100%");
+    }
+    if (s.recipient_field < -1 ||
+        (s.recipient_field >= 0 && (s.trigger != Trigger::OnEvent || s.event >= p.events.size() ||
+                                    size_t(s.recipient_field) >= p.events[s.event].fields.size() ||
+                                    p.events[s.event].fields[s.recipient_field].kind != Kind::String)))
+      return bad("its recipient is not a String field of its trigger event");
   }
 
   for (const auto& pol : p.policies) {

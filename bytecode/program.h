@@ -18,7 +18,9 @@ namespace crm::bytecode {
 // v6: policies carry quiet_drop (quiet hours hold messages unless `drop`).
 // v7: CALL names a typed builtin overload (builtins.def) and passes exactly its arguments, no
 // type-flag argument.
-constexpr uint32_t kFormatVersion = 8;
+// v9: random rewards (resources draw their discount: draw, draw_lo/hi/step, draw_values/weights;
+// actions carry chance and salt) and referral rewards (strategies carry recipient_field).
+constexpr uint32_t kFormatVersion = 9;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -136,11 +138,18 @@ struct Cap {
   Period period;
 };
 
+// Probabilities are in millionths of one: 1,000,000 is certain.
+inline constexpr int64_t kCertain = 1'000'000;
+
 struct Action {
   bool send = false;
   uint32_t resource = 0;
   int32_t channel = -1;  // index into Program::channels
   std::string code;
+  // `with chance P%`: the probability that a draw per (user, event, salt) gives the action at all.
+  int64_t chance = kCertain;
+  // The salt of this action's draws (chance and drawn amount): `salt "S"`, else "<strategy>.<resource>".
+  std::string salt;
 };
 
 struct Strategy {
@@ -179,6 +188,9 @@ struct Strategy {
   // (then priority, then name). `value_currency` is empty for a Decimal value.
   int32_t value = -1;
   std::string value_currency, value_text;
+  // Referral rewards (`grant X to event.referrer`): the trigger event's field holding the id of the
+  // user who receives the strategy's actions; -1: the event's own user.
+  int32_t recipient_field = -1;
 };
 
 enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms };
@@ -202,6 +214,12 @@ struct Resource {
   // Shared red envelopes: the second claim pays discount * (1 - decay), later ones the fixed value.
   int64_t decay = 0;             // millionths; 0: no decay
   int64_t fixed_from_third = 0;  // millionths of `currency`
+  // Random rewards: the discount is drawn per grant (`discount` then holds the largest value,
+  // what a budget must have room for). Range: draw_lo, draw_lo + draw_step, ..., draw_hi, equally
+  // likely; table: draw_values with draw_weights (millionths summing to kCertain).
+  enum class Draw : uint8_t { None, Range, Table } draw = Draw::None;
+  int64_t draw_lo = 0, draw_hi = 0, draw_step = 0;
+  std::vector<int64_t> draw_values, draw_weights;
 };
 inline constexpr const char* kRestrictionNames[4] = {"category", "item", "store", "city"};
 

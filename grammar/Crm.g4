@@ -52,6 +52,7 @@ property     : key=ident ':' propValue ','? ;
 propValue
     : 'between' arith 'and' arith        # rangeValue
     | 'within' arith 'after' 'claim'     # afterClaimValue
+    | drawValue                          # randomValue
     | expr                               # exprValue
     ;
 
@@ -88,8 +89,10 @@ window
     : 'between' from=arith 'and' to=arith
     ;
 
+// `to event.referrer`, `with chance 5%` and `salt "S"`: see actionTo and actionChance below.
 action
-    : verb=('grant' | 'send') resource=ID ('via' channel=ID)? ('code' code=STRING)?
+    : verb=('grant' | 'send') resource=ID actionTo? actionChance? ('salt' salt=STRING)?
+      ('via' channel=ID)? ('code' code=STRING)?
     ;
 
 limit
@@ -178,8 +181,23 @@ ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
-    | 'pacing' | 'exclusive' | 'drop' | 'value'
+    | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to'
     ;
+
+// ---- random and referral rewards ------------------------------------------------------------
+// (After `ident`, so their new tokens are numbered after every older one and the token lists of
+// older syntax errors stay as they were.)
+// A drawn amount: `random 1 CNY .. 8 CNY step 0.5 CNY`, or a table of values with their
+// probabilities, `random {1 CNY: 70%, 5 CNY: 25%, 20 CNY: 5%}`.
+drawValue
+    : 'random' lo=arith '..' hi=arith ('step' step=arith)?
+    | 'random' '{' drawEntry (',' drawEntry)* ','? '}'
+    ;
+drawEntry : value=arith ':' weight=PERCENT ;
+// The user who receives the action, named by a field of the trigger event (referral rewards).
+actionTo : 'to' recipient=arith ;
+// A deterministic draw per (user, event, salt) decides whether the action is given at all.
+actionChance : 'with' 'chance' chance=PERCENT ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT

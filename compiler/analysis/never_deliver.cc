@@ -338,7 +338,14 @@ class NeverDeliver {
                                     bool shared) const {
     if (r->resource_kind != "coupon" && r->resource_kind != "red_envelope") return std::nullopt;
     const Property* discount = prop(r, "discount");
-    if (!discount || !discount->a || p_.type_of(discount->a).currency != currency) return std::nullopt;
+    // A drawn discount costs its largest value: the budget must have room for it (semantics.md).
+    if (auto dr = discount ? p_.draws.find(discount) : p_.draws.end(); dr != p_.draws.end()) {
+      if (dr->second.currency != currency) return std::nullopt;
+      shown = discount;
+      return dr->second.max;
+    }
+    if (!discount || !discount->a || discount->kind == PropKind::Draw || p_.type_of(discount->a).currency != currency)
+      return std::nullopt;
     auto d = units_of(p_.const_of(discount->a));
     if (!d) return std::nullopt;
     shown = discount;

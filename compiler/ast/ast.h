@@ -182,13 +182,21 @@ struct FnDecl : Decl {
   Expr* body = nullptr;
 };
 
-enum class PropKind : uint8_t { Value, Range, AfterClaim };
+// Draw: `random A .. B step S` (a = A, b = B, step = S) or `random {v: p%, ...}` (draw_table).
+enum class PropKind : uint8_t { Value, Range, AfterClaim, Draw };
+struct DrawEntry {
+  Expr* value = nullptr;
+  std::string weight;  // the percentage as written, without `%`
+  Span weight_span;
+};
 struct Property : Node {
   std::string key;
   Span key_span;
   PropKind kind = PropKind::Value;
   Expr* a = nullptr;  // the value, the range start, or the duration after claim
   Expr* b = nullptr;  // the range end
+  Expr* step = nullptr;  // Draw over a range: the step (null when not written)
+  std::vector<DrawEntry> draw_table;  // Draw from a table (empty for a range)
 };
 
 struct ResourceDecl : Decl {
@@ -217,6 +225,12 @@ struct Action {
   std::string code;     // may be empty
   bool has_code = false;
   Span code_span;
+  Expr* recipient = nullptr;  // `to event.referrer`: who receives it (null: the event's user)
+  std::string chance;         // `with chance 5%`: the percentage as written (empty: always)
+  Span chance_span;
+  std::string salt;           // `salt "S"` of the draws (empty: the strategy's and resource's names)
+  bool has_salt = false;
+  Span salt_span;
   Span span;
 };
 

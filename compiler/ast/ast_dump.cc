@@ -166,6 +166,13 @@ std::string dump(const Module& m) {
           out += "\n    (" + p->key + " ";
           if (p->kind == PropKind::Range) out += "(between " + dump(p->a) + " " + dump(p->b) + ")";
           else if (p->kind == PropKind::AfterClaim) out += "(after-claim " + dump(p->a) + ")";
+          else if (p->kind == PropKind::Draw && p->draw_table.empty())
+            out += "(random " + dump(p->a) + " " + dump(p->b) + (p->step ? " step " + dump(p->step) : "") + ")";
+          else if (p->kind == PropKind::Draw) {
+            out += "(random-table";
+            for (auto& e : p->draw_table) out += " (" + dump(e.value) + " " + e.weight + "%)";
+            out += ")";
+          }
           else out += dump(p->a);
           out += ")";
         }
@@ -195,6 +202,9 @@ std::string dump(const Module& m) {
               out += "(what";
               for (auto& a : c->actions) {
                 out += fmt::format(" ({} {}", a.verb == Action::Verb::Send ? "send" : "grant", a.resource);
+                if (a.recipient) out += " to " + dump(a.recipient);
+                if (!a.chance.empty()) out += " chance " + a.chance + "%";
+                if (a.has_salt) out += " salt " + quote(a.salt);
                 if (!a.channel.empty()) out += " via " + a.channel;
                 if (a.has_code) out += " code " + quote(a.code);
                 out += ")";

@@ -295,7 +295,18 @@ class Codegen {
         {"sms", bytecode::ResourceKind::Sms}};
     for (auto& [n, k] : kKinds) if (r->resource_kind == n) out.kind = k;
     for (const Property* pr : r->props) {
-      if (pr->key == "discount") { out.discount = const_int(pr->a); out.currency = p_.type_of(pr->a).currency; }
+      if (pr->key == "discount" && pr->kind == PropKind::Draw) {
+        // A drawn discount: `discount` holds the largest value, what a budget reserves room for.
+        auto it = p_.draws.find(pr);
+        if (it == p_.draws.end()) throw Unsupported("a malformed random draw");
+        const sema::Draw& d = it->second;
+        out.discount = d.max;
+        out.currency = d.currency;
+        out.draw = d.range ? bytecode::Resource::Draw::Range : bytecode::Resource::Draw::Table;
+        out.draw_lo = d.lo, out.draw_hi = d.hi, out.draw_step = d.step;
+        out.draw_values = d.values;
+        out.draw_weights = d.weights;
+      } else if (pr->key == "discount") { out.discount = const_int(pr->a); out.currency = p_.type_of(pr->a).currency; }
       else if (pr->key == "threshold") out.threshold = const_int(pr->a);
       else if (pr->key == "amount") out.points = const_int(pr->a);
       else if (pr->key == "claim" && pr->kind == PropKind::Range) {
@@ -413,6 +424,12 @@ class Codegen {
             act.send = a.verb == Action::Verb::Send;
             act.resource = static_cast<uint32_t>(resource_index_.at(a.resource));
             act.code = a.code;
+            if (!a.chance.empty())
+              if (auto d = support::Decimal::parse(a.chance)) act.chance = d->units() / 100;  // percent -> millionths
+            act.salt = a.has_salt ? a.salt : s->name + "." + a.resource;
+            if (a.recipient)
+              if (auto it = p_.recipients.find(a.recipient); it != p_.recipients.end())
+                out.recipient_field = field_position(it->second);
             if (!a.channel.empty()) {
               auto it = std::find(prog_.channels.begin(), prog_.channels.end(), a.channel);
               act.channel = it == prog_.channels.end() ? -1 : static_cast<int32_t>(it - prog_.channels.begin());

@@ -478,6 +478,9 @@ std::string clause_text(const Clause* c, size_t width) {
       std::vector<std::string> actions;
       for (const auto& a : c->actions) {
         std::string t = std::string(a.verb == Action::Verb::Send ? "send " : "grant ") + a.resource;
+        if (a.recipient) t += " to " + sub(a.recipient, kAdd);
+        if (!a.chance.empty()) t += " with chance " + a.chance + "%";
+        if (a.has_salt) t += " salt " + quote(a.salt);
         if (!a.channel.empty()) t += " via " + a.channel;
         if (a.has_code) t += " code " + quote(a.code);
         actions.push_back(t);
@@ -589,6 +592,7 @@ std::string decl(const Decl* d, const Comments& cm, size_t width) {
         std::string t = p->key + ": ";
         if (p->kind == PropKind::Range) t += "between " + sub(p->a, kAdd) + " and " + sub(p->b, kAdd);
         else if (p->kind == PropKind::AfterClaim) t += "within " + sub(p->a, kAdd) + " after claim";
+        else if (p->kind == PropKind::Draw) t += format_draw(p);
         else t += expr(p->a, kIf);
         items.push_back({p->span, t});
       }
@@ -636,6 +640,18 @@ std::string decl(const Decl* d, const Comments& cm, size_t width) {
 }  // namespace
 
 std::string format_expr(const ast::Expr* e) { return expr(e, kIf); }
+
+std::string format_draw(const ast::Property* p) {
+  if (!p->draw_table.empty()) {
+    std::string t = "random {";
+    for (size_t i = 0; i < p->draw_table.size(); ++i)
+      t += (i ? ", " : "") + sub(p->draw_table[i].value, kAdd) + ": " + p->draw_table[i].weight + "%";
+    return t + "}";
+  }
+  std::string t = "random " + sub(p->a, kAdd) + " .. " + sub(p->b, kAdd);
+  if (p->step) t += " step " + sub(p->step, kAdd);
+  return t;
+}
 
 std::string format_module(const ast::Module& m, const source::SourceFile& file, size_t width) {
   Comments comments(file.text());

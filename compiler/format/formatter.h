@@ -21,5 +21,7 @@ inline constexpr size_t kDefaultWidth = 100;
 
 std::string format_module(const ast::Module& m, const source::SourceFile& file, size_t width = kDefaultWidth);
 std::string format_expr(const ast::Expr* e);
+// A drawn amount as written canonically: `random 1 CNY .. 8 CNY step 0.5 CNY`, `random {1 CNY: 70%, ...}`.
+std::string format_draw(const ast::Property* p);
 
 }  // namespace crm::format

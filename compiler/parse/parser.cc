@@ -350,6 +350,23 @@ class Builder {
       } else if (auto* v = dynamic_cast<P::AfterClaimValueContext*>(pc->propValue())) {
         p->kind = ast::PropKind::AfterClaim;
         p->a = arith(v->arith());
+      } else if (auto* v = dynamic_cast<P::RandomValueContext*>(pc->propValue())) {
+        p->kind = ast::PropKind::Draw;
+        auto* dv = v->drawValue();
+        if (dv->drawEntry().empty()) {
+          p->a = arith(dv->lo);
+          p->b = arith(dv->hi);
+          p->step = dv->step ? arith(dv->step) : nullptr;
+        } else {
+          for (auto* e : dv->drawEntry()) {
+            ast::DrawEntry de;
+            de.value = arith(e->value);
+            std::string w = text(e->weight);
+            de.weight = w.empty() ? w : w.substr(0, w.size() - 1);
+            de.weight_span = span(e->weight);
+            p->draw_table.push_back(de);
+          }
+        }
       } else if (auto* v = dynamic_cast<P::ExprValueContext*>(pc->propValue())) {
         p->a = expr(v->expr());
       }
@@ -418,6 +435,17 @@ class Builder {
             a.has_code = true;
             a.code = unescape(text(ac->code), span(ac->code));
             a.code_span = span(ac->code);
+          }
+          if (auto* to = ac->actionTo()) a.recipient = arith(to->recipient);
+          if (auto* ch = ac->actionChance(); ch && ch->chance) {
+            std::string w = text(ch->chance);
+            a.chance = w.empty() ? w : w.substr(0, w.size() - 1);
+            a.chance_span = span(ch->chance);
+          }
+          if (ac->salt) {
+            a.has_salt = true;
+            a.salt = unescape(text(ac->salt), span(ac->salt));
+            a.salt_span = span(ac->salt);
           }
           cl->actions.push_back(std::move(a));
         }

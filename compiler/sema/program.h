@@ -81,6 +81,17 @@ struct Use {
   Target target;
 };
 
+// A resource amount drawn at random (`discount: random 1 CNY .. 8 CNY step 0.5 CNY`, or a table
+// `random {1 CNY: 70%, 5 CNY: 25%}`), as the checker resolved it: money in millionths.
+struct Draw {
+  bool range = false;
+  int64_t lo = 0, hi = 0, step = 0;  // range: lo, lo + step, ..., hi, equally likely
+  std::vector<int64_t> values;       // table: the values, in the order written
+  std::vector<int64_t> weights;      // table: their probabilities in millionths, summing to 1,000,000
+  int64_t max = 0;                   // the largest value: what a budget reserves for it
+  std::string currency;
+};
+
 struct Program {
   source::SourceManager sources;
   ast::AstContext ast;
@@ -101,6 +112,10 @@ struct Program {
   std::vector<Use> uses;
   // The type of each constant, field default and function signature as declared (tools show it).
   std::map<const ast::Decl*, Type> decl_types;
+  // Every well-formed drawn amount, by its property.
+  std::map<const ast::Property*, Draw> draws;
+  // The trigger event's field each `grant X to FIELD` names (referral rewards), by the expression.
+  std::map<const ast::Expr*, const FieldInfo*> recipients;
 
   const Type& type_of(const ast::Node* n) const {
     static const Type kError;

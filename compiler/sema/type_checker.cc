@@ -227,7 +227,31 @@ class Checker {
             .help = fmt::format("add `{}: ...` to the resource", s.key);
     }
     // Coupon sanity: a discount at or above its threshold is free money.
-    if (given.count("discount") && given.count("threshold")) {
+    if (given.count("discount") && given["discount"]->kind == PropKind::Draw) {
+      const Property* dp = given["discount"];
+      auto dr = p_.draws.find(dp);
+      if (given.count("decay"))
+        sink_.report(Code::E0515, given["decay"]->key_span, fmt::format("red envelope {} draws its discount and decays it", bt(r->name)))
+            .help = "a drawn amount is already different on every claim: drop `decay` and `fixed_from_third`";
+      if (dr != p_.draws.end() && given.count("threshold")) {
+        const Expr* te = given["threshold"]->a;
+        const Type& tt = p_.type_of(te);
+        if (tt.kind == TypeKind::Money && tt.currency != dr->second.currency) {
+          sink_.report(Code::E0402, te->span, fmt::format("threshold and discount mix currencies: {} and {}",
+                                                           bt(tt.currency), bt(dr->second.currency)));
+        } else if (auto* tv = p_.const_of(te); tv && tt.kind == TypeKind::Money) {
+          auto* td = std::get_if<Decimal>(&tv->v);
+          if (td && td->units() > 0 && dr->second.max >= td->units()) {
+            auto& d = sink_.report(Code::E0508, dp->span,
+                                   fmt::format("the largest drawn discount {} is not below the threshold {}",
+                                               Decimal::from_units(dr->second.max).to_string() + " " + dr->second.currency,
+                                               tv->to_string(tt)));
+            d.secondary.push_back({te->span, "threshold set here"});
+            d.help = "a coupon's discount must be smaller than the order amount it requires";
+          }
+        }
+      }
+    } else if (given.count("discount") && given.count("threshold")) {
       const Expr* de = given["discount"]->a;
       const Expr* te = given["threshold"]->a;
       const Type& dt = p_.type_of(de);
@@ -279,6 +303,10 @@ class Checker {
     auto expect_kind = [&](PropSpec::Want w) {
       return (w == PropSpec::Window || w == PropSpec::UseWindow) ? "between <time> and <time>" : "a value";
     };
+    if (p->kind == PropKind::Draw) {
+      check_draw(env, spec, p);
+      return;
+    }
     if (p->kind == PropKind::Range) {
       if (spec.want != PropSpec::Window && spec.want != PropSpec::UseWindow) {
         sink_.report(Code::E0504, p->key_span, fmt::format("{} takes {}, not a time window", bt(p->key), expect_kind(spec.want)));
@@ -349,6 +377,127 @@ class Checker {
       default:
         break;
     }
+  }
+
+
+  // ---- random amounts ------------------------------------------------------------------------
+
+  // A constant positive money amount in millionths, of `currency` (set from the first value).
+  std::optional<int64_t> draw_money(Env& env, const Expr* e, std::string& currency, const char* what) {
+    if (!e) return std::nullopt;
+    Type t = check(e, env, nullptr);
+    if (t.is_error()) return std::nullopt;
+    if (t.kind != TypeKind::Money) {
+      mismatch_named(e, "a money amount such as `1 CNY`", t);
+      return std::nullopt;
+    }
+    if (!currency.empty() && t.currency != currency) {
+      sink_.report(Code::E0402, e->span, fmt::format("{} mixes currencies: {} and {}", what, bt(currency), bt(t.currency)))
+          .help = "every value of one draw is in one currency";
+      return std::nullopt;
+    }
+    currency = t.currency;
+    if (!require_constant(e, "a drawn amount")) return std::nullopt;
+    auto* v = p_.const_of(e);
+    auto* d = v ? std::get_if<Decimal>(&v->v) : nullptr;
+    if (!d) return std::nullopt;
+    return d->units();
+  }
+
+  // `random A .. B step S` or `random {v: p%, ...}`: the discount of a coupon or red envelope,
+  // drawn per grant (docs/semantics.md, "Random rewards").
+  void check_draw(Env& env, const PropSpec& spec, Property* p) {
+    if (spec.want != PropSpec::MoneyV || p->key != std::string("discount")) {
+      sink_.report(Code::E0515, p->key_span, fmt::format("{} cannot be drawn at random", bt(p->key)))
+          .help = "only the `discount` of a coupon or red envelope can be `random`";
+      return;
+    }
+    Draw d;
+    bool ok = true;
+    if (p->draw_table.empty()) {
+      d.range = true;
+      auto lo = draw_money(env, p->a, d.currency, "the draw");
+      auto hi = draw_money(env, p->b, d.currency, "the draw");
+      std::optional<int64_t> step;
+      if (p->step) step = draw_money(env, p->step, d.currency, "the draw");
+      else {
+        sink_.report(Code::E0515, p->span, "a random range needs a `step`")
+            .help = fmt::format("write e.g. `random 1 {0} .. 8 {0} step 0.5 {0}`", d.currency.empty() ? "CNY" : d.currency);
+        ok = false;
+      }
+      if (!lo || !hi || !step || !ok) return;
+      if (*lo <= 0) {
+        sink_.report(Code::E0515, p->a->span, "the smallest drawn amount must be positive");
+        return;
+      }
+      if (*step <= 0) {
+        sink_.report(Code::E0515, p->step->span, "the step must be positive");
+        return;
+      }
+      if (*hi <= *lo) {
+        sink_.report(Code::E0515, p->b->span, "the range's end must be above its start")
+            .help = "write the smaller amount first: `random 1 CNY .. 8 CNY step 0.5 CNY`";
+        return;
+      }
+      if ((*hi - *lo) % *step != 0) {
+        sink_.report(Code::E0515, p->step->span,
+                     fmt::format("{1} {0} .. {2} {0} is not a whole number of steps of {3} {0}", d.currency,
+                                 Decimal::from_units(*lo).to_string(), Decimal::from_units(*hi).to_string(),
+                                 Decimal::from_units(*step).to_string()))
+            .help = "the end must be the start plus a whole number of steps, so every value is drawn equally often";
+        return;
+      }
+      d.lo = *lo, d.hi = *hi, d.step = *step, d.max = *hi;
+    } else {
+      int64_t total = 0;
+      for (auto& e : p->draw_table) {
+        auto v = draw_money(env, e.value, d.currency, "the draw");
+        auto w = Decimal::parse(e.weight);
+        if (!w || w->units() <= 0 || w->units() % 100 != 0) {
+          sink_.report(Code::E0515, e.weight_span,
+                       fmt::format("the probability `{}%` must be above 0% with at most four decimals", e.weight));
+          ok = false;
+          continue;
+        }
+        if (!v) { ok = false; continue; }
+        if (*v <= 0) {
+          sink_.report(Code::E0515, e.value->span, "a drawn amount must be positive");
+          ok = false;
+          continue;
+        }
+        for (size_t i = 0; i < d.values.size(); ++i)
+          if (d.values[i] == *v) {
+            auto& r = sink_.report(Code::E0515, e.value->span, "this amount is listed twice");
+            r.secondary.push_back({p->draw_table[i].value->span, "first listed here"});
+            r.help = "give each amount once, with the sum of its probabilities";
+            ok = false;
+          }
+        d.values.push_back(*v);
+        d.weights.push_back(w->units() / 100);
+        total += w->units() / 100;
+        d.max = std::max(d.max, *v);
+      }
+      if (!ok) return;
+      if (total != 1'000'000) {
+        sink_.report(Code::E0515, p->span,
+                     fmt::format("the probabilities add up to {}%, not 100%",
+                                 Decimal::from_units(total * 100).to_string()))
+            .help = "every draw gives one of the listed amounts, so their probabilities must add up to exactly 100%";
+        return;
+      }
+    }
+    p_.draws[p] = std::move(d);
+  }
+
+  // `with chance P%` in millionths of one (50,000 for 5%); nullopt after a diagnostic.
+  std::optional<int64_t> chance_of(const Action& a) {
+    auto w = Decimal::parse(a.chance);
+    if (!w || w->units() <= 0 || w->units() > 100 * Decimal::kScale || w->units() % 100 != 0) {
+      sink_.report(Code::E0515, a.chance_span, fmt::format("a chance of `{}%` is not above 0% and at most 100%", a.chance))
+          .help = "write e.g. `with chance 5%` (at most four decimals)";
+      return std::nullopt;
+    }
+    return w->units() / 100;
   }
 
   // `{field}` placeholders name profile fields; `{{` and `}}` are literal braces.
@@ -534,8 +683,74 @@ class Checker {
     }
     if (auto it = seen.find(ClauseKind::What); it != seen.end()) {
       for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
+      check_recipients(env, s, it->second, seen.count(ClauseKind::When) ? seen[ClauseKind::When] : nullptr);
       if (auto w = seen.find(ClauseKind::When); w != seen.end() && w->second->trigger == TriggerKind::Every)
         warn_schedule_rows(s, w->second, window, it->second->actions.size());
+    }
+  }
+
+  // `with chance P%` and `to FIELD` (docs/language.md, "Random and referral rewards"): the
+  // recipient is a String field of the trigger event holding a user id, the same for every
+  // action of the strategy (one delivery goes to one user).
+  void check_recipients(Env& env, const StrategyDecl* s, const Clause* what, const Clause* when) {
+    const Action* first = nullptr;
+    const FieldInfo* first_field = nullptr;
+    bool consistent = true;
+    for (const Action& a : what->actions) {
+      if (!a.chance.empty()) chance_of(a);
+      const FieldInfo* f = nullptr;
+      if (a.recipient) {
+        if (when && when->trigger != TriggerKind::On) {
+          sink_.report(Code::E0516, a.recipient->span,
+                       fmt::format("strategy {} runs on a schedule: there is no trigger event to name a recipient", bt(s->name)))
+              .help = "a referral reward reacts to an event, e.g. `when: on Order` with `grant reward to event.referrer`";
+          consistent = false;
+          continue;
+        }
+        Type t = check(a.recipient, env, nullptr);
+        if (t.is_error()) { consistent = false; continue; }
+        const Expr* e = a.recipient;
+        if (e->kind == ExprKind::Name && p_.refs[e->id].kind == Ref::Kind::EventField) {
+          f = p_.refs[e->id].field;
+        } else if (e->kind == ExprKind::Field) {
+          auto* fe = static_cast<const FieldExpr*>(e);
+          if (fe->base && fe->base->kind == ExprKind::Name && static_cast<const NameExpr*>(fe->base)->name == "event" &&
+              env.event)
+            f = env.event->find(fe->field);
+        }
+        if (!f) {
+          sink_.report(Code::E0516, e->span, "the recipient must be a field of the trigger event")
+              .help = "name the event field holding the user's id, e.g. `to event.referrer`";
+          consistent = false;
+          continue;
+        }
+        if (t.kind != TypeKind::String) {
+          sink_.report(Code::E0516, e->span,
+                       fmt::format("the recipient {} is {}, not a user id (`String`)", bt(f->name), bt(t.to_string())))
+              .help = "user ids are strings: declare the field as `String` (or `String?` when some events have none)";
+          consistent = false;
+          continue;
+        }
+        if (f->name == "user") {
+          sink_.report(Code::E0516, e->span, "`event.user` is the event's own user, who receives actions anyway")
+              .help = "drop `to event.user`, or name the field of the other user, e.g. `to event.referrer`";
+          consistent = false;
+          continue;
+        }
+        p_.recipients[e] = f;
+      }
+      if (!first) {
+        first = &a;
+        first_field = f;
+      } else if (consistent && f != first_field) {
+        auto& d = sink_.report(Code::E0517, a.recipient ? a.recipient->span : a.resource_span,
+                               fmt::format("strategy {} delivers to {} here but to {} in its first action", bt(s->name),
+                                           f ? bt("event." + f->name) : std::string("the event's user"),
+                                           first_field ? bt("event." + first_field->name) : std::string("the event's user")));
+        d.secondary.push_back({first->recipient ? first->recipient->span : first->resource_span, "first action"});
+        d.help = "one delivery goes to one user (its caps and policies are that user's): reward each user in a strategy of its own";
+        consistent = false;
+      }
     }
   }
 
@@ -696,7 +911,13 @@ class Checker {
     // Budget and discount in different currencies cannot be reconciled at run time.
     if (!budget_currency.empty()) {
       for (auto* p : r->props)
-        if (p->key == "discount" && p->a) {
+        if (auto dr = p_.draws.find(p); p->key == "discount" && dr != p_.draws.end()) {
+          if (dr->second.currency != budget_currency)
+            sink_.report(Code::E0402, budget_span,
+                         fmt::format("budget is in `{}` but {} gives a discount in `{}`", budget_currency, bt(r->name),
+                                     dr->second.currency))
+                .secondary.push_back({p->span, "discount set here"});
+        } else if (p->key == "discount" && p->a && p->kind != PropKind::Draw) {
           const Type& t = p_.type_of(p->a);
           if (t.kind == TypeKind::Money && t.currency != budget_currency) {
             auto& d = sink_.report(Code::E0402, budget_span,

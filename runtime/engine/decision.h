@@ -56,6 +56,10 @@ struct Decision {
   bool released = false;   // the release of a held message (granted or rejected at the end of quiet hours)
   bool has_value = false;  // the strategy has `value:`: what it was worth for this user and event
   int64_t value = 0;       // millionths of the strategy's value_currency (or of a Decimal)
+  // Referral rewards (`grant X to event.f`): the trigger event's own user, and the recipient the
+  // event named (`user` is the recipient once it is a known user other than the event's user).
+  bool referral = false;
+  std::string trigger_user, recipient;
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 

@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "runtime/engine/draw.h"
+#include "runtime/engine/scheduler.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 
@@ -101,7 +104,8 @@ std::string quota_text(const char* what, int64_t used, int64_t limit, bool money
 
 }  // namespace
 
-Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas) {
+Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas,
+                                     const std::vector<Reason>* lost) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
     for (const auto& [strategy, time] : u.deliveries)
@@ -126,7 +130,8 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
   // or budget is the reason reported (rather than a policy's). It decides nothing: reserve()
   // does, atomically, once the actions that pass are known.
   int64_t cost = 0;
-  for (const auto& a : s.actions) cost += grants_.face_value(u, a.resource);
+  for (size_t ai = 0; ai < s.actions.size(); ++ai)
+    if (!lost || (*lost)[ai] == Reason::None) cost += grants_.face_value(u, s.actions[ai].resource);
   state::Quota used = quotas_->used(quota_[si]);
   state::QuotaLimits limits = quota_limits(s, now, cost);
   state::QuotaCheck c = state::check_quota(used, cost, limits);
@@ -345,6 +350,97 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
     d.has_value = true;
     d.value = ranked->value;
   }
+  // Referral rewards: the delivery goes to the user the event names, with that user's caps,
+  // policies and grants (docs/semantics.md, "Referral rewards").
+  User* target = &u;
+  std::string target_id = user_id;
+  std::optional<User> copy;  // explain decides on a copy of the recipient, as it does of the event's user
+  if (s.recipient_field >= 0) {
+    d.referral = true;
+    d.trigger_user = user_id;
+    Reason why = Reason::None;
+    if (!ev || !ev->present[s.recipient_field]) why = Reason::NoRecipient;
+    else {
+      d.recipient = std::string(users_.text(ev->fields[s.recipient_field]));
+      why = d.recipient.empty()               ? Reason::NoRecipient
+            : d.recipient == user_id          ? Reason::SelfReferral
+            : !users_.known(d.recipient)      ? Reason::UnknownRecipient
+                                              : Reason::None;
+    }
+    const auto& field = p_.events[s.event].fields[s.recipient_field].name;
+    if (trace_)
+      note({"recipient", why == Reason::None,
+            why == Reason::NoRecipient        ? fmt::format("`event.{}` is missing or empty", field)
+            : why == Reason::SelfReferral     ? fmt::format("`event.{}` is \"{}\", the event's own user", field, d.recipient)
+            : why == Reason::UnknownRecipient ? fmt::format("`event.{}` is \"{}\", a user the engine does not know", field, d.recipient)
+                                              : fmt::format("`event.{}` is \"{}\": the delivery is theirs, with their caps and policies",
+                                                            field, d.recipient)});
+    if (why != Reason::None) {
+      for (size_t ai = 0; ai < std::max<size_t>(s.actions.size(), 1); ++ai) {
+        d.action = static_cast<int32_t>(ai);
+        d.outcome = Outcome::Rejected;
+        d.reason = why;
+        ++stats_.rejected;
+        out.push_back(d);
+      }
+      return;
+    }
+    target_id = d.recipient;
+    d.user = target_id;
+    if (trace_) {
+      if (User* known = users_.find(target_id)) copy.emplace(*known);
+      else copy.emplace(users_.transient(target_id, true));
+      target = &*copy;
+    } else {
+      target = &users_.get(target_id);
+    }
+  }
+  deliver_to(*target, target_id, now, si, std::move(d), out);
+}
+
+// Random rewards: the draws of each action for this (user, unit), in action order. A lost
+// `with chance` draw is the action's reason; the amount is the drawn discount (else the face value
+// the caller computes).
+void DecisionRules::draw(const bytecode::Strategy& s, const Decision& d, std::vector<Reason>& lost,
+                         std::vector<int64_t>& amounts) {
+  lost.assign(s.actions.size(), Reason::None);
+  amounts.assign(s.actions.size(), -1);
+  // The draw's user and unit are the trigger event's (or the scheduled run's): a referral draws
+  // for the event that names the recipient.
+  const std::string& user = d.referral ? d.trigger_user : d.user;
+  std::string unit = d.event.empty() ? Scheduler::unit_id(s, d.at) : d.event;
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    const auto& a = s.actions[ai];
+    const auto& res = p_.resources[a.resource];
+    if (a.chance < bytecode::kCertain) {
+      ChanceDraw c = draw_chance(a.chance, draw_hash(user, unit, a.salt, "chance"));
+      if (!c.won) lost[ai] = Reason::LostDraw;
+      if (trace_) {
+        Check k{"chance", c.won,
+                fmt::format("with chance {}%: drew {} of 1000000, {} below {}", support::Decimal::from_units(a.chance * 100).to_string(),
+                            c.value, c.won ? "won:" : "lost: not", a.chance)};
+        k.action = static_cast<int32_t>(ai);
+        note(std::move(k));
+      }
+    }
+    if (res.draw != bytecode::Resource::Draw::None && lost[ai] == Reason::None) {
+      AmountDraw m = draw_amount(res, draw_hash(user, unit, a.salt, "amount"));
+      amounts[ai] = m.amount;
+      if (trace_) {
+        Check k{"draw", true,
+                fmt::format("`{}` draws its discount: {} {} (value {} of {}; the budget needs room for {} {})", res.name,
+                            support::Decimal::from_units(m.amount).to_string(), res.currency, m.index + 1, m.of,
+                            support::Decimal::from_units(res.discount).to_string(), res.currency)};
+        k.action = static_cast<int32_t>(ai);
+        note(std::move(k));
+      }
+    }
+  }
+}
+
+void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d,
+                               std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
   if (s.control_basis_points > 0) {
     int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);
@@ -359,18 +455,38 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
       return;
     }
   }
-  Reason strategy_why = strategy_limit(u, s, si, now);
+  // The draws come before the limits: a lost draw has nothing to give, so it consults no limit
+  // and counts for none. A delivery whose every action lost is only those rows.
+  std::vector<Reason> lost;
+  std::vector<int64_t> drawn;
+  draw(s, d, lost, drawn);
+  bool any_won = s.actions.empty();
+  for (Reason r : lost) any_won |= r == Reason::None;
+  if (!any_won) {
+    for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+      d.action = static_cast<int32_t>(ai);
+      d.outcome = Outcome::Rejected;
+      d.reason = lost[ai];
+      d.amount = 0;
+      ++stats_.rejected;
+      out.push_back(d);
+    }
+    return;
+  }
+  Reason strategy_why = strategy_limit(u, s, si, now, true, &lost);
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
   const size_t first_grant = u.grants.size(), first_out = out.size();
-  int64_t spent = 0;
+  int64_t spent = 0, most = 0;  // what the granted actions cost, and what they could have cost at most
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
     int64_t hold = 0;
-    Reason why = strategy_why == Reason::None ? action_limit(u, s, a, now, d.action, &hold) : strategy_why;
+    Reason why = lost[ai] != Reason::None     ? lost[ai]
+                 : strategy_why == Reason::None ? action_limit(u, s, a, now, d.action, &hold)
+                                                : strategy_why;
     if (why == Reason::None && hold) {
       d.outcome = Outcome::Held;
       d.reason = Reason::QuietHours;
@@ -380,6 +496,8 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
       d.outcome = Outcome::Granted;
       d.reason = Reason::None;
       Grant g = grants_.make_grant(u, si, d.action, now);
+      most += g.amount;
+      if (drawn[ai] >= 0) g.amount = drawn[ai];  // the drawn discount; the budget had room for the face value
       d.amount = g.amount;
       spent += g.amount;
       u.grants.push_back(g);
@@ -392,9 +510,15 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
   }
   // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
   if (u.grants.size() > first_grant || !holds.empty()) {
+    // A drawn discount reserves its drawn amount, but only if the budget has room for its largest
+    // value: the limits are lowered by the difference, so whether a user gets the reward never
+    // depends on what the user drew (semantics.md, "Random rewards").
+    state::QuotaLimits limits = quota_limits(s, now, most);
+    if (limits.budget >= 0) limits.budget -= most - spent;
+    if (limits.paced_budget >= 0) limits.paced_budget -= most - spent;
     // Explain reserves nothing: it asks the same rule whether the reservation would fit.
-    state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, quota_limits(s, now, spent))
-                                 : quotas_->reserve(quota_[si], spent, quota_limits(s, now, spent));
+    state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, limits)
+                                 : quotas_->reserve(quota_[si], spent, limits);
     if (c == state::QuotaCheck::Fits) {
       if (!trace_)
         for (size_t i = first_grant; i < u.grants.size(); ++i)
@@ -470,13 +594,21 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
   u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
   u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
-  const Reason strategy_why = strategy_limit(u, s, si, now, false);
+  // A control user draws as a treated user would: a lost draw is a control row with its reason.
+  std::vector<Reason> lost;
+  std::vector<int64_t> drawn;
+  draw(s, d, lost, drawn);
+  bool any_won = s.actions.empty();
+  for (Reason r : lost) any_won |= r == Reason::None;
+  const Reason strategy_why = any_won ? strategy_limit(u, s, si, now, false) : Reason::None;
   const size_t first_new = u.grants.size();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     d.action = static_cast<int32_t>(ai);
     d.outcome = Outcome::Control;
     int64_t hold = 0;  // a held message would have been received (later): no reason
-    d.reason = strategy_why == Reason::None ? action_limit(u, s, s.actions[ai], now, d.action, &hold) : strategy_why;
+    d.reason = lost[ai] != Reason::None     ? lost[ai]
+               : strategy_why == Reason::None ? action_limit(u, s, s.actions[ai], now, d.action, &hold)
+                                              : strategy_why;
     d.amount = 0;
     if (d.reason == Reason::None) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
     ++stats_.control;

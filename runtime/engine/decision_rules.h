@@ -4,8 +4,13 @@
 //   1. when      - the strategy's window (`between A and B`);
 //   2. if, who, where - the trigger condition, the audience and the event filter (evaluated by
 //                  the Evaluator; a fault is no match);
+//      recipient - a referral (`grant X to event.f`) decides the rest for the user the event
+//                  names, refused when missing, the event's own user or unknown;
 //   3. split     - the deterministic A/B bucket of (user, salt): a control user is decided by
 //                  steps 4 and 6 against real plus shadow grants and consumes nothing;
+//      draws     - `with chance P%` per action (a lost draw is that action's reason and consults no
+//                  limit) and drawn discounts (the budget needs room for the largest value and
+//                  reserves the drawn one);
 //   4. per-user limits - `per user N per P` caps, then the exclusive group;
 //   5. quotas (early look) - stock, budget, pacing at the cost of every action, so a spent
 //                  quota is the reason reported rather than a policy's;
@@ -83,7 +88,15 @@ class DecisionRules {
   // Limits of the strategy as a whole (per-user caps, stock, budget), then of one action
   // (claim window, policies). Reason::None when allowed, else the rejection reason.
   // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
-  Reason strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true);
+  // `lost`: per action, a lost `with chance` draw; those actions cost nothing in the early look.
+  Reason strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true,
+                        const std::vector<Reason>* lost = nullptr);
+  // From the split on, for the user who receives the delivery (the event's user, or the
+  // recipient a referral names).
+  void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d, std::vector<Decision>& out);
+  // The draws of random rewards for delivery `d` (docs/semantics.md, "Random rewards"): per
+  // action, LostDraw when its `with chance` draw lost; the drawn discount, or -1.
+  void draw(const bytecode::Strategy& s, const Decision& d, std::vector<Reason>& lost, std::vector<int64_t>& amounts);
   // A control user's delivery, decided as if treated against the user's real and shadow grants.
   void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
   // `ai`: the action's index for explain's checks. `hold_until`: set to the end of the quiet hours

@@ -34,6 +34,7 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
       mark_unit(s.where, s.event);
       mark_unit(s.trigger_if, s.event);
       if (s.index_field >= 0) read[s.event][s.index_field] = 1;
+      if (s.recipient_field >= 0) read[s.event][s.recipient_field] = 1;
     }
   return read;
 }

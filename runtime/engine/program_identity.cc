@@ -169,6 +169,12 @@ struct Hasher {
     c.i64(r.use_from); c.i64(r.use_to); c.str(r.text);
     for (const auto& list : r.restrictions) { c.i64(int64_t(list.size())); for (const auto& v : list) c.str(v); }
     c.i64(r.decay); c.i64(r.fixed_from_third);
+    // Added with random rewards; hashed only when used, so older programs keep their hashes.
+    if (r.draw != Resource::Draw::None) {
+      c.str("draw"); c.i64(int64_t(r.draw)); c.i64(r.draw_lo); c.i64(r.draw_hi); c.i64(r.draw_step);
+      c.i64(int64_t(r.draw_values.size()));
+      for (size_t i = 0; i < r.draw_values.size(); ++i) { c.i64(r.draw_values[i]); c.i64(r.draw_weights[i]); }
+    }
   }
   void policy(const Policy& pol) {
     c.str(pol.name); c.str(pol.business); c.i64(pol.max_unredeemed); c.str(pol.unredeemed_kind);
@@ -191,7 +197,11 @@ struct Hasher {
     c.i64(int64_t(s.actions.size()));
     for (const auto& a : s.actions) {
       c.i64(a.send); resource(p.resources[a.resource]); c.str(a.channel >= 0 ? p.channels[a.channel] : ""); c.str(a.code);
+      // Random and referral rewards: hashed only when used, so older programs keep their hashes.
+      if (a.chance != kCertain) { c.str("chance"); c.i64(a.chance); }
+      if (a.chance != kCertain || p.resources[a.resource].draw != Resource::Draw::None) { c.str("salt"); c.str(a.salt); }
     }
+    if (s.recipient_field >= 0) { c.str("recipient"); c.str(p.events[s.event].fields[s.recipient_field].name); }
     c.i64(s.has_budget); c.i64(s.budget); c.str(s.budget_currency); c.i64(s.stock);
     c.i64(int64_t(s.per_user.size()));
     for (const auto& cap : s.per_user) { c.i64(cap.count); period(cap.period); }

@@ -275,6 +275,11 @@ std::string Recorder::decision_json(const Decision& d) const {
     money(",\"value\":", d.value);
     if (!s->value_currency.empty()) str(",\"value_currency\":", true, s->value_currency);
   }
+  // A referral names the event's own user and the recipient the event named.
+  if (d.referral) {
+    str(",\"trigger_user\":", true, d.trigger_user);
+    str(",\"recipient\":", !d.recipient.empty(), d.recipient);
+  }
   out += '}';
   return out;
 }

@@ -68,6 +68,10 @@ class Users {
   Users(const bytecode::Program& program, vm::StringPool& strings);
 
   User* find(std::string_view id) const;
+  // Whether the engine knows the user: a profile row, an event of theirs, or grants in the ledger.
+  bool known(std::string_view id) const { return find(id) || restored_.count(std::string(id)); }
+  // The text of an interned string (an event's String field).
+  std::string_view text(int64_t id) const { return strings_.text(id); }
   // The user, created on first use (with the grants restored for it, if any).
   User& get(const std::string& id);
   // A user not kept: the profile defaults and, when `with_restored`, the restored grants and
