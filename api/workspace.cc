@@ -482,7 +482,7 @@ class Indexer {
       }
       case K::Aggregate: {
         auto* a = static_cast<const ast::AggregateExpr*>(e);
-        event_use(a->event, a->event_span);
+        if (a->source == ast::HistorySource::Events) event_use(a->event, a->event_span);
         if (!a->field.empty())
           if (auto it = p_.events.find(a->event); it != p_.events.end()) {
             Target t;
@@ -1510,6 +1510,11 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       for (auto& b : bytecode::all_builtins()) add(b.name, SymbolKind::Builtin, b.signature, b.description);
       for (const char* agg : {"count", "sum", "avg", "min", "max", "first", "last", "exists"})
         add(agg, SymbolKind::Keyword, "aggregate", "`" + std::string(agg) + "(Event.field where ... within ...)`");
+      add("received", SymbolKind::Keyword, "delivery history",
+          "`received(strategy or resource, channel: C, code: \"X\")`: the user's own deliveries (alone: exists; "
+          "`count(received(...) within 7 days)`)");
+      add("redeemed", SymbolKind::Keyword, "delivery history",
+          "`redeemed(strategy or resource)`: redemptions of the user's grants (`exists(redeemed(...))`)");
     };
     auto expression = [&](bool event_fields) {
       if (event_fields) fields_of(event_of(cx.trigger));

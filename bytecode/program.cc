@@ -214,6 +214,8 @@ std::string serialize(const Program& p) {
   for (auto& a : p.aggregates) {
     w.u8(uint8_t(a.kind)); w.u8(uint8_t(a.window)); w.u32(a.event); w.u32(uint32_t(a.field)); w.u32(uint32_t(a.filter_unit));
     w.i64(a.window_value); w.u8(uint8_t(a.value_kind)); w.str(a.text);
+    w.u8(uint8_t(a.source)); w.u32(uint32_t(a.strategy)); w.u32(uint32_t(a.resource)); w.u32(uint32_t(a.channel));
+    w.str(a.code);
   }
   w.u32(uint32_t(p.units.size()));
   for (auto& u : p.units) {
@@ -314,6 +316,8 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     auto& a = p.aggregates.emplace_back();
     a.kind = r.enum_<AggKind>(8); a.window = r.enum_<Window>(6); a.event = r.u32(); a.field = int32_t(r.u32());
     a.filter_unit = int32_t(r.u32()); a.window_value = r.i64(); a.value_kind = r.enum_<Kind>(11); a.text = r.str();
+    a.source = r.enum_<AggSource>(3); a.strategy = int32_t(r.u32()); a.resource = int32_t(r.u32());
+    a.channel = int32_t(r.u32()); a.code = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& u = p.units.emplace_back();
@@ -448,6 +452,16 @@ bool verify(const Program& p, std::string& error) {
   // ---- aggregates and segments
   auto unit_ok = [&](int32_t u) { return u == -1 || (u >= 0 && size_t(u) < p.units.size()); };
   for (const auto& a : p.aggregates) {
+    if (a.source != AggSource::Events) {
+      // Delivery history: counted, never a field or a filter; its selectors name existing entries.
+      auto in = [](int32_t i, size_t n) { return i >= -1 && (i < 0 || size_t(i) < n); };
+      if ((a.kind != AggKind::Count && a.kind != AggKind::Exists) || a.field != -1 || a.filter_unit != -1 ||
+          !in(a.strategy, p.strategies.size()) || !in(a.resource, p.resources.size()) || !in(a.channel, p.channels.size()))
+        return fail(fmt::format("delivery-history aggregate `{}` is not a count or names a missing strategy, resource or channel", a.text));
+      bool sized = a.window == Window::Within || a.window == Window::LastN || a.window == Window::PreviousN;
+      if (sized && a.window_value <= 0) return fail(fmt::format("aggregate `{}` has a window of {}", a.text, a.window_value));
+      continue;
+    }
     if (a.event >= p.events.size() || !unit_ok(a.filter_unit) || a.field < -1 ||
         (a.field >= 0 && size_t(a.field) >= p.events[a.event].fields.size()))
       return fail("aggregate refers to a missing event, field or filter");
@@ -595,6 +609,10 @@ std::string disassemble(const Program& p) {
   }
   for (size_t i = 0; i < p.aggregates.size(); ++i) {
     const auto& a = p.aggregates[i];
+    if (a.source != AggSource::Events) {
+      out += fmt::format("aggregate g{} = {} on {}\n", i, a.text, a.source == AggSource::Received ? "deliveries" : "redemptions");
+      continue;
+    }
     out += fmt::format("aggregate g{} = {} on {}{}\n", i, a.text, p.events[a.event].name,
                        a.filter_unit >= 0 ? fmt::format(" filter u{}", a.filter_unit) : "");
   }
@@ -626,7 +644,10 @@ std::string disassemble_json(const Program& p) {
   for (size_t i = 0; i < p.aggregates.size(); ++i) {
     const auto& a = p.aggregates[i];
     out += fmt::format("{}{{\"id\":\"g{}\",\"text\":{},\"event\":{},\"filter_unit\":{}}}", i ? "," : "", i,
-                       support::json_quote(a.text), support::json_quote(p.events[a.event].name),
+                       support::json_quote(a.text),
+                       support::json_quote(a.source == AggSource::Received   ? std::string("deliveries")
+                                           : a.source == AggSource::Redeemed ? std::string("redemptions")
+                                                                             : p.events[a.event].name),
                        a.filter_unit >= 0 ? fmt::format("\"u{}\"", a.filter_unit) : "null");
   }
   out += "],\"units\":[";

@@ -20,7 +20,9 @@ namespace crm::bytecode {
 // type-flag argument.
 // v9: random rewards (resources draw their discount: draw, draw_lo/hi/step, draw_values/weights;
 // actions carry chance and salt) and referral rewards (strategies carry recipient_field).
-constexpr uint32_t kFormatVersion = 9;
+// v10: aggregates have a source (events, or the user's deliveries and redemptions) and, for
+// delivery history, a strategy / resource / channel / code filter.
+constexpr uint32_t kFormatVersion = 10;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -80,6 +82,10 @@ struct EventType {
 
 enum class AggKind : uint8_t { Count, Sum, Avg, Min, Max, First, Last, Exists };
 enum class Window : uint8_t { All, Within, LastN, Previous, PreviousN, Since };
+// What an aggregate counts: the user's events of one type, or the user's own delivery history
+// (docs/semantics.md, "Delivery history"): deliveries made to the user (`received(...)`) and
+// redemptions of the user's grants (`redeemed(...)`). History aggregates are count or exists.
+enum class AggSource : uint8_t { Events, Received, Redeemed };
 
 // One history aggregate the runtime maintains per user, incrementally, as events arrive.
 struct AggSpec {
@@ -91,6 +97,13 @@ struct AggSpec {
   int64_t window_value = 0;  // Within: micros; LastN/PreviousN: N; Since: time
   Kind value_kind = Kind::Int;
   std::string text;          // the source text, for disassembly and explanations
+  // Received / Redeemed (then `event`, `field` and `filter_unit` are unused: 0, -1, -1): which
+  // deliveries count, each -1 / empty for any.
+  AggSource source = AggSource::Events;
+  int32_t strategy = -1;     // index into Program::strategies
+  int32_t resource = -1;     // index into Program::resources
+  int32_t channel = -1;      // index into Program::channels
+  std::string code;          // the action's delivery code
 };
 
 struct Unit {

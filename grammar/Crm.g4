@@ -160,6 +160,9 @@ primary
     | '[' (expr (',' expr)* ','?)? ']'                             # listLit
     | agg=('count' | 'sum' | 'avg' | 'min' | 'max' | 'first' | 'last' | 'exists')
         '(' event=ID ('.' field=ident)? ('where' filter=expr)? aggWindow? ')'   # aggregate
+    | agg=('count' | 'sum' | 'avg' | 'min' | 'max' | 'first' | 'last' | 'exists')
+        '(' history aggWindow? ')'                                 # historyAggregate
+    | history                                                      # historyExpr
     | ID '(' (arg (',' arg)* ','?)? ')'                            # callExpr
     | ident                                                        # nameExpr
     | scope=('event' | 'profile')                                  # scopeExpr
@@ -175,6 +178,10 @@ aggWindow
 
 arg : (name=ident ':')? expr ;
 
+// The user's own delivery history (docs/language.md, 3.4): `received(d11_warmup)`,
+// `count(received(resource: cashback_20) within 30 days)`, `exists(redeemed(d11_day_30))`.
+history : source=('received' | 'redeemed') '(' (arg (',' arg)* ','?)? ')' ;
+
 // Words that are keywords only where a clause needs them; elsewhere they are ordinary names,
 // so a profile may still have fields called `type`, `code` or `stock`.
 ident
@@ -182,6 +189,7 @@ ident
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
     | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to'
+    | 'received' | 'redeemed'
     ;
 
 // ---- random and referral rewards ------------------------------------------------------------

@@ -38,4 +38,13 @@ const char* to_string(AggKind k) {
   return "?";
 }
 
+const char* to_string(HistorySource s) {
+  switch (s) {
+    case HistorySource::Events: return "";
+    case HistorySource::Received: return "received";
+    case HistorySource::Redeemed: return "redeemed";
+  }
+  return "?";
+}
+
 }  // namespace crm::ast

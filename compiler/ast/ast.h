@@ -76,9 +76,18 @@ struct CallExpr : Expr {
 enum class AggKind : uint8_t { Count, Sum, Avg, Min, Max, First, Last, Exists };
 enum class WindowKind : uint8_t { All, Within, LastN, Previous, PreviousN, Since };
 
+// What an aggregate reads: the user's events, or the user's own delivery history (`received(...)`:
+// deliveries made to the user, `redeemed(...)`: redemptions of the user's grants), narrowed by
+// `history_args` (a strategy or resource named positionally, `resource:`, `strategy:`... ).
+enum class HistorySource : uint8_t { Events, Received, Redeemed };
+
 struct AggregateExpr : Expr {
   AggregateExpr() : Expr(ExprKind::Aggregate) {}
   AggKind agg = AggKind::Count;
+  HistorySource source = HistorySource::Events;
+  bool bare = false;               // `received(x)` written alone: exists(received(x))
+  std::vector<Arg> history_args;   // Received / Redeemed
+  Span history_span;               // `received(...)` itself
   std::string event;
   Span event_span;
   std::string field;  // empty when aggregating whole events
@@ -123,6 +132,7 @@ struct IfExpr : Expr {
 
 const char* to_string(BinaryOp op);
 const char* to_string(AggKind k);
+const char* to_string(HistorySource s);  // "received", "redeemed" ("" for events)
 
 // ---- types as written ------------------------------------------------------------------------
 

@@ -80,6 +80,11 @@ std::string dump(const Expr* e) {
     case ExprKind::Aggregate: {
       auto* a = static_cast<const AggregateExpr*>(e);
       std::string s = fmt::format("({} {}", to_string(a->agg), a->event);
+      if (a->source != HistorySource::Events) {
+        s = fmt::format("({}{} ({}", to_string(a->agg), a->bare ? " bare" : "", to_string(a->source));
+        for (auto& x : a->history_args) s += " " + (x.name.empty() ? "" : x.name + ":") + dump(x.value);
+        s += ")";
+      }
       if (!a->field.empty()) s += "." + a->field;
       if (a->filter) s += " (where " + dump(a->filter) + ")";
       if (a->window != WindowKind::All) {

@@ -125,6 +125,7 @@ class UnitGen {
   uint16_t arith(const BinaryExpr* b, const Env& env);
   uint16_t call(const CallExpr* c, const Env& env);
   uint16_t aggregate(const AggregateExpr* a, const std::string& field, Span field_span, const Env& env);
+  uint16_t history(const AggregateExpr* a, const Env& env);
   uint16_t membership(const BinaryExpr* b, const Env& env);
   std::optional<uint16_t> compare_with_constant(const BinaryExpr* b, const Env& env);
   std::optional<Value> static_value(const Expr* e, const Env& env);
@@ -153,9 +154,12 @@ class Codegen {
         if (auto z = support::load_zone(p_.zone, why)) prog_.zone = std::move(*z);
         else throw Unsupported(why);  // the checker resolved it; the database changed since
       }
+      int strategies = 0;
       for (const auto& m : p_.modules)
         for (const Decl* d : m.ast->decls) {
           if (d->kind == DeclKind::Resource) resource(static_cast<const ResourceDecl*>(d));
+          // Strategies are numbered in the order strategy() appends them.
+          if (d->kind == DeclKind::Strategy) strategy_index_.emplace(d->name, strategies++);
         }
       for (const auto& m : p_.modules)
         for (const Decl* d : m.ast->decls) {
@@ -193,6 +197,7 @@ class Codegen {
   std::map<const sema::FieldInfo*, int> field_index_;  // field -> position in its record
   std::map<std::string, int> resource_index_;
   bool index_scene_ = false;  // the strategy being generated is indexed by its event's scene
+  std::map<std::string, int> strategy_index_;  // known before any unit is compiled (history reads it)
 
   uint32_t constant(int64_t v) {
     auto [it, fresh] = const_index_.emplace(v, static_cast<uint32_t>(prog_.constants.size()));
@@ -787,6 +792,7 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
 
 uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Span, const Env& env) {
   auto& p = g_.p_;
+  if (a->source != HistorySource::Events) return history(a, env);
   const sema::RecordInfo* rec = p.events.at(a->event).get();
   int event = g_.event_index_.at(a->event);
   int fidx = -1;
@@ -805,7 +811,7 @@ uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Sp
     wv = std::stoll(a->window_n);
   }
   AggKey key{static_cast<int>(a->agg), event, fidx, a->filter ? static_cast<int>(a->filter->id) : -1,
-             static_cast<int>(a->window), wv};
+             static_cast<int>(a->window), wv, std::string()};
   auto it = g_.agg_index_.find(key);
   uint32_t g;
   if (it != g_.agg_index_.end()) {
@@ -838,6 +844,53 @@ uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Sp
     emit({Op::HAS_AGG, p, g});
     presence_[r] = p;
   }
+  return r;
+}
+
+// `received(...)` / `redeemed(...)`: a count over the user's delivery history, which the engine
+// maintains beside the event aggregates (runtime/engine/delivery_history.h); read like them.
+uint16_t UnitGen::history(const AggregateExpr* a, const Env& env) {
+  auto& p = g_.p_;
+  auto hf = p.history.find(a->id);
+  if (hf == p.history.end()) throw Unsupported("delivery history not checked");
+  const sema::HistoryFilter& f = hf->second;
+  int64_t wv = 0;
+  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
+    auto v = static_value(a->window_expr, env);
+    if (!v) throw Unsupported("aggregate window is not constant");
+    if (auto* d = std::get_if<Value::Duration>(&v->v)) wv = d->micros;
+    else if (auto* t = std::get_if<Value::Time>(&v->v)) wv = t->micros;
+  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
+    wv = std::stoll(a->window_n);
+  }
+  int source = a->source == HistorySource::Received ? -1 : -2;
+  // A bare `received(x)` is `exists(received(x))`: one aggregate for both spellings.
+  AggKey key{static_cast<int>(a->agg), source, -1, -1, static_cast<int>(a->window), wv, f.key()};
+  auto it = g_.agg_index_.find(key);
+  uint32_t g;
+  if (it != g_.agg_index_.end()) {
+    g = it->second;
+  } else {
+    bytecode::AggSpec spec;
+    spec.kind = static_cast<bytecode::AggKind>(a->agg);
+    spec.window = static_cast<bytecode::Window>(a->window);
+    spec.source = a->source == HistorySource::Received ? bytecode::AggSource::Received : bytecode::AggSource::Redeemed;
+    spec.window_value = wv;
+    if (!f.strategy.empty()) spec.strategy = g_.strategy_index_.at(f.strategy);
+    if (!f.resource.empty()) spec.resource = g_.resource_index_.at(f.resource);
+    if (!f.channel.empty()) {
+      auto c = std::find(g_.prog_.channels.begin(), g_.prog_.channels.end(), f.channel);
+      if (c == g_.prog_.channels.end()) throw Unsupported("unknown channel in a delivery history");
+      spec.channel = static_cast<int32_t>(c - g_.prog_.channels.begin());
+    }
+    spec.code = f.code;
+    spec.text = format::format_expr(a);
+    g = static_cast<uint32_t>(g_.prog_.aggregates.size());
+    g_.prog_.aggregates.push_back(std::move(spec));
+    g_.agg_index_[key] = g;
+  }
+  uint16_t r = reg();
+  emit({Op::LOAD_AGG, r, g});
   return r;
 }
 

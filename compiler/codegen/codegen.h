@@ -15,8 +15,9 @@
 
 namespace crm::codegen {
 
-// Identity of a history aggregate: kind, event, field, filter node, window kind and value.
-using AggKey = std::tuple<int, int, int, int, int, int64_t>;
+// Identity of a history aggregate: kind, event, field, filter node, window kind and value, and
+// for delivery history (event -1 received, -2 redeemed) its filter (sema::HistoryFilter::key()).
+using AggKey = std::tuple<int, int, int, int, int, int64_t, std::string>;
 
 struct Output {
   bytecode::Program program;

@@ -105,6 +105,15 @@ std::string expr(const Expr* e, int) {
     }
     case ExprKind::Aggregate: {
       auto* a = static_cast<const AggregateExpr*>(e);
+      if (a->source != HistorySource::Events) {
+        std::string h = std::string(to_string(a->source)) + "(";
+        for (size_t i = 0; i < a->history_args.size(); ++i)
+          h += (i ? ", " : "") + (a->history_args[i].name.empty() ? "" : a->history_args[i].name + ": ") +
+               sub(a->history_args[i].value, kIf);
+        h += ")";
+        if (a->bare) return h;
+        return std::string(to_string(a->agg)) + "(" + h + window(a) + ")";
+      }
       std::string s = std::string(to_string(a->agg)) + "(" + a->event;
       if (!a->field.empty()) s += "." + a->field;
       if (a->filter) s += " where " + sub(a->filter, kIf);

@@ -729,6 +729,21 @@ class Builder {
     if (auto* e = dynamic_cast<P::SetLitContext*>(c)) return collection(c, e->expr(), true);
     if (auto* e = dynamic_cast<P::ListLitContext*>(c)) return collection(c, e->expr(), false);
     if (auto* e = dynamic_cast<P::AggregateContext*>(c)) return aggregate(e);
+    if (auto* e = dynamic_cast<P::HistoryAggregateContext*>(c)) {
+      auto* n = node<ast::AggregateExpr>(e);
+      n->agg = agg_kind(text(e->agg));
+      history(e->history(), n);
+      window(e->aggWindow(), n);
+      return n;
+    }
+    if (auto* e = dynamic_cast<P::HistoryExprContext*>(c)) {
+      // `received(x)` alone is `exists(received(x))`, kept bare for the formatter.
+      auto* n = node<ast::AggregateExpr>(e);
+      n->agg = ast::AggKind::Exists;
+      n->bare = true;
+      history(e->history(), n);
+      return n;
+    }
     if (auto* e = dynamic_cast<P::CallExprContext*>(c)) {
       auto* n = node<ast::CallExpr>(c);
       n->callee = text(e->ID());
@@ -765,18 +780,41 @@ class Builder {
     return n;
   }
 
-  ast::Expr* aggregate(P::AggregateContext* e) {
-    auto* n = node<ast::AggregateExpr>(e);
+  static ast::AggKind agg_kind(const std::string& word) {
     static const std::pair<const char*, ast::AggKind> kAggs[] = {
         {"count", ast::AggKind::Count}, {"sum", ast::AggKind::Sum},     {"avg", ast::AggKind::Avg},
         {"min", ast::AggKind::Min},     {"max", ast::AggKind::Max},     {"first", ast::AggKind::First},
         {"last", ast::AggKind::Last},   {"exists", ast::AggKind::Exists}};
-    for (auto& [s, k] : kAggs) if (text(e->agg) == s) n->agg = k;
+    for (auto& [s, k] : kAggs) if (word == s) return k;
+    return ast::AggKind::Count;
+  }
+
+  void history(P::HistoryContext* h, ast::AggregateExpr* n) {
+    if (!h) return;
+    n->source = text(h->source) == "redeemed" ? ast::HistorySource::Redeemed : ast::HistorySource::Received;
+    n->history_span = span(h);
+    for (auto* ac : h->arg()) {
+      ast::Arg a;
+      a.name = text(ac->name);
+      a.name_span = span(ac->name);
+      a.value = expr(ac->expr());
+      n->history_args.push_back(std::move(a));
+    }
+  }
+
+  ast::Expr* aggregate(P::AggregateContext* e) {
+    auto* n = node<ast::AggregateExpr>(e);
+    n->agg = agg_kind(text(e->agg));
     n->event = text(e->event);
     n->event_span = span(e->event);
     if (e->field) { n->field = text(e->field); n->field_span = span(e->field); }
     n->filter = expr(e->filter);
-    if (auto* w = e->aggWindow()) {
+    window(e->aggWindow(), n);
+    return n;
+  }
+
+  void window(P::AggWindowContext* w, ast::AggregateExpr* n) {
+    if (w) {
       n->window_span = span(w);
       if (auto* x = dynamic_cast<P::WithinWindowContext*>(w)) {
         n->window = ast::WindowKind::Within;
@@ -792,7 +830,6 @@ class Builder {
         n->window_expr = arith(x->arith());
       }
     }
-    return n;
   }
 
   const source::SourceFile& file_;

@@ -92,6 +92,14 @@ struct Draw {
   std::string currency;
 };
 
+// What a delivery-history aggregate (`received(...)`, `redeemed(...)`) selects, as the checker
+// resolved its arguments: declaration names, a channel value, a delivery code; empty = any.
+struct HistoryFilter {
+  std::string strategy, resource, channel, code;
+  // A stable text of the filter: part of the aggregate's identity (codegen::AggKey).
+  std::string key() const { return "strategy=" + strategy + ";resource=" + resource + ";channel=" + channel + ";code=" + code; }
+};
+
 struct Program {
   source::SourceManager sources;
   ast::AstContext ast;
@@ -116,6 +124,8 @@ struct Program {
   std::map<const ast::Property*, Draw> draws;
   // The trigger event's field each `grant X to FIELD` names (referral rewards), by the expression.
   std::map<const ast::Expr*, const FieldInfo*> recipients;
+  // The resolved filter of every checked delivery-history aggregate.
+  std::map<ast::NodeId, HistoryFilter> history;
 
   const Type& type_of(const ast::Node* n) const {
     static const Type kError;

@@ -1691,6 +1691,7 @@ class Checker {
   // ---- aggregates ----------------------------------------------------------------------------
 
   Type aggregate(const AggregateExpr* a, Env& env) {
+    if (a->source != HistorySource::Events) return history(a, env);
     auto it = p_.events.find(a->event);
     if (it == p_.events.end()) {
       std::vector<std::string> names;
@@ -1766,6 +1767,113 @@ class Checker {
       }
     }
     return {};
+  }
+
+  // `received(...)` / `redeemed(...)`: the user's own deliveries and redemptions, counted like
+  // events (docs/language.md, 3.4). The arguments select them: a strategy or a resource named
+  // positionally, `resource: R`, `channel: C`, `code: "X"`; none selects every one.
+  Type history(const AggregateExpr* a, Env& env) {
+    const char* src = to_string(a->source);
+    HistoryFilter f;
+    bool ok = true;
+    auto bad = [&](Span at, std::string msg, std::string help) {
+      sink_.report(Code::E0419, at, std::move(msg)).help = std::move(help);
+      ok = false;
+    };
+    auto name_of = [&](const ast::Arg& x) -> const NameExpr* {
+      if (x.value && x.value->kind == ExprKind::Name) return static_cast<const NameExpr*>(x.value);
+      if (x.value) bad(x.value->span, fmt::format("`{}(...)` needs a name here, not an expression", src),
+                       "name a strategy or a resource, e.g. `received(d11_warmup)`");
+      return nullptr;
+    };
+    auto decl_of = [&](const NameExpr* n, bool strategy_ok) -> const Decl* {
+      const Symbol* sym = res_.lookup(env.module, n->name, n->span);
+      if (!sym) {
+        std::vector<std::string> names;
+        auto add = [&](ModuleInfo* x) {
+          for (auto& [nm, sy] : x->symbols)
+            if (sy.decl->kind == DeclKind::Resource || (strategy_ok && sy.decl->kind == DeclKind::Strategy)) names.push_back(nm);
+        };
+        add(env.module);
+        for (auto* imp : res_.visible_imports(env.module)) add(imp->target);
+        auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown {} {}", strategy_ok ? "strategy or resource" : "resource", bt(n->name)));
+        if (auto c = diag::closest_match(n->name, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+        ok = false;
+        return nullptr;
+      }
+      if (sym->decl->kind != DeclKind::Resource && !(strategy_ok && sym->decl->kind == DeclKind::Strategy)) {
+        sink_.report(Code::E0207, n->span, fmt::format("{} is not a {}", bt(n->name), strategy_ok ? "strategy or a resource" : "resource"))
+            .secondary.push_back({sym->decl->name_span, "defined here"});
+        ok = false;
+        return nullptr;
+      }
+      use(n->span, sym->decl);
+      return sym->decl;
+    };
+    bool positional = false;
+    for (const auto& x : a->history_args) {
+      Span at = x.name.empty() ? (x.value ? x.value->span : a->history_span) : x.name_span;
+      if (x.name.empty() || x.name == "resource") {
+        if (x.name.empty() && positional) {
+          bad(at, fmt::format("`{}(...)` takes one strategy or resource by position", src),
+              "narrow it further with `resource:`, `channel:` or `code:`");
+          continue;
+        }
+        positional |= x.name.empty();
+        const NameExpr* n = name_of(x);
+        const Decl* d = n ? decl_of(n, x.name.empty()) : nullptr;
+        if (!d) continue;
+        std::string& slot = d->kind == DeclKind::Strategy ? f.strategy : f.resource;
+        if (!slot.empty()) {
+          bad(at, fmt::format("`{}(...)` names two {}", src, d->kind == DeclKind::Strategy ? "strategies" : "resources"),
+              "a delivery has one strategy and each action one resource: name one");
+          continue;
+        }
+        slot = n->name;
+        if (a->source == HistorySource::Redeemed && d->kind == DeclKind::Resource) {
+          auto* r = static_cast<const ResourceDecl*>(d);
+          if (r->resource_kind == "push" || r->resource_kind == "sms" || r->resource_kind == "points")
+            bad(n->span, fmt::format("{} is a {}{}, which is never redeemed", bt(n->name), r->resource_kind,
+                                     r->resource_kind == "points" ? "" : " message"),
+                fmt::format("coupons and red envelopes are redeemed; write `received({})` for deliveries", n->name));
+        }
+      } else if (x.name == "channel") {
+        const NameExpr* n = name_of(x);
+        if (!n) continue;
+        const EnumInfo* channel_enum = nullptr;
+        for (auto& e : p_.enums) if (e.name == "Channel" && e.decl && res_.prelude() && e.decl == res_.find_prelude_channel()) channel_enum = &e;
+        std::string v = n->name;
+        if (auto dot = v.rfind('.'); dot != std::string::npos) v = v.substr(dot + 1);
+        if (!channel_enum || channel_enum->find(v) < 0) {
+          auto& d = sink_.report(Code::E0406, n->span, fmt::format("{} is not a channel", bt(n->name)));
+          if (channel_enum) {
+            if (auto c = diag::closest_match(v, channel_enum->values); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+            else d.help = "channels are " + join_values(*channel_enum);
+          }
+          ok = false;
+          continue;
+        }
+        use(n->span, EnumValueRef{channel_enum, channel_enum->find(v)});
+        f.channel = v;
+      } else if (x.name == "code") {
+        if (!x.value || x.value->kind != ExprKind::String) {
+          bad(x.value ? x.value->span : at, "`code:` needs the delivery code as a string literal", "e.g. `code: \"D11-W1\"`");
+          continue;
+        }
+        f.code = static_cast<const StringLit*>(x.value)->value;
+      } else {
+        bad(x.name_span, fmt::format("`{}(...)` has no argument {}", src, bt(x.name)),
+            "write a strategy or resource name, `resource: R`, `channel: C` or `code: \"X\"`");
+      }
+    }
+    check_window(a, env);
+    if (a->agg != AggKind::Count && a->agg != AggKind::Exists) {
+      bad(a->span, fmt::format("`{}` cannot be taken of `{}(...)`: deliveries are counted, they have no values", to_string(a->agg), src),
+          fmt::format("write `count({}(...))`, `exists({}(...))` or `{}(...)` alone", src, src, src));
+    }
+    if (!ok) return {};
+    p_.history[a->id] = f;
+    return Type::of(a->agg == AggKind::Count ? TypeKind::Int : TypeKind::Bool);
   }
 
   void check_window(const AggregateExpr* a, Env& env) {

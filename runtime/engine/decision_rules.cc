@@ -524,6 +524,14 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
         for (size_t i = first_grant; i < u.grants.size(); ++i)
           if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
       u.deliveries.emplace_back(si, now);
+      // The delivery enters the user's history at once: strategies decided after this one, in
+      // this unit too, see it in received(...) (docs/semantics.md, "Delivery history").
+      if (users_.history().used()) {
+        std::vector<int32_t> delivered;
+        for (size_t i = first_out; i < out.size(); ++i)
+          if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) delivered.push_back(out[i].action);
+        users_.history().delivered(u, si, delivered, now);
+      }
       if (!trace_)
         for (const auto& [ai, at] : holds) releases_.push({at, user_id, si, ai, now});
     } else {

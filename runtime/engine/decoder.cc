@@ -25,6 +25,7 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
       if (in.op == bytecode::Op::LOAD_EVENT && in.a < read[event].size()) read[event][in.a] = 1;
   };
   for (const auto& a : p_.aggregates) {
+    if (a.source != bytecode::AggSource::Events) continue;  // delivery history reads no event
     if (a.field >= 0) read[a.event][a.field] = 1;
     mark_unit(a.filter_unit, a.event);
   }

@@ -39,7 +39,8 @@ Engine::Engine(const bytecode::Program& program, EngineOptions options)
       recorder_(program) {
   collections_.seed(p_.sets);  // collection defaults are handles into these
   aggs_by_event_.resize(p_.events.size());
-  for (uint32_t g = 0; g < p_.aggregates.size(); ++g) aggs_by_event_[p_.aggregates[g].event].push_back(g);
+  for (uint32_t g = 0; g < p_.aggregates.size(); ++g)
+    if (p_.aggregates[g].source == bytecode::AggSource::Events) aggs_by_event_[p_.aggregates[g].event].push_back(g);
 }
 
 Engine::~Engine() = default;
@@ -221,6 +222,7 @@ void Engine::restore(const state::LedgerEntry& e) {
         restored_held_[key] = e.at;
         auto& ds = users_.restored()[e.user].deliveries;
         if (ds.empty() || ds.back() != std::make_pair(s->second, e.at)) ds.emplace_back(s->second, e.at);
+        restore_history(e, s->second, ai, false);
         return;
       }
       restored_held_.erase(key);
@@ -245,6 +247,7 @@ void Engine::restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t si, 
     for (auto& g : u.grants)
       if (g.strategy == si && g.resource == ri && g.time == e.granted_at && g.state == GrantState::Open) {
         g.state = o == Outcome::Redeemed ? GrantState::Redeemed : GrantState::Expired;
+        if (o == Outcome::Redeemed) restore_history(e, si, g.action, true);
         break;
       }
     return;
@@ -258,6 +261,27 @@ void Engine::restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t si, 
   // message (granted_at: when it was held) belongs to the delivery counted when it was held.
   if (!shadow && e.granted_at != 0) return;
   if (deliveries.empty() || deliveries.back() != std::make_pair(si, e.at)) deliveries.emplace_back(si, e.at);
+  if (!shadow) restore_history(e, si, ai, false);
+}
+
+// The user's delivery history as the ledger has it (docs/semantics.md, "Delivery history"): the
+// granted and held actions of each delivery, and each redemption, replayed into the received /
+// redeemed aggregates when the stream meets the user (Users::get).
+void Engine::restore_history(const state::LedgerEntry& e, uint32_t si, int32_t ai, bool redemption) {
+  if (!users_.history().used()) return;
+  Restored& u = users_.restored()[e.user];
+  HistoryEntry h;
+  h.redemption = redemption;
+  h.strategy = si;
+  h.action = ai;
+  h.at = e.at;
+  if (!redemption) {
+    h.new_delivery = !(u.last_unit == e.unit && u.last_strategy == si && u.last_at == e.at);
+    u.last_unit = e.unit;
+    u.last_strategy = si;
+    u.last_at = e.at;
+  }
+  u.history.push_back(h);
 }
 
 int32_t Engine::action_of(uint32_t si, uint32_t ri, const std::string& channel, const std::string& code) const {

@@ -189,6 +189,7 @@ class Engine {
   void keep_profile(ProfileRecord& record);
   // Rebuilds grants, deliveries, held messages and expiries from one ledger row (attach).
   void restore(const state::LedgerEntry& e);
+  void restore_history(const state::LedgerEntry& e, uint32_t si, int32_t ai, bool redemption);
   void restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t strategy, uint32_t resource);
   int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);

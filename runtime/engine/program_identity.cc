@@ -51,6 +51,15 @@ struct Hasher {
   }
   void aggregate(uint32_t g) {
     const AggSpec& a = p.aggregates[g];
+    if (a.source != bytecode::AggSource::Events) {
+      // Delivery history, by what it selects (names, not table positions).
+      c.i64(int64_t(a.kind)); c.i64(int64_t(a.window)); c.i64(100 + int64_t(a.source)); c.i64(a.window_value);
+      c.str(a.strategy >= 0 ? p.strategies[a.strategy].name : "");
+      c.str(a.resource >= 0 ? p.resources[a.resource].name : "");
+      c.str(a.channel >= 0 ? p.channels[a.channel] : "");
+      c.str(a.code);
+      return;
+    }
     c.i64(int64_t(a.kind)); c.i64(int64_t(a.window)); c.str(p.events[a.event].name);
     if (a.field >= 0) field(p.events[a.event].fields[a.field]); else c.str("");
     c.i64(a.window_value); c.i64(int64_t(a.value_kind));

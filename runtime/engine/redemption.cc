@@ -151,6 +151,7 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
     }
     if (why == Reason::None) {
       chosen->state = GrantState::Redeemed;
+      users_.history().redeemed(u, chosen->strategy, chosen->action, ev.time);
       d.outcome = Outcome::Redeemed;
       d.amount = chosen->amount;
       ++stats_.redeemed;

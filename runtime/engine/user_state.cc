@@ -5,7 +5,7 @@
 
 namespace crm::engine {
 
-Users::Users(const bytecode::Program& program, vm::StringPool& strings) : p_(program), strings_(strings) {
+Users::Users(const bytecode::Program& program, vm::StringPool& strings) : p_(program), strings_(strings), history_(program) {
   for (const auto& f : p_.profile) {
     default_profile_.push_back(f.has_default ? f.default_value : 0);
     default_present_.push_back(f.has_default || default_present_.empty());  // field 0 is `user`
@@ -32,6 +32,7 @@ User& Users::get(const std::string& id) {
     u->deliveries = std::move(r->second.deliveries);
     u->shadow_grants = std::move(r->second.shadow_grants);
     u->shadow_deliveries = std::move(r->second.shadow_deliveries);
+    history_.replay(*u, r->second.history);
     restored_.erase(r);
   }
   users_[k] = std::move(u);
@@ -48,6 +49,7 @@ User Users::transient(const std::string& id, bool with_restored) const {
     if (auto r = restored_.find(id); r != restored_.end()) {
       u.grants = r->second.grants;
       u.deliveries = r->second.deliveries;
+      history_.replay(u, r->second.history);
     }
   return u;
 }

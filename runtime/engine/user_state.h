@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bytecode/program.h"
+#include "runtime/engine/delivery_history.h"
 #include "runtime/state/aggregates.h"
 #include "runtime/vm/vm.h"
 
@@ -61,6 +62,12 @@ struct Restored {
   std::vector<Delivery> deliveries;
   std::vector<Grant> shadow_grants;
   std::vector<Delivery> shadow_deliveries;
+  // The delivery history (received / redeemed aggregates), replayed into the user's aggregates.
+  std::vector<HistoryEntry> history;
+  // The last delivery entry's unit, strategy and time: rows of one delivery share them.
+  std::string last_unit;
+  uint32_t last_strategy = UINT32_MAX;
+  int64_t last_at = INT64_MIN;
 };
 
 class Users {
@@ -86,6 +93,8 @@ class Users {
   bytecode::AggValue aggregate_of(const std::string& id, uint32_t g, int64_t now) const;
   // From the ledger, for users not met yet (moved into the user when the stream meets it).
   std::unordered_map<std::string, Restored>& restored() { return restored_; }
+  // The program's delivery-history aggregates (received(...), redeemed(...)).
+  const DeliveryHistory& history() const { return history_; }
 
  private:
   const bytecode::Program& p_;
@@ -95,6 +104,7 @@ class Users {
   std::vector<int64_t> default_profile_;
   std::vector<uint8_t> default_present_;  // `user` and fields with a default
   std::unordered_map<std::string, Restored> restored_;
+  DeliveryHistory history_;
 };
 
 }  // namespace crm::engine

@@ -138,6 +138,34 @@ bool AstEvaluator::static_duration(const Expr* e, const Frame& f, int64_t& out) 
   return false;
 }
 
+// The delivery history by its definition (docs/semantics.md, "Delivery history"): the records
+// of the source that match the filter, the window taken among them, counted.
+bool AstEvaluator::history(const AggregateExpr* a, int64_t wv, const AstEnv& env, int64_t& out) {
+  const sema::HistoryFilter& f = p_.history.at(a->id);
+  std::vector<int64_t> times;
+  for (const HistoryRecord& r : *env.history) {
+    if (r.redemption != (a->source == HistorySource::Redeemed)) continue;
+    if (!f.strategy.empty() && r.strategy != f.strategy) continue;
+    bool any = false;
+    for (const auto& x : r.actions)
+      any |= (f.resource.empty() || x.resource == f.resource) && (f.channel.empty() || x.channel == f.channel) &&
+             (f.code.empty() || x.code == f.code);
+    if (any) times.push_back(r.time);
+  }
+  int64_t n = 0;
+  const int64_t size = static_cast<int64_t>(times.size());
+  switch (a->window) {
+    case WindowKind::All: n = size; break;
+    case WindowKind::Since: for (int64_t t : times) n += t >= wv; break;
+    case WindowKind::Within: for (int64_t t : times) n += t > env.now - wv && t <= env.now; break;
+    case WindowKind::LastN: n = std::min(size, wv); break;
+    case WindowKind::Previous: n = std::max<int64_t>(size - 1, 0); break;
+    case WindowKind::PreviousN: n = std::min(std::max<int64_t>(size - 1, 0), wv); break;
+  }
+  out = a->agg == AggKind::Count ? n : n > 0;
+  return true;
+}
+
 bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out, bool& present) {
   int event = 0;
   for (const auto& [name, r] : p_.events) {
@@ -153,8 +181,27 @@ bool AstEvaluator::aggregate(const AggregateExpr* a, int field, const AstEnv& en
   } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
     wv = std::stoll(a->window_n);
   }
+  if (a->source != HistorySource::Events) {
+    present = true;
+    if (env.history) return history(a, wv, env, out);
+    auto hf = p_.history.find(a->id);
+    if (hf == p_.history.end()) {
+      error_ = "delivery history not checked";
+      return false;
+    }
+    event = a->source == HistorySource::Received ? -1 : -2;
+    field = -1;
+    codegen::AggKey key{static_cast<int>(a->agg), event, field, -1, static_cast<int>(a->window), wv, hf->second.key()};
+    auto it = c_.aggregates.find(key);
+    if (it == c_.aggregates.end()) {
+      error_ = "aggregate not compiled";
+      return false;
+    }
+    out = env.aggregate(it->second).value;
+    return true;
+  }
   codegen::AggKey key{static_cast<int>(a->agg), event, field, a->filter ? static_cast<int>(a->filter->id) : -1,
-                      static_cast<int>(a->window), wv};
+                      static_cast<int>(a->window), wv, std::string()};
   auto it = c_.aggregates.find(key);
   if (it == c_.aggregates.end()) {
     error_ = "aggregate not compiled";
@@ -253,6 +300,7 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
     }
     case ExprKind::Aggregate: {
       auto* a = static_cast<const AggregateExpr*>(e);
+      if (a->source != HistorySource::Events) return aggregate(a, -1, env, f, out, present);
       const sema::RecordInfo* rec = p_.events.at(a->event).get();
       return aggregate(a, a->field.empty() ? -1 : static_cast<int>(rec->find(a->field) - rec->fields.data()), env, f, out,
                        present);

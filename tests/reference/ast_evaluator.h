@@ -18,6 +18,16 @@
 
 namespace crm::vm {
 
+// One entry of a user's delivery history, as the reference evaluator reads it: a delivery (the
+// actions of one strategy granted or held at one instant) or a redemption (of one grant).
+struct HistoryRecord {
+  bool redemption = false;
+  std::string strategy;
+  int64_t time = 0;
+  struct Action { std::string resource, channel, code; };
+  std::vector<Action> actions;  // a redemption: the one redeemed grant's action
+};
+
 struct AstEnv {
   // Values of the fields, and beside them which fields have one (null: all of them do).
   const std::vector<int64_t>* profile = nullptr;
@@ -28,6 +38,9 @@ struct AstEnv {
   const support::ZoneRules* zone = nullptr;  // for date built-ins; null: UTC (see vm::Context)
   // Aggregate g for the current user at now.
   std::function<bytecode::AggValue(uint32_t)> aggregate;
+  // The user's delivery history in the order it happened; when given, `received(...)` and
+  // `redeemed(...)` are computed from it by scanning (else read through `aggregate`).
+  const std::vector<HistoryRecord>* history = nullptr;
   StringPool* strings = nullptr;
   const CollectionStore* collections = nullptr;
 };
@@ -50,6 +63,7 @@ class AstEvaluator {
   bool ev(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out);
   bool evp(const ast::Expr* e, const AstEnv& env, const Frame& f, int64_t& out, bool& present);
   bool aggregate(const ast::AggregateExpr* a, int field, const AstEnv& env, const Frame& f, int64_t& out, bool& present);
+  bool history(const ast::AggregateExpr* a, int64_t window_value, const AstEnv& env, int64_t& out);
   bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
   bool fix(int64_t& v, const sema::Type& t);
   bool builtin(const ast::CallExpr* c, const std::vector<int64_t>& args, const AstEnv& env, int64_t& out);

@@ -78,7 +78,14 @@ profile {
 event Order {
   paid: Bool  items: Int  ratio: Decimal  amount: Money(CNY)  shop: String  rank: Tier  day: Date  spent: Duration
   gift: Bool?  pts: Int?  tax: Decimal?  tip: Money(CNY)?  note: String?  grade: Tier?  shipped: Time?  due: Date?  delay: Duration?
+  coupon: String?
 }
+resource coupon dc { discount: 5 CNY  use: within 10 days after claim }
+resource push dp { body: "x" }
+strategy ds1 for business "d" {
+  who: paid  when: on Order  what: grant dc via App code "DC", send dp via Push  how much: per user 1 per 7 days  priority: 2
+}
+strategy ds2 for business "d" { who: items > 3  when: on Order  what: send dp via Push code "DP"  priority: 1 }
 fn recent(n: Int = 2, w: Duration = 30 days): Bool = count(Order within w) >= n
 fn spend(w: Duration = 90 days): Money(CNY) = sum(Order.amount within w)
 fn scaled(x: Decimal, k: Int = 2): Decimal = x * k
@@ -149,8 +156,23 @@ class Gen {
   }
 
   // A history aggregate of type t (optional when `opt`), or "" when none has that type.
+  // The user's delivery history (received / redeemed), over the header's two strategies.
+  std::string history() {
+    static const char* args[] = {"",     "ds1",          "ds2",           "dc",          "dp",
+                                 "resource: dp", "channel: Push", "channel: App", "code: \"DC\"", "ds1, channel: Push",
+                                 "ds2, resource: dc", "ds1, code: \"DC\""};
+    std::string source = coin(70) ? "received(" : "redeemed(";
+    std::string a = source == "received(" ? pick(args) : (coin(50) ? "dc" : coin(50) ? "ds1" : "");
+    return source + a + ")";
+  }
+
   std::string aggregate(Ty t, bool opt) {
     if (event_scope) return "";
+    if (!opt && (t == I || t == B) && coin(25)) {
+      std::string h = history();
+      if (t == B && coin(30)) return h;
+      return std::string(t == I ? "count(" : "exists(") + h + window() + ")";
+    }
     std::string fw = filter() + window();
     if (!opt) {
       if (t == I && coin(50)) return "count(Order" + fw + ")";
@@ -526,17 +548,46 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
                          ",\"amount\":" + money() + ",\"shop\":" + str() + ",\"rank\":" + tier() + ",\"day\":" + date() +
                          ",\"spent\":" + dur() + maybe("gift", boolean()) + maybe("pts", integer()) + maybe("tax", dec()) +
                          maybe("tip", money()) + maybe("note", str()) + maybe("grade", tier()) + maybe("shipped", time_()) +
-                         maybe("due", date()) + maybe("delay", dur()) + "}";
+                         maybe("due", date()) + maybe("delay", dur()) +
+                         (r(4) == 0 ? std::string(",\"coupon\":\"") + (r(2) ? "DC" : "dc") + "\"" : std::string()) + "}";
       events.push_back({t, line});
     }
   }
   std::stable_sort(events.begin(), events.end(), [](const Ev& a, const Ev& b) { return a.time < b.time; });
+  // Events are decided by the header's strategies, so users have a delivery history; the
+  // reference evaluator counts it from the decisions themselves (one record per delivery: the
+  // granted or held actions of one strategy at one event; one per redemption).
+  std::map<std::string, std::vector<crm::vm::HistoryRecord>> history;
+  size_t deliveries = 0, redemptions = 0;
   for (const auto& e : events) {
     crm::engine::Event ev;
     std::string err;
     ASSERT_TRUE(eng.parse_event(e.line, ev, err)) << e.line << ": " << err;
-    ASSERT_TRUE(eng.observe(ev, err)) << err;
+    std::vector<crm::engine::Decision> out;
+    ASSERT_TRUE(eng.process(ev, out, err)) << err;
+    std::string last_key;
+    for (const auto& d : out) {
+      if (d.strategy >= prog.strategies.size()) continue;
+      const auto& act = prog.strategies[d.strategy].actions[d.action];
+      crm::vm::HistoryRecord::Action a{prog.resources[act.resource].name, act.channel >= 0 ? prog.channels[act.channel] : "",
+                                       act.code};
+      auto& h = history[d.user];
+      if (d.outcome == crm::engine::Outcome::Redeemed) {
+        h.push_back({true, prog.strategies[d.strategy].name, d.at, {a}});
+        ++redemptions;
+      } else if ((d.outcome == crm::engine::Outcome::Granted || d.outcome == crm::engine::Outcome::Held) && !d.released) {
+        std::string key = d.event + "\x1f" + std::to_string(d.strategy);
+        if (key != last_key) {
+          h.push_back({false, prog.strategies[d.strategy].name, d.at, {}});
+          ++deliveries;
+        }
+        h.back().actions.push_back(a);
+        last_key = key;
+      }
+    }
   }
+  EXPECT_GT(deliveries, 0u);
+  EXPECT_GT(redemptions, 0u);
   users.push_back("stranger");  // neither profile nor history
 
   int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
@@ -565,6 +616,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     env.strings = &eng.strings();
     env.collections = &eng.collections();
     env.aggregate = [&](uint32_t g) { return eng.aggregate_of(user, g, now); };
+    static const std::vector<crm::vm::HistoryRecord> kNoHistory;
+    env.history = history.count(user) ? &history[user] : &kNoHistory;
 #if CRM_HAVE_JIT
     // The scalar JIT in the context the engine gives the VM for a segment.
     crm::vm::Context jctx;
