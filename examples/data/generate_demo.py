@@ -61,6 +61,36 @@ for uid, activity in users:
             rush_done = True
             t = datetime(2026, 11, 10, 16, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 1440))
 
+# Double 11, 2026, for the five waves of examples/double11.crm. A generator of its own, so every
+# event above stays as it was. (1) Payments: most orders left unpaid on the day are paid 20 minutes
+# to 5 hours later. (2) Price-sensitive past Double-11 buyers (the warm-up audience: an order in
+# Nov 2025 and two coupon redemptions) often spend the warm-up coupon on the day: an order of 300+
+# CNY carrying its code.
+rng2 = random.Random(20261108)
+d11_start, d11_end = datetime(2026, 11, 10, 16, tzinfo=UTC), datetime(2026, 11, 11, 16, tzinfo=UTC)
+past_d11 = {e["user"] for t, _, e in events
+            if e["type"] == "Order" and datetime(2025, 11, 1, tzinfo=UTC) <= t < datetime(2025, 11, 12, tzinfo=UTC)}
+redeems = {}
+for t, _, e in events:
+    if e["type"] == "Redeem":
+        redeems[e["user"]] = redeems.get(e["user"], 0) + 1
+extra = []
+for t, _, e in sorted(events, key=lambda x: (x[0], x[1])):
+    if e["type"] == "Order" and not e["paid"] and d11_start <= t < d11_end and rng2.random() < 0.6:
+        seq += 1
+        p = t + timedelta(minutes=rng2.randrange(20, 300))
+        extra.append((p, seq, {"id": f"e{seq:06d}", "type": "Pay", "user": e["user"], "time": p.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "order_id": e["order_id"], "amount": e["amount"]}))
+for uid, _ in users:
+    if uid in past_d11 and redeems.get(uid, 0) >= 2 and rng2.random() < 0.6:
+        seq += 1
+        t = d11_start + timedelta(minutes=rng2.randrange(60, 1380))
+        extra.append((t, seq, {"id": f"e{seq:06d}", "type": "Order", "user": uid, "time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "order_id": f"o{seq:06d}", "amount": round(rng2.uniform(300, 700), 2), "items": rng2.randrange(2, 8),
+                               "category": rng2.choice(categories), "paid": True, "channel": "App",
+                               "city": rng2.choice(cities), "coupon": "D11-W1-C30"}))
+events += extra
+
 with open("shop_events.jsonl", "w") as f:
     for _, _, e in sorted(events, key=lambda x: (x[0], x[1])):
         f.write(json.dumps(e, separators=(",", ":")) + "\n")
