@@ -18,6 +18,7 @@ namespace crm::bytecode {
 // v6: policies carry quiet_drop (quiet hours hold messages unless `drop`).
 // v7: CALL names a typed builtin overload (builtins.def) and passes exactly its arguments, no
 // type-flag argument.
+// v8: strategies carry `value:` and scene indexing (choice by value, scenes).
 // v9: random rewards (resources draw their discount: draw, draw_lo/hi/step, draw_values/weights;
 // actions carry chance and salt) and referral rewards (strategies carry recipient_field).
 // v10: aggregates have a source (events, or the user's deliveries and redemptions) and, for
