@@ -138,7 +138,8 @@ def tally(decisions):
         elif o == "redeemed":
             for x in (c, t):
                 x["redeemed"] += 1
-                x["subsidy"] += money(d["amount"]) if d.get("amount") is not None else 0
+                # A redemption record carries its subsidy as `subsidy` (docs/semantics.md).
+                x["subsidy"] += money(d["subsidy"]) if d.get("subsidy") is not None else 0
     return days, totals, span
 
 
