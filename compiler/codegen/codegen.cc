@@ -126,6 +126,8 @@ class UnitGen {
   uint16_t call(const CallExpr* c, const Env& env);
   uint16_t aggregate(const AggregateExpr* a, const std::string& field, Span field_span, const Env& env);
   uint16_t history(const AggregateExpr* a, const Env& env);
+  // The aggregate's window as the format stores it: micros for `within`/`since`, N for `last N`.
+  int64_t window_value(const AggregateExpr* a, const Env& env);
   uint16_t membership(const BinaryExpr* b, const Env& env);
   std::optional<uint16_t> compare_with_constant(const BinaryExpr* b, const Env& env);
   std::optional<Value> static_value(const Expr* e, const Env& env);
@@ -801,15 +803,7 @@ uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Sp
     fi = rec->find(field);
     fidx = g_.field_position(fi);
   }
-  int64_t wv = 0;
-  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
-    auto v = static_value(a->window_expr, env);
-    if (!v) throw Unsupported("aggregate window is not constant");
-    if (auto* d = std::get_if<Value::Duration>(&v->v)) wv = d->micros;
-    else if (auto* t = std::get_if<Value::Time>(&v->v)) wv = t->micros;
-  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
-    wv = std::stoll(a->window_n);
-  }
+  int64_t wv = window_value(a, env);
   AggKey key{static_cast<int>(a->agg), event, fidx, a->filter ? static_cast<int>(a->filter->id) : -1,
              static_cast<int>(a->window), wv, std::string()};
   auto it = g_.agg_index_.find(key);
@@ -847,6 +841,18 @@ uint16_t UnitGen::aggregate(const AggregateExpr* a, const std::string& field, Sp
   return r;
 }
 
+int64_t UnitGen::window_value(const AggregateExpr* a, const Env& env) {
+  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
+    auto v = static_value(a->window_expr, env);
+    if (!v) throw Unsupported("aggregate window is not constant");
+    if (auto* d = std::get_if<Value::Duration>(&v->v)) return d->micros;
+    if (auto* t = std::get_if<Value::Time>(&v->v)) return t->micros;
+  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
+    return std::stoll(a->window_n);
+  }
+  return 0;
+}
+
 // `received(...)` / `redeemed(...)`: a count over the user's delivery history, which the engine
 // maintains beside the event aggregates (runtime/engine/delivery_history.h); read like them.
 uint16_t UnitGen::history(const AggregateExpr* a, const Env& env) {
@@ -854,15 +860,7 @@ uint16_t UnitGen::history(const AggregateExpr* a, const Env& env) {
   auto hf = p.history.find(a->id);
   if (hf == p.history.end()) throw Unsupported("delivery history not checked");
   const sema::HistoryFilter& f = hf->second;
-  int64_t wv = 0;
-  if (a->window == WindowKind::Within || a->window == WindowKind::Since) {
-    auto v = static_value(a->window_expr, env);
-    if (!v) throw Unsupported("aggregate window is not constant");
-    if (auto* d = std::get_if<Value::Duration>(&v->v)) wv = d->micros;
-    else if (auto* t = std::get_if<Value::Time>(&v->v)) wv = t->micros;
-  } else if (a->window == WindowKind::LastN || a->window == WindowKind::PreviousN) {
-    wv = std::stoll(a->window_n);
-  }
+  int64_t wv = window_value(a, env);
   int source = a->source == HistorySource::Received ? -1 : -2;
   // A bare `received(x)` is `exists(received(x))`: one aggregate for both spellings.
   AggKey key{static_cast<int>(a->agg), source, -1, -1, static_cast<int>(a->window), wv, f.key()};

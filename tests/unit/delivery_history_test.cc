@@ -10,6 +10,7 @@
 #include <random>
 
 #include "compile_helpers.h"
+#include "history_helpers.h"
 #include "runtime/state/state_store.h"
 #include "tests/reference/ast_evaluator.h"
 
@@ -209,21 +210,7 @@ TEST(DeliveryHistory, IncrementalAggregatesEqualARecountOfTheDecisions) {
     ASSERT_TRUE(eng.parse_event(evs[k].second, ev, err)) << err;
     std::vector<crm::engine::Decision> out;
     ASSERT_TRUE(eng.process(ev, out, err)) << err;
-    std::string last_key;
-    for (const auto& d : out) {
-      if (d.strategy >= prog.strategies.size()) continue;
-      const auto& act = prog.strategies[d.strategy].actions[d.action];
-      crm::vm::HistoryRecord::Action a{prog.resources[act.resource].name, act.channel >= 0 ? prog.channels[act.channel] : "", act.code};
-      auto& h = history[d.user];
-      std::string key = d.event + "\x1f" + std::to_string(d.strategy) + "\x1f" + std::to_string(d.at);
-      if (d.outcome == crm::engine::Outcome::Redeemed) {
-        h.push_back({true, prog.strategies[d.strategy].name, d.at, {a}});
-      } else if ((d.outcome == crm::engine::Outcome::Granted || d.outcome == crm::engine::Outcome::Held) && !d.released) {
-        if (key != last_key) h.push_back({false, prog.strategies[d.strategy].name, d.at, {}});
-        h.back().actions.push_back(a);
-        last_key = key;
-      }
-    }
+    crm::testing::record_history(prog, out, history);
     if (k % 50 == 49) compare_all(evs[k].first);
   }
   compare_all(evs.back().first);

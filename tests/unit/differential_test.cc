@@ -18,6 +18,7 @@
 #include <set>
 
 #include "compile_helpers.h"
+#include "history_helpers.h"
 #include "compiler/format/formatter.h"
 #include "tests/reference/ast_evaluator.h"
 #include "runtime/vm/batch_vm.h"
@@ -568,26 +569,9 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     ASSERT_TRUE(eng.parse_event(e.line, ev, err)) << e.line << ": " << err;
     std::vector<crm::engine::Decision> out;
     ASSERT_TRUE(eng.process(ev, out, err)) << err;
-    std::string last_key;
-    for (const auto& d : out) {
-      if (d.strategy >= prog.strategies.size()) continue;
-      const auto& act = prog.strategies[d.strategy].actions[d.action];
-      crm::vm::HistoryRecord::Action a{prog.resources[act.resource].name, act.channel >= 0 ? prog.channels[act.channel] : "",
-                                       act.code};
-      auto& h = history[d.user];
-      if (d.outcome == crm::engine::Outcome::Redeemed) {
-        h.push_back({true, prog.strategies[d.strategy].name, d.at, {a}});
-        ++redemptions;
-      } else if ((d.outcome == crm::engine::Outcome::Granted || d.outcome == crm::engine::Outcome::Held) && !d.released) {
-        std::string key = d.event + "\x1f" + std::to_string(d.strategy);
-        if (key != last_key) {
-          h.push_back({false, prog.strategies[d.strategy].name, d.at, {}});
-          ++deliveries;
-        }
-        h.back().actions.push_back(a);
-        last_key = key;
-      }
-    }
+    auto n = crm::testing::record_history(prog, out, history);
+    deliveries += n.deliveries;
+    redemptions += n.redemptions;
   }
   EXPECT_GT(deliveries, 0u);
   EXPECT_GT(redemptions, 0u);
