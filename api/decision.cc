@@ -3,6 +3,7 @@
 // decisions replayed from a ledger as well as fresh ones.
 #include "api/decision.h"
 
+#include <cstdlib>
 #include <optional>
 
 #include "runtime/engine/json_line.h"
@@ -55,6 +56,9 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     else if (k == "channel" && text) out.channel = m.value.text;
     else if (k == "code" && text) out.code = m.value.text;
     else if (k == "currency" && text) out.currency = m.value.text;
+    else if (k == "text" && text) out.text = m.value.text;
+    else if (k == "title" && text) out.title = m.value.text;
+    else if (k == "segments" && m.value.kind == engine::JsonValue::Kind::Number) out.segments = std::strtoll(m.value.text.c_str(), nullptr, 10);
     else if (k == "outcome" && text) {
       for (auto o : {Decision::Outcome::Granted, Decision::Outcome::Rejected, Decision::Outcome::Control,
                      Decision::Outcome::Redeemed, Decision::Outcome::RedeemRejected, Decision::Outcome::Expired,
@@ -83,6 +87,14 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     } else if (k == "sales") {
       if (!money(m, out.sales_millionths)) return false;
       out.has_sales = true;
+    } else if (k == "cost") {
+      if (!money(m, out.cost_millionths)) return false;
+      out.has_cost = true;
+    } else if (k == "percent") {
+      // Written as a number of percent ("10"); kept as a share in millionths of 1 (0.1).
+      if (!money(m, out.percent_millionths)) return false;
+      out.percent_millionths /= 100;
+      out.has_percent = true;
     }  // other keys: later versions of the contract may add fields
   }
   if (!has_outcome || out.user.empty()) {

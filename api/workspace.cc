@@ -264,6 +264,21 @@ class Indexer {
     return t;
   }
 
+  // `{field}` in a message text: the checker records each as a use of the profile field, with the
+  // span of the name inside the string literal.
+  void placeholders(source::Span literal) {
+    for (const auto& u : p_.uses) {
+      auto* const* fi = std::get_if<const sema::FieldInfo*>(&u.target);
+      if (!fi || !*fi || u.span.file != literal.file || u.span.begin <= literal.begin || u.span.end >= literal.end) continue;
+      Target t;
+      t.kind = SymbolKind::Field;
+      t.field = (*fi)->name;
+      t.field_decl = (*fi)->decl;
+      t.record = &p_.profile;
+      add(u.span, field_key("profile", (*fi)->name), false, t);
+    }
+  }
+
   void field_decls(const std::vector<ast::FieldDecl*>& fields, const std::string& record) {
     const sema::RecordInfo* rec = record == "profile" ? &p_.profile : nullptr;
     if (!rec)
@@ -352,6 +367,7 @@ class Indexer {
             expr(pr->b);
             expr(pr->step);
             for (auto& e : pr->draw_table) expr(e.value);
+            if (pr->a && pr->a->kind == ast::ExprKind::String) placeholders(pr->a->span);
           }
         break;
       case ast::DeclKind::Strategy:
@@ -680,6 +696,8 @@ std::string describe(const Analysis& a, const Occurrence& o) {
         if (pr->kind == ast::PropKind::Range) s += "between " + format::format_expr(pr->a) + " and " + format::format_expr(pr->b);
         else if (pr->kind == ast::PropKind::AfterClaim) s += "within " + format::format_expr(pr->a) + " after claim";
         else if (pr->kind == ast::PropKind::Draw) s += format::format_draw(pr);
+        else if (pr->kind == ast::PropKind::Capped)
+          s += format::format_expr(pr->a) + " up to " + format::format_expr(pr->b);
         else s += pr->a ? format::format_expr(pr->a) : "";
       }
       return with_doc(fenced(s + "\n}"), doc_of(r)) + where;
@@ -1619,7 +1637,9 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       return out;
     }
     if (cx.block == "resource" && line_start) {
-      for (const char* kw : {"discount", "threshold", "value", "amount", "points", "stock", "use", "valid"})
+      // Every kind's properties (type_checker.cc props_for), messages' texts and costs included.
+      for (const char* kw : {"discount", "threshold", "category", "item", "store", "city", "claim", "use", "decay",
+                             "fixed_from_third", "amount", "title", "body", "text", "subject", "link", "cost"})
         add(std::string(kw) + ":", SymbolKind::Keyword, "property", "", std::string(kw) + ": ");
       return out;
     }

@@ -90,7 +90,7 @@ bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const su
 }
 
 const char* resource_kind_name(ResourceKind k) {
-  static const char* kNames[] = {"coupon", "red_envelope", "points", "push", "sms"};
+  static const char* kNames[] = {"coupon", "red_envelope", "points", "push", "sms", "email"};
   return kNames[static_cast<size_t>(k)];
 }
 
@@ -234,6 +234,11 @@ std::string serialize(const Program& p) {
     w.u8(uint8_t(r.draw)); w.i64(r.draw_lo); w.i64(r.draw_hi); w.i64(r.draw_step);
     w.u32(uint32_t(r.draw_values.size()));
     for (size_t j = 0; j < r.draw_values.size(); ++j) { w.i64(r.draw_values[j]); w.i64(r.draw_weights[j]); }
+    w.i64(r.percent); w.i64(r.cost);
+    for (auto* parts : {&r.text_parts, &r.title_parts}) {
+      w.u32(uint32_t(parts->size()));
+      for (auto& t : *parts) { w.str(t.literal); w.u32(uint32_t(t.field)); w.b(t.has_fallback); w.str(t.fallback); }
+    }
   }
   w.u32(uint32_t(p.strategies.size()));
   for (auto& s : p.strategies) {
@@ -331,7 +336,7 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
   for (uint32_t i = 0, n = r.count(12); i < n && r.ok(); ++i) { Segment s; s.name = r.str(); s.unit = r.u32(); s.batch_unit = r.u32(); p.segments.push_back(s); }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& x = p.resources.emplace_back();
-    x.name = r.str(); x.kind = r.enum_<ResourceKind>(5); x.discount = r.i64(); x.threshold = r.i64(); x.currency = r.str();
+    x.name = r.str(); x.kind = r.enum_<ResourceKind>(6); x.discount = r.i64(); x.threshold = r.i64(); x.currency = r.str();
     x.points = r.i64(); x.has_claim = r.b(); x.claim_from = r.i64(); x.claim_to = r.i64(); x.use_after_claim = r.i64();
     x.has_use_window = r.b(); x.use_from = r.i64(); x.use_to = r.i64(); x.text = r.str();
     for (auto& list : x.restrictions)
@@ -339,6 +344,12 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     x.decay = r.i64(); x.fixed_from_third = r.i64();
     x.draw = r.enum_<Resource::Draw>(3); x.draw_lo = r.i64(); x.draw_hi = r.i64(); x.draw_step = r.i64();
     for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { x.draw_values.push_back(r.i64()); x.draw_weights.push_back(r.i64()); }
+    x.percent = r.i64(); x.cost = r.i64();
+    for (auto* parts : {&x.text_parts, &x.title_parts})
+      for (uint32_t j = 0, m = r.count(10); j < m && r.ok(); ++j) {
+        auto& t = parts->emplace_back();
+        t.literal = r.str(); t.field = int32_t(r.u32()); t.has_fallback = r.b(); t.fallback = r.str();
+      }
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& s = p.strategies.emplace_back();
@@ -485,6 +496,12 @@ bool verify(const Program& p, std::string& error) {
   for (const auto& r : p.resources) {
     if (r.discount < 0 || r.threshold < 0 || r.points < 0 || r.fixed_from_third < 0 || r.decay < 0 || r.decay > kScale)
       return fail(fmt::format("resource `{}` has a negative amount or a decay outside 0..100%", r.name));
+    if (r.percent < 0 || r.percent > kScale || r.cost < 0)
+      return fail(fmt::format("resource `{}` has a percentage outside 0..100% or a negative cost", r.name));
+    for (const auto* parts : {&r.text_parts, &r.title_parts})
+      for (const auto& t : *parts)
+        if (t.field < -1 || t.field >= int32_t(p.profile.size()))
+          return fail(fmt::format("resource `{}` has a template naming profile field {}", r.name, t.field));
     if ((r.has_claim && r.claim_from >= r.claim_to) || (r.has_use_window && r.use_from >= r.use_to))
       return fail(fmt::format("resource `{}` has an empty claim or use window", r.name));
     if (r.use_after_claim < 0 || r.use_after_claim > kMaxSpan)

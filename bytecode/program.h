@@ -207,7 +207,17 @@ struct Strategy {
   int32_t recipient_field = -1;
 };
 
-enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms };
+enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms, Email };
+constexpr bool is_message(ResourceKind k) { return k == ResourceKind::Push || k == ResourceKind::Sms || k == ResourceKind::Email; }
+
+// One piece of a compiled message template (docs/language.md, "Message texts"): literal text, or
+// a profile field (`{field}`, `{field|default}`) whose value is inserted literally when rendered.
+struct TextPart {
+  std::string literal;    // field < 0: the text itself
+  int32_t field = -1;     // index into Program::profile
+  bool has_fallback = false;
+  std::string fallback;   // inserted when the user has no value for the field
+};
 const char* resource_kind_name(ResourceKind k);
 
 struct Resource {
@@ -221,7 +231,9 @@ struct Resource {
   int64_t use_after_claim = 0;  // micros; 0 when `use` is absent or a fixed window
   bool has_use_window = false;
   int64_t use_from = 0, use_to = 0;
-  std::string text;  // message template (push body / sms text)
+  std::string text;  // message template as written (push / e-mail body, sms text)
+  std::vector<TextPart> text_parts, title_parts;  // compiled templates (title: push title, e-mail subject)
+  int64_t cost = 0;  // messages: millionths of `currency` per message (an SMS: per segment)
   // Usage restrictions checked at redemption, each a sorted list of allowed values (empty: any):
   // category, item, store, city.
   std::vector<std::string> restrictions[4];
@@ -234,6 +246,8 @@ struct Resource {
   enum class Draw : uint8_t { None, Range, Table } draw = Draw::None;
   int64_t draw_lo = 0, draw_hi = 0, draw_step = 0;
   std::vector<int64_t> draw_values, draw_weights;
+  // `discount: P% up to CAP`: percent in millionths of 1 (100000 = 10%), discount is the cap.
+  int64_t percent = 0;
 };
 inline constexpr const char* kRestrictionNames[4] = {"category", "item", "store", "city"};
 

@@ -53,6 +53,7 @@ propValue
     : 'between' arith 'and' arith        # rangeValue
     | 'within' arith 'after' 'claim'     # afterClaimValue
     | drawValue                          # randomValue
+    | pct=percent 'up' 'to' upTo=arith   # cappedValue
     | expr                               # exprValue
     ;
 
@@ -188,7 +189,7 @@ ident
     : ID | 'user' | 'type' | 'code' | 'stock' | 'budget' | 'campaign' | 'control' | 'claim'
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
-    | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to'
+    | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to' | 'up'
     | 'received' | 'redeemed'
     ;
 

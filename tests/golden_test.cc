@@ -240,6 +240,12 @@ TEST(Golden, Disassembly) {
   }
 }
 
+// A run scenario's profiles, when it has them: NAME.profiles.jsonl.
+static std::string profiles_of(const std::filesystem::path& p) {
+  std::string f = sibling(p, ".profiles.jsonl");
+  return std::filesystem::exists(f) ? " --profiles " + f : "";
+}
+
 TEST(Golden, Run) {
   InRoot root;
   auto all = cases("run");
@@ -247,7 +253,7 @@ TEST(Golden, Run) {
   static const std::regex kSeconds(R"( in [0-9]+\.[0-9]+ s:)");
   for (const auto& p : all) {
     SCOPED_TRACE(p.string());
-    std::string out = run_crm("run " + p.string() + " --events " + sibling(p, ".events.jsonl"));
+    std::string out = run_crm("run " + p.string() + " --events " + sibling(p, ".events.jsonl") + profiles_of(p));
     compare(sibling(p, ".out"), std::regex_replace(out, kSeconds, " in X s:"));
   }
 }
@@ -261,7 +267,7 @@ TEST(Golden, RunWithJit) {
   static const std::regex kSeconds(R"( in [0-9]+\.[0-9]+ s:)");
   for (const auto& p : all) {
     SCOPED_TRACE(p.string());
-    std::string out = run_crm("run --jit " + p.string() + " --events " + sibling(p, ".events.jsonl"));
+    std::string out = run_crm("run --jit " + p.string() + " --events " + sibling(p, ".events.jsonl") + profiles_of(p));
     compare(sibling(p, ".out"), std::regex_replace(out, kSeconds, " in X s:"));
   }
   // And `crm compile --emit-llvm` prints the IR the JIT compiles.

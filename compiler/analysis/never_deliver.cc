@@ -336,6 +336,13 @@ class NeverDeliver {
   // the budget or cannot be known.
   std::optional<int64_t> least_cost(const ResourceDecl* r, const std::string& currency, const Property*& shown,
                                     bool shared) const {
+    if (r->resource_kind == "push" || r->resource_kind == "sms" || r->resource_kind == "email") {
+      // A message's cost (an SMS: at least one segment).
+      const Property* cost = prop(r, "cost");
+      if (!cost || !cost->a || p_.type_of(cost->a).currency != currency) return std::nullopt;
+      shown = cost;
+      return units_of(p_.const_of(cost->a));
+    }
     if (r->resource_kind != "coupon" && r->resource_kind != "red_envelope") return std::nullopt;
     const Property* discount = prop(r, "discount");
     // A drawn discount costs its largest value: the budget must have room for it (semantics.md).
@@ -344,9 +351,12 @@ class NeverDeliver {
       shown = discount;
       return dr->second.max;
     }
-    if (!discount || !discount->a || discount->kind == PropKind::Draw || p_.type_of(discount->a).currency != currency)
-      return std::nullopt;
-    auto d = units_of(p_.const_of(discount->a));
+    // A percentage discount reserves its cap (`10% up to 20 CNY`).
+    const Expr* money = !discount || discount->kind == PropKind::Draw ? nullptr
+                        : discount->kind == PropKind::Capped         ? discount->b
+                                                                     : discount->a;
+    if (!money || p_.type_of(money).currency != currency) return std::nullopt;
+    auto d = units_of(p_.const_of(money));
     if (!d) return std::nullopt;
     shown = discount;
     int64_t least = *d;
@@ -388,10 +398,17 @@ class NeverDeliver {
                              fmt::format("strategy `{}` can never deliver: `{}` is less than one delivery costs ({})",
                                          s->name, text(l.span), money(cost, currency)));
       for (const auto& [pr, c] : parts)
-        d.secondary.push_back({pr->a->span, fmt::format("a grant costs at least {}", money(c, currency))});
-      d.help = "each delivery reserves the face value of its coupons and red envelopes from the budget (a red "
-               "envelope that other strategies also grant: at least its smallest repeat amount); raise the budget "
-               "or grant less";
+        d.secondary.push_back({(pr->kind == PropKind::Capped ? pr->b : pr->a)->span,
+                               fmt::format("{} costs at least {}", pr->key == "cost" ? "a message" : "a grant",
+                                           money(c, currency))});
+      bool plain = true;  // only fixed discounts: the help as it always was
+      for (const auto& [pr, c] : parts) plain = plain && pr->key == "discount" && pr->kind != PropKind::Capped;
+      d.help = plain ? "each delivery reserves the face value of its coupons and red envelopes from the budget (a red "
+                       "envelope that other strategies also grant: at least its smallest repeat amount); raise the budget "
+                       "or grant less"
+                     : "each delivery reserves the face value of its coupons and red envelopes (a percentage discount: "
+                       "its cap) and the cost of its messages (an SMS: per segment) from the budget; raise the budget or "
+                       "grant less";
     }
   }
 

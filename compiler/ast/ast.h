@@ -193,7 +193,8 @@ struct FnDecl : Decl {
 };
 
 // Draw: `random A .. B step S` (a = A, b = B, step = S) or `random {v: p%, ...}` (draw_table).
-enum class PropKind : uint8_t { Value, Range, AfterClaim, Draw };
+// Capped: `discount: 10% up to 20 CNY` (a = the percentage, b = the cap).
+enum class PropKind : uint8_t { Value, Range, AfterClaim, Draw, Capped };
 struct DrawEntry {
   Expr* value = nullptr;
   std::string weight;  // the percentage as written, without `%`
@@ -203,8 +204,8 @@ struct Property : Node {
   std::string key;
   Span key_span;
   PropKind kind = PropKind::Value;
-  Expr* a = nullptr;  // the value, the range start, or the duration after claim
-  Expr* b = nullptr;  // the range end
+  Expr* a = nullptr;  // the value, the range start, the duration after claim, or the percentage
+  Expr* b = nullptr;  // the range end, or the cap
   Expr* step = nullptr;  // Draw over a range: the step (null when not written)
   std::vector<DrawEntry> draw_table;  // Draw from a table (empty for a range)
 };

@@ -178,6 +178,7 @@ std::string dump(const Module& m) {
             for (auto& e : p->draw_table) out += " (" + dump(e.value) + " " + e.weight + "%)";
             out += ")";
           }
+          else if (p->kind == PropKind::Capped) out += "(up-to " + dump(p->a) + " " + dump(p->b) + ")";
           else out += dump(p->a);
           out += ")";
         }

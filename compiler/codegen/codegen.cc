@@ -11,6 +11,7 @@
 #include "compiler/format/formatter.h"
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
+#include "compiler/sema/message_template.h"
 #include "compiler/sema/operators.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
@@ -293,13 +294,31 @@ class Codegen {
     return fallback;
   }
 
+  // A checked template, compiled: literal text and profile fields by index.
+  std::vector<bytecode::TextPart> text_parts(const std::string& text) const {
+    std::optional<sema::TemplateError> err;
+    std::vector<bytecode::TextPart> out;
+    for (auto& piece : sema::parse_template(text, err)) {
+      bytecode::TextPart t;
+      if (!piece.is_field) t.literal = std::move(piece.literal);
+      else {
+        auto it = p_.profile.index.find(piece.field);
+        t.field = it == p_.profile.index.end() ? -1 : static_cast<int32_t>(it->second);
+        t.has_fallback = piece.has_fallback;
+        t.fallback = std::move(piece.fallback);
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
   void resource(const ResourceDecl* r) {
     bytecode::Resource out;
     out.name = r->name;
     static const std::pair<const char*, bytecode::ResourceKind> kKinds[] = {
         {"coupon", bytecode::ResourceKind::Coupon}, {"red_envelope", bytecode::ResourceKind::RedEnvelope},
         {"points", bytecode::ResourceKind::Points}, {"push", bytecode::ResourceKind::Push},
-        {"sms", bytecode::ResourceKind::Sms}};
+        {"sms", bytecode::ResourceKind::Sms}, {"email", bytecode::ResourceKind::Email}};
     for (auto& [n, k] : kKinds) if (r->resource_kind == n) out.kind = k;
     for (const Property* pr : r->props) {
       if (pr->key == "discount" && pr->kind == PropKind::Draw) {
@@ -313,7 +332,13 @@ class Codegen {
         out.draw_lo = d.lo, out.draw_hi = d.hi, out.draw_step = d.step;
         out.draw_values = d.values;
         out.draw_weights = d.weights;
+      } else if (pr->key == "discount" && pr->kind == PropKind::Capped) {
+        // `P% up to CAP`: the cap is what a grant is worth to the budget.
+        out.percent = const_int(pr->a);
+        out.discount = const_int(pr->b);
+        out.currency = p_.type_of(pr->b).currency;
       } else if (pr->key == "discount") { out.discount = const_int(pr->a); out.currency = p_.type_of(pr->a).currency; }
+      else if (pr->key == "cost") { out.cost = const_int(pr->a); out.currency = p_.type_of(pr->a).currency; }
       else if (pr->key == "threshold") out.threshold = const_int(pr->a);
       else if (pr->key == "amount") out.points = const_int(pr->a);
       else if (pr->key == "claim" && pr->kind == PropKind::Range) {
@@ -328,7 +353,12 @@ class Codegen {
           out.use_to = const_int(pr->b);
         }
       } else if (pr->key == "body" || pr->key == "text") {
-        if (auto* v = p_.const_of(pr->a)) out.text = std::get<std::string>(v->v);
+        if (auto* v = p_.const_of(pr->a)) {
+          out.text = std::get<std::string>(v->v);
+          out.text_parts = text_parts(out.text);
+        }
+      } else if ((pr->key == "title" && bytecode::is_message(out.kind)) || pr->key == "subject") {
+        if (auto* v = p_.const_of(pr->a)) out.title_parts = text_parts(std::get<std::string>(v->v));
       } else if (pr->key == "decay") {
         out.decay = const_int(pr->a);
       } else if (pr->key == "fixed_from_third") {

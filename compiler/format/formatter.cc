@@ -602,6 +602,7 @@ std::string decl(const Decl* d, const Comments& cm, size_t width) {
         if (p->kind == PropKind::Range) t += "between " + sub(p->a, kAdd) + " and " + sub(p->b, kAdd);
         else if (p->kind == PropKind::AfterClaim) t += "within " + sub(p->a, kAdd) + " after claim";
         else if (p->kind == PropKind::Draw) t += format_draw(p);
+        else if (p->kind == PropKind::Capped) t += sub(p->a, kAdd) + " up to " + sub(p->b, kAdd);
         else t += expr(p->a, kIf);
         items.push_back({p->span, t});
       }

@@ -367,6 +367,15 @@ class Builder {
             p->draw_table.push_back(de);
           }
         }
+      } else if (auto* v = dynamic_cast<P::CappedValueContext*>(pc->propValue())) {
+        p->kind = ast::PropKind::Capped;
+        if (v->pct && v->pct->PERCENT()) {
+          auto* n = node<ast::PercentLit>(v->pct);
+          std::string t = text(v->pct->PERCENT());
+          n->amount = t.substr(0, t.size() - 1);
+          p->a = n;
+        }
+        p->b = v->upTo ? arith(v->upTo) : nullptr;
       } else if (auto* v = dynamic_cast<P::ExprValueContext*>(pc->propValue())) {
         p->a = expr(v->expr());
       }

@@ -18,6 +18,7 @@
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
 #include "compiler/sema/fold.h"
+#include "compiler/sema/message_template.h"
 #include "compiler/sema/operators.h"
 #include "compiler/sema/windows.h"
 #include "support/civil_time.h"
@@ -174,15 +175,21 @@ class Checker {
                                                   {"claim", PropSpec::Window, false},
                                                   {"use", PropSpec::UseWindow, false},
                                                   {"title", PropSpec::StringV, false}};
+    // Messages may cost money (`cost: 0.05 CNY`, an SMS per segment), reserved from the budget.
     static const std::vector<PropSpec> kPush = {{"title", PropSpec::Template, false},
                                                 {"body", PropSpec::Template, true},
-                                                {"link", PropSpec::StringV, false}};
-    static const std::vector<PropSpec> kSms = {{"text", PropSpec::Template, true}};
+                                                {"link", PropSpec::StringV, false},
+                                                {"cost", PropSpec::MoneyV, false}};
+    static const std::vector<PropSpec> kSms = {{"text", PropSpec::Template, true}, {"cost", PropSpec::MoneyV, false}};
+    static const std::vector<PropSpec> kEmail = {{"subject", PropSpec::Template, false},
+                                                 {"body", PropSpec::Template, true},
+                                                 {"cost", PropSpec::MoneyV, false}};
     if (kind == "coupon") return &kCoupon;
     if (kind == "red_envelope") return &kRedEnvelope;
     if (kind == "points") return &kPoints;
     if (kind == "push") return &kPush;
     if (kind == "sms") return &kSms;
+    if (kind == "email") return &kEmail;
     return nullptr;
   }
 
@@ -190,8 +197,8 @@ class Checker {
     const auto* specs = props_for(r->resource_kind);
     if (!specs) {
       auto& d = sink_.report(Code::E0504, r->kind_span, fmt::format("unknown resource kind {}", bt(r->resource_kind)));
-      auto c = diag::closest_match(r->resource_kind, {"coupon", "red_envelope", "points", "push", "sms"});
-      d.help = c.empty() ? "resource kinds are `coupon`, `red_envelope`, `points`, `push` and `sms`"
+      auto c = diag::closest_match(r->resource_kind, {"coupon", "red_envelope", "points", "push", "sms", "email"});
+      d.help = c.empty() ? "resource kinds are `coupon`, `red_envelope`, `points`, `push`, `sms` and `email`"
                          : fmt::format("did you mean {}?", bt(c));
       return;
     }
@@ -216,6 +223,13 @@ class Checker {
       if (auto [it, fresh] = given.emplace(p->key, p); !fresh) {
         auto& d = sink_.report(Code::E0504, p->key_span, fmt::format("property {} is given twice", bt(p->key)));
         d.secondary.push_back({it->second->key_span, "first given here"});
+        continue;
+      }
+      if (p->kind == PropKind::Capped && p->key == "discount" && r->resource_kind != "coupon") {
+        sink_.report(Code::E0504, p->key_span,
+                     fmt::format("a percentage discount is for coupons; {} {} pays a fixed amount", r->resource_kind,
+                                 bt(r->name)))
+            .help = "write `discount: 8 CNY`, or declare a `coupon`";
         continue;
       }
       check_property(env, *spec, p);
@@ -252,7 +266,7 @@ class Checker {
         }
       }
     } else if (given.count("discount") && given.count("threshold")) {
-      const Expr* de = given["discount"]->a;
+      const Expr* de = discount_money(given["discount"]);
       const Expr* te = given["threshold"]->a;
       const Type& dt = p_.type_of(de);
       const Type& tt = p_.type_of(te);
@@ -279,7 +293,7 @@ class Checker {
           .help = "a shared red envelope declares both: `decay: 50%` (the second claim) and `fixed_from_third: 1 CNY`";
     } else if (given.count("fixed_from_third") && given.count("discount")) {
       const Expr* fe = given["fixed_from_third"]->a;
-      const Expr* de = given["discount"]->a;
+      const Expr* de = discount_money(given["discount"]);
       const Type& ft = p_.type_of(fe);
       const Type& dt = p_.type_of(de);
       if (ft.kind == TypeKind::Money && dt.kind == TypeKind::Money && ft.currency != dt.currency)
@@ -287,6 +301,9 @@ class Checker {
     }
     t_.resource_claim[r] = claim_window(r);
   }
+
+  // The money of a `discount`: the amount, or the cap of `10% up to 20 CNY`.
+  static const Expr* discount_money(const Property* p) { return p->kind == PropKind::Capped ? p->b : p->a; }
 
   std::optional<std::pair<int64_t, int64_t>> claim_window(const ResourceDecl* r) {
     for (auto* p : r->props)
@@ -313,6 +330,14 @@ class Checker {
         return;
       }
       time_window(env, p->a, p->b, fmt::format("{} window", p->key));
+      return;
+    }
+    if (p->kind == PropKind::Capped) {
+      if (std::string_view(spec.key) != "discount") {
+        sink_.report(Code::E0504, p->key_span, fmt::format("{} takes {}, not a percentage with a cap", bt(p->key), expect_kind(spec.want)));
+        return;
+      }
+      capped_discount(env, p);
       return;
     }
     if (p->kind == PropKind::AfterClaim) {
@@ -500,26 +525,68 @@ class Checker {
     return w->units() / 100;
   }
 
-  // `{field}` placeholders name profile fields; `{{` and `}}` are literal braces.
+  // `discount: P% up to CAP`: a share of the order amount, above 0% and at most 100%, never more
+  // than the cap (a positive constant amount: what the budget reserves at grant).
+  void capped_discount(Env& env, Property* p) {
+    if (p->a) {
+      Type t = check(p->a, env, nullptr);
+      if (!t.is_error() && expect(p->a, t, Type::of(TypeKind::Decimal)) && require_constant(p->a, "a resource property"))
+        if (auto* v = p_.const_of(p->a); v && (compare_values(*v, Value{Decimal{}}) <= 0 ||
+                                               compare_values(*v, Value{Decimal::from_units(Decimal::kScale)}) > 0))
+          sink_.report(Code::E0505, p->a->span, "a percentage discount must be above 0% and at most 100%")
+              .help = "`discount: 10% up to 20 CNY` takes a tenth of the order amount, at most 20 CNY";
+    }
+    if (!p->b) return;
+    Type t = check(p->b, env, nullptr);
+    if (t.is_error()) return;
+    if (t.kind != TypeKind::Money) {
+      mismatch_named(p->b, "a money amount such as `20 CNY` (the cap)", t);
+      return;
+    }
+    if (require_constant(p->b, "a resource property"))
+      if (auto* v = p_.const_of(p->b); v && compare_values(*v, Value{Decimal{}}) <= 0)
+        sink_.report(Code::E0506, p->b->span, "the cap of a percentage discount must be positive")
+            .help = "the budget reserves the cap at grant; the subsidy is the percentage of the order amount, at most the cap";
+  }
+
+  // `{field}` and `{field|default}` name profile fields; `{{` and `}}` are literal braces
+  // (message_template.h). Each name is recorded as a use of the field, with its span inside the
+  // string literal, so the editor's references and rename see it.
   void check_template(const StringLit* s) {
     if (!s || s->kind != ExprKind::String) return;
-    const std::string& v = s->value;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '}' && i + 1 < v.size() && v[i + 1] == '}') { ++i; continue; }
-      if (v[i] != '{') continue;
-      if (i + 1 < v.size() && v[i + 1] == '{') { ++i; continue; }
-      size_t close = v.find('}', i);
-      if (close == std::string::npos) {
-        sink_.report(Code::E0415, s->span, "unclosed `{` in message template").help = "write `{{` for a literal brace";
-        return;
-      }
-      std::string name = v.substr(i + 1, close - i - 1);
-      if (!p_.profile.find(name)) {
-        auto& d = sink_.report(Code::E0415, s->span, fmt::format("template names {}, which is not a profile field", bt(name)));
-        if (auto c = diag::closest_match(name, p_.profile.field_names()); !c.empty())
+    std::optional<TemplateError> err;
+    auto pieces = parse_template(s->value, err);
+    // Offsets in the unescaped text to offsets in the source: each escape (`\"`, `\n`, `\t`, `\\`)
+    // is two bytes written for one.
+    std::vector<uint32_t> raw;
+    if (s->span.valid() && s->span.file < p_.sources.size()) {
+      std::string_view src = p_.sources.file(s->span.file).text();
+      if (s->span.end <= src.size() && s->span.end > s->span.begin + 1 && src[s->span.begin] == '"')
+        for (uint32_t i = s->span.begin + 1; i + 1 < s->span.end; ++i) {
+          raw.push_back(i);
+          if (src[i] == '\\') ++i;
+        }
+    }
+    auto span_at = [&](size_t at, size_t len) {
+      if (raw.size() != s->value.size() || at + len > raw.size() || len == 0) return s->span;
+      return Span{s->span.file, raw[at], raw[at + len - 1] + 1};
+    };
+    if (err) sink_.report(Code::E0415, span_at(err->at, 1), err->message).help = err->help;
+    for (const auto& piece : pieces) {
+      if (!piece.is_field) continue;
+      Span where = span_at(piece.field_at, piece.field.size());
+      const FieldInfo* f = p_.profile.find(piece.field);
+      if (!f) {
+        auto& d = sink_.report(Code::E0415, where, fmt::format("template names {}, which is not a profile field", bt(piece.field)));
+        if (auto c = diag::closest_match(piece.field, p_.profile.field_names()); !c.empty())
           d.help = fmt::format("did you mean `{{{}}}`?", c);
+        continue;
       }
-      i = close;
+      use(where, f);
+      if (f->type.optional && !piece.has_fallback)
+        sink_.report(Code::E0425, where,
+                     fmt::format("template names {}, an optional profile field, without a default", bt(piece.field)))
+            .help = fmt::format("write `{{{}|...}}` with the text to show when a user has no value", piece.field);
     }
   }
 
@@ -881,10 +948,13 @@ class Checker {
     }
     auto* r = static_cast<const ResourceDecl*>(sym->decl);
     use(a.resource_span, sym->decl);
-    bool is_message = r->resource_kind == "push" || r->resource_kind == "sms";
+    bool is_message = r->resource_kind == "push" || r->resource_kind == "sms" || r->resource_kind == "email";
+    // The channel each kind of message goes by (a push may also go in an app or a mini program).
+    const char* message_channel = r->resource_kind == "sms" ? "SMS" : r->resource_kind == "email" ? "Email" : "Push";
     if (a.verb == Action::Verb::Grant && is_message) {
-      sink_.report(Code::E0509, a.span, fmt::format("{} is a {} message: `send` it, do not `grant` it", bt(a.resource), r->resource_kind))
-          .help = fmt::format("write `send {}{}`", a.resource, r->resource_kind == "sms" ? " via SMS" : " via Push");
+      sink_.report(Code::E0509, a.span, fmt::format("{} is {} {} message: `send` it, do not `grant` it", bt(a.resource),
+                                                    r->resource_kind == "email" ? "an" : "a", r->resource_kind))
+          .help = fmt::format("write `send {} via {}`", a.resource, message_channel);
     } else if (a.verb == Action::Verb::Send && !is_message && props_for(r->resource_kind)) {
       sink_.report(Code::E0509, a.span, fmt::format("{} is a {}: `grant` it, do not `send` it", bt(a.resource), r->resource_kind))
           .help = fmt::format("write `grant {}`", a.resource);
@@ -901,12 +971,16 @@ class Checker {
       } else if (r->resource_kind == "sms" && a.channel != "SMS") {
         sink_.report(Code::E0509, a.channel_span, fmt::format("an sms message cannot go via {}", bt(a.channel)))
             .help = "write `via SMS`";
-      } else if (r->resource_kind == "push" && a.channel == "SMS") {
-        sink_.report(Code::E0509, a.channel_span, "a push message cannot go via `SMS`").help = "declare an `sms` resource";
+      } else if (r->resource_kind == "email" && a.channel != "Email") {
+        sink_.report(Code::E0509, a.channel_span, fmt::format("an email message cannot go via {}", bt(a.channel)))
+            .help = "write `via Email`";
+      } else if (r->resource_kind == "push" && (a.channel == "SMS" || a.channel == "Email")) {
+        sink_.report(Code::E0509, a.channel_span, fmt::format("a push message cannot go via {}", bt(a.channel)))
+            .help = a.channel == "SMS" ? "declare an `sms` resource" : "declare an `email` resource";
       }
     } else if (a.verb == Action::Verb::Send) {
       sink_.report(Code::E0509, a.span, fmt::format("sending {} needs a channel", bt(a.resource)))
-          .help = fmt::format("write `send {} via {}`", a.resource, r->resource_kind == "sms" ? "SMS" : "Push");
+          .help = fmt::format("write `send {} via {}`", a.resource, message_channel);
     }
     // Budget and discount in different currencies cannot be reconciled at run time.
     if (!budget_currency.empty()) {
@@ -917,13 +991,13 @@ class Checker {
                          fmt::format("budget is in `{}` but {} gives a discount in `{}`", budget_currency, bt(r->name),
                                      dr->second.currency))
                 .secondary.push_back({p->span, "discount set here"});
-        } else if (p->key == "discount" && p->a && p->kind != PropKind::Draw) {
-          const Type& t = p_.type_of(p->a);
+        } else if ((p->key == "discount" || p->key == "cost") && p->kind != PropKind::Draw && discount_money(p)) {
+          const Type& t = p_.type_of(discount_money(p));
           if (t.kind == TypeKind::Money && t.currency != budget_currency) {
             auto& d = sink_.report(Code::E0402, budget_span,
-                                   fmt::format("budget is in `{}` but {} gives a discount in `{}`", budget_currency,
-                                               bt(r->name), t.currency));
-            d.secondary.push_back({p->a->span, "discount set here"});
+                                   fmt::format("budget is in `{}` but {} {} in `{}`", budget_currency, bt(r->name),
+                                               p->key == "cost" ? "costs" : "gives a discount", t.currency));
+            d.secondary.push_back({discount_money(p)->span, p->key + " set here"});
           }
         }
     }

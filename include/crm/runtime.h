@@ -76,6 +76,14 @@ struct Decision {
   bool has_value = false;   // the strategy has `value:`: what it was worth for this user and event
   int64_t value_millionths = 0;
   std::string value_currency;  // empty for a Decimal value
+  // Messages (granted, held, control without a reason): the text rendered for the user, a push's
+  // title or an e-mail's subject, an SMS's segments, and the cost reserved from the budget.
+  std::string text, title;
+  int64_t segments = 0;
+  bool has_cost = false;
+  int64_t cost_millionths = 0;
+  bool has_percent = false;  // a granted percentage discount: amount is its cap
+  int64_t percent_millionths = 0;  // 10% = 100000
   std::string json;         // the decision exactly as `crm run` writes it
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...

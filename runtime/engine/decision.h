@@ -60,6 +60,10 @@ struct Decision {
   // event named (`user` is the recipient once it is a known user other than the event's user).
   bool referral = false;
   std::string trigger_user, recipient;
+  // A message sent, held, or (control) that would have been: its text rendered for the user, its
+  // title (push) or subject (e-mail), and an SMS's segments.
+  std::string text, title;
+  int64_t segments = 0;
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 

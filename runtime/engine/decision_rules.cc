@@ -10,6 +10,8 @@
 #include "runtime/engine/scheduler.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
+#include "support/json_text.h"
+#include "support/sms.h"
 
 namespace crm::engine {
 
@@ -207,6 +209,27 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     }
     return passed;
   };
+  // A message is rendered for the user; a field without a value (and without a default in the
+  // template) leaves nothing to send (docs/semantics.md, "Message texts and costs").
+  if (a.send && bytecode::is_message(res.kind)) {
+    RenderedMessage m = grants_.texts().render(u, a.resource);
+    if (m.missing >= 0) {
+      noted("text", false, fmt::format("text of `{}` names `{}`, which the user has no value for (and the template gives "
+                                       "no default)", res.name, p_.profile[size_t(m.missing)].name));
+      return Reason::MissingField;
+    }
+    if (trace_) {
+      std::string detail = "text " + support::json_quote(m.text);
+      if (res.kind == bytecode::ResourceKind::Sms) {
+        auto size = support::sms_size(m.text);
+        detail += fmt::format(": {} {} in {}, {} segment{}", size.units, size.gsm7 ? "septets" : "UTF-16 units",
+                              size.gsm7 ? "GSM-7" : "UCS-2", size.segments, size.segments == 1 ? "" : "s");
+      }
+      if (res.cost > 0)
+        detail += fmt::format(", costs {} {}", support::Decimal::from_units(m.cost).to_string(), res.currency);
+      noted("text", true, std::move(detail));
+    }
+  }
   if (res.has_claim && !noted("claim_window", now >= res.claim_from && now < res.claim_to,
                               fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
                                           local_time(s, res.claim_to))))
@@ -483,14 +506,19 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     d.action = static_cast<int32_t>(ai);
+    set_text(d, u, a, false);
     int64_t hold = 0;
     Reason why = lost[ai] != Reason::None     ? lost[ai]
                  : strategy_why == Reason::None ? action_limit(u, s, a, now, d.action, &hold)
                                                 : strategy_why;
     if (why == Reason::None && hold) {
+      // A held message reserves its cost now, with the delivery; its release records none again.
       d.outcome = Outcome::Held;
       d.reason = Reason::QuietHours;
-      d.amount = 0;
+      d.amount = grants_.face_value(u, a.resource);
+      spent += d.amount;
+      most += d.amount;  // not drawn: it costs what it reserves
+      set_text(d, u, a, true);
       holds.emplace_back(d.action, hold);
     } else if (why == Reason::None) {
       d.outcome = Outcome::Granted;
@@ -500,6 +528,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       if (drawn[ai] >= 0) g.amount = drawn[ai];  // the drawn discount; the budget had room for the face value
       d.amount = g.amount;
       spent += g.amount;
+      set_text(d, u, a, true);
       u.grants.push_back(g);
     } else {
       d.outcome = Outcome::Rejected;
@@ -541,11 +570,24 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
           out[i].outcome = Outcome::Rejected;
           out[i].reason = reason_of(c);
           out[i].amount = 0;
+          set_text(out[i], u, s.actions[size_t(out[i].action)], false);
         }
     }
   }
   for (size_t i = first_out; i < out.size(); ++i)
     ++(out[i].outcome == Outcome::Granted ? stats_.granted : out[i].outcome == Outcome::Held ? stats_.held : stats_.rejected);
+}
+
+// The text of a message action as rendered for the user (`render` false: none, for rows that send nothing).
+void DecisionRules::set_text(Decision& d, const User& u, const bytecode::Action& a, bool render) const {
+  d.text.clear();
+  d.title.clear();
+  d.segments = 0;
+  if (!render || !a.send || !bytecode::is_message(p_.resources[a.resource].kind)) return;
+  RenderedMessage m = grants_.texts().render(u, a.resource);
+  d.text = std::move(m.text);
+  d.title = std::move(m.title);
+  d.segments = m.segments;
 }
 
 // Held messages are sent when their quiet hours end, recorded by the first work unit at or after
@@ -575,7 +617,9 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
     if (why == Reason::None) {
       Grant g = grants_.make_grant(*u, r.strategy, r.action, r.at);
       d.outcome = Outcome::Granted;
-      d.amount = g.amount;
+      // A message's cost was reserved and recorded when it was held.
+      d.amount = bytecode::is_message(p_.resources[g.resource].kind) ? 0 : g.amount;
+      set_text(d, *u, s.actions[r.action], true);
       u->grants.push_back(g);
       if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants.size() - 1);
       ++stats_.granted;
@@ -618,6 +662,7 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
                : strategy_why == Reason::None ? action_limit(u, s, s.actions[ai], now, d.action, &hold)
                                               : strategy_why;
     d.amount = 0;
+    set_text(d, u, s.actions[ai], d.reason == Reason::None);  // the text the user would have received
     if (d.reason == Reason::None) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
     ++stats_.control;
     out.push_back(d);

@@ -107,6 +107,7 @@ class DecisionRules {
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
+  void set_text(Decision& d, const User& u, const bytecode::Action& a, bool render) const;
 
   const bytecode::Program& p_;
   Evaluator& eval_;

@@ -184,6 +184,19 @@ struct Hasher {
       c.i64(int64_t(r.draw_values.size()));
       for (size_t i = 0; i < r.draw_values.size(); ++i) { c.i64(r.draw_values[i]); c.i64(r.draw_weights[i]); }
     }
+    // Added with message costs and percentage discounts; hashed only when used, likewise. The
+    // templates' fields are named in `text` (and the title) as written.
+    if (r.percent || r.cost) { c.str("percent_cost"); c.i64(r.percent); c.i64(r.cost); }
+    if (!r.title_parts.empty()) {
+      c.str("title");
+      c.i64(int64_t(r.title_parts.size()));
+      for (const auto& t : r.title_parts) {
+        c.str(t.literal);
+        if (t.field >= 0 && size_t(t.field) < p.profile.size()) field(p.profile[size_t(t.field)]);
+        else c.str("");
+        c.i64(t.has_fallback); c.str(t.fallback);
+      }
+    }
   }
   void policy(const Policy& pol) {
     c.str(pol.name); c.str(pol.business); c.i64(pol.max_unredeemed); c.str(pol.unredeemed_kind);

@@ -251,6 +251,8 @@ std::string Recorder::decision_json(const Decision& d) const {
   switch (d.outcome) {
     case Outcome::Granted:
       if (monetary) money(",\"amount\":", d.amount), currency();
+      // A percentage discount: `amount` is its cap, reserved; the subsidy is known at redemption.
+      if (monetary && r->percent > 0) money(",\"percent\":", r->percent * 100);
       break;
     case Outcome::Redeemed:
       time(",\"granted_at\":", d.granted_at);
@@ -267,6 +269,16 @@ std::string Recorder::decision_json(const Decision& d) const {
       break;
     default:
       break;
+  }
+  // A message that is sent, held, or would have been (control): its text as rendered for the
+  // user, an SMS's segments, and what it cost the budget (a held message: when held).
+  if (r && bytecode::is_message(r->kind) && a && a->send &&
+      (d.outcome == Outcome::Granted || d.outcome == Outcome::Held ||
+       (d.outcome == Outcome::Control && d.reason == Reason::None))) {
+    if (!d.title.empty()) str(",\"title\":", true, d.title);
+    str(",\"text\":", true, d.text);
+    if (r->kind == bytecode::ResourceKind::Sms) fmt::format_to(std::back_inserter(out), ",\"segments\":{}", d.segments);
+    if (d.amount > 0 && d.outcome != Outcome::Control) money(",\"cost\":", d.amount), currency();
   }
   // The release of a held message names when it was held.
   if (d.released) time(",\"held_at\":", d.granted_at);

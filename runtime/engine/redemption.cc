@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "support/currency.h"
 #include "support/decimal.h"
 
 namespace crm::engine {
@@ -11,7 +12,8 @@ using bytecode::Kind;
 
 Redemptions::Redemptions(const bytecode::Program& program, vm::StringPool& strings, const vm::CollectionStore& collections,
                          Users& users, Stats& stats)
-    : p_(program), strings_(strings), collections_(collections), users_(users), stats_(stats) {
+    : p_(program), strings_(strings), collections_(collections), users_(users), stats_(stats),
+      texts_(program, strings, collections) {
   // Redemptions are read from fields found by name (docs/semantics.md, "Redemption").
   fields_.resize(p_.events.size());
   for (size_t e = 0; e < p_.events.size(); ++e) {
@@ -131,8 +133,13 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
     d.action = chosen->action;
     d.granted_at = chosen->time;
     why = Reason::None;
-    if (res.threshold > 0 && (rf.amount < 0 || !ev.present[rf.amount] || ev.fields[rf.amount] < res.threshold))
+    const bool has_amount = rf.amount >= 0 && ev.present[rf.amount];
+    if (res.threshold > 0 && (!has_amount || ev.fields[rf.amount] < res.threshold))
       why = Reason::BelowThreshold;
+    // A percentage discount is computed from the order amount, which must be in its currency.
+    if (why == Reason::None && res.percent > 0 &&
+        (!has_amount || p_.events[ev.type].fields[rf.amount].currency != res.currency))
+      why = Reason::NoOrderAmount;
     // In the order of bytecode::kRestrictionNames.
     static constexpr Reason kWrong[4] = {Reason::WrongCategory, Reason::WrongItem, Reason::WrongStore, Reason::WrongCity};
     for (int k = 0; k < 4 && why == Reason::None; ++k) {
@@ -154,6 +161,9 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
       users_.history().redeemed(u, chosen->strategy, chosen->action, ev.time);
       d.outcome = Outcome::Redeemed;
       d.amount = chosen->amount;
+      if (res.percent > 0)
+        d.amount = percent_subsidy(ev.fields[rf.amount], res.percent, support::minor_unit_digits(res.currency),
+                                   chosen->amount);
       ++stats_.redeemed;
       out.push_back(std::move(d));
       return;
@@ -170,6 +180,7 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
 // (1 - decay) rounded to a hundredth, then `fixed_from_third` for every later claim.
 int64_t Redemptions::face_value(const User& u, uint32_t ri) const {
   const auto& r = p_.resources[ri];
+  if (bytecode::is_message(r.kind)) return r.cost > 0 ? texts_.render(u, ri).cost : 0;
   if (!is_coupon(r.kind)) return 0;
   if (r.decay <= 0) return r.discount;
   int64_t earlier = 0;
@@ -179,6 +190,22 @@ int64_t Redemptions::face_value(const User& u, uint32_t ri) const {
   constexpr int64_t kCent = support::Decimal::kScale / 100;
   __int128 v = static_cast<__int128>(r.discount) * (support::Decimal::kScale - r.decay) / support::Decimal::kScale;
   return static_cast<int64_t>((v + kCent / 2) / kCent * kCent);
+}
+
+int64_t Redemptions::percent_subsidy(int64_t amount, int64_t percent, int digits, int64_t cap) {
+  if (amount <= 0 || percent <= 0) return 0;
+  auto pow10 = [](int n) {
+    __int128 v = 1;
+    while (n-- > 0) v *= 10;
+    return v;
+  };
+  // amount (millionths) x percent (millionths) is exact in 10^-12; keep `digits` places.
+  const __int128 exact = static_cast<__int128>(amount) * percent, q = pow10(12 - digits);
+  __int128 n = exact / q;
+  const __int128 rest = exact % q;
+  if (rest * 2 > q || (rest * 2 == q && (n & 1))) ++n;  // half to even
+  const __int128 subsidy = n * pow10(6 - digits);
+  return subsidy > cap ? cap : static_cast<int64_t>(subsidy);
 }
 
 Grant Redemptions::make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const {

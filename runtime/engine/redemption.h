@@ -13,6 +13,7 @@
 #include "bytecode/program.h"
 #include "runtime/engine/decision.h"
 #include "runtime/engine/event.h"
+#include "runtime/engine/message_text.h"
 #include "runtime/engine/user_state.h"
 
 namespace crm::engine {
@@ -36,8 +37,13 @@ class Redemptions {
   Grant make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const;
   // The end of a grant's use window: N days after the claim, or the fixed window's end.
   int64_t expiry_of(uint32_t resource, int64_t claimed) const;
-  // What one more grant of a resource is worth to this user.
+  // What one more grant of a resource is worth to this user: a coupon's face value (a percentage
+  // discount's cap), a message's cost (an SMS: per segment of its text rendered for the user).
   int64_t face_value(const User& u, uint32_t resource) const;
+  const MessageTexts& texts() const { return texts_; }
+  // `percent` (millionths of 1) of an order `amount`, rounded half to even to the minor unit of
+  // the currency (`digits` decimal places), at most `cap`: a percentage discount's subsidy.
+  static int64_t percent_subsidy(int64_t amount, int64_t percent, int digits, int64_t cap);
 
  private:
   const bytecode::Program& p_;
@@ -45,6 +51,7 @@ class Redemptions {
   const vm::CollectionStore& collections_;
   Users& users_;
   Stats& stats_;
+  MessageTexts texts_;
   // Per event type: the fields a redemption reads (-1 when absent): the grant reference
   // (`resource`, `code` on Redeem events; `coupon` on any), the order `amount`, and the
   // restricted attributes (category, item, store, city).

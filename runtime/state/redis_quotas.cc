@@ -342,7 +342,8 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount FROM crm_ledger WHERE outcome = 'granted' ORDER BY seq",
+                         "SELECT kind, unit, user, strategy, amount, outcome FROM crm_ledger WHERE outcome IN ('granted', 'held') "
+                         "ORDER BY seq",
                          -1, &s, nullptr) != SQLITE_OK)
     return fail("cannot read");
   std::vector<LedgerEntry> entries;
@@ -357,7 +358,7 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     e.unit = text(1);
     e.user = text(2);
     e.strategy = text(3);
-    e.outcome = "granted";
+    e.outcome = text(5);
     e.amount = sqlite3_column_int64(s, 4);
     entries.push_back(std::move(e));
   }

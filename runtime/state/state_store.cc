@@ -55,6 +55,11 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
   // grants are consecutive rows.
   const LedgerEntry* last = nullptr;
   for (const auto& e : entries) {
+    // A message held by quiet hours reserved its cost when it was held (its release row records none).
+    if (e.outcome == "held") {
+      counters_[handle(e.strategy)].reserved += e.amount;
+      continue;
+    }
     if (e.outcome != "granted") continue;
     Quota& q = counters_[handle(e.strategy)];
     if (!last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy)

@@ -165,6 +165,13 @@ TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
     std::string err;
     ASSERT_TRUE(rt.open_state("memory", err)) << err;
     fs::path base = entry.path();
+    // A scenario with NAME.profiles.jsonl loads them first, as `crm run --profiles` does.
+    std::ifstream profiles(fs::path(base).replace_extension(".profiles.jsonl"));
+    for (std::string p; std::getline(profiles, p);) {
+      if (!p.empty()) {
+        ASSERT_TRUE(rt.load_profile(p, err)) << err;
+      }
+    }
     std::ifstream events(base.replace_extension(".events.jsonl"));
     std::vector<std::string> got, want;
     std::string line, refused;
