@@ -974,9 +974,8 @@ class Checker {
       } else if (r->resource_kind == "email" && a.channel != "Email") {
         sink_.report(Code::E0509, a.channel_span, fmt::format("an email message cannot go via {}", bt(a.channel)))
             .help = "write `via Email`";
-      } else if (r->resource_kind == "push" && (a.channel == "SMS" || a.channel == "Email")) {
-        sink_.report(Code::E0509, a.channel_span, fmt::format("a push message cannot go via {}", bt(a.channel)))
-            .help = a.channel == "SMS" ? "declare an `sms` resource" : "declare an `email` resource";
+      } else if (r->resource_kind == "push" && a.channel == "SMS") {
+        sink_.report(Code::E0509, a.channel_span, "a push message cannot go via `SMS`").help = "declare an `sms` resource";
       }
     } else if (a.verb == Action::Verb::Send) {
       sink_.report(Code::E0509, a.span, fmt::format("sending {} needs a channel", bt(a.resource)))

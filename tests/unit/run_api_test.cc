@@ -59,6 +59,10 @@ TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
     ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
     crm::Run run(out.program);
     fs::path base = entry.path();
+    // A scenario with NAME.profiles.jsonl loads them first, as `crm run --profiles` does.
+    if (std::ifstream profiles(fs::path(base).replace_extension(".profiles.jsonl")); profiles) {
+      EXPECT_TRUE(run.load_profiles(profiles, false, {}));
+    }
     std::ifstream events(base.replace_extension(".events.jsonl"));
     crm::LineReader lines(events);
     std::vector<std::string> got, want;
