@@ -23,7 +23,9 @@ namespace crm::bytecode {
 // actions carry chance and salt) and referral rewards (strategies carry recipient_field).
 // v10: aggregates have a source (events, or the user's deliveries and redemptions) and, for
 // delivery history, a strategy / resource / channel / code filter.
-constexpr uint32_t kFormatVersion = 10;
+// v11: resources carry a percentage (`discount: P% up to CAP`), a message cost and compiled text
+// and title templates.
+constexpr uint32_t kFormatVersion = 11;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
