@@ -2,9 +2,11 @@
 // texts rendered from the profile, message costs reserved from the budget (held messages
 // included, across a restart), `{field}` placeholders as uses of the field for the editor, and
 // percentage discounts with a cap (exact subsidy, rounded half to even to the minor unit).
+#include <crm/runtime.h>
 #include <crm/workspace.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 #include <string>
 
@@ -185,6 +187,130 @@ TEST(Messages, CostsSurviveARestart) {
     for (auto& [id, t] : events)
       for (auto& j : h.feed(visit(id, "ann", t))) restarted.push_back(j);
     EXPECT_EQ(restarted, reference);
+  }
+}
+
+// A held message's cost is reserved once, when it is held; its release records none, and a
+// release that a policy refuses (the SMS cap filled by the first release) does not return it.
+TEST(Messages, HeldMessagesReserveTheirCostOnce) {
+  Compiled c = compile_text(R"(
+profile { nickname: String }
+event Visit { page: String }
+resource sms hi { text: "Hi {nickname}" cost: 0.05 CNY }
+policy night { quiet between 22:00 and 08:00; SMS <= 1 per 1 day }
+strategy greet for business "mall" {
+    who: true
+    when: on Visit
+    what: send hi via SMS
+    how much: budget 0.10 CNY
+}
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  Harness h(c);
+  std::string err;
+  ASSERT_TRUE(h.engine.load_profile_line(R"({"user":"ann","nickname":"Ann"})", err)) << err;
+  using crm::engine::Outcome;
+  using crm::engine::Reason;
+  auto out = h.process(visit("v1", "ann", "2026-06-01T23:00:00Z"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].outcome, Outcome::Held);
+  EXPECT_EQ(out[0].amount, 50000);
+  EXPECT_EQ(out[0].text, "Hi Ann");
+  out = h.process(visit("v2", "ann", "2026-06-01T23:30:00Z"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].outcome, Outcome::Held);
+  EXPECT_EQ(out[0].amount, 50000);  // the 0.10 budget is now fully reserved
+  // 09:00: both releases (08:00) first: the first is sent at no further cost, the second is
+  // refused by the cap; then v3 finds the budget spent although one SMS went out.
+  out = h.process(visit("v3", "ann", "2026-06-02T09:00:00Z"));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].outcome, Outcome::Granted);
+  EXPECT_TRUE(out[0].released);
+  EXPECT_EQ(out[0].amount, 0);
+  EXPECT_EQ(out[1].outcome, Outcome::Rejected);
+  EXPECT_EQ(out[1].reason, Reason::ChannelCap);
+  EXPECT_EQ(out[2].reason, Reason::Budget);
+  EXPECT_EQ(h.engine.decision_json(out[0]).find("\"cost\""), std::string::npos) << h.engine.decision_json(out[0]);
+}
+
+// Issue 13 items 2 and 3 through the C++ API and a SQLite ledger: a percentage coupon reserves its
+// cap and a message its cost; a redemption pays less than the cap and returns nothing to the
+// budget; a runtime restarted from the ledger at any point decides the rest as one that never
+// stopped (the recounted budget holds both caps and both costs, so cat is refused).
+TEST(PercentDiscount, CapsAndMessageCostsAreRestoredFromTheLedger) {
+  const std::string src = R"(
+profile { nickname: String }
+event Signup { source: String }
+event Order { amount: Money(CNY)  coupon: String? }
+resource coupon ten_pct { discount: 10% up to 20 CNY }
+resource sms hi { text: "Hi {nickname}" cost: 0.05 CNY }
+strategy welcome for business "mall" {
+    who: true
+    when: on Signup
+    what: grant ten_pct via App, send hi via SMS
+    how much: budget 40.10 CNY
+}
+)";
+  auto compiled = crm::compile_sources({{"percent_restart.crm", src}});
+  ASSERT_TRUE(compiled.diagnostics.ok()) << compiled.diagnostics.render_text();
+  const std::vector<std::string> profiles = {R"({"user":"ann","nickname":"Ann"})", R"({"user":"bob","nickname":"Bob"})",
+                                             R"({"user":"cat","nickname":"Cat"})"};
+  auto signup = [](const std::string& id, const std::string& user, const std::string& time) {
+    return R"({"type":"Signup","id":")" + id + R"(","user":")" + user + R"(","time":")" + time + R"(","source":"app"})";
+  };
+  auto order = [](const std::string& id, const std::string& user, const std::string& time) {
+    return R"({"type":"Order","id":")" + id + R"(","user":")" + user + R"(","time":")" + time +
+           R"(","amount":10,"coupon":"ten_pct"})";
+  };
+  const std::vector<std::string> events = {
+      signup("s1", "ann", "2026-06-01T08:00:00Z"), signup("s2", "bob", "2026-06-01T09:00:00Z"),
+      order("o1", "ann", "2026-06-02T08:00:00Z"),  // subsidy 1 CNY of the 20 reserved
+      order("o2", "bob", "2026-06-02T09:00:00Z"), signup("s3", "cat", "2026-06-03T08:00:00Z")};
+  auto start = [&](crm::Runtime& rt, const std::string& state) {
+    std::string err;
+    ASSERT_TRUE(rt.open_state(state, err)) << err;
+    for (const auto& p : profiles) ASSERT_TRUE(rt.load_profile(p, err)) << err;
+  };
+  std::vector<crm::Decision> reference;
+  {
+    crm::Runtime rt(compiled.program);
+    start(rt, "memory");
+    for (const auto& e : events) {
+      crm::Error error;
+      ASSERT_TRUE(rt.process_event(e, reference, error)) << error.message;
+    }
+  }
+  ASSERT_EQ(reference.size(), 8u);
+  using O = crm::Decision::Outcome;
+  EXPECT_EQ(reference[0].outcome, O::Granted);
+  EXPECT_TRUE(reference[0].has_percent);
+  EXPECT_EQ(reference[0].percent_millionths, 100000);
+  EXPECT_EQ(reference[0].amount_millionths, 20'000000);  // the cap
+  EXPECT_EQ(reference[1].resource, "hi");
+  EXPECT_EQ(reference[1].text, "Hi Ann");
+  EXPECT_EQ(reference[1].segments, 1);
+  EXPECT_TRUE(reference[1].has_cost);
+  EXPECT_EQ(reference[1].cost_millionths, 50000);
+  EXPECT_EQ(reference[4].outcome, O::Redeemed);
+  EXPECT_EQ(reference[4].amount_millionths, 1'000000);  // 10% of 10 CNY
+  EXPECT_EQ(reference[6].reason, "budget");
+  EXPECT_EQ(reference[7].reason, "budget");
+  for (size_t stop = 1; stop < events.size(); ++stop) {
+    SCOPED_TRACE(stop);
+    const std::string path = ::testing::TempDir() + "crm_percent_restart_" + std::to_string(stop) + ".db";
+    for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+    std::vector<crm::Decision> got;
+    crm::Error error;
+    {
+      crm::Runtime rt(compiled.program);
+      start(rt, "sqlite:" + path);
+      for (size_t i = 0; i < stop; ++i) ASSERT_TRUE(rt.process_event(events[i], got, error)) << error.message;
+    }
+    crm::Runtime rt(compiled.program);
+    start(rt, "sqlite:" + path);
+    for (size_t i = stop; i < events.size(); ++i) ASSERT_TRUE(rt.process_event(events[i], got, error)) << error.message;
+    ASSERT_EQ(got.size(), reference.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].json, reference[i].json) << i;
   }
 }
 
