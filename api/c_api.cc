@@ -146,6 +146,8 @@ crm_outcome c_outcome(crm::Decision::Outcome o) {
     case crm::Decision::Outcome::RedeemRejected: return CRM_OUTCOME_REDEEM_REJECTED;
     case crm::Decision::Outcome::Expired: return CRM_OUTCOME_EXPIRED;
     case crm::Decision::Outcome::Held: return CRM_OUTCOME_HELD;
+    case crm::Decision::Outcome::Pending: return CRM_OUTCOME_PENDING;
+    case crm::Decision::Outcome::Cancelled: return CRM_OUTCOME_CANCELLED;
   }
   return CRM_OUTCOME_REJECTED;
 }

@@ -21,6 +21,8 @@ const char* outcome_name(Decision::Outcome o) {
     case Decision::Outcome::RedeemRejected: return "redeem_rejected";
     case Decision::Outcome::Expired: return "expired";
     case Decision::Outcome::Held: return "held";
+    case Decision::Outcome::Pending: return "pending";
+    case Decision::Outcome::Cancelled: return "cancelled";
   }
   return "?";
 }
@@ -62,7 +64,7 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     else if (k == "outcome" && text) {
       for (auto o : {Decision::Outcome::Granted, Decision::Outcome::Rejected, Decision::Outcome::Control,
                      Decision::Outcome::Redeemed, Decision::Outcome::RedeemRejected, Decision::Outcome::Expired,
-                     Decision::Outcome::Held})
+                     Decision::Outcome::Held, Decision::Outcome::Pending, Decision::Outcome::Cancelled})
         if (m.value.text == outcome_name(o)) out.outcome = o, has_outcome = true;
       if (!has_outcome) {
         error = "unknown outcome `" + m.value.text + "`";
@@ -76,6 +78,11 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     } else if (k == "held_at") {
       if (!time(m, out.held_at_micros)) return false;
       out.released = true;
+    } else if (k == "due") {
+      if (!time(m, out.due_micros)) return false;
+      out.has_due = true;
+    } else if (k == "trigger" && text) {
+      out.trigger = m.value.text;
     } else if (k == "amount" || k == "subsidy") {
       if (!money(m, out.amount_millionths)) return false;
       out.has_amount = true;

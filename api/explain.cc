@@ -199,6 +199,8 @@ const char* verdict_text(const std::string& v) {
   if (v == "control") return "control group";
   if (v == "no_match") return "does not qualify";
   if (v == "outside_window") return "outside its window";
+  if (v == "pending") return "timer pending";
+  if (v == "cancelled") return "timer cancelled";
   return "not triggered";
 }
 
@@ -248,7 +250,9 @@ std::unique_ptr<Prepared> prepare(const sema::Program* source, const bytecode::P
 }
 
 Session::Session(const Prepared& prepared, Request request, engine::EngineOptions options)
-    : p_(prepared), req_(std::move(request)), engine_(std::make_unique<engine::Engine>(prepared.program, options)) {}
+    : p_(prepared), req_(std::move(request)), engine_(std::make_unique<engine::Engine>(prepared.program, options)) {
+  engine_->keep_timer_fates(true);  // what became of a delayed trigger's timer (run())
+}
 
 Session::~Session() = default;
 
@@ -377,6 +381,40 @@ bool Session::run(Result& r, std::string& error) {
   }
   if (!scheduled_done) explain_scheduled();
   for (uint32_t s : without_event) explain_one(s, nullptr, req_.at);
+  // Delayed triggers: the timer the trigger event armed, and what became of it by `at` (timers
+  // due by then fire; a later event may have cancelled it).
+  bool delayed = false;
+  for (const auto& st : prog.strategies) delayed |= st.delay > 0;
+  if (delayed) eng.fire_schedules(req_.at, ignored);
+  for (uint32_t s = 0; s < ns && delayed; ++s) {
+    auto& tr = r.strategies[s];
+    if (prog.strategies[s].delay <= 0 || tr.verdict != "pending") continue;
+    const auto* f = eng.timer_fate(req_.user, s);
+    if (!f || f->trigger != tr.event) continue;
+    if (f->state == engine::Engine::TimerFate::State::Pending) {
+      tr.checks.push_back({"timer", true, fmt::format("pending at {}, due at {}", support::format_time(req_.at), support::format_time(f->due))});
+    } else if (f->state == engine::Engine::TimerFate::State::Cancelled) {
+      tr.verdict = "cancelled";
+      tr.checks.push_back({"timer", true, fmt::format("cancelled by event {} at {} (it was due at {})", f->by,
+                                                      support::format_time(f->at), support::format_time(f->due))});
+      tr.decisions.clear();
+    } else {
+      tr.checks.push_back({"timer", true, fmt::format("fired at {}", support::format_time(f->due))});
+      tr.decisions = f->decisions;
+      tr.verdict = "no_match";
+      for (const auto& d : tr.decisions) {
+        if (d.outcome == engine::Outcome::Rejected && tr.verdict == "no_match") tr.verdict = "rejected";
+        if (d.outcome == engine::Outcome::Control && tr.verdict != "granted") tr.verdict = "control";
+        if (d.outcome == engine::Outcome::Held && tr.verdict != "granted") tr.verdict = "held";
+        if (d.outcome == engine::Outcome::Granted) tr.verdict = "granted";
+      }
+      if (tr.decisions.empty())
+        tr.checks.push_back({"timer", false, "at its firing the `if`, who or where did not hold (no decision)"});
+    }
+    std::string json;
+    for (const auto& d : tr.decisions) json += (json.empty() ? "" : ",") + eng.decision_json(d);
+    r.decisions_json[s] = json;
+  }
   r.user = req_.user;
   r.at = req_.at;
   r.known = eng.has_user(req_.user);

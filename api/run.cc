@@ -246,6 +246,28 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
   }
 }
 
+bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  try {
+    d.decisions.clear();
+    std::string msg;
+    bool ok = d.engine.advance_to(at_micros, d.decisions, msg);
+    take(d, decisions);
+    if (!ok) return error = {ErrorKind::Input, std::move(msg)}, false;
+    return settle(d, ok, msg, error);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+void Run::set_timer_limits(size_t per_user, size_t total) {
+  if (d_) d_->engine.set_timer_limits(per_user, total);
+}
+
+size_t Run::pending_timers() const { return d_ ? d_->engine.pending_timers() : 0; }
+
 bool Run::finish(std::vector<Decision>& decisions, Error& error) {
   std::vector<std::string> json;
   bool ok = finish(json, error);
@@ -300,6 +322,10 @@ RunStats Run::stats() const {
     out.redeemed = st.redeemed;
     out.redemptions_refused = st.redeem_rejected;
     out.expired = st.expired;
+    out.timers_armed = st.timers_armed;
+    out.timers_cancelled = st.timers_cancelled;
+    out.timers_fired = st.timers_fired;
+    out.timers_pending = d_->engine.pending_timers();
   } catch (...) {
   }
   return out;

@@ -529,7 +529,9 @@ static bool process_json(detail::RuntimeData* dp, std::string_view line, std::ve
   }
 }
 
-static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decisions, Error& error) {
+// The end of the stream, or (advance) the clock moved to `until` without an event.
+static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decisions, Error& error,
+                        const int64_t* until = nullptr) {
   if (!dp) { error = failed(ErrorKind::Input, "no program"); return false; }
   auto& d = *dp;
   std::unique_lock lk(d.mu);
@@ -537,7 +539,7 @@ static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decis
     size_t before = d.engine.decided_units();
     d.decisions.clear();
     std::string err;
-    bool ok = d.engine.finish(d.decisions, err);
+    bool ok = until ? d.engine.advance_to(*until, d.decisions, err) : d.engine.finish(d.decisions, err);
     ErrorKind kind = ErrorKind::Input;
     if (!d.engine.store_error().empty()) {
       if (ok) err = d.engine.store_error();
@@ -609,6 +611,23 @@ bool Runtime::finish(std::vector<std::string>& decisions, std::string& error) {
 bool Runtime::finish(std::vector<Decision>& decisions, Error& error) {
   std::vector<std::string> json;
   return finish_json(d_.get(), json, error) && to_structs(json, decisions, error);
+}
+
+bool Runtime::advance_time(int64_t at_micros, std::vector<Decision>& decisions, Error& error) {
+  std::vector<std::string> json;
+  return finish_json(d_.get(), json, error, &at_micros) && to_structs(json, decisions, error);
+}
+
+void Runtime::set_timer_limits(size_t per_user, size_t total) {
+  if (!d_) return;
+  std::lock_guard lk(d_->mu);
+  d_->engine.set_timer_limits(per_user, total);
+}
+
+size_t Runtime::pending_timers() const {
+  if (!d_) return 0;
+  std::lock_guard lk(d_->mu);
+  return d_->engine.pending_timers();
 }
 
 std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {

@@ -8,6 +8,7 @@
 //   4. compile:   10,000 generated strategies checked and compiled; time and peak memory
 //   5. conflicts: `crm check` of 10,000 strategies of one business (conflict analysis on), and
 //                 the front end + code generation that `crm run` does before its first event
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -329,6 +330,79 @@ void bench_durable(const Options& o) {
   }
 }
 
+// Delayed triggers (docs/semantics.md, "Delayed triggers"): N unpaid orders of N/4 users arm N
+// timers (`after 2 hours unless Pay where order_id == event.order_id`), on an Order type of 8
+// fields. Heap bytes per pending timer (glibc's mallinfo2: allocated bytes, before and after
+// arming, the users already known), then arming, cancelling (a Pay for half of them) and firing
+// the rest (advance_to) in events or timers per second.
+void bench_timers(const Options& o) {
+  Compiled c = compile(R"(
+event Order { order_id: String  paid: Bool  amount: Money(CNY)  items: Int  category: String }
+event Pay { order_id: String }
+event Visit {}
+resource coupon nudge { discount: 5 CNY }
+strategy unpaid for business "mall" {
+    who: true
+    when: on Order if not paid, after 2 hours unless Pay where order_id == event.order_id
+    what: grant nudge via App
+}
+)");
+  size_t n = o.records, users = std::max<size_t>(1, n / 4);
+  engine::Engine eng(c.out.program);
+  std::string err;
+  std::vector<engine::Decision> out;
+  auto must = [&](bool ok) {
+    if (!ok) {
+      std::fprintf(stderr, "BENCH FAILURE: %s\n", err.c_str());
+      std::exit(2);
+    }
+  };
+  const int64_t start = *support::parse_time("2026-11-01T00:00:00Z");
+  engine::Event ev;
+  for (size_t u = 0; u < users; ++u) {
+    must(eng.parse_event(fmt::format(R"({{"id":"v{}","type":"Visit","user":"u{}","time":"{}"}})", u, u,
+                                     support::format_time(start)),
+                         ev, err));
+    must(eng.process(ev, out, err));
+  }
+  std::vector<engine::Event> orders(n), pays(n / 2);
+  for (size_t i = 0; i < n; ++i)
+    must(eng.parse_event(fmt::format(R"({{"id":"o{}","type":"Order","user":"u{}","time":"{}","order_id":"O{}","paid":false,)"
+                                     R"("amount":99.5,"items":3,"category":"apparel"}})",
+                                     i, i % users, support::format_time(start + 1'000'000), i),
+                         orders[i], err));
+  for (size_t i = 0; i < n / 2; ++i)
+    must(eng.parse_event(fmt::format(R"({{"id":"p{}","type":"Pay","user":"u{}","time":"{}","order_id":"O{}"}})", 2 * i,
+                                     (2 * i) % users, support::format_time(start + 2'000'000), 2 * i),
+                         pays[i], err));
+  malloc_trim(0);
+  size_t before = mallinfo2().uordblks;
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& e : orders) {
+    out.clear();
+    must(eng.process(e, out, err));
+  }
+  double arm = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  size_t after = mallinfo2().uordblks;
+  emit({"crm/timers_pending", "bytes_per_timer", double(after - before) / double(n), eng.pending_timers()});
+  emit({"crm/timers_arm", "events_per_s", double(n) / arm, eng.pending_timers()});
+  t0 = std::chrono::steady_clock::now();
+  size_t cancelled = 0;
+  for (const auto& e : pays) {
+    out.clear();
+    must(eng.process(e, out, err));
+    cancelled += out.size();
+  }
+  double cancel = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  emit({"crm/timers_cancel", "events_per_s", double(pays.size()) / cancel, cancelled});
+  size_t pending = eng.pending_timers();
+  out.clear();
+  t0 = std::chrono::steady_clock::now();
+  must(eng.advance_to(start + 3 * support::kMicrosPerHour, out, err));
+  double fire = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  emit({"crm/timers_fire", "timers_per_s", double(pending) / fire, out.size()});
+}
+
 void bench_compile(const Options& o) {
   size_t n = o.records >= 1'000'000 ? 10000 : 500;
   std::string src = strategies_program(n);
@@ -438,5 +512,6 @@ int main(int argc, char** argv) {
   if (o.wants("streaming")) bench_streaming(o);
   if (o.wants("durable")) bench_durable(o);
   if (o.wants("conflicts")) bench_conflicts(o);
+  if (o.wants("timers")) bench_timers(o);
   return 0;
 }

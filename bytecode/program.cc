@@ -255,6 +255,9 @@ std::string serialize(const Program& p) {
     w.b(s.paced); w.str(s.exclusive_group);
     w.u32(uint32_t(s.value)); w.str(s.value_currency); w.str(s.value_text);
     w.u32(uint32_t(s.recipient_field));
+    w.i64(s.delay); w.u32(uint32_t(s.cancel_event)); w.u32(uint32_t(s.cancel_keys.size()));
+    for (auto [c, t] : s.cancel_keys) { w.u32(c); w.u32(t); }
+    w.str(s.cancel_text);
   }
   w.u32(uint32_t(p.policies.size()));
   for (auto& pol : p.policies) {
@@ -368,6 +371,9 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     s.paced = r.b(); s.exclusive_group = r.str();
     s.value = int32_t(r.u32()); s.value_currency = r.str(); s.value_text = r.str();
     s.recipient_field = int32_t(r.u32());
+    s.delay = r.i64(); s.cancel_event = int32_t(r.u32());
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) { uint32_t c = r.u32(); s.cancel_keys.emplace_back(c, r.u32()); }
+    s.cancel_text = r.str();
   }
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
     auto& pol = p.policies.emplace_back();
@@ -545,7 +551,16 @@ bool verify(const Program& p, std::string& error) {
     if (s.trigger == Trigger::Every &&
         (s.every < kMinSchedulePeriod || s.every > kMaxSpan || s.at < 0 || s.at >= kMicrosPerDay))
       return bad("its schedule period or time of day is out of range");
-    if (s.stock < -1) return bad("its stock is negative");
+    // A delayed trigger (docs/semantics.md, "Delayed triggers"): only on an event, and its
+    // cancelling keys name fields of the two events.
+    if (s.delay < 0 || s.delay > kMaxSpan || (s.delay > 0 && s.trigger != Trigger::OnEvent))
+      return bad("its delay is out of range or not on an event trigger");
+    if (s.cancel_event < -1 || (s.cancel_event >= 0 && (s.delay == 0 || size_t(s.cancel_event) >= p.events.size())) ||
+        (s.cancel_event < 0 && !s.cancel_keys.empty()))
+      return bad("its cancelling event is missing");
+    for (auto [c, t] : s.cancel_keys)
+      if (c >= p.events[s.cancel_event].fields.size() || t >= p.events[s.event].fields.size())
+        return bad("its cancelling keys name missing fields");
     if (s.has_budget && s.budget <= 0) return bad("its budget is not positive");
     if (s.paced && !s.has_window) return bad("it is paced without a window");
     if (s.control_basis_points < 0 || s.control_basis_points >= 10000) return bad("its control share is out of range");

@@ -25,7 +25,8 @@ namespace crm::bytecode {
 // delivery history, a strategy / resource / channel / code filter.
 // v11: resources carry a percentage (`discount: P% up to CAP`), a message cost and compiled text
 // and title templates.
-constexpr uint32_t kFormatVersion = 11;
+// v12: strategies carry a delayed trigger (delay, cancelling event and keys).
+constexpr uint32_t kFormatVersion = 12;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -207,6 +208,13 @@ struct Strategy {
   // Referral rewards (`grant X to event.referrer`): the trigger event's field holding the id of the
   // user who receives the strategy's actions; -1: the event's own user.
   int32_t recipient_field = -1;
+  // A delayed trigger (`on E ..., after D unless C where c1 == event.e1 and ...`): the event arms
+  // a timer that decides the strategy D later, unless the same user's event C whose fields c_i
+  // equal the trigger's e_i comes first. delay 0: decided at the event.
+  int64_t delay = 0;                                     // micros
+  int32_t cancel_event = -1;                             // -1: nothing cancels
+  std::vector<std::pair<uint32_t, uint32_t>> cancel_keys;  // (field of cancel_event, field of event)
+  std::string cancel_text;                               // `after 2 hours unless Pay where ...`, for explain
 };
 
 enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms, Email };

@@ -36,6 +36,8 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness;
   size_t commit_every = 4096;
+  std::string until;                                    // run: the stream's clock at the end
+  size_t max_timers = 0, max_timers_per_user = 0;       // run: pending timers (0: no limit)
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
   bool jit = false, emit_llvm = false;
@@ -357,6 +359,11 @@ int cmd_run(int argc, char** argv) {
   c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it");
   c.option("--allowed-lateness", o.lateness, "D",
            "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
+  c.option("--until", o.until, "TIME",
+           "after the last event, move the stream's clock to TIME: schedules and delayed\ntriggers' timers due by then run "
+           "(default: the last event's time)");
+  c.count("--max-pending-timers", o.max_timers, "N", "pending timers of delayed triggers in all (default: no limit)");
+  c.count("--max-pending-timers-per-user", o.max_timers_per_user, "N", "pending timers per user (default: no limit)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   jit_option(c, o);
   SharedCli shared;
@@ -378,6 +385,10 @@ int cmd_run(int argc, char** argv) {
       return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
     run.set_allowed_lateness(micros);
   }
+  int64_t until = 0;
+  if (!o.until.empty() && !crm::parse_time(o.until, until))
+    return usage("run", "--until takes a time such as 2026-11-12T00:00:00Z");
+  run.set_timer_limits(o.max_timers_per_user, o.max_timers);
   if (crm::Error e; !run.set_partition(part, e)) return usage("run", "--partition: " + e.message);
   if (!o.state.empty()) {
     crm::Error e;
@@ -462,6 +473,12 @@ int cmd_run(int argc, char** argv) {
       ok = false;
     }
     collect();
+    if (ok && !o.until.empty() && !store_failed && !run.advance_time(until, decisions, e)) {
+      if (e.kind == crm::ErrorKind::Internal) return internal(e);
+      if (e.kind != crm::ErrorKind::State) std::cerr << "crm: --until: " << e.message << "\n";
+      ok = false;
+    }
+    collect();
   }
   if (!store_failed && !out.failed()) commit();
   std::string write_error;
@@ -485,10 +502,14 @@ int cmd_run(int argc, char** argv) {
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"held\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
-        "\"write_error\":{},\"ok\":{},\"exit\":{}}}\n",
+        "\"write_error\":{},{}\"ok\":{},\"exit\":{}}}\n",
         st.events, st.users, secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed,
         st.redemptions_refused, st.expired, st.skipped, skipped, st.evaluation_errors, errors,
         state.empty() ? "null" : crm::json_quote(state), wrote_all ? "null" : crm::json_quote(write_error),
+        st.timers_armed + st.timers_pending
+            ? fmt::format("\"timers\":{{\"armed\":{},\"cancelled\":{},\"fired\":{},\"pending\":{}}},", st.timers_armed,
+                          st.timers_cancelled, st.timers_fired, st.timers_pending)
+            : "",
         status == kExitOk ? "true" : "false", status);
     return status;
   }
@@ -504,6 +525,11 @@ int cmd_run(int argc, char** argv) {
       st.skipped, st.evaluation_errors, state.empty() ? "" : "; state " + state);
   for (const auto& [reason, n] : st.skipped_by_reason) std::cerr << fmt::format("  skipped {}: {}\n", reason, n);
   for (const auto& [kind, n] : st.evaluation_errors_by_kind) std::cerr << fmt::format("  evaluation errors, {}: {}\n", kind, n);
+  // Delayed triggers: timers still pending wait in the ledger (with --state) for a later run or --until.
+  if (st.timers_armed + st.timers_pending)
+    std::cerr << fmt::format("  timers: {} armed, {} cancelled, {} fired, {} pending at the end{}\n", st.timers_armed,
+                             st.timers_cancelled, st.timers_fired, st.timers_pending,
+                             st.timers_pending && state.empty() ? " (discarded: no --state)" : "");
   return status;
 }
 

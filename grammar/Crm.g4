@@ -64,7 +64,7 @@ strategyDecl
 
 clause
     : 'who' ':' expr                                 # whoClause
-    | 'when' ':' trigger window? ('if' expr)?        # whenClause
+    | 'when' ':' trigger window? ('if' expr)? delay?  # whenClause
     | 'where' ':' expr                               # whereClause
     | 'what' ':' action (',' action)*                # whatClause
     | 'how' 'much' ':' limit (',' limit)*            # howMuchClause
@@ -207,6 +207,13 @@ drawEntry : value=arith ':' weight=PERCENT ;
 actionTo : 'to' recipient=arith ;
 // A deterministic draw per (user, event, salt) decides whether the action is given at all.
 actionChance : 'with' 'chance' chance=PERCENT ;
+
+// A delayed trigger: `on Order if not paid, after 2 hours unless Pay where order_id == event.order_id`.
+// (Defined after `ident` so the new `unless` token takes the next free number and the tokens
+// listed in syntax errors keep their order; `unless` is therefore not a name-usable keyword.)
+delay
+    : ','? 'after' wait=arith ('unless' cancel=ID ('where' expr)?)?
+    ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT

@@ -267,6 +267,12 @@ struct Clause : Node {
   Span clock_span;
   Expr* from = nullptr;   // window
   Expr* to = nullptr;
+  // A delayed trigger (`, after D unless E where a == event.b`): null `delay` when immediate.
+  Expr* delay = nullptr;
+  Span delay_span;          // from `after` to the end of the delay
+  std::string cancel_event; // empty: nothing cancels the timer
+  Span cancel_span;
+  Expr* cancel_where = nullptr;  // over the cancelling event's fields (bare) and the trigger's (`event.`)
   // what
   std::vector<Action> actions;
   // how much

@@ -201,6 +201,11 @@ std::string dump(const Module& m) {
               else out += "(every " + dump(c->at) + (c->clock.empty() ? "" : " at " + c->clock) + ")";
               if (c->from) out += " (between " + dump(c->from) + " " + dump(c->to) + ")";
               if (c->expr) out += " (if " + dump(c->expr) + ")";
+              if (c->delay) {
+                out += " (after " + dump(c->delay);
+                if (!c->cancel_event.empty()) out += " (unless " + c->cancel_event + (c->cancel_where ? " " + dump(c->cancel_where) : "") + ")";
+                out += ")";
+              }
               out += ")";
               break;
             }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -410,6 +411,31 @@ class Codegen {
     return out;
   }
 
+  // `after D unless C where c1 == event.e1 and ...`: the checker allowed only that shape.
+  void delay(const Clause* c, bytecode::Strategy& out) {
+    out.delay = const_int(c->delay);
+    out.cancel_text = "after " + format::format_expr(c->delay);
+    if (c->cancel_event.empty()) return;
+    out.cancel_event = static_cast<int32_t>(event_index_.at(c->cancel_event));
+    out.cancel_text += " unless " + c->cancel_event;
+    if (!c->cancel_where) return;
+    out.cancel_text += " where " + format::format_expr(c->cancel_where);
+    auto field_of = [&](uint32_t ev, const std::string& name) {
+      const auto& fs = prog_.events[ev].fields;
+      for (size_t i = 0; i < fs.size(); ++i) if (fs[i].name == name) return static_cast<uint32_t>(i);
+      return 0u;
+    };
+    std::function<void(const Expr*)> walk = [&](const Expr* e) {
+      auto* b = static_cast<const BinaryExpr*>(e);
+      if (b->op == BinaryOp::And) { walk(b->lhs); walk(b->rhs); return; }
+      const Expr* mine = b->lhs->kind == ExprKind::Name ? b->lhs : b->rhs;
+      const auto* theirs = static_cast<const FieldExpr*>(mine == b->lhs ? b->rhs : b->lhs);
+      out.cancel_keys.emplace_back(field_of(uint32_t(out.cancel_event), static_cast<const NameExpr*>(mine)->name),
+                                   field_of(out.event, theirs->field));
+    };
+    walk(c->cancel_where);
+  }
+
   void strategy(const StrategyDecl* s, const sema::ModuleInfo&) {
     bytecode::Strategy out;
     index_scene_ = false;
@@ -454,6 +480,7 @@ class Codegen {
             out.trigger_if = static_cast<int32_t>(predicate_unit("strategy " + s->name + " if", c->expr));
             out.if_text = format::format_expr(c->expr);
           }
+          if (c->delay) delay(c, out);
           break;
         case ClauseKind::What:
           for (const Action& a : c->actions) {

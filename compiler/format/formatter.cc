@@ -477,11 +477,27 @@ std::string clause_text(const Clause* c, size_t width) {
       else if (c->trigger == TriggerKind::At) out += "at " + sub(c->at, kAdd);
       else out += "every " + sub(c->at, kAdd) + (c->clock.empty() ? "" : " at " + c->clock);
       if (c->from) out += " between " + sub(c->from, kAdd) + " and " + sub(c->to, kAdd);
-      if (!c->expr) return out;
+      // A delayed trigger follows after a comma, on its own line under the trigger when the
+      // clause would be too long.
+      std::string delay;
+      if (c->delay) {
+        delay = "after " + sub(c->delay, kAdd);
+        if (!c->cancel_event.empty()) delay += " unless " + c->cancel_event;
+        if (c->cancel_where) delay += " where " + expr(c->cancel_where, kIf);
+      }
+      auto with_delay = [&](std::string head, size_t last_line) {
+        if (delay.empty()) return head;
+        if (last_line + 2 + delay.size() <= width) return head + ", " + delay;
+        return head + ",\n" + std::string(10, ' ') + delay;
+      };
+      if (!c->expr) return with_delay(out, 4 + out.size());
       // The condition goes on its own line, under the trigger, when the clause is too long.
       std::string cond = expr(c->expr, kIf);
-      if (4 + out.size() + 4 + cond.size() <= width) return out + " if " + cond;
-      return out + "\n" + std::string(10, ' ') + "if " + layout(c->expr, std::string(13, ' '), 13, width);
+      if (4 + out.size() + 4 + cond.size() <= width) return with_delay(out + " if " + cond, 4 + out.size() + 4 + cond.size());
+      std::string laid = layout(c->expr, std::string(13, ' '), 13, width);
+      size_t nl = laid.rfind('\n');
+      size_t last = nl == std::string::npos ? 13 + laid.size() : laid.size() - nl - 1;
+      return with_delay(out + "\n" + std::string(10, ' ') + "if " + laid, last);
     }
     case ClauseKind::What: {
       std::vector<std::string> actions;

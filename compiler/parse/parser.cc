@@ -430,6 +430,15 @@ class Builder {
           cl->to = arith(w->to);
         }
         cl->expr = expr(c->expr());
+        if (auto* d = c->delay()) {
+          cl->delay = arith(d->wait);
+          cl->delay_span = span(d);
+          if (d->cancel) {
+            cl->cancel_event = text(d->cancel);
+            cl->cancel_span = span(d->cancel);
+            cl->cancel_where = expr(d->expr());
+          }
+        }
       } else if (auto* c = dynamic_cast<P::WhatClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::What;
         for (auto* ac : c->action()) {

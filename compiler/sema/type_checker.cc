@@ -849,7 +849,115 @@ class Checker {
     std::optional<std::pair<int64_t, int64_t>> window;
     if (c->from) window = time_window(plain, c->from, c->to, "strategy window");
     if (c->expr) warn_if_false(c->expr, check_condition(c->expr, env, "the trigger condition"), "when ... if");
+    if (c->delay) check_delay(env, c);
     return window;
+  }
+
+  // `on E ..., after D unless C where c_field == event.e_field and ...` (docs/language.md,
+  // "Delayed triggers"): D a constant duration; C an event type; the condition a conjunction of
+  // equalities between a field of the cancelling event (bare) and one of the trigger (`event.`),
+  // of the same type, so the runtime finds the timers an event cancels by key.
+  void check_delay(Env& env, const Clause* c) {
+    Env plain{env.module};
+    plain.owner = env.owner;
+    if (c->trigger != TriggerKind::On) {
+      sink_.report(Code::E0530, c->delay_span, "`after` delays a strategy triggered by an event; a schedule fires at its own time")
+          .help = "write `when: on EVENT, after 2 hours`, or move the schedule's time";
+    }
+    Type t = check(c->delay, plain, nullptr);
+    if (expect(c->delay, t, Type::of(TypeKind::Duration)) && require_constant(c->delay, "a delay")) {
+      auto* v = p_.const_of(c->delay);
+      int64_t micros = v && std::holds_alternative<Value::Duration>(v->v) ? std::get<Value::Duration>(v->v).micros : 0;
+      constexpr int64_t kMaxDelay = 366 * support::kMicrosPerDay;
+      if (micros < support::kMicrosPerSecond || micros > kMaxDelay)
+        sink_.report(Code::E0531, c->delay->span,
+                     fmt::format("a delay of {} is out of range", v ? v->to_string(Type::of(TypeKind::Duration)) : "?"))
+            .help = "a delayed trigger waits from 1 second to 366 days";
+    }
+    if (c->cancel_event.empty()) return;
+    const RecordInfo* cancel = nullptr;
+    if (auto e = p_.events.find(c->cancel_event); e != p_.events.end()) {
+      cancel = e->second.get();
+      use(c->cancel_span, cancel);
+    } else {
+      std::vector<std::string> names;
+      for (auto& [n, r] : p_.events) names.push_back(n);
+      auto& d = sink_.report(Code::E0304, c->cancel_span, fmt::format("unknown event type {}", bt(c->cancel_event)));
+      if (auto m = diag::closest_match(c->cancel_event, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+    }
+    if (c->cancel_where && cancel) check_cancel_where(c->cancel_where, cancel, env.event_unknown ? nullptr : env.event);
+  }
+
+  void check_cancel_where(const Expr* e, const RecordInfo* cancel, const RecordInfo* trigger) {
+    if (!e) return;
+    auto* b = e->kind == ExprKind::Binary ? static_cast<const BinaryExpr*>(e) : nullptr;
+    if (b && b->op == BinaryOp::And) {
+      check_cancel_where(b->lhs, cancel, trigger);
+      check_cancel_where(b->rhs, cancel, trigger);
+      set_type(e, Type::of(TypeKind::Bool));
+      return;
+    }
+    auto bare = [](const Expr* x) -> const NameExpr* {
+      auto* n = x && x->kind == ExprKind::Name ? static_cast<const NameExpr*>(x) : nullptr;
+      return n && n->name != "event" && n->name != "profile" ? n : nullptr;
+    };
+    auto of_event = [](const Expr* x) -> const FieldExpr* {
+      auto* f = x && x->kind == ExprKind::Field ? static_cast<const FieldExpr*>(x) : nullptr;
+      if (!f || !f->base || f->base->kind != ExprKind::Name) return nullptr;
+      return static_cast<const NameExpr*>(f->base)->name == "event" ? f : nullptr;
+    };
+    const NameExpr* mine = nullptr;
+    const FieldExpr* theirs = nullptr;
+    if (b && b->op == BinaryOp::Eq) {
+      mine = bare(b->lhs) ? bare(b->lhs) : bare(b->rhs);
+      theirs = of_event(b->lhs) ? of_event(b->lhs) : of_event(b->rhs);
+    }
+    if (!mine || !theirs) {
+      sink_.report(Code::E0532, e->span, "`unless ... where` matches the cancelling event to the trigger by equal fields")
+          .help = fmt::format("write `FIELD == event.FIELD` (a field of {} on the left, of the trigger after `event.`), "
+                              "joined by `and`",
+                              bt(cancel->name));
+      return;
+    }
+    const FieldInfo* cf = cancel->find(mine->name);
+    if (!cf) {
+      auto& d = sink_.report(Code::E0303, mine->span, fmt::format("event {} has no field {}", bt(cancel->name), bt(mine->name)));
+      if (auto m = diag::closest_match(mine->name, cancel->field_names()); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+      return;
+    }
+    use(mine->span, cf);
+    set_type(mine, cf->type);
+    if (!trigger) return;
+    const FieldInfo* tf = trigger->find(theirs->field);
+    if (!tf) {
+      auto& d = sink_.report(Code::E0303, theirs->field_span,
+                             fmt::format("event {} has no field {}", bt(trigger->name), bt(theirs->field)));
+      if (auto m = diag::closest_match(theirs->field, trigger->field_names()); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+      return;
+    }
+    use(theirs->field_span, tf);
+    set_type(theirs, tf->type);
+    auto comparable = [](const Type& x) {
+      return x.kind != TypeKind::Set && x.kind != TypeKind::List && x.kind != TypeKind::Record && !x.is_error();
+    };
+    if (!comparable(cf->type) || !comparable(tf->type)) {
+      const FieldInfo* bad = comparable(cf->type) ? tf : cf;
+      sink_.report(Code::E0533, e->span,
+                   fmt::format("{} is {}: a cancelling event matches its trigger by equal scalar values", bt(bad->name),
+                               bt(bad->type.to_string())))
+          .help = "compare a scalar field (an order id, say), not a set or list";
+      return;
+    }
+    if (!cf->type.same_base(tf->type) || cf->type.kind != tf->type.kind) {
+      sink_.report(Code::E0533, e->span,
+                   fmt::format("{}.{} is {} and {}.{} is {}: a cancelling event matches its trigger by equal values of one "
+                               "scalar type",
+                               cancel->name, cf->name, bt(cf->type.to_string()), trigger->name, tf->name,
+                               bt(tf->type.to_string())))
+          .help = "compare fields of the same type (a String id with a String id)";
+      return;
+    }
+    set_type(e, Type::of(TypeKind::Bool));
   }
 
   // A schedule decides for every known user at each firing: below a minute it is a stream (use

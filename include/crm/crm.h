@@ -263,7 +263,9 @@ typedef enum crm_outcome {
   CRM_OUTCOME_REDEEMED = 3,
   CRM_OUTCOME_REDEEM_REJECTED = 4,
   CRM_OUTCOME_EXPIRED = 5,
-  CRM_OUTCOME_HELD = 6
+  CRM_OUTCOME_HELD = 6,
+  CRM_OUTCOME_PENDING = 7,   /* a delayed trigger armed a timer */
+  CRM_OUTCOME_CANCELLED = 8  /* a pending timer was cancelled */
 } crm_outcome;
 
 /* One decision: the fields of its JSON line (docs/runtime.md, "Decisions"), typed. Strings are

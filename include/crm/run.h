@@ -48,6 +48,8 @@ struct RunStats {
   std::map<std::string, size_t> evaluation_errors_by_kind;  // e.g. "division by zero"
   // Decisions by outcome (docs/runtime.md, "Decisions").
   size_t granted = 0, rejected = 0, control = 0, held = 0, redeemed = 0, redemptions_refused = 0, expired = 0;
+  // Delayed triggers: timers armed, cancelled and fired in this run, and pending at the end.
+  size_t timers_armed = 0, timers_cancelled = 0, timers_fired = 0, timers_pending = 0;
 };
 
 class Run {
@@ -106,6 +108,12 @@ class Run {
   // event's time. Appends decisions as add_event does; Input when a held event is refused.
   bool finish(std::vector<std::string>& decisions, Error& error);
   bool finish(std::vector<Decision>& decisions, Error& error);
+  // Moves the stream's clock to `at_micros` without an event (Runtime::advance_time): what is
+  // due by then (held events, schedules, delayed triggers' timers) is decided. `crm run --until`.
+  bool advance_time(int64_t at_micros, std::vector<std::string>& decisions, Error& error);
+  // Pending timers of delayed triggers allowed per user and in all (0: no limit).
+  void set_timer_limits(size_t per_user, size_t total);
+  size_t pending_timers() const;
 
   // ---- durability ------------------------------------------------------------------------
   // Makes every unit decided so far durable (one transaction). Report decisions to anyone only

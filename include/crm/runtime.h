@@ -56,7 +56,7 @@ struct Error {
 // ledger included). Money is in millionths of `currency` (139.12 CNY is 139'120'000), times in
 // microseconds since the Unix epoch (UTC).
 struct Decision {
-  enum class Outcome { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held };
+  enum class Outcome { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held, Pending, Cancelled };
   Outcome outcome = Outcome::Granted;
   std::string event;     // the trigger event's id; empty for scheduled deliveries and expiries
   std::string user;
@@ -84,6 +84,11 @@ struct Decision {
   int64_t cost_millionths = 0;
   bool has_percent = false;  // a granted percentage discount: amount is its cap
   int64_t percent_millionths = 0;  // 10% = 100000
+  // Delayed triggers (docs/semantics.md): a `pending` timer and a `cancelled` one say when the
+  // timer is (was) due; a cancelled one names the event that armed it.
+  bool has_due = false;
+  int64_t due_micros = 0;
+  std::string trigger;
   std::string json;         // the decision exactly as `crm run` writes it
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...
@@ -273,8 +278,19 @@ class Runtime {
   // strategies run once the watermark reaches their instant. Set it before the first event.
   void set_allowed_lateness(int64_t micros);
   // End of the stream: decides every held event and runs the schedules due by the latest event.
+  // Timers of delayed triggers due later stay pending (in the ledger, with a state open).
   bool finish(std::vector<std::string>& decisions, std::string& error);
   bool finish(std::vector<Decision>& decisions, Error& error);
+  // Delayed triggers (docs/semantics.md, "Delayed triggers") fire in event time: the stream's
+  // clock is the watermark, which only events move. advance_time moves it to `at_micros`
+  // without an event (a heartbeat: no event older than at_micros minus the allowed lateness will
+  // come), deciding what is due by then: held events, schedules and timers. Input when
+  // at_micros is before the latest event time already seen.
+  bool advance_time(int64_t at_micros, std::vector<Decision>& decisions, Error& error);
+  // Pending timers allowed per user and in all (0: no limit, the default). An event that would
+  // arm one more is recorded as `rejected` with reason `timer_limit`. Set before the first event.
+  void set_timer_limits(size_t per_user, size_t total);
+  size_t pending_timers() const;
   // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on
   // failure (use the overload below to learn why).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);

@@ -64,6 +64,9 @@ struct Decision {
   // title (push) or subject (e-mail), and an SMS's segments.
   std::string text, title;
   int64_t segments = 0;
+  // Delayed triggers: a `pending` row's due time is granted_at; `trigger` is the event that armed
+  // the timer (a `cancelled` row), `timer` the ledger's copy of the trigger event (a `pending` row).
+  std::string trigger, timer;
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
@@ -98,6 +101,7 @@ struct Stats {
   size_t lines = 0, events = 0, skipped = 0, eval_errors = 0;
   std::map<std::string, size_t> eval_errors_by_kind;  // what failed, e.g. "division by zero"
   size_t granted = 0, rejected = 0, control = 0, redeemed = 0, redeem_rejected = 0, expired = 0, held = 0;
+  size_t timers_armed = 0, timers_cancelled = 0, timers_fired = 0;  // delayed triggers
   std::map<std::string, size_t> skipped_by_reason;
   // One failed evaluation of a unit, by its fault text (null: unnamed).
   void count_error(const char* kind) {

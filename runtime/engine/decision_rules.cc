@@ -299,10 +299,12 @@ void DecisionRules::decide(User& u, const std::string& user_id, const Event* ev,
 
 bool DecisionRules::matches(User& u, const Event* ev, int64_t now, uint32_t si) {
   const auto& s = p_.strategies[si];
-  if (s.has_window && (now < s.from || now >= s.to)) {
+  // A delayed trigger's window bounds its trigger event, not the instant its timer fires.
+  const int64_t when = s.delay > 0 && ev ? ev->time : now;
+  if (s.has_window && (when < s.from || when >= s.to)) {
     if (trace_) {
       trace_->verdict = "outside_window";
-      note({"when", false, fmt::format("{} is outside the window {} .. {}", support::format_time(now),
+      note({"when", false, fmt::format("{} is outside the window {} .. {}", support::format_time(when),
                                        support::format_time(s.from), support::format_time(s.to))});
     }
     return false;

@@ -36,6 +36,12 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
       mark_unit(s.trigger_if, s.event);
       if (s.index_field >= 0) read[s.event][s.index_field] = 1;
       if (s.recipient_field >= 0) read[s.event][s.recipient_field] = 1;
+      // A delayed trigger's cancelling keys are compared by value: strings must be interned.
+      for (auto [cf, tf] : s.cancel_keys) {
+        if (s.cancel_event >= 0 && size_t(s.cancel_event) < read.size() && cf < read[s.cancel_event].size())
+          read[s.cancel_event][cf] = 1;
+        if (tf < read[s.event].size()) read[s.event][tf] = 1;
+      }
     }
   return read;
 }

@@ -36,7 +36,9 @@ Engine::Engine(const bytecode::Program& program, EngineOptions options)
                users_.default_present()),
       rules_(program, eval_, redemptions_, users_, stats_),
       scheduler_(program, candidates_),
-      recorder_(program) {
+      timers_(program, candidates_),
+      recorder_(program),
+      read_(fields_read(program, redemptions_)) {
   collections_.seed(p_.sets);  // collection defaults are handles into these
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g)
@@ -183,6 +185,8 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   strategy_of_.clear();
   resource_of_.clear();
   restored_held_.clear();
+  restored_timers_.clear();
+  restored_timer_index_.clear();
   bool ok = recorder_.attach(
       store,
       [&](state::StateStore& s) {
@@ -197,6 +201,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     if (int64_t due = rules_.quiet_hold(p_.strategies[si], held_at)) rules_.hold(due, user, si, ai, held_at);
   }
   restored_held_.clear();
+  if (!restore_timers(err)) return false;
   // Grants still open wait for their expiry.
   for (const auto& [user, r] : users_.restored())
     for (size_t i = 0; i < r.grants.size(); ++i)
@@ -210,6 +215,21 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
 void Engine::restore(const state::LedgerEntry& e) {
   Outcome o;
   if (!outcome_from_name(e.outcome, o)) return;  // not a row of this table: counts for nothing
+  // A delayed trigger's timer: armed by a `pending` row, gone with its `cancelled` row (and
+  // fired when its timer unit is in the ledger, see restore_timers). A strategy the program no
+  // longer has keeps its rows, which count for nothing.
+  if (o == Outcome::Pending || o == Outcome::Cancelled) {
+    auto s = strategy_of_.find(e.strategy);
+    if (s == strategy_of_.end() || p_.strategies[s->second].delay <= 0) return;
+    std::string key = e.strategy + '\x1f' + (o == Outcome::Pending ? e.unit : e.timer);
+    if (o == Outcome::Pending) {
+      restored_timer_index_[key] = restored_timers_.size();
+      restored_timers_.push_back({s->second, e.unit, e.timer, e.granted_at});
+    } else if (auto it = restored_timer_index_.find(key); it != restored_timer_index_.end()) {
+      restored_timers_[it->second].cancelled = true;
+    }
+    return;
+  }
   // A held message waits for its release unless the ledger already has it (granted or
   // rejected, naming the time it was held); its delivery counted when it was held.
   if (o == Outcome::Held || ((o == Outcome::Granted || o == Outcome::Rejected) && e.granted_at != 0)) {
@@ -335,19 +355,181 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   redemptions_.expire(ev.time, out);
   rules_.release(ev.time, out);
   redemptions_.redeem(u, ev.user, ev, out);
+  // Timers this event cancels go first, so an event of the trigger's own type (`on Visit, after
+  // 1 day unless Visit`) cancels the earlier timer and then arms its own.
+  if (timers_.any()) cancel_timers(ev, out);
   decide_candidates(u, ev, out);
   return recorder_.record({state::UnitKind::Event, ev.id}, slot, out, first, err);
 }
 
 // The event's candidates in priority order; when one of them has `value:`, those that match are
-// decided highest value first (DecisionRules::rank).
+// decided highest value first (DecisionRules::rank). A delayed trigger's strategy only arms its
+// timer here (it is decided, and ranked by nothing, when the timer fires).
 void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& out) {
-  const auto& cands = candidates_.select(ev);
+  std::vector<uint32_t> cands;
+  for (uint32_t s : candidates_.select(ev)) {
+    if (p_.strategies[s].delay > 0) arm_timer(u, ev, s, out);
+    else cands.push_back(s);
+  }
   if (std::none_of(cands.begin(), cands.end(), [&](uint32_t s) { return p_.strategies[s].value >= 0; })) {
     for (uint32_t s : cands) rules_.decide(u, ev.user, &ev, ev.time, s, out);
     return;
   }
   for (const auto& r : rules_.rank(u, ev, cands)) rules_.deliver(u, ev.user, &ev, ev.time, r.strategy, out, &r);
+}
+
+// ---- delayed triggers --------------------------------------------------------------------------
+
+// The `when:` part is decided at the event: its window and its `if`. Everything else (and the
+// `if` again) is decided when the timer fires, with the user's state then (fire_timer).
+void Engine::arm_timer(User& u, const Event& ev, uint32_t si, std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
+  if (s.has_window && (ev.time < s.from || ev.time >= s.to)) return;
+  bool ok = true;
+  if (s.trigger_if >= 0 && (!rules_.run_clause(s.trigger_if, u, &ev, ev.time, ok) || !ok)) return;
+  Decision d;
+  d.event = ev.id;
+  d.user = ev.user;
+  d.strategy = si;
+  d.at = ev.time;
+  if (timers_.full(ev.user)) {
+    d.outcome = Outcome::Rejected;
+    d.reason = Reason::TimerLimit;
+    ++stats_.rejected;
+    out.push_back(std::move(d));
+    return;
+  }
+  d.outcome = Outcome::Pending;
+  d.granted_at = ev.time + s.delay;  // time < 9999-12-31 and delay <= 366 days: no overflow
+  if (recorder_.store()) d.timer = event_json(p_, ev, strings_, collections_, read_[ev.type]);
+  timers_.arm({d.granted_at, si, ev, false});
+  ++stats_.timers_armed;
+  if (keep_fates_) fates_[{ev.user, si}] = TimerFate{ev.id, ev.time, d.granted_at, TimerFate::State::Pending, "", 0, {}};
+  out.push_back(std::move(d));
+}
+
+void Engine::cancel_timers(const Event& ev, std::vector<Decision>& out) {
+  std::vector<Timer> hit;
+  timers_.cancel(ev, hit);
+  for (auto& t : hit) {
+    Decision d;
+    d.event = ev.id;
+    d.user = ev.user;
+    d.strategy = t.strategy;
+    d.outcome = Outcome::Cancelled;
+    d.at = ev.time;
+    d.granted_at = t.due;
+    d.trigger = t.trigger.id;
+    ++stats_.timers_cancelled;
+    if (keep_fates_)
+      if (auto it = fates_.find({ev.user, t.strategy}); it != fates_.end() && it->second.trigger == t.trigger.id) {
+        it->second.state = TimerFate::State::Cancelled;
+        it->second.by = ev.id;
+        it->second.at = ev.time;
+      }
+    out.push_back(std::move(d));
+  }
+}
+
+// A due timer is one work unit (`timer:<strategy>@<trigger id>`): expiries and releases due by
+// then, then the strategy decided for the user at `due`, against the trigger event (the window
+// is the trigger's, see DecisionRules::decide). A timer that fired before a restart reports
+// its recorded decisions instead.
+void Engine::fire_timer(std::vector<Decision>& out) {
+  Timer t = timers_.pop();
+  const auto& s = p_.strategies[t.strategy];
+  std::string unit = Timers::unit_id(s, t.trigger.id);
+  if (t.replay) {
+    recorder_.replay_schedule(unit, out, state::UnitKind::Timer);
+    return;
+  }
+  size_t first = out.size();
+  redemptions_.expire(t.due, out);
+  rules_.release(t.due, out);
+  size_t own = out.size();
+  rules_.decide(users_.get(t.trigger.user), t.trigger.user, &t.trigger, t.due, t.strategy, out);
+  ++stats_.timers_fired;
+  if (keep_fates_)
+    if (auto it = fates_.find({t.trigger.user, t.strategy}); it != fates_.end() && it->second.trigger == t.trigger.id) {
+      it->second.state = TimerFate::State::Fired;
+      it->second.decisions.assign(out.begin() + long(own), out.end());
+    }
+  std::string err;
+  recorder_.record({state::UnitKind::Timer, unit}, nullptr, out, first, err);
+}
+
+// After the ledger is read: every armed, uncancelled timer waits again, from its copy of the
+// trigger event; one whose firing is in the ledger waits only to report it at its time.
+bool Engine::restore_timers(std::string& err) {
+  for (auto& r : restored_timers_) {
+    if (r.cancelled) continue;
+    Timer t;
+    t.due = r.due;
+    t.strategy = r.strategy;
+    std::string why;
+    if (!decoder_.event(r.json, t.trigger, why) || t.trigger.type != p_.strategies[r.strategy].event) {
+      err = fmt::format("state {}: the pending timer of strategy `{}` armed by event {} cannot be restored: {}",
+                        recorder_.store()->describe(), p_.strategies[r.strategy].name, support::json_quote(r.trigger),
+                        why.empty() ? "its event is not the strategy's trigger" : why);
+      return false;
+    }
+    t.replay = recorder_.completed(state::UnitKind::Timer, Timers::unit_id(p_.strategies[r.strategy], r.trigger));
+    timers_.arm(std::move(t));
+  }
+  restored_timers_.clear();
+  restored_timer_index_.clear();
+  return true;
+}
+
+// Explain on a delayed trigger's event: what arm_timer() checks (window, `if`), and the timer it
+// would arm. What became of it is the caller's to add from timer_fate() once later events ran.
+void Engine::explain_arming(User& copy, const Event& ev, uint32_t si, StrategyTrace& t) {
+  const auto& s = p_.strategies[si];
+  if (s.has_window && (ev.time < s.from || ev.time >= s.to)) {
+    t.verdict = "outside_window";
+    t.checks.push_back({"when", false,
+                        fmt::format("{} is outside the window {} .. {}", support::format_time(ev.time),
+                                    support::format_time(s.from), support::format_time(s.to))});
+    return;
+  }
+  if (s.trigger_if >= 0) {
+    bool ok = false;
+    bool ran = rules_.run_clause(s.trigger_if, copy, &ev, ev.time, ok);
+    Check c{"if", ran && ok, ran ? "" : "evaluation failed"};
+    c.unit = s.trigger_if;
+    t.checks.push_back(std::move(c));
+    if (!ran || !ok) {
+      t.verdict = "no_match";
+      return;
+    }
+  }
+  Decision d;
+  d.event = ev.id;
+  d.user = ev.user;
+  d.strategy = si;
+  d.at = ev.time;
+  if (timers_.full(ev.user)) {
+    t.verdict = "rejected";
+    t.checks.push_back({"timer_limit", false,
+                        fmt::format("pending timers: {} of the user (limit {}), {} in all (limit {})", timers_.pending_of(ev.user),
+                                    timers_.per_user_limit(), timers_.pending(), timers_.total_limit())});
+    d.outcome = Outcome::Rejected;
+    d.reason = Reason::TimerLimit;
+  } else {
+    d.outcome = Outcome::Pending;
+    d.granted_at = ev.time + s.delay;
+    t.verdict = "pending";
+    t.checks.push_back({"after", true,
+                        fmt::format("{}: a timer is armed, due at {}; then the `if`, who, where, split, caps and policies "
+                                    "are decided with the user's state at that instant, against this event",
+                                    s.cancel_text, support::format_time(d.granted_at))});
+  }
+  t.decisions.push_back(std::move(d));
+}
+
+const Engine::TimerFate* Engine::timer_fate(const std::string& user, uint32_t strategy) const {
+  auto it = fates_.find({user, strategy});
+  return it == fates_.end() ? nullptr : &it->second;
 }
 
 StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* ev, int64_t now,
@@ -413,6 +595,8 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
     c.unit = s.who;
     if (!rules_.trace_error().empty()) c.detail = "evaluation failed";
     t.checks.push_back(std::move(c));
+  } else if (s.delay > 0 && ev) {
+    explain_arming(copy, *ev, si, t);
   } else {
     if (valued && s.value >= 0) {
       explain_value(copy, id, *ev, si, ranked, position, t);
@@ -482,7 +666,14 @@ void Engine::explain_value(User& copy, const std::string& id, const Event& ev, u
 void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
   uint32_t best = 0;
   int64_t best_time = 0;
-  while (scheduler_.next_due(upto, last_time_, best, best_time)) {
+  for (;;) {
+    bool scheduled = scheduler_.next_due(upto, last_time_, best, best_time);
+    int64_t due = 0;
+    if (timers_.next_due(upto, due) && (!scheduled || due < best_time)) {
+      fire_timer(out);
+      continue;
+    }
+    if (!scheduled) break;
     const auto& s = p_.strategies[best];
     std::string unit = Scheduler::unit_id(s, best_time);
     if (!recorder_.replay_schedule(unit, out)) {
@@ -541,6 +732,19 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
     fire_schedules(h.ev.time, out);
     if (!process(h.ev, out, err)) return false;
   }
+  return true;
+}
+
+bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) {
+  int64_t w = watermark();
+  if (w != INT64_MIN && t < latest_seen_) {
+    err = fmt::format("cannot move the clock back to {}: events up to {} were already seen", support::format_time(t),
+                      support::format_time(latest_seen_));
+    return false;
+  }
+  latest_seen_ = t;
+  if (!release(watermark(), out, err)) return false;
+  fire_schedules(watermark(), out);
   return true;
 }
 

@@ -42,6 +42,7 @@
 #include "runtime/engine/recorder.h"
 #include "runtime/engine/redemption.h"
 #include "runtime/engine/scheduler.h"
+#include "runtime/engine/timers.h"
 #include "runtime/engine/user_state.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
@@ -112,8 +113,30 @@ class Engine {
   // With a state store attached, an event whose id was already processed is not applied
   // again: its decisions are repeated.
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
-  // Runs `at`/`every` strategies due at or before `upto` that have not run yet.
+  // Runs `at`/`every` strategies and delayed triggers' timers due at or before `upto` that have
+  // not run yet, in time order (a scheduled instant before a timer due at the same instant).
   void fire_schedules(int64_t upto, std::vector<Decision>& out);
+
+  // Delayed triggers (docs/semantics.md, "Delayed triggers"): pending timers at most per user
+  // and in all (0: no limit); an event that would arm one more is recorded as `rejected` with
+  // reason `timer_limit`.
+  void set_timer_limits(size_t per_user, size_t total) { timers_.set_limits(per_user, total); }
+  size_t pending_timers() const { return timers_.pending(); }
+  // Explain: remember the latest timer of each (user, delayed strategy) and what became of it.
+  struct TimerFate {
+    std::string trigger;  // the event that armed it
+    int64_t armed = 0, due = 0;
+    enum class State : uint8_t { Pending, Cancelled, Fired } state = State::Pending;
+    std::string by;       // Cancelled: the cancelling event
+    int64_t at = 0;       // Cancelled: when
+    std::vector<Decision> decisions;  // Fired: what it decided
+  };
+  void keep_timer_fates(bool keep) { keep_fates_ = keep; }
+  const TimerFate* timer_fate(const std::string& user, uint32_t strategy) const;
+  // The stream's clock moves to `t` without an event (a heartbeat: no event before t - lateness
+  // will come): held events before the new watermark are decided, schedules and timers due by
+  // it run. Returns false when t is before the watermark already reached.
+  bool advance_to(int64_t t, std::vector<Decision>& out, std::string& error);
 
   // The stream contract (docs/semantics.md, "Event order"): events may arrive out of time
   // order by at most the allowed lateness L. The watermark is the latest event time seen minus
@@ -193,6 +216,12 @@ class Engine {
   void restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t strategy, uint32_t resource);
   int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
+  // Delayed triggers: arm a timer for strategy s on ev; cancel the timers ev cancels; fire one.
+  void arm_timer(User& u, const Event& ev, uint32_t s, std::vector<Decision>& out);
+  void cancel_timers(const Event& ev, std::vector<Decision>& out);
+  void fire_timer(std::vector<Decision>& out);
+  bool restore_timers(std::string& error);
+  void explain_arming(User& copy, const Event& ev, uint32_t s, StrategyTrace& t);
 
   const bytecode::Program& p_;
   // Shared by the parts: interned strings and collections of data and program.
@@ -206,7 +235,20 @@ class Engine {
   Decoder decoder_;
   DecisionRules rules_;
   Scheduler scheduler_;
+  Timers timers_;
   Recorder recorder_;
+  std::vector<std::vector<uint8_t>> read_;  // per event type and field: read by compiled code
+  // Ledger rebuild of pending timers: the `pending` rows not cancelled, in ledger order.
+  struct RestoredTimer {
+    uint32_t strategy;
+    std::string trigger, json;
+    int64_t due;
+    bool cancelled = false;
+  };
+  std::vector<RestoredTimer> restored_timers_;
+  std::unordered_map<std::string, size_t> restored_timer_index_;  // "<strategy>\x1f<trigger id>"
+  bool keep_fates_ = false;
+  std::map<std::pair<std::string, uint32_t>, TimerFate> fates_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds
   int64_t last_time_ = INT64_MIN;
   // Ledger rebuild (attach): name lookups, and held messages not yet released.

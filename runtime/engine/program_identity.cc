@@ -229,6 +229,14 @@ struct Hasher {
     for (const auto& cap : s.per_user) { c.i64(cap.count); period(cap.period); }
     c.i64(s.control_basis_points); c.str(s.split_salt); zone(s.zone);
     c.i64(s.paced); c.str(s.exclusive_group);
+    // A delayed trigger (only when there is one, so the hashes of other strategies stay as they were).
+    if (s.delay > 0) {
+      c.str("after"); c.i64(s.delay);
+      if (s.cancel_event >= 0) {
+        c.str(p.events[s.cancel_event].name);
+        for (auto [cf, tf] : s.cancel_keys) { field(p.events[s.cancel_event].fields[cf]); field(p.events[s.event].fields[tf]); }
+      }
+    }
     // Policies that may refuse its deliveries (docs/semantics.md, "Policies").
     for (const auto& pol : p.policies)
       if (pol.business.empty() || pol.business == s.business) policy(pol);

@@ -27,7 +27,11 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   event_units_.reserve(units.size() * 2);
   for (const auto& u : units) units_of(u.kind).emplace(u.id, UnitRecord{0, 0, true, false});
   auto name = [](const state::LedgerEntry& e) {
-    return fmt::format("{}{}", e.kind == state::UnitKind::Schedule ? "scheduled run " : "event ", support::json_quote(e.unit));
+    return fmt::format("{}{}",
+                       e.kind == state::UnitKind::Schedule ? "scheduled run "
+                       : e.kind == state::UnitKind::Timer  ? "timer "
+                                                           : "event ",
+                       support::json_quote(e.unit));
   };
   for (const auto& e : entries) {
     auto& map = units_of(e.kind);
@@ -113,9 +117,10 @@ bool Recorder::check_program(state::StateStore& store, size_t recorded_units, st
   return store.begin_program(current, err);
 }
 
-bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& out) {
-  auto it = schedule_units_.find(unit);
-  if (it == schedule_units_.end() || !it->second.decided) return false;
+bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& out, state::UnitKind kind) {
+  auto& units = units_of(kind);
+  auto it = units.find(unit);
+  if (it == units.end() || !it->second.decided) return false;
   std::string err;
   report(it->second, out, err);  // a failed read is store_error_, which stops the run
   return true;
@@ -198,6 +203,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     e.at = d.at;
     e.granted_at = d.granted_at;
     e.json = d.json;
+    e.timer = d.outcome == Outcome::Pending ? d.timer : d.trigger;
     entries.push_back(std::move(e));
   }
   ++pending_units_;
@@ -292,6 +298,9 @@ std::string Recorder::decision_json(const Decision& d) const {
     str(",\"trigger_user\":", true, d.trigger_user);
     str(",\"recipient\":", !d.recipient.empty(), d.recipient);
   }
+  // A delayed trigger's timer: when it is due, and (cancelled) the event that armed it.
+  if (d.outcome == Outcome::Pending || d.outcome == Outcome::Cancelled) time(",\"due\":", d.granted_at);
+  if (d.outcome == Outcome::Cancelled) str(",\"trigger\":", true, d.trigger);
   out += '}';
   return out;
 }

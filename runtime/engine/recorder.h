@@ -48,7 +48,15 @@ class Recorder {
   // Appends a recorded unit's decisions (read back from the store) to `out`.
   bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
   // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
-  bool replay_schedule(const std::string& unit, std::vector<Decision>& out);
+  // Also the firing of a timer (kind Timer), decided before a restart.
+  bool replay_schedule(const std::string& unit, std::vector<Decision>& out,
+                       state::UnitKind kind = state::UnitKind::Schedule);
+  // Whether a unit of this kind was completed (a timer that fired before a restart).
+  bool completed(state::UnitKind kind, const std::string& unit) {
+    auto& units = units_of(kind);
+    auto it = units.find(unit);
+    return it != units.end() && it->second.decided;
+  }
   // Records a freshly decided unit (decisions out[first..]) in the store; sets each one's JSON.
   // `slot`: the unit's entry when the caller already has it.
   bool record(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
@@ -64,7 +72,7 @@ class Recorder {
  private:
   bool check_program(state::StateStore& store, size_t recorded_units, std::string& error);
   std::unordered_map<std::string, UnitRecord>& units_of(state::UnitKind k) {
-    return k == state::UnitKind::Event ? event_units_ : schedule_units_;
+    return k == state::UnitKind::Event ? event_units_ : k == state::UnitKind::Timer ? timer_units_ : schedule_units_;
   }
 
   const bytecode::Program& p_;
@@ -74,7 +82,7 @@ class Recorder {
   size_t decided_units_ = 0;
   // Completed units by id, one map per key space (state::UnitKind): an event id never names a
   // scheduled run, whatever its text.
-  std::unordered_map<std::string, UnitRecord> event_units_, schedule_units_;
+  std::unordered_map<std::string, UnitRecord> event_units_, schedule_units_, timer_units_;
   bool allow_program_change_ = false;
   std::vector<std::string> notices_;
   std::vector<state::LedgerEntry> replay_;

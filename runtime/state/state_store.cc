@@ -126,7 +126,8 @@ CREATE TABLE IF NOT EXISTS crm_ledger (
   json     TEXT NOT NULL,
   sales    INTEGER NOT NULL DEFAULT 0,
   granted_at INTEGER,
-  kind     INTEGER NOT NULL DEFAULT 0
+  kind     INTEGER NOT NULL DEFAULT 0,
+  timer    TEXT
 );
 CREATE TABLE IF NOT EXISTS crm_programs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_strategies (
@@ -138,7 +139,7 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '4');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '5');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -176,6 +177,20 @@ COMMIT;
 )";
 constexpr const char* kMigrateV3HasSplit = R"(
 UPDATE crm_meta SET value = '4' WHERE key = 'schema_version';
+)";
+
+// Version 4 ledgers have no delayed triggers: the `timer` column (a pending timer's trigger
+// event, a cancellation's trigger id) is added empty. Timer units (kind 2) are new in version 5.
+// (kSchema never recreates an existing table, so an older crm_ledger lacks it; a ledger whose
+// version was set back by hand may have it already, and then only the version moves.)
+constexpr const char* kMigrateV4 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_ledger ADD COLUMN timer TEXT;
+UPDATE crm_meta SET value = '5' WHERE key = 'schema_version';
+COMMIT;
+)";
+constexpr const char* kMigrateV4HasTimer = R"(
+UPDATE crm_meta SET value = '5' WHERE key = 'schema_version';
 )";
 
 class SqliteStore : public StateStore {
@@ -271,14 +286,15 @@ class SqliteStore : public StateStore {
       version = "3";
     }
     if (version == "3") {
-      sqlite3_stmt* probe = nullptr;
-      const bool has_split = sqlite3_prepare_v2(db_, "SELECT split FROM crm_strategies LIMIT 0", -1, &probe, nullptr) == SQLITE_OK;
-      sqlite3_finalize(probe);
-      if (!exec(has_split ? kMigrateV3HasSplit : kMigrateV3, error)) return false;
+      if (!exec(has_column("crm_strategies", "split") ? kMigrateV3HasSplit : kMigrateV3, error)) return false;
       version = "4";
     }
-    if (version != "4") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 4", path_, version);
+    if (version == "4") {
+      if (!exec(has_column("crm_ledger", "timer") ? kMigrateV4HasTimer : kMigrateV4, error)) return false;
+      version = "5";
+    }
+    if (version != "5") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 5", path_, version);
       return false;
     }
     std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
@@ -288,7 +304,7 @@ class SqliteStore : public StateStore {
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json, sales, granted_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "at, json, sales, granted_at, kind, timer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
@@ -456,6 +472,7 @@ class SqliteStore : public StateStore {
       if (e.granted_at) sqlite3_bind_int64(entry_stmt_, 13, e.granted_at);
       else sqlite3_bind_null(entry_stmt_, 13);
       sqlite3_bind_int(entry_stmt_, 14, int(unit.kind));
+      bind(15, e.timer, true);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -512,8 +529,8 @@ class SqliteStore : public StateStore {
 
  private:
   static constexpr const char* kSelectEntries =
-      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind "
-      "FROM crm_ledger";
+      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind, "
+      "timer FROM crm_ledger";
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
     e.unit = text(s, 0);
@@ -531,6 +548,7 @@ class SqliteStore : public StateStore {
     e.granted_at = sqlite3_column_int64(s, 12);
     e.seq = sqlite3_column_int64(s, 13);
     e.kind = kind(s, 14);
+    e.timer = text(s, 15);
     return e;
   }
   // Length-exact: ids may hold any character, NUL included, and must read back as written
@@ -540,7 +558,8 @@ class SqliteStore : public StateStore {
     return t ? std::string(reinterpret_cast<const char*>(t), size_t(sqlite3_column_bytes(s, i))) : std::string();
   }
   static UnitKind kind(sqlite3_stmt* s, int i) {
-    return sqlite3_column_int(s, i) == int(UnitKind::Schedule) ? UnitKind::Schedule : UnitKind::Event;
+    int k = sqlite3_column_int(s, i);
+    return k == int(UnitKind::Schedule) ? UnitKind::Schedule : k == int(UnitKind::Timer) ? UnitKind::Timer : UnitKind::Event;
   }
   bool fail(const char* what, std::string& error) {
     error = fmt::format("{} state `{}`: {}", what, path_, db_ ? sqlite3_errmsg(db_) : "out of memory");
@@ -553,6 +572,14 @@ class SqliteStore : public StateStore {
     sqlite3_free(msg);
     return false;
   }
+  bool has_column(const char* table, const char* column) {
+    sqlite3_stmt* probe = nullptr;
+    const bool has = sqlite3_prepare_v2(db_, fmt::format("SELECT {} FROM {} LIMIT 0", column, table).c_str(), -1, &probe,
+                                        nullptr) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    return has;
+  }
+
   bool query_version(std::string& version, std::string& error) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &s, nullptr) != SQLITE_OK)

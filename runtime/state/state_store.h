@@ -28,7 +28,8 @@ namespace crm::state {
 
 // What a work unit is. Event ids are the users' text, so internal units live in a key space of
 // their own (the `kind` column): no event id, whatever its text, can name a scheduled run.
-enum class UnitKind : uint8_t { Event = 0, Schedule = 1 };
+// A timer unit is the firing of a delayed trigger (id = "timer:<strategy>@<trigger event id>").
+enum class UnitKind : uint8_t { Event = 0, Schedule = 1, Timer = 2 };
 
 // One completed work unit: an event (id = the event's id) or a scheduled instant of a
 // strategy (id = "<strategy>@<micros>").
@@ -48,6 +49,9 @@ struct LedgerEntry {
   int64_t at = 0;       // decision time, microseconds since the epoch
   int64_t granted_at = 0;  // redemptions and expiries: the time of the grant they concern
   std::string json;     // the decision exactly as reported
+  // Delayed triggers (schema v4): a `pending` row keeps the trigger event (JSON, as the decoder
+  // reads events), a `cancelled` row the id of the event that armed the timer; else empty.
+  std::string timer;
 };
 
 // What one strategy has used so far, campaign-wide.

@@ -508,3 +508,53 @@ TEST(Ledger, TheCppApiChecksTheProgramToo) {
   ASSERT_EQ(rt.state_notices().size(), 1u);
   EXPECT_NE(rt.state_notices()[0].find("strategy `s` changed"), std::string::npos);
 }
+
+// Version 4 ledgers (before delayed triggers) gain the empty `timer` column in place and keep
+// their units; a ledger of a version this crm does not know is refused, naming its version.
+TEST(Ledger, VersionFourLedgersGainTheTimerColumn) {
+  std::string path = fresh_path("v4");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE crm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                         "INSERT INTO crm_meta VALUES ('schema_version', '4');"
+                         "CREATE TABLE crm_units (seq INTEGER PRIMARY KEY, unit TEXT NOT NULL, kind INTEGER NOT NULL"
+                         " DEFAULT 0, program INTEGER);"
+                         "CREATE TABLE crm_programs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
+                         "CREATE TABLE crm_strategies (program INTEGER NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL,"
+                         " budget_currency TEXT NOT NULL, resources TEXT NOT NULL, split TEXT,"
+                         " PRIMARY KEY (program, name));"
+                         "CREATE TABLE crm_ledger (seq INTEGER PRIMARY KEY, unit TEXT NOT NULL, user TEXT NOT NULL,"
+                         " strategy TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT, resource TEXT, channel TEXT,"
+                         " code TEXT, amount INTEGER NOT NULL, at INTEGER NOT NULL, json TEXT NOT NULL,"
+                         " sales INTEGER NOT NULL DEFAULT 0, granted_at INTEGER, kind INTEGER NOT NULL DEFAULT 0);"
+                         "INSERT INTO crm_units (unit) VALUES ('e1');"
+                         "INSERT INTO crm_ledger (unit, user, strategy, outcome, resource, channel, amount, at, json)"
+                         " VALUES ('e1', 'a', 'remind', 'granted', 'c', 'App', 5000000, 1767225600000000,"
+                         " '{\"recorded\":1}');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  std::string err;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    std::vector<crm::state::LedgerEntry> entries;
+    std::vector<crm::state::Unit> units;
+    ASSERT_TRUE(store->load(entries, units, err)) << err;
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].json, "{\"recorded\":1}");
+    EXPECT_TRUE(entries[0].timer.empty());
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "5");
+  sqlite3_finalize(s);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE crm_meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
+  EXPECT_NE(err.find("schema version 99, this crm reads versions 1 to 5"), std::string::npos) << err;
+}
