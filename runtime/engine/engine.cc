@@ -346,6 +346,10 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
     slot->applied = true;
+    if (auto f = fired_by_trigger_.find(ev.id); f != fired_by_trigger_.end()) {
+      for (auto [si, due] : f->second) timers_.arm({due, si, ev, true});
+      fired_by_trigger_.erase(f);
+    }
     return recorder_.report(*slot, out, err);
   }
   size_t first = out.size();
@@ -473,7 +477,12 @@ bool Engine::restore_timers(std::string& err) {
                         why.empty() ? "its event is not the strategy's trigger" : why);
       return false;
     }
-    t.replay = recorder_.completed(state::UnitKind::Timer, Timers::unit_id(p_.strategies[r.strategy], r.trigger));
+    if (recorder_.completed(state::UnitKind::Timer, Timers::unit_id(p_.strategies[r.strategy], r.trigger))) {
+      // Fired before the restart: nothing is pending. If the input is replayed, its trigger event
+      // re-arms it to report the recorded decisions at `due`, where the first run reported them.
+      fired_by_trigger_[r.trigger].emplace_back(r.strategy, r.due);
+      continue;
+    }
     timers_.arm(std::move(t));
   }
   restored_timers_.clear();

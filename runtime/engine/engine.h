@@ -247,6 +247,9 @@ class Engine {
   };
   std::vector<RestoredTimer> restored_timers_;
   std::unordered_map<std::string, size_t> restored_timer_index_;  // "<strategy>\x1f<trigger id>"
+  // Timers that fired before a restart, by trigger event id: replaying that event re-arms them
+  // to report their recorded decisions at their time (as scheduled runs are reported).
+  std::unordered_map<std::string, std::vector<std::pair<uint32_t, int64_t>>> fired_by_trigger_;
   bool keep_fates_ = false;
   std::map<std::pair<std::string, uint32_t>, TimerFate> fates_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds
