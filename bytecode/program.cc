@@ -561,6 +561,7 @@ bool verify(const Program& p, std::string& error) {
     for (auto [c, t] : s.cancel_keys)
       if (c >= p.events[s.cancel_event].fields.size() || t >= p.events[s.event].fields.size())
         return bad("its cancelling keys name missing fields");
+    if (s.stock < -1) return bad("its stock is negative");
     if (s.has_budget && s.budget <= 0) return bad("its budget is not positive");
     if (s.paced && !s.has_window) return bad("it is paced without a window");
     if (s.control_basis_points < 0 || s.control_basis_points >= 10000) return bad("its control share is out of range");

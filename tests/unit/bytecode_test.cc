@@ -347,6 +347,34 @@ TEST(Forged, PacingSplitStockAndBudgetAreRefusedOutOfRange) {
   EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").name = "on_order"; }, "defined twice");
 }
 
+// A delayed trigger only on an event, within the longest span; its cancelling event and keys
+// name events and fields that exist (the engine indexes them at every event).
+TEST(Forged, DelayedTriggersAreRefusedOutOfRange) {
+  constexpr int64_t kHour = 3'600'000'000;
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "daily").delay = kHour; }, "delay");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").delay = -1; }, "delay");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").delay = INT64_MAX; }, "delay");
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").cancel_event = 0; }, "cancelling event");
+  EXPECT_FORGERY_REFUSED(([](Program& p) {
+    named(p, "on_order").delay = kHour;
+    named(p, "on_order").cancel_event = int32_t(p.events.size());
+  }), "cancelling event");
+  EXPECT_FORGERY_REFUSED(([](Program& p) {
+    named(p, "on_order").delay = kHour;
+    named(p, "on_order").cancel_keys = {{0, 0}};
+  }), "cancelling event");
+  EXPECT_FORGERY_REFUSED(([](Program& p) {
+    named(p, "on_order").delay = kHour;
+    named(p, "on_order").cancel_event = 0;
+    named(p, "on_order").cancel_keys = {{0, 99}};
+  }), "cancelling keys");
+  EXPECT_EQ(forged_load_error([](Program& p) {
+    named(p, "on_order").delay = kHour;
+    named(p, "on_order").cancel_event = 0;
+    named(p, "on_order").cancel_keys = {{1, 1}};
+  }), "(loaded)");
+}
+
 TEST(Forged, ResourceAndPolicyValuesAreRefusedOutOfRange) {
   EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].discount = -1; }, "negative amount");
   EXPECT_FORGERY_REFUSED([](Program& p) { p.resources[0].decay = 2'000'000; }, "decay");
