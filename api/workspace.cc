@@ -1352,6 +1352,7 @@ struct Context {
   std::string block;         // the keyword owning the innermost open brace: strategy, resource, ...
   std::string clause;        // who, when, where, what, how much, ...
   std::string trigger;       // the strategy's `when: on Event`
+  std::string cancel_where;  // in `when: ..., after D unless Event where |`: that cancelling Event
   std::string member_of;     // `X.` before the word
   std::string prev_word;     // the word before, e.g. grant, send, via, on
   bool after_number = false;
@@ -1428,6 +1429,12 @@ Context context_at(std::string_view text, uint32_t off) {
     std::string whole = code_only(text.substr(block_start, (close == std::string::npos ? text.size() : close) - block_start));
     std::smatch m;
     if (std::regex_search(whole, m, on_re)) c.trigger = m[1].str();
+    // A delayed trigger's `unless C where c == event.e`: left of `==` are C's fields.
+    static const std::regex unless_re(R"(unless[ \t\n]+([A-Za-z_][A-Za-z_0-9]*)[ \t\n]+where\b)");
+    if (c.clause == "when") {
+      std::string s(blk);
+      for (std::sregex_iterator it(s.begin(), s.end(), unless_re), end; it != end; ++it) c.cancel_where = (*it)[1].str();
+    }
   }
   std::string_view bf(c.before);
   if (!bf.empty() && bf.back() == '.') {
@@ -1598,7 +1605,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
             for (auto& v : e.values) add(v, SymbolKind::Channel, "channel");
       return out;
     }
-    if (cx.prev_word == "on" && cx.clause == "when") {
+    if ((cx.prev_word == "on" || cx.prev_word == "unless") && cx.clause == "when") {
       events();
       return out;
     }
@@ -1621,8 +1628,11 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     if (cx.block == "strategy") {
       if (cx.clause == "who") expression(false);
       else if (cx.clause == "where" || cx.clause == "value") expression(true);
-      else if (cx.clause == "when") {
-        for (const char* kw : {"on", "at", "every", "between", "and", "if"}) add(kw, SymbolKind::Keyword);
+      else if (cx.clause == "when" && !cx.cancel_where.empty()) {
+        fields_of(event_of(cx.cancel_where));  // `unless C where c == event.e and ...`
+        for (const char* kw : {"and", "event"}) add(kw, SymbolKind::Keyword);
+      } else if (cx.clause == "when") {
+        for (const char* kw : {"on", "at", "every", "between", "and", "if", "after", "unless", "where"}) add(kw, SymbolKind::Keyword);
         if (!cx.trigger.empty()) expression(true);
       } else if (cx.clause == "what") {
         for (const char* kw : {"grant", "send", "to", "with chance", "salt", "via", "code"}) add(kw, SymbolKind::Keyword);

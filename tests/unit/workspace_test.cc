@@ -143,6 +143,28 @@ TEST_F(WorkspaceTest, CompletionKnowsTheClause) {
   EXPECT_TRUE(top.count("strategy") && top.count("segment"));
 }
 
+// A delayed trigger: `after` and `unless` among the when: keywords, events after `unless`, and
+// after `unless C where` the cancelling event's fields (the left of `c == event.e`).
+TEST_F(WorkspaceTest, CompletionKnowsDelayedTriggers) {
+  const std::string path = kDir + "/timer.crm";
+  ws.open(path,
+          "module timer\n"
+          "import shop.schema\n"
+          "event Pay { paid_amount: Money(CNY) }\n"
+          "strategy t {\n"
+          "    who: adults\n"
+          "    when: on Order, after 2 hours unless Pay where paid_amount == event.amount\n"
+          "    what: send hello via Push\n"
+          "}\n");
+  auto keywords = labels(ws.completion(path, {5, 19}));  // on Order,| after
+  EXPECT_TRUE(keywords.count("after") && keywords.count("unless") && keywords.count("amount")) << keywords.size();
+  auto events = labels(ws.completion(path, {5, 41}));  // unless |Pay
+  EXPECT_TRUE(events.count("Pay") && events.count("Order"));
+  auto left = labels(ws.completion(path, {5, 51}));  // where |paid_amount
+  EXPECT_TRUE(left.count("paid_amount") && left.count("event"));
+  EXPECT_FALSE(left.count("age")) << "the cancelling event's fields, not the profile's";
+}
+
 TEST_F(WorkspaceTest, RenameEditsEveryUseAndRefusesBadNames) {
   auto r = ws.rename(kMain, {2, 19}, "grownups");
   ASSERT_TRUE(r.ok) << r.error;
