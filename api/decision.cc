@@ -61,6 +61,8 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     else if (k == "text" && text) out.text = m.value.text;
     else if (k == "title" && text) out.title = m.value.text;
     else if (k == "segments" && m.value.kind == engine::JsonValue::Kind::Number) out.segments = std::strtoll(m.value.text.c_str(), nullptr, 10);
+    else if (k == "pool" && text) out.pool = m.value.text;
+    else if (k == "arm" && text) out.arm = m.value.text;
     else if (k == "outcome" && text) {
       for (auto o : {Decision::Outcome::Granted, Decision::Outcome::Rejected, Decision::Outcome::Control,
                      Decision::Outcome::Redeemed, Decision::Outcome::RedeemRejected, Decision::Outcome::Expired,

@@ -471,12 +471,14 @@ void Session::describe(Result& r) {
       checks += "}";
     }
     for (const auto& d : tr.decisions) {
-      const auto& a = st.actions.empty() ? nullptr : &st.actions[d.action];
+      const auto& a = st.actions.empty() || d.action < 0 ? nullptr : &st.actions[d.action];
       std::string what = a ? std::string(a->send ? "send " : "grant ") + prog.resources[a->resource].name +
                                  (a->channel >= 0 ? " via " + prog.channels[a->channel] : "")
                            : "";
-      t += fmt::format("  => {}: {}{}\n", what, engine::outcome_name(d.outcome),
-                       d.reason == engine::Reason::None ? "" : std::string(" (") + engine::reason_name(d.reason) + ")");
+      std::string paid = st.pool >= 0 && d.outcome == engine::Outcome::Granted ? ", from pool " + prog.pools[st.pool].name : "";
+      std::string arm = d.arm >= 0 && size_t(d.arm) < st.arms.size() ? " [arm " + st.arms[d.arm].name + "]" : "";
+      t += fmt::format("  => {}{}: {}{}{}\n", what, arm, engine::outcome_name(d.outcome),
+                       d.reason == engine::Reason::None ? "" : std::string(" (") + engine::reason_name(d.reason) + ")", paid);
     }
     j += fmt::format("{}{{\"strategy\":{},\"trigger\":{},\"event\":{},\"at\":{},\"verdict\":\"{}\"", first ? "" : ",",
                      support::json_quote(st.name), support::json_quote(trigger),

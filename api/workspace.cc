@@ -44,6 +44,7 @@ const char* symbol_kind_name(SymbolKind k) {
     case SymbolKind::Keyword: return "keyword";
     case SymbolKind::Unit: return "unit";
     case SymbolKind::Channel: return "channel";
+    case SymbolKind::Pool: return "pool";
   }
   return "symbol";
 }
@@ -203,7 +204,8 @@ class Indexer {
   void run() {
     for (auto& m : p_.modules)
       for (auto* d : m.ast ? m.ast->decls : std::vector<ast::Decl*>{})
-        if (d && d->kind == ast::DeclKind::Resource) resources_.emplace(d->name, std::make_pair(d, &m));
+        if (d && (d->kind == ast::DeclKind::Resource || d->kind == ast::DeclKind::Pool))
+          (d->kind == ast::DeclKind::Pool ? pools_ : resources_).emplace(d->name, std::make_pair(d, &m));
     for (auto& m : p_.modules) {
       if (!m.ast) continue;
       mod_ = &m;
@@ -253,6 +255,7 @@ class Indexer {
       case ast::DeclKind::Resource: return SymbolKind::Resource;
       case ast::DeclKind::Strategy: return SymbolKind::Strategy;
       case ast::DeclKind::Policy: return SymbolKind::Policy;
+      case ast::DeclKind::Pool: return SymbolKind::Pool;
     }
     return SymbolKind::Segment;
   }
@@ -377,6 +380,9 @@ class Indexer {
         for (auto* r : static_cast<const ast::PolicyDecl*>(d)->rules)
           if (r && r->kind == ast::PolicyRule::Kind::ChannelCap) channel(r->subject, r->subject_span);
         break;
+      case ast::DeclKind::Pool:
+        for (const auto& l : static_cast<const ast::PoolDecl*>(d)->limits) expr(l.budget);
+        break;
     }
   }
 
@@ -410,16 +416,23 @@ class Indexer {
     expr(c->from);
     expr(c->to);
     if (c->kind == ast::ClauseKind::When && c->trigger == ast::TriggerKind::On) event_use(c->event, c->event_span);
-    for (auto& a : c->actions) {
-      expr(a.recipient);
-      auto range = resources_.equal_range(a.resource);
+    // Resources and pools by name, this module's declaration first.
+    auto named = [&](const auto& decls, const std::string& name, source::Span span) {
+      auto range = decls.equal_range(name);
       const ast::Decl* found = nullptr;
       for (auto it = range.first; it != range.second; ++it)
         if (!found || it->second.second == mod_) found = it->second.first;
-      if (found) add(a.resource_span, decl_key(p_, found), false, decl_target(found));
+      if (found) add(span, decl_key(p_, found), false, decl_target(found));
+    };
+    for (auto& a : c->actions) {
+      expr(a.recipient);
+      named(resources_, a.resource, a.resource_span);
       if (!a.channel.empty()) channel(a.channel, a.channel_span);
     }
-    for (auto& l : c->limits) expr(l.budget);
+    for (auto& l : c->limits) {
+      expr(l.budget);
+      if (l.kind == ast::Limit::Kind::Pool) named(pools_, l.pool, l.pool_span);
+    }
   }
 
   void expr(const ast::Expr* e) {
@@ -592,7 +605,7 @@ class Indexer {
   Analysis& a_;
   const sema::Program& p_;
   const sema::ModuleInfo* mod_ = nullptr;
-  std::multimap<std::string, std::pair<const ast::Decl*, const sema::ModuleInfo*>> resources_;
+  std::multimap<std::string, std::pair<const ast::Decl*, const sema::ModuleInfo*>> resources_, pools_;
 };
 
 // ---- rendering declarations ------------------------------------------------------------------
@@ -742,8 +755,9 @@ std::string describe(const Analysis& a, const Occurrence& o) {
       return fenced(s);
     }
     case SymbolKind::Strategy:
-    case SymbolKind::Policy: {
-      std::string kw = t.kind == SymbolKind::Strategy ? "strategy " : "policy ";
+    case SymbolKind::Policy:
+    case SymbolKind::Pool: {
+      std::string kw = t.kind == SymbolKind::Strategy ? "strategy " : t.kind == SymbolKind::Pool ? "pool " : "policy ";
       return with_doc(fenced(kw + t.decl->name), doc_of(t.decl)) + where;
     }
     case SymbolKind::Module: {
@@ -1287,6 +1301,7 @@ DocumentSymbol symbol_of(const Analysis& a, const ast::Decl* d) {
       break;
     }
     case ast::DeclKind::Policy: s.kind = SymbolKind::Policy; break;
+    case ast::DeclKind::Pool: s.kind = SymbolKind::Pool; break;
   }
   return s;
 }
@@ -1522,6 +1537,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
             case ast::DeclKind::Resource:
               add(n, SymbolKind::Resource, static_cast<const ast::ResourceDecl*>(s.decl)->resource_kind, doc);
               break;
+            case ast::DeclKind::Pool: add(n, SymbolKind::Pool, "pool", doc); break;
             default: break;
           }
         }
@@ -1616,7 +1632,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     bool line_start = line_head.find_first_not_of(" \t") == std::string_view::npos;
     if (cx.depth == 0) {
       for (const char* kw : {"module", "import", "zone", "profile", "event", "enum", "const", "segment", "fn", "resource",
-                             "strategy", "policy"})
+                             "strategy", "policy", "pool"})
         add(kw, SymbolKind::Keyword);
       return out;
     }
@@ -1635,12 +1651,15 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
         for (const char* kw : {"on", "at", "every", "between", "and", "if", "after", "unless", "where"}) add(kw, SymbolKind::Keyword);
         if (!cx.trigger.empty()) expression(true);
       } else if (cx.clause == "what") {
-        for (const char* kw : {"grant", "send", "to", "with chance", "salt", "via", "code"}) add(kw, SymbolKind::Keyword);
+        for (const char* kw : {"grant", "send", "to", "with chance", "salt", "via", "code", "for arm"})
+          add(kw, SymbolKind::Keyword);
       } else if (cx.clause == "how much") {
-        for (const char* kw : {"budget", "stock", "per user", "pacing", "per", "campaign", "day", "week"}) add(kw, SymbolKind::Keyword);
+        for (const char* kw : {"budget", "stock", "per user", "pacing", "per", "campaign", "day", "week", "from pool"})
+          add(kw, SymbolKind::Keyword);
         decls(ast::DeclKind::Const);
+        decls(ast::DeclKind::Pool);
       } else if (cx.clause == "split") {
-        for (const char* kw : {"control", "salt"}) add(kw, SymbolKind::Keyword);
+        for (const char* kw : {"control", "variants", "salt"}) add(kw, SymbolKind::Keyword);
       } else {
         expression(false);
       }

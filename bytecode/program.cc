@@ -269,6 +269,15 @@ std::string serialize(const Program& p) {
   }
   w.u32(uint32_t(p.channels.size())); for (auto& c : p.channels) w.str(c);
   put_zone(w, p.zone);
+  // v13: pools, then each strategy's pool, arms and the arm of each action.
+  w.u32(uint32_t(p.pools.size()));
+  for (auto& pool : p.pools) { w.str(pool.name); w.b(pool.has_budget); w.i64(pool.budget); w.str(pool.budget_currency); w.i64(pool.stock); }
+  for (auto& s : p.strategies) {
+    w.u32(uint32_t(s.pool));
+    w.u32(uint32_t(s.arms.size()));
+    for (auto& a : s.arms) { w.str(a.name); w.u32(uint32_t(a.basis_points)); }
+    for (auto& a : s.actions) w.u32(uint32_t(a.arm));
+  }
 
   return seal(w.out);
 }
@@ -387,6 +396,18 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
   }
   for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.channels.push_back(r.str());
   p.zone = get_zone(r);
+  for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) {
+    auto& pool = p.pools.emplace_back();
+    pool.name = r.str(); pool.has_budget = r.b(); pool.budget = r.i64(); pool.budget_currency = r.str(); pool.stock = r.i64();
+  }
+  for (auto& s : p.strategies) {
+    if (!r.ok()) break;
+    s.pool = int32_t(r.u32());
+    for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) {
+      Arm a; a.name = r.str(); a.basis_points = int32_t(r.u32()); s.arms.push_back(a);
+    }
+    for (auto& a : s.actions) a.arm = int32_t(r.u32());
+  }
   if (!r.ok() || !r.at_end()) {
     error = "malformed program payload";
     return false;
@@ -565,6 +586,17 @@ bool verify(const Program& p, std::string& error) {
     if (s.has_budget && s.budget <= 0) return bad("its budget is not positive");
     if (s.paced && !s.has_window) return bad("it is paced without a window");
     if (s.control_basis_points < 0 || s.control_basis_points >= 10000) return bad("its control share is out of range");
+    if (s.pool < -1 || s.pool >= int32_t(p.pools.size())) return bad("it draws from a missing pool");
+    int64_t shares = s.control_basis_points;
+    std::set<std::string_view> arm_names;
+    for (const auto& a : s.arms) {
+      if (a.basis_points <= 0 || a.basis_points >= 10000) return bad("an arm's share is out of range");
+      if (!arm_names.insert(a.name).second) return bad("it names an arm twice");
+      shares += a.basis_points;
+    }
+    if (shares > 10000) return bad("its control group and arms take more than every bucket");
+    for (const auto& a : s.actions)
+      if (a.arm < -1 || a.arm >= int32_t(s.arms.size())) return bad("an action names a missing arm");
     for (const auto& c : s.per_user)
       if (!cap_ok(c)) return bad("a per-user limit has a count or period that is not positive");
     for (const auto& a : s.actions) {
@@ -577,6 +609,14 @@ bool verify(const Program& p, std::string& error) {
                                     size_t(s.recipient_field) >= p.events[s.event].fields.size() ||
                                     p.events[s.event].fields[s.recipient_field].kind != Kind::String)))
       return bad("its recipient is not a String field of its trigger event");
+  }
+
+  std::set<std::string_view> pool_names;
+  for (const auto& pool : p.pools) {
+    // Counters are kept by name (state::Quotas): two pools of one name would share them.
+    if (!pool_names.insert(pool.name).second) return fail(fmt::format("pool `{}` is defined twice", pool.name));
+    if (pool.stock < -1 || (pool.has_budget && pool.budget <= 0))
+      return fail(fmt::format("pool `{}`: its stock is negative or its budget not positive", pool.name));
   }
 
   for (const auto& pol : p.policies) {

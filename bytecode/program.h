@@ -26,7 +26,8 @@ namespace crm::bytecode {
 // v11: resources carry a percentage (`discount: P% up to CAP`), a message cost and compiled text
 // and title templates.
 // v12: strategies carry a delayed trigger (delay, cancelling event and keys).
-constexpr uint32_t kFormatVersion = 12;
+// v13: budget pools (Program::pools, Strategy::pool) and A/B/n arms (Strategy::arms, Action::arm).
+constexpr uint32_t kFormatVersion = 13;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -167,6 +168,24 @@ struct Action {
   int64_t chance = kCertain;
   // The salt of this action's draws (chance and drawn amount): `salt "S"`, else "<strategy>.<resource>".
   std::string salt;
+  int32_t arm = -1;      // `for arm A`: index into Strategy::arms; -1: every user the strategy treats
+};
+
+// An arm of an A/B/n split: the next `basis_points` of the 10,000 buckets, after the control
+// group and the arms before it.
+struct Arm {
+  std::string name;
+  int32_t basis_points = 0;
+};
+
+// A budget pool: campaign-wide counters shared by every strategy that draws from it. Its stock
+// counts their deliveries, its budget their face values; the strategies' own limits apply too.
+struct Pool {
+  std::string name;
+  bool has_budget = false;
+  int64_t budget = 0;  // millionths of budget_currency
+  std::string budget_currency;
+  int64_t stock = -1;  // -1: unlimited
 };
 
 struct Strategy {
@@ -215,6 +234,17 @@ struct Strategy {
   int32_t cancel_event = -1;                             // -1: nothing cancels
   std::vector<std::pair<uint32_t, uint32_t>> cancel_keys;  // (field of cancel_event, field of event)
   std::string cancel_text;                               // `after 2 hours unless Pay where ...`, for explain
+  int32_t pool = -1;                  // `from pool NAME`: index into Program::pools
+  std::vector<Arm> arms;              // `split: variants ...`: buckets after the control group
+  // The arm of bucket b (0..9999): its index, -1 for the control group or no arm.
+  int32_t arm_of(int64_t bucket) const {
+    int64_t at = control_basis_points;
+    for (size_t i = 0; i < arms.size(); ++i) {
+      if (bucket >= at && bucket < at + arms[i].basis_points) return static_cast<int32_t>(i);
+      at += arms[i].basis_points;
+    }
+    return -1;
+  }
 };
 
 enum class ResourceKind : uint8_t { Coupon, RedEnvelope, Points, Push, Sms, Email };
@@ -291,6 +321,7 @@ struct Program {
   std::vector<Strategy> strategies;
   std::vector<Resource> resources;
   std::vector<Policy> policies;
+  std::vector<Pool> pools;
   std::vector<std::string> channels;
   // The program's default zone (a module-level `zone "..."` declaration; UTC without one): for
   // segments and aggregate filters evaluated outside any strategy.

@@ -28,6 +28,7 @@ decl
     | resourceDecl
     | strategyDecl
     | policyDecl
+    | poolDecl
     ;
 
 // ---- schemas -------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ clause
     | 'where' ':' expr                               # whereClause
     | 'what' ':' action (',' action)*                # whatClause
     | 'how' 'much' ':' limit (',' limit)*            # howMuchClause
-    | 'split' ':' 'control' percent ('salt' salt=STRING)?   # splitClause
+    | 'split' ':' ('control' percent (',' variants)? | variants) ('salt' salt=STRING)?   # splitClause
     | 'priority' ':' NUMBER                          # priorityClause
     | 'zone' ':' STRING                              # zoneClause
     | 'exclusive' ':' group=STRING                   # exclusiveClause
@@ -93,7 +94,7 @@ window
 // `to event.referrer`, `with chance 5%` and `salt "S"`: see actionTo and actionChance below.
 action
     : verb=('grant' | 'send') resource=ID actionTo? actionChance? ('salt' salt=STRING)?
-      ('via' channel=ID)? ('code' code=STRING)?
+      ('via' channel=ID)? ('code' code=STRING)? armTarget?
     ;
 
 limit
@@ -102,6 +103,7 @@ limit
     | 'per' 'user' cap                               # perUserLimit
     | cap                                            # perUserMoreLimit
     | 'pacing' how=ident                             # pacingLimit
+    | poolRef                                        # poolLimit
     ;
 cap     : count=NUMBER 'per' period ;
 period  : 'campaign' | DURATION | unit=ID ;
@@ -190,7 +192,7 @@ ident
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
     | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to' | 'up'
-    | 'received' | 'redeemed'
+    | 'received' | 'redeemed' | 'pool' | 'from' | 'variants' | 'arm'
     ;
 
 // ---- random and referral rewards ------------------------------------------------------------
@@ -214,6 +216,18 @@ actionChance : 'with' 'chance' chance=PERCENT ;
 delay
     : ','? 'after' wait=arith ('unless' cancel=ID ('where' expr)?)?
     ;
+
+// ---- budget pools and A/B/n arms -------------------------------------------------------------
+// (After `ident` too, for the same reason.)
+// Budget pools shared by several strategies: declared once, drawn from with `how much: from pool NAME`.
+poolDecl : 'pool' name=ident '{' (limit ','?)* '}' ;
+poolRef  : 'from' 'pool' pool=ident ;
+
+// A/B/n: named arms with their shares of the users, after the control group when there is one;
+// an action `for arm A` goes to that arm's users only.
+variants  : 'variants' armShare (',' armShare)* ;
+armShare  : name=ident percent ;
+armTarget : 'for' 'arm' arm=ident ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT

@@ -340,6 +340,7 @@ class Server {
       case SymbolKind::Resource: return 19;
       case SymbolKind::Strategy: return 5;
       case SymbolKind::Policy: return 11;
+      case SymbolKind::Pool: return 19;
       default: return 13;
     }
   }
@@ -360,6 +361,7 @@ class Server {
       case SymbolKind::Resource: return 22;
       case SymbolKind::Strategy: return 7;
       case SymbolKind::Policy: return 8;
+      case SymbolKind::Pool: return 22;
       case SymbolKind::Keyword: return 14;
       case SymbolKind::Unit: return 11;
     }
@@ -384,6 +386,7 @@ class Server {
       case SymbolKind::Resource: return 9;
       case SymbolKind::Strategy: return 10;
       case SymbolKind::Policy: return 11;
+      case SymbolKind::Pool: return 9;
       default: return 6;
     }
   }

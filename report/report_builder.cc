@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstdlib>
 #include <istream>
@@ -89,6 +90,7 @@ struct Pair {
   uint32_t first = 0, count = 0;       // its deliveries: [first, first + count) once grouped;
                                        // while reading, `first` is the latest one's index
   bool treated : 1 = false, control : 1 = false;
+  uint32_t arm = UINT32_MAX;  // the A/B/n arm its decisions name (arm_ids)
   // From the events.
   bool has_order_before : 1 = false;
   bool visited : 1 = false, converted : 1 = false;    // in a window after a delivery
@@ -190,7 +192,8 @@ class UserTable {
 struct Builder {
   const Options& o;
   Report& r;
-  Interner strategy_ids, channel_ids, reason_ids;
+  Interner strategy_ids, channel_ids, reason_ids, arm_ids;
+  std::vector<std::string> arms;
   std::vector<std::string> reasons;
   std::unordered_map<uint64_t, int64_t> rejections;  // strategy << 33 | held << 32 | reason -> rows
   UserTable users;
@@ -204,6 +207,7 @@ struct Builder {
   struct RecordedSplit {
     bool recorded = false;         // false: a ledger older than schema version 4
     int32_t control_basis_points = 0;
+    int32_t decided_basis_points = 10000;  // the control group and the arms (`;variants:...`), or all users
     bool changed = false;          // the programs that recorded the ledger configured it differently
   };
   std::unordered_map<std::string, RecordedSplit> recorded_splits;
@@ -211,6 +215,7 @@ struct Builder {
   Builder(const Options& options, Report& report) : o(options), r(report) {
     strategy_ids.names = &strategies;
     channel_ids.names = &channels;
+    arm_ids.names = &arms;
     reason_ids.names = &reasons;
   }
   void finish_rejections() {
@@ -300,8 +305,13 @@ struct Builder {
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
+    // Ledgers before version 4 have no `arm` column: no A/B/n arms.
     bool ok = sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at "
+                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm "
+                                 "FROM crm_ledger ORDER BY seq",
+                                 -1, &st, nullptr) == SQLITE_OK ||
+              sqlite3_prepare_v2(db,
+                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL "
                                  "FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
@@ -337,6 +347,7 @@ struct Builder {
         if (p.first_decision == INT64_MAX) p.first_decision = at;
         if (outcome == "control") p.control = true;
         else p.treated = true;
+        if (std::string_view arm = text(10); !arm.empty() && outcome != "control") p.arm = arm_ids(arm);
       }
       if (granted) {
         std::string_view unit = text(0);
@@ -607,6 +618,7 @@ struct Builder {
     std::vector<Sums> t(strategies.size()), c(strategies.size());
     std::vector<int64_t> cross(strategies.size()), cost(strategies.size());
     std::vector<bool> has_control(strategies.size());
+    std::vector<std::map<uint32_t, Sums>> by_arm(strategies.size());  // A/B/n arms, treated users
     for (const Pair& p : pairs) {
       if (p.control) has_control[p.strategy] = true;
       if (p.treated && p.control) {
@@ -616,20 +628,24 @@ struct Builder {
       if (!p.treated && !p.control) continue;
       Sums& g = p.treated ? t[p.strategy] : c[p.strategy];
       if (p.treated) cost[p.strategy] += p.subsidy;
-      g.arm.users++;
-      g.arm.visitors += p.exp_visit;
-      g.arm.converters += p.exp_order;
-      g.arm.orders += p.exp_orders;
-      g.arm.spend += p.exp_spend;
-      const double x = double(p.exp_spend) / 1e6;
-      g.sum += x;
-      g.squares += x * x;
+      auto add = [&](Sums& g) {
+        g.arm.users++;
+        g.arm.visitors += p.exp_visit;
+        g.arm.converters += p.exp_order;
+        g.arm.orders += p.exp_orders;
+        g.arm.spend += p.exp_spend;
+        const double x = double(p.exp_spend) / 1e6;
+        g.sum += x;
+        g.squares += x * x;
+      };
+      add(g);
+      if (p.treated && p.arm != UINT32_MAX) add(by_arm[p.strategy][p.arm]);
     }
     std::vector<uint32_t> by_name(strategies.size());
     for (uint32_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
     std::sort(by_name.begin(), by_name.end(), [&](uint32_t a, uint32_t b) { return strategies[a] < strategies[b]; });
     for (uint32_t s : by_name) {
-      if (!has_control[s]) continue;
+      if (!has_control[s] && by_arm[s].empty()) continue;
       Experiment e;
       e.strategy = strategies[s];
       e.crossovers = cross[s];
@@ -646,23 +662,33 @@ struct Builder {
       };
       e.treatment = finish(t[s], e.strategy);
       e.control = finish(c[s], "control");
-      const Arm &T = e.treatment, &C = e.control;
-      auto proportion = [&](const char* metric, int64_t xt, int64_t xc) {
-        ProportionDifference d = newcombe(xt, T.users, xc, C.users, o.confidence);
-        Relative rel = relative_uplift(d.p1, d.p1 * (1 - d.p1), T.users, d.p2, d.p2 * (1 - d.p2), C.users, o.confidence);
-        e.uplifts.push_back({metric, "newcombe_wilson", d.p1, d.p2, d.difference, d.interval, rel.uplift, rel.interval,
-                             d.p_value});
-      };
-      proportion("visit_rate", T.visitors, C.visitors);
-      proportion("conversion_rate", T.converters, C.converters);
-      {
+      const Arm& C = e.control;
+      // The uplifts of a treated group T (the whole treatment, or one A/B/n arm) against control.
+      auto uplifts = [&](const Arm& T, const std::string& arm, std::vector<Uplift>& out) {
+        auto proportion = [&](const char* metric, int64_t xt, int64_t xc) {
+          ProportionDifference d = newcombe(xt, T.users, xc, C.users, o.confidence);
+          Relative rel = relative_uplift(d.p1, d.p1 * (1 - d.p1), T.users, d.p2, d.p2 * (1 - d.p2), C.users, o.confidence);
+          out.push_back({arm, metric, "newcombe_wilson", d.p1, d.p2, d.difference, d.interval, rel.uplift, rel.interval,
+                         d.p_value});
+        };
+        proportion("visit_rate", T.visitors, C.visitors);
+        proportion("conversion_rate", T.converters, C.converters);
         // Money units (dollars, not millionths) for the statistics; results back in millionths.
         const double mt = T.spend_per_user / 1e6, mc = C.spend_per_user / 1e6;
         const double vt = T.spend_variance / 1e12, vc = C.spend_variance / 1e12;
         MeanDifference d = welch(mt, vt, T.users, mc, vc, C.users, o.confidence);
         Relative rel = relative_uplift(mt, vt, T.users, mc, vc, C.users, o.confidence);
-        e.uplifts.push_back({"spend_per_user", "welch", T.spend_per_user, C.spend_per_user, d.difference * 1e6,
-                             {d.interval.low * 1e6, d.interval.high * 1e6}, rel.uplift, rel.interval, d.p_value});
+        out.push_back({arm, "spend_per_user", "welch", T.spend_per_user, C.spend_per_user, d.difference * 1e6,
+                       {d.interval.low * 1e6, d.interval.high * 1e6}, rel.uplift, rel.interval, d.p_value});
+      };
+      const Arm& T = e.treatment;
+      uplifts(T, "", e.uplifts);
+      std::vector<std::pair<std::string, Sums*>> named;
+      for (auto& [id, sums] : by_arm[s]) named.emplace_back(arms[id], &sums);
+      std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [name, sums] : named) {
+        e.variants.push_back(finish(*sums, name));
+        uplifts(e.variants.back(), name, e.variant_uplifts);
       }
       e.incremental_sales = (T.spend_per_user - C.spend_per_user) * double(T.users);
       e.cost = cost[s];
@@ -670,28 +696,37 @@ struct Builder {
       e.configured_control_share = e.srm_chi_square = e.srm_p_value = kNaN;
       // The configured split: the program's when one is given (what the caller asks to check
       // against), else the one the ledger recorded with the program that last ran the strategy.
-      int32_t basis_points = 0;
+      // With A/B/n arms, users beyond the last arm are not decided: the decided users are the
+      // control group and the arms' buckets, and the control share is taken of them.
+      int32_t basis_points = 0, decided = 10000;
       if (program) {
         auto it = std::find_if(program->strategies.begin(), program->strategies.end(),
                                [&](const bytecode::Strategy& x) { return x.name == e.strategy; });
         if (it == program->strategies.end())
           r.notes.push_back(fmt::format("strategy `{}` is not in the program: its sample ratio is not checked", e.strategy));
-        else if ((basis_points = it->control_basis_points) > 0)
+        else if ((basis_points = it->control_basis_points) > 0) {
           e.srm_split_from = "program";
+          if (!it->arms.empty()) {
+            decided = it->control_basis_points;
+            for (const auto& arm : it->arms) decided += arm.basis_points;
+          }
+        }
       } else if (auto it = recorded_splits.find(e.strategy); it != recorded_splits.end()) {
         if (!it->second.recorded)
           r.notes.push_back(fmt::format("strategy `{}`: the ledger predates recorded splits (schema version 4): its "
                                         "sample ratio is checked only given the program",
                                         e.strategy));
-        else if ((basis_points = it->second.control_basis_points) > 0)
+        else if ((basis_points = it->second.control_basis_points) > 0) {
           e.srm_split_from = "ledger";
+          decided = it->second.decided_basis_points;
+        }
         if (it->second.changed)
           r.notes.push_back(fmt::format("strategy `{}`: its split changed between the programs that recorded the ledger; "
                                         "the sample ratio is checked against the latest",
                                         e.strategy));
       }
-      if (basis_points > 0 && basis_points < 10000) {
-        const double share = basis_points / 10000.0;
+      if (basis_points > 0 && basis_points < decided) {
+        const double share = double(basis_points) / double(decided);
         ChiSquare chi = chi_square_fit({T.users, C.users}, {1 - share, share});
         e.srm_checked = true;
         e.configured_control_share = share;
@@ -768,11 +803,24 @@ void read_recorded_splits(const std::string& state, std::unordered_map<std::stri
       now.recorded = true;
       std::string_view split(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), size_t(sqlite3_column_bytes(st, 1)));
       if (split.rfind("control:", 0) == 0) now.control_basis_points = std::atoi(std::string(split.substr(8)).c_str());
+      // `control:B;variants:A:b,B:b,...` with A/B/n arms (ledger schema 5).
+      if (auto v = split.find(";variants:"); v != std::string_view::npos) {
+        now.decided_basis_points = now.control_basis_points;
+        std::string_view arms = split.substr(v + 10);
+        while (!arms.empty()) {
+          const size_t comma = std::min(arms.find(','), arms.size());
+          std::string_view arm = arms.substr(0, comma);
+          if (auto colon = arm.rfind(':'); colon != std::string_view::npos)
+            now.decided_basis_points += std::atoi(std::string(arm.substr(colon + 1)).c_str());
+          arms.remove_prefix(std::min(comma + 1, arms.size()));
+        }
+      }
     }
     auto [it, added] = out.try_emplace(name, now);
     if (!added) {
       now.changed = it->second.changed || (it->second.recorded && now.recorded &&
-                                           it->second.control_basis_points != now.control_basis_points);
+                                           (it->second.control_basis_points != now.control_basis_points ||
+                                            it->second.decided_basis_points != now.decided_basis_points));
       it->second = now;
     }
   }

@@ -130,8 +130,9 @@ std::string to_json(const Report& r) {
     const Experiment& e = r.experiments[k];
     out += k ? ",\n" : "\n";
     out += fmt::format("{{\"strategy\":{},\"arms\":[", q(e.strategy));
-    const Arm* arms[] = {&e.control, &e.treatment};
-    for (int a = 0; a < 2; ++a)
+    std::vector<const Arm*> arms = {&e.control, &e.treatment};
+    for (const Arm& v : e.variants) arms.push_back(&v);  // A/B/n arms after the whole treatment
+    for (size_t a = 0; a < arms.size(); ++a)
       out += (a ? "," : "") + fmt::format("{{\"arm\":{},", q(arms[a]->name)) +
              object([&](const Visit& f) { arm_fields(*arms[a], f); }).substr(1);
     out += "],\"uplifts\":[";
@@ -139,6 +140,15 @@ std::string to_json(const Report& r) {
       out += (u ? "," : "") + fmt::format("{{\"metric\":{},\"method\":{},", q(e.uplifts[u].metric), q(e.uplifts[u].method)) +
              object([&](const Visit& f) { uplift_fields(e.uplifts[u], f); }).substr(1);
     out += "],";
+    if (!e.variant_uplifts.empty()) {
+      out += "\"arm_uplifts\":[";
+      for (size_t u = 0; u < e.variant_uplifts.size(); ++u) {
+        const Uplift& x = e.variant_uplifts[u];
+        out += (u ? "," : "") + fmt::format("{{\"arm\":{},\"metric\":{},\"method\":{},", q(x.arm), q(x.metric), q(x.method)) +
+               object([&](const Visit& f) { uplift_fields(x, f); }).substr(1);
+      }
+      out += "],";
+    }
     out += object([&](const Visit& f) { experiment_fields(e, f); }).substr(1);
   }
   out += "],\n\"rejections\":[";
@@ -173,14 +183,18 @@ std::string to_csv(const Report& r) {
       out += fmt::format("indicators,{},{},{},,{},{}\n", cell(i.strategy), cell(i.channel), i.day, n, value(v));
     });
   for (const Experiment& e : r.experiments) {
-    for (const Arm* a : {&e.control, &e.treatment})
+    std::vector<const Arm*> arms = {&e.control, &e.treatment};
+    for (const Arm& v : e.variants) arms.push_back(&v);
+    for (const Arm* a : arms)
       arm_fields(*a, [&](const char* n, const std::string& v) {
         out += fmt::format("arm,{},,,{},{},{}\n", cell(e.strategy), cell(a->name), n, value(v));
       });
-    for (const Uplift& u : e.uplifts)
-      uplift_fields(u, [&](const char* n, const std::string& v) {
-        out += fmt::format("uplift,{},,,{},{}.{},{}\n", cell(e.strategy), cell(e.strategy), u.metric, n, value(v));
-      });
+    for (const auto* list : {&e.uplifts, &e.variant_uplifts})
+      for (const Uplift& u : *list)
+        uplift_fields(u, [&](const char* n, const std::string& v) {
+          out += fmt::format("uplift,{},,,{},{}.{},{}\n", cell(e.strategy), cell(u.arm.empty() ? e.strategy : u.arm), u.metric,
+                             n, value(v));
+        });
     experiment_fields(e, [&](const char* n, const std::string& v) {
       out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, value(v));
     });
@@ -223,6 +237,22 @@ std::string to_table(const Report& r) {
                          fmt::format("[{}, {}]", v(u.absolute_interval.low), v(u.absolute_interval.high)), pct(u.relative),
                          fmt::format("[{}, {}]", pct(u.relative_interval.low), pct(u.relative_interval.high)),
                          std::isfinite(u.p_value) ? fmt::format("{:.2g}", u.p_value) : "-");
+    }
+    // A/B/n: each arm against the control group, one row per arm and metric.
+    if (!e.variants.empty()) {
+      out += fmt::format("  {:<8} {:>7} {:<16} {:>10} {:>10} {:>11} {:>22} {:>9}\n", "arm", "users", "metric", "arm", "control",
+                         "uplift", fmt::format("{:g}% interval", r.options.confidence * 100), "p");
+      for (const Uplift& u : e.variant_uplifts) {
+        const bool m = is_money(u);
+        auto v = [&](double x) { return m ? cur(x) : pct(x); };
+        int64_t users = 0;
+        for (const Arm& a : e.variants)
+          if (a.name == u.arm) users = a.users;
+        out += fmt::format("  {:<8} {:>7} {:<16} {:>10} {:>10} {:>11} {:>22} {:>9}\n", u.arm, users, u.metric, v(u.treatment),
+                           v(u.control), v(u.absolute),
+                           fmt::format("[{}, {}]", v(u.absolute_interval.low), v(u.absolute_interval.high)),
+                           std::isfinite(u.p_value) ? fmt::format("{:.2g}", u.p_value) : "-");
+      }
     }
     out += fmt::format("  incremental sales {}, cost {}, incremental ROI {}\n", cur(e.incremental_sales), cur(double(e.cost)),
                        rat(e.incremental_roi));

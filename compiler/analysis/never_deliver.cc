@@ -30,6 +30,7 @@ class NeverDeliver {
       for (const Decl* d : m.ast->decls) {
         if (d->kind == DeclKind::Resource) resources_.emplace(d->name, static_cast<const ResourceDecl*>(d));
         if (d->kind == DeclKind::Policy) policies_.push_back(static_cast<const PolicyDecl*>(d));
+        if (d->kind == DeclKind::Pool) pools_.emplace(d->name, static_cast<const PoolDecl*>(d));
         if (d->kind != DeclKind::Strategy) continue;
         for (const Clause* c : static_cast<const StrategyDecl*>(d)->clauses)
           for (const Action& a : c->actions) granted_by_[a.resource].insert(d->name);
@@ -41,10 +42,12 @@ class NeverDeliver {
     const Clause* what = nullptr;
     const Clause* how_much = nullptr;
     std::string zone = p_.zone;
+    split_ = nullptr;
     for (const Clause* c : s->clauses) {
       if (c->kind == ClauseKind::When) when = c;
       if (c->kind == ClauseKind::What) what = c;
       if (c->kind == ClauseKind::HowMuch) how_much = c;
+      if (c->kind == ClauseKind::Split) split_ = c;
       if (c->kind == ClauseKind::Zone) zone = c->number;
     }
     conditions(s, when);
@@ -377,24 +380,47 @@ class NeverDeliver {
   }
 
   void budget(const StrategyDecl* s, const Clause* what, const Clause* how_much) {
-    for (const Limit& l : how_much->limits) {
+    for (const Limit& limit : how_much->limits) {
+      // The strategy's own budget, or the budget of the pool it draws from.
+      const Limit* lp = &limit;
+      if (limit.kind == Limit::Kind::Pool) {
+        auto it = pools_.find(limit.pool);
+        if (it == pools_.end()) continue;
+        lp = nullptr;
+        for (const Limit& x : it->second->limits)
+          if (x.kind == Limit::Kind::Budget) lp = &x;
+        if (!lp) continue;
+      }
+      const Limit& l = *lp;
       if (l.kind != Limit::Kind::Budget || !l.budget) continue;
       auto budget = units_of(p_.const_of(l.budget));
       const std::string& currency = p_.type_of(l.budget).currency;
       if (!budget) continue;
-      int64_t cost = 0;
+      // One delivery: every action without `for arm`, plus the cheapest arm's own actions.
+      auto cost_of = [&](const std::string& arm, std::vector<std::pair<const Property*, int64_t>>& parts) {
+        int64_t cost = 0;
+        for (const Action& a : what->actions) {
+          if (!a.arm.empty() && a.arm != arm) continue;
+          auto it = resources_.find(a.resource);
+          if (it == resources_.end()) continue;
+          const Property* shown = nullptr;
+          auto c = least_cost(it->second, currency, shown, granted_by_[a.resource].size() > 1);
+          if (!c || *c <= 0) continue;
+          cost += *c;
+          parts.push_back({shown, *c});
+        }
+        return cost;
+      };
       std::vector<std::pair<const Property*, int64_t>> parts;
-      for (const Action& a : what->actions) {
-        auto it = resources_.find(a.resource);
-        if (it == resources_.end()) continue;
-        const Property* shown = nullptr;
-        auto c = least_cost(it->second, currency, shown, granted_by_[a.resource].size() > 1);
-        if (!c || *c <= 0) continue;
-        cost += *c;
-        parts.push_back({shown, *c});
-      }
+      int64_t cost = cost_of("", parts);
+      if (split_)
+        for (const auto& arm : split_->arms) {
+          std::vector<std::pair<const Property*, int64_t>> arm_parts;
+          int64_t c = cost_of(arm.name, arm_parts);
+          if (&arm == &split_->arms.front() || c < cost) cost = c, parts = std::move(arm_parts);
+        }
       if (cost <= *budget) continue;
-      auto& d = sink_.report(Code::W0106, l.span,
+      auto& d = sink_.report(Code::W0106, limit.span,
                              fmt::format("strategy `{}` can never deliver: `{}` is less than one delivery costs ({})",
                                          s->name, text(l.span), money(cost, currency)));
       for (const auto& [pr, c] : parts)
@@ -417,6 +443,8 @@ class NeverDeliver {
   ConstraintExtractor extract_;
   std::map<std::string, const ResourceDecl*> resources_;
   std::vector<const PolicyDecl*> policies_;
+  std::map<std::string, const PoolDecl*> pools_;
+  const Clause* split_ = nullptr;  // of the strategy being checked
   std::map<std::string, std::set<std::string>> granted_by_;  // resource -> the strategies that grant it
   std::map<std::string, std::optional<support::ZoneRules>> zones_;
 };

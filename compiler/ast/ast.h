@@ -146,7 +146,7 @@ struct TypeRef : Node {
 
 // ---- declarations --------------------------------------------------------------------------
 
-enum class DeclKind : uint8_t { Profile, Event, Enum, Const, Segment, Fn, Resource, Strategy, Policy };
+enum class DeclKind : uint8_t { Profile, Event, Enum, Const, Segment, Fn, Resource, Strategy, Policy, Pool };
 
 struct Decl : Node {
   explicit Decl(DeclKind k) : kind(k) {}
@@ -242,11 +242,15 @@ struct Action {
   std::string salt;           // `salt "S"` of the draws (empty: the strategy's and resource's names)
   bool has_salt = false;
   Span salt_span;
+  std::string arm;      // `for arm A`: only that arm's users get it; empty: every user
+  Span arm_span;
   Span span;
 };
 
 struct Limit {
-  enum class Kind : uint8_t { Budget, Stock, PerUser, Pacing } kind = Kind::Stock;
+  enum class Kind : uint8_t { Budget, Stock, PerUser, Pacing, Pool } kind = Kind::Stock;
+  std::string pool;   // Pool: `from pool NAME`
+  Span pool_span;
   Expr* budget = nullptr;
   std::string count;  // stock or per-user count as written; Pacing: the mode (`even`)
   Period period;      // PerUser
@@ -282,6 +286,12 @@ struct Clause : Node {
   Span number_span;
   std::string salt;    // split: the declared salt (empty: the strategy's name)
   bool has_salt = false;
+  bool has_control = false;  // split: `control P%` (its percent in `number`)
+  struct ArmShare {
+    std::string name, percent;  // the percent without `%`, as written
+    Span name_span, percent_span;
+  };
+  std::vector<ArmShare> arms;  // split: `variants A 1%, B 1%`
 };
 
 struct StrategyDecl : Decl {
@@ -290,6 +300,13 @@ struct StrategyDecl : Decl {
   bool has_business = false;
   Span business_span;
   std::vector<Clause*> clauses;
+};
+
+// `pool NAME { budget 10000 CNY  stock 20000 }`: campaign-wide counters shared by the strategies
+// that draw from it (`how much: from pool NAME`).
+struct PoolDecl : Decl {
+  PoolDecl() : Decl(DeclKind::Pool) {}
+  std::vector<Limit> limits;
 };
 
 struct PolicyRule : Node {

@@ -41,6 +41,18 @@ std::string period_str(const Period& p) {
   return p.kind == Period::Kind::Campaign ? "campaign" : p.text;
 }
 
+std::string limits(const std::vector<Limit>& ls) {
+  std::string out;
+  for (auto& l : ls) {
+    if (l.kind == Limit::Kind::Budget) out += " (budget " + dump(l.budget) + ")";
+    else if (l.kind == Limit::Kind::Stock) out += " (stock " + l.count + ")";
+    else if (l.kind == Limit::Kind::Pacing) out += " (pacing " + l.count + ")";
+    else if (l.kind == Limit::Kind::Pool) out += " (from-pool " + l.pool + ")";
+    else out += fmt::format(" (per-user {} per {})", l.count, period_str(l.period));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string dump(const Expr* e) {
@@ -218,25 +230,26 @@ std::string dump(const Module& m) {
                 if (a.has_salt) out += " salt " + quote(a.salt);
                 if (!a.channel.empty()) out += " via " + a.channel;
                 if (a.has_code) out += " code " + quote(a.code);
+                if (!a.arm.empty()) out += " for-arm " + a.arm;
                 out += ")";
               }
               out += ")";
               break;
             }
-            case ClauseKind::HowMuch: {
-              out += "(how-much";
-              for (auto& l : c->limits) {
-                if (l.kind == Limit::Kind::Budget) out += " (budget " + dump(l.budget) + ")";
-                else if (l.kind == Limit::Kind::Stock) out += " (stock " + l.count + ")";
-                else if (l.kind == Limit::Kind::Pacing) out += " (pacing " + l.count + ")";
-                else out += fmt::format(" (per-user {} per {})", l.count, period_str(l.period));
+            case ClauseKind::HowMuch:
+              out += "(how-much" + limits(c->limits) + ")";
+              break;
+            case ClauseKind::Split: {
+              out += "(split";
+              if (c->has_control) out += " control " + c->number + "%";
+              if (!c->arms.empty()) {
+                out += " (variants";
+                for (const auto& a : c->arms) out += " " + a.name + " " + a.percent + "%";
+                out += ")";
               }
-              out += ")";
+              out += (c->has_salt ? " salt " + quote(c->salt) : "") + ")";
               break;
             }
-            case ClauseKind::Split:
-              out += "(split control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "") + ")";
-              break;
             case ClauseKind::Priority: out += "(priority " + c->number + ")"; break;
             case ClauseKind::Zone: out += "(zone " + quote(c->number) + ")"; break;
             case ClauseKind::Exclusive: out += "(exclusive " + quote(c->number) + ")"; break;
@@ -245,6 +258,9 @@ std::string dump(const Module& m) {
         out += ")\n";
         break;
       }
+      case DeclKind::Pool:
+        out += "  (pool " + d->name + limits(static_cast<const PoolDecl*>(d)->limits) + ")\n";
+        break;
       case DeclKind::Policy: {
         auto* p = static_cast<const PolicyDecl*>(d);
         out += "  (policy " + p->name + (p->has_business ? " business " + quote(p->business) : "");

@@ -162,6 +162,7 @@ class Codegen {
       for (const auto& m : p_.modules)
         for (const Decl* d : m.ast->decls) {
           if (d->kind == DeclKind::Resource) resource(static_cast<const ResourceDecl*>(d));
+          else if (d->kind == DeclKind::Pool) pool(static_cast<const PoolDecl*>(d));
           // Strategies are numbered in the order strategy() appends them.
           if (d->kind == DeclKind::Strategy) strategy_index_.emplace(d->name, strategies++);
         }
@@ -202,6 +203,7 @@ class Codegen {
   std::map<std::string, int> resource_index_;
   bool index_scene_ = false;  // the strategy being generated is indexed by its event's scene
   std::map<std::string, int> strategy_index_;  // known before any unit is compiled (history reads it)
+  std::map<const PoolDecl*, int32_t> pool_index_;
 
   uint32_t constant(int64_t v) {
     auto [it, fresh] = const_index_.emplace(v, static_cast<uint32_t>(prog_.constants.size()));
@@ -436,7 +438,8 @@ class Codegen {
     walk(c->cancel_where);
   }
 
-  void strategy(const StrategyDecl* s, const sema::ModuleInfo&) {
+  void strategy(const StrategyDecl* s, const sema::ModuleInfo& m) {
+    std::vector<std::pair<size_t, std::string>> arm_names;  // (action, `for arm` name)
     bytecode::Strategy out;
     index_scene_ = false;
     out.name = s->name;
@@ -498,6 +501,7 @@ class Codegen {
               auto it = std::find(prog_.channels.begin(), prog_.channels.end(), a.channel);
               act.channel = it == prog_.channels.end() ? -1 : static_cast<int32_t>(it - prog_.channels.begin());
             }
+            if (!a.arm.empty()) arm_names.emplace_back(out.actions.size(), a.arm);
             out.actions.push_back(std::move(act));
           }
           break;
@@ -511,14 +515,24 @@ class Codegen {
               out.stock = std::stoll(l.count);
             } else if (l.kind == Limit::Kind::Pacing) {
               out.paced = true;
+            } else if (l.kind == Limit::Kind::Pool) {
+              // The checker resolved the name; a pool is found by its declaration (names are
+              // program-wide in the compiled form: the verifier refuses two of one name).
+              out.pool = pool_for(l.pool, m);
             } else {
               out.per_user.push_back({std::stoll(l.count), period(l.period)});
             }
           }
           break;
         case ClauseKind::Split: {
-          auto d = support::Decimal::parse(c->number);
-          out.control_basis_points = d ? static_cast<int32_t>(d->units() / 10000) : 0;  // percent -> 1/10000
+          if (c->has_control) {
+            auto d = support::Decimal::parse(c->number);
+            out.control_basis_points = d ? static_cast<int32_t>(d->units() / 10000) : 0;  // percent -> 1/10000
+          }
+          for (const auto& a : c->arms) {
+            auto d = support::Decimal::parse(a.percent);
+            out.arms.push_back({a.name, d ? static_cast<int32_t>(d->units() / 10000) : 0});
+          }
           out.split_salt = c->has_salt ? c->salt : s->name;
           break;
         }
@@ -539,7 +553,36 @@ class Codegen {
         }
       }
     }
+    for (const auto& [ai, name] : arm_names)
+      for (size_t k = 0; k < out.arms.size(); ++k)
+        if (out.arms[k].name == name) out.actions[ai].arm = static_cast<int32_t>(k);
     prog_.strategies.push_back(std::move(out));
+  }
+
+  void pool(const PoolDecl* pd) {
+    bytecode::Pool out;
+    out.name = pd->name;
+    for (const Limit& l : pd->limits) {
+      if (l.kind == Limit::Kind::Budget) {
+        out.has_budget = true;
+        out.budget = const_int(l.budget);
+        out.budget_currency = p_.type_of(l.budget).currency;
+      } else if (l.kind == Limit::Kind::Stock) {
+        out.stock = std::stoll(l.count);
+      }
+    }
+    pool_index_[pd] = static_cast<int32_t>(prog_.pools.size());
+    prog_.pools.push_back(std::move(out));
+  }
+
+  // The pool `name` as seen from module m (its own declarations, then its imports).
+  int32_t pool_for(const std::string& name, const sema::ModuleInfo& m) {
+    for (const auto& [decl, index] : pool_index_)
+      if (decl->name == name && m.ast && std::find(m.ast->decls.begin(), m.ast->decls.end(), decl) != m.ast->decls.end())
+        return index;
+    for (const auto& [decl, index] : pool_index_)
+      if (decl->name == name) return index;
+    throw Unsupported("unknown pool " + name);
   }
 
   // Finds a conjunct `event_field == constant` or `event_field in {constants}` that the engine can

@@ -467,6 +467,17 @@ std::string comma_list(const std::vector<std::string>& items, size_t col, size_t
   return out;
 }
 
+std::string limit_text(const Limit& l) {
+  switch (l.kind) {
+    case Limit::Kind::Budget: return "budget " + sub(l.budget, kAdd);
+    case Limit::Kind::Stock: return "stock " + l.count;
+    case Limit::Kind::Pacing: return "pacing " + l.count;
+    case Limit::Kind::Pool: return "from pool " + l.pool;
+    case Limit::Kind::PerUser: break;
+  }
+  return (l.continued ? "" : "per user ") + l.count + " per " + period(l.period);
+}
+
 std::string clause_text(const Clause* c, size_t width) {
   switch (c->kind) {
     case ClauseKind::Who: return "who: " + layout(c->expr, std::string(9, ' '), 9, width);
@@ -508,21 +519,23 @@ std::string clause_text(const Clause* c, size_t width) {
         if (a.has_salt) t += " salt " + quote(a.salt);
         if (!a.channel.empty()) t += " via " + a.channel;
         if (a.has_code) t += " code " + quote(a.code);
+        if (!a.arm.empty()) t += " for arm " + a.arm;
         actions.push_back(t);
       }
       return "what: " + comma_list(actions, 10, width);
     }
     case ClauseKind::HowMuch: {
       std::vector<std::string> limits;
-      for (const auto& l : c->limits) {
-        if (l.kind == Limit::Kind::Budget) limits.push_back("budget " + sub(l.budget, kAdd));
-        else if (l.kind == Limit::Kind::Stock) limits.push_back("stock " + l.count);
-        else if (l.kind == Limit::Kind::Pacing) limits.push_back("pacing " + l.count);
-        else limits.push_back((l.continued ? "" : "per user ") + l.count + " per " + period(l.period));
-      }
+      for (const auto& l : c->limits) limits.push_back(limit_text(l));
       return "how much: " + comma_list(limits, 14, width);
     }
-    case ClauseKind::Split: return "split: control " + c->number + "%" + (c->has_salt ? " salt " + quote(c->salt) : "");
+    case ClauseKind::Split: {
+      std::vector<std::string> parts;
+      if (c->has_control) parts.push_back("control " + c->number + "%");
+      for (size_t i = 0; i < c->arms.size(); ++i)
+        parts.push_back((i ? "" : "variants ") + c->arms[i].name + " " + c->arms[i].percent + "%");
+      return "split: " + comma_list(parts, 11, width) + (c->has_salt ? " salt " + quote(c->salt) : "");
+    }
     case ClauseKind::Priority: return "priority: " + c->number;
     case ClauseKind::Zone: return "zone: " + quote(c->number);
     case ClauseKind::Exclusive: return "exclusive: " + quote(c->number);
@@ -653,6 +666,10 @@ std::string decl(const Decl* d, const Comments& cm, size_t width) {
         items.push_back(it);
       }
       return block("strategy " + s->name + (s->has_business ? " for business " + quote(s->business) : ""), items, d, cm);
+    }
+    case DeclKind::Pool: {
+      for (const auto& l : static_cast<const PoolDecl*>(d)->limits) items.push_back({l.span, limit_text(l)});
+      return block("pool " + d->name, items, d, cm);
     }
     case DeclKind::Policy: {
       auto* p = static_cast<const PolicyDecl*>(d);

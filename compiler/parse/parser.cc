@@ -102,15 +102,17 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
  private:
   void report(antlr4::Parser* p, Token* t, const antlr4::misc::IntervalSet& expected, std::string msg) {
     const auto& vocab = p->getVocabulary();
+    // Only the first few are listed; whether an expression may start here is asked of the whole
+    // set (the lexer's NUMBER comes after every keyword, so a prefix of it may not reach it).
     std::vector<size_t> types;
     for (auto& iv : expected.getIntervals())
-      for (ssize_t k = iv.a; k <= iv.b && types.size() < 64; ++k) types.push_back(static_cast<size_t>(k));
-    bool expr_start = false;
-    for (size_t ty : types) if (ty == P::NUMBER) expr_start = true;
+      for (ssize_t k = iv.a; k <= iv.b && types.size() < 11; ++k) types.push_back(static_cast<size_t>(k));
+    const size_t count = expected.size();
+    const bool expr_start = expected.contains(static_cast<ssize_t>(P::NUMBER));
     last_help_->clear();
-    if (expr_start && types.size() > 6) {
+    if (expr_start && count > 6) {
       msg += ", expected an expression";
-    } else if (!types.empty() && types.size() <= 6) {
+    } else if (!types.empty() && count <= 6) {
       std::string list;
       for (size_t i = 0; i < types.size(); ++i) {
         if (i) list += i + 1 == types.size() ? " or " : ", ";
@@ -120,7 +122,7 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     } else if (!types.empty()) {
       std::string list;
       for (size_t i = 0; i < types.size() && i < 10; ++i) list += (i ? ", " : "") + describe_token_type(vocab, types[i]);
-      if (types.size() > 10) list += ", ...";
+      if (count > 10) list += ", ...";
       *last_help_ = "expected one of " + list;
     }
     p->notifyErrorListeners(t, msg, nullptr);
@@ -321,6 +323,7 @@ class Builder {
     if (auto* d = c->resourceDecl()) return resource(d);
     if (auto* d = c->strategyDecl()) return strategy(d);
     if (auto* d = c->policyDecl()) return policy(d);
+    if (auto* d = c->poolDecl()) return pool(d);
     return nullptr;
   }
 
@@ -391,6 +394,42 @@ class Builder {
     if (c->DURATION()) { p.kind = ast::Period::Kind::Duration; p.text = text(c->DURATION()); }
     else if (c->unit) { p.kind = ast::Period::Kind::Unit; p.text = text(c->unit); }
     else { p.kind = ast::Period::Kind::Campaign; p.text = "campaign"; }
+    return p;
+  }
+
+  ast::Limit limit(P::LimitContext* lc) {
+    ast::Limit l;
+    l.span = span(lc);
+    if (auto* b = dynamic_cast<P::BudgetLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::Budget;
+      l.budget = arith(b->arith());
+    } else if (auto* s2 = dynamic_cast<P::StockLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::Stock;
+      l.count = text(s2->NUMBER());
+    } else if (auto* u = dynamic_cast<P::PerUserLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::PerUser;
+      if (u->cap()) { l.count = text(u->cap()->count); l.period = period(u->cap()->period()); }
+    } else if (auto* m = dynamic_cast<P::PerUserMoreLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::PerUser;
+      l.continued = true;
+      if (m->cap()) { l.count = text(m->cap()->count); l.period = period(m->cap()->period()); }
+    } else if (auto* pc = dynamic_cast<P::PacingLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::Pacing;
+      l.count = text(pc->how);
+    } else if (auto* pl = dynamic_cast<P::PoolLimitContext*>(lc)) {
+      l.kind = ast::Limit::Kind::Pool;
+      if (auto* r = pl->poolRef(); r && r->pool) {
+        l.pool = text(r->pool);
+        l.pool_span = span(r->pool);
+      }
+    }
+    return l;
+  }
+
+  ast::PoolDecl* pool(P::PoolDeclContext* d) {
+    auto* p = ctx_.make<ast::PoolDecl>(span(d));
+    name(p, d->name);
+    for (auto* lc : d->limit()) p->limits.push_back(limit(lc));
     return p;
   }
 
@@ -465,39 +504,35 @@ class Builder {
             a.salt = unescape(text(ac->salt), span(ac->salt));
             a.salt_span = span(ac->salt);
           }
+          if (auto* t = ac->armTarget(); t && t->arm) {
+            a.arm = text(t->arm);
+            a.arm_span = span(t->arm);
+          }
           cl->actions.push_back(std::move(a));
         }
       } else if (auto* c = dynamic_cast<P::HowMuchClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::HowMuch;
-        for (auto* lc : c->limit()) {
-          ast::Limit l;
-          l.span = span(lc);
-          if (auto* b = dynamic_cast<P::BudgetLimitContext*>(lc)) {
-            l.kind = ast::Limit::Kind::Budget;
-            l.budget = arith(b->arith());
-          } else if (auto* s2 = dynamic_cast<P::StockLimitContext*>(lc)) {
-            l.kind = ast::Limit::Kind::Stock;
-            l.count = text(s2->NUMBER());
-          } else if (auto* u = dynamic_cast<P::PerUserLimitContext*>(lc)) {
-            l.kind = ast::Limit::Kind::PerUser;
-            if (u->cap()) { l.count = text(u->cap()->count); l.period = period(u->cap()->period()); }
-          } else if (auto* m = dynamic_cast<P::PerUserMoreLimitContext*>(lc)) {
-            l.kind = ast::Limit::Kind::PerUser;
-            l.continued = true;
-            if (m->cap()) { l.count = text(m->cap()->count); l.period = period(m->cap()->period()); }
-          } else if (auto* pc = dynamic_cast<P::PacingLimitContext*>(lc)) {
-            l.kind = ast::Limit::Kind::Pacing;
-            l.count = text(pc->how);
-          }
-          cl->limits.push_back(std::move(l));
-        }
+        for (auto* lc : c->limit()) cl->limits.push_back(limit(lc));
       } else if (auto* c = dynamic_cast<P::SplitClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Split;
         if (c->percent() && c->percent()->PERCENT()) {
           std::string p = text(c->percent()->PERCENT());
+          cl->has_control = true;
           cl->number = p.substr(0, p.size() - 1);
           cl->number_span = span(c->percent());
         }
+        if (auto* v = c->variants())
+          for (auto* a : v->armShare()) {
+            ast::Clause::ArmShare arm;
+            arm.name = text(a->name);
+            arm.name_span = span(a->name);
+            if (a->percent() && a->percent()->PERCENT()) {
+              std::string p = text(a->percent()->PERCENT());
+              arm.percent = p.substr(0, p.size() - 1);
+              arm.percent_span = span(a->percent());
+            }
+            cl->arms.push_back(std::move(arm));
+          }
         if (c->salt) {
           cl->has_salt = true;
           cl->salt = unescape(text(c->salt), span(c->salt));

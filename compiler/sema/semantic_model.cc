@@ -25,6 +25,7 @@ const char* to_string(SymbolKind kind) {
     case SymbolKind::Strategy: return "strategy";
     case SymbolKind::Policy: return "policy";
     case SymbolKind::Builtin: return "built-in function";
+    case SymbolKind::Pool: return "budget pool";
   }
   return "?";
 }
@@ -321,6 +322,7 @@ void SemanticModel::build_symbols() {
           decl_symbol(SymbolKind::Strategy, "strategy " + d->name + (s->has_business ? " for " + s->business : ""));
           break;
         }
+        case DeclKind::Pool: decl_symbol(SymbolKind::Pool, "pool " + d->name); break;
         case DeclKind::Policy: {
           auto* pd = static_cast<const PolicyDecl*>(d);
           decl_symbol(SymbolKind::Policy, "policy " + d->name + (pd->has_business ? " for " + pd->business : ""));

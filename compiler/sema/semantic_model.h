@@ -34,7 +34,7 @@ namespace crm::sema {
 
 enum class SymbolKind : uint8_t {
   Module, ProfileField, Event, EventField, Enum, EnumValue, Const, Segment, Function, Param, Resource,
-  Strategy, Policy, Builtin,
+  Strategy, Policy, Builtin, Pool,
 };
 const char* to_string(SymbolKind kind);  // "segment", "event field", ...
 

@@ -83,6 +83,7 @@ class Checker {
         case DeclKind::Resource: check_resource(&m, static_cast<ResourceDecl*>(d)); break;
         case DeclKind::Strategy: check_strategy(&m, static_cast<StrategyDecl*>(d)); break;
         case DeclKind::Policy: check_policy(&m, static_cast<PolicyDecl*>(d)); break;
+        case DeclKind::Pool: check_pool(&m, static_cast<PoolDecl*>(d)); break;
         default: break;
       }
     }
@@ -682,6 +683,9 @@ class Checker {
     Span budget_span;
     const Limit* pacing = nullptr;
     bool has_stock_or_budget = false;
+    const Limit* pool_limit = nullptr;  // `from pool NAME`
+    const PoolDecl* pool = nullptr;
+    const Clause* split = nullptr;
     for (const Clause* c : s->clauses) {
       switch (c->kind) {
         case ClauseKind::Who: warn_if_false(c->expr, check_condition(c->expr, env, "`who:`"), "who"); break;
@@ -702,6 +706,15 @@ class Checker {
                 budget_currency = t.currency;
                 budget_span = l.budget->span;
               }
+            } else if (l.kind == Limit::Kind::Pool) {
+              if (pool_limit) {
+                auto& d = sink_.report(Code::E0541, l.span, fmt::format("strategy {} draws from two pools", bt(s->name)));
+                d.secondary.push_back({pool_limit->span, "first one here"});
+                d.help = "a strategy draws from one pool; its own `budget` and `stock` may limit it further";
+                continue;
+              }
+              pool_limit = &l;
+              pool = resolve_pool(m, l);
             } else if (l.kind == Limit::Kind::Pacing) {
               pacing = &l;
               if (l.count != "even")
@@ -715,10 +728,8 @@ class Checker {
           }
           break;
         case ClauseKind::Split: {
-          auto v = Decimal::parse(c->number);
-          if (!v || *v <= Decimal{} || *v >= Decimal::from_units(100 * Decimal::kScale))
-            sink_.report(Code::E0505, c->number_span,
-                         fmt::format("control share `{}%` must be above 0% and below 100%", c->number));
+          split = c;
+          check_split(c);
           break;
         }
         case ClauseKind::Zone: {
@@ -749,7 +760,11 @@ class Checker {
             .help = "pacing spreads stock or budget over the window: add `between <time> and <time>` to `when:`";
     }
     if (auto it = seen.find(ClauseKind::What); it != seen.end()) {
-      for (const Action& a : it->second->actions) check_action(m, s, a, window, budget_currency, budget_span);
+      for (const Action& a : it->second->actions) {
+        check_action(m, s, a, window, budget_currency, budget_span);
+        if (pool && pool_limit) pool_currency(m, a, pool, pool_limit->pool_span);
+        check_arm(s, a, split);
+      }
       check_recipients(env, s, it->second, seen.count(ClauseKind::When) ? seen[ClauseKind::When] : nullptr);
       if (auto w = seen.find(ClauseKind::When); w != seen.end() && w->second->trigger == TriggerKind::Every)
         warn_schedule_rows(s, w->second, window, it->second->actions.size());
@@ -818,6 +833,151 @@ class Checker {
         d.help = "one delivery goes to one user (its caps and policies are that user's): reward each user in a strategy of its own";
         consistent = false;
       }
+    }
+  }
+
+  // ---- budget pools and A/B/n arms -----------------------------------------------------------
+
+  // `pool NAME { budget 10000 CNY  stock 20000 }`: only campaign-wide limits, at least one.
+  void check_pool(ModuleInfo* m, PoolDecl* pd) {
+    Env env{m};
+    env.owner = pd;
+    const Limit* seen[2] = {nullptr, nullptr};  // budget, stock
+    for (const Limit& l : pd->limits) {
+      if (l.kind != Limit::Kind::Budget && l.kind != Limit::Kind::Stock) {
+        sink_.report(Code::E0540, l.span, fmt::format("pool {} may hold only `budget` and `stock`", bt(pd->name)))
+            .help = "per-user limits and pacing belong to each strategy's `how much:`, next to `from pool " + pd->name + "`";
+        continue;
+      }
+      const Limit*& first = seen[l.kind == Limit::Kind::Stock];
+      if (first) {
+        auto& d = sink_.report(Code::E0540, l.span,
+                               fmt::format("pool {} declares `{}` twice", bt(pd->name), l.kind == Limit::Kind::Stock ? "stock" : "budget"));
+        d.secondary.push_back({first->span, "first one here"});
+        continue;
+      }
+      first = &l;
+      if (l.kind == Limit::Kind::Stock) {
+        positive_count(l.count, l.span, "a pool's stock");
+        continue;
+      }
+      Type t = check(l.budget, env, nullptr);
+      if (t.is_error()) continue;
+      if (t.kind != TypeKind::Money) { mismatch_named(l.budget, "a money amount such as `10000 CNY`", t); continue; }
+      if (require_constant(l.budget, "a pool's budget"))
+        if (auto* v = p_.const_of(l.budget); v && compare_values(*v, Value{Decimal{}}) <= 0)
+          sink_.report(Code::E0506, l.budget->span, "a pool's budget must be positive");
+    }
+    if (!seen[0] && !seen[1])
+      sink_.report(Code::E0540, pd->name_span, fmt::format("pool {} declares neither a budget nor a stock", bt(pd->name)))
+          .help = "e.g. `pool " + pd->name + " { budget 10000 CNY  stock 20000 }`";
+  }
+
+  // The pool a strategy draws from; null (reported) when the name is unknown or not a pool.
+  const PoolDecl* resolve_pool(ModuleInfo* m, const Limit& l) {
+    if (l.pool.empty()) return nullptr;  // made up by error recovery
+    const Symbol* sym = res_.lookup(m, l.pool, l.pool_span);
+    if (!sym) {
+      std::vector<std::string> names;
+      auto add = [&](ModuleInfo* x) {
+        for (auto& [n, sy] : x->symbols) if (sy.decl->kind == DeclKind::Pool) names.push_back(n);
+      };
+      add(m);
+      for (auto* imp : res_.visible_imports(m)) add(imp->target);
+      auto& d = sink_.report(Code::E0204, l.pool_span, fmt::format("unknown pool {}", bt(l.pool)));
+      if (auto c = diag::closest_match(l.pool, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+      else d.help = fmt::format("declare it once: `pool {} {{ budget 10000 CNY }}`", l.pool);
+      return nullptr;
+    }
+    if (sym->decl->kind != DeclKind::Pool) {
+      sink_.report(Code::E0207, l.pool_span, fmt::format("{} is not a pool", bt(l.pool)))
+          .secondary.push_back({sym->decl->name_span, "defined here"});
+      return nullptr;
+    }
+    use(l.pool_span, sym->decl);
+    return static_cast<const PoolDecl*>(sym->decl);
+  }
+
+  // A pool's budget pays the face value of the strategy's coupons: one currency.
+  void pool_currency(ModuleInfo* m, const Action& a, const PoolDecl* pool, Span pool_span) {
+    std::string currency;
+    for (const Limit& l : pool->limits)
+      if (l.kind == Limit::Kind::Budget && l.budget) {
+        const Type& t = p_.type_of(l.budget);
+        if (t.kind == TypeKind::Money) currency = t.currency;
+      }
+    if (currency.empty()) return;
+    const Symbol* sym = res_.lookup(m, a.resource, Span{});
+    if (!sym || sym->decl->kind != DeclKind::Resource) return;  // reported by check_action
+    auto* r = static_cast<const ResourceDecl*>(sym->decl);
+    for (auto* p : r->props)
+      if (p->key == "discount" && p->a) {
+        const Type& t = p_.type_of(p->a);
+        if (t.kind == TypeKind::Money && t.currency != currency) {
+          auto& d = sink_.report(Code::E0402, pool_span,
+                                 fmt::format("pool {} has a budget in `{}` but {} gives a discount in `{}`", bt(pool->name),
+                                             currency, bt(r->name), t.currency));
+          d.secondary.push_back({p->a->span, "discount set here"});
+        }
+      }
+  }
+
+  // `split: control P%`, `split: variants A 1%, B 1%` or both: every share above 0% in steps of
+  // 0.01% (the split's 10,000 buckets), arms named once, all shares together at most 100%.
+  void check_split(const Clause* c) {
+    int64_t total = 0;  // basis points
+    auto share = [&](const std::string& text, Span span, const std::string& what) -> int64_t {
+      if (text.empty()) return 0;  // made up by error recovery
+      auto v = Decimal::parse(text);
+      if (!v || *v <= Decimal{} || *v >= Decimal::from_units(100 * Decimal::kScale)) {
+        sink_.report(Code::E0505, span, fmt::format("{} `{}%` must be above 0% and below 100%", what, text));
+        return 0;
+      }
+      int64_t units = v->units();
+      if (units % (Decimal::kScale / 100) != 0) {
+        sink_.report(Code::E0505, span, fmt::format("{} `{}%` is finer than 0.01%", what, text))
+            .help = "users are split into 10,000 buckets: shares are multiples of 0.01%";
+        return 0;
+      }
+      return units / (Decimal::kScale / 100);
+    };
+    if (c->has_control) total += share(c->number, c->number_span, "control share");
+    std::map<std::string, const Clause::ArmShare*> names;
+    for (const auto& a : c->arms) {
+      total += share(a.percent, a.percent_span, fmt::format("share of arm {}", bt(a.name)));
+      if (auto [it, fresh] = names.emplace(a.name, &a); !fresh) {
+        auto& d = sink_.report(Code::E0542, a.name_span, fmt::format("arm {} is named twice", bt(a.name)));
+        d.secondary.push_back({it->second->name_span, "first one here"});
+      }
+    }
+    if (total > 10000) {
+      Span all = c->has_control ? c->number_span : c->arms.front().name_span;
+      if (!c->arms.empty()) all = Span::join(all, c->arms.back().percent_span.valid() ? c->arms.back().percent_span : all);
+      sink_.report(Code::E0505, all, fmt::format("the split's shares add up to {}%, above 100%",
+                                                 Decimal::from_units(total * (Decimal::kScale / 100)).to_string()))
+          .help = "each user falls in at most one group: the control group first, then the arms in order";
+    }
+  }
+
+  // `for arm A` names an arm of the strategy's own split.
+  void check_arm(const StrategyDecl* s, const Action& a, const Clause* split) {
+    if (a.arm.empty()) return;
+    if (!split || split->arms.empty()) {
+      sink_.report(Code::E0543, a.arm_span, fmt::format("strategy {} has no arms, so no action can be `for arm {}`", bt(s->name), a.arm))
+          .help = fmt::format("name the arms in the split, e.g. `split: variants {} 10%, B 10%`", a.arm);
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& x : split->arms) {
+      if (x.name == a.arm) return;
+      names.push_back(x.name);
+    }
+    auto& d = sink_.report(Code::E0543, a.arm_span, fmt::format("strategy {} has no arm {}", bt(s->name), bt(a.arm)));
+    if (auto c = diag::closest_match(a.arm, names); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
+    else {
+      std::string all;
+      for (const auto& n : names) all += (all.empty() ? "" : ", ") + ("`" + n + "`");
+      d.help = "its arms are " + all;
     }
   }
 

@@ -81,6 +81,7 @@ struct Interval {
 
 // One metric of the treated group against the control group.
 struct Uplift {
+  std::string arm;         // empty: the whole treated group; else the A/B/n arm (Experiment::variant_uplifts)
   std::string metric;      // "visit_rate", "conversion_rate", "spend_per_user"
   std::string method;      // "newcombe_wilson" (proportions) or "welch" (means)
   double treatment = 0, control = 0;
@@ -92,7 +93,7 @@ struct Uplift {
 };
 
 struct Arm {
-  std::string name;        // the strategy's name, or "control"
+  std::string name;        // the strategy's name, "control", or an A/B/n arm's name
   int64_t users = 0, visitors = 0, converters = 0, orders = 0;
   int64_t spend = 0;       // money: order amounts in the window
   double visit_rate = 0, conversion_rate = 0, spend_per_user = 0, spend_variance = 0;  // variance in money units squared
@@ -102,6 +103,10 @@ struct Experiment {
   std::string strategy;
   Arm treatment, control;
   std::vector<Uplift> uplifts;
+  // A/B/n (`split: variants A 1%, ...`): the treated users by the arm the ledger records for
+  // them, by name, and each arm's uplifts against the control group (`arm` set; NaN without one).
+  std::vector<Arm> variants;
+  std::vector<Uplift> variant_uplifts;
   int64_t crossovers = 0;  // users with both treated and control rows: in neither group
   // Sample-ratio mismatch: observed users against the configured split (NaN without a program).
   double configured_control_share = 0, srm_chi_square = 0, srm_p_value = 0;
@@ -135,7 +140,7 @@ struct Report {
   int64_t ledger_rows = 0, events = 0;
   Options options;                        // as used (events pointer cleared)
   std::vector<Indicators> indicators;     // per strategy (by name), then its channels, then its days
-  std::vector<Experiment> experiments;    // strategies with control rows, by name
+  std::vector<Experiment> experiments;    // strategies with control rows or A/B/n arms, by name
   std::vector<Rejection> rejections;      // by strategy, outcome, reason
   std::vector<Budget> budgets;            // strategies of the program with a budget, by name
   std::vector<std::string> notes;         // what could not be computed, and why

@@ -90,6 +90,8 @@ struct Decision {
   int64_t due_micros = 0;
   std::string trigger;
   std::string json;         // the decision exactly as `crm run` writes it
+  std::string pool;         // granted, rejected, held, control of a strategy that draws from a budget pool: the pool
+  std::string arm;          // a strategy with A/B/n arms (`split: variants ...`): the user's arm
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...
 const char* outcome_name(Decision::Outcome outcome);

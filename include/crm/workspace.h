@@ -47,7 +47,7 @@ struct TextEdit {
 // What a name denotes; also the kind of a symbol, a completion candidate and a semantic token.
 enum class SymbolKind : uint8_t {
   Module, Profile, Event, Field, Enum, EnumValue, Constant, Segment, Function, Parameter, Resource,
-  Strategy, Policy, Builtin, Keyword, Unit, Channel
+  Strategy, Policy, Builtin, Keyword, Unit, Channel, Pool
 };
 const char* symbol_kind_name(SymbolKind kind);  // "segment", "function", ...
 

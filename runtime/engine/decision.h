@@ -67,6 +67,7 @@ struct Decision {
   // Delayed triggers: a `pending` row's due time is granted_at; `trigger` is the event that armed
   // the timer (a `cancelled` row), `timer` the ledger's copy of the trigger event (a `pending` row).
   std::string trigger, timer;
+  int32_t arm = -1;        // a strategy with A/B/n arms: the user's arm (Strategy::arms); -1: none
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
@@ -77,7 +78,8 @@ struct Check {
   Check() = default;
   Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
   std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
-                       // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap
+                       // pool_stock, pool_budget, claim_window, unredeemed_limit, same_type,
+                       // quiet_hours, channel_cap
   bool passed = true;
   std::string detail;  // the values involved: counts, limits, the window, the error
   int32_t unit = -1;   // if/who/where: the unit the engine evaluated

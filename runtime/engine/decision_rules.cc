@@ -29,6 +29,18 @@ bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytec
   return true;
 }
 
+// The reason of a delivery that does not fit its budget pool's counters.
+Reason pool_reason_of(state::QuotaCheck c) {
+  switch (c) {
+    case state::QuotaCheck::Fits: return Reason::None;
+    case state::QuotaCheck::Stock: return Reason::PoolStock;
+    case state::QuotaCheck::Budget:
+    case state::QuotaCheck::Pacing: return Reason::PoolBudget;  // pools are not paced
+    case state::QuotaCheck::Unavailable: return Reason::SharedUnavailable;
+  }
+  return Reason::None;
+}
+
 // The reason of a delivery that does not fit the campaign-wide counters (state::QuotaCheck).
 Reason reason_of(state::QuotaCheck c) {
   switch (c) {
@@ -53,6 +65,21 @@ void DecisionRules::bind_quotas(state::Quotas& q) {
   quotas_ = &q;
   quota_.resize(p_.strategies.size());
   for (uint32_t i = 0; i < p_.strategies.size(); ++i) quota_[i] = q.handle(p_.strategies[i].name);
+  pool_quota_.resize(p_.pools.size());
+  for (uint32_t i = 0; i < p_.pools.size(); ++i) pool_quota_[i] = q.handle(state::pool_counter(p_.pools[i].name));
+}
+
+std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
+  const auto& s = p_.strategies[si];
+  std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
+  if (s.pool >= 0) {
+    const auto& pool = p_.pools[s.pool];
+    state::QuotaLimits l;
+    l.stock = pool.stock;
+    l.budget = pool.has_budget ? pool.budget : -1;
+    parts.push_back({pool_quota_[s.pool], l});
+  }
+  return parts;
 }
 
 bool DecisionRules::run_clause(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
@@ -107,7 +134,7 @@ std::string quota_text(const char* what, int64_t used, int64_t limit, bool money
 }  // namespace
 
 Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas,
-                                     const std::vector<Reason>* lost) {
+                                     const std::vector<Reason>* lost, int32_t arm) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
     for (const auto& [strategy, time] : u.deliveries)
@@ -133,7 +160,8 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
   // does, atomically, once the actions that pass are known.
   int64_t cost = 0;
   for (size_t ai = 0; ai < s.actions.size(); ++ai)
-    if (!lost || (*lost)[ai] == Reason::None) cost += grants_.face_value(u, s.actions[ai].resource);
+    if (for_arm(s.actions[ai], arm) && (!lost || (*lost)[ai] == Reason::None))
+      cost += grants_.face_value(u, s.actions[ai].resource);
   state::Quota used = quotas_->used(quota_[si]);
   state::QuotaLimits limits = quota_limits(s, now, cost);
   state::QuotaCheck c = state::check_quota(used, cost, limits);
@@ -151,7 +179,24 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
                                                   support::Decimal::from_units(limits.paced_budget).to_string(), s.budget_currency,
                                                   support::Decimal::from_units(used.reserved).to_string())});
   }
-  return reason_of(c);
+  if (c != state::QuotaCheck::Fits || s.pool < 0) return reason_of(c);
+  // The pool's counters, shared with the other strategies that draw from it.
+  const auto& pool = p_.pools[s.pool];
+  state::QuotaPart part = quota_parts(si, now, cost).back();
+  state::Quota pool_used = quotas_->used(part.handle);
+  state::QuotaCheck pc = state::check_quota(pool_used, cost, part.limits);
+  if (trace_) {
+    using QC = state::QuotaCheck;
+    if (pool.stock >= 0)
+      note({"pool_stock", pc != QC::Stock,
+            fmt::format("pool {}: ", pool.name) + quota_text("stock", pool_used.deliveries, pool.stock, false, "")});
+    if (pool.has_budget)
+      note({"pool_budget", pc != QC::Budget && pc != QC::Stock,
+            fmt::format("pool {}: ", pool.name) +
+                quota_text("budget", pool_used.reserved, pool.budget, true, pool.budget_currency) +
+                fmt::format(", this delivery costs {}", support::Decimal::from_units(cost).to_string())});
+  }
+  return pool_reason_of(pc);
 }
 
 // Even pacing: by instant t, at most the share (t - from) / (to - from) of the stock or budget
@@ -467,8 +512,10 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
                                std::vector<Decision>& out) {
   const auto& s = p_.strategies[si];
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
+  int64_t bucket = s.control_basis_points > 0 || !s.arms.empty()
+                       ? static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000)
+                       : 0;
   if (s.control_basis_points > 0) {
-    int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);
     if (trace_)
       note({"split", bucket >= s.control_basis_points,
             fmt::format("control {}%: {} (bucket {} of 10000, control below {})",
@@ -480,15 +527,37 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       return;
     }
   }
+  // A/B/n: the user's arm is the next range of buckets after the control group; a user in no
+  // arm, or in an arm this strategy has no action for, is not decided by it.
+  if (!s.arms.empty()) {
+    d.arm = s.arm_of(bucket);
+    bool any = false;
+    for (const auto& a : s.actions) any = any || (d.arm >= 0 && for_arm(a, d.arm));
+    if (trace_) {
+      std::string ranges;
+      int64_t at = s.control_basis_points;
+      for (const auto& arm : s.arms) {
+        ranges += fmt::format("{}{} {}..{}", ranges.empty() ? "" : ", ", arm.name, at, at + arm.basis_points - 1);
+        at += arm.basis_points;
+      }
+      note({"split", any,
+            d.arm < 0 ? fmt::format("variants: bucket {} of 10000 is in no arm ({})", bucket, ranges)
+                      : fmt::format("variants: bucket {} of 10000 is in arm {} ({}){}", bucket, s.arms[d.arm].name, ranges,
+                                    any ? "" : ", which this strategy sends nothing")});
+      if (!any) trace_->verdict = "no_match";
+    }
+    if (!any) return;
+  }
   // The draws come before the limits: a lost draw has nothing to give, so it consults no limit
-  // and counts for none. A delivery whose every action lost is only those rows.
+  // and counts for none. A delivery whose every action (of the user's arm) lost is only those rows.
   std::vector<Reason> lost;
   std::vector<int64_t> drawn;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
-  for (Reason r : lost) any_won |= r == Reason::None;
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= for_arm(s.actions[ai], d.arm) && lost[ai] == Reason::None;
   if (!any_won) {
     for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+      if (!for_arm(s.actions[ai], d.arm)) continue;
       d.action = static_cast<int32_t>(ai);
       d.outcome = Outcome::Rejected;
       d.reason = lost[ai];
@@ -498,7 +567,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     }
     return;
   }
-  Reason strategy_why = strategy_limit(u, s, si, now, true, &lost);
+  Reason strategy_why = strategy_limit(u, s, si, now, true, &lost, d.arm);
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
@@ -507,6 +576,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
+    if (!for_arm(a, d.arm)) continue;
     d.action = static_cast<int32_t>(ai);
     set_text(d, u, a, false);
     int64_t hold = 0;
@@ -543,13 +613,25 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   if (u.grants.size() > first_grant || !holds.empty()) {
     // A drawn discount reserves its drawn amount, but only if the budget has room for its largest
     // value: the limits are lowered by the difference, so whether a user gets the reward never
-    // depends on what the user drew (semantics.md, "Random rewards").
-    state::QuotaLimits limits = quota_limits(s, now, most);
-    if (limits.budget >= 0) limits.budget -= most - spent;
-    if (limits.paced_budget >= 0) limits.paced_budget -= most - spent;
-    // Explain reserves nothing: it asks the same rule whether the reservation would fit.
-    state::QuotaCheck c = trace_ ? state::check_quota(quotas_->used(quota_[si]), spent, limits)
-                                 : quotas_->reserve(quota_[si], spent, limits);
+    // depends on what the user drew (semantics.md, "Random rewards"). The same holds for the
+    // budget pool's budget.
+    // Explain reserves nothing: it asks the same rule whether the reservation would fit. A
+    // strategy and its pool are reserved together: both count the delivery, or neither.
+    std::vector<state::QuotaPart> parts = quota_parts(si, now, most);
+    for (auto& part : parts) {
+      if (part.limits.budget >= 0) part.limits.budget -= most - spent;
+      if (part.limits.paced_budget >= 0) part.limits.paced_budget -= most - spent;
+    }
+    size_t failed = 0;
+    state::QuotaCheck c = state::QuotaCheck::Fits;
+    if (trace_) {
+      for (size_t i = 0; i < parts.size() && c == state::QuotaCheck::Fits; ++i)
+        if ((c = state::check_quota(quotas_->used(parts[i].handle), spent, parts[i].limits)) != state::QuotaCheck::Fits)
+          failed = i;
+    } else {
+      c = parts.size() == 1 ? quotas_->reserve(parts[0].handle, spent, parts[0].limits)
+                            : quotas_->reserve_parts(parts, spent, failed);
+    }
     if (c == state::QuotaCheck::Fits) {
       if (!trace_)
         for (size_t i = first_grant; i < u.grants.size(); ++i)
@@ -570,7 +652,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       for (size_t i = first_out; i < out.size(); ++i)
         if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
           out[i].outcome = Outcome::Rejected;
-          out[i].reason = reason_of(c);
+          out[i].reason = failed > 0 ? pool_reason_of(c) : reason_of(c);
           out[i].amount = 0;
           set_text(out[i], u, s.actions[size_t(out[i].action)], false);
         }
@@ -616,6 +698,8 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
     d.at = r.at;
     d.granted_at = r.held_at;
     d.released = true;
+    if (!s.arms.empty())  // the release names the arm, as the held row did
+      d.arm = s.arm_of(static_cast<int64_t>(vm::stable_hash(r.user + "\x1f" + s.split_salt) % 10000));
     if (why == Reason::None) {
       Grant g = grants_.make_grant(*u, r.strategy, r.action, r.at);
       d.outcome = Outcome::Granted;
@@ -649,14 +733,17 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
   u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
+  // With A/B/n arms, only the actions for every arm count (the control group gets those).
   std::vector<Reason> lost;
   std::vector<int64_t> drawn;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
-  for (Reason r : lost) any_won |= r == Reason::None;
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= s.actions[ai].arm < 0 && lost[ai] == Reason::None;
   const Reason strategy_why = any_won ? strategy_limit(u, s, si, now, false) : Reason::None;
-  const size_t first_new = u.grants.size();
+  const size_t first_new = u.grants.size(), first_out = out.size();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
+    // With A/B/n arms, the control group would have received what every arm receives.
+    if (s.actions[ai].arm >= 0) continue;
     d.action = static_cast<int32_t>(ai);
     d.outcome = Outcome::Control;
     int64_t hold = 0;  // a held message would have been received (later): no reason
@@ -669,7 +756,11 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
     ++stats_.control;
     out.push_back(d);
   }
-  if (s.actions.empty()) {  // no action: still one row that says the user is in the control group
+  if (out.size() == first_out) {  // no action: still one row that says the user is in the control group
+    if (!s.actions.empty()) d.action = -1;  // every action is for an arm: the row names none
+    d.outcome = Outcome::Control;
+    d.reason = Reason::None;
+    d.amount = 0;
     ++stats_.control;
     out.push_back(d);
   }

@@ -7,18 +7,22 @@
 //      recipient - a referral (`grant X to event.f`) decides the rest for the user the event
 //                  names, refused when missing, the event's own user or unknown;
 //   3. split     - the deterministic A/B bucket of (user, salt): a control user is decided by
-//                  steps 4 and 6 against real plus shadow grants and consumes nothing;
+//                  steps 4 and 6 against real plus shadow grants and consumes nothing; with
+//                  A/B/n arms, a user in no arm is not decided, and a user in an arm gets the
+//                  actions for that arm and those for every arm;
 //      draws     - `with chance P%` per action (a lost draw is that action's reason and consults no
 //                  limit) and drawn discounts (the budget needs room for the largest value and
 //                  reserves the drawn one);
 //   4. per-user limits - `per user N per P` caps, then the exclusive group;
-//   5. quotas (early look) - stock, budget, pacing at the cost of every action, so a spent
-//                  quota is the reason reported rather than a policy's;
+//   5. quotas (early look) - stock, budget, pacing at the cost of every action, then the budget
+//                  pool's stock and budget, so a spent quota is the reason reported rather
+//                  than a policy's;
 //   6. per action - the resource's claim window, then each policy in program order:
 //                  unredeemed limit, same resource type per period, quiet hours (hold or drop),
 //                  channel caps;
-//   7. reservation - the delivery's actions that passed reserve stock and budget in one atomic
-//                  step (state::Quotas::reserve); if it does not fit, they become rejections.
+//   7. reservation - the delivery's actions that passed reserve stock and budget, the
+//                  strategy's and its pool's together, in one atomic step
+//                  (state::Quotas::reserve_parts); if it does not fit, they become rejections.
 // Held messages (quiet hours) are released, or rejected, by release() when the hours end.
 // With a trace (explain), every step notes a Check and nothing is reserved or queued.
 #pragma once
@@ -89,8 +93,9 @@ class DecisionRules {
   // (claim window, policies). Reason::None when allowed, else the rejection reason.
   // `with_quotas` false: per-user limits only (a control delivery consumes no stock or budget).
   // `lost`: per action, a lost `with chance` draw; those actions cost nothing in the early look.
+  // `arm`: the user's A/B/n arm; actions for another arm cost nothing either.
   Reason strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true,
-                        const std::vector<Reason>* lost = nullptr);
+                        const std::vector<Reason>* lost = nullptr, int32_t arm = -1);
   // From the split on, for the user who receives the delivery (the event's user, or the
   // recipient a referral names).
   void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d, std::vector<Decision>& out);
@@ -106,6 +111,10 @@ class DecisionRules {
                       int64_t* hold_until = nullptr);
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
+  // The counters a delivery of strategy si draws on: its own, then its pool's.
+  std::vector<state::QuotaPart> quota_parts(uint32_t si, int64_t now, int64_t cost) const;
+  // Whether action a goes to a user in `arm` (-1: a strategy without arms).
+  static bool for_arm(const bytecode::Action& a, int32_t arm) { return a.arm < 0 || a.arm == arm; }
   void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
   void set_text(Decision& d, const User& u, const bytecode::Action& a, bool render) const;
 
@@ -117,6 +126,7 @@ class DecisionRules {
   state::LocalQuotas own_quotas_;
   state::Quotas* quotas_ = nullptr;
   std::vector<uint32_t> quota_;  // per strategy: its handle in quotas_
+  std::vector<uint32_t> pool_quota_;  // per pool: its handle in quotas_
   StrategyTrace* trace_ = nullptr;
   std::string trace_error_;
   // Messages held by quiet hours, by the time they are due (docs/semantics.md, "Quiet hours").

@@ -237,6 +237,16 @@ struct Hasher {
         for (auto [cf, tf] : s.cancel_keys) { field(p.events[s.cancel_event].fields[cf]); field(p.events[s.event].fields[tf]); }
       }
     }
+    // Added only when used, so the hashes of strategies without them stay what they were.
+    if (s.pool >= 0) {
+      const Pool& pool = p.pools[s.pool];
+      c.str("pool"); c.str(pool.name); c.i64(pool.has_budget); c.i64(pool.budget); c.str(pool.budget_currency); c.i64(pool.stock);
+    }
+    if (!s.arms.empty()) {
+      c.str("arms");
+      for (const auto& arm : s.arms) { c.str(arm.name); c.i64(arm.basis_points); }
+      for (const auto& a : s.actions) c.i64(a.arm);
+    }
     // Policies that may refuse its deliveries (docs/semantics.md, "Policies").
     for (const auto& pol : p.policies)
       if (pol.business.empty() || pol.business == s.business) policy(pol);
@@ -261,7 +271,16 @@ state::ProgramIdentity program_identity(const Program& p) {
     si.name = s.name;
     si.hash = h.c.hash();
     si.budget_currency = s.has_budget ? s.budget_currency : "";
-    if (s.control_basis_points > 0) si.split = fmt::format("control:{}", s.control_basis_points);
+    if (s.control_basis_points > 0 || !s.arms.empty()) {
+      si.split = fmt::format("control:{}", s.control_basis_points);
+      // A/B/n arms after the control group (ledger schema 5): the report's sample-ratio check
+      // needs their shares, since users beyond the last arm are not decided.
+      if (!s.arms.empty()) {
+        si.split += ";variants:";
+        for (size_t i = 0; i < s.arms.size(); ++i)
+          si.split += fmt::format("{}{}:{}", i ? "," : "", s.arms[i].name, s.arms[i].basis_points);
+      }
+    }
     std::set<std::string> keys;
     for (const auto& a : s.actions) keys.insert(resource_key(p.resources[a.resource]));
     for (const auto& k : keys) si.resources += (si.resources.empty() ? "" : ",") + k;

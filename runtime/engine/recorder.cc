@@ -11,6 +11,15 @@
 
 namespace crm::engine {
 
+namespace {
+
+// Records of a strategy's decision (not of what later happens to a grant).
+bool is_strategy_decision(Outcome o) {
+  return o == Outcome::Granted || o == Outcome::Rejected || o == Outcome::Held || o == Outcome::Control;
+}
+
+}  // namespace
+
 bool Recorder::attach(state::StateStore* store, const std::function<void(state::StateStore&)>& on_store,
                       const std::function<void(const state::LedgerEntry&)>& on_entry, std::string& err) {
   if (store_ || decided_units_ > 0) {
@@ -191,7 +200,9 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     if (d.strategy != kNoStrategy) {
       const auto& s = p_.strategies[d.strategy];
       e.strategy = s.name;
-      if (!s.actions.empty()) {
+      if (s.pool >= 0) e.pool = p_.pools[s.pool].name;
+      if (d.arm >= 0 && size_t(d.arm) < s.arms.size()) e.arm = s.arms[d.arm].name;
+      if (!s.actions.empty() && d.action >= 0) {
         const auto& a = s.actions[d.action];
         e.resource = p_.resources[a.resource].name;
         e.channel = a.channel >= 0 ? p_.channels[a.channel] : "";
@@ -227,7 +238,7 @@ std::string Recorder::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
   bool has_strategy = d.strategy != kNoStrategy;
   const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
-  const bytecode::Action* a = s && !s->actions.empty() ? &s->actions[d.action] : nullptr;
+  const bytecode::Action* a = s && !s->actions.empty() && d.action >= 0 ? &s->actions[d.action] : nullptr;
   const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
   std::string out;
   out.reserve(256);
@@ -301,6 +312,9 @@ std::string Recorder::decision_json(const Decision& d) const {
   // A delayed trigger's timer: when it is due, and (cancelled) the event that armed it.
   if (d.outcome == Outcome::Pending || d.outcome == Outcome::Cancelled) time(",\"due\":", d.granted_at);
   if (d.outcome == Outcome::Cancelled) str(",\"trigger\":", true, d.trigger);
+  // A strategy's decisions name the budget pool it draws from and the user's A/B/n arm.
+  if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) str(",\"pool\":", true, p_.pools[s->pool].name);
+  if (s && d.arm >= 0 && size_t(d.arm) < s->arms.size()) str(",\"arm\":", true, s->arms[d.arm].name);
   out += '}';
   return out;
 }

@@ -16,25 +16,45 @@ namespace crm::state {
 namespace {
 
 // Check-and-reserve, the same rule as check_quota() in the same order (stock, budget, pacing),
-// in one script so no other client's command falls between the check and the increments.
-// KEYS: ready, counters. ARGV: strategy, amount, stock, budget, paced stock, paced budget
-// (-1: no limit). Returns {code, deliveries, reserved}: 0 fits (counted), 1 stock, 2 budget,
+// in one script so no other client's command falls between the check and the increments. A
+// delivery may draw on several counters (a strategy's and its budget pool's): it is counted in
+// all of them or in none.
+// KEYS: ready, counters. ARGV: amount, then for each part: counter name, stock, budget, paced
+// stock, paced budget (-1: no limit). Returns {code, failed part (0-based; -1 when it fits),
+// then deliveries and reserved of each part}: code 0 fits (counted), 1 stock, 2 budget,
 // 3 pacing, -1 the campaign's counters are not ready. Money is millionths; Lua numbers are
-// doubles, exact to 2^53 millionths (9 billion currency units) per strategy.
+// doubles, exact to 2^53 millionths (9 billion currency units) per counter.
 constexpr const char* kReserve = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-local s = ARGV[1]
-local d = tonumber(redis.call('HGET', KEYS[2], 'd:' .. s) or '0')
-local r = tonumber(redis.call('HGET', KEYS[2], 'r:' .. s) or '0')
-local amount = tonumber(ARGV[2])
-local stock, budget, ps, pb = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-if stock >= 0 and d + 1 > stock then return {1, d, r} end
-if budget >= 0 and r + amount > budget then return {2, d, r} end
-if ps >= 0 and d + 1 > ps then return {3, d, r} end
-if pb >= 0 and r + amount > pb then return {3, d, r} end
-d = redis.call('HINCRBY', KEYS[2], 'd:' .. s, 1)
-r = redis.call('HINCRBY', KEYS[2], 'r:' .. s, ARGV[2])
-return {0, d, r}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
+local amount = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 5
+local d, r = {}, {}
+for i = 1, n do
+  local s = ARGV[(i - 1) * 5 + 2]
+  d[i] = tonumber(redis.call('HGET', KEYS[2], 'd:' .. s) or '0')
+  r[i] = tonumber(redis.call('HGET', KEYS[2], 'r:' .. s) or '0')
+end
+for i = 1, n do
+  local b = (i - 1) * 5 + 2
+  local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local code = 0
+  if stock >= 0 and d[i] + 1 > stock then code = 1
+  elseif budget >= 0 and r[i] + amount > budget then code = 2
+  elseif ps >= 0 and d[i] + 1 > ps then code = 3
+  elseif pb >= 0 and r[i] + amount > pb then code = 3 end
+  if code ~= 0 then
+    local out = {code, i - 1}
+    for k = 1, n do out[#out + 1] = d[k]; out[#out + 1] = r[k] end
+    return out
+  end
+end
+local out = {0, -1}
+for i = 1, n do
+  local s = ARGV[(i - 1) * 5 + 2]
+  out[#out + 1] = redis.call('HINCRBY', KEYS[2], 'd:' .. s, 1)
+  out[#out + 1] = redis.call('HINCRBY', KEYS[2], 'r:' .. s, ARGV[1])
+end
+return out
 )lua";
 
 // Reconcile: KEYS ready, counters. ARGV: exact (1/0), then (strategy, deliveries, reserved)
@@ -163,7 +183,7 @@ bool RedisQuotas::ensure(std::string& error) {
   for (int i = 0; i < 2; ++i) {
     Reply rep{static_cast<redisReply*>(redisCommand(c_, "SCRIPT LOAD %s", scripts[i]))};
     if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
-      std::string why = !rep.r ? fmt::format("SCRIPT LOAD: {}", c_->errstr)
+      std::string why = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error())
                                : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
       drop(why);
       error = why;
@@ -177,6 +197,14 @@ bool RedisQuotas::ensure(std::string& error) {
   return true;
 }
 
+// What went wrong with the connection after a command got no reply: a timeout (hiredis reports
+// the socket's EAGAIN) says so with the configured limit, whichever command it was.
+std::string RedisQuotas::io_error() const {
+  return c_->err == REDIS_ERR_IO && (c_->errstr[0] == 0 || std::string(c_->errstr).find("temporarily") != std::string::npos)
+             ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
+             : std::string(c_->errstr);
+}
+
 std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vector<std::string>& args, std::string& error) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!ensure(error)) return nullptr;
@@ -187,9 +215,7 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vect
     rep->r = static_cast<redisReply*>(redisCommandArgv(c_, int(argv.size()), argv.data(), lens.data()));
     if (!rep->r) {
       // A timeout or a broken connection: the context cannot be used again.
-      error = c_->err == REDIS_ERR_IO && (c_->errstr[0] == 0 || std::string(c_->errstr).find("temporarily") != std::string::npos)
-                  ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
-                  : fmt::format("{}", c_->errstr);
+      error = io_error();
       drop(error);
       return nullptr;
     }
@@ -237,16 +263,26 @@ uint32_t RedisQuotas::handle(std::string_view strategy) {
 }
 
 QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l) {
+  size_t failed = 0;
+  return reserve_parts({QuotaPart{h, l}}, amount, failed);
+}
+
+QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
   ++stats_.reservations;
   std::string err;
-  auto rep = eval(0,
-                  {names_[h], std::to_string(amount), std::to_string(l.stock), std::to_string(l.budget),
-                   std::to_string(l.paced_stock), std::to_string(l.paced_budget)},
-                  err);
-  // A strategy with no stock, budget or pacing has no limit to overgrant: counted when Redis
+  std::vector<std::string> args{std::to_string(amount)};
+  bool unlimited = true;
+  for (const auto& part : parts) {
+    const QuotaLimits& l = part.limits;
+    args.insert(args.end(), {names_[part.handle], std::to_string(l.stock), std::to_string(l.budget),
+                             std::to_string(l.paced_stock), std::to_string(l.paced_budget)});
+    unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
+  }
+  auto rep = eval(0, args, err);
+  // A delivery with no stock, budget or pacing has no limit to overgrant: counted when Redis
   // answers, never refused when it does not (its count is reconciled from the ledgers).
-  const bool unlimited = l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
-  if (!rep || rep->r->type != REDIS_REPLY_ARRAY || rep->r->elements != 3) {
+  if (!rep || rep->r->type != REDIS_REPLY_ARRAY ||
+      (rep->r->elements != 2 * parts.size() + 2 && !(rep->r->elements == 2 && int_of(rep->r->element[0]) == -1))) {
     if (rep) stats_.last_error = "unexpected reply to the reservation script";
     if (unlimited) return QuotaCheck::Fits;
     ++stats_.unavailable;
@@ -267,8 +303,12 @@ QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l
   }
   if (reported_unready_) notice(fmt::format("shared counters of campaign `{}` are ready again", o_.campaign));
   reported_unready_ = false;
-  seen_[h] = Quota{int_of(rep->r->element[1]), int_of(rep->r->element[2])};
-  if (code != 0) return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
+  for (size_t i = 0; i < parts.size(); ++i)
+    seen_[parts[i].handle] = Quota{int_of(rep->r->element[2 + 2 * i]), int_of(rep->r->element[3 + 2 * i])};
+  if (code != 0) {
+    failed = static_cast<size_t>(int_of(rep->r->element[1]));
+    return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
+  }
   if (o_.wait_replicas > 0) {
     // Strict mode: the reservation counts only once enough replicas have it, so a failover to
     // one of them cannot forget it. Otherwise it stays counted but grants nothing (undergrant).
@@ -341,9 +381,15 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return fail("cannot open");
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* s = nullptr;
+  // A ledger before version 6 has no `pool` column (read without the writer's lock, so it is
+  // not migrated here): its grants drew on no pool.
   if (sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount, outcome FROM crm_ledger WHERE outcome IN ('granted', 'held') "
-                         "ORDER BY seq",
+                         "SELECT kind, unit, user, strategy, amount, outcome, pool FROM crm_ledger WHERE outcome IN "
+                         "('granted', 'held') ORDER BY seq",
+                         -1, &s, nullptr) != SQLITE_OK &&
+      sqlite3_prepare_v2(db,
+                         "SELECT kind, unit, user, strategy, amount, outcome, NULL FROM crm_ledger WHERE outcome IN "
+                         "('granted', 'held') ORDER BY seq",
                          -1, &s, nullptr) != SQLITE_OK)
     return fail("cannot read");
   std::vector<LedgerEntry> entries;
@@ -360,6 +406,7 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     e.strategy = text(3);
     e.outcome = text(5);
     e.amount = sqlite3_column_int64(s, 4);
+    e.pool = text(6);
     entries.push_back(std::move(e));
   }
   sqlite3_finalize(s);
@@ -368,7 +415,10 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   // The same count as a process's own restart (LocalQuotas::rebuild), per strategy.
   LocalQuotas q;
   std::map<std::string, uint32_t> names;
-  for (const auto& e : entries) names.emplace(e.strategy, q.handle(e.strategy));
+  for (const auto& e : entries) {
+    names.emplace(e.strategy, q.handle(e.strategy));
+    if (!e.pool.empty()) names.emplace(pool_counter(e.pool), q.handle(pool_counter(e.pool)));
+  }
   q.rebuild(entries);
   for (const auto& [name, h] : names) {
     Quota u = q.used(h);

@@ -6,7 +6,8 @@
 // a Lua script (EVALSHA; loaded again after NOSCRIPT), so two processes can never both take the
 // last unit. Keys (one hash tag per campaign, so a Redis Cluster keeps them on one slot):
 //   crm:{CAMPAIGN}:ready     the counters are valid: set by reconcile (`crm shared reconcile`)
-//   crm:{CAMPAIGN}:counters  hash, fields `d:STRATEGY` (deliveries), `r:STRATEGY` (millionths)
+//   crm:{CAMPAIGN}:counters  hash, fields `d:STRATEGY` (deliveries), `r:STRATEGY` (millionths);
+//                            a budget pool's are `d:pool:NAME` and `r:pool:NAME`
 // Fail closed: when Redis cannot be reached, times out, or the campaign is not `ready` (a new
 // campaign, or a Redis that lost its data), reserve() returns QuotaCheck::Unavailable and
 // nothing is granted; the next reserve() after `retry_ms` reconnects. docs/scaling.md.
@@ -45,6 +46,7 @@ class RedisQuotas : public Quotas {
   // decides nothing (the engine's reason for a rejection); reserve() checks Redis itself.
   Quota used(uint32_t handle) override { return seen_[handle]; }
   QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) override;
+  QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) override;
 
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid.
   bool read(std::map<std::string, Quota>& out, bool& ready, std::string& error);
@@ -68,6 +70,7 @@ class RedisQuotas : public Quotas {
   // EVALSHA of script `which` (loading it after NOSCRIPT); null with `error` on failure.
   struct Reply;
   std::unique_ptr<Reply> eval(int which, const std::vector<std::string>& args, std::string& error);
+  std::string io_error() const;  // the connection's error after a command got no reply
 
   RedisQuotas() = default;
   SharedOptions o_;

@@ -49,22 +49,45 @@ QuotaCheck LocalQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l
   return c;
 }
 
+QuotaCheck LocalQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (QuotaCheck c = check_quota(counters_[parts[i].handle], amount, parts[i].limits); c != QuotaCheck::Fits) {
+      failed = i;
+      return c;
+    }
+  for (const auto& part : parts) {
+    ++counters_[part.handle].deliveries;
+    counters_[part.handle].reserved += amount;
+  }
+  return QuotaCheck::Fits;
+}
+
+std::string pool_counter(std::string_view pool) { return "pool:" + std::string(pool); }
+
 void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
   for (auto& q : counters_) q = Quota{};
   // A unit's decisions are contiguous and decide each (user, strategy) once, so a delivery's
-  // grants are consecutive rows.
+  // grants are consecutive rows. A delivery from a pool counts in the pool's counters too.
   const LedgerEntry* last = nullptr;
   for (const auto& e : entries) {
     // A message held by quiet hours reserved its cost when it was held (its release row records none).
+    // Its pool reserved it too.
     if (e.outcome == "held") {
-      counters_[handle(e.strategy)].reserved += e.amount;
+      const uint32_t hs = handle(e.strategy);
+      counters_[hs].reserved += e.amount;
+      if (!e.pool.empty()) counters_[handle(pool_counter(e.pool))].reserved += e.amount;
       continue;
     }
     if (e.outcome != "granted") continue;
-    Quota& q = counters_[handle(e.strategy)];
-    if (!last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy)
-      ++q.deliveries;
-    q.reserved += e.amount;
+    bool new_delivery =
+        !last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
+    // Handles first: handle() may grow counters_.
+    const uint32_t hs = handle(e.strategy), hp = e.pool.empty() ? UINT32_MAX : handle(pool_counter(e.pool));
+    for (uint32_t h : {hs, hp}) {
+      if (h == UINT32_MAX) continue;
+      counters_[h].deliveries += new_delivery;
+      counters_[h].reserved += e.amount;
+    }
     last = &e;
   }
 }
@@ -127,7 +150,9 @@ CREATE TABLE IF NOT EXISTS crm_ledger (
   sales    INTEGER NOT NULL DEFAULT 0,
   granted_at INTEGER,
   kind     INTEGER NOT NULL DEFAULT 0,
-  timer    TEXT
+  timer    TEXT,
+  pool     TEXT,
+  arm      TEXT
 );
 CREATE TABLE IF NOT EXISTS crm_programs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_strategies (
@@ -139,7 +164,7 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '5');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '6');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -191,6 +216,17 @@ COMMIT;
 )";
 constexpr const char* kMigrateV4HasTimer = R"(
 UPDATE crm_meta SET value = '5' WHERE key = 'schema_version';
+)";
+
+// Version 5 ledgers have no budget pools or A/B/n arms: their rows drew on no pool and belong
+// to no arm, which is what the new columns' NULL says. (crm_ledger exists in every older
+// version, so the columns are always added here.)
+constexpr const char* kMigrateV5 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_ledger ADD COLUMN pool TEXT;
+ALTER TABLE crm_ledger ADD COLUMN arm TEXT;
+UPDATE crm_meta SET value = '6' WHERE key = 'schema_version';
+COMMIT;
 )";
 
 class SqliteStore : public StateStore {
@@ -293,8 +329,12 @@ class SqliteStore : public StateStore {
       if (!exec(has_column("crm_ledger", "timer") ? kMigrateV4HasTimer : kMigrateV4, error)) return false;
       version = "5";
     }
-    if (version != "5") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 5", path_, version);
+    if (version == "5") {
+      if (!exec(kMigrateV5, error)) return false;
+      version = "6";
+    }
+    if (version != "6") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 6", path_, version);
       return false;
     }
     std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
@@ -304,7 +344,7 @@ class SqliteStore : public StateStore {
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json, sales, granted_at, kind, timer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "at, json, sales, granted_at, kind, timer, pool, arm) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
@@ -473,6 +513,8 @@ class SqliteStore : public StateStore {
       else sqlite3_bind_null(entry_stmt_, 13);
       sqlite3_bind_int(entry_stmt_, 14, int(unit.kind));
       bind(15, e.timer, true);
+      bind(16, e.pool, true);
+      bind(17, e.arm, true);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -530,7 +572,7 @@ class SqliteStore : public StateStore {
  private:
   static constexpr const char* kSelectEntries =
       "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind, "
-      "timer FROM crm_ledger";
+      "timer, pool, arm FROM crm_ledger";
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
     e.unit = text(s, 0);
@@ -549,6 +591,8 @@ class SqliteStore : public StateStore {
     e.seq = sqlite3_column_int64(s, 13);
     e.kind = kind(s, 14);
     e.timer = text(s, 15);
+    e.pool = text(s, 16);
+    e.arm = text(s, 17);
     return e;
   }
   // Length-exact: ids may hold any character, NUL included, and must read back as written

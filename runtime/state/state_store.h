@@ -52,6 +52,8 @@ struct LedgerEntry {
   // Delayed triggers (schema v4): a `pending` row keeps the trigger event (JSON, as the decoder
   // reads events), a `cancelled` row the id of the event that armed the timer; else empty.
   std::string timer;
+  std::string pool;     // decisions of a strategy that draws from a budget pool: the pool (a grant's payer)
+  std::string arm;      // decisions of a strategy with A/B/n arms: the user's arm
 };
 
 // What one strategy has used so far, campaign-wide.
@@ -77,16 +79,30 @@ const char* quota_reason(QuotaCheck c);
 // an engine's early check and every Quotas::reserve() apply.
 QuotaCheck check_quota(const Quota& used, int64_t amount, const QuotaLimits& limits);
 
+// One set of counters a delivery draws on, with its limits: the strategy's, or its pool's.
+struct QuotaPart {
+  uint32_t handle = 0;
+  QuotaLimits limits;
+};
+
+// The counters of a budget pool are named `pool:NAME`; strategy names are identifiers, so no
+// strategy can share them.
+std::string pool_counter(std::string_view pool);
+
 class Quotas {
  public:
   virtual ~Quotas() = default;
   // A handle for a strategy's counters, by name (names, not program indexes, are what two
-  // processes running different program versions agree on).
+  // processes running different program versions agree on); a pool's are pool_counter(NAME).
   virtual uint32_t handle(std::string_view strategy) = 0;
   virtual Quota used(uint32_t handle) = 0;
   // Atomically: if one more delivery costing `amount` fits `limits`, counts it and returns
   // Fits; otherwise changes nothing and says which limit it would break.
   virtual QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) = 0;
+  // The same for a delivery that draws on several counters at once (a strategy's and its
+  // pool's): atomically, either it fits every part and is counted in each, or nothing changes,
+  // `failed` is the first part it does not fit, and the result says which limit.
+  virtual QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) = 0;
 };
 
 // Counters held in this process (one engine, or one crm::Runtime behind its lock).
@@ -95,7 +111,9 @@ class LocalQuotas : public Quotas {
   uint32_t handle(std::string_view strategy) override;
   Quota used(uint32_t handle) override { return counters_[handle]; }
   QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) override;
-  // Recounts from a ledger: a delivery is one (unit, user, strategy) with at least one grant.
+  QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) override;
+  // Recounts from a ledger: a delivery is one (unit, user, strategy) with at least one grant;
+  // it counts in its strategy's counters and, when it drew from a pool, in the pool's.
   void rebuild(const std::vector<LedgerEntry>& entries);
 
  private:
@@ -111,8 +129,8 @@ struct StrategyIdentity {
   std::string name, hash;
   std::string budget_currency;  // empty: no budget
   std::string resources;        // "name:kind:currency" of each granted resource, sorted, comma-separated
-  // The configured split: "control:B" with B the control share in basis points (of 10000);
-  // empty without a split, and for ledgers recorded before schema version 4 (not recorded).
+  // The configured split: "control:B" with B the control share in basis points (of 10000),
+  // followed by ";variants:A:b,B:b,..." with A/B/n arms (schema 5); empty without a split, and for ledgers recorded before schema version 4 (not recorded).
   std::string split;
   bool operator==(const StrategyIdentity&) const = default;
 };

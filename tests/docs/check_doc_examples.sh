@@ -4,7 +4,7 @@
 #
 # A block is checked according to what it holds:
 #   - a whole module (it has a `module` line): checked as it is;
-#   - declarations (const, enum, segment, fn, resource, policy, profile, event, strategy): checked
+#   - declarations (const, enum, segment, fn, resource, policy, pool, profile, event, strategy): checked
 #     after a prelude importing the shop schema, std.lifecycle, std.rfm and examples/first_order_gift;
 #   - strategy clauses (`who:`, `when:`, `what:`, ...): each clause is checked inside a strategy
 #     that supplies the other required clauses;
@@ -68,7 +68,7 @@ for doc in "${docs[@]}"; do
         /^[ \t]+[^ \t]/ { clause = clause "\n    " $0; next }
         END { flush() }
       ' "$block"
-    elif [[ "$first" =~ ^(const|enum|segment|fn|resource|policy|profile|event|strategy|import)[[:space:]] ]]; then
+    elif [[ "$first" =~ ^(const|enum|segment|fn|resource|policy|pool|profile|event|strategy|import)[[:space:]] ]]; then
       { prelude; cat "$block"; } > "$prog"
     else
       { prelude; awk 'NF && $0 !~ /^[ \t]*\/\// { n++; printf "segment doc_expr_%d = (%s) == (%s)\n", n, $0, $0 }' "$block"; } > "$prog"

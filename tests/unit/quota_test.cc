@@ -42,6 +42,10 @@ class SharedQuotas : public crm::state::Quotas {
     std::lock_guard lk(mu_);
     return q_.reserve(h, amount, l);
   }
+  QuotaCheck reserve_parts(const std::vector<crm::state::QuotaPart>& parts, int64_t amount, size_t& failed) override {
+    std::lock_guard lk(mu_);
+    return q_.reserve_parts(parts, amount, failed);
+  }
 
  private:
   std::mutex mu_;
@@ -91,6 +95,38 @@ TEST(Quotas, LimitsAreCheckedInOrderAndAFailedReservationChangesNothing) {
   paced.paced_budget = 3;
   EXPECT_EQ(q.reserve(b, 4, paced), QuotaCheck::Pacing);
   EXPECT_STREQ(crm::state::quota_reason(QuotaCheck::Budget), "budget");
+}
+
+// A delivery from a budget pool reserves the strategy's counters and the pool's in one step: a
+// part that does not fit leaves every part as it was, whichever part it is (the strategy's or
+// the pool's), and `failed` names it.
+TEST(Quotas, AReservationRefusedByOnePartCountsInNone) {
+  auto counted = [](const Quota& c) { return std::pair{c.deliveries, c.reserved}; };
+  crm::state::LocalQuotas q;
+  const uint32_t s = q.handle("s"), pool = q.handle(crm::state::pool_counter("p"));
+  QuotaLimits own, shared;
+  own.budget = 25;
+  shared.stock = 2;
+  std::vector<crm::state::QuotaPart> parts{{s, own}, {pool, shared}};
+  size_t failed = 9;
+  EXPECT_EQ(q.reserve_parts(parts, 10, failed), QuotaCheck::Fits);
+  EXPECT_EQ(failed, 9u);  // untouched when it fits
+  // The strategy's budget refuses (10 + 20 > 25): the pool's stock is not taken.
+  EXPECT_EQ(q.reserve_parts(parts, 20, failed), QuotaCheck::Budget);
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(counted(q.used(s)), counted({1, 10}));
+  EXPECT_EQ(counted(q.used(pool)), counted({1, 10}));
+  EXPECT_EQ(q.reserve_parts(parts, 5, failed), QuotaCheck::Fits);
+  // The pool's stock refuses (2 used of 2): the strategy's budget, with room for 10, is not taken.
+  EXPECT_EQ(q.reserve_parts(parts, 10, failed), QuotaCheck::Stock);
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(counted(q.used(s)), counted({2, 15}));
+  EXPECT_EQ(counted(q.used(pool)), counted({2, 15}));
+  // Another strategy of the same pool is refused by it too, and counts nothing of its own.
+  const uint32_t t = q.handle("t");
+  EXPECT_EQ(q.reserve_parts({{t, {}}, {pool, shared}}, 1, failed), QuotaCheck::Stock);
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(counted(q.used(t)), counted({0, 0}));
 }
 
 TEST(Quotas, TheStoreRecountsDeliveriesAndReservedMoneyFromItsLedger) {

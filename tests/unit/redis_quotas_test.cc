@@ -1,8 +1,9 @@
 // redis_quotas_test.cc - state::RedisQuotas against a real redis-server that each test starts
 // on a free port of 127.0.0.1 with its own directory, and stops by pid: the reservation rule
 // (the same answers as check_quota), fail closed (not ready, down, stopped = timed out),
-// reconnection, NOSCRIPT, reconcile (max or exact), two clients racing for the last unit, and
-// the ledger totals a reconcile reads. Skipped when redis-server is not installed.
+// reconnection, NOSCRIPT, reconcile (max or exact), two clients racing for the last unit, the
+// ledger totals a reconcile reads, and budget pools (a strategy and its pool reserved in one step,
+// counted in both or neither; two runtimes sharing a pool). Skipped when redis-server is not installed.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -268,6 +269,171 @@ TEST_F(RedisQuotasTest, ClientsRacingForTheLastUnitsNeverOvergrant) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(granted.load(), 75);  // budget 150 at 2 each
   EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), "150000000");
+}
+
+// A delivery from a budget pool draws on two counters: the strategy's and the pool's. Clients
+// racing for them through the one script never overgrant either, and a delivery is counted in
+// both or in neither (the same answers as LocalQuotas::reserve_parts).
+TEST_F(RedisQuotasTest, APoolIsReservedWithItsStrategyInOneStep) {
+  {
+    auto q = open();
+    start_campaign(*q);
+  }
+  const std::string pool = crm::state::pool_counter("shared");
+  EXPECT_EQ(pool, "pool:shared");
+  std::atomic<int> granted[2] = {0, 0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      auto q = open();
+      int s = t % 2;  // two strategies share the pool; `s0` has its own budget as well
+      std::vector<crm::state::QuotaPart> parts{{q->handle(s ? "s1" : "s0"), limits(-1, s ? -1 : 40'000'000)},
+                                               {q->handle(pool), limits(-1, 150'000'000)}};
+      for (int i = 0; i < 100; ++i) {
+        size_t failed = 9;
+        QuotaCheck c = q->reserve_parts(parts, 2'000'000, failed);
+        if (c == QuotaCheck::Fits) ++granted[s];
+        else ASSERT_EQ(c, QuotaCheck::Budget) << "failed part " << failed;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(granted[0].load(), 20);  // its own budget: 40 at 2 each
+  EXPECT_EQ(granted[0].load() + granted[1].load(), 75);  // the pool's: 150 at 2 each
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:pool:shared"), "150000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:shared"), "75");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s0"), "40000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s1"), std::to_string(granted[1].load()));
+  // The same answers as the local rule, part by part, for random limits.
+  auto q = open();
+  crm::state::LocalQuotas local;
+  std::mt19937 rng(11);
+  std::vector<crm::state::QuotaPart> remote{{q->handle("a"), {}}, {q->handle("pool:p"), {}}},
+      here{{local.handle("a"), {}}, {local.handle("pool:p"), {}}};
+  for (int i = 0; i < 300; ++i) {
+    int64_t amount = int64_t(rng() % 4) * 1'000'000;
+    for (size_t k = 0; k < 2; ++k)
+      remote[k].limits = here[k].limits = limits(rng() % 3 ? 100 + int64_t(k) * 20 : -1, rng() % 3 ? 200'000'000 : -1);
+    size_t fr = 0, fl = 0;
+    QuotaCheck cr = q->reserve_parts(remote, amount, fr), cl = local.reserve_parts(here, amount, fl);
+    ASSERT_EQ(cr, cl) << "reservation " << i;
+    if (cl != QuotaCheck::Fits) {
+      ASSERT_EQ(fr, fl);
+    }
+    for (size_t k = 0; k < 2; ++k) ASSERT_EQ(q->used(remote[k].handle).reserved, local.used(here[k].handle).reserved);
+  }
+}
+
+// The script's answer when one part does not fit: nothing is counted in any part, whichever
+// part refused (the strategy's own budget, or the pool's stock), as LocalQuotas::reserve_parts.
+TEST_F(RedisQuotasTest, AReservationRefusedByOnePartCountsInNone) {
+  auto q = open();
+  start_campaign(*q);
+  const uint32_t s = q->handle("s"), pool = q->handle(crm::state::pool_counter("p"));
+  std::vector<crm::state::QuotaPart> parts{{s, limits(-1, 25'000'000)}, {pool, limits(2, -1)}};
+  size_t failed = 9;
+  ASSERT_EQ(q->reserve_parts(parts, 10'000'000, failed), QuotaCheck::Fits);
+  // The strategy's budget refuses: the pool's stock is not taken.
+  EXPECT_EQ(q->reserve_parts(parts, 20'000'000, failed), QuotaCheck::Budget);
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:p"), "1");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:pool:p"), "10000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), "10000000");
+  ASSERT_EQ(q->reserve_parts(parts, 5'000'000, failed), QuotaCheck::Fits);
+  // The pool's stock refuses: the strategy's budget, with room left, is not taken.
+  EXPECT_EQ(q->reserve_parts(parts, 10'000'000, failed), QuotaCheck::Stock);
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "2");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), "15000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:p"), "2");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:pool:p"), "15000000");
+  EXPECT_EQ(q->used(s).deliveries, 2);  // what the answer said the counters hold
+  EXPECT_EQ(q->used(pool).reserved, 15'000'000);
+  // Another strategy of the pool: refused by it, nothing of its own counted.
+  EXPECT_EQ(q->reserve_parts({{q->handle("t"), {}}, {pool, limits(2, -1)}}, 1'000'000, failed), QuotaCheck::Stock);
+  EXPECT_EQ(server.command("HEXISTS crm:{test}:counters d:t"), "0");
+}
+
+// Through the public API: two runtimes (partitions 1/2 and 2/2, a ledger each) whose two
+// strategies draw from one pool share its counters in Redis: the pool's stock holds across
+// both, every grant names the pool, and an exact reconcile from the two ledgers recounts the
+// pool's counters to what Redis holds.
+TEST_F(RedisQuotasTest, RuntimesShareABudgetPool) {
+  auto program = crm::compile_sources({{"pooled.crm", R"(
+event Order { amount: Money(CNY) }
+resource coupon c10 { discount: 10 CNY }
+resource coupon c5 { discount: 5 CNY }
+pool launch { budget 400 CNY  stock 50 }
+strategy big for business "mall" {
+    who: amount >= 50 CNY
+    when: on Order
+    what: grant c10
+    how much: from pool launch, budget 300 CNY, per user 1 per day
+}
+strategy small for business "mall" {
+    who: amount < 50 CNY
+    when: on Order
+    what: grant c5
+    how much: from pool launch, per user 1 per day
+}
+)"}});
+  ASSERT_TRUE(program.program.valid()) << program.diagnostics.render_text() << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_pool_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "pool";
+  crm::Runtime rt[2] = {crm::Runtime(program.program), crm::Runtime(program.program)};
+  std::string err;
+  std::vector<std::string> ledgers;
+  for (uint32_t k = 0; k < 2; ++k) {
+    ASSERT_TRUE(rt[k].set_partition({k, 2}, err)) << err;
+    ASSERT_TRUE(rt[k].share_counters(shared, err)) << err;
+    ledgers.push_back((dir / ("p" + std::to_string(k) + ".db")).string());
+    ASSERT_TRUE(rt[k].open_state("sqlite:" + ledgers.back(), err)) << err;
+  }
+  crm::ReconcileResult r;
+  crm::Error e;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  // In event order: users 0, 3, 6... order 20 CNY (small), the others 80 CNY (big). By user 44
+  // big has spent its own 300 CNY; user 57's grant is the pool's 50th, and its 400 CNY are spent.
+  int granted = 0, big = 0, refused_by_pool = 0, refused_by_budget = 0;
+  int64_t spent = 0;
+  for (int i = 0; i < 120; ++i) {
+    std::string user = "u" + std::to_string(i);
+    std::string event = "{\"id\":\"e" + std::to_string(i) + "\",\"type\":\"Order\",\"user\":\"" + user +
+                        "\",\"time\":\"2026-11-11T00:01:00Z\",\"amount\":" + (i % 3 ? "80" : "20") + "}";
+    std::vector<crm::Decision> out;
+    for (int k = 0; k < 2; ++k) ASSERT_TRUE(rt[k].process_event(event, out, e)) << e.message;
+    ASSERT_EQ(out.size(), 1u) << event;  // exactly one runtime owns the user
+    const auto& d = out[0];
+    EXPECT_EQ(d.pool, "launch") << d.json;
+    if (d.outcome == crm::Decision::Outcome::Granted) {
+      ++granted;
+      big += d.strategy == "big";
+      spent += d.amount_millionths;
+    } else {
+      refused_by_pool += d.reason == "pool_stock";
+      refused_by_budget += d.reason == "budget";
+    }
+  }
+  EXPECT_EQ(granted, 50);  // the pool's stock, across both processes
+  EXPECT_EQ(big, 30);      // big's own budget: 300 CNY at 10 CNY
+  EXPECT_EQ(spent, 400'000'000);
+  EXPECT_EQ(refused_by_budget, 50);  // big after user 44: its own budget, checked before the pool's
+  EXPECT_EQ(refused_by_pool, 20);    // small after user 57
+  EXPECT_EQ(server.command("HGET crm:{pool}:counters d:pool:launch"), "50");
+  EXPECT_EQ(server.command("HGET crm:{pool}:counters r:pool:launch"), std::to_string(spent));
+  for (auto& x : rt) ASSERT_TRUE(x.commit(err)) << err;
+  // Every process stopped: the exact sums of the ledgers are what Redis holds, the pool's too.
+  server.command("DEL crm:{pool}:counters");
+  ASSERT_TRUE(crm::reconcile_shared(shared, ledgers, true, r, e)) << e.message;
+  EXPECT_EQ(server.command("HGET crm:{pool}:counters d:pool:launch"), "50");
+  EXPECT_EQ(server.command("HGET crm:{pool}:counters r:pool:launch"), std::to_string(spent));
+  bool row = false;
+  for (const auto& x : r.rows) row = row || x.strategy == "pool:launch";
+  EXPECT_TRUE(row);
+  fs::remove_all(dir);
 }
 
 TEST_F(RedisQuotasTest, ReconcileTakesTheMaximumOrTheExactSums) {

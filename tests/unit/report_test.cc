@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <crm/report.h>
@@ -452,6 +453,8 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   const std::string db = record_split_ledger("v3");
   exec_sql(db,
            "ALTER TABLE crm_strategies DROP COLUMN split;"
+           "ALTER TABLE crm_ledger DROP COLUMN pool;"  // nor the pool and arm columns of version 5
+           "ALTER TABLE crm_ledger DROP COLUMN arm;"
            "UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';");
   Options o;
   o.state = "sqlite:" + db;
@@ -484,7 +487,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "5");  // and on to the current version
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "6");  // and on to the current version
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM crm_strategies WHERE split IS NULL", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
@@ -494,3 +497,73 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
 }
 
 }  // namespace
+
+// A/B/n: every user of arm A orders after the message, nobody else does; the report groups the
+// treated users by the arm the ledger names and measures each arm against the control group.
+TEST(Report, ArmsAreComparedAgainstTheControlGroup) {
+  std::string src = ::testing::TempDir() + "crm_report_arms.crm";
+  std::ofstream(src) << R"(
+event Login {}
+event Order { amount: Money(CNY) }
+resource sms a { text: "A" }
+resource sms b { text: "B" }
+strategy test for business "shop" {
+    who: true
+    when: on Login
+    what: send a via SMS for arm A, send b via SMS for arm B
+    split: control 20%, variants A 40%, B 40%
+}
+)";
+  auto out = crm::compile_files({src});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string db = ::testing::TempDir() + "crm_report_arms.db";
+  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((db + ext).c_str());
+  std::string events, err;
+  std::map<std::string, int> users;  // by arm ("control" for the control group)
+  {
+    crm::Runtime rt(out.program);
+    ASSERT_TRUE(rt.open_state("sqlite:" + db, err)) << err;
+    for (int i = 0; i < 600; ++i) {
+      std::string login = R"({"id":"l)" + std::to_string(i) + R"(","type":"Login","user":"u)" + std::to_string(i) +
+                          R"(","time":"2026-03-01T10:00:00Z"})";
+      std::vector<crm::Decision> ds;
+      crm::Error error;
+      ASSERT_TRUE(rt.process_event(login, ds, error)) << error.message;
+      ASSERT_EQ(ds.size(), 1u);
+      std::string arm = ds[0].outcome == crm::Decision::Outcome::Control ? "control" : ds[0].arm;
+      ++users[arm];
+      events += login + "\n";
+      if (arm == "A")
+        events += R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
+                  R"(","time":"2026-03-02T10:00:00Z","amount":50})" + "\n";
+    }
+    ASSERT_TRUE(rt.commit(err)) << err;
+  }
+  ASSERT_EQ(users.size(), 3u);
+  Options o;
+  o.state = "sqlite:" + db;
+  std::istringstream in(events);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.experiments.size(), 1u);
+  const Experiment& e = r.experiments[0];
+  EXPECT_EQ(e.control.users, users["control"]);
+  EXPECT_EQ(e.treatment.users, users["A"] + users["B"]);
+  ASSERT_EQ(e.variants.size(), 2u);
+  EXPECT_EQ(e.variants[0].name, "A");
+  EXPECT_EQ(e.variants[0].users, users["A"]);
+  EXPECT_EQ(e.variants[0].converters, users["A"]);
+  EXPECT_EQ(e.variants[1].name, "B");
+  EXPECT_EQ(e.variants[1].converters, 0);
+  ASSERT_EQ(e.variant_uplifts.size(), 6u);  // three metrics per arm
+  EXPECT_EQ(e.variant_uplifts[1].arm, "A");
+  EXPECT_EQ(e.variant_uplifts[1].metric, "conversion_rate");
+  EXPECT_DOUBLE_EQ(e.variant_uplifts[1].absolute, 1.0);
+  EXPECT_LT(e.variant_uplifts[1].p_value, 1e-6);
+  EXPECT_DOUBLE_EQ(e.variant_uplifts[4].absolute, 0.0);  // B's conversion rate equals control's
+  const std::string json = to_json(r), csv = to_csv(r), table = to_table(r);
+  EXPECT_NE(json.find("\"arm_uplifts\":[{\"arm\":\"A\",\"metric\":\"visit_rate\""), std::string::npos) << json;
+  EXPECT_NE(csv.find("arm,test,,,B,users," + std::to_string(users["B"]) + "\n"), std::string::npos) << csv;
+  EXPECT_NE(table.find("  A        "), std::string::npos) << table;
+}
