@@ -77,12 +77,6 @@ Timer Timers::pop() {
   return t;
 }
 
-const Timer* Timers::find(uint32_t strategy, std::string_view trigger_id) const {
-  for (const auto& [seq, t] : timers_)
-    if (t.strategy == strategy && t.trigger.id == trigger_id) return &t;
-  return nullptr;
-}
-
 namespace {
 
 void append_value(std::string& out, const bytecode::Field& f, bytecode::Kind kind, int64_t v, const vm::StringPool& strings,

@@ -51,7 +51,6 @@ class Timers {
   Timer pop();
   size_t pending() const { return timers_.size(); }
   size_t pending_of(const std::string& user) const;
-  const Timer* find(uint32_t strategy, std::string_view trigger_id) const;
 
   // The work unit of a timer's firing, as the ledger names it.
   static std::string unit_id(const bytecode::Strategy& s, std::string_view trigger_id) {
