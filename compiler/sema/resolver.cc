@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "support/time_zone.h"
@@ -63,6 +64,23 @@ void Resolver::collect_symbols() {
         auto& diag = sink_.report(Code::E0203, d->name_span, fmt::format("{} is defined twice", bt(d->name)));
         diag.secondary.push_back({it->second.decl->name_span, "first defined here"});
       }
+    }
+  }
+  // Strategies and pools are campaign-wide by name: their counters, ledger rows, shared (Redis)
+  // keys and report rows carry the bare name, so two modules may not both use one.
+  std::map<std::string, const Symbol*> campaign_wide;
+  for (auto& m : p_.modules) {
+    for (Decl* d : m.ast->decls) {
+      if (d->kind != DeclKind::Strategy && d->kind != DeclKind::Pool) continue;
+      auto own = m.symbols.find(d->name);
+      if (own == m.symbols.end() || own->second.decl != d) continue;  // a duplicate in one module: E0203
+      auto [it, fresh] = campaign_wide.emplace(d->name, &own->second);
+      if (fresh) continue;
+      const char* what = d->kind == DeclKind::Strategy ? "strategy" : "budget pool";
+      auto& diag = sink_.report(Code::E0209, d->name_span,
+                                fmt::format("{} {} is also declared in module {}", what, bt(d->name), bt(it->second->module->name)));
+      diag.secondary.push_back({it->second->decl->name_span, "declared here"});
+      diag.help = "strategies and pools are identified by name in the ledger and the counters: rename one of them";
     }
   }
 }
