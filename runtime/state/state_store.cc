@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -35,37 +36,77 @@ QuotaCheck check_quota(const Quota& used, int64_t amount, const QuotaLimits& l) 
 }
 
 uint32_t LocalQuotas::handle(std::string_view strategy) {
+  std::lock_guard lk(handles_mu_);
   auto [it, added] = handles_.try_emplace(std::string(strategy), static_cast<uint32_t>(counters_.size()));
-  if (added) counters_.emplace_back();
+  if (added) {
+    counters_.emplace_back();
+    size_.store(counters_.size(), std::memory_order_release);
+  }
   return it->second;
 }
 
+// A handle comes from handle(), which made its counter first; a deque never moves its elements,
+// so reading one needs no lock even while another thread adds a handle.
+LocalQuotas::Counter& LocalQuotas::counter(uint32_t h) { return counters_[h]; }
+
+Quota LocalQuotas::used(uint32_t h) {
+  Counter& c = counter(h);
+  return {c.deliveries.load(std::memory_order_relaxed), c.reserved.load(std::memory_order_relaxed)};
+}
+
 QuotaCheck LocalQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& limits) {
-  Quota& q = counters_[h];
-  QuotaCheck c = check_quota(q, amount, limits);
+  Counter& q = counter(h);
+  std::lock_guard lk(q.mu);
+  Quota now{q.deliveries.load(std::memory_order_relaxed), q.reserved.load(std::memory_order_relaxed)};
+  QuotaCheck c = check_quota(now, amount, limits);
   if (c != QuotaCheck::Fits) return c;
-  ++q.deliveries;
-  q.reserved += amount;
+  q.deliveries.store(now.deliveries + 1, std::memory_order_relaxed);
+  q.reserved.store(now.reserved + amount, std::memory_order_relaxed);
   return c;
 }
 
 QuotaCheck LocalQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
-  for (size_t i = 0; i < parts.size(); ++i)
-    if (QuotaCheck c = check_quota(counters_[parts[i].handle], amount, parts[i].limits); c != QuotaCheck::Fits) {
-      failed = i;
-      return c;
-    }
-  for (const auto& part : parts) {
-    ++counters_[part.handle].deliveries;
-    counters_[part.handle].reserved += amount;
+  if (parts.size() == 1) {
+    QuotaCheck c = reserve(parts[0].handle, amount, parts[0].limits);
+    if (c != QuotaCheck::Fits) failed = 0;
+    return c;
   }
-  return QuotaCheck::Fits;
+  // Each counter's lock once, in handle order: two reservations over the same counters cannot
+  // each hold one the other waits for.
+  std::vector<uint32_t> order;
+  order.reserve(parts.size());
+  for (const auto& part : parts) order.push_back(part.handle);
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  for (uint32_t h : order) counter(h).mu.lock();
+  QuotaCheck result = QuotaCheck::Fits;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    Counter& q = counter(parts[i].handle);
+    Quota now{q.deliveries.load(std::memory_order_relaxed), q.reserved.load(std::memory_order_relaxed)};
+    if (QuotaCheck c = check_quota(now, amount, parts[i].limits); c != QuotaCheck::Fits) {
+      failed = i;
+      result = c;
+      break;
+    }
+  }
+  if (result == QuotaCheck::Fits)
+    for (const auto& part : parts) {
+      Counter& q = counter(part.handle);
+      q.deliveries.fetch_add(1, std::memory_order_relaxed);
+      q.reserved.fetch_add(amount, std::memory_order_relaxed);
+    }
+  for (auto it = order.rbegin(); it != order.rend(); ++it) counter(*it).mu.unlock();
+  return result;
 }
 
 std::string pool_counter(std::string_view pool) { return "pool:" + std::string(pool); }
 
 void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
-  for (auto& q : counters_) q = Quota{};
+  for (auto& q : counters_) q.deliveries = 0, q.reserved = 0;
+  auto add = [&](uint32_t h, int64_t deliveries, int64_t reserved) {
+    counter(h).deliveries.fetch_add(deliveries, std::memory_order_relaxed);
+    counter(h).reserved.fetch_add(reserved, std::memory_order_relaxed);
+  };
   // A unit's decisions are contiguous and decide each (user, strategy) once, so a delivery's
   // grants are consecutive rows. A delivery from a pool counts in the pool's counters too.
   const LedgerEntry* last = nullptr;
@@ -73,21 +114,15 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
     // A message held by quiet hours reserved its cost when it was held (its release row records none).
     // Its pool reserved it too.
     if (e.outcome == "held") {
-      const uint32_t hs = handle(e.strategy);
-      counters_[hs].reserved += e.amount;
-      if (!e.pool.empty()) counters_[handle(pool_counter(e.pool))].reserved += e.amount;
+      add(handle(e.strategy), 0, e.amount);
+      if (!e.pool.empty()) add(handle(pool_counter(e.pool)), 0, e.amount);
       continue;
     }
     if (e.outcome != "granted") continue;
     bool new_delivery =
         !last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
-    // Handles first: handle() may grow counters_.
-    const uint32_t hs = handle(e.strategy), hp = e.pool.empty() ? UINT32_MAX : handle(pool_counter(e.pool));
-    for (uint32_t h : {hs, hp}) {
-      if (h == UINT32_MAX) continue;
-      counters_[h].deliveries += new_delivery;
-      counters_[h].reserved += e.amount;
-    }
+    add(handle(e.strategy), new_delivery, e.amount);
+    if (!e.pool.empty()) add(handle(pool_counter(e.pool)), new_delivery, e.amount);
     last = &e;
   }
 }

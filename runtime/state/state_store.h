@@ -16,7 +16,10 @@
 // events go to one process anyway, because they must arrive in time order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
@@ -103,22 +106,40 @@ class Quotas {
   // pool's): atomically, either it fits every part and is counted in each, or nothing changes,
   // `failed` is the first part it does not fit, and the result says which limit.
   virtual QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) = 0;
+  // Whether several threads may call reserve() and reserve_parts() at once (LocalQuotas); a
+  // backend that is not is given a lock of its own by `crm run --threads` (one connection).
+  virtual bool thread_safe() const { return false; }
 };
 
-// Counters held in this process (one engine, or one crm::Runtime behind its lock).
+// Counters held in this process, safe to share between threads (`crm run --threads N`: every
+// worker's engine reserves on the same LocalQuotas). No global lock: each counter has its own
+// mutex, held only for its check-and-count; a reservation over several counters (a strategy and
+// its pool) takes theirs in handle order (no deadlock), checks every part, then counts in each,
+// so it stays all-or-nothing. used() reads without a lock: a value that may be a reservation
+// behind, for the engine's early look only (reserve() decides). Handles are made under a lock of
+// their own and counters never move (a deque), so handle() may run while others reserve.
 class LocalQuotas : public Quotas {
  public:
   uint32_t handle(std::string_view strategy) override;
-  Quota used(uint32_t handle) override { return counters_[handle]; }
+  Quota used(uint32_t handle) override;
   QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) override;
   QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) override;
+  bool thread_safe() const override { return true; }
   // Recounts from a ledger: a delivery is one (unit, user, strategy) with at least one grant;
   // it counts in its strategy's counters and, when it drew from a pool, in the pool's.
+  // Not concurrent with reservations (a store calls it while it loads).
   void rebuild(const std::vector<LedgerEntry>& entries);
 
  private:
+  struct Counter {
+    std::mutex mu;
+    std::atomic<int64_t> deliveries{0}, reserved{0};
+  };
+  Counter& counter(uint32_t h);
+  std::mutex handles_mu_;
   std::unordered_map<std::string, uint32_t> handles_;
-  std::vector<Quota> counters_;
+  std::deque<Counter> counters_;
+  std::atomic<size_t> size_{0};
 };
 
 // Which program recorded a ledger's units (docs/semantics.md, "Program identity"). Strategies

@@ -268,3 +268,59 @@ TEST(Quotas, StateMustBeAttachedBeforeAnyEvent) {
   EXPECT_FALSE(h.engine.attach(&store, err));
   EXPECT_NE(err.find("attach state before processing any event"), std::string::npos) << err;
 }
+
+// `crm run --threads`: every worker reserves on one LocalQuotas, with no global lock. Many
+// threads race for a strategy whose deliveries also draw on a pool (reserve_parts) and for one
+// without a pool (reserve): the counts end exactly at the bounds (never above: no lost update,
+// never below: nothing refused while it fitted), and a strategy-and-pool reservation is counted
+// in both counters or in neither (the pool's count is the sum of its strategies').
+TEST(Quotas, ThreadsReserveExactlyUpToTheBoundWithoutAGlobalLock) {
+  crm::state::LocalQuotas q;
+  const uint32_t a = q.handle("a"), b = q.handle("b"), pool = q.handle(crm::state::pool_counter("p")), solo = q.handle("solo");
+  QuotaLimits sa, sb, sp, ss;
+  sa.stock = 5000;                       // a alone could take 5,000 ...
+  sb.budget = 7000 * int64_t(1'000'000); // ... b 7,000 at 1 CNY each ...
+  sp.stock = 9000;                       // ... but the pool they share stops both at 9,000
+  ss.stock = 4321, ss.budget = 10'000'000'000;
+  constexpr int kThreads = 8, kTries = 4000;
+  std::atomic<int64_t> granted_a{0}, granted_b{0}, granted_solo{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTries; ++i) {
+        size_t failed = 0;
+        bool use_a = (i + t) % 2 == 0;
+        std::vector<crm::state::QuotaPart> parts{{use_a ? a : b, use_a ? sa : sb}, {pool, sp}};
+        if (q.reserve_parts(parts, 1'000'000, failed) == QuotaCheck::Fits) ++(use_a ? granted_a : granted_b);
+        if (q.reserve(solo, 1'000'000, ss) == QuotaCheck::Fits) ++granted_solo;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(q.used(pool).deliveries, 9000);
+  EXPECT_EQ(q.used(a).deliveries + q.used(b).deliveries, 9000);
+  EXPECT_EQ(q.used(a).deliveries, granted_a.load());
+  EXPECT_EQ(q.used(b).deliveries, granted_b.load());
+  EXPECT_LE(q.used(a).deliveries, 5000);
+  EXPECT_LE(q.used(b).reserved, 7000 * int64_t(1'000'000));
+  EXPECT_EQ(q.used(pool).reserved, 9000 * int64_t(1'000'000));
+  EXPECT_EQ(q.used(solo).deliveries, 4321);
+  EXPECT_EQ(granted_solo.load(), 4321);
+  EXPECT_EQ(q.used(solo).reserved, 4321 * int64_t(1'000'000));
+}
+
+// Handles may be made while other threads reserve (a counter never moves once made).
+TEST(Quotas, HandlesAreMadeWhileOthersReserve) {
+  crm::state::LocalQuotas q;
+  const uint32_t s = q.handle("s");
+  QuotaLimits l;
+  l.stock = 100000;
+  std::thread maker([&] {
+    for (int i = 0; i < 2000; ++i) q.handle("t" + std::to_string(i));
+  });
+  int64_t fits = 0;
+  for (int i = 0; i < 20000; ++i) fits += q.reserve(s, 1, l) == QuotaCheck::Fits;
+  maker.join();
+  EXPECT_EQ(fits, 20000);
+  EXPECT_EQ(q.used(s).deliveries, 20000);
+  EXPECT_EQ(q.handle("t1999"), s + 2000);
+}
