@@ -5,7 +5,7 @@
 // written anywhere and the counters start empty. When a strategy paces, a second Run replays
 // the same lines at the same time with every strategy's pacing off (the program's bytecode with
 // `paced` cleared), so the effect of pacing is the difference of two replays of one input. The
-// decisions are counted per strategy and UTC day as they come; only the per-day user sets for
+// decisions are counted per strategy, per budget pool and UTC day as they come; only the per-day user sets for
 // reach are kept.
 #include <crm/forecast.h>
 #include <crm/run.h>
@@ -102,27 +102,41 @@ class Shifter {
   std::unordered_map<std::string, std::vector<std::string>> time_fields_;
 };
 
-// The decisions of one replay, counted per strategy and day.
+// The decisions of one replay, counted per strategy (and per budget pool) and day.
 struct Tally {
   struct Day {
     ForecastCounts c;
     std::unordered_set<std::string> users;
   };
-  struct Strategy {
+  struct Series {
     std::map<int64_t, Day> days;
     std::unordered_set<std::string> users;
     ForecastCounts totals;
   };
-  std::unordered_map<std::string, Strategy> by_name;
+  std::unordered_map<std::string, Series> by_name, by_pool;
   std::string last_delivery;  // strategy, user, unit and time of the latest granted row
   int64_t first_day = INT64_MAX, last_day = INT64_MIN;
 
   void add(const Decision& d) {
     if (d.strategy.empty()) return;  // a redemption of nothing this program granted
-    Strategy& s = by_name[d.strategy];
     const int64_t day = floor_day(d.at_micros);
     first_day = std::min(first_day, day);
     last_day = std::max(last_day, day);
+    bool delivery = false;
+    if (d.outcome == Decision::Outcome::Granted) {
+      std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", d.strategy, d.user, d.event, d.at_micros, d.released);
+      delivery = key != last_delivery;
+      last_delivery = std::move(key);
+    } else {
+      last_delivery.clear();
+    }
+    count(by_name[d.strategy], d, day, delivery, false);
+    if (!d.pool.empty()) count(by_pool[d.pool], d, day, delivery, true);
+  }
+
+ private:
+  // One decision in one series. A pool's budget and stock refusals have their own reasons.
+  static void count(Series& s, const Decision& d, int64_t day, bool delivery, bool pool) {
     Day& dd = s.days[day];
     auto both = [&](auto f) {
       f(dd.c);
@@ -130,13 +144,11 @@ struct Tally {
     };
     switch (d.outcome) {
       case Decision::Outcome::Granted: {
-        std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", d.strategy, d.user, d.event, d.at_micros, d.released);
-        const bool delivery = key != last_delivery;
-        last_delivery = std::move(key);
         both([&](ForecastCounts& c) {
           c.grants++;
           c.deliveries += delivery;
           if (d.has_amount) c.budget_spent += d.amount_millionths;
+          if (d.has_cost) c.budget_spent += d.cost_millionths;  // a message's cost
         });
         if (dd.users.insert(d.user).second) dd.c.reached++;
         if (s.users.insert(d.user).second) {
@@ -147,13 +159,19 @@ struct Tally {
         return;
       }
       case Decision::Outcome::Control: both([](ForecastCounts& c) { c.control++; }); break;
-      case Decision::Outcome::Held: both([](ForecastCounts& c) { c.held++; }); break;
+      case Decision::Outcome::Held:
+        // A held message reserves its cost when it is held (its release records none again).
+        both([&](ForecastCounts& c) {
+          c.held++;
+          if (d.has_cost) c.budget_spent += d.cost_millionths;
+        });
+        break;
       case Decision::Outcome::Rejected:
         both([&](ForecastCounts& c) {
           c.rejected++;
-          if (d.reason == "budget") c.rejected_budget++;
-          else if (d.reason == "stock") c.rejected_stock++;
-          else if (d.reason == "pacing") c.rejected_pacing++;
+          if (d.reason == (pool ? "pool_budget" : "budget")) c.rejected_budget++;
+          else if (d.reason == (pool ? "pool_stock" : "stock")) c.rejected_stock++;
+          else if (!pool && d.reason == "pacing") c.rejected_pacing++;
         });
         break;
       case Decision::Outcome::Redeemed:
@@ -164,15 +182,21 @@ struct Tally {
         break;
       default: break;
     }
-    last_delivery.clear();
   }
 };
 
-// A strategy's replay from its tally: every day of the forecast's span, cumulative counts, the
+// What a series is measured against: a strategy's or a pool's limits.
+struct Limits {
+  bool has_budget = false;
+  int64_t budget = 0, stock = -1;
+  bool has_window = false;
+  int64_t window_from = 0, window_to = 0;
+};
+
+// A series' replay from its tally: every day of the forecast's span, cumulative counts, the
 // even plan and the run-out days.
-ForecastRun finish_run(Tally& tally, const ForecastStrategy& s, int64_t first_day, int64_t last_day) {
+ForecastRun finish_run(Tally::Series& t, const Limits& s, int64_t first_day, int64_t last_day) {
   ForecastRun run;
-  Tally::Strategy& t = tally.by_name[s.name];
   run.totals = t.totals;
   int64_t budget = 0, deliveries = 0, reached = 0;
   for (int64_t day = first_day; day <= last_day; ++day) {
@@ -229,6 +253,17 @@ Forecast forecast(const ForecastOptions& o) {
       fs.window_from = s.from;
       fs.window_to = s.to;
       f.strategies.push_back(std::move(fs));
+    }
+    for (const auto& p : program.pools) {
+      ForecastPool fp;
+      fp.name = p.name;
+      fp.has_budget = p.has_budget;
+      fp.budget = p.budget;
+      fp.budget_currency = p.has_budget ? p.budget_currency : "";
+      fp.stock = p.stock;
+      for (const auto& s : program.strategies)
+        if (s.pool >= 0 && program.pools[s.pool].name == p.name) fp.strategies.push_back(s.name);
+      f.pools.push_back(std::move(fp));
     }
     // The counterfactual program: the same bytecode with every strategy's pacing off.
     const bool any_paced = std::any_of(program.strategies.begin(), program.strategies.end(),
@@ -337,11 +372,20 @@ Forecast forecast(const ForecastOptions& o) {
       first_day = std::min(first_day, r.tally.first_day);
       last_day = std::max(last_day, r.tally.last_day);
     }
+    for (auto& p : f.pools) {
+      const Limits limits{p.has_budget, p.budget, p.stock};
+      p.run = finish_run(replays[0].tally.by_pool[p.name], limits, first_day, last_day);
+      if (replays.size() == 2) {
+        p.has_unpaced = true;
+        p.unpaced = finish_run(replays[1].tally.by_pool[p.name], limits, first_day, last_day);
+      }
+    }
     for (auto& s : f.strategies) {
-      s.run = finish_run(replays[0].tally, s, first_day, last_day);
+      const Limits limits{s.has_budget, s.budget, s.stock, s.has_window, s.window_from, s.window_to};
+      s.run = finish_run(replays[0].tally.by_name[s.name], limits, first_day, last_day);
       if (replays.size() == 2) {
         s.has_unpaced = true;
-        s.unpaced = finish_run(replays[1].tally, s, first_day, last_day);
+        s.unpaced = finish_run(replays[1].tally.by_name[s.name], limits, first_day, last_day);
       }
       if (s.has_window && (s.window_to <= first || s.window_from > last))
         f.notes.push_back(fmt::format("strategy `{}`: its window {} .. {} is outside the shifted history ({} .. {})", s.name,

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "support/civil_time.h"
@@ -88,6 +89,18 @@ std::string to_json(const Forecast& fc) {
         s.has_window ? q(support::format_time(s.window_to)) : "null", run_json(s.run),
         s.has_unpaced ? run_json(s.unpaced) : "null");
   }
+  out += "],\n\"pools\":[";
+  for (size_t i = 0; i < fc.pools.size(); ++i) {
+    const ForecastPool& p = fc.pools[i];
+    std::string members;
+    for (size_t k = 0; k < p.strategies.size(); ++k) members += (k ? "," : "") + q(p.strategies[k]);
+    out += i ? ",\n" : "\n";
+    out += fmt::format("{{\"pool\":{},\"strategies\":[{}],\"budget\":{},\"currency\":{},\"stock\":{},"
+                       "\n \"declared\":{},\n \"without_pacing\":{}}}",
+                       q(p.name), members, p.has_budget ? money(p.budget) : "null", q_or_null(p.budget_currency),
+                       p.stock >= 0 ? std::to_string(p.stock) : "null", run_json(p.run),
+                       p.has_unpaced ? run_json(p.unpaced) : "null");
+  }
   out += "],\n\"notes\":[";
   for (size_t k = 0; k < fc.notes.size(); ++k) out += (k ? "," : "") + q(fc.notes[k]);
   return out + "]}\n";
@@ -106,11 +119,11 @@ std::string to_csv(const Forecast& fc) {
     if (json.size() >= 2 && json.front() == '"') return json.substr(1, json.size() - 2);
     return json;
   };
-  for (const ForecastStrategy& s : fc.strategies) {
+  auto series = [&](const std::string& name, const ForecastRun& declared, const ForecastRun* unpaced) {
     auto run = [&](const char* replay, const ForecastRun& r) {
       auto row = [&](const std::string& day) {
         return [&, day](const char* n, const std::string& v) {
-          out += fmt::format("{},{},{},{},{}\n", replay, cell(s.name), day, n, value(v));
+          out += fmt::format("{},{},{},{},{}\n", replay, cell(name), day, n, value(v));
         };
       };
       count_fields(r.totals, true, row(""));
@@ -118,9 +131,11 @@ std::string to_csv(const Forecast& fc) {
       row("")("stock_runs_out", q_or_null(r.stock_runs_out));
       for (const ForecastCounts& d : r.days) count_fields(d, false, row(d.day));
     };
-    run("declared", s.run);
-    if (s.has_unpaced) run("without_pacing", s.unpaced);
-  }
+    run("declared", declared);
+    if (unpaced) run("without_pacing", *unpaced);
+  };
+  for (const ForecastStrategy& s : fc.strategies) series(s.name, s.run, s.has_unpaced ? &s.unpaced : nullptr);
+  for (const ForecastPool& p : fc.pools) series("pool:" + p.name, p.run, p.has_unpaced ? &p.unpaced : nullptr);
   return out;
 }
 
@@ -148,6 +163,20 @@ std::string to_table(const Forecast& fc) {
   for (const ForecastStrategy& s : fc.strategies) {
     line(s, s.paced ? "paced" : "declared", s.run);
     if (s.has_unpaced && s.paced) line(s, "without pacing", s.unpaced);
+  }
+  // Budget pools: the sums of their strategies' rows, against the pool's own limits.
+  for (const ForecastPool& p : fc.pools) {
+    ForecastStrategy as_row;
+    as_row.name = "pool " + p.name;
+    as_row.has_budget = p.has_budget;
+    as_row.budget = p.budget;
+    as_row.budget_currency = p.budget_currency;
+    as_row.stock = p.stock;
+    const bool any_paced = p.has_unpaced && std::any_of(fc.strategies.begin(), fc.strategies.end(), [&](const ForecastStrategy& s) {
+      return s.paced && std::find(p.strategies.begin(), p.strategies.end(), s.name) != p.strategies.end();
+    });
+    line(as_row, any_paced ? "paced" : "declared", p.run);
+    if (any_paced) line(as_row, "without pacing", p.unpaced);
   }
   // Burn per day of the strategies with a budget or a stock, on the days they did anything.
   for (const ForecastStrategy& s : fc.strategies) {

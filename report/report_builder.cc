@@ -97,7 +97,7 @@ struct Pair {
   bool exp_visit : 1 = false, exp_order : 1 = false;  // in the window after the first decision
   uint32_t exp_orders = 0;
   int64_t first_decision = INT64_MAX;
-  int64_t subsidy = 0;                    // of the user's redemptions of this strategy
+  int64_t cost = 0;                       // subsidy of the user's redemptions and cost of its messages
   int64_t last_order_before = INT64_MIN;  // the latest order before the first delivery
   int64_t exp_spend = 0;
 };
@@ -305,14 +305,17 @@ struct Builder {
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
-    // Ledgers before version 4 have no `arm` column: no A/B/n arms.
+    // Ledgers before version 4 have no `arm` column: no A/B/n arms. A message's row says what it
+    // cost in its record's `cost` (docs/semantics.md, "Message texts and costs"), and its
+    // `amount` is that cost; `,"cost":` cannot occur inside a JSON string (its quotes would be
+    // escaped), so finding it marks a message.
     bool ok = sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm "
-                                 "FROM crm_ledger ORDER BY seq",
+                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
+                                 "instr(json, ',\"cost\":') > 0 FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK ||
               sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL "
-                                 "FROM crm_ledger ORDER BY seq",
+                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
+                                 "instr(json, ',\"cost\":') > 0 FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
       r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
@@ -340,6 +343,7 @@ struct Builder {
       const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = floor_day(at);
+      const bool message = sqlite3_column_int(st, 11) != 0;
       const bool granted = outcome == "granted";
       const bool decision = granted || outcome == "rejected" || outcome == "held" || outcome == "control";
       if (decision) {
@@ -369,11 +373,15 @@ struct Builder {
         }
         each(s, ch, day, [&](Acc& a) {
           a.row.granted++;
-          if (amount > 0) {
+          if (amount > 0 && message) {
+            a.row.message_cost += amount;
+            a.row.budget_spent += amount;
+          } else if (amount > 0) {
             a.row.redeemable++;
             a.row.budget_spent += amount;
           }
         });
+        if (message) pair(s, u).cost += amount;
         // The pair's deliveries, one per (time, channel): several actions on one channel are one.
         Pair& p = pair(s, u);
         if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].channel != ch) {
@@ -386,7 +394,15 @@ struct Builder {
         last_strategy = kAll;  // another row ends the delivery
         if (outcome == "rejected" || outcome == "held") {
           const bool held = outcome == "held";
-          each(s, ch, day, [&](Acc& a) { (held ? a.row.held : a.row.rejected)++; });
+          each(s, ch, day, [&](Acc& a) {
+            (held ? a.row.held : a.row.rejected)++;
+            // A held message's cost is reserved (and spent) when it is held; its release costs nothing again.
+            if (held && message) {
+              a.row.message_cost += amount;
+              a.row.budget_spent += amount;
+            }
+          });
+          if (held && message) pair(s, u).cost += amount;
           const uint32_t why = reason_ids(text(5));
           rejections[(uint64_t(s) << 33) | (uint64_t(held) << 32) | why]++;
         }
@@ -397,7 +413,7 @@ struct Builder {
             a.row.subsidy += amount;
             a.row.redemption_sales += sales;
           });
-          pair(s, u).subsidy += amount;
+          pair(s, u).cost += amount;
         }
       }
     }
@@ -595,8 +611,9 @@ struct Builder {
       i.reach_rate = ratio(double(i.visited), double(i.reached));
       i.order_conversion_rate = ratio(double(i.converted), double(i.visited));
       i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
-      i.cost_per_reached = ratio(double(i.subsidy), double(i.reached));
-      i.roi = i.subsidy > 0 ? double(i.sales_after - i.subsidy) / double(i.subsidy) : kNaN;
+      i.cost = i.subsidy + i.message_cost;
+      i.cost_per_reached = ratio(double(i.cost), double(i.reached));
+      i.roi = i.cost > 0 ? double(i.sales_after - i.cost) / double(i.cost) : kNaN;
       if (strategy_row) {
         i.new_customer_conversion_rate = ratio(double(i.new_converted), double(i.new_customers));
         i.recall_rate = ratio(double(i.recalled), double(i.silent));
@@ -627,7 +644,7 @@ struct Builder {
       }
       if (!p.treated && !p.control) continue;
       Sums& g = p.treated ? t[p.strategy] : c[p.strategy];
-      if (p.treated) cost[p.strategy] += p.subsidy;
+      if (p.treated) cost[p.strategy] += p.cost;
       auto add = [&](Sums& g) {
         g.arm.users++;
         g.arm.visitors += p.exp_visit;

@@ -45,6 +45,8 @@ void indicator_fields(const Indicators& i, const Visit& f) {
   f("budget_spent", money(i.budget_spent));
   count("redeemed", i.redeemed);
   f("subsidy", money(i.subsidy));
+  f("message_cost", money(i.message_cost));
+  f("cost", money(i.cost));
   f("redemption_sales", money(i.redemption_sales));
   opt_count("new_customers", i.new_customers);
   opt_count("new_converted", i.new_converted);
@@ -212,12 +214,12 @@ std::string to_table(const Report& r) {
   if (!r.indicators.empty()) {
     out += fmt::format("{:<24} {:<10} {:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", "strategy",
                        "channel", "day", "granted", "reached", "reach", "convert", "redeem", "recall", "sales after",
-                       "subsidy", "cost/user", "roi");
+                       "cost", "cost/user", "roi");
     for (const Indicators& i : r.indicators)
       out += fmt::format("{:<24} {:<10} {:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", i.strategy,
                          i.channel.empty() ? "*" : i.channel, i.day.empty() ? "*" : i.day, i.granted, i.reached,
                          pct(i.reach_rate), pct(i.order_conversion_rate), pct(i.redemption_rate), pct(i.recall_rate),
-                         cur(double(i.sales_after)), cur(double(i.subsidy)), cur(i.cost_per_reached), rat(i.roi));
+                         cur(double(i.sales_after)), cur(double(i.cost)), cur(i.cost_per_reached), rat(i.roi));
   }
   for (const Experiment& e : r.experiments) {
     out += fmt::format("\nexperiment {}: {} treated, {} control users", e.strategy, e.treatment.users, e.control.users);

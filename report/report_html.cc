@@ -7,6 +7,7 @@
 #include <crm/report.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <string_view>
 
@@ -104,6 +105,15 @@ std::string forecast_section(const Forecast& f) {
   for (const ForecastStrategy& s : f.strategies) {
     row(s, s.paced ? "paced" : "declared", s.run);
     if (s.paced && s.has_unpaced) row(s, "without pacing", s.unpaced);
+  }
+  for (const ForecastPool& p : f.pools) {  // a pool: its strategies' rows summed, its own limits
+    ForecastStrategy as_row;
+    as_row.name = "pool " + p.name + " (" + fmt::format("{}", fmt::join(p.strategies, ", ")) + ")";
+    as_row.has_budget = p.has_budget;
+    as_row.budget = p.budget;
+    as_row.budget_currency = p.budget_currency;
+    as_row.stock = p.stock;
+    row(as_row, "declared", p.run);
   }
   out += "</table>\n";
   if (!f.notes.empty()) {
@@ -237,6 +247,8 @@ constexpr const char* kForecastScript = R"js(
 (function () {
   const F = JSON.parse(document.getElementById('crm-forecast').textContent);
   const S = F.strategies;
+  // Budget pools burn like strategies (their strategies' rows summed); drawn with them.
+  const B = S.concat((F.pools || []).map(p => Object.assign({}, p, { strategy: 'pool ' + p.pool, paced: false })));
   const days = S.length ? S[0].declared.days.map(d => d.day) : [];
   const charts = [];
   const host = document.getElementById('forecast');
@@ -266,7 +278,7 @@ constexpr const char* kForecastScript = R"js(
   // Cumulative burn of one limit (budget or stock) per strategy: as declared, without pacing,
   // the even plan, and the limit itself.
   function burn(chartName, name, title, limitOf, spent, planned, unit) {
-    const limited = S.filter(s => limitOf(s) !== null);
+    const limited = B.filter(s => limitOf(s) !== null);
     if (!limited.length || !days.length) {
       missing(title, 'No strategy declares a ' + name + '.');
       return;

@@ -7,7 +7,8 @@ and again with every `pacing even` removed from the program's source when the fo
 replay, then counts the decisions per strategy and UTC day from the decision lines, takes each
 strategy's budget, stock, pacing and window from the source text, and compares every number of
 the forecast's JSON with its own: grants, deliveries, reach, budget burn, refusals by reason,
-the cumulative counts, the even plan and the run-out days.
+the cumulative counts, the even plan and the run-out days; and the same for every budget pool
+(`pool NAME { ... }`), from the decisions that name it.
 
 usage: forecast_check.py --crm CRM --forecast F.json --events E.jsonl --shift-seconds S
                          [--profiles P] [-I DIR] PROGRAM.crm
@@ -64,6 +65,18 @@ def strategies_of(source):
     return out
 
 
+def pools_of(source):
+    """pool name -> {budget, stock, window: None} from the program's text (budget pools)."""
+    out = {}
+    for m in re.finditer(r"^pool\s+(\w+)\s*\{(.*?)\}", source, re.S | re.M):
+        name, body = m.group(1), re.sub(r"//[^\n]*", "", m.group(2))
+        b = re.search(r"\bbudget\s+([\d.]+)\s+[A-Z]{3}", body)
+        st = re.search(r"\bstock\s+(\d+)", body)
+        out["pool:" + name] = {"budget": money(b.group(1)) if b else None, "stock": int(st.group(1)) if st else None,
+                               "paced": False, "window": None}
+    return out
+
+
 def shift_events(path, shift_us, out_path):
     """Each line with its `time` moved by shift_us (the rest of the line kept as written)."""
     first = last = None
@@ -102,45 +115,60 @@ def tally(decisions):
     deliveries = set()
     span = [None, None]
     for d in decisions:
-        s = d.get("strategy")
-        if not s:
+        if not d.get("strategy"):
             continue
-        at = parse_time(d["at"])
-        day = day_of(at)
-        span[0] = day if span[0] is None else min(span[0], day)
-        span[1] = day if span[1] is None else max(span[1], day)
-        c, t = days[s][day], totals[s]
-        o = d["outcome"]
-        if o == "granted":
-            for x in (c, t):
-                x["grants"] += 1
-                x["budget_spent"] += money(d["amount"]) if d.get("amount") is not None else 0
-            key = (s, d["user"], d.get("event"), d["at"], "held_at" in d)
-            if key not in deliveries:
-                deliveries.add(key)
-                c["deliveries"] += 1
-                t["deliveries"] += 1
-            if (s, day, d["user"]) not in users_day[s]:
-                users_day[s].add((s, day, d["user"]))
-                c["reached"] += 1
-            if (s, d["user"]) not in first_reach:
-                first_reach[(s, d["user"])] = day
-                c["new_reached"] += 1
-                t["reached"] += 1
-        elif o == "rejected":
-            for x in (c, t):
-                x["rejected"] += 1
-                if d["reason"] in ("budget", "stock", "pacing"):
-                    x["rejected_" + d["reason"]] += 1
-        elif o in ("control", "held"):
-            c[o] += 1
-            t[o] += 1
-        elif o == "redeemed":
-            for x in (c, t):
-                x["redeemed"] += 1
-                # A redemption record carries its subsidy as `subsidy` (docs/semantics.md).
-                x["subsidy"] += money(d["subsidy"]) if d.get("subsidy") is not None else 0
+        # A strategy's own series, and its budget pool's: the same rows, counted under
+        # "pool:NAME", whose budget and stock refusals are `pool_budget` and `pool_stock`.
+        for s in [d["strategy"]] + (["pool:" + d["pool"]] if d.get("pool") else []):
+            count_one(d, s, days, totals, users_day, first_reach, deliveries, span)
     return days, totals, span
+
+
+def count_one(d, s, days, totals, users_day, first_reach, deliveries, span):
+    """Counts decision d in series s (a strategy, or "pool:NAME")."""
+    at = parse_time(d["at"])
+    day = day_of(at)
+    span[0] = day if span[0] is None else min(span[0], day)
+    span[1] = day if span[1] is None else max(span[1], day)
+    c, t = days[s][day], totals[s]
+    o = d["outcome"]
+    if o == "granted":
+        for x in (c, t):
+            x["grants"] += 1
+            x["budget_spent"] += money(d["amount"]) if d.get("amount") is not None else 0
+            # A message's record says what it cost the budget as `cost`.
+            x["budget_spent"] += money(d["cost"]) if d.get("cost") is not None else 0
+        key = (d["strategy"], s, d["user"], d.get("event"), d["at"], "held_at" in d)
+        if key not in deliveries:
+            deliveries.add(key)
+            c["deliveries"] += 1
+            t["deliveries"] += 1
+        if (s, day, d["user"]) not in users_day[s]:
+            users_day[s].add((s, day, d["user"]))
+            c["reached"] += 1
+        if (s, d["user"]) not in first_reach:
+            first_reach[(s, d["user"])] = day
+            c["new_reached"] += 1
+            t["reached"] += 1
+    elif o == "rejected":
+        for x in (c, t):
+            x["rejected"] += 1
+            reason = d["reason"]
+            if s.startswith("pool:"):
+                reason = {"pool_budget": "budget", "pool_stock": "stock"}.get(reason)
+            if reason in ("budget", "stock", "pacing"):
+                x["rejected_" + reason] += 1
+    elif o in ("control", "held"):
+        c[o] += 1
+        t[o] += 1
+        if o == "held" and d.get("cost") is not None:  # a held message's cost is spent when held
+            c["budget_spent"] += money(d["cost"])
+            t["budget_spent"] += money(d["cost"])
+    elif o == "redeemed":
+        for x in (c, t):
+            x["redeemed"] += 1
+            # A redemption record carries its subsidy as `subsidy` (docs/semantics.md).
+            x["subsidy"] += money(d["subsidy"]) if d.get("subsidy") is not None else 0
 
 
 def expected_run(name, limits, days, totals, first_day, last_day):
@@ -258,6 +286,27 @@ def main():
             summary.append(f"{s['strategy']} {replay_name}: {want['grants']} grants, {want['reached']} reached, "
                            f"budget {Decimal(want['budget_spent']) / 1000000}, runs out {want['budget_runs_out']} / "
                            f"{want['stock_runs_out']}, refused by pacing {want['rejected_pacing']}")
+    pools = pools_of(source)
+    got_pools = fc.get("pools", [])
+    if sorted("pool:" + p["pool"] for p in got_pools) != sorted(pools):
+        problems.append(f"pools {[p['pool'] for p in got_pools]}, want {sorted(pools)}")
+    for p in got_pools:
+        key = "pool:" + p["pool"]
+        lim = pools.get(key, {})
+        if (p["budget"] is None) != (lim.get("budget") is None) or (p["budget"] is not None and money(p["budget"]) != lim["budget"]):
+            problems.append(f"{key} budget {p['budget']}")
+        if p["stock"] != lim.get("stock"):
+            problems.append(f"{key} stock {p['stock']}")
+        for replay_name, (days, totals, _) in tallies.items():
+            want = expected_run(key, pools, days, totals, first_day, last_day)
+            got = p["declared" if replay_name == "declared" else "without_pacing"]
+            if got is None:
+                problems.append(f"{key}: no {replay_name} replay")
+                continue
+            compare(f"{key} {replay_name}", got, want, problems)
+            summary.append(f"{key} {replay_name}: {want['grants']} grants, {want['reached']} reached, "
+                           f"budget {Decimal(want['budget_spent']) / 1000000}, runs out {want['budget_runs_out']} / "
+                           f"{want['stock_runs_out']}")
     if any(s["without_pacing"] is not None for s in fc["strategies"]) != ("without_pacing" in replays):
         problems.append("the replay without pacing")
     for p in problems[:40]:
@@ -267,7 +316,8 @@ def main():
         return 1
     for line in summary:
         print(line)
-    print(f"ok: {len(fc['strategies'])} strategies x {last_day - first_day + 1} days equal the independent count")
+    print(f"ok: {len(fc['strategies'])} strategies and {len(got_pools)} pools x {last_day - first_day + 1} days "
+          "equal the independent count")
     return 0
 
 

@@ -4,7 +4,7 @@
 //   crm::report::forecast()   replays the history in memory (no ledger is opened or written)
 //   crm::report::to_json/to_csv/to_table/to_html   the forecast as text
 //
-// Per strategy and per UTC day: reach, grants, deliveries, budget and stock burn, the rows
+// Per strategy, per budget pool and per UTC day: reach, grants, deliveries, budget and stock burn, the rows
 // refused by budget, stock and pacing; the day each budget and stock runs out; and, when a
 // strategy paces, the same replay with every strategy's pacing off (the effect of pacing) and its
 // even plan. Units as in crm/report.h: money in millionths, times in microseconds (UTC).
@@ -45,7 +45,7 @@ struct ForecastCounts {
   int64_t deliveries = 0;            // (unit, user) pairs with a granted row: what stock counts
   int64_t reached = 0;               // users with a granted row (that day; in totals, overall)
   int64_t new_reached = 0;           // users reached for the first time that day
-  int64_t budget_spent = 0;          // money: face value of the granted rows, what the budget reserves
+  int64_t budget_spent = 0;          // money: face value of the granted rows and cost of the granted or held messages, what the budget reserves
   int64_t control = 0;               // control rows (the split's hold-out)
   int64_t held = 0;                  // held rows (quiet hours)
   int64_t rejected = 0;              // all rejected rows
@@ -82,6 +82,23 @@ struct ForecastStrategy {
   ForecastRun unpaced;                     // every strategy's pacing off
 };
 
+// One replay of a budget pool (`pool NAME { budget .. stock .. }`): the rows of the strategies
+// that draw from it, summed (a pool's stock counts their deliveries, its budget what they
+// reserve); rejected_budget and rejected_stock count the rows the pool refused (reasons
+// `pool_budget`, `pool_stock`), rejected all their rejected rows; reached counts distinct users
+// across the strategies. No even plan (planned_* are -1): a pool has no window of its own.
+struct ForecastPool {
+  std::string name;
+  std::vector<std::string> strategies;  // that draw from it, in program order
+  bool has_budget = false;
+  int64_t budget = 0;  // money (millionths of budget_currency)
+  std::string budget_currency;
+  int64_t stock = -1;  // -1: unlimited
+  ForecastRun run;
+  bool has_unpaced = false;
+  ForecastRun unpaced;  // every strategy's pacing off
+};
+
 struct Forecast {
   bool ok = false;
   std::string error;
@@ -89,13 +106,16 @@ struct Forecast {
   int64_t events = 0;                 // event lines replayed
   int64_t first_event = 0, last_event = 0;  // shifted times, microseconds
   std::vector<ForecastStrategy> strategies;  // in program order
+  std::vector<ForecastPool> pools;           // in program order
   std::vector<std::string> notes;
 };
 
 Forecast forecast(const ForecastOptions& options);
 
 std::string to_json(const Forecast& forecast);
-std::string to_csv(const Forecast& forecast);    // long format: replay,strategy,day,metric,value
+// Long format: replay,strategy,day,metric,value; a pool's rows name it `pool:NAME` in the
+// strategy column (a strategy's name is an identifier, so the two cannot collide).
+std::string to_csv(const Forecast& forecast);
 std::string to_table(const Forecast& forecast);  // for a terminal
 // One HTML page that opens offline with the forecast's charts (as crm/report.h's to_html);
 // false with `error` in a build without ECharts.

@@ -62,9 +62,11 @@ struct Indicators {
   int64_t orders_before = 0;      // reached users' orders in the window before their first delivery
   int64_t sales_before = 0;       // money
   int64_t redeemable = 0;         // granted coupons and red envelopes (rows with a face value)
-  int64_t budget_spent = 0;       // money: their face value, which the budget reserves at grant
+  int64_t budget_spent = 0;       // money: their face value and the messages' cost, which the budget reserves at grant
   int64_t redeemed = 0;           // redemption rows
   int64_t subsidy = 0;            // money: face value of the redeemed grants
+  int64_t message_cost = 0;       // money: what the granted (and held) push, SMS and e-mail cost (`cost:`)
+  int64_t cost = 0;               // money: subsidy + message_cost, the cost of delivery
   int64_t redemption_sales = 0;   // money: order amounts of the redemptions
   int64_t new_customers = 0;      // reached users with no order before their first delivery
   int64_t new_converted = 0;      // ... who ordered in a window after a delivery
@@ -115,7 +117,8 @@ struct Experiment {
   // (the split the ledger recorded with the program that last ran the strategy), "" unchecked.
   std::string srm_split_from;
   // Incremental ROI: (spend per treated user - spend per control user) x treated users = the
-  // incremental sales; cost = subsidy of the treated users' redemptions; roi = (incremental - cost) / cost.
+  // incremental sales; cost = subsidy of the treated users' redemptions + cost of the messages
+  // they were sent; roi = (incremental - cost) / cost.
   double incremental_sales = 0;
   int64_t cost = 0;
   double incremental_roi = 0;

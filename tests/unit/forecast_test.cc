@@ -137,4 +137,80 @@ TEST(Forecast, ErrorsNameTheirLine) {
   EXPECT_FALSE(forecast(none).ok);
 }
 
+// Two strategies draw from one 10 CNY pool: a 3 CNY coupon on page "a" and a 0.50 CNY SMS on
+// page "b". Counted by hand: day 1 u1 coupon, u2 SMS, u3 coupon (6.50); day 2 u4 coupon (9.50),
+// u5 SMS (10.00), u6's coupon refused by the pool. The pool's rows are its strategies' summed,
+// its refusals are `pool_budget` (not the strategy's own `budget`), and an SMS's cost is budget
+// spent.
+TEST(Forecast, BudgetPoolsAreForecastAcrossTheirStrategies) {
+  constexpr const char* kPooled = R"(
+event Visit { page: String }
+resource coupon three { discount: 3 CNY }
+resource sms hello {
+    text: "Hello"
+    cost: 0.5 CNY
+}
+pool shared { budget 10 CNY }
+strategy coupons for business "mall" {
+    who: true
+    when: on Visit if page == "a"
+    what: grant three via App
+    how much: from pool shared
+}
+strategy texts for business "mall" {
+    who: true
+    when: on Visit if page == "b"
+    what: send hello via SMS
+    how much: from pool shared
+}
+)";
+  auto out = crm::compile_modules({{"pooled", kPooled}});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  const char* visits[][3] = {{"u1", "a", "2026-05-01T01:00:00Z"}, {"u2", "b", "2026-05-01T02:00:00Z"},
+                             {"u3", "a", "2026-05-01T03:00:00Z"}, {"u4", "a", "2026-05-02T01:00:00Z"},
+                             {"u5", "b", "2026-05-02T02:00:00Z"}, {"u6", "a", "2026-05-02T03:00:00Z"}};
+  std::string events;
+  int n = 0;
+  for (auto& v : visits)
+    events += "{\"id\":\"e" + std::to_string(++n) + "\",\"type\":\"Visit\",\"user\":\"" + v[0] + "\",\"time\":\"" + v[2] +
+              "\",\"page\":\"" + v[1] + "\"}\n";
+  Forecast f = run(out.program, ForecastOptions{}, events);
+  ASSERT_TRUE(f.ok) << f.error;
+  ASSERT_EQ(f.pools.size(), 1u);
+  const ForecastPool& p = f.pools[0];
+  EXPECT_EQ(p.name, "shared");
+  EXPECT_EQ(p.strategies, (std::vector<std::string>{"coupons", "texts"}));
+  EXPECT_TRUE(p.has_budget);
+  EXPECT_EQ(p.budget, 10'000'000);
+  EXPECT_EQ(p.stock, -1);
+  EXPECT_FALSE(p.has_unpaced);  // nothing paces
+  EXPECT_EQ(p.run.totals.grants, 5);
+  EXPECT_EQ(p.run.totals.deliveries, 5);
+  EXPECT_EQ(p.run.totals.reached, 5);
+  EXPECT_EQ(p.run.totals.budget_spent, 10'000'000);
+  EXPECT_EQ(p.run.totals.rejected, 1);
+  EXPECT_EQ(p.run.totals.rejected_budget, 1);
+  ASSERT_EQ(p.run.days.size(), 2u);
+  EXPECT_EQ(p.run.days[0].budget_spent, 6'500'000);
+  EXPECT_EQ(p.run.days[1].budget_spent_to_date, 10'000'000);
+  EXPECT_EQ(p.run.days[1].planned_budget_to_date, -1);
+  EXPECT_EQ(p.run.budget_runs_out, "2026-05-02");
+  EXPECT_EQ(p.run.stock_runs_out, "");
+  // Each strategy: its own rows; the pool's refusal is not a refusal by the strategy's budget.
+  ASSERT_EQ(f.strategies.size(), 2u);
+  EXPECT_EQ(f.strategies[0].run.totals.budget_spent, 9'000'000);
+  EXPECT_EQ(f.strategies[0].run.totals.rejected, 1);
+  EXPECT_EQ(f.strategies[0].run.totals.rejected_budget, 0);
+  EXPECT_EQ(f.strategies[1].run.totals.budget_spent, 1'000'000);  // two SMS at 0.50
+  EXPECT_EQ(f.strategies[1].run.totals.grants, 2);
+  // Every output names the pool.
+  const std::string json = to_json(f), csv = to_csv(f), table = to_table(f);
+  EXPECT_NE(json.find("\"pools\":[\n{\"pool\":\"shared\",\"strategies\":[\"coupons\",\"texts\"],\"budget\":10,"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(csv.find("declared,pool:shared,,budget_spent,10\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("declared,pool:shared,,budget_runs_out,2026-05-02\n"), std::string::npos) << csv;
+  EXPECT_NE(table.find("pool shared"), std::string::npos) << table;
+}
+
 }  // namespace

@@ -135,9 +135,9 @@ const char* kEvents[] = {
     R"({"id":"7","type":"Order","user":"c","time":"2026-03-20T10:00:00Z","amount":30})",
 };
 
-std::string record_ledger(const std::string& tag, std::string& events) {
+std::string record_ledger(const std::string& tag, std::string& events, const char* program = kProgram) {
   std::string src = ::testing::TempDir() + "crm_report_" + tag + ".crm";
-  std::ofstream(src) << kProgram;
+  std::ofstream(src) << program;
   auto out = crm::compile_files({src});
   EXPECT_TRUE(out.program.valid()) << out.diagnostics.render_text();
   std::string db = ::testing::TempDir() + "crm_report_" + tag + ".db";
@@ -228,6 +228,48 @@ TEST(Report, IndicatorsOfASmallCampaignAreCountedAsDefined) {
   EXPECT_NE(csv.find("indicators,welcome,App,,,new_customers,\n"), std::string::npos) << csv;
   EXPECT_NE(json.find("\"subsidy\":10,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"recall_rate\":1,"), std::string::npos) << json;
+}
+
+// The same campaign with an SMS sent with the coupon, at 0.10 CNY a message: the messages are
+// not coupons (redeemable stays 4, the redemption rate 1/4), their cost is reserved from the
+// budget with the face values, and the cost of delivery is subsidy + message cost.
+TEST(Report, MessageCostsAreCostsOfDeliveryNotRedeemableGrants) {
+  std::string program = kProgram;
+  program.replace(program.find("what: grant c10 via App code \"W10\""), std::string("what: grant c10 via App code \"W10\"").size(),
+                  "what: grant c10 via App code \"W10\", send hello via SMS");
+  program += "resource sms hello {\n    text: \"Your coupon is waiting\"\n    cost: 0.1 CNY\n}\n";
+  std::string events;
+  Options o;
+  o.state = record_ledger("messages", events, program.c_str());
+  std::istringstream in(events);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_FALSE(r.indicators.empty());
+  const Indicators& i = r.indicators[0];
+  EXPECT_EQ(i.strategy, "welcome");
+  EXPECT_EQ(i.granted, 8);
+  EXPECT_EQ(i.deliveries, 4);
+  EXPECT_EQ(i.redeemable, 4);  // the coupons only
+  EXPECT_DOUBLE_EQ(i.redemption_rate, 0.25);
+  EXPECT_EQ(i.message_cost, 400'000);
+  EXPECT_EQ(i.budget_spent, 40'400'000);
+  EXPECT_EQ(i.subsidy, 10'000'000);
+  EXPECT_EQ(i.cost, 10'400'000);
+  EXPECT_DOUBLE_EQ(i.cost_per_reached, 2'600'000);
+  EXPECT_DOUBLE_EQ(i.roi, (80.0 - 10.4) / 10.4);
+  // The SMS channel's row: its messages' cost and no coupon.
+  bool sms = false;
+  for (const Indicators& c : r.indicators)
+    if (c.channel == "SMS") {
+      sms = true;
+      EXPECT_EQ(c.redeemable, 0);
+      EXPECT_EQ(c.message_cost, 400'000);
+      EXPECT_EQ(c.cost, 400'000);
+    }
+  EXPECT_TRUE(sms);
+  const std::string json = to_json(r);
+  EXPECT_NE(json.find("\"message_cost\":0.4,\"cost\":10.4,"), std::string::npos) << json;
 }
 
 // A daily delivery of two actions on two channels, three days running: each user is reached
