@@ -32,12 +32,14 @@ SharedCounters SharedCli::counters() const {
   s.retry_ms = int(retry_ms);
   s.wait_replicas = int(wait_replicas);
   s.wait_timeout_ms = int(wait_timeout_ms);
+  s.max_redirects = int(max_redirects);
   return s;
 }
 
 void shared_options(Command& c, SharedCli& s, bool partition) {
   c.option("--shared", s.url, "redis://HOST:PORT",
-           "stock and budget counters shared with other processes in this Redis\n(fail closed: no grant without a reservation; docs/scaling.md)");
+           "stock and budget counters shared with other processes in this Redis, or in a\nRedis Cluster: "
+           "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)\n(fail closed: no grant without a reservation; docs/scaling.md)");
   c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)");
   c.count("--shared-timeout", s.timeout_ms, "MS", "a reservation not answered within MS is refused (default 500)");
   c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS", "connecting to Redis gives up after MS (default 500)");
@@ -45,6 +47,8 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
   c.count("--shared-wait-replicas", s.wait_replicas, "N",
           "strict mode: a reservation counts once N replicas acknowledged it (WAIT)");
   c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS", "how long strict mode waits for the replicas (default 100)");
+  c.count("--shared-redirects", s.max_redirects, "N",
+          "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5)");
   if (partition)
     c.option("--partition", s.partition, "K/N",
              "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");

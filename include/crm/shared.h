@@ -1,7 +1,8 @@
 // crm/shared.h - many runtime processes sharing campaign counters (docs/scaling.md).
 //
 // Each process runs one partition of the users (`crm run --partition K/N`) with its own ledger;
-// the strategies' stock and budget counters live in Redis (`--shared redis://HOST:PORT`), where
+// the strategies' stock and budget counters live in Redis (`--shared redis://HOST:PORT`, or a
+// Redis Cluster: `redis-cluster://HOST:PORT,...`), where
 // every delivery checks and reserves them atomically. Redis unreachable, timed out, or without
 // the campaign's counters: reservations are refused (reason `shared_unavailable`), never granted
 // without one. After Redis lost its data, reconcile_shared() sets the counters from the ledgers.
@@ -18,13 +19,14 @@
 namespace crm {
 
 struct SharedCounters {
-  std::string url;                   // redis://HOST:PORT
+  std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // the processes sharing counters name the same campaign
   int connect_timeout_ms = 500;
   int timeout_ms = 500;              // per command: a reservation that takes longer is refused
   int retry_ms = 100;                // after a failure, reservations are refused without a new attempt this long
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas acknowledged it
   int wait_timeout_ms = 100;
+  int max_redirects = 5;             // a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 

@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <thread>
 
 namespace crm::state {
 
@@ -59,7 +60,9 @@ return out
 
 // Reconcile: KEYS ready, counters. ARGV: exact (1/0), then (strategy, deliveries, reserved)
 // triples. Each counter becomes max(current, total) (or the total when exact); the ready key is
-// a generation number, incremented.
+// a generation number, incremented. The hash always exists afterwards (field `v`, the layout
+// version): a cluster migrating the slot answers a script whose keys are split between two
+// nodes (one present, one absent) with TRYAGAIN, so a missing hash would stall reservations.
 constexpr const char* kReconcile = R"lua(
 local exact = ARGV[1] == '1'
 if exact then redis.call('DEL', KEYS[2]) end
@@ -71,6 +74,7 @@ for i = 2, #ARGV, 3 do
     if exact or tonumber(f[2]) > cur then redis.call('HSET', KEYS[2], f[1], f[2]) end
   end
 end
+redis.call('HSET', KEYS[2], 'v', '1')
 return redis.call('INCR', KEYS[1])
 )lua";
 
@@ -113,35 +117,95 @@ bool parse_redis_url(std::string_view url, std::string& host, int& port, std::st
     if (p.empty() || ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) return false;
     rest = rest.substr(0, colon);
   }
-  if (rest.empty() || rest.find_first_of("/@?") != std::string_view::npos) return false;
+  if (rest.empty() || rest.find_first_of("/@?,") != std::string_view::npos) return false;
   host = std::string(rest);
   error.clear();
   return true;
 }
 
+bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error) {
+  constexpr std::string_view scheme = "redis-cluster://";
+  nodes.clear();
+  cluster = url.substr(0, scheme.size()) == scheme;
+  if (!cluster) {
+    RedisNode n;
+    if (!parse_redis_url(url, n.host, n.port, error)) {
+      error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... "
+                          "for a Redis Cluster",
+                          url);
+      return false;
+    }
+    nodes.push_back(std::move(n));
+    return true;
+  }
+  std::string_view rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  while (true) {
+    auto comma = rest.find(',');
+    RedisNode n;
+    std::string one = "redis://" + std::string(rest.substr(0, comma));
+    if (!parse_redis_url(one, n.host, n.port, error)) {
+      error = fmt::format("`{}` is not a Redis Cluster address: use redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)", url);
+      nodes.clear();
+      return false;
+    }
+    nodes.push_back(std::move(n));
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return true;
+}
+
+uint16_t crc16_xmodem(std::string_view bytes) {
+  uint16_t crc = 0;
+  for (unsigned char ch : bytes) {
+    crc ^= static_cast<uint16_t>(ch << 8);
+    for (int bit = 0; bit < 8; ++bit)
+      crc = crc & 0x8000 ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+  }
+  return crc;
+}
+
+uint16_t cluster_slot(std::string_view key) {
+  auto open = key.find('{');
+  if (open != std::string_view::npos) {
+    auto close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  return crc16_xmodem(key) & 16383;
+}
+
 std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::string& error) {
   std::unique_ptr<RedisQuotas> q(new RedisQuotas());
-  if (!parse_redis_url(o.url, q->host_, q->port_, error)) return nullptr;
+  if (!parse_shared_url(o.url, q->seeds_, q->cluster_, error)) return nullptr;
   if (o.campaign.empty() || o.campaign.find_first_of("{}") != std::string::npos) {
     error = fmt::format("campaign name `{}` must be non-empty and without braces (it is the Redis hash tag)", o.campaign);
     return nullptr;
   }
   if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0 || o.retry_ms < 0 || o.wait_replicas < 0 ||
-      o.wait_timeout_ms <= 0) {
-    error = "shared counters: timeouts must be positive, retry and replicas not negative";
+      o.wait_timeout_ms <= 0 || o.max_redirects < 0) {
+    error = "shared counters: timeouts must be positive, retry, replicas and redirections not negative";
     return nullptr;
   }
   q->o_ = o;
   q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
   q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);
+  q->slot_ = cluster_slot(q->counters_key_);
+  q->node_ = q->seeds_.front();
+  q->owner_known_ = !q->cluster_;
   return q;
 }
 
 RedisQuotas::~RedisQuotas() {
   if (c_) redisFree(c_);
+  if (ask_c_) redisFree(ask_c_);
 }
 
-std::string RedisQuotas::describe() const { return fmt::format("redis://{}:{} campaign {}", host_, port_, o_.campaign); }
+std::string RedisQuotas::describe() const {
+  if (!cluster_) return fmt::format("redis://{}:{} campaign {}", node_.host, node_.port, o_.campaign);
+  return fmt::format("{} campaign {} (slot {}{})", o_.url, o_.campaign, slot_,
+                     owner_known_ ? fmt::format(" at {}:{}", node_.host, node_.port) : std::string());
+}
 
 void RedisQuotas::notice(const std::string& text) {
   if (o_.on_notice) o_.on_notice(text);
@@ -149,14 +213,19 @@ void RedisQuotas::notice(const std::string& text) {
 
 void RedisQuotas::drop(const std::string& why) {
   stats_.last_error = why;
-  if (c_) {
-    redisFree(c_);
-    c_ = nullptr;
-  }
+  std::string where = describe();
+  for (redisContext** c : {&c_, &ask_c_})
+    if (*c) {
+      redisFree(*c);
+      *c = nullptr;
+    }
+  last_ = nullptr;
+  // A cluster's node that stopped answering may have failed over: ask the seeds again.
+  if (cluster_) owner_known_ = false;
   retry_at_ = now_ms() + o_.retry_ms;
   if (!reported_down_) {
     reported_down_ = true;
-    notice(fmt::format("shared counters unavailable ({}): {}; reservations are refused until it answers", describe(), why));
+    notice(fmt::format("shared counters unavailable ({}): {}; reservations are refused until it answers", where, why));
   }
 }
 
@@ -165,31 +234,90 @@ bool RedisQuotas::connect(std::string& error) {
   return ensure(error);
 }
 
+redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const {
+  redisContext* c = redisConnectWithTimeout(node.host.c_str(), node.port, tv_of(o_.connect_timeout_ms));
+  if (!c || c->err) {
+    error = c ? fmt::format("cannot connect to {}:{}: {}", node.host, node.port, c->errstr) : "cannot connect: out of memory";
+    if (c) redisFree(c);
+    return nullptr;
+  }
+  redisSetTimeout(c, tv_of(o_.command_timeout_ms));
+  return c;
+}
+
+bool RedisQuotas::load_scripts(redisContext* c, std::string& error) {
+  const char* scripts[2] = {kReserve, kReconcile};
+  for (int i = 0; i < 2; ++i) {
+    Reply rep{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", scripts[i]))};
+    if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
+      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error(c))
+                     : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
+      return false;
+    }
+    sha_[i].assign(rep.r->str, rep.r->len);
+  }
+  return true;
+}
+
+// The owner of the campaign's slot, from the first seed (then the last owner) that answers
+// CLUSTER SLOTS. Only this slot is kept: one RedisQuotas serves one campaign, whose keys all
+// share its hash tag.
+bool RedisQuotas::discover(std::string& error) {
+  std::vector<RedisNode> candidates = seeds_;
+  bool seed = false;
+  for (const auto& s : seeds_) seed = seed || (s.host == node_.host && s.port == node_.port);
+  if (!seed) candidates.push_back(node_);
+  std::string why;
+  for (const auto& n : candidates) {
+    std::string e;
+    redisContext* c = open(n, e);
+    if (c) {
+      Reply rep{static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS"))};
+      if (!rep.r) e = fmt::format("CLUSTER SLOTS: {}", io_error(c));
+      else if (rep.r->type == REDIS_REPLY_ERROR) e = fmt::format("CLUSTER SLOTS: {}", std::string(rep.r->str, rep.r->len));
+      else if (rep.r->type != REDIS_REPLY_ARRAY) e = "CLUSTER SLOTS: unexpected reply";
+      else {
+        e = fmt::format("slot {} is served by no node (CLUSTER SLOTS)", slot_);
+        for (size_t i = 0; i < rep.r->elements; ++i) {
+          const redisReply* range = rep.r->element[i];
+          if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+          if (int_of(range->element[0]) > slot_ || int_of(range->element[1]) < slot_) continue;
+          const redisReply* primary = range->element[2];
+          if (primary->type != REDIS_REPLY_ARRAY || primary->elements < 2) continue;
+          std::string host(primary->element[0]->str ? primary->element[0]->str : "", primary->element[0]->len);
+          // An empty or unknown endpoint means "the address you asked" (cluster-preferred-endpoint-type).
+          node_ = RedisNode{host.empty() || host == "?" ? n.host : host, int(int_of(primary->element[1]))};
+          owner_known_ = true;
+          redisFree(c);
+          return true;
+        }
+      }
+      redisFree(c);
+    }
+    why += fmt::format("{}{}:{}: {}", why.empty() ? "" : "; ", n.host, n.port, e);
+  }
+  error = fmt::format("no node of the cluster gave the owner of slot {}: {}", slot_, why);
+  return false;
+}
+
 bool RedisQuotas::ensure(std::string& error) {
   if (c_) return true;
   if (now_ms() < retry_at_) {
     error = stats_.last_error;
     return false;
   }
-  c_ = redisConnectWithTimeout(host_.c_str(), port_, tv_of(o_.connect_timeout_ms));
-  if (!c_ || c_->err) {
-    std::string why = c_ ? fmt::format("cannot connect: {}", c_->errstr) : "cannot connect: out of memory";
-    drop(why);
-    error = why;
+  if (!owner_known_ && !discover(error)) {
+    drop(error);
     return false;
   }
-  redisSetTimeout(c_, tv_of(o_.command_timeout_ms));
-  const char* scripts[2] = {kReserve, kReconcile};
-  for (int i = 0; i < 2; ++i) {
-    Reply rep{static_cast<redisReply*>(redisCommand(c_, "SCRIPT LOAD %s", scripts[i]))};
-    if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
-      std::string why = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error())
-                               : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
-      drop(why);
-      error = why;
-      return false;
-    }
-    sha_[i].assign(rep.r->str, rep.r->len);
+  c_ = open(node_, error);
+  if (!c_) {
+    drop(error);
+    return false;
+  }
+  if (!load_scripts(c_, error)) {
+    drop(error);
+    return false;
   }
   if (stats_.reservations) ++stats_.reconnects;
   if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
@@ -199,50 +327,151 @@ bool RedisQuotas::ensure(std::string& error) {
 
 // What went wrong with the connection after a command got no reply: a timeout (hiredis reports
 // the socket's EAGAIN) says so with the configured limit, whichever command it was.
-std::string RedisQuotas::io_error() const {
-  return c_->err == REDIS_ERR_IO && (c_->errstr[0] == 0 || std::string(c_->errstr).find("temporarily") != std::string::npos)
+std::string RedisQuotas::io_error(redisContext* c) const {
+  return c->err == REDIS_ERR_IO && (c->errstr[0] == 0 || std::string(c->errstr).find("temporarily") != std::string::npos)
              ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
-             : std::string(c_->errstr);
+             : std::string(c->errstr);
 }
 
-std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vector<std::string>& args, std::string& error) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!ensure(error)) return nullptr;
-    std::vector<const char*> argv{"EVALSHA", sha_[which].c_str(), "2", ready_key_.c_str(), counters_key_.c_str()};
-    std::vector<size_t> lens{7, sha_[which].size(), 1, ready_key_.size(), counters_key_.size()};
-    for (const auto& a : args) argv.push_back(a.c_str()), lens.push_back(a.size());
-    auto rep = std::make_unique<Reply>();
-    rep->r = static_cast<redisReply*>(redisCommandArgv(c_, int(argv.size()), argv.data(), lens.data()));
-    if (!rep->r) {
-      // A timeout or a broken connection: the context cannot be used again.
-      error = io_error();
+namespace {
+
+// "MOVED 3999 127.0.0.1:6381" or "ASK 3999 127.0.0.1:6381" (an empty host: the one asked).
+bool parse_redirect(const std::string& text, bool& ask, RedisNode& to, const RedisNode& asked) {
+  ask = text.rfind("ASK ", 0) == 0;
+  if (!ask && text.rfind("MOVED ", 0) != 0) return false;
+  auto space = text.rfind(' '), colon = text.rfind(':');
+  if (space == std::string::npos || colon == std::string::npos || colon < space) return false;
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port <= 0 || port > 65535) return false;
+  to.host = text.substr(space + 1, colon - space - 1);
+  if (to.host.empty()) to.host = asked.host;
+  to.port = port;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::string>& args, int script, std::string& error) {
+  if (!ensure(error)) return nullptr;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) argv.push_back(a.c_str()), lens.push_back(a.size());
+  redisContext* ctx = c_;
+  RedisNode at = node_;
+  bool asking = false, reloaded = false;
+  int redirects = 0;
+  auto refuse = [&](std::string why) {
+    error = stats_.last_error = std::move(why);
+    return nullptr;
+  };
+  while (true) {
+    // ASKING holds for the next command only, so it goes in the same write as the command.
+    if (asking) redisAppendCommand(ctx, "ASKING");
+    redisAppendCommandArgv(ctx, int(argv.size()), argv.data(), lens.data());
+    void* raw = nullptr;
+    bool got = true;
+    if (asking) {
+      got = redisGetReply(ctx, &raw) == REDIS_OK;
+      if (got) freeReplyObject(raw);
+      raw = nullptr;
+    }
+    got = got && redisGetReply(ctx, &raw) == REDIS_OK;
+    if (!got) {
+      // A timeout or a broken connection: the context cannot be used again. Whether the command
+      // ran is unknown, so it is not sent again: this reservation fails closed.
+      error = io_error(ctx);
+      if (cluster_) error = fmt::format("{}:{}: {}", at.host, at.port, error);
       drop(error);
       return nullptr;
     }
-    if (rep->r->type == REDIS_REPLY_ERROR) {
-      std::string text(rep->r->str, rep->r->len);
-      if (text.rfind("NOSCRIPT", 0) == 0 && attempt == 0) {
-        // The server forgot its scripts (restart, SCRIPT FLUSH, failover): load them again.
-        std::string why;
-        Reply load{static_cast<redisReply*>(redisCommand(c_, "SCRIPT LOAD %s", which == 0 ? kReserve : kReconcile))};
-        if (!load.r || load.r->type != REDIS_REPLY_STRING) {
-          drop(load.r ? std::string(load.r->str, load.r->len) : std::string(c_->errstr));
-          error = stats_.last_error;
+    auto rep = std::make_unique<Reply>();
+    rep->r = static_cast<redisReply*>(raw);
+    if (rep->r->type != REDIS_REPLY_ERROR) {
+      last_ = ctx;
+      return rep;
+    }
+    std::string text(rep->r->str, rep->r->len);
+    // Every error reply below means the command did not run: sending it again cannot count twice.
+    if (script >= 0 && !reloaded && text.rfind("NOSCRIPT", 0) == 0) {
+      // This server does not know the script (a restart, SCRIPT FLUSH, a failover, a cluster
+      // node not used before): load it there, then the same command again.
+      reloaded = true;
+      Reply load{static_cast<redisReply*>(redisCommand(ctx, "SCRIPT LOAD %s", script == 0 ? kReserve : kReconcile))};
+      if (!load.r) {
+        drop(error = fmt::format("SCRIPT LOAD: {}", io_error(ctx)));
+        return nullptr;
+      }
+      if (load.r->type != REDIS_REPLY_STRING)
+        return refuse(fmt::format("SCRIPT LOAD: {}", std::string(load.r->str ? load.r->str : "", load.r->len)));
+      continue;
+    }
+    bool ask = false;
+    RedisNode to;
+    bool redirect = parse_redirect(text, ask, to, at);
+    if (redirect && !cluster_)
+      return refuse(fmt::format("{}: {}:{} is a Redis Cluster node; name the cluster with --shared "
+                                "redis-cluster://HOST:PORT,...",
+                                text, at.host, at.port));
+    bool tryagain = text.rfind("TRYAGAIN", 0) == 0;
+    if (!redirect && !tryagain) {
+      // An answer, but not a usable one (a replica's READONLY, CLUSTERDOWN, out of memory): the
+      // connection stays; this reservation fails closed.
+      return refuse(cluster_ ? fmt::format("{}:{}: {}", at.host, at.port, text) : text);
+    }
+    if (++redirects > o_.max_redirects)
+      return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {}:{})", o_.max_redirects,
+                                slot_, text, at.host, at.port));
+    reloaded = false;
+    if (tryagain) {
+      // A multi-key command while the slot migrates and its keys are split between the two
+      // nodes for a moment: wait a little, then ask the owner again.
+      ++stats_.tryagain;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * redirects));
+      ctx = c_, at = node_, asking = false;
+      continue;
+    }
+    if (ask) {
+      // The slot is being migrated and the keys are already on `to`: this command goes there,
+      // after ASKING; the slot's owner stays the same for the next commands.
+      ++stats_.asked;
+      if (ask_c_ && (ask_node_.host != to.host || ask_node_.port != to.port)) {
+        redisFree(ask_c_);
+        ask_c_ = nullptr;
+      }
+      if (!ask_c_) {
+        ask_c_ = open(to, error);
+        if (!ask_c_) {
+          drop(error);
           return nullptr;
         }
-        sha_[which].assign(load.r->str, load.r->len);
-        continue;
+        ask_node_ = to;
       }
-      // An answer, but not a usable one (a replica's READONLY, MOVED, out of memory): the
-      // connection stays; this reservation fails closed.
-      error = text;
-      stats_.last_error = text;
+      ctx = ask_c_, at = to, asking = true;
+      continue;
+    }
+    // MOVED: the slot has a new owner. Remember it and send the command there (the scripts are
+    // loaded on NOSCRIPT).
+    ++stats_.moved;
+    redisFree(c_);
+    c_ = nullptr;
+    node_ = to;
+    if (ask_c_ && ask_node_.host == to.host && ask_node_.port == to.port) {
+      c_ = ask_c_;  // the migration's target became the owner: keep its connection
+      ask_c_ = nullptr;
+    } else if (!(c_ = open(node_, error))) {
+      drop(error);
       return nullptr;
     }
-    return rep;
+    ctx = c_, at = node_, asking = false;
   }
-  error = "NOSCRIPT after loading the script";
-  return nullptr;
+}
+
+std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vector<std::string>& args, std::string& error) {
+  if (!ensure(error)) return nullptr;  // the scripts' SHA1s are known once connected
+  std::vector<std::string> argv{"EVALSHA", sha_[which], "2", ready_key_, counters_key_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, which, error);
 }
 
 uint32_t RedisQuotas::handle(std::string_view strategy) {
@@ -251,14 +480,9 @@ uint32_t RedisQuotas::handle(std::string_view strategy) {
   names_.emplace_back(strategy);
   seen_.emplace_back();
   std::string err;
-  if (ensure(err)) {
-    std::string d = "d:" + names_.back(), r = "r:" + names_.back();
-    Reply rep{static_cast<redisReply*>(redisCommand(c_, "HMGET %b %b %b", counters_key_.data(), counters_key_.size(),
-                                                    d.data(), d.size(), r.data(), r.size()))};
-    if (!rep.r) drop(c_->errstr);
-    else if (rep.r->type == REDIS_REPLY_ARRAY && rep.r->elements == 2)
-      seen_.back() = Quota{int_of(rep.r->element[0]), int_of(rep.r->element[1])};
-  }
+  auto rep = run({"HMGET", counters_key_, "d:" + names_.back(), "r:" + names_.back()}, -1, err);
+  if (rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2)
+    seen_.back() = Quota{int_of(rep->r->element[0]), int_of(rep->r->element[1])};
   return it->second;
 }
 
@@ -316,11 +540,14 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
     // only when its event loop wakes (serverCron, every 100 ms at the default hz 10): the client
     // waits that long plus 200 ms plus the usual command timeout, so a slow replica is a refusal
     // (below), not a dropped connection.
-    redisSetTimeout(c_, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
-    Reply w{static_cast<redisReply*>(redisCommand(c_, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
-    if (w.r) redisSetTimeout(c_, tv_of(o_.command_timeout_ms));
+    // WAIT counts the replicas, of the server that ran the script (in a cluster possibly an ASK
+    // target), that have this connection's writes: so it goes on the same connection.
+    redisContext* c = last_;
+    redisSetTimeout(c, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
+    Reply w{static_cast<redisReply*>(redisCommand(c, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
+    if (w.r) redisSetTimeout(c, tv_of(o_.command_timeout_ms));
     if (!w.r) {
-      drop(fmt::format("WAIT: {}", c_->errstr));
+      drop(fmt::format("WAIT: {}", c->errstr));
       if (unlimited) return QuotaCheck::Fits;
       ++stats_.unavailable;
       return QuotaCheck::Unavailable;
@@ -338,22 +565,21 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
 }
 
 bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error) {
-  if (!ensure(error)) return false;
-  Reply e{static_cast<redisReply*>(redisCommand(c_, "EXISTS %b", ready_key_.data(), ready_key_.size()))};
-  if (!e.r) return drop(error = c_->errstr), false;
-  ready = e.r->type == REDIS_REPLY_INTEGER && e.r->integer == 1;
-  Reply all{static_cast<redisReply*>(redisCommand(c_, "HGETALL %b", counters_key_.data(), counters_key_.size()))};
-  if (!all.r) return drop(error = c_->errstr), false;
-  if (all.r->type != REDIS_REPLY_ARRAY) {
-    error = all.r->type == REDIS_REPLY_ERROR ? std::string(all.r->str, all.r->len) : "unexpected reply to HGETALL";
+  auto e = run({"EXISTS", ready_key_}, -1, error);
+  if (!e) return false;
+  ready = e->r->type == REDIS_REPLY_INTEGER && e->r->integer == 1;
+  auto all = run({"HGETALL", counters_key_}, -1, error);
+  if (!all) return false;
+  if (all->r->type != REDIS_REPLY_ARRAY) {
+    error = "unexpected reply to HGETALL";
     return false;
   }
   out.clear();
-  for (size_t i = 0; i + 1 < all.r->elements; i += 2) {
-    std::string field(all.r->element[i]->str, all.r->element[i]->len);
+  for (size_t i = 0; i + 1 < all->r->elements; i += 2) {
+    std::string field(all->r->element[i]->str, all->r->element[i]->len);
     if (field.size() < 2 || field[1] != ':') continue;
     Quota& q = out[field.substr(2)];
-    (field[0] == 'd' ? q.deliveries : q.reserved) = int_of(all.r->element[i + 1]);
+    (field[0] == 'd' ? q.deliveries : q.reserved) = int_of(all->r->element[i + 1]);
   }
   return true;
 }

@@ -7,10 +7,14 @@
 // last unit. Keys (one hash tag per campaign, so a Redis Cluster keeps them on one slot):
 //   crm:{CAMPAIGN}:ready     the counters are valid: set by reconcile (`crm shared reconcile`)
 //   crm:{CAMPAIGN}:counters  hash, fields `d:STRATEGY` (deliveries), `r:STRATEGY` (millionths);
-//                            a budget pool's are `d:pool:NAME` and `r:pool:NAME`
+//                            a budget pool's are `d:pool:NAME` and `r:pool:NAME`; `v` 1 (layout)
 // Fail closed: when Redis cannot be reached, times out, or the campaign is not `ready` (a new
 // campaign, or a Redis that lost its data), reserve() returns QuotaCheck::Unavailable and
 // nothing is granted; the next reserve() after `retry_ms` reconnects. docs/scaling.md.
+// A Redis Cluster (`redis-cluster://SEED,...`): the campaign's slot is CRC16 of its tag; the
+// slot's owner comes from CLUSTER SLOTS; MOVED (a new owner: remembered) and ASK (a slot being
+// migrated: ASKING and the command on the target, once) are followed, TRYAGAIN retried, all
+// together at most `max_redirects` times per command, and every other fault fails closed.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,21 @@ namespace crm::state {
 
 // "redis://HOST:PORT" (PORT defaults to 6379).
 bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error);
+
+struct RedisNode {
+  std::string host;
+  int port = 6379;
+};
+// What `--shared` names: "redis://HOST:PORT" (one server: `cluster` false) or
+// "redis-cluster://HOST:PORT[,HOST:PORT]..." (seed nodes of a Redis Cluster, any of its nodes;
+// the others are asked when one does not answer).
+bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error);
+
+// The Redis Cluster hash slot of `key` (the cluster specification's HASH_SLOT): CRC16 (XMODEM)
+// of its hash tag (between the first `{` and the next `}`, when not empty), else of the whole
+// key, modulo 16384.
+uint16_t crc16_xmodem(std::string_view bytes);
+uint16_t cluster_slot(std::string_view key);
 
 class RedisQuotas : public Quotas {
  public:
@@ -58,25 +77,44 @@ class RedisQuotas : public Quotas {
 
   struct Stats {
     uint64_t reservations = 0, granted = 0, unavailable = 0, reconnects = 0;
+    uint64_t moved = 0, asked = 0, tryagain = 0;  // cluster redirections followed, TRYAGAIN retried
     std::string last_error;
   };
   const Stats& stats() const { return stats_; }
   std::string describe() const;
+  bool cluster() const { return cluster_; }
+  uint16_t slot() const { return slot_; }
+  // The server the campaign's commands go to (a cluster: its slot's owner as last learnt).
+  const RedisNode& node() const { return node_; }
 
  private:
   bool ensure(std::string& error);
   void drop(const std::string& why);
   void notice(const std::string& text);
-  // EVALSHA of script `which` (loading it after NOSCRIPT); null with `error` on failure.
   struct Reply;
+  // One command on the campaign's keys, sent to the server that holds them, following cluster
+  // redirections; `script` >= 0 when it is that script's EVALSHA (loaded again after NOSCRIPT).
+  // Null with `error` when there is no usable answer (the connection is dropped after an I/O
+  // failure; an error reply keeps it).
+  std::unique_ptr<Reply> run(const std::vector<std::string>& argv, int script, std::string& error);
+  // EVALSHA of script `which` on the campaign's two keys.
   std::unique_ptr<Reply> eval(int which, const std::vector<std::string>& args, std::string& error);
-  std::string io_error() const;  // the connection's error after a command got no reply
+  redisContext* open(const RedisNode& node, std::string& error) const;
+  bool load_scripts(redisContext* c, std::string& error);
+  bool discover(std::string& error);  // the owner of slot_ from the seeds' CLUSTER SLOTS
+  std::string io_error(redisContext* c) const;  // a connection's error after a command got no reply
 
   RedisQuotas() = default;
   SharedOptions o_;
-  std::string host_;
-  int port_ = 6379;
-  redisContext* c_ = nullptr;
+  std::vector<RedisNode> seeds_;
+  bool cluster_ = false;
+  uint16_t slot_ = 0;
+  RedisNode node_;             // the server; a cluster: the owner of slot_ (when owner_known_)
+  bool owner_known_ = false;
+  redisContext* c_ = nullptr;  // to node_
+  redisContext* ask_c_ = nullptr;  // to ask_node_, the target of the last ASK
+  RedisNode ask_node_;
+  redisContext* last_ = nullptr;   // the connection that answered the last command (WAIT goes there)
   int64_t retry_at_ = 0;  // steady-clock ms before which no connection is attempted
   bool reported_down_ = false, reported_unready_ = false;
   std::string sha_[2];

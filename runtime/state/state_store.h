@@ -218,13 +218,14 @@ std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& err
 // Campaign-wide counters shared by many processes through Redis (runtime/state/redis_quotas.h,
 // docs/scaling.md); the ledger stays each process's own.
 struct SharedOptions {
-  std::string url;                   // redis://HOST:PORT
+  std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // processes sharing counters name the same campaign
   int connect_timeout_ms = 500;
   int command_timeout_ms = 500;
   int retry_ms = 100;                // after a failure, reservations are refused without a new attempt this long
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas have it (WAIT)
   int wait_timeout_ms = 100;
+  int max_redirects = 5;             // a cluster's MOVED, ASK and TRYAGAIN followed per command
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 // `ledger` with its quotas() replaced by counters in Redis. Fails when the URL is malformed;

@@ -45,7 +45,8 @@ if events is not None:
         fail.append("%d events decided by no process (first e%d)" % (len(missing), missing[0]))
 counters = {}
 if redis:
-    out = subprocess.run(["redis-cli", "-p", redis[0], "HGETALL", "crm:{%s}:counters" % redis[1]],
+    # -c: a Redis Cluster node redirects to the slot's owner (no effect on a single server).
+    out = subprocess.run(["redis-cli", "-c", "-p", redis[0], "HGETALL", "crm:{%s}:counters" % redis[1]],
                          capture_output=True, text=True, check=True).stdout.split()
     counters = dict(zip(out[0::2], map(int, out[1::2])))
 for s in sorted(set(deliveries) | set(expect)):

@@ -7,7 +7,11 @@
 #      `crm shared reconcile` from the ledgers, grants resume, no grant without a reservation;
 #   3. kill -9 of crm processes mid-run, restarted: the ledgers equal an uninterrupted run (no
 #      duplicate, nothing lost); `reconcile --exact` gives back the killed runs' reservations;
-#   4. a slow, then silent, then dropping link (tcp_proxy.py): clear timeouts, no overgrant, resumes.
+#   4. a slow, then silent, then dropping link (tcp_proxy.py): clear timeouts, no overgrant, resumes;
+#   5. a 3-node Redis Cluster (redis-cli --cluster create), 4 processes on `redis-cluster://` while
+#      the campaign's slot migrates to another node (MIGRATING/IMPORTING, MIGRATE, SETSLOT NODE: the
+#      processes follow ASK, then MOVED): nothing refused, 0 overgrants, Redis equal to the ledgers;
+#      `crm shared show` and `reconcile --exact` through the cluster.
 # Exit 77 (skipped) without redis-server.
 set -euo pipefail
 crm=$1
@@ -62,7 +66,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 python3 "$here/gen_events.py" "$users" "$events" >"$tmp/events.jsonl"
 
-only=${CRM_SHARED_TEST_ONLY:-1234}
+only=${CRM_SHARED_TEST_ONLY:-12345}
 if [[ $only == *1* ]]; then
 echo "1. 4 processes, overlapping campaigns, shared stock and budget"
 port=$(free_port)
@@ -203,4 +207,79 @@ after=$(awk '/"reason":"shared_unavailable"/ { n = 0; next } /"outcome":"granted
 check --redis "$port" four --events "$live" "$tmp/four.db" || fail "scenario 4"
 echo "  $refused refused through the broken link; the run went on and granted again after it"
 fi
-echo "ok: shared counters hold under 4 processes, a Redis kill, crm kills and a broken link"
+
+if [[ $only == *5* ]]; then
+echo "5. a 3-node Redis Cluster: 4 processes while the campaign's slot migrates (ASK, then MOVED)"
+# Three client ports, and three cluster bus ports (by default port + 10000, which may be taken).
+read -r -a cports <<<"$(python3 -c 'import socket
+ss = [socket.socket() for _ in range(6)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')"
+cpids=()
+for i in 0 1 2; do
+  p=${cports[$i]}
+  mkdir -p "$tmp/cluster-$p"
+  redis-server --port "$p" --cluster-port "${cports[$((i + 3))]}" --bind 127.0.0.1 --cluster-enabled yes \
+    --cluster-config-file "$tmp/cluster-$p/nodes.conf" \
+    --cluster-node-timeout 5000 --save "" --appendonly no --dir "$tmp/cluster-$p" --logfile "$tmp/cluster-$p/log" &
+  pids+=($!) cpids+=($!)
+done
+cports=("${cports[@]:0:3}")
+for p in "${cports[@]}"; do
+  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+redis-cli --cluster create "127.0.0.1:${cports[0]}" "127.0.0.1:${cports[1]}" "127.0.0.1:${cports[2]}" \
+  --cluster-replicas 0 --cluster-yes >"$tmp/cluster-create.log" 2>&1 || fail "redis-cli --cluster create: $(cat "$tmp/cluster-create.log")"
+for p in "${cports[@]}"; do
+  for _ in $(seq 200); do redis-cli -p "$p" cluster info | grep -q cluster_state:ok && break; sleep 0.05; done
+done
+counters="crm:{five}:counters"
+slot=$(redis-cli -p "${cports[0]}" cluster keyslot "$counters")
+for p in "${cports[@]}"; do
+  case $(redis-cli -p "$p" exists "$counters") in MOVED*) ;; *) from=$p ;; esac
+done
+for p in "${cports[@]}"; do if [ "$p" != "$from" ]; then to=$p; fi; done
+# Seeds: one node that does not own the slot (the processes find the owner in CLUSTER SLOTS).
+url=redis-cluster://127.0.0.1:$to
+"$crm" shared reconcile --shared "$url" --campaign five >/dev/null
+cluster_part() {  # K PROGRAM
+  python3 "$here/gen_events.py" "$users" "$live" 1 | "$crm" run "$here/campaign_$2.crm" --events - --partition "$1/4" \
+    --state "sqlite:$tmp/five-$1.db" --shared "$url" --campaign five --commit-every 5 --out "$tmp/five-$1.jsonl" \
+    --format json 2>"$tmp/five-$1.err"
+}
+cluster_part 1 a & p1=$!
+cluster_part 2 a & p2=$!
+cluster_part 3 b & p3=$!
+cluster_part 4 b & p4=$!
+units="SELECT count(*) FROM crm_units"
+wait_for "$tmp"/five-{1,2,3,4}.db -- "$granted" 40
+redis-cli -p "$to" cluster setslot "$slot" importing "$(redis-cli -p "$from" cluster myid)" >/dev/null
+redis-cli -p "$from" cluster setslot "$slot" migrating "$(redis-cli -p "$to" cluster myid)" >/dev/null
+[ "$(redis-cli -p "$from" migrate 127.0.0.1 "$to" "" 0 5000 keys "crm:{five}:ready" "$counters")" = OK ] || fail "MIGRATE"
+n=0
+for db in "$tmp"/five-{1,2,3,4}.db; do n=$((n + $(sqlite3 "$db" "$units"))); done
+wait_for "$tmp"/five-{1,2,3,4}.db -- "$units" $((n + 300))  # decided while only ASK reaches the keys
+for p in "$to" "${cports[@]}"; do redis-cli -p "$p" cluster setslot "$slot" node "$(redis-cli -p "$to" cluster myid)" >/dev/null; done
+kill -0 "$p1" 2>/dev/null || fail "the stream ended before the slot was reassigned"
+for p in $p1 $p2 $p3 $p4; do wait "$p" || fail "a process of scenario 5 failed: $(cat "$tmp"/five-*.err)"; done
+! grep -l '"reason":"shared_unavailable"' "$tmp"/five-*.jsonl || fail "refused during the migration: $(cat "$tmp"/five-*.err)"
+! grep -q "shared counters unavailable" "$tmp"/five-*.err || fail "$(cat "$tmp"/five-*.err)"
+[ "$(redis-cli -p "$from" cluster countkeysinslot "$slot")" = 0 ] || fail "keys left on the source node"
+check --redis "$to" five --exact-redis --events "$live" --expect flash=200 --expect vip=80 --expect side=150 \
+  "$tmp"/five-{1,2,3,4}.db || fail "scenario 5"
+"$crm" shared show --shared "$url" --campaign five --format json --state "sqlite:$tmp/five-1.db" \
+  --state "sqlite:$tmp/five-2.db" --state "sqlite:$tmp/five-3.db" --state "sqlite:$tmp/five-4.db" >"$tmp/five-show.json"
+python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["was_ready"] and len(r["strategies"]) == 3, r
+for s in r["strategies"]:
+    assert s["ledgers"] == s["before"] == s["after"], s' <"$tmp/five-show.json" || fail "crm shared show: $(cat "$tmp/five-show.json")"
+redis-cli -p "$to" del "$counters" >/dev/null
+"$crm" shared reconcile --shared "$url" --campaign five --exact --state "sqlite:$tmp/five-1.db" \
+  --state "sqlite:$tmp/five-2.db" --state "sqlite:$tmp/five-3.db" --state "sqlite:$tmp/five-4.db" >/dev/null
+check --redis "$from" five --exact-redis "$tmp"/five-{1,2,3,4}.db >/dev/null || fail "reconcile --exact through the cluster"
+for p in "${cpids[@]}"; do kill -9 "$p"; wait "$p" 2>/dev/null || true; done
+echo "  the slot moved from :$from to :$to mid-run; no refusal, Redis equal to the ledgers"
+fi
+echo "ok: shared counters hold under 4 processes, a Redis kill, crm kills, a broken link and a cluster migration"
