@@ -1668,7 +1668,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     if (cx.block == "resource" && line_start) {
       // Every kind's properties (type_checker.cc props_for), messages' texts and costs included.
       for (const char* kw : {"discount", "threshold", "category", "item", "store", "city", "claim", "use", "decay",
-                             "fixed_from_third", "amount", "title", "body", "text", "subject", "link", "cost"})
+                             "fixed_from_third", "funded", "amount", "title", "body", "text", "subject", "link", "cost"})
         add(std::string(kw) + ":", SymbolKind::Keyword, "property", "", std::string(kw) + ": ");
       return out;
     }

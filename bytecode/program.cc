@@ -235,6 +235,8 @@ std::string serialize(const Program& p) {
     w.u32(uint32_t(r.draw_values.size()));
     for (size_t j = 0; j < r.draw_values.size(); ++j) { w.i64(r.draw_values[j]); w.i64(r.draw_weights[j]); }
     w.i64(r.percent); w.i64(r.cost);
+    w.u32(uint32_t(r.funders.size()));
+    for (auto& f : r.funders) { w.str(f.name); w.i64(f.share); }
     for (auto* parts : {&r.text_parts, &r.title_parts}) {
       w.u32(uint32_t(parts->size()));
       for (auto& t : *parts) { w.str(t.literal); w.u32(uint32_t(t.field)); w.b(t.has_fallback); w.str(t.fallback); }
@@ -357,6 +359,10 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
     x.draw = r.enum_<Resource::Draw>(3); x.draw_lo = r.i64(); x.draw_hi = r.i64(); x.draw_step = r.i64();
     for (uint32_t j = 0, m = r.count(16); j < m && r.ok(); ++j) { x.draw_values.push_back(r.i64()); x.draw_weights.push_back(r.i64()); }
     x.percent = r.i64(); x.cost = r.i64();
+    for (uint32_t j = 0, m = r.count(12); j < m && r.ok(); ++j) {
+      auto& f = x.funders.emplace_back();
+      f.name = r.str(); f.share = r.i64();
+    }
     for (auto* parts : {&x.text_parts, &x.title_parts})
       for (uint32_t j = 0, m = r.count(10); j < m && r.ok(); ++j) {
         auto& t = parts->emplace_back();
@@ -525,6 +531,15 @@ bool verify(const Program& p, std::string& error) {
       return fail(fmt::format("resource `{}` has a negative amount or a decay outside 0..100%", r.name));
     if (r.percent < 0 || r.percent > kScale || r.cost < 0)
       return fail(fmt::format("resource `{}` has a percentage outside 0..100% or a negative cost", r.name));
+    if (!r.funders.empty()) {
+      int64_t sum = 0;
+      for (const auto& f : r.funders) {
+        if (f.share <= 0 || f.share > kScale || f.name.empty())
+          return fail(fmt::format("resource `{}` has a funder's share outside 0..100%", r.name));
+        sum += f.share;
+      }
+      if (sum != kScale) return fail(fmt::format("resource `{}`: its funders' shares do not add up to 100%", r.name));
+    }
     for (const auto* parts : {&r.text_parts, &r.title_parts})
       for (const auto& t : *parts)
         if (t.field < -1 || t.field >= int32_t(p.profile.size()))

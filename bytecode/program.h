@@ -27,7 +27,8 @@ namespace crm::bytecode {
 // and title templates.
 // v12: strategies carry a delayed trigger (delay, cancelling event and keys).
 // v13: budget pools (Program::pools, Strategy::pool) and A/B/n arms (Strategy::arms, Action::arm).
-constexpr uint32_t kFormatVersion = 13;
+// v14: resources name who funds their subsidy (Resource::funders).
+constexpr uint32_t kFormatVersion = 14;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -288,6 +289,14 @@ struct Resource {
   std::vector<int64_t> draw_values, draw_weights;
   // `discount: P% up to CAP`: percent in millionths of 1 (100000 = 10%), discount is the cap.
   int64_t percent = 0;
+  // `funded: {merchant: 70%, platform: 30%}`: who pays the subsidy (000 section 5), each share in
+  // millionths of 1 (700000 = 70%), the shares summing to 1000000; empty: not declared. Only
+  // reports read it (a subsidy split by funder); it changes no decision.
+  struct Funder {
+    std::string name;
+    int64_t share = 0;
+  };
+  std::vector<Funder> funders;
 };
 inline constexpr const char* kRestrictionNames[4] = {"category", "item", "store", "city"};
 

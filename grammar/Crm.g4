@@ -55,8 +55,11 @@ propValue
     | 'within' arith 'after' 'claim'     # afterClaimValue
     | drawValue                          # randomValue
     | pct=percent 'up' 'to' upTo=arith   # cappedValue
+    | '{' fundShare (',' fundShare)* ','? '}'  # fundersValue
     | expr                               # exprValue
     ;
+// Who pays a resource's subsidy (000 section 5: merchant and platform subsidies), `merchant: 70%`.
+fundShare : funder=ident ':' share=PERCENT ;
 
 // ---- strategies ----------------------------------------------------------------------------
 strategyDecl

@@ -104,6 +104,7 @@ struct Pair {
 
 struct Acc {
   Indicators row;
+  std::map<std::string, int64_t, std::less<>> by_funder;  // subsidy by funder (resource `funded:`)
 };
 
 // Lookups by string_view without building a std::string per ledger row.
@@ -282,6 +283,28 @@ struct Builder {
     last_pair = found;
     return pairs[found];
   }
+  // Who funds each resource's subsidy, from the program (`funded:`); without one, or for a
+  // resource that declares none, the whole subsidy is "undeclared". The split of an amount is
+  // floor(amount x share) for each funder, and what rounding leaves goes to the first funder
+  // listed, so the parts add up to the subsidy exactly.
+  std::unordered_map<std::string, std::vector<bytecode::Resource::Funder>, TextHash, std::equal_to<>> funders;
+  std::vector<std::pair<std::string_view, int64_t>> split_parts;
+  const std::vector<std::pair<std::string_view, int64_t>>& split_by_funder(std::string_view resource, int64_t amount) {
+    split_parts.clear();
+    auto it = funders.find(resource);
+    if (it == funders.end() || it->second.empty()) {
+      split_parts.emplace_back("undeclared", amount);
+      return split_parts;
+    }
+    int64_t left = amount;
+    for (const auto& f : it->second) {
+      const int64_t part = static_cast<int64_t>(static_cast<__int128>(amount) * f.share / 1'000'000);
+      split_parts.emplace_back(f.name, part);
+      left -= part;
+    }
+    split_parts.front().second += left;
+    return split_parts;
+  }
   uint32_t user_of(std::string_view name) {
     if (last_user_id != UserTable::kNone && name == last_user_name) return last_user_id;
     last_user_name.assign(name);
@@ -311,11 +334,11 @@ struct Builder {
     // escaped), so finding it marks a message.
     bool ok = sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
-                                 "instr(json, ',\"cost\":') > 0 FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK ||
               sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
-                                 "instr(json, ',\"cost\":') > 0 FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
       r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
@@ -408,10 +431,16 @@ struct Builder {
         }
         else if (outcome == "control") each(s, ch, day, [](Acc& a) { a.row.control++; });
         else if (outcome == "redeemed") {
+          const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
           each(s, ch, day, [&](Acc& a) {
             a.row.redeemed++;
             a.row.subsidy += amount;
             a.row.redemption_sales += sales;
+            for (const auto& [funder, part] : parts) {
+              auto it = a.by_funder.find(funder);
+              if (it == a.by_funder.end()) it = a.by_funder.emplace(std::string(funder), 0).first;
+              it->second += part;
+            }
           });
           pair(s, u).cost += amount;
         }
@@ -606,6 +635,7 @@ struct Builder {
     });
     for (auto& [k, a] : order) {
       Indicators& i = a->row;
+      for (auto& [funder, amount] : a->by_funder) i.subsidy_by_funder.push_back({funder, amount});
       const bool strategy_row = i.channel.empty() && i.day.empty();
       i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
       i.reach_rate = ratio(double(i.visited), double(i.reached));
@@ -871,6 +901,8 @@ Report build(const Options& options) {
       return r;
     }
     Builder b(options, r);
+    if (prog)
+      for (const auto& res : prog->resources) b.funders[res.name] = res.funders;
     if (!b.read_ledger() || !b.read_events()) return r;
     if (!prog) read_recorded_splits(options.state, b.recorded_splits);
     b.finish_indicators();

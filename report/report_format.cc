@@ -45,6 +45,11 @@ void indicator_fields(const Indicators& i, const Visit& f) {
   f("budget_spent", money(i.budget_spent));
   count("redeemed", i.redeemed);
   f("subsidy", money(i.subsidy));
+  {
+    std::string by = "{";
+    for (const auto& x : i.subsidy_by_funder) by += (by.size() > 1 ? "," : "") + q(x.funder) + ":" + money(x.subsidy);
+    f("subsidy_by_funder", by + "}");
+  }
   f("message_cost", money(i.message_cost));
   f("cost", money(i.cost));
   f("redemption_sales", money(i.redemption_sales));
@@ -182,6 +187,12 @@ std::string to_csv(const Report& r) {
   auto value = [](const std::string& json) { return json == "null" ? std::string() : json; };
   for (const Indicators& i : r.indicators)
     indicator_fields(i, [&](const char* n, const std::string& v) {
+      if (std::string_view(n) == "subsidy_by_funder") {  // one line per funder: subsidy_by_funder.NAME
+        for (const auto& x : i.subsidy_by_funder)
+          out += fmt::format("indicators,{},{},{},,{},{}\n", cell(i.strategy), cell(i.channel), i.day,
+                             cell("subsidy_by_funder." + x.funder), money(x.subsidy));
+        return;
+      }
       out += fmt::format("indicators,{},{},{},,{},{}\n", cell(i.strategy), cell(i.channel), i.day, n, value(v));
     });
   for (const Experiment& e : r.experiments) {

@@ -194,11 +194,18 @@ struct FnDecl : Decl {
 
 // Draw: `random A .. B step S` (a = A, b = B, step = S) or `random {v: p%, ...}` (draw_table).
 // Capped: `discount: 10% up to 20 CNY` (a = the percentage, b = the cap).
-enum class PropKind : uint8_t { Value, Range, AfterClaim, Draw, Capped };
+// Funders: `funded: {merchant: 70%, platform: 30%}` (who pays the subsidy; funders).
+enum class PropKind : uint8_t { Value, Range, AfterClaim, Draw, Capped, Funders };
 struct DrawEntry {
   Expr* value = nullptr;
   std::string weight;  // the percentage as written, without `%`
   Span weight_span;
+};
+struct FundShare {
+  std::string funder;
+  Span funder_span;
+  std::string share;  // the percentage as written, without `%`
+  Span share_span;
 };
 struct Property : Node {
   std::string key;
@@ -208,6 +215,7 @@ struct Property : Node {
   Expr* b = nullptr;  // the range end, or the cap
   Expr* step = nullptr;  // Draw over a range: the step (null when not written)
   std::vector<DrawEntry> draw_table;  // Draw from a table (empty for a range)
+  std::vector<FundShare> funders;     // Funders
 };
 
 struct ResourceDecl : Decl {

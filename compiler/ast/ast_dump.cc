@@ -191,6 +191,11 @@ std::string dump(const Module& m) {
             out += ")";
           }
           else if (p->kind == PropKind::Capped) out += "(up-to " + dump(p->a) + " " + dump(p->b) + ")";
+          else if (p->kind == PropKind::Funders) {
+            out += "(funders";
+            for (auto& f : p->funders) out += " (" + f.funder + " " + f.share + "%)";
+            out += ")";
+          }
           else out += dump(p->a);
           out += ")";
         }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "compiler/codegen/ir.h"
+#include "support/decimal.h"
 #include "compiler/format/formatter.h"
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
@@ -366,6 +367,12 @@ class Codegen {
         out.decay = const_int(pr->a);
       } else if (pr->key == "fixed_from_third") {
         out.fixed_from_third = const_int(pr->a);
+      } else if (pr->key == "funded" && pr->kind == PropKind::Funders) {
+        for (const auto& f : pr->funders) {
+          auto share = support::Decimal::parse(f.share);
+          if (!share) throw Unsupported("a malformed funder's share");
+          out.funders.push_back({f.funder, share->units() / 100});  // percent -> millionths of 1
+        }
       } else if (pr->key == "category" || pr->key == "item" || pr->key == "store" || pr->key == "city") {
         // Usage restrictions, checked when the coupon is redeemed: a string or a set of strings.
         std::vector<std::string> allowed;

@@ -632,6 +632,12 @@ std::string decl(const Decl* d, const Comments& cm, size_t width) {
         else if (p->kind == PropKind::AfterClaim) t += "within " + sub(p->a, kAdd) + " after claim";
         else if (p->kind == PropKind::Draw) t += format_draw(p);
         else if (p->kind == PropKind::Capped) t += sub(p->a, kAdd) + " up to " + sub(p->b, kAdd);
+        else if (p->kind == PropKind::Funders) {
+          t += "{";
+          for (size_t i = 0; i < p->funders.size(); ++i)
+            t += (i ? ", " : "") + p->funders[i].funder + ": " + p->funders[i].share + "%";
+          t += "}";
+        }
         else t += expr(p->a, kIf);
         items.push_back({p->span, t});
       }

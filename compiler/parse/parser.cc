@@ -379,6 +379,17 @@ class Builder {
           p->a = n;
         }
         p->b = v->upTo ? arith(v->upTo) : nullptr;
+      } else if (auto* v = dynamic_cast<P::FundersValueContext*>(pc->propValue())) {
+        p->kind = ast::PropKind::Funders;
+        for (auto* f : v->fundShare()) {
+          ast::FundShare fs;
+          fs.funder = text(f->funder);
+          fs.funder_span = span(f->funder);
+          std::string w = text(f->share);
+          fs.share = w.empty() ? w : w.substr(0, w.size() - 1);
+          fs.share_span = span(f->share);
+          p->funders.push_back(fs);
+        }
       } else if (auto* v = dynamic_cast<P::ExprValueContext*>(pc->propValue())) {
         p->a = expr(v->expr());
       }

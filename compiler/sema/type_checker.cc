@@ -153,7 +153,7 @@ class Checker {
 
   struct PropSpec {
     const char* key;
-    enum Want { MoneyV, IntV, StringV, StringOrSet, Window, UseWindow, Template, Ratio } want;
+    enum Want { MoneyV, IntV, StringV, StringOrSet, Window, UseWindow, Template, Ratio, Funders } want;
     bool required;
   };
 
@@ -163,7 +163,7 @@ class Checker {
         {"category", PropSpec::StringOrSet, false}, {"item", PropSpec::StringOrSet, false},
         {"store", PropSpec::StringOrSet, false},  {"city", PropSpec::StringOrSet, false},
         {"claim", PropSpec::Window, false},       {"use", PropSpec::UseWindow, false},
-        {"title", PropSpec::StringV, false}};
+        {"title", PropSpec::StringV, false},      {"funded", PropSpec::Funders, false}};
     // A shared red envelope pays less to users who claim it again (000 section 4): the second
     // claim is reduced by `decay`, the third and later pay `fixed_from_third`.
     static const std::vector<PropSpec> kRedEnvelope = [] {
@@ -321,6 +321,17 @@ class Checker {
     auto expect_kind = [&](PropSpec::Want w) {
       return (w == PropSpec::Window || w == PropSpec::UseWindow) ? "between <time> and <time>" : "a value";
     };
+    if (p->kind == PropKind::Funders || spec.want == PropSpec::Funders) {
+      if (p->kind != PropKind::Funders || spec.want != PropSpec::Funders) {
+        sink_.report(Code::E0504, p->key_span,
+                     spec.want == PropSpec::Funders
+                         ? fmt::format("{} takes the funders' shares, such as `{{merchant: 70%, platform: 30%}}`", bt(p->key))
+                         : fmt::format("{} takes {}, not funders' shares", bt(p->key), expect_kind(spec.want)));
+        return;
+      }
+      check_funders(p);
+      return;
+    }
     if (p->kind == PropKind::Draw) {
       check_draw(env, spec, p);
       return;
@@ -405,6 +416,35 @@ class Checker {
     }
   }
 
+
+  // `funded: {merchant: 70%, platform: 30%}`: distinct funders, each share above 0% and at most
+  // 100% in steps of 0.0001%, together exactly 100% (the report splits every subsidy by them).
+  void check_funders(const Property* p) {
+    std::map<std::string, const FundShare*> seen;
+    Decimal sum;
+    bool ok = true;
+    for (const auto& f : p->funders) {
+      if (auto [it, fresh] = seen.emplace(f.funder, &f); !fresh) {
+        auto& d = sink_.report(Code::E0560, f.funder_span, fmt::format("funder {} is named twice", bt(f.funder)));
+        d.secondary.push_back({it->second->funder_span, "first named here"});
+        d.help = "give each funder one share";
+        ok = false;
+        continue;
+      }
+      auto share = Decimal::parse(f.share);
+      if (!share || share->units() <= 0 || share->units() > 100 * Decimal::kScale || share->units() % 100 != 0) {
+        sink_.report(Code::E0560, f.share_span, fmt::format("funder {} has the share {}%", bt(f.funder), f.share))
+            .help = "a share is above 0% and at most 100%, with at most four decimals";
+        ok = false;
+        continue;
+      }
+      sum = Decimal::from_units(sum.units() + share->units());
+    }
+    if (ok && sum.units() != 100 * Decimal::kScale) {
+      sink_.report(Code::E0560, p->key_span, fmt::format("the funders' shares add up to {}%, not 100%", sum.to_string()))
+          .help = "every subsidy is split among its funders: their shares must add up to exactly 100%";
+    }
+  }
 
   // ---- random amounts ------------------------------------------------------------------------
 

@@ -65,6 +65,14 @@ struct Indicators {
   int64_t budget_spent = 0;       // money: their face value and the messages' cost, which the budget reserves at grant
   int64_t redeemed = 0;           // redemption rows
   int64_t subsidy = 0;            // money: face value of the redeemed grants
+  // The subsidy split by who funds it (a resource's `funded: {merchant: 70%, platform: 30%}`,
+  // read from Options::program), by funder name; a resource without funders, or every resource
+  // when no program is given, counts under "undeclared". The parts add up to `subsidy`.
+  struct FunderSubsidy {
+    std::string funder;
+    int64_t subsidy = 0;  // money
+  };
+  std::vector<FunderSubsidy> subsidy_by_funder;
   int64_t message_cost = 0;       // money: what the granted (and held) push, SMS and e-mail cost (`cost:`)
   int64_t cost = 0;               // money: subsidy + message_cost, the cost of delivery
   int64_t redemption_sales = 0;   // money: order amounts of the redemptions

@@ -272,6 +272,41 @@ TEST(Report, MessageCostsAreCostsOfDeliveryNotRedeemableGrants) {
   EXPECT_NE(json.find("\"message_cost\":0.4,\"cost\":10.4,"), std::string::npos) << json;
 }
 
+// The coupon funded 70% by the merchant and 30% by the platform (000 section 5): a's redemption
+// of 10 CNY is 7 and 3; without the program the report cannot know and says "undeclared".
+TEST(Report, SubsidyIsSplitByItsFunders) {
+  std::string program = kProgram;
+  program.replace(program.find("    threshold: 50 CNY\n"), 0, "    funded: {merchant: 70%, platform: 30%}\n");
+  std::string events;
+  Options o;
+  o.state = record_ledger("funders", events, program.c_str());
+  auto compiled = crm::compile_modules({{"funders", program}});
+  ASSERT_TRUE(compiled.program.valid()) << compiled.diagnostics.render_text();
+  o.program = &compiled.program;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  const Indicators& i = r.indicators[0];
+  EXPECT_EQ(i.subsidy, 10'000'000);
+  ASSERT_EQ(i.subsidy_by_funder.size(), 2u);
+  EXPECT_EQ(i.subsidy_by_funder[0].funder, "merchant");
+  EXPECT_EQ(i.subsidy_by_funder[0].subsidy, 7'000'000);
+  EXPECT_EQ(i.subsidy_by_funder[1].funder, "platform");
+  EXPECT_EQ(i.subsidy_by_funder[1].subsidy, 3'000'000);
+  // The day of the redemption carries the split too; the day of the grant has none.
+  ASSERT_EQ(r.indicators.size(), 4u);
+  EXPECT_TRUE(r.indicators[2].subsidy_by_funder.empty());
+  EXPECT_EQ(r.indicators[3].subsidy_by_funder.size(), 2u);
+  const std::string json = to_json(r), csv = to_csv(r);
+  EXPECT_NE(json.find("\"subsidy_by_funder\":{\"merchant\":7,\"platform\":3}"), std::string::npos) << json;
+  EXPECT_NE(csv.find("indicators,welcome,,,,subsidy_by_funder.platform,3\n"), std::string::npos) << csv;
+  o.program = nullptr;
+  Report plain = build(o);
+  ASSERT_TRUE(plain.ok) << plain.error;
+  ASSERT_EQ(plain.indicators[0].subsidy_by_funder.size(), 1u);
+  EXPECT_EQ(plain.indicators[0].subsidy_by_funder[0].funder, "undeclared");
+  EXPECT_EQ(plain.indicators[0].subsidy_by_funder[0].subsidy, 10'000'000);
+}
+
 // A daily delivery of two actions on two channels, three days running: each user is reached
 // once per strategy, per channel and per day.
 TEST(Report, ReachedUsersAreCountedOncePerChannelAndDay) {
