@@ -148,6 +148,7 @@ crm_outcome c_outcome(crm::Decision::Outcome o) {
     case crm::Decision::Outcome::Held: return CRM_OUTCOME_HELD;
     case crm::Decision::Outcome::Pending: return CRM_OUTCOME_PENDING;
     case crm::Decision::Outcome::Cancelled: return CRM_OUTCOME_CANCELLED;
+    case crm::Decision::Outcome::Rollout: return CRM_OUTCOME_ROLLOUT;
   }
   return CRM_OUTCOME_REJECTED;
 }

@@ -3,7 +3,10 @@
 // decisions replayed from a ledger as well as fresh ones.
 #include "api/decision.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <limits>
 #include <optional>
 
 #include "runtime/engine/json_line.h"
@@ -23,11 +26,42 @@ const char* outcome_name(Decision::Outcome o) {
     case Decision::Outcome::Held: return "held";
     case Decision::Outcome::Pending: return "pending";
     case Decision::Outcome::Cancelled: return "cancelled";
+    case Decision::Outcome::Rollout: return "rollout";
   }
   return "?";
 }
 
 namespace detail {
+
+namespace {
+
+// One column of a `rollout` record's groups (runtime/engine/rollout.cc writes them as arrays).
+bool rollout_column(const std::string& key, const engine::JsonValue& v, Decision& out) {
+  static const char* const kColumns[] = {"groups", "users",  "converters", "orders", "spend",        "metric_value",
+                                         "uplift", "low",    "high",       "p_value", "excludes_zero"};
+  if (std::find(std::begin(kColumns), std::end(kColumns), key) == std::end(kColumns)) return false;
+  if (out.rollout_groups.size() < v.items.size()) out.rollout_groups.resize(v.items.size());
+  for (size_t i = 0; i < v.items.size(); ++i) {
+    const engine::JsonValue& x = v.items[i];
+    Decision::RolloutGroup& g = out.rollout_groups[i];
+    const bool null = x.kind == engine::JsonValue::Kind::Null;
+    const double d = null ? std::numeric_limits<double>::quiet_NaN() : std::strtod(x.text.c_str(), nullptr);
+    if (key == "groups") g.group = x.text;
+    else if (key == "users") g.users = std::strtoll(x.text.c_str(), nullptr, 10);
+    else if (key == "converters") g.converters = std::strtoll(x.text.c_str(), nullptr, 10);
+    else if (key == "orders") g.orders = std::strtoll(x.text.c_str(), nullptr, 10);
+    else if (key == "spend") g.spend_millionths = support::Decimal::parse(x.text).value_or(support::Decimal{}).units();
+    else if (key == "metric_value") g.value = d;
+    else if (key == "uplift") g.uplift = d;
+    else if (key == "low") g.low = d;
+    else if (key == "high") g.high = d;
+    else if (key == "p_value") g.p_value = d;
+    else if (key == "excludes_zero") g.excludes_zero = x.boolean;
+  }
+  return true;
+}
+
+}  // namespace
 
 bool parse_decision(std::string json, Decision& out, std::string& error) {
   std::vector<engine::JsonMember> members;
@@ -63,10 +97,14 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
     else if (k == "segments" && m.value.kind == engine::JsonValue::Kind::Number) out.segments = std::strtoll(m.value.text.c_str(), nullptr, 10);
     else if (k == "pool" && text) out.pool = m.value.text;
     else if (k == "arm" && text) out.arm = m.value.text;
+    else if (k == "rollout" && text) out.rollout = m.value.text;
+    else if (k == "metric" && text) out.rollout_metric = m.value.text;
+    else if (m.value.kind == engine::JsonValue::Kind::Array && rollout_column(k, m.value, out)) continue;
     else if (k == "outcome" && text) {
       for (auto o : {Decision::Outcome::Granted, Decision::Outcome::Rejected, Decision::Outcome::Control,
                      Decision::Outcome::Redeemed, Decision::Outcome::RedeemRejected, Decision::Outcome::Expired,
-                     Decision::Outcome::Held, Decision::Outcome::Pending, Decision::Outcome::Cancelled})
+                     Decision::Outcome::Held, Decision::Outcome::Pending, Decision::Outcome::Cancelled,
+                     Decision::Outcome::Rollout})
         if (m.value.text == outcome_name(o)) out.outcome = o, has_outcome = true;
       if (!has_outcome) {
         error = "unknown outcome `" + m.value.text + "`";
@@ -106,7 +144,7 @@ bool parse_decision(std::string json, Decision& out, std::string& error) {
       out.has_percent = true;
     }  // other keys: later versions of the contract may add fields
   }
-  if (!has_outcome || out.user.empty()) {
+  if (!has_outcome || (out.user.empty() && out.outcome != Decision::Outcome::Rollout)) {
     error = "no outcome or user";
     return false;
   }

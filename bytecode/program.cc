@@ -280,6 +280,16 @@ std::string serialize(const Program& p) {
     for (auto& a : s.arms) { w.str(a.name); w.u32(uint32_t(a.basis_points)); }
     for (auto& a : s.actions) w.u32(uint32_t(a.arm));
   }
+  // v15: each strategy's roll-out.
+  for (auto& s : p.strategies) {
+    w.b(s.has_rollout);
+    if (!s.has_rollout) continue;
+    const Rollout& ro = s.rollout;
+    w.u32(uint32_t(ro.arms.size()));
+    for (int32_t a : ro.arms) w.u32(uint32_t(a));
+    w.u32(uint32_t(ro.metric));
+    w.i64(ro.after); w.i64(ro.decide_at); w.u32(uint32_t(ro.order_event)); w.u32(uint32_t(ro.amount_field)); w.i64(ro.window);
+  }
 
   return seal(w.out);
 }
@@ -413,6 +423,16 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
       Arm a; a.name = r.str(); a.basis_points = int32_t(r.u32()); s.arms.push_back(a);
     }
     for (auto& a : s.actions) a.arm = int32_t(r.u32());
+  }
+  for (auto& s : p.strategies) {
+    if (!r.ok()) break;
+    s.has_rollout = r.b();
+    if (!s.has_rollout) continue;
+    Rollout& ro = s.rollout;
+    for (uint32_t j = 0, m = r.count(4); j < m && r.ok(); ++j) ro.arms.push_back(int32_t(r.u32()));
+    ro.metric = static_cast<RolloutMetric>(r.u32() & 0xff);
+    ro.after = r.i64(); ro.decide_at = r.i64(); ro.order_event = int32_t(r.u32()); ro.amount_field = int32_t(r.u32());
+    ro.window = r.i64();
   }
   if (!r.ok() || !r.at_end()) {
     error = "malformed program payload";
@@ -612,6 +632,22 @@ bool verify(const Program& p, std::string& error) {
     if (shares > 10000) return bad("its control group and arms take more than every bucket");
     for (const auto& a : s.actions)
       if (a.arm < -1 || a.arm >= int32_t(s.arms.size())) return bad("an action names a missing arm");
+    if (s.has_rollout) {
+      const Rollout& ro = s.rollout;
+      if (ro.arms.empty() || s.control_basis_points <= 0) return bad("its roll-out has no arms or no control group");
+      std::set<int32_t> listed;
+      for (int32_t a : ro.arms)
+        if (a < 0 || a >= int32_t(s.arms.size()) || !listed.insert(a).second) return bad("its roll-out names a missing arm, or one twice");
+      if (ro.metric != RolloutMetric::Conversion && ro.metric != RolloutMetric::SpendPerUser)
+        return bad("its roll-out has an unknown metric");
+      if (ro.after <= 0 || ro.window <= 0) return bad("its roll-out's duration or window is not positive");
+      if (ro.order_event < 0 || ro.order_event >= int32_t(p.events.size())) return bad("its roll-out measures a missing event");
+      const auto& fields = p.events[size_t(ro.order_event)].fields;
+      if (ro.amount_field < -1 || ro.amount_field >= int32_t(fields.size()) ||
+          (ro.amount_field >= 0 && fields[size_t(ro.amount_field)].kind != Kind::Money) ||
+          (ro.metric == RolloutMetric::SpendPerUser && ro.amount_field < 0))
+        return bad("its roll-out sums a field that is not a Money amount of the order event");
+    }
     for (const auto& c : s.per_user)
       if (!cap_ok(c)) return bad("a per-user limit has a count or period that is not positive");
     for (const auto& a : s.actions) {

@@ -28,7 +28,8 @@ namespace crm::bytecode {
 // v12: strategies carry a delayed trigger (delay, cancelling event and keys).
 // v13: budget pools (Program::pools, Strategy::pool) and A/B/n arms (Strategy::arms, Action::arm).
 // v14: resources name who funds their subsidy (Resource::funders).
-constexpr uint32_t kFormatVersion = 14;
+// v15: strategies carry an automatic roll-out of the winner (Strategy::rollout).
+constexpr uint32_t kFormatVersion = 15;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -189,6 +190,21 @@ struct Pool {
   int64_t stock = -1;  // -1: unlimited
 };
 
+// `rollout: best of (A, B) by METRIC after D`: at `decide_at` (the strategy's start plus D) the
+// engine compares the listed arms with the control group on the metric and, when one is better
+// with an interval that excludes no uplift, sends its actions to the users in no arm and not in
+// control from then on (docs/semantics.md, "Automatic roll-out").
+enum class RolloutMetric : uint8_t { Conversion = 0, SpendPerUser = 1 };
+struct Rollout {
+  std::vector<int32_t> arms;  // indexes into Strategy::arms, as listed
+  RolloutMetric metric = RolloutMetric::Conversion;
+  int64_t after = 0;          // D, microseconds
+  int64_t decide_at = 0;      // the strategy's start + D
+  int32_t order_event = -1;   // the `Order` event: an order after a delivery is a conversion
+  int32_t amount_field = -1;  // its Money `amount`, summed as spend (spend_per_user needs it); -1: none
+  int64_t window = 0;         // attribution window after a user's first decision, microseconds
+};
+
 struct Strategy {
   std::string name, business;
   int64_t priority = 0;
@@ -237,6 +253,8 @@ struct Strategy {
   std::string cancel_text;                               // `after 2 hours unless Pay where ...`, for explain
   int32_t pool = -1;                  // `from pool NAME`: index into Program::pools
   std::vector<Arm> arms;              // `split: variants ...`: buckets after the control group
+  bool has_rollout = false;           // `rollout: ...`
+  Rollout rollout;
   // The arm of bucket b (0..9999): its index, -1 for the control group or no arm.
   int32_t arm_of(int64_t bucket) const {
     int64_t at = control_basis_points;

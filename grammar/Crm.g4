@@ -77,6 +77,7 @@ clause
     | 'zone' ':' STRING                              # zoneClause
     | 'exclusive' ':' group=STRING                   # exclusiveClause
     | 'value' ':' expr                               # valueClause
+    | rolloutSpec                                    # rolloutClause
     ;
 
 // The program's default time zone, for strategies without `zone:` and for segments on their own.
@@ -195,7 +196,7 @@ ident
     | 'business' | 'same' | 'once' | 'previous' | 'since' | 'send' | 'grant' | 'via' | 'much'
     | 'unredeemed' | 'resource' | 'priority' | 'split' | 'zone' | 'quiet' | 'salt'
     | 'pacing' | 'exclusive' | 'drop' | 'value' | 'random' | 'step' | 'chance' | 'with' | 'to' | 'up'
-    | 'received' | 'redeemed' | 'pool' | 'from' | 'variants' | 'arm'
+    | 'received' | 'redeemed' | 'pool' | 'from' | 'variants' | 'arm' | rolloutWord
     ;
 
 // ---- random and referral rewards ------------------------------------------------------------
@@ -231,6 +232,14 @@ poolRef  : 'from' 'pool' pool=ident ;
 variants  : 'variants' armShare (',' armShare)* ;
 armShare  : name=ident percent ;
 armTarget : 'for' 'arm' arm=ident ;
+
+// ---- automatic roll-out of the winner (design article 002) -----------------------------------
+// (Last of the parser rules, so its new tokens are numbered after every older one; `ident` reaches
+// them through rolloutWord, so `rollout`, `best`, `of` and `by` stay usable as names.)
+// `rollout: best of (A, B, C) by conversion after 3 days`: at the strategy's start plus the
+// duration, the engine picks the best arm against the control group and sends it to the rest.
+rolloutSpec : 'rollout' ':' 'best' 'of' '(' ident (',' ident)* ','? ')' 'by' metric=ident 'after' wait=DURATION ;
+rolloutWord : 'rollout' | 'best' | 'of' | 'by' ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT

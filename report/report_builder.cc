@@ -24,7 +24,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "report/statistics.h"
+#include "support/statistics.h"
 #include "bytecode/program.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
@@ -33,6 +33,17 @@
 
 namespace crm::report {
 namespace {
+
+// The statistics are the engine's too (the automatic roll-out decides with them).
+using support::ChiSquare;
+using support::MeanDifference;
+using support::ProportionDifference;
+using support::Relative;
+using support::chi_square_fit;
+using support::newcombe;
+using support::relative_uplift;
+using support::welch;
+Interval interval(const support::Interval& i) { return {i.low, i.high}; }
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kDay = 86'400'000'000LL;
@@ -360,6 +371,12 @@ struct Builder {
       std::string_view outcome = text(4);
       std::string_view strategy = text(3);
       if (strategy.empty()) continue;  // a redemption of nothing this program granted
+      // A roll-out's choice is no user's decision (its numbers are in its JSON); the rows decided
+      // for the rest of the audience after it are treated rows of the strategy like any other.
+      if (outcome == "rollout") {
+        last_strategy = kAll;
+        continue;
+      }
       const uint32_t s = strategy_ids(strategy);
       const uint32_t u = user_of(text(2));
       std::string_view ch_text = text(6);
@@ -715,8 +732,8 @@ struct Builder {
         auto proportion = [&](const char* metric, int64_t xt, int64_t xc) {
           ProportionDifference d = newcombe(xt, T.users, xc, C.users, o.confidence);
           Relative rel = relative_uplift(d.p1, d.p1 * (1 - d.p1), T.users, d.p2, d.p2 * (1 - d.p2), C.users, o.confidence);
-          out.push_back({arm, metric, "newcombe_wilson", d.p1, d.p2, d.difference, d.interval, rel.uplift, rel.interval,
-                         d.p_value});
+          out.push_back({arm, metric, "newcombe_wilson", d.p1, d.p2, d.difference, interval(d.interval), rel.uplift,
+                         interval(rel.interval), d.p_value});
         };
         proportion("visit_rate", T.visitors, C.visitors);
         proportion("conversion_rate", T.converters, C.converters);
@@ -726,7 +743,7 @@ struct Builder {
         MeanDifference d = welch(mt, vt, T.users, mc, vc, C.users, o.confidence);
         Relative rel = relative_uplift(mt, vt, T.users, mc, vc, C.users, o.confidence);
         out.push_back({arm, "spend_per_user", "welch", T.spend_per_user, C.spend_per_user, d.difference * 1e6,
-                       {d.interval.low * 1e6, d.interval.high * 1e6}, rel.uplift, rel.interval, d.p_value});
+                       {d.interval.low * 1e6, d.interval.high * 1e6}, rel.uplift, interval(rel.interval), d.p_value});
       };
       const Arm& T = e.treatment;
       uplifts(T, "", e.uplifts);

@@ -232,7 +232,7 @@ struct Period {
   Span span;
 };
 
-enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone, Exclusive, Value };
+enum class ClauseKind : uint8_t { Who, When, Where, What, HowMuch, Split, Priority, Zone, Exclusive, Value, Rollout };
 enum class TriggerKind : uint8_t { On, At, Every };
 
 struct Action {
@@ -300,6 +300,15 @@ struct Clause : Node {
     Span name_span, percent_span;
   };
   std::vector<ArmShare> arms;  // split: `variants A 1%, B 1%`
+  // rollout: `best of (A, B, C) by METRIC after D`
+  struct ArmName {
+    std::string name;
+    Span span;
+  };
+  std::vector<ArmName> rollout_arms;
+  std::string metric;  // as written: conversion, spend_per_user
+  Span metric_span;
+  Expr* wait = nullptr;  // the duration after the strategy's start (a DurationLit)
 };
 
 struct StrategyDecl : Decl {

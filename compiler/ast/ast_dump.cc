@@ -258,6 +258,12 @@ std::string dump(const Module& m) {
             case ClauseKind::Priority: out += "(priority " + c->number + ")"; break;
             case ClauseKind::Zone: out += "(zone " + quote(c->number) + ")"; break;
             case ClauseKind::Exclusive: out += "(exclusive " + quote(c->number) + ")"; break;
+            case ClauseKind::Rollout: {
+              out += "(rollout (best-of";
+              for (const auto& a : c->rollout_arms) out += " " + a.name;
+              out += ") by " + c->metric + (c->wait ? " (after " + dump(c->wait) + ")" : "") + ")";
+              break;
+            }
           }
         }
         out += ")\n";

@@ -563,7 +563,29 @@ class Codegen {
     for (const auto& [ai, name] : arm_names)
       for (size_t k = 0; k < out.arms.size(); ++k)
         if (out.arms[k].name == name) out.actions[ai].arm = static_cast<int32_t>(k);
+    for (const Clause* c : s->clauses)
+      if (c->kind == ClauseKind::Rollout) rollout(c, out);
     prog_.strategies.push_back(std::move(out));
+  }
+
+  // The checker proved the arms, the metric, the `Order` event and a known start.
+  void rollout(const Clause* c, bytecode::Strategy& out) {
+    bytecode::Rollout& ro = out.rollout;
+    out.has_rollout = true;
+    for (const auto& a : c->rollout_arms)
+      for (size_t k = 0; k < out.arms.size(); ++k)
+        if (out.arms[k].name == a.name) ro.arms.push_back(static_cast<int32_t>(k));
+    ro.metric = c->metric == "spend_per_user" ? bytecode::RolloutMetric::SpendPerUser : bytecode::RolloutMetric::Conversion;
+    ro.after = const_int(c->wait);
+    ro.decide_at = (out.trigger == bytecode::Trigger::At ? out.at : out.from) + ro.after;
+    ro.order_event = event_index_.at("Order");
+    // The orders' amounts are summed whenever they are Money (the record shows the spend), and
+    // must be for spend_per_user (the checker proved it).
+    const auto& fields = prog_.events[size_t(ro.order_event)].fields;
+    for (size_t f = 0; f < fields.size(); ++f)
+      if (fields[f].name == "amount" && fields[f].kind == bytecode::Kind::Money) ro.amount_field = static_cast<int32_t>(f);
+    // The report's default attribution window (docs/indicators.md): outcomes in (t0, t0 + 14 days].
+    ro.window = 14 * support::kMicrosPerDay;
   }
 
   void pool(const PoolDecl* pd) {

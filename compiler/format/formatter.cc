@@ -540,6 +540,13 @@ std::string clause_text(const Clause* c, size_t width) {
     case ClauseKind::Zone: return "zone: " + quote(c->number);
     case ClauseKind::Exclusive: return "exclusive: " + quote(c->number);
     case ClauseKind::Value: return "value: " + layout(c->expr, std::string(11, ' '), 11, width);
+    case ClauseKind::Rollout: {
+      std::vector<std::string> arms;
+      for (const auto& a : c->rollout_arms) arms.push_back(a.name);
+      std::string list;
+      for (size_t i = 0; i < arms.size(); ++i) list += (i ? ", " : "") + arms[i];
+      return "rollout: best of (" + list + ") by " + c->metric + (c->wait ? " after " + sub(c->wait, kAdd) : "");
+    }
   }
   return "";
 }

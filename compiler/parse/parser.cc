@@ -559,6 +559,21 @@ class Builder {
       } else if (auto* c = dynamic_cast<P::ValueClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Value;
         cl->expr = expr(c->expr());
+      } else if (auto* c = dynamic_cast<P::RolloutClauseContext*>(cc)) {
+        cl->kind = ast::ClauseKind::Rollout;
+        if (auto* r = c->rolloutSpec()) {
+          for (auto* a : r->ident())
+            if (a != r->metric) cl->rollout_arms.push_back({text(a), span(a)});  // ident() holds the metric too
+          if (r->metric) {
+            cl->metric = text(r->metric);
+            cl->metric_span = span(r->metric);
+          }
+          if (r->wait) {
+            auto* n = ctx_.make<ast::DurationLit>(span(r->wait));
+            std::tie(n->amount, n->unit) = split_unit(text(r->wait));
+            cl->wait = n;
+          }
+        }
       } else if (auto* c = dynamic_cast<P::PriorityClauseContext*>(cc)) {
         cl->kind = ast::ClauseKind::Priority;
         cl->number = text(c->NUMBER());

@@ -678,7 +678,7 @@ class Checker {
         {ClauseKind::Who, "who"},           {ClauseKind::When, "when"},   {ClauseKind::Where, "where"},
         {ClauseKind::What, "what"},         {ClauseKind::HowMuch, "how much"}, {ClauseKind::Split, "split"},
         {ClauseKind::Priority, "priority"}, {ClauseKind::Zone, "zone"}, {ClauseKind::Exclusive, "exclusive"},
-        {ClauseKind::Value, "value"}};
+        {ClauseKind::Value, "value"},       {ClauseKind::Rollout, "rollout"}};
     auto name_of = [&](ClauseKind k) {
       for (auto& [kk, n] : kNames) if (kk == k) return n;
       return "?";
@@ -789,8 +789,11 @@ class Checker {
           if (c->number.find('.') != std::string::npos || c->number.size() > 9)
             sink_.report(Code::E0401, c->number_span, "priority must be a whole number below 1000000000");
           break;
+        case ClauseKind::Rollout: break;  // after the loop: needs the split and the window
       }
     }
+    if (auto r = seen.find(ClauseKind::Rollout); r != seen.end())
+      check_rollout(env, s, r->second, seen.count(ClauseKind::When) ? seen[ClauseKind::When] : nullptr, window, split);
     if (pacing && pacing->count == "even") {
       if (!has_stock_or_budget)
         sink_.report(Code::E0512, pacing->span, fmt::format("strategy {} paces nothing: it has no stock or budget", bt(s->name)))
@@ -1000,6 +1003,103 @@ class Checker {
   }
 
   // `for arm A` names an arm of the strategy's own split.
+  // `rollout: best of (A, B) by METRIC after D` (docs/language.md, "Automatic roll-out"): arms of
+  // the strategy's split, measured against its control group, decided at a known instant (the
+  // strategy's start plus D) that still leaves time to reach the rest of the audience.
+  void check_rollout(Env& env, const StrategyDecl* s, const Clause* c, const Clause* when,
+                     const std::optional<std::pair<int64_t, int64_t>>& window, const Clause* split) {
+    if (!split || split->arms.empty()) {
+      sink_.report(Code::E0550, c->keyword_span, fmt::format("strategy {} has no arms to roll out", bt(s->name)))
+          .help = "test the variants in arms first, e.g. `split: control 1%, variants A 1%, B 1%`, with actions `for arm A`";
+    } else {
+      std::map<std::string, const Clause::ArmName*> named;
+      std::vector<std::string> names;
+      for (const auto& x : split->arms) names.push_back(x.name);
+      for (const auto& a : c->rollout_arms) {
+        if (std::find(names.begin(), names.end(), a.name) == names.end()) {
+          auto& d = sink_.report(Code::E0551, a.span, fmt::format("strategy {} has no arm {}", bt(s->name), bt(a.name)));
+          if (auto m = diag::closest_match(a.name, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+          else d.help = "the arms are named in the strategy's `split: ... variants ...`";
+        } else if (auto [it, fresh] = named.emplace(a.name, &a); !fresh) {
+          auto& d = sink_.report(Code::E0551, a.span, fmt::format("arm {} is named twice", bt(a.name)));
+          d.secondary.push_back({it->second->span, "first one here"});
+        }
+      }
+      if (!split->has_control)
+        sink_.report(Code::E0552, c->keyword_span,
+                     fmt::format("strategy {} has no control group to measure its arms against", bt(s->name)))
+            .help = "keep a control group that receives nothing, e.g. `split: control 1%, variants ...`";
+      // The rest of the audience is every bucket after the control group and the arms.
+      int64_t taken = 0;
+      bool exact = true;
+      auto add = [&](const std::string& text) {
+        auto v = Decimal::parse(text);
+        if (!v) exact = false;
+        else taken += v->units();
+      };
+      if (split->has_control) add(split->number);
+      for (const auto& a : split->arms) add(a.percent);
+      if (exact && taken >= 100 * Decimal::kScale)
+        sink_.report(Code::E0558, c->keyword_span,
+                     fmt::format("strategy {}'s control group and arms take every user: there is no one to roll the winner out to",
+                                 bt(s->name)))
+            .help = "leave a share of the users outside the split, e.g. `split: control 1%, variants A 1%, B 1%` leaves 97%";
+    }
+    static const std::set<std::string> kMetrics = {"conversion", "spend_per_user"};
+    if (!c->metric.empty() && !kMetrics.count(c->metric)) {
+      auto& d = sink_.report(Code::E0553, c->metric_span, fmt::format("unknown roll-out metric {}", bt(c->metric)));
+      if (auto m = diag::closest_match(c->metric, {"conversion", "spend_per_user"}); !m.empty())
+        d.help = fmt::format("did you mean {}?", bt(m));
+      else
+        d.help = "`conversion` (the share of users who order after the delivery) or `spend_per_user` (what they spend "
+                 "after it), each against the control group (docs/indicators.md)";
+    }
+    if (kMetrics.count(c->metric)) {
+      auto e = p_.events.find("Order");
+      const FieldInfo* amount = e == p_.events.end() ? nullptr : e->second->find("amount");
+      if (e == p_.events.end())
+        sink_.report(Code::E0557, c->metric_span, fmt::format("there is no `Order` event to measure {} by", bt(c->metric)))
+            .help = "declare `event Order { amount: Money(CNY) ... }`: an order after a delivery is a conversion "
+                    "(docs/indicators.md)";
+      else if (c->metric == "spend_per_user" && (!amount || amount->type.kind != TypeKind::Money))
+        sink_.report(Code::E0557, c->metric_span, "`spend_per_user` sums the `amount` of orders, and `Order` has no Money `amount`")
+            .help = "give the `Order` event a field `amount: Money(CNY)`";
+    }
+    int64_t wait = 0;
+    if (c->wait) {
+      Env plain{env.module};
+      plain.owner = env.owner;
+      Type t = check(c->wait, plain, nullptr);
+      auto* v = t.is_error() ? nullptr : p_.const_of(c->wait);
+      wait = v && std::holds_alternative<Value::Duration>(v->v) ? std::get<Value::Duration>(v->v).micros : 0;
+      if (wait <= 0 || wait > 366 * support::kMicrosPerDay)
+        sink_.report(Code::E0554, c->wait->span,
+                     fmt::format("a roll-out after {} is out of range", v ? v->to_string(Type::of(TypeKind::Duration)) : "?"))
+            .help = "the arms are compared from 1 second to 366 days after the strategy's start";
+    }
+    if (!when) return;
+    std::optional<int64_t> start;
+    if (when->trigger == TriggerKind::At) {
+      const Value* v = when->at ? p_.const_of(when->at) : nullptr;
+      if (auto* t = v ? std::get_if<Value::Time>(&v->v) : nullptr) start = t->micros;
+      else return;  // the `at` time has its own diagnostic
+    } else if (window) {
+      start = window->first;
+    }
+    if (!start) {
+      sink_.report(Code::E0555, c->keyword_span,
+                   fmt::format("strategy {} has no known start to count the roll-out's duration from", bt(s->name)))
+          .help = "give `when:` a window, e.g. `when: on Visit between 2026-11-01T00:00+08:00 and 2026-11-11T00:00+08:00`, "
+                  "or a time, `when: at 2026-11-01T10:00+08:00`";
+      return;
+    }
+    if (window && wait > 0 && *start + wait >= window->second)
+      sink_.report(Code::E0556, c->wait->span,
+                   fmt::format("strategy {} decides its roll-out at {}, when its window has ended", bt(s->name),
+                               support::format_time(*start + wait)))
+          .help = "decide earlier, or end the window later: the rest of the audience gets the winner only within it";
+  }
+
   void check_arm(const StrategyDecl* s, const Action& a, const Clause* split) {
     if (a.arm.empty()) return;
     if (!split || split->arms.empty()) {

@@ -265,7 +265,8 @@ typedef enum crm_outcome {
   CRM_OUTCOME_EXPIRED = 5,
   CRM_OUTCOME_HELD = 6,
   CRM_OUTCOME_PENDING = 7,   /* a delayed trigger armed a timer */
-  CRM_OUTCOME_CANCELLED = 8  /* a pending timer was cancelled */
+  CRM_OUTCOME_CANCELLED = 8, /* a pending timer was cancelled */
+  CRM_OUTCOME_ROLLOUT = 9    /* a roll-out's choice of the winning arm (`arm`; none: reason no_winner) */
 } crm_outcome;
 
 /* One decision: the fields of its JSON line (docs/runtime.md, "Decisions"), typed. Strings are

@@ -56,7 +56,7 @@ struct Error {
 // ledger included). Money is in millionths of `currency` (139.12 CNY is 139'120'000), times in
 // microseconds since the Unix epoch (UTC).
 struct Decision {
-  enum class Outcome { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held, Pending, Cancelled };
+  enum class Outcome { Granted, Rejected, Control, Redeemed, RedeemRejected, Expired, Held, Pending, Cancelled, Rollout };
   Outcome outcome = Outcome::Granted;
   std::string event;     // the trigger event's id; empty for scheduled deliveries and expiries
   std::string user;
@@ -91,7 +91,24 @@ struct Decision {
   std::string trigger;
   std::string json;         // the decision exactly as `crm run` writes it
   std::string pool;         // granted, rejected, held, control of a strategy that draws from a budget pool: the pool
-  std::string arm;          // a strategy with A/B/n arms (`split: variants ...`): the user's arm
+  std::string arm;          // a strategy with A/B/n arms (`split: variants ...`): the user's arm;
+                            // a `rollout` record: the winning arm (empty: none won, reason "no_winner")
+  // A decision for a user of the rest of the audience (in no arm, not in control) after a
+  // roll-out: the winning arm whose actions the user got.
+  std::string rollout;
+  // A `rollout` record (Outcome::Rollout, no user; docs/semantics.md "Automatic roll-out"): the
+  // metric, and per group (the control group, then the listed arms) its numbers at the decision
+  // point; uplift, low, high, p_value are against the control group (NaN for it, or undefined).
+  struct RolloutGroup {
+    std::string group;  // "control" or the arm
+    int64_t users = 0, converters = 0, orders = 0;
+    int64_t spend_millionths = 0;
+    double value = 0;   // conversion rate, or spend per user in currency units
+    double uplift = 0, low = 0, high = 0, p_value = 0;
+    bool excludes_zero = false;  // the 95% interval lies above zero
+  };
+  std::string rollout_metric;  // "conversion" or "spend_per_user"
+  std::vector<RolloutGroup> rollout_groups;
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...
 const char* outcome_name(Decision::Outcome outcome);

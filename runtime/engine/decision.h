@@ -68,6 +68,9 @@ struct Decision {
   // the timer (a `cancelled` row), `timer` the ledger's copy of the trigger event (a `pending` row).
   std::string trigger, timer;
   int32_t arm = -1;        // a strategy with A/B/n arms: the user's arm (Strategy::arms); -1: none
+                           // (a `rollout` record: the winning arm)
+  int32_t rollout = -1;    // a user in no arm and not in control, decided after the roll-out: the winner they get
+  std::string detail;      // a `rollout` record: its numbers, as JSON members (",\"metric\":...")
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
 };
 
@@ -79,7 +82,7 @@ struct Check {
   Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
   std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
                        // pool_stock, pool_budget, claim_window, unredeemed_limit, same_type,
-                       // quiet_hours, channel_cap
+                       // quiet_hours, channel_cap, rollout
   bool passed = true;
   std::string detail;  // the values involved: counts, limits, the window, the error
   int32_t unit = -1;   // if/who/where: the unit the engine evaluated

@@ -69,6 +69,13 @@ void DecisionRules::bind_quotas(state::Quotas& q) {
   for (uint32_t i = 0; i < p_.pools.size(); ++i) pool_quota_[i] = q.handle(state::pool_counter(p_.pools[i].name));
 }
 
+bool DecisionRules::in_rest(uint32_t si, const std::string& user_id) const {
+  const auto& s = p_.strategies[si];
+  if (s.arms.empty()) return false;
+  int64_t bucket = static_cast<int64_t>(vm::stable_hash(user_id + "\x1f" + s.split_salt) % 10000);
+  return bucket >= s.control_basis_points && s.arm_of(bucket) < 0;
+}
+
 std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
   const auto& s = p_.strategies[si];
   std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
@@ -529,10 +536,15 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   }
   // A/B/n: the user's arm is the next range of buckets after the control group; a user in no
   // arm, or in an arm this strategy has no action for, is not decided by it.
+  // After a roll-out's decision point, a user in no arm (the rest of the audience) gets the
+  // winning arm's actions; the record names the winner (`rollout`), not an arm.
+  int32_t acting = -1;  // the arm whose actions the user gets
   if (!s.arms.empty()) {
     d.arm = s.arm_of(bucket);
+    acting = d.arm;
+    if (d.arm < 0 && rollouts_) acting = d.rollout = rollouts_->rest_arm(si, now);
     bool any = false;
-    for (const auto& a : s.actions) any = any || (d.arm >= 0 && for_arm(a, d.arm));
+    for (const auto& a : s.actions) any = any || (acting >= 0 && for_arm(a, acting));
     if (trace_) {
       std::string ranges;
       int64_t at = s.control_basis_points;
@@ -540,10 +552,15 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
         ranges += fmt::format("{}{} {}..{}", ranges.empty() ? "" : ", ", arm.name, at, at + arm.basis_points - 1);
         at += arm.basis_points;
       }
+      std::string rest;
+      if (d.arm < 0 && s.has_rollout && rollouts_)
+        rest = d.rollout >= 0 ? fmt::format(", the rest of the audience: the roll-out sends arm {}'s actions", s.arms[d.rollout].name)
+                              : ", the rest of the audience: nothing before the roll-out's winner, or without one";
       note({"split", any,
-            d.arm < 0 ? fmt::format("variants: bucket {} of 10000 is in no arm ({})", bucket, ranges)
+            d.arm < 0 ? fmt::format("variants: bucket {} of 10000 is in no arm ({}){}", bucket, ranges, rest)
                       : fmt::format("variants: bucket {} of 10000 is in arm {} ({}){}", bucket, s.arms[d.arm].name, ranges,
                                     any ? "" : ", which this strategy sends nothing")});
+      if (s.has_rollout && rollouts_) note({"rollout", true, rollouts_->describe(si)});
       if (!any) trace_->verdict = "no_match";
     }
     if (!any) return;
@@ -554,10 +571,10 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   std::vector<int64_t> drawn;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
-  for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= for_arm(s.actions[ai], d.arm) && lost[ai] == Reason::None;
+  for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= for_arm(s.actions[ai], acting) && lost[ai] == Reason::None;
   if (!any_won) {
     for (size_t ai = 0; ai < s.actions.size(); ++ai) {
-      if (!for_arm(s.actions[ai], d.arm)) continue;
+      if (!for_arm(s.actions[ai], acting)) continue;
       d.action = static_cast<int32_t>(ai);
       d.outcome = Outcome::Rejected;
       d.reason = lost[ai];
@@ -567,7 +584,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     }
     return;
   }
-  Reason strategy_why = strategy_limit(u, s, si, now, true, &lost, d.arm);
+  Reason strategy_why = strategy_limit(u, s, si, now, true, &lost, acting);
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
@@ -576,7 +593,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
-    if (!for_arm(a, d.arm)) continue;
+    if (!for_arm(a, acting)) continue;
     d.action = static_cast<int32_t>(ai);
     set_text(d, u, a, false);
     int64_t hold = 0;
@@ -698,8 +715,10 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
     d.at = r.at;
     d.granted_at = r.held_at;
     d.released = true;
-    if (!s.arms.empty())  // the release names the arm, as the held row did
+    if (!s.arms.empty()) {  // the release names the arm (or the roll-out's winner), as the held row did
       d.arm = s.arm_of(static_cast<int64_t>(vm::stable_hash(r.user + "\x1f" + s.split_salt) % 10000));
+      if (d.arm < 0 && rollouts_) d.rollout = rollouts_->rest_arm(r.strategy, r.held_at);
+    }
     if (why == Reason::None) {
       Grant g = grants_.make_grant(*u, r.strategy, r.action, r.at);
       d.outcome = Outcome::Granted;

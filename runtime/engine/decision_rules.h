@@ -9,7 +9,8 @@
 //   3. split     - the deterministic A/B bucket of (user, salt): a control user is decided by
 //                  steps 4 and 6 against real plus shadow grants and consumes nothing; with
 //                  A/B/n arms, a user in no arm is not decided, and a user in an arm gets the
-//                  actions for that arm and those for every arm;
+//                  actions for that arm and those for every arm; after a roll-out's decision
+//                  point, a user in no arm gets the winning arm's actions (rollout.h);
 //      draws     - `with chance P%` per action (a lost draw is that action's reason and consults no
 //                  limit) and drawn discounts (the budget needs room for the largest value and
 //                  reserves the drawn one);
@@ -36,6 +37,7 @@
 #include "runtime/engine/decision.h"
 #include "runtime/engine/evaluator.h"
 #include "runtime/engine/redemption.h"
+#include "runtime/engine/rollout.h"
 #include "runtime/engine/user_state.h"
 #include "runtime/state/state_store.h"
 
@@ -47,6 +49,10 @@ class DecisionRules {
 
   // Campaign-wide counters: the rules' own until a store's are bound (state::Quotas).
   void bind_quotas(state::Quotas& quotas);
+  // The roll-outs' choices (the engine's), which send a winner to users in no arm.
+  void bind_rollouts(const Rollouts* rollouts) { rollouts_ = rollouts; }
+  // Whether user_id is in the rest of strategy si's audience: not in control, in no arm.
+  bool in_rest(uint32_t si, const std::string& user_id) const;
   // Decides strategy si for u (`user_id`) against ev (null at a scheduled instant) at `now`:
   // matches(), then deliver().
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out);
@@ -129,6 +135,7 @@ class DecisionRules {
   std::vector<uint32_t> pool_quota_;  // per pool: its handle in quotas_
   StrategyTrace* trace_ = nullptr;
   std::string trace_error_;
+  const Rollouts* rollouts_ = nullptr;
   // Messages held by quiet hours, by the time they are due (docs/semantics.md, "Quiet hours").
   struct Release {
     int64_t at;

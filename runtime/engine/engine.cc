@@ -37,9 +37,11 @@ Engine::Engine(const bytecode::Program& program, EngineOptions options)
       rules_(program, eval_, redemptions_, users_, stats_),
       scheduler_(program, candidates_),
       timers_(program, candidates_),
+      rollouts_(program),
       recorder_(program),
       read_(fields_read(program, redemptions_)) {
   collections_.seed(p_.sets);  // collection defaults are handles into these
+  rules_.bind_rollouts(&rollouts_);
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g)
     if (p_.aggregates[g].source == bytecode::AggSource::Events) aggs_by_event_[p_.aggregates[g].event].push_back(g);
@@ -165,6 +167,13 @@ bool Engine::observe_event(User& u, const Event& ev, std::string& err) {
   return true;
 }
 
+bool Engine::record_unit(const state::Unit& unit, Recorder::UnitRecord* slot, std::vector<Decision>& out, size_t first,
+                         std::string& err) {
+  if (rollouts_.any())
+    for (size_t i = first; i < out.size(); ++i) rollouts_.note(out[i]);
+  return recorder_.record(unit, slot, out, first, err);
+}
+
 bool Engine::observe(const Event& ev, std::string& err) {
   User& u = users_.get(ev.user);
   if (!observe_event(u, ev, err)) return false;
@@ -215,6 +224,27 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
 void Engine::restore(const state::LedgerEntry& e) {
   Outcome o;
   if (!outcome_from_name(e.outcome, o)) return;  // not a row of this table: counts for nothing
+  // A roll-out's choice is read back, never computed again; the groups of its users are
+  // rebuilt from their decisions (their orders from the events, as the input is replayed).
+  if (rollouts_.any()) {
+    auto s = strategy_of_.find(e.strategy);
+    if (s != strategy_of_.end() && p_.strategies[s->second].has_rollout) {
+      const auto& st = p_.strategies[s->second];
+      if (o == Outcome::Rollout) {
+        rollouts_.restore(s->second, e.arm, e.at, e.json);
+        return;
+      }
+      if ((o == Outcome::Granted || o == Outcome::Rejected || o == Outcome::Held || o == Outcome::Control) &&
+          e.rollout.empty() && e.granted_at == 0) {
+        int32_t group = -1;
+        if (o == Outcome::Control) group = Rollouts::kControl;
+        else
+          for (size_t k = 0; k < st.arms.size(); ++k)
+            if (st.arms[k].name == e.arm) group = int32_t(k);
+        rollouts_.note_user(s->second, e.user, group, e.at);
+      }
+    }
+  }
   // A delayed trigger's timer: armed by a `pending` row, gone with its `cancelled` row (and
   // fired when its timer unit is in the ledger, see restore_timers). A strategy the program no
   // longer has keeps its rows, which count for nothing.
@@ -342,6 +372,9 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     if (slot && !recorded) recorder_.forget_event(ev.id);
     return false;
   }
+  // Orders of users in a roll-out's groups count towards its choice, replayed ones too (the
+  // counters are rebuilt from the input after a restart, as the history aggregates are).
+  if (rollouts_.any()) rollouts_.observe(ev);
   if (recorded) {
     // Decided before a restart: report the record. Its grants, redemptions and expiries were
     // restored from the ledger, so only the history aggregates are rebuilt here.
@@ -363,7 +396,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // 1 day unless Visit`) cancels the earlier timer and then arms its own.
   if (timers_.any()) cancel_timers(ev, out);
   decide_candidates(u, ev, out);
-  return recorder_.record({state::UnitKind::Event, ev.id}, slot, out, first, err);
+  return record_unit({state::UnitKind::Event, ev.id}, slot, out, first, err);
 }
 
 // The event's candidates in priority order; when one of them has `value:`, those that match are
@@ -459,7 +492,7 @@ void Engine::fire_timer(std::vector<Decision>& out) {
       it->second.decisions.assign(out.begin() + long(own), out.end());
     }
   std::string err;
-  recorder_.record({state::UnitKind::Timer, unit}, nullptr, out, first, err);
+  record_unit({state::UnitKind::Timer, unit}, nullptr, out, first, err);
 }
 
 // After the ledger is read: every armed, uncancelled timer waits again, from its copy of the
@@ -678,7 +711,16 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
   for (;;) {
     bool scheduled = scheduler_.next_due(upto, last_time_, best, best_time);
     int64_t due = 0;
-    if (timers_.next_due(upto, due) && (!scheduled || due < best_time)) {
+    bool timer = timers_.next_due(upto, due);
+    // A roll-out's decision point goes before a schedule or timer of the same instant: like them,
+    // it sees the events before it, and what they decide at that instant sees its choice.
+    uint32_t rs = 0;
+    int64_t rat = 0;
+    if (rollouts_.any() && rollouts_.next_due(upto, rs, rat) && (!scheduled || rat <= best_time) && (!timer || rat <= due)) {
+      run_rollout(rs, out);
+      continue;
+    }
+    if (timer && (!scheduled || due < best_time)) {
       fire_timer(out);
       continue;
     }
@@ -692,10 +734,33 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
         for (const auto& id : users_.order()) rules_.decide(*users_.find(id), id, nullptr, best_time, best, out);
       std::string err;
-      recorder_.record({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
+      record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
     }
     scheduler_.advance(best);
   }
+}
+
+// The choice is computed once, when the watermark reaches the decision point; a unit already in
+// the ledger (a restart, a replay) reports its records instead, and the choice restored from it
+// at attach stands. The unit id is in the scheduled runs' key space: strategy names are
+// identifiers, so `rollout:...` can name no scheduled run.
+void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
+  const int64_t at = s.rollout.decide_at;
+  const std::string unit = fmt::format("rollout:{}@{}", s.name, at);
+  rollouts_.pass(si);
+  if (recorder_.replay_schedule(unit, out)) return;
+  size_t first = out.size();
+  redemptions_.expire(at, out);
+  rules_.release(at, out);
+  out.push_back(rollouts_.decide(si));
+  // A strategy that ran once (`at`) reaches the rest of its audience now; event-triggered and
+  // repeating strategies reach them at their next event or run.
+  if (s.trigger == bytecode::Trigger::At && rollouts_.rest_arm(si, at) >= 0 && (!s.has_window || (at >= s.from && at < s.to)))
+    for (const auto& id : users_.order())
+      if (rules_.in_rest(si, id)) rules_.decide(*users_.find(id), id, nullptr, at, si, out);
+  std::string err;
+  record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }
 
 // ---- the stream contract -----------------------------------------------------------------------

@@ -8,6 +8,7 @@
 //   decision_rules.h  split, per-user limits, quotas and policies, in one documented order
 //   redemption.h      redemptions and expiries of grants
 //   scheduler.h       when `at` / `every` strategies run
+//   rollout.h         per-arm counters and the choice of a roll-out's winner
 //   recorder.h        decision JSON, the ledger, idempotent replays, program identity
 //   audience.h        batch counts per segment and strategy `who`
 //
@@ -41,6 +42,7 @@
 #include "runtime/engine/executor.h"
 #include "runtime/engine/recorder.h"
 #include "runtime/engine/redemption.h"
+#include "runtime/engine/rollout.h"
 #include "runtime/engine/scheduler.h"
 #include "runtime/engine/timers.h"
 #include "runtime/engine/user_state.h"
@@ -185,6 +187,8 @@ class Engine {
   int64_t last_time() const { return last_time_; }
 
   std::string decision_json(const Decision& d) const { return recorder_.decision_json(d); }
+  // Automatic roll-outs: each strategy's choice (decided in this run or read from the ledger).
+  const Rollouts& rollouts() const { return rollouts_; }
   const Stats& stats() const { return stats_; }
   Stats& stats() { return stats_; }
 
@@ -216,6 +220,12 @@ class Engine {
   void restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t strategy, uint32_t resource);
   int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
+  // A roll-out's decision point: one unit (`rollout:<strategy>@<micros>`) holding the choice and,
+  // for an `at` strategy, its delivery to the rest of the audience then.
+  void run_rollout(uint32_t si, std::vector<Decision>& out);
+  // Records a unit's decisions; the roll-outs learn who is in which group from them.
+  bool record_unit(const state::Unit& unit, Recorder::UnitRecord* slot, std::vector<Decision>& out, size_t first,
+                   std::string& error);
   // Delayed triggers: arm a timer for strategy s on ev; cancel the timers ev cancels; fire one.
   void arm_timer(User& u, const Event& ev, uint32_t s, std::vector<Decision>& out);
   void cancel_timers(const Event& ev, std::vector<Decision>& out);
@@ -236,6 +246,7 @@ class Engine {
   DecisionRules rules_;
   Scheduler scheduler_;
   Timers timers_;
+  Rollouts rollouts_;
   Recorder recorder_;
   std::vector<std::vector<uint8_t>> read_;  // per event type and field: read by compiled code
   // Ledger rebuild of pending timers: the `pending` rows not cancelled, in ledger order.

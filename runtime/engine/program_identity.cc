@@ -247,6 +247,14 @@ struct Hasher {
       for (const auto& arm : s.arms) { c.str(arm.name); c.i64(arm.basis_points); }
       for (const auto& a : s.actions) c.i64(a.arm);
     }
+    if (s.has_rollout) {
+      const Rollout& ro = s.rollout;
+      c.str("rollout");
+      for (int32_t a : ro.arms) c.str(s.arms[size_t(a)].name);
+      c.i64(int64_t(ro.metric)); c.i64(ro.after); c.i64(ro.decide_at); c.i64(ro.window);
+      c.str(p.events[size_t(ro.order_event)].name);
+      if (ro.amount_field >= 0) field(p.events[size_t(ro.order_event)].fields[size_t(ro.amount_field)]);
+    }
     // Policies that may refuse its deliveries (docs/semantics.md, "Policies").
     for (const auto& pol : p.policies)
       if (pol.business.empty() || pol.business == s.business) policy(pol);

@@ -202,6 +202,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
       e.strategy = s.name;
       if (s.pool >= 0) e.pool = p_.pools[s.pool].name;
       if (d.arm >= 0 && size_t(d.arm) < s.arms.size()) e.arm = s.arms[d.arm].name;
+      if (d.rollout >= 0 && size_t(d.rollout) < s.arms.size()) e.rollout = s.arms[d.rollout].name;
       if (!s.actions.empty() && d.action >= 0) {
         const auto& a = s.actions[d.action];
         e.resource = p_.resources[a.resource].name;
@@ -315,6 +316,10 @@ std::string Recorder::decision_json(const Decision& d) const {
   // A strategy's decisions name the budget pool it draws from and the user's A/B/n arm.
   if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) str(",\"pool\":", true, p_.pools[s->pool].name);
   if (s && d.arm >= 0 && size_t(d.arm) < s->arms.size()) str(",\"arm\":", true, s->arms[d.arm].name);
+  // A user of the rest of the audience, decided after a roll-out: the winning arm they get.
+  if (s && d.rollout >= 0 && size_t(d.rollout) < s->arms.size()) str(",\"rollout\":", true, s->arms[d.rollout].name);
+  // A roll-out's record: its numbers (runtime/engine/rollout.cc).
+  if (d.outcome == Outcome::Rollout) out += d.detail;
   out += '}';
   return out;
 }

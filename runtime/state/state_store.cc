@@ -187,7 +187,8 @@ CREATE TABLE IF NOT EXISTS crm_ledger (
   kind     INTEGER NOT NULL DEFAULT 0,
   timer    TEXT,
   pool     TEXT,
-  arm      TEXT
+  arm      TEXT,
+  rollout  TEXT
 );
 CREATE TABLE IF NOT EXISTS crm_programs (id INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_strategies (
@@ -199,7 +200,7 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '6');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '7');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -261,6 +262,15 @@ BEGIN IMMEDIATE;
 ALTER TABLE crm_ledger ADD COLUMN pool TEXT;
 ALTER TABLE crm_ledger ADD COLUMN arm TEXT;
 UPDATE crm_meta SET value = '6' WHERE key = 'schema_version';
+COMMIT;
+)";
+
+// Version 6 ledgers have no automatic roll-out: no row was decided for the rest of an
+// audience by a winning arm, which is what the new column's NULL says (and no `rollout` record).
+constexpr const char* kMigrateV6 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_ledger ADD COLUMN rollout TEXT;
+UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';
 COMMIT;
 )";
 
@@ -368,8 +378,12 @@ class SqliteStore : public StateStore {
       if (!exec(kMigrateV5, error)) return false;
       version = "6";
     }
-    if (version != "6") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 6", path_, version);
+    if (version == "6") {
+      if (!exec(kMigrateV6, error)) return false;
+      version = "7";
+    }
+    if (version != "7") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 7", path_, version);
       return false;
     }
     std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
@@ -379,7 +393,7 @@ class SqliteStore : public StateStore {
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
                            "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json, sales, granted_at, kind, timer, pool, arm) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "at, json, sales, granted_at, kind, timer, pool, arm, rollout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
@@ -550,6 +564,7 @@ class SqliteStore : public StateStore {
       bind(15, e.timer, true);
       bind(16, e.pool, true);
       bind(17, e.arm, true);
+      bind(18, e.rollout, true);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -607,7 +622,7 @@ class SqliteStore : public StateStore {
  private:
   static constexpr const char* kSelectEntries =
       "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind, "
-      "timer, pool, arm FROM crm_ledger";
+      "timer, pool, arm, rollout FROM crm_ledger";
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
     e.unit = text(s, 0);
@@ -628,6 +643,7 @@ class SqliteStore : public StateStore {
     e.timer = text(s, 15);
     e.pool = text(s, 16);
     e.arm = text(s, 17);
+    e.rollout = text(s, 18);
     return e;
   }
   // Length-exact: ids may hold any character, NUL included, and must read back as written

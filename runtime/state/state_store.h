@@ -56,7 +56,10 @@ struct LedgerEntry {
   // reads events), a `cancelled` row the id of the event that armed the timer; else empty.
   std::string timer;
   std::string pool;     // decisions of a strategy that draws from a budget pool: the pool (a grant's payer)
-  std::string arm;      // decisions of a strategy with A/B/n arms: the user's arm
+  std::string arm;      // decisions of a strategy with A/B/n arms: the user's arm (a `rollout` row: the winner)
+  // Schema v7: a decision for a user in no arm and not in control, after the roll-out: the
+  // winning arm whose actions they got.
+  std::string rollout;
 };
 
 // What one strategy has used so far, campaign-wide.

@@ -13,11 +13,12 @@
 
 #include <sqlite3.h>
 
-#include "report/statistics.h"
+#include "support/statistics.h"
 
 namespace {
 
 using namespace crm::report;
+using namespace crm::support;
 
 double r4(double v) { return std::round(v * 10000) / 10000; }
 
@@ -27,7 +28,7 @@ TEST(ReportStatistics, WilsonIntervalsAreNewcombes) {
       {81, 263, 0.2553, 0.3662}, {15, 148, 0.0624, 0.1605}, {0, 20, 0.0, 0.1611}, {1, 29, 0.0061, 0.1718},
       {29, 29, 0.8830, 1.0}};
   for (const auto& c : cases) {
-    Interval w = wilson(c.x, c.n, 0.95);
+    crm::support::Interval w = wilson(c.x, c.n, 0.95);
     EXPECT_EQ(r4(w.low), c.low) << c.x << "/" << c.n;
     EXPECT_EQ(r4(w.high), c.high) << c.x << "/" << c.n;
   }
@@ -564,7 +565,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "6");  // and on to the current version
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "7");  // and on to the current version
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM crm_strategies WHERE split IS NULL", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);

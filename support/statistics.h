@@ -1,6 +1,7 @@
 // statistics.h - the interval estimates and tests of crm's experiment report
-// (docs/indicators.md, "Experiments"). Distributions come from Boost.Math; nothing here
-// hand-writes a quantile.
+// (docs/indicators.md, "Experiments") and of the engine's automatic roll-out, which must decide
+// with the very numbers the report shows (so they live in the bottom layer). Distributions come
+// from Boost.Math; nothing here hand-writes a quantile.
 //
 // Every function is pure and thread-safe. Results that are undefined for the inputs (no users
 // in a group, a zero control rate for a relative uplift, zero variance in both groups) are NaN.
@@ -9,9 +10,12 @@
 #include <cstdint>
 #include <vector>
 
-#include <crm/report.h>  // Interval
+namespace crm::support {
 
-namespace crm::report {
+// A two-sided confidence interval; NaN ends when undefined.
+struct Interval {
+  double low = 0, high = 0;
+};
 
 // z such that P(|Z| <= z) = confidence for a standard normal Z (1.959964 for 0.95).
 double normal_quantile_two_sided(double confidence);
@@ -56,4 +60,4 @@ struct ChiSquare {
 };
 ChiSquare chi_square_fit(const std::vector<int64_t>& observed, const std::vector<double>& shares);
 
-}  // namespace crm::report
+}  // namespace crm::support

@@ -1,5 +1,5 @@
 // statistics.cc - Wilson, Newcombe, Welch, delta-method ratio and chi-square with Boost.Math.
-#include "report/statistics.h"
+#include "support/statistics.h"
 
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <limits>
 
-namespace crm::report {
+namespace crm::support {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -146,4 +146,4 @@ ChiSquare chi_square_fit(const std::vector<int64_t>& observed, const std::vector
   return r;
 }
 
-}  // namespace crm::report
+}  // namespace crm::support
