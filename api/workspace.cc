@@ -1434,7 +1434,7 @@ Context context_at(std::string_view text, uint32_t off) {
   std::string_view blk(c.before);
   blk.remove_prefix(block_start);
   if (c.block == "strategy") {
-    static const std::regex clause_re(R"((?:^|[\s{])(who|when|where|what|how[ \t]+much|split|priority|zone|exclusive|value)[ \t]*:)");
+    static const std::regex clause_re(R"((?:^|[\s{])(who|when|where|what|how[ \t]+much|split|priority|zone|exclusive|value|rollout)[ \t]*:)");
     std::string s(blk);
     for (std::sregex_iterator it(s.begin(), s.end(), clause_re), end; it != end; ++it) c.clause = (*it)[1].str();
     if (c.clause.rfind("how", 0) == 0) c.clause = "how much";
@@ -1637,7 +1637,8 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       return out;
     }
     if (cx.block == "strategy" && line_start) {
-      for (const char* kw : {"who", "when", "where", "what", "how much", "split", "priority", "zone", "exclusive", "value"})
+      for (const char* kw : {"who", "when", "where", "what", "how much", "split", "priority", "zone", "exclusive", "value",
+                             "rollout"})
         add(std::string(kw) + ":", SymbolKind::Keyword, "clause", "", std::string(kw) + ": ");
       return out;
     }
@@ -1660,6 +1661,9 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
         decls(ast::DeclKind::Pool);
       } else if (cx.clause == "split") {
         for (const char* kw : {"control", "variants", "salt"}) add(kw, SymbolKind::Keyword);
+      } else if (cx.clause == "rollout") {
+        // `rollout: best of (A, B) by conversion after 3 days`: the keywords and the metrics.
+        for (const char* kw : {"best of", "by", "after", "conversion", "spend_per_user"}) add(kw, SymbolKind::Keyword);
       } else {
         expression(false);
       }
