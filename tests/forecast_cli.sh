@@ -45,11 +45,11 @@ python3 "$HERE/forecast_check.py" --crm "$crm" --forecast d11.json --events "$ev
   --shift-seconds 0 -I "$ROOT/examples" "$ROOT/examples/double11.crm" || fail "double11 differs from the independent count"
 
 # --shift-to: the first event (2025-11-10) moved to 2026-11-10 is the same 365 days.
-# Budget pools: the A/B test example, and a copy whose test pool holds 0.20 CNY (four SMS), so the
+# Budget pools: the A/B test example, and a copy whose pool holds 0.20 CNY (four SMS), so the
 # pool runs out and refuses the rest (reason pool_budget), counted per pool by the script too.
 ab="$ROOT/examples/ab_test_then_rollout.crm"
-sed 's/budget 500 CNY/budget 0.2 CNY/' "$ab" >ab_small.crm
-grep -q "budget 0.2 CNY" ab_small.crm || fail "the example's test pool is no longer 500 CNY: update this test"
+sed 's/budget 10000 CNY/budget 0.2 CNY/' "$ab" >ab_small.crm
+grep -q "budget 0.2 CNY" ab_small.crm || fail "the example's pool is no longer 10000 CNY: update this test"
 for prog in "$ab" ab_small.crm; do
   "$crm" forecast "$prog" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 0d --format json \
     >pools.json 2>pools.err || fail "forecast $prog: $(cat pools.err)"
@@ -59,7 +59,7 @@ done
 python3 - <<'EOF' || fail "the small test pool: $(head -c 3000 pools.json)"
 import json
 p = {x["pool"]: x for x in json.load(open("pools.json"))["pools"]}
-t = p["d11_sms_test"]
+t = p["d11_sms"]
 assert t["strategies"] == ["ab_test"], t["strategies"]
 assert t["declared"]["budget_spent"] == 0.2, t["declared"]["budget_spent"]
 assert t["declared"]["rejected_budget"] > 0 and t["declared"]["budget_runs_out"] is not None, t["declared"]
