@@ -5,10 +5,12 @@
 
 #include "api/decision.h"
 #include "api/entry_point.h"
+#include "api/parallel_run.h"
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
+#include "support/line_reader.h"
 
 #include <crm/shared.h>
 
@@ -24,6 +26,12 @@ struct RunData {
   engine::Engine engine;
   engine::Event event;
   std::vector<engine::Decision> decisions;
+  // set_threads(N > 1): the workers' engines decide instead of `engine` (declared after the
+  // store, which it refers to, so it is destroyed first).
+  std::unique_ptr<ParallelRun> parallel;
+  bool started = false;  // open_state, a profile or an event came: too late for set_threads
+  Partition partition{0, 1};
+  size_t timer_per_user = 0, timer_total = 0;
 };
 
 }  // namespace detail
@@ -77,8 +85,37 @@ Run::Run(Run&&) noexcept = default;
 Run& Run::operator=(Run&&) noexcept = default;
 
 void Run::set_allowed_lateness(int64_t micros) {
-  if (d_) d_->engine.set_allowed_lateness(micros);
+  if (!d_) return;
+  d_->engine.set_allowed_lateness(micros);
+  if (d_->parallel) d_->parallel->set_allowed_lateness(micros);
 }
+
+bool Run::set_threads(size_t threads, Error& error) {
+  if (!d_) return error = no_program(), false;
+  if (threads == 0) return error = {ErrorKind::Input, "threads must be at least 1"}, false;
+  if (threads > 256) return error = {ErrorKind::Input, "threads must be at most 256"}, false;
+  if (d_->started)
+    return error = {ErrorKind::Input, "set_threads must come before open_state, profiles and events"}, false;
+  try {
+    if (threads == 1) {
+      d_->parallel.reset();
+      return true;
+    }
+    std::string why = detail::ParallelRun::unsupported(d_->program->program);
+    if (why.empty()) why = detail::ParallelRun::unsupported(d_->engine.allowed_lateness(), d_->timer_total);
+    if (!why.empty()) return error = {ErrorKind::Input, std::move(why)}, false;
+    d_->parallel = std::make_unique<detail::ParallelRun>(d_->program, threads);
+    d_->parallel->set_partition(d_->partition.index, d_->partition.count);
+    d_->parallel->set_allowed_lateness(d_->engine.allowed_lateness());
+    d_->parallel->set_timer_limits(d_->timer_per_user, d_->timer_total);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+size_t Run::threads() const { return d_ && d_->parallel ? d_->parallel->threads() : 1; }
 
 bool Run::open_state(const std::string& spec, bool allow_program_change, Error& error) {
   if (!d_) return error = no_program(), false;
@@ -95,8 +132,9 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       error = {ErrorKind::Input, std::move(msg)};
       return false;
     }
+    d_->started = true;
     d_->engine.allow_program_change(allow_program_change);
-    if (!d_->engine.attach(store.get(), msg)) {
+    if (d_->parallel ? !d_->parallel->attach(store.get(), allow_program_change, msg) : !d_->engine.attach(store.get(), msg)) {
       error = {ErrorKind::State, std::move(msg)};
       return false;
     }
@@ -128,12 +166,14 @@ bool Run::set_partition(const Partition& p, Error& error) {
   if (p.count == 0 || p.index >= p.count)
     return error = {ErrorKind::Input, "partition index must be below the count"}, false;
   d_->engine.set_partition(p.index, p.count);
+  d_->partition = p;
+  if (d_->parallel) d_->parallel->set_partition(p.index, p.count);
   return true;
 }
 
 std::vector<std::string> Run::state_notices() const {
   try {
-    return d_ ? d_->engine.notices() : std::vector<std::string>();
+    return !d_ ? std::vector<std::string>() : d_->parallel ? d_->parallel->notices() : d_->engine.notices();
   } catch (...) {
     return {};
   }
@@ -149,7 +189,12 @@ std::string Run::state_description() const {
 
 bool Run::load_profile(std::string_view line, Error& error) {
   if (!d_) return error = no_program(), false;
-  return feed_line([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
+  d_->started = true;
+  return feed_line(
+      [&](std::string& msg) {
+        return d_->parallel ? d_->parallel->load_profile(line, msg) : d_->engine.load_profile_line(line, msg);
+      },
+      error);
 }
 
 bool Run::load_profile(const Profile& profile, Error& error) {
@@ -166,9 +211,10 @@ bool Run::load_profile(const Profile& profile, Error& error) {
 bool Run::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
   if (!d_) return false;
   try {
-    return d_->engine.load_profiles(in, csv, [&](size_t line, const std::string& message) {
-      return on_error ? on_error(line, message) : false;
-    });
+    d_->started = true;
+    auto report = [&](size_t line, const std::string& message) { return on_error ? on_error(line, message) : false; };
+    if (d_->parallel) return d_->parallel->load_profiles(in, csv, report);
+    return d_->engine.load_profiles(in, csv, report);
   } catch (const std::exception& e) {
     if (on_error) on_error(0, e.what());
     return false;
@@ -179,6 +225,8 @@ bool Run::add_event(std::string_view line, std::vector<std::string>& decisions, 
   if (!d_) return error = no_program(), false;
   auto& d = *d_;
   try {
+    d.started = true;
+    if (d.parallel) return d.parallel->add_event(line, decisions, error);
     ++d.engine.stats().lines;
     if (!d.engine.store_error().empty()) return error = {ErrorKind::State, d.engine.store_error()}, false;
     std::string msg;
@@ -220,6 +268,7 @@ bool Run::add_event(const Event& event, std::vector<Decision>& decisions, Error&
 void Run::skip_line(std::string_view message) {
   if (!d_) return;
   try {
+    if (d_->parallel) return d_->parallel->skip_line(message);
     auto& st = d_->engine.stats();
     ++st.skipped;
     std::string reason(message.substr(0, message.find(':')));
@@ -232,6 +281,7 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
   if (!d_) return error = no_program(), false;
   auto& d = *d_;
   try {
+    if (d.parallel) return d.parallel->finish(decisions, error);
     d.decisions.clear();
     std::string msg;
     bool ok = d.engine.finish(d.decisions, msg);
@@ -250,6 +300,7 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
   if (!d_) return error = no_program(), false;
   auto& d = *d_;
   try {
+    if (d.parallel) return d.parallel->finish(decisions, error, &at_micros);
     d.decisions.clear();
     std::string msg;
     bool ok = d.engine.advance_to(at_micros, d.decisions, msg);
@@ -263,10 +314,15 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
 }
 
 void Run::set_timer_limits(size_t per_user, size_t total) {
-  if (d_) d_->engine.set_timer_limits(per_user, total);
+  if (!d_) return;
+  d_->engine.set_timer_limits(per_user, total);
+  d_->timer_per_user = per_user, d_->timer_total = total;
+  if (d_->parallel) d_->parallel->set_timer_limits(per_user, total);
 }
 
-size_t Run::pending_timers() const { return d_ ? d_->engine.pending_timers() : 0; }
+size_t Run::pending_timers() const {
+  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_timers() : d_->engine.pending_timers();
+}
 
 bool Run::finish(std::vector<Decision>& decisions, Error& error) {
   std::vector<std::string> json;
@@ -283,6 +339,7 @@ bool Run::finish(std::vector<Decision>& decisions, Error& error) {
 bool Run::commit(Error& error) {
   if (!d_) return error = no_program(), false;
   try {
+    if (d_->parallel) return d_->parallel->commit(error);
     std::string msg;
     if (d_->engine.commit(msg)) return true;
     error = {ErrorKind::State, std::move(msg)};
@@ -292,12 +349,16 @@ bool Run::commit(Error& error) {
   return false;
 }
 
-size_t Run::pending_units() const { return d_ ? d_->engine.pending_units() : 0; }
-size_t Run::decided_units() const { return d_ ? d_->engine.decided_units() : 0; }
+size_t Run::pending_units() const {
+  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_units() : d_->engine.pending_units();
+}
+size_t Run::decided_units() const {
+  return !d_ ? 0 : d_->parallel ? d_->parallel->decided_units() : d_->engine.decided_units();
+}
 
 std::string Run::state_error() const {
   try {
-    return d_ ? d_->engine.store_error() : std::string();
+    return !d_ ? std::string() : d_->parallel ? d_->parallel->state_error() : d_->engine.store_error();
   } catch (...) {
     return "out of memory";
   }
@@ -307,6 +368,7 @@ RunStats Run::stats() const {
   RunStats out;
   if (!d_) return out;
   try {
+    if (d_->parallel) return d_->parallel->stats();
     const auto& st = d_->engine.stats();
     out.lines = st.lines;
     out.events = st.events;
@@ -329,6 +391,50 @@ RunStats Run::stats() const {
   } catch (...) {
   }
   return out;
+}
+
+bool Run::replay(std::istream& in, const ReplayOptions& options, const DecisionsFn& on_decisions,
+                 const RefusedFn& on_refused, Error& error) {
+  if (!d_) return error = no_program(), false;
+  try {
+    d_->started = true;
+    if (d_->parallel) return d_->parallel->replay(in, options, on_decisions, on_refused, error);
+    // One thread: add_event line by line, a commit every batch_lines units, decisions handed on
+    // after the commit that covers them.
+    support::LineReader reader(in);
+    std::string line;
+    std::vector<std::string> decided;
+    const size_t every = std::max<size_t>(1, options.batch_lines);
+    auto durable = [&] {
+      if (!commit(error)) return false;
+      if (!decided.empty() && on_decisions && !on_decisions(decided)) {
+        error = {ErrorKind::Input, "stopped: the decisions could not be handed on"};
+        return false;
+      }
+      decided.clear();
+      return true;
+    };
+    while (reader.next(line)) {
+      if (line.empty()) continue;
+      Error e;
+      bool ok = add_event(line, decided, e);
+      if (e.kind == ErrorKind::State || e.kind == ErrorKind::Internal) return error = e, false;
+      if (!ok) {
+        if (on_refused) on_refused(reader.line(), e);
+        if (options.stop_at_first_error) {
+          if (!durable()) return false;
+          error = e;
+          return false;
+        }
+        skip_line(e.message);
+      }
+      if (pending_units() >= every && !durable()) return false;
+    }
+    return durable();
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
 }
 
 }  // namespace crm

@@ -36,6 +36,7 @@ struct Options {
   std::vector<std::string> files, includes;
   std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness;
   size_t commit_every = 4096;
+  size_t threads = 1;                                   // run: worker threads
   std::string until;                                    // run: the stream's clock at the end
   size_t max_timers = 0, max_timers_per_user = 0;       // run: pending timers (0: no limit)
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
@@ -357,6 +358,8 @@ int cmd_run(int argc, char** argv) {
   c.flag("--allow-program-change", o.allow_program_change,
          "continue a ledger recorded by a program whose strategies differ\n(changed strategies keep their counters; see docs/semantics.md)");
   c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it");
+  c.count("--threads", o.threads, "N",
+          "decide on N worker threads, each owning a share of the users (default 1);\nsee docs/scaling.md, \"Threads in one process\"");
   c.option("--allowed-lateness", o.lateness, "D",
            "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
   c.option("--until", o.until, "TIME",
@@ -389,6 +392,13 @@ int cmd_run(int argc, char** argv) {
   if (!o.until.empty() && !crm::parse_time(o.until, until))
     return usage("run", "--until takes a time such as 2026-11-12T00:00:00Z");
   run.set_timer_limits(o.max_timers_per_user, o.max_timers);
+  if (o.threads > 1) {
+    crm::Error e;
+    if (!run.set_threads(o.threads, e)) {
+      std::cerr << "crm: --threads " << o.threads << ": " << e.message << "\n";
+      return e.kind == crm::ErrorKind::Internal ? kExitIo : kExitUsage;
+    }
+  }
   if (crm::Error e; !run.set_partition(part, e)) return usage("run", "--partition: " + e.message);
   if (!o.state.empty()) {
     crm::Error e;
@@ -449,7 +459,41 @@ int cmd_run(int argc, char** argv) {
   // The stream contract (docs/semantics.md, "Event order"): an event older than the watermark
   // is a FILE:LINE error, or a counted skip with --on-error=skip; held events are decided in
   // time order as the watermark passes them.
-  bool ok = read_events(
+  bool ok = false;
+  if (run.threads() > 1) {
+    // Worker threads (docs/scaling.md, "Threads in one process"): the Run reads the stream and
+    // hands on decisions once their group is durable, in input order.
+    InputFile file;
+    if (!file.open(o.events, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
+    crm::ReplayOptions ro;
+    ro.stop_at_first_error = o.on_error == "stop";
+    ro.batch_lines = o.commit_every;
+    bool refused = false;
+    crm::Error e;
+    ok = run.replay(
+        file.stream(), ro,
+        [&](std::vector<std::string>& lines) {
+          for (const auto& line : lines) out.stream() << line << '\n';
+          handed += lines.size();
+          if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
+          return out.flush();
+        },
+        [&](size_t line, const crm::Error& error) {
+          refused = true;
+          std::cerr << fmt::format("{}:{}: {}\n", input_name(o.events), line, error.message);
+        },
+        e);
+    if (!ok) {
+      if (e.kind == crm::ErrorKind::Internal) return internal(e);
+      if (e.kind == crm::ErrorKind::State) state_failed(e.message);
+      else if (refused) std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
+      else if (!out.failed()) std::cerr << "crm: " << e.message << "\n";
+    }
+  } else {
+  ok = read_events(
       o,
       [&](std::string_view line, std::string& e) {
         crm::Error error;
@@ -464,6 +508,7 @@ int cmd_run(int argc, char** argv) {
         return 0;
       },
       [&](const std::string& e) { run.skip_line(e); }, [&] { return run.stats().events; });
+  }
   if (internal_failure) return internal(internal_error);
   if (ok && !store_failed) {
     crm::Error e;

@@ -15,6 +15,9 @@
 // (the ledger cannot be written, committed, opened or is in use): stop, and do not act on
 // decisions after the last successful commit; Internal is a failure inside crm. Nothing throws.
 //
+// Threads (set_threads, docs/scaling.md "Threads in one process"): a Run may decide on N worker
+// threads, each owning a share of the users; it is still driven from one thread.
+//
 // Units: money in millionths of its currency, times in microseconds since the Unix epoch (UTC),
 // durations in microseconds. Thread-safety: a Run is used by one thread at a time (several Runs
 // over one CompiledProgram may run in parallel threads; two on one ledger are refused).
@@ -22,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <map>
 #include <memory>
@@ -37,6 +41,15 @@ namespace crm {
 namespace detail {
 struct RunData;
 }  // namespace detail
+
+// How Run::replay reads a stream (threads or not).
+struct ReplayOptions {
+  // A refused line (malformed, late) stops the replay (true, `crm run`'s default) or is
+  // counted as skipped and the replay goes on.
+  bool stop_at_first_error = true;
+  // Lines decided between two group commits (at most; at least 1).
+  size_t batch_lines = 4096;
+};
 
 struct RunStats {
   size_t lines = 0;        // event lines given to add_event (empty lines are the caller's to skip)
@@ -78,6 +91,17 @@ class Run {
   // (the others' events skipped and counted, reason "other partition"; their profiles not kept).
   bool share_counters(const SharedCounters& shared, Error& error);
   bool set_partition(const Partition& partition, Error& error);
+  // Decide with `threads` worker threads (default 1), before open_state, profiles and events:
+  // each thread owns the users whose stable_hash(user id) (divided by the partition count
+  // under set_partition) modulo `threads` is its index, so a user's events stay in order on one
+  // thread; stock, budget and pools are reserved on shared counters without a global lock; the
+  // ledger is written by one writer thread in group commits. Input errors: 0 threads; and, for
+  // more than one, what threads do not support yet: scheduled `at`/`every` strategies, referral
+  // grants, an allowed lateness above 0 and a limit on all users' pending timers (set before
+  // set_threads; set after it, the first event is refused). The decisions of several threads
+  // come in replay()'s documented order.
+  bool set_threads(size_t threads, Error& error);
+  size_t threads() const;
   // What open_state accepted ("the ledger's strategies are all the same ..."), for the user.
   std::vector<std::string> state_notices() const;
   // The open state as the summary names it ("sqlite:/path/l.db"); empty when none is open.
@@ -101,6 +125,21 @@ class Run {
   bool add_event(std::string_view json_line, std::vector<std::string>& decisions, Error& error);
   bool add_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
   bool add_event(const Event& event, std::vector<Decision>& decisions, Error& error);
+  // A whole stream of JSON lines (empty lines skipped; line numbers count them), decided on the
+  // Run's threads. `on_decisions` is given decision lines only once they are durable (after
+  // the group commit that covers them; without open_state at once), batch by batch in input
+  // order: a line's decisions where one engine would have written them, except that expiries
+  // and releases of held messages come with a unit of the thread that owns their user, and
+  // timers that fire at a line come before its own decisions grouped by thread (docs/scaling.md).
+  // It returns false to stop (the output failed). `on_refused` hears of each refused line (its
+  // number and Input error) in order. Returns false when the replay stopped: at a refused line
+  // in stop mode (`error` is that line's), a failed ledger (State) or inside crm (Internal).
+  // finish(), advance_time() and commit() follow as after add_event. With one thread, the lines
+  // go through add_event and a commit every `batch_lines` units.
+  using DecisionsFn = std::function<bool(std::vector<std::string>& lines)>;
+  using RefusedFn = std::function<void(size_t line, const Error& error)>;
+  bool replay(std::istream& events, const ReplayOptions& options, const DecisionsFn& on_decisions,
+              const RefusedFn& on_refused, Error& error);
   // Counts a line the caller chose to skip after add_event refused it (`crm run
   // --on-error=skip`), under the reason `message` starts with (RunStats::skipped_by_reason).
   void skip_line(std::string_view message);

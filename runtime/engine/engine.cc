@@ -203,7 +203,10 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
         for (uint32_t i = 0; i < p_.strategies.size(); ++i) strategy_of_.emplace(p_.strategies[i].name, i);
         for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of_.emplace(p_.resources[i].name, i);
       },
-      [&](const state::LedgerEntry& e) { restore(e); }, err);
+      [&](const state::LedgerEntry& e) {
+        if (!restore_filter_ || restore_filter_(e.user)) restore(e);
+      },
+      err);
   if (!ok) return false;
   for (const auto& [key, at] : restored_held_) {
     const auto& [user, si, ai, held_at] = key;
@@ -822,9 +825,11 @@ bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err)
   return true;
 }
 
-bool Engine::finish(std::vector<Decision>& out, std::string& err) {
+bool Engine::finish(std::vector<Decision>& out, std::string& err) { return finish_at(last_time_, out, err); }
+
+bool Engine::finish_at(int64_t upto, std::vector<Decision>& out, std::string& err) {
   if (!release(INT64_MAX, out, err)) return false;
-  if (last_time_ != INT64_MIN) fire_schedules(last_time_, out);
+  if (upto != INT64_MIN) fire_schedules(upto, out);
   return true;
 }
 

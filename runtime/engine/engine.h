@@ -163,6 +163,19 @@ class Engine {
   // End of the stream: decides every held event, then runs schedules due by the latest event.
   bool finish(std::vector<Decision>& out, std::string& error);
 
+  // One engine of several (`crm run --threads`, docs/scaling.md): each decides its own users and
+  // is told the stream's clock the others saw. see_time(t): an event at `t` was accepted by
+  // another engine (the watermark moves, nothing runs). finish_at(upto): finish(), with the
+  // schedules and timers due by `upto` (the latest event of every engine) rather than by this
+  // engine's own latest event. The restore filter keeps attach() to the ledger rows of this
+  // engine's users (stock and budget are the store's, recounted once for all engines).
+  void see_time(int64_t t) { latest_seen_ = std::max(latest_seen_, t); }
+  bool finish_at(int64_t upto, std::vector<Decision>& out, std::string& error);
+  void set_restore_filter(std::function<bool(std::string_view user)> keep) { restore_filter_ = std::move(keep); }
+  // Stock, budget and pools on `quotas` rather than the engine's own until a store is attached
+  // (several engines without a store share one state::LocalQuotas).
+  void bind_quotas(state::Quotas& quotas) { rules_.bind_quotas(quotas); }
+
   // Explain (dry run, nothing changes): what decide() would do for `user` and strategy `s`
   // against trigger event `ev` (or at the scheduled instant `now` when ev is null). `probe`,
   // when given, is called once per failed or faulted if/who/where check with a function that
@@ -281,6 +294,7 @@ class Engine {
   int64_t lateness_ = 0;
   uint32_t part_index_ = 0, part_count_ = 1;
   int64_t latest_seen_ = INT64_MIN;  // the latest event time submitted
+  std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
   uint64_t arrivals_ = 0;
 };
 

@@ -206,4 +206,113 @@ bool parse_json_value(std::string_view text, JsonValue& out, std::string& error)
   return valid_text(text, error) && Parser(text).whole_value(out, error);
 }
 
+// ---- routing (crm run --threads) ---------------------------------------------------------------
+
+namespace {
+
+size_t skip_ws(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  return i;
+}
+
+// A string starting at s[i] == '"': its end (one past the closing quote), or npos.
+size_t skip_string(std::string_view s, size_t i, bool& escaped) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      escaped = true;
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+bool scan_user(std::string_view s, std::string_view& user, std::string_view* id) {
+  size_t i = skip_ws(s, 0);
+  if (i >= s.size() || s[i] != '{') return false;
+  i = skip_ws(s, i + 1);
+  bool found = false;
+  if (i < s.size() && s[i] == '}') return false;
+  while (i < s.size()) {
+    if (s[i] != '"') return false;
+    bool escaped = false;
+    size_t key_end = skip_string(s, i, escaped);
+    if (key_end == std::string_view::npos || escaped) return false;
+    std::string_view key = s.substr(i + 1, key_end - i - 2);
+    bool is_user = key == "user", is_id = id && key == "id";
+    i = skip_ws(s, key_end);
+    if (i >= s.size() || s[i] != ':') return false;
+    i = skip_ws(s, i + 1);
+    if (i >= s.size()) return false;
+    if (s[i] == '"') {
+      size_t end = skip_string(s, i, escaped);
+      if (end == std::string_view::npos) return false;
+      if (is_user || is_id) {
+        if (escaped) return false;
+        (is_user ? user : *id) = s.substr(i + 1, end - i - 2);
+        found |= is_user;
+      }
+      i = end;
+    } else {
+      if (is_user || is_id) return false;  // not a string: the decoder says so
+      if (s[i] == '{') return false;
+      if (s[i] == '[') {
+        // Arrays of scalars (strings may hold brackets).
+        int depth = 0;
+        for (; i < s.size(); ++i) {
+          if (s[i] == '"') {
+            size_t end = skip_string(s, i, escaped);
+            if (end == std::string_view::npos) return false;
+            i = end - 1;
+          } else if (s[i] == '[') {
+            ++depth;
+          } else if (s[i] == ']' && --depth == 0) {
+            ++i;
+            break;
+          } else if (s[i] == '{') {
+            return false;
+          }
+        }
+        if (depth != 0) return false;
+      } else {
+        size_t start = i;
+        while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') ++i;
+        if (i == start) return false;  // no value
+      }
+    }
+    i = skip_ws(s, i);
+    if (i >= s.size()) return false;
+    if (s[i] == ',') {
+      i = skip_ws(s, i + 1);
+      continue;
+    }
+    if (s[i] == '}') return found && skip_ws(s, i + 1) == s.size();
+    return false;
+  }
+  return false;
+}
+
+bool line_user(std::string_view line, std::string& user, std::string* id) {
+  std::string_view fast, fast_id;
+  if (scan_user(line, fast, id ? &fast_id : nullptr)) {
+    user.assign(fast);
+    if (id) id->assign(fast_id);
+    return true;
+  }
+  std::vector<JsonMember> members;
+  std::string err;
+  if (!parse_json_object(line, members, err)) return false;
+  const JsonMember* found = nullptr;
+  for (const auto& m : members) {
+    if (m.key == "user") found = &m;
+    if (id && m.key == "id" && m.value.kind == JsonValue::Kind::String) *id = m.value.text;
+  }
+  if (!found || found->value.kind != JsonValue::Kind::String) return false;
+  user = found->value.text;
+  return true;
+}
+
 }  // namespace crm::engine

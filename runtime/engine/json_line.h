@@ -31,5 +31,14 @@ bool is_json_number(std::string_view text);
 // Parses one scalar or array of scalars making up the whole of `text` (a CSV cell of a Set).
 bool parse_json_value(std::string_view text, JsonValue& out, std::string& error);
 
+// Routing (`crm run --threads`): the `user` (and `id`) of an event or profile line without
+// decoding the rest. scan_user() skims the object's top-level members and gives the last `user`
+// (and `id`) string when it holds no escape; false when it cannot tell (malformed, a non-string
+// user or id, escapes, nesting). line_user() falls back to the full parse then, so it names the
+// user the decoder will read; false when the line has no string `user` (the decoder refuses it).
+// `id` is left empty when the line has none.
+bool scan_user(std::string_view line, std::string_view& user, std::string_view* id = nullptr);
+bool line_user(std::string_view line, std::string& user, std::string* id = nullptr);
+
 
 }  // namespace crm::engine

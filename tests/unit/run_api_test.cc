@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -448,3 +449,64 @@ TEST(PublicApi, JitCodeCacheLoadsOnRestartWithTheSameDecisions) {
 }
 
 }  // namespace
+
+// `crm run --threads` (docs/scaling.md, "Threads in one process"): every run golden whose program
+// threads support, replayed on 3 threads one line per batch (so no two threads race for the last
+// unit of a stock or of a paced share: tests/threads/differential.sh covers the races), gives the
+// golden's decisions in the golden's order. Expiries and releases of held messages come with a
+// unit of the thread that owns their user rather than with the next unit of anyone; those due
+// after that thread's last unit wait for a later run. So those the threads report must be the
+// golden's, in any order, and the golden may have more.
+TEST(RunApi, ThreadsGiveEveryRunGoldensDecisions) {
+  namespace fs = std::filesystem;
+  size_t cases = 0, refused_programs = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(CRM_SOURCE_DIR) / "tests/golden/run")) {
+    if (entry.path().extension() != ".crm") continue;
+    SCOPED_TRACE(entry.path().string());
+    auto out = crm::compile_files({entry.path().string()});
+    ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+    crm::Run run(out.program);
+    crm::Error error;
+    if (!run.set_threads(3, error)) {
+      EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+      EXPECT_NE(error.message.find("not supported with more than one thread yet"), std::string::npos) << error.message;
+      ++refused_programs;
+      continue;
+    }
+    ++cases;
+    EXPECT_EQ(run.threads(), 3u);
+    fs::path base = entry.path();
+    if (std::ifstream profiles(fs::path(base).replace_extension(".profiles.jsonl")); profiles) {
+      EXPECT_TRUE(run.load_profiles(profiles, false, {}));
+    }
+    std::ifstream events(base.replace_extension(".events.jsonl"));
+    std::vector<std::string> got, want;
+    crm::ReplayOptions options;
+    options.batch_lines = 1;
+    bool ok = run.replay(events, options, [&](std::vector<std::string>& lines) {
+      got.insert(got.end(), lines.begin(), lines.end());
+      return true;
+    }, {}, error);
+    if (ok) {
+      ASSERT_TRUE(run.finish(got, error)) << error.message;
+    } else {
+      EXPECT_EQ(error.kind, crm::ErrorKind::Input) << error.message;
+    }
+    std::ifstream expected(base.replace_extension("").replace_extension(".out"));
+    std::string line;
+    while (std::getline(expected, line))
+      if (!line.empty() && line[0] == '{') want.push_back(line);
+    auto moved = [](const std::string& d) {
+      return d.find("\"outcome\":\"expired\"") != std::string::npos || d.find("\"held_at\":") != std::string::npos;
+    };
+    std::vector<std::string> got_fixed, want_fixed, got_moved, want_moved;
+    for (auto& d : got) (moved(d) ? got_moved : got_fixed).push_back(d);
+    for (auto& d : want) (moved(d) ? want_moved : want_fixed).push_back(d);
+    EXPECT_EQ(got_fixed, want_fixed);
+    std::sort(got_moved.begin(), got_moved.end());
+    std::sort(want_moved.begin(), want_moved.end());
+    EXPECT_TRUE(std::includes(want_moved.begin(), want_moved.end(), got_moved.begin(), got_moved.end()));
+  }
+  EXPECT_GE(cases, 8u);
+  EXPECT_GE(refused_programs, 1u);
+}

@@ -1,0 +1,642 @@
+// parallel_run.cc - crm::Run on worker threads (see parallel_run.h).
+#include "api/parallel_run.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "runtime/engine/json_line.h"
+#include "runtime/vm/vm.h"
+#include "support/csv.h"
+#include "support/json_text.h"
+#include "support/line_reader.h"
+
+namespace crm::detail {
+
+std::string ParallelRun::unsupported(const bytecode::Program& p) {
+  for (const auto& s : p.strategies) {
+    if (s.trigger != bytecode::Trigger::OnEvent)
+      return fmt::format("strategy `{}` is scheduled (`at`/`every`): it decides every known user at one instant, and users "
+                         "are spread over the threads; scheduled strategies are not supported with more than one thread yet",
+                         s.name);
+    if (s.recipient_field >= 0)
+      return fmt::format("strategy `{}` grants to the user an event names (a referral), who may be another thread's user; "
+                         "referral grants are not supported with more than one thread yet",
+                         s.name);
+  }
+  return {};
+}
+
+ParallelRun::ParallelRun(std::shared_ptr<const ProgramData> program, size_t threads) : program_(std::move(program)) {
+  workers_.resize(threads);
+  for (auto& w : workers_) {
+    w.engine = std::make_unique<engine::Engine>(program_->program, program_->engine_options());
+    w.engine->bind_quotas(quotas_);  // without a store: one set of counters for every worker
+  }
+  for (const auto& s : program_->program.strategies) has_timers_ |= s.delay > 0;
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i].thread = std::thread([this, i] { work(i); });
+  writer_ = std::thread([this] { writer(); });
+}
+
+ParallelRun::~ParallelRun() {
+  start(Phase::Stop, nullptr);
+  for (auto& w : workers_) w.thread.join();
+  {
+    std::lock_guard lk(wmu_);
+    stop_writer_ = true;
+  }
+  wcv_.notify_all();
+  writer_.join();
+}
+
+void ParallelRun::set_partition(uint32_t index, uint32_t count) {
+  part_index_ = index;
+  part_count_ = count ? count : 1;
+  for (auto& w : workers_) w.engine->set_partition(index, count);
+}
+
+void ParallelRun::set_timer_limits(size_t per_user, size_t total) {
+  total_timer_limit_ = total;
+  for (auto& w : workers_) w.engine->set_timer_limits(per_user, 0);
+}
+
+// The worker of a user: the hash --partition uses, divided by the partition count first, so the
+// users of one partition spread over every thread.
+uint32_t ParallelRun::route(std::string_view user) const {
+  return uint32_t((vm::stable_hash(user) / part_count_) % workers_.size());
+}
+
+// A line whose user cannot be told without a full parse is malformed or unusual: worker 0
+// parses it, and hands it on if it names another worker's user (Batch::reparse).
+uint32_t ParallelRun::route_line(std::string_view line) const {
+  std::string user;
+  return engine::line_user(line, user) ? route(user) : 0;
+}
+
+std::string ParallelRun::unsupported(int64_t lateness, size_t total_timer_limit) {
+  if (lateness > 0)
+    return "an allowed lateness above 0 is not supported with more than one thread yet (each thread would hold its own "
+           "users' events, and a late event is one before every thread's latest)";
+  if (total_timer_limit > 0)
+    return "a limit on all users' pending timers (--max-pending-timers) is not supported with more than one thread yet; "
+           "the per-user limit is";
+  return {};
+}
+
+std::string ParallelRun::refuse_settings() const { return unsupported(lateness_, total_timer_limit_); }
+
+bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, std::string& error) {
+  auto ledger = std::make_unique<state::GroupLedger>(*store);
+  if (!ledger->load(error)) return false;
+  ledger->make_workers(workers_.size());
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    auto& e = *workers_[w].engine;
+    e.allow_program_change(allow_program_change);
+    // Each engine rebuilds its own users' state; stock, budget and pools are the store's,
+    // rebuilt once by the load above.
+    e.set_restore_filter([this, w](std::string_view user) { return route(user) == w; });
+    if (!e.attach(&ledger->worker(w), error)) return false;
+  }
+  ledger->forget_loaded();
+  notices_ = workers_[0].engine->notices();
+  ledger_ = std::move(ledger);
+  return true;
+}
+
+bool ParallelRun::load_profile(std::string_view line, std::string& error) {
+  return workers_[route_line(line)].engine->load_profile_line(line, error);
+}
+
+bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  std::string err;
+  if (!csv) {
+    support::LineReader reader(in);
+    std::string line;
+    while (reader.next(line)) {
+      if (line.empty()) continue;
+      if (!load_profile(line, err) && !on_error(reader.line(), err)) return false;
+    }
+    return true;
+  }
+  // CSV: every engine reads the header; each row goes to the engine of its `user` cell.
+  support::CsvReader reader(in);
+  std::vector<support::CsvField> cells;
+  bool header = true;
+  size_t user_column = SIZE_MAX;
+  while (true) {
+    bool ok = reader.next(cells);
+    if (!ok && reader.error().empty()) break;
+    if (!ok) {
+      err = reader.error();
+    } else if (header) {
+      bool all = true;
+      for (auto& w : workers_) all = all && w.engine->load_profile_csv_header(cells, err);
+      if (all) {
+        header = false;
+        for (size_t i = 0; i < cells.size(); ++i)
+          if (cells[i].text == "user") user_column = i;
+        continue;
+      }
+    } else {
+      uint32_t w = user_column < cells.size() ? route(cells[user_column].text) : 0;
+      if (workers_[w].engine->load_profile_csv_row(cells, err)) continue;
+    }
+    if (!on_error(reader.line(), err) || header) return false;
+  }
+  if (header) {
+    on_error(1, "empty file: expected a header row naming the columns (one of them `user`)");
+    return false;
+  }
+  return true;
+}
+
+uint32_t ParallelRun::IdOwners::claim(std::string_view id, uint32_t owner) {
+  if (2 * (size + 1) > keys.size()) {
+    std::vector<uint64_t> old_keys(std::max<size_t>(1024, 2 * keys.size()), 0);
+    std::vector<uint8_t> old_owners(old_keys.size(), 0);
+    old_keys.swap(keys);
+    old_owners.swap(owners);
+    size = 0;
+    for (size_t i = 0; i < old_keys.size(); ++i)
+      if (old_keys[i]) {
+        size_t at = old_keys[i] & (keys.size() - 1);
+        while (keys[at]) at = (at + 1) & (keys.size() - 1);
+        keys[at] = old_keys[i], owners[at] = old_owners[i], ++size;
+      }
+  }
+  uint64_t h = vm::stable_hash(id);
+  if (h == 0) h = 1;  // 0 marks a free slot
+  size_t at = h & (keys.size() - 1);
+  while (keys[at]) {
+    if (keys[at] == h) return owners[at];
+    at = (at + 1) & (keys.size() - 1);
+  }
+  keys[at] = h, owners[at] = uint8_t(owner), ++size;
+  return owner;
+}
+
+// ---- workers -----------------------------------------------------------------------------------
+
+void ParallelRun::start(Phase phase, Batch* b, size_t begin, size_t end) {
+  {
+    std::lock_guard lk(mu_);
+    phase_ = phase;
+    batch_ = b;
+    begin_ = begin;
+    end_ = end;
+    remaining_ = workers_.size();
+    ++generation_;
+  }
+  work_cv_.notify_all();
+}
+
+void ParallelRun::wait() {
+  std::unique_lock lk(mu_);
+  done_cv_.wait(lk, [&] { return remaining_ == 0; });
+}
+
+void ParallelRun::work(size_t w) {
+  uint64_t seen = 0;
+  for (;;) {
+    Phase phase;
+    Batch* b;
+    size_t begin, end;
+    {
+      std::unique_lock lk(mu_);
+      work_cv_.wait(lk, [&] { return generation_ != seen; });
+      seen = generation_;
+      phase = phase_, b = batch_, begin = begin_, end = end_;
+    }
+    if (phase == Phase::Stop) return;
+    try {
+      if (phase == Phase::Parse) parse(w, *b);
+      else decide(w, *b, begin, end);
+    } catch (const std::exception& e) {
+      // Reported as the engine's failure (Internal) by the caller, as Run's entry points do.
+      std::lock_guard lk(mu_);
+      if (error_.empty()) error_ = std::string("internal error: ") + e.what();
+    }
+    std::lock_guard lk(mu_);
+    if (--remaining_ == 0) done_cv_.notify_one();
+  }
+}
+
+// Phase 1: this worker's lines parsed (its own string pool); a line found to name another
+// worker's user is parsed again by that worker in phase 2.
+void ParallelRun::parse(size_t w, Batch& b) {
+  auto& e = *workers_[w].engine;
+  for (uint32_t i : b.mine[w]) {
+    if (b.taken[i]) continue;  // refused by the reader (IdOwners)
+    std::string err;
+    if (!e.parse_event(b.text[i], b.events[i], err)) {
+      b.error[i] = std::move(err);
+      continue;
+    }
+    b.parsed[i] = 1;
+    b.time[i] = b.events[i].time;
+    if (uint32_t owner = route(b.events[i].user); owner != w) b.owner[i] = owner, b.reparse[i] = 1;
+  }
+}
+
+void ParallelRun::emit(Worker& wk, uint64_t key) {
+  for (auto& d : wk.decisions) {
+    wk.out.keys.push_back(key);
+    wk.out.lines.push_back(d.json.empty() ? wk.engine->decision_json(d) : std::move(d.json));
+  }
+  wk.decisions.clear();
+}
+
+// Phase 2: lines [begin, end) in input order. The worker's own lines are submitted with the
+// stream's clock as one engine would have it (the latest time before the line); at another
+// worker's accepted line, this worker's timers due by its time fire, as they would in one engine.
+void ParallelRun::decide(size_t w, Batch& b, size_t begin, size_t end) {
+  auto& wk = workers_[w];
+  auto& e = *wk.engine;
+  std::string err;
+  for (size_t i = begin; i < end; ++i) {
+    if (b.owner[i] != w) {
+      if (has_timers_ && b.parsed[i] && b.time[i] >= b.latest[i]) {
+        e.see_time(b.latest[i]);
+        if (!e.advance_to(b.time[i], wk.decisions, err)) err.clear();
+        emit(wk, uint64_t(i) << 1);
+      }
+      continue;
+    }
+    if (!b.parsed[i]) continue;
+    if (b.reparse[i] && !e.parse_event(b.text[i], b.events[i], err)) {
+      b.error[i] = std::move(err), b.refused[i] = 1;
+      continue;
+    }
+    e.see_time(b.latest[i]);
+    bool ok = e.submit(b.events[i], wk.decisions, err);
+    emit(wk, (uint64_t(i) << 1) | 1);
+    if (!ok) b.error[i] = std::move(err), b.refused[i] = 1;
+    if (!e.store_error().empty()) return;
+  }
+}
+
+// ---- batches -----------------------------------------------------------------------------------
+
+void ParallelRun::Batch::clear(size_t workers) {
+  n = 0;
+  mine.resize(workers);
+  for (auto& m : mine) m.clear();
+}
+
+size_t ParallelRun::Batch::add(std::string&& line, size_t num, uint32_t who) {
+  if (n == text.size()) {
+    text.emplace_back();
+    number.emplace_back();
+    owner.emplace_back();
+    parsed.emplace_back();
+    reparse.emplace_back();
+    taken.emplace_back();
+    events.emplace_back();
+    time.emplace_back();
+    latest.emplace_back();
+    error.emplace_back();
+    refused.emplace_back();
+  }
+  text[n].swap(line);
+  number[n] = num;
+  owner[n] = who;
+  parsed[n] = reparse[n] = refused[n] = taken[n] = 0;
+  error[n].clear();
+  mine[who].push_back(uint32_t(n));
+  return n++;
+}
+
+bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refused, Error& error,
+                            const std::function<void()>& meanwhile) {
+  // The clock one engine would have before each line: the latest time of the lines before it
+  // that parsed (a late line is before that time anyway, so it changes nothing).
+  int64_t running = latest_;
+  for (size_t i = 0; i < b.n; ++i) {
+    b.latest[i] = running;
+    if (b.parsed[i]) running = std::max(running, b.time[i]);
+  }
+  size_t begin = 0;
+  bool stopped = false;
+  while (begin < b.n) {
+    // Stop mode: up to the first line that may be refused (malformed, or before the clock); a
+    // late line that repeats a decided event is answered from the ledger, and the rest follows.
+    size_t end = b.n;
+    if (stop)
+      for (size_t i = begin; i < b.n; ++i)
+        if (!b.parsed[i] || b.time[i] < b.latest[i]) {
+          end = i + 1;
+          break;
+        }
+    start(Phase::Decide, &b, begin, end);
+    if (meanwhile) meanwhile();
+    wait();
+    for (size_t i = begin; i < end; ++i) {
+      bool refused = !b.parsed[i] || b.refused[i];
+      if (!refused) continue;
+      Error e{ErrorKind::Input, b.error[i]};
+      if (on_refused) on_refused(b.number[i], e);
+      if (stop) {
+        error = std::move(e);
+        stopped = true;
+        break;
+      }
+      count_skipped(b.error[i]);
+    }
+    if (stopped) break;
+    begin = end;
+  }
+  for (size_t i = 0; i < b.n; ++i)
+    if (b.parsed[i] && !b.refused[i]) latest_ = std::max(latest_, b.time[i]);
+  return !stopped;
+}
+
+void ParallelRun::count_skipped(std::string_view message) {
+  ++skipped_;
+  std::string reason(message.substr(0, message.find(':')));
+  ++skipped_by_reason_[reason.size() > 40 ? reason.substr(0, 40) : reason];
+}
+
+void ParallelRun::skip_line(std::string_view message) { count_skipped(message); }
+
+std::vector<ParallelRun::Output> ParallelRun::take_outputs() {
+  std::vector<Output> out(workers_.size());
+  for (size_t w = 0; w < workers_.size(); ++w) out[w] = std::move(workers_[w].out), workers_[w].out = Output{};
+  return out;
+}
+
+// Input order: by line; at one line, the timers it released (worker by worker), then its own.
+void ParallelRun::merge(std::vector<Output>& outputs, std::vector<std::string>& lines) {
+  std::vector<size_t> at(outputs.size(), 0);
+  for (;;) {
+    size_t best = SIZE_MAX;
+    for (size_t w = 0; w < outputs.size(); ++w)
+      if (at[w] < outputs[w].keys.size() && (best == SIZE_MAX || outputs[w].keys[at[w]] < outputs[best].keys[at[best]])) best = w;
+    if (best == SIZE_MAX) return;
+    uint64_t key = outputs[best].keys[at[best]];
+    while (at[best] < outputs[best].keys.size() && outputs[best].keys[at[best]] == key)
+      lines.push_back(std::move(outputs[best].lines[at[best]++]));
+  }
+}
+
+// ---- the writer --------------------------------------------------------------------------------
+
+void ParallelRun::hand(Group&& g) {
+  auto p = std::make_shared<Group>(std::move(g));
+  {
+    std::unique_lock lk(wmu_);
+    // At most a few groups in flight: their decisions wait in memory until written.
+    wdone_cv_.wait(lk, [&] { return groups_.size() - next_to_write_ < 3; });
+    groups_.push_back(std::move(p));
+  }
+  wcv_.notify_all();
+}
+
+void ParallelRun::writer() {
+  for (;;) {
+    std::shared_ptr<Group> g;
+    {
+      std::unique_lock lk(wmu_);
+      wcv_.wait(lk, [&] { return stop_writer_ || next_to_write_ < groups_.size(); });
+      if (next_to_write_ >= groups_.size()) return;
+      g = groups_[next_to_write_];
+    }
+    try {
+      if (ledger_ && !g->units.empty()) {
+        std::string err;
+        if (!ledger_->write(g->units, err)) g->error = err.empty() ? "commit failed" : err;
+      }
+      if (g->error.empty()) merge(g->outputs, g->lines);
+    } catch (const std::exception& e) {
+      g->error = std::string("internal error: ") + e.what();
+    }
+    g->units.clear();
+    g->outputs.clear();
+    {
+      std::lock_guard lk(wmu_);
+      g->done = true;
+      ++next_to_write_;
+    }
+    wdone_cv_.notify_all();
+  }
+}
+
+bool ParallelRun::drain(bool all, const Run::DecisionsFn& on_decisions, Error& error) {
+  for (;;) {
+    std::shared_ptr<Group> g;
+    {
+      std::unique_lock lk(wmu_);
+      if (all) wdone_cv_.wait(lk, [&] { return groups_.empty() || groups_.front()->done; });
+      if (groups_.empty() || !groups_.front()->done) return true;
+      g = std::move(groups_.front());
+      groups_.pop_front();
+      --next_to_write_;
+    }
+    wdone_cv_.notify_all();
+    if (!g->error.empty()) {
+      if (error_.empty()) error_ = g->error;
+      error = {ErrorKind::State, g->error};
+      return false;
+    }
+    if (on_decisions && !g->lines.empty() && !on_decisions(g->lines)) {
+      error = {ErrorKind::Input, "stopped: the decisions could not be handed on"};
+      return false;
+    }
+  }
+}
+
+// ---- the stream --------------------------------------------------------------------------------
+
+bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const Run::DecisionsFn& on_decisions,
+                         const Run::RefusedFn& on_refused, Error& error) {
+  if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
+  const size_t batch_lines = std::max<size_t>(1, options.batch_lines);
+  support::LineReader reader(in);
+  Batch batches[2];
+  std::string line, id;
+  bool eof = false;
+  auto fill = [&](Batch& b) {
+    b.clear(workers_.size());
+    while (b.n < batch_lines && !eof) {
+      if (!reader.next(line)) {
+        eof = true;
+        break;
+      }
+      if (line.empty()) continue;
+      // One engine answers an id it decided from the ledger, whoever the user; a thread knows only
+      // the ids it decided (and every id of earlier runs), so an id another thread decided in this
+      // run is refused rather than decided twice.
+      std::string user;
+      uint32_t who = engine::line_user(line, user, ledger_ ? &id : nullptr) ? route(user) : 0;
+      uint32_t first = ledger_ && !id.empty() ? ids_.claim(id, who) : who;
+      size_t i = b.add(std::move(line), reader.line(), who);
+      if (first != who) {
+        b.taken[i] = 1;
+        b.error[i] = fmt::format("event id {} was decided in this run for a user of another thread (with --threads, an "
+                                 "event id must name one user's event; docs/scaling.md)",
+                                 support::json_quote(id));
+      }
+      id.clear();
+      ++lines_;
+    }
+  };
+  size_t cur = 0;
+  fill(batches[cur]);
+  // on_decisions runs while the workers decide: it sees the units decided by the last batch.
+  decided_ = decided_units();
+  replaying_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{replaying_};
+  bool ok = true;
+  Error drained;
+  bool drain_failed = false;
+  while (batches[cur].n > 0) {
+    Batch& b = batches[cur];
+    // Phase 1, while this thread reads the next batch.
+    start(Phase::Parse, &b);
+    fill(batches[1 - cur]);
+    wait();
+    bool go_on = run_batch(b, options.stop_at_first_error, on_refused, error, [&] {
+      if (!drain_failed && !drain(false, on_decisions, drained)) drain_failed = true;
+    });
+    replaying_ = false;
+    decided_ = decided_units();
+    replaying_ = true;
+    std::string internal;
+    {
+      std::lock_guard lk(mu_);
+      internal = error_;
+    }
+    Group g;
+    g.outputs = take_outputs();
+    if (ledger_) g.units = ledger_->take();
+    committed_units_ += g.units.size();
+    hand(std::move(g));
+    if (!internal.empty()) return error = {ErrorKind::Internal, internal}, false;
+    for (auto& w : workers_)
+      if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
+    if (drain_failed) return error = drained, false;
+    if (!go_on) {
+      ok = false;
+      break;
+    }
+    cur = 1 - cur;
+  }
+  // Everything decided is durable and handed on, also after a refused line (as one engine's
+  // decisions before it are).
+  Error e;
+  if (!drain(true, on_decisions, e)) return error = e, false;
+  return ok;
+}
+
+bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& decisions, Error& error) {
+  if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
+  Batch b;
+  b.clear(workers_.size());
+  b.add(std::string(text), 1, route_line(text));
+  ++lines_;
+  start(Phase::Parse, &b);
+  wait();
+  Error refused;
+  bool ok = run_batch(b, true, nullptr, refused, nullptr);
+  auto outputs = take_outputs();
+  merge(outputs, decisions);
+  if (!error_.empty()) return error = {ErrorKind::Internal, error_}, false;
+  if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
+  if (!ok) return error = refused, false;
+  return true;
+}
+
+// The end of the stream (every engine's timers due by the latest event anywhere), or the clock
+// moved to `until`. Decisions worker by worker.
+bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, const int64_t* until) {
+  if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
+  int64_t last = INT64_MIN;
+  for (auto& w : workers_) last = std::max(last, w.engine->last_time());
+  std::string err;
+  for (auto& w : workers_) {
+    bool ok;
+    if (until) {
+      w.engine->see_time(latest_);
+      ok = w.engine->advance_to(*until, w.decisions, err);
+    } else {
+      ok = w.engine->finish_at(last, w.decisions, err);
+    }
+    for (auto& d : w.decisions) decisions.push_back(d.json.empty() ? w.engine->decision_json(d) : std::move(d.json));
+    w.decisions.clear();
+    if (!ok) return error = {ErrorKind::Input, err}, false;
+    if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
+  }
+  if (until) latest_ = std::max(latest_, *until);
+  return true;
+}
+
+bool ParallelRun::commit(Error& error) {
+  Error e;
+  if (!drain(true, nullptr, e)) return error = e, false;
+  if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
+  if (!ledger_) return true;
+  auto units = ledger_->take();
+  committed_units_ += units.size();
+  std::string err;
+  if (!ledger_->write(units, err)) {
+    error_ = err;
+    return error = {ErrorKind::State, err}, false;
+  }
+  return true;
+}
+
+size_t ParallelRun::decided_units() const {
+  if (replaying_) return decided_;
+  size_t n = 0;
+  for (const auto& w : workers_) n += w.engine->decided_units();
+  return n;
+}
+
+size_t ParallelRun::pending_units() const { return ledger_ ? ledger_->pending() : 0; }
+
+std::string ParallelRun::state_error() const {
+  if (!error_.empty()) return error_;
+  for (const auto& w : workers_)
+    if (!w.engine->store_error().empty()) return w.engine->store_error();
+  return ledger_ ? ledger_->error() : std::string();
+}
+
+size_t ParallelRun::pending_timers() const {
+  size_t n = 0;
+  for (const auto& w : workers_) n += w.engine->pending_timers();
+  return n;
+}
+
+RunStats ParallelRun::stats() const {
+  RunStats out;
+  out.lines = lines_;
+  out.skipped = skipped_;
+  out.skipped_by_reason = skipped_by_reason_;
+  for (const auto& w : workers_) {
+    const auto& st = w.engine->stats();
+    out.events += st.events;
+    out.users += w.engine->user_count();
+    out.skipped += st.skipped;
+    for (const auto& [k, v] : st.skipped_by_reason) out.skipped_by_reason[k] += v;
+    out.evaluation_errors += st.eval_errors;
+    for (const auto& [k, v] : st.eval_errors_by_kind) out.evaluation_errors_by_kind[k] += v;
+    out.granted += st.granted;
+    out.rejected += st.rejected;
+    out.control += st.control;
+    out.held += st.held;
+    out.redeemed += st.redeemed;
+    out.redemptions_refused += st.redeem_rejected;
+    out.expired += st.expired;
+    out.timers_armed += st.timers_armed;
+    out.timers_cancelled += st.timers_cancelled;
+    out.timers_fired += st.timers_fired;
+    out.timers_pending += w.engine->pending_timers();
+  }
+  return out;
+}
+
+}  // namespace crm::detail

@@ -1,0 +1,166 @@
+// parallel_run.h - crm::Run on worker threads (`crm run --threads N`, library-internal; the rules
+// are docs/scaling.md, "Threads in one process").
+//
+// Each worker owns an engine and the users whose stable_hash(user id) (divided by the partition
+// count under --partition) falls to it, so a user's events are decided in order on one worker.
+// The calling thread reads the events in batches and routes each line by its `user` (a scan of
+// the line, not a parse); per batch, (1) every worker parses its own lines, (2) the caller
+// computes, for each line, the latest event time before it in the input (the watermark a
+// single engine would have), and the first line that may be refused, (3) every worker decides
+// its lines in input order, firing its delayed triggers' timers at the other workers' lines as
+// one engine would. Campaign-wide counters are the store's, reserved without a global lock
+// (state::LocalQuotas). Each worker records into its own state::WorkerLedger; a writer thread
+// appends each batch's units to the one ledger and commits them as one group while the workers
+// decide the next batch; a batch's decisions are handed to the caller only once their group is
+// durable, in input order (a line's decisions after the timers it released on other workers).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <crm/run.h>
+
+#include "api/program_data.h"
+#include "runtime/engine/engine.h"
+#include "runtime/state/group_ledger.h"
+
+namespace crm::detail {
+
+class ParallelRun {
+ public:
+  ParallelRun(std::shared_ptr<const ProgramData> program, size_t threads);
+  ~ParallelRun();
+  // What in `p` threads do not support yet (empty: nothing).
+  static std::string unsupported(const bytecode::Program& p);
+  // What of these settings threads do not support yet (empty: nothing).
+  static std::string unsupported(int64_t lateness, size_t total_timer_limit);
+
+  size_t threads() const { return workers_.size(); }
+  void set_partition(uint32_t index, uint32_t count);
+  void set_allowed_lateness(int64_t micros) { lateness_ = micros; }
+  void set_timer_limits(size_t per_user, size_t total);
+  bool attach(state::StateStore* store, bool allow_program_change, std::string& error);
+  const std::vector<std::string>& notices() const { return notices_; }
+
+  bool load_profile(std::string_view line, std::string& error);
+  bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
+
+  bool replay(std::istream& in, const ReplayOptions& options, const Run::DecisionsFn& on_decisions,
+              const Run::RefusedFn& on_refused, Error& error);
+  bool add_event(std::string_view line, std::vector<std::string>& decisions, Error& error);
+  void skip_line(std::string_view message);
+  bool finish(std::vector<std::string>& decisions, Error& error, const int64_t* until = nullptr);
+  bool commit(Error& error);
+  size_t pending_units() const;
+  size_t decided_units() const;
+  std::string state_error() const;
+  RunStats stats() const;
+  size_t pending_timers() const;
+
+ private:
+  struct Output {
+    std::vector<uint64_t> keys;  // (line in batch << 1) | 1 for the line's own decisions, 0 for timers it released
+    std::vector<std::string> lines;
+  };
+  struct Batch {
+    size_t n = 0;
+    std::vector<std::string> text;
+    std::vector<size_t> number;  // line numbers in the input
+    std::vector<uint32_t> owner;
+    std::vector<uint8_t> parsed, reparse, taken;  // taken: its id was decided on another thread
+    std::vector<engine::Event> events;
+    std::vector<int64_t> time, latest;
+    std::vector<std::string> error;  // why the line was refused (parse, or the engine)
+    std::vector<uint8_t> refused;
+    std::vector<std::vector<uint32_t>> mine;  // per worker: its lines
+    void clear(size_t workers);
+    size_t add(std::string&& line, size_t number, uint32_t owner);
+  };
+  struct Worker {
+    std::unique_ptr<engine::Engine> engine;
+    std::vector<engine::Decision> decisions;
+    Output out;
+    std::thread thread;
+  };
+  struct Group {
+    std::vector<Output> outputs;
+    std::vector<state::GroupLedger::Pending> units;
+    std::vector<std::string> lines;  // merged, once written
+    std::string error;
+    bool done = false;
+  };
+  enum class Phase { Parse, Decide, Stop };
+
+  uint32_t route(std::string_view user) const;
+  uint32_t route_line(std::string_view line) const;
+  // With a ledger: the thread that first had each event id in this run (by a 64-bit hash of
+  // the id, 9 bytes a slot, open addressing); an id again on another thread is refused.
+  struct IdOwners {
+    std::vector<uint64_t> keys;
+    std::vector<uint8_t> owners;
+    size_t size = 0;
+    // The owner already recorded for `id`, or `owner` after recording it.
+    uint32_t claim(std::string_view id, uint32_t owner);
+  };
+  IdOwners ids_;
+  std::string refuse_settings() const;
+  void work(size_t w);
+  void parse(size_t w, Batch& b);
+  void decide(size_t w, Batch& b, size_t begin, size_t end);
+  void emit(Worker& wk, uint64_t key);
+  // Starts a phase on every worker; wait() until they are all done.
+  void start(Phase phase, Batch* b, size_t begin = 0, size_t end = 0);
+  void wait();
+  // The lines of `b` decided; refusals reported in order. False when it stopped (stop mode).
+  bool run_batch(Batch& b, bool stop_at_first_error, const Run::RefusedFn& on_refused, Error& error,
+                 const std::function<void()>& meanwhile);
+  std::vector<Output> take_outputs();
+  static void merge(std::vector<Output>& outputs, std::vector<std::string>& lines);
+  void hand(Group&& g);
+  void writer();
+  // Hands the finished groups' decisions to `on_decisions` in order; `all`: waits for every group.
+  bool drain(bool all, const Run::DecisionsFn& on_decisions, Error& error);
+  void count_skipped(std::string_view message);
+
+  std::shared_ptr<const ProgramData> program_;
+  state::LocalQuotas quotas_;  // stock, budget and pools until a store is attached (its own then)
+  std::vector<Worker> workers_;
+  uint32_t part_index_ = 0, part_count_ = 1;
+  int64_t lateness_ = 0;
+  size_t total_timer_limit_ = 0;
+  bool has_timers_ = false;
+  int64_t latest_ = INT64_MIN;  // the latest event time accepted so far (every worker's)
+  std::unique_ptr<state::GroupLedger> ledger_;
+  std::vector<std::string> notices_;
+  size_t lines_ = 0, skipped_ = 0, committed_units_ = 0;
+  std::map<std::string, size_t> skipped_by_reason_;
+  std::string error_;  // a failed group commit: the run must stop
+  bool replaying_ = false;
+  size_t decided_ = 0;  // units decided by the batches replayed so far
+
+  // Workers: a phase at a time.
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  uint64_t generation_ = 0;
+  size_t remaining_ = 0;
+  Phase phase_ = Phase::Parse;
+  Batch* batch_ = nullptr;
+  size_t begin_ = 0, end_ = 0;
+
+  // The writer: groups in order.
+  std::mutex wmu_;
+  std::condition_variable wcv_, wdone_cv_;
+  std::deque<std::shared_ptr<Group>> groups_;  // handed, in order (the writer takes the next undone one)
+  size_t next_to_write_ = 0;                   // index into groups_ of the first unwritten
+  bool stop_writer_ = false;
+  std::thread writer_;
+};
+
+}  // namespace crm::detail

@@ -1,0 +1,75 @@
+// threads_test.cc - `crm run --threads` (issue 15 item 1): the reader routes each line by its
+// `user` without decoding it (engine::scan_user / line_user), and must name exactly the user the
+// decoder will read, or a user's events would be split between two threads.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "runtime/engine/json_line.h"
+
+namespace {
+
+using crm::engine::line_user;
+using crm::engine::scan_user;
+
+// What the decoder reads: the last `user` member, when it is a string.
+bool decoded_user(std::string_view line, std::string& user) {
+  std::vector<crm::engine::JsonMember> members;
+  std::string err;
+  if (!crm::engine::parse_json_object(line, members, err)) return false;
+  const crm::engine::JsonMember* found = nullptr;
+  for (const auto& m : members)
+    if (m.key == "user") found = &m;
+  if (!found || found->value.kind != crm::engine::JsonValue::Kind::String) return false;
+  user = found->value.text;
+  return true;
+}
+
+}  // namespace
+
+TEST(Threads, TheScanFindsTheUserAndIdWithoutDecoding) {
+  std::string_view user, id;
+  ASSERT_TRUE(scan_user(R"({"id":"e1","type":"Order","user":"u7","time":"2026-01-01T00:00:00Z","amount":12.5})", user, &id));
+  EXPECT_EQ(user, "u7");
+  EXPECT_EQ(id, "e1");
+  // Other members may hold the key's text, brackets, braces and escaped quotes.
+  ASSERT_TRUE(scan_user(R"( { "note" : "\"user\":\"x\"}", "tags":["[a]", "}"], "user" : "u8" , "n":-1e3 } )", user));
+  EXPECT_EQ(user, "u8");
+  // The last `user` wins, as in the decoder.
+  ASSERT_TRUE(scan_user(R"({"user":"a","user":"b"})", user));
+  EXPECT_EQ(user, "b");
+  // Cannot tell: escapes in the user or a key, a non-string user, nesting, malformed text.
+  for (const char* line : {R"({"user":"a\u0062"})", R"({"us\u0065r":"a"})", R"({"user":7})", R"({"o":{"user":"a"}})",
+                           R"({"user":"a")", R"(["user","a"])", R"({"user":"a"} x)", R"({})", ""})
+    EXPECT_FALSE(scan_user(line, user)) << line;
+}
+
+TEST(Threads, TheRoutedUserIsTheDecodedUser) {
+  std::string user;
+  ASSERT_TRUE(line_user(R"({"user":"a\u0062","id":"x\"y"})", user));
+  EXPECT_EQ(user, "ab");
+  EXPECT_FALSE(line_user(R"({"user":7})", user));
+  // Random lines built from JSON fragments, well-formed or not: whenever the decoder reads a
+  // user, the router names the same one (a line the decoder refuses may go to any thread, where
+  // it is refused).
+  const std::vector<std::string> parts = {R"("user")", R"("id")", R"("u1")", R"("u\u0032")", R"("a,b")", "7", "[1,\"]\"]",
+                                          "{", "}", ":", ",", " ", R"("\"")", "null", "true", R"("user":"u3")"};
+  std::mt19937 rng(15);
+  size_t agreed = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string line = "{";
+    if (n % 2) line += R"("user":"u0",)";
+    for (int k = rng() % 8; k > 0; --k) line += parts[rng() % parts.size()];
+    line += "}";
+    std::string want, got;
+    if (!decoded_user(line, want)) continue;
+    ASSERT_TRUE(line_user(line, got)) << line;
+    ASSERT_EQ(want, got) << line;
+    ++agreed;
+    std::string_view fast;
+    if (scan_user(line, fast)) {
+      ASSERT_EQ(fast, want) << line;
+    }
+  }
+  EXPECT_GT(agreed, 1000u);
+}
