@@ -23,6 +23,10 @@ std::string ParallelRun::unsupported(const bytecode::Program& p) {
       return fmt::format("strategy `{}` grants to the user an event names (a referral), who may be another thread's user; "
                          "referral grants are not supported with more than one thread yet",
                          s.name);
+    if (s.has_rollout)
+      return fmt::format("strategy `{}` rolls out the winner of its test (`rollout:`), chosen from every arm's users, who "
+                         "are spread over the threads; automatic roll-out is not supported with more than one thread yet",
+                         s.name);
   }
   return {};
 }

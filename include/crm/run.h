@@ -97,7 +97,7 @@ class Run {
   // thread; stock, budget and pools are reserved on shared counters without a global lock; the
   // ledger is written by one writer thread in group commits. Input errors: 0 threads; and, for
   // more than one, what threads do not support yet: scheduled `at`/`every` strategies, referral
-  // grants, an allowed lateness above 0 and a limit on all users' pending timers (set before
+  // grants, automatic roll-out (`rollout:`), an allowed lateness above 0 and a limit on all users' pending timers (set before
   // set_threads; set after it, the first event is refused). The decisions of several threads
   // come in replay()'s documented order.
   bool set_threads(size_t threads, Error& error);

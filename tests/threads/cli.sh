@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli.sh CRM - `crm run --threads`: its errors are clear usage errors (0, not a number, and what
-# threads do not support yet: scheduled strategies, referral grants, an allowed lateness, a limit
+# threads do not support yet: scheduled strategies, referral grants, automatic roll-out, an allowed lateness, a limit
 # on all pending timers), and a malformed or late line stops (or is skipped) exactly where and as
 # it does with one thread: the same decisions, messages and summary.
 set -euo pipefail
@@ -29,6 +29,21 @@ expect 2 "--threads 2: strategy \`d11_warmup\` is scheduled (\`at\`/\`every\`)" 
   --events "$tmp/events.jsonl" --threads 2
 expect 2 "referral grants are not supported with more than one thread yet" "$root/examples/lucky_and_referral.crm" \
   --events "$tmp/events.jsonl" --threads 3
+cat >"$tmp/rollout.crm" <<'CRM'
+event Visit { page: String }
+event Order { amount: Money(CNY) }
+resource sms a { text: "A" }
+resource sms b { text: "B" }
+strategy test for business "mall" {
+    who: true
+    when: on Visit between 2026-11-01T00:00+08:00 and 2026-11-11T00:00+08:00
+    what: send a via SMS for arm A, send b via SMS for arm B
+    split: control 10%, variants A 10%, B 10%
+    rollout: best of (A, B) by conversion after 2 days
+}
+CRM
+expect 2 "--threads 2: strategy \`test\` rolls out the winner of its test (\`rollout:\`)" "$tmp/rollout.crm" \
+  --events "$tmp/events.jsonl" --threads 2
 expect 2 "--threads 2: an allowed lateness above 0 is not supported" "$p" --events "$tmp/events.jsonl" --threads 2 \
   --allowed-lateness 1m
 expect 2 "--threads 2: a limit on all users' pending timers (--max-pending-timers)" "$p" --events "$tmp/events.jsonl" \
