@@ -52,8 +52,8 @@ class CheckLayers(unittest.TestCase):
             ("support/text.h", '#include "bytecode/program.h"', "layer support may not include the higher layer bytecode"),
             ("bytecode/program.h", '#include "runtime/vm/vm.h"', "layer bytecode may not include the higher layer runtime"),
             ("compiler/driver.h", '#include "api/explain.h"', "layer compiler may not include the higher layer api"),
-            ("api/check.cc", '#include "report/statistics.h"', "layer api may not include the higher layer report"),
-            ("report/statistics.cc", '#include "cli/args.h"', "layer report may not include the higher layer tools"),
+            ("api/check.cc", '#include "report/report_builder.h"', "layer api may not include the higher layer report"),
+            ("report/report_builder.cc", '#include "cli/args.h"', "layer report may not include the higher layer tools"),
             ("compiler/sema/checker.cc", '#include "tests/reference/ast_evaluator.h"', "may not include the higher layer tests"),
         ]
         for rel, line, message in cases:
@@ -77,7 +77,7 @@ class CheckLayers(unittest.TestCase):
     def test_cli_internal_include_fails(self):
         # Every layer below the API, and the API's own internals: the CLI may include none.
         cases = ["runtime/vm/vm.h", "runtime/engine/engine.h", "support/json_text.h", "bytecode/program.h",
-                 "compiler/driver.h", "api/program_data.h", "report/statistics.h"]
+                 "compiler/driver.h", "api/program_data.h", "report/report_builder.h"]
         for inc in cases:
             for rel in ("cli/args.cc", "cli/runtime_commands.cc"):
                 with self.subTest(rel=rel, inc=inc):

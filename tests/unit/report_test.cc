@@ -533,6 +533,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
            "ALTER TABLE crm_strategies DROP COLUMN split;"
            "ALTER TABLE crm_ledger DROP COLUMN pool;"  // nor the pool and arm columns of version 5
            "ALTER TABLE crm_ledger DROP COLUMN arm;"
+           "ALTER TABLE crm_ledger DROP COLUMN rollout;"  // and the roll-out column of version 7
            "UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';");
   Options o;
   o.state = "sqlite:" + db;

@@ -49,20 +49,28 @@ TEST(Threads, TheRoutedUserIsTheDecodedUser) {
   ASSERT_TRUE(line_user(R"({"user":"a\u0062","id":"x\"y"})", user));
   EXPECT_EQ(user, "ab");
   EXPECT_FALSE(line_user(R"({"user":7})", user));
-  // Random lines built from JSON fragments, well-formed or not: whenever the decoder reads a
-  // user, the router names the same one (a line the decoder refuses may go to any thread, where
-  // it is refused).
-  const std::vector<std::string> parts = {R"("user")", R"("id")", R"("u1")", R"("u\u0032")", R"("a,b")", "7", "[1,\"]\"]",
-                                          "{", "}", ":", ",", " ", R"("\"")", "null", "true", R"("user":"u3")"};
+  // Random lines: objects of well-formed members (users that are strings, escaped or not, or
+  // not strings; nested objects holding a `user`; strings holding the key's text, brackets and
+  // escaped quotes), and in a quarter of them a fragment inserted at a random place, which may
+  // make the line malformed. Whenever the decoder reads a user, the router names the same one (a
+  // line the decoder refuses may go to any thread, where it is refused).
+  const std::vector<std::string> members = {R"("user":"u1")", R"("user":"u\u0032")", R"("user" : "a,b")", R"("id":"x\"y")",
+                                            R"("n":-7e2)", R"("l":[1,"]",{"user":"in"}])", R"("o":{"user":"x"})",
+                                            R"("q":"\"user\":\"fake\"")", R"("z":null)", R"("t":true)", R"("user":7)"};
+  const std::vector<std::string> fragments = {R"("user")", R"("id")", R"("u1")", "7", "[1,\"]\"]", "{", "}", ":", ",",
+                                              " ", R"("\"")", "null", R"("user":"u3")"};
   std::mt19937 rng(15);
-  size_t agreed = 0;
+  size_t agreed = 0, refused = 0;
   for (int n = 0; n < 20000; ++n) {
     std::string line = "{";
-    if (n % 2) line += R"("user":"u0",)";
-    for (int k = rng() % 8; k > 0; --k) line += parts[rng() % parts.size()];
+    for (int k = int(rng() % 6); k > 0; --k) line += members[rng() % members.size()] + (k > 1 ? "," : "");
     line += "}";
+    if (rng() % 4 == 0) line.insert(rng() % line.size(), fragments[rng() % fragments.size()]);
     std::string want, got;
-    if (!decoded_user(line, want)) continue;
+    if (!decoded_user(line, want)) {
+      ++refused;
+      continue;
+    }
     ASSERT_TRUE(line_user(line, got)) << line;
     ASSERT_EQ(want, got) << line;
     ++agreed;
@@ -71,5 +79,7 @@ TEST(Threads, TheRoutedUserIsTheDecodedUser) {
       ASSERT_EQ(fast, want) << line;
     }
   }
+  // Both kinds of line were tried in numbers.
+  EXPECT_GT(refused, 1000u);
   EXPECT_GT(agreed, 1000u);
 }
