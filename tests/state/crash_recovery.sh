@@ -9,6 +9,8 @@ kills=${2:-20}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=crash_lib.sh
+. "$root/tests/state/crash_lib.sh"
 run() {
   "$crm" run "$root/examples/double11.crm" --profiles "$root/examples/data/shop_profiles.csv" \
     --events "$root/examples/data/shop_events.jsonl" "$@"
@@ -23,33 +25,9 @@ units=$(sqlite3 "$tmp/reference.db" "SELECT count(*) FROM crm_units")
 [ "$units" -gt 100 ] || { echo "FAIL: reference run recorded only $units units"; exit 1; }
 
 # Kill points: deterministic pseudo-random numbers of units to decide before dying.
-RANDOM=20261122
-killed=0
-for _ in $(seq "$kills"); do
-  n=$((1 + RANDOM % 300))
-  set +e
-  CRM_TEST_KILL_AFTER_UNITS=$n run --state "sqlite:$tmp/crashy.db" --out "$tmp/crashy.jsonl" --commit-every 7 \
-    >/dev/null 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -eq 137 ]; then
-    killed=$((killed + 1))
-  elif [ "$rc" -ne 0 ]; then
-    echo "FAIL: run exited with $rc"
-    exit 1
-  fi
-done
+kill_and_restart 20261122 "$kills" 300 7 "$tmp/crashy.db" "$tmp/crashy.jsonl"
 run --state "sqlite:$tmp/crashy.db" --out "$tmp/crashy.jsonl" 2>/dev/null
-
-if ! diff <(ledger "$tmp/reference.db") <(ledger "$tmp/crashy.db") >"$tmp/ledger.diff"; then
-  echo "FAIL: the ledger after $killed crashes differs from an uninterrupted run:"
-  head -20 "$tmp/ledger.diff"
-  exit 1
-fi
-if ! cmp -s "$tmp/reference.jsonl" "$tmp/crashy.jsonl"; then
-  echo "FAIL: reported decisions differ after $killed crashes"
-  exit 1
-fi
+same_as_reference "$tmp/reference.db" "$tmp/crashy.db" "$tmp/reference.jsonl" "$tmp/crashy.jsonl"
 # No limit exceeded: at most one delivery per user per strategy per instant, grants as reported.
 dups=$(sqlite3 "$tmp/crashy.db" "SELECT count(*) FROM (SELECT unit, user, strategy, resource, count(*) c
                                   FROM crm_ledger GROUP BY 1, 2, 3, 4 HAVING c > 1)")

@@ -10,6 +10,8 @@ kills=${2:-20}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=crash_lib.sh
+. "$root/tests/state/crash_lib.sh"
 program="$root/tests/golden/run/delayed_trigger.crm"
 
 # 300 users: a visit, an unpaid order a minute later; a third pay it 30 minutes later (cancels),
@@ -42,34 +44,10 @@ IFS='|' read -r armed cancelled fired <<<"$counts"
   { echo "FAIL: the reference run armed $armed, cancelled $cancelled, fired $fired timers"; exit 1; }
 [ $((cancelled + fired)) -eq "$armed" ] || { echo "FAIL: $armed armed but $cancelled cancelled + $fired fired"; exit 1; }
 
-RANDOM=20261130
-killed=0
-for _ in $(seq "$kills"); do
-  n=$((1 + RANDOM % 130))  # ~1,300 units in all: the 20 kills spread over the whole run
-  set +e
-  CRM_TEST_KILL_AFTER_UNITS=$n run --state "sqlite:$tmp/crashy.db" --out "$tmp/crashy.jsonl" --commit-every 7 \
-    >/dev/null 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -eq 137 ]; then
-    killed=$((killed + 1))
-  elif [ "$rc" -ne 0 ]; then
-    echo "FAIL: run exited with $rc"
-    exit 1
-  fi
-done
+# ~1,300 units in all: the kills spread over the whole run.
+kill_and_restart 20261130 "$kills" 130 7 "$tmp/crashy.db" "$tmp/crashy.jsonl"
 run --state "sqlite:$tmp/crashy.db" --out "$tmp/crashy.jsonl" 2>/dev/null
-
-if ! diff <(ledger "$tmp/reference.db") <(ledger "$tmp/crashy.db") >"$tmp/ledger.diff"; then
-  echo "FAIL: the ledger after $killed crashes differs from an uninterrupted run:"
-  head -20 "$tmp/ledger.diff"
-  exit 1
-fi
-if ! cmp -s "$tmp/reference.jsonl" "$tmp/crashy.jsonl"; then
-  echo "FAIL: reported decisions differ after $killed crashes"
-  diff "$tmp/reference.jsonl" "$tmp/crashy.jsonl" | head -10
-  exit 1
-fi
+same_as_reference "$tmp/reference.db" "$tmp/crashy.db" "$tmp/reference.jsonl" "$tmp/crashy.jsonl"
 twice=$(sqlite3 "$tmp/crashy.db" "SELECT count(*) FROM (SELECT unit FROM crm_units WHERE kind = 2 GROUP BY 1 HAVING count(*) > 1)")
 [ "$twice" -eq 0 ] || { echo "FAIL: $twice timers fired twice"; exit 1; }
 echo "ok: $killed SIGKILLs; $armed timers armed, $cancelled cancelled, $fired fired, as in an uninterrupted run"

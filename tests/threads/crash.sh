@@ -12,26 +12,13 @@ kills=${2:-12}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=../state/crash_lib.sh
+. "$here/../state/crash_lib.sh"
 python3 "$here/gen.py" 300 4000 >"$tmp/events.jsonl"
 run() { "$crm" run "$here/threads.crm" --events "$tmp/events.jsonl" -q "$@"; }
 run --state "sqlite:$tmp/reference.db" -o "$tmp/reference.jsonl" 2>/dev/null
 
-RANDOM=15015
-killed=0
-for i in $(seq "$kills"); do
-  n=$((1 + RANDOM % 1200))
-  set +e
-  CRM_TEST_KILL_AFTER_UNITS=$n run --threads 2 --state "sqlite:$tmp/crashy.db" --commit-every 40 -o "$tmp/out$i.jsonl" \
-    >/dev/null 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -eq 137 ]; then
-    killed=$((killed + 1))
-  elif [ "$rc" -ne 0 ]; then
-    echo "FAIL: run exited with $rc"
-    exit 1
-  fi
-done
+kill_and_restart 15015 "$kills" 1200 40 "$tmp/crashy.db" "$tmp/out%d.jsonl" --threads 2
 [ "$killed" -ge 3 ] || { echo "FAIL: only $killed of $kills runs were killed"; exit 1; }
 run --threads 2 --state "sqlite:$tmp/crashy.db" -o "$tmp/final.jsonl" 2>/dev/null
 python3 - "$tmp" "$kills" <<'PY'
