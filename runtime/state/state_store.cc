@@ -14,15 +14,17 @@
 #include <cstring>
 #include <filesystem>
 
+#include "runtime/state/ledger_names.h"
+
 namespace crm::state {
 
 const char* quota_reason(QuotaCheck c) {
   switch (c) {
     case QuotaCheck::Fits: return "";
-    case QuotaCheck::Stock: return "stock";
-    case QuotaCheck::Budget: return "budget";
-    case QuotaCheck::Pacing: return "pacing";
-    case QuotaCheck::Unavailable: return "shared_unavailable";
+    case QuotaCheck::Stock: return reason::Stock.data();
+    case QuotaCheck::Budget: return reason::Budget.data();
+    case QuotaCheck::Pacing: return reason::Pacing.data();
+    case QuotaCheck::Unavailable: return reason::SharedUnavailable.data();
   }
   return "";
 }
@@ -113,12 +115,12 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
   for (const auto& e : entries) {
     // A message held by quiet hours reserved its cost when it was held (its release row records none).
     // Its pool reserved it too.
-    if (e.outcome == "held") {
+    if (e.outcome == outcome::Held) {
       add(handle(e.strategy), 0, e.amount);
       if (!e.pool.empty()) add(handle(pool_counter(e.pool)), 0, e.amount);
       continue;
     }
-    if (e.outcome != "granted") continue;
+    if (e.outcome != outcome::Granted) continue;
     bool new_delivery =
         !last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
     add(handle(e.strategy), new_delivery, e.amount);
