@@ -357,7 +357,7 @@ int cmd_run(int argc, char** argv) {
            "record decisions in a durable ledger and continue from it (restartable);\none process writes a ledger at a time");
   c.flag("--allow-program-change", o.allow_program_change,
          "continue a ledger recorded by a program whose strategies differ\n(changed strategies keep their counters; see docs/semantics.md)");
-  c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it");
+  c.count("--commit-every", o.commit_every, "N", "units per durable commit (default 4096); decisions are reported after it\n(without --state: decisions are written every N)");
   c.count("--threads", o.threads, "N",
           "decide on N worker threads, each owning a share of the users (default 1);\nsee docs/scaling.md, \"Threads in one process\"");
   c.option("--allowed-lateness", o.lateness, "D",
@@ -447,6 +447,9 @@ int cmd_run(int argc, char** argv) {
     decisions.clear();
     if (std::string state_error = run.state_error(); !state_error.empty()) return state_failed(state_error);
     if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
+    // Without a state nothing is durable to wait for: decisions go out every `commit_every`
+    // lines rather than all at the end (which held every decision of the run in memory).
+    if (o.state.empty()) return reported.size() < o.commit_every || commit();
     return run.pending_units() < o.commit_every || commit();
   };
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
