@@ -4,7 +4,8 @@
 # §11). Generates EVENTS Order events (default 10,000,000) over USERS users (default 1,000,000),
 # one second apart, and a program of three strategies: a flash sale with stock, budget and a
 # per-user cap; a coupon from a budget pool; a loyalty coupon on a 30-day count. Each setup runs
-# REPS times (default 3), alternating; prints min - max events/s. Run it under /work/tools/run-lock.
+# REPS times (default 3), alternating; prints min - max events/s and each run's peak RSS
+# (/usr/bin/time), also per user. Run it under /work/tools/run-lock.
 set -euo pipefail
 crm=$1
 events=${2:-10000000}
@@ -61,11 +62,13 @@ for rep in $(seq "$reps"); do
       state=()
       [ "$ledger" = sqlite ] && state=(--state "sqlite:$tmp/l.db")
       start=$(date +%s.%N)
-      "$crm" run "$tmp/bench.crm" --events "$tmp/events.jsonl" --threads $t "${state[@]}" -q -o "$tmp/out.jsonl"
+      /usr/bin/time -f "%M" -o "$tmp/rss" "$crm" run "$tmp/bench.crm" --events "$tmp/events.jsonl" --threads $t "${state[@]}" \
+        -q -o "$tmp/out.jsonl"
       end=$(date +%s.%N)
+      rss=$(($(tail -1 "$tmp/rss") / 1024))
       rate=$(python3 -c "print(int($events / ($end - $start)))")
       lines=$(wc -l <"$tmp/out.jsonl")
-      echo "rep $rep ledger=$ledger threads=$t: $rate events/s ($lines decisions, $(python3 -c "print(round($end - $start, 2))") s)"
+      echo "rep $rep ledger=$ledger threads=$t: $rate events/s ($lines decisions, $(python3 -c "print(round($end - $start, 2))") s, peak RSS $rss MB, $(python3 -c "print(round($rss * 1048576 / $users))") bytes per user)"
       k="$ledger/$t"
       [ -z "${best[$k]:-}" ] || [ "$rate" -gt "${best[$k]}" ] && best[$k]=$rate
       [ -z "${worst[$k]:-}" ] || [ "$rate" -lt "${worst[$k]}" ] && worst[$k]=$rate

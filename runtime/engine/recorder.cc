@@ -34,7 +34,7 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   on_store(*store);
   // Completed units first (those with no decisions too), then their recorded decisions.
   event_units_.reserve(units.size() * 2);
-  for (const auto& u : units) units_of(u.kind).emplace(u.id, UnitRecord{0, 0, true, false});
+  for (const auto& u : units) units_of(u.kind).try_emplace(u.id, UnitRecord{0, 0, true, false});
   auto name = [](const state::LedgerEntry& e) {
     return fmt::format("{}{}",
                        e.kind == state::UnitKind::Schedule ? "scheduled run "
@@ -43,16 +43,15 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
                        support::json_quote(e.unit));
   };
   for (const auto& e : entries) {
-    auto& map = units_of(e.kind);
-    auto it = map.find(e.unit);
-    if (it == map.end()) {
+    UnitRecord* found = units_of(e.kind).find(e.unit);
+    if (!found) {
       err = fmt::format("ledger of {} records a decision (row {}) for {} that was never completed", store->describe(), e.seq,
                         name(e));
       return false;
     }
     // A unit's decisions are consecutive rows: a restart repeats them as a range of rows, so
     // rows of another unit inside the range would be reported under this unit's id.
-    UnitRecord& rec = it->second;
+    UnitRecord& rec = *found;
     if (rec.count && e.seq != rec.first + int64_t(rec.count)) {
       err = fmt::format("ledger of {} is corrupt: the decisions of {} are not consecutive (rows {} and {})", store->describe(),
                         name(e), rec.first + int64_t(rec.count) - 1, e.seq);
@@ -66,12 +65,11 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
 
 Recorder::UnitRecord* Recorder::event_slot(const std::string& id) {
   if (!store_) return nullptr;
-  return &event_units_.try_emplace(id, UnitRecord{0, 0, false, false}).first->second;
+  return event_units_.try_emplace(id, UnitRecord{0, 0, false, false});
 }
 
 const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
-  auto it = event_units_.find(id);
-  return it == event_units_.end() ? nullptr : &it->second;
+  return event_units_.find(id);
 }
 
 bool Recorder::commit(std::string& err) {
@@ -127,11 +125,10 @@ bool Recorder::check_program(state::StateStore& store, size_t recorded_units, st
 }
 
 bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& out, state::UnitKind kind) {
-  auto& units = units_of(kind);
-  auto it = units.find(unit);
-  if (it == units.end() || !it->second.decided) return false;
+  const UnitRecord* r = units_of(kind).find(unit);
+  if (!r || !r->decided) return false;
   std::string err;
-  report(it->second, out, err);  // a failed read is store_error_, which stops the run
+  report(*r, out, err);  // a failed read is store_error_, which stops the run
   return true;
 }
 
@@ -165,8 +162,7 @@ bool Recorder::record_decided(const state::Unit& unit, std::vector<Decision>& de
     err = "no state is attached to record the decisions in";
     return false;
   }
-  auto it = units_of(unit.kind).find(unit.id);
-  if (it != units_of(unit.kind).end() && it->second.decided) {
+  if (const UnitRecord* r = units_of(unit.kind).find(unit.id); r && r->decided) {
     err = fmt::format("state {} already holds {} {}", store_->describe(),
                       unit.kind == state::UnitKind::Schedule ? "the scheduled run" : "the event", support::json_quote(unit.id));
     return false;

@@ -14,6 +14,7 @@
 #include "bytecode/program.h"
 #include "runtime/engine/decision.h"
 #include "runtime/state/state_store.h"
+#include "support/string_map.h"
 
 namespace crm::engine {
 
@@ -53,9 +54,8 @@ class Recorder {
                        state::UnitKind kind = state::UnitKind::Schedule);
   // Whether a unit of this kind was completed (a timer that fired before a restart).
   bool completed(state::UnitKind kind, const std::string& unit) {
-    auto& units = units_of(kind);
-    auto it = units.find(unit);
-    return it != units.end() && it->second.decided;
+    const UnitRecord* r = units_of(kind).find(unit);
+    return r && r->decided;
   }
   // Records a freshly decided unit (decisions out[first..]) in the store; sets each one's JSON.
   // `slot`: the unit's entry when the caller already has it.
@@ -71,7 +71,7 @@ class Recorder {
 
  private:
   bool check_program(state::StateStore& store, size_t recorded_units, std::string& error);
-  std::unordered_map<std::string, UnitRecord>& units_of(state::UnitKind k) {
+  support::StringMap<UnitRecord>& units_of(state::UnitKind k) {
     return k == state::UnitKind::Event ? event_units_ : k == state::UnitKind::Timer ? timer_units_ : schedule_units_;
   }
 
@@ -82,7 +82,9 @@ class Recorder {
   size_t decided_units_ = 0;
   // Completed units by id, one map per key space (state::UnitKind): an event id never names a
   // scheduled run, whatever its text.
-  std::unordered_map<std::string, UnitRecord> event_units_, schedule_units_, timer_units_;
+  // Every completed unit's id (one per event of a run with a ledger): a map that allocates
+  // nothing per id (support/string_map.h).
+  support::StringMap<UnitRecord> event_units_, schedule_units_, timer_units_;
   bool allow_program_change_ = false;
   std::vector<std::string> notices_;
   std::vector<state::LedgerEntry> replay_;

@@ -1,0 +1,152 @@
+// string_map.h - a map from strings to values for very many short keys: the engine's index of
+// decided units (one entry per event id of a run with a ledger, millions of them). Compared with
+// std::unordered_map<std::string, V> it makes no allocation per key (keys are copied into large
+// blocks, values into a deque), keeps each slot at 16 bytes (the key's 64-bit hash and the
+// entry's number) and compares a key's text only when the full hashes are equal; clearing or
+// destroying it frees a few blocks instead of one node per key. Values never move: a pointer
+// returned by find() or try_emplace() stays valid until clear() or the map's destruction, also
+// across later inserts (the engine holds the slot of the unit it is deciding). Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace crm::support {
+
+template <class V>
+class StringMap {
+ public:
+  StringMap() { rehash(16); }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Room for n keys without growing the slot table.
+  void reserve(size_t n) {
+    if (n * 8 > slots_.size() * 7) rehash(capacity_for(n));
+  }
+
+  V* find(std::string_view key) {
+    const size_t i = locate(key, hash(key));
+    return slots_[i].entry > 0 ? &entries_[slots_[i].entry - 1].value : nullptr;
+  }
+  const V* find(std::string_view key) const { return const_cast<StringMap*>(this)->find(key); }
+
+  // The value of `key`, inserted as `value` when absent; `inserted` says which.
+  V* try_emplace(std::string_view key, const V& value, bool* inserted = nullptr) {
+    const uint64_t h = hash(key);
+    size_t i = locate(key, h);
+    if (slots_[i].entry > 0) {
+      if (inserted) *inserted = false;
+      return &entries_[slots_[i].entry - 1].value;
+    }
+    if ((used_ + 1) * 8 > slots_.size() * 7) {  // load factor at most 7/8, tombstones included
+      rehash(capacity_for(size_ + 1));
+      i = locate(key, h);
+    }
+    if (slots_[i].entry == 0) ++used_;  // an empty slot, not a reused tombstone
+    entries_.push_back(Entry{store(key), uint32_t(key.size()), value});
+    slots_[i] = Slot{h, uint32_t(entries_.size())};
+    ++size_;
+    if (inserted) *inserted = true;
+    return &entries_.back().value;
+  }
+  void insert_or_assign(std::string_view key, const V& value) {
+    bool inserted = false;
+    V* v = try_emplace(key, value, &inserted);
+    if (!inserted) *v = value;
+  }
+  // Drops `key`; its value's storage is kept until clear() (erasing is rare: a refused event).
+  void erase(std::string_view key) {
+    const size_t i = locate(key, hash(key));
+    if (slots_[i].entry == 0) return;
+    slots_[i].entry = kTombstone;
+    --size_;
+  }
+  void clear() {
+    entries_.clear();
+    blocks_.clear();
+    block_used_ = kBlockBytes;
+    size_ = used_ = 0;
+    slots_.assign(16, Slot{});
+  }
+
+ private:
+  static constexpr uint32_t kTombstone = UINT32_MAX;  // an erased entry: probing goes on past it
+  static constexpr size_t kBlockBytes = size_t(1) << 20;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t entry = 0;  // 0 empty, kTombstone erased, else the entry's number + 1
+  };
+  struct Entry {
+    const char* key;
+    uint32_t length;
+    V value;
+  };
+
+  static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  static size_t capacity_for(size_t n) {
+    size_t c = 16;
+    while (c * 7 < n * 8 * 2) c *= 2;  // half full after growing
+    return c;
+  }
+  // The slot holding `key`, or the slot an insert of it should take (the first tombstone
+  // passed, else the empty slot that ended the probe). Linear probing over a power of two.
+  size_t locate(std::string_view key, uint64_t h) const {
+    const size_t mask = slots_.size() - 1;
+    size_t i = size_t(h) & mask, free = SIZE_MAX;
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.entry == 0) return free != SIZE_MAX ? free : i;
+      if (s.entry == kTombstone) {
+        if (free == SIZE_MAX) free = i;
+      } else if (s.hash == h) {
+        const Entry& e = entries_[s.entry - 1];
+        if (e.length == key.size() && (key.empty() || std::memcmp(e.key, key.data(), key.size()) == 0)) return i;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+  void rehash(size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{});
+    used_ = 0;
+    const size_t mask = capacity - 1;
+    for (const Slot& s : old) {
+      if (s.entry == 0 || s.entry == kTombstone) continue;
+      size_t i = size_t(s.hash) & mask;
+      while (slots_[i].entry != 0) i = (i + 1) & mask;
+      slots_[i] = s;
+      ++used_;
+    }
+  }
+  const char* store(std::string_view key) {
+    if (key.empty()) return "";
+    if (key.size() > kBlockBytes / 4) {  // a long key gets a block of its own
+      blocks_.push_back(std::make_unique<char[]>(key.size() + 1));
+      std::memcpy(blocks_.back().get(), key.data(), key.size());
+      block_used_ = kBlockBytes;  // and the next short key starts a new block
+      return blocks_.back().get();
+    }
+    if (block_used_ + key.size() > kBlockBytes) {
+      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+      block_used_ = 0;
+    }
+    char* at = blocks_.back().get() + block_used_;
+    std::memcpy(at, key.data(), key.size());
+    block_used_ += key.size();
+    return at;
+  }
+
+  std::vector<Slot> slots_;
+  std::deque<Entry> entries_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_used_ = kBlockBytes;
+  size_t size_ = 0, used_ = 0;  // keys; slots not empty (keys and tombstones)
+};
+
+}  // namespace crm::support

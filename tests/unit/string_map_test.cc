@@ -1,0 +1,91 @@
+// string_map_test.cc - support::StringMap, the engine's index of decided units, against
+// std::unordered_map over random operations (inserts, lookups, erases, overwrites, clears),
+// with empty, long and colliding-prefix keys; and values that never move.
+#include "support/string_map.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+using crm::support::StringMap;
+
+std::string key_of(std::mt19937& rng) {
+  switch (rng() % 10) {
+    case 0: return "";
+    case 1: return std::string(300000 + rng() % 5, 'k') + std::to_string(rng() % 4);  // longer than a quarter block
+    default: return "e" + std::to_string(rng() % 5000);  // many repeats: finds, overwrites
+  }
+}
+
+}  // namespace
+
+TEST(StringMap, AgreesWithUnorderedMapOverRandomOperations) {
+  std::mt19937 rng(7);
+  StringMap<int64_t> map;
+  std::unordered_map<std::string, int64_t> want;
+  size_t finds = 0, hits = 0;
+  for (int step = 0; step < 200000; ++step) {
+    std::string k = key_of(rng);
+    switch (rng() % 8) {
+      case 0:
+      case 1: {
+        bool inserted = false;
+        int64_t* v = map.try_emplace(k, step, &inserted);
+        auto [it, fresh] = want.try_emplace(k, step);
+        ASSERT_EQ(inserted, fresh) << k.substr(0, 20);
+        ASSERT_EQ(*v, it->second);
+        break;
+      }
+      case 2:
+        map.insert_or_assign(k, -step);
+        want.insert_or_assign(k, -step);
+        break;
+      case 3:
+        map.erase(k);
+        want.erase(k);
+        break;
+      case 4:
+        if (rng() % 2000 == 0) {
+          map.clear();
+          want.clear();
+        }
+        break;
+      default: {
+        ++finds;
+        const int64_t* v = map.find(k);
+        auto it = want.find(k);
+        ASSERT_EQ(v != nullptr, it != want.end()) << k.substr(0, 20);
+        if (v) ++hits, ASSERT_EQ(*v, it->second);
+      }
+    }
+    ASSERT_EQ(map.size(), want.size());
+  }
+  // Every key both ways at the end.
+  for (const auto& [k, v] : want) {
+    const int64_t* got = map.find(k);
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(*got, v);
+  }
+  EXPECT_GT(hits, finds / 4);  // lookups found keys, not only missed them
+  EXPECT_LT(hits, finds);
+}
+
+TEST(StringMap, ValuesDoNotMoveWhenTheTableGrows) {
+  StringMap<int> map;
+  int* first = map.try_emplace("first", 1);
+  for (int i = 0; i < 100000; ++i) map.try_emplace("id-" + std::to_string(i), i);
+  map.erase("id-5");
+  EXPECT_EQ(map.find("first"), first);
+  EXPECT_EQ(*first, 1);
+  EXPECT_EQ(map.find("id-5"), nullptr);
+  EXPECT_EQ(*map.find("id-99999"), 99999);
+  EXPECT_EQ(map.size(), 100000u);
+  // An erased key comes back as a new entry.
+  bool inserted = false;
+  EXPECT_EQ(*map.try_emplace("id-5", 42, &inserted), 42);
+  EXPECT_TRUE(inserted);
+}
