@@ -40,6 +40,7 @@ inline state::SharedOptions shared_options(const SharedCounters& shared) {
   o.wait_replicas = shared.wait_replicas;
   o.wait_timeout_ms = shared.wait_timeout_ms;
   o.max_redirects = shared.max_redirects;
+  o.lease = shared.lease;
   o.on_notice = shared.on_notice;
   return o;
 }

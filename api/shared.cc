@@ -39,6 +39,7 @@ bool compare(const SharedCounters& shared, const std::vector<std::string>& ledge
   // One command-line run that makes no reservation: every read and write is attempted, no WAIT.
   o.retry_ms = 0;
   o.wait_replicas = 0;
+  o.lease = 0;
   o.wait_timeout_ms = state::SharedOptions{}.wait_timeout_ms;
   o.on_notice = nullptr;
   auto fail = [&](ErrorKind kind, std::string message) {

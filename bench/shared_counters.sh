@@ -2,12 +2,17 @@
 # shared_counters.sh CRM [EVENTS] [USERS] - Redis-shared counters (docs/scaling.md): decisions/s and
 # reservations/s of 1, 2 and 4 `crm run --partition K/N --shared` processes on one stream, each
 # with its own SQLite ledger, against one private redis-server; the same stream without --shared
-# for reference; and strict mode (--shared-wait-replicas 1, with a local replica). Run it under
-# /work/tools/run-lock; docs/performance.md has the figures.
+# for reference; strict mode (--shared-wait-replicas 1, with a local replica); and leases
+# (--shared-lease N for each N in $BENCH_LEASES, default "16 64", each against a run without leases
+# measured just before it with the same --commit-every 4096). $BENCH_SECTIONS (default
+# "shared strict leases") picks the parts. Run it under /work/tools/run-lock; docs/performance.md
+# has the figures.
 set -euo pipefail
 crm=$1
 events=${2:-200000}
 users=${3:-50000}
+sections=${BENCH_SECTIONS:-shared strict leases}
+leases=${BENCH_LEASES:-16 64}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 pids=()
@@ -68,7 +73,18 @@ run_set() {
   after=$(evalsha "$port")
   local decisions
   decisions=$(cat "$tmp"/d-*.jsonl | wc -l)
-  python3 -c "import sys; s = $end - $start; print('%-28s %2d process(es): %8.2f s, %9.0f decisions/s, %8.0f reservations/s (%d decisions, %d reservations)' % ('$name', $n, s, $decisions / s, ($after - $before) / s, $decisions, $after - $before))"
+  rate=$(python3 -c "print($decisions / ($end - $start))")
+  # Every lease given back at exit: Redis counts exactly the grants.
+  local counted
+  counted=$(redis-cli -p "$port" hget "crm:{$name}:counters" d:wide)
+  [ "$counted" = "$decisions" ] || echo "WARNING: $name: Redis counts $counted deliveries, the processes decided $decisions"
+  NAME=$name N=$n S=$(python3 -c "print($end - $start)") D=$decisions R=$((after - before)) REF=${ref:-} python3 -c '
+import os
+e = os.environ
+s, d, r = float(e["S"]), int(e["D"]), int(e["R"])
+vs = ", %.2fx the run without leases" % ((d / s) / float(e["REF"])) if e["REF"] else ""
+print("%-28s %2d process(es): %8.2f s, %9.0f decisions/s, %8.0f scripts/s (%d decisions, %d EVALSHA)%s"
+      % (e["NAME"], int(e["N"]), s, d / s, r / s, d, r, vs))'
   rm -f "$tmp"/d-*.jsonl
 }
 
@@ -77,9 +93,23 @@ start=$(date +%s.%N)
 "$crm" run "$program" --events "$tmp/events.jsonl" --state "sqlite:$tmp/local.db" --out "$tmp/local.jsonl" 2>/dev/null
 end=$(date +%s.%N)
 python3 -c "s = $end - $start; n = $(wc -l <"$tmp/local.jsonl"); print('%-28s  1 process(es): %8.2f s, %9.0f decisions/s (no Redis)' % ('local counters', s, n / s))"
+ref=
+if [[ " $sections " == *" shared "* ]]; then
 run_set shared-1 1
 run_set shared-2 2
 run_set shared-4 4
+fi
+if [[ " $sections " == *" leases "* ]]; then
+# Leases are given back after each commit: group commit (4096 units, the default) makes them pay.
+for n in 1 2 4; do
+  ref=
+  run_set "nolease-$n" "$n" --commit-every 4096
+  ref=$rate
+  for l in $leases; do run_set "lease$l-$n" "$n" --shared-lease "$l" --commit-every 4096; done
+  ref=
+done
+fi
+if [[ " $sections " == *" strict "* ]]; then
 # Strict mode: one replica, each reservation waits for it (WAIT 1).
 rport=$(free_port)
 start_redis "$rport" --replicaof 127.0.0.1 "$port"
@@ -88,4 +118,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 run_set strict-1 1 --shared-wait-replicas 1 --shared-wait-timeout 1000
-run_set strict-4 4 --shared-wait-replicas 1 --shared-wait-timeout 1000
+if [[ " $sections " == *" leases "* ]]; then
+  ref=
+  run_set strict-4 4 --shared-wait-replicas 1 --shared-wait-timeout 1000 --commit-every 4096
+  ref=$rate
+  for l in $leases; do
+    run_set "strict-lease$l-4" 4 --shared-wait-replicas 1 --shared-wait-timeout 1000 --shared-lease "$l" --commit-every 4096
+  done
+  ref=
+else
+  run_set strict-4 4 --shared-wait-replicas 1 --shared-wait-timeout 1000
+fi
+fi

@@ -33,6 +33,7 @@ SharedCounters SharedCli::counters() const {
   s.wait_replicas = int(wait_replicas);
   s.wait_timeout_ms = int(wait_timeout_ms);
   s.max_redirects = int(max_redirects);
+  s.lease = int(lease);
   return s;
 }
 
@@ -49,6 +50,9 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
   c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS", "how long strict mode waits for the replicas (default 100)");
   c.count("--shared-redirects", s.max_redirects, "N",
           "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5)");
+  c.count("--shared-lease", s.lease, "N",
+          "take stock and budget for N deliveries per round trip and hand them out here; unused\n"
+          "ones go back at each commit (default 0: one round trip per delivery; docs/scaling.md)");
   if (partition)
     c.option("--partition", s.partition, "K/N",
              "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");

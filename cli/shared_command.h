@@ -13,11 +13,11 @@ namespace crm::cli {
 struct SharedCli {
   std::string url, campaign = "default", partition;
   size_t timeout_ms = 500, connect_timeout_ms = 500, retry_ms = 100, wait_replicas = 0, wait_timeout_ms = 100;
-  size_t max_redirects = 5;
+  size_t max_redirects = 5, lease = 0;
   SharedCounters counters() const;
 };
 // --shared, --campaign, --shared-timeout, --shared-connect-timeout, --shared-retry, --shared-wait-replicas,
-// --shared-wait-timeout, --shared-redirects; with `partition`: --partition K/N.
+// --shared-wait-timeout, --shared-redirects, --shared-lease; with `partition`: --partition K/N.
 void shared_options(Command& c, SharedCli& s, bool partition);
 
 int cmd_shared(int argc, char** argv);

@@ -27,6 +27,8 @@ struct SharedCounters {
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas acknowledged it
   int wait_timeout_ms = 100;
   int max_redirects = 5;             // a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command
+  int lease = 0;                     // > 0: take this many deliveries (and their money) per round trip and hand them
+                                     // out locally; unused ones go back at each commit (docs/scaling.md, "Leases")
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 

@@ -10,6 +10,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <limits>
+#include <random>
 #include <thread>
 
 namespace crm::state {
@@ -58,15 +60,17 @@ end
 return out
 )lua";
 
-// Reconcile: KEYS ready, counters. ARGV: exact (1/0), then (strategy, deliveries, reserved)
-// triples. Each counter becomes max(current, total) (or the total when exact); the ready key is
-// a generation number, incremented. The hash always exists afterwards (field `v`, the layout
+// Reconcile: KEYS ready, counters. ARGV: exact (1/0), a random number, then (strategy,
+// deliveries, reserved) triples. Each counter becomes max(current, total) (or the total when
+// exact); the ready key is a generation number, incremented (a ready key that does not exist, a
+// new campaign or one Redis lost, starts from the random number, so a generation is never seen
+// twice: a process's leases are given back only within the generation they were taken in). The hash always exists afterwards (field `v`, the layout
 // version): a cluster migrating the slot answers a script whose keys are split between two
 // nodes (one present, one absent) with TRYAGAIN, so a missing hash would stall reservations.
 constexpr const char* kReconcile = R"lua(
 local exact = ARGV[1] == '1'
 if exact then redis.call('DEL', KEYS[2]) end
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local s = ARGV[i]
   local fields = {{'d:' .. s, ARGV[i + 1]}, {'r:' .. s, ARGV[i + 2]}}
   for _, f in ipairs(fields) do
@@ -75,8 +79,93 @@ for i = 2, #ARGV, 3 do
   end
 end
 redis.call('HSET', KEYS[2], 'v', '1')
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
 return redis.call('INCR', KEYS[1])
 )lua";
+
+// Leases (SharedOptions::lease > 0): a delivery that the process cannot serve from what it holds
+// comes here, and so does settling (giving back). KEYS: ready, counters. ARGV: mode ('d' a
+// delivery, 's' settle only), amount, the campaign generation (the ready key's value) the held
+// leases were taken in, then for each part 9 values: counter name, stock, budget, paced stock,
+// paced budget (-1: none), held deliveries, held money (leased and unused), wanted deliveries,
+// wanted money (the new lease). Giving back comes first, whatever follows, and only within the
+// generation the leases were taken in: after a reconcile the counters may not contain them, and
+// subtracting them could lower a counter below its grants. A delivery is then checked exactly as
+// kReserve checks it; if it fits, it is counted and each part also takes, in each dimension, what
+// is wanted but at most half of what that dimension's limits leave after this delivery (so the
+// last units go one delivery at a time, never into one process's lease; a dimension without a
+// limit gives what is wanted). Everything leased is counted at once: the counters always hold
+// every grant plus every lease. Returns {code (as kReserve), failed part, generation, then per
+// part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
+// {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
+constexpr const char* kLease = R"lua(
+local gen = redis.call('GET', KEYS[1])
+if not gen then return {-1, -1} end
+local settle_only = ARGV[1] == 's'
+local amount = tonumber(ARGV[2])
+local same = ARGV[3] == gen
+local n = (#ARGV - 3) / 9
+local function int(x) return string.format('%.0f', x) end
+local d, r, names, back = {}, {}, {}, {}
+for i = 1, n do
+  local b = (i - 1) * 9 + 4
+  local s = ARGV[b]
+  names[i] = s
+  local hd, hr = 0, 0
+  if same and not back[s] then hd, hr = tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]) end
+  back[s] = true
+  if hd ~= 0 then d[i] = redis.call('HINCRBY', KEYS[2], 'd:' .. s, int(-hd))
+  else d[i] = tonumber(redis.call('HGET', KEYS[2], 'd:' .. s) or '0') end
+  if hr ~= 0 then r[i] = redis.call('HINCRBY', KEYS[2], 'r:' .. s, int(-hr))
+  else r[i] = tonumber(redis.call('HGET', KEYS[2], 'r:' .. s) or '0') end
+end
+local out = {0, -1, gen}
+if settle_only then
+  for i = 1, n do out[#out + 1] = d[i]; out[#out + 1] = r[i] end
+  return out
+end
+for i = 1, n do
+  local b = (i - 1) * 9 + 4
+  local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local code = 0
+  if stock >= 0 and d[i] + 1 > stock then code = 1
+  elseif budget >= 0 and r[i] + amount > budget then code = 2
+  elseif ps >= 0 and d[i] + 1 > ps then code = 3
+  elseif pb >= 0 and r[i] + amount > pb then code = 3 end
+  if code ~= 0 then
+    local fail = {code, i - 1, gen}
+    for k = 1, n do fail[#fail + 1] = d[k]; fail[#fail + 1] = r[k]; fail[#fail + 1] = 0; fail[#fail + 1] = 0 end
+    return fail
+  end
+end
+-- A lease of at most `want`, and at most half of what limits a and b (-1: none) leave once
+-- `used` (this delivery included) is counted.
+local function take(want, used, a, b)
+  if want <= 0 then return 0 end
+  local room = want * 2
+  if a >= 0 and a - used < room then room = a - used end
+  if b >= 0 and b - used < room then room = b - used end
+  local t = math.floor(room / 2)
+  if t > want then t = want end
+  if t < 0 then t = 0 end
+  return t
+end
+for i = 1, n do
+  local b = (i - 1) * 9 + 4
+  local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local td = take(tonumber(ARGV[b + 7]), d[i] + 1, stock, ps)
+  local tr = take(tonumber(ARGV[b + 8]), r[i] + amount, budget, pb)
+  d[i] = redis.call('HINCRBY', KEYS[2], 'd:' .. names[i], int(1 + td))
+  r[i] = redis.call('HINCRBY', KEYS[2], 'r:' .. names[i], int(amount + tr))
+  out[#out + 1] = d[i]
+  out[#out + 1] = r[i]
+  out[#out + 1] = td
+  out[#out + 1] = tr
+end
+return out
+)lua";
+
+constexpr const char* kScripts[3] = {kReserve, kReconcile, kLease};
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -183,8 +272,12 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
     return nullptr;
   }
   if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0 || o.retry_ms < 0 || o.wait_replicas < 0 ||
-      o.wait_timeout_ms <= 0 || o.max_redirects < 0) {
-    error = "shared counters: timeouts must be positive, retry, replicas and redirections not negative";
+      o.wait_timeout_ms <= 0 || o.max_redirects < 0 || o.lease < 0) {
+    error = "shared counters: timeouts must be positive, retry, replicas, redirections and lease not negative";
+    return nullptr;
+  }
+  if (o.lease > 1'000'000) {
+    error = fmt::format("shared counters: a lease of {} deliveries is more than 1000000", o.lease);
     return nullptr;
   }
   q->o_ = o;
@@ -197,6 +290,10 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
 }
 
 RedisQuotas::~RedisQuotas() {
+  // A process that stops gives back what it leased and did not use. No notices from here: the
+  // embedding program's callback may be gone (a lost give-back is an undergrant of the lease).
+  o_.on_notice = nullptr;
+  settle_locked(false);
   if (c_) redisFree(c_);
   if (ask_c_) redisFree(ask_c_);
 }
@@ -230,6 +327,7 @@ void RedisQuotas::drop(const std::string& why) {
 }
 
 bool RedisQuotas::connect(std::string& error) {
+  std::lock_guard lock(mu_);
   retry_at_ = 0;
   return ensure(error);
 }
@@ -246,9 +344,8 @@ redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const
 }
 
 bool RedisQuotas::load_scripts(redisContext* c, std::string& error) {
-  const char* scripts[2] = {kReserve, kReconcile};
-  for (int i = 0; i < 2; ++i) {
-    Reply rep{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", scripts[i]))};
+  for (int i = 0; i < 3; ++i) {
+    Reply rep{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kScripts[i]))};
     if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
       error = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error(c))
                      : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
@@ -397,7 +494,7 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       // This server does not know the script (a restart, SCRIPT FLUSH, a failover, a cluster
       // node not used before): load it there, then the same command again.
       reloaded = true;
-      Reply load{static_cast<redisReply*>(redisCommand(ctx, "SCRIPT LOAD %s", script == 0 ? kReserve : kReconcile))};
+      Reply load{static_cast<redisReply*>(redisCommand(ctx, "SCRIPT LOAD %s", kScripts[script]))};
       if (!load.r) {
         drop(error = fmt::format("SCRIPT LOAD: {}", io_error(ctx)));
         return nullptr;
@@ -475,10 +572,12 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vect
 }
 
 uint32_t RedisQuotas::handle(std::string_view strategy) {
+  std::lock_guard lock(mu_);
   auto [it, added] = handles_.try_emplace(std::string(strategy), static_cast<uint32_t>(names_.size()));
   if (!added) return it->second;
   names_.emplace_back(strategy);
   seen_.emplace_back();
+  held_.emplace_back();
   std::string err;
   auto rep = run({"HMGET", counters_key_, "d:" + names_.back(), "r:" + names_.back()}, -1, err);
   if (rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2)
@@ -492,7 +591,9 @@ QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l
 }
 
 QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
+  std::lock_guard lock(mu_);
   ++stats_.reservations;
+  if (o_.lease > 0) return reserve_leased(parts, amount, failed);
   std::string err;
   std::vector<std::string> args{std::to_string(amount)};
   bool unlimited = true;
@@ -515,13 +616,7 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
   int64_t code = int_of(rep->r->element[0]);
   if (code == -1 && unlimited) return QuotaCheck::Fits;
   if (code == -1) {
-    if (!reported_unready_) {
-      reported_unready_ = true;
-      stats_.last_error = "campaign counters are not ready";
-      notice(fmt::format("shared counters of campaign `{}` are not ready in {} (a new campaign, or Redis lost them): "
-                         "reservations are refused until `crm shared reconcile` sets them from the ledgers",
-                         o_.campaign, describe()));
-    }
+    unready_notice();
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
   }
@@ -533,38 +628,178 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
     failed = static_cast<size_t>(int_of(rep->r->element[1]));
     return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
   }
-  if (o_.wait_replicas > 0) {
-    // Strict mode: the reservation counts only once enough replicas have it, so a failover to
-    // one of them cannot forget it. Otherwise it stays counted but grants nothing (undergrant).
-    // WAIT answers only after up to wait_timeout_ms, and Redis notices a blocked client's timeout
-    // only when its event loop wakes (serverCron, every 100 ms at the default hz 10): the client
-    // waits that long plus 200 ms plus the usual command timeout, so a slow replica is a refusal
-    // (below), not a dropped connection.
-    // WAIT counts the replicas, of the server that ran the script (in a cluster possibly an ASK
-    // target), that have this connection's writes: so it goes on the same connection.
-    redisContext* c = last_;
-    redisSetTimeout(c, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
-    Reply w{static_cast<redisReply*>(redisCommand(c, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
-    if (w.r) redisSetTimeout(c, tv_of(o_.command_timeout_ms));
-    if (!w.r) {
-      drop(fmt::format("WAIT: {}", c->errstr));
-      if (unlimited) return QuotaCheck::Fits;
-      ++stats_.unavailable;
-      return QuotaCheck::Unavailable;
-    }
-    if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
-      stats_.last_error = fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
-                                      w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms);
-      if (unlimited) return QuotaCheck::Fits;
-      ++stats_.unavailable;
-      return QuotaCheck::Unavailable;
-    }
+  if (o_.wait_replicas > 0 && !replicated()) {
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
   }
   ++stats_.granted;
   return QuotaCheck::Fits;
 }
 
+// Strict mode: a reservation counts only once enough replicas have it, so a failover to one of
+// them cannot forget it. Otherwise it stays counted but grants nothing (undergrant).
+// WAIT answers only after up to wait_timeout_ms, and Redis notices a blocked client's timeout
+// only when its event loop wakes (serverCron, every 100 ms at the default hz 10): the client
+// waits that long plus 200 ms plus the usual command timeout, so a slow replica is a refusal
+// (below), not a dropped connection. WAIT counts the replicas, of the server that ran the script
+// (in a cluster possibly an ASK target), that have this connection's writes: so it goes on the
+// same connection.
+bool RedisQuotas::replicated() {
+  redisContext* c = last_;
+  redisSetTimeout(c, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
+  Reply w{static_cast<redisReply*>(redisCommand(c, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
+  if (!w.r) {
+    drop(fmt::format("WAIT: {}", c->errstr));
+    return false;
+  }
+  redisSetTimeout(c, tv_of(o_.command_timeout_ms));
+  if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
+    stats_.last_error = fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
+                                    w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms);
+    return false;
+  }
+  return true;
+}
+
+Quota RedisQuotas::view(uint32_t h) const {
+  Quota q = seen_[h];
+  q.deliveries -= held_[h].d;
+  q.reserved -= held_[h].r;
+  return q;
+}
+
+void RedisQuotas::unready_notice() {
+  if (reported_unready_) return;
+  reported_unready_ = true;
+  stats_.last_error = "campaign counters are not ready";
+  notice(fmt::format("shared counters of campaign `{}` are not ready in {} (a new campaign, or Redis lost them): "
+                     "reservations are refused until `crm shared reconcile` sets them from the ledgers",
+                     o_.campaign, describe()));
+}
+
+// With leases: a delivery that every part's lease covers (one delivery and its money), and that
+// the same rule (check_quota) admits against this process's view of the counters, is counted
+// here, without a round trip. Otherwise one script gives back what the parts hold, checks the
+// delivery exactly as without leases, counts it, and takes a new lease for each part. Every
+// dimension is leased, with a limit or without (a strategy may have a limit in one program and
+// none in another that shares its counters): what a process grants is always counted in Redis
+// before it is granted.
+QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
+  bool local = true;
+  for (const auto& p : parts) {
+    const Held& x = held_[p.handle];
+    if (x.d < 1 || x.r < amount || check_quota(view(p.handle), amount, p.limits) != QuotaCheck::Fits) {
+      local = false;
+      break;
+    }
+  }
+  if (local) {
+    for (const auto& p : parts) {
+      held_[p.handle].d -= 1;
+      held_[p.handle].r -= amount;
+    }
+    ++stats_.granted;
+    ++stats_.from_lease;
+    return QuotaCheck::Fits;
+  }
+  // The money wanted: this delivery's amount for each further delivery of the lease (saturated).
+  const int64_t more = o_.lease - 1;
+  const int64_t want_r = amount > 0 && more > 0 && amount > std::numeric_limits<int64_t>::max() / 4 / more
+                             ? std::numeric_limits<int64_t>::max() / 4
+                             : amount * more;
+  bool unlimited = true;
+  std::vector<std::string> args{"d", std::to_string(amount), generation_};
+  for (const auto& p : parts) {
+    const QuotaLimits& l = p.limits;
+    const Held& x = held_[p.handle];
+    unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
+    args.insert(args.end(), {names_[p.handle], std::to_string(l.stock), std::to_string(l.budget),
+                             std::to_string(l.paced_stock), std::to_string(l.paced_budget), std::to_string(x.d),
+                             std::to_string(x.r), std::to_string(more), std::to_string(want_r)});
+  }
+  std::string err;
+  ++stats_.leases;
+  auto rep = eval(2, args, err);
+  const size_t n = parts.size();
+  bool shaped = rep && rep->r->type == REDIS_REPLY_ARRAY &&
+                (rep->r->elements == 4 * n + 3 || (rep->r->elements == 2 && int_of(rep->r->element[0]) == -1));
+  int64_t code = shaped ? int_of(rep->r->element[0]) : -2;
+  if (code < 0) {
+    // No answer (the script may or may not have run), or the counters are not ready (Redis lost
+    // them, with this process's leases): what the parts held is given up (if it is still
+    // counted, an undergrant of at most the lease). As without leases, a delivery without any
+    // limit goes out uncounted.
+    for (const auto& p : parts) held_[p.handle] = Held{};
+    if (rep && !shaped) stats_.last_error = "unexpected reply to the lease script";
+    if (code == -1) unready_notice();
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
+  }
+  if (reported_unready_) notice(fmt::format("shared counters of campaign `{}` are ready again", o_.campaign));
+  reported_unready_ = false;
+  adopt_generation(rep->r->element[2]);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t h = parts[i].handle;
+    seen_[h] = Quota{int_of(rep->r->element[3 + 4 * i]), int_of(rep->r->element[4 + 4 * i])};
+    held_[h] = Held{int_of(rep->r->element[5 + 4 * i]), int_of(rep->r->element[6 + 4 * i])};
+  }
+  if (code != 0) {
+    failed = static_cast<size_t>(int_of(rep->r->element[1]));
+    return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
+  }
+  if (o_.wait_replicas > 0 && !replicated()) {
+    // Not on enough replicas: neither the delivery nor the lease may be used (a failover could
+    // forget them); both stay counted (undergrant).
+    for (const auto& p : parts) held_[p.handle] = Held{};
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
+  }
+  ++stats_.granted;
+  return QuotaCheck::Fits;
+}
+
+// The campaign's generation (a reconcile starts a new one) the script ran in: the leases held
+// from now on belong to it.
+void RedisQuotas::adopt_generation(const redisReply* r) {
+  if (r->type == REDIS_REPLY_STRING) generation_.assign(r->str, r->len);
+  else if (r->type == REDIS_REPLY_INTEGER) generation_ = std::to_string(r->integer);
+}
+
+void RedisQuotas::settle() {
+  std::lock_guard lock(mu_);
+  settle_locked(true);
+}
+
+// Gives back every lease held (one script), and reads every counter this process uses: what
+// the others gave back since this process's last script is then seen by its engine's early look
+// (used()), which would otherwise refuse on counters that still held the others' leases.
+// `refresh` false: only when something is held.
+void RedisQuotas::settle_locked(bool refresh) {
+  if (o_.lease <= 0 || names_.empty()) return;
+  bool holding = false;
+  for (const Held& x : held_) holding = holding || x.d != 0 || x.r != 0;
+  if (!holding && !refresh) return;
+  std::vector<std::string> args{"s", "0", generation_};
+  for (uint32_t h = 0; h < held_.size(); ++h)
+    args.insert(args.end(), {names_[h], "-1", "-1", "-1", "-1", std::to_string(held_[h].d), std::to_string(held_[h].r), "0", "0"});
+  std::string err;
+  auto rep = eval(2, args, err);
+  bool done = rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2 * held_.size() + 3 &&
+              int_of(rep->r->element[0]) == 0;
+  if (done) adopt_generation(rep->r->element[2]);
+  for (uint32_t h = 0; h < held_.size(); ++h) {
+    // Whatever the answer, nothing held is used any more: if the give-back was lost, it is an
+    // undergrant of at most the lease (as a killed process's).
+    held_[h] = Held{};
+    if (done) seen_[h] = Quota{int_of(rep->r->element[3 + 2 * h]), int_of(rep->r->element[4 + 2 * h])};
+  }
+}
+
 bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error) {
+  std::lock_guard lock(mu_);
   auto e = run({"EXISTS", ready_key_}, -1, error);
   if (!e) return false;
   ready = e->r->type == REDIS_REPLY_INTEGER && e->r->integer == 1;
@@ -585,7 +820,11 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
 }
 
 bool RedisQuotas::reconcile(const std::map<std::string, Quota>& totals, bool exact, std::string& error) {
-  std::vector<std::string> args{exact ? "1" : "0"};
+  std::lock_guard lock(mu_);
+  // A new generation's first number: random, below 2^52 (Lua numbers are exact there).
+  std::random_device rd;
+  uint64_t base = ((uint64_t(rd()) << 32) | rd()) & ((uint64_t(1) << 52) - 1);
+  std::vector<std::string> args{exact ? "1" : "0", std::to_string(base)};
   for (const auto& [name, q] : totals) {
     args.push_back(name);
     args.push_back(std::to_string(q.deliveries));
@@ -674,7 +913,13 @@ class SharedStore : public StateStore {
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     return ledger_->read(first, count, out, error);
   }
-  bool commit(std::string& error) override { return ledger_->commit(error); }
+  // After the commit, what this process's deliveries used is in its ledger: the unused part of
+  // its leases goes back to the campaign (one script; nothing when leases are off).
+  bool commit(std::string& error) override {
+    if (!ledger_->commit(error)) return false;
+    quotas_->settle();
+    return true;
+  }
   std::string describe() const override { return ledger_->describe() + ", shared " + quotas_->describe(); }
   Quotas& quotas() override { return *quotas_; }
 

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +30,7 @@
 #include "runtime/state/state_store.h"
 
 struct redisContext;
+struct redisReply;
 
 namespace crm::state {
 
@@ -63,9 +65,17 @@ class RedisQuotas : public Quotas {
   uint32_t handle(std::string_view strategy) override;
   // The counters as last seen (a reservation's reply, or read at handle()): an early look that
   // decides nothing (the engine's reason for a rejection); reserve() checks Redis itself.
-  Quota used(uint32_t handle) override { return seen_[handle]; }
+  // With leases, less what this process holds unused.
+  Quota used(uint32_t handle) override {
+    std::lock_guard lock(mu_);
+    return view(handle);
+  }
   QuotaCheck reserve(uint32_t handle, int64_t amount, const QuotaLimits& limits) override;
   QuotaCheck reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) override;
+  // Leases: gives back what this process holds and did not use, and reads the counters it uses
+  // again, in one script; called after each ledger commit (and, giving back only, when it is
+  // destroyed). Nothing without leases.
+  void settle();
 
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid.
   bool read(std::map<std::string, Quota>& out, bool& ready, std::string& error);
@@ -78,6 +88,7 @@ class RedisQuotas : public Quotas {
   struct Stats {
     uint64_t reservations = 0, granted = 0, unavailable = 0, reconnects = 0;
     uint64_t moved = 0, asked = 0, tryagain = 0;  // cluster redirections followed, TRYAGAIN retried
+    uint64_t leases = 0, from_lease = 0;  // lease scripts run; deliveries counted from a lease without one
     std::string last_error;
   };
   const Stats& stats() const { return stats_; }
@@ -102,6 +113,12 @@ class RedisQuotas : public Quotas {
   redisContext* open(const RedisNode& node, std::string& error) const;
   bool load_scripts(redisContext* c, std::string& error);
   bool discover(std::string& error);  // the owner of slot_ from the seeds' CLUSTER SLOTS
+  bool replicated();                  // strict mode: WAIT after the last script
+  void unready_notice();
+  Quota view(uint32_t h) const;
+  QuotaCheck reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed);
+  void settle_locked(bool refresh);
+  void adopt_generation(const redisReply* r);
   std::string io_error(redisContext* c) const;  // a connection's error after a command got no reply
 
   RedisQuotas() = default;
@@ -117,11 +134,19 @@ class RedisQuotas : public Quotas {
   redisContext* last_ = nullptr;   // the connection that answered the last command (WAIT goes there)
   int64_t retry_at_ = 0;  // steady-clock ms before which no connection is attempted
   bool reported_down_ = false, reported_unready_ = false;
-  std::string sha_[2];
+  std::string sha_[3];  // kReserve, kReconcile, kLease
   std::string ready_key_, counters_key_;
   std::unordered_map<std::string, uint32_t> handles_;
   std::vector<std::string> names_;
   std::vector<Quota> seen_;
+  // Leases, per counter: deliveries and money leased (counted in Redis) and not used yet.
+  struct Held {
+    int64_t d = 0, r = 0;
+  };
+  std::vector<Held> held_;
+  std::string generation_ = "0";  // the campaign generation (ready key) the held leases belong to
+  // One process's engines may reserve while its committer settles (crm run --threads).
+  mutable std::mutex mu_;
   Stats stats_;
 };
 

@@ -229,6 +229,7 @@ struct SharedOptions {
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas have it (WAIT)
   int wait_timeout_ms = 100;
   int max_redirects = 5;             // a cluster's MOVED, ASK and TRYAGAIN followed per command
+  int lease = 0;                     // > 0: a process takes deliveries (and their money) in leases of this many
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 // `ledger` with its quotas() replaced by counters in Redis. Fails when the URL is malformed;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""check_ledgers.py [--redis PORT CAMPAIGN] [--events N] [--exact-redis] [--expect S=N ...] DB... -
+"""check_ledgers.py [--redis PORT CAMPAIGN] [--events N] [--exact-redis] [--expect S=N ...] [--at-least S=N ...] DB... -
 the union of the processes' ledgers against the limits of the shared-counter test programs:
 fails on any overgrant (deliveries over stock, money over budget), on an event decided by two
-processes or by none (--events N: e0..e(N-1)), on a duplicated grant, and, with --redis, on a
+processes or by none (--events N: e0..e(N-1)), on a duplicated grant, on a strategy's deliveries
+other than --expect's or fewer than --at-least's, and, with --redis, on a
 Redis counter below the ledgers' total (a grant without a reservation) or, with --exact-redis,
 different from it. Prints one line per strategy."""
 import sqlite3, subprocess, sys
@@ -13,6 +14,7 @@ redis = None
 events = None
 exact = False
 expect = {}
+at_least = {}
 while args and args[0].startswith("--"):
     a = args.pop(0)
     if a == "--redis":
@@ -24,6 +26,9 @@ while args and args[0].startswith("--"):
     elif a == "--expect":
         s, n = args.pop(0).split("=")
         expect[s] = int(n)
+    elif a == "--at-least":
+        s, n = args.pop(0).split("=")
+        at_least[s] = int(n)
 fail = []
 deliveries, money, seen_units = {}, {}, {}
 for db in args:
@@ -49,7 +54,7 @@ if redis:
     out = subprocess.run(["redis-cli", "-c", "-p", redis[0], "HGETALL", "crm:{%s}:counters" % redis[1]],
                          capture_output=True, text=True, check=True).stdout.split()
     counters = dict(zip(out[0::2], map(int, out[1::2])))
-for s in sorted(set(deliveries) | set(expect)):
+for s in sorted(set(deliveries) | set(expect) | set(at_least)):
     n, m = deliveries.get(s, 0), money.get(s, 0)
     stock, budget = LIMITS[s]
     line = "%s: %d deliveries, %.2f CNY" % (s, n, m / 1e6)
@@ -59,6 +64,8 @@ for s in sorted(set(deliveries) | set(expect)):
         fail.append("OVERGRANT %s: %d millionths, budget %d" % (s, m, budget))
     if s in expect and n != expect[s]:
         fail.append("%s: %d deliveries, expected %d" % (s, n, expect[s]))
+    if s in at_least and n < at_least[s]:
+        fail.append("%s: %d deliveries, expected at least %d" % (s, n, at_least[s]))
     if redis:
         d, r = counters.get("d:" + s, 0), counters.get("r:" + s, 0)
         line += "; redis %d deliveries, %.2f CNY" % (d, r / 1e6)

@@ -3,7 +3,9 @@
 // (the same answers as check_quota), fail closed (not ready, down, stopped = timed out),
 // reconnection, NOSCRIPT, reconcile (max or exact), two clients racing for the last unit, the
 // ledger totals a reconcile reads, and budget pools (a strategy and its pool reserved in one step,
-// counted in both or neither; two runtimes sharing a pool). Skipped when redis-server is not installed.
+// counted in both or neither; two runtimes sharing a pool), and leases (--shared-lease: a client
+// alone decides as without them, never an overgrant, give-back, money leases, the last units,
+// generations, settling from another thread, strict mode). Skipped when redis-server is not installed.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -17,8 +19,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <crm/shared.h>
 
@@ -58,12 +64,16 @@ class RedisServer {
     fs::remove_all(dir_, ec);
   }
   static bool installed() { return std::system("command -v redis-server >/dev/null 2>&1") == 0; }
-  bool start() {
+  // `more`: further options, e.g. {"--replicaof", "127.0.0.1", "PORT"}.
+  bool start(const std::vector<std::string>& more = {}) {
+    std::string port = std::to_string(port_), dir = dir_.string(), log = dir + "/redis.log";
+    std::vector<const char*> argv{"redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--dir", dir.c_str(), "--logfile", log.c_str()};
+    for (const auto& m : more) argv.push_back(m.c_str());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
-      std::string port = std::to_string(port_), dir = dir_.string();
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-               "no", "--dir", dir.c_str(), "--logfile", (dir + "/redis.log").c_str(), static_cast<char*>(nullptr));
+      ::execvp("redis-server", const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
     for (int i = 0; i < 200; ++i) {
@@ -97,6 +107,7 @@ class RedisServer {
     return out;
   }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
 
  private:
   int port_;
@@ -556,3 +567,356 @@ TEST_F(RedisQuotasTest, RuntimesInPartitionsShareOneCampaign) {
 }
 
 }  // namespace
+
+namespace {
+
+std::unique_ptr<RedisQuotas> open_leased(const std::string& url, int lease) {
+  crm::state::SharedOptions o;
+  o.url = url;
+  o.campaign = "test";
+  o.lease = lease;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  EXPECT_TRUE(q) << err;
+  return q;
+}
+
+}  // namespace
+
+// One client alone decides with leases exactly as LocalQuotas (and so as without leases), for
+// random limits that change from call to call, with far fewer scripts; after settle() Redis
+// holds exactly what was counted (the lease given back).
+TEST_F(RedisQuotasTest, ALeasedClientAloneDecidesAsWithoutLeases) {
+  start_campaign(*open());
+  auto q = open_leased(server.url(), 8);
+  crm::state::LocalQuotas local;
+  uint32_t h = q->handle("s"), p = q->handle("pool:p"), lh = local.handle("s"), lp = local.handle("pool:p");
+  std::mt19937 rng(9);
+  for (int i = 0; i < 600; ++i) {
+    int64_t amount = int64_t(rng() % 5) * 1'000'000;
+    QuotaLimits l = limits(rng() % 3 ? 300 : -1, rng() % 3 ? 500'000'000 : -1, rng() % 4 ? -1 : int64_t(i / 2),
+                           rng() % 4 ? -1 : int64_t(i) * 900'000);
+    if (i % 2) {
+      ASSERT_EQ(q->reserve(h, amount, l), local.reserve(lh, amount, l)) << "reservation " << i;
+    } else {
+      QuotaLimits pl = limits(rng() % 2 ? 200 : -1, -1);
+      size_t fr = 0, fl = 0;
+      QuotaCheck c = local.reserve_parts({{lh, l}, {lp, pl}}, amount, fl);
+      ASSERT_EQ(q->reserve_parts({{h, l}, {p, pl}}, amount, fr), c) << "reservation " << i;
+      if (c != QuotaCheck::Fits) {
+        ASSERT_EQ(fr, fl);
+      }
+    }
+    ASSERT_EQ(q->used(h).deliveries, local.used(lh).deliveries) << i;
+    ASSERT_EQ(q->used(h).reserved, local.used(lh).reserved) << i;
+    ASSERT_EQ(q->used(p).deliveries, local.used(lp).deliveries) << i;
+  }
+  EXPECT_GT(local.used(lh).deliveries, 100);
+  // Limits and amounts that change at every call, and refusals (each asks Redis), save little.
+  EXPECT_LT(q->stats().leases, q->stats().reservations) << q->stats().leases << " scripts";
+  q->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), std::to_string(local.used(lh).deliveries));
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), std::to_string(local.used(lh).reserved));
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:p"), std::to_string(local.used(lp).deliveries));
+  // The same amount under limits far away: one script per 8 deliveries (1 and a lease of 7).
+  uint64_t before = q->stats().leases;
+  uint32_t st = q->handle("steady");
+  for (int i = 0; i < 400; ++i) ASSERT_EQ(q->reserve(st, 1'000'000, limits(1000, 1'000'000'000)), QuotaCheck::Fits) << i;
+  EXPECT_EQ(q->stats().leases - before, 50u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:steady"), "400");  // every lease used up
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:steady"), "400000000");
+}
+
+// Clients racing with leases never overgrant: a lease is taken in the script that checks the
+// limit, so everything leased fits it. What others hold unused is an undergrant while they hold
+// it; given back (settle), the counters equal the grants exactly.
+TEST_F(RedisQuotasTest, LeasesNeverOvergrantAndGiveBackWhatTheyDoNotUse) {
+  start_campaign(*open());
+  std::atomic<int> granted{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      auto q = open_leased(server.url(), 10);
+      uint32_t h = q->handle("s");
+      for (int i = 0; i < 100; ++i)
+        if (q->reserve(h, 2'000'000, limits(1000, 150'000'000)) == QuotaCheck::Fits) ++granted;
+    });  // destroyed: settles
+  for (auto& t : ts) t.join();
+  EXPECT_LE(granted.load(), 75);       // budget 150 at 2 each
+  EXPECT_GE(granted.load(), 75 - 4 * 10);  // at most each client's lease left unused at its end
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), std::to_string(granted.load() * 2'000'000));
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), std::to_string(granted.load()));
+  // Step by step: A's lease makes B's refusal come early (undergrant), A's give-back ends it.
+  server.command("DEL crm:{test}:counters");
+  auto a = open_leased(server.url(), 10), b = open_leased(server.url(), 10);
+  uint32_t ha = a->handle("t"), hb = b->handle("t");
+  ASSERT_EQ(a->reserve(ha, 0, limits(12, -1)), QuotaCheck::Fits);  // 1 + a lease of min(9, (12 - 1) / 2) = 5
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:t"), "6");
+  EXPECT_EQ(a->used(ha).deliveries, 1);
+  int b_granted = 0;
+  while (b->reserve(hb, 0, limits(12, -1)) == QuotaCheck::Fits) ++b_granted;
+  EXPECT_EQ(b_granted, 6);  // the 6 A does not hold
+  EXPECT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Stock);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(a->reserve(ha, 0, limits(12, -1)), QuotaCheck::Fits);  // from its lease
+  EXPECT_EQ(a->stats().leases, 1u);
+  a->settle();  // gives back the 2 it did not use
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:t"), "10");
+  EXPECT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Stock);
+  b->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:t"), "12");
+}
+
+// A process killed with a lease: its unused units stay counted (undergrant, at most the lease)
+// until `reconcile --exact` from the ledgers. Redis losing the campaign: the leases are given up
+// (refused until reconciled, nothing granted from a lease of the lost counters).
+TEST_F(RedisQuotasTest, AKilledProcesssLeaseIsAnUndergrantOfAtMostTheLease) {
+  start_campaign(*open());
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto q = open_leased(server.url(), 10);
+    int rc = q->reserve(q->handle("s"), 1'000'000, limits(20, -1)) == QuotaCheck::Fits ? 0 : 1;
+    ::_exit(rc);  // no destructor: the lease is not given back
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "10");  // 1 used + 9 leased (min(9, 19 / 2))
+  auto q = open_leased(server.url(), 10);
+  uint32_t h = q->handle("s");
+  int granted = 0;
+  while (q->reserve(h, 1'000'000, limits(20, -1)) == QuotaCheck::Fits) ++granted;
+  EXPECT_EQ(granted, 10);  // 19 were free; 9 are in the killed process's lease
+  q->settle();
+  std::string err;
+  ASSERT_TRUE(q->reconcile({{"s", Quota{1 + granted, (1 + granted) * 1'000'000}}}, true, err)) << err;
+  while (q->reserve(h, 1'000'000, limits(20, -1)) == QuotaCheck::Fits) ++granted;
+  EXPECT_EQ(granted, 19);
+  q->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "20");
+  // Redis loses everything while a lease is held and is reconciled from the ledgers: the lease
+  // serves until the process's next script (at most the lease: the bound docs/scaling.md states),
+  // and giving it back does not lower the new counters (they never contained it: the campaign's
+  // generation changed).
+  server.command("DEL crm:{test}:counters");
+  ASSERT_TRUE(q->reconcile({}, true, err)) << err;
+  ASSERT_EQ(q->reserve(h, 0, limits(20, -1)), QuotaCheck::Fits);  // 1 + a lease of 9
+  server.command("FLUSHALL");
+  EXPECT_EQ(q->reserve(h, 0, limits(20, -1)), QuotaCheck::Fits) << "from the lease: Redis is not asked";
+  ASSERT_TRUE(q->reconcile({{"s", Quota{2, 0}}}, true, err)) << err;  // the ledgers: its 2 grants
+  q->settle();  // the 8 unused belong to the lost counters
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "2");
+  ASSERT_EQ(q->reserve(h, 0, limits(20, -1)), QuotaCheck::Fits);  // 3, and a lease of min(9, 17 / 2)
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "11");
+  // Lost again and not reconciled: refused once the lease is used up, nothing given back.
+  server.command("FLUSHALL");
+  int more = 0;
+  while (q->reserve(h, 0, limits(20, -1)) == QuotaCheck::Fits) ++more;
+  EXPECT_EQ(more, 8);
+  EXPECT_NE(q->stats().last_error.find("not ready"), std::string::npos) << q->stats().last_error;
+  q->settle();
+  EXPECT_EQ(server.command("EXISTS crm:{test}:counters"), "0");
+}
+
+// Money leases: a lease of money is this delivery's amount for each further delivery of the
+// lease; a delivery that the money held does not cover (a larger amount) runs the script, which
+// gives the lease back first and checks exactly. Near a limit a lease is at most half of what the
+// limit leaves, so the last units still go out, one delivery at a time: a client alone spends a
+// budget to its last unit, and two clients share a stock to its last unit.
+TEST_F(RedisQuotasTest, MoneyLeasesFollowTheAmountAndTheLastUnitsGoOut) {
+  start_campaign(*open());
+  auto q = open_leased(server.url(), 5);
+  uint32_t h = q->handle("s");
+  auto counter = [&](const char* field) { return server.command((std::string("HGET crm:{test}:counters ") + field).c_str()); };
+  ASSERT_EQ(q->reserve(h, 2'000'000, limits(-1, 100'000'000)), QuotaCheck::Fits);  // 2 + a lease of 4 x 2
+  EXPECT_EQ(counter("r:s"), "10000000");
+  EXPECT_EQ(counter("d:s"), "5");  // 1 + 4: a dimension without a limit is leased as well
+  ASSERT_EQ(q->reserve(h, 3'000'000, limits(-1, 100'000'000)), QuotaCheck::Fits);  // from the lease: 3 of 8
+  EXPECT_EQ(q->stats().leases, 1u);
+  EXPECT_EQ(q->used(h).reserved, 5'000'000);
+  ASSERT_EQ(q->reserve(h, 6'000'000, limits(-1, 100'000'000)), QuotaCheck::Fits);  // more than the 5 held
+  EXPECT_EQ(q->stats().leases, 2u);
+  // The 5 and 3 deliveries held went back; then 6 + a lease of 4 x 6, and 1 + 4 deliveries.
+  EXPECT_EQ(counter("r:s"), "35000000");
+  EXPECT_EQ(counter("d:s"), "7");
+  EXPECT_EQ(q->used(h).reserved, 11'000'000);
+  EXPECT_EQ(q->used(h).deliveries, 3);
+  q->settle();
+  EXPECT_EQ(counter("r:s"), "11000000");
+  EXPECT_EQ(counter("d:s"), "3");
+  // Budget 30: 11 + 6 = 17, and a lease of half of the 13 left (not the 24 wanted).
+  ASSERT_EQ(q->reserve(h, 6'000'000, limits(-1, 30'000'000)), QuotaCheck::Fits);
+  EXPECT_EQ(counter("r:s"), "23500000");
+  ASSERT_EQ(q->reserve(h, 6'000'000, limits(-1, 30'000'000)), QuotaCheck::Fits);  // from the lease: 0.5 left
+  EXPECT_EQ(q->stats().leases, 3u);
+  ASSERT_EQ(q->reserve(h, 6'000'000, limits(-1, 30'000'000)), QuotaCheck::Fits);  // 29, a lease of 0.5
+  EXPECT_EQ(counter("r:s"), "29500000");
+  EXPECT_EQ(q->reserve(h, 6'000'000, limits(-1, 30'000'000)), QuotaCheck::Budget);  // 35 > 30, the 0.5 given back
+  EXPECT_EQ(counter("r:s"), "29000000");
+  EXPECT_EQ(q->used(h).reserved, 29'000'000);
+  EXPECT_EQ(q->reserve(h, 1'000'000, limits(-1, 30'000'000)), QuotaCheck::Fits);  // the last unit
+  EXPECT_EQ(q->reserve(h, 1'000'000, limits(-1, 30'000'000)), QuotaCheck::Budget);
+  EXPECT_EQ(counter("r:s"), "30000000");
+  // Two clients with large leases alternating for a stock of 7: all 7 go out, no more.
+  auto a = open_leased(server.url(), 64), b = open_leased(server.url(), 64);
+  uint32_t ha = a->handle("t"), hb = b->handle("t");
+  int granted = 0;
+  for (bool any = true; any;) {
+    any = false;
+    for (auto* c : {a.get(), b.get()})
+      if (c->reserve(c == a.get() ? ha : hb, 0, limits(7, -1)) == QuotaCheck::Fits) ++granted, any = true;
+  }
+  EXPECT_EQ(granted, 7);
+  EXPECT_EQ(counter("d:t"), "7");
+  EXPECT_GT(a->stats().from_lease + b->stats().from_lease, 0u);
+}
+
+// Programs that share a counter may limit it differently (one with a stock, one without): what a
+// process grants without a limit is counted in Redis before it goes out (it is leased like the
+// rest), so the other program's stock holds for the sum of both.
+TEST_F(RedisQuotasTest, ADeliveryWithoutALimitIsCountedBeforeItGoesOut) {
+  start_campaign(*open());
+  auto a = open_leased(server.url(), 10), b = open_leased(server.url(), 10);
+  uint32_t ha = a->handle("m"), hb = b->handle("m");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(a->reserve(ha, 1'000'000, limits(-1, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(a->stats().leases, 1u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:m"), "10");  // 1 + a lease of 9
+  EXPECT_EQ(b->reserve(hb, 1'000'000, limits(5, -1)), QuotaCheck::Stock);  // a's lease fills it for now
+  a->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:m"), "3");
+  int granted = 0;
+  while (b->reserve(hb, 1'000'000, limits(5, -1)) == QuotaCheck::Fits) ++granted;
+  EXPECT_EQ(granted, 2);  // 5 - a's 3
+  b->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:m"), "5");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:m"), "5000000");
+}
+
+// Redis loses the campaign just after a process took a lease, and a reconcile sets it again from
+// the ledgers: the new generation is not the lost one (a new ready key starts from a random
+// number, not from 1 again), so the process's give-back does not lower the new counters below
+// the grants.
+TEST_F(RedisQuotasTest, ALeaseIsNotGivenBackIntoTheCountersOfANewGeneration) {
+  auto r = open();
+  start_campaign(*r);
+  auto q = open_leased(server.url(), 10);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 0, limits(100, -1)), QuotaCheck::Fits);  // 1 + a lease of 9
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "10");
+  std::set<std::string> generations{server.command("GET crm:{test}:ready")};
+  server.command("FLUSHALL");
+  std::string err;
+  ASSERT_TRUE(r->reconcile({{"s", Quota{1, 0}}}, false, err)) << err;  // its ledger: 1 grant
+  generations.insert(server.command("GET crm:{test}:ready"));
+  EXPECT_EQ(generations.size(), 2u);
+  q->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+  for (int i = 0; i < 20; ++i) {
+    server.command("FLUSHALL");
+    ASSERT_TRUE(r->reconcile({}, false, err)) << err;
+    generations.insert(server.command("GET crm:{test}:ready"));
+    ASSERT_TRUE(r->reconcile({}, false, err)) << err;  // an existing ready key: incremented
+    generations.insert(server.command("GET crm:{test}:ready"));
+  }
+  EXPECT_EQ(generations.size(), 42u);
+}
+
+// What other processes give back is seen at the next settle (after each commit), even by a
+// process that holds nothing: its engine's early look (used()) would otherwise go on refusing on
+// counters that still contained the others' leases.
+TEST_F(RedisQuotasTest, SettlingReadsWhatOthersGaveBack) {
+  start_campaign(*open());
+  auto a = open_leased(server.url(), 10), b = open_leased(server.url(), 10);
+  uint32_t ha = a->handle("t"), hb = b->handle("t");
+  ASSERT_EQ(a->reserve(ha, 0, limits(12, -1)), QuotaCheck::Fits);  // 6: 1 and a lease of 5
+  ASSERT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Fits);  // 9: 1 and a lease of 2
+  ASSERT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Fits);
+  ASSERT_EQ(b->reserve(hb, 0, limits(12, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(b->used(hb).deliveries, 9);
+  a->settle();  // 5 back
+  EXPECT_EQ(b->used(hb).deliveries, 9);
+  b->settle();  // holds nothing, reads the counter
+  EXPECT_EQ(b->used(hb).deliveries, 4);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:t"), "4");
+}
+
+// crm run --threads: workers reserve through one lock (state::GroupLedger's LockedQuotas) while
+// the ledger's writer thread settles after each group commit. Settling between reservations
+// changes no decision of a process alone: exactly the stock goes out, and once everything is
+// given back the counters equal the grants, in the strategy and in its pool.
+TEST_F(RedisQuotasTest, SettlingWhileOtherThreadsReserve) {
+  start_campaign(*open());
+  auto q = open_leased(server.url(), 16);
+  uint32_t h = q->handle("s"), p = q->handle("pool:p");
+  std::atomic<int> granted{0};
+  std::atomic<bool> done{false};
+  std::mutex lock;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 3; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        size_t failed = 0;
+        std::lock_guard lk(lock);
+        if (q->reserve_parts({{h, limits(500, -1)}, {p, limits(-1, 900'000'000)}}, 1'000'000, failed) == QuotaCheck::Fits)
+          ++granted;
+      }
+    });
+  int settles = 0;
+  std::thread writer([&] {
+    while (!done) {
+      q->settle();
+      ++settles;
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  for (auto& t : ts) t.join();
+  done = true;
+  writer.join();
+  EXPECT_EQ(granted.load(), 500);
+  EXPECT_GT(settles, 2);
+  EXPECT_GT(q->stats().from_lease, 50u);
+  q->settle();
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "500");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters r:pool:p"), "500000000");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:pool:p"), "500");
+}
+
+// Strict mode with leases: a lease is used only once the replicas have the script that took it.
+// When they do not acknowledge in time, neither the delivery nor the lease is used (both stay
+// counted: an undergrant), and the next delivery asks Redis again.
+TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
+  RedisServer replica;
+  ASSERT_TRUE(replica.start({"--replicaof", "127.0.0.1", std::to_string(server.port())}));
+  bool online = false;
+  for (int i = 0; i < 500 && !online; ++i) {
+    online = server.command("INFO replication").find("state=online") != std::string::npos;
+    if (!online) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(online) << server.command("INFO replication");
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.wait_replicas = 1;
+  o.wait_timeout_ms = 100;
+  o.lease = 4;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  ASSERT_TRUE(q) << err;
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits) << i;
+  EXPECT_EQ(q->stats().leases, 1u);  // 1 and a lease of 3, replicated
+  EXPECT_EQ(q->stats().from_lease, 3u);
+  replica.pause();
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Unavailable);  // 5 and a lease of 2: not replicated
+  EXPECT_NE(q->stats().last_error.find("0 of 1 replicas"), std::string::npos) << q->stats().last_error;
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Unavailable);  // not from that lease: asked again
+  EXPECT_EQ(q->stats().leases, 3u);
+  EXPECT_EQ(q->stats().from_lease, 3u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "9");  // 8 and a lease of 1, none of it used
+  replica.resume();
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits);  // 10, the stock's last unit
+  EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Stock);
+  EXPECT_EQ(q->stats().granted, 5u);  // 5 of a stock of 10: the undergrant of strict mode
+}
