@@ -32,7 +32,7 @@ class StringMap {
 
   V* find(std::string_view key) {
     const size_t i = locate(key, hash(key));
-    return slots_[i].entry > 0 ? &entries_[slots_[i].entry - 1].value : nullptr;
+    return live(i) ? &entries_[slots_[i].entry - 1].value : nullptr;
   }
   const V* find(std::string_view key) const { return const_cast<StringMap*>(this)->find(key); }
 
@@ -40,7 +40,7 @@ class StringMap {
   V* try_emplace(std::string_view key, const V& value, bool* inserted = nullptr) {
     const uint64_t h = hash(key);
     size_t i = locate(key, h);
-    if (slots_[i].entry > 0) {
+    if (live(i)) {
       if (inserted) *inserted = false;
       return &entries_[slots_[i].entry - 1].value;
     }
@@ -63,7 +63,7 @@ class StringMap {
   // Drops `key`; its value's storage is kept until clear() (erasing is rare: a refused event).
   void erase(std::string_view key) {
     const size_t i = locate(key, hash(key));
-    if (slots_[i].entry == 0) return;
+    if (!live(i)) return;
     slots_[i].entry = kTombstone;
     --size_;
   }
@@ -88,6 +88,8 @@ class StringMap {
     V value;
   };
 
+  // Whether slot i holds a key (locate() may answer a tombstone, where an insert would go).
+  bool live(size_t i) const { return slots_[i].entry != 0 && slots_[i].entry != kTombstone; }
   static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
   static size_t capacity_for(size_t n) {
     size_t c = 16;

@@ -59,7 +59,10 @@ TEST(StringMap, AgreesWithUnorderedMapOverRandomOperations) {
         const int64_t* v = map.find(k);
         auto it = want.find(k);
         ASSERT_EQ(v != nullptr, it != want.end()) << k.substr(0, 20);
-        if (v) ++hits, ASSERT_EQ(*v, it->second);
+        if (v) {
+          ++hits;
+          ASSERT_EQ(*v, it->second);
+        }
       }
     }
     ASSERT_EQ(map.size(), want.size());
