@@ -37,8 +37,8 @@ namespace {
 
 // One column of a `rollout` record's groups (runtime/engine/rollout.cc writes them as arrays).
 bool rollout_column(const std::string& key, const engine::JsonValue& v, Decision& out) {
-  static const char* const kColumns[] = {"groups", "users",  "converters", "orders", "spend",        "metric_value",
-                                         "uplift", "low",    "high",       "p_value", "excludes_zero"};
+  static const char* const kColumns[] = {"groups", "users", "converters", "orders",  "spend",        "cost", "roi",
+                                         "metric_value", "uplift", "low", "high", "p_value", "excludes_zero"};
   if (std::find(std::begin(kColumns), std::end(kColumns), key) == std::end(kColumns)) return false;
   if (out.rollout_groups.size() < v.items.size()) out.rollout_groups.resize(v.items.size());
   for (size_t i = 0; i < v.items.size(); ++i) {
@@ -51,6 +51,8 @@ bool rollout_column(const std::string& key, const engine::JsonValue& v, Decision
     else if (key == "converters") g.converters = std::strtoll(x.text.c_str(), nullptr, 10);
     else if (key == "orders") g.orders = std::strtoll(x.text.c_str(), nullptr, 10);
     else if (key == "spend") g.spend_millionths = support::Decimal::parse(x.text).value_or(support::Decimal{}).units();
+    else if (key == "cost") g.cost_millionths = support::Decimal::parse(x.text).value_or(support::Decimal{}).units();
+    else if (key == "roi") g.roi = d;
     else if (key == "metric_value") g.value = d;
     else if (key == "uplift") g.uplift = d;
     else if (key == "low") g.low = d;

@@ -1662,8 +1662,8 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       } else if (cx.clause == "split") {
         for (const char* kw : {"control", "variants", "salt"}) add(kw, SymbolKind::Keyword);
       } else if (cx.clause == "rollout") {
-        // `rollout: best of (A, B) by conversion after 3 days`: the keywords and the metrics.
-        for (const char* kw : {"best of", "by", "after", "conversion", "spend_per_user"}) add(kw, SymbolKind::Keyword);
+        // `rollout: best of (A, B) by roi after 3 days`: the keywords and the metrics.
+        for (const char* kw : {"best of", "by", "after", "conversion", "spend_per_user", "roi"}) add(kw, SymbolKind::Keyword);
       } else {
         expression(false);
       }

@@ -638,14 +638,14 @@ bool verify(const Program& p, std::string& error) {
       std::set<int32_t> listed;
       for (int32_t a : ro.arms)
         if (a < 0 || a >= int32_t(s.arms.size()) || !listed.insert(a).second) return bad("its roll-out names a missing arm, or one twice");
-      if (ro.metric != RolloutMetric::Conversion && ro.metric != RolloutMetric::SpendPerUser)
+      if (ro.metric != RolloutMetric::Conversion && ro.metric != RolloutMetric::SpendPerUser && ro.metric != RolloutMetric::Roi)
         return bad("its roll-out has an unknown metric");
       if (ro.after <= 0 || ro.window <= 0) return bad("its roll-out's duration or window is not positive");
       if (ro.order_event < 0 || ro.order_event >= int32_t(p.events.size())) return bad("its roll-out measures a missing event");
       const auto& fields = p.events[size_t(ro.order_event)].fields;
       if (ro.amount_field < -1 || ro.amount_field >= int32_t(fields.size()) ||
           (ro.amount_field >= 0 && fields[size_t(ro.amount_field)].kind != Kind::Money) ||
-          (ro.metric == RolloutMetric::SpendPerUser && ro.amount_field < 0))
+          (ro.metric != RolloutMetric::Conversion && ro.amount_field < 0))
         return bad("its roll-out sums a field that is not a Money amount of the order event");
     }
     for (const auto& c : s.per_user)

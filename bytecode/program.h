@@ -193,15 +193,16 @@ struct Pool {
 // `rollout: best of (A, B) by METRIC after D`: at `decide_at` (the strategy's start plus D) the
 // engine compares the listed arms with the control group on the metric and, when one is better
 // with an interval that excludes no uplift, sends its actions to the users in no arm and not in
-// control from then on (docs/semantics.md, "Automatic roll-out").
-enum class RolloutMetric : uint8_t { Conversion = 0, SpendPerUser = 1 };
+// control from then on (docs/semantics.md, "Automatic roll-out"). Roi (incremental ROI, eligible
+// by its spend-per-user interval) was added within format v15: the encoding is the same u32.
+enum class RolloutMetric : uint8_t { Conversion = 0, SpendPerUser = 1, Roi = 2 };
 struct Rollout {
   std::vector<int32_t> arms;  // indexes into Strategy::arms, as listed
   RolloutMetric metric = RolloutMetric::Conversion;
   int64_t after = 0;          // D, microseconds
   int64_t decide_at = 0;      // the strategy's start + D
   int32_t order_event = -1;   // the `Order` event: an order after a delivery is a conversion
-  int32_t amount_field = -1;  // its Money `amount`, summed as spend (spend_per_user needs it); -1: none
+  int32_t amount_field = -1;  // its Money `amount`, summed as spend (spend_per_user and roi need it); -1: none
   int64_t window = 0;         // attribution window after a user's first decision, microseconds
 };
 

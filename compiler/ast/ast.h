@@ -306,7 +306,7 @@ struct Clause : Node {
     Span span;
   };
   std::vector<ArmName> rollout_arms;
-  std::string metric;  // as written: conversion, spend_per_user
+  std::string metric;  // as written: conversion, spend_per_user, roi
   Span metric_span;
   Expr* wait = nullptr;  // the duration after the strategy's start (a DurationLit)
 };

@@ -575,12 +575,14 @@ class Codegen {
     for (const auto& a : c->rollout_arms)
       for (size_t k = 0; k < out.arms.size(); ++k)
         if (out.arms[k].name == a.name) ro.arms.push_back(static_cast<int32_t>(k));
-    ro.metric = c->metric == "spend_per_user" ? bytecode::RolloutMetric::SpendPerUser : bytecode::RolloutMetric::Conversion;
+    ro.metric = c->metric == "spend_per_user" ? bytecode::RolloutMetric::SpendPerUser
+                : c->metric == "roi"          ? bytecode::RolloutMetric::Roi
+                                              : bytecode::RolloutMetric::Conversion;
     ro.after = const_int(c->wait);
     ro.decide_at = (out.trigger == bytecode::Trigger::At ? out.at : out.from) + ro.after;
     ro.order_event = event_index_.at("Order");
     // The orders' amounts are summed whenever they are Money (the record shows the spend), and
-    // must be for spend_per_user (the checker proved it).
+    // must be for spend_per_user and roi (the checker proved it).
     const auto& fields = prog_.events[size_t(ro.order_event)].fields;
     for (size_t f = 0; f < fields.size(); ++f)
       if (fields[f].name == "amount" && fields[f].kind == bytecode::Kind::Money) ro.amount_field = static_cast<int32_t>(f);

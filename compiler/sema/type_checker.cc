@@ -1045,14 +1045,15 @@ class Checker {
                                  bt(s->name)))
             .help = "leave a share of the users outside the split, e.g. `split: control 1%, variants A 1%, B 1%` leaves 97%";
     }
-    static const std::set<std::string> kMetrics = {"conversion", "spend_per_user"};
+    static const std::set<std::string> kMetrics = {"conversion", "spend_per_user", "roi"};
     if (!c->metric.empty() && !kMetrics.count(c->metric)) {
       auto& d = sink_.report(Code::E0553, c->metric_span, fmt::format("unknown roll-out metric {}", bt(c->metric)));
-      if (auto m = diag::closest_match(c->metric, {"conversion", "spend_per_user"}); !m.empty())
+      if (auto m = diag::closest_match(c->metric, {"conversion", "spend_per_user", "roi"}); !m.empty())
         d.help = fmt::format("did you mean {}?", bt(m));
       else
-        d.help = "`conversion` (the share of users who order after the delivery) or `spend_per_user` (what they spend "
-                 "after it), each against the control group (docs/indicators.md)";
+        d.help = "`conversion` (the share of users who order after the delivery), `spend_per_user` (what they spend "
+                 "after it) or `roi` (the incremental return on what the deliveries cost), each against the control "
+                 "group (docs/indicators.md)";
     }
     if (kMetrics.count(c->metric)) {
       auto e = p_.events.find("Order");
@@ -1061,8 +1062,9 @@ class Checker {
         sink_.report(Code::E0557, c->metric_span, fmt::format("there is no `Order` event to measure {} by", bt(c->metric)))
             .help = "declare `event Order { amount: Money(CNY) ... }`: an order after a delivery is a conversion "
                     "(docs/indicators.md)";
-      else if (c->metric == "spend_per_user" && (!amount || amount->type.kind != TypeKind::Money))
-        sink_.report(Code::E0557, c->metric_span, "`spend_per_user` sums the `amount` of orders, and `Order` has no Money `amount`")
+      else if (c->metric != "conversion" && (!amount || amount->type.kind != TypeKind::Money))
+        sink_.report(Code::E0557, c->metric_span,
+                     fmt::format("{} sums the `amount` of orders, and `Order` has no Money `amount`", bt(c->metric)))
             .help = "give the `Order` event a field `amount: Money(CNY)`";
     }
     int64_t wait = 0;

@@ -103,11 +103,13 @@ struct Decision {
     std::string group;  // "control" or the arm
     int64_t users = 0, converters = 0, orders = 0;
     int64_t spend_millionths = 0;
-    double value = 0;   // conversion rate, or spend per user in currency units
-    double uplift = 0, low = 0, high = 0, p_value = 0;
+    int64_t cost_millionths = 0;  // what its deliveries cost before the decision point (subsidy, messages)
+    double roi = 0;     // arms: incremental ROI (NaN for the control group, or without cost)
+    double value = 0;   // conversion rate, spend per user in currency units, or roi
+    double uplift = 0, low = 0, high = 0, p_value = 0;  // of the spend per user for spend_per_user and roi
     bool excludes_zero = false;  // the 95% interval lies above zero
   };
-  std::string rollout_metric;  // "conversion" or "spend_per_user"
+  std::string rollout_metric;  // "conversion", "spend_per_user" or "roi"
   std::vector<RolloutGroup> rollout_groups;
 };
 // The name in the JSON contract: "granted", "redeem_rejected", ...

@@ -246,6 +246,11 @@ void Engine::restore(const state::LedgerEntry& e) {
             if (st.arms[k].name == e.arm) group = int32_t(k);
         rollouts_.note_user(s->second, e.user, group, e.at);
       }
+      // What the user's deliveries cost before the decision point, as the report reads it: a
+      // message's `cost` in its record (sent or held; a release records none), a redemption's subsidy.
+      if (e.rollout.empty() && (((o == Outcome::Granted || o == Outcome::Held) && e.json.find(",\"cost\":") != std::string::npos) ||
+                                o == Outcome::Redeemed))
+        rollouts_.note_cost(s->second, e.user, e.amount, e.at);
     }
   }
   // A delayed trigger's timer: armed by a `pending` row, gone with its `cancelled` row (and

@@ -26,7 +26,12 @@ std::string number(double v, const char* spec = "{:.6f}") {
 }
 
 const char* metric_name(bytecode::RolloutMetric m) {
-  return m == bytecode::RolloutMetric::SpendPerUser ? "spend_per_user" : "conversion";
+  switch (m) {
+    case bytecode::RolloutMetric::SpendPerUser: return "spend_per_user";
+    case bytecode::RolloutMetric::Roi: return "roi";
+    case bytecode::RolloutMetric::Conversion: break;
+  }
+  return "conversion";
 }
 
 }  // namespace
@@ -41,10 +46,29 @@ Rollouts::Rollouts(const bytecode::Program& p) : p_(p), state_(p.strategies.size
 }
 
 void Rollouts::note(const Decision& d) {
-  if (d.strategy >= state_.size() || !p_.strategies[d.strategy].has_rollout || !is_strategy_decision(d.outcome) ||
-      d.rollout >= 0 || d.released)
+  if (d.strategy >= state_.size() || !p_.strategies[d.strategy].has_rollout || d.rollout >= 0) return;
+  const auto& s = p_.strategies[d.strategy];
+  // A redemption of the strategy's grant: its subsidy is a cost of the user's group.
+  if (d.outcome == Outcome::Redeemed) {
+    note_cost(d.strategy, d.user, d.amount, d.at);
     return;
+  }
+  if (!is_strategy_decision(d.outcome) || d.released) return;
   note_user(d.strategy, d.user, d.outcome == Outcome::Control ? kControl : d.arm, d.at);
+  // A message sent or held costs what the recorder writes as its `cost` (a held one when held;
+  // its release costs nothing again and is not noted here).
+  if ((d.outcome == Outcome::Granted || d.outcome == Outcome::Held) && d.amount > 0 && d.action >= 0 &&
+      size_t(d.action) < s.actions.size()) {
+    const auto& a = s.actions[size_t(d.action)];
+    if (a.send && bytecode::is_message(p_.resources[a.resource].kind)) note_cost(d.strategy, d.user, d.amount, d.at);
+  }
+}
+
+void Rollouts::note_cost(uint32_t si, const std::string& user, int64_t amount, int64_t at) {
+  if (si >= state_.size() || !p_.strategies[si].has_rollout || at >= p_.strategies[si].rollout.decide_at) return;
+  State& st = state_[si];
+  auto it = st.users.find(user);
+  if (it != st.users.end()) it->second.cost += amount;
 }
 
 void Rollouts::note_user(uint32_t si, const std::string& user, int32_t group, int64_t at) {
@@ -97,10 +121,11 @@ Decision Rollouts::decide(uint32_t si) {
   const auto& s = p_.strategies[si];
   const auto& ro = s.rollout;
   State& st = state_[si];
-  const bool spend = ro.metric == bytecode::RolloutMetric::SpendPerUser;
+  const bool spend = ro.metric != bytecode::RolloutMetric::Conversion;  // spend_per_user, roi: Welch on spend
+  const bool by_roi = ro.metric == bytecode::RolloutMetric::Roi;
   // Sums per group: control, then the listed arms. Spend in currency units for the statistics.
   struct Sums {
-    int64_t users = 0, converters = 0, orders = 0, spend = 0;
+    int64_t users = 0, converters = 0, orders = 0, spend = 0, cost = 0;
     double sum = 0, squares = 0;
   };
   std::vector<Sums> sums(ro.arms.size() + 1);
@@ -119,6 +144,7 @@ Decision Rollouts::decide(uint32_t si) {
     g.converters += u.converted;
     g.orders += u.orders;
     g.spend += u.spend;
+    g.cost += u.cost;
     const double x = double(u.spend) / 1e6;
     g.sum += x;
     g.squares += x * x;
@@ -141,9 +167,16 @@ Decision Rollouts::decide(uint32_t si) {
     r.converters = g.converters;
     r.orders = g.orders;
     r.spend = g.spend;
+    r.cost = g.cost;
     double mean = 0, var = 0;
     mean_var(g, mean, var);
-    r.value = spend ? mean : (g.users > 0 ? double(g.converters) / double(g.users) : NAN);
+    r.roi = NAN;
+    if (k > 0 && ro.amount_field >= 0 && g.cost > 0 && g.users > 0 && C.users > 0) {
+      // Incremental sales (spend per user - control's) x users, in millionths, from the exact sums.
+      const double incremental = double(g.spend) - double(C.spend) * double(g.users) / double(C.users);
+      r.roi = (incremental - double(g.cost)) / double(g.cost);
+    }
+    r.value = by_roi ? r.roi : spend ? mean : (g.users > 0 ? double(g.converters) / double(g.users) : NAN);
     if (k > 0) {
       if (spend) {
         double mc = 0, vc = 0;
@@ -161,8 +194,10 @@ Decision Rollouts::decide(uint32_t si) {
         r.p_value = d.p_value;
       }
       r.excludes_zero = r.low > 0;  // false for NaN: an undefined interval excludes nothing
-      // The best metric among the arms that beat control; ties go to the arm listed first.
-      if (r.excludes_zero && (c.winner < 0 || r.value > best)) {
+      // The best metric among the arms that beat control (by roi: whose spend beats control's
+      // and that cost something, so that the ROI is defined); ties go to the arm listed first.
+      const bool eligible = r.excludes_zero && (!by_roi || std::isfinite(r.roi));
+      if (eligible && (c.winner < 0 || r.value > best)) {
         c.winner = ro.arms[k - 1];
         best = r.value;
       }
@@ -171,7 +206,7 @@ Decision Rollouts::decide(uint32_t si) {
   }
   // Flat, one array per column (groups: control, then the listed arms), so the record stays
   // one JSON line of scalars and arrays of scalars like every decision.
-  std::string names, users, converters, orders, spent, values, uplifts, lows, highs, ps, excludes;
+  std::string names, users, converters, orders, spent, costs, rois, values, uplifts, lows, highs, ps, excludes;
   for (size_t k = 0; k < c.groups.size(); ++k) {
     const auto& g = c.groups[k];
     const char* sep = k ? "," : "";
@@ -180,6 +215,8 @@ Decision Rollouts::decide(uint32_t si) {
     converters += fmt::format("{}{}", sep, g.converters);
     orders += fmt::format("{}{}", sep, g.orders);
     spent += sep + support::json_quote(support::Decimal::from_units(g.spend).to_string());
+    costs += sep + support::json_quote(support::Decimal::from_units(g.cost).to_string());
+    rois += sep + (k ? number(g.roi) : "null");
     values += sep + number(g.value);
     uplifts += sep + (k ? number(g.uplift) : "null");
     lows += sep + (k ? number(g.low) : "null");
@@ -189,10 +226,10 @@ Decision Rollouts::decide(uint32_t si) {
   }
   std::string j = fmt::format(
       ",\"metric\":\"{}\",\"confidence\":{},\"window\":\"{}\",\"groups\":[{}],\"users\":[{}],\"converters\":[{}],"
-      "\"orders\":[{}],\"spend\":[{}],\"metric_value\":[{}],\"uplift\":[{}],\"low\":[{}],\"high\":[{}],\"p_value\":[{}],"
-      "\"excludes_zero\":[{}]",
-      metric_name(ro.metric), kConfidence, support::format_duration(ro.window), names, users, converters, orders, spent, values,
-      uplifts, lows, highs, ps, excludes);
+      "\"orders\":[{}],\"spend\":[{}],\"cost\":[{}],\"roi\":[{}],\"metric_value\":[{}],\"uplift\":[{}],\"low\":[{}],"
+      "\"high\":[{}],\"p_value\":[{}],\"excludes_zero\":[{}]",
+      metric_name(ro.metric), kConfidence, support::format_duration(ro.window), names, users, converters, orders, spent, costs,
+      rois, values, uplifts, lows, highs, ps, excludes);
   c.json = j;
   st.choice = c;
   st.passed = true;
@@ -239,16 +276,28 @@ std::string Rollouts::describe(uint32_t si) const {
   if (!c.decided)
     return fmt::format("roll-out: best of ({}) by {}, decided at {}", arms, metric_name(ro.metric),
                        support::format_time(ro.decide_at));
+  const bool by_roi = ro.metric == bytecode::RolloutMetric::Roi;
   std::string head = c.winner >= 0 ? fmt::format("roll-out at {}: arm {} won by {}", support::format_time(c.at),
                                                  s.arms[size_t(c.winner)].name, metric_name(ro.metric))
-                                   : fmt::format("roll-out at {}: no arm won by {} (no interval excludes zero uplift): the rest "
-                                                 "get nothing",
-                                                 support::format_time(c.at), metric_name(ro.metric));
+                                   : fmt::format("roll-out at {}: no arm won by {} ({}): the rest get nothing",
+                                                 support::format_time(c.at), metric_name(ro.metric),
+                                                 by_roi ? "no arm's spend interval excludes zero uplift with a cost"
+                                                        : "no interval excludes zero uplift");
   if (c.groups.empty()) return head + " (recorded: " + c.json + ")";
   std::string numbers;
   const bool spend = ro.metric == bytecode::RolloutMetric::SpendPerUser;
   for (size_t k = 0; k < c.groups.size(); ++k) {
     const auto& g = c.groups[k];
+    if (by_roi) {
+      // The ROI, its cost, and the spend per user whose uplift's interval makes the arm eligible.
+      numbers += fmt::format("{}{} {} per user of {} users", k ? "; " : "", g.name,
+                             number(g.users > 0 ? double(g.spend) / 1e6 / double(g.users) : NAN, "{:.2f}"), g.users);
+      if (k > 0)
+        numbers += fmt::format(", cost {}, roi {}, spend uplift {} [{}, {}]", support::Decimal::from_units(g.cost).to_string(),
+                               number(g.roi, "{:.4f}"), number(g.uplift, "{:+.4f}"), number(g.low, "{:.4f}"),
+                               number(g.high, "{:.4f}"));
+      continue;
+    }
     numbers += fmt::format("{}{} {} of {} users", k ? "; " : "", g.name, spend ? number(g.value, "{:.2f}") + " per user" : number(g.value, "{:.4f}"),
                            g.users);
     if (k > 0) numbers += fmt::format(", uplift {} [{}, {}]", number(g.uplift, "{:+.4f}"), number(g.low, "{:.4f}"), number(g.high, "{:.4f}"));

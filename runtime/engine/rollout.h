@@ -1,10 +1,12 @@
 // rollout.h - the automatic roll-out of an A/B/n test's winner (design article 002;
 // docs/semantics.md, "Automatic roll-out"). Per strategy with `rollout: best of (...) by METRIC
 // after D`, counters kept online: each user of the control group and of the listed arms with
-// their first decision, and whether (and how much) they ordered in the attribution window after
-// it. At the decision point the listed arms are compared with the control group by the same
-// statistics as `crm report` (support/statistics.h); the best arm whose interval excludes zero
-// uplift wins, or none does. The choice is a ledger record; after a restart it is read back,
+// their first decision, whether (and how much) they ordered in the attribution window after it,
+// and what their deliveries cost before the decision point (subsidy of redeemed grants, message
+// costs: the report's `cost`). At the decision point the listed arms are compared with the
+// control group by the same statistics as `crm report` (support/statistics.h); the best arm
+// whose interval excludes zero uplift (for roi: of its spend per user, and with a cost) wins,
+// or none does. The choice is a ledger record; after a restart it is read back,
 // never computed again.
 #pragma once
 
@@ -24,8 +26,13 @@ struct RolloutGroup {
   std::string name;     // the arm, or "control"
   int64_t users = 0, converters = 0, orders = 0;
   int64_t spend = 0;    // millionths of the order amounts
-  double value = 0;     // the metric: conversion rate, or spend per user (currency units)
-  // Against the control group (arms only): absolute uplift, its 95% interval and two-sided p-value.
+  int64_t cost = 0;     // millionths: subsidy of the group's redemptions and cost of its messages
+  double value = 0;     // the metric: conversion rate, spend per user (currency units), or roi
+  // Arms: incremental ROI, (incremental sales - cost) / cost with incremental sales = (spend per
+  // user - control's) x users, as `crm report`'s incremental_roi; NaN without cost or amounts.
+  double roi = 0;
+  // Against the control group (arms only): absolute uplift, its 95% interval and two-sided
+  // p-value (of the spend per user for spend_per_user and roi).
   double uplift = 0, low = 0, high = 0, p_value = 0;
   bool excludes_zero = false;  // the interval lies above zero
 };
@@ -47,6 +54,9 @@ class Rollouts {
   // and first decision, before the decision point. Deliveries to the rest are not a group.
   void note(const Decision& d);
   void note_user(uint32_t si, const std::string& user, int32_t group, int64_t at);  // group: arm, or kControl
+  // What a delivery to a user in a group cost before the decision point (a message's cost when
+  // sent or held, a redeemed grant's subsidy): added to the user's cost, as the report's `cost`.
+  void note_cost(uint32_t si, const std::string& user, int64_t amount, int64_t at);
   // An event: an order of a user in a group, after their first decision and within the window,
   // before the decision point, counts (once as a converter; every order's amount as spend).
   void observe(const Event& ev);
@@ -76,6 +86,7 @@ class Rollouts {
     bool converted = false;
     int64_t first = 0;       // the first decision
     int64_t orders = 0, spend = 0;
+    int64_t cost = 0;        // millionths, before the decision point
   };
   struct State {
     std::unordered_map<std::string, UserOutcome> users;

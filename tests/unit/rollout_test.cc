@@ -2,10 +2,13 @@
 // docs/semantics.md, "Automatic roll-out"), through the public API as a host uses it: the
 // choice against an interval computed here independently, the same choice after a restart
 // before the decision point (counters rebuilt from the ledger and the replayed input), the
-// recorded choice read back after it (never recomputed), and version 6 ledgers migrated.
+// recorded choice read back after it (never recomputed), and version 6 ledgers migrated; by roi,
+// the winner and every number against a computation here from the generated input.
 #include <crm/runtime.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+
+#include <boost/math/distributions/students_t.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -301,6 +304,198 @@ TEST(Rollout, TheRecordedChoiceIsNeverRecomputed) {
   for (const auto& d : ds)
     if (d.user == g.rest[1]) got_b = d.rollout == "B" && d.resource == "text_b";
   EXPECT_TRUE(got_b);
+}
+
+// By roi (`rollout: ... by roi`): each arm's incremental ROI, (incremental sales - cost) / cost,
+// with incremental sales = (spend per user - control's) x the arm's users and cost = the
+// subsidy of its redeemed grants plus its messages' costs before the decision point, as
+// `crm report`'s incremental_roi. Arm A's SMS costs 1 CNY, B's 8 CNY, C grants a 10 CNY coupon.
+// B's users spend the most (the best spend uplift), but its messages cost so much that A's
+// cheaper uplift returns more: A wins.
+const char* kRoiProgram = R"(
+event Login { channel: Channel }
+event Order { amount: Money(CNY)  coupon: String? }
+resource sms text_a { text: "A" cost: 1 CNY }
+resource sms text_b { text: "B" cost: 8 CNY }
+resource coupon c10 { discount: 10 CNY  use: within 30 days after claim }
+strategy ab_roi for business "app" {
+    who: true
+    when: on Login between 2026-05-01T00:00:00Z and 2026-06-01T00:00:00Z
+    what: send text_a via SMS for arm A, send text_b via SMS for arm B, grant c10 via App code "C10" for arm C
+    how much: per user 1 per campaign
+    split: control 20%, variants A 20%, B 20%, C 20% salt "rollout-roi"
+    rollout: best of (A, B, C) by roi after 3 days
+}
+)";
+
+std::string coupon_order(const std::string& id, const std::string& user, const std::string& time) {
+  return R"({"id":")" + id + R"(","type":"Order","user":")" + user + R"(","time":")" + time +
+         R"(","amount":"50","coupon":"C10"})";
+}
+
+// Orders on May 2 (50 CNY each): control 4, A 14, B 30, C 16 (with the coupon: 16 redemptions
+// of 10 CNY). After the decision point: one more A order and one more C redemption, which count
+// for nothing.
+struct RoiInput {
+  std::vector<std::string> lines;
+  std::map<std::string, int> buyers = {{"control", 4}, {"A", 14}, {"B", 30}, {"C", 16}};
+};
+RoiInput roi_orders(const Groups& g) {
+  RoiInput in;
+  int n = 0;
+  for (const auto& [group, count] : in.buyers)
+    for (int k = 0; k < count; ++k) {
+      const std::string id = "o" + std::to_string(n), u = g.of.at(group)[size_t(k)], t = clock("2026-05-02", n);
+      in.lines.push_back(group == "C" ? coupon_order(id, u, t) : order(id, u, t));
+      ++n;
+    }
+  in.lines.push_back(order("late-a", g.of.at("A")[20], "2026-05-04T09:00:00Z"));
+  in.lines.push_back(coupon_order("late-c", g.of.at("C")[20], "2026-05-04T10:00:00Z"));
+  in.lines.push_back(login("l-rest", g.rest[0], "2026-05-05T09:00:00Z"));
+  return in;
+}
+
+// Welch's interval of the difference of two groups' mean spend, where `buyers` of `n` users spent
+// 50 and the others nothing: sample variances, Welch-Satterthwaite degrees of freedom, Student's
+// t quantile (Boost.Math's distribution; the arithmetic is written here).
+Iv welch_of_buyers(double b1, double n1, double b2, double n2) {
+  auto var = [](double b, double n) {
+    const double m = 50 * b / n;
+    return (b * (50 - m) * (50 - m) + (n - b) * m * m) / (n - 1);
+  };
+  const double s1 = var(b1, n1) / n1, s2 = var(b2, n2) / n2;
+  const double df = (s1 + s2) * (s1 + s2) / (s1 * s1 / (n1 - 1) + s2 * s2 / (n2 - 1));
+  const double t = boost::math::quantile(boost::math::students_t(df), 0.975);
+  const double d = 50 * b1 / n1 - 50 * b2 / n2, half = t * std::sqrt(s1 + s2);
+  return {d - half, d + half};
+}
+
+TEST(Rollout, ByRoiTheCheapestUpliftWins) {
+  auto program = compile(kRoiProgram);
+  Groups g;
+  std::vector<std::string> logins = first_logins();
+  {
+    crm::Runtime probe(program);
+    std::vector<crm::Decision> ds;
+    ASSERT_TRUE(feed(probe, logins, ds));
+    g = groups_of(ds);
+  }
+  for (const char* arm : {"control", "A", "B", "C"}) ASSERT_GE(g.of[arm].size(), 31u) << arm;
+  RoiInput in = roi_orders(g);
+  std::vector<std::string> all = logins;
+  all.insert(all.end(), in.lines.begin(), in.lines.end());
+
+  // Computed here: per arm its users, spend, cost and ROI; eligible when Welch's interval of the
+  // spend uplift lies above zero and the arm cost something; the highest ROI wins.
+  const double nc = double(g.of["control"].size()), control_spu = 50.0 * in.buyers["control"] / nc;
+  std::map<std::string, double> cost = {{"A", 1.0 * double(g.of["A"].size())},
+                                        {"B", 8.0 * double(g.of["B"].size())},
+                                        {"C", 10.0 * in.buyers["C"]}};
+  std::map<std::string, double> roi;
+  std::map<std::string, Iv> interval;
+  std::string expected;
+  for (const char* arm : {"A", "B", "C"}) {
+    const double n = double(g.of[arm].size());
+    const double incremental = (50.0 * in.buyers[arm] / n - control_spu) * n;
+    roi[arm] = (incremental - cost[arm]) / cost[arm];
+    interval[arm] = welch_of_buyers(in.buyers[arm], n, in.buyers["control"], nc);
+    if (interval[arm].low > 0 && cost[arm] > 0 && (expected.empty() || roi[arm] > roi[expected])) expected = arm;
+  }
+  // The premise of the test: B has the best spend uplift, and not the best ROI.
+  const double uplift_a = 50.0 * in.buyers["A"] / double(g.of["A"].size()),
+               uplift_b = 50.0 * in.buyers["B"] / double(g.of["B"].size());
+  ASSERT_GT(uplift_b, uplift_a);
+  ASSERT_GT(interval["B"].low, 0);
+  ASSERT_LT(roi["B"], roi[expected]);
+  ASSERT_EQ(expected, "A");
+
+  auto check = [&](const crm::Decision* c, const char* when) {
+    ASSERT_NE(c, nullptr) << when;
+    EXPECT_EQ(c->rollout_metric, "roi") << when;
+    EXPECT_EQ(c->arm, expected) << when;
+    ASSERT_EQ(c->rollout_groups.size(), 4u) << when;
+    for (const auto& grp : c->rollout_groups) {
+      const double n = double(g.of[grp.group].size());
+      EXPECT_EQ(grp.users, int64_t(n)) << grp.group << " " << when;
+      EXPECT_EQ(grp.spend_millionths, int64_t(in.buyers[grp.group]) * 50'000'000) << grp.group << " " << when;
+      if (grp.group == "control") {
+        EXPECT_EQ(grp.cost_millionths, 0) << when;
+        EXPECT_TRUE(std::isnan(grp.roi)) << when;
+        continue;
+      }
+      EXPECT_EQ(grp.cost_millionths, int64_t(cost[grp.group] * 1e6)) << grp.group << " " << when;
+      EXPECT_NEAR(grp.roi, roi[grp.group], 1e-6) << grp.group << " " << when;
+      EXPECT_NEAR(grp.value, roi[grp.group], 1e-6) << grp.group << " " << when;
+      EXPECT_NEAR(grp.low, interval[grp.group].low, 1e-6) << grp.group << " " << when;
+      EXPECT_NEAR(grp.high, interval[grp.group].high, 1e-6) << grp.group << " " << when;
+      EXPECT_EQ(grp.excludes_zero, interval[grp.group].low > 0) << grp.group << " " << when;
+    }
+  };
+  std::string reference;
+  {
+    crm::Runtime rt(program);
+    std::string err;
+    ASSERT_TRUE(rt.open_state("sqlite:" + fresh_path("roi"), err)) << err;
+    std::vector<crm::Decision> ds;
+    ASSERT_TRUE(feed(rt, all, ds));
+    const crm::Decision* c = choice_in(ds);
+    check(c, "one run");
+    if (c) reference = c->json;
+    bool rest_got_a = false;
+    for (const auto& d : ds)
+      if (d.user == g.rest[0]) rest_got_a = d.outcome == crm::Decision::Outcome::Granted && d.resource == "text_a" && d.rollout == "A";
+    EXPECT_TRUE(rest_got_a);
+  }
+  // A restart before the decision point rebuilds each user's cost from the ledger (message costs
+  // of the granted rows, subsidies of the redeemed ones) and chooses the same, with the same numbers.
+  const size_t orders_end = logins.size() + size_t(in.buyers["control"] + in.buyers["A"] + in.buyers["B"] + in.buyers["C"]);
+  for (size_t cut : {logins.size(), orders_end - 3, orders_end}) {
+    std::string path = fresh_path("roi_cut");
+    {
+      crm::Runtime rt(program);
+      std::string err;
+      ASSERT_TRUE(rt.open_state("sqlite:" + path, err)) << err;
+      std::vector<crm::Decision> ds;
+      ASSERT_TRUE(feed(rt, std::vector<std::string>(all.begin(), all.begin() + long(cut)), ds));
+    }
+    crm::Runtime rt(program);
+    std::string err;
+    ASSERT_TRUE(rt.open_state("sqlite:" + path, err)) << err;
+    std::vector<crm::Decision> ds;
+    ASSERT_TRUE(feed(rt, all, ds));
+    const crm::Decision* c = choice_in(ds);
+    check(c, "restart");
+    if (c) {
+      EXPECT_EQ(c->json, reference) << "restart after " << cut << " lines";
+    }
+  }
+}
+
+// By roi, an arm whose spend beats control's but that cost nothing has no ROI and cannot win;
+// without an eligible arm no one wins.
+TEST(Rollout, ByRoiAnArmWithoutCostCannotWin) {
+  std::string text = kRoiProgram;
+  for (const char* c : {" cost: 1 CNY", " cost: 8 CNY"}) text.erase(text.find(c), std::string(c).size());
+  auto program = compile(text);
+  crm::Runtime rt(program);
+  std::vector<crm::Decision> ds;
+  ASSERT_TRUE(feed(rt, first_logins(), ds));
+  Groups g = groups_of(ds);
+  std::vector<std::string> lines;
+  for (int k = 0; k < 30; ++k) lines.push_back(order("b" + std::to_string(k), g.of.at("B")[size_t(k)], clock("2026-05-02", k)));
+  lines.push_back(login("l-rest", g.rest[0], "2026-05-05T09:00:00Z"));
+  std::vector<crm::Decision> later;
+  ASSERT_TRUE(feed(rt, lines, later));
+  const crm::Decision* c = choice_in(later);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->arm.empty());
+  EXPECT_EQ(c->reason, "no_winner");
+  ASSERT_EQ(c->rollout_groups.size(), 4u);
+  EXPECT_EQ(c->rollout_groups[2].group, "B");
+  EXPECT_TRUE(c->rollout_groups[2].excludes_zero);  // its spend beats control's, but it cost nothing
+  EXPECT_EQ(c->rollout_groups[2].cost_millionths, 0);
+  EXPECT_TRUE(std::isnan(c->rollout_groups[2].roi));
+  for (const auto& d : later) EXPECT_NE(d.user, g.rest[0]) << d.json;
 }
 
 // A version 6 ledger (no `rollout` column) gains it when opened, NULL in its old rows.
