@@ -186,20 +186,23 @@ constexpr const char* kPageScript = R"js(
       xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: 'users / deliveries' }, series },
       'Converted: users with an order in the attribution window after that day\u2019s delivery.');
   }
-  // 3. Uplift per arm, with its interval.
-  const ups = [];
-  for (const e of R.experiments)
-    for (const u of e.uplifts)
-      if (u.metric !== 'spend_per_user') ups.push({ label: e.strategy + ' ' + u.metric, u });
-  if (ups.length) {
-    chart('uplift', 'Uplift per arm against its control, with its ' + Math.round(R.confidence * 100) + '% interval', {
-      tooltip: { trigger: 'item' },
-      xAxis: { type: 'value', name: 'absolute uplift (percentage points)' },
-      yAxis: { type: 'category', data: ups.map(x => x.label) },
-      grid: { left: 220, right: 30, top: 40, bottom: 40 },
+  // 3. Uplift per arm, with its interval: per experiment the whole treatment, then each A/B/n
+  // arm (arm_uplifts), each against the control group; the rates in one chart (percentage
+  // points), the spend per user in another (currency units). Each chart lists its rows in
+  // data-labels, which the headless-browser check reads.
+  function intervals(name, title, list, scale, axis, note) {
+    chart(name, title, {
+      tooltip: { trigger: 'item', formatter: p => list[p.dataIndex] ? list[p.dataIndex].label + ': ' +
+        (scale * list[p.dataIndex].u.absolute).toFixed(2) + ' [' + (scale * list[p.dataIndex].u.absolute_low).toFixed(2) +
+        ', ' + (scale * list[p.dataIndex].u.absolute_high).toFixed(2) + ']' : '' },
+      xAxis: { type: 'value', name: axis, nameLocation: 'middle', nameGap: 26 },
+      yAxis: { type: 'category', data: list.map(x => x.label), inverse: true },
+      grid: { left: 260, right: 30, top: 40, bottom: 50 },
       series: [
-        { name: 'uplift', type: 'scatter', symbolSize: 12, data: ups.map((x, i) => [100 * x.u.absolute, i]) },
-        { name: 'interval', type: 'custom', data: ups.map((x, i) => [100 * x.u.absolute_low, 100 * x.u.absolute_high, i]),
+        { name: 'uplift', type: 'scatter', symbolSize: 12, data: list.map((x, i) => [scale * x.u.absolute, i]) },
+        // Both ends on the x axis (encode), so the axis spans every interval, not only the points.
+        { name: 'interval', type: 'custom', encode: { x: [0, 1], y: 2 }, itemStyle: { color: '#5470c6' },
+          data: list.map((x, i) => [scale * x.u.absolute_low, scale * x.u.absolute_high, i]),
           renderItem: (params, api) => {
             const lo = api.coord([api.value(0), api.value(2)]), hi = api.coord([api.value(1), api.value(2)]);
             const h = api.size([0, 1])[1] * 0.3;
@@ -209,9 +212,31 @@ constexpr const char* kPageScript = R"js(
               { type: 'line', shape: { x1: lo[0], y1: lo[1] - h, x2: lo[0], y2: lo[1] + h }, style },
               { type: 'line', shape: { x1: hi[0], y1: hi[1] - h, x2: hi[0], y2: hi[1] + h }, style }] };
           } },
-        { name: 'no effect', type: 'line', data: [], markLine: { symbol: 'none', data: [{ xAxis: 0 }] } }] },
-      'Newcombe/Wilson intervals of the difference of proportions (docs/indicators.md).');
-  } else missing('Uplift per arm', 'No strategy with a control group in the ledger.');
+        { name: 'no effect', type: 'line', data: [], markLine: { symbol: 'none', data: [{ xAxis: 0 }] } }] }, note);
+    const el = document.querySelector('[data-chart="' + name + '"]');
+    el.dataset.labels = JSON.stringify(list.map(x => x.label));
+  }
+  const ups = [], spendUps = [];
+  const defined = u => u.absolute !== null && u.absolute_low !== null && u.absolute_high !== null;
+  for (const e of R.experiments) {
+    const rows = e.uplifts.map(u => ({ label: e.strategy + (e.arm_uplifts ? ' (all arms)' : '') + ' ' + u.metric, u }))
+      .concat((e.arm_uplifts || []).map(u => ({ label: e.strategy + ' arm ' + u.arm + ' ' + u.metric, u })));
+    for (const x of rows.filter(x => defined(x.u))) (x.u.metric === 'spend_per_user' ? spendUps : ups).push(x);
+  }
+  // Rates first by metric, then by strategy and arm, so each metric's arms stand together.
+  const byMetric = (a, b) => a.u.metric.localeCompare(b.u.metric);
+  ups.sort(byMetric);
+  if (ups.length)
+    intervals('uplift', 'Uplift per arm against its control, with its ' + Math.round(R.confidence * 100) + '% interval',
+              ups, 100, 'absolute uplift (percentage points)',
+              'Each A/B/n arm and the whole treatment against the control group; Newcombe/Wilson intervals of the ' +
+              'difference of proportions (docs/indicators.md).');
+  else missing('Uplift per arm', 'No strategy with a control group in the ledger.');
+  if (spendUps.length)
+    intervals('uplift_spend', 'Spend per user: uplift per arm, with its ' + Math.round(R.confidence * 100) + '% interval',
+              spendUps, 1, 'absolute uplift (currency units per user)',
+              'Welch\u2019s t interval of the difference of mean spend per user in the attribution window.');
+  else missing('Spend per user: uplift per arm', 'No strategy with a control group in the ledger.');
   // 4. Funnel: reached -> visited -> converted, per strategy.
   const rows = R.indicators.filter(i => i.channel === null && i.day === null && i.reached > 0);
   if (rows.length) {

@@ -1,11 +1,13 @@
-// check_report_html.js REPORT.html OUT_DIR [NAME] - opens an HTML page of `crm report` or `crm
-// forecast --format html` in
+// check_report_html.js REPORT.html OUT_DIR [NAME [CHART=LABEL|LABEL...]...] - opens an HTML page
+// of `crm report` or `crm forecast --format html` in
 // Debian's headless chromium (driven over the DevTools protocol with the pinned
 // chrome-remote-interface; no network: every request other than the file itself fails the
 // check) and checks that every chart rendered: each element with a `data-chart` attribute holds
 // a canvas with painted (non-transparent) pixels, and the page logged no console error and threw
 // no exception. Writes OUT_DIR/NAME.png (the page; NAME defaults to report) and
-// OUT_DIR/chart-CHART.png (each chart).
+// OUT_DIR/chart-CHART.png (each chart). Each CHART=LABEL|... argument requires that chart in the
+// page (rendered, as every chart) with each LABEL among the rows it lists in `data-labels` (the
+// uplift charts list theirs: `STRATEGY arm A conversion_rate`, ...); CHART alone requires it.
 // Exit 0: all charts rendered; 1: a check failed; 77: no chromium (skipped).
 'use strict';
 const { spawn, execFileSync } = require('child_process');
@@ -14,9 +16,9 @@ const os = require('os');
 const path = require('path');
 const CDP = require('chrome-remote-interface');
 
-const [html, outDir, pageName = 'report'] = process.argv.slice(2);
+const [html, outDir, pageName = 'report', ...required] = process.argv.slice(2);
 if (!html || !outDir) {
-  console.error('usage: check_report_html.js REPORT.html OUT_DIR [NAME]');
+  console.error('usage: check_report_html.js REPORT.html OUT_DIR [NAME [CHART=LABEL|LABEL...]...]');
   process.exit(2);
 }
 const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((c) => {
@@ -80,7 +82,8 @@ async function main() {
               const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
               for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
             }
-            return { name: e.dataset.chart, rendered: e.dataset.rendered === 'true', canvases: canvases.length,
+            return { name: e.dataset.chart, labels: e.dataset.labels ? JSON.parse(e.dataset.labels) : [],
+                     rendered: e.dataset.rendered === 'true', canvases: canvases.length,
                      painted, x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height };
           }));
         } else setTimeout(poll, 100);
@@ -99,6 +102,14 @@ async function main() {
         clip: { x: c.x, y: c.y, width: c.width, height: c.height, scale: 1 } });
       fs.writeFileSync(path.join(outDir, `chart-${c.name}.png`), Buffer.from(shot.data, 'base64'));
     }
+  }
+  for (const r of required) {
+    const [name, labels = ''] = r.split('=');
+    const c = list.find((x) => x.name === name);
+    if (!c) { fail(`no chart ${name} in the page`); continue; }
+    for (const label of labels.split('|').filter((l) => l))
+      if (!c.labels.includes(label)) fail(`chart ${name} has no row \`${label}\` (it has: ${c.labels.join(', ')})`);
+    if (labels) console.log(`ok   chart ${name} lists ${labels.split('|').join(', ')}`);
   }
   const { contentSize } = await Page.getLayoutMetrics();
   const page = await Page.captureScreenshot({ format: 'png', captureBeyondViewport: true,

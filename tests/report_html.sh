@@ -8,6 +8,8 @@
 # missing. Then the same for `crm forecast --format html` (issue 14 item 5): the visits replayed a
 # year later against a paced strategy with a budget and a stock (budget and stock burn against the
 # plan and without pacing, reach and grants per day), its screenshot kept as OUT_DIR/forecast.png.
+# And the page of an A/B/n test (two SMS arms and a control group): its uplift charts show each
+# arm with its interval (rows `abn arm A conversion_rate`, ...), screenshot OUT_DIR/report_arms.png.
 set -euo pipefail
 crm=$(realpath "$1") have=$2 modules=$(realpath -m "$3") outdir=$(realpath -m "$4")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,7 +77,35 @@ grep -q 'Licensed to the Apache Software Foundation' r.html || fail "no ECharts 
 grep -q 'BSD 3-Clause' r.html || fail "no ZRender licence"
 command -v node >/dev/null || { echo "skipped: no node"; exit 77; }
 [ -d "$modules/chrome-remote-interface" ] || { echo "skipped: no chrome-remote-interface (scripts/install-deps.sh)"; exit 77; }
-NODE_PATH=$modules node "$here/check_report_html.js" r.html "$outdir"
+NODE_PATH=$modules node "$here/check_report_html.js" r.html "$outdir" report uplift uplift_spend
+# A/B/n: 300 users visit on 1 March, the test sends at 10:00 on 3 March; every third user orders
+# 20 CNY the next day, every fifth 50 CNY more.
+cat >abn.crm <<'EOF2'
+event Visit {}
+event Order { amount: Money(CNY) }
+resource sms text_a { text: "A" cost: 0.1 CNY }
+resource sms text_b { text: "B" cost: 0.1 CNY }
+strategy abn for business "shop" {
+    who: true
+    when: at 2026-03-03T10:00:00Z
+    what: send text_a via SMS for arm A, send text_b via SMS for arm B
+    split: control 30%, variants A 30%, B 30% salt "abn"
+}
+EOF2
+python3 - <<'EOF2' >abn.jsonl
+for i in range(300):
+    print('{"id":"v%d","type":"Visit","user":"u%d","time":"2026-03-01T10:%02d:%02dZ"}' % (i, i, i // 60, i % 60))
+for i in range(300):
+    if i % 3 == 0 or i % 5 == 0:
+        print('{"id":"o%d","type":"Order","user":"u%d","time":"2026-03-04T10:%02d:%02dZ","amount":%d}'
+              % (i, i, i // 60, i % 60, 20 if i % 3 == 0 else 50))
+EOF2
+"$crm" run abn.crm --events abn.jsonl --state sqlite:abn.db -q -o /dev/null 2>/dev/null || fail "run abn"
+"$crm" report abn.crm --state sqlite:abn.db --events abn.jsonl --format html -o abn.html 2>/dev/null || fail "report abn"
+grep -q '"arm_uplifts":\[{"arm":"A"' abn.html || fail "no arm uplifts in the A/B/n page's data"
+NODE_PATH=$modules node "$here/check_report_html.js" abn.html "$outdir" report_arms \
+  "uplift=abn (all arms) conversion_rate|abn arm A conversion_rate|abn arm B conversion_rate|abn arm A visit_rate|abn arm B visit_rate" \
+  "uplift_spend=abn (all arms) spend_per_user|abn arm A spend_per_user|abn arm B spend_per_user"
 "$crm" forecast paced.crm --events sorted.jsonl --shift 365d --format html -o f.html 2>/dev/null || fail "forecast"
 grep -q 'id="crm-forecast"' f.html || fail "no forecast data in the page"
 grep -q 'Licensed to the Apache Software Foundation' f.html || fail "no ECharts licence in the forecast"
