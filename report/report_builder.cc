@@ -84,12 +84,14 @@ struct BigAllocator {
 template <class T>
 using BigVector = std::vector<T, BigAllocator<T>>;
 
-// One delivery of a pair: a granted row's time and channel. While the ledger is read, `tag` is the
-// pair's index (deliveries are appended in ledger order, one flat array for all pairs); the
-// array is then grouped by pair in place and `tag` holds what the events found.
+// One delivery of a pair: a granted row's time, channel and code (one entry per distinct
+// (time, channel, code): the per-code rows need the code of what reached the user). While the
+// ledger is read, `tag` is the pair's index (deliveries are appended in ledger order, one flat
+// array for all pairs); the array is then grouped by pair and `tag` holds what the events found.
 struct Delivery {
   int64_t at;
   uint32_t channel;
+  uint32_t code;  // kAll: a row without a code
   uint32_t tag;
 };
 constexpr uint32_t kVisited = 1, kConverted = 2;  // Delivery::tag after grouping
@@ -204,8 +206,8 @@ class UserTable {
 struct Builder {
   const Options& o;
   Report& r;
-  Interner strategy_ids, channel_ids, reason_ids, arm_ids;
-  std::vector<std::string> arms;
+  Interner strategy_ids, channel_ids, reason_ids, arm_ids, code_ids;
+  std::vector<std::string> arms, codes;
   std::vector<std::string> reasons;
   std::unordered_map<uint64_t, int64_t> rejections;  // strategy << 33 | held << 32 | reason -> rows
   UserTable users;
@@ -214,6 +216,7 @@ struct Builder {
   BigVector<uint32_t> first_pair_of_user;  // a chain through Pair::next_of_user
   BigVector<Delivery> deliveries;          // see Delivery
   std::unordered_map<uint64_t, Acc> accs;    // see key(); references stay valid as it grows
+  std::unordered_map<uint64_t, Acc> code_accs;  // per strategy << 32 | code: the per-code rows
 
   // Each strategy's split as the ledger recorded it (read_recorded_splits).
   struct RecordedSplit {
@@ -229,6 +232,7 @@ struct Builder {
     channel_ids.names = &channels;
     arm_ids.names = &arms;
     reason_ids.names = &reasons;
+    code_ids.names = &codes;
   }
   void finish_rejections() {
     for (const auto& [k, rows] : rejections)
@@ -252,25 +256,42 @@ struct Builder {
     }
     return it->second;
   }
-  // The three rows a ledger row counts in: the strategy, its channel (none without a channel),
-  // its day; remembered for the next row, which mostly has the same three.
+  Acc& code_acc(uint32_t s, uint32_t code) {
+    auto [it, added] = code_accs.try_emplace((uint64_t(s) << 32) | code);
+    if (added) {
+      it->second.row.strategy = strategies[s];
+      it->second.row.code = codes[code];
+    }
+    return it->second;
+  }
+  // The four rows a ledger row counts in: the strategy, its channel (none without a channel),
+  // its day, its code (none without a code); remembered for the next row, which mostly has the
+  // same four.
   struct Rows {
-    uint32_t s = kAll, ch = kAll;
+    uint32_t s = kAll, ch = kAll, code = kAll;
     int64_t day = 0;
-    Acc *all = nullptr, *channel = nullptr, *daily = nullptr;
+    Acc *all = nullptr, *channel = nullptr, *daily = nullptr, *coded = nullptr;
   } rows_memo;
-  const Rows& rows(uint32_t s, uint32_t ch, int64_t day) {
+  const Rows& rows(uint32_t s, uint32_t ch, int64_t day, uint32_t code) {
     Rows& m = rows_memo;
-    if (m.all && m.s == s && m.ch == ch && m.day == day) return m;
-    m = {s, ch, day, &acc(s, kAll, 0, false), ch != kAll ? &acc(s, ch, 0, false) : nullptr, &acc(s, kAll, day, true)};
+    if (m.all && m.s == s && m.ch == ch && m.day == day && m.code == code) return m;
+    m = {s,
+         ch,
+         code,
+         day,
+         &acc(s, kAll, 0, false),
+         ch != kAll ? &acc(s, ch, 0, false) : nullptr,
+         &acc(s, kAll, day, true),
+         code != kAll ? &code_acc(s, code) : nullptr};
     return m;
   }
   template <class F>
-  void each(uint32_t s, uint32_t ch, int64_t day, F f) {
-    const Rows& m = rows(s, ch, day);
+  void each(uint32_t s, uint32_t ch, int64_t day, uint32_t code, F f) {
+    const Rows& m = rows(s, ch, day, code);
     f(*m.all);
     if (m.channel) f(*m.channel);
     f(*m.daily);
+    if (m.coded) f(*m.coded);
   }
   uint64_t last_pair_key = UINT64_MAX;
   uint32_t last_pair = 0;
@@ -345,11 +366,11 @@ struct Builder {
     // escaped), so finding it marks a message.
     bool ok = sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
-                                 "instr(json, ',\"cost\":') > 0, resource FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource, code FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK ||
               sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
-                                 "instr(json, ',\"cost\":') > 0, resource FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource, code FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
       r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
@@ -364,7 +385,7 @@ struct Builder {
     std::string last_unit;
     int last_kind = -1;
     uint32_t last_user = kAll, last_strategy = kAll;
-    std::vector<uint32_t> delivery_channels;
+    std::vector<uint32_t> delivery_channels, delivery_codes;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       ++r.ledger_rows;
@@ -381,6 +402,8 @@ struct Builder {
       const uint32_t u = user_of(text(2));
       std::string_view ch_text = text(6);
       const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
+      std::string_view code_text = text(13);
+      const uint32_t cd = code_text.empty() ? kAll : code_ids(code_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = floor_day(at);
       const bool message = sqlite3_column_int(st, 11) != 0;
@@ -397,13 +420,14 @@ struct Builder {
         std::string_view unit = text(0);
         int kind = sqlite3_column_int(st, 1);
         bool same = last_strategy == s && last_user == u && last_kind == kind && last_unit == unit;
-        const Rows& m = rows(s, ch, day);
+        const Rows& m = rows(s, ch, day, cd);
         if (!same) {
           last_unit.assign(unit);
           last_kind = kind;
           last_user = u;
           last_strategy = s;
           delivery_channels.clear();
+          delivery_codes.clear();
           m.all->row.deliveries++;
           m.daily->row.deliveries++;
         }
@@ -411,7 +435,11 @@ struct Builder {
           delivery_channels.push_back(ch);
           m.channel->row.deliveries++;
         }
-        each(s, ch, day, [&](Acc& a) {
+        if (cd != kAll && std::find(delivery_codes.begin(), delivery_codes.end(), cd) == delivery_codes.end()) {
+          delivery_codes.push_back(cd);
+          m.coded->row.deliveries++;
+        }
+        each(s, ch, day, cd, [&](Acc& a) {
           a.row.granted++;
           if (amount > 0 && message) {
             a.row.message_cost += amount;
@@ -422,19 +450,21 @@ struct Builder {
           }
         });
         if (message) pair(s, u).cost += amount;
-        // The pair's deliveries, one per (time, channel): several actions on one channel are one.
+        // The pair's deliveries, one per (time, channel, code): several actions on one channel
+        // with one code are one (repeats that are not consecutive go when they are grouped).
         Pair& p = pair(s, u);
-        if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].channel != ch) {
+        if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].channel != ch ||
+            deliveries[p.first].code != cd) {
           if (deliveries.size() >= UINT32_MAX) throw std::length_error("more than 4 billion deliveries");
           p.first = static_cast<uint32_t>(deliveries.size());
           p.count++;
-          deliveries.push_back({at, ch, last_pair});
+          deliveries.push_back({at, ch, cd, last_pair});
         }
       } else {
         last_strategy = kAll;  // another row ends the delivery
         if (outcome == "rejected" || outcome == "held") {
           const bool held = outcome == "held";
-          each(s, ch, day, [&](Acc& a) {
+          each(s, ch, day, cd, [&](Acc& a) {
             (held ? a.row.held : a.row.rejected)++;
             // A held message's cost is reserved (and spent) when it is held; its release costs nothing again.
             if (held && message) {
@@ -446,10 +476,10 @@ struct Builder {
           const uint32_t why = reason_ids(text(5));
           rejections[(uint64_t(s) << 33) | (uint64_t(held) << 32) | why]++;
         }
-        else if (outcome == "control") each(s, ch, day, [](Acc& a) { a.row.control++; });
+        else if (outcome == "control") each(s, ch, day, cd, [](Acc& a) { a.row.control++; });
         else if (outcome == "redeemed") {
           const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
-          each(s, ch, day, [&](Acc& a) {
+          each(s, ch, day, cd, [&](Acc& a) {
             a.row.redeemed++;
             a.row.subsidy += amount;
             a.row.redemption_sales += sales;
@@ -473,7 +503,7 @@ struct Builder {
   // The deliveries, appended in ledger order, grouped by pair: a stable counting sort into a
   // second array (its writes do not wait on each other; an in-place permutation chases one
   // cache miss after another and took three times as long), then each pair's sorted by time
-  // (then channel; already so within a run) with repeats of a (time, channel) removed.
+  // (then channel and code) with repeats of a (time, channel, code) removed.
   void group_deliveries() {
     BigVector<uint32_t> cursor(pairs.size());
     uint32_t offset = 0;
@@ -489,14 +519,19 @@ struct Builder {
     BigVector<uint32_t>().swap(cursor);
     for (Pair& p : pairs) {
       auto b = deliveries.begin() + p.first, e = b + p.count;
-      auto by_time = [](const Delivery& x, const Delivery& y) { return std::tie(x.at, x.channel) < std::tie(y.at, y.channel); };
+      auto by_time = [](const Delivery& x, const Delivery& y) {
+        return std::tie(x.at, x.channel, x.code) < std::tie(y.at, y.channel, y.code);
+      };
       if (!std::is_sorted(b, e, by_time)) std::sort(b, e, by_time);
-      e = std::unique(b, e, [](const Delivery& x, const Delivery& y) { return x.at == y.at && x.channel == y.channel; });
+      e = std::unique(b, e, [](const Delivery& x, const Delivery& y) {
+        return x.at == y.at && x.channel == y.channel && x.code == y.code;
+      });
       p.count = static_cast<uint32_t>(e - b);
       for (auto d = b; d != e; ++d) d->tag = 0;
     }
   }
 
+  std::vector<uint32_t> order_channels, order_codes;  // read_events: an order's delivery's channels and codes
   bool read_events() {
     if (!o.events) return true;
     std::string line;
@@ -571,8 +606,9 @@ struct Builder {
         if (*t - at > W) continue;
         p.visited = true;
         if (is_order) p.converted = true;
-        // Every channel of that delivery (its rows share `at`), and its day. Users visited and
-        // converted per channel and day are counted from these marks at the end.
+        // Every channel and code of that delivery (its entries share `at`), and its day. Users
+        // visited and converted per channel, code and day are counted from these marks at the
+        // end; an order counts once per channel and once per code of the delivery.
         const uint32_t mark = is_order ? kVisited | kConverted : kVisited;
         if (is_order) {
           const int64_t day = floor_day(at);
@@ -580,12 +616,22 @@ struct Builder {
             a->row.orders_after++;
             a->row.sales_after += value;
           }
+          order_channels.clear();
+          order_codes.clear();
         }
         for (auto d = std::prev(it);; --d) {
           if (d->at != at) break;
           d->tag |= mark;
-          if (is_order && d->channel != kAll) {
+          if (is_order && d->channel != kAll &&
+              std::find(order_channels.begin(), order_channels.end(), d->channel) == order_channels.end()) {
+            order_channels.push_back(d->channel);
             auto& a = acc(p.strategy, d->channel, 0, false).row;
+            a.orders_after++;
+            a.sales_after += value;
+          }
+          if (is_order && d->code != kAll && std::find(order_codes.begin(), order_codes.end(), d->code) == order_codes.end()) {
+            order_codes.push_back(d->code);
+            auto& a = code_acc(p.strategy, d->code).row;
             a.orders_after++;
             a.sales_after += value;
           }
@@ -601,9 +647,14 @@ struct Builder {
   }
 
   void finish_indicators() {
-    // Users reached, visited and converted: per strategy from the pair, per day and channel from
-    // the pair's deliveries (in time order, so its days come in order), each user once per row.
-    std::vector<std::pair<uint32_t, uint32_t>> by_channel;  // channel, marks of any of its deliveries
+    // Users reached, visited and converted: per strategy from the pair, per day, channel and code
+    // from the pair's deliveries (in time order, so its days come in order), each user once per row.
+    std::vector<std::pair<uint32_t, uint32_t>> by_channel, by_code;  // channel (code), marks of any of its deliveries
+    auto add_marks = [](std::vector<std::pair<uint32_t, uint32_t>>& to, uint32_t id, uint32_t tag) {
+      auto c = std::find_if(to.begin(), to.end(), [&](const auto& x) { return x.first == id; });
+      if (c == to.end()) to.push_back({id, tag});
+      else c->second |= tag;
+    };
     for (const Pair& p : pairs) {
       if (p.count == 0) continue;
       auto& a = acc(p.strategy, kAll, 0, false).row;
@@ -620,15 +671,14 @@ struct Builder {
         if (p.converted) a.recalled++;
       }
       by_channel.clear();
+      by_code.clear();
       for (auto d = b; d != e;) {
         const int64_t day = floor_day(d->at);
         uint32_t marks = 0;
         for (; d != e && floor_day(d->at) == day; ++d) {
           marks |= d->tag;
-          if (d->channel == kAll) continue;
-          auto c = std::find_if(by_channel.begin(), by_channel.end(), [&](const auto& x) { return x.first == d->channel; });
-          if (c == by_channel.end()) by_channel.push_back({d->channel, d->tag});
-          else c->second |= d->tag;
+          if (d->channel != kAll) add_marks(by_channel, d->channel, d->tag);
+          if (d->code != kAll) add_marks(by_code, d->code, d->tag);
         }
         auto& row = acc(p.strategy, kAll, day, true).row;
         row.reached++;
@@ -637,6 +687,12 @@ struct Builder {
       }
       for (const auto& [ch, marks] : by_channel) {
         auto& row = acc(p.strategy, ch, 0, false).row;
+        row.reached++;
+        row.visited += (marks & kVisited) != 0;
+        row.converted += (marks & kConverted) != 0;
+      }
+      for (const auto& [code, marks] : by_code) {
+        auto& row = code_acc(p.strategy, code).row;
         row.reached++;
         row.visited += (marks & kVisited) != 0;
         row.converted += (marks & kConverted) != 0;
@@ -650,28 +706,38 @@ struct Builder {
       auto rank = [](const Indicators& i) { return i.channel.empty() && i.day.empty() ? 0 : !i.channel.empty() ? 1 : 2; };
       return std::make_tuple(a.strategy, rank(a), a.channel, a.day) < std::make_tuple(b.strategy, rank(b), b.channel, b.day);
     });
-    for (auto& [k, a] : order) {
-      Indicators& i = a->row;
-      for (auto& [funder, amount] : a->by_funder) i.subsidy_by_funder.push_back({funder, amount});
-      const bool strategy_row = i.channel.empty() && i.day.empty();
-      i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
-      i.reach_rate = ratio(double(i.visited), double(i.reached));
-      i.order_conversion_rate = ratio(double(i.converted), double(i.visited));
-      i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
-      i.cost = i.subsidy + i.message_cost;
-      i.cost_per_reached = ratio(double(i.cost), double(i.reached));
-      i.roi = i.cost > 0 ? double(i.sales_after - i.cost) / double(i.cost) : kNaN;
-      if (strategy_row) {
-        i.new_customer_conversion_rate = ratio(double(i.new_converted), double(i.new_customers));
-        i.recall_rate = ratio(double(i.recalled), double(i.silent));
-        i.aov_before = ratio(double(i.sales_before), double(i.orders_before));
-      } else {
-        // Per-user history is kept per strategy only.
-        i.new_customers = i.new_converted = i.silent = i.recalled = i.orders_before = i.sales_before = -1;
-        i.new_customer_conversion_rate = i.recall_rate = i.aov_before = kNaN;
-      }
-      r.indicators.push_back(std::move(i));
+    // The per-code rows: by strategy name, then code.
+    std::vector<std::pair<uint64_t, Acc*>> by_code_order;
+    for (auto& [k, a] : code_accs) by_code_order.push_back({k, &a});
+    std::sort(by_code_order.begin(), by_code_order.end(), [](const auto& x, const auto& y) {
+      return std::tie(x.second->row.strategy, x.second->row.code) < std::tie(y.second->row.strategy, y.second->row.code);
+    });
+    for (auto& [k, a] : by_code_order) r.codes.push_back(derive(*a, false));
+    for (auto& [k, a] : order) r.indicators.push_back(derive(*a, a->row.channel.empty() && a->row.day.empty()));
+  }
+
+  // The derived indicators of a row (docs/indicators.md); the per-user history only on a
+  // strategy's own row.
+  static Indicators derive(Acc& acc, bool strategy_row) {
+    Indicators i = std::move(acc.row);
+    for (auto& [funder, amount] : acc.by_funder) i.subsidy_by_funder.push_back({funder, amount});
+    i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
+    i.reach_rate = ratio(double(i.visited), double(i.reached));
+    i.order_conversion_rate = ratio(double(i.converted), double(i.visited));
+    i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
+    i.cost = i.subsidy + i.message_cost;
+    i.cost_per_reached = ratio(double(i.cost), double(i.reached));
+    i.roi = i.cost > 0 ? double(i.sales_after - i.cost) / double(i.cost) : kNaN;
+    if (strategy_row) {
+      i.new_customer_conversion_rate = ratio(double(i.new_converted), double(i.new_customers));
+      i.recall_rate = ratio(double(i.recalled), double(i.silent));
+      i.aov_before = ratio(double(i.sales_before), double(i.orders_before));
+    } else {
+      // Per-user history is kept per strategy only.
+      i.new_customers = i.new_converted = i.silent = i.recalled = i.orders_before = i.sales_before = -1;
+      i.new_customer_conversion_rate = i.recall_rate = i.aov_before = kNaN;
     }
+    return i;
   }
 
   void finish_experiments(const bytecode::Program* program) {

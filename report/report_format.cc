@@ -132,6 +132,13 @@ std::string to_json(const Report& r) {
     out += fmt::format("{{\"strategy\":{},\"channel\":{},\"day\":{},", q(i.strategy), q_or_null(i.channel), q_or_null(i.day));
     out += object([&](const Visit& f) { indicator_fields(i, f); }).substr(1);
   }
+  out += "],\n\"codes\":[";
+  for (size_t k = 0; k < r.codes.size(); ++k) {
+    const Indicators& i = r.codes[k];
+    out += k ? ",\n" : "\n";
+    out += fmt::format("{{\"strategy\":{},\"code\":{},", q(i.strategy), q(i.code));
+    out += object([&](const Visit& f) { indicator_fields(i, f); }).substr(1);
+  }
   out += "],\n\"experiments\":[";
   for (size_t k = 0; k < r.experiments.size(); ++k) {
     const Experiment& e = r.experiments[k];
@@ -195,6 +202,18 @@ std::string to_csv(const Report& r) {
       }
       out += fmt::format("indicators,{},{},{},,{},{}\n", cell(i.strategy), cell(i.channel), i.day, n, value(v));
     });
+  // Per code: `code,STRATEGY,,,CODE,METRIC,VALUE` (the fifth column names the code, as it names
+  // the arm on arm rows).
+  for (const Indicators& i : r.codes)
+    indicator_fields(i, [&](const char* n, const std::string& v) {
+      if (std::string_view(n) == "subsidy_by_funder") {
+        for (const auto& x : i.subsidy_by_funder)
+          out += fmt::format("code,{},,,{},{},{}\n", cell(i.strategy), cell(i.code), cell("subsidy_by_funder." + x.funder),
+                             money(x.subsidy));
+        return;
+      }
+      out += fmt::format("code,{},,,{},{},{}\n", cell(i.strategy), cell(i.code), n, value(v));
+    });
   for (const Experiment& e : r.experiments) {
     std::vector<const Arm*> arms = {&e.control, &e.treatment};
     for (const Arm& v : e.variants) arms.push_back(&v);
@@ -231,6 +250,15 @@ std::string to_table(const Report& r) {
                          i.channel.empty() ? "*" : i.channel, i.day.empty() ? "*" : i.day, i.granted, i.reached,
                          pct(i.reach_rate), pct(i.order_conversion_rate), pct(i.redemption_rate), pct(i.recall_rate),
                          cur(double(i.sales_after)), cur(double(i.cost)), cur(i.cost_per_reached), rat(i.roi));
+  }
+  if (!r.codes.empty()) {
+    out += fmt::format("\n{:<24} {:<21} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", "strategy", "code",
+                       "granted", "reached", "reach", "convert", "redeem", "recall", "sales after", "cost", "cost/user", "roi");
+    for (const Indicators& i : r.codes)
+      out += fmt::format("{:<24} {:<21} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", i.strategy, i.code,
+                         i.granted, i.reached, pct(i.reach_rate), pct(i.order_conversion_rate), pct(i.redemption_rate),
+                         pct(i.recall_rate), cur(double(i.sales_after)), cur(double(i.cost)), cur(i.cost_per_reached),
+                         rat(i.roi));
   }
   for (const Experiment& e : r.experiments) {
     out += fmt::format("\nexperiment {}: {} treated, {} control users", e.strategy, e.treatment.users, e.control.users);

@@ -380,6 +380,16 @@ bool to_html(const Report& r, std::string& out, std::string& error) {
                         html_text(i.strategy), i.granted, i.reached, i.visited, i.converted, pct(i.reach_rate),
                         pct(i.order_conversion_rate));
   }
+  // Per code of the actions (`code "W10"`): the same figures, and what the code cost and returned.
+  std::string code_rows;
+  for (const Indicators& i : r.codes) {
+    auto pct = [](double v) { return v == v ? fmt::format("{:.2f}%", v * 100) : std::string("-"); };
+    code_rows += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        html_text(i.strategy), html_text(i.code), i.granted, i.reached, i.visited, i.converted, pct(i.reach_rate),
+        pct(i.order_conversion_rate), support::Decimal::from_units(i.cost).to_string(),
+        i.roi == i.roi ? fmt::format("{:.3f}", i.roi) : std::string("-"));
+  }
   std::string notes;
   for (const auto& n : r.notes) notes += "<li>" + html_text(n) + "</li>\n";
   out.clear();
@@ -392,6 +402,10 @@ bool to_html(const Report& r, std::string& out, std::string& error) {
                      html_text(r.options.state), r.ledger_rows, r.events, double(r.options.window_micros) / 86'400'000'000.0);
   out += "<table>\n<tr><th>strategy</th><th>granted</th><th>reached</th><th>visited</th><th>converted</th><th>reach "
          "rate</th><th>conversion</th></tr>\n" + rows + "</table>\n";
+  if (!code_rows.empty())
+    out += "<h2>Per code</h2>\n<table id=\"codes\">\n<tr><th>strategy</th><th>code</th><th>granted</th><th>reached</th>"
+           "<th>visited</th><th>converted</th><th>reach rate</th><th>conversion</th><th>cost</th><th>roi</th></tr>\n" +
+           code_rows + "</table>\n";
   if (!notes.empty()) out += "<ul class=\"note\">\n" + notes + "</ul>\n";
   out += "<div id=\"charts\"></div>\n";
   out += "<script type=\"application/json\" id=\"crm-report\">" + json_in_script(to_json(r)) + "</script>\n";

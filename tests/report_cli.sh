@@ -67,6 +67,11 @@ grep -q "note: strategy \`nudge\` of the program differs" r10.err || fail "no no
 [ "$(head -1 r.csv)" = "table,strategy,channel,day,arm,metric,value" ] || fail "csv header"
 grep -q "^indicators,nudge,,,,granted,$granted$" r.csv || fail "csv granted"
 grep -q "^arm,nudge,,,control,users,$control$" r.csv || fail "csv control users"
+# Per code: the coupon's code N5, as many grants as the strategy.
+grep -q "^code,nudge,,,N5,granted,$granted$" r.csv || fail "csv code row"
+grep -q '"codes":\[$' r.json && grep -q "^{\"strategy\":\"nudge\",\"code\":\"N5\",\"granted\":$granted," r.json ||
+  fail "json code row: $(grep -A1 '"codes"' r.json)"
+grep -q "^nudge  *N5  *$granted " table.txt || fail "table code row: $(cat table.txt)"
 
 # Errors.
 set +e

@@ -75,6 +75,8 @@ grep -q '"budgets":\[{"strategy":"nudge","budget":300,' r.json || fail "no budge
 # Self-contained: the browser check fails on any network request.
 grep -q 'Licensed to the Apache Software Foundation' r.html || fail "no ECharts licence"
 grep -q 'BSD 3-Clause' r.html || fail "no ZRender licence"
+# The per-code table: the coupon's code N5.
+grep -q '<table id="codes">' r.html && grep -q '<tr><td>nudge</td><td>N5</td>' r.html || fail "no per-code table"
 command -v node >/dev/null || { echo "skipped: no node"; exit 77; }
 [ -d "$modules/chrome-remote-interface" ] || { echo "skipped: no chrome-remote-interface (scripts/install-deps.sh)"; exit 77; }
 NODE_PATH=$modules node "$here/check_report_html.js" r.html "$outdir" report uplift uplift_spend

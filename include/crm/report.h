@@ -48,9 +48,11 @@ struct Options {
 };
 
 // One row of indicators: a strategy as a whole (channel and day empty), or one channel or one
-// day (UTC) of its deliveries. Counts are users unless named otherwise.
+// day (UTC) of its deliveries, or (Report::codes) one code of its actions. Counts are users
+// unless named otherwise.
 struct Indicators {
   std::string strategy, channel, day;
+  std::string code;               // Report::codes: the actions' code (`code "W10"`); else empty
   int64_t granted = 0;            // granted rows (actions delivered)
   int64_t deliveries = 0;         // (unit, user) pairs with at least one granted row
   int64_t rejected = 0, held = 0, control = 0;  // rows
@@ -151,6 +153,9 @@ struct Report {
   int64_t ledger_rows = 0, events = 0;
   Options options;                        // as used (events pointer cleared)
   std::vector<Indicators> indicators;     // per strategy (by name), then its channels, then its days
+  // Per strategy and code of its rows (by strategy, then code): what a channel row counts, for
+  // the rows of the actions with that code (rows without a code are in no code row).
+  std::vector<Indicators> codes;
   std::vector<Experiment> experiments;    // strategies with control rows or A/B/n arms, by name
   std::vector<Rejection> rejections;      // by strategy, outcome, reason
   std::vector<Budget> budgets;            // strategies of the program with a budget, by name

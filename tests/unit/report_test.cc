@@ -273,6 +273,90 @@ TEST(Report, MessageCostsAreCostsOfDeliveryNotRedeemableGrants) {
   EXPECT_NE(json.find("\"message_cost\":0.4,\"cost\":10.4,"), std::string::npos) << json;
 }
 
+// Per code of the actions: the campaign's coupon (code W10, redeemed by a), a second coupon on
+// the same channel (W5, never redeemed) and an SMS (S1, 0.10 CNY), counted by hand. Each code
+// row counts its own rows and the users its deliveries reached; an order after the delivery
+// counts once in each code of it, and once (not once per code) in the App channel's row.
+TEST(Report, CodesGetTheIndicatorsOfChannels) {
+  std::string program = kProgram;
+  const std::string what = "what: grant c10 via App code \"W10\"";
+  program.replace(program.find(what), what.size(),
+                  "what: grant c10 via App code \"W10\", grant c5 via App code \"W5\", send hello via SMS code \"S1\"");
+  program += "resource coupon c5 {\n    discount: 5 CNY\n    use: within 7 days after claim\n}\n"
+             "resource sms hello {\n    text: \"Your coupons are waiting\"\n    cost: 0.1 CNY\n}\n";
+  std::string events;
+  Options o;
+  o.state = record_ledger("codes", events, program.c_str());
+  std::istringstream in(events);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.codes.size(), 3u);
+  std::map<std::string, const Indicators*> by;
+  for (const Indicators& c : r.codes) {
+    EXPECT_EQ(c.strategy, "welcome");
+    EXPECT_TRUE(c.channel.empty() && c.day.empty());
+    by[c.code] = &c;
+  }
+  EXPECT_EQ(r.codes[0].code, "S1");  // by code
+  EXPECT_EQ(r.codes[1].code, "W10");
+  EXPECT_EQ(r.codes[2].code, "W5");
+  for (const char* code : {"S1", "W10", "W5"}) {
+    const Indicators& c = *by.at(code);
+    EXPECT_EQ(c.granted, 4) << code;
+    EXPECT_EQ(c.deliveries, 4) << code;
+    EXPECT_EQ(c.reached, 4) << code;
+    EXPECT_EQ(c.visited, 2) << code;    // a and b, after the delivery at 10:00 on 1 March
+    EXPECT_EQ(c.converted, 1) << code;  // a
+    EXPECT_EQ(c.orders_after, 1) << code;
+    EXPECT_EQ(c.sales_after, 80'000'000) << code;
+    EXPECT_EQ(c.new_customers, -1) << code;  // the per-user history is the strategy's only
+    EXPECT_DOUBLE_EQ(c.reach_rate, 0.5) << code;
+  }
+  const Indicators &w10 = *by.at("W10"), &w5 = *by.at("W5"), &s1 = *by.at("S1");
+  EXPECT_EQ(w10.redeemable, 4);
+  EXPECT_EQ(w10.redeemed, 1);
+  EXPECT_EQ(w10.subsidy, 10'000'000);
+  EXPECT_EQ(w10.redemption_sales, 80'000'000);
+  EXPECT_EQ(w10.budget_spent, 40'000'000);
+  EXPECT_EQ(w10.cost, 10'000'000);
+  EXPECT_DOUBLE_EQ(w10.redemption_rate, 0.25);
+  EXPECT_DOUBLE_EQ(w10.roi, 7.0);  // (80 - 10) / 10
+  EXPECT_EQ(w5.redeemable, 4);
+  EXPECT_EQ(w5.redeemed, 0);
+  EXPECT_EQ(w5.budget_spent, 20'000'000);
+  EXPECT_EQ(w5.cost, 0);
+  EXPECT_TRUE(std::isnan(w5.roi));  // no cost
+  EXPECT_EQ(s1.redeemable, 0);
+  EXPECT_EQ(s1.message_cost, 400'000);
+  EXPECT_EQ(s1.cost, 400'000);
+  EXPECT_DOUBLE_EQ(s1.cost_per_reached, 100'000);
+  EXPECT_DOUBLE_EQ(s1.roi, (80.0 - 0.4) / 0.4);
+  // The App channel holds both coupons: its users and its order once.
+  const Indicators* app = nullptr;
+  for (const Indicators& i : r.indicators)
+    if (i.channel == "App") app = &i;
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(app->granted, 8);
+  EXPECT_EQ(app->deliveries, 4);
+  EXPECT_EQ(app->reached, 4);
+  EXPECT_EQ(app->converted, 1);
+  EXPECT_EQ(app->orders_after, 1);
+  EXPECT_EQ(app->sales_after, 80'000'000);
+  EXPECT_EQ(r.indicators[0].orders_after, 1);
+  EXPECT_EQ(r.indicators[0].granted, 12);
+  // In every output.
+  const std::string json = to_json(r), csv = to_csv(r), table = to_table(r);
+  EXPECT_NE(json.find("\"codes\":[\n{\"strategy\":\"welcome\",\"code\":\"S1\",\"granted\":4,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"code\":\"W5\",\"granted\":4,\"deliveries\":4,"), std::string::npos) << json;
+  EXPECT_NE(csv.find("code,welcome,,,W10,redeemed,1\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("code,welcome,,,W10,subsidy_by_funder.undeclared,10\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("code,welcome,,,W5,roi,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("code,welcome,,,S1,message_cost,0.4\n"), std::string::npos) << csv;
+  EXPECT_NE(table.find("\nstrategy                 code                   granted"), std::string::npos) << table;
+  EXPECT_NE(table.find("\nwelcome                  W10                          4        4"), std::string::npos) << table;
+}
+
 // The coupon funded 70% by the merchant and 30% by the platform (000 section 5): a's redemption
 // of 10 CNY is 7 and 3; without the program the report cannot know and says "undeclared".
 TEST(Report, SubsidyIsSplitByItsFunders) {
