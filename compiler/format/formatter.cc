@@ -227,11 +227,14 @@ struct Comments {
       char c = t[i];
       if (c == '"') {
         ++i;
-        while (i < t.size() && t[i] != '"' && t[i] != '\n') i += t[i] == '\\' ? 2 : 1;
+        // As the grammar's STRING: a string ends at its quote or at a line end (\r or \n).
+        while (i < t.size() && t[i] != '"' && t[i] != '\n' && t[i] != '\r') i += t[i] == '\\' ? 2 : 1;
         ++i;
       } else if (c == '#' || (c == '/' && i + 1 < t.size() && t[i + 1] == '/')) {
         size_t b = i;
-        while (i < t.size() && t[i] != '\n') ++i;
+        // As the grammar's LINE_COMMENT: a bare \r ends it too, or the code after it would be
+        // kept as comment text (the fuzz smoke found `// ...\rresource ...` formatted twice).
+        while (i < t.size() && t[i] != '\n' && t[i] != '\r') ++i;
         ranges.push_back({uint32_t(b), uint32_t(i)});
       } else if (c == '/' && i + 1 < t.size() && t[i + 1] == '*') {
         size_t b = i;
