@@ -52,10 +52,10 @@ std::vector<std::string> comments_of(const std::string& text) {
   for (size_t i = 0; i < text.size();) {
     if (text[i] == '"') {
       ++i;
-      while (i < text.size() && text[i] != '"' && text[i] != '\n') i += text[i] == '\\' ? 2 : 1;
+      while (i < text.size() && text[i] != '"' && text[i] != '\n' && text[i] != '\r') i += text[i] == '\\' ? 2 : 1;
       ++i;
     } else if (text[i] == '#' || text.compare(i, 2, "//") == 0) {
-      size_t e = text.find('\n', i);
+      size_t e = text.find_first_of("\r\n", i);  // as the grammar's LINE_COMMENT
       if (e == std::string::npos) e = text.size();
       out.push_back(text.substr(i, e - i));
       i = e;
