@@ -27,7 +27,18 @@ namespace {
 // then deliveries and reserved of each part}: code 0 fits (counted), 1 stock, 2 budget,
 // 3 pacing, -1 the campaign's counters are not ready. Money is millionths; Lua numbers are
 // doubles, exact to 2^53 millionths (9 billion currency units) per counter.
-constexpr const char* kReserve = R"lua(
+// The rule of check_quota(), written once in Lua and put at the head of both scripts that check
+// a delivery (kReserve, kLease): 0 fits, 1 stock, 2 budget, 3 pacing, for one counter's
+// deliveries d and reserved money r.
+#define CRM_QUOTA_CODE_LUA \
+  "local function quota_code(d, r, amount, stock, budget, ps, pb)\n" \
+  "  if stock >= 0 and d + 1 > stock then return 1 end\n" \
+  "  if budget >= 0 and r + amount > budget then return 2 end\n" \
+  "  if (ps >= 0 and d + 1 > ps) or (pb >= 0 and r + amount > pb) then return 3 end\n" \
+  "  return 0\n" \
+  "end\n"
+
+constexpr const char* kReserve = CRM_QUOTA_CODE_LUA R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
 local amount = tonumber(ARGV[1])
 local n = (#ARGV - 1) / 5
@@ -40,11 +51,7 @@ end
 for i = 1, n do
   local b = (i - 1) * 5 + 2
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local code = 0
-  if stock >= 0 and d[i] + 1 > stock then code = 1
-  elseif budget >= 0 and r[i] + amount > budget then code = 2
-  elseif ps >= 0 and d[i] + 1 > ps then code = 3
-  elseif pb >= 0 and r[i] + amount > pb then code = 3 end
+  local code = quota_code(d[i], r[i], amount, stock, budget, ps, pb)
   if code ~= 0 then
     local out = {code, i - 1}
     for k = 1, n do out[#out + 1] = d[k]; out[#out + 1] = r[k] end
@@ -98,7 +105,7 @@ return redis.call('INCR', KEYS[1])
 // every grant plus every lease. Returns {code (as kReserve), failed part, generation, then per
 // part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
 // {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
-constexpr const char* kLease = R"lua(
+constexpr const char* kLease = CRM_QUOTA_CODE_LUA R"lua(
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {-1, -1} end
 local settle_only = ARGV[1] == 's'
@@ -127,11 +134,7 @@ end
 for i = 1, n do
   local b = (i - 1) * 9 + 4
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local code = 0
-  if stock >= 0 and d[i] + 1 > stock then code = 1
-  elseif budget >= 0 and r[i] + amount > budget then code = 2
-  elseif ps >= 0 and d[i] + 1 > ps then code = 3
-  elseif pb >= 0 and r[i] + amount > pb then code = 3 end
+  local code = quota_code(d[i], r[i], amount, stock, budget, ps, pb)
   if code ~= 0 then
     local fail = {code, i - 1, gen}
     for k = 1, n do fail[#fail + 1] = d[k]; fail[#fail + 1] = r[k]; fail[#fail + 1] = 0; fail[#fail + 1] = 0 end
