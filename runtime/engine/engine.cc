@@ -773,14 +773,10 @@ void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
 
 // ---- the stream contract -----------------------------------------------------------------------
 
-int64_t Engine::watermark() const {
-  if (latest_seen_ == INT64_MIN) return INT64_MIN;
-  return latest_seen_ - lateness_;
-}
+int64_t Engine::watermark() const { return order_.watermark(); }
 
 bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) {
-  int64_t w = watermark();
-  if (ev.time < w) {
+  if (order_.late(ev.time)) {
     // A retried delivery of an event already decided is answered from the ledger, however old.
     if (recorder_.store())
       if (const auto* r = recorder_.find_event(ev.id); r && r->decided && r->applied) return recorder_.report(*r, out, err);
@@ -789,44 +785,35 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
       err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
                         support::format_time(u->last_time));
     else
-      err = fmt::format("late event: {} is before the watermark {} (the latest event time {} minus the allowed lateness {})",
-                        support::format_time(ev.time), support::format_time(w), support::format_time(latest_seen_),
-                        lateness_ ? support::format_duration(lateness_) : "0");
+      err = order_.late_message(ev.time);
     return false;
   }
-  latest_seen_ = std::max(latest_seen_, ev.time);
-  if (lateness_ == 0) {
+  order_.see(ev.time);
+  if (order_.lateness() == 0) {
     // Nothing to hold: the event is at the watermark.
     fire_schedules(ev.time, out);
     return process(ev, out, err);
   }
-  held_.push({ev, arrivals_++});
-  return release(watermark(), out, err);
+  order_.hold(ev);
+  return release(order_.watermark(), out, err);
 }
 
 // Decides held events before `upto` and runs the scheduled instants among them, in time order;
 // a scheduled instant goes before events at the same instant (it sees the events before it, as
 // a schedule always does). Events at `upto` itself wait: more may arrive with that time.
 bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err) {
-  while (!held_.empty() && held_.top().ev.time < upto) {
-    Held h = held_.top();
-    held_.pop();
-    fire_schedules(h.ev.time, out);
-    if (!process(h.ev, out, err)) return false;
+  Event ev;
+  while (order_.next_before(upto, ev)) {
+    fire_schedules(ev.time, out);
+    if (!process(ev, out, err)) return false;
   }
   return true;
 }
 
 bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) {
-  int64_t w = watermark();
-  if (w != INT64_MIN && t < latest_seen_) {
-    err = fmt::format("cannot move the clock back to {}: events up to {} were already seen", support::format_time(t),
-                      support::format_time(latest_seen_));
-    return false;
-  }
-  latest_seen_ = t;
-  if (!release(watermark(), out, err)) return false;
-  fire_schedules(watermark(), out);
+  if (!order_.move_to(t, err)) return false;
+  if (!release(order_.watermark(), out, err)) return false;
+  fire_schedules(order_.watermark(), out);
   return true;
 }
 

@@ -44,6 +44,7 @@
 #include "runtime/engine/redemption.h"
 #include "runtime/engine/rollout.h"
 #include "runtime/engine/scheduler.h"
+#include "runtime/engine/stream_order.h"
 #include "runtime/engine/timers.h"
 #include "runtime/engine/user_state.h"
 #include "runtime/state/state_store.h"
@@ -146,16 +147,16 @@ class Engine {
   // Events are held until the watermark passes them and are then decided in time order (ties
   // by id); a scheduled instant S runs once the watermark reaches S and sees exactly the events
   // before S. With L = 0 (the default) nothing is held: events are decided as they come.
-  void set_allowed_lateness(int64_t micros) { lateness_ = micros < 0 ? 0 : micros; }
+  void set_allowed_lateness(int64_t micros) { order_.set_lateness(micros); }
   // Partition `index` of `count` (docs/scaling.md): this engine decides only the users whose
   // stable_hash(user id) % count == index (the language's hash_bucket(user, count)); the events
   // of other users are skipped and counted (skipped_by_reason "other partition"), their profiles
   // not loaded. N processes, one per index, reading one stream cover every user exactly once.
   void set_partition(uint32_t index, uint32_t count) { part_index_ = index, part_count_ = count ? count : 1; }
   bool owns(std::string_view user) const { return part_count_ <= 1 || vm::stable_hash(user) % part_count_ == part_index_; }
-  int64_t allowed_lateness() const { return lateness_; }
+  int64_t allowed_lateness() const { return order_.lateness(); }
   int64_t watermark() const;
-  size_t held() const { return held_.size(); }
+  size_t held() const { return order_.held(); }
   // The stream entry point: schedules, expiries and decisions of everything the event releases.
   // `error` is set by a refused event (late, or earlier than its user's previous event) or by
   // a failure deciding a released one.
@@ -169,7 +170,7 @@ class Engine {
   // schedules and timers due by `upto` (the latest event of every engine) rather than by this
   // engine's own latest event. The restore filter keeps attach() to the ledger rows of this
   // engine's users (stock and budget are the store's, recounted once for all engines).
-  void see_time(int64_t t) { latest_seen_ = std::max(latest_seen_, t); }
+  void see_time(int64_t t) { order_.see(t); }
   bool finish_at(int64_t upto, std::vector<Decision>& out, std::string& error);
   void set_restore_filter(std::function<bool(std::string_view user)> keep) { restore_filter_ = std::move(keep); }
   // Stock, budget and pools on `quotas` rather than the engine's own until a store is attached
@@ -282,20 +283,9 @@ class Engine {
   std::unordered_map<std::string, uint32_t> strategy_of_, resource_of_;
   std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, int64_t> restored_held_;
 
-  // The stream contract (see submit()).
-  struct Held {
-    Event ev;
-    uint64_t seq;
-    // Time order; ties by id, as audience and explain (sort_by_time), so any order of the
-    // same events within the lateness gives the same decisions.
-    bool operator>(const Held& o) const { return std::tie(ev.time, ev.id, seq) > std::tie(o.ev.time, o.ev.id, o.seq); }
-  };
-  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
-  int64_t lateness_ = 0;
+  StreamOrder order_;  // the stream contract (see submit())
   uint32_t part_index_ = 0, part_count_ = 1;
-  int64_t latest_seen_ = INT64_MIN;  // the latest event time submitted
   std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
-  uint64_t arrivals_ = 0;
 };
 
 }  // namespace crm::engine
