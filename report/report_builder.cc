@@ -85,35 +85,40 @@ template <class T>
 using BigVector = std::vector<T, BigAllocator<T>>;
 
 // One delivery of a pair: a granted row's time, channel and code (one entry per distinct
-// (time, channel, code): the per-code rows need the code of what reached the user). While the
-// ledger is read, `tag` is the pair's index (deliveries are appended in ledger order, one flat
-// array for all pairs); the array is then grouped by pair and `tag` holds what the events found.
+// (time, channel, code): the per-code rows need the code of what reached the user). The
+// (channel, code) is one 32-bit id into Builder::routes, so an entry is 16 bytes (there are
+// millions; with a channel and a code id of their own it was 24) without a limit on the number
+// of channels or codes below the 4 billion deliveries. While the ledger is read, `tag` is the
+// pair's index (deliveries are appended in ledger order, one flat array for all pairs); the
+// array is then grouped by pair and `tag` holds what the events found.
 struct Delivery {
   int64_t at;
-  uint32_t channel;
-  uint32_t code;  // kAll: a row without a code
+  uint32_t route;  // Builder::routes: its channel and code (kAll: none)
   uint32_t tag;
 };
+static_assert(sizeof(Delivery) == 16);
 constexpr uint32_t kVisited = 1, kConverted = 2;  // Delivery::tag after grouping
 
 // One strategy and one user.
+// 64 bytes (its flags in one byte; there are millions of pairs).
 struct Pair {
   uint32_t strategy, user;
   uint32_t next_of_user = UINT32_MAX;  // the user's next pair (a chain through `pairs`)
   uint32_t first = 0, count = 0;       // its deliveries: [first, first + count) once grouped;
                                        // while reading, `first` is the latest one's index
   bool treated : 1 = false, control : 1 = false;
-  uint32_t arm = UINT32_MAX;  // the A/B/n arm its decisions name (arm_ids)
   // From the events.
   bool has_order_before : 1 = false;
   bool visited : 1 = false, converted : 1 = false;    // in a window after a delivery
   bool exp_visit : 1 = false, exp_order : 1 = false;  // in the window after the first decision
+  uint32_t arm = UINT32_MAX;  // the A/B/n arm its decisions name (arm_ids)
   uint32_t exp_orders = 0;
   int64_t first_decision = INT64_MAX;
   int64_t cost = 0;                       // subsidy of the user's redemptions and cost of its messages
   int64_t last_order_before = INT64_MIN;  // the latest order before the first delivery
   int64_t exp_spend = 0;
 };
+static_assert(sizeof(Pair) <= 64);
 
 struct Acc {
   Indicators row;
@@ -215,7 +220,19 @@ struct Builder {
   BigVector<Pair> pairs;
   BigVector<uint32_t> first_pair_of_user;  // a chain through Pair::next_of_user
   BigVector<Delivery> deliveries;          // see Delivery
-  std::unordered_map<uint64_t, Acc> accs;    // see key(); references stay valid as it grows
+  // An indicator row's key: strategy << 32 | channel + 1 (0: all channels), and its day
+  // (INT64_MIN: all days). Two words, so no number of strategies or channels collides.
+  struct AccKey {
+    uint64_t strategy_channel;
+    int64_t day;
+    bool operator==(const AccKey&) const = default;
+  };
+  struct AccKeyHash {
+    size_t operator()(const AccKey& k) const {
+      return std::hash<uint64_t>{}(k.strategy_channel * 0x9e3779b97f4a7c15ULL ^ uint64_t(k.day));
+    }
+  };
+  std::unordered_map<AccKey, Acc, AccKeyHash> accs;  // see key(); references stay valid as it grows
   std::unordered_map<uint64_t, Acc> code_accs;  // per strategy << 32 | code: the per-code rows
 
   // Each strategy's split as the ledger recorded it (read_recorded_splits).
@@ -241,12 +258,24 @@ struct Builder {
       return std::tie(a.strategy, a.outcome, a.reason) < std::tie(b.strategy, b.outcome, b.reason);
     });
   }
-  // strategy (20 bits) | channel + 1 or 0 (12 bits) | day + 2^31 or 0 (32 bits)
-  static uint64_t key(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
-    uint64_t c = ch == kAll ? 0 : uint64_t(ch) + 1;
-    uint64_t d = by_day ? uint64_t(day + (int64_t(1) << 31)) : 0;
-    return (uint64_t(s) << 44) | (c << 32) | d;
+  static AccKey key(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
+    return {(uint64_t(s) << 32) | (ch == kAll ? 0 : uint64_t(ch) + 1), by_day ? day : INT64_MIN};
   }
+  // The (channel, code) of deliveries, each once: Delivery::route indexes `routes`.
+  std::vector<std::pair<uint32_t, uint32_t>> routes;
+  std::unordered_map<uint64_t, uint32_t> route_ids;
+  uint64_t last_route_key = UINT64_MAX;
+  uint32_t last_route = 0;
+  uint32_t route_of(uint32_t ch, uint32_t code) {
+    const uint64_t k = (uint64_t(ch) << 32) | code;
+    if (k == last_route_key) return last_route;
+    auto [it, added] = route_ids.try_emplace(k, static_cast<uint32_t>(routes.size()));
+    if (added) routes.emplace_back(ch, code);
+    last_route_key = k;
+    return last_route = it->second;
+  }
+  uint32_t channel_of(const Delivery& d) const { return routes[d.route].first; }
+  uint32_t code_of(const Delivery& d) const { return routes[d.route].second; }
   Acc& acc(uint32_t s, uint32_t ch, int64_t day, bool by_day) {
     auto [it, added] = accs.try_emplace(key(s, ch, day, by_day));
     if (added) {
@@ -453,12 +482,12 @@ struct Builder {
         // The pair's deliveries, one per (time, channel, code): several actions on one channel
         // with one code are one (repeats that are not consecutive go when they are grouped).
         Pair& p = pair(s, u);
-        if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].channel != ch ||
-            deliveries[p.first].code != cd) {
+        const uint32_t route = route_of(ch, cd);
+        if (p.count == 0 || deliveries[p.first].at != at || deliveries[p.first].route != route) {
           if (deliveries.size() >= UINT32_MAX) throw std::length_error("more than 4 billion deliveries");
           p.first = static_cast<uint32_t>(deliveries.size());
           p.count++;
-          deliveries.push_back({at, ch, cd, last_pair});
+          deliveries.push_back({at, route, last_pair});
         }
       } else {
         last_strategy = kAll;  // another row ends the delivery
@@ -520,11 +549,11 @@ struct Builder {
     for (Pair& p : pairs) {
       auto b = deliveries.begin() + p.first, e = b + p.count;
       auto by_time = [](const Delivery& x, const Delivery& y) {
-        return std::tie(x.at, x.channel, x.code) < std::tie(y.at, y.channel, y.code);
+        return std::tie(x.at, x.route) < std::tie(y.at, y.route);
       };
       if (!std::is_sorted(b, e, by_time)) std::sort(b, e, by_time);
       e = std::unique(b, e, [](const Delivery& x, const Delivery& y) {
-        return x.at == y.at && x.channel == y.channel && x.code == y.code;
+        return x.at == y.at && x.route == y.route;
       });
       p.count = static_cast<uint32_t>(e - b);
       for (auto d = b; d != e; ++d) d->tag = 0;
@@ -622,16 +651,16 @@ struct Builder {
         for (auto d = std::prev(it);; --d) {
           if (d->at != at) break;
           d->tag |= mark;
-          if (is_order && d->channel != kAll &&
-              std::find(order_channels.begin(), order_channels.end(), d->channel) == order_channels.end()) {
-            order_channels.push_back(d->channel);
-            auto& a = acc(p.strategy, d->channel, 0, false).row;
+          const uint32_t ch = channel_of(*d), code = code_of(*d);
+          if (is_order && ch != kAll && std::find(order_channels.begin(), order_channels.end(), ch) == order_channels.end()) {
+            order_channels.push_back(ch);
+            auto& a = acc(p.strategy, ch, 0, false).row;
             a.orders_after++;
             a.sales_after += value;
           }
-          if (is_order && d->code != kAll && std::find(order_codes.begin(), order_codes.end(), d->code) == order_codes.end()) {
-            order_codes.push_back(d->code);
-            auto& a = code_acc(p.strategy, d->code).row;
+          if (is_order && code != kAll && std::find(order_codes.begin(), order_codes.end(), code) == order_codes.end()) {
+            order_codes.push_back(code);
+            auto& a = code_acc(p.strategy, code).row;
             a.orders_after++;
             a.sales_after += value;
           }
@@ -677,8 +706,8 @@ struct Builder {
         uint32_t marks = 0;
         for (; d != e && floor_day(d->at) == day; ++d) {
           marks |= d->tag;
-          if (d->channel != kAll) add_marks(by_channel, d->channel, d->tag);
-          if (d->code != kAll) add_marks(by_code, d->code, d->tag);
+          if (const uint32_t ch = channel_of(*d); ch != kAll) add_marks(by_channel, ch, d->tag);
+          if (const uint32_t code = code_of(*d); code != kAll) add_marks(by_code, code, d->tag);
         }
         auto& row = acc(p.strategy, kAll, day, true).row;
         row.reached++;
@@ -698,7 +727,7 @@ struct Builder {
         row.converted += (marks & kConverted) != 0;
       }
     }
-    std::vector<std::pair<uint64_t, Acc*>> order;
+    std::vector<std::pair<AccKey, Acc*>> order;
     for (auto& [k, a] : accs) order.push_back({k, &a});
     // By strategy name, then the strategy row, its channels by name, its days in order.
     std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {

@@ -508,6 +508,73 @@ TEST(Report, ManyUsersAndDeliveriesOutOfLedgerOrder) {
   EXPECT_EQ(r.indicators[6].reached, kUsers);
 }
 
+// More channels and codes than 16 (or 12) bits hold: 70,000 users, each sent one coupon on a
+// channel and with a code of its own by s0, then all on the first channel by s1. Every channel
+// and code keeps its own row and numbers (a delivery's channel and code were once candidates
+// for 16-bit ids, and the rows of a strategy and a channel were keyed with 12 bits of channel,
+// where s1's first channel and s0's 4,097th shared a row).
+TEST(Report, MoreThan65535ChannelsAndCodesKeepTheirOwnRows) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("routes", events);
+  const std::string path = o.state.substr(7);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const int kUsers = 70'000;
+  const int64_t d1 = 1'772'359'200'000'000LL;  // 2026-03-01T10:00:00Z
+  const std::string sql =
+      "BEGIN; DELETE FROM crm_ledger;"
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < " + std::to_string(kUsers) + ") "
+      "INSERT INTO crm_ledger (unit, user, strategy, outcome, resource, channel, code, amount, at, json, kind) "
+      "SELECT 'a' || i, 'u' || i, 's0', 'granted', 'c10', 'C' || i, 'K' || i, 10000000, " + std::to_string(d1) +
+      ", '{}', 1 FROM n;"
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < " + std::to_string(kUsers) + ") "
+      "INSERT INTO crm_ledger (unit, user, strategy, outcome, resource, channel, code, amount, at, json, kind) "
+      "SELECT 'b' || i, 'u' || i, 's1', 'granted', 'c10', 'C0', 'S1', 10000000, " + std::to_string(d1) +
+      ", '{}', 1 FROM n;"
+      "COMMIT;";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  // User i orders i CNY (i > 0) a day later when i is a multiple of 3: it converts on C<i>, K<i>.
+  std::string log;
+  for (int u = 3; u < kUsers; u += 3)
+    log += "{\"id\":\"o" + std::to_string(u) + "\",\"type\":\"Order\",\"user\":\"u" + std::to_string(u) +
+           "\",\"time\":\"2026-03-02T10:00:00Z\",\"amount\":" + std::to_string(u) + "}\n";
+  std::istringstream in(log);
+  o.events = &in;
+  Report r = build(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.codes.size(), size_t(kUsers) + 1);
+  std::map<std::pair<std::string, std::string>, const Indicators*> channel, code;
+  for (const Indicators& i : r.indicators) {
+    if (!i.channel.empty()) {
+      ASSERT_TRUE(channel.emplace(std::make_pair(i.strategy, i.channel), &i).second) << i.channel;
+    }
+  }
+  for (const Indicators& i : r.codes) ASSERT_TRUE(code.emplace(std::make_pair(i.strategy, i.code), &i).second) << i.code;
+  EXPECT_EQ(channel.size(), size_t(kUsers) + 1);
+  for (int u : {0, 3, 4095, 4096, 4097, 65'534, 65'535, 65'536, 65'537, 69'999}) {
+    const bool ordered = u > 0 && u % 3 == 0;
+    for (const Indicators* i : {channel.at({"s0", "C" + std::to_string(u)}), code.at({"s0", "K" + std::to_string(u)})}) {
+      EXPECT_EQ(i->granted, 1) << u;
+      EXPECT_EQ(i->reached, 1) << u;
+      EXPECT_EQ(i->budget_spent, 10'000'000) << u;
+      EXPECT_EQ(i->converted, ordered ? 1 : 0) << u;
+      EXPECT_EQ(i->orders_after, ordered ? 1 : 0) << u;
+      EXPECT_EQ(i->sales_after, ordered ? int64_t(u) * 1'000'000 : 0) << u;
+    }
+  }
+  const int64_t orders = (kUsers - 1) / 3;
+  int64_t sales = 0;
+  for (int u = 3; u < kUsers; u += 3) sales += int64_t(u) * 1'000'000;
+  for (const Indicators* i : {channel.at({"s1", "C0"}), code.at({"s1", "S1"})}) {
+    EXPECT_EQ(i->granted, kUsers);
+    EXPECT_EQ(i->reached, kUsers);
+    EXPECT_EQ(i->converted, orders);
+    EXPECT_EQ(i->sales_after, sales);
+  }
+}
+
 TEST(Report, ErrorsNameTheirInput) {
   std::string events;
   Options o;
