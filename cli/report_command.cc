@@ -126,7 +126,7 @@ int cmd_report(int argc, char** argv) {
   std::string state, events, out_path, format = "table", window = "14d", silent = "30d", confidence = "0.95";
   report::Options o;
   Command c("report", "report [PROGRAM...] --state sqlite:PATH [--events E.jsonl] [--format table|json|csv]",
-            "Measures what the strategies recorded in a ledger did: per strategy, channel and day the\n"
+            "Measures what the strategies recorded in a ledger did: per strategy, channel and UTC day the\n"
             "indicators of docs/indicators.md (grants, reach, conversion, redemption, subsidy, recall, ROI),\n"
             "and for every strategy with a control group the experiment: per arm users, visit and\n"
             "conversion rates and spend per user, uplifts with 95% intervals and p-values, the incremental\n"
@@ -202,15 +202,16 @@ int cmd_forecast(int argc, char** argv) {
   bool no_pacing_comparison = false;
   Command c("forecast", "forecast PROGRAM... --events HISTORY.jsonl (--shift D | --shift-to DATE) [--format table|json|csv|html]",
             "Replays a past event log (e.g. last year's), shifted in time, against the program's strategies\n"
-            "in memory, touching no ledger, and projects per strategy and day: reach, grants, budget and\n"
-            "stock burn, the day each budget and stock runs out, and the effect of pacing (the same replay\n"
-            "with pacing off, and the even plan). See docs/indicators.md, \"Forecast\".");
+            "in memory, touching no ledger, and projects per strategy and day (the local day of the\n"
+            "strategy's zone): reach, grants, budget and stock burn, the day each budget and stock runs\n"
+            "out, and the effect of pacing (the same replay with pacing off, and the even plan). See\n"
+            "docs/indicators.md, \"Forecast\".");
   c.files(files);
   c.option("-I", includes, "DIR", "also look for the program's imported modules in DIR");
   c.option("--events", events, "E.jsonl", "the history: events, JSON Lines, in time order (up to --allowed-lateness)");
   c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
   c.option("--shift", shift, "D", "add D to every event time: 365d, 36h, 90m, -30d (d, h, m, s)");
-  c.option("--shift-to", shift_to, "DATE", "move the first event's day to DATE (whole days; time of day kept)");
+  c.option("--shift-to", shift_to, "DATE", "move the first event's UTC day to DATE (whole days; time of day kept)");
   c.option("--allowed-lateness", lateness, "D", "how far events may be out of time order (as crm run)");
   c.choice("--format", format, {"table", "json", "csv", "html"},
            "a table (default), one JSON document, CSV, or one HTML page with charts that opens offline");

@@ -5,8 +5,9 @@
 // written anywhere and the counters start empty. When a strategy paces, a second Run replays
 // the same lines at the same time with every strategy's pacing off (the program's bytecode with
 // `paced` cleared), so the effect of pacing is the difference of two replays of one input. The
-// decisions are counted per strategy, per budget pool and UTC day as they come; only the per-day user sets for
-// reach are kept.
+// decisions are counted per strategy, per budget pool and day as they come (a strategy's days
+// are the local calendar days of its zone, a pool's those of its strategies' zone); only the
+// per-day user sets for reach are kept.
 #include <crm/forecast.h>
 #include <crm/run.h>
 
@@ -23,6 +24,7 @@
 #include "runtime/engine/json_line.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
+#include "support/time_zone.h"
 
 namespace crm::report {
 namespace {
@@ -102,6 +104,19 @@ class Shifter {
   std::unordered_map<std::string, std::vector<std::string>> time_fields_;
 };
 
+// The zone whose calendar days a series is counted in, by strategy and by pool name.
+struct Zones {
+  std::unordered_map<std::string, const support::ZoneRules*> by_name, by_pool;
+  static const support::ZoneRules& of(const std::unordered_map<std::string, const support::ZoneRules*>& m,
+                                      const std::string& name) {
+    static const support::ZoneRules utc;
+    auto it = m.find(name);
+    return it != m.end() && it->second ? *it->second : utc;
+  }
+};
+
+std::string zone_name(const support::ZoneRules& z) { return z.name.empty() ? "UTC" : z.name; }
+
 // The decisions of one replay, counted per strategy (and per budget pool) and day.
 struct Tally {
   struct Day {
@@ -115,13 +130,18 @@ struct Tally {
   };
   std::unordered_map<std::string, Series> by_name, by_pool;
   std::string last_delivery;  // strategy, user, unit and time of the latest granted row
+  const Zones* zones = nullptr;
+  // The first and last local day with a decision, each in the zone of the series it counts in.
   int64_t first_day = INT64_MAX, last_day = INT64_MIN;
 
   void add(const Decision& d) {
     if (d.strategy.empty()) return;  // a redemption of nothing this program granted
-    const int64_t day = floor_day(d.at_micros);
-    first_day = std::min(first_day, day);
-    last_day = std::max(last_day, day);
+    auto day_in = [&](const support::ZoneRules& z) {
+      const int64_t day = z.local_day(d.at_micros);
+      first_day = std::min(first_day, day);
+      last_day = std::max(last_day, day);
+      return day;
+    };
     bool delivery = false;
     if (d.outcome == Decision::Outcome::Granted) {
       std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", d.strategy, d.user, d.event, d.at_micros, d.released);
@@ -130,8 +150,8 @@ struct Tally {
     } else {
       last_delivery.clear();
     }
-    count(by_name[d.strategy], d, day, delivery, false);
-    if (!d.pool.empty()) count(by_pool[d.pool], d, day, delivery, true);
+    count(by_name[d.strategy], d, day_in(Zones::of(zones->by_name, d.strategy)), delivery, false);
+    if (!d.pool.empty()) count(by_pool[d.pool], d, day_in(Zones::of(zones->by_pool, d.pool)), delivery, true);
   }
 
  private:
@@ -193,9 +213,10 @@ struct Limits {
   int64_t window_from = 0, window_to = 0;
 };
 
-// A series' replay from its tally: every day of the forecast's span, cumulative counts, the
-// even plan and the run-out days.
-ForecastRun finish_run(Tally::Series& t, const Limits& s, int64_t first_day, int64_t last_day) {
+// A series' replay from its tally: every day of the forecast's span (local days of `zone`),
+// cumulative counts, the even plan and the run-out days.
+ForecastRun finish_run(Tally::Series& t, const Limits& s, const support::ZoneRules& zone, int64_t first_day,
+                       int64_t last_day) {
   ForecastRun run;
   run.totals = t.totals;
   int64_t budget = 0, deliveries = 0, reached = 0;
@@ -207,8 +228,9 @@ ForecastRun finish_run(Tally::Series& t, const Limits& s, int64_t first_day, int
     c.deliveries_to_date = deliveries += c.deliveries;
     c.reached_to_date = reached += c.new_reached;
     if (s.has_window && s.window_to > s.window_from) {
-      // The even plan: the share of the window elapsed by the end of the day.
-      const int64_t end = (day + 1) * kDay;
+      // The even plan: the share of the window elapsed by the end of the local day (the next
+      // local midnight, or the first instant after it on a clock that skips it).
+      const int64_t end = zone.local_to_utc((day + 1) * kDay);
       const __int128 elapsed = std::clamp(end, s.window_from, s.window_to) - s.window_from;
       const __int128 span = s.window_to - s.window_from;
       if (s.has_budget) c.planned_budget_to_date = static_cast<int64_t>(elapsed * s.budget / span);
@@ -252,6 +274,7 @@ Forecast forecast(const ForecastOptions& o) {
       fs.has_window = s.has_window;
       fs.window_from = s.from;
       fs.window_to = s.to;
+      fs.zone = zone_name(s.zone);
       f.strategies.push_back(std::move(fs));
     }
     for (const auto& p : program.pools) {
@@ -265,6 +288,21 @@ Forecast forecast(const ForecastOptions& o) {
         if (s.pool >= 0 && program.pools[s.pool].name == p.name) fp.strategies.push_back(s.name);
       f.pools.push_back(std::move(fp));
     }
+    // The zones the days are counted in: a strategy's own (`zone:`, else the program's); a
+    // pool's, the zone of its strategies when they share one, else the program's default.
+    Zones zones;
+    for (const auto& s : program.strategies) zones.by_name[s.name] = &s.zone;
+    for (const auto& p : program.pools) {
+      const support::ZoneRules* common = nullptr;
+      bool mixed = false;
+      for (const auto& s : program.strategies)
+        if (s.pool >= 0 && program.pools[s.pool].name == p.name) {
+          if (!common) common = &s.zone;
+          else if (!(*common == s.zone)) mixed = true;
+        }
+      zones.by_pool[p.name] = !common || mixed ? &program.zone : common;
+    }
+    for (auto& fp : f.pools) fp.zone = zone_name(Zones::of(zones.by_pool, fp.name));
     // The counterfactual program: the same bytecode with every strategy's pacing off.
     const bool any_paced = std::any_of(program.strategies.begin(), program.strategies.end(),
                                        [](const bytecode::Strategy& s) { return s.paced; });
@@ -284,6 +322,7 @@ Forecast forecast(const ForecastOptions& o) {
       std::vector<Decision> decisions;
     };
     std::vector<Replay> replays(unpaced_program.valid() ? 2 : 1);
+    for (auto& r : replays) r.tally.zones = &zones;
     replays[0].run = std::make_unique<Run>(*o.program);
     if (replays.size() == 2) replays[1].run = std::make_unique<Run>(unpaced_program);
     std::string profiles;
@@ -366,7 +405,8 @@ Forecast forecast(const ForecastOptions& o) {
     f.first_event = first;
     f.last_event = last;
     // One span of days for every strategy and both replays: from the first to the last day with
-    // a decision (days before and after them hold nothing to draw).
+    // a decision, each decision's day in its series' zone (days before and after them hold
+    // nothing to draw; one span, so every series has the same dates, each its own local ones).
     int64_t first_day = INT64_MAX, last_day = INT64_MIN;
     for (auto& r : replays) {
       first_day = std::min(first_day, r.tally.first_day);
@@ -374,18 +414,20 @@ Forecast forecast(const ForecastOptions& o) {
     }
     for (auto& p : f.pools) {
       const Limits limits{p.has_budget, p.budget, p.stock};
-      p.run = finish_run(replays[0].tally.by_pool[p.name], limits, first_day, last_day);
+      const support::ZoneRules& zone = Zones::of(zones.by_pool, p.name);
+      p.run = finish_run(replays[0].tally.by_pool[p.name], limits, zone, first_day, last_day);
       if (replays.size() == 2) {
         p.has_unpaced = true;
-        p.unpaced = finish_run(replays[1].tally.by_pool[p.name], limits, first_day, last_day);
+        p.unpaced = finish_run(replays[1].tally.by_pool[p.name], limits, zone, first_day, last_day);
       }
     }
     for (auto& s : f.strategies) {
       const Limits limits{s.has_budget, s.budget, s.stock, s.has_window, s.window_from, s.window_to};
-      s.run = finish_run(replays[0].tally.by_name[s.name], limits, first_day, last_day);
+      const support::ZoneRules& zone = Zones::of(zones.by_name, s.name);
+      s.run = finish_run(replays[0].tally.by_name[s.name], limits, zone, first_day, last_day);
       if (replays.size() == 2) {
         s.has_unpaced = true;
-        s.unpaced = finish_run(replays[1].tally.by_name[s.name], limits, first_day, last_day);
+        s.unpaced = finish_run(replays[1].tally.by_name[s.name], limits, zone, first_day, last_day);
       }
       if (s.has_window && (s.window_to <= first || s.window_from > last))
         f.notes.push_back(fmt::format("strategy `{}`: its window {} .. {} is outside the shifted history ({} .. {})", s.name,

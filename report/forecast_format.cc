@@ -82,11 +82,11 @@ std::string to_json(const Forecast& fc) {
     out += i ? ",\n" : "\n";
     out += fmt::format(
         "{{\"strategy\":{},\"budget\":{},\"currency\":{},\"stock\":{},\"paced\":{},\"window_from\":{},\"window_to\":{},"
-        "\n \"declared\":{},\n \"without_pacing\":{}}}",
+        "\"zone\":{},\n \"declared\":{},\n \"without_pacing\":{}}}",
         q(s.name), s.has_budget ? money(s.budget) : "null", q_or_null(s.budget_currency),
         s.stock >= 0 ? std::to_string(s.stock) : "null", s.paced ? "true" : "false",
         s.has_window ? q(support::format_time(s.window_from)) : "null",
-        s.has_window ? q(support::format_time(s.window_to)) : "null", run_json(s.run),
+        s.has_window ? q(support::format_time(s.window_to)) : "null", q(s.zone), run_json(s.run),
         s.has_unpaced ? run_json(s.unpaced) : "null");
   }
   out += "],\n\"pools\":[";
@@ -95,10 +95,10 @@ std::string to_json(const Forecast& fc) {
     std::string members;
     for (size_t k = 0; k < p.strategies.size(); ++k) members += (k ? "," : "") + q(p.strategies[k]);
     out += i ? ",\n" : "\n";
-    out += fmt::format("{{\"pool\":{},\"strategies\":[{}],\"budget\":{},\"currency\":{},\"stock\":{},"
+    out += fmt::format("{{\"pool\":{},\"strategies\":[{}],\"budget\":{},\"currency\":{},\"stock\":{},\"zone\":{},"
                        "\n \"declared\":{},\n \"without_pacing\":{}}}",
                        q(p.name), members, p.has_budget ? money(p.budget) : "null", q_or_null(p.budget_currency),
-                       p.stock >= 0 ? std::to_string(p.stock) : "null", run_json(p.run),
+                       p.stock >= 0 ? std::to_string(p.stock) : "null", q(p.zone), run_json(p.run),
                        p.has_unpaced ? run_json(p.unpaced) : "null");
   }
   out += "],\n\"notes\":[";
@@ -119,13 +119,16 @@ std::string to_csv(const Forecast& fc) {
     if (json.size() >= 2 && json.front() == '"') return json.substr(1, json.size() - 2);
     return json;
   };
-  auto series = [&](const std::string& name, const ForecastRun& declared, const ForecastRun* unpaced) {
+  // Each run starts with its series' zone (the zone of its days), a text value like the run-out days.
+  auto series = [&](const std::string& name, const std::string& zone, const ForecastRun& declared,
+                    const ForecastRun* unpaced) {
     auto run = [&](const char* replay, const ForecastRun& r) {
       auto row = [&](const std::string& day) {
         return [&, day](const char* n, const std::string& v) {
           out += fmt::format("{},{},{},{},{}\n", replay, cell(name), day, n, value(v));
         };
       };
+      row("")("zone", q(zone));
       count_fields(r.totals, true, row(""));
       row("")("budget_runs_out", q_or_null(r.budget_runs_out));
       row("")("stock_runs_out", q_or_null(r.stock_runs_out));
@@ -134,8 +137,8 @@ std::string to_csv(const Forecast& fc) {
     run("declared", declared);
     if (unpaced) run("without_pacing", *unpaced);
   };
-  for (const ForecastStrategy& s : fc.strategies) series(s.name, s.run, s.has_unpaced ? &s.unpaced : nullptr);
-  for (const ForecastPool& p : fc.pools) series("pool:" + p.name, p.run, p.has_unpaced ? &p.unpaced : nullptr);
+  for (const ForecastStrategy& s : fc.strategies) series(s.name, s.zone, s.run, s.has_unpaced ? &s.unpaced : nullptr);
+  for (const ForecastPool& p : fc.pools) series("pool:" + p.name, p.zone, p.run, p.has_unpaced ? &p.unpaced : nullptr);
   return out;
 }
 
@@ -178,10 +181,17 @@ std::string to_table(const Forecast& fc) {
     line(as_row, any_paced ? "paced" : "declared", p.run);
     if (any_paced) line(as_row, "without pacing", p.unpaced);
   }
+  // Whose calendar the days (run-out days above, per-day rows below) are.
+  {
+    std::string zones;
+    for (const ForecastStrategy& s : fc.strategies) zones += fmt::format("{}{} {}", zones.empty() ? "" : ", ", s.name, s.zone);
+    for (const ForecastPool& p : fc.pools) zones += fmt::format("{}pool {} {}", zones.empty() ? "" : ", ", p.name, p.zone);
+    if (!zones.empty()) out += "days are local days of: " + zones + "\n";
+  }
   // Burn per day of the strategies with a budget or a stock, on the days they did anything.
   for (const ForecastStrategy& s : fc.strategies) {
     if (!s.has_budget && s.stock < 0) continue;
-    out += fmt::format("\n{}: per day (UTC), cumulative to its end{}\n", s.name,
+    out += fmt::format("\n{}: per day ({}), cumulative to its end{}\n", s.name, s.zone,
                        s.paced && s.has_unpaced ? " (paced | without pacing)" : "");
     out += fmt::format("  {:<10} {:>8} {:>8} {:>14} {:>14} {:>12} {:>10}", "day", "reached", "grants", "budget to date",
                        "plan to date", "deliveries", "rejected");

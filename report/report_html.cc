@@ -91,13 +91,13 @@ std::string forecast_section(const Forecast& f) {
       "no ledger was touched. Every number is defined in docs/indicators.md, \"Forecast\".</p>\n",
       f.events, double(f.shift_micros) / 86'400'000'000.0, html_text(f.events ? support::format_time(f.first_event) : "-"),
       html_text(f.events ? support::format_time(f.last_event) : "-"));
-  out += "<table>\n<tr><th>strategy</th><th>replay</th><th>reached</th><th>grants</th><th>budget spent</th><th>budget</th>"
+  out += "<table>\n<tr><th>strategy</th><th>zone of its days</th><th>replay</th><th>reached</th><th>grants</th><th>budget spent</th><th>budget</th>"
          "<th>deliveries</th><th>stock</th><th>budget runs out</th><th>stock runs out</th><th>refused by pacing</th></tr>\n";
   auto money = [](int64_t v) { return support::Decimal::from_units(v).to_string(); };
   auto row = [&](const ForecastStrategy& s, const char* replay, const ForecastRun& r) {
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
                        "<td>{}</td><td>{}</td></tr>\n",
-                       html_text(s.name), replay, r.totals.reached, r.totals.grants, money(r.totals.budget_spent),
+                       html_text(s.name), html_text(s.zone), replay, r.totals.reached, r.totals.grants, money(r.totals.budget_spent),
                        s.has_budget ? money(s.budget) + " " + html_text(s.budget_currency) : "-", r.totals.deliveries,
                        s.stock >= 0 ? std::to_string(s.stock) : "-", r.budget_runs_out.empty() ? "-" : r.budget_runs_out,
                        r.stock_runs_out.empty() ? "-" : r.stock_runs_out, r.totals.rejected_pacing);
@@ -113,6 +113,7 @@ std::string forecast_section(const Forecast& f) {
     as_row.budget = p.budget;
     as_row.budget_currency = p.budget_currency;
     as_row.stock = p.stock;
+    as_row.zone = p.zone;
     row(as_row, "declared", p.run);
   }
   out += "</table>\n";
@@ -275,6 +276,8 @@ constexpr const char* kForecastScript = R"js(
   // Budget pools burn like strategies (their strategies' rows summed); drawn with them.
   const B = S.concat((F.pools || []).map(p => Object.assign({}, p, { strategy: 'pool ' + p.pool, paced: false })));
   const days = S.length ? S[0].declared.days.map(d => d.day) : [];
+  // Every series has the same dates, each the local date in its own zone.
+  const zonesNote = B.map(s => s.strategy + ' ' + s.zone).join(', ');
   const charts = [];
   const host = document.getElementById('forecast');
   function chart(name, title, option, note) {
@@ -323,7 +326,7 @@ constexpr const char* kForecastScript = R"js(
                       data: s.declared.days.map(planned) });
     }
     chart(chartName, title, { xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: unit }, series },
-          'Cumulative to the end of each day (UTC). Dashed: the even plan over the strategy\u2019s window; ' +
+          'Cumulative to the end of each day (each strategy\u2019s local day: ' + zonesNote + '). Dashed: the even plan over the strategy\u2019s window; ' +
           'dotted: the same history replayed with pacing off; horizontal line: the declared ' + name + '.');
   }
   burn('forecast_budget', 'budget', 'Forecast: budget burn against the plan', s => s.budget, d => num(d.budget_spent_to_date),
@@ -343,7 +346,7 @@ constexpr const char* kForecastScript = R"js(
     }
     chart('forecast_daily', 'Forecast: reach and grants per day', {
       xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: 'rows / users' }, series },
-      'Grants: granted rows; users reached: distinct users granted that day; refused: rejected rows (budget, stock, pacing, caps).');
+      'Days are each strategy\u2019s local days (' + zonesNote + '). Grants: granted rows; users reached: distinct users granted that day; refused: rejected rows (budget, stock, pacing, caps).');
   } else missing('Forecast: reach and grants per day', 'No strategy granted anything in the replay.');
   window.addEventListener('resize', () => charts.forEach(c => c.resize()));
 })();

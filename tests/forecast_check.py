@@ -4,11 +4,15 @@
 
 It shifts the history itself (datetime), replays it with a plain `crm run` (no state: memory),
 and again with every `pacing even` removed from the program's source when the forecast made that
-replay, then counts the decisions per strategy and UTC day from the decision lines, takes each
-strategy's budget, stock, pacing and window from the source text, and compares every number of
-the forecast's JSON with its own: grants, deliveries, reach, budget burn, refusals by reason,
-the cumulative counts, the even plan and the run-out days; and the same for every budget pool
-(`pool NAME { ... }`), from the decisions that name it.
+replay, then counts the decisions per strategy and local day from the decision lines, takes each
+strategy's budget, stock, pacing, window and zone from the source text, and compares every
+number of the forecast's JSON with its own: grants, deliveries, reach, budget burn, refusals by
+reason, the cumulative counts, the even plan and the run-out days; and the same for every budget
+pool (`pool NAME { ... }`), from the decisions that name it.
+
+Days are local calendar days (zoneinfo): a strategy's in its `zone: "..."`, else the program's
+`zone "..."` (read from PROGRAM.crm itself, not from the modules it imports), else UTC; a pool's
+in the zone its strategies (those with `from pool NAME`) share, else the program's.
 
 usage: forecast_check.py --crm CRM --forecast F.json --events E.jsonl --shift-seconds S
                          [--profiles P] [-I DIR] PROGRAM.crm
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 DAY_US = 86_400_000_000
 
@@ -35,8 +40,32 @@ def parse_time(text):
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def day_of(us):
-    return us // DAY_US  # floor, also before 1970
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def zone_of(name):
+    """A tzinfo for a zone as the language writes it: an IANA name, "UTC"/"Z", or "+08:00"."""
+    if name in ("UTC", "Z"):
+        return dt.timezone.utc
+    m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", name)
+    if m:
+        off = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return dt.timezone(off if m.group(1) == "+" else -off)
+    return ZoneInfo(name)
+
+
+def day_of(us, zone):
+    """The local day (days since 1970-01-01 on the zone's calendar) of an instant."""
+    local = (EPOCH + dt.timedelta(microseconds=us)).astimezone(zone_of(zone))
+    return (local.date() - dt.date(1970, 1, 1)).days
+
+
+def day_end(day, zone):
+    """The UTC instant (microseconds) at which local day `day` ends: the next local midnight (in a
+    gap that skips it, the first instant after the gap: zoneinfo's fold=0 reading)."""
+    midnight = dt.datetime.combine(dt.date(1970, 1, 1) + dt.timedelta(days=day + 1), dt.time(0), tzinfo=zone_of(zone))
+    delta = midnight.astimezone(dt.timezone.utc) - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def date_text(day):
@@ -47,16 +76,26 @@ def money(text):
     return int(Decimal(str(text)) * 1_000_000)
 
 
+def program_zone(source):
+    m = re.search(r'^zone\s+"([^"]+)"', re.sub(r"//[^\n]*", "", source), re.M)
+    return m.group(1) if m else "UTC"
+
+
 def strategies_of(source):
-    """name -> {budget, stock, paced, window} from the program's text (one file)."""
+    """name -> {budget, stock, paced, window, zone, pool} from the program's text (one file)."""
     out = {}
+    default_zone = program_zone(source)
     for m in re.finditer(r"^strategy\s+(\w+)[^{]*\{(.*?)^\}", source, re.S | re.M):
         name, body = m.group(1), m.group(2)
         body = re.sub(r"//[^\n]*", "", body)
         b = re.search(r"\bbudget\s+([\d.]+)\s+[A-Z]{3}", body)
         st = re.search(r"\bstock\s+(\d+)", body)
         w = re.search(r"\bbetween\s+(\S+)\s+and\s+(\S+)", body)
+        z = re.search(r'\bzone:\s*"([^"]+)"', body)
+        pool = re.search(r"\bfrom\s+pool\s+(\w+)", body)
         out[name] = {
+            "zone": z.group(1) if z else default_zone,
+            "pool": pool.group(1) if pool else None,
             "budget": money(b.group(1)) if b else None,
             "stock": int(st.group(1)) if st else None,
             "paced": re.search(r"\bpacing\s+even\b", body) is not None,
@@ -65,15 +104,17 @@ def strategies_of(source):
     return out
 
 
-def pools_of(source):
-    """pool name -> {budget, stock, window: None} from the program's text (budget pools)."""
+def pools_of(source, strategies):
+    """pool name -> {budget, stock, window: None, zone} from the program's text (budget pools)."""
     out = {}
     for m in re.finditer(r"^pool\s+(\w+)\s*\{(.*?)\}", source, re.S | re.M):
         name, body = m.group(1), re.sub(r"//[^\n]*", "", m.group(2))
         b = re.search(r"\bbudget\s+([\d.]+)\s+[A-Z]{3}", body)
         st = re.search(r"\bstock\s+(\d+)", body)
+        zones = {s["zone"] for s in strategies.values() if s["pool"] == name}
         out["pool:" + name] = {"budget": money(b.group(1)) if b else None, "stock": int(st.group(1)) if st else None,
-                               "paced": False, "window": None}
+                               "paced": False, "window": None,
+                               "zone": zones.pop() if len(zones) == 1 else program_zone(source)}
     return out
 
 
@@ -106,8 +147,8 @@ def replay(crm, program, includes, events, profiles, out):
         return [json.loads(l) for l in f if l.strip()]
 
 
-def tally(decisions):
-    """strategy -> day -> counts, and strategy -> totals."""
+def tally(decisions, zones):
+    """strategy -> day -> counts, and strategy -> totals; each series' days in zones[series]."""
     days = collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
     totals = collections.defaultdict(collections.Counter)
     users_day = collections.defaultdict(set)
@@ -120,14 +161,14 @@ def tally(decisions):
         # A strategy's own series, and its budget pool's: the same rows, counted under
         # "pool:NAME", whose budget and stock refusals are `pool_budget` and `pool_stock`.
         for s in [d["strategy"]] + (["pool:" + d["pool"]] if d.get("pool") else []):
-            count_one(d, s, days, totals, users_day, first_reach, deliveries, span)
+            count_one(d, s, zones.get(s, "UTC"), days, totals, users_day, first_reach, deliveries, span)
     return days, totals, span
 
 
-def count_one(d, s, days, totals, users_day, first_reach, deliveries, span):
-    """Counts decision d in series s (a strategy, or "pool:NAME")."""
+def count_one(d, s, zone, days, totals, users_day, first_reach, deliveries, span):
+    """Counts decision d in series s (a strategy, or "pool:NAME") on its local day in `zone`."""
     at = parse_time(d["at"])
-    day = day_of(at)
+    day = day_of(at, zone)
     span[0] = day if span[0] is None else min(span[0], day)
     span[1] = day if span[1] is None else max(span[1], day)
     c, t = days[s][day], totals[s]
@@ -173,7 +214,7 @@ def count_one(d, s, days, totals, users_day, first_reach, deliveries, span):
 
 def expected_run(name, limits, days, totals, first_day, last_day):
     """The forecast's run of one strategy, as this script computes it."""
-    lim = limits.get(name, {"budget": None, "stock": None, "window": None})
+    lim = limits.get(name, {"budget": None, "stock": None, "window": None, "zone": "UTC"})
     run = {"days": [], "budget_runs_out": None, "stock_runs_out": None}
     t = totals[name]
     for k in ("grants", "deliveries", "reached", "budget_spent", "control", "held", "rejected", "rejected_budget",
@@ -193,7 +234,7 @@ def expected_run(name, limits, days, totals, first_day, last_day):
         row["planned_budget_to_date"] = row["planned_stock_to_date"] = None
         if lim["window"] and lim["window"][1] > lim["window"][0]:
             lo, hi = lim["window"]
-            elapsed = min(max((day + 1) * DAY_US, lo), hi) - lo
+            elapsed = min(max(day_end(day, lim["zone"]), lo), hi) - lo
             if lim["budget"] is not None:
                 row["planned_budget_to_date"] = lim["budget"] * elapsed // (hi - lo)
             if lim["stock"] is not None:
@@ -240,6 +281,8 @@ def main():
     fc = json.load(open(a.forecast))
     source = open(a.program).read()
     limits = strategies_of(source)
+    pools = pools_of(source, limits)
+    zones = {name: lim["zone"] for name, lim in {**limits, **pools}.items()}
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         shifted = os.path.join(tmp, "shifted.jsonl")
@@ -257,7 +300,7 @@ def main():
                 replays["without_pacing"] = replay(a.crm, unpaced, a.includes, shifted, a.profiles, os.path.join(tmp, "u.jsonl"))
             finally:
                 os.remove(unpaced)
-    tallies = {k: tally(v) for k, v in replays.items()}
+    tallies = {k: tally(v, zones) for k, v in replays.items()}
     # The days from the first to the last with a decision, in either replay.
     spans = [span for _, _, span in tallies.values() if span[0] is not None]
     first_day = min((s[0] for s in spans), default=0)
@@ -276,6 +319,8 @@ def main():
             problems.append(f"{s['strategy']} budget {s['budget']}")
         if s["stock"] != lim.get("stock") or s["paced"] != lim.get("paced"):
             problems.append(f"{s['strategy']} stock {s['stock']} paced {s['paced']}")
+        if s.get("zone") != lim.get("zone"):
+            problems.append(f"{s['strategy']} zone {s.get('zone')}, want {lim.get('zone')}")
         for replay_name, (days, totals, _) in tallies.items():
             want = expected_run(s["strategy"], limits, days, totals, first_day, last_day)
             got = s["declared" if replay_name == "declared" else "without_pacing"]
@@ -286,7 +331,6 @@ def main():
             summary.append(f"{s['strategy']} {replay_name}: {want['grants']} grants, {want['reached']} reached, "
                            f"budget {Decimal(want['budget_spent']) / 1000000}, runs out {want['budget_runs_out']} / "
                            f"{want['stock_runs_out']}, refused by pacing {want['rejected_pacing']}")
-    pools = pools_of(source)
     got_pools = fc.get("pools", [])
     if sorted("pool:" + p["pool"] for p in got_pools) != sorted(pools):
         problems.append(f"pools {[p['pool'] for p in got_pools]}, want {sorted(pools)}")
@@ -297,6 +341,8 @@ def main():
             problems.append(f"{key} budget {p['budget']}")
         if p["stock"] != lim.get("stock"):
             problems.append(f"{key} stock {p['stock']}")
+        if p.get("zone") != lim.get("zone"):
+            problems.append(f"{key} zone {p.get('zone')}, want {lim.get('zone')}")
         for replay_name, (days, totals, _) in tallies.items():
             want = expected_run(key, pools, days, totals, first_day, last_day)
             got = p["declared" if replay_name == "declared" else "without_pacing"]
@@ -316,8 +362,9 @@ def main():
         return 1
     for line in summary:
         print(line)
+    zone_list = ", ".join(sorted({z for z in zones.values()}))
     print(f"ok: {len(fc['strategies'])} strategies and {len(got_pools)} pools x {last_day - first_day + 1} days "
-          "equal the independent count")
+          f"(local days of {zone_list}) equal the independent count")
     return 0
 
 

@@ -5,6 +5,8 @@
 #   - examples/forecast_double11_2027.crm over the demo shop's 2026 log shifted 365 days (a
 #     paced strategy, so the replay without pacing too; a budget and a stock that run out);
 #   - the bundled examples/double11.crm over the same log, not shifted;
+#   - days in the strategies' zones: a copy of the 2027 example with `zone "Asia/Shanghai"` and
+#     one strategy in America/New_York, its per-day rows on those local calendars;
 #   - --shift-to gives the same forecast as the equivalent --shift; table and CSV agree with JSON;
 #   - no ledger is touched: --state is refused (exit 2) and the file is left byte for byte;
 #   - errors: a bad event line as FILE:LINE (exit 1), usage (exit 2).
@@ -43,6 +45,34 @@ EOF
   --shift 0d --format json >d11.json 2>d11.err || fail "double11: $(cat d11.err)"
 python3 "$HERE/forecast_check.py" --crm "$crm" --forecast d11.json --events "$events" --profiles "$profiles" \
   --shift-seconds 0 -I "$ROOT/examples" "$ROOT/examples/double11.crm" || fail "double11 differs from the independent count"
+
+# Days in the strategies' zones: the program's default zone Asia/Shanghai, and d11_followup in
+# America/New_York. The independent count buckets each decision by the same local calendar
+# (zoneinfo). The cashback's window is Shanghai's 11 November: all its grants fall on that one
+# local day, where the UTC count above spreads them over 10 and 11 November.
+sed -e 's|^import shop.schema$|import shop.schema\nzone "Asia/Shanghai"|' \
+    -e 's|^    priority: 6$|    priority: 6\n    zone: "America/New_York"|' "$p27" >zoned.crm
+grep -q '^zone "Asia/Shanghai"' zoned.crm && grep -q 'zone: "America/New_York"' zoned.crm || fail "the zoned copy: $(cat zoned.crm)"
+"$crm" forecast zoned.crm -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d --format json \
+  >zoned.json 2>zoned.err || fail "forecast zoned: $(cat zoned.err)"
+python3 "$HERE/forecast_check.py" --crm "$crm" --forecast zoned.json --events "$events" --profiles "$profiles" \
+  --shift-seconds 31536000 -I "$ROOT/examples" zoned.crm || fail "the zoned program differs from the independent count"
+python3 - <<'EOF' || fail "zoned days: $(head -c 3000 zoned.json)"
+import json
+z = {s["strategy"]: s for s in json.load(open("zoned.json"))["strategies"]}
+u = {s["strategy"]: s for s in json.load(open("f27.json"))["strategies"]}
+assert z["d11_presale"]["zone"] == "Asia/Shanghai" and z["d11_followup"]["zone"] == "America/New_York", z
+assert u["d11_cashback"]["zone"] == "UTC"
+days = lambda s: {d["day"]: d["grants"] for d in s["declared"]["days"] if d["grants"]}
+assert list(days(z["d11_cashback"])) == ["2027-11-11"], days(z["d11_cashback"])
+assert len(days(u["d11_cashback"])) == 2, days(u["d11_cashback"])
+assert sum(days(z["d11_cashback"]).values()) == sum(days(u["d11_cashback"]).values())
+EOF
+"$crm" forecast zoned.crm -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d >zoned.txt ||
+  fail "zoned table"
+grep -q "^d11_followup: per day (America/New_York)" zoned.txt || fail "zoned table: $(cat zoned.txt)"
+grep -q "^days are local days of: d11_presale Asia/Shanghai, d11_cashback Asia/Shanghai, d11_followup America/New_York" \
+  zoned.txt || fail "zoned table: $(cat zoned.txt)"
 
 # --shift-to: the first event (2025-11-10) moved to 2026-11-10 is the same 365 days.
 # Budget pools: the A/B test example, and a copy whose pool holds 0.20 CNY (four SMS), so the
@@ -83,6 +113,8 @@ f = {s["strategy"]: s for s in json.load(open("f27.json"))["strategies"]}
 n = 0
 for r in csv.DictReader(open("f.csv")):
     run = f[r["strategy"]][r["replay"]]
+    if r["metric"] == "zone":  # the strategy's, on each of its runs
+        run = f[r["strategy"]]
     if r["day"]:
         run = [d for d in run["days"] if d["day"] == r["day"]][0]
     want = run[r["metric"]]

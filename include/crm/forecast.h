@@ -4,10 +4,13 @@
 //   crm::report::forecast()   replays the history in memory (no ledger is opened or written)
 //   crm::report::to_json/to_csv/to_table/to_html   the forecast as text
 //
-// Per strategy, per budget pool and per UTC day: reach, grants, deliveries, budget and stock burn, the rows
+// Per strategy, per budget pool and per day: reach, grants, deliveries, budget and stock burn, the rows
 // refused by budget, stock and pacing; the day each budget and stock runs out; and, when a
 // strategy paces, the same replay with every strategy's pacing off (the effect of pacing) and its
-// even plan. Units as in crm/report.h: money in millionths, times in microseconds (UTC).
+// even plan. A strategy's days are the local calendar days of its zone (its `zone:`, else the
+// program's `zone`, else UTC: ForecastStrategy::zone); a pool's, of its strategies' zone when they
+// share one, else of the program's. Units as in crm/report.h: money in millionths, times in
+// microseconds (UTC instants).
 // Errors: forecast() returns ok = false with `error` ("FILE:LINE: ..." for a bad input line);
 // nothing throws. Thread-safety: forecasts with their own options may run in parallel.
 #pragma once
@@ -38,9 +41,9 @@ struct ForecastOptions {
   bool compare_pacing = true;
 };
 
-// One replay's counts for a strategy over one UTC day (or, in totals, the whole replay).
+// One replay's counts for a strategy over one local day of its zone (or, in totals, the whole replay).
 struct ForecastCounts {
-  std::string day;                   // "2026-11-11"; empty in totals
+  std::string day;                   // "2026-11-11", the local date in the series' zone; empty in totals
   int64_t grants = 0;                // granted rows (actions)
   int64_t deliveries = 0;            // (unit, user) pairs with a granted row: what stock counts
   int64_t reached = 0;               // users with a granted row (that day; in totals, overall)
@@ -54,7 +57,7 @@ struct ForecastCounts {
   int64_t subsidy = 0;               // money: their amount
   // Cumulative to the end of the day (in totals: of the replay).
   int64_t budget_spent_to_date = 0, deliveries_to_date = 0, reached_to_date = 0;
-  // The even plan by the end of the day (paced strategies with a window: budget, stock x the
+  // The even plan by the end of the (local) day (paced strategies with a window: budget, stock x the
   // elapsed share of the `when:` window); -1 when there is none.
   int64_t planned_budget_to_date = -1, planned_stock_to_date = -1;
 };
@@ -62,8 +65,10 @@ struct ForecastCounts {
 // One replay of a strategy.
 struct ForecastRun {
   ForecastCounts totals;
-  std::vector<ForecastCounts> days;  // every day from the first to the last with a decision (of any strategy, either replay)
-  // The UTC day the budget (stock) runs out: the first day a row is refused for it, or its
+  // Every day from the first to the last with a decision (of any strategy or pool, either replay,
+  // each decision's day in the zone of the series it counts in): the same dates for every series.
+  std::vector<ForecastCounts> days;
+  // The (local) day the budget (stock) runs out: the first day a row is refused for it, or its
   // spent amount (deliveries) reaches the declared budget (stock); empty when it lasts.
   std::string budget_runs_out, stock_runs_out;
 };
@@ -77,6 +82,7 @@ struct ForecastStrategy {
   bool paced = false;        // `pacing even`
   bool has_window = false;
   int64_t window_from = 0, window_to = 0;  // the `when:` window [from, to), microseconds
+  std::string zone;                        // whose calendar its days are: "Asia/Shanghai", "+08:00", "UTC"
   ForecastRun run;                         // as declared
   bool has_unpaced = false;                // a replay with pacing off was made
   ForecastRun unpaced;                     // every strategy's pacing off
@@ -94,6 +100,7 @@ struct ForecastPool {
   int64_t budget = 0;  // money (millionths of budget_currency)
   std::string budget_currency;
   int64_t stock = -1;  // -1: unlimited
+  std::string zone;    // whose calendar its days are (its strategies' zone if they share one, else the program's)
   ForecastRun run;
   bool has_unpaced = false;
   ForecastRun unpaced;  // every strategy's pacing off

@@ -213,4 +213,61 @@ strategy texts for business "mall" {
   EXPECT_NE(table.find("pool shared"), std::string::npos) << table;
 }
 
+// Days are each strategy's local days: the program's default zone +08:00 for `east`, its own
+// America/New_York for `west`, across the night New York moves its clocks forward (8 March
+// 2026, 02:00 EST = 07:00Z). By hand, for each visit: UTC, +08:00, New York.
+//   v1 03-07T15:00Z   03-07 23:00   03-07 10:00 EST
+//   v2 03-07T17:00Z   03-08 01:00   03-07 12:00 EST
+//   v3 03-08T04:30Z   03-08 12:30   03-07 23:30 EST
+//   v4 03-08T07:30Z   03-08 15:30   03-08 03:30 EDT
+TEST(Forecast, DaysAreTheLocalDaysOfEachStrategysZone) {
+  auto out = crm::compile_modules({{"zones", R"(
+zone "+08:00"
+event Visit { page: String }
+resource coupon c { discount: 1 CNY }
+strategy east {
+    who: true
+    when: on Visit
+    what: grant c via App
+}
+strategy west {
+    who: true
+    when: on Visit
+    what: grant c via App
+    zone: "America/New_York"
+}
+)"}});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string events;
+  const char* at[] = {"2026-03-07T15:00:00Z", "2026-03-07T17:00:00Z", "2026-03-08T04:30:00Z", "2026-03-08T07:30:00Z"};
+  for (int i = 0; i < 4; ++i)
+    events += "{\"id\":\"v" + std::to_string(i + 1) + "\",\"type\":\"Visit\",\"user\":\"u" + std::to_string(i + 1) +
+              "\",\"time\":\"" + at[i] + "\",\"page\":\"home\"}\n";
+  Forecast f = run(out.program, ForecastOptions{}, events);
+  ASSERT_TRUE(f.ok) << f.error;
+  ASSERT_EQ(f.strategies.size(), 2u);
+  const ForecastStrategy &east = f.strategies[0], &west = f.strategies[1];
+  EXPECT_EQ(east.zone, "+08:00");
+  EXPECT_EQ(west.zone, "America/New_York");
+  for (const ForecastStrategy* s : {&east, &west}) {
+    ASSERT_EQ(s->run.days.size(), 2u) << s->name;
+    EXPECT_EQ(s->run.days[0].day, "2026-03-07");
+    EXPECT_EQ(s->run.days[1].day, "2026-03-08");
+    EXPECT_EQ(s->run.totals.grants, 4);
+  }
+  EXPECT_EQ(east.run.days[0].grants, 1);
+  EXPECT_EQ(east.run.days[1].grants, 3);
+  EXPECT_EQ(east.run.days[1].reached, 3);
+  EXPECT_EQ(west.run.days[0].grants, 3);
+  EXPECT_EQ(west.run.days[0].reached_to_date, 3);
+  EXPECT_EQ(west.run.days[1].grants, 1);
+  EXPECT_EQ(west.run.days[1].reached_to_date, 4);
+  const std::string json = to_json(f), csv = to_csv(f), table = to_table(f);
+  EXPECT_NE(json.find("\"strategy\":\"west\","), std::string::npos);
+  EXPECT_NE(json.find("\"zone\":\"America/New_York\",\n \"declared\":"), std::string::npos) << json;
+  EXPECT_NE(csv.find("declared,east,,zone,+08:00\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("declared,west,2026-03-07,grants,3\n"), std::string::npos) << csv;
+  EXPECT_NE(table.find("days are local days of: east +08:00, west America/New_York\n"), std::string::npos) << table;
+}
+
 }  // namespace
