@@ -28,6 +28,7 @@
 #include "bytecode/program.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
+#include "runtime/state/ledger_names.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 
@@ -253,7 +254,7 @@ struct Builder {
   }
   void finish_rejections() {
     for (const auto& [k, rows] : rejections)
-      r.rejections.push_back({strategies[k >> 33], (k >> 32) & 1 ? "held" : "rejected", reasons[uint32_t(k)], rows});
+      r.rejections.push_back({strategies[k >> 33], std::string((k >> 32) & 1 ? state::outcome::Held : state::outcome::Rejected), reasons[uint32_t(k)], rows});
     std::sort(r.rejections.begin(), r.rejections.end(), [](const Rejection& a, const Rejection& b) {
       return std::tie(a.strategy, a.outcome, a.reason) < std::tie(b.strategy, b.outcome, b.reason);
     });
@@ -395,11 +396,11 @@ struct Builder {
     // escaped), so finding it marks a message.
     bool ok = sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK ||
               sqlite3_prepare_v2(db,
                                  "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code FROM crm_ledger ORDER BY seq",
+                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
       r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
@@ -416,14 +417,35 @@ struct Builder {
     uint32_t last_user = kAll, last_strategy = kAll;
     std::vector<uint32_t> delivery_channels, delivery_codes;
     int rc;
+    // The ledger's outcome names (runtime/engine/decisions.def), each compared once per row; a
+    // row with another outcome or reason was not written by crm, and the report would count it
+    // as nothing: it is refused as the engine refuses it at open (docs/semantics.md).
+    enum class Kind { Granted, Rejected, Held, Control, Redeemed, Rollout, Other };
+    auto kind_of = [](std::string_view o) {
+      namespace n = state::outcome;
+      return o == n::Granted ? Kind::Granted : o == n::Rejected ? Kind::Rejected : o == n::Held ? Kind::Held
+             : o == n::Control ? Kind::Control : o == n::Redeemed ? Kind::Redeemed : o == n::Rollout ? Kind::Rollout
+                               : Kind::Other;
+    };
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       ++r.ledger_rows;
-      std::string_view outcome = text(4);
+      std::string_view outcome_text = text(4);
+      const Kind outcome = kind_of(outcome_text);
+      const std::string_view reason_text = text(5);
+      if ((outcome == Kind::Other && !state::is_outcome_name(outcome_text)) ||
+          (!reason_text.empty() && !state::is_reason_name(reason_text))) {
+        const bool bad_outcome = outcome == Kind::Other && !state::is_outcome_name(outcome_text);
+        r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
+                              "the ledger was changed outside crm, and its figures would be wrong",
+                              path, sqlite3_column_int64(st, 14), bad_outcome ? "outcome" : "reason",
+                              bad_outcome ? outcome_text : reason_text);
+        break;
+      }
       std::string_view strategy = text(3);
       if (strategy.empty()) continue;  // a redemption of nothing this program granted
       // A roll-out's choice is no user's decision (its numbers are in its JSON); the rows decided
       // for the rest of the audience after it are treated rows of the strategy like any other.
-      if (outcome == "rollout") {
+      if (outcome == Kind::Rollout) {
         last_strategy = kAll;
         continue;
       }
@@ -436,14 +458,14 @@ struct Builder {
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = floor_day(at);
       const bool message = sqlite3_column_int(st, 11) != 0;
-      const bool granted = outcome == "granted";
-      const bool decision = granted || outcome == "rejected" || outcome == "held" || outcome == "control";
+      const bool granted = outcome == Kind::Granted;
+      const bool decision = granted || outcome == Kind::Rejected || outcome == Kind::Held || outcome == Kind::Control;
       if (decision) {
         Pair& p = pair(s, u);
         if (p.first_decision == INT64_MAX) p.first_decision = at;
-        if (outcome == "control") p.control = true;
+        if (outcome == Kind::Control) p.control = true;
         else p.treated = true;
-        if (std::string_view arm = text(10); !arm.empty() && outcome != "control") p.arm = arm_ids(arm);
+        if (std::string_view arm = text(10); !arm.empty() && outcome != Kind::Control) p.arm = arm_ids(arm);
       }
       if (granted) {
         std::string_view unit = text(0);
@@ -491,8 +513,8 @@ struct Builder {
         }
       } else {
         last_strategy = kAll;  // another row ends the delivery
-        if (outcome == "rejected" || outcome == "held") {
-          const bool held = outcome == "held";
+        if (outcome == Kind::Rejected || outcome == Kind::Held) {
+          const bool held = outcome == Kind::Held;
           each(s, ch, day, cd, [&](Acc& a) {
             (held ? a.row.held : a.row.rejected)++;
             // A held message's cost is reserved (and spent) when it is held; its release costs nothing again.
@@ -502,11 +524,11 @@ struct Builder {
             }
           });
           if (held && message) pair(s, u).cost += amount;
-          const uint32_t why = reason_ids(text(5));
+          const uint32_t why = reason_ids(reason_text);
           rejections[(uint64_t(s) << 33) | (uint64_t(held) << 32) | why]++;
         }
-        else if (outcome == "control") each(s, ch, day, cd, [](Acc& a) { a.row.control++; });
-        else if (outcome == "redeemed") {
+        else if (outcome == Kind::Control) each(s, ch, day, cd, [](Acc& a) { a.row.control++; });
+        else if (outcome == Kind::Redeemed) {
           const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
           each(s, ch, day, cd, [&](Acc& a) {
             a.row.redeemed++;
@@ -522,7 +544,7 @@ struct Builder {
         }
       }
     }
-    if (rc != SQLITE_DONE) r.error = fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) r.error = fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     sqlite3_close(db);
     if (r.error.empty()) group_deliveries();

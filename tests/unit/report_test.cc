@@ -644,6 +644,27 @@ void exec_sql(const std::string& db, const char* sql) {
   sqlite3_close(h);
 }
 
+// A row with an outcome or reason crm never writes (a hand edit) would count for nothing in
+// every figure; the report refuses the ledger and names the row, as the engine does at open.
+TEST(Report, RowsCrmNeverWritesAreRefused) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("foreign", events);
+  const std::string db = o.state.substr(7);
+  ASSERT_TRUE(build(o).ok);
+  exec_sql(db, "UPDATE crm_ledger SET outcome = 'Granted' WHERE seq = 2");
+  Report r = build(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("ledger row 2 has outcome `Granted`, which crm never writes"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(db), std::string::npos) << r.error;
+  exec_sql(db, "UPDATE crm_ledger SET outcome = 'granted', reason = 'budget?' WHERE seq = 2");
+  r = build(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("ledger row 2 has reason `budget?`"), std::string::npos) << r.error;
+  exec_sql(db, "UPDATE crm_ledger SET reason = NULL WHERE seq = 2");
+  EXPECT_TRUE(build(o).ok);
+}
+
 // Without the program, the sample ratio is checked against the split the ledger recorded with
 // the program that ran the strategy (crm_strategies.split, schema version 4).
 TEST(Report, SampleRatioIsCheckedAgainstTheSplitTheLedgerRecorded) {
