@@ -126,7 +126,7 @@ int cmd_report(int argc, char** argv) {
   std::string state, events, out_path, format = "table", window = "14d", silent = "30d", confidence = "0.95";
   report::Options o;
   Command c("report", "report [PROGRAM...] --state sqlite:PATH [--events E.jsonl] [--format table|json|csv]",
-            "Measures what the strategies recorded in a ledger did: per strategy, channel and UTC day the\n"
+            "Measures what the strategies recorded in a ledger did: per strategy, channel and day (UTC, or --zone) the\n"
             "indicators of docs/indicators.md (grants, reach, conversion, redemption, subsidy, recall, ROI),\n"
             "and for every strategy with a control group the experiment: per arm users, visit and\n"
             "conversion rates and spend per user, uplifts with 95% intervals and p-values, the incremental\n"
@@ -141,6 +141,7 @@ int cmd_report(int argc, char** argv) {
   c.option("--window", window, "DURATION", "attribution window after a delivery (default 14d; also h, m, s)");
   c.option("--silent", silent, "DURATION", "a silent user had no order for this long before (default 30d)");
   c.option("--confidence", confidence, "LEVEL", "of the intervals (default 0.95)");
+  c.option("--zone", o.zone, "ZONE", "count days in this zone: Asia/Shanghai, +08:00 (default UTC)");
   c.option("--visit-type", o.visit_type, "TYPE", "the event type of a visit (default Visit)");
   c.option("--order-type", o.order_type, "TYPE", "the event type of an order (default Order)");
   c.option("--amount-field", o.amount_field, "FIELD", "an order's amount (default amount)");

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <cmath>
 #include <cstdlib>
 #include <istream>
@@ -30,6 +31,7 @@
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/ledger_names.h"
 #include "support/civil_time.h"
+#include "support/time_zone.h"
 #include "support/decimal.h"
 
 namespace crm::report {
@@ -211,6 +213,8 @@ class UserTable {
 
 struct Builder {
   const Options& o;
+  support::ZoneRules zone;  // Options::zone: the per-day rows are its local days
+  int64_t day_of(int64_t at) const { return zone.transitions.empty() ? floor_day(at + zone.initial_offset) : zone.local_day(at); }
   Report& r;
   Interner strategy_ids, channel_ids, reason_ids, arm_ids, code_ids;
   std::vector<std::string> arms, codes;
@@ -456,7 +460,7 @@ struct Builder {
       std::string_view code_text = text(13);
       const uint32_t cd = code_text.empty() ? kAll : code_ids(code_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
-      const int64_t day = floor_day(at);
+      const int64_t day = day_of(at);
       const bool message = sqlite3_column_int(st, 11) != 0;
       const bool granted = outcome == Kind::Granted;
       const bool decision = granted || outcome == Kind::Rejected || outcome == Kind::Held || outcome == Kind::Control;
@@ -662,7 +666,7 @@ struct Builder {
         // end; an order counts once per channel and once per code of the delivery.
         const uint32_t mark = is_order ? kVisited | kConverted : kVisited;
         if (is_order) {
-          const int64_t day = floor_day(at);
+          const int64_t day = day_of(at);
           for (Acc* a : {&acc(p.strategy, kAll, 0, false), &acc(p.strategy, kAll, day, true)}) {
             a->row.orders_after++;
             a->row.sales_after += value;
@@ -724,9 +728,9 @@ struct Builder {
       by_channel.clear();
       by_code.clear();
       for (auto d = b; d != e;) {
-        const int64_t day = floor_day(d->at);
+        const int64_t day = day_of(d->at);
         uint32_t marks = 0;
-        for (; d != e && floor_day(d->at) == day; ++d) {
+        for (; d != e && day_of(d->at) == day; ++d) {
           marks |= d->tag;
           if (const uint32_t ch = channel_of(*d); ch != kAll) add_marks(by_channel, ch, d->tag);
           if (const uint32_t code = code_of(*d); code != kAll) add_marks(by_code, code, d->tag);
@@ -1034,7 +1038,15 @@ Report build(const Options& options) {
       r.error = "the attribution window and the silent period must be positive";
       return r;
     }
+    std::string zone_error;
+    std::optional<support::ZoneRules> zone = support::load_zone(options.zone.empty() ? "UTC" : options.zone, zone_error);
+    if (!zone) {
+      r.error = "--zone: " + zone_error;
+      return r;
+    }
+    r.options.zone = zone->name;
     Builder b(options, r);
+    b.zone = std::move(*zone);
     if (prog)
       for (const auto& res : prog->resources) b.funders[res.name] = res.funders;
     if (!b.read_ledger() || !b.read_events()) return r;

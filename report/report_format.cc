@@ -122,9 +122,9 @@ std::string object(const std::function<void(const Visit&)>& fields) {
 std::string to_json(const Report& r) {
   const Options& o = r.options;
   std::string out = "{";
-  out += fmt::format("\"state\":{},\"window_days\":{},\"silent_days\":{},\"confidence\":{},\"ledger_rows\":{},\"events\":{}",
+  out += fmt::format("\"state\":{},\"window_days\":{},\"silent_days\":{},\"confidence\":{},\"zone\":{},\"ledger_rows\":{},\"events\":{}",
                      q(o.state), num(double(o.window_micros) / 86'400'000'000.0),
-                     num(double(o.silent_micros) / 86'400'000'000.0), num(o.confidence), r.ledger_rows, r.events);
+                     num(double(o.silent_micros) / 86'400'000'000.0), num(o.confidence), q(o.zone), r.ledger_rows, r.events);
   out += ",\n\"indicators\":[";
   for (size_t k = 0; k < r.indicators.size(); ++k) {
     const Indicators& i = r.indicators[k];
@@ -242,6 +242,7 @@ std::string to_table(const Report& r) {
   auto cur = [](double units) { return std::isfinite(units) ? fmt::format("{:.2f}", units / 1e6) : std::string("-"); };
   auto rat = [](double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : std::string("-"); };
   if (!r.indicators.empty()) {
+    if (r.options.zone != "UTC") out += fmt::format("days are local days of {}\n", r.options.zone);
     out += fmt::format("{:<24} {:<10} {:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", "strategy",
                        "channel", "day", "granted", "reached", "reach", "convert", "redeem", "recall", "sales after",
                        "cost", "cost/user", "roi");

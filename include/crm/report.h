@@ -45,10 +45,14 @@ struct Options {
   std::string visit_type = "Visit", order_type = "Order", amount_field = "amount";
   double confidence = 0.95;
   double srm_p_threshold = 0.001;   // a sample-ratio mismatch below this p-value (GrowthBook's default)
+  // The zone whose calendar days the per-day rows count (`day`, and deliveries and orders by
+  // day): an IANA name ("Asia/Shanghai", read from the system's time-zone database) or a fixed
+  // offset ("+08:00"); "UTC" by default. An unknown zone is an error of build().
+  std::string zone = "UTC";
 };
 
 // One row of indicators: a strategy as a whole (channel and day empty), or one channel or one
-// day (UTC) of its deliveries, or (Report::codes) one code of its actions. Counts are users
+// day (a local day of Options::zone, UTC by default) of its deliveries, or (Report::codes) one code of its actions. Counts are users
 // unless named otherwise.
 struct Indicators {
   std::string strategy, channel, day;

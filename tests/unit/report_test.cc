@@ -2,6 +2,8 @@
 // indicators of `crm report` over a small ledger counted by hand (docs/indicators.md).
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -229,6 +231,41 @@ TEST(Report, IndicatorsOfASmallCampaignAreCountedAsDefined) {
   EXPECT_NE(csv.find("indicators,welcome,App,,,new_customers,\n"), std::string::npos) << csv;
   EXPECT_NE(json.find("\"subsidy\":10,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"recall_rate\":1,"), std::string::npos) << json;
+}
+
+// Per-day rows count the calendar days of Options::zone: the grants at 10:00 UTC on 1 March and
+// the redemption a day later fall on 28 February and 1 March at UTC-11 (Pago Pago, by name and
+// as a fixed offset), and on 2 and 3 March at UTC+14; the strategy's totals do not move.
+TEST(Report, DaysAreTheLocalDaysOfTheGivenZone) {
+  std::string events;
+  Options o;
+  o.state = record_ledger("zone", events);
+  for (const auto& [zone, granted_day, redeemed_day] :
+       {std::tuple<const char*, const char*, const char*>{"Pacific/Pago_Pago", "2026-02-28", "2026-03-01"},
+        {"-11:00", "2026-02-28", "2026-03-01"},
+        {"+14:00", "2026-03-02", "2026-03-03"}}) {
+    SCOPED_TRACE(zone);
+    std::istringstream in(events);
+    o.events = &in;
+    o.zone = zone;
+    Report r = build(o);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(r.indicators.size(), 4u);
+    EXPECT_EQ(r.indicators[0].granted, 4);
+    EXPECT_EQ(r.indicators[0].converted, 1);
+    EXPECT_EQ(r.indicators[2].day, granted_day);
+    EXPECT_EQ(r.indicators[2].granted, 4);
+    EXPECT_EQ(r.indicators[2].converted, 1);
+    EXPECT_EQ(r.indicators[3].day, redeemed_day);
+    EXPECT_EQ(r.indicators[3].redeemed, 1);
+    EXPECT_NE(to_json(r).find(std::string("\"zone\":\"") + zone + "\""), std::string::npos);
+    EXPECT_NE(to_table(r).find(std::string("days are local days of ") + zone), std::string::npos);
+  }
+  o.events = nullptr;
+  o.zone = "Asia/Shangai";
+  Report bad = build(o);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.error.find("unknown time zone `Asia/Shangai`"), std::string::npos) << bad.error;
 }
 
 // The same campaign with an SMS sent with the coupon, at 0.10 CNY a message: the messages are
