@@ -185,7 +185,7 @@ constexpr const char* kPageScript = R"js(
     }
     chart('daily', 'Deliveries and conversions per day', {
       xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: 'users / deliveries' }, series },
-      'Converted: users with an order in the attribution window after that day\u2019s delivery.');
+      'Days are local days of ' + (R.zone || 'UTC') + '. Converted: users with an order in the attribution window after that day\u2019s delivery.');
   }
   // 3. Uplift per arm, with its interval: per experiment the whole treatment, then each A/B/n
   // arm (arm_uplifts), each against the control group; the rates in one chart (percentage
