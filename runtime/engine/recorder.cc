@@ -224,6 +224,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
     if (slot) *slot = r;
     else units_of(unit.kind).insert_or_assign(unit.id, r);
+    if (fresh_) for (size_t i = first; i < out.size(); ++i) fresh_->push_back(out[i].json);
     return true;
   }
   store_error_ = err;
