@@ -181,6 +181,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
   }
   std::vector<std::string> decided;
   e->collect_fresh(&decided);
+  e->quiet_replays(true);  // their decisions were reported by the old engine
   bool replayed = false;
   try {
     replayed = journal.replay(*e, error);
@@ -188,6 +189,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
     error = ex.what();
   }
   e->collect_fresh(nullptr);
+  e->quiet_replays(false);
   if (!replayed) {
     std::string err;
     if (e->decided_units() > 0) {

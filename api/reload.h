@@ -1,4 +1,4 @@
-// reload.h - hot reload of crm::Run and crm::Runtime (docs/operations.md, "Hot reload";
+// reload.h - hot reload of crm::Run and crm::Runtime (docs/semantics.md, "Hot reload";
 // library-internal).
 //
 // A reload is a restart with the new program, done in the process: the running engine commits,

@@ -505,6 +505,7 @@ int cmd_run(int argc, char** argv) {
       return true;
     }
     crm::Error e;
+    auto began = std::chrono::steady_clock::now();
     if (!run.reload(next.program, o.allow_program_change, decisions, e)) {
       if (e.kind == crm::ErrorKind::Internal) {
         internal_failure = true, internal_error = e;
@@ -516,7 +517,8 @@ int cmd_run(int argc, char** argv) {
       return true;
     }
     ++reloads;
-    std::cerr << "crm: note: reloaded the program " << where << "\n";
+    std::cerr << fmt::format("crm: note: reloaded the program {} ({:.3f} s)\n", where,
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
     return collect();
   };

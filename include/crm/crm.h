@@ -244,7 +244,7 @@ CRM_API crm_status crm_runtime_finish(crm_runtime* runtime, crm_decisions** out)
  * runtime then refuses events. Thread-safe. */
 CRM_API crm_status crm_runtime_commit(crm_runtime* runtime);
 
-/* Hot reload (docs/operations.md, "Hot reload"), as crm::Runtime::enable_reload and reload.
+/* Hot reload (docs/semantics.md, "Hot reload"), as crm::Runtime::enable_reload and reload.
  * crm_runtime_enable_reload: keep the runtime's input (in a temporary file) so that a program
  * can be swapped in; after crm_runtime_new and before any profile or event (without a ledger
  * it keeps one in memory, so repeated event ids are then answered from it). Thread-safe.

@@ -154,7 +154,7 @@ class Run {
   void set_timer_limits(size_t per_user, size_t total);
   size_t pending_timers() const;
 
-  // ---- hot reload (docs/operations.md, "Hot reload") ---------------------------------------
+  // ---- hot reload (docs/semantics.md, "Hot reload") ---------------------------------------
   // Keep what the Run is given (profiles, event lines, clock moves) so reload() can hand it to
   // a new program. After open_state and before any profile or event; without open_state it
   // opens "memory" (an in-memory ledger, so a repeated event id is then answered from it). The

@@ -278,7 +278,7 @@ class Runtime {
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   bool commit(std::string& error);
 
-  // Hot reload (docs/operations.md, "Hot reload"). enable_reload keeps what the runtime is
+  // Hot reload (docs/semantics.md, "Hot reload"). enable_reload keeps what the runtime is
   // given (profiles, events, clock moves) in a temporary file so that reload() can hand it to
   // a new program; call it after open_state (without one it opens "memory": an in-memory ledger,
   // so repeated event ids are then answered from it) and before any profile or event.

@@ -111,6 +111,8 @@ class Engine {
   size_t decided_units() const { return recorder_.decided_units(); }  // units decided (not replayed) in this run
   // The JSON of every decision recorded from now on is also appended to `sink` (null: stop).
   void collect_fresh(std::vector<std::string>* sink) { recorder_.collect_fresh(sink); }
+  // Decisions of units already in the ledger are not read back while set (hot reload).
+  void quiet_replays(bool quiet) { recorder_.quiet_replays(quiet); }
 
   // Streaming. Each user's events must arrive in time order; an event earlier than the same
   // user's previous one is refused (returns false). Different users' events may interleave.

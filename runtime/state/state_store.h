@@ -183,7 +183,7 @@ class StateStore {
   // Makes every appended unit durable (atomically: a crash keeps all of a group or none).
   virtual bool commit(std::string& error) = 0;
   // Discards every unit appended since the last commit (a hot reload refused after its new
-  // engine appended units: docs/operations.md, "Hot reload"). The counters of quotas() are
+  // engine appended units: docs/semantics.md, "Hot reload"). The counters of quotas() are
   // not rebuilt here: load() does that. False when the store cannot (the default).
   virtual bool rollback(std::string& error) {
     error = "state " + describe() + " cannot discard uncommitted units";

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# reload.sh CRM - hot reload under load (issue 15 item 6; docs/operations.md, "Hot reload"):
+# reload.sh CRM - hot reload under load (issue 15 item 6; docs/semantics.md, "Hot reload"):
 # `crm run --reload-on SIGHUP --state sqlite:...` reads a stream of 6000 events from a fifo while
 # the strategy file is edited and SIGHUP is sent several times mid-stream: a program with a
 # strategy removed and one added (applied), one that does not compile and one whose counters
@@ -131,7 +131,7 @@ def fail(msg):
     sys.exit(1)
 err = open(tmp + "/err.txt").read()
 # Where each reload happened (the line of the fifo it came before) and whether it was applied.
-events = re.findall(r"^crm: (?:note: reloaded the program before \S+:(\d+)$|reload before \S+:(\d+)(?: refused|: reload refused))", err, re.M)
+events = re.findall(r"^crm: (?:note: reloaded the program before \S+:(\d+) \([0-9.]+ s\)$|reload before \S+:(\d+)(?: refused|: reload refused))", err, re.M)
 steps = [(int(a), True) if a else (int(b), False) for a, b in events]
 applied = [line for line, ok in steps if ok]
 refused = [line for line, ok in steps if not ok]

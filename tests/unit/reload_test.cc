@@ -1,4 +1,4 @@
-// reload_test.cc - hot reload (issue 15 item 6; docs/operations.md, "Hot reload"):
+// reload_test.cc - hot reload (issue 15 item 6; docs/semantics.md, "Hot reload"):
 // Runtime::reload, Run::reload and crm_runtime_reload swap the program between two events.
 // Unchanged strategies keep stock, per-user counts, A/B arms and pending timers; changed ones
 // follow compare_programs; a refused reload leaves the running program in place; no event is
