@@ -202,8 +202,13 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
     give_back();
     return nullptr;
   }
-  // The summary counts what the stream did, once: the old engine's counts go on.
+  // The summary counts what the stream did, once: the old engine's counts go on, plus the
+  // outcomes of units the new program decided now (units answered from the ledger count none).
+  engine::Stats now = e->stats();
   e->stats() = old.stats();
+  auto& st = e->stats();
+  st.granted += now.granted, st.rejected += now.rejected, st.control += now.control, st.held += now.held;
+  st.redeemed += now.redeemed, st.redeem_rejected += now.redeem_rejected, st.expired += now.expired;
   notices = e->notices();
   fresh = std::move(decided);
   return e;
