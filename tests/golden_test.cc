@@ -35,6 +35,7 @@
 #include "bytecode/builtins.h"
 #include "bytecode/program.h"
 #include "runtime/engine/decision.h"
+#include "runtime/engine/json_line.h"
 
 namespace fs = std::filesystem;
 
@@ -342,6 +343,18 @@ TEST(Docs, BuiltinReferenceIsCurrent) {
   compare_generated("docs/language.md", "builtins", "bytecode/builtins.def", table);
 }
 
+// "granted, rejected" -> {granted, rejected}: the outcomes column of decisions.def.
+static std::vector<std::string> outcome_list(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < text.size();) {
+    size_t j = text.find(", ", i);
+    if (j == std::string::npos) j = text.size();
+    out.push_back(text.substr(i, j - i));
+    i = j + 2;
+  }
+  return out;
+}
+
 // docs/semantics.md's table of outcomes and reasons is generated from runtime/engine/decisions.def
 // (the table the engine's enums, the JSON decision stream and the ledger's names come from).
 TEST(Docs, DecisionTableIsCurrent) {
@@ -351,17 +364,64 @@ TEST(Docs, DecisionTableIsCurrent) {
   table += "\n| reason | carried by | meaning |\n|---|---|---|\n";
   for (const auto& r : crm::engine::all_reasons()) {
     std::string by;
-    std::string outcomes = r.outcomes;
-    for (size_t i = 0; i < outcomes.size();) {
-      size_t j = outcomes.find(", ", i);
-      if (j == std::string::npos) j = outcomes.size();
-      by += (by.empty() ? "`" : ", `") + outcomes.substr(i, j - i) + "`";
-      i = j + 2;
-    }
+    for (const auto& o : outcome_list(r.outcomes)) by += (by.empty() ? "`" : ", `") + o + "`";
     table += std::string("| `") + r.name + "` | " + by + " | " + r.meaning + " |\n";
+  }
+  table += "\nThe members of a record, in the order they are written:\n\n| member | carried by | meaning |\n|---|---|---|\n";
+  for (const auto& f : crm::engine::all_fields()) {
+    std::string by = f.outcomes == std::string("every") ? "every record" : "";
+    for (const auto& o : by.empty() ? outcome_list(f.outcomes) : std::vector<std::string>{})
+      by += (by.empty() ? "`" : ", `") + o + "`";
+    table += std::string("| `") + f.name + "` | " + by + " | " + f.meaning + " |\n";
   }
   table += "\n";
   compare_generated("docs/semantics.md", "decisions", "runtime/engine/decisions.def", table);
+}
+
+// The decision records the run goldens hold (every kind of record crm writes, 750 and more) are
+// read member by member against decisions.def's CRM_FIELD table: each member is a row of it,
+// carried only by the outcomes its row lists, and every row is met at least once (a row no
+// record carries would document a member that does not exist).
+TEST(Docs, EveryRecordMemberIsInTheFieldTable) {
+  InRoot root;
+  std::map<std::string, std::set<std::string>> allowed;  // key -> outcomes; empty: every
+  for (const auto& f : crm::engine::all_fields()) {
+    auto& set = allowed[f.name];
+    if (f.outcomes != std::string("every"))
+      for (const auto& o : outcome_list(f.outcomes)) set.insert(o);
+  }
+  std::set<std::string> outcomes;
+  for (const auto& o : crm::engine::all_outcomes()) outcomes.insert(o.name);
+  std::set<std::string> met;
+  size_t records = 0;
+  for (const auto& entry : fs::recursive_directory_iterator("tests/golden")) {
+    if (entry.path().extension() != ".out") continue;
+    std::istringstream lines(read(entry.path()));
+    std::string line;
+    for (int n = 1; std::getline(lines, line); ++n) {
+      if (line.rfind("{\"event\":", 0) != 0) continue;
+      std::vector<crm::engine::JsonMember> members;
+      std::string error;
+      ASSERT_TRUE(crm::engine::parse_json_object(line, members, error)) << entry.path() << ":" << n << ": " << error;
+      ++records;
+      std::string outcome;
+      for (const auto& m : members)
+        if (m.key == "outcome") outcome = m.value.text;
+      EXPECT_TRUE(outcomes.count(outcome)) << entry.path() << ":" << n << ": outcome `" << outcome << "`";
+      for (const auto& m : members) {
+        auto it = allowed.find(m.key);
+        if (it == allowed.end()) {
+          ADD_FAILURE() << entry.path() << ":" << n << ": member `" << m.key << "` is not in decisions.def";
+          continue;
+        }
+        EXPECT_TRUE(it->second.empty() || it->second.count(outcome))
+            << entry.path() << ":" << n << ": member `" << m.key << "` in a `" << outcome << "` record";
+        met.insert(m.key);
+      }
+    }
+  }
+  EXPECT_GT(records, 500u);
+  for (const auto& [key, _] : allowed) EXPECT_TRUE(met.count(key)) << "no golden record carries `" << key << "`";
 }
 
 // docs/language.md documents every built-in function of bytecode/builtins.def.

@@ -13,6 +13,14 @@ const char* outcome_name(Outcome o) {
   return "?";
 }
 
+std::string_view field_prefix(Field f) {
+  static constexpr std::string_view prefixes[] = {
+#define CRM_FIELD(id, key, outcomes, meaning) ",\"" key "\":",
+#include "runtime/engine/decisions.def"
+  };
+  return prefixes[static_cast<size_t>(f)];
+}
+
 const char* reason_name(Reason r) {
   switch (r) {
     case Reason::None: return "";
@@ -59,6 +67,14 @@ const std::vector<DecisionName>& all_outcomes() {
 const std::vector<DecisionName>& all_reasons() {
   static const std::vector<DecisionName> table = {
 #define CRM_REASON(id, name, outcomes, meaning) {name, outcomes, meaning},
+#include "runtime/engine/decisions.def"
+  };
+  return table;
+}
+
+const std::vector<DecisionName>& all_fields() {
+  static const std::vector<DecisionName> table = {
+#define CRM_FIELD(id, key, outcomes, meaning) {key, outcomes, meaning},
 #include "runtime/engine/decisions.def"
   };
   return table;

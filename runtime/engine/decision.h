@@ -23,6 +23,13 @@ enum class Reason : uint8_t {
 #define CRM_REASON(id, name, outcomes, meaning) id,
 #include "runtime/engine/decisions.def"
 };
+// The members of a JSON decision record (Recorder::decision_json writes each through its Field).
+enum class Field : uint8_t {
+#define CRM_FIELD(id, key, outcomes, meaning) id,
+#include "runtime/engine/decisions.def"
+};
+// `,"key":`, what the writer appends before the member's value.
+std::string_view field_prefix(Field f);
 // The names of the JSON decision stream and of the ledger; reason_name(Reason::None) is "".
 const char* outcome_name(Outcome o);
 const char* reason_name(Reason r);
@@ -38,6 +45,7 @@ struct DecisionName {
 };
 const std::vector<DecisionName>& all_outcomes();
 const std::vector<DecisionName>& all_reasons();
+const std::vector<DecisionName>& all_fields();  // name: the key; outcomes: "every" or a list
 
 constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
 

@@ -238,49 +238,52 @@ std::string Recorder::decision_json(const Decision& d) const {
   const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
   const bytecode::Action* a = s && !s->actions.empty() && d.action >= 0 ? &s->actions[d.action] : nullptr;
   const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
+  using F = Field;
   std::string out;
   out.reserve(256);
-  auto str = [&](const char* key, bool present, std::string_view v) {
-    out += key;
+  auto str = [&](Field key, bool present, std::string_view v) {
+    out += field_prefix(key);
     if (present) support::append_json_quoted(out, v);
     else out += "null";
   };
-  auto time = [&](const char* key, int64_t t) {
-    out += key;
+  auto time = [&](Field key, int64_t t) {
+    out += field_prefix(key);
     out += '"';
     support::append_time(out, t);
     out += '"';
   };
-  auto money = [&](const char* key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
-  str("{\"event\":", !d.event.empty(), d.event);
-  str(",\"user\":", true, d.user);
-  str(",\"strategy\":", s, s ? std::string_view(s->name) : "");
-  str(",\"outcome\":", true, outcome_name(d.outcome));
-  str(",\"reason\":", d.reason != Reason::None, reason_name(d.reason));
-  str(",\"resource\":", r, r ? std::string_view(r->name) : "");
-  str(",\"channel\":", a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
-  str(",\"code\":", a && !a->code.empty(), a ? std::string_view(a->code) : "");
-  time(",\"at\":", d.at);
+  auto money = [&](Field key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
+  out += '{';
+  str(F::Event, !d.event.empty(), d.event);
+  out.erase(1, 1);  // the first member has no comma before it
+  str(F::User, true, d.user);
+  str(F::Strategy, s, s ? std::string_view(s->name) : "");
+  str(F::OutcomeName, true, outcome_name(d.outcome));
+  str(F::ReasonName, d.reason != Reason::None, reason_name(d.reason));
+  str(F::Resource, r, r ? std::string_view(r->name) : "");
+  str(F::Channel, a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
+  str(F::Code, a && !a->code.empty(), a ? std::string_view(a->code) : "");
+  time(F::At, d.at);
   bool monetary = r && is_coupon(r->kind);
-  auto currency = [&] { str(",\"currency\":", true, r->currency); };
+  auto currency = [&] { str(F::Currency, true, r->currency); };
   switch (d.outcome) {
     case Outcome::Granted:
-      if (monetary) money(",\"amount\":", d.amount), currency();
+      if (monetary) money(F::Amount, d.amount), currency();
       // A percentage discount: `amount` is its cap, reserved; the subsidy is known at redemption.
-      if (monetary && r->percent > 0) money(",\"percent\":", r->percent * 100);
+      if (monetary && r->percent > 0) money(F::Percent, r->percent * 100);
       break;
     case Outcome::Redeemed:
-      time(",\"granted_at\":", d.granted_at);
-      money(",\"subsidy\":", d.amount);
-      money(",\"sales\":", d.sales);
+      time(F::GrantedAt, d.granted_at);
+      money(F::Subsidy, d.amount);
+      money(F::Sales, d.sales);
       if (monetary) currency();
       break;
     case Outcome::RedeemRejected:
-      if (r) time(",\"granted_at\":", d.granted_at);
+      if (r) time(F::GrantedAt, d.granted_at);
       break;
     case Outcome::Expired:
-      time(",\"granted_at\":", d.granted_at);
-      if (monetary) money(",\"amount\":", d.amount), currency();
+      time(F::GrantedAt, d.granted_at);
+      if (monetary) money(F::Amount, d.amount), currency();
       break;
     default:
       break;
@@ -290,32 +293,32 @@ std::string Recorder::decision_json(const Decision& d) const {
   if (r && bytecode::is_message(r->kind) && a && a->send &&
       (d.outcome == Outcome::Granted || d.outcome == Outcome::Held ||
        (d.outcome == Outcome::Control && d.reason == Reason::None))) {
-    if (!d.title.empty()) str(",\"title\":", true, d.title);
-    str(",\"text\":", true, d.text);
-    if (r->kind == bytecode::ResourceKind::Sms) fmt::format_to(std::back_inserter(out), ",\"segments\":{}", d.segments);
-    if (d.amount > 0 && d.outcome != Outcome::Control) money(",\"cost\":", d.amount), currency();
+    if (!d.title.empty()) str(F::Title, true, d.title);
+    str(F::Text, true, d.text);
+    if (r->kind == bytecode::ResourceKind::Sms) out += field_prefix(F::Segments), fmt::format_to(std::back_inserter(out), "{}", d.segments);
+    if (d.amount > 0 && d.outcome != Outcome::Control) money(F::Cost, d.amount), currency();
   }
   // The release of a held message names when it was held.
-  if (d.released) time(",\"held_at\":", d.granted_at);
+  if (d.released) time(F::HeldAt, d.granted_at);
   // The value that ranked the strategy among the event's candidates (docs/semantics.md).
   if (d.has_value && s) {
-    money(",\"value\":", d.value);
-    if (!s->value_currency.empty()) str(",\"value_currency\":", true, s->value_currency);
+    money(F::Value, d.value);
+    if (!s->value_currency.empty()) str(F::ValueCurrency, true, s->value_currency);
   }
   // A referral names the event's own user and the recipient the event named.
   if (d.referral) {
-    str(",\"trigger_user\":", true, d.trigger_user);
-    str(",\"recipient\":", !d.recipient.empty(), d.recipient);
+    str(F::TriggerUser, true, d.trigger_user);
+    str(F::Recipient, !d.recipient.empty(), d.recipient);
   }
   // A delayed trigger's timer: when it is due, and (cancelled) the event that armed it.
-  if (d.outcome == Outcome::Pending || d.outcome == Outcome::Cancelled) time(",\"due\":", d.granted_at);
-  if (d.outcome == Outcome::Cancelled) str(",\"trigger\":", true, d.trigger);
+  if (d.outcome == Outcome::Pending || d.outcome == Outcome::Cancelled) time(F::Due, d.granted_at);
+  if (d.outcome == Outcome::Cancelled) str(F::Trigger, true, d.trigger);
   // A strategy's decisions name the budget pool it draws from and the user's A/B/n arm.
-  if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) str(",\"pool\":", true, p_.pools[s->pool].name);
-  if (s && d.arm >= 0 && size_t(d.arm) < s->arms.size()) str(",\"arm\":", true, s->arms[d.arm].name);
+  if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) str(F::Pool, true, p_.pools[s->pool].name);
+  if (s && d.arm >= 0 && size_t(d.arm) < s->arms.size()) str(F::Arm, true, s->arms[d.arm].name);
   // A user of the rest of the audience, decided after a roll-out: the winning arm they get.
-  if (s && d.rollout >= 0 && size_t(d.rollout) < s->arms.size()) str(",\"rollout\":", true, s->arms[d.rollout].name);
-  // A roll-out's record: its numbers (runtime/engine/rollout.cc).
+  if (s && d.rollout >= 0 && size_t(d.rollout) < s->arms.size()) str(F::RolloutArm, true, s->arms[d.rollout].name);
+  // A roll-out's record: its numbers (runtime/engine/rollout.cc; members metric .. excludes_zero).
   if (d.outcome == Outcome::Rollout) out += d.detail;
   out += '}';
   return out;

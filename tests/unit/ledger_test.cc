@@ -198,6 +198,67 @@ TEST(Ledger, InterleavedUnitRowsAreAnErrorNotAnotherEventsDecisions) {
   EXPECT_NE(err.find(path), std::string::npos) << err;
 }
 
+// ---- every row is one crm could have written ---------------------------------------------------------
+
+// A granted row whose outcome was edited by hand would count for no stock when the counters are
+// rebuilt (an overgrant after the restart), so opening the ledger refuses it and names the row;
+// the same for a reason or a unit kind outside the table. The ledger is left as it was.
+TEST(Ledger, RowsCrmNeverWritesAreRefusedAtOpen) {
+  Compiled c = compile(kStock);
+  struct Case {
+    const char* tag;
+    const char* sql;
+    const char* message;
+  };
+  for (const Case& k : {Case{"outcome", "UPDATE crm_ledger SET outcome = 'grantd' WHERE seq = 2",
+                             "ledger row 2 has outcome `grantd`, which crm never writes"},
+                        Case{"reason", "UPDATE crm_ledger SET reason = 'stock ' WHERE seq = 1",
+                             "ledger row 1 has reason `stock `, which crm never writes"},
+                        Case{"kind", "UPDATE crm_ledger SET kind = 7 WHERE seq = 2",
+                             "ledger row 2 has kind `7`, which crm never writes"}}) {
+    SCOPED_TRACE(k.tag);
+    std::string path = fresh_path(k.tag);
+    std::string err;
+    {
+      auto store = crm::state::open_store("sqlite:" + path, err);
+      ASSERT_NE(store, nullptr) << err;
+      Replay run(c);
+      ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
+      run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
+      run.feed(order("e2", "b", "2026-01-01T00:00:01Z"));
+      ASSERT_TRUE(run.engine.commit(err)) << err;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, k.sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(outcome || ':' || coalesce(reason, '') || ':' || kind, ',') FROM crm_ledger",
+                                 -1, &s, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    std::string before = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    Replay run(c);
+    EXPECT_FALSE(run.engine.attach(store.get(), err));
+    EXPECT_NE(err.find(k.message), std::string::npos) << err;
+    EXPECT_NE(err.find(path), std::string::npos) << err;
+    store.reset();
+
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(outcome || ':' || coalesce(reason, '') || ':' || kind, ',') FROM crm_ledger",
+                                 -1, &s, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), before);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+}
+
 // ---- ids round-trip exactly -------------------------------------------------------------------------
 
 // Event ids and user ids may hold any character, NUL and other control characters included
