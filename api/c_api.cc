@@ -429,6 +429,28 @@ crm_status crm_runtime_commit(crm_runtime* rt) {
   });
 }
 
+crm_status crm_runtime_enable_reload(crm_runtime* rt) {
+  if (!rt) return invalid("runtime is NULL");
+  return guard([&] {
+    crm::Error e;
+    return rt->runtime.enable_reload(e) ? CRM_OK : from_error(e);
+  });
+}
+
+crm_status crm_runtime_reload(crm_runtime* rt, const crm_program* program, int allow_program_change,
+                              crm_decisions** out) {
+  if (!rt || !program || !out) return invalid("runtime, program or out is NULL");
+  *out = nullptr;
+  return guard([&] {
+    std::vector<crm::Decision> ds;
+    crm::Error e;
+    if (!rt->runtime.reload(program->program, ds, e, allow_program_change != 0)) return from_error(e);
+    rt->segments = program->program.segments().size();  // audience entries: the new program's
+    rt->notices = rt->runtime.state_notices();
+    return new_decisions(std::move(ds), out);
+  });
+}
+
 crm_status crm_runtime_audience(crm_runtime* rt, int64_t at_micros, crm_audience** out) {
   if (!rt || !out) return invalid("runtime or out is NULL");
   *out = nullptr;

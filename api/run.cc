@@ -7,6 +7,7 @@
 #include "api/entry_point.h"
 #include "api/parallel_run.h"
 #include "api/program_data.h"
+#include "api/reload.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
@@ -14,22 +15,30 @@
 
 #include <crm/shared.h>
 
+#include <iterator>
+#include <sstream>
+
 namespace crm {
 
 namespace detail {
 
 struct RunData {
-  explicit RunData(std::shared_ptr<const ProgramData> p) : program(std::move(p)), engine(program->program, program->engine_options()) {}
-  std::shared_ptr<const ProgramData> program;
+  explicit RunData(std::shared_ptr<const ProgramData> p)
+      : program(std::move(p)), engine(std::make_unique<engine::Engine>(program->program, program->engine_options())) {}
+  std::shared_ptr<const ProgramData> program;  // declared before the engine, which refers to it
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
   std::unique_ptr<state::SharedOptions> shared;  // share_counters(): open_state puts the counters there
-  engine::Engine engine;
+  // The engine deciding now: replaced by reload() (api/reload.h).
+  std::unique_ptr<engine::Engine> engine;
+  // enable_reload(): the input given to the engine, for the engine of a reloaded program.
+  std::unique_ptr<Journal> journal;
   engine::Event event;
   std::vector<engine::Decision> decisions;
   // set_threads(N > 1): the workers' engines decide instead of `engine` (declared after the
   // store, which it refers to, so it is destroyed first).
   std::unique_ptr<ParallelRun> parallel;
   bool started = false;  // open_state, a profile or an event came: too late for set_threads
+  bool fed = false;      // a profile or an event came: too late for enable_reload
   Partition partition{0, 1};
   size_t timer_per_user = 0, timer_total = 0;
 };
@@ -43,7 +52,7 @@ Error no_program() { return {ErrorKind::Input, "no program"}; }
 // The engine's records as JSON lines, appended to `out` (all of them, also after a refusal).
 void take(detail::RunData& d, std::vector<std::string>& out) {
   out.reserve(out.size() + d.decisions.size());
-  for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+  for (const auto& dec : d.decisions) out.push_back(d.engine->decision_json(dec));
   d.decisions.clear();
 }
 
@@ -63,8 +72,8 @@ bool to_structs(std::vector<std::string>& json, std::vector<Decision>& out, Erro
 
 // After a step: a failed ledger outranks the step's own result (the stream must stop).
 bool settle(detail::RunData& d, bool ok, std::string& msg, Error& error) {
-  if (!d.engine.store_error().empty()) {
-    error = {ErrorKind::State, d.engine.store_error()};
+  if (!d.engine->store_error().empty()) {
+    error = {ErrorKind::State, d.engine->store_error()};
     return false;
   }
   if (!ok) error = {ErrorKind::Input, std::move(msg)};
@@ -86,7 +95,7 @@ Run& Run::operator=(Run&&) noexcept = default;
 
 void Run::set_allowed_lateness(int64_t micros) {
   if (!d_) return;
-  d_->engine.set_allowed_lateness(micros);
+  d_->engine->set_allowed_lateness(micros);
   if (d_->parallel) d_->parallel->set_allowed_lateness(micros);
 }
 
@@ -102,11 +111,11 @@ bool Run::set_threads(size_t threads, Error& error) {
       return true;
     }
     std::string why = detail::ParallelRun::unsupported(d_->program->program);
-    if (why.empty()) why = detail::ParallelRun::unsupported(d_->engine.allowed_lateness(), d_->timer_total);
+    if (why.empty()) why = detail::ParallelRun::unsupported(d_->engine->allowed_lateness(), d_->timer_total);
     if (!why.empty()) return error = {ErrorKind::Input, std::move(why)}, false;
     d_->parallel = std::make_unique<detail::ParallelRun>(d_->program, threads);
     d_->parallel->set_partition(d_->partition.index, d_->partition.count);
-    d_->parallel->set_allowed_lateness(d_->engine.allowed_lateness());
+    d_->parallel->set_allowed_lateness(d_->engine->allowed_lateness());
     d_->parallel->set_timer_limits(d_->timer_per_user, d_->timer_total);
     return true;
   } catch (const std::exception& e) {
@@ -133,8 +142,8 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       return false;
     }
     d_->started = true;
-    d_->engine.allow_program_change(allow_program_change);
-    if (d_->parallel ? !d_->parallel->attach(store.get(), allow_program_change, msg) : !d_->engine.attach(store.get(), msg)) {
+    d_->engine->allow_program_change(allow_program_change);
+    if (d_->parallel ? !d_->parallel->attach(store.get(), allow_program_change, msg) : !d_->engine->attach(store.get(), msg)) {
       error = {ErrorKind::State, std::move(msg)};
       return false;
     }
@@ -165,7 +174,7 @@ bool Run::set_partition(const Partition& p, Error& error) {
   if (!d_) return error = no_program(), false;
   if (p.count == 0 || p.index >= p.count)
     return error = {ErrorKind::Input, "partition index must be below the count"}, false;
-  d_->engine.set_partition(p.index, p.count);
+  d_->engine->set_partition(p.index, p.count);
   d_->partition = p;
   if (d_->parallel) d_->parallel->set_partition(p.index, p.count);
   return true;
@@ -173,7 +182,7 @@ bool Run::set_partition(const Partition& p, Error& error) {
 
 std::vector<std::string> Run::state_notices() const {
   try {
-    return !d_ ? std::vector<std::string>() : d_->parallel ? d_->parallel->notices() : d_->engine.notices();
+    return !d_ ? std::vector<std::string>() : d_->parallel ? d_->parallel->notices() : d_->engine->notices();
   } catch (...) {
     return {};
   }
@@ -189,10 +198,13 @@ std::string Run::state_description() const {
 
 bool Run::load_profile(std::string_view line, Error& error) {
   if (!d_) return error = no_program(), false;
-  d_->started = true;
+  d_->started = d_->fed = true;
   return feed_line(
       [&](std::string& msg) {
-        return d_->parallel ? d_->parallel->load_profile(line, msg) : d_->engine.load_profile_line(line, msg);
+        if (d_->parallel) return d_->parallel->load_profile(line, msg);
+        bool ok = d_->engine->load_profile_line(line, msg);
+        if (d_->journal) d_->journal->profile_line(line, ok);
+        return ok;
       },
       error);
 }
@@ -211,10 +223,21 @@ bool Run::load_profile(const Profile& profile, Error& error) {
 bool Run::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
   if (!d_) return false;
   try {
-    d_->started = true;
+    d_->started = d_->fed = true;
     auto report = [&](size_t line, const std::string& message) { return on_error ? on_error(line, message) : false; };
     if (d_->parallel) return d_->parallel->load_profiles(in, csv, report);
-    return d_->engine.load_profiles(in, csv, report);
+    if (!d_->journal) return d_->engine->load_profiles(in, csv, report);
+    // Kept for a reload: the text, and what the caller answered to each malformed record.
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::istringstream copy(text);
+    std::vector<bool> answers;
+    bool ok = d_->engine->load_profiles(copy, csv, [&](size_t line, const std::string& message) {
+      bool go_on = report(line, message);
+      answers.push_back(go_on);
+      return go_on;
+    });
+    d_->journal->profiles(text, csv, answers, ok);
+    return ok;
   } catch (const std::exception& e) {
     if (on_error) on_error(0, e.what());
     return false;
@@ -225,15 +248,16 @@ bool Run::add_event(std::string_view line, std::vector<std::string>& decisions, 
   if (!d_) return error = no_program(), false;
   auto& d = *d_;
   try {
-    d.started = true;
+    d.started = d.fed = true;
     if (d.parallel) return d.parallel->add_event(line, decisions, error);
-    ++d.engine.stats().lines;
-    if (!d.engine.store_error().empty()) return error = {ErrorKind::State, d.engine.store_error()}, false;
+    ++d.engine->stats().lines;
+    if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
     std::string msg;
-    if (!d.engine.parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
+    if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
     d.decisions.clear();
     // The stream contract: a late event is refused; held events are decided in time order.
-    bool ok = d.engine.submit(d.event, d.decisions, msg);
+    bool ok = d.engine->submit(d.event, d.decisions, msg);
+    if (d.journal) d.journal->event(line, ok);
     take(d, decisions);
     return settle(d, ok, msg, error);
   } catch (const std::exception& e) {
@@ -269,7 +293,7 @@ void Run::skip_line(std::string_view message) {
   if (!d_) return;
   try {
     if (d_->parallel) return d_->parallel->skip_line(message);
-    auto& st = d_->engine.stats();
+    auto& st = d_->engine->stats();
     ++st.skipped;
     std::string reason(message.substr(0, message.find(':')));
     ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
@@ -284,7 +308,8 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
     if (d.parallel) return d.parallel->finish(decisions, error);
     d.decisions.clear();
     std::string msg;
-    bool ok = d.engine.finish(d.decisions, msg);
+    bool ok = d.engine->finish(d.decisions, msg);
+    if (d.journal) d.journal->finish(ok);
     take(d, decisions);
     // A refused held event is reported as such even when the ledger failed too: state_error()
     // tells the caller about the ledger.
@@ -303,7 +328,8 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
     if (d.parallel) return d.parallel->finish(decisions, error, &at_micros);
     d.decisions.clear();
     std::string msg;
-    bool ok = d.engine.advance_to(at_micros, d.decisions, msg);
+    bool ok = d.engine->advance_to(at_micros, d.decisions, msg);
+    if (d.journal) d.journal->advance(at_micros, ok);
     take(d, decisions);
     if (!ok) return error = {ErrorKind::Input, std::move(msg)}, false;
     return settle(d, ok, msg, error);
@@ -315,13 +341,13 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
 
 void Run::set_timer_limits(size_t per_user, size_t total) {
   if (!d_) return;
-  d_->engine.set_timer_limits(per_user, total);
+  d_->engine->set_timer_limits(per_user, total);
   d_->timer_per_user = per_user, d_->timer_total = total;
   if (d_->parallel) d_->parallel->set_timer_limits(per_user, total);
 }
 
 size_t Run::pending_timers() const {
-  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_timers() : d_->engine.pending_timers();
+  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_timers() : d_->engine->pending_timers();
 }
 
 bool Run::finish(std::vector<Decision>& decisions, Error& error) {
@@ -341,7 +367,7 @@ bool Run::commit(Error& error) {
   try {
     if (d_->parallel) return d_->parallel->commit(error);
     std::string msg;
-    if (d_->engine.commit(msg)) return true;
+    if (d_->engine->commit(msg)) return true;
     error = {ErrorKind::State, std::move(msg)};
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};
@@ -350,29 +376,82 @@ bool Run::commit(Error& error) {
 }
 
 size_t Run::pending_units() const {
-  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_units() : d_->engine.pending_units();
+  return !d_ ? 0 : d_->parallel ? d_->parallel->pending_units() : d_->engine->pending_units();
 }
 size_t Run::decided_units() const {
-  return !d_ ? 0 : d_->parallel ? d_->parallel->decided_units() : d_->engine.decided_units();
+  return !d_ ? 0 : d_->parallel ? d_->parallel->decided_units() : d_->engine->decided_units();
 }
 
 std::string Run::state_error() const {
   try {
-    return !d_ ? std::string() : d_->parallel ? d_->parallel->state_error() : d_->engine.store_error();
+    return !d_ ? std::string() : d_->parallel ? d_->parallel->state_error() : d_->engine->store_error();
   } catch (...) {
     return "out of memory";
   }
 }
+
+bool Run::enable_reload(Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  if (d.parallel)
+    return error = {ErrorKind::Input, "reload is not supported with more than one thread (set_threads): the workers' "
+                                      "engines would all have to be quiesced and rebuilt"}, false;
+  if (d.fed) return error = {ErrorKind::Input, "enable_reload must come before profiles and events"}, false;
+  if (d.journal) return true;
+  try {
+    // Without a state, an in-memory ledger: what the new program continues (the old engine's
+    // counters, grants and timers are rebuilt from it, and its units are not decided again).
+    if (!d.store && !open_state("memory", false, error)) return false;
+    auto j = std::make_unique<detail::Journal>();
+    std::string msg;
+    if (!j->open(msg)) return error = {ErrorKind::State, std::move(msg)}, false;
+    d.journal = std::move(j);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::reload(const CompiledProgram& program, bool allow_program_change, std::vector<std::string>& decisions,
+                 Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  if (!program.valid()) return error = {ErrorKind::Input, "reload: no program (it did not compile)"}, false;
+  if (!d.journal) return error = {ErrorKind::Input, "reload needs enable_reload() before profiles and events"}, false;
+  try {
+    // Everything decided so far becomes durable first: the new engine continues the ledger.
+    std::string msg;
+    if (!d.engine->commit(msg)) return error = {ErrorKind::State, std::move(msg)}, false;
+    std::vector<std::string> notices;
+    std::vector<std::string> fresh;
+    auto next = detail::rebuild_engine(*program.data(), *d.engine, *d.store, allow_program_change, *d.journal, notices,
+                                       fresh, msg);
+    if (!next) {
+      if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
+      return error = {ErrorKind::Input, "reload refused, the running program goes on: " + msg}, false;
+    }
+    d.engine = std::move(next);  // the old engine goes; then its program
+    d.program = program.data();
+    decisions.insert(decisions.end(), std::make_move_iterator(fresh.begin()), std::make_move_iterator(fresh.end()));
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::reload_enabled() const { return d_ && d_->journal; }
 
 RunStats Run::stats() const {
   RunStats out;
   if (!d_) return out;
   try {
     if (d_->parallel) return d_->parallel->stats();
-    const auto& st = d_->engine.stats();
+    const auto& st = d_->engine->stats();
     out.lines = st.lines;
     out.events = st.events;
-    out.users = d_->engine.user_count();
+    out.users = d_->engine->user_count();
     out.skipped = st.skipped;
     out.skipped_by_reason = st.skipped_by_reason;
     out.evaluation_errors = st.eval_errors;
@@ -387,7 +466,7 @@ RunStats Run::stats() const {
     out.timers_armed = st.timers_armed;
     out.timers_cancelled = st.timers_cancelled;
     out.timers_fired = st.timers_fired;
-    out.timers_pending = d_->engine.pending_timers();
+    out.timers_pending = d_->engine->pending_timers();
   } catch (...) {
   }
   return out;
@@ -397,7 +476,7 @@ bool Run::replay(std::istream& in, const ReplayOptions& options, const Decisions
                  const RefusedFn& on_refused, Error& error) {
   if (!d_) return error = no_program(), false;
   try {
-    d_->started = true;
+    d_->started = d_->fed = true;
     if (d_->parallel) return d_->parallel->replay(in, options, on_decisions, on_refused, error);
     // One thread: add_event line by line, a commit every batch_lines units, decisions handed on
     // after the commit that covers them.

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
+#include <sstream>
 
 #include "api/decision.h"
 #include "api/entry_point.h"
 #include "api/program_data.h"
+#include "api/reload.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "api/explain.h"
@@ -77,7 +80,10 @@ struct RuntimeData {
   std::shared_ptr<const ProgramData> program;
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
   std::unique_ptr<state::SharedOptions> shared;  // share_counters(): open_state puts the counters there
-  engine::Engine engine;
+  // The engine deciding now: replaced by reload() (api/reload.h).
+  std::unique_ptr<engine::Engine> engine;
+  // enable_reload(): the input given to the engine, for the engine of a reloaded program.
+  std::unique_ptr<Journal> journal;
   engine::Event event;
   std::vector<engine::Decision> decisions;
   std::mutex mu;
@@ -86,8 +92,9 @@ struct RuntimeData {
   uint64_t recorded = 0, committed = 0;  // units appended to / committed in the store
   Runtime::Commit mode = Runtime::Commit::OnReturn;
   std::string commit_error;  // a failed group commit: every waiting caller reports it
+  bool fed = false;          // a profile or an event came: too late for enable_reload
   explicit RuntimeData(std::shared_ptr<const ProgramData> p)
-      : program(std::move(p)), engine(program->program, program->engine_options()) {}
+      : program(std::move(p)), engine(std::make_unique<engine::Engine>(program->program, program->engine_options())) {}
 
   static constexpr uint64_t kMaxGroup = 4096;
 
@@ -97,7 +104,7 @@ struct RuntimeData {
     if (!now && queued.load() > 0 && recorded - committed < kMaxGroup) return;
     uint64_t target = recorded;  // the commit runs under the lock: nothing is appended meanwhile
     std::string err;
-    if (engine.commit(err)) committed = target;
+    if (engine->commit(err)) committed = target;
     else commit_error = err.empty() ? "commit failed" : err;
     durable.notify_all();
   }
@@ -412,8 +419,8 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
   try {
     auto store = state::open_store(spec, error);
     if (store && d_->shared) store = state::open_shared_store(std::move(store), *d_->shared, error);
-    d_->engine.allow_program_change(allow_program_change);
-    if (!store || !d_->engine.attach(store.get(), error)) return false;
+    d_->engine->allow_program_change(allow_program_change);
+    if (!store || !d_->engine->attach(store.get(), error)) return false;
     d_->store = std::move(store);
     return true;
   } catch (const std::exception& e) {
@@ -436,14 +443,14 @@ bool Runtime::set_partition(const Partition& p, std::string& error) {
   if (!d_) { error = "no program"; return false; }
   if (p.count == 0 || p.index >= p.count) { error = "partition index must be below the count"; return false; }
   std::lock_guard lk(d_->mu);
-  d_->engine.set_partition(p.index, p.count);
+  d_->engine->set_partition(p.index, p.count);
   return true;
 }
 
 std::vector<std::string> Runtime::state_notices() const {
   if (!d_) return {};
   std::lock_guard lk(d_->mu);
-  return d_->engine.notices();
+  return d_->engine->notices();
 }
 
 bool Runtime::commit(std::string& error) {
@@ -453,6 +460,63 @@ bool Runtime::commit(std::string& error) {
     return d_->wait_durable(lk, d_->recorded, error, /*now=*/true);
   } catch (const std::exception& e) {
     error = e.what();
+    return false;
+  }
+}
+
+static bool to_structs(std::vector<std::string>& json, std::vector<Decision>& out, Error& error);
+
+bool Runtime::enable_reload(Error& error) {
+  if (!d_) return error = {ErrorKind::Input, "no program"}, false;
+  std::lock_guard lk(d_->mu);
+  auto& d = *d_;
+  if (d.fed) return error = {ErrorKind::Input, "enable_reload must come before profiles and events"}, false;
+  if (d.journal) return true;
+  try {
+    std::string msg;
+    if (!d.store) {
+      // Without a state, an in-memory ledger: what the new program continues.
+      auto store = state::open_store("memory", msg);
+      if (store && d.shared) store = state::open_shared_store(std::move(store), *d.shared, msg);
+      if (!store || !d.engine->attach(store.get(), msg)) return error = {ErrorKind::State, std::move(msg)}, false;
+      d.store = std::move(store);
+    }
+    auto j = std::make_unique<detail::Journal>();
+    if (!j->open(msg)) return error = {ErrorKind::State, std::move(msg)}, false;
+    d.journal = std::move(j);
+    return true;
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Runtime::reload(const CompiledProgram& program, std::vector<Decision>& decisions, Error& error,
+                     bool allow_program_change) {
+  if (!d_) return error = {ErrorKind::Input, "no program"}, false;
+  if (!program.valid()) return error = {ErrorKind::Input, "reload: no program (it did not compile)"}, false;
+  std::unique_lock lk(d_->mu);
+  auto& d = *d_;
+  if (!d.journal) return error = {ErrorKind::Input, "reload needs enable_reload() before profiles and events"}, false;
+  try {
+    std::string msg;
+    // Everything decided so far becomes durable first (the group of every caller waiting).
+    if (!d.wait_durable(lk, d.recorded, msg, /*now=*/true)) return error = {ErrorKind::State, std::move(msg)}, false;
+    std::vector<std::string> notices, fresh;
+    auto next = detail::rebuild_engine(*program.data(), *d.engine, *d.store, allow_program_change, *d.journal, notices,
+                                       fresh, msg);
+    if (!next) {
+      if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
+      return error = {ErrorKind::Input, "reload refused, the running program goes on: " + msg}, false;
+    }
+    d.recorded += next->decided_units();
+    d.engine = std::move(next);  // the old engine goes; then its program
+    d.program = program.data();
+    if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, msg, /*now=*/true))
+      return error = {ErrorKind::State, std::move(msg)}, false;
+    return to_structs(fresh, decisions, error);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
     return false;
   }
 }
@@ -467,7 +531,14 @@ bool Runtime::load_profile(std::string_view line, std::string& error) {
 bool Runtime::load_profile(std::string_view line, Error& error) {
   if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
   std::lock_guard lk(d_->mu);
-  return feed_line([&](std::string& msg) { return d_->engine.load_profile_line(line, msg); }, error);
+  d_->fed = true;
+  return feed_line(
+      [&](std::string& msg) {
+        bool ok = d_->engine->load_profile_line(line, msg);
+        if (d_->journal) d_->journal->profile_line(line, ok);
+        return ok;
+      },
+      error);
 }
 
 namespace {
@@ -489,33 +560,35 @@ static bool process_json(detail::RuntimeData* dp, std::string_view line, std::ve
       error = failed(ErrorKind::State, d.commit_error);  // the state is behind what was decided: refuse to go on
       return false;
     }
-    size_t before = d.engine.decided_units();
+    d.fed = true;
+    size_t before = d.engine->decided_units();
     std::string err;
-    bool ok = d.engine.parse_event(line, d.event, err);
+    bool ok = d.engine->parse_event(line, d.event, err);
     ErrorKind kind = ErrorKind::Input;  // a malformed, late or out-of-order line
     if (ok) {
       d.decisions.clear();
       // The stream contract: a late event is refused; held events are decided in time order.
-      ok = d.engine.submit(d.event, d.decisions, err);
-      if (!d.engine.store_error().empty()) {
-        if (ok) err = d.engine.store_error();
+      ok = d.engine->submit(d.event, d.decisions, err);
+      if (d.journal) d.journal->event(line, ok);
+      if (!d.engine->store_error().empty()) {
+        if (ok) err = d.engine->store_error();
         kind = ErrorKind::State;
         ok = false;
       }
     }
     if (!ok) {
-      d.recorded += d.engine.decided_units() - before;  // scheduled units may have been recorded
+      d.recorded += d.engine->decided_units() - before;  // scheduled units may have been recorded
       d.maybe_commit();  // others may be waiting for this caller to close the group
       error = failed(kind, std::move(err));
       return false;
     }
     std::vector<std::string> out;
     out.reserve(d.decisions.size());
-    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+    for (const auto& dec : d.decisions) out.push_back(d.engine->decision_json(dec));
     if (d.store) {
       // Wait for everything recorded so far: an idempotent replay may repeat decisions another
       // thread recorded that are not durable yet.
-      d.recorded += d.engine.decided_units() - before;
+      d.recorded += d.engine->decided_units() - before;
       if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err)) {
         error = failed(ErrorKind::State, std::move(err));
         return false;
@@ -536,24 +609,25 @@ static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decis
   auto& d = *dp;
   std::unique_lock lk(d.mu);
   try {
-    size_t before = d.engine.decided_units();
+    size_t before = d.engine->decided_units();
     d.decisions.clear();
     std::string err;
-    bool ok = until ? d.engine.advance_to(*until, d.decisions, err) : d.engine.finish(d.decisions, err);
+    bool ok = until ? d.engine->advance_to(*until, d.decisions, err) : d.engine->finish(d.decisions, err);
+    if (d.journal) until ? d.journal->advance(*until, ok) : d.journal->finish(ok);
     ErrorKind kind = ErrorKind::Input;
-    if (!d.engine.store_error().empty()) {
-      if (ok) err = d.engine.store_error();
+    if (!d.engine->store_error().empty()) {
+      if (ok) err = d.engine->store_error();
       kind = ErrorKind::State;
       ok = false;
     }
-    d.recorded += d.engine.decided_units() - before;
+    d.recorded += d.engine->decided_units() - before;
     if (!ok) {
       d.maybe_commit();
       error = failed(kind, std::move(err));
       return false;
     }
     std::vector<std::string> out;
-    for (const auto& dec : d.decisions) out.push_back(d.engine.decision_json(dec));
+    for (const auto& dec : d.decisions) out.push_back(d.engine->decision_json(dec));
     if (d.store && d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err, /*now=*/true)) {
       error = failed(ErrorKind::State, std::move(err));
       return false;
@@ -598,7 +672,7 @@ bool Runtime::process_event(std::string_view line, std::vector<Decision>& decisi
 void Runtime::set_allowed_lateness(int64_t micros) {
   if (!d_) return;
   std::lock_guard lk(d_->mu);
-  d_->engine.set_allowed_lateness(micros);
+  d_->engine->set_allowed_lateness(micros);
 }
 
 bool Runtime::finish(std::vector<std::string>& decisions, std::string& error) {
@@ -621,13 +695,13 @@ bool Runtime::advance_time(int64_t at_micros, std::vector<Decision>& decisions, 
 void Runtime::set_timer_limits(size_t per_user, size_t total) {
   if (!d_) return;
   std::lock_guard lk(d_->mu);
-  d_->engine.set_timer_limits(per_user, total);
+  d_->engine->set_timer_limits(per_user, total);
 }
 
 size_t Runtime::pending_timers() const {
   if (!d_) return 0;
   std::lock_guard lk(d_->mu);
-  return d_->engine.pending_timers();
+  return d_->engine->pending_timers();
 }
 
 std::vector<std::pair<std::string, int64_t>> Runtime::audience(int64_t at_micros) {
@@ -641,7 +715,7 @@ bool Runtime::audience(int64_t at_micros, std::vector<std::pair<std::string, int
   if (!d_) { error = failed(ErrorKind::Input, "no program"); return false; }
   std::lock_guard lk(d_->mu);
   try {
-    counts = d_->engine.audience(at_micros);
+    counts = d_->engine->audience(at_micros);
     return true;
   } catch (const std::exception& e) {
     counts.clear();
@@ -672,7 +746,19 @@ bool Runtime::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_
   if (!d_) return false;
   std::lock_guard lk(d_->mu);
   try {
-    return detail::load_profiles(d_->engine, in, csv, on_error);
+    d_->fed = true;
+    if (!d_->journal) return detail::load_profiles(*d_->engine, in, csv, on_error);
+    // Kept for a reload: the text, and what the caller answered to each malformed record.
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::istringstream copy(text);
+    std::vector<bool> answers;
+    bool ok = detail::load_profiles(*d_->engine, copy, csv, [&](size_t line, const std::string& message) {
+      bool go_on = on_error ? on_error(line, message) : false;
+      answers.push_back(go_on);
+      return go_on;
+    });
+    d_->journal->profiles(text, csv, answers, ok);
+    return ok;
   } catch (const std::exception& e) {
     if (on_error) on_error(0, e.what());
     return false;

@@ -43,7 +43,16 @@ struct Options {
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
   bool jit = false, emit_llvm = false;
   std::string jit_cache;
+  std::string reload_on;  // run: "SIGHUP" re-reads the program files on that signal
 };
+
+// `crm run --reload-on SIGHUP`: the handler only sets this flag (async-signal-safe); the run's
+// loop checks it between events.
+volatile std::sig_atomic_t g_reload_requested = 0;
+extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
+
+// The line of the events file being given to a sink (read_events), for messages.
+size_t g_event_line = 0;
 
 int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
 
@@ -241,6 +250,7 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
   while (lines.next(line)) {
     size_t n = lines.line(), bytes = lines.bytes();
     if (line.empty()) continue;
+    g_event_line = n;
     int verdict = sink(std::string_view(line), err);  // 1 continue, 0 error, -1 stop cleanly
     if (verdict < 0) break;
     if (verdict == 0) {
@@ -368,6 +378,9 @@ int cmd_run(int argc, char** argv) {
   c.count("--max-pending-timers", o.max_timers, "N", "pending timers of delayed triggers in all (default: no limit)");
   c.count("--max-pending-timers-per-user", o.max_timers_per_user, "N", "pending timers per user (default: no limit)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
+  c.choice("--reload-on", o.reload_on, {"SIGHUP"},
+           "hot reload: on SIGHUP, read the program files again and swap the program in\nbefore the next event "
+           "(docs/operations.md, \"Hot reload\"); one thread only");
   jit_option(c, o);
   SharedCli shared;
   shared_options(c, shared, true);
@@ -378,6 +391,13 @@ int cmd_run(int argc, char** argv) {
   if (!shared.url.empty() && o.state.empty()) return usage("run", "--shared needs --state (the process's own ledger)");
   Partition part;
   if (!shared.partition.empty() && !parse_partition(shared.partition, part, err)) return usage("run", "--partition: " + err);
+  if (!o.reload_on.empty()) {
+    if (o.threads > 1)
+      return usage("run", "--reload-on needs one thread: with --threads every worker's engine would have to be quiesced "
+                          "and rebuilt, which crm does not do");
+    if (std::find(o.files.begin(), o.files.end(), "-") != o.files.end())
+      return usage("run", "--reload-on reads the program files again: a program on standard input cannot be");
+  }
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
@@ -413,6 +433,18 @@ int cmd_run(int argc, char** argv) {
       return 1;
     }
     for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
+  }
+  if (!o.reload_on.empty()) {
+    crm::Error e;
+    if (!run.enable_reload(e)) {
+      std::cerr << "crm: --reload-on: " << e.message << "\n";
+      return e.kind == crm::ErrorKind::Input ? kExitUsage : kExitIo;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // a read waiting for the next event goes on waiting
+    sigaction(SIGHUP, &sa, nullptr);
   }
   if (!load_profiles(run, o)) return kExitProblems;
   OutputFile out;
@@ -459,6 +491,37 @@ int cmd_run(int argc, char** argv) {
   };
   bool internal_failure = false;
   crm::Error internal_error;
+  // Hot reload, between two events: what is decided is committed and written, the program
+  // files are read again, and the Run swaps the program in (or refuses, and the running program
+  // goes on). False when the run must stop (the ledger or the output failed).
+  size_t reloads = 0, reloads_refused = 0;
+  auto reload = [&](const std::string& where) {
+    g_reload_requested = 0;
+    if (!commit()) return false;
+    Loaded next;
+    if (load_to_run(o, next) != 0) {  // its diagnostics are on stderr, as `crm check` renders them
+      ++reloads_refused;
+      std::cerr << "crm: reload " << where << " refused: the program does not compile; the running program goes on\n";
+      return true;
+    }
+    crm::Error e;
+    auto began = std::chrono::steady_clock::now();
+    if (!run.reload(next.program, o.allow_program_change, decisions, e)) {
+      if (e.kind == crm::ErrorKind::Internal) {
+        internal_failure = true, internal_error = e;
+        return false;
+      }
+      if (e.kind == crm::ErrorKind::State) return state_failed(e.message);
+      ++reloads_refused;
+      std::cerr << "crm: reload " << where << ": " << e.message << "\n";
+      return true;
+    }
+    ++reloads;
+    std::cerr << fmt::format("crm: note: reloaded the program {} ({:.3f} s)\n", where,
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
+    return collect();
+  };
   // The stream contract (docs/semantics.md, "Event order"): an event older than the watermark
   // is a FILE:LINE error, or a counted skip with --on-error=skip; held events are decided in
   // time order as the watermark passes them.
@@ -499,6 +562,7 @@ int cmd_run(int argc, char** argv) {
   ok = read_events(
       o,
       [&](std::string_view line, std::string& e) {
+        if (g_reload_requested && !reload(fmt::format("before {}:{}", input_name(o.events), g_event_line))) return -1;
         crm::Error error;
         bool r = run.add_event(line, decisions, error);
         if (error.kind == crm::ErrorKind::Internal) {
@@ -512,6 +576,7 @@ int cmd_run(int argc, char** argv) {
       },
       [&](const std::string& e) { run.skip_line(e); }, [&] { return run.stats().events; });
   }
+  if (!internal_failure && ok && !store_failed && g_reload_requested && !reload("at the end of the events")) ok = false;
   if (internal_failure) return internal(internal_error);
   if (ok && !store_failed) {
     crm::Error e;
@@ -550,7 +615,7 @@ int cmd_run(int argc, char** argv) {
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"held\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
-        "\"write_error\":{},{}\"ok\":{},\"exit\":{}}}\n",
+        "\"write_error\":{},{}{}\"ok\":{},\"exit\":{}}}\n",
         st.events, st.users, secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed,
         st.redemptions_refused, st.expired, st.skipped, skipped, st.evaluation_errors, errors,
         state.empty() ? "null" : crm::json_quote(state), wrote_all ? "null" : crm::json_quote(write_error),
@@ -558,6 +623,8 @@ int cmd_run(int argc, char** argv) {
             ? fmt::format("\"timers\":{{\"armed\":{},\"cancelled\":{},\"fired\":{},\"pending\":{}}},", st.timers_armed,
                           st.timers_cancelled, st.timers_fired, st.timers_pending)
             : "",
+        reloads + reloads_refused ? fmt::format("\"reloads\":{{\"applied\":{},\"refused\":{}}},", reloads, reloads_refused)
+                                  : "",
         status == kExitOk ? "true" : "false", status);
     return status;
   }
@@ -578,6 +645,8 @@ int cmd_run(int argc, char** argv) {
     std::cerr << fmt::format("  timers: {} armed, {} cancelled, {} fired, {} pending at the end{}\n", st.timers_armed,
                              st.timers_cancelled, st.timers_fired, st.timers_pending,
                              st.timers_pending && state.empty() ? " (discarded: no --state)" : "");
+  if (reloads + reloads_refused)
+    std::cerr << fmt::format("  reloads: {} applied, {} refused\n", reloads, reloads_refused);
   return status;
 }
 

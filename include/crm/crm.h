@@ -244,6 +244,22 @@ CRM_API crm_status crm_runtime_finish(crm_runtime* runtime, crm_decisions** out)
  * runtime then refuses events. Thread-safe. */
 CRM_API crm_status crm_runtime_commit(crm_runtime* runtime);
 
+/* Hot reload (docs/semantics.md, "Hot reload"), as crm::Runtime::enable_reload and reload.
+ * crm_runtime_enable_reload: keep the runtime's input (in a temporary file) so that a program
+ * can be swapped in; after crm_runtime_new and before any profile or event (without a ledger
+ * it keeps one in memory, so repeated event ids are then answered from it). Thread-safe.
+ * crm_runtime_reload: swaps in `program` between two events, continuing as a restart with it
+ * would: decisions made so far are committed and never made again; unchanged strategies keep
+ * their counters, A/B arms and pending timers. Changed strategies follow the ledger's program
+ * identity rules (allow_program_change as in crm_runtime_options). *out receives what the new
+ * program decided for instants already passed (often none; free it with crm_decisions_free).
+ * CRM_ERR_INPUT when refused (crm_last_error says why): the running program goes on and
+ * nothing changed. CRM_ERR_STATE when the ledger failed. Thread-safe: calls on other threads
+ * wait for it, then go on with the new program. */
+CRM_API crm_status crm_runtime_enable_reload(crm_runtime* runtime);
+CRM_API crm_status crm_runtime_reload(crm_runtime* runtime, const crm_program* program, int allow_program_change,
+                                      crm_decisions** out);
+
 /* Users per segment and per strategy `who` at `at_micros` (batch evaluation over the users
  * seen so far). Thread-safe. */
 CRM_API crm_status crm_runtime_audience(crm_runtime* runtime, int64_t at_micros, crm_audience** out);

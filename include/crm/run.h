@@ -154,6 +154,30 @@ class Run {
   void set_timer_limits(size_t per_user, size_t total);
   size_t pending_timers() const;
 
+  // ---- hot reload (docs/semantics.md, "Hot reload") ---------------------------------------
+  // Keep what the Run is given (profiles, event lines, clock moves) so reload() can hand it to
+  // a new program. After open_state and before any profile or event; without open_state it
+  // opens "memory" (an in-memory ledger, so a repeated event id is then answered from it). The
+  // input is kept in a temporary file, not in memory. Input with more than one thread
+  // (set_threads): reload is not supported there. State when the temporary file cannot be made.
+  bool enable_reload(Error& error);
+  bool reload_enabled() const;
+  // Swaps the program between two events, as a restart with the new program on the same input
+  // would continue: commits what is decided, attaches an engine of `program` to the same ledger
+  // (refused, as open_state refuses, unless its strategies are the same or
+  // `allow_program_change` and every changed strategy's counters carry over: docs/semantics.md
+  // "Program identity"), and gives it the input again; every unit already in the ledger is
+  // answered from it (never decided again) and folded into the new program's history. So
+  // unchanged strategies keep stock, budget, per-user counts, A/B arms, held messages and
+  // pending timers; added ones start from zero; removed ones' rows count for nothing. Appends to
+  // `decisions` what the new program decided for instants already passed (a new `at`/`every`
+  // strategy's due runs, as a restart decides them): report them after the next commit.
+  // Input when refused (no enable_reload, an invalid program, the identity rules, or the new
+  // program reads the kept input differently, e.g. an event field it no longer declares): the
+  // running program goes on, nothing changed. State when the ledger fails (then stop).
+  bool reload(const CompiledProgram& program, bool allow_program_change, std::vector<std::string>& decisions,
+              Error& error);
+
   // ---- durability ------------------------------------------------------------------------
   // Makes every unit decided so far durable (one transaction). Report decisions to anyone only
   // after the commit that covers them succeeds. State when it fails; the Run then refuses

@@ -278,6 +278,29 @@ class Runtime {
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   bool commit(std::string& error);
 
+  // Hot reload (docs/semantics.md, "Hot reload"). enable_reload keeps what the runtime is
+  // given (profiles, events, clock moves) in a temporary file so that reload() can hand it to
+  // a new program; call it after open_state (without one it opens "memory": an in-memory ledger,
+  // so repeated event ids are then answered from it) and before any profile or event.
+  // reload() swaps the program between two events: it takes the lock every call takes (calls
+  // on other threads wait for it, then go on with the new program), commits what was decided,
+  // and continues exactly as a restart with the new program on the same input would: an engine
+  // of `program` attaches to the same ledger (refused as open_state refuses a changed program,
+  // unless its strategies are the same or `allow_program_change` and every changed strategy's
+  // counters carry over) and is given the kept input again, every unit already decided being
+  // answered from the ledger, never decided twice. Unchanged strategies keep stock, budget,
+  // per-user counts, A/B arms, held messages and pending timers; added ones start from zero;
+  // removed ones' rows count for nothing; history aggregates are rebuilt from the input, so
+  // the new program's aggregates cover it too. `decisions` receives what the new program
+  // decided for instants already passed (a new `at`/`every` strategy's due runs), durable
+  // when it returns (Commit::OnReturn). Errors: Input when refused (no enable_reload, an
+  // invalid program, the identity rules, or an input line the new program reads differently):
+  // the running program goes on and nothing changed; State when the ledger failed. The
+  // runtime's state_notices() are the new program's after a reload.
+  bool enable_reload(Error& error);
+  bool reload(const CompiledProgram& program, std::vector<Decision>& decisions, Error& error,
+              bool allow_program_change = false);
+
   bool load_profile(std::string_view json_line, std::string& error);
   // Applies one event and appends the decisions it caused (and any scheduled deliveries due
   // by its time, redemptions and expiries) to `decisions`, one JSON object each; with an

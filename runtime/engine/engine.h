@@ -110,6 +110,10 @@ class Engine {
   const std::string& store_error() const { return recorder_.store_error(); }
   size_t pending_units() const { return recorder_.pending_units(); }
   size_t decided_units() const { return recorder_.decided_units(); }  // units decided (not replayed) in this run
+  // The JSON of every decision recorded from now on is also appended to `sink` (null: stop).
+  void collect_fresh(std::vector<std::string>* sink) { recorder_.collect_fresh(sink); }
+  // Decisions of units already in the ledger are not read back while set (hot reload).
+  void quiet_replays(bool quiet) { recorder_.quiet_replays(quiet); }
 
   // Streaming. Each user's events must arrive in time order; an event earlier than the same
   // user's previous one is refused (returns false). Different users' events may interleave.
@@ -125,6 +129,8 @@ class Engine {
   // reason `timer_limit`.
   void set_timer_limits(size_t per_user, size_t total) { timers_.set_limits(per_user, total); }
   size_t pending_timers() const { return timers_.pending(); }
+  size_t timer_limit_per_user() const { return timers_.per_user_limit(); }
+  size_t timer_limit_total() const { return timers_.total_limit(); }
   // Explain: remember the latest timer of each (user, delayed strategy) and what became of it.
   struct TimerFate {
     std::string trigger;  // the event that armed it
@@ -153,6 +159,8 @@ class Engine {
   // of other users are skipped and counted (skipped_by_reason "other partition"), their profiles
   // not loaded. N processes, one per index, reading one stream cover every user exactly once.
   void set_partition(uint32_t index, uint32_t count) { part_index_ = index, part_count_ = count ? count : 1; }
+  uint32_t partition_index() const { return part_index_; }
+  uint32_t partition_count() const { return part_count_; }
   bool owns(std::string_view user) const { return part_count_ <= 1 || vm::stable_hash(user) % part_count_ == part_index_; }
   int64_t allowed_lateness() const { return order_.lateness(); }
   int64_t watermark() const;

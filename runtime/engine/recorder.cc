@@ -135,7 +135,7 @@ bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& o
 // The decisions are read back from the store rather than kept in memory: the engine remembers
 // only where each unit's decisions are, so its memory does not grow with every decision.
 bool Recorder::report(const UnitRecord& r, std::vector<Decision>& out, std::string& err) {
-  if (r.count == 0) return true;
+  if (r.count == 0 || quiet_) return true;
   if (!store_error_.empty()) {
     err = store_error_;
     return false;
@@ -224,6 +224,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
     if (slot) *slot = r;
     else units_of(unit.kind).insert_or_assign(unit.id, r);
+    if (fresh_) for (size_t i = first; i < out.size(); ++i) fresh_->push_back(out[i].json);
     return true;
   }
   store_error_ = err;

@@ -63,6 +63,12 @@ class Recorder {
   // Records decisions made outside the engine (Engine::record_decided).
   bool record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& error);
   bool commit(std::string& error);
+  // Also hand the JSON of every freshly recorded decision to `sink` (null: stop): how a hot
+  // reload learns what the new program decided while it was given the old input again.
+  void collect_fresh(std::vector<std::string>* sink) { fresh_ = sink; }
+  // Units already recorded are not read back (a hot reload gives the new engine the old input
+  // only to rebuild its state: their decisions were reported before).
+  void quiet_replays(bool quiet) { quiet_ = quiet; }
 
   std::string decision_json(const Decision& d) const;
   const std::string& store_error() const { return store_error_; }
@@ -88,6 +94,8 @@ class Recorder {
   bool allow_program_change_ = false;
   std::vector<std::string> notices_;
   std::vector<state::LedgerEntry> replay_;
+  std::vector<std::string>* fresh_ = nullptr;
+  bool quiet_ = false;
 };
 
 }  // namespace crm::engine

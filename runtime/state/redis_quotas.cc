@@ -918,6 +918,9 @@ class SharedStore : public StateStore {
   }
   // After the commit, what this process's deliveries used is in its ledger: the unused part of
   // its leases goes back to the campaign (one script; nothing when leases are off).
+  // The ledger's units go; reservations already made in Redis stay counted (an undergrant,
+  // never an overgrant, until the counters are reconciled from the ledgers).
+  bool rollback(std::string& error) override { return ledger_->rollback(error); }
   bool commit(std::string& error) override {
     if (!ledger_->commit(error)) return false;
     quotas_->settle();

@@ -156,7 +156,17 @@ bool MemoryStore::read(int64_t first, size_t count, std::vector<LedgerEntry>& ou
   return true;
 }
 
-bool MemoryStore::commit(std::string&) { return true; }
+bool MemoryStore::commit(std::string&) {
+  committed_entries_ = entries_.size();
+  committed_units_ = units_.size();
+  return true;
+}
+
+bool MemoryStore::rollback(std::string&) {
+  entries_.resize(committed_entries_);
+  units_.resize(committed_units_);
+  return true;
+}
 
 namespace {
 
@@ -633,6 +643,19 @@ class SqliteStore : public StateStore {
     }
     in_tx_ = false;
     if (exec("COMMIT", error)) return true;
+    failed_ = error;
+    return false;
+  }
+
+  bool rollback(std::string& error) override {
+    if (!failed_.empty()) {
+      error = failed_;
+      return false;
+    }
+    units_.clear();
+    if (!in_tx_) return true;
+    in_tx_ = false;
+    if (exec("ROLLBACK", error)) return true;
     failed_ = error;
     return false;
   }

@@ -182,6 +182,13 @@ class StateStore {
   virtual bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) = 0;
   // Makes every appended unit durable (atomically: a crash keeps all of a group or none).
   virtual bool commit(std::string& error) = 0;
+  // Discards every unit appended since the last commit (a hot reload refused after its new
+  // engine appended units: docs/semantics.md, "Hot reload"). The counters of quotas() are
+  // not rebuilt here: load() does that. False when the store cannot (the default).
+  virtual bool rollback(std::string& error) {
+    error = "state " + describe() + " cannot discard uncommitted units";
+    return false;
+  }
   virtual std::string describe() const = 0;
   // The campaign-wide counters this store shares with every runtime attached to it.
   virtual Quotas& quotas() = 0;
@@ -197,6 +204,7 @@ class MemoryStore : public StateStore {
               std::string& error) override;
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override;
   bool commit(std::string& error) override;
+  bool rollback(std::string& error) override;
   std::string describe() const override { return "memory"; }
   Quotas& quotas() override { return quotas_; }
 
@@ -204,6 +212,7 @@ class MemoryStore : public StateStore {
   LocalQuotas quotas_;
   std::vector<LedgerEntry> entries_;
   std::vector<Unit> units_;
+  size_t committed_entries_ = 0, committed_units_ = 0;  // sizes at the last commit (rollback)
   ProgramIdentity program_;
 };
 
