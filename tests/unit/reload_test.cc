@@ -133,7 +133,9 @@ void run_unchanged_strategies(const std::string& spec) {
   crm::CompiledProgram p1 = compile(kV1), p2 = compile(v2());
   crm::Runtime rt(p1);
   std::string err;
-  if (!spec.empty()) ASSERT_TRUE(rt.open_state(spec, err)) << err;
+  if (!spec.empty()) {
+    ASSERT_TRUE(rt.open_state(spec, err)) << err;
+  }
   crm::Error e;
   ASSERT_TRUE(rt.enable_reload(e)) << e.message;
   std::map<std::string, std::string> arm;  // user -> arm before the reload
