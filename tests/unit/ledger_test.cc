@@ -45,6 +45,17 @@ const char* kStock = "event Order { amount: Money(CNY) }\n"
                      "resource coupon c { discount: 5 CNY }\n"
                      "strategy s { who: true  when: on Order  what: grant c via App  how much: per user 1 per campaign, stock 3 }\n";
 
+// Records `orders` in a fresh SQLite ledger at `path` and commits them.
+void record_orders(const Compiled& c, const std::string& path, const std::vector<std::string>& orders) {
+  std::string err;
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  Replay run(c);
+  ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
+  for (const auto& o : orders) run.feed(o);
+  ASSERT_TRUE(run.engine.commit(err)) << err;
+}
+
 }  // namespace
 
 // ---- one writer ---------------------------------------------------------------------------------
@@ -138,14 +149,7 @@ TEST(Ledger, LoadReadsOneSnapshot) {
   std::string path = fresh_path("snapshot");
   Compiled c = compile(kStock);
   std::string err;
-  {
-    auto store = crm::state::open_store("sqlite:" + path, err);
-    ASSERT_NE(store, nullptr) << err;
-    Replay run(c);
-    ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
-    run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
-    ASSERT_TRUE(run.engine.commit(err)) << err;
-  }
+  record_orders(c, path, {order("e1", "a", "2026-01-01T00:00:00Z")});
   ASSERT_EQ(sqlite3_open(path.c_str(), &g_other), SQLITE_OK);
   sqlite3_busy_timeout(g_other, 5000);
   g_committed = false;
@@ -219,15 +223,7 @@ TEST(Ledger, RowsCrmNeverWritesAreRefusedAtOpen) {
     SCOPED_TRACE(k.tag);
     std::string path = fresh_path(k.tag);
     std::string err;
-    {
-      auto store = crm::state::open_store("sqlite:" + path, err);
-      ASSERT_NE(store, nullptr) << err;
-      Replay run(c);
-      ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
-      run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
-      run.feed(order("e2", "b", "2026-01-01T00:00:01Z"));
-      ASSERT_TRUE(run.engine.commit(err)) << err;
-    }
+    record_orders(c, path, {order("e1", "a", "2026-01-01T00:00:00Z"), order("e2", "b", "2026-01-01T00:00:01Z")});
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, k.sql, nullptr, nullptr, nullptr), SQLITE_OK);
