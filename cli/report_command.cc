@@ -125,7 +125,7 @@ int cmd_report(int argc, char** argv) {
   std::vector<std::string> files, includes;
   std::string state, events, out_path, format = "table", window = "14d", silent = "30d", confidence = "0.95";
   report::Options o;
-  Command c("report", "report [PROGRAM...] --state sqlite:PATH [--events E.jsonl] [--format table|json|csv]",
+  Command c("report", "report [PROGRAM...] --state sqlite:PATH [--events E.jsonl] [--format table|json|csv|html] [--zone ZONE]",
             "Measures what the strategies recorded in a ledger did: per strategy, channel and day (UTC, or --zone) the\n"
             "indicators of docs/indicators.md (grants, reach, conversion, redemption, subsidy, recall, ROI),\n"
             "and for every strategy with a control group the experiment: per arm users, visit and\n"
@@ -159,6 +159,7 @@ int cmd_report(int argc, char** argv) {
     if (confidence.empty() || *end || !(o.confidence > 0 && o.confidence < 1))
       return usage_error("report", "--confidence `" + confidence + "` is not a level between 0 and 1");
   }
+  if (std::string why; !report::check_zone(o.zone, why)) return usage_error("report", "--zone: " + why);
   std::string err;
   if (format == "html" && !report::html_available()) {
     std::string html;

@@ -380,7 +380,7 @@ int cmd_run(int argc, char** argv) {
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   c.choice("--reload-on", o.reload_on, {"SIGHUP"},
            "hot reload: on SIGHUP, read the program files again and swap the program in\nbefore the next event "
-           "(docs/operations.md, \"Hot reload\"); one thread only");
+           "(docs/semantics.md, \"Hot reload\"); one thread only");
   jit_option(c, o);
   SharedCli shared;
   shared_options(c, shared, true);

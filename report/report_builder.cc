@@ -33,6 +33,7 @@
 #include "support/civil_time.h"
 #include "support/time_zone.h"
 #include "support/decimal.h"
+#include "support/json_text.h"
 
 namespace crm::report {
 namespace {
@@ -436,13 +437,18 @@ struct Builder {
       std::string_view outcome_text = text(4);
       const Kind outcome = kind_of(outcome_text);
       const std::string_view reason_text = text(5);
-      if ((outcome == Kind::Other && !state::is_outcome_name(outcome_text)) ||
-          (!reason_text.empty() && !state::is_reason_name(reason_text))) {
-        const bool bad_outcome = outcome == Kind::Other && !state::is_outcome_name(outcome_text);
+      const bool kind_ok = sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_int64(st, 1) >= 0 &&
+                           sqlite3_column_int64(st, 1) <= int64_t(state::UnitKind::Timer);
+      const char* bad = !kind_ok                                                       ? "kind"
+                        : outcome == Kind::Other && !state::is_outcome_name(outcome_text) ? "outcome"
+                        : !reason_text.empty() && !state::is_reason_name(reason_text)     ? "reason"
+                                                                                        : nullptr;
+      if (bad) {
+        // Shown JSON-escaped: control characters in it reach no terminal raw.
         r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
                               "the ledger was changed outside crm, and its figures would be wrong",
-                              path, sqlite3_column_int64(st, 14), bad_outcome ? "outcome" : "reason",
-                              bad_outcome ? outcome_text : reason_text);
+                              path, sqlite3_column_int64(st, 14), bad,
+                              support::json_escape(*bad == 'k' ? text(1) : *bad == 'o' ? outcome_text : reason_text));
         break;
       }
       std::string_view strategy = text(3);
@@ -1015,6 +1021,14 @@ void read_recorded_splits(const std::string& state, std::unordered_map<std::stri
 
 }  // namespace
 
+bool check_zone(const std::string& zone, std::string& error) {
+  if (zone.empty()) {
+    error = "an empty name is no time zone (UTC is `UTC`)";
+    return false;
+  }
+  return support::load_zone(zone, error).has_value();
+}
+
 Report build(const Options& options) {
   Report r;
   r.options = options;
@@ -1039,7 +1053,9 @@ Report build(const Options& options) {
       return r;
     }
     std::string zone_error;
-    std::optional<support::ZoneRules> zone = support::load_zone(options.zone.empty() ? "UTC" : options.zone, zone_error);
+    std::optional<support::ZoneRules> zone;
+    if (options.zone.empty()) zone_error = "an empty name is no time zone (UTC is `UTC`)";
+    else zone = support::load_zone(options.zone, zone_error);
     if (!zone) {
       r.error = "--zone: " + zone_error;
       return r;

@@ -242,7 +242,7 @@ std::string to_table(const Report& r) {
   auto cur = [](double units) { return std::isfinite(units) ? fmt::format("{:.2f}", units / 1e6) : std::string("-"); };
   auto rat = [](double v) { return std::isfinite(v) ? fmt::format("{:.3f}", v) : std::string("-"); };
   if (!r.indicators.empty()) {
-    if (r.options.zone != "UTC") out += fmt::format("days are local days of {}\n", r.options.zone);
+    out += fmt::format("days are local days of {}\n", r.options.zone);
     out += fmt::format("{:<24} {:<10} {:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8} {:>10} {:>8}\n", "strategy",
                        "channel", "day", "granted", "reached", "reach", "convert", "redeem", "recall", "sales after",
                        "cost", "cost/user", "roi");

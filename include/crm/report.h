@@ -167,6 +167,10 @@ struct Report {
 };
 
 Report build(const Options& options);
+// Whether `zone` names a zone Options::zone accepts (an IANA name found in the system's
+// time-zone database, or a fixed offset such as "+08:00"); false with `error` (one lowercase
+// line, e.g. "unknown time zone `Mars/Olympus`") otherwise, as build() would fail.
+bool check_zone(const std::string& zone, std::string& error);
 
 std::string to_json(const Report& report);
 std::string to_csv(const Report& report);    // one table: a `table` column says indicators or experiment

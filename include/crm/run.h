@@ -169,9 +169,10 @@ class Run {
   // "Program identity"), and gives it the input again; every unit already in the ledger is
   // answered from it (never decided again) and folded into the new program's history. So
   // unchanged strategies keep stock, budget, per-user counts, A/B arms, held messages and
-  // pending timers; added ones start from zero; removed ones' rows count for nothing. Appends to
-  // `decisions` what the new program decided for instants already passed (a new `at`/`every`
-  // strategy's due runs, as a restart decides them): report them after the next commit.
+  // pending timers; added ones start from zero (or from their rows in the ledger, if an earlier
+  // program had them); removed ones' rows count for nothing. Appends to `decisions` what the
+  // new program decided for instants already passed (a new `at`/`every` strategy's due runs, as
+  // a restart decides them): report them after the next commit.
   // Input when refused (no enable_reload, an invalid program, the identity rules, or the new
   // program reads the kept input differently, e.g. an event field it no longer declares): the
   // running program goes on, nothing changed. State when the ledger fails (then stop).

@@ -289,8 +289,9 @@ class Runtime {
   // unless its strategies are the same or `allow_program_change` and every changed strategy's
   // counters carry over) and is given the kept input again, every unit already decided being
   // answered from the ledger, never decided twice. Unchanged strategies keep stock, budget,
-  // per-user counts, A/B arms, held messages and pending timers; added ones start from zero;
-  // removed ones' rows count for nothing; history aggregates are rebuilt from the input, so
+  // per-user counts, A/B arms, held messages and pending timers; added ones start from zero
+  // (or from their rows in the ledger, if an earlier program had them); removed ones' rows
+  // count for nothing; history aggregates are rebuilt from the input, so
   // the new program's aggregates cover it too. `decisions` receives what the new program
   // decided for instants already passed (a new `at`/`every` strategy's due runs), durable
   // when it returns (Commit::OnReturn). Errors: Input when refused (no enable_reload, an

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "runtime/state/ledger_names.h"
+#include "support/json_text.h"
 
 namespace crm::state {
 
@@ -423,26 +424,35 @@ class SqliteStore : public StateStore {
 
   bool read_all(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT unit, kind FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, "SELECT unit, kind, seq FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({kind(s, 1), text(s, 0)});
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      if (!known_kind(s, 1)) {
+        std::string value = text(s, 1);
+        const int64_t seq = sqlite3_column_int64(s, 2);
+        sqlite3_finalize(s);
+        return foreign_row("unit", seq, "kind", value, error);
+      }
+      units.push_back({kind(s, 1), text(s, 0)});
+    }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     if (sqlite3_prepare_v2(db_,
                            (std::string(kSelectEntries) + " ORDER BY seq").c_str(), -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const int k = sqlite3_column_int(s, 14);
+      const bool kind_ok = known_kind(s, 14);
+      const std::string kind_text = kind_ok ? std::string() : text(s, 14);
       entries.push_back(entry(s));
       const LedgerEntry& e = entries.back();
-      const char* bad = k < 0 || k > int(UnitKind::Timer)          ? "kind"
-                        : !is_outcome_name(e.outcome)               ? "outcome"
+      const char* bad = !kind_ok                                          ? "kind"
+                        : !is_outcome_name(e.outcome)                     ? "outcome"
                         : !e.reason.empty() && !is_reason_name(e.reason) ? "reason"
-                                                                    : nullptr;
+                                                                          : nullptr;
       if (bad) {
         sqlite3_finalize(s);
-        return foreign_row(e.seq, bad, *bad == 'k' ? std::to_string(k) : *bad == 'o' ? e.outcome : e.reason, error);
+        return foreign_row("ledger", e.seq, bad, *bad == 'k' ? kind_text : *bad == 'o' ? e.outcome : e.reason, error);
       }
     }
     sqlite3_finalize(s);
@@ -453,11 +463,19 @@ class SqliteStore : public StateStore {
   // A row crm did not write: the counters rebuilt without it (or with it misread) would be
   // wrong, so the ledger is not continued. No CHECK constraint keeps such rows out: one on
   // `outcome` and `reason` costs 0.3-1 us per inserted row (docs/semantics.md, "The ledger").
-  bool foreign_row(int64_t seq, const char* column, const std::string& value, std::string& error) {
-    error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
+  // `table`: "ledger" (crm_ledger) or "unit" (crm_units), `seq` the row's; the value is shown JSON-escaped, so control characters in it reach no terminal raw.
+  bool foreign_row(const char* table, int64_t seq, const char* column, const std::string& value, std::string& error) {
+    const std::string shown = support::json_escape(value);
+    error = fmt::format("state `{}`: {} row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
                         "the ledger was changed outside crm and its counters cannot be rebuilt: restore it from a backup",
-                        path_, seq, column, value);
+                        path_, table, seq, column, shown);
     return false;
+  }
+  // A unit kind crm writes: an integer 0, 1 or 2 (UnitKind).
+  static bool known_kind(sqlite3_stmt* s, int i) {
+    if (sqlite3_column_type(s, i) != SQLITE_INTEGER) return false;
+    const int64_t k = sqlite3_column_int64(s, i);
+    return k >= 0 && k <= int64_t(UnitKind::Timer);
   }
 
   bool last_program(ProgramIdentity& out, std::string& error) override {

@@ -219,7 +219,13 @@ TEST(Ledger, RowsCrmNeverWritesAreRefusedAtOpen) {
                         Case{"reason", "UPDATE crm_ledger SET reason = 'stock ' WHERE seq = 1",
                              "ledger row 1 has reason `stock `, which crm never writes"},
                         Case{"kind", "UPDATE crm_ledger SET kind = 7 WHERE seq = 2",
-                             "ledger row 2 has kind `7`, which crm never writes"}}) {
+                             "ledger row 2 has kind `7`, which crm never writes"},
+                        Case{"textkind", "UPDATE crm_ledger SET kind = '1x' WHERE seq = 1",
+                             "ledger row 1 has kind `1x`, which crm never writes"},
+                        Case{"unitkind", "UPDATE crm_units SET kind = 9 WHERE seq = 2",
+                             "unit row 2 has kind `9`, which crm never writes"},
+                        Case{"escape", "UPDATE crm_ledger SET outcome = 'granted' || char(27) || '[31m' WHERE seq = 2",
+                             "ledger row 2 has outcome `granted\\u001b[31m`, which crm never writes"}}) {
     SCOPED_TRACE(k.tag);
     std::string path = fresh_path(k.tag);
     std::string err;

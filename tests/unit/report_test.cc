@@ -698,7 +698,11 @@ TEST(Report, RowsCrmNeverWritesAreRefused) {
   r = build(o);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("ledger row 2 has reason `budget?`"), std::string::npos) << r.error;
-  exec_sql(db, "UPDATE crm_ledger SET reason = NULL WHERE seq = 2");
+  exec_sql(db, "UPDATE crm_ledger SET reason = NULL, kind = kind + 10 WHERE seq = 2");
+  r = build(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("ledger row 2 has kind `1"), std::string::npos) << r.error;
+  exec_sql(db, "UPDATE crm_ledger SET kind = kind - 10 WHERE seq = 2");
   EXPECT_TRUE(build(o).ok);
 }
 
