@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/baselines_native_sqlite.h"
 #include "bench/bench_harness.h"
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
@@ -125,6 +126,7 @@ segment s = (origin == "MOW" or country == "RU") and (value >= 100 or adults == 
     return n;
   });
   emit(per_eval("crm/jit_per_record", secs, recs.size(), truth));
+  emit(native_interned(recs, truth, o.reps));  // the same records, same process, right after
 #endif
 }
 
@@ -190,6 +192,10 @@ segment s = age between {} and {} and city in {{{}}} and member_level >= {} and 
   if (!jit || !jit->batch(batch_unit, jerr)) fail(jerr);
   double jsecs = best_seconds("crm/jit_batch", o.reps, truth, [&] { return jit->run_batch(batch_unit, in).matches; });
   emit(per_second("crm/jit_batch", jsecs, p.size, truth));
+  // Native branch-free code over the same columns in the same process, right after: the
+  // figure the JIT's is compared with (bench_baselines' own run is another process, another time
+  // on a shared machine; bench/run.sh keeps the first figure of a name).
+  emit(native_audience_branch_free(p, truth, o.reps));
 #endif
 }
 

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -566,16 +567,14 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
   llvm::Value* errors = fn->getArg(5);
   for (unsigned a : {0u, 1u, 4u, 5u}) fn->addParamAttr(a, llvm::Attribute::NoAlias);
   auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
-  auto* loop = llvm::BasicBlock::Create(c_, "lane", fn);
-  auto* exit = llvm::BasicBlock::Create(c_, "exit", fn);
   llvm::IRBuilder<> b(entry);
   auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
   auto* args = b.CreateAlloca(llvm::ArrayType::get(i64_, max_call_args(u)), nullptr, "args");
   auto* agg_v = b.CreateAlloca(i64_, nullptr, "agg_v");
   auto* agg_s = b.CreateAlloca(i8_, nullptr, "agg_s");
-  // Selection code: a byte per lane (selected, faulted) in the loop, which vectorises; bits
-  // after it.
-  auto* lanes_ty = llvm::ArrayType::get(i8_, vm::kBlock);
+  // Selection code: a byte per lane (selected, faulted) for a word's 64 lanes, in a loop that
+  // vectorises; the word's bits after it.
+  auto* lanes_ty = llvm::ArrayType::get(i8_, 64);
   llvm::AllocaInst* sel_buf = selection ? b.CreateAlloca(lanes_ty, nullptr, "sel") : nullptr;
   llvm::AllocaInst* err_buf = selection ? b.CreateAlloca(lanes_ty, nullptr, "err") : nullptr;
   if (selection) {
@@ -590,229 +589,384 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
           !col.count(ins.a))
         col[ins.a] = {b.CreateCall(op("crm_jit_batch_col_data"), {in, k32(ins.a)}),
                       b.CreateCall(op("crm_jit_batch_col_present"), {in, k32(ins.a)})};
-  b.CreateCondBr(b.CreateICmpEQ(count, k64(0)), exit, loop);
-
-  // One lane: straight-line code over SSA values, a value and an error bit per register.
-  b.SetInsertPoint(loop);
-  llvm::PHINode* lane = b.CreatePHI(i64_, 2, "i");
-  lane->addIncoming(k64(0), entry);
-  llvm::Value* row = b.CreateAdd(base, lane, "row");
   llvm::Value* zero = k64(0);
   llvm::Value* no = llvm::ConstantInt::getFalse(c_);
-  std::vector<llvm::Value*> v(std::max<size_t>(u.registers, 1), zero), e(v.size(), no);
-  std::map<uint32_t, std::pair<llvm::Value*, llvm::Value*>> aggs;  // read once per row
-  auto V = [&](uint32_t x) { return v[x < v.size() ? x : 0]; };
-  auto E = [&](uint32_t x) { return e[x < e.size() ? x : 0]; };
-  auto put = [&](uint32_t x, llvm::Value* val, llvm::Value* err) {
-    if (x >= v.size()) x = 0;
-    v[x] = val;
-    e[x] = err;
-  };
-  auto fault = [&](llvm::Value* code) { return b.CreateICmpNE(code, k8(0)); };
-  auto faulting = [&](llvm::Value* code, llvm::Value* err) {
-    llvm::Value* f = fault(code);
-    return std::make_pair(b.CreateLoad(i64_, tmp), b.CreateOr(err, f));
-  };
-  llvm::Value* out_v = nullptr;
-  llvm::Value* out_e = nullptr;
-  for (const bytecode::Instr& ins : u.code) {
-    switch (ins.op) {
-      case Op::LOAD_CONST: put(ins.d, k64(constant(ins.a)), no); break;
-      case Op::LOAD_PROFILE:
-      case Op::HAS_PROFILE: {
-        if (shape) {  // the batch VM's LOAD_PROFILE / HAS_PROFILE for this column layout
-          bool has_op = ins.op == Op::HAS_PROFILE;
-          char kind = ins.a < shape->size() ? (*shape)[ins.a] : 'x';
-          if (kind == 'x') {  // no column: no value; a required field faults
-            put(ins.d, zero, llvm::ConstantInt::getBool(c_, required(ins.a) && !has_op));
+
+  // One lane of row `row`: straight-line code over SSA values, a value and an error bit per
+  // register; out_v / out_e the returned value and the lane's fault bit. Emitted at b's
+  // insertion point; false (error set) for an instruction the JIT does not support.
+  auto emit_lane = [&](llvm::Value* row, llvm::Value*& out_v, llvm::Value*& out_e) -> bool {
+    std::vector<llvm::Value*> v(std::max<size_t>(u.registers, 1), zero), e(v.size(), no);
+    std::map<uint32_t, std::pair<llvm::Value*, llvm::Value*>> aggs;  // read once per row
+    auto V = [&](uint32_t x) { return v[x < v.size() ? x : 0]; };
+    auto E = [&](uint32_t x) { return e[x < e.size() ? x : 0]; };
+    auto put = [&](uint32_t x, llvm::Value* val, llvm::Value* err) {
+      if (x >= v.size()) x = 0;
+      v[x] = val;
+      e[x] = err;
+    };
+    auto fault = [&](llvm::Value* code) { return b.CreateICmpNE(code, k8(0)); };
+    auto faulting = [&](llvm::Value* code, llvm::Value* err) {
+      llvm::Value* f = fault(code);
+      return std::make_pair(b.CreateLoad(i64_, tmp), b.CreateOr(err, f));
+    };
+    out_v = out_e = nullptr;
+    for (const bytecode::Instr& ins : u.code) {
+      switch (ins.op) {
+        case Op::LOAD_CONST: put(ins.d, k64(constant(ins.a)), no); break;
+        case Op::LOAD_PROFILE:
+        case Op::HAS_PROFILE: {
+          if (shape) {  // the batch VM's LOAD_PROFILE / HAS_PROFILE for this column layout
+            bool has_op = ins.op == Op::HAS_PROFILE;
+            char kind = ins.a < shape->size() ? (*shape)[ins.a] : 'x';
+            if (kind == 'x') {  // no column: no value; a required field faults
+              put(ins.d, zero, llvm::ConstantInt::getBool(c_, required(ins.a) && !has_op));
+              break;
+            }
+            auto [data, pres] = col.at(ins.a);
+            bool with_presence = kind == 'P' || kind == 'Q';
+            llvm::Value* present = llvm::ConstantInt::getTrue(c_);
+            if (with_presence) present = b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, pres, row)), k8(0));
+            if (has_op) {
+              put(ins.d, b.CreateZExt(present, i64_), no);
+              break;
+            }
+            llvm::Value* v = (kind == 'p' || kind == 'P')
+                                 ? b.CreateSExt(b.CreateLoad(i32_, b.CreateInBoundsGEP(i32_, data, row)), i64_)
+                                 : b.CreateLoad(i64_, b.CreateInBoundsGEP(i64_, data, row));
+            put(ins.d, with_presence ? b.CreateSelect(present, v, zero) : v,
+                required(ins.a) ? b.CreateNot(present) : no);
             break;
           }
-          auto [data, pres] = col.at(ins.a);
-          bool with_presence = kind == 'P' || kind == 'Q';
-          llvm::Value* present = llvm::ConstantInt::getTrue(c_);
-          if (with_presence) present = b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, pres, row)), k8(0));
-          if (has_op) {
-            put(ins.d, b.CreateZExt(present, i64_), no);
-            break;
-          }
-          llvm::Value* v = (kind == 'p' || kind == 'P')
-                               ? b.CreateSExt(b.CreateLoad(i32_, b.CreateInBoundsGEP(i32_, data, row)), i64_)
-                               : b.CreateLoad(i64_, b.CreateInBoundsGEP(i64_, data, row));
-          put(ins.d, with_presence ? b.CreateSelect(present, v, zero) : v,
-              required(ins.a) ? b.CreateNot(present) : no);
+          llvm::Value* code = b.CreateCall(op("crm_jit_batch_profile"),
+                                           {in, k32(ins.a), k8(required(ins.a)), k8(ins.op == Op::HAS_PROFILE), row, tmp});
+          put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
           break;
         }
-        llvm::Value* code = b.CreateCall(op("crm_jit_batch_profile"),
-                                         {in, k32(ins.a), k8(required(ins.a)), k8(ins.op == Op::HAS_PROFILE), row, tmp});
-        put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
-        break;
-      }
-      case Op::LOAD_EVENT:
-      case Op::HAS_EVENT: put(ins.d, zero, no); break;  // batches have no triggering event
-      case Op::LOAD_AGG:
-      case Op::HAS_AGG: {
-        auto it = aggs.find(ins.a);
-        if (it == aggs.end()) {
-          b.CreateCall(op("crm_jit_batch_agg"), {in, row, k32(ins.a), agg_v, agg_s});
-          it = aggs.emplace(ins.a, std::make_pair(b.CreateLoad(i64_, agg_v), b.CreateLoad(i8_, agg_s))).first;
+        case Op::LOAD_EVENT:
+        case Op::HAS_EVENT: put(ins.d, zero, no); break;  // batches have no triggering event
+        case Op::LOAD_AGG:
+        case Op::HAS_AGG: {
+          auto it = aggs.find(ins.a);
+          if (it == aggs.end()) {
+            b.CreateCall(op("crm_jit_batch_agg"), {in, row, k32(ins.a), agg_v, agg_s});
+            it = aggs.emplace(ins.a, std::make_pair(b.CreateLoad(i64_, agg_v), b.CreateLoad(i8_, agg_s))).first;
+          }
+          llvm::Value* code = b.CreateCall(op("crm_jit_batch_agg_pick"), {it->second.first, it->second.second, k8(ins.op == Op::HAS_AGG), tmp});
+          put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
+          break;
         }
-        llvm::Value* code = b.CreateCall(op("crm_jit_batch_agg_pick"), {it->second.first, it->second.second, k8(ins.op == Op::HAS_AGG), tmp});
-        put(ins.d, b.CreateLoad(i64_, tmp), fault(code));
-        break;
-      }
-      case Op::LOAD_NOW: put(ins.d, b.CreateCall(op("crm_jit_now"), {ctx}), no); break;
-      case Op::MOV: put(ins.d, V(ins.a), E(ins.a)); break;
-      case Op::NOT: put(ins.d, b.CreateCall(op("crm_jit_not"), {V(ins.a)}), E(ins.a)); break;
-      case Op::AND: put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      case Op::OR: put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      // The right operand's fault counts only where the scalar VM's short-circuit reaches it.
-      case Op::AND_THEN:
-        put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}),
-            b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpNE(V(ins.a), zero), E(ins.b))));
-        break;
-      case Op::OR_ELSE:
-        put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}),
-            b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpEQ(V(ins.a), zero), E(ins.b))));
-        break;
-      case Op::EQ: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      case Op::NE: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      case Op::LT: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      case Op::LE: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
-      case Op::EQ_K: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::NE_K: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::LT_K: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::LE_K: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::GT_K: put(ins.d, b.CreateCall(op("crm_jit_gt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::GE_K: put(ins.d, b.CreateCall(op("crm_jit_ge"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
-      case Op::STR_LT:
-        put(ins.d, b.CreateCall(op("crm_jit_str_lt"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::STR_LE:
-        put(ins.d, b.CreateCall(op("crm_jit_str_le"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::ADD: case Op::SUB: case Op::MUL_INT: case Op::MUL_FIX: case Op::DIV_FIX: {
-        const char* name = ins.op == Op::ADD ? "crm_jit_add" : ins.op == Op::SUB ? "crm_jit_sub" : ins.op == Op::MUL_INT ? "crm_jit_mul_int"
-                           : ins.op == Op::MUL_FIX ? "crm_jit_mul_fix" : "crm_jit_div_fix";
-        auto [val, err] = faulting(b.CreateCall(op(name), {V(ins.a), V(ins.b), tmp}), b.CreateOr(E(ins.a), E(ins.b)));
-        put(ins.d, val, err);
-        break;
-      }
-      case Op::NEG:
-      case Op::INT_TO_FIX: {
-        auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::NEG ? "crm_jit_neg" : "crm_jit_int_to_fix"), {V(ins.a), tmp}), E(ins.a));
-        put(ins.d, val, err);
-        break;
-      }
-      case Op::DATE_ADD:
-        put(ins.d, b.CreateCall(op("crm_jit_date_add"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::DATE_DIFF:
-        put(ins.d, b.CreateCall(op("crm_jit_date_diff"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::COALESCE:  // `??` evaluates every operand: every operand's fault counts
-        put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
-            b.CreateOr(E(ins.a), b.CreateOr(E(ins.b), E(ins.c))));
-        break;
-      case Op::SELECT:  // `if`: only the chosen branch's fault counts
-        put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
-            b.CreateOr(E(ins.a), b.CreateSelect(b.CreateICmpNE(V(ins.a), zero), E(ins.b), E(ins.c))));
-        break;
-      case Op::IN_SET:
-        put(ins.d,
-            b.CreateCall(op("crm_jit_in_set"), {set_ptr(ins.b), k64(static_cast<int64_t>(p_.sets[ins.b].size())), V(ins.a)}),
-            E(ins.a));
-        break;
-      case Op::IN_VALUE_SET:
-        put(ins.d, b.CreateCall(host("crm_jit_host_in_value_set", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
-            b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::IN_VALUE_SET_DEC: {
-        auto [val, err] = faulting(b.CreateCall(host("crm_jit_host_in_value_set_dec", i8_, {ptr_, i64_, i64_, ptr_}),
-                                                {ctx, V(ins.a), V(ins.b), tmp}),
-                                   b.CreateOr(E(ins.a), E(ins.b)));
-        put(ins.d, val, err);
-        break;
-      }
-      case Op::STR_CONCAT:
-        put(ins.d, b.CreateCall(host("crm_jit_host_concat", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
-            b.CreateOr(E(ins.a), E(ins.b)));
-        break;
-      case Op::CALL: {
-        llvm::Value* err = no;
-        for (uint32_t k = 0; k < ins.c; ++k) {
-          b.CreateStore(V(ins.b + k), b.CreateConstInBoundsGEP2_32(args->getAllocatedType(), args, 0, k));
-          err = b.CreateOr(err, E(ins.b + k));
+        case Op::LOAD_NOW: put(ins.d, b.CreateCall(op("crm_jit_now"), {ctx}), no); break;
+        case Op::MOV: put(ins.d, V(ins.a), E(ins.a)); break;
+        case Op::NOT: put(ins.d, b.CreateCall(op("crm_jit_not"), {V(ins.a)}), E(ins.a)); break;
+        case Op::AND: put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        case Op::OR: put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        // The right operand's fault counts only where the scalar VM's short-circuit reaches it.
+        case Op::AND_THEN:
+          put(ins.d, b.CreateCall(op("crm_jit_and"), {V(ins.a), V(ins.b)}),
+              b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpNE(V(ins.a), zero), E(ins.b))));
+          break;
+        case Op::OR_ELSE:
+          put(ins.d, b.CreateCall(op("crm_jit_or"), {V(ins.a), V(ins.b)}),
+              b.CreateOr(E(ins.a), b.CreateAnd(b.CreateICmpEQ(V(ins.a), zero), E(ins.b))));
+          break;
+        case Op::EQ: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        case Op::NE: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        case Op::LT: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        case Op::LE: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b))); break;
+        case Op::EQ_K: put(ins.d, b.CreateCall(op("crm_jit_eq"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::NE_K: put(ins.d, b.CreateCall(op("crm_jit_ne"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::LT_K: put(ins.d, b.CreateCall(op("crm_jit_lt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::LE_K: put(ins.d, b.CreateCall(op("crm_jit_le"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::GT_K: put(ins.d, b.CreateCall(op("crm_jit_gt"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::GE_K: put(ins.d, b.CreateCall(op("crm_jit_ge"), {V(ins.a), k64(constant(ins.b))}), E(ins.a)); break;
+        case Op::STR_LT:
+          put(ins.d, b.CreateCall(op("crm_jit_str_lt"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::STR_LE:
+          put(ins.d, b.CreateCall(op("crm_jit_str_le"), {ctx, V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::ADD: case Op::SUB: case Op::MUL_INT: case Op::MUL_FIX: case Op::DIV_FIX: {
+          const char* name = ins.op == Op::ADD ? "crm_jit_add" : ins.op == Op::SUB ? "crm_jit_sub" : ins.op == Op::MUL_INT ? "crm_jit_mul_int"
+                             : ins.op == Op::MUL_FIX ? "crm_jit_mul_fix" : "crm_jit_div_fix";
+          auto [val, err] = faulting(b.CreateCall(op(name), {V(ins.a), V(ins.b), tmp}), b.CreateOr(E(ins.a), E(ins.b)));
+          put(ins.d, val, err);
+          break;
         }
-        auto [val, e2] = faulting(b.CreateCall(op("crm_jit_call"), {k32(ins.a), args, ctx, tmp}), err);
-        put(ins.d, val, e2);
-        break;
+        case Op::NEG:
+        case Op::INT_TO_FIX: {
+          auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::NEG ? "crm_jit_neg" : "crm_jit_int_to_fix"), {V(ins.a), tmp}), E(ins.a));
+          put(ins.d, val, err);
+          break;
+        }
+        case Op::DATE_ADD:
+          put(ins.d, b.CreateCall(op("crm_jit_date_add"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::DATE_DIFF:
+          put(ins.d, b.CreateCall(op("crm_jit_date_diff"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::COALESCE:  // `??` evaluates every operand: every operand's fault counts
+          put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
+              b.CreateOr(E(ins.a), b.CreateOr(E(ins.b), E(ins.c))));
+          break;
+        case Op::SELECT:  // `if`: only the chosen branch's fault counts
+          put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
+              b.CreateOr(E(ins.a), b.CreateSelect(b.CreateICmpNE(V(ins.a), zero), E(ins.b), E(ins.c))));
+          break;
+        case Op::IN_SET:
+          put(ins.d,
+              b.CreateCall(op("crm_jit_in_set"), {set_ptr(ins.b), k64(static_cast<int64_t>(p_.sets[ins.b].size())), V(ins.a)}),
+              E(ins.a));
+          break;
+        case Op::IN_VALUE_SET:
+          put(ins.d, b.CreateCall(host("crm_jit_host_in_value_set", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
+              b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::IN_VALUE_SET_DEC: {
+          auto [val, err] = faulting(b.CreateCall(host("crm_jit_host_in_value_set_dec", i8_, {ptr_, i64_, i64_, ptr_}),
+                                                  {ctx, V(ins.a), V(ins.b), tmp}),
+                                     b.CreateOr(E(ins.a), E(ins.b)));
+          put(ins.d, val, err);
+          break;
+        }
+        case Op::STR_CONCAT:
+          put(ins.d, b.CreateCall(host("crm_jit_host_concat", i64_, {ptr_, i64_, i64_}), {ctx, V(ins.a), V(ins.b)}),
+              b.CreateOr(E(ins.a), E(ins.b)));
+          break;
+        case Op::CALL: {
+          llvm::Value* err = no;
+          for (uint32_t k = 0; k < ins.c; ++k) {
+            b.CreateStore(V(ins.b + k), b.CreateConstInBoundsGEP2_32(args->getAllocatedType(), args, 0, k));
+            err = b.CreateOr(err, E(ins.b + k));
+          }
+          auto [val, e2] = faulting(b.CreateCall(op("crm_jit_call"), {k32(ins.a), args, ctx, tmp}), err);
+          put(ins.d, val, e2);
+          break;
+        }
+        case Op::RET:
+          out_v = V(ins.a);
+          out_e = E(ins.a);
+          break;
+        case Op::RET_OPT:
+          out_v = b.CreateSelect(b.CreateICmpNE(V(ins.b), zero), V(ins.a), zero);
+          out_e = b.CreateOr(E(ins.a), E(ins.b));
+          break;
+        default:
+          error = unit_label(p_, unit) + ": instruction " + bytecode::op_name(ins.op) + " is not supported by the JIT";
+          return false;
       }
-      case Op::RET:
-        out_v = V(ins.a);
-        out_e = E(ins.a);
-        break;
-      case Op::RET_OPT:
-        out_v = b.CreateSelect(b.CreateICmpNE(V(ins.b), zero), V(ins.a), zero);
-        out_e = b.CreateOr(E(ins.a), E(ins.b));
-        break;
-      default:
-        error = unit_label(p_, unit) + ": instruction " + bytecode::op_name(ins.op) + " is not supported by the JIT";
-        fn->eraseFromParent();
-        return nullptr;
+      if (out_v) break;
     }
-    if (out_v) break;
-  }
-  if (!out_v) {  // no return: every lane an error, as in the batch VM
-    out_v = zero;
-    out_e = llvm::ConstantInt::getTrue(c_);
-  }
-  if (selection) {
-    llvm::Value* sel = b.CreateAnd(b.CreateNot(out_e), b.CreateICmpNE(out_v, zero));
-    b.CreateStore(b.CreateZExt(sel, i8_), b.CreateInBoundsGEP(lanes_ty, sel_buf, {k64(0), lane}));
-    b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(lanes_ty, err_buf, {k64(0), lane}));
-  } else {
-    b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
-    b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
-  }
-  llvm::Value* next = b.CreateAdd(lane, k64(1), "next", true, true);
-  lane->addIncoming(next, b.GetInsertBlock());
-  b.CreateCondBr(b.CreateICmpULT(next, count), loop, exit);
-  b.SetInsertPoint(exit);
-  if (!selection) {
+    if (!out_v) {  // no return: every lane an error, as in the batch VM
+      out_v = zero;
+      out_e = llvm::ConstantInt::getTrue(c_);
+    }
+    return true;
+  };
+
+  // A loop of lanes [0, trip) over rows first + lane, whose lane code `keep` stores or adds to
+  // the loop's accumulators `acc` (in: their values before the loop; in `keep`: their values
+  // in the lane, to update; out: their values after the loop). `trip` is a constant for the
+  // full words and chunks of the selection code, so the vectorised loop has no remainder.
+  // Leaves b after the loop.
+  using Keep = std::function<void(llvm::Value*, llvm::Value*, llvm::Value*, std::vector<llvm::Value*>&)>;
+  auto lane_loop = [&](llvm::Value* first, llvm::Value* trip, const char* label, std::vector<llvm::Value*>& acc,
+                       const Keep& keep) -> bool {
+    llvm::BasicBlock* before = b.GetInsertBlock();
+    auto* loop = llvm::BasicBlock::Create(c_, label, fn);
+    auto* done = llvm::BasicBlock::Create(c_, std::string(label) + "_done", fn);
+    b.CreateBr(loop);
+    b.SetInsertPoint(loop);
+    llvm::PHINode* lane = b.CreatePHI(i64_, 2, "i");
+    lane->addIncoming(k64(0), before);
+    std::vector<llvm::PHINode*> phis;
+    for (llvm::Value* a : acc) {
+      phis.push_back(b.CreatePHI(a->getType(), 2, "acc"));
+      phis.back()->addIncoming(a, before);
+    }
+    acc.assign(phis.begin(), phis.end());
+    llvm::Value *out_v, *out_e;
+    if (!emit_lane(b.CreateAdd(first, lane, "row"), out_v, out_e)) return false;
+    keep(lane, out_v, out_e, acc);
+    llvm::Value* next = b.CreateAdd(lane, k64(1), "next", true, true);
+    lane->addIncoming(next, b.GetInsertBlock());
+    for (size_t k = 0; k < phis.size(); ++k) phis[k]->addIncoming(acc[k], b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpULT(next, trip), loop, done);
+    b.SetInsertPoint(done);
+    return true;
+  };
+
+  if (!selection) {  // BatchFn: a value and an error byte per row of one block
+    auto* body = llvm::BasicBlock::Create(c_, "body", fn);
+    auto* exit = llvm::BasicBlock::Create(c_, "exit", fn);
+    b.CreateCondBr(b.CreateICmpEQ(count, k64(0)), exit, body);
+    b.SetInsertPoint(body);
+    std::vector<llvm::Value*> none;
+    if (!lane_loop(base, count, "lane", none, [&](llvm::Value* lane, llvm::Value* out_v, llvm::Value* out_e, auto&) {
+          b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
+          b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
+        })) {
+      fn->eraseFromParent();
+      return nullptr;
+    }
+    b.CreateBr(exit);
+    b.SetInsertPoint(exit);
     b.CreateRetVoid();
     return fn;
   }
-  // Lanes to bitmap words: 64 bytes compared at once (a byte-mask instruction on x86), bits
-  // past `count` cleared, a word stored only where the block has rows; counts by popcount.
+
+  // SelectFn: rows [base, base + count) in one call, whatever count is.
+  // Counts only (null bitmaps), the way native code counts: chunks of kChunk rows, each a
+  // vectorised loop of exactly kChunk lanes adding the lane's selected and faulted bits in
+  // 32-bit accumulators, then a loop over the rows left.
+  constexpr int64_t kChunk = 2048;
+  auto* counts = llvm::BasicBlock::Create(c_, "counts", fn);
+  auto* words_path = llvm::BasicBlock::Create(c_, "words_path", fn);
+  b.CreateCondBr(b.CreateICmpEQ(values, llvm::ConstantPointerNull::get(ptr_)), counts, words_path);
+  {
+    b.SetInsertPoint(counts);
+    Keep add = [&](llvm::Value*, llvm::Value* out_v, llvm::Value* out_e, std::vector<llvm::Value*>& acc) {
+      llvm::Value* sel = b.CreateAnd(b.CreateNot(out_e), b.CreateICmpNE(out_v, zero));
+      acc[0] = b.CreateAdd(acc[0], b.CreateZExt(sel, i32_));
+      acc[1] = b.CreateAdd(acc[1], b.CreateZExt(out_e, i32_));
+    };
+    llvm::Value* chunks = b.CreateUDiv(count, k64(kChunk), "chunks");
+    auto* chunk_head = llvm::BasicBlock::Create(c_, "chunk", fn);
+    auto* rest_head = llvm::BasicBlock::Create(c_, "chunk_rest_check", fn);
+    b.CreateCondBr(b.CreateICmpEQ(chunks, zero), rest_head, chunk_head);
+    b.SetInsertPoint(chunk_head);
+    llvm::PHINode* c = b.CreatePHI(i64_, 2, "c");
+    llvm::PHINode* m_acc = b.CreatePHI(i64_, 2, "matches");
+    llvm::PHINode* f_acc = b.CreatePHI(i64_, 2, "faults");
+    c->addIncoming(zero, counts);
+    m_acc->addIncoming(zero, counts);
+    f_acc->addIncoming(zero, counts);
+    std::vector<llvm::Value*> acc{k32(0), k32(0)};
+    if (!lane_loop(b.CreateAdd(base, b.CreateMul(c, k64(kChunk))), k64(kChunk), "chunk_lane", acc, add)) {
+      fn->eraseFromParent();
+      return nullptr;
+    }
+    llvm::Value* m = b.CreateAdd(m_acc, b.CreateZExt(acc[0], i64_));
+    llvm::Value* f = b.CreateAdd(f_acc, b.CreateZExt(acc[1], i64_));
+    llvm::Value* c_next = b.CreateAdd(c, k64(1), "c_next", true, true);
+    c->addIncoming(c_next, b.GetInsertBlock());
+    m_acc->addIncoming(m, b.GetInsertBlock());
+    f_acc->addIncoming(f, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpULT(c_next, chunks), chunk_head, rest_head);
+    llvm::BasicBlock* chunks_end = b.GetInsertBlock();
+    b.SetInsertPoint(rest_head);
+    llvm::PHINode* m_full = b.CreatePHI(i64_, 2, "matches_chunks");
+    llvm::PHINode* f_full = b.CreatePHI(i64_, 2, "faults_chunks");
+    m_full->addIncoming(zero, counts);
+    f_full->addIncoming(zero, counts);
+    m_full->addIncoming(m, chunks_end);
+    f_full->addIncoming(f, chunks_end);
+    llvm::Value* rest = b.CreateURem(count, k64(kChunk), "chunk_rest");
+    auto* rest_body = llvm::BasicBlock::Create(c_, "chunk_rest", fn);
+    auto* counted = llvm::BasicBlock::Create(c_, "counted", fn);
+    b.CreateCondBr(b.CreateICmpEQ(rest, zero), counted, rest_body);
+    b.SetInsertPoint(rest_body);
+    std::vector<llvm::Value*> racc{k32(0), k32(0)};
+    if (!lane_loop(b.CreateAdd(base, b.CreateMul(chunks, k64(kChunk))), rest, "rest_lane", racc, add)) {
+      fn->eraseFromParent();
+      return nullptr;
+    }
+    llvm::Value* m_rest = b.CreateAdd(m_full, b.CreateZExt(racc[0], i64_));
+    llvm::Value* f_rest = b.CreateAdd(f_full, b.CreateZExt(racc[1], i64_));
+    llvm::BasicBlock* rest_end = b.GetInsertBlock();
+    b.CreateBr(counted);
+    b.SetInsertPoint(counted);
+    llvm::PHINode* m_out = b.CreatePHI(i64_, 2, "matches_out");
+    llvm::PHINode* f_out = b.CreatePHI(i64_, 2, "faults_out");
+    m_out->addIncoming(m_full, rest_head);
+    f_out->addIncoming(f_full, rest_head);
+    m_out->addIncoming(m_rest, rest_end);
+    f_out->addIncoming(f_rest, rest_end);
+    b.CreateRet(pack(b, m_out, f_out));
+  }
+
+  // Bitmaps: a word (64 lanes) at a time, each full word a vectorised loop of exactly 64 lanes,
+  // then the lanes' bytes to bitmap words (64 bytes compared at once: a byte-mask instruction
+  // on x86) and popcounts; the last, partial word the same loop over the rows left, its bits
+  // past them cleared.
+  b.SetInsertPoint(words_path);
   auto* v64 = llvm::FixedVectorType::get(i8_, 64);
   llvm::Function* ctpop = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::ctpop, {i64_});
-  llvm::Value* matches = k64(0);
-  llvm::Value* faults = k64(0);
-  for (unsigned w = 0; w < vm::kBlock / 64; ++w) {
-    llvm::Value* rem = b.CreateSub(count, k64(64 * w));
-    llvm::Value* full = b.CreateICmpUGE(count, k64(64 * (w + 1)));
-    llvm::Value* any = b.CreateICmpUGT(count, k64(64 * w));
-    llvm::Value* part = b.CreateSub(b.CreateShl(k64(1), b.CreateAnd(rem, k64(63))), k64(1));
-    llvm::Value* mask = b.CreateSelect(full, k64(-1), b.CreateSelect(any, part, k64(0)));
+  Keep keep = [&](llvm::Value* lane, llvm::Value* out_v, llvm::Value* out_e, std::vector<llvm::Value*>&) {
+    llvm::Value* sel = b.CreateAnd(b.CreateNot(out_e), b.CreateICmpNE(out_v, zero));
+    b.CreateStore(b.CreateZExt(sel, i8_), b.CreateInBoundsGEP(lanes_ty, sel_buf, {k64(0), lane}));
+    b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(lanes_ty, err_buf, {k64(0), lane}));
+  };
+  std::vector<llvm::Value*> none;
+  // The word's bitmaps and counts from the lane bytes; `mask` clears lanes past the rows.
+  auto finish_word = [&](llvm::Value* w, llvm::Value* mask, llvm::Value*& matches, llvm::Value*& faults) {
     auto word = [&](llvm::AllocaInst* buf) {
-      llvm::Value* bytes = b.CreateAlignedLoad(v64, b.CreateInBoundsGEP(lanes_ty, buf, {k64(0), k64(64 * w)}), llvm::Align(64));
+      llvm::Value* bytes = b.CreateAlignedLoad(v64, buf, llvm::Align(64));
       llvm::Value* bits = b.CreateBitCast(b.CreateICmpNE(bytes, llvm::Constant::getNullValue(v64)), i64_);
-      return b.CreateAnd(b.CreateFreeze(bits), mask);
+      bits = b.CreateFreeze(bits);
+      return mask ? b.CreateAnd(bits, mask) : bits;
     };
     llvm::Value* sw = word(sel_buf);
     llvm::Value* fw = word(err_buf);
     matches = b.CreateAdd(matches, b.CreateCall(ctpop, {sw}));
     faults = b.CreateAdd(faults, b.CreateCall(ctpop, {fw}));
-    auto* store = llvm::BasicBlock::Create(c_, "word", fn);
-    auto* after = llvm::BasicBlock::Create(c_, "next_word", fn);
-    b.CreateCondBr(any, store, after);
-    b.SetInsertPoint(store);
-    b.CreateStore(sw, b.CreateInBoundsGEP(i64_, values, k64(w)));
-    b.CreateStore(fw, b.CreateInBoundsGEP(i64_, errors, k64(w)));
-    b.CreateBr(after);
-    b.SetInsertPoint(after);
+    b.CreateStore(sw, b.CreateInBoundsGEP(i64_, values, w));
+    b.CreateStore(fw, b.CreateInBoundsGEP(i64_, errors, w));
+  };
+  llvm::Value* words = b.CreateLShr(count, k64(6), "full_words");
+  auto* word_head = llvm::BasicBlock::Create(c_, "word", fn);
+  auto* tail_head = llvm::BasicBlock::Create(c_, "tail_check", fn);
+  b.CreateCondBr(b.CreateICmpEQ(words, zero), tail_head, word_head);
+  b.SetInsertPoint(word_head);
+  llvm::PHINode* w = b.CreatePHI(i64_, 2, "w");
+  llvm::PHINode* m_acc = b.CreatePHI(i64_, 2, "matches");
+  llvm::PHINode* f_acc = b.CreatePHI(i64_, 2, "faults");
+  w->addIncoming(zero, words_path);
+  m_acc->addIncoming(zero, words_path);
+  f_acc->addIncoming(zero, words_path);
+  if (!lane_loop(b.CreateAdd(base, b.CreateShl(w, k64(6))), k64(64), "lane", none, keep)) {
+    fn->eraseFromParent();
+    return nullptr;
   }
-  b.CreateRet(pack(b, matches, faults));
+  llvm::Value* matches = m_acc;
+  llvm::Value* faults = f_acc;
+  finish_word(w, nullptr, matches, faults);
+  llvm::Value* w_next = b.CreateAdd(w, k64(1), "w_next", true, true);
+  w->addIncoming(w_next, b.GetInsertBlock());
+  m_acc->addIncoming(matches, b.GetInsertBlock());
+  f_acc->addIncoming(faults, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpULT(w_next, words), word_head, tail_head);
+  llvm::BasicBlock* words_end = b.GetInsertBlock();
+
+  b.SetInsertPoint(tail_head);
+  llvm::PHINode* m_full = b.CreatePHI(i64_, 2, "matches_full");
+  llvm::PHINode* f_full = b.CreatePHI(i64_, 2, "faults_full");
+  m_full->addIncoming(zero, words_path);
+  f_full->addIncoming(zero, words_path);
+  m_full->addIncoming(matches, words_end);
+  f_full->addIncoming(faults, words_end);
+  llvm::Value* rest = b.CreateAnd(count, k64(63), "rest");
+  auto* tail = llvm::BasicBlock::Create(c_, "tail", fn);
+  auto* done = llvm::BasicBlock::Create(c_, "done", fn);
+  b.CreateCondBr(b.CreateICmpEQ(rest, zero), done, tail);
+  b.SetInsertPoint(tail);
+  if (!lane_loop(b.CreateAdd(base, b.CreateShl(words, k64(6))), rest, "tail_lane", none, keep)) {
+    fn->eraseFromParent();
+    return nullptr;
+  }
+  llvm::Value* m_tail = m_full;
+  llvm::Value* f_tail = f_full;
+  finish_word(words, b.CreateSub(b.CreateShl(k64(1), rest), k64(1)), m_tail, f_tail);
+  llvm::BasicBlock* tail_end = b.GetInsertBlock();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  llvm::PHINode* m_out = b.CreatePHI(i64_, 2, "matches_out");
+  llvm::PHINode* f_out = b.CreatePHI(i64_, 2, "faults_out");
+  m_out->addIncoming(m_full, tail_head);
+  f_out->addIncoming(f_full, tail_head);
+  m_out->addIncoming(m_tail, tail_end);
+  f_out->addIncoming(f_tail, tail_end);
+  b.CreateRet(pack(b, m_out, f_out));
   return fn;
 }
 
@@ -954,7 +1108,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-4";
+constexpr const char* kTranslatorVersion = "crm-jit-5";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
@@ -1295,12 +1449,9 @@ vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vec
       result.errors = in.rows;
       return result;
     }
-    uint64_t sel[vm::kBlock / 64], flt[vm::kBlock / 64];
-    for (size_t base = 0; base < in.rows; base += vm::kBlock) {
-      SelectOut o = f(&in, &scalar, base, std::min(vm::kBlock, in.rows - base), sel, flt);
-      result.matches += o.matches;
-      result.errors += o.faults;
-    }
+    SelectOut o = f(&in, &scalar, 0, in.rows, nullptr, nullptr);  // every row in one call
+    result.matches = o.matches;
+    result.errors = o.faults;
     return result;
   }
   BatchFn f = batch(unit, in, error);

@@ -36,9 +36,12 @@ using ScalarFn = ScalarOut (*)(const vm::Context* ctx);
 using BatchFn = void (*)(const vm::BatchInput* in, const vm::Context* ctx, uint64_t base, uint64_t n, int64_t* values,
                          uint8_t* errors);
 
-// Evaluates rows [base, base + n) (n <= vm::kBlock, base a multiple of 64) of `in` and writes
+// Evaluates rows [base, base + n) (any n, base a multiple of 64) of `in` in one call and writes
 // bit i of selected[i / 64] (row base + i selected: true, no fault) and of faulted[i / 64] for
-// the (n + 63) / 64 words the block covers (bits past n are 0); returns the counts.
+// the (n + 63) / 64 words the rows cover (bits past n are 0), unless both are null (counts
+// only); returns the counts. Each row's lane is the batch VM's (a fault bit per lane, the
+// first fault in program order). With bitmaps the loop takes a word (64 rows) at a time; for
+// counts only, chunks of 2,048 rows summed in 32-bit lanes, as native code counts.
 struct SelectOut {
   uint64_t matches;
   uint64_t faults;

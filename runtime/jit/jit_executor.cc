@@ -28,16 +28,11 @@ void JitExecutor::run_batch(uint32_t unit, const vm::BatchInput& in, engine::Bat
   ctx.zone = in.zone;
   ctx.strings = in.strings;
   ctx.collections = in.collections;
-  // The code writes a block's words straight into the bitmaps (kBlock is a multiple of 64),
-  // or into scratch when only the counts are wanted.
-  uint64_t scratch_sel[vm::kBlock / 64], scratch_flt[vm::kBlock / 64];
-  for (size_t base = 0; base < in.rows; base += vm::kBlock) {
-    size_t n = std::min(vm::kBlock, in.rows - base);
-    SelectOut o = selected ? fn(&in, &ctx, base, n, selected + base / 64, faulted + base / 64)
-                           : fn(&in, &ctx, base, n, scratch_sel, scratch_flt);
-    out.matches += o.matches;
-    out.faults += o.faults;
-  }
+  // One call over every row: the code writes the words straight into the bitmaps, or only
+  // counts when they are not wanted.
+  SelectOut o = fn(&in, &ctx, 0, in.rows, selected, faulted);
+  out.matches = o.matches;
+  out.faults = o.faults;
 }
 
 }  // namespace crm::jit

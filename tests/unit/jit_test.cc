@@ -163,6 +163,71 @@ TEST(Jit, BatchCodeCountsAsTheBatchVm) {
   EXPECT_NE(error.find("segment named"), std::string::npos) << error;
 }
 
+// Selection code runs over every row in one call: full 64-row words and a short last word with
+// bitmaps, 2,048-row chunks and the rows left for counts only. Each row count at and around
+// those edges gives the VM executor's bitmaps and counts, faults included.
+TEST(Jit, SelectionOverWholeColumnsAgreesAtEveryBlockEdge) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  crm::vm::StringPool strings(p.strings);
+  const size_t max_rows = 2 * 2048 + 64 + 3;
+  std::vector<int64_t> age(max_rows), score(max_rows), bonus(max_rows), city(max_rows);
+  std::vector<uint8_t> bonus_present(max_rows), age_present(max_rows);
+  for (size_t i = 0; i < max_rows; ++i) {
+    age[i] = static_cast<int64_t>((i * 7) % 90);
+    age_present[i] = i % 37 != 0;
+    score[i] = static_cast<int64_t>(i) * 50000;
+    bonus[i] = i % 7 == 0 ? INT64_MAX : static_cast<int64_t>(i % 60);
+    bonus_present[i] = i % 3 != 0;
+    city[i] = strings.intern(i % 5 ? "Beijing" : "Shanghai");
+  }
+  std::vector<crm::vm::Column> cols(5);
+  cols[1] = {age.data(), 8, age_present.data()};
+  cols[2] = {score.data(), 8, nullptr};
+  cols[3] = {bonus.data(), 8, bonus_present.data()};
+  cols[4] = {city.data(), 8, nullptr};
+  crm::vm::BatchInput in;
+  in.columns = cols.data();
+  in.column_count = cols.size();
+  in.strings = &strings;
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  crm::vm::BatchVM bvm(p);
+  crm::engine::VmExecutor vm_exec(p);
+  auto jit_exec = crm::jit::JitExecutor::create(p, error);
+  ASSERT_TRUE(jit_exec) << error;
+  size_t faults_seen = 0, matches_seen = 0;
+  for (size_t rows : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{2047}, size_t{2048}, size_t{2049},
+                      size_t{4096}, max_rows}) {
+    in.rows = rows;
+    for (const char* name : {"adult", "big", "ratio", "plus", "named"}) {
+      uint32_t u = unit_of(p, name, true);
+      std::string at = std::string(name) + ", " + std::to_string(rows) + " rows";
+      crm::engine::BatchSelection js, vs, counts;
+      js.bitmaps = vs.bitmaps = true;
+      jit_exec->run_batch(u, in, js);
+      vm_exec.run_batch(u, in, vs);
+      EXPECT_EQ(js.matches, vs.matches) << at;
+      EXPECT_EQ(js.faults, vs.faults) << at;
+      EXPECT_EQ(js.selected, vs.selected) << at;
+      EXPECT_EQ(js.faulted, vs.faulted) << at;
+      jit_exec->run_batch(u, in, counts);  // counts only: the chunked loop
+      EXPECT_EQ(counts.matches, vs.matches) << at;
+      EXPECT_EQ(counts.faults, vs.faults) << at;
+      auto jr = jit->run_batch(u, in);
+      auto br = bvm.run(u, in);
+      EXPECT_EQ(jr.matches, br.matches) << at;
+      EXPECT_EQ(jr.errors, br.errors) << at;
+      faults_seen += vs.faults;
+      matches_seen += vs.matches;
+    }
+  }
+  EXPECT_GT(faults_seen, 0u);  // the inputs do fault (overflow, missing ages), and do select
+  EXPECT_GT(matches_seen, 0u);
+}
+
 TEST(Jit, EmitsOptimisedIrWithTheOperationsInlined) {
   auto c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
