@@ -830,7 +830,50 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
       acc[0] = b.CreateAdd(acc[0], b.CreateZExt(sel, i32_));
       acc[1] = b.CreateAdd(acc[1], b.CreateZExt(out_e, i32_));
     };
-    llvm::Value* chunks = b.CreateUDiv(count, k64(kChunk), "chunks");
+    // Lead rows first, up to where the first column read is 64-byte aligned (a column of a
+    // std::vector sits 16 bytes past a page): then the chunks' 64-byte loads of every column
+    // laid out alike do not straddle cache lines.
+    llvm::Value* lead = zero;
+    if (!col.empty()) {
+      char kind = (*shape)[col.begin()->first];
+      int64_t width = kind == 'p' || kind == 'P' ? 4 : 8;
+      llvm::Value* addr =
+          b.CreatePtrToInt(b.CreateInBoundsGEP(i8_, col.begin()->second.first, b.CreateMul(base, k64(width))), i64_);
+      llvm::Value* rows = b.CreateUDiv(b.CreateAnd(b.CreateSub(zero, addr), k64(63)), k64(width));
+      rows = b.CreateSelect(b.CreateICmpEQ(b.CreateAnd(addr, k64(width - 1)), zero), rows, zero);
+      lead = b.CreateSelect(b.CreateICmpULT(rows, count), rows, count, "lead");
+    }
+    llvm::Value* m_lead = zero;
+    llvm::Value* f_lead = zero;
+    {
+      auto* lead_body = llvm::BasicBlock::Create(c_, "lead", fn);
+      auto* led = llvm::BasicBlock::Create(c_, "led", fn);
+      llvm::BasicBlock* from = b.GetInsertBlock();
+      b.CreateCondBr(b.CreateICmpEQ(lead, zero), led, lead_body);
+      b.SetInsertPoint(lead_body);
+      std::vector<llvm::Value*> lacc{k32(0), k32(0)};
+      if (!lane_loop(base, lead, "lead_lane", lacc, add)) {
+        fn->eraseFromParent();
+        return nullptr;
+      }
+      llvm::Value* ml = b.CreateZExt(lacc[0], i64_);
+      llvm::Value* fl = b.CreateZExt(lacc[1], i64_);
+      llvm::BasicBlock* lead_end = b.GetInsertBlock();
+      b.CreateBr(led);
+      b.SetInsertPoint(led);
+      llvm::PHINode* mp = b.CreatePHI(i64_, 2, "matches_lead");
+      llvm::PHINode* fp = b.CreatePHI(i64_, 2, "faults_lead");
+      mp->addIncoming(zero, from);
+      fp->addIncoming(zero, from);
+      mp->addIncoming(ml, lead_end);
+      fp->addIncoming(fl, lead_end);
+      m_lead = mp;
+      f_lead = fp;
+    }
+    llvm::BasicBlock* counts_start = b.GetInsertBlock();
+    llvm::Value* cbase = b.CreateAdd(base, lead, "chunk_base");
+    llvm::Value* ccount = b.CreateSub(count, lead, "chunk_rows");
+    llvm::Value* chunks = b.CreateUDiv(ccount, k64(kChunk), "chunks");
     auto* chunk_head = llvm::BasicBlock::Create(c_, "chunk", fn);
     auto* rest_head = llvm::BasicBlock::Create(c_, "chunk_rest_check", fn);
     b.CreateCondBr(b.CreateICmpEQ(chunks, zero), rest_head, chunk_head);
@@ -838,11 +881,11 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     llvm::PHINode* c = b.CreatePHI(i64_, 2, "c");
     llvm::PHINode* m_acc = b.CreatePHI(i64_, 2, "matches");
     llvm::PHINode* f_acc = b.CreatePHI(i64_, 2, "faults");
-    c->addIncoming(zero, counts);
-    m_acc->addIncoming(zero, counts);
-    f_acc->addIncoming(zero, counts);
+    c->addIncoming(zero, counts_start);
+    m_acc->addIncoming(m_lead, counts_start);
+    f_acc->addIncoming(f_lead, counts_start);
     std::vector<llvm::Value*> acc{k32(0), k32(0)};
-    if (!lane_loop(b.CreateAdd(base, b.CreateMul(c, k64(kChunk))), k64(kChunk), "chunk_lane", acc, add)) {
+    if (!lane_loop(b.CreateAdd(cbase, b.CreateMul(c, k64(kChunk))), k64(kChunk), "chunk_lane", acc, add)) {
       fn->eraseFromParent();
       return nullptr;
     }
@@ -857,17 +900,17 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     b.SetInsertPoint(rest_head);
     llvm::PHINode* m_full = b.CreatePHI(i64_, 2, "matches_chunks");
     llvm::PHINode* f_full = b.CreatePHI(i64_, 2, "faults_chunks");
-    m_full->addIncoming(zero, counts);
-    f_full->addIncoming(zero, counts);
+    m_full->addIncoming(m_lead, counts_start);
+    f_full->addIncoming(f_lead, counts_start);
     m_full->addIncoming(m, chunks_end);
     f_full->addIncoming(f, chunks_end);
-    llvm::Value* rest = b.CreateURem(count, k64(kChunk), "chunk_rest");
+    llvm::Value* rest = b.CreateURem(ccount, k64(kChunk), "chunk_rest");
     auto* rest_body = llvm::BasicBlock::Create(c_, "chunk_rest", fn);
     auto* counted = llvm::BasicBlock::Create(c_, "counted", fn);
     b.CreateCondBr(b.CreateICmpEQ(rest, zero), counted, rest_body);
     b.SetInsertPoint(rest_body);
     std::vector<llvm::Value*> racc{k32(0), k32(0)};
-    if (!lane_loop(b.CreateAdd(base, b.CreateMul(chunks, k64(kChunk))), rest, "rest_lane", racc, add)) {
+    if (!lane_loop(b.CreateAdd(cbase, b.CreateMul(chunks, k64(kChunk))), rest, "rest_lane", racc, add)) {
       fn->eraseFromParent();
       return nullptr;
     }
