@@ -462,8 +462,9 @@ class SqliteStore : public StateStore {
 
   // A row crm did not write: the counters rebuilt without it (or with it misread) would be
   // wrong, so the ledger is not continued. No CHECK constraint keeps such rows out: one on
-  // `outcome` and `reason` costs 0.3-1 us per inserted row (docs/semantics.md, "The ledger").
-  // `table`: "ledger" (crm_ledger) or "unit" (crm_units), `seq` the row's; the value is shown JSON-escaped, so control characters in it reach no terminal raw.
+  // `outcome` and `reason` costs 0.3-1 us per inserted row (docs/semantics.md, "Ledger schema").
+  // `table`: "ledger" (crm_ledger) or "unit" (crm_units), `seq` the row's; the value is shown
+  // JSON-escaped, so control characters in it reach no terminal raw.
   bool foreign_row(const char* table, int64_t seq, const char* column, const std::string& value, std::string& error) {
     const std::string shown = support::json_escape(value);
     error = fmt::format("state `{}`: {} row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
