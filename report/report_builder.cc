@@ -437,13 +437,8 @@ struct Builder {
       std::string_view outcome_text = text(4);
       const Kind outcome = kind_of(outcome_text);
       const std::string_view reason_text = text(5);
-      const bool kind_ok = sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_int64(st, 1) >= 0 &&
-                           sqlite3_column_int64(st, 1) <= int64_t(state::UnitKind::Timer);
-      const char* bad = !kind_ok                                                       ? "kind"
-                        : outcome == Kind::Other && !state::is_outcome_name(outcome_text) ? "outcome"
-                        : !reason_text.empty() && !state::is_reason_name(reason_text)     ? "reason"
-                                                                                        : nullptr;
-      if (bad) {
+      const bool integer_kind = sqlite3_column_type(st, 1) == SQLITE_INTEGER;  // before any conversion
+      if (const char* bad = state::foreign_column(integer_kind, sqlite3_column_int64(st, 1), outcome_text, reason_text)) {
         // Shown JSON-escaped: control characters in it reach no terminal raw.
         r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
                               "the ledger was changed outside crm, and its figures would be wrong",
@@ -1021,13 +1016,18 @@ void read_recorded_splits(const std::string& state, std::unordered_map<std::stri
 
 }  // namespace
 
-bool check_zone(const std::string& zone, std::string& error) {
+namespace {
+// Options::zone resolved, or nullopt with `error`: what check_zone() and build() both accept.
+std::optional<support::ZoneRules> load_report_zone(const std::string& zone, std::string& error) {
   if (zone.empty()) {
     error = "an empty name is no time zone (UTC is `UTC`)";
-    return false;
+    return std::nullopt;
   }
-  return support::load_zone(zone, error).has_value();
+  return support::load_zone(zone, error);
 }
+}  // namespace
+
+bool check_zone(const std::string& zone, std::string& error) { return load_report_zone(zone, error).has_value(); }
 
 Report build(const Options& options) {
   Report r;
@@ -1053,9 +1053,7 @@ Report build(const Options& options) {
       return r;
     }
     std::string zone_error;
-    std::optional<support::ZoneRules> zone;
-    if (options.zone.empty()) zone_error = "an empty name is no time zone (UTC is `UTC`)";
-    else zone = support::load_zone(options.zone, zone_error);
+    std::optional<support::ZoneRules> zone = load_report_zone(options.zone, zone_error);
     if (!zone) {
       r.error = "--zone: " + zone_error;
       return r;

@@ -4,7 +4,10 @@
 // name written by hand could drift from the table.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
+
+#include "runtime/state/state_store.h"
 
 namespace crm::state {
 
@@ -29,6 +32,19 @@ inline bool is_reason_name(std::string_view name) {
 #define CRM_REASON(id, n, outcomes, meaning) if (name == n) return true;
 #include "runtime/engine/decisions.def"
   return false;
+}
+
+// Whether a `kind` column (crm_units, crm_ledger) holds a UnitKind: an integer 0, 1 or 2.
+inline bool is_unit_kind(bool integer, int64_t kind) { return integer && kind >= 0 && kind <= int64_t(UnitKind::Timer); }
+
+// The first column of a ledger row that names something crm never writes: "kind", "outcome"
+// or "reason" (empty: none); null when there is none. The store refuses such a row at load,
+// and `crm report` refuses it too (docs/semantics.md, "Ledger schema").
+inline const char* foreign_column(bool integer_kind, int64_t kind, std::string_view outcome, std::string_view reason) {
+  if (!is_unit_kind(integer_kind, kind)) return "kind";
+  if (!is_outcome_name(outcome)) return "outcome";
+  if (!reason.empty() && !is_reason_name(reason)) return "reason";
+  return nullptr;
 }
 
 }  // namespace crm::state

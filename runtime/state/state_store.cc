@@ -428,7 +428,8 @@ class SqliteStore : public StateStore {
       return fail("cannot read", error);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      if (!known_kind(s, 1)) {
+      const bool integer_kind = sqlite3_column_type(s, 1) == SQLITE_INTEGER;  // before any conversion
+      if (!is_unit_kind(integer_kind, sqlite3_column_int64(s, 1))) {
         std::string value = text(s, 1);
         const int64_t seq = sqlite3_column_int64(s, 2);
         sqlite3_finalize(s);
@@ -442,17 +443,13 @@ class SqliteStore : public StateStore {
                            (std::string(kSelectEntries) + " ORDER BY seq").c_str(), -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const bool kind_ok = known_kind(s, 14);
-      const std::string kind_text = kind_ok ? std::string() : text(s, 14);
+      const bool integer_kind = sqlite3_column_type(s, 14) == SQLITE_INTEGER;  // before any conversion
       entries.push_back(entry(s));
       const LedgerEntry& e = entries.back();
-      const char* bad = !kind_ok                                          ? "kind"
-                        : !is_outcome_name(e.outcome)                     ? "outcome"
-                        : !e.reason.empty() && !is_reason_name(e.reason) ? "reason"
-                                                                          : nullptr;
-      if (bad) {
+      if (const char* bad = foreign_column(integer_kind, sqlite3_column_int64(s, 14), e.outcome, e.reason)) {
+        const std::string value = *bad == 'k' ? text(s, 14) : *bad == 'o' ? e.outcome : e.reason;
         sqlite3_finalize(s);
-        return foreign_row("ledger", e.seq, bad, *bad == 'k' ? kind_text : *bad == 'o' ? e.outcome : e.reason, error);
+        return foreign_row("ledger", e.seq, bad, value, error);
       }
     }
     sqlite3_finalize(s);
@@ -471,12 +468,6 @@ class SqliteStore : public StateStore {
                         "the ledger was changed outside crm and its counters cannot be rebuilt: restore it from a backup",
                         path_, table, seq, column, shown);
     return false;
-  }
-  // A unit kind crm writes: an integer 0, 1 or 2 (UnitKind).
-  static bool known_kind(sqlite3_stmt* s, int i) {
-    if (sqlite3_column_type(s, i) != SQLITE_INTEGER) return false;
-    const int64_t k = sqlite3_column_int64(s, i);
-    return k >= 0 && k <= int64_t(UnitKind::Timer);
   }
 
   bool last_program(ProgramIdentity& out, std::string& error) override {
