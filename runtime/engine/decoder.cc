@@ -4,8 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
+#include <charconv>
 
 #include "runtime/engine/json_line.h"
 #include "support/civil_time.h"
@@ -46,6 +45,19 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
   return read;
 }
 
+// Program::find_event and find_profile_field, for a name the reader gives as a view.
+int Decoder::find_event(std::string_view name) const {
+  for (size_t i = 0; i < p_.events.size(); ++i)
+    if (p_.events[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int Decoder::find_profile_field(std::string_view name) const {
+  for (size_t i = 0; i < p_.profile.size(); ++i)
+    if (p_.profile[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
 Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::CollectionStore& collections,
                  std::vector<std::vector<uint8_t>> read_fields, const std::vector<int64_t>& default_profile,
                  const std::vector<uint8_t>& default_present)
@@ -56,7 +68,8 @@ Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::
       default_profile_(default_profile),
       default_present_(default_present) {}
 
-bool Decoder::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err, uint8_t* present) {
+bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int64_t& out, std::string& err,
+                           uint8_t* present) {
   using K = JsonValue::Kind;
   if (present) *present = 1;
   if (v.kind == K::Null) {
@@ -80,11 +93,11 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t
       out = v.boolean;
       return true;
     case Kind::Int: {
-      if (v.kind != K::Number || v.text.find_first_of(".eE") != std::string::npos) return want("an integer");
-      errno = 0;
-      char* end = nullptr;
-      long long x = std::strtoll(v.text.c_str(), &end, 10);
-      if (errno == ERANGE || *end) return want("an integer in range");
+      if (v.kind != K::Number || v.text.find_first_of(".eE") != std::string_view::npos) return want("an integer");
+      // The text is -?[0-9]+ (the reader's number grammar): only its range can be wrong.
+      int64_t x = 0;
+      auto [end, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), x);
+      if (ec != std::errc() || end != v.text.data() + v.text.size()) return want("an integer in range");
       out = x;
       return true;
     }
@@ -154,15 +167,15 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t
 }
 
 bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
-  std::vector<JsonMember> members;
-  if (!parse_json_object(line, members, err)) return false;
-  const JsonMember* type = nullptr;
+  if (!reader_.parse_object(line, err)) return false;
+  const auto& members = reader_.members();
+  const JsonMemberView* type = nullptr;
   for (const auto& m : members) if (m.key == "type") type = &m;
   if (!type || type->value.kind != JsonValue::Kind::String) {
     err = "missing `type` (a string naming the event type)";
     return false;
   }
-  int t = p_.find_event(type->value.text);
+  int t = find_event(type->value.text);
   if (t < 0) {
     err = fmt::format("unknown event type \"{}\"", type->value.text);
     return false;
@@ -171,7 +184,8 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
   ev.type = static_cast<uint32_t>(t);
   ev.fields.assign(et.fields.size(), 0);
   ev.present.assign(et.fields.size(), 0);
-  std::vector<uint8_t> given(et.fields.size(), 0);
+  auto& given = given_;
+  given.assign(et.fields.size(), 0);
   for (const auto& m : members) {
     if (m.key == "type") continue;
     size_t i = 0;
@@ -217,9 +231,9 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
 }
 
 bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::string& err) {
-  std::vector<JsonMember> members;
-  if (!parse_json_object(line, members, err)) return false;
-  const JsonMember* id = nullptr;
+  if (!reader_.parse_object(line, err)) return false;
+  const auto& members = reader_.members();
+  const JsonMemberView* id = nullptr;
   for (const auto& m : members) if (m.key == "user") id = &m;
   if (!id || id->value.kind != JsonValue::Kind::String) {
     err = "missing `user` (a string)";
@@ -229,7 +243,7 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
   std::vector<uint8_t> present = default_present_;
   row[0] = strings_.intern(id->value.text);
   for (const auto& m : members) {
-    int f = p_.find_profile_field(m.key);
+    int f = find_profile_field(m.key);
     if (f <= 0) continue;
     if (!encode_field(p_.profile[f], m.value, row[f], err, &present[f])) return false;
   }
@@ -291,7 +305,9 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 // A CSV cell as the JSON value the same field would have in JSON Lines, so both formats share
 // encode_field's typing. Strict: a cell that is not exactly one spelling of its type is an error.
-bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, JsonValue& v, std::string& err) {
+// `v` views the cell's text, or (a Set or List cell) what `reader` read from it.
+bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, JsonLineReader& reader, JsonValueView& v,
+                    std::string& err) {
   using K = JsonValue::Kind;
   const std::string& t = cell.text;
   auto bad = [&](const char* what) {
@@ -325,7 +341,8 @@ bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, Jso
     case Kind::Set:
     case Kind::List: {
       std::string e;
-      if (!parse_json_value(t, v, e) || v.kind != K::Array) return bad("a JSON array such as [\"a\", \"b\"]");
+      if (!reader.parse_value(t, e) || reader.value().kind != K::Array) return bad("a JSON array such as [\"a\", \"b\"]");
+      v = reader.value();
       return true;
     }
     default:  // String, Time, Date, enum: the text itself
@@ -350,8 +367,8 @@ bool Decoder::csv_row(const std::vector<support::CsvField>& cells, ProfileRecord
     if (f == kCsvUser) { id = cells[i].text; continue; }
     if (f == kCsvIgnored) continue;
     const auto& field = p_.profile[f];
-    JsonValue v;
-    if (!csv_cell_value(field, cells[i], v, err)) return false;
+    JsonValueView v;
+    if (!csv_cell_value(field, cells[i], reader_, v, err)) return false;
     if (!encode_field(field, v, row[f], err, &present[f])) {
       std::string shown = fmt::format("\"{}\"", cells[i].text);
       if (err.find(shown) == std::string::npos) err += ", not " + shown;

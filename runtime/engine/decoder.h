@@ -10,12 +10,11 @@
 
 #include "bytecode/program.h"
 #include "runtime/engine/event.h"
+#include "runtime/engine/json_line.h"
 #include "runtime/vm/vm.h"
 #include "support/csv.h"
 
 namespace crm::engine {
-
-struct JsonValue;
 
 // One profile record: the user's id and a value per profile field, with its presence.
 struct ProfileRecord {
@@ -39,10 +38,13 @@ class Decoder {
   bool csv_row(const std::vector<support::CsvField>& row, ProfileRecord& out, std::string& error);
   // Encodes a JSON or CSV value for a field; false with a message when it does not fit.
   // `present` is false for null in an optional field (`out` is then 0).
-  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error,
+  bool encode_field(const bytecode::Field& f, const JsonValueView& v, int64_t& out, std::string& error,
                     uint8_t* present = nullptr);
 
  private:
+  int find_event(std::string_view name) const;
+  int find_profile_field(std::string_view name) const;
+
   const bytecode::Program& p_;
   vm::StringPool& strings_;
   vm::CollectionStore& collections_;
@@ -54,6 +56,9 @@ class Decoder {
   // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
   static constexpr int kCsvUser = -1, kCsvIgnored = -2;
   std::vector<int> csv_columns_;
+  // Every line is read through one reader and one `given` vector: no allocation per line.
+  JsonLineReader reader_;
+  std::vector<uint8_t> given_;
 };
 
 // Per event type and field: whether the program's code (aggregates, strategy clauses and

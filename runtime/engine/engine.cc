@@ -71,7 +71,7 @@ bytecode::AggValue Engine::aggregate_of(const std::string& id, uint32_t g, int64
 
 // ---- data --------------------------------------------------------------------------------------
 
-bool Engine::encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& err, uint8_t* present) {
+bool Engine::encode_field(const bytecode::Field& f, const JsonValueView& v, int64_t& out, std::string& err, uint8_t* present) {
   return decoder_.encode_field(f, v, out, err, present);
 }
 

@@ -53,7 +53,7 @@
 
 namespace crm::engine {
 
-struct JsonValue;
+struct JsonValueView;
 
 // How an engine is built. Every field has a default that gives the VM engine.
 struct EngineOptions {
@@ -223,7 +223,7 @@ class Engine {
 
   // Encodes a JSON or CSV value for a field; false with a message when it does not fit.
   // `present` is false for null in an optional field (`out` is then 0).
-  bool encode_field(const bytecode::Field& f, const JsonValue& v, int64_t& out, std::string& error,
+  bool encode_field(const bytecode::Field& f, const JsonValueView& v, int64_t& out, std::string& error,
                     uint8_t* present = nullptr);
 
  private:

@@ -8,34 +8,39 @@
 namespace crm::engine {
 namespace {
 
+// The grammar, once: values are views into the line; a string with escapes is unescaped into
+// `unescaped` (reserved to the line's length, which no unescaped text exceeds, so earlier views
+// into it stay valid); array items go to `items`, and each array's (first, count) to `arrays`.
 class Parser {
  public:
-  explicit Parser(std::string_view s) : s_(s) {}
+  Parser(std::string_view s, std::string& unescaped, std::vector<JsonValueView>& items,
+         std::vector<std::pair<size_t, size_t>>& arrays)
+      : s_(s), unescaped_(unescaped), items_(items), arrays_(arrays) {}
 
-  bool whole_value(JsonValue& v, std::string& err) {
+  bool whole_value(JsonValueView& v, std::string& err) {
     ws();
     if (!value(v, err, true)) return false;
     ws();
     return pos_ == s_.size() || fail(err, "unexpected text after the value");
   }
 
-  bool whole_number(JsonValue& v, std::string& err) { return number(v, err) && pos_ == s_.size(); }
+  bool whole_number(JsonValueView& v, std::string& err) { return number(v, err) && pos_ == s_.size(); }
 
-  bool object(std::vector<JsonMember>& out, std::string& err) {
+  bool object(std::vector<JsonMemberView>& out, std::string& err) {
     ws();
     if (!eat('{')) return fail(err, "expected `{` at the start of the object");
     ws();
     if (eat('}')) return end(err);
     while (true) {
       ws();
-      JsonMember m;
+      JsonMemberView m;
       if (peek() != '"') return fail(err, "expected a quoted member name");
       if (!string(m.key, err)) return false;
       ws();
       if (!eat(':')) return fail(err, "expected `:` after the member name");
       ws();
       if (!value(m.value, err, true)) return false;
-      out.push_back(std::move(m));
+      out.push_back(m);
       ws();
       if (eat(',')) continue;
       if (eat('}')) return end(err);
@@ -49,7 +54,7 @@ class Parser {
     if (pos_ != s_.size()) return fail(err, "unexpected text after the object");
     return true;
   }
-  bool fail(std::string& err, const std::string& msg) {
+  bool fail(std::string& err, std::string_view msg) {
     err = fmt::format("column {}: {}", pos_ + 1, msg);
     return false;
   }
@@ -61,25 +66,29 @@ class Parser {
   }
   void ws() { while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r')) ++pos_; }
 
-  bool value(JsonValue& v, std::string& err, bool allow_array) {
+  bool value(JsonValueView& v, std::string& err, bool allow_array) {
     char c = peek();
     if (c == '"') { v.kind = JsonValue::Kind::String; return string(v.text, err); }
     if (c == '[') {
       if (!allow_array) return fail(err, "nested arrays are not part of the contract");
       ++pos_;
       v.kind = JsonValue::Kind::Array;
+      size_t first = items_.size();
       ws();
-      if (eat(']')) return true;
-      while (true) {
-        ws();
-        JsonValue item;
-        if (!value(item, err, false)) return false;
-        v.items.push_back(std::move(item));
-        ws();
-        if (eat(',')) continue;
-        if (eat(']')) return true;
-        return fail(err, "expected `,` or `]` in the array");
+      if (!eat(']')) {
+        while (true) {
+          ws();
+          JsonValueView item;
+          if (!value(item, err, false)) return false;
+          items_.push_back(item);
+          ws();
+          if (eat(',')) continue;
+          if (eat(']')) break;
+          return fail(err, "expected `,` or `]` in the array");
+        }
       }
+      arrays_.emplace_back(first, items_.size() - first);
+      return true;
     }
     if (c == '{') return fail(err, "nested objects are not part of the contract");
     if (s_.substr(pos_, 4) == "true") { pos_ += 4; v.kind = JsonValue::Kind::Bool; v.boolean = true; return true; }
@@ -90,7 +99,7 @@ class Parser {
   }
 
   // RFC 8259 number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, kept as its text.
-  bool number(JsonValue& v, std::string& err) {
+  bool number(JsonValueView& v, std::string& err) {
     size_t b = pos_;
     auto digits = [&] {
       size_t d = pos_;
@@ -111,7 +120,7 @@ class Parser {
       if (digits() == 0) return fail(err, "malformed number: digits must follow the exponent");
     }
     v.kind = JsonValue::Kind::Number;
-    v.text = std::string(s_.substr(b, pos_ - b));
+    v.text = s_.substr(b, pos_ - b);
     return true;
   }
 
@@ -130,24 +139,43 @@ class Parser {
     return true;
   }
 
-  bool string(std::string& out, std::string& err) {
+  bool string(std::string_view& out, std::string& err) {
     ++pos_;  // opening quote
+    const size_t start = pos_;
+    // Text without escapes (nearly every string) is a view of the line itself.
+    while (pos_ < s_.size()) {
+      auto c = static_cast<unsigned char>(s_[pos_]);
+      if (c == '"') {
+        out = s_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) break;
+      ++pos_;
+    }
+    // An escape: the text so far and the rest, unescaped, go to the reader's buffer.
+    const size_t first = unescaped_.size();
+    unescaped_.append(s_.data() + start, pos_ - start);
+    auto& u = unescaped_;
     while (pos_ < s_.size()) {
       char c = s_[pos_++];
-      if (c == '"') return true;
+      if (c == '"') {
+        out = std::string_view(u).substr(first);
+        return true;
+      }
       if (static_cast<unsigned char>(c) < 0x20) return fail(err, "control character in string");
-      if (c != '\\') { out += c; continue; }
+      if (c != '\\') { u += c; continue; }
       if (pos_ >= s_.size()) break;
       char e = s_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"': u += '"'; break;
+        case '\\': u += '\\'; break;
+        case '/': u += '/'; break;
+        case 'b': u += '\b'; break;
+        case 'f': u += '\f'; break;
+        case 'n': u += '\n'; break;
+        case 'r': u += '\r'; break;
+        case 't': u += '\t'; break;
         case 'u': {
           // Code points above U+FFFF are escaped as a UTF-16 surrogate pair (RFC 8259 section 7);
           // a surrogate on its own is not a character and is refused.
@@ -163,7 +191,7 @@ class Parser {
             }
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           }
-          support::append_utf8(out, cp);
+          support::append_utf8(u, cp);
           break;
         }
         default: return fail(err, fmt::format("bad escape `\\{}`", e));
@@ -174,11 +202,10 @@ class Parser {
 
   std::string_view s_;
   size_t pos_ = 0;
+  std::string& unescaped_;
+  std::vector<JsonValueView>& items_;
+  std::vector<std::pair<size_t, size_t>>& arrays_;
 };
-
-}  // namespace
-
-namespace {
 
 bool valid_text(std::string_view text, std::string& error) {
   size_t bad = support::utf8_invalid_at(text);
@@ -187,23 +214,68 @@ bool valid_text(std::string_view text, std::string& error) {
   return false;
 }
 
+JsonValue owned(const JsonValueView& v) {
+  JsonValue out;
+  out.kind = v.kind;
+  out.text = std::string(v.text);
+  out.boolean = v.boolean;
+  for (const auto& item : v.items) out.items.push_back(owned(item));
+  return out;
+}
+
 }  // namespace
+
+bool JsonLineReader::parse_object(std::string_view line, std::string& error) {
+  members_.clear();
+  items_.clear();
+  arrays_.clear();
+  unescaped_.clear();
+  unescaped_.reserve(line.size());
+  if (!valid_text(line, error) || !Parser(line, unescaped_, items_, arrays_).object(members_, error)) return false;
+  // Arrays' items are placed now that `items_` has stopped growing (arrays come in member order).
+  size_t k = 0;
+  for (auto& m : members_)
+    if (m.value.kind == JsonValue::Kind::Array) {
+      auto [first, count] = arrays_[k++];
+      m.value.items = std::span<const JsonValueView>(items_.data() + first, count);
+    }
+  return true;
+}
+
+bool JsonLineReader::parse_value(std::string_view text, std::string& error) {
+  value_ = JsonValueView{};
+  items_.clear();
+  arrays_.clear();
+  unescaped_.clear();
+  unescaped_.reserve(text.size());
+  if (!valid_text(text, error) || !Parser(text, unescaped_, items_, arrays_).whole_value(value_, error)) return false;
+  if (value_.kind == JsonValue::Kind::Array) value_.items = std::span<const JsonValueView>(items_.data(), items_.size());
+  return true;
+}
 
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error) {
   out.clear();
-  return valid_text(line, error) && Parser(line).object(out, error);
+  JsonLineReader reader;
+  if (!reader.parse_object(line, error)) return false;
+  for (const auto& m : reader.members()) out.push_back(JsonMember{std::string(m.key), owned(m.value)});
+  return true;
 }
 
 bool is_json_number(std::string_view text) {
   if (text.empty() || (text[0] != '-' && (text[0] < '0' || text[0] > '9'))) return false;
-  JsonValue v;
-  std::string err;
-  return Parser(text).whole_number(v, err);
+  JsonValueView v;
+  std::string err, unescaped;
+  std::vector<JsonValueView> items;
+  std::vector<std::pair<size_t, size_t>> arrays;
+  return Parser(text, unescaped, items, arrays).whole_number(v, err);
 }
 
 bool parse_json_value(std::string_view text, JsonValue& out, std::string& error) {
   out = JsonValue{};
-  return valid_text(text, error) && Parser(text).whole_value(out, error);
+  JsonLineReader reader;
+  if (!reader.parse_value(text, error)) return false;
+  out = owned(reader.value());
+  return true;
 }
 
 // ---- routing (crm run --threads) ---------------------------------------------------------------

@@ -5,6 +5,7 @@
 // U+FFFF come as surrogate pairs (`"\ud83d\ude00"`), and a lone surrogate is an error.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,8 +24,42 @@ struct JsonMember {
   JsonValue value;
 };
 
+// A value as read, without a copy: `text` is a view into the line, or into the reader's own
+// buffer for a string that held escapes; `items` (Array) are in the reader too. Both stay valid
+// until the reader parses again.
+struct JsonValueView {
+  JsonValue::Kind kind = JsonValue::Kind::Null;
+  std::string_view text;  // Number: the literal; String: the unescaped text
+  bool boolean = false;
+  std::span<const JsonValueView> items;  // Array (scalars only)
+};
+
+struct JsonMemberView {
+  std::string_view key;
+  JsonValueView value;
+};
+
+// The reader of every JSON line: the grammar and the errors of parse_json_object, with no
+// allocation per line once its buffers have grown to the longest line (the decoder reads each
+// event through one). Members come in the order of the line, repeated keys included.
+class JsonLineReader {
+ public:
+  bool parse_object(std::string_view line, std::string& error);
+  const std::vector<JsonMemberView>& members() const { return members_; }
+  // One scalar or array of scalars making up the whole of `text` (parse_json_value).
+  bool parse_value(std::string_view text, std::string& error);
+  const JsonValueView& value() const { return value_; }
+
+ private:
+  std::vector<JsonMemberView> members_;
+  JsonValueView value_;
+  std::vector<JsonValueView> items_;
+  std::vector<std::pair<size_t, size_t>> arrays_;  // per array read: its first item and count
+  std::string unescaped_;  // the text of strings with escapes (never longer than the line)
+};
+
 // Parses `{...}` with scalar or array-of-scalar members. On error returns false and sets
-// `error` to "column N: ...".
+// `error` to "column N: ...". Owned copies of what JsonLineReader reads.
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error);
 // Whether `text` is exactly one JSON number (RFC 8259 grammar, no surrounding space).
 bool is_json_number(std::string_view text);

@@ -561,6 +561,20 @@ TEST(EngineData, MalformedLinesGiveTheDocumentedErrors) {
             "`paid` must be true or false");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":1.5})"),
             "`items` must be an integer");
+  // Integers: the whole int64 range, and nothing past it (from_chars since the reader gives views;
+  // strtoll before said the same).
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":9223372036854775808})"),
+            "`items` must be an integer in range");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":-9223372036854775809})"),
+            "`items` must be an integer in range");
+  EXPECT_EQ(h.parse(R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":-9223372036854775808})")
+                .fields[5],
+            INT64_MIN);
+  EXPECT_EQ(h.parse(R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":9223372036854775807})")
+                .fields[5],
+            INT64_MAX);
+  // A repeated member: the last one counts, as it always did.
+  EXPECT_EQ(h.parse(R"({"type":"Order","id":"o1","user":"u","user":"v","time":"2026-01-01T00:00:00Z","amount":1,"amount":2})").user, "v");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":true})"),
             "`amount` must be a money amount");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1.0000001})"),

@@ -163,6 +163,90 @@ TEST(JsonLine, NumbersFollowTheJsonGrammar) {
   EXPECT_FALSE(crm::engine::is_json_number(" 12"));
 }
 
+// The reader of event lines (JsonLineReader: views, no copies) gives what the owned reader gave
+// before it: the errors below are the ones the earlier reader (a std::string per member) wrote
+// for the same lines, column for column.
+TEST(JsonLine, ErrorsOfTruncatedAndMalformedLinesAreTheEarlierReadersOnes) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"a":"x)", "column 8: unterminated string"},
+      {R"({"a":)", "column 6: expected a value"},
+      {R"({"a")", "column 5: expected `:` after the member name"},
+      {"{", "column 2: expected a quoted member name"},
+      {"", "column 1: expected `{` at the start of the object"},
+      {R"({"a":1,)", "column 8: expected a quoted member name"},
+      {R"({"a":[1,2)", "column 10: expected `,` or `]` in the array"},
+      {R"({"a":"\u12)", "column 9: short \\u escape"},
+      {R"({"a":"x\)", "column 9: unterminated string"},
+      {R"({"a":"\x"})", "column 9: bad escape `\\x`"},
+      {R"({"a":"\u12G4"})", "column 12: bad \\u escape"},
+      {R"({"a":"\ud800\u0041"})", "column 7: lone high surrogate in a \\u escape (a \\uDC00-\\uDFFF escape must follow)"},
+      {"{\"a\":\"x\ty\"}", "column 9: control character in string"},
+      {"{\"a\":\"esc\\n then \x01\"}", "column 19: control character in string"},
+      {R"({"a":{"b":1}})", "column 6: nested objects are not part of the contract"},
+      {R"({"a":[[1]]})", "column 7: nested arrays are not part of the contract"},
+      {R"({"a":[{"b":1}]})", "column 7: nested objects are not part of the contract"},
+      {"{\"a\":\"\xC3\"}", "column 7: invalid UTF-8 (byte 0xC3)"},
+      {"{\"\xFF\":1}", "column 3: invalid UTF-8 (byte 0xFF)"},
+      {R"({"a":01})", "column 7: malformed number: leading zero"},
+      {R"({"a":1.})", "column 8: malformed number: digits must follow `.`"},
+      {R"({"a":-})", "column 7: malformed number"},
+      {R"({"a":1e})", "column 8: malformed number: digits must follow the exponent"},
+      {R"({"a":tru})", "column 6: expected a value"},
+      {R"({"a":1}x)", "column 8: unexpected text after the object"},
+      {R"({"a":1 "b":2})", "column 8: expected `,` or `}`"},
+      {R"({a:1})", "column 2: expected a quoted member name"},
+      {R"([1,2])", "column 1: expected `{` at the start of the object"},
+      {"{\"a\":1}\n", "column 8: unexpected text after the object"},
+      {R"({"a":[,]})", "column 7: expected a value"},
+  };
+  crm::engine::JsonLineReader reader;
+  for (const auto& [line, want] : cases) {
+    EXPECT_EQ(json_error(line), want) << line;
+    std::string err;
+    EXPECT_FALSE(reader.parse_object(line, err)) << line;
+    EXPECT_EQ(err, want) << line;
+  }
+}
+
+// Members in line order, repeated keys included (the decoder then takes the last); strings with
+// escapes are unescaped into the reader's buffer, and every view stays valid for the whole line,
+// also when the reader's buffers were grown by a longer line before.
+TEST(JsonLine, ReaderViewsHoldEveryMemberOfTheLine) {
+  crm::engine::JsonLineReader r;
+  std::string err;
+  ASSERT_TRUE(r.parse_object(R"({"long":"\u00fc\u00fc\u00fc\u00fc\u00fc\u00fc\u00fc\u00fc","q":[1,2,3,4,5,6,7,8,9]})", err)) << err;
+  ASSERT_TRUE(r.parse_object(R"( {"k\"1" : "v\n1", "arr":["x\ty","\u00fc", 2, true, null],"z":"plain","w":"e\\","a\u0062":[],"z":-1.5e-3} )",
+                             err))
+      << err;
+  using K = crm::engine::JsonValue::Kind;
+  const auto& m = r.members();
+  ASSERT_EQ(m.size(), 6u);
+  EXPECT_EQ(m[0].key, "k\"1");
+  EXPECT_EQ(m[0].value.text, "v\n1");
+  EXPECT_EQ(m[1].key, "arr");
+  ASSERT_EQ(m[1].value.kind, K::Array);
+  ASSERT_EQ(m[1].value.items.size(), 5u);
+  EXPECT_EQ(m[1].value.items[0].text, "x\ty");
+  EXPECT_EQ(m[1].value.items[1].text, "ü");
+  EXPECT_EQ(m[1].value.items[2].kind, K::Number);
+  EXPECT_EQ(m[1].value.items[2].text, "2");
+  EXPECT_TRUE(m[1].value.items[3].boolean);
+  EXPECT_EQ(m[1].value.items[4].kind, K::Null);
+  EXPECT_EQ(m[2].value.text, "plain");
+  EXPECT_EQ(m[3].value.text, "e\\");
+  EXPECT_EQ(m[4].key, "ab");
+  EXPECT_EQ(m[4].value.kind, K::Array);
+  EXPECT_TRUE(m[4].value.items.empty());
+  EXPECT_EQ(m[5].key, "z");  // repeated: both are members
+  EXPECT_EQ(m[5].value.text, "-1.5e-3");
+  // A value of its own (a CSV cell of a Set).
+  ASSERT_TRUE(r.parse_value(R"( ["a\u0062", "c"] )", err)) << err;
+  ASSERT_EQ(r.value().items.size(), 2u);
+  EXPECT_EQ(r.value().items[0].text, "ab");
+  EXPECT_FALSE(r.parse_value(R"(["a"] x)", err));
+  EXPECT_EQ(err, "column 7: unexpected text after the value");
+}
+
 TEST(LineReader, ByteOrderMarkOnlyAtTheStartAndCrlf) {
   std::istringstream in("\xEF\xBB\xBF{\"a\":1}\r\n\xEF\xBB\xBF{}\n\nlast");
   crm::support::LineReader r(in);
