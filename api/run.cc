@@ -56,6 +56,16 @@ void take(detail::RunData& d, std::vector<std::string>& out) {
   d.decisions.clear();
 }
 
+// The same records appended to one buffer, a line each, counted in `count`.
+void take(detail::RunData& d, std::string& out, size_t& count) {
+  for (const auto& dec : d.decisions) {
+    d.engine->append_decision_json(out, dec);
+    out += '\n';
+  }
+  count += d.decisions.size();
+  d.decisions.clear();
+}
+
 // Typed decisions are read from their JSON lines (crm::Decision), so they say what the lines say.
 bool to_structs(std::vector<std::string>& json, std::vector<Decision>& out, Error& error) {
   for (auto& line : json) {
@@ -244,22 +254,51 @@ bool Run::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_erro
   }
 }
 
+namespace {
+
+// One event on the Run's own engine; `take_decisions` hands on what it decided.
+template <typename Take>
+bool add_event_to(detail::RunData& d, std::string_view line, Take&& take_decisions, Error& error) {
+  ++d.engine->stats().lines;
+  if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
+  std::string msg;
+  if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
+  d.decisions.clear();
+  // The stream contract: a late event is refused; held events are decided in time order.
+  bool ok = d.engine->submit(d.event, d.decisions, msg);
+  if (d.journal) d.journal->event(line, ok);
+  take_decisions();
+  return settle(d, ok, msg, error);
+}
+
+}  // namespace
+
 bool Run::add_event(std::string_view line, std::vector<std::string>& decisions, Error& error) {
   if (!d_) return error = no_program(), false;
   auto& d = *d_;
   try {
     d.started = d.fed = true;
     if (d.parallel) return d.parallel->add_event(line, decisions, error);
-    ++d.engine->stats().lines;
-    if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
-    std::string msg;
-    if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
-    d.decisions.clear();
-    // The stream contract: a late event is refused; held events are decided in time order.
-    bool ok = d.engine->submit(d.event, d.decisions, msg);
-    if (d.journal) d.journal->event(line, ok);
-    take(d, decisions);
-    return settle(d, ok, msg, error);
+    return add_event_to(d, line, [&] { take(d, decisions); }, error);
+  } catch (const std::exception& e) {
+    error = {ErrorKind::Internal, e.what()};
+    return false;
+  }
+}
+
+bool Run::add_event(std::string_view line, std::string& decision_lines, size_t& count, Error& error) {
+  if (!d_) return error = no_program(), false;
+  auto& d = *d_;
+  try {
+    d.started = d.fed = true;
+    if (d.parallel) {
+      std::vector<std::string> lines;
+      bool ok = d.parallel->add_event(line, lines, error);
+      for (const auto& l : lines) decision_lines.append(l) += '\n';
+      count += lines.size();
+      return ok;
+    }
+    return add_event_to(d, line, [&] { take(d, decision_lines, count); }, error);
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};
     return false;

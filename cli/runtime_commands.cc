@@ -457,7 +457,9 @@ int cmd_run(int argc, char** argv) {
   size_t kill_after = kill_env ? std::strtoull(kill_env, nullptr, 10) : 0;
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> decisions;
-  std::vector<std::string> reported;  // decided but not yet durable: held back until commit
+  // Decided but not yet durable, held back until commit: the lines as they will be written.
+  std::string reported;
+  size_t reported_lines = 0;
   size_t handed = 0;  // decision lines given to the output; out.lines_written() of them arrived
   bool store_failed = false;
   auto state_failed = [&](const std::string& message) {
@@ -469,19 +471,21 @@ int cmd_run(int argc, char** argv) {
   auto commit = [&] {
     crm::Error e;
     if (!run.commit(e)) return state_failed(e.message);
-    for (const auto& line : reported) out.stream() << line << '\n';
-    handed += reported.size();
-    reported.clear();
+    out.stream().write(reported.data(), static_cast<std::streamsize>(reported.size()));
+    handed += reported_lines;
+    reported.clear();  // keeps its capacity: the next batch is written into the same buffer
+    reported_lines = 0;
     return out.flush();
   };
   auto collect = [&] {
-    for (auto& d : decisions) reported.push_back(std::move(d));
+    for (const auto& d : decisions) reported.append(d) += '\n';
+    reported_lines += decisions.size();
     decisions.clear();
     if (std::string state_error = run.state_error(); !state_error.empty()) return state_failed(state_error);
     if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
     // Without a state nothing is durable to wait for: decisions go out every `commit_every`
     // lines rather than all at the end (which held every decision of the run in memory).
-    if (o.state.empty()) return reported.size() < o.commit_every || commit();
+    if (o.state.empty()) return reported_lines < o.commit_every || commit();
     return run.pending_units() < o.commit_every || commit();
   };
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
@@ -564,7 +568,7 @@ int cmd_run(int argc, char** argv) {
       [&](std::string_view line, std::string& e) {
         if (g_reload_requested && !reload(fmt::format("before {}:{}", input_name(o.events), g_event_line))) return -1;
         crm::Error error;
-        bool r = run.add_event(line, decisions, error);
+        bool r = run.add_event(line, reported, reported_lines, error);
         if (error.kind == crm::ErrorKind::Internal) {
           internal_failure = true, internal_error = error;
           return -1;
@@ -599,7 +603,7 @@ int cmd_run(int argc, char** argv) {
   size_t written = out.lines_written();
   if (!wrote_all)
     std::cerr << fmt::format("crm: {}\ncrm: stopped; {} of {} decided lines were written\n", write_error, written,
-                             handed + reported.size());
+                             handed + reported_lines);
   int status = !wrote_all || store_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const crm::RunStats st = run.stats();

@@ -209,6 +209,7 @@ class Engine {
   int64_t last_time() const { return last_time_; }
 
   std::string decision_json(const Decision& d) const { return recorder_.decision_json(d); }
+  void append_decision_json(std::string& out, const Decision& d) const { recorder_.append_decision_json(out, d); }
   // Automatic roll-outs: each strategy's choice (decided in this run or read from the ledger).
   const Rollouts& rollouts() const { return rollouts_; }
   const Stats& stats() const { return stats_; }

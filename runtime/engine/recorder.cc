@@ -231,16 +231,26 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
   return false;
 }
 
-// One buffer, appended to: this runs for every decision, so no temporary per field.
 std::string Recorder::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
+  std::string out;
+  out.reserve(256);
+  append_decision_json(out, d);
+  return out;
+}
+
+// One buffer, appended to: this runs for every decision, so no temporary per field (`crm run`
+// appends every decision of a batch to one buffer, with no string per decision).
+void Recorder::append_decision_json(std::string& out, const Decision& d) const {
+  if (!d.json.empty()) {
+    out += d.json;
+    return;
+  }
   bool has_strategy = d.strategy != kNoStrategy;
   const bytecode::Strategy* s = has_strategy ? &p_.strategies[d.strategy] : nullptr;
   const bytecode::Action* a = s && !s->actions.empty() && d.action >= 0 ? &s->actions[d.action] : nullptr;
   const bytecode::Resource* r = a ? &p_.resources[a->resource] : nullptr;
   using F = Field;
-  std::string out;
-  out.reserve(256);
   auto str = [&](Field key, bool present, std::string_view v) {
     out += field_prefix(key);
     if (present) support::append_json_quoted(out, v);
@@ -254,8 +264,9 @@ std::string Recorder::decision_json(const Decision& d) const {
   };
   auto money = [&](Field key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
   out += '{';
-  str(F::Event, !d.event.empty(), d.event);
-  out.erase(1, 1);  // the first member has no comma before it
+  out += field_prefix(F::Event).substr(1);  // the first member has no comma before it
+  if (!d.event.empty()) support::append_json_quoted(out, d.event);
+  else out += "null";
   str(F::User, true, d.user);
   str(F::Strategy, s, s ? std::string_view(s->name) : "");
   str(F::OutcomeName, true, outcome_name(d.outcome));
@@ -321,7 +332,6 @@ std::string Recorder::decision_json(const Decision& d) const {
   // A roll-out's record: its numbers (runtime/engine/rollout.cc; members metric .. excludes_zero).
   if (d.outcome == Outcome::Rollout) out += d.detail;
   out += '}';
-  return out;
 }
 
 }  // namespace crm::engine

@@ -71,6 +71,8 @@ class Recorder {
   void quiet_replays(bool quiet) { quiet_ = quiet; }
 
   std::string decision_json(const Decision& d) const;
+  // The same text appended to `out` (a decision replayed from the ledger: its recorded text).
+  void append_decision_json(std::string& out, const Decision& d) const;
   const std::string& store_error() const { return store_error_; }
   size_t pending_units() const { return pending_units_; }
   size_t decided_units() const { return decided_units_; }
