@@ -32,6 +32,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -77,9 +78,9 @@ namespace {
 constexpr uint64_t kPresentFlag = ScalarOut::kPresent;
 // Longer units keep the branchy translation (a flat one computes every instruction).
 constexpr size_t kFlatMaxInstructions = 256;
-// Straight-line code reads profile fields after one bounds test (true) or through the branchy
-// crm_jit_load_profile (false, faster on this machine: see Translator::scalar).
-constexpr bool kFlatPreload = false;
+// Straight-line code reads profile fields after one test that the row covers and has them all
+// (true), or through the branchy crm_jit_load_profile (false): see Translator::scalar.
+constexpr bool kFlatPreload = true;
 
 void init_llvm() {
   static std::once_flag once;
@@ -191,13 +192,14 @@ class Translator {
 llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool general) {
   const bytecode::Unit& u = p_.units[unit];
   if (!general && flat_ok(u)) {
-    // Straight-line code reads profile fields without bounds tests; a row too short for the
-    // unit's fields (which no engine passes, but the contract allows) takes the general code.
+    // Straight-line code reads profile fields with plain loads once one test has found them all
+    // inside the row and present; any other row (a short row, which no engine passes but the
+    // contract allows, or a missing field) takes the general code with the VM's per-field rules.
+    // Measured (docs/performance.md §7): one bounds test plus a presence select per field was
+    // slower than crm_jit_load_profile's predictable branches; folding presence into the one
+    // test instead removes the selects and the fault chain and is faster than both.
     bool reads_profile = false;
     for (const auto& ins : u.code) reads_profile |= ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE;
-    // Measured (docs/performance.md): reading the fields through crm_jit_load_profile, whose
-    // bounds and presence tests are perfectly predictable branches, is faster per call than
-    // one bounds test plus a presence byte load and select per field; so no general fallback.
     llvm::Function* slow = nullptr;
     if (kFlatPreload && reads_profile && !(slow = scalar(unit, error, true))) return nullptr;
     return flat(unit, slow);
@@ -388,34 +390,45 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(c_, "entry", fn));
   auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
   b.CreateStore(k64(0), tmp);  // a faulting operation leaves it as it was: never undefined
-  // Profile fields: one test that the row covers them all (else the general code), then a
-  // plain load of each value and presence byte, with no branch.
+  // Profile fields: one test that the row covers them all and has every one of them (else the
+  // general code, which has the VM's per-field presence and fault rules), then a plain load of
+  // each value: no presence select and no missing-field fault left in the common case.
   llvm::Value* values = nullptr;
-  llvm::Value* presence = nullptr;
   if (general) {
     uint32_t max_field = 0;
+    std::set<uint32_t> fields;
     for (const auto& ins : u.code)
-      if (ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE) max_field = std::max(max_field, ins.a);
+      if (ins.op == Op::LOAD_PROFILE || ins.op == Op::HAS_PROFILE) max_field = std::max(max_field, ins.a), fields.insert(ins.a);
     auto* ones_ty = llvm::ArrayType::get(i8_, max_field + 1);
     auto* ones = new llvm::GlobalVariable(m_, ones_ty, true, llvm::GlobalValue::PrivateLinkage,
                                           llvm::ConstantArray::get(ones_ty, std::vector<llvm::Constant*>(max_field + 1, k8(1))),
                                           "crm_all_present");
+    auto* covered = llvm::BasicBlock::Create(c_, "covered", fn);
     auto* fast = llvm::BasicBlock::Create(c_, "fast", fn);
     auto* slow = llvm::BasicBlock::Create(c_, "general", fn);
-    b.CreateCondBr(b.CreateICmpNE(b.CreateCall(op("crm_jit_profile_covers"), {ctx, k32(max_field)}), k8(0)), fast, slow,
-                   llvm::MDBuilder(c_).createBranchWeights(1 << 20, 1));
+    auto likely = llvm::MDBuilder(c_).createBranchWeights(1 << 20, 1);
+    b.CreateCondBr(b.CreateICmpNE(b.CreateCall(op("crm_jit_profile_covers"), {ctx, k32(max_field)}), k8(0)), covered, slow, likely);
+    b.SetInsertPoint(covered);
+    // A context without presence bytes has every field; otherwise the bytes are read only once
+    // the row is known to cover them (bitwise: no branch per field).
+    auto* bytes = llvm::BasicBlock::Create(c_, "presence", fn);
+    llvm::Value* presence = b.CreateCall(op("crm_jit_profile_presence"), {ctx, ones});
+    b.CreateCondBr(b.CreateICmpEQ(presence, ones), fast, bytes);
+    b.SetInsertPoint(bytes);
+    llvm::Value* all = llvm::ConstantInt::getTrue(c_);
+    for (uint32_t f : fields)
+      all = b.CreateAnd(all, b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, presence, k64(f))), k8(0)));
+    b.CreateCondBr(all, fast, slow, likely);
     llvm::IRBuilder<> sb(slow);
     auto* call = sb.CreateCall(general, {ctx});
     call->setTailCall();
     sb.CreateRet(call);
     b.SetInsertPoint(fast);
     values = b.CreateCall(op("crm_jit_profile_values"), {ctx});
-    presence = b.CreateCall(op("crm_jit_profile_presence"), {ctx, ones});
   }
-  auto has_field = [&](uint32_t f) {
-    return b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, presence, k64(f))), k8(0));
-  };
   llvm::Value* yes = llvm::ConstantInt::getTrue(c_);
+  // In the fast block every field the unit reads is present (tested above).
+  auto has_field = [&](uint32_t) { return yes; };
   struct Edge {
     llvm::Value* pred;
     std::vector<llvm::Value*> regs;
@@ -796,6 +809,65 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     return true;
   };
 
+  // The running totals a selection function returns (selected rows, faulted rows), in i64.
+  struct Totals {
+    llvm::Value* matches;
+    llvm::Value* faults;
+  };
+  auto fail = [&]() -> llvm::Function* {
+    fn->eraseFromParent();
+    return nullptr;
+  };
+  // `if (n != 0) body`, joined: the totals as they were, or as the body left them.
+  auto guarded = [&](llvm::Value* n, Totals in, const std::string& name,
+                     const std::function<bool(Totals&)>& body) -> std::optional<Totals> {
+    llvm::BasicBlock* from = b.GetInsertBlock();
+    auto* then = llvm::BasicBlock::Create(c_, name, fn);
+    auto* join = llvm::BasicBlock::Create(c_, name + "_done", fn);
+    b.CreateCondBr(b.CreateICmpEQ(n, zero), join, then);
+    b.SetInsertPoint(then);
+    Totals t = in;
+    if (!body(t)) return std::nullopt;
+    llvm::BasicBlock* end = b.GetInsertBlock();
+    b.CreateBr(join);
+    b.SetInsertPoint(join);
+    auto merge = [&](llvm::Value* before, llvm::Value* after, const char* what) {
+      llvm::PHINode* phi = b.CreatePHI(i64_, 2, name + "_" + what);
+      phi->addIncoming(before, from);
+      phi->addIncoming(after, end);
+      return phi;
+    };
+    return Totals{merge(in.matches, t.matches, "matches"), merge(in.faults, t.faults, "faults")};
+  };
+  // `for (k = 0; k < n; ++k) body(k)`, entered only when n != 0, the totals carried in phis.
+  auto counted = [&](llvm::Value* n, Totals in, const std::string& name,
+                     const std::function<bool(llvm::Value*, Totals&)>& body) {
+    return guarded(n, in, name, [&](Totals& t) {
+      llvm::BasicBlock* pre = b.GetInsertBlock();
+      auto* head = llvm::BasicBlock::Create(c_, name + "_loop", fn);
+      b.CreateBr(head);
+      b.SetInsertPoint(head);
+      llvm::PHINode* k = b.CreatePHI(i64_, 2, name + "_k");
+      llvm::PHINode* m = b.CreatePHI(i64_, 2, name + "_matches");
+      llvm::PHINode* f = b.CreatePHI(i64_, 2, name + "_faults");
+      k->addIncoming(zero, pre);
+      m->addIncoming(t.matches, pre);
+      f->addIncoming(t.faults, pre);
+      Totals cur{m, f};
+      if (!body(k, cur)) return false;
+      llvm::Value* next = b.CreateAdd(k, k64(1), name + "_next", true, true);
+      llvm::BasicBlock* latch = b.GetInsertBlock();
+      k->addIncoming(next, latch);
+      m->addIncoming(cur.matches, latch);
+      f->addIncoming(cur.faults, latch);
+      auto* exit = llvm::BasicBlock::Create(c_, name + "_exit", fn);
+      b.CreateCondBr(b.CreateICmpULT(next, n), head, exit);
+      b.SetInsertPoint(exit);
+      t = cur;
+      return true;
+    });
+  };
+
   if (!selection) {  // BatchFn: a value and an error byte per row of one block
     auto* body = llvm::BasicBlock::Create(c_, "body", fn);
     auto* exit = llvm::BasicBlock::Create(c_, "exit", fn);
@@ -805,10 +877,8 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     if (!lane_loop(base, count, "lane", none, [&](llvm::Value* lane, llvm::Value* out_v, llvm::Value* out_e, auto&) {
           b.CreateStore(out_v, b.CreateInBoundsGEP(i64_, values, lane));
           b.CreateStore(b.CreateZExt(out_e, i8_), b.CreateInBoundsGEP(i8_, errors, lane));
-        })) {
-      fn->eraseFromParent();
-      return nullptr;
-    }
+        }))
+      return fail();
     b.CreateBr(exit);
     b.SetInsertPoint(exit);
     b.CreateRetVoid();
@@ -843,89 +913,29 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
       rows = b.CreateSelect(b.CreateICmpEQ(b.CreateAnd(addr, k64(width - 1)), zero), rows, zero);
       lead = b.CreateSelect(b.CreateICmpULT(rows, count), rows, count, "lead");
     }
-    llvm::Value* m_lead = zero;
-    llvm::Value* f_lead = zero;
-    {
-      auto* lead_body = llvm::BasicBlock::Create(c_, "lead", fn);
-      auto* led = llvm::BasicBlock::Create(c_, "led", fn);
-      llvm::BasicBlock* from = b.GetInsertBlock();
-      b.CreateCondBr(b.CreateICmpEQ(lead, zero), led, lead_body);
-      b.SetInsertPoint(lead_body);
-      std::vector<llvm::Value*> lacc{k32(0), k32(0)};
-      if (!lane_loop(base, lead, "lead_lane", lacc, add)) {
-        fn->eraseFromParent();
-        return nullptr;
-      }
-      llvm::Value* ml = b.CreateZExt(lacc[0], i64_);
-      llvm::Value* fl = b.CreateZExt(lacc[1], i64_);
-      llvm::BasicBlock* lead_end = b.GetInsertBlock();
-      b.CreateBr(led);
-      b.SetInsertPoint(led);
-      llvm::PHINode* mp = b.CreatePHI(i64_, 2, "matches_lead");
-      llvm::PHINode* fp = b.CreatePHI(i64_, 2, "faults_lead");
-      mp->addIncoming(zero, from);
-      fp->addIncoming(zero, from);
-      mp->addIncoming(ml, lead_end);
-      fp->addIncoming(fl, lead_end);
-      m_lead = mp;
-      f_lead = fp;
-    }
-    llvm::BasicBlock* counts_start = b.GetInsertBlock();
+    // The selected and faulted bits of rows [first, first + rows) added to the totals.
+    auto add_lanes = [&](llvm::Value* first, llvm::Value* rows, const char* label, Totals& t) {
+      std::vector<llvm::Value*> acc{k32(0), k32(0)};
+      if (!lane_loop(first, rows, label, acc, add)) return false;
+      t.matches = b.CreateAdd(t.matches, b.CreateZExt(acc[0], i64_));
+      t.faults = b.CreateAdd(t.faults, b.CreateZExt(acc[1], i64_));
+      return true;
+    };
+    auto led = guarded(lead, Totals{zero, zero}, "lead", [&](Totals& t) { return add_lanes(base, lead, "lead_lane", t); });
+    if (!led) return fail();
     llvm::Value* cbase = b.CreateAdd(base, lead, "chunk_base");
     llvm::Value* ccount = b.CreateSub(count, lead, "chunk_rows");
     llvm::Value* chunks = b.CreateUDiv(ccount, k64(kChunk), "chunks");
-    auto* chunk_head = llvm::BasicBlock::Create(c_, "chunk", fn);
-    auto* rest_head = llvm::BasicBlock::Create(c_, "chunk_rest_check", fn);
-    b.CreateCondBr(b.CreateICmpEQ(chunks, zero), rest_head, chunk_head);
-    b.SetInsertPoint(chunk_head);
-    llvm::PHINode* c = b.CreatePHI(i64_, 2, "c");
-    llvm::PHINode* m_acc = b.CreatePHI(i64_, 2, "matches");
-    llvm::PHINode* f_acc = b.CreatePHI(i64_, 2, "faults");
-    c->addIncoming(zero, counts_start);
-    m_acc->addIncoming(m_lead, counts_start);
-    f_acc->addIncoming(f_lead, counts_start);
-    std::vector<llvm::Value*> acc{k32(0), k32(0)};
-    if (!lane_loop(b.CreateAdd(cbase, b.CreateMul(c, k64(kChunk))), k64(kChunk), "chunk_lane", acc, add)) {
-      fn->eraseFromParent();
-      return nullptr;
-    }
-    llvm::Value* m = b.CreateAdd(m_acc, b.CreateZExt(acc[0], i64_));
-    llvm::Value* f = b.CreateAdd(f_acc, b.CreateZExt(acc[1], i64_));
-    llvm::Value* c_next = b.CreateAdd(c, k64(1), "c_next", true, true);
-    c->addIncoming(c_next, b.GetInsertBlock());
-    m_acc->addIncoming(m, b.GetInsertBlock());
-    f_acc->addIncoming(f, b.GetInsertBlock());
-    b.CreateCondBr(b.CreateICmpULT(c_next, chunks), chunk_head, rest_head);
-    llvm::BasicBlock* chunks_end = b.GetInsertBlock();
-    b.SetInsertPoint(rest_head);
-    llvm::PHINode* m_full = b.CreatePHI(i64_, 2, "matches_chunks");
-    llvm::PHINode* f_full = b.CreatePHI(i64_, 2, "faults_chunks");
-    m_full->addIncoming(m_lead, counts_start);
-    f_full->addIncoming(f_lead, counts_start);
-    m_full->addIncoming(m, chunks_end);
-    f_full->addIncoming(f, chunks_end);
+    auto chunked = counted(chunks, *led, "chunk", [&](llvm::Value* c, Totals& t) {
+      return add_lanes(b.CreateAdd(cbase, b.CreateMul(c, k64(kChunk))), k64(kChunk), "chunk_lane", t);
+    });
+    if (!chunked) return fail();
     llvm::Value* rest = b.CreateURem(ccount, k64(kChunk), "chunk_rest");
-    auto* rest_body = llvm::BasicBlock::Create(c_, "chunk_rest", fn);
-    auto* counted = llvm::BasicBlock::Create(c_, "counted", fn);
-    b.CreateCondBr(b.CreateICmpEQ(rest, zero), counted, rest_body);
-    b.SetInsertPoint(rest_body);
-    std::vector<llvm::Value*> racc{k32(0), k32(0)};
-    if (!lane_loop(b.CreateAdd(cbase, b.CreateMul(chunks, k64(kChunk))), rest, "rest_lane", racc, add)) {
-      fn->eraseFromParent();
-      return nullptr;
-    }
-    llvm::Value* m_rest = b.CreateAdd(m_full, b.CreateZExt(racc[0], i64_));
-    llvm::Value* f_rest = b.CreateAdd(f_full, b.CreateZExt(racc[1], i64_));
-    llvm::BasicBlock* rest_end = b.GetInsertBlock();
-    b.CreateBr(counted);
-    b.SetInsertPoint(counted);
-    llvm::PHINode* m_out = b.CreatePHI(i64_, 2, "matches_out");
-    llvm::PHINode* f_out = b.CreatePHI(i64_, 2, "faults_out");
-    m_out->addIncoming(m_full, rest_head);
-    f_out->addIncoming(f_full, rest_head);
-    m_out->addIncoming(m_rest, rest_end);
-    f_out->addIncoming(f_rest, rest_end);
-    b.CreateRet(pack(b, m_out, f_out));
+    auto all = guarded(rest, *chunked, "chunk_rest", [&](Totals& t) {
+      return add_lanes(b.CreateAdd(cbase, b.CreateMul(chunks, k64(kChunk))), rest, "rest_lane", t);
+    });
+    if (!all) return fail();
+    b.CreateRet(pack(b, all->matches, all->faults));
   }
 
   // Bitmaps: a word (64 lanes) at a time, each full word a vectorised loop of exactly 64 lanes,
@@ -957,59 +967,20 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
     b.CreateStore(fw, b.CreateInBoundsGEP(i64_, errors, w));
   };
   llvm::Value* words = b.CreateLShr(count, k64(6), "full_words");
-  auto* word_head = llvm::BasicBlock::Create(c_, "word", fn);
-  auto* tail_head = llvm::BasicBlock::Create(c_, "tail_check", fn);
-  b.CreateCondBr(b.CreateICmpEQ(words, zero), tail_head, word_head);
-  b.SetInsertPoint(word_head);
-  llvm::PHINode* w = b.CreatePHI(i64_, 2, "w");
-  llvm::PHINode* m_acc = b.CreatePHI(i64_, 2, "matches");
-  llvm::PHINode* f_acc = b.CreatePHI(i64_, 2, "faults");
-  w->addIncoming(zero, words_path);
-  m_acc->addIncoming(zero, words_path);
-  f_acc->addIncoming(zero, words_path);
-  if (!lane_loop(b.CreateAdd(base, b.CreateShl(w, k64(6))), k64(64), "lane", none, keep)) {
-    fn->eraseFromParent();
-    return nullptr;
-  }
-  llvm::Value* matches = m_acc;
-  llvm::Value* faults = f_acc;
-  finish_word(w, nullptr, matches, faults);
-  llvm::Value* w_next = b.CreateAdd(w, k64(1), "w_next", true, true);
-  w->addIncoming(w_next, b.GetInsertBlock());
-  m_acc->addIncoming(matches, b.GetInsertBlock());
-  f_acc->addIncoming(faults, b.GetInsertBlock());
-  b.CreateCondBr(b.CreateICmpULT(w_next, words), word_head, tail_head);
-  llvm::BasicBlock* words_end = b.GetInsertBlock();
-
-  b.SetInsertPoint(tail_head);
-  llvm::PHINode* m_full = b.CreatePHI(i64_, 2, "matches_full");
-  llvm::PHINode* f_full = b.CreatePHI(i64_, 2, "faults_full");
-  m_full->addIncoming(zero, words_path);
-  f_full->addIncoming(zero, words_path);
-  m_full->addIncoming(matches, words_end);
-  f_full->addIncoming(faults, words_end);
+  auto full = counted(words, Totals{zero, zero}, "word", [&](llvm::Value* w, Totals& t) {
+    if (!lane_loop(b.CreateAdd(base, b.CreateShl(w, k64(6))), k64(64), "lane", none, keep)) return false;
+    finish_word(w, nullptr, t.matches, t.faults);
+    return true;
+  });
+  if (!full) return fail();
   llvm::Value* rest = b.CreateAnd(count, k64(63), "rest");
-  auto* tail = llvm::BasicBlock::Create(c_, "tail", fn);
-  auto* done = llvm::BasicBlock::Create(c_, "done", fn);
-  b.CreateCondBr(b.CreateICmpEQ(rest, zero), done, tail);
-  b.SetInsertPoint(tail);
-  if (!lane_loop(b.CreateAdd(base, b.CreateShl(words, k64(6))), rest, "tail_lane", none, keep)) {
-    fn->eraseFromParent();
-    return nullptr;
-  }
-  llvm::Value* m_tail = m_full;
-  llvm::Value* f_tail = f_full;
-  finish_word(words, b.CreateSub(b.CreateShl(k64(1), rest), k64(1)), m_tail, f_tail);
-  llvm::BasicBlock* tail_end = b.GetInsertBlock();
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
-  llvm::PHINode* m_out = b.CreatePHI(i64_, 2, "matches_out");
-  llvm::PHINode* f_out = b.CreatePHI(i64_, 2, "faults_out");
-  m_out->addIncoming(m_full, tail_head);
-  f_out->addIncoming(f_full, tail_head);
-  m_out->addIncoming(m_tail, tail_end);
-  f_out->addIncoming(f_tail, tail_end);
-  b.CreateRet(pack(b, m_out, f_out));
+  auto all = guarded(rest, *full, "tail", [&](Totals& t) {
+    if (!lane_loop(b.CreateAdd(base, b.CreateShl(words, k64(6))), rest, "tail_lane", none, keep)) return false;
+    finish_word(words, b.CreateSub(b.CreateShl(k64(1), rest), k64(1)), t.matches, t.faults);
+    return true;
+  });
+  if (!all) return fail();
+  b.CreateRet(pack(b, all->matches, all->faults));
   return fn;
 }
 
@@ -1151,7 +1122,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-5";
+constexpr const char* kTranslatorVersion = "crm-jit-6";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
