@@ -62,9 +62,12 @@ constexpr uint8_t kLatest = 8;      // Previous: a latest value is held
 constexpr uint8_t kLatestHas = 16;  // Previous: and it had the field
 
 // Totals of one kind only: x is the count, the sum, the min or max, or the first or last value;
-// y the number of values present (avg, min, max).
-struct Plain {
-  int64_t x = 0, y = 0;
+// y (wide only: avg, min, max) the number of values present.
+struct NoY {};
+template <bool kWide>
+struct PlainT {
+  int64_t x = 0;
+  [[no_unique_address]] std::conditional_t<kWide, int64_t, NoY> y{};
   uint8_t flags = 0;
   void add(AggKind k, int64_t v, bool has) {
     switch (k) {
@@ -74,15 +77,19 @@ struct Plain {
         if (has && __builtin_add_overflow(x, v, &x)) flags |= kOverflow;
         return;
       case AggKind::Avg:
-        if (!has) return;
-        ++y;
-        if (__builtin_add_overflow(x, v, &x)) flags |= kOverflow;
+        if constexpr (kWide) {
+          if (!has) return;
+          ++y;
+          if (__builtin_add_overflow(x, v, &x)) flags |= kOverflow;
+        }
         return;
       case AggKind::Min:
       case AggKind::Max:
-        if (!has) return;
-        if (y == 0 || (k == AggKind::Min ? v < x : v > x)) x = v;
-        ++y;
+        if constexpr (kWide) {
+          if (!has) return;
+          if (y == 0 || (k == AggKind::Min ? v < x : v > x)) x = v;
+          ++y;
+        }
         return;
       case AggKind::First:
         if (flags & kAny) return;
@@ -102,9 +109,14 @@ struct Plain {
       case AggKind::Count:
       case AggKind::Exists: t.count = x; break;
       case AggKind::Sum: t.sum = x; break;
-      case AggKind::Avg: t.sum = x, t.present = y; break;
-      case AggKind::Min: t.min = x, t.present = y; break;
-      case AggKind::Max: t.max = x, t.present = y; break;
+      case AggKind::Avg:
+      case AggKind::Min:
+      case AggKind::Max:
+        if constexpr (kWide) {
+          t.present = y;
+          (k == AggKind::Avg ? t.sum : k == AggKind::Min ? t.min : t.max) = x;
+        }
+        break;
       case AggKind::First: t.count = flags & kAny ? 1 : 0, t.first = x, t.first_has = flags & kHas; break;
       case AggKind::Last: t.count = flags & kAny ? 1 : 0, t.last = x, t.last_has = flags & kHas; break;
     }
@@ -112,13 +124,31 @@ struct Plain {
     return t;
   }
 };
-static_assert(sizeof(Plain) == 24);
+using Plain = PlainT<true>;    // avg, min, max
+using Narrow = PlainT<false>;  // count, exists, sum, first, last
+static_assert(sizeof(Plain) == 24 && sizeof(Narrow) == 16);
 
-struct Previous {
-  Plain totals;  // over all but the latest; its flags also hold kLatest and kLatestHas
+// Over all but the latest, and the latest; the totals' flags also hold kLatest and kLatestHas.
+template <typename P>
+struct PreviousT {
+  P totals;
   int64_t latest = 0;
 };
-static_assert(sizeof(Previous) == 32);
+using Previous = PreviousT<Plain>;
+using PreviousNarrow = PreviousT<Narrow>;
+static_assert(sizeof(Previous) == 32 && sizeof(PreviousNarrow) == 24);
+
+// `previous`: the value held as the latest joins the totals when the next one comes.
+template <typename P>
+void add_previous(P& s, AggKind k, int64_t value, bool has_field) {
+  uint8_t& f = s.totals.flags;
+  if (f & kLatest) s.totals.add(k, s.latest, f & kLatestHas);
+  s.latest = value;
+  f = uint8_t((f & ~kLatestHas) | kLatest | (has_field ? kLatestHas : 0));
+}
+
+// Whether kind k needs the wide totals.
+bool wide(AggKind k) { return k == AggKind::Avg || k == AggKind::Min || k == AggKind::Max; }
 
 using Times = Ring<int64_t>;
 
@@ -135,7 +165,9 @@ size_t store_bytes(AggLayout::Store s) {
   switch (s) {
     case AggLayout::Store::Count: return sizeof(int64_t);
     case AggLayout::Store::Plain: return sizeof(Plain);
+    case AggLayout::Store::Narrow: return sizeof(Narrow);
     case AggLayout::Store::Previous: return sizeof(Previous);
+    case AggLayout::Store::PreviousNarrow: return sizeof(PreviousNarrow);
     case AggLayout::Store::Times: return sizeof(Times);
     case AggLayout::Store::Values: return sizeof(Values);
     case AggLayout::Store::Last: return sizeof(Last);
@@ -173,8 +205,8 @@ AggLayout::AggLayout(const bytecode::Program& p) {
     Store s = Store::Plain;
     switch (spec.window) {
       case Window::All:
-      case Window::Since: s = counts ? Store::Count : Store::Plain; break;
-      case Window::Previous: s = Store::Previous; break;
+      case Window::Since: s = counts ? Store::Count : wide(spec.kind) ? Store::Plain : Store::Narrow; break;
+      case Window::Previous: s = wide(spec.kind) ? Store::Previous : Store::PreviousNarrow; break;
       case Window::Within: s = counts ? Store::Times : Store::Values; break;
       case Window::LastN:
       case Window::PreviousN: s = Store::Last; break;
@@ -223,7 +255,9 @@ void UserAggregates::construct() {
     switch (layout_->store(g)) {
       case AggLayout::Store::Count: new (at) int64_t(0); break;
       case AggLayout::Store::Plain: new (at) Plain(); break;
+      case AggLayout::Store::Narrow: new (at) Narrow(); break;
       case AggLayout::Store::Previous: new (at) Previous(); break;
+      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(); break;
       case AggLayout::Store::Times: new (at) Times(); break;
       case AggLayout::Store::Values: new (at) Values(); break;
       case AggLayout::Store::Last: new (at) Last(); break;
@@ -240,7 +274,9 @@ void UserAggregates::copy_from(const UserAggregates& o) {
     switch (layout_->store(g)) {
       case AggLayout::Store::Count: new (at) int64_t(o.at<int64_t>(g)); break;
       case AggLayout::Store::Plain: new (at) Plain(o.at<Plain>(g)); break;
+      case AggLayout::Store::Narrow: new (at) Narrow(o.at<Narrow>(g)); break;
       case AggLayout::Store::Previous: new (at) Previous(o.at<Previous>(g)); break;
+      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(o.at<PreviousNarrow>(g)); break;
       case AggLayout::Store::Times: new (at) Times(o.at<Times>(g)); break;
       case AggLayout::Store::Values: new (at) Values(o.at<Values>(g)); break;
       case AggLayout::Store::Last: new (at) Last(o.at<Last>(g)); break;
@@ -258,7 +294,9 @@ void UserAggregates::destroy() {
       case AggLayout::Store::Last: at<Last>(g).~Last(); break;
       case AggLayout::Store::Count:
       case AggLayout::Store::Plain:
-      case AggLayout::Store::Previous: break;  // trivially destructible
+      case AggLayout::Store::Narrow:
+      case AggLayout::Store::Previous:
+      case AggLayout::Store::PreviousNarrow: break;  // trivially destructible
     }
   }
   ::operator delete(block_);
@@ -274,14 +312,11 @@ void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time
     case AggLayout::Store::Plain:
       if (spec.window == Window::All || time >= spec.window_value) at<Plain>(g).add(spec.kind, value, has_field);
       return;
-    case AggLayout::Store::Previous: {
-      Previous& s = at<Previous>(g);
-      uint8_t& f = s.totals.flags;
-      if (f & kLatest) s.totals.add(spec.kind, s.latest, f & kLatestHas);
-      s.latest = value;
-      f = uint8_t((f & ~kLatestHas) | kLatest | (has_field ? kLatestHas : 0));
+    case AggLayout::Store::Narrow:
+      if (spec.window == Window::All || time >= spec.window_value) at<Narrow>(g).add(spec.kind, value, has_field);
       return;
-    }
+    case AggLayout::Store::Previous: add_previous(at<Previous>(g), spec.kind, value, has_field); return;
+    case AggLayout::Store::PreviousNarrow: add_previous(at<PreviousNarrow>(g), spec.kind, value, has_field); return;
     case AggLayout::Store::Times:
       if (!layout_->shared(g)) at<Times>(g).push_back(time);  // else the first of its group did
       return;
@@ -313,7 +348,9 @@ AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_
       return from_totals(spec, t);
     }
     case AggLayout::Store::Plain: return from_totals(spec, at<Plain>(g).totals(spec.kind));
+    case AggLayout::Store::Narrow: return from_totals(spec, at<Narrow>(g).totals(spec.kind));
     case AggLayout::Store::Previous: return from_totals(spec, at<Previous>(g).totals.totals(spec.kind));
+    case AggLayout::Store::PreviousNarrow: return from_totals(spec, at<PreviousNarrow>(g).totals.totals(spec.kind));
     case AggLayout::Store::Times: {
       // Events at or before now - D have left the window. Events after `now` (only possible
       // when a batch evaluates at an earlier time) are not in it either: they are not counted.

@@ -117,8 +117,10 @@ class AggLayout {
  public:
   enum class Store : uint8_t {
     Count,     // All, Since, count or exists: the count (8 bytes)
-    Plain,     // All, Since, other kinds: one value and what the kind needs beside it (24 bytes)
-    Previous,  // Previous: Plain over all but the latest, and the latest (32 bytes)
+    Plain,     // All, Since, avg, min or max: the value and how many were present (24 bytes)
+    Narrow,    // All, Since, sum, first or last: the value and its flags (16 bytes)
+    Previous,  // Previous, avg, min or max: Plain over all but the latest, and the latest (32 bytes)
+    PreviousNarrow,  // Previous, other kinds: Narrow over all but the latest, and the latest (24)
     Times,     // Within, count or exists: the times of the events in the window (16 bytes),
                // shared by the aggregates over the same events and window (count and exists)
     Values,    // Within, other kinds: the window's entries, their sum and present count (40 bytes)

@@ -99,20 +99,23 @@ TEST(AggLayout, EachAggregateKeepsWhatItsKindAndWindowNeed) {
   p.aggregates = {spec(AggKind::Exists, Window::All),          spec(AggKind::Count, Window::Within, 30),
                   spec(AggKind::Sum, Window::Within, 30),      spec(AggKind::Avg, Window::Previous),
                   spec(AggKind::Max, Window::LastN, 3),        spec(AggKind::Last, Window::Since, 5),
-                  spec(AggKind::Exists, Window::Within, 30),   spec(AggKind::Exists, Window::Within, 31)};
+                  spec(AggKind::Exists, Window::Within, 30),   spec(AggKind::Exists, Window::Within, 31),
+                  spec(AggKind::Count, Window::Previous),      spec(AggKind::Min, Window::All)};
   AggLayout l(p);
   EXPECT_EQ(l.store(0), AggLayout::Store::Count);
   EXPECT_EQ(l.store(1), AggLayout::Store::Times);
   EXPECT_EQ(l.store(2), AggLayout::Store::Values);
   EXPECT_EQ(l.store(3), AggLayout::Store::Previous);
   EXPECT_EQ(l.store(4), AggLayout::Store::Last);
-  EXPECT_EQ(l.store(5), AggLayout::Store::Plain);
+  EXPECT_EQ(l.store(5), AggLayout::Store::Narrow);
+  EXPECT_EQ(l.store(8), AggLayout::Store::PreviousNarrow);
+  EXPECT_EQ(l.store(9), AggLayout::Store::Plain);
   // exists(X within 30 days) reads the times count(X within 30 days) keeps; another window
   // keeps its own.
   EXPECT_TRUE(l.shared(6));
   EXPECT_EQ(l.offset(6), l.offset(1));
   EXPECT_FALSE(l.shared(7));
-  EXPECT_EQ(l.bytes(), 8u + 16 + 40 + 32 + 16 + 24 + 16);
+  EXPECT_EQ(l.bytes(), 8u + 16 + 40 + 32 + 16 + 16 + 16 + 24 + 24);
   for (uint32_t g = 0; g < l.size(); ++g) EXPECT_EQ(l.offset(g) % 8, 0u);
   // A filter may read aggregates: filtered windows never share.
   p.aggregates[1].filter_unit = 0;
