@@ -10,7 +10,7 @@ std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Pro
   // Columns of the profile over all users, in first-seen order, for the batch VM.
   size_t rows = user_order_.size();
   std::vector<User*> by_row(rows);
-  for (size_t i = 0; i < rows; ++i) by_row[i] = users.find(user_order_[i]);
+  for (size_t i = 0; i < rows; ++i) by_row[i] = &users.at(user_order_[i]);
   std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
   std::vector<std::vector<uint8_t>> present(p_.profile.size());
   for (size_t i = 0; i < rows; ++i)

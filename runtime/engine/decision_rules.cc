@@ -59,6 +59,24 @@ DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, 
                              Stats& stats)
     : p_(program), eval_(eval), grants_(grants), users_(users), stats_(stats) {
   bind_quotas(own_quotas_);
+  prunable_.assign(p_.strategies.size(), 1);
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) {
+    const auto& s = p_.strategies[i];
+    for (const auto& cap : s.per_user) prunable_[i] &= cap.period.kind != bytecode::PeriodKind::Campaign;
+    for (uint32_t j = 0; j < p_.strategies.size(); ++j)
+      if (j != i && !s.exclusive_group.empty() && p_.strategies[j].exclusive_group == s.exclusive_group) prunable_[i] = 0;
+  }
+}
+
+void DecisionRules::prune_deliveries(User& u, int64_t now) const {
+  std::erase_if(u.deliveries, [&](const Delivery& d) {
+    if (!prunable_[d.first] || d.second >= now) return false;
+    const auto& s = p_.strategies[d.first];
+    // Calendar periods are consecutive intervals: one that does not hold `now` is over.
+    for (const auto& cap : s.per_user)
+      if (in_period(cap.period, d.second, now, s)) return false;
+    return true;
+  });
 }
 
 void DecisionRules::bind_quotas(state::Quotas& q) {
@@ -653,6 +671,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       if (!trace_)
         for (size_t i = first_grant; i < u.grants.size(); ++i)
           if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
+      prune_deliveries(u, now);
       u.deliveries.emplace_back(si, now);
       // The delivery enters the user's history at once: strategies decided after this one, in
       // this unit too, see it in received(...) (docs/semantics.md, "Delivery history").
@@ -749,8 +768,10 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   // Decide against real plus shadow grants: the shadow ones are appended for the time of the
   // decision (no expiry is queued for them) and moved back afterwards.
   const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
-  u.grants.insert(u.grants.end(), u.shadow_grants.begin(), u.shadow_grants.end());
-  u.deliveries.insert(u.deliveries.end(), u.shadow_deliveries.begin(), u.shadow_deliveries.end());
+  if (const Shadow* sh = u.shadow.get()) {
+    u.grants.insert(u.grants.end(), sh->grants.begin(), sh->grants.end());
+    u.deliveries.insert(u.deliveries.end(), sh->deliveries.begin(), sh->deliveries.end());
+  }
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
   // With A/B/n arms, only the actions for every arm count (the control group gets those).
   std::vector<Reason> lost;
@@ -783,8 +804,11 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
     ++stats_.control;
     out.push_back(d);
   }
-  u.shadow_grants.insert(u.shadow_grants.end(), u.grants.begin() + first_new, u.grants.end());
-  if (u.grants.size() > first_new) u.shadow_deliveries.emplace_back(si, now);
+  if (u.grants.size() > first_new) {
+    Shadow& sh = u.shadow.make();
+    sh.grants.insert(sh.grants.end(), u.grants.begin() + first_new, u.grants.end());
+    sh.deliveries.emplace_back(si, now);
+  }
   u.grants.resize(real_grants);
   u.deliveries.resize(real_deliveries);
 }

@@ -65,6 +65,11 @@ const std::vector<uint8_t>* Engine::profile_present_of(const std::string& id) co
   return u ? &u->present : nullptr;
 }
 
+size_t Engine::deliveries_kept(const std::string& id) const {
+  const User* u = users_.find(id);
+  return u ? u->deliveries.size() : 0;
+}
+
 bytecode::AggValue Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
   return users_.aggregate_of(id, g, now);
 }
@@ -740,7 +745,10 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       redemptions_.expire(best_time, out);
       rules_.release(best_time, out);
       if (!s.has_window || (best_time >= s.from && best_time < s.to))
-        for (const auto& id : users_.order()) rules_.decide(*users_.find(id), id, nullptr, best_time, best, out);
+        for (std::string id; int64_t k : users_.order()) {
+          id.assign(users_.text(k));
+          rules_.decide(users_.at(k), id, nullptr, best_time, best, out);
+        }
       std::string err;
       record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
     }
@@ -765,8 +773,8 @@ void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
   // A strategy that ran once (`at`) reaches the rest of its audience now; event-triggered and
   // repeating strategies reach them at their next event or run.
   if (s.trigger == bytecode::Trigger::At && rollouts_.rest_arm(si, at) >= 0 && (!s.has_window || (at >= s.from && at < s.to)))
-    for (const auto& id : users_.order())
-      if (rules_.in_rest(si, id)) rules_.decide(*users_.find(id), id, nullptr, at, si, out);
+    for (std::string id; int64_t k : users_.order())
+      if (id.assign(users_.text(k)); rules_.in_rest(si, id)) rules_.decide(users_.at(k), id, nullptr, at, si, out);
   std::string err;
   record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }

@@ -204,8 +204,13 @@ class Engine {
                 bool* present = nullptr);
   bool has_user(const std::string& user) const { return users_.find(user) != nullptr; }
   size_t user_count() const { return users_.order().size(); }
-  // Known users in first-seen order: the rows of audience().
-  const std::vector<std::string>& users() const { return users_.order(); }
+  // Known users in first-seen order: the rows of audience() (made on each call).
+  std::vector<std::string> users() const {
+    std::vector<std::string> ids;
+    ids.reserve(users_.order().size());
+    for (int64_t k : users_.order()) ids.emplace_back(users_.text(k));
+    return ids;
+  }
   int64_t last_time() const { return last_time_; }
 
   std::string decision_json(const Decision& d) const { return recorder_.decision_json(d); }
@@ -218,6 +223,9 @@ class Engine {
   // Raw access for the reference evaluator and explain.
   const std::vector<int64_t>* profile_of(const std::string& user) const;
   const std::vector<uint8_t>* profile_present_of(const std::string& user) const;  // which fields have a value
+  // How many of the user's deliveries are kept for per-user caps and exclusive groups (those
+  // no cap can count again are dropped: DecisionRules::prune_deliveries).
+  size_t deliveries_kept(const std::string& user) const;
   bytecode::AggValue aggregate_of(const std::string& user, uint32_t g, int64_t now);
   vm::StringPool& strings() { return strings_; }
   const vm::CollectionStore& collections() const { return collections_; }

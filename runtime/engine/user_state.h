@@ -40,8 +40,39 @@ struct Grant {
 // One entry per delivery of a strategy (all its granted actions at one instant): (strategy, time).
 using Delivery = std::pair<uint32_t, int64_t>;
 
+// A copyable owning pointer, null until first used: state most users never have costs them one
+// pointer.
+template <typename T>
+class Lazy {
+ public:
+  Lazy() = default;
+  Lazy(const Lazy& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Lazy& operator=(const Lazy& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  Lazy(Lazy&&) noexcept = default;
+  Lazy& operator=(Lazy&&) noexcept = default;
+  T* get() const { return p_.get(); }
+  T& make() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+// What the user would have received as a control user (docs/semantics.md, "Priority and
+// split"): shadow grants and deliveries that per-user caps and policies see when deciding a
+// control delivery, and nothing else (no stock, no budget, no effect on treated decisions).
+struct Shadow {
+  std::vector<Grant> grants;
+  std::vector<Delivery> deliveries;
+};
+
 struct User {
-  explicit User(const bytecode::Program& p) : aggs(p) {}
+  explicit User(const state::AggLayout& layout) : aggs(layout) {}
   int64_t last_time = INT64_MIN;
   std::vector<int64_t> profile;
   std::vector<uint8_t> present;  // per profile field: the user has a value for it
@@ -49,11 +80,7 @@ struct User {
   std::vector<Grant> grants;
   // What per-user limits count, so a strategy that grants a coupon and sends a push counts once.
   std::vector<Delivery> deliveries;
-  // What the user would have received as a control user (docs/semantics.md, "Priority and
-  // split"): shadow grants and deliveries that per-user caps and policies see when deciding a
-  // control delivery, and nothing else (no stock, no budget, no effect on treated decisions).
-  std::vector<Grant> shadow_grants;
-  std::vector<Delivery> shadow_deliveries;
+  Lazy<Shadow> shadow;  // made at the user's first shadow grant
 };
 
 // Grants and deliveries rebuilt from a ledger for a user the stream has not met yet.
@@ -84,8 +111,9 @@ class Users {
   // A user not kept: the profile defaults and, when `with_restored`, the restored grants and
   // deliveries (explain and evaluate look at users the engine has not met).
   User transient(const std::string& id, bool with_restored) const;
-  // Known users in first-seen order.
-  const std::vector<std::string>& order() const { return order_; }
+  // Known users in first-seen order, as interned ids (text(k) is the id, at(k) the user).
+  const std::vector<int64_t>& order() const { return order_; }
+  User& at(int64_t k) const { return *users_[size_t(k)]; }
   // A profile row before any field is set: defaults, and `user` present.
   const std::vector<int64_t>& default_profile() const { return default_profile_; }
   const std::vector<uint8_t>& default_present() const { return default_present_; }
@@ -99,8 +127,9 @@ class Users {
  private:
   const bytecode::Program& p_;
   vm::StringPool& strings_;
+  state::AggLayout layout_;  // every user's aggregates (before users_: they refer to it)
   std::vector<std::unique_ptr<User>> users_;  // by interned user id
-  std::vector<std::string> order_;            // first-seen order, for deterministic batch output
+  std::vector<int64_t> order_;                // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
   std::vector<uint8_t> default_present_;  // `user` and fields with a default
   std::unordered_map<std::string, Restored> restored_;

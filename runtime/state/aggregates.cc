@@ -2,6 +2,7 @@
 #include "runtime/state/aggregates.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "support/decimal.h"
 
@@ -21,13 +22,6 @@ void Totals::add(int64_t v, bool has_field) {
   if (present == 0 || v > max) max = v;
   ++present;
   if (__builtin_add_overflow(sum, v, &sum)) overflow = true;
-}
-
-void Totals::remove_sum(int64_t v, bool has_field) {
-  --count;
-  if (!has_field) return;
-  --present;
-  sum -= v;
 }
 
 namespace {
@@ -60,54 +54,328 @@ AggValue from_totals(const bytecode::AggSpec& spec, const Totals& t) {
   return {};
 }
 
+// What a user keeps per aggregate (AggLayout::Store). Flags of Plain and Previous:
+constexpr uint8_t kAny = 1;         // an event was added (count > 0, for first and last)
+constexpr uint8_t kHas = 2;         // first / last: that event had the field
+constexpr uint8_t kOverflow = 4;    // sum / avg: the sum overflowed (it stays an error)
+constexpr uint8_t kLatest = 8;      // Previous: a latest value is held
+constexpr uint8_t kLatestHas = 16;  // Previous: and it had the field
+
+// Totals of one kind only: x is the count, the sum, the min or max, or the first or last value;
+// y (wide only: avg, min, max) the number of values present.
+struct NoY {};
+template <bool kWide>
+struct PlainT {
+  int64_t x = 0;
+  [[no_unique_address]] std::conditional_t<kWide, int64_t, NoY> y{};
+  uint8_t flags = 0;
+  void add(AggKind k, int64_t v, bool has) {
+    switch (k) {
+      case AggKind::Count:
+      case AggKind::Exists: ++x; return;
+      case AggKind::Sum:
+        if (has && __builtin_add_overflow(x, v, &x)) flags |= kOverflow;
+        return;
+      case AggKind::Avg:
+        if constexpr (kWide) {
+          if (!has) return;
+          ++y;
+          if (__builtin_add_overflow(x, v, &x)) flags |= kOverflow;
+        }
+        return;
+      case AggKind::Min:
+      case AggKind::Max:
+        if constexpr (kWide) {
+          if (!has) return;
+          if (y == 0 || (k == AggKind::Min ? v < x : v > x)) x = v;
+          ++y;
+        }
+        return;
+      case AggKind::First:
+        if (flags & kAny) return;
+        x = v;
+        flags |= kAny | (has ? kHas : 0);
+        return;
+      case AggKind::Last:
+        x = v;
+        flags = uint8_t((flags & ~kHas) | kAny | (has ? kHas : 0));
+        return;
+    }
+  }
+  // The fields from_totals reads for kind k.
+  Totals totals(AggKind k) const {
+    Totals t;
+    switch (k) {
+      case AggKind::Count:
+      case AggKind::Exists: t.count = x; break;
+      case AggKind::Sum: t.sum = x; break;
+      case AggKind::Avg:
+      case AggKind::Min:
+      case AggKind::Max:
+        if constexpr (kWide) {
+          t.present = y;
+          (k == AggKind::Avg ? t.sum : k == AggKind::Min ? t.min : t.max) = x;
+        }
+        break;
+      case AggKind::First: t.count = flags & kAny ? 1 : 0, t.first = x, t.first_has = flags & kHas; break;
+      case AggKind::Last: t.count = flags & kAny ? 1 : 0, t.last = x, t.last_has = flags & kHas; break;
+    }
+    t.overflow = flags & kOverflow;
+    return t;
+  }
+};
+using Plain = PlainT<true>;    // avg, min, max
+using Narrow = PlainT<false>;  // count, exists, sum, first, last
+static_assert(sizeof(Plain) == 24 && sizeof(Narrow) == 16);
+
+// Over all but the latest, and the latest; the totals' flags also hold kLatest and kLatestHas.
+template <typename P>
+struct PreviousT {
+  P totals;
+  int64_t latest = 0;
+};
+using Previous = PreviousT<Plain>;
+using PreviousNarrow = PreviousT<Narrow>;
+static_assert(sizeof(Previous) == 32 && sizeof(PreviousNarrow) == 24);
+
+// `previous`: the value held as the latest joins the totals when the next one comes.
+template <typename P>
+void add_previous(P& s, AggKind k, int64_t value, bool has_field) {
+  uint8_t& f = s.totals.flags;
+  if (f & kLatest) s.totals.add(k, s.latest, f & kLatestHas);
+  s.latest = value;
+  f = uint8_t((f & ~kLatestHas) | kLatest | (has_field ? kLatestHas : 0));
+}
+
+// Whether kind k needs the wide totals.
+bool wide(AggKind k) { return k == AggKind::Avg || k == AggKind::Min || k == AggKind::Max; }
+
+using Times = Ring<int64_t>;
+
+struct Values {
+  Ring<Entry> window;
+  int64_t sum = 0, present = 0;  // over the window's entries (count is its size)
+  bool overflow = false;         // some sum overflowed: stays an error, as over all events
+};
+static_assert(sizeof(Values) == 40);
+
+using Last = Ring<Entry>;
+
+size_t store_bytes(AggLayout::Store s) {
+  switch (s) {
+    case AggLayout::Store::Count: return sizeof(int64_t);
+    case AggLayout::Store::Plain: return sizeof(Plain);
+    case AggLayout::Store::Narrow: return sizeof(Narrow);
+    case AggLayout::Store::Previous: return sizeof(Previous);
+    case AggLayout::Store::PreviousNarrow: return sizeof(PreviousNarrow);
+    case AggLayout::Store::Times: return sizeof(Times);
+    case AggLayout::Store::Values: return sizeof(Values);
+    case AggLayout::Store::Last: return sizeof(Last);
+  }
+  return 0;
+}
+
+// Drops the entries at or before `cutoff` (they have left the window).
+template <typename R, typename Drop>
+void expire(R& ring, int64_t cutoff, Drop&& drop) {
+  while (!ring.empty()) {
+    int64_t t;
+    if constexpr (std::is_same_v<R, Times>) t = ring.front();
+    else t = ring.front().time;
+    if (t > cutoff) break;
+    drop(ring.front());
+    ring.pop_front();
+  }
+}
+
+// Whether two window aggregates are given exactly the same events: the same source and window,
+// and no filter (a filter may read aggregates, so two runs of it could differ).
+bool same_times(const bytecode::AggSpec& a, const bytecode::AggSpec& b) {
+  return a.source == b.source && a.event == b.event && a.filter_unit < 0 && b.filter_unit < 0 &&
+         a.window_value == b.window_value && a.strategy == b.strategy && a.resource == b.resource &&
+         a.channel == b.channel && a.code == b.code;
+}
+
 }  // namespace
 
+AggLayout::AggLayout(const bytecode::Program& p) {
+  for (uint32_t g = 0; g < p.aggregates.size(); ++g) {
+    const auto& spec = p.aggregates[g];
+    const bool counts = spec.kind == AggKind::Count || spec.kind == AggKind::Exists;
+    Store s = Store::Plain;
+    switch (spec.window) {
+      case Window::All:
+      case Window::Since: s = counts ? Store::Count : wide(spec.kind) ? Store::Plain : Store::Narrow; break;
+      case Window::Previous: s = wide(spec.kind) ? Store::Previous : Store::PreviousNarrow; break;
+      case Window::Within: s = counts ? Store::Times : Store::Values; break;
+      case Window::LastN:
+      case Window::PreviousN: s = Store::Last; break;
+    }
+    if (s == Store::Times) {
+      uint32_t h = 0;
+      while (h < g && !(slots_[h].store == Store::Times && !slots_[h].shared && same_times(p.aggregates[h], spec))) ++h;
+      if (h < g) {
+        slots_.push_back({s, true, slots_[h].offset});
+        continue;
+      }
+    }
+    slots_.push_back({s, false, uint32_t(bytes_)});
+    bytes_ += store_bytes(s);  // every store is a multiple of 8 bytes: all stay aligned
+  }
+}
+
+UserAggregates::UserAggregates(const AggLayout& layout) : layout_(&layout) { construct(); }
+
+UserAggregates::UserAggregates(const UserAggregates& o) : layout_(o.layout_) { copy_from(o); }
+
+UserAggregates& UserAggregates::operator=(const UserAggregates& o) {
+  if (this != &o) {
+    destroy();
+    layout_ = o.layout_;
+    copy_from(o);
+  }
+  return *this;
+}
+
+UserAggregates& UserAggregates::operator=(UserAggregates&& o) noexcept {
+  if (this != &o) {
+    destroy();
+    layout_ = o.layout_, block_ = o.block_;
+    o.block_ = nullptr;
+  }
+  return *this;
+}
+
+void UserAggregates::construct() {
+  if (layout_->bytes() == 0) return;
+  block_ = static_cast<std::byte*>(::operator new(layout_->bytes()));
+  for (uint32_t g = 0; g < layout_->size(); ++g) {
+    if (layout_->shared(g)) continue;
+    std::byte* at = block_ + layout_->offset(g);
+    switch (layout_->store(g)) {
+      case AggLayout::Store::Count: new (at) int64_t(0); break;
+      case AggLayout::Store::Plain: new (at) Plain(); break;
+      case AggLayout::Store::Narrow: new (at) Narrow(); break;
+      case AggLayout::Store::Previous: new (at) Previous(); break;
+      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(); break;
+      case AggLayout::Store::Times: new (at) Times(); break;
+      case AggLayout::Store::Values: new (at) Values(); break;
+      case AggLayout::Store::Last: new (at) Last(); break;
+    }
+  }
+}
+
+void UserAggregates::copy_from(const UserAggregates& o) {
+  if (!o.block_) return;
+  block_ = static_cast<std::byte*>(::operator new(layout_->bytes()));
+  for (uint32_t g = 0; g < layout_->size(); ++g) {
+    if (layout_->shared(g)) continue;
+    std::byte* at = block_ + layout_->offset(g);
+    switch (layout_->store(g)) {
+      case AggLayout::Store::Count: new (at) int64_t(o.at<int64_t>(g)); break;
+      case AggLayout::Store::Plain: new (at) Plain(o.at<Plain>(g)); break;
+      case AggLayout::Store::Narrow: new (at) Narrow(o.at<Narrow>(g)); break;
+      case AggLayout::Store::Previous: new (at) Previous(o.at<Previous>(g)); break;
+      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(o.at<PreviousNarrow>(g)); break;
+      case AggLayout::Store::Times: new (at) Times(o.at<Times>(g)); break;
+      case AggLayout::Store::Values: new (at) Values(o.at<Values>(g)); break;
+      case AggLayout::Store::Last: new (at) Last(o.at<Last>(g)); break;
+    }
+  }
+}
+
+void UserAggregates::destroy() {
+  if (!block_) return;
+  for (uint32_t g = 0; g < layout_->size(); ++g) {
+    if (layout_->shared(g)) continue;
+    switch (layout_->store(g)) {
+      case AggLayout::Store::Times: at<Times>(g).~Times(); break;
+      case AggLayout::Store::Values: at<Values>(g).~Values(); break;
+      case AggLayout::Store::Last: at<Last>(g).~Last(); break;
+      case AggLayout::Store::Count:
+      case AggLayout::Store::Plain:
+      case AggLayout::Store::Narrow:
+      case AggLayout::Store::Previous:
+      case AggLayout::Store::PreviousNarrow: break;  // trivially destructible
+    }
+  }
+  ::operator delete(block_);
+  block_ = nullptr;
+}
+
 void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field) {
-  AggState& s = states_[g];
   if (!has_field) value = 0;
-  switch (spec.window) {
-    case Window::All: s.totals.add(value, has_field); break;
-    case Window::Since: if (time >= spec.window_value) s.totals.add(value, has_field); break;
-    case Window::Previous:
-      if (s.has_latest) s.totals.add(s.latest, s.latest_has_field);
-      s.latest = value;
-      s.latest_has_field = has_field;
-      s.has_latest = true;
-      break;
-    case Window::Within:
+  switch (layout_->store(g)) {
+    case AggLayout::Store::Count:
+      if (spec.window == Window::All || time >= spec.window_value) ++at<int64_t>(g);
+      return;
+    case AggLayout::Store::Plain:
+      if (spec.window == Window::All || time >= spec.window_value) at<Plain>(g).add(spec.kind, value, has_field);
+      return;
+    case AggLayout::Store::Narrow:
+      if (spec.window == Window::All || time >= spec.window_value) at<Narrow>(g).add(spec.kind, value, has_field);
+      return;
+    case AggLayout::Store::Previous: add_previous(at<Previous>(g), spec.kind, value, has_field); return;
+    case AggLayout::Store::PreviousNarrow: add_previous(at<PreviousNarrow>(g), spec.kind, value, has_field); return;
+    case AggLayout::Store::Times:
+      if (!layout_->shared(g)) at<Times>(g).push_back(time);  // else the first of its group did
+      return;
+    case AggLayout::Store::Values: {
+      Values& s = at<Values>(g);
       s.window.push_back({time, value, has_field});
-      s.totals.add(value, has_field);
-      break;
-    case Window::LastN:
-    case Window::PreviousN: {
+      if (has_field) {
+        ++s.present;
+        if (__builtin_add_overflow(s.sum, value, &s.sum)) s.overflow = true;
+      }
+      return;
+    }
+    case AggLayout::Store::Last: {
       // Keep N (or N + 1: the latest plus the N before it) values.
+      Last& s = at<Last>(g);
       size_t keep = static_cast<size_t>(spec.window_value) + (spec.window == Window::PreviousN ? 1 : 0);
-      s.window.push_back({time, value, has_field});
-      while (s.window.size() > keep) s.window.pop_front();
-      break;
+      s.push_back({time, value, has_field});
+      while (s.size() > keep) s.pop_front();
+      return;
     }
   }
 }
 
 AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
-  AggState& s = states_[g];
-  switch (spec.window) {
-    case Window::All:
-    case Window::Since:
-    case Window::Previous:
-      return from_totals(spec, s.totals);
-    case Window::Within: {
-      // Events at or before now - D have left the window: drop them from the running totals.
-      int64_t cutoff = now - spec.window_value;
-      while (!s.window.empty() && s.window.front().time <= cutoff) {
-        s.totals.remove_sum(s.window.front().value, s.window.front().has);
-        s.window.pop_front();
-      }
-      // Events after `now` (only possible when a batch evaluates at an earlier time) are not
-      // in the window either; they are excluded by rescanning below.
+  switch (layout_->store(g)) {
+    case AggLayout::Store::Count: {
+      Totals t;
+      t.count = at<int64_t>(g);
+      return from_totals(spec, t);
+    }
+    case AggLayout::Store::Plain: return from_totals(spec, at<Plain>(g).totals(spec.kind));
+    case AggLayout::Store::Narrow: return from_totals(spec, at<Narrow>(g).totals(spec.kind));
+    case AggLayout::Store::Previous: return from_totals(spec, at<Previous>(g).totals.totals(spec.kind));
+    case AggLayout::Store::PreviousNarrow: return from_totals(spec, at<PreviousNarrow>(g).totals.totals(spec.kind));
+    case AggLayout::Store::Times: {
+      // Events at or before now - D have left the window. Events after `now` (only possible
+      // when a batch evaluates at an earlier time) are not in it either: they are not counted.
+      Times& w = at<Times>(g);
+      expire(w, now - spec.window_value, [](int64_t) {});
+      Totals t;
+      t.count = int64_t(w.size());
+      if (!w.empty() && w.back() > now)
+        for (size_t i = 0; i < w.size(); ++i) t.count -= w[i] > now;
+      return from_totals(spec, t);
+    }
+    case AggLayout::Store::Values: {
+      Values& s = at<Values>(g);
+      expire(s.window, now - spec.window_value, [&](const Entry& e) {
+        if (!e.has) return;
+        --s.present;
+        s.sum = int64_t(uint64_t(s.sum) - uint64_t(e.value));  // undoes a wrapped add too
+      });
       bool future = !s.window.empty() && s.window.back().time > now;
       if (!future && spec.kind != AggKind::Min && spec.kind != AggKind::Max && spec.kind != AggKind::First) {
-        Totals t = s.totals;
+        Totals t;
+        t.count = int64_t(s.window.size());
+        t.present = s.present;
+        t.sum = s.sum;
+        t.overflow = s.overflow;
         if (!s.window.empty()) {
           t.first = s.window.front().value;
           t.first_has = s.window.front().has;
@@ -117,16 +385,16 @@ AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_
         return from_totals(spec, t);
       }
       Totals t;
-      for (const Entry& e : s.window)
-        if (e.time <= now) t.add(e.value, e.has);
+      for (size_t i = 0; i < s.window.size(); ++i)
+        if (const Entry& e = s.window[i]; e.time <= now) t.add(e.value, e.has);
       return from_totals(spec, t);
     }
-    case Window::LastN:
-    case Window::PreviousN: {
+    case AggLayout::Store::Last: {
+      Last& s = at<Last>(g);
       Totals t;
-      size_t n = s.window.size();
+      size_t n = s.size();
       size_t end = spec.window == Window::PreviousN ? (n ? n - 1 : 0) : n;
-      for (size_t i = 0; i < end; ++i) t.add(s.window[i].value, s.window[i].has);
+      for (size_t i = 0; i < end; ++i) t.add(s[i].value, s[i].has);
       return from_totals(spec, t);
     }
   }

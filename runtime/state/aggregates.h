@@ -1,22 +1,24 @@
 // aggregates.h - per-user history aggregates, maintained incrementally as events arrive.
 //
 // The compiler lists exactly the aggregates a program needs (bytecode::AggSpec); each user holds
-// one AggState per spec. Updates are O(1) (amortised for time windows), reads are O(1) except
-// min/max over a sliding time window or the last N events, which scan that window. Nothing is
-// ever recomputed from the full history. Whether a value is there is kept beside it, never in
-// it: an event whose field holds INT64_MIN has a value.
+// one state per spec, sized to what the spec's kind and window need (AggLayout): a count over
+// all events is one word, `count(X within D)` a ring of event times. Updates are O(1) (amortised
+// for time windows), reads are O(1) except min/max over a sliding time window or the last N
+// events, which scan that window. Nothing is ever recomputed from the full history. Whether a
+// value is there is kept beside it, never in it: an event whose field holds INT64_MIN has a value.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <memory>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "bytecode/program.h"
 
 namespace crm::state {
 
-// Running totals over a set of values.
+// Running totals over a set of values (what a read computes; users keep less, see AggLayout).
 struct Totals {
   int64_t count = 0;   // events
   int64_t present = 0; // events whose field was present (the avg denominator)
@@ -26,7 +28,6 @@ struct Totals {
   bool first_has = false, last_has = false;  // ... and the event had the field
   bool overflow = false;
   void add(int64_t v, bool has_field);
-  void remove_sum(int64_t v, bool has_field);  // for sliding windows (min/max are rescanned)
 };
 
 struct Entry {
@@ -34,23 +35,142 @@ struct Entry {
   bool has;  // the event had the field
 };
 
-struct AggState {
-  Totals totals;                  // All, Since, Previous (over all but the latest)
-  int64_t latest = 0;             // Previous: the latest value, not yet folded into totals
-  bool has_latest = false;
-  bool latest_has_field = false;
-  std::deque<Entry> window;       // Within / LastN / PreviousN
+// The entries of a time window or of the last N events, oldest first: a ring buffer in one
+// allocation that grows by doubling (from 2 entries) and holds nothing while empty (it frees its
+// block when the last entry leaves). 16 bytes, where a std::deque took 80 plus the map and the
+// 512-byte node libstdc++ allocates even when empty. T is trivially copyable. At most 2^27
+// entries (134M) of one user in one window: more is std::bad_alloc.
+template <typename T>
+class Ring {
+ public:
+  Ring() = default;
+  Ring(const Ring& o) { *this = o; }
+  Ring& operator=(const Ring& o) {
+    if (this == &o) return *this;
+    release();
+    if (o.size_) {
+      grow_to(o.size_);
+      for (uint32_t i = 0; i < o.size_; ++i) data_[i] = o[i];
+      size_ = o.size_;
+    }
+    return *this;
+  }
+  Ring(Ring&& o) noexcept : data_(o.data_), size_(o.size_), head_(o.head_), shift_(o.shift_) {
+    o.data_ = nullptr, o.size_ = 0, o.head_ = 0, o.shift_ = 0;
+  }
+  Ring& operator=(Ring&& o) noexcept {
+    if (this != &o) {
+      release();
+      data_ = o.data_, size_ = o.size_, head_ = o.head_, shift_ = o.shift_;
+      o.data_ = nullptr, o.size_ = 0, o.head_ = 0, o.shift_ = 0;
+    }
+    return *this;
+  }
+  ~Ring() { std::free(data_); }
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return data_ ? size_t(1) << shift_ : 0; }
+  const T& operator[](size_t i) const { return data_[(head_ + i) & mask()]; }
+  const T& front() const { return data_[head_]; }
+  const T& back() const { return (*this)[size_ - 1]; }
+  void push_back(const T& e) {
+    if (size_ == capacity()) grow_to(size_ + 1);
+    data_[(head_ + size_) & mask()] = e;
+    ++size_;
+  }
+  void pop_front() {
+    head_ = (head_ + 1) & mask();
+    if (--size_ == 0) release();
+  }
+
+ private:
+  static constexpr uint32_t kMaxShift = 27;
+  uint32_t mask() const { return (uint32_t(1) << shift_) - 1; }
+  // A power of two of at least `want` (and twice the current capacity); the live entries move to
+  // the front of the new block.
+  void grow_to(size_t want) {
+    uint32_t shift = data_ ? shift_ + 1 : 1;
+    while ((size_t(1) << shift) < want) ++shift;
+    if (shift > kMaxShift) throw std::bad_alloc();
+    auto* d = static_cast<T*>(std::malloc(sizeof(T) << shift));
+    if (!d) throw std::bad_alloc();
+    for (uint32_t i = 0; i < size_; ++i) d[i] = (*this)[i];
+    std::free(data_);
+    data_ = d, head_ = 0, shift_ = shift;
+  }
+  void release() {
+    std::free(data_);
+    data_ = nullptr, size_ = 0, head_ = 0, shift_ = 0;
+  }
+
+  T* data_ = nullptr;
+  uint32_t size_ = 0;
+  uint32_t head_ : 27 = 0;   // index of the oldest entry
+  uint32_t shift_ : 5 = 0;   // capacity 2^shift_ while data_ is set
+};
+static_assert(sizeof(Ring<Entry>) == 16);
+
+// How each aggregate of a program is kept per user: its storage class and its place in the
+// user's block. Built once per program (Users owns it).
+class AggLayout {
+ public:
+  enum class Store : uint8_t {
+    Count,     // All, Since, count or exists: the count (8 bytes)
+    Plain,     // All, Since, avg, min or max: the value and how many were present (24 bytes)
+    Narrow,    // All, Since, sum, first or last: the value and its flags (16 bytes)
+    Previous,  // Previous, avg, min or max: Plain over all but the latest, and the latest (32 bytes)
+    PreviousNarrow,  // Previous, other kinds: Narrow over all but the latest, and the latest (24)
+    Times,     // Within, count or exists: the times of the events in the window (16 bytes),
+               // shared by the aggregates over the same events and window (count and exists)
+    Values,    // Within, other kinds: the window's entries, their sum and present count (40 bytes)
+    Last,      // LastN, PreviousN: the last N (N + 1) entries (16 bytes)
+  };
+  AggLayout() = default;
+  explicit AggLayout(const bytecode::Program& p);
+  Store store(uint32_t g) const { return slots_[g].store; }
+  uint32_t offset(uint32_t g) const { return slots_[g].offset; }
+  // Aggregate g reads the state of an earlier aggregate that is given the same events (added
+  // to once, through that one).
+  bool shared(uint32_t g) const { return slots_[g].shared; }
+  size_t size() const { return slots_.size(); }
+  size_t bytes() const { return bytes_; }  // of one user's block
+
+ private:
+  struct Slot {
+    Store store;
+    bool shared;
+    uint32_t offset;
+  };
+  std::vector<Slot> slots_;
+  size_t bytes_ = 0;
 };
 
 class UserAggregates {
  public:
-  explicit UserAggregates(const bytecode::Program& p) : states_(p.aggregates.size()) {}
+  // The layout outlives every UserAggregates made with it.
+  explicit UserAggregates(const AggLayout& layout);
+  UserAggregates(const UserAggregates& o);
+  UserAggregates& operator=(const UserAggregates& o);
+  UserAggregates(UserAggregates&& o) noexcept : layout_(o.layout_), block_(o.block_) { o.block_ = nullptr; }
+  UserAggregates& operator=(UserAggregates&& o) noexcept;
+  ~UserAggregates() { destroy(); }
+
   // Adds one event's value to aggregate g (the caller has applied the spec's filter).
   void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field);
   bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
 
  private:
-  std::vector<AggState> states_;
+  void construct();
+  void copy_from(const UserAggregates& o);
+  void destroy();
+  template <typename T>
+  T& at(uint32_t g) const {
+    return *std::launder(reinterpret_cast<T*>(block_ + layout_->offset(g)));
+  }
+
+  const AggLayout* layout_;
+  std::byte* block_ = nullptr;  // null when the program has no aggregates
 };
 
 }  // namespace crm::state

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "compile_helpers.h"
+#include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 
 namespace {
@@ -208,6 +209,92 @@ TEST(EngineLimits, PerSevenDaysIsSliding) {
   EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-01-08T22:59:59Z"))[0]), "rejected:per_user_limit");
   EXPECT_EQ(outcome(h.process(order("o4", "u", "2026-01-08T23:00:00Z"))[0]), "granted");  // exactly 7 days later
   EXPECT_EQ(outcome(h.process(order("o5", "u", "2026-01-09T00:00:00Z"))[0]), "rejected:per_user_limit");
+}
+
+// Deliveries no per-user cap can count again are dropped when the next one is added (issue 15
+// item 3: per-user state bounded by the caps' periods); the decisions are those of keeping them.
+TEST(EngineLimits, DeliveriesOutOfEveryPeriodAreDroppedExactlyAtThePeriodsEdge) {
+  Compiled c = program(strategy("per user 2 per 7 days"));
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T10:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-04T10:00:00Z"))[0]), "granted");
+  EXPECT_EQ(h.engine.deliveries_kept("u"), 2u);
+  // One microsecond before the edge both still count.
+  EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-01-08T09:59:59.999999Z"))[0]), "rejected:per_user_limit");
+  // At exactly 7 days the first has left the period: a grant, and the first is dropped.
+  EXPECT_EQ(outcome(h.process(order("o4", "u", "2026-01-08T10:00:00Z"))[0]), "granted");
+  EXPECT_EQ(h.engine.deliveries_kept("u"), 2u);
+  EXPECT_EQ(outcome(h.process(order("o5", "u", "2026-01-08T10:00:01Z"))[0]), "rejected:per_user_limit");
+  EXPECT_EQ(outcome(h.process(order("o6", "u", "2026-01-11T10:00:00Z"))[0]), "granted");
+  EXPECT_EQ(h.engine.deliveries_kept("u"), 2u);
+}
+
+TEST(EngineLimits, ACalendarDaysDeliveriesAreDroppedOnceTheDayIsOver) {
+  Compiled c = program(strategy("per user 1 per day"));
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "u", "2026-01-01T10:00:00Z"))[0]), "granted");
+  EXPECT_EQ(outcome(h.process(order("o2", "u", "2026-01-01T23:59:59.999999Z"))[0]), "rejected:per_user_limit");
+  EXPECT_EQ(outcome(h.process(order("o3", "u", "2026-01-02T00:00:00Z"))[0]), "granted");
+  EXPECT_EQ(h.engine.deliveries_kept("u"), 1u);
+}
+
+TEST(EngineLimits, CampaignCapsAndSharedExclusiveGroupsKeepEveryDelivery) {
+  Compiled c = program(strategy("per user 1 per day, 3 per campaign"));
+  Harness h(c);
+  for (int d = 1; d <= 4; ++d) h.process(order("o" + std::to_string(d), "u", "2026-01-0" + std::to_string(d) + "T10:00:00Z"));
+  EXPECT_EQ(outcome(h.decisions.back()), "rejected:per_user_limit");  // the 4th day: 3 in the campaign
+  EXPECT_EQ(h.engine.deliveries_kept("u"), 3u);
+  // Two strategies of one group: the one that delivers first keeps the other out for good.
+  Compiled g = program(
+      "resource points p { amount: 10 }\n"
+      "strategy a { who: true  when: on Order  what: grant p  how much: per user 1 per day  exclusive: \"g\"  priority: 1 }\n"
+      "strategy b { who: true  when: on Order  what: grant p  how much: per user 1 per day  exclusive: \"g\"  priority: 2 }\n");
+  Harness hg(g);
+  for (int d = 1; d <= 4; ++d) {
+    auto out = hg.process(order("o" + std::to_string(d), "u", "2026-01-0" + std::to_string(d) + "T10:00:00Z"));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(outcome(out[0]), "granted");
+    EXPECT_EQ(outcome(out[1]), "rejected:exclusive_group");
+  }
+  EXPECT_EQ(hg.engine.deliveries_kept("u"), 4u);
+}
+
+// A restart rebuilds every delivery from the ledger (pruned ones too) and decides as a run that
+// never stopped.
+TEST(EngineLimits, ARestartAfterDeliveriesWereDroppedDecidesAsAnUninterruptedRun) {
+  Compiled c = program(strategy("per user 2 per 7 days"));
+  std::vector<std::string> events;
+  for (int i = 0; i < 40; ++i) {
+    char t[32];
+    std::snprintf(t, sizeof t, "2026-01-%02dT%02d:00:00Z", 1 + i * 3 / 4, i % 24);
+    events.push_back(order("o" + std::to_string(i), i % 3 ? "u" : "v", t));
+  }
+  std::vector<std::string> reference;
+  {
+    crm::state::MemoryStore store;
+    Harness run(c);
+    std::string err;
+    ASSERT_TRUE(run.engine.attach(&store, err)) << err;
+    for (const auto& e : events)
+      for (auto& d : run.feed(e)) reference.push_back(d);
+  }
+  crm::state::MemoryStore store;
+  std::string err;
+  {
+    Harness run(c);
+    ASSERT_TRUE(run.engine.attach(&store, err)) << err;
+    size_t granted_u = 0;
+    for (int i = 0; i < 25; ++i)
+      for (auto& d : run.feed(events[i])) granted_u += i % 3 && d.find("\"granted\"") != std::string::npos;
+    ASSERT_TRUE(run.engine.commit(err)) << err;
+    EXPECT_LT(run.engine.deliveries_kept("u"), granted_u);  // some were dropped before the restart
+  }
+  Harness run(c);
+  ASSERT_TRUE(run.engine.attach(&store, err)) << err;
+  std::vector<std::string> restarted;
+  for (const auto& e : events)
+    for (auto& d : run.feed(e)) restarted.push_back(d);
+  EXPECT_EQ(restarted, reference);
 }
 
 TEST(EngineLimits, SeveralCapsAndCampaign) {

@@ -119,10 +119,11 @@ TEST(Executor, BatchBitmapsAgreeWithScalarRuns) {
   ASSERT_NE(big, nullptr);
   std::vector<std::vector<int64_t>> cols(p.profile.size(), std::vector<int64_t>(rows));
   std::vector<std::vector<uint8_t>> has(p.profile.size(), std::vector<uint8_t>(rows));
+  const std::vector<std::string> users = eng.users();
   for (size_t i = 0; i < rows; ++i)
     for (size_t f = 0; f < p.profile.size(); ++f) {
-      cols[f][i] = (*eng.profile_of(eng.users()[i]))[f];
-      has[f][i] = (*eng.profile_present_of(eng.users()[i]))[f];
+      cols[f][i] = (*eng.profile_of(users[i]))[f];
+      has[f][i] = (*eng.profile_present_of(users[i]))[f];
     }
   std::vector<crm::vm::Column> columns(p.profile.size());
   for (size_t f = 0; f < columns.size(); ++f) columns[f] = {cols[f].data(), 8, has[f].data()};
@@ -149,7 +150,7 @@ TEST(Executor, BatchBitmapsAgreeWithScalarRuns) {
     EXPECT_FALSE(s && f) << i;
     int64_t v = 0;
     std::string e;
-    bool ok = eng.evaluate(big->unit, eng.users()[i], in.now, v, e);
+    bool ok = eng.evaluate(big->unit, users[i], in.now, v, e);
     EXPECT_EQ(f, !ok) << "row " << i;
     EXPECT_EQ(s, ok && v != 0) << "row " << i;
     matches += s;
