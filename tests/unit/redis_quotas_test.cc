@@ -888,8 +888,10 @@ TEST_F(RedisQuotasTest, SettlingWhileOtherThreadsReserve) {
 TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
   RedisServer replica;
   ASSERT_TRUE(replica.start({"--replicaof", "127.0.0.1", std::to_string(server.port())}));
+  // A replica's first full sync forks for an RDB; on a loaded 2-core machine that took over the
+  // 5 s this loop used to allow, so it waits up to 60 s (it returns as soon as the replica is up).
   bool online = false;
-  for (int i = 0; i < 500 && !online; ++i) {
+  for (int i = 0; i < 6000 && !online; ++i) {
     online = server.command("INFO replication").find("state=online") != std::string::npos;
     if (!online) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
