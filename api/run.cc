@@ -56,13 +56,20 @@ void take(detail::RunData& d, std::vector<std::string>& out) {
   d.decisions.clear();
 }
 
-// The same records appended to one buffer, a line each, counted in `count`.
+// The same records appended to one buffer, a line each, each counted in `count` once whole: a
+// failure while rendering one (an Internal error) leaves no line cut short and none uncounted.
 void take(detail::RunData& d, std::string& out, size_t& count) {
   for (const auto& dec : d.decisions) {
-    d.engine->append_decision_json(out, dec);
-    out += '\n';
+    const size_t mark = out.size();
+    try {
+      d.engine->append_decision_json(out, dec);
+      out += '\n';
+    } catch (...) {
+      out.resize(mark);
+      throw;
+    }
+    ++count;
   }
-  count += d.decisions.size();
   d.decisions.clear();
 }
 

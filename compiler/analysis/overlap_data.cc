@@ -96,6 +96,7 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     for (const auto& s : p.strategies) if (s.name == name) return &s;
     return nullptr;
   };
+  const std::vector<std::string> users = eng.users();  // a copy per call: taken once
   for (const Conflict& c : conflicts) {
     const bytecode::Strategy* a = strategy(c.a);
     const bytecode::Strategy* b = strategy(c.b);
@@ -106,7 +107,7 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
       at = std::max({a->has_window ? a->from : INT64_MIN, b->has_window ? b->from : INT64_MIN, eng.last_time()});
     if (at == INT64_MIN) at = 0;  // no events, no windows: predicates on `now()` see 1970
     int64_t both = 0, unknown = 0;
-    for (const auto& user : eng.users()) {
+    for (const auto& user : users) {
       bool matched[2];
       bool ok = true;
       for (int k = 0; k < 2 && ok; ++k) {
@@ -121,11 +122,11 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     }
     auto& d = sink.at(c.diagnostic);
     d.message += fmt::format("; in `{}`, {} of {} users match both at {}", sample, thousands(both),
-                             thousands(static_cast<int64_t>(eng.users().size())), support::format_time(at));
+                             thousands(static_cast<int64_t>(users.size())), support::format_time(at));
     if (unknown) d.message += fmt::format(" ({} could not be evaluated)", thousands(unknown));
     // The text allows an overlap but the sample has none: worth knowing, not worth failing
     // `--deny-warnings` over. A pair we could not evaluate for some user stays a warning.
-    if (both == 0 && unknown == 0 && !eng.users().empty()) {
+    if (both == 0 && unknown == 0 && !users.empty()) {
       d.severity = diag::Severity::Note;
       d.help = fmt::format("no user of `{}` matches both, so this is a note, not a warning; ", sample) + d.help;
     }

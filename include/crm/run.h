@@ -123,9 +123,10 @@ class Run {
   // (the event changed nothing, but decisions made before it was refused are still appended
   // and recorded: report them); with State when the ledger failed (see state_error()).
   bool add_event(std::string_view json_line, std::vector<std::string>& decisions, Error& error);
-  // The same decision lines appended to one buffer, each ending in '\n', and counted in
-  // `count`: for a caller that writes them out as they are (`crm run`), with no string per
-  // decision.
+  // The same decision lines appended to `decision_lines` (never cleared here), each ending in
+  // '\n', and `count` increased by the number of lines appended: for a caller that writes them
+  // out as they are (`crm run`), with no string per decision. Errors and thread-safety as the
+  // overload above; after an Internal error the buffer holds only whole lines, each counted.
   bool add_event(std::string_view json_line, std::string& decision_lines, size_t& count, Error& error);
   bool add_event(std::string_view json_line, std::vector<Decision>& decisions, Error& error);
   bool add_event(const Event& event, std::vector<Decision>& decisions, Error& error);

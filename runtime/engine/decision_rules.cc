@@ -68,8 +68,8 @@ DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, 
   }
 }
 
-void DecisionRules::prune_deliveries(User& u, int64_t now) const {
-  std::erase_if(u.deliveries, [&](const Delivery& d) {
+void DecisionRules::prune_deliveries(std::vector<Delivery>& deliveries, int64_t now) const {
+  std::erase_if(deliveries, [&](const Delivery& d) {
     if (!prunable_[d.first] || d.second >= now) return false;
     const auto& s = p_.strategies[d.first];
     // Calendar periods are consecutive intervals: one that does not hold `now` is over.
@@ -671,7 +671,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       if (!trace_)
         for (size_t i = first_grant; i < u.grants.size(); ++i)
           if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
-      prune_deliveries(u, now);
+      prune_deliveries(u.deliveries, now);
       u.deliveries.emplace_back(si, now);
       // The delivery enters the user's history at once: strategies decided after this one, in
       // this unit too, see it in received(...) (docs/semantics.md, "Delivery history").
@@ -807,6 +807,7 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   if (u.grants.size() > first_new) {
     Shadow& sh = u.shadow.make();
     sh.grants.insert(sh.grants.end(), u.grants.begin() + first_new, u.grants.end());
+    prune_deliveries(sh.deliveries, now);  // the same rule: control decisions only go forward too
     sh.deliveries.emplace_back(si, now);
   }
   u.grants.resize(real_grants);

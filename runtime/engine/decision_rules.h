@@ -122,12 +122,12 @@ class DecisionRules {
   // Whether action a goes to a user in `arm` (-1: a strategy without arms).
   static bool for_arm(const bytecode::Action& a, int32_t arm) { return a.arm < 0 || a.arm == arm; }
   void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
-  // Drops the user's deliveries that no per-user cap or exclusive group can count at `now` or
-  // later, before a delivery at `now` is added: a user's decisions never go back in time (the
-  // stream contract, docs/semantics.md "Event order"), so what is out of every period now stays
-  // out. Deliveries of a strategy with a `per campaign` cap or in an exclusive group it shares
-  // are kept for good.
-  void prune_deliveries(User& u, int64_t now) const;
+  // Drops the deliveries (a user's, or a control user's shadow ones) that no per-user cap or
+  // exclusive group can count at `now` or later, before a delivery at `now` is added: a user's
+  // decisions never go back in time (the stream contract, docs/semantics.md "Event order"), so
+  // what is out of every period now stays out. Deliveries of a strategy with a `per campaign`
+  // cap or in an exclusive group it shares are kept for good.
+  void prune_deliveries(std::vector<Delivery>& deliveries, int64_t now) const;
   void set_text(Decision& d, const User& u, const bytecode::Action& a, bool render) const;
 
   const bytecode::Program& p_;

@@ -67,7 +67,9 @@ const std::vector<uint8_t>* Engine::profile_present_of(const std::string& id) co
 
 size_t Engine::deliveries_kept(const std::string& id) const {
   const User* u = users_.find(id);
-  return u ? u->deliveries.size() : 0;
+  if (!u) return 0;
+  const Shadow* sh = u->shadow.get();
+  return u->deliveries.size() + (sh ? sh->deliveries.size() : 0);
 }
 
 bytecode::AggValue Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {

@@ -224,7 +224,8 @@ class Engine {
   const std::vector<int64_t>* profile_of(const std::string& user) const;
   const std::vector<uint8_t>* profile_present_of(const std::string& user) const;  // which fields have a value
   // How many of the user's deliveries are kept for per-user caps and exclusive groups (those
-  // no cap can count again are dropped: DecisionRules::prune_deliveries).
+  // no cap can count again are dropped: DecisionRules::prune_deliveries), shadow ones (what a
+  // control user would have received) included.
   size_t deliveries_kept(const std::string& user) const;
   bytecode::AggValue aggregate_of(const std::string& user, uint32_t g, int64_t now);
   vm::StringPool& strings() { return strings_; }

@@ -226,14 +226,22 @@ AggLayout::AggLayout(const bytecode::Program& p) {
 
 UserAggregates::UserAggregates(const AggLayout& layout) : layout_(&layout) { construct(); }
 
-UserAggregates::UserAggregates(const UserAggregates& o) : layout_(o.layout_) { copy_from(o); }
-
-UserAggregates& UserAggregates::operator=(const UserAggregates& o) {
-  if (this != &o) {
+// Every slot is constructed empty before any copy that can throw (a ring's allocation), so a
+// failed copy destroys valid slots and frees the block instead of leaking or freeing garbage.
+UserAggregates::UserAggregates(const UserAggregates& o) : layout_(o.layout_) {
+  if (!o.block_) return;
+  construct();
+  try {
+    copy_slots(o);
+  } catch (...) {
     destroy();
-    layout_ = o.layout_;
-    copy_from(o);
+    throw;
   }
+}
+
+// Copy first: a failed copy leaves *this as it was.
+UserAggregates& UserAggregates::operator=(const UserAggregates& o) {
+  if (this != &o) *this = UserAggregates(o);
   return *this;
 }
 
@@ -265,21 +273,18 @@ void UserAggregates::construct() {
   }
 }
 
-void UserAggregates::copy_from(const UserAggregates& o) {
-  if (!o.block_) return;
-  block_ = static_cast<std::byte*>(::operator new(layout_->bytes()));
+void UserAggregates::copy_slots(const UserAggregates& o) {
   for (uint32_t g = 0; g < layout_->size(); ++g) {
     if (layout_->shared(g)) continue;
-    std::byte* at = block_ + layout_->offset(g);
     switch (layout_->store(g)) {
-      case AggLayout::Store::Count: new (at) int64_t(o.at<int64_t>(g)); break;
-      case AggLayout::Store::Plain: new (at) Plain(o.at<Plain>(g)); break;
-      case AggLayout::Store::Narrow: new (at) Narrow(o.at<Narrow>(g)); break;
-      case AggLayout::Store::Previous: new (at) Previous(o.at<Previous>(g)); break;
-      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(o.at<PreviousNarrow>(g)); break;
-      case AggLayout::Store::Times: new (at) Times(o.at<Times>(g)); break;
-      case AggLayout::Store::Values: new (at) Values(o.at<Values>(g)); break;
-      case AggLayout::Store::Last: new (at) Last(o.at<Last>(g)); break;
+      case AggLayout::Store::Count: at<int64_t>(g) = o.at<int64_t>(g); break;
+      case AggLayout::Store::Plain: at<Plain>(g) = o.at<Plain>(g); break;
+      case AggLayout::Store::Narrow: at<Narrow>(g) = o.at<Narrow>(g); break;
+      case AggLayout::Store::Previous: at<Previous>(g) = o.at<Previous>(g); break;
+      case AggLayout::Store::PreviousNarrow: at<PreviousNarrow>(g) = o.at<PreviousNarrow>(g); break;
+      case AggLayout::Store::Times: at<Times>(g) = o.at<Times>(g); break;
+      case AggLayout::Store::Values: at<Values>(g) = o.at<Values>(g); break;
+      case AggLayout::Store::Last: at<Last>(g) = o.at<Last>(g); break;
     }
   }
 }

@@ -162,7 +162,7 @@ class UserAggregates {
 
  private:
   void construct();
-  void copy_from(const UserAggregates& o);
+  void copy_slots(const UserAggregates& o);  // into slots already constructed
   void destroy();
   template <typename T>
   T& at(uint32_t g) const {

@@ -238,6 +238,32 @@ TEST(EngineLimits, ACalendarDaysDeliveriesAreDroppedOnceTheDayIsOver) {
   EXPECT_EQ(h.engine.deliveries_kept("u"), 1u);
 }
 
+// What a control user would have received (shadow deliveries) is dropped by the same rule.
+TEST(EngineLimits, AControlUsersShadowDeliveriesAreDroppedByTheSameRule) {
+  Compiled c = program(strategy("per user 1 per day", "  split: control 50% salt \"shadow\"\n"));
+  Harness h(c);
+  std::string user;
+  for (int i = 0; i < 100 && user.empty(); ++i) {
+    std::string u = "u" + std::to_string(i);
+    auto d = h.process(order("first" + std::to_string(i), u, "2026-01-01T10:00:00Z"));
+    ASSERT_EQ(d.size(), 1u);
+    if (outcome(d[0]) == "control") user = u;
+  }
+  ASSERT_FALSE(user.empty());
+  EXPECT_EQ(h.engine.deliveries_kept(user), 1u);
+  // The same day: the shadow delivery still counts (a control row with the cap's reason).
+  auto same_day = h.process(order("same-day", user, "2026-01-01T12:00:00Z"));
+  ASSERT_EQ(same_day.size(), 1u);
+  EXPECT_EQ(outcome(same_day[0]), "control");
+  EXPECT_EQ(same_day[0].reason, crm::engine::Reason::PerUserLimit);
+  for (int d = 2; d <= 9; ++d) {
+    auto out = h.process(order("o" + std::to_string(d), user, "2026-01-0" + std::to_string(d) + "T10:00:00Z"));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(outcome(out[0]), "control") << d;
+    EXPECT_EQ(h.engine.deliveries_kept(user), 1u) << d;  // one a day, never more
+  }
+}
+
 TEST(EngineLimits, CampaignCapsAndSharedExclusiveGroupsKeepEveryDelivery) {
   Compiled c = program(strategy("per user 1 per day, 3 per campaign"));
   Harness h(c);
