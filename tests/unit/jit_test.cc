@@ -38,16 +38,26 @@ std::string show(const crm::vm::Result& r) {
   return r.status == crm::vm::Status::Ok ? std::to_string(r.value) : std::string("error: ") + r.error;
 }
 
-TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
-  auto c = crm::testing::compile_text(kProgram);
-  ASSERT_TRUE(c.ok) << c.diagnostics;
-  const auto& p = c.program();
-  crm::vm::StringPool strings(p.strings);
+// kProgram compiled, with its strings ("Shanghai" interned), a JIT and a VM over it.
+struct Scalar {
+  crm::testing::Compiled c = crm::testing::compile_text(kProgram);
+  const crm::bytecode::Program& p = c.program();
+  crm::vm::StringPool strings{p.strings};
   int64_t shanghai = strings.intern("Shanghai");
   std::string error;
-  auto jit = crm::jit::Jit::create(p, error);
-  ASSERT_TRUE(jit) << error;
-  crm::vm::VM vm(p);
+  std::unique_ptr<crm::jit::Jit> jit = crm::jit::Jit::create(p, error);
+  crm::vm::VM vm{p};
+};
+
+TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
+  Scalar k0;
+  ASSERT_TRUE(k0.c.ok) << k0.c.diagnostics;
+  ASSERT_TRUE(k0.jit) << k0.error;
+  const auto& p = k0.p;
+  auto& strings = k0.strings;
+  int64_t shanghai = k0.shanghai;
+  auto& jit = k0.jit;
+  auto& vm = k0.vm;
   const int64_t M = 1000000;
   std::vector<Case> cases = {
       {"adult", {0, 20, 0, 0, shanghai}, {1, 1, 1, 0, 1}},
@@ -91,15 +101,14 @@ TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
 // segment, on rows with no presence bytes, with each field absent in turn, and cut short at
 // every length, against the VM.
 TEST(Jit, StraightLineCodeAgreesOnEveryMissingOrShortField) {
-  auto c = crm::testing::compile_text(kProgram);
-  ASSERT_TRUE(c.ok) << c.diagnostics;
-  const auto& p = c.program();
-  crm::vm::StringPool strings(p.strings);
-  int64_t shanghai = strings.intern("Shanghai");
-  std::string error;
-  auto jit = crm::jit::Jit::create(p, error);
-  ASSERT_TRUE(jit) << error;
-  crm::vm::VM vm(p);
+  Scalar k0;
+  ASSERT_TRUE(k0.c.ok) << k0.c.diagnostics;
+  ASSERT_TRUE(k0.jit) << k0.error;
+  const auto& p = k0.p;
+  auto& strings = k0.strings;
+  int64_t shanghai = k0.shanghai;
+  auto& jit = k0.jit;
+  auto& vm = k0.vm;
   const std::vector<int64_t> prof = {0, 70, 3000000, 60, shanghai};
   size_t runs = 0;
   for (const char* seg : {"adult", "big", "ratio", "plus", "named"}) {
