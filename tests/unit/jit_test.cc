@@ -51,13 +51,8 @@ struct Scalar {
 
 TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
   Scalar k0;
-  ASSERT_TRUE(k0.c.ok) << k0.c.diagnostics;
-  ASSERT_TRUE(k0.jit) << k0.error;
-  const auto& p = k0.p;
-  auto& strings = k0.strings;
-  int64_t shanghai = k0.shanghai;
-  auto& jit = k0.jit;
-  auto& vm = k0.vm;
+  ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
+  auto& [c, p, strings, shanghai, error, jit, vm] = k0;
   const int64_t M = 1000000;
   std::vector<Case> cases = {
       {"adult", {0, 20, 0, 0, shanghai}, {1, 1, 1, 0, 1}},
@@ -102,13 +97,8 @@ TEST(Jit, ScalarCodeGivesTheVmsValuesAndFaults) {
 // every length, against the VM.
 TEST(Jit, StraightLineCodeAgreesOnEveryMissingOrShortField) {
   Scalar k0;
-  ASSERT_TRUE(k0.c.ok) << k0.c.diagnostics;
-  ASSERT_TRUE(k0.jit) << k0.error;
-  const auto& p = k0.p;
-  auto& strings = k0.strings;
-  int64_t shanghai = k0.shanghai;
-  auto& jit = k0.jit;
-  auto& vm = k0.vm;
+  ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
+  auto& [c, p, strings, shanghai, error, jit, vm] = k0;
   const std::vector<int64_t> prof = {0, 70, 3000000, 60, shanghai};
   size_t runs = 0;
   for (const char* seg : {"adult", "big", "ratio", "plus", "named"}) {
