@@ -13,6 +13,7 @@
 #include "compiler/driver.h"
 #include "bytecode/program.h"
 #include "runtime/engine/engine.h"
+#include "runtime/state/state_store.h"
 #include "support/civil_time.h"
 
 namespace crm::testing {
@@ -108,5 +109,18 @@ struct Harness {
     return v;
   }
 };
+
+// Every decision line of `events`, fed in order to a fresh engine on its own memory ledger: what a
+// run restarted (or reloaded) part-way must equal.
+inline std::vector<std::string> uninterrupted_run(const Compiled& c, const std::vector<std::string>& events) {
+  state::MemoryStore store;
+  Harness run(c);
+  std::string err;
+  EXPECT_TRUE(run.engine.attach(&store, err)) << err;
+  std::vector<std::string> out;
+  for (const auto& e : events)
+    for (auto& d : run.feed(e)) out.push_back(d);
+  return out;
+}
 
 }  // namespace crm::testing

@@ -295,15 +295,7 @@ TEST(EngineLimits, ARestartAfterDeliveriesWereDroppedDecidesAsAnUninterruptedRun
     std::snprintf(t, sizeof t, "2026-01-%02dT%02d:00:00Z", 1 + i * 3 / 4, i % 24);
     events.push_back(order("o" + std::to_string(i), i % 3 ? "u" : "v", t));
   }
-  std::vector<std::string> reference;
-  {
-    crm::state::MemoryStore store;
-    Harness run(c);
-    std::string err;
-    ASSERT_TRUE(run.engine.attach(&store, err)) << err;
-    for (const auto& e : events)
-      for (auto& d : run.feed(e)) reference.push_back(d);
-  }
+  const std::vector<std::string> reference = uninterrupted_run(c, events);
   crm::state::MemoryStore store;
   std::string err;
   {

@@ -222,15 +222,7 @@ std::string order(const std::string& id, const std::string& user, const std::str
 // Every prefix of `events` committed, then the whole input again on a new engine over the same
 // ledger: the decisions equal an uninterrupted run's.
 void restart_at_every_point(const Compiled& c, const std::vector<std::string>& events) {
-  std::vector<std::string> reference;
-  {
-    crm::state::MemoryStore store;
-    Harness run(c);
-    std::string err;
-    ASSERT_TRUE(run.engine.attach(&store, err)) << err;
-    for (const auto& e : events)
-      for (auto& d : run.feed(e)) reference.push_back(d);
-  }
+  const std::vector<std::string> reference = uninterrupted_run(c, events);
   for (size_t k = 0; k <= events.size(); ++k) {
     SCOPED_TRACE("restarted after " + std::to_string(k) + " events");
     crm::state::MemoryStore store;
