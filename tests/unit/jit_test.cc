@@ -121,32 +121,46 @@ TEST(Jit, StraightLineCodeAgreesOnEveryMissingOrShortField) {
   EXPECT_EQ(runs, 5u * 6u * 6u);
 }
 
+// kProgram's profile as columns of `rows` rows (age (i * age_step) % 90, absent every 37th row;
+// bonus absent every 3rd and INT64_MAX every 7th; every 5th city Shanghai), for the batch tests.
+struct Columns {
+  Columns(size_t rows, size_t age_step, crm::vm::StringPool& strings)
+      : age(rows), score(rows), bonus(rows), city(rows), bonus_present(rows), age_present(rows) {
+    for (size_t i = 0; i < rows; ++i) {
+      age[i] = static_cast<int64_t>((i * age_step) % 90);
+      age_present[i] = i % 37 != 0;
+      score[i] = static_cast<int64_t>(i) * 50000;
+      bonus[i] = i % 7 == 0 ? INT64_MAX : static_cast<int64_t>(i % 60);
+      bonus_present[i] = i % 3 != 0;
+      city[i] = strings.intern(i % 5 ? "Beijing" : "Shanghai");
+    }
+    cols[1] = {age.data(), 8, age_present.data()};
+    cols[2] = {score.data(), 8, nullptr};
+    cols[3] = {bonus.data(), 8, bonus_present.data()};
+    cols[4] = {city.data(), 8, nullptr};
+  }
+  // Rows not set: the caller says how many to read.
+  crm::vm::BatchInput input(crm::vm::StringPool& strings) {
+    crm::vm::BatchInput in;
+    in.columns = cols.data();
+    in.column_count = cols.size();
+    in.strings = &strings;
+    return in;
+  }
+  std::vector<int64_t> age, score, bonus, city;
+  std::vector<uint8_t> bonus_present, age_present;
+  std::vector<crm::vm::Column> cols = std::vector<crm::vm::Column>(5);
+};
+
 TEST(Jit, BatchCodeCountsAsTheBatchVm) {
   auto c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   const auto& p = c.program();
   crm::vm::StringPool strings(p.strings);
   const size_t rows = 1000;  // several blocks and a short last one
-  std::vector<int64_t> age(rows), score(rows), bonus(rows), city(rows);
-  std::vector<uint8_t> bonus_present(rows), age_present(rows);
-  for (size_t i = 0; i < rows; ++i) {
-    age[i] = static_cast<int64_t>(i % 90);
-    age_present[i] = i % 37 != 0;
-    score[i] = static_cast<int64_t>(i) * 50000;
-    bonus[i] = i % 7 == 0 ? INT64_MAX : static_cast<int64_t>(i % 60);
-    bonus_present[i] = i % 3 != 0;
-    city[i] = strings.intern(i % 5 ? "Beijing" : "Shanghai");
-  }
-  std::vector<crm::vm::Column> cols(5);
-  cols[1] = {age.data(), 8, age_present.data()};
-  cols[2] = {score.data(), 8, nullptr};
-  cols[3] = {bonus.data(), 8, bonus_present.data()};
-  cols[4] = {city.data(), 8, nullptr};
-  crm::vm::BatchInput in;
-  in.columns = cols.data();
-  in.column_count = cols.size();
+  Columns data(rows, 1, strings);
+  crm::vm::BatchInput in = data.input(strings);
   in.rows = rows;
-  in.strings = &strings;
   std::string error;
   auto jit = crm::jit::Jit::create(p, error);
   ASSERT_TRUE(jit) << error;
@@ -162,8 +176,8 @@ TEST(Jit, BatchCodeCountsAsTheBatchVm) {
     EXPECT_EQ(jv, bv) << name;
   }
   // Code is specialised for the columns' layout: 4-byte ages without a presence column too.
-  std::vector<int32_t> age32(age.begin(), age.end());
-  cols[1] = {age32.data(), 4, nullptr};
+  std::vector<int32_t> age32(data.age.begin(), data.age.end());
+  data.cols[1] = {age32.data(), 4, nullptr};
   for (const char* name : {"adult", "big", "ratio", "plus", "named"}) {
     uint32_t u = unit_of(p, name, true);
     std::vector<int64_t> jv, bv;
@@ -207,25 +221,8 @@ TEST(Jit, SelectionOverWholeColumnsAgreesAtEveryBlockEdge) {
   const auto& p = c.program();
   crm::vm::StringPool strings(p.strings);
   const size_t max_rows = 2 * 2048 + 64 + 3;
-  std::vector<int64_t> age(max_rows), score(max_rows), bonus(max_rows), city(max_rows);
-  std::vector<uint8_t> bonus_present(max_rows), age_present(max_rows);
-  for (size_t i = 0; i < max_rows; ++i) {
-    age[i] = static_cast<int64_t>((i * 7) % 90);
-    age_present[i] = i % 37 != 0;
-    score[i] = static_cast<int64_t>(i) * 50000;
-    bonus[i] = i % 7 == 0 ? INT64_MAX : static_cast<int64_t>(i % 60);
-    bonus_present[i] = i % 3 != 0;
-    city[i] = strings.intern(i % 5 ? "Beijing" : "Shanghai");
-  }
-  std::vector<crm::vm::Column> cols(5);
-  cols[1] = {age.data(), 8, age_present.data()};
-  cols[2] = {score.data(), 8, nullptr};
-  cols[3] = {bonus.data(), 8, bonus_present.data()};
-  cols[4] = {city.data(), 8, nullptr};
-  crm::vm::BatchInput in;
-  in.columns = cols.data();
-  in.column_count = cols.size();
-  in.strings = &strings;
+  Columns data(max_rows, 7, strings);
+  crm::vm::BatchInput in = data.input(strings);
   std::string error;
   auto jit = crm::jit::Jit::create(p, error);
   ASSERT_TRUE(jit) << error;
