@@ -354,6 +354,7 @@ void crm_runtime_options_init(crm_runtime_options* o) {
   o->manual_commit = 0;
   o->allow_program_change = 0;
   o->allowed_lateness_micros = 0;
+  o->dedup_window_micros = 7LL * 86400 * 1000000;
 }
 
 crm_status crm_runtime_new(const crm_program* program, const crm_runtime_options* options, crm_runtime** out) {
@@ -363,11 +364,13 @@ crm_status crm_runtime_new(const crm_program* program, const crm_runtime_options
   crm_runtime_options_init(&o);
   if (options) o = *options;
   if (o.allowed_lateness_micros < 0) return invalid("allowed_lateness_micros is negative");
+  if (o.dedup_window_micros < 0) return invalid("dedup_window_micros is negative");
   if (o.manual_commit && !o.ledger_path) return invalid("manual_commit needs a ledger_path");
   if (o.ledger_path && !*o.ledger_path) return invalid("ledger_path is empty");
   return guard([&] {
     auto rt = std::make_unique<crm_runtime>(program->program);
     rt->runtime.set_allowed_lateness(o.allowed_lateness_micros);
+    if (crm::Error e; !rt->runtime.set_dedup_window(o.dedup_window_micros, e)) return invalid(e.message.c_str());
     if (o.ledger_path) {
       std::string error;
       auto mode = o.manual_commit ? crm::Runtime::Commit::Manual : crm::Runtime::Commit::OnReturn;

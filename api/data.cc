@@ -4,6 +4,7 @@
 #include <crm/text.h>
 
 #include <cctype>
+#include <cstdint>
 #include <string>
 
 #include "support/civil_time.h"
@@ -100,7 +101,7 @@ bool parse_duration(std::string_view text, int64_t& micros) {
                   : unit == "h"               ? support::kMicrosPerHour
                   : unit == "d"               ? support::kMicrosPerDay
                                               : 0;
-  if (!scale) return false;
+  if (!scale || n > INT64_MAX / scale) return false;  // 999999999d would overflow
   micros = n * scale;
   return true;
 }

@@ -45,6 +45,10 @@ class ParallelRun {
   size_t threads() const { return workers_.size(); }
   void set_partition(uint32_t index, uint32_t count);
   void set_allowed_lateness(int64_t micros) { lateness_ = micros; }
+  // Every worker's engine remembers the ids of its own users' events for the same window.
+  void set_dedup_window(int64_t micros) {
+    for (auto& w : workers_) w.engine->set_dedup_window(micros);
+  }
   void set_timer_limits(size_t per_user, size_t total);
   bool attach(state::StateStore* store, bool allow_program_change, std::string& error);
   const std::vector<std::string>& notices() const { return notices_; }

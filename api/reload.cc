@@ -164,6 +164,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
   if (!journal.error().empty()) return error = journal.error(), nullptr;
   auto e = std::make_unique<engine::Engine>(program.program, program.engine_options());
   e->set_allowed_lateness(old.allowed_lateness());
+  e->set_dedup_window(old.dedup_window());
   e->set_partition(old.partition_index(), old.partition_count());
   e->set_timer_limits(old.timer_limit_per_user(), old.timer_limit_total());
   e->allow_program_change(allow_program_change);

@@ -116,6 +116,20 @@ void Run::set_allowed_lateness(int64_t micros) {
   if (d_->parallel) d_->parallel->set_allowed_lateness(micros);
 }
 
+bool Run::set_dedup_window(int64_t micros, Error& error) {
+  if (!d_) return error = no_program(), false;
+  if (micros < 0) return error = {ErrorKind::Input, "the dedup window must not be negative"}, false;
+  if (d_->started)
+    return error = {ErrorKind::Input, "set_dedup_window must come before open_state, profiles and events"}, false;
+  d_->engine->set_dedup_window(micros);
+  if (d_->parallel) d_->parallel->set_dedup_window(micros);
+  return true;
+}
+
+size_t Run::remembered_events() const {
+  return d_ && !d_->parallel ? d_->engine->remembered_events() : 0;
+}
+
 bool Run::set_threads(size_t threads, Error& error) {
   if (!d_) return error = no_program(), false;
   if (threads == 0) return error = {ErrorKind::Input, "threads must be at least 1"}, false;
@@ -133,6 +147,7 @@ bool Run::set_threads(size_t threads, Error& error) {
     d_->parallel = std::make_unique<detail::ParallelRun>(d_->program, threads);
     d_->parallel->set_partition(d_->partition.index, d_->partition.count);
     d_->parallel->set_allowed_lateness(d_->engine->allowed_lateness());
+    d_->parallel->set_dedup_window(d_->engine->dedup_window());
     d_->parallel->set_timer_limits(d_->timer_per_user, d_->timer_total);
     return true;
   } catch (const std::exception& e) {

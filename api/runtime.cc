@@ -675,6 +675,20 @@ void Runtime::set_allowed_lateness(int64_t micros) {
   d_->engine->set_allowed_lateness(micros);
 }
 
+bool Runtime::set_dedup_window(int64_t micros, Error& error) {
+  if (!d_) return error = {ErrorKind::Input, "no program"}, false;
+  if (micros < 0) return error = {ErrorKind::Input, "the dedup window must not be negative"}, false;
+  std::lock_guard lk(d_->mu);
+  d_->engine->set_dedup_window(micros);
+  return true;
+}
+
+size_t Runtime::remembered_events() const {
+  if (!d_) return 0;
+  std::lock_guard lk(d_->mu);
+  return d_->engine->remembered_events();
+}
+
 bool Runtime::finish(std::vector<std::string>& decisions, std::string& error) {
   Error e;
   if (finish_json(d_.get(), decisions, e)) return true;

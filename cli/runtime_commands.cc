@@ -34,7 +34,7 @@ namespace {
 
 struct Options {
   std::vector<std::string> files, includes;
-  std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness;
+  std::string events, profiles, out, at, user, event, format = "text", on_error = "stop", state, lateness, dedup_window;
   size_t commit_every = 4096;
   size_t threads = 1;                                   // run: worker threads
   std::string until;                                    // run: the stream's clock at the end
@@ -372,6 +372,9 @@ int cmd_run(int argc, char** argv) {
           "decide on N worker threads, each owning a share of the users (default 1);\nsee docs/scaling.md, \"Threads in one process\"");
   c.option("--allowed-lateness", o.lateness, "D",
            "how far events may be out of time order (0, 90s, 15m, 2h, 1d; default 0):\nolder events are errors (or skipped and counted with --on-error=skip)");
+  c.option("--dedup-window", o.dedup_window, "D|forever",
+           "with --state, how long a decided event's id is remembered (default 7d): a retry\nwithin D of the watermark is "
+           "answered from the ledger, an older one refused as late\n(event ids must be unique within D; docs/semantics.md)");
   c.option("--until", o.until, "TIME",
            "after the last event, move the stream's clock to TIME: schedules and delayed\ntriggers' timers due by then run "
            "(default: the last event's time)");
@@ -407,6 +410,14 @@ int cmd_run(int argc, char** argv) {
     if (!crm::parse_duration(o.lateness, micros))
       return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
     run.set_allowed_lateness(micros);
+  }
+  if (!o.dedup_window.empty()) {
+    int64_t micros = INT64_MAX;  // forever: every id is remembered (memory grows per event)
+    crm::Error e;
+    if (o.dedup_window != "forever" && !crm::parse_duration(o.dedup_window, micros))
+      return usage("run", "--dedup-window takes a duration such as 90s, 15m, 2h or 7d, or `forever` (got `" + o.dedup_window +
+                              "`)");
+    if (!run.set_dedup_window(micros, e)) return usage("run", "--dedup-window: " + e.message);
   }
   int64_t until = 0;
   if (!o.until.empty() && !crm::parse_time(o.until, until))

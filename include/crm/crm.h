@@ -206,8 +206,14 @@ typedef struct crm_runtime_options {
   /* How far events may be out of time order, in microseconds (default 0): older events are
    * refused with CRM_ERR_INPUT; events within it are held and decided in time order. */
   int64_t allowed_lateness_micros;
+  /* The dedup window, in microseconds (docs/semantics.md, "Event order"): with a ledger, a
+   * retried event id is answered from it while the event's time is at least the watermark
+   * minus this; an older retry is refused as late (CRM_ERR_INPUT, nothing changes). Default
+   * 7 days (604800000000); INT64_MAX keeps every id; negative is CRM_ERR_INVALID_ARGUMENT. */
+  int64_t dedup_window_micros;
 } crm_runtime_options;
-/* Sets the defaults: in memory, commit on return, no program change, lateness 0. */
+/* Sets the defaults: in memory, commit on return, no program change, lateness 0, dedup window
+ * 7 days. */
 CRM_API void crm_runtime_options_init(crm_runtime_options* options);
 
 /* A runtime over `program` (which it keeps a reference to: the program may be freed after).

@@ -78,6 +78,18 @@ class Run {
   // at most `micros` (negative counts as 0, the default). Older events are refused (Input);
   // those within it are held and decided in time order once the watermark passes them.
   void set_allowed_lateness(int64_t micros);
+  // The dedup window H, in microseconds (docs/semantics.md, "Event order"; `crm run
+  // --dedup-window`): with a state open, the id of a decided event is remembered while the
+  // event's time is at least the watermark minus H, so a retry of it is answered from the
+  // ledger (never decided twice); an older retry, its id forgotten, is refused as a late event
+  // (Input; it changes nothing). Ids must be unique within H: an id used again with a time
+  // more than H after its first use is a new event. Memory holds about 1.5 H of event ids,
+  // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
+  // then grows by about 64 bytes per event). Input when negative or after open_state,
+  // a profile or an event.
+  bool set_dedup_window(int64_t micros, Error& error);
+  // Event ids the dedup window remembers now (one thread; 0 with --threads).
+  size_t remembered_events() const;
   // Durable state: "memory" or "sqlite:PATH" (docs/semantics.md, "Durable state"). Rebuilds the
   // counters from the ledger and records every later decision there; units already in it are
   // reported from it instead of decided again (a killed run restarts on the same input). A

@@ -322,6 +322,17 @@ class Runtime {
   // time minus this) passes them, so their decisions come back from a later call. Scheduled
   // strategies run once the watermark reaches their instant. Set it before the first event.
   void set_allowed_lateness(int64_t micros);
+  // The dedup window H, in microseconds (docs/semantics.md, "Event order"; `crm run
+  // --dedup-window`): with a state open, the id of a decided event is remembered while the
+  // event's time is at least the watermark minus H, so a retry of it is answered from the
+  // ledger (never decided twice); an older retry, its id forgotten, is refused as a late event
+  // (Input; it changes nothing). Ids must be unique within H: an id used again with a time
+  // more than H after its first use is a new event. Memory holds about 1.5 H of event ids,
+  // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
+  // then grows by about 64 bytes per event). Input when negative.
+  bool set_dedup_window(int64_t micros, Error& error);
+  // Event ids the dedup window remembers now.
+  size_t remembered_events() const;
   // End of the stream: decides every held event and runs the schedules due by the latest event.
   // Timers of delayed triggers due later stay pending (in the ledger, with a state open).
   bool finish(std::vector<std::string>& decisions, std::string& error);

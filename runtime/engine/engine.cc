@@ -376,7 +376,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
   // One lookup finds a recorded unit or makes the slot this one will be recorded in.
-  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id);
+  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id, ev.time);
   bool recorded = false;
   if (slot) {
     recorded = slot->decided;
@@ -786,8 +786,11 @@ void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
 int64_t Engine::watermark() const { return order_.watermark(); }
 
 bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) {
+  // Ids of events older than the dedup window are forgotten (a generation at a time).
+  if (recorder_.store()) recorder_.prune(order_.watermark());
   if (order_.late(ev.time)) {
-    // A retried delivery of an event already decided is answered from the ledger, however old.
+    // A retried delivery of an event already decided is answered from the ledger while its id
+    // is remembered: its time is within the dedup window of the watermark (docs "Event order").
     if (recorder_.store())
       if (const auto* r = recorder_.find_event(ev.id); r && r->decided && r->applied) return recorder_.report(*r, out, err);
     const User* u = users_.find(ev.user);
@@ -796,6 +799,13 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
                         support::format_time(u->last_time));
     else
       err = order_.late_message(ev.time);
+    // Older than the window: if this is a retry, its id was forgotten, so it is refused rather
+    // than answered (and never decided twice).
+    const int64_t window = recorder_.dedup_window(), w = order_.watermark();
+    if (recorder_.store() && window != Recorder::kForever && w >= INT64_MIN + window && ev.time < w - window)
+      err += fmt::format("; it is also older than the dedup window {} (events before {}): an event id already decided is "
+                         "no longer remembered that far back, so a retry is refused, not answered",
+                         support::format_duration(window), support::format_time(w - window));
     return false;
   }
   order_.see(ev.time);

@@ -163,6 +163,14 @@ class Engine {
   uint32_t partition_count() const { return part_count_; }
   bool owns(std::string_view user) const { return part_count_ <= 1 || vm::stable_hash(user) % part_count_ == part_index_; }
   int64_t allowed_lateness() const { return order_.lateness(); }
+  // The dedup window H (docs/semantics.md, "Event order"; with a state attached): a decided
+  // event's id is remembered, and a retry of it answered from the ledger, while the event's
+  // time is at least the watermark minus H; older ids are forgotten a generation at a time,
+  // so a retry of one is refused as late. Recorder::kForever keeps every id. Default 7 days.
+  void set_dedup_window(int64_t micros) { recorder_.set_dedup_window(micros); }
+  int64_t dedup_window() const { return recorder_.dedup_window(); }
+  // Event ids remembered now (bounded by the window, not by the length of the stream).
+  size_t remembered_events() const { return recorder_.remembered_events(); }
   int64_t watermark() const;
   size_t held() const { return order_.held(); }
   // The stream entry point: schedules, expiries and decisions of everything the event releases.

@@ -33,8 +33,11 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   store_ = store;
   on_store(*store);
   // Completed units first (those with no decisions too), then their recorded decisions.
-  event_units_.reserve(units.size() * 2);
+  size_t events = 0;
+  for (const auto& u : units) events += u.kind == state::UnitKind::Event;
+  restored_.reserve(events);
   for (const auto& u : units) units_of(u.kind).try_emplace(u.id, UnitRecord{0, 0, true, false});
+  restored_unmet_ = restored_.size();
   auto name = [](const state::LedgerEntry& e) {
     return fmt::format("{}{}",
                        e.kind == state::UnitKind::Schedule ? "scheduled run "
@@ -63,13 +66,66 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   return true;
 }
 
-Recorder::UnitRecord* Recorder::event_slot(const std::string& id) {
+void Recorder::set_dedup_window(int64_t micros) {
+  window_ = micros < 0 ? 0 : micros;
+  // Generations of half the window (at least a second): at most three are live at a time
+  // (the window, plus the part of the oldest one that is already out of it).
+  constexpr int64_t kSecond = 1'000'000;
+  width_ = window_ == kForever ? kForever : std::max(window_ / 2, kSecond);
+}
+
+// The generation holding event time `t` (made when there is none). Generations are few (the
+// window spans two or three), so a walk from the newest finds it.
+support::StringMap<Recorder::UnitRecord>& Recorder::generation(int64_t t) {
+  // floor(t / width_) * width_, for negative t too; one generation for everything when kForever.
+  const int64_t start = width_ == kForever ? 0 : support::floor_div(t, width_) * width_;
+  auto it = generations_.end();
+  while (it != generations_.begin() && std::prev(it)->start > start) --it;
+  if (it != generations_.begin() && std::prev(it)->start == start) return std::prev(it)->ids;
+  return generations_.insert(it, Generation{start, {}})->ids;
+}
+
+Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
   if (!store_) return nullptr;
-  return event_units_.try_emplace(id, UnitRecord{0, 0, false, false});
+  latest_ = std::max(latest_, t);
+  for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
+    if (UnitRecord* r = it->ids.find(id)) return r;
+  if (restored_unmet_ > 0) {
+    if (UnitRecord* r = restored_.find(id); r && !r->applied) {
+      // Recorded before the restart and met again: from now on it lives (and expires) in its
+      // time's generation; restored_ goes once every id in it was met.
+      UnitRecord copy = *r;
+      r->applied = true;
+      if (--restored_unmet_ == 0) restored_ = {};
+      return generation(t).try_emplace(id, copy);
+    }
+  }
+  return generation(t).try_emplace(id, UnitRecord{0, 0, false, false});
 }
 
 const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
-  return event_units_.find(id);
+  for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
+    if (const UnitRecord* r = it->ids.find(id)) return r;
+  return restored_unmet_ > 0 ? restored_.find(id) : nullptr;
+}
+
+void Recorder::forget_event(const std::string& id) {
+  for (auto& g : generations_) g.ids.erase(id);
+}
+
+// Drops the generations whose every time is before watermark - H: a whole map at a time, so
+// pruning costs nothing per event. The unit being decided is never in one of them (prune runs
+// before an event is decided, and its slot is made afterwards).
+void Recorder::prune(int64_t watermark) {
+  if (window_ == kForever || watermark == INT64_MIN || watermark < INT64_MIN + window_) return;
+  const int64_t floor = watermark - window_;
+  while (!generations_.empty() && generations_.front().start + width_ <= floor) generations_.pop_front();
+}
+
+size_t Recorder::remembered_events() const {
+  size_t n = restored_unmet_ > 0 ? restored_unmet_ : 0;
+  for (const auto& g : generations_) n += g.ids.size();
+  return n;
 }
 
 bool Recorder::commit(std::string& err) {
@@ -162,7 +218,8 @@ bool Recorder::record_decided(const state::Unit& unit, std::vector<Decision>& de
     err = "no state is attached to record the decisions in";
     return false;
   }
-  if (const UnitRecord* r = units_of(unit.kind).find(unit.id); r && r->decided) {
+  const UnitRecord* known = unit.kind == state::UnitKind::Event ? find_event(unit.id) : units_of(unit.kind).find(unit.id);
+  if (known && known->decided) {
     err = fmt::format("state {} already holds {} {}", store_->describe(),
                       unit.kind == state::UnitKind::Schedule ? "the scheduled run" : "the event", support::json_quote(unit.id));
     return false;
@@ -223,7 +280,17 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
   if (store_->append(unit, entries, first_seq, err)) {
     UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
     if (slot) *slot = r;
-    else units_of(unit.kind).insert_or_assign(unit.id, r);
+    else if (unit.kind != state::UnitKind::Event) units_of(unit.kind).insert_or_assign(unit.id, r);
+    else {
+      // An event recorded from outside the stream (record_decided): remembered at the time of
+      // its latest decision, or at the latest event time seen when it has none.
+      int64_t t = latest_ == INT64_MIN ? 0 : latest_;
+      if (first < out.size()) {
+        t = out[first].at;
+        for (size_t i = first; i < out.size(); ++i) t = std::max(t, out[i].at);
+      }
+      generation(t).insert_or_assign(unit.id, r);
+    }
     if (fresh_) for (size_t i = first; i < out.size(); ++i) fresh_->push_back(out[i].json);
     return true;
   }

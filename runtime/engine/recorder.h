@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -20,7 +21,7 @@ namespace crm::engine {
 
 class Recorder {
  public:
-  explicit Recorder(const bytecode::Program& program) : p_(program) {}
+  explicit Recorder(const bytecode::Program& program) : p_(program) { set_dedup_window(kDefaultDedupWindow); }
 
   // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
   // `applied`: an event unit whose event was folded into history in this run (a second arrival
@@ -41,11 +42,26 @@ class Recorder {
   void allow_program_change(bool allow) { allow_program_change_ = allow; }
   const std::vector<std::string>& notices() const { return notices_; }
 
-  // The slot of event `id`: found, or made undecided for the unit being decided now (null
-  // without a store: no id is remembered). forget() drops a slot made for an event refused.
-  UnitRecord* event_slot(const std::string& id);
+  // The slot of event `id` at time `t`: found, or made undecided for the unit being decided
+  // now (null without a store: no id is remembered). forget() drops a slot made for an event
+  // refused.
+  UnitRecord* event_slot(const std::string& id, int64_t t);
   const UnitRecord* find_event(const std::string& id) const;
-  void forget_event(const std::string& id) { event_units_.erase(id); }
+  void forget_event(const std::string& id);
+
+  // The dedup window H (docs/semantics.md, "Event order"): the ids of decided events are
+  // remembered while their time is at least the watermark minus H, in generations of event
+  // time (each spans max(H/2, 1 s)); prune(W) drops the generations wholly before W - H, so
+  // memory holds about H to 1.5 H of event ids, whatever the length of the stream.
+  // kForever keeps every id (the index then grows by one entry per event).
+  static constexpr int64_t kForever = INT64_MAX;
+  static constexpr int64_t kDefaultDedupWindow = 7LL * 86400 * 1'000'000;  // 7 days
+  void set_dedup_window(int64_t micros);
+  int64_t dedup_window() const { return window_; }
+  void prune(int64_t watermark);
+  // Event ids remembered now: the generations', and those read from the ledger at attach that
+  // the stream has not met again yet.
+  size_t remembered_events() const;
   // Appends a recorded unit's decisions (read back from the store) to `out`.
   bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
   // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
@@ -79,9 +95,17 @@ class Recorder {
 
  private:
   bool check_program(state::StateStore& store, size_t recorded_units, std::string& error);
+  // Event units: restored_ (at attach), the generations' only through event_slot/find_event.
   support::StringMap<UnitRecord>& units_of(state::UnitKind k) {
-    return k == state::UnitKind::Event ? event_units_ : k == state::UnitKind::Timer ? timer_units_ : schedule_units_;
+    return k == state::UnitKind::Event ? restored_ : k == state::UnitKind::Timer ? timer_units_ : schedule_units_;
   }
+  // Ids of events decided in this run (or met again after a restart) whose time is in
+  // [start, start + width_).
+  struct Generation {
+    int64_t start;
+    support::StringMap<UnitRecord> ids;
+  };
+  support::StringMap<UnitRecord>& generation(int64_t t);
 
   const bytecode::Program& p_;
   state::StateStore* store_ = nullptr;
@@ -89,10 +113,16 @@ class Recorder {
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;
   // Completed units by id, one map per key space (state::UnitKind): an event id never names a
-  // scheduled run, whatever its text.
-  // Every completed unit's id (one per event of a run with a ledger): a map that allocates
-  // nothing per id (support/string_map.h).
-  support::StringMap<UnitRecord> event_units_, schedule_units_, timer_units_;
+  // scheduled run, whatever its text. Maps that allocate nothing per id (support/string_map.h).
+  // Event ids: generations by event time, oldest first (at most a few: they span the window),
+  // and the ids the ledger held at attach (restored_), whose times the ledger does not keep: a
+  // restart replays its input from the start, and each restored id met again is copied into
+  // its time's generation; restored_ is freed as a whole once all of them were met.
+  std::deque<Generation> generations_;
+  support::StringMap<UnitRecord> restored_, schedule_units_, timer_units_;
+  size_t restored_unmet_ = 0;
+  int64_t window_ = kDefaultDedupWindow, width_ = 0;
+  int64_t latest_ = INT64_MIN;  // the latest event time given to event_slot
   bool allow_program_change_ = false;
   std::vector<std::string> notices_;
   std::vector<state::LedgerEntry> replay_;

@@ -344,6 +344,11 @@ TEST(CApi, NullArgumentsAreInvalidNeverACrash) {
   crm_runtime_options_init(&o);
   o.allowed_lateness_micros = -1;
   EXPECT_EQ(crm_runtime_new(p, &o, &rt), CRM_ERR_INVALID_ARGUMENT);
+  crm_runtime_options_init(&o);
+  EXPECT_EQ(o.dedup_window_micros, 7LL * 86400 * 1000000);  // the default: 7 days
+  o.dedup_window_micros = -1;
+  EXPECT_EQ(crm_runtime_new(p, &o, &rt), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(crm_last_error()).find("dedup_window_micros"), std::string::npos) << crm_last_error();
   crm_runtime_free(rt);
   crm_program_free(p);
   // Every free function accepts NULL.

@@ -8,9 +8,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
 
 #include "compile_helpers.h"
 #include "runtime/state/state_store.h"
+#include "support/civil_time.h"
 
 namespace {
 
@@ -326,4 +330,168 @@ TEST(State, VersionOneLedgersAreMigrated) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].amount, 5000000);
   EXPECT_EQ(entries[0].sales, 0);
+}
+
+// ---- the dedup window (docs/semantics.md, "Event order") ----------------------------------------
+
+namespace {
+
+constexpr int64_t kHour = 3600LL * 1'000'000;
+
+// The stream entry point (submit: late events refused, ids pruned), as crm run calls it.
+struct Stream {
+  explicit Stream(const Compiled& c, int64_t window) : run(c) { run.engine.set_dedup_window(window); }
+  Replay run;
+  std::string error;
+  // The decisions as JSON, or nullopt when the event was refused (error says why).
+  std::optional<std::vector<std::string>> submit(const std::string& line) {
+    crm::engine::Event ev = run.parse(line);
+    std::vector<crm::engine::Decision> out;
+    error.clear();
+    if (!run.engine.submit(ev, out, error)) return std::nullopt;
+    std::vector<std::string> json;
+    for (const auto& d : out) json.push_back(run.engine.decision_json(d));
+    return json;
+  }
+};
+
+std::string at(int minutes) {
+  return fmt::format("2026-01-01T{:02}:{:02}:00Z", minutes / 60, minutes % 60);
+}
+
+size_t ledger_rows(crm::state::StateStore& store) {
+  std::vector<crm::state::LedgerEntry> entries;
+  std::vector<crm::state::Unit> units;
+  std::string err;
+  EXPECT_TRUE(store.load(entries, units, err)) << err;
+  return entries.size();
+}
+
+}  // namespace
+
+// A retry whose time is within H of the watermark is answered from the ledger, in the run
+// that decided it and after a restart (the restart replays its input, then the retry comes).
+TEST(DedupWindow, ARetryWithinTheWindowIsAnsweredFromTheLedgerAlsoAfterARestart) {
+  std::string path = ::testing::TempDir() + "crm_dedup_window.db";
+  for (const char* ext : {"", "-wal", "-shm"}) std::remove((path + ext).c_str());
+  Compiled c = compile(kProgram);
+  std::string err;
+  std::vector<std::string> input = {order("e1", "a", at(0)), order("e2", "b", at(30))};
+  std::vector<std::string> first;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    Stream s(c, kHour);
+    ASSERT_TRUE(s.run.engine.attach(store.get(), err)) << err;
+    first = s.submit(input[0]).value();
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_NE(first[0].find("\"granted\""), std::string::npos);
+    ASSERT_TRUE(s.submit(input[1]));
+    // 30 minutes late (the lateness is 0), within the hour: the recorded decision again.
+    auto retry = s.submit(order("e1", "a", at(0)));
+    ASSERT_TRUE(retry) << s.error;
+    EXPECT_EQ(*retry, first);
+    ASSERT_TRUE(s.run.engine.commit(err)) << err;
+  }
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  const size_t rows = ledger_rows(*store);
+  Stream s(c, kHour);
+  ASSERT_TRUE(s.run.engine.attach(store.get(), err)) << err;
+  EXPECT_EQ(s.run.engine.remembered_events(), 2u);  // read from the ledger, not met yet
+  EXPECT_EQ(s.submit(input[0]), first);             // the replay of the input
+  ASSERT_TRUE(s.submit(input[1]));
+  ASSERT_TRUE(s.submit(order("e3", "c", at(50))));
+  auto retry = s.submit(order("e1", "a", at(0)));  // 50 minutes late, still within the hour
+  ASSERT_TRUE(retry) << s.error;
+  EXPECT_EQ(*retry, first);
+  ASSERT_TRUE(s.run.engine.commit(err)) << err;
+  EXPECT_EQ(ledger_rows(*store), rows + 1);  // e3's grant only
+}
+
+// A retry older than W - H: its id is forgotten, so it is refused as a late event (the message
+// says the window was exceeded) and changes nothing: no second grant, no row, the user's
+// per-user limit untouched. With the window forever the same retry is answered.
+TEST(DedupWindow, ARetryBeyondTheWindowIsRefusedAsLateAndChangesNothing) {
+  Compiled c = compile(kProgram);  // per user 2 per campaign, stock 3
+  std::string err;
+  crm::state::MemoryStore store;
+  Stream s(c, kHour);
+  ASSERT_TRUE(s.run.engine.attach(&store, err)) << err;
+  auto first = s.submit(order("e1", "a", at(0)));
+  ASSERT_TRUE(first && first->size() == 1u);
+  ASSERT_TRUE(s.submit(order("e2", "b", at(180))));  // the watermark moves 3 hours on
+  const size_t rows = ledger_rows(store);
+  EXPECT_FALSE(s.submit(order("e1", "a", at(0))));
+  EXPECT_NE(s.error.find("late event: 2026-01-01T00:00:00Z is before the watermark"), std::string::npos) << s.error;
+  EXPECT_NE(s.error.find("older than the dedup window 1 hour (events before 2026-01-01T02:00:00Z)"), std::string::npos) << s.error;
+  EXPECT_EQ(ledger_rows(store), rows);
+  // Late but within the window, and never decided: the plain late message.
+  EXPECT_FALSE(s.submit(order("e9", "c", at(170))));
+  EXPECT_EQ(s.error.find("dedup window"), std::string::npos) << s.error;
+  // a had one grant: exactly one more fits its limit of 2, and stock (3) has room for it.
+  auto next = s.submit(order("e3", "a", at(181)));
+  ASSERT_TRUE(next && next->size() == 1u);
+  EXPECT_NE((*next)[0].find("\"granted\""), std::string::npos) << (*next)[0];
+  auto over = s.submit(order("e4", "a", at(182)));
+  ASSERT_TRUE(over && over->size() == 1u);
+  EXPECT_NE((*over)[0].find("per_user_limit"), std::string::npos) << (*over)[0];
+
+  crm::state::MemoryStore store2;
+  Stream forever(c, crm::engine::Recorder::kForever);
+  ASSERT_TRUE(forever.run.engine.attach(&store2, err)) << err;
+  auto again = forever.submit(order("e1", "a", at(0)));
+  ASSERT_TRUE(forever.submit(order("e2", "b", at(180))));
+  auto retry = forever.submit(order("e1", "a", at(0)));
+  ASSERT_TRUE(retry) << forever.error;
+  EXPECT_EQ(*retry, *again);
+}
+
+// Memory: over a long stream the remembered ids stay within about 1.5 H of events, while a
+// window of forever keeps them all; after a restart the ids read from the ledger are let go
+// once the replay has met them all.
+TEST(DedupWindow, TheRememberedIdsStayBoundedOverALongStream) {
+  Compiled c = compile(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s { who: amount > 1000 CNY  when: on Order  what: grant c via App }\n");
+  auto event = [](int i) {
+    // One event every 10 seconds, over 100 users: 20,000 events span 55 hours.
+    int64_t t = 1'767'225'600LL + 10LL * i;  // 2026-01-01T00:00:00Z
+    return fmt::format(R"({{"id":"e{}","type":"Order","user":"u{}","time":"{}","amount":10}})", i, i % 100,
+                       crm::support::format_time(t * 1'000'000));
+  };
+  constexpr int kEvents = 20'000;
+  constexpr size_t kPerHour = 360;  // events in an hour
+  crm::state::MemoryStore store;
+  std::string err;
+  size_t most = 0;
+  {
+    Stream s(c, kHour);
+    ASSERT_TRUE(s.run.engine.attach(&store, err)) << err;
+    for (int i = 0; i < kEvents; ++i) {
+      ASSERT_TRUE(s.submit(event(i))) << s.error;
+      most = std::max(most, s.run.engine.remembered_events());
+    }
+    ASSERT_TRUE(s.run.engine.commit(err)) << err;
+    EXPECT_GE(s.run.engine.remembered_events(), kPerHour);  // at least the window
+    EXPECT_LE(most, kPerHour * 3 / 2 + 1);                  // at most 1.5 windows
+  }
+  {
+    Stream forever(c, crm::engine::Recorder::kForever);
+    crm::state::MemoryStore other;
+    ASSERT_TRUE(forever.run.engine.attach(&other, err)) << err;
+    for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(forever.submit(event(i))) << forever.error;
+    EXPECT_EQ(forever.run.engine.remembered_events(), size_t(kEvents));
+  }
+  // A restart on the same input: all 20,000 ids are read back, then let go as the replay
+  // meets them; the replay's answers are the recorded ones (no unit is added).
+  Stream s(c, kHour);
+  ASSERT_TRUE(s.run.engine.attach(&store, err)) << err;
+  EXPECT_EQ(s.run.engine.remembered_events(), size_t(kEvents));
+  const size_t rows = ledger_rows(store);
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(s.submit(event(i))) << s.error;
+  EXPECT_LE(s.run.engine.remembered_events(), kPerHour * 3 / 2 + 1);
+  EXPECT_EQ(s.run.engine.decided_units(), 0u);
+  EXPECT_EQ(ledger_rows(store), rows);
 }
