@@ -30,15 +30,24 @@ class StringMap {
     if (n * 8 > slots_.size() * 7) rehash(capacity_for(n));
   }
 
-  V* find(std::string_view key) {
-    const size_t i = locate(key, hash(key));
+  // The hash every lookup starts from: a caller asking several maps for one key (the engine's
+  // generations of event ids) computes it once and passes it to the overloads taking `h`.
+  static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+  V* find(std::string_view key) { return find(key, hash(key)); }
+  V* find(std::string_view key, uint64_t h) {
+    const size_t i = locate(key, h);
     return live(i) ? &entries_[slots_[i].entry - 1].value : nullptr;
   }
   const V* find(std::string_view key) const { return const_cast<StringMap*>(this)->find(key); }
+  const V* find(std::string_view key, uint64_t h) const { return const_cast<StringMap*>(this)->find(key, h); }
 
   // The value of `key`, inserted as `value` when absent; `inserted` says which.
   V* try_emplace(std::string_view key, const V& value, bool* inserted = nullptr) {
-    const uint64_t h = hash(key);
+    return try_emplace(key, hash(key), value, inserted);
+  }
+  // The same with the key's hash(key) given.
+  V* try_emplace(std::string_view key, uint64_t h, const V& value, bool* inserted = nullptr) {
     size_t i = locate(key, h);
     if (live(i)) {
       if (inserted) *inserted = false;
@@ -90,7 +99,6 @@ class StringMap {
 
   // Whether slot i holds a key (locate() may answer a tombstone, where an insert would go).
   bool live(size_t i) const { return slots_[i].entry != 0 && slots_[i].entry != kTombstone; }
-  static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
   static size_t capacity_for(size_t n) {
     size_t c = 16;
     while (c * 7 < n * 8 * 2) c *= 2;  // half full after growing

@@ -88,25 +88,27 @@ support::StringMap<Recorder::UnitRecord>& Recorder::generation(int64_t t) {
 Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
   if (!store_) return nullptr;
   latest_ = std::max(latest_, t);
+  const uint64_t h = support::StringMap<UnitRecord>::hash(id);  // once for every map asked
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
-    if (UnitRecord* r = it->ids.find(id)) return r;
+    if (UnitRecord* r = it->ids.find(id, h)) return r;
   if (restored_unmet_ > 0) {
-    if (UnitRecord* r = restored_.find(id); r && !r->applied) {
+    if (UnitRecord* r = restored_.find(id, h); r && !r->applied) {
       // Recorded before the restart and met again: from now on it lives (and expires) in its
       // time's generation; restored_ goes once every id in it was met.
       UnitRecord copy = *r;
       r->applied = true;
       if (--restored_unmet_ == 0) restored_ = {};
-      return generation(t).try_emplace(id, copy);
+      return generation(t).try_emplace(id, h, copy);
     }
   }
-  return generation(t).try_emplace(id, UnitRecord{0, 0, false, false});
+  return generation(t).try_emplace(id, h, UnitRecord{0, 0, false, false});
 }
 
 const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
+  const uint64_t h = support::StringMap<UnitRecord>::hash(id);
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
-    if (const UnitRecord* r = it->ids.find(id)) return r;
-  return restored_unmet_ > 0 ? restored_.find(id) : nullptr;
+    if (const UnitRecord* r = it->ids.find(id, h)) return r;
+  return restored_unmet_ > 0 ? restored_.find(id, h) : nullptr;
 }
 
 void Recorder::forget_event(const std::string& id) {
