@@ -53,6 +53,15 @@ grep -q 'skipped late event: 1' "$tmp/err" || fail "the retry was not skipped as
 grep -q '"event":"e3","user":"a","strategy":"s","outcome":"granted"' "$tmp/out.jsonl" || fail "e3 was not granted"
 [ "$(grants "$tmp/l.db")" -eq 3 ] || fail "beyond the window: $(grants "$tmp/l.db") grants, not 3"
 
+# The same with two worker threads: each worker's index has the same window.
+rm -f "$tmp"/l.db*
+run --state "sqlite:$tmp/l.db" --threads 2 --dedup-window 1h --on-error=skip -o "$tmp/out.jsonl" 2>"$tmp/err"
+grep -q 'skipped late event: 1' "$tmp/err" || fail "--threads 2: the retry was not skipped as late: $(cat "$tmp/err")"
+grep -q 'older than the dedup window 1 hour' "$tmp/err" || fail "--threads 2: no dedup-window message: $(cat "$tmp/err")"
+rm -f "$tmp"/l.db*
+run --state "sqlite:$tmp/l.db" --threads 2 -q -o "$tmp/out.jsonl"
+[ "$(grep -c '"event":"e1"' "$tmp/out.jsonl")" -eq 2 ] || fail "--threads 2, default window: the retry was not answered"
+
 # Bad values: usage errors (exit 2) naming the option and the value; `forever` is accepted.
 for bad in 7x -1d 1.5h 999999999d; do
   set +e
