@@ -92,3 +92,28 @@ TEST(StringMap, ValuesDoNotMoveWhenTheTableGrows) {
   EXPECT_EQ(*map.try_emplace("id-5", 42, &inserted), 42);
   EXPECT_TRUE(inserted);
 }
+
+// The overloads with a given hash (the engine asks several generations for one id with one
+// hash) find and insert the same entries as the plain ones, and a map moved (a generation in
+// the engine's deque) keeps its values where they were.
+TEST(StringMap, GivenHashesAndMovedMapsFindTheSameEntries) {
+  StringMap<int> a;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string k = "e" + std::to_string(i);
+    if (i % 2) a.try_emplace(k, i);
+    else a.try_emplace(k, StringMap<int>::hash(k), i);
+  }
+  int* e7 = a.find("e7");
+  StringMap<int> b = std::move(a);
+  EXPECT_EQ(b.find("e7"), e7);
+  for (int i = 0; i < 1000; ++i) {
+    const std::string k = "e" + std::to_string(i);
+    ASSERT_NE(b.find(k, StringMap<int>::hash(k)), nullptr) << k;
+    EXPECT_EQ(*b.find(k, StringMap<int>::hash(k)), i);
+    EXPECT_EQ(b.find(k), b.find(k, StringMap<int>::hash(k)));
+  }
+  EXPECT_EQ(b.find("e1000", StringMap<int>::hash("e1000")), nullptr);
+  bool inserted = true;
+  EXPECT_EQ(*b.try_emplace("e3", StringMap<int>::hash("e3"), 99, &inserted), 3);  // found, not replaced
+  EXPECT_FALSE(inserted);
+}
