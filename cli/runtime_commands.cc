@@ -488,6 +488,21 @@ int cmd_run(int argc, char** argv) {
     if (o.state.empty()) return reported_lines < o.commit_every || commit();
     return run.pending_units() < o.commit_every || commit();
   };
+  // A scheduled instant's part (crm::Run::on_schedule_part) is committed and written at once:
+  // the run's memory does not grow with an instant's audience, and a kill mid-instant loses at
+  // most the part being decided (the restart resumes after the last committed part).
+  run.on_schedule_part([&] {
+    for (const auto& d : decisions) reported.append(d) += '\n';
+    reported_lines += decisions.size();
+    decisions.clear();
+    if (store_failed || out.failed()) return;
+    if (std::string state_error = run.state_error(); !state_error.empty()) {
+      state_failed(state_error);
+      return;
+    }
+    if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
+    commit();
+  });
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
   auto internal = [](const crm::Error& e) {
     std::cerr << "crm: internal error: " << e.message << "\n";
