@@ -24,7 +24,20 @@ namespace detail {
 
 struct RunData {
   explicit RunData(std::shared_ptr<const ProgramData> p)
-      : program(std::move(p)), engine(std::make_unique<engine::Engine>(program->program, program->engine_options())) {}
+      : program(std::move(p)), engine(std::make_unique<engine::Engine>(program->program, program->engine_options())) {
+    bind_parts();
+  }
+  // A scheduled instant's parts (Engine::set_part_sink): while a call runs, `take_part` hands
+  // the decisions so far on to the call's output, then the caller's on_part may commit them.
+  void bind_parts() {
+    engine->set_part_sink([this](std::vector<engine::Decision>& out) {
+      if (&out != &decisions || !take_part) return;
+      take_part();
+      if (on_part) on_part();
+    });
+  }
+  std::function<void()> take_part;
+  Run::PartFn on_part;
   std::shared_ptr<const ProgramData> program;  // declared before the engine, which refers to it
   std::unique_ptr<state::StateStore> store;  // declared before the engine, which refers to it
   std::unique_ptr<state::SharedOptions> shared;  // share_counters(): open_state puts the counters there
@@ -278,6 +291,17 @@ bool Run::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_erro
 
 namespace {
 
+// For the length of one call: the parts of a scheduled instant go where `take` puts the call's
+// decisions (Run::on_schedule_part).
+struct PartTaker {
+  template <typename Take>
+  PartTaker(detail::RunData& d, Take& take) : d_(d) { d_.take_part = [&take] { take(); }; }
+  ~PartTaker() { d_.take_part = nullptr; }
+  PartTaker(const PartTaker&) = delete;
+  PartTaker& operator=(const PartTaker&) = delete;
+  detail::RunData& d_;
+};
+
 // One event on the Run's own engine; `take_decisions` hands on what it decided.
 template <typename Take>
 bool add_event_to(detail::RunData& d, std::string_view line, Take&& take_decisions, Error& error) {
@@ -287,6 +311,7 @@ bool add_event_to(detail::RunData& d, std::string_view line, Take&& take_decisio
   if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
   d.decisions.clear();
   // The stream contract: a late event is refused; held events are decided in time order.
+  PartTaker parts(d, take_decisions);
   bool ok = d.engine->submit(d.event, d.decisions, msg);
   if (d.journal) d.journal->event(line, ok);
   take_decisions();
@@ -369,6 +394,8 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
     if (d.parallel) return d.parallel->finish(decisions, error);
     d.decisions.clear();
     std::string msg;
+    auto take_all = [&] { take(d, decisions); };
+    PartTaker parts(d, take_all);
     bool ok = d.engine->finish(d.decisions, msg);
     if (d.journal) d.journal->finish(ok);
     take(d, decisions);
@@ -389,6 +416,8 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
     if (d.parallel) return d.parallel->finish(decisions, error, &at_micros);
     d.decisions.clear();
     std::string msg;
+    auto take_all = [&] { take(d, decisions); };
+    PartTaker parts(d, take_all);
     bool ok = d.engine->advance_to(at_micros, d.decisions, msg);
     if (d.journal) d.journal->advance(at_micros, ok);
     take(d, decisions);
@@ -493,6 +522,7 @@ bool Run::reload(const CompiledProgram& program, bool allow_program_change, std:
       return error = {ErrorKind::Input, "reload refused, the running program goes on: " + msg}, false;
     }
     d.engine = std::move(next);  // the old engine goes; then its program
+    d.bind_parts();
     d.program = program.data();
     decisions.insert(decisions.end(), std::make_move_iterator(fresh.begin()), std::make_move_iterator(fresh.end()));
     return true;
@@ -500,6 +530,10 @@ bool Run::reload(const CompiledProgram& program, bool allow_program_change, std:
     error = {ErrorKind::Internal, e.what()};
     return false;
   }
+}
+
+void Run::on_schedule_part(PartFn on_part) {
+  if (d_) d_->on_part = std::move(on_part);
 }
 
 bool Run::reload_enabled() const { return d_ && d_->journal; }

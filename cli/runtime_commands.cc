@@ -499,6 +499,22 @@ int cmd_run(int argc, char** argv) {
     if (o.state.empty()) return reported_lines < o.commit_every || commit();
     return run.pending_units() < o.commit_every || commit();
   };
+  // A scheduled instant's parts (crm::Run::on_schedule_part) are written as they come without a
+  // state, and with one committed and written once 16 x `commit_every` lines wait (a commit
+  // costs an fsync): the run's memory does not grow with an instant's audience, and a restart
+  // after a kill mid-instant resumes after the last committed part.
+  run.on_schedule_part([&] {
+    for (const auto& d : decisions) reported.append(d) += '\n';
+    reported_lines += decisions.size();
+    decisions.clear();
+    if (store_failed || out.failed()) return;
+    if (std::string state_error = run.state_error(); !state_error.empty()) {
+      state_failed(state_error);
+      return;
+    }
+    if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
+    if (o.state.empty() || reported_lines >= 16 * o.commit_every) commit();
+  });
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
   auto internal = [](const crm::Error& e) {
     std::cerr << "crm: internal error: " << e.message << "\n";

@@ -157,6 +157,16 @@ class Run {
   using RefusedFn = std::function<void(size_t line, const Error& error)>;
   bool replay(std::istream& events, const ReplayOptions& options, const DecisionsFn& on_decisions,
               const RefusedFn& on_refused, Error& error);
+  // A scheduled `at`/`every` instant decides every known user: it is decided and recorded in
+  // parts of a fixed number of users (docs/semantics.md, "Scheduled runs in parts"). Inside
+  // add_event (the std::string overloads), finish and advance_time, after each part but the
+  // last is recorded, its decision lines are appended to that call's output as the call itself
+  // appends them, and then `on_part` (when set) is called: it may commit() and report the lines
+  // it was given so far, as between two calls, so that memory does not grow with an instant's
+  // audience. Unset, the lines wait in the call's output until it returns. (The overloads with
+  // std::vector<Decision> fill the structs when the call returns. One thread: set_threads(1).)
+  using PartFn = std::function<void()>;
+  void on_schedule_part(PartFn on_part);
   // Counts a line the caller chose to skip after add_event refused it (`crm run
   // --on-error=skip`), under the reason `message` starts with (RunStats::skipped_by_reason).
   void skip_line(std::string_view message);

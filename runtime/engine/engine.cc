@@ -740,22 +740,47 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
       continue;
     }
     if (!scheduled) break;
-    const auto& s = p_.strategies[best];
-    std::string unit = Scheduler::unit_id(s, best_time);
-    if (!recorder_.replay_schedule(unit, out)) {
-      size_t first = out.size();
-      redemptions_.expire(best_time, out);
-      rules_.release(best_time, out);
-      if (!s.has_window || (best_time >= s.from && best_time < s.to))
-        for (std::string id; int64_t k : users_.order()) {
-          id.assign(users_.text(k));
-          rules_.decide(users_.at(k), id, nullptr, best_time, best, out);
-        }
-      std::string err;
-      record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
-    }
+    run_schedule(best, best_time, out);
     scheduler_.advance(best);
   }
+}
+
+// Parts are cut by a count of users in first-seen order, which a restart on the same input
+// rebuilds identically (restored grants wait for the stream to meet their user: restore_grant),
+// so the users after the last recorded part are exactly those not decided yet. Their ids carry
+// where they end rather than a part number, so a ledger cut with another part size resumes too.
+// Draws (`random`) are keyed by the run's own id, not the part's (decision_rules.cc, the draw).
+void Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out) {
+  const auto& s = p_.strategies[si];
+  const std::string unit = Scheduler::unit_id(s, at);
+  size_t from = 0;
+  for (uint64_t end : recorder_.schedule_parts(unit)) {
+    recorder_.replay_schedule(unit + '#' + std::to_string(end), out);
+    from = static_cast<size_t>(end);
+  }
+  if (recorder_.replay_schedule(unit, out)) return;
+  size_t first = out.size();
+  // Expiries and releases due at the instant open its first part (recorded with it).
+  if (from == 0) {
+    redemptions_.expire(at, out);
+    rules_.release(at, out);
+  }
+  std::string err;
+  if (!s.has_window || (at >= s.from && at < s.to)) {
+    std::string id;
+    size_t in_part = 0;
+    for (size_t i = from; i < users_.order().size(); ++i) {
+      const int64_t k = users_.order()[i];
+      id.assign(users_.text(k));
+      rules_.decide(users_.at(k), id, nullptr, at, si, out);
+      if (++in_part < users_per_part_ || i + 1 == users_.order().size()) continue;
+      record_unit({state::UnitKind::Schedule, unit + '#' + std::to_string(i + 1)}, nullptr, out, first, err);
+      if (part_sink_) part_sink_(out);
+      first = out.size();
+      in_part = 0;
+    }
+  }
+  record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }
 
 // The choice is computed once, when the watermark reaches the decision point; a unit already in

@@ -123,6 +123,19 @@ class Engine {
   // Runs `at`/`every` strategies and delayed triggers' timers due at or before `upto` that have
   // not run yet, in time order (a scheduled instant before a timer due at the same instant).
   void fire_schedules(int64_t upto, std::vector<Decision>& out);
+  // A scheduled instant decides every known user, in parts of users_per_part() users in
+  // first-seen order (docs/semantics.md, "Scheduled runs in parts"): each part but the last is
+  // recorded as its own unit, `schedule:NAME@MICROS#END` (END: the users decided through it),
+  // the last one under the run's own id `schedule:NAME@MICROS`, which marks the run complete.
+  // After each part but the last is recorded, `sink` (when set) is given the decisions so far
+  // (`out` of the call that runs the instant) to hand on, and may commit: so what an instant
+  // holds in memory does not grow with its audience. After a restart, the parts in the ledger are
+  // reported from it and deciding resumes after the last of them.
+  using PartSink = std::function<void(std::vector<Decision>& out)>;
+  void set_part_sink(PartSink sink) { part_sink_ = std::move(sink); }
+  static constexpr size_t kUsersPerPart = 16384;
+  void set_users_per_part(size_t n) { users_per_part_ = n ? n : 1; }  // tests: small parts
+  size_t users_per_part() const { return users_per_part_; }
 
   // Delayed triggers (docs/semantics.md, "Delayed triggers"): pending timers at most per user
   // and in all (0: no limit); an event that would arm one more is recorded as `rejected` with
@@ -263,6 +276,8 @@ class Engine {
   // A roll-out's decision point: one unit (`rollout:<strategy>@<micros>`) holding the choice and,
   // for an `at` strategy, its delivery to the rest of the audience then.
   void run_rollout(uint32_t si, std::vector<Decision>& out);
+  // Strategy si's scheduled run at `at`, in parts (see set_part_sink), or its record reported.
+  void run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out);
   // Records a unit's decisions; the roll-outs learn who is in which group from them.
   bool record_unit(const state::Unit& unit, Recorder::UnitRecord* slot, std::vector<Decision>& out, size_t first,
                    std::string& error);
@@ -310,6 +325,8 @@ class Engine {
   std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, int64_t> restored_held_;
 
   StreamOrder order_;  // the stream contract (see submit())
+  PartSink part_sink_;
+  size_t users_per_part_ = kUsersPerPart;
   uint32_t part_index_ = 0, part_count_ = 1;
   std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
 };

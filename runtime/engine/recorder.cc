@@ -36,7 +36,16 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   size_t events = 0;
   for (const auto& u : units) events += u.kind == state::UnitKind::Event;
   restored_.reserve(events);
-  for (const auto& u : units) units_of(u.kind).try_emplace(u.id, UnitRecord{0, 0, true, false});
+  for (const auto& u : units) {
+    units_of(u.kind).try_emplace(u.id, UnitRecord{0, 0, true, false});
+    // A part of a scheduled run: `schedule:NAME@MICROS#END` (strategy names have no `#`).
+    if (u.kind != state::UnitKind::Schedule) continue;
+    size_t hash = u.id.rfind('#');
+    if (hash == std::string::npos || hash + 1 == u.id.size() ||
+        u.id.find_first_not_of("0123456789", hash + 1) != std::string::npos)
+      continue;
+    schedule_parts_[u.id.substr(0, hash)].push_back(std::stoull(u.id.substr(hash + 1)));
+  }
   restored_unmet_ = restored_.size();
   auto name = [](const state::LedgerEntry& e) {
     return fmt::format("{}{}",

@@ -68,6 +68,13 @@ class Recorder {
   // Also the firing of a timer (kind Timer), decided before a restart.
   bool replay_schedule(const std::string& unit, std::vector<Decision>& out,
                        state::UnitKind kind = state::UnitKind::Schedule);
+  // The recorded parts of scheduled run `unit` (Engine::set_part_sink), as the users decided
+  // through each (the number after `#` in its id), in ledger order; empty when none.
+  const std::vector<uint64_t>& schedule_parts(const std::string& unit) const {
+    static const std::vector<uint64_t> none;
+    auto it = schedule_parts_.find(unit);
+    return it == schedule_parts_.end() ? none : it->second;
+  }
   // Whether a unit of this kind was completed (a timer that fired before a restart).
   bool completed(state::UnitKind kind, const std::string& unit) {
     const UnitRecord* r = units_of(kind).find(unit);
@@ -123,6 +130,8 @@ class Recorder {
   size_t restored_unmet_ = 0;
   int64_t window_ = kDefaultDedupWindow, width_ = 0;
   int64_t latest_ = INT64_MIN;  // the latest event time given to event_slot
+  // Parts of scheduled runs read at attach, by the run's id (a few per run of a large audience).
+  std::unordered_map<std::string, std::vector<uint64_t>> schedule_parts_;
   bool allow_program_change_ = false;
   std::vector<std::string> notices_;
   std::vector<state::LedgerEntry> replay_;
