@@ -145,6 +145,12 @@ class Run {
   using RefusedFn = std::function<void(size_t line, const Error& error)>;
   bool replay(std::istream& events, const ReplayOptions& options, const DecisionsFn& on_decisions,
               const RefusedFn& on_refused, Error& error);
+  // The same, with the decision lines handed on as bytes: `count` whole lines, each ending in
+  // '\n', exactly the lines (and the moments, and the order) on_decisions above is given, with
+  // no string per decision (`crm run` writes them out as they are). `lines` is valid during the call.
+  using DecisionBytesFn = std::function<bool(std::string_view lines, size_t count)>;
+  bool replay_bytes(std::istream& events, const ReplayOptions& options, const DecisionBytesFn& on_decisions,
+                    const RefusedFn& on_refused, Error& error);
   // Counts a line the caller chose to skip after add_event refused it (`crm run
   // --on-error=skip`), under the reason `message` starts with (RunStats::skipped_by_reason).
   void skip_line(std::string_view message);

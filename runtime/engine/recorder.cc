@@ -220,8 +220,9 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     return false;
   }
   int64_t first_seq = 0;
-  if (store_->append(unit, entries, first_seq, err)) {
-    UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
+  const size_t rows = entries.size();
+  if (store_->append_owned(unit, std::move(entries), first_seq, err)) {
+    UnitRecord r{first_seq, static_cast<uint32_t>(rows), true, true};
     if (slot) *slot = r;
     else units_of(unit.kind).insert_or_assign(unit.id, r);
     if (fresh_) for (size_t i = first; i < out.size(); ++i) fresh_->push_back(out[i].json);
