@@ -385,7 +385,7 @@ std::shared_ptr<ParallelRun::Group> ParallelRun::take_outputs() {
     g->bytes.clear();
     g->count = 0;
     g->error.clear();
-    g->done = false;
+    g->done = g->merged = false;
   }
   g->outputs.resize(workers_.size());
   for (size_t w = 0; w < workers_.size(); ++w) {
@@ -447,11 +447,12 @@ void ParallelRun::writer() {
         std::string err;
         if (!ledger_->write(g->units, err)) g->error = err.empty() ? "commit failed" : err;
       }
-      if (g->error.empty()) merge(g->outputs, g->bytes, g->count);
+      // With a ledger the writer is the busiest thread: the caller's thread merges (drain), and
+      // the rows are freed when the group is reused (take_outputs), not here.
+      if (g->error.empty() && !ledger_) merge(g->outputs, g->bytes, g->count), g->merged = true;
     } catch (const std::exception& e) {
       g->error = std::string("internal error: ") + e.what();
     }
-    g->units.clear();
     {
       std::lock_guard lk(wmu_);
       g->done = true;
@@ -477,6 +478,15 @@ bool ParallelRun::drain(bool all, const Run::DecisionBytesFn& on_decisions, Erro
       if (error_.empty()) error_ = g->error;
       error = {ErrorKind::State, g->error};
       return false;
+    }
+    if (!g->merged) {
+      try {
+        merge(g->outputs, g->bytes, g->count);
+      } catch (const std::exception& e) {
+        error = {ErrorKind::Internal, std::string("internal error: ") + e.what()};
+        return false;
+      }
+      g->merged = true;
     }
     if (on_decisions && g->count && !on_decisions(g->bytes, g->count)) {
       error = {ErrorKind::Input, "stopped: the decisions could not be handed on"};

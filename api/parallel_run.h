@@ -102,6 +102,7 @@ class ParallelRun {
     size_t count = 0;   // lines in `bytes`
     std::string error;
     bool done = false;
+    bool merged = false;  // `bytes` made: by the writer without a ledger, else by drain()
   };
   enum class Phase { Parse, Decide, Stop };
 
