@@ -13,6 +13,10 @@
 // appends each batch's units to the one ledger and commits them as one group while the workers
 // decide the next batch; a batch's decisions are handed to the caller only once their group is
 // durable, in input order (a line's decisions after the timers it released on other workers).
+// Each worker appends its decision lines to one buffer per batch (runs keyed by line, buffers
+// reused from batch to batch); they are merged into one buffer for the caller (Run::replay_bytes)
+// by the writer without a ledger, and by the caller's thread with one (the writer then only
+// appends and commits).
 #pragma once
 
 #include <condition_variable>
