@@ -5,6 +5,13 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <cerrno>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "runtime/engine/json_line.h"
 #include "runtime/vm/vm.h"
 #include "support/csv.h"
@@ -201,6 +208,7 @@ void ParallelRun::wait() {
 
 void ParallelRun::work(size_t w) {
   uint64_t seen = 0;
+  bool lowered = false;
   for (;;) {
     Phase phase;
     Batch* b;
@@ -212,6 +220,17 @@ void ParallelRun::work(size_t w) {
       phase = phase_, b = batch_, begin = begin_, end = end_;
     }
     if (phase == Phase::Stop) return;
+#ifdef __linux__
+    // With a ledger the one writer thread is the serial part: where it competes with the workers
+    // for a core it goes first (the workers run at a lower priority, this thread only).
+    if (!lowered && ledger_) {
+      lowered = true;
+      const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+      errno = 0;
+      int nice = getpriority(PRIO_PROCESS, tid);
+      if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(nice + 5, 19));
+    }
+#endif
     try {
       if (phase == Phase::Parse) parse(w, *b);
       else decide(w, *b, begin, end);
