@@ -5,6 +5,13 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <cerrno>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "runtime/engine/json_line.h"
 #include "runtime/vm/vm.h"
 #include "support/csv.h"
@@ -201,6 +208,7 @@ void ParallelRun::wait() {
 
 void ParallelRun::work(size_t w) {
   uint64_t seen = 0;
+  bool lowered = false;
   for (;;) {
     Phase phase;
     Batch* b;
@@ -212,6 +220,17 @@ void ParallelRun::work(size_t w) {
       phase = phase_, b = batch_, begin = begin_, end = end_;
     }
     if (phase == Phase::Stop) return;
+#ifdef __linux__
+    // With a ledger the one writer thread is the serial part: where it competes with the workers
+    // for a core it goes first (the workers run at a lower priority, this thread only).
+    if (!lowered && ledger_) {
+      lowered = true;
+      const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+      errno = 0;
+      int nice = getpriority(PRIO_PROCESS, tid);
+      if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(nice + 5, 19));
+    }
+#endif
     try {
       if (phase == Phase::Parse) parse(w, *b);
       else decide(w, *b, begin, end);
@@ -243,10 +262,22 @@ void ParallelRun::parse(size_t w, Batch& b) {
 }
 
 void ParallelRun::emit(Worker& wk, uint64_t key) {
-  for (auto& d : wk.decisions) {
-    wk.out.keys.push_back(key);
-    wk.out.lines.push_back(d.json.empty() ? wk.engine->decision_json(d) : std::move(d.json));
+  if (wk.decisions.empty()) return;
+  auto& out = wk.out;
+  const size_t mark = out.bytes.size();
+  try {
+    for (const auto& d : wk.decisions) {
+      wk.engine->append_decision_json(out.bytes, d);
+      out.bytes += '\n';
+    }
+  } catch (...) {
+    out.bytes.resize(mark);  // no line cut short
+    wk.decisions.clear();
+    throw;
   }
+  out.keys.push_back(key);
+  out.ends.push_back(out.bytes.size());
+  out.counts.push_back(uint32_t(wk.decisions.size()));
   wk.decisions.clear();
 }
 
@@ -362,30 +393,56 @@ void ParallelRun::count_skipped(std::string_view message) {
 
 void ParallelRun::skip_line(std::string_view message) { count_skipped(message); }
 
-std::vector<ParallelRun::Output> ParallelRun::take_outputs() {
-  std::vector<Output> out(workers_.size());
-  for (size_t w = 0; w < workers_.size(); ++w) out[w] = std::move(workers_[w].out), workers_[w].out = Output{};
-  return out;
+std::shared_ptr<ParallelRun::Group> ParallelRun::take_outputs() {
+  std::shared_ptr<Group> g;
+  if (spare_.empty()) {
+    g = std::make_shared<Group>();
+  } else {
+    g = std::move(spare_.back());
+    spare_.pop_back();
+    g->units.clear();
+    g->bytes.clear();
+    g->count = 0;
+    g->error.clear();
+    g->done = g->merged = false;
+  }
+  g->outputs.resize(workers_.size());
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    g->outputs[w].clear();
+    std::swap(g->outputs[w], workers_[w].out);
+  }
+  return g;
 }
 
 // Input order: by line; at one line, the timers it released (worker by worker), then its own.
-void ParallelRun::merge(std::vector<Output>& outputs, std::vector<std::string>& lines) {
+// A worker's runs are in increasing key order, one run per key.
+void ParallelRun::merge(std::vector<Output>& outputs, std::string& bytes, size_t& count) {
+  size_t total = bytes.size();
+  for (const auto& o : outputs) total += o.bytes.size();
+  bytes.reserve(total);
   std::vector<size_t> at(outputs.size(), 0);
   for (;;) {
     size_t best = SIZE_MAX;
     for (size_t w = 0; w < outputs.size(); ++w)
       if (at[w] < outputs[w].keys.size() && (best == SIZE_MAX || outputs[w].keys[at[w]] < outputs[best].keys[at[best]])) best = w;
     if (best == SIZE_MAX) return;
-    uint64_t key = outputs[best].keys[at[best]];
-    while (at[best] < outputs[best].keys.size() && outputs[best].keys[at[best]] == key)
-      lines.push_back(std::move(outputs[best].lines[at[best]++]));
+    auto& o = outputs[best];
+    // Every run of this worker before the next other worker's key, at once.
+    uint64_t limit = UINT64_MAX;
+    for (size_t w = 0; w < outputs.size(); ++w)
+      if (w != best && at[w] < outputs[w].keys.size()) limit = std::min(limit, outputs[w].keys[at[w]]);
+    size_t i = at[best];
+    const size_t from = i ? o.ends[i - 1] : 0;
+    do count += o.counts[i++];
+    while (i < o.keys.size() && o.keys[i] < limit);
+    bytes.append(o.bytes, from, o.ends[i - 1] - from);
+    at[best] = i;
   }
 }
 
 // ---- the writer --------------------------------------------------------------------------------
 
-void ParallelRun::hand(Group&& g) {
-  auto p = std::make_shared<Group>(std::move(g));
+void ParallelRun::hand(std::shared_ptr<Group> p) {
   {
     std::unique_lock lk(wmu_);
     // At most a few groups in flight: their decisions wait in memory until written.
@@ -409,12 +466,12 @@ void ParallelRun::writer() {
         std::string err;
         if (!ledger_->write(g->units, err)) g->error = err.empty() ? "commit failed" : err;
       }
-      if (g->error.empty()) merge(g->outputs, g->lines);
+      // With a ledger the writer is the busiest thread: the caller's thread merges (drain), and
+      // the rows are freed when the group is reused (take_outputs), not here.
+      if (g->error.empty() && !ledger_) merge(g->outputs, g->bytes, g->count), g->merged = true;
     } catch (const std::exception& e) {
       g->error = std::string("internal error: ") + e.what();
     }
-    g->units.clear();
-    g->outputs.clear();
     {
       std::lock_guard lk(wmu_);
       g->done = true;
@@ -424,7 +481,7 @@ void ParallelRun::writer() {
   }
 }
 
-bool ParallelRun::drain(bool all, const Run::DecisionsFn& on_decisions, Error& error) {
+bool ParallelRun::drain(bool all, const Run::DecisionBytesFn& on_decisions, Error& error) {
   for (;;) {
     std::shared_ptr<Group> g;
     {
@@ -441,16 +498,26 @@ bool ParallelRun::drain(bool all, const Run::DecisionsFn& on_decisions, Error& e
       error = {ErrorKind::State, g->error};
       return false;
     }
-    if (on_decisions && !g->lines.empty() && !on_decisions(g->lines)) {
+    if (!g->merged) {
+      try {
+        merge(g->outputs, g->bytes, g->count);
+      } catch (const std::exception& e) {
+        error = {ErrorKind::Internal, std::string("internal error: ") + e.what()};
+        return false;
+      }
+      g->merged = true;
+    }
+    if (on_decisions && g->count && !on_decisions(g->bytes, g->count)) {
       error = {ErrorKind::Input, "stopped: the decisions could not be handed on"};
       return false;
     }
+    if (spare_.size() < 4) spare_.push_back(std::move(g));  // its buffers for a later batch
   }
 }
 
 // ---- the stream --------------------------------------------------------------------------------
 
-bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const Run::DecisionsFn& on_decisions,
+bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const Run::DecisionBytesFn& on_decisions,
                          const Run::RefusedFn& on_refused, Error& error) {
   if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
@@ -513,10 +580,9 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
       std::lock_guard lk(mu_);
       internal = error_;
     }
-    Group g;
-    g.outputs = take_outputs();
-    if (ledger_) g.units = ledger_->take();
-    committed_units_ += g.units.size();
+    auto g = take_outputs();
+    if (ledger_) g->units = ledger_->take();
+    committed_units_ += g->units.size();
     hand(std::move(g));
     if (!internal.empty()) return error = {ErrorKind::Internal, internal}, false;
     for (auto& w : workers_)
@@ -546,8 +612,17 @@ bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& dec
   wait();
   Error refused;
   bool ok = run_batch(b, true, nullptr, refused, nullptr);
-  auto outputs = take_outputs();
-  merge(outputs, decisions);
+  auto g = take_outputs();
+  std::string bytes;
+  size_t count = 0;
+  merge(g->outputs, bytes, count);
+  for (auto& o : g->outputs) o.clear();
+  spare_.push_back(std::move(g));
+  for (size_t at = 0; at < bytes.size();) {
+    size_t nl = bytes.find('\n', at);
+    decisions.emplace_back(bytes, at, nl - at);
+    at = nl + 1;
+  }
   if (!error_.empty()) return error = {ErrorKind::Internal, error_}, false;
   if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
   if (!ok) return error = refused, false;

@@ -13,6 +13,10 @@
 // appends each batch's units to the one ledger and commits them as one group while the workers
 // decide the next batch; a batch's decisions are handed to the caller only once their group is
 // durable, in input order (a line's decisions after the timers it released on other workers).
+// Each worker appends its decision lines to one buffer per batch (runs keyed by line, buffers
+// reused from batch to batch); they are merged into one buffer for the caller (Run::replay_bytes)
+// by the writer without a ledger, and by the caller's thread with one (the writer then only
+// appends and commits).
 #pragma once
 
 #include <condition_variable>
@@ -56,7 +60,7 @@ class ParallelRun {
   bool load_profile(std::string_view line, std::string& error);
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
 
-  bool replay(std::istream& in, const ReplayOptions& options, const Run::DecisionsFn& on_decisions,
+  bool replay(std::istream& in, const ReplayOptions& options, const Run::DecisionBytesFn& on_decisions,
               const Run::RefusedFn& on_refused, Error& error);
   bool add_event(std::string_view line, std::vector<std::string>& decisions, Error& error);
   void skip_line(std::string_view message);
@@ -69,9 +73,15 @@ class ParallelRun {
   size_t pending_timers() const;
 
  private:
+  // A worker's decisions of one batch: its decision lines appended to one buffer (no string per
+  // decision), in runs of one key each: (line in batch << 1) | 1 for the line's own decisions,
+  // << 1 alone for the timers it released. Kept and reused from batch to batch.
   struct Output {
-    std::vector<uint64_t> keys;  // (line in batch << 1) | 1 for the line's own decisions, 0 for timers it released
-    std::vector<std::string> lines;
+    std::vector<uint64_t> keys;
+    std::vector<size_t> ends;     // per run: where its bytes end
+    std::vector<uint32_t> counts;  // per run: its lines
+    std::string bytes;
+    void clear() { keys.clear(), ends.clear(), counts.clear(), bytes.clear(); }
   };
   struct Batch {
     size_t n = 0;
@@ -96,9 +106,11 @@ class ParallelRun {
   struct Group {
     std::vector<Output> outputs;
     std::vector<state::GroupLedger::Pending> units;
-    std::vector<std::string> lines;  // merged, once written
+    std::string bytes;  // the decision lines merged in input order, once written
+    size_t count = 0;   // lines in `bytes`
     std::string error;
     bool done = false;
+    bool merged = false;  // `bytes` made: by the writer without a ledger, else by drain()
   };
   enum class Phase { Parse, Decide, Stop };
 
@@ -118,19 +130,21 @@ class ParallelRun {
   void work(size_t w);
   void parse(size_t w, Batch& b);
   void decide(size_t w, Batch& b, size_t begin, size_t end);
-  void emit(Worker& wk, uint64_t key);
+  static void emit(Worker& wk, uint64_t key);
   // Starts a phase on every worker; wait() until they are all done.
   void start(Phase phase, Batch* b, size_t begin = 0, size_t end = 0);
   void wait();
   // The lines of `b` decided; refusals reported in order. False when it stopped (stop mode).
   bool run_batch(Batch& b, bool stop_at_first_error, const Run::RefusedFn& on_refused, Error& error,
                  const std::function<void()>& meanwhile);
-  std::vector<Output> take_outputs();
-  static void merge(std::vector<Output>& outputs, std::vector<std::string>& lines);
-  void hand(Group&& g);
+  // A group to fill (a spare one, its buffers kept), with every worker's output of the batch
+  // decided last (each worker gets the group's cleared buffers in exchange).
+  std::shared_ptr<Group> take_outputs();
+  static void merge(std::vector<Output>& outputs, std::string& bytes, size_t& count);
+  void hand(std::shared_ptr<Group> g);
   void writer();
   // Hands the finished groups' decisions to `on_decisions` in order; `all`: waits for every group.
-  bool drain(bool all, const Run::DecisionsFn& on_decisions, Error& error);
+  bool drain(bool all, const Run::DecisionBytesFn& on_decisions, Error& error);
   void count_skipped(std::string_view message);
 
   std::shared_ptr<const ProgramData> program_;
@@ -165,6 +179,7 @@ class ParallelRun {
   size_t next_to_write_ = 0;                   // index into groups_ of the first unwritten
   bool stop_writer_ = false;
   std::thread writer_;
+  std::vector<std::shared_ptr<Group>> spare_;  // handed on and kept for their buffers (the caller's thread only)
 };
 
 }  // namespace crm::detail

@@ -569,6 +569,26 @@ RunStats Run::stats() const {
 
 bool Run::replay(std::istream& in, const ReplayOptions& options, const DecisionsFn& on_decisions,
                  const RefusedFn& on_refused, Error& error) {
+  // The bytes, cut into lines: one string per decision, for callers that want them so.
+  std::vector<std::string> lines;
+  DecisionBytesFn as_lines;
+  if (on_decisions)
+    as_lines = [&](std::string_view bytes, size_t count) {
+      lines.clear();
+      lines.reserve(count);
+      for (size_t at = 0; at < bytes.size();) {
+        size_t nl = bytes.find('\n', at);
+        if (nl == std::string_view::npos) nl = bytes.size();
+        lines.emplace_back(bytes.substr(at, nl - at));
+        at = nl + 1;
+      }
+      return on_decisions(lines);
+    };
+  return replay_bytes(in, options, as_lines, on_refused, error);
+}
+
+bool Run::replay_bytes(std::istream& in, const ReplayOptions& options, const DecisionBytesFn& on_decisions,
+                       const RefusedFn& on_refused, Error& error) {
   if (!d_) return error = no_program(), false;
   try {
     d_->started = d_->fed = true;
@@ -577,21 +597,23 @@ bool Run::replay(std::istream& in, const ReplayOptions& options, const Decisions
     // after the commit that covers them.
     support::LineReader reader(in);
     std::string line;
-    std::vector<std::string> decided;
+    std::string decided;
+    size_t count = 0;
     const size_t every = std::max<size_t>(1, options.batch_lines);
     auto durable = [&] {
       if (!commit(error)) return false;
-      if (!decided.empty() && on_decisions && !on_decisions(decided)) {
+      if (count && on_decisions && !on_decisions(decided, count)) {
         error = {ErrorKind::Input, "stopped: the decisions could not be handed on"};
         return false;
       }
       decided.clear();
+      count = 0;
       return true;
     };
     while (reader.next(line)) {
       if (line.empty()) continue;
       Error e;
-      bool ok = add_event(line, decided, e);
+      bool ok = add_event(line, decided, count, e);
       if (e.kind == ErrorKind::State || e.kind == ErrorKind::Internal) return error = e, false;
       if (!ok) {
         if (on_refused) on_refused(reader.line(), e);

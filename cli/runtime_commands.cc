@@ -570,11 +570,11 @@ int cmd_run(int argc, char** argv) {
     ro.batch_lines = o.commit_every;
     bool refused = false;
     crm::Error e;
-    ok = run.replay(
+    ok = run.replay_bytes(
         file.stream(), ro,
-        [&](std::vector<std::string>& lines) {
-          for (const auto& line : lines) out.stream() << line << '\n';
-          handed += lines.size();
+        [&](std::string_view lines, size_t count) {
+          out.stream().write(lines.data(), static_cast<std::streamsize>(lines.size()));
+          handed += count;
           if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
           return out.flush();
         },

@@ -157,6 +157,12 @@ class Run {
   using RefusedFn = std::function<void(size_t line, const Error& error)>;
   bool replay(std::istream& events, const ReplayOptions& options, const DecisionsFn& on_decisions,
               const RefusedFn& on_refused, Error& error);
+  // The same, with the decision lines handed on as bytes: `count` whole lines, each ending in
+  // '\n', exactly the lines (and the moments, and the order) on_decisions above is given, with
+  // no string per decision (`crm run` writes them out as they are). `lines` is valid during the call.
+  using DecisionBytesFn = std::function<bool(std::string_view lines, size_t count)>;
+  bool replay_bytes(std::istream& events, const ReplayOptions& options, const DecisionBytesFn& on_decisions,
+                    const RefusedFn& on_refused, Error& error);
   // A scheduled `at`/`every` instant decides every known user: it is decided and recorded in
   // parts of a fixed number of users (docs/semantics.md, "Scheduled runs in parts"). Inside
   // add_event (the std::string overloads), finish and advance_time, after each part but the

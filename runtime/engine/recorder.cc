@@ -288,8 +288,9 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     return false;
   }
   int64_t first_seq = 0;
-  if (store_->append(unit, entries, first_seq, err)) {
-    UnitRecord r{first_seq, static_cast<uint32_t>(entries.size()), true, true};
+  const size_t rows = entries.size();
+  if (store_->append_owned(unit, std::move(entries), first_seq, err)) {
+    UnitRecord r{first_seq, static_cast<uint32_t>(rows), true, true};
     if (slot) *slot = r;
     else if (unit.kind != state::UnitKind::Event) units_of(unit.kind).insert_or_assign(unit.id, r);
     else {

@@ -152,9 +152,13 @@ bool WorkerLedger::begin_program(const ProgramIdentity& program, std::string& er
   return g_.store_.begin_program(program, error);
 }
 
-bool WorkerLedger::append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string&) {
+bool WorkerLedger::append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
+  return append_owned(unit, std::vector<LedgerEntry>(entries), first_seq, error);
+}
+
+bool WorkerLedger::append_owned(const Unit& unit, std::vector<LedgerEntry>&& entries, int64_t& first_seq, std::string&) {
   first_seq = g_.next_.fetch_add(int64_t(entries.size()));
-  GroupLedger::Pending p{unit, entries, first_seq};
+  GroupLedger::Pending p{unit, std::move(entries), first_seq};
   for (size_t i = 0; i < p.entries.size(); ++i) p.entries[i].seq = first_seq + int64_t(i);
   pending_.push_back(std::move(p));
   return true;

@@ -71,6 +71,7 @@ class WorkerLedger : public StateStore {
   bool last_program(ProgramIdentity& out, std::string& error) override;
   bool begin_program(const ProgramIdentity& program, std::string& error) override;
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) override;
+  bool append_owned(const Unit& unit, std::vector<LedgerEntry>&& entries, int64_t& first_seq, std::string& error) override;
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override;
   // The group is committed by the runner (GroupLedger::write), never by one worker.
   bool commit(std::string&) override { return true; }

@@ -177,6 +177,12 @@ class StateStore {
   // position of the first decision (a unit's decisions are consecutive).
   virtual bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
                       std::string& error) = 0;
+  // The same for a caller that no longer needs `entries` (the engine's recorder): a store that
+  // keeps them for later (the threads' WorkerLedger) takes them without a copy.
+  virtual bool append_owned(const Unit& unit, std::vector<LedgerEntry>&& entries, int64_t& first_seq,
+                            std::string& error) {
+    return append(unit, entries, first_seq, error);
+  }
   // `count` decisions from position `first`, committed or in the current group: how a unit's
   // decisions are repeated, so the engine need not keep them in memory.
   virtual bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) = 0;

@@ -25,7 +25,11 @@ done
 "$crm" run "$here/threads.crm" --events "$tmp/events.jsonl" --threads 2 -q --state "sqlite:$tmp/l2.db" \
   --commit-every 300 -o "$tmp/tight2db.jsonl" 2>/dev/null
 
-for t in 2 4; do
+# The same with the SQLite ledger, in many groups (each batch's decisions handed on once its
+# group committed, merged from the workers' buffers): still one thread's bytes.
+"$crm" run "$tmp/wide.crm" --events "$tmp/events.jsonl" --threads 2 -q --state "sqlite:$tmp/w2.db" \
+  --commit-every 300 -o "$tmp/wide2db.jsonl" 2>/dev/null
+for t in 2 4 2db; do
   cmp "$tmp/wide1.jsonl" "$tmp/wide$t.jsonl" || { echo "FAIL: --threads $t decides differently without contention"; exit 1; }
 done
 python3 - "$tmp" <<'PY'

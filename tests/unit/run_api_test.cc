@@ -450,6 +450,62 @@ TEST(PublicApi, JitCodeCacheLoadsOnRestartWithTheSameDecisions) {
 
 }  // namespace
 
+// Run::replay_bytes (what `crm run` uses): the decision lines as bytes, chunk by chunk, are exactly
+// the lines replay() hands on as strings, with the count of lines in each chunk, on one thread and
+// on several (each worker's decisions appended to one buffer and merged in input order, with the
+// timers a line releases on other workers before its own); and several threads give one
+// thread's bytes here (no shared limit binds this program).
+TEST(RunApi, ReplayBytesAreTheReplayedLines) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::path(CRM_SOURCE_DIR) / "tests/golden/run/delayed_trigger";
+  auto out = crm::compile_files({base.string() + ".crm"});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  std::string one_thread;
+  for (size_t threads : {1, 2, 3}) {
+    for (size_t batch : {1, 4, 4096}) {
+      SCOPED_TRACE(testing::Message() << threads << " threads, batches of " << batch);
+      crm::ReplayOptions options;
+      options.batch_lines = batch;
+      crm::Error error;
+      std::string lines;
+      {
+        crm::Run run(out.program);
+        ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+        std::ifstream events(base.string() + ".events.jsonl");
+        ASSERT_TRUE(run.replay(events, options, [&](std::vector<std::string>& got) {
+          for (const auto& l : got) lines += l + "\n";
+          return true;
+        }, {}, error)) << error.message;
+      }
+      std::string bytes;
+      size_t chunks = 0, counted = 0;
+      {
+        crm::Run run(out.program);
+        ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+        std::ifstream events(base.string() + ".events.jsonl");
+        ASSERT_TRUE(run.replay_bytes(events, options, [&](std::string_view got, size_t count) {
+          EXPECT_FALSE(got.empty());
+          EXPECT_EQ(got.back(), '\n');
+          EXPECT_EQ(size_t(std::count(got.begin(), got.end(), '\n')), count);
+          bytes += got;
+          ++chunks, counted += count;
+          return true;
+        }, {}, error)) << error.message;
+      }
+      EXPECT_EQ(bytes, lines);
+      EXPECT_EQ(counted, size_t(std::count(lines.begin(), lines.end(), '\n')));
+      EXPECT_GE(counted, 8u);
+      if (threads > 1 && batch == 1) {  // one thread without a ledger hands everything on at the end
+        EXPECT_GT(chunks, 1u);
+      }
+      if (threads == 1 && batch == 4096) one_thread = bytes;
+      if (batch == 4096) {
+        EXPECT_EQ(bytes, one_thread);
+      }
+    }
+  }
+}
+
 // `crm run --threads` (docs/scaling.md, "Threads in one process"): every run golden whose program
 // threads support, replayed on 3 threads one line per batch (so no two threads race for the last
 // unit of a stock or of a paced share: tests/threads/differential.sh covers the races), gives the
