@@ -329,7 +329,8 @@ class Runtime {
   // (Input; it changes nothing). Ids must be unique within H: an id used again with a time
   // more than H after its first use is a new event. Memory holds about 1.5 H of event ids,
   // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
-  // then grows by about 64 bytes per event). Input when negative.
+  // then grows by about 64 bytes per event). Input when negative, or after the first profile or
+  // event (the window cannot change once ids are remembered; before or after open_state is fine).
   bool set_dedup_window(int64_t micros, Error& error);
   // Event ids the dedup window remembers now.
   size_t remembered_events() const;
