@@ -365,6 +365,8 @@ crm_status crm_runtime_new(const crm_program* program, const crm_runtime_options
   if (options) o = *options;
   if (o.allowed_lateness_micros < 0) return invalid("allowed_lateness_micros is negative");
   if (o.dedup_window_micros < 0) return invalid("dedup_window_micros is negative");
+  // 0 is the default (a zero-initialised struct, or a caller written before the field existed).
+  if (o.dedup_window_micros == 0) o.dedup_window_micros = 7LL * 86400 * 1000000;
   if (o.manual_commit && !o.ledger_path) return invalid("manual_commit needs a ledger_path");
   if (o.ledger_path && !*o.ledger_path) return invalid("ledger_path is empty");
   return guard([&] {

@@ -679,6 +679,9 @@ bool Runtime::set_dedup_window(int64_t micros, Error& error) {
   if (!d_) return error = {ErrorKind::Input, "no program"}, false;
   if (micros < 0) return error = {ErrorKind::Input, "the dedup window must not be negative"}, false;
   std::lock_guard lk(d_->mu);
+  // The remembered ids are kept in generations of the window's width: a window changed once
+  // ids are remembered would prune them by the wrong width (a retry decided twice).
+  if (d_->fed) return error = {ErrorKind::Input, "set_dedup_window must come before profiles and events"}, false;
   d_->engine->set_dedup_window(micros);
   return true;
 }

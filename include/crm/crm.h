@@ -43,8 +43,9 @@
 extern "C" {
 #endif
 
-/* The version of this C API's contract. Increased when a function changes incompatibly. */
-#define CRM_C_API_VERSION 1
+/* The version of this C API's contract. Increased when a function or a struct's layout changes
+ * incompatibly (2: crm_runtime_options gained dedup_window_micros). */
+#define CRM_C_API_VERSION 2
 
 /* ---- status codes ----------------------------------------------------------------------- */
 
@@ -209,7 +210,10 @@ typedef struct crm_runtime_options {
   /* The dedup window, in microseconds (docs/semantics.md, "Event order"): with a ledger, a
    * retried event id is answered from it while the event's time is at least the watermark
    * minus this; an older retry is refused as late (CRM_ERR_INPUT, nothing changes). Default
-   * 7 days (604800000000); INT64_MAX keeps every id; negative is CRM_ERR_INVALID_ARGUMENT. */
+   * 7 days (604800000000), also when 0 (a zero-initialised struct): a window of 0 cannot be
+   * asked for, use 1. INT64_MAX (or any value beyond the stream's span) keeps every id;
+   * negative is CRM_ERR_INVALID_ARGUMENT. Added in CRM_C_API_VERSION 2: the struct grew, so a
+   * caller built against version 1 must be rebuilt. */
   int64_t dedup_window_micros;
 } crm_runtime_options;
 /* Sets the defaults: in memory, commit on return, no program change, lateness 0, dedup window

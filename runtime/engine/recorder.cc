@@ -117,7 +117,11 @@ const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
   const uint64_t h = support::StringMap<UnitRecord>::hash(id);
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
     if (const UnitRecord* r = it->ids.find(id, h)) return r;
-  return restored_unmet_ > 0 ? restored_.find(id, h) : nullptr;
+  // An id read back from the ledger counts only until the replay meets it: from then on it lives
+  // in its time's generation, and is forgotten with it (a retry of it is then refused).
+  if (restored_unmet_ == 0) return nullptr;
+  const UnitRecord* r = restored_.find(id, h);
+  return r && !r->applied ? r : nullptr;
 }
 
 void Recorder::forget_event(const std::string& id) {

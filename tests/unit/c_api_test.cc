@@ -507,3 +507,31 @@ TEST(CApi, AProgramWithTheJitDecidesAsTheVm) {
   crm_program_free(native);
   crm_program_free(p);
 }
+
+// A zero-initialised crm_runtime_options (a caller that does not call crm_runtime_options_init,
+// or was written before dedup_window_micros existed) means the default window of 7 days, not
+// a window of 0: a retry 59 minutes late is answered from the ledger. A window set explicitly
+// shorter than that lateness refuses the retry.
+TEST(CApi, AZeroDedupWindowMeansTheDefault) {
+  crm_program* p = compile_demo();
+  const std::string late = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+  const std::string next = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T01:59:00Z","amount":70.5})";
+  for (int64_t window : {int64_t(0), int64_t(60'000'000)}) {
+    std::string path = ::testing::TempDir() + "c_api_dedup_" + std::to_string(window) + ".db";
+    std::filesystem::remove(path);
+    crm_runtime_options o;
+    std::memset(&o, 0, sizeof o);
+    o.ledger_path = path.c_str();
+    o.dedup_window_micros = window;
+    crm_runtime* rt = nullptr;
+    ASSERT_EQ(crm_runtime_new(p, &o, &rt), CRM_OK) << crm_last_error();
+    load_profile(rt);
+    crm_decisions_free(feed(rt, late));
+    crm_decisions_free(feed(rt, next));
+    crm_decisions* d = feed(rt, late, window == 0 ? CRM_OK : CRM_ERR_INPUT);  // the retry of e1
+    if (window != 0) EXPECT_NE(std::string(crm_last_error()).find("dedup window"), std::string::npos) << crm_last_error();
+    crm_decisions_free(d);
+    crm_runtime_free(rt);
+  }
+  crm_program_free(p);
+}

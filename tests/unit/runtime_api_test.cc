@@ -368,3 +368,30 @@ segment tagged = len(tags) > 0 or "vip" in tags
     EXPECT_FALSE(tagged.matched);
   }
 }
+
+// The dedup window is fixed once events flow: the remembered ids are kept in generations of the
+// window's width, so a narrower window set mid-stream would drop a generation too early and a
+// retry within the (new) window would be decided again. Refused, like Run::set_dedup_window;
+// the earlier window keeps answering the retry.
+TEST(RuntimeApi, TheDedupWindowCannotChangeAfterTheFirstEvent) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  const char* e1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+  const char* e2 = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})";
+  crm::Runtime rt(out.program);
+  crm::Error e;
+  ASSERT_TRUE(rt.set_dedup_window(INT64_MAX, e)) << e.message;
+  std::string err;
+  ASSERT_TRUE(rt.open_state("memory", err)) << err;
+  ASSERT_TRUE(rt.set_dedup_window(INT64_MAX, e)) << e.message;  // after open_state, before events: still fine
+  std::vector<std::string> first, again;
+  ASSERT_TRUE(rt.process_event(e1, first, err)) << err;
+  ASSERT_TRUE(rt.process_event(e2, first, err)) << err;
+  ASSERT_EQ(first.size(), 1u);  // e2 granted
+  EXPECT_FALSE(rt.set_dedup_window(3'600'000'000LL, e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input);
+  EXPECT_NE(e.message.find("before profiles and events"), std::string::npos) << e.message;
+  // e2 again, not late: answered from the ledger, never decided twice.
+  ASSERT_TRUE(rt.process_event(e2, again, err)) << err;
+  EXPECT_EQ(again, first);
+}

@@ -10,6 +10,8 @@ import decimal
 from ctypes import POINTER, Structure, byref, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 
 INT64_MIN = -(2 ** 63)
+# The CRM_C_API_VERSION whose struct layouts this module mirrors (include/crm/crm.h).
+C_API_VERSION = 2
 
 # crm_status
 OK, ERR_INVALID_ARGUMENT, ERR_BUFFER_TOO_SMALL, ERR_PROGRAM, ERR_INPUT, ERR_STATE, ERR_INTERNAL = range(7)
@@ -43,7 +45,7 @@ class _Decision(Structure):
 
 class _RuntimeOptions(Structure):
     _fields_ = [("ledger_path", c_char_p), ("manual_commit", c_int), ("allow_program_change", c_int),
-                ("allowed_lateness_micros", c_int64)]
+                ("allowed_lateness_micros", c_int64), ("dedup_window_micros", c_int64)]
 
 
 def _s(b):
@@ -110,6 +112,9 @@ class Crm:
             f.restype = res
             f.argtypes = args
         self.version = _s(lib.crm_version())
+        if lib.crm_api_version() != C_API_VERSION:
+            # The structs above would not match the library's: refuse rather than corrupt memory.
+            raise RuntimeError(f"libcrm has C API version {lib.crm_api_version()}, this module mirrors {C_API_VERSION}")
 
     def check(self, status, allow=()):
         if status != OK and status not in allow:
@@ -200,13 +205,15 @@ class Program:
     def serialize(self):
         return self.crm.text(self.crm.lib.crm_program_serialize, self._h)
 
-    def runtime(self, ledger_path=None, manual_commit=False, allowed_lateness_micros=0):
+    def runtime(self, ledger_path=None, manual_commit=False, allowed_lateness_micros=0, dedup_window_micros=0):
         o = _RuntimeOptions()
         self.crm.lib.crm_runtime_options_init(byref(o))
         if ledger_path:
             o.ledger_path = str(ledger_path).encode()
         o.manual_commit = int(manual_commit)
         o.allowed_lateness_micros = allowed_lateness_micros
+        if dedup_window_micros:  # 0: the default (7 days)
+            o.dedup_window_micros = dedup_window_micros
         out = c_void_p()
         self.crm.check(self.crm.lib.crm_runtime_new(self._h, byref(o), byref(out)))
         return Runtime(self.crm, out)
