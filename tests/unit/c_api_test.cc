@@ -529,7 +529,9 @@ TEST(CApi, AZeroDedupWindowMeansTheDefault) {
     crm_decisions_free(feed(rt, late));
     crm_decisions_free(feed(rt, next));
     crm_decisions* d = feed(rt, late, window == 0 ? CRM_OK : CRM_ERR_INPUT);  // the retry of e1
-    if (window != 0) EXPECT_NE(std::string(crm_last_error()).find("dedup window"), std::string::npos) << crm_last_error();
+    if (window != 0) {
+      EXPECT_NE(std::string(crm_last_error()).find("dedup window"), std::string::npos) << crm_last_error();
+    }
     crm_decisions_free(d);
     crm_runtime_free(rt);
   }
