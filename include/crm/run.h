@@ -111,7 +111,9 @@ class Run {
   // more than one, what threads do not support yet: scheduled `at`/`every` strategies, referral
   // grants, automatic roll-out (`rollout:`), an allowed lateness above 0 and a limit on all users' pending timers (set before
   // set_threads; set after it, the first event is refused). The decisions of several threads
-  // come in replay()'s documented order.
+  // come in replay()'s documented order. With a ledger open, on Linux, the worker threads
+  // crm starts lower their own scheduling priority by 5 (nice, capped at 19), so that the one
+  // ledger writer is not starved by them on a busy machine; the calling thread is unchanged.
   bool set_threads(size_t threads, Error& error);
   size_t threads() const;
   // What open_state accepted ("the ledger's strategies are all the same ..."), for the user.
