@@ -90,7 +90,9 @@ Result run(const Compiled& c, crm::state::MemoryStore& store, const std::vector<
     ++r.parts;
     if (kill_at && r.parts == kill_at) {
       std::string why;
-      if (commit_first) EXPECT_TRUE(e.commit(why)) << why;
+      if (commit_first) {
+        EXPECT_TRUE(e.commit(why)) << why;
+      }
       throw Killed{};
     }
   });
