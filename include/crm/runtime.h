@@ -326,8 +326,10 @@ class Runtime {
   // --dedup-window`): with a state open, the id of a decided event is remembered while the
   // event's time is at least the watermark minus H, so a retry of it is answered from the
   // ledger (never decided twice); an older retry, its id forgotten, is refused as a late event
-  // (Input; it changes nothing). Ids must never be reused: within H a reuse is a retry; beyond H
-  // it is decided as a new event and leaves a ledger that cannot be reloaded yet (known defect). Memory holds about 1.5 H of event ids,
+  // (Input; it changes nothing). Ids should never be reused: within H a reuse is a retry; beyond
+  // H (forgotten) it is decided as a new event and recorded as a unit of its own, which every
+  // later attach (restart, reload) keeps apart: a replay of the same input gives each use its
+  // own recorded decisions (docs/semantics.md, "Event order"). Memory holds about 1.5 H of event ids,
   // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
   // then grows by about 64 bytes per event). Input when negative, or after the first profile or
   // event (the window cannot change once ids are remembered; before or after open_state is fine).

@@ -269,7 +269,7 @@ void Engine::restore(const state::LedgerEntry& e) {
     std::string key = e.strategy + '\x1f' + (o == Outcome::Pending ? e.unit : e.timer);
     if (o == Outcome::Pending) {
       restored_timer_index_[key] = restored_timers_.size();
-      restored_timers_.push_back({s->second, e.unit, e.timer, e.granted_at});
+      restored_timers_.push_back({s->second, e.unit, e.timer, e.granted_at, e.at});
     } else if (auto it = restored_timer_index_.find(key); it != restored_timer_index_.end()) {
       restored_timers_[it->second].cancelled = true;
     }
@@ -376,7 +376,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
   // One lookup finds a recorded unit or makes the slot this one will be recorded in.
-  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id, ev.time);
+  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id, ev.user, ev.time);
   bool recorded = false;
   if (slot) {
     recorded = slot->decided;
@@ -395,8 +395,12 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     // restored from the ledger, so only the history aggregates are rebuilt here.
     slot->applied = true;
     if (auto f = fired_by_trigger_.find(ev.id); f != fired_by_trigger_.end()) {
-      for (auto [si, due] : f->second) timers_.arm({due, si, ev, true});
-      fired_by_trigger_.erase(f);
+      // The timers this use of the id armed (its time is theirs); another use's wait for it.
+      auto& fired = f->second;
+      auto mine = std::stable_partition(fired.begin(), fired.end(), [&](const FiredTimer& x) { return x.at != ev.time; });
+      for (auto it = mine; it != fired.end(); ++it) timers_.arm({it->due, it->strategy, ev, true});
+      fired.erase(mine, fired.end());
+      if (fired.empty()) fired_by_trigger_.erase(f);
     }
     return recorder_.report(*slot, out, err);
   }
@@ -411,7 +415,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // 1 day unless Visit`) cancels the earlier timer and then arms its own.
   if (timers_.any()) cancel_timers(ev, out);
   decide_candidates(u, ev, out);
-  return record_unit({state::UnitKind::Event, ev.id}, slot, out, first, err);
+  return record_unit({state::UnitKind::Event, ev.id, ev.user}, slot, out, first, err);
 }
 
 // The event's candidates in priority order; when one of them has `value:`, those that match are
@@ -507,12 +511,15 @@ void Engine::fire_timer(std::vector<Decision>& out) {
       it->second.decisions.assign(out.begin() + long(own), out.end());
     }
   std::string err;
-  record_unit({state::UnitKind::Timer, unit}, nullptr, out, first, err);
+  record_unit({state::UnitKind::Timer, unit, t.trigger.user}, nullptr, out, first, err);
 }
 
 // After the ledger is read: every armed, uncancelled timer waits again, from its copy of the
 // trigger event; one whose firing is in the ledger waits only to report it at its time.
 bool Engine::restore_timers(std::string& err) {
+  // A timer id recorded in n units (its trigger id used again): the first n armed timers with
+  // that id fired (timers of one id fire in the order they were armed, which is ledger order).
+  std::unordered_map<std::string, size_t> fired;
   for (auto& r : restored_timers_) {
     if (r.cancelled) continue;
     Timer t;
@@ -525,10 +532,12 @@ bool Engine::restore_timers(std::string& err) {
                         why.empty() ? "its event is not the strategy's trigger" : why);
       return false;
     }
-    if (recorder_.completed(state::UnitKind::Timer, Timers::unit_id(p_.strategies[r.strategy], r.trigger))) {
+    std::string id = Timers::unit_id(p_.strategies[r.strategy], r.trigger);
+    if (size_t& n = fired[id]; n < recorder_.completed(state::UnitKind::Timer, id)) {
       // Fired before the restart: nothing is pending. If the input is replayed, its trigger event
       // re-arms it to report the recorded decisions at `due`, where the first run reported them.
-      fired_by_trigger_[r.trigger].emplace_back(r.strategy, r.due);
+      ++n;
+      fired_by_trigger_[r.trigger].push_back({r.strategy, r.due, r.at});
       continue;
     }
     timers_.arm(std::move(t));

@@ -309,13 +309,20 @@ class Engine {
     uint32_t strategy;
     std::string trigger, json;
     int64_t due;
+    int64_t at;  // the trigger event's time
     bool cancelled = false;
   };
   std::vector<RestoredTimer> restored_timers_;
   std::unordered_map<std::string, size_t> restored_timer_index_;  // "<strategy>\x1f<trigger id>"
   // Timers that fired before a restart, by trigger event id: replaying that event re-arms them
-  // to report their recorded decisions at their time (as scheduled runs are reported).
-  std::unordered_map<std::string, std::vector<std::pair<uint32_t, int64_t>>> fired_by_trigger_;
+  // to report their recorded decisions at their time (as scheduled runs are reported). Each
+  // names its trigger event's time: an id used again (after the dedup window) re-arms, at each
+  // use, only the timers that use armed.
+  struct FiredTimer {
+    uint32_t strategy;
+    int64_t due, at;
+  };
+  std::unordered_map<std::string, std::vector<FiredTimer>> fired_by_trigger_;
   bool keep_fates_ = false;
   std::map<std::pair<std::string, uint32_t>, TimerFate> fates_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds

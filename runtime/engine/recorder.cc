@@ -36,8 +36,14 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   size_t events = 0;
   for (const auto& u : units) events += u.kind == state::UnitKind::Event;
   restored_.reserve(events);
+  bool several = false;
   for (const auto& u : units) {
-    units_of(u.kind).try_emplace(u.id, UnitRecord{0, 0, true, false});
+    bool added = false;
+    UnitRecord* rec = units_of(u.kind).try_emplace(u.id, UnitRecord{u.first, 0, true, false}, &added);
+    // An id used again: when both units record where they start (schema version 8), they are
+    // two units (collected below); a ledger that does not record it keeps one unit per id.
+    if (!added && u.kind != state::UnitKind::Schedule && u.first && rec->first) several = rec->more = true;
+    unnumbered_ |= u.first == 0;
     // A part of a scheduled run: `schedule:NAME@MICROS#END` (strategy names have no `#`).
     if (u.kind != state::UnitKind::Schedule) continue;
     size_t hash = u.id.rfind('#');
@@ -47,6 +53,16 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
     schedule_parts_[u.id.substr(0, hash)].push_back(std::stoull(u.id.substr(hash + 1)));
   }
   restored_unmet_ = restored_.size();
+  if (several)
+    for (const auto& u : units) {
+      if (u.kind == state::UnitKind::Schedule) continue;
+      const UnitRecord* rec = units_of(u.kind).find(u.id);
+      if (!rec->more) continue;
+      several_[size_t(u.kind)][u.id].push_back({UnitRecord{u.first, 0, true, false}, u.user});
+      restored_unmet_ += u.kind == state::UnitKind::Event;
+    }
+  // Each id in several units was counted once above, as one.
+  restored_unmet_ -= several_[size_t(state::UnitKind::Event)].size();
   auto name = [](const state::LedgerEntry& e) {
     return fmt::format("{}{}",
                        e.kind == state::UnitKind::Schedule ? "scheduled run "
@@ -63,7 +79,19 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
     }
     // A unit's decisions are consecutive rows: a restart repeats them as a range of rows, so
     // rows of another unit inside the range would be reported under this unit's id.
-    UnitRecord& rec = *found;
+    UnitRecord* in = found;
+    if (found->more) {
+      // Of the id's units, the last to start at or before this row.
+      in = nullptr;
+      for (auto& s : several_[size_t(e.kind)][e.unit])
+        if (s.record.first <= e.seq) in = &s.record;
+      if (!in || e.seq != in->first + int64_t(in->count)) {
+        err = fmt::format("ledger of {} is corrupt: decision row {} of {} is not where one of its units starts or continues",
+                          store->describe(), e.seq, name(e));
+        return false;
+      }
+    }
+    UnitRecord& rec = *in;
     if (rec.count && e.seq != rec.first + int64_t(rec.count)) {
       err = fmt::format("ledger of {} is corrupt: the decisions of {} are not consecutive (rows {} and {})", store->describe(),
                         name(e), rec.first + int64_t(rec.count) - 1, e.seq);
@@ -94,7 +122,7 @@ support::StringMap<Recorder::UnitRecord>& Recorder::generation(int64_t t) {
   return generations_.insert(it, Generation{start, {}})->ids;
 }
 
-Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
+Recorder::UnitRecord* Recorder::event_slot(const std::string& id, const std::string& user, int64_t t) {
   if (!store_) return nullptr;
   latest_ = std::max(latest_, t);
   const uint64_t h = support::StringMap<UnitRecord>::hash(id);  // once for every map asked
@@ -105,9 +133,33 @@ Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
       // Recorded before the restart and met again: from now on it lives (and expires) in its
       // time's generation; restored_ goes once every id in it was met.
       UnitRecord copy = *r;
-      r->applied = true;
-      if (--restored_unmet_ == 0) restored_ = {};
-      return generation(t).try_emplace(id, h, copy);
+      bool met = true;
+      if (r->more) {
+        // One of several units with this id: the user's next one, in ledger order (a unit that
+        // records no user is anyone's). None left: this use is decided afresh.
+        met = false;
+        size_t left = 0;
+        for (auto& s : several_[size_t(state::UnitKind::Event)][id]) {
+          if (!s.taken && !met && (s.user.empty() || s.user == user)) {
+            s.taken = met = true;
+            copy = s.record;
+            continue;
+          }
+          left += !s.taken;
+        }
+        if (met && left > 0) {
+          --restored_unmet_;  // never the last: this id has units still unmet
+          return generation(t).try_emplace(id, h, copy);
+        }
+      }
+      if (met) {
+        r->applied = true;
+        if (--restored_unmet_ == 0) {
+          restored_ = {};
+          several_[size_t(state::UnitKind::Event)].clear();
+        }
+        return generation(t).try_emplace(id, h, copy);
+      }
     }
   }
   return generation(t).try_emplace(id, h, UnitRecord{0, 0, false, false});
@@ -198,6 +250,21 @@ bool Recorder::check_program(state::StateStore& store, size_t recorded_units, st
 bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& out, state::UnitKind kind) {
   const UnitRecord* r = units_of(kind).find(unit);
   if (!r || !r->decided) return false;
+  if (r->more) {
+    // Several timer units with this id (its trigger id used again): they fired in ledger order,
+    // and the replay fires them in the same order.
+    auto it = several_[size_t(kind)].find(unit);
+    if (it != several_[size_t(kind)].end()) {
+      for (auto& s : it->second)
+        if (!s.taken) {
+          s.taken = true;
+          std::string err;
+          report(s.record, out, err);
+          return true;
+        }
+      return false;
+    }
+  }
   std::string err;
   report(*r, out, err);  // a failed read is store_error_, which stops the run
   return true;
@@ -296,7 +363,11 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
   if (store_->append_owned(unit, std::move(entries), first_seq, err)) {
     UnitRecord r{first_seq, static_cast<uint32_t>(rows), true, true};
     if (slot) *slot = r;
-    else if (unit.kind != state::UnitKind::Event) units_of(unit.kind).insert_or_assign(unit.id, r);
+    else if (unit.kind != state::UnitKind::Event) {
+      // A timer id read back in several units keeps them for the replay (replay_schedule).
+      const UnitRecord* old = units_of(unit.kind).find(unit.id);
+      if (!old || !old->more) units_of(unit.kind).insert_or_assign(unit.id, r);
+    }
     else {
       // An event recorded from outside the stream (record_decided): remembered at the time of
       // its latest decision, or at the latest event time seen when it has none.

@@ -26,11 +26,14 @@ class Recorder {
   // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
   // `applied`: an event unit whose event was folded into history in this run (a second arrival
   // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
-  // `decided` is false only in the slot of the unit being decided now.
+  // `decided` is false only in the slot of the unit being decided now. `more`: read back from a
+  // ledger where the id names several units (an id used again after the dedup window forgot
+  // it); this record then stands for all of them, and each is in several_ (see event_slot).
   struct UnitRecord {
     int64_t first;   // ledger position of its first decision
     uint32_t count;  // how many
     bool decided, applied;
+    bool more = false;
   };
 
   // Loads the store's ledger and checks its program. `on_store` is called once the store is
@@ -42,10 +45,13 @@ class Recorder {
   void allow_program_change(bool allow) { allow_program_change_ = allow; }
   const std::vector<std::string>& notices() const { return notices_; }
 
-  // The slot of event `id` at time `t`: found, or made undecided for the unit being decided
-  // now (null without a store: no id is remembered). forget() drops a slot made for an event
-  // refused.
-  UnitRecord* event_slot(const std::string& id, int64_t t);
+  // The slot of event `id` of `user` at time `t`: found, or made undecided for the unit being
+  // decided now (null without a store: no id is remembered). forget() drops a slot made for an
+  // event refused. An id the ledger holds in several units (read back at attach): the k-th
+  // use of it by `user` the stream meets (not a retry within the window) is given the k-th of
+  // those units decided for `user` (or for no recorded user), in ledger order; a use beyond
+  // them is decided afresh.
+  UnitRecord* event_slot(const std::string& id, const std::string& user, int64_t t);
   const UnitRecord* find_event(const std::string& id) const;
   void forget_event(const std::string& id);
 
@@ -65,7 +71,8 @@ class Recorder {
   // Appends a recorded unit's decisions (read back from the store) to `out`.
   bool report(const UnitRecord& r, std::vector<Decision>& out, std::string& error);
   // Reports the decisions of a scheduled run decided earlier (this run or a previous one); false if none.
-  // Also the firing of a timer (kind Timer), decided before a restart.
+  // Also the firing of a timer (kind Timer), decided before a restart: a timer id the ledger
+  // holds in several units (a trigger id used again) gives them in ledger order, one a call.
   bool replay_schedule(const std::string& unit, std::vector<Decision>& out,
                        state::UnitKind kind = state::UnitKind::Schedule);
   // The recorded parts of scheduled run `unit` (Engine::set_part_sink), as the users decided
@@ -75,10 +82,16 @@ class Recorder {
     auto it = schedule_parts_.find(unit);
     return it == schedule_parts_.end() ? none : it->second;
   }
-  // Whether a unit of this kind was completed (a timer that fired before a restart).
-  bool completed(state::UnitKind kind, const std::string& unit) {
+  // How many units of this kind and id were completed (a timer that fired before a restart:
+  // more than one when its trigger id was used again).
+  size_t completed(state::UnitKind kind, const std::string& unit) {
     const UnitRecord* r = units_of(kind).find(unit);
-    return r && r->decided;
+    if (!r || !r->decided) return 0;
+    // A ledger with units that do not record where they start (schema < 8) keeps one unit per
+    // id: every timer armed with the id is taken as fired, as before.
+    if (!r->more) return unnumbered_ ? SIZE_MAX : 1;
+    auto it = several_[size_t(kind)].find(unit);
+    return it == several_[size_t(kind)].end() ? 1 : it->second.size();
   }
   // Records a freshly decided unit (decisions out[first..]) in the store; sets each one's JSON.
   // `slot`: the unit's entry when the caller already has it.
@@ -127,7 +140,17 @@ class Recorder {
   // its time's generation; restored_ is freed as a whole once all of them were met.
   std::deque<Generation> generations_;
   support::StringMap<UnitRecord> restored_, schedule_units_, timer_units_;
-  size_t restored_unmet_ = 0;
+  // Ids the ledger holds in several units of one kind (by UnitKind; units with a recorded start,
+  // schema version 8): each unit, in ledger order, with its user and whether a use took it.
+  // Few or none: only an id used again after the dedup window forgot it.
+  struct Several {
+    UnitRecord record;
+    std::string user;
+    bool taken = false;
+  };
+  std::unordered_map<std::string, std::vector<Several>> several_[3];
+  bool unnumbered_ = false;  // the ledger has units recorded before schema version 8
+  size_t restored_unmet_ = 0;  // event units read back at attach that the stream has not met yet
   int64_t window_ = kDefaultDedupWindow, width_ = 0;
   int64_t latest_ = INT64_MIN;  // the latest event time given to event_slot
   // Parts of scheduled runs read at attach, by the run's id (a few per run of a large audience).

@@ -852,11 +852,11 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   // A ledger before version 6 has no `pool` column (read without the writer's lock, so it is
   // not migrated here): its grants drew on no pool.
   if (sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount, outcome, pool FROM crm_ledger WHERE outcome IN "
+                         "SELECT kind, unit, user, strategy, amount, outcome, pool, seq FROM crm_ledger WHERE outcome IN "
                          "('granted', 'held') ORDER BY seq",
                          -1, &s, nullptr) != SQLITE_OK &&
       sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount, outcome, NULL FROM crm_ledger WHERE outcome IN "
+                         "SELECT kind, unit, user, strategy, amount, outcome, NULL, seq FROM crm_ledger WHERE outcome IN "
                          "('granted', 'held') ORDER BY seq",
                          -1, &s, nullptr) != SQLITE_OK)
     return fail("cannot read");
@@ -875,10 +875,19 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     e.outcome = text(5);
     e.amount = sqlite3_column_int64(s, 4);
     e.pool = text(6);
+    e.seq = sqlite3_column_int64(s, 7);
     entries.push_back(std::move(e));
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return fail("cannot read");
+  // Where units start (schema version 8; an older ledger has no such column): two units with
+  // one id count their deliveries apart, as a restart does.
+  std::vector<Unit> units;
+  if (sqlite3_prepare_v2(db, "SELECT first_seq FROM crm_units WHERE first_seq IS NOT NULL", -1, &s, nullptr) == SQLITE_OK) {
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({UnitKind::Event, {}, {}, sqlite3_column_int64(s, 0)});
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail("cannot read");
+  }
   sqlite3_close(db);
   // The same count as a process's own restart (LocalQuotas::rebuild), per strategy.
   LocalQuotas q;
@@ -887,7 +896,7 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     names.emplace(e.strategy, q.handle(e.strategy));
     if (!e.pool.empty()) names.emplace(pool_counter(e.pool), q.handle(pool_counter(e.pool)));
   }
-  q.rebuild(entries);
+  q.rebuild(entries, &units);
   for (const auto& [name, h] : names) {
     Quota u = q.used(h);
     totals[name].deliveries += u.deliveries;

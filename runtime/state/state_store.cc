@@ -104,7 +104,7 @@ QuotaCheck LocalQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
 
 std::string pool_counter(std::string_view pool) { return "pool:" + std::string(pool); }
 
-void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
+void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries, const std::vector<Unit>* units) {
   for (auto& q : counters_) q.deliveries = 0, q.reserved = 0;
   auto add = [&](uint32_t h, int64_t deliveries, int64_t reserved) {
     counter(h).deliveries.fetch_add(deliveries, std::memory_order_relaxed);
@@ -112,8 +112,18 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
   };
   // A unit's decisions are contiguous and decide each (user, strategy) once, so a delivery's
   // grants are consecutive rows. A delivery from a pool counts in the pool's counters too.
+  // Where units start (known from schema version 8): two units with one id (an id used again
+  // after the dedup window) may be adjacent, and the second's grants are deliveries of their own.
+  std::vector<int64_t> starts;
+  if (units)
+    for (const auto& u : *units)
+      if (u.first) starts.push_back(u.first);
+  std::sort(starts.begin(), starts.end());
+  auto next_start = starts.begin();
   const LedgerEntry* last = nullptr;
+  bool crossed = false;  // a unit started after `last`
   for (const auto& e : entries) {
+    for (; next_start != starts.end() && *next_start <= e.seq; ++next_start) crossed = true;
     // A message held by quiet hours reserved its cost when it was held (its release row records none).
     // Its pool reserved it too.
     if (e.outcome == outcome::Held) {
@@ -123,24 +133,26 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries) {
     }
     if (e.outcome != outcome::Granted) continue;
     bool new_delivery =
-        !last || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
+        !last || crossed || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
     add(handle(e.strategy), new_delivery, e.amount);
     if (!e.pool.empty()) add(handle(pool_counter(e.pool)), new_delivery, e.amount);
     last = &e;
+    crossed = false;
   }
 }
 
 bool MemoryStore::load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string&) {
   entries = entries_;
   units = units_;
-  quotas_.rebuild(entries_);
+  quotas_.rebuild(entries_, &units_);
   return true;
 }
 
 bool MemoryStore::append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
                          std::string&) {
-  units_.push_back(unit);
   first_seq = static_cast<int64_t>(entries_.size()) + 1;
+  units_.push_back(unit);
+  units_.back().first = first_seq;
   for (const auto& e : entries) {
     entries_.push_back(e);
     entries_.back().seq = static_cast<int64_t>(entries_.size());
@@ -180,7 +192,9 @@ CREATE TABLE IF NOT EXISTS crm_units (
   seq  INTEGER PRIMARY KEY,
   unit TEXT NOT NULL,
   kind INTEGER NOT NULL DEFAULT 0,
-  program INTEGER
+  program INTEGER,
+  first_seq INTEGER,
+  user TEXT
 );
 CREATE TABLE IF NOT EXISTS crm_ledger (
   seq      INTEGER PRIMARY KEY,
@@ -213,7 +227,7 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '7');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '8');
 )";
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
@@ -285,6 +299,22 @@ BEGIN IMMEDIATE;
 ALTER TABLE crm_ledger ADD COLUMN rollout TEXT;
 UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';
 COMMIT;
+)";
+
+// Version 7 ledgers do not record where each unit starts in crm_ledger, nor its user: an id
+// named by two units (an event id used again after the dedup window forgot it) cannot be told
+// apart there. Their units keep NULL (not recorded) and are read as before: one unit per id.
+// (kSchema never recreates crm_units, so an older one lacks both columns; a ledger whose version
+// was set back by hand may have them already, and then only the version moves.)
+constexpr const char* kMigrateV7 = R"(
+BEGIN IMMEDIATE;
+ALTER TABLE crm_units ADD COLUMN first_seq INTEGER;
+ALTER TABLE crm_units ADD COLUMN user TEXT;
+UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';
+COMMIT;
+)";
+constexpr const char* kMigrateV7HasFirst = R"(
+UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';
 )";
 
 class SqliteStore : public StateStore {
@@ -395,13 +425,19 @@ class SqliteStore : public StateStore {
       if (!exec(kMigrateV6, error)) return false;
       version = "7";
     }
-    if (version != "7") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 7", path_, version);
+    if (version == "7") {
+      if (!exec(has_column("crm_units", "first_seq") ? kMigrateV7HasFirst : kMigrateV7, error)) return false;
+      version = "8";
+    }
+    if (version != "8") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 8", path_, version);
       return false;
     }
-    std::string many = "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)";
-    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?)";
-    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program) VALUES (?,?,?)", -1, &unit_stmt_, nullptr) !=
+    if (!next_position(error)) return false;
+    std::string many = "INSERT INTO crm_units (unit, kind, program, first_seq, user) VALUES (?,?,?,?,?)";
+    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?,?,?)";
+    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program, first_seq, user) VALUES (?,?,?,?,?)", -1,
+                           &unit_stmt_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_,
@@ -418,13 +454,25 @@ class SqliteStore : public StateStore {
     if (!exec("BEGIN", error)) return false;
     bool ok = read_all(entries, units, error);
     sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
-    if (ok) quotas_.rebuild(entries);
+    if (ok) quotas_.rebuild(entries, &units);
     return ok;
+  }
+
+  // The position the next decision will take (crm_ledger's rowid: the largest + 1): where a
+  // unit without decisions is said to start.
+  bool next_position(std::string& error) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT coalesce(max(seq), 0) + 1 FROM crm_ledger", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    if (sqlite3_step(s) == SQLITE_ROW) next_seq_ = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return true;
   }
 
   bool read_all(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT unit, kind, seq FROM crm_units ORDER BY seq", -1, &s, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, "SELECT unit, kind, seq, first_seq, user FROM crm_units ORDER BY seq", -1, &s, nullptr) !=
+        SQLITE_OK)
       return fail("cannot read", error);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -435,7 +483,7 @@ class SqliteStore : public StateStore {
         sqlite3_finalize(s);
         return foreign_row("unit", seq, "kind", value, error);
       }
-      units.push_back({kind(s, 1), text(s, 0)});
+      units.push_back({kind(s, 1), text(s, 0), text(s, 4), sqlite3_column_int64(s, 3)});
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
@@ -612,9 +660,13 @@ class SqliteStore : public StateStore {
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
     }
+    // A unit without decisions starts where the next one's decisions will.
+    if (entries.empty()) first_seq = next_seq_;
+    else next_seq_ = sqlite3_last_insert_rowid(db_) + 1;
     // Unit rows go in kUnitsPerInsert at a time (one statement step for many rows); the rest
     // before the group commits, in the same transaction.
     units_.push_back(unit);
+    units_.back().first = first_seq;
     return units_.size() < kUnitsPerInsert || write_units(error);
   }
 
@@ -623,13 +675,16 @@ class SqliteStore : public StateStore {
     sqlite3_bind_int(s, at + 1, int(u.kind));
     if (program_id_) sqlite3_bind_int64(s, at + 2, program_id_);
     else sqlite3_bind_null(s, at + 2);
+    sqlite3_bind_int64(s, at + 3, u.first);
+    if (u.user.empty()) sqlite3_bind_null(s, at + 4);
+    else sqlite3_bind_text(s, at + 4, u.user.data(), int(u.user.size()), SQLITE_STATIC);
   }
 
   bool write_units(std::string& error) {
     size_t i = 0;
     for (; units_.size() - i >= kUnitsPerInsert; i += kUnitsPerInsert) {
       sqlite3_reset(units_stmt_);
-      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(3 * k + 1), units_[i + k]);
+      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(5 * k + 1), units_[i + k]);
       if (sqlite3_step(units_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     for (; i < units_.size(); ++i) {
@@ -665,7 +720,7 @@ class SqliteStore : public StateStore {
     units_.clear();
     if (!in_tx_) return true;
     in_tx_ = false;
-    if (exec("ROLLBACK", error)) return true;
+    if (exec("ROLLBACK", error) && next_position(error)) return true;
     failed_ = error;
     return false;
   }
@@ -753,6 +808,7 @@ class SqliteStore : public StateStore {
   bool in_tx_ = false;
   int lock_fd_ = -1;
   int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
+  int64_t next_seq_ = 1;  // the position of the next decision appended
   int64_t program_id_ = 0, last_id_ = 0;  // crm_programs rows: of new units, and the latest recorded
   ProgramIdentity last_;
   std::string failed_;  // the first write or commit error: the store is unusable after it

@@ -36,9 +36,21 @@ enum class UnitKind : uint8_t { Event = 0, Schedule = 1, Timer = 2 };
 
 // One completed work unit: an event (id = the event's id) or a scheduled instant of a
 // strategy (id = "<strategy>@<micros>").
+// An id may name several units of one kind (an event id used again after the dedup window
+// forgot it: docs/semantics.md, "Event order"); they are told apart by where each starts.
 struct Unit {
+  Unit() = default;
+  Unit(UnitKind k, std::string i, std::string u = {}, int64_t f = 0)
+      : kind(k), id(std::move(i)), user(std::move(u)), first(f) {}
   UnitKind kind = UnitKind::Event;
   std::string id;
+  // The user the unit was decided for: an event's or a timer's trigger event's user; empty for a
+  // scheduled run, and for units recorded before schema version 8. Given to append(); read back.
+  std::string user;
+  // Set by load(): the ledger position of the unit's first decision, or (a unit without
+  // decisions) the position its first decision would have had; 0: not recorded (schema < 8).
+  // Ignored by append(), which numbers the unit itself.
+  int64_t first = 0;
   bool operator==(const Unit& o) const { return kind == o.kind && id == o.id; }
 };
 
@@ -130,8 +142,9 @@ class LocalQuotas : public Quotas {
   bool thread_safe() const override { return true; }
   // Recounts from a ledger: a delivery is one (unit, user, strategy) with at least one grant;
   // it counts in its strategy's counters and, when it drew from a pool, in the pool's.
-  // Not concurrent with reservations (a store calls it while it loads).
-  void rebuild(const std::vector<LedgerEntry>& entries);
+  // Not concurrent with reservations (a store calls it while it loads). `units` (as load()
+  // gives them): where units start, so two adjacent units with one id count apart.
+  void rebuild(const std::vector<LedgerEntry>& entries, const std::vector<Unit>* units = nullptr);
 
  private:
   struct Counter {

@@ -747,6 +747,8 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
            "ALTER TABLE crm_ledger DROP COLUMN pool;"  // nor the pool and arm columns of version 5
            "ALTER TABLE crm_ledger DROP COLUMN arm;"
            "ALTER TABLE crm_ledger DROP COLUMN rollout;"  // and the roll-out column of version 7
+           "ALTER TABLE crm_units DROP COLUMN first_seq;"  // and the unit starts of version 8
+           "ALTER TABLE crm_units DROP COLUMN user;"
            "UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';");
   Options o;
   o.state = "sqlite:" + db;
@@ -779,7 +781,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "7");  // and on to the current version
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "8");  // and on to the current version
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM crm_strategies WHERE split IS NULL", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);

@@ -534,7 +534,7 @@ TEST(Rollout, VersionSixLedgersAreMigrated) {
             SQLITE_OK)
       << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "7");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "8");
   EXPECT_GT(sqlite3_column_int64(s, 1), 0);
   EXPECT_EQ(sqlite3_column_int64(s, 2), 0);
   sqlite3_finalize(s);
