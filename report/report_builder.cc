@@ -395,6 +395,16 @@ struct Builder {
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
+    // Where units start (crm_units.first_seq, schema version 8; none before): a delivery ends at
+    // each, so two adjacent units with one id (an id used again after the dedup window) count two
+    // deliveries, as LocalQuotas::rebuild counts them when a run restarts.
+    std::vector<int64_t> starts;
+    if (sqlite3_prepare_v2(db, "SELECT first_seq FROM crm_units WHERE first_seq IS NOT NULL ORDER BY first_seq", -1, &st,
+                           nullptr) == SQLITE_OK)
+      while (sqlite3_step(st) == SQLITE_ROW) starts.push_back(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    st = nullptr;
+    size_t next_start = 0;
     // Ledgers before version 4 have no `arm` column: no A/B/n arms. A message's row says what it
     // cost in its record's `cost` (docs/semantics.md, "Message texts and costs"), and its
     // `amount` is that cost; `,"cost":` cannot occur inside a JSON string (its quotes would be
@@ -434,6 +444,10 @@ struct Builder {
     };
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       ++r.ledger_rows;
+      bool crossed = false;
+      for (const int64_t seq = sqlite3_column_int64(st, 14); next_start < starts.size() && starts[next_start] <= seq; ++next_start)
+        crossed = true;
+      if (crossed) last_strategy = kAll;  // a unit starts here: the delivery read ends
       std::string_view outcome_text = text(4);
       const Kind outcome = kind_of(outcome_text);
       const std::string_view reason_text = text(5);

@@ -328,8 +328,10 @@ class Runtime {
   // ledger (never decided twice); an older retry, its id forgotten, is refused as a late event
   // (Input; it changes nothing). Ids should never be reused: within H a reuse is a retry; beyond
   // H (forgotten) it is decided as a new event and recorded as a unit of its own, which every
-  // later attach (restart, reload) keeps apart: a replay of the same input gives each use its
-  // own recorded decisions (docs/semantics.md, "Event order"). Memory holds about 1.5 H of event ids,
+  // later attach (restart, reload) keeps apart: a replay of the input, or of its tail, gives
+  // each use the unit recorded with its event time (or the nearest within H), so its own
+  // recorded decisions (docs/semantics.md, "Event order"). The ledger is then of schema
+  // version 8, which an older crm does not open. Memory holds about 1.5 H of event ids,
   // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
   // then grows by about 64 bytes per event). Input when negative, or after the first profile or
   // event (the window cannot change once ids are remembered; before or after open_state is fine).

@@ -266,7 +266,10 @@ void Engine::restore(const state::LedgerEntry& e) {
   if (o == Outcome::Pending || o == Outcome::Cancelled) {
     auto s = strategy_of_.find(e.strategy);
     if (s == strategy_of_.end() || p_.strategies[s->second].delay <= 0) return;
-    std::string key = e.strategy + '\x1f' + (o == Outcome::Pending ? e.unit : e.timer);
+    // By strategy, trigger id and due time (a `cancelled` row names its timer's due time, as the
+    // `pending` row that armed it): a trigger id used again (after the dedup window) arms a
+    // timer of its own at each use, and a cancellation is of one of them.
+    std::string key = fmt::format("{}\x1f{}\x1f{}", e.strategy, o == Outcome::Pending ? e.unit : e.timer, e.granted_at);
     if (o == Outcome::Pending) {
       restored_timer_index_[key] = restored_timers_.size();
       restored_timers_.push_back({s->second, e.unit, e.timer, e.granted_at, e.at});
@@ -376,7 +379,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // With a state store attached, event ids are idempotent: the same id again (a retried
   // delivery) gets the same decisions and changes nothing. Without one, no id is remembered.
   // One lookup finds a recorded unit or makes the slot this one will be recorded in.
-  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id, ev.user, ev.time);
+  Recorder::UnitRecord* slot = recorder_.event_slot(ev.id, ev.time);
   bool recorded = false;
   if (slot) {
     recorded = slot->decided;
@@ -415,7 +418,7 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   // 1 day unless Visit`) cancels the earlier timer and then arms its own.
   if (timers_.any()) cancel_timers(ev, out);
   decide_candidates(u, ev, out);
-  return record_unit({state::UnitKind::Event, ev.id, ev.user}, slot, out, first, err);
+  return record_unit({state::UnitKind::Event, ev.id, ev.time}, slot, out, first, err);
 }
 
 // The event's candidates in priority order; when one of them has `value:`, those that match are
@@ -511,7 +514,7 @@ void Engine::fire_timer(std::vector<Decision>& out) {
       it->second.decisions.assign(out.begin() + long(own), out.end());
     }
   std::string err;
-  record_unit({state::UnitKind::Timer, unit, t.trigger.user}, nullptr, out, first, err);
+  record_unit({state::UnitKind::Timer, unit, t.trigger.time}, nullptr, out, first, err);
 }
 
 // After the ledger is read: every armed, uncancelled timer waits again, from its copy of the

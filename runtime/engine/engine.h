@@ -313,7 +313,7 @@ class Engine {
     bool cancelled = false;
   };
   std::vector<RestoredTimer> restored_timers_;
-  std::unordered_map<std::string, size_t> restored_timer_index_;  // "<strategy>\x1f<trigger id>"
+  std::unordered_map<std::string, size_t> restored_timer_index_;  // "<strategy>\x1f<trigger id>\x1f<due>"
   // Timers that fired before a restart, by trigger event id: replaying that event re-arms them
   // to report their recorded decisions at their time (as scheduled runs are reported). Each
   // names its trigger event's time: an id used again (after the dedup window) re-arms, at each

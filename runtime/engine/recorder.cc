@@ -40,10 +40,13 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   for (const auto& u : units) {
     bool added = false;
     UnitRecord* rec = units_of(u.kind).try_emplace(u.id, UnitRecord{u.first, 0, true, false}, &added);
-    // An id used again: when both units record where they start (schema version 8), they are
-    // two units (collected below); a ledger that does not record it keeps one unit per id.
-    if (!added && u.kind != state::UnitKind::Schedule && u.first && rec->first) several = rec->more = true;
-    unnumbered_ |= u.first == 0;
+    // An id used again: a unit that records where it starts (schema version 8) is a unit of its
+    // own (collected below). Units that do not (recorded before version 8) precede all that do,
+    // and cannot be told apart from each other: they stay one unit (`merged`), as before.
+    if (!added && u.kind != state::UnitKind::Schedule) {
+      if (u.first) several = rec->more = true;
+      else rec->merged = true;
+    }
     // A part of a scheduled run: `schedule:NAME@MICROS#END` (strategy names have no `#`).
     if (u.kind != state::UnitKind::Schedule) continue;
     size_t hash = u.id.rfind('#');
@@ -58,7 +61,11 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
       if (u.kind == state::UnitKind::Schedule) continue;
       const UnitRecord* rec = units_of(u.kind).find(u.id);
       if (!rec->more) continue;
-      several_[size_t(u.kind)][u.id].push_back({UnitRecord{u.first, 0, true, false}, u.user});
+      auto& list = several_[size_t(u.kind)][u.id];
+      // The id's unrecorded units (before version 8) are one: its first, with every row before
+      // the first recorded start.
+      if (!u.first && !list.empty()) continue;
+      list.push_back({UnitRecord{u.first, 0, true, false}, u.at});
       restored_unmet_ += u.kind == state::UnitKind::Event;
     }
   // Each id in several units was counted once above, as one.
@@ -81,11 +88,12 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
     // rows of another unit inside the range would be reported under this unit's id.
     UnitRecord* in = found;
     if (found->more) {
-      // Of the id's units, the last to start at or before this row.
+      // Of the id's units, the last to start at or before this row (an unrecorded start, 0,
+      // is before every row: that unit takes the rows before the first recorded start).
       in = nullptr;
       for (auto& s : several_[size_t(e.kind)][e.unit])
         if (s.record.first <= e.seq) in = &s.record;
-      if (!in || e.seq != in->first + int64_t(in->count)) {
+      if (!in || ((in->count || in->first) && e.seq != in->first + int64_t(in->count))) {
         err = fmt::format("ledger of {} is corrupt: decision row {} of {} is not where one of its units starts or continues",
                           store->describe(), e.seq, name(e));
         return false;
@@ -122,47 +130,74 @@ support::StringMap<Recorder::UnitRecord>& Recorder::generation(int64_t t) {
   return generations_.insert(it, Generation{start, {}})->ids;
 }
 
-Recorder::UnitRecord* Recorder::event_slot(const std::string& id, const std::string& user, int64_t t) {
+Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
   if (!store_) return nullptr;
   latest_ = std::max(latest_, t);
   const uint64_t h = support::StringMap<UnitRecord>::hash(id);  // once for every map asked
+  UnitRecord taken;
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
-    if (UnitRecord* r = it->ids.find(id, h)) return r;
-  if (restored_unmet_ > 0) {
-    if (UnitRecord* r = restored_.find(id, h); r && !r->applied) {
-      // Recorded before the restart and met again: from now on it lives (and expires) in its
-      // time's generation; restored_ goes once every id in it was met.
-      UnitRecord copy = *r;
-      bool met = true;
-      if (r->more) {
-        // One of several units with this id: the user's next one, in ledger order (a unit that
-        // records no user is anyone's). None left: this use is decided afresh.
-        met = false;
-        size_t left = 0;
-        for (auto& s : several_[size_t(state::UnitKind::Event)][id]) {
-          if (!s.taken && !met && (s.user.empty() || s.user == user)) {
-            s.taken = met = true;
-            copy = s.record;
-            continue;
-          }
-          left += !s.taken;
-        }
-        if (met && left > 0) {
-          --restored_unmet_;  // never the last: this id has units still unmet
-          return generation(t).try_emplace(id, h, copy);
-        }
+    if (UnitRecord* r = it->ids.find(id, h)) {
+      // A unit of an id read back in several, taken by a use at another time: a line at the
+      // exact time of another of its units is that use (redelivered lines in another order).
+      if (r->more && restored_unmet_ > 0 && take_unit(id, h, t, true, taken)) {
+        bool added = false;
+        UnitRecord* g = generation(t).try_emplace(id, h, taken, &added);
+        if (!added) *g = taken;
+        return g;
       }
-      if (met) {
-        r->applied = true;
-        if (--restored_unmet_ == 0) {
-          restored_ = {};
-          several_[size_t(state::UnitKind::Event)].clear();
-        }
-        return generation(t).try_emplace(id, h, copy);
-      }
+      return r;
     }
-  }
+  // Recorded before the restart and met again: from now on it lives (and expires) in its
+  // time's generation.
+  if (restored_unmet_ > 0 && take_unit(id, h, t, false, taken)) return generation(t).try_emplace(id, h, taken);
   return generation(t).try_emplace(id, h, UnitRecord{0, 0, false, false});
+}
+
+bool Recorder::take_unit(const std::string& id, uint64_t h, int64_t t, bool exact, UnitRecord& out) {
+  UnitRecord* r = restored_.find(id, h);
+  if (!r || r->applied) return false;
+  if (!r->more) {
+    if (exact) return false;
+    out = *r;
+    r->applied = true;
+  } else {
+    // One of several units with this id (see event_slot in recorder.h): by its event's time.
+    auto& list = several_[size_t(state::UnitKind::Event)][id];
+    Several* pick = nullptr;
+    for (auto& s : list)
+      if (!s.taken && s.at == t) {
+        pick = &s;
+        break;
+      }
+    if (!pick && !exact) {
+      // A retry with another timestamp: the nearest unit within the window.
+      int64_t best = 0;
+      for (auto& s : list) {
+        if (s.taken || s.at == state::Unit::kNoTime) continue;
+        const int64_t d = s.at > t ? s.at - t : t - s.at;
+        if (d <= window_ && (!pick || d < best)) pick = &s, best = d;
+      }
+      if (!pick)
+        for (auto& s : list)
+          if (!s.taken && s.at == state::Unit::kNoTime) {
+            pick = &s;  // recorded before schema version 8: the id's first use
+            break;
+          }
+    }
+    if (!pick) return false;  // none left for this use: it is decided afresh
+    pick->taken = true;
+    out = pick->record;
+    out.more = true;  // in its generation: another of the id's units may still be taken (above)
+    size_t left = 0;
+    for (const auto& s : list) left += !s.taken;
+    if (left == 0) r->applied = true;
+  }
+  // restored_ goes once every unit in it was met.
+  if (--restored_unmet_ == 0) {
+    restored_ = {};
+    several_[size_t(state::UnitKind::Event)].clear();
+  }
+  return true;
 }
 
 const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {

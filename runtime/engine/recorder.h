@@ -28,12 +28,16 @@ class Recorder {
   // of its id is a duplicate); units recorded by an earlier run are replayed once, then applied.
   // `decided` is false only in the slot of the unit being decided now. `more`: read back from a
   // ledger where the id names several units (an id used again after the dedup window forgot
-  // it); this record then stands for all of them, and each is in several_ (see event_slot).
+  // it); the record in restored_ then stands for all of them, each is in several_ (see
+  // event_slot), and a record in a generation that was taken from them has it too.
   struct UnitRecord {
     int64_t first;   // ledger position of its first decision
     uint32_t count;  // how many
     bool decided, applied;
     bool more = false;
+    // Read back from a ledger where the id names several units recorded before schema version 8
+    // (which cannot be told apart): they stay one.
+    bool merged = false;
   };
 
   // Loads the store's ledger and checks its program. `on_store` is called once the store is
@@ -45,13 +49,16 @@ class Recorder {
   void allow_program_change(bool allow) { allow_program_change_ = allow; }
   const std::vector<std::string>& notices() const { return notices_; }
 
-  // The slot of event `id` of `user` at time `t`: found, or made undecided for the unit being
-  // decided now (null without a store: no id is remembered). forget() drops a slot made for an
-  // event refused. An id the ledger holds in several units (read back at attach): the k-th
-  // use of it by `user` the stream meets (not a retry within the window) is given the k-th of
-  // those units decided for `user` (or for no recorded user), in ledger order; a use beyond
-  // them is decided afresh.
-  UnitRecord* event_slot(const std::string& id, const std::string& user, int64_t t);
+  // The slot of event `id` at time `t`: found, or made undecided for the unit being decided
+  // now (null without a store: no id is remembered). forget() drops a slot made for an event
+  // refused. An id the ledger holds in several units (read back at attach; an id used again
+  // after the dedup window): a use not remembered in the window takes the not yet taken unit
+  // of the id whose event time is `t`, else the nearest one within the window of `t` (a retry
+  // with another timestamp), else the id's unit recorded before schema version 8 (no time; the
+  // id's first use); none: it is decided afresh. A line whose id is remembered in the window is
+  // a retry, unless its time is exactly that of one of the id's units not taken yet (lines
+  // redelivered in another order): it takes that one.
+  UnitRecord* event_slot(const std::string& id, int64_t t);
   const UnitRecord* find_event(const std::string& id) const;
   void forget_event(const std::string& id);
 
@@ -87,9 +94,9 @@ class Recorder {
   size_t completed(state::UnitKind kind, const std::string& unit) {
     const UnitRecord* r = units_of(kind).find(unit);
     if (!r || !r->decided) return 0;
-    // A ledger with units that do not record where they start (schema < 8) keeps one unit per
-    // id: every timer armed with the id is taken as fired, as before.
-    if (!r->more) return unnumbered_ ? SIZE_MAX : 1;
+    // Units of the id that do not record where they start (schema < 8) stay one: every timer
+    // armed with the id is taken as fired, as before.
+    if (!r->more) return r->merged ? SIZE_MAX : 1;
     auto it = several_[size_t(kind)].find(unit);
     return it == several_[size_t(kind)].end() ? 1 : it->second.size();
   }
@@ -125,6 +132,9 @@ class Recorder {
     int64_t start;
     support::StringMap<UnitRecord> ids;
   };
+  // Takes for a use of `id` at `t` the unit read back at attach that event_slot says (only one
+  // of time `t` when `exact`): false when none is left for it.
+  bool take_unit(const std::string& id, uint64_t h, int64_t t, bool exact, UnitRecord& out);
   support::StringMap<UnitRecord>& generation(int64_t t);
 
   const bytecode::Program& p_;
@@ -141,15 +151,14 @@ class Recorder {
   std::deque<Generation> generations_;
   support::StringMap<UnitRecord> restored_, schedule_units_, timer_units_;
   // Ids the ledger holds in several units of one kind (by UnitKind; units with a recorded start,
-  // schema version 8): each unit, in ledger order, with its user and whether a use took it.
+  // schema version 8): each unit, in ledger order, with its event's time and whether a use took it.
   // Few or none: only an id used again after the dedup window forgot it.
   struct Several {
     UnitRecord record;
-    std::string user;
+    int64_t at;  // state::Unit::kNoTime: recorded before schema version 8
     bool taken = false;
   };
   std::unordered_map<std::string, std::vector<Several>> several_[3];
-  bool unnumbered_ = false;  // the ledger has units recorded before schema version 8
   size_t restored_unmet_ = 0;  // event units read back at attach that the stream has not met yet
   int64_t window_ = kDefaultDedupWindow, width_ = 0;
   int64_t latest_ = INT64_MIN;  // the latest event time given to event_slot

@@ -884,7 +884,7 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   // one id count their deliveries apart, as a restart does.
   std::vector<Unit> units;
   if (sqlite3_prepare_v2(db, "SELECT first_seq FROM crm_units WHERE first_seq IS NOT NULL", -1, &s, nullptr) == SQLITE_OK) {
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({UnitKind::Event, {}, {}, sqlite3_column_int64(s, 0)});
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({UnitKind::Event, {}, Unit::kNoTime, sqlite3_column_int64(s, 0)});
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read");
   }

@@ -194,7 +194,7 @@ CREATE TABLE IF NOT EXISTS crm_units (
   kind INTEGER NOT NULL DEFAULT 0,
   program INTEGER,
   first_seq INTEGER,
-  user TEXT
+  at INTEGER
 );
 CREATE TABLE IF NOT EXISTS crm_ledger (
   seq      INTEGER PRIMARY KEY,
@@ -301,21 +301,16 @@ UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';
 COMMIT;
 )";
 
-// Version 7 ledgers do not record where each unit starts in crm_ledger, nor its user: an id
-// named by two units (an event id used again after the dedup window forgot it) cannot be told
-// apart there. Their units keep NULL (not recorded) and are read as before: one unit per id.
-// (kSchema never recreates crm_units, so an older one lacks both columns; a ledger whose version
-// was set back by hand may have them already, and then only the version moves.)
-constexpr const char* kMigrateV7 = R"(
-BEGIN IMMEDIATE;
-ALTER TABLE crm_units ADD COLUMN first_seq INTEGER;
-ALTER TABLE crm_units ADD COLUMN user TEXT;
-UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';
-COMMIT;
-)";
-constexpr const char* kMigrateV7HasFirst = R"(
-UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';
-)";
+// Version 7 ledgers do not record where each unit starts in crm_ledger, nor its event's time:
+// an id named by two units (an event id used again after the dedup window forgot it) cannot be
+// told apart there. Their units keep NULL (not recorded): an id's unrecorded unit is its first
+// (Recorder::attach). kSchema never recreates crm_units, so an older one lacks both columns; a
+// ledger whose version was set back by hand may have either already, and only the missing ones
+// are added (kMigrateV7 is built from these).
+constexpr const char* kMigrateV7Begin = "BEGIN IMMEDIATE;\n";
+constexpr const char* kMigrateV7First = "ALTER TABLE crm_units ADD COLUMN first_seq INTEGER;\n";
+constexpr const char* kMigrateV7At = "ALTER TABLE crm_units ADD COLUMN at INTEGER;\n";
+constexpr const char* kMigrateV7End = "UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';\nCOMMIT;\n";
 
 class SqliteStore : public StateStore {
  public:
@@ -426,7 +421,10 @@ class SqliteStore : public StateStore {
       version = "7";
     }
     if (version == "7") {
-      if (!exec(has_column("crm_units", "first_seq") ? kMigrateV7HasFirst : kMigrateV7, error)) return false;
+      std::string migrate = kMigrateV7Begin;
+      if (!has_column("crm_units", "first_seq")) migrate += kMigrateV7First;
+      if (!has_column("crm_units", "at")) migrate += kMigrateV7At;
+      if (!exec((migrate + kMigrateV7End).c_str(), error)) return false;
       version = "8";
     }
     if (version != "8") {
@@ -434,9 +432,9 @@ class SqliteStore : public StateStore {
       return false;
     }
     if (!next_position(error)) return false;
-    std::string many = "INSERT INTO crm_units (unit, kind, program, first_seq, user) VALUES (?,?,?,?,?)";
+    std::string many = "INSERT INTO crm_units (unit, kind, program, first_seq, at) VALUES (?,?,?,?,?)";
     for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?,?,?)";
-    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program, first_seq, user) VALUES (?,?,?,?,?)", -1,
+    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program, first_seq, at) VALUES (?,?,?,?,?)", -1,
                            &unit_stmt_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
@@ -471,7 +469,7 @@ class SqliteStore : public StateStore {
 
   bool read_all(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT unit, kind, seq, first_seq, user FROM crm_units ORDER BY seq", -1, &s, nullptr) !=
+    if (sqlite3_prepare_v2(db_, "SELECT unit, kind, seq, first_seq, at FROM crm_units ORDER BY seq", -1, &s, nullptr) !=
         SQLITE_OK)
       return fail("cannot read", error);
     int rc;
@@ -483,7 +481,9 @@ class SqliteStore : public StateStore {
         sqlite3_finalize(s);
         return foreign_row("unit", seq, "kind", value, error);
       }
-      units.push_back({kind(s, 1), text(s, 0), text(s, 4), sqlite3_column_int64(s, 3)});
+      units.push_back({kind(s, 1), text(s, 0),
+                       sqlite3_column_type(s, 4) == SQLITE_NULL ? Unit::kNoTime : sqlite3_column_int64(s, 4),
+                       sqlite3_column_int64(s, 3)});
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
@@ -676,8 +676,8 @@ class SqliteStore : public StateStore {
     if (program_id_) sqlite3_bind_int64(s, at + 2, program_id_);
     else sqlite3_bind_null(s, at + 2);
     sqlite3_bind_int64(s, at + 3, u.first);
-    if (u.user.empty()) sqlite3_bind_null(s, at + 4);
-    else sqlite3_bind_text(s, at + 4, u.user.data(), int(u.user.size()), SQLITE_STATIC);
+    if (u.at == Unit::kNoTime) sqlite3_bind_null(s, at + 4);
+    else sqlite3_bind_int64(s, at + 4, u.at);
   }
 
   bool write_units(std::string& error) {

@@ -39,14 +39,15 @@ enum class UnitKind : uint8_t { Event = 0, Schedule = 1, Timer = 2 };
 // An id may name several units of one kind (an event id used again after the dedup window
 // forgot it: docs/semantics.md, "Event order"); they are told apart by where each starts.
 struct Unit {
+  static constexpr int64_t kNoTime = INT64_MIN;  // `at` not recorded (schema < 8, or a scheduled run)
   Unit() = default;
-  Unit(UnitKind k, std::string i, std::string u = {}, int64_t f = 0)
-      : kind(k), id(std::move(i)), user(std::move(u)), first(f) {}
+  Unit(UnitKind k, std::string i, int64_t a = kNoTime, int64_t f = 0) : kind(k), id(std::move(i)), at(a), first(f) {}
   UnitKind kind = UnitKind::Event;
   std::string id;
-  // The user the unit was decided for: an event's or a timer's trigger event's user; empty for a
-  // scheduled run, and for units recorded before schema version 8. Given to append(); read back.
-  std::string user;
+  // The time of the event the unit decided: an event's time, a timer's trigger event's time;
+  // kNoTime for a scheduled run and for units recorded before schema version 8. Given to
+  // append(); read back. Tells apart the units of an id used again (Recorder::event_slot).
+  int64_t at = kNoTime;
   // Set by load(): the ledger position of the unit's first decision, or (a unit without
   // decisions) the position its first decision would have had; 0: not recorded (schema < 8).
   // Ignored by append(), which numbers the unit itself.

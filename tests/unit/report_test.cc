@@ -748,7 +748,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
            "ALTER TABLE crm_ledger DROP COLUMN arm;"
            "ALTER TABLE crm_ledger DROP COLUMN rollout;"  // and the roll-out column of version 7
            "ALTER TABLE crm_units DROP COLUMN first_seq;"  // and the unit starts of version 8
-           "ALTER TABLE crm_units DROP COLUMN user;"
+           "ALTER TABLE crm_units DROP COLUMN at;"
            "UPDATE crm_meta SET value = '3' WHERE key = 'schema_version';");
   Options o;
   o.state = "sqlite:" + db;
