@@ -463,7 +463,8 @@ TEST(IdReuse, AnIdOfAVersion7LedgerUsedAgainAfterTheUpgrade) {
 TEST(IdReuse, ATimerPendingInAMigratedLedgerWaits) {
   auto p = compile(kTimerProgram);
   check_migrated(p, "v7_timer", {order("e0", "a", 0), visit("v0", "b", 70)},
-                 {order("e1", "c", 100), visit("v1", "b", 170), order("e1", "c", 290)}, {visit("v2", "b", 400)});
+                 {order("e1", "c", 100), visit("v1", "b", 170), visit("v4", "b", 250), order("e1", "c", 290)},
+                 {visit("v2", "b", 400)});
 }
 
 // A restart whose input is only the tail of what was delivered (a redelivery after a crash):
