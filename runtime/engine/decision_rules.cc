@@ -162,7 +162,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
                                      const std::vector<Reason>* lost, int32_t arm) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
-    for (const auto& [strategy, time] : u.deliveries)
+    for (const auto& [strategy, time] : u.deliveries())
       if (strategy == si && in_period(cap.period, time, now, s)) ++n, last = time;
     bool refused = n >= cap.count;
     if (trace_)
@@ -171,7 +171,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
     if (refused) return Reason::PerUserLimit;
   }
   if (!s.exclusive_group.empty())
-    for (const auto& [strategy, time] : u.deliveries)
+    for (const auto& [strategy, time] : u.deliveries())
       if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) {
         if (trace_)
           note({"exclusive", false,
@@ -308,7 +308,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     if (!pol.business.empty() && pol.business != s.business) continue;
     if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
       int64_t open = 0;
-      for (const auto& g : u.grants) {
+      for (const auto& g : u.grants()) {
         const auto& gr = p_.resources[g.resource];
         bool counted = pol.unredeemed_kind == "resources" ||
                        (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
@@ -322,7 +322,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     }
     if (pol.has_same_type) {
       const Grant* same = nullptr;
-      for (const auto& g : u.grants)
+      for (const auto& g : u.grants())
         if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) {
           same = &g;
           break;
@@ -350,7 +350,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
       int64_t n = 0, last = 0;
-      for (const auto& g : u.grants)
+      for (const auto& g : u.grants())
         if (g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s)) ++n, last = g.time;
       if (!noted("channel_cap", n < cc.cap.count,
                  fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
@@ -449,7 +449,7 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
   // policies and grants (docs/semantics.md, "Referral rewards").
   User* target = &u;
   std::string target_id = user_id;
-  std::optional<User> copy;  // explain decides on a copy of the recipient, as it does of the event's user
+  UserPtr copy;  // explain decides on a copy of the recipient, as it does of the event's user
   if (s.recipient_field >= 0) {
     d.referral = true;
     d.trigger_user = user_id;
@@ -483,9 +483,9 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
     target_id = d.recipient;
     d.user = target_id;
     if (trace_) {
-      if (User* known = users_.find(target_id)) copy.emplace(*known);
-      else copy.emplace(users_.transient(target_id, true));
-      target = &*copy;
+      if (User* known = users_.find(target_id)) copy = known->clone();
+      else copy = users_.transient(target_id, true);
+      target = copy.get();
     } else {
       target = &users_.get(target_id);
     }
@@ -606,7 +606,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
-  const size_t first_grant = u.grants.size(), first_out = out.size();
+  const size_t first_grant = u.grants().size(), first_out = out.size();
   int64_t spent = 0, most = 0;  // what the granted actions cost, and what they could have cost at most
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
@@ -636,7 +636,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       d.amount = g.amount;
       spent += g.amount;
       set_text(d, u, a, true);
-      u.grants.push_back(g);
+      u.edit().grants.push_back(g);
     } else {
       d.outcome = Outcome::Rejected;
       d.reason = why;
@@ -645,7 +645,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     out.push_back(d);
   }
   // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
-  if (u.grants.size() > first_grant || !holds.empty()) {
+  if (u.grants().size() > first_grant || !holds.empty()) {
     // A drawn discount reserves its drawn amount, but only if the budget has room for its largest
     // value: the limits are lowered by the difference, so whether a user gets the reward never
     // depends on what the user drew (semantics.md, "Random rewards"). The same holds for the
@@ -669,10 +669,11 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     }
     if (c == state::QuotaCheck::Fits) {
       if (!trace_)
-        for (size_t i = first_grant; i < u.grants.size(); ++i)
-          if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
-      prune_deliveries(u.deliveries, now);
-      u.deliveries.emplace_back(si, now);
+        for (size_t i = first_grant; i < u.grants().size(); ++i)
+          if (u.grants()[i].expires != INT64_MAX) grants_.track(u.grants()[i].expires, user_id, i);
+      UserGrants& x = u.edit();
+      prune_deliveries(x.deliveries, now);
+      x.deliveries.emplace_back(si, now);
       // The delivery enters the user's history at once: strategies decided after this one, in
       // this unit too, see it in received(...) (docs/semantics.md, "Delivery history").
       if (users_.history().used()) {
@@ -684,7 +685,8 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       if (!trace_)
         for (const auto& [ai, at] : holds) releases_.push({at, user_id, si, ai, now});
     } else {
-      u.grants.resize(first_grant);
+      if (UserGrants* x = u.extra()) x->grants.resize(first_grant);
+      u.trim();
       for (size_t i = first_out; i < out.size(); ++i)
         if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
           out[i].outcome = Outcome::Rejected;
@@ -744,8 +746,8 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
       // A message's cost was reserved and recorded when it was held.
       d.amount = bytecode::is_message(p_.resources[g.resource].kind) ? 0 : g.amount;
       set_text(d, *u, s.actions[r.action], true);
-      u->grants.push_back(g);
-      if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants.size() - 1);
+      u->edit().grants.push_back(g);
+      if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants().size() - 1);
       ++stats_.granted;
     } else {
       d.outcome = Outcome::Rejected;
@@ -767,10 +769,11 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
                             std::vector<Decision>& out) {
   // Decide against real plus shadow grants: the shadow ones are appended for the time of the
   // decision (no expiry is queued for them) and moved back afterwards.
-  const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
-  if (const Shadow* sh = u.shadow.get()) {
-    u.grants.insert(u.grants.end(), sh->grants.begin(), sh->grants.end());
-    u.deliveries.insert(u.deliveries.end(), sh->deliveries.begin(), sh->deliveries.end());
+  const size_t real_grants = u.grants().size(), real_deliveries = u.deliveries().size();
+  if (const Shadow* sh = u.shadow()) {
+    UserGrants& x = u.edit();
+    x.grants.insert(x.grants.end(), sh->grants.begin(), sh->grants.end());
+    x.deliveries.insert(x.deliveries.end(), sh->deliveries.begin(), sh->deliveries.end());
   }
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
   // With A/B/n arms, only the actions for every arm count (the control group gets those).
@@ -780,7 +783,7 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= s.actions[ai].arm < 0 && lost[ai] == Reason::None;
   const Reason strategy_why = any_won ? strategy_limit(u, s, si, now, false) : Reason::None;
-  const size_t first_new = u.grants.size(), first_out = out.size();
+  const size_t first_new = u.grants().size(), first_out = out.size();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     // With A/B/n arms, the control group would have received what every arm receives.
     if (s.actions[ai].arm >= 0) continue;
@@ -792,7 +795,10 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
                                               : strategy_why;
     d.amount = 0;
     set_text(d, u, s.actions[ai], d.reason == Reason::None);  // the text the user would have received
-    if (d.reason == Reason::None) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
+    if (d.reason == Reason::None) {
+      Grant g = grants_.make_grant(u, si, d.action, now);
+      u.edit().grants.push_back(g);
+    }
     ++stats_.control;
     out.push_back(d);
   }
@@ -804,14 +810,21 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
     ++stats_.control;
     out.push_back(d);
   }
-  if (u.grants.size() > first_new) {
-    Shadow& sh = u.shadow.make();
-    sh.grants.insert(sh.grants.end(), u.grants.begin() + first_new, u.grants.end());
+  if (u.grants().size() > first_new) {
+    Shadow& sh = u.edit().shadow.make();
+    sh.grants.insert(sh.grants.end(), u.grants().begin() + ptrdiff_t(first_new), u.grants().end());
     prune_deliveries(sh.deliveries, now);  // the same rule: control decisions only go forward too
     sh.deliveries.emplace_back(si, now);
   }
-  u.grants.resize(real_grants);
-  u.deliveries.resize(real_deliveries);
+  if (UserGrants* x = u.extra()) {
+    // A control user usually has no real grant: the block the shadow ones were appended to
+    // goes, not only its elements.
+    if (real_grants) x->grants.resize(real_grants);
+    else std::vector<Grant>().swap(x->grants);
+    if (real_deliveries) x->deliveries.resize(real_deliveries);
+    else std::vector<Delivery>().swap(x->deliveries);
+  }
+  u.trim();  // a control user none of whose actions would have been received
 }
 
 }  // namespace crm::engine

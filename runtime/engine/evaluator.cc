@@ -9,7 +9,7 @@ namespace crm::engine {
 class Evaluator::AggSource : public vm::AggregateSource {
  public:
   explicit AggSource(const bytecode::Program& p) : p_(p) {}
-  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs.value(p_.aggregates[g], g, now); }
+  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs().value(p_.aggregates[g], g, now); }
   User* user = nullptr;
 
  private:
@@ -47,9 +47,9 @@ vm::Result Evaluator::run(uint32_t unit, User& u, const Event* ev, int64_t now, 
   ctx_.event = ev ? ev->fields.data() : nullptr;
   ctx_.event_present = ev ? ev->present.data() : nullptr;
   ctx_.event_size = ev ? ev->fields.size() : 0;
-  ctx_.profile = u.profile.data();
-  ctx_.profile_present = u.present.data();
-  ctx_.profile_size = u.profile.size();
+  ctx_.profile = u.profile().data();
+  ctx_.profile_present = u.present().data();
+  ctx_.profile_size = u.profile().size();
   ctx_.now = now;
   ctx_.zone = zone;
   agg_source_->user = &u;
