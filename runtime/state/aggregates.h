@@ -1,10 +1,11 @@
 // aggregates.h - per-user history aggregates, maintained incrementally as events arrive.
 //
 // The compiler lists exactly the aggregates a program needs (bytecode::AggSpec); each user holds
-// one state per spec, sized to what the spec's kind and window need (AggLayout): a count over
-// all events is one word, `count(X within D)` a ring of event times. Updates are O(1) (amortised
-// for time windows), reads are O(1) except min/max over a sliding time window or the last N
-// events, which scan that window. Nothing is ever recomputed from the full history. Whether a
+// one state per spec, sized to what the spec's kind and window need (AggLayout), or reads the
+// state of another spec given the same events: a count over all events is one word,
+// `count(X within D)` a ring of event times. Updates are O(1) (amortised for time windows),
+// reads are O(1) except min/max over a sliding time window, the last N events, and a count
+// window shorter than the ring it shares, which scan that window. Nothing is ever recomputed from the full history. Whether a
 // value is there is kept beside it, never in it: an event whose field holds INT64_MIN has a value.
 #pragma once
 
