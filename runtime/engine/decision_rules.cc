@@ -66,6 +66,65 @@ DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, 
     for (uint32_t j = 0; j < p_.strategies.size(); ++j)
       if (j != i && !s.exclusive_group.empty() && p_.strategies[j].exclusive_group == s.exclusive_group) prunable_[i] = 0;
   }
+  // Which strategies' clauses prematch() may evaluate ahead of their turn: those whose units
+  // read only the event, the profile, the instant, collections and aggregates of events. The
+  // received/redeemed aggregates (delivery history) change when an earlier strategy of the same
+  // event delivers, so a strategy reading them is matched at its turn. The profile, the event
+  // and event aggregates change only before decisions start (Engine::process). A unit shared
+  // with a strategy of another zone (the evaluator runs it in one zone) is matched at its turn too.
+  fusable_.assign(p_.strategies.size(), 0);
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) {
+    const auto& s = p_.strategies[i];
+    if (s.trigger != bytecode::Trigger::OnEvent || s.delay > 0) continue;
+    bool ok = true;
+    for (int32_t unit : {s.trigger_if, s.who, s.where}) {
+      if (unit < 0) continue;
+      if (eval_.zone_of(uint32_t(unit)) != &s.zone) ok = false;
+      for (const auto& in : p_.units[unit].code)
+        if ((in.op == bytecode::Op::LOAD_AGG || in.op == bytecode::Op::HAS_AGG) &&
+            (in.a >= p_.aggregates.size() || p_.aggregates[in.a].source != bytecode::AggSource::Events))
+          ok = false;
+    }
+    fusable_[i] = ok;
+  }
+  pre_.assign(p_.strategies.size(), kNotPrematched);
+  pre_error_.assign(p_.strategies.size(), nullptr);
+}
+
+// The clauses of the event's candidates that fusable_ admits, in the candidates' order, through
+// one executor call; matches() then reads each verdict at the strategy's turn, counting a fault
+// then, as if the clause had run then. Strategies outside their window are left to matches(),
+// which evaluates nothing for them.
+void DecisionRules::prematch(User& u, const Event& ev, const std::vector<uint32_t>& candidates) {
+  clear_prematch();
+  if (trace_) return;  // explain notes every clause as it runs
+  groups_.clear();
+  for (uint32_t si : candidates) {
+    const auto& s = p_.strategies[si];
+    if (!fusable_[si] || (s.has_window && (ev.time < s.from || ev.time >= s.to))) continue;
+    ClauseGroup g;
+    g.units[0] = s.trigger_if;
+    g.units[1] = s.who;
+    g.units[2] = s.where;
+    g.zone = &s.zone;
+    groups_.push_back(g);
+    prematched_.push_back(si);
+  }
+  verdicts_.resize(groups_.size());
+  if (groups_.empty() || !eval_.run_clauses(groups_.data(), groups_.size(), u, &ev, ev.time, verdicts_.data())) {
+    prematched_.clear();  // declined: every strategy's clauses at its turn
+    return;
+  }
+  for (size_t i = 0; i < prematched_.size(); ++i) {
+    const ClauseVerdict& v = verdicts_[i];
+    pre_[prematched_[i]] = v.faulted ? kPreFault : v.matched ? kPreMatch : kPreNoMatch;
+    pre_error_[prematched_[i]] = v.error;
+  }
+}
+
+void DecisionRules::clear_prematch() {
+  for (uint32_t si : prematched_) pre_[si] = kNotPrematched;
+  prematched_.clear();
 }
 
 void DecisionRules::prune_deliveries(std::vector<Delivery>& deliveries, int64_t now) const {
@@ -378,6 +437,12 @@ bool DecisionRules::matches(User& u, const Event* ev, int64_t now, uint32_t si) 
                                        support::format_time(s.from), support::format_time(s.to))});
     }
     return false;
+  }
+  if (uint8_t pre = pre_[si]; pre != kNotPrematched && !trace_) {
+    // Evaluated by prematch() for this event: the verdict, used once; a fault counts now.
+    pre_[si] = kNotPrematched;
+    if (pre == kPreFault) stats_.count_error(pre_error_[si]);
+    return pre == kPreMatch;
   }
   bool ok = false;
   for (auto [clause, unit] : {std::pair<const char*, int32_t>{"if", s.trigger_if}, {"who", s.who}, {"where", s.where}}) {

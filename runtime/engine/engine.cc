@@ -426,7 +426,11 @@ void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& 
     else cands.push_back(s);
   }
   if (std::none_of(cands.begin(), cands.end(), [&](uint32_t s) { return p_.strategies[s].value >= 0; })) {
+    // Every candidate's clauses that no earlier decision can change, in one executor call
+    // (one native call with the JIT); the rest are evaluated at their turn.
+    rules_.prematch(u, ev, cands);
     for (uint32_t s : cands) rules_.decide(u, ev.user, &ev, ev.time, s, out);
+    rules_.clear_prematch();
     return;
   }
   for (const auto& r : rules_.rank(u, ev, cands)) rules_.deliver(u, ev.user, &ev, ev.time, r.strategy, out, &r);
