@@ -203,8 +203,9 @@ TEST(ClauseDispatch, DispatcherVerdictsAndFaultTextsAreTheVms) {
                                             std::to_string(1 + level % 2) + "}",
                                         err))
           << err;
-      const std::vector<int64_t>& profile = *eng.profile_of(user);
-      const std::vector<uint8_t>& present = *eng.profile_present_of(user);
+      // Copies: profile_of returns the row by value (the user's block is not a vector).
+      const std::vector<int64_t> profile = *eng.profile_of(user);
+      const std::vector<uint8_t> present = *eng.profile_present_of(user);
       crm::vm::Context ctx;
       vm.prepare(ctx);
       ctx.profile = profile.data();
