@@ -14,16 +14,16 @@ std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Pro
   std::vector<std::vector<int64_t>> columns(p_.profile.size(), std::vector<int64_t>(rows));
   std::vector<std::vector<uint8_t>> present(p_.profile.size());
   for (size_t i = 0; i < rows; ++i)
-    for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile[f];
+    for (size_t f = 0; f < p_.profile.size(); ++f) columns[f][i] = by_row[i]->profile()[f];
   std::vector<vm::Column> cols(columns.size());
   for (size_t f = 0; f < columns.size(); ++f) {
     // A presence column only for fields some user lacks: the common all-present column is
     // read without one.
     bool all = true;
-    for (size_t i = 0; i < rows && all; ++i) all = by_row[i]->present[f];
+    for (size_t i = 0; i < rows && all; ++i) all = by_row[i]->present()[f];
     if (!all) {
       present[f].resize(rows);
-      for (size_t i = 0; i < rows; ++i) present[f][i] = by_row[i]->present[f];
+      for (size_t i = 0; i < rows; ++i) present[f][i] = by_row[i]->present()[f];
     }
     cols[f] = {columns[f].data(), 8, all ? nullptr : present[f].data()};
   }
@@ -38,7 +38,7 @@ std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Pro
   in.now = at;
   in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) -> bytecode::AggValue {
     auto* c = static_cast<AggCtx*>(state);
-    return (*c->rows)[row]->aggs.value(c->p->aggregates[g], g, now);
+    return (*c->rows)[row]->aggs().value(c->p->aggregates[g], g, now);
   };
   in.aggregate_state = &agg;
   in.strings = &strings;

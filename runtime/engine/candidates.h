@@ -19,7 +19,7 @@ class CandidateIndex {
  public:
   explicit CandidateIndex(const bytecode::Program& program);
   // The strategies to decide for `ev`, highest priority first (ties by name). Valid until the
-  // next call.
+  // next call (and while the index lives: it may be one of the index's own lists).
   const std::vector<uint32_t>& select(const Event& ev);
   // Strategy s's position in the global priority order (0 first).
   uint32_t rank(uint32_t s) const { return rank_[s]; }

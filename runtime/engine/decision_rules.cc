@@ -66,6 +66,65 @@ DecisionRules::DecisionRules(const bytecode::Program& program, Evaluator& eval, 
     for (uint32_t j = 0; j < p_.strategies.size(); ++j)
       if (j != i && !s.exclusive_group.empty() && p_.strategies[j].exclusive_group == s.exclusive_group) prunable_[i] = 0;
   }
+  // Which strategies' clauses prematch() may evaluate ahead of their turn: those whose units
+  // read only the event, the profile, the instant, collections and aggregates of events. The
+  // received/redeemed aggregates (delivery history) change when an earlier strategy of the same
+  // event delivers, so a strategy reading them is matched at its turn. The profile, the event
+  // and event aggregates change only before decisions start (Engine::process). A unit shared
+  // with a strategy of another zone (the evaluator runs it in one zone) is matched at its turn too.
+  fusable_.assign(p_.strategies.size(), 0);
+  for (uint32_t i = 0; i < p_.strategies.size(); ++i) {
+    const auto& s = p_.strategies[i];
+    if (s.trigger != bytecode::Trigger::OnEvent || s.delay > 0) continue;
+    bool ok = true;
+    for (int32_t unit : {s.trigger_if, s.who, s.where}) {
+      if (unit < 0) continue;
+      if (eval_.zone_of(uint32_t(unit)) != &s.zone) ok = false;
+      for (const auto& in : p_.units[unit].code)
+        if ((in.op == bytecode::Op::LOAD_AGG || in.op == bytecode::Op::HAS_AGG) &&
+            (in.a >= p_.aggregates.size() || p_.aggregates[in.a].source != bytecode::AggSource::Events))
+          ok = false;
+    }
+    fusable_[i] = ok;
+  }
+  pre_.assign(p_.strategies.size(), kNotPrematched);
+  pre_error_.assign(p_.strategies.size(), nullptr);
+}
+
+// The clauses of the event's candidates that fusable_ admits, in the candidates' order, through
+// one executor call; matches() then reads each verdict at the strategy's turn, counting a fault
+// then, as if the clause had run then. Strategies outside their window are left to matches(),
+// which evaluates nothing for them.
+void DecisionRules::prematch(User& u, const Event& ev, const std::vector<uint32_t>& candidates) {
+  clear_prematch();
+  if (trace_) return;  // explain notes every clause as it runs
+  groups_.clear();
+  for (uint32_t si : candidates) {
+    const auto& s = p_.strategies[si];
+    if (!fusable_[si] || (s.has_window && (ev.time < s.from || ev.time >= s.to))) continue;
+    ClauseGroup g;
+    g.units[0] = s.trigger_if;
+    g.units[1] = s.who;
+    g.units[2] = s.where;
+    g.zone = &s.zone;
+    groups_.push_back(g);
+    prematched_.push_back(si);
+  }
+  verdicts_.resize(groups_.size());
+  if (groups_.empty() || !eval_.run_clauses(groups_.data(), groups_.size(), u, &ev, ev.time, verdicts_.data())) {
+    prematched_.clear();  // declined: every strategy's clauses at its turn
+    return;
+  }
+  for (size_t i = 0; i < prematched_.size(); ++i) {
+    const ClauseVerdict& v = verdicts_[i];
+    pre_[prematched_[i]] = v.faulted ? kPreFault : v.matched ? kPreMatch : kPreNoMatch;
+    pre_error_[prematched_[i]] = v.error;
+  }
+}
+
+void DecisionRules::clear_prematch() {
+  for (uint32_t si : prematched_) pre_[si] = kNotPrematched;
+  prematched_.clear();
 }
 
 void DecisionRules::prune_deliveries(std::vector<Delivery>& deliveries, int64_t now) const {
@@ -162,7 +221,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
                                      const std::vector<Reason>* lost, int32_t arm) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
-    for (const auto& [strategy, time] : u.deliveries)
+    for (const auto& [strategy, time] : u.deliveries())
       if (strategy == si && in_period(cap.period, time, now, s)) ++n, last = time;
     bool refused = n >= cap.count;
     if (trace_)
@@ -171,7 +230,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
     if (refused) return Reason::PerUserLimit;
   }
   if (!s.exclusive_group.empty())
-    for (const auto& [strategy, time] : u.deliveries)
+    for (const auto& [strategy, time] : u.deliveries())
       if (strategy != si && p_.strategies[strategy].exclusive_group == s.exclusive_group) {
         if (trace_)
           note({"exclusive", false,
@@ -308,7 +367,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     if (!pol.business.empty() && pol.business != s.business) continue;
     if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
       int64_t open = 0;
-      for (const auto& g : u.grants) {
+      for (const auto& g : u.grants()) {
         const auto& gr = p_.resources[g.resource];
         bool counted = pol.unredeemed_kind == "resources" ||
                        (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
@@ -322,7 +381,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     }
     if (pol.has_same_type) {
       const Grant* same = nullptr;
-      for (const auto& g : u.grants)
+      for (const auto& g : u.grants())
         if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) {
           same = &g;
           break;
@@ -350,7 +409,7 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
       int64_t n = 0, last = 0;
-      for (const auto& g : u.grants)
+      for (const auto& g : u.grants())
         if (g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s)) ++n, last = g.time;
       if (!noted("channel_cap", n < cc.cap.count,
                  fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
@@ -378,6 +437,12 @@ bool DecisionRules::matches(User& u, const Event* ev, int64_t now, uint32_t si) 
                                        support::format_time(s.from), support::format_time(s.to))});
     }
     return false;
+  }
+  if (uint8_t pre = pre_[si]; pre != kNotPrematched && !trace_) {
+    // Evaluated by prematch() for this event: the verdict, used once; a fault counts now.
+    pre_[si] = kNotPrematched;
+    if (pre == kPreFault) stats_.count_error(pre_error_[si]);
+    return pre == kPreMatch;
   }
   bool ok = false;
   for (auto [clause, unit] : {std::pair<const char*, int32_t>{"if", s.trigger_if}, {"who", s.who}, {"where", s.where}}) {
@@ -449,7 +514,7 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
   // policies and grants (docs/semantics.md, "Referral rewards").
   User* target = &u;
   std::string target_id = user_id;
-  std::optional<User> copy;  // explain decides on a copy of the recipient, as it does of the event's user
+  UserPtr copy;  // explain decides on a copy of the recipient, as it does of the event's user
   if (s.recipient_field >= 0) {
     d.referral = true;
     d.trigger_user = user_id;
@@ -483,9 +548,9 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
     target_id = d.recipient;
     d.user = target_id;
     if (trace_) {
-      if (User* known = users_.find(target_id)) copy.emplace(*known);
-      else copy.emplace(users_.transient(target_id, true));
-      target = &*copy;
+      if (User* known = users_.find(target_id)) copy = known->clone();
+      else copy = users_.transient(target_id, true);
+      target = copy.get();
     } else {
       target = &users_.get(target_id);
     }
@@ -606,7 +671,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   // Actions that pass are granted tentatively (a later action's policies see the earlier ones),
   // then the delivery reserves stock and budget in one atomic step; if another runtime sharing
   // the counters took them first, the tentative grants become rejections.
-  const size_t first_grant = u.grants.size(), first_out = out.size();
+  const size_t first_grant = u.grants().size(), first_out = out.size();
   int64_t spent = 0, most = 0;  // what the granted actions cost, and what they could have cost at most
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
@@ -636,7 +701,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       d.amount = g.amount;
       spent += g.amount;
       set_text(d, u, a, true);
-      u.grants.push_back(g);
+      u.edit().grants.push_back(g);
     } else {
       d.outcome = Outcome::Rejected;
       d.reason = why;
@@ -645,7 +710,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     out.push_back(d);
   }
   // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
-  if (u.grants.size() > first_grant || !holds.empty()) {
+  if (u.grants().size() > first_grant || !holds.empty()) {
     // A drawn discount reserves its drawn amount, but only if the budget has room for its largest
     // value: the limits are lowered by the difference, so whether a user gets the reward never
     // depends on what the user drew (semantics.md, "Random rewards"). The same holds for the
@@ -669,10 +734,11 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     }
     if (c == state::QuotaCheck::Fits) {
       if (!trace_)
-        for (size_t i = first_grant; i < u.grants.size(); ++i)
-          if (u.grants[i].expires != INT64_MAX) grants_.track(u.grants[i].expires, user_id, i);
-      prune_deliveries(u.deliveries, now);
-      u.deliveries.emplace_back(si, now);
+        for (size_t i = first_grant; i < u.grants().size(); ++i)
+          if (u.grants()[i].expires != INT64_MAX) grants_.track(u.grants()[i].expires, user_id, i);
+      UserGrants& x = u.edit();
+      prune_deliveries(x.deliveries, now);
+      x.deliveries.emplace_back(si, now);
       // The delivery enters the user's history at once: strategies decided after this one, in
       // this unit too, see it in received(...) (docs/semantics.md, "Delivery history").
       if (users_.history().used()) {
@@ -684,7 +750,8 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       if (!trace_)
         for (const auto& [ai, at] : holds) releases_.push({at, user_id, si, ai, now});
     } else {
-      u.grants.resize(first_grant);
+      if (UserGrants* x = u.extra()) x->grants.resize(first_grant);
+      u.trim();
       for (size_t i = first_out; i < out.size(); ++i)
         if (out[i].outcome == Outcome::Granted || out[i].outcome == Outcome::Held) {
           out[i].outcome = Outcome::Rejected;
@@ -744,8 +811,8 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
       // A message's cost was reserved and recorded when it was held.
       d.amount = bytecode::is_message(p_.resources[g.resource].kind) ? 0 : g.amount;
       set_text(d, *u, s.actions[r.action], true);
-      u->grants.push_back(g);
-      if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants.size() - 1);
+      u->edit().grants.push_back(g);
+      if (g.expires != INT64_MAX) grants_.track(g.expires, r.user, u->grants().size() - 1);
       ++stats_.granted;
     } else {
       d.outcome = Outcome::Rejected;
@@ -767,10 +834,11 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
                             std::vector<Decision>& out) {
   // Decide against real plus shadow grants: the shadow ones are appended for the time of the
   // decision (no expiry is queued for them) and moved back afterwards.
-  const size_t real_grants = u.grants.size(), real_deliveries = u.deliveries.size();
-  if (const Shadow* sh = u.shadow.get()) {
-    u.grants.insert(u.grants.end(), sh->grants.begin(), sh->grants.end());
-    u.deliveries.insert(u.deliveries.end(), sh->deliveries.begin(), sh->deliveries.end());
+  const size_t real_grants = u.grants().size(), real_deliveries = u.deliveries().size();
+  if (const Shadow* sh = u.shadow()) {
+    UserGrants& x = u.edit();
+    x.grants.insert(x.grants.end(), sh->grants.begin(), sh->grants.end());
+    x.deliveries.insert(x.deliveries.end(), sh->deliveries.begin(), sh->deliveries.end());
   }
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
   // With A/B/n arms, only the actions for every arm count (the control group gets those).
@@ -780,7 +848,7 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= s.actions[ai].arm < 0 && lost[ai] == Reason::None;
   const Reason strategy_why = any_won ? strategy_limit(u, s, si, now, false) : Reason::None;
-  const size_t first_new = u.grants.size(), first_out = out.size();
+  const size_t first_new = u.grants().size(), first_out = out.size();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     // With A/B/n arms, the control group would have received what every arm receives.
     if (s.actions[ai].arm >= 0) continue;
@@ -792,7 +860,10 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
                                               : strategy_why;
     d.amount = 0;
     set_text(d, u, s.actions[ai], d.reason == Reason::None);  // the text the user would have received
-    if (d.reason == Reason::None) u.grants.push_back(grants_.make_grant(u, si, d.action, now));
+    if (d.reason == Reason::None) {
+      Grant g = grants_.make_grant(u, si, d.action, now);
+      u.edit().grants.push_back(g);
+    }
     ++stats_.control;
     out.push_back(d);
   }
@@ -804,14 +875,21 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
     ++stats_.control;
     out.push_back(d);
   }
-  if (u.grants.size() > first_new) {
-    Shadow& sh = u.shadow.make();
-    sh.grants.insert(sh.grants.end(), u.grants.begin() + first_new, u.grants.end());
+  if (u.grants().size() > first_new) {
+    Shadow& sh = u.edit().shadow.make();
+    sh.grants.insert(sh.grants.end(), u.grants().begin() + ptrdiff_t(first_new), u.grants().end());
     prune_deliveries(sh.deliveries, now);  // the same rule: control decisions only go forward too
     sh.deliveries.emplace_back(si, now);
   }
-  u.grants.resize(real_grants);
-  u.deliveries.resize(real_deliveries);
+  if (UserGrants* x = u.extra()) {
+    // A control user usually has no real grant: the block the shadow ones were appended to
+    // goes, not only its elements.
+    if (real_grants) x->grants.resize(real_grants);
+    else std::vector<Grant>().swap(x->grants);
+    if (real_deliveries) x->deliveries.resize(real_deliveries);
+    else std::vector<Delivery>().swap(x->deliveries);
+  }
+  u.trim();  // a control user none of whose actions would have been received
 }
 
 }  // namespace crm::engine

@@ -58,6 +58,12 @@ class DecisionRules {
   void decide(User& u, const std::string& user_id, const Event* ev, int64_t now, uint32_t si, std::vector<Decision>& out);
   // Steps 1-2: the window and the if/who/where clauses.
   bool matches(User& u, const Event* ev, int64_t now, uint32_t si);
+  // Evaluates now, in one Executor::run_clauses call, the clauses of those of ev's
+  // `candidates` (in priority order) whose clauses no decision of this event can change (they
+  // read no delivery history); matches() then takes each one's verdict at its turn instead of
+  // running its clauses. Not while a trace is set. clear_prematch() drops verdicts not taken.
+  void prematch(User& u, const Event& ev, const std::vector<uint32_t>& candidates);
+  void clear_prematch();
   // Choice by value (`value:`, docs/semantics.md "Choice by value"): the candidates of one event
   // that match, each with its value, in the order they are decided: highest value first, then
   // strategies without a value; ties keep the candidates' order (priority, then name). A fault
@@ -132,6 +138,14 @@ class DecisionRules {
 
   const bytecode::Program& p_;
   std::vector<uint8_t> prunable_;  // per strategy: its deliveries may be dropped (prune_deliveries)
+  // prematch(): per strategy, whether it may be prematched, and its verdict for this event.
+  static constexpr uint8_t kNotPrematched = 0, kPreNoMatch = 1, kPreMatch = 2, kPreFault = 3;
+  std::vector<uint8_t> fusable_;
+  std::vector<uint8_t> pre_;
+  std::vector<const char*> pre_error_;
+  std::vector<uint32_t> prematched_;  // strategies with a verdict in pre_
+  std::vector<ClauseGroup> groups_;   // scratch of prematch()
+  std::vector<ClauseVerdict> verdicts_;
   Evaluator& eval_;
   Redemptions& grants_;
   Users& users_;

@@ -39,12 +39,12 @@ void DeliveryHistory::delivered(User& u, uint32_t si, const std::vector<int32_t>
     if (ai >= 0 && size_t(ai) < received_[si].size()) gs.insert(gs.end(), received_[si][ai].begin(), received_[si][ai].end());
   std::sort(gs.begin(), gs.end());
   gs.erase(std::unique(gs.begin(), gs.end()), gs.end());
-  for (uint32_t g : gs) u.aggs.add(p_.aggregates[g], g, at, 0, true);
+  for (uint32_t g : gs) u.aggs().add(p_.aggregates[g], g, at, 0, true);
 }
 
 void DeliveryHistory::redeemed(User& u, uint32_t si, int32_t action, int64_t at) const {
   if (!used_ || si >= redeemed_.size() || action < 0 || size_t(action) >= redeemed_[si].size()) return;
-  for (uint32_t g : redeemed_[si][action]) u.aggs.add(p_.aggregates[g], g, at, 0, true);
+  for (uint32_t g : redeemed_[si][action]) u.aggs().add(p_.aggregates[g], g, at, 0, true);
 }
 
 void DeliveryHistory::replay(User& u, const std::vector<HistoryEntry>& entries) const {

@@ -55,21 +55,23 @@ void sort_by_time(std::vector<Event>& events) {
   });
 }
 
-const std::vector<int64_t>* Engine::profile_of(const std::string& id) const {
+std::optional<std::vector<int64_t>> Engine::profile_of(const std::string& id) const {
   const User* u = users_.find(id);
-  return u ? &u->profile : nullptr;
+  if (!u) return std::nullopt;
+  return std::vector<int64_t>(u->profile().begin(), u->profile().end());
 }
 
-const std::vector<uint8_t>* Engine::profile_present_of(const std::string& id) const {
+std::optional<std::vector<uint8_t>> Engine::profile_present_of(const std::string& id) const {
   const User* u = users_.find(id);
-  return u ? &u->present : nullptr;
+  if (!u) return std::nullopt;
+  return std::vector<uint8_t>(u->present().begin(), u->present().end());
 }
 
 size_t Engine::deliveries_kept(const std::string& id) const {
   const User* u = users_.find(id);
   if (!u) return 0;
-  const Shadow* sh = u->shadow.get();
-  return u->deliveries.size() + (sh ? sh->deliveries.size() : 0);
+  const Shadow* sh = u->shadow();
+  return u->deliveries().size() + (sh ? sh->deliveries.size() : 0);
 }
 
 bytecode::AggValue Engine::aggregate_of(const std::string& id, uint32_t g, int64_t now) {
@@ -87,8 +89,8 @@ bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) { r
 void Engine::keep_profile(ProfileRecord& rec) {
   if (!owns(rec.user)) return;  // another partition's user
   User& u = users_.get(rec.user);
-  u.profile = std::move(rec.values);
-  u.present = std::move(rec.present);
+  std::copy(rec.values.begin(), rec.values.end(), u.profile().begin());
+  std::copy(rec.present.begin(), rec.present.end(), u.present().begin());
 }
 
 bool Engine::load_profile_line(std::string_view line, std::string& err) {
@@ -155,19 +157,19 @@ void Engine::apply(User& u, const Event& ev) {
     }
     bool has = spec.field >= 0 && ev.present[spec.field];
     int64_t v = has ? ev.fields[spec.field] : 0;
-    u.aggs.add(spec, g, ev.time, v, spec.field < 0 || has);
+    u.aggs().add(spec, g, ev.time, v, spec.field < 0 || has);
   }
 }
 
 // Sliding windows forget a user's events as that user's time advances, so each user's events
 // must come in time order; different users' events may interleave (several feeders).
 bool Engine::observe_event(User& u, const Event& ev, std::string& err) {
-  if (ev.time < u.last_time) {
+  if (ev.time < u.last_time()) {
     err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
-                      support::format_time(u.last_time));
+                      support::format_time(u.last_time()));
     return false;
   }
-  u.last_time = ev.time;
+  u.last_time() = ev.time;
   last_time_ = std::max(last_time_, ev.time);
   apply(u, ev);
   ++stats_.events;
@@ -431,7 +433,11 @@ void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& 
     else cands.push_back(s);
   }
   if (std::none_of(cands.begin(), cands.end(), [&](uint32_t s) { return p_.strategies[s].value >= 0; })) {
+    // Every candidate's clauses that no earlier decision can change, in one executor call
+    // (one native call with the JIT); the rest are evaluated at their turn.
+    rules_.prematch(u, ev, cands);
     for (uint32_t s : cands) rules_.decide(u, ev.user, &ev, ev.time, s, out);
+    rules_.clear_prematch();
     return;
   }
   for (const auto& r : rules_.rank(u, ev, cands)) rules_.deliver(u, ev.user, &ev, ev.time, r.strategy, out, &r);
@@ -626,7 +632,8 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
   // Deciding changes the user's state; explaining works on a copy of it and restores the
   // counters, so nothing of the engine changes (stock and budget are only read: see decide).
   const User* known = users_.find(id);
-  User copy = known ? *known : users_.transient(id, true);
+  UserPtr copy_of = known ? known->clone() : users_.transient(id, true);
+  User& copy = *copy_of;
   Stats saved = stats_;
   std::vector<Decision> ignored;
   if (ev) {
@@ -831,9 +838,9 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
     if (recorder_.store())
       if (const auto* r = recorder_.find_event(ev.id); r && r->decided && r->applied) return recorder_.report(*r, out, err);
     const User* u = users_.find(ev.user);
-    if (u && ev.time < u->last_time)
+    if (u && ev.time < u->last_time())
       err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
-                        support::format_time(u->last_time));
+                        support::format_time(u->last_time()));
     else
       err = order_.late_message(ev.time);
     // Older than the window: if this is a retry, its id was forgotten, so it is refused rather
@@ -892,9 +899,9 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
     return false;
   }
   User* u = users_.find(id);
-  std::unique_ptr<User> temp;
+  UserPtr temp;
   if (!u) {
-    temp = std::make_unique<User>(users_.transient(id, false));
+    temp = users_.transient(id, false);
     u = temp.get();
   }
   vm::Result r = eval_.run(unit, *u, nullptr, now);

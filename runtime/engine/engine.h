@@ -26,6 +26,7 @@
 #include <map>
 #include <queue>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -242,8 +243,9 @@ class Engine {
   Stats& stats() { return stats_; }
 
   // Raw access for the reference evaluator and explain.
-  const std::vector<int64_t>* profile_of(const std::string& user) const;
-  const std::vector<uint8_t>* profile_present_of(const std::string& user) const;  // which fields have a value
+  // A copy of the user's profile values (nullopt for a user the engine does not know).
+  std::optional<std::vector<int64_t>> profile_of(const std::string& user) const;
+  std::optional<std::vector<uint8_t>> profile_present_of(const std::string& user) const;  // which fields have a value
   // How many of the user's deliveries are kept for per-user caps and exclusive groups (those
   // no cap can count again are dropped: DecisionRules::prune_deliveries), shadow ones (what a
   // control user would have received) included.

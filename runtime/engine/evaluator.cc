@@ -9,7 +9,7 @@ namespace crm::engine {
 class Evaluator::AggSource : public vm::AggregateSource {
  public:
   explicit AggSource(const bytecode::Program& p) : p_(p) {}
-  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs.value(p_.aggregates[g], g, now); }
+  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs().value(p_.aggregates[g], g, now); }
   User* user = nullptr;
 
  private:
@@ -43,17 +43,26 @@ Evaluator::~Evaluator() = default;
 
 // What one run reads: the user's profile and history, the event (if any), the instant and the
 // zone its date built-ins use.
-vm::Result Evaluator::run(uint32_t unit, User& u, const Event* ev, int64_t now, const support::ZoneRules* zone) {
+void Evaluator::bind(User& u, const Event* ev, int64_t now) {
   ctx_.event = ev ? ev->fields.data() : nullptr;
   ctx_.event_present = ev ? ev->present.data() : nullptr;
   ctx_.event_size = ev ? ev->fields.size() : 0;
-  ctx_.profile = u.profile.data();
-  ctx_.profile_present = u.present.data();
-  ctx_.profile_size = u.profile.size();
+  ctx_.profile = u.profile().data();
+  ctx_.profile_present = u.present().data();
+  ctx_.profile_size = u.profile().size();
   ctx_.now = now;
-  ctx_.zone = zone;
   agg_source_->user = &u;
+}
+
+vm::Result Evaluator::run(uint32_t unit, User& u, const Event* ev, int64_t now, const support::ZoneRules* zone) {
+  bind(u, ev, now);
+  ctx_.zone = zone;
   return executor_->run(unit, ctx_);
+}
+
+bool Evaluator::run_clauses(const ClauseGroup* groups, size_t n, User& u, const Event* ev, int64_t now, ClauseVerdict* out) {
+  bind(u, ev, now);
+  return executor_->run_clauses(groups, n, ctx_, out);
 }
 
 }  // namespace crm::engine

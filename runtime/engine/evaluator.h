@@ -28,8 +28,12 @@ class Evaluator {
   // Unit u for user `user` against `ev` (may be null) at `now`, reading the calendar in `zone`.
   vm::Result run(uint32_t unit, User& user, const Event* ev, int64_t now, const support::ZoneRules* zone);
   vm::Result run(uint32_t unit, User& user, const Event* ev, int64_t now) { return run(unit, user, ev, now, zone_of(unit)); }
+  // The clauses of n strategies for `user` against `ev` at `now`, through one executor call
+  // (Executor::run_clauses); each group reads its own zone. False: the executor declined.
+  bool run_clauses(const ClauseGroup* groups, size_t n, User& user, const Event* ev, int64_t now, ClauseVerdict* out);
 
  private:
+  void bind(User& u, const Event* ev, int64_t now);  // ctx_ for one user, event and instant
   class AggSource;
   const bytecode::Program& p_;
   std::shared_ptr<const Executor> executor_;

@@ -33,6 +33,22 @@
 //     out.faulted are resized to (in.rows + 63) / 64 words and bit (i % 64) of word (i / 64)
 //     says whether row i was selected or faulted (a row is never both; bits past rows are 0).
 //
+// Clauses - run_clauses(groups, n, ctx, out):
+//   - Each group is one strategy's clauses (units: if, who, where; -1 for none), evaluated in
+//     that order with ctx.zone = the group's zone, each only when the ones before it gave Ok and
+//     true: exactly DecisionRules::matches()'s short circuit. Groups are evaluated in order,
+//     independently (a group's verdict never skips another group).
+//   - out[i] is the group's verdict: matched (every unit gave Ok and a non-zero value), or
+//     not; faulted with `error` = the text run() gives when the unit it stopped at faulted.
+//   - The engine calls it for one event's candidate strategies whose clauses read nothing an
+//     earlier strategy's decision can change (DecisionRules::prematch), before deciding them,
+//     so the verdicts are those the strategies' turns would give. ctx is bound as for run(),
+//     except zone, which each group sets.
+//   - Returning false declines: nothing was evaluated, and the engine evaluates each clause at
+//     its strategy's turn through run(), as it always did. The default declines, so the VM
+//     executor behaves exactly as before; the JIT evaluates a hot list in one native call
+//     (JitExecutor). run_clauses_by_unit() is the reference loop over run().
+//
 // Choosing one: Engine's EngineOptions::executor (null: the VM). An executor is built for one
 // program and answers program() with it; the engine refuses (aborts on) an executor of another
 // program, a caller bug. A backend that cannot compile a unit says so when it is built (its
@@ -71,6 +87,18 @@ struct BatchSelection {
   uint64_t* faulted_words() { return bitmaps ? faulted.data() : nullptr; }
 };
 
+// One strategy's clauses for run_clauses(): units in evaluation order (-1: none), and the zone
+// their date built-ins read.
+struct ClauseGroup {
+  int32_t units[3] = {-1, -1, -1};
+  const support::ZoneRules* zone = nullptr;
+};
+struct ClauseVerdict {
+  bool matched = false;
+  bool faulted = false;         // a unit faulted (then not matched)
+  const char* error = nullptr;  // its fault text
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
@@ -81,6 +109,10 @@ class Executor {
   virtual void prepare(vm::Context& ctx) const = 0;
   virtual vm::Result run(uint32_t unit, vm::Context& ctx) const = 0;
   virtual void run_batch(uint32_t unit, const vm::BatchInput& in, BatchSelection& out) const = 0;
+  // The clauses of n strategies (see the contract above); false: declined, nothing evaluated.
+  virtual bool run_clauses(const ClauseGroup*, size_t, vm::Context&, ClauseVerdict*) const { return false; }
+  // What run_clauses() must give, one unit at a time through run(): for backends and tests.
+  void run_clauses_by_unit(const ClauseGroup* groups, size_t n, vm::Context& ctx, ClauseVerdict* out) const;
 };
 
 // The default: the scalar interpreter (vm::VM) and the batch interpreter (vm::BatchVM).

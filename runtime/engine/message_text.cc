@@ -43,8 +43,8 @@ bool MessageTexts::render_parts(const User& u, const std::vector<bytecode::TextP
       continue;
     }
     const auto fi = static_cast<size_t>(part.field);
-    bool has = fi < u.profile.size() && fi < u.present.size() && u.present[fi];
-    if (has) out += value_text(p_.profile[fi], p_.profile[fi].kind, u.profile[fi]);
+    bool has = fi < u.profile().size() && fi < u.present().size() && u.present()[fi];
+    if (has) out += value_text(p_.profile[fi], p_.profile[fi].kind, u.profile()[fi]);
     else if (part.has_fallback) out += part.fallback;
     else {
       missing = part.field;

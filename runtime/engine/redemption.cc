@@ -61,7 +61,7 @@ void Redemptions::expire(int64_t now, std::vector<Decision>& out) {
     Expiry x = expiries_.top();
     expiries_.pop();
     Grant* g = nullptr;
-    if (User* u = users_.find(x.user)) g = &u->grants[x.grant];
+    if (User* u = users_.find(x.user)) g = &u->grants_mut()[x.grant];
     else if (auto r = users_.restored().find(x.user); r != users_.restored().end()) g = &r->second.grants[x.grant];
     if (!g || g->state != GrantState::Open) continue;  // redeemed in the meantime
     g->state = GrantState::Expired;
@@ -108,7 +108,7 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
   d.sales = rf.amount >= 0 && ev.present[rf.amount] ? ev.fields[rf.amount] : 0;
   Grant* chosen = nullptr;
   Reason why = Reason::NoGrant;
-  for (auto& g : u.grants) {
+  for (auto& g : u.grants_mut()) {
     if (g.time > ev.time || !names(g)) continue;
     const auto& res = p_.resources[g.resource];
     Reason w = Reason::None;
@@ -184,7 +184,7 @@ int64_t Redemptions::face_value(const User& u, uint32_t ri) const {
   if (!is_coupon(r.kind)) return 0;
   if (r.decay <= 0) return r.discount;
   int64_t earlier = 0;
-  for (const auto& g : u.grants) earlier += g.resource == ri;
+  for (const auto& g : u.grants()) earlier += g.resource == ri;
   if (earlier == 0) return r.discount;
   if (earlier >= 2) return r.fixed_from_third;
   constexpr int64_t kCent = support::Decimal::kScale / 100;

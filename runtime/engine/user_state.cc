@@ -2,11 +2,62 @@
 #include "runtime/engine/user_state.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 namespace crm::engine {
 
+UserShape::UserShape(const bytecode::Program& p) : aggs(p), fields(uint32_t(p.profile.size())) {
+  aggs_at = sizeof(User) + fields * sizeof(int64_t);
+  present_at = aggs_at + aggs.bytes();  // a multiple of 8: every slot stays aligned
+  bytes = present_at + fields;
+}
+
+UserPtr User::make(const UserShape& shape, const int64_t* values, const uint8_t* present) {
+  void* block = std::malloc(shape.bytes);
+  if (!block) throw std::bad_alloc();
+  UserPtr u(new (block) User(shape));
+  std::copy_n(values, shape.fields, u->profile().data());
+  std::copy_n(present, shape.fields, u->present().data());
+  shape.aggs.construct(u->base() + shape.aggs_at);
+  return u;
+}
+
+// The new user's aggregates are constructed empty (by make) before the copy that can throw (a
+// window's allocation): a failed clone is freed by the UserPtr like any other user.
+UserPtr User::clone() const {
+  UserPtr u = make(*shape_, profile().data(), present().data());
+  u->last_time_ = last_time_;
+  shape_->aggs.copy(u->base() + shape_->aggs_at, base() + shape_->aggs_at);
+  if (extra_) u->extra_ = new UserGrants(*extra_);
+  return u;
+}
+
+UserGrants& User::edit() {
+  if (!extra_) extra_ = new UserGrants();
+  return *extra_;
+}
+
+void User::trim() {
+  if (extra_ && extra_->grants.empty() && extra_->deliveries.empty() && !extra_->shadow.get()) {
+    delete extra_;
+    extra_ = nullptr;
+  }
+}
+
+User::~User() {
+  shape_->aggs.destroy(base() + shape_->aggs_at);
+  delete extra_;
+}
+
+void UserDeleter::operator()(User* u) const {
+  if (!u) return;
+  u->~User();
+  std::free(u);
+}
+
 Users::Users(const bytecode::Program& program, vm::StringPool& strings)
-    : p_(program), strings_(strings), layout_(program), history_(program) {
+    : p_(program), strings_(strings), shape_(program), history_(program) {
   for (const auto& f : p_.profile) {
     default_profile_.push_back(f.has_default ? f.default_value : 0);
     default_present_.push_back(f.has_default || default_present_.empty());  // field 0 is `user`
@@ -24,19 +75,21 @@ User& Users::get(const std::string& id) {
   int64_t k = strings_.intern(id);
   if (size_t(k) >= users_.size()) users_.resize(std::max(size_t(k) + 1, users_.size() * 2));
   if (users_[k]) return *users_[k];
-  auto u = std::make_unique<User>(layout_);
-  u->profile = default_profile_;
-  u->present = default_present_;
-  if (!u->profile.empty()) u->profile[0] = k;
+  UserPtr u = User::make(shape_, default_profile_.data(), default_present_.data());
+  if (shape_.fields) u->profile()[0] = k;
   if (auto r = restored_.find(id); r != restored_.end()) {
-    u->grants = std::move(r->second.grants);
-    u->deliveries = std::move(r->second.deliveries);
-    if (!r->second.shadow_grants.empty() || !r->second.shadow_deliveries.empty()) {
-      Shadow& sh = u->shadow.make();
-      sh.grants = std::move(r->second.shadow_grants);
-      sh.deliveries = std::move(r->second.shadow_deliveries);
+    Restored& from = r->second;
+    if (!from.grants.empty() || !from.deliveries.empty()) {
+      UserGrants& x = u->edit();
+      x.grants = std::move(from.grants);
+      x.deliveries = std::move(from.deliveries);
     }
-    history_.replay(*u, r->second.history);
+    if (!from.shadow_grants.empty() || !from.shadow_deliveries.empty()) {
+      Shadow& sh = u->edit().shadow.make();
+      sh.grants = std::move(from.shadow_grants);
+      sh.deliveries = std::move(from.shadow_deliveries);
+    }
+    history_.replay(*u, from.history);
     restored_.erase(r);
   }
   users_[k] = std::move(u);
@@ -44,24 +97,25 @@ User& Users::get(const std::string& id) {
   return *users_[k];
 }
 
-User Users::transient(const std::string& id, bool with_restored) const {
-  User u(layout_);
-  u.profile = default_profile_;
-  u.present = default_present_;
-  if (!u.profile.empty()) u.profile[0] = strings_.intern(id);
+UserPtr Users::transient(const std::string& id, bool with_restored) const {
+  UserPtr u = User::make(shape_, default_profile_.data(), default_present_.data());
+  if (shape_.fields) u->profile()[0] = strings_.intern(id);
   if (with_restored)
     if (auto r = restored_.find(id); r != restored_.end()) {
-      u.grants = r->second.grants;
-      u.deliveries = r->second.deliveries;
-      history_.replay(u, r->second.history);
+      if (!r->second.grants.empty() || !r->second.deliveries.empty()) {
+        UserGrants& x = u->edit();
+        x.grants = r->second.grants;
+        x.deliveries = r->second.deliveries;
+      }
+      history_.replay(*u, r->second.history);
     }
   return u;
 }
 
 bytecode::AggValue Users::aggregate_of(const std::string& id, uint32_t g, int64_t now) const {
-  if (User* u = find(id)) return u->aggs.value(p_.aggregates[g], g, now);
+  if (User* u = find(id)) return u->aggs().value(p_.aggregates[g], g, now);
   // A user with no history: aggregates of an empty history.
-  state::UserAggregates empty(layout_);
+  state::UserAggregates empty(shape_.aggs);
   return empty.value(p_.aggregates[g], g, now);
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,17 +72,81 @@ struct Shadow {
   std::vector<Delivery> deliveries;
 };
 
-struct User {
-  explicit User(const state::AggLayout& layout) : aggs(layout) {}
-  int64_t last_time = INT64_MIN;
-  std::vector<int64_t> profile;
-  std::vector<uint8_t> present;  // per profile field: the user has a value for it
-  state::UserAggregates aggs;
+// What most users never have, behind one pointer made at the user's first grant or delivery
+// (real or shadow): a bench user with no grant pays 8 bytes for all of it.
+struct UserGrants {
   std::vector<Grant> grants;
   // What per-user limits count, so a strategy that grants a coupon and sends a push counts once.
   std::vector<Delivery> deliveries;
   Lazy<Shadow> shadow;  // made at the user's first shadow grant
 };
+
+// Where a program's users keep what: every user is one block (User below) of `bytes`: the
+// header, the profile values, the aggregates' block laid out by `aggs`, and the presence bytes.
+struct UserShape {
+  explicit UserShape(const bytecode::Program& p);
+  state::AggLayout aggs;
+  uint32_t fields = 0;  // profile fields (field 0 is `user`)
+  size_t aggs_at = 0, present_at = 0, bytes = 0;
+};
+
+class User;
+struct UserDeleter {
+  void operator()(User* u) const;
+};
+// A user owned outside Users: a copy to decide or explain on, a transient user.
+using UserPtr = std::unique_ptr<User, UserDeleter>;
+
+// A user is one allocation sized to the program (docs/performance.md §11, "Memory, session
+// 11"), where separate vectors for the profile and presence and a separate aggregates block
+// cost a pointer, a capacity and malloc's header each. It never moves, so a User& stays valid
+// while other users are created. Made by make(), copied by clone(), freed through UserPtr.
+class User {
+ public:
+  User(const User&) = delete;
+  User& operator=(const User&) = delete;
+
+  // A user with an empty history, the profile `values` and `present` (shape.fields of each).
+  static UserPtr make(const UserShape& shape, const int64_t* values, const uint8_t* present);
+  UserPtr clone() const;
+
+  int64_t& last_time() { return last_time_; }
+  int64_t last_time() const { return last_time_; }
+  std::span<int64_t> profile() { return {reinterpret_cast<int64_t*>(this + 1), shape_->fields}; }
+  std::span<const int64_t> profile() const { return {reinterpret_cast<const int64_t*>(this + 1), shape_->fields}; }
+  std::span<uint8_t> present() { return {reinterpret_cast<uint8_t*>(base() + shape_->present_at), shape_->fields}; }
+  std::span<const uint8_t> present() const {
+    return {reinterpret_cast<const uint8_t*>(base() + shape_->present_at), shape_->fields};
+  }
+  // Reads of a window drop what has left it, so reading aggregates needs a mutable user.
+  state::AggregatesRef aggs() { return {shape_->aggs, base() + shape_->aggs_at}; }
+
+  // Grants and deliveries, empty until the first one is added through edit().
+  const std::vector<Grant>& grants() const { return extra_ ? extra_->grants : kNoGrants; }
+  const std::vector<Delivery>& deliveries() const { return extra_ ? extra_->deliveries : kNoDeliveries; }
+  const Shadow* shadow() const { return extra_ ? extra_->shadow.get() : nullptr; }
+  // The grants, to change their state (no allocation for a user with none).
+  std::span<Grant> grants_mut() { return extra_ ? std::span<Grant>(extra_->grants) : std::span<Grant>(); }
+  // Null while the user has no grant or delivery.
+  UserGrants* extra() { return extra_; }
+  UserGrants& edit();
+  // Frees what edit() made when nothing is left in it (a tentative grant taken back).
+  void trim();
+
+ private:
+  friend struct UserDeleter;
+  explicit User(const UserShape& shape) : shape_(&shape) {}
+  ~User();
+  std::byte* base() { return reinterpret_cast<std::byte*>(this); }
+  const std::byte* base() const { return reinterpret_cast<const std::byte*>(this); }
+  static inline const std::vector<Grant> kNoGrants{};
+  static inline const std::vector<Delivery> kNoDeliveries{};
+
+  const UserShape* shape_;
+  int64_t last_time_ = INT64_MIN;
+  UserGrants* extra_ = nullptr;  // owned
+};
+static_assert(sizeof(User) == 24 && alignof(User) == 8);
 
 // Grants and deliveries rebuilt from a ledger for a user the stream has not met yet.
 struct Restored {
@@ -110,10 +175,11 @@ class Users {
   User& get(const std::string& id);
   // A user not kept: the profile defaults and, when `with_restored`, the restored grants and
   // deliveries (explain and evaluate look at users the engine has not met).
-  User transient(const std::string& id, bool with_restored) const;
+  UserPtr transient(const std::string& id, bool with_restored) const;
   // Known users in first-seen order, as interned ids (text(k) is the id, at(k) the user).
   const std::vector<int64_t>& order() const { return order_; }
   User& at(int64_t k) const { return *users_[size_t(k)]; }
+  const UserShape& shape() const { return shape_; }
   // A profile row before any field is set: defaults, and `user` present.
   const std::vector<int64_t>& default_profile() const { return default_profile_; }
   const std::vector<uint8_t>& default_present() const { return default_present_; }
@@ -127,8 +193,9 @@ class Users {
  private:
   const bytecode::Program& p_;
   vm::StringPool& strings_;
-  state::AggLayout layout_;  // every user's aggregates (before users_: they refer to it)
-  std::vector<std::unique_ptr<User>> users_;  // by interned user id
+  UserShape shape_;  // every user's layout (before users_: they refer to it)
+  // By interned user id (every interned string has a slot: 8 bytes, null for other strings).
+  std::vector<UserPtr> users_;
   std::vector<int64_t> order_;                // first-seen order, for deterministic batch output
   std::vector<int64_t> default_profile_;
   std::vector<uint8_t> default_present_;  // `user` and fields with a default

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "bytecode/operations.h"
 
@@ -134,6 +135,10 @@ class Translator {
   // bitmap words and returning their counts (SelectFn) instead of a value and error per row.
   llvm::Function* batch(uint32_t unit, std::string& error, const std::string* shape = nullptr, const std::string& name = "",
                         bool selection = false);
+  // A clause dispatcher (ClausesFn) named `name` over groups of three units (-1: none), calling
+  // the scalar functions of `fns` (this module's, by unit) directly.
+  llvm::Function* clauses(const std::vector<int32_t>& units, const std::string& name,
+                          const std::map<uint32_t, llvm::Function*>& fns);
 
  private:
   // A function of jit_ops.cc (present in the module's bitcode) or of the host.
@@ -342,6 +347,55 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
   // Past the last instruction (the verifier ends every unit with a return): the value 0.
   b.SetInsertPoint(bb[n]);
   ret(b, k64(0), k64(kPresentFlag));
+  return fn;
+}
+
+// Each group's units in order: a fault stops the group with 2 * its code, a false value with 0,
+// and a group whose units all gave true is 1; the next group starts either way. The zone is set
+// (ctx->zone = zones[i]) before a group that calls built-ins, the only code that reads it.
+llvm::Function* Translator::clauses(const std::vector<int32_t>& units, const std::string& name,
+                                    const std::map<uint32_t, llvm::Function*>& fns) {
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(c_), {ptr_, ptr_, ptr_}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, name, m_);
+  fn->addParamAttr(1, llvm::Attribute::NoAlias);
+  fn->addParamAttr(2, llvm::Attribute::NoAlias);
+  llvm::Value* ctx = fn->getArg(0);
+  llvm::Value* zones = fn->getArg(1);
+  llvm::Value* out = fn->getArg(2);
+  auto* bb = llvm::BasicBlock::Create(c_, "entry", fn);
+  llvm::IRBuilder<> b(bb);
+  llvm::Function* set_zone = op("crm_jit_set_zone");
+  const size_t groups = units.size() / 3;
+  for (size_t g = 0; g < groups; ++g) {
+    bool calls = false;
+    for (size_t k = 0; k < 3; ++k)
+      if (int32_t u = units[3 * g + k]; u >= 0)
+        for (const auto& ins : p_.units[u].code) calls |= ins.op == Op::CALL;
+    if (calls) b.CreateCall(set_zone, {ctx, zones, k64(int64_t(g))});
+    auto* done = llvm::BasicBlock::Create(c_, "g" + std::to_string(g) + "_done", fn);
+    std::vector<std::pair<llvm::BasicBlock*, llvm::Value*>> codes;
+    for (size_t k = 0; k < 3; ++k) {
+      int32_t u = units[3 * g + k];
+      if (u < 0) continue;
+      llvm::Value* r = b.CreateCall(fns.at(uint32_t(u)), {ctx});
+      llvm::Value* value = b.CreateExtractValue(r, {0});
+      llvm::Value* fault = b.CreateTrunc(b.CreateExtractValue(r, {1}), i8_);
+      llvm::Value* faulted = b.CreateICmpNE(fault, k8(0));
+      llvm::Value* code = b.CreateSelect(faulted, b.CreateShl(fault, 1), k8(0));
+      llvm::Value* go_on = b.CreateAnd(b.CreateNot(faulted), b.CreateICmpNE(value, k64(0)));
+      auto* next = llvm::BasicBlock::Create(c_, "g" + std::to_string(g) + "_" + std::to_string(k), fn);
+      codes.push_back({b.GetInsertBlock(), code});
+      b.CreateCondBr(go_on, next, done);
+      b.SetInsertPoint(next);
+    }
+    codes.push_back({b.GetInsertBlock(), k8(1)});
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+    auto* phi = b.CreatePHI(i8_, unsigned(codes.size()));
+    for (auto& [from, v] : codes) phi->addIncoming(v, from);
+    b.CreateStore(phi, b.CreateGEP(i8_, out, k64(int64_t(g))));
+  }
+  b.CreateRetVoid();
   return fn;
 }
 
@@ -1017,11 +1071,16 @@ struct ShapedBatch {
   std::string shape, name;
   bool selection = false;  // SelectFn rather than BatchFn
 };
+// A clause dispatcher: groups of three units (-1: none) and the function's name.
+struct Dispatch {
+  std::vector<int32_t> units;
+  std::string name;
+};
 
 std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
                                            std::string& error, const std::vector<ShapedBatch>& shaped = {},
-                                           bool bulk = false) {
+                                           bool bulk = false, const std::vector<Dispatch>& dispatch = {}) {
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
   auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
@@ -1055,6 +1114,20 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
       if (!tr.batch(u, error)) return nullptr;
     for (const auto& sb : shaped)
       if (!tr.batch(sb.unit, error, &sb.shape, sb.name, sb.selection)) return nullptr;
+    if (!dispatch.empty()) {
+      // The units' scalar code again, private to this module (the names may already be linked
+      // from other modules), each called once by its dispatcher: the inliner takes them in.
+      std::map<uint32_t, llvm::Function*> fns;
+      for (const auto& d : dispatch)
+        for (int32_t u : d.units)
+          if (u >= 0 && !fns.count(uint32_t(u))) {
+            llvm::Function* f = tr.scalar(uint32_t(u), error);
+            if (!f) return nullptr;
+            fns[uint32_t(u)] = f;
+          }
+      for (const auto& d : dispatch) tr.clauses(d.units, d.name, fns);
+      for (auto& [u, f] : fns) f->setLinkage(llvm::GlobalValue::InternalLinkage);
+    }
   } catch (const std::exception& e) {
     error = std::string("JIT: ") + e.what();
     return nullptr;
@@ -1116,13 +1189,14 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
 struct Piece {
   std::vector<uint32_t> su, bu;
   std::vector<ShapedBatch> sb;
-  bool bulk = false;  // part of compile_all(): the cheaper pipeline
+  std::vector<Dispatch> disp;
+  bool bulk = false;  // part of compile_all() or a dispatcher: the cheaper pipeline
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool cached = false;
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-6";
+constexpr const char* kTranslatorVersion = "crm-jit-7";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
@@ -1145,6 +1219,21 @@ struct Jit::Impl {
 
   // Compiles the listed units into one module and publishes their entry points.
   std::map<std::string, void*> shaped;  // "unit:shape[:sel]" -> code specialised for that layout
+  std::map<std::string, ClausesFn> dispatched;  // dispatcher name -> code (filled by compile_pieces)
+
+  // Clause dispatchers by their list of units (Jit::clauses): the hash of the list, then the
+  // list itself. Guarded by clause_mu (never held while compiling).
+  struct ClauseEntry {
+    std::vector<int32_t> units;
+    ClausesFn fn = nullptr;
+    uint32_t seen = 0;
+    bool busy = false;    // being compiled by some thread
+    bool failed = false;  // evaluated per clause for good
+  };
+  std::mutex clause_mu;
+  std::unordered_multimap<uint64_t, ClauseEntry> clause_cache;
+  size_t clause_entries = 0;  // bounded by kMaxTracked (hot or not)
+  size_t dispatcher_count = 0;
 
   bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
                const std::vector<ShapedBatch>& sb = {}) {
@@ -1166,6 +1255,10 @@ struct Jit::Impl {
     key += "|b";
     for (uint32_t u : piece.bu) key += "," + std::to_string(u);
     for (const auto& b : piece.sb) key += "|" + shaped_key(b) + "=" + b.name;
+    for (const auto& d : piece.disp) {
+      key += "|d" + d.name + "=";
+      for (int32_t u : d.units) key += std::to_string(u) + ",";
+    }
     auto fnv = [](uint64_t h, std::string_view a, std::string_view b) {
       for (std::string_view s : {a, b})
         for (unsigned char c : s) {
@@ -1205,7 +1298,7 @@ struct Jit::Impl {
     t.tm = std::move(*tm);
     if (piece.bulk) t.tm->setOptLevel(llvm::CodeGenOpt::Less);
     llvm::LLVMContext ctx;
-    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk);
+    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp);
     if (!m) return false;
     llvm::SmallVector<char, 0> obj;
     {
@@ -1288,6 +1381,15 @@ struct Jit::Impl {
           return false;
         }
         shaped[shaped_key(b)] = addr->toPtr<void*>();
+      }
+      for (const auto& d : piece.disp) {
+        auto addr = lljit->lookup(d.name);
+        if (!addr) {
+          error = "JIT: clause dispatcher " + d.name + ": " + to_string(addr.takeError());
+          return false;
+        }
+        dispatched[d.name] = addr->toPtr<ClausesFn>();
+        stats.dispatchers += 1;
       }
       stats.scalar_units += piece.su.size();
       stats.batch_units += piece.bu.size() + piece.sb.size();
@@ -1413,6 +1515,90 @@ BatchFn Jit::batch(uint32_t unit, const vm::BatchInput& in, std::string& error) 
 
 SelectFn Jit::select(uint32_t unit, const vm::BatchInput& in, std::string& error) {
   return reinterpret_cast<SelectFn>(shaped_code(*impl_, unit, in, true, error));
+}
+
+namespace {
+// Four independent lanes, so hashing a list of 768 units costs ~200 multiplies in a row.
+uint64_t hash_units(const int32_t* u, size_t n) {
+  uint64_t h[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull, 0x27d4eb2f165667c5ull};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (size_t k = 0; k < 4; ++k) h[k] = (h[k] ^ uint32_t(u[i + k])) * 0x100000001b3ull;
+  for (; i < n; ++i) h[0] = (h[0] ^ uint32_t(u[i])) * 0x100000001b3ull;
+  return (h[0] ^ (h[1] >> 7)) * 31 + (h[2] ^ (h[3] << 11)) + n;
+}
+// Lists of units remembered at most (hot or not), so a stream of ever new candidate lists
+// costs bounded memory; beyond it, new lists are evaluated per clause.
+constexpr size_t kMaxTracked = 4096;
+}  // namespace
+
+bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& chunks) {
+  chunks.clear();
+  size_t used = 0;
+  for (size_t i = 0; i < 3 * groups; ++i) used += units[i] >= 0;
+  if (used < kMinFusedUnits) return false;
+  Impl& im = *impl_;
+  // Per chunk: its entry, found or added; those to compile now.
+  std::vector<Impl::ClauseEntry*> entries, mine;  // mine: marked busy here, compiled below
+  std::vector<Piece> pieces;
+  {
+    std::lock_guard<std::mutex> lock(im.clause_mu);
+    bool ready = true;
+    for (size_t g = 0; g < groups; g += kClauseChunk) {
+      const size_t n = 3 * std::min(kClauseChunk, groups - g);
+      const int32_t* u = units + 3 * g;
+      uint64_t h = hash_units(u, n);
+      Impl::ClauseEntry* e = nullptr;
+      for (auto [it, end] = im.clause_cache.equal_range(h); it != end; ++it)
+        if (it->second.units.size() == n && std::equal(u, u + n, it->second.units.begin())) e = &it->second;
+      if (!e) {
+        if (im.clause_entries >= kMaxTracked) return false;
+        ++im.clause_entries;
+        e = &im.clause_cache.emplace(h, Impl::ClauseEntry{})->second;
+        e->units.assign(u, u + n);
+      }
+      if (e->failed) return false;
+      entries.push_back(e);
+      if (e->fn) continue;
+      ready = false;
+      if (e->busy || ++e->seen < kHotAfter) continue;
+      if (im.dispatcher_count >= kMaxDispatchers) {
+        e->failed = true;
+        continue;
+      }
+      ++im.dispatcher_count;
+      e->busy = true;
+      mine.push_back(e);
+      Piece piece;
+      piece.bulk = true;
+      piece.disp.push_back({e->units, "crm_clauses_" + std::to_string(im.dispatcher_count)});
+      pieces.push_back(std::move(piece));
+    }
+    if (ready) {
+      for (auto* e : entries) chunks.push_back(e->fn);
+      return true;
+    }
+  }
+  if (pieces.empty()) return false;
+  // Every new chunk of this list in one go (on the compile threads), outside clause_mu.
+  std::string error;
+  bool ok;
+  std::vector<std::string> names;
+  for (const auto& piece : pieces) names.push_back(piece.disp[0].name);
+  {
+    std::lock_guard<std::mutex> lock(im.mu);
+    ok = im.compile_pieces(pieces, error);
+  }
+  std::lock_guard<std::mutex> lock(im.clause_mu);
+  std::lock_guard<std::mutex> lock2(im.mu);
+  for (size_t k = 0; k < mine.size(); ++k) {
+    Impl::ClauseEntry* e = mine[k];
+    e->busy = false;
+    auto it = ok ? im.dispatched.find(names[k]) : im.dispatched.end();
+    if (it == im.dispatched.end()) e->failed = true;
+    else e->fn = it->second;
+  }
+  return false;  // this time per clause; the next use runs the dispatchers
 }
 
 bool Jit::compile_all(std::string& error, size_t chunk) {

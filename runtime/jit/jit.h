@@ -49,6 +49,13 @@ struct SelectOut {
 using SelectFn = SelectOut (*)(const vm::BatchInput* in, const vm::Context* ctx, uint64_t base, uint64_t n,
                                uint64_t* selected, uint64_t* faulted);
 
+// Clause dispatch (JitExecutor::run_clauses, engine::Executor's contract): one function that
+// evaluates a fixed list of strategies' clauses in order, each strategy's units short-circuited
+// as the engine does, with the unit code inlined or called directly (no indirect call per
+// clause). zones[i] is group i's zone; out[i] = 0 no match, 1 match, 2 * fault code when the
+// unit it stopped at faulted.
+using ClausesFn = void (*)(vm::Context* ctx, const support::ZoneRules* const* zones, uint8_t* out);
+
 struct Stats {
   size_t scalar_units = 0;   // units compiled to scalar code
   size_t batch_units = 0;    // units compiled to batch code
@@ -57,6 +64,7 @@ struct Stats {
   double compile_seconds = 0;  // wall time of translation, optimisation and code generation
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
+  size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
 };
 
 struct Options {
@@ -89,6 +97,18 @@ class Jit {
   // Selection code for `in`'s layout (what the executor's run_batch and the counting
   // run_batch run): bitmap words and counts per block instead of a value per row.
   SelectFn select(uint32_t unit, const vm::BatchInput& in, std::string& error);
+  // Clause dispatch: the dispatchers for `groups` strategies whose units are units[3 * i ..
+  // 3 * i + 2] (-1: none), one per run of up to kClauseChunk strategies, in order; false when the
+  // list is to be evaluated one clause at a time instead: shorter than kMinFusedUnits units, not
+  // yet seen kHotAfter times (dispatchers compile on the kHotAfter-th use of a list), the
+  // kMaxDispatchers bound reached, or its compilation failed. The key is the exact list of
+  // units (the candidate list after indexing and windows). Thread-safe.
+  static constexpr size_t kClauseChunk = 256;
+  static constexpr size_t kMinFusedUnits = 8;
+  static constexpr uint32_t kHotAfter = 2;
+  static constexpr size_t kMaxDispatchers = 256;
+  bool clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& chunks);
+
   // Compiles every unit not compiled yet (scalar code for every unit, batch code for the batch
   // units of segments and strategies), in modules of `chunk` units.
   // Modules are compiled in parallel (Options::threads) with a cheaper pipeline than code

@@ -23,6 +23,11 @@ class JitExecutor final : public engine::Executor {
   void prepare(vm::Context&) const override {}  // native code keeps its registers on its stack
   vm::Result run(uint32_t unit, vm::Context& ctx) const override { return jit_->run(unit, ctx); }
   void run_batch(uint32_t unit, const vm::BatchInput& in, engine::BatchSelection& out) const override;
+  // One native call per Jit::kClauseChunk strategies once the list is hot (Jit::clauses);
+  // declined (one clause at a time, at each strategy's turn) until then and for lists that
+  // Jit::clauses does not take.
+  bool run_clauses(const engine::ClauseGroup* groups, size_t n, vm::Context& ctx,
+                   engine::ClauseVerdict* out) const override;
 
   Jit& jit() const { return *jit_; }
 

@@ -51,6 +51,9 @@ OP const int64_t* crm_jit_profile_values(const vm::Context* c) { return c->profi
 OP const uint8_t* crm_jit_profile_presence(const vm::Context* c, const uint8_t* ones) {
   return c->profile_present ? c->profile_present : ones;
 }
+// A clause dispatcher (jit.cc, Translator::clauses) sets the zone of each strategy's clauses
+// before they run, from the table the engine passes: what Executor::run_clauses does.
+OP void crm_jit_set_zone(vm::Context* c, const support::ZoneRules* const* zones, uint64_t i) { c->zone = zones[i]; }
 OP int64_t crm_jit_load_event(const vm::Context* c, uint32_t f) {
   bool has = f < c->event_size && (!c->event_present || c->event_present[f]);
   return has ? c->event[f] : 0;

@@ -188,12 +188,19 @@ void expire(R& ring, int64_t cutoff, Drop&& drop) {
   }
 }
 
-// Whether two window aggregates are given exactly the same events: the same source and window,
-// and no filter (a filter may read aggregates, so two runs of it could differ).
-bool same_times(const bytecode::AggSpec& a, const bytecode::AggSpec& b) {
+// Whether two aggregates are given exactly the same events: the same source, and no filter (a
+// filter may read aggregates, so two runs of it could differ).
+bool same_events(const bytecode::AggSpec& a, const bytecode::AggSpec& b) {
   return a.source == b.source && a.event == b.event && a.filter_unit < 0 && b.filter_unit < 0 &&
-         a.window_value == b.window_value && a.strategy == b.strategy && a.resource == b.resource &&
-         a.channel == b.channel && a.code == b.code;
+         a.strategy == b.strategy && a.resource == b.resource && a.channel == b.channel && a.code == b.code;
+}
+
+// Whether aggregate b can read the times a's ring keeps: count or exists within a window over
+// the same events, the same window, or any window when the events are the user's own (their
+// times only go forward: Engine::observe_event), so the ring is in time order and a shorter
+// window is the ring's newest entries.
+bool same_times(const bytecode::AggSpec& a, const bytecode::AggSpec& b) {
+  return same_events(a, b) && (a.window_value == b.window_value || a.source == bytecode::AggSource::Events);
 }
 
 }  // namespace
@@ -206,37 +213,104 @@ AggLayout::AggLayout(const bytecode::Program& p) {
     switch (spec.window) {
       case Window::All:
       case Window::Since: s = counts ? Store::Count : wide(spec.kind) ? Store::Plain : Store::Narrow; break;
-      case Window::Previous: s = wide(spec.kind) ? Store::Previous : Store::PreviousNarrow; break;
+      case Window::Previous: s = counts ? Store::Count : wide(spec.kind) ? Store::Previous : Store::PreviousNarrow; break;
       case Window::Within: s = counts ? Store::Times : Store::Values; break;
       case Window::LastN:
       case Window::PreviousN: s = Store::Last; break;
     }
-    if (s == Store::Times) {
+    // count(X previous) is the count of X less the latest: the count over all events, shared
+    // with count(X) or exists(X) when the program has one.
+    const bool total = s == Store::Count && spec.window != Window::Since;
+    if (s == Store::Times || total) {
       uint32_t h = 0;
-      while (h < g && !(slots_[h].store == Store::Times && !slots_[h].shared && same_times(p.aggregates[h], spec))) ++h;
+      auto joins = [&](const Slot& o, const bytecode::AggSpec& os) {
+        if (o.shared || o.store != s) return false;
+        return s == Store::Times ? same_times(os, spec) : os.window != Window::Since && same_events(os, spec);
+      };
+      while (h < g && !joins(slots_[h], p.aggregates[h])) ++h;
       if (h < g) {
-        slots_.push_back({s, true, slots_[h].offset});
+        slots_.push_back({s, true, slots_[h].offset, 0});
+        // The ring keeps what the group's longest window needs.
+        if (s == Store::Times) slots_[h].keep = std::max(slots_[h].keep, spec.window_value);
         continue;
       }
     }
-    slots_.push_back({s, false, uint32_t(bytes_)});
+    slots_.push_back({s, false, uint32_t(bytes_), s == Store::Times ? spec.window_value : 0});
     bytes_ += store_bytes(s);  // every store is a multiple of 8 bytes: all stay aligned
+  }
+  for (Slot& slot : slots_)  // shared rings read how long their group keeps entries
+    if (slot.shared && slot.store == Store::Times)
+      for (const Slot& o : slots_)
+        if (!o.shared && o.store == Store::Times && o.offset == slot.offset) slot.keep = o.keep;
+}
+
+namespace {
+template <typename T>
+T& slot(std::byte* block, const AggLayout& l, uint32_t g) {
+  return *std::launder(reinterpret_cast<T*>(block + l.offset(g)));
+}
+}  // namespace
+
+void AggLayout::construct(std::byte* block) const {
+  for (uint32_t g = 0; g < size(); ++g) {
+    if (shared(g)) continue;
+    std::byte* at = block + offset(g);
+    switch (store(g)) {
+      case Store::Count: new (at) int64_t(0); break;
+      case Store::Plain: new (at) Plain(); break;
+      case Store::Narrow: new (at) Narrow(); break;
+      case Store::Previous: new (at) Previous(); break;
+      case Store::PreviousNarrow: new (at) PreviousNarrow(); break;
+      case Store::Times: new (at) Times(); break;
+      case Store::Values: new (at) Values(); break;
+      case Store::Last: new (at) Last(); break;
+    }
   }
 }
 
-UserAggregates::UserAggregates(const AggLayout& layout) : layout_(&layout) { construct(); }
-
-// Every slot is constructed empty before any copy that can throw (a ring's allocation), so a
-// failed copy destroys valid slots and frees the block instead of leaking or freeing garbage.
-UserAggregates::UserAggregates(const UserAggregates& o) : layout_(o.layout_) {
-  if (!o.block_) return;
-  construct();
-  try {
-    copy_slots(o);
-  } catch (...) {
-    destroy();
-    throw;
+void AggLayout::copy(std::byte* to, const std::byte* from) const {
+  auto* src = const_cast<std::byte*>(from);  // read only: slot() gives references into it
+  for (uint32_t g = 0; g < size(); ++g) {
+    if (shared(g)) continue;
+    switch (store(g)) {
+      case Store::Count: slot<int64_t>(to, *this, g) = slot<int64_t>(src, *this, g); break;
+      case Store::Plain: slot<Plain>(to, *this, g) = slot<Plain>(src, *this, g); break;
+      case Store::Narrow: slot<Narrow>(to, *this, g) = slot<Narrow>(src, *this, g); break;
+      case Store::Previous: slot<Previous>(to, *this, g) = slot<Previous>(src, *this, g); break;
+      case Store::PreviousNarrow: slot<PreviousNarrow>(to, *this, g) = slot<PreviousNarrow>(src, *this, g); break;
+      case Store::Times: slot<Times>(to, *this, g) = slot<Times>(src, *this, g); break;
+      case Store::Values: slot<Values>(to, *this, g) = slot<Values>(src, *this, g); break;
+      case Store::Last: slot<Last>(to, *this, g) = slot<Last>(src, *this, g); break;
+    }
   }
+}
+
+void AggLayout::destroy(std::byte* block) const {
+  for (uint32_t g = 0; g < size(); ++g) {
+    if (shared(g)) continue;
+    switch (store(g)) {
+      case Store::Times: slot<Times>(block, *this, g).~Times(); break;
+      case Store::Values: slot<Values>(block, *this, g).~Values(); break;
+      case Store::Last: slot<Last>(block, *this, g).~Last(); break;
+      case Store::Count:
+      case Store::Plain:
+      case Store::Narrow:
+      case Store::Previous:
+      case Store::PreviousNarrow: break;  // trivially destructible
+    }
+  }
+}
+
+UserAggregates::UserAggregates(const AggLayout& layout) : layout_(&layout) {
+  if (layout_->bytes() == 0) return;
+  block_ = static_cast<std::byte*>(::operator new(layout_->bytes()));
+  layout_->construct(block_);
+}
+
+// The delegated constructor has made every slot empty before a copy that can throw (a ring's
+// allocation), so a failed copy is destroyed by ~UserAggregates like any other block.
+UserAggregates::UserAggregates(const UserAggregates& o) : UserAggregates(*o.layout_) {
+  if (o.block_) layout_->copy(block_, o.block_);
 }
 
 // Copy first: a failed copy leaves *this as it was.
@@ -254,65 +328,19 @@ UserAggregates& UserAggregates::operator=(UserAggregates&& o) noexcept {
   return *this;
 }
 
-void UserAggregates::construct() {
-  if (layout_->bytes() == 0) return;
-  block_ = static_cast<std::byte*>(::operator new(layout_->bytes()));
-  for (uint32_t g = 0; g < layout_->size(); ++g) {
-    if (layout_->shared(g)) continue;
-    std::byte* at = block_ + layout_->offset(g);
-    switch (layout_->store(g)) {
-      case AggLayout::Store::Count: new (at) int64_t(0); break;
-      case AggLayout::Store::Plain: new (at) Plain(); break;
-      case AggLayout::Store::Narrow: new (at) Narrow(); break;
-      case AggLayout::Store::Previous: new (at) Previous(); break;
-      case AggLayout::Store::PreviousNarrow: new (at) PreviousNarrow(); break;
-      case AggLayout::Store::Times: new (at) Times(); break;
-      case AggLayout::Store::Values: new (at) Values(); break;
-      case AggLayout::Store::Last: new (at) Last(); break;
-    }
-  }
-}
-
-void UserAggregates::copy_slots(const UserAggregates& o) {
-  for (uint32_t g = 0; g < layout_->size(); ++g) {
-    if (layout_->shared(g)) continue;
-    switch (layout_->store(g)) {
-      case AggLayout::Store::Count: at<int64_t>(g) = o.at<int64_t>(g); break;
-      case AggLayout::Store::Plain: at<Plain>(g) = o.at<Plain>(g); break;
-      case AggLayout::Store::Narrow: at<Narrow>(g) = o.at<Narrow>(g); break;
-      case AggLayout::Store::Previous: at<Previous>(g) = o.at<Previous>(g); break;
-      case AggLayout::Store::PreviousNarrow: at<PreviousNarrow>(g) = o.at<PreviousNarrow>(g); break;
-      case AggLayout::Store::Times: at<Times>(g) = o.at<Times>(g); break;
-      case AggLayout::Store::Values: at<Values>(g) = o.at<Values>(g); break;
-      case AggLayout::Store::Last: at<Last>(g) = o.at<Last>(g); break;
-    }
-  }
-}
-
 void UserAggregates::destroy() {
   if (!block_) return;
-  for (uint32_t g = 0; g < layout_->size(); ++g) {
-    if (layout_->shared(g)) continue;
-    switch (layout_->store(g)) {
-      case AggLayout::Store::Times: at<Times>(g).~Times(); break;
-      case AggLayout::Store::Values: at<Values>(g).~Values(); break;
-      case AggLayout::Store::Last: at<Last>(g).~Last(); break;
-      case AggLayout::Store::Count:
-      case AggLayout::Store::Plain:
-      case AggLayout::Store::Narrow:
-      case AggLayout::Store::Previous:
-      case AggLayout::Store::PreviousNarrow: break;  // trivially destructible
-    }
-  }
+  layout_->destroy(block_);
   ::operator delete(block_);
   block_ = nullptr;
 }
 
-void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field) {
+void AggregatesRef::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field) {
   if (!has_field) value = 0;
   switch (layout_->store(g)) {
     case AggLayout::Store::Count:
-      if (spec.window == Window::All || time >= spec.window_value) ++at<int64_t>(g);
+      if (layout_->shared(g)) return;  // the first of its group counted the event
+      if (spec.window != Window::Since || time >= spec.window_value) ++at<int64_t>(g);
       return;
     case AggLayout::Store::Plain:
       if (spec.window == Window::All || time >= spec.window_value) at<Plain>(g).add(spec.kind, value, has_field);
@@ -345,11 +373,12 @@ void UserAggregates::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time
   }
 }
 
-AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
+AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
   switch (layout_->store(g)) {
     case AggLayout::Store::Count: {
       Totals t;
       t.count = at<int64_t>(g);
+      if (spec.window == Window::Previous && t.count > 0) --t.count;  // all but the latest
       return from_totals(spec, t);
     }
     case AggLayout::Store::Plain: return from_totals(spec, at<Plain>(g).totals(spec.kind));
@@ -360,11 +389,16 @@ AggValue UserAggregates::value(const bytecode::AggSpec& spec, uint32_t g, int64_
       // Events at or before now - D have left the window. Events after `now` (only possible
       // when a batch evaluates at an earlier time) are not in it either: they are not counted.
       Times& w = at<Times>(g);
-      expire(w, now - spec.window_value, [](int64_t) {});
+      const int64_t keep = layout_->keep(g);
+      expire(w, now - keep, [](int64_t) {});
       Totals t;
-      t.count = int64_t(w.size());
-      if (!w.empty() && w.back() > now)
-        for (size_t i = 0; i < w.size(); ++i) t.count -= w[i] > now;
+      if (spec.window_value == keep) {
+        t.count = int64_t(w.size());
+        if (!w.empty() && w.back() > now)
+          for (size_t i = 0; i < w.size(); ++i) t.count -= w[i] > now;
+      } else {  // a shorter window than the shared ring keeps: the newest of its entries
+        for (size_t i = w.size(); i-- > 0 && w[i] > now - spec.window_value;) t.count += w[i] <= now;
+      }
       return from_totals(spec, t);
     }
     case AggLayout::Store::Values: {

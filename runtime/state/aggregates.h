@@ -1,10 +1,11 @@
 // aggregates.h - per-user history aggregates, maintained incrementally as events arrive.
 //
 // The compiler lists exactly the aggregates a program needs (bytecode::AggSpec); each user holds
-// one state per spec, sized to what the spec's kind and window need (AggLayout): a count over
-// all events is one word, `count(X within D)` a ring of event times. Updates are O(1) (amortised
-// for time windows), reads are O(1) except min/max over a sliding time window or the last N
-// events, which scan that window. Nothing is ever recomputed from the full history. Whether a
+// one state per spec, sized to what the spec's kind and window need (AggLayout), or reads the
+// state of another spec given the same events: a count over all events is one word,
+// `count(X within D)` a ring of event times. Updates are O(1) (amortised for time windows),
+// reads are O(1) except min/max over a sliding time window, the last N events, and a count
+// window shorter than the ring it shares, which scan that window. Nothing is ever recomputed from the full history. Whether a
 // value is there is kept beside it, never in it: an event whose field holds INT64_MIN has a value.
 #pragma once
 
@@ -116,13 +117,15 @@ static_assert(sizeof(Ring<Entry>) == 16);
 class AggLayout {
  public:
   enum class Store : uint8_t {
-    Count,     // All, Since, count or exists: the count (8 bytes)
+    Count,     // All, Since, Previous, count or exists: the count (8 bytes); count or exists over
+               // all events or `previous` share one count of the same events
     Plain,     // All, Since, avg, min or max: the value and how many were present (24 bytes)
     Narrow,    // All, Since, sum, first or last: the value and its flags (16 bytes)
     Previous,  // Previous, avg, min or max: Plain over all but the latest, and the latest (32 bytes)
-    PreviousNarrow,  // Previous, other kinds: Narrow over all but the latest, and the latest (24)
+    PreviousNarrow,  // Previous, sum, first or last: Narrow over all but the latest, and the latest (24)
     Times,     // Within, count or exists: the times of the events in the window (16 bytes),
-               // shared by the aggregates over the same events and window (count and exists)
+               // shared by the aggregates over the same events and window (count and exists),
+               // and over a user's own events by every window: the ring keeps the longest
     Values,    // Within, other kinds: the window's entries, their sum and present count (40 bytes)
     Last,      // LastN, PreviousN: the last N (N + 1) entries (16 bytes)
   };
@@ -133,19 +136,50 @@ class AggLayout {
   // Aggregate g reads the state of an earlier aggregate that is given the same events (added
   // to once, through that one).
   bool shared(uint32_t g) const { return slots_[g].shared; }
+  // Times: how long the ring aggregate g reads keeps an entry (its group's longest window).
+  int64_t keep(uint32_t g) const { return slots_[g].keep; }
   size_t size() const { return slots_.size(); }
-  size_t bytes() const { return bytes_; }  // of one user's block
+  size_t bytes() const { return bytes_; }  // of one user's block (a multiple of 8)
+
+  // A user's block, bytes() at an 8-byte aligned address, wherever its owner keeps it:
+  // constructed empty, copied into a constructed block (throws std::bad_alloc when a window's
+  // copy cannot be allocated; `to` stays valid, partly copied), destroyed (frees the windows).
+  void construct(std::byte* block) const;
+  void copy(std::byte* to, const std::byte* from) const;
+  void destroy(std::byte* block) const;
 
  private:
   struct Slot {
     Store store;
     bool shared;
     uint32_t offset;
+    int64_t keep;
   };
   std::vector<Slot> slots_;
   size_t bytes_ = 0;
 };
 
+// A user's aggregates in a block laid out by an AggLayout and owned elsewhere (an engine User's
+// block, or a UserAggregates): what an event adds and what a read computes.
+class AggregatesRef {
+ public:
+  AggregatesRef(const AggLayout& layout, std::byte* block) : layout_(&layout), block_(block) {}
+  // Adds one event's value to aggregate g (the caller has applied the spec's filter).
+  void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field);
+  // A window read drops the entries that have left the window, so it writes too.
+  bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
+
+ private:
+  template <typename T>
+  T& at(uint32_t g) const {
+    return *std::launder(reinterpret_cast<T*>(block_ + layout_->offset(g)));
+  }
+
+  const AggLayout* layout_;
+  std::byte* block_;
+};
+
+// A block of its own: an empty history (a user the engine has not met), tests.
 class UserAggregates {
  public:
   // The layout outlives every UserAggregates made with it.
@@ -156,18 +190,15 @@ class UserAggregates {
   UserAggregates& operator=(UserAggregates&& o) noexcept;
   ~UserAggregates() { destroy(); }
 
-  // Adds one event's value to aggregate g (the caller has applied the spec's filter).
-  void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field);
-  bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
+  void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field) {
+    AggregatesRef(*layout_, block_).add(spec, g, time, value, has_field);
+  }
+  bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
+    return AggregatesRef(*layout_, block_).value(spec, g, now);
+  }
 
  private:
-  void construct();
-  void copy_slots(const UserAggregates& o);  // into slots already constructed
   void destroy();
-  template <typename T>
-  T& at(uint32_t g) const {
-    return *std::launder(reinterpret_cast<T*>(block_ + layout_->offset(g)));
-  }
 
   const AggLayout* layout_;
   std::byte* block_ = nullptr;  // null when the program has no aggregates

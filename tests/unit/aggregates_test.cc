@@ -108,19 +108,37 @@ TEST(AggLayout, EachAggregateKeepsWhatItsKindAndWindowNeed) {
   EXPECT_EQ(l.store(3), AggLayout::Store::Previous);
   EXPECT_EQ(l.store(4), AggLayout::Store::Last);
   EXPECT_EQ(l.store(5), AggLayout::Store::Narrow);
-  EXPECT_EQ(l.store(8), AggLayout::Store::PreviousNarrow);
+  EXPECT_EQ(l.store(8), AggLayout::Store::Count);
   EXPECT_EQ(l.store(9), AggLayout::Store::Plain);
-  // exists(X within 30 days) reads the times count(X within 30 days) keeps; another window
-  // keeps its own.
+  // exists(X within 30 days) reads the times count(X within 30 days) keeps; so does a longer
+  // window over the user's own events (the ring keeps the longest), and count(X previous)
+  // reads the count exists(X) keeps.
   EXPECT_TRUE(l.shared(6));
   EXPECT_EQ(l.offset(6), l.offset(1));
-  EXPECT_FALSE(l.shared(7));
-  EXPECT_EQ(l.bytes(), 8u + 16 + 40 + 32 + 16 + 16 + 16 + 24 + 24);
+  EXPECT_TRUE(l.shared(7));
+  EXPECT_EQ(l.offset(7), l.offset(1));
+  EXPECT_EQ(l.keep(1), 31);
+  EXPECT_EQ(l.keep(6), 31);
+  EXPECT_TRUE(l.shared(8));
+  EXPECT_EQ(l.offset(8), l.offset(0));
+  EXPECT_EQ(l.bytes(), 8u + 16 + 40 + 32 + 16 + 16 + 24);
   for (uint32_t g = 0; g < l.size(); ++g) EXPECT_EQ(l.offset(g) % 8, 0u);
-  // A filter may read aggregates: filtered windows never share.
+  // A filter may read aggregates: filtered windows and counts never share.
   p.aggregates[1].filter_unit = 0;
   p.aggregates[6].filter_unit = 0;
+  p.aggregates[8].filter_unit = 0;
   EXPECT_FALSE(AggLayout(p).shared(6));
+  EXPECT_FALSE(AggLayout(p).shared(8));
+  // Delivery-history windows of different lengths keep their own rings (their times need not
+  // come in order), as does a count since a time.
+  p.aggregates[1].filter_unit = p.aggregates[6].filter_unit = p.aggregates[8].filter_unit = -1;
+  for (uint32_t g : {1u, 6u, 7u}) p.aggregates[g].source = crm::bytecode::AggSource::Received;
+  AggLayout h(p);
+  EXPECT_TRUE(h.shared(6));
+  EXPECT_FALSE(h.shared(7));
+  EXPECT_EQ(h.keep(1), 30);
+  p.aggregates[8].window = Window::Since;
+  EXPECT_FALSE(AggLayout(p).shared(8));
 }
 
 struct Ev {
@@ -185,6 +203,7 @@ TEST(UserAggregates, EveryKindOverEveryWindowEqualsTheDirectComputation) {
     p.aggregates.push_back(spec(k, Window::Since, 40));
     p.aggregates.push_back(spec(k, Window::Previous));
     p.aggregates.push_back(spec(k, Window::Within, 25));
+    p.aggregates.push_back(spec(k, Window::Within, 60));  // count and exists: one ring for both
     p.aggregates.push_back(spec(k, Window::LastN, 3));
     p.aggregates.push_back(spec(k, Window::PreviousN, 2));
   }

@@ -199,7 +199,8 @@ TEST(TimeBuiltins, SegmentsUseTheProgramsZoneInTheScalarVmTheBatchVmAndTheAstEva
     const int64_t now = T("2026-03-01T23:30:00Z");
     crm::vm::AstEvaluator ast(c.front->program, c.out);
     crm::vm::AstEnv env;
-    env.profile = h.engine.profile_of("ann");
+    const auto profile = h.engine.profile_of("ann");
+    env.profile = profile ? &*profile : nullptr;
     env.now = now;
     env.zone = &c.program().zone;
     env.strings = &h.engine.strings();

@@ -591,8 +591,10 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   for (const auto& user : users) {
     std::vector<int64_t> stranger_profile = default_profile;
     crm::vm::AstEnv env;
-    env.profile = eng.profile_of(user);
-    env.profile_present = eng.profile_present_of(user);
+    const auto profile = eng.profile_of(user);
+    const auto profile_present = eng.profile_present_of(user);
+    env.profile = profile ? &*profile : nullptr;
+    env.profile_present = profile_present ? &*profile_present : nullptr;
     if (!env.profile) {
       stranger_profile[0] = eng.strings().intern(user);
       env.profile = &stranger_profile;
@@ -679,8 +681,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     std::vector<std::vector<int64_t>> colv(nf, std::vector<int64_t>(rows));
     std::vector<std::vector<uint8_t>> colp(nf, std::vector<uint8_t>(rows, 1));
     for (size_t i = 0; i < rows; ++i) {
-      const auto* pv = eng.profile_of(us[i]);
-      const auto* pp = eng.profile_present_of(us[i]);
+      const auto pv = eng.profile_of(us[i]);
+      const auto pp = eng.profile_present_of(us[i]);
       for (size_t f = 0; f < nf; ++f) {
         colv[f][i] = f < pv->size() ? (*pv)[f] : 0;
         colp[f][i] = pp && f < pp->size() ? (*pp)[f] : 1;
@@ -848,8 +850,10 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
   int64_t now = crm::testing::T("2026-04-01T00:00:00Z");
   crm::vm::AstEvaluator ast(c.front->program, c.out);
   crm::vm::AstEnv env;
-  env.profile = eng.profile_of(user);
-  env.profile_present = eng.profile_present_of(user);
+  const auto profile = eng.profile_of(user);
+  const auto profile_present = eng.profile_present_of(user);
+  env.profile = &*profile;
+  env.profile_present = &*profile_present;
   env.now = now;
   env.strings = &eng.strings();
   env.collections = &eng.collections();
@@ -860,8 +864,8 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
       for (crm::ast::Decl* d : m.ast->decls)
         if (d->kind == crm::ast::DeclKind::Segment) expr_of[d->name] = static_cast<crm::ast::SegmentDecl*>(d)->value;
   // One-row columns of the user's profile for the batch VM.
-  const auto& row = *eng.profile_of(user);
-  const auto& has = *eng.profile_present_of(user);
+  const auto& row = *profile;
+  const auto& has = *profile_present;
   std::vector<crm::vm::Column> cols(row.size());
   for (size_t f = 0; f < row.size(); ++f) cols[f] = {&row[f], 8, &has[f]};
   crm::vm::BatchInput in;
@@ -1142,8 +1146,10 @@ void run_value_differential(uint64_t seed, Ty type, size_t& compared, size_t& fa
         std::vector<int64_t> stranger(prog.profile.size(), 0);
         std::vector<uint8_t> stranger_present(prog.profile.size(), 0);
         crm::vm::AstEnv env;
-        env.profile = eng.profile_of(user);
-        env.profile_present = eng.profile_present_of(user);
+        const auto profile = eng.profile_of(user);
+        const auto profile_present = eng.profile_present_of(user);
+        env.profile = profile ? &*profile : nullptr;
+        env.profile_present = profile_present ? &*profile_present : nullptr;
         if (!env.profile) {
           stranger[0] = eng.strings().intern(user);
           stranger_present[0] = 1;

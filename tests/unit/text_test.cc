@@ -108,8 +108,10 @@ TEST(Text, BuiltinsAgreeInEveryEvaluatorAndInFolding) {
     std::string id = "u" + std::to_string(u);
     EXPECT_EQ(h.segment(c, "runtime_ok", id, now), 1) << "scalar VM, " << samples[u].word;
     crm::vm::AstEnv env;
-    env.profile = h.engine.profile_of(id);
-    env.profile_present = h.engine.profile_present_of(id);
+    const auto profile = h.engine.profile_of(id);
+    const auto profile_present = h.engine.profile_present_of(id);
+    env.profile = profile ? &*profile : nullptr;
+    env.profile_present = profile_present ? &*profile_present : nullptr;
     env.now = now;
     env.strings = &h.engine.strings();
     env.collections = &h.engine.collections();
@@ -364,14 +366,14 @@ struct CsvProfiles {
     return errors;
   }
   int64_t field(const std::string& user, const std::string& name) {
-    const auto* row = h.engine.profile_of(user);
-    EXPECT_NE(row, nullptr) << user;
+    const auto row = h.engine.profile_of(user);
+    EXPECT_TRUE(row.has_value()) << user;
     int f = c.program().find_profile_field(name);
     EXPECT_GE(f, 0) << name;
     return row && f >= 0 ? (*row)[f] : -1;
   }
   bool has(const std::string& user, const std::string& name) {  // the user has a value for it
-    const auto* present = h.engine.profile_present_of(user);
+    const auto present = h.engine.profile_present_of(user);
     int f = c.program().find_profile_field(name);
     return present && f >= 0 && (*present)[f];
   }

@@ -1,0 +1,257 @@
+// clause_dispatch_test.cc - one executor call per event for the candidates' clauses
+// (Executor::run_clauses, DecisionRules::prematch, the JIT's clause dispatchers): the engine
+// decides exactly as when every clause is evaluated at its strategy's turn, faults, short
+// circuits and strategies whose outcome depends on an earlier one's decision included.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "compile_helpers.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/executor.h"
+#include "runtime/jit/jit.h"
+#include "runtime/jit/jit_executor.h"
+
+namespace {
+
+using crm::testing::compile_text;
+using crm::testing::Compiled;
+
+// The VM, evaluating the lists prematch() gives it one unit at a time (the reference loop of the
+// contract), and counting them: the fused order with the VM's code.
+class LoopingExecutor final : public crm::engine::Executor {
+ public:
+  explicit LoopingExecutor(const crm::bytecode::Program& p) : vm_(p) {}
+  std::string_view name() const override { return "vm-looping"; }
+  const crm::bytecode::Program& program() const override { return vm_.program(); }
+  void prepare(crm::vm::Context& ctx) const override { vm_.prepare(ctx); }
+  crm::vm::Result run(uint32_t unit, crm::vm::Context& ctx) const override { return vm_.run(unit, ctx); }
+  void run_batch(uint32_t unit, const crm::vm::BatchInput& in, crm::engine::BatchSelection& out) const override {
+    vm_.run_batch(unit, in, out);
+  }
+  bool run_clauses(const crm::engine::ClauseGroup* groups, size_t n, crm::vm::Context& ctx,
+                   crm::engine::ClauseVerdict* out) const override {
+    ++lists;
+    run_clauses_by_unit(groups, n, ctx, out);
+    return true;
+  }
+  mutable std::atomic<int> lists{0};
+
+ private:
+  crm::engine::VmExecutor vm_;
+};
+
+// Strategies of every shape prematch() meets, all on Order and unindexed, so every event has
+// the same candidate list (hot after its first use):
+//  - clauses that fault for some users or events (division by zero, overflow), in `if`, `who`
+//    and `where`;
+//  - `where:` clauses that would fault if evaluated after a `who:` that failed (no fault may be
+//    counted for them), and a `who:` after an `if` that failed;
+//  - strategies drawing on one pool with a small stock, so a lower-priority strategy is
+//    rejected once the higher ones took it (the same event, or earlier ones), and an exclusive
+//    group;
+//  - strategies reading their user's delivery history (`received`), which an earlier strategy
+//    of the same event changes: these must be evaluated at their turn, not ahead;
+//  - a strategy in another zone whose clause reads the local hour.
+const char* kProgram = R"(
+profile { level: Int = 0  k: Int = 1 }
+event Order { amount: Money(CNY)  n: Int  city: String }
+resource coupon c5 { discount: 5 CNY  threshold: 50 CNY }
+resource coupon c9 { discount: 9 CNY  threshold: 50 CNY }
+resource push hello { body: "hi" }
+pool scarce { stock 7 }
+strategy div_who { who: 100 / level > 30  when: on Order  what: grant c5 via App  how much: from pool scarce  priority: 20 }
+strategy ovf_where { who: level >= 2  when: on Order  where: n * 4611686018427387904 > 0 and amount >= 20 CNY
+                     what: grant c9 via App  how much: from pool scarce  priority: 19 }
+strategy never_where { who: level < 0  when: on Order  where: 1 / (n - n) > 0  what: send hello via Push  priority: 18 }
+strategy if_first { who: 10 / (k - 1) > 0  when: on Order if n > 1  what: grant c5 via App  how much: from pool scarce
+                    priority: 17 }
+strategy if_fault { who: level >= 1  when: on Order if 5 / n > 1  where: city != "x"  what: grant c9 via App
+                    how much: from pool scarce, per user 1 per day  priority: 16 }
+strategy first_gift { who: not received(first_gift)  when: on Order  where: amount >= 100 CNY  what: send hello via Push
+                      priority: 15 }
+strategy after_gift { who: received(first_gift)  when: on Order  where: amount >= 100 CNY  what: grant c5 via App
+                      how much: from pool scarce  priority: 14 }
+strategy excl_a { who: level >= 3  when: on Order  where: n >= 0  what: grant c9 via App  exclusive: "gifts"  priority: 13 }
+strategy excl_b { who: level >= 1  when: on Order  where: n <= 2  what: grant c5 via App  exclusive: "gifts"  priority: 12 }
+strategy local { who: level >= 0  when: on Order  where: hour(now()) >= 12 and amount * n >= 300 CNY  zone: "Asia/Shanghai"
+                 what: send hello via Push  how much: per user 1 per day  priority: 11 }
+strategy tail_a { who: level * 3 > 4  when: on Order  where: amount < 60 CNY  what: grant c9 via App  how much: from pool scarce
+                  priority: 10 }
+strategy tail_b { who: true  when: on Order  where: amount / (n + 1) > 40 CNY  what: grant c5 via App
+                  how much: from pool scarce  priority: 9 }
+)";
+
+std::vector<std::string> events(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> out;
+  static const char* amounts[] = {"10", "25.5", "59", "100", "240", "600"};
+  static const char* cities[] = {"x", "y", "z"};
+  int64_t minute = 0;
+  for (int i = 0; i < 240; ++i) {
+    minute += 17 + static_cast<int64_t>(rng() % 300);
+    char time[64];
+    std::snprintf(time, sizeof time, "2026-03-%02lldT%02lld:%02lld:00Z", static_cast<long long>(1 + minute / 1440),
+                  static_cast<long long>(minute / 60 % 24), static_cast<long long>(minute % 60));
+    out.push_back(std::string(R"({"id":"e)") + std::to_string(i) + R"(","type":"Order","user":"u)" +
+                  std::to_string(rng() % 12) + R"(","time":")" + time + R"(","amount":)" + amounts[rng() % 6] +
+                  R"(,"n":)" + std::to_string(static_cast<int>(rng() % 7) - 3) + R"(,"city":")" + cities[rng() % 3] + "\"}");
+  }
+  return out;
+}
+
+struct Outcome {
+  std::vector<std::string> decisions;
+  crm::engine::Stats stats;
+};
+
+Outcome run(const Compiled& c, std::shared_ptr<crm::engine::Executor> ex, const std::vector<std::string>& lines) {
+  crm::engine::Engine eng(c.program(), {std::move(ex)});
+  std::string err;
+  // Levels 0..5 and k 1 or 2: 100 / level and 10 / (k - 1) fault for some users.
+  for (int u = 0; u < 12; ++u)
+    EXPECT_TRUE(eng.load_profile_line(R"({"user":"u)" + std::to_string(u) + R"(","level":)" + std::to_string(u % 6) +
+                                          R"(,"k":)" + std::to_string(1 + u % 2) + "}",
+                                      err))
+        << err;
+  Outcome r;
+  for (const auto& line : lines) {
+    crm::engine::Event ev;
+    EXPECT_TRUE(eng.parse_event(line, ev, err)) << line << ": " << err;
+    std::vector<crm::engine::Decision> out;
+    EXPECT_TRUE(eng.process(ev, out, err)) << err;
+    for (const auto& d : out) r.decisions.push_back(eng.decision_json(d));
+  }
+  r.stats = eng.stats();
+  return r;
+}
+
+void expect_same(const Outcome& a, const Outcome& b) {
+  EXPECT_EQ(a.decisions, b.decisions);
+  EXPECT_EQ(a.stats.eval_errors, b.stats.eval_errors);
+  EXPECT_EQ(a.stats.eval_errors_by_kind, b.stats.eval_errors_by_kind);
+  EXPECT_EQ(a.stats.granted, b.stats.granted);
+  EXPECT_EQ(a.stats.rejected, b.stats.rejected);
+}
+
+TEST(ClauseDispatch, OneCallPerEventDecidesAsEveryClauseAtItsTurn) {
+  Compiled c = compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    auto lines = events(seed);
+    // The reference: the VM executor declines, so every clause runs at its strategy's turn.
+    Outcome reference = run(c, nullptr, lines);
+    // The data exercise what the test is about: faults of several kinds, grants and rejections
+    // (the pool runs out), deliveries of first_gift seen by after_gift.
+    ASSERT_GE(reference.stats.eval_errors_by_kind.size(), 2u);
+    ASSERT_GT(reference.stats.granted, 7u);
+    ASSERT_GT(reference.stats.rejected, 0u);
+    bool after_gift = false;
+    for (const auto& d : reference.decisions) after_gift |= d.find(R"("strategy":"after_gift","outcome":"granted")") != std::string::npos;
+    ASSERT_TRUE(after_gift);
+
+    auto looping = std::make_shared<LoopingExecutor>(c.program());
+    Outcome fused_vm = run(c, looping, lines);
+    EXPECT_GT(looping->lists.load(), 0);
+    expect_same(reference, fused_vm);
+
+    std::string error;
+    auto jit = crm::jit::JitExecutor::create(c.program(), error);
+    ASSERT_TRUE(jit) << error;
+    Outcome fused_jit = run(c, jit, lines);
+    // Every event after the first ran through one native dispatcher.
+    EXPECT_EQ(jit->jit().stats().dispatchers, 1u);
+    expect_same(reference, fused_jit);
+  }
+}
+
+// The dispatcher's verdicts, group by group, against the reference loop over the VM: every
+// user of kProgram against events that fault in every clause position.
+TEST(ClauseDispatch, DispatcherVerdictsAndFaultTextsAreTheVms) {
+  Compiled c = compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  std::string error;
+  auto jit = crm::jit::JitExecutor::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  crm::engine::VmExecutor vm(p);
+  std::vector<crm::engine::ClauseGroup> groups;
+  for (const auto& s : p.strategies) {
+    crm::engine::ClauseGroup g;
+    g.units[0] = s.trigger_if;
+    g.units[1] = s.who;
+    g.units[2] = s.where;
+    g.zone = &s.zone;
+    groups.push_back(g);
+  }
+  crm::engine::Engine eng(p);
+  std::string err;
+  int dispatched = 0;
+  for (int level = 0; level < 6; ++level)
+    for (int n = -3; n <= 3; ++n) {
+      crm::engine::Event ev;
+      ASSERT_TRUE(eng.parse_event(R"({"id":"e","type":"Order","user":"u","time":"2026-03-01T05:00:00Z","amount":240,"n":)" +
+                                      std::to_string(n) + R"(,"city":"y"})",
+                                  ev, err))
+          << err;
+      const std::string user = "u" + std::to_string(level);
+      ASSERT_TRUE(eng.load_profile_line(R"({"user":")" + user + R"(","level":)" + std::to_string(level) + R"(,"k":)" +
+                                            std::to_string(1 + level % 2) + "}",
+                                        err))
+          << err;
+      // Copies: profile_of returns the row by value (the user's block is not a vector).
+      const std::vector<int64_t> profile = *eng.profile_of(user);
+      const std::vector<uint8_t> present = *eng.profile_present_of(user);
+      crm::vm::Context ctx;
+      vm.prepare(ctx);
+      ctx.profile = profile.data();
+      ctx.profile_present = present.data();
+      ctx.profile_size = profile.size();
+      ctx.event = ev.fields.data();
+      ctx.event_present = ev.present.data();
+      ctx.event_size = ev.fields.size();
+      ctx.now = ev.time;
+      std::vector<crm::engine::ClauseVerdict> want(groups.size()), got(groups.size());
+      vm.run_clauses_by_unit(groups.data(), groups.size(), ctx, want.data());
+      if (!jit->run_clauses(groups.data(), groups.size(), ctx, got.data())) continue;  // not hot yet
+      ++dispatched;
+      for (size_t i = 0; i < groups.size(); ++i) {
+        SCOPED_TRACE(p.strategies[i].name + ", level " + std::to_string(level) + ", n " + std::to_string(n));
+        EXPECT_EQ(got[i].matched, want[i].matched);
+        EXPECT_EQ(got[i].faulted, want[i].faulted);
+        EXPECT_STREQ(got[i].error ? got[i].error : "", want[i].error ? want[i].error : "");
+      }
+    }
+  EXPECT_GE(dispatched, 40);
+}
+
+// Lists shorter than Jit::kMinFusedUnits are declined: one clause at a time, as before.
+TEST(ClauseDispatch, ShortListsAreDeclined) {
+  Compiled c = compile_text(R"(
+profile { level: Int = 0 }
+event Order { amount: Money(CNY) }
+resource push hello { body: "hi" }
+strategy one { who: level >= 1  when: on Order  where: amount > 1 CNY  what: send hello via Push }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  std::string error;
+  auto jit = crm::jit::JitExecutor::create(c.program(), error);
+  ASSERT_TRUE(jit) << error;
+  crm::engine::Engine eng(c.program(), {jit});
+  std::string err;
+  for (int i = 0; i < 5; ++i) {
+    crm::engine::Event ev;
+    ASSERT_TRUE(eng.parse_event(R"({"id":"e)" + std::to_string(i) +
+                                    R"(","type":"Order","user":"u","time":"2026-03-01T05:00:00Z","amount":5})",
+                                ev, err));
+    std::vector<crm::engine::Decision> out;
+    ASSERT_TRUE(eng.process(ev, out, err)) << err;
+  }
+  EXPECT_EQ(jit->jit().stats().dispatchers, 0u);
+}
+
+}  // namespace
