@@ -306,7 +306,20 @@ TEST(IdReuse, TheMemoryStoreKeepsTheUnitsApart) {
   EXPECT_TRUE(has(on, "\"stock\""));  // e3: stock 3 is used by e1, e1 again and e2
 }
 
-// A ledger of schema version 7 (units without their start or user) still opens, is continued
+// Makes the ledger at `path` one of schema version 7 (units without start or time).
+void downgrade_to_v7(const std::string& path) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h,
+                         "ALTER TABLE crm_units DROP COLUMN first_seq; ALTER TABLE crm_units DROP COLUMN at;"
+                         "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(h);
+  sqlite3_close(h);
+}
+
+// A ledger of schema version 7 (units without their start or time) still opens, is continued
 // as before and is moved on to version 8.
 TEST(IdReuse, AVersion7LedgerStillOpensAndContinues) {
   auto p = compile(program(10));
@@ -315,21 +328,14 @@ TEST(IdReuse, AVersion7LedgerStillOpensAndContinues) {
   const V more = {order("e3", "a", 30)};
   Result first = run(p, db, input, 1);
   ASSERT_TRUE(first.ok) << first.error;
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h,
-                         "ALTER TABLE crm_units DROP COLUMN first_seq; ALTER TABLE crm_units DROP COLUMN at;"
-                         "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(h);
-  sqlite3_close(h);
+  ASSERT_NO_FATAL_FAILURE(downgrade_to_v7(db));
   Result on = run(p, db, concat(input, more), 1);
   ASSERT_TRUE(on.ok) << on.error;
   Result straight = run(p, temp_db("v7_whole"), concat(input, more), 1);
   ASSERT_TRUE(straight.ok) << straight.error;
   EXPECT_EQ(on.decisions, straight.decisions);
   EXPECT_EQ(on.decided_units, 1u);
+  sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   sqlite3_stmt* s = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(h,
@@ -376,18 +382,6 @@ size_t count(const V& v, const std::string& what) {
   return n;
 }
 
-// Makes the ledger at `path` one of schema version 7 (units without start or time).
-void downgrade_to_v7(const std::string& path) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h,
-                         "ALTER TABLE crm_units DROP COLUMN first_seq; ALTER TABLE crm_units DROP COLUMN at;"
-                         "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(h);
-  sqlite3_close(h);
-}
 
 // `before` run by a crm of ledger schema 7; `after` then run (the whole input, as a restart
 // gives it) by this crm; restarted on the same input, and again with `more`: the same answers,
