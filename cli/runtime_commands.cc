@@ -400,6 +400,15 @@ int cmd_run(int argc, char** argv) {
                           "and rebuilt, which crm does not do");
     if (std::find(o.files.begin(), o.files.end(), "-") != o.files.end())
       return usage("run", "--reload-on reads the program files again: a program on standard input cannot be");
+    // The handler goes in before anything slow (reading and compiling the program, opening the
+    // ledger): SIGHUP's default action ends the process, and a signal sent while the program
+    // compiles is a request like any other. It only sets the flag, so a signal now is a reload
+    // queued before the first event (the files may have changed since they were read).
+    struct sigaction sa {};
+    sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // a read waiting for the next event goes on waiting
+    sigaction(SIGHUP, &sa, nullptr);
   }
   if (int rc = check_inputs(o)) return rc;
   Loaded l;
@@ -451,11 +460,6 @@ int cmd_run(int argc, char** argv) {
       std::cerr << "crm: --reload-on: " << e.message << "\n";
       return e.kind == crm::ErrorKind::Input ? kExitUsage : kExitIo;
     }
-    struct sigaction sa {};
-    sa.sa_handler = on_reload_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;  // a read waiting for the next event goes on waiting
-    sigaction(SIGHUP, &sa, nullptr);
   }
   if (!load_profiles(run, o)) return kExitProblems;
   OutputFile out;
