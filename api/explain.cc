@@ -353,13 +353,14 @@ bool Session::run(Result& r, std::string& error) {
     done[s] = true;
   };
   std::vector<engine::Decision> ignored;
+  std::string no_store;  // the explaining engine records nothing: fire_schedules cannot fail
   bool scheduled_done = false;
   // Scheduled strategies are explained as a run at `at` would decide them: after the events
   // before `at` and the instants before it.
   auto explain_scheduled = [&] {
     scheduled_done = true;
     if (!req_.event.empty()) return;
-    if (req_.at > INT64_MIN) eng.fire_schedules(req_.at - 1, ignored);
+    if (req_.at > INT64_MIN) eng.fire_schedules(req_.at - 1, ignored, no_store);
     for (uint32_t s = 0; s < ns; ++s)
       if (!done[s] && prog.strategies[s].trigger != bytecode::Trigger::OnEvent) explain_one(s, nullptr, req_.at);
   };
@@ -368,7 +369,7 @@ bool Session::run(Result& r, std::string& error) {
     if (ev.time > req_.at) break;
     if (!scheduled_done && ev.time >= req_.at) explain_scheduled();
     if (!explain_at[i].empty()) {
-      eng.fire_schedules(ev.time, ignored);  // what submit() does before deciding the event
+      eng.fire_schedules(ev.time, ignored, no_store);  // what submit() does before deciding the event
       for (uint32_t s : explain_at[i]) explain_one(s, &ev, ev.time);
     }
     ignored.clear();
@@ -385,7 +386,7 @@ bool Session::run(Result& r, std::string& error) {
   // due by then fire; a later event may have cancelled it).
   bool delayed = false;
   for (const auto& st : prog.strategies) delayed |= st.delay > 0;
-  if (delayed) eng.fire_schedules(req_.at, ignored);
+  if (delayed) eng.fire_schedules(req_.at, ignored, no_store);
   for (uint32_t s = 0; s < ns && delayed; ++s) {
     auto& tr = r.strategies[s];
     if (prog.strategies[s].delay <= 0 || tr.verdict != "pending") continue;

@@ -294,6 +294,7 @@ void ParallelRun::decide(size_t w, Batch& b, size_t begin, size_t end) {
         e.see_time(b.latest[i]);
         if (!e.advance_to(b.time[i], wk.decisions, err)) err.clear();
         emit(wk, uint64_t(i) << 1);
+        if (!e.store_error().empty()) return;  // a timer's unit was not recorded: nothing after it
       }
       continue;
     }
@@ -646,7 +647,8 @@ bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, cons
     }
     for (auto& d : w.decisions) decisions.push_back(d.json.empty() ? w.engine->decision_json(d) : std::move(d.json));
     w.decisions.clear();
-    if (!ok) return error = {ErrorKind::Input, err}, false;
+    // A timer's or scheduled instant's unit that was not recorded is the ledger's failure.
+    if (!ok && err != w.engine->store_error()) return error = {ErrorKind::Input, err}, false;
     if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
   }
   if (until) latest_ = std::max(latest_, *until);

@@ -400,8 +400,9 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
     if (d.journal) d.journal->finish(ok);
     take(d, decisions);
     // A refused held event is reported as such even when the ledger failed too: state_error()
-    // tells the caller about the ledger.
-    if (!ok) return error = {ErrorKind::Input, std::move(msg)}, false;
+    // tells the caller about the ledger. A unit that could not be recorded (the step stops
+    // there, with the store's message) is the ledger's failure.
+    if (!ok && msg != d.engine->store_error()) return error = {ErrorKind::Input, std::move(msg)}, false;
     return settle(d, ok, msg, error);
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};
@@ -421,7 +422,7 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
     bool ok = d.engine->advance_to(at_micros, d.decisions, msg);
     if (d.journal) d.journal->advance(at_micros, ok);
     take(d, decisions);
-    if (!ok) return error = {ErrorKind::Input, std::move(msg)}, false;
+    if (!ok && msg != d.engine->store_error()) return error = {ErrorKind::Input, std::move(msg)}, false;
     return settle(d, ok, msg, error);
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};

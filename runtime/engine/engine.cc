@@ -500,13 +500,13 @@ void Engine::cancel_timers(const Event& ev, std::vector<Decision>& out) {
 // then, then the strategy decided for the user at `due`, against the trigger event (the window
 // is the trigger's, see DecisionRules::decide). A timer that fired before a restart reports
 // its recorded decisions instead.
-void Engine::fire_timer(std::vector<Decision>& out) {
+bool Engine::fire_timer(std::vector<Decision>& out, std::string& err) {
   Timer t = timers_.pop();
   const auto& s = p_.strategies[t.strategy];
   std::string unit = Timers::unit_id(s, t.trigger.id);
   if (t.replay) {
     recorder_.replay_schedule(unit, out, state::UnitKind::Timer);
-    return;
+    return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
   }
   size_t first = out.size();
   redemptions_.expire(t.due, out);
@@ -519,8 +519,7 @@ void Engine::fire_timer(std::vector<Decision>& out) {
       it->second.state = TimerFate::State::Fired;
       it->second.decisions.assign(out.begin() + long(own), out.end());
     }
-  std::string err;
-  record_unit({state::UnitKind::Timer, unit, t.trigger.time}, nullptr, out, first, err);
+  return record_unit({state::UnitKind::Timer, unit, t.trigger.time}, nullptr, out, first, err);
 }
 
 // After the ledger is read: every armed, uncancelled timer waits again, from its copy of the
@@ -739,7 +738,7 @@ void Engine::explain_value(User& copy, const std::string& id, const Event& ev, u
   rules_.deliver(copy, id, &ev, ev.time, si, t.decisions, &ranked[position]);
 }
 
-void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
+bool Engine::fire_schedules(int64_t upto, std::vector<Decision>& out, std::string& err) {
   uint32_t best = 0;
   int64_t best_time = 0;
   for (;;) {
@@ -751,17 +750,19 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
     uint32_t rs = 0;
     int64_t rat = 0;
     if (rollouts_.any() && rollouts_.next_due(upto, rs, rat) && (!scheduled || rat <= best_time) && (!timer || rat <= due)) {
-      run_rollout(rs, out);
+      if (!run_rollout(rs, out, err)) return false;
       continue;
     }
     if (timer && (!scheduled || due < best_time)) {
-      fire_timer(out);
+      if (!fire_timer(out, err)) return false;
       continue;
     }
     if (!scheduled) break;
-    run_schedule(best, best_time, out);
+    // A failed record stops here: the instant is not marked as run (the run stops anyway).
+    if (!run_schedule(best, best_time, out, err)) return false;
     scheduler_.advance(best);
   }
+  return true;
 }
 
 // Parts are cut by a count of users in first-seen order, which a restart on the same input
@@ -769,7 +770,7 @@ void Engine::fire_schedules(int64_t upto, std::vector<Decision>& out) {
 // so the users after the last recorded part are exactly those not decided yet. Their ids carry
 // where they end rather than a part number, so a ledger cut with another part size resumes too.
 // Draws (`random`) are keyed by the run's own id, not the part's (decision_rules.cc, the draw).
-void Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out) {
+bool Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out, std::string& err) {
   const auto& s = p_.strategies[si];
   const std::string unit = Scheduler::unit_id(s, at);
   size_t from = 0;
@@ -777,14 +778,14 @@ void Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out) {
     recorder_.replay_schedule(unit + '#' + std::to_string(end), out);
     from = static_cast<size_t>(end);
   }
-  if (recorder_.replay_schedule(unit, out)) return;
+  if (recorder_.replay_schedule(unit, out)) return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
+  if (!recorder_.store_error().empty()) return err = recorder_.store_error(), false;
   size_t first = out.size();
   // Expiries and releases due at the instant open its first part (recorded with it).
   if (from == 0) {
     redemptions_.expire(at, out);
     rules_.release(at, out);
   }
-  std::string err;
   if (!s.has_window || (at >= s.from && at < s.to)) {
     std::string id;
     size_t in_part = 0;
@@ -793,25 +794,26 @@ void Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out) {
       id.assign(users_.text(k));
       rules_.decide(users_.at(k), id, nullptr, at, si, out);
       if (++in_part < users_per_part_ || i + 1 == users_.order().size()) continue;
-      record_unit({state::UnitKind::Schedule, unit + '#' + std::to_string(i + 1)}, nullptr, out, first, err);
+      if (!record_unit({state::UnitKind::Schedule, unit + '#' + std::to_string(i + 1)}, nullptr, out, first, err))
+        return false;
       if (part_sink_) part_sink_(out);
       first = out.size();
       in_part = 0;
     }
   }
-  record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
+  return record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }
 
 // The choice is computed once, when the watermark reaches the decision point; a unit already in
 // the ledger (a restart, a replay) reports its records instead, and the choice restored from it
 // at attach stands. The unit id is in the scheduled runs' key space: strategy names are
 // identifiers, so `rollout:...` can name no scheduled run.
-void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
+bool Engine::run_rollout(uint32_t si, std::vector<Decision>& out, std::string& err) {
   const auto& s = p_.strategies[si];
   const int64_t at = s.rollout.decide_at;
   const std::string unit = fmt::format("rollout:{}@{}", s.name, at);
   rollouts_.pass(si);
-  if (recorder_.replay_schedule(unit, out)) return;
+  if (recorder_.replay_schedule(unit, out)) return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
   size_t first = out.size();
   redemptions_.expire(at, out);
   rules_.release(at, out);
@@ -821,8 +823,7 @@ void Engine::run_rollout(uint32_t si, std::vector<Decision>& out) {
   if (s.trigger == bytecode::Trigger::At && rollouts_.rest_arm(si, at) >= 0 && (!s.has_window || (at >= s.from && at < s.to)))
     for (std::string id; int64_t k : users_.order())
       if (id.assign(users_.text(k)); rules_.in_rest(si, id)) rules_.decide(users_.at(k), id, nullptr, at, si, out);
-  std::string err;
-  record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
+  return record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }
 
 // ---- the stream contract -----------------------------------------------------------------------
@@ -855,7 +856,7 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
   order_.see(ev.time);
   if (order_.lateness() == 0) {
     // Nothing to hold: the event is at the watermark.
-    fire_schedules(ev.time, out);
+    if (!fire_schedules(ev.time, out, err)) return false;
     return process(ev, out, err);
   }
   order_.hold(ev);
@@ -868,7 +869,7 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
 bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err) {
   Event ev;
   while (order_.next_before(upto, ev)) {
-    fire_schedules(ev.time, out);
+    if (!fire_schedules(ev.time, out, err)) return false;
     if (!process(ev, out, err)) return false;
   }
   return true;
@@ -877,16 +878,14 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
 bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) {
   if (!order_.move_to(t, err)) return false;
   if (!release(order_.watermark(), out, err)) return false;
-  fire_schedules(order_.watermark(), out);
-  return true;
+  return fire_schedules(order_.watermark(), out, err);
 }
 
 bool Engine::finish(std::vector<Decision>& out, std::string& err) { return finish_at(last_time_, out, err); }
 
 bool Engine::finish_at(int64_t upto, std::vector<Decision>& out, std::string& err) {
   if (!release(INT64_MAX, out, err)) return false;
-  if (upto != INT64_MIN) fire_schedules(upto, out);
-  return true;
+  return upto == INT64_MIN || fire_schedules(upto, out, err);
 }
 
 // ---- batch -------------------------------------------------------------------------------------

@@ -123,7 +123,9 @@ class Engine {
   bool process(const Event& ev, std::vector<Decision>& out, std::string& error);
   // Runs `at`/`every` strategies and delayed triggers' timers due at or before `upto` that have
   // not run yet, in time order (a scheduled instant before a timer due at the same instant).
-  void fire_schedules(int64_t upto, std::vector<Decision>& out);
+  // False, with the store's message in `error`, when a unit could not be recorded: nothing
+  // after it runs (the failure is sticky: store_error() says it from then on).
+  bool fire_schedules(int64_t upto, std::vector<Decision>& out, std::string& error);
   // A scheduled instant decides every known user, in parts of users_per_part() users in
   // first-seen order (docs/semantics.md, "Scheduled runs in parts"): each part but the last is
   // recorded as its own unit, `schedule:NAME@MICROS#END` (END: the users decided through it),
@@ -277,16 +279,16 @@ class Engine {
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
   // A roll-out's decision point: one unit (`rollout:<strategy>@<micros>`) holding the choice and,
   // for an `at` strategy, its delivery to the rest of the audience then.
-  void run_rollout(uint32_t si, std::vector<Decision>& out);
+  bool run_rollout(uint32_t si, std::vector<Decision>& out, std::string& error);
   // Strategy si's scheduled run at `at`, in parts (see set_part_sink), or its record reported.
-  void run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out);
+  bool run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out, std::string& error);
   // Records a unit's decisions; the roll-outs learn who is in which group from them.
   bool record_unit(const state::Unit& unit, Recorder::UnitRecord* slot, std::vector<Decision>& out, size_t first,
                    std::string& error);
   // Delayed triggers: arm a timer for strategy s on ev; cancel the timers ev cancels; fire one.
   void arm_timer(User& u, const Event& ev, uint32_t s, std::vector<Decision>& out);
   void cancel_timers(const Event& ev, std::vector<Decision>& out);
-  void fire_timer(std::vector<Decision>& out);
+  bool fire_timer(std::vector<Decision>& out, std::string& error);
   bool restore_timers(std::string& error);
   void explain_arming(User& copy, const Event& ev, uint32_t s, StrategyTrace& t);
 

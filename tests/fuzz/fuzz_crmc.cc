@@ -103,12 +103,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         line += "}";
         crm::engine::Event ev;
         if (!eng.parse_event(line, ev, err)) continue;
-        eng.fire_schedules(ev.time, out);
+        (void)eng.fire_schedules(ev.time, out, err);
         (void)eng.process(ev, out, err);
         for (const auto& d : out) (void)eng.decision_json(d);
         out.clear();
       }
-  eng.fire_schedules(end, out);
+  (void)eng.fire_schedules(end, out, err);
   for (const auto& d : out) (void)eng.decision_json(d);
   (void)eng.audience(end);
   for (uint32_t u = 0; u < p.units.size(); ++u) {

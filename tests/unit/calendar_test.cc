@@ -275,7 +275,8 @@ std::vector<std::string> schedule_times(const std::string& program, const char* 
   Harness h(c);
   h.process(R"({"type":"Visit","id":"v0","user":"ann","time":"2026-01-01T00:00:00Z","page":"home"})");
   std::vector<crm::engine::Decision> out;
-  h.engine.fire_schedules(T(upto), out);
+  std::string err;
+  EXPECT_TRUE(h.engine.fire_schedules(T(upto), out, err)) << err;
   std::vector<std::string> times;
   for (const auto& d : out) times.push_back(crm::support::format_time(d.at));
   return times;

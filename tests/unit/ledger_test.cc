@@ -329,7 +329,7 @@ TEST(Ledger, AnEventIdShapedLikeAScheduledRunDoesNotCancelTheRun) {
     ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
     EXPECT_TRUE(run.feed(order(kRunKey, "a", "2026-01-01T00:00:00Z")).empty());
     std::vector<crm::engine::Decision> out;
-    run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out);
+    EXPECT_TRUE(run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out, err)) << err;
     ASSERT_EQ(out.size(), 1u);  // the run happened: the event was not taken for it
     EXPECT_EQ(out[0].outcome, crm::engine::Outcome::Granted);
     ASSERT_TRUE(run.engine.commit(err)) << err;
@@ -349,7 +349,7 @@ TEST(Ledger, AnEventIdShapedLikeAScheduledRunDoesNotCancelTheRun) {
   ASSERT_TRUE(run.engine.attach(store.get(), err)) << err;
   EXPECT_TRUE(run.feed(order(kRunKey, "a", "2026-01-01T00:00:00Z")).empty());  // the event: repeated
   std::vector<crm::engine::Decision> out;
-  run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out);
+  EXPECT_TRUE(run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out, err)) << err;
   ASSERT_EQ(out.size(), 1u);  // the run: repeated from the ledger, not decided again
   EXPECT_EQ(out[0].outcome, crm::engine::Outcome::Granted);
   EXPECT_TRUE(run.feed(order(kRunKey + "x", "a", "2026-01-04T00:00:00Z")).empty());
@@ -360,7 +360,7 @@ TEST(Ledger, AnEventIdShapedLikeAScheduledRunDoesNotCancelTheRun) {
   ASSERT_TRUE(fresh.engine.attach(&mem, err)) << err;
   fresh.feed(order("o1", "a", "2026-01-01T00:00:00Z"));
   out.clear();
-  fresh.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out);
+  EXPECT_TRUE(fresh.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out, err)) << err;
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(fresh.feed(order(kRunKey, "a", "2026-01-03T00:00:00Z")).empty());  // not the run's grant
 }
@@ -409,7 +409,7 @@ TEST(Ledger, VersionTwoLedgersAreMigratedWithTheirUnitKinds) {
   EXPECT_NE(run.engine.notices()[0].find("before ledgers kept the identity"), std::string::npos);
   run.feed(order("e1", "a", "2026-01-01T00:00:00Z"));
   std::vector<crm::engine::Decision> out;
-  run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out);
+  EXPECT_TRUE(run.engine.fire_schedules(crm::testing::T("2026-01-03T00:00:00Z"), out, err)) << err;
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].json, "{\"recorded\":1}");  // the recorded run, repeated
 }

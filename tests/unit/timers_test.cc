@@ -297,4 +297,85 @@ strategy s for business "b" {
   EXPECT_NE(bad.diagnostics.find("E0533"), std::string::npos) << bad.diagnostics;
 }
 
+// A ledger that refuses every unit of one kind, as a full disk would refuse a write.
+class RefusingStore : public crm::state::StateStore {
+ public:
+  explicit RefusingStore(crm::state::UnitKind kind) : kind_(kind) {}
+  bool load(std::vector<crm::state::LedgerEntry>& e, std::vector<crm::state::Unit>& u, std::string& error) override {
+    return inner_.load(e, u, error);
+  }
+  bool last_program(crm::state::ProgramIdentity& out, std::string& error) override {
+    return inner_.last_program(out, error);
+  }
+  bool begin_program(const crm::state::ProgramIdentity& p, std::string& error) override {
+    return inner_.begin_program(p, error);
+  }
+  bool append(const crm::state::Unit& unit, const std::vector<crm::state::LedgerEntry>& entries, int64_t& first_seq,
+              std::string& error) override {
+    if (unit.kind == kind_) {
+      ++refused;
+      error = "state test: cannot write unit " + unit.id;
+      return false;
+    }
+    return inner_.append(unit, entries, first_seq, error);
+  }
+  bool read(int64_t first, size_t count, std::vector<crm::state::LedgerEntry>& out, std::string& error) override {
+    return inner_.read(first, count, out, error);
+  }
+  bool commit(std::string& error) override { return inner_.commit(error); }
+  bool rollback(std::string& error) override { return inner_.rollback(error); }
+  std::string describe() const override { return "refusing"; }
+  crm::state::Quotas& quotas() override { return inner_.quotas(); }
+  int refused = 0;
+
+ private:
+  crm::state::UnitKind kind_;
+  crm::state::MemoryStore inner_;
+};
+
+// A timer's unit that the ledger refuses stops the step with the store's message, as an event's
+// unit does: advance_to returns false with it, and no later timer is decided after the failure.
+// (Before, fire_timer dropped record_unit's error: advance_to returned true with no message and
+// went on deciding every other due timer; the caller saw the failure only in store_error().)
+TEST(Timers, ATimerTheLedgerRefusesStopsTheStepWithTheStoresMessage) {
+  std::string everyone = kProgram;
+  everyone.replace(everyone.find("exists(Visit within 30 days)"), 28, "true");
+  Compiled c = compile_text(everyone);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  RefusingStore store(crm::state::UnitKind::Timer);
+  Harness h(c);
+  std::string err;
+  ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+  feed(h, {order("o1", "ann", "2026-11-12T10:00:00Z", "A1"), order("o2", "bob", "2026-11-12T10:05:00Z", "B1")}, 0, 2);
+  ASSERT_EQ(h.engine.pending_timers(), 2u);
+  std::vector<crm::engine::Decision> out;
+  EXPECT_FALSE(h.engine.advance_to(crm::testing::T("2026-11-12T13:00:00Z"), out, err));
+  EXPECT_EQ(err, "state test: cannot write unit timer:unpaid_nudge@o1");
+  EXPECT_EQ(h.engine.store_error(), "state test: cannot write unit timer:unpaid_nudge@o1");
+  EXPECT_EQ(store.refused, 1);
+  EXPECT_EQ(h.engine.stats().timers_fired, 1u);  // bob's timer (due 12:05) was not decided
+}
+
+// The same for a scheduled instant (run_schedule) and through the public API's stream calls.
+TEST(Timers, AScheduledInstantTheLedgerRefusesStopsTheStepWithTheStoresMessage) {
+  Compiled c = compile_text(R"(
+event Visit {}
+resource coupon c5 { discount: 5 CNY }
+strategy noon { who: true  when: at 2026-11-12T12:00Z  what: grant c5 via App }
+strategy one_pm { who: true  when: at 2026-11-12T13:00Z  what: grant c5 via App }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  RefusingStore store(crm::state::UnitKind::Schedule);
+  Harness h(c);
+  std::string err;
+  ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+  feed(h, {visit("v1", "ann", "2026-11-12T09:00:00Z")}, 0, 1);
+  std::vector<crm::engine::Decision> out;
+  EXPECT_FALSE(h.engine.advance_to(crm::testing::T("2026-11-12T14:00:00Z"), out, err));
+  EXPECT_EQ(err, "state test: cannot write unit schedule:noon@1794484800000000");
+  EXPECT_EQ(h.engine.store_error(), err);
+  EXPECT_EQ(store.refused, 1);  // one_pm (13:00) was not decided after the failure
+  EXPECT_EQ(out.size(), 1u);
+}
+
 }  // namespace
