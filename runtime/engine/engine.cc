@@ -228,6 +228,8 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
     for (size_t i = 0; i < r.grants.size(); ++i)
       if (r.grants[i].state == GrantState::Open && r.grants[i].expires != INT64_MAX)
         redemptions_.track(r.grants[i].expires, user, i);
+  // Users made before the ledger was attached (a profile loaded first) take their grants now.
+  users_.adopt_restored();
   return true;
 }
 

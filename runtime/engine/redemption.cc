@@ -60,9 +60,17 @@ void Redemptions::expire(int64_t now, std::vector<Decision>& out) {
   while (!expiries_.empty() && expiries_.top().at <= now) {
     Expiry x = expiries_.top();
     expiries_.pop();
+    // The index is the grant's in the user's grants, which only grow once an expiry is queued
+    // (a grant taken back was never tracked; attach gives restored grants to users that exist
+    // already: Users::adopt_restored). The bound keeps a broken invariant from writing past the
+    // end of them (a user found with fewer grants, or none: an empty span).
     Grant* g = nullptr;
-    if (User* u = users_.find(x.user)) g = &u->grants_mut()[x.grant];
-    else if (auto r = users_.restored().find(x.user); r != users_.restored().end()) g = &r->second.grants[x.grant];
+    if (User* u = users_.find(x.user)) {
+      std::span<Grant> grants = u->grants_mut();
+      if (x.grant < grants.size()) g = &grants[x.grant];
+    } else if (auto r = users_.restored().find(x.user); r != users_.restored().end() && x.grant < r->second.grants.size()) {
+      g = &r->second.grants[x.grant];
+    }
     if (!g || g->state != GrantState::Open) continue;  // redeemed in the meantime
     g->state = GrantState::Expired;
     Decision d;

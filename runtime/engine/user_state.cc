@@ -78,23 +78,39 @@ User& Users::get(const std::string& id) {
   UserPtr u = User::make(shape_, default_profile_.data(), default_present_.data());
   if (shape_.fields) u->profile()[0] = k;
   if (auto r = restored_.find(id); r != restored_.end()) {
-    Restored& from = r->second;
-    if (!from.grants.empty() || !from.deliveries.empty()) {
-      UserGrants& x = u->edit();
-      x.grants = std::move(from.grants);
-      x.deliveries = std::move(from.deliveries);
-    }
-    if (!from.shadow_grants.empty() || !from.shadow_deliveries.empty()) {
-      Shadow& sh = u->edit().shadow.make();
-      sh.grants = std::move(from.shadow_grants);
-      sh.deliveries = std::move(from.shadow_deliveries);
-    }
-    history_.replay(*u, from.history);
+    take_restored(*u, r->second);
     restored_.erase(r);
   }
   users_[k] = std::move(u);
   order_.push_back(k);
   return *users_[k];
+}
+
+// The user has no grant or delivery of its own yet (no unit is decided before a ledger is
+// attached), so the restored grants keep their indices: those Engine::attach queued expiries by.
+void Users::take_restored(User& u, Restored& from) {
+  if (!from.grants.empty() || !from.deliveries.empty()) {
+    UserGrants& x = u.edit();
+    x.grants = std::move(from.grants);
+    x.deliveries = std::move(from.deliveries);
+  }
+  if (!from.shadow_grants.empty() || !from.shadow_deliveries.empty()) {
+    Shadow& sh = u.edit().shadow.make();
+    sh.grants = std::move(from.shadow_grants);
+    sh.deliveries = std::move(from.shadow_deliveries);
+  }
+  history_.replay(u, from.history);
+}
+
+void Users::adopt_restored() {
+  for (auto it = restored_.begin(); it != restored_.end();) {
+    if (User* u = find(it->first)) {
+      take_restored(*u, it->second);
+      it = restored_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 UserPtr Users::transient(const std::string& id, bool with_restored) const {

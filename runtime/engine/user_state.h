@@ -187,6 +187,11 @@ class Users {
   bytecode::AggValue aggregate_of(const std::string& id, uint32_t g, int64_t now) const;
   // From the ledger, for users not met yet (moved into the user when the stream meets it).
   std::unordered_map<std::string, Restored>& restored() { return restored_; }
+  // After the ledger is read (Engine::attach): users that exist already (a profile loaded
+  // before the ledger was attached) take what was restored for them now, as get() does for a
+  // user it creates; otherwise their grants would never count, and the expiries queued for
+  // them would name grants the user does not have.
+  void adopt_restored();
   // The program's delivery-history aggregates (received(...), redeemed(...)).
   const DeliveryHistory& history() const { return history_; }
 
@@ -201,6 +206,7 @@ class Users {
   std::vector<uint8_t> default_present_;  // `user` and fields with a default
   std::unordered_map<std::string, Restored> restored_;
   DeliveryHistory history_;
+  void take_restored(User& u, Restored& from);
 };
 
 }  // namespace crm::engine

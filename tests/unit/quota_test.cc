@@ -269,6 +269,40 @@ TEST(Quotas, StateMustBeAttachedBeforeAnyEvent) {
   EXPECT_NE(err.find("attach state before processing any event"), std::string::npos) << err;
 }
 
+// A user whose profile is loaded before the ledger is attached (crm::Run and crm::Runtime
+// allow that order; `crm run` loads profiles after): the grants the ledger holds for the user
+// are the user's, count for its per-user limits and expire. Before, they stayed in the restored
+// grants (Users::get took them only for a user it created), while the expiries queued for them
+// indexed the user's own, empty, grants: Redemptions::expire read past the end (the first grant's
+// index hit a null span and was skipped, the second crashed), and the per-user limit did not
+// count them.
+TEST(Quotas, GrantsRestoredForAUserLoadedBeforeTheLedgerAreTheUsersAndExpire) {
+  auto c = compile(
+      "profile { level: Int = 0 }\n"
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY  use: within 3 days after claim }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App  how much: per user 2 per campaign }\n");
+  crm::state::MemoryStore store;
+  std::string err;
+  {
+    crm::testing::Harness h(c);
+    ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+    ASSERT_EQ(h.feed(order("e1", "a", "2026-01-01T00:00:00Z")).size(), 1u);
+    ASSERT_EQ(h.feed(order("e2", "a", "2026-01-01T01:00:00Z")).size(), 1u);
+    ASSERT_TRUE(h.engine.commit(err)) << err;
+  }
+  crm::testing::Harness h(c);
+  ASSERT_TRUE(h.engine.load_profile_line(R"({"user":"a","level":1})", err)) << err;
+  ASSERT_TRUE(h.engine.attach(&store, err)) << err;
+  // A week later: both coupons expire first, then the third order is over the per-user limit.
+  auto later = h.feed(order("e3", "a", "2026-01-08T00:00:00Z"));
+  ASSERT_EQ(later.size(), 3u);
+  EXPECT_NE(later[0].find("\"outcome\":\"expired\""), std::string::npos) << later[0];
+  EXPECT_NE(later[1].find("\"outcome\":\"expired\""), std::string::npos) << later[1];
+  EXPECT_NE(later[2].find("\"outcome\":\"rejected\",\"reason\":\"per_user_limit\""), std::string::npos) << later[2];
+  EXPECT_EQ(h.engine.stats().expired, 2u);
+}
+
 // `crm run --threads`: every worker reserves on one LocalQuotas, with no global lock. Many
 // threads race for a strategy whose deliveries also draw on a pool (reserve_parts) and for one
 // without a pool (reserve): the counts end exactly at the bounds (never above: no lost update,
