@@ -61,7 +61,8 @@ class DecisionRules {
   // Evaluates now, in one Executor::run_clauses call, the clauses of those of ev's
   // `candidates` (in priority order) whose clauses no decision of this event can change (they
   // read no delivery history); matches() then takes each one's verdict at its turn instead of
-  // running its clauses. Not while a trace is set. clear_prematch() drops verdicts not taken.
+  // running its clauses. Not while a trace is set. clear_prematch() drops verdicts not taken; the
+  // caller calls it however deciding the event ends (Engine::decide_candidates: a scope guard).
   void prematch(User& u, const Event& ev, const std::vector<uint32_t>& candidates);
   void clear_prematch();
   // Choice by value (`value:`, docs/semantics.md "Choice by value"): the candidates of one event

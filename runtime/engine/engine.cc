@@ -438,8 +438,14 @@ void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& 
     // Every candidate's clauses that no earlier decision can change, in one executor call
     // (one native call with the JIT); the rest are evaluated at their turn.
     rules_.prematch(u, ev, cands);
+    // Verdicts not taken are dropped however deciding ends, an exception included (std::bad_alloc;
+    // an embedder of crm::Runtime may go on after the internal error): the next event decided
+    // without a prematch of its own (through rank()) must never take them.
+    struct DropVerdicts {
+      DecisionRules& rules;
+      ~DropVerdicts() { rules.clear_prematch(); }
+    } drop{rules_};
     for (uint32_t s : cands) rules_.decide(u, ev.user, &ev, ev.time, s, out);
-    rules_.clear_prematch();
     return;
   }
   for (const auto& r : rules_.rank(u, ev, cands)) rules_.deliver(u, ev.user, &ev, ev.time, r.strategy, out, &r);

@@ -4,9 +4,11 @@
 // circuits and strategies whose outcome depends on an earlier one's decision included.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "compile_helpers.h"
@@ -252,6 +254,81 @@ strategy one { who: level >= 1  when: on Order  where: amount > 1 CNY  what: sen
     ASSERT_TRUE(eng.process(ev, out, err)) << err;
   }
   EXPECT_EQ(jit->jit().stats().dispatchers, 0u);
+}
+
+// The VM with clause lists (as LoopingExecutor), whose run() throws once when asked for one unit:
+// the contract says run() never throws, but deciding can (std::bad_alloc), and an embedder of
+// crm::Runtime gets an internal error and may go on with the next event.
+class ThrowingExecutor final : public crm::engine::Executor {
+ public:
+  explicit ThrowingExecutor(const crm::bytecode::Program& p) : vm_(p) {}
+  std::string_view name() const override { return "vm-throwing"; }
+  const crm::bytecode::Program& program() const override { return vm_.program(); }
+  void prepare(crm::vm::Context& ctx) const override { vm_.prepare(ctx); }
+  crm::vm::Result run(uint32_t unit, crm::vm::Context& ctx) const override {
+    if (int32_t(unit) == throw_at) {
+      throw_at = -1;
+      throw std::runtime_error("injected");
+    }
+    return vm_.run(unit, ctx);
+  }
+  void run_batch(uint32_t unit, const crm::vm::BatchInput& in, crm::engine::BatchSelection& out) const override {
+    vm_.run_batch(unit, in, out);
+  }
+  bool run_clauses(const crm::engine::ClauseGroup* groups, size_t n, crm::vm::Context& ctx,
+                   crm::engine::ClauseVerdict* out) const override {
+    run_clauses_by_unit(groups, n, ctx, out);
+    return true;
+  }
+  mutable int32_t throw_at = -1;
+
+ private:
+  crm::engine::VmExecutor vm_;
+};
+
+// An event whose deciding throws after prematch() left verdicts: they must not outlive it. Here
+// `gate` (it reads the delivery history, so it is evaluated at its turn, through run()) throws,
+// while `plain`'s verdict for `hi` is set and not taken. The next event, `lo`'s, has a `value:`
+// candidate (`valued`, indexed on city "v"), so it is decided through rank() without a prematch
+// of its own: before the fix, matches() took the verdict left for `hi` and granted `plain` to
+// `lo`, whose level is 0.
+TEST(ClauseDispatch, VerdictsOfAnEventWhoseDecidingThrewAreNotTakenByTheNextEvent) {
+  Compiled c = compile_text(R"(
+profile { level: Int = 0 }
+event Order { city: String }
+resource coupon c5 { discount: 5 CNY }
+strategy gate { who: not received(gate)  when: on Order  what: grant c5 via App  priority: 20 }
+strategy plain { who: level >= 1  when: on Order  what: grant c5 via App  priority: 10 }
+strategy valued { who: true  when: on Order  where: event.city == "v"  what: grant c5 via App  value: 1 CNY  priority: 5 }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& prog = c.program();
+  auto ex = std::make_shared<ThrowingExecutor>(prog);
+  crm::engine::Engine eng(prog, {ex});
+  std::string err;
+  ASSERT_TRUE(eng.load_profile_line(R"({"user":"hi","level":1})", err)) << err;
+  ASSERT_TRUE(eng.load_profile_line(R"({"user":"lo","level":0})", err)) << err;
+  auto event = [&](const std::string& id, const std::string& user, const std::string& city) {
+    crm::engine::Event ev;
+    EXPECT_TRUE(eng.parse_event(R"({"id":")" + id + R"(","type":"Order","user":")" + user +
+                                    R"(","time":"2026-03-01T10:00:00Z","city":")" + city + "\"}",
+                                ev, err))
+        << err;
+    return ev;
+  };
+  uint32_t gate = 0;
+  for (uint32_t s = 0; s < prog.strategies.size(); ++s)
+    if (prog.strategies[s].name == "gate") gate = s;
+  ex->throw_at = prog.strategies[gate].who;
+  std::vector<crm::engine::Decision> out;
+  EXPECT_THROW(eng.process(event("e1", "hi", "x"), out, err), std::runtime_error);
+  ASSERT_EQ(ex->throw_at, -1) << "gate's who was not run";
+  out.clear();
+  ASSERT_TRUE(eng.process(event("e2", "lo", "v"), out, err)) << err;
+  std::vector<std::string> strategies;
+  for (const auto& d : out) strategies.push_back(prog.strategies[d.strategy].name);
+  EXPECT_EQ(std::count(strategies.begin(), strategies.end(), "plain"), 0) << "plain was decided for lo (level 0)";
+  EXPECT_EQ(std::count(strategies.begin(), strategies.end(), "valued"), 1);
 }
 
 }  // namespace
