@@ -201,6 +201,7 @@ const char* verdict_text(const std::string& v) {
   if (v == "outside_window") return "outside its window";
   if (v == "pending") return "timer pending";
   if (v == "cancelled") return "timer cancelled";
+  if (v == "out_of_order") return "refused: out of time order";
   return "not triggered";
 }
 

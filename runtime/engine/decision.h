@@ -90,7 +90,7 @@ struct Check {
   Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
   std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
                        // pool_stock, pool_budget, claim_window, unredeemed_limit, same_type,
-                       // quiet_hours, channel_cap, rollout
+                       // quiet_hours, channel_cap, rollout, order (explain: an event out of order)
   bool passed = true;
   std::string detail;  // the values involved: counts, limits, the window, the error
   int32_t unit = -1;   // if/who/where: the unit the engine evaluated
@@ -104,7 +104,8 @@ struct StrategyTrace {
   std::string event;  // the trigger event's id; empty for a scheduled instant
   int64_t at = 0;
   // granted (at least one action), held (none granted, a message held by quiet hours), rejected, control, no_match (a clause is false or failed),
-  // outside_window, not_triggered (no trigger event for this strategy)
+  // outside_window, not_triggered (no trigger event for this strategy), out_of_order (the event is
+  // older than the user's latest: the run refuses it)
   std::string verdict;
   std::vector<Check> checks;
   std::vector<Decision> decisions;  // the records the engine would write

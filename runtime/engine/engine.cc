@@ -161,12 +161,21 @@ void Engine::apply(User& u, const Event& ev) {
   }
 }
 
+namespace {
+
+// The refusal of an event older than its user's latest (process, submit, explain).
+std::string out_of_order(const Event& ev, int64_t last) {
+  return fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
+                     support::format_time(last));
+}
+
+}  // namespace
+
 // Sliding windows forget a user's events as that user's time advances, so each user's events
 // must come in time order; different users' events may interleave (several feeders).
 bool Engine::observe_event(User& u, const Event& ev, std::string& err) {
   if (ev.time < u.last_time()) {
-    err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
-                      support::format_time(u.last_time()));
+    err = out_of_order(ev, u.last_time());
     return false;
   }
   u.last_time() = ev.time;
@@ -639,6 +648,15 @@ StrategyTrace Engine::explain(const std::string& id, uint32_t si, const Event* e
   // Deciding changes the user's state; explaining works on a copy of it and restores the
   // counters, so nothing of the engine changes (stock and budget are only read: see decide).
   const User* known = users_.find(id);
+  if (ev && known && ev->time < known->last_time()) {
+    // The run refuses such an event (observe_event), and so does explain: folded into a copy
+    // that already holds the user's later events, it would be decided on a history and counters
+    // the run never has for it. crm::explain never asks this: it applies the events in time
+    // order (api/explain.cc).
+    t.verdict = "out_of_order";
+    t.checks.push_back({"order", false, out_of_order(*ev, known->last_time())});
+    return t;
+  }
   UserPtr copy_of = known ? known->clone() : users_.transient(id, true);
   User& copy = *copy_of;
   Stats saved = stats_;
@@ -848,8 +866,7 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
       if (const auto* r = recorder_.find_event(ev.id); r && r->decided && r->applied) return recorder_.report(*r, out, err);
     const User* u = users_.find(ev.user);
     if (u && ev.time < u->last_time())
-      err = fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
-                        support::format_time(u->last_time()));
+      err = out_of_order(ev, u->last_time());
     else
       err = order_.late_message(ev.time);
     // Older than the window: if this is a retry, its id was forgotten, so it is refused rather

@@ -710,3 +710,44 @@ TEST(EngineData, AcceptedForms) {
   ev = h.parse(R"({"type":"Visit","id":"v1","user":"u","time":"2026-01-01T00:00:00Z"})");
   EXPECT_FALSE(ev.present[3]);  // page: String?
 }
+
+// Explain on an event older than the user's latest: the run refuses it (out of order), and so
+// does explain, with the run's message. Before, explain appended it to a copy of the user that
+// already held the later event and decided it there. The two windows share one ring (it keeps
+// the longest window's entries, assumed in time order): with e2 appended after e3, the 30-day
+// read at e2's time counted e3 (after `now`: the ring only checks its last entry for that), so 3
+// orders instead of 2, and explain granted what neither the run (it refuses e2 after e3) nor the
+// direct computation over e1, e2 in time order (no_match) gives.
+TEST(Engine, ExplainOfAnEventOlderThanTheUsersLatestIsRefusedAsTheRunRefusesIt) {
+  Compiled c = compile_text(R"(
+event Order { amount: Money(CNY) }
+resource coupon c { discount: 5 CNY }
+strategy thrice { who: count(Order within 30 days) >= 3 and count(Order within 3 days) >= 1  when: on Order
+                  what: grant c via App }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  auto order = [](const std::string& id, const std::string& time) {
+    return R"({"type":"Order","id":")" + id + R"(","user":"u","time":")" + time + R"(","amount":10})";
+  };
+  Harness h(c);
+  EXPECT_TRUE(h.feed(order("e1", "2026-01-15T00:00:00Z")).empty());  // 1 order within 30 days
+  EXPECT_TRUE(h.feed(order("e3", "2026-02-10T00:00:00Z")).empty());  // 2
+  crm::engine::Event old = h.parse(order("e2", "2026-01-21T00:00:00Z"));
+  crm::engine::StrategyTrace t = h.engine.explain("u", 0, &old, old.time);
+  std::vector<Decision> out;
+  std::string err;
+  EXPECT_FALSE(h.engine.process(old, out, err));  // what the run says
+  EXPECT_EQ(t.verdict, "out_of_order");
+  EXPECT_TRUE(t.decisions.empty());
+  ASSERT_EQ(t.checks.size(), 1u);
+  EXPECT_EQ(t.checks[0].clause, "order");
+  EXPECT_FALSE(t.checks[0].passed);
+  EXPECT_EQ(t.checks[0].detail, err);
+  // The direct computation: the events up to e2 in time order, 2 orders within 30 days of e2:
+  // no match.
+  Harness direct(c);
+  direct.feed(order("e1", "2026-01-15T00:00:00Z"));
+  crm::engine::Event in_order = direct.parse(order("e2", "2026-01-21T00:00:00Z"));
+  crm::engine::StrategyTrace d = direct.engine.explain("u", 0, &in_order, in_order.time);
+  EXPECT_EQ(d.verdict, "no_match");
+}
