@@ -648,7 +648,9 @@ bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, cons
     for (auto& d : w.decisions) decisions.push_back(d.json.empty() ? w.engine->decision_json(d) : std::move(d.json));
     w.decisions.clear();
     // A timer's or scheduled instant's unit that was not recorded is the ledger's failure.
-    if (!ok && err != w.engine->store_error()) return error = {ErrorKind::Input, err}, false;
+    // (A false step with no store error is the input's fault, with or without a message.)
+    if (!ok && w.engine->store_error().empty())
+      return error = {ErrorKind::Input, err.empty() ? "a timer or scheduled step failed without a message" : err}, false;
     if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
   }
   if (until) latest_ = std::max(latest_, *until);

@@ -350,7 +350,8 @@ CRM_API size_t crm_explanation_strategy_count(const crm_explanation* explanation
 
 typedef struct crm_explained_strategy {
   const char* name;
-  /* granted, held, rejected, control, no_match, outside_window, not_triggered */
+  /* granted, held, rejected, control, no_match, outside_window, not_triggered, pending (a timer
+   * armed, not yet due) */
   const char* verdict;
   const char* event;     /* the trigger event; "" for a scheduled run */
   int64_t at_micros;

@@ -391,7 +391,8 @@ struct Explanation {
   };
   struct Strategy {
     std::string name;
-    // granted, held, rejected, control, no_match, outside_window, not_triggered
+    // granted, held, rejected, control, no_match, outside_window, not_triggered, pending (a timer
+    // armed, not yet due)
     std::string verdict;
     std::string event;  // the trigger event; empty for a scheduled run
     int64_t at_micros = 0;
