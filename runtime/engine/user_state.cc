@@ -9,7 +9,7 @@ namespace crm::engine {
 
 UserShape::UserShape(const bytecode::Program& p) : aggs(p), fields(uint32_t(p.profile.size())) {
   aggs_at = sizeof(User) + fields * sizeof(int64_t);
-  present_at = aggs_at + aggs.bytes();  // a multiple of 8: every slot stays aligned
+  present_at = aggs_at + aggs.bytes();  // after the aggregates' flag bytes: presence is bytes too
   bytes = present_at + fields;
 }
 
