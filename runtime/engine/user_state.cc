@@ -2,6 +2,7 @@
 #include "runtime/engine/user_state.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <new>
 
@@ -9,7 +10,7 @@ namespace crm::engine {
 
 UserShape::UserShape(const bytecode::Program& p) : aggs(p), fields(uint32_t(p.profile.size())) {
   aggs_at = sizeof(User) + fields * sizeof(int64_t);
-  present_at = aggs_at + aggs.bytes();  // a multiple of 8: every slot stays aligned
+  present_at = aggs_at + aggs.bytes();  // after the aggregates' flag bytes: presence is bytes too
   bytes = present_at + fields;
 }
 
@@ -73,7 +74,7 @@ User* Users::find(std::string_view id) const {
 
 User& Users::get(const std::string& id) {
   int64_t k = strings_.intern(id);
-  if (size_t(k) >= users_.size()) users_.resize(std::max(size_t(k) + 1, users_.size() * 2));
+  if (size_t(k) >= users_.size()) users_.resize(std::bit_ceil(size_t(k) + 1));
   if (users_[k]) return *users_[k];
   UserPtr u = User::make(shape_, default_profile_.data(), default_present_.data());
   if (shape_.fields) u->profile()[0] = k;
@@ -82,7 +83,7 @@ User& Users::get(const std::string& id) {
     restored_.erase(r);
   }
   users_[k] = std::move(u);
-  order_.push_back(k);
+  order_.push_back(uint32_t(k));
   return *users_[k];
 }
 

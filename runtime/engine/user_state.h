@@ -177,7 +177,7 @@ class Users {
   // deliveries (explain and evaluate look at users the engine has not met).
   UserPtr transient(const std::string& id, bool with_restored) const;
   // Known users in first-seen order, as interned ids (text(k) is the id, at(k) the user).
-  const std::vector<int64_t>& order() const { return order_; }
+  const std::vector<uint32_t>& order() const { return order_; }
   User& at(int64_t k) const { return *users_[size_t(k)]; }
   const UserShape& shape() const { return shape_; }
   // A profile row before any field is set: defaults, and `user` present.
@@ -199,9 +199,11 @@ class Users {
   const bytecode::Program& p_;
   vm::StringPool& strings_;
   UserShape shape_;  // every user's layout (before users_: they refer to it)
-  // By interned user id (every interned string has a slot: 8 bytes, null for other strings).
+  // By interned user id (every interned string has a slot: 8 bytes, null for other strings);
+  // sized to a power of two, as the pool's table is.
   std::vector<UserPtr> users_;
-  std::vector<int64_t> order_;                // first-seen order, for deterministic batch output
+  // First-seen order, for deterministic batch output: interned ids (the pool's ids are 32-bit).
+  std::vector<uint32_t> order_;
   std::vector<int64_t> default_profile_;
   std::vector<uint8_t> default_present_;  // `user` and fields with a default
   std::unordered_map<std::string, Restored> restored_;

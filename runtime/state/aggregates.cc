@@ -2,6 +2,7 @@
 #include "runtime/state/aggregates.h"
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "support/decimal.h"
@@ -54,7 +55,8 @@ AggValue from_totals(const bytecode::AggSpec& spec, const Totals& t) {
   return {};
 }
 
-// What a user keeps per aggregate (AggLayout::Store). Flags of Plain and Previous:
+// What a user keeps per aggregate (AggLayout::Store). Flags of Plain, Narrow and Previous (one
+// byte per state, kept apart from it: AggLayout::flags_at):
 constexpr uint8_t kAny = 1;         // an event was added (count > 0, for first and last)
 constexpr uint8_t kHas = 2;         // first / last: that event had the field
 constexpr uint8_t kOverflow = 4;    // sum / avg: the sum overflowed (it stays an error)
@@ -62,14 +64,13 @@ constexpr uint8_t kLatest = 8;      // Previous: a latest value is held
 constexpr uint8_t kLatestHas = 16;  // Previous: and it had the field
 
 // Totals of one kind only: x is the count, the sum, the min or max, or the first or last value;
-// y (wide only: avg, min, max) the number of values present.
+// y (wide only: avg, min, max) the number of values present. Its flags are passed in.
 struct NoY {};
 template <bool kWide>
 struct PlainT {
   int64_t x = 0;
   [[no_unique_address]] std::conditional_t<kWide, int64_t, NoY> y{};
-  uint8_t flags = 0;
-  void add(AggKind k, int64_t v, bool has) {
+  void add(AggKind k, int64_t v, bool has, uint8_t& flags) {
     switch (k) {
       case AggKind::Count:
       case AggKind::Exists: ++x; return;
@@ -103,7 +104,7 @@ struct PlainT {
     }
   }
   // The fields from_totals reads for kind k.
-  Totals totals(AggKind k) const {
+  Totals totals(AggKind k, uint8_t flags) const {
     Totals t;
     switch (k) {
       case AggKind::Count:
@@ -126,7 +127,7 @@ struct PlainT {
 };
 using Plain = PlainT<true>;    // avg, min, max
 using Narrow = PlainT<false>;  // count, exists, sum, first, last
-static_assert(sizeof(Plain) == 24 && sizeof(Narrow) == 16);
+static_assert(sizeof(Plain) == 16 && sizeof(Narrow) == 8);
 
 // Over all but the latest, and the latest; the totals' flags also hold kLatest and kLatestHas.
 template <typename P>
@@ -136,13 +137,12 @@ struct PreviousT {
 };
 using Previous = PreviousT<Plain>;
 using PreviousNarrow = PreviousT<Narrow>;
-static_assert(sizeof(Previous) == 32 && sizeof(PreviousNarrow) == 24);
+static_assert(sizeof(Previous) == 24 && sizeof(PreviousNarrow) == 16);
 
 // `previous`: the value held as the latest joins the totals when the next one comes.
 template <typename P>
-void add_previous(P& s, AggKind k, int64_t value, bool has_field) {
-  uint8_t& f = s.totals.flags;
-  if (f & kLatest) s.totals.add(k, s.latest, f & kLatestHas);
+void add_previous(P& s, uint8_t& f, AggKind k, int64_t value, bool has_field) {
+  if (f & kLatest) s.totals.add(k, s.latest, f & kLatestHas, f);
   s.latest = value;
   f = uint8_t((f & ~kLatestHas) | kLatest | (has_field ? kLatestHas : 0));
 }
@@ -206,6 +206,7 @@ bool same_times(const bytecode::AggSpec& a, const bytecode::AggSpec& b) {
 }  // namespace
 
 AggLayout::AggLayout(const bytecode::Program& p) {
+  uint32_t flag_count = 0;
   for (uint32_t g = 0; g < p.aggregates.size(); ++g) {
     const auto& spec = p.aggregates[g];
     const bool counts = spec.kind == AggKind::Count || spec.kind == AggKind::Exists;
@@ -229,15 +230,20 @@ AggLayout::AggLayout(const bytecode::Program& p) {
       };
       while (h < g && !joins(slots_[h], p.aggregates[h])) ++h;
       if (h < g) {
-        slots_.push_back({s, true, slots_[h].offset, 0});
+        slots_.push_back({s, true, slots_[h].offset, 0, UINT32_MAX});
         // The ring keeps what the group's longest window needs.
         if (s == Store::Times) slots_[h].keep = std::max(slots_[h].keep, spec.window_value);
         continue;
       }
     }
-    slots_.push_back({s, false, uint32_t(bytes_), s == Store::Times ? spec.window_value : 0});
-    bytes_ += store_bytes(s);  // every store is a multiple of 8 bytes: all stay aligned
+    const bool flagged = s == Store::Plain || s == Store::Narrow || s == Store::Previous || s == Store::PreviousNarrow;
+    slots_.push_back({s, false, uint32_t(words_), s == Store::Times ? spec.window_value : 0, flagged ? flag_count++ : UINT32_MAX});
+    words_ += store_bytes(s);  // every store is a multiple of 8 bytes: all stay aligned
   }
+  // The flag bytes follow the states.
+  for (Slot& slot : slots_)
+    if (slot.flags != UINT32_MAX) slot.flags += uint32_t(words_);
+  bytes_ = words_ + flag_count;
   for (Slot& slot : slots_)  // shared rings read how long their group keeps entries
     if (slot.shared && slot.store == Store::Times)
       for (const Slot& o : slots_)
@@ -266,6 +272,7 @@ void AggLayout::construct(std::byte* block) const {
       case Store::Last: new (at) Last(); break;
     }
   }
+  std::memset(block + words_, 0, bytes_ - words_);  // the flags
 }
 
 void AggLayout::copy(std::byte* to, const std::byte* from) const {
@@ -283,6 +290,7 @@ void AggLayout::copy(std::byte* to, const std::byte* from) const {
       case Store::Last: slot<Last>(to, *this, g) = slot<Last>(src, *this, g); break;
     }
   }
+  std::memcpy(to + words_, from + words_, bytes_ - words_);  // the flags
 }
 
 void AggLayout::destroy(std::byte* block) const {
@@ -343,13 +351,13 @@ void AggregatesRef::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time,
       if (spec.window != Window::Since || time >= spec.window_value) ++at<int64_t>(g);
       return;
     case AggLayout::Store::Plain:
-      if (spec.window == Window::All || time >= spec.window_value) at<Plain>(g).add(spec.kind, value, has_field);
+      if (spec.window == Window::All || time >= spec.window_value) at<Plain>(g).add(spec.kind, value, has_field, flags(g));
       return;
     case AggLayout::Store::Narrow:
-      if (spec.window == Window::All || time >= spec.window_value) at<Narrow>(g).add(spec.kind, value, has_field);
+      if (spec.window == Window::All || time >= spec.window_value) at<Narrow>(g).add(spec.kind, value, has_field, flags(g));
       return;
-    case AggLayout::Store::Previous: add_previous(at<Previous>(g), spec.kind, value, has_field); return;
-    case AggLayout::Store::PreviousNarrow: add_previous(at<PreviousNarrow>(g), spec.kind, value, has_field); return;
+    case AggLayout::Store::Previous: add_previous(at<Previous>(g), flags(g), spec.kind, value, has_field); return;
+    case AggLayout::Store::PreviousNarrow: add_previous(at<PreviousNarrow>(g), flags(g), spec.kind, value, has_field); return;
     case AggLayout::Store::Times:
       if (!layout_->shared(g)) at<Times>(g).push_back(time);  // else the first of its group did
       return;
@@ -381,10 +389,11 @@ AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
       if (spec.window == Window::Previous && t.count > 0) --t.count;  // all but the latest
       return from_totals(spec, t);
     }
-    case AggLayout::Store::Plain: return from_totals(spec, at<Plain>(g).totals(spec.kind));
-    case AggLayout::Store::Narrow: return from_totals(spec, at<Narrow>(g).totals(spec.kind));
-    case AggLayout::Store::Previous: return from_totals(spec, at<Previous>(g).totals.totals(spec.kind));
-    case AggLayout::Store::PreviousNarrow: return from_totals(spec, at<PreviousNarrow>(g).totals.totals(spec.kind));
+    case AggLayout::Store::Plain: return from_totals(spec, at<Plain>(g).totals(spec.kind, flags(g)));
+    case AggLayout::Store::Narrow: return from_totals(spec, at<Narrow>(g).totals(spec.kind, flags(g)));
+    case AggLayout::Store::Previous: return from_totals(spec, at<Previous>(g).totals.totals(spec.kind, flags(g)));
+    case AggLayout::Store::PreviousNarrow:
+      return from_totals(spec, at<PreviousNarrow>(g).totals.totals(spec.kind, flags(g)));
     case AggLayout::Store::Times: {
       // Events at or before now - D have left the window. Events after `now` (only possible
       // when a batch evaluates at an earlier time) are not in it either: they are not counted.

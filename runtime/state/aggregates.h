@@ -119,10 +119,10 @@ class AggLayout {
   enum class Store : uint8_t {
     Count,     // All, Since, Previous, count or exists: the count (8 bytes); count or exists over
                // all events or `previous` share one count of the same events
-    Plain,     // All, Since, avg, min or max: the value and how many were present (24 bytes)
-    Narrow,    // All, Since, sum, first or last: the value and its flags (16 bytes)
-    Previous,  // Previous, avg, min or max: Plain over all but the latest, and the latest (32 bytes)
-    PreviousNarrow,  // Previous, sum, first or last: Narrow over all but the latest, and the latest (24)
+    Plain,     // All, Since, avg, min or max: the value and how many were present (16 bytes + flags)
+    Narrow,    // All, Since, sum, first or last: the value (8 bytes + flags)
+    Previous,  // Previous, avg, min or max: Plain over all but the latest, and the latest (24 + flags)
+    PreviousNarrow,  // Previous, sum, first or last: Narrow over all but the latest, and the latest (16 + flags)
     Times,     // Within, count or exists: the times of the events in the window (16 bytes),
                // shared by the aggregates over the same events and window (count and exists),
                // and over a user's own events by every window: the ring keeps the longest
@@ -138,8 +138,17 @@ class AggLayout {
   bool shared(uint32_t g) const { return slots_[g].shared; }
   // Times: how long the ring aggregate g reads keeps an entry (its group's longest window).
   int64_t keep(uint32_t g) const { return slots_[g].keep; }
+  // Plain, Narrow, Previous and PreviousNarrow: where aggregate g's flag byte is (whether an
+  // event was added, whether it had the field, an overflow, the latest). The flags of all of a
+  // user's states are bytes after the last state (words()), not a padded word in each state:
+  // three first/last states cost 8 bytes and three flag bytes, not 16 bytes each. Other stores:
+  // UINT32_MAX.
+  uint32_t flags_at(uint32_t g) const { return slots_[g].flags; }
   size_t size() const { return slots_.size(); }
-  size_t bytes() const { return bytes_; }  // of one user's block (a multiple of 8)
+  // Of one user's block: the states (a multiple of 8; every state is 8-aligned), then one flag
+  // byte per state that has flags. bytes() need not be a multiple of 8.
+  size_t words() const { return words_; }
+  size_t bytes() const { return bytes_; }
 
   // A user's block, bytes() at an 8-byte aligned address, wherever its owner keeps it:
   // constructed empty, copied into a constructed block (throws std::bad_alloc when a window's
@@ -154,9 +163,10 @@ class AggLayout {
     bool shared;
     uint32_t offset;
     int64_t keep;
+    uint32_t flags = UINT32_MAX;
   };
   std::vector<Slot> slots_;
-  size_t bytes_ = 0;
+  size_t words_ = 0, bytes_ = 0;
 };
 
 // A user's aggregates in a block laid out by an AggLayout and owned elsewhere (an engine User's
@@ -174,6 +184,7 @@ class AggregatesRef {
   T& at(uint32_t g) const {
     return *std::launder(reinterpret_cast<T*>(block_ + layout_->offset(g)));
   }
+  uint8_t& flags(uint32_t g) const { return *reinterpret_cast<uint8_t*>(block_ + layout_->flags_at(g)); }
 
   const AggLayout* layout_;
   std::byte* block_;

@@ -2,6 +2,7 @@
 #include "runtime/vm/vm.h"
 
 #include <algorithm>
+#include <new>
 
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
@@ -31,7 +32,7 @@ size_t StringPool::slot_of(std::string_view s, uint32_t h) const {
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     uint64_t v = slots_[i];
     if (v == 0) return i;
-    if (static_cast<uint32_t>(v >> 32) == h && views_[(v & 0xffffffffu) - 1] == s) return i;
+    if (static_cast<uint32_t>(v >> 32) == h && text_at(at_[(v & 0xffffffffu) - 1]) == s) return i;
   }
 }
 
@@ -47,23 +48,46 @@ void StringPool::grow() {
   }
 }
 
+uint32_t StringPool::store(std::string_view s) {
+  unsigned char len[10];
+  size_t k = 0;
+  for (size_t n = s.size();; n >>= 7) {
+    len[k++] = static_cast<unsigned char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    if (n < 0x80) break;
+  }
+  const size_t need = k + s.size();
+  char* to;
+  uint32_t place;
+  if (need <= kChunk - used_) {  // in the last chunk
+    place = static_cast<uint32_t>(((chunks_.size() - 1) << kChunkBits) + used_);
+    to = chunks_.back().get() + used_;
+    used_ += need;
+  } else {  // a new chunk, or a block of its own spanning ceil(need / kChunk) places' chunks
+    const size_t spans = need <= kChunk ? 1 : (need + kChunk - 1) / kChunk;
+    if (chunks_.size() + spans > (size_t(1) << (32 - kChunkBits))) throw std::bad_alloc();
+    place = static_cast<uint32_t>(chunks_.size() << kChunkBits);
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(std::max(need, kChunk)));
+    to = chunks_.back().get();
+    used_ = need;
+    if (spans > 1) {
+      for (size_t i = 1; i < spans; ++i) chunks_.emplace_back();
+      used_ = kChunk;  // nothing else goes after it
+    }
+  }
+  std::copy_n(len, k, to);
+  std::copy(s.begin(), s.end(), to + k);
+  return place;
+}
+
 int64_t StringPool::intern(std::string_view s) {
   uint32_t h = hash32(s);
   size_t i = slot_of(s, h);
   if (slots_[i] != 0) return static_cast<int64_t>((slots_[i] & 0xffffffffu) - 1);
-  if (s.size() > left_) {
-    size_t n = std::max<size_t>(s.size(), 64 * 1024);
-    chunks_.push_back(std::make_unique<char[]>(n));
-    free_ = chunks_.back().get();
-    left_ = n;
-  }
-  std::copy(s.begin(), s.end(), free_);
-  views_.emplace_back(free_, s.size());
-  free_ += s.size();
-  left_ -= s.size();
-  auto id = static_cast<int64_t>(views_.size() - 1);
+  if (at_.size() >= 0xffffffffu) throw std::bad_alloc();  // ids are 32-bit in the table
+  at_.push_back(store(s));
+  auto id = static_cast<int64_t>(at_.size() - 1);
   slots_[i] = (uint64_t{h} << 32) | static_cast<uint64_t>(id + 1);
-  if (views_.size() * 2 > slots_.size()) grow();
+  if (at_.size() * 2 > slots_.size()) grow();
   return id;
 }
 

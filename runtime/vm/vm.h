@@ -20,28 +20,48 @@
 namespace crm::vm {
 
 // Interned strings: ids 0..n-1 are the program's own string constants, so compiled code can
-// compare strings as integers; data strings are added as they are loaded.
+// compare strings as integers; data strings are added as they are loaded. At most 4 GiB of
+// text in all (with a few bytes per string): more is std::bad_alloc.
 class StringPool {
  public:
   explicit StringPool(const std::vector<std::string>& initial = {});
   int64_t intern(std::string_view s);
   // -1 when absent; never allocates (for lookups from data that must not grow the pool).
   int64_t find(std::string_view s) const;
-  std::string_view text(int64_t id) const { return id >= 0 && size_t(id) < views_.size() ? views_[id] : std::string_view(); }
-  size_t size() const { return views_.size(); }
+  // Valid while the pool lives (texts never move).
+  std::string_view text(int64_t id) const { return id >= 0 && size_t(id) < at_.size() ? text_at(at_[size_t(id)]) : std::string_view(); }
+  size_t size() const { return at_.size(); }
 
  private:
   // Every event interns a user id and its string fields, so this is a hot path: an
   // open-addressing table of (32-bit hash, id + 1) in one array, and the texts packed in
-  // chunks that never move (views into them stay valid), instead of a node and an allocation
-  // per string.
+  // chunks that never move, instead of a node and an allocation per string. A string is found
+  // by a 4-byte place (per id, in at_): the chunk (place >> kChunkBits) and the position in it,
+  // where its length is written (LEB128) before its bytes; a 16-byte string_view per id cost
+  // 12 bytes more per user (docs/performance.md, "Memory, session 12").
+  static constexpr unsigned kChunkBits = 16;
+  static constexpr size_t kChunk = size_t(1) << kChunkBits;  // 64 KiB
+  std::string_view text_at(uint32_t place) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(chunks_[place >> kChunkBits].get()) + (place & (kChunk - 1));
+    size_t n = 0;
+    for (unsigned shift = 0;; shift += 7) {
+      unsigned char b = *p++;
+      n |= size_t(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    return {reinterpret_cast<const char*>(p), n};
+  }
   size_t slot_of(std::string_view s, uint32_t h) const;
   void grow();
-  std::vector<std::string_view> views_;
+  // Copies s (its length first) where it fits and returns its place.
+  uint32_t store(std::string_view s);
+  std::vector<uint32_t> at_;
   std::vector<uint64_t> slots_;  // 0 = empty, else (hash << 32) | (id + 1)
+  // Chunk i holds the places [i << kChunkBits, (i + 1) << kChunkBits). A text longer than a chunk
+  // has a block of its own under as many indexes as it would fill (null after the first), so
+  // places stay below 2^32.
   std::vector<std::unique_ptr<char[]>> chunks_;
-  char* free_ = nullptr;
-  size_t left_ = 0;
+  size_t used_ = kChunk;  // bytes used of the last chunk (none yet: full)
 };
 
 // Collections held by profile or event fields (Set<String> tags, ...): a value is a handle.

@@ -121,8 +121,14 @@ TEST(AggLayout, EachAggregateKeepsWhatItsKindAndWindowNeed) {
   EXPECT_EQ(l.keep(6), 31);
   EXPECT_TRUE(l.shared(8));
   EXPECT_EQ(l.offset(8), l.offset(0));
-  EXPECT_EQ(l.bytes(), 8u + 16 + 40 + 32 + 16 + 16 + 24);
+  // The states, then one flag byte each for Previous (3), Narrow (5) and Plain (9).
+  EXPECT_EQ(l.words(), 8u + 16 + 40 + 24 + 16 + 8 + 16);
+  EXPECT_EQ(l.bytes(), l.words() + 3);
   for (uint32_t g = 0; g < l.size(); ++g) EXPECT_EQ(l.offset(g) % 8, 0u);
+  EXPECT_EQ(l.flags_at(3), l.words());
+  EXPECT_EQ(l.flags_at(5), l.words() + 1);
+  EXPECT_EQ(l.flags_at(9), l.words() + 2);
+  for (uint32_t g : {0u, 1u, 2u, 4u, 6u, 7u, 8u}) EXPECT_EQ(l.flags_at(g), UINT32_MAX) << g;
   // A filter may read aggregates: filtered windows and counts never share.
   p.aggregates[1].filter_unit = 0;
   p.aggregates[6].filter_unit = 0;
@@ -139,6 +145,27 @@ TEST(AggLayout, EachAggregateKeepsWhatItsKindAndWindowNeed) {
   EXPECT_EQ(h.keep(1), 30);
   p.aggregates[8].window = Window::Since;
   EXPECT_FALSE(AggLayout(p).shared(8));
+}
+
+// retail.crm's aggregates (docs/performance.md, "Memory, session 12"): the three first/last
+// states are a word each and their flags three bytes after the states, so with the 24-byte
+// header, two profile fields and their presence a user is 118 bytes, a 128-byte malloc chunk.
+TEST(AggLayout, FirstAndLastKeepOneWordAndAFlagByte) {
+  crm::bytecode::Program p;
+  p.aggregates = {spec(AggKind::Exists, Window::All),       spec(AggKind::Exists, Window::Within, 30),
+                  spec(AggKind::Count, Window::Within, 30), spec(AggKind::First, Window::All),
+                  spec(AggKind::Count, Window::Previous),   spec(AggKind::Last, Window::All),
+                  spec(AggKind::Avg, Window::Previous),     spec(AggKind::Exists, Window::Within, 120),
+                  spec(AggKind::Last, Window::All)};
+  p.aggregates[5].field = 1;
+  p.aggregates[6].field = 1;
+  p.aggregates[8].field = 2;
+  AggLayout l(p);
+  EXPECT_EQ(l.store(3), AggLayout::Store::Narrow);
+  EXPECT_EQ(l.store(6), AggLayout::Store::Previous);
+  EXPECT_EQ(l.words(), 8u + 16 + 8 + 8 + 24 + 8);
+  EXPECT_EQ(l.bytes(), l.words() + 4);
+  EXPECT_EQ(24 + 2 * 8 + l.bytes() + 2, 118u);
 }
 
 struct Ev {

@@ -34,6 +34,58 @@ TEST(StringPool, InternedIdsAreStableAcrossGrowthAndFindNeverAdds) {
   EXPECT_EQ(pool.text(static_cast<int64_t>(pool.size())), "");
 }
 
+// Texts are kept by a 4-byte place (chunk, position) with their length before them: lengths
+// whose prefix takes 1, 2 and 3 bytes, a text that fills a 64 KiB chunk exactly, texts one byte
+// too long for a chunk and much longer (blocks of their own, spanning several chunks' places),
+// each followed by short ones; views stay valid (and the same bytes) while the pool grows.
+TEST(StringPool, TextsOfEveryLengthKeepTheirBytesAndPlaces) {
+  crm::vm::StringPool pool;
+  std::vector<std::string> texts;
+  std::vector<size_t> lengths = {0, 1, 127, 128, 129, 16383, 16384, 65533, 65534, 65535, 65536, 200000, 1 << 20, 3};
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    std::string t(lengths[i], 'a');
+    for (size_t j = 0; j < t.size(); ++j) t[j] = char('a' + (j * 7 + i) % 26);  // no two alike
+    texts.push_back(t);
+    texts.push_back("short-" + std::to_string(i));
+    texts.push_back(std::string(65000, char('A' + i)));  // leaves the chunk too full for the next long one
+  }
+  std::vector<int64_t> ids;
+  std::vector<std::string_view> views;
+  for (const auto& t : texts) {
+    ids.push_back(pool.intern(t));
+    views.push_back(pool.text(ids.back()));
+  }
+  for (int i = 0; i < 200000; ++i) pool.intern("grow-" + std::to_string(i));  // many rehashes
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_EQ(ids[i], static_cast<int64_t>(i));
+    ASSERT_EQ(pool.text(ids[i]), texts[i]) << i;
+    ASSERT_EQ(pool.text(ids[i]).data(), views[i].data()) << i;  // never moved
+    ASSERT_EQ(views[i], texts[i]) << i;
+    ASSERT_EQ(pool.find(texts[i]), ids[i]) << i;
+    ASSERT_EQ(pool.intern(texts[i]), ids[i]) << i;
+  }
+  for (int i = 0; i < 200000; i += 997) ASSERT_EQ(pool.text(pool.find("grow-" + std::to_string(i))), "grow-" + std::to_string(i));
+  EXPECT_EQ(pool.size(), texts.size() + 200000);
+  // A prefix of a text, or the text and one more byte, is another string.
+  EXPECT_EQ(pool.find(texts[2].substr(0, 126)), -1);
+  EXPECT_EQ(pool.find(texts[2] + "a"), -1);
+}
+
+// A million short ids (what bench/memory.sh interns): each is found again after every growth
+// of the table, and the ids of equal texts never change.
+TEST(StringPool, AMillionIdsAreFoundAfterRehashing) {
+  crm::vm::StringPool pool({"United Kingdom", "France"});
+  for (int i = 0; i < 1000000; ++i) ASSERT_EQ(pool.intern("c" + std::to_string(i)), i + 2);
+  for (int i = 0; i < 1000000; i += 7) {
+    const std::string t = "c" + std::to_string(i);
+    ASSERT_EQ(pool.find(t), i + 2);
+    ASSERT_EQ(pool.text(i + 2), t);
+  }
+  EXPECT_EQ(pool.find("c1000000"), -1);
+  EXPECT_EQ(pool.intern("France"), 1);
+  EXPECT_EQ(pool.text(0), "United Kingdom");
+}
+
 TEST(CollectionStore, EqualSetsShareAHandle) {
   crm::vm::CollectionStore sets;
   int64_t a = sets.add({3, 1, 2, 2});
