@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <new>
+#include <stdexcept>
 
 #include "bytecode/builtins.h"
 #include "bytecode/operations.h"
@@ -48,6 +49,15 @@ void StringPool::grow() {
   }
 }
 
+namespace {
+// Room for n more elements with the vector's geometric growth kept (reserve(size + n) alone would
+// reallocate at every call), so that the push_backs after it cannot throw.
+template <class V>
+void reserve_more(V& v, size_t n) {
+  if (v.capacity() - v.size() < n) v.reserve(std::max(v.size() + n, v.capacity() * 2));
+}
+}  // namespace
+
 uint32_t StringPool::store(std::string_view s) {
   unsigned char len[10];
   size_t k = 0;
@@ -64,15 +74,17 @@ uint32_t StringPool::store(std::string_view s) {
     used_ += need;
   } else {  // a new chunk, or a block of its own spanning ceil(need / kChunk) places' chunks
     const size_t spans = need <= kChunk ? 1 : (need + kChunk - 1) / kChunk;
-    if (chunks_.size() + spans > (size_t(1) << (32 - kChunkBits))) throw std::bad_alloc();
+    if (chunks_.size() + spans > (size_t(1) << (32 - kChunkBits)))
+      throw std::length_error("string pool: more than 4 GiB of distinct text (places are 32-bit)");
+    // Everything that can throw happens before the pool changes: a failed allocation leaves it
+    // as it was (used_ above kChunk would make the next store write past a block's end).
+    auto block = std::make_unique_for_overwrite<char[]>(std::max(need, kChunk));
+    reserve_more(chunks_, spans);
     place = static_cast<uint32_t>(chunks_.size() << kChunkBits);
-    chunks_.push_back(std::make_unique_for_overwrite<char[]>(std::max(need, kChunk)));
+    chunks_.push_back(std::move(block));
     to = chunks_.back().get();
-    used_ = need;
-    if (spans > 1) {
-      for (size_t i = 1; i < spans; ++i) chunks_.emplace_back();
-      used_ = kChunk;  // nothing else goes after it
-    }
+    for (size_t i = 1; i < spans; ++i) chunks_.emplace_back();
+    used_ = spans > 1 ? kChunk : need;  // nothing else goes after a block of its own
   }
   std::copy_n(len, k, to);
   std::copy(s.begin(), s.end(), to + k);
@@ -83,7 +95,8 @@ int64_t StringPool::intern(std::string_view s) {
   uint32_t h = hash32(s);
   size_t i = slot_of(s, h);
   if (slots_[i] != 0) return static_cast<int64_t>((slots_[i] & 0xffffffffu) - 1);
-  if (at_.size() >= 0xffffffffu) throw std::bad_alloc();  // ids are 32-bit in the table
+  if (at_.size() >= 0xffffffffu) throw std::length_error("string pool: more than 2^32 - 1 distinct strings (ids are 32-bit)");
+  reserve_more(at_, 1);  // before store(): a failed push_back must not leave text without an id
   at_.push_back(store(s));
   auto id = static_cast<int64_t>(at_.size() - 1);
   slots_[i] = (uint64_t{h} << 32) | static_cast<uint64_t>(id + 1);

@@ -21,7 +21,7 @@ namespace crm::vm {
 
 // Interned strings: ids 0..n-1 are the program's own string constants, so compiled code can
 // compare strings as integers; data strings are added as they are loaded. At most 4 GiB of
-// text in all (with a few bytes per string): more is std::bad_alloc.
+// text in all (with a few bytes per string): more is std::length_error, and the pool is unchanged.
 class StringPool {
  public:
   explicit StringPool(const std::vector<std::string>& initial = {});
