@@ -12,8 +12,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -68,6 +70,40 @@ Compiled compile(const std::string& source) {
   return c;
 }
 
+#if CRM_HAVE_JIT
+// CRM_BENCH_JIT_DUMP=DIR: the predicate and audience JITs keep their object code in DIR (the
+// JIT's object cache), to read with objdump; the code and what is timed are the same.
+jit::Options dump_options() {
+  jit::Options jo;
+  if (const char* dir = std::getenv("CRM_BENCH_JIT_DUMP")) jo.cache_dir = dir;
+  return jo;
+}
+#endif
+
+#if CRM_HAVE_JIT
+// Benchmark 1's predicate written by hand in the shape of the JIT's straight-line code for it
+// (one test that the row covers the four fields and has no presence bytes, four loads, the
+// test), reached through a function pointer the way Jit::run reaches native code: the
+// `native/per_record_call` row, what any code behind one indirect call per record costs in the
+// benchmark's loop. Not a general unit: it aborts on a row the benchmark never passes.
+struct HandUnit {
+  size_t of, cf, vf, af, need;
+  int64_t mow, ru;
+};
+HandUnit g_hand;
+[[gnu::noinline]] jit::ScalarOut hand_unit(const vm::Context* ctx) {
+  const HandUnit& h = g_hand;
+  if (ctx->profile_size < h.need || ctx->profile_present) std::abort();
+  const int64_t* p = ctx->profile;
+  bool where = (p[h.of] == h.mow) | (p[h.cf] == h.ru);
+  bool what = (p[h.vf] >= kMinValue) | (p[h.af] == kOneAdult);
+  return {int64_t(where & what), jit::ScalarOut::kPresent};
+}
+// volatile: loaded and called indirectly every record, the compiler cannot see which function
+// it calls (so, as behind Jit::run, it assumes the call may write memory).
+jit::ScalarFn volatile g_hand_fn = hand_unit;
+#endif
+
 uint32_t segment_unit(const bytecode::Program& p, const std::string& name) {
   for (const auto& s : p.segments) if (s.name == name) return s.unit;
   std::fprintf(stderr, "BENCH FAILURE: no segment %s\n", name.c_str());
@@ -112,7 +148,7 @@ segment s = (origin == "MOW" or country == "RU") and (value >= 100 or adults == 
 #if CRM_HAVE_JIT
   // The same loop through the JIT's native code for the unit (compiled before timing).
   std::string jerr;
-  auto jit = jit::Jit::create(prog, jerr);
+  auto jit = jit::Jit::create(prog, jerr, dump_options());
   if (!jit || !jit->scalar(unit, jerr)) fail(jerr);
   secs = best_seconds("crm/jit_per_record", o.reps, truth, [&] {
     uint64_t n = 0;
@@ -127,6 +163,23 @@ segment s = (origin == "MOW" or country == "RU") and (value >= 100 or adults == 
   });
   emit(per_eval("crm/jit_per_record", secs, recs.size(), truth));
   emit(native_interned(recs, truth, o.reps));  // the same records, same process, right after
+  // The same loop again, the call going to hand_unit through a function pointer: the floor of
+  // this loop for any code reached by one indirect call per record (docs/performance.md §7).
+  g_hand = {size_t(of), size_t(cf), size_t(vf), size_t(af), size_t(std::max({of, cf, vf, af})) + 1, pool.intern("MOW"),
+            pool.intern("RU")};
+  secs = best_seconds("native/per_record_call", o.reps, truth, [&] {
+    uint64_t n = 0;
+    for (const Record& r : recs) {
+      row[of] = origin_id[r.origin_id];
+      row[cf] = country_id[r.country_id];
+      row[vf] = r.value;
+      row[af] = r.adults;
+      jit::ScalarOut out = g_hand_fn(&ctx);
+      n += (out.flags & 0xff) == 0 && out.value != 0;
+    }
+    return n;
+  });
+  emit(per_eval("native/per_record_call", secs, recs.size(), truth));
 #endif
 }
 
@@ -188,7 +241,7 @@ segment s = age between {} and {} and city in {{{}}} and member_level >= {} and 
 #if CRM_HAVE_JIT
   // The batch JIT over the same columns (compiled before timing).
   std::string jerr;
-  auto jit = jit::Jit::create(prog, jerr);
+  auto jit = jit::Jit::create(prog, jerr, dump_options());
   if (!jit || !jit->batch(batch_unit, jerr)) fail(jerr);
   double jsecs = best_seconds("crm/jit_batch", o.reps, truth, [&] { return jit->run_batch(batch_unit, in).matches; });
   emit(per_second("crm/jit_batch", jsecs, p.size, truth));

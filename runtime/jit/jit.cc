@@ -1150,10 +1150,18 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
       }
     }
   }
+  // Batch code (and the operations, which every unit inlines: an inlined function's features
+  // must be a subset of its caller's) is compiled without AVX-512 where the host has it: LLVM
+  // folds the column loads into masked AVX-512 compares (`vpcmpltd (mem), zmm, k{k}`), and on
+  // this machine (AMD family 26) such a loop scans 10M profiles from memory at ~0.6x the speed
+  // of the same loop in AVX2, or of g++'s AVX-512 code, which folds loads only into unmasked
+  // compares (docs/performance.md §7, session 12). Scalar units keep every host feature.
+  const std::string batch_features = t.features.find("+avx512f") != std::string::npos ? t.features + ",-avx512f" : t.features;
   for (llvm::Function& f : *m)
     if (!f.isDeclaration()) {
+      bool full = f.getName().startswith("crm_unit_") || f.getName().startswith("crm_clauses_");
       f.addFnAttr("target-cpu", t.cpu);
-      f.addFnAttr("target-features", t.features);
+      f.addFnAttr("target-features", full ? t.features : batch_features);
     }
   std::string verr;
   llvm::raw_string_ostream vos(verr);
@@ -1196,7 +1204,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-7";
+constexpr const char* kTranslatorVersion = "crm-jit-8";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
