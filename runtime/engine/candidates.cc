@@ -37,20 +37,17 @@ CandidateIndex::CandidateIndex(const bytecode::Program& p) {
 // evaluating their clauses with the JIT.
 const std::vector<uint32_t>& CandidateIndex::select(const Event& ev) {
   const std::vector<uint32_t>& always = by_event_[ev.type];
-  const std::vector<uint32_t>* only = &always;  // the one non-empty list, while there is one
-  size_t lists = always.empty() ? 0 : 1;
+  hits_.clear();  // the non-empty lists indexed under this event's values, each looked up once
   for (const auto& [field, by_value] : index_[ev.type]) {
     auto it = by_value.find(ev.fields[field]);
-    if (it == by_value.end() || it->second.empty()) continue;
-    if (lists++ == 0) only = &it->second;
+    if (it != by_value.end() && !it->second.empty()) hits_.push_back(&it->second);
   }
-  if (lists <= 1) return *only;
+  if (hits_.empty()) return always;
+  if (always.empty() && hits_.size() == 1) return *hits_[0];
   candidates_ = always;
-  for (const auto& [field, by_value] : index_[ev.type]) {
-    auto it = by_value.find(ev.fields[field]);
-    if (it == by_value.end() || it->second.empty()) continue;
+  for (const std::vector<uint32_t>* hit : hits_) {
     size_t mid = candidates_.size();
-    candidates_.insert(candidates_.end(), it->second.begin(), it->second.end());
+    candidates_.insert(candidates_.end(), hit->begin(), hit->end());
     std::inplace_merge(candidates_.begin(), candidates_.begin() + ptrdiff_t(mid), candidates_.end(),
                        [&](uint32_t a, uint32_t b) { return rank_[a] < rank_[b]; });
   }

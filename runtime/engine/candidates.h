@@ -31,6 +31,7 @@ class CandidateIndex {
   std::vector<std::map<int32_t, std::unordered_map<int64_t, std::vector<uint32_t>>>> index_;
   std::vector<uint32_t> rank_;
   std::vector<uint32_t> candidates_;
+  std::vector<const std::vector<uint32_t>*> hits_;  // select()'s scratch
 };
 
 }  // namespace crm::engine
