@@ -523,7 +523,7 @@ bool Engine::fire_timer(std::vector<Decision>& out, std::string& err) {
   std::string unit = Timers::unit_id(s, t.trigger.id);
   if (t.replay) {
     recorder_.replay_schedule(unit, out, state::UnitKind::Timer);
-    return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
+    return recorder_.ok(err);
   }
   size_t first = out.size();
   redemptions_.expire(t.due, out);
@@ -804,8 +804,8 @@ bool Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out, s
     recorder_.replay_schedule(unit + '#' + std::to_string(end), out);
     from = static_cast<size_t>(end);
   }
-  if (recorder_.replay_schedule(unit, out)) return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
-  if (!recorder_.store_error().empty()) return err = recorder_.store_error(), false;
+  if (recorder_.replay_schedule(unit, out)) return recorder_.ok(err);
+  if (!recorder_.ok(err)) return false;
   size_t first = out.size();
   // Expiries and releases due at the instant open its first part (recorded with it).
   if (from == 0) {
@@ -839,7 +839,7 @@ bool Engine::run_rollout(uint32_t si, std::vector<Decision>& out, std::string& e
   const int64_t at = s.rollout.decide_at;
   const std::string unit = fmt::format("rollout:{}@{}", s.name, at);
   rollouts_.pass(si);
-  if (recorder_.replay_schedule(unit, out)) return recorder_.store_error().empty() || (err = recorder_.store_error(), false);
+  if (recorder_.replay_schedule(unit, out)) return recorder_.ok(err);
   size_t first = out.size();
   redemptions_.expire(at, out);
   rules_.release(at, out);

@@ -231,10 +231,7 @@ size_t Recorder::remembered_events() const {
 }
 
 bool Recorder::commit(std::string& err) {
-  if (!store_error_.empty()) {
-    err = store_error_;
-    return false;
-  }
+  if (!ok(err)) return false;
   pending_units_ = 0;
   if (!store_ || store_->commit(err)) return true;
   store_error_ = err;
@@ -309,10 +306,7 @@ bool Recorder::replay_schedule(const std::string& unit, std::vector<Decision>& o
 // only where each unit's decisions are, so its memory does not grow with every decision.
 bool Recorder::report(const UnitRecord& r, std::vector<Decision>& out, std::string& err) {
   if (r.count == 0 || quiet_) return true;
-  if (!store_error_.empty()) {
-    err = store_error_;
-    return false;
-  }
+  if (!ok(err)) return false;
   replay_.clear();
   if (!store_->read(r.first, r.count, replay_, err)) {
     store_error_ = err;
@@ -389,10 +383,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     entries.push_back(std::move(e));
   }
   ++pending_units_;
-  if (!store_error_.empty()) {
-    err = store_error_;
-    return false;
-  }
+  if (!ok(err)) return false;
   int64_t first_seq = 0;
   const size_t rows = entries.size();
   if (store_->append_owned(unit, std::move(entries), first_seq, err)) {

@@ -117,6 +117,8 @@ class Recorder {
   // The same text appended to `out` (a decision replayed from the ledger: its recorded text).
   void append_decision_json(std::string& out, const Decision& d) const;
   const std::string& store_error() const { return store_error_; }
+  // True while the store has not failed; else err = its (sticky) error, and false.
+  bool ok(std::string& err) const { return store_error_.empty() || (err = store_error_, false); }
   size_t pending_units() const { return pending_units_; }
   size_t decided_units() const { return decided_units_; }
 
