@@ -78,9 +78,7 @@ jit::Options dump_options() {
   if (const char* dir = std::getenv("CRM_BENCH_JIT_DUMP")) jo.cache_dir = dir;
   return jo;
 }
-#endif
 
-#if CRM_HAVE_JIT
 // Benchmark 1's predicate written by hand in the shape of the JIT's straight-line code for it
 // (one test that the row covers the four fields and has no presence bytes, four loads, the
 // test), reached through a function pointer the way Jit::run reaches native code: the
@@ -126,6 +124,8 @@ struct PredicateLoop {
   [[gnu::noinline]] uint64_t run(Call call) const {
     const Record* r = recs.data();
     const Record* end = r + recs.size();
+    // Copied out of *this: the call may write any memory the compiler cannot rule out, so
+    // members read through `this` would be reloaded every record.
     int64_t* const w = row;
     const int64_t* const oid = origin_id;
     const int64_t* const cid = country_id;

@@ -1591,8 +1591,6 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   // Every new chunk of this list in one go (on the compile threads), outside clause_mu.
   std::string error;
   bool ok;
-  std::vector<std::string> names;
-  for (const auto& piece : pieces) names.push_back(piece.disp[0].name);
   {
     std::lock_guard<std::mutex> lock(im.mu);
     ok = im.compile_pieces(pieces, error);
@@ -1602,7 +1600,7 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   for (size_t k = 0; k < mine.size(); ++k) {
     Impl::ClauseEntry* e = mine[k];
     e->busy = false;
-    auto it = ok ? im.dispatched.find(names[k]) : im.dispatched.end();
+    auto it = ok ? im.dispatched.find(pieces[k].disp[0].name) : im.dispatched.end();
     if (it == im.dispatched.end()) e->failed = true;
     else e->fn = it->second;
   }
