@@ -43,7 +43,12 @@ const char* version();
 //             call the object cannot answer (no program). Fix the input; the object is usable.
 //   State     the durable state failed (the ledger cannot be written or committed). The runtime
 //             refuses further events; decisions not committed must not be acted on.
-//   Internal  a failure inside the library (a bug, or memory exhausted).
+//   Internal  a failure inside the library (a bug, or memory exhausted). One that happens while
+//             an event, a profile, a time step or a commit is being applied may leave the
+//             engine's memory half-updated, so the engine stops: every later call that feeds
+//             it or commits answers Internal with the same reason, and nothing uncommitted is
+//             committed. A new Runtime or Run on the same ledger resumes from what was
+//             committed (events after the last commit are decided again, once).
 enum class ErrorKind { None, Input, State, Internal };
 struct Error {
   ErrorKind kind = ErrorKind::None;
