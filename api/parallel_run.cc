@@ -237,7 +237,7 @@ void ParallelRun::work(size_t w) {
     } catch (const std::exception& e) {
       // Reported as the engine's failure (Internal) by the caller, as Run's entry points do.
       std::lock_guard lk(mu_);
-      if (error_.empty()) error_ = std::string("internal error: ") + e.what();
+      if (internal_.empty()) internal_ = std::string("internal error: ") + e.what();
     }
     std::lock_guard lk(mu_);
     if (--remaining_ == 0) done_cv_.notify_one();
@@ -521,6 +521,7 @@ bool ParallelRun::drain(bool all, const Run::DecisionBytesFn& on_decisions, Erro
 bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const Run::DecisionBytesFn& on_decisions,
                          const Run::RefusedFn& on_refused, Error& error) {
   if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   const size_t batch_lines = std::max<size_t>(1, options.batch_lines);
   support::LineReader reader(in);
@@ -576,16 +577,16 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
     replaying_ = false;
     decided_ = decided_units();
     replaying_ = true;
-    std::string internal;
-    {
-      std::lock_guard lk(mu_);
-      internal = error_;
+    // A batch in which a worker failed is neither handed on nor committed: its units (also other
+    // workers' complete ones) are dropped with the stopped run, as one engine's uncommitted are.
+    if (std::string internal = stopped(); !internal.empty()) {
+      if (ledger_) ledger_->take();
+      return error = {ErrorKind::Internal, std::move(internal)}, false;
     }
     auto g = take_outputs();
     if (ledger_) g->units = ledger_->take();
     committed_units_ += g->units.size();
     hand(std::move(g));
-    if (!internal.empty()) return error = {ErrorKind::Internal, internal}, false;
     for (auto& w : workers_)
       if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
     if (drain_failed) return error = drained, false;
@@ -604,6 +605,7 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
 
 bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& decisions, Error& error) {
   if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
   Batch b;
   b.clear(workers_.size());
@@ -624,7 +626,7 @@ bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& dec
     decisions.emplace_back(bytes, at, nl - at);
     at = nl + 1;
   }
-  if (!error_.empty()) return error = {ErrorKind::Internal, error_}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
   if (!ok) return error = refused, false;
   return true;
@@ -633,6 +635,7 @@ bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& dec
 // The end of the stream (every engine's timers due by the latest event anywhere), or the clock
 // moved to `until`. Decisions worker by worker.
 bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, const int64_t* until) {
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   int64_t last = INT64_MIN;
   for (auto& w : workers_) last = std::max(last, w.engine->last_time());
@@ -658,6 +661,7 @@ bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, cons
 }
 
 bool ParallelRun::commit(Error& error) {
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   Error e;
   if (!drain(true, nullptr, e)) return error = e, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
@@ -680,6 +684,16 @@ size_t ParallelRun::decided_units() const {
 }
 
 size_t ParallelRun::pending_units() const { return ledger_ ? ledger_->pending() : 0; }
+
+std::string ParallelRun::stopped() {
+  {
+    std::lock_guard lk(mu_);
+    if (!internal_.empty()) return internal_;
+  }
+  for (const auto& w : workers_)
+    if (!w.engine->stopped().empty()) return w.engine->stopped();
+  return {};
+}
 
 std::string ParallelRun::state_error() const {
   if (!error_.empty()) return error_;

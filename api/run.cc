@@ -306,6 +306,7 @@ struct PartTaker {
 template <typename Take>
 bool add_event_to(detail::RunData& d, std::string_view line, Take&& take_decisions, Error& error) {
   ++d.engine->stats().lines;
+  if (!d.engine->stopped().empty()) return error = {ErrorKind::Internal, d.engine->stopped()}, false;
   if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
   std::string msg;
   if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;

@@ -47,8 +47,10 @@ const char* version();
 //             an event, a profile, a time step or a commit is being applied may leave the
 //             engine's memory half-updated, so the engine stops: every later call that feeds
 //             it or commits answers Internal with the same reason, and nothing uncommitted is
-//             committed. A new Runtime or Run on the same ledger resumes from what was
-//             committed (events after the last commit are decided again, once).
+//             committed. A new Runtime or Run on the same ledger, given its input again
+//             from the start (profiles and events, as a restart of `crm run` is), resumes:
+//             what was committed is answered from the ledger, the rest is decided once. A
+//             failure caused by the input itself (a limit) recurs at the same event.
 enum class ErrorKind { None, Input, State, Internal };
 struct Error {
   ErrorKind kind = ErrorKind::None;
@@ -281,7 +283,10 @@ class Runtime {
   // not loaded. Call before loading profiles or processing events.
   bool set_partition(const Partition& partition, std::string& error);
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
+  // The Error overload says whose failure it is: State (the ledger), Internal (the engine
+  // stopped at an internal error; ErrorKind); the string one gives only the message.
   bool commit(std::string& error);
+  bool commit(Error& error);
 
   // Hot reload (docs/semantics.md, "Hot reload"). enable_reload keeps what the runtime is
   // given (profiles, events, clock moves) in a temporary file so that reload() can hand it to

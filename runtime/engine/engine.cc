@@ -91,17 +91,17 @@ void Engine::check_running() const {
 
 void Engine::stop_on_exception() noexcept {
   if (!stopped_.empty()) return;  // the first reason stands (a nested entry point, or the refusal itself)
-  std::string why = "an unknown exception";
   try {
-    throw;
-  } catch (const std::exception& e) {
-    why = e.what();
-  } catch (...) {
-  }
-  try {
-    stopped_ = "the engine stopped after an internal error (" + why +
-               "): its state in memory may be half-updated, so it takes no more input; a new run on the same ledger "
-               "resumes from what was committed";
+    const char* why = "an unknown exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    stopped_ = std::string("the engine stopped after an internal error (") + why +
+               "): its state in memory may be half-updated, so it takes no more input; a new run on the same ledger, "
+               "given its input again from the start, resumes from what was committed";
   } catch (...) {
     stopped_ = "internal error";  // out of memory for the message: 14 characters fit without allocating
   }
