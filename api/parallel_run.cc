@@ -115,10 +115,13 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
 }
 
 bool ParallelRun::load_profile(std::string_view line, std::string& error) {
+  // A stopped run takes no profile, also none for a worker whose own engine still runs.
+  if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
   return workers_[route_line(line)].engine->load_profile_line(line, error);
 }
 
 bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
   std::string err;
   if (!csv) {
     support::LineReader reader(in);
@@ -684,6 +687,14 @@ size_t ParallelRun::decided_units() const {
 }
 
 size_t ParallelRun::pending_units() const { return ledger_ ? ledger_->pending() : 0; }
+
+void ParallelRun::stop(std::string_view why) noexcept {
+  try {
+    std::lock_guard lk(mu_);
+    if (internal_.empty()) internal_ = "internal error: " + std::string(why);
+  } catch (...) {
+  }
+}
 
 std::string ParallelRun::stopped() {
   {

@@ -73,6 +73,8 @@ class ParallelRun {
   // stopped: Engine::stopped()); empty while it runs. A stopped run refuses every call that
   // feeds or commits with ErrorKind::Internal and commits nothing more. Not while workers run.
   std::string stopped();
+  // Stops the run for an internal failure its caller met (as a worker's exception does).
+  void stop(std::string_view why) noexcept;
   RunStats stats() const;
   size_t pending_timers() const;
 

@@ -119,15 +119,15 @@ struct RuntimeData {
   bool wait_durable(std::unique_lock<std::mutex>& lk, uint64_t unit, Error& error, bool now = false) {
     for (;;) {
       maybe_commit(now);
-      if (stopped()) {
-        error = {ErrorKind::Internal, engine->stopped()};
-        return false;
-      }
       if (!commit_error.empty()) {
         error = {ErrorKind::State, commit_error};
         return false;
       }
-      if (committed >= unit) return true;
+      if (committed >= unit) return true;  // durable before the engine stopped, if it did
+      if (stopped()) {
+        error = {ErrorKind::Internal, engine->stopped()};
+        return false;
+      }
       durable.wait(lk);
     }
   }
@@ -619,6 +619,7 @@ static bool process_json(detail::RuntimeData* dp, std::string_view line, std::ve
     decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
     return true;
   } catch (const std::exception& e) {
+    d.engine->stop(e.what());  // also a failure after the step (rendering): see Engine::stopped()
     d.wake();
     error = failed(ErrorKind::Internal, e.what());
     return false;
@@ -656,6 +657,7 @@ static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decis
     decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
     return true;
   } catch (const std::exception& e) {
+    d.engine->stop(e.what());  // also a failure after the step (rendering): see Engine::stopped()
     d.wake();
     error = failed(ErrorKind::Internal, e.what());
     return false;

@@ -60,7 +60,9 @@ typedef enum crm_status {
   CRM_ERR_INPUT = 4,            /* malformed data: an event or profile line, a late event, a .crmc,
                                    an explain request that cannot be answered */
   CRM_ERR_STATE = 5,            /* the ledger cannot be opened, written or committed */
-  CRM_ERR_INTERNAL = 6,         /* a failure inside crm (a bug, or memory exhausted) */
+  CRM_ERR_INTERNAL = 6,         /* a failure inside crm (a bug, or memory exhausted); one while a
+                                   runtime was fed or committed stops it: every later call that
+                                   feeds, commits or reloads it answers this (crm::ErrorKind) */
   CRM_ERR_UNSUPPORTED = 7       /* this build lacks what was asked for (the JIT, built without LLVM) */
 } crm_status;
 

@@ -44,8 +44,9 @@ const char* version();
 //   State     the durable state failed (the ledger cannot be written or committed). The runtime
 //             refuses further events; decisions not committed must not be acted on.
 //   Internal  a failure inside the library (a bug, or memory exhausted). One that happens while
-//             an event, a profile, a time step or a commit is being applied may leave the
-//             engine's memory half-updated, so the engine stops: every later call that feeds
+//             the runtime is fed (an event, a profile, a time step, a commit, or rendering
+//             their decisions) may leave its memory half-updated or decisions recorded but not
+//             handed on, so it stops: every later call that feeds
 //             it or commits answers Internal with the same reason, and nothing uncommitted is
 //             committed. A new Runtime or Run on the same ledger, given its input again
 //             from the start (profiles and events, as a restart of `crm run` is), resumes:
@@ -306,8 +307,9 @@ class Runtime {
   // decided for instants already passed (a new `at`/`every` strategy's due runs), durable
   // when it returns (Commit::OnReturn). Errors: Input when refused (no enable_reload, an
   // invalid program, the identity rules, or an input line the new program reads differently):
-  // the running program goes on and nothing changed; State when the ledger failed. The
-  // runtime's state_notices() are the new program's after a reload.
+  // the running program goes on and nothing changed; State when the ledger failed; Internal
+  // when the runtime stopped at an internal error (ErrorKind: a stopped runtime is not
+  // reloaded). The runtime's state_notices() are the new program's after a reload.
   bool enable_reload(Error& error);
   bool reload(const CompiledProgram& program, std::vector<Decision>& decisions, Error& error,
               bool allow_program_change = false);

@@ -99,9 +99,18 @@ void Engine::stop_on_exception() noexcept {
       why = e.what();
     } catch (...) {
     }
-    stopped_ = std::string("the engine stopped after an internal error (") + why +
-               "): its state in memory may be half-updated, so it takes no more input; a new run on the same ledger, "
-               "given its input again from the start, resumes from what was committed";
+    stop(why);
+  } catch (...) {
+  }
+}
+
+void Engine::stop(std::string_view why) noexcept {
+  if (!stopped_.empty()) return;
+  try {
+    stopped_ = fmt::format(
+        "the engine stopped after an internal error ({}): its state in memory may be half-updated, so it takes no more "
+        "input; a new run on the same ledger, given its input again from the start, resumes from what was committed",
+        why);
   } catch (...) {
     stopped_ = "internal error";  // out of memory for the message: 14 characters fit without allocating
   }
@@ -884,6 +893,7 @@ bool Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out, s
       if (!record_unit({state::UnitKind::Schedule, unit + '#' + std::to_string(i + 1)}, nullptr, out, first, err))
         return false;
       if (part_sink_) part_sink_(out);
+      check_running();  // the sink may commit, and a commit that threw stopped the engine
       first = out.size();
       in_part = 0;
     }

@@ -119,6 +119,9 @@ class Engine {
   // nothing half-done is decided on or committed; a new engine on the same ledger resumes from
   // what was committed. Empty while the engine runs. Reads (explain, evaluate, audience) stay.
   const std::string& stopped() const { return stopped_; }
+  // Stops the engine for a failure its caller met outside it (rendering the step's decisions):
+  // as an exception inside would. The first reason stands.
+  void stop(std::string_view why) noexcept;
   size_t pending_units() const { return recorder_.pending_units(); }
   size_t decided_units() const { return recorder_.decided_units(); }  // units decided (not replayed) in this run
   // The JSON of every decision recorded from now on is also appended to `sink` (null: stop).
