@@ -66,7 +66,20 @@ void GroupLedger::forget_loaded() {
 }
 
 void GroupLedger::PendingUnits::add(const Unit& unit, const LedgerRow* rows, size_t count, int64_t first) {
-  units_.push_back({unit, first, rows_.size(), count});
+  // All or nothing: a unit is listed only once its rows are all here (an allocation that throws
+  // midway leaves the rows and bytes as they were, and no unit naming rows that are missing).
+  const size_t row_mark = rows_.size(), byte_mark = bytes_.size();
+  try {
+    add_rows(rows, count);
+    units_.push_back({unit, first, row_mark, count});
+  } catch (...) {
+    rows_.resize(row_mark);
+    bytes_.resize(byte_mark);
+    throw;
+  }
+}
+
+void GroupLedger::PendingUnits::add_rows(const LedgerRow* rows, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     const LedgerRow& r = rows[i];
     const std::string_view texts[kTexts] = {r.unit, r.user,  r.strategy, r.outcome, r.reason, r.resource, r.channel,
@@ -141,39 +154,46 @@ std::string GroupLedger::error() const {
 }
 
 bool GroupLedger::write(const Units& group, std::string& error) {
-  // Ledger order: by the positions the workers were given (units without rows anywhere; ties
-  // in the order of the workers, then of their appends).
   std::unique_lock lk(mu_);
-  order_.clear();
-  for (const auto& w : group.workers)
-    for (const auto& u : w.units()) order_.push_back({&w, &u});
-  std::stable_sort(order_.begin(), order_.end(), [](const auto& a, const auto& b) { return a.second->first < b.second->first; });
-  if (!error_.empty()) {
-    error = error_;
-    return false;
-  }
   int64_t upto = written_upto_;
   bool ok = true;
-  for (const auto& [owner, p] : order_) {
-    const PendingUnits& w = *owner;  // the buffer that holds the unit's rows
-    rows_.clear();
-    for (size_t i = 0; i < p->row_count; ++i) rows_.push_back(w.row(p->row_begin + i));
-    int64_t first = 0;
-    if (!store_.append_rows(p->unit, rows_.data(), rows_.size(), first, error)) {
-      ok = false;
-      break;
+  try {
+    // Ledger order: by the positions the workers were given (units without rows anywhere; ties
+    // in the order of the workers, then of their appends).
+    order_.clear();
+    for (const auto& w : group.workers)
+      for (const auto& u : w.units()) order_.push_back({&w, &u});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [](const auto& a, const auto& b) { return a.second->first < b.second->first; });
+    if (!error_.empty()) {
+      error = error_;
+      return false;
     }
-    if (p->row_count) {
-      if (first != p->first) {
-        error = fmt::format("state {}: the ledger put the decisions of unit {} at position {}, not {} as numbered",
-                            store_.describe(), p->unit.id, first, p->first);
+    for (const auto& [owner, p] : order_) {
+      const PendingUnits& w = *owner;  // the buffer that holds the unit's rows
+      rows_.clear();
+      for (size_t i = 0; i < p->row_count; ++i) rows_.push_back(w.row(p->row_begin + i));
+      int64_t first = 0;
+      if (!store_.append_rows(p->unit, rows_.data(), rows_.size(), first, error)) {
         ok = false;
         break;
       }
-      upto = std::max(upto, p->first + int64_t(p->row_count));
+      if (p->row_count) {
+        if (first != p->first) {
+          error = fmt::format("state {}: the ledger put the decisions of unit {} at position {}, not {} as numbered",
+                              store_.describe(), p->unit.id, first, p->first);
+          ok = false;
+          break;
+        }
+        upto = std::max(upto, p->first + int64_t(p->row_count));
+      }
     }
+    if (ok) ok = store_.commit(error);
+  } catch (const std::exception& e) {
+    // A worker waiting in read() for these units must hear of it rather than wait for good.
+    error = std::string("internal error: ") + e.what();
+    ok = false;
   }
-  if (ok) ok = store_.commit(error);
   if (!ok) {
     error_ = error.empty() ? "commit failed" : error;
   } else {

@@ -64,6 +64,7 @@ class GroupLedger {
     LedgerRow row(size_t i) const;
 
    private:
+    void add_rows(const LedgerRow* rows, size_t count);
     static constexpr size_t kTexts = 13;  // LedgerRow's texts, in its order (see row())
     struct Packed {
       size_t end[kTexts];  // where each text ends in bytes_ (each starts where the one before ends)
