@@ -403,8 +403,7 @@ std::shared_ptr<ParallelRun::Group> ParallelRun::take_outputs() {
     g = std::make_shared<Group>();
   } else {
     g = std::move(spare_.back());
-    spare_.pop_back();
-    g->units.clear();
+    spare_.pop_back();  // its ledger rows' buffers are cleared by GroupLedger::take
     g->bytes.clear();
     g->count = 0;
     g->error.clear();
@@ -471,7 +470,7 @@ void ParallelRun::writer() {
         if (!ledger_->write(g->units, err)) g->error = err.empty() ? "commit failed" : err;
       }
       // With a ledger the writer is the busiest thread: the caller's thread merges (drain), and
-      // the rows are freed when the group is reused (take_outputs), not here.
+      // the rows' buffers are cleared when the group is reused (GroupLedger::take), not here.
       if (g->error.empty() && !ledger_) merge(g->outputs, g->bytes, g->count), g->merged = true;
     } catch (const std::exception& e) {
       g->error = std::string("internal error: ") + e.what();
@@ -587,7 +586,7 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
       return error = {ErrorKind::Internal, std::move(internal)}, false;
     }
     auto g = take_outputs();
-    if (ledger_) g->units = ledger_->take();
+    if (ledger_) ledger_->take(g->units);
     committed_units_ += g->units.size();
     hand(std::move(g));
     for (auto& w : workers_)
@@ -669,7 +668,8 @@ bool ParallelRun::commit(Error& error) {
   if (!drain(true, nullptr, e)) return error = e, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   if (!ledger_) return true;
-  auto units = ledger_->take();
+  state::GroupLedger::Units units;
+  ledger_->take(units);
   committed_units_ += units.size();
   std::string err;
   if (!ledger_->write(units, err)) {

@@ -111,7 +111,7 @@ class ParallelRun {
   };
   struct Group {
     std::vector<Output> outputs;
-    std::vector<state::GroupLedger::Pending> units;
+    state::GroupLedger::Units units;  // the ledger's rows: kept with the group, reused with it
     std::string bytes;  // the decision lines merged in input order, once written
     size_t count = 0;   // lines in `bytes`
     std::string error;
