@@ -582,7 +582,10 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
     // A batch in which a worker failed is neither handed on nor committed: its units (also other
     // workers' complete ones) are dropped with the stopped run, as one engine's uncommitted are.
     if (std::string internal = stopped(); !internal.empty()) {
-      if (ledger_) ledger_->take();
+      if (ledger_) {
+        state::GroupLedger::Units dropped;
+        ledger_->take(dropped);
+      }
       return error = {ErrorKind::Internal, std::move(internal)}, false;
     }
     auto g = take_outputs();
