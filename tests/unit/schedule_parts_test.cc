@@ -126,6 +126,18 @@ std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::stri
   return out;
 }
 
+// More users than one part holds (one order each at 08:00), then an order at 10:00 that runs the
+// 09:00 instant: a full part, then the last.
+std::vector<std::string> one_part_and_more() {
+  const size_t users = crm::engine::Engine::kUsersPerPart + 100;
+  std::vector<std::string> input;
+  for (size_t i = 0; i < users; ++i)
+    input.push_back(R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
+                    R"(","time":"2026-01-01T08:00:00Z","amount":20})");
+  input.push_back(R"({"id":"last","type":"Order","user":"u0","time":"2026-01-01T10:00:00Z","amount":20})");
+  return input;
+}
+
 }  // namespace
 
 TEST(ScheduleParts, PartsChangeNeitherTheDecisionsNorTheirOrder) {
@@ -189,12 +201,7 @@ TEST(ScheduleParts, ARestartInTheMiddleOfAnInstantDecidesAsAnUninterruptedRun) {
 TEST(ScheduleParts, RunHandsEachPartToTheCallerDuringTheCall) {
   auto compiled = crm::compile_modules({{"main", kProgram}});
   ASSERT_TRUE(compiled.program.valid());
-  const size_t users = crm::engine::Engine::kUsersPerPart + 100;
-  std::vector<std::string> input;
-  for (size_t i = 0; i < users; ++i)
-    input.push_back(R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
-                    R"(","time":"2026-01-01T08:00:00Z","amount":20})");
-  input.push_back(R"({"id":"last","type":"Order","user":"u0","time":"2026-01-01T10:00:00Z","amount":20})");
+  std::vector<std::string> input = one_part_and_more();
   auto replay = [&](bool hook, size_t& calls, size_t& largest) {
     crm::Run run(compiled.program);
     std::string all, buffer;
@@ -234,12 +241,7 @@ TEST(ScheduleParts, RunHandsEachPartToTheCallerDuringTheCall) {
 TEST(ScheduleParts, ARunWhosePartCallbackThrewStopsAndANewRunOnItsLedgerResumes) {
   auto compiled = crm::compile_modules({{"main", kProgram}});
   ASSERT_TRUE(compiled.program.valid());
-  const size_t users = crm::engine::Engine::kUsersPerPart + 100;
-  std::vector<std::string> input;
-  for (size_t i = 0; i < users; ++i)
-    input.push_back(R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
-                    R"(","time":"2026-01-01T08:00:00Z","amount":20})");
-  input.push_back(R"({"id":"last","type":"Order","user":"u0","time":"2026-01-01T10:00:00Z","amount":20})");
+  std::vector<std::string> input = one_part_and_more();
   input.push_back(R"({"id":"after","type":"Order","user":"u1","time":"2026-01-01T11:00:00Z","amount":20})");
   auto ledger = [](const std::string& name) {
     std::string path = ::testing::TempDir() + "crm_schedule_parts_" + std::to_string(::getpid()) + "_" + name + ".db";
