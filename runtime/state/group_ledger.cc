@@ -82,18 +82,14 @@ void GroupLedger::PendingUnits::add(const Unit& unit, const LedgerRow* rows, siz
 void GroupLedger::PendingUnits::add_rows(const LedgerRow* rows, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     const LedgerRow& r = rows[i];
-    const std::string_view texts[kTexts] = {r.unit, r.user,  r.strategy, r.outcome, r.reason, r.resource, r.channel,
-                                            r.code, r.json, r.timer,    r.pool,    r.arm,    r.rollout};
     Packed& p = rows_.emplace_back();
     p.start = bytes_.size();
-    for (size_t k = 0; k < kTexts; ++k) {
-      bytes_.append(texts[k]);
-      p.end[k] = bytes_.size();
-    }
-    p.amount = r.amount;
-    p.sales = r.sales;
-    p.at = r.at;
-    p.granted_at = r.granted_at;
+    size_t text = 0, number = 0;
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  bytes_.append(r.name);                     \
+  p.end[text++] = bytes_.size();
+#define CRM_LEDGER_INT(name, zero_null, doc) p.ints[number++] = r.name;
+#include "runtime/state/ledger_columns.def"
   }
 }
 
@@ -105,26 +101,14 @@ void GroupLedger::PendingUnits::clear() {
 
 LedgerRow GroupLedger::PendingUnits::row(size_t i) const {
   const Packed& p = rows_[i];
-  std::string_view texts[kTexts];
-  for (size_t k = 0, at = p.start; k < kTexts; at = p.end[k++]) texts[k] = std::string_view(bytes_).substr(at, p.end[k] - at);
+  const std::string_view bytes(bytes_);
   LedgerRow r;
-  r.unit = texts[0];
-  r.user = texts[1];
-  r.strategy = texts[2];
-  r.outcome = texts[3];
-  r.reason = texts[4];
-  r.resource = texts[5];
-  r.channel = texts[6];
-  r.code = texts[7];
-  r.json = texts[8];
-  r.timer = texts[9];
-  r.pool = texts[10];
-  r.arm = texts[11];
-  r.rollout = texts[12];
-  r.amount = p.amount;
-  r.sales = p.sales;
-  r.at = p.at;
-  r.granted_at = p.granted_at;
+  size_t text = 0, number = 0, at = p.start;
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  r.name = bytes.substr(at, p.end[text] - at); \
+  at = p.end[text++];
+#define CRM_LEDGER_INT(name, zero_null, doc) r.name = p.ints[number++];
+#include "runtime/state/ledger_columns.def"
   return r;
 }
 

@@ -65,11 +65,11 @@ class GroupLedger {
 
    private:
     void add_rows(const LedgerRow* rows, size_t count);
-    static constexpr size_t kTexts = 13;  // LedgerRow's texts, in its order (see row())
+    // A row's texts and integers in ledger_columns.def's order.
     struct Packed {
-      size_t end[kTexts];  // where each text ends in bytes_ (each starts where the one before ends)
+      size_t end[kLedgerTexts];  // where each text ends in bytes_ (each starts where the one before ends)
       size_t start;
-      int64_t amount, sales, at, granted_at;
+      int64_t ints[kLedgerInts];
     };
     std::vector<UnitAt> units_;
     std::vector<Packed> rows_;

@@ -21,46 +21,18 @@ namespace crm::state {
 
 LedgerRow row_of(const LedgerEntry& e) {
   LedgerRow r;
-  r.unit = e.unit;
-  r.user = e.user;
-  r.strategy = e.strategy;
-  r.outcome = e.outcome;
-  r.reason = e.reason;
-  r.resource = e.resource;
-  r.channel = e.channel;
-  r.code = e.code;
-  r.amount = e.amount;
-  r.sales = e.sales;
-  r.at = e.at;
-  r.granted_at = e.granted_at;
-  r.json = e.json;
-  r.timer = e.timer;
-  r.pool = e.pool;
-  r.arm = e.arm;
-  r.rollout = e.rollout;
+#define CRM_LEDGER_TEXT(name, nullable, doc) r.name = e.name;
+#define CRM_LEDGER_INT(name, zero_null, doc) r.name = e.name;
+#include "runtime/state/ledger_columns.def"
   return r;
 }
 
 LedgerEntry entry_of(const LedgerRow& r, UnitKind kind) {
   LedgerEntry e;
   e.kind = kind;
-  e.unit = r.unit;
-  e.user = r.user;
-  e.strategy = r.strategy;
-  e.outcome = r.outcome;
-  e.reason = r.reason;
-  e.resource = r.resource;
-  e.channel = r.channel;
-  e.code = r.code;
-  e.amount = r.amount;
-  e.sales = r.sales;
-  e.at = r.at;
-  e.granted_at = r.granted_at;
-  e.json = r.json;
-  e.timer = r.timer;
-  e.pool = r.pool;
-  e.arm = r.arm;
-  e.rollout = r.rollout;
+#define CRM_LEDGER_TEXT(name, nullable, doc) e.name = r.name;
+#define CRM_LEDGER_INT(name, zero_null, doc) e.name = r.name;
+#include "runtime/state/ledger_columns.def"
   return e;
 }
 
@@ -283,6 +255,18 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
 INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '8');
 )";
 
+// Where `kind` is among the ledger's columns (0-based: its index in SqliteStore's
+// select_entries() result).
+constexpr int kind_column() {
+  int column = 0, at = -1;
+#define CRM_LEDGER_TEXT(name, nullable, doc) ++column;
+#define CRM_LEDGER_INT(name, zero_null, doc) ++column;
+#define CRM_LEDGER_KIND(name, doc) at = column++;
+#include "runtime/state/ledger_columns.def"
+  return at;
+}
+constexpr int kKindColumn = kind_column();
+
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
 constexpr const char* kMigrateV1 = R"(
 BEGIN IMMEDIATE;
@@ -491,10 +475,7 @@ class SqliteStore : public StateStore {
                            &unit_stmt_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db_,
-                           "INSERT INTO crm_ledger (unit, user, strategy, outcome, reason, resource, channel, code, amount, "
-                           "at, json, sales, granted_at, kind, timer, pool, arm, rollout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &entry_stmt_, nullptr) != SQLITE_OK)
+        sqlite3_prepare_v2(db_, insert_entry().c_str(), -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
     return true;
   }
@@ -541,14 +522,14 @@ class SqliteStore : public StateStore {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read", error);
     if (sqlite3_prepare_v2(db_,
-                           (std::string(kSelectEntries) + " ORDER BY seq").c_str(), -1, &s, nullptr) != SQLITE_OK)
+                           (select_entries() + " ORDER BY seq").c_str(), -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const bool integer_kind = sqlite3_column_type(s, 14) == SQLITE_INTEGER;  // before any conversion
+      const bool integer_kind = sqlite3_column_type(s, kKindColumn) == SQLITE_INTEGER;  // before any conversion
       entries.push_back(entry(s));
       const LedgerEntry& e = entries.back();
-      if (const char* bad = foreign_column(integer_kind, sqlite3_column_int64(s, 14), e.outcome, e.reason)) {
-        const std::string value = *bad == 'k' ? text(s, 14) : *bad == 'o' ? e.outcome : e.reason;
+      if (const char* bad = foreign_column(integer_kind, sqlite3_column_int64(s, kKindColumn), e.outcome, e.reason)) {
+        const std::string value = *bad == 'k' ? text(s, kKindColumn) : *bad == 'o' ? e.outcome : e.reason;
         sqlite3_finalize(s);
         return foreign_row("ledger", e.seq, bad, value, error);
       }
@@ -645,7 +626,7 @@ class SqliteStore : public StateStore {
   // By rowid (`seq` is the INTEGER PRIMARY KEY): a range read without a secondary index.
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     if (!read_stmt_ &&
-        sqlite3_prepare_v2(db_, (std::string(kSelectEntries) + " WHERE seq >= ?1 AND seq < ?1 + ?2 ORDER BY seq").c_str(), -1,
+        sqlite3_prepare_v2(db_, (select_entries() + " WHERE seq >= ?1 AND seq < ?1 + ?2 ORDER BY seq").c_str(), -1,
                            &read_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     sqlite3_reset(read_stmt_);
@@ -703,25 +684,15 @@ class SqliteStore : public StateStore {
         if (nullable && v.empty()) sqlite3_bind_null(entry_stmt_, i);
         else sqlite3_bind_text(entry_stmt_, i, v.empty() ? "" : v.data(), int(v.size()), SQLITE_STATIC);
       };
-      bind(1, e.unit, false);
-      bind(2, e.user, false);
-      bind(3, e.strategy, false);
-      bind(4, e.outcome, false);
-      bind(5, e.reason, true);
-      bind(6, e.resource, true);
-      bind(7, e.channel, true);
-      bind(8, e.code, true);
-      sqlite3_bind_int64(entry_stmt_, 9, e.amount);
-      sqlite3_bind_int64(entry_stmt_, 10, e.at);
-      bind(11, e.json, false);
-      sqlite3_bind_int64(entry_stmt_, 12, e.sales);
-      if (e.granted_at) sqlite3_bind_int64(entry_stmt_, 13, e.granted_at);
-      else sqlite3_bind_null(entry_stmt_, 13);
-      sqlite3_bind_int(entry_stmt_, 14, int(unit.kind));
-      bind(15, e.timer, true);
-      bind(16, e.pool, true);
-      bind(17, e.arm, true);
-      bind(18, e.rollout, true);
+      auto bind_int = [&](int i, int64_t v, bool zero_null) {
+        if (zero_null && v == 0) sqlite3_bind_null(entry_stmt_, i);
+        else sqlite3_bind_int64(entry_stmt_, i, v);
+      };
+      int column = 1;  // insert_entry()'s parameters are the columns, in ledger_columns.def's order
+#define CRM_LEDGER_TEXT(name, nullable, doc) bind(column++, e.name, nullable);
+#define CRM_LEDGER_INT(name, zero_null, doc) bind_int(column++, e.name, zero_null);
+#define CRM_LEDGER_KIND(name, doc) sqlite3_bind_int(entry_stmt_, column++, int(unit.kind));
+#include "runtime/state/ledger_columns.def"
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (k == 0) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -797,30 +768,33 @@ class SqliteStore : public StateStore {
   }
 
  private:
-  static constexpr const char* kSelectEntries =
-      "SELECT unit, user, strategy, outcome, reason, resource, channel, code, amount, at, json, sales, granted_at, seq, kind, "
-      "timer, pool, arm, rollout FROM crm_ledger";
+  // The ledger's columns (ledger_columns.def), comma-separated, in order.
+  static std::string columns() {
+    std::string out;
+    for (const char* c : {
+#define CRM_LEDGER_TEXT(name, nullable, doc) #name,
+#define CRM_LEDGER_INT(name, zero_null, doc) #name,
+#define CRM_LEDGER_KIND(name, doc) #name,
+#include "runtime/state/ledger_columns.def"
+         })
+      out.append(out.empty() ? "" : ", ").append(c);
+    return out;
+  }
+  static std::string insert_entry() {
+    std::string values;
+    for (size_t i = 0; i < kLedgerTexts + kLedgerInts + 1; ++i) values += i ? ",?" : "?";
+    return "INSERT INTO crm_ledger (" + columns() + ") VALUES (" + values + ")";
+  }
+  // The columns, then `seq`: entry() reads them back in that order.
+  static std::string select_entries() { return "SELECT " + columns() + ", seq FROM crm_ledger"; }
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
-    e.unit = text(s, 0);
-    e.user = text(s, 1);
-    e.strategy = text(s, 2);
-    e.outcome = text(s, 3);
-    e.reason = text(s, 4);
-    e.resource = text(s, 5);
-    e.channel = text(s, 6);
-    e.code = text(s, 7);
-    e.amount = sqlite3_column_int64(s, 8);
-    e.at = sqlite3_column_int64(s, 9);
-    e.json = text(s, 10);
-    e.sales = sqlite3_column_int64(s, 11);
-    e.granted_at = sqlite3_column_int64(s, 12);
-    e.seq = sqlite3_column_int64(s, 13);
-    e.kind = kind(s, 14);
-    e.timer = text(s, 15);
-    e.pool = text(s, 16);
-    e.arm = text(s, 17);
-    e.rollout = text(s, 18);
+    int column = 0;
+#define CRM_LEDGER_TEXT(name, nullable, doc) e.name = text(s, column++);
+#define CRM_LEDGER_INT(name, zero_null, doc) e.name = sqlite3_column_int64(s, column++);
+#define CRM_LEDGER_KIND(name, doc) e.name = kind(s, column++);
+#include "runtime/state/ledger_columns.def"
+    e.seq = sqlite3_column_int64(s, column);
     return e;
   }
   // Length-exact: ids may hold any character, NUL included, and must read back as written

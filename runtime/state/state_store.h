@@ -55,38 +55,38 @@ struct Unit {
   bool operator==(const Unit& o) const { return kind == o.kind && id == o.id; }
 };
 
+// One decision as the ledger keeps it: its position, its unit's kind and the columns of
+// runtime/state/ledger_columns.def (each one's meaning and unit is written there: texts as
+// std::string, integers as int64_t; money in millionths).
 struct LedgerEntry {
   int64_t seq = 0;      // position in the ledger (from 1); set by load() and read()
   UnitKind kind = UnitKind::Event;
-  std::string unit;     // the work unit's id (see Unit)
-  std::string user, strategy, outcome, reason, resource, channel, code;
-  int64_t amount = 0;   // millionths: face value of a granted coupon or red envelope; subsidy of a redemption
-  int64_t sales = 0;    // millionths: the order amount of a redemption
-  int64_t at = 0;       // decision time, microseconds since the epoch
-  int64_t granted_at = 0;  // redemptions and expiries: the time of the grant they concern
-  std::string json;     // the decision exactly as reported
-  // Delayed triggers (schema v4): a `pending` row keeps the trigger event (JSON, as the decoder
-  // reads events), a `cancelled` row the id of the event that armed the timer; else empty.
-  std::string timer;
-  std::string pool;     // decisions of a strategy that draws from a budget pool: the pool (a grant's payer)
-  std::string arm;      // decisions of a strategy with A/B/n arms: the user's arm (a `rollout` row: the winner)
-  // Schema v7: a decision for a user in no arm and not in control, after the roll-out: the
-  // winning arm whose actions they got.
-  std::string rollout;
+#define CRM_LEDGER_TEXT(name, nullable, doc) std::string name;
+#define CRM_LEDGER_INT(name, zero_null, doc) int64_t name = 0;
+#include "runtime/state/ledger_columns.def"
 };
 
-// One decision row as the engine appends it (StateStore::append_rows): the same columns as
-// LedgerEntry without its `seq` and `kind` (the unit's), each text a view (`unit`: the unit's id). Lifetime: the views
+// One decision row as the engine appends it (StateStore::append_rows): the columns of
+// ledger_columns.def without `kind` (the unit's), each text a view (`unit`: the unit's id). Lifetime: the views
 // need only be valid for the length of the append_rows call that is given them; a store that
 // keeps a row past that call copies its texts (WorkerLedger packs them into one buffer per
 // worker). The recorder's views point at the program's names (strategy, resource, channel,
 // code, pool, arm), static tables (outcome, reason), the decision's own strings (user, timer)
 // and its buffer of rendered decisions (json), none of which changes during the call.
 struct LedgerRow {
-  std::string_view unit, user, strategy, outcome, reason, resource, channel, code;
-  int64_t amount = 0, sales = 0, at = 0, granted_at = 0;
-  std::string_view json, timer, pool, arm, rollout;
+#define CRM_LEDGER_TEXT(name, nullable, doc) std::string_view name;
+#define CRM_LEDGER_INT(name, zero_null, doc) int64_t name = 0;
+#include "runtime/state/ledger_columns.def"
 };
+// How many of the columns are texts and how many integers (the unit's kind not counted).
+inline constexpr size_t kLedgerTexts = 0
+#define CRM_LEDGER_TEXT(name, nullable, doc) +1
+#include "runtime/state/ledger_columns.def"
+    ;
+inline constexpr size_t kLedgerInts = 0
+#define CRM_LEDGER_INT(name, zero_null, doc) +1
+#include "runtime/state/ledger_columns.def"
+    ;
 // A row viewing an entry's strings (valid while `e` is unchanged), and an entry copying a row's.
 LedgerRow row_of(const LedgerEntry& e);
 LedgerEntry entry_of(const LedgerRow& r, UnitKind kind);

@@ -257,7 +257,9 @@ TEST(ScheduleParts, ARunWhosePartCallbackThrewStopsAndANewRunOnItsLedgerResumes)
     size_t count = 0;
     for (size_t i = 0; i < input.size(); ++i) {
       EXPECT_TRUE(run.add_event(input[i], all, count, e)) << e.message;
-      if (i % 4096 == 4095) EXPECT_TRUE(run.commit(e)) << e.message;
+      if (i % 4096 == 4095) {
+        EXPECT_TRUE(run.commit(e)) << e.message;
+      }
     }
     std::vector<std::string> rest;
     EXPECT_TRUE(run.finish(rest, e)) << e.message;
@@ -276,7 +278,9 @@ TEST(ScheduleParts, ARunWhosePartCallbackThrewStopsAndANewRunOnItsLedgerResumes)
     size_t count = 0;
     for (size_t i = 0; i + 2 < input.size(); ++i) {
       ASSERT_TRUE(run.add_event(input[i], out, count, e)) << e.message;
-      if (i % 4096 == 4095) ASSERT_TRUE(run.commit(e)) << e.message;
+      if (i % 4096 == 4095) {
+        ASSERT_TRUE(run.commit(e)) << e.message;
+      }
     }
     EXPECT_FALSE(run.add_event(input[input.size() - 2], out, count, e));  // the 09:00 instant's first part
     EXPECT_EQ(e.kind, crm::ErrorKind::Internal);
