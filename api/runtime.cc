@@ -474,6 +474,9 @@ bool Runtime::commit(std::string& error) {
 bool Runtime::commit(Error& error) {
   if (!d_) return error = {ErrorKind::Input, "no program"}, false;
   std::unique_lock lk(d_->mu);
+  // A stopped runtime answers Internal also with nothing left to commit (ErrorKind): the
+  // caller learns of the stop here, not at its next event.
+  if (d_->stopped()) return error = {ErrorKind::Internal, d_->engine->stopped()}, false;
   try {
     return d_->wait_durable(lk, d_->recorded, error, /*now=*/true);
   } catch (const std::exception& e) {

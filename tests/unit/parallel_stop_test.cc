@@ -1,10 +1,12 @@
-// parallel_stop_test.cc - `crm run --threads` (api/parallel_run) when a worker's deciding throws
+// parallel_stop_test.cc - threads when one's deciding throws. First `crm run --threads`
+// (api/parallel_run) when a worker's deciding throws
 // (out of memory, an exception from a host function of JIT code): the run stops at that batch,
 // hands on and commits none of the failed batch's units, answers Internal to every later call,
 // has reported only decisions whose rows are durable, and a new run on the same ledger, given
 // the input again from the start, decides as a run that never failed. (The one-engine paths are
 // in clause_dispatch_test.cc and schedule_parts_test.cc; this one needs the library-internal
-// ParallelRun, since no public call can make a worker throw.)
+// ParallelRun, since no public call can make a worker throw.) Then crm::Runtime's callers
+// waiting for a group commit when another caller's deciding throws.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -16,7 +18,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <crm/runtime.h>
 
 #include "api/parallel_run.h"
 #include "api/program_data.h"
@@ -204,5 +209,92 @@ strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  h
   for (const auto& l : resumed.lines) granted += l.find("\"outcome\":\"granted\"") != std::string::npos;
   EXPECT_EQ(granted, 3000u);
   remove_ledger(clean_path);
+  remove_ledger(path);
+}
+
+// crm::Runtime shared by threads (group commit, Commit::OnReturn): a caller that decided its
+// event waits for the commit another caller will close; when that caller's deciding throws, no
+// commit comes, so the waiters must be woken and answer Internal (before the fix they waited for
+// ever). Every decision a caller was given is durable, and every call after the stop answers
+// Internal.
+TEST(ParallelStop, RuntimeCallersWaitingForAGroupCommitAreWokenWhenAnotherCallersDecidingThrows) {
+  crm::testing::Compiled c = crm::testing::compile_text(R"(
+event Order { city: String }
+resource coupon c5 { discount: 5 CNY }
+strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  how much: per user 1 per campaign }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  auto d = std::make_shared<crm::detail::ProgramData>();
+  d->program = c.program();
+  d->executor = std::make_shared<ThrowingExecutor>(d->program, d->program.strategies[0].who, 3000);
+  crm::CompiledProgram program(d);
+  const std::string path = temp_ledger("runtime");
+  constexpr int kThreads = 4, kEvents = 2000;
+  std::vector<std::vector<std::string>> got(kThreads);
+  std::vector<int> internal(kThreads, 0), other(kThreads, 0);
+  std::atomic<int> done{0};
+  {
+    crm::Runtime rt(program);
+    std::string err;
+    ASSERT_TRUE(rt.open_state("sqlite:" + path, err)) << err;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEvents; ++i) {
+          const std::string id = std::to_string(t) + "-" + std::to_string(i);
+          char time[32];
+          std::snprintf(time, sizeof time, "2026-03-01T00:%02d:%02dZ", i / 60 % 60, i % 60);
+          std::string line = R"({"id":"e)" + id + R"(","type":"Order","user":"u)" + id + R"(","time":")" + time +
+                             R"(","city":"x"})";
+          std::vector<crm::Decision> out;
+          crm::Error e;
+          if (rt.process_event(line, out, e)) {
+            for (auto& dec : out) got[t].push_back(dec.json);
+          } else if (e.kind == crm::ErrorKind::Internal) {
+            ++internal[t];
+          } else {
+            ++other[t];  // a late event (the threads' times interleave) is refused as Input
+          }
+        }
+        ++done;
+      });
+    // A waiter that is never woken would hang the test: fail it instead.
+    for (int waited = 0; done.load() < kThreads; ++waited) {
+      if (waited == 600) {
+        std::fprintf(stderr, "ParallelStop: callers still waiting 60 s after the stop\n");
+        std::abort();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_TRUE(static_cast<const ThrowingExecutor&>(*d->executor).threw());
+    crm::Error e;
+    std::vector<crm::Decision> out;
+    EXPECT_FALSE(rt.process_event(R"({"id":"after","type":"Order","user":"v","time":"2026-03-01T02:00:00Z","city":"x"})",
+                                  out, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal) << e.message;
+    e = {};
+    EXPECT_FALSE(rt.commit(e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal) << e.message;
+  }
+  // Each thread met the stop (every call after it answers Internal), and callers decided some
+  // events before it.
+  size_t given = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_GT(internal[t], 0) << "thread " << t;
+    given += got[t].size();
+  }
+  EXPECT_GT(given, 0u);
+  std::string err;
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_TRUE(store) << err;
+  std::vector<crm::state::LedgerEntry> entries;
+  std::vector<crm::state::Unit> units;
+  ASSERT_TRUE(store->load(entries, units, err)) << err;
+  std::set<std::string> rows;
+  for (const auto& en : entries) rows.insert(en.json);
+  for (const auto& lines : got)
+    for (const auto& line : lines) EXPECT_EQ(rows.count(line), 1u) << "given but not durable: " << line;
+  store.reset();
   remove_ledger(path);
 }
