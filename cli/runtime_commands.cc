@@ -504,12 +504,13 @@ int cmd_run(int argc, char** argv) {
     return run.pending_units() < o.commit_every || commit();
   };
   // A scheduled instant's parts (crm::Run::on_schedule_part) are written as they come without a
-  // state, and with one committed and written once 16 x `commit_every` lines or 4 MiB of them
+  // state, and with one committed and written once 16 x `commit_every` lines or 1 MiB of them
   // wait (a commit costs an fsync): the run's memory does not grow with an instant's audience,
   // and a restart after a kill mid-instant resumes after the last committed part. The bytes
   // bound the buffer the lines wait in (it keeps its capacity): 65,536 lines of retail.crm were
-  // 13 MB (docs/performance.md §11, "Memory, session 13").
-  constexpr size_t kHeldPartBytes = size_t(4) << 20;
+  // 13 MB (docs/performance.md §11, "Memory, session 13"); 1 MiB is about 5,600 of its lines, a
+  // commit as often as `--commit-every 4096` events of ~1.8 decisions ("Memory, session 14").
+  constexpr size_t kHeldPartBytes = size_t(1) << 20;
   run.on_schedule_part([&] {
     for (const auto& d : decisions) reported.append(d) += '\n';
     reported_lines += decisions.size();

@@ -200,6 +200,8 @@ class Engine {
   int64_t dedup_window() const { return recorder_.dedup_window(); }
   // Event ids remembered now (bounded by the window, not by the length of the stream).
   size_t remembered_events() const { return recorder_.remembered_events(); }
+  // Tests: the hash the index of event ids files ids under (Recorder::set_id_hash_for_testing).
+  void set_event_id_hash_for_testing(uint64_t (*hash)(std::string_view)) { recorder_.set_id_hash_for_testing(hash); }
   int64_t watermark() const;
   size_t held() const { return order_.held(); }
   // The stream entry point: schedules, expiries and decisions of everything the event releases.

@@ -123,27 +123,76 @@ void Recorder::set_dedup_window(int64_t micros) {
 
 // The generation holding event time `t` (made when there is none). Generations are few (the
 // window spans two or three), so a walk from the newest finds it.
-support::StringMap<Recorder::UnitRecord>& Recorder::generation(int64_t t) {
+Recorder::Generation& Recorder::generation(int64_t t) {
   // floor(t / width_) * width_, for negative t too; one generation for everything when kForever.
   const int64_t start = width_ == kForever ? 0 : support::floor_div(t, width_) * width_;
   auto it = generations_.end();
   while (it != generations_.begin() && std::prev(it)->start > start) --it;
-  if (it != generations_.begin() && std::prev(it)->start == start) return std::prev(it)->ids;
-  return generations_.insert(it, Generation{start, {}})->ids;
+  if (it != generations_.begin() && std::prev(it)->start == start) return *std::prev(it);
+  return *generations_.insert(it, Generation{start, {}, {}});
+}
+
+Recorder::UnitRecord* Recorder::find_in(Generation& g, const std::string& id, uint64_t h, uint64_t f) {
+  if (UnitRecord* r = g.ids.find(id, h)) return r;
+  if (g.units.empty()) return nullptr;
+  // A fingerprint is a candidate only: the unit is read back and its id compared. A store that
+  // cannot be read stops the run (store_error_), and nothing is taken for the id.
+  uint32_t count = 0;
+  const uint64_t* w = g.units.find(f, [&](uint64_t handle) {
+    bool found = false;
+    std::string err;
+    if (!store_error_.empty()) return false;
+    if (!store_->find_unit(int64_t(handle), probe_, count, found, err)) {
+      store_error_ = err;
+      return false;
+    }
+    return found && probe_.kind == state::UnitKind::Event && probe_.id == id;
+  });
+  if (!w) return nullptr;
+  found_ = UnitRecord{probe_.first, count, true, true};
+  return &found_;
+}
+
+void Recorder::remember(const std::string& id, uint64_t h, uint64_t f, int64_t t, const UnitRecord& r, bool absent) {
+  Generation& g = generation(t);
+  if (UnitRecord* old = absent ? nullptr : g.ids.find(id, h)) {
+    *old = r;
+    return;
+  }
+  const int64_t handle = store_->unit_handle();
+  if (handle > 0) {
+    if (uint64_t* w = absent ? nullptr : g.units.find(f, [&](uint64_t x) {
+          uint32_t count = 0;
+          bool found = false;
+          std::string err;
+          return store_->find_unit(int64_t(x), probe_, count, found, err) && found &&
+                 probe_.kind == state::UnitKind::Event && probe_.id == id;
+        })) {
+      if (uint64_t(handle) <= support::FingerprintTable::kMaxPayload) {
+        support::FingerprintTable::set_payload(w, uint64_t(handle));
+        return;
+      }
+    } else if (g.units.insert(f, uint64_t(handle))) {
+      return;
+    }
+  }
+  // A store without handles (or one past what a slot holds): the id itself is kept.
+  g.ids.insert_or_assign(id, r);
 }
 
 Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
   if (!store_) return nullptr;
   latest_ = std::max(latest_, t);
   const uint64_t h = support::StringMap<UnitRecord>::hash(id);  // once for every map asked
+  const uint64_t f = id_hash(id, h);
   UnitRecord taken;
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
-    if (UnitRecord* r = it->ids.find(id, h)) {
+    if (UnitRecord* r = find_in(*it, id, h, f)) {
       // A unit of an id read back in several, taken by a use at another time: a line at the
       // exact time of another of its units is that use (redelivered lines in another order).
       if (r->more && restored_unmet_ > 0 && take_unit(id, h, t, true, taken)) {
         bool added = false;
-        UnitRecord* g = generation(t).try_emplace(id, h, taken, &added);
+        UnitRecord* g = generation(t).ids.try_emplace(id, h, taken, &added);
         if (!added) *g = taken;
         return g;
       }
@@ -151,8 +200,13 @@ Recorder::UnitRecord* Recorder::event_slot(const std::string& id, int64_t t) {
     }
   // Recorded before the restart and met again: from now on it lives (and expires) in its
   // time's generation.
-  if (restored_unmet_ > 0 && take_unit(id, h, t, false, taken)) return generation(t).try_emplace(id, h, taken);
-  return generation(t).try_emplace(id, h, UnitRecord{0, 0, false, false});
+  if (restored_unmet_ > 0 && take_unit(id, h, t, false, taken)) return generation(t).ids.try_emplace(id, h, taken);
+  // Decided now: remembered when it is recorded (record()).
+  pending_ = UnitRecord{0, 0, false, false};
+  pending_h_ = h;
+  pending_f_ = f;
+  pending_t_ = t;
+  return &pending_;
 }
 
 bool Recorder::take_unit(const std::string& id, uint64_t h, int64_t t, bool exact, UnitRecord& out) {
@@ -202,10 +256,11 @@ bool Recorder::take_unit(const std::string& id, uint64_t h, int64_t t, bool exac
   return true;
 }
 
-const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
+const Recorder::UnitRecord* Recorder::find_event(const std::string& id) {
   const uint64_t h = support::StringMap<UnitRecord>::hash(id);
+  const uint64_t f = id_hash(id, h);
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
-    if (const UnitRecord* r = it->ids.find(id, h)) return r;
+    if (const UnitRecord* r = find_in(*it, id, h, f)) return r;
   // An id read back from the ledger counts only until the replay meets it: from then on it lives
   // in its time's generation, and is forgotten with it (a retry of it is then refused).
   if (restored_unmet_ == 0) return nullptr;
@@ -213,9 +268,9 @@ const Recorder::UnitRecord* Recorder::find_event(const std::string& id) const {
   return r && !r->applied ? r : nullptr;
 }
 
-void Recorder::forget_event(const std::string& id) {
-  for (auto& g : generations_) g.ids.erase(id);
-}
+// The slot of a refused event was never remembered (record() does that); a record of the id
+// read back at attach stays.
+void Recorder::forget_event(const std::string&) { pending_ = UnitRecord{0, 0, false, false}; }
 
 // Drops the generations whose every time is before watermark - H: a whole map at a time, so
 // pruning costs nothing per event. The unit being decided is never in one of them (prune runs
@@ -228,7 +283,7 @@ void Recorder::prune(int64_t watermark) {
 
 size_t Recorder::remembered_events() const {
   size_t n = restored_unmet_ > 0 ? restored_unmet_ : 0;
-  for (const auto& g : generations_) n += g.ids.size();
+  for (const auto& g : generations_) n += g.ids.size() + g.units.size();
   return n;
 }
 
@@ -404,7 +459,10 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
   const size_t rows = rows_.size();
   if (store_->append_rows(unit, rows_.data(), rows, first_seq, err)) {
     UnitRecord r{first_seq, static_cast<uint32_t>(rows), true, true};
-    if (slot) *slot = r;
+    if (slot == &pending_) {
+      pending_ = r;
+      remember(unit.id, pending_h_, pending_f_, pending_t_, r, true);
+    } else if (slot) *slot = r;
     else if (unit.kind != state::UnitKind::Event) {
       // A timer id read back in several units keeps them for the replay (replay_schedule).
       const UnitRecord* old = units_of(unit.kind).find(unit.id);
@@ -418,7 +476,8 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
         t = out[first].at;
         for (size_t i = first; i < out.size(); ++i) t = std::max(t, out[i].at);
       }
-      generation(t).insert_or_assign(unit.id, r);
+      const uint64_t h = support::StringMap<UnitRecord>::hash(unit.id);
+      remember(unit.id, h, id_hash(unit.id, h), t, r, false);
     }
     if (fresh_)
       for (size_t i = first; i < out.size(); ++i) fresh_->emplace_back(out[i].json.empty() ? recorded_text(out[i]) : out[i].json);

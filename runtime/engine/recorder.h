@@ -15,6 +15,7 @@
 #include "bytecode/program.h"
 #include "runtime/engine/decision.h"
 #include "runtime/state/state_store.h"
+#include "support/fingerprint_table.h"
 #include "support/string_map.h"
 
 namespace crm::engine {
@@ -58,9 +59,15 @@ class Recorder {
   // id's first use); none: it is decided afresh. A line whose id is remembered in the window is
   // a retry, unless its time is exactly that of one of the id's units not taken yet (lines
   // redelivered in another order): it takes that one.
+  // The slot of a unit being decided is the recorder's own until record() remembers it (so it
+  // is not in the index yet); the record of a found unit may be a copy read back from the store,
+  // valid until the next call of event_slot or find_event.
   UnitRecord* event_slot(const std::string& id, int64_t t);
-  const UnitRecord* find_event(const std::string& id) const;
+  const UnitRecord* find_event(const std::string& id);
   void forget_event(const std::string& id);
+  // Tests: the hash the index of event ids files them under (null: the default), to force
+  // fingerprint collisions. Set before the first event.
+  void set_id_hash_for_testing(uint64_t (*hash)(std::string_view)) { id_hash_ = hash; }
 
   // The dedup window H (docs/semantics.md, "Event order"): the ids of decided events are
   // remembered while their time is at least the watermark minus H, in generations of event
@@ -134,15 +141,27 @@ class Recorder {
     return k == state::UnitKind::Event ? restored_ : k == state::UnitKind::Timer ? timer_units_ : schedule_units_;
   }
   // Ids of events decided in this run (or met again after a restart) whose time is in
-  // [start, start + width_).
+  // [start, start + width_). With a store that finds units by handle (StateStore::find_unit),
+  // the units decided in this run are kept as a fingerprint of the id and the unit's handle
+  // (`units`, 8 bytes a slot): a fingerprint found is confirmed by reading the unit back and
+  // comparing its id, so a duplicate is always found and an id whose fingerprint collides is not
+  // taken for another. `ids` (the id's text and its record) holds the units read back at attach
+  // and met again, and every unit with a store that cannot find units by handle.
   struct Generation {
     int64_t start;
     support::StringMap<UnitRecord> ids;
+    support::FingerprintTable units;
   };
+  // The unit of event `id` (h: StringMap::hash, f: the index's hash) in `g`, or null.
+  UnitRecord* find_in(Generation& g, const std::string& id, uint64_t h, uint64_t f);
+  // Remembers the event unit `id` just recorded as `r` (the store's latest unit) at time `t`;
+  // `absent`: the caller knows no generation has it (event_slot found none).
+  void remember(const std::string& id, uint64_t h, uint64_t f, int64_t t, const UnitRecord& r, bool absent);
+  uint64_t id_hash(const std::string& id, uint64_t h) const { return id_hash_ ? id_hash_(id) : h; }
   // Takes for a use of `id` at `t` the unit read back at attach that event_slot says (only one
   // of time `t` when `exact`): false when none is left for it.
   bool take_unit(const std::string& id, uint64_t h, int64_t t, bool exact, UnitRecord& out);
-  support::StringMap<UnitRecord>& generation(int64_t t);
+  Generation& generation(int64_t t);
 
   const bytecode::Program& p_;
   state::StateStore* store_ = nullptr;
@@ -169,6 +188,13 @@ class Recorder {
   size_t restored_unmet_ = 0;  // event units read back at attach that the stream has not met yet
   int64_t window_ = kDefaultDedupWindow, width_ = 0;
   int64_t latest_ = INT64_MIN;  // the latest event time given to event_slot
+  uint64_t (*id_hash_)(std::string_view) = nullptr;
+  // event_slot's answers that are not in a map: the slot of the event being decided (with its
+  // id's hashes and time, for record()), and a unit read back through a fingerprint.
+  UnitRecord pending_{}, found_{};
+  uint64_t pending_h_ = 0, pending_f_ = 0;
+  int64_t pending_t_ = 0;
+  state::Unit probe_;  // find_in(): the unit read back
   // Parts of scheduled runs read at attach, by the run's id (a few per run of a large audience).
   std::unordered_map<std::string, std::vector<uint64_t>> schedule_parts_;
   bool allow_program_change_ = false;

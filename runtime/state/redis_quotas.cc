@@ -928,6 +928,10 @@ class SharedStore : public StateStore {
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     return ledger_->read(first, count, out, error);
   }
+  int64_t unit_handle() const override { return ledger_->unit_handle(); }
+  bool find_unit(int64_t handle, Unit& out, uint32_t& count, bool& found, std::string& error) override {
+    return ledger_->find_unit(handle, out, count, found, error);
+  }
   // After the commit, what this process's deliveries used is in its ledger: the unused part of
   // its leases goes back to the campaign (one script; nothing when leases are off).
   // The ledger's units go; reservations already made in Redis stay counted (an undergrant,

@@ -194,6 +194,15 @@ bool MemoryStore::read(int64_t first, size_t count, std::vector<LedgerEntry>& ou
   return true;
 }
 
+bool MemoryStore::find_unit(int64_t handle, Unit& out, uint32_t& count, bool& found, std::string&) {
+  found = handle >= 1 && size_t(handle) <= units_.size();
+  if (!found) return true;
+  out = units_[size_t(handle - 1)];
+  const int64_t next = size_t(handle) < units_.size() ? units_[size_t(handle)].first : int64_t(entries_.size()) + 1;
+  count = static_cast<uint32_t>(next - out.first);
+  return true;
+}
+
 bool MemoryStore::commit(std::string&) {
   committed_entries_ = entries_.size();
   committed_units_ = units_.size();
@@ -357,6 +366,7 @@ class SqliteStore : public StateStore {
     if (units_stmt_) sqlite3_finalize(units_stmt_);
     if (entry_stmt_) sqlite3_finalize(entry_stmt_);
     if (read_stmt_) sqlite3_finalize(read_stmt_);
+    if (find_stmt_) sqlite3_finalize(find_stmt_);
     if (db_) {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
@@ -469,9 +479,9 @@ class SqliteStore : public StateStore {
       return false;
     }
     if (!next_position(error)) return false;
-    std::string many = "INSERT INTO crm_units (unit, kind, program, first_seq, at) VALUES (?,?,?,?,?)";
-    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?,?,?)";
-    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (unit, kind, program, first_seq, at) VALUES (?,?,?,?,?)", -1,
+    std::string many = "INSERT INTO crm_units (seq, unit, kind, program, first_seq, at) VALUES (?,?,?,?,?,?)";
+    for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (seq, unit, kind, program, first_seq, at) VALUES (?,?,?,?,?,?)", -1,
                            &unit_stmt_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
@@ -492,12 +502,62 @@ class SqliteStore : public StateStore {
 
   // The position the next decision will take (crm_ledger's rowid: the largest + 1): where a
   // unit without decisions is said to start.
+  // Also the rowid the next unit takes in crm_units (its handle: unit_handle()).
   bool next_position(std::string& error) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT coalesce(max(seq), 0) + 1 FROM crm_ledger", -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot read", error);
     if (sqlite3_step(s) == SQLITE_ROW) next_seq_ = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(db_, "SELECT coalesce(max(seq), 0) + 1 FROM crm_units", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    if (sqlite3_step(s) == SQLITE_ROW) next_unit_ = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return true;
+  }
+
+  // A unit's handle is its crm_units rowid (`seq`, given explicitly when it is written: the
+  // value SQLite would choose, max + 1, so the rows are those of a store that did not say).
+  int64_t unit_handle() const override { return next_unit_ - 1; }
+
+  // By rowid, or from the units of the open group not written yet. Its decisions run up to where
+  // the next unit's start (units are appended with their decisions, in order).
+  bool find_unit(int64_t handle, Unit& out, uint32_t& count, bool& found, std::string& error) override {
+    found = false;
+    const int64_t buffered = next_unit_ - int64_t(units_.size());  // the handle of units_[0]
+    if (handle >= next_unit_ || handle < 1) return true;
+    int64_t next = 0;
+    if (handle >= buffered) {
+      const size_t i = size_t(handle - buffered);
+      out = units_[i];
+      next = i + 1 < units_.size() ? units_[i + 1].first : next_seq_;
+    } else {
+      if (!find_stmt_ && sqlite3_prepare_v2(db_, "SELECT seq, unit, kind, first_seq, at FROM crm_units WHERE seq >= ?1 "
+                                                 "ORDER BY seq LIMIT 2",
+                                            -1, &find_stmt_, nullptr) != SQLITE_OK)
+        return fail("cannot read", error);
+      sqlite3_reset(find_stmt_);
+      sqlite3_bind_int64(find_stmt_, 1, handle);
+      int rc = sqlite3_step(find_stmt_);
+      if (rc == SQLITE_DONE) return true;
+      if (rc != SQLITE_ROW) return fail("cannot read", error);
+      // A unit recorded before schema version 8 (no start) was never given a handle.
+      if (sqlite3_column_int64(find_stmt_, 0) != handle || sqlite3_column_type(find_stmt_, 3) == SQLITE_NULL) {
+        sqlite3_reset(find_stmt_);
+        return true;
+      }
+      out = Unit(kind(find_stmt_, 2), text(find_stmt_, 1),
+                 sqlite3_column_type(find_stmt_, 4) == SQLITE_NULL ? Unit::kNoTime : sqlite3_column_int64(find_stmt_, 4),
+                 sqlite3_column_int64(find_stmt_, 3));
+      rc = sqlite3_step(find_stmt_);
+      if (rc == SQLITE_ROW) next = sqlite3_column_int64(find_stmt_, 3);
+      else if (rc == SQLITE_DONE) next = units_.empty() ? next_seq_ : units_[0].first;
+      else return fail("cannot read", error);
+      sqlite3_reset(find_stmt_);
+    }
+    if (next < out.first) return true;  // not a range this store wrote
+    count = static_cast<uint32_t>(next - out.first);
+    found = true;
     return true;
   }
 
@@ -703,29 +763,32 @@ class SqliteStore : public StateStore {
     // before the group commits, in the same transaction.
     units_.push_back(unit);
     units_.back().first = first_seq;
+    ++next_unit_;
     return units_.size() < kUnitsPerInsert || write_units(error);
   }
 
-  void bind_unit(sqlite3_stmt* s, int at, const Unit& u) {
-    sqlite3_bind_text(s, at, u.id.data(), int(u.id.size()), SQLITE_STATIC);
-    sqlite3_bind_int(s, at + 1, int(u.kind));
-    if (program_id_) sqlite3_bind_int64(s, at + 2, program_id_);
-    else sqlite3_bind_null(s, at + 2);
-    sqlite3_bind_int64(s, at + 3, u.first);
-    if (u.at == Unit::kNoTime) sqlite3_bind_null(s, at + 4);
-    else sqlite3_bind_int64(s, at + 4, u.at);
+  void bind_unit(sqlite3_stmt* s, int at, const Unit& u, int64_t seq) {
+    sqlite3_bind_int64(s, at, seq);
+    sqlite3_bind_text(s, at + 1, u.id.data(), int(u.id.size()), SQLITE_STATIC);
+    sqlite3_bind_int(s, at + 2, int(u.kind));
+    if (program_id_) sqlite3_bind_int64(s, at + 3, program_id_);
+    else sqlite3_bind_null(s, at + 3);
+    sqlite3_bind_int64(s, at + 4, u.first);
+    if (u.at == Unit::kNoTime) sqlite3_bind_null(s, at + 5);
+    else sqlite3_bind_int64(s, at + 5, u.at);
   }
 
   bool write_units(std::string& error) {
+    const int64_t seq = next_unit_ - int64_t(units_.size());  // units_[0]'s rowid (its handle)
     size_t i = 0;
     for (; units_.size() - i >= kUnitsPerInsert; i += kUnitsPerInsert) {
       sqlite3_reset(units_stmt_);
-      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(5 * k + 1), units_[i + k]);
+      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(6 * k + 1), units_[i + k], seq + int64_t(i + k));
       if (sqlite3_step(units_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     for (; i < units_.size(); ++i) {
       sqlite3_reset(unit_stmt_);
-      bind_unit(unit_stmt_, 1, units_[i]);
+      bind_unit(unit_stmt_, 1, units_[i], seq + int64_t(i));
       if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     units_.clear();
@@ -845,10 +908,12 @@ class SqliteStore : public StateStore {
   std::vector<LedgerRow> rows_;  // append(): views of the entries being bound
   sqlite3_stmt* entry_stmt_ = nullptr;
   sqlite3_stmt* read_stmt_ = nullptr;
+  sqlite3_stmt* find_stmt_ = nullptr;
   bool in_tx_ = false;
   int lock_fd_ = -1;
   int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
   int64_t next_seq_ = 1;  // the position of the next decision appended
+  int64_t next_unit_ = 1;  // the crm_units rowid of the next unit appended (units_ hold those before it)
   int64_t program_id_ = 0, last_id_ = 0;  // crm_programs rows: of new units, and the latest recorded
   ProgramIdentity last_;
   std::string failed_;  // the first write or commit error: the store is unusable after it

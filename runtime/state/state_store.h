@@ -216,6 +216,19 @@ class StateStore {
   // `count` decisions from position `first`, committed or in the current group: how a unit's
   // decisions are repeated, so the engine need not keep them in memory.
   virtual bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) = 0;
+  // Finding a unit again without its id in memory (the engine's index of decided event ids keeps
+  // a fingerprint and this handle, not the id's text: docs/performance.md §11, "Memory, session
+  // 14"). unit_handle(): the handle of the unit the latest append()/append_rows() added, 0 when
+  // this store cannot find units by handle (the default: the engine then keeps the id itself).
+  // find_unit(): the unit behind a handle this store gave (`found` false when it has none, e.g.
+  // rolled back): its kind, id, time, `first` and how many decisions it has (`count`), read from
+  // the ledger or the open group. False only when the store cannot be read (`error`).
+  virtual int64_t unit_handle() const { return 0; }
+  virtual bool find_unit(int64_t handle, Unit& out, uint32_t& count, bool& found, std::string& error) {
+    (void)handle, (void)out, (void)count, (void)error;
+    found = false;
+    return true;
+  }
   // Makes every appended unit durable (atomically: a crash keeps all of a group or none).
   virtual bool commit(std::string& error) = 0;
   // Discards every unit appended since the last commit (a hot reload refused after its new
@@ -239,6 +252,9 @@ class MemoryStore : public StateStore {
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
               std::string& error) override;
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override;
+  // A unit's handle is its number in append order (from 1).
+  int64_t unit_handle() const override { return static_cast<int64_t>(units_.size()); }
+  bool find_unit(int64_t handle, Unit& out, uint32_t& count, bool& found, std::string& error) override;
   bool commit(std::string& error) override;
   bool rollback(std::string& error) override;
   std::string describe() const override { return "memory"; }
