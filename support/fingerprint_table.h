@@ -46,7 +46,7 @@ class FingerprintTable {
     if (payload == 0 || payload > kMaxPayload) return false;
     if ((size_ + 1) * 8 > slots_.size() * 7) {
       size_t c = slots_.empty() ? 16 : slots_.size();
-      while (c * 7 < (size_ + 1) * 8 * 2) c *= 2;  // half full after growing
+      while (c < (size_ + 1) * 2) c *= 2;  // at most half full after growing (twice the slots)
       if (c > (size_t(1) << kMaxSlotBits)) return false;
       rehash(c);
     }

@@ -28,6 +28,7 @@ class StringMap {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  size_t slots() const { return slots_.size(); }  // the slot table's length (8 bytes a slot)
   // Room for n keys without growing the slot table.
   void reserve(size_t n) {
     if (n * 8 > slots_.size() * 7) rehash(capacity_for(n));
@@ -122,7 +123,7 @@ class StringMap {
   bool live(size_t i) const { return slots_[i].entry != 0 && slots_[i].entry != kTombstone; }
   static size_t capacity_for(size_t n) {
     size_t c = 16;
-    while (c * 7 < n * 8 * 2) c *= 2;  // half full after growing
+    while (c < n * 2) c *= 2;  // at most half full after growing (twice the slots)
     return c;
   }
   // The slot holding `key`, or the slot an insert of it should take (the first tombstone

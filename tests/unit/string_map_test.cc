@@ -157,3 +157,15 @@ TEST(StringMap, KeysAtEveryLengthEdgeKeepTheirTextAcrossBlocksAndGrowth) {
   EXPECT_EQ(map.find("e5-39594"), nullptr);
   EXPECT_NE(map.find("e5-39595"), nullptr);
 }
+
+// The slot table doubles when it would be more than 7/8 full (so it is 7/16 to 7/8 full): 100k
+// keys in 2^17 slots. (capacity_for used to quadruple it, to 2^18 here, twice the memory.)
+TEST(StringMap, TheSlotTableGrowsByDoubling) {
+  crm::support::StringMap<int> m;
+  for (int i = 0; i < 100'000; ++i) m.try_emplace("e" + std::to_string(i), i);
+  EXPECT_EQ(m.size(), 100'000u);
+  EXPECT_EQ(m.slots(), 131'072u);
+  crm::support::StringMap<int> r;
+  r.reserve(100'000);
+  EXPECT_EQ(r.slots(), 262'144u);  // room for 100k keys at most half full
+}
