@@ -22,7 +22,15 @@
 #include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Passes/StandardInstrumentations.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/SROA.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -83,9 +91,34 @@ constexpr size_t kFlatMaxInstructions = 256;
 // (true), or through the branchy crm_jit_load_profile (false): see Translator::scalar.
 constexpr bool kFlatPreload = true;
 
+// How compile_all() compiles scalar units (docs/performance.md §7, session 13). Defaults are
+// what measured best; CRM_JIT_EAGER=pipeline,codegen,share (e.g. "o1,less,1") overrides them
+// for measurements: pipeline "o1" (buildPerModuleDefaultPipeline(O1)) or "min" (always-inline,
+// SROA, early CSE, instcombine, simplifycfg, global DCE); codegen "less" or "none" (FastISel,
+// fast register allocation); share 1 or 0 (one native function for units with the same code).
+struct EagerConfig {
+  bool min_pipeline = true;
+  bool codegen_none = true;
+  bool share = true;
+};
+const EagerConfig& eager_config() {
+  static const EagerConfig config = [] {
+    EagerConfig c;
+    if (const char* v = std::getenv("CRM_JIT_EAGER"); v && *v) {
+      std::string s(v);
+      c.min_pipeline = s.find("o1") == std::string::npos;
+      c.codegen_none = s.find("less") == std::string::npos;
+      c.share = s.find(",0") == std::string::npos;
+    }
+    return c;
+  }();
+  return config;
+}
+
 void init_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
+    if (const char* v = std::getenv("CRM_JIT_TIME_PASSES"); v && *v && *v != '0') llvm::TimePassesIsEnabled = true;
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
@@ -1077,10 +1110,29 @@ struct Dispatch {
   std::string name;
 };
 
+// Where one module's compile time went (Stats' fields of the same names).
+struct StageTimes {
+  double ir = 0, optimise = 0, codegen = 0;
+  size_t ir_instructions = 0, optimised_instructions = 0;
+};
+
+size_t instruction_count(const llvm::Module& m) {
+  size_t n = 0;
+  for (const llvm::Function& f : m)
+    for (const llvm::BasicBlock& bb : f) n += bb.size();
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
                                            std::string& error, const std::vector<ShapedBatch>& shaped = {},
-                                           bool bulk = false, const std::vector<Dispatch>& dispatch = {}) {
+                                           bool bulk = false, const std::vector<Dispatch>& dispatch = {},
+                                           StageTimes* times = nullptr, bool eager = false) {
+  auto t0 = std::chrono::steady_clock::now();
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
   auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
@@ -1169,11 +1221,25 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
     error = "JIT: generated invalid IR: " + vos.str();
     return nullptr;
   }
+  if (times) {
+    times->ir += seconds_since(t0);
+    times->ir_instructions += instruction_count(*m);
+    t0 = std::chrono::steady_clock::now();
+  }
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(t.tm.get());
+  // CRM_JIT_TIME_PASSES=1 (a measurement aid, docs/performance.md §7): LLVM's per-pass timers
+  // for the optimisation pipeline here and code generation in make_object, printed to stderr.
+  // Their clock is the process's CPU time, so measure with one compile thread.
+  llvm::PassInstrumentationCallbacks pic;
+  std::optional<llvm::StandardInstrumentations> si;
+  if (llvm::TimePassesIsEnabled) {
+    si.emplace(c, false);
+    si->registerCallbacks(pic, &fam);
+  }
+  llvm::PassBuilder pb(t.tm.get(), llvm::PipelineTuningOptions(), std::nullopt, si ? &pic : nullptr);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -1186,8 +1252,28 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   llvm::OptimizationLevel level = !batch_units_.empty() || !shaped.empty() ? llvm::OptimizationLevel::O3
                                   : bulk                                   ? llvm::OptimizationLevel::O1
                                                                            : llvm::OptimizationLevel::O2;
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
+  // compile_all()'s units (eager: compiled before anything runs, most of them perhaps never):
+  // the few passes that make the translation's shape into plain code - the operations
+  // inlined (all always_inline), registers out of stack slots, folding, CFG clean-up - and the
+  // operations' bodies dropped. O1 ran ~60 passes per function for the same small units.
+  llvm::ModulePassManager mpm;
+  if (eager && shaped.empty() && dispatch.empty() && eager_config().min_pipeline) {
+    mpm.addPass(llvm::AlwaysInlinerPass(false));
+    llvm::FunctionPassManager fpm;
+    fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
+    fpm.addPass(llvm::EarlyCSEPass(false));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+    mpm.addPass(llvm::GlobalDCEPass());
+  } else {
+    mpm = pb.buildPerModuleDefaultPipeline(level);
+  }
   mpm.run(*m, mam);
+  if (times) {
+    times->optimise += seconds_since(t0);
+    times->optimised_instructions += instruction_count(*m);
+  }
   return m;
 }
 
@@ -1199,12 +1285,14 @@ struct Piece {
   std::vector<ShapedBatch> sb;
   std::vector<Dispatch> disp;
   bool bulk = false;  // part of compile_all() or a dispatcher: the cheaper pipeline
+  bool eager = false;  // compile_all()'s scalar units: the cheapest (eager_config())
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool cached = false;
+  StageTimes times;  // filled by make_object when it compiles
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-8";
+constexpr const char* kTranslatorVersion = "crm-jit-9";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
@@ -1243,6 +1331,21 @@ struct Jit::Impl {
   size_t clause_entries = 0;  // bounded by kMaxTracked (hot or not)
   size_t dispatcher_count = 0;
 
+  // compile_all(): the unit compiled for each distinct code (scalar [0] and batch [1]). The
+  // translation reads only a unit's registers and instructions (and the program's constants,
+  // sets and fields, the same for every unit), so units with the same code get the same native
+  // code, and one function serves them all.
+  std::unordered_map<std::string, uint32_t> by_code[2];
+  std::string code_key(uint32_t unit) const {
+    const bytecode::Unit& u = p.units[unit];
+    std::string key(reinterpret_cast<const char*>(&u.registers), sizeof u.registers);
+    for (const bytecode::Instr& ins : u.code) {
+      const uint32_t f[5] = {static_cast<uint32_t>(ins.op), ins.d, ins.a, ins.b, ins.c};
+      key.append(reinterpret_cast<const char*>(f), sizeof f);
+    }
+    return key;
+  }
+
   bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
                const std::vector<ShapedBatch>& sb = {}) {
     std::vector<Piece> one(1);
@@ -1258,7 +1361,12 @@ struct Jit::Impl {
   // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
   std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
-    key += std::to_string(piece.bulk) + "|s";
+    key += std::to_string(piece.bulk) + "|";
+    if (piece.eager) {
+      const EagerConfig& e = eager_config();
+      key += std::string("e") + (e.min_pipeline ? "m" : "o") + (e.codegen_none ? "n" : "l") + "|";
+    }
+    key += "s";
     for (uint32_t u : piece.su) key += "," + std::to_string(u);
     key += "|b";
     for (uint32_t u : piece.bu) key += "," + std::to_string(u);
@@ -1305,10 +1413,13 @@ struct Jit::Impl {
     }
     t.tm = std::move(*tm);
     if (piece.bulk) t.tm->setOptLevel(llvm::CodeGenOpt::Less);
+    // FastISel and the fast register allocator for compile_all()'s scalar units.
+    if (piece.eager && eager_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
     llvm::LLVMContext ctx;
-    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp);
+    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp, &piece.times, piece.eager);
     if (!m) return false;
     llvm::SmallVector<char, 0> obj;
+    auto t0 = std::chrono::steady_clock::now();
     {
       llvm::raw_svector_ostream os(obj);
       llvm::legacy::PassManager pm;
@@ -1318,6 +1429,7 @@ struct Jit::Impl {
       }
       pm.run(*m);
     }
+    piece.times.codegen += seconds_since(t0);
     if (!path.empty()) {  // best effort: a cache that cannot be written is only slower
       std::string tmp_path = path + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(&piece));
       std::error_code ec;
@@ -1347,12 +1459,13 @@ struct Jit::Impl {
       for (size_t i; (i = next.fetch_add(1)) < pieces.size();)
         if (!make_object(pieces[i], errors[i]) && errors[i].empty()) errors[i] = "JIT: cannot compile";
     };
-    size_t threads = std::min<size_t>(pieces.size(), std::max<unsigned>(1, options.threads ? options.threads
+    size_t threads = llvm::TimePassesIsEnabled ? 1 : std::min<size_t>(pieces.size(), std::max<unsigned>(1, options.threads ? options.threads
                                                                                           : std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
     for (size_t k = 1; k < threads; ++k) pool.emplace_back(work);
     work();
     for (auto& th : pool) th.join();
+    if (llvm::TimePassesIsEnabled) llvm::reportAndResetTimings(&llvm::errs());
     for (const auto& e : errors)
       if (!e.empty()) {
         error = e;
@@ -1364,6 +1477,11 @@ struct Jit::Impl {
         return false;
       }
       (piece.cached ? stats.cache_hits : stats.cache_misses) += options.cache_dir.empty() ? 0 : 1;
+      stats.ir_seconds += piece.times.ir;
+      stats.optimise_seconds += piece.times.optimise;
+      stats.codegen_seconds += piece.times.codegen;
+      stats.ir_instructions += piece.times.ir_instructions;
+      stats.optimised_instructions += piece.times.optimised_instructions;
     }
     for (auto& piece : pieces) {
       for (uint32_t u : piece.su) {
@@ -1608,24 +1726,57 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
 }
 
 bool Jit::compile_all(std::string& error, size_t chunk) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  std::vector<Piece> pieces;
-  Piece cur;
-  cur.bulk = true;
-  for (uint32_t u = 0; u < impl_->p.units.size(); ++u) {
-    if (impl_->batch_set.count(u)) {
-      if (!impl_->batch[u].load()) cur.bu.push_back(u);
-    } else if (!impl_->scalar[u].load()) {
-      cur.su.push_back(u);
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  const bool share = eager_config().share;
+  chunk = std::max<size_t>(chunk, 1);
+  // Batch units and scalar units in modules of their own (batch modules first, the longer ones
+  // to compile), both with the eager pipeline and code generator (build_module, make_object).
+  // Batch code here is the layout-generic BatchFn (Jit::batch(unit)), which the engine does not
+  // run: its executor runs selection code specialised for the columns' layout, compiled with O3
+  // on first use (select()); the generic loop tests each field's width and presence per row and
+  // is not what O3's vectoriser was for.
+  std::vector<Piece> batch_pieces, scalar_pieces;
+  // Units sharing the code of another one (unit, the one compiled), and the keys compiled here.
+  std::vector<std::pair<uint32_t, uint32_t>> aliases[2];
+  std::unordered_map<std::string, uint32_t> fresh[2];
+  for (uint32_t u = 0; u < im.p.units.size(); ++u) {
+    const int kind = im.batch_set.count(u) ? 1 : 0;
+    if (kind ? im.batch[u].load() != nullptr : im.scalar[u].load() != nullptr) continue;
+    if (share) {
+      std::string key = im.code_key(u);
+      auto done = im.by_code[kind].find(key);
+      if (done != im.by_code[kind].end()) {
+        aliases[kind].push_back({u, done->second});
+        continue;
+      }
+      auto [it, added] = fresh[kind].emplace(std::move(key), u);
+      if (!added) {
+        aliases[kind].push_back({u, it->second});
+        continue;
+      }
     }
-    if (cur.su.size() + cur.bu.size() >= std::max<size_t>(chunk, 1)) {
-      pieces.push_back(std::move(cur));
-      cur = Piece();
-      cur.bulk = true;
+    std::vector<Piece>& pieces = kind ? batch_pieces : scalar_pieces;
+    if (pieces.empty() || pieces.back().su.size() + pieces.back().bu.size() >= chunk) {
+      pieces.emplace_back();
+      pieces.back().bulk = true;
+      pieces.back().eager = true;
     }
+    (kind ? pieces.back().bu : pieces.back().su).push_back(u);
   }
-  if (!cur.su.empty() || !cur.bu.empty()) pieces.push_back(std::move(cur));
-  return pieces.empty() || impl_->compile_pieces(pieces, error);
+  std::vector<Piece> pieces = std::move(batch_pieces);
+  for (auto& piece : scalar_pieces) pieces.push_back(std::move(piece));
+  if (!pieces.empty() && !im.compile_pieces(pieces, error)) return false;
+  for (int kind = 0; kind < 2; ++kind) {
+    for (auto& [key, u] : fresh[kind]) im.by_code[kind].emplace(std::move(key), u);
+    for (auto [u, rep] : aliases[kind]) {
+      if (kind) im.batch[u].store(im.batch[rep].load(), std::memory_order_release);
+      else im.scalar[u].store(im.scalar[rep].load(), std::memory_order_release);
+    }
+    (kind ? im.stats.batch_units : im.stats.scalar_units) += aliases[kind].size();
+    im.stats.shared_units += aliases[kind].size();
+  }
+  return true;
 }
 
 vm::Result Jit::run_first(uint32_t unit, vm::Context& ctx) {

@@ -65,6 +65,19 @@ struct Stats {
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
   size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
+  // Of scalar_units and batch_units: units given the native code compile_all() made for another
+  // unit with the same code (registers and instructions) instead of compiling their own.
+  size_t shared_units = 0;
+  // Where compile time goes, summed over the compile threads (so up to threads x the wall
+  // time): reading the operations' bitcode and translating the units to IR (with the strip of
+  // unused operations and the verifier), the IR optimisation pipeline, and code generation
+  // (instruction selection, register allocation, object emission); and the size of the IR
+  // (instructions over every defined function of the modules) before and after optimisation.
+  double ir_seconds = 0;
+  double optimise_seconds = 0;
+  double codegen_seconds = 0;
+  size_t ir_instructions = 0;
+  size_t optimised_instructions = 0;
 };
 
 struct Options {
@@ -110,9 +123,11 @@ class Jit {
   bool clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& chunks);
 
   // Compiles every unit not compiled yet (scalar code for every unit, batch code for the batch
-  // units of segments and strategies), in modules of `chunk` units.
-  // Modules are compiled in parallel (Options::threads) with a cheaper pipeline than code
-  // compiled on first use (docs/performance.md).
+  // units of segments and strategies), in modules of `chunk` units, scalar and batch units in
+  // modules of their own. Units with the same code (registers and instructions) share one
+  // native function (Stats::shared_units). Modules are compiled in parallel (Options::threads);
+  // scalar ones with a much cheaper pipeline and code generator than code compiled on first
+  // use (docs/performance.md §7, session 13).
   bool compile_all(std::string& error, size_t chunk = 256);
 
   // VM::run's contract: a result, or a fault with the VM's text. A unit the JIT cannot compile

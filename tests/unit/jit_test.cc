@@ -369,3 +369,47 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
 }
 
 }  // namespace
+
+// A C++ exception thrown by host code that native code calls (here the aggregate source,
+// reached through the inlined crm_jit_agg) unwinds through the JIT's frames to the caller's
+// catch, as it does through the VM: the public API turns it into an internal error. Run in a
+// child process, so that a missing unwind table (std::terminate) fails this test, not the run.
+struct ThrowingAggregates final : crm::vm::AggregateSource {
+  crm::bytecode::AggValue aggregate(uint32_t, int64_t) override { throw std::length_error("test: the host failed"); }
+};
+
+TEST(Jit, AnExceptionFromTheHostUnwindsThroughNativeCode) {
+  auto c = crm::testing::compile_text(R"(
+profile { age: Int }
+event Order { amount: Money(CNY) }
+resource coupon c { discount: 5 CNY }
+strategy s { who: count(Order within 30 days) >= 2 when: on Order what: grant c via App }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const crm::bytecode::Program& p = c.program();
+  ASSERT_EQ(p.strategies.size(), 1u);
+  ASSERT_GE(p.strategies[0].who, 0);
+  const auto unit = static_cast<uint32_t>(p.strategies[0].who);
+  for (bool eager : {false, true}) {
+    EXPECT_EXIT(
+        {
+          std::string error;
+          auto jit = crm::jit::Jit::create(p, error);
+          if (!jit || (eager && !jit->compile_all(error))) std::_Exit(4);
+          ThrowingAggregates source;
+          std::vector<int64_t> prof = {30};
+          crm::vm::Context ctx;
+          ctx.profile = prof.data();
+          ctx.profile_size = prof.size();
+          ctx.aggregates = &source;
+          try {
+            jit->run(unit, ctx);
+          } catch (const std::length_error& e) {
+            std::_Exit(std::string(e.what()) == "test: the host failed" ? 0 : 5);
+          }
+          std::_Exit(3);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << (eager ? "compile_all() code" : "code compiled on first use");
+  }
+}
