@@ -429,8 +429,8 @@ crm_status crm_runtime_finish(crm_runtime* rt, crm_decisions** out) {
 crm_status crm_runtime_commit(crm_runtime* rt) {
   if (!rt) return invalid("runtime is NULL");
   return guard([&] {
-    std::string error;
-    return rt->runtime.commit(error) ? CRM_OK : fail(CRM_ERR_STATE, error);
+    crm::Error e;
+    return rt->runtime.commit(e) ? CRM_OK : from_error(e);
   });
 }
 

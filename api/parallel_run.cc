@@ -115,10 +115,13 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
 }
 
 bool ParallelRun::load_profile(std::string_view line, std::string& error) {
+  // A stopped run takes no profile, also none for a worker whose own engine still runs.
+  if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
   return workers_[route_line(line)].engine->load_profile_line(line, error);
 }
 
 bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
+  if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
   std::string err;
   if (!csv) {
     support::LineReader reader(in);
@@ -237,7 +240,7 @@ void ParallelRun::work(size_t w) {
     } catch (const std::exception& e) {
       // Reported as the engine's failure (Internal) by the caller, as Run's entry points do.
       std::lock_guard lk(mu_);
-      if (error_.empty()) error_ = std::string("internal error: ") + e.what();
+      if (internal_.empty()) internal_ = std::string("internal error: ") + e.what();
     }
     std::lock_guard lk(mu_);
     if (--remaining_ == 0) done_cv_.notify_one();
@@ -400,8 +403,7 @@ std::shared_ptr<ParallelRun::Group> ParallelRun::take_outputs() {
     g = std::make_shared<Group>();
   } else {
     g = std::move(spare_.back());
-    spare_.pop_back();
-    g->units.clear();
+    spare_.pop_back();  // its ledger rows' buffers are cleared by GroupLedger::take
     g->bytes.clear();
     g->count = 0;
     g->error.clear();
@@ -468,7 +470,7 @@ void ParallelRun::writer() {
         if (!ledger_->write(g->units, err)) g->error = err.empty() ? "commit failed" : err;
       }
       // With a ledger the writer is the busiest thread: the caller's thread merges (drain), and
-      // the rows are freed when the group is reused (take_outputs), not here.
+      // the rows' buffers are cleared when the group is reused (GroupLedger::take), not here.
       if (g->error.empty() && !ledger_) merge(g->outputs, g->bytes, g->count), g->merged = true;
     } catch (const std::exception& e) {
       g->error = std::string("internal error: ") + e.what();
@@ -521,6 +523,7 @@ bool ParallelRun::drain(bool all, const Run::DecisionBytesFn& on_decisions, Erro
 bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const Run::DecisionBytesFn& on_decisions,
                          const Run::RefusedFn& on_refused, Error& error) {
   if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   const size_t batch_lines = std::max<size_t>(1, options.batch_lines);
   support::LineReader reader(in);
@@ -576,16 +579,19 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
     replaying_ = false;
     decided_ = decided_units();
     replaying_ = true;
-    std::string internal;
-    {
-      std::lock_guard lk(mu_);
-      internal = error_;
+    // A batch in which a worker failed is neither handed on nor committed: its units (also other
+    // workers' complete ones) are dropped with the stopped run, as one engine's uncommitted are.
+    if (std::string internal = stopped(); !internal.empty()) {
+      if (ledger_) {
+        state::GroupLedger::Units dropped;
+        ledger_->take(dropped);
+      }
+      return error = {ErrorKind::Internal, std::move(internal)}, false;
     }
     auto g = take_outputs();
-    if (ledger_) g->units = ledger_->take();
+    if (ledger_) ledger_->take(g->units);
     committed_units_ += g->units.size();
     hand(std::move(g));
-    if (!internal.empty()) return error = {ErrorKind::Internal, internal}, false;
     for (auto& w : workers_)
       if (!w.engine->store_error().empty()) return error = {ErrorKind::State, w.engine->store_error()}, false;
     if (drain_failed) return error = drained, false;
@@ -604,6 +610,7 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
 
 bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& decisions, Error& error) {
   if (std::string why = refuse_settings(); !why.empty()) return error = {ErrorKind::Input, why}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
   Batch b;
   b.clear(workers_.size());
@@ -624,7 +631,7 @@ bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& dec
     decisions.emplace_back(bytes, at, nl - at);
     at = nl + 1;
   }
-  if (!error_.empty()) return error = {ErrorKind::Internal, error_}, false;
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (std::string s = state_error(); !s.empty()) return error = {ErrorKind::State, s}, false;
   if (!ok) return error = refused, false;
   return true;
@@ -633,6 +640,7 @@ bool ParallelRun::add_event(std::string_view text, std::vector<std::string>& dec
 // The end of the stream (every engine's timers due by the latest event anywhere), or the clock
 // moved to `until`. Decisions worker by worker.
 bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, const int64_t* until) {
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   int64_t last = INT64_MIN;
   for (auto& w : workers_) last = std::max(last, w.engine->last_time());
@@ -658,11 +666,13 @@ bool ParallelRun::finish(std::vector<std::string>& decisions, Error& error, cons
 }
 
 bool ParallelRun::commit(Error& error) {
+  if (std::string s = stopped(); !s.empty()) return error = {ErrorKind::Internal, std::move(s)}, false;
   Error e;
   if (!drain(true, nullptr, e)) return error = e, false;
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   if (!ledger_) return true;
-  auto units = ledger_->take();
+  state::GroupLedger::Units units;
+  ledger_->take(units);
   committed_units_ += units.size();
   std::string err;
   if (!ledger_->write(units, err)) {
@@ -680,6 +690,24 @@ size_t ParallelRun::decided_units() const {
 }
 
 size_t ParallelRun::pending_units() const { return ledger_ ? ledger_->pending() : 0; }
+
+void ParallelRun::stop(std::string_view why) noexcept {
+  try {
+    std::lock_guard lk(mu_);
+    if (internal_.empty()) internal_ = "internal error: " + std::string(why);
+  } catch (...) {
+  }
+}
+
+std::string ParallelRun::stopped() {
+  {
+    std::lock_guard lk(mu_);
+    if (!internal_.empty()) return internal_;
+  }
+  for (const auto& w : workers_)
+    if (!w.engine->stopped().empty()) return w.engine->stopped();
+  return {};
+}
 
 std::string ParallelRun::state_error() const {
   if (!error_.empty()) return error_;

@@ -69,6 +69,12 @@ class ParallelRun {
   size_t pending_units() const;
   size_t decided_units() const;
   std::string state_error() const;
+  // Why the run stopped at an internal error (an exception on a worker, or a worker's engine
+  // stopped: Engine::stopped()); empty while it runs. A stopped run refuses every call that
+  // feeds or commits with ErrorKind::Internal and commits nothing more. Not while workers run.
+  std::string stopped();
+  // Stops the run for an internal failure its caller met (as a worker's exception does).
+  void stop(std::string_view why) noexcept;
   RunStats stats() const;
   size_t pending_timers() const;
 
@@ -105,7 +111,7 @@ class ParallelRun {
   };
   struct Group {
     std::vector<Output> outputs;
-    std::vector<state::GroupLedger::Pending> units;
+    state::GroupLedger::Units units;  // the ledger's rows: kept with the group, reused with it
     std::string bytes;  // the decision lines merged in input order, once written
     size_t count = 0;   // lines in `bytes`
     std::string error;
@@ -160,6 +166,7 @@ class ParallelRun {
   size_t lines_ = 0, skipped_ = 0, committed_units_ = 0;
   std::map<std::string, size_t> skipped_by_reason_;
   std::string error_;  // a failed group commit: the run must stop
+  std::string internal_;  // an exception on a worker thread (guarded by mu_): the run stops (stopped())
   bool replaying_ = false;
   size_t decided_ = 0;  // units decided by the batches replayed so far
 

@@ -110,6 +110,15 @@ bool settle(detail::RunData& d, bool ok, std::string& msg, Error& error) {
   return ok;
 }
 
+// An internal failure while the run was fed stops it (Engine::stopped(), runtime.h ErrorKind),
+// also one after the engine's step, in rendering its decisions: their units are recorded, but
+// not all of their lines were handed on.
+Error stop_run(detail::RunData& d, const std::exception& e) {
+  if (d.parallel) d.parallel->stop(e.what());
+  else d.engine->stop(e.what());
+  return {ErrorKind::Internal, e.what()};
+}
+
 }  // namespace
 
 Run::Run(const CompiledProgram& program) {
@@ -306,6 +315,7 @@ struct PartTaker {
 template <typename Take>
 bool add_event_to(detail::RunData& d, std::string_view line, Take&& take_decisions, Error& error) {
   ++d.engine->stats().lines;
+  if (!d.engine->stopped().empty()) return error = {ErrorKind::Internal, d.engine->stopped()}, false;
   if (!d.engine->store_error().empty()) return error = {ErrorKind::State, d.engine->store_error()}, false;
   std::string msg;
   if (!d.engine->parse_event(line, d.event, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
@@ -328,7 +338,7 @@ bool Run::add_event(std::string_view line, std::vector<std::string>& decisions, 
     if (d.parallel) return d.parallel->add_event(line, decisions, error);
     return add_event_to(d, line, [&] { take(d, decisions); }, error);
   } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
+    error = stop_run(d, e);
     return false;
   }
 }
@@ -347,7 +357,7 @@ bool Run::add_event(std::string_view line, std::string& decision_lines, size_t& 
     }
     return add_event_to(d, line, [&] { take(d, decision_lines, count); }, error);
   } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
+    error = stop_run(d, e);
     return false;
   }
 }
@@ -405,7 +415,7 @@ bool Run::finish(std::vector<std::string>& decisions, Error& error) {
     if (!ok && msg != d.engine->store_error()) return error = {ErrorKind::Input, std::move(msg)}, false;
     return settle(d, ok, msg, error);
   } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
+    error = stop_run(d, e);
     return false;
   }
 }
@@ -425,7 +435,7 @@ bool Run::advance_time(int64_t at_micros, std::vector<std::string>& decisions, E
     if (!ok && msg != d.engine->store_error()) return error = {ErrorKind::Input, std::move(msg)}, false;
     return settle(d, ok, msg, error);
   } catch (const std::exception& e) {
-    error = {ErrorKind::Internal, e.what()};
+    error = stop_run(d, e);
     return false;
   }
 }

@@ -98,8 +98,15 @@ struct RuntimeData {
 
   static constexpr uint64_t kMaxGroup = 4096;
 
+  // An exception stopped the engine (Engine::stopped()): nothing more is committed, and every
+  // caller (a waiting one too) answers Internal with its reason.
+  bool stopped() const { return !engine->stopped().empty(); }
+  // After an exception: callers waiting for a group commit are woken, as no commit may come.
+  void wake() noexcept { durable.notify_all(); }
+
   // Commits when nobody else is about to add to the group (or the group is full).
   void maybe_commit(bool now = false) {
+    if (stopped()) return wake();
     if (committed == recorded || !commit_error.empty()) return;
     if (!now && queued.load() > 0 && recorded - committed < kMaxGroup) return;
     uint64_t target = recorded;  // the commit runs under the lock: nothing is appended meanwhile
@@ -109,14 +116,18 @@ struct RuntimeData {
     durable.notify_all();
   }
 
-  bool wait_durable(std::unique_lock<std::mutex>& lk, uint64_t unit, std::string& error, bool now = false) {
+  bool wait_durable(std::unique_lock<std::mutex>& lk, uint64_t unit, Error& error, bool now = false) {
     for (;;) {
       maybe_commit(now);
       if (!commit_error.empty()) {
-        error = commit_error;
+        error = {ErrorKind::State, commit_error};
         return false;
       }
-      if (committed >= unit) return true;
+      if (committed >= unit) return true;  // durable before the engine stopped, if it did
+      if (stopped()) {
+        error = {ErrorKind::Internal, engine->stopped()};
+        return false;
+      }
       durable.wait(lk);
     }
   }
@@ -454,12 +465,20 @@ std::vector<std::string> Runtime::state_notices() const {
 }
 
 bool Runtime::commit(std::string& error) {
-  if (!d_) { error = "no program"; return false; }
+  Error e;
+  if (commit(e)) return true;
+  error = std::move(e.message);
+  return false;
+}
+
+bool Runtime::commit(Error& error) {
+  if (!d_) return error = {ErrorKind::Input, "no program"}, false;
   std::unique_lock lk(d_->mu);
   try {
     return d_->wait_durable(lk, d_->recorded, error, /*now=*/true);
   } catch (const std::exception& e) {
-    error = e.what();
+    d_->wake();
+    error = {ErrorKind::Internal, e.what()};
     return false;
   }
 }
@@ -498,10 +517,12 @@ bool Runtime::reload(const CompiledProgram& program, std::vector<Decision>& deci
   std::unique_lock lk(d_->mu);
   auto& d = *d_;
   if (!d.journal) return error = {ErrorKind::Input, "reload needs enable_reload() before profiles and events"}, false;
+  // A stopped engine is not rebuilt here: a new Runtime on the ledger, given the input again, is.
+  if (d.stopped()) return error = {ErrorKind::Internal, d.engine->stopped()}, false;
   try {
     std::string msg;
     // Everything decided so far becomes durable first (the group of every caller waiting).
-    if (!d.wait_durable(lk, d.recorded, msg, /*now=*/true)) return error = {ErrorKind::State, std::move(msg)}, false;
+    if (!d.wait_durable(lk, d.recorded, error, /*now=*/true)) return false;
     std::vector<std::string> notices, fresh;
     auto next = detail::rebuild_engine(*program.data(), *d.engine, *d.store, allow_program_change, *d.journal, notices,
                                        fresh, msg);
@@ -512,10 +533,10 @@ bool Runtime::reload(const CompiledProgram& program, std::vector<Decision>& deci
     d.recorded += next->decided_units();
     d.engine = std::move(next);  // the old engine goes; then its program
     d.program = program.data();
-    if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, msg, /*now=*/true))
-      return error = {ErrorKind::State, std::move(msg)}, false;
+    if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, error, /*now=*/true)) return false;
     return to_structs(fresh, decisions, error);
   } catch (const std::exception& e) {
+    d.wake();
     error = {ErrorKind::Internal, e.what()};
     return false;
   }
@@ -532,13 +553,16 @@ bool Runtime::load_profile(std::string_view line, Error& error) {
   if (!d_) { error = {ErrorKind::Input, "no program"}; return false; }
   std::lock_guard lk(d_->mu);
   d_->fed = true;
-  return feed_line(
+  if (d_->stopped()) return error = {ErrorKind::Internal, d_->engine->stopped()}, false;
+  bool ok = feed_line(
       [&](std::string& msg) {
         bool ok = d_->engine->load_profile_line(line, msg);
         if (d_->journal) d_->journal->profile_line(line, ok);
         return ok;
       },
       error);
+  if (!ok && d_->stopped()) d_->wake();
+  return ok;
 }
 
 namespace {
@@ -556,6 +580,7 @@ static bool process_json(detail::RuntimeData* dp, std::string_view line, std::ve
   std::unique_lock lk(d.mu);
   d.queued.fetch_sub(1);
   try {
+    if (d.stopped()) return error = failed(ErrorKind::Internal, d.engine->stopped()), false;
     if (!d.commit_error.empty()) {
       error = failed(ErrorKind::State, d.commit_error);  // the state is behind what was decided: refuse to go on
       return false;
@@ -589,14 +614,13 @@ static bool process_json(detail::RuntimeData* dp, std::string_view line, std::ve
       // Wait for everything recorded so far: an idempotent replay may repeat decisions another
       // thread recorded that are not durable yet.
       d.recorded += d.engine->decided_units() - before;
-      if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err)) {
-        error = failed(ErrorKind::State, std::move(err));
-        return false;
-      }
+      if (d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, error)) return false;
     }
     decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
     return true;
   } catch (const std::exception& e) {
+    d.engine->stop(e.what());  // also a failure after the step (rendering): see Engine::stopped()
+    d.wake();
     error = failed(ErrorKind::Internal, e.what());
     return false;
   }
@@ -628,13 +652,13 @@ static bool finish_json(detail::RuntimeData* dp, std::vector<std::string>& decis
     }
     std::vector<std::string> out;
     for (const auto& dec : d.decisions) out.push_back(d.engine->decision_json(dec));
-    if (d.store && d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, err, /*now=*/true)) {
-      error = failed(ErrorKind::State, std::move(err));
+    if (d.store && d.mode == Runtime::Commit::OnReturn && !d.wait_durable(lk, d.recorded, error, /*now=*/true))
       return false;
-    }
     decisions.insert(decisions.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
     return true;
   } catch (const std::exception& e) {
+    d.engine->stop(e.what());  // also a failure after the step (rendering): see Engine::stopped()
+    d.wake();
     error = failed(ErrorKind::Internal, e.what());
     return false;
   }
@@ -777,6 +801,7 @@ bool Runtime::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_
     d_->journal->profiles(text, csv, answers, ok);
     return ok;
   } catch (const std::exception& e) {
+    d_->wake();
     if (on_error) on_error(0, e.what());
     return false;
   }

@@ -504,9 +504,12 @@ int cmd_run(int argc, char** argv) {
     return run.pending_units() < o.commit_every || commit();
   };
   // A scheduled instant's parts (crm::Run::on_schedule_part) are written as they come without a
-  // state, and with one committed and written once 16 x `commit_every` lines wait (a commit
-  // costs an fsync): the run's memory does not grow with an instant's audience, and a restart
-  // after a kill mid-instant resumes after the last committed part.
+  // state, and with one committed and written once 16 x `commit_every` lines or 4 MiB of them
+  // wait (a commit costs an fsync): the run's memory does not grow with an instant's audience,
+  // and a restart after a kill mid-instant resumes after the last committed part. The bytes
+  // bound the buffer the lines wait in (it keeps its capacity): 65,536 lines of retail.crm were
+  // 13 MB (docs/performance.md §11, "Memory, session 13").
+  constexpr size_t kHeldPartBytes = size_t(4) << 20;
   run.on_schedule_part([&] {
     for (const auto& d : decisions) reported.append(d) += '\n';
     reported_lines += decisions.size();
@@ -517,7 +520,7 @@ int cmd_run(int argc, char** argv) {
       return;
     }
     if (kill_after && run.decided_units() >= kill_after) raise(SIGKILL);
-    if (o.state.empty() || reported_lines >= 16 * o.commit_every) commit();
+    if (o.state.empty() || reported_lines >= 16 * o.commit_every || reported.size() >= kHeldPartBytes) commit();
   });
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
   auto internal = [](const crm::Error& e) {

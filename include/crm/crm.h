@@ -60,7 +60,9 @@ typedef enum crm_status {
   CRM_ERR_INPUT = 4,            /* malformed data: an event or profile line, a late event, a .crmc,
                                    an explain request that cannot be answered */
   CRM_ERR_STATE = 5,            /* the ledger cannot be opened, written or committed */
-  CRM_ERR_INTERNAL = 6,         /* a failure inside crm (a bug, or memory exhausted) */
+  CRM_ERR_INTERNAL = 6,         /* a failure inside crm (a bug, or memory exhausted); one while a
+                                   runtime was fed or committed stops it: every later call that
+                                   feeds, commits or reloads it answers this (crm::ErrorKind) */
   CRM_ERR_UNSUPPORTED = 7       /* this build lacks what was asked for (the JIT, built without LLVM) */
 } crm_status;
 
@@ -243,6 +245,9 @@ CRM_API crm_status crm_runtime_load_profile(crm_runtime* runtime, const char* js
  * releases); there may be none. Free *out with
  * crm_decisions_free. CRM_ERR_INPUT: the line is malformed, late or out of order, and nothing
  * changed. CRM_ERR_STATE: the ledger failed; the runtime refuses further events.
+ * CRM_ERR_INTERNAL: crm itself failed (memory exhausted, a bug); if it happened while the event
+ * was applied, the runtime stops: every later call that feeds it or commits answers
+ * CRM_ERR_INTERNAL with the same message and nothing more is committed (crm::ErrorKind).
  * Thread-safe: any number of threads may feed one runtime; decisions are made one at a time,
  * so limits, stock and budgets hold exactly. */
 CRM_API crm_status crm_runtime_process_event(crm_runtime* runtime, const char* json, size_t size,
@@ -251,7 +256,8 @@ CRM_API crm_status crm_runtime_process_event(crm_runtime* runtime, const char* j
  * Thread-safe. */
 CRM_API crm_status crm_runtime_finish(crm_runtime* runtime, crm_decisions** out);
 /* Makes everything decided so far durable (manual_commit). CRM_ERR_STATE on failure; the
- * runtime then refuses events. Thread-safe. */
+ * runtime then refuses events. CRM_ERR_INTERNAL when the runtime stopped at an internal error
+ * (nothing is committed then). Thread-safe. */
 CRM_API crm_status crm_runtime_commit(crm_runtime* runtime);
 
 /* Hot reload (docs/semantics.md, "Hot reload"), as crm::Runtime::enable_reload and reload.

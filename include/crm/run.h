@@ -13,7 +13,8 @@
 // Errors (crm::Error, runtime.h): Input is the caller's data (a malformed, late or
 // out-of-order line; a bad profile; a bad state spec); State is the durable state failing
 // (the ledger cannot be written, committed, opened or is in use): stop, and do not act on
-// decisions after the last successful commit; Internal is a failure inside crm. Nothing throws.
+// decisions after the last successful commit; Internal is a failure inside crm (after one while
+// input was applied, the Run takes no more: runtime.h, ErrorKind). Nothing throws.
 //
 // Threads (set_threads, docs/scaling.md "Threads in one process"): a Run may decide on N worker
 // threads, each owning a share of the users; it is still driven from one thread.

@@ -43,7 +43,15 @@ const char* version();
 //             call the object cannot answer (no program). Fix the input; the object is usable.
 //   State     the durable state failed (the ledger cannot be written or committed). The runtime
 //             refuses further events; decisions not committed must not be acted on.
-//   Internal  a failure inside the library (a bug, or memory exhausted).
+//   Internal  a failure inside the library (a bug, or memory exhausted). One that happens while
+//             the runtime is fed (an event, a profile, a time step, a commit, or rendering
+//             their decisions) may leave its memory half-updated or decisions recorded but not
+//             handed on, so it stops: every later call that feeds
+//             it or commits answers Internal with the same reason, and nothing uncommitted is
+//             committed. A new Runtime or Run on the same ledger, given its input again
+//             from the start (profiles and events, as a restart of `crm run` is), resumes:
+//             what was committed is answered from the ledger, the rest is decided once. A
+//             failure caused by the input itself (a limit) recurs at the same event.
 enum class ErrorKind { None, Input, State, Internal };
 struct Error {
   ErrorKind kind = ErrorKind::None;
@@ -276,7 +284,10 @@ class Runtime {
   // not loaded. Call before loading profiles or processing events.
   bool set_partition(const Partition& partition, std::string& error);
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
+  // The Error overload says whose failure it is: State (the ledger), Internal (the engine
+  // stopped at an internal error; ErrorKind); the string one gives only the message.
   bool commit(std::string& error);
+  bool commit(Error& error);
 
   // Hot reload (docs/semantics.md, "Hot reload"). enable_reload keeps what the runtime is
   // given (profiles, events, clock moves) in a temporary file so that reload() can hand it to
@@ -296,8 +307,9 @@ class Runtime {
   // decided for instants already passed (a new `at`/`every` strategy's due runs), durable
   // when it returns (Commit::OnReturn). Errors: Input when refused (no enable_reload, an
   // invalid program, the identity rules, or an input line the new program reads differently):
-  // the running program goes on and nothing changed; State when the ledger failed. The
-  // runtime's state_notices() are the new program's after a reload.
+  // the running program goes on and nothing changed; State when the ledger failed; Internal
+  // when the runtime stopped at an internal error (ErrorKind: a stopped runtime is not
+  // reloaded). The runtime's state_notices() are the new program's after a reload.
   bool enable_reload(Error& error);
   bool reload(const CompiledProgram& program, std::vector<Decision>& decisions, Error& error,
               bool allow_program_change = false);

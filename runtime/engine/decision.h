@@ -80,6 +80,12 @@ struct Decision {
   int32_t rollout = -1;    // a user in no arm and not in control, decided after the roll-out: the winner they get
   std::string detail;      // a `rollout` record: its numbers, as JSON members (",\"metric\":...")
   std::string json;  // set when the decision is replayed from the ledger: reported as recorded
+  // Set by Recorder::record: the decision's text as recorded in the ledger is bytes
+  // [text_at, text_at + text_len) of that recorder's text buffer while the buffer is in epoch
+  // `text_epoch` (0: none). Epochs are unique in the process, so a decision given to another
+  // recorder, or kept past a reuse of the buffer, is rendered again (the same text).
+  uint64_t text_epoch = 0;
+  uint32_t text_at = 0, text_len = 0;
 };
 
 // Explain: one step of a decision, in the order the engine takes them (docs/semantics.md,

@@ -84,6 +84,38 @@ bool Engine::encode_field(const bytecode::Field& f, const JsonValueView& v, int6
   return decoder_.encode_field(f, v, out, err, present);
 }
 
+// Why the engine stops at an exception: see Engine::stopped() (engine.h).
+void Engine::check_running() const {
+  if (!stopped_.empty()) throw std::runtime_error(stopped_);
+}
+
+void Engine::stop_on_exception() noexcept {
+  if (!stopped_.empty()) return;  // the first reason stands (a nested entry point, or the refusal itself)
+  try {
+    const char* why = "an unknown exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    stop(why);
+  } catch (...) {
+  }
+}
+
+void Engine::stop(std::string_view why) noexcept {
+  if (!stopped_.empty()) return;
+  try {
+    stopped_ = fmt::format(
+        "the engine stopped after an internal error ({}): its state in memory may be half-updated, so it takes no more "
+        "input; a new run on the same ledger, given its input again from the start, resumes from what was committed",
+        why);
+  } catch (...) {
+    stopped_ = "internal error";  // out of memory for the message: 14 characters fit without allocating
+  }
+}
+
 bool Engine::parse_event(std::string_view line, Event& ev, std::string& err) { return decoder_.event(line, ev, err); }
 
 void Engine::keep_profile(ProfileRecord& rec) {
@@ -93,22 +125,34 @@ void Engine::keep_profile(ProfileRecord& rec) {
   std::copy(rec.present.begin(), rec.present.end(), u.present().begin());
 }
 
-bool Engine::load_profile_line(std::string_view line, std::string& err) {
+bool Engine::load_profile_line(std::string_view line, std::string& err) try {
+  check_running();
   ProfileRecord rec;
   if (!decoder_.profile_line(line, rec, err)) return false;
   keep_profile(rec);
   return true;
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
-bool Engine::load_profile_csv_header(const std::vector<support::CsvField>& header, std::string& err) {
+bool Engine::load_profile_csv_header(const std::vector<support::CsvField>& header, std::string& err) try {
+  check_running();
   return decoder_.csv_header(header, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
-bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, std::string& err) {
+bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, std::string& err) try {
+  check_running();
   ProfileRecord rec;
   if (!decoder_.csv_row(cells, rec, err)) return false;
   keep_profile(rec);
   return true;
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
@@ -192,18 +236,23 @@ bool Engine::record_unit(const state::Unit& unit, Recorder::UnitRecord* slot, st
   return recorder_.record(unit, slot, out, first, err);
 }
 
-bool Engine::observe(const Event& ev, std::string& err) {
+bool Engine::observe(const Event& ev, std::string& err) try {
+  check_running();
   User& u = users_.get(ev.user);
   if (!observe_event(u, ev, err)) return false;
   // History only: a redemption marks the grant used (no decisions are reported here).
   std::vector<Decision> ignored;
   redemptions_.redeem(u, ev.user, ev, ignored);
   return true;
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // ---- durable state -----------------------------------------------------------------------------
 
-bool Engine::attach(state::StateStore* store, std::string& err) {
+bool Engine::attach(state::StateStore* store, std::string& err) try {
+  check_running();
   if (recorder_.store() || recorder_.decided_units() > 0) {
     // Counters and grants of this engine would not be in the store's ledger.
     err = fmt::format("cannot attach state {}: attach state before processing any event", store->describe());
@@ -240,6 +289,9 @@ bool Engine::attach(state::StateStore* store, std::string& err) {
   // Users made before the ledger was attached (a profile loaded first) take their grants now.
   users_.adopt_restored();
   return true;
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // Rebuild what a grant stands for. Entries of strategies or resources the program no longer
@@ -375,15 +427,26 @@ int32_t Engine::action_of(uint32_t si, uint32_t ri, const std::string& channel, 
   return ai;
 }
 
-bool Engine::commit(std::string& err) { return recorder_.commit(err); }
+bool Engine::commit(std::string& err) try {
+  check_running();
+  return recorder_.commit(err);
+} catch (...) {
+  stop_on_exception();
+  throw;
+}
 
-bool Engine::record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& err) {
+bool Engine::record_decided(const state::Unit& unit, std::vector<Decision>& decisions, std::string& err) try {
+  check_running();
   return recorder_.record_decided(unit, decisions, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // ---- streaming ---------------------------------------------------------------------------------
 
-bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) {
+bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& err) try {
+  check_running();
   if (!owns(ev.user)) {
     ++stats_.skipped;
     ++stats_.skipped_by_reason["other partition"];
@@ -432,6 +495,9 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
   if (timers_.any()) cancel_timers(ev, out);
   decide_candidates(u, ev, out);
   return record_unit({state::UnitKind::Event, ev.id, ev.time}, slot, out, first, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // The event's candidates in priority order; when one of them has `value:`, those that match are
@@ -447,9 +513,9 @@ void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& 
     // Every candidate's clauses that no earlier decision can change, in one executor call
     // (one native call with the JIT); the rest are evaluated at their turn.
     rules_.prematch(u, ev, cands);
-    // Verdicts not taken are dropped however deciding ends, an exception included (std::bad_alloc;
-    // an embedder of crm::Runtime may go on after the internal error): the next event decided
-    // without a prematch of its own (through rank()) must never take them.
+    // Verdicts not taken are dropped however deciding ends, an exception included: the next event
+    // decided without a prematch of its own (through rank()) must never take them. (After an
+    // exception the engine stops, see stopped(); this keeps the rules' own state clean anyway.)
     struct DropVerdicts {
       DecisionRules& rules;
       ~DropVerdicts() { rules.clear_prematch(); }
@@ -764,7 +830,8 @@ void Engine::explain_value(User& copy, const std::string& id, const Event& ev, u
   rules_.deliver(copy, id, &ev, ev.time, si, t.decisions, &ranked[position]);
 }
 
-bool Engine::fire_schedules(int64_t upto, std::vector<Decision>& out, std::string& err) {
+bool Engine::fire_schedules(int64_t upto, std::vector<Decision>& out, std::string& err) try {
+  check_running();
   uint32_t best = 0;
   int64_t best_time = 0;
   for (;;) {
@@ -789,6 +856,9 @@ bool Engine::fire_schedules(int64_t upto, std::vector<Decision>& out, std::strin
     scheduler_.advance(best);
   }
   return true;
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // Parts are cut by a count of users in first-seen order, which a restart on the same input
@@ -823,6 +893,7 @@ bool Engine::run_schedule(uint32_t si, int64_t at, std::vector<Decision>& out, s
       if (!record_unit({state::UnitKind::Schedule, unit + '#' + std::to_string(i + 1)}, nullptr, out, first, err))
         return false;
       if (part_sink_) part_sink_(out);
+      check_running();  // the sink may commit, and a commit that threw stopped the engine
       first = out.size();
       in_part = 0;
     }
@@ -856,7 +927,8 @@ bool Engine::run_rollout(uint32_t si, std::vector<Decision>& out, std::string& e
 
 int64_t Engine::watermark() const { return order_.watermark(); }
 
-bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) {
+bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& err) try {
+  check_running();
   // Ids of events older than the dedup window are forgotten (a generation at a time).
   if (recorder_.store()) recorder_.prune(order_.watermark());
   if (order_.late(ev.time)) {
@@ -886,6 +958,9 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
   }
   order_.hold(ev);
   return release(order_.watermark(), out, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // Decides held events before `upto` and runs the scheduled instants among them, in time order;
@@ -900,17 +975,31 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
   return true;
 }
 
-bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) {
+bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) try {
+  check_running();
   if (!order_.move_to(t, err)) return false;
   if (!release(order_.watermark(), out, err)) return false;
   return fire_schedules(order_.watermark(), out, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
-bool Engine::finish(std::vector<Decision>& out, std::string& err) { return finish_at(last_time_, out, err); }
+bool Engine::finish(std::vector<Decision>& out, std::string& err) try {
+  check_running();
+  return finish_at(last_time_, out, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
+}
 
-bool Engine::finish_at(int64_t upto, std::vector<Decision>& out, std::string& err) {
+bool Engine::finish_at(int64_t upto, std::vector<Decision>& out, std::string& err) try {
+  check_running();
   if (!release(INT64_MAX, out, err)) return false;
   return upto == INT64_MIN || fire_schedules(upto, out, err);
+} catch (...) {
+  stop_on_exception();
+  throw;
 }
 
 // ---- batch -------------------------------------------------------------------------------------

@@ -109,6 +109,19 @@ class Engine {
   // The first store failure (an append or a commit that failed): the run must stop, and
   // decisions not yet committed must not be reported.
   const std::string& store_error() const { return recorder_.store_error(); }
+  // An exception out of a call that changes state (a host failure: out of memory, a limit of
+  // the string pool, a fault in a host function of JIT code) can leave memory half-updated: the
+  // event in the user's history without its decisions, counters taken without a record, so a
+  // retried event would be applied twice. The engine therefore stops at the first one: from
+  // then on every call that changes state or commits (the profile loads, observe, attach,
+  // commit, record_decided, process, submit, fire_schedules, advance_to, finish, finish_at)
+  // throws std::runtime_error with stopped() (the API turns it into ErrorKind::Internal), so
+  // nothing half-done is decided on or committed; a new engine on the same ledger resumes from
+  // what was committed. Empty while the engine runs. Reads (explain, evaluate, audience) stay.
+  const std::string& stopped() const { return stopped_; }
+  // Stops the engine for a failure its caller met outside it (rendering the step's decisions):
+  // as an exception inside would. The first reason stands.
+  void stop(std::string_view why) noexcept;
   size_t pending_units() const { return recorder_.pending_units(); }
   size_t decided_units() const { return recorder_.decided_units(); }  // units decided (not replayed) in this run
   // The JSON of every decision recorded from now on is also appended to `sink` (null: stop).
@@ -331,6 +344,11 @@ class Engine {
   std::map<std::pair<std::string, uint32_t>, TimerFate> fates_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds
   int64_t last_time_ = INT64_MIN;
+  std::string stopped_;  // stopped(): why the engine takes no more input
+  // Every state-changing entry point is a function-try-block: check_running() first, and on an
+  // exception stop_on_exception() (keeps the first reason) before it propagates.
+  void check_running() const;
+  void stop_on_exception() noexcept;
   // Ledger rebuild (attach): name lookups, and held messages not yet released.
   std::unordered_map<std::string, uint32_t> strategy_of_, resource_of_;
   std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, int64_t> restored_held_;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 #include "runtime/engine/program_identity.h"
 #include "runtime/engine/user_state.h"
 #include "support/civil_time.h"
@@ -349,14 +351,29 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
                          std::string& err) {
   ++decided_units_;
   if (!store_) return true;  // nothing to remember without a store (see process())
-  std::vector<state::LedgerEntry> entries;
-  entries.reserve(out.size() - first);
+  // The ledger keeps the text as reported; the caller reports the same text (no second render).
+  // First every text (the buffer may move while it grows), then the rows that view them.
+  if (text_.size() >= kTextReuse || epoch_ == 0) {
+    static std::atomic<uint64_t> epochs{0};
+    epoch_ = epochs.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (text_.capacity() > 4 * kTextReuse) std::string().swap(text_);  // after a unit of very many decisions
+    text_.clear();
+  }
   for (size_t i = first; i < out.size(); ++i) {
-    // The ledger keeps the text as reported; the caller reports the same text (no second render).
-    out[i].json = decision_json(out[i]);
+    Decision& d = out[i];
+    // Given with its text (record_decided of a replayed decision), or recorded before and still
+    // in the buffer: the text stays what it was, as a decision's `json` did.
+    if (!d.json.empty() || !recorded_text(d).empty()) continue;
+    const size_t at = text_.size();
+    append_decision_json(text_, d);
+    d.text_epoch = epoch_;
+    d.text_at = static_cast<uint32_t>(at);
+    d.text_len = static_cast<uint32_t>(text_.size() - at);
+  }
+  rows_.clear();
+  for (size_t i = first; i < out.size(); ++i) {
     const Decision& d = out[i];
-    state::LedgerEntry e;
-    e.kind = unit.kind;
+    state::LedgerRow& e = rows_.emplace_back();
     e.unit = unit.id;
     e.user = d.user;
     e.outcome = outcome_name(d.outcome);
@@ -370,7 +387,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
       if (!s.actions.empty() && d.action >= 0) {
         const auto& a = s.actions[d.action];
         e.resource = p_.resources[a.resource].name;
-        e.channel = a.channel >= 0 ? p_.channels[a.channel] : "";
+        if (a.channel >= 0) e.channel = p_.channels[a.channel];
         e.code = a.code;
       }
     }
@@ -378,15 +395,14 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     e.sales = d.sales;
     e.at = d.at;
     e.granted_at = d.granted_at;
-    e.json = d.json;
+    e.json = d.json.empty() ? recorded_text(d) : std::string_view(d.json);
     e.timer = d.outcome == Outcome::Pending ? d.timer : d.trigger;
-    entries.push_back(std::move(e));
   }
   ++pending_units_;
   if (!ok(err)) return false;
   int64_t first_seq = 0;
-  const size_t rows = entries.size();
-  if (store_->append_owned(unit, std::move(entries), first_seq, err)) {
+  const size_t rows = rows_.size();
+  if (store_->append_rows(unit, rows_.data(), rows, first_seq, err)) {
     UnitRecord r{first_seq, static_cast<uint32_t>(rows), true, true};
     if (slot) *slot = r;
     else if (unit.kind != state::UnitKind::Event) {
@@ -404,7 +420,8 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
       }
       generation(t).insert_or_assign(unit.id, r);
     }
-    if (fresh_) for (size_t i = first; i < out.size(); ++i) fresh_->push_back(out[i].json);
+    if (fresh_)
+      for (size_t i = first; i < out.size(); ++i) fresh_->emplace_back(out[i].json.empty() ? recorded_text(out[i]) : out[i].json);
     return true;
   }
   store_error_ = err;
@@ -413,6 +430,7 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
 
 std::string Recorder::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
+  if (std::string_view t = recorded_text(d); !t.empty()) return std::string(t);
   std::string out;
   out.reserve(256);
   append_decision_json(out, d);
@@ -424,6 +442,10 @@ std::string Recorder::decision_json(const Decision& d) const {
 void Recorder::append_decision_json(std::string& out, const Decision& d) const {
   if (!d.json.empty()) {
     out += d.json;
+    return;
+  }
+  if (std::string_view t = recorded_text(d); !t.empty()) {
+    out += t;
     return;
   }
   bool has_strategy = d.strategy != kNoStrategy;

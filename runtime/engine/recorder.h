@@ -100,7 +100,12 @@ class Recorder {
     auto it = several_[size_t(kind)].find(unit);
     return it == several_[size_t(kind)].end() ? 1 : it->second.size();
   }
-  // Records a freshly decided unit (decisions out[first..]) in the store; sets each one's JSON.
+  // Records a freshly decided unit (decisions out[first..]) in the store. Each decision's JSON
+  // is rendered once, into the recorder's text buffer (Decision::text_epoch, text_at, text_len
+  // say where), and the store is given rows of views (state::LedgerRow): the program's names,
+  // the decisions' strings and that buffer, valid for the store's append_rows call; nothing is
+  // allocated per decision once the buffers have grown. decision_json / append_decision_json
+  // then give the recorded text while the buffer keeps it (see kTextReuse), else render it again.
   // `slot`: the unit's entry when the caller already has it.
   bool record(const state::Unit& unit, UnitRecord* slot, std::vector<Decision>& out, size_t first, std::string& error);
   // Records decisions made outside the engine (Engine::record_decided).
@@ -171,6 +176,16 @@ class Recorder {
   std::vector<state::LedgerEntry> replay_;
   std::vector<std::string>* fresh_ = nullptr;
   bool quiet_ = false;
+  // The rendered decisions of the units recorded lately, and the epoch that names its content.
+  // record() starts a new epoch (emptying it, and every decision that points into it renders
+  // again) once it holds kTextReuse bytes, so it stays small and warm, whatever the caller keeps.
+  static constexpr size_t kTextReuse = 64 * 1024;
+  std::string text_;
+  uint64_t epoch_ = 0;
+  std::vector<state::LedgerRow> rows_;  // record(): the unit's rows, reused
+  std::string_view recorded_text(const Decision& d) const {
+    return d.text_epoch && d.text_epoch == epoch_ ? std::string_view(text_).substr(d.text_at, d.text_len) : std::string_view();
+  }
 };
 
 }  // namespace crm::engine

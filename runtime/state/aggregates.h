@@ -37,10 +37,14 @@ struct Entry {
 };
 
 // The entries of a time window or of the last N events, oldest first: a ring buffer in one
-// allocation that grows by doubling (from 2 entries) and holds nothing while empty (it frees its
-// block when the last entry leaves). 16 bytes, where a std::deque took 80 plus the map and the
-// 512-byte node libstdc++ allocates even when empty. T is trivially copyable. At most 2^27
-// entries (134M) of one user in one window: more is std::bad_alloc.
+// allocation that grows by about doubling and holds nothing while empty (it frees its block when
+// the last entry leaves). 16 bytes, where a std::deque took 80 plus the map and the 512-byte
+// node libstdc++ allocates even when empty. T is trivially copyable. Capacities are 2^k + 1
+// (3, 5, 9, 17, ...), not powers of two: glibc's malloc hands out chunks of 16n bytes of which
+// 16n - 8 are usable, and 2^k + 1 entries of 8 or 24 bytes fill them exactly, where 2^k entries
+// left 8 bytes of each chunk unused and a ring of 3 or 5 event times took the chunk of 4 or 8
+// (docs/performance.md §11, "Memory, session 13"). At most 2^27 + 1 entries (134M) of one user
+// in one window: more is std::bad_alloc.
 template <typename T>
 class Ring {
  public:
@@ -51,7 +55,7 @@ class Ring {
     release();
     if (o.size_) {
       grow_to(o.size_);
-      for (uint32_t i = 0; i < o.size_; ++i) data_[i] = o[i];
+      for (size_t i = 0; i < size_t(o.size_); ++i) data_[i] = o[i];
       size_ = o.size_;
     }
     return *this;
@@ -70,33 +74,38 @@ class Ring {
   ~Ring() { std::free(data_); }
 
   bool empty() const { return size_ == 0; }
-  size_t size() const { return size_; }
-  size_t capacity() const { return data_ ? size_t(1) << shift_ : 0; }
-  const T& operator[](size_t i) const { return data_[(head_ + i) & mask()]; }
+  size_t size() const { return size_t(size_); }
+  size_t capacity() const { return data_ ? cap() : 0; }
+  const T& operator[](size_t i) const { return data_[at(i)]; }
   const T& front() const { return data_[head_]; }
-  const T& back() const { return (*this)[size_ - 1]; }
+  const T& back() const { return (*this)[size() - 1]; }
   void push_back(const T& e) {
-    if (size_ == capacity()) grow_to(size_ + 1);
-    data_[(head_ + size_) & mask()] = e;
+    if (size() == capacity()) grow_to(size() + 1);
+    data_[at(size())] = e;
     ++size_;
   }
   void pop_front() {
-    head_ = (head_ + 1) & mask();
+    head_ = size_t(head_) + 1 == cap() ? 0 : head_ + 1;
     if (--size_ == 0) release();
   }
 
  private:
   static constexpr uint32_t kMaxShift = 27;
-  uint32_t mask() const { return (uint32_t(1) << shift_) - 1; }
-  // A power of two of at least `want` (and twice the current capacity); the live entries move to
-  // the front of the new block.
+  size_t cap() const { return (size_t(1) << shift_) + 1; }
+  // The block index of entry i (i <= size_ <= cap(), head_ < cap()).
+  size_t at(size_t i) const {
+    const size_t j = size_t(head_) + i, c = cap();
+    return j < c ? j : j - c;
+  }
+  // A capacity 2^k + 1 of at least `want` (and about twice the current one); the live entries
+  // move to the front of the new block.
   void grow_to(size_t want) {
-    uint32_t shift = data_ ? shift_ + 1 : 1;
-    while ((size_t(1) << shift) < want) ++shift;
+    uint32_t shift = data_ ? uint32_t(shift_) + 1 : 1;
+    while ((size_t(1) << shift) + 1 < want) ++shift;
     if (shift > kMaxShift) throw std::bad_alloc();
-    auto* d = static_cast<T*>(std::malloc(sizeof(T) << shift));
+    auto* d = static_cast<T*>(std::malloc(sizeof(T) * ((size_t(1) << shift) + 1)));
     if (!d) throw std::bad_alloc();
-    for (uint32_t i = 0; i < size_; ++i) d[i] = (*this)[i];
+    for (size_t i = 0; i < size_t(size_); ++i) d[i] = (*this)[i];
     std::free(data_);
     data_ = d, head_ = 0, shift_ = shift;
   }
@@ -106,9 +115,9 @@ class Ring {
   }
 
   T* data_ = nullptr;
-  uint32_t size_ = 0;
-  uint32_t head_ : 27 = 0;   // index of the oldest entry
-  uint32_t shift_ : 5 = 0;   // capacity 2^shift_ while data_ is set
+  uint64_t size_ : 28 = 0;  // at most 2^27 + 1
+  uint64_t head_ : 28 = 0;  // index of the oldest entry, below the capacity
+  uint64_t shift_ : 5 = 0;  // capacity 2^shift_ + 1 while data_ is set
 };
 static_assert(sizeof(Ring<Entry>) == 16);
 

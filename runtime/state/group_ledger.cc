@@ -65,21 +65,86 @@ void GroupLedger::forget_loaded() {
   std::vector<Unit>().swap(loaded_units_);
 }
 
-std::vector<GroupLedger::Pending> GroupLedger::take() {
-  std::vector<Pending> out;
-  for (auto& w : workers_) {
-    if (out.empty()) out.swap(w->pending_);
-    else {
-      out.insert(out.end(), std::make_move_iterator(w->pending_.begin()), std::make_move_iterator(w->pending_.end()));
-      w->pending_.clear();
-    }
+void GroupLedger::PendingUnits::add(const Unit& unit, const LedgerRow* rows, size_t count, int64_t first) {
+  // All or nothing: a unit is listed only once its rows are all here (an allocation that throws
+  // midway leaves the rows and bytes as they were, and no unit naming rows that are missing).
+  const size_t row_mark = rows_.size(), byte_mark = bytes_.size();
+  try {
+    add_rows(rows, count);
+    units_.push_back({unit, first, row_mark, count});
+  } catch (...) {
+    rows_.resize(row_mark);
+    bytes_.resize(byte_mark);
+    throw;
   }
-  return out;
+}
+
+void GroupLedger::PendingUnits::add_rows(const LedgerRow* rows, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const LedgerRow& r = rows[i];
+    const std::string_view texts[kTexts] = {r.unit, r.user,  r.strategy, r.outcome, r.reason, r.resource, r.channel,
+                                            r.code, r.json, r.timer,    r.pool,    r.arm,    r.rollout};
+    Packed& p = rows_.emplace_back();
+    p.start = bytes_.size();
+    for (size_t k = 0; k < kTexts; ++k) {
+      bytes_.append(texts[k]);
+      p.end[k] = bytes_.size();
+    }
+    p.amount = r.amount;
+    p.sales = r.sales;
+    p.at = r.at;
+    p.granted_at = r.granted_at;
+  }
+}
+
+void GroupLedger::PendingUnits::clear() {
+  units_.clear();
+  rows_.clear();
+  bytes_.clear();
+}
+
+LedgerRow GroupLedger::PendingUnits::row(size_t i) const {
+  const Packed& p = rows_[i];
+  std::string_view texts[kTexts];
+  for (size_t k = 0, at = p.start; k < kTexts; at = p.end[k++]) texts[k] = std::string_view(bytes_).substr(at, p.end[k] - at);
+  LedgerRow r;
+  r.unit = texts[0];
+  r.user = texts[1];
+  r.strategy = texts[2];
+  r.outcome = texts[3];
+  r.reason = texts[4];
+  r.resource = texts[5];
+  r.channel = texts[6];
+  r.code = texts[7];
+  r.json = texts[8];
+  r.timer = texts[9];
+  r.pool = texts[10];
+  r.arm = texts[11];
+  r.rollout = texts[12];
+  r.amount = p.amount;
+  r.sales = p.sales;
+  r.at = p.at;
+  r.granted_at = p.granted_at;
+  return r;
+}
+
+size_t GroupLedger::Units::size() const {
+  size_t n = 0;
+  for (const auto& w : workers) n += w.units().size();
+  return n;
+}
+
+void GroupLedger::take(Units& into) {
+  into.workers.resize(std::max(into.workers.size(), workers_.size()));
+  for (size_t i = 0; i < into.workers.size(); ++i) {
+    into.workers[i].clear();
+    if (i < workers_.size()) std::swap(into.workers[i], workers_[i]->pending_);
+  }
 }
 
 size_t GroupLedger::pending() const {
   size_t n = 0;
-  for (const auto& w : workers_) n += w->pending_.size();
+  for (const auto& w : workers_) n += w->pending_.units().size();
   return n;
 }
 
@@ -88,33 +153,47 @@ std::string GroupLedger::error() const {
   return error_;
 }
 
-bool GroupLedger::write(std::vector<Pending>& group, std::string& error) {
-  // Ledger order: by the positions the workers were given (units without rows anywhere).
-  std::stable_sort(group.begin(), group.end(), [](const Pending& a, const Pending& b) { return a.first < b.first; });
+bool GroupLedger::write(const Units& group, std::string& error) {
   std::unique_lock lk(mu_);
-  if (!error_.empty()) {
-    error = error_;
-    return false;
-  }
   int64_t upto = written_upto_;
   bool ok = true;
-  for (auto& p : group) {
-    int64_t first = 0;
-    if (!store_.append(p.unit, p.entries, first, error)) {
-      ok = false;
-      break;
+  try {
+    // Ledger order: by the positions the workers were given (units without rows anywhere; ties
+    // in the order of the workers, then of their appends).
+    order_.clear();
+    for (const auto& w : group.workers)
+      for (const auto& u : w.units()) order_.push_back({&w, &u});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [](const auto& a, const auto& b) { return a.second->first < b.second->first; });
+    if (!error_.empty()) {
+      error = error_;
+      return false;
     }
-    if (!p.entries.empty()) {
-      if (first != p.first) {
-        error = fmt::format("state {}: the ledger put the decisions of unit {} at position {}, not {} as numbered",
-                            store_.describe(), p.unit.id, first, p.first);
+    for (const auto& [owner, p] : order_) {
+      const PendingUnits& w = *owner;  // the buffer that holds the unit's rows
+      rows_.clear();
+      for (size_t i = 0; i < p->row_count; ++i) rows_.push_back(w.row(p->row_begin + i));
+      int64_t first = 0;
+      if (!store_.append_rows(p->unit, rows_.data(), rows_.size(), first, error)) {
         ok = false;
         break;
       }
-      upto = std::max(upto, p.first + int64_t(p.entries.size()));
+      if (p->row_count) {
+        if (first != p->first) {
+          error = fmt::format("state {}: the ledger put the decisions of unit {} at position {}, not {} as numbered",
+                              store_.describe(), p->unit.id, first, p->first);
+          ok = false;
+          break;
+        }
+        upto = std::max(upto, p->first + int64_t(p->row_count));
+      }
     }
+    if (ok) ok = store_.commit(error);
+  } catch (const std::exception& e) {
+    // A worker waiting in read() for these units must hear of it rather than wait for good.
+    error = std::string("internal error: ") + e.what();
+    ok = false;
   }
-  if (ok) ok = store_.commit(error);
   if (!ok) {
     error_ = error.empty() ? "commit failed" : error;
   } else {
@@ -153,24 +232,28 @@ bool WorkerLedger::begin_program(const ProgramIdentity& program, std::string& er
 }
 
 bool WorkerLedger::append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
-  return append_owned(unit, std::vector<LedgerEntry>(entries), first_seq, error);
+  rows_.clear();
+  for (const auto& e : entries) rows_.push_back(row_of(e));
+  return append_rows(unit, rows_.data(), rows_.size(), first_seq, error);
 }
 
-bool WorkerLedger::append_owned(const Unit& unit, std::vector<LedgerEntry>&& entries, int64_t& first_seq, std::string&) {
-  first_seq = g_.next_.fetch_add(int64_t(entries.size()));
-  GroupLedger::Pending p{unit, std::move(entries), first_seq};
-  for (size_t i = 0; i < p.entries.size(); ++i) p.entries[i].seq = first_seq + int64_t(i);
-  pending_.push_back(std::move(p));
+bool WorkerLedger::append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq, std::string&) {
+  first_seq = g_.next_.fetch_add(int64_t(count));
+  pending_.add(unit, rows, count, first_seq);
   return true;
 }
 
 bool WorkerLedger::read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) {
   // This worker's own units not yet taken are here (in position order).
-  auto it = std::lower_bound(pending_.begin(), pending_.end(), first,
-                             [](const GroupLedger::Pending& p, int64_t f) { return p.first < f; });
-  for (; it != pending_.end() && it->first == first; ++it)
-    if (it->entries.size() == count) {
-      out.insert(out.end(), it->entries.begin(), it->entries.end());
+  const auto& units = pending_.units();
+  auto it = std::lower_bound(units.begin(), units.end(), first,
+                             [](const GroupLedger::PendingUnits::UnitAt& p, int64_t f) { return p.first < f; });
+  for (; it != units.end() && it->first == first; ++it)
+    if (it->row_count == count) {
+      for (size_t i = 0; i < count; ++i) {
+        out.push_back(entry_of(pending_.row(it->row_begin + i), it->unit.kind));
+        out.back().seq = first + int64_t(i);
+      }
       return true;
     }
   return g_.read(first, count, out, error);

@@ -922,6 +922,9 @@ class SharedStore : public StateStore {
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) override {
     return ledger_->append(unit, entries, first_seq, error);
   }
+  bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq, std::string& error) override {
+    return ledger_->append_rows(unit, rows, count, first_seq, error);
+  }
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     return ledger_->read(first, count, out, error);
   }

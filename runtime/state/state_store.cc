@@ -19,6 +19,59 @@
 
 namespace crm::state {
 
+LedgerRow row_of(const LedgerEntry& e) {
+  LedgerRow r;
+  r.unit = e.unit;
+  r.user = e.user;
+  r.strategy = e.strategy;
+  r.outcome = e.outcome;
+  r.reason = e.reason;
+  r.resource = e.resource;
+  r.channel = e.channel;
+  r.code = e.code;
+  r.amount = e.amount;
+  r.sales = e.sales;
+  r.at = e.at;
+  r.granted_at = e.granted_at;
+  r.json = e.json;
+  r.timer = e.timer;
+  r.pool = e.pool;
+  r.arm = e.arm;
+  r.rollout = e.rollout;
+  return r;
+}
+
+LedgerEntry entry_of(const LedgerRow& r, UnitKind kind) {
+  LedgerEntry e;
+  e.kind = kind;
+  e.unit = r.unit;
+  e.user = r.user;
+  e.strategy = r.strategy;
+  e.outcome = r.outcome;
+  e.reason = r.reason;
+  e.resource = r.resource;
+  e.channel = r.channel;
+  e.code = r.code;
+  e.amount = r.amount;
+  e.sales = r.sales;
+  e.at = r.at;
+  e.granted_at = r.granted_at;
+  e.json = r.json;
+  e.timer = r.timer;
+  e.pool = r.pool;
+  e.arm = r.arm;
+  e.rollout = r.rollout;
+  return e;
+}
+
+bool StateStore::append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq,
+                             std::string& error) {
+  std::vector<LedgerEntry> entries;
+  entries.reserve(count);
+  for (size_t i = 0; i < count; ++i) entries.push_back(entry_of(rows[i], unit.kind));
+  return append(unit, entries, first_seq, error);
+}
+
 const char* quota_reason(QuotaCheck c) {
   switch (c) {
     case QuotaCheck::Fits: return "";
@@ -611,13 +664,21 @@ class SqliteStore : public StateStore {
 
   Quotas& quotas() override { return quotas_; }
 
+  // Entries are bound through rows that view them (one binding path for both entry points).
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
               std::string& error) override {
+    rows_.clear();
+    for (const auto& e : entries) rows_.push_back(row_of(e));
+    return append_rows(unit, rows_.data(), rows_.size(), first_seq, error);
+  }
+
+  bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq,
+                   std::string& error) override {
     if (!failed_.empty()) {
       error = failed_;
       return false;
     }
-    if (!write(unit, entries, first_seq, error)) {
+    if (!write(unit, rows, count, first_seq, error)) {
       // SQLite may have rolled the whole group back (SQLITE_FULL does): nothing of it is on
       // disk, and this store accepts no more work, so no later commit can claim otherwise.
       failed_ = error;
@@ -626,17 +687,21 @@ class SqliteStore : public StateStore {
     return true;
   }
 
-  bool write(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) {
+  bool write(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq, std::string& error) {
     if (!in_tx_) {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
     }
-    // SQLITE_STATIC: the strings outlive the statement's step, so SQLite need not copy them.
-    for (const auto& e : entries) {
+    // SQLITE_STATIC: the texts outlive the statement's step (the caller keeps them valid for
+    // the call: LedgerRow), so SQLite need not copy them. Nothing reads a binding after the
+    // step: every parameter is bound again before the next one.
+    for (size_t k = 0; k < count; ++k) {
+      const LedgerRow& e = rows[k];
       sqlite3_reset(entry_stmt_);
-      auto bind = [&](int i, const std::string& v, bool nullable) {
+      auto bind = [&](int i, std::string_view v, bool nullable) {
+        // A view of nothing (data() null) is still text: '' is not NULL in a NOT NULL column.
         if (nullable && v.empty()) sqlite3_bind_null(entry_stmt_, i);
-        else sqlite3_bind_text(entry_stmt_, i, v.data(), int(v.size()), SQLITE_STATIC);
+        else sqlite3_bind_text(entry_stmt_, i, v.empty() ? "" : v.data(), int(v.size()), SQLITE_STATIC);
       };
       bind(1, e.unit, false);
       bind(2, e.user, false);
@@ -658,10 +723,10 @@ class SqliteStore : public StateStore {
       bind(17, e.arm, true);
       bind(18, e.rollout, true);
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
-      if (&e == &entries.front()) first_seq = sqlite3_last_insert_rowid(db_);
+      if (k == 0) first_seq = sqlite3_last_insert_rowid(db_);
     }
     // A unit without decisions starts where the next one's decisions will.
-    if (entries.empty()) first_seq = next_seq_;
+    if (count == 0) first_seq = next_seq_;
     else next_seq_ = sqlite3_last_insert_rowid(db_) + 1;
     // Unit rows go in kUnitsPerInsert at a time (one statement step for many rows); the rest
     // before the group commits, in the same transaction.
@@ -803,6 +868,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* unit_stmt_ = nullptr;
   sqlite3_stmt* units_stmt_ = nullptr;
   std::vector<Unit> units_;  // completed units of the open group not yet written
+  std::vector<LedgerRow> rows_;  // append(): views of the entries being bound
   sqlite3_stmt* entry_stmt_ = nullptr;
   sqlite3_stmt* read_stmt_ = nullptr;
   bool in_tx_ = false;

@@ -75,6 +75,22 @@ struct LedgerEntry {
   std::string rollout;
 };
 
+// One decision row as the engine appends it (StateStore::append_rows): the same columns as
+// LedgerEntry without its `seq` and `kind` (the unit's), each text a view (`unit`: the unit's id). Lifetime: the views
+// need only be valid for the length of the append_rows call that is given them; a store that
+// keeps a row past that call copies its texts (WorkerLedger packs them into one buffer per
+// worker). The recorder's views point at the program's names (strategy, resource, channel,
+// code, pool, arm), static tables (outcome, reason), the decision's own strings (user, timer)
+// and its buffer of rendered decisions (json), none of which changes during the call.
+struct LedgerRow {
+  std::string_view unit, user, strategy, outcome, reason, resource, channel, code;
+  int64_t amount = 0, sales = 0, at = 0, granted_at = 0;
+  std::string_view json, timer, pool, arm, rollout;
+};
+// A row viewing an entry's strings (valid while `e` is unchanged), and an entry copying a row's.
+LedgerRow row_of(const LedgerEntry& e);
+LedgerEntry entry_of(const LedgerRow& r, UnitKind kind);
+
 // What one strategy has used so far, campaign-wide.
 struct Quota {
   int64_t deliveries = 0;  // counted against `stock`
@@ -191,12 +207,12 @@ class StateStore {
   // position of the first decision (a unit's decisions are consecutive).
   virtual bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq,
                       std::string& error) = 0;
-  // The same for a caller that no longer needs `entries` (the engine's recorder): a store that
-  // keeps them for later (the threads' WorkerLedger) takes them without a copy.
-  virtual bool append_owned(const Unit& unit, std::vector<LedgerEntry>&& entries, int64_t& first_seq,
-                            std::string& error) {
-    return append(unit, entries, first_seq, error);
-  }
+  // The same for rows of views (the engine's recorder: nothing allocated per decision). The
+  // views are read during the call only (see LedgerRow). The default copies them into entries
+  // and calls append(); SqliteStore binds them as they are, WorkerLedger packs them into its
+  // buffer, the shared store hands them to its ledger.
+  virtual bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq,
+                           std::string& error);
   // `count` decisions from position `first`, committed or in the current group: how a unit's
   // decisions are repeated, so the engine need not keep them in memory.
   virtual bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) = 0;

@@ -3,6 +3,7 @@
 // against a direct computation over the events the window holds.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <random>
 #include <vector>
 
@@ -31,7 +32,7 @@ TEST(Ring, EmptyHoldsNoBlockAndTheLastPopFreesIt) {
   EXPECT_TRUE(r.empty());
   EXPECT_EQ(r.capacity(), 0u);
   r.push_back(1);
-  EXPECT_EQ(r.capacity(), 2u);
+  EXPECT_EQ(r.capacity(), 3u);
   r.pop_front();
   EXPECT_TRUE(r.empty());
   EXPECT_EQ(r.capacity(), 0u);  // an emptied window costs nothing again
@@ -39,28 +40,74 @@ TEST(Ring, EmptyHoldsNoBlockAndTheLastPopFreesIt) {
   EXPECT_EQ(contents(r), std::vector<int64_t>({2}));
 }
 
-TEST(Ring, GrowsByDoublingWhileWrappedAndKeepsTheOrder) {
+// Capacities 2^k + 1 (3, 5, 9, 17): the ring wraps at a capacity that is not a power of two.
+TEST(Ring, GrowsThroughCapacitiesOfTwoToTheKPlusOneWhileWrappedAndKeepsTheOrder) {
   Ring<int64_t> r;
   r.push_back(1);
   r.push_back(2);
-  r.pop_front();   // head 1
-  r.push_back(3);  // wraps to slot 0: [2, 3] in a full block of 2
-  EXPECT_EQ(r.capacity(), 2u);
-  EXPECT_EQ(r.front(), 2);
-  EXPECT_EQ(r.back(), 3);
-  r.push_back(4);  // grows from a wrapped block
-  EXPECT_EQ(r.capacity(), 4u);
-  EXPECT_EQ(contents(r), std::vector<int64_t>({2, 3, 4}));
-  for (int64_t i = 5; i <= 9; ++i) r.push_back(i);
-  EXPECT_EQ(r.capacity(), 8u);
-  EXPECT_EQ(contents(r), std::vector<int64_t>({2, 3, 4, 5, 6, 7, 8, 9}));
-  // Wrap around many times at a steady size: the capacity stays.
-  for (int64_t i = 10; i < 1000; ++i) {
+  r.push_back(3);
+  r.pop_front();
+  r.pop_front();   // head 2
+  r.push_back(4);  // wraps to slot 0
+  r.push_back(5);  // slot 1: [3, 4, 5] in a full block of 3
+  EXPECT_EQ(r.capacity(), 3u);
+  EXPECT_EQ(r.front(), 3);
+  EXPECT_EQ(r.back(), 5);
+  EXPECT_EQ(contents(r), std::vector<int64_t>({3, 4, 5}));
+  r.push_back(6);  // grows from a wrapped block
+  EXPECT_EQ(r.capacity(), 5u);
+  EXPECT_EQ(contents(r), std::vector<int64_t>({3, 4, 5, 6}));
+  for (int64_t i = 7; i <= 11; ++i) r.push_back(i);
+  EXPECT_EQ(r.capacity(), 9u);
+  EXPECT_EQ(contents(r), std::vector<int64_t>({3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  // Wrap around many times at a steady size: the capacity stays, the order holds at every step.
+  for (int64_t i = 12; i < 1000; ++i) {
     r.pop_front();
     r.push_back(i);
+    ASSERT_EQ(r.front(), i - 8);
+    ASSERT_EQ(r.back(), i);
+    ASSERT_EQ(r[4], i - 4);
   }
-  EXPECT_EQ(r.capacity(), 8u);
-  EXPECT_EQ(contents(r), std::vector<int64_t>({992, 993, 994, 995, 996, 997, 998, 999}));
+  EXPECT_EQ(r.capacity(), 9u);
+  EXPECT_EQ(contents(r), std::vector<int64_t>({991, 992, 993, 994, 995, 996, 997, 998, 999}));
+  r.push_back(1000);
+  EXPECT_EQ(r.capacity(), 17u);
+  EXPECT_EQ(r.front(), 991);
+  EXPECT_EQ(r.back(), 1000);
+}
+
+// Against a std::deque over random pushes and pops (sizes up to a few hundred, so the ring
+// wraps at every capacity on the way and is emptied and made again).
+TEST(Ring, AgreesWithADequeOverRandomPushesAndPops) {
+  std::mt19937 rng(13);
+  Ring<Entry> r;
+  std::deque<Entry> want;
+  for (int step = 0; step < 200000; ++step) {
+    const bool push = want.empty() || rng() % 100 < (step / 20000 % 2 ? 45u : 55u);
+    if (push) {
+      const Entry e{int64_t(step), int64_t(rng()), bool(rng() % 2)};
+      r.push_back(e);
+      want.push_back(e);
+    } else {
+      r.pop_front();
+      want.pop_front();
+    }
+    ASSERT_EQ(r.size(), want.size());
+    if (!want.empty()) {
+      ASSERT_EQ(r.front().time, want.front().time);
+      ASSERT_EQ(r.back().time, want.back().time);
+      const size_t i = rng() % want.size();
+      ASSERT_EQ(r[i].time, want[i].time);
+      ASSERT_EQ(r[i].value, want[i].value);
+      ASSERT_EQ(r[i].has, want[i].has);
+      // The capacity is 2^k + 1, at least the size.
+      const size_t c = r.capacity();
+      ASSERT_GE(c, want.size());
+      ASSERT_EQ((c - 1) & (c - 2), 0u) << c;
+    } else {
+      ASSERT_EQ(r.capacity(), 0u);
+    }
+  }
 }
 
 TEST(Ring, CopiesAndMovesAreIndependent) {

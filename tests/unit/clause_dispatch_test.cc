@@ -4,7 +4,10 @@
 // circuits and strategies whose outcome depends on an earlier one's decision included.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <memory>
 #include <random>
@@ -16,6 +19,7 @@
 #include "runtime/engine/executor.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
+#include "runtime/state/state_store.h"
 
 namespace {
 
@@ -257,8 +261,8 @@ strategy one { who: level >= 1  when: on Order  where: amount > 1 CNY  what: sen
 }
 
 // The VM with clause lists (as LoopingExecutor), whose run() throws once when asked for one unit:
-// the contract says run() never throws, but deciding can (std::bad_alloc), and an embedder of
-// crm::Runtime gets an internal error and may go on with the next event.
+// the contract says run() never throws, but deciding can (std::bad_alloc, a host function of JIT
+// code), and the engine must then stop rather than decide on half-updated state (Engine::stopped).
 class ThrowingExecutor final : public crm::engine::Executor {
  public:
   explicit ThrowingExecutor(const crm::bytecode::Program& p) : vm_(p) {}
@@ -286,13 +290,13 @@ class ThrowingExecutor final : public crm::engine::Executor {
   crm::engine::VmExecutor vm_;
 };
 
-// An event whose deciding throws after prematch() left verdicts: they must not outlive it. Here
-// `gate` (it reads the delivery history, so it is evaluated at its turn, through run()) throws,
-// while `plain`'s verdict for `hi` is set and not taken. The next event, `lo`'s, has a `value:`
-// candidate (`valued`, indexed on city "v"), so it is decided through rank() without a prematch
-// of its own: before the fix, matches() took the verdict left for `hi` and granted `plain` to
-// `lo`, whose level is 0.
-TEST(ClauseDispatch, VerdictsOfAnEventWhoseDecidingThrewAreNotTakenByTheNextEvent) {
+// An event whose deciding throws after prematch() left verdicts for other strategies: before
+// the engine stopped at an exception, the next event (`lo`'s, decided through rank() without a
+// prematch of its own, since `valued` has `value:`) took the verdict left for `hi` and granted
+// `plain` to `lo`, whose level is 0 (fixed then by a scope guard in DecisionRules). Now nothing
+// is decided after the throw at all: every later call that changes state or commits throws the
+// reason the engine stopped, and reads still answer.
+TEST(ClauseDispatch, AnEngineWhoseDecidingThrewStopsAndTakesNoMoreInput) {
   Compiled c = compile_text(R"(
 profile { level: Int = 0 }
 event Order { city: String }
@@ -321,14 +325,107 @@ strategy valued { who: true  when: on Order  where: event.city == "v"  what: gra
     if (prog.strategies[s].name == "gate") gate = s;
   ex->throw_at = prog.strategies[gate].who;
   std::vector<crm::engine::Decision> out;
+  ASSERT_TRUE(eng.stopped().empty());
+  const auto lo_profile = eng.profile_of("lo");
+  ASSERT_TRUE(lo_profile.has_value());
   EXPECT_THROW(eng.process(event("e1", "hi", "x"), out, err), std::runtime_error);
   ASSERT_EQ(ex->throw_at, -1) << "gate's who was not run";
+  EXPECT_NE(eng.stopped().find("(injected)"), std::string::npos) << eng.stopped();
+  const auto e2 = event("e2", "lo", "v");  // parsing changes no state: it still works
   out.clear();
-  ASSERT_TRUE(eng.process(event("e2", "lo", "v"), out, err)) << err;
-  std::vector<std::string> strategies;
-  for (const auto& d : out) strategies.push_back(prog.strategies[d.strategy].name);
-  EXPECT_EQ(std::count(strategies.begin(), strategies.end(), "plain"), 0) << "plain was decided for lo (level 0)";
-  EXPECT_EQ(std::count(strategies.begin(), strategies.end(), "valued"), 1);
+  try {
+    eng.process(e2, out, err);
+    ADD_FAILURE() << "the next event was decided after the engine stopped";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), eng.stopped());
+  }
+  EXPECT_TRUE(out.empty());
+  EXPECT_THROW(eng.submit(e2, out, err), std::runtime_error);
+  EXPECT_THROW(eng.advance_to(e2.time, out, err), std::runtime_error);
+  EXPECT_THROW(eng.finish(out, err), std::runtime_error);
+  EXPECT_THROW(eng.commit(err), std::runtime_error);
+  EXPECT_THROW(eng.load_profile_line(R"({"user":"x","level":2})", err), std::runtime_error);
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(eng.has_user("x"));
+  EXPECT_EQ(eng.profile_of("lo"), lo_profile);  // reads answer
+  // The first reason stands: the refusals did not replace it.
+  EXPECT_NE(eng.stopped().find("(injected)"), std::string::npos) << eng.stopped();
+}
+
+std::string temp_ledger(const std::string& name) {
+  std::string path = ::testing::TempDir() + "crm_clause_dispatch_" + std::to_string(::getpid()) + "_" + name + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  return path;
+}
+
+// What a stopped engine leaves in its ledger: the units committed before the failure and nothing
+// after (the store rolls back what no commit covered). A new engine on that ledger, given the
+// same input again, answers the committed event from the ledger and decides the rest once: its
+// decisions are those of a run that never failed (the stock of 2 is not taken twice).
+TEST(ClauseDispatch, ANewEngineOnTheLedgerOfAStoppedOneDecidesAsARunThatNeverFailed) {
+  Compiled c = compile_text(R"(
+event Order { city: String }
+resource coupon c5 { discount: 5 CNY }
+strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  how much: per user 1 per campaign, stock 2 }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& prog = c.program();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 4; ++i)
+    lines.push_back(R"({"id":"e)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
+                    R"(","time":"2026-03-01T10:0)" + std::to_string(i) + R"(:00Z","city":"x"})");
+  // Feeds lines[from, to) to `eng`; the decisions' lines in order.
+  auto feed = [&](crm::engine::Engine& eng, size_t from, size_t to, std::vector<std::string>& json) {
+    std::string err;
+    for (size_t i = from; i < to; ++i) {
+      crm::engine::Event ev;
+      ASSERT_TRUE(eng.parse_event(lines[i], ev, err)) << err;
+      std::vector<crm::engine::Decision> out;
+      ASSERT_TRUE(eng.process(ev, out, err)) << err;
+      for (const auto& d : out) json.push_back(eng.decision_json(d));
+    }
+  };
+  std::string err;
+  std::vector<std::string> clean;
+  {
+    auto store = crm::state::open_store("sqlite:" + temp_ledger("clean"), err);
+    ASSERT_TRUE(store) << err;
+    crm::engine::Engine eng(prog);
+    ASSERT_TRUE(eng.attach(store.get(), err)) << err;
+    feed(eng, 0, 4, clean);
+    ASSERT_TRUE(eng.commit(err)) << err;
+  }
+  ASSERT_EQ(clean.size(), 4u);
+  const std::string path = temp_ledger("stopped");
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_TRUE(store) << err;
+    auto ex = std::make_shared<ThrowingExecutor>(prog);
+    crm::engine::Engine eng(prog, {ex});
+    ASSERT_TRUE(eng.attach(store.get(), err)) << err;
+    std::vector<std::string> first;
+    feed(eng, 0, 1, first);
+    ASSERT_TRUE(eng.commit(err)) << err;
+    feed(eng, 1, 2, first);  // decided (its grant took stock in memory), not committed
+    ex->throw_at = prog.strategies[0].who;
+    crm::engine::Event ev;
+    ASSERT_TRUE(eng.parse_event(lines[2], ev, err)) << err;
+    std::vector<crm::engine::Decision> out;
+    EXPECT_THROW(eng.process(ev, out, err), std::runtime_error);
+    EXPECT_THROW(eng.commit(err), std::runtime_error) << "a stopped engine committed";
+  }
+  std::vector<std::string> resumed;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_TRUE(store) << err;
+    crm::engine::Engine eng(prog);
+    ASSERT_TRUE(eng.attach(store.get(), err)) << err;
+    EXPECT_EQ(eng.decided_units(), 0u);
+    feed(eng, 0, 4, resumed);
+    ASSERT_TRUE(eng.commit(err)) << err;
+    EXPECT_EQ(eng.decided_units(), 3u) << "e0 was in the ledger; e1-e3 are decided once";
+  }
+  EXPECT_EQ(resumed, clean);
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <crm/run.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <tuple>
 
 #include "compile_helpers.h"
@@ -123,6 +126,18 @@ std::vector<std::tuple<std::string, std::string, std::string, int64_t, std::stri
   return out;
 }
 
+// More users than one part holds (one order each at 08:00), then an order at 10:00 that runs the
+// 09:00 instant: a full part, then the last.
+std::vector<std::string> one_part_and_more() {
+  const size_t users = crm::engine::Engine::kUsersPerPart + 100;
+  std::vector<std::string> input;
+  for (size_t i = 0; i < users; ++i)
+    input.push_back(R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
+                    R"(","time":"2026-01-01T08:00:00Z","amount":20})");
+  input.push_back(R"({"id":"last","type":"Order","user":"u0","time":"2026-01-01T10:00:00Z","amount":20})");
+  return input;
+}
+
 }  // namespace
 
 TEST(ScheduleParts, PartsChangeNeitherTheDecisionsNorTheirOrder) {
@@ -186,12 +201,7 @@ TEST(ScheduleParts, ARestartInTheMiddleOfAnInstantDecidesAsAnUninterruptedRun) {
 TEST(ScheduleParts, RunHandsEachPartToTheCallerDuringTheCall) {
   auto compiled = crm::compile_modules({{"main", kProgram}});
   ASSERT_TRUE(compiled.program.valid());
-  const size_t users = crm::engine::Engine::kUsersPerPart + 100;
-  std::vector<std::string> input;
-  for (size_t i = 0; i < users; ++i)
-    input.push_back(R"({"id":"o)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i) +
-                    R"(","time":"2026-01-01T08:00:00Z","amount":20})");
-  input.push_back(R"({"id":"last","type":"Order","user":"u0","time":"2026-01-01T10:00:00Z","amount":20})");
+  std::vector<std::string> input = one_part_and_more();
   auto replay = [&](bool hook, size_t& calls, size_t& largest) {
     crm::Run run(compiled.program);
     std::string all, buffer;
@@ -222,4 +232,71 @@ TEST(ScheduleParts, RunHandsEachPartToTheCallerDuringTheCall) {
   EXPECT_EQ(calls, 1u);  // the 09:00 instant: one full part, then the last
   EXPECT_EQ(no_calls, 0u);
   EXPECT_LT(largest, largest_without);  // what the buffer held at most
+}
+
+// A caller's part callback that throws cuts an instant in the middle: the Run stops (its engine's
+// memory holds a half-run instant), answers Internal with the first reason to every later call
+// that feeds it or commits, and commits nothing more. A new Run on its ledger, given the input
+// again from the start, decides as a run that never failed: the instant exactly once.
+TEST(ScheduleParts, ARunWhosePartCallbackThrewStopsAndANewRunOnItsLedgerResumes) {
+  auto compiled = crm::compile_modules({{"main", kProgram}});
+  ASSERT_TRUE(compiled.program.valid());
+  std::vector<std::string> input = one_part_and_more();
+  input.push_back(R"({"id":"after","type":"Order","user":"u1","time":"2026-01-01T11:00:00Z","amount":20})");
+  auto ledger = [](const std::string& name) {
+    std::string path = ::testing::TempDir() + "crm_schedule_parts_" + std::to_string(::getpid()) + "_" + name + ".db";
+    for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+    return path;
+  };
+  // Every decision line of a whole run over `input` on `path`, committed every 4,096 lines.
+  auto whole = [&](const std::string& path) {
+    crm::Run run(compiled.program);
+    crm::Error e;
+    EXPECT_TRUE(run.open_state("sqlite:" + path, false, e)) << e.message;
+    std::string all;
+    size_t count = 0;
+    for (size_t i = 0; i < input.size(); ++i) {
+      EXPECT_TRUE(run.add_event(input[i], all, count, e)) << e.message;
+      if (i % 4096 == 4095) EXPECT_TRUE(run.commit(e)) << e.message;
+    }
+    std::vector<std::string> rest;
+    EXPECT_TRUE(run.finish(rest, e)) << e.message;
+    for (const auto& l : rest) all += l + "\n";
+    EXPECT_TRUE(run.commit(e)) << e.message;
+    return all;
+  };
+  const std::string clean = whole(ledger("clean"));
+  const std::string path = ledger("stopped");
+  {
+    crm::Run run(compiled.program);
+    crm::Error e;
+    ASSERT_TRUE(run.open_state("sqlite:" + path, false, e)) << e.message;
+    run.on_schedule_part([] { throw std::runtime_error("the caller's sink failed"); });
+    std::string out;
+    size_t count = 0;
+    for (size_t i = 0; i + 2 < input.size(); ++i) {
+      ASSERT_TRUE(run.add_event(input[i], out, count, e)) << e.message;
+      if (i % 4096 == 4095) ASSERT_TRUE(run.commit(e)) << e.message;
+    }
+    EXPECT_FALSE(run.add_event(input[input.size() - 2], out, count, e));  // the 09:00 instant's first part
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal);
+    EXPECT_NE(e.message.find("the caller's sink failed"), std::string::npos) << e.message;
+    const size_t lines = count;
+    e = {};
+    EXPECT_FALSE(run.add_event(input.back(), out, count, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal);
+    EXPECT_NE(e.message.find("the caller's sink failed"), std::string::npos) << e.message;
+    e = {};
+    EXPECT_FALSE(run.add_event("not json", out, count, e)) << "a stopped run read a line";
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal) << e.message;
+    e = {};
+    EXPECT_FALSE(run.commit(e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal);
+    std::vector<std::string> rest;
+    e = {};
+    EXPECT_FALSE(run.finish(rest, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Internal);
+    EXPECT_EQ(count, lines) << "a stopped run decided more";
+  }
+  EXPECT_EQ(whole(path), clean);
 }

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -116,4 +117,43 @@ TEST(StringMap, GivenHashesAndMovedMapsFindTheSameEntries) {
   bool inserted = true;
   EXPECT_EQ(*b.try_emplace("e3", StringMap<int>::hash("e3"), 99, &inserted), 3);  // found, not replaced
   EXPECT_FALSE(inserted);
+}
+
+// Keys are stored after their length (LEB128: one byte below 128, two below 16,384, three
+// below 2^21), in 1 MiB blocks, and a key longer than a quarter block in a block of its own:
+// keys at each of those edges, keys that are prefixes of each other, and enough keys to fill
+// many blocks keep their text, and are found again after the table grew (which hashes each
+// key's text again: the slots keep only 32 bits of the hash).
+TEST(StringMap, KeysAtEveryLengthEdgeKeepTheirTextAcrossBlocksAndGrowth) {
+  StringMap<int64_t> map;
+  std::vector<std::string> keys;
+  for (size_t n : {0, 1, 2, 126, 127, 128, 129, 16383, 16384, 16385, 262143, 262144, 262145, 2097151, 2097152})
+    keys.push_back(std::string(n, 'x'));
+  keys.push_back("e1"), keys.push_back("e10"), keys.push_back("e100");
+  // About 3,000 keys of 1,000 bytes fill three blocks, so keys end at or near a block's end.
+  for (int i = 0; i < 3000; ++i) {
+    std::string k(1000 + i % 3, char('a' + i % 26));
+    k += std::to_string(i);
+    keys.push_back(k);
+  }
+  for (int i = 0; i < 100000; ++i) keys.push_back("e" + std::to_string(i) + "-" + std::to_string(i * 7919));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    bool inserted = false;
+    EXPECT_EQ(*map.try_emplace(keys[i], int64_t(i), &inserted), int64_t(i));
+    ASSERT_TRUE(inserted) << i;
+  }
+  ASSERT_EQ(map.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const int64_t* v = map.find(keys[i]);
+    ASSERT_NE(v, nullptr) << "key " << i << " of " << keys[i].size() << " bytes";
+    EXPECT_EQ(*v, int64_t(i));
+  }
+  // Neighbours of stored keys are not found: one byte shorter, longer, or changed at the end.
+  EXPECT_EQ(map.find(std::string(125, 'x')), nullptr);
+  EXPECT_EQ(map.find(std::string(130, 'x')), nullptr);
+  EXPECT_EQ(map.find(std::string(16386, 'x')), nullptr);
+  EXPECT_EQ(map.find("e1000"), nullptr);
+  EXPECT_EQ(map.find(std::string(127, 'x') + "y"), nullptr);
+  EXPECT_EQ(map.find("e5-39594"), nullptr);
+  EXPECT_NE(map.find("e5-39595"), nullptr);
 }

@@ -1,0 +1,223 @@
+// ledger_rows_test.cc - the ledger's write path without a string per decision (issue 15 item 2):
+// rows of views (state::LedgerRow) bound as they are, a worker's rows packed into one reused
+// buffer (GroupLedger::PendingUnits), and the recorder's reused buffer of decision texts.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compile_helpers.h"
+#include "runtime/state/group_ledger.h"
+#include "runtime/state/state_store.h"
+
+namespace {
+
+using crm::state::LedgerEntry;
+using crm::state::LedgerRow;
+using crm::state::Unit;
+using crm::state::UnitKind;
+
+std::string fresh_path(const char* tag) {
+  std::string path = ::testing::TempDir() + "crm_ledger_rows_" + tag + ".db";
+  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  return path;
+}
+
+// An entry with every text set, each naming `tag` (so two entries differ in every column).
+LedgerEntry sample(const std::string& unit, const std::string& tag) {
+  LedgerEntry e;
+  e.kind = UnitKind::Event;
+  e.unit = unit;
+  e.user = "user-" + tag;
+  e.strategy = "strategy-" + tag;
+  e.outcome = "granted";
+  e.reason = "";
+  e.resource = "resource-" + tag;
+  e.channel = "channel-" + tag;
+  e.code = "code-" + tag + std::string(40, 'c');  // longer than a string's inline capacity
+  e.amount = 5'000'000;
+  e.sales = 7;
+  e.at = 1'700'000'000'000'000;
+  e.granted_at = 0;
+  e.json = R"({"event":")" + unit + R"(","user":"user-)" + tag + R"(")" + std::string(200, ' ') + "}";
+  e.timer = "timer-" + tag;
+  e.pool = "pool-" + tag;
+  e.arm = "arm-" + tag;
+  e.rollout = "rollout-" + tag;
+  return e;
+}
+
+// Every column of the ledger (seq aside).
+void expect_same(const LedgerEntry& a, const LedgerEntry& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.unit, b.unit);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.strategy, b.strategy);
+  EXPECT_EQ(a.outcome, b.outcome);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.resource, b.resource);
+  EXPECT_EQ(a.channel, b.channel);
+  EXPECT_EQ(a.code, b.code);
+  EXPECT_EQ(a.amount, b.amount);
+  EXPECT_EQ(a.sales, b.sales);
+  EXPECT_EQ(a.at, b.at);
+  EXPECT_EQ(a.granted_at, b.granted_at);
+  EXPECT_EQ(a.json, b.json);
+  EXPECT_EQ(a.timer, b.timer);
+  EXPECT_EQ(a.pool, b.pool);
+  EXPECT_EQ(a.arm, b.arm);
+  EXPECT_EQ(a.rollout, b.rollout);
+}
+
+}  // namespace
+
+// SqliteStore binds views with SQLITE_STATIC: rows appended through append_rows read back as
+// the same entries appended through append(), and a view of nothing in a NOT NULL column is ''.
+TEST(LedgerRows, SqliteStoresRowsAsItStoresEntries) {
+  std::string err;
+  const std::string path = fresh_path("sqlite");
+  std::vector<LedgerEntry> expected;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    int64_t first = 0;
+    std::vector<LedgerEntry> a{sample("e1", "a"), sample("e1", "b")};
+    ASSERT_TRUE(store->append(Unit(UnitKind::Event, "e1"), a, first, err)) << err;
+    EXPECT_EQ(first, 1);
+    expected.insert(expected.end(), a.begin(), a.end());
+    // The same texts as rows of views, from buffers overwritten as soon as the call returns.
+    std::vector<LedgerEntry> b{sample("e2", "c"), sample("e2", "d")};
+    std::vector<LedgerRow> rows;
+    for (const auto& e : b) rows.push_back(crm::state::row_of(e));
+    ASSERT_TRUE(store->append_rows(Unit(UnitKind::Event, "e2"), rows.data(), rows.size(), first, err)) << err;
+    EXPECT_EQ(first, 3);
+    expected.insert(expected.end(), b.begin(), b.end());
+    for (auto& e : b) std::fill(e.json.begin(), e.json.end(), 'x'), e.user.assign(e.user.size(), 'x');
+    // Texts that are empty views (no data at all): '' where the column is NOT NULL.
+    LedgerRow empty;
+    empty.unit = "e3";
+    empty.outcome = "granted";
+    ASSERT_TRUE(store->append_rows(Unit(UnitKind::Event, "e3"), &empty, 1, first, err)) << err;
+    LedgerEntry e3;
+    e3.unit = "e3";
+    e3.outcome = "granted";
+    expected.push_back(e3);
+    ASSERT_TRUE(store->commit(err)) << err;
+  }
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  std::vector<LedgerEntry> entries;
+  std::vector<Unit> units;
+  ASSERT_TRUE(store->load(entries, units, err)) << err;
+  ASSERT_EQ(entries.size(), expected.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(entries[i].seq, int64_t(i + 1));
+    expect_same(entries[i], expected[i]);
+  }
+  ASSERT_EQ(units.size(), 3u);
+  EXPECT_EQ(units[1].first, 3);
+}
+
+// A worker's rows are copied into its buffer when appended (the engine reuses what they view),
+// a group's buffers stay as taken while the worker fills the buffers it got in exchange, and a
+// reused buffer holds the new rows only: the ledger gets every row as it was appended.
+TEST(LedgerRows, GroupBuffersKeepTheirRowsAcrossReuse) {
+  crm::state::MemoryStore store;
+  crm::state::GroupLedger group(store);
+  std::string err;
+  ASSERT_TRUE(group.load(err)) << err;
+  group.make_workers(2);
+  std::map<int64_t, LedgerEntry> expected;  // by position
+  int unit = 0;
+  // Appends `n` units of two rows on worker `w`; what the rows view is overwritten at once.
+  auto append = [&](size_t w, int n, const std::string& tag) {
+    for (int i = 0; i < n; ++i) {
+      const std::string id = "e" + std::to_string(++unit);
+      std::vector<LedgerEntry> kept;
+      std::vector<LedgerRow> rows;
+      for (int r = 0; r < 2; ++r) kept.push_back(sample(id, tag + std::to_string(i) + "." + std::to_string(r)));
+      for (const auto& k : kept) rows.push_back(crm::state::row_of(k));
+      int64_t first = 0;
+      ASSERT_TRUE(group.worker(w).append_rows(Unit(UnitKind::Event, id), rows.data(), rows.size(), first, err)) << err;
+      for (size_t r = 0; r < kept.size(); ++r) expected[first + int64_t(r)] = kept[r];
+      // A worker's own unit not yet taken is read back from its buffer.
+      std::vector<LedgerEntry> back;
+      ASSERT_TRUE(group.worker(w).read(first, 2, back, err)) << err;
+      ASSERT_EQ(back.size(), 2u);
+      expect_same(back[1], kept[1]);
+      EXPECT_EQ(back[1].seq, first + 1);
+      for (auto& k : kept) k.json.assign(k.json.size(), '#'), k.code.assign(k.code.size(), '#'), k.user.assign(k.user.size(), '#');
+    }
+  };
+  crm::state::GroupLedger::Units a, b;
+  append(0, 3, "one/w0/");
+  append(1, 2, "one/w1/");
+  EXPECT_EQ(group.pending(), 5u);
+  group.take(a);
+  EXPECT_EQ(a.size(), 5u);
+  EXPECT_EQ(group.pending(), 0u);
+  append(0, 2, "two/w0/");  // into the buffers the worker got in exchange, before `a` is written
+  ASSERT_TRUE(group.write(a, err)) << err;
+  group.take(b);
+  EXPECT_EQ(b.size(), 2u);
+  ASSERT_TRUE(group.write(b, err)) << err;
+  append(1, 4, "three/w1/");
+  append(0, 1, "three/w0/");
+  group.take(a);  // `a`'s buffers, cleared, went to the workers at the second take: reused now
+  EXPECT_EQ(a.size(), 5u);
+  ASSERT_TRUE(group.write(a, err)) << err;
+  std::vector<LedgerEntry> entries;
+  std::vector<Unit> units;
+  ASSERT_TRUE(store.load(entries, units, err)) << err;
+  ASSERT_EQ(entries.size(), expected.size());
+  ASSERT_EQ(units.size(), 12u);
+  for (const auto& e : entries) {
+    SCOPED_TRACE(e.seq);
+    ASSERT_TRUE(expected.count(e.seq));
+    expect_same(e, expected[e.seq]);
+  }
+}
+
+// The recorder renders each decision once into a buffer it reuses (a new epoch once it is
+// full): a decision kept longer than that is rendered again, to the text the ledger holds.
+TEST(LedgerRows, DecisionTextsOutliveTheRecordersBuffer) {
+  crm::testing::Compiled c = crm::testing::compile_text(
+      "event Order { amount: Money(CNY) }\n"
+      "resource coupon c { discount: 5 CNY }\n"
+      "strategy s { who: true  when: on Order  what: grant c via App  how much: per user 1 per day }\n"
+      "strategy t { who: amount > 5 CNY  when: on Order  what: grant c  how much: per user 2 per day }\n");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  crm::state::MemoryStore store;
+  crm::testing::Harness run(c);
+  std::string err;
+  ASSERT_TRUE(run.engine.attach(&store, err)) << err;
+  std::vector<std::string> reported;  // as a caller reports them: right after each event
+  for (int i = 0; i < 2000; ++i) {
+    const std::string line = R"({"id":"ev)" + std::to_string(i) + R"(","type":"Order","user":"u)" + std::to_string(i % 37) +
+                             R"(","time":"2026-01-01T00:)" + (i / 60 < 10 ? "0" : "") + std::to_string(i / 60) + ":" +
+                             (i % 60 < 10 ? "0" : "") + std::to_string(i % 60) + R"(Z","amount":)" + std::to_string(i % 11) + "}";
+    for (const auto& d : run.process(line)) {
+      reported.push_back(run.engine.decision_json(d));
+      std::string appended = "x";
+      run.engine.append_decision_json(appended, d);
+      EXPECT_EQ(appended, "x" + reported.back());
+    }
+  }
+  ASSERT_TRUE(run.engine.commit(err)) << err;
+  std::vector<LedgerEntry> entries;
+  std::vector<Unit> units;
+  ASSERT_TRUE(store.load(entries, units, err)) << err;
+  // Well past the buffer's reuse (64 KiB): the early decisions are no longer in it.
+  size_t bytes = 0;
+  for (const auto& e : entries) bytes += e.json.size();
+  ASSERT_GT(bytes, 4u * 64 * 1024);
+  ASSERT_EQ(entries.size(), reported.size());
+  ASSERT_EQ(run.decisions.size(), reported.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ASSERT_EQ(entries[i].json, reported[i]) << i;
+    // Kept (the harness copies every decision): rendered again once the buffer moved on.
+    ASSERT_EQ(run.engine.decision_json(run.decisions[i]), reported[i]) << i;
+  }
+}
