@@ -91,27 +91,41 @@ constexpr size_t kFlatMaxInstructions = 256;
 // (true), or through the branchy crm_jit_load_profile (false): see Translator::scalar.
 constexpr bool kFlatPreload = true;
 
-// How compile_all() compiles scalar units (docs/performance.md §7, session 13). Defaults are
-// what measured best; CRM_JIT_EAGER=pipeline,codegen,share (e.g. "o1,less,1") overrides them
-// for measurements: pipeline "o1" (buildPerModuleDefaultPipeline(O1)) or "min" (always-inline,
-// SROA, early CSE, instcombine, simplifycfg, global DCE); codegen "less" or "none" (FastISel,
-// fast register allocation); share 1 or 0 (one native function for units with the same code).
+// How compile_all() compiles scalar units (docs/performance.md §7, sessions 13 and 14).
+// Defaults are what measured best. For measurements, CRM_JIT_EAGER=PIPELINE,CODEGEN,SHARE
+// overrides them, exactly three comma-separated words: PIPELINE "min" (always-inline, SROA,
+// early CSE, instcombine, simplifycfg, global DCE) or "o1" (buildPerModuleDefaultPipeline(O1));
+// CODEGEN "none" (FastISel, fast register allocation) or "less" (CodeGenOpt::Less); SHARE "1"
+// or "0" (one native function for units with the same code, or one each). Unset or empty: the
+// defaults, "min,none,1". Any other value makes compile_all() fail with an error naming the
+// variable (never a guess at what was meant).
 struct EagerConfig {
   bool min_pipeline = true;
   bool codegen_none = true;
   bool share = true;
+  std::string error;  // CRM_JIT_EAGER is set to something else than the values above
 };
+EagerConfig parse_eager_config(const char* v) {
+  EagerConfig c;
+  if (!v || !*v) return c;
+  std::vector<std::string> words(1);
+  for (const char* q = v; *q; ++q)
+    if (*q == ',') words.emplace_back();
+    else words.back() += *q;
+  if (words.size() == 3 && (words[0] == "min" || words[0] == "o1") && (words[1] == "none" || words[1] == "less") &&
+      (words[2] == "1" || words[2] == "0")) {
+    c.min_pipeline = words[0] == "min";
+    c.codegen_none = words[1] == "none";
+    c.share = words[2] == "1";
+  } else {
+    c.error = std::string("JIT: CRM_JIT_EAGER=\"") + v +
+              "\" is not PIPELINE,CODEGEN,SHARE with PIPELINE min or o1, CODEGEN none or less, SHARE 1 or 0 "
+              "(e.g. \"min,none,1\", the default)";
+  }
+  return c;
+}
 const EagerConfig& eager_config() {
-  static const EagerConfig config = [] {
-    EagerConfig c;
-    if (const char* v = std::getenv("CRM_JIT_EAGER"); v && *v) {
-      std::string s(v);
-      c.min_pipeline = s.find("o1") == std::string::npos;
-      c.codegen_none = s.find("less") == std::string::npos;
-      c.share = s.find(",0") == std::string::npos;
-    }
-    return c;
-  }();
+  static const EagerConfig config = parse_eager_config(std::getenv("CRM_JIT_EAGER"));
   return config;
 }
 
@@ -1209,11 +1223,19 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   // of the same loop in AVX2, or of g++'s AVX-512 code, which folds loads only into unmasked
   // compares (docs/performance.md §7, session 12). Scalar units keep every host feature.
   const std::string batch_features = t.features.find("+avx512f") != std::string::npos ? t.features + ",-avx512f" : t.features;
+  // Every function gets an unwind table (CFI), so that a C++ exception thrown by host code the
+  // native code calls (an aggregate source, the string pool's limit, an allocation in a
+  // built-in) unwinds through the JIT's frames to the caller's catch. Without the attribute
+  // LLVM emits no unwind information for a function it can prove `nounwind`, and the unwinder
+  // stops there (std::terminate). The operations' bitcode is compiled with -fexceptions
+  // (CMakeLists.txt), so the calls that can throw are not marked nounwind either. (The module
+  // flag "uwtable" comes with the bitcode, clang's; a second one would be invalid IR.)
   for (llvm::Function& f : *m)
     if (!f.isDeclaration()) {
       bool full = f.getName().startswith("crm_unit_") || f.getName().startswith("crm_clauses_");
       f.addFnAttr("target-cpu", t.cpu);
       f.addFnAttr("target-features", full ? t.features : batch_features);
+      f.setUWTableKind(llvm::UWTableKind::Async);
     }
   std::string verr;
   llvm::raw_string_ostream vos(verr);
@@ -1245,9 +1267,9 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  // Batch loops get O3 (more aggressive loop vectorisation and unswitching). Scalar units
-  // compiled in bulk (compile_all: thousands of small straight-line functions whose operations
-  // are always_inline) get O1, which inlines, promotes registers, folds and simplifies control
+  // Batch loops get O3 (more aggressive loop vectorisation and unswitching), however they are
+  // compiled (compile_all() compiles none: they are always compiled on first use). Clause
+  // dispatchers (bulk) get O1, which inlines, promotes registers, folds and simplifies control
   // flow at a fraction of O2's cost; a unit compiled on first use (it is running) gets O2.
   llvm::OptimizationLevel level = !batch_units_.empty() || !shaped.empty() ? llvm::OptimizationLevel::O3
                                   : bulk                                   ? llvm::OptimizationLevel::O1
@@ -1257,7 +1279,7 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   // inlined (all always_inline), registers out of stack slots, folding, CFG clean-up - and the
   // operations' bodies dropped. O1 ran ~60 passes per function for the same small units.
   llvm::ModulePassManager mpm;
-  if (eager && shaped.empty() && dispatch.empty() && eager_config().min_pipeline) {
+  if (eager && batch_units_.empty() && shaped.empty() && dispatch.empty() && eager_config().min_pipeline) {
     mpm.addPass(llvm::AlwaysInlinerPass(false));
     llvm::FunctionPassManager fpm;
     fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
@@ -1284,8 +1306,8 @@ struct Piece {
   std::vector<uint32_t> su, bu;
   std::vector<ShapedBatch> sb;
   std::vector<Dispatch> disp;
-  bool bulk = false;  // part of compile_all() or a dispatcher: the cheaper pipeline
-  bool eager = false;  // compile_all()'s scalar units: the cheapest (eager_config())
+  bool bulk = false;  // part of compile_all() or a dispatcher: CodeGenOpt::Less (and O1 for dispatchers)
+  bool eager = false;  // compile_all()'s scalar units (it compiles no other): the cheapest (eager_config())
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool cached = false;
   StageTimes times;  // filled by make_object when it compiles
@@ -1331,19 +1353,38 @@ struct Jit::Impl {
   size_t clause_entries = 0;  // bounded by kMaxTracked (hot or not)
   size_t dispatcher_count = 0;
 
-  // compile_all(): the unit compiled for each distinct code (scalar [0] and batch [1]). The
-  // translation reads only a unit's registers and instructions (and the program's constants,
-  // sets and fields, the same for every unit), so units with the same code get the same native
-  // code, and one function serves them all.
-  std::unordered_map<std::string, uint32_t> by_code[2];
-  std::string code_key(uint32_t unit) const {
+  // compile_all()'s sharing: the translation reads only a unit's registers and instructions
+  // (and the program's constants, sets and fields, the same for every unit), so units with the
+  // same code get the same native code, and one function serves them all. Units are found by a
+  // 64-bit hash of that code and then compared in full (same_code), so the index holds 16
+  // bytes per distinct unit, not a copy of the code; it lives only during compile_all().
+  uint64_t code_hash(uint32_t unit) const {
     const bytecode::Unit& u = p.units[unit];
-    std::string key(reinterpret_cast<const char*>(&u.registers), sizeof u.registers);
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](uint64_t x) {
+      h ^= x;
+      h *= 1099511628211ull;
+      h ^= h >> 29;
+    };
+    mix(u.registers);
+    mix(u.code.size());
     for (const bytecode::Instr& ins : u.code) {
-      const uint32_t f[5] = {static_cast<uint32_t>(ins.op), ins.d, ins.a, ins.b, ins.c};
-      key.append(reinterpret_cast<const char*>(f), sizeof f);
+      mix((uint64_t{static_cast<uint32_t>(ins.op)} << 16) | ins.d);
+      mix((uint64_t{ins.a} << 32) | ins.b);
+      mix(ins.c);
     }
-    return key;
+    return h;
+  }
+  bool same_code(uint32_t x, uint32_t y) const {
+    const bytecode::Unit& u = p.units[x];
+    const bytecode::Unit& v = p.units[y];
+    if (u.registers != v.registers || u.code.size() != v.code.size()) return false;
+    for (size_t i = 0; i < u.code.size(); ++i) {
+      const bytecode::Instr& a = u.code[i];
+      const bytecode::Instr& b = v.code[i];
+      if (a.op != b.op || a.d != b.d || a.a != b.a || a.b != b.b || a.c != b.c) return false;
+    }
+    return true;
   }
 
   bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
@@ -1727,55 +1768,48 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
 
 bool Jit::compile_all(std::string& error, size_t chunk) {
   Impl& im = *impl_;
+  const EagerConfig& config = eager_config();
+  if (!config.error.empty()) {
+    error = config.error;
+    return false;
+  }
   std::lock_guard<std::mutex> lock(im.mu);
-  const bool share = eager_config().share;
   chunk = std::max<size_t>(chunk, 1);
-  // Batch units and scalar units in modules of their own (batch modules first, the longer ones
-  // to compile), both with the eager pipeline and code generator (build_module, make_object).
-  // Batch code here is the layout-generic BatchFn (Jit::batch(unit)), which the engine does not
-  // run: its executor runs selection code specialised for the columns' layout, compiled with O3
-  // on first use (select()); the generic loop tests each field's width and presence per row and
-  // is not what O3's vectoriser was for.
-  std::vector<Piece> batch_pieces, scalar_pieces;
-  // Units sharing the code of another one (unit, the one compiled), and the keys compiled here.
-  std::vector<std::pair<uint32_t, uint32_t>> aliases[2];
-  std::unordered_map<std::string, uint32_t> fresh[2];
+  // Scalar code only, with the eager pipeline and code generator (build_module, make_object):
+  // the code the engine's run() and run_clauses() call. Batch units (the jump-free forms the
+  // audience and scheduled strategies evaluate) are left to their first use, where they are
+  // compiled with O3 for the columns' layout (select(), batch()): the loops need the
+  // optimising pipeline to be vectorised, and the engine never ran the layout-generic batch
+  // code an eager pass could prepare. Dispatchers (clauses()) are compiled on use too.
+  std::vector<Piece> pieces;
+  // Units sharing the code of another one (unit, the one compiled); the index of the units
+  // compiled here by the hash of their code (freed on return).
+  std::vector<std::pair<uint32_t, uint32_t>> aliases;
+  std::unordered_multimap<uint64_t, uint32_t> by_code;
   for (uint32_t u = 0; u < im.p.units.size(); ++u) {
-    const int kind = im.batch_set.count(u) ? 1 : 0;
-    if (kind ? im.batch[u].load() != nullptr : im.scalar[u].load() != nullptr) continue;
-    if (share) {
-      std::string key = im.code_key(u);
-      auto done = im.by_code[kind].find(key);
-      if (done != im.by_code[kind].end()) {
-        aliases[kind].push_back({u, done->second});
-        continue;
-      }
-      auto [it, added] = fresh[kind].emplace(std::move(key), u);
-      if (!added) {
-        aliases[kind].push_back({u, it->second});
-        continue;
-      }
+    if (im.batch_set.count(u) || im.scalar[u].load() != nullptr) continue;
+    if (config.share) {
+      const uint64_t h = im.code_hash(u);
+      bool shared = false;
+      for (auto [it, end] = by_code.equal_range(h); it != end && !shared; ++it)
+        if (im.same_code(u, it->second)) {
+          aliases.push_back({u, it->second});
+          shared = true;
+        }
+      if (shared) continue;
+      by_code.emplace(h, u);
     }
-    std::vector<Piece>& pieces = kind ? batch_pieces : scalar_pieces;
-    if (pieces.empty() || pieces.back().su.size() + pieces.back().bu.size() >= chunk) {
+    if (pieces.empty() || pieces.back().su.size() >= chunk) {
       pieces.emplace_back();
       pieces.back().bulk = true;
       pieces.back().eager = true;
     }
-    (kind ? pieces.back().bu : pieces.back().su).push_back(u);
+    pieces.back().su.push_back(u);
   }
-  std::vector<Piece> pieces = std::move(batch_pieces);
-  for (auto& piece : scalar_pieces) pieces.push_back(std::move(piece));
   if (!pieces.empty() && !im.compile_pieces(pieces, error)) return false;
-  for (int kind = 0; kind < 2; ++kind) {
-    for (auto& [key, u] : fresh[kind]) im.by_code[kind].emplace(std::move(key), u);
-    for (auto [u, rep] : aliases[kind]) {
-      if (kind) im.batch[u].store(im.batch[rep].load(), std::memory_order_release);
-      else im.scalar[u].store(im.scalar[rep].load(), std::memory_order_release);
-    }
-    (kind ? im.stats.batch_units : im.stats.scalar_units) += aliases[kind].size();
-    im.stats.shared_units += aliases[kind].size();
-  }
+  for (auto [u, rep] : aliases) im.scalar[u].store(im.scalar[rep].load(), std::memory_order_release);
+  im.stats.scalar_units += aliases.size();
+  im.stats.shared_units += aliases.size();
   return true;
 }
 
