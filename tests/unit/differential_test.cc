@@ -8,7 +8,7 @@
 // just Bool). Random users with random profiles (some fields missing) and histories are then
 // evaluated by every engine, which must agree on the value and on whether evaluation failed:
 // the reference evaluator, the scalar VM, the batch VM and, when built with the JIT
-// (CRM_HAVE_JIT), its scalar and batch code. CRM_DIFF_EXTRA_SEEDS=N adds N seed pairs (the
+// (CRM_HAVE_JIT), its scalar code (both compiled on first use and by compile_all()) and batch code. CRM_DIFF_EXTRA_SEEDS=N adds N seed pairs (the
 // long run: docs/performance.md records one of over 1,000,000 comparisons).
 #include <gtest/gtest.h>
 
