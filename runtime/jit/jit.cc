@@ -1356,8 +1356,9 @@ struct Jit::Impl {
   // compile_all()'s sharing: the translation reads only a unit's registers and instructions
   // (and the program's constants, sets and fields, the same for every unit), so units with the
   // same code get the same native code, and one function serves them all. Units are found by a
-  // 64-bit hash of that code and then compared in full (same_code), so the index holds 16
-  // bytes per distinct unit, not a copy of the code; it lives only during compile_all().
+  // 64-bit hash of that code and then compared in full (same_code), so the index holds a hash
+  // and a unit number per distinct unit (one hash-map node), not a copy of the code; it lives
+  // only during compile_all().
   uint64_t code_hash(uint32_t unit) const {
     const bytecode::Unit& u = p.units[unit];
     uint64_t h = 1469598103934665603ull;
