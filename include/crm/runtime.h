@@ -161,10 +161,10 @@ class CompiledProgram {
 
   // Native code (docs/architecture.md, "The JIT"): the same program, run by the LLVM JIT. Every
   // Runtime, Run and Audience made from the returned program evaluates its units as native code,
-  // with results identical to the VM's (faults included). Units compile on first use, or all
-  // now with `eager`. An invalid program with `error` set when this build has no JIT
-  // (jit_available()) or LLVM cannot target this machine: never a silent fallback to the VM.
-  // (ExplainSession explains with the JIT too; Evaluator uses the VM.)
+  // with results identical to the VM's (faults included). Units compile on first use (O2), or with
+  // `eager` every scalar unit now, cheaper (FastISel; batch loops on first use). An invalid program
+  // with `error` when this build has no JIT (jit_available()) or LLVM cannot target this machine:
+  // never a silent fallback to the VM. (ExplainSession explains with the JIT too; Evaluator, the VM.)
   // `cache_dir` (empty: none): a directory of native code keyed by the program's identity, the
   // CPU and the versions, so a restart loads the code instead of compiling it.
   CompiledProgram with_jit(std::string& error, bool eager = false, const std::string& cache_dir = "") const;

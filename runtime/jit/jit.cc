@@ -22,7 +22,15 @@
 #include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/IR/PassTimingInfo.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Passes/StandardInstrumentations.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/IPO/GlobalDCE.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/SROA.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -83,9 +91,48 @@ constexpr size_t kFlatMaxInstructions = 256;
 // (true), or through the branchy crm_jit_load_profile (false): see Translator::scalar.
 constexpr bool kFlatPreload = true;
 
+// How compile_all() compiles scalar units (docs/performance.md §7, sessions 13 and 14).
+// Defaults are what measured best. For measurements, CRM_JIT_EAGER=PIPELINE,CODEGEN,SHARE
+// overrides them, exactly three comma-separated words: PIPELINE "min" (always-inline, SROA,
+// early CSE, instcombine, simplifycfg, global DCE) or "o1" (buildPerModuleDefaultPipeline(O1));
+// CODEGEN "none" (FastISel, fast register allocation) or "less" (CodeGenOpt::Less); SHARE "1"
+// or "0" (one native function for units with the same code, or one each). Unset or empty: the
+// defaults, "min,none,1". Any other value makes compile_all() fail with an error naming the
+// variable (never a guess at what was meant).
+struct EagerConfig {
+  bool min_pipeline = true;
+  bool codegen_none = true;
+  bool share = true;
+  std::string error;  // CRM_JIT_EAGER is set to something else than the values above
+};
+EagerConfig parse_eager_config(const char* v) {
+  EagerConfig c;
+  if (!v || !*v) return c;
+  std::vector<std::string> words(1);
+  for (const char* q = v; *q; ++q)
+    if (*q == ',') words.emplace_back();
+    else words.back() += *q;
+  if (words.size() == 3 && (words[0] == "min" || words[0] == "o1") && (words[1] == "none" || words[1] == "less") &&
+      (words[2] == "1" || words[2] == "0")) {
+    c.min_pipeline = words[0] == "min";
+    c.codegen_none = words[1] == "none";
+    c.share = words[2] == "1";
+  } else {
+    c.error = std::string("JIT: CRM_JIT_EAGER=\"") + v +
+              "\" is not PIPELINE,CODEGEN,SHARE with PIPELINE min or o1, CODEGEN none or less, SHARE 1 or 0 "
+              "(e.g. \"min,none,1\", the default)";
+  }
+  return c;
+}
+const EagerConfig& eager_config() {
+  static const EagerConfig config = parse_eager_config(std::getenv("CRM_JIT_EAGER"));
+  return config;
+}
+
 void init_llvm() {
   static std::once_flag once;
   std::call_once(once, [] {
+    if (const char* v = std::getenv("CRM_JIT_TIME_PASSES"); v && *v && *v != '0') llvm::TimePassesIsEnabled = true;
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
@@ -1077,10 +1124,29 @@ struct Dispatch {
   std::string name;
 };
 
+// Where one module's compile time went (Stats' fields of the same names).
+struct StageTimes {
+  double ir = 0, optimise = 0, codegen = 0;
+  size_t ir_instructions = 0, optimised_instructions = 0;
+};
+
+size_t instruction_count(const llvm::Module& m) {
+  size_t n = 0;
+  for (const llvm::Function& f : m)
+    for (const llvm::BasicBlock& bb : f) n += bb.size();
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t, llvm::LLVMContext& c,
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
                                            std::string& error, const std::vector<ShapedBatch>& shaped = {},
-                                           bool bulk = false, const std::vector<Dispatch>& dispatch = {}) {
+                                           bool bulk = false, const std::vector<Dispatch>& dispatch = {},
+                                           StageTimes* times = nullptr, bool eager = false) {
+  auto t0 = std::chrono::steady_clock::now();
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
   auto parsed = llvm::parseBitcodeFile(buf->getMemBufferRef(), c);
@@ -1157,11 +1223,19 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   // of the same loop in AVX2, or of g++'s AVX-512 code, which folds loads only into unmasked
   // compares (docs/performance.md §7, session 12). Scalar units keep every host feature.
   const std::string batch_features = t.features.find("+avx512f") != std::string::npos ? t.features + ",-avx512f" : t.features;
+  // Every function gets an unwind table (CFI), so that a C++ exception thrown by host code the
+  // native code calls (an aggregate source, the string pool's limit, an allocation in a
+  // built-in) unwinds through the JIT's frames to the caller's catch. Without the attribute
+  // LLVM emits no unwind information for a function it can prove `nounwind`, and the unwinder
+  // stops there (std::terminate). The operations' bitcode is compiled with -fexceptions
+  // (CMakeLists.txt), so the calls that can throw are not marked nounwind either. (The module
+  // flag "uwtable" comes with the bitcode, clang's; a second one would be invalid IR.)
   for (llvm::Function& f : *m)
     if (!f.isDeclaration()) {
       bool full = f.getName().startswith("crm_unit_") || f.getName().startswith("crm_clauses_");
       f.addFnAttr("target-cpu", t.cpu);
       f.addFnAttr("target-features", full ? t.features : batch_features);
+      f.setUWTableKind(llvm::UWTableKind::Async);
     }
   std::string verr;
   llvm::raw_string_ostream vos(verr);
@@ -1169,25 +1243,59 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
     error = "JIT: generated invalid IR: " + vos.str();
     return nullptr;
   }
+  if (times) {
+    times->ir += seconds_since(t0);
+    times->ir_instructions += instruction_count(*m);
+    t0 = std::chrono::steady_clock::now();
+  }
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(t.tm.get());
+  // CRM_JIT_TIME_PASSES=1 (a measurement aid, docs/performance.md §7): LLVM's per-pass timers
+  // for the optimisation pipeline here and code generation in make_object, printed to stderr.
+  // Their clock is the process's CPU time, so measure with one compile thread.
+  llvm::PassInstrumentationCallbacks pic;
+  std::optional<llvm::StandardInstrumentations> si;
+  if (llvm::TimePassesIsEnabled) {
+    si.emplace(c, false);
+    si->registerCallbacks(pic, &fam);
+  }
+  llvm::PassBuilder pb(t.tm.get(), llvm::PipelineTuningOptions(), std::nullopt, si ? &pic : nullptr);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  // Batch loops get O3 (more aggressive loop vectorisation and unswitching). Scalar units
-  // compiled in bulk (compile_all: thousands of small straight-line functions whose operations
-  // are always_inline) get O1, which inlines, promotes registers, folds and simplifies control
+  // Batch loops get O3 (more aggressive loop vectorisation and unswitching), however they are
+  // compiled (compile_all() compiles none: they are always compiled on first use). Clause
+  // dispatchers (bulk) get O1, which inlines, promotes registers, folds and simplifies control
   // flow at a fraction of O2's cost; a unit compiled on first use (it is running) gets O2.
   llvm::OptimizationLevel level = !batch_units_.empty() || !shaped.empty() ? llvm::OptimizationLevel::O3
                                   : bulk                                   ? llvm::OptimizationLevel::O1
                                                                            : llvm::OptimizationLevel::O2;
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
+  // compile_all()'s units (eager: compiled before anything runs, most of them perhaps never):
+  // the few passes that make the translation's shape into plain code - the operations
+  // inlined (all always_inline), registers out of stack slots, folding, CFG clean-up - and the
+  // operations' bodies dropped. O1 ran ~60 passes per function for the same small units.
+  llvm::ModulePassManager mpm;
+  if (eager && batch_units_.empty() && shaped.empty() && dispatch.empty() && eager_config().min_pipeline) {
+    mpm.addPass(llvm::AlwaysInlinerPass(false));
+    llvm::FunctionPassManager fpm;
+    fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
+    fpm.addPass(llvm::EarlyCSEPass(false));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+    mpm.addPass(llvm::GlobalDCEPass());
+  } else {
+    mpm = pb.buildPerModuleDefaultPipeline(level);
+  }
   mpm.run(*m, mam);
+  if (times) {
+    times->optimise += seconds_since(t0);
+    times->optimised_instructions += instruction_count(*m);
+  }
   return m;
 }
 
@@ -1198,13 +1306,15 @@ struct Piece {
   std::vector<uint32_t> su, bu;
   std::vector<ShapedBatch> sb;
   std::vector<Dispatch> disp;
-  bool bulk = false;  // part of compile_all() or a dispatcher: the cheaper pipeline
+  bool bulk = false;  // part of compile_all() or a dispatcher: CodeGenOpt::Less (and O1 for dispatchers)
+  bool eager = false;  // compile_all()'s scalar units (it compiles no other): the cheapest (eager_config())
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool cached = false;
+  StageTimes times;  // filled by make_object when it compiles
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-8";
+constexpr const char* kTranslatorVersion = "crm-jit-10";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
@@ -1243,6 +1353,41 @@ struct Jit::Impl {
   size_t clause_entries = 0;  // bounded by kMaxTracked (hot or not)
   size_t dispatcher_count = 0;
 
+  // compile_all()'s sharing: the translation reads only a unit's registers and instructions
+  // (and the program's constants, sets and fields, the same for every unit), so units with the
+  // same code get the same native code, and one function serves them all. Units are found by a
+  // 64-bit hash of that code and then compared in full (same_code), so the index holds a hash
+  // and a unit number per distinct unit (one hash-map node), not a copy of the code; it lives
+  // only during compile_all().
+  uint64_t code_hash(uint32_t unit) const {
+    const bytecode::Unit& u = p.units[unit];
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](uint64_t x) {
+      h ^= x;
+      h *= 1099511628211ull;
+      h ^= h >> 29;
+    };
+    mix(u.registers);
+    mix(u.code.size());
+    for (const bytecode::Instr& ins : u.code) {
+      mix((uint64_t{static_cast<uint32_t>(ins.op)} << 16) | ins.d);
+      mix((uint64_t{ins.a} << 32) | ins.b);
+      mix(ins.c);
+    }
+    return h;
+  }
+  bool same_code(uint32_t x, uint32_t y) const {
+    const bytecode::Unit& u = p.units[x];
+    const bytecode::Unit& v = p.units[y];
+    if (u.registers != v.registers || u.code.size() != v.code.size()) return false;
+    for (size_t i = 0; i < u.code.size(); ++i) {
+      const bytecode::Instr& a = u.code[i];
+      const bytecode::Instr& b = v.code[i];
+      if (a.op != b.op || a.d != b.d || a.a != b.a || a.b != b.b || a.c != b.c) return false;
+    }
+    return true;
+  }
+
   bool compile(const std::vector<uint32_t>& su, const std::vector<uint32_t>& bu, std::string& error,
                const std::vector<ShapedBatch>& sb = {}) {
     std::vector<Piece> one(1);
@@ -1258,7 +1403,12 @@ struct Jit::Impl {
   // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
   std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
-    key += std::to_string(piece.bulk) + "|s";
+    key += std::to_string(piece.bulk) + "|";
+    if (piece.eager) {
+      const EagerConfig& e = eager_config();
+      key += std::string("e") + (e.min_pipeline ? "m" : "o") + (e.codegen_none ? "n" : "l") + "|";
+    }
+    key += "s";
     for (uint32_t u : piece.su) key += "," + std::to_string(u);
     key += "|b";
     for (uint32_t u : piece.bu) key += "," + std::to_string(u);
@@ -1305,10 +1455,13 @@ struct Jit::Impl {
     }
     t.tm = std::move(*tm);
     if (piece.bulk) t.tm->setOptLevel(llvm::CodeGenOpt::Less);
+    // FastISel and the fast register allocator for compile_all()'s scalar units.
+    if (piece.eager && eager_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
     llvm::LLVMContext ctx;
-    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp);
+    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp, &piece.times, piece.eager);
     if (!m) return false;
     llvm::SmallVector<char, 0> obj;
+    auto t0 = std::chrono::steady_clock::now();
     {
       llvm::raw_svector_ostream os(obj);
       llvm::legacy::PassManager pm;
@@ -1318,6 +1471,7 @@ struct Jit::Impl {
       }
       pm.run(*m);
     }
+    piece.times.codegen += seconds_since(t0);
     if (!path.empty()) {  // best effort: a cache that cannot be written is only slower
       std::string tmp_path = path + ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(&piece));
       std::error_code ec;
@@ -1347,12 +1501,13 @@ struct Jit::Impl {
       for (size_t i; (i = next.fetch_add(1)) < pieces.size();)
         if (!make_object(pieces[i], errors[i]) && errors[i].empty()) errors[i] = "JIT: cannot compile";
     };
-    size_t threads = std::min<size_t>(pieces.size(), std::max<unsigned>(1, options.threads ? options.threads
+    size_t threads = llvm::TimePassesIsEnabled ? 1 : std::min<size_t>(pieces.size(), std::max<unsigned>(1, options.threads ? options.threads
                                                                                           : std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
     for (size_t k = 1; k < threads; ++k) pool.emplace_back(work);
     work();
     for (auto& th : pool) th.join();
+    if (llvm::TimePassesIsEnabled) llvm::reportAndResetTimings(&llvm::errs());
     for (const auto& e : errors)
       if (!e.empty()) {
         error = e;
@@ -1364,6 +1519,11 @@ struct Jit::Impl {
         return false;
       }
       (piece.cached ? stats.cache_hits : stats.cache_misses) += options.cache_dir.empty() ? 0 : 1;
+      stats.ir_seconds += piece.times.ir;
+      stats.optimise_seconds += piece.times.optimise;
+      stats.codegen_seconds += piece.times.codegen;
+      stats.ir_instructions += piece.times.ir_instructions;
+      stats.optimised_instructions += piece.times.optimised_instructions;
     }
     for (auto& piece : pieces) {
       for (uint32_t u : piece.su) {
@@ -1608,24 +1768,50 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
 }
 
 bool Jit::compile_all(std::string& error, size_t chunk) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  std::vector<Piece> pieces;
-  Piece cur;
-  cur.bulk = true;
-  for (uint32_t u = 0; u < impl_->p.units.size(); ++u) {
-    if (impl_->batch_set.count(u)) {
-      if (!impl_->batch[u].load()) cur.bu.push_back(u);
-    } else if (!impl_->scalar[u].load()) {
-      cur.su.push_back(u);
-    }
-    if (cur.su.size() + cur.bu.size() >= std::max<size_t>(chunk, 1)) {
-      pieces.push_back(std::move(cur));
-      cur = Piece();
-      cur.bulk = true;
-    }
+  Impl& im = *impl_;
+  const EagerConfig& config = eager_config();
+  if (!config.error.empty()) {
+    error = config.error;
+    return false;
   }
-  if (!cur.su.empty() || !cur.bu.empty()) pieces.push_back(std::move(cur));
-  return pieces.empty() || impl_->compile_pieces(pieces, error);
+  std::lock_guard<std::mutex> lock(im.mu);
+  chunk = std::max<size_t>(chunk, 1);
+  // Scalar code only, with the eager pipeline and code generator (build_module, make_object):
+  // the code the engine's run() and run_clauses() call. Batch units (the jump-free forms the
+  // audience and scheduled strategies evaluate) are left to their first use, where they are
+  // compiled with O3 for the columns' layout (select(), batch()): the loops need the
+  // optimising pipeline to be vectorised, and the engine never ran the layout-generic batch
+  // code an eager pass could prepare. Dispatchers (clauses()) are compiled on use too.
+  std::vector<Piece> pieces;
+  // Units sharing the code of another one (unit, the one compiled); the index of the units
+  // compiled here by the hash of their code (freed on return).
+  std::vector<std::pair<uint32_t, uint32_t>> aliases;
+  std::unordered_multimap<uint64_t, uint32_t> by_code;
+  for (uint32_t u = 0; u < im.p.units.size(); ++u) {
+    if (im.batch_set.count(u) || im.scalar[u].load() != nullptr) continue;
+    if (config.share) {
+      const uint64_t h = im.code_hash(u);
+      bool shared = false;
+      for (auto [it, end] = by_code.equal_range(h); it != end && !shared; ++it)
+        if (im.same_code(u, it->second)) {
+          aliases.push_back({u, it->second});
+          shared = true;
+        }
+      if (shared) continue;
+      by_code.emplace(h, u);
+    }
+    if (pieces.empty() || pieces.back().su.size() >= chunk) {
+      pieces.emplace_back();
+      pieces.back().bulk = true;
+      pieces.back().eager = true;
+    }
+    pieces.back().su.push_back(u);
+  }
+  if (!pieces.empty() && !im.compile_pieces(pieces, error)) return false;
+  for (auto [u, rep] : aliases) im.scalar[u].store(im.scalar[rep].load(), std::memory_order_release);
+  im.stats.scalar_units += aliases.size();
+  im.stats.shared_units += aliases.size();
+  return true;
 }
 
 vm::Result Jit::run_first(uint32_t unit, vm::Context& ctx) {

@@ -7,8 +7,9 @@
 //  - batch code: a loop over a block of rows of a vm::BatchInput, jump-free with a fault bit per
 //    lane exactly as the batch VM keeps them, written so LLVM vectorises it for the host CPU.
 // Every instruction computes with bytecode/operations.h (inlined from bitcode, see
-// jit_ops.cc); the JIT defines no operation of its own. Units compile on first use (lazily),
-// or all at once with compile_all(); compiled code lives as long as the Jit.
+// jit_ops.cc); the JIT defines no operation of its own. Units compile on first use (lazily,
+// O2; batch loops O3), or the scalar ones all at once with compile_all() (a cheap pipeline);
+// compiled code lives as long as the Jit.
 #pragma once
 
 #include <atomic>
@@ -60,11 +61,24 @@ struct Stats {
   size_t scalar_units = 0;   // units compiled to scalar code
   size_t batch_units = 0;    // units compiled to batch code
   size_t modules = 0;        // LLVM modules compiled (a compile_all() batch is one per chunk)
-  size_t code_bytes = 0;     // object code emitted (the JIT's code memory, before relocation)
+  size_t code_bytes = 0;     // object code linked (the JIT's code memory, before relocation; never freed before the Jit)
   double compile_seconds = 0;  // wall time of translation, optimisation and code generation
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
   size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
+  // Of scalar_units: units given the native code compile_all() made for another unit with the
+  // same code (registers and instructions) instead of compiling their own.
+  size_t shared_units = 0;
+  // Where compile time goes, summed over the compile threads (so up to threads x the wall
+  // time): reading the operations' bitcode and translating the units to IR (with the strip of
+  // unused operations and the verifier), the IR optimisation pipeline, and code generation
+  // (instruction selection, register allocation, object emission); and the size of the IR
+  // (instructions over every defined function of the modules) before and after optimisation.
+  double ir_seconds = 0;
+  double optimise_seconds = 0;
+  double codegen_seconds = 0;
+  size_t ir_instructions = 0;
+  size_t optimised_instructions = 0;
 };
 
 struct Options {
@@ -109,10 +123,15 @@ class Jit {
   static constexpr size_t kMaxDispatchers = 256;
   bool clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& chunks);
 
-  // Compiles every unit not compiled yet (scalar code for every unit, batch code for the batch
-  // units of segments and strategies), in modules of `chunk` units.
-  // Modules are compiled in parallel (Options::threads) with a cheaper pipeline than code
-  // compiled on first use (docs/performance.md).
+  // Compiles the scalar code of every unit not compiled yet that is not a batch unit, in
+  // modules of `chunk` units, in parallel (Options::threads), with a much cheaper pipeline and
+  // code generator than code compiled on first use: always-inline, SROA, early CSE,
+  // instcombine, simplifycfg and FastISel instead of O2 (docs/performance.md §7, sessions 13
+  // and 14). Units with the same code (registers and instructions) share one native function
+  // (Stats::shared_units). Batch units (loops over columns, which need O3 to be vectorised)
+  // and clause dispatchers are still compiled on first use. What CompiledProgram::with_jit
+  // with `eager` runs; `crm run --jit` compiles lazily. Fails when CRM_JIT_EAGER (a
+  // measurement switch, jit.cc) is set to something it does not accept.
   bool compile_all(std::string& error, size_t chunk = 256);
 
   // VM::run's contract: a result, or a fault with the VM's text. A unit the JIT cannot compile

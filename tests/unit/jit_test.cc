@@ -369,3 +369,128 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
 }
 
 }  // namespace
+
+// A C++ exception thrown by host code that native code calls (here the aggregate source,
+// reached through the inlined crm_jit_agg) unwinds through the JIT's frames to the caller's
+// catch, as it does through the VM: the public API turns it into an internal error. Run in a
+// child process, so that a missing unwind table (std::terminate) fails this test, not the run.
+struct ThrowingAggregates final : crm::vm::AggregateSource {
+  crm::bytecode::AggValue aggregate(uint32_t, int64_t) override { throw std::length_error("test: the host failed"); }
+};
+
+TEST(Jit, AnExceptionFromTheHostUnwindsThroughNativeCode) {
+  auto c = crm::testing::compile_text(R"(
+profile { age: Int }
+event Order { amount: Money(CNY) }
+resource coupon c { discount: 5 CNY }
+strategy s { who: count(Order within 30 days) >= 2 when: on Order what: grant c via App }
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const crm::bytecode::Program& p = c.program();
+  ASSERT_EQ(p.strategies.size(), 1u);
+  ASSERT_GE(p.strategies[0].who, 0);
+  const auto unit = static_cast<uint32_t>(p.strategies[0].who);
+  for (bool eager : {false, true}) {
+    EXPECT_EXIT(
+        {
+          std::string error;
+          auto jit = crm::jit::Jit::create(p, error);
+          if (!jit || (eager && !jit->compile_all(error))) std::_Exit(4);
+          ThrowingAggregates source;
+          std::vector<int64_t> prof = {30};
+          crm::vm::Context ctx;
+          ctx.profile = prof.data();
+          ctx.profile_size = prof.size();
+          ctx.aggregates = &source;
+          try {
+            jit->run(unit, ctx);
+          } catch (const std::length_error& e) {
+            std::_Exit(std::string(e.what()) == "test: the host failed" ? 0 : 5);
+          }
+          std::_Exit(3);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << (eager ? "compile_all() code" : "code compiled on first use");
+  }
+}
+
+// compile_all() gives units with the same code (registers and instructions) one native
+// function, and each still gives the VM's result; units that differ only in a constant (here
+// 18 and 19) have different code and are compiled apart.
+TEST(Jit, UnitsWithTheSameCodeShareNativeCodeAndUnitsDifferingInAConstantDoNot) {
+  auto c = crm::testing::compile_text(R"(
+profile { age: Int  bonus: Int? }
+segment a = age >= 18 and (bonus ?? 0) < 5
+segment b = age >= 18 and (bonus ?? 0) < 5
+segment other = age >= 19 and (bonus ?? 0) < 5
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  const uint32_t ua = unit_of(p, "a"), ub = unit_of(p, "b"), uo = unit_of(p, "other");
+  ASSERT_NE(ua, ub);
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  ASSERT_TRUE(jit->compile_all(error)) << error;
+  crm::jit::Stats st = jit->stats();
+  EXPECT_GE(st.shared_units, 1u);
+  crm::jit::ScalarFn fa = jit->scalar(ua, error), fb = jit->scalar(ub, error), fo = jit->scalar(uo, error);
+  ASSERT_TRUE(fa && fb && fo) << error;
+  EXPECT_EQ(fa, fb);
+  EXPECT_NE(fa, fo);
+  // Compiled once: asking again compiles nothing more.
+  EXPECT_EQ(jit->stats().modules, st.modules);
+  crm::vm::VM vm(p);
+  size_t differ = 0;
+  for (int64_t age : {17, 18, 19, 40})
+    for (int64_t bonus : {0, 4, 5, -1})
+      for (uint8_t has_bonus : {0, 1}) {
+        std::vector<int64_t> prof = {0, age, bonus};  // [0] is the user's id
+        std::vector<uint8_t> present = {1, 1, has_bonus};
+        for (uint32_t u : {ua, ub, uo}) {
+          crm::vm::Context ctx;
+          ctx.profile = prof.data();
+          ctx.profile_present = present.data();
+          ctx.profile_size = prof.size();
+          vm.prepare(ctx);
+          const std::string expect = show(vm.run(u, ctx));
+          EXPECT_EQ(show(jit->run(u, ctx)), expect) << "unit " << u << ", age " << age << ", bonus " << bonus;
+        }
+        crm::vm::Context ctx;
+        ctx.profile = prof.data();
+        ctx.profile_present = present.data();
+        ctx.profile_size = prof.size();
+        differ += show(jit->run(ua, ctx)) != show(jit->run(uo, ctx));
+      }
+  EXPECT_GT(differ, 0u);  // age 18: a and other disagree, so they cannot be one function
+}
+
+// CRM_JIT_EAGER (a measurement switch) accepts exactly PIPELINE,CODEGEN,SHARE with the
+// documented words; anything else makes compile_all() fail with an error naming it. In a
+// re-executed child, since the variable is read once per process.
+TEST(Jit, AMalformedEagerSwitchIsAnErrorNotAGuess) {
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const crm::bytecode::Program& p = c.program();
+  const std::string style = GTEST_FLAG_GET(death_test_style);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  struct Case {
+    const char* value;
+    int code;  // 0: compile_all() succeeded; 1: it failed naming CRM_JIT_EAGER
+  };
+  for (Case k : {Case{"o1,less,0", 0}, Case{"min,none,1", 0}, Case{"o1", 1}, Case{"min,none,1,", 1},
+                 Case{"o1,fast,1", 1}, Case{"less,o1,1", 1}, Case{"min,none,yes", 1}, Case{"O1,less,0", 1}}) {
+    EXPECT_EXIT(
+        {
+          setenv("CRM_JIT_EAGER", k.value, 1);
+          std::string error;
+          auto jit = crm::jit::Jit::create(p, error);
+          if (!jit) std::_Exit(4);
+          if (jit->compile_all(error)) std::_Exit(0);
+          std::_Exit(error.find("CRM_JIT_EAGER") != std::string::npos ? 1 : 5);
+        },
+        ::testing::ExitedWithCode(k.code), "")
+        << k.value;
+  }
+  GTEST_FLAG_SET(death_test_style, style);
+}
