@@ -15,6 +15,7 @@
 #include <string>
 
 #include "compile_helpers.h"
+#include "throwing_executor.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/executor.h"
 #include "runtime/jit/jit.h"
@@ -260,35 +261,9 @@ strategy one { who: level >= 1  when: on Order  where: amount > 1 CNY  what: sen
   EXPECT_EQ(jit->jit().stats().dispatchers, 0u);
 }
 
-// The VM with clause lists (as LoopingExecutor), whose run() throws once when asked for one unit:
-// the contract says run() never throws, but deciding can (std::bad_alloc, a host function of JIT
-// code), and the engine must then stop rather than decide on half-updated state (Engine::stopped).
-class ThrowingExecutor final : public crm::engine::Executor {
- public:
-  explicit ThrowingExecutor(const crm::bytecode::Program& p) : vm_(p) {}
-  std::string_view name() const override { return "vm-throwing"; }
-  const crm::bytecode::Program& program() const override { return vm_.program(); }
-  void prepare(crm::vm::Context& ctx) const override { vm_.prepare(ctx); }
-  crm::vm::Result run(uint32_t unit, crm::vm::Context& ctx) const override {
-    if (int32_t(unit) == throw_at) {
-      throw_at = -1;
-      throw std::runtime_error("injected");
-    }
-    return vm_.run(unit, ctx);
-  }
-  void run_batch(uint32_t unit, const crm::vm::BatchInput& in, crm::engine::BatchSelection& out) const override {
-    vm_.run_batch(unit, in, out);
-  }
-  bool run_clauses(const crm::engine::ClauseGroup* groups, size_t n, crm::vm::Context& ctx,
-                   crm::engine::ClauseVerdict* out) const override {
-    run_clauses_by_unit(groups, n, ctx, out);
-    return true;
-  }
-  mutable int32_t throw_at = -1;
-
- private:
-  crm::engine::VmExecutor vm_;
-};
+// ThrowingExecutor (throwing_executor.h): the VM with clause lists (as LoopingExecutor), whose
+// run() throws once when armed.
+using crm::testing::ThrowingExecutor;
 
 // An event whose deciding throws after prematch() left verdicts for other strategies: before
 // the engine stopped at an exception, the next event (`lo`'s, decided through rank() without a
@@ -323,13 +298,13 @@ strategy valued { who: true  when: on Order  where: event.city == "v"  what: gra
   uint32_t gate = 0;
   for (uint32_t s = 0; s < prog.strategies.size(); ++s)
     if (prog.strategies[s].name == "gate") gate = s;
-  ex->throw_at = prog.strategies[gate].who;
+  ex->arm(prog.strategies[gate].who);
   std::vector<crm::engine::Decision> out;
   ASSERT_TRUE(eng.stopped().empty());
   const auto lo_profile = eng.profile_of("lo");
   ASSERT_TRUE(lo_profile.has_value());
   EXPECT_THROW(eng.process(event("e1", "hi", "x"), out, err), std::runtime_error);
-  ASSERT_EQ(ex->throw_at, -1) << "gate's who was not run";
+  ASSERT_TRUE(ex->threw()) << "gate's who was not run";
   EXPECT_NE(eng.stopped().find("(injected)"), std::string::npos) << eng.stopped();
   const auto e2 = event("e2", "lo", "v");  // parsing changes no state: it still works
   out.clear();
@@ -407,7 +382,7 @@ strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  h
     feed(eng, 0, 1, first);
     ASSERT_TRUE(eng.commit(err)) << err;
     feed(eng, 1, 2, first);  // decided (its grant took stock in memory), not committed
-    ex->throw_at = prog.strategies[0].who;
+    ex->arm(prog.strategies[0].who);
     crm::engine::Event ev;
     ASSERT_TRUE(eng.parse_event(lines[2], ev, err)) << err;
     std::vector<crm::engine::Decision> out;

@@ -26,39 +26,13 @@
 #include "api/parallel_run.h"
 #include "api/program_data.h"
 #include "compile_helpers.h"
+#include "throwing_executor.h"
 #include "runtime/engine/executor.h"
 #include "runtime/state/state_store.h"
 
 namespace {
 
-// The VM, whose run() throws once, at the `throw_after`-th evaluation of `unit` counted over
-// every worker (the counter is shared, as the workers share the executor).
-class ThrowingExecutor final : public crm::engine::Executor {
- public:
-  ThrowingExecutor(const crm::bytecode::Program& p, uint32_t unit, int64_t throw_after)
-      : vm_(p), unit_(unit), left_(throw_after) {}
-  std::string_view name() const override { return "vm-throwing"; }
-  const crm::bytecode::Program& program() const override { return vm_.program(); }
-  void prepare(crm::vm::Context& ctx) const override { vm_.prepare(ctx); }
-  crm::vm::Result run(uint32_t unit, crm::vm::Context& ctx) const override {
-    if (unit == unit_ && left_.fetch_sub(1) == 1) throw std::runtime_error("injected");
-    return vm_.run(unit, ctx);
-  }
-  void run_batch(uint32_t unit, const crm::vm::BatchInput& in, crm::engine::BatchSelection& out) const override {
-    vm_.run_batch(unit, in, out);
-  }
-  bool run_clauses(const crm::engine::ClauseGroup* groups, size_t n, crm::vm::Context& ctx,
-                   crm::engine::ClauseVerdict* out) const override {
-    run_clauses_by_unit(groups, n, ctx, out);
-    return true;
-  }
-  bool threw() const { return left_.load() <= 0; }
-
- private:
-  crm::engine::VmExecutor vm_;
-  uint32_t unit_;
-  mutable std::atomic<int64_t> left_;
-};
+using crm::testing::ThrowingExecutor;  // throws once, at the nth evaluation of a unit
 
 std::string temp_ledger(const std::string& name) {
   std::string path = ::testing::TempDir() + "crm_parallel_stop_" + std::to_string(::getpid()) + "_" + name + ".db";
@@ -124,7 +98,11 @@ strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  h
   auto data = [&](bool throwing) {
     auto d = std::make_shared<crm::detail::ProgramData>();
     d->program = c.program();
-    if (throwing) d->executor = std::make_shared<ThrowingExecutor>(d->program, d->program.strategies[0].who, 2345);
+    if (throwing) {
+      auto ex = std::make_shared<ThrowingExecutor>(d->program);
+      ex->arm(d->program.strategies[0].who, 2345);
+      d->executor = ex;
+    }
     return std::shared_ptr<const crm::detail::ProgramData>(d);
   };
   std::string err;
@@ -226,7 +204,9 @@ strategy gate { who: event.city != ""  when: on Order  what: grant c5 via App  h
   ASSERT_TRUE(c.ok) << c.diagnostics;
   auto d = std::make_shared<crm::detail::ProgramData>();
   d->program = c.program();
-  d->executor = std::make_shared<ThrowingExecutor>(d->program, d->program.strategies[0].who, 3000);
+  auto ex = std::make_shared<ThrowingExecutor>(d->program);
+  ex->arm(d->program.strategies[0].who, 3000);
+  d->executor = ex;
   crm::CompiledProgram program(d);
   const std::string path = temp_ledger("runtime");
   constexpr int kThreads = 4, kEvents = 2000;
