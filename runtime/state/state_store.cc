@@ -844,9 +844,11 @@ class SqliteStore : public StateStore {
     return out;
   }
   static std::string insert_entry() {
-    std::string values;
-    for (size_t i = 0; i < kLedgerTexts + kLedgerInts + 1; ++i) values += i ? ",?" : "?";
-    return "INSERT INTO crm_ledger (" + columns() + ") VALUES (" + values + ")";
+    const std::string names = columns();
+    std::string values = "?";  // one parameter a column (the names hold no comma of their own)
+    for (char c : names)
+      if (c == ',') values += ",?";
+    return "INSERT INTO crm_ledger (" + names + ") VALUES (" + values + ")";
   }
   // The columns, then `seq`: entry() reads them back in that order.
   static std::string select_entries() { return "SELECT " + columns() + ", seq FROM crm_ledger"; }

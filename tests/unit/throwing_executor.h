@@ -19,6 +19,7 @@ class ThrowingExecutor final : public engine::Executor {
   // Throws std::runtime_error("injected") at the `nth` evaluation of `unit` from now, counted
   // over every thread that shares the executor; once.
   void arm(uint32_t unit, int64_t nth = 1) {
+    threw_.store(false);
     unit_.store(unit);
     left_.store(nth);
   }
