@@ -139,18 +139,24 @@ Recorder::UnitRecord* Recorder::find_in(Generation& g, const std::string& id, ui
   // cannot be read stops the run (store_error_), and nothing is taken for the id.
   uint32_t count = 0;
   const uint64_t* w = g.units.find(f, [&](uint64_t handle) {
-    bool found = false;
     std::string err;
     if (!store_error_.empty()) return false;
-    if (!store_->find_unit(int64_t(handle), probe_, count, found, err)) {
-      store_error_ = err;
-      return false;
-    }
-    return found && probe_.kind == state::UnitKind::Event && probe_.id == id;
+    const bool is = unit_is(handle, id, count, err);
+    if (!err.empty()) store_error_ = err;
+    return is;
   });
   if (!w) return nullptr;
   found_ = UnitRecord{probe_.first, count, true, true};
   return &found_;
+}
+
+bool Recorder::unit_is(uint64_t handle, const std::string& id, uint32_t& count, std::string& err) {
+  bool found = false;
+  if (!store_->find_unit(int64_t(handle), probe_, count, found, err)) {
+    if (err.empty()) err = "cannot read a unit back from the ledger";
+    return false;
+  }
+  return found && probe_.kind == state::UnitKind::Event && probe_.id == id;
 }
 
 void Recorder::remember(const std::string& id, uint64_t h, uint64_t f, int64_t t, const UnitRecord& r, bool absent) {
@@ -163,10 +169,8 @@ void Recorder::remember(const std::string& id, uint64_t h, uint64_t f, int64_t t
   if (handle > 0) {
     if (uint64_t* w = absent ? nullptr : g.units.find(f, [&](uint64_t x) {
           uint32_t count = 0;
-          bool found = false;
           std::string err;
-          return store_->find_unit(int64_t(x), probe_, count, found, err) && found &&
-                 probe_.kind == state::UnitKind::Event && probe_.id == id;
+          return unit_is(x, id, count, err);
         })) {
       if (uint64_t(handle) <= support::FingerprintTable::kMaxPayload) {
         support::FingerprintTable::set_payload(w, uint64_t(handle));

@@ -154,6 +154,9 @@ class Recorder {
   };
   // The unit of event `id` (h: StringMap::hash, f: the index's hash) in `g`, or null.
   UnitRecord* find_in(Generation& g, const std::string& id, uint64_t h, uint64_t f);
+  // Whether the unit at ledger handle `handle` is event `id` (read back into probe_, its row
+  // count into `count`); false with `err` set when the store cannot be read.
+  bool unit_is(uint64_t handle, const std::string& id, uint32_t& count, std::string& err);
   // Remembers the event unit `id` just recorded as `r` (the store's latest unit) at time `t`;
   // `absent`: the caller knows no generation has it (event_slot found none).
   void remember(const std::string& id, uint64_t h, uint64_t f, int64_t t, const UnitRecord& r, bool absent);
