@@ -32,7 +32,7 @@ inline void usage_and_exit(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--smoke] [--records=N] [--profiles=N] [--reps=N] [--only=GROUP]\n"
                "  --smoke   tiny sizes for CI (10k records, 100k profiles, 2 reps)\n"
-               "  --only    compile, predicate, audience, streaming, durable, conflicts or timers\n",
+               "  --only    compile, predicate, audience, streaming, durable, conflicts, timers or first_event\n",
                argv0);
   std::exit(1);
 }

@@ -8,6 +8,8 @@
 //   4. compile:   10,000 generated strategies checked and compiled; time and peak memory
 //   5. conflicts: `crm check` of 10,000 strategies of one business (conflict analysis on), and
 //                 the front end + code generation that `crm run` does before its first event
+//   6. first_event: with the JIT, the latency of the first events that reach 1,000 and 10,000
+//                 strategies (each unit compiled on its first use), next to the VM's
 #include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -619,6 +621,62 @@ void bench_compile(const Options& o) {
 #endif
 }
 
+// The first events on the lazy path (`crm run --jit`, CompiledProgram::with_jit()), which no
+// other row times: on the unindexed catalogue of n strategies every Order reaches every
+// strategy's `who` and `where`, so the first event compiles each of them on its first use (a
+// module each, O2, one after another on the event's thread), the second compiles the list's
+// clause dispatchers (Jit::kHotAfter; O1, on the compile threads) and only the third runs
+// native code throughout. Each of the three events timed once in a fresh engine with a fresh
+// Jit (a one-off cost has no best of N), the VM's first three beside them; the count is the
+// scalar units the JIT had compiled on first use after that event.
+void bench_first_event(const Options& o) {
+#if CRM_HAVE_JIT
+  std::vector<size_t> sizes = {o.records >= 1'000'000 ? size_t(1000) : size_t(100)};
+  if (o.records >= 1'000'000) sizes.push_back(10000);
+  const int64_t start = *support::parse_time("2026-11-01T00:00:00Z");
+  for (size_t n : sizes) {
+    Compiled c = compile(unindexed_program(n));
+    for (bool use_jit : {false, true}) {
+      std::shared_ptr<jit::JitExecutor> ex;
+      std::string err;
+      engine::EngineOptions eo;
+      if (use_jit) {
+        ex = jit::JitExecutor::create(c.out.program, err, false);
+        if (!ex) fail(err);
+        eo.executor = ex;
+      }
+      engine::Engine eng(c.out.program, eo);
+      std::vector<engine::Decision> out;
+      static const char* kWhich[] = {"first", "second", "third"};
+      for (int i = 0; i < 3; ++i) {
+        engine::Event ev;
+        std::string line = fmt::format(
+            R"({{"id":"f{}","type":"Order","user":"u{}","time":"{}","amount":20.5,"city":"c{}","channel":"App"}})", i,
+            i, support::format_time(start + i * support::kMicrosPerSecond), i);
+        if (!eng.parse_event(line, ev, err)) fail(err);
+        out.clear();
+        auto t0 = std::chrono::steady_clock::now();
+        if (!eng.process(ev, out, err)) fail(err);
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!out.empty()) fail("first_event: an unindexed strategy decided");
+        size_t compiled = use_jit ? ex->jit().stats().first_use_scalar_units : 0;
+        emit({fmt::format("crm/{}_{}_event_{}", use_jit ? "jit" : "vm", kWhich[i], n), "seconds", secs, compiled});
+      }
+      if (use_jit) {
+        jit::Stats st = ex->jit().stats();
+        std::fprintf(stderr,
+                     "# jit_first_event_%zu: %zu scalar units compiled on first use, %zu dispatchers, %zu modules, "
+                     "compile %.3f s, %.2f MB of code\n",
+                     n, st.first_use_scalar_units, st.dispatchers, st.modules, st.compile_seconds,
+                     double(st.code_bytes) / (1024.0 * 1024.0));
+      }
+    }
+  }
+#else
+  (void)o;
+#endif
+}
+
 // 10,000 strategies of one business in three shapes: one shared window and overlapping audiences
 // (every pair conflicts: the analysis stops at the default 100 warnings plus one W0108), a window
 // of its own each (no pair overlaps), one city each in a shared window (disjoint audiences).
@@ -687,5 +745,6 @@ int main(int argc, char** argv) {
   if (o.wants("durable")) bench_durable(o);
   if (o.wants("conflicts")) bench_conflicts(o);
   if (o.wants("timers")) bench_timers(o);
+  if (o.wants("first_event")) bench_first_event(o);
   return 0;
 }

@@ -152,7 +152,7 @@ cat "$results" "$extra" | awk -F'\t' '
     printf "(audience: the native columns are native/audience_branchy and native/audience_branch_free)\n"
     for (k in v) {
       split(k, p, "|")
-      if (p[1] ~ /^crm\/jit_(compile|startup|reload)_/ && p[2] == "seconds") names[p[1]] = 1
+      if (p[1] ~ /^crm\/jit_(compile|startup|reload|first_event|second_event|third_event)_/ && p[2] == "seconds") names[p[1]] = 1
     }
     for (nm in names) {
       mb = get(nm, "code_mb")

@@ -1399,10 +1399,13 @@ struct Jit::Impl {
 
   // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
   // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
-  // features, the LLVM version and this translator's version.
+  // features, the LLVM version, this translator's version and the operations' bitcode.
   // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
   std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
+    // The operations' bitcode is inlined into every function, so an operation changed without
+    // a new kTranslatorVersion must miss too.
+    key += "ops" + std::to_string(options.ops_bitcode_hash ? options.ops_bitcode_hash : ops_bitcode_hash()) + "|";
     key += std::to_string(piece.bulk) + "|";
     if (piece.eager) {
       const EagerConfig& e = eager_config();
@@ -1560,6 +1563,7 @@ struct Jit::Impl {
         stats.dispatchers += 1;
       }
       stats.scalar_units += piece.su.size();
+      if (!piece.eager) stats.first_use_scalar_units += piece.su.size();
       stats.batch_units += piece.bu.size() + piece.sb.size();
       stats.modules += 1;
     }
@@ -1866,6 +1870,20 @@ vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vec
     }
   }
   return result;
+}
+
+uint64_t ops_bitcode_hash() {
+  // FNV-1a over the embedded bytes (a few hundred KB, once per process): computed from what is
+  // actually linked in, so it cannot disagree with the bitcode the modules start from.
+  static const uint64_t hash = [] {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < kOpsBitcodeSize; ++i) {
+      h ^= kOpsBitcode[i];
+      h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+  }();
+  return hash;
 }
 
 Stats Jit::stats() const {

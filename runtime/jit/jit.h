@@ -69,6 +69,10 @@ struct Stats {
   // Of scalar_units: units given the native code compile_all() made for another unit with the
   // same code (registers and instructions) instead of compiling their own.
   size_t shared_units = 0;
+  // Of scalar_units: units compiled on their first use (scalar(), run(); one O2 module each),
+  // not by compile_all(). After compile_all(), a scalar unit that was not a batch unit never
+  // adds to this: that it stays 0 is how a test knows the code it ran was compile_all()'s.
+  size_t first_use_scalar_units = 0;
   // Where compile time goes, summed over the compile threads (so up to threads x the wall
   // time): reading the operations' bitcode and translating the units to IR (with the strip of
   // unused operations and the verifier), the IR optimisation pipeline, and code generation
@@ -83,14 +87,24 @@ struct Stats {
 
 struct Options {
   // A directory of object files keyed by the program's identity (its serialised bytecode), the
-  // units, the host CPU and its features, LLVM's and the translator's versions: a program
-  // compiled once is loaded from there on the next start (a changed program, CPU or version
-  // misses). Empty: no cache. Created if missing; a cache that cannot be written only costs
-  // the compile.
+  // units, the host CPU and its features, LLVM's and the translator's versions and the
+  // operations' bitcode (ops_bitcode_hash()): a program compiled once is loaded from there on the
+  // next start (a changed program, CPU, version or operation misses). Empty: no cache.
+  // Created if missing; a cache that cannot be written only costs the compile.
   std::string cache_dir;
   // Threads compile_all() compiles modules on (0: one per hardware thread).
   unsigned threads = 0;
+  // The operations' bitcode as the cache key sees it: 0 for ops_bitcode_hash(), the hash of
+  // the bitcode embedded in this build. Only a test sets another value, to stand for a build
+  // whose operations (bytecode/operations.h, jit_ops.cc, decimal.cc) changed.
+  uint64_t ops_bitcode_hash = 0;
 };
+
+// A 64-bit hash (FNV-1a) of the operations' bitcode embedded in this library, computed on first
+// use: part of every object cache key, so native code inlining an operation that has since
+// changed is not loaded from a cache directory, whatever the translator's version says.
+// Never 0. Thread-safe.
+uint64_t ops_bitcode_hash();
 
 class Jit {
  public:

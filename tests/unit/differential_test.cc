@@ -754,12 +754,16 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     total.batch_mismatches += bm;
     EXPECT_EQ(bm, 0u);
   }
-  // compile_all() compiled scalar code only; every segment's unit ran that code above (not
-  // code compiled on first use), except units that are also batch units.
+  // compile_all() compiled scalar code only, and every segment's unit ran that code above: no
+  // scalar unit of the eager Jit was compiled on its first use (which would have been O2 code,
+  // the lazy Jit's, and left compile_all()'s code unchecked). The lazy Jit compiled every unit
+  // it ran that way.
   {
     crm::jit::Stats es = eager_jit->stats();
     EXPECT_GT(es.scalar_units, 0u);
+    EXPECT_EQ(es.first_use_scalar_units, 0u) << "the eager Jit compiled units on first use, not compile_all()'s code";
     EXPECT_EQ(es.batch_units, 0u);
+    EXPECT_GT(jit->stats().first_use_scalar_units, 0u);
     total.jit_compile_seconds += jit->stats().compile_seconds + es.compile_seconds;
     total.shared_units += es.shared_units;
   }

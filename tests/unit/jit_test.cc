@@ -368,6 +368,42 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
   fs::remove_all(dir);
 }
 
+// The operations' bitcode is inlined into every object, so the cache key includes its hash: the
+// same program, units and translator version with another bitcode hash (a build whose
+// bytecode/operations.h changed) misses and compiles; with this build's hash it hits again.
+TEST(Jit, ObjectCacheMissesForChangedOperationsBitcode) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("crm_jit_ops_cache_test_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  const uint64_t built = crm::jit::ops_bitcode_hash();
+  EXPECT_NE(built, 0u);
+  EXPECT_EQ(crm::jit::ops_bitcode_hash(), built);  // computed once, stable
+  auto compile_all = [&](uint64_t hash) {
+    crm::jit::Options opts;
+    opts.cache_dir = dir.string();
+    opts.ops_bitcode_hash = hash;
+    std::string error;
+    auto jit = crm::jit::Jit::create(p, error, opts);
+    EXPECT_TRUE(jit) << error;
+    if (!jit) return crm::jit::Stats{};
+    EXPECT_TRUE(jit->compile_all(error, 2)) << error;
+    return jit->stats();
+  };
+  crm::jit::Stats first = compile_all(0);  // 0: this build's hash
+  EXPECT_EQ(first.cache_hits, 0u);
+  ASSERT_GE(first.cache_misses, 2u);
+  crm::jit::Stats same = compile_all(built);  // the same hash given explicitly: every module hits
+  EXPECT_EQ(same.cache_misses, 0u);
+  EXPECT_EQ(same.cache_hits, first.cache_misses);
+  crm::jit::Stats changed = compile_all(built ^ 1);  // another bitcode: nothing loaded
+  EXPECT_EQ(changed.cache_hits, 0u);
+  EXPECT_EQ(changed.cache_misses, first.cache_misses);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 
 // A C++ exception thrown by host code that native code calls (here the aggregate source,
