@@ -36,6 +36,7 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -1347,6 +1348,7 @@ struct Jit::Impl {
     uint32_t seen = 0;
     bool busy = false;    // being compiled by some thread
     bool failed = false;  // evaluated per clause for good
+    bool units_compiled = false;  // its units' own code compiled in bulk (or tried) on first sight
   };
   std::mutex clause_mu;
   std::unordered_multimap<uint64_t, ClauseEntry> clause_cache;
@@ -1385,6 +1387,57 @@ struct Jit::Impl {
       const bytecode::Instr& b = v.code[i];
       if (a.op != b.op || a.d != b.d || a.a != b.a || a.b != b.b || a.c != b.c) return false;
     }
+    return true;
+  }
+
+  // compile_all()'s way of compiling `units` (ascending, distinct): scalar code only, for those
+  // not compiled yet and not batch units, with the eager pipeline and code generator
+  // (build_module, make_object) in modules of `chunk` units on the compile threads, units with
+  // identical code sharing one function. Batch units (the jump-free forms the audience and
+  // scheduled strategies evaluate) are left to their first use, where they are compiled with
+  // O3 for the columns' layout (select(), batch()): the loops need the optimising pipeline to
+  // be vectorised, and the engine never ran the layout-generic batch code an eager pass could
+  // prepare. Dispatchers (clauses()) are compiled on use too. Called with `mu` held; adds the
+  // units compiled or shared to `*counted` when given.
+  bool compile_bulk(const std::vector<uint32_t>& units, size_t chunk, std::string& error, size_t* counted = nullptr) {
+    const EagerConfig& config = eager_config();
+    if (!config.error.empty()) {
+      error = config.error;
+      return false;
+    }
+    chunk = std::max<size_t>(chunk, 1);
+    std::vector<Piece> pieces;
+    // Units sharing the code of another one (unit, the one compiled); the index of the units
+    // compiled here by the hash of their code (freed on return).
+    std::vector<std::pair<uint32_t, uint32_t>> aliases;
+    std::unordered_multimap<uint64_t, uint32_t> by_code;
+    size_t n = 0;
+    for (uint32_t u : units) {
+      if (batch_set.count(u) || scalar[u].load() != nullptr) continue;
+      ++n;
+      if (config.share) {
+        const uint64_t h = code_hash(u);
+        bool shared = false;
+        for (auto [it, end] = by_code.equal_range(h); it != end && !shared; ++it)
+          if (same_code(u, it->second)) {
+            aliases.push_back({u, it->second});
+            shared = true;
+          }
+        if (shared) continue;
+        by_code.emplace(h, u);
+      }
+      if (pieces.empty() || pieces.back().su.size() >= chunk) {
+        pieces.emplace_back();
+        pieces.back().bulk = true;
+        pieces.back().eager = true;
+      }
+      pieces.back().su.push_back(u);
+    }
+    if (!pieces.empty() && !compile_pieces(pieces, error)) return false;
+    for (auto [u, rep] : aliases) scalar[u].store(scalar[rep].load(), std::memory_order_release);
+    stats.scalar_units += aliases.size();
+    stats.shared_units += aliases.size();
+    if (counted) *counted += n;
     return true;
   }
 
@@ -1713,6 +1766,7 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   // Per chunk: its entry, found or added; those to compile now.
   std::vector<Impl::ClauseEntry*> entries, mine;  // mine: marked busy here, compiled below
   std::vector<Piece> pieces;
+  std::vector<uint32_t> cold;  // units of chunks seen for the first time that have no code yet
   {
     std::lock_guard<std::mutex> lock(im.clause_mu);
     bool ready = true;
@@ -1733,6 +1787,12 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
       entries.push_back(e);
       if (e->fn) continue;
       ready = false;
+      if (!e->units_compiled) {
+        e->units_compiled = true;
+        for (int32_t x : e->units)
+          if (x >= 0 && !im.batch_set.count(uint32_t(x)) && !im.scalar[x].load(std::memory_order_acquire))
+            cold.push_back(uint32_t(x));
+      }
       if (e->busy || ++e->seen < kHotAfter) continue;
       if (im.dispatcher_count >= kMaxDispatchers) {
         e->failed = true;
@@ -1750,6 +1810,21 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
       for (auto* e : entries) chunks.push_back(e->fn);
       return true;
     }
+  }
+  // A list's first sight: until its dispatchers exist (kHotAfter), the engine evaluates its
+  // clauses one at a time, and each unit without code would be compiled on its first use, a
+  // module at O2 each on this thread, one after another: 26 s for the first event reaching
+  // 1,000 strategies, 245 s for 10,000 (docs/performance.md §7, session 15). Instead every
+  // such unit of the list is compiled now as compile_all() would (the eager pipeline and
+  // FastISel, the compile threads, identical units sharing code). Once per chunk; should it
+  // fail, the units are compiled one at a time on use as before, and the one that cannot be
+  // compiled is named there.
+  if (!cold.empty()) {
+    std::sort(cold.begin(), cold.end());
+    cold.erase(std::unique(cold.begin(), cold.end()), cold.end());
+    std::string error;
+    std::lock_guard<std::mutex> lock(im.mu);
+    im.compile_bulk(cold, kClauseChunk, error, &im.stats.list_units);
   }
   if (pieces.empty()) return false;
   // Every new chunk of this list in one go (on the compile threads), outside clause_mu.
@@ -1773,49 +1848,10 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
 
 bool Jit::compile_all(std::string& error, size_t chunk) {
   Impl& im = *impl_;
-  const EagerConfig& config = eager_config();
-  if (!config.error.empty()) {
-    error = config.error;
-    return false;
-  }
   std::lock_guard<std::mutex> lock(im.mu);
-  chunk = std::max<size_t>(chunk, 1);
-  // Scalar code only, with the eager pipeline and code generator (build_module, make_object):
-  // the code the engine's run() and run_clauses() call. Batch units (the jump-free forms the
-  // audience and scheduled strategies evaluate) are left to their first use, where they are
-  // compiled with O3 for the columns' layout (select(), batch()): the loops need the
-  // optimising pipeline to be vectorised, and the engine never ran the layout-generic batch
-  // code an eager pass could prepare. Dispatchers (clauses()) are compiled on use too.
-  std::vector<Piece> pieces;
-  // Units sharing the code of another one (unit, the one compiled); the index of the units
-  // compiled here by the hash of their code (freed on return).
-  std::vector<std::pair<uint32_t, uint32_t>> aliases;
-  std::unordered_multimap<uint64_t, uint32_t> by_code;
-  for (uint32_t u = 0; u < im.p.units.size(); ++u) {
-    if (im.batch_set.count(u) || im.scalar[u].load() != nullptr) continue;
-    if (config.share) {
-      const uint64_t h = im.code_hash(u);
-      bool shared = false;
-      for (auto [it, end] = by_code.equal_range(h); it != end && !shared; ++it)
-        if (im.same_code(u, it->second)) {
-          aliases.push_back({u, it->second});
-          shared = true;
-        }
-      if (shared) continue;
-      by_code.emplace(h, u);
-    }
-    if (pieces.empty() || pieces.back().su.size() >= chunk) {
-      pieces.emplace_back();
-      pieces.back().bulk = true;
-      pieces.back().eager = true;
-    }
-    pieces.back().su.push_back(u);
-  }
-  if (!pieces.empty() && !im.compile_pieces(pieces, error)) return false;
-  for (auto [u, rep] : aliases) im.scalar[u].store(im.scalar[rep].load(), std::memory_order_release);
-  im.stats.scalar_units += aliases.size();
-  im.stats.shared_units += aliases.size();
-  return true;
+  std::vector<uint32_t> all(im.p.units.size());
+  for (uint32_t u = 0; u < all.size(); ++u) all[u] = u;
+  return im.compile_bulk(all, chunk, error);
 }
 
 vm::Result Jit::run_first(uint32_t unit, vm::Context& ctx) {

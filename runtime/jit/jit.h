@@ -66,11 +66,15 @@ struct Stats {
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
   size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
-  // Of scalar_units: units given the native code compile_all() made for another unit with the
-  // same code (registers and instructions) instead of compiling their own.
+  // Of scalar_units: units given the native code compile_all() (or a list's bulk compile,
+  // below) made for another unit with the same code (registers and instructions) instead of
+  // compiling their own.
   size_t shared_units = 0;
+  // Of scalar_units: units compiled (or shared) the way compile_all() compiles, in bulk, when a
+  // candidate list of clauses() first reached them without code (see clauses()).
+  size_t list_units = 0;
   // Of scalar_units: units compiled on their first use (scalar(), run(); one O2 module each),
-  // not by compile_all(). After compile_all(), a scalar unit that was not a batch unit never
+  // not by compile_all() nor in a list's bulk compile. After compile_all(), a scalar unit that was not a batch unit never
   // adds to this: that it stays 0 is how a test knows the code it ran was compile_all()'s.
   size_t first_use_scalar_units = 0;
   // Where compile time goes, summed over the compile threads (so up to threads x the wall
@@ -130,7 +134,10 @@ class Jit {
   // list is to be evaluated one clause at a time instead: shorter than kMinFusedUnits units, not
   // yet seen kHotAfter times (dispatchers compile on the kHotAfter-th use of a list), the
   // kMaxDispatchers bound reached, or its compilation failed. The key is the exact list of
-  // units (the candidate list after indexing and windows). Thread-safe.
+  // units (the candidate list after indexing and windows). On a list's first sight, its units
+  // that have no code yet are compiled at once as compile_all() compiles them (in parallel, a
+  // cheap pipeline, identical units sharing code; Stats::list_units), so that the clauses
+  // evaluated one at a time meanwhile do not compile a module each. Thread-safe.
   static constexpr size_t kClauseChunk = 256;
   static constexpr size_t kMinFusedUnits = 8;
   static constexpr uint32_t kHotAfter = 2;

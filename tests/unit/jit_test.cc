@@ -368,6 +368,48 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
   fs::remove_all(dir);
 }
 
+// A candidate list's first sight (Jit::clauses, not hot yet) compiles the list's units that
+// have no code in bulk, compile_all()'s way, so that the engine evaluating them one clause at a
+// time meanwhile compiles no module per unit; the code gives the VM's results, and the list's
+// second sight still compiles its dispatcher, which the third runs.
+TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
+  Scalar k0;
+  ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
+  auto& [c, p, strings, shanghai, error, jit, vm] = k0;
+  const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
+  // Three strategies' who/where/if units (9 >= Jit::kMinFusedUnits), each segment's unit once or more.
+  const std::vector<int32_t> list = {u("adult"), u("big"),   u("ratio"), u("plus"), u("named"),
+                                     u("adult"), u("big"),   -1,         u("plus")};
+  std::vector<crm::jit::ClausesFn> chunks;
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));
+  crm::jit::Stats s = jit->stats();
+  EXPECT_EQ(s.list_units, 5u);
+  EXPECT_EQ(s.scalar_units, 5u);
+  EXPECT_EQ(s.first_use_scalar_units, 0u);
+  EXPECT_EQ(s.dispatchers, 0u);
+  std::vector<int64_t> prof = {0, 70, 3000000, 40, shanghai};
+  std::vector<uint8_t> present = {1, 1, 1, 1, 1};
+  for (const auto& seg : p.segments) {
+    crm::vm::Context ctx;
+    ctx.profile = prof.data();
+    ctx.profile_present = present.data();
+    ctx.profile_size = prof.size();
+    ctx.strings = &strings;
+    std::string jr = show(jit->run(seg.unit, ctx));
+    vm.prepare(ctx);
+    EXPECT_EQ(jr, show(vm.run(seg.unit, ctx))) << seg.name;
+  }
+  s = jit->stats();
+  EXPECT_EQ(s.first_use_scalar_units, 0u);  // every segment's unit was in the list
+  EXPECT_EQ(s.scalar_units, 5u);
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // second sight: the dispatcher compiles
+  EXPECT_TRUE(jit->clauses(list.data(), 3, chunks));
+  EXPECT_EQ(chunks.size(), 1u);
+  s = jit->stats();
+  EXPECT_EQ(s.dispatchers, 1u);
+  EXPECT_EQ(s.list_units, 5u);
+}
+
 // The operations' bitcode is inlined into every object, so the cache key includes its hash: the
 // same program, units and translator version with another bitcode hash (a build whose
 // bytecode/operations.h changed) misses and compiles; with this build's hash it hits again.
