@@ -176,14 +176,16 @@ bool DecisionRules::in_rest(uint32_t si, const std::string& user_id) const {
 std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
   const auto& s = p_.strategies[si];
   std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
-  if (s.pool >= 0) {
-    const auto& pool = p_.pools[s.pool];
-    state::QuotaLimits l;
-    l.stock = pool.stock;
-    l.budget = pool.has_budget ? pool.budget : -1;
-    parts.push_back({pool_quota_[s.pool], l});
-  }
+  if (s.pool >= 0) parts.push_back(pool_part(s));
   return parts;
+}
+
+state::QuotaPart DecisionRules::pool_part(const bytecode::Strategy& s) const {
+  const auto& pool = p_.pools[s.pool];
+  state::QuotaLimits l;
+  l.stock = pool.stock;
+  l.budget = pool.has_budget ? pool.budget : -1;
+  return {pool_quota_[s.pool], l};
 }
 
 bool DecisionRules::run_clause(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
@@ -287,7 +289,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
   if (c != state::QuotaCheck::Fits || s.pool < 0) return reason_of(c);
   // The pool's counters, shared with the other strategies that draw from it.
   const auto& pool = p_.pools[s.pool];
-  state::QuotaPart part = quota_parts(si, now, cost).back();
+  const state::QuotaPart part = pool_part(s);  // quota_parts(...).back(), without the vector
   state::Quota pool_used = quotas_->used(part.handle);
   state::QuotaCheck pc = state::check_quota(pool_used, cost, part.limits);
   if (trace_) {
@@ -673,8 +675,8 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   }
   // The draws come before the limits: a lost draw has nothing to give, so it consults no limit
   // and counts for none. A delivery whose every action (of the user's arm) lost is only those rows.
-  std::vector<Reason> lost;
-  std::vector<int64_t> drawn;
+  std::vector<Reason>& lost = lost_;
+  std::vector<int64_t>& drawn = drawn_;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= for_arm(s.actions[ai], acting) && lost[ai] == Reason::None;
@@ -865,8 +867,8 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   }
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
   // With A/B/n arms, only the actions for every arm count (the control group gets those).
-  std::vector<Reason> lost;
-  std::vector<int64_t> drawn;
+  std::vector<Reason>& lost = lost_;
+  std::vector<int64_t>& drawn = drawn_;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= s.actions[ai].arm < 0 && lost[ai] == Reason::None;

@@ -506,7 +506,8 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
 // decided highest value first (DecisionRules::rank). A delayed trigger's strategy only arms its
 // timer here (it is decided, and ranked by nothing, when the timer fires).
 void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& out) {
-  std::vector<uint32_t> cands;
+  std::vector<uint32_t>& cands = cands_;
+  cands.clear();
   for (uint32_t s : candidates_.select(ev)) {
     if (p_.strategies[s].delay > 0) arm_timer(u, ev, s, out);
     else cands.push_back(s);
