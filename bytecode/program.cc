@@ -8,6 +8,7 @@
 #include <set>
 
 #include "bytecode/builtins.h"
+#include "bytecode/calendar_period.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 
@@ -65,28 +66,7 @@ int64_t first_schedule_run(const support::ZoneRules& zone, int64_t clock, int64_
 }
 
 bool same_calendar_period(CalendarUnit unit, int64_t then, int64_t now, const support::ZoneRules& zone) {
-  using support::floor_div;
-  const int64_t then_offset = zone.offset_at(then), now_offset = zone.offset_at(now);
-  const int64_t then_day = zone.local_day(then), now_day = zone.local_day(now);
-  switch (unit) {
-    case CalendarUnit::Hour: {
-      // The local clock hour; when the clocks go back, the repeated hour is a second hour.
-      if (then_offset != now_offset) return false;
-      return floor_div(then + then_offset, support::kMicrosPerHour) == floor_div(now + now_offset, support::kMicrosPerHour);
-    }
-    case CalendarUnit::Day: return then_day == now_day;
-    case CalendarUnit::Week:
-      // ISO weeks start on Monday; day 0 (1970-01-01) was a Thursday, so day -3 was a Monday.
-      return floor_div(then_day + 3, 7) == floor_div(now_day + 3, 7);
-    case CalendarUnit::Month: {
-      int64_t ty, ny;
-      unsigned tm, nm, td, nd;
-      support::civil_from_days(then_day, ty, tm, td);
-      support::civil_from_days(now_day, ny, nm, nd);
-      return ty == ny && tm == nm;
-    }
-  }
-  return false;
+  return CalendarPeriod(unit, now, zone).holds(then);
 }
 
 const char* resource_kind_name(ResourceKind k) {

@@ -62,20 +62,30 @@ std::optional<Decimal> Decimal::parse(std::string_view s) {
 }
 
 std::string Decimal::to_string() const {
-  i128 v = units_;
-  bool neg = v < 0;
-  if (neg) v = -v;
-  auto whole = static_cast<unsigned long long>(v / kScale);
-  auto frac = static_cast<unsigned long long>(v % kScale);
-  std::string out = neg ? "-" : "";
-  out += std::to_string(whole);
-  if (frac != 0) {
-    std::string f = std::to_string(frac);
-    f.insert(0, kScaleDigits - f.size(), '0');
-    while (!f.empty() && f.back() == '0') f.pop_back();
-    out += "." + f;
-  }
+  std::string out;
+  append_units(out, units_);
   return out;
+}
+
+// Digits written backwards into a local buffer: INT64_MIN's magnitude does not fit an int64, so
+// the magnitude is unsigned (|INT64_MIN| = 2^63 is one more than INT64_MAX, and fits).
+void Decimal::append_units(std::string& out, int64_t units) {
+  const bool neg = units < 0;
+  const uint64_t v = neg ? 0 - static_cast<uint64_t>(units) : static_cast<uint64_t>(units);
+  uint64_t whole = v / kScale, frac = v % kScale;
+  char buf[1 + 20 + 1 + kScaleDigits];  // sign, whole digits (at most 20), point, fraction
+  char* end = buf + sizeof buf;
+  char* p = end;
+  if (frac != 0) {
+    int digits = kScaleDigits;
+    while (frac % 10 == 0) frac /= 10, --digits;  // the shortest text: no trailing zeros
+    for (int k = 0; k < digits; ++k) *--p = static_cast<char>('0' + frac % 10), frac /= 10;
+    *--p = '.';
+  }
+  do *--p = static_cast<char>('0' + whole % 10), whole /= 10;
+  while (whole != 0);
+  if (neg) *--p = '-';
+  out.append(p, end);
 }
 
 std::string Decimal::to_string_fixed(int digits) const {

@@ -31,6 +31,9 @@ class Decimal {
 
   // Shortest exact text: `12.5`, `3`, `-0.000001`.
   std::string to_string() const;
+  // Appends to_string() of the Decimal with `units` to `out`, with no temporary string (this
+  // renders every amount of every decision).
+  static void append_units(std::string& out, int64_t units);
   // Fixed number of fractional digits (rounded half-to-even), for money display: `12.50`.
   std::string to_string_fixed(int digits) const;
 

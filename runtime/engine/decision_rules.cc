@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "bytecode/calendar_period.h"
 #include "runtime/engine/draw.h"
 #include "runtime/engine/scheduler.h"
 #include "support/civil_time.h"
@@ -20,13 +21,32 @@ namespace {
 // Calendar periods follow the strategy's zone: with +08:00 (or Asia/Shanghai), a day runs from
 // 00:00 to 24:00 Beijing time, a week from Monday 00:00 and a month from the 1st at 00:00; with a
 // zone that has daylight saving, a day may last 23 or 25 hours.
-bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytecode::Strategy& s) {
-  switch (p.kind) {
-    case bytecode::PeriodKind::Campaign: return true;
-    case bytecode::PeriodKind::Calendar: return bytecode::same_calendar_period(p.unit, then, now, s.zone);
-    case bytecode::PeriodKind::Sliding: return then > now - p.micros;
+// A period tested against one `now`: what depends on now alone (now's local day, hour, week or
+// month in the strategy's zone) is worked out once, so a loop over a user's deliveries or grants
+// computes only each instant's own side.
+class InPeriod {
+ public:
+  InPeriod(const bytecode::Period& p, int64_t now, const bytecode::Strategy& s) : kind_(p.kind) {
+    if (kind_ == bytecode::PeriodKind::Calendar) calendar_.emplace(p.unit, now, s.zone);
+    if (kind_ == bytecode::PeriodKind::Sliding) after_ = now - p.micros;
   }
-  return true;
+  bool operator()(int64_t then) const {
+    switch (kind_) {
+      case bytecode::PeriodKind::Campaign: return true;
+      case bytecode::PeriodKind::Calendar: return calendar_->holds(then);
+      case bytecode::PeriodKind::Sliding: return then > after_;
+    }
+    return true;
+  }
+
+ private:
+  bytecode::PeriodKind kind_;
+  std::optional<bytecode::CalendarPeriod> calendar_;
+  int64_t after_ = 0;  // Sliding: the instants after it are in the window
+};
+
+bool in_period(const bytecode::Period& p, int64_t then, int64_t now, const bytecode::Strategy& s) {
+  return InPeriod(p, now, s)(then);
 }
 
 // The reason of a delivery that does not fit its budget pool's counters.
@@ -156,14 +176,16 @@ bool DecisionRules::in_rest(uint32_t si, const std::string& user_id) const {
 std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
   const auto& s = p_.strategies[si];
   std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
-  if (s.pool >= 0) {
-    const auto& pool = p_.pools[s.pool];
-    state::QuotaLimits l;
-    l.stock = pool.stock;
-    l.budget = pool.has_budget ? pool.budget : -1;
-    parts.push_back({pool_quota_[s.pool], l});
-  }
+  if (s.pool >= 0) parts.push_back(pool_part(s));
   return parts;
+}
+
+state::QuotaPart DecisionRules::pool_part(const bytecode::Strategy& s) const {
+  const auto& pool = p_.pools[s.pool];
+  state::QuotaLimits l;
+  l.stock = pool.stock;
+  l.budget = pool.has_budget ? pool.budget : -1;
+  return {pool_quota_[s.pool], l};
 }
 
 bool DecisionRules::run_clause(int32_t unit, User& u, const Event* ev, int64_t now, bool& result) {
@@ -221,8 +243,9 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
                                      const std::vector<Reason>* lost, int32_t arm) {
   for (const auto& cap : s.per_user) {
     int64_t n = 0, last = 0;
+    const InPeriod in_cap(cap.period, now, s);
     for (const auto& [strategy, time] : u.deliveries())
-      if (strategy == si && in_period(cap.period, time, now, s)) ++n, last = time;
+      if (strategy == si && in_cap(time)) ++n, last = time;
     bool refused = n >= cap.count;
     if (trace_)
       note({"per_user", !refused,
@@ -266,7 +289,7 @@ Reason DecisionRules::strategy_limit(User& u, const bytecode::Strategy& s, uint3
   if (c != state::QuotaCheck::Fits || s.pool < 0) return reason_of(c);
   // The pool's counters, shared with the other strategies that draw from it.
   const auto& pool = p_.pools[s.pool];
-  state::QuotaPart part = quota_parts(si, now, cost).back();
+  const state::QuotaPart part = pool_part(s);  // quota_parts(...).back(), without the vector
   state::Quota pool_used = quotas_->used(part.handle);
   state::QuotaCheck pc = state::check_quota(pool_used, cost, part.limits);
   if (trace_) {
@@ -381,8 +404,9 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     }
     if (pol.has_same_type) {
       const Grant* same = nullptr;
+      const InPeriod in_same(pol.same_type, now, s);
       for (const auto& g : u.grants())
-        if (p_.resources[g.resource].kind == res.kind && in_period(pol.same_type, g.time, now, s)) {
+        if (p_.resources[g.resource].kind == res.kind && in_same(g.time)) {
           same = &g;
           break;
         }
@@ -409,8 +433,9 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     for (const auto& cc : pol.channel_caps) {
       if (a.channel != cc.channel) continue;
       int64_t n = 0, last = 0;
+      const InPeriod in_cap(cc.cap.period, now, s);
       for (const auto& g : u.grants())
-        if (g.channel == cc.channel && in_period(cc.cap.period, g.time, now, s)) ++n, last = g.time;
+        if (g.channel == cc.channel && in_cap(g.time)) ++n, last = g.time;
       if (!noted("channel_cap", n < cc.cap.count,
                  fmt::format("{} <= {} per {}: {}", p_.channels[cc.channel], cc.cap.count, period_text(cc.cap.period),
                              counted(n, "sent", cc.cap.period, last, s)),
@@ -650,8 +675,8 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   }
   // The draws come before the limits: a lost draw has nothing to give, so it consults no limit
   // and counts for none. A delivery whose every action (of the user's arm) lost is only those rows.
-  std::vector<Reason> lost;
-  std::vector<int64_t> drawn;
+  std::vector<Reason>& lost = lost_;
+  std::vector<int64_t>& drawn = drawn_;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= for_arm(s.actions[ai], acting) && lost[ai] == Reason::None;
@@ -842,8 +867,8 @@ void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_
   }
   // A control user draws as a treated user would: a lost draw is a control row with its reason.
   // With A/B/n arms, only the actions for every arm count (the control group gets those).
-  std::vector<Reason> lost;
-  std::vector<int64_t> drawn;
+  std::vector<Reason>& lost = lost_;
+  std::vector<int64_t>& drawn = drawn_;
   draw(s, d, lost, drawn);
   bool any_won = s.actions.empty();
   for (size_t ai = 0; ai < s.actions.size(); ++ai) any_won |= s.actions[ai].arm < 0 && lost[ai] == Reason::None;

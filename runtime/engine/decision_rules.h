@@ -126,6 +126,8 @@ class DecisionRules {
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   // The counters a delivery of strategy si draws on: its own, then its pool's.
   std::vector<state::QuotaPart> quota_parts(uint32_t si, int64_t now, int64_t cost) const;
+  // The part of quota_parts() for strategy s's pool (s.pool >= 0): its counters and limits.
+  state::QuotaPart pool_part(const bytecode::Strategy& s) const;
   // Whether action a goes to a user in `arm` (-1: a strategy without arms).
   static bool for_arm(const bytecode::Action& a, int32_t arm) { return a.arm < 0 || a.arm == arm; }
   void note(Check c) { if (trace_) trace_->checks.push_back(std::move(c)); }
@@ -139,6 +141,10 @@ class DecisionRules {
 
   const bytecode::Program& p_;
   std::vector<uint8_t> prunable_;  // per strategy: its deliveries may be dropped (prune_deliveries)
+  // What draw() gives deliver_to() and decide_control() (neither runs inside the other), kept
+  // so that a delivery allocates nothing for it.
+  std::vector<Reason> lost_;
+  std::vector<int64_t> drawn_;
   // prematch(): per strategy, whether it may be prematched, and its verdict for this event.
   static constexpr uint8_t kNotPrematched = 0, kPreNoMatch = 1, kPreMatch = 2, kPreFault = 3;
   std::vector<uint8_t> fusable_;

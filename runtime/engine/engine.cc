@@ -462,10 +462,12 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
     if (recorded && slot->applied) return recorder_.report(*slot, out, err);
   }
   User& u = users_.get(ev.user);
+  u.prefetch_extra();  // observing the event gives it time to arrive
   if (!observe_event(u, ev, err)) {
     if (slot && !recorded) recorder_.forget_event(ev.id);
     return false;
   }
+  u.prefetch_grants();  // read by redemption, per-user caps and policies below
   // Orders of users in a roll-out's groups count towards its choice, replayed ones too (the
   // counters are rebuilt from the input after a restart, as the history aggregates are).
   if (rollouts_.any()) rollouts_.observe(ev);
@@ -504,7 +506,8 @@ bool Engine::process(const Event& ev, std::vector<Decision>& out, std::string& e
 // decided highest value first (DecisionRules::rank). A delayed trigger's strategy only arms its
 // timer here (it is decided, and ranked by nothing, when the timer fires).
 void Engine::decide_candidates(User& u, const Event& ev, std::vector<Decision>& out) {
-  std::vector<uint32_t> cands;
+  std::vector<uint32_t>& cands = cands_;
+  cands.clear();
   for (uint32_t s : candidates_.select(ev)) {
     if (p_.strategies[s].delay > 0) arm_timer(u, ev, s, out);
     else cands.push_back(s);

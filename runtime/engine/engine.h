@@ -281,6 +281,7 @@ class Engine {
   void apply(User& u, const Event& ev);
   // The event's candidate strategies, decided in order (by value when one has `value:`).
   void decide_candidates(User& u, const Event& ev, std::vector<Decision>& out);
+  std::vector<uint32_t> cands_;  // decide_candidates' scratch (not re-entered), kept to allocate nothing per event
   // Explain of a strategy with `value:` at its place in the event's ranking.
   void explain_value(User& copy, const std::string& id, const Event& ev, uint32_t si,
                      const std::vector<DecisionRules::Ranked>& ranked, size_t position, StrategyTrace& t);

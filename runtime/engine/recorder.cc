@@ -527,7 +527,13 @@ void Recorder::append_decision_json(std::string& out, const Decision& d) const {
     support::append_time(out, t);
     out += '"';
   };
-  auto money = [&](Field key, int64_t v) { str(key, true, support::Decimal::from_units(v).to_string()); };
+  // An amount's text is digits, '-' and '.': nothing to escape between its quotes.
+  auto money = [&](Field key, int64_t v) {
+    out += field_prefix(key);
+    out += '"';
+    support::Decimal::append_units(out, v);
+    out += '"';
+  };
   out += '{';
   out += field_prefix(F::Event).substr(1);  // the first member has no comma before it
   if (!d.event.empty()) support::append_json_quoted(out, d.event);

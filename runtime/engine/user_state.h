@@ -129,6 +129,17 @@ class User {
   std::span<Grant> grants_mut() { return extra_ ? std::span<Grant>(extra_->grants) : std::span<Grant>(); }
   // Null while the user has no grant or delivery.
   UserGrants* extra() { return extra_; }
+  // Asks the CPU for the grants block early, then (once it is in) for its grants and deliveries:
+  // with a million users each is a cache miss per event that per-user caps and policies would
+  // otherwise wait for (Engine::process calls them around observing the event). Hints only.
+  void prefetch_extra() const {
+    if (extra_) __builtin_prefetch(extra_);
+  }
+  void prefetch_grants() const {
+    if (!extra_) return;
+    if (!extra_->deliveries.empty()) __builtin_prefetch(extra_->deliveries.data());
+    if (!extra_->grants.empty()) __builtin_prefetch(extra_->grants.data());
+  }
   UserGrants& edit();
   // Frees what edit() made when nothing is left in it (a tentative grant taken back).
   void trim();

@@ -5,9 +5,13 @@
 
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "compile_helpers.h"
 #include "bytecode/builtins.h"
+#include "bytecode/calendar_period.h"
+#include "support/civil_time.h"
 #include "tests/reference/ast_evaluator.h"
 #include "runtime/vm/vm.h"
 #include "support/time_zone.h"
@@ -89,6 +93,59 @@ TEST(CalendarPeriods, AnHourIsTheLocalClockHourAndARepeatedHourCountsTwice) {
   EXPECT_FALSE(same_calendar_period(CalendarUnit::Hour, T("2026-11-01T05:30:00Z"), T("2026-11-01T06:10:00Z"), ny));
   EXPECT_TRUE(same_calendar_period(CalendarUnit::Hour, T("2026-11-01T05:00:00Z"), T("2026-11-01T05:59:59Z"), ny));
   EXPECT_TRUE(same_calendar_period(CalendarUnit::Hour, T("2026-11-01T06:00:00Z"), T("2026-11-01T06:59:59Z"), ny));
+}
+
+namespace {
+// same_calendar_period as it was before CalendarPeriod (both instants' sides computed at every
+// call), the reference for the period computed once.
+bool reference_same_period(CalendarUnit unit, int64_t then, int64_t now, const ZoneRules& zone) {
+  using crm::support::floor_div;
+  const int64_t then_offset = zone.offset_at(then), now_offset = zone.offset_at(now);
+  const int64_t then_day = zone.local_day(then), now_day = zone.local_day(now);
+  switch (unit) {
+    case CalendarUnit::Hour:
+      if (then_offset != now_offset) return false;
+      return floor_div(then + then_offset, crm::support::kMicrosPerHour) ==
+             floor_div(now + now_offset, crm::support::kMicrosPerHour);
+    case CalendarUnit::Day: return then_day == now_day;
+    case CalendarUnit::Week: return floor_div(then_day + 3, 7) == floor_div(now_day + 3, 7);
+    case CalendarUnit::Month: {
+      int64_t ty, ny;
+      unsigned tm, nm, td, nd;
+      crm::support::civil_from_days(then_day, ty, tm, td);
+      crm::support::civil_from_days(now_day, ny, nm, nd);
+      return ty == ny && tm == nm;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+// Per-user caps work out now's period once per cap and test every delivery against it.
+TEST(CalendarPeriods, APeriodComputedOnceAgreesWithTheRuleForEveryInstant) {
+  const std::vector<std::pair<ZoneRules, std::vector<const char*>>> zones{
+      {kUtc, {"2026-02-28T23:59:59Z", "1970-01-01T00:00:00Z", "1969-12-29T00:00:00Z"}},
+      // The clocks go back at 06:00Z on 2026-11-01 and forward at 07:00Z on 2026-03-08.
+      {zone("America/New_York"), {"2026-11-01T05:30:00Z", "2026-11-01T06:10:00Z", "2026-03-08T07:00:00Z", "2026-03-31T23:00:00Z"}},
+      {zone("Asia/Kolkata"), {"2026-01-01T00:30:00Z", "2026-01-31T18:29:59Z"}},
+      // Lord Howe moves its clocks by half an hour.
+      {zone("Australia/Lord_Howe"), {"2026-04-04T15:00:00Z", "2026-10-03T15:30:00Z"}}};
+  const int64_t step = 17 * crm::support::kMicrosPerMinute, span = 40 * crm::support::kMicrosPerDay;
+  size_t inside = 0, outside = 0;
+  for (const auto& [z, nows] : zones)
+    for (const char* text : nows)
+      for (CalendarUnit unit : {CalendarUnit::Hour, CalendarUnit::Day, CalendarUnit::Week, CalendarUnit::Month}) {
+        const int64_t now = T(text);
+        const crm::bytecode::CalendarPeriod period(unit, now, z);
+        for (int64_t then = now - span; then <= now + span; then += step) {
+          const bool expected = reference_same_period(unit, then, now, z);
+          ASSERT_EQ(period.holds(then), expected) << text << " unit " << int(unit) << " then " << then;
+          ASSERT_EQ(same_calendar_period(unit, then, now, z), expected);
+          (expected ? inside : outside) += 1;
+        }
+      }
+  EXPECT_GT(inside, 1000u);  // both answers were given many times
+  EXPECT_GT(outside, 1000u);
 }
 
 TEST(CalendarPeriods, PerUserLimitsAndPoliciesUseThem) {
