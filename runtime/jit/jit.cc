@@ -1909,7 +1909,7 @@ vm::BatchResult Jit::run_batch(uint32_t unit, const vm::BatchInput& in, std::vec
 }
 
 uint64_t ops_bitcode_hash() {
-  // FNV-1a over the embedded bytes (a few hundred KB, once per process): computed from what is
+  // FNV-1a over the embedded bytes (~30 KB, once per process): computed from what is
   // actually linked in, so it cannot disagree with the bitcode the modules start from.
   static const uint64_t hash = [] {
     uint64_t h = 1469598103934665603ull;
