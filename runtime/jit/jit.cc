@@ -1770,7 +1770,11 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   {
     std::lock_guard<std::mutex> lock(im.clause_mu);
     bool ready = true;
-    for (size_t g = 0; g < groups; g += kClauseChunk) {
+    // A chunk that can be neither tracked nor compiled makes the whole list run per clause; the
+    // chunks before it keep no dispatcher claimed (it would stay busy, never built), while their
+    // cold units are still compiled in bulk below.
+    bool give_up = false;
+    for (size_t g = 0; g < groups && !give_up; g += kClauseChunk) {
       const size_t n = 3 * std::min(kClauseChunk, groups - g);
       const int32_t* u = units + 3 * g;
       uint64_t h = hash_units(u, n);
@@ -1778,12 +1782,18 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
       for (auto [it, end] = im.clause_cache.equal_range(h); it != end; ++it)
         if (it->second.units.size() == n && std::equal(u, u + n, it->second.units.begin())) e = &it->second;
       if (!e) {
-        if (im.clause_entries >= kMaxTracked) return false;
+        if (im.clause_entries >= kMaxTracked) {
+          give_up = true;
+          break;
+        }
         ++im.clause_entries;
         e = &im.clause_cache.emplace(h, Impl::ClauseEntry{})->second;
         e->units.assign(u, u + n);
       }
-      if (e->failed) return false;
+      if (e->failed) {
+        give_up = true;
+        break;
+      }
       entries.push_back(e);
       if (e->fn) continue;
       ready = false;
@@ -1806,7 +1816,11 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
       piece.disp.push_back({e->units, "crm_clauses_" + std::to_string(im.dispatcher_count)});
       pieces.push_back(std::move(piece));
     }
-    if (ready) {
+    if (give_up) {
+      for (auto* e : mine) e->busy = false, --im.dispatcher_count;
+      mine.clear();
+      pieces.clear();
+    } else if (ready) {
       for (auto* e : entries) chunks.push_back(e->fn);
       return true;
     }

@@ -377,7 +377,8 @@ TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
   ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
   auto& [c, p, strings, shanghai, error, jit, vm] = k0;
   const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
-  // Three strategies' who/where/if units (9 >= Jit::kMinFusedUnits), each segment's unit once or more.
+  // Three strategies' who/where/if slots, 8 of them units (Jit::kMinFusedUnits counts only units, not the -1),
+  // each segment's unit once or more.
   const std::vector<int32_t> list = {u("adult"), u("big"),   u("ratio"), u("plus"), u("named"),
                                      u("adult"), u("big"),   -1,         u("plus")};
   std::vector<crm::jit::ClausesFn> chunks;
