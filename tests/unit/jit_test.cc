@@ -290,12 +290,37 @@ TEST(Jit, AUnitOutsideTheProgramIsAnErrorNamingIt) {
   EXPECT_NE(std::string(r.error).find("unit " + std::to_string(bad)), std::string::npos);
 }
 
+// A context over one profile's values and presence flags (and the strings, when the units
+// compare text).
+crm::vm::Context profile_context(const std::vector<int64_t>& prof, const std::vector<uint8_t>& present,
+                                 crm::vm::StringPool* strings = nullptr) {
+  crm::vm::Context ctx;
+  ctx.profile = prof.data();
+  ctx.profile_present = present.data();
+  ctx.profile_size = prof.size();
+  ctx.strings = strings;
+  return ctx;
+}
+
+// A fresh object-cache directory of one test, removed when the test ends (an ASSERT that returns
+// early included).
+struct CacheDir {
+  std::filesystem::path path;
+  explicit CacheDir(const char* stem)
+      : path(std::filesystem::temp_directory_path() /
+             (stem + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()))) {}
+  ~CacheDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 // The object cache: a second Jit of the same program loads every module from the cache and
 // gives identical results; a changed program misses.
 TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() /
-                 ("crm_jit_cache_test_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  CacheDir cache("crm_jit_cache_test_");
+  const fs::path& dir = cache.path;
   auto c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   const auto& p = c.program();
@@ -305,11 +330,7 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
   auto results = [&](crm::jit::Jit& jit, const crm::bytecode::Program& prog) {
     std::string out;
     for (const auto& s : prog.segments) {
-      crm::vm::Context ctx;
-      ctx.profile = prof.data();
-      ctx.profile_present = present.data();
-      ctx.profile_size = prof.size();
-      ctx.strings = &strings;
+      crm::vm::Context ctx = profile_context(prof, present, &strings);
       out += s.name + "=" + show(jit.run(s.unit, ctx)) + " ";
     }
     return out;
@@ -339,11 +360,7 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
     crm::vm::VM vm(p);  // and the VM's
     std::string expect;
     for (const auto& seg : p.segments) {
-      crm::vm::Context ctx;
-      ctx.profile = prof.data();
-      ctx.profile_present = present.data();
-      ctx.profile_size = prof.size();
-      ctx.strings = &strings;
+      crm::vm::Context ctx = profile_context(prof, present, &strings);
       vm.prepare(ctx);
       expect += seg.name + "=" + show(vm.run(seg.unit, ctx)) + " ";
     }
@@ -365,7 +382,6 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
     EXPECT_NE(r.find("adult=0 "), std::string::npos) << r;
     EXPECT_NE(first.find("adult=1 "), std::string::npos) << first;
   }
-  fs::remove_all(dir);
 }
 
 // A candidate list's first sight (Jit::clauses, not hot yet) compiles the list's units that
@@ -391,11 +407,7 @@ TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
   std::vector<int64_t> prof = {0, 70, 3000000, 40, shanghai};
   std::vector<uint8_t> present = {1, 1, 1, 1, 1};
   for (const auto& seg : p.segments) {
-    crm::vm::Context ctx;
-    ctx.profile = prof.data();
-    ctx.profile_present = present.data();
-    ctx.profile_size = prof.size();
-    ctx.strings = &strings;
+    crm::vm::Context ctx = profile_context(prof, present, &strings);
     std::string jr = show(jit->run(seg.unit, ctx));
     vm.prepare(ctx);
     EXPECT_EQ(jr, show(vm.run(seg.unit, ctx))) << seg.name;
@@ -415,9 +427,8 @@ TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
 // same program, units and translator version with another bitcode hash (a build whose
 // bytecode/operations.h changed) misses and compiles; with this build's hash it hits again.
 TEST(Jit, ObjectCacheMissesForChangedOperationsBitcode) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() /
-                 ("crm_jit_ops_cache_test_" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  CacheDir cache("crm_jit_ops_cache_test_");
+  const std::filesystem::path& dir = cache.path;
   auto c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   const auto& p = c.program();
@@ -444,7 +455,6 @@ TEST(Jit, ObjectCacheMissesForChangedOperationsBitcode) {
   crm::jit::Stats changed = compile_all(built ^ 1);  // another bitcode: nothing loaded
   EXPECT_EQ(changed.cache_hits, 0u);
   EXPECT_EQ(changed.cache_misses, first.cache_misses);
-  fs::remove_all(dir);
 }
 
 }  // namespace
@@ -529,18 +539,12 @@ segment other = age >= 19 and (bonus ?? 0) < 5
         std::vector<int64_t> prof = {0, age, bonus};  // [0] is the user's id
         std::vector<uint8_t> present = {1, 1, has_bonus};
         for (uint32_t u : {ua, ub, uo}) {
-          crm::vm::Context ctx;
-          ctx.profile = prof.data();
-          ctx.profile_present = present.data();
-          ctx.profile_size = prof.size();
+          crm::vm::Context ctx = profile_context(prof, present);
           vm.prepare(ctx);
           const std::string expect = show(vm.run(u, ctx));
           EXPECT_EQ(show(jit->run(u, ctx)), expect) << "unit " << u << ", age " << age << ", bonus " << bonus;
         }
-        crm::vm::Context ctx;
-        ctx.profile = prof.data();
-        ctx.profile_present = present.data();
-        ctx.profile_size = prof.size();
+        crm::vm::Context ctx = profile_context(prof, present);
         differ += show(jit->run(ua, ctx)) != show(jit->run(uo, ctx));
       }
   EXPECT_GT(differ, 0u);  // age 18: a and other disagree, so they cannot be one function
