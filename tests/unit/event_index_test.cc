@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "compile_helpers.h"
+#include "sqlite_helpers.h"
 #include "runtime/state/state_store.h"
 #include "support/civil_time.h"
 #include "support/fingerprint_table.h"
@@ -90,30 +91,12 @@ struct Stream {
 
 std::string temp_ledger(const char* name) {
   std::string path = ::testing::TempDir() + name;
-  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 
 int64_t count_rows(const std::string& path, const char* table) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  int64_t n = -1;
-  if (sqlite3_prepare_v2(db, fmt::format("SELECT count(*) FROM {}", table).c_str(), -1, &s, nullptr) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return n;
-}
-
-void exec(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* msg = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
-  sqlite3_free(msg);
-  sqlite3_close(db);
+  return crm::testing::query_int(path, fmt::format("SELECT count(*) FROM {}", table).c_str());
 }
 
 constexpr int kEvents = 300;
@@ -278,7 +261,7 @@ TEST(EventIndex, ALedgerFromBeforeTheIndexResumes) {
     for (int i = 0; i < kEvents / 2; ++i) ASSERT_EQ(s.submit(order(i)), ref[i]) << i << ": " << s.error;
     ASSERT_TRUE(s.engine.commit(err)) << err;
   }
-  exec(path,
+  crm::testing::exec_sql(path,
        "UPDATE crm_units SET first_seq = NULL, at = NULL;"
        "UPDATE crm_units SET seq = seq + 1000 WHERE seq = (SELECT max(seq) FROM crm_units);"
        "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';");
@@ -298,12 +281,6 @@ TEST(EventIndex, ALedgerFromBeforeTheIndexResumes) {
     ASSERT_TRUE(s.engine.commit(err)) << err;
   }
   EXPECT_EQ(count_rows(path, "crm_units"), kEvents);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT min(seq) FROM crm_units WHERE first_seq IS NOT NULL", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int64(st, 0), kEvents / 2 + 1000 + 1);  // after the largest rowid
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  EXPECT_EQ(crm::testing::query_int(path, "SELECT min(seq) FROM crm_units WHERE first_seq IS NOT NULL"),
+            kEvents / 2 + 1000 + 1);  // after the largest rowid
 }

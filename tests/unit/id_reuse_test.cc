@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "compile_helpers.h"
+#include "sqlite_helpers.h"
 #include "runtime/state/state_store.h"
 
 namespace {
@@ -64,17 +65,8 @@ std::string temp_db(const std::string& name) {
 }
 
 int64_t ledger_rows(const std::string& path) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  int64_t n = -1;
-  if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM crm_ledger) * 1000000 + (SELECT count(*) FROM crm_units)", -1, &s,
-                         nullptr) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return n;  // decision rows * 10^6 + unit rows
+  // decision rows * 10^6 + unit rows
+  return crm::testing::query_int(path, "SELECT (SELECT count(*) FROM crm_ledger) * 1000000 + (SELECT count(*) FROM crm_units)");
 }
 
 struct Result {
@@ -308,15 +300,9 @@ TEST(IdReuse, TheMemoryStoreKeepsTheUnitsApart) {
 
 // Makes the ledger at `path` one of schema version 7 (units without start or time).
 void downgrade_to_v7(const std::string& path) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h,
+  crm::testing::exec_sql(path,
                          "ALTER TABLE crm_units DROP COLUMN first_seq; ALTER TABLE crm_units DROP COLUMN at;"
-                         "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(h);
-  sqlite3_close(h);
+                         "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';");
 }
 
 // A ledger of schema version 7 (units without their start or time) still opens, is continued

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "support/statistics.h"
+#include "sqlite_helpers.h"
 
 namespace {
 
@@ -672,14 +673,7 @@ int note_with(const Report& r, const char* text) {
   return n;
 }
 
-void exec_sql(const std::string& db, const char* sql) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  char* msg = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
-  sqlite3_free(msg);
-  sqlite3_close(h);
-}
+using crm::testing::exec_sql;
 
 // A row with an outcome or reason crm never writes (a hand edit) would count for nothing in
 // every figure; the report refuses the ledger and names the row, as the engine does at open.
