@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "throwing_executor.h"
 #include "runtime/engine/engine.h"
@@ -329,7 +330,7 @@ strategy valued { who: true  when: on Order  where: event.city == "v"  what: gra
 
 std::string temp_ledger(const std::string& name) {
   std::string path = ::testing::TempDir() + "crm_clause_dispatch_" + std::to_string(::getpid()) + "_" + name + ".db";
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 

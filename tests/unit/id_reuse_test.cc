@@ -60,7 +60,7 @@ crm::CompiledProgram compile(const std::string& text) {
 
 std::string temp_db(const std::string& name) {
   std::string path = ::testing::TempDir() + "crm_id_reuse_" + std::to_string(::getpid()) + "_" + name + ".db";
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 
@@ -156,7 +156,7 @@ void check_restart(const crm::CompiledProgram& p, const std::string& name, const
   EXPECT_EQ(third.decisions, straight.decisions);
   EXPECT_EQ(third.decided_units, 0u);
   for (const auto& path : {db, whole})
-    for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+    crm::testing::remove_ledger_files(path);
 }
 
 }  // namespace

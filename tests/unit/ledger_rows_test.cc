@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/state/group_ledger.h"
 #include "runtime/state/state_store.h"
@@ -20,7 +21,7 @@ using crm::state::UnitKind;
 
 std::string fresh_path(const char* tag) {
   std::string path = ::testing::TempDir() + "crm_ledger_rows_" + tag + ".db";
-  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/state_store.h"
@@ -27,7 +28,7 @@ Compiled compile(const std::string& text) {
 // A fresh ledger path per test (ctest runs the tests of a binary as parallel processes).
 std::string fresh_path(const char* tag) {
   std::string path = ::testing::TempDir() + "crm_ledger_" + tag + ".db";
-  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 

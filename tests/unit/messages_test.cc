@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "compiler/sema/message_template.h"
 #include "runtime/engine/redemption.h"
@@ -298,7 +299,7 @@ strategy welcome for business "mall" {
   for (size_t stop = 1; stop < events.size(); ++stop) {
     SCOPED_TRACE(stop);
     const std::string path = ::testing::TempDir() + "crm_percent_restart_" + std::to_string(stop) + ".db";
-    for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+    crm::testing::remove_ledger_files(path);
     std::vector<crm::Decision> got;
     crm::Error error;
     {

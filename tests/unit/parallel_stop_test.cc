@@ -23,6 +23,7 @@
 
 #include <crm/runtime.h>
 
+#include "sqlite_helpers.h"
 #include "api/parallel_run.h"
 #include "api/program_data.h"
 #include "compile_helpers.h"
@@ -36,12 +37,12 @@ using crm::testing::ThrowingExecutor;  // throws once, at the nth evaluation of 
 
 std::string temp_ledger(const std::string& name) {
   std::string path = ::testing::TempDir() + "crm_parallel_stop_" + std::to_string(::getpid()) + "_" + name + ".db";
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 
 void remove_ledger(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
 }
 
 // Every decision line of a replay, and how the replay ended.

@@ -4,6 +4,7 @@
 // stable and follow their shares, version 5 ledgers gain the pool and arm columns.
 #include <crm/runtime.h>
 #include <gtest/gtest.h>
+#include "sqlite_helpers.h"
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -22,7 +23,7 @@ crm::CompiledProgram compile(const std::string& text) {
 // A fresh ledger path per test (ctest runs the tests of a binary as parallel processes).
 std::string fresh_path(const char* tag) {
   std::string path = ::testing::TempDir() + "crm_pools_" + tag + ".db";
-  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 

@@ -6,6 +6,7 @@
 // the winner and every number against a computation here from the generated input.
 #include <crm/runtime.h>
 #include <gtest/gtest.h>
+#include "sqlite_helpers.h"
 #include <sqlite3.h>
 
 #include <boost/math/distributions/students_t.hpp>
@@ -27,7 +28,7 @@ crm::CompiledProgram compile(const std::string& text) {
 
 std::string fresh_path(const char* tag) {
   std::string path = ::testing::TempDir() + "crm_rollout_" + tag + ".db";
-  for (const char* ext : {"", "-wal", "-shm", ".lock"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   return path;
 }
 

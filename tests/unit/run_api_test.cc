@@ -7,6 +7,7 @@
 #include <crm/text.h>
 
 #include <gtest/gtest.h>
+#include "sqlite_helpers.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -42,7 +43,7 @@ std::string order(const char* id, const char* user, const char* time, const char
 }
 
 void remove_db(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
 }
 
 }  // namespace

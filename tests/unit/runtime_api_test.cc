@@ -2,6 +2,7 @@
 #include <crm/runtime.h>
 
 #include <gtest/gtest.h>
+#include "sqlite_helpers.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -125,7 +126,7 @@ TEST(RuntimeApi, DurableStateSurvivesARestart) {
   auto out = crm::compile_files({write_temp(kProgram)});
   ASSERT_TRUE(out.program.valid());
   std::string path = ::testing::TempDir() + "runtime_api_state.db";
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  crm::testing::remove_ledger_files(path);
   const char* e1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
   const char* e2 = R"({"id":"e2","type":"Order","user":"u1","time":"2026-11-11T02:00:00Z","amount":70})";
   const char* e3 = R"({"id":"e3","type":"Order","user":"u1","time":"2026-11-11T03:00:00Z","amount":80})";

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/state/state_store.h"
 
@@ -245,7 +246,7 @@ TEST(ScheduleParts, ARunWhosePartCallbackThrewStopsAndANewRunOnItsLedgerResumes)
   input.push_back(R"({"id":"after","type":"Order","user":"u1","time":"2026-01-01T11:00:00Z","amount":20})");
   auto ledger = [](const std::string& name) {
     std::string path = ::testing::TempDir() + "crm_schedule_parts_" + std::to_string(::getpid()) + "_" + name + ".db";
-    for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+    crm::testing::remove_ledger_files(path);
     return path;
   };
   // Every decision line of a whole run over `input` on `path`, committed every 4,096 lines.

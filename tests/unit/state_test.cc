@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/state/state_store.h"
 #include "support/civil_time.h"
@@ -137,7 +138,7 @@ TEST(State, SqliteLedgerRoundTrips) {
 // error naming the state rather than a wrong answer.
 TEST(State, RepeatedEventsAreAnsweredFromTheLedger) {
   std::string path = ::testing::TempDir() + "crm_replay_test.db";
-  for (const char* ext : {"", "-wal", "-shm"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   Compiled c = compile(
       "event Order { amount: Money(CNY) }\n"
       "resource coupon c { discount: 5 CNY }\n"
@@ -373,7 +374,7 @@ size_t ledger_rows(crm::state::StateStore& store) {
 // that decided it and after a restart (the restart replays its input, then the retry comes).
 TEST(DedupWindow, ARetryWithinTheWindowIsAnsweredFromTheLedgerAlsoAfterARestart) {
   std::string path = ::testing::TempDir() + "crm_dedup_window.db";
-  for (const char* ext : {"", "-wal", "-shm"}) std::remove((path + ext).c_str());
+  crm::testing::remove_ledger_files(path);
   Compiled c = compile(kProgram);
   std::string err;
   std::vector<std::string> input = {order("e1", "a", at(0)), order("e2", "b", at(30))};
