@@ -896,11 +896,19 @@ TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
     if (!online) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(online) << server.command("INFO replication");
+  // "online" is the primary's view after the sync; the replica's first acknowledgement of a WAIT
+  // may still be slow on a loaded machine (CI once refused the very first reservation with 100 ms
+  // to wait). Wait until a WAIT is answered (command() gives up after 200 ms, so each WAIT asks for
+  // 100 ms), and give each reservation's WAIT 1 s: what is tested is which lease gets used, not
+  // how fast an idle replica answers.
+  bool acknowledging = false;
+  for (int i = 0; i < 100 && !acknowledging; ++i) acknowledging = server.command("WAIT 1 100") == "1";
+  ASSERT_TRUE(acknowledging) << server.command("INFO replication");
   crm::state::SharedOptions o;
   o.url = server.url();
   o.campaign = "test";
   o.wait_replicas = 1;
-  o.wait_timeout_ms = 100;
+  o.wait_timeout_ms = 1000;
   o.lease = 4;
   std::string err;
   auto q = RedisQuotas::create(o, err);
@@ -918,8 +926,8 @@ TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
   EXPECT_EQ(q->stats().from_lease, 3u);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "9");  // 8 and a lease of 1, none of it used
   replica.resume();
-  // The replica catches up before the next reservation's WAIT (100 ms) can count it: on a
-  // loaded machine a resumed process may take longer than that, which is not what is tested.
+  // The replica catches up before the next reservation's WAIT can count it: on a loaded
+  // machine a resumed process may take a while, which is not what is tested.
   bool caught_up = false;
   for (int i = 0; i < 100 && !caught_up; ++i) caught_up = server.command("WAIT 1 100") == "1";
   ASSERT_TRUE(caught_up) << server.command("INFO replication");
