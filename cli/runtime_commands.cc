@@ -485,7 +485,9 @@ int cmd_run(int argc, char** argv) {
   // Decisions are written only after their commit; a failed write stops the run at once.
   auto commit = [&] {
     crm::Error e;
-    if (!run.commit(e)) return state_failed(e.message);
+    // An internal failure (e.g. out of memory) stops the run as a ledger failure does, but is
+    // named as one, like every other internal error of this command.
+    if (!run.commit(e)) return state_failed(e.kind == crm::ErrorKind::Internal ? "internal error: " + e.message : e.message);
     out.stream().write(reported.data(), static_cast<std::streamsize>(reported.size()));
     handed += reported_lines;
     reported.clear();  // keeps its capacity: the next batch is written into the same buffer
