@@ -387,7 +387,12 @@ void bench_streaming(const Options& o) {
     // crm/jit_startup_*.
     if (n == 1000 || !indexed) {
       std::string jerr;
-      auto ex = jit::JitExecutor::create(c.out.program, jerr, false);
+      // CRM_BENCH_SYNC_DISPATCH=1: dispatchers compiled on the warm pass's thread, as before
+      // session 16 (Options::background_dispatchers = false), to compare the steady state.
+      jit::Options jo;
+      const char* sync = std::getenv("CRM_BENCH_SYNC_DISPATCH");
+      jo.background_dispatchers = !(sync && std::string(sync) == "1");
+      auto ex = jit::JitExecutor::create(c.out.program, jerr, false, jo);
       if (!ex) fail(jerr);
       jit_executor = ex;
       size_t warm = 0;
