@@ -1353,10 +1353,22 @@ constexpr const char* kTranslatorVersion = "crm-jit-10";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
+static uint64_t fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 struct Jit::Impl {
   const bytecode::Program& p;
   Options options;
-  std::string program_bytes;  // serialised program, for cache keys (filled by compile_pieces)
+  // The serialised program's two 64-bit FNV-1a hashes (seeds as below), for cache keys: filled
+  // once by prepare_objects(), not re-hashed per piece (session 16: hashing the ~MB program
+  // twice per piece was 8 % of a cached compile_all() of 10,000 strategies).
+  bool program_hashed = false;
+  uint64_t program_hash[2] = {0, 0};
   Target target;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::mutex mu;  // compilation
@@ -1587,7 +1599,7 @@ struct Jit::Impl {
   // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
   // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
   // features, the LLVM version, this translator's version and the operations' bitcode.
-  // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
+  // Runs on the compile threads: reads program_hash, which prepare_objects() fills first.
   std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
     // The operations' bitcode is inlined into every function, so an operation changed without
@@ -1611,18 +1623,9 @@ struct Jit::Impl {
       key += "|d" + d.name + "=";
       for (int32_t u : d.units) key += std::to_string(u) + ",";
     }
-    auto fnv = [](uint64_t h, std::string_view a, std::string_view b) {
-      for (std::string_view s : {a, b})
-        for (unsigned char c : s) {
-          h ^= c;
-          h *= 1099511628211ull;
-        }
-      return h;
-    };
     char name[40];
-    std::snprintf(name, sizeof name, "%016llx%016llx.o",
-                  static_cast<unsigned long long>(fnv(1469598103934665603ull, key, program_bytes)),
-                  static_cast<unsigned long long>(fnv(0x9e3779b97f4a7c15ull, program_bytes, key)));
+    std::snprintf(name, sizeof name, "%016llx%016llx.o", static_cast<unsigned long long>(fnv1a(program_hash[0], key)),
+                  static_cast<unsigned long long>(fnv1a(program_hash[1], key)));
     return options.cache_dir + "/" + name;
   }
 
@@ -1687,7 +1690,12 @@ struct Jit::Impl {
       llvm::sys::fs::create_directories(options.cache_dir);
       // Before the threads start: filled lazily inside cache_path(), two threads raced on it and
       // could hash a half-written program, so a reload missed pieces it had cached.
-      if (program_bytes.empty()) program_bytes = bytecode::serialize(p);
+      if (!program_hashed) {
+        const std::string bytes = bytecode::serialize(p);
+        program_hash[0] = fnv1a(1469598103934665603ull, bytes);
+        program_hash[1] = fnv1a(0x9e3779b97f4a7c15ull, bytes);
+        program_hashed = true;
+      }
     }
   }
 
