@@ -391,7 +391,8 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
 // A candidate list's first sight (Jit::clauses, not hot yet) compiles the list's units that
 // have no code in bulk, compile_all()'s way, so that the engine evaluating them one clause at a
 // time meanwhile compiles no module per unit; the code gives the VM's results, and the list's
-// second sight still compiles its dispatcher, which the third runs.
+// second sight still has its dispatcher compiled (in the background), which the third runs
+// once it is published.
 TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
   Scalar k0;
   ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
