@@ -387,11 +387,19 @@ void bench_streaming(const Options& o) {
     // crm/jit_startup_*.
     if (n == 1000 || !indexed) {
       std::string jerr;
-      auto ex = jit::JitExecutor::create(c.out.program, jerr, false);
+      // CRM_BENCH_SYNC_DISPATCH=1: dispatchers compiled on the warm pass's thread, as before
+      // session 16 (Options::background_dispatchers = false), to compare the steady state.
+      jit::Options jo;
+      const char* sync = std::getenv("CRM_BENCH_SYNC_DISPATCH");
+      jo.background_dispatchers = !(sync && std::string(sync) == "1");
+      auto ex = jit::JitExecutor::create(c.out.program, jerr, false, jo);
       if (!ex) fail(jerr);
       jit_executor = ex;
       size_t warm = 0;
       pass(c.out.program, jit_executor, m, warm);
+      // The dispatchers the warm pass made hot compile in the background: the timed passes
+      // measure the steady state, once they are published.
+      ex->jit().wait_for_dispatchers();
     }
 #endif
     // Best of o.reps fresh engines, the VM's and the JIT's passes alternating, so that both see
@@ -625,11 +633,15 @@ void bench_compile(const Options& o) {
 // other row times: on the unindexed catalogue of n strategies every Order reaches every
 // strategy's `who` and `where`, so the first event compiles each of them (since session 15 in
 // bulk, as compile_all() does, when the candidate list is first seen; before, a module each at
-// O2 on first use, one after another on the event's thread), the second compiles the list's
-// clause dispatchers (Jit::kHotAfter; O1, on the compile threads) and only the third runs
-// native code throughout. Each of the three events timed once in a fresh engine with a fresh
-// Jit (a one-off cost has no best of N), the VM's first three beside them; the count is the
-// scalar units the JIT had compiled (on first use or in bulk) after that event.
+// O2 on first use, one after another on the event's thread), the second makes the list hot
+// and its clause dispatchers compile (Jit::kHotAfter; O1): in the background since session 16
+// (rows crm/jit_*: the second and third events run per clause on the units' code meanwhile;
+// crm/jit_dispatchers_ready_N is the wall time from the second event's start until every
+// dispatcher is published, and the fourth event, after that, runs them), or on the event's
+// thread as before (rows crm/jit_sync_*, Options::background_dispatchers = false, where the
+// third event runs them). Each event timed once in a fresh engine with a fresh Jit (a one-off
+// cost has no best of N), the VM's beside them; the count is the scalar units the JIT had
+// compiled (on first use or in bulk) after that event.
 void bench_first_event(const Options& o) {
 #if CRM_HAVE_JIT
   std::vector<size_t> sizes = {o.records >= 1'000'000 ? size_t(1000) : size_t(100)};
@@ -637,19 +649,33 @@ void bench_first_event(const Options& o) {
   const int64_t start = *support::parse_time("2026-11-01T00:00:00Z");
   for (size_t n : sizes) {
     Compiled c = compile(unindexed_program(n));
-    for (bool use_jit : {false, true}) {
+    // The VM; the JIT as `crm run --jit` runs it (dispatchers compiled in the background); the
+    // JIT compiling them on the event's thread (Options::background_dispatchers = false, what
+    // every build did before session 16).
+    for (int mode : {0, 1, 2}) {
+      const bool use_jit = mode != 0;
       std::shared_ptr<jit::JitExecutor> ex;
       std::string err;
       engine::EngineOptions eo;
       if (use_jit) {
-        ex = jit::JitExecutor::create(c.out.program, err, false);
+        jit::Options jo;
+        jo.background_dispatchers = mode == 1;
+        ex = jit::JitExecutor::create(c.out.program, err, false, jo);
         if (!ex) fail(err);
         eo.executor = ex;
       }
+      const char* label = mode == 0 ? "vm" : mode == 1 ? "jit" : "jit_sync";
       engine::Engine eng(c.out.program, eo);
       std::vector<engine::Decision> out;
-      static const char* kWhich[] = {"first", "second", "third"};
-      for (int i = 0; i < 3; ++i) {
+      static const char* kWhich[] = {"first", "second", "third", "fourth"};
+      std::chrono::steady_clock::time_point second_start;
+      for (int i = 0; i < 4; ++i) {
+        if (i == 3 && mode == 1) {  // the steady state: every dispatcher published
+          ex->jit().wait_for_dispatchers();
+          emit({fmt::format("crm/jit_dispatchers_ready_{}", n), "seconds",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - second_start).count(),
+                ex->jit().stats().dispatchers});
+        }
         engine::Event ev;
         std::string line = fmt::format(
             R"({{"id":"f{}","type":"Order","user":"u{}","time":"{}","amount":20.5,"city":"c{}","channel":"App"}})", i,
@@ -657,6 +683,7 @@ void bench_first_event(const Options& o) {
         if (!eng.parse_event(line, ev, err)) fail(err);
         out.clear();
         auto t0 = std::chrono::steady_clock::now();
+        if (i == 1) second_start = t0;
         if (!eng.process(ev, out, err)) fail(err);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (!out.empty()) fail("first_event: an unindexed strategy decided");
@@ -665,14 +692,14 @@ void bench_first_event(const Options& o) {
           jit::Stats st = ex->jit().stats();
           compiled = st.first_use_scalar_units + st.list_units;
         }
-        emit({fmt::format("crm/{}_{}_event_{}", use_jit ? "jit" : "vm", kWhich[i], n), "seconds", secs, compiled});
+        emit({fmt::format("crm/{}_{}_event_{}", label, kWhich[i], n), "seconds", secs, compiled});
       }
       if (use_jit) {
         jit::Stats st = ex->jit().stats();
         std::fprintf(stderr,
-                     "# jit_first_event_%zu: %zu scalar units compiled on first use, %zu in lists' bulk compiles (%zu "
-                     "sharing another's code), %zu dispatchers, %zu modules, compile %.3f s, %.2f MB of code\n",
-                     n, st.first_use_scalar_units, st.list_units, st.shared_units, st.dispatchers, st.modules,
+                     "# %s_first_event_%zu: %zu scalar units compiled on first use, %zu in lists' bulk compiles (%zu "
+                     "sharing another's code), %zu dispatchers (%zu in the background), %zu modules, compile %.3f s, %.2f MB of code\n",
+                     label, n, st.first_use_scalar_units, st.list_units, st.shared_units, st.dispatchers, st.background_dispatchers, st.modules,
                      st.compile_seconds,
                      double(st.code_bytes) / (1024.0 * 1024.0));
       }

@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -127,6 +128,34 @@ EagerConfig parse_eager_config(const char* v) {
 }
 const EagerConfig& eager_config() {
   static const EagerConfig config = parse_eager_config(std::getenv("CRM_JIT_EAGER"));
+  return config;
+}
+
+// How clause dispatchers are compiled (CRM_JIT_DISPATCH, a measurement switch like
+// CRM_JIT_EAGER): PIPELINE,CODEGEN with PIPELINE o1 (the default: the units inlined by O1's
+// inliner) or min (compile_all()'s short pipeline, the units marked always-inline), CODEGEN
+// less (the default) or none (FastISel).
+struct DispatchConfig {
+  bool min_pipeline = false;
+  bool codegen_none = false;
+  std::string error;
+};
+const DispatchConfig& dispatch_config() {
+  static const DispatchConfig config = [] {
+    DispatchConfig c;
+    const char* v = std::getenv("CRM_JIT_DISPATCH");
+    if (!v || !*v) return c;
+    std::string s = v;
+    auto comma = s.find(',');
+    std::string a = s.substr(0, comma), b = comma == std::string::npos ? "" : s.substr(comma + 1);
+    if ((a == "o1" || a == "min") && (b == "less" || b == "none")) {
+      c.min_pipeline = a == "min";
+      c.codegen_none = b == "none";
+    } else {
+      c.error = std::string("JIT: CRM_JIT_DISPATCH=\"") + v + "\" is not PIPELINE,CODEGEN with PIPELINE o1 or min, CODEGEN less or none";
+    }
+    return c;
+  }();
   return config;
 }
 
@@ -1193,7 +1222,10 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
             fns[uint32_t(u)] = f;
           }
       for (const auto& d : dispatch) tr.clauses(d.units, d.name, fns);
-      for (auto& [u, f] : fns) f->setLinkage(llvm::GlobalValue::InternalLinkage);
+      for (auto& [u, f] : fns) {
+        f->setLinkage(llvm::GlobalValue::InternalLinkage);
+        if (dispatch_config().min_pipeline) f->addFnAttr(llvm::Attribute::AlwaysInline);
+      }
     }
   } catch (const std::exception& e) {
     error = std::string("JIT: ") + e.what();
@@ -1280,7 +1312,9 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   // inlined (all always_inline), registers out of stack slots, folding, CFG clean-up - and the
   // operations' bodies dropped. O1 ran ~60 passes per function for the same small units.
   llvm::ModulePassManager mpm;
-  if (eager && batch_units_.empty() && shaped.empty() && dispatch.empty() && eager_config().min_pipeline) {
+  const bool min_pipeline = batch_units_.empty() && shaped.empty() &&
+                            (dispatch.empty() ? eager && eager_config().min_pipeline : dispatch_config().min_pipeline);
+  if (min_pipeline) {
     mpm.addPass(llvm::AlwaysInlinerPass(false));
     llvm::FunctionPassManager fpm;
     fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
@@ -1319,10 +1353,22 @@ constexpr const char* kTranslatorVersion = "crm-jit-10";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
+static uint64_t fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 struct Jit::Impl {
   const bytecode::Program& p;
   Options options;
-  std::string program_bytes;  // serialised program, for cache keys (filled by compile_pieces)
+  // The serialised program's two 64-bit FNV-1a hashes (seeds as below), for cache keys: filled
+  // once by prepare_objects(), not re-hashed per piece (session 16: hashing the ~MB program
+  // twice per piece was 8 % of a cached compile_all() of 10,000 strategies).
+  bool program_hashed = false;
+  uint64_t program_hash[2] = {0, 0};
   Target target;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::mutex mu;  // compilation
@@ -1354,6 +1400,106 @@ struct Jit::Impl {
   std::unordered_multimap<uint64_t, ClauseEntry> clause_cache;
   size_t clause_entries = 0;  // bounded by kMaxTracked (hot or not)
   size_t dispatcher_count = 0;
+
+  // Dispatchers compiled in the background (Options::background_dispatchers): clauses() queues
+  // a list's new chunks, marked busy, and returns at once; one thread makes their objects
+  // (without `mu`, which the engine's threads need to compile units on first use), then, with
+  // clause_mu and mu, links each and publishes it in its entry, which clauses() reads under
+  // clause_mu: a list runs per clause, on its units' code, until its last chunk is published.
+  // ~Jit stops the thread after the piece it is making and joins it before anything else goes.
+  struct BackgroundJob {
+    std::vector<Piece> pieces;
+    std::vector<ClauseEntry*> entries;  // entries[k]'s dispatcher is pieces[k] (busy until done)
+  };
+  std::mutex bg_mu;  // guards the queue, bg_running, bg_thread's start; never held while compiling
+  std::condition_variable bg_cv, bg_idle_cv;
+  std::deque<BackgroundJob> bg_queue;
+  size_t bg_pending = 0;  // dispatchers queued or being compiled
+  bool bg_busy = false;   // the thread holds a job
+  std::atomic<bool> bg_stop{false};
+  std::thread bg_thread;
+
+  // Queues `job`; false (nothing queued) when the thread cannot be started.
+  bool background_enqueue(BackgroundJob&& job) {
+    std::lock_guard<std::mutex> lock(bg_mu);
+    if (bg_stop) return false;
+    if (!bg_thread.joinable()) {
+      try {
+        bg_thread = std::thread([this] { background_loop(); });
+      } catch (const std::system_error&) {
+        return false;
+      }
+    }
+    bg_pending += job.pieces.size();
+    bg_queue.push_back(std::move(job));
+    bg_cv.notify_all();
+    return true;
+  }
+
+  void background_loop() {
+    std::unique_lock<std::mutex> lock(bg_mu);
+    for (;;) {
+      bg_cv.wait(lock, [&] { return bg_stop.load() || !bg_queue.empty(); });
+      if (bg_stop) return;
+      BackgroundJob job = std::move(bg_queue.front());
+      bg_queue.pop_front();
+      bg_busy = true;
+      lock.unlock();
+      for (size_t k = 0; k < job.pieces.size(); ++k) {
+        if (!bg_stop) background_piece(job.pieces[k], job.entries[k]);
+        lock.lock();
+        --bg_pending;
+        lock.unlock();
+      }
+      lock.lock();
+      bg_busy = false;
+      bg_idle_cv.notify_all();
+    }
+  }
+
+  // One dispatcher: its object made here, then linked and published (or its entry marked
+  // failed: the list is evaluated per clause for good, as when a synchronous compile fails).
+  void background_piece(Piece& piece, ClauseEntry* e) {
+    if (options.before_background_compile) options.before_background_compile();
+    auto start = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      prepare_objects();
+    }
+    std::string error;
+    bool ok;
+    try {
+      ok = make_object(piece, error);
+    } catch (const std::exception&) {  // an allocation failed: this list stays per clause
+      ok = false;
+    }
+    std::lock_guard<std::mutex> lock(clause_mu);
+    std::lock_guard<std::mutex> lock2(mu);
+    if (ok) ok = link_pieces(&piece, 1, error, start);
+    e->busy = false;
+    auto it = ok ? dispatched.find(piece.disp[0].name) : dispatched.end();
+    if (it == dispatched.end()) {
+      e->failed = true;
+    } else {
+      e->fn = it->second;
+      stats.background_dispatchers += 1;
+    }
+  }
+
+  void background_wait() {
+    std::unique_lock<std::mutex> lock(bg_mu);
+    bg_idle_cv.wait(lock, [&] { return bg_stop.load() || (bg_queue.empty() && !bg_busy); });
+  }
+
+  void background_stop() {
+    {
+      std::lock_guard<std::mutex> lock(bg_mu);
+      bg_stop = true;
+      bg_cv.notify_all();
+      bg_idle_cv.notify_all();
+    }
+    if (bg_thread.joinable()) bg_thread.join();
+  }
 
   // compile_all()'s sharing: the translation reads only a unit's registers and instructions
   // (and the program's constants, sets and fields, the same for every unit), so units with the
@@ -1453,7 +1599,7 @@ struct Jit::Impl {
   // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
   // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
   // features, the LLVM version, this translator's version and the operations' bitcode.
-  // Runs on the compile threads: reads program_bytes, which compile_pieces() fills first.
+  // Runs on the compile threads: reads program_hash, which prepare_objects() fills first.
   std::string cache_path(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
     // The operations' bitcode is inlined into every function, so an operation changed without
@@ -1464,6 +1610,10 @@ struct Jit::Impl {
       const EagerConfig& e = eager_config();
       key += std::string("e") + (e.min_pipeline ? "m" : "o") + (e.codegen_none ? "n" : "l") + "|";
     }
+    if (!piece.disp.empty()) {
+      const DispatchConfig& d = dispatch_config();
+      key += std::string("d") + (d.min_pipeline ? "m" : "o") + (d.codegen_none ? "n" : "l") + "|";
+    }
     key += "s";
     for (uint32_t u : piece.su) key += "," + std::to_string(u);
     key += "|b";
@@ -1473,18 +1623,9 @@ struct Jit::Impl {
       key += "|d" + d.name + "=";
       for (int32_t u : d.units) key += std::to_string(u) + ",";
     }
-    auto fnv = [](uint64_t h, std::string_view a, std::string_view b) {
-      for (std::string_view s : {a, b})
-        for (unsigned char c : s) {
-          h ^= c;
-          h *= 1099511628211ull;
-        }
-      return h;
-    };
     char name[40];
-    std::snprintf(name, sizeof name, "%016llx%016llx.o",
-                  static_cast<unsigned long long>(fnv(1469598103934665603ull, key, program_bytes)),
-                  static_cast<unsigned long long>(fnv(0x9e3779b97f4a7c15ull, program_bytes, key)));
+    std::snprintf(name, sizeof name, "%016llx%016llx.o", static_cast<unsigned long long>(fnv1a(program_hash[0], key)),
+                  static_cast<unsigned long long>(fnv1a(program_hash[1], key)));
     return options.cache_dir + "/" + name;
   }
 
@@ -1513,6 +1654,7 @@ struct Jit::Impl {
     if (piece.bulk) t.tm->setOptLevel(llvm::CodeGenOpt::Less);
     // FastISel and the fast register allocator for compile_all()'s scalar units.
     if (piece.eager && eager_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
+    if (!piece.disp.empty() && dispatch_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
     llvm::LLVMContext ctx;
     auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp, &piece.times, piece.eager);
     if (!m) return false;
@@ -1541,16 +1683,27 @@ struct Jit::Impl {
     return true;
   }
 
-  // Makes every piece's object code (on options.threads threads), links them into the LLJIT
-  // and publishes their entry points. Called with `mu` held.
-  bool compile_pieces(std::vector<Piece>& pieces, std::string& error) {
-    auto start = std::chrono::steady_clock::now();
+  // What make_object() reads of the Impl besides the program: the cache directory and the
+  // serialised program its keys hash. Called with `mu` held, before any thread makes an object.
+  void prepare_objects() {
     if (!options.cache_dir.empty()) {
       llvm::sys::fs::create_directories(options.cache_dir);
       // Before the threads start: filled lazily inside cache_path(), two threads raced on it and
       // could hash a half-written program, so a reload missed pieces it had cached.
-      if (program_bytes.empty()) program_bytes = bytecode::serialize(p);
+      if (!program_hashed) {
+        const std::string bytes = bytecode::serialize(p);
+        program_hash[0] = fnv1a(1469598103934665603ull, bytes);
+        program_hash[1] = fnv1a(0x9e3779b97f4a7c15ull, bytes);
+        program_hashed = true;
+      }
     }
+  }
+
+  // Makes every piece's object code (on options.threads threads), links them into the LLJIT
+  // and publishes their entry points. Called with `mu` held.
+  bool compile_pieces(std::vector<Piece>& pieces, std::string& error) {
+    auto start = std::chrono::steady_clock::now();
+    prepare_objects();
     std::vector<std::string> errors(pieces.size());
     std::atomic<size_t> next{0};
     auto work = [&] {
@@ -1569,7 +1722,13 @@ struct Jit::Impl {
         error = e;
         return false;
       }
-    for (auto& piece : pieces) {
+    return link_pieces(pieces.data(), pieces.size(), error, start);
+  }
+
+  // Links pieces whose objects are made into the LLJIT, publishes their entry points and counts
+  // them (compile time: from `start`). Called with `mu` held.
+  bool link_pieces(Piece* pieces, size_t count, std::string& error, std::chrono::steady_clock::time_point start) {
+    for (Piece& piece : llvm::MutableArrayRef<Piece>(pieces, count)) {
       if (auto e = lljit->addObjectFile(std::move(piece.object))) {
         error = "JIT: " + to_string(std::move(e));
         return false;
@@ -1581,7 +1740,7 @@ struct Jit::Impl {
       stats.ir_instructions += piece.times.ir_instructions;
       stats.optimised_instructions += piece.times.optimised_instructions;
     }
-    for (auto& piece : pieces) {
+    for (Piece& piece : llvm::MutableArrayRef<Piece>(pieces, count)) {
       for (uint32_t u : piece.su) {
         auto addr = lljit->lookup("crm_unit_" + std::to_string(u));
         if (!addr) {
@@ -1632,7 +1791,9 @@ struct Jit::Impl {
 };
 
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), scalar_(impl_->scalar.get()), units_(impl_->p.units.size()) {}
-Jit::~Jit() = default;
+Jit::~Jit() {
+  if (impl_) impl_->background_stop();
+}
 
 std::unique_ptr<Jit> Jit::create(const bytecode::Program& program, std::string& error, Options options) {
   auto impl = std::make_unique<Impl>(program);
@@ -1762,6 +1923,7 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   size_t used = 0;
   for (size_t i = 0; i < 3 * groups; ++i) used += units[i] >= 0;
   if (used < kMinFusedUnits) return false;
+  if (!dispatch_config().error.empty()) return false;  // a measurement switch misspelt: no dispatchers (0 in Stats)
   Impl& im = *impl_;
   // Per chunk: its entry, found or added; those to compile now.
   std::vector<Impl::ClauseEntry*> entries, mine;  // mine: marked busy here, compiled below
@@ -1841,6 +2003,14 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
     im.compile_bulk(cold, kClauseChunk, error, &im.stats.list_units);
   }
   if (pieces.empty()) return false;
+  // The dispatchers in the background (one O1 module per 256 strategies: 0.8 s each on this
+  // machine, 32 s for a list of 10,000 on the event's thread before; docs/performance.md §7,
+  // session 16): this list runs per clause on its units' code until they are published.
+  if (im.options.background_dispatchers && !llvm::TimePassesIsEnabled) {
+    Impl::BackgroundJob job{std::move(pieces), mine};
+    if (im.background_enqueue(std::move(job))) return false;
+    pieces = std::move(job.pieces);  // not queued (no thread): compiled here, as below
+  }
   // Every new chunk of this list in one go (on the compile threads), outside clause_mu.
   std::string error;
   bool ok;
@@ -1937,11 +2107,19 @@ uint64_t ops_bitcode_hash() {
 }
 
 Stats Jit::stats() const {
+  size_t pending;
+  {
+    std::lock_guard<std::mutex> lock(impl_->bg_mu);
+    pending = impl_->bg_pending;
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Stats s = impl_->stats;
   s.code_bytes = impl_->code_bytes.load();
+  s.pending_dispatchers = pending;
   return s;
 }
+
+void Jit::wait_for_dispatchers() { impl_->background_wait(); }
 
 bool emit_llvm(const bytecode::Program& program, std::string& out, std::string& error) {
   Target t;

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ struct Stats {
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
   size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
+  // Of dispatchers: those compiled in the background (Options::background_dispatchers), not on
+  // the thread that called clauses(); and the dispatchers queued or being compiled there now.
+  size_t background_dispatchers = 0;
+  size_t pending_dispatchers = 0;
   // Of scalar_units: units given the native code compile_all() (or a list's bulk compile,
   // below) made for another unit with the same code (registers and instructions) instead of
   // compiling their own.
@@ -102,6 +107,13 @@ struct Options {
   // the bitcode embedded in this build. Only a test sets another value, to stand for a build
   // whose operations (bytecode/operations.h, jit_ops.cc, decimal.cc) changed.
   uint64_t ops_bitcode_hash = 0;
+  // Clause dispatchers (clauses()) compiled on a thread of the Jit's own, while the list is
+  // evaluated one clause at a time on its units' code, rather than on the thread that made the
+  // list hot (which then waited for them: 32 s for a list of 10,000 strategies,
+  // docs/performance.md §7, session 16). false: compiled there, as before.
+  bool background_dispatchers = true;
+  // Only a test sets this: called on the background thread before it compiles each dispatcher.
+  std::function<void()> before_background_compile;
 };
 
 // A 64-bit hash (FNV-1a) of the operations' bitcode embedded in this library, computed on first
@@ -115,6 +127,8 @@ class Jit {
   // A JIT for `program`, which must outlive it and must have passed bytecode::verify. Null
   // with `error` set when LLVM cannot target the host.
   static std::unique_ptr<Jit> create(const bytecode::Program& program, std::string& error, Options options = {});
+  // Stops the background compile thread (after the dispatcher it is compiling, if any: up to
+  // about a second) and joins it before any compiled code or LLVM state goes.
   ~Jit();
   Jit(const Jit&) = delete;
   Jit& operator=(const Jit&) = delete;
@@ -132,8 +146,10 @@ class Jit {
   // Clause dispatch: the dispatchers for `groups` strategies whose units are units[3 * i ..
   // 3 * i + 2] (-1: none), one per run of up to kClauseChunk strategies, in order; false when the
   // list is to be evaluated one clause at a time instead: shorter than kMinFusedUnits units, not
-  // yet seen kHotAfter times (dispatchers compile on the kHotAfter-th use of a list), the
-  // kMaxDispatchers bound reached, or its compilation failed. The key is the exact list of
+  // yet seen kHotAfter times (dispatchers compile on the kHotAfter-th use of a list: in the
+  // background by default, Options::background_dispatchers, and the list is declined until
+  // every chunk's dispatcher is published), the kMaxDispatchers bound reached, or its
+  // compilation failed. The key is the exact list of
   // units (the candidate list after indexing and windows). On a list's first sight, its units
   // that have no code yet are compiled at once as compile_all() compiles them (in parallel, a
   // cheap pipeline, identical units sharing code; Stats::list_units), so that the clauses
@@ -143,6 +159,9 @@ class Jit {
   static constexpr uint32_t kHotAfter = 2;
   static constexpr size_t kMaxDispatchers = 256;
   bool clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& chunks);
+  // Returns once no dispatcher is queued or being compiled in the background (published or
+  // failed): for tests and benchmarks that want the steady state. Thread-safe.
+  void wait_for_dispatchers();
 
   // Compiles the scalar code of every unit not compiled yet that is not a batch unit, in
   // modules of `chunk` units, in parallel (Options::threads), with a much cheaper pipeline and

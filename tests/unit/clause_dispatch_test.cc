@@ -171,7 +171,9 @@ TEST(ClauseDispatch, OneCallPerEventDecidesAsEveryClauseAtItsTurn) {
     auto jit = crm::jit::JitExecutor::create(c.program(), error);
     ASSERT_TRUE(jit) << error;
     Outcome fused_jit = run(c, jit, lines);
-    // Every event after the first ran through one native dispatcher.
+    // Events after the first ran through one native dispatcher once it was published (compiled
+    // in the background, Options::background_dispatchers).
+    jit->jit().wait_for_dispatchers();
     EXPECT_EQ(jit->jit().stats().dispatchers, 1u);
     expect_same(reference, fused_jit);
   }
@@ -225,7 +227,10 @@ TEST(ClauseDispatch, DispatcherVerdictsAndFaultTextsAreTheVms) {
       ctx.now = ev.time;
       std::vector<crm::engine::ClauseVerdict> want(groups.size()), got(groups.size());
       vm.run_clauses_by_unit(groups.data(), groups.size(), ctx, want.data());
-      if (!jit->run_clauses(groups.data(), groups.size(), ctx, got.data())) continue;  // not hot yet
+      if (!jit->run_clauses(groups.data(), groups.size(), ctx, got.data())) {  // not hot yet
+        jit->jit().wait_for_dispatchers();  // compiled in the background: from the next call on
+        continue;
+      }
       ++dispatched;
       for (size_t i = 0; i < groups.size(); ++i) {
         SCOPED_TRACE(p.strategies[i].name + ", level " + std::to_string(level) + ", n " + std::to_string(n));

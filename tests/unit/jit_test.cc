@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "compile_helpers.h"
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 #include <filesystem>
 
+#include "bytecode/operations.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
 
@@ -387,7 +391,8 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
 // A candidate list's first sight (Jit::clauses, not hot yet) compiles the list's units that
 // have no code in bulk, compile_all()'s way, so that the engine evaluating them one clause at a
 // time meanwhile compiles no module per unit; the code gives the VM's results, and the list's
-// second sight still compiles its dispatcher, which the third runs.
+// second sight still has its dispatcher compiled (in the background), which the third runs
+// once it is published.
 TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
   Scalar k0;
   ASSERT_TRUE(k0.c.ok && k0.jit) << k0.c.diagnostics << k0.error;
@@ -415,12 +420,112 @@ TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
   s = jit->stats();
   EXPECT_EQ(s.first_use_scalar_units, 0u);  // every segment's unit was in the list
   EXPECT_EQ(s.scalar_units, 5u);
-  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // second sight: the dispatcher compiles
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // second sight: the dispatcher compiles (in the background)
+  jit->wait_for_dispatchers();
   EXPECT_TRUE(jit->clauses(list.data(), 3, chunks));
   EXPECT_EQ(chunks.size(), 1u);
   s = jit->stats();
   EXPECT_EQ(s.dispatchers, 1u);
+  EXPECT_EQ(s.background_dispatchers, 1u);
+  EXPECT_EQ(s.pending_dispatchers, 0u);
   EXPECT_EQ(s.list_units, 5u);
+}
+
+// The list's second sight does not compile its dispatcher on the caller's thread
+// (Options::background_dispatchers): clauses() returns while the compile is held at a gate on
+// the Jit's thread, the list is declined (per clause) meanwhile, and once the gate opens the
+// dispatcher is published and runs the VM's verdicts. With synchronous compilation the hook
+// runs on the caller's thread: the gate times out and the dispatcher exists when clauses()
+// returns, which the test rejects.
+TEST(Jit, ListsDispatchersCompileOffTheCallersThread) {
+  crm::testing::Compiled c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  std::atomic<int> compiles_on_caller{0}, compiles{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  crm::jit::Options options;
+  options.before_background_compile = [&] {
+    ++compiles;
+    if (std::this_thread::get_id() == caller) ++compiles_on_caller;
+    gate.wait_for(std::chrono::seconds(5));
+  };
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error, options);
+  ASSERT_TRUE(jit) << error;
+  const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
+  const std::vector<int32_t> list = {u("adult"), u("big"),   u("ratio"), u("plus"), u("named"),
+                                     u("adult"), u("big"),   -1,         u("plus")};
+  std::vector<crm::jit::ClausesFn> chunks;
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // first sight: units in bulk
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // second: the dispatcher is queued
+  crm::jit::Stats s = jit->stats();
+  EXPECT_EQ(s.dispatchers, 0u);  // held at the gate, so not compiled yet
+  EXPECT_EQ(s.pending_dispatchers, 1u);
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // still per clause, no second compile queued
+  EXPECT_EQ(jit->stats().pending_dispatchers, 1u);
+  open.set_value();
+  jit->wait_for_dispatchers();
+  EXPECT_EQ(compiles.load(), 1);
+  EXPECT_EQ(compiles_on_caller.load(), 0);
+  s = jit->stats();
+  EXPECT_EQ(s.dispatchers, 1u);
+  EXPECT_EQ(s.background_dispatchers, 1u);
+  EXPECT_EQ(s.pending_dispatchers, 0u);
+  ASSERT_TRUE(jit->clauses(list.data(), 3, chunks));
+  ASSERT_EQ(chunks.size(), 1u);
+  // The published dispatcher gives the VM's verdicts, unit by unit in order (Executor's
+  // reference loop), faults included.
+  crm::vm::StringPool strings{p.strings};
+  const int64_t shanghai = strings.intern("Shanghai");
+  crm::engine::VmExecutor vm(p);
+  std::vector<crm::engine::ClauseGroup> groups(3);
+  for (size_t g = 0; g < 3; ++g)
+    for (size_t k = 0; k < 3; ++k) groups[g].units[k] = list[3 * g + k];
+  for (int64_t age : {int64_t{70}, int64_t{0}, int64_t{20000000}}) {
+    std::vector<int64_t> prof = {0, age, 3000000, 40, shanghai};
+    std::vector<uint8_t> present = {1, 1, 1, 1, 1};
+    crm::vm::Context ctx = profile_context(prof, present, &strings);
+    vm.prepare(ctx);
+    std::vector<crm::engine::ClauseVerdict> want(3);
+    vm.run_clauses_by_unit(groups.data(), 3, ctx, want.data());
+    const crm::support::ZoneRules* zones[3] = {nullptr, nullptr, nullptr};
+    uint8_t out[3] = {9, 9, 9};
+    chunks[0](&ctx, zones, out);
+    for (size_t g = 0; g < 3; ++g) {
+      SCOPED_TRACE("age " + std::to_string(age) + ", group " + std::to_string(g));
+      EXPECT_EQ(out[g] == 1, want[g].matched);
+      EXPECT_EQ(out[g] >= 2, want[g].faulted);
+      if (want[g].faulted) {
+        EXPECT_STREQ(crm::bytecode::ops::fault_text(static_cast<crm::bytecode::ops::Fault>(out[g] >> 1)), want[g].error);
+      }
+    }
+  }
+}
+
+// A Jit destroyed while dispatchers are queued and one is being compiled in the background
+// stops and joins its thread first (run under ASan/TSan, and in a loop, to see a race).
+TEST(Jit, DestroyedWhileDispatchersCompileInTheBackground) {
+  crm::testing::Compiled c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
+  for (int round = 0; round < 4; ++round) {
+    std::string error;
+    auto jit = crm::jit::Jit::create(p, error);
+    ASSERT_TRUE(jit) << error;
+    std::vector<crm::jit::ClausesFn> chunks;
+    // Several distinct lists made hot at once: several queued dispatchers.
+    for (int k = 0; k < 4; ++k) {
+      std::vector<int32_t> list = {u("adult"), u("big"), u("ratio"), u("plus"), u("named"),
+                                   u("adult"), u("big"), -1,         u("plus")};
+      for (int r = 0; r < k; ++r) list.push_back(u("adult")), list.push_back(-1), list.push_back(u("big"));
+      for (int sight = 0; sight < 2; ++sight) EXPECT_FALSE(jit->clauses(list.data(), list.size() / 3, chunks));
+    }
+    if (round % 2) std::this_thread::sleep_for(std::chrono::milliseconds(20 * round));
+    jit.reset();  // must not crash, hang or leak a running thread
+  }
 }
 
 // The operations' bitcode is inlined into every object, so the cache key includes its hash: the
