@@ -1376,6 +1376,7 @@ struct Jit::Impl {
   std::unique_ptr<std::atomic<BatchFn>[]> batch;
   std::set<uint32_t> batch_set;
   std::map<uint32_t, const char*> failed;  // unit -> why (texts kept in `messages`)
+  std::string last_dispatcher_error;        // why the last dispatcher failed (Stats)
   std::deque<std::string> messages;
   Stats stats;
   std::atomic<size_t> code_bytes{0};
@@ -1403,9 +1404,10 @@ struct Jit::Impl {
 
   // Dispatchers compiled in the background (Options::background_dispatchers): clauses() queues
   // a list's new chunks, marked busy, and returns at once; one thread makes their objects
-  // (without `mu`, which the engine's threads need to compile units on first use), then, with
-  // clause_mu and mu, links each and publishes it in its entry, which clauses() reads under
-  // clause_mu: a list runs per clause, on its units' code, until its last chunk is published.
+  // (without `mu`, which the engine's threads need to compile units on first use), links each
+  // under `mu` and then publishes it in its entry under clause_mu (never both at once), which
+  // clauses() reads under clause_mu: a list runs per clause, on its units' code, until its last
+  // chunk is published.
   // ~Jit stops the thread after the piece it is making and joins it before anything else goes.
   struct BackgroundJob {
     std::vector<Piece> pieces;
@@ -1459,31 +1461,45 @@ struct Jit::Impl {
 
   // One dispatcher: its object made here, then linked and published (or its entry marked
   // failed: the list is evaluated per clause for good, as when a synchronous compile fails).
+  // Linked under `mu` alone and published under `clause_mu` alone, so the engine's threads,
+  // which take clause_mu once per event in clauses(), never wait for a link (or for `mu`, held
+  // for seconds while a unit compiles on first use). Nothing escapes the thread: whatever
+  // throws (an allocation, the test hook) fails this dispatcher like a compile error would.
   void background_piece(Piece& piece, ClauseEntry* e) {
-    if (options.before_background_compile) options.before_background_compile();
-    auto start = std::chrono::steady_clock::now();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      prepare_objects();
-    }
+    ClausesFn fn = nullptr;
     std::string error;
-    bool ok;
     try {
-      ok = make_object(piece, error);
-    } catch (const std::exception&) {  // an allocation failed: this list stays per clause
-      ok = false;
+      if (options.before_background_compile) options.before_background_compile();
+      auto start = std::chrono::steady_clock::now();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        prepare_objects();
+      }
+      bool ok = make_object(piece, error);
+      std::lock_guard<std::mutex> lock(mu);
+      if (ok && link_pieces(&piece, 1, error, start)) {
+        auto it = dispatched.find(piece.disp[0].name);
+        if (it != dispatched.end()) fn = it->second;
+      }
+      if (fn) stats.background_dispatchers += 1;
+    } catch (const std::exception& x) {
+      fn = nullptr;
+      error = x.what();
+    } catch (...) {
+      fn = nullptr;
+      error = "unknown exception";
+    }
+    if (!fn) {
+      // The list is evaluated per clause for good, as when a synchronous compile fails; the
+      // count and the last reason are kept for Stats (nothing else reads a dispatcher's error).
+      std::lock_guard<std::mutex> lock(mu);
+      stats.failed_dispatchers += 1;
+      last_dispatcher_error = error.empty() ? "no code for " + piece.disp[0].name : error;
     }
     std::lock_guard<std::mutex> lock(clause_mu);
-    std::lock_guard<std::mutex> lock2(mu);
-    if (ok) ok = link_pieces(&piece, 1, error, start);
     e->busy = false;
-    auto it = ok ? dispatched.find(piece.disp[0].name) : dispatched.end();
-    if (it == dispatched.end()) {
-      e->failed = true;
-    } else {
-      e->fn = it->second;
-      stats.background_dispatchers += 1;
-    }
+    if (fn) e->fn = fn;
+    else e->failed = true;
   }
 
   void background_wait() {
@@ -1796,6 +1812,11 @@ Jit::~Jit() {
 }
 
 std::unique_ptr<Jit> Jit::create(const bytecode::Program& program, std::string& error, Options options) {
+  // A misspelt measurement switch is an error here, not dispatchers silently turned off.
+  if (!dispatch_config().error.empty()) {
+    error = dispatch_config().error;
+    return nullptr;
+  }
   auto impl = std::make_unique<Impl>(program);
   impl->options = std::move(options);
   if (!make_target(impl->target, error)) return nullptr;
@@ -2013,19 +2034,26 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   }
   // Every new chunk of this list in one go (on the compile threads), outside clause_mu.
   std::string error;
-  bool ok;
+  std::vector<ClausesFn> fns(mine.size(), nullptr);
   {
     std::lock_guard<std::mutex> lock(im.mu);
-    ok = im.compile_pieces(pieces, error);
+    bool ok = im.compile_pieces(pieces, error);
+    for (size_t k = 0; k < mine.size(); ++k) {
+      auto it = ok ? im.dispatched.find(pieces[k].disp[0].name) : im.dispatched.end();
+      if (it != im.dispatched.end()) {
+        fns[k] = it->second;
+      } else {
+        im.stats.failed_dispatchers += 1;
+        im.last_dispatcher_error = error.empty() ? "no code for " + pieces[k].disp[0].name : error;
+      }
+    }
   }
   std::lock_guard<std::mutex> lock(im.clause_mu);
-  std::lock_guard<std::mutex> lock2(im.mu);
   for (size_t k = 0; k < mine.size(); ++k) {
     Impl::ClauseEntry* e = mine[k];
     e->busy = false;
-    auto it = ok ? im.dispatched.find(pieces[k].disp[0].name) : im.dispatched.end();
-    if (it == im.dispatched.end()) e->failed = true;
-    else e->fn = it->second;
+    if (fns[k]) e->fn = fns[k];
+    else e->failed = true;
   }
   return false;  // this time per clause; the next use runs the dispatchers
 }
@@ -2114,6 +2142,7 @@ Stats Jit::stats() const {
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Stats s = impl_->stats;
+  s.last_dispatcher_error = impl_->last_dispatcher_error;
   s.code_bytes = impl_->code_bytes.load();
   s.pending_dispatchers = pending;
   return s;

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <filesystem>
 
@@ -308,6 +310,27 @@ crm::vm::Context profile_context(const std::vector<int64_t>& prof, const std::ve
 
 // A fresh object-cache directory of one test, removed when the test ends (an ASSERT that returns
 // early included).
+// A one-shot gate between the test and the Jit's background thread: open() (any number of
+// times, from any thread) releases every wait(). OpenOnExit opens it when a test returns, also
+// early from an ASSERT, so a thread held in it lets ~Jit join.
+struct Gate {
+  std::promise<void> promise;
+  std::shared_future<void> future = promise.get_future().share();
+  std::once_flag once;
+  void open() {
+    std::call_once(once, [&] { promise.set_value(); });
+  }
+  void wait() const { future.wait(); }
+  template <class D>
+  bool wait_for(D d) const {
+    return future.wait_for(d) == std::future_status::ready;
+  }
+  struct OpenOnExit {
+    Gate& gate;
+    ~OpenOnExit() { gate.open(); }
+  };
+};
+
 struct CacheDir {
   std::filesystem::path path;
   explicit CacheDir(const char* stem)
@@ -434,26 +457,26 @@ TEST(Jit, AListsFirstSightCompilesItsUnitsInBulk) {
 // The list's second sight does not compile its dispatcher on the caller's thread
 // (Options::background_dispatchers): clauses() returns while the compile is held at a gate on
 // the Jit's thread, the list is declined (per clause) meanwhile, and once the gate opens the
-// dispatcher is published and runs the VM's verdicts. With synchronous compilation the hook
-// runs on the caller's thread: the gate times out and the dispatcher exists when clauses()
-// returns, which the test rejects.
+// dispatcher is published and runs the VM's verdicts. With synchronous compilation (as
+// before) the hook is never called and the dispatcher exists when clauses() returns: the
+// test fails on `dispatchers` and `pending_dispatchers`.
 TEST(Jit, ListsDispatchersCompileOffTheCallersThread) {
   crm::testing::Compiled c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   const auto& p = c.program();
-  std::promise<void> open;
-  std::shared_future<void> gate = open.get_future().share();
+  Gate gate;
   std::atomic<int> compiles_on_caller{0}, compiles{0};
   const std::thread::id caller = std::this_thread::get_id();
   crm::jit::Options options;
   options.before_background_compile = [&] {
     ++compiles;
     if (std::this_thread::get_id() == caller) ++compiles_on_caller;
-    gate.wait_for(std::chrono::seconds(5));
+    gate.wait();  // no timeout: what is asserted below must not depend on the machine's speed
   };
   std::string error;
   auto jit = crm::jit::Jit::create(p, error, options);
   ASSERT_TRUE(jit) << error;
+  Gate::OpenOnExit opener{gate};  // destroyed before `jit`: an early ASSERT return cannot hang ~Jit
   const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
   const std::vector<int32_t> list = {u("adult"), u("big"),   u("ratio"), u("plus"), u("named"),
                                      u("adult"), u("big"),   -1,         u("plus")};
@@ -465,7 +488,7 @@ TEST(Jit, ListsDispatchersCompileOffTheCallersThread) {
   EXPECT_EQ(s.pending_dispatchers, 1u);
   EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // still per clause, no second compile queued
   EXPECT_EQ(jit->stats().pending_dispatchers, 1u);
-  open.set_value();
+  gate.open();
   jit->wait_for_dispatchers();
   EXPECT_EQ(compiles.load(), 1);
   EXPECT_EQ(compiles_on_caller.load(), 0);
@@ -505,16 +528,27 @@ TEST(Jit, ListsDispatchersCompileOffTheCallersThread) {
 }
 
 // A Jit destroyed while dispatchers are queued and one is being compiled in the background
-// stops and joins its thread first (run under ASan/TSan, and in a loop, to see a race).
+// stops and joins its thread first (run under ASan/TSan, and in a loop, to see a race). The
+// hook holds the first compile until the test has seen it start with the others queued, so
+// the destruction does meet a compile in progress, on any machine.
 TEST(Jit, DestroyedWhileDispatchersCompileInTheBackground) {
   crm::testing::Compiled c = crm::testing::compile_text(kProgram);
   ASSERT_TRUE(c.ok) << c.diagnostics;
   const auto& p = c.program();
   const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
   for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    Gate started, gate;
+    std::atomic<int> compiles{0};
+    crm::jit::Options options;
+    options.before_background_compile = [&] {
+      if (compiles++ == 0) started.open();
+      gate.wait();
+    };
     std::string error;
-    auto jit = crm::jit::Jit::create(p, error);
+    auto jit = crm::jit::Jit::create(p, error, options);
     ASSERT_TRUE(jit) << error;
+    Gate::OpenOnExit opener{gate};
     std::vector<crm::jit::ClausesFn> chunks;
     // Several distinct lists made hot at once: several queued dispatchers.
     for (int k = 0; k < 4; ++k) {
@@ -523,9 +557,51 @@ TEST(Jit, DestroyedWhileDispatchersCompileInTheBackground) {
       for (int r = 0; r < k; ++r) list.push_back(u("adult")), list.push_back(-1), list.push_back(u("big"));
       for (int sight = 0; sight < 2; ++sight) EXPECT_FALSE(jit->clauses(list.data(), list.size() / 3, chunks));
     }
+    ASSERT_TRUE(started.wait_for(std::chrono::seconds(120))) << "no dispatcher compile started in the background";
+    EXPECT_EQ(jit->stats().pending_dispatchers, 4u);  // one being compiled (held), three queued
+    EXPECT_EQ(jit->stats().dispatchers, 0u);
+    gate.open();  // the held compile goes on while the Jit is destroyed
     if (round % 2) std::this_thread::sleep_for(std::chrono::milliseconds(20 * round));
     jit.reset();  // must not crash, hang or leak a running thread
+    EXPECT_LE(compiles.load(), 4);
   }
+}
+
+// Whatever fails on the background thread (here the hook throws, as an allocation could) fails
+// that dispatcher only: counted with its reason, the list evaluated per clause for good (and
+// never queued again), and the process goes on (an exception leaving the thread would end it).
+TEST(Jit, ABackgroundDispatcherThatFailsLeavesItsListPerClause) {
+  crm::testing::Compiled c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  std::atomic<int> compiles{0};
+  crm::jit::Options options;
+  options.before_background_compile = [&] {
+    ++compiles;
+    throw std::runtime_error("simulated failure");
+  };
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error, options);
+  ASSERT_TRUE(jit) << error;
+  const auto u = [&](const char* name) { return static_cast<int32_t>(unit_of(p, name)); };
+  const std::vector<int32_t> list = {u("adult"), u("big"),   u("ratio"), u("plus"), u("named"),
+                                     u("adult"), u("big"),   -1,         u("plus")};
+  std::vector<crm::jit::ClausesFn> chunks;
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));
+  EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));  // queued, fails in the background
+  jit->wait_for_dispatchers();
+  crm::jit::Stats s = jit->stats();
+  EXPECT_EQ(compiles.load(), 1);
+  EXPECT_EQ(s.failed_dispatchers, 1u);
+  EXPECT_EQ(s.dispatchers, 0u);
+  EXPECT_EQ(s.pending_dispatchers, 0u);
+  EXPECT_NE(s.last_dispatcher_error.find("simulated failure"), std::string::npos) << s.last_dispatcher_error;
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(jit->clauses(list.data(), 3, chunks));
+  jit->wait_for_dispatchers();
+  EXPECT_EQ(compiles.load(), 1);  // per clause for good: not tried again
+  // The units themselves still run natively.
+  std::string unit_error;
+  EXPECT_NE(jit->scalar(u("adult"), unit_error), nullptr) << unit_error;
 }
 
 // The operations' bitcode is inlined into every object, so the cache key includes its hash: the
