@@ -201,7 +201,9 @@ class RedisClusterTest : public ::testing::Test {
     crm::state::SharedOptions o;
     o.url = url;
     o.campaign = campaign;
-    o.command_timeout_ms = o.connect_timeout_ms = 500;
+    // Far above any answer's time on a loaded machine: these tests are not about timeouts
+    // (a killed node refuses the connection at once).
+    o.command_timeout_ms = o.connect_timeout_ms = 5000;
     o.retry_ms = 0;
     o.max_redirects = max_redirects;
     o.on_notice = [this](const std::string& m) { notices.push_back(m); };

@@ -91,8 +91,10 @@ class RedisServer {
   void pause() { ::kill(pid_, SIGSTOP); }
   void resume() { ::kill(pid_, SIGCONT); }
   bool ping() { return command("PING") == "PONG"; }
+  // Commands of the test itself (checks of counters, replication, WAIT 1 100): 5 s, for the
+  // same reason as open()'s default.
   std::string command(const char* cmd) {
-    timeval tv{0, 200000};
+    timeval tv{5, 0};
     redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
     std::string out;
     if (c && !c->err) {
@@ -121,7 +123,10 @@ class RedisQuotasTest : public ::testing::Test {
     if (!RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
     ASSERT_TRUE(server.start());
   }
-  std::unique_ptr<RedisQuotas> open(int timeout_ms = 300, int retry_ms = 0) {
+  // The default timeout is far above any answer's time: tests that are not about timeouts
+  // must not depend on the machine's load (4 threads' reservations once took over 300 ms on a
+  // busy 2-core machine and were refused as Unavailable). Tests of timeouts pass their own.
+  std::unique_ptr<RedisQuotas> open(int timeout_ms = 5000, int retry_ms = 0) {
     crm::state::SharedOptions o;
     o.url = server.url();
     o.campaign = "test";
@@ -474,6 +479,7 @@ TEST_F(RedisQuotasTest, StrictModeRefusesWhenNoReplicaAcknowledges) {
   o.campaign = "test";
   o.wait_replicas = 1;
   o.wait_timeout_ms = 20;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;  // the refusal must be WAIT's, not a timeout's
   std::string err;
   auto q = RedisQuotas::create(o, err);
   ASSERT_TRUE(q) << err;
@@ -491,17 +497,17 @@ TEST_F(RedisQuotasTest, StrictModeWaitsLongerThanTheCommandTimeout) {
   crm::state::SharedOptions o;
   o.url = server.url();
   o.campaign = "test";
-  o.command_timeout_ms = 50;
+  o.command_timeout_ms = 200;  // far above a script's time, far below WAIT's
   o.retry_ms = 60000;
   o.wait_replicas = 1;
-  o.wait_timeout_ms = 200;
+  o.wait_timeout_ms = 1000;
   std::string err;
   auto q = RedisQuotas::create(o, err);
   ASSERT_TRUE(q) << err;
   start_campaign(*q);
   uint32_t h = q->handle("s");
   EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
-  EXPECT_NE(q->stats().last_error.find("0 of 1 replicas acknowledged within 200 ms"), std::string::npos)
+  EXPECT_NE(q->stats().last_error.find("0 of 1 replicas acknowledged within 1000 ms"), std::string::npos)
       << q->stats().last_error;
   // The connection was kept: the next delivery is asked again (not refused for the 60 s retry).
   EXPECT_EQ(q->reserve(h, 0, limits(5, -1)), QuotaCheck::Unavailable);
@@ -575,6 +581,7 @@ std::unique_ptr<RedisQuotas> open_leased(const std::string& url, int lease) {
   o.url = url;
   o.campaign = "test";
   o.lease = lease;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;  // as open(): not a test of timeouts
   std::string err;
   auto q = RedisQuotas::create(o, err);
   EXPECT_TRUE(q) << err;
@@ -898,9 +905,8 @@ TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
   ASSERT_TRUE(online) << server.command("INFO replication");
   // "online" is the primary's view after the sync; the replica's first acknowledgement of a WAIT
   // may still be slow on a loaded machine (CI once refused the very first reservation with 100 ms
-  // to wait). Wait until a WAIT is answered (command() gives up after 200 ms, so each WAIT asks for
-  // 100 ms), and give each reservation's WAIT 1 s: what is tested is which lease gets used, not
-  // how fast an idle replica answers.
+  // to wait). Wait until a WAIT is answered, and give each reservation's WAIT 1 s: what is
+  // tested is which lease gets used, not how fast an idle replica answers.
   bool acknowledging = false;
   for (int i = 0; i < 100 && !acknowledging; ++i) acknowledging = server.command("WAIT 1 100") == "1";
   ASSERT_TRUE(acknowledging) << server.command("INFO replication");
@@ -909,6 +915,7 @@ TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
   o.campaign = "test";
   o.wait_replicas = 1;
   o.wait_timeout_ms = 1000;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
   o.lease = 4;
   std::string err;
   auto q = RedisQuotas::create(o, err);
