@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace crm::support {
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -114,7 +116,32 @@ std::string format_date(int32_t days) {
   return fmt::format("{:04}-{:02}-{:02}", y, m, d);
 }
 
+namespace {
+// append_time's rendering, without the kept instant.
+void render_time(std::string& out, int64_t micros);
+}  // namespace
+
 void append_time(std::string& out, int64_t micros) {
+  // The decisions of an event, and the events of one second, share their instant: the last
+  // instant's text is kept (per thread) and appended again (the rendering was about 3 % of `crm
+  // run`'s time without a ledger). 32 bytes hold every text of a four-digit year.
+  thread_local int64_t last = 0;
+  thread_local uint8_t last_size = 0;  // 0: nothing kept
+  thread_local char last_text[32];
+  if (last_size && micros == last) {
+    out.append(last_text, last_size);
+    return;
+  }
+  const size_t from = out.size();
+  render_time(out, micros);
+  if (size_t n = out.size() - from; n <= sizeof last_text) {
+    std::copy_n(out.data() + from, n, last_text);
+    last = micros, last_size = static_cast<uint8_t>(n);
+  }
+}
+
+namespace {
+void render_time(std::string& out, int64_t micros) {
   int64_t days = floor_div(micros, kMicrosPerDay);
   int64_t rest = micros - days * kMicrosPerDay;
   int64_t y;
@@ -150,6 +177,7 @@ void append_time(std::string& out, int64_t micros) {
   out.append(t, n);
   out += 'Z';
 }
+}  // namespace
 
 std::string format_time(int64_t micros) {
   std::string out;

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 using namespace crm::support;
 
 TEST(CivilTime, ParsesOffsetsToUtc) {
@@ -74,4 +77,36 @@ TEST(CivilTime, FormattedTimesMatchAReferenceRendering) {
   append_time(line, 0);
   EXPECT_EQ(line, "at 1970-01-01T00:00:00Z");
   EXPECT_EQ(format_time(-1), "1969-12-31T23:59:59.999999Z");
+}
+
+// append_time keeps the last instant's text (per thread) and appends it again for the same
+// instant: repeated, alternating and neighbouring instants (a microsecond, a second apart,
+// other years, texts of other lengths), appended after other text, must each read as the
+// reference rendering, on this thread and on another.
+TEST(CivilTime, AppendTimeKeepsOnlyTheSameInstantsText) {
+  auto reference = [](int64_t micros) {
+    int64_t days = floor_div(micros, kMicrosPerDay), rest = micros - days * kMicrosPerDay;
+    std::string out = format_date(static_cast<int32_t>(days));
+    out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60, rest / kMicrosPerSecond % 60);
+    if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
+    return out + "Z";
+  };
+  const int64_t t = *parse_time("2026-11-01T00:00:07Z");
+  const int64_t big = 300'000ll * 86'400'000'000ll;  // a year above 9999
+  const std::vector<int64_t> instants{t,       t,       t + 1,     t + 1, t,   t + kMicrosPerSecond, t, -1, -1, 0, 0,
+                                      big + 5, big + 5, big + 6, t,     t,   t - kMicrosPerDay,   -big, -big, t};
+  auto check = [&] {
+    std::string line = "x";
+    std::string want = "x";
+    for (int64_t m : instants) {
+      append_time(line, m);
+      line += ',';
+      want += reference(m) + ",";
+      ASSERT_EQ(line, want) << m;
+    }
+  };
+  check();
+  std::thread other(check);
+  other.join();
+  check();
 }
