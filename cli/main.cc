@@ -5,12 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -315,31 +313,6 @@ CommandMain find_command(const std::string& name) {
 
 }  // namespace
 
-// `crm run` keeps every user's state in memory and touches a few scattered places of it per event
-// (the user id's hash slot, place and text, the user's block, its deliveries, its aggregates'
-// entries); with 1M users on 4 KiB pages most of those loads also miss the TLB, and on this
-// project's (virtualised) machines a page walk costs about as much as the cache miss itself.
-// glibc's malloc backs its heap with transparent huge pages when the tunable
-// glibc.malloc.hugetlb=1 is set, and it reads tunables only when a process starts: so `crm run`
-// starts itself again with it set (execv keeps the pid, the arguments and every descriptor;
-// nothing has been read or written yet). Not when GLIBC_TUNABLES is already set (the user's
-// own choice, or this has been done), when CRM_MALLOC_HUGEPAGES=0, or when the kernel gives no
-// transparent huge pages; if the exec fails, the run goes on as it is. Same decisions, same
-// ledger: only where malloc's memory comes from changes (docs/performance.md, session 16).
-static void restart_with_huge_pages(char** argv) {
-  if (std::getenv("GLIBC_TUNABLES")) return;
-  if (const char* v = std::getenv("CRM_MALLOC_HUGEPAGES"); v && std::strcmp(v, "0") == 0) return;
-  if (std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled"); thp) {
-    std::string mode((std::istreambuf_iterator<char>(thp)), std::istreambuf_iterator<char>());
-    if (mode.find("[never]") != std::string::npos) return;
-  } else {
-    return;
-  }
-  if (::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
-  ::unsetenv("GLIBC_TUNABLES");  // the exec failed: this process goes on without
-}
-
 // Runs the command, then makes sure everything it printed reached standard output.
 int run_command(CommandMain m, int argc, char** argv) {
   int rc = m(argc, argv);
@@ -360,7 +333,6 @@ int main(int argc, char** argv) {
       return cli::kExitUsage;
     }
     std::string cmd = argv[1];
-    if (cmd == "run") restart_with_huge_pages(argv);
     if (CommandMain m = find_command(cmd)) return run_command(m, argc - 2, argv + 2);
     if (cmd == "--version") return run_command(cmd_version, 0, nullptr);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
