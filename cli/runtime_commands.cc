@@ -477,6 +477,10 @@ int cmd_run(int argc, char** argv) {
   size_t reported_lines = 0;
   size_t handed = 0;  // decision lines given to the output; out.lines_written() of them arrived
   bool store_failed = false;
+  // An internal error's text, said once: the threaded Run's messages already begin with it.
+  auto internal_text = [](const crm::Error& e) {
+    return e.message.rfind("internal error", 0) == 0 ? e.message : "internal error: " + e.message;
+  };
   auto state_failed = [&](const std::string& message) {
     std::cerr << "crm: " << message << "\ncrm: stopped; decisions after the last commit were not reported\n";
     store_failed = true;
@@ -487,7 +491,7 @@ int cmd_run(int argc, char** argv) {
     crm::Error e;
     // An internal failure (e.g. out of memory) stops the run as a ledger failure does, but is
     // named as one, like every other internal error of this command.
-    if (!run.commit(e)) return state_failed(e.kind == crm::ErrorKind::Internal ? "internal error: " + e.message : e.message);
+    if (!run.commit(e)) return state_failed(e.kind == crm::ErrorKind::Internal ? internal_text(e) : e.message);
     out.stream().write(reported.data(), static_cast<std::streamsize>(reported.size()));
     handed += reported_lines;
     reported.clear();  // keeps its capacity: the next batch is written into the same buffer
@@ -526,8 +530,8 @@ int cmd_run(int argc, char** argv) {
     if (o.state.empty() || reported_lines >= 16 * o.commit_every || reported.size() >= kHeldPartBytes) commit();
   });
   // A failure inside crm stops the command as an escaped exception would (cli/main.cc).
-  auto internal = [](const crm::Error& e) {
-    std::cerr << "crm: internal error: " << e.message << "\n";
+  auto internal = [&](const crm::Error& e) {
+    std::cerr << "crm: " << internal_text(e) << "\n";
     return kExitIo;
   };
   bool internal_failure = false;

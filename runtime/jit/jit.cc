@@ -132,7 +132,7 @@ const EagerConfig& eager_config() {
 }
 
 // How clause dispatchers are compiled (CRM_JIT_DISPATCH, a measurement switch like
-// CRM_JIT_EAGER): PIPELINE,CODEGEN with PIPELINE o1 (the default: the units inlined by O1's
+// CRM_JIT_EAGER; another value makes Jit::create fail with the message below): PIPELINE,CODEGEN with PIPELINE o1 (the default: the units inlined by O1's
 // inliner) or min (compile_all()'s short pipeline, the units marked always-inline), CODEGEN
 // less (the default) or none (FastISel).
 struct DispatchConfig {
@@ -1484,7 +1484,10 @@ struct Jit::Impl {
       if (fn) stats.background_dispatchers += 1;
     } catch (const std::exception& x) {
       fn = nullptr;
-      error = x.what();
+      try {
+        error = x.what();
+      } catch (...) {
+      }
     } catch (...) {
       fn = nullptr;
       error = "unknown exception";
@@ -1494,7 +1497,10 @@ struct Jit::Impl {
       // count and the last reason are kept for Stats (nothing else reads a dispatcher's error).
       std::lock_guard<std::mutex> lock(mu);
       stats.failed_dispatchers += 1;
-      last_dispatcher_error = error.empty() ? "no code for " + piece.disp[0].name : error;
+      try {
+        last_dispatcher_error = error.empty() ? "no code for " + piece.disp[0].name : error;
+      } catch (...) {  // out of memory for the text: the count stands
+      }
     }
     std::lock_guard<std::mutex> lock(clause_mu);
     e->busy = false;
@@ -1944,7 +1950,6 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
   size_t used = 0;
   for (size_t i = 0; i < 3 * groups; ++i) used += units[i] >= 0;
   if (used < kMinFusedUnits) return false;
-  if (!dispatch_config().error.empty()) return false;  // a measurement switch misspelt: no dispatchers (0 in Stats)
   Impl& im = *impl_;
   // Per chunk: its entry, found or added; those to compile now.
   std::vector<Impl::ClauseEntry*> entries, mine;  // mine: marked busy here, compiled below

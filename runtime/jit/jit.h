@@ -131,7 +131,8 @@ uint64_t ops_bitcode_hash();
 class Jit {
  public:
   // A JIT for `program`, which must outlive it and must have passed bytecode::verify. Null
-  // with `error` set when LLVM cannot target the host.
+  // with `error` set when LLVM cannot target the host, or when the measurement switch
+  // CRM_JIT_DISPATCH is set to a value it does not know (jit.cc).
   static std::unique_ptr<Jit> create(const bytecode::Program& program, std::string& error, Options options = {});
   // Stops the background compile thread and joins it before any compiled code or LLVM state
   // goes. The dispatcher being compiled, if any, is finished first (0.8 s for 256 strategies
