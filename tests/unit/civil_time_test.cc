@@ -9,6 +9,18 @@
 
 using namespace crm::support;
 
+namespace {
+// The plain fmt rendering of an instant (UTC, microseconds), against which format_time and
+// append_time are checked.
+std::string reference_rendering(int64_t micros) {
+  int64_t days = floor_div(micros, kMicrosPerDay), rest = micros - days * kMicrosPerDay;
+  std::string out = format_date(static_cast<int32_t>(days));
+  out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60, rest / kMicrosPerSecond % 60);
+  if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
+  return out + "Z";
+}
+}  // namespace
+
 TEST(CivilTime, ParsesOffsetsToUtc) {
   auto a = parse_time("2026-11-11T00:00+08:00");
   auto b = parse_time("2026-11-10T16:00Z");
@@ -58,20 +70,13 @@ TEST(CivilTime, DurationText) {
 // the plain fmt rendering over a wide range of instants, fractions and years.
 TEST(CivilTime, FormattedTimesMatchAReferenceRendering) {
   using namespace crm::support;
-  auto reference = [](int64_t micros) {
-    int64_t days = floor_div(micros, kMicrosPerDay), rest = micros - days * kMicrosPerDay;
-    std::string out = format_date(static_cast<int32_t>(days));
-    out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60, rest / kMicrosPerSecond % 60);
-    if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
-    return out + "Z";
-  };
   uint64_t x = 88172645463325252ull;
   for (int i = 0; i < 20000; ++i) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     // Years about -300..10300, whole seconds half the time.
     int64_t micros = static_cast<int64_t>(x % (4'000'000ull * 86'400'000'000ull)) - 800'000ll * 86'400'000'000ll;
     if (i % 2) micros = floor_div(micros, kMicrosPerSecond) * kMicrosPerSecond;
-    ASSERT_EQ(format_time(micros), reference(micros)) << micros;
+    ASSERT_EQ(format_time(micros), reference_rendering(micros)) << micros;
   }
   std::string line = "at ";
   append_time(line, 0);
@@ -84,13 +89,6 @@ TEST(CivilTime, FormattedTimesMatchAReferenceRendering) {
 // other years, texts of other lengths), appended after other text, must each read as the
 // reference rendering, on this thread and on another.
 TEST(CivilTime, AppendTimeKeepsOnlyTheSameInstantsText) {
-  auto reference = [](int64_t micros) {
-    int64_t days = floor_div(micros, kMicrosPerDay), rest = micros - days * kMicrosPerDay;
-    std::string out = format_date(static_cast<int32_t>(days));
-    out += fmt::format("T{:02}:{:02}:{:02}", rest / kMicrosPerHour, rest / kMicrosPerMinute % 60, rest / kMicrosPerSecond % 60);
-    if (int64_t frac = rest % kMicrosPerSecond) out += fmt::format(".{:06}", frac);
-    return out + "Z";
-  };
   const int64_t t = *parse_time("2026-11-01T00:00:07Z");
   const int64_t big = 3'000'000ll * 86'400'000'000ll;  // about the year 10183 (and -6244 below): the longer forms
   const std::vector<int64_t> instants{t,       t,       t + 1,     t + 1, t,   t + kMicrosPerSecond, t, -1, -1, 0, 0,
@@ -101,7 +99,7 @@ TEST(CivilTime, AppendTimeKeepsOnlyTheSameInstantsText) {
     for (int64_t m : instants) {
       append_time(line, m);
       line += ',';
-      want += reference(m) + ",";
+      want += reference_rendering(m) + ",";
       ASSERT_EQ(line, want) << m;
     }
   };
