@@ -1496,16 +1496,22 @@ struct Jit::Impl {
       // The list is evaluated per clause for good, as when a synchronous compile fails; the
       // count and the last reason are kept for Stats (nothing else reads a dispatcher's error).
       std::lock_guard<std::mutex> lock(mu);
-      stats.failed_dispatchers += 1;
-      try {
-        last_dispatcher_error = error.empty() ? "no code for " + piece.disp[0].name : error;
-      } catch (...) {  // out of memory for the text: the count stands
-      }
+      dispatcher_failed(piece.disp[0].name, error);
     }
     std::lock_guard<std::mutex> lock(clause_mu);
     e->busy = false;
     if (fn) e->fn = fn;
     else e->failed = true;
+  }
+
+  // Counts a dispatcher that could not be compiled and keeps why (Stats). Called with `mu`
+  // held; never throws (out of memory for the text: the count stands).
+  void dispatcher_failed(const std::string& name, const std::string& error) noexcept {
+    stats.failed_dispatchers += 1;
+    try {
+      last_dispatcher_error = error.empty() ? "no code for " + name : error;
+    } catch (...) {
+    }
   }
 
   void background_wait() {
@@ -2048,8 +2054,7 @@ bool Jit::clauses(const int32_t* units, size_t groups, std::vector<ClausesFn>& c
       if (it != im.dispatched.end()) {
         fns[k] = it->second;
       } else {
-        im.stats.failed_dispatchers += 1;
-        im.last_dispatcher_error = error.empty() ? "no code for " + pieces[k].disp[0].name : error;
+        im.dispatcher_failed(pieces[k].disp[0].name, error);
       }
     }
   }
