@@ -270,6 +270,7 @@ bool CompiledProgram::jit_stats(JitStats& out) const {
   out.compile_seconds = s.compile_seconds;
   out.cache_hits = s.cache_hits;
   out.cache_misses = s.cache_misses;
+  out.cache_rejected = s.cache_rejected;
   return true;
 #else
   (void)out;

@@ -83,7 +83,7 @@ struct Loaded {
 void jit_option(Command& c, Options& o) {
   c.flag("--jit", o.jit, "evaluate with native code from the LLVM JIT instead of the VM (same results);\nan error in a build without the JIT");
   c.option("--jit-cache", o.jit_cache, "DIR",
-           "with --jit: keep the native code in DIR, keyed by the program, the CPU and the\nversions, so a restart loads it instead of compiling (created if missing)");
+           "with --jit: keep the native code in DIR, keyed by the program, the CPU and the\nversions, so a restart loads it instead of compiling (created if missing; a\ndamaged file is checked, compiled afresh and replaced, never run)");
 }
 
 // Every input file a command names: at most one `-`, each readable and not a directory.

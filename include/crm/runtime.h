@@ -177,6 +177,9 @@ class CompiledProgram {
     size_t code_bytes = 0;       // object code the JIT has emitted so far
     double compile_seconds = 0;  // spent compiling so far
     size_t cache_hits = 0, cache_misses = 0;  // modules loaded from / stored in the cache
+    // Of cache_misses: cache files found but not used (damaged, or another key's), compiled
+    // afresh and replaced; damaged native code is never run.
+    size_t cache_rejected = 0;
   };
   // What the JIT has compiled so far; false for a program that does not use it.
   bool jit_stats(JitStats& out) const;

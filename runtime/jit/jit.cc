@@ -15,6 +15,7 @@
 #include <llvm/Config/llvm-config.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/BLAKE3.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/SmallVectorMemoryBuffer.h>
 #include <llvm/IR/Intrinsics.h>
@@ -1345,6 +1346,7 @@ struct Piece {
   bool eager = false;  // compile_all()'s scalar units (it compiles no other): the cheapest (eager_config())
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool cached = false;
+  bool rejected = false;  // a cache file was found for it but not used (cached_object())
   StageTimes times;  // filled by make_object when it compiles
 };
 
@@ -1353,22 +1355,66 @@ constexpr const char* kTranslatorVersion = "crm-jit-10";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
-static uint64_t fnv1a(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
+// The object cache's digests: BLAKE3 (LLVM's copy), 256 bits, as lowercase hex.
+static std::string blake3_hex(llvm::ArrayRef<uint8_t> bytes, size_t out_bytes = 32) {
+  llvm::BLAKE3 hasher;
+  hasher.update(bytes);
+  const llvm::BLAKE3Result<32> digest = hasher.final();
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (size_t i = 0; i < out_bytes && i < digest.size(); ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
   }
-  return h;
+  return hex;
+}
+static std::string blake3_hex(std::string_view s, size_t out_bytes = 32) {
+  return blake3_hex(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()), out_bytes);
+}
+
+// A cache file: kCacheMagic, the key's length (8 hex digits) and the key itself, the object's
+// BLAKE3 (64 hex digits), then the object. A file is used only when its key is exactly the key
+// asked for (so two keys whose names collide cannot share a file) and its object has the
+// digest written with it (so a torn, truncated or overwritten file is not linked: it would
+// give every evaluation an error, or wrong code). Anything else is a miss that recompiles
+// and replaces the file.
+constexpr std::string_view kCacheMagic = "crm-jit-object 1\n";
+
+static std::string cache_file_bytes(const std::string& key, llvm::StringRef object) {
+  char len[16];
+  std::snprintf(len, sizeof len, "%08zx", key.size());
+  std::string out(kCacheMagic);
+  out += len;
+  out += key;
+  out += blake3_hex(std::string_view(object.data(), object.size()));
+  out.append(object.data(), object.size());
+  return out;
+}
+
+// The object of a cache file written by cache_file_bytes() for `key`; nullopt when the file is
+// not one (another format, another key, a digest that does not match its object).
+static std::optional<llvm::StringRef> cached_object(llvm::StringRef file, const std::string& key) {
+  if (!file.consume_front(llvm::StringRef(kCacheMagic.data(), kCacheMagic.size())) || file.size() < 8) return std::nullopt;
+  unsigned long long len = 0;
+  if (file.take_front(8).getAsInteger(16, len) || file.size() - 8 < len) return std::nullopt;
+  file = file.drop_front(8);
+  if (file.take_front(len) != key) return std::nullopt;
+  file = file.drop_front(len);
+  if (file.size() < 64) return std::nullopt;
+  const llvm::StringRef digest = file.take_front(64);
+  const llvm::StringRef object = file.drop_front(64);
+  if (object.empty() || blake3_hex(std::string_view(object.data(), object.size())) != digest) return std::nullopt;
+  return object;
 }
 
 struct Jit::Impl {
   const bytecode::Program& p;
   Options options;
-  // The serialised program's two 64-bit FNV-1a hashes (seeds as below), for cache keys: filled
-  // once by prepare_objects(), not re-hashed per piece (session 16: hashing the ~MB program
-  // twice per piece was 8 % of a cached compile_all() of 10,000 strategies).
+  // The serialised program's BLAKE3, for cache keys: filled once by prepare_objects(), not
+  // re-hashed per piece (session 16: hashing the ~MB program twice per piece was 8 % of a
+  // cached compile_all() of 10,000 strategies).
   bool program_hashed = false;
-  uint64_t program_hash[2] = {0, 0};
+  std::string program_digest;
   Target target;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::mutex mu;  // compilation
@@ -1624,12 +1670,14 @@ struct Jit::Impl {
     return compile_pieces(one, error);
   }
 
-  // The cache file of a piece: named by two 64-bit hashes of everything its object code depends
-  // on - the program (serialised bytecode), the piece's units and kinds, the host CPU and its
-  // features, the LLVM version, this translator's version and the operations' bitcode.
-  // Runs on the compile threads: reads program_hash, which prepare_objects() fills first.
-  std::string cache_path(const Piece& piece) const {
+  // The cache key of a piece: everything its object code depends on - the program (its
+  // serialised bytecode's digest), the piece's units and kinds, the host CPU and its features,
+  // the LLVM version, this translator's version and the operations' bitcode. The file is named
+  // by the key's digest and holds the key itself (cache_file_bytes()).
+  // Runs on the compile threads: reads program_digest, which prepare_objects() fills first.
+  std::string cache_key(const Piece& piece) const {
     std::string key = std::string(kTranslatorVersion) + "|" LLVM_VERSION_STRING "|" + target.cpu + "|" + target.features + "|";
+    key += program_digest + "|";
     // The operations' bitcode is inlined into every function, so an operation changed without
     // a new kTranslatorVersion must miss too.
     key += "ops" + std::to_string(options.ops_bitcode_hash ? options.ops_bitcode_hash : ops_bitcode_hash()) + "|";
@@ -1651,23 +1699,25 @@ struct Jit::Impl {
       key += "|d" + d.name + "=";
       for (int32_t u : d.units) key += std::to_string(u) + ",";
     }
-    char name[40];
-    std::snprintf(name, sizeof name, "%016llx%016llx.o", static_cast<unsigned long long>(fnv1a(program_hash[0], key)),
-                  static_cast<unsigned long long>(fnv1a(program_hash[1], key)));
-    return options.cache_dir + "/" + name;
+    return key;
   }
+  std::string cache_path(const std::string& key) const { return options.cache_dir + "/" + blake3_hex(key, 16) + ".o"; }
 
   // Object code for one piece: from the cache, or translated, optimised and generated here
   // (and then stored in the cache). Runs on any thread: it touches only its own LLVM context
   // and target machine.
   bool make_object(Piece& piece, std::string& error) {
-    std::string path;
+    std::string path, key;
     if (!options.cache_dir.empty()) {
-      path = cache_path(piece);
+      key = cache_key(piece);
+      path = cache_path(key);
       if (auto buf = llvm::MemoryBuffer::getFile(path, false, false)) {
-        piece.object = std::move(*buf);
-        piece.cached = true;
-        return true;
+        if (auto object = cached_object((*buf)->getBuffer(), key)) {
+          piece.object = llvm::MemoryBuffer::getMemBufferCopy(*object, "crm_jit_object");
+          piece.cached = true;
+          return true;
+        }
+        piece.rejected = true;  // compiled below, and the file replaced
       }
     }
     Target t;
@@ -1703,8 +1753,16 @@ struct Jit::Impl {
       std::error_code ec;
       {
         llvm::raw_fd_ostream f(tmp_path, ec);
-        if (!ec) f.write(obj.data(), obj.size());
+        if (!ec) {
+          f << cache_file_bytes(key, llvm::StringRef(obj.data(), obj.size()));
+          f.close();
+          if (f.has_error()) {  // a full disk: no file rather than a short one (and no abort
+            ec = f.error();     // in the stream's destructor, which an unchecked error causes)
+            f.clear_error();
+          }
+        }
       }
+      if (ec) llvm::sys::fs::remove(tmp_path);
       if (!ec) llvm::sys::fs::rename(tmp_path, path);
     }
     piece.object = std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(obj), "crm_jit_object", false);
@@ -1719,9 +1777,7 @@ struct Jit::Impl {
       // Before the threads start: filled lazily inside cache_path(), two threads raced on it and
       // could hash a half-written program, so a reload missed pieces it had cached.
       if (!program_hashed) {
-        const std::string bytes = bytecode::serialize(p);
-        program_hash[0] = fnv1a(1469598103934665603ull, bytes);
-        program_hash[1] = fnv1a(0x9e3779b97f4a7c15ull, bytes);
+        program_digest = blake3_hex(bytecode::serialize(p));
         program_hashed = true;
       }
     }
@@ -1762,6 +1818,7 @@ struct Jit::Impl {
         return false;
       }
       (piece.cached ? stats.cache_hits : stats.cache_misses) += options.cache_dir.empty() ? 0 : 1;
+      stats.cache_rejected += piece.rejected ? 1 : 0;
       stats.ir_seconds += piece.times.ir;
       stats.optimise_seconds += piece.times.optimise;
       stats.codegen_seconds += piece.times.codegen;

@@ -66,6 +66,10 @@ struct Stats {
   double compile_seconds = 0;  // wall time of translation, optimisation and code generation
   size_t cache_hits = 0;       // modules loaded from Options::cache_dir instead of compiled
   size_t cache_misses = 0;     // modules compiled and stored there
+  // Of cache_misses: modules whose cache file was there but not used - another format or key,
+  // or an object that does not match the digest written with it (a torn or damaged file) - so
+  // they were compiled and the file replaced.
+  size_t cache_rejected = 0;
   size_t dispatchers = 0;      // clause dispatchers compiled or loaded (clauses())
   // Of dispatchers: those compiled in the background (Options::background_dispatchers), not on
   // the thread that called clauses(); and the dispatchers queued or being compiled there now.
@@ -103,7 +107,9 @@ struct Options {
   // units, the host CPU and its features, LLVM's and the translator's versions and the
   // operations' bitcode (ops_bitcode_hash()): a program compiled once is loaded from there on the
   // next start (a changed program, CPU, version or operation misses). Empty: no cache.
-  // Created if missing; a cache that cannot be written only costs the compile.
+  // Created if missing; a cache that cannot be written only costs the compile. Each file holds
+  // its full key and the object's BLAKE3 digest, checked before the object is linked: a damaged
+  // or foreign file is compiled afresh and replaced (Stats::cache_rejected), never run.
   std::string cache_dir;
   // Threads compile_all() compiles modules on (0: one per hardware thread).
   unsigned threads = 0;

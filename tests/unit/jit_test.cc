@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 #include <filesystem>
+#include <fstream>
 
 #include "bytecode/operations.h"
 #include "runtime/jit/jit.h"
@@ -409,6 +410,79 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
     EXPECT_NE(r.find("adult=0 "), std::string::npos) << r;
     EXPECT_NE(first.find("adult=1 "), std::string::npos) << first;
   }
+}
+
+// A cache file that is damaged (torn, a flipped byte in its object, garbage) or that holds
+// another key's object is never linked: it is compiled afresh (Stats::cache_rejected), its
+// results are the VM's, and the replaced file is a hit next time. Before, a damaged object was
+// linked and every evaluation failed ("not a valid object file"), or a foreign one ran.
+TEST(Jit, ObjectCacheRecompilesADamagedOrForeignFileAndReplacesIt) {
+  namespace fs = std::filesystem;
+  CacheDir cache("crm_jit_cache_damaged_");
+  auto c = crm::testing::compile_text(kProgram);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  crm::vm::StringPool strings(p.strings);
+  std::vector<int64_t> prof = {0, 70, 3000000, 40, strings.intern("Shanghai")};
+  std::vector<uint8_t> present = {1, 1, 1, 1, 1};
+  std::string expect;
+  {
+    crm::vm::VM vm(p);
+    for (const auto& seg : p.segments) {
+      crm::vm::Context ctx = profile_context(prof, present, &strings);
+      vm.prepare(ctx);
+      expect += seg.name + "=" + show(vm.run(seg.unit, ctx)) + " ";
+    }
+  }
+  crm::jit::Options opts;
+  opts.cache_dir = cache.path.string();
+  auto load = [&](crm::jit::Stats& s) {
+    std::string error, out;
+    auto jit = crm::jit::Jit::create(p, error, opts);
+    EXPECT_TRUE(jit) << error;
+    if (!jit) return out;
+    EXPECT_TRUE(jit->compile_all(error, 1)) << error;
+    for (const auto& seg : p.segments) {
+      crm::vm::Context ctx = profile_context(prof, present, &strings);
+      out += seg.name + "=" + show(jit->run(seg.unit, ctx)) + " ";
+    }
+    s = jit->stats();
+    return out;
+  };
+  crm::jit::Stats first;
+  EXPECT_EQ(load(first), expect);
+  EXPECT_EQ(first.cache_rejected, 0u);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(cache.path)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 5u);
+  ASSERT_EQ(files.size(), first.cache_misses);
+  auto read = [](const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto write = [](const fs::path& f, const std::string& bytes) {
+    std::ofstream(f, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  const std::string a = read(files[0]), b = read(files[1]);
+  write(files[0], a.substr(0, a.size() / 2));  // torn
+  std::string flipped = b;
+  flipped[flipped.size() - 40] ^= 0x10;  // one bit of the object
+  write(files[1], flipped);
+  write(files[2], std::string(200, 'x'));  // not a cache file at all
+  write(files[3], a);                      // another piece's file, under this one's name
+  write(files[4], "");                     // empty
+  crm::jit::Stats second;
+  EXPECT_EQ(load(second), expect);
+  EXPECT_EQ(second.cache_rejected, 5u);
+  EXPECT_EQ(second.cache_misses, 5u);
+  EXPECT_EQ(second.cache_hits, files.size() - 5);
+  EXPECT_EQ(read(files[0]), a);  // replaced by the compile's own file
+  crm::jit::Stats third;
+  EXPECT_EQ(load(third), expect);
+  EXPECT_EQ(third.cache_rejected, 0u);
+  EXPECT_EQ(third.cache_misses, 0u);
+  EXPECT_EQ(third.cache_hits, files.size());
 }
 
 // A candidate list's first sight (Jit::clauses, not hot yet) compiles the list's units that
