@@ -1670,6 +1670,18 @@ struct Jit::Impl {
     return compile_pieces(one, error);
   }
 
+  // What a piece holds, for its errors: its first unit (or dispatcher), and how many more.
+  std::string piece_label(const Piece& piece) const {
+    size_t parts = piece.su.size() + piece.bu.size() + piece.sb.size() + piece.disp.size();
+    std::string label = !piece.su.empty()     ? unit_label(p, piece.su[0])
+                        : !piece.bu.empty()   ? unit_label(p, piece.bu[0])
+                        : !piece.sb.empty()   ? unit_label(p, piece.sb[0].unit)
+                        : !piece.disp.empty() ? "clause dispatcher " + piece.disp[0].name
+                                              : std::string("a module");
+    if (parts > 1) label += " and " + std::to_string(parts - 1) + " more";
+    return label;
+  }
+
   // The cache key of a piece: everything its object code depends on - the program (its
   // serialised bytecode's digest), the piece's units and kinds, the host CPU and its features,
   // the LLVM version, this translator's version and the operations' bitcode. The file is named
@@ -1814,7 +1826,7 @@ struct Jit::Impl {
   bool link_pieces(Piece* pieces, size_t count, std::string& error, std::chrono::steady_clock::time_point start) {
     for (Piece& piece : llvm::MutableArrayRef<Piece>(pieces, count)) {
       if (auto e = lljit->addObjectFile(std::move(piece.object))) {
-        error = "JIT: " + to_string(std::move(e));
+        error = "JIT: " + piece_label(piece) + ": " + to_string(std::move(e));
         return false;
       }
       (piece.cached ? stats.cache_hits : stats.cache_misses) += options.cache_dir.empty() ? 0 : 1;
