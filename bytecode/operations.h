@@ -119,10 +119,23 @@ inline Fault neg(int64_t a, int64_t& out) {
 inline Fault int_to_fix(int64_t a, int64_t& out) {
   return __builtin_mul_overflow(a, support::Decimal::kScale, &out) ? Fault::Overflow : Fault::None;
 }
-// Date + Duration: whole days, rounded toward the past (a date plus -1 hour is the day before).
-inline int64_t date_add(int64_t days, int64_t micros) { return days + support::floor_div(micros, support::kMicrosPerDay); }
-// Date - Date: a whole number of days as a Duration.
-inline int64_t date_diff(int64_t a, int64_t b) { return (a - b) * support::kMicrosPerDay; }
+// Date + Duration: whole days, rounded toward the past (a date plus -1 hour is the day before);
+// an overflow when the day number leaves 64 bits.
+inline Fault date_add(int64_t days, int64_t micros, int64_t& out) {
+  return __builtin_add_overflow(days, support::floor_div(micros, support::kMicrosPerDay), &out) ? (out = 0, Fault::Overflow)
+                                                                                              : Fault::None;
+}
+// Date - Date: a whole number of days as a Duration; an overflow when that many days do not fit
+// a Duration (about 106 million days: only dates far outside the calendar, e.g. a date plus the
+// largest Duration, get there).
+inline Fault date_diff(int64_t a, int64_t b, int64_t& out) {
+  int64_t days = 0;
+  if (__builtin_sub_overflow(a, b, &days) || __builtin_mul_overflow(days, support::kMicrosPerDay, &out)) {
+    out = 0;
+    return Fault::Overflow;
+  }
+  return Fault::None;
+}
 inline std::string concat(std::string_view a, std::string_view b) {
   std::string s;
   s.reserve(a.size() + b.size());
@@ -140,8 +153,8 @@ inline Fault apply_arith(Op op, int64_t a, int64_t b, int64_t& out) {
     case Op::MUL_INT: return mul_int(a, b, out);
     case Op::MUL_FIX: return mul_fix(a, b, out);
     case Op::DIV_FIX: return div_fix(a, b, out);
-    case Op::DATE_ADD: out = date_add(a, b); return Fault::None;
-    case Op::DATE_DIFF: out = date_diff(a, b); return Fault::None;
+    case Op::DATE_ADD: return date_add(a, b, out);
+    case Op::DATE_DIFF: return date_diff(a, b, out);
     default: out = 0; return Fault::NotArithmetic;
   }
 }

@@ -382,8 +382,8 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
       case Op::DIV_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_div_fix"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {get(ins.a), tmp}))); break;
       case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {get(ins.a), tmp}))); break;
-      case Op::DATE_ADD: set(ins.d, b.CreateCall(op("crm_jit_date_add"), {get(ins.a), get(ins.b)})); break;
-      case Op::DATE_DIFF: set(ins.d, b.CreateCall(op("crm_jit_date_diff"), {get(ins.a), get(ins.b)})); break;
+      case Op::DATE_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_date_add"), {get(ins.a), get(ins.b), tmp}))); break;
+      case Op::DATE_DIFF: set(ins.d, checked(b.CreateCall(op("crm_jit_date_diff"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::COALESCE:
       case Op::SELECT: set(ins.d, b.CreateCall(op("crm_jit_select"), {get(ins.a), get(ins.b), get(ins.c)})); break;
       case Op::IN_SET:
@@ -655,8 +655,8 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
       case Op::MUL_INT: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_int"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {R(ins.a), tmp}))); break;
       case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {R(ins.a), tmp}))); break;
-      case Op::DATE_ADD: set(ins.d, b.CreateCall(op("crm_jit_date_add"), {R(ins.a), R(ins.b)})); break;
-      case Op::DATE_DIFF: set(ins.d, b.CreateCall(op("crm_jit_date_diff"), {R(ins.a), R(ins.b)})); break;
+      case Op::DATE_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_date_add"), {R(ins.a), R(ins.b), tmp}))); break;
+      case Op::DATE_DIFF: set(ins.d, checked(b.CreateCall(op("crm_jit_date_diff"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::COALESCE:
       case Op::SELECT: set(ins.d, b.CreateCall(op("crm_jit_select"), {R(ins.a), R(ins.b), R(ins.c)})); break;
       case Op::IN_SET:
@@ -845,11 +845,13 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
           break;
         }
         case Op::DATE_ADD:
-          put(ins.d, b.CreateCall(op("crm_jit_date_add"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
+        case Op::DATE_DIFF: {
+          auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::DATE_ADD ? "crm_jit_date_add" : "crm_jit_date_diff"),
+                                                  {V(ins.a), V(ins.b), tmp}),
+                                     b.CreateOr(E(ins.a), E(ins.b)));
+          put(ins.d, val, err);
           break;
-        case Op::DATE_DIFF:
-          put(ins.d, b.CreateCall(op("crm_jit_date_diff"), {V(ins.a), V(ins.b)}), b.CreateOr(E(ins.a), E(ins.b)));
-          break;
+        }
         case Op::COALESCE:  // `??` evaluates every operand: every operand's fault counts
           put(ins.d, b.CreateCall(op("crm_jit_select"), {V(ins.a), V(ins.b), V(ins.c)}),
               b.CreateOr(E(ins.a), b.CreateOr(E(ins.b), E(ins.c))));

@@ -238,8 +238,8 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           faulting();
           for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::int_to_fix(a[i], d[i]) != ops::Fault::None;
           break;
-        case Op::DATE_ADD: binary(); for (size_t i = 0; i < n; ++i) d[i] = ops::date_add(a[i], b[i]); break;
-        case Op::DATE_DIFF: binary(); for (size_t i = 0; i < kBlock; ++i) d[i] = ops::date_diff(a[i], b[i]); break;
+        case Op::DATE_ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::date_add(a[i], b[i], d[i]) != ops::Fault::None; break;
+        case Op::DATE_DIFF: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::date_diff(a[i], b[i], d[i]) != ops::Fault::None; break;
         case Op::COALESCE: {
           // Unlike SELECT, every operand's faults count (`??` evaluates both sides).
           uint8_t da = dirty[ins.a], db = dirty[ins.b], dc = dirty[ins.c];

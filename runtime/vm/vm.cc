@@ -308,8 +308,8 @@ loop:
   CASE(NEG) CHECKED(ops::neg(r[ip->a], r[ip->d])); NEXT();
   // An absent optional Int is 0 here (its presence is in another register): never a fault.
   CASE(INT_TO_FIX) CHECKED(ops::int_to_fix(r[ip->a], r[ip->d])); NEXT();
-  CASE(DATE_ADD) r[ip->d] = ops::date_add(r[ip->a], r[ip->b]); NEXT();
-  CASE(DATE_DIFF) r[ip->d] = ops::date_diff(r[ip->a], r[ip->b]); NEXT();
+  CASE(DATE_ADD) CHECKED(ops::date_add(r[ip->a], r[ip->b], r[ip->d])); NEXT();
+  CASE(DATE_DIFF) CHECKED(ops::date_diff(r[ip->a], r[ip->b], r[ip->d])); NEXT();
   CASE(COALESCE) r[ip->d] = ops::select(r[ip->a], r[ip->b], r[ip->c]); NEXT();
   CASE(SELECT) r[ip->d] = ops::select(r[ip->a], r[ip->b], r[ip->c]); NEXT();
   CASE(IN_SET) {

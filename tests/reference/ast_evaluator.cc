@@ -473,15 +473,23 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
         out = env.strings->intern(std::string(env.strings->text(l)) + std::string(env.strings->text(r)));
         return true;
       }
-      if (L == TypeKind::Date && R == TypeKind::Date) { out = (l - r) * support::kMicrosPerDay; return true; }
+      if (L == TypeKind::Date && R == TypeKind::Date) {  // days, then micros: each step may overflow
+        int64_t days = 0;
+        if (__builtin_sub_overflow(l, r, &days) || __builtin_mul_overflow(days, support::kMicrosPerDay, &out))
+          return fail(kOverflow);
+        return true;
+      }
       if (L == TypeKind::Date) {
         // The VM negates the duration first (NEG), which fails on the most negative value.
         if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail(kOverflow);
         int64_t days = support::floor_div(b->op == BinaryOp::Sub ? -r : r, support::kMicrosPerDay);
-        out = l + days;
+        if (__builtin_add_overflow(l, days, &out)) return fail(kOverflow);
         return true;
       }
-      if (R == TypeKind::Date) { out = r + support::floor_div(l, support::kMicrosPerDay); return true; }
+      if (R == TypeKind::Date) {
+        if (__builtin_add_overflow(r, support::floor_div(l, support::kMicrosPerDay), &out)) return fail(kOverflow);
+        return true;
+      }
       if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;
       if (b->op == BinaryOp::Add ? __builtin_add_overflow(l, r, &out) : __builtin_sub_overflow(l, r, &out))
         return fail(kOverflow);

@@ -973,6 +973,19 @@ TEST(Differential, FaultsUnderAndOrIfFollowEvaluationOrder) {
             kProfileLine);
 }
 
+// Date arithmetic far outside the calendar: a Date - Date whose days do not fit a Duration is
+// an overflow in every evaluator (it wrapped - undefined behaviour - before), and the largest
+// differences that fit are values.
+TEST(Differential, DateDifferencesThatOverflowAreErrors) {
+  run_fixed({{"date(now() + 100000000 days) - date(now() - 100000000 days) > 0 days", "error"},
+             {"date(now() - 100000000 days) - date(now() + 100000000 days) < 0 days", "error"},
+             {"date(now() + 100000000 days) - today() > 0 days", "true"},
+             {"today() - date(now() - 100000000 days) > 0 days", "true"},
+             {"today() + 100000000 days > today()", "true"},
+             {"today() - 100000000 days < today()", "true"}},
+            kProfileLine);
+}
+
 // Membership is `==` against each element, for every pair of types the checker accepts.
 TEST(Differential, MembershipComparesAsEquality) {
   run_fixed({{"d in [5, 4, 3, 2, 1]", "true"},

@@ -166,7 +166,16 @@ TEST(Operations, FaultsHaveTheirDocumentedTexts) {
   EXPECT_EQ(out, 2);  // 1.5 * 0.000001 = 0.0000015 -> 0.000002
   EXPECT_EQ(ops::div_fix(1, 2'000'000, out), ops::Fault::None);
   EXPECT_EQ(out, 0);  // 0.0000005 -> 0.000000
-  EXPECT_EQ(ops::date_add(10, -1), 9);  // a date minus one microsecond is the day before
+  EXPECT_EQ(ops::date_add(10, -1, out), ops::Fault::None);
+  EXPECT_EQ(out, 9);  // a date minus one microsecond is the day before
+  // Day numbers and their Durations that leave 64 bits are overflows, not wrapped values.
+  EXPECT_EQ(ops::date_add(INT64_MAX, 86'400'000'000, out), ops::Fault::Overflow);
+  EXPECT_EQ(ops::date_add(INT64_MIN, -1, out), ops::Fault::Overflow);
+  EXPECT_EQ(ops::date_diff(3, 1, out), ops::Fault::None);
+  EXPECT_EQ(out, 2 * 86'400'000'000);
+  EXPECT_EQ(ops::date_diff(106'751'992, 0, out), ops::Fault::Overflow);  // 106,751,992 days > INT64_MAX micros
+  EXPECT_EQ(ops::date_diff(106'751'991, 0, out), ops::Fault::None);
+  EXPECT_EQ(ops::date_diff(INT64_MIN, 1, out), ops::Fault::Overflow);
   EXPECT_EQ(ops::weekday_of_date(0), 4);  // 1970-01-01 was a Thursday
 }
 
