@@ -686,8 +686,9 @@ strategy s { who: count(Order within 30 days) >= 2 when: on Order what: grant c 
 }
 
 // compile_all() gives units with the same code (registers and instructions) one native
-// function, and each still gives the VM's result; units that differ only in a constant (here
-// 18 and 19) have different code and are compiled apart.
+// function, and each still gives the VM's result; a unit that differs only in a constant (here
+// 18 and 19) gets an entry point of its own (since session 17 calling a shape it shares with
+// `a`, with its own constants: see the next tests).
 TEST(Jit, UnitsWithTheSameCodeShareNativeCodeAndUnitsDifferingInAConstantDoNot) {
   auto c = crm::testing::compile_text(R"(
 profile { age: Int  bonus: Int? }
@@ -743,7 +744,7 @@ TEST(Jit, AMalformedEagerSwitchIsAnErrorNotAGuess) {
     const char* value;
     int code;  // 0: compile_all() succeeded; 1: it failed naming CRM_JIT_EAGER
   };
-  for (Case k : {Case{"o1,less,0", 0}, Case{"min,none,1", 0}, Case{"o1", 1}, Case{"min,none,1,", 1},
+  for (Case k : {Case{"o1,less,0", 0}, Case{"min,none,1", 0}, Case{"min,none,2", 0}, Case{"min,none,3", 1}, Case{"o1", 1}, Case{"min,none,1,", 1},
                  Case{"o1,fast,1", 1}, Case{"less,o1,1", 1}, Case{"min,none,yes", 1}, Case{"O1,less,0", 1}}) {
     EXPECT_EXIT(
         {
