@@ -593,10 +593,10 @@ void bench_compile(const Options& o) {
   // Where the compile time went (thread seconds, summed over the compile threads), and the IR
   // per unit before and after optimisation: a comment line, not a result row.
   std::fprintf(stderr,
-               "# jit_compile_%zu: %zu units (%zu sharing another's code) in %zu modules, thread seconds: IR %.3f, "
+               "# jit_compile_%zu: %zu units (%zu sharing another's code, %zu entries of %zu shapes) in %zu modules, thread seconds: IR %.3f, "
                "optimise %.3f, codegen %.3f (%.3f ms per compiled unit); IR instructions per compiled unit %.1f "
                "translated, %.1f optimised\n",
-               n, units, st.shared_units, st.modules, st.ir_seconds, st.optimise_seconds, st.codegen_seconds,
+               n, units, st.shared_units, st.shape_units, st.shapes, st.modules, st.ir_seconds, st.optimise_seconds, st.codegen_seconds,
                1e3 * (st.ir_seconds + st.optimise_seconds + st.codegen_seconds) / double(std::max<size_t>(compiled, 1)),
                double(st.ir_instructions) / double(std::max<size_t>(compiled, 1)),
                double(st.optimised_instructions) / double(std::max<size_t>(compiled, 1)));
@@ -623,8 +623,11 @@ void bench_compile(const Options& o) {
     size_t dunits = ds.scalar_units + ds.batch_units;
     emit({fmt::format("crm/jit_compile_{}_distinct_who", n), "seconds", dall, dunits});
     emit({fmt::format("crm/jit_compile_{}_distinct_who", n), "code_mb", double(ds.code_bytes) / (1024.0 * 1024.0), dunits});
-    std::fprintf(stderr, "# jit_compile_%zu_distinct_who: %zu units (%zu sharing another's code) in %zu modules\n", n, dunits,
-                 ds.shared_units, ds.modules);
+    std::fprintf(stderr,
+                 "# jit_compile_%zu_distinct_who: %zu units (%zu sharing another's code, %zu entries of %zu shapes) in %zu "
+                 "modules, thread seconds: IR %.3f, optimise %.3f, codegen %.3f\n",
+                 n, dunits, ds.shared_units, ds.shape_units, ds.shapes, ds.modules, ds.ir_seconds, ds.optimise_seconds,
+                 ds.codegen_seconds);
   }
 #endif
 }

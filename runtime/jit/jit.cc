@@ -93,19 +93,32 @@ constexpr size_t kFlatMaxInstructions = 256;
 // Straight-line code reads profile fields after one test that the row covers and has them all
 // (true), or through the branchy crm_jit_load_profile (false): see Translator::scalar.
 constexpr bool kFlatPreload = true;
+// compile_all()'s modules hold `chunk` units compiled each with its own constants, or up to
+// kEntriesPerChunk times as many members of shapes (an entry is a call with a table: session 17).
+// CRM_JIT_SHAPE_ENTRIES overrides it (a measurement switch; not part of the object code).
+size_t entries_per_chunk() {
+  static const size_t n = [] {
+    const char* v = std::getenv("CRM_JIT_SHAPE_ENTRIES");
+    long x = v ? std::atol(v) : 0;
+    return x > 0 ? size_t(x) : size_t(8);
+  }();
+  return n;
+}
 
 // How compile_all() compiles scalar units (docs/performance.md §7, sessions 13 and 14).
 // Defaults are what measured best. For measurements, CRM_JIT_EAGER=PIPELINE,CODEGEN,SHARE
 // overrides them, exactly three comma-separated words: PIPELINE "min" (always-inline, SROA,
 // early CSE, instcombine, simplifycfg, global DCE) or "o1" (buildPerModuleDefaultPipeline(O1));
-// CODEGEN "none" (FastISel, fast register allocation) or "less" (CodeGenOpt::Less); SHARE "1"
-// or "0" (one native function for units with the same code, or one each). Unset or empty: the
-// defaults, "min,none,1". Any other value makes compile_all() fail with an error naming the
-// variable (never a guess at what was meant).
+// CODEGEN "none" (FastISel, fast register allocation) or "less" (CodeGenOpt::Less); SHARE "2"
+// (one native function for units with the same code, and one shape function for units whose
+// code differs only in the constants it reads, session 17), "1" (the same code only) or "0"
+// (one function each). Unset or empty: the defaults, "min,none,2". Any other value makes
+// compile_all() fail with an error naming the variable (never a guess at what was meant).
 struct EagerConfig {
   bool min_pipeline = true;
   bool codegen_none = true;
   bool share = true;
+  bool shapes = true;  // SHARE 2
   std::string error;  // CRM_JIT_EAGER is set to something else than the values above
 };
 EagerConfig parse_eager_config(const char* v) {
@@ -116,14 +129,15 @@ EagerConfig parse_eager_config(const char* v) {
     if (*q == ',') words.emplace_back();
     else words.back() += *q;
   if (words.size() == 3 && (words[0] == "min" || words[0] == "o1") && (words[1] == "none" || words[1] == "less") &&
-      (words[2] == "1" || words[2] == "0")) {
+      (words[2] == "2" || words[2] == "1" || words[2] == "0")) {
     c.min_pipeline = words[0] == "min";
     c.codegen_none = words[1] == "none";
-    c.share = words[2] == "1";
+    c.share = words[2] != "0";
+    c.shapes = words[2] == "2";
   } else {
     c.error = std::string("JIT: CRM_JIT_EAGER=\"") + v +
-              "\" is not PIPELINE,CODEGEN,SHARE with PIPELINE min or o1, CODEGEN none or less, SHARE 1 or 0 "
-              "(e.g. \"min,none,1\", the default)";
+              "\" is not PIPELINE,CODEGEN,SHARE with PIPELINE min or o1, CODEGEN none or less, SHARE 2, 1 or 0 "
+              "(e.g. \"min,none,2\", the default)";
   }
   return c;
 }
@@ -189,6 +203,16 @@ std::string unit_label(const bytecode::Program& p, uint32_t unit) {
   return unit < p.units.size() ? "unit " + std::to_string(unit) + " (" + p.units[unit].name + ")" : "unit " + std::to_string(unit);
 }
 
+// The constant an instruction reads, if any: LOAD_CONST's `a`, the comparisons with a constant's
+// `b` (the only operands of shape K in opcodes.def). What a shape (below) leaves out of the code.
+bool constant_operand(const bytecode::Instr& ins, uint32_t& k) {
+  switch (ins.op) {
+    case Op::LOAD_CONST: k = ins.a; return true;
+    case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K: case Op::GT_K: case Op::GE_K: k = ins.b; return true;
+    default: return false;
+  }
+}
+
 // Translates units of one program into one module holding the operations' bitcode.
 class Translator {
  public:
@@ -204,6 +228,14 @@ class Translator {
 
   // `general`: the branchy translation, whatever the unit (flat()'s fallback).
   llvm::Function* scalar(uint32_t unit, std::string& error, bool general = false);
+  // Shapes (compile_all()'s units whose code is the same up to the constants it reads, session
+  // 17): `crm_shape_<unit>(ctx, k)`, internal, the unit's code with the constant of its i-th
+  // constant-reading instruction loaded from k[i] instead of baked in; and `crm_unit_<m>(ctx)`
+  // for a member m, which calls it with m's own constants (a private array, constants_of(m)).
+  // Every operation is computed at run time on the loaded value exactly as on the immediate,
+  // so each member gives the VM's result to the bit.
+  llvm::Function* shape(uint32_t unit, std::string& error);
+  llvm::Function* thunk(uint32_t member, llvm::Function* shape);
   bool flat_ok(const bytecode::Unit& u) const;
   llvm::Function* flat(uint32_t unit, llvm::Function* general);
   // `shape`, when given, is the layout of the columns the code will read (batch_shape()): each
@@ -237,6 +269,18 @@ class Translator {
   }
   bool required(uint32_t f) const { return f < required_.size() && required_[f]; }
   int64_t constant(uint32_t k) const { return k < p_.constants.size() ? p_.constants[k] : 0; }
+  // The value of constant `k` read by instruction `i` of the function `fn` being translated:
+  // baked in, or (a shape) loaded from the table its second argument points to.
+  llvm::Value* konst(llvm::IRBuilder<>& at, llvm::Function* fn, size_t i, uint32_t k) {
+    if (!shaping_) return k64(constant(k));
+    return at.CreateLoad(i64_, at.CreateConstInBoundsGEP1_64(i64_, fn->getArg(1), slots_[i]), "k" + std::to_string(slots_[i]));
+  }
+  llvm::FunctionType* unit_type() const {
+    return shaping_ ? llvm::FunctionType::get(out_ty_, {ptr_, ptr_}, false) : llvm::FunctionType::get(out_ty_, {ptr_}, false);
+  }
+  std::string unit_name(uint32_t unit, bool general) const {
+    return (shaping_ ? "crm_shape_" : "crm_unit_") + std::to_string(unit) + (general ? "_general" : "");
+  }
   // A constant set as a private global array.
   llvm::Constant* set_ptr(uint32_t s) {
     auto it = sets_.find(s);
@@ -270,6 +314,8 @@ class Translator {
   llvm::StructType* out_ty_;  // ScalarOut: {value, flags}, returned in two registers
   std::vector<uint8_t> required_;
   std::map<uint32_t, llvm::Constant*> sets_;
+  bool shaping_ = false;        // translating a shape (shape())
+  std::vector<uint32_t> slots_;  // while shaping: instruction -> index of its constant in the table
 };
 
 llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool general) {
@@ -287,9 +333,8 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
     if (kFlatPreload && reads_profile && !(slow = scalar(unit, error, true))) return nullptr;
     return flat(unit, slow);
   }
-  auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
-  auto* fn = llvm::Function::Create(fty, general ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
-                                    "crm_unit_" + std::to_string(unit) + (general ? "_general" : ""), m_);
+  auto* fn = llvm::Function::Create(unit_type(), general || shaping_ ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
+                                    unit_name(unit, general), m_);
   llvm::Value* ctx = fn->getArg(0);
   auto* entry = llvm::BasicBlock::Create(c_, "entry", fn);
   llvm::IRBuilder<> b(entry);
@@ -332,7 +377,7 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
     b.SetInsertPoint(bb[i]);
     bool terminated = false;
     switch (ins.op) {
-      case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
+      case Op::LOAD_CONST: set(ins.d, konst(b, fn, i, ins.a)); break;
       case Op::LOAD_PROFILE:
         set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
         break;
@@ -367,12 +412,12 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
       case Op::NE: set(ins.d, b.CreateCall(op("crm_jit_ne"), {get(ins.a), get(ins.b)})); break;
       case Op::LT: set(ins.d, b.CreateCall(op("crm_jit_lt"), {get(ins.a), get(ins.b)})); break;
       case Op::LE: set(ins.d, b.CreateCall(op("crm_jit_le"), {get(ins.a), get(ins.b)})); break;
-      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {get(ins.a), k64(constant(ins.b))})); break;
-      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {get(ins.a), k64(constant(ins.b))})); break;
-      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {get(ins.a), k64(constant(ins.b))})); break;
-      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {get(ins.a), k64(constant(ins.b))})); break;
-      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {get(ins.a), k64(constant(ins.b))})); break;
-      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {get(ins.a), k64(constant(ins.b))})); break;
+      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {get(ins.a), konst(b, fn, i, ins.b)})); break;
       case Op::STR_LT: set(ins.d, b.CreateCall(op("crm_jit_str_lt"), {ctx, get(ins.a), get(ins.b)})); break;
       case Op::STR_LE: set(ins.d, b.CreateCall(op("crm_jit_str_le"), {ctx, get(ins.a), get(ins.b)})); break;
       case Op::ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_add"), {get(ins.a), get(ins.b), tmp}))); break;
@@ -425,6 +470,39 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
   // Past the last instruction (the verifier ends every unit with a return): the value 0.
   b.SetInsertPoint(bb[n]);
   ret(b, k64(0), k64(kPresentFlag));
+  return fn;
+}
+
+llvm::Function* Translator::shape(uint32_t unit, std::string& error) {
+  const bytecode::Unit& u = p_.units[unit];
+  slots_.assign(u.code.size(), 0);
+  uint32_t next = 0, k = 0;
+  for (size_t i = 0; i < u.code.size(); ++i)
+    if (constant_operand(u.code[i], k)) slots_[i] = next++;
+  shaping_ = true;
+  llvm::Function* fn = scalar(unit, error);
+  shaping_ = false;
+  slots_.clear();
+  // One body for every member: never inlined into a member's entry.
+  if (fn) fn->addFnAttr(llvm::Attribute::NoInline);
+  return fn;
+}
+
+llvm::Function* Translator::thunk(uint32_t member, llvm::Function* shape) {
+  std::vector<llvm::Constant*> values;
+  uint32_t k = 0;
+  for (const auto& ins : p_.units[member].code)
+    if (constant_operand(ins, k)) values.push_back(k64(constant(k)));
+  if (values.empty()) values.push_back(k64(0));  // never read
+  auto* ty = llvm::ArrayType::get(i64_, values.size());
+  auto* table = new llvm::GlobalVariable(m_, ty, true, llvm::GlobalValue::PrivateLinkage, llvm::ConstantArray::get(ty, values),
+                                         "crm_k_" + std::to_string(member));
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(out_ty_, {ptr_}, false), llvm::GlobalValue::ExternalLinkage,
+                                    "crm_unit_" + std::to_string(member), m_);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(c_, "entry", fn));
+  auto* call = b.CreateCall(shape, {fn->getArg(0), table});
+  call->setTailCall();
+  b.CreateRet(call);
   return fn;
 }
 
@@ -516,8 +594,8 @@ bool Translator::flat_ok(const bytecode::Unit& u) const {
 // bit, without a branch to mispredict: what short-circuit `and`/`or` over random data needs.
 llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
   const bytecode::Unit& u = p_.units[unit];
-  auto* fty = llvm::FunctionType::get(out_ty_, {ptr_}, false);
-  auto* fn = llvm::Function::Create(fty, llvm::GlobalValue::ExternalLinkage, "crm_unit_" + std::to_string(unit), m_);
+  auto* fn = llvm::Function::Create(unit_type(), shaping_ ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
+                                    unit_name(unit, false), m_);
   llvm::Value* ctx = fn->getArg(0);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(c_, "entry", fn));
   auto* tmp = b.CreateAlloca(i64_, nullptr, "tmp");
@@ -552,7 +630,7 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
       all = b.CreateAnd(all, b.CreateICmpNE(b.CreateLoad(i8_, b.CreateInBoundsGEP(i8_, presence, k64(f))), k8(0)));
     b.CreateCondBr(all, fast, slow, likely);
     llvm::IRBuilder<> sb(slow);
-    auto* call = sb.CreateCall(general, {ctx});
+    auto* call = shaping_ ? sb.CreateCall(general, {ctx, fn->getArg(1)}) : sb.CreateCall(general, {ctx});
     call->setTailCall();
     sb.CreateRet(call);
     b.SetInsertPoint(fast);
@@ -602,7 +680,7 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
     if (!join(incoming[i])) continue;  // unreachable
     live = true;
     switch (ins.op) {
-      case Op::LOAD_CONST: set(ins.d, k64(constant(ins.a))); break;
+      case Op::LOAD_CONST: set(ins.d, konst(b, fn, i, ins.a)); break;
       case Op::LOAD_PROFILE: {  // crm_jit_load_profile for a row that covers the field
         if (!general) {
           set(ins.d, checked(b.CreateCall(op("crm_jit_load_profile"), {ctx, k32(ins.a), k8(required(ins.a)), tmp})));
@@ -644,12 +722,12 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
       case Op::NE: set(ins.d, b.CreateCall(op("crm_jit_ne"), {R(ins.a), R(ins.b)})); break;
       case Op::LT: set(ins.d, b.CreateCall(op("crm_jit_lt"), {R(ins.a), R(ins.b)})); break;
       case Op::LE: set(ins.d, b.CreateCall(op("crm_jit_le"), {R(ins.a), R(ins.b)})); break;
-      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {R(ins.a), k64(constant(ins.b))})); break;
-      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {R(ins.a), k64(constant(ins.b))})); break;
-      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {R(ins.a), k64(constant(ins.b))})); break;
-      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {R(ins.a), k64(constant(ins.b))})); break;
-      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {R(ins.a), k64(constant(ins.b))})); break;
-      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {R(ins.a), k64(constant(ins.b))})); break;
+      case Op::EQ_K: set(ins.d, b.CreateCall(op("crm_jit_eq"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::NE_K: set(ins.d, b.CreateCall(op("crm_jit_ne"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::LT_K: set(ins.d, b.CreateCall(op("crm_jit_lt"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::LE_K: set(ins.d, b.CreateCall(op("crm_jit_le"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::GT_K: set(ins.d, b.CreateCall(op("crm_jit_gt"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
+      case Op::GE_K: set(ins.d, b.CreateCall(op("crm_jit_ge"), {R(ins.a), konst(b, fn, i, ins.b)})); break;
       case Op::ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_add"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::SUB: set(ins.d, checked(b.CreateCall(op("crm_jit_sub"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::MUL_INT: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_int"), {R(ins.a), R(ins.b), tmp}))); break;
@@ -1151,6 +1229,13 @@ struct ShapedBatch {
   std::string shape, name;
   bool selection = false;  // SelectFn rather than BatchFn
 };
+// compile_all()'s units whose code is the same up to its constants (session 17): one shape
+// function translated from `rep`, and an entry `crm_unit_<m>` with m's constants per member
+// (rep among them). A module holds a copy of the shape for the members it has.
+struct ShapeGroup {
+  uint32_t rep = 0;
+  std::vector<uint32_t> members;
+};
 // A clause dispatcher: groups of three units (-1: none) and the function's name.
 struct Dispatch {
   std::vector<int32_t> units;
@@ -1178,7 +1263,8 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
                                            const std::vector<uint32_t>& scalar_units, const std::vector<uint32_t>& batch_units_,
                                            std::string& error, const std::vector<ShapedBatch>& shaped = {},
                                            bool bulk = false, const std::vector<Dispatch>& dispatch = {},
-                                           StageTimes* times = nullptr, bool eager = false) {
+                                           StageTimes* times = nullptr, bool eager = false,
+                                           const std::vector<ShapeGroup>* shapes = nullptr) {
   auto t0 = std::chrono::steady_clock::now();
   auto buf = llvm::MemoryBuffer::getMemBuffer(
       llvm::StringRef(reinterpret_cast<const char*>(kOpsBitcode), kOpsBitcodeSize), "crm_jit_ops", false);
@@ -1209,6 +1295,12 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   try {
     for (uint32_t u : scalar_units)
       if (!tr.scalar(u, error)) return nullptr;
+    if (shapes)
+      for (const ShapeGroup& g : *shapes) {
+        llvm::Function* f = tr.shape(g.rep, error);
+        if (!f) return nullptr;
+        for (uint32_t m : g.members) tr.thunk(m, f);
+      }
     for (uint32_t u : batch_units_)
       if (!tr.batch(u, error)) return nullptr;
     for (const auto& sb : shaped)
@@ -1268,7 +1360,8 @@ std::unique_ptr<llvm::Module> build_module(const bytecode::Program& p, Target& t
   // flag "uwtable" comes with the bitcode, clang's; a second one would be invalid IR.)
   for (llvm::Function& f : *m)
     if (!f.isDeclaration()) {
-      bool full = f.getName().startswith("crm_unit_") || f.getName().startswith("crm_clauses_");
+      bool full = f.getName().startswith("crm_unit_") || f.getName().startswith("crm_shape_") ||
+                  f.getName().startswith("crm_clauses_");
       f.addFnAttr("target-cpu", t.cpu);
       f.addFnAttr("target-features", full ? t.features : batch_features);
       f.setUWTableKind(llvm::UWTableKind::Async);
@@ -1344,6 +1437,7 @@ struct Piece {
   std::vector<uint32_t> su, bu;
   std::vector<ShapedBatch> sb;
   std::vector<Dispatch> disp;
+  std::vector<ShapeGroup> shapes;  // compile_all()'s shapes and their members' entries
   bool bulk = false;  // part of compile_all() or a dispatcher: CodeGenOpt::Less (and O1 for dispatchers)
   bool eager = false;  // compile_all()'s scalar units (it compiles no other): the cheapest (eager_config())
   std::unique_ptr<llvm::MemoryBuffer> object;
@@ -1353,7 +1447,7 @@ struct Piece {
 };
 
 // Bumped whenever the translation changes what object code a program gives (cache keys).
-constexpr const char* kTranslatorVersion = "crm-jit-10";
+constexpr const char* kTranslatorVersion = "crm-jit-11";
 
 std::string shaped_key(const ShapedBatch& b) { return std::to_string(b.unit) + ":" + b.shape + (b.selection ? ":sel" : ""); }
 
@@ -1612,6 +1706,45 @@ struct Jit::Impl {
     return true;
   }
 
+  // compile_all()'s shapes (session 17): the same as same_code() except the constants the
+  // code reads (constant_operand(): which constant, not where or how it is used), so the shape
+  // translated from one member computes every member's result from that member's constants. The
+  // result kind takes part too: units returning values of different types never share a shape
+  // (the translation does not read it, but nothing is gained by sharing across types).
+  uint64_t shape_hash(uint32_t unit) const {
+    const bytecode::Unit& u = p.units[unit];
+    uint64_t h = 0x84222325cbf29ce4ull;
+    auto mix = [&h](uint64_t x) {
+      h ^= x;
+      h *= 1099511628211ull;
+      h ^= h >> 29;
+    };
+    mix(static_cast<uint64_t>(u.result));
+    mix(u.registers);
+    mix(u.code.size());
+    for (const bytecode::Instr& ins : u.code) {
+      uint32_t k = 0;
+      const bool ka = constant_operand(ins, k) && ins.op == Op::LOAD_CONST, kb = constant_operand(ins, k) && !ka;
+      mix((uint64_t{static_cast<uint32_t>(ins.op)} << 16) | ins.d);
+      mix((uint64_t{ka ? 0 : ins.a} << 32) | (kb ? 0 : ins.b));
+      mix(ins.c);
+    }
+    return h;
+  }
+  bool same_shape(uint32_t x, uint32_t y) const {
+    const bytecode::Unit& u = p.units[x];
+    const bytecode::Unit& v = p.units[y];
+    if (u.result != v.result || u.registers != v.registers || u.code.size() != v.code.size()) return false;
+    for (size_t i = 0; i < u.code.size(); ++i) {
+      const bytecode::Instr& a = u.code[i];
+      const bytecode::Instr& b = v.code[i];
+      uint32_t k = 0;
+      const bool ka = constant_operand(a, k) && a.op == Op::LOAD_CONST, kb = constant_operand(a, k) && !ka;
+      if (a.op != b.op || a.d != b.d || (!ka && a.a != b.a) || (!kb && a.b != b.b) || a.c != b.c) return false;
+    }
+    return true;
+  }
+
   // compile_all()'s way of compiling `units` (ascending, distinct): scalar code only, for those
   // not compiled yet and not batch units, with the eager pipeline and code generator
   // (build_module, make_object) in modules of `chunk` units on the compile threads, units with
@@ -1628,11 +1761,11 @@ struct Jit::Impl {
       return false;
     }
     chunk = std::max<size_t>(chunk, 1);
-    std::vector<Piece> pieces;
     // Units sharing the code of another one (unit, the one compiled); the index of the units
     // compiled here by the hash of their code (freed on return).
     std::vector<std::pair<uint32_t, uint32_t>> aliases;
     std::unordered_multimap<uint64_t, uint32_t> by_code;
+    std::vector<uint32_t> distinct;
     size_t n = 0;
     for (uint32_t u : units) {
       if (batch_set.count(u) || scalar[u].load() != nullptr) continue;
@@ -1648,17 +1781,70 @@ struct Jit::Impl {
         if (shared) continue;
         by_code.emplace(h, u);
       }
-      if (pieces.empty() || pieces.back().su.size() >= chunk) {
-        pieces.emplace_back();
-        pieces.back().bulk = true;
-        pieces.back().eager = true;
+      distinct.push_back(u);
+    }
+    by_code = {};
+    // The distinct codes by shape (in order of their first member): a shape of one member is
+    // compiled as before, constants baked in; the members of a larger one get an entry each
+    // that calls one shape function with its own constants.
+    std::vector<ShapeGroup> groups;
+    {
+      std::unordered_multimap<uint64_t, size_t> by_shape;  // shape hash -> index in groups
+      for (uint32_t u : distinct) {
+        if (!config.shapes) {
+          groups.push_back({u, {u}});
+          continue;
+        }
+        const uint64_t h = shape_hash(u);
+        bool found = false;
+        for (auto [it, end] = by_shape.equal_range(h); it != end && !found; ++it)
+          if (same_shape(u, groups[it->second].rep)) {
+            groups[it->second].members.push_back(u);
+            found = true;
+          }
+        if (!found) {
+          by_shape.emplace(h, groups.size());
+          groups.push_back({u, {u}});
+        }
       }
-      pieces.back().su.push_back(u);
+    }
+    // Modules: `chunk` units compiled with their constants each; members of shapes in modules
+    // of up to kEntriesPerChunk * chunk entries (an entry is a call: far cheaper than a unit),
+    // each module with a copy of the shapes its entries call.
+    std::vector<Piece> pieces;
+    auto new_piece = [&] {
+      pieces.emplace_back();
+      pieces.back().bulk = true;
+      pieces.back().eager = true;
+      return pieces.size() - 1;
+    };
+    size_t plain = SIZE_MAX;
+    for (const ShapeGroup& g : groups) {
+      if (g.members.size() != 1) continue;
+      if (plain == SIZE_MAX || pieces[plain].su.size() >= chunk) plain = new_piece();
+      pieces[plain].su.push_back(g.rep);
+    }
+    const size_t entries_per_piece = chunk * entries_per_chunk();
+    size_t shaped = SIZE_MAX, entries = 0, shapes = 0;
+    for (const ShapeGroup& g : groups) {
+      if (g.members.size() == 1) continue;
+      ++shapes;
+      for (size_t i = 0; i < g.members.size();) {
+        if (shaped == SIZE_MAX || entries >= entries_per_piece) {
+          shaped = new_piece();
+          entries = 0;
+        }
+        const size_t take = std::min(g.members.size() - i, entries_per_piece - entries);
+        pieces[shaped].shapes.push_back({g.rep, std::vector<uint32_t>(g.members.begin() + i, g.members.begin() + i + take)});
+        entries += take;
+        i += take;
+      }
     }
     if (!pieces.empty() && !compile_pieces(pieces, error)) return false;
     for (auto [u, rep] : aliases) scalar[u].store(scalar[rep].load(), std::memory_order_release);
     stats.scalar_units += aliases.size();
     stats.shared_units += aliases.size();
+    stats.shapes += shapes;
     if (counted) *counted += n;
     return true;
   }
@@ -1698,7 +1884,7 @@ struct Jit::Impl {
     key += std::to_string(piece.bulk) + "|";
     if (piece.eager) {
       const EagerConfig& e = eager_config();
-      key += std::string("e") + (e.min_pipeline ? "m" : "o") + (e.codegen_none ? "n" : "l") + "|";
+      key += std::string("e") + (e.min_pipeline ? "m" : "o") + (e.codegen_none ? "n" : "l") + (e.shapes ? "k" : "") + "|";
     }
     if (!piece.disp.empty()) {
       const DispatchConfig& d = dispatch_config();
@@ -1706,6 +1892,10 @@ struct Jit::Impl {
     }
     key += "s";
     for (uint32_t u : piece.su) key += "," + std::to_string(u);
+    for (const ShapeGroup& g : piece.shapes) {
+      key += "|k" + std::to_string(g.rep) + ":";
+      for (uint32_t m : g.members) key += std::to_string(m) + ",";
+    }
     key += "|b";
     for (uint32_t u : piece.bu) key += "," + std::to_string(u);
     for (const auto& b : piece.sb) key += "|" + shaped_key(b) + "=" + b.name;
@@ -1748,7 +1938,8 @@ struct Jit::Impl {
     if (piece.eager && eager_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
     if (!piece.disp.empty() && dispatch_config().codegen_none) t.tm->setOptLevel(llvm::CodeGenOpt::None);
     llvm::LLVMContext ctx;
-    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp, &piece.times, piece.eager);
+    auto m = build_module(p, t, ctx, piece.su, piece.bu, error, piece.sb, piece.bulk, piece.disp, &piece.times, piece.eager,
+                          &piece.shapes);
     if (!m) return false;
     llvm::SmallVector<char, 0> obj;
     auto t0 = std::chrono::steady_clock::now();
@@ -1873,6 +2064,17 @@ struct Jit::Impl {
         dispatched[d.name] = addr->toPtr<ClausesFn>();
         stats.dispatchers += 1;
       }
+      for (const ShapeGroup& g : piece.shapes)
+        for (uint32_t m : g.members) {
+          auto addr = lljit->lookup("crm_unit_" + std::to_string(m));
+          if (!addr) {
+            error = "JIT: " + unit_label(p, m) + ": " + to_string(addr.takeError());
+            return false;
+          }
+          scalar[m].store(addr->toPtr<ScalarFn>(), std::memory_order_release);
+          stats.scalar_units += 1;
+          stats.shape_units += 1;
+        }
       stats.scalar_units += piece.su.size();
       if (!piece.eager) stats.first_use_scalar_units += piece.su.size();
       stats.batch_units += piece.bu.size() + piece.sb.size();

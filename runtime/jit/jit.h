@@ -83,6 +83,13 @@ struct Stats {
   // below) made for another unit with the same code (registers and instructions) instead of
   // compiling their own.
   size_t shared_units = 0;
+  // Of scalar_units: units whose code is the same as other units' up to the constants it reads
+  // (LOAD_CONST, comparisons with a constant), given by compile_all() (or a list's bulk
+  // compile) an entry of their own that calls one native function for all of them, a "shape",
+  // with a table of their constants (session 17); and how many shapes were compiled. A shape
+  // is compiled once per module that holds its members' entries (counted once here).
+  size_t shape_units = 0;
+  size_t shapes = 0;
   // Of scalar_units: units compiled (or shared) the way compile_all() compiles, in bulk, when a
   // candidate list of clauses() first reached them without code (see clauses()).
   size_t list_units = 0;
@@ -185,7 +192,9 @@ class Jit {
   // code generator than code compiled on first use: always-inline, SROA, early CSE,
   // instcombine, simplifycfg and FastISel instead of O2 (docs/performance.md §7, sessions 13
   // and 14). Units with the same code (registers and instructions) share one native function
-  // (Stats::shared_units). Batch units (loops over columns, which need O3 to be vectorised)
+  // (Stats::shared_units); units whose code differs only in the constants it reads share one
+  // function that reads them from a table of each unit's own (Stats::shape_units, session 17;
+  // code compiled on first use and dispatchers keep the constants baked in). Batch units (loops over columns, which need O3 to be vectorised)
   // and clause dispatchers are still compiled on first use. What CompiledProgram::with_jit
   // with `eager` runs; `crm run --jit` compiles lazily. Fails when CRM_JIT_EAGER (a
   // measurement switch, jit.cc) is set to something it does not accept.

@@ -416,6 +416,7 @@ struct Totals {
   size_t jit_comparisons = 0, jit_mismatches = 0, batch_comparisons = 0, batch_mismatches = 0;
   double jit_compile_seconds = 0;
   size_t shared_units = 0;
+  size_t shape_units = 0, shapes = 0;  // compile_all()'s units run through a shape (session 17)
 };
 
 // `zone`: the program's default zone (a module-level declaration), "" for UTC. The date
@@ -766,6 +767,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     EXPECT_GT(jit->stats().first_use_scalar_units, 0u);
     total.jit_compile_seconds += jit->stats().compile_seconds + es.compile_seconds;
     total.shared_units += es.shared_units;
+    total.shape_units += es.shape_units;
+    total.shapes += es.shapes;
   }
 #endif
   size_t varying = 0;
@@ -812,12 +815,16 @@ TEST(Differential, VmAgreesWithTheAstEvaluator) {
 #if CRM_HAVE_JIT
   std::cout << "[ differential ] JIT: " << total.jit_comparisons << " scalar JIT / scalar VM comparisons, "
             << total.jit_mismatches << " mismatches (half code compiled on first use, half compile_all()'s, "
-            << total.shared_units << " units of which shared another's code); " << total.batch_comparisons
+            << total.shared_units << " units of which shared another's code, " << total.shape_units << " ran a shape of "
+            << total.shapes << " with their own constants); " << total.batch_comparisons
             << " batch JIT / scalar VM and batch VM comparisons, " << total.batch_mismatches << " mismatches; "
             << "JIT compile " << total.jit_compile_seconds << " s\n";
   std::cout << "[ differential ] all engines: " << total.comparisons + total.jit_comparisons + total.batch_comparisons
             << " comparisons\n";
   EXPECT_EQ(total.jit_comparisons, 2 * total.comparisons);
+  // The random programs have units differing only in constants, so the comparisons above
+  // covered compile_all()'s shapes as well as units compiled with their constants.
+  EXPECT_GT(total.shape_units, 0u);
 #endif
   // The test must not pass on nothing: most expressions have to depend on the data.
   EXPECT_GE(total.comparisons, seeds.size() * 300 * 51);

@@ -760,8 +760,9 @@ strategy s { who: count(Order within 30 days) >= 2 when: on Order what: grant c 
 }
 
 // compile_all() gives units with the same code (registers and instructions) one native
-// function, and each still gives the VM's result; units that differ only in a constant (here
-// 18 and 19) have different code and are compiled apart.
+// function, and each still gives the VM's result; a unit that differs only in a constant (here
+// 18 and 19) gets an entry point of its own (since session 17 calling a shape it shares with
+// `a`, with its own constants: see the next tests).
 TEST(Jit, UnitsWithTheSameCodeShareNativeCodeAndUnitsDifferingInAConstantDoNot) {
   auto c = crm::testing::compile_text(R"(
 profile { age: Int  bonus: Int? }
@@ -817,7 +818,7 @@ TEST(Jit, AMalformedEagerSwitchIsAnErrorNotAGuess) {
     const char* value;
     int code;  // 0: compile_all() succeeded; 1: it failed naming CRM_JIT_EAGER
   };
-  for (Case k : {Case{"o1,less,0", 0}, Case{"min,none,1", 0}, Case{"o1", 1}, Case{"min,none,1,", 1},
+  for (Case k : {Case{"o1,less,0", 0}, Case{"min,none,1", 0}, Case{"min,none,2", 0}, Case{"min,none,3", 1}, Case{"o1", 1}, Case{"min,none,1,", 1},
                  Case{"o1,fast,1", 1}, Case{"less,o1,1", 1}, Case{"min,none,yes", 1}, Case{"O1,less,0", 1}}) {
     EXPECT_EXIT(
         {
@@ -832,4 +833,130 @@ TEST(Jit, AMalformedEagerSwitchIsAnErrorNotAGuess) {
         << k.value;
   }
   GTEST_FLAG_SET(death_test_style, style);
+}
+
+// compile_all() gives units whose code differs only in the constants it reads one shape: a
+// native function reading those constants from a table, called by an entry per unit with the
+// unit's own (docs/performance.md §7, session 17). Each unit keeps its own entry point and its
+// own result, faults included: the overflow of a product whose factor is a constant, a missing
+// required field, a Decimal and a string constant.
+TEST(Jit, UnitsDifferingOnlyInConstantsShareAShapeAndEachGivesItsOwnResult) {
+  auto c = crm::testing::compile_text(R"(
+profile { age: Int  bonus: Int?  score: Decimal  city: String }
+segment a18 = age >= 18 and (bonus ?? 0) < 5
+segment a30 = age >= 30 and (bonus ?? 1) < 7
+segment a65 = age >= 65 and (bonus ?? 0) < 0
+segment big1 = age * 1000000000000 > 5
+segment big2 = age * 3000000000000 > -7
+segment ratio1 = score > 1.5
+segment ratio2 = score > 2.25
+segment paris = city == "Paris"
+segment lyon = city == "Lyon"
+segment alone = age + 1 > 3 and city == "Nice"
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const auto& p = c.program();
+  const char* names[] = {"a18", "a30", "a65", "big1", "big2", "ratio1", "ratio2", "paris", "lyon", "alone"};
+  std::vector<uint32_t> units;
+  for (const char* n : names) units.push_back(unit_of(p, n));
+  crm::vm::StringPool strings{p.strings};
+  const int64_t paris = strings.intern("Paris"), lyon = strings.intern("Lyon"), nice = strings.intern("Nice");
+  std::string error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  ASSERT_TRUE(jit->compile_all(error)) << error;
+  const crm::jit::Stats st = jit->stats();
+  // a18/a30/a65, big1/big2, ratio1/ratio2, paris/lyon: four shapes of two or three members.
+  EXPECT_GE(st.shapes, 4u);
+  EXPECT_GE(st.shape_units, 9u);
+  std::set<crm::jit::ScalarFn> entries;
+  for (uint32_t u : units) {
+    crm::jit::ScalarFn f = jit->scalar(u, error);
+    ASSERT_TRUE(f) << error;
+    entries.insert(f);
+  }
+  EXPECT_EQ(entries.size(), units.size());  // an entry per unit, whatever they share
+  crm::vm::VM vm(p);
+  const int64_t M = 1000000;
+  std::map<std::string, size_t> faults;
+  size_t differ = 0;  // rows where two members of one shape (a18 and a30, paris and lyon) disagree
+  for (int64_t age : {int64_t{0}, int64_t{2}, int64_t{17}, int64_t{18}, int64_t{30}, int64_t{64}, int64_t{65}, int64_t{20000000}})
+    for (int64_t bonus : {-1, 0, 4, 6})
+      for (uint8_t has_bonus : {0, 1})
+        for (uint8_t has_age : {0, 1})
+          for (int64_t score : {int64_t{0}, 3 * M / 2, 2 * M, 9 * M / 4, 3 * M})
+            for (int64_t city : {paris, lyon, nice}) {
+              std::vector<int64_t> prof = {0, age, bonus, score, city};
+              std::vector<uint8_t> present = {1, has_age, has_bonus, 1, 1};
+              std::vector<std::string> results;
+              for (size_t i = 0; i < units.size(); ++i) {
+                crm::vm::Context ctx = profile_context(prof, present, &strings);
+                vm.prepare(ctx);
+                const std::string expect = show(vm.run(units[i], ctx));
+                const std::string got = show(jit->run(units[i], ctx));
+                ASSERT_EQ(got, expect) << names[i] << ", age " << age << (has_age ? "" : " (absent)") << ", bonus " << bonus
+                                       << (has_bonus ? "" : " (absent)") << ", score " << score << ", city " << city;
+                if (got.rfind("error", 0) == 0) ++faults[got];
+                results.push_back(got);
+              }
+              differ += (results[0] != results[1]) + (results[7] != results[8]);
+            }
+  // Both faults were met (so a shape's fault path was exercised), and the members of one shape
+  // do give different results (they do not all run the first member's constants).
+  EXPECT_GT(differ, 0u);
+  EXPECT_EQ(faults.size(), 2u);
+  for (const auto& [text, n] : faults) EXPECT_GT(n, 0u) << text;
+  EXPECT_EQ(jit->stats().first_use_scalar_units, 0u);
+  EXPECT_EQ(jit->stats().modules, st.modules);
+}
+
+// A shape is shared only by units of the same result type: two units `LOAD_CONST; RET` whose
+// constants are an Int and a Decimal get code of their own each, while a third returning an
+// Int shares the first's shape. (Bytecode written by hand: the compiler has no two such units.)
+TEST(Jit, UnitsWhoseConstantsDifferInTypeDoNotShareAShape) {
+  using crm::bytecode::Instr;
+  using crm::bytecode::Kind;
+  using crm::bytecode::Op;
+  crm::bytecode::Program p;
+  p.constants = {5, 5000000, 7, 2500000};
+  p.profile.push_back({});
+  p.profile[0].name = "user";
+  p.profile[0].kind = Kind::String;
+  auto unit = [&](const char* name, Kind kind, uint32_t k) {
+    crm::bytecode::Unit u;
+    u.name = name;
+    u.registers = 1;
+    u.result = kind;
+    u.code = {Instr{Op::LOAD_CONST, 0, k, 0, 0}, Instr{Op::RET, 0, 0, 0, 0}};
+    p.units.push_back(u);
+  };
+  unit("int five", Kind::Int, 0);
+  unit("decimal five", Kind::Decimal, 1);
+  unit("int seven", Kind::Int, 2);
+  std::string error;
+  ASSERT_TRUE(crm::bytecode::verify(p, error)) << error;
+  auto jit = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit) << error;
+  ASSERT_TRUE(jit->compile_all(error)) << error;
+  const crm::jit::Stats st = jit->stats();
+  EXPECT_EQ(st.shapes, 1u);
+  EXPECT_EQ(st.shape_units, 2u);  // the two Ints
+  EXPECT_EQ(st.scalar_units, 3u);
+  EXPECT_EQ(st.shared_units, 0u);
+  crm::vm::VM vm(p);
+  for (uint32_t u = 0; u < 3; ++u) {
+    crm::vm::Context ctx;
+    vm.prepare(ctx);
+    EXPECT_EQ(show(jit->run(u, ctx)), show(vm.run(u, ctx))) << p.units[u].name;
+    EXPECT_EQ(show(jit->run(u, ctx)), std::to_string(p.constants[u])) << p.units[u].name;
+  }
+  // Adding a Decimal of another value makes the Decimals a shape of their own.
+  unit("decimal two and a half", Kind::Decimal, 3);
+  auto jit2 = crm::jit::Jit::create(p, error);
+  ASSERT_TRUE(jit2 && jit2->compile_all(error)) << error;
+  EXPECT_EQ(jit2->stats().shapes, 2u);
+  EXPECT_EQ(jit2->stats().shape_units, 4u);
+  crm::vm::Context ctx;
+  EXPECT_EQ(show(jit2->run(3, ctx)), "2500000");
+  EXPECT_EQ(show(jit2->run(1, ctx)), "5000000");
 }
