@@ -100,7 +100,7 @@ size_t entries_per_chunk() {
   static const size_t n = [] {
     const char* v = std::getenv("CRM_JIT_SHAPE_ENTRIES");
     long x = v ? std::atol(v) : 0;
-    return x > 0 ? size_t(x) : size_t(8);
+    return x > 0 ? size_t(std::min(x, 1L << 16)) : size_t(8);  // bounded: chunk * n must not wrap
   }();
   return n;
 }
@@ -1809,8 +1809,10 @@ struct Jit::Impl {
       }
     }
     // Modules: `chunk` units compiled with their constants each; members of shapes in modules
-    // of up to kEntriesPerChunk * chunk entries (an entry is a call: far cheaper than a unit),
-    // each module with a copy of the shapes its entries call.
+    // costing as much: a shape (a copy in each module whose entries call it) as much as a unit,
+    // an entry 1/entries_per_chunk() of one (a call: far cheaper). Counting shapes keeps many
+    // small shapes from landing in one module on one compile thread (e.g. 1,000 pairs of units
+    // differing in a constant: 1,000 shapes, which would otherwise fill one module of entries).
     std::vector<Piece> pieces;
     auto new_piece = [&] {
       pieces.emplace_back();
@@ -1824,19 +1826,22 @@ struct Jit::Impl {
       if (plain == SIZE_MAX || pieces[plain].su.size() >= chunk) plain = new_piece();
       pieces[plain].su.push_back(g.rep);
     }
-    const size_t entries_per_piece = chunk * entries_per_chunk();
-    size_t shaped = SIZE_MAX, entries = 0, shapes = 0;
+    const size_t per_unit = entries_per_chunk();  // an entry costs 1, a unit or shape per_unit
+    const size_t piece_cost = std::max<size_t>(chunk, 1) * per_unit;
+    size_t shaped = SIZE_MAX, cost = 0, shapes = 0;
     for (const ShapeGroup& g : groups) {
       if (g.members.size() == 1) continue;
       ++shapes;
       for (size_t i = 0; i < g.members.size();) {
-        if (shaped == SIZE_MAX || entries >= entries_per_piece) {
+        // A new module when this one cannot take the shape's copy and at least one entry.
+        if (shaped == SIZE_MAX || cost + per_unit + 1 > piece_cost) {
           shaped = new_piece();
-          entries = 0;
+          cost = 0;
         }
-        const size_t take = std::min(g.members.size() - i, entries_per_piece - entries);
+        cost += per_unit;
+        const size_t take = std::min(g.members.size() - i, std::max<size_t>(piece_cost - std::min(cost, piece_cost), 1));
         pieces[shaped].shapes.push_back({g.rep, std::vector<uint32_t>(g.members.begin() + i, g.members.begin() + i + take)});
-        entries += take;
+        cost += take;
         i += take;
       }
     }
@@ -1861,11 +1866,14 @@ struct Jit::Impl {
   // What a piece holds, for its errors: its first unit (or dispatcher), and how many more.
   std::string piece_label(const Piece& piece) const {
     size_t parts = piece.su.size() + piece.bu.size() + piece.sb.size() + piece.disp.size();
+    for (const auto& shape : piece.shapes) parts += shape.members.size();
     std::string label = !piece.su.empty()     ? unit_label(p, piece.su[0])
                         : !piece.bu.empty()   ? unit_label(p, piece.bu[0])
                         : !piece.sb.empty()   ? unit_label(p, piece.sb[0].unit)
                         : !piece.disp.empty() ? "clause dispatcher " + piece.disp[0].name
-                                              : std::string("a module");
+                        : !piece.shapes.empty() && !piece.shapes[0].members.empty()
+                            ? unit_label(p, piece.shapes[0].members[0])
+                            : std::string("a module");
     if (parts > 1) label += " and " + std::to_string(parts - 1) + " more";
     return label;
   }

@@ -910,6 +910,26 @@ segment alone = age + 1 > 3 and city == "Nice"
   EXPECT_EQ(jit->stats().modules, st.modules);
 }
 
+// compile_all()'s modules are sized by what they cost to compile: a shape costs as much as a
+// unit, so many small shapes spread over modules (and so over the compile threads) instead of
+// filling one module with their entries. Six shapes of two members each, chunk 2: a module
+// takes one shape (its copy and two entries); before, all twelve entries went into one module.
+TEST(Jit, ManySmallShapesAreSpreadOverModules) {
+  std::string text = "profile { a: Int  b: Int  c: Int  d: Int  e: Int  f: Int }\n";
+  for (const char* field : {"a", "b", "c", "d", "e", "f"})
+    for (int k : {1, 2}) text += "segment " + std::string(field) + std::to_string(k) + " = " + field + " >= " + std::to_string(k) + "\n";
+  auto c = crm::testing::compile_text(text);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  std::string error;
+  auto jit = crm::jit::Jit::create(c.program(), error);
+  ASSERT_TRUE(jit) << error;
+  ASSERT_TRUE(jit->compile_all(error, 2)) << error;
+  const crm::jit::Stats st = jit->stats();
+  EXPECT_EQ(st.shapes, 6u);
+  EXPECT_EQ(st.shape_units, 12u);
+  EXPECT_EQ(st.modules, 6u);
+}
+
 // A shape is shared only by units of the same result type: two units `LOAD_CONST; RET` whose
 // constants are an Int and a Decimal get code of their own each, while a third returning an
 // Int shares the first's shape. (Bytecode written by hand: the compiler has no two such units.)
