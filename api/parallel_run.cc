@@ -191,11 +191,12 @@ uint32_t ParallelRun::IdOwners::claim(std::string_view id, uint32_t owner) {
 
 // ---- workers -----------------------------------------------------------------------------------
 
-void ParallelRun::start(Phase phase, Batch* b, size_t begin, size_t end) {
+void ParallelRun::start(Phase phase, Batch* b, size_t begin, size_t end, Batch* next) {
   {
     std::lock_guard lk(mu_);
     phase_ = phase;
     batch_ = b;
+    next_ = next;
     begin_ = begin;
     end_ = end;
     remaining_ = workers_.size();
@@ -214,15 +215,20 @@ void ParallelRun::work(size_t w) {
   bool lowered = false;
   for (;;) {
     Phase phase;
-    Batch* b;
+    Batch *b, *next;
     size_t begin, end;
     {
       std::unique_lock lk(mu_);
       work_cv_.wait(lk, [&] { return generation_ != seen; });
       seen = generation_;
-      phase = phase_, b = batch_, begin = begin_, end = end_;
+      phase = phase_, b = batch_, next = next_, begin = begin_, end = end_;
     }
-    if (phase == Phase::Stop) return;
+    if (phase == Phase::Stop) {
+      // Each worker frees its own engine (its users' state, allocated on this thread), the
+      // workers at once rather than one after the other on the caller's thread.
+      workers_[w].engine.reset();
+      return;
+    }
 #ifdef __linux__
     // With a ledger the one writer thread is the serial part: where it competes with the workers
     // for a core it goes first (the workers run at a lower priority, this thread only).
@@ -234,13 +240,23 @@ void ParallelRun::work(size_t w) {
       if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(nice + 5, 19));
     }
 #endif
+    bool decided = false;
     try {
       if (phase == Phase::Parse) parse(w, *b);
       else decide(w, *b, begin, end);
+      decided = true;
     } catch (const std::exception& e) {
       // Reported as the engine's failure (Internal) by the caller, as Run's entry points do.
       std::lock_guard lk(mu_);
       if (internal_.empty()) internal_ = std::string("internal error: ") + e.what();
+    }
+    if (phase == Phase::DecideParse && decided) {
+      try {
+        parse(w, *next);
+      } catch (const std::exception& e) {
+        std::lock_guard lk(mu_);
+        if (parse_internal_.empty()) parse_internal_ = std::string("internal error: ") + e.what();
+      }
     }
     std::lock_guard lk(mu_);
     if (--remaining_ == 0) done_cv_.notify_one();
@@ -346,7 +362,8 @@ size_t ParallelRun::Batch::add(std::string&& line, size_t num, uint32_t who) {
 }
 
 bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refused, Error& error,
-                            const std::function<void()>& meanwhile) {
+                            const std::function<void()>& meanwhile, Batch* next, bool* parsed_next) {
+  if (parsed_next) *parsed_next = false;
   // The clock one engine would have before each line: the latest time of the lines before it
   // that parsed (a late line is before that time anyway, so it changes nothing).
   int64_t running = latest_;
@@ -366,7 +383,12 @@ bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refuse
           end = i + 1;
           break;
         }
-    start(Phase::Decide, &b, begin, end);
+    if (next && next->n > 0 && begin == 0 && end == b.n) {
+      start(Phase::DecideParse, &b, begin, end, next);
+      *parsed_next = true;
+    } else {
+      start(Phase::Decide, &b, begin, end);
+    }
     if (meanwhile) meanwhile();
     wait();
     for (size_t i = begin; i < end; ++i) {
@@ -527,7 +549,7 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
   if (!error_.empty()) return error = {ErrorKind::State, error_}, false;
   const size_t batch_lines = std::max<size_t>(1, options.batch_lines);
   support::LineReader reader(in);
-  Batch batches[2];
+  Batch batches[3];
   std::string line, id;
   bool eof = false;
   auto fill = [&](Batch& b) {
@@ -555,8 +577,15 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
       ++lines_;
     }
   };
-  size_t cur = 0;
+  // Three batches in turn: `cur` parsed and being decided, `nxt` filled (and parsed by the workers
+  // right after deciding `cur` where they decide all of it at once), the third filled meanwhile.
+  size_t cur = 0, nxt = 1;
   fill(batches[cur]);
+  if (batches[cur].n > 0) {
+    start(Phase::Parse, &batches[cur]);
+    fill(batches[nxt]);
+    wait();
+  }
   // on_decisions runs while the workers decide: it sees the units decided by the last batch.
   decided_ = decided_units();
   replaying_ = true;
@@ -567,27 +596,31 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
   bool ok = true;
   Error drained;
   bool drain_failed = false;
+  auto drop_and_stop = [&](std::string internal) {
+    // A batch in which a worker failed is neither handed on nor committed: its units (also other
+    // workers' complete ones) are dropped with the stopped run, as one engine's uncommitted are.
+    if (ledger_) {
+      state::GroupLedger::Units dropped;
+      ledger_->take(dropped);
+    }
+    return error = {ErrorKind::Internal, std::move(internal)}, false;
+  };
   while (batches[cur].n > 0) {
     Batch& b = batches[cur];
-    // Phase 1, while this thread reads the next batch.
-    start(Phase::Parse, &b);
-    fill(batches[1 - cur]);
-    wait();
-    bool go_on = run_batch(b, options.stop_at_first_error, on_refused, error, [&] {
-      if (!drain_failed && !drain(false, on_decisions, drained)) drain_failed = true;
-    });
+    Batch& next = batches[nxt];
+    Batch& third = batches[3 - cur - nxt];
+    bool parsed_next = false, filled_third = false;
+    bool go_on = run_batch(
+        b, options.stop_at_first_error, on_refused, error,
+        [&] {
+          if (!drain_failed && !drain(false, on_decisions, drained)) drain_failed = true;
+          if (parsed_next && !filled_third) fill(third), filled_third = true;
+        },
+        &next, &parsed_next);
     replaying_ = false;
     decided_ = decided_units();
     replaying_ = true;
-    // A batch in which a worker failed is neither handed on nor committed: its units (also other
-    // workers' complete ones) are dropped with the stopped run, as one engine's uncommitted are.
-    if (std::string internal = stopped(); !internal.empty()) {
-      if (ledger_) {
-        state::GroupLedger::Units dropped;
-        ledger_->take(dropped);
-      }
-      return error = {ErrorKind::Internal, std::move(internal)}, false;
-    }
+    if (std::string internal = stopped(); !internal.empty()) return drop_and_stop(std::move(internal));
     auto g = take_outputs();
     if (ledger_) ledger_->take(g->units);
     committed_units_ += g->units.size();
@@ -599,7 +632,21 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
       ok = false;
       break;
     }
-    cur = 1 - cur;
+    // The next batch parsed (if the workers did not parse it after deciding this one), while this
+    // thread reads the one after it.
+    if (!parsed_next && next.n > 0) {
+      start(Phase::Parse, &next);
+      fill(third), filled_third = true;
+      wait();
+    }
+    if (!filled_third) fill(third);
+    {
+      std::lock_guard lk(mu_);
+      if (internal_.empty() && !parse_internal_.empty()) internal_ = std::move(parse_internal_);
+    }
+    if (std::string internal = stopped(); !internal.empty()) return drop_and_stop(std::move(internal));
+    const size_t after = 3 - cur - nxt;
+    cur = nxt, nxt = after;
   }
   // Everything decided is durable and handed on, also after a refused line (as one engine's
   // decisions before it are).

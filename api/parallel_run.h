@@ -118,7 +118,9 @@ class ParallelRun {
     bool done = false;
     bool merged = false;  // `bytes` made: by the writer without a ledger, else by drain()
   };
-  enum class Phase { Parse, Decide, Stop };
+  // DecideParse: a batch decided, then the next one parsed, without a hand-off between them
+  // (one barrier per batch where the whole batch is decided at once).
+  enum class Phase { Parse, Decide, DecideParse, Stop };
 
   uint32_t route(std::string_view user) const;
   uint32_t route_line(std::string_view line) const;
@@ -138,11 +140,13 @@ class ParallelRun {
   void decide(size_t w, Batch& b, size_t begin, size_t end);
   static void emit(Worker& wk, uint64_t key);
   // Starts a phase on every worker; wait() until they are all done.
-  void start(Phase phase, Batch* b, size_t begin = 0, size_t end = 0);
+  void start(Phase phase, Batch* b, size_t begin = 0, size_t end = 0, Batch* next = nullptr);
   void wait();
   // The lines of `b` decided; refusals reported in order. False when it stopped (stop mode).
+  // With `next` (parsed_next set): where the whole of `b` is decided at once, each worker parses
+  // its lines of `next` right after deciding `b` (Phase::DecideParse); `next` is parsed then.
   bool run_batch(Batch& b, bool stop_at_first_error, const Run::RefusedFn& on_refused, Error& error,
-                 const std::function<void()>& meanwhile);
+                 const std::function<void()>& meanwhile, Batch* next = nullptr, bool* parsed_next = nullptr);
   // A group to fill (a spare one, its buffers kept), with every worker's output of the batch
   // decided last (each worker gets the group's cleared buffers in exchange).
   std::shared_ptr<Group> take_outputs();
@@ -177,7 +181,11 @@ class ParallelRun {
   size_t remaining_ = 0;
   Phase phase_ = Phase::Parse;
   Batch* batch_ = nullptr;
+  Batch* next_ = nullptr;  // Phase::DecideParse: the batch parsed after batch_ is decided
   size_t begin_ = 0, end_ = 0;
+  // An exception while parsing the next batch in Phase::DecideParse: the run stops once the
+  // batch decided before it is handed on (as if the parse had been a phase of its own).
+  std::string parse_internal_;
 
   // The writer: groups in order.
   std::mutex wmu_;

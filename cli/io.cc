@@ -117,6 +117,29 @@ class FdBuf : public std::streambuf {
     return traits_type::not_eof(c);
   }
   int sync() override { return drain() ? 0 : -1; }
+  // A piece at least as large as the buffer (`crm run --threads` hands on a batch's decisions
+  // at once) goes to the file directly, after what is buffered, rather than copied through it.
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    if (n < static_cast<std::streamsize>(buf_.size())) return std::streambuf::xsputn(s, n);
+    if (!drain()) return 0;
+    size_t left = static_cast<size_t>(n);
+    while (left && !error_) {
+      ssize_t w = ::write(fd_, s, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+        break;
+      }
+      if (w == 0) {
+        error_ = EIO;
+        break;
+      }
+      lines_ += count_lines(s, static_cast<size_t>(w));
+      s += w;
+      left -= static_cast<size_t>(w);
+    }
+    return n - static_cast<std::streamsize>(left);
+  }
 
  private:
   // memchr rather than a byte loop: the buffer holds a few hundred bytes per line.
