@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "runtime/state/ledger_names.h"
 #include "support/json_text.h"
@@ -358,6 +359,25 @@ constexpr const char* kMigrateV7First = "ALTER TABLE crm_units ADD COLUMN first_
 constexpr const char* kMigrateV7At = "ALTER TABLE crm_units ADD COLUMN at INTEGER;\n";
 constexpr const char* kMigrateV7End = "UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';\nCOMMIT;\n";
 
+}  // namespace
+
+// SQLite counts every allocation it makes in global statistics (sqlite3_memory_used) by
+// default, under a process-wide mutex: about 4 % of a run with a ledger was sqlite3Malloc.
+// crm reads none of those statistics, so they are turned off. That is a process-wide setting
+// which SQLite accepts only before it is initialized: done once, before the first ledger is
+// opened; when the embedding program has already initialized SQLite (its own use of it, or a
+// report opened first), sqlite3_config refuses with SQLITE_MISUSE and nothing changes: the
+// embedder's settings stay, and the ledger works as before. An embedder that reads
+// sqlite3_memory_used() itself should initialize SQLite before opening a ledger.
+bool configure_sqlite() {
+  static std::once_flag once;
+  static bool applied = false;
+  std::call_once(once, [] { applied = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; });
+  return applied;
+}
+
+namespace {
+
 class SqliteStore : public StateStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -432,6 +452,7 @@ class SqliteStore : public StateStore {
 
   bool open(std::string& error) {
     if (!lock(error)) return false;
+    configure_sqlite();
     if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)
       return fail("cannot open", error);

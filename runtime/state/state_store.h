@@ -268,6 +268,11 @@ class MemoryStore : public StateStore {
   ProgramIdentity program_;
 };
 
+// Turns SQLite's global memory statistics off (SQLITE_CONFIG_MEMSTATUS), once per process,
+// before SQLite is initialized; open_sqlite_store calls it. Returns whether the setting took:
+// false when SQLite was already initialized (by the embedding program), which is harmless.
+bool configure_sqlite();
+
 // SQLite in WAL mode with synchronous=FULL: a commit is on disk when it returns. The schema is
 // documented in docs/semantics.md; operators may query it with the sqlite3 tool.
 // A ledger has one writer: the store holds an exclusive advisory lock (flock) on `PATH.lock`,
