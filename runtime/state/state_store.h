@@ -77,6 +77,10 @@ struct LedgerRow {
 #define CRM_LEDGER_TEXT(name, nullable, doc) std::string_view name;
 #define CRM_LEDGER_INT(name, zero_null, doc) int64_t name = 0;
 #include "runtime/state/ledger_columns.def"
+  // `json` holds only the record's tail, what follows the members its columns give
+  // (ledger_json.h): the SQLite store keeps it as such (a BLOB, schema 9); every other reader
+  // gets the record whole (entry_of).
+  bool json_tail = false;
 };
 // How many of the columns are texts and how many integers (the unit's kind not counted).
 inline constexpr size_t kLedgerTexts = 0
