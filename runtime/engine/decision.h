@@ -86,6 +86,7 @@ struct Decision {
   // recorder, or kept past a reuse of the buffer, is rendered again (the same text).
   uint64_t text_epoch = 0;
   uint32_t text_at = 0, text_len = 0;
+  uint32_t text_head = 0;  // where in that text its head ends (state::append_decision_head); 0: unknown
 };
 
 // Explain: one step of a decision, in the order the engine takes them (docs/semantics.md,

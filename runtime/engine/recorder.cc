@@ -7,6 +7,7 @@
 
 #include "runtime/engine/program_identity.h"
 #include "runtime/engine/user_state.h"
+#include "runtime/state/ledger_json.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
 #include "support/json_text.h"
@@ -424,10 +425,12 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     // in the buffer: the text stays what it was, as a decision's `json` did.
     if (!d.json.empty() || !recorded_text(d).empty()) continue;
     const size_t at = text_.size();
-    append_decision_json(text_, d);
+    size_t head_end = at;
+    append_decision_json(text_, d, &head_end);
     d.text_epoch = epoch_;
     d.text_at = static_cast<uint32_t>(at);
     d.text_len = static_cast<uint32_t>(text_.size() - at);
+    d.text_head = static_cast<uint32_t>(head_end - at);
   }
   rows_.clear();
   for (size_t i = first; i < out.size(); ++i) {
@@ -455,6 +458,14 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
     e.at = d.at;
     e.granted_at = d.granted_at;
     e.json = d.json.empty() ? recorded_text(d) : std::string_view(d.json);
+    // Schema 9: only what follows the head when the row's columns render the same head (the
+    // decision names its unit's event, or none outside an event), so the ledger does not keep
+    // those members twice; else the whole record.
+    if (d.json.empty() && d.text_head > 0 && d.text_head < e.json.size() &&
+        std::string_view(d.event) == state::head_event(unit.kind, unit.id)) {
+      e.json.remove_prefix(d.text_head);
+      e.json_tail = true;
+    }
     e.timer = d.outcome == Outcome::Pending ? d.timer : d.trigger;
   }
   ++pending_units_;
@@ -502,7 +513,7 @@ std::string Recorder::decision_json(const Decision& d) const {
 
 // One buffer, appended to: this runs for every decision, so no temporary per field (`crm run`
 // appends every decision of a batch to one buffer, with no string per decision).
-void Recorder::append_decision_json(std::string& out, const Decision& d) const {
+void Recorder::append_decision_json(std::string& out, const Decision& d, size_t* head_end) const {
   if (!d.json.empty()) {
     out += d.json;
     return;
@@ -534,18 +545,14 @@ void Recorder::append_decision_json(std::string& out, const Decision& d) const {
     support::Decimal::append_units(out, v);
     out += '"';
   };
-  out += '{';
-  out += field_prefix(F::Event).substr(1);  // the first member has no comma before it
-  if (!d.event.empty()) support::append_json_quoted(out, d.event);
-  else out += "null";
-  str(F::User, true, d.user);
-  str(F::Strategy, s, s ? std::string_view(s->name) : "");
-  str(F::OutcomeName, true, outcome_name(d.outcome));
-  str(F::ReasonName, d.reason != Reason::None, reason_name(d.reason));
-  str(F::Resource, r, r ? std::string_view(r->name) : "");
-  str(F::Channel, a && a->channel >= 0, a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "");
-  str(F::Code, a && !a->code.empty(), a ? std::string_view(a->code) : "");
-  time(F::At, d.at);
+  // The members the ledger keeps as columns too, by the one function that renders them again
+  // from a narrow row (runtime/state/ledger_json.h); names are never empty, so an empty view
+  // is exactly a null member.
+  state::append_decision_head(
+      out, {d.event, d.user, s ? std::string_view(s->name) : "", outcome_name(d.outcome), reason_name(d.reason),
+            r ? std::string_view(r->name) : "", a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "",
+            a ? std::string_view(a->code) : "", d.at});
+  if (head_end) *head_end = out.size();
   bool monetary = r && is_coupon(r->kind);
   auto currency = [&] { str(F::Currency, true, r->currency); };
   switch (d.outcome) {

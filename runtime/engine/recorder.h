@@ -127,7 +127,9 @@ class Recorder {
 
   std::string decision_json(const Decision& d) const;
   // The same text appended to `out` (a decision replayed from the ledger: its recorded text).
-  void append_decision_json(std::string& out, const Decision& d) const;
+  // head_end: set to where the members of the head end in `out` (state::append_decision_head),
+  // when the record is rendered here rather than copied.
+  void append_decision_json(std::string& out, const Decision& d, size_t* head_end = nullptr) const;
   const std::string& store_error() const { return store_error_; }
   // True while the store has not failed; else err = its (sticky) error, and false.
   bool ok(std::string& err) const { return store_error_.empty() || (err = store_error_, false); }

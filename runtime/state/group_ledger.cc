@@ -90,6 +90,7 @@ void GroupLedger::PendingUnits::add_rows(const LedgerRow* rows, size_t count) {
   p.end[text++] = bytes_.size();
 #define CRM_LEDGER_INT(name, zero_null, doc) p.ints[number++] = r.name;
 #include "runtime/state/ledger_columns.def"
+    p.json_tail = r.json_tail;
   }
 }
 
@@ -109,6 +110,7 @@ LedgerRow GroupLedger::PendingUnits::row(size_t i) const {
   at = p.end[text++];
 #define CRM_LEDGER_INT(name, zero_null, doc) r.name = p.ints[number++];
 #include "runtime/state/ledger_columns.def"
+  r.json_tail = p.json_tail;
   return r;
 }
 

@@ -70,6 +70,7 @@ class GroupLedger {
       size_t end[kLedgerTexts];  // where each text ends in bytes_ (each starts where the one before ends)
       size_t start;
       int64_t ints[kLedgerInts];
+      bool json_tail;  // LedgerRow::json_tail
     };
     std::vector<UnitAt> units_;
     std::vector<Packed> rows_;

@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
+#include "runtime/state/ledger_json.h"
 #include "runtime/state/ledger_names.h"
 #include "support/json_text.h"
 
@@ -33,6 +35,7 @@ LedgerEntry entry_of(const LedgerRow& r, UnitKind kind) {
 #define CRM_LEDGER_TEXT(name, nullable, doc) e.name = r.name;
 #define CRM_LEDGER_INT(name, zero_null, doc) e.name = r.name;
 #include "runtime/state/ledger_columns.def"
+  if (r.json_tail) e.json = record_of(kind, r);
   return e;
 }
 
@@ -261,7 +264,7 @@ CREATE TABLE IF NOT EXISTS crm_strategies (
   split    TEXT,
   PRIMARY KEY (program, name)
 );
-INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '8');
+INSERT OR IGNORE INTO crm_meta (key, value) VALUES ('schema_version', '9');
 )";
 
 // Where `kind` is among the ledger's columns (0-based: its index in SqliteStore's
@@ -358,6 +361,40 @@ constexpr const char* kMigrateV7First = "ALTER TABLE crm_units ADD COLUMN first_
 constexpr const char* kMigrateV7At = "ALTER TABLE crm_units ADD COLUMN at INTEGER;\n";
 constexpr const char* kMigrateV7End = "UPDATE crm_meta SET value = '8' WHERE key = 'schema_version';\nCOMMIT;\n";
 
+// Version 8 ledgers keep every decision's whole record in `json`. Version 9 keeps, for most
+// rows, only the members that follow those the row's columns give again (event .. at,
+// runtime/state/ledger_json.h), as a JSON object; a whole record is TEXT starting `{"event":`
+// (as every record crm renders does) or a BLOB. Every row of an older ledger is a whole
+// record, whatever its text: one that does not start so (written by hand, or by a crm of long
+// ago) is made a BLOB, so that it is not read as a narrow row's members; the others are not
+// rewritten (one pass over the table, once). A crm that reads only up to version 8 refuses a
+// version 9 ledger instead of misreading its rows.
+constexpr const char* kMigrateV8 = R"(
+BEGIN IMMEDIATE;
+UPDATE crm_ledger SET json = CAST(json AS BLOB) WHERE typeof(json) = 'text' AND substr(json, 1, 9) <> '{"event":';
+UPDATE crm_meta SET value = '9' WHERE key = 'schema_version';
+COMMIT;
+)";
+
+}  // namespace
+
+// SQLite counts every allocation it makes in global statistics (sqlite3_memory_used) by
+// default, under a process-wide mutex: about 4 % of a run with a ledger was sqlite3Malloc.
+// crm reads none of those statistics, so they are turned off. That is a process-wide setting
+// which SQLite accepts only before it is initialized: done once, before the first ledger is
+// opened; when the embedding program has already initialized SQLite (its own use of it, or a
+// report opened first), sqlite3_config refuses with SQLITE_MISUSE and nothing changes: the
+// embedder's settings stay, and the ledger works as before. An embedder that reads
+// sqlite3_memory_used() itself should initialize SQLite before opening a ledger.
+bool configure_sqlite() {
+  static std::once_flag once;
+  static bool applied = false;
+  std::call_once(once, [] { applied = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; });
+  return applied;
+}
+
+namespace {
+
 class SqliteStore : public StateStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -432,6 +469,7 @@ class SqliteStore : public StateStore {
 
   bool open(std::string& error) {
     if (!lock(error)) return false;
+    configure_sqlite();
     if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)
       return fail("cannot open", error);
@@ -474,8 +512,12 @@ class SqliteStore : public StateStore {
       if (!exec((migrate + kMigrateV7End).c_str(), error)) return false;
       version = "8";
     }
-    if (version != "8") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 8", path_, version);
+    if (version == "8") {
+      if (!exec(kMigrateV8, error)) return false;
+      version = "9";
+    }
+    if (version != "9") {
+      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 9", path_, version);
       return false;
     }
     if (!next_position(error)) return false;
@@ -753,6 +795,18 @@ class SqliteStore : public StateStore {
 #define CRM_LEDGER_INT(name, zero_null, doc) bind_int(column++, e.name, zero_null);
 #define CRM_LEDGER_KIND(name, doc) sqlite3_bind_int(entry_stmt_, column++, int(unit.kind));
 #include "runtime/state/ledger_columns.def"
+      // Schema 9 (kMigrateV8): a tail is kept as a JSON object of its members (`,"a":1}` as
+      // `{"a":1}`, `}` as `{}`), so SQL's json functions still read them; entry() renders the
+      // head again. A whole record is TEXT when it starts as crm's records do (`{"event":`),
+      // else a BLOB: no text is ever taken for the other form.
+      if (e.json_tail) {
+        object_.assign("{");
+        if (e.json.size() > 1) object_.append(e.json.substr(1));
+        else object_.append("}");
+        sqlite3_bind_text(entry_stmt_, json_column(), object_.data(), int(object_.size()), SQLITE_STATIC);
+      } else if (!is_whole_record(e.json)) {
+        sqlite3_bind_blob(entry_stmt_, json_column(), e.json.empty() ? "" : e.json.data(), int(e.json.size()), SQLITE_STATIC);
+      }
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (k == 0) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -854,13 +908,40 @@ class SqliteStore : public StateStore {
   static std::string select_entries() { return "SELECT " + columns() + ", seq FROM crm_ledger"; }
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
+    // Asked before the value is read as text: a conversion would make the type undefined.
+    const bool text_json = sqlite3_column_type(s, json_column() - 1) == SQLITE_TEXT;
     int column = 0;
 #define CRM_LEDGER_TEXT(name, nullable, doc) e.name = text(s, column++);
 #define CRM_LEDGER_INT(name, zero_null, doc) e.name = sqlite3_column_int64(s, column++);
 #define CRM_LEDGER_KIND(name, doc) e.name = kind(s, column++);
 #include "runtime/state/ledger_columns.def"
     e.seq = sqlite3_column_int64(s, column);
+    // A narrow row (schema 9): its record is the head its columns give, then the tail kept.
+    if (text_json && !is_whole_record(e.json)) {
+      std::string tail = std::move(e.json);  // `{...}`: the members after the head, as an object
+      if (tail.size() > 2) tail[0] = ',';
+      else tail = "}";
+      LedgerRow r = row_of(e);
+      r.json = tail;
+      r.json_tail = true;
+      e.json = record_of(e.kind, r);
+    }
     return e;
+  }
+  // Whether a `json` value read as TEXT is a whole record (every record crm renders starts so;
+  // state::append_decision_head) rather than a narrow row's object of the other members.
+  static bool is_whole_record(std::string_view json) { return json.substr(0, 9) == R"({"event":)"; }
+  // The `json` column's parameter number in insert_entry() (1-based; select_entries() reads it
+  // at this number - 1).
+  static constexpr int json_column() {
+    int column = 1, at = 0;
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  if (std::string_view(#name) == "json") at = column; \
+  ++column;
+#define CRM_LEDGER_INT(name, zero_null, doc) ++column;
+#define CRM_LEDGER_KIND(name, doc) ++column;
+#include "runtime/state/ledger_columns.def"
+    return at;
   }
   // Length-exact: ids may hold any character, NUL included, and must read back as written
   // (an id cut at a NUL would no longer match its unit, and its event would be decided again).
@@ -908,6 +989,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* units_stmt_ = nullptr;
   std::vector<Unit> units_;  // completed units of the open group not yet written
   std::vector<LedgerRow> rows_;  // append(): views of the entries being bound
+  std::string object_;  // write(): a tail as the object bound for `json`
   sqlite3_stmt* entry_stmt_ = nullptr;
   sqlite3_stmt* read_stmt_ = nullptr;
   sqlite3_stmt* find_stmt_ = nullptr;

@@ -129,7 +129,7 @@ grep -q 'does not compile; the running program goes on' "$tmp/err.txt" || fail "
 grep -q 'reload before .*: reload refused, the running program goes on: .*cannot be continued' "$tmp/err.txt" ||
   fail "no refusal of the program whose counters cannot carry over"
 
-python3 - "$tmp" <<'EOF'
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)" python3 - "$tmp" <<'EOF'
 import json, re, sqlite3, sys
 from collections import Counter, defaultdict
 tmp = sys.argv[1]
@@ -156,8 +156,9 @@ def version(i):
 
 out = [json.loads(x) for x in open(tmp + "/out.jsonl")]
 db = sqlite3.connect(tmp + "/l.db")
-rows = [json.loads(r[0]) for r in db.execute("SELECT json FROM crm_ledger ORDER BY seq")]
-if Counter(json.dumps(r, sort_keys=True) for r in rows) != Counter(json.dumps(r, sort_keys=True) for r in out):
+from ledger_records import records, canonical
+rows = records(tmp + "/l.db")
+if Counter(canonical(r) for r in rows) != Counter(canonical(r) for r in out):
     fail("the decisions written are not the ledger's rows (%d written, %d in the ledger)" % (len(out), len(rows)))
 units = [u for (u,) in db.execute("SELECT unit FROM crm_units WHERE kind = 0")]
 if len(units) != 6000 or len(set(units)) != 6000: fail("%d event units, %d distinct; expected 6000" % (len(units), len(set(units))))

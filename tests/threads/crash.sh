@@ -21,18 +21,19 @@ run --state "sqlite:$tmp/reference.db" -o "$tmp/reference.jsonl" 2>/dev/null
 kill_and_restart 15015 "$kills" 1200 40 "$tmp/crashy.db" "$tmp/out%d.jsonl" --threads 2
 [ "$killed" -ge 3 ] || { echo "FAIL: only $killed of $kills runs were killed"; exit 1; }
 run --threads 2 --state "sqlite:$tmp/crashy.db" -o "$tmp/final.jsonl" 2>/dev/null
-python3 - "$tmp" "$kills" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")/../state" && pwd)" python3 - "$tmp" "$kills" <<'PY'
 import json, sys, sqlite3, collections
+from ledger_records import records, canonical
 tmp, kills = sys.argv[1], int(sys.argv[2])
 db = sqlite3.connect(f"{tmp}/crashy.db")
 ref = sqlite3.connect(f"{tmp}/reference.db")
-ledger = [r[0] for r in db.execute("SELECT json FROM crm_ledger ORDER BY seq")]
-final = open(f"{tmp}/final.jsonl").read().splitlines()
+ledger = [canonical(r) for r in records(f"{tmp}/crashy.db")]  # schema 9: rebuilt from narrow rows
+final = [canonical(l) for l in open(f"{tmp}/final.jsonl").read().splitlines()]
 assert sorted(final) == sorted(ledger), "the restarted run did not report exactly the ledger"
 have = collections.Counter(ledger)
 for i in range(1, kills + 1):
     for line in open(f"{tmp}/out{i}.jsonl").read().splitlines():
-        assert have[line] > 0, f"run {i} reported a decision the ledger does not hold: {line}"
+        assert have[canonical(line)] > 0, f"run {i} reported a decision the ledger does not hold: {line}"
 units = db.execute("SELECT count(*), count(DISTINCT unit) FROM crm_units WHERE kind = 0").fetchone()
 assert units == (4000, 4000), f"event units {units}: an event lost or decided twice"
 timers = db.execute("SELECT count(*), count(DISTINCT unit) FROM crm_units WHERE kind = 2").fetchone()

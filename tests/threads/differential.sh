@@ -32,7 +32,7 @@ done
 for t in 2 4 2db; do
   cmp "$tmp/wide1.jsonl" "$tmp/wide$t.jsonl" || { echo "FAIL: --threads $t decides differently without contention"; exit 1; }
 done
-python3 - "$tmp" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")/../state" && pwd)" python3 - "$tmp" <<'PY'
 import json, sys, sqlite3, collections
 tmp = sys.argv[1]
 def read(name):
@@ -69,8 +69,9 @@ for name in ("tight2.jsonl", "tight4.jsonl", "tight2db.jsonl"):
         assert seen.get(d["user"], -1) <= n, (name, d)
         seen[d["user"]] = n
 db = sqlite3.connect(f"{tmp}/l2.db")
-rows = sorted(r[0] for r in db.execute("SELECT json FROM crm_ledger"))
-assert rows == sorted(open(f"{tmp}/tight2db.jsonl").read().splitlines()), "ledger rows are not the reported decisions"
+from ledger_records import records, canonical  # schema 9: records rebuilt from narrow rows
+rows = sorted(canonical(r) for r in records(f"{tmp}/l2.db"))
+assert rows == sorted(canonical(l) for l in open(f"{tmp}/tight2db.jsonl").read().splitlines()), "ledger rows are not the reported decisions"
 units = db.execute("SELECT count(*), count(DISTINCT unit) FROM crm_units WHERE kind = 0").fetchone()
 assert units == (5000, 5000), units
 print("ok: --threads 2 and 4 decide as --threads 1 (byte-identical without contention; same totals, "

@@ -261,6 +261,7 @@ TEST(EventIndex, ALedgerFromBeforeTheIndexResumes) {
     for (int i = 0; i < kEvents / 2; ++i) ASSERT_EQ(s.submit(order(i)), ref[i]) << i << ": " << s.error;
     ASSERT_TRUE(s.engine.commit(err)) << err;
   }
+  ASSERT_NO_FATAL_FAILURE(crm::testing::widen_ledger_rows(path));  // whole records, as before schema 9
   crm::testing::exec_sql(path,
        "UPDATE crm_units SET first_seq = NULL, at = NULL;"
        "UPDATE crm_units SET seq = seq + 1000 WHERE seq = (SELECT max(seq) FROM crm_units);"

@@ -300,13 +300,14 @@ TEST(IdReuse, TheMemoryStoreKeepsTheUnitsApart) {
 
 // Makes the ledger at `path` one of schema version 7 (units without start or time).
 void downgrade_to_v7(const std::string& path) {
+  ASSERT_NO_FATAL_FAILURE(crm::testing::widen_ledger_rows(path));  // and whole records (before schema 9)
   crm::testing::exec_sql(path,
                          "ALTER TABLE crm_units DROP COLUMN first_seq; ALTER TABLE crm_units DROP COLUMN at;"
                          "UPDATE crm_meta SET value = '7' WHERE key = 'schema_version';");
 }
 
 // A ledger of schema version 7 (units without their start or time) still opens, is continued
-// as before and is moved on to version 8.
+// as before and is moved on to version 8 (and on to 9).
 TEST(IdReuse, AVersion7LedgerStillOpensAndContinues) {
   auto p = compile(program(10));
   const std::string db = temp_db("v7");
@@ -330,7 +331,7 @@ TEST(IdReuse, AVersion7LedgerStillOpensAndContinues) {
                                -1, &s, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "8");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "9");
   EXPECT_EQ(sqlite3_column_int(s, 1), 4);  // three old units, one new
   EXPECT_EQ(sqlite3_column_int(s, 2), 1);  // only the new one records where it starts
   sqlite3_finalize(s);

@@ -614,11 +614,11 @@ TEST(Ledger, VersionFourLedgersGainTheTimerColumn) {
   sqlite3_stmt* s = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &s, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "8");  // on to the current version
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "9");  // on to the current version
   sqlite3_finalize(s);
   ASSERT_EQ(sqlite3_exec(db, "UPDATE crm_meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
-  EXPECT_NE(err.find("schema version 99, this crm reads versions 1 to 8"), std::string::npos) << err;
+  EXPECT_NE(err.find("schema version 99, this crm reads versions 1 to 9"), std::string::npos) << err;
 }

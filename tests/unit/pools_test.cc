@@ -295,7 +295,7 @@ TEST(Pools, VersionFiveLedgersAreMigrated) {
             SQLITE_OK)
       << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "8");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "9");
   EXPECT_EQ(sqlite3_column_int64(s, 1), int64_t(out.size()));  // every new row names its pool
   EXPECT_EQ(sqlite3_column_int64(s, 2), 1);                    // the old row: no pool, no arm
   sqlite3_finalize(s);

@@ -736,6 +736,7 @@ TEST(Report, SampleRatioIsCheckedAgainstTheSplitTheLedgerRecorded) {
 // opening it migrates it (the column added, NULL) and records the split of the program it runs.
 TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   const std::string db = record_split_ledger("v3");
+  ASSERT_NO_FATAL_FAILURE(crm::testing::widen_ledger_rows(db));  // whole records, as before schema 9
   exec_sql(db,
            "ALTER TABLE crm_strategies DROP COLUMN split;"
            "ALTER TABLE crm_ledger DROP COLUMN pool;"  // nor the pool and arm columns of version 5
@@ -775,7 +776,7 @@ TEST(Report, LedgersBeforeRecordedSplitsAreMigratedAndSaySo) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "8");  // and on to the current version
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "9");  // and on to the current version
   sqlite3_finalize(st);
   ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM crm_strategies WHERE split IS NULL", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);

@@ -510,6 +510,7 @@ TEST(Rollout, VersionSixLedgersAreMigrated) {
     std::vector<crm::Decision> ds;
     ASSERT_TRUE(feed(rt, {login("l0", "u000", "2026-05-01T08:00:00Z"), login("l1", "u001", "2026-05-01T08:00:01Z")}, ds));
   }
+  ASSERT_NO_FATAL_FAILURE(crm::testing::widen_ledger_rows(path));  // whole records, as before schema 9
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
@@ -535,7 +536,7 @@ TEST(Rollout, VersionSixLedgersAreMigrated) {
             SQLITE_OK)
       << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "8");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "9");
   EXPECT_GT(sqlite3_column_int64(s, 1), 0);
   EXPECT_EQ(sqlite3_column_int64(s, 2), 0);
   sqlite3_finalize(s);

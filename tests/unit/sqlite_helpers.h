@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include "runtime/state/state_store.h"
 
 namespace crm::testing {
 
@@ -42,6 +45,32 @@ inline int64_t query_int(const std::string& path, const char* sql) {
   sqlite3_finalize(s);
   sqlite3_close(db);
   return n;
+}
+
+// Makes every row of the ledger at `path` keep its whole record in `json`, as ledgers before
+// schema version 9 did (narrow rows rendered whole through the store): for a test that sets a
+// ledger written now back to an older version by hand.
+inline void widen_ledger_rows(const std::string& path) {
+  std::vector<state::LedgerEntry> entries;
+  {
+    std::string err;
+    auto store = state::open_sqlite_store(path, err);
+    ASSERT_TRUE(store) << err;
+    std::vector<state::Unit> units;
+    ASSERT_TRUE(store->load(entries, units, err)) << err;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE crm_ledger SET json = ?1 WHERE seq = ?2", -1, &s, nullptr), SQLITE_OK);
+  for (const auto& e : entries) {
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, e.json.data(), int(e.json.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, e.seq);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_DONE) << sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
 }
 
 }  // namespace crm::testing

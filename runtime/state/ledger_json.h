@@ -1,0 +1,41 @@
+// ledger_json.h - the head of a decision's JSON record: its members from `event` to `at`, the
+// ones the ledger keeps as columns too (schema version 9: narrow rows).
+//
+// The engine renders every decision record through append_decision_head (then the members that
+// depend on the outcome: Recorder::append_decision_json), and the SQLite ledger keeps of such a
+// record only what follows the head (the `json` column's tail, stored as a BLOB), when the head
+// can be rendered again from the row's own columns: the event is the unit's id (an event's
+// decision) or none (a scheduled run's or a timer's), and the other members are the columns
+// (docs/semantics.md, "Ledger schema"). Reading the row renders the head again with this same
+// function and appends the tail: the record as it was reported, byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "runtime/state/state_store.h"
+
+namespace crm::state {
+
+// Each view empty: the member is null (`user`: always a string). Names are never empty.
+struct DecisionHead {
+  std::string_view event, user, strategy, outcome, reason, resource, channel, code;
+  int64_t at = 0;
+};
+
+// Appends `{"event":...,"at":"..."` (no closing brace: the record goes on).
+void append_decision_head(std::string& out, const DecisionHead& head);
+
+// The event a narrow row's head names: its unit's id for an event's decision, else none.
+inline std::string_view head_event(UnitKind kind, std::string_view unit) {
+  return kind == UnitKind::Event ? unit : std::string_view();
+}
+
+// The head of a ledger row (its columns) appended to `out`.
+void append_row_head(std::string& out, UnitKind kind, const LedgerRow& row);
+
+// A row read back whose `json` holds only the tail (`tail` true): its record rendered whole.
+std::string record_of(UnitKind kind, const LedgerRow& row);
+
+}  // namespace crm::state
