@@ -88,7 +88,7 @@ class Run {
   // later attach (restart, reload) keeps apart: a replay of the input, or of its tail, gives
   // each use the unit recorded with its event time (or the nearest within H), so its own
   // recorded decisions (docs/semantics.md, "Event order"). The ledger is then of schema
-  // version 8, which an older crm does not open. Memory holds about 1.5 H of event ids,
+  // version 8 or later (9 since narrow rows), which an older crm does not open. Memory holds about 1.5 H of event ids,
   // however long the stream. Default 7 days (604800000000); INT64_MAX keeps every id (memory
   // then grows by about 64 bytes per event). Input when negative or after open_state,
   // a profile or an event.

@@ -3,11 +3,13 @@
 //
 // The engine renders every decision record through append_decision_head (then the members that
 // depend on the outcome: Recorder::append_decision_json), and the SQLite ledger keeps of such a
-// record only what follows the head (the `json` column's tail, stored as a BLOB), when the head
+// record only what follows the head (the `json` column's tail, as TEXT), when the head
 // can be rendered again from the row's own columns: the event is the unit's id (an event's
 // decision) or none (a scheduled run's or a timer's), and the other members are the columns
 // (docs/semantics.md, "Ledger schema"). Reading the row renders the head again with this same
-// function and appends the tail: the record as it was reported, byte for byte.
+// function and appends the tail: the record as it was reported, byte for byte. So the head's
+// bytes are part of the ledger format: a change to them (escaping, the time's text, a member)
+// needs a new schema version (test NarrowRows.TheHeadIsRenderedToTheseExactBytes).
 #pragma once
 
 #include <cstdint>

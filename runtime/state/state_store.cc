@@ -376,24 +376,6 @@ UPDATE crm_meta SET value = '9' WHERE key = 'schema_version';
 COMMIT;
 )";
 
-}  // namespace
-
-// SQLite counts every allocation it makes in global statistics (sqlite3_memory_used) by
-// default, under a process-wide mutex: about 4 % of a run with a ledger was sqlite3Malloc.
-// crm reads none of those statistics, so they are turned off. That is a process-wide setting
-// which SQLite accepts only before it is initialized: done once, before the first ledger is
-// opened; when the embedding program has already initialized SQLite (its own use of it, or a
-// report opened first), sqlite3_config refuses with SQLITE_MISUSE and nothing changes: the
-// embedder's settings stay, and the ledger works as before. An embedder that reads
-// sqlite3_memory_used() itself should initialize SQLite before opening a ledger.
-bool configure_sqlite() {
-  static std::once_flag once;
-  static bool applied = false;
-  std::call_once(once, [] { applied = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; });
-  return applied;
-}
-
-namespace {
 
 class SqliteStore : public StateStore {
  public:
@@ -469,7 +451,6 @@ class SqliteStore : public StateStore {
 
   bool open(std::string& error) {
     if (!lock(error)) return false;
-    configure_sqlite();
     if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)
       return fail("cannot open", error);

@@ -78,7 +78,7 @@ struct LedgerRow {
 #define CRM_LEDGER_INT(name, zero_null, doc) int64_t name = 0;
 #include "runtime/state/ledger_columns.def"
   // `json` holds only the record's tail, what follows the members its columns give
-  // (ledger_json.h): the SQLite store keeps it as such (a BLOB, schema 9); every other reader
+  // (ledger_json.h): the SQLite store keeps it as such (TEXT, schema 9); every other reader
   // gets the record whole (entry_of).
   bool json_tail = false;
 };
@@ -271,11 +271,6 @@ class MemoryStore : public StateStore {
   size_t committed_entries_ = 0, committed_units_ = 0;  // sizes at the last commit (rollback)
   ProgramIdentity program_;
 };
-
-// Turns SQLite's global memory statistics off (SQLITE_CONFIG_MEMSTATUS), once per process,
-// before SQLite is initialized; open_sqlite_store calls it. Returns whether the setting took:
-// false when SQLite was already initialized (by the embedding program), which is harmless.
-bool configure_sqlite();
 
 // SQLite in WAL mode with synchronous=FULL: a commit is on disk when it returns. The schema is
 // documented in docs/semantics.md; operators may query it with the sqlite3 tool.

@@ -1,8 +1,6 @@
 // ledger_narrow_test.cc - the SQLite ledger's cheaper writes (issue 15 item 2, session 17):
-// SQLite's memory statistics turned off once per process, and harmless when the embedding
-// program initialized SQLite first; narrow rows (schema 9: the record's members that the
-// columns give are not kept twice) read back as the records reported, and version 8 ledgers
-// migrated.
+// narrow rows (schema 9: the record's members that the columns give are not kept twice) read
+// back as the records reported, and version 8 ledgers migrated.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "sqlite_helpers.h"
+#include "runtime/state/ledger_json.h"
 #include "runtime/state/state_store.h"
 
 namespace {
@@ -29,82 +28,6 @@ std::string fresh_path(const char* tag) {
   std::string path = ::testing::TempDir() + "crm_ledger_narrow_" + tag + "_" + std::to_string(::getpid()) + ".db";
   crm::testing::remove_ledger_files(path);
   return path;
-}
-
-// Opens a ledger, appends and commits a few decisions and reads them back: 0 when all of that
-// worked, else the step that failed (an exit code of the death test's child).
-int write_and_read(const std::string& path) {
-  std::string err;
-  auto store = crm::state::open_sqlite_store(path, err);
-  if (!store) return 10;
-  std::vector<LedgerEntry> rows(3);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].unit = "e1";
-    rows[i].user = "u" + std::to_string(i);
-    rows[i].strategy = "s";
-    rows[i].outcome = "granted";
-    rows[i].at = 1'700'000'000'000'000 + int64_t(i);
-    rows[i].json = "{\"n\":" + std::to_string(i) + "}";
-  }
-  int64_t first = 0;
-  if (!store->append(Unit(UnitKind::Event, "e1"), rows, first, err) || !store->commit(err)) return 11;
-  std::vector<LedgerEntry> back;
-  if (!store->read(first, rows.size(), back, err) || back.size() != rows.size()) return 12;
-  for (size_t i = 0; i < rows.size(); ++i)
-    if (back[i].json != rows[i].json || back[i].user != rows[i].user) return 13;
-  return 0;
-}
-
-// The most SQLite's statistics ever counted as allocated (0 when they are off).
-sqlite3_int64 memory_highwater() {
-  sqlite3_int64 now = 0, high = 0;
-  sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &now, &high, 0);
-  return high;
-}
-
-// Each case runs in a new process (the death test's "threadsafe" style executes the test
-// binary again for it), where SQLite is not initialized yet: the setting is process-wide.
-class SqliteConfig : public ::testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
-
-// A process whose first use of SQLite is a ledger: the statistics are off (sqlite3_memory_used
-// never counted anything while the ledger allocated), the setting took once, and asking again changes nothing.
-TEST_F(SqliteConfig, MemoryStatisticsAreOffWhenALedgerIsSQLitesFirstUse) {
-  const std::string path = fresh_path("first");
-  EXPECT_EXIT(
-      {
-        if (int rc = write_and_read(path)) std::_Exit(rc);
-        if (memory_highwater() != 0) std::_Exit(20);
-        if (!crm::state::configure_sqlite() || !crm::state::configure_sqlite()) std::_Exit(21);
-        if (int rc = write_and_read(path + "2")) std::_Exit(rc);  // a second ledger: the same
-        std::_Exit(memory_highwater() == 0 ? 0 : 22);
-      },
-      ::testing::ExitedWithCode(0), "");
-  crm::testing::remove_ledger_files(path);
-  crm::testing::remove_ledger_files(path + "2");
-}
-
-// The embedding program initialized SQLite (and reads its statistics) before opening a ledger:
-// the setting is refused without harm, the statistics keep counting and the ledger works.
-TEST_F(SqliteConfig, AnEmbedderWhoInitializedSQLiteFirstKeepsItsSettings) {
-  const std::string path = fresh_path("embedder");
-  EXPECT_EXIT(
-      {
-        if (sqlite3_initialize() != SQLITE_OK) std::_Exit(30);
-        sqlite3* db = nullptr;
-        if (sqlite3_open(":memory:", &db) != SQLITE_OK) std::_Exit(31);
-        const sqlite3_int64 before = sqlite3_memory_used();
-        if (before <= 0) std::_Exit(32);  // the embedder's statistics are on
-        if (crm::state::configure_sqlite()) std::_Exit(33);  // refused: SQLite is initialized
-        if (int rc = write_and_read(path)) std::_Exit(rc);
-        if (sqlite3_memory_used() <= 0) std::_Exit(34);  // still counting
-        sqlite3_close(db);
-        std::_Exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
-  crm::testing::remove_ledger_files(path);
 }
 
 std::vector<std::string> lines_of(const std::string& path) {
@@ -164,6 +87,29 @@ TEST(NarrowRows, EveryExamplesRecordsReadBackFromTheLedgerAsReported) {
   EXPECT_GE(programs, 8u);
   EXPECT_GE(outcomes.size(), 5u) << seen;
   EXPECT_GT(narrow, rows / 2) << narrow << " narrow rows of " << rows << "; outcomes " << seen;
+}
+
+// A narrow row keeps no bytes of its record's head: every later crm renders the head again
+// from the columns with append_decision_head. So the head's exact bytes are part of the ledger
+// format (schema 9): if this test has to change, narrow rows written before would replay
+// differently - that needs a new schema version and a migration, not a new expected text.
+// Hostile text (quotes, backslashes, control characters, NUL, DEL, U+2028, invalid UTF-8,
+// non-ASCII), every member set or null, and instants with microseconds and before 1970.
+TEST(NarrowRows, TheHeadIsRenderedToTheseExactBytes) {
+  using crm::state::DecisionHead;
+  const std::string nul_user("u\0x", 3);
+  std::string out;
+  crm::state::append_decision_head(out, DecisionHead{"e\"1\\", nul_user, "s\n", "granted", "r\t", "res\x7f",
+                                                     "ch\xe2\x80\xa8", "c\xff\xfe", 1'700'000'000'123'456});
+  out += "}\n";
+  crm::state::append_decision_head(out, DecisionHead{"", "\xe7\x94\xa8\xe6\x88\xb7", "", "rejected", "", "", "", "", -1});
+  out += "}\n";
+  crm::state::append_decision_head(out, DecisionHead{"", "u", "s", "expired", "", "", "", "", 0});
+  out += "}";
+  EXPECT_EQ(out, std::string(
+            "{\"event\":\"e\\\"1\\\\\",\"user\":\"u\\u0000x\",\"strategy\":\"s\\n\",\"outcome\":\"granted\",\"reason\":\"r\\t\",\"resource\":\"res\x7f""\",\"channel\":\"ch\xe2""\x80""\xa8""\",\"code\":\"c\xff""\xfe""\",\"at\":\"2023-11-14T22:13:20.123456Z\"}\n"
+            "{\"event\":null,\"user\":\"\xe7""\x94""\xa8""\xe6""\x88""\xb7""\",\"strategy\":null,\"outcome\":\"rejected\",\"reason\":null,\"resource\":null,\"channel\":null,\"code\":null,\"at\":\"1969-12-31T23:59:59.999999Z\"}\n"
+            "{\"event\":null,\"user\":\"u\",\"strategy\":\"s\",\"outcome\":\"expired\",\"reason\":null,\"resource\":null,\"channel\":null,\"code\":null,\"at\":\"1970-01-01T00:00:00Z\"}"));
 }
 
 // A version 8 ledger (whole records as crm rendered them) is moved to version 9 and reads back
