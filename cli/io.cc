@@ -84,23 +84,7 @@ class FdBuf : public std::streambuf {
  public:
   explicit FdBuf(int fd) : fd_(fd), buf_(1 << 16) { reset(); }
   bool drain() {
-    const char* p = pbase();
-    size_t n = static_cast<size_t>(pptr() - pbase());
-    while (n && !error_) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        error_ = errno;
-        break;
-      }
-      if (w == 0) {
-        error_ = EIO;
-        break;
-      }
-      lines_ += count_lines(p, static_cast<size_t>(w));
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
+    write_all(pbase(), static_cast<size_t>(pptr() - pbase()));
     reset();
     return !error_;
   }
@@ -122,9 +106,16 @@ class FdBuf : public std::streambuf {
   std::streamsize xsputn(const char* s, std::streamsize n) override {
     if (n < static_cast<std::streamsize>(buf_.size())) return std::streambuf::xsputn(s, n);
     if (!drain()) return 0;
-    size_t left = static_cast<size_t>(n);
-    while (left && !error_) {
-      ssize_t w = ::write(fd_, s, left);
+    return static_cast<std::streamsize>(write_all(s, static_cast<size_t>(n)));
+  }
+
+ private:
+  // Writes n bytes (retrying short writes and EINTR), counting their lines; stops at the first
+  // error (kept in error_). Returns how many bytes were written.
+  size_t write_all(const char* p, size_t n) {
+    size_t written = 0;
+    while (written < n && !error_) {
+      ssize_t w = ::write(fd_, p + written, n - written);
       if (w < 0) {
         if (errno == EINTR) continue;
         error_ = errno;
@@ -134,14 +125,11 @@ class FdBuf : public std::streambuf {
         error_ = EIO;
         break;
       }
-      lines_ += count_lines(s, static_cast<size_t>(w));
-      s += w;
-      left -= static_cast<size_t>(w);
+      lines_ += count_lines(p + written, static_cast<size_t>(w));
+      written += static_cast<size_t>(w);
     }
-    return n - static_cast<std::streamsize>(left);
+    return written;
   }
-
- private:
   // memchr rather than a byte loop: the buffer holds a few hundred bytes per line.
   static size_t count_lines(const char* p, size_t n) {
     size_t lines = 0;
