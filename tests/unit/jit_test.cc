@@ -343,6 +343,19 @@ struct CacheDir {
   }
 };
 
+// Every segment of `prog` on one profile, as "name=result " text, through `run(unit, ctx)`
+// (a Jit's or a prepared VM's): what the object-cache tests compare.
+template <class Run>
+std::string segment_results(const crm::bytecode::Program& prog, const std::vector<int64_t>& prof,
+                            const std::vector<uint8_t>& present, crm::vm::StringPool& strings, Run run) {
+  std::string out;
+  for (const auto& s : prog.segments) {
+    crm::vm::Context ctx = profile_context(prof, present, &strings);
+    out += s.name + "=" + show(run(s.unit, ctx)) + " ";
+  }
+  return out;
+}
+
 // The object cache: a second Jit of the same program loads every module from the cache and
 // gives identical results; a changed program misses.
 TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
@@ -356,12 +369,7 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
   std::vector<int64_t> prof = {0, 70, 3000000, 40, strings.intern("Shanghai")};
   std::vector<uint8_t> present = {1, 1, 1, 1, 1};
   auto results = [&](crm::jit::Jit& jit, const crm::bytecode::Program& prog) {
-    std::string out;
-    for (const auto& s : prog.segments) {
-      crm::vm::Context ctx = profile_context(prof, present, &strings);
-      out += s.name + "=" + show(jit.run(s.unit, ctx)) + " ";
-    }
-    return out;
+    return segment_results(prog, prof, present, strings, [&](uint32_t u, crm::vm::Context& ctx) { return jit.run(u, ctx); });
   };
   crm::jit::Options opts;
   opts.cache_dir = dir.string();
@@ -386,12 +394,10 @@ TEST(Jit, ObjectCacheHitsForTheSameProgramAndMissesForAChangedOne) {
     EXPECT_EQ(s.cache_hits, files);
     EXPECT_EQ(results(*jit, p), first);
     crm::vm::VM vm(p);  // and the VM's
-    std::string expect;
-    for (const auto& seg : p.segments) {
-      crm::vm::Context ctx = profile_context(prof, present, &strings);
+    const std::string expect = segment_results(p, prof, present, strings, [&](uint32_t u, crm::vm::Context& ctx) {
       vm.prepare(ctx);
-      expect += seg.name + "=" + show(vm.run(seg.unit, ctx)) + " ";
-    }
+      return vm.run(u, ctx);
+    });
     EXPECT_EQ(first, expect);
   }
   {  // one constant changed: a different program, compiled afresh, with its own result
@@ -428,11 +434,10 @@ TEST(Jit, ObjectCacheRecompilesADamagedOrForeignFileAndReplacesIt) {
   std::string expect;
   {
     crm::vm::VM vm(p);
-    for (const auto& seg : p.segments) {
-      crm::vm::Context ctx = profile_context(prof, present, &strings);
+    expect = segment_results(p, prof, present, strings, [&](uint32_t u, crm::vm::Context& ctx) {
       vm.prepare(ctx);
-      expect += seg.name + "=" + show(vm.run(seg.unit, ctx)) + " ";
-    }
+      return vm.run(u, ctx);
+    });
   }
   crm::jit::Options opts;
   opts.cache_dir = cache.path.string();
@@ -442,10 +447,7 @@ TEST(Jit, ObjectCacheRecompilesADamagedOrForeignFileAndReplacesIt) {
     EXPECT_TRUE(jit) << error;
     if (!jit) return out;
     EXPECT_TRUE(jit->compile_all(error, 1)) << error;
-    for (const auto& seg : p.segments) {
-      crm::vm::Context ctx = profile_context(prof, present, &strings);
-      out += seg.name + "=" + show(jit->run(seg.unit, ctx)) + " ";
-    }
+    out = segment_results(p, prof, present, strings, [&](uint32_t u, crm::vm::Context& ctx) { return jit->run(u, ctx); });
     s = jit->stats();
     return out;
   };
