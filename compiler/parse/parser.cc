@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -632,15 +633,18 @@ class Builder {
     ~DepthGuard() { --b.depth_; }
   };
   // Each level of nesting passes through both expr() and arith(), hence the factor of two.
+  size_t depth_limit() const { return 2 * size_t(opts_.max_nesting) + 2; }
   bool too_deep(antlr4::ParserRuleContext* c) {
-    if (depth_ <= 2 * opts_.max_nesting + 2) return false;
+    if (depth_ <= depth_limit()) return false;
+    report_too_deep(span(c));
+    return true;
+  }
+  void report_too_deep(source::Span at) {
     if (!depth_reported_) {
       depth_reported_ = true;
-      sink_.report(diag::Code::E0106, span(c),
-                   fmt::format("expression nested deeper than {} levels", opts_.max_nesting))
+      sink_.report(diag::Code::E0106, at, fmt::format("expression nested deeper than {} levels", opts_.max_nesting))
           .help = "split the expression into named segments or constants";
     }
-    return true;
   }
 
   template <typename T>
@@ -714,12 +718,28 @@ class Builder {
     if (!c) return nullptr;
     auto parts = c->arith();
     if (parts.empty()) return nullptr;
-    // `a ?? b ?? c` is right-associative: the first present value wins.
-    ast::Expr* result = arith(parts.back());
+    // `a ?? b ?? c` is right-associative: the first present value wins. The grammar gives a flat
+    // list, but the tree built from it is parts.size() - 1 levels deep, and every later pass
+    // (checker, formatter, AST dump, codegen) recurses once per level: the levels count as
+    // nesting, like those of any other binary operator, so the limit (E0106) protects them too.
+    // Part i (the lhs of the i-th `??` node) sits i + 1 levels down; the last one n - 1 levels.
+    const size_t levels = parts.size() - 1;
+    if (depth_ + levels > depth_limit()) {
+      size_t k = depth_limit() > depth_ ? depth_limit() - depth_ : 0;  // the first part past the limit
+      report_too_deep(span(parts[std::min(k, levels)]));
+      return nullptr;
+    }
+    auto at_depth = [&](size_t extra, P::ArithContext* a) {
+      depth_ += static_cast<uint32_t>(extra);
+      ast::Expr* e = arith(a);
+      depth_ -= static_cast<uint32_t>(extra);
+      return e;
+    };
+    ast::Expr* result = at_depth(levels, parts.back());
     for (size_t i = parts.size() - 1; i-- > 0;) {
       auto* b = ctx_.make<ast::BinaryExpr>(source::Span::join(span(parts[i]), result ? result->span : span(parts[i])));
       b->op = ast::BinaryOp::Coalesce;
-      b->lhs = arith(parts[i]);
+      b->lhs = at_depth(i + 1, parts[i]);
       b->rhs = result;
       b->op_span = span(token_of(c, 2 * i + 1));
       result = b;

@@ -62,6 +62,25 @@ TEST(Parser, HostileNestingDoesNotOverflowTheStack) {
   EXPECT_FALSE(crm::check_source("t.crm", chain + " > 0").ok());
 }
 
+// `a ?? b ?? c` is a flat list in the grammar but a right-nested tree in the AST: its levels
+// count as nesting, so the checker, formatter and dump (which recurse per level) stay safe.
+TEST(Parser, CoalesceChainsCountAsNesting) {
+  crm::CheckOptions o;
+  o.limits.max_nesting = 20;
+  auto chain = [](int terms) {
+    std::string s = "profile { age: Int? }\nsegment s = ";
+    for (int i = 1; i < terms; ++i) s += "age ?? ";
+    return s + "1 > 3\n";
+  };
+  EXPECT_TRUE(crm::check_source("t.crm", chain(10), o).ok());
+  auto r = crm::check_source("t.crm", chain(60), o);
+  ASSERT_EQ(codes(r), std::vector<std::string>{"E0106"});
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 2u);
+  // The default limits, and a chain that used to overflow the stack of check, format and parse.
+  EXPECT_EQ(codes(crm::check_source("t.crm", chain(10000))), std::vector<std::string>{"E0106"});
+  EXPECT_FALSE(crm::format_source("t.crm", chain(40000)).ok);
+}
+
 TEST(Parser, InvalidUtf8IsReported) {
   auto r = crm::check_source("t.crm", "segment s = \"\xff\"");
   EXPECT_EQ(codes(r), std::vector<std::string>{"E0103"});
