@@ -2,6 +2,7 @@
 //
 // Every entry point catches everything: an internal failure becomes an error diagnostic rather
 // than an exception crossing the library boundary.
+#include <algorithm>
 #include <crm/check.h>
 
 #include "compiler/ast/ast_dump.h"
@@ -36,6 +37,7 @@ DriverOptions driver_options(const CheckOptions& o) {
   d.load.include_dirs = o.include_dirs;
   d.load.parse.max_file_bytes = o.limits.max_file_bytes;
   d.load.parse.max_nesting = o.limits.max_nesting;
+  d.max_decl_depth = std::min(o.limits.max_decl_depth, Limits::kMaxDeclDepthCap);
   d.load.max_modules = o.limits.max_modules;
   d.max_errors = o.limits.max_errors;
   d.max_conflict_warnings = o.limits.max_conflict_warnings;

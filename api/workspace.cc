@@ -929,6 +929,7 @@ struct Workspace::Impl {
       d.load.include_dirs = options.folders;
       d.load.parse.max_file_bytes = options.limits.max_file_bytes;
       d.load.parse.max_nesting = options.limits.max_nesting;
+      d.max_decl_depth = std::min(options.limits.max_decl_depth, Limits::kMaxDeclDepthCap);
       d.load.max_modules = options.limits.max_modules;
       d.max_errors = options.limits.max_errors;
       d.conflicts = options.conflicts;

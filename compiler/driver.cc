@@ -26,7 +26,7 @@ std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const Dri
   // A tree rebuilt after syntax errors has holes; checking it would bury the real error under
   // follow-on ones, so by default semantic analysis waits until the syntax is right.
   if ((c->syntax_ok || options.check_after_syntax_errors) && !c->sink.full()) {
-    sema::check_program(c->program, c->sink);
+    sema::check_program(c->program, c->sink, options.max_decl_depth);
     c->checked = true;
     if (!c->sink.has_errors()) {
       analysis::check_never_deliver(c->program, c->sink);

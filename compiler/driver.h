@@ -32,6 +32,7 @@ struct Input {
 struct DriverOptions {
   sema::LoadOptions load;
   size_t max_errors = 100;
+  uint32_t max_decl_depth = 1000;  // declarations checked inside one another (E0111)
   // The strategy conflict analysis (W0105) is `crm check`'s: commands that run a program (run,
   // audience, explain, compile, the runtime API) turn it off and never pay for it.
   bool conflicts = true;

@@ -62,6 +62,11 @@ struct CheckTables {
   // Which segments, functions and constants each one refers to (the recursion lint's graph).
   std::map<const ast::Decl*, std::set<const ast::Decl*, ById>, ById> deps;
   std::map<const ast::ResourceDecl*, std::optional<std::pair<int64_t, int64_t>>> resource_claim;
+  // Constants and functions are checked on demand, inside the declaration that uses them: a
+  // chain used before it is declared recurses once per link. Deeper than this is E0111.
+  uint32_t max_decl_depth = 1000;
+  uint32_t decl_depth = 0;
+  bool decl_depth_reported = false;
 };
 
 }  // namespace crm::sema

@@ -19,7 +19,7 @@
 
 namespace crm::sema {
 
-void check_program(Program& program, diag::DiagnosticSink& sink) {
+void check_program(Program& program, diag::DiagnosticSink& sink, uint32_t max_decl_depth) {
   program.types.assign(program.ast.size(), Type{});
   program.consts.assign(program.ast.size(), std::nullopt);
   program.refs.assign(program.ast.size(), Ref{});
@@ -27,6 +27,7 @@ void check_program(Program& program, diag::DiagnosticSink& sink) {
   program.decl_types.clear();
   CheckTables tables;
   tables.is_static.assign(program.ast.size(), 0);
+  tables.max_decl_depth = max_decl_depth;
 
   Resolver resolver(program, sink, tables);
   TypePass types(program, sink, resolver, tables);

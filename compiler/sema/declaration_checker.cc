@@ -65,10 +65,34 @@ void Checker::check_module(ModuleInfo& m) {
   }
 }
 
+// Constants and functions used before their declaration are checked on demand, inside the
+// expression that uses them: a chain of them in reverse dependency order recurses once per link
+// (name -> const_type -> check -> name ...). Past the limit the declaration is reported (once)
+// and given the error type; what uses it is then not checked further.
+bool Checker::enter_decl(const Decl* d, const char* what) {
+  if (t_.decl_depth < t_.max_decl_depth) return true;
+  if (!t_.decl_depth_reported) {
+    t_.decl_depth_reported = true;
+    sink_.report(Code::E0111, d->name_span,
+                 fmt::format("{} {} is reached through more than {} constants or functions used before their "
+                             "declaration",
+                             what, bt(d->name), t_.max_decl_depth))
+        .help = "declare constants and functions before the declarations that use them, or raise the limit "
+                "with --max-decl-depth";
+  }
+  return false;
+}
+
 Type Checker::const_type(ModuleInfo* m, ConstDecl* c) {
   auto& st = t_.visit[c];
   if (st == VisitState::Done) return p_.decl_types[c];
   if (st == VisitState::InProgress) return {};  // the cycle is reported by check_recursion
+  if (!enter_decl(c, "constant")) {
+    st = VisitState::Done;
+    p_.decl_types[c] = Type{};
+    return {};
+  }
+  DeclDepth depth(t_);
   st = VisitState::InProgress;
   Env env{m};
   env.owner = c;
@@ -117,6 +141,8 @@ void Checker::check_fn_body(ModuleInfo* m, FnDecl* f) {
   FnSig& sig = fn_sig(m, f);
   if (sig.body_checked) return;
   sig.body_checked = true;
+  if (!enter_decl(f, "function")) return;
+  DeclDepth depth(t_);
   Env env{m};
   env.owner = f;
   env.locals = &sig.params;

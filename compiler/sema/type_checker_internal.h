@@ -51,6 +51,12 @@ class Checker {
   void check_segment(ModuleInfo* m, SegmentDecl* s);
   FnSig& fn_sig(ModuleInfo* m, FnDecl* f);
   void check_fn_body(ModuleInfo* m, FnDecl* f);
+  bool enter_decl(const Decl* d, const char* what);
+  struct DeclDepth {
+    CheckTables& t;
+    explicit DeclDepth(CheckTables& tt) : t(tt) { ++t.decl_depth; }
+    ~DeclDepth() { --t.decl_depth; }
+  };
 
   // ---- resources -----------------------------------------------------------------------------
 

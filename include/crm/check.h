@@ -24,6 +24,11 @@ struct Compilation;
 struct Limits {
   size_t max_file_bytes = 1 << 20;  // per source file
   uint32_t max_nesting = 128;       // expression nesting levels
+  // Constants and functions used before their declaration are checked on demand, one inside the
+  // other: a chain of them written in reverse order nests this deep (E0111). In dependency order
+  // nothing nests. Values above kMaxDeclDepthCap count as the cap (the stack's safe depth).
+  uint32_t max_decl_depth = 1000;
+  static constexpr uint32_t kMaxDeclDepthCap = 2000;
   size_t max_errors = 100;          // further errors are counted but not kept
   size_t max_modules = 1000;        // modules in one program, imports included
   // Strategy conflict warnings (W0105) reported at most (values below 1 count as 1); the next

@@ -98,3 +98,30 @@ TEST(Parser, SoftKeywordsStayUsableAsNames) {
                              "policy split { same resource type once per day }\n");
   EXPECT_TRUE(r.ok()) << r.render_text();
 }
+
+// Constants and functions used before their declaration are checked inside one another; a long
+// chain in reverse order used to overflow the checker's stack (E0111 instead, and in dependency
+// order the same chain is fine).
+TEST(Checker, ReverseDeclarationChainsAreBounded) {
+  std::string rev = "profile { age: Int }\n", fwd = rev, fns = rev;
+  for (int i = 0; i < 10000; ++i) rev += "const c" + std::to_string(i) + " = c" + std::to_string(i + 1) + "\n";
+  rev += "const c10000 = 1\nsegment s = age > c0\n";
+  auto r = crm::check_source("t.crm", rev);
+  ASSERT_EQ(codes(r), std::vector<std::string>{"E0111"});
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 1002u);  // c1000: the 1001st link, one past the limit
+  fwd += "const c10000 = 1\n";
+  for (int i = 9999; i >= 0; --i) fwd += "const c" + std::to_string(i) + " = c" + std::to_string(i + 1) + "\n";
+  EXPECT_TRUE(crm::check_source("t.crm", fwd + "segment s = age > c0\n").ok());
+  for (int i = 0; i < 8000; ++i)
+    fns += "fn f" + std::to_string(i) + "(x: Int): Int = f" + std::to_string(i + 1) + "(x)\n";
+  fns += "fn f8000(x: Int): Int = x\nsegment s = f0(age) > 3\n";
+  EXPECT_EQ(codes(crm::check_source("t.crm", fns)), std::vector<std::string>{"E0111"});
+  crm::CheckOptions o;
+  o.limits.max_decl_depth = 20;
+  std::string small = "profile { age: Int }\n";
+  for (int i = 0; i < 30; ++i) small += "const c" + std::to_string(i) + " = c" + std::to_string(i + 1) + "\n";
+  small += "const c30 = 1\nsegment s = age > c0\n";
+  EXPECT_EQ(codes(crm::check_source("t.crm", small, o)), std::vector<std::string>{"E0111"});
+  o.limits.max_decl_depth = 40;
+  EXPECT_TRUE(crm::check_source("t.crm", small, o).ok());
+}
