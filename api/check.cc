@@ -30,6 +30,8 @@ SourceLocation locate(const source::SourceManager& sm, source::Span s, bool end)
 
 }  // namespace
 
+static_assert(Limits::kMaxNestingCap == parse::ParseOptions::kMaxNesting);
+
 namespace detail {
 
 DriverOptions driver_options(const CheckOptions& o) {

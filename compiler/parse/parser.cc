@@ -943,7 +943,9 @@ class Builder {
 }  // namespace
 
 ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, diag::DiagnosticSink& sink,
-                          const ParseOptions& opts) {
+                          const ParseOptions& options) {
+  ParseOptions opts = options;
+  opts.max_nesting = std::min(opts.max_nesting, ParseOptions::kMaxNesting);
   std::string_view text = file.text();
   auto empty = [&] {
     auto* m = ctx.make<ast::Module>({file.id(), 0, 0});

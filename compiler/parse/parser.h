@@ -17,7 +17,10 @@ namespace crm::parse {
 
 struct ParseOptions {
   size_t max_file_bytes = 1 << 20;  // 1 MiB
-  uint32_t max_nesting = 128;       // expression nesting levels
+  uint32_t max_nesting = 128;       // expression nesting levels (at most kMaxNesting)
+  // Larger values count as this: the deepest nesting the generated parser and the recursive
+  // passes after it are tested to survive (tests/unit/parser_test.cc, NestingCapIsSafe).
+  static constexpr uint32_t kMaxNesting = 2000;
 };
 
 // Always returns a module (possibly partial). Syntax errors go to `sink`; the caller compares

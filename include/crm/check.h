@@ -23,7 +23,10 @@ struct Compilation;
 // Limits that keep hostile or accidental input from exhausting time, stack or memory.
 struct Limits {
   size_t max_file_bytes = 1 << 20;  // per source file
-  uint32_t max_nesting = 128;       // expression nesting levels
+  // Expression nesting levels. Values above kMaxNestingCap count as the cap: the deepest nesting
+  // every pass (the generated parser above all) is tested to survive on an 8 MiB stack.
+  uint32_t max_nesting = 128;
+  static constexpr uint32_t kMaxNestingCap = 2000;
   // Constants and functions used before their declaration are checked on demand, one inside the
   // other: a chain of them written in reverse order nests this deep (E0111). In dependency order
   // nothing nests. Values above kMaxDeclDepthCap count as the cap (the stack's safe depth).

@@ -125,3 +125,27 @@ TEST(Checker, ReverseDeclarationChainsAreBounded) {
   o.limits.max_decl_depth = 40;
   EXPECT_TRUE(crm::check_source("t.crm", small, o).ok());
 }
+
+// --max-nesting is capped at what every pass is tested to survive: larger values count as the
+// cap (8,000 parentheses under a requested 100,000 used to overflow the generated parser's
+// stack); at the cap, the deepest accepted shapes of each kind check and format.
+TEST(Parser, NestingCapIsSafe) {
+  crm::CheckOptions o;
+  o.limits.max_nesting = 100000;
+  const int cap = static_cast<int>(crm::Limits::kMaxNestingCap);
+  auto seg = [](const std::string& e) { return "profile { age: Int  opt: Int? }\nsegment s = " + e + "\n"; };
+  EXPECT_EQ(codes(crm::check_source("t.crm", seg(std::string(8000, '(') + "age > 3" + std::string(8000, ')')), o)),
+            std::vector<std::string>{"E0106"});
+  auto parens = seg(std::string(cap, '(') + "age > 3" + std::string(cap, ')'));
+  std::string ands = "age > 3", coalesce = "opt", nots = "age > 3";
+  for (int i = 1; i < 2 * cap - 10; ++i) {
+    ands += " and age > 3";
+    coalesce += " ?? opt";
+    nots = "not " + nots;
+  }
+  for (const auto& text : {parens, seg(ands), seg(coalesce + " ?? 1 > 3"), seg(nots)}) {
+    auto r = crm::check_source("t.crm", text, o);
+    EXPECT_TRUE(r.ok()) << r.render_text().substr(0, 300);
+    EXPECT_TRUE(crm::format_source("t.crm", text, o.limits).ok);
+  }
+}
