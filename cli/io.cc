@@ -48,16 +48,21 @@ bool check_readable(const std::string& path, std::string& err) {
   return true;
 }
 
-bool read_input(const std::string& path, std::string& out, std::string& err) {
+bool read_input(const std::string& path, std::string& out, std::string& err, size_t max_bytes) {
   InputFile in;
   if (!in.open(path, err)) return false;
-  std::ostringstream ss;
-  ss << in.stream().rdbuf();
+  out.clear();
+  const size_t cap = max_bytes == static_cast<size_t>(-1) ? max_bytes : max_bytes + 1;
+  char buf[1 << 16];
+  while (out.size() < cap) {
+    in.stream().read(buf, static_cast<std::streamsize>(std::min(sizeof buf, cap - out.size())));
+    out.append(buf, static_cast<size_t>(in.stream().gcount()));
+    if (!in.stream()) break;
+  }
   if (in.stream().bad()) {
     err = "cannot read `" + input_name(path) + "`: read error";
     return false;
   }
-  out = ss.str();
   return true;
 }
 

@@ -27,8 +27,11 @@ bool claim_stdin(const std::string& path, std::string& err);
 // Checks that `path` can be opened for reading and is not a directory ("cannot read `x`: ...").
 bool check_readable(const std::string& path, std::string& err);
 
-// Reads a whole input (`-` = standard input).
-bool read_input(const std::string& path, std::string& out, std::string& err);
+// Reads a whole input (`-` = standard input). With `max_bytes`, stops after max_bytes + 1 bytes:
+// enough for the source's size limit (E0105) to see that the input is too large, without
+// reading an endless stream (/dev/zero) into memory.
+bool read_input(const std::string& path, std::string& out, std::string& err,
+                size_t max_bytes = static_cast<size_t>(-1));
 
 // A line-oriented input (`-` = standard input).
 class InputFile {

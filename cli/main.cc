@@ -140,7 +140,7 @@ int cmd_check(int argc, char** argv) {
   std::string stdin_text;
   for (const auto& f : files) {
     std::string err;
-    if (f == "-" && !cli::read_input(f, stdin_text, err)) {
+    if (f == "-" && !cli::read_input(f, stdin_text, err, options.limits.max_file_bytes)) {
       std::cerr << "crm: " << err << "\n";
       return cli::kExitIo;
     }
@@ -204,7 +204,7 @@ int cmd_format(int argc, char** argv) {
   int status = 0;
   for (const auto& f : files) {
     std::string text, err;
-    if (!cli::read_input(f, text, err)) {
+    if (!cli::read_input(f, text, err, lim.max_file_bytes)) {
       std::cerr << "crm: " << err << "\n";
       status = cli::kExitIo;
       continue;
@@ -254,7 +254,7 @@ int cmd_parse(int argc, char** argv) {
   if (files.size() != 1) return cli::usage_error("parse", "parse needs exactly one file");
   if (int rc = check_inputs(files)) return rc;
   std::string text, err;
-  if (!cli::read_input(files[0], text, err)) {
+  if (!cli::read_input(files[0], text, err, lim.max_file_bytes)) {
     std::cerr << "crm: " << err << "\n";
     return cli::kExitIo;
   }

@@ -82,6 +82,15 @@ if(NOT last_err MATCHES "max-file-size")
   message(FATAL_ERROR "crm run --max-file-size 100 did not refuse the program by its size:\n${last_err}")
 endif()
 expect_run(0 compile --max-file-size=10000000 --max-nesting 64 ${ROOT}/examples/double11.crm -o ${limit_crmc})
+# An endless input is read only to one byte past --max-file-size, then refused with E0105 and
+# its name (it used to be read whole: `crm parse /dev/zero` grew to 1.5 GB).
+foreach(args "parse;/dev/zero" "format;/dev/zero" "check;-")
+  execute_process(COMMAND ${CRM} ${args} INPUT_FILE /dev/zero TIMEOUT 60
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "E0105" OR NOT err MATCHES "(/dev/zero|<stdin>)")
+    message(FATAL_ERROR "crm ${args} on /dev/zero: exit ${rc}, expected 1 with E0105 and the input's name\n${err}")
+  endif()
+endforeach()
 # A compiled program where a source is expected is named as such (not "invalid UTF-8").
 expect_run(1 check ${limit_crmc})
 if(NOT last_err MATCHES "E0110" OR NOT last_err MATCHES "compiled program")
