@@ -31,6 +31,7 @@ SourceLocation locate(const source::SourceManager& sm, source::Span s, bool end)
 }  // namespace
 
 static_assert(Limits::kMaxNestingCap == parse::ParseOptions::kMaxNesting);
+static_assert(Limits::kMaxCodeDepthCap == codegen::Options::kMaxDepth);
 
 namespace detail {
 
@@ -40,6 +41,7 @@ DriverOptions driver_options(const CheckOptions& o) {
   d.load.parse.max_file_bytes = o.limits.max_file_bytes;
   d.load.parse.max_nesting = o.limits.max_nesting;
   d.max_decl_depth = std::min(o.limits.max_decl_depth, Limits::kMaxDeclDepthCap);
+  d.codegen.max_depth = std::min(o.limits.max_code_depth, Limits::kMaxCodeDepthCap);
   d.load.max_modules = o.limits.max_modules;
   d.max_errors = o.limits.max_errors;
   d.max_conflict_warnings = o.limits.max_conflict_warnings;
@@ -101,7 +103,10 @@ std::string CheckResult::render_json() const {
 
 static CheckResult guarded(const std::vector<Input>& inputs, const CheckOptions& options) {
   try {
-    return make_result(compile(inputs, detail::driver_options(options)), "");
+    // Generated too (and dropped): a program the code generator refuses is an error here (E0112).
+    DriverOptions d = detail::driver_options(options);
+    d.generate = true;
+    return make_result(compile(inputs, d), "");
   } catch (const std::exception& e) {
     return make_result(nullptr, e.what());
   } catch (...) {

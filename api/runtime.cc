@@ -172,12 +172,13 @@ CompileOutput compile_inputs(const std::vector<Input>& inputs, const CheckOption
     d.conflicts = false;
     d.generate = true;
     std::shared_ptr<Compilation> c = compile(inputs, d);
+    // A program beyond the code generator's limits: an E0112 diagnostic, and Input here as well.
+    if (!c->codegen_error.empty()) {
+      out.error = {ErrorKind::Input, "cannot compile: " + c->codegen_error};
+      out.diagnostics = make_result(std::move(c), "");
+      return out;
+    }
     if (!c->sink.has_errors()) {
-      if (!c->codegen_error.empty()) {
-        out.error = {ErrorKind::Input, "cannot compile: " + c->codegen_error};
-        out.diagnostics = make_result(std::move(c), "");
-        return out;
-      }
       if (!c->verify_error.empty()) {
         out.error = {ErrorKind::Internal, "generated code fails verification: " + c->verify_error};
         out.diagnostics = make_result(std::move(c), "");

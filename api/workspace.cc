@@ -930,6 +930,8 @@ struct Workspace::Impl {
       d.load.parse.max_file_bytes = options.limits.max_file_bytes;
       d.load.parse.max_nesting = options.limits.max_nesting;
       d.max_decl_depth = std::min(options.limits.max_decl_depth, Limits::kMaxDeclDepthCap);
+      d.codegen.max_depth = std::min(options.limits.max_code_depth, Limits::kMaxCodeDepthCap);
+      d.generate = true;  // E0112 shows in the editor as in `crm check`
       d.load.max_modules = options.limits.max_modules;
       d.max_errors = options.limits.max_errors;
       d.conflicts = options.conflicts;

@@ -40,9 +40,19 @@ std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const Dri
   }
   c->sink.sort();
   if (options.generate && c->checked && !c->sink.has_errors()) {
-    c->code = codegen::generate(c->program);
-    if (!c->code.error.empty()) c->codegen_error = c->code.error;
-    else if (!bytecode::verify(c->code.program, c->verify_error) && c->verify_error.empty())
+    c->code = codegen::generate(c->program, options.codegen);
+    if (!c->code.error.empty()) {
+      c->codegen_error = c->code.error;
+      std::string unit = c->code.error_unit.empty() ? "" : " (compiling `" + c->code.error_unit + "`)";
+      auto& d = c->sink.report(diag::Code::E0112, c->code.error_span, c->code.error + unit);
+      d.help = "every use of a segment, constant or function is compiled in place: shorten the chain of them, or "
+               "split the expression; --max-code-depth sets the depth limit (at most 2000)";
+      const auto& in = c->code.error_inner_span;
+      if (in.valid() && (in.file != c->code.error_span.file || in.begin != c->code.error_span.begin ||
+                         in.end != c->code.error_span.end))
+        d.secondary.push_back({c->code.error_inner_span, "the code generator was here, inlined into it, when it stopped"});
+      c->sink.sort();
+    } else if (!bytecode::verify(c->code.program, c->verify_error) && c->verify_error.empty())
       c->verify_error = "the generated program does not verify";
     c->generated = c->codegen_error.empty() && c->verify_error.empty();
   }

@@ -42,8 +42,11 @@ struct DriverOptions {
   // a line is half typed). Off for the CLI: there the syntax errors alone are reported, since
   // errors in a tree with holes can be follow-on ones. The checker tolerates any partial tree.
   bool check_after_syntax_errors = false;
-  // Generate bytecode and verify it when the check found no errors (Compilation::code).
+  // Generate bytecode and verify it when the check found no errors (Compilation::code). A program
+  // the code generator refuses is reported as E0112, so `crm check` (which generates too) accepts
+  // exactly what `crm compile` compiles.
   bool generate = false;
+  codegen::Options codegen;
 };
 
 struct Compilation {

@@ -128,6 +128,7 @@ crm::CheckOptions options_for(const fs::path& p) {
     else if (key == "max_nesting") o.limits.max_nesting = static_cast<uint32_t>(value);
     else if (key == "max_errors") o.limits.max_errors = value;
     else if (key == "max_decl_depth") o.limits.max_decl_depth = static_cast<uint32_t>(value);
+    else if (key == "max_code_depth") o.limits.max_code_depth = static_cast<uint32_t>(value);
     else if (key == "max_conflict_warnings") o.limits.max_conflict_warnings = value;
     else ADD_FAILURE() << p << ": unknown check option " << key;
   }

@@ -108,7 +108,7 @@ class UnitGen {
 
  private:
   uint16_t reg() {
-    if (next_ == UINT16_MAX) throw Unsupported("expression needs more than 65535 registers");
+    if (next_ == UINT16_MAX) throw Unsupported("the unit needs more than 65535 registers (values computed at once)");
     return next_++;
   }
   size_t emit(Instr in) {
@@ -148,7 +148,8 @@ class UnitGen {
 
 class Codegen {
  public:
-  explicit Codegen(const sema::Program& p) : p_(p) {}
+  Codegen(const sema::Program& p, const Options& o)
+      : p_(p), max_depth_(static_cast<int>(std::min(o.max_depth, Options::kMaxDepth))) {}
 
   Output run(const std::vector<const Expr*>* probes = nullptr, std::vector<int32_t>* probe_units = nullptr) {
     Output out;
@@ -182,11 +183,16 @@ class Codegen {
             uint16_t r = u.expr(e, env);
             unit = static_cast<int32_t>(add_unit(u.finish(r, kind_of(p_.type_of(e)), e)));
           } catch (const Unsupported&) {
+            failed_at_ = failed_root_ = nullptr;
+            failed_unit_.clear();
           }
           probe_units->push_back(unit);
         }
     } catch (const Unsupported& e) {
       out.error = e.what();
+      if (failed_root_) out.error_span = failed_root_->span;
+      if (failed_at_) out.error_inner_span = failed_at_->span;
+      out.error_unit = failed_unit_;
     }
     out.program = std::move(prog_);
     out.aggregates = std::move(agg_index_);
@@ -234,11 +240,24 @@ class Codegen {
   }
 
   uint32_t predicate_unit(const std::string& name, const Expr* e, bool batch = false) {
-    UnitGen u(*this, batch ? name + " (batch)" : name, batch);
-    Env env;
-    uint16_t r = u.expr(e, env);
-    return add_unit(u.finish(r, kind_of(p_.type_of(e)), e));
+    try {
+      UnitGen u(*this, batch ? name + " (batch)" : name, batch);
+      Env env;
+      uint16_t r = u.expr(e, env);
+      return add_unit(u.finish(r, kind_of(p_.type_of(e)), e));
+    } catch (const Unsupported&) {
+      if (failed_unit_.empty()) failed_unit_ = name, failed_root_ = e;  // the innermost unit (a filter inside a strategy's)
+      if (!failed_at_) failed_at_ = e;
+      throw;
+    }
   }
+
+  // The failure's place: the innermost expression UnitGen::expr was compiling when it threw (set
+  // while the stack unwinds), and the unit. Probes (crm explain) reset them: theirs are not errors.
+  const Expr* failed_at_ = nullptr;
+  const Expr* failed_root_ = nullptr;
+  std::string failed_unit_;
+  const int max_depth_;
 
  private:
   bytecode::Field field(const sema::FieldInfo& f) {
@@ -795,8 +814,23 @@ std::optional<Value> UnitGen::static_value(const Expr* e, const Env& env) {
 
 uint16_t UnitGen::expr(const Expr* e, const Env& env) {
   if (!e) throw Unsupported("missing expression");
-  if (++depth_ > 2000) throw Unsupported("expression too deep after inlining");
-  struct Depth { int& d; ~Depth() { --d; } } guard{depth_};
+  if (++depth_ > g_.max_depth_) {
+    --depth_;
+    if (!g_.failed_at_) g_.failed_at_ = e;
+    throw Unsupported(fmt::format("expression nests deeper than {} levels once its constants, functions and segments "
+                                  "are inlined",
+                                  g_.max_depth_));
+  }
+  // On the way out of a throw, the innermost expression still being compiled is the failure's place.
+  struct Depth {
+    int& d;
+    const Expr* e;
+    const Expr*& failed_at;
+    ~Depth() {
+      --d;
+      if (!failed_at && std::uncaught_exceptions() > 0) failed_at = e;
+    }
+  } guard{depth_, e, g_.failed_at_};
   const sema::Type& t = type(e);
   // Folded constants (scalars) load directly.
   if (auto* v = g_.p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List)
@@ -1261,11 +1295,11 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
 
 }  // namespace
 
-Output generate(const sema::Program& program) { return Codegen(program).run(); }
+Output generate(const sema::Program& program, const Options& options) { return Codegen(program, options).run(); }
 
 Output generate(const sema::Program& program, const std::vector<const Expr*>& probes, std::vector<int32_t>& probe_units) {
   probe_units.clear();
-  return Codegen(program).run(&probes, &probe_units);
+  return Codegen(program, Options{}).run(&probes, &probe_units);
 }
 
 }  // namespace crm::codegen

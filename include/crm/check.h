@@ -32,6 +32,11 @@ struct Limits {
   // nothing nests. Values above kMaxDeclDepthCap count as the cap (the stack's safe depth).
   uint32_t max_decl_depth = 1000;
   static constexpr uint32_t kMaxDeclDepthCap = 2000;
+  // Expression depth once a unit's constants, functions and segments are inlined, which the code
+  // generator recurses through (E0112 beyond it, from check and compile alike). Values above
+  // kMaxCodeDepthCap count as the cap (the stack's safe depth).
+  uint32_t max_code_depth = 2000;
+  static constexpr uint32_t kMaxCodeDepthCap = 2000;
   size_t max_errors = 100;          // further errors are counted but not kept
   size_t max_modules = 1000;        // modules in one program, imports included
   // Strategy conflict warnings (W0105) reported at most (values below 1 count as 1); the next

@@ -194,8 +194,8 @@ struct CompileOutput {
   CompiledProgram program;  // valid() when diagnostics.ok() and error.ok()
   CheckResult diagnostics;  // the checker's errors and warnings
   // A program that checks but cannot be compiled: Input for a program beyond the code
-  // generator's limits ("cannot compile: expression needs more than 65535 registers"),
-  // Internal when the generated code fails verification (a bug).
+  // generator's limits ("cannot compile: the unit needs more than 65535 registers ...", also an
+  // E0112 diagnostic with its place), Internal when the generated code fails verification (a bug).
   Error error;
 };
 

@@ -1,7 +1,9 @@
 // parser_test.cc - syntax errors, recovery and input limits.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <crm/check.h>
+#include <crm/runtime.h>
 
 namespace {
 
@@ -144,8 +146,58 @@ TEST(Parser, NestingCapIsSafe) {
     nots = "not " + nots;
   }
   for (const auto& text : {parens, seg(ands), seg(coalesce + " ?? 1 > 3"), seg(nots)}) {
+    // Every pass survives the cap; what is deeper than the code generator's limit once compiled
+    // (2000 levels too) is refused with E0112, as `crm compile` refuses it.
     auto r = crm::check_source("t.crm", text, o);
-    EXPECT_TRUE(r.ok()) << r.render_text().substr(0, 300);
+    for (const auto& c : codes(r)) EXPECT_EQ(c, "E0112") << r.render_text().substr(0, 300);
     EXPECT_TRUE(crm::format_source("t.crm", text, o.limits).ok);
   }
+  EXPECT_TRUE(crm::check_source("t.crm", parens, o).ok());
+}
+
+// `crm check` accepts exactly what `crm compile` compiles: the code generator's limits are E0112
+// at the unit's expression, from both (before, check passed and compile said "cannot compile:
+// expression too deep after inlining" with no code or place).
+TEST(Codegen, CheckRefusesWhatCompileCannotCompile) {
+  auto expect_e0112 = [](const std::string& text, const crm::CheckOptions& o, const std::string& words,
+                         uint32_t line) {
+    auto r = crm::check_source("t.crm", text, o);
+    ASSERT_EQ(codes(r), std::vector<std::string>{"E0112"}) << r.render_text().substr(0, 600);
+    EXPECT_NE(r.diagnostics()[0].message.find(words), std::string::npos) << r.diagnostics()[0].message;
+    if (line) EXPECT_EQ(r.diagnostics()[0].begin.line, line);
+    auto c = crm::compile_sources({{"t.crm", text}}, o);
+    EXPECT_FALSE(c.program.valid());
+    EXPECT_EQ(codes(c.diagnostics), std::vector<std::string>{"E0112"});
+    EXPECT_EQ(c.error.kind, crm::ErrorKind::Input);
+  };
+  // Segments refining one another, in dependency order (no nesting for the checker): each is
+  // compiled with the whole chain inlined, nested one level or more per link.
+  std::string chain = "profile { orders: Int }\nsegment s0 = orders >= 0\n";
+  for (int i = 1; i <= 1100; ++i) chain += fmt::format("segment s{} = s{} and orders >= {}\n", i, i - 1, i);
+  crm::CheckOptions o;
+  expect_e0112(chain, o, "nests deeper than 2000 levels", 0);
+  // The failing unit is the first segment past the limit; its line is the one reported.
+  auto r = crm::check_source("t.crm", chain, o);
+  uint32_t line = r.diagnostics()[0].begin.line;
+  EXPECT_GT(line, 2u);
+  EXPECT_LT(line, 1103u);
+  EXPECT_NE(r.diagnostics()[0].message.find(fmt::format("`segment s{}`", line - 2)), std::string::npos)
+      << r.diagnostics()[0].message;
+  // A lower limit is an option; under it the same kind of program compiles.
+  std::string short_chain = "profile { orders: Int }\nsegment s0 = orders >= 0\n";
+  for (int i = 1; i <= 8; ++i) short_chain += fmt::format("segment s{} = s{} and orders >= {}\n", i, i - 1, i);
+  EXPECT_TRUE(crm::check_source("t.crm", short_chain, o).ok());
+  EXPECT_TRUE(crm::compile_sources({{"t.crm", short_chain}}, o).program.valid());
+  crm::CheckOptions low;
+  low.limits.max_code_depth = 12;
+  expect_e0112(short_chain, low, "nests deeper than 12 levels", 0);
+  // Wide rather than deep: 80 x 80 x 12 comparisons in one unit need more than 65535 registers.
+  std::string wide = "profile { orders: Int }\nsegment a = orders > 0";
+  for (int i = 1; i < 80; ++i) wide += fmt::format(" or orders > {}", i);
+  wide += "\nsegment b = a";
+  for (int i = 1; i < 80; ++i) wide += " and a";
+  wide += "\nsegment c = b";
+  for (int i = 1; i < 12; ++i) wide += " or b";
+  wide += "\n";
+  expect_e0112(wide, o, "65535 registers", 4);
 }
