@@ -88,6 +88,28 @@ int64_t utf8_length(std::string_view s) {
   return n;
 }
 
+int64_t display_width(std::string_view s) {
+  int64_t n = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      n += c >= 0x20 && c != 0x7F ? 1 : c == '\t' ? 1 : 0;
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    utf8proc_ssize_t k = utf8proc_iterate(bytes(s.substr(i)), static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (k <= 0) {
+      ++n, ++i;
+      continue;
+    }
+    n += utf8proc_charwidth(cp);
+    i += static_cast<size_t>(k);
+  }
+  return n;
+}
+
 std::string unicode_library_version() {
   return std::string("utf8proc ") + utf8proc_version() + ", Unicode " + utf8proc_unicode_version();
 }

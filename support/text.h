@@ -29,6 +29,10 @@ std::string utf8_lower(std::string_view s);
 std::string utf8_upper(std::string_view s);
 // Number of code points (invalid bytes count one each).
 int64_t utf8_length(std::string_view s);
+// Columns `s` takes in a terminal (utf8proc_charwidth, after Unicode's East Asian Width: 2 for a
+// wide character such as 中 or an emoji, 0 for a combining mark or a control character, 1 for
+// the rest and for each invalid byte). A tab counts 1: callers that align under text copy tabs.
+int64_t display_width(std::string_view s);
 
 // "utf8proc 2.8.0, Unicode 15.0.0": the library and data behind the functions above.
 std::string unicode_library_version();

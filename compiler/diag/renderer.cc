@@ -2,6 +2,7 @@
 #include "compiler/diag/renderer.h"
 
 #include "support/json_text.h"
+#include "support/text.h"
 
 #include <fmt/format.h>
 
@@ -22,7 +23,9 @@ const char* color_of(Severity s) {
   return "";
 }
 
-// Columns for the caret line: tabs are kept so the carets line up under the text.
+// Columns for the caret line: tabs are kept so the carets line up under the text, and the
+// spaces and carets follow each character's width in a terminal (a Chinese character takes two
+// columns, a combining mark none), so they stand under the span whatever the script.
 void snippet(std::string& out, const source::SourceFile& f, source::Span span, const std::string& label,
              const RenderOptions& o) {
   auto lc = f.line_col(span.begin);
@@ -34,18 +37,44 @@ void snippet(std::string& out, const source::SourceFile& f, source::Span span, c
   for (char c : line) shown += (static_cast<unsigned char>(c) < 0x20 && c != '\t') ? ' ' : c;
   out += fmt::format(" {} | {}\n", num, shown);
   auto end_lc = f.line_col(std::max(span.end, span.begin));
-  uint32_t first = lc.column;
-  uint32_t last = end_lc.line == lc.line ? std::max(end_lc.column, first + 1)
-                                          : static_cast<uint32_t>(line.size()) + 2;
+  // The byte after the code point starting at byte j.
+  auto next = [&](size_t j) {
+    for (++j; j < line.size() && (static_cast<unsigned char>(line[j]) & 0xC0) == 0x80;) ++j;
+    return j;
+  };
+  // A tab is copied, a control character shown as a space: one column each.
+  auto columns = [&](size_t j, size_t k) {
+    return static_cast<unsigned char>(line[j]) < 0x20 ? 1 : support::display_width(line.substr(j, k - j));
+  };
   std::string marks;
   uint32_t col = 1;
-  for (size_t i = 0; i < line.size() && col < first; ++i) {
-    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;
-    marks += line[i] == '\t' ? '\t' : ' ';
-    ++col;
+  size_t i = 0;
+  for (; col < lc.column && i < line.size(); ++col) {
+    size_t j = next(i);
+    if (line[i] == '\t') marks += '\t';
+    else marks.append(static_cast<size_t>(columns(i, j)), ' ');
+    i = j;
   }
-  while (col < first) { marks += ' '; ++col; }
-  marks += std::string(std::max<uint32_t>(1, last - first), '^');
+  for (; col < lc.column; ++col) marks += ' ';  // past the line's text (the end of the file)
+  int64_t width = 0;
+  if (end_lc.line == lc.line) {
+    uint32_t c = col;
+    for (size_t k = i; c < end_lc.column && k < line.size(); ++c) {
+      size_t j = next(k);
+      width += columns(k, j);
+      k = j;
+    }
+    if (c < end_lc.column) width += end_lc.column - c;
+  } else {
+    // On to the next line: the rest of this one and one caret for the line break.
+    for (size_t k = i; k < line.size();) {
+      size_t j = next(k);
+      width += columns(k, j);
+      k = j;
+    }
+    width += 1;
+  }
+  marks += std::string(static_cast<size_t>(std::max<int64_t>(1, width)), '^');
   if (o.color) marks = "\x1b[1;31m" + marks + "\x1b[0m";
   out += fmt::format(" {} | {}{}{}\n", pad, marks, label.empty() ? "" : " ", label);
 }

@@ -35,3 +35,29 @@ TEST(CheckApi, DataDirectoryIsAnError) {
   EXPECT_TRUE(reported) << r.render_text();
   EXPECT_FALSE(r.ok());
 }
+
+// The carets stand under the span in a terminal whatever the script before it: a Chinese
+// character takes two columns, a combining mark none, a tab is copied (before, each code point
+// counted one column, so the carets after Chinese text pointed half a word to the left).
+TEST(CheckApi, CaretsFollowTheTerminalWidthOfTheTextBeforeThem) {
+  auto caret_line = [](const std::string& text) {
+    crm::CheckResult r = crm::check_source("t.crm", text);
+    EXPECT_FALSE(r.ok());
+    std::string out = r.render_text(false);
+    // The snippet's second line: " <pad> | <marks>".
+    size_t at = out.find("\n", out.find("\n") + 1);
+    std::string marks = out.substr(at + 1, out.find("\n", at + 1) - at - 1);
+    return marks.substr(marks.find('|') + 2);
+  };
+  const std::string profile = "profile { name: String  age: Int }\n";
+  // 双十一 is three wide characters (six columns); `agee` is the unknown name.
+  EXPECT_EQ(caret_line(profile + "segment s = name == \"双十一\" and agee > 3\n"),
+            std::string(33, ' ') + "^^^^");
+  // é written as e + U+0301 (a combining acute accent: no column of its own).
+  EXPECT_EQ(caret_line(profile + "segment s = name == \"cafe\xCC\x81\" and agee > 3\n"),
+            std::string(31, ' ') + "^^^^");
+  // A span over wide characters gets two carets for each (`age == "双十一"`: 9 + 6 columns).
+  EXPECT_EQ(caret_line(profile + "segment s = age == \"双十一\"\n"), std::string(12, ' ') + std::string(15, '^'));
+  // Tabs are copied so that the carets line up under a tab-indented line.
+  EXPECT_EQ(caret_line(profile + "segment s =\t\"双\" == agee\n"), std::string(11, ' ') + "\t" + std::string(8, ' ') + "^^^^");
+}
