@@ -30,6 +30,27 @@ bool claim_stdin(const std::string& path, std::string& err) {
   return true;
 }
 
+bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err) {
+  const auto& [out_option, out_path] = output;
+  struct stat out;
+  if (out_path.empty() || out_path == "-" || ::stat(out_path.c_str(), &out) != 0 || !S_ISREG(out.st_mode)) return true;
+  for (const auto& [option, spec] : inputs) {
+    std::string path = spec;
+    if (option == "--state") {
+      if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
+      path = spec.substr(7);
+    }
+    struct stat in;
+    if (path.empty() || path == "-" || ::stat(path.c_str(), &in) != 0) continue;
+    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino) continue;
+    std::string what = option == "program" ? "the program file" : option == "--state" ? "the ledger of --state" : option;
+    err = out_option + " `" + out_path + "` is the same file as " + what + " `" + path +
+          "`: writing it would destroy that input (choose another output file)";
+    return false;
+  }
+  return true;
+}
+
 bool check_readable(const std::string& path, std::string& err) {
   if (path == "-") return true;
   struct stat st;

@@ -13,6 +13,8 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace crm::cli {
 
@@ -23,6 +25,16 @@ std::string output_name(const std::string& path);
 // Claims standard input for `path` when it is `-`; false (with a message in `err`) when another
 // argument of the same command already claimed it.
 bool claim_stdin(const std::string& path, std::string& err);
+
+// An output must not be one of the command's inputs: `crm run p.crm --events ev.jsonl -o ev.jsonl`
+// would truncate the events before reading them (and `--state sqlite:L.db -o L.db` the ledger).
+// `output` is (option, path) as the user wrote it; `inputs` are (option, path) pairs (the program's
+// files as option "program", `--state sqlite:PATH` as "--state"; memory, `-` and empty are skipped).
+// The files are compared by device and inode, so a symlink or a hard link to an input counts as
+// that input; an output that does not exist yet, or is not a regular file (/dev/null, a pipe), is
+// never an input's data. False with a message (a usage error: exit 2) when they are the same file.
+using NamedPath = std::pair<std::string, std::string>;
+bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err);
 
 // Checks that `path` can be opened for reading and is not a directory ("cannot read `x`: ...").
 bool check_readable(const std::string& path, std::string& err);

@@ -175,6 +175,11 @@ int cmd_report(int argc, char** argv) {
       return kExitIo;
     }
   }
+  {
+    std::vector<NamedPath> inputs{{"--events", events}, {"--state", state}};
+    for (const auto& f : files) inputs.emplace_back("program", f);
+    if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("report", err);
+  }
   CompiledProgram program;
   if (!files.empty()) {
     if (int rc = load_program(files, includes, c.color(), program)) return rc;
@@ -260,6 +265,11 @@ int cmd_forecast(int argc, char** argv) {
       return kExitIo;
     }
   }
+  {
+    std::vector<NamedPath> inputs{{"--events", events}, {"--profiles", profiles}};
+    for (const auto& f : files) inputs.emplace_back("program", f);
+    if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("forecast", err);
+  }
   CompiledProgram program;
   if (int rc = load_program(files, includes, c.color(), program)) return rc;
   o.program = &program;
@@ -305,6 +315,16 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
+  }
+  {
+    // Both outputs against the input, the ledger, the program and each other.
+    std::vector<NamedPath> inputs{{"the input", files[0]}, {"--state", state}};
+    for (const auto& f : program_files) inputs.emplace_back("--program", f);
+    if (!check_output_not_input({"--events-out", events_out}, inputs, err)) return usage_error("import", err);
+    if (!profiles_out.empty() && profiles_out == events_out && profiles_out != "-")
+      return usage_error("import", "--profiles-out `" + profiles_out + "` is also --events-out: give two files");
+    inputs.emplace_back("--events-out", events_out);
+    if (!check_output_not_input({"--profiles-out", profiles_out}, inputs, err)) return usage_error("import", err);
   }
   CompiledProgram program;
   if (!program_files.empty()) {

@@ -108,6 +108,18 @@ int check_inputs(const Options& o) {
   return check_inputs(o, paths);
 }
 
+// The command's inputs (program files, --events, --profiles, --state's ledger) that `--out` must
+// not name (cli/io.h); 0 or kExitUsage after saying why.
+int check_output(const Options& o, const std::string& command, const std::string& output, const std::string& option) {
+  std::vector<NamedPath> inputs;
+  for (const auto& f : o.files) inputs.emplace_back("program", f);
+  inputs.emplace_back("--events", o.events);
+  inputs.emplace_back("--profiles", o.profiles);
+  inputs.emplace_back("--state", o.state);
+  std::string err;
+  return check_output_not_input({option, output}, inputs, err) ? 0 : usage(command, err);
+}
+
 bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(path.size() - 5) == ".crmc"; }
 
 // Compiles the sources (or loads one .crmc); returns 0 or the exit code after saying why.
@@ -323,6 +335,7 @@ int cmd_compile(int argc, char** argv) {
   if (o.out == "-" && (o.disasm || o.emit_llvm))
     return usage("compile", "--disasm or --emit-llvm and -o - would both write to standard output");
   if (int rc = check_inputs(o)) return rc;
+  if (int rc = check_output(o, "compile", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
@@ -411,6 +424,7 @@ int cmd_run(int argc, char** argv) {
     sigaction(SIGHUP, &sa, nullptr);
   }
   if (int rc = check_inputs(o)) return rc;
+  if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
   crm::Run run(l.program);
@@ -810,6 +824,7 @@ int cmd_import(int argc, char** argv) {
   if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
   const std::string& input = o.files[1];
   if (int rc = check_inputs(o, {input})) return rc;
+  if (!check_output_not_input({"--out", o.out}, {{"the input", input}}, err)) return usage("import", err);
   // gzopen reads gzip and plain files alike.
   gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
   if (!gz) {

@@ -150,6 +150,44 @@ if(EXISTS /dev/full)
   endif()
 endif()
 
+# ---- an output that is one of the command's inputs is refused (exit 2), the input untouched ---
+# (same device and inode: the same path, a symlink or a hard link; an output not yet there is fine)
+configure_file(${E} ${W}/ev.jsonl COPYONLY)
+configure_file(${P} ${W}/prog.crm COPYONLY)
+file(CREATE_LINK ${W}/ev.jsonl ${W}/ev.symlink SYMBOLIC)
+file(CREATE_LINK ${W}/ev.jsonl ${W}/ev.hardlink)
+file(SHA256 ${W}/ev.jsonl ev_hash)
+file(SHA256 ${W}/prog.crm prog_hash)
+file(SHA256 ${W}/cdnow.csv cdnow_hash)
+file(SHA256 ${W}/profiles.jsonl profiles_hash)
+crm_run(0 run ${W}/prog.crm --events ${W}/ev.jsonl --state sqlite:${W}/clobber.db -q -o ${W}/first.jsonl)
+file(SHA256 ${W}/clobber.db ledger_hash)
+foreach(args
+    "run;${P};--events;${W}/ev.jsonl;-o;${W}/ev.jsonl" "run;${P};--events;${W}/ev.jsonl;--out=${W}/ev.symlink"
+    "run;${P};--events;${W}/ev.symlink;-o;${W}/ev.hardlink" "run;${W}/prog.crm;--events;${E};-o;${W}/prog.crm"
+    "run;${P};--events;${E};--profiles;${W}/profiles.jsonl;-o;${W}/profiles.jsonl"
+    "run;${P};--events;${E};--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db"
+    "compile;${W}/prog.crm;-o;${W}/prog.crm" "import;cdnow;${W}/cdnow.csv;-o;${W}/cdnow.csv"
+    "report;--state;sqlite:${W}/clobber.db;--events;${W}/ev.jsonl;-o;${W}/ev.jsonl"
+    "report;--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db"
+    "forecast;${P};--events;${W}/ev.jsonl;--shift;1d;-o;${W}/ev.hardlink"
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/h.db;--events-out;${W}/cdnow.csv"
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/clobber.db;--events-out;${W}/clobber.db")
+  crm_run(2 ${args})
+  expect_match("crm ${args}" "${err}" "is the same file as .*: writing it would destroy that input")
+endforeach()
+file(SHA256 ${W}/ev.jsonl h)
+expect_same("the events after outputs refused" "${ev_hash}" "${h}")
+file(SHA256 ${W}/prog.crm h)
+expect_same("the program after outputs refused" "${prog_hash}" "${h}")
+file(SHA256 ${W}/cdnow.csv h)
+expect_same("the dataset after outputs refused" "${cdnow_hash}" "${h}")
+file(SHA256 ${W}/profiles.jsonl h)
+expect_same("the profiles after outputs refused" "${profiles_hash}" "${h}")
+file(SHA256 ${W}/clobber.db h)
+expect_same("the ledger after outputs refused" "${ledger_hash}" "${h}")
+crm_run(0 run ${P} --events ${E} -o /dev/null -q --profiles /dev/null)  # a device is never an input's data
+
 # ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
 file(WRITE ${W}/victim "precious\n")
 file(CREATE_LINK ${W}/victim ${W}/out.crmc.tmp SYMBOLIC)
