@@ -80,28 +80,73 @@ bool read_input(const std::string& path, std::string& out, std::string& err, siz
     out.append(buf, static_cast<size_t>(in.stream().gcount()));
     if (!in.stream()) break;
   }
-  if (in.stream().bad()) {
-    err = "cannot read `" + input_name(path) + "`: read error";
+  if (in.failed()) {
+    err = in.error();
     return false;
   }
   return true;
 }
 
+// A stream buffer reading a file descriptor that keeps the first read error. It throws on the
+// error rather than returning eof: istream operations catch that and set badbit, which is how a
+// reader (support::LineReader, the CSV reader, getline loops) tells a failure from the end.
+class FdInBuf : public std::streambuf {
+ public:
+  explicit FdInBuf(int fd) : fd_(fd), buf_(1 << 16) { setg(buf_.data(), buf_.data(), buf_.data()); }
+  int error() const { return error_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (error_) throw std::ios_base::failure(std::strerror(error_));
+    while (true) {
+      ssize_t n = ::read(fd_, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error_ = errno;
+        throw std::ios_base::failure(std::strerror(error_));
+      }
+      if (n == 0) return traits_type::eof();
+      setg(buf_.data(), buf_.data(), buf_.data() + n);
+      return traits_type::to_int_type(*gptr());
+    }
+  }
+
+ private:
+  int fd_;
+  std::vector<char> buf_;
+  int error_ = 0;
+};
+
+InputFile::InputFile() = default;
+InputFile::~InputFile() {
+  if (fd_ > STDERR_FILENO) ::close(fd_);
+}
+
 bool InputFile::open(const std::string& path, std::string& err) {
+  name_ = input_name(path);
   if (path == "-") {
-    in_ = &std::cin;
-    return true;
+    fd_ = STDIN_FILENO;
+  } else {
+    if (!check_readable(path, err)) return false;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<size_t>(st.st_size);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      err = "cannot read `" + path + "`: " + std::strerror(errno);
+      return false;
+    }
   }
-  if (!check_readable(path, err)) return false;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<size_t>(st.st_size);
-  file_.open(path, std::ios::binary);
-  if (!file_) {
-    err = "cannot read `" + path + "`: " + std::strerror(errno);
-    return false;
-  }
-  in_ = &file_;
+  buf_ = std::make_unique<FdInBuf>(fd_);
+  in_ = std::make_unique<std::istream>(buf_.get());
   return true;
+}
+
+bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad()); }
+
+std::string InputFile::error() const {
+  int e = buf_ ? buf_->error() : 0;
+  return "cannot read `" + name_ + "`: " + (e ? std::strerror(e) : "read error");
 }
 
 // A stream buffer over a file descriptor that keeps the first write error and counts the lines

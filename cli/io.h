@@ -9,8 +9,7 @@
 #pragma once
 
 #include <cstddef>
-#include <fstream>
-#include <iosfwd>
+#include <istream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -45,21 +44,32 @@ bool check_readable(const std::string& path, std::string& err);
 bool read_input(const std::string& path, std::string& out, std::string& err,
                 size_t max_bytes = static_cast<size_t>(-1));
 
-// A line-oriented input (`-` = standard input).
+class FdBuf;
+class FdInBuf;
+
+// A line-oriented input (`-` = standard input). A read that fails (EIO, /proc/self/mem, a
+// directory on standard input) is not the end of the input: the stream's badbit is set (its
+// buffer throws, which every istream operation turns into badbit), so readers stop, and
+// failed() / error() say what happened for the caller to report (exit 3).
 class InputFile {
  public:
+  InputFile();
+  ~InputFile();
   bool open(const std::string& path, std::string& err);
   std::istream& stream() { return *in_; }
   // Size in bytes for a regular file, 0 otherwise (for progress bars).
   size_t size() const { return size_; }
+  // Whether a read failed; error() is then "cannot read `NAME`: reason".
+  bool failed() const;
+  std::string error() const;
 
  private:
-  std::ifstream file_;
-  std::istream* in_ = nullptr;
+  std::string name_;
+  int fd_ = -1;
+  std::unique_ptr<FdInBuf> buf_;
+  std::unique_ptr<std::istream> in_;
   size_t size_ = 0;
 };
-
-class FdBuf;
 
 // An output: standard output (`-` or empty), a file, or a file replaced atomically.
 class OutputFile {

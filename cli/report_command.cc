@@ -196,6 +196,10 @@ int cmd_report(int argc, char** argv) {
   }
   o.state = state;
   report::Report r = report::build(o);
+  if (!events.empty() && in.failed()) {  // a read error is not the end of the events (exit 3)
+    std::cerr << "crm: " << in.error() << "\n";
+    return kExitIo;
+  }
   if (!r.ok) {
     std::cerr << "crm: " << r.error << "\n";
     return r.error.find("cannot") == 0 ? kExitIo : kExitProblems;
@@ -286,6 +290,12 @@ int cmd_forecast(int argc, char** argv) {
     o.profiles_name = input_name(profiles);
   }
   report::Forecast f = report::forecast(o);
+  for (const InputFile* file : {&in, &prof}) {
+    if (file->failed()) {  // a read error is not the end of the history or the profiles (exit 3)
+      std::cerr << "crm: " << file->error() << "\n";
+      return kExitIo;
+    }
+  }
   if (!f.ok) {
     std::cerr << "crm: " << f.error << "\n";
     return f.error.find("internal error") == 0 || f.error.find("cannot") == 0 ? kExitIo : kExitProblems;

@@ -54,6 +54,19 @@ extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
 // The line of the events file being given to a sink (read_events), for messages.
 size_t g_event_line = 0;
 
+// Set when reading an events or profiles input failed (EIO, /proc/self/mem, a directory on
+// standard input): the command said so naming the file and exits 3, never 0 on partial data.
+bool g_read_failed = false;
+
+// The exit code of a command stopped while reading its data: 3 after a read error, else `code`.
+int stopped_reading(int code) { return g_read_failed ? kExitIo : code; }
+
+// Says that `file` could not be read to its end (once) and marks the command as failed.
+void read_failed(const InputFile& file) {
+  if (!g_read_failed) std::cerr << "crm: " << file.error() << "\n";
+  g_read_failed = true;
+}
+
 int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
 
 // The program: .crm sources (or one compiled .crmc where the command accepts it).
@@ -234,10 +247,15 @@ bool load_profiles(Target& target, const Options& o) {
   bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
+    if (file.failed()) return false;  // a read error, said below with its reason
     std::cerr << fmt::format("{}:{}: {}\n", input_name(o.profiles), line, e);
     ++skipped;
     return o.on_error != "stop";
   });
+  if (file.failed()) {
+    read_failed(file);
+    return false;
+  }
   if (!ok) return false;
   if (skipped) std::cerr << fmt::format("crm: skipped {} malformed profile record{}\n", skipped, skipped == 1 ? "" : "s");
   return true;
@@ -277,6 +295,10 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
     progress.update(bytes, count);
   }
   progress.done();
+  if (lines.failed() || file.failed()) {  // not the end of the events: the rest was never read
+    read_failed(file);
+    return false;
+  }
   return true;
 }
 
@@ -475,7 +497,7 @@ int cmd_run(int argc, char** argv) {
       return e.kind == crm::ErrorKind::Input ? kExitUsage : kExitIo;
     }
   }
-  if (!load_profiles(run, o)) return kExitProblems;
+  if (!load_profiles(run, o)) return stopped_reading(kExitProblems);
   OutputFile out;
   if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
     std::cerr << "crm: " << err << "\n";
@@ -614,6 +636,7 @@ int cmd_run(int argc, char** argv) {
     if (!ok) {
       if (e.kind == crm::ErrorKind::Internal) return internal(e);
       if (e.kind == crm::ErrorKind::State) state_failed(e.message);
+      else if (file.failed()) read_failed(file);
       else if (refused) std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
       else if (!out.failed()) std::cerr << "crm: " << e.message << "\n";
     }
@@ -659,7 +682,7 @@ int cmd_run(int argc, char** argv) {
   if (!wrote_all)
     std::cerr << fmt::format("crm: {}\ncrm: stopped; {} of {} decided lines were written\n", write_error, written,
                              handed + reported_lines);
-  int status = !wrote_all || store_failed ? kExitIo : ok ? kExitOk : kExitProblems;
+  int status = !wrote_all || store_failed || g_read_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const crm::RunStats st = run.stats();
   const std::string state = run.state_description();
@@ -730,10 +753,10 @@ int cmd_audience(int argc, char** argv) {
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
   crm::Audience audience(l.program, at);
-  if (!load_profiles(audience, o)) return 1;
+  if (!load_profiles(audience, o)) return stopped_reading(1);
   // Every line is read: the file need not be in time order. The events at or before the instant
   // are then applied in time order (ties by id), so any order of the file gives the same counts.
-  if (!read_events_into(audience, o)) return 1;
+  if (!read_events_into(audience, o)) return stopped_reading(1);
   crm::Audience::Result result;
   crm::Error error;
   if (!audience.count(result, error)) {
@@ -794,10 +817,10 @@ int cmd_explain(int argc, char** argv) {
     std::cerr << "crm: cannot explain: " << session.error().message << "\n";
     return 1;
   }
-  if (!load_profiles(session, o)) return 1;
+  if (!load_profiles(session, o)) return stopped_reading(1);
   // Every event line is read (the file need not be in time order); the session keeps those at
   // or before the instant and replays them in time order.
-  if (!read_events_into(session, o)) return 1;
+  if (!read_events_into(session, o)) return stopped_reading(1);
   crm::Explanation r = session.finish();
   if (!r.ok) {
     std::cerr << "crm: " << r.error << "\n";

@@ -188,6 +188,21 @@ file(SHA256 ${W}/clobber.db h)
 expect_same("the ledger after outputs refused" "${ledger_hash}" "${h}")
 crm_run(0 run ${P} --events ${E} -o /dev/null -q --profiles /dev/null)  # a device is never an input's data
 
+# ---- a read error is not the end of an input: exit 3 naming the file, never 0 on partial data --
+# (/proc/self/mem opens, and its first read fails with EIO)
+if(EXISTS /proc/self/mem)
+  set(M /proc/self/mem)
+  foreach(args
+      "run;${P};--events;${M}" "run;${P};--events;${M};--threads;2" "run;${P};--events;${E};--profiles;${M}"
+      "run;${P};--events;${M};--state;sqlite:${W}/read_error.db" "audience;${P};--events;${M};--at;${AT}"
+      "audience;${P};--events;${E};--profiles;${M};--at;${AT}" "explain;${P};--events;${M};--at;${AT};--user;ann"
+      "report;--state;sqlite:${W}/clobber.db;--events;${M}" "forecast;${P};--events;${M};--shift;1d"
+      "forecast;${P};--events;${E};--profiles;${M};--shift;1d")
+    crm_run(3 ${args})
+    expect_match("crm ${args}" "${err}" "cannot read `/proc/self/mem`: Input/output error")
+  endforeach()
+endif()
+
 # ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
 file(WRITE ${W}/victim "precious\n")
 file(CREATE_LINK ${W}/victim ${W}/out.crmc.tmp SYMBOLIC)
