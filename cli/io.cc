@@ -1,9 +1,12 @@
 // io.cc - inputs, checked outputs and atomic replacement for the crm tool (rules in io.h).
 #include "cli/io.h"
 
+#include "cli/args.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -140,6 +143,44 @@ bool InputFile::open(const std::string& path, std::string& err) {
   buf_ = std::make_unique<FdInBuf>(fd_);
   in_ = std::make_unique<std::istream>(buf_.get());
   return true;
+}
+
+int read_gzip_or_text(const std::string& path, std::string& data, std::string& err) {
+  const std::string name = input_name(path);
+  int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = "cannot read `" + name + "`: " + std::strerror(errno);
+    return kExitIo;
+  }
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    ::close(fd);
+    err = "cannot read `" + name + "`: " + std::strerror(errno ? errno : ENOMEM);
+    return kExitIo;
+  }
+  data.clear();
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+  const int read_errno = errno;
+  // gzread ends a truncated stream like a complete one, with the data it could inflate: only
+  // gzerror (Z_BUF_ERROR, "unexpected end of file") and gzclose tell the two apart.
+  int zerr = Z_OK;
+  std::string why = gzerror(gz, &zerr);
+  if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);  // zlib's name for the fd
+  const int closed = gzclose(gz);
+  if (n < 0 && zerr == Z_ERRNO) {
+    err = "cannot read `" + name + "`: " + std::strerror(read_errno);
+    return kExitIo;
+  }
+  if (zerr == Z_OK && closed == Z_BUF_ERROR) zerr = Z_BUF_ERROR, why = "unexpected end of file";
+  if (n < 0 || zerr != Z_OK) {
+    err = "`" + name + "` is not readable gzip: " +
+          (zerr == Z_BUF_ERROR ? "the file is truncated (unexpected end of file)" : "the data is corrupt (" + why + ")");
+    data.clear();
+    return kExitProblems;
+  }
+  return 0;
 }
 
 bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad()); }

@@ -47,6 +47,13 @@ bool read_input(const std::string& path, std::string& out, std::string& err,
 class FdBuf;
 class FdInBuf;
 
+// Reads a whole input that may be gzip-compressed (plain text is read as it is; `-` = standard
+// input), the one reader of every `.gz` the tool takes (import). Returns 0, or the exit code
+// with `err` naming the file: kExitIo when it cannot be read (EIO: "cannot read `x`: reason"),
+// kExitProblems when its gzip data is truncated or corrupt: a gzip stream that ends before its
+// trailer is partial data, never taken as the whole file.
+int read_gzip_or_text(const std::string& path, std::string& data, std::string& err);
+
 // A line-oriented input (`-` = standard input). A read that fails (EIO, /proc/self/mem, a
 // directory on standard input) is not the end of the input: the stream's badbit is set (its
 // buffer throws, which every istream operation turns into badbit), so readers stop, and

@@ -4,7 +4,6 @@
 #include "cli/report_command.h"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <charconv>
@@ -72,23 +71,12 @@ int load_program(const std::vector<std::string>& files, const std::vector<std::s
   return 0;
 }
 
-// A whole input, gzip or plain (`-`: standard input).
+// A whole input, gzip or plain (`-`: standard input), checked (cli/io.h).
 int read_maybe_gzip(const std::string& input, std::string& data) {
-  gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
-  if (!gz) {
-    std::cerr << "crm: cannot read `" << input_name(input) << "`: " << std::strerror(errno) << "\n";
-    return kExitIo;
-  }
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-  bool ok = n == 0;
-  gzclose(gz);
-  if (!ok) {
-    std::cerr << "crm: `" << input_name(input) << "` is not readable gzip or text\n";
-    return kExitProblems;
-  }
-  return 0;
+  std::string err;
+  int rc = read_gzip_or_text(input, data, err);
+  if (rc) std::cerr << "crm: " << err << "\n";
+  return rc;
 }
 
 // Writes a report or a forecast in `format` (table, json, csv, html) to `out_path` (empty or

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstring>
@@ -848,21 +847,10 @@ int cmd_import(int argc, char** argv) {
   const std::string& input = o.files[1];
   if (int rc = check_inputs(o, {input})) return rc;
   if (!check_output_not_input({"--out", o.out}, {{"the input", input}}, err)) return usage("import", err);
-  // gzopen reads gzip and plain files alike.
-  gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
-  if (!gz) {
-    std::cerr << "crm: cannot read `" << input_name(input) << "`: " << std::strerror(errno) << "\n";
-    return kExitIo;
-  }
   std::string data;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-  bool read_ok = n == 0;
-  gzclose(gz);
-  if (!read_ok) {
-    std::cerr << "crm: `" << input_name(input) << "` is not readable gzip or text\n";
-    return kExitProblems;
+  if (int rc = read_gzip_or_text(input, data, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return rc;
   }
   std::istringstream in(data);
   OutputFile out;

@@ -197,11 +197,46 @@ if(EXISTS /proc/self/mem)
       "run;${P};--events;${M};--state;sqlite:${W}/read_error.db" "audience;${P};--events;${M};--at;${AT}"
       "audience;${P};--events;${E};--profiles;${M};--at;${AT}" "explain;${P};--events;${M};--at;${AT};--user;ann"
       "report;--state;sqlite:${W}/clobber.db;--events;${M}" "forecast;${P};--events;${M};--shift;1d"
-      "forecast;${P};--events;${E};--profiles;${M};--shift;1d")
+      "forecast;${P};--events;${E};--profiles;${M};--shift;1d" "import;cdnow;${M}")
     crm_run(3 ${args})
     expect_match("crm ${args}" "${err}" "cannot read `/proc/self/mem`: Input/output error")
   endforeach()
 endif()
+
+# ---- a truncated or corrupt .gz is an error naming the file (exit 1), never partial data -------
+find_program(PY python3 REQUIRED)
+execute_process(COMMAND ${PY} -c [=[
+import gzip, sys
+w = sys.argv[1]
+rows = "customer_id,date,number_of_cds,dollar_value\n" + "".join(
+    "%d,1997-01-%02d,1,%d.50\n" % (i, i % 28 + 1, i % 90 + 1) for i in range(1, 20001))
+open(w + "/big.csv", "w").write(rows)
+gz = gzip.compress(rows.encode(), mtime=0)
+open(w + "/big.csv.gz", "wb").write(gz)
+open(w + "/half.csv.gz", "wb").write(gz[: len(gz) // 2])
+open(w + "/no_trailer.csv.gz", "wb").write(gz[:-4])
+bad = bytearray(gz)
+for i in range(len(bad) // 3, len(bad) // 3 + 64):
+    bad[i] ^= 0x5A
+open(w + "/corrupt.csv.gz", "wb").write(bytes(bad))
+]=] ${W} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "could not make the gzip files")
+endif()
+crm_run(0 import cdnow ${W}/big.csv)
+set(plain "${out}")
+crm_run(0 import cdnow ${W}/big.csv.gz)
+expect_same("import of the csv and of its .gz" "${plain}" "${out}")
+foreach(f half no_trailer)
+  crm_run(1 import cdnow ${W}/${f}.csv.gz -o ${W}/from_${f}.jsonl)
+  expect_match("import ${f}.csv.gz" "${err}" "`${W}/${f}.csv.gz` is not readable gzip: the file is truncated")
+  crm_run(1 import hillstrom ${W}/${f}.csv.gz --state sqlite:${W}/${f}.db --events-out ${W}/h_${f}.jsonl)
+  expect_match("import hillstrom ${f}.csv.gz" "${err}" "`${W}/${f}.csv.gz` is not readable gzip: the file is truncated")
+  crm_run(1 STDIN ${W}/${f}.csv.gz import cdnow -)
+  expect_match("import ${f}.csv.gz from standard input" "${err}" "`standard input` is not readable gzip: the file is truncated")
+endforeach()
+crm_run(1 import cdnow ${W}/corrupt.csv.gz)
+expect_match("import corrupt.csv.gz" "${err}" "`${W}/corrupt.csv.gz` is not readable gzip: the data is corrupt")
 
 # ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
 file(WRITE ${W}/victim "precious\n")
