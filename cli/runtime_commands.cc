@@ -132,6 +132,17 @@ int check_output(const Options& o, const std::string& command, const std::string
   return check_output_not_input({option, output}, inputs, err) ? 0 : usage(command, err);
 }
 
+// The exit code of a ledger that open_state did not open: 3 when it cannot be opened or read
+// (a bad path, a directory, not a SQLite file, no permission, I/O: the store's messages for
+// those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
+// another process, recorded by another program, rows crm never writes, a newer schema), as a
+// problem of the inputs; 3 for an internal error.
+int state_open_exit(const crm::Error& e) {
+  if (e.kind == crm::ErrorKind::Internal) return kExitIo;
+  if (e.kind == crm::ErrorKind::State && e.message.rfind("cannot ", 0) == 0) return kExitIo;
+  return kExitProblems;
+}
+
 bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(path.size() - 5) == ".crmc"; }
 
 // Compiles the sources (or loads one .crmc); returns 0 or the exit code after saying why.
@@ -485,7 +496,7 @@ int cmd_run(int argc, char** argv) {
     }
     if (!run.open_state(o.state, o.allow_program_change, e)) {
       std::cerr << "crm: " << e.message << "\n";
-      return 1;
+      return state_open_exit(e);
     }
     for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
   }

@@ -424,7 +424,11 @@ struct Builder {
                                  "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
-      r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
+      // A database without crm's tables is the wrong input (exit 1); a file SQLite cannot read
+      // (not a database, a directory, no permission, I/O) is a ledger that cannot be opened (3).
+      const int code = sqlite3_errcode(db) & 0xff;
+      r.error = code == SQLITE_ERROR ? fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db))
+                                     : fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
       sqlite3_close(db);
       return false;
     }

@@ -238,6 +238,28 @@ endforeach()
 crm_run(1 import cdnow ${W}/corrupt.csv.gz)
 expect_match("import corrupt.csv.gz" "${err}" "`${W}/corrupt.csv.gz` is not readable gzip: the data is corrupt")
 
+# ---- a ledger that cannot be opened is exit 3 naming the file and why; one that refuses is 1 -----
+file(WRITE ${W}/not_a_ledger.db "this is not an SQLite database, it is text and more text to fill a page\n")
+foreach(case
+    "a_directory|cannot open state `${W}/a_directory`: Is a directory"
+    "no_such_dir/l.db|cannot lock state `${W}/no_such_dir/l.db`: .*No such file or directory"
+    "not_a_ledger.db|cannot use state `${W}/not_a_ledger.db`: file is not a database")
+  string(REPLACE "|" ";" case "${case}")
+  list(GET case 0 ledger)
+  list(GET case 1 why)
+  crm_run(3 run ${P} --events ${E} --state sqlite:${W}/${ledger})
+  expect_match("run --state sqlite:${ledger}" "${err}" "${why}")
+  crm_run(3 run ${P} --events ${E} --state sqlite:${W}/${ledger} --threads 2)
+  expect_match("run --threads 2 --state sqlite:${ledger}" "${err}" "${why}")
+endforeach()
+crm_run(3 report --state sqlite:${W}/not_a_ledger.db)
+expect_match("report on a file that is not a ledger" "${err}" "cannot read state `${W}/not_a_ledger.db`: file is not a database")
+crm_run(3 report --state sqlite:${W}/a_directory)
+expect_match("report on a directory" "${err}" "a_directory`")
+# An open ledger that refuses the program (its strategies differ) stays a problem of the inputs.
+crm_run(1 run ${ROOT}/tests/golden/run/exclusive.crm --events ${E} --state sqlite:${W}/clobber.db)
+expect_match("another program on a ledger" "${err}" "clobber.db")
+
 # ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
 file(WRITE ${W}/victim "precious\n")
 file(CREATE_LINK ${W}/victim ${W}/out.crmc.tmp SYMBOLIC)

@@ -953,7 +953,9 @@ class SqliteStore : public StateStore {
   bool exec(const char* sql, std::string& error) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) == SQLITE_OK) return true;
-    error = fmt::format("state `{}`: {}", path_, msg ? msg : sqlite3_errmsg(db_));
+    // "cannot use": the file could not be used as a database (not one, read-only, I/O), which
+    // callers tell from a ledger that refuses (in use, another program) by that first word.
+    error = fmt::format("cannot use state `{}`: {}", path_, msg ? msg : sqlite3_errmsg(db_));
     sqlite3_free(msg);
     return false;
   }
