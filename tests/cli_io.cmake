@@ -201,6 +201,12 @@ if(EXISTS /proc/self/mem)
     crm_run(3 ${args})
     expect_match("crm ${args}" "${err}" "cannot read `/proc/self/mem`: Input/output error")
   endforeach()
+  # check's --data sample: an E0109 diagnostic (the data's problem, exit 1), never counts over part of it.
+  set(G ${ROOT}/tests/golden/check/W0105_counted_in_data)
+  foreach(args "--data;${M};--data-events;${G}.events.jsonl" "--data;${G}.profiles.jsonl;--data-events;${M}")
+    crm_run(1 check ${args} ${G}.crm)
+    expect_match("crm check ${args}" "${err}" "/proc/self/mem:1: read error")
+  endforeach()
 endif()
 
 # ---- a truncated or corrupt .gz is an error naming the file (exit 1), never partial data -------
