@@ -114,6 +114,7 @@ namespace detail {
 struct LineReaderData {
   explicit LineReaderData(std::istream& in) : reader(in) {}
   support::LineReader reader;
+  bool threw = false;
 };
 }  // namespace detail
 
@@ -126,9 +127,11 @@ bool LineReader::next(std::string& line) {
   try {
     return d_->reader.next(line);
   } catch (...) {
+    d_->threw = true;
     return false;
   }
 }
+bool LineReader::failed() const { return d_->threw || d_->reader.failed(); }
 size_t LineReader::line() const { return d_->reader.line(); }
 size_t LineReader::bytes() const { return d_->reader.bytes(); }
 

@@ -130,6 +130,10 @@ bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn&
       if (line.empty()) continue;
       if (!load_profile(line, err) && !on_error(reader.line(), err)) return false;
     }
+    if (reader.failed()) {  // not the end of the file: the profiles after it were never read
+      on_error(reader.line() + 1, "read error");
+      return false;
+    }
     return true;
   }
   // CSV: every engine reads the header; each row goes to the engine of its `user` cell.
@@ -155,7 +159,7 @@ bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn&
       uint32_t w = user_column < cells.size() ? route(cells[user_column].text) : 0;
       if (workers_[w].engine->load_profile_csv_row(cells, err)) continue;
     }
-    if (!on_error(reader.line(), err) || header) return false;
+    if (!on_error(reader.line(), err) || header || reader.failed()) return false;
   }
   if (header) {
     on_error(1, "empty file: expected a header row naming the columns (one of them `user`)");
@@ -652,6 +656,10 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
   // decisions before it are).
   Error e;
   if (!drain(true, on_decisions, e)) return error = e, false;
+  // A read error is not the end of the stream: what was read is decided and durable, and the
+  // caller hears that the rest was never read.
+  if (ok && reader.failed())
+    return error = {ErrorKind::Input, fmt::format("read error after line {}: the events after it were not read", reader.line())}, false;
   return ok;
 }
 

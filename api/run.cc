@@ -637,6 +637,11 @@ bool Run::replay_bytes(std::istream& in, const ReplayOptions& options, const Dec
       }
       if (pending_units() >= every && !durable()) return false;
     }
+    if (reader.failed()) {  // not the end of the stream: what was read is decided and durable
+      if (!durable()) return false;
+      error = {ErrorKind::Input, "read error after line " + std::to_string(reader.line()) + ": the events after it were not read"};
+      return false;
+    }
     return durable();
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};

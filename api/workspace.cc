@@ -1120,6 +1120,9 @@ std::optional<std::string> Workspace::text(const std::string& path) const {
   if (auto it = impl_->docs.find(path); it != impl_->docs.end()) return it->second.text;
   for (auto& m : stdlib::embedded_modules())
     if (path == m.path) return std::string(m.source);
+  // A `<stdlib>/` name that is no embedded module (`<stdlib>/../../etc/passwd`) names no file:
+  // the standard library is never read from disk.
+  if (path.rfind("<stdlib>/", 0) == 0) return std::nullopt;
   return read_file(path, impl_->options.limits.max_file_bytes);
 }
 

@@ -21,9 +21,11 @@ namespace crm::cli {
 // Exit codes, the same for every command (documented in `crm --help` and README.md).
 enum Exit : int {
   kExitOk = 0,       // success
-  kExitProblems = 1, // the inputs have problems: diagnostics with errors, malformed data, not formatted
-  kExitUsage = 2,    // unknown command or option, missing or invalid argument
-  kExitIo = 3,       // a file cannot be read or written, a ledger fails, or an internal error
+  kExitProblems = 1, // the inputs have problems: diagnostics with errors, malformed data (a truncated
+                     // .gz too), not formatted, a ledger that refuses (in use, another program)
+  kExitUsage = 2,    // unknown command or option, missing or invalid argument, an output that is an input
+  kExitIo = 3,       // a file cannot be read (a read error partway too) or written, a ledger cannot be
+                     // opened or fails, or an internal error
 };
 
 class Command {

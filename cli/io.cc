@@ -1,9 +1,12 @@
 // io.cc - inputs, checked outputs and atomic replacement for the crm tool (rules in io.h).
 #include "cli/io.h"
 
+#include "cli/args.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,6 +30,27 @@ bool claim_stdin(const std::string& path, std::string& err) {
     return false;
   }
   claimed = true;
+  return true;
+}
+
+bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err) {
+  const auto& [out_option, out_path] = output;
+  struct stat out;
+  if (out_path.empty() || out_path == "-" || ::stat(out_path.c_str(), &out) != 0 || !S_ISREG(out.st_mode)) return true;
+  for (const auto& [option, spec] : inputs) {
+    std::string path = spec;
+    if (option == "--state") {
+      if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
+      path = spec.substr(7);
+    }
+    struct stat in;
+    if (path.empty() || path == "-" || ::stat(path.c_str(), &in) != 0) continue;
+    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino) continue;
+    std::string what = option == "program" ? "the program file" : option == "--state" ? "the ledger of --state" : option;
+    err = out_option + " `" + out_path + "` is the same file as " + what + " `" + path +
+          "`: writing it would destroy that input (choose another output file)";
+    return false;
+  }
   return true;
 }
 
@@ -59,28 +83,111 @@ bool read_input(const std::string& path, std::string& out, std::string& err, siz
     out.append(buf, static_cast<size_t>(in.stream().gcount()));
     if (!in.stream()) break;
   }
-  if (in.stream().bad()) {
-    err = "cannot read `" + input_name(path) + "`: read error";
+  if (in.failed()) {
+    err = in.error();
     return false;
   }
   return true;
 }
 
+// A stream buffer reading a file descriptor that keeps the first read error. It throws on the
+// error rather than returning eof: istream operations catch that and set badbit, which is how a
+// reader (support::LineReader, the CSV reader, getline loops) tells a failure from the end.
+class FdInBuf : public std::streambuf {
+ public:
+  explicit FdInBuf(int fd) : fd_(fd), buf_(1 << 16) { setg(buf_.data(), buf_.data(), buf_.data()); }
+  int error() const { return error_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (error_) throw std::ios_base::failure(std::strerror(error_));
+    while (true) {
+      ssize_t n = ::read(fd_, buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error_ = errno;
+        throw std::ios_base::failure(std::strerror(error_));
+      }
+      if (n == 0) return traits_type::eof();
+      setg(buf_.data(), buf_.data(), buf_.data() + n);
+      return traits_type::to_int_type(*gptr());
+    }
+  }
+
+ private:
+  int fd_;
+  std::vector<char> buf_;
+  int error_ = 0;
+};
+
+InputFile::InputFile() = default;
+InputFile::~InputFile() {
+  if (fd_ > STDERR_FILENO) ::close(fd_);
+}
+
 bool InputFile::open(const std::string& path, std::string& err) {
+  name_ = input_name(path);
   if (path == "-") {
-    in_ = &std::cin;
-    return true;
+    fd_ = STDIN_FILENO;
+  } else {
+    if (!check_readable(path, err)) return false;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<size_t>(st.st_size);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      err = "cannot read `" + path + "`: " + std::strerror(errno);
+      return false;
+    }
   }
-  if (!check_readable(path, err)) return false;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<size_t>(st.st_size);
-  file_.open(path, std::ios::binary);
-  if (!file_) {
-    err = "cannot read `" + path + "`: " + std::strerror(errno);
-    return false;
-  }
-  in_ = &file_;
+  buf_ = std::make_unique<FdInBuf>(fd_);
+  in_ = std::make_unique<std::istream>(buf_.get());
   return true;
+}
+
+int read_gzip_or_text(const std::string& path, std::string& data, std::string& err) {
+  const std::string name = input_name(path);
+  int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = "cannot read `" + name + "`: " + std::strerror(errno);
+    return kExitIo;
+  }
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    ::close(fd);
+    err = "cannot read `" + name + "`: " + std::strerror(errno ? errno : ENOMEM);
+    return kExitIo;
+  }
+  data.clear();
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+  const int read_errno = errno;
+  // gzread ends a truncated stream like a complete one, with the data it could inflate: only
+  // gzerror (Z_BUF_ERROR, "unexpected end of file") and gzclose tell the two apart.
+  int zerr = Z_OK;
+  std::string why = gzerror(gz, &zerr);
+  if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);  // zlib's name for the fd
+  const int closed = gzclose(gz);
+  if (n < 0 && zerr == Z_ERRNO) {
+    err = "cannot read `" + name + "`: " + std::strerror(read_errno);
+    return kExitIo;
+  }
+  if (zerr == Z_OK && closed == Z_BUF_ERROR) zerr = Z_BUF_ERROR, why = "unexpected end of file";
+  if (n < 0 || zerr != Z_OK) {
+    err = "`" + name + "` is not readable gzip: " +
+          (zerr == Z_BUF_ERROR ? "the file is truncated (unexpected end of file)" : "the data is corrupt (" + why + ")");
+    data.clear();
+    return kExitProblems;
+  }
+  return 0;
+}
+
+bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad()); }
+
+std::string InputFile::error() const {
+  int e = buf_ ? buf_->error() : 0;
+  return "cannot read `" + name_ + "`: " + (e ? std::strerror(e) : "read error");
 }
 
 // A stream buffer over a file descriptor that keeps the first write error and counts the lines

@@ -9,10 +9,11 @@
 #pragma once
 
 #include <cstddef>
-#include <fstream>
-#include <iosfwd>
+#include <istream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace crm::cli {
 
@@ -24,6 +25,16 @@ std::string output_name(const std::string& path);
 // argument of the same command already claimed it.
 bool claim_stdin(const std::string& path, std::string& err);
 
+// An output must not be one of the command's inputs: `crm run p.crm --events ev.jsonl -o ev.jsonl`
+// would truncate the events before reading them (and `--state sqlite:L.db -o L.db` the ledger).
+// `output` is (option, path) as the user wrote it; `inputs` are (option, path) pairs (the program's
+// files as option "program", `--state sqlite:PATH` as "--state"; memory, `-` and empty are skipped).
+// The files are compared by device and inode, so a symlink or a hard link to an input counts as
+// that input; an output that does not exist yet, or is not a regular file (/dev/null, a pipe), is
+// never an input's data. False with a message (a usage error: exit 2) when they are the same file.
+using NamedPath = std::pair<std::string, std::string>;
+bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err);
+
 // Checks that `path` can be opened for reading and is not a directory ("cannot read `x`: ...").
 bool check_readable(const std::string& path, std::string& err);
 
@@ -33,21 +44,39 @@ bool check_readable(const std::string& path, std::string& err);
 bool read_input(const std::string& path, std::string& out, std::string& err,
                 size_t max_bytes = static_cast<size_t>(-1));
 
-// A line-oriented input (`-` = standard input).
+class FdBuf;
+class FdInBuf;
+
+// Reads a whole input that may be gzip-compressed (plain text is read as it is; `-` = standard
+// input), the one reader of every `.gz` the tool takes (import). Returns 0, or the exit code
+// with `err` naming the file: kExitIo when it cannot be read (EIO: "cannot read `x`: reason"),
+// kExitProblems when its gzip data is truncated or corrupt: a gzip stream that ends before its
+// trailer is partial data, never taken as the whole file.
+int read_gzip_or_text(const std::string& path, std::string& data, std::string& err);
+
+// A line-oriented input (`-` = standard input). A read that fails (EIO, /proc/self/mem, a
+// directory on standard input) is not the end of the input: the stream's badbit is set (its
+// buffer throws, which every istream operation turns into badbit), so readers stop, and
+// failed() / error() say what happened for the caller to report (exit 3).
 class InputFile {
  public:
+  InputFile();
+  ~InputFile();
   bool open(const std::string& path, std::string& err);
   std::istream& stream() { return *in_; }
   // Size in bytes for a regular file, 0 otherwise (for progress bars).
   size_t size() const { return size_; }
+  // Whether a read failed; error() is then "cannot read `NAME`: reason".
+  bool failed() const;
+  std::string error() const;
 
  private:
-  std::ifstream file_;
-  std::istream* in_ = nullptr;
+  std::string name_;
+  int fd_ = -1;
+  std::unique_ptr<FdInBuf> buf_;
+  std::unique_ptr<std::istream> in_;
   size_t size_ = 0;
 };
-
-class FdBuf;
 
 // An output: standard output (`-` or empty), a file, or a file replaced atomically.
 class OutputFile {

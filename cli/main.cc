@@ -58,9 +58,11 @@ Every command takes --opt VALUE or --opt=VALUE, -h/--help, and --color auto|alwa
 
 exit codes:
   0  success
-  1  the inputs have problems: diagnostics with errors, malformed data, files not formatted
-  2  usage: unknown command or option, missing or invalid argument
-  3  a file cannot be read or written, the ledger fails, or an internal error
+  1  the inputs have problems: diagnostics with errors, malformed data, a truncated or corrupt
+     .gz, files not formatted, a ledger that refuses (in use, another program)
+  2  usage: unknown command or option, missing or invalid argument, an output that is an input
+  3  a file cannot be read (also a read error partway) or written, a ledger cannot be opened
+     or fails, or an internal error
 
 Run `crm help check` for the options of a command.
 )";

@@ -4,7 +4,6 @@
 #include "cli/report_command.h"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <charconv>
@@ -72,23 +71,12 @@ int load_program(const std::vector<std::string>& files, const std::vector<std::s
   return 0;
 }
 
-// A whole input, gzip or plain (`-`: standard input).
+// A whole input, gzip or plain (`-`: standard input), checked (cli/io.h).
 int read_maybe_gzip(const std::string& input, std::string& data) {
-  gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
-  if (!gz) {
-    std::cerr << "crm: cannot read `" << input_name(input) << "`: " << std::strerror(errno) << "\n";
-    return kExitIo;
-  }
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-  bool ok = n == 0;
-  gzclose(gz);
-  if (!ok) {
-    std::cerr << "crm: `" << input_name(input) << "` is not readable gzip or text\n";
-    return kExitProblems;
-  }
-  return 0;
+  std::string err;
+  int rc = read_gzip_or_text(input, data, err);
+  if (rc) std::cerr << "crm: " << err << "\n";
+  return rc;
 }
 
 // Writes a report or a forecast in `format` (table, json, csv, html) to `out_path` (empty or
@@ -175,6 +163,11 @@ int cmd_report(int argc, char** argv) {
       return kExitIo;
     }
   }
+  {
+    std::vector<NamedPath> inputs{{"--events", events}, {"--state", state}};
+    for (const auto& f : files) inputs.emplace_back("program", f);
+    if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("report", err);
+  }
   CompiledProgram program;
   if (!files.empty()) {
     if (int rc = load_program(files, includes, c.color(), program)) return rc;
@@ -191,6 +184,10 @@ int cmd_report(int argc, char** argv) {
   }
   o.state = state;
   report::Report r = report::build(o);
+  if (!events.empty() && in.failed()) {  // a read error is not the end of the events (exit 3)
+    std::cerr << "crm: " << in.error() << "\n";
+    return kExitIo;
+  }
   if (!r.ok) {
     std::cerr << "crm: " << r.error << "\n";
     return r.error.find("cannot") == 0 ? kExitIo : kExitProblems;
@@ -260,6 +257,11 @@ int cmd_forecast(int argc, char** argv) {
       return kExitIo;
     }
   }
+  {
+    std::vector<NamedPath> inputs{{"--events", events}, {"--profiles", profiles}};
+    for (const auto& f : files) inputs.emplace_back("program", f);
+    if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("forecast", err);
+  }
   CompiledProgram program;
   if (int rc = load_program(files, includes, c.color(), program)) return rc;
   o.program = &program;
@@ -276,6 +278,12 @@ int cmd_forecast(int argc, char** argv) {
     o.profiles_name = input_name(profiles);
   }
   report::Forecast f = report::forecast(o);
+  for (const InputFile* file : {&in, &prof}) {
+    if (file->failed()) {  // a read error is not the end of the history or the profiles (exit 3)
+      std::cerr << "crm: " << file->error() << "\n";
+      return kExitIo;
+    }
+  }
   if (!f.ok) {
     std::cerr << "crm: " << f.error << "\n";
     return f.error.find("internal error") == 0 || f.error.find("cannot") == 0 ? kExitIo : kExitProblems;
@@ -305,6 +313,16 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
+  }
+  {
+    // Both outputs against the input, the ledger, the program and each other.
+    std::vector<NamedPath> inputs{{"the input", files[0]}, {"--state", state}};
+    for (const auto& f : program_files) inputs.emplace_back("--program", f);
+    if (!check_output_not_input({"--events-out", events_out}, inputs, err)) return usage_error("import", err);
+    if (!profiles_out.empty() && profiles_out == events_out && profiles_out != "-")
+      return usage_error("import", "--profiles-out `" + profiles_out + "` is also --events-out: give two files");
+    inputs.emplace_back("--events-out", events_out);
+    if (!check_output_not_input({"--profiles-out", profiles_out}, inputs, err)) return usage_error("import", err);
   }
   CompiledProgram program;
   if (!program_files.empty()) {

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstring>
@@ -53,6 +52,19 @@ extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
 
 // The line of the events file being given to a sink (read_events), for messages.
 size_t g_event_line = 0;
+
+// Set when reading an events or profiles input failed (EIO, /proc/self/mem, a directory on
+// standard input): the command said so naming the file and exits 3, never 0 on partial data.
+bool g_read_failed = false;
+
+// The exit code of a command stopped while reading its data: 3 after a read error, else `code`.
+int stopped_reading(int code) { return g_read_failed ? kExitIo : code; }
+
+// Says that `file` could not be read to its end (once) and marks the command as failed.
+void read_failed(const InputFile& file) {
+  if (!g_read_failed) std::cerr << "crm: " << file.error() << "\n";
+  g_read_failed = true;
+}
 
 int usage(const std::string& command, const std::string& msg) { return usage_error(command, msg); }
 
@@ -106,6 +118,29 @@ int check_inputs(const Options& o) {
   paths.push_back(o.events);
   paths.push_back(o.profiles);
   return check_inputs(o, paths);
+}
+
+// The command's inputs (program files, --events, --profiles, --state's ledger) that `--out` must
+// not name (cli/io.h); 0 or kExitUsage after saying why.
+int check_output(const Options& o, const std::string& command, const std::string& output, const std::string& option) {
+  std::vector<NamedPath> inputs;
+  for (const auto& f : o.files) inputs.emplace_back("program", f);
+  inputs.emplace_back("--events", o.events);
+  inputs.emplace_back("--profiles", o.profiles);
+  inputs.emplace_back("--state", o.state);
+  std::string err;
+  return check_output_not_input({option, output}, inputs, err) ? 0 : usage(command, err);
+}
+
+// The exit code of a ledger that open_state did not open: 3 when it cannot be opened or read
+// (a bad path, a directory, not a SQLite file, no permission, I/O: the store's messages for
+// those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
+// another process, recorded by another program, rows crm never writes, a newer schema), as a
+// problem of the inputs; 3 for an internal error.
+int state_open_exit(const crm::Error& e) {
+  if (e.kind == crm::ErrorKind::Internal) return kExitIo;
+  if (e.kind == crm::ErrorKind::State && e.message.rfind("cannot ", 0) == 0) return kExitIo;
+  return kExitProblems;
 }
 
 bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(path.size() - 5) == ".crmc"; }
@@ -222,10 +257,15 @@ bool load_profiles(Target& target, const Options& o) {
   bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
+    if (file.failed()) return false;  // a read error, said below with its reason
     std::cerr << fmt::format("{}:{}: {}\n", input_name(o.profiles), line, e);
     ++skipped;
     return o.on_error != "stop";
   });
+  if (file.failed()) {
+    read_failed(file);
+    return false;
+  }
   if (!ok) return false;
   if (skipped) std::cerr << fmt::format("crm: skipped {} malformed profile record{}\n", skipped, skipped == 1 ? "" : "s");
   return true;
@@ -265,6 +305,10 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
     progress.update(bytes, count);
   }
   progress.done();
+  if (lines.failed() || file.failed()) {  // not the end of the events: the rest was never read
+    read_failed(file);
+    return false;
+  }
   return true;
 }
 
@@ -323,6 +367,7 @@ int cmd_compile(int argc, char** argv) {
   if (o.out == "-" && (o.disasm || o.emit_llvm))
     return usage("compile", "--disasm or --emit-llvm and -o - would both write to standard output");
   if (int rc = check_inputs(o)) return rc;
+  if (int rc = check_output(o, "compile", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
@@ -411,6 +456,7 @@ int cmd_run(int argc, char** argv) {
     sigaction(SIGHUP, &sa, nullptr);
   }
   if (int rc = check_inputs(o)) return rc;
+  if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
   crm::Run run(l.program);
@@ -450,7 +496,7 @@ int cmd_run(int argc, char** argv) {
     }
     if (!run.open_state(o.state, o.allow_program_change, e)) {
       std::cerr << "crm: " << e.message << "\n";
-      return 1;
+      return state_open_exit(e);
     }
     for (const auto& n : run.state_notices()) std::cerr << "crm: note: " << n << "\n";
   }
@@ -461,7 +507,7 @@ int cmd_run(int argc, char** argv) {
       return e.kind == crm::ErrorKind::Input ? kExitUsage : kExitIo;
     }
   }
-  if (!load_profiles(run, o)) return kExitProblems;
+  if (!load_profiles(run, o)) return stopped_reading(kExitProblems);
   OutputFile out;
   if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
     std::cerr << "crm: " << err << "\n";
@@ -600,6 +646,7 @@ int cmd_run(int argc, char** argv) {
     if (!ok) {
       if (e.kind == crm::ErrorKind::Internal) return internal(e);
       if (e.kind == crm::ErrorKind::State) state_failed(e.message);
+      else if (file.failed()) read_failed(file);
       else if (refused) std::cerr << "crm: stopped at the first malformed event (use --on-error=skip to skip such lines)\n";
       else if (!out.failed()) std::cerr << "crm: " << e.message << "\n";
     }
@@ -645,7 +692,7 @@ int cmd_run(int argc, char** argv) {
   if (!wrote_all)
     std::cerr << fmt::format("crm: {}\ncrm: stopped; {} of {} decided lines were written\n", write_error, written,
                              handed + reported_lines);
-  int status = !wrote_all || store_failed ? kExitIo : ok ? kExitOk : kExitProblems;
+  int status = !wrote_all || store_failed || g_read_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const crm::RunStats st = run.stats();
   const std::string state = run.state_description();
@@ -716,10 +763,10 @@ int cmd_audience(int argc, char** argv) {
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
   crm::Audience audience(l.program, at);
-  if (!load_profiles(audience, o)) return 1;
+  if (!load_profiles(audience, o)) return stopped_reading(1);
   // Every line is read: the file need not be in time order. The events at or before the instant
   // are then applied in time order (ties by id), so any order of the file gives the same counts.
-  if (!read_events_into(audience, o)) return 1;
+  if (!read_events_into(audience, o)) return stopped_reading(1);
   crm::Audience::Result result;
   crm::Error error;
   if (!audience.count(result, error)) {
@@ -780,10 +827,10 @@ int cmd_explain(int argc, char** argv) {
     std::cerr << "crm: cannot explain: " << session.error().message << "\n";
     return 1;
   }
-  if (!load_profiles(session, o)) return 1;
+  if (!load_profiles(session, o)) return stopped_reading(1);
   // Every event line is read (the file need not be in time order); the session keeps those at
   // or before the instant and replays them in time order.
-  if (!read_events_into(session, o)) return 1;
+  if (!read_events_into(session, o)) return stopped_reading(1);
   crm::Explanation r = session.finish();
   if (!r.ok) {
     std::cerr << "crm: " << r.error << "\n";
@@ -810,21 +857,11 @@ int cmd_import(int argc, char** argv) {
   if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
   const std::string& input = o.files[1];
   if (int rc = check_inputs(o, {input})) return rc;
-  // gzopen reads gzip and plain files alike.
-  gzFile gz = input == "-" ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(input.c_str(), "rb");
-  if (!gz) {
-    std::cerr << "crm: cannot read `" << input_name(input) << "`: " << std::strerror(errno) << "\n";
-    return kExitIo;
-  }
+  if (!check_output_not_input({"--out", o.out}, {{"the input", input}}, err)) return usage("import", err);
   std::string data;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-  bool read_ok = n == 0;
-  gzclose(gz);
-  if (!read_ok) {
-    std::cerr << "crm: `" << input_name(input) << "` is not readable gzip or text\n";
-    return kExitProblems;
+  if (int rc = read_gzip_or_text(input, data, err)) {
+    std::cerr << "crm: " << err << "\n";
+    return rc;
   }
   std::istringstream in(data);
   OutputFile out;

@@ -255,9 +255,23 @@ class Server {
     return uri;  // untitled:, etc.: the URI names the document
   }
 
+  // The file under the cache's stdlib directory for `<stdlib>/REL`; empty unless REL names a
+  // file inside that directory. A client may name a document anything (a non-file URI is its own
+  // path), so `<stdlib>/../../x` must not become a file outside the directory, written or read.
+  std::string stdlib_file(const std::string& path) const {
+    fs::path rel = fs::path(path.substr(std::string(kStdlibPrefix).size())).lexically_normal();
+    if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") return {};
+    for (const auto& part : rel)
+      if (part == ".." || part == ".") return {};
+    return (fs::path(stdlib_dir_) / rel).string();
+  }
+
   std::string to_uri(const std::string& path) {
     if (path.rfind(kStdlibPrefix, 0) == 0) {
-      std::string file = stdlib_dir_ + "/" + path.substr(std::string(kStdlibPrefix).size());
+      std::string file = stdlib_file(path);
+      // Only the embedded modules are materialised, never a client's document that is named
+      // like one (it would put the client's text in the cache, or outside it).
+      if (file.empty() || ws_.is_open(path)) return path;
       if (!written_.count(file)) {
         // Materialise the embedded module so the editor can open it (read-only).
         if (auto text = ws_.text(path)) {

@@ -327,9 +327,15 @@ Forecast forecast(const ForecastOptions& o) {
     if (replays.size() == 2) replays[1].run = std::make_unique<Run>(unpaced_program);
     std::string profiles;
     if (o.profiles) {
-      std::ostringstream all;
-      all << o.profiles->rdbuf();
-      profiles = all.str();
+      // Read in chunks rather than `<< rdbuf()`, which marks a read error on the copy, not on
+      // the input: a failed read must not look like the end of the profiles.
+      char chunk[1 << 16];
+      while (o.profiles->read(chunk, sizeof chunk) || o.profiles->gcount() > 0)
+        profiles.append(chunk, static_cast<size_t>(o.profiles->gcount()));
+      if (o.profiles->bad()) {
+        f.error = fmt::format("cannot read {}", o.profiles_name);
+        return f;
+      }
     }
     for (auto& r : replays) {
       r.run->set_allowed_lateness(o.allowed_lateness_micros);

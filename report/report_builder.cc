@@ -270,11 +270,17 @@ struct Builder {
   // The (channel, code) of deliveries, each once: Delivery::route indexes `routes`.
   std::vector<std::pair<uint32_t, uint32_t>> routes;
   std::unordered_map<uint64_t, uint32_t> route_ids;
-  uint64_t last_route_key = UINT64_MAX;
+  // The last route looked up, by a flag and not a sentinel key: every key is possible, also
+  // UINT64_MAX, a delivery with neither a channel nor a code (kAll, kAll), which was taken for
+  // the remembered route 0 before any was added (another route's row counted it, or with no
+  // other route the report read past `routes` and crashed).
+  bool have_last_route = false;
+  uint64_t last_route_key = 0;
   uint32_t last_route = 0;
   uint32_t route_of(uint32_t ch, uint32_t code) {
     const uint64_t k = (uint64_t(ch) << 32) | code;
-    if (k == last_route_key) return last_route;
+    if (have_last_route && k == last_route_key) return last_route;
+    have_last_route = true;
     auto [it, added] = route_ids.try_emplace(k, static_cast<uint32_t>(routes.size()));
     if (added) routes.emplace_back(ch, code);
     last_route_key = k;
@@ -418,7 +424,11 @@ struct Builder {
                                  "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
                                  -1, &st, nullptr) == SQLITE_OK;
     if (!ok) {
-      r.error = fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db));
+      // A database without crm's tables is the wrong input (exit 1); a file SQLite cannot read
+      // (not a database, a directory, no permission, I/O) is a ledger that cannot be opened (3).
+      const int code = sqlite3_errcode(db) & 0xff;
+      r.error = code == SQLITE_ERROR ? fmt::format("state `{}` is not a crm ledger: {}", path, sqlite3_errmsg(db))
+                                     : fmt::format("cannot read state `{}`: {}", path, sqlite3_errmsg(db));
       sqlite3_close(db);
       return false;
     }

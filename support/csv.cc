@@ -15,6 +15,8 @@ bool CsvReader::fail(size_t line, std::string message) {
   return false;
 }
 
+bool CsvReader::failed() const { return in_.bad(); }
+
 bool CsvReader::read_line(std::string& line) {
   if (!std::getline(in_, line)) return false;
   ++physical_;

@@ -36,6 +36,9 @@ class CsvReader {
   // The physical line (1-based) where the last record starts, or where the last error is.
   size_t line() const { return line_; }
   const std::string& error() const { return error_; }
+  // The last error was a read error (the stream's badbit), not a malformed record: nothing more
+  // can be read, so a caller that skips malformed records must stop here.
+  bool failed() const;
 
  private:
   bool read_line(std::string& line);

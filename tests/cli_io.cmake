@@ -150,6 +150,122 @@ if(EXISTS /dev/full)
   endif()
 endif()
 
+# ---- an output that is one of the command's inputs is refused (exit 2), the input untouched ---
+# (same device and inode: the same path, a symlink or a hard link; an output not yet there is fine)
+configure_file(${E} ${W}/ev.jsonl COPYONLY)
+configure_file(${P} ${W}/prog.crm COPYONLY)
+file(CREATE_LINK ${W}/ev.jsonl ${W}/ev.symlink SYMBOLIC)
+file(CREATE_LINK ${W}/ev.jsonl ${W}/ev.hardlink)
+file(SHA256 ${W}/ev.jsonl ev_hash)
+file(SHA256 ${W}/prog.crm prog_hash)
+file(SHA256 ${W}/cdnow.csv cdnow_hash)
+file(SHA256 ${W}/profiles.jsonl profiles_hash)
+crm_run(0 run ${W}/prog.crm --events ${W}/ev.jsonl --state sqlite:${W}/clobber.db -q -o ${W}/first.jsonl)
+file(SHA256 ${W}/clobber.db ledger_hash)
+foreach(args
+    "run;${P};--events;${W}/ev.jsonl;-o;${W}/ev.jsonl" "run;${P};--events;${W}/ev.jsonl;--out=${W}/ev.symlink"
+    "run;${P};--events;${W}/ev.symlink;-o;${W}/ev.hardlink" "run;${W}/prog.crm;--events;${E};-o;${W}/prog.crm"
+    "run;${P};--events;${E};--profiles;${W}/profiles.jsonl;-o;${W}/profiles.jsonl"
+    "run;${P};--events;${E};--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db"
+    "compile;${W}/prog.crm;-o;${W}/prog.crm" "import;cdnow;${W}/cdnow.csv;-o;${W}/cdnow.csv"
+    "report;--state;sqlite:${W}/clobber.db;--events;${W}/ev.jsonl;-o;${W}/ev.jsonl"
+    "report;--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db"
+    "forecast;${P};--events;${W}/ev.jsonl;--shift;1d;-o;${W}/ev.hardlink"
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/h.db;--events-out;${W}/cdnow.csv"
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/clobber.db;--events-out;${W}/clobber.db")
+  crm_run(2 ${args})
+  expect_match("crm ${args}" "${err}" "is the same file as .*: writing it would destroy that input")
+endforeach()
+file(SHA256 ${W}/ev.jsonl h)
+expect_same("the events after outputs refused" "${ev_hash}" "${h}")
+file(SHA256 ${W}/prog.crm h)
+expect_same("the program after outputs refused" "${prog_hash}" "${h}")
+file(SHA256 ${W}/cdnow.csv h)
+expect_same("the dataset after outputs refused" "${cdnow_hash}" "${h}")
+file(SHA256 ${W}/profiles.jsonl h)
+expect_same("the profiles after outputs refused" "${profiles_hash}" "${h}")
+file(SHA256 ${W}/clobber.db h)
+expect_same("the ledger after outputs refused" "${ledger_hash}" "${h}")
+crm_run(0 run ${P} --events ${E} -o /dev/null -q --profiles /dev/null)  # a device is never an input's data
+
+# ---- a read error is not the end of an input: exit 3 naming the file, never 0 on partial data --
+# (/proc/self/mem opens, and its first read fails with EIO)
+if(EXISTS /proc/self/mem)
+  set(M /proc/self/mem)
+  foreach(args
+      "run;${P};--events;${M}" "run;${P};--events;${M};--threads;2" "run;${P};--events;${E};--profiles;${M}"
+      "run;${P};--events;${M};--state;sqlite:${W}/read_error.db" "audience;${P};--events;${M};--at;${AT}"
+      "audience;${P};--events;${E};--profiles;${M};--at;${AT}" "explain;${P};--events;${M};--at;${AT};--user;ann"
+      "report;--state;sqlite:${W}/clobber.db;--events;${M}" "forecast;${P};--events;${M};--shift;1d"
+      "forecast;${P};--events;${E};--profiles;${M};--shift;1d" "import;cdnow;${M}")
+    crm_run(3 ${args})
+    expect_match("crm ${args}" "${err}" "cannot read `/proc/self/mem`: Input/output error")
+  endforeach()
+  # check's --data sample: an E0109 diagnostic (the data's problem, exit 1), never counts over part of it.
+  set(G ${ROOT}/tests/golden/check/W0105_counted_in_data)
+  foreach(args "--data;${M};--data-events;${G}.events.jsonl" "--data;${G}.profiles.jsonl;--data-events;${M}")
+    crm_run(1 check ${args} ${G}.crm)
+    expect_match("crm check ${args}" "${err}" "/proc/self/mem:1: read error")
+  endforeach()
+endif()
+
+# ---- a truncated or corrupt .gz is an error naming the file (exit 1), never partial data -------
+find_program(PY python3 REQUIRED)
+execute_process(COMMAND ${PY} -c [=[
+import gzip, sys
+w = sys.argv[1]
+rows = "customer_id,date,number_of_cds,dollar_value\n" + "".join(
+    "%d,1997-01-%02d,1,%d.50\n" % (i, i % 28 + 1, i % 90 + 1) for i in range(1, 20001))
+open(w + "/big.csv", "w").write(rows)
+gz = gzip.compress(rows.encode(), mtime=0)
+open(w + "/big.csv.gz", "wb").write(gz)
+open(w + "/half.csv.gz", "wb").write(gz[: len(gz) // 2])
+open(w + "/no_trailer.csv.gz", "wb").write(gz[:-4])
+bad = bytearray(gz)
+for i in range(len(bad) // 3, len(bad) // 3 + 64):
+    bad[i] ^= 0x5A
+open(w + "/corrupt.csv.gz", "wb").write(bytes(bad))
+]=] ${W} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "could not make the gzip files")
+endif()
+crm_run(0 import cdnow ${W}/big.csv)
+set(plain "${out}")
+crm_run(0 import cdnow ${W}/big.csv.gz)
+expect_same("import of the csv and of its .gz" "${plain}" "${out}")
+foreach(f half no_trailer)
+  crm_run(1 import cdnow ${W}/${f}.csv.gz -o ${W}/from_${f}.jsonl)
+  expect_match("import ${f}.csv.gz" "${err}" "`${W}/${f}.csv.gz` is not readable gzip: the file is truncated")
+  crm_run(1 import hillstrom ${W}/${f}.csv.gz --state sqlite:${W}/${f}.db --events-out ${W}/h_${f}.jsonl)
+  expect_match("import hillstrom ${f}.csv.gz" "${err}" "`${W}/${f}.csv.gz` is not readable gzip: the file is truncated")
+  crm_run(1 STDIN ${W}/${f}.csv.gz import cdnow -)
+  expect_match("import ${f}.csv.gz from standard input" "${err}" "`standard input` is not readable gzip: the file is truncated")
+endforeach()
+crm_run(1 import cdnow ${W}/corrupt.csv.gz)
+expect_match("import corrupt.csv.gz" "${err}" "`${W}/corrupt.csv.gz` is not readable gzip: the data is corrupt")
+
+# ---- a ledger that cannot be opened is exit 3 naming the file and why; one that refuses is 1 -----
+file(WRITE ${W}/not_a_ledger.db "this is not an SQLite database, it is text and more text to fill a page\n")
+foreach(case
+    "a_directory|cannot open state `${W}/a_directory`: Is a directory"
+    "no_such_dir/l.db|cannot lock state `${W}/no_such_dir/l.db`: .*No such file or directory"
+    "not_a_ledger.db|cannot use state `${W}/not_a_ledger.db`: file is not a database")
+  string(REPLACE "|" ";" case "${case}")
+  list(GET case 0 ledger)
+  list(GET case 1 why)
+  crm_run(3 run ${P} --events ${E} --state sqlite:${W}/${ledger})
+  expect_match("run --state sqlite:${ledger}" "${err}" "${why}")
+  crm_run(3 run ${P} --events ${E} --state sqlite:${W}/${ledger} --threads 2)
+  expect_match("run --threads 2 --state sqlite:${ledger}" "${err}" "${why}")
+endforeach()
+crm_run(3 report --state sqlite:${W}/not_a_ledger.db)
+expect_match("report on a file that is not a ledger" "${err}" "cannot read state `${W}/not_a_ledger.db`: file is not a database")
+crm_run(3 report --state sqlite:${W}/a_directory)
+expect_match("report on a directory" "${err}" "a_directory`")
+# An open ledger that refuses the program (its strategies differ) stays a problem of the inputs.
+crm_run(1 run ${ROOT}/tests/golden/run/exclusive.crm --events ${E} --state sqlite:${W}/clobber.db)
+expect_match("another program on a ledger" "${err}" "clobber.db")
+
 # ---- item 8a: a planted symlink at a temporary file's name is never followed ---------------
 file(WRITE ${W}/victim "precious\n")
 file(CREATE_LINK ${W}/victim ${W}/out.crmc.tmp SYMBOLIC)

@@ -81,6 +81,10 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
         return;
       }
     }
+    if (lines.failed()) {  // not the end of the sample: counts over part of it would mislead
+      data_error(sink, data.events, lines.line() + 1, "read error");
+      return;
+    }
   }
   int64_t fixed_at = INT64_MIN;
   if (!data.at.empty()) {

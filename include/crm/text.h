@@ -51,6 +51,9 @@ class LineReader {
   // The next line without its terminator (possibly empty); false at the end of the input (or
   // when reading fails, also by a stream that throws).
   bool next(std::string& line);
+  // Whether next() returned false because reading failed (the stream's badbit, or it threw)
+  // rather than at the end: the lines after it were never read, so the input is not complete.
+  bool failed() const;
   size_t line() const;   // 1-based number of the last line read (for FILE:LINE messages)
   size_t bytes() const;  // bytes consumed so far, terminators included (for progress)
 

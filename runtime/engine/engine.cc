@@ -171,8 +171,8 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
       } else if (load_profile_csv_row(cells, err)) {
         continue;
       }
-      // Without a header no row can be read: that error always stops.
-      if (!on_error(reader.line(), err) || header) return false;
+      // Without a header no row can be read, and after a read error nothing can: those always stop.
+      if (!on_error(reader.line(), err) || header || reader.failed()) return false;
     }
     if (header) {
       on_error(1, "empty file: expected a header row naming the columns (one of them `user`)");
@@ -185,6 +185,10 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
   while (reader.next(line)) {
     if (line.empty()) continue;
     if (!load_profile_line(line, err) && !on_error(reader.line(), err)) return false;
+  }
+  if (reader.failed()) {  // not the end of the file: the profiles after it were never read
+    on_error(reader.line() + 1, "read error");
+    return false;
   }
   return true;
 }

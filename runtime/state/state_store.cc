@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -403,9 +404,20 @@ class SqliteStore : public StateStore {
     std::error_code ec;
     std::filesystem::path real = std::filesystem::weakly_canonical(path_, ec);
     std::string lock_path = (ec ? path_ : real.string()) + ".lock";
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // The lock file is truncated and written (the owner's name): a symbolic link planted at its
+    // name would make that a write through the link into any file the user can write, so it is
+    // never followed (O_NOFOLLOW), and only a regular file is a lock file (not a FIFO or a device).
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (lock_fd_ < 0) {
-      error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(errno));
+      const int e = errno;
+      error = e == ELOOP ? fmt::format("cannot lock state `{}`: the lock file `{}` is a symbolic link; crm does not "
+                                       "write through one (remove it)",
+                                       path_, lock_path)
+                         : fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(e));
+      return false;
+    }
+    if (struct stat st; ::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      error = fmt::format("cannot lock state `{}`: the lock file `{}` is not a regular file (remove it)", path_, lock_path);
       return false;
     }
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -941,7 +953,9 @@ class SqliteStore : public StateStore {
   bool exec(const char* sql, std::string& error) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) == SQLITE_OK) return true;
-    error = fmt::format("state `{}`: {}", path_, msg ? msg : sqlite3_errmsg(db_));
+    // "cannot use": the file could not be used as a database (not one, read-only, I/O), which
+    // callers tell from a ledger that refuses (in use, another program) by that first word.
+    error = fmt::format("cannot use state `{}`: {}", path_, msg ? msg : sqlite3_errmsg(db_));
     sqlite3_free(msg);
     return false;
   }

@@ -380,8 +380,46 @@ def session_navigation(crm):
     s.finish()
 
 
+def session_stdlib_paths(crm):
+    """A document named like a standard-library file (`<stdlib>/../../../x`: a client may give any
+    URI) is never written to, nor read from, a file outside the cache's stdlib directory; the
+    embedded modules are still written there. No golden: the assertions are the test."""
+    s = Session(crm, "stdlib_paths")
+    c = s.c
+    s.initialize()
+    text = "segment s = 1 + \"x\"\n"  # an error, so its diagnostics name the document
+    for name in ("<stdlib>/../../../escaped.crm", "<stdlib>/std/../../../../escaped2.crm", "<stdlib>/std/rfm.crm"):
+        c.notify("textDocument/didOpen", {"textDocument": {"uri": name, "languageId": "crm", "version": 1, "text": text}})
+        p = c.wait_notification("textDocument/publishDiagnostics", lambda m: not m["uri"].startswith("file://" + s.ws))
+        check(p["uri"] == name, "%s: diagnostics name the document as the client did (got %s)" % (name, p["uri"]))
+    written = []
+    for root, _, files in os.walk(s.tmp):
+        written += [os.path.join(root, f) for f in files if f.startswith("escaped")]
+    check(written == [], "no file written outside the stdlib cache: %s" % written)
+    rfm = os.path.join(s.tmp, "cache", "crm")
+    for root, _, files in os.walk(rfm):
+        for f in files:
+            with open(os.path.join(root, f), encoding="utf-8") as fh:
+                check("1 + \"x\"" not in fh.read(), "the cache holds no client text: %s" % f)
+    # Closed, the names are the embedded modules' again, which still open from the cache
+    # (definition of `std.rfm` from a real file).
+    for name in ("<stdlib>/../../../escaped.crm", "<stdlib>/std/../../../../escaped2.crm", "<stdlib>/std/rfm.crm"):
+        c.notify("textDocument/didClose", {"textDocument": {"uri": name}})
+    s.open("main.crm")
+    c.wait_diagnostics(s.uri("main.crm"))
+    lines = s.text("main.crm").split("\n")
+    l = next(i for i, t in enumerate(lines) if "std.rfm" in t)
+    d = c.request("textDocument/definition", s.at("main.crm", l, lines[l].index("std.rfm") + 4))
+    check(len(d) == 1 and d[0]["uri"].endswith("/std/rfm.crm") and os.path.exists(d[0]["uri"][7:]),
+          "definition of std.rfm: the module, written to the cache")
+    c.request("shutdown")
+    c.notify("exit")
+    check(c.close() == 0, "stdlib_paths: exit code after shutdown and exit")
+    shutil.rmtree(s.tmp, ignore_errors=True)
+
+
 SESSIONS = {"protocol": session_protocol, "editing": session_editing, "imports": session_imports,
-            "navigation": session_navigation}
+            "navigation": session_navigation, "stdlib_paths": session_stdlib_paths}
 
 
 def main():

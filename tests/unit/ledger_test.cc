@@ -4,6 +4,8 @@
 #include <crm/runtime.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -60,6 +62,37 @@ void record_orders(const Compiled& c, const std::string& path, const std::vector
 }  // namespace
 
 // ---- one writer ---------------------------------------------------------------------------------
+
+// The lock file is written (the owner's pid@host): a symbolic link planted at its name is not
+// followed (the file it names was truncated and overwritten), nor is a FIFO or another
+// non-regular file used; the error names the lock file, and the ledger opens once it is gone.
+TEST(Ledger, TheLockFileIsNeverASymlink) {
+  namespace fs = std::filesystem;
+  std::string path = fresh_path("lock_symlink");
+  std::string victim = ::testing::TempDir() + "crm_ledger_lock_victim";
+  std::ofstream(victim) << "precious\n";
+  fs::remove(path + ".lock");
+  fs::create_symlink(victim, path + ".lock");
+  std::string err;
+  EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
+  EXPECT_NE(err.find("the lock file `" + path + ".lock` is a symbolic link"), std::string::npos) << err;
+  std::ifstream in(victim);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "precious\n");
+  // A dangling link would have been created through: the file it names is not made.
+  fs::remove(path + ".lock");
+  fs::create_symlink(victim + ".new", path + ".lock");
+  EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
+  EXPECT_FALSE(fs::exists(victim + ".new"));
+  fs::remove(path + ".lock");
+  ASSERT_EQ(::mkfifo((path + ".lock").c_str(), 0600), 0);
+  EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
+  EXPECT_NE(err.find("is not a regular file"), std::string::npos) << err;
+  fs::remove(path + ".lock");
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  EXPECT_NE(store, nullptr) << err;
+  fs::remove(victim);
+}
 
 TEST(Ledger, ASecondWriterIsRefusedWhileReadersStillRead) {
   std::string path = fresh_path("writer");

@@ -395,6 +395,66 @@ TEST(Report, CodesGetTheIndicatorsOfChannels) {
   EXPECT_NE(table.find("\nwelcome                  W10                          4        4"), std::string::npos) << table;
 }
 
+// A delivery with neither a channel nor a code (`grant p10`: points, no `via`) is the route
+// (all channels, all codes), whose key is UINT64_MAX: it was taken for the remembered route
+// before any was looked up, so with no other route the report read past its routes and crashed,
+// and before another strategy's channel and code it was counted in that channel's and code's rows.
+TEST(Report, DeliveriesWithoutChannelOrCodeAreReported) {
+  const char* points_only = R"(
+event Visit {}
+event Order { amount: Money(CNY) }
+resource points p10 { amount: 10 }
+strategy welcome for business "shop" {
+    who: true
+    when: at 2026-03-01T10:00:00Z
+    what: grant p10
+}
+)";
+  {
+    std::string events;
+    Options o;
+    o.state = record_ledger("no_route", events, points_only);
+    std::istringstream in(events);
+    o.events = &in;
+    Report r = build(o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.codes.empty());
+    ASSERT_FALSE(r.indicators.empty());
+    EXPECT_EQ(r.indicators[0].strategy, "welcome");
+    EXPECT_TRUE(r.indicators[0].channel.empty() && r.indicators[0].day.empty());
+    EXPECT_EQ(r.indicators[0].granted, 4);
+    EXPECT_EQ(r.indicators[0].reached, 4);
+    EXPECT_EQ(r.indicators[0].converted, 1);  // a, the day after
+    for (const Indicators& i : r.indicators) EXPECT_TRUE(i.channel.empty()) << i.channel;
+    EXPECT_FALSE(to_table(r).empty());
+  }
+  {
+    // The strategy without a route first in the ledger, then one with a channel and a code.
+    std::string program = std::string(points_only) + R"(
+resource coupon c10 { discount: 10 CNY }
+strategy coded for business "shop" {
+    who: true
+    when: at 2026-03-01T10:00:00Z
+    what: grant c10 via App code "W10"
+}
+)";
+    std::string events;
+    Options o;
+    o.state = record_ledger("no_route_then_route", events, program.c_str());
+    std::istringstream in(events);
+    o.events = &in;
+    Report r = build(o);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(r.codes.size(), 1u);
+    EXPECT_EQ(r.codes[0].strategy, "coded");
+    EXPECT_EQ(r.codes[0].reached, 4);
+    for (const Indicators& i : r.indicators) {
+      if (i.strategy == "welcome") EXPECT_TRUE(i.channel.empty()) << "welcome has no channel, got " << i.channel;
+      if (i.strategy == "coded" && i.channel == "App") EXPECT_EQ(i.reached, 4);
+    }
+  }
+}
+
 // The coupon funded 70% by the merchant and 30% by the platform (000 section 5): a's redemption
 // of 10 CNY is 7 and 3; without the program the report cannot know and says "undeclared".
 TEST(Report, SubsidyIsSplitByItsFunders) {

@@ -313,6 +313,54 @@ TEST(TextHelpers, TimesDurationsJsonAndLines) {
   EXPECT_FALSE(lines.next(line));
 }
 
+// A stream that gives `text`, then fails as a disk does (its underflow throws: istream sets badbit).
+class FailingBuf : public std::streambuf {
+ public:
+  explicit FailingBuf(std::string text) : text_(std::move(text)) { setg(text_.data(), text_.data(), text_.data() + text_.size()); }
+
+ protected:
+  int_type underflow() override { throw std::ios_base::failure("Input/output error"); }
+
+ private:
+  std::string text_;
+};
+
+// A read error in the events or the profiles is not their end: the replay and the profile
+// loaders fail (the lines read are decided), on one thread and on several, and a CSV read error
+// stops also a caller that skips malformed records (it was reported again and again).
+TEST(RunApi, AReadErrorIsNotTheEndOfTheInput) {
+  std::string program = kProgram;  // without the scheduled strategy, which threads do not take
+  program.erase(program.find("strategy daily"));
+  crm::CompiledProgram p = compile(program.c_str());
+  ASSERT_TRUE(p.valid());
+  for (size_t threads : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << threads << " threads");
+    crm::Run run(p);
+    crm::Error error;
+    ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+    FailingBuf profiles("{\"user\":\"a\",\"age\":30,\"tier\":\"Gold\"}\n");
+    std::istream pin(&profiles);
+    size_t reported = 0;
+    std::string said;
+    EXPECT_FALSE(run.load_profiles(pin, false, [&](size_t, const std::string& m) { return said = m, ++reported, true; }));
+    EXPECT_EQ(reported, 1u);
+    EXPECT_EQ(said, "read error");
+    FailingBuf csv("user,age\nb,1\n");
+    std::istream csv_in(&csv);
+    reported = 0;
+    EXPECT_FALSE(run.load_profiles(csv_in, true, [&](size_t, const std::string&) { return ++reported < 10; }));
+    EXPECT_EQ(reported, 1u);
+    FailingBuf events(order("o1", "a", "2026-11-11T10:00:00Z", "120") + "\n" + order("o2", "a", "2026-11-11T10:01:00Z", "120"));
+    std::istream ein(&events);
+    size_t decided = 0;
+    EXPECT_FALSE(run.replay_bytes(ein, crm::ReplayOptions{}, [&](std::string_view, size_t n) { return decided += n, true; },
+                                  {}, error));
+    EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+    EXPECT_EQ(error.message, "read error after line 1: the events after it were not read");
+    EXPECT_EQ(decided, 1u);  // the line before the failure, decided and handed on
+  }
+}
+
 // No exception crosses include/: an invalid program, malformed data and an input stream that
 // throws (an internal failure: std::ios_base::failure inside the library) come back as results.
 TEST(PublicApi, NothingThrowsAcrossInclude) {

@@ -3,6 +3,7 @@
 // constant folding, JSON surrogate pairs, byte order marks, and the one strict CSV reader with
 // typed profile cells.
 #include <crm/runtime.h>
+#include <crm/text.h>
 
 #include <gtest/gtest.h>
 
@@ -264,6 +265,67 @@ TEST(LineReader, ByteOrderMarkOnlyAtTheStartAndCrlf) {
   EXPECT_EQ(line, "last");
   EXPECT_EQ(r.line(), 4u);
   EXPECT_FALSE(r.next(line));
+}
+
+// A stream buffer that gives `text` and then fails as a disk does (EIO): its underflow throws,
+// which istream operations turn into badbit (the CLI's file buffer does the same).
+class FailingBuf : public std::streambuf {
+ public:
+  explicit FailingBuf(std::string text) : text_(std::move(text)) { setg(text_.data(), text_.data(), text_.data() + text_.size()); }
+
+ protected:
+  int_type underflow() override { throw std::ios_base::failure("Input/output error"); }
+
+ private:
+  std::string text_;
+};
+
+TEST(LineReader, AReadErrorIsNotTheEnd) {
+  {
+    FailingBuf buf("{\"a\":1}\n{\"b\":2}\npartial");
+    std::istream in(&buf);
+    crm::support::LineReader r(in);
+    std::string line;
+    ASSERT_TRUE(r.next(line));
+    ASSERT_TRUE(r.next(line));
+    EXPECT_FALSE(r.failed());
+    EXPECT_FALSE(r.next(line));  // the partial line is not given as if it were the last one
+    EXPECT_TRUE(r.failed());
+    EXPECT_EQ(r.line(), 2u);
+  }
+  {
+    std::istringstream in("a\nb");  // the end: not a failure
+    crm::support::LineReader r(in);
+    std::string line;
+    while (r.next(line)) {
+    }
+    EXPECT_FALSE(r.failed());
+  }
+  {
+    FailingBuf buf("x\n");
+    std::istream in(&buf);
+    crm::LineReader r(in);  // the public reader says so too
+    std::string line;
+    ASSERT_TRUE(r.next(line));
+    EXPECT_FALSE(r.next(line));
+    EXPECT_TRUE(r.failed());
+    std::istringstream end("x\n");
+    crm::LineReader e(end);
+    while (e.next(line)) {
+    }
+    EXPECT_FALSE(e.failed());
+  }
+  {
+    FailingBuf buf("user,age\na,1\n");
+    std::istream in(&buf);
+    CsvReader r(in);  // a record error that callers skipping malformed records must not skip
+    std::vector<CsvField> f;
+    ASSERT_TRUE(r.next(f));
+    ASSERT_TRUE(r.next(f));
+    EXPECT_FALSE(r.next(f));
+    EXPECT_EQ(r.error(), "read error");
+    EXPECT_TRUE(r.failed());
+  }
 }
 
 // ---- the CSV reader --------------------------------------------------------------------------------
