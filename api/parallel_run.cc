@@ -568,8 +568,11 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
       // the ids it decided (and every id of earlier runs), so an id another thread decided in this
       // run is refused rather than decided twice.
       std::string user;
-      uint32_t who = engine::line_user(line, user, ledger_ ? &id : nullptr) ? route(user) : 0;
-      uint32_t first = ledger_ && !id.empty() ? ids_.claim(id, who) : who;
+      // A line without a usable user is refused by whichever thread parses it: its id is not
+      // claimed, so a later event with that id is decided as one engine would decide it.
+      const bool routed = engine::line_user(line, user, ledger_ ? &id : nullptr);
+      uint32_t who = routed ? route(user) : 0;
+      uint32_t first = ledger_ && routed && !id.empty() ? ids_.claim(id, who) : who;
       size_t i = b.add(std::move(line), reader.line(), who);
       if (first != who) {
         b.taken[i] = 1;

@@ -54,6 +54,11 @@ class ParallelRun {
     for (auto& w : workers_) w.engine->set_dedup_window(micros);
   }
   void set_timer_limits(size_t per_user, size_t total);
+  // Each worker's engine refuses its own events that would run too many scheduled instants
+  // (scheduled strategies are refused with threads for now: see unsupported).
+  void set_max_schedule_runs(size_t runs) {
+    for (auto& w : workers_) w.engine->set_max_schedule_runs(runs);
+  }
   bool attach(state::StateStore* store, bool allow_program_change, std::string& error);
   const std::vector<std::string>& notices() const { return notices_; }
 

@@ -167,6 +167,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
   e->set_dedup_window(old.dedup_window());
   e->set_partition(old.partition_index(), old.partition_count());
   e->set_timer_limits(old.timer_limit_per_user(), old.timer_limit_total());
+  e->set_max_schedule_runs(old.max_schedule_runs());
   e->allow_program_change(allow_program_change);
   // The store names the old program as the one deciding again (after a refusal too: reading the
   // ledger's latest program forgets which one the store records new units under).

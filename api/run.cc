@@ -20,6 +20,8 @@
 
 namespace crm {
 
+static_assert(Run::kDefaultMaxScheduleRuns == engine::Engine::kMaxScheduleRuns);
+
 namespace detail {
 
 struct RunData {
@@ -171,6 +173,7 @@ bool Run::set_threads(size_t threads, Error& error) {
     d_->parallel->set_allowed_lateness(d_->engine->allowed_lateness());
     d_->parallel->set_dedup_window(d_->engine->dedup_window());
     d_->parallel->set_timer_limits(d_->timer_per_user, d_->timer_total);
+    d_->parallel->set_max_schedule_runs(d_->engine->max_schedule_runs());
     return true;
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};
@@ -445,6 +448,12 @@ void Run::set_timer_limits(size_t per_user, size_t total) {
   d_->engine->set_timer_limits(per_user, total);
   d_->timer_per_user = per_user, d_->timer_total = total;
   if (d_->parallel) d_->parallel->set_timer_limits(per_user, total);
+}
+
+void Run::set_max_schedule_runs(size_t runs) {
+  if (!d_) return;
+  d_->engine->set_max_schedule_runs(runs);
+  if (d_->parallel) d_->parallel->set_max_schedule_runs(runs);
 }
 
 size_t Run::pending_timers() const {

@@ -744,6 +744,12 @@ void Runtime::set_timer_limits(size_t per_user, size_t total) {
   d_->engine->set_timer_limits(per_user, total);
 }
 
+void Runtime::set_max_schedule_runs(size_t runs) {
+  if (!d_) return;
+  std::lock_guard lk(d_->mu);
+  d_->engine->set_max_schedule_runs(runs);
+}
+
 size_t Runtime::pending_timers() const {
   if (!d_) return 0;
   std::lock_guard lk(d_->mu);

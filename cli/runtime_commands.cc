@@ -38,6 +38,7 @@ struct Options {
   size_t threads = 1;                                   // run: worker threads
   std::string until;                                    // run: the stream's clock at the end
   size_t max_timers = 0, max_timers_per_user = 0;       // run: pending timers (0: no limit)
+  std::string max_schedule_runs;                        // run: scheduled runs per event (0: no limit)
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
   bool jit = false, emit_llvm = false;
@@ -425,6 +426,9 @@ int cmd_run(int argc, char** argv) {
            "(default: the last event's time)");
   c.count("--max-pending-timers", o.max_timers, "N", "pending timers of delayed triggers in all (default: no limit)");
   c.count("--max-pending-timers-per-user", o.max_timers_per_user, "N", "pending timers per user (default: no limit)");
+  c.option("--max-schedule-runs", o.max_schedule_runs, "N",
+           "scheduled runs one event may bring due at once (default 100000; 0: no limit):\nan event further ahead is an "
+           "error (or skipped with --on-error=skip)");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   c.choice("--reload-on", o.reload_on, {"SIGHUP"},
            "hot reload: on SIGHUP, read the program files again and swap the program in\nbefore the next event "
@@ -478,6 +482,12 @@ int cmd_run(int argc, char** argv) {
   if (!o.until.empty() && !crm::parse_time(o.until, until))
     return usage("run", "--until takes a time such as 2026-11-12T00:00:00Z");
   run.set_timer_limits(o.max_timers_per_user, o.max_timers);
+  if (!o.max_schedule_runs.empty()) {
+    const std::string& n = o.max_schedule_runs;
+    if (n.size() > 15 || n.find_first_not_of("0123456789") != std::string::npos)
+      return usage("run", "--max-schedule-runs takes a whole number (0: no limit), not `" + n + "`");
+    run.set_max_schedule_runs(std::stoull(n));
+  }
   if (o.threads > 1) {
     crm::Error e;
     if (!run.set_threads(o.threads, e)) {

@@ -17,11 +17,43 @@ bool CsvReader::fail(size_t line, std::string message) {
 
 bool CsvReader::failed() const { return in_.bad(); }
 
+// getline splits at LF; a CR inside what it read splits that again (kept in rest_ and handed
+// out a line at a time, so a file of CR-only breaks costs one pass, not one copy per line).
 bool CsvReader::read_line(std::string& line) {
-  if (!std::getline(in_, line)) return false;
+  bool lf = false;
+  if (has_rest_) {
+    const size_t end = rest_.find('\r', rest_at_);
+    if (end != std::string::npos && end + 1 < rest_.size()) {
+      line.assign(rest_, rest_at_, end - rest_at_);
+      rest_at_ = end + 1;
+      ++physical_;
+      last_cr_ = true;
+      return true;
+    }
+    line.assign(rest_, rest_at_);
+    has_rest_ = false;
+    lf = rest_lf_;
+  } else {
+    if (!std::getline(in_, line)) return false;
+    lf = !in_.eof();  // getline stopped at an LF, not at the end of the input
+    if (physical_ == 0 && starts_with_bom(line)) line.erase(0, kUtf8Bom.size());
+    const size_t end = line.find('\r');
+    if (end != std::string::npos && end + 1 < line.size()) {
+      rest_.swap(line);
+      rest_at_ = end + 1;
+      has_rest_ = true;
+      rest_lf_ = lf;
+      line.assign(rest_, 0, end);
+      ++physical_;
+      last_cr_ = true;
+      return true;
+    }
+  }
   ++physical_;
-  if (physical_ == 1 && starts_with_bom(line)) line.erase(0, kUtf8Bom.size());
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  // A CR at the end: CRLF, or a lone CR as the input's last byte.
+  const bool ends_cr = !line.empty() && line.back() == '\r';
+  if (ends_cr) line.pop_back();
+  last_cr_ = ends_cr && !lf;
   return true;
 }
 
@@ -68,12 +100,13 @@ bool CsvReader::next(std::vector<CsvField>& fields) {
       while (true) {
         if (i == line.size()) {  // the quoted field continues on the next physical line
           size_t start = line_;
+          const bool cr = last_cr_;  // the break that ended this line
           if (!read_line(line)) {
             if (in_.bad()) return fail(physical_ + 1, "read error");
             return fail(start, fmt::format("unterminated quoted field {}", fields.size() + 1));
           }
           if (!check_utf8(line)) return false;
-          field.text += '\n';
+          field.text += cr ? '\r' : '\n';
           i = 0;
           continue;
         }

@@ -1,15 +1,17 @@
 // csv.h - the one CSV reader behind every CSV input: profiles (`--profiles P.csv`, `check --data`)
 // and the dataset importers.
 //
-// RFC 4180: fields separated by commas, records by LF or CRLF; a quoted field may hold commas,
-// doubled quotes and line breaks, so a record can span several physical lines. Strict: a quote
+// RFC 4180: fields separated by commas, records by LF or CRLF, or a lone CR (old Mac files, which
+// otherwise read as one record); a quoted field may hold commas, doubled quotes and line breaks,
+// so a record can span several physical lines (a break inside one is read as LF, a lone CR as
+// itself). Strict: a quote
 // inside an unquoted field, text after a closing quote, an unterminated quoted field, a blank
 // line before the last record and bytes that are not UTF-8 are errors. A UTF-8 byte order mark
 // at the very start is dropped. Every record knows the physical line it starts on, so errors
 // are reported as FILE:LINE.
 //
 // Hand-written rather than libcsv: libcsv reports no positions, skips blank lines silently,
-// trims spaces and ends records at a lone CR, all of which this reader must not do.
+// and trims spaces, which this reader must not do.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +43,8 @@ class CsvReader {
   bool failed() const;
 
  private:
+  // The next physical line, without its break: LF, CRLF or a lone CR (then last_cr_ is set: a
+  // quoted field keeps that CR as it is).
   bool read_line(std::string& line);
   bool fail(size_t line, std::string message);
 
@@ -50,6 +54,10 @@ class CsvReader {
   size_t blank_line_ = 0;  // first blank line not yet followed by a record (0: none)
   std::string pending_;    // a record's first line, read before reporting the blank line above it
   bool has_pending_ = false;
+  // What getline read after a lone CR: the lines still to come from it, from rest_at_.
+  std::string rest_;
+  size_t rest_at_ = 0;
+  bool has_rest_ = false, rest_lf_ = false, last_cr_ = false;  // rest_lf_: getline's line ended at an LF
   std::string error_;
 };
 

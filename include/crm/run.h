@@ -192,6 +192,12 @@ class Run {
   bool advance_time(int64_t at_micros, std::vector<std::string>& decisions, Error& error);
   // Pending timers of delayed triggers allowed per user and in all (0: no limit).
   void set_timer_limits(size_t per_user, size_t total);
+  // Scheduled runs one event or clock move may bring due at once (`crm run --max-schedule-runs`;
+  // docs/semantics.md, "Event order"): an event after which more `at`/`every` instants than this
+  // would run (a time far ahead of the stream, such as year 9999) is refused with Input before
+  // anything changes, as advance_time to such a time is. 0: no limit. Default 100,000.
+  static constexpr size_t kDefaultMaxScheduleRuns = 100000;
+  void set_max_schedule_runs(size_t runs);
   size_t pending_timers() const;
 
   // ---- hot reload (docs/semantics.md, "Hot reload") ---------------------------------------

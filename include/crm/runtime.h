@@ -367,6 +367,10 @@ class Runtime {
   // arm one more is recorded as `rejected` with reason `timer_limit`. Set before the first event.
   void set_timer_limits(size_t per_user, size_t total);
   size_t pending_timers() const;
+  // Scheduled runs one event or clock move may bring due at once (as Run::set_max_schedule_runs):
+  // an event (or advance_time) after which more `at`/`every` instants would run is refused with
+  // Input, nothing changed. 0: no limit. Default 100,000 (Run::kDefaultMaxScheduleRuns).
+  void set_max_schedule_runs(size_t runs);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on
   // failure (use the overload below to learn why).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);

@@ -239,6 +239,11 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
     err = "missing `user` (a string)";
     return false;
   }
+  // As an event's: an empty user would be a profile every profile-less user could be taken for.
+  if (id->value.text.empty()) {
+    err = "`user` must not be empty";
+    return false;
+  }
   std::vector<int64_t> row = default_profile_;
   std::vector<uint8_t> present = default_present_;
   row[0] = strings_.intern(id->value.text);

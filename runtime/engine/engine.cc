@@ -957,6 +957,11 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
                          support::format_duration(window), support::format_time(w - window));
     return false;
   }
+  // A clock jump that would run more scheduled instants than the limit is refused before
+  // anything moves: the watermark, the held events and the ledger are as if it never came.
+  if (!schedule_runs_within(std::max(order_.latest_seen(), ev.time), std::min(order_.earliest_held(), ev.time), ev.time,
+                            false, err))
+    return false;
   order_.see(ev.time);
   if (order_.lateness() == 0) {
     // Nothing to hold: the event is at the watermark.
@@ -968,6 +973,26 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
 } catch (...) {
   stop_on_exception();
   throw;
+}
+
+// Counts the instants the step would run: schedules from where they are (or from where they would
+// start: the latest event, else the earliest one to be decided), up to the latest time the
+// stream would have. With an allowed lateness that is beyond the new watermark, so the instants
+// finish() runs are counted too. Timers and roll-out points are not counted: there is one per
+// event that armed it, or per strategy.
+bool Engine::schedule_runs_within(int64_t upto, int64_t first, int64_t at, bool clock_move, std::string& err) const {
+  if (max_schedule_runs_ == 0 || !scheduler_.any()) return true;
+  uint32_t busiest = 0;
+  const int64_t start = last_time_ != INT64_MIN ? last_time_ : first;
+  const size_t n = scheduler_.due_count(upto, start, max_schedule_runs_ + 1, busiest);
+  if (n <= max_schedule_runs_) return true;
+  const int64_t clock = order_.latest_seen();
+  err = fmt::format("too many scheduled runs at once: {} {} would bring more than {} scheduled runs due at once (strategy "
+                    "`{}` among them{}), the limit per event or clock move; a time this far ahead is likely wrong, else "
+                    "raise the limit with --max-schedule-runs N (0: no limit)",
+                    clock_move ? "moving the clock to" : "the event at", support::format_time(at), max_schedule_runs_, p_.strategies[busiest].name,
+                    clock == INT64_MIN ? std::string() : fmt::format("; the stream's clock is at {}", support::format_time(clock)));
+  return false;
 }
 
 // Decides held events before `upto` and runs the scheduled instants among them, in time order;
@@ -984,6 +1009,7 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
 
 bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) try {
   check_running();
+  if (t > order_.latest_seen() && !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)) return false;
   if (!order_.move_to(t, err)) return false;
   if (!release(order_.watermark(), out, err)) return false;
   return fire_schedules(order_.watermark(), out, err);

@@ -153,6 +153,15 @@ class Engine {
   void set_users_per_part(size_t n) { users_per_part_ = n ? n : 1; }  // tests: small parts
   size_t users_per_part() const { return users_per_part_; }
 
+  // Scheduled runs one step of the clock may bring due (docs/semantics.md, "Event order"): an
+  // event (submit) or a clock move (advance_to) after which more than this many `at`/`every`
+  // instants would run at once is refused before anything changes (false, with why in
+  // `error`): an event far ahead of the stream, such as a time in year 9999, would otherwise run
+  // every instant of a schedule up to it, effectively forever. 0: no limit.
+  static constexpr size_t kMaxScheduleRuns = 100000;
+  void set_max_schedule_runs(size_t n) { max_schedule_runs_ = n; }
+  size_t max_schedule_runs() const { return max_schedule_runs_; }
+
   // Delayed triggers (docs/semantics.md, "Delayed triggers"): pending timers at most per user
   // and in all (0: no limit); an event that would arm one more is recorded as `rejected` with
   // reason `timer_limit`.
@@ -293,6 +302,10 @@ class Engine {
   void restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t strategy, uint32_t resource);
   int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
+  // Whether moving the clock to `upto` keeps within max_schedule_runs(); else why not, naming the
+  // step: the event at `at`, or the clock moved to it. `first`: the earliest event time to be
+  // decided (where an `every` without a window starts when no event was decided yet).
+  bool schedule_runs_within(int64_t upto, int64_t first, int64_t at, bool clock_move, std::string& error) const;
   // A roll-out's decision point: one unit (`rollout:<strategy>@<micros>`) holding the choice and,
   // for an `at` strategy, its delivery to the rest of the audience then.
   bool run_rollout(uint32_t si, std::vector<Decision>& out, std::string& error);
@@ -359,6 +372,7 @@ class Engine {
   StreamOrder order_;  // the stream contract (see submit())
   PartSink part_sink_;
   size_t users_per_part_ = kUsersPerPart;
+  size_t max_schedule_runs_ = kMaxScheduleRuns;
   uint32_t part_index_ = 0, part_count_ = 1;
   std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
 };

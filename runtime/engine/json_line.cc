@@ -370,6 +370,7 @@ bool scan_user(std::string_view s, std::string_view& user, std::string_view* id)
 bool line_user(std::string_view line, std::string& user, std::string* id) {
   std::string_view fast, fast_id;
   if (scan_user(line, fast, id ? &fast_id : nullptr)) {
+    if (fast.empty()) return false;  // refused by the decoder: no thread owns it
     user.assign(fast);
     if (id) id->assign(fast_id);
     return true;
@@ -382,7 +383,7 @@ bool line_user(std::string_view line, std::string& user, std::string* id) {
     if (m.key == "user") found = &m;
     if (id && m.key == "id" && m.value.kind == JsonValue::Kind::String) *id = m.value.text;
   }
-  if (!found || found->value.kind != JsonValue::Kind::String) return false;
+  if (!found || found->value.kind != JsonValue::Kind::String || found->value.text.empty()) return false;
   user = found->value.text;
   return true;
 }

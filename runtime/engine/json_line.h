@@ -70,7 +70,8 @@ bool parse_json_value(std::string_view text, JsonValue& out, std::string& error)
 // decoding the rest. scan_user() skims the object's top-level members and gives the last `user`
 // (and `id`) string when it holds no escape; false when it cannot tell (malformed, a non-string
 // user or id, escapes, nesting). line_user() falls back to the full parse then, so it names the
-// user the decoder will read; false when the line has no string `user` (the decoder refuses it).
+// user the decoder will read; false when the line has no string `user`, or an empty one (the
+// decoder refuses both).
 // `id` is left empty when the line has none.
 bool scan_user(std::string_view line, std::string_view& user, std::string_view* id = nullptr);
 bool line_user(std::string_view line, std::string& user, std::string* id = nullptr);

@@ -36,6 +36,8 @@ class StreamOrder {
   // Holds `ev` until the watermark passes it.
   void hold(const Event& ev) { held_.push({ev, arrivals_++}); }
   size_t held() const { return held_.size(); }
+  // The time of the earliest held event; INT64_MAX when none is held.
+  int64_t earliest_held() const { return held_.empty() ? INT64_MAX : held_.top().ev.time; }
   // Takes the earliest held event before `upto` into `ev`; false when there is none. Events
   // come in time order, ties by id then arrival (as audience and explain sort them), so any
   // order of the same events within the lateness gives the same decisions.

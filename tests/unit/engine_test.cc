@@ -3,6 +3,7 @@
 // contract (docs/runtime.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <set>
 
@@ -750,4 +751,120 @@ strategy thrice { who: count(Order within 30 days) >= 3 and count(Order within 3
   crm::engine::Event in_order = direct.parse(order("e2", "2026-01-21T00:00:00Z"));
   crm::engine::StrategyTrace d = direct.engine.explain("u", 0, &in_order, in_order.time);
   EXPECT_EQ(d.verdict, "no_match");
+}
+
+// ---- scheduled runs per step of the clock ------------------------------------------------------
+
+namespace {
+
+// Submits `line` (the stream contract, as `crm run`); the decisions' JSON, or "refused: ..." .
+std::vector<std::string> submit(Harness& h, const std::string& line) {
+  crm::engine::Event ev = h.parse(line);
+  std::vector<Decision> out;
+  std::string err;
+  bool ok = h.engine.submit(ev, out, err);
+  std::vector<std::string> json;
+  for (const auto& d : out) json.push_back(h.engine.decision_json(d));
+  if (!ok) json.push_back("refused: " + err);
+  return json;
+}
+
+const char* kHourly = R"(
+resource push hi { body: "hi" }
+strategy hourly { who: true  when: every 1 hour  what: send hi via Push }
+)";
+
+}  // namespace
+
+// An event far ahead of the stream (year 9999) would run every hourly instant up to it, about 70
+// million, effectively forever: it is refused at once, before anything changes, naming the limit
+// and how to raise it. The run then goes on exactly as if the line had never come.
+TEST(EngineScheduleRuns, AnEventTooFarAheadIsRefusedAndChangesNothing) {
+  Compiled c = program(kHourly);
+  auto run = [&](bool with_far_event, size_t* units, std::string* refusal) {
+    crm::state::MemoryStore store;
+    Harness h(c);
+    std::string err;
+    EXPECT_TRUE(h.engine.attach(&store, err)) << err;
+    std::vector<std::string> all;
+    auto feed = [&](const std::string& line) {
+      for (auto& j : submit(h, line)) all.push_back(j);
+    };
+    feed(visit("v1", "ann", "2026-01-01T00:00:00Z"));
+    feed(visit("v2", "bob", "2026-01-01T02:30:00Z"));
+    if (with_far_event) {
+      const int64_t watermark = h.engine.watermark();
+      const size_t events = h.engine.stats().events;
+      auto r = submit(h, visit("v3", "cat", "9999-01-01T00:00:00Z"));
+      EXPECT_EQ(r.size(), 1u);  // no decision: only the refusal
+      if (refusal && !r.empty()) *refusal = r.back();
+      EXPECT_EQ(h.engine.watermark(), watermark);
+      EXPECT_EQ(h.engine.stats().events, events);
+      // advance_to (a heartbeat, `crm run --until`) is bounded the same way.
+      std::vector<Decision> out;
+      EXPECT_FALSE(h.engine.advance_to(T("9999-01-01T00:00:00Z"), out, err));
+      EXPECT_TRUE(out.empty());
+      EXPECT_NE(err.find("too many scheduled runs at once: moving the clock to 9999-01-01T00:00:00Z"), std::string::npos)
+          << err;
+      EXPECT_EQ(h.engine.watermark(), watermark);
+    }
+    feed(visit("v4", "cat", "2026-01-01T04:00:00Z"));
+    EXPECT_TRUE(h.engine.finish(h.decisions, err)) << err;
+    EXPECT_TRUE(h.engine.commit(err)) << err;
+    *units = size_t(store.unit_handle());
+    return all;
+  };
+  size_t units_plain = 0, units_far = 0;
+  std::string refusal;
+  const auto plain = run(false, &units_plain, nullptr);
+  const auto with_far = run(true, &units_far, &refusal);
+  // Every decision and every unit of the ledger is the plain run's.
+  EXPECT_EQ(with_far, plain);
+  EXPECT_EQ(units_far, units_plain);
+  EXPECT_EQ(refusal,
+            "refused: too many scheduled runs at once: the event at 9999-01-01T00:00:00Z would bring more than 100000 "
+            "scheduled runs due at once (strategy `hourly` among them; the stream's clock is at 2026-01-01T02:30:00Z), the "
+            "limit per event or clock move; a time this far ahead is likely wrong, else raise the limit with "
+            "--max-schedule-runs N (0: no limit)");
+}
+
+// The limit counts instants of every scheduled strategy, exactly: up to it an event is decided
+// with its runs, one more is refused; 0 is no limit. With an allowed lateness the runs up to the
+// event itself count (finish() runs them), and a refused event leaves the held ones held.
+TEST(EngineScheduleRuns, TheLimitCountsEveryScheduledInstantUpToTheEvent) {
+  Compiled c = program(std::string(kHourly) +
+                       "strategy half { who: true  when: every 30 minutes between 2026-01-01T00:00Z and 2026-01-01T02:00Z  "
+                       "what: send hi via Push }\n");
+  {
+    Harness h(c);
+    h.engine.set_max_schedule_runs(5);
+    // `half` runs at 00:00, before the event (no user is known yet): one run, no decision.
+    EXPECT_TRUE(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).empty());
+    // 01:00 hourly; 00:30, 01:00, 01:30 half: 4 runs.
+    EXPECT_EQ(submit(h, visit("v2", "ann", "2026-01-01T01:30:00Z")).size(), 4u);
+    // 02:00 .. 06:00 hourly: 5 runs (half's window is over); 07:00 would be a sixth.
+    auto r = submit(h, visit("v3", "ann", "2026-01-01T07:00:00Z"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_NE(r[0].find("would bring more than 5 scheduled runs"), std::string::npos) << r[0];
+    EXPECT_EQ(submit(h, visit("v3", "ann", "2026-01-01T06:00:00Z")).size(), 5u);
+    h.engine.set_max_schedule_runs(0);
+    EXPECT_EQ(submit(h, visit("v4", "ann", "2026-01-02T06:00:00Z")).size(), 24u);
+  }
+  {
+    Harness h(c);
+    h.engine.set_max_schedule_runs(6);
+    h.engine.set_allowed_lateness(2 * 3600 * 1000000LL);
+    EXPECT_TRUE(submit(h, visit("v1", "ann", "2026-01-01T00:10:00Z")).empty());  // held
+    // The watermark would be 01:50 (5 runs: half 00:00 .. 01:30, hourly 01:00), but the runs up
+    // to the event at 03:50 count: hourly 02:00 and 03:00 too, 7.
+    auto r = submit(h, visit("v2", "bob", "2026-01-01T03:50:00Z"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_NE(r[0].find("refused: too many scheduled runs at once"), std::string::npos) << r[0];
+    EXPECT_EQ(h.engine.held(), 1u);
+    EXPECT_EQ(h.engine.watermark(), T("2025-12-31T22:10:00Z"));
+    std::vector<Decision> out;
+    std::string err;
+    EXPECT_TRUE(h.engine.finish(out, err)) << err;
+    EXPECT_EQ(h.engine.stats().events, 1u);  // the held event decided; the refused one never was
+  }
 }

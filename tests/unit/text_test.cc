@@ -363,6 +363,40 @@ TEST(CsvReader, Rfc4180RecordsSpanLinesAndKnowWhereTheyStart) {
   EXPECT_EQ(lines, (std::vector<size_t>{1, 2, 4}));
 }
 
+// Old Mac files end lines with a lone CR: they read as records like LF and CRLF files (they were
+// one record, so a profiles file loaded no profile), with the same line numbers; a line break in
+// a quoted field stays in it (CRLF and LF as LF, as before, a lone CR as itself), and the three
+// kinds of break may be mixed.
+TEST(CsvReader, ALoneCrEndsALineAsLfAndCrlfDo) {
+  const std::vector<std::vector<std::string>> expected = {
+      {"user", "note"}, {"u1", "two\nlines, \"quoted\""}, {"u2", "plain"}, {"u3", ""}};
+  for (const char* brk : {"\n", "\r\n", "\r"}) {
+    std::string b = brk;
+    std::vector<size_t> lines;
+    std::string err;
+    auto recs = read_all("user,note" + b + "u1,\"two" + b + "lines, \"\"quoted\"\"\"" + b + "u2,plain" + b + "u3," + b, &err,
+                         nullptr, &lines);
+    EXPECT_EQ(err, "") << "break " << testing::PrintToString(b);
+    auto want = expected;
+    if (b == "\r") want[1][1] = "two\rlines, \"quoted\"";  // a lone CR inside quotes is kept as it is
+    EXPECT_EQ(recs, want) << "break " << testing::PrintToString(b);
+    EXPECT_EQ(lines, (std::vector<size_t>{1, 2, 4, 5})) << "break " << testing::PrintToString(b);
+  }
+  // No break after the last record, a BOM, mixed breaks, a CR inside a quoted field on one line.
+  std::vector<size_t> lines;
+  std::string err;
+  auto recs = read_all("\xEF\xBB\xBF" "a,b\r1,\"x\ry\"\r\n2,\"p\r\nq\"\n3,z", &err, nullptr, &lines);
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(recs, (std::vector<std::vector<std::string>>{{"a", "b"}, {"1", "x\ry"}, {"2", "p\nq"}, {"3", "z"}}));
+  EXPECT_EQ(lines, (std::vector<size_t>{1, 2, 4, 6}));
+  // Blank lines and errors are found at their lines with CR breaks too.
+  size_t line = 0;
+  read_all("a\r1\r\r2\r", &err, &line);
+  EXPECT_EQ(std::to_string(line) + ": " + err, "3: blank line inside the data");
+  read_all("a,b\r1,\"open\r2,3\r", &err, &line);
+  EXPECT_EQ(std::to_string(line) + ": " + err, "2: unterminated quoted field 2");
+}
+
 TEST(CsvReader, MalformedInputIsAnErrorAtItsLine) {
   auto error_of = [](const std::string& text) {
     std::string err;

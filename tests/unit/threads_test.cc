@@ -20,7 +20,7 @@ bool decoded_user(std::string_view line, std::string& user) {
   const crm::engine::JsonMember* found = nullptr;
   for (const auto& m : members)
     if (m.key == "user") found = &m;
-  if (!found || found->value.kind != crm::engine::JsonValue::Kind::String) return false;
+  if (!found || found->value.kind != crm::engine::JsonValue::Kind::String || found->value.text.empty()) return false;
   user = found->value.text;
   return true;
 }
@@ -49,6 +49,10 @@ TEST(Threads, TheRoutedUserIsTheDecodedUser) {
   ASSERT_TRUE(line_user(R"({"user":"a\u0062","id":"x\"y"})", user));
   EXPECT_EQ(user, "ab");
   EXPECT_FALSE(line_user(R"({"user":7})", user));
+  // An empty user is refused by the decoder: no thread owns it (and its line claims no id).
+  std::string id;
+  EXPECT_FALSE(line_user(R"({"user":"","id":"e1"})", user, &id));
+  EXPECT_FALSE(line_user(R"({"user":"","id":"e\u0031"})", user, &id));
   // Random lines: objects of well-formed members (users that are strings, escaped or not, or
   // not strings; nested objects holding a `user`; strings holding the key's text, brackets and
   // escaped quotes), and in a quarter of them a fragment inserted at a random place, which may
