@@ -154,9 +154,11 @@ return redis.call('INCR', KEYS[1])
 // delivery, 's' settle only), amount, the campaign generation (the ready key's value) the held
 // leases were taken in, then for each part 11 values: counter name, stock, budget, paced stock,
 // paced budget (-1: none), held deliveries, held money (leased and unused), wanted deliveries,
-// wanted money (the new lease), and the floor (as kReserve's; not checked when settling). Giving back comes first, whatever follows, and only within the
-// generation the leases were taken in: after a reconcile the counters may not contain them, and
-// subtracting them could lower a counter below its grants. A delivery is then checked exactly as
+// wanted money (the new lease), and the floor (as kReserve's; not checked when settling). Every
+// counter is checked first (CRM_COUNT_LUA; also not below what is held, which giving back would
+// make negative). Giving back comes first, whatever follows, and only within the generation the
+// leases were taken in: after a reconcile the counters may not contain them, and subtracting them
+// could lower a counter below its grants. A delivery is then checked exactly as
 // kReserve checks it; if it fits, it is counted and each part also takes, in each dimension, what
 // is wanted but at most half of what that dimension's limits leave after this delivery (so the
 // last units go one delivery at a time, never into one process's lease; a dimension without a
