@@ -1,8 +1,15 @@
 // shared.cc - partitions of the users and reconciling the shared counters (include/crm/shared.h).
 #include <crm/shared.h>
 
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <map>
+#include <memory>
 
 #include "api/entry_point.h"
 #include "runtime/state/redis_quotas.h"
@@ -49,12 +56,39 @@ bool compare(const SharedCounters& shared, const std::vector<std::string>& ledge
   std::string err;
   auto q = state::RedisQuotas::create(o, err);
   if (!q) return fail(ErrorKind::Input, err);
+  // Each ledger once: one named twice, or under two names (a hard link, `./p1.db` and `p1.db`),
+  // would count its grants twice.
+  std::map<std::pair<dev_t, ino_t>, std::string> files;
+  for (const auto& path : ledger_paths) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+      return fail(ErrorKind::State, fmt::format("cannot open ledger `{}`: {}", path, std::strerror(errno)));
+    auto [it, added] = files.try_emplace({st.st_dev, st.st_ino}, path);
+    if (!added)
+      return fail(ErrorKind::Input, it->second == path
+                                        ? fmt::format("ledger `{}` is given twice: each ledger must be counted once", path)
+                                        : fmt::format("ledgers `{}` and `{}` are the same file: each ledger must be counted once",
+                                                      it->second, path));
+  }
+  // --exact drops every reservation no ledger shows, which is right only when no process is
+  // running: each ledger's single-writer lock is taken (and held until the counters are set), so
+  // a process still running is named and refused, and none starts meanwhile.
+  std::vector<std::unique_ptr<state::LedgerLock>> locks;
+  if (write && exact)
+    for (const auto& path : ledger_paths) {
+      locks.push_back(std::make_unique<state::LedgerLock>());
+      if (!locks.back()->acquire(path, false, err))
+        return fail(ErrorKind::State, "reconcile --exact needs every process stopped: " + err);
+    }
   std::map<std::string, state::Quota> totals, before, after;
   for (const auto& path : ledger_paths)
     if (!state::ledger_totals(path, totals, err)) return fail(ErrorKind::State, err);
   bool ready_after = false;
-  if (!q->read(before, result.was_ready, err) || (write && !q->reconcile(totals, exact, err)) ||
-      !q->read(after, ready_after, err))
+  // --exact replaces the counters whatever they hold, also a key of the wrong type that cannot be
+  // read (its script says so if Redis does not answer): `before` is then empty.
+  if (!q->read(before, result.was_ready, err) && !(write && exact))
+    return fail(ErrorKind::State, "shared counters " + q->describe() + ": " + err);
+  if ((write && !q->reconcile(totals, exact, err)) || !q->read(after, ready_after, err))
     return fail(ErrorKind::State, "shared counters " + q->describe() + ": " + err);
   std::map<std::string, ReconcileRow> rows;
   for (const auto& [name, t] : totals) rows[name].ledger_deliveries = t.deliveries, rows[name].ledger_reserved_millionths = t.reserved;

@@ -71,8 +71,11 @@ int cmd_shared(int argc, char** argv) {
             "them, or to start a campaign): each becomes max(Redis, sum of the ledgers), or exactly the sum with\n"
             "--exact. show: the counters next to the ledgers' sums, changing nothing.");
   shared_options(c, s, false);
-  c.option("--state", states, "sqlite:PATH", "a process's ledger (repeatable; read while its process runs)");
-  c.flag("--exact", exact, "set the counters to the ledgers' sums exactly (only when no process is running)");
+  c.option("--state", states, "sqlite:PATH",
+           "a process's ledger (repeatable, each ledger once; read while its process runs)");
+  c.flag("--exact", exact,
+         "set the counters to the ledgers' sums exactly (only when no process is running: takes each\n"
+         "ledger's writer lock, refused while a process holds one)");
   c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
   if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
   if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");

@@ -54,8 +54,10 @@ struct ReconcileResult {
 };
 // Sets the campaign's counters from the ledgers (SQLite files, read without their writers'
 // locks, so while their processes run): each becomes max(Redis, sum of the ledgers), or exactly
-// the sum when `exact` (every process stopped: drops reservations no ledger recorded). Marks the
-// campaign ready; with no ledgers, that starts a new campaign at zero.
+// the sum when `exact` (every process stopped: drops reservations no ledger recorded; each
+// ledger's single-writer lock is taken and held until the counters are set, so a running process
+// fails it, ErrorKind::State). Marks the campaign ready; with no ledgers, that starts a new
+// campaign at zero. A ledger given twice, or under two names of one file, is ErrorKind::Input.
 bool reconcile_shared(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool exact,
                       ReconcileResult& result, Error& error);
 // The same comparison, changing nothing (before == after).

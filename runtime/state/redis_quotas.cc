@@ -12,7 +12,10 @@
 #include <chrono>
 #include <limits>
 #include <random>
+#include <set>
 #include <thread>
+
+#include "runtime/state/ledger_names.h"
 
 namespace crm::state {
 
@@ -23,9 +26,11 @@ namespace {
 // delivery may draw on several counters (a strategy's and its budget pool's): it is counted in
 // all of them or in none.
 // KEYS: ready, counters. ARGV: amount, then for each part: counter name, stock, budget, paced
-// stock, paced budget (-1: no limit). Returns {code, failed part (0-based; -1 when it fits),
+// stock, paced budget (-1: no limit), and the floor: the deliveries and money this process's
+// ledger had granted from that counter when it attached (CRM_COUNT_LUA's below()). Returns {code, failed part (0-based; -1 when it fits),
 // then deliveries and reserved of each part}: code 0 fits (counted), 1 stock, 2 budget,
-// 3 pacing, -1 the campaign's counters are not ready. Money is millionths; Lua numbers are
+// 3 pacing, -1 the campaign's counters are not ready; an error reply (nothing changed) when the
+// counters cannot be trusted (CRM_COUNT_LUA). Money is millionths; Lua numbers are
 // doubles, exact to 2^53 millionths (9 billion currency units) per counter.
 // The rule of check_quota(), written once in Lua and put at the head of both scripts that check
 // a delivery (kReserve, kLease): 0 fits, 1 stock, 2 budget, 3 pacing, for one counter's
@@ -38,18 +43,58 @@ namespace {
   "  return 0\n" \
   "end\n"
 
-constexpr const char* kReserve = CRM_QUOTA_CODE_LUA R"lua(
+// What the scripts trust in Redis they check first, before they write anything (a script that
+// stops half way keeps what it wrote): a hand-edited or half-deleted hash is an error reply that
+// names the key and the field, never a reservation against a wrong count (docs/scaling.md,
+// "Counters that do not add up"). count_of(): a field's value, a count from 0 to 2^53 (Lua
+// numbers are exact to there), absent = 0; otherwise nil and the error. layout_error(): the
+// hash exists with its layout field `v` (every reconcile writes it), while the ready key says the
+// counters are valid. below(): a counter below what this process's own ledger already granted
+// (the counters hold every ledger's grants, so they are never below one ledger's share).
+#define CRM_COUNT_LUA \
+  "local function int(x) return string.format('%.0f', x) end\n" \
+  "local function count_of(field)\n" \
+  "  local v = redis.call('HGET', KEYS[2], field)\n" \
+  "  if not v then return 0 end\n" \
+  "  local n = tonumber(v)\n" \
+  "  if not string.find(v, '^%d+$') or not n or n > 9007199254740992 then\n" \
+  "    return nil, 'field `' .. field .. '` of `' .. KEYS[2] .. '` holds `' .. string.sub(v, 1, 40) ..\n" \
+  "      '`, not a count (an integer from 0 to 2^53)'\n" \
+  "  end\n" \
+  "  return n\n" \
+  "end\n" \
+  "local function layout_error()\n" \
+  "  if redis.call('HGET', KEYS[2], 'v') ~= '1' then\n" \
+  "    return '`' .. KEYS[2] .. '` is missing or has no layout field `v` while `' .. KEYS[1] ..\n" \
+  "      '` says the counters are valid (deleted, evicted or written by hand)'\n" \
+  "  end\n" \
+  "end\n" \
+  "local function below(s, d, r, fd, fr)\n" \
+  "  if d < fd then return 'field `d:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(d) .. ', below the ' .. int(fd) ..\n" \
+  "    ' deliveries this process\\'s ledger already granted' end\n" \
+  "  if r < fr then return 'field `r:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(r) .. ', below the ' .. int(fr) ..\n" \
+  "    ' millionths this process\\'s ledger already reserved' end\n" \
+  "end\n"
+
+constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
+local bad = layout_error()
+if bad then return redis.error_reply(bad) end
 local amount = tonumber(ARGV[1])
-local n = (#ARGV - 1) / 5
+local n = (#ARGV - 1) / 7
 local d, r = {}, {}
 for i = 1, n do
-  local s = ARGV[(i - 1) * 5 + 2]
-  d[i] = tonumber(redis.call('HGET', KEYS[2], 'd:' .. s) or '0')
-  r[i] = tonumber(redis.call('HGET', KEYS[2], 'r:' .. s) or '0')
+  local b = (i - 1) * 7 + 2
+  local s, e = ARGV[b], nil
+  d[i], e = count_of('d:' .. s)
+  if e then return redis.error_reply(e) end
+  r[i], e = count_of('r:' .. s)
+  if e then return redis.error_reply(e) end
+  e = below(s, d[i], r[i], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]))
+  if e then return redis.error_reply(e) end
 end
 for i = 1, n do
-  local b = (i - 1) * 5 + 2
+  local b = (i - 1) * 7 + 2
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local code = quota_code(d[i], r[i], amount, stock, budget, ps, pb)
   if code ~= 0 then
@@ -60,7 +105,7 @@ for i = 1, n do
 end
 local out = {0, -1}
 for i = 1, n do
-  local s = ARGV[(i - 1) * 5 + 2]
+  local s = ARGV[(i - 1) * 7 + 2]
   out[#out + 1] = redis.call('HINCRBY', KEYS[2], 'd:' .. s, 1)
   out[#out + 1] = redis.call('HINCRBY', KEYS[2], 'r:' .. s, ARGV[1])
 end
@@ -74,9 +119,23 @@ return out
 // twice: a process's leases are given back only within the generation they were taken in). The hash always exists afterwards (field `v`, the layout
 // version): a cluster migrating the slot answers a script whose keys are split between two
 // nodes (one present, one absent) with TRYAGAIN, so a missing hash would stall reservations.
-constexpr const char* kReconcile = R"lua(
+constexpr const char* kReconcile = CRM_COUNT_LUA R"lua(
 local exact = ARGV[1] == '1'
-if exact then redis.call('DEL', KEYS[2]) end
+-- Checked before anything is written: a ready key that is no generation number, or (max) a
+-- counter that is no count, is an error reply naming it, and nothing changes.
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'none' and (t ~= 'string' or not string.find(redis.call('GET', KEYS[1]), '^%d+$')) then
+  return redis.error_reply('`' .. KEYS[1] .. '` is a ' .. t .. ' that is not a generation number (written by hand?)')
+end
+if exact then redis.call('DEL', KEYS[2])
+else
+  for i = 3, #ARGV, 3 do
+    for _, f in ipairs({'d:' .. ARGV[i], 'r:' .. ARGV[i]}) do
+      local _, e = count_of(f)
+      if e then return redis.error_reply(e .. ': only --exact (every process stopped) can replace it') end
+    end
+  end
+end
 for i = 3, #ARGV, 3 do
   local s = ARGV[i]
   local fields = {{'d:' .. s, ARGV[i + 1]}, {'r:' .. s, ARGV[i + 2]}}
@@ -93,11 +152,13 @@ return redis.call('INCR', KEYS[1])
 // Leases (SharedOptions::lease > 0): a delivery that the process cannot serve from what it holds
 // comes here, and so does settling (giving back). KEYS: ready, counters. ARGV: mode ('d' a
 // delivery, 's' settle only), amount, the campaign generation (the ready key's value) the held
-// leases were taken in, then for each part 9 values: counter name, stock, budget, paced stock,
+// leases were taken in, then for each part 11 values: counter name, stock, budget, paced stock,
 // paced budget (-1: none), held deliveries, held money (leased and unused), wanted deliveries,
-// wanted money (the new lease). Giving back comes first, whatever follows, and only within the
-// generation the leases were taken in: after a reconcile the counters may not contain them, and
-// subtracting them could lower a counter below its grants. A delivery is then checked exactly as
+// wanted money (the new lease), and the floor (as kReserve's; not checked when settling). Every
+// counter is checked first (CRM_COUNT_LUA; also not below what is held, which giving back would
+// make negative). Giving back comes first, whatever follows, and only within the generation the
+// leases were taken in: after a reconcile the counters may not contain them, and subtracting them
+// could lower a counter below its grants. A delivery is then checked exactly as
 // kReserve checks it; if it fits, it is counted and each part also takes, in each dimension, what
 // is wanted but at most half of what that dimension's limits leave after this delivery (so the
 // last units go one delivery at a time, never into one process's lease; a dimension without a
@@ -105,17 +166,46 @@ return redis.call('INCR', KEYS[1])
 // every grant plus every lease. Returns {code (as kReserve), failed part, generation, then per
 // part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
 // {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
-constexpr const char* kLease = CRM_QUOTA_CODE_LUA R"lua(
+constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
 local gen = redis.call('GET', KEYS[1])
 if not gen then return {-1, -1} end
+local bad = layout_error()
+if bad then return redis.error_reply(bad) end
 local settle_only = ARGV[1] == 's'
 local amount = tonumber(ARGV[2])
 local same = ARGV[3] == gen
-local n = (#ARGV - 3) / 9
-local function int(x) return string.format('%.0f', x) end
+local n = (#ARGV - 3) / 11
+-- Every counter checked before anything is given back or counted: a count, not below what this
+-- process holds leased (giving back would make it negative) nor, for a delivery, below what its
+-- ledger granted.
+local seen = {}
+for i = 1, n do
+  local b = (i - 1) * 11 + 4
+  local s, e = ARGV[b], nil
+  local cd, cr
+  cd, e = count_of('d:' .. s)
+  if e then return redis.error_reply(e) end
+  cr, e = count_of('r:' .. s)
+  if e then return redis.error_reply(e) end
+  local hd, hr = 0, 0
+  if same and not seen[s] then hd, hr = tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]) end
+  seen[s] = true
+  if cd < hd then
+    return redis.error_reply('field `d:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(cd) .. ', below the ' .. int(hd) ..
+      ' deliveries this process holds leased')
+  end
+  if cr < hr then
+    return redis.error_reply('field `r:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(cr) .. ', below the ' .. int(hr) ..
+      ' millionths this process holds leased')
+  end
+  if not settle_only then
+    e = below(s, cd - hd, cr - hr, tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10]))
+    if e then return redis.error_reply(e) end
+  end
+end
 local d, r, names, back = {}, {}, {}, {}
 for i = 1, n do
-  local b = (i - 1) * 9 + 4
+  local b = (i - 1) * 11 + 4
   local s = ARGV[b]
   names[i] = s
   local hd, hr = 0, 0
@@ -132,7 +222,7 @@ if settle_only then
   return out
 end
 for i = 1, n do
-  local b = (i - 1) * 9 + 4
+  local b = (i - 1) * 11 + 4
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local code = quota_code(d[i], r[i], amount, stock, budget, ps, pb)
   if code ~= 0 then
@@ -154,7 +244,7 @@ local function take(want, used, a, b)
   return t
 end
 for i = 1, n do
-  local b = (i - 1) * 9 + 4
+  local b = (i - 1) * 11 + 4
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local td = take(tonumber(ARGV[b + 7]), d[i] + 1, stock, ps)
   local tr = take(tonumber(ARGV[b + 8]), r[i] + amount, budget, pb)
@@ -169,6 +259,7 @@ return out
 )lua";
 
 constexpr const char* kScripts[3] = {kReserve, kReconcile, kLease};
+constexpr const char* kScriptNames[3] = {"reservation", "reconcile", "lease"};
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -309,6 +400,40 @@ std::string RedisQuotas::describe() const {
 
 void RedisQuotas::notice(const std::string& text) {
   if (o_.on_notice) o_.on_notice(text);
+}
+
+void RedisQuotas::fault(const std::string& text) {
+  stats_.last_error = text;
+  if (text == reported_fault_) return;
+  reported_fault_ = text;
+  // What to do, for the faults the scripts report about the counters themselves.
+  std::string hint;
+  if (text.find("ledger already") != std::string::npos || text.find("is missing or has no layout") != std::string::npos)
+    hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
+  else if (text.find("not a count") != std::string::npos || text.find("holds leased") != std::string::npos)
+    hint = "; correct the field by hand (`crm shared show` compares it with the ledgers), or run `crm shared reconcile "
+           "--exact` with every process stopped";
+  notice(fmt::format("shared counters refused ({}): {}; deliveries with a limit are refused until this is corrected{}",
+                     describe(), text, hint));
+}
+
+void RedisQuotas::answered() {
+  if (reported_fault_.empty()) return;
+  reported_fault_.clear();
+  notice(fmt::format("shared counters answer reservations again ({})", describe()));
+}
+
+// Both keys' types, named when wrong: a WRONGTYPE from inside a script does not say which key.
+std::string RedisQuotas::key_types(redisContext* c) {
+  std::string out;
+  for (auto [key, want] : {std::pair<const std::string*, const char*>{&ready_key_, "string"}, {&counters_key_, "hash"}}) {
+    Reply t{static_cast<redisReply*>(redisCommand(c, "TYPE %b", key->data(), key->size()))};
+    if (!t.r || t.r->type != REDIS_REPLY_STATUS) continue;
+    std::string type(t.r->str, t.r->len);
+    if (type != "none" && type != want)
+      out += fmt::format("{}`{}` is a {}, not a {}", out.empty() ? " (" : "; ", *key, type, want);
+  }
+  return out.empty() ? out : out + ")";
 }
 
 void RedisQuotas::drop(const std::string& why) {
@@ -462,7 +587,8 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
   bool asking = false, reloaded = false;
   int redirects = 0;
   auto refuse = [&](std::string why) {
-    error = stats_.last_error = std::move(why);
+    fault(why);
+    error = std::move(why);
     return nullptr;
   };
   while (true) {
@@ -515,9 +641,13 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
                                 text, at.host, at.port));
     bool tryagain = text.rfind("TRYAGAIN", 0) == 0;
     if (!redirect && !tryagain) {
-      // An answer, but not a usable one (a replica's READONLY, CLUSTERDOWN, out of memory): the
-      // connection stays; this reservation fails closed.
-      return refuse(cluster_ ? fmt::format("{}:{}: {}", at.host, at.port, text) : text);
+      // An answer, but not a usable one (a replica's READONLY, CLUSTERDOWN, out of memory, a key
+      // of the wrong type, counters the scripts do not trust): the connection stays; this
+      // command fails closed, and the user is told which command on which key, and Redis's text.
+      if (text.rfind("WRONGTYPE", 0) == 0) text += key_types(ctx);
+      std::string what = script >= 0 ? fmt::format("the {} script on `{}`", kScriptNames[script], counters_key_)
+                                     : fmt::format("{} `{}`", args[0], args.size() > 1 ? args[1] : std::string());
+      return refuse(cluster_ ? fmt::format("{}:{}: {}: {}", at.host, at.port, what, text) : fmt::format("{}: {}", what, text));
     }
     if (++redirects > o_.max_redirects)
       return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {}:{})", o_.max_redirects,
@@ -581,6 +711,8 @@ uint32_t RedisQuotas::handle(std::string_view strategy) {
   names_.emplace_back(strategy);
   seen_.emplace_back();
   held_.emplace_back();
+  auto f = floors_.find(names_.back());
+  floor_.push_back(f == floors_.end() ? Quota{} : f->second);
   std::string err;
   auto rep = run({"HMGET", counters_key_, "d:" + names_.back(), "r:" + names_.back()}, -1, err);
   if (rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2)
@@ -603,7 +735,8 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
   for (const auto& part : parts) {
     const QuotaLimits& l = part.limits;
     args.insert(args.end(), {names_[part.handle], std::to_string(l.stock), std::to_string(l.budget),
-                             std::to_string(l.paced_stock), std::to_string(l.paced_budget)});
+                             std::to_string(l.paced_stock), std::to_string(l.paced_budget),
+                             std::to_string(floor_[part.handle].deliveries), std::to_string(floor_[part.handle].reserved)});
     unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
   }
   auto rep = eval(0, args, err);
@@ -611,7 +744,7 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
   // answers, never refused when it does not (its count is reconciled from the ledgers).
   if (!rep || rep->r->type != REDIS_REPLY_ARRAY ||
       (rep->r->elements != 2 * parts.size() + 2 && !(rep->r->elements == 2 && int_of(rep->r->element[0]) == -1))) {
-    if (rep) stats_.last_error = "unexpected reply to the reservation script";
+    if (rep) fault("unexpected reply to the reservation script");
     if (unlimited) return QuotaCheck::Fits;
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
@@ -628,6 +761,7 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
   for (size_t i = 0; i < parts.size(); ++i)
     seen_[parts[i].handle] = Quota{int_of(rep->r->element[2 + 2 * i]), int_of(rep->r->element[3 + 2 * i])};
   if (code != 0) {
+    answered();
     failed = static_cast<size_t>(int_of(rep->r->element[1]));
     return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
   }
@@ -636,6 +770,7 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
   }
+  answered();
   ++stats_.granted;
   return QuotaCheck::Fits;
 }
@@ -658,8 +793,8 @@ bool RedisQuotas::replicated() {
   }
   redisSetTimeout(c, tv_of(o_.command_timeout_ms));
   if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
-    stats_.last_error = fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
-                                    w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms);
+    fault(fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
+                                    w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms));
     return false;
   }
   return true;
@@ -719,7 +854,8 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
     unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
     args.insert(args.end(), {names_[p.handle], std::to_string(l.stock), std::to_string(l.budget),
                              std::to_string(l.paced_stock), std::to_string(l.paced_budget), std::to_string(x.d),
-                             std::to_string(x.r), std::to_string(more), std::to_string(want_r)});
+                             std::to_string(x.r), std::to_string(more), std::to_string(want_r),
+                             std::to_string(floor_[p.handle].deliveries), std::to_string(floor_[p.handle].reserved)});
   }
   std::string err;
   ++stats_.leases;
@@ -734,7 +870,7 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
     // counted, an undergrant of at most the lease). As without leases, a delivery without any
     // limit goes out uncounted.
     for (const auto& p : parts) held_[p.handle] = Held{};
-    if (rep && !shaped) stats_.last_error = "unexpected reply to the lease script";
+    if (rep && !shaped) fault("unexpected reply to the lease script");
     if (code == -1) unready_notice();
     if (unlimited) return QuotaCheck::Fits;
     ++stats_.unavailable;
@@ -749,6 +885,7 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
     held_[h] = Held{int_of(rep->r->element[5 + 4 * i]), int_of(rep->r->element[6 + 4 * i])};
   }
   if (code != 0) {
+    answered();
     failed = static_cast<size_t>(int_of(rep->r->element[1]));
     return code == 1 ? QuotaCheck::Stock : code == 2 ? QuotaCheck::Budget : QuotaCheck::Pacing;
   }
@@ -760,6 +897,7 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
   }
+  answered();
   ++stats_.granted;
   return QuotaCheck::Fits;
 }
@@ -787,7 +925,8 @@ void RedisQuotas::settle_locked(bool refresh) {
   if (!holding && !refresh) return;
   std::vector<std::string> args{"s", "0", generation_};
   for (uint32_t h = 0; h < held_.size(); ++h)
-    args.insert(args.end(), {names_[h], "-1", "-1", "-1", "-1", std::to_string(held_[h].d), std::to_string(held_[h].r), "0", "0"});
+    args.insert(args.end(),
+                {names_[h], "-1", "-1", "-1", "-1", std::to_string(held_[h].d), std::to_string(held_[h].r), "0", "0", "0", "0"});
   std::string err;
   auto rep = eval(2, args, err);
   bool done = rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2 * held_.size() + 3 &&
@@ -799,6 +938,75 @@ void RedisQuotas::settle_locked(bool refresh) {
     held_[h] = Held{};
     if (done) seen_[h] = Quota{int_of(rep->r->element[3 + 2 * h]), int_of(rep->r->element[4 + 2 * h])};
   }
+}
+
+void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
+  std::lock_guard lock(mu_);
+  floors_ = floors;
+  for (uint32_t h = 0; h < names_.size(); ++h) {
+    auto f = floors_.find(names_[h]);
+    floor_[h] = f == floors_.end() ? Quota{} : f->second;
+  }
+}
+
+bool RedisQuotas::check_floors(std::string& error) {
+  std::lock_guard lock(mu_);
+  std::string err;
+  auto e = run({"EXISTS", ready_key_}, -1, err);
+  // No answer: reservations are refused until there is one, and each script checks the floors.
+  if (!e || e->r->type != REDIS_REPLY_INTEGER) return true;
+  if (e->r->integer != 1) return true;  // not ready: refused until a reconcile, which reads the ledgers
+  auto all = run({"HGETALL", counters_key_}, -1, err);
+  if (!all) {
+    if (!c_) return true;  // the connection was lost (a note says so)
+    error = err;           // an error reply: the hash cannot be read (a key of the wrong type)
+    return false;
+  }
+  if (all->r->type != REDIS_REPLY_ARRAY) {
+    error = fmt::format("unexpected reply to HGETALL `{}`", counters_key_);
+    return false;
+  }
+  std::map<std::string, std::string> fields;
+  for (size_t i = 0; i + 1 < all->r->elements; i += 2) {
+    const redisReply* k = all->r->element[i];
+    const redisReply* v = all->r->element[i + 1];
+    if (k->str && v->str) fields[std::string(k->str, k->len)] = std::string(v->str, v->len);
+  }
+  auto hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
+  if (fields["v"] != "1") {
+    error = fmt::format("`{}` is missing or has no layout field `v` while `{}` says the counters are valid (deleted, "
+                        "evicted or written by hand){}",
+                        counters_key_, ready_key_, hint);
+    return false;
+  }
+  for (const auto& [name, floor] : floors_) {
+    for (bool money : {false, true}) {
+      std::string field = (money ? "r:" : "d:") + name;
+      auto it = fields.find(field);
+      int64_t have = 0;
+      if (it != fields.end()) {
+        const std::string& text = it->second;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), have);
+        if (text.empty() || text[0] == '-' || ec != std::errc() || end != text.data() + text.size() ||
+            have > (int64_t(1) << 53)) {
+          error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
+                              "hand (`crm shared show` compares it with the ledgers), or run `crm shared reconcile "
+                              "--exact` with every process stopped",
+                              field, counters_key_, text.substr(0, 40));
+          return false;
+        }
+      }
+      int64_t want = money ? floor.reserved : floor.deliveries;
+      if (have < want) {
+        error = fmt::format("field `{}` of `{}` is {}, below the {} {} this process's ledger already {} (the counters "
+                            "were lowered or deleted by hand, or a reconcile missed this ledger){}",
+                            field, counters_key_, have, want, money ? "millionths" : "deliveries",
+                            money ? "reserved" : "granted", hint);
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error) {
@@ -912,8 +1120,27 @@ class SharedStore : public StateStore {
  public:
   SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas)
       : ledger_(std::move(ledger)), quotas_(std::move(quotas)) {}
+  // After the ledger, the counters: what this process's ledger granted is each counter's floor
+  // (RedisQuotas::set_floors), and counters already below it refuse the attach.
   bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
-    return ledger_->load(entries, units, error);
+    if (!ledger_->load(entries, units, error)) return false;
+    std::set<std::string> names;
+    for (const auto& e : entries)
+      if (e.outcome == outcome::Granted || e.outcome == outcome::Held) {
+        names.insert(e.strategy);
+        if (!e.pool.empty()) names.insert(pool_counter(e.pool));
+      }
+    // The ledger's own counters, recounted by its load() as a restart without Redis would.
+    Quotas& own = ledger_->quotas();
+    std::map<std::string, Quota> floors;
+    for (const auto& name : names) floors[name] = own.used(own.handle(name));
+    quotas_->set_floors(floors);
+    std::string why;
+    if (!quotas_->check_floors(why)) {
+      error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
+      return false;
+    }
+    return true;
   }
   bool last_program(ProgramIdentity& out, std::string& error) override { return ledger_->last_program(out, error); }
   bool begin_program(const ProgramIdentity& program, std::string& error) override {

@@ -77,6 +77,17 @@ class RedisQuotas : public Quotas {
   // destroyed). Nothing without leases.
   void settle();
 
+  // What this process's own ledger had granted from each counter when it attached (deliveries
+  // and money, by counter name): the counters hold every ledger's grants, so a counter below its
+  // floor was lowered or deleted by hand (or a reconcile missed this ledger). Every reservation
+  // script checks them, and check_floors() at attach.
+  void set_floors(const std::map<std::string, Quota>& floors);
+  // At attach: false, with a message naming the key and field and what to do, when the campaign
+  // is ready but its counters cannot be trusted: the hash missing or of the wrong type, a floor's
+  // field that is no count, or below the floor. True when Redis does not answer or the campaign
+  // is not ready (reservations are refused then, and the scripts check the same when it is).
+  bool check_floors(std::string& error);
+
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid.
   bool read(std::map<std::string, Quota>& out, bool& ready, std::string& error);
   // Sets the counters from the ledgers' totals and marks the campaign ready, in one script:
@@ -102,6 +113,11 @@ class RedisQuotas : public Quotas {
   bool ensure(std::string& error);
   void drop(const std::string& why);
   void notice(const std::string& text);
+  // An answer that refuses (an error reply, an unexpected reply, too few replicas): recorded in
+  // last_error and said once through on_notice (again when the text changes), with what to do.
+  void fault(const std::string& text);
+  void answered();  // a reservation answered normally again after a fault: says so once
+  std::string key_types(redisContext* c);  // after WRONGTYPE: which of the two keys is wrong
   struct Reply;
   // One command on the campaign's keys, sent to the server that holds them, following cluster
   // redirections; `script` >= 0 when it is that script's EVALSHA (loaded again after NOSCRIPT).
@@ -134,6 +150,9 @@ class RedisQuotas : public Quotas {
   redisContext* last_ = nullptr;   // the connection that answered the last command (WAIT goes there)
   int64_t retry_at_ = 0;  // steady-clock ms before which no connection is attempted
   bool reported_down_ = false, reported_unready_ = false;
+  std::string reported_fault_;  // the fault last said through on_notice (empty: none since an answer)
+  std::map<std::string, Quota> floors_;  // set_floors(), by counter name
+  std::vector<Quota> floor_;             // per handle
   std::string sha_[3];  // kReserve, kReconcile, kLease
   std::string ready_key_, counters_key_;
   std::unordered_map<std::string, uint32_t> handles_;

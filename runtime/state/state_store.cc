@@ -378,6 +378,81 @@ COMMIT;
 )";
 
 
+}  // namespace
+
+LedgerLock::~LedgerLock() {
+  if (db_lock_fd_ >= 0) ::close(db_lock_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
+}
+
+// One writer per ledger: several processes each counting stock and budget in memory would
+// overgrant. flock (not fcntl) locks belong to the open file, so a second store in this same
+// process is refused too, and the kernel drops the lock with the process, however it ends.
+bool LedgerLock::acquire(const std::string& path, bool create, std::string& error) {
+  // Next to the database file itself, whatever path names it (relative, through `..` or a
+  // symbolic link): every writer of one file takes the same lock.
+  std::error_code ec;
+  std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
+  std::string lock_path = (ec ? path : real.string()) + ".lock";
+  // The lock file is truncated and written (the owner's name): a symbolic link planted at its
+  // name would make that a write through the link into any file the user can write, so it is
+  // never followed (O_NOFOLLOW), and only a regular file is a lock file (not a FIFO or a device).
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (lock_fd_ < 0) {
+    const int e = errno;
+    error = e == ELOOP ? fmt::format("cannot lock state `{}`: the lock file `{}` is a symbolic link; crm does not "
+                                     "write through one (remove it)",
+                                     path, lock_path)
+                       : fmt::format("cannot lock state `{}`: {}: {}", path, lock_path, std::strerror(e));
+    return false;
+  }
+  if (struct stat st; ::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = fmt::format("cannot lock state `{}`: the lock file `{}` is not a regular file (remove it)", path, lock_path);
+    return false;
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char owner[256] = {};
+    ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
+    std::string who(owner, n > 0 ? size_t(n) : 0);
+    while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
+    if (e == EWOULDBLOCK)
+      error = fmt::format("state `{}` is in use by another crm process ({}; lock file `{}`): a ledger has one writer at a "
+                          "time, so stock and budgets cannot be overgranted",
+                          path, who.empty() ? "owner unknown" : "pid " + who, lock_path);
+    else
+      error = fmt::format("cannot lock state `{}`: {}: {}", path, lock_path, std::strerror(e));
+    return false;
+  }
+  // The database file itself is locked too: a hard link gives the same file another name
+  // (and another `.lock`), but it is the same inode, and flock locks follow the inode. SQLite's
+  // own locks are fcntl locks, which are independent of flock on Linux, so readers still read.
+  db_lock_fd_ = create ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (db_lock_fd_ < 0) {
+    error = fmt::format("cannot open state `{}`: {}", path, std::strerror(errno));
+    return false;
+  }
+  if (::flock(db_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK)
+      error = fmt::format("state `{}` is in use by another crm process (under another name for the same file: a hard "
+                          "link): a ledger has one writer at a time, so stock and budgets cannot be overgranted",
+                          path);
+    else
+      error = fmt::format("cannot lock state `{}`: {}", path, std::strerror(e));
+    return false;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
+  std::string owner = fmt::format("{}@{}\n", ::getpid(), host);
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, owner.data(), owner.size(), 0) != ssize_t(owner.size())) {
+    // The lock holds regardless; only the owner's name for others' error messages is missing.
+  }
+  return true;
+}
+
+namespace {
+
 class SqliteStore : public StateStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -391,75 +466,12 @@ class SqliteStore : public StateStore {
       if (in_tx_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
     }
-    if (db_lock_fd_ >= 0) ::close(db_lock_fd_);
-    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
+    // lock_, a member, is released after this: the writer's lock outlives the connection.
   }
 
   // One writer per ledger: several processes each counting stock and budget in memory would
-  // overgrant. flock (not fcntl) locks belong to the open file, so a second store in this same
-  // process is refused too, and the kernel drops the lock with the process, however it ends.
-  bool lock(std::string& error) {
-    // Next to the database file itself, whatever path names it (relative, through `..` or a
-    // symbolic link): every writer of one file takes the same lock.
-    std::error_code ec;
-    std::filesystem::path real = std::filesystem::weakly_canonical(path_, ec);
-    std::string lock_path = (ec ? path_ : real.string()) + ".lock";
-    // The lock file is truncated and written (the owner's name): a symbolic link planted at its
-    // name would make that a write through the link into any file the user can write, so it is
-    // never followed (O_NOFOLLOW), and only a regular file is a lock file (not a FIFO or a device).
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-    if (lock_fd_ < 0) {
-      const int e = errno;
-      error = e == ELOOP ? fmt::format("cannot lock state `{}`: the lock file `{}` is a symbolic link; crm does not "
-                                       "write through one (remove it)",
-                                       path_, lock_path)
-                         : fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(e));
-      return false;
-    }
-    if (struct stat st; ::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-      error = fmt::format("cannot lock state `{}`: the lock file `{}` is not a regular file (remove it)", path_, lock_path);
-      return false;
-    }
-    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      char owner[256] = {};
-      ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
-      std::string who(owner, n > 0 ? size_t(n) : 0);
-      while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
-      if (e == EWOULDBLOCK)
-        error = fmt::format("state `{}` is in use by another crm process ({}; lock file `{}`): a ledger has one writer at a "
-                            "time, so stock and budgets cannot be overgranted",
-                            path_, who.empty() ? "owner unknown" : "pid " + who, lock_path);
-      else
-        error = fmt::format("cannot lock state `{}`: {}: {}", path_, lock_path, std::strerror(e));
-      return false;
-    }
-    // The database file itself is locked too: a hard link gives the same file another name
-    // (and another `.lock`), but it is the same inode, and flock locks follow the inode. SQLite's
-    // own locks are fcntl locks, which are independent of flock on Linux, so readers still read.
-    db_lock_fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (db_lock_fd_ < 0) {
-      error = fmt::format("cannot open state `{}`: {}", path_, std::strerror(errno));
-      return false;
-    }
-    if (::flock(db_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      if (e == EWOULDBLOCK)
-        error = fmt::format("state `{}` is in use by another crm process (under another name for the same file: a hard "
-                            "link): a ledger has one writer at a time, so stock and budgets cannot be overgranted",
-                            path_);
-      else
-        error = fmt::format("cannot lock state `{}`: {}", path_, std::strerror(e));
-      return false;
-    }
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
-    std::string owner = fmt::format("{}@{}\n", ::getpid(), host);
-    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, owner.data(), owner.size(), 0) != ssize_t(owner.size())) {
-      // The lock holds regardless; only the owner's name for others' error messages is missing.
-    }
-    return true;
-  }
+  // overgrant (LedgerLock).
+  bool lock(std::string& error) { return lock_.acquire(path_, true, error); }
 
   bool open(std::string& error) {
     if (!lock(error)) return false;
@@ -989,8 +1001,7 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* read_stmt_ = nullptr;
   sqlite3_stmt* find_stmt_ = nullptr;
   bool in_tx_ = false;
-  int lock_fd_ = -1;
-  int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
+  LedgerLock lock_;
   int64_t next_seq_ = 1;  // the position of the next decision appended
   int64_t next_unit_ = 1;  // the crm_units rowid of the next unit appended (units_ hold those before it)
   int64_t program_id_ = 0, last_id_ = 0;  // crm_programs rows: of new units, and the latest recorded

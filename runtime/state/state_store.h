@@ -280,6 +280,23 @@ class MemoryStore : public StateStore {
 // when the process dies, so a killed run never blocks its restart.
 std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::string& error);
 
+// The single-writer lock of a ledger (above) held by something other than its writer, until
+// destroyed: `crm shared reconcile --exact` holds every ledger's while it reads them and sets the
+// counters, so none of them is written meanwhile. acquire() fails (error: the owner) while a
+// writer holds it; `create` false: the ledger must exist (only its writer creates it).
+class LedgerLock {
+ public:
+  LedgerLock() = default;
+  ~LedgerLock();
+  LedgerLock(const LedgerLock&) = delete;
+  LedgerLock& operator=(const LedgerLock&) = delete;
+  bool acquire(const std::string& path, bool create, std::string& error);
+
+ private:
+  int lock_fd_ = -1;
+  int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
+};
+
 // "memory" or "sqlite:PATH".
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error);
 

@@ -15,7 +15,10 @@
 #   6. scenario 1 with leases (--shared-lease 16, one process with --threads 2): 0 overgrants, each
 #      event decided once, each limit reached or missed by at most a lease per process, once the
 #      processes exit (giving their leases back) Redis equals the ledgers exactly, and fewer
-#      scripts than grants.
+#      scripts than grants;
+#   7. Redis refusing (OOM: the note on stderr, nothing granted), counters of the wrong type or
+#      lowered below a ledger's grants (the run refused, pointing to reconcile), a ledger given
+#      twice to reconcile, and `reconcile --exact` refused while a run holds a ledger's lock.
 # Exit 77 (skipped) without redis-server.
 set -euo pipefail
 crm=$1
@@ -70,7 +73,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 python3 "$here/gen_events.py" "$users" "$events" >"$tmp/events.jsonl"
 
-only=${CRM_SHARED_TEST_ONLY:-123456}
+only=${CRM_SHARED_TEST_ONLY:-1234567}
 if [[ $only == *1* ]]; then
 echo "1. 4 processes, overlapping campaigns, shared stock and budget"
 port=$(free_port)
@@ -312,6 +315,69 @@ grants=0
 for k in 1 2 3 4; do grants=$((grants + $(sqlite3 "$tmp/six-$k.db" "$granted"))); done
 echo "  $calls scripts for $grants grants"
 [ "$calls" -lt "$grants" ] || fail "leases saved no round trip: $calls scripts for $grants grants"
+stop_redis
+fi
+
+if [[ $only == *7* ]]; then
+echo "7. counters Redis refuses or that were edited by hand; reconcile --exact and the ledgers' locks"
+port=$(free_port)
+start_redis "$port"
+url=redis://127.0.0.1:$port
+rcli() { redis-cli -p "$port" "$@" >/dev/null; }
+seven() {  # K [OPTION...]: a run on ledger seven-K, its stderr in seven-K.err
+  local k=$1
+  shift
+  "$crm" run "$here/campaign_b.crm" --events "$tmp/events.jsonl" --state "sqlite:$tmp/seven-$k.db" --shared "$url" \
+    --campaign seven --out "$tmp/seven-$k.jsonl" "$@" 2>"$tmp/seven-$k.err"
+}
+"$crm" shared reconcile --shared "$url" --campaign seven >/dev/null
+# Out of memory (noeviction): every limited delivery refused, Redis's reply on stderr once.
+rcli config set maxmemory-policy noeviction
+rcli config set maxmemory 1
+seven 1 || fail "scenario 7: a run under OOM failed: $(cat "$tmp/seven-1.err")"
+rcli config set maxmemory 0
+grep -q "crm: note: shared counters refused (redis://127.0.0.1:$port campaign seven): the reservation script on \`crm:{seven}:counters\`: OOM" \
+  "$tmp/seven-1.err" || fail "scenario 7: no OOM note: $(head -c 600 "$tmp/seven-1.err")"
+[ "$(grep -c 'shared counters refused' "$tmp/seven-1.err")" -eq 1 ] || fail "scenario 7: the OOM note is not said once"
+[ "$(sqlite3 "$tmp/seven-1.db" "$granted")" -eq 0 ] || fail "scenario 7: grants without a reservation under OOM"
+# A counter of the wrong type: the run does not start.
+rcli del "crm:{seven}:counters"
+rcli lpush "crm:{seven}:counters" x
+if seven 2; then fail "scenario 7: a run started on a list as the counters"; fi
+grep -q 'HGETALL `crm:{seven}:counters`: WRONGTYPE .*(`crm:{seven}:counters` is a list, not a hash)' "$tmp/seven-2.err" ||
+  fail "scenario 7: no WRONGTYPE message: $(cat "$tmp/seven-2.err")"
+"$crm" shared reconcile --shared "$url" --campaign seven --exact >/dev/null
+seven 3 || fail "scenario 7: a run failed: $(cat "$tmp/seven-3.err")"
+g3=$(redis-cli -p "$port" hget "crm:{seven}:counters" d:flash)  # the only process: its ledger's deliveries
+[ "$g3" -gt 0 ] || fail "scenario 7: nothing granted"
+# Lowered by hand below what ledger 3 granted: its next run is refused, a reconcile lifts it.
+rcli hset "crm:{seven}:counters" d:flash 1
+if seven 3; then fail "scenario 7: a run started on counters below its ledger"; fi
+grep -q "field \`d:flash\` of \`crm:{seven}:counters\` is 1, below the $g3 deliveries this process's ledger already granted" \
+  "$tmp/seven-3.err" || fail "scenario 7: no floor message: $(cat "$tmp/seven-3.err")"
+grep -q "crm shared reconcile" "$tmp/seven-3.err" || fail "scenario 7: the floor message does not say what to do"
+# Each ledger once.
+if "$crm" shared reconcile --shared "$url" --campaign seven --state "sqlite:$tmp/seven-3.db" \
+  --state "sqlite:$tmp/./seven-3.db" 2>"$tmp/seven.err"; then fail "scenario 7: a ledger counted twice"; fi
+grep -q "are the same file" "$tmp/seven.err" || fail "scenario 7: $(cat "$tmp/seven.err")"
+"$crm" shared reconcile --shared "$url" --campaign seven --state "sqlite:$tmp/seven-3.db" >/dev/null
+[ "$(redis-cli -p "$port" hget "crm:{seven}:counters" d:flash)" -eq "$g3" ] || fail "scenario 7: reconcile did not lift d:flash"
+# --exact while a run holds ledger 4 (waiting on its input): refused and nothing changed; after it: done.
+mkfifo "$tmp/seven.fifo"
+"$crm" run "$here/campaign_b.crm" --events "$tmp/seven.fifo" --state "sqlite:$tmp/seven-4.db" --shared "$url" \
+  --campaign seven --out /dev/null 2>/dev/null & runner=$!
+pids+=("$runner")
+exec 7>"$tmp/seven.fifo"  # the run waits for events
+for _ in $(seq 100); do [ -f "$tmp/seven-4.db" ] && break; sleep 0.05; done
+sleep 0.3
+if "$crm" shared reconcile --shared "$url" --campaign seven --exact --state "sqlite:$tmp/seven-3.db" \
+  --state "sqlite:$tmp/seven-4.db" 2>"$tmp/seven.err"; then fail "scenario 7: --exact while a process runs"; fi
+grep -q "reconcile --exact needs every process stopped: state \`$tmp/seven-4.db\` is in use by another crm process (pid $runner@" \
+  "$tmp/seven.err" || fail "scenario 7: $(cat "$tmp/seven.err")"
+exec 7>&-
+wait "$runner" || fail "scenario 7: the waiting run failed"
+"$crm" shared reconcile --shared "$url" --campaign seven --exact --state "sqlite:$tmp/seven-3.db" \
+  --state "sqlite:$tmp/seven-4.db" >/dev/null || fail "scenario 7: --exact after every process stopped"
 stop_redis
 fi
 echo "ok: shared counters hold under 4 processes, a Redis kill, crm kills, a broken link, a cluster migration and leases"

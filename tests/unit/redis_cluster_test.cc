@@ -491,14 +491,15 @@ strategy side for business "mall" {
     EXPECT_EQ(row.ledger_reserved_millionths, row.before_reserved_millionths) << row.strategy;
   }
   // Redis loses the campaign (as a failover might): refused until an exact reconcile from the
-  // ledgers puts back the same counters, on the slot's new owner.
+  // ledgers puts back the same counters, on the slot's new owner. The runtimes stop first: an
+  // exact reconcile takes each ledger's writer lock.
+  rt.clear();
   EXPECT_EQ(cluster.command(0, {"DEL", keys[0], keys[1]}), "2");
   ASSERT_TRUE(crm::reconcile_shared(shared, ledgers, true, r, e)) << e.message;
   EXPECT_FALSE(r.was_ready);
   EXPECT_EQ(cluster.command(0, {"HGET", keys[1], "d:flash"}), "300");
   EXPECT_EQ(cluster.command(0, {"HGET", keys[1], "r:flash"}), "3000000000");
   EXPECT_EQ(cluster.command(0, {"HGET", keys[1], "d:side"}), "450");
-  rt.clear();
   fs::remove_all(dir);
 }
 

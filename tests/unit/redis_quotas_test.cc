@@ -443,7 +443,9 @@ strategy small for business "mall" {
   EXPECT_EQ(server.command("HGET crm:{pool}:counters d:pool:launch"), "50");
   EXPECT_EQ(server.command("HGET crm:{pool}:counters r:pool:launch"), std::to_string(spent));
   for (auto& x : rt) ASSERT_TRUE(x.commit(err)) << err;
-  // Every process stopped: the exact sums of the ledgers are what Redis holds, the pool's too.
+  // Every process stopped (an exact reconcile takes each ledger's writer lock): the exact sums of
+  // the ledgers are what Redis holds, the pool's too.
+  for (auto& x : rt) x = crm::Runtime(program.program);
   server.command("DEL crm:{pool}:counters");
   ASSERT_TRUE(crm::reconcile_shared(shared, ledgers, true, r, e)) << e.message;
   EXPECT_EQ(server.command("HGET crm:{pool}:counters d:pool:launch"), "50");
@@ -653,8 +655,8 @@ TEST_F(RedisQuotasTest, LeasesNeverOvergrantAndGiveBackWhatTheyDoNotUse) {
   EXPECT_GE(granted.load(), 75 - 4 * 10);  // at most each client's lease left unused at its end
   EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), std::to_string(granted.load() * 2'000'000));
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), std::to_string(granted.load()));
-  // Step by step: A's lease makes B's refusal come early (undergrant), A's give-back ends it.
-  server.command("DEL crm:{test}:counters");
+  // Step by step, on a counter of its own (`t`; deleting the hash while the campaign is ready is
+  // refused): A's lease makes B's refusal come early (undergrant), A's give-back ends it.
   auto a = open_leased(server.url(), 10), b = open_leased(server.url(), 10);
   uint32_t ha = a->handle("t"), hb = b->handle("t");
   ASSERT_EQ(a->reserve(ha, 0, limits(12, -1)), QuotaCheck::Fits);  // 1 + a lease of min(9, (12 - 1) / 2) = 5
@@ -941,4 +943,276 @@ TEST_F(RedisQuotasTest, StrictModeUsesALeaseOnlyOnceReplicated) {
   EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits);  // 10, the stock's last unit
   EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Stock);
   EXPECT_EQ(q->stats().granted, 5u);  // 5 of a stock of 10: the undergrant of strict mode
+}
+
+namespace {
+
+bool has(const std::vector<std::string>& notes, const std::string& text) {
+  for (const auto& n : notes)
+    if (n.find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string all_of(const std::vector<std::string>& notes) {
+  std::string out;
+  for (const auto& n : notes) out += n + "\n";
+  return out;
+}
+
+}  // namespace
+
+// Redis answers with an error (a key of the wrong type, out of memory): the user is told which
+// command on which key and Redis's text, once, and nothing with a limit is granted; when Redis
+// answers again, a note says so.
+TEST_F(RedisQuotasTest, AnErrorReplyIsSaidAndFailsClosed) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  server.command("DEL crm:{test}:counters");
+  server.command("LPUSH crm:{test}:counters x");
+  notices.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  ASSERT_EQ(notices.size(), 1u) << all_of(notices);  // said once, not at every delivery
+  EXPECT_NE(notices[0].find("the reservation script on `crm:{test}:counters`"), std::string::npos) << notices[0];
+  EXPECT_NE(notices[0].find("WRONGTYPE"), std::string::npos) << notices[0];
+  EXPECT_NE(notices[0].find("`crm:{test}:counters` is a list, not a hash"), std::string::npos) << notices[0];
+  EXPECT_NE(q->stats().last_error.find("WRONGTYPE"), std::string::npos) << q->stats().last_error;
+  EXPECT_EQ(q->stats().granted, 1u);
+  std::string err;
+  EXPECT_FALSE(q->check_floors(err));  // what an attach would say
+  EXPECT_NE(err.find("WRONGTYPE"), std::string::npos) << err;
+  // The campaign reconciled (exact: the list goes), then out of memory with noeviction: the
+  // script's first write is refused, so nothing is counted, and the user sees Redis's reply.
+  ASSERT_TRUE(q->reconcile({}, true, err)) << err;
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_TRUE(has(notices, "answer reservations again")) << all_of(notices);
+  server.command("CONFIG SET maxmemory-policy noeviction");
+  server.command("CONFIG SET maxmemory 1");
+  notices.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "OOM")) << all_of(notices);
+  EXPECT_TRUE(has(notices, "deliveries with a limit are refused")) << all_of(notices);
+  server.command("CONFIG SET maxmemory 0");
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+  EXPECT_EQ(q->stats().granted, 2u);
+  // The same through leases.
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.lease = 4;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::vector<std::string> leased_notes;
+  o.on_notice = [&](const std::string& m) { leased_notes.push_back(m); };
+  auto l = RedisQuotas::create(o, err);
+  ASSERT_TRUE(l) << err;
+  uint32_t lh = l->handle("s");
+  server.command("DEL crm:{test}:ready");
+  server.command("LPUSH crm:{test}:ready x");  // the ready key must be a string
+  EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(leased_notes, "the lease script on `crm:{test}:counters`")) << all_of(leased_notes);
+  EXPECT_TRUE(has(leased_notes, "`crm:{test}:ready` is a list, not a string")) << all_of(leased_notes);
+  EXPECT_EQ(l->stats().granted, 0u);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+}
+
+// Counters edited by hand are checked before they are used: a value that is no count, a hash
+// deleted while the campaign is marked ready, a counter below what this process's ledger granted
+// (its floor), or below what it holds leased. Each is an error that names the key and the field,
+// nothing is written, nothing with a limit is granted.
+TEST_F(RedisQuotasTest, CountersThatCannotBeTrustedAreRefused) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 2'000'000, limits(10, -1)), QuotaCheck::Fits);
+  for (const char* bad : {"-5", "abc", "1.5", "99999999999999999999"}) {
+    notices.clear();
+    server.command((std::string("HSET crm:{test}:counters d:s ") + bad).c_str());
+    EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable) << bad;
+    EXPECT_TRUE(has(notices, std::string("field `d:s` of `crm:{test}:counters` holds `") + bad + "`, not a count"))
+        << bad << ": " << all_of(notices);
+    EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), bad) << "nothing is written";
+    EXPECT_EQ(server.command("HGET crm:{test}:counters r:s"), "2000000");
+  }
+  std::string err;
+  // A reconcile that takes the maximum cannot take it of a value that is no count.
+  EXPECT_FALSE(q->reconcile({{"s", Quota{1, 0}}}, false, err));
+  EXPECT_NE(err.find("field `d:s` of `crm:{test}:counters` holds `99999999999999999999`"), std::string::npos) << err;
+  EXPECT_NE(err.find("--exact"), std::string::npos) << err;
+  server.command("HSET crm:{test}:counters d:s 1");
+  server.command("HSET crm:{test}:counters r:s -1");
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "field `r:s` of `crm:{test}:counters` holds `-1`")) << all_of(notices);
+  server.command("HSET crm:{test}:counters r:s 2000000");
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  // The hash deleted while the ready key stays: not counters at zero.
+  server.command("DEL crm:{test}:counters");
+  notices.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "`crm:{test}:counters` is missing or has no layout field `v`")) << all_of(notices);
+  EXPECT_TRUE(has(notices, "crm shared reconcile")) << all_of(notices);
+  EXPECT_FALSE(q->check_floors(err));
+  EXPECT_NE(err.find("is missing"), std::string::npos) << err;
+  EXPECT_EQ(server.command("EXISTS crm:{test}:counters"), "0");
+  // Floors: this process's ledger granted 5 deliveries and 9 CNY of `s`.
+  ASSERT_TRUE(q->reconcile({{"s", Quota{5, 9'000'000}}}, false, err)) << err;
+  q->set_floors({{"s", Quota{5, 9'000'000}}});
+  EXPECT_TRUE(q->check_floors(err)) << err;
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  server.command("HSET crm:{test}:counters d:s 3");
+  notices.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "field `d:s` of `crm:{test}:counters` is 3, below the 5 deliveries this process's ledger "
+                           "already granted")) << all_of(notices);
+  EXPECT_FALSE(q->check_floors(err));
+  EXPECT_NE(err.find("is 3, below the 5 deliveries"), std::string::npos) << err;
+  EXPECT_NE(err.find("crm shared reconcile"), std::string::npos) << err;
+  server.command("HSET crm:{test}:counters d:s 6");
+  server.command("HSET crm:{test}:counters r:s 8000000");
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "is 8000000, below the 9000000 millionths")) << all_of(notices);
+  EXPECT_EQ(q->reserve(h, 1, limits(-1, -1)), QuotaCheck::Fits);  // no limit: nothing to overgrant
+  server.command("HSET crm:{test}:counters r:s 9000000");
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "7");
+  // With leases: the floor, a value that is no count, and a counter below what is held leased
+  // (giving it back would make it negative).
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.lease = 4;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::vector<std::string> notes;
+  o.on_notice = [&](const std::string& m) { notes.push_back(m); };
+  auto l = RedisQuotas::create(o, err);
+  ASSERT_TRUE(l) << err;
+  l->set_floors({{"s", Quota{7, 0}}});
+  uint32_t lh = l->handle("s");
+  server.command("HSET crm:{test}:counters d:s 2");
+  EXPECT_EQ(l->reserve(lh, 0, limits(100, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notes, "is 2, below the 7 deliveries")) << all_of(notes);
+  server.command("HSET crm:{test}:counters d:s 7");
+  EXPECT_EQ(l->reserve(lh, 0, limits(100, -1)), QuotaCheck::Fits);  // 8, and a lease of 3: 11
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "11");
+  server.command("HSET crm:{test}:counters d:s 1");  // below the 3 held
+  notes.clear();
+  l->settle();
+  EXPECT_TRUE(has(notes, "field `d:s` of `crm:{test}:counters` is 1, below the 3 deliveries this process holds leased"))
+      << all_of(notes);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1") << "not given back below zero";
+  server.command("HSET crm:{test}:counters d:s x");
+  EXPECT_EQ(l->reserve(lh, 0, limits(100, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notes, "holds `x`, not a count")) << all_of(notes);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "x");
+}
+
+// At attach, a process compares the counters with its own ledger: counters below what it already
+// granted (lowered or deleted by hand) refuse the attach and say to reconcile; a reconcile from
+// the ledgers lifts them, and the attach succeeds.
+TEST_F(RedisQuotasTest, AttachRefusesCountersBelowItsOwnLedger) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_floor_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string ledger = (dir / "p.db").string();
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "floor";
+  crm::ReconcileResult r;
+  crm::Error e;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  std::string err;
+  {
+    crm::Runtime rt(program.program);
+    ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+    ASSERT_TRUE(rt.open_state("sqlite:" + ledger, err)) << err;
+    for (int i = 0; i < 6; ++i) {
+      std::vector<crm::Decision> out;
+      ASSERT_TRUE(rt.process_event(order(i, i, "u" + std::to_string(i)), out, e)) << e.message;
+    }
+    ASSERT_TRUE(rt.commit(err)) << err;
+  }
+  ASSERT_EQ(server.command("HGET crm:{floor}:counters d:flash"), "6");
+  server.command("HSET crm:{floor}:counters d:flash 2");
+  {
+    crm::Runtime rt(program.program);
+    ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+    EXPECT_FALSE(rt.open_state("sqlite:" + ledger, err));
+    EXPECT_NE(err.find("field `d:flash` of `crm:{floor}:counters` is 2, below the 6 deliveries this process's ledger "
+                       "already granted"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("crm shared reconcile"), std::string::npos) << err;
+    EXPECT_NE(err.find(ledger), std::string::npos) << err;
+  }
+  // The hash deleted: refused the same way.
+  server.command("DEL crm:{floor}:counters");
+  {
+    crm::Runtime rt(program.program);
+    ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+    EXPECT_FALSE(rt.open_state("sqlite:" + ledger, err));
+    EXPECT_NE(err.find("is missing or has no layout field `v`"), std::string::npos) << err;
+  }
+  ASSERT_TRUE(crm::reconcile_shared(shared, {ledger}, false, r, e)) << e.message;
+  EXPECT_EQ(server.command("HGET crm:{floor}:counters d:flash"), "6");
+  {
+    crm::Runtime rt(program.program);
+    ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+    EXPECT_TRUE(rt.open_state("sqlite:" + ledger, err)) << err;
+  }
+  fs::remove_all(dir);
+}
+
+// `reconcile --exact` takes each ledger's single-writer lock (a running process refuses it, and
+// names itself), and every reconcile or show counts each ledger once: the same path twice, or
+// two names of one file, is refused.
+TEST_F(RedisQuotasTest, ReconcileCountsEachLedgerOnceAndExactNeedsItsLock) {
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_lock_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string ledger = (dir / "p.db").string();
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "lock";
+  crm::ReconcileResult r;
+  crm::Error e;
+  std::string err;
+  {
+    auto writer = crm::state::open_sqlite_store(ledger, err);  // a process running on the ledger
+    ASSERT_TRUE(writer) << err;
+    EXPECT_FALSE(crm::reconcile_shared(shared, {ledger}, true, r, e));
+    EXPECT_NE(e.message.find("reconcile --exact needs every process stopped: state `" + ledger + "` is in use by another "
+                             "crm process (pid " + std::to_string(::getpid())),
+              std::string::npos)
+        << e.message;
+    EXPECT_EQ(server.command("EXISTS crm:{lock}:ready"), "0") << "nothing was set";
+    EXPECT_TRUE(crm::reconcile_shared(shared, {ledger}, false, r, e)) << e.message;  // max: while it runs
+    EXPECT_TRUE(crm::show_shared(shared, {ledger}, r, e)) << e.message;
+  }
+  EXPECT_TRUE(crm::reconcile_shared(shared, {ledger}, true, r, e)) << e.message;
+  {
+    // While the exact reconcile holds the locks no writer starts: the lock is the writer's.
+    crm::state::LedgerLock held;
+    ASSERT_TRUE(held.acquire(ledger, false, err)) << err;
+    EXPECT_FALSE(crm::state::open_sqlite_store(ledger, err));
+    EXPECT_NE(err.find("is in use by another crm process"), std::string::npos) << err;
+  }
+  std::string other = (dir / "." / "p.db").string(), link = (dir / "link.db").string();
+  fs::create_hard_link(ledger, link);
+  for (bool exact : {false, true}) {
+    EXPECT_FALSE(crm::reconcile_shared(shared, {ledger, ledger}, exact, r, e));
+    EXPECT_NE(e.message.find("ledger `" + ledger + "` is given twice"), std::string::npos) << e.message;
+    EXPECT_EQ(e.kind, crm::ErrorKind::Input);
+    EXPECT_FALSE(crm::reconcile_shared(shared, {ledger, other}, exact, r, e));
+    EXPECT_NE(e.message.find("ledgers `" + ledger + "` and `" + other + "` are the same file"), std::string::npos)
+        << e.message;
+    EXPECT_FALSE(crm::reconcile_shared(shared, {link, ledger}, exact, r, e));
+    EXPECT_NE(e.message.find("are the same file"), std::string::npos) << e.message;
+  }
+  EXPECT_FALSE(crm::show_shared(shared, {ledger, link}, r, e));
+  EXPECT_FALSE(crm::reconcile_shared(shared, {(dir / "none.db").string()}, false, r, e));
+  EXPECT_NE(e.message.find("cannot open ledger"), std::string::npos) << e.message;
+  fs::remove_all(dir);
 }
