@@ -45,6 +45,7 @@ ParallelRun::ParallelRun(std::shared_ptr<const ProgramData> program, size_t thre
     w.engine->bind_quotas(quotas_);  // without a store: one set of counters for every worker
   }
   for (const auto& s : program_->program.strategies) has_timers_ |= s.delay > 0;
+  ids_.set_window(workers_[0].engine->dedup_window());
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i].thread = std::thread([this, i] { work(i); });
   writer_ = std::thread([this] { writer(); });
 }
@@ -108,6 +109,10 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
     e.set_restore_filter([this, w](std::string_view user) { return route(user) == w; });
     if (!e.attach(&ledger->worker(w), error)) return false;
   }
+  // Every worker answers an earlier run's id from the ledger until it meets it itself: the reader
+  // holds them for the whole run (EventIdOwners).
+  for (const auto& u : ledger->loaded_units())
+    if (u.kind == state::UnitKind::Event) ids_.add_earlier(EventIdOwners::hash(u.id));
   ledger->forget_loaded();
   notices_ = workers_[0].engine->notices();
   ledger_ = std::move(ledger);
@@ -166,31 +171,6 @@ bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn&
     return false;
   }
   return true;
-}
-
-uint32_t ParallelRun::IdOwners::claim(std::string_view id, uint32_t owner) {
-  if (2 * (size + 1) > keys.size()) {
-    std::vector<uint64_t> old_keys(std::max<size_t>(1024, 2 * keys.size()), 0);
-    std::vector<uint8_t> old_owners(old_keys.size(), 0);
-    old_keys.swap(keys);
-    old_owners.swap(owners);
-    size = 0;
-    for (size_t i = 0; i < old_keys.size(); ++i)
-      if (old_keys[i]) {
-        size_t at = old_keys[i] & (keys.size() - 1);
-        while (keys[at]) at = (at + 1) & (keys.size() - 1);
-        keys[at] = old_keys[i], owners[at] = old_owners[i], ++size;
-      }
-  }
-  uint64_t h = vm::stable_hash(id);
-  if (h == 0) h = 1;  // 0 marks a free slot
-  size_t at = h & (keys.size() - 1);
-  while (keys[at]) {
-    if (keys[at] == h) return owners[at];
-    at = (at + 1) & (keys.size() - 1);
-  }
-  keys[at] = h, owners[at] = uint8_t(owner), ++size;
-  return owner;
 }
 
 // ---- workers -----------------------------------------------------------------------------------
@@ -272,7 +252,6 @@ void ParallelRun::work(size_t w) {
 void ParallelRun::parse(size_t w, Batch& b) {
   auto& e = *workers_[w].engine;
   for (uint32_t i : b.mine[w]) {
-    if (b.taken[i]) continue;  // refused by the reader (IdOwners)
     std::string err;
     if (!e.parse_event(b.text[i], b.events[i], err)) {
       b.error[i] = std::move(err);
@@ -280,6 +259,7 @@ void ParallelRun::parse(size_t w, Batch& b) {
     }
     b.parsed[i] = 1;
     b.time[i] = b.events[i].time;
+    if (ledger_) b.id_hash[i] = EventIdOwners::hash(b.events[i].id);  // for claim_ids, off the reader's thread
     if (uint32_t owner = route(b.events[i].user); owner != w) b.owner[i] = owner, b.reparse[i] = 1;
   }
 }
@@ -349,8 +329,8 @@ size_t ParallelRun::Batch::add(std::string&& line, size_t num, uint32_t who) {
     owner.emplace_back();
     parsed.emplace_back();
     reparse.emplace_back();
-    taken.emplace_back();
     events.emplace_back();
+    id_hash.emplace_back();
     time.emplace_back();
     latest.emplace_back();
     error.emplace_back();
@@ -359,34 +339,53 @@ size_t ParallelRun::Batch::add(std::string&& line, size_t num, uint32_t who) {
   text[n].swap(line);
   number[n] = num;
   owner[n] = who;
-  parsed[n] = reparse[n] = refused[n] = taken[n] = 0;
+  parsed[n] = reparse[n] = refused[n] = 0;
   error[n].clear();
   mine[who].push_back(uint32_t(n));
   return n++;
 }
 
+size_t ParallelRun::claim_ids(Batch& b, size_t begin, bool stop, int64_t& running) {
+  // The reader's ids are forgotten by the watermark before each line, which the line's engine
+  // also has (see_time) or passed already: never before that engine forgets them.
+  constexpr size_t kAhead = 8;  // lines whose slots are fetched ahead of their claims
+  if (ledger_)
+    for (size_t i = begin; i < std::min(b.n, begin + kAhead); ++i)
+      if (b.parsed[i]) ids_.prefetch(b.id_hash[i]);
+  for (size_t i = begin; i < b.n; ++i) {
+    b.latest[i] = running;
+    if (ledger_ && b.parsed[i]) {
+      if (i + kAhead < b.n && b.parsed[i + kAhead]) ids_.prefetch(b.id_hash[i + kAhead]);
+      ids_.prune(running);
+      // One engine answers an id it remembers from the ledger, whoever the user; a thread knows
+      // only the ids it decided (and every id of earlier runs), so an id another thread still
+      // remembers is refused rather than decided twice.
+      if (ids_.claim(b.id_hash[i], b.time[i], b.owner[i]) != b.owner[i]) {
+        b.parsed[i] = 0;
+        b.error[i] = fmt::format("event id {} was decided in this run for a user of another thread (with --threads, an "
+                                 "event id must name one user's event; docs/scaling.md)",
+                                 support::json_quote(b.events[i].id));
+      }
+    }
+    // The clock one engine would have before each line: the latest time of the lines before it
+    // that parsed (a late line is before that time anyway, so it changes nothing).
+    if (b.parsed[i]) running = std::max(running, b.time[i]);
+    // Stop mode: up to the first line that may be refused (malformed, or before the clock); a
+    // late line that repeats a decided event is answered from the ledger, and the rest follows.
+    if (stop && (!b.parsed[i] || b.time[i] < b.latest[i])) return i + 1;
+  }
+  return b.n;
+}
+
 bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refused, Error& error,
                             const std::function<void()>& meanwhile, Batch* next, bool* parsed_next) {
   if (parsed_next) *parsed_next = false;
-  // The clock one engine would have before each line: the latest time of the lines before it
-  // that parsed (a late line is before that time anyway, so it changes nothing).
   int64_t running = latest_;
-  for (size_t i = 0; i < b.n; ++i) {
-    b.latest[i] = running;
-    if (b.parsed[i]) running = std::max(running, b.time[i]);
-  }
   size_t begin = 0;
   bool stopped = false;
   while (begin < b.n) {
-    // Stop mode: up to the first line that may be refused (malformed, or before the clock); a
-    // late line that repeats a decided event is answered from the ledger, and the rest follows.
-    size_t end = b.n;
-    if (stop)
-      for (size_t i = begin; i < b.n; ++i)
-        if (!b.parsed[i] || b.time[i] < b.latest[i]) {
-          end = i + 1;
-          break;
-        }
+    // Ids are claimed only for the lines decided next (a stopped run claims none after its stop).
+    const size_t end = claim_ids(b, begin, stop, running);
     if (next && next->n > 0 && begin == 0 && end == b.n) {
       start(Phase::DecideParse, &b, begin, end, next);
       *parsed_next = true;
@@ -407,10 +406,11 @@ bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refuse
       }
       count_skipped(b.error[i]);
     }
-    if (stopped) break;
     begin = end;
+    if (stopped) break;
   }
-  for (size_t i = 0; i < b.n; ++i)
+  // The lines decided (not those after a stop, which no engine saw).
+  for (size_t i = 0; i < begin; ++i)
     if (b.parsed[i] && !b.refused[i]) latest_ = std::max(latest_, b.time[i]);
   return !stopped;
 }
@@ -554,7 +554,7 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
   const size_t batch_lines = std::max<size_t>(1, options.batch_lines);
   support::LineReader reader(in);
   Batch batches[3];
-  std::string line, id;
+  std::string line;
   bool eof = false;
   auto fill = [&](Batch& b) {
     b.clear(workers_.size());
@@ -564,23 +564,8 @@ bool ParallelRun::replay(std::istream& in, const ReplayOptions& options, const R
         break;
       }
       if (line.empty()) continue;
-      // One engine answers an id it decided from the ledger, whoever the user; a thread knows only
-      // the ids it decided (and every id of earlier runs), so an id another thread decided in this
-      // run is refused rather than decided twice.
-      std::string user;
-      // A line without a usable user is refused by whichever thread parses it: its id is not
-      // claimed, so a later event with that id is decided as one engine would decide it.
-      const bool routed = engine::line_user(line, user, ledger_ ? &id : nullptr);
-      uint32_t who = routed ? route(user) : 0;
-      uint32_t first = ledger_ && routed && !id.empty() ? ids_.claim(id, who) : who;
-      size_t i = b.add(std::move(line), reader.line(), who);
-      if (first != who) {
-        b.taken[i] = 1;
-        b.error[i] = fmt::format("event id {} was decided in this run for a user of another thread (with --threads, an "
-                                 "event id must name one user's event; docs/scaling.md)",
-                                 support::json_quote(id));
-      }
-      id.clear();
+      const uint32_t who = route_line(line);
+      b.add(std::move(line), reader.line(), who);
       ++lines_;
     }
   };

@@ -6,7 +6,9 @@
 // The calling thread reads the events in batches and routes each line by its `user` (a scan of
 // the line, not a parse); per batch, (1) every worker parses its own lines, (2) the caller
 // computes, for each line, the latest event time before it in the input (the watermark a
-// single engine would have), and the first line that may be refused, (3) every worker decides
+// single engine would have), claims its event id for its thread (with a ledger: an id another
+// thread still remembers is refused; EventIdOwners, bounded by the dedup window as the engines'
+// ids are), and the first line that may be refused, (3) every worker decides
 // its lines in input order, firing its delayed triggers' timers at the other workers' lines as
 // one engine would. Campaign-wide counters are the store's, reserved without a global lock
 // (state::LocalQuotas). Each worker records into its own state::WorkerLedger; a writer thread
@@ -31,6 +33,7 @@
 
 #include <crm/run.h>
 
+#include "api/event_id_owners.h"
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/group_ledger.h"
@@ -49,9 +52,11 @@ class ParallelRun {
   size_t threads() const { return workers_.size(); }
   void set_partition(uint32_t index, uint32_t count);
   void set_allowed_lateness(int64_t micros) { lateness_ = micros; }
-  // Every worker's engine remembers the ids of its own users' events for the same window.
+  // Every worker's engine remembers the ids of its own users' events for the same window, and
+  // the reader which thread had each id (ids_) by the same rule.
   void set_dedup_window(int64_t micros) {
     for (auto& w : workers_) w.engine->set_dedup_window(micros);
+    ids_.set_window(workers_[0].engine->dedup_window());
   }
   void set_timer_limits(size_t per_user, size_t total);
   // Each worker's engine refuses its own events that would run too many scheduled instants
@@ -99,8 +104,11 @@ class ParallelRun {
     std::vector<std::string> text;
     std::vector<size_t> number;  // line numbers in the input
     std::vector<uint32_t> owner;
-    std::vector<uint8_t> parsed, reparse, taken;  // taken: its id was decided on another thread
+    // parsed: parsed, and its id not refused by the reader (claim_ids: a line refused there is
+    // as one that did not parse, with its message in `error`).
+    std::vector<uint8_t> parsed, reparse;
     std::vector<engine::Event> events;
+    std::vector<uint64_t> id_hash;  // with a ledger: EventIdOwners::hash of the parsed id
     std::vector<int64_t> time, latest;
     std::vector<std::string> error;  // why the line was refused (parse, or the engine)
     std::vector<uint8_t> refused;
@@ -129,16 +137,14 @@ class ParallelRun {
 
   uint32_t route(std::string_view user) const;
   uint32_t route_line(std::string_view line) const;
-  // With a ledger: the thread that first had each event id in this run (by a 64-bit hash of
-  // the id, 9 bytes a slot, open addressing); an id again on another thread is refused.
-  struct IdOwners {
-    std::vector<uint64_t> keys;
-    std::vector<uint8_t> owners;
-    size_t size = 0;
-    // The owner already recorded for `id`, or `owner` after recording it.
-    uint32_t claim(std::string_view id, uint32_t owner);
-  };
-  IdOwners ids_;
+  // With a ledger: the thread that had each event id, within the dedup window (earlier runs'
+  // ids: for the whole run); an id again on another thread is refused (claim_ids).
+  EventIdOwners ids_;
+  // Lines [begin, end) of a parsed batch: the stream's clock before each line (Batch::latest,
+  // `running` carried on), and each line's id claimed for its thread in input order, at its time
+  // (a line whose id another thread has is refused). In stop mode `end` is just after the first
+  // line that may be refused; else the batch's end. Returns `end`.
+  size_t claim_ids(Batch& b, size_t begin, bool stop, int64_t& running);
   std::string refuse_settings() const;
   void work(size_t w);
   void parse(size_t w, Batch& b);

@@ -5,12 +5,14 @@
 # one second apart, and a program of three strategies: a flash sale with stock, budget and a
 # per-user cap; a coupon from a budget pool; a loyalty coupon on a 30-day count. Each setup runs
 # REPS times (default 3), alternating; prints min - max events/s and each run's peak RSS
-# (/usr/bin/time), also per user. Run it under /work/tools/run-lock.
+# (/usr/bin/time), also per user. Extra `crm run` options from $CRM_RUN_ARGS (e.g. `--dedup-window
+# 1d`: 10M events span 11.6 days, 2M events 2.3 days). Run it under /work/tools/run-lock.
 set -euo pipefail
 crm=$1
 events=${2:-10000000}
 users=${3:-1000000}
 reps=${4:-3}
+read -r -a extra <<<"${CRM_RUN_ARGS:-}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/bench.crm" <<'CRM'
@@ -53,7 +55,7 @@ for i in range(events):
     t = datetime.datetime.fromtimestamp(t0 + i // 10, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     out.write('{"id":"e%d","type":"Order","user":"u%d","time":"%s","amount":%d}\n' % (i, rng.randrange(users), t, rng.randrange(10, 160)))
 PY
-echo "# $events events, $users users, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $events events, $users users, ${CRM_RUN_ARGS:-default options}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A best worst
 for rep in $(seq "$reps"); do
   for ledger in none sqlite; do
@@ -63,7 +65,7 @@ for rep in $(seq "$reps"); do
       [ "$ledger" = sqlite ] && state=(--state "sqlite:$tmp/l.db")
       start=$(date +%s.%N)
       /usr/bin/time -f "%M" -o "$tmp/rss" "$crm" run "$tmp/bench.crm" --events "$tmp/events.jsonl" --threads $t "${state[@]}" \
-        -q -o "$tmp/out.jsonl"
+        "${extra[@]}" -q -o "$tmp/out.jsonl"
       end=$(date +%s.%N)
       rss=$(($(tail -1 "$tmp/rss") / 1024))
       rate=$(python3 -c "print(int($events / ($end - $start)))")

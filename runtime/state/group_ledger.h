@@ -45,6 +45,8 @@ class GroupLedger {
   void make_workers(size_t n);
   StateStore& worker(size_t i);
   void forget_loaded();
+  // The units read by load(), until forget_loaded().
+  const std::vector<Unit>& loaded_units() const { return loaded_units_; }
 
   // The units one worker appended and that are not yet written, in the order appended (so by
   // position): each unit's rows, their texts packed into one buffer. Reused: clear() keeps the

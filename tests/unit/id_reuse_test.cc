@@ -182,9 +182,10 @@ TEST(IdReuse, BothUsesWithDecisionsSurviveARestart) {
 }
 
 // The same id by several users (a, c, d, then a again, each after the window): each use takes
-// its own unit (by its time), also when only one of them is delivered again. (With --threads an id is claimed by the first user's
-// thread for the whole run and another user's event with it is refused, docs/scaling.md; so
-// only one thread here.)
+// its own unit (by its time), also when only one of them is delivered again. (With --threads one
+// run decides these uses as one engine does, EventIdOwners.*; but at a restart an earlier run's
+// id is the first thread's to meet it for the whole run and another user's use is refused,
+// docs/scaling.md; so only one thread here.)
 TEST(IdReuse, AnIdUsedAgainByAnotherUserSurvivesARestart) {
   auto p = compile(program(10));
   const V input = {order("e1", "a", 0), visit("v1", "b", 180), order("e1", "c", 181), visit("v3", "b", 399),
