@@ -362,7 +362,7 @@ size_t ParallelRun::claim_ids(Batch& b, size_t begin, bool stop, int64_t& runnin
       // remembers is refused rather than decided twice.
       if (ids_.claim(b.id_hash[i], b.time[i], b.owner[i]) != b.owner[i]) {
         b.parsed[i] = 0;
-        b.error[i] = fmt::format("event id {} was decided in this run for a user of another thread (with --threads, an "
+        b.error[i] = fmt::format("event id {} was used in this run by a user of another thread (with --threads, an "
                                  "event id must name one user's event; docs/scaling.md)",
                                  support::json_quote(b.events[i].id));
       }

@@ -247,7 +247,7 @@ expect_match("import corrupt.csv.gz" "${err}" "`${W}/corrupt.csv.gz` is not read
 # ---- a ledger that cannot be opened is exit 3 naming the file and why; one that refuses is 1 -----
 file(WRITE ${W}/not_a_ledger.db "this is not an SQLite database, it is text and more text to fill a page\n")
 foreach(case
-    "a_directory|cannot open state `${W}/a_directory`: Is a directory"
+    "a_directory|cannot open state `${W}/a_directory`: it is a directory"
     "no_such_dir/l.db|cannot lock state `${W}/no_such_dir/l.db`: .*No such file or directory"
     "not_a_ledger.db|cannot use state `${W}/not_a_ledger.db`: file is not a database")
   string(REPLACE "|" ";" case "${case}")
@@ -258,6 +258,10 @@ foreach(case
   crm_run(3 run ${P} --events ${E} --state sqlite:${W}/${ledger} --threads 2)
   expect_match("run --threads 2 --state sqlite:${ledger}" "${err}" "${why}")
 endforeach()
+# A ledger refused before it is opened leaves no lock file behind (before, `a_directory.lock`).
+if(EXISTS ${W}/a_directory.lock)
+  message(FATAL_ERROR "a failed open of the ledger `a_directory` left `a_directory.lock` behind")
+endif()
 crm_run(3 report --state sqlite:${W}/not_a_ledger.db)
 expect_match("report on a file that is not a ledger" "${err}" "cannot read state `${W}/not_a_ledger.db`: file is not a database")
 crm_run(3 report --state sqlite:${W}/a_directory)

@@ -394,6 +394,17 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
   std::error_code ec;
   std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
   std::string lock_path = (ec ? path : real.string()) + ".lock";
+  // A ledger that cannot be one (a directory; missing where it is not to be created) is refused
+  // before its lock file is made, so a failed open leaves nothing behind.
+  if (struct stat st; ::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      error = fmt::format("cannot open state `{}`: it is a directory", path);
+      return false;
+    }
+  } else if (!create || errno != ENOENT) {
+    error = fmt::format("cannot open state `{}`: {}", path, std::strerror(errno));
+    return false;
+  }
   // The lock file is truncated and written (the owner's name): a symbolic link planted at its
   // name would make that a write through the link into any file the user can write, so it is
   // never followed (O_NOFOLLOW), and only a regular file is a lock file (not a FIFO or a device).

@@ -87,7 +87,7 @@ done >"$tmp/dup.jsonl"
 for round in 1 2; do
   "$crm" run "$p" --events "$tmp/dup.jsonl" --threads 2 --on-error=skip --state "sqlite:$tmp/dup.db" -o "$tmp/dup$round.jsonl" \
     2>"$tmp/dup$round.err" || fail "a reused id stopped the run (round $round): $(cat "$tmp/dup$round.err")"
-  grep -q 'dup.jsonl:[0-9]*: event id "dup" was decided in this run for a user of another thread' "$tmp/dup$round.err" ||
+  grep -q 'dup.jsonl:[0-9]*: event id "dup" was used in this run by a user of another thread' "$tmp/dup$round.err" ||
     fail "no error for an id reused on another thread: $(cat "$tmp/dup$round.err")"
 done
 cmp -s "$tmp/dup1.jsonl" "$tmp/dup2.jsonl" || fail "the restarted run reported otherwise"

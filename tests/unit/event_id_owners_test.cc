@@ -248,7 +248,7 @@ TEST(EventIdOwners, AnIdUsedAgainAfterTheWindowIsDecidedAsOneEngineDoes) {
       Result again = run(db, lines, threads);
       ASSERT_TRUE(again.ok) << again.error;
       for (const auto& [line, why] : again.refused)
-        EXPECT_NE(why.find("was decided in this run for a user of another thread"), std::string::npos) << line << ": " << why;
+        EXPECT_NE(why.find("was used in this run by a user of another thread"), std::string::npos) << line << ": " << why;
       EXPECT_EQ(again.decided_units, 0u);
       // One engine restarted on the same ledger with the lines the threads did not refuse.
       const std::string ref = temp_db("after_ref");
@@ -285,7 +285,7 @@ TEST(EventIdOwners, AnIdUsedAgainWithinTheWindowIsRefusedOnAnotherThread) {
       ASSERT_EQ(r.refused.size(), 2u);
       EXPECT_TRUE(r.refused.count(4) && r.refused.count(5));
       for (const auto& [line, why] : r.refused)
-        EXPECT_NE(why.find("event id \"e1\" was decided in this run for a user of another thread"), std::string::npos) << why;
+        EXPECT_NE(why.find("event id \"e1\" was used in this run by a user of another thread"), std::string::npos) << why;
       Result ref = run(temp_db("within_ref"), kept(lines, r.refused), 1);
       ASSERT_TRUE(ref.ok) << ref.error;
       EXPECT_EQ(r.decisions, ref.decisions);

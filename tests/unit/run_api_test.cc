@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "failing_buf.h"
+
 namespace {
 
 std::string temp_path(const std::string& suffix) {
@@ -313,17 +315,7 @@ TEST(TextHelpers, TimesDurationsJsonAndLines) {
   EXPECT_FALSE(lines.next(line));
 }
 
-// A stream that gives `text`, then fails as a disk does (its underflow throws: istream sets badbit).
-class FailingBuf : public std::streambuf {
- public:
-  explicit FailingBuf(std::string text) : text_(std::move(text)) { setg(text_.data(), text_.data(), text_.data() + text_.size()); }
-
- protected:
-  int_type underflow() override { throw std::ios_base::failure("Input/output error"); }
-
- private:
-  std::string text_;
-};
+using crm::testing::FailingBuf;
 
 // A read error in the events or the profiles is not their end: the replay and the profile
 // loaders fail (the lines read are decided), on one thread and on several, and a CSV read error

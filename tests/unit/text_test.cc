@@ -18,6 +18,8 @@
 #include "support/line_reader.h"
 #include "support/text.h"
 
+#include "failing_buf.h"
+
 namespace {
 
 using crm::support::CsvField;
@@ -267,18 +269,7 @@ TEST(LineReader, ByteOrderMarkOnlyAtTheStartAndCrlf) {
   EXPECT_FALSE(r.next(line));
 }
 
-// A stream buffer that gives `text` and then fails as a disk does (EIO): its underflow throws,
-// which istream operations turn into badbit (the CLI's file buffer does the same).
-class FailingBuf : public std::streambuf {
- public:
-  explicit FailingBuf(std::string text) : text_(std::move(text)) { setg(text_.data(), text_.data(), text_.data() + text_.size()); }
-
- protected:
-  int_type underflow() override { throw std::ios_base::failure("Input/output error"); }
-
- private:
-  std::string text_;
-};
+using crm::testing::FailingBuf;
 
 TEST(LineReader, AReadErrorIsNotTheEnd) {
   {
