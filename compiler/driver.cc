@@ -45,8 +45,10 @@ std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const Dri
       c->codegen_error = c->code.error;
       std::string unit = c->code.error_unit.empty() ? "" : " (compiling `" + c->code.error_unit + "`)";
       auto& d = c->sink.report(diag::Code::E0112, c->code.error_span, c->code.error + unit);
-      d.help = "every use of a segment, constant or function is compiled in place: shorten the chain of them, or "
-               "split the expression; --max-code-depth sets the depth limit (at most 2000)";
+      // Not every command takes --max-code-depth (check does), and it can only lower the cap.
+      d.help = "every use of a segment, constant or function is compiled in place: shorten the chains of them or "
+               "split the expression (or, for a construct not compiled yet, write it another way); the depth limit "
+               "is at most 2000";
       const auto& in = c->code.error_inner_span;
       if (in.valid() && (in.file != c->code.error_span.file || in.begin != c->code.error_span.begin ||
                          in.end != c->code.error_span.end))
