@@ -56,24 +56,17 @@ void snippet(std::string& out, const source::SourceFile& f, source::Span span, c
     i = j;
   }
   for (; col < lc.column; ++col) marks += ' ';  // past the line's text (the end of the file)
+  // The span's columns on this line: to its end, or, when it goes on to the next line, the rest of
+  // this one and one caret for the line break.
+  const bool one_line = end_lc.line == lc.line;
   int64_t width = 0;
-  if (end_lc.line == lc.line) {
-    uint32_t c = col;
-    for (size_t k = i; c < end_lc.column && k < line.size(); ++c) {
-      size_t j = next(k);
-      width += columns(k, j);
-      k = j;
-    }
-    if (c < end_lc.column) width += end_lc.column - c;
-  } else {
-    // On to the next line: the rest of this one and one caret for the line break.
-    for (size_t k = i; k < line.size();) {
-      size_t j = next(k);
-      width += columns(k, j);
-      k = j;
-    }
-    width += 1;
+  uint32_t c = col;
+  for (size_t k = i; k < line.size() && (!one_line || c < end_lc.column); ++c) {
+    size_t j = next(k);
+    width += columns(k, j);
+    k = j;
   }
+  width += one_line ? (c < end_lc.column ? end_lc.column - c : 0) : 1;
   marks += std::string(static_cast<size_t>(std::max<int64_t>(1, width)), '^');
   if (o.color) marks = "\x1b[1;31m" + marks + "\x1b[0m";
   out += fmt::format(" {} | {}{}{}\n", pad, marks, label.empty() ? "" : " ", label);
