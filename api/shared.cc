@@ -86,8 +86,24 @@ bool compare(const SharedCounters& shared, const std::vector<std::string>& ledge
   bool ready_after = false;
   // --exact replaces the counters whatever they hold, also a key of the wrong type that cannot be
   // read (its script says so if Redis does not answer): `before` is then empty.
-  if (!q->read(before, result.was_ready, err) && !(write && exact))
+  std::vector<std::pair<std::string, std::string>> not_counts;
+  if (!q->read(before, result.was_ready, err, &not_counts) && !(write && exact)) {
+    // Fields that are no count: each is named with what the ledgers hold for it, which is what
+    // an operator correcting it by hand needs (and what --exact would set).
+    if (!not_counts.empty()) {
+      std::string what;
+      for (const auto& [field, text] : not_counts) {
+        auto it = totals.find(field.substr(2));
+        int64_t sum = it == totals.end() ? 0 : field[0] == 'd' ? it->second.deliveries : it->second.reserved;
+        what += fmt::format("{}field `{}` holds `{}`, not a count (the ledgers hold {})", what.empty() ? "" : "; ",
+                            field, text, sum);
+      }
+      err = fmt::format("{}; correct {} by hand, or run `crm shared reconcile --exact` with every process stopped (it "
+                        "sets every counter from the ledgers)",
+                        what, not_counts.size() == 1 ? "it" : "them");
+    }
     return fail(ErrorKind::State, "shared counters " + q->describe() + ": " + err);
+  }
   if ((write && !q->reconcile(totals, exact, err)) || !q->read(after, ready_after, err))
     return fail(ErrorKind::State, "shared counters " + q->describe() + ": " + err);
   std::map<std::string, ReconcileRow> rows;

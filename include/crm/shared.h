@@ -60,7 +60,10 @@ struct ReconcileResult {
 // campaign at zero. A ledger given twice, or under two names of one file, is ErrorKind::Input.
 bool reconcile_shared(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool exact,
                       ReconcileResult& result, Error& error);
-// The same comparison, changing nothing (before == after).
+// The same comparison, changing nothing (before == after). A counter field that is no count (an
+// integer from 0 to 2^53: edited by hand) is never shown as 0: it is ErrorKind::State naming
+// every such field with the ledgers' sum for it (reconcile_shared without `exact` refuses them the
+// same way; with `exact` it replaces them).
 bool show_shared(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, ReconcileResult& result,
                  Error& error);
 

@@ -279,6 +279,16 @@ int64_t int_of(const redisReply* r) {
   return v;
 }
 
+// A counter field's text as the scripts accept it (their count_of): an integer from 0 to 2^53,
+// digits only. Anything else was written by hand or by another tool, and reading it as 0 would
+// show (or start from) a counter that is not there.
+bool count_of(std::string_view text, int64_t& have) {
+  have = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), have);
+  return !text.empty() && text[0] != '-' && ec == std::errc() && end == text.data() + text.size() &&
+         have <= (int64_t(1) << 53);
+}
+
 }  // namespace
 
 struct RedisQuotas::Reply {
@@ -411,8 +421,8 @@ void RedisQuotas::fault(const std::string& text) {
   if (text.find("ledger already") != std::string::npos || text.find("is missing or has no layout") != std::string::npos)
     hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
   else if (text.find("not a count") != std::string::npos || text.find("holds leased") != std::string::npos)
-    hint = "; correct the field by hand (`crm shared show` compares it with the ledgers), or run `crm shared reconcile "
-           "--exact` with every process stopped";
+    hint = "; correct the field by hand, or run `crm shared reconcile --exact` with every process stopped (it sets "
+           "every counter from the ledgers)";
   notice(fmt::format("shared counters refused ({}): {}; deliveries with a limit are refused until this is corrected{}",
                      describe(), text, hint));
 }
@@ -986,12 +996,10 @@ bool RedisQuotas::check_floors(std::string& error) {
       int64_t have = 0;
       if (it != fields.end()) {
         const std::string& text = it->second;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), have);
-        if (text.empty() || text[0] == '-' || ec != std::errc() || end != text.data() + text.size() ||
-            have > (int64_t(1) << 53)) {
+        if (!count_of(text, have)) {
           error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
-                              "hand (`crm shared show` compares it with the ledgers), or run `crm shared reconcile "
-                              "--exact` with every process stopped",
+                              "hand, or run `crm shared reconcile --exact` with every process stopped (it sets every "
+                              "counter from the ledgers)",
                               field, counters_key_, text.substr(0, 40));
           return false;
         }
@@ -1009,7 +1017,8 @@ bool RedisQuotas::check_floors(std::string& error) {
   return true;
 }
 
-bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error) {
+bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::string& error,
+                       std::vector<std::pair<std::string, std::string>>* not_counts) {
   std::lock_guard lock(mu_);
   auto e = run({"EXISTS", ready_key_}, -1, error);
   if (!e) return false;
@@ -1021,13 +1030,29 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
     return false;
   }
   out.clear();
+  bool bad = false;
   for (size_t i = 0; i + 1 < all->r->elements; i += 2) {
     std::string field(all->r->element[i]->str, all->r->element[i]->len);
     if (field.size() < 2 || field[1] != ':') continue;
+    if (field[0] != 'd' && field[0] != 'r') continue;
+    const redisReply* v = all->r->element[i + 1];
+    std::string_view text = v->str ? std::string_view(v->str, v->len) : std::string_view();
+    int64_t have = 0;
+    if (!count_of(text, have)) {
+      if (error.empty() || !bad)
+        error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
+                            "hand, or run `crm shared reconcile --exact` with every process stopped (it sets every "
+                            "counter from the ledgers)",
+                            field, counters_key_, text.substr(0, 40));
+      bad = true;
+      if (not_counts) not_counts->emplace_back(field, std::string(text.substr(0, 40)));
+      continue;
+    }
     Quota& q = out[field.substr(2)];
-    (field[0] == 'd' ? q.deliveries : q.reserved) = int_of(all->r->element[i + 1]);
+    (field[0] == 'd' ? q.deliveries : q.reserved) = have;
   }
-  return true;
+  if (bad) out.clear();
+  return !bad;
 }
 
 bool RedisQuotas::reconcile(const std::map<std::string, Quota>& totals, bool exact, std::string& error) {

@@ -88,8 +88,12 @@ class RedisQuotas : public Quotas {
   // is not ready (reservations are refused then, and the scripts check the same when it is).
   bool check_floors(std::string& error);
 
-  // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid.
-  bool read(std::map<std::string, Quota>& out, bool& ready, std::string& error);
+  // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid. A
+  // field `d:S` or `r:S` that is no count (an integer from 0 to 2^53, as the scripts require) is
+  // an error naming it, never read as 0; `not_counts`, when given, gets every such field and its
+  // text (cut to 40 bytes), so a caller can name them all. `out` is empty after an error.
+  bool read(std::map<std::string, Quota>& out, bool& ready, std::string& error,
+            std::vector<std::pair<std::string, std::string>>* not_counts = nullptr);
   // Sets the counters from the ledgers' totals and marks the campaign ready, in one script:
   // each counter becomes max(current, total), or exactly `total` when `exact` (only when no
   // process is running: it drops reservations no ledger recorded). Counters of strategies not in

@@ -362,6 +362,14 @@ if "$crm" shared reconcile --shared "$url" --campaign seven --state "sqlite:$tmp
 grep -q "are the same file" "$tmp/seven.err" || fail "scenario 7: $(cat "$tmp/seven.err")"
 "$crm" shared reconcile --shared "$url" --campaign seven --state "sqlite:$tmp/seven-3.db" >/dev/null
 [ "$(redis-cli -p "$port" hget "crm:{seven}:counters" d:flash)" -eq "$g3" ] || fail "scenario 7: reconcile did not lift d:flash"
+# A counter that is no count: `show` names it with the ledgers' sum (it used to print 0), exit 3.
+rcli hset "crm:{seven}:counters" d:flash oops
+rc=0
+"$crm" shared show --shared "$url" --campaign seven --state "sqlite:$tmp/seven-3.db" >"$tmp/seven.out" 2>"$tmp/seven.err" || rc=$?
+[ "$rc" -eq 3 ] || fail "scenario 7: show on a counter that is no count exited $rc: $(cat "$tmp/seven.out" "$tmp/seven.err")"
+grep -q "field \`d:flash\` holds \`oops\`, not a count (the ledgers hold $g3)" "$tmp/seven.err" ||
+  fail "scenario 7: show does not name the field: $(cat "$tmp/seven.err")"
+rcli hset "crm:{seven}:counters" d:flash "$g3"
 # --exact while a run holds ledger 4 (waiting on its input): refused and nothing changed; after it: done.
 mkfifo "$tmp/seven.fifo"
 "$crm" run "$here/campaign_b.crm" --events "$tmp/seven.fifo" --state "sqlite:$tmp/seven-4.db" --shared "$url" \

@@ -164,7 +164,9 @@ TEST(Codegen, CheckRefusesWhatCompileCannotCompile) {
     auto r = crm::check_source("t.crm", text, o);
     ASSERT_EQ(codes(r), std::vector<std::string>{"E0112"}) << r.render_text().substr(0, 600);
     EXPECT_NE(r.diagnostics()[0].message.find(words), std::string::npos) << r.diagnostics()[0].message;
-    if (line) EXPECT_EQ(r.diagnostics()[0].begin.line, line);
+    if (line) {
+      EXPECT_EQ(r.diagnostics()[0].begin.line, line);
+    }
     auto c = crm::compile_sources({{"t.crm", text}}, o);
     EXPECT_FALSE(c.program.valid());
     EXPECT_EQ(codes(c.diagnostics), std::vector<std::string>{"E0112"});

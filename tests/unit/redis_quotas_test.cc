@@ -1165,6 +1165,46 @@ TEST_F(RedisQuotasTest, AttachRefusesCountersBelowItsOwnLedger) {
   fs::remove_all(dir);
 }
 
+// `crm shared show` read a counter that is no count as 0, so the operator an error had sent there
+// to compare it with the ledgers saw a counter of 0. Now show (and a reconcile taking the
+// maximum) name every such field with the ledgers' sum for it; --exact replaces them.
+TEST_F(RedisQuotasTest, ShowNamesACounterThatIsNoCountInsteadOfShowingZero) {
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_show_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string ledger = (dir / "p.db").string();
+  std::string err;
+  ASSERT_TRUE(crm::state::open_sqlite_store(ledger, err)) << err;
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "show";
+  crm::ReconcileResult r;
+  crm::Error e;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {ledger}, true, r, e)) << e.message;
+  server.command("HSET crm:{show}:counters d:s 4");
+  server.command("HSET crm:{show}:counters r:s 7000000");
+  ASSERT_TRUE(crm::show_shared(shared, {ledger}, r, e)) << e.message;
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].before_deliveries, 4);
+  server.command("HSET crm:{show}:counters d:s abc");
+  server.command("HSET crm:{show}:counters r:s -3");
+  for (bool show : {true, false}) {
+    e = crm::Error{};
+    EXPECT_FALSE(show ? crm::show_shared(shared, {ledger}, r, e) : crm::reconcile_shared(shared, {ledger}, false, r, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::State);
+    EXPECT_NE(e.message.find("field `d:s` holds `abc`, not a count (the ledgers hold 0)"), std::string::npos)
+        << e.message;
+    EXPECT_NE(e.message.find("field `r:s` holds `-3`, not a count (the ledgers hold 0)"), std::string::npos)
+        << e.message;
+    EXPECT_NE(e.message.find("crm shared reconcile --exact"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(server.command("HGET crm:{show}:counters d:s"), "abc") << "nothing was written";
+  ASSERT_TRUE(crm::reconcile_shared(shared, {ledger}, true, r, e)) << e.message;
+  ASSERT_TRUE(crm::show_shared(shared, {ledger}, r, e)) << e.message;
+  EXPECT_EQ(server.command("HGET crm:{show}:counters d:s"), "") << "no ledger granted any: --exact drops it";
+  fs::remove_all(dir);
+}
+
 // `reconcile --exact` takes each ledger's single-writer lock (a running process refuses it, and
 // names itself), and every reconcile or show counts each ledger once: the same path twice, or
 // two names of one file, is refused.
