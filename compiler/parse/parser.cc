@@ -627,24 +627,43 @@ class Builder {
 
   // ---- expressions: depth-limited, null-tolerant (recovered trees have holes) ---------------
 
+  // Two depths. depth_ is nesting as a reader sees it, limited by --max-nesting: a chain of one
+  // operator (`a or b or c`, `x + y - z`, `p ?? q ?? r`) is one level however long, because
+  // generated catalogues write long flat chains that are not deep to anyone. tree_depth_ is the
+  // tree every later pass recurses through (a chain is one level per operator there), limited by
+  // the cap those passes are tested to survive (Parser.NestingCapIsSafe), whatever --max-nesting.
   struct DepthGuard {
     Builder& b;
-    explicit DepthGuard(Builder& bb) : b(bb) { ++b.depth_; }
-    ~DepthGuard() { --b.depth_; }
+    explicit DepthGuard(Builder& bb) : b(bb) { ++b.depth_, ++b.tree_depth_; }
+    ~DepthGuard() { --b.depth_, --b.tree_depth_; }
   };
   // Each level of nesting passes through both expr() and arith(), hence the factor of two.
   size_t depth_limit() const { return 2 * size_t(opts_.max_nesting) + 2; }
+  static constexpr size_t tree_depth_limit() { return 2 * size_t(ParseOptions::kMaxNesting) + 2; }
   bool too_deep(antlr4::ParserRuleContext* c) {
-    if (depth_ <= depth_limit()) return false;
-    report_too_deep(span(c));
+    if (depth_ <= depth_limit() && tree_depth_ <= tree_depth_limit()) return false;
+    report_too_deep(span(c), depth_ <= depth_limit());
     return true;
   }
-  void report_too_deep(source::Span at) {
-    if (!depth_reported_) {
-      depth_reported_ = true;
+  void report_too_deep(source::Span at, bool chain = false) {
+    if (depth_reported_) return;
+    depth_reported_ = true;
+    if (chain)
+      sink_.report(diag::Code::E0106, at,
+                   fmt::format("expression deeper than {} levels, counting each operator of a chain as one",
+                               ParseOptions::kMaxNesting))
+          .help = "split the chain into named segments or constants, or use `in [...]` for alternatives of one value";
+    else
       sink_.report(diag::Code::E0106, at, fmt::format("expression nested deeper than {} levels", opts_.max_nesting))
           .help = "split the expression into named segments or constants";
-    }
+  }
+  // The left operand of a chain's next operator: one more level of the tree, not of nesting.
+  template <typename F>
+  ast::Expr* chained(F&& visit) {
+    --depth_;
+    ast::Expr* e = visit();
+    ++depth_;
+    return e;
   }
 
   template <typename T>
@@ -670,10 +689,16 @@ class Builder {
       n->else_expr = expr(e->b);
       return n;
     }
-    if (auto* e = dynamic_cast<P::OrExprContext*>(c))
-      return binary(c, ast::BinaryOp::Or, expr(e->expr(0)), expr(e->expr(1)), token_of(e, 1));
-    if (auto* e = dynamic_cast<P::AndExprContext*>(c))
-      return binary(c, ast::BinaryOp::And, expr(e->expr(0)), expr(e->expr(1)), token_of(e, 1));
+    if (auto* e = dynamic_cast<P::OrExprContext*>(c)) {
+      auto* lhs = dynamic_cast<P::OrExprContext*>(e->expr(0)) ? chained([&] { return expr(e->expr(0)); })
+                                                               : expr(e->expr(0));
+      return binary(c, ast::BinaryOp::Or, lhs, expr(e->expr(1)), token_of(e, 1));
+    }
+    if (auto* e = dynamic_cast<P::AndExprContext*>(c)) {
+      auto* lhs = dynamic_cast<P::AndExprContext*>(e->expr(0)) ? chained([&] { return expr(e->expr(0)); })
+                                                                : expr(e->expr(0));
+      return binary(c, ast::BinaryOp::And, lhs, expr(e->expr(1)), token_of(e, 1));
+    }
     if (auto* e = dynamic_cast<P::NotExprContext*>(c)) {
       auto* n = node<ast::UnaryExpr>(c);
       n->op = ast::UnaryOp::Not;
@@ -720,19 +745,20 @@ class Builder {
     if (parts.empty()) return nullptr;
     // `a ?? b ?? c` is right-associative: the first present value wins. The grammar gives a flat
     // list, but the tree built from it is parts.size() - 1 levels deep, and every later pass
-    // (checker, formatter, AST dump, codegen) recurses once per level: the levels count as
-    // nesting, like those of any other binary operator, so the limit (E0106) protects them too.
+    // (checker, formatter, AST dump, codegen) recurses once per level: the levels count towards
+    // the tree's limit, like any other chain's; as nesting the chain is one level (DepthGuard).
     // Part i (the lhs of the i-th `??` node) sits i + 1 levels down; the last one n - 1 levels.
     const size_t levels = parts.size() - 1;
-    if (depth_ + levels > depth_limit()) {
-      size_t k = depth_limit() > depth_ ? depth_limit() - depth_ : 0;  // the first part past the limit
-      report_too_deep(span(parts[std::min(k, levels)]));
+    if (tree_depth_ + levels > tree_depth_limit()) {
+      size_t k = tree_depth_limit() > tree_depth_ ? tree_depth_limit() - tree_depth_ : 0;  // the first part past it
+      report_too_deep(span(parts[std::min(k, levels)]), true);
       return nullptr;
     }
     auto at_depth = [&](size_t extra, P::ArithContext* a) {
-      depth_ += static_cast<uint32_t>(extra);
+      const uint32_t nest = extra ? 1 : 0;
+      depth_ += nest, tree_depth_ += static_cast<uint32_t>(extra);
       ast::Expr* e = arith(a);
-      depth_ -= static_cast<uint32_t>(extra);
+      depth_ -= nest, tree_depth_ -= static_cast<uint32_t>(extra);
       return e;
     };
     ast::Expr* result = at_depth(levels, parts.back());
@@ -751,12 +777,16 @@ class Builder {
     if (!c) return nullptr;
     DepthGuard g(*this);
     if (too_deep(c)) return nullptr;
-    if (auto* e = dynamic_cast<P::AddExprContext*>(c))
-      return binary(c, text(e->op) == "+" ? ast::BinaryOp::Add : ast::BinaryOp::Sub, arith(e->arith(0)),
-                    arith(e->arith(1)), e->op);
-    if (auto* e = dynamic_cast<P::MulExprContext*>(c))
-      return binary(c, text(e->op) == "*" ? ast::BinaryOp::Mul : ast::BinaryOp::Div, arith(e->arith(0)),
-                    arith(e->arith(1)), e->op);
+    if (auto* e = dynamic_cast<P::AddExprContext*>(c)) {
+      auto* lhs = dynamic_cast<P::AddExprContext*>(e->arith(0)) ? chained([&] { return arith(e->arith(0)); })
+                                                                 : arith(e->arith(0));
+      return binary(c, text(e->op) == "+" ? ast::BinaryOp::Add : ast::BinaryOp::Sub, lhs, arith(e->arith(1)), e->op);
+    }
+    if (auto* e = dynamic_cast<P::MulExprContext*>(c)) {
+      auto* lhs = dynamic_cast<P::MulExprContext*>(e->arith(0)) ? chained([&] { return arith(e->arith(0)); })
+                                                                 : arith(e->arith(0));
+      return binary(c, text(e->op) == "*" ? ast::BinaryOp::Mul : ast::BinaryOp::Div, lhs, arith(e->arith(1)), e->op);
+    }
     if (auto* e = dynamic_cast<P::NegExprContext*>(c)) {
       auto* n = node<ast::UnaryExpr>(c);
       n->op = ast::UnaryOp::Neg;
@@ -936,7 +966,7 @@ class Builder {
   ast::AstContext& ctx_;
   diag::DiagnosticSink& sink_;
   const ParseOptions& opts_;
-  uint32_t depth_ = 0;
+  uint32_t depth_ = 0, tree_depth_ = 0;
   bool depth_reported_ = false;
 };
 

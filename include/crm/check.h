@@ -23,8 +23,11 @@ struct Compilation;
 // Limits that keep hostile or accidental input from exhausting time, stack or memory.
 struct Limits {
   size_t max_file_bytes = 1 << 20;  // per source file
-  // Expression nesting levels. Values above kMaxNestingCap count as the cap: the deepest nesting
-  // every pass (the generated parser above all) is tested to survive on an 8 MiB stack.
+  // Expression nesting levels (E0106). Values above kMaxNestingCap count as the cap: the deepest
+  // nesting every pass (the generated parser above all) is tested to survive on an 8 MiB stack.
+  // A flat chain of one operator (`or`, `and`, `+`/`-`, `*`/`/`, `??`) is one level of nesting,
+  // however long; its terms still count towards the tree's own limit of 2 * kMaxNestingCap
+  // levels, whatever this value (and towards max_code_depth once compiled).
   uint32_t max_nesting = 128;
   static constexpr uint32_t kMaxNestingCap = 2000;
   // Constants and functions used before their declaration are checked on demand, one inside the

@@ -65,8 +65,9 @@ TEST(Parser, HostileNestingDoesNotOverflowTheStack) {
 }
 
 // `a ?? b ?? c` is a flat list in the grammar but a right-nested tree in the AST: its levels
-// count as nesting, so the checker, formatter and dump (which recurse per level) stay safe.
-TEST(Parser, CoalesceChainsCountAsNesting) {
+// count towards the tree's limit, so the checker, formatter and dump (which recurse per level)
+// stay safe; as nesting the chain is one level (Parser.AFlatChainIsOneLevelOfNesting).
+TEST(Parser, CoalesceChainsCountTowardsTheTreesLimit) {
   crm::CheckOptions o;
   o.limits.max_nesting = 20;
   auto chain = [](int terms) {
@@ -75,7 +76,8 @@ TEST(Parser, CoalesceChainsCountAsNesting) {
     return s + "1 > 3\n";
   };
   EXPECT_TRUE(crm::check_source("t.crm", chain(10), o).ok());
-  auto r = crm::check_source("t.crm", chain(60), o);
+  EXPECT_TRUE(crm::check_source("t.crm", chain(60), o).ok());
+  auto r = crm::check_source("t.crm", chain(4100), o);
   ASSERT_EQ(codes(r), std::vector<std::string>{"E0106"});
   EXPECT_EQ(r.diagnostics()[0].begin.line, 2u);
   // The default limits, and a chain that used to overflow the stack of check, format and parse.
@@ -153,6 +155,45 @@ TEST(Parser, NestingCapIsSafe) {
     EXPECT_TRUE(crm::format_source("t.crm", text, o.limits).ok);
   }
   EXPECT_TRUE(crm::check_source("t.crm", parens, o).ok());
+}
+
+// A flat chain of one operator is one level of nesting: generated catalogues write `city == "a"
+// or city == "b" or ...` with hundreds of terms, and a chain of 258 terms used to be E0106
+// ("nested deeper than 128 levels") under the default limit. Real nesting is still limited, and
+// the tree every pass recurses through keeps its own cap (2 * kMaxNestingCap levels).
+TEST(Parser, AFlatChainIsOneLevelOfNesting) {
+  auto seg = [](const std::string& e) { return "profile { age: Int  opt: Int? }\nsegment s = " + e + "\n"; };
+  auto chain = [](const std::string& first, const std::string& op, const std::string& term, int n) {
+    std::string t = first;
+    for (int i = 1; i < n; ++i) t += op + term;
+    return t;
+  };
+  for (const auto& text : {seg(chain("age == 0", " or ", "age == 7", 1500)), seg(chain("age > 0", " and ", "age < 9", 1500)),
+                           seg(chain("age", " + ", "1", 1500) + " > 3"), seg(chain("age", " - ", "1", 700) + " + 2 > 3"),
+                           seg(chain("age", " * ", "1", 1500) + " > 3"), seg(chain("opt", " ?? ", "opt", 1500) + " ?? 1 > 3"),
+                           // 120 parentheses around a chain: the chain adds one level, not 1,500.
+                           seg(std::string(120, '(') + chain("age > 0", " and ", "age < 9", 1500) + std::string(120, ')'))}) {
+    auto r = crm::check_source("t.crm", text);
+    EXPECT_TRUE(r.ok()) << text.substr(0, 80) << ": " << r.render_text().substr(0, 300);
+  }
+  // Nesting proper: 129 parentheses, or chains nested in one another's operands, are still E0106.
+  auto deep = crm::check_source("t.crm", seg(std::string(129, '(') + "age > 3" + std::string(129, ')')));
+  ASSERT_EQ(codes(deep), std::vector<std::string>{"E0106"});
+  EXPECT_NE(deep.diagnostics()[0].message.find("nested deeper than 128 levels"), std::string::npos);
+  std::string nested = "age > 3";
+  for (int i = 0; i < 130; ++i) nested = "age > 1 and (" + nested + ")";
+  EXPECT_EQ(codes(crm::check_source("t.crm", seg(nested))), std::vector<std::string>{"E0106"});
+  // The tree's own cap: 2 * 2000 levels, whatever --max-nesting.
+  for (const auto& text : {seg(chain("age > 0", " or ", "age == 7", 4100)), seg(chain("opt", " ?? ", "opt", 4100) + " ?? 1 > 3")}) {
+    auto r = crm::check_source("t.crm", text);
+    ASSERT_EQ(codes(r), std::vector<std::string>{"E0106"}) << r.render_text().substr(0, 300);
+    EXPECT_NE(r.diagnostics()[0].message.find("expression deeper than 2000 levels, counting each operator of a chain as one"),
+              std::string::npos) << r.diagnostics()[0].message;
+    EXPECT_NE(r.diagnostics()[0].help.find("`in [...]`"), std::string::npos);
+  }
+  // A chain longer than the code generator's depth (2000) checks as E0112, as compile refuses it.
+  EXPECT_EQ(codes(crm::check_source("t.crm", seg(chain("age > 0", " and ", "age < 9", 2500)))),
+            std::vector<std::string>{"E0112"});
 }
 
 // `crm check` accepts exactly what `crm compile` compiles: the code generator's limits are E0112
