@@ -190,8 +190,8 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
     std::string msg;
     auto store = state::open_store(spec, msg);
     if (!store) {
-      bool known = spec == "memory" || (spec.rfind("sqlite:", 0) == 0 && spec.size() > 7);
-      error = {known ? ErrorKind::State : ErrorKind::Input, std::move(msg)};
+      std::string spec_error;
+      error = {state::state_spec_valid(spec, spec_error) ? ErrorKind::State : ErrorKind::Input, std::move(msg)};
       return false;
     }
     if (d_->shared && !(store = state::open_shared_store(std::move(store), *d_->shared, msg))) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <streambuf>
@@ -33,23 +34,52 @@ bool claim_stdin(const std::string& path, std::string& err) {
   return true;
 }
 
+namespace {
+// The path's name once `.`/`..` and the symbolic links of its existing part are resolved, so a
+// file that does not exist yet (a new ledger, an output) compares with another spelling of it.
+std::string resolved_name(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+  return ec ? std::filesystem::path(path).lexically_normal().string() : p.string();
+}
+}  // namespace
+
 bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err) {
   const auto& [out_option, out_path] = output;
+  if (out_path.empty() || out_path == "-") return true;
   struct stat out;
-  if (out_path.empty() || out_path == "-" || ::stat(out_path.c_str(), &out) != 0 || !S_ISREG(out.st_mode)) return true;
+  const bool out_exists = ::stat(out_path.c_str(), &out) == 0;
+  // Writing a device, a pipe or a directory does not replace a file's contents.
+  if (out_exists && !S_ISREG(out.st_mode)) return true;
+  const std::string out_name = resolved_name(out_path);
   for (const auto& [option, spec] : inputs) {
     std::string path = spec;
     if (option == "--state") {
       if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
       path = spec.substr(7);
     }
-    struct stat in;
-    if (path.empty() || path == "-" || ::stat(path.c_str(), &in) != 0) continue;
-    if (in.st_dev != out.st_dev || in.st_ino != out.st_ino) continue;
-    std::string what = option == "program" ? "the program file" : option == "--state" ? "the ledger of --state" : option;
-    err = out_option + " `" + out_path + "` is the same file as " + what + " `" + path +
-          "`: writing it would destroy that input (choose another output file)";
-    return false;
+    if (path.empty() || path == "-") continue;
+    // A ledger is a family of files: SQLite's write-ahead log, shared memory and rollback
+    // journal, and crm's writer lock. Writing any of them corrupts the ledger, and the ledger
+    // itself usually does not exist yet on its first run (it used to be checked only if it did).
+    std::vector<std::pair<std::string, const char*>> files{{path, nullptr}};
+    if (option == "--state")
+      for (const char* companion : {"-wal", "-shm", "-journal", ".lock"}) files.emplace_back(path + companion, companion);
+    for (const auto& [file, companion] : files) {
+      struct stat in;
+      const bool same = out_exists && ::stat(file.c_str(), &in) == 0
+                            ? in.st_dev == out.st_dev && in.st_ino == out.st_ino
+                            : resolved_name(file) == out_name;
+      if (!same) continue;
+      std::string what = option == "program" ? "the program file" : option == "--state" ? "the ledger of --state" : option;
+      if (companion)
+        err = out_option + " `" + out_path + "` is the `" + companion + "` file of the ledger of --state `" + path +
+              "`: writing it would corrupt the ledger (choose another output file)";
+      else
+        err = out_option + " `" + out_path + "` is the same file as " + what + " `" + path +
+              "`: writing it would destroy that input (choose another output file)";
+      return false;
+    }
   }
   return true;
 }
@@ -289,10 +319,23 @@ bool OutputFile::open(const std::string& path, Mode mode, std::string& err) {
   } else {
     struct stat st;
     bool exists = ::stat(path.c_str(), &st) == 0;
+    // A symbolic link is kept: the file it points to is replaced (renaming over the link itself
+    // used to turn it into a regular file and leave its target as it was). The temporary file
+    // goes next to the target, so the rename stays within one file system.
+    // The link is followed by hand, link by link: a dangling one (an output written for the
+    // first time through it) has no canonical path.
+    struct stat lst;
+    for (int hops = 0; ::lstat(path_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode); ++hops) {
+      std::error_code ec;
+      if (hops == 40) return fail(ELOOP);
+      std::filesystem::path link(path_), target = std::filesystem::read_symlink(link, ec);
+      if (ec) return fail(ec.value());
+      path_ = (target.is_absolute() ? target : link.parent_path() / target).lexically_normal().string();
+    }
     // mkstemp creates the file with O_EXCL and mode 0600 under a name nobody could predict.
-    auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto slash = path_.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
+    std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
     std::string tmpl = dir + "." + base + ".XXXXXX";
     std::vector<char> name(tmpl.begin(), tmpl.end());
     name.push_back('\0');

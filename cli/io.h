@@ -29,8 +29,10 @@ bool claim_stdin(const std::string& path, std::string& err);
 // would truncate the events before reading them (and `--state sqlite:L.db -o L.db` the ledger).
 // `output` is (option, path) as the user wrote it; `inputs` are (option, path) pairs (the program's
 // files as option "program", `--state sqlite:PATH` as "--state"; memory, `-` and empty are skipped).
-// The files are compared by device and inode, so a symlink or a hard link to an input counts as
-// that input; an output that does not exist yet, or is not a regular file (/dev/null, a pipe), is
+// Existing files are compared by device and inode, so a symlink or a hard link to an input counts
+// as that input; where one of them does not exist yet (a new ledger, a new output) by their names
+// with `.`, `..` and symbolic links resolved. A ledger counts with its companions (PATH-wal,
+// PATH-shm, PATH-journal, PATH.lock). An output that is not a regular file (/dev/null, a pipe) is
 // never an input's data. False with a message (a usage error: exit 2) when they are the same file.
 using NamedPath = std::pair<std::string, std::string>;
 bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err);
@@ -78,7 +80,8 @@ class InputFile {
   size_t size_ = 0;
 };
 
-// An output: standard output (`-` or empty), a file, or a file replaced atomically.
+// An output: standard output (`-` or empty), a file, or a file replaced atomically (a symbolic
+// link is kept and the file it points to is replaced).
 class OutputFile {
  public:
   enum class Mode { Truncate, Replace };

@@ -353,7 +353,10 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (!r.ok) {
     if (r.error_line) std::cerr << input_name(files[0]) << ":" << r.error_line << ": " << r.error << "\n";
     else std::cerr << "crm: " << r.error << "\n";
-    return r.error_line ? kExitProblems : kExitIo;
+    // What could not be read or written is 3; a ledger already in use for other units, or a
+    // program without the dataset's strategies, is the user's problem like a bad row (1).
+    const bool io = !r.error_line && (r.error.rfind("cannot", 0) == 0 || r.error.rfind("internal error", 0) == 0);
+    return io ? kExitIo : kExitProblems;
   }
   std::cerr << r.rows << " rows -> " << r.events << " events; ledger " << state << "\n";
   return 0;

@@ -140,6 +140,7 @@ int check_output(const Options& o, const std::string& command, const std::string
 // problem of the inputs; 3 for an internal error.
 int state_open_exit(const crm::Error& e) {
   if (e.kind == crm::ErrorKind::Internal) return kExitIo;
+  if (e.kind == crm::ErrorKind::Input) return kExitUsage;  // a malformed --state spec: a bad argument
   if (e.kind == crm::ErrorKind::State && e.message.rfind("cannot ", 0) == 0) return kExitIo;
   return kExitProblems;
 }

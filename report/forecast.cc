@@ -74,29 +74,44 @@ class Shifter {
     return false;
   }
   // The line with its times shifted; a line that does not parse is returned as it is, for the
-  // engine to refuse with its own message.
-  std::string shift(std::string_view line, int64_t shift) {
-    std::string error;
-    if (shift == 0 || !engine::parse_json_object(line, members_, error)) return std::string(line);
+  // engine to refuse with its own message. A time the shift takes out of the range an event time
+  // may have (years 0000-9999) is the shift's fault, not the line's: false with `error` naming both.
+  bool shift(std::string_view line, int64_t shift, std::string& out, std::string& error) {
+    out.clear();
+    if (shift == 0 || !engine::parse_json_object(line, members_, error)) {
+      error.clear();
+      out = line;
+      return true;
+    }
     const std::vector<std::string>* fields = nullptr;
     for (const auto& m : members_)
       if (m.key == "type" && m.value.kind == engine::JsonValue::Kind::String) {
         auto it = time_fields_.find(m.value.text);
         if (it != time_fields_.end()) fields = &it->second;
       }
-    std::string out = "{";
+    out = "{";
     for (size_t i = 0; i < members_.size(); ++i) {
       auto& m = members_[i];
       const bool is_time = m.key == "time" || (fields && std::find(fields->begin(), fields->end(), m.key) != fields->end());
       if (is_time && m.value.kind == engine::JsonValue::Kind::String)
-        if (auto v = support::parse_time(m.value.text)) m.value.text = support::format_time(*v + shift);
+        if (auto v = support::parse_time(m.value.text)) {
+          int64_t moved = 0;
+          std::string text;
+          if (!__builtin_add_overflow(*v, shift, &moved)) text = support::format_time(moved);
+          if (text.empty() || support::parse_time(text) != moved) {
+            error = fmt::format("the shift moves `{}` {} out of the years 0000-9999 an event time may have{}", m.key,
+                                m.value.text, text.empty() ? "" : " (to " + text + ")");
+            return false;
+          }
+          m.value.text = std::move(text);
+        }
       if (i) out += ',';
       support::append_json_quoted(out, m.key);
       out += ':';
       write_value(out, m.value);
     }
     out += '}';
-    return out;
+    return true;
   }
 
  private:
@@ -375,9 +390,13 @@ Forecast forecast(const ForecastOptions& o) {
         f.shift_micros = (int64_t(o.shift_to_day) - floor_day(t)) * kDay;
         shift_known = true;
       }
-      first = std::min(first, t + f.shift_micros);
+      std::string shifted;
+      if (!shifter.shift(line, f.shift_micros, shifted, err)) {
+        f.error = fmt::format("{}:{}: {} (a shift of {} days)", o.events_name, line_no, err, f.shift_micros / kDay);
+        return f;
+      }
+      first = std::min(first, t + f.shift_micros);  // in range: the shifted time parsed back
       last = std::max(last, t + f.shift_micros);
-      const std::string shifted = shifter.shift(line, f.shift_micros);
       for (auto& r : replays) {
         Error e;
         const bool ok = r.run->add_event(shifted, r.decisions, e);

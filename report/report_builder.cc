@@ -214,6 +214,12 @@ class UserTable {
 
 struct Builder {
   const Options& o;
+  // Money sums are exact int64 millionths (about 9.2 trillion units of a currency): a sum past
+  // that is an error of the report, never a wrapped negative amount.
+  bool money_overflow = false;
+  void add_money(int64_t& sum, int64_t v) {
+    if (__builtin_add_overflow(sum, v, &sum)) money_overflow = true;
+  }
   support::ZoneRules zone;  // Options::zone: the per-day rows are its local days
   int64_t day_of(int64_t at) const { return zone.transitions.empty() ? floor_day(at + zone.initial_offset) : zone.local_day(at); }
   Report& r;
@@ -522,14 +528,14 @@ struct Builder {
         each(s, ch, day, cd, [&](Acc& a) {
           a.row.granted++;
           if (amount > 0 && message) {
-            a.row.message_cost += amount;
-            a.row.budget_spent += amount;
+            add_money(a.row.message_cost, amount);
+            add_money(a.row.budget_spent, amount);
           } else if (amount > 0) {
             a.row.redeemable++;
-            a.row.budget_spent += amount;
+            add_money(a.row.budget_spent, amount);
           }
         });
-        if (message) pair(s, u).cost += amount;
+        if (message) add_money(pair(s, u).cost, amount);
         // The pair's deliveries, one per (time, channel, code): several actions on one channel
         // with one code are one (repeats that are not consecutive go when they are grouped).
         Pair& p = pair(s, u);
@@ -548,11 +554,11 @@ struct Builder {
             (held ? a.row.held : a.row.rejected)++;
             // A held message's cost is reserved (and spent) when it is held; its release costs nothing again.
             if (held && message) {
-              a.row.message_cost += amount;
-              a.row.budget_spent += amount;
+              add_money(a.row.message_cost, amount);
+              add_money(a.row.budget_spent, amount);
             }
           });
-          if (held && message) pair(s, u).cost += amount;
+          if (held && message) add_money(pair(s, u).cost, amount);
           const uint32_t why = reason_ids(reason_text);
           rejections[(uint64_t(s) << 33) | (uint64_t(held) << 32) | why]++;
         }
@@ -561,15 +567,15 @@ struct Builder {
           const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
           each(s, ch, day, cd, [&](Acc& a) {
             a.row.redeemed++;
-            a.row.subsidy += amount;
-            a.row.redemption_sales += sales;
+            add_money(a.row.subsidy, amount);
+            add_money(a.row.redemption_sales, sales);
             for (const auto& [funder, part] : parts) {
               auto it = a.by_funder.find(funder);
               if (it == a.by_funder.end()) it = a.by_funder.emplace(std::string(funder), 0).first;
-              it->second += part;
+              add_money(it->second, part);
             }
           });
-          pair(s, u).cost += amount;
+          add_money(pair(s, u).cost, amount);
         }
       }
     }
@@ -661,7 +667,7 @@ struct Builder {
           if (is_order) {
             p.exp_order = true;
             p.exp_orders++;
-            p.exp_spend += value;
+            add_money(p.exp_spend, value);
           }
         }
         if (p.count == 0) continue;
@@ -674,7 +680,7 @@ struct Builder {
             if (*t >= first - W) {
               auto& a = acc(p.strategy, kAll, 0, false).row;
               a.orders_before++;
-              a.sales_before += value;
+              add_money(a.sales_before, value);
             }
           }
           continue;
@@ -694,7 +700,7 @@ struct Builder {
           const int64_t day = day_of(at);
           for (Acc* a : {&acc(p.strategy, kAll, 0, false), &acc(p.strategy, kAll, day, true)}) {
             a->row.orders_after++;
-            a->row.sales_after += value;
+            add_money(a->row.sales_after, value);
           }
           order_channels.clear();
           order_codes.clear();
@@ -707,13 +713,13 @@ struct Builder {
             order_channels.push_back(ch);
             auto& a = acc(p.strategy, ch, 0, false).row;
             a.orders_after++;
-            a.sales_after += value;
+            add_money(a.sales_after, value);
           }
           if (is_order && code != kAll && std::find(order_codes.begin(), order_codes.end(), code) == order_codes.end()) {
             order_codes.push_back(code);
             auto& a = code_acc(p.strategy, code).row;
             a.orders_after++;
-            a.sales_after += value;
+            add_money(a.sales_after, value);
           }
           if (d == b) break;
         }
@@ -798,14 +804,14 @@ struct Builder {
 
   // The derived indicators of a row (docs/indicators.md); the per-user history only on a
   // strategy's own row.
-  static Indicators derive(Acc& acc, bool strategy_row) {
+  Indicators derive(Acc& acc, bool strategy_row) {
     Indicators i = std::move(acc.row);
     for (auto& [funder, amount] : acc.by_funder) i.subsidy_by_funder.push_back({funder, amount});
     i.redemption_rate = ratio(double(i.redeemed), double(i.redeemable));
     i.reach_rate = ratio(double(i.visited), double(i.reached));
     i.order_conversion_rate = ratio(double(i.converted), double(i.visited));
     i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
-    i.cost = i.subsidy + i.message_cost;
+    if (__builtin_add_overflow(i.subsidy, i.message_cost, &i.cost)) money_overflow = true;
     i.cost_per_reached = ratio(double(i.cost), double(i.reached));
     i.roi = i.cost > 0 ? double(i.sales_after - i.cost) / double(i.cost) : kNaN;
     if (strategy_row) {
@@ -837,13 +843,13 @@ struct Builder {
       }
       if (!p.treated && !p.control) continue;
       Sums& g = p.treated ? t[p.strategy] : c[p.strategy];
-      if (p.treated) cost[p.strategy] += p.cost;
+      if (p.treated) add_money(cost[p.strategy], p.cost);
       auto add = [&](Sums& g) {
         g.arm.users++;
         g.arm.visitors += p.exp_visit;
         g.arm.converters += p.exp_order;
         g.arm.orders += p.exp_orders;
-        g.arm.spend += p.exp_spend;
+        add_money(g.arm.spend, p.exp_spend);
         const double x = double(p.exp_spend) / 1e6;
         g.sum += x;
         g.squares += x * x;
@@ -1092,6 +1098,13 @@ Report build(const Options& options) {
     b.finish_indicators();
     b.finish_experiments(prog);
     b.finish_rejections();
+    if (b.money_overflow) {
+      r.error = fmt::format("a sum of money in the report (sales, spend, subsidy or cost) exceeds the largest amount "
+                            "it holds exactly, 9223372036854.775807 units of a currency: look for amounts in {} that "
+                            "are wrong by orders of magnitude",
+                            options.events_name.empty() ? "the events" : options.events_name);
+      return r;
+    }
     if (prog) {
       for (const auto& s : prog->strategies)
         if (s.has_budget) r.budgets.push_back({s.name, s.budget, s.paced});

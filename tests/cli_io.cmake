@@ -187,6 +187,52 @@ expect_same("the profiles after outputs refused" "${profiles_hash}" "${h}")
 file(SHA256 ${W}/clobber.db h)
 expect_same("the ledger after outputs refused" "${ledger_hash}" "${h}")
 crm_run(0 run ${P} --events ${E} -o /dev/null -q --profiles /dev/null)  # a device is never an input's data
+# An output through a symbolic link replaces the file it points to and keeps the link (`format
+# --write` and `compile -o` used to turn the link into a regular file, the target unchanged).
+file(MAKE_DIRECTORY ${W}/real)
+file(WRITE ${W}/real/linked.crm "module   linked\n")
+file(CREATE_LINK real/linked.crm ${W}/linked.crm SYMBOLIC)
+file(CREATE_LINK real/linked.crmc ${W}/linked.crmc SYMBOLIC)  # dangling until written
+crm_run(0 format --write ${W}/linked.crm)
+crm_run(0 compile ${P} -o ${W}/linked.crmc)
+foreach(f linked.crm linked.crmc)
+  if(NOT IS_SYMLINK ${W}/${f} OR NOT EXISTS ${W}/real/${f})
+    message(FATAL_ERROR "writing through the link ${f} replaced the link instead of its target")
+  endif()
+endforeach()
+file(READ ${W}/real/linked.crm formatted_through_link)
+expect_same("format --write through a link" "module linked\n" "${formatted_through_link}")
+# import hillstrom into a ledger that already holds units is the user's problem (exit 1, as a bad
+# row), not an I/O failure (it was 3).
+file(WRITE ${W}/hs.csv "recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,conversion,spend\n10,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0.0\n")
+crm_run(1 import hillstrom ${W}/hs.csv --state sqlite:${W}/clobber.db --events-out ${W}/hs.jsonl)
+expect_match("import hillstrom into a used ledger" "${err}" "already holds [0-9]+ units: import into a new ledger")
+# A --state spec that is not a ledger file is a usage error (exit 2), and creates nothing:
+# `sqlite::memory:` used to run "durably" in memory and leave files named `:memory:` behind.
+foreach(spec "foo" "sqlite::memory:" "sqlite:file:${W}/uri.db?mode=ro" "sqlite:${W}/p.db?max_pages=abc")
+  crm_run(2 run ${P} --events ${E} --state ${spec} -q -o ${W}/spec.jsonl)
+  expect_match("run --state ${spec}" "${err}" "(unknown state|must be a file path|max_pages must be a positive number)")
+endforeach()
+if(EXISTS ${W}/:memory: OR EXISTS ${W}/p.db OR EXISTS ":memory:")
+  message(FATAL_ERROR "a refused --state spec created a file")
+endif()
+# A ledger that does not exist yet, or one of its companion files, is refused too: `--out` naming
+# a new ledger used to corrupt it (exit 0, "database disk image is malformed" on the next run).
+foreach(args
+    "run;${P};--events;${E};--state;sqlite:${W}/new.db;-o;${W}/new.db"
+    "run;${P};--events;${E};--state;sqlite:${W}/new.db;-o;${W}/./new.db"
+    "run;${P};--events;${E};--state;sqlite:${W}/new.db;-o;${W}/new.db-wal"
+    "run;${P};--events;${E};--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db-shm"
+    "run;${P};--events;${E};--state;sqlite:${W}/new.db;--threads;2;-o;${W}/new.db.lock"
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/new.db;--events-out;${W}/new.db")
+  crm_run(2 ${args})
+  expect_match("crm ${args}" "${err}" "(is the same file as|file of the ledger of --state) .*: writing it would")
+endforeach()
+if(EXISTS ${W}/new.db OR EXISTS ${W}/new.db-wal OR EXISTS ${W}/new.db.lock)
+  message(FATAL_ERROR "a refused output left a file of the new ledger behind")
+endif()
+file(SHA256 ${W}/clobber.db h)
+expect_same("the ledger after its companions were refused as outputs" "${ledger_hash}" "${h}")
 
 # ---- a read error is not the end of an input: exit 3 naming the file, never 0 on partial data --
 # (/proc/self/mem opens, and its first read fails with EIO)

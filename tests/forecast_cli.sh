@@ -136,6 +136,8 @@ set +e
 "$crm" forecast "$p27" -I "$ROOT/examples" --shift 365d >/dev/null 2>e4.txt; rc4=$?
 "$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1y >/dev/null 2>e5.txt; rc5=$?
 "$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1d --shift-to 2026-01-01 >/dev/null 2>e6.txt; rc6=$?
+# A shift past year 9999 is the shift's fault: the message says so (it used to blame the line's time).
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 3000000d >/dev/null 2>e7.txt; rc7=$?
 set -e
 [ "$(sha256sum l.db)" = "$before" ] || fail "the ledger changed"
 [ ! -e l.db-wal ] || [ ! -s l.db-wal ] || fail "the ledger has a write-ahead log"
@@ -145,4 +147,6 @@ set -e
 [ $rc4 = 2 ] && grep -q "needs --events" e4.txt || fail "no events: $rc4 $(cat e4.txt)"
 [ $rc5 = 2 ] && grep -q "is not a duration" e5.txt || fail "bad shift: $rc5 $(cat e5.txt)"
 [ $rc6 = 2 ] || fail "both shifts: $rc6"
+[ $rc7 = 1 ] && grep -q ":1: the shift moves \`time\` .* out of the years 0000-9999 an event time may have (to .*) (a shift of 3000000 days)$" e7.txt ||
+  fail "a shift out of range: $rc7 $(cat e7.txt)"
 echo "ok: crm forecast JSON, table, CSV against the independent count; no ledger touched; errors"

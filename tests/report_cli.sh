@@ -87,4 +87,22 @@ set -e
 [ $rc3 = 2 ] && grep -q "a report reads a SQLite ledger" e3.txt || fail "memory: $rc3 $(cat e3.txt)"
 [ $rc4 = 3 ] && grep -q "cannot open state" e4.txt || fail "missing ledger: $rc4 $(cat e4.txt)"
 [ $rc5 = 1 ] && grep -q "^crm: bad.jsonl:3: an Order needs \`amount\`$" e5.txt || fail "bad line: $rc5 $(cat e5.txt)"
+# Sums of money past int64 millionths: an error naming the events, not a wrapped negative sales figure.
+cat >ov.crm <<'CRM'
+event Order { amount: Money(CNY) }
+event Visit { page: String = "" }
+resource coupon c1 { discount: 1 CNY }
+strategy s { who: true  when: on Visit  what: grant c1 via App  how much: budget 100 CNY }
+CRM
+cat >ov.jsonl <<'JSONL'
+{"id":"v1","type":"Visit","user":"u1","time":"2026-01-01T00:00:00Z"}
+{"id":"o1","type":"Order","user":"u1","time":"2026-01-01T01:00:00Z","amount":5000000000000}
+{"id":"o2","type":"Order","user":"u1","time":"2026-01-01T02:00:00Z","amount":5000000000000}
+JSONL
+"$crm" run ov.crm --events ov.jsonl --state sqlite:ov.db -q -o /dev/null || fail "run ov"
+set +e
+"$crm" report --state sqlite:ov.db --events ov.jsonl --format json >ov.json 2>e6.txt; rc6=$?
+set -e
+[ $rc6 = 1 ] && grep -q "a sum of money in the report (sales, spend, subsidy or cost) exceeds the largest amount it holds exactly" e6.txt &&
+  grep -q "amounts in ov.jsonl" e6.txt || fail "money overflow: $rc6 $(cat e6.txt ov.json | head -c 600)"
 echo "ok: crm report tables, JSON, CSV, sample-ratio check and errors"

@@ -100,7 +100,8 @@ class Run {
   // reported from it instead of decided again (a killed run restarts on the same input). A
   // ledger has one writer (another process's is refused) and records its program: another
   // program is refused unless its strategies are the same, or `allow_program_change` and every
-  // changed strategy's counters carry over. Errors: Input for a malformed spec; State when the
+  // changed strategy's counters carry over. Errors: Input for a malformed spec (`:memory:` or a
+  // `file:` URI as PATH too: neither is a durable file; the CLI exits 2); State when the
   // store cannot be opened, is in use, or belongs to another program. At most once per Run.
   bool open_state(const std::string& spec, bool allow_program_change, Error& error);
   // Many processes (<crm/shared.h>, docs/scaling.md), both before open_state: stock and budget

@@ -1025,6 +1025,7 @@ class SqliteStore : public StateStore {
 std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::string& error) {
   // PATH[?max_pages=N]: SQLite's page limit caps the ledger's size (a commit past it fails as a
   // full disk would, and the run stops with that error).
+  if (!state_spec_valid("sqlite:" + spec, error)) return nullptr;
   std::string path = spec;
   long long max_pages = 0;
   if (auto q = spec.find("?max_pages="); q != std::string::npos) {
@@ -1043,11 +1044,38 @@ std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::stri
   return s;
 }
 
+bool state_spec_valid(const std::string& spec, std::string& error) {
+  if (spec == "memory") return true;
+  if (spec.rfind("sqlite:", 0) != 0 || spec.size() == 7) {
+    error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
+    return false;
+  }
+  std::string path = spec.substr(7);
+  if (auto q = path.find("?max_pages="); q != std::string::npos) {
+    std::string n = path.substr(q + 11);
+    path.resize(q);
+    char* end = nullptr;
+    long long max_pages = std::strtoll(n.c_str(), &end, 10);
+    if (n.empty() || *end || max_pages <= 0) {
+      error = fmt::format("state `{}`: max_pages must be a positive number", spec.substr(7));
+      return false;
+    }
+  }
+  // SQLite reads these as something other than a file (it would create a file of that name only
+  // where URIs are off, as here): a ledger there would look durable and not be.
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
+    error = fmt::format("state `{}`: the ledger must be a file path (`:memory:` and `file:` URIs are not ledgers; "
+                        "use `memory` for state kept in memory)",
+                        spec);
+    return false;
+  }
+  return true;
+}
+
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error) {
   if (spec == "memory") return std::make_unique<MemoryStore>();
-  if (spec.rfind("sqlite:", 0) == 0 && spec.size() > 7) return open_sqlite_store(spec.substr(7), error);
-  error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
-  return nullptr;
+  if (!state_spec_valid(spec, error)) return nullptr;
+  return open_sqlite_store(spec.substr(7), error);
 }
 
 }  // namespace crm::state

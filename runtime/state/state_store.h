@@ -297,8 +297,13 @@ class LedgerLock {
   int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
 };
 
-// "memory" or "sqlite:PATH".
+// "memory" or "sqlite:PATH[?max_pages=N]".
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error);
+// Whether `spec` is well formed for open_store, without opening anything: a spec that is not
+// (unknown, an empty path, max_pages not a positive number, or a PATH SQLite would not take as a
+// file: `:memory:` is a database that vanishes with the process, `file:...` a URI) is the user's
+// mistake, not a fault of the ledger. False with the message open_store would give.
+bool state_spec_valid(const std::string& spec, std::string& error);
 
 // Campaign-wide counters shared by many processes through Redis (runtime/state/redis_quotas.h,
 // docs/scaling.md); the ledger stays each process's own.
