@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "failing_buf.h"
+#include "golden_run_args.h"
 
 namespace {
 
@@ -63,6 +64,7 @@ TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
     auto out = crm::compile_files({entry.path().string()});
     ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
     crm::Run run(out.program);
+    crm::testing::apply_golden_run_args(entry.path(), run);
     fs::path base = entry.path();
     // A scenario with NAME.profiles.jsonl loads them first, as `crm run --profiles` does.
     if (std::ifstream profiles(fs::path(base).replace_extension(".profiles.jsonl")); profiles) {
@@ -564,6 +566,7 @@ TEST(RunApi, ThreadsGiveEveryRunGoldensDecisions) {
     auto out = crm::compile_files({entry.path().string()});
     ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
     crm::Run run(out.program);
+    crm::testing::apply_golden_run_args(entry.path(), run);
     crm::Error error;
     if (!run.set_threads(3, error)) {
       EXPECT_EQ(error.kind, crm::ErrorKind::Input);
