@@ -6,9 +6,12 @@
 #include <crm/crm.h>
 
 #include <crm/check.h>
+#include <crm/run.h>
 #include <crm/runtime.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -355,6 +358,8 @@ void crm_runtime_options_init(crm_runtime_options* o) {
   o->allow_program_change = 0;
   o->allowed_lateness_micros = 0;
   o->dedup_window_micros = 7LL * 86400 * 1000000;
+  o->max_schedule_runs = crm::Run::kDefaultMaxScheduleRuns;
+  o->max_time_jump_micros = crm::Run::kDefaultMaxTimeJump;
 }
 
 crm_status crm_runtime_new(const crm_program* program, const crm_runtime_options* options, crm_runtime** out) {
@@ -367,11 +372,20 @@ crm_status crm_runtime_new(const crm_program* program, const crm_runtime_options
   if (o.dedup_window_micros < 0) return invalid("dedup_window_micros is negative");
   // 0 is the default (a zero-initialised struct, or a caller written before the field existed).
   if (o.dedup_window_micros == 0) o.dedup_window_micros = 7LL * 86400 * 1000000;
+  // The limits likewise: 0 is the default, and "no limit" (the C++ API's 0) is the largest value.
+  if (o.max_time_jump_micros < 0) return invalid("max_time_jump_micros is negative");
+  if (o.max_schedule_runs == 0) o.max_schedule_runs = crm::Run::kDefaultMaxScheduleRuns;
+  if (o.max_time_jump_micros == 0) o.max_time_jump_micros = crm::Run::kDefaultMaxTimeJump;
+  const size_t schedule_runs =
+      o.max_schedule_runs == UINT64_MAX ? 0 : size_t(std::min<uint64_t>(o.max_schedule_runs, SIZE_MAX - 1));
+  const int64_t time_jump = o.max_time_jump_micros == INT64_MAX ? 0 : o.max_time_jump_micros;
   if (o.manual_commit && !o.ledger_path) return invalid("manual_commit needs a ledger_path");
   if (o.ledger_path && !*o.ledger_path) return invalid("ledger_path is empty");
   return guard([&] {
     auto rt = std::make_unique<crm_runtime>(program->program);
     rt->runtime.set_allowed_lateness(o.allowed_lateness_micros);
+    rt->runtime.set_max_schedule_runs(schedule_runs);
+    rt->runtime.set_max_time_jump(time_jump);
     if (crm::Error e; !rt->runtime.set_dedup_window(o.dedup_window_micros, e)) return invalid(e.message.c_str());
     if (o.ledger_path) {
       std::string error;

@@ -253,6 +253,9 @@ std::unique_ptr<Prepared> prepare(const sema::Program* source, const bytecode::P
 Session::Session(const Prepared& prepared, Request request, engine::EngineOptions options)
     : p_(prepared), req_(std::move(request)), engine_(std::make_unique<engine::Engine>(prepared.program, options)) {
   engine_->keep_timer_fates(true);  // what became of a delayed trigger's timer (run())
+  // The events are decided in time order (run()), so a gap between two of them is the data's,
+  // not a stream's clock moved by a wrong time; a far-ahead typo sorts last, after `at`.
+  engine_->set_max_time_jump(0);
 }
 
 Session::~Session() = default;

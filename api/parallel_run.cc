@@ -115,6 +115,7 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
     if (u.kind == state::UnitKind::Event) ids_.add_earlier(EventIdOwners::hash(u.id));
   ledger->forget_loaded();
   notices_ = workers_[0].engine->notices();
+  ledger_clock_ = workers_[0].engine->ledger_clock();  // every worker's: read from all rows
   ledger_ = std::move(ledger);
   return true;
 }
@@ -354,6 +355,12 @@ size_t ParallelRun::claim_ids(Batch& b, size_t begin, bool stop, int64_t& runnin
       if (b.parsed[i]) ids_.prefetch(b.id_hash[i]);
   for (size_t i = begin; i < b.n; ++i) {
     b.latest[i] = running;
+    // A line too far ahead of the clock one engine would have is refused here, as that engine
+    // refuses it (Engine::submit, in the same words): no engine sees it, it claims no id and
+    // the clock of the lines after it does not move.
+    if (b.parsed[i] && !engine::Engine::time_jump_within(b.time[i], running != INT64_MIN ? running : ledger_clock_,
+                                                         running == INT64_MIN, max_time_jump_, false, b.error[i]))
+      b.parsed[i] = 0;
     if (ledger_ && b.parsed[i]) {
       if (i + kAhead < b.n && b.parsed[i + kAhead]) ids_.prefetch(b.id_hash[i + kAhead]);
       ids_.prune(running);

@@ -64,6 +64,14 @@ class ParallelRun {
   void set_max_schedule_runs(size_t runs) {
     for (auto& w : workers_) w.engine->set_max_schedule_runs(runs);
   }
+  // How far ahead of the stream's clock a line may be (Engine::set_max_time_jump): the reader
+  // refuses a line further ahead before any engine sees it (claim_ids), measured from the clock
+  // one engine would have before it (else the ledger's), so its clock never moves there; the
+  // workers' engines have the same limit for clock moves (--until).
+  void set_max_time_jump(int64_t micros) {
+    for (auto& w : workers_) w.engine->set_max_time_jump(micros);
+    max_time_jump_ = workers_[0].engine->max_time_jump();
+  }
   bool attach(state::StateStore* store, bool allow_program_change, std::string& error);
   const std::vector<std::string>& notices() const { return notices_; }
 
@@ -176,6 +184,8 @@ class ParallelRun {
   size_t total_timer_limit_ = 0;
   bool has_timers_ = false;
   int64_t latest_ = INT64_MIN;  // the latest event time accepted so far (every worker's)
+  int64_t max_time_jump_ = engine::Engine::kMaxTimeJump;  // see set_max_time_jump
+  int64_t ledger_clock_ = INT64_MIN;  // the ledger's latest decision (Engine::ledger_clock), after attach
   std::unique_ptr<state::GroupLedger> ledger_;
   std::vector<std::string> notices_;
   size_t lines_ = 0, skipped_ = 0, committed_units_ = 0;

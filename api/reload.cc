@@ -168,6 +168,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
   e->set_partition(old.partition_index(), old.partition_count());
   e->set_timer_limits(old.timer_limit_per_user(), old.timer_limit_total());
   e->set_max_schedule_runs(old.max_schedule_runs());
+  e->set_max_time_jump(old.max_time_jump());
   e->allow_program_change(allow_program_change);
   // The store names the old program as the one deciding again (after a refusal too: reading the
   // ledger's latest program forgets which one the store records new units under).
@@ -181,6 +182,7 @@ std::unique_ptr<engine::Engine> rebuild_engine(const ProgramData& program, const
     give_back();
     return nullptr;
   }
+  e->keep_ledger_clock(old.ledger_clock());
   std::vector<std::string> decided;
   e->collect_fresh(&decided);
   e->quiet_replays(true);  // their decisions were reported by the old engine

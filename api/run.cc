@@ -21,6 +21,7 @@
 namespace crm {
 
 static_assert(Run::kDefaultMaxScheduleRuns == engine::Engine::kMaxScheduleRuns);
+static_assert(Run::kDefaultMaxTimeJump == engine::Engine::kMaxTimeJump);
 
 namespace detail {
 
@@ -174,6 +175,7 @@ bool Run::set_threads(size_t threads, Error& error) {
     d_->parallel->set_dedup_window(d_->engine->dedup_window());
     d_->parallel->set_timer_limits(d_->timer_per_user, d_->timer_total);
     d_->parallel->set_max_schedule_runs(d_->engine->max_schedule_runs());
+    d_->parallel->set_max_time_jump(d_->engine->max_time_jump());
     return true;
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};
@@ -454,6 +456,12 @@ void Run::set_max_schedule_runs(size_t runs) {
   if (!d_) return;
   d_->engine->set_max_schedule_runs(runs);
   if (d_->parallel) d_->parallel->set_max_schedule_runs(runs);
+}
+
+void Run::set_max_time_jump(int64_t micros) {
+  if (!d_) return;
+  d_->engine->set_max_time_jump(micros);
+  if (d_->parallel) d_->parallel->set_max_time_jump(micros);
 }
 
 size_t Run::pending_timers() const {

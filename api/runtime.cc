@@ -750,6 +750,12 @@ void Runtime::set_max_schedule_runs(size_t runs) {
   d_->engine->set_max_schedule_runs(runs);
 }
 
+void Runtime::set_max_time_jump(int64_t micros) {
+  if (!d_) return;
+  std::lock_guard lk(d_->mu);
+  d_->engine->set_max_time_jump(micros);
+}
+
 size_t Runtime::pending_timers() const {
   if (!d_) return 0;
   std::lock_guard lk(d_->mu);

@@ -39,6 +39,7 @@ struct Options {
   std::string until;                                    // run: the stream's clock at the end
   size_t max_timers = 0, max_timers_per_user = 0;       // run: pending timers (0: no limit)
   std::string max_schedule_runs;                        // run: scheduled runs per event (0: no limit)
+  std::string max_time_jump;                            // run: how far ahead of the clock an event may be (0: no limit)
   size_t max_file_bytes = 0, max_nesting = 0;  // 0: the library's default
   bool disasm = false, quiet = false, color = false, allow_program_change = false;
   bool jit = false, emit_llvm = false;
@@ -430,6 +431,9 @@ int cmd_run(int argc, char** argv) {
   c.option("--max-schedule-runs", o.max_schedule_runs, "N",
            "scheduled runs one event may bring due at once (default 100000; 0: no limit):\nan event further ahead is an "
            "error (or skipped with --on-error=skip)");
+  c.option("--max-time-jump", o.max_time_jump, "D",
+           "how far ahead of the stream's clock an event may be (default 366d; 0: no limit):\nan event further ahead "
+           "(a typo such as 2062 for 2026) is an error (or skipped with\n--on-error=skip) and does not move the clock");
   c.choice("--format", o.format, {"text", "json"}, "the summary on stderr as a line of text (default) or one JSON object");
   c.choice("--reload-on", o.reload_on, {"SIGHUP"},
            "hot reload: on SIGHUP, read the program files again and swap the program in\nbefore the next event "
@@ -488,6 +492,12 @@ int cmd_run(int argc, char** argv) {
     if (n.size() > 15 || n.find_first_not_of("0123456789") != std::string::npos)
       return usage("run", "--max-schedule-runs takes a whole number (0: no limit), not `" + n + "`");
     run.set_max_schedule_runs(std::stoull(n));
+  }
+  if (!o.max_time_jump.empty()) {
+    int64_t micros = 0;
+    if (!crm::parse_duration(o.max_time_jump, micros) || micros < 0)
+      return usage("run", "--max-time-jump takes a duration such as 30d, 366d or 2h (0: no limit), not `" + o.max_time_jump + "`");
+    run.set_max_time_jump(micros);
   }
   if (o.threads > 1) {
     crm::Error e;

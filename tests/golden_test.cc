@@ -5,7 +5,11 @@
 //   tests/golden/format/NAME.crm  -> NAME.out    the formatted text
 //   tests/golden/disasm/NAME.crm  -> NAME.out    the bytecode (`crm compile --disasm`)
 //   tests/golden/run/NAME.crm + NAME.events.jsonl -> NAME.out
-//                                 decision lines and the summary of `crm run` (time masked)
+//                                 decision lines and the summary of `crm run` (time masked);
+//                                 NAME.profiles.jsonl, if any, is --profiles, and NAME.args, if
+//                                 any, holds more `crm run` options (calendar_periods: its leap
+//                                 days come 699 days after its 2026 events, on purpose, so it
+//                                 passes --max-time-jump 0)
 //   tests/golden/explain/NAME.crm + NAME.events.jsonl + NAME.args -> NAME.out
 //                                 `crm explain` output; NAME.args holds `--user U --at T`
 // Run with CRM_UPDATE_GOLDEN=1 to rewrite the expected files (then review the diff).
@@ -243,10 +247,17 @@ TEST(Golden, Disassembly) {
   }
 }
 
-// A run scenario's profiles, when it has them: NAME.profiles.jsonl.
+// A run scenario's profiles, when it has them: NAME.profiles.jsonl; and its other options,
+// NAME.args (the API tests apply them with tests/unit/golden_run_args.h).
 static std::string profiles_of(const std::filesystem::path& p) {
   std::string f = sibling(p, ".profiles.jsonl");
-  return std::filesystem::exists(f) ? " --profiles " + f : "";
+  std::string out = std::filesystem::exists(f) ? " --profiles " + f : "";
+  if (std::string args = sibling(p, ".args"); std::filesystem::exists(args)) {
+    std::string text = read(args);
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    out += " " + text;
+  }
+  return out;
 }
 
 TEST(Golden, Run) {

@@ -5,6 +5,8 @@
 # growing). Skipped (--on-error=skip), the run decides exactly what it decides without the line,
 # also with a ledger; --until that far is refused the same way; the option's values are checked;
 # and --threads 2 refuses a scheduled program up front (schedules do not run on threads yet).
+# Year 9999 is also far beyond --max-time-jump (default 366 days), whose refusal comes first:
+# the runs that test this limit pass --max-time-jump 0 (tests/time_jump_cli.sh tests that one).
 set -euo pipefail
 crm=$1
 tmp=$(mktemp -d)
@@ -44,19 +46,19 @@ run 0 "$tmp/p.crm" --events "$tmp/plain.jsonl"
 cp "$tmp/out" "$tmp/plain.out"
 [ "$(wc -l <"$tmp/plain.out")" -gt 5 ] || fail "the plain run decided too little: $(cat "$tmp/plain.out")"
 
-run 1 "$tmp/p.crm" --events "$tmp/far.jsonl"
+run 1 "$tmp/p.crm" --events "$tmp/far.jsonl" --max-time-jump 0
 said "far.jsonl:3: too many scheduled runs at once: the event at 9999-01-01T00:00:00Z would bring more than 100000 scheduled runs due at once (strategy \`hourly\` among them; the stream's clock is at 2026-01-01T05:30:00Z)"
 said "raise the limit with --max-schedule-runs N (0: no limit)"
 said "crm: stopped at the first malformed event"
 
-run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip
+run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip --max-time-jump 0
 said "skipped too many scheduled runs at once: 1"
 cmp -s "$tmp/out" "$tmp/plain.out" || fail "skipping the far event changed the decisions"
 
 # With a ledger: the same decisions, and a restart on the same input repeats them from it.
-run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip --state "sqlite:$tmp/l.db"
+run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip --state "sqlite:$tmp/l.db" --max-time-jump 0
 cmp -s "$tmp/out" "$tmp/plain.out" || fail "skipping the far event changed the decisions with a ledger"
-run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip --state "sqlite:$tmp/l.db"
+run 0 "$tmp/p.crm" --events "$tmp/far.jsonl" --on-error=skip --state "sqlite:$tmp/l.db" --max-time-jump 0
 cmp -s "$tmp/out" "$tmp/plain.out" || fail "the restart on the ledger decided otherwise"
 
 # The limit is exact: the 5:30 event brings 5 runs (01:00 .. 05:00), so 5 passes and 4 does not.
@@ -66,7 +68,7 @@ run 1 "$tmp/p.crm" --events "$tmp/plain.jsonl" --max-schedule-runs 4
 said "plain.jsonl:2: too many scheduled runs at once: the event at 2026-01-01T05:30:00Z would bring more than 4 scheduled runs"
 
 # --until that far is refused too; a usable one still runs the schedules up to it.
-run 1 "$tmp/p.crm" --events "$tmp/plain.jsonl" --until 9999-01-01T00:00:00Z
+run 1 "$tmp/p.crm" --events "$tmp/plain.jsonl" --until 9999-01-01T00:00:00Z --max-time-jump 0
 said "crm: --until: too many scheduled runs at once: moving the clock to 9999-01-01T00:00:00Z"
 run 0 "$tmp/p.crm" --events "$tmp/plain.jsonl" --until 2026-01-02T00:00:00Z
 

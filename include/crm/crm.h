@@ -44,8 +44,9 @@ extern "C" {
 #endif
 
 /* The version of this C API's contract. Increased when a function or a struct's layout changes
- * incompatibly (2: crm_runtime_options gained dedup_window_micros). */
-#define CRM_C_API_VERSION 2
+ * incompatibly (2: crm_runtime_options gained dedup_window_micros; 3: it gained
+ * max_schedule_runs and max_time_jump_micros). */
+#define CRM_C_API_VERSION 3
 
 /* ---- status codes ----------------------------------------------------------------------- */
 
@@ -217,9 +218,24 @@ typedef struct crm_runtime_options {
    * negative is CRM_ERR_INVALID_ARGUMENT. Added in CRM_C_API_VERSION 2: the struct grew, so a
    * caller built against version 1 must be rebuilt. */
   int64_t dedup_window_micros;
+  /* Scheduled runs one event (or clock move) may bring due at once (docs/semantics.md, "Event
+   * order"; `crm run --max-schedule-runs`): an event after which more `at`/`every` instants
+   * would run is refused with CRM_ERR_INPUT and changes nothing. Default 100,000, also when 0
+   * (a zero-initialised struct); UINT64_MAX: no limit. */
+  uint64_t max_schedule_runs;
+  /* How far ahead of the stream's clock one event may be, in microseconds (docs/semantics.md,
+   * "Event order"; `crm run --max-time-jump`): an event more than this after the clock (the
+   * latest event time seen; before the first event, the ledger's latest decision) is refused
+   * with CRM_ERR_INPUT, is not decided and does not move the clock, so a typo such as year
+   * 2062 for 2026 cannot make every later event late. A stream's first event with no ledger
+   * clock is never refused. Default 366 days (31622400000000), also when 0 (a
+   * zero-initialised struct); INT64_MAX: no limit; negative is CRM_ERR_INVALID_ARGUMENT.
+   * max_schedule_runs and this were added in CRM_C_API_VERSION 3: the struct grew, so a caller
+   * built against version 2 must be rebuilt. */
+  int64_t max_time_jump_micros;
 } crm_runtime_options;
 /* Sets the defaults: in memory, commit on return, no program change, lateness 0, dedup window
- * 7 days. */
+ * 7 days, 100,000 scheduled runs per event, a time jump of at most 366 days. */
 CRM_API void crm_runtime_options_init(crm_runtime_options* options);
 
 /* A runtime over `program` (which it keeps a reference to: the program may be freed after).

@@ -199,6 +199,15 @@ class Run {
   // anything changes, as advance_time to such a time is. 0: no limit. Default 100,000.
   static constexpr size_t kDefaultMaxScheduleRuns = 100000;
   void set_max_schedule_runs(size_t runs);
+  // How far ahead of the stream's clock one event or clock move may be, in microseconds (`crm
+  // run --max-time-jump`; docs/semantics.md, "Event order"): an event more than this after the
+  // clock (the latest event time seen; before the first, the latest decision in the open
+  // ledger) is refused with Input, not decided, and the clock stays (so later events are not
+  // made late by a typo such as year 2062 for 2026); advance_time likewise. A stream's first
+  // event with no ledger clock is never refused. 0 (or negative): no limit. Default 366 days.
+  // Kept by reload() and set_threads() (the reader refuses the line, as one engine would).
+  static constexpr int64_t kDefaultMaxTimeJump = int64_t(366) * 86400 * 1000000;
+  void set_max_time_jump(int64_t micros);
   size_t pending_timers() const;
 
   // ---- hot reload (docs/semantics.md, "Hot reload") ---------------------------------------

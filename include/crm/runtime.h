@@ -371,6 +371,11 @@ class Runtime {
   // an event (or advance_time) after which more `at`/`every` instants would run is refused with
   // Input, nothing changed. 0: no limit. Default 100,000 (Run::kDefaultMaxScheduleRuns).
   void set_max_schedule_runs(size_t runs);
+  // How far ahead of the clock one event or advance_time may be, in microseconds (as
+  // Run::set_max_time_jump): an event more than this after the latest event time seen (before
+  // the first, the open ledger's latest decision) is refused with Input and changes nothing.
+  // 0: no limit. Default 366 days (Run::kDefaultMaxTimeJump). Kept by reload().
+  void set_max_time_jump(int64_t micros);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on
   // failure (use the overload below to learn why).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);

@@ -267,6 +267,7 @@ bool Engine::attach(state::StateStore* store, std::string& err) try {
   restored_held_.clear();
   restored_timers_.clear();
   restored_timer_index_.clear();
+  ledger_clock_ = INT64_MIN;
   bool ok = recorder_.attach(
       store,
       [&](state::StateStore& s) {
@@ -275,6 +276,8 @@ bool Engine::attach(state::StateStore* store, std::string& err) try {
         for (uint32_t i = 0; i < p_.resources.size(); ++i) resource_of_.emplace(p_.resources[i].name, i);
       },
       [&](const state::LedgerEntry& e) {
+        // Every row, whoever's: several engines on one ledger measure time jumps from one clock.
+        ledger_clock_ = std::max(ledger_clock_, e.at);
         if (!restore_filter_ || restore_filter_(e.user)) restore(e);
       },
       err);
@@ -957,8 +960,10 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
                          support::format_duration(window), support::format_time(w - window));
     return false;
   }
-  // A clock jump that would run more scheduled instants than the limit is refused before
-  // anything moves: the watermark, the held events and the ledger are as if it never came.
+  // A time far ahead of the clock (a typo in the year) is refused before anything moves: taken,
+  // it would make every later event late. Then a jump that would run more scheduled instants
+  // than the limit, likewise: the watermark, the held events and the ledger are as if it never came.
+  if (!time_jump_within(ev.time, jump_clock(), order_.latest_seen() == INT64_MIN, max_time_jump_, false, err)) return false;
   if (!schedule_runs_within(std::max(order_.latest_seen(), ev.time), std::min(order_.earliest_held(), ev.time), ev.time,
                             false, err))
     return false;
@@ -995,6 +1000,22 @@ bool Engine::schedule_runs_within(int64_t upto, int64_t first, int64_t at, bool 
   return false;
 }
 
+// The gap is compared without overflow (`clock` + limit may pass INT64_MAX). The clock of a
+// stream that has none yet is the ledger's latest decision, whose message says so: the user
+// then knows the earlier runs, not this input, set it.
+bool Engine::time_jump_within(int64_t at, int64_t clock, bool clock_from_ledger, int64_t limit, bool clock_move,
+                              std::string& err) {
+  if (limit <= 0 || clock == INT64_MIN || at <= clock || clock > INT64_MAX - limit || at - clock <= limit) return true;
+  err = fmt::format("too far ahead: {} {} is {} after {} at {}, more than --max-time-jump allows ({}); a time this far "
+                    "ahead is likely wrong (a typo in the year?) and would make every later event late, else raise the "
+                    "limit with --max-time-jump D (0: no limit)",
+                    clock_move ? "moving the clock to" : "the event at", support::format_time(at),
+                    support::format_duration(at - clock),
+                    clock_from_ledger ? "the ledger's clock (its latest decision)" : "the stream's clock",
+                    support::format_time(clock), support::format_duration(limit));
+  return false;
+}
+
 // Decides held events before `upto` and runs the scheduled instants among them, in time order;
 // a scheduled instant goes before events at the same instant (it sees the events before it, as
 // a schedule always does). Events at `upto` itself wait: more may arrive with that time.
@@ -1009,7 +1030,10 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
 
 bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) try {
   check_running();
-  if (t > order_.latest_seen() && !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)) return false;
+  if (t > order_.latest_seen() &&
+      (!time_jump_within(t, jump_clock(), order_.latest_seen() == INT64_MIN, max_time_jump_, true, err) ||
+       !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)))
+    return false;
   if (!order_.move_to(t, err)) return false;
   if (!release(order_.watermark(), out, err)) return false;
   return fire_schedules(order_.watermark(), out, err);

@@ -162,6 +162,35 @@ class Engine {
   void set_max_schedule_runs(size_t n) { max_schedule_runs_ = n; }
   size_t max_schedule_runs() const { return max_schedule_runs_; }
 
+  // How far ahead of the clock one event or clock move may be (docs/semantics.md, "Event
+  // order"), in microseconds: an event (submit) or a clock move (advance_to) more than this
+  // after the clock is refused before anything changes (false, with why in `error`). A time far
+  // ahead, such as year 2062 typed for 2026, would otherwise move the watermark there and every
+  // later event would be refused as late, also on each restart that replays the input. The
+  // clock is the latest event time seen (latest_seen: this engine's, another engine's via
+  // see_time, or a clock move); before the stream has one, the latest decision time in the
+  // attached ledger (ledger_clock); with neither (a stream's first event) nothing is refused.
+  // 0 (or negative): no limit. Default 366 days: a gap of a year in one stream is almost
+  // surely a wrong time, and a stream resumed after a longer pause passes a larger limit.
+  static constexpr int64_t kMaxTimeJump = int64_t(366) * 86400 * 1000000;
+  void set_max_time_jump(int64_t micros) { max_time_jump_ = micros > 0 ? micros : 0; }
+  int64_t max_time_jump() const { return max_time_jump_; }
+  // The latest decision time of the ledger read by attach(), of every user's rows (also those
+  // the restore filter keeps from this engine, so each engine of several has the same one);
+  // INT64_MIN without a ledger or with an empty one.
+  int64_t ledger_clock() const { return ledger_clock_; }
+  // Hot reload: the engine that replays the input is measured as the running one was (its
+  // attach read more rows, the running engine's own decisions among them).
+  void keep_ledger_clock(int64_t t) { ledger_clock_ = t; }
+  // The clock a step is measured against: the latest time seen, else the ledger's.
+  int64_t jump_clock() const { return order_.latest_seen() != INT64_MIN ? order_.latest_seen() : ledger_clock_; }
+  // Whether a step to `at` from `clock` (INT64_MIN: none, nothing is refused) keeps within
+  // `limit` (0: none); else the refusal, naming the event at `at` (or the clock moved to it),
+  // the clock and whether it is the ledger's. Static: the reader of --threads (ParallelRun)
+  // refuses such lines with the same words before any engine sees them.
+  static bool time_jump_within(int64_t at, int64_t clock, bool clock_from_ledger, int64_t limit, bool clock_move,
+                               std::string& error);
+
   // Delayed triggers (docs/semantics.md, "Delayed triggers"): pending timers at most per user
   // and in all (0: no limit); an event that would arm one more is recorded as `rejected` with
   // reason `timer_limit`.
@@ -373,6 +402,8 @@ class Engine {
   PartSink part_sink_;
   size_t users_per_part_ = kUsersPerPart;
   size_t max_schedule_runs_ = kMaxScheduleRuns;
+  int64_t max_time_jump_ = kMaxTimeJump;
+  int64_t ledger_clock_ = INT64_MIN;  // see ledger_clock()
   uint32_t part_index_ = 0, part_count_ = 1;
   std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
 };

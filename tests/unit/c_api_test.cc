@@ -537,3 +537,85 @@ TEST(CApi, AZeroDedupWindowMeansTheDefault) {
   }
   crm_program_free(p);
 }
+
+// The limits crm_runtime_options gained in CRM_C_API_VERSION 3, as `crm run --max-time-jump`
+// and `--max-schedule-runs` (docs/semantics.md, "Event order"): an event far ahead of the clock
+// (2062 typed for 2026) is refused with CRM_ERR_INPUT and the clock stays, so the next event is
+// decided, not late. A zero-initialised struct means the defaults (366 days, 100,000 runs), the
+// largest value no limit (then the far event makes the next one late), a negative jump is
+// refused. A set jump is exact: a step of exactly it is taken.
+TEST(CApi, TheRuntimeOptionsBoundTimeJumpsAndScheduledRuns) {
+  EXPECT_EQ(CRM_C_API_VERSION, 3);
+  crm_runtime_options o;
+  crm_runtime_options_init(&o);
+  EXPECT_EQ(o.max_time_jump_micros, 366LL * 86400 * 1000000);
+  EXPECT_EQ(o.max_schedule_runs, 100000u);
+  crm_program* p = compile_demo();
+  const std::string far = R"({"id":"e9","type":"Order","user":"u1","time":"2062-11-11T01:30:00Z","amount":60})";
+  for (int64_t jump : {int64_t(0), INT64_MAX}) {
+    SCOPED_TRACE(jump);
+    crm_runtime_options z;
+    std::memset(&z, 0, sizeof z);
+    z.max_time_jump_micros = jump;
+    crm_runtime* rt = nullptr;
+    ASSERT_EQ(crm_runtime_new(p, &z, &rt), CRM_OK) << crm_last_error();
+    load_profile(rt);
+    crm_decisions_free(feed(rt, kE1));
+    crm_decisions* d = feed(rt, far, jump == 0 ? CRM_ERR_INPUT : CRM_OK);
+    if (jump == 0) {
+      EXPECT_EQ(std::string(crm_last_error()).rfind("too far ahead: the event at 2062-11-11T01:30:00Z is 13149 days 30 "
+                                                    "minutes after the stream's clock at 2026-11-11T01:00:00Z", 0),
+                0u)
+          << crm_last_error();
+    }
+    crm_decisions_free(d);
+    crm_decisions_free(feed(rt, kE2, jump == 0 ? CRM_OK : CRM_ERR_INPUT));  // 02:00: late only if the far event was taken
+    crm_runtime_free(rt);
+  }
+  crm_runtime* rt = nullptr;
+  crm_runtime_options_init(&o);
+  o.max_time_jump_micros = -1;
+  EXPECT_EQ(crm_runtime_new(p, &o, &rt), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(crm_last_error()).find("max_time_jump_micros"), std::string::npos) << crm_last_error();
+  crm_runtime_options_init(&o);
+  o.max_time_jump_micros = 3'600'000'000;  // 1 hour: kE2 is exactly that after kE1
+  ASSERT_EQ(crm_runtime_new(p, &o, &rt), CRM_OK) << crm_last_error();
+  load_profile(rt);
+  crm_decisions_free(feed(rt, kE1));
+  crm_decisions_free(feed(rt, R"({"id":"e3","type":"Order","user":"u1","time":"2026-11-11T02:00:01Z","amount":60})",
+                          CRM_ERR_INPUT));
+  crm_decisions_free(feed(rt, kE2));
+  crm_runtime_free(rt);
+  crm_program_free(p);
+
+  // Scheduled runs: events at 00:30 and 03:30 under `every 1 hour` bring 3 instants due at once.
+  const char* names[] = {"hourly"};
+  const char* texts[] = {"event Visit { page: String }\nresource push hi { body: \"hi\" }\n"
+                         "strategy hourly { who: true  when: every 1 hour  what: send hi via Push }\n"};
+  crm_compilation* c = nullptr;
+  ASSERT_EQ(crm_compile_sources(names, texts, nullptr, 1, nullptr, &c), CRM_OK)
+      << text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  crm_program* hourly = nullptr;
+  ASSERT_EQ(crm_compilation_program(c, &hourly), CRM_OK);
+  crm_compilation_free(c);
+  const std::string v1 = R"({"id":"v1","type":"Visit","user":"a","time":"2026-01-01T00:30:00Z","page":"x"})";
+  const std::string v2 = R"({"id":"v2","type":"Visit","user":"a","time":"2026-01-01T03:30:00Z","page":"x"})";
+  for (uint64_t runs : {uint64_t(2), uint64_t(3), uint64_t(0), UINT64_MAX}) {
+    SCOPED_TRACE(runs);
+    crm_runtime_options z;
+    std::memset(&z, 0, sizeof z);
+    z.max_schedule_runs = runs;
+    ASSERT_EQ(crm_runtime_new(hourly, &z, &rt), CRM_OK) << crm_last_error();
+    crm_decisions_free(feed(rt, v1));
+    crm_decisions* d = feed(rt, v2, runs == 2 ? CRM_ERR_INPUT : CRM_OK);
+    if (runs == 2) {
+      EXPECT_NE(std::string(crm_last_error()).find("would bring more than 2 scheduled runs"), std::string::npos)
+          << crm_last_error();
+    } else {
+      EXPECT_EQ(crm_decisions_count(d), 3u);  // 01:00, 02:00, 03:00 to user a
+    }
+    crm_decisions_free(d);
+    crm_runtime_free(rt);
+  }
+  crm_program_free(hourly);
+}

@@ -3,7 +3,10 @@
 // contract (docs/runtime.md).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <set>
 
@@ -784,6 +787,9 @@ TEST(EngineScheduleRuns, AnEventTooFarAheadIsRefusedAndChangesNothing) {
   auto run = [&](bool with_far_event, size_t* units, std::string* refusal) {
     crm::state::MemoryStore store;
     Harness h(c);
+    // The scheduled runs' limit alone: year 9999 is also far beyond --max-time-jump, whose
+    // refusal comes first (EngineTimeJump.*).
+    h.engine.set_max_time_jump(0);
     std::string err;
     EXPECT_TRUE(h.engine.attach(&store, err)) << err;
     std::vector<std::string> all;
@@ -867,4 +873,145 @@ TEST(EngineScheduleRuns, TheLimitCountsEveryScheduledInstantUpToTheEvent) {
     EXPECT_TRUE(h.engine.finish(out, err)) << err;
     EXPECT_EQ(h.engine.stats().events, 1u);  // the held event decided; the refused one never was
   }
+}
+
+// ---- how far ahead of the clock one step may be --------------------------------------------------
+
+namespace {
+
+const char* kGreet = R"(
+resource push hi { body: "hi" }
+strategy greet { who: true  when: on Visit  what: send hi via Push }
+)";
+
+std::string refused(const std::vector<std::string>& r) { return r.size() == 1 && r[0].rfind("refused: ", 0) == 0 ? r[0] : ""; }
+
+}  // namespace
+
+// A typo in the year (2062 for 2026) moved the clock 36 years on: every later event of the
+// stream was refused as late. Such an event is refused at once, naming its time, the clock and
+// the option; it is not decided, the clock stays, and the next event is decided as usual.
+TEST(EngineTimeJump, AnEventTooFarAheadIsRefusedAndTheClockStays) {
+  Compiled c = program(kGreet);
+  Harness h(c);
+  EXPECT_EQ(h.engine.max_time_jump(), int64_t(366) * 86400 * 1000000);  // the default
+  EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+  EXPECT_EQ(submit(h, visit("v2", "bob", "2026-01-02T00:00:00Z")).size(), 1u);
+  const int64_t watermark = h.engine.watermark();
+  EXPECT_EQ(refused(submit(h, visit("v3", "cat", "2062-01-02T00:00:00Z"))),
+            "refused: too far ahead: the event at 2062-01-02T00:00:00Z is 13149 days after the stream's clock at "
+            "2026-01-02T00:00:00Z, more than --max-time-jump allows (366 days); a time this far ahead is likely wrong (a "
+            "typo in the year?) and would make every later event late, else raise the limit with --max-time-jump D (0: no "
+            "limit)");
+  EXPECT_EQ(h.engine.watermark(), watermark);
+  EXPECT_EQ(h.engine.stats().events, 2u);
+  EXPECT_FALSE(h.engine.has_user("cat"));
+  // The next event of the stream is decided, not late.
+  auto next = submit(h, visit("v4", "cat", "2026-01-03T00:00:00Z"));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0].find("\"outcome\":\"granted\""), std::string::npos) << next[0];
+  // A clock move (a heartbeat, `crm run --until`) that far is refused the same way.
+  std::vector<Decision> out;
+  std::string err;
+  EXPECT_FALSE(h.engine.advance_to(T("2062-01-02T00:00:00Z"), out, err));
+  EXPECT_NE(err.find("too far ahead: moving the clock to 2062-01-02T00:00:00Z is 13148 days after the stream's clock at "
+                     "2026-01-03T00:00:00Z"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(h.engine.watermark(), T("2026-01-03T00:00:00Z"));
+  EXPECT_TRUE(h.engine.advance_to(T("2026-06-01T00:00:00Z"), out, err)) << err;
+}
+
+// The limit is exact: a step of exactly the limit is taken, one second more is not; each step is
+// measured from the clock it starts at (so a stream may go on by steps within it); 0 is no
+// limit (and then the far event makes the later ones late, as before the limit existed).
+TEST(EngineTimeJump, ExactlyTheLimitIsAcceptedAndZeroIsNoLimit) {
+  Compiled c = program(kGreet);
+  {
+    Harness h(c);
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-03T00:00:00Z")).size(), 1u);
+    // 2026 has 365 days: 366 days on is 2027-01-04.
+    EXPECT_NE(refused(submit(h, visit("v2", "ann", "2027-01-04T00:00:01Z"))), "");
+    EXPECT_EQ(submit(h, visit("v2", "ann", "2027-01-04T00:00:00Z")).size(), 1u);
+    EXPECT_EQ(submit(h, visit("v3", "ann", "2028-01-05T00:00:00Z")).size(), 1u);  // 366 days again (2027: 365)
+  }
+  {
+    Harness h(c);
+    h.engine.set_max_time_jump(3600 * 1000000LL);
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+    auto r = refused(submit(h, visit("v2", "ann", "2026-01-01T01:00:01Z")));
+    EXPECT_NE(r.find("is 1 hour 1 second after the stream's clock at 2026-01-01T00:00:00Z, more than --max-time-jump "
+                     "allows (1 hour)"),
+              std::string::npos)
+        << r;
+    EXPECT_EQ(submit(h, visit("v2", "ann", "2026-01-01T01:00:00Z")).size(), 1u);
+  }
+  {
+    Harness h(c);
+    h.engine.set_max_time_jump(0);
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+    EXPECT_EQ(submit(h, visit("v2", "bob", "2062-01-01T00:00:00Z")).size(), 1u);
+    EXPECT_NE(refused(submit(h, visit("v3", "cat", "2026-01-02T00:00:00Z"))).find("late"), std::string::npos);
+  }
+  {
+    // A stream's first event has no clock to be ahead of: never refused.
+    Harness h(c);
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2062-01-01T00:00:00Z")).size(), 1u);
+  }
+}
+
+// With a ledger, the clock before the stream's first event is the ledger's latest decision: a
+// restarted run (or one given only the new events) cannot start 36 years on. Once the stream
+// has a clock of its own, steps are measured from it (a replay from the start is judged as the
+// first run was). The ledger's clock is read from every row, also the rows a restore filter
+// keeps from this engine (each of several engines has the same one).
+TEST(EngineTimeJump, TheLedgersClockCountsBeforeTheStreamHasOne) {
+  Compiled c = program(kGreet);
+  const std::string path = ::testing::TempDir() + "crm_time_jump_" + std::to_string(::getpid()) + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
+  std::string err;
+  {
+    auto store = crm::state::open_sqlite_store(path, err);
+    ASSERT_TRUE(store) << err;
+    Harness h(c);
+    ASSERT_TRUE(h.engine.attach(store.get(), err)) << err;
+    EXPECT_EQ(h.engine.ledger_clock(), INT64_MIN);  // a new ledger has none
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+    EXPECT_EQ(submit(h, visit("v2", "bob", "2026-03-01T00:00:00Z")).size(), 1u);
+    ASSERT_TRUE(h.engine.commit(err)) << err;
+  }
+  for (bool filtered : {false, true}) {
+    SCOPED_TRACE(filtered ? "a restore filter keeping no user" : "every user");
+    auto store = crm::state::open_sqlite_store(path, err);
+    ASSERT_TRUE(store) << err;
+    Harness h(c);
+    if (filtered) h.engine.set_restore_filter([](std::string_view) { return false; });
+    ASSERT_TRUE(h.engine.attach(store.get(), err)) << err;
+    EXPECT_EQ(h.engine.ledger_clock(), T("2026-03-01T00:00:00Z"));
+    EXPECT_EQ(refused(submit(h, visit("v3", "cat", "2062-03-01T00:00:00Z"))),
+              "refused: too far ahead: the event at 2062-03-01T00:00:00Z is 13149 days after the ledger's clock (its "
+              "latest decision) at 2026-03-01T00:00:00Z, more than --max-time-jump allows (366 days); a time this far "
+              "ahead is likely wrong (a typo in the year?) and would make every later event late, else raise the limit "
+              "with --max-time-jump D (0: no limit)");
+    EXPECT_EQ(h.engine.watermark(), INT64_MIN);
+    // A replay from the start: its first event is before the ledger's clock; from then on the
+    // stream's clock counts, so what the first run accepted is accepted again.
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+    EXPECT_EQ(submit(h, visit("v2", "bob", "2026-03-01T00:00:00Z")).size(), 1u);
+    EXPECT_NE(refused(submit(h, visit("v3", "cat", "2062-03-01T00:00:00Z"))), "");
+    // (Nothing new is decided before the second pass reads the ledger's clock again.)
+    if (filtered) {
+      EXPECT_EQ(submit(h, visit("v4", "cat", "2026-03-02T00:00:00Z")).size(), 1u);
+    }
+  }
+  {
+    // Without the limit the ledger's clock does not matter.
+    auto store = crm::state::open_sqlite_store(path, err);
+    ASSERT_TRUE(store) << err;
+    Harness h(c);
+    h.engine.set_max_time_jump(0);
+    ASSERT_TRUE(h.engine.attach(store.get(), err)) << err;
+    EXPECT_EQ(submit(h, visit("v5", "cat", "2062-03-01T00:00:00Z")).size(), 1u);
+  }
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
 }

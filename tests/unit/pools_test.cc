@@ -275,7 +275,9 @@ TEST(Pools, VersionFiveLedgersAreMigrated) {
                          " budget_currency TEXT NOT NULL, resources TEXT NOT NULL, split TEXT, PRIMARY KEY (program, name));"
                          "INSERT INTO crm_units (unit) VALUES ('old');"
                          "INSERT INTO crm_ledger (unit, user, strategy, outcome, amount, at, json)"
-                         " VALUES ('old', 'u9', 'welcome', 'granted', 10000000, 0, '{}');",
+                         // at 2026-04-30: a row of the epoch would be the ledger's clock, and the
+                         // event of 2026-05-01 below 56 years ahead of it (--max-time-jump)
+                         " VALUES ('old', 'u9', 'welcome', 'granted', 10000000, 1777507200000000, '{}');",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -13,10 +13,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "failing_buf.h"
+#include "golden_run_args.h"
 
 namespace {
 
@@ -62,6 +64,7 @@ TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
     auto out = crm::compile_files({entry.path().string()});
     ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
     crm::Run run(out.program);
+    crm::testing::apply_golden_run_args(entry.path(), run);
     fs::path base = entry.path();
     // A scenario with NAME.profiles.jsonl loads them first, as `crm run --profiles` does.
     if (std::ifstream profiles(fs::path(base).replace_extension(".profiles.jsonl")); profiles) {
@@ -563,6 +566,7 @@ TEST(RunApi, ThreadsGiveEveryRunGoldensDecisions) {
     auto out = crm::compile_files({entry.path().string()});
     ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
     crm::Run run(out.program);
+    crm::testing::apply_golden_run_args(entry.path(), run);
     crm::Error error;
     if (!run.set_threads(3, error)) {
       EXPECT_EQ(error.kind, crm::ErrorKind::Input);
@@ -692,4 +696,131 @@ strategy big { who: true  when: on Order if amount >= 100 CNY  what: grant c10 v
   error = {};
   EXPECT_FALSE(rt.process_event(typed_event, out, error));
   EXPECT_EQ(error.message, kEmpty);
+}
+
+// `--max-time-jump` on every path of the API. A line far ahead of the stream (2062 typed for
+// 2026) is refused, not decided, and the clock stays: the lines after it are decided, not late.
+// With two threads the reader refuses it as one engine does (the same decisions and the same
+// refusals, stopping or skipping, with a ledger, and for a run given only new events, against
+// the ledger's clock); add_event and advance_time likewise; the Runtime keeps the limit across
+// a reload.
+TEST(RunApi, ATimeFarAheadIsRefusedAlikeOnOneAndTwoThreads) {
+  crm::CompiledProgram p = compile(R"(
+event Order { amount: Money(CNY) }
+resource coupon c10 { discount: 10.5 CNY }
+strategy big { who: true  when: on Order  what: grant c10 via App }
+)");
+  ASSERT_TRUE(p.valid());
+  auto line = [](int i, const char* time) {
+    const std::string id = "o" + std::to_string(i), user = "u" + std::to_string(i % 7);
+    return order(id.c_str(), user.c_str(), time, "120");
+  };
+  std::string lines;
+  for (int i = 1; i <= 12; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "2026-11-11T00:%02d:00Z", i);
+    const std::string time = buf;
+    lines += line(i, i == 6 || i == 9 ? ("2062" + time.substr(4)).c_str() : time.c_str()) + "\n";
+  }
+  struct Outcome {
+    std::vector<std::string> decided, refused;
+    bool ok = false;
+    bool operator==(const Outcome& o) const { return decided == o.decided && refused == o.refused && ok == o.ok; }
+  };
+  auto replay = [&](crm::Run& run, const std::string& text, bool stop) {
+    Outcome o;
+    std::istringstream in(text);
+    crm::ReplayOptions options;
+    options.stop_at_first_error = stop;
+    crm::Error error;
+    o.ok = run.replay(
+        in, options,
+        [&](std::vector<std::string>& ds) {
+          o.decided.insert(o.decided.end(), ds.begin(), ds.end());
+          return true;
+        },
+        [&](size_t n, const crm::Error& e) { o.refused.push_back(std::to_string(n) + ": " + e.message); }, error);
+    return o;
+  };
+  const std::string kFar6 =
+      "6: too far ahead: the event at 2062-11-11T00:06:00Z is 13149 days 1 minute after the stream's clock at "
+      "2026-11-11T00:05:00Z, more than --max-time-jump allows (366 days); a time this far ahead is likely wrong (a typo "
+      "in the year?) and would make every later event late, else raise the limit with --max-time-jump D (0: no limit)";
+  std::map<std::string, Outcome> first;  // by case: what one thread did
+  for (size_t threads : {1, 2}) {
+    for (bool stop : {true, false}) {
+      const std::string name = std::string(stop ? "stop" : "skip");
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", " + name);
+      const std::string db = temp_path("_" + std::to_string(threads) + name + ".db");
+      remove_db(db);
+      Outcome o, fresh;
+      {
+        crm::Run run(p);
+        crm::Error error;
+        ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+        ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+        o = replay(run, lines, stop);
+        ASSERT_FALSE(o.refused.empty());
+        EXPECT_EQ(o.refused[0], kFar6);
+        EXPECT_EQ(o.ok, !stop);
+        EXPECT_EQ(o.decided.size(), stop ? 5u : 10u);  // every line but the far ones: none late
+        EXPECT_EQ(o.refused.size(), stop ? 1u : 2u);
+        EXPECT_TRUE(run.commit(error)) << error.message;
+      }
+      {
+        // Only new lines, on the same ledger: the first is measured from the ledger's clock.
+        crm::Run run(p);
+        crm::Error error;
+        ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+        ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+        fresh = replay(run, line(20, "2062-12-01T00:00:00Z") + "\n" + line(21, "2026-12-01T00:00:00Z") + "\n", false);
+        ASSERT_EQ(fresh.refused.size(), 1u);
+        EXPECT_NE(fresh.refused[0].find("1: too far ahead: the event at 2062-12-01T00:00:00Z is "),
+                  std::string::npos)
+            << fresh.refused[0];
+        EXPECT_NE(fresh.refused[0].find("after the ledger's clock (its latest decision) at 2026-11-11T00:"),
+                  std::string::npos)
+            << fresh.refused[0];
+        EXPECT_EQ(fresh.decided.size(), 1u);
+        // add_event and advance_time: refused the same way, nothing decided.
+        std::vector<std::string> out;
+        EXPECT_FALSE(run.add_event(line(22, "2062-12-02T00:00:00Z"), out, error));
+        EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+        EXPECT_NE(error.message.find("too far ahead: the event at 2062-12-02T00:00:00Z"), std::string::npos) << error.message;
+        EXPECT_FALSE(run.advance_time(2'000'000'000'000'000, out, error));
+        EXPECT_NE(error.message.find("too far ahead: moving the clock to"), std::string::npos) << error.message;
+        EXPECT_TRUE(out.empty());
+        EXPECT_TRUE(run.add_event(line(23, "2026-12-02T00:00:00Z"), out, error)) << error.message;
+        EXPECT_EQ(out.size(), 1u);
+      }
+      remove_db(db);
+      if (threads == 1) {
+        first[name] = o;
+        first[name + " new"] = fresh;
+      } else {
+        EXPECT_TRUE(first[name] == o) << "two threads decided or refused otherwise than one";
+        EXPECT_TRUE(first[name + " new"] == fresh) << "two threads decided or refused otherwise than one";
+      }
+    }
+    // 0: no limit (the far line taken, the lines after it late).
+    crm::Run run(p);
+    crm::Error error;
+    run.set_max_time_jump(0);
+    ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+    Outcome o = replay(run, lines, false);
+    EXPECT_EQ(o.decided.size(), 7u) << threads;  // lines 1-6 and 9
+    ASSERT_FALSE(o.refused.empty());
+    EXPECT_NE(o.refused[0].find("7: late event"), std::string::npos) << o.refused[0];
+  }
+  // The Runtime, and its limit kept across a reload.
+  crm::Runtime rt(p);
+  crm::Error error;
+  rt.set_max_time_jump(86'400'000'000);  // 1 day
+  ASSERT_TRUE(rt.enable_reload(error)) << error.message;
+  std::vector<crm::Decision> out;
+  EXPECT_TRUE(rt.process_event(line(1, "2026-11-11T00:00:00Z"), out, error)) << error.message;
+  ASSERT_TRUE(rt.reload(p, out, error)) << error.message;
+  EXPECT_FALSE(rt.process_event(line(2, "2026-11-12T00:00:01Z"), out, error));
+  EXPECT_NE(error.message.find("more than --max-time-jump allows (1 day)"), std::string::npos) << error.message;
+  EXPECT_TRUE(rt.process_event(line(2, "2026-11-12T00:00:00Z"), out, error)) << error.message;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include "sqlite_helpers.h"
+#include "golden_run_args.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -163,6 +164,7 @@ TEST(RuntimeApi, EveryRunGoldenGivesTheSameDecisionsThroughTheApi) {
     auto out = crm::compile_files({entry.path().string()});
     ASSERT_TRUE(out.diagnostics.ok()) << out.diagnostics.render_text();
     crm::Runtime rt(out.program);
+    crm::testing::apply_golden_run_args(entry.path(), rt);
     std::string err;
     ASSERT_TRUE(rt.open_state("memory", err)) << err;
     fs::path base = entry.path();

@@ -11,7 +11,7 @@ from ctypes import POINTER, Structure, byref, c_char, c_char_p, c_int, c_int64, 
 
 INT64_MIN = -(2 ** 63)
 # The CRM_C_API_VERSION whose struct layouts this module mirrors (include/crm/crm.h).
-C_API_VERSION = 2
+C_API_VERSION = 3
 
 # crm_status
 OK, ERR_INVALID_ARGUMENT, ERR_BUFFER_TOO_SMALL, ERR_PROGRAM, ERR_INPUT, ERR_STATE, ERR_INTERNAL = range(7)
@@ -45,7 +45,8 @@ class _Decision(Structure):
 
 class _RuntimeOptions(Structure):
     _fields_ = [("ledger_path", c_char_p), ("manual_commit", c_int), ("allow_program_change", c_int),
-                ("allowed_lateness_micros", c_int64), ("dedup_window_micros", c_int64)]
+                ("allowed_lateness_micros", c_int64), ("dedup_window_micros", c_int64),
+                ("max_schedule_runs", c_uint64), ("max_time_jump_micros", c_int64)]
 
 
 def _s(b):
@@ -205,7 +206,8 @@ class Program:
     def serialize(self):
         return self.crm.text(self.crm.lib.crm_program_serialize, self._h)
 
-    def runtime(self, ledger_path=None, manual_commit=False, allowed_lateness_micros=0, dedup_window_micros=0):
+    def runtime(self, ledger_path=None, manual_commit=False, allowed_lateness_micros=0, dedup_window_micros=0,
+                max_schedule_runs=0, max_time_jump_micros=0):
         o = _RuntimeOptions()
         self.crm.lib.crm_runtime_options_init(byref(o))
         if ledger_path:
@@ -214,6 +216,10 @@ class Program:
         o.allowed_lateness_micros = allowed_lateness_micros
         if dedup_window_micros:  # 0: the default (7 days)
             o.dedup_window_micros = dedup_window_micros
+        if max_schedule_runs:  # 0: the default (100,000); 2**64 - 1: no limit
+            o.max_schedule_runs = max_schedule_runs
+        if max_time_jump_micros:  # 0: the default (366 days); 2**63 - 1: no limit
+            o.max_time_jump_micros = max_time_jump_micros
         out = c_void_p()
         self.crm.check(self.crm.lib.crm_runtime_new(self._h, byref(o), byref(out)))
         return Runtime(self.crm, out)
