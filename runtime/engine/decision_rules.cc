@@ -173,11 +173,11 @@ bool DecisionRules::in_rest(uint32_t si, const std::string& user_id) const {
   return bucket >= s.control_basis_points && s.arm_of(bucket) < 0;
 }
 
-void DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost, std::vector<state::QuotaPart>& parts) const {
+std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
   const auto& s = p_.strategies[si];
-  parts.clear();
-  parts.push_back({quota_[si], quota_limits(s, now, cost)});
+  std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
   if (s.pool >= 0) parts.push_back(pool_part(s));
+  return parts;
 }
 
 state::QuotaPart DecisionRules::pool_part(const bytecode::Strategy& s) const {
@@ -580,7 +580,7 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
       target = &users_.get(target_id);
     }
   }
-  deliver_to(*target, target_id, now, si, d, out);
+  deliver_to(*target, target_id, now, si, std::move(d), out);
 }
 
 // Random rewards: the draws of each action for this (user, unit), in action order. A lost
@@ -623,7 +623,7 @@ void DecisionRules::draw(const bytecode::Strategy& s, const Decision& d, std::ve
   }
 }
 
-void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision& d,
+void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d,
                                std::vector<Decision>& out) {
   const auto& s = p_.strategies[si];
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
@@ -638,7 +638,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
                         bucket < s.control_basis_points ? "the user is in the control group" : "the user is treated", bucket,
                         s.control_basis_points)});
     if (bucket < s.control_basis_points) {
-      decide_control(u, s, si, now, d, out);
+      decide_control(u, s, si, now, std::move(d), out);
       return;
     }
   }
@@ -699,8 +699,6 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
   const size_t first_grant = u.grants().size(), first_out = out.size();
   int64_t spent = 0, most = 0;  // what the granted actions cost, and what they could have cost at most
   std::vector<std::pair<int32_t, int64_t>> holds;  // (action, release time)
-  size_t last = s.actions.size();  // the last action decided below: its row takes `d` itself
-  while (last > 0 && !for_arm(s.actions[last - 1], acting)) --last;
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     if (!for_arm(a, acting)) continue;
@@ -734,8 +732,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       d.reason = why;
       d.amount = 0;
     }
-    if (ai + 1 == last) out.push_back(std::move(d));  // nothing reads d after this row
-    else out.push_back(d);
+    out.push_back(d);
   }
   // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
   if (u.grants().size() > first_grant || !holds.empty()) {
@@ -745,8 +742,7 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     // budget pool's budget.
     // Explain reserves nothing: it asks the same rule whether the reservation would fit. A
     // strategy and its pool are reserved together: both count the delivery, or neither.
-    std::vector<state::QuotaPart>& parts = parts_;
-    quota_parts(si, now, most, parts);
+    std::vector<state::QuotaPart> parts = quota_parts(si, now, most);
     for (auto& part : parts) {
       if (part.limits.budget >= 0) part.limits.budget -= most - spent;
       if (part.limits.paced_budget >= 0) part.limits.paced_budget -= most - spent;
@@ -859,7 +855,7 @@ void DecisionRules::release(int64_t now, std::vector<Decision>& out) {
 // would have been received is kept as shadow grants, which later control decisions of the user
 // see (a weekly strategy's control user gets one delivery a week, as a treated user does) and
 // treated decisions never do.
-void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision& d,
+void DecisionRules::decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d,
                             std::vector<Decision>& out) {
   // Decide against real plus shadow grants: the shadow ones are appended for the time of the
   // decision (no expiry is queued for them) and moved back afterwards.

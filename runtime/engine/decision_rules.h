@@ -110,14 +110,13 @@ class DecisionRules {
   Reason strategy_limit(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, bool with_quotas = true,
                         const std::vector<Reason>* lost = nullptr, int32_t arm = -1);
   // From the split on, for the user who receives the delivery (the event's user, or the
-  // recipient a referral names). `d` is the caller's, used up here (moved into `out`).
-  void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision& d, std::vector<Decision>& out);
+  // recipient a referral names).
+  void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d, std::vector<Decision>& out);
   // The draws of random rewards for delivery `d` (docs/semantics.md, "Random rewards"): per
   // action, LostDraw when its `with chance` draw lost; the drawn discount, or -1.
   void draw(const bytecode::Strategy& s, const Decision& d, std::vector<Reason>& lost, std::vector<int64_t>& amounts);
   // A control user's delivery, decided as if treated against the user's real and shadow grants.
-  // `d` as deliver_to() takes it.
-  void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision& d, std::vector<Decision>& out);
+  void decide_control(User& u, const bytecode::Strategy& s, uint32_t si, int64_t now, Decision d, std::vector<Decision>& out);
   // `ai`: the action's index for explain's checks. `hold_until`: set to the end of the quiet hours
   // when a message passes every other limit but falls in quiet hours that hold rather than drop
   // it (the result is then empty).
@@ -125,9 +124,8 @@ class DecisionRules {
                       int64_t* hold_until = nullptr);
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
-  // The counters a delivery of strategy si draws on: its own, then its pool's (into `parts`,
-  // replacing what it held: deliver_to() passes parts_, so a delivery allocates nothing for it).
-  void quota_parts(uint32_t si, int64_t now, int64_t cost, std::vector<state::QuotaPart>& parts) const;
+  // The counters a delivery of strategy si draws on: its own, then its pool's.
+  std::vector<state::QuotaPart> quota_parts(uint32_t si, int64_t now, int64_t cost) const;
   // The part of quota_parts() for strategy s's pool (s.pool >= 0): its counters and limits.
   state::QuotaPart pool_part(const bytecode::Strategy& s) const;
   // Whether action a goes to a user in `arm` (-1: a strategy without arms).
@@ -147,7 +145,6 @@ class DecisionRules {
   // so that a delivery allocates nothing for it.
   std::vector<Reason> lost_;
   std::vector<int64_t> drawn_;
-  std::vector<state::QuotaPart> parts_;  // quota_parts() of deliver_to(), kept the same way
   // prematch(): per strategy, whether it may be prematched, and its verdict for this event.
   static constexpr uint8_t kNotPrematched = 0, kPreNoMatch = 1, kPreMatch = 2, kPreFault = 3;
   std::vector<uint8_t> fusable_;

@@ -3,10 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <bit>
-#include <cstdint>
-#include <cstring>
-
 #include "support/text.h"
 
 namespace crm::engine {
@@ -146,26 +142,7 @@ class Parser {
   bool string(std::string_view& out, std::string& err) {
     ++pos_;  // opening quote
     const size_t start = pos_;
-    // Text without escapes (nearly every string) is a view of the line itself. Eight bytes at a
-    // time first, up to the first that may end the plain text ('"', '\\' or a control
-    // character); the byte loop below decides on it. (The lowest flagged byte of each test is
-    // exact: a borrow only flags bytes above a true one. Bytes >= 0x80 are never flagged.)
-    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-    while (s_.size() - pos_ >= 8) {
-      uint64_t w;
-      std::memcpy(&w, s_.data() + pos_, 8);
-      const uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
-      const uint64_t hit = (((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | ((w - kOnes * 0x20) & ~w)) & kHigh;
-      if constexpr (std::endian::native == std::endian::little) {
-        if (hit) {
-          pos_ += size_t(std::countr_zero(hit)) / 8;
-          break;
-        }
-      } else if (hit) {
-        break;  // the byte loop finds which
-      }
-      pos_ += 8;
-    }
+    // Text without escapes (nearly every string) is a view of the line itself.
     while (pos_ < s_.size()) {
       auto c = static_cast<unsigned char>(s_[pos_]);
       if (c == '"') {

@@ -33,7 +33,7 @@ size_t StringPool::slot_of(std::string_view s, uint32_t h) const {
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     uint64_t v = slots_[i];
     if (v == 0) return i;
-    if (static_cast<uint32_t>(v >> 32) == h && text_at(static_cast<uint32_t>(v) - 1) == s) return i;
+    if (static_cast<uint32_t>(v >> 32) == h && text_at(at_[(v & 0xffffffffu) - 1]) == s) return i;
   }
 }
 
@@ -58,11 +58,11 @@ void reserve_more(V& v, size_t n) {
 }
 }  // namespace
 
-uint32_t StringPool::store(std::string_view s, uint32_t id) {
-  unsigned char head[kIdBytes + 10];
-  size_t k = kIdBytes;
+uint32_t StringPool::store(std::string_view s) {
+  unsigned char len[10];
+  size_t k = 0;
   for (size_t n = s.size();; n >>= 7) {
-    head[k++] = static_cast<unsigned char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    len[k++] = static_cast<unsigned char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
     if (n < 0x80) break;
   }
   const size_t need = k + s.size();
@@ -80,19 +80,13 @@ uint32_t StringPool::store(std::string_view s, uint32_t id) {
     // as it was (used_ above kChunk would make the next store write past a block's end).
     auto block = std::make_unique_for_overwrite<char[]>(std::max(need, kChunk));
     reserve_more(chunks_, spans);
-    reserve_more(first_id_, spans);
     place = static_cast<uint32_t>(chunks_.size() << kChunkBits);
     chunks_.push_back(std::move(block));
     to = chunks_.back().get();
     for (size_t i = 1; i < spans; ++i) chunks_.emplace_back();
-    first_id_.insert(first_id_.end(), spans, id);
     used_ = spans > 1 ? kChunk : need;  // nothing else goes after a block of its own
   }
-  // Entries of a chunk take 3 bytes or more, so the offset of its last is below 2^16.
-  const uint32_t offset = id - first_id_[place >> kChunkBits];
-  head[0] = static_cast<unsigned char>(offset & 0xff);
-  head[1] = static_cast<unsigned char>(offset >> 8);
-  std::copy_n(head, k, to);
+  std::copy_n(len, k, to);
   std::copy(s.begin(), s.end(), to + k);
   return place;
 }
@@ -100,22 +94,19 @@ uint32_t StringPool::store(std::string_view s, uint32_t id) {
 int64_t StringPool::intern(std::string_view s) {
   uint32_t h = hash32(s);
   size_t i = slot_of(s, h);
-  if (slots_[i] != 0) return id_at(static_cast<uint32_t>(slots_[i]) - 1);
+  if (slots_[i] != 0) return static_cast<int64_t>((slots_[i] & 0xffffffffu) - 1);
   if (at_.size() >= 0xffffffffu) throw std::length_error("string pool: more than 2^32 - 1 distinct strings (ids are 32-bit)");
   reserve_more(at_, 1);  // before store(): a failed push_back must not leave text without an id
-  const auto id = static_cast<uint32_t>(at_.size());
-  const uint32_t place = store(s, id);
-  at_.push_back(place);
-  // place < 2^32 - 3 (an entry takes 3 bytes or more, within its chunk): place + 1 fits, and a
-  // used slot is never 0, even for a hash of 0 and the first place.
-  slots_[i] = (uint64_t{h} << 32) | (uint64_t{place} + 1);
+  at_.push_back(store(s));
+  auto id = static_cast<int64_t>(at_.size() - 1);
+  slots_[i] = (uint64_t{h} << 32) | static_cast<uint64_t>(id + 1);
   if (at_.size() * 2 > slots_.size()) grow();
   return id;
 }
 
 int64_t StringPool::find(std::string_view s) const {
   uint64_t v = slots_[slot_of(s, hash32(s))];
-  return v == 0 ? -1 : id_at(static_cast<uint32_t>(v) - 1);
+  return v == 0 ? -1 : static_cast<int64_t>((v & 0xffffffffu) - 1);
 }
 
 void CollectionStore::seed(const std::vector<std::vector<int64_t>>& sets) {

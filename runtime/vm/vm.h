@@ -34,23 +34,15 @@ class StringPool {
 
  private:
   // Every event interns a user id and its string fields, so this is a hot path: an
-  // open-addressing table of (32-bit hash, place + 1) in one array, and the texts packed in
+  // open-addressing table of (32-bit hash, id + 1) in one array, and the texts packed in
   // chunks that never move, instead of a node and an allocation per string. A string is found
-  // by a 4-byte place: the chunk (place >> kChunkBits) and the position in it, where its entry
-  // is: the id's offset from the chunk's first id (2 bytes, little-endian), then its length
-  // (LEB128), then its bytes. A hit reads the slot and the entry, which holds the id, so it
-  // waits for two cache misses, not three (the id's place, at_[id], was a third: docs/
-  // performance.md, "Session 20"); the offset costs 2 bytes per string. text(id) goes through
-  // at_, a 4-byte place per id (a 16-byte string_view per id cost 12 bytes more per user:
-  // "Memory, session 12").
+  // by a 4-byte place (per id, in at_): the chunk (place >> kChunkBits) and the position in it,
+  // where its length is written (LEB128) before its bytes; a 16-byte string_view per id cost
+  // 12 bytes more per user (docs/performance.md, "Memory, session 12").
   static constexpr unsigned kChunkBits = 16;
   static constexpr size_t kChunk = size_t(1) << kChunkBits;  // 64 KiB
-  static constexpr size_t kIdBytes = 2;  // an entry takes at least 3 bytes: fewer than 2^16 per chunk
-  const unsigned char* entry_at(uint32_t place) const {
-    return reinterpret_cast<const unsigned char*>(chunks_[place >> kChunkBits].get()) + (place & (kChunk - 1));
-  }
   std::string_view text_at(uint32_t place) const {
-    const unsigned char* p = entry_at(place) + kIdBytes;
+    const auto* p = reinterpret_cast<const unsigned char*>(chunks_[place >> kChunkBits].get()) + (place & (kChunk - 1));
     size_t n = 0;
     for (unsigned shift = 0;; shift += 7) {
       unsigned char b = *p++;
@@ -59,22 +51,16 @@ class StringPool {
     }
     return {reinterpret_cast<const char*>(p), n};
   }
-  int64_t id_at(uint32_t place) const {
-    const unsigned char* p = entry_at(place);
-    return int64_t{first_id_[place >> kChunkBits]} + (p[0] | (unsigned(p[1]) << 8));
-  }
   size_t slot_of(std::string_view s, uint32_t h) const;
   void grow();
-  // Copies id's entry where it fits and returns its place.
-  uint32_t store(std::string_view s, uint32_t id);
+  // Copies s (its length first) where it fits and returns its place.
+  uint32_t store(std::string_view s);
   std::vector<uint32_t> at_;
-  std::vector<uint64_t> slots_;  // 0 = empty, else (hash << 32) | (place + 1)
+  std::vector<uint64_t> slots_;  // 0 = empty, else (hash << 32) | (id + 1)
   // Chunk i holds the places [i << kChunkBits, (i + 1) << kChunkBits). A text longer than a chunk
   // has a block of its own under as many indexes as it would fill (null after the first), so
-  // places stay below 2^32. first_id_[i]: the id of chunk i's first entry (entries are stored in
-  // id order, so an entry's id is that plus its offset).
+  // places stay below 2^32.
   std::vector<std::unique_ptr<char[]>> chunks_;
-  std::vector<uint32_t> first_id_;
   size_t used_ = kChunk;  // bytes used of the last chunk (none yet: full)
 };
 

@@ -86,35 +86,6 @@ TEST(StringPool, AMillionIdsAreFoundAfterRehashing) {
   EXPECT_EQ(pool.text(0), "United Kingdom");
 }
 
-// A hit reads the id from the text's entry (its offset from the chunk's first id, 2 bytes),
-// not from a table by id: the densest chunks (every 1- and 2-byte string, 4 and 5 bytes an
-// entry: offsets past 2^8 and up to 2^14), chunks after texts with blocks of their own (which
-// take several chunk indexes), and chunks filled before and after the table grows: every id
-// comes back from intern() and find(), and text(id) is its text.
-TEST(StringPool, HitsGiveEachEntrysOwnIdInEveryChunk) {
-  crm::vm::StringPool pool({"const-a", "const-b", ""});
-  std::vector<std::string> texts;
-  for (int a = 1; a < 256; ++a) texts.push_back(std::string(1, char(a)));
-  for (int a = 0; a < 256; ++a)
-    for (int b = 0; b < 256; ++b) {
-      texts.push_back(std::string{char(a), char(b)});
-      if (a % 64 == 63 && b == 255) texts.push_back(std::string(150000 + a, char(a)));  // 3+ chunk indexes
-    }
-  for (int i = 0; i < 50000; ++i) texts.push_back("user-" + std::to_string(i));
-  std::vector<int64_t> ids;
-  for (const auto& t : texts) ids.push_back(pool.intern(t));
-  ASSERT_EQ(pool.size(), texts.size() + 3);
-  for (size_t i = 0; i < texts.size(); ++i) {
-    ASSERT_EQ(ids[i], static_cast<int64_t>(i + 3)) << i;
-    ASSERT_EQ(pool.intern(texts[i]), ids[i]) << i;
-    ASSERT_EQ(pool.find(texts[i]), ids[i]) << i;
-    ASSERT_EQ(pool.text(ids[i]), texts[i]) << i;
-  }
-  EXPECT_EQ(pool.find(""), 2);
-  EXPECT_EQ(pool.intern("const-b"), 1);
-  EXPECT_EQ(pool.find(std::string(150000 + 63, char(62))), -1);
-}
-
 TEST(CollectionStore, EqualSetsShareAHandle) {
   crm::vm::CollectionStore sets;
   int64_t a = sets.add({3, 1, 2, 2});
