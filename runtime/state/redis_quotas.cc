@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "runtime/state/ledger_names.h"
+#include "support/text.h"
 
 namespace crm::state {
 
@@ -992,7 +993,7 @@ bool RedisQuotas::check_floors(std::string& error) {
           error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
                               "hand (`crm shared show` compares it with the ledgers), or run `crm shared reconcile "
                               "--exact` with every process stopped",
-                              field, counters_key_, text.substr(0, 40));
+                              field, counters_key_, support::visible(support::utf8_truncate(text, 40)));
           return false;
         }
       }
