@@ -11,6 +11,7 @@
 #include "support/civil_time.h"
 #include "support/decimal.h"
 #include "support/json_text.h"
+#include "support/text.h"
 
 namespace crm::explainer {
 
@@ -298,13 +299,15 @@ bool Session::run(Result& r, std::string& error) {
     for (size_t i = 0; i < order.size() && k == order.size(); ++i)
       if (events_[order[i]].id == req_.event) k = i;
     if (k == order.size()) {
-      error = req_.at == INT64_MIN ? fmt::format("no event `{}` in the events", req_.event)
-                                   : fmt::format("no event `{}` at or before {}", req_.event, support::format_time(req_.at));
+      error = req_.at == INT64_MIN ? fmt::format("no event `{}` in the events", support::visible(req_.event))
+                                   : fmt::format("no event `{}` at or before {}", support::visible(req_.event),
+                                                 support::format_time(req_.at));
       return false;
     }
     const auto& ev = events_[order[k]];
     if (ev.user != req_.user) {
-      error = fmt::format("event `{}` is user `{}`'s, not `{}`'s", req_.event, ev.user, req_.user);
+      error = fmt::format("event `{}` is user `{}`'s, not `{}`'s", support::visible(req_.event), support::visible(ev.user),
+                          support::visible(req_.user));
       return false;
     }
     if (req_.at == INT64_MIN) req_.at = ev.time;
@@ -379,7 +382,7 @@ bool Session::run(Result& r, std::string& error) {
     ignored.clear();
     std::string err;
     if (!eng.submit(ev, ignored, err)) {
-      error = fmt::format("event `{}`: {}", ev.id, err);
+      error = fmt::format("event `{}`: {}", support::visible(ev.id), err);
       return false;
     }
     ignored.clear();
@@ -503,6 +506,9 @@ void Session::describe(Result& r) {
     j += "}";
   }
   j += "]}\n";
+  // The text goes to a terminal: user ids, event ids and values from the events are data, and
+  // their control characters (an ESC sequence in an id) are shown escaped, never obeyed.
+  t = support::visible(t, true);
 }
 
 }  // namespace crm::explainer

@@ -17,6 +17,7 @@
 #include "support/csv.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
+#include "support/text.h"
 
 namespace crm::detail {
 
@@ -424,8 +425,7 @@ bool ParallelRun::run_batch(Batch& b, bool stop, const Run::RefusedFn& on_refuse
 
 void ParallelRun::count_skipped(std::string_view message) {
   ++skipped_;
-  std::string reason(message.substr(0, message.find(':')));
-  ++skipped_by_reason_[reason.size() > 40 ? reason.substr(0, 40) : reason];
+  ++skipped_by_reason_[support::message_reason(message)];
 }
 
 void ParallelRun::skip_line(std::string_view message) { count_skipped(message); }

@@ -12,6 +12,7 @@
 #include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
 #include "support/line_reader.h"
+#include "support/text.h"
 
 #include <crm/shared.h>
 
@@ -396,8 +397,7 @@ void Run::skip_line(std::string_view message) {
     if (d_->parallel) return d_->parallel->skip_line(message);
     auto& st = d_->engine->stats();
     ++st.skipped;
-    std::string reason(message.substr(0, message.find(':')));
-    ++st.skipped_by_reason[reason.size() > 40 ? reason.substr(0, 40) : reason];
+    ++st.skipped_by_reason[support::message_reason(message)];
   } catch (...) {
   }
 }

@@ -39,6 +39,7 @@ void write_value(std::string& out, const engine::JsonValue& v) {
     case engine::JsonValue::Kind::Null: out += "null"; break;
     case engine::JsonValue::Kind::Bool: out += v.boolean ? "true" : "false"; break;
     case engine::JsonValue::Kind::Number: out += v.text; break;
+    case engine::JsonValue::Kind::Nested: out += v.text; break;  // its source text, syntax checked
     case engine::JsonValue::Kind::String: support::append_json_quoted(out, v.text); break;
     case engine::JsonValue::Kind::Array:
       out += '[';

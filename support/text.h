@@ -34,6 +34,32 @@ int64_t utf8_length(std::string_view s);
 // the rest and for each invalid byte). A tab counts 1: callers that align under text copy tabs.
 int64_t display_width(std::string_view s);
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (1 for ASCII), 0 when the bytes there
+// do not start one.
+size_t utf8_sequence_at(std::string_view s, size_t i);
+
+// The longest prefix of `s` at most `max_bytes` long that does not end inside a character (a
+// malformed byte counts as a character of its own).
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes);
+// `s` when it fits in `max_bytes`; else its utf8_prefix() followed by `ellipsis`, `max_bytes` in all.
+// Every cut of user text in a message goes through here, so no message holds half a character.
+std::string utf8_truncate(std::string_view s, size_t max_bytes, std::string_view ellipsis = "...");
+
+// User text (an event's member, a user id, a file name) made safe to quote in a message printed on
+// a terminal: C0 and C1 control characters and DEL come out as `\u001b`-style escapes and bytes
+// that are not UTF-8 as `\xff`, so data cannot move the cursor, retitle the window or clear the
+// screen. Everything else (any printable character, a backslash) is copied unchanged, and so is
+// a newline with `keep_newlines` (text of several lines).
+std::string visible(std::string_view s, bool keep_newlines = false);
+
+// The kind of a one-line error message, for counting refusals by reason (`crm run`'s
+// skipped_by_reason): the message without what is particular to one line. A leading "column N: "
+// goes, quoted text ("...": a value from the line) becomes "...", and the detail after the first
+// ": " or " (" outside quotes goes; at most 80 bytes, cut on a character boundary. So
+// `column 89: nested objects are not part of the contract (member `meta`)` counts as
+// `nested objects are not part of the contract`, and every unknown event type as one reason.
+std::string message_reason(std::string_view message);
+
 // "utf8proc 2.8.0, Unicode 15.0.0": the library and data behind the functions above.
 std::string unicode_library_version();
 

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "support/civil_time.h"
+#include "support/text.h"
 
 namespace crm::support {
 namespace {
@@ -48,10 +49,7 @@ int64_t sat_mul(int64_t a, int64_t b) {
 
 // Text from a file or a caller, made safe to put inside a one-line error message.
 std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 200) out += "...";
-  return out;
+  return visible(utf8_truncate(s, 200));
 }
 
 bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }

@@ -65,8 +65,7 @@ std::string describe_token_type(const antlr4::dfa::Vocabulary& vocab, size_t typ
 std::string describe_offending(Token* t) {
   if (!t || t->getType() == Token::EOF) return "end of file";
   std::string text = t->getText();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return "`" + text + "`";
+  return "`" + support::visible(support::utf8_truncate(text, 40)) + "`";
 }
 
 struct DepthExceeded {};

@@ -57,7 +57,7 @@ struct RunStats {
   size_t events = 0;       // events decided (held events count once they are decided)
   size_t users = 0;        // users known: from profiles or events
   size_t skipped = 0;      // lines the caller skipped (skip_line)
-  std::map<std::string, size_t> skipped_by_reason;  // the message up to its first `:`, at most 40 bytes
+  std::map<std::string, size_t> skipped_by_reason;  // by the kind of message: without its column, quoted values and detail
   size_t evaluation_errors = 0;  // clause evaluations that faulted (counted as no match)
   std::map<std::string, size_t> evaluation_errors_by_kind;  // e.g. "division by zero"
   // Decisions by outcome (docs/runtime.md, "Decisions").
@@ -182,7 +182,7 @@ class Run {
   using PartFn = std::function<void()>;
   void on_schedule_part(PartFn on_part);
   // Counts a line the caller chose to skip after add_event refused it (`crm run
-  // --on-error=skip`), under the reason `message` starts with (RunStats::skipped_by_reason).
+  // --on-error=skip`), under the kind of `message` (RunStats::skipped_by_reason).
   void skip_line(std::string_view message);
   // End of the stream: decides every held event, then runs the schedules due by the latest
   // event's time. Appends decisions as add_event does; Input when a held event is refused.

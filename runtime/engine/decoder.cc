@@ -9,6 +9,7 @@
 #include "runtime/engine/json_line.h"
 #include "support/civil_time.h"
 #include "support/decimal.h"
+#include "support/text.h"
 
 namespace crm::engine {
 
@@ -116,14 +117,14 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     case Kind::Time: {
       if (v.kind != K::String) return want("an ISO-8601 time string");
       auto t = support::parse_time(v.text, true);
-      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", v.text).c_str());
+      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", support::visible(v.text)).c_str());
       out = *t;
       return true;
     }
     case Kind::Date: {
       if (v.kind != K::String) return want("a date string");
       auto d = support::parse_date(v.text);
-      if (!d) return want(fmt::format("a date like 2026-11-11, not \"{}\"", v.text).c_str());
+      if (!d) return want(fmt::format("a date like 2026-11-11, not \"{}\"", support::visible(v.text)).c_str());
       out = *d;
       return true;
     }
@@ -140,7 +141,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
       if (it == f.enum_values.end()) {
         std::string list;
         for (auto& e : f.enum_values) list += (list.empty() ? "" : ", ") + e;
-        err = fmt::format("`{}` is \"{}\", not one of {}", f.name, v.text, list);
+        err = fmt::format("`{}` is \"{}\", not one of {}", f.name, support::visible(v.text), list);
         return false;
       }
       out = it - f.enum_values.begin();
@@ -171,13 +172,17 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
   const auto& members = reader_.members();
   const JsonMemberView* type = nullptr;
   for (const auto& m : members) if (m.key == "type") type = &m;
+  if (type && type->value.kind == JsonValue::Kind::Nested) {
+    err = nested_member_error(line, "type", type->value.text);
+    return false;
+  }
   if (!type || type->value.kind != JsonValue::Kind::String) {
     err = "missing `type` (a string naming the event type)";
     return false;
   }
   int t = find_event(type->value.text);
   if (t < 0) {
-    err = fmt::format("unknown event type \"{}\"", type->value.text);
+    err = fmt::format("unknown event type \"{}\"", support::visible(type->value.text));
     return false;
   }
   const auto& et = p_.events[t];
@@ -190,7 +195,11 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
     if (m.key == "type") continue;
     size_t i = 0;
     while (i < et.fields.size() && et.fields[i].name != m.key) ++i;
-    if (i == et.fields.size()) continue;  // fields the program does not use are ignored
+    if (i == et.fields.size()) continue;  // fields the program does not use are ignored, nested or not
+    if (m.value.kind == JsonValue::Kind::Nested) {
+      err = nested_member_error(line, et.fields[i].name, m.value.text);
+      return false;
+    }
     if (i <= 1 && m.value.kind != JsonValue::Kind::String) {
       err = fmt::format("`{}` must be a string", m.key);
       return false;
@@ -235,6 +244,10 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
   const auto& members = reader_.members();
   const JsonMemberView* id = nullptr;
   for (const auto& m : members) if (m.key == "user") id = &m;
+  if (id && id->value.kind == JsonValue::Kind::Nested) {
+    err = nested_member_error(line, "user", id->value.text);
+    return false;
+  }
   if (!id || id->value.kind != JsonValue::Kind::String) {
     err = "missing `user` (a string)";
     return false;
@@ -249,7 +262,11 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
   row[0] = strings_.intern(id->value.text);
   for (const auto& m : members) {
     int f = find_profile_field(m.key);
-    if (f <= 0) continue;
+    if (f <= 0) continue;  // members the program does not declare are ignored, nested or not
+    if (m.value.kind == JsonValue::Kind::Nested) {
+      err = nested_member_error(line, m.key, m.value.text);
+      return false;
+    }
     if (!encode_field(p_.profile[f], m.value, row[f], err, &present[f])) return false;
   }
   for (size_t f = 1; f < row.size(); ++f)
@@ -271,7 +288,7 @@ bool Decoder::csv_header(const std::vector<support::CsvField>& header, std::stri
     for (const auto& other : header) {
       if (&other == &h) break;
       if (other.text == h.text) {
-        err = fmt::format("column `{}` appears twice in the header", h.text);
+        err = fmt::format("column `{}` appears twice in the header", support::visible(h.text));
         return false;
       }
     }
@@ -316,7 +333,7 @@ bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, Jso
   using K = JsonValue::Kind;
   const std::string& t = cell.text;
   auto bad = [&](const char* what) {
-    err = fmt::format("`{}` must be {}, not \"{}\"", f.name, what, t);
+    err = fmt::format("`{}` must be {}, not \"{}\"", f.name, what, support::visible(t));
     return false;
   };
   if (t.empty() && !cell.quoted) {  // an empty cell: the field is missing
@@ -375,7 +392,7 @@ bool Decoder::csv_row(const std::vector<support::CsvField>& cells, ProfileRecord
     JsonValueView v;
     if (!csv_cell_value(field, cells[i], reader_, v, err)) return false;
     if (!encode_field(field, v, row[f], err, &present[f])) {
-      std::string shown = fmt::format("\"{}\"", cells[i].text);
+      std::string shown = fmt::format("\"{}\"", support::visible(cells[i].text));
       if (err.find(shown) == std::string::npos) err += ", not " + shown;
       return false;
     }

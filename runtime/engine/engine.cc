@@ -8,6 +8,7 @@
 
 #include "runtime/engine/audience.h"
 #include "runtime/engine/json_line.h"
+#include "support/text.h"
 #include "support/civil_time.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
@@ -213,7 +214,7 @@ namespace {
 
 // The refusal of an event older than its user's latest (process, submit, explain).
 std::string out_of_order(const Event& ev, int64_t last) {
-  return fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), ev.user,
+  return fmt::format("out of order: {} is before user `{}`'s previous event at {}", support::format_time(ev.time), support::visible(ev.user),
                      support::format_time(last));
 }
 

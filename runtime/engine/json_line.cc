@@ -17,6 +17,9 @@ class Parser {
          std::vector<std::pair<size_t, size_t>>& arrays)
       : s_(s), unescaped_(unescaped), items_(items), arrays_(arrays) {}
 
+  // Members' values may be Nested (object lines); a lone value (a CSV cell) may not.
+  void allow_nested() { nested_ok_ = true; }
+
   bool whole_value(JsonValueView& v, std::string& err) {
     ws();
     if (!value(v, err, true)) return false;
@@ -71,13 +74,21 @@ class Parser {
     if (c == '"') { v.kind = JsonValue::Kind::String; return string(v.text, err); }
     if (c == '[') {
       if (!allow_array) return fail(err, "nested arrays are not part of the contract");
+      const size_t start = pos_, first = items_.size(), first_text = unescaped_.size();
       ++pos_;
       v.kind = JsonValue::Kind::Array;
-      size_t first = items_.size();
       ws();
       if (!eat(']')) {
         while (true) {
           ws();
+          if (nested_ok_ && (peek() == '[' || peek() == '{')) {
+            // Not an array of scalars: read again from its start as a Nested value. Shrinking
+            // the buffer never moves it, so earlier members' views stay valid.
+            items_.resize(first);
+            unescaped_.resize(first_text);
+            pos_ = start;
+            return nested(v, err);
+          }
           JsonValueView item;
           if (!value(item, err, false)) return false;
           items_.push_back(item);
@@ -90,12 +101,76 @@ class Parser {
       arrays_.emplace_back(first, items_.size() - first);
       return true;
     }
-    if (c == '{') return fail(err, "nested objects are not part of the contract");
+    if (c == '{') {
+      if (nested_ok_ && allow_array) return nested(v, err);
+      return fail(err, "nested objects are not part of the contract");
+    }
     if (s_.substr(pos_, 4) == "true") { pos_ += 4; v.kind = JsonValue::Kind::Bool; v.boolean = true; return true; }
     if (s_.substr(pos_, 5) == "false") { pos_ += 5; v.kind = JsonValue::Kind::Bool; return true; }
     if (s_.substr(pos_, 4) == "null") { pos_ += 4; v.kind = JsonValue::Kind::Null; return true; }
     if (c == '-' || (c >= '0' && c <= '9')) return number(v, err);
     return fail(err, "expected a value");
+  }
+
+  // A Nested value starting at s_[pos_] ('{' or '['): its syntax checked without recursion (a
+  // stack of the open brackets, at most kMaxJsonNesting), its text kept as a view of the line.
+  bool nested(JsonValueView& v, std::string& err) {
+    const size_t start = pos_, first_text = unescaped_.size();
+    char open[kMaxJsonNesting];  // the closer each open bracket wants
+    size_t depth = 0;
+    bool want_value = true;  // else: after a value (or after `{`, wanting a member name)
+    bool want_key = false;
+    while (true) {
+      ws();
+      if (want_key) {
+        if (peek() != '"') return fail(err, "expected a quoted member name");
+        std::string_view key;
+        if (!string(key, err)) return false;
+        ws();
+        if (!eat(':')) return fail(err, "expected `:` after the member name");
+        want_key = false;
+        want_value = true;
+        continue;
+      }
+      if (want_value) {
+        char c = peek();
+        if (c == '{' || c == '[') {
+          if (depth == kMaxJsonNesting)
+            return fail(err, fmt::format("objects and arrays nested deeper than {} levels", kMaxJsonNesting));
+          open[depth++] = c == '{' ? '}' : ']';
+          ++pos_;
+          ws();
+          if (eat(open[depth - 1])) {
+            --depth;
+            want_value = false;
+          } else {
+            want_key = c == '{';
+            want_value = c == '[';
+          }
+          if (depth == 0) break;
+          continue;
+        }
+        JsonValueView scalar;
+        if (!value(scalar, err, false)) return false;
+        want_value = false;
+      }
+      // After a value inside open[depth - 1].
+      if (depth == 0) break;
+      if (eat(',')) {
+        want_key = open[depth - 1] == '}';
+        want_value = !want_key;
+        continue;
+      }
+      if (eat(open[depth - 1])) {
+        if (--depth == 0) break;
+        continue;
+      }
+      return fail(err, open[depth - 1] == '}' ? "expected `,` or `}`" : "expected `,` or `]` in the array");
+    }
+    unescaped_.resize(first_text);  // its strings' text is not kept
+    v.kind = JsonValue::Kind::Nested;
+    v.text = s_.substr(start, pos_ - start);
+    return true;
   }
 
   // RFC 8259 number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, kept as its text.
@@ -194,7 +269,7 @@ class Parser {
           support::append_utf8(u, cp);
           break;
         }
-        default: return fail(err, fmt::format("bad escape `\\{}`", e));
+        default: return fail(err, fmt::format("bad escape `\\{}`", support::visible(std::string_view(&e, 1))));
       }
     }
     return fail(err, "unterminated string");
@@ -205,6 +280,7 @@ class Parser {
   std::string& unescaped_;
   std::vector<JsonValueView>& items_;
   std::vector<std::pair<size_t, size_t>>& arrays_;
+  bool nested_ok_ = false;
 };
 
 bool valid_text(std::string_view text, std::string& error) {
@@ -231,7 +307,10 @@ bool JsonLineReader::parse_object(std::string_view line, std::string& error) {
   arrays_.clear();
   unescaped_.clear();
   unescaped_.reserve(line.size());
-  if (!valid_text(line, error) || !Parser(line, unescaped_, items_, arrays_).object(members_, error)) return false;
+  if (!valid_text(line, error)) return false;
+  Parser parser(line, unescaped_, items_, arrays_);
+  parser.allow_nested();
+  if (!parser.object(members_, error)) return false;
   // Arrays' items are placed now that `items_` has stopped growing (arrays come in member order).
   size_t k = 0;
   for (auto& m : members_)
@@ -259,6 +338,24 @@ bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std:
   if (!reader.parse_object(line, error)) return false;
   for (const auto& m : reader.members()) out.push_back(JsonMember{std::string(m.key), owned(m.value)});
   return true;
+}
+
+std::string nested_member_error(std::string_view line, std::string_view member, std::string_view value) {
+  // The first object, or the first array inside the value: where the old reader stopped.
+  size_t at = 0;
+  if (!value.empty() && value[0] == '[')
+    for (size_t i = 1; i < value.size(); ++i) {
+      if (value[i] == '"') {
+        for (++i; i < value.size() && value[i] != '"'; ++i)
+          if (value[i] == '\\') ++i;
+      } else if (value[i] == '[' || value[i] == '{') {
+        at = i;
+        break;
+      }
+    }
+  size_t column = size_t(value.data() - line.data()) + at + 1;
+  return fmt::format("column {}: nested {} are not part of the contract (member `{}`)", column,
+                     value.substr(at, 1) == "{" ? "objects" : "arrays", member);
 }
 
 bool is_json_number(std::string_view text) {
@@ -330,22 +427,26 @@ bool scan_user(std::string_view s, std::string_view& user, std::string_view* id)
       i = end;
     } else {
       if (is_user || is_id) return false;  // not a string: the decoder says so
-      if (s[i] == '{') return false;
-      if (s[i] == '[') {
-        // Arrays of scalars (strings may hold brackets).
-        int depth = 0;
+      if (s[i] == '[' || s[i] == '{') {
+        // Arrays and objects (the decoder skips those of members the program does not declare):
+        // their brackets matched, strings skipped (they may hold brackets). The full parse
+        // checks the rest.
+        char open[kMaxJsonNesting];
+        size_t depth = 0;
         for (; i < s.size(); ++i) {
           if (s[i] == '"') {
             size_t end = skip_string(s, i, escaped);
             if (end == std::string_view::npos) return false;
             i = end - 1;
-          } else if (s[i] == '[') {
-            ++depth;
-          } else if (s[i] == ']' && --depth == 0) {
-            ++i;
-            break;
-          } else if (s[i] == '{') {
-            return false;
+          } else if (s[i] == '[' || s[i] == '{') {
+            if (depth == kMaxJsonNesting) return false;
+            open[depth++] = s[i] == '[' ? ']' : '}';
+          } else if (s[i] == ']' || s[i] == '}') {
+            if (depth == 0 || s[i] != open[depth - 1]) return false;
+            if (--depth == 0) {
+              ++i;
+              break;
+            }
           }
         }
         if (depth != 0) return false;

@@ -12,9 +12,17 @@
 
 namespace crm::engine {
 
+// How deep objects and arrays may nest in a member the reader skips (see Kind::Nested). The
+// skipping is iterative, so this is not about the stack: it bounds what a line may ask for.
+inline constexpr size_t kMaxJsonNesting = 128;
+
 struct JsonValue {
-  enum class Kind { Null, Bool, Number, String, Array } kind = Kind::Null;
-  std::string text;  // Number: the literal; String: the unescaped text
+  // Nested: an object, or an array holding an array or an object, as the value of a member of an
+  // object line. It is not part of the contract: the reader checks its syntax and keeps its
+  // source text, so a member the program does not declare can be skipped (real feeds carry
+  // `context` objects) and a declared one refused by the decoder (nested_member_error).
+  enum class Kind { Null, Bool, Number, String, Array, Nested } kind = Kind::Null;
+  std::string text;  // Number: the literal; String: the unescaped text; Nested: the source text
   bool boolean = false;
   std::vector<JsonValue> items;  // Array (scalars only)
 };
@@ -29,7 +37,7 @@ struct JsonMember {
 // until the reader parses again.
 struct JsonValueView {
   JsonValue::Kind kind = JsonValue::Kind::Null;
-  std::string_view text;  // Number: the literal; String: the unescaped text
+  std::string_view text;  // Number: the literal; String: the unescaped text; Nested: the source (a view of the line)
   bool boolean = false;
   std::span<const JsonValueView> items;  // Array (scalars only)
 };
@@ -58,9 +66,13 @@ class JsonLineReader {
   std::string unescaped_;  // the text of strings with escapes (never longer than the line)
 };
 
-// Parses `{...}` with scalar or array-of-scalar members. On error returns false and sets
+// Parses `{...}` with scalar, array-of-scalar or Nested members. On error returns false and sets
 // `error` to "column N: ...". Owned copies of what JsonLineReader reads.
 bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std::string& error);
+// The error for a Nested `value` of `member` read from `line` (the member is one the program
+// declares): "column N: nested objects are not part of the contract (member `m`)", N the column of
+// the first object or inner array.
+std::string nested_member_error(std::string_view line, std::string_view member, std::string_view value);
 // Whether `text` is exactly one JSON number (RFC 8259 grammar, no surrounding space).
 bool is_json_number(std::string_view text);
 // Parses one scalar or array of scalars making up the whole of `text` (a CSV cell of a Set).
@@ -69,7 +81,7 @@ bool parse_json_value(std::string_view text, JsonValue& out, std::string& error)
 // Routing (`crm run --threads`): the `user` (and `id`) of an event or profile line without
 // decoding the rest. scan_user() skims the object's top-level members and gives the last `user`
 // (and `id`) string when it holds no escape; false when it cannot tell (malformed, a non-string
-// user or id, escapes, nesting). line_user() falls back to the full parse then, so it names the
+// user or id, escapes, nesting deeper than kMaxJsonNesting). line_user() falls back to the full parse then, so it names the
 // user the decoder will read; false when the line has no string `user`, or an empty one (the
 // decoder refuses both).
 // `id` is left empty when the line has none.

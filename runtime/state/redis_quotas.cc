@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "runtime/state/ledger_names.h"
+#include "support/text.h"
 
 namespace crm::state {
 
@@ -1000,7 +1001,7 @@ bool RedisQuotas::check_floors(std::string& error) {
           error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
                               "hand, or run `crm shared reconcile --exact` with every process stopped (it sets every "
                               "counter from the ledgers)",
-                              field, counters_key_, text.substr(0, 40));
+                              field, counters_key_, support::visible(support::utf8_truncate(text, 40)));
           return false;
         }
       }
@@ -1043,9 +1044,9 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
         error = fmt::format("field `{}` of `{}` holds `{}`, not a count (an integer from 0 to 2^53); correct it by "
                             "hand, or run `crm shared reconcile --exact` with every process stopped (it sets every "
                             "counter from the ledgers)",
-                            field, counters_key_, text.substr(0, 40));
+                            field, counters_key_, support::visible(support::utf8_truncate(text, 40)));
       bad = true;
-      if (not_counts) not_counts->emplace_back(field, std::string(text.substr(0, 40)));
+      if (not_counts) not_counts->emplace_back(field, support::visible(support::utf8_truncate(text, 40)));
       continue;
     }
     Quota& q = out[field.substr(2)];

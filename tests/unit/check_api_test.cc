@@ -8,6 +8,8 @@
 
 #include <crm/check.h>
 
+#include "support/text.h"
+
 namespace fs = std::filesystem;
 
 TEST(CheckApi, FilesAndTextsFormOneProgram) {
@@ -60,4 +62,21 @@ TEST(CheckApi, CaretsFollowTheTerminalWidthOfTheTextBeforeThem) {
   EXPECT_EQ(caret_line(profile + "segment s = age == \"双十一\"\n"), std::string(12, ' ') + std::string(15, '^'));
   // Tabs are copied so that the carets line up under a tab-indented line.
   EXPECT_EQ(caret_line(profile + "segment s =\t\"双\" == agee\n"), std::string(11, ' ') + "\t" + std::string(8, ' ') + "^^^^");
+}
+
+// JSON output is UTF-8 whatever the input: an offending token cut to 40 bytes is cut between
+// characters (it cut a `€` in half at byte 37), and a file name that is not UTF-8 comes out with
+// U+FFFD for its bad bytes (it went out raw), so `crm check --format json` is always parseable.
+TEST(CheckApi, JsonDiagnosticsAreUtf8) {
+  std::string text = "module a\nconst x: Int = 1 \"" + std::string(35, 'a');
+  for (int i = 0; i < 8; ++i) text += "\u20ac";
+  text += "\"\n";
+  crm::CheckResult r = crm::check_source("bad\xff.crm", text);
+  ASSERT_FALSE(r.ok());
+  std::string json = r.render_json();
+  EXPECT_TRUE(crm::support::valid_utf8(json)) << json;
+  EXPECT_NE(json.find("bad\\ufffd.crm"), std::string::npos) << json;
+  EXPECT_NE(json.find("`\\\"" + std::string(35, 'a') + "..."), std::string::npos) << json;
+  std::string shown = r.render_text();
+  EXPECT_NE(shown.find("`\"" + std::string(35, 'a') + "...`"), std::string::npos) << shown;
 }

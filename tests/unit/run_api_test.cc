@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 #include "sqlite_helpers.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -823,4 +826,166 @@ strategy big { who: true  when: on Order  what: grant c10 via App }
   EXPECT_FALSE(rt.process_event(line(2, "2026-11-12T00:00:01Z"), out, error));
   EXPECT_NE(error.message.find("more than --max-time-jump allows (1 day)"), std::string::npos) << error.message;
   EXPECT_TRUE(rt.process_event(line(2, "2026-11-12T00:00:00Z"), out, error)) << error.message;
+}
+
+// ---- the event contract: nested members, reasons, control characters ------------------------------
+
+namespace {
+
+const char* kNestedProgram = R"(
+event Order { amount: Money(CNY)  items: Set<String> = {}  note: String? }
+resource coupon c10 { discount: 10.5 CNY }
+strategy big { who: true  when: on Order if amount >= 100 CNY  what: grant c10 via App }
+)";
+
+struct Replayed {
+  std::vector<std::string> decisions;
+  std::map<size_t, std::string> refused;
+  crm::RunStats stats;
+};
+
+Replayed replay(const crm::CompiledProgram& p, const std::string& text, size_t threads) {
+  Replayed r;
+  crm::Run run(p);
+  crm::Error e;
+  if (threads > 1) EXPECT_TRUE(run.set_threads(threads, e)) << e.message;
+  std::istringstream in(text);
+  crm::ReplayOptions options;
+  options.stop_at_first_error = false;
+  EXPECT_TRUE(run.replay(
+      in, options,
+      [&](std::vector<std::string>& out) {
+        r.decisions.insert(r.decisions.end(), out.begin(), out.end());
+        return true;
+      },
+      [&](size_t line, const crm::Error& err) { r.refused[line] = err.message; }, e))
+      << e.message;
+  std::vector<std::string> end;
+  EXPECT_TRUE(run.finish(end, e)) << e.message;
+  r.decisions.insert(r.decisions.end(), end.begin(), end.end());
+  std::sort(r.decisions.begin(), r.decisions.end());
+  r.stats = run.stats();
+  return r;
+}
+
+std::string line_of(int n, const std::string& extra) {
+  return fmt::format(R"({{"id":"e{:03}","type":"Order","user":"u{}","time":"2026-01-01T00:00:{:02}Z","amount":100{}}})", n,
+                     n % 7, n % 60, extra);
+}
+
+}  // namespace
+
+// docs/runtime.md: members the program does not declare are ignored, objects and arrays included
+// (feeds carry `context` objects); a nested value in a member the program declares is refused,
+// naming the member; nesting deeper than the bound is refused. One thread or two, the same.
+TEST(RunApi, NestedValuesOfUndeclaredMembersAreSkipped) {
+  crm::CompiledProgram p = compile(kNestedProgram);
+  ASSERT_TRUE(p.valid());
+  const std::string hostile = std::string(200, '[') + std::string(200, ']');
+  const std::vector<std::pair<std::string, std::string>> extras = {
+      {R"(,"meta":{"src":"app"})", ""},
+      {R"(,"context":{"user":"someone else","page":{"url":"/x?a=[1]","tags":[{"k":"v"},[]]}},"note":"n")", ""},
+      {R"(,"l":[1,[2,{"user":"x"}]],"items":["book"])", ""},
+      {R"(,"items":[["book"]])", "column 93: nested arrays are not part of the contract (member `items`)"},
+      {R"(,"note":{"a":1})", "column 91: nested objects are not part of the contract (member `note`)"},
+      {R"(,"deep":)" + hostile, "column 219: objects and arrays nested deeper than 128 levels"},
+      {R"(,"meta":{"a" 1})", "column 96: expected `:` after the member name"},
+  };
+  std::string text;
+  std::map<size_t, std::string> want_refused;
+  size_t n = 0;
+  for (int round = 0; round < 6; ++round)
+    for (const auto& [extra, error] : extras) {
+      ++n;
+      text += line_of(int(n), extra) + "\n";
+      if (!error.empty()) want_refused[n] = error;
+    }
+  Replayed one = replay(p, text, 1);
+  EXPECT_EQ(one.refused, want_refused);
+  EXPECT_EQ(one.decisions.size(), n - want_refused.size());
+  Replayed two = replay(p, text, 2);
+  EXPECT_EQ(two.refused, one.refused);
+  EXPECT_EQ(two.decisions, one.decisions);
+  EXPECT_EQ(two.stats.skipped_by_reason, one.stats.skipped_by_reason);
+
+  // The members every event has, nested: refused, naming the member.
+  crm::Run run(p);
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  EXPECT_FALSE(run.add_event(R"({"id":"x","type":{"t":"Order"},"user":"u","time":"2026-01-01T00:00:00Z","amount":1})", ds, error));
+  EXPECT_EQ(error.message, "column 18: nested objects are not part of the contract (member `type`)");
+  for (const char* member : {"id", "user", "time"}) {
+    std::string line = R"({"type":"Order","id":"x","user":"u","time":"2026-01-01T00:00:00Z","amount":1,")" +
+                       std::string(member) + R"(":["a",{}]})";
+    EXPECT_FALSE(run.add_event(line, ds, error)) << line;
+    EXPECT_NE(error.message.find(fmt::format("nested objects are not part of the contract (member `{}`)", member)),
+              std::string::npos)
+        << error.message;
+  }
+}
+
+// The summary's skipped_by_reason groups lines by the kind of refusal, not by their column or
+// values (which made a key per line, and cut characters in half at 40 bytes).
+TEST(RunApi, SkippedLinesAreCountedByKind) {
+  crm::CompiledProgram p = compile(kNestedProgram);
+  ASSERT_TRUE(p.valid());
+  std::string text;
+  text += line_of(1, R"(,"note":{"a":1})") + "\n";
+  text += line_of(2, R"(,"zzzzzzzzzzzzzz":0,"note":{"a":1})") + "\n";
+  text += R"({"id":"e3","type":"Order","user":"u","time":"20€€€€€€€€€€€€€€€€€€€","amount":1})" "\n";
+  text += R"({"id":"e4","type":"Order","user":"u","time":"2026-13-01","amount":1})" "\n";
+  text += R"({"id":"e5","type":"Ord€€€€€€€€€€€€€€€€€€","user":"u","time":"2026-01-01T00:00:00Z"})" "\n";
+  text += R"({"id":"e6","type":"Refund","user":"u","time":"2026-01-01T00:00:00Z"})" "\n";
+  for (size_t threads : {1, 2}) {
+    Replayed r = replay(p, text, threads);
+    std::map<std::string, size_t> want = {{"nested objects are not part of the contract", 2},
+                                          {"`time` must be an ISO-8601 time, not \"...\"", 2},
+                                          {"unknown event type \"...\"", 2}};
+    EXPECT_EQ(r.stats.skipped_by_reason, want) << threads;
+  }
+}
+
+// Event data is never written raw to a terminal: control characters in a refused line's values,
+// and in the ids explain prints, come out escaped (`\u001b`), so a line cannot clear the screen or
+// retitle the window.
+TEST(RunApi, ControlCharactersInEventDataAreEscapedInMessages) {
+  crm::CompiledProgram p = compile(kNestedProgram);
+  ASSERT_TRUE(p.valid());
+  crm::Run run(p);
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  auto no_controls = [](const std::string& s) {
+    return std::none_of(s.begin(), s.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; });
+  };
+  EXPECT_FALSE(run.add_event(R"({"id":"e1","type":"Ord\u001b[31mer","user":"u","time":"2026-01-01T00:00:00Z"})", ds, error));
+  EXPECT_EQ(error.message, "unknown event type \"Ord\\u001b[31mer\"");
+  EXPECT_FALSE(run.add_event(R"({"id":"e1","type":"Order","user":"u","time":"\u001b[2J\u001b]0;pwned\u0007","amount":1})", ds,
+                             error));
+  EXPECT_EQ(error.message, "`time` must be an ISO-8601 time, not \"\\u001b[2J\\u001b]0;pwned\\u0007\"");
+  EXPECT_FALSE(run.add_event(R"({"id":"e1","type":"Order","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"x":"\)"
+                             "\x1b\"}",
+                             ds, error));
+  EXPECT_TRUE(no_controls(error.message)) << error.message;
+  ASSERT_TRUE(run.add_event(R"({"id":"e1","type":"Order","user":"u\u009b\u001b","time":"2026-01-02T00:00:00Z","amount":1})", ds,
+                            error))
+      << error.message;
+  EXPECT_FALSE(run.add_event(R"({"id":"e2","type":"Order","user":"u\u009b\u001b","time":"2026-01-01T00:00:00Z","amount":1})",
+                             ds, error));
+  EXPECT_TRUE(no_controls(error.message)) << error.message;
+  EXPECT_EQ(error.message.find("\xC2\x9B"), std::string::npos) << error.message;
+
+  crm::ExplainRequest req;
+  req.user = "ann\x1b]0;pwned\x07";
+  ASSERT_TRUE(crm::parse_time("2026-01-02T00:00:00Z", req.at_micros));
+  crm::Explanation x = crm::explain(
+      p, {}, {R"({"id":"o\u001b[2J","type":"Order","user":"ann\u001b]0;pwned\u0007","time":"2026-01-01T00:00:00Z","amount":120})"},
+      req);
+  ASSERT_TRUE(x.ok) << x.error;
+  EXPECT_NE(x.text.find("ann\\u001b]0;pwned\\u0007"), std::string::npos) << x.text;
+  EXPECT_NE(x.text.find("o\\u001b[2J"), std::string::npos) << x.text;
+  std::string lines = x.text;
+  lines.erase(std::remove(lines.begin(), lines.end(), '\n'), lines.end());
+  EXPECT_TRUE(no_controls(lines)) << x.text;
+  // The JSON form keeps the ids as they are (escaped by JSON itself).
+  EXPECT_NE(x.json.find(R"("user":"ann\u001b]0;pwned\u0007")"), std::string::npos) << x.json;
 }

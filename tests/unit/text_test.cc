@@ -5,6 +5,7 @@
 #include <crm/runtime.h>
 #include <crm/text.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "runtime/ingest/importers.h"
 #include "tests/reference/ast_evaluator.h"
 #include "support/csv.h"
+#include "support/json_text.h"
 #include "support/line_reader.h"
 #include "support/text.h"
 
@@ -187,9 +189,8 @@ TEST(JsonLine, ErrorsOfTruncatedAndMalformedLinesAreTheEarlierReadersOnes) {
       {R"({"a":"\ud800\u0041"})", "column 7: lone high surrogate in a \\u escape (a \\uDC00-\\uDFFF escape must follow)"},
       {"{\"a\":\"x\ty\"}", "column 9: control character in string"},
       {"{\"a\":\"esc\\n then \x01\"}", "column 19: control character in string"},
-      {R"({"a":{"b":1}})", "column 6: nested objects are not part of the contract"},
-      {R"({"a":[[1]]})", "column 7: nested arrays are not part of the contract"},
-      {R"({"a":[{"b":1}]})", "column 7: nested objects are not part of the contract"},
+      {R"({"a":{"b":1)", "column 12: expected `,` or `}`"},
+      {R"({"a":[[1],{"b" 1}]})", "column 16: expected `:` after the member name"},
       {"{\"a\":\"\xC3\"}", "column 7: invalid UTF-8 (byte 0xC3)"},
       {"{\"\xFF\":1}", "column 3: invalid UTF-8 (byte 0xFF)"},
       {R"({"a":01})", "column 7: malformed number: leading zero"},
@@ -211,6 +212,129 @@ TEST(JsonLine, ErrorsOfTruncatedAndMalformedLinesAreTheEarlierReadersOnes) {
     EXPECT_FALSE(reader.parse_object(line, err)) << line;
     EXPECT_EQ(err, want) << line;
   }
+}
+
+// A member holding an object, or an array holding arrays or objects, is read as Nested: its
+// syntax checked in full, its text kept, so the decoder can skip a member the program does not
+// declare and go on with the rest of the line (docs/runtime.md, "Events").
+TEST(JsonLine, NestedMembersAreReadWholeAndTheRestOfTheLineToo) {
+  using K = crm::engine::JsonValue::Kind;
+  crm::engine::JsonLineReader r;
+  std::string err;
+  const std::string line =
+      R"({"id":"e1","meta":{"src":"app","tags":["a","}"],"deep":{"x":[1,{"y":null}]},"e":{}},"l":[1,[2,"\u00fc"],{}],)"
+      R"("s":"\u00e9","amount":100})";
+  ASSERT_TRUE(r.parse_object(line, err)) << err;
+  const auto& m = r.members();
+  ASSERT_EQ(m.size(), 5u);
+  EXPECT_EQ(m[0].value.text, "e1");
+  EXPECT_EQ(m[1].key, "meta");
+  EXPECT_EQ(m[1].value.kind, K::Nested);
+  EXPECT_EQ(m[1].value.text, R"({"src":"app","tags":["a","}"],"deep":{"x":[1,{"y":null}]},"e":{}})");
+  EXPECT_EQ(m[2].value.kind, K::Nested);
+  EXPECT_EQ(m[2].value.text, R"([1,[2,"\u00fc"],{}])");
+  EXPECT_EQ(m[3].value.text, "é");  // strings read before and after keep their text
+  EXPECT_EQ(m[4].value.text, "100");
+  // Arrays of scalars stay arrays; the same reader, a line later, still reads them.
+  ASSERT_TRUE(r.parse_object(R"({"a":["x\u0041",2],"b":[[1]]})", err)) << err;
+  EXPECT_EQ(r.members()[0].value.kind, K::Array);
+  ASSERT_EQ(r.members()[0].value.items.size(), 2u);
+  EXPECT_EQ(r.members()[0].value.items[0].text, "xA");
+  EXPECT_EQ(r.members()[1].value.kind, K::Nested);
+  // The decoder's error for a declared member: the column where the old reader stopped, and the
+  // member's name.
+  std::string l2 = R"({"a":{"b":1}})", l3 = R"({"tags":[1,"[",[2]]})";
+  ASSERT_TRUE(r.parse_object(l2, err));
+  EXPECT_EQ(crm::engine::nested_member_error(l2, "a", r.members()[0].value.text),
+            "column 6: nested objects are not part of the contract (member `a`)");
+  ASSERT_TRUE(r.parse_object(l3, err));
+  EXPECT_EQ(crm::engine::nested_member_error(l3, "tags", r.members()[0].value.text),
+            "column 16: nested arrays are not part of the contract (member `tags`)");
+  // A lone value (a CSV cell of a Set) takes no nesting, as before.
+  crm::engine::JsonValue v;
+  EXPECT_FALSE(crm::engine::parse_json_value("[[1]]", v, err));
+  EXPECT_EQ(err, "column 2: nested arrays are not part of the contract");
+  EXPECT_FALSE(crm::engine::parse_json_value(R"({"a":1})", v, err));
+  EXPECT_EQ(err, "column 1: nested objects are not part of the contract");
+}
+
+// A hostile line nesting without end is refused with a clear error at the bound, read without
+// recursion (a million brackets would exhaust a recursive reader's stack).
+TEST(JsonLine, NestingIsBounded) {
+  using crm::engine::kMaxJsonNesting;
+  std::vector<crm::engine::JsonMember> members;
+  std::string err;
+  std::string ok = R"({"a":)" + std::string(kMaxJsonNesting, '[') + std::string(kMaxJsonNesting, ']') + "}";
+  EXPECT_TRUE(crm::engine::parse_json_object(ok, members, err)) << err;
+  std::string deep = R"({"a":)" + std::string(kMaxJsonNesting + 1, '[') + std::string(kMaxJsonNesting + 1, ']') + "}";
+  EXPECT_EQ(json_error(deep), fmt::format("column {}: objects and arrays nested deeper than {} levels",
+                                          6 + kMaxJsonNesting, kMaxJsonNesting));
+  std::string hostile = R"({"a":)";
+  for (int i = 0; i < 1000000; ++i) hostile += R"({"b":)";
+  EXPECT_NE(json_error(hostile).find("nested deeper than"), std::string::npos);
+  // scan_user (--threads) cannot tell either: the full parse decides.
+  std::string_view user;
+  EXPECT_FALSE(crm::engine::scan_user(R"({"user":"u","a":)" + std::string(kMaxJsonNesting + 1, '[') +
+                                          std::string(kMaxJsonNesting + 1, ']') + "}",
+                                      user));
+}
+
+// ---- text in messages and in JSON ------------------------------------------------------------------
+
+TEST(Utf8Cut, TruncationNeverSplitsACharacter) {
+  using crm::support::utf8_prefix;
+  using crm::support::utf8_truncate;
+  std::string euros = "ab€€€";  // € is 3 bytes
+  EXPECT_EQ(utf8_prefix(euros, 2), "ab");
+  EXPECT_EQ(utf8_prefix(euros, 3), "ab");
+  EXPECT_EQ(utf8_prefix(euros, 4), "ab");
+  EXPECT_EQ(utf8_prefix(euros, 5), "ab€");
+  EXPECT_EQ(utf8_prefix(euros, 100), euros);
+  EXPECT_EQ(utf8_prefix("\xFF\xFE" "abc", 1), "\xFF");  // a malformed byte is a character of its own
+  for (size_t n = 0; n <= 20; ++n) {
+    std::string t = utf8_truncate(std::string(35, 'a') + "€€€€€€€€", 40 + n % 5);
+    EXPECT_TRUE(crm::support::valid_utf8(t)) << n;
+    EXPECT_LE(t.size(), 40 + n % 5);
+  }
+  EXPECT_EQ(utf8_truncate(std::string(35, 'a') + "€€€", 40), std::string(35, 'a') + "...");
+  EXPECT_EQ(utf8_truncate("short", 40), "short");
+}
+
+TEST(Visible, ControlCharactersComeOutEscaped) {
+  using crm::support::visible;
+  EXPECT_EQ(visible("\x1b[2J\x1b]0;pwned\x07"), "\\u001b[2J\\u001b]0;pwned\\u0007");
+  EXPECT_EQ(visible("a\tb\nc\x7f"), "a\\u0009b\\u000ac\\u007f");
+  EXPECT_EQ(visible("a\nb", true), "a\nb");
+  EXPECT_EQ(visible("\xC2\x9B" "31m"), "\\u009b31m");    // C1 CSI
+  EXPECT_EQ(visible("é€中 \\ ok"), "é€中 \\ ok");         // printable text unchanged
+  EXPECT_EQ(visible("bad\xFFname"), "bad\\xffname");
+}
+
+TEST(JsonText, InvalidUtf8AndTerminalControlsAreEscaped) {
+  using crm::support::json_escape;
+  EXPECT_EQ(json_escape("bad\xFF\xC3" "x"), "bad\\ufffd\\ufffdx");
+  EXPECT_EQ(json_escape("\xE2\x82"), "\\ufffd\\ufffd");  // half a €
+  EXPECT_EQ(json_escape("é€😀\"\\\n\x01"), "é€😀\\\"\\\\\\n\\u0001");
+  EXPECT_EQ(json_escape("\x7f\xC2\x9B"), "\\u007f\\u009b");
+}
+
+// The summary's skipped_by_reason: one key per kind of refusal, whatever the line's column or values.
+TEST(MessageReason, KeysAreKindsNotLines) {
+  using crm::support::message_reason;
+  EXPECT_EQ(message_reason("column 89: nested objects are not part of the contract (member `meta`)"),
+            "nested objects are not part of the contract");
+  EXPECT_EQ(message_reason("column 12: nested objects are not part of the contract (member `meta`)"),
+            "nested objects are not part of the contract");
+  EXPECT_EQ(message_reason("`time` must be an ISO-8601 time, not \"20\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\""),
+            "`time` must be an ISO-8601 time, not \"...\"");
+  EXPECT_EQ(message_reason("unknown event type \"Ord: (er\""), "unknown event type \"...\"");
+  EXPECT_EQ(message_reason("late event: 2026-01-01T00:00:00Z is before the watermark"), "late event");
+  EXPECT_EQ(message_reason("missing `amount` (Order events require it)"), "missing `amount`");
+  EXPECT_EQ(message_reason("column 7: invalid UTF-8 (byte 0xC3)"), "invalid UTF-8");
+  EXPECT_EQ(message_reason("column 8: malformed number: digits must follow `.`"), "malformed number");
+  std::string key = message_reason(std::string(60, 'x') + "\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac");
+  EXPECT_TRUE(crm::support::valid_utf8(key));
+  EXPECT_LE(key.size(), 80u);
 }
 
 // Members in line order, repeated keys included (the decoder then takes the last); strings with
