@@ -35,9 +35,27 @@ bool claim_stdin(const std::string& path, std::string& err) {
 }
 
 namespace {
-// The path's name once `.`/`..` and the symbolic links of its existing part are resolved, so a
-// file that does not exist yet (a new ledger, an output) compares with another spelling of it.
-std::string resolved_name(const std::string& path) {
+// The file a path names once its final symbolic links are followed, by hand, link by link: a
+// dangling link (an output written for the first time through it) has no canonical path. A
+// relative target is joined to the link's directory as it is, `..` included, for the kernel to
+// resolve (lexical normalising would be wrong under a linked directory). 0, or an errno.
+int follow_links(std::string& path) {
+  struct stat lst;
+  for (int hops = 0; ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode); ++hops) {
+    if (hops == 40) return ELOOP;
+    std::error_code ec;
+    std::filesystem::path link(path), target = std::filesystem::read_symlink(link, ec);
+    if (ec) return ec.value();
+    path = (target.is_absolute() ? target : link.parent_path() / target).string();
+  }
+  return 0;
+}
+
+// The path's name once its links are followed and `.`/`..` and the links of its existing part
+// are resolved, so a file that does not exist yet (a new ledger, an output, the target of a
+// dangling link) compares with another spelling of it.
+std::string resolved_name(std::string path) {
+  follow_links(path);
   std::error_code ec;
   std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
   return ec ? std::filesystem::path(path).lexically_normal().string() : p.string();
@@ -57,14 +75,19 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
     if (option == "--state") {
       if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
       path = spec.substr(7);
+      if (auto q = path.find("?max_pages="); q != std::string::npos) path.resize(q);
     }
     if (path.empty() || path == "-") continue;
     // A ledger is a family of files: SQLite's write-ahead log, shared memory and rollback
     // journal, and crm's writer lock. Writing any of them corrupts the ledger, and the ledger
     // itself usually does not exist yet on its first run (it used to be checked only if it did).
+    // The companions sit next to the file the ledger's path resolves to (through links).
     std::vector<std::pair<std::string, const char*>> files{{path, nullptr}};
-    if (option == "--state")
-      for (const char* companion : {"-wal", "-shm", "-journal", ".lock"}) files.emplace_back(path + companion, companion);
+    if (option == "--state") {
+      const std::string ledger = resolved_name(path);
+      for (const char* companion : {"-wal", "-shm", "-journal", ".lock"})
+        files.emplace_back(ledger + companion, companion);
+    }
     for (const auto& [file, companion] : files) {
       struct stat in;
       const bool same = out_exists && ::stat(file.c_str(), &in) == 0
@@ -322,16 +345,7 @@ bool OutputFile::open(const std::string& path, Mode mode, std::string& err) {
     // A symbolic link is kept: the file it points to is replaced (renaming over the link itself
     // used to turn it into a regular file and leave its target as it was). The temporary file
     // goes next to the target, so the rename stays within one file system.
-    // The link is followed by hand, link by link: a dangling one (an output written for the
-    // first time through it) has no canonical path.
-    struct stat lst;
-    for (int hops = 0; ::lstat(path_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode); ++hops) {
-      std::error_code ec;
-      if (hops == 40) return fail(ELOOP);
-      std::filesystem::path link(path_), target = std::filesystem::read_symlink(link, ec);
-      if (ec) return fail(ec.value());
-      path_ = (target.is_absolute() ? target : link.parent_path() / target).lexically_normal().string();
-    }
+    if (int e = follow_links(path_)) return fail(e);
     // mkstemp creates the file with O_EXCL and mode 0600 under a name nobody could predict.
     auto slash = path_.rfind('/');
     std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);

@@ -138,7 +138,8 @@ int check_output(const Options& o, const std::string& command, const std::string
 // (a bad path, a directory, not a SQLite file, no permission, I/O: the store's messages for
 // those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
 // another process, recorded by another program, rows crm never writes, a newer schema), as a
-// problem of the inputs; 3 for an internal error.
+// problem of the inputs; 2 for a malformed spec (Input: unknown, `:memory:`, a `file:` URI, a
+// bad max_pages), as for any bad argument; 3 for an internal error.
 int state_open_exit(const crm::Error& e) {
   if (e.kind == crm::ErrorKind::Internal) return kExitIo;
   if (e.kind == crm::ErrorKind::Input) return kExitUsage;  // a malformed --state spec: a bad argument

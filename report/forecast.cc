@@ -341,6 +341,8 @@ Forecast forecast(const ForecastOptions& o) {
     for (auto& r : replays) r.tally.zones = &zones;
     replays[0].run = std::make_unique<Run>(*o.program);
     if (replays.size() == 2) replays[1].run = std::make_unique<Run>(unpaced_program);
+    // A history's gaps are its data (a quiet year is not a typo to refuse), as in explain.
+    for (auto& r : replays) r.run->set_max_time_jump(0);
     std::string profiles;
     if (o.profiles) {
       // Read in chunks rather than `<< rdbuf()`, which marks a read error on the copy, not on

@@ -813,7 +813,7 @@ struct Builder {
     i.aov_after = ratio(double(i.sales_after), double(i.orders_after));
     if (__builtin_add_overflow(i.subsidy, i.message_cost, &i.cost)) money_overflow = true;
     i.cost_per_reached = ratio(double(i.cost), double(i.reached));
-    i.roi = i.cost > 0 ? double(i.sales_after - i.cost) / double(i.cost) : kNaN;
+    i.roi = i.cost > 0 ? (double(i.sales_after) - double(i.cost)) / double(i.cost) : kNaN;
     if (strategy_row) {
       i.new_customer_conversion_rate = ratio(double(i.new_converted), double(i.new_customers));
       i.recall_rate = ratio(double(i.recalled), double(i.silent));

@@ -15,34 +15,28 @@ void append_json_escaped(std::string& out, std::string_view s) {
   // Runs of characters that need no escape (nearly all text) are appended in one piece. Text
   // that is not UTF-8 (a file name, bytes from a caller) never reaches the output as such: JSON
   // is UTF-8, and a reader would refuse the whole document; each malformed byte becomes U+FFFD.
-  // DEL and the C1 controls are escaped too, so JSON shown on a terminal cannot drive it.
+  // Valid UTF-8 is written byte for byte as before (DEL and the C1 controls included: decision
+  // files and json_quote() are matched to the byte); terminals get support::visible() instead.
   size_t i = 0;
   while (i < s.size()) {
     size_t run = i;
-    size_t n = 0;
     while (run < s.size()) {
       auto c = static_cast<unsigned char>(s[run]);
-      if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
         ++run;
         continue;
       }
       if (c < 0x80) break;
-      n = utf8_sequence_at(s, run);
-      if (n == 0 || (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[run + 1]) < 0xA0)) break;
+      size_t n = utf8_sequence_at(s, run);
+      if (n == 0) break;
       run += n;
-      n = 0;
     }
     out.append(s.data() + i, run - i);
     if (run == s.size()) return;
     auto c = static_cast<unsigned char>(s[run]);
     i = run + 1;
     if (c >= 0x80) {
-      if (n == 2) {  // C1 control
-        hex_escape(static_cast<unsigned char>(s[run + 1]));
-        i = run + 2;
-      } else {
-        out += "\\ufffd";
-      }
+      out += "\\ufffd";
       continue;
     }
     switch (c) {
@@ -53,7 +47,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default: hex_escape(c);  // the other control characters, and DEL
+      default: hex_escape(c);  // the other control characters
     }
   }
 }

@@ -216,6 +216,7 @@ endforeach()
 if(EXISTS ${W}/:memory: OR EXISTS ${W}/p.db OR EXISTS ":memory:")
   message(FATAL_ERROR "a refused --state spec created a file")
 endif()
+file(CREATE_LINK new.db ${W}/to_new_db.jsonl SYMBOLIC)  # a dangling link to the new ledger
 # A ledger that does not exist yet, or one of its companion files, is refused too: `--out` naming
 # a new ledger used to corrupt it (exit 0, "database disk image is malformed" on the next run).
 foreach(args
@@ -224,7 +225,9 @@ foreach(args
     "run;${P};--events;${E};--state;sqlite:${W}/new.db;-o;${W}/new.db-wal"
     "run;${P};--events;${E};--state;sqlite:${W}/clobber.db;-o;${W}/clobber.db-shm"
     "run;${P};--events;${E};--state;sqlite:${W}/new.db;--threads;2;-o;${W}/new.db.lock"
-    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/new.db;--events-out;${W}/new.db")
+    "import;hillstrom;${W}/cdnow.csv;--state;sqlite:${W}/new.db;--events-out;${W}/new.db"
+    "run;${P};--events;${E};--state;sqlite:${W}/new.db;-o;${W}/to_new_db.jsonl"
+    "run;${P};--events;${E};--state;sqlite:${W}/clobber.db?max_pages=100000;-o;${W}/clobber.db-wal")
   crm_run(2 ${args})
   expect_match("crm ${args}" "${err}" "(is the same file as|file of the ledger of --state) .*: writing it would")
 endforeach()

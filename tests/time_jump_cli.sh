@@ -69,10 +69,10 @@ for threads in 1 2; do
   run 0 "$tmp/p.crm" --events "$tmp/typo.jsonl" --on-error=skip --state "sqlite:$tmp/l$threads.db" --threads $threads
   cmp -s "$tmp/out" "$tmp/plain.out" || fail "threads $threads: the restart on the ledger decided otherwise"
   said "$refusal"
-  # A run given only new events starts from the ledger's clock (its latest decision).
+  # A run given only new events starts from the ledger's clock (its latest event or decision).
   { visit v6 eve 2062-01-05T00:00:00Z; visit v7 eve 2026-01-05T00:00:00Z; } >"$tmp/new.jsonl"
   run 0 "$tmp/p.crm" --events "$tmp/new.jsonl" --on-error=skip --state "sqlite:$tmp/l$threads.db" --threads $threads
-  said "new.jsonl:1: too far ahead: the event at 2062-01-05T00:00:00Z is 13150 days after the ledger's clock (its latest decision) at 2026-01-04T00:00:00Z"
+  said "new.jsonl:1: too far ahead: the event at 2062-01-05T00:00:00Z is 13150 days after the ledger's clock (its latest event or decision) at 2026-01-04T00:00:00Z"
   [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q '"event":"v7"' "$tmp/out" || fail "threads $threads: v7 was not decided: $(cat "$tmp/out")"
   grep -F "new.jsonl:" "$tmp/err" >"$tmp/refusals.new.$threads"
 done

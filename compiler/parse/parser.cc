@@ -649,8 +649,9 @@ class Builder {
     depth_reported_ = true;
     if (chain)
       sink_.report(diag::Code::E0106, at,
-                   fmt::format("expression deeper than {} levels, counting each operator of a chain as one",
-                               ParseOptions::kMaxNesting))
+                   fmt::format("expression deeper than the parser's cap ({} levels of nesting, or about {} "
+                               "operators in one chain)",
+                               ParseOptions::kMaxNesting, 2 * ParseOptions::kMaxNesting))
           .help = "split the chain into named segments or constants, or use `in [...]` for alternatives of one value";
     else
       sink_.report(diag::Code::E0106, at, fmt::format("expression nested deeper than {} levels", opts_.max_nesting))

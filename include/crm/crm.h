@@ -225,7 +225,7 @@ typedef struct crm_runtime_options {
   uint64_t max_schedule_runs;
   /* How far ahead of the stream's clock one event may be, in microseconds (docs/semantics.md,
    * "Event order"; `crm run --max-time-jump`): an event more than this after the clock (the
-   * latest event time seen; before the first event, the ledger's latest decision) is refused
+   * latest event time seen; before the first event, the ledger's latest event or decision) is refused
    * with CRM_ERR_INPUT, is not decided and does not move the clock, so a typo such as year
    * 2062 for 2026 cannot make every later event late. A stream's first event with no ledger
    * clock is never refused. Default 366 days (31622400000000), also when 0 (a

@@ -201,7 +201,7 @@ class Run {
   void set_max_schedule_runs(size_t runs);
   // How far ahead of the stream's clock one event or clock move may be, in microseconds (`crm
   // run --max-time-jump`; docs/semantics.md, "Event order"): an event more than this after the
-  // clock (the latest event time seen; before the first, the latest decision in the open
+  // clock (the latest event time seen; before the first, the latest event or decision in the open
   // ledger) is refused with Input, not decided, and the clock stays (so later events are not
   // made late by a typo such as year 2062 for 2026); advance_time likewise. A stream's first
   // event with no ledger clock is never refused. 0 (or negative): no limit. Default 366 days.

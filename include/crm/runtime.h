@@ -373,7 +373,7 @@ class Runtime {
   void set_max_schedule_runs(size_t runs);
   // How far ahead of the clock one event or advance_time may be, in microseconds (as
   // Run::set_max_time_jump): an event more than this after the latest event time seen (before
-  // the first, the open ledger's latest decision) is refused with Input and changes nothing.
+  // the first, the open ledger's latest event or decision) is refused with Input and changes nothing.
   // 0: no limit. Default 366 days (Run::kDefaultMaxTimeJump). Kept by reload().
   void set_max_time_jump(int64_t micros);
   // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on

@@ -283,6 +283,9 @@ bool Engine::attach(state::StateStore* store, std::string& err) try {
       },
       err);
   if (!ok) return false;
+  // Events that decided nothing are units with their time, not rows: the clock is the latest of
+  // both (a campaign whose last decision was months before its last event is not "far behind").
+  ledger_clock_ = std::max(ledger_clock_, recorder_.latest_unit_at());
   for (const auto& [key, at] : restored_held_) {
     const auto& [user, si, ai, held_at] = key;
     if (int64_t due = rules_.quiet_hold(p_.strategies[si], held_at)) rules_.hold(due, user, si, ai, held_at);
@@ -1012,7 +1015,7 @@ bool Engine::time_jump_within(int64_t at, int64_t clock, bool clock_from_ledger,
                     "limit with --max-time-jump D (0: no limit)",
                     clock_move ? "moving the clock to" : "the event at", support::format_time(at),
                     support::format_duration(at - clock),
-                    clock_from_ledger ? "the ledger's clock (its latest decision)" : "the stream's clock",
+                    clock_from_ledger ? "the ledger's clock (its latest event or decision)" : "the stream's clock",
                     support::format_time(clock), support::format_duration(limit));
   return false;
 }

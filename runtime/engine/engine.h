@@ -168,16 +168,17 @@ class Engine {
   // ahead, such as year 2062 typed for 2026, would otherwise move the watermark there and every
   // later event would be refused as late, also on each restart that replays the input. The
   // clock is the latest event time seen (latest_seen: this engine's, another engine's via
-  // see_time, or a clock move); before the stream has one, the latest decision time in the
-  // attached ledger (ledger_clock); with neither (a stream's first event) nothing is refused.
+  // see_time, or a clock move); before the stream has one, the latest event or decision time in
+  // the attached ledger (ledger_clock); with neither (a stream's first event) nothing is refused.
   // 0 (or negative): no limit. Default 366 days: a gap of a year in one stream is almost
   // surely a wrong time, and a stream resumed after a longer pause passes a larger limit.
   static constexpr int64_t kMaxTimeJump = int64_t(366) * 86400 * 1000000;
   void set_max_time_jump(int64_t micros) { max_time_jump_ = micros > 0 ? micros : 0; }
   int64_t max_time_jump() const { return max_time_jump_; }
-  // The latest decision time of the ledger read by attach(), of every user's rows (also those
-  // the restore filter keeps from this engine, so each engine of several has the same one);
-  // INT64_MIN without a ledger or with an empty one.
+  // The latest time of the ledger read by attach(): of its units' events (those that decided
+  // nothing too) and of every user's decision rows (also those the restore filter keeps from
+  // this engine, so each engine of several has the same one); INT64_MIN without a ledger or
+  // with an empty one.
   int64_t ledger_clock() const { return ledger_clock_; }
   // Hot reload: the engine that replays the input is measured as the running one was (its
   // attach read more rows, the running engine's own decisions among them).

@@ -40,7 +40,9 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
   for (const auto& u : units) events += u.kind == state::UnitKind::Event;
   restored_.reserve(events);
   bool several = false;
+  latest_unit_at_ = INT64_MIN;
   for (const auto& u : units) {
+    if (u.at != state::Unit::kNoTime) latest_unit_at_ = std::max(latest_unit_at_, u.at);
     bool added = false;
     UnitRecord* rec = units_of(u.kind).try_emplace(u.id, UnitRecord{u.first, 0, true, false}, &added);
     // An id used again: a unit that records where it starts (schema version 8) is a unit of its

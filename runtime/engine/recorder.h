@@ -47,6 +47,9 @@ class Recorder {
   bool attach(state::StateStore* store, const std::function<void(state::StateStore&)>& on_store,
               const std::function<void(const state::LedgerEntry&)>& on_entry, std::string& error);
   state::StateStore* store() const { return store_; }
+  // The latest event time of the attached ledger's units (events that decided nothing too;
+  // INT64_MIN when none recorded one: an empty ledger, or schema < 8).
+  int64_t latest_unit_at() const { return latest_unit_at_; }
   void allow_program_change(bool allow) { allow_program_change_ = allow; }
   const std::vector<std::string>& notices() const { return notices_; }
 
@@ -170,6 +173,7 @@ class Recorder {
 
   const bytecode::Program& p_;
   state::StateStore* store_ = nullptr;
+  int64_t latest_unit_at_ = INT64_MIN;
   std::string store_error_;
   size_t pending_units_ = 0;
   size_t decided_units_ = 0;

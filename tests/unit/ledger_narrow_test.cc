@@ -107,7 +107,7 @@ TEST(NarrowRows, TheHeadIsRenderedToTheseExactBytes) {
   crm::state::append_decision_head(out, DecisionHead{"", "u", "s", "expired", "", "", "", "", 0});
   out += "}";
   EXPECT_EQ(out, std::string(
-            "{\"event\":\"e\\\"1\\\\\",\"user\":\"u\\u0000x\",\"strategy\":\"s\\n\",\"outcome\":\"granted\",\"reason\":\"r\\t\",\"resource\":\"res\x7f""\",\"channel\":\"ch\xe2""\x80""\xa8""\",\"code\":\"c\xff""\xfe""\",\"at\":\"2023-11-14T22:13:20.123456Z\"}\n"
+            "{\"event\":\"e\\\"1\\\\\",\"user\":\"u\\u0000x\",\"strategy\":\"s\\n\",\"outcome\":\"granted\",\"reason\":\"r\\t\",\"resource\":\"res\x7f""\",\"channel\":\"ch\xe2""\x80""\xa8""\",\"code\":\"c\\ufffd\\ufffd\",\"at\":\"2023-11-14T22:13:20.123456Z\"}\n"
             "{\"event\":null,\"user\":\"\xe7""\x94""\xa8""\xe6""\x88""\xb7""\",\"strategy\":null,\"outcome\":\"rejected\",\"reason\":null,\"resource\":null,\"channel\":null,\"code\":null,\"at\":\"1969-12-31T23:59:59.999999Z\"}\n"
             "{\"event\":null,\"user\":\"u\",\"strategy\":\"s\",\"outcome\":\"expired\",\"reason\":null,\"resource\":null,\"channel\":null,\"code\":null,\"at\":\"1970-01-01T00:00:00Z\"}"));
 }

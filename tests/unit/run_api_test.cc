@@ -781,7 +781,7 @@ strategy big { who: true  when: on Order  what: grant c10 via App }
         EXPECT_NE(fresh.refused[0].find("1: too far ahead: the event at 2062-12-01T00:00:00Z is "),
                   std::string::npos)
             << fresh.refused[0];
-        EXPECT_NE(fresh.refused[0].find("after the ledger's clock (its latest decision) at 2026-11-11T00:"),
+        EXPECT_NE(fresh.refused[0].find("after the ledger's clock (its latest event or decision) at 2026-11-11T00:"),
                   std::string::npos)
             << fresh.refused[0];
         EXPECT_EQ(fresh.decided.size(), 1u);
