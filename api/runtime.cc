@@ -773,8 +773,10 @@ bool Runtime::audience(int64_t at_micros, std::vector<std::pair<std::string, int
   if (!d_) { error = failed(ErrorKind::Input, "no program"); return false; }
   std::lock_guard lk(d_->mu);
   try {
-    counts = d_->engine->audience(at_micros);
-    return true;
+    std::string why;
+    if (d_->engine->audience(at_micros, counts, why)) return true;
+    error = failed(ErrorKind::Input, why);  // an instant before the engine's clock
+    return false;
   } catch (const std::exception& e) {
     counts.clear();
     error = failed(ErrorKind::Internal, e.what());
@@ -1007,7 +1009,11 @@ bool Audience::count(Result& out, Error& error) {
       }
     d_->events.clear();
     out = Result();
-    out.counts = eng.audience(d_->at);
+    // Every event folded is at or before `at`, so the engine's clock is too: never refused.
+    if (!eng.audience(d_->at, out.counts, msg)) {
+      error = {ErrorKind::Input, msg};
+      return false;
+    }
     out.segments = d_->program->program.segments.size();
     out.users = eng.user_count();
     out.evaluation_errors = eng.stats().eval_errors;

@@ -293,7 +293,10 @@ CRM_API crm_status crm_runtime_reload(crm_runtime* runtime, const crm_program* p
                                       crm_decisions** out);
 
 /* Users per segment and per strategy `who` at `at_micros` (batch evaluation over the users
- * seen so far). Thread-safe. */
+ * seen so far). A read: it changes nothing, at any instant at or after the runtime's clock (its
+ * latest event decided or scheduled instant run), later ones too. CRM_ERR_INPUT for an instant
+ * before the clock (sliding windows have forgotten what it would count; crm_last_error says
+ * so): crm::Runtime::audience in runtime.h. Thread-safe. */
 CRM_API crm_status crm_runtime_audience(crm_runtime* runtime, int64_t at_micros, crm_audience** out);
 CRM_API void crm_audience_free(crm_audience* audience);
 CRM_API size_t crm_audience_count(const crm_audience* audience);

@@ -376,8 +376,19 @@ class Runtime {
   // the first, the open ledger's latest event or decision) is refused with Input and changes nothing.
   // 0: no limit. Default 366 days (Run::kDefaultMaxTimeJump). Kept by reload().
   void set_max_time_jump(int64_t micros);
-  // Users per segment and per strategy audience at `at_micros` (batch evaluation); empty on
-  // failure (use the overload below to learn why).
+  // Users per segment and per strategy audience at `at_micros` (batch evaluation over the users
+  // seen so far and the events decided so far: events held for the allowed lateness are not in
+  // it yet); empty on failure (use the overload below to learn why).
+  //
+  // An audience is a read and changes nothing: asked at any instant at or after the runtime's
+  // clock (its latest event decided, or scheduled run, timer or roll-out point run), later than
+  // the stream too, it counts the sliding windows as they stand at that instant (`within 30 days`
+  // leaves out the events 30 days or more before it) and the later events are decided exactly as
+  // without it. An instant before the clock is refused (Input, "cannot count an audience at ...:
+  // it is before the engine's clock at ..."): the windows have already forgotten events that far
+  // back, and the totals over all events include those after it, so no answer would be the
+  // audience of that instant. For an audience in the past, use crm::Audience over the events up
+  // to it (`crm audience --at`).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
   // The same, segments first then strategies, in program order; false with the error instead
   // of an empty answer.

@@ -38,11 +38,14 @@ std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Pro
   in.now = at;
   in.aggregate = [](void* state, size_t row, uint32_t g, int64_t now) -> bytecode::AggValue {
     auto* c = static_cast<AggCtx*>(state);
-    return (*c->rows)[row]->aggs().value(c->p->aggregates[g], g, now);
+    // A read at the caller's instant, which may be after the stream's clock: nothing dropped.
+    return (*c->rows)[row]->aggs().peek(c->p->aggregates[g], g, now);
   };
   in.aggregate_state = &agg;
   in.strings = &strings;
   in.collections = &collections;
+  // The scalar runs that name a fault read as the batch does: changing nothing.
+  Evaluator::ReadOnly read_only(eval);
   std::vector<std::pair<std::string, int64_t>> out;
   auto count = [&](const std::string& name, uint32_t unit, int32_t scalar_unit) {
     in.zone = eval.zone_of(unit);

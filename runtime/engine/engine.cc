@@ -229,6 +229,7 @@ bool Engine::observe_event(User& u, const Event& ev, std::string& err) {
   }
   u.last_time() = ev.time;
   last_time_ = std::max(last_time_, ev.time);
+  clock_ = std::max(clock_, ev.time);
   apply(u, ev);
   ++stats_.events;
   return true;
@@ -857,14 +858,17 @@ bool Engine::fire_schedules(int64_t upto, std::vector<Decision>& out, std::strin
     uint32_t rs = 0;
     int64_t rat = 0;
     if (rollouts_.any() && rollouts_.next_due(upto, rs, rat) && (!scheduled || rat <= best_time) && (!timer || rat <= due)) {
+      clock_ = std::max(clock_, rat);
       if (!run_rollout(rs, out, err)) return false;
       continue;
     }
     if (timer && (!scheduled || due < best_time)) {
+      clock_ = std::max(clock_, due);
       if (!fire_timer(out, err)) return false;
       continue;
     }
     if (!scheduled) break;
+    clock_ = std::max(clock_, best_time);
     // A failed record stops here: the instant is not marked as run (the run stops anyway).
     if (!run_schedule(best, best_time, out, err)) return false;
     scheduler_.advance(best);
@@ -1065,11 +1069,22 @@ bool Engine::finish_at(int64_t upto, std::vector<Decision>& out, std::string& er
 
 // ---- batch -------------------------------------------------------------------------------------
 
+namespace {
+
+// Why a read off the engine's time line at `at` is refused (audience, evaluate).
+std::string before_clock(std::string_view what, int64_t at, int64_t clock) {
+  return fmt::format("cannot {} at {}: it is before the engine's clock at {} (its latest event or scheduled run); "
+                     "sliding windows have already forgotten events that far back, so ask at {} or later",
+                     what, support::format_time(at), support::format_time(clock), support::format_time(clock));
+}
+
+}  // namespace
+
 bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err, bool* present) {
-  // Sliding windows forget events once they fall out of the window at the latest time seen,
-  // so history can only be asked about from then on.
-  if (now < last_time_) {
-    err = "cannot evaluate at a time before the latest event already applied";
+  // Sliding windows forget events once they fall out of the window at the engine's clock, so
+  // history can only be asked about from then on.
+  if (now < clock_) {
+    err = before_clock("evaluate", now, clock_);
     return false;
   }
   User* u = users_.find(id);
@@ -1078,6 +1093,9 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
     temp = users_.transient(id, false);
     u = temp.get();
   }
+  // A read at an instant of the caller's: it must not make the windows forget anything (a later
+  // event before `now` still counts it).
+  Evaluator::ReadOnly read_only(eval_);
   vm::Result r = eval_.run(unit, *u, nullptr, now);
   if (r.status != vm::Status::Ok) {
     err = r.error;
@@ -1088,8 +1106,21 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
   return true;
 }
 
+bool Engine::audience(int64_t at, std::vector<std::pair<std::string, int64_t>>& counts, std::string& err) {
+  counts.clear();
+  if (at < clock_) {
+    err = before_clock("count an audience", at, clock_);
+    return false;
+  }
+  counts = audience_counts(p_, users_, eval_, strings_, collections_, stats_, at);
+  return true;
+}
+
 std::vector<std::pair<std::string, int64_t>> Engine::audience(int64_t at) {
-  return audience_counts(p_, users_, eval_, strings_, collections_, stats_, at);
+  std::vector<std::pair<std::string, int64_t>> counts;
+  std::string err;
+  audience(at, counts, err);
+  return counts;
 }
 
 }  // namespace crm::engine

@@ -273,10 +273,16 @@ class Engine {
   // Folds an event into the user's history only (no decisions): for audience and explain.
   bool observe(const Event& ev, std::string& error);
 
-  // Batch: counts per segment and per strategy `who`, in program order.
+  // Batch: counts per segment and per strategy `who`, in program order, over the events applied
+  // so far (held ones are not yet: set_allowed_lateness). A read: it changes no user's state, at
+  // any instant at or after clock(), later than the stream's latest event too. An instant before
+  // clock() is refused (false, why in `error`): the windows have forgotten what it would count,
+  // and the totals over all events hold the later events. The vector form: empty when refused.
+  bool audience(int64_t at, std::vector<std::pair<std::string, int64_t>>& counts, std::string& error);
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at);
 
-  // Evaluates unit u for a user at `now` (no event). Returns false on a runtime fault.
+  // Evaluates unit u for a user at `now` (no event), a read as audience() is: false on a runtime
+  // fault, or when `now` is before clock().
   // `present`, when given, says whether a unit of optional type has a value.
   bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error,
                 bool* present = nullptr);
@@ -290,6 +296,11 @@ class Engine {
     return ids;
   }
   int64_t last_time() const { return last_time_; }
+  // The latest instant the engine has applied an event at or decided at (a scheduled run, a
+  // timer, a roll-out's decision point); INT64_MIN before any. Its own reads at those instants
+  // drop what has left the windows, so reads off its time line (audience, evaluate) are
+  // answered from then on only.
+  int64_t clock() const { return clock_; }
 
   std::string decision_json(const Decision& d) const { return recorder_.decision_json(d); }
   void append_decision_json(std::string& out, const Decision& d) const { recorder_.append_decision_json(out, d); }
@@ -298,7 +309,7 @@ class Engine {
   const Stats& stats() const { return stats_; }
   Stats& stats() { return stats_; }
 
-  // Raw access for the reference evaluator and explain.
+  // Raw access for the reference evaluator and explain (reads: aggregate_of changes nothing).
   // A copy of the user's profile values (nullopt for a user the engine does not know).
   std::optional<std::vector<int64_t>> profile_of(const std::string& user) const;
   std::optional<std::vector<uint8_t>> profile_present_of(const std::string& user) const;  // which fields have a value
@@ -390,6 +401,7 @@ class Engine {
   std::map<std::pair<std::string, uint32_t>, TimerFate> fates_;
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds
   int64_t last_time_ = INT64_MIN;
+  int64_t clock_ = INT64_MIN;  // clock()
   std::string stopped_;  // stopped(): why the engine takes no more input
   // Every state-changing entry point is a function-try-block: check_running() first, and on an
   // exception stop_on_exception() (keeps the first reason) before it propagates.

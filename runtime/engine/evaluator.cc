@@ -6,21 +6,31 @@
 
 namespace crm::engine {
 
+// The user's aggregates at the run's instant: on the engine's time line (value(), which drops
+// what has left a window), or off it (peek(), which changes nothing: see set_read_only).
 class Evaluator::AggSource : public vm::AggregateSource {
  public:
   explicit AggSource(const bytecode::Program& p) : p_(p) {}
   bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs().value(p_.aggregates[g], g, now); }
   User* user = nullptr;
 
- private:
+ protected:
   const bytecode::Program& p_;
+};
+
+class Evaluator::PeekSource final : public Evaluator::AggSource {
+ public:
+  using AggSource::AggSource;
+  bytecode::AggValue aggregate(uint32_t g, int64_t now) override { return user->aggs().peek(p_.aggregates[g], g, now); }
 };
 
 Evaluator::Evaluator(const bytecode::Program& program, std::shared_ptr<const Executor> executor, vm::StringPool& strings,
                      const vm::CollectionStore& collections)
     : p_(program),
       executor_(executor ? std::move(executor) : std::make_shared<VmExecutor>(program)),
-      agg_source_(std::make_unique<AggSource>(program)) {
+      agg_source_(std::make_unique<AggSource>(program)),
+      peek_source_(std::make_unique<PeekSource>(program)),
+      source_(agg_source_.get()) {
   if (&executor_->program() != &p_) {
     // Units of another program would be run against this one's data: a caller bug, not input.
     std::fprintf(stderr, "crm: internal error: the %.*s executor was built for another program\n",
@@ -51,7 +61,14 @@ void Evaluator::bind(User& u, const Event* ev, int64_t now) {
   ctx_.profile_present = u.present().data();
   ctx_.profile_size = u.profile().size();
   ctx_.now = now;
-  agg_source_->user = &u;
+  source_->user = &u;
+}
+
+// Swapping the context's source, not a test in every aggregate read: the streaming path pays
+// nothing for the read-only one.
+void Evaluator::set_read_only(bool on) {
+  source_ = on ? peek_source_.get() : agg_source_.get();
+  ctx_.aggregates = source_;
 }
 
 vm::Result Evaluator::run(uint32_t unit, User& u, const Event* ev, int64_t now, const support::ZoneRules* zone) {

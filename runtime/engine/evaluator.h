@@ -31,14 +31,34 @@ class Evaluator {
   // The clauses of n strategies for `user` against `ev` at `now`, through one executor call
   // (Executor::run_clauses); each group reads its own zone. False: the executor declined.
   bool run_clauses(const ClauseGroup* groups, size_t n, User& user, const Event* ev, int64_t now, ClauseVerdict* out);
+  // Off the engine's time line (an audience, an evaluation at an instant of the caller's): runs
+  // read the users' aggregates without changing them (AggregatesRef::peek), so a read at an
+  // instant after the stream's clock makes no window forget what later events still count.
+  // ReadOnly sets it for a scope.
+  void set_read_only(bool on);
+  bool read_only() const { return source_ != agg_source_.get(); }
+  class ReadOnly {
+   public:
+    explicit ReadOnly(Evaluator& e) : e_(e), was_(e.read_only()) { e_.set_read_only(true); }
+    ~ReadOnly() { e_.set_read_only(was_); }
+    ReadOnly(const ReadOnly&) = delete;
+    ReadOnly& operator=(const ReadOnly&) = delete;
+
+   private:
+    Evaluator& e_;
+    bool was_;
+  };
 
  private:
   void bind(User& u, const Event* ev, int64_t now);  // ctx_ for one user, event and instant
   class AggSource;
+  class PeekSource;
   const bytecode::Program& p_;
   std::shared_ptr<const Executor> executor_;
   vm::Context ctx_;
   std::unique_ptr<AggSource> agg_source_;
+  std::unique_ptr<AggSource> peek_source_;
+  AggSource* source_;  // the one ctx_ reads: agg_source_, or peek_source_ while read-only
   std::vector<const support::ZoneRules*> zone_;  // per unit: the zone its date built-ins read
 };
 

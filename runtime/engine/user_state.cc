@@ -130,10 +130,10 @@ UserPtr Users::transient(const std::string& id, bool with_restored) const {
 }
 
 bytecode::AggValue Users::aggregate_of(const std::string& id, uint32_t g, int64_t now) const {
-  if (User* u = find(id)) return u->aggs().value(p_.aggregates[g], g, now);
+  if (User* u = find(id)) return u->aggs().peek(p_.aggregates[g], g, now);  // a read: changes nothing
   // A user with no history: aggregates of an empty history.
   state::UserAggregates empty(shape_.aggs);
-  return empty.value(p_.aggregates[g], g, now);
+  return empty.peek(p_.aggregates[g], g, now);
 }
 
 }  // namespace crm::engine

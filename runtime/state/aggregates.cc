@@ -381,7 +381,52 @@ void AggregatesRef::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time,
   }
 }
 
-AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
+namespace {
+
+// A time window's value over its entries from `lo` on: those before `lo` have left the window,
+// which value() has dropped and peek() skips, so the two share one reading. Entries at or before
+// now - D are out of the window; entries after `now` (a read at an instant before some of the
+// user's events: a batch, the reference evaluator) are not in it either: they are not counted.
+AggValue times_value(const bytecode::AggSpec& spec, const Times& w, size_t lo, int64_t keep, int64_t now) {
+  Totals t;
+  if (spec.window_value == keep) {
+    t.count = int64_t(w.size() - lo);
+    if (w.size() > lo && w.back() > now)
+      for (size_t i = lo; i < w.size(); ++i) t.count -= w[i] > now;
+  } else {  // a shorter window than the shared ring keeps: the newest of its entries
+    for (size_t i = w.size(); i-- > lo && w[i] > now - spec.window_value;) t.count += w[i] <= now;
+  }
+  return from_totals(spec, t);
+}
+
+// The same for a window of values; `sum` and `present` are over the entries from `lo` on.
+AggValue values_value(const bytecode::AggSpec& spec, const Values& s, size_t lo, int64_t sum, int64_t present, int64_t now) {
+  const Ring<Entry>& w = s.window;
+  const bool future = w.size() > lo && w.back().time > now;
+  if (!future && spec.kind != AggKind::Min && spec.kind != AggKind::Max && spec.kind != AggKind::First) {
+    Totals t;
+    t.count = int64_t(w.size() - lo);
+    t.present = present;
+    t.sum = sum;
+    t.overflow = s.overflow;
+    if (w.size() > lo) {
+      t.first = w[lo].value;
+      t.first_has = w[lo].has;
+      t.last = w.back().value;
+      t.last_has = w.back().has;
+    }
+    return from_totals(spec, t);
+  }
+  Totals t;
+  for (size_t i = lo; i < w.size(); ++i)
+    if (const Entry& e = w[i]; e.time <= now) t.add(e.value, e.has);
+  return from_totals(spec, t);
+}
+
+}  // namespace
+
+// The stores whose value does not depend on `now`: what both reads return.
+inline AggValue AggregatesRef::running(const bytecode::AggSpec& spec, uint32_t g) const {
   switch (layout_->store(g)) {
     case AggLayout::Store::Count: {
       Totals t;
@@ -394,21 +439,28 @@ AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
     case AggLayout::Store::Previous: return from_totals(spec, at<Previous>(g).totals.totals(spec.kind, flags(g)));
     case AggLayout::Store::PreviousNarrow:
       return from_totals(spec, at<PreviousNarrow>(g).totals.totals(spec.kind, flags(g)));
+    case AggLayout::Store::Last: {
+      const Last& s = at<Last>(g);
+      Totals t;
+      size_t n = s.size();
+      size_t end = spec.window == Window::PreviousN ? (n ? n - 1 : 0) : n;
+      for (size_t i = 0; i < end; ++i) t.add(s[i].value, s[i].has);
+      return from_totals(spec, t);
+    }
+    case AggLayout::Store::Times:
+    case AggLayout::Store::Values: break;  // value() and peek()
+  }
+  return {};
+}
+
+AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
+  switch (layout_->store(g)) {
     case AggLayout::Store::Times: {
-      // Events at or before now - D have left the window. Events after `now` (only possible
-      // when a batch evaluates at an earlier time) are not in it either: they are not counted.
+      // Entries at or before now - keep have left every window of the ring: dropped.
       Times& w = at<Times>(g);
       const int64_t keep = layout_->keep(g);
       expire(w, now - keep, [](int64_t) {});
-      Totals t;
-      if (spec.window_value == keep) {
-        t.count = int64_t(w.size());
-        if (!w.empty() && w.back() > now)
-          for (size_t i = 0; i < w.size(); ++i) t.count -= w[i] > now;
-      } else {  // a shorter window than the shared ring keeps: the newest of its entries
-        for (size_t i = w.size(); i-- > 0 && w[i] > now - spec.window_value;) t.count += w[i] <= now;
-      }
-      return from_totals(spec, t);
+      return times_value(spec, w, 0, keep, now);
     }
     case AggLayout::Store::Values: {
       Values& s = at<Values>(g);
@@ -417,36 +469,36 @@ AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
         --s.present;
         s.sum = int64_t(uint64_t(s.sum) - uint64_t(e.value));  // undoes a wrapped add too
       });
-      bool future = !s.window.empty() && s.window.back().time > now;
-      if (!future && spec.kind != AggKind::Min && spec.kind != AggKind::Max && spec.kind != AggKind::First) {
-        Totals t;
-        t.count = int64_t(s.window.size());
-        t.present = s.present;
-        t.sum = s.sum;
-        t.overflow = s.overflow;
-        if (!s.window.empty()) {
-          t.first = s.window.front().value;
-          t.first_has = s.window.front().has;
-          t.last = s.window.back().value;
-          t.last_has = s.window.back().has;
-        }
-        return from_totals(spec, t);
-      }
-      Totals t;
-      for (size_t i = 0; i < s.window.size(); ++i)
-        if (const Entry& e = s.window[i]; e.time <= now) t.add(e.value, e.has);
-      return from_totals(spec, t);
+      return values_value(spec, s, 0, s.sum, s.present, now);
     }
-    case AggLayout::Store::Last: {
-      Last& s = at<Last>(g);
-      Totals t;
-      size_t n = s.size();
-      size_t end = spec.window == Window::PreviousN ? (n ? n - 1 : 0) : n;
-      for (size_t i = 0; i < end; ++i) t.add(s[i].value, s[i].has);
-      return from_totals(spec, t);
-    }
+    default: return running(spec, g);
   }
-  return {};
+}
+
+// What value() would return, with the entries it would drop skipped instead: the same front of
+// the ring (the entries are in time order), so the same number.
+AggValue AggregatesRef::peek(const bytecode::AggSpec& spec, uint32_t g, int64_t now) const {
+  switch (layout_->store(g)) {
+    case AggLayout::Store::Times: {
+      const Times& w = at<Times>(g);
+      const int64_t keep = layout_->keep(g);
+      size_t lo = 0;
+      while (lo < w.size() && w[lo] <= now - keep) ++lo;
+      return times_value(spec, w, lo, keep, now);
+    }
+    case AggLayout::Store::Values: {
+      const Values& s = at<Values>(g);
+      size_t lo = 0;
+      int64_t sum = s.sum, present = s.present;
+      for (; lo < s.window.size() && s.window[lo].time <= now - spec.window_value; ++lo)
+        if (const Entry& e = s.window[lo]; e.has) {
+          --present;
+          sum = int64_t(uint64_t(sum) - uint64_t(e.value));
+        }
+      return values_value(spec, s, lo, sum, present, now);
+    }
+    default: return running(spec, g);
+  }
 }
 
 }  // namespace crm::state

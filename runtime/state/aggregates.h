@@ -185,10 +185,18 @@ class AggregatesRef {
   AggregatesRef(const AggLayout& layout, std::byte* block) : layout_(&layout), block_(block) {}
   // Adds one event's value to aggregate g (the caller has applied the spec's filter).
   void add(const bytecode::AggSpec& spec, uint32_t g, int64_t time, int64_t value, bool has_field);
-  // A window read drops the entries that have left the window, so it writes too.
+  // The engine's own read, on its time line (an event's, a scheduled instant's): it drops the
+  // entries that have left the window at `now`, so it writes too, and a later read at an instant
+  // before `now` no longer sees them. Only for instants no later read of this user goes below.
   bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now);
+  // The same value, changing nothing: the entries value() would drop are skipped (a scan of them,
+  // not O(1)). For reads off the time line, at any instant: an audience, an evaluation, the
+  // reference evaluator. Exact at any `now` at or after the latest instant value() was read at;
+  // before it, entries value() dropped are missing (Engine::clock() refuses such reads).
+  bytecode::AggValue peek(const bytecode::AggSpec& spec, uint32_t g, int64_t now) const;
 
  private:
+  bytecode::AggValue running(const bytecode::AggSpec& spec, uint32_t g) const;  // stores with no window
   template <typename T>
   T& at(uint32_t g) const {
     return *std::launder(reinterpret_cast<T*>(block_ + layout_->offset(g)));
@@ -215,6 +223,9 @@ class UserAggregates {
   }
   bytecode::AggValue value(const bytecode::AggSpec& spec, uint32_t g, int64_t now) {
     return AggregatesRef(*layout_, block_).value(spec, g, now);
+  }
+  bytecode::AggValue peek(const bytecode::AggSpec& spec, uint32_t g, int64_t now) const {
+    return AggregatesRef(*layout_, block_).peek(spec, g, now);
   }
 
  private:

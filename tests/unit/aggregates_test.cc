@@ -299,6 +299,17 @@ TEST(UserAggregates, EveryKindOverEveryWindowEqualsTheDirectComputation) {
       // Read at the event's time, or later (windows emptied by time alone).
       int64_t now = t + (rng() % 4 == 0 ? int64_t(rng() % 40) : 0);
       UserAggregates copy = a;  // copies read alike and do not share windows
+      // A read-only read, at `now` or after it (an audience ahead of the stream), before the
+      // engine's own read: it gives the direct value there and changes nothing the next reads see.
+      const int64_t ahead = now + (rng() % 3 == 0 ? int64_t(rng() % 100) : 0);
+      for (uint32_t g = 0; g < p.aggregates.size(); ++g) {
+        AggKind k = p.aggregates[g].kind;
+        if (round % 2 && (k == AggKind::Sum || k == AggKind::Avg)) continue;
+        AggValue want = direct(p.aggregates[g], events, ahead);
+        AggValue got = a.peek(p.aggregates[g], g, ahead);
+        ASSERT_EQ(int(got.state), int(want.state)) << "peek: round " << round << " event " << i << " aggregate " << g;
+        ASSERT_EQ(got.value, want.value) << "peek: round " << round << " event " << i << " aggregate " << g;
+      }
       for (uint32_t g = 0; g < p.aggregates.size(); ++g) {
         AggKind k = p.aggregates[g].kind;
         if (round % 2 && (k == AggKind::Sum || k == AggKind::Avg)) continue;
@@ -312,6 +323,49 @@ TEST(UserAggregates, EveryKindOverEveryWindowEqualsTheDirectComputation) {
       t = now;
     }
   }
+}
+
+// The defect a tester found through crm_runtime_audience: an audience at day 40, after the
+// stream's latest event (day 0), read the windows with value(), which dropped the event of day 0
+// for good, and an event of day 0 + 1 h then counted 1 order within 30 days, not 2. A read off the
+// engine's time line is peek(): it counts the same and drops nothing.
+TEST(UserAggregates, APeekAfterTheLatestEventDropsNothingALaterEventStillCounts) {
+  constexpr int64_t kHour = 3600'000'000LL, kDay = 24 * kHour;
+  crm::bytecode::Program p;
+  // A ring of times (and a shorter window sharing it) and a window of values.
+  p.aggregates = {spec(AggKind::Count, Window::Within, 30 * kDay), spec(AggKind::Sum, Window::Within, 30 * kDay),
+                  spec(AggKind::Count, Window::Within, 2 * kHour)};
+  AggLayout layout(p);
+  ASSERT_TRUE(layout.shared(2));
+  auto add = [&](UserAggregates& a, int64_t t, int64_t v) {
+    for (uint32_t g = 0; g < 3; ++g) a.add(p.aggregates[g], g, t, v, true);
+  };
+  UserAggregates a(layout);
+  add(a, 0, 5);
+  const UserAggregates& ro = a;  // peek() is const: it cannot write
+  EXPECT_EQ(ro.peek(p.aggregates[0], 0, 40 * kDay).value, 0);
+  EXPECT_EQ(ro.peek(p.aggregates[1], 1, 40 * kDay).value, 0);
+  EXPECT_EQ(ro.peek(p.aggregates[2], 2, 40 * kDay).value, 0);
+  EXPECT_EQ(ro.peek(p.aggregates[0], 0, 20 * kDay).value, 1);  // still in the window then
+  add(a, kHour, 7);
+  EXPECT_EQ(a.value(p.aggregates[0], 0, kHour).value, 2);
+  EXPECT_EQ(a.value(p.aggregates[1], 1, kHour).value, 12);
+  EXPECT_EQ(a.value(p.aggregates[2], 2, kHour).value, 2);
+  // Entries that have left the window at the read's instant are skipped, those after it too.
+  add(a, 20 * kDay, 11);
+  EXPECT_EQ(ro.peek(p.aggregates[0], 0, 35 * kDay).value, 1);
+  EXPECT_EQ(ro.peek(p.aggregates[1], 1, 35 * kDay).value, 11);
+  EXPECT_EQ(ro.peek(p.aggregates[0], 0, 10 * kDay).value, 2);
+  EXPECT_EQ(ro.peek(p.aggregates[1], 1, 10 * kDay).value, 12);
+  EXPECT_EQ(a.value(p.aggregates[0], 0, 20 * kDay).value, 3);
+  EXPECT_EQ(a.value(p.aggregates[1], 1, 20 * kDay).value, 23);
+  // value() is the engine's read on its time line: at day 40 it drops the event of day 0, which a
+  // later read before day 30 no longer sees (what an audience did before it read with peek()).
+  UserAggregates b(layout);
+  add(b, 0, 5);
+  EXPECT_EQ(b.value(p.aggregates[0], 0, 40 * kDay).value, 0);
+  add(b, kHour, 7);
+  EXPECT_EQ(b.value(p.aggregates[0], 0, kHour).value, 1);
 }
 
 TEST(UserAggregates, AWindowReadBeforeItsLatestEventLeavesThatEventOut) {

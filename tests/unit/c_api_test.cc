@@ -69,6 +69,56 @@ constexpr int64_t kNov11 = 1'794'355'200'000'000;  // 2026-11-11T00:00:00Z
 
 }  // namespace
 
+// The tester's report, through the C API: an audience at day 40, after the stream's latest event
+// (day 0), made the 30-day window forget the order of day 0 for good, so the order of day 0 + 1 h
+// got no decision. An audience before the engine's clock is CRM_ERR_INPUT, saying why.
+TEST(CApi, AnAudienceAfterTheLatestEventChangesNoLaterDecision) {
+  const char* names[] = {"aud"};
+  const char* texts[] = {R"(module aud
+event Order { amount: Money(CNY) }
+resource push hi { title: "hi"  body: "hi" }
+segment two = count(Order within 30 days) >= 2
+strategy s { who: two  when: on Order  what: send hi via Push }
+)"};
+  crm_compilation* c = nullptr;
+  ASSERT_EQ(crm_compile_sources(names, texts, nullptr, 1, nullptr, &c), CRM_OK)
+      << crm_last_error() << "\n" << text_of(crm_compilation_render, c, CRM_RENDER_TEXT);
+  crm_program* p = nullptr;
+  ASSERT_EQ(crm_compilation_program(c, &p), CRM_OK);
+  crm_compilation_free(c);
+  crm_runtime* rt = nullptr;
+  ASSERT_EQ(crm_runtime_new(p, nullptr, &rt), CRM_OK) << crm_last_error();
+  crm_program_free(p);
+  constexpr int64_t kJan1 = 1'767'225'600'000'000, kHour = 3600'000'000LL, kDay = 24 * kHour;  // 2026-01-01T00:00Z
+  auto two_at = [&](int64_t at) {
+    crm_audience* a = nullptr;
+    EXPECT_EQ(crm_runtime_audience(rt, at, &a), CRM_OK) << crm_last_error();
+    const char* name = nullptr;
+    int64_t users = -1;
+    EXPECT_EQ(crm_audience_entry(a, 0, &name, &users, nullptr), CRM_OK);
+    EXPECT_STREQ(name, "two");
+    crm_audience_free(a);
+    return users;
+  };
+  crm_decisions* d = feed(rt, R"({"id":"e1","type":"Order","user":"u1","time":"2026-01-01T00:00:00Z","amount":10})");
+  EXPECT_EQ(crm_decisions_count(d), 0u);
+  crm_decisions_free(d);
+  EXPECT_EQ(two_at(kJan1 + 40 * kDay), 0);
+  d = feed(rt, R"({"id":"e2","type":"Order","user":"u1","time":"2026-01-01T01:00:00Z","amount":10})");
+  ASSERT_EQ(crm_decisions_count(d), 1u);  // two orders within 30 days
+  crm_decision dec;
+  ASSERT_EQ(crm_decisions_get(d, 0, &dec), CRM_OK);
+  EXPECT_STREQ(dec.event, "e2");
+  EXPECT_STREQ(dec.strategy, "s");
+  crm_decisions_free(d);
+  EXPECT_EQ(two_at(kJan1 + 2 * kHour), 1);
+  crm_audience* a = nullptr;
+  EXPECT_EQ(crm_runtime_audience(rt, kJan1, &a), CRM_ERR_INPUT);
+  EXPECT_EQ(a, nullptr);
+  EXPECT_NE(std::string(crm_last_error()).find("before the engine's clock"), std::string::npos) << crm_last_error();
+  crm_runtime_free(rt);
+}
+
 TEST(CApi, VersionAndStatusNames) {
   EXPECT_STREQ(crm_version(), crm::version());
   EXPECT_EQ(crm_api_version(), CRM_C_API_VERSION);

@@ -95,6 +95,77 @@ TEST(EngineWindows, WithinExcludesExactlyTheWindowLength) {
   EXPECT_EQ(h.segment(c, "recent_count", "u", t0 + d30), 0);
 }
 
+// Reads off the engine's time line at an instant after its latest event change nothing: each of
+// evaluate, aggregate_of (the reference evaluator's read) and the audience (batch VM, and the
+// scalar runs naming its faults) at day 40 made the windows drop the order of day 0, so the order
+// of 01:00 counted one order within 30 days and 10 CNY, and was not granted.
+TEST(EngineWindows, ReadsAfterTheLatestEventForgetNothingALaterEventCounts) {
+  Compiled c = program(R"(
+resource points p { amount: 1 }
+segment two = count(Order within 30 days) >= 2 and exists(Order within 2 hours)
+segment spent = sum(Order.amount within 30 days) >= 20 CNY
+segment faulty = 1 / count(Order within 30 days) > 0
+strategy s { who: two and spent  when: on Order  what: grant p }
+)");
+  const int64_t day40 = T("2026-02-10T00:00:00Z");
+  for (int read = 0; read < 4; ++read) {
+    SCOPED_TRACE(read);
+    Harness h(c);
+    EXPECT_TRUE(h.process(order("e1", "u", "2026-01-01T00:00:00Z")).empty());
+    switch (read) {
+      case 1:
+        EXPECT_EQ(h.segment(c, "two", "u", day40), 0);
+        EXPECT_EQ(h.segment(c, "spent", "u", day40), 0);
+        break;
+      case 2:
+        EXPECT_EQ(agg(h, c, "count(Order within 30 days)", "u", day40), 0);
+        EXPECT_EQ(agg(h, c, "sum(Order.amount within 30 days)", "u", day40), 0);
+        break;
+      case 3: {
+        std::vector<std::pair<std::string, int64_t>> counts;
+        std::string err;
+        ASSERT_TRUE(h.engine.audience(day40, counts, err)) << err;
+        EXPECT_EQ(counts[0], (std::pair<std::string, int64_t>{"two", 0}));
+        EXPECT_EQ(h.engine.stats().eval_errors_by_kind.at("division by zero"), 1u);  // `faulty`, by the scalar VM
+        break;
+      }
+      default: break;
+    }
+    auto out = h.process(order("e2", "u", "2026-01-01T01:00:00Z"));
+    EXPECT_EQ(out.size(), 1u);
+    if (!out.empty()) EXPECT_EQ(outcome(out[0]), "granted");
+    // Before the engine's clock (01:00) the reads are refused, saying why.
+    std::vector<std::pair<std::string, int64_t>> counts;
+    std::string err;
+    EXPECT_FALSE(h.engine.audience(T("2026-01-01T00:30:00Z"), counts, err));
+    EXPECT_NE(err.find("before the engine's clock at 2026-01-01T01:00:00Z"), std::string::npos) << err;
+    int64_t v = 0;
+    EXPECT_FALSE(h.engine.evaluate(uint32_t(c.segment_unit("two")), "u", T("2026-01-01T00:30:00Z"), v, err));
+    EXPECT_NE(err.find("cannot evaluate at 2026-01-01T00:30:00Z"), std::string::npos) << err;
+    EXPECT_EQ(h.segment(c, "two", "u", T("2026-01-01T01:00:00Z")), 1);
+  }
+}
+
+// The engine's clock is also moved by a scheduled run: an audience before it is refused.
+TEST(EngineWindows, AScheduledRunMovesTheClockReadsAreAnsweredFrom) {
+  Compiled c = program(R"(
+resource points p { amount: 1 }
+segment recent = exists(Order within 1 days)
+strategy daily { who: recent  when: every 1 day at 09:00 between 2026-01-01T00:00Z and 2027-01-01T00:00Z  what: grant p }
+)");
+  Harness h(c);
+  h.process(order("e1", "u", "2026-01-01T00:00:00Z"));
+  std::vector<Decision> out;
+  std::string err;
+  ASSERT_TRUE(h.engine.fire_schedules(T("2026-01-03T12:00:00Z"), out, err)) << err;
+  EXPECT_EQ(h.engine.clock(), T("2026-01-03T09:00:00Z"));
+  std::vector<std::pair<std::string, int64_t>> counts;
+  EXPECT_FALSE(h.engine.audience(T("2026-01-03T08:00:00Z"), counts, err));
+  EXPECT_NE(err.find("before the engine's clock at 2026-01-03T09:00:00Z"), std::string::npos) << err;
+  ASSERT_TRUE(h.engine.audience(T("2026-01-03T09:00:00Z"), counts, err)) << err;
+  EXPECT_EQ(counts[0], (std::pair<std::string, int64_t>{"recent", 0}));
+}
+
 TEST(EngineWindows, WithinBoundaryInAFreshEngine) {
   // The boundary does not depend on having read the aggregate earlier.
   Compiled c = program("segment recent = exists(Order within 30 days)\n");

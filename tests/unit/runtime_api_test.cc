@@ -111,6 +111,58 @@ TEST(RuntimeApi, RuntimeStreamsEventsToDecisions) {
   EXPECT_TRUE(found);
 }
 
+// An audience is a read: asked at an instant after the stream's latest event, it made the
+// sliding windows forget the events that had left them at that instant, for good (the read
+// dropped them), so a later event before it counted one order within 30 days instead of two and
+// got no decision. An audience before the engine's clock is refused, not answered wrongly.
+TEST(RuntimeApi, AnAudienceAfterTheLatestEventChangesNoLaterDecision) {
+  auto out = crm::compile_files({write_temp(R"(
+event Order { amount: Money(CNY) }
+resource push hi { title: "hi"  body: "hi" }
+segment two = count(Order within 30 days) >= 2
+strategy s { who: two  when: on Order  what: send hi via Push }
+)")});
+  ASSERT_TRUE(out.program.valid()) << out.diagnostics.render_text();
+  constexpr int64_t kJan1 = 1'767'225'600'000'000, kHour = 3600'000'000LL, kDay = 24 * kHour;  // 2026-01-01T00:00Z
+  auto two_at = [](crm::Runtime& rt, int64_t at) {
+    std::vector<std::pair<std::string, int64_t>> counts;
+    crm::Error e;
+    EXPECT_TRUE(rt.audience(at, counts, e)) << e.message;
+    for (auto& [name, n] : counts)
+      if (name == "two") return n;
+    return int64_t(-1);
+  };
+  for (bool ask_ahead : {false, true}) {
+    SCOPED_TRACE(ask_ahead ? "with an audience at day 40" : "without");
+    crm::Runtime rt(out.program);
+    std::vector<crm::Decision> decisions;
+    crm::Error err;
+    ASSERT_TRUE(rt.process_event(R"({"id":"e1","type":"Order","user":"u1","time":"2026-01-01T00:00:00Z","amount":10})",
+                                 decisions, err)) << err.message;
+    EXPECT_TRUE(decisions.empty());
+    if (ask_ahead) {
+      EXPECT_EQ(two_at(rt, kJan1 + 40 * kDay), 0);  // e1 has left the window at day 40
+      EXPECT_EQ(two_at(rt, kJan1 + 40 * kDay), 0);
+    }
+    ASSERT_TRUE(rt.process_event(R"({"id":"e2","type":"Order","user":"u1","time":"2026-01-01T01:00:00Z","amount":10})",
+                                 decisions, err)) << err.message;
+    ASSERT_EQ(decisions.size(), 1u);  // two orders within 30 days
+    EXPECT_EQ(decisions[0].strategy, "s");
+    EXPECT_EQ(decisions[0].event, "e2");
+    EXPECT_EQ(two_at(rt, kJan1 + 2 * kHour), 1);
+    EXPECT_EQ(two_at(rt, kJan1 + 40 * kDay), 0);
+    // Before the clock (e2, 01:00): refused with why, and nothing changed.
+    std::vector<std::pair<std::string, int64_t>> counts{{"stale", 1}};
+    crm::Error e;
+    EXPECT_FALSE(rt.audience(kJan1 + kHour - 1, counts, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::Input);
+    EXPECT_NE(e.message.find("before the engine's clock at 2026-01-01T01:00:00Z"), std::string::npos) << e.message;
+    EXPECT_TRUE(counts.empty());
+    EXPECT_TRUE(rt.audience(kJan1 - 1).empty());
+    EXPECT_EQ(two_at(rt, kJan1 + kHour), 1);  // at the clock itself
+  }
+}
+
 TEST(RuntimeApi, InvalidProgramsAreReportedNotThrown) {
   auto out = crm::compile_files({write_temp("segment s = nosuch > 1\n")});
   EXPECT_FALSE(out.program.valid());
