@@ -1061,7 +1061,7 @@ TEST(EngineTimeJump, TheLedgersClockCountsBeforeTheStreamHasOne) {
     EXPECT_EQ(h.engine.ledger_clock(), T("2026-03-01T00:00:00Z"));
     EXPECT_EQ(refused(submit(h, visit("v3", "cat", "2062-03-01T00:00:00Z"))),
               "refused: too far ahead: the event at 2062-03-01T00:00:00Z is 13149 days after the ledger's clock (its "
-              "latest decision) at 2026-03-01T00:00:00Z, more than --max-time-jump allows (366 days); a time this far "
+              "latest event or decision) at 2026-03-01T00:00:00Z, more than --max-time-jump allows (366 days); a time this far "
               "ahead is likely wrong (a typo in the year?) and would make every later event late, else raise the limit "
               "with --max-time-jump D (0: no limit)");
     EXPECT_EQ(h.engine.watermark(), INT64_MIN);
