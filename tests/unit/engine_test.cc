@@ -1036,6 +1036,34 @@ TEST(EngineTimeJump, ExactlyTheLimitIsAcceptedAndZeroIsNoLimit) {
 // has a clock of its own, steps are measured from it (a replay from the start is judged as the
 // first run was). The ledger's clock is read from every row, also the rows a restore filter
 // keeps from this engine (each of several engines has the same one).
+// The ledger's clock is its latest event, not only its latest decision: an event that decided
+// nothing is a unit with its time. A campaign whose last decision was long before its last event
+// used to have its next run's first event refused as too far ahead.
+TEST(EngineTimeJump, TheLedgersClockCountsEventsThatDecidedNothing) {
+  Compiled c = program(kGreet);
+  const std::string path = ::testing::TempDir() + "crm_time_jump_units_" + std::to_string(::getpid()) + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
+  std::string err;
+  {
+    auto store = crm::state::open_sqlite_store(path, err);
+    ASSERT_TRUE(store) << err;
+    Harness h(c);
+    ASSERT_TRUE(h.engine.attach(store.get(), err)) << err;
+    EXPECT_EQ(submit(h, visit("v1", "ann", "2026-01-01T00:00:00Z")).size(), 1u);
+    EXPECT_EQ(submit(h, order("o1", "ann", "2026-06-01T00:00:00Z")).size(), 0u);  // no strategy on Order
+    ASSERT_TRUE(h.engine.commit(err)) << err;
+  }
+  auto store = crm::state::open_sqlite_store(path, err);
+  ASSERT_TRUE(store) << err;
+  Harness h(c);
+  ASSERT_TRUE(h.engine.attach(store.get(), err)) << err;
+  EXPECT_EQ(h.engine.ledger_clock(), T("2026-06-01T00:00:00Z"));
+  // 334 days after the last event, 485 after the last decision: within the default 366 days.
+  EXPECT_EQ(submit(h, visit("v2", "bob", "2027-05-01T00:00:00Z")).size(), 1u);
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
+}
+
 TEST(EngineTimeJump, TheLedgersClockCountsBeforeTheStreamHasOne) {
   Compiled c = program(kGreet);
   const std::string path = ::testing::TempDir() + "crm_time_jump_" + std::to_string(::getpid()) + ".db";
