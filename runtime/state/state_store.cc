@@ -1022,12 +1022,12 @@ class SqliteStore : public StateStore {
 
 }  // namespace
 
-std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::string& error) {
-  // PATH[?max_pages=N]: SQLite's page limit caps the ledger's size (a commit past it fails as a
-  // full disk would, and the run stops with that error).
-  if (!state_spec_valid("sqlite:" + spec, error)) return nullptr;
-  std::string path = spec;
-  long long max_pages = 0;
+namespace {
+// `PATH[?max_pages=N]` (what follows `sqlite:`) read once, for both the check of a spec and the
+// opening of its ledger: the file's path, and the page limit (0: none).
+bool parse_sqlite_spec(const std::string& spec, std::string& path, long long& max_pages, std::string& error) {
+  path = spec;
+  max_pages = 0;
   if (auto q = spec.find("?max_pages="); q != std::string::npos) {
     path = spec.substr(0, q);
     std::string n = spec.substr(q + 11);
@@ -1035,9 +1035,27 @@ std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::stri
     max_pages = std::strtoll(n.c_str(), &end, 10);
     if (n.empty() || *end || max_pages <= 0) {
       error = fmt::format("state `{}`: max_pages must be a positive number", spec);
-      return nullptr;
+      return false;
     }
   }
+  // SQLite reads these as something other than a file (it would create a file of that name only
+  // where URIs are off, as here): a ledger there would look durable and not be.
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
+    error = fmt::format("state `sqlite:{}`: the ledger must be a file path (`:memory:` and `file:` URIs are not "
+                        "ledgers; use `memory` for state kept in memory)",
+                        spec);
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::string& error) {
+  // PATH[?max_pages=N]: SQLite's page limit caps the ledger's size (a commit past it fails as a
+  // full disk would, and the run stops with that error).
+  std::string path;
+  long long max_pages = 0;
+  if (!parse_sqlite_spec(spec, path, max_pages, error)) return nullptr;
   auto s = std::make_unique<SqliteStore>(path);
   if (!s->open(error)) return nullptr;
   if (max_pages && !s->limit_pages(max_pages, error)) return nullptr;
@@ -1050,26 +1068,9 @@ bool state_spec_valid(const std::string& spec, std::string& error) {
     error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
     return false;
   }
-  std::string path = spec.substr(7);
-  if (auto q = path.find("?max_pages="); q != std::string::npos) {
-    std::string n = path.substr(q + 11);
-    path.resize(q);
-    char* end = nullptr;
-    long long max_pages = std::strtoll(n.c_str(), &end, 10);
-    if (n.empty() || *end || max_pages <= 0) {
-      error = fmt::format("state `{}`: max_pages must be a positive number", spec.substr(7));
-      return false;
-    }
-  }
-  // SQLite reads these as something other than a file (it would create a file of that name only
-  // where URIs are off, as here): a ledger there would look durable and not be.
-  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
-    error = fmt::format("state `{}`: the ledger must be a file path (`:memory:` and `file:` URIs are not ledgers; "
-                        "use `memory` for state kept in memory)",
-                        spec);
-    return false;
-  }
-  return true;
+  std::string path;
+  long long max_pages = 0;
+  return parse_sqlite_spec(spec.substr(7), path, max_pages, error);
 }
 
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error) {
