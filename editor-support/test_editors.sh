@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_editors.sh CRM - the Neovim and Emacs set-ups of editor-support/README.md against `crm lsp`,
 # headless: each editor opens a file with a misspelt field and must show the server's E0204
-# diagnostic. Editors that are not installed are skipped (neither is in scripts/install-deps.sh);
-# exits 77 (skipped) when none could run or the crm binary has no `lsp` command.
+# diagnostic. Editors that are not installed are skipped (scripts/install-deps.sh installs Neovim,
+# so CI runs it; Emacs with eglot is optional: Debian 12's Emacs 28 needs elpa-eglot); exits 77 (skipped) when none could run or the crm binary has no `lsp` command.
 set -euo pipefail
 crm=$(realpath "$1")
 here="$(cd "$(dirname "$0")" && pwd)"

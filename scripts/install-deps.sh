@@ -21,6 +21,7 @@ packages=(
   chromium                                # headless browser: HTML report and highlighting screenshots
   libdtl-dev                              # line diffs for `crm format --diff` (dtl, header-only)
   libhiredis-dev redis-server             # shared campaign counters (--shared redis://), and their fault tests
+  neovim                                  # a real LSP client for editor-support/neovim (ctest editor_neovim_emacs)
 )
 missing=()
 for p in "${packages[@]}"; do
