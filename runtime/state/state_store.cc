@@ -153,14 +153,14 @@ void LocalQuotas::rebuild(const std::vector<LedgerEntry>& entries, const std::ve
   bool crossed = false;  // a unit started after `last`
   for (const auto& e : entries) {
     for (; next_start != starts.end() && *next_start <= e.seq; ++next_start) crossed = true;
-    // A message held by quiet hours reserved its cost when it was held (its release row records none).
-    // Its pool reserved it too.
-    if (e.outcome == outcome::Held) {
-      add(handle(e.strategy), 0, e.amount);
-      if (!e.pool.empty()) add(handle(pool_counter(e.pool)), 0, e.amount);
-      continue;
-    }
-    if (e.outcome != outcome::Granted) continue;
+    // A message held by quiet hours is part of its delivery, which counted (stock and cost, its
+    // pool's too) when it was held, as the engine counts it (docs/semantics.md, "Quiet hours"): a
+    // held row counts like a granted one, and its release (a granted or rejected row naming when
+    // it was held, in a later unit) counts for nothing. Counting the release instead missed a
+    // delivery still held at the restart and counted a coupon-and-held-push delivery twice.
+    const bool held = e.outcome == outcome::Held;
+    if (!held && e.outcome != outcome::Granted) continue;
+    if (!held && e.granted_at != 0) continue;  // a release
     bool new_delivery =
         !last || crossed || last->kind != e.kind || last->unit != e.unit || last->user != e.user || last->strategy != e.strategy;
     add(handle(e.strategy), new_delivery, e.amount);
