@@ -287,9 +287,10 @@ bool Engine::attach(state::StateStore* store, std::string& err) try {
   // Events that decided nothing are units with their time, not rows: the clock is the latest of
   // both (a campaign whose last decision was months before its last event is not "far behind").
   ledger_clock_ = std::max(ledger_clock_, recorder_.latest_unit_at());
-  for (const auto& [key, at] : restored_held_) {
+  for (const auto& [key, count] : restored_held_) {
     const auto& [user, si, ai, held_at] = key;
-    if (int64_t due = rules_.quiet_hold(p_.strategies[si], held_at)) rules_.hold(due, user, si, ai, held_at);
+    if (int64_t due = rules_.quiet_hold(p_.strategies[si], held_at))
+      for (size_t i = 0; i < count; ++i) rules_.hold(due, user, si, ai, held_at);
   }
   restored_held_.clear();
   if (!restore_timers(err)) return false;
@@ -364,13 +365,13 @@ void Engine::restore(const state::LedgerEntry& e) {
       int32_t ai = action_of(s->second, r->second, e.channel, e.code);
       auto key = std::make_tuple(e.user, s->second, ai, o == Outcome::Held ? e.at : e.granted_at);
       if (o == Outcome::Held) {
-        restored_held_[key] = e.at;
-        auto& ds = users_.restored()[e.user].deliveries;
-        if (ds.empty() || ds.back() != std::make_pair(s->second, e.at)) ds.emplace_back(s->second, e.at);
+        ++restored_held_[key];
+        Restored& u = users_.restored()[e.user];
+        restore_delivery(u, u.deliveries, e, s->second);
         restore_history(e, s->second, ai, false);
         return;
       }
-      restored_held_.erase(key);
+      if (auto it = restored_held_.find(key); it != restored_held_.end() && --it->second == 0) restored_held_.erase(it);
     }
   }
   // Control rows without a reason are what a control user would have received: shadow grants.
@@ -405,8 +406,16 @@ void Engine::restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t si, 
   // Stock and budget were recounted by the store (state::Quotas), from the same rows. A released
   // message (granted_at: when it was held) belongs to the delivery counted when it was held.
   if (!shadow && e.granted_at != 0) return;
-  if (deliveries.empty() || deliveries.back() != std::make_pair(si, e.at)) deliveries.emplace_back(si, e.at);
+  restore_delivery(u, deliveries, e, si);
   if (!shadow) restore_history(e, si, ai, false);
+}
+
+void Engine::restore_delivery(Restored& u, std::vector<Delivery>& deliveries, const state::LedgerEntry& e, uint32_t si) {
+  const bool same = !deliveries.empty() && deliveries.back() == std::make_pair(si, e.at) && u.delivery_kind == static_cast<uint8_t>(e.kind) &&
+                    u.delivery_unit == e.unit;
+  if (!same) deliveries.emplace_back(si, e.at);
+  u.delivery_kind = static_cast<uint8_t>(e.kind);
+  u.delivery_unit = e.unit;
 }
 
 // The user's delivery history as the ledger has it (docs/semantics.md, "Delivery history"): the

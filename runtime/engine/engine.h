@@ -409,7 +409,13 @@ class Engine {
   void stop_on_exception() noexcept;
   // Ledger rebuild (attach): name lookups, and held messages not yet released.
   std::unordered_map<std::string, uint32_t> strategy_of_, resource_of_;
-  std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, int64_t> restored_held_;
+  // How many held rows of each (user, strategy, action, held time) have no release row yet: two
+  // messages held at one instant for one user are two releases.
+  std::map<std::tuple<std::string, uint32_t, int32_t, int64_t>, size_t> restored_held_;
+  // Counts a restored row's delivery for the user's caps: the rows of one delivery are one
+  // strategy's in one work unit (consecutive in the ledger), so two units at the same instant are
+  // two deliveries.
+  static void restore_delivery(Restored& u, std::vector<Delivery>& deliveries, const state::LedgerEntry& e, uint32_t si);
 
   StreamOrder order_;  // the stream contract (see submit())
   PartSink part_sink_;
