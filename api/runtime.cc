@@ -143,6 +143,14 @@ std::vector<std::string> CompiledProgram::segments() const {
   return out;
 }
 
+std::vector<std::string> CompiledProgram::source_files() const {
+  std::vector<std::string> out;
+  if (data_ && data_->front)
+    for (const auto& m : data_->front->program.modules)
+      if (m.from_disk) out.push_back(m.path);
+  return out;
+}
+
 std::vector<std::string> CompiledProgram::strategies() const {
   std::vector<std::string> out;
   if (data_) for (const auto& s : data_->program.strategies) out.push_back(s.name);

@@ -3,6 +3,8 @@
 
 #include "cli/args.h"
 
+#include <crm/runtime.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -94,7 +96,10 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
                             ? in.st_dev == out.st_dev && in.st_ino == out.st_ino
                             : resolved_name(file) == out_name;
       if (!same) continue;
-      std::string what = option == "program" ? "the program file" : option == "--state" ? "the ledger of --state" : option;
+      std::string what = option == "program"  ? "the program file"
+                         : option == "module" ? "a module the program imports"
+                         : option == "--state" ? "the ledger of --state"
+                                               : option;
       if (companion)
         err = out_option + " `" + out_path + "` is the `" + companion + "` file of the ledger of --state `" + path +
               "`: writing it would corrupt the ledger (choose another output file)";
@@ -105,6 +110,12 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
     }
   }
   return true;
+}
+
+bool check_output_not_source(const NamedPath& output, const crm::CompiledProgram& program, std::string& err) {
+  std::vector<NamedPath> inputs;
+  for (auto& f : program.source_files()) inputs.emplace_back("module", std::move(f));
+  return check_output_not_input(output, inputs, err);
 }
 
 bool check_readable(const std::string& path, std::string& err) {

@@ -15,6 +15,10 @@
 #include <utility>
 #include <vector>
 
+namespace crm {
+class CompiledProgram;
+}
+
 namespace crm::cli {
 
 // How a path is named in messages: `-` becomes "standard input" / "standard output".
@@ -36,6 +40,10 @@ bool claim_stdin(const std::string& path, std::string& err);
 // never an input's data. False with a message (a usage error: exit 2) when they are the same file.
 using NamedPath = std::pair<std::string, std::string>;
 bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath>& inputs, std::string& err);
+// The same for the files a compiled program was read from (CompiledProgram::source_files: the
+// files given and the modules they import from disk, which only compiling finds): checked after
+// the program is compiled and before the output is opened.
+bool check_output_not_source(const NamedPath& output, const crm::CompiledProgram& program, std::string& err);
 
 // Checks that `path` can be opened for reading and is not a directory ("cannot read `x`: ...").
 bool check_readable(const std::string& path, std::string& err);

@@ -171,6 +171,7 @@ int cmd_report(int argc, char** argv) {
   CompiledProgram program;
   if (!files.empty()) {
     if (int rc = load_program(files, includes, c.color(), program)) return rc;
+    if (!check_output_not_source({"--out", out_path}, program, err)) return usage_error("report", err);
     o.program = &program;
   }
   InputFile in;
@@ -264,6 +265,7 @@ int cmd_forecast(int argc, char** argv) {
   }
   CompiledProgram program;
   if (int rc = load_program(files, includes, c.color(), program)) return rc;
+  if (!check_output_not_source({"--out", out_path}, program, err)) return usage_error("forecast", err);
   o.program = &program;
   InputFile in, prof;
   if (!in.open(events, err) || (!profiles.empty() && !prof.open(profiles, err))) {

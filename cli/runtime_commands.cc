@@ -374,6 +374,7 @@ int cmd_compile(int argc, char** argv) {
   if (int rc = check_output(o, "compile", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
+  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("compile", err);
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
   if (o.emit_llvm) {
     std::string ir, err;
@@ -469,6 +470,7 @@ int cmd_run(int argc, char** argv) {
   if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
+  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("run", err);
   crm::Run run(l.program);
   if (!o.lateness.empty()) {
     int64_t micros = 0;
@@ -837,6 +839,9 @@ int cmd_explain(int argc, char** argv) {
   std::string err;
   if (o.user.empty()) return usage("explain", "explain needs --user ID");
   if (o.at.empty() && o.event.empty()) return usage("explain", "explain needs --at TIME or --event ID");
+  if (!o.at.empty() && !o.event.empty())
+    return usage("explain", "--at and --event exclude each other: --event explains the decision on that event at its time, "
+                            "--at the user at that time");
   crm::ExplainRequest req;
   req.user = o.user;
   req.event = o.event;

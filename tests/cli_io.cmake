@@ -187,6 +187,32 @@ expect_same("the profiles after outputs refused" "${profiles_hash}" "${h}")
 file(SHA256 ${W}/clobber.db h)
 expect_same("the ledger after outputs refused" "${ledger_hash}" "${h}")
 crm_run(0 run ${P} --events ${E} -o /dev/null -q --profiles /dev/null)  # a device is never an input's data
+# A module the program imports (beside it, or under -I) is an input too, though only compiling
+# finds it: `run -o lib/schema.crm` used to empty it, `compile -o` to replace it with bytecode.
+file(MAKE_DIRECTORY ${W}/mods/lib ${W}/inc/shared)
+file(WRITE ${W}/mods/lib/schema.crm "module lib.schema\nevent Order { amount: Money(CNY) }\n")
+file(WRITE ${W}/inc/shared/defs.crm "module shared.defs\nconst floor = 1\n")
+file(WRITE ${W}/mods/main.crm "module main\nimport lib.schema\nimport shared.defs\nsegment buyer = count(Order) >= floor\n")
+file(WRITE ${W}/mods/ev.jsonl "{\"id\":\"e1\",\"type\":\"Order\",\"user\":\"u1\",\"time\":\"2026-01-01T00:00:00Z\",\"amount\":5}\n")
+crm_run(0 run ${W}/mods/main.crm -I ${W}/inc --events ${W}/mods/ev.jsonl --state sqlite:${W}/mods/l.db -q -o ${W}/mods/out.jsonl)
+file(SHA256 ${W}/mods/lib/schema.crm schema_hash)
+file(SHA256 ${W}/inc/shared/defs.crm defs_hash)
+foreach(args
+    "run;${W}/mods/main.crm;-I;${W}/inc;--events;${W}/mods/ev.jsonl;-o;${W}/mods/lib/schema.crm"
+    "run;${W}/mods/main.crm;-I;${W}/inc;--events;${W}/mods/ev.jsonl;-o;${W}/inc/shared/defs.crm"
+    "compile;${W}/mods/main.crm;-I;${W}/inc;-o;${W}/mods/lib/schema.crm"
+    "forecast;${W}/mods/main.crm;-I;${W}/inc;--events;${W}/mods/ev.jsonl;--shift;1d;-o;${W}/inc/shared/defs.crm"
+    "report;${W}/mods/main.crm;-I;${W}/inc;--state;sqlite:${W}/mods/l.db;--events;${W}/mods/ev.jsonl;-o;${W}/mods/lib/schema.crm")
+  crm_run(2 ${args})
+  expect_match("crm ${args}" "${err}" "is the same file as a module the program imports .*: writing it would destroy that input")
+endforeach()
+file(SHA256 ${W}/mods/lib/schema.crm h)
+expect_same("the imported module after outputs refused" "${schema_hash}" "${h}")
+file(SHA256 ${W}/inc/shared/defs.crm h)
+expect_same("the module under -I after outputs refused" "${defs_hash}" "${h}")
+# explain: --at and --event are alternatives (they used to be mixed into neither's answer).
+crm_run(2 explain ${P} --events ${E} --user ann --at ${AT} --event o1)
+expect_match("explain --at --event" "${err}" "--at and --event exclude each other")
 # An output through a symbolic link replaces the file it points to and keeps the link (`format
 # --write` and `compile -o` used to turn the link into a regular file, the target unchanged).
 file(MAKE_DIRECTORY ${W}/real)

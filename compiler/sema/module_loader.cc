@@ -88,7 +88,10 @@ void ModuleLoader::add_root_file(const std::string& path) {
     return;
   }
   auto id = program_.sources.add(path, std::move(text));
-  if (auto* m = add_module(id, false, stem_name(path))) by_path_[canon] = m;
+  if (auto* m = add_module(id, false, stem_name(path))) {
+    m->from_disk = true;
+    by_path_[canon] = m;
+  }
 }
 
 void ModuleLoader::add_root_source(const std::string& path, std::string text, const std::string& module_name,
@@ -141,6 +144,7 @@ ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import
     auto id = program_.sources.add(c.lexically_normal().string(), std::move(text));
     ModuleInfo* m = add_module(id, false, imp.path);
     if (!m) return nullptr;
+    m->from_disk = true;
     by_path_[canon] = m;
     if (m->name != imp.path) {
       sink_.report(diag::Code::E0201, imp.span,

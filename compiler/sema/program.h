@@ -39,6 +39,7 @@ struct ModuleInfo {
   std::string path;
   bool is_std = false;
   bool is_prelude = false;
+  bool from_disk = false;  // read from `path` on disk (a root file or an import), not a text in memory
   std::map<std::string, Symbol> symbols;
   std::vector<ModuleImport> imports;
 };

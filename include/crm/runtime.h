@@ -156,6 +156,12 @@ class CompiledProgram {
   std::vector<std::string> strategies() const;
   // The bytecode as `crm compile --disasm` prints it: text, or one JSON document.
   std::string disassemble(bool json = false) const;
+  // The files on disk the program was compiled from: the files given and every module imported
+  // from disk (beside an importing file or under an include directory), as the compiler named
+  // them; not the standard library nor texts given in memory. Empty for a program loaded from a
+  // .crmc, and when invalid. A tool writing a file checks it against these (`crm run -o` may not
+  // overwrite an imported module).
+  std::vector<std::string> source_files() const;
   size_t unit_count() const;  // compiled units (segments, clauses, actions, probes); 0 when invalid
   size_t cost_bound() const;  // the most instructions any one unit can execute; 0 when invalid
 
