@@ -23,6 +23,7 @@
 #include "bytecode/program.h"
 #include "runtime/engine/json_line.h"
 #include "support/civil_time.h"
+#include "support/line_reader.h"
 #include "support/json_text.h"
 #include "support/time_zone.h"
 
@@ -76,7 +77,7 @@ class Shifter {
   }
   // The line with its times shifted; a line that does not parse is returned as it is, for the
   // engine to refuse with its own message. A time the shift takes out of the range an event time
-  // may have (years 0000-9999) is the shift's fault, not the line's: false with `error` naming both.
+  // may have (years 0001-9999) is the shift's fault, not the line's: false with `error` naming both.
   bool shift(std::string_view line, int64_t shift, std::string& out, std::string& error) {
     out.clear();
     if (shift == 0 || !engine::parse_json_object(line, members_, error)) {
@@ -98,10 +99,19 @@ class Shifter {
         if (auto v = support::parse_time(m.value.text)) {
           int64_t moved = 0;
           std::string text;
-          if (!__builtin_add_overflow(*v, shift, &moved)) text = support::format_time(moved);
-          if (text.empty() || support::parse_time(text) != moved) {
-            error = fmt::format("the shift moves `{}` {} out of the years 0000-9999 an event time may have{}", m.key,
-                                m.value.text, text.empty() ? "" : " (to " + text + ")");
+          const bool overflow = __builtin_add_overflow(*v, shift, &moved);
+          if (!overflow) text = support::format_time(moved);
+          if (overflow || support::parse_time(text) != moved) {
+            // The year as a number: format_time has no spelling for years before 1.
+            std::string to;
+            if (!overflow) {
+              int64_t y = 0;
+              unsigned mo = 0, d = 0;
+              support::civil_from_days(support::floor_div(moved, support::kMicrosPerDay), y, mo, d);
+              to = fmt::format(" (to the year {})", y);
+            }
+            error = fmt::format("the shift moves `{}` {} out of the years 0001-9999 an event time may have{}", m.key,
+                                m.value.text, to);
             return false;
           }
           m.value.text = std::move(text);
@@ -379,10 +389,12 @@ Forecast forecast(const ForecastOptions& o) {
       for (const Decision& d : r.decisions) r.tally.add(d);
       r.decisions.clear();
     };
-    while (std::getline(*o.events, line)) {
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    // The one reader of JSON Lines (a byte order mark, CRLF, read errors), and the engine's rule
+    // for blank lines: an empty line is skipped, one of spaces is malformed, as `crm run` has it.
+    support::LineReader reader(*o.events);
+    while (reader.next(line)) {
+      line_no = reader.line();
+      if (line.empty()) continue;
       int64_t t = 0;
       std::string err;
       if (!shifter.time_of(line, t, err)) {

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "support/line_reader.h"
 #include "support/statistics.h"
 #include "bytecode/program.h"
 #include "runtime/engine/json_line.h"
@@ -625,8 +626,9 @@ struct Builder {
     std::string err;
     size_t n = 0;
     const int64_t W = o.window_micros;
-    while (std::getline(*o.events, line)) {
-      ++n;
+    support::LineReader reader(*o.events);  // a byte order mark, CRLF and read errors as `crm run` reads them
+    while (reader.next(line)) {
+      n = reader.line();
       if (line.empty()) continue;
       auto fail = [&](const std::string& what) {
         r.error = fmt::format("{}:{}: {}", o.events_name, n, what);

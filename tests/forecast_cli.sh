@@ -160,6 +160,27 @@ set -e
 [ $rc4 = 2 ] && grep -q "needs --events" e4.txt || fail "no events: $rc4 $(cat e4.txt)"
 [ $rc5 = 2 ] && grep -q "is not a duration" e5.txt || fail "bad shift: $rc5 $(cat e5.txt)"
 [ $rc6 = 2 ] || fail "both shifts: $rc6"
-[ $rc7 = 1 ] && grep -q ":1: the shift moves \`time\` .* out of the years 0000-9999 an event time may have (to .*) (a shift of 3000000 days)$" e7.txt ||
+[ $rc7 = 1 ] && grep -q ":1: the shift moves \`time\` .* out of the years 0001-9999 an event time may have (to the year [0-9]*) (a shift of 3000000 days)$" e7.txt ||
   fail "a shift out of range: $rc7 $(cat e7.txt)"
+# Backwards past year 1: the year as a number (it read "(to 0000-11-26...)" or "-001-...").
+set +e
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift=-740000d >/dev/null 2>e8.txt; rc8=$?
+set -e
+[ $rc8 = 1 ] && grep -q "out of the years 0001-9999 an event time may have (to the year -[0-9]*)" e8.txt ||
+  fail "a shift before year 1: $rc8 $(cat e8.txt)"
+# The events are read as `crm run` reads them: a UTF-8 byte order mark at the start is not data
+# (forecast refused it: "expected \`{\`"); a line of spaces is malformed, as in run.
+printf '\xef\xbb\xbf' >bom.jsonl
+cat "$events" >>bom.jsonl
+"$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --profiles "$profiles" --shift 365d --format json >nobom.json ||
+  fail "forecast without a BOM"
+"$crm" forecast "$p27" -I "$ROOT/examples" --events bom.jsonl --profiles "$profiles" --shift 365d --format json >bom.json 2>bom.err ||
+  fail "forecast with a byte order mark: $(cat bom.err)"
+cmp -s nobom.json bom.json || fail "a byte order mark changed the forecast"
+{ head -3 "$events"; echo "   "; } >spaces.jsonl
+set +e
+"$crm" forecast "$p27" -I "$ROOT/examples" --events spaces.jsonl --shift 365d >/dev/null 2>e9.txt; rc9=$?
+"$crm" run "$p27" -I "$ROOT/examples" --events spaces.jsonl -q -o /dev/null 2>e9run.txt; rc9run=$?
+set -e
+[ $rc9 = 1 ] && [ $rc9run = 1 ] && grep -q "spaces.jsonl:4: " e9.txt || fail "a line of spaces: forecast $rc9 run $rc9run $(cat e9.txt e9run.txt)"
 echo "ok: crm forecast JSON, table, CSV against the independent count; no ledger touched; errors"
