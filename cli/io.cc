@@ -112,6 +112,22 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
   return true;
 }
 
+std::string compiled_too_large(const std::string& path, size_t max_bytes) {
+  return (path == "-" ? std::string("standard input") : "`" + path + "`") + " holds more than " +
+         std::to_string(max_bytes) + " bytes, the most a compiled program is read to (--max-file-size)";
+}
+
+bool read_compiled(const std::string& path, std::string& out, std::string& err, bool& too_large, size_t max_bytes) {
+  too_large = false;
+  if (!read_input(path, out, err, max_bytes)) return false;
+  if (out.size() <= max_bytes) return true;
+  out.clear();
+  out.shrink_to_fit();
+  too_large = true;
+  err = compiled_too_large(path, max_bytes);
+  return false;
+}
+
 bool check_output_not_source(const NamedPath& output, const crm::CompiledProgram& program, std::string& err) {
   std::vector<NamedPath> inputs;
   for (auto& f : program.source_files()) inputs.emplace_back("module", std::move(f));

@@ -53,6 +53,16 @@ bool check_readable(const std::string& path, std::string& err);
 // reading an endless stream (/dev/zero) into memory.
 bool read_input(const std::string& path, std::string& out, std::string& err,
                 size_t max_bytes = static_cast<size_t>(-1));
+// The most a compiled program (.crmc) is read to, unless --max-file-size says otherwise: a
+// program of 10,000 strategies is tens of MB; a larger file (or an endless stream) is refused
+// before it is all in memory.
+inline constexpr size_t kMaxCompiledBytes = size_t(256) << 20;
+// Reads a .crmc (`-` = standard input) up to `max_bytes`; false with `err` naming the file, and
+// `too_large` set when it holds more than that (else a read error).
+bool read_compiled(const std::string& path, std::string& out, std::string& err, bool& too_large,
+                   size_t max_bytes = kMaxCompiledBytes);
+// The same limit's message, for an input read before it was known to be a compiled program.
+std::string compiled_too_large(const std::string& path, size_t max_bytes);
 
 class FdBuf;
 class FdInBuf;

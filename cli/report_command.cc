@@ -51,9 +51,10 @@ int load_program(const std::vector<std::string>& files, const std::vector<std::s
   std::string err;
   if (files.size() == 1 && ends_with(files[0], ".crmc")) {
     std::string bytes;
-    if (!read_input(files[0], bytes, err)) {
+    bool too_large = false;
+    if (!read_compiled(files[0], bytes, err, too_large)) {
       std::cerr << "crm: " << err << "\n";
-      return kExitIo;
+      return too_large ? kExitProblems : kExitIo;
     }
     out = load_compiled(bytes, err);
     if (!out.valid()) {

@@ -153,11 +153,14 @@ bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(pa
 int load(const Options& o, Loaded& l) {
   if (o.files.empty()) return usage_error("", "no program given");
   std::string err;
+  // --max-file-size bounds a compiled program too when given; else kMaxCompiledBytes.
+  const size_t compiled_max = o.max_file_bytes ? o.max_file_bytes : kMaxCompiledBytes;
   if (o.files.size() == 1 && is_crmc(o.files[0])) {
     std::string bytes;
-    if (!read_input(o.files[0], bytes, err)) {
+    bool too_large = false;
+    if (!read_compiled(o.files[0], bytes, err, too_large, compiled_max)) {
       std::cerr << "crm: " << err << "\n";
-      return kExitIo;
+      return too_large ? kExitProblems : kExitIo;
     }
     l.program = crm::load_compiled(bytes, err);
     if (!l.program.valid()) {
@@ -172,13 +175,20 @@ int load(const Options& o, Loaded& l) {
       inputs.push_back({f, std::nullopt});
       continue;
     }
+    // Read only as far as either limit could need (a source's or a compiled program's), never
+    // an endless stream; the compiler refuses a source over its own limit (E0105).
+    const size_t source_max = o.max_file_bytes ? o.max_file_bytes : crm::Limits{}.max_file_bytes;
     std::string text;
-    if (!read_input(f, text, err)) {
+    if (!read_input(f, text, err, std::max(source_max, compiled_max))) {
       std::cerr << "crm: " << err << "\n";
       return kExitIo;
     }
     // A compiled program on standard input is known by its magic number.
     if (o.files.size() == 1 && text.rfind("CRMC", 0) == 0) {
+      if (text.size() > compiled_max) {
+        std::cerr << "crm: " << compiled_too_large(f, compiled_max) << "\n";
+        return kExitProblems;
+      }
       l.program = crm::load_compiled(text, err);
       if (l.program.valid()) return 0;
       std::cerr << "crm: standard input: " << err << "\n";

@@ -85,6 +85,12 @@ file(SHA256 ${W}/p.crmc h1)
 file(SHA256 ${W}/stdout.crmc h2)
 expect_same("compile -o FILE and -o -" "${h1}" "${h2}")
 crm_run(0 STDIN ${W}/p.crmc run - --events ${E})
+# A compiled program is read only to a limit (--max-file-size when given, else 256 MiB), from a
+# file or standard input: it used to be read whole, however large, before its header was checked.
+crm_run(1 run ${W}/p.crmc --events ${E} --max-file-size 100)
+expect_match("a .crmc over --max-file-size" "${err}" "p.crmc` holds more than 100 bytes, the most a compiled program is read to")
+crm_run(1 STDIN ${W}/p.crmc run - --events ${E} --max-file-size 100)
+expect_match("a .crmc on standard input over --max-file-size" "${err}" "standard input holds more than 100 bytes")
 crm_run(0 import cdnow ${W}/cdnow.csv -o ${W}/cdnow.jsonl)
 file(READ ${W}/cdnow.jsonl imported)
 crm_run(0 STDIN ${W}/cdnow.csv import cdnow - -o -)
