@@ -427,7 +427,15 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
     ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
     std::string who(owner, n > 0 ? size_t(n) : 0);
     while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
-    if (e == EWOULDBLOCK)
+    char me[256] = {};
+    if (::gethostname(me, sizeof me - 1) != 0) std::strcpy(me, "?");
+    if (e == EWOULDBLOCK && who == fmt::format("{}@{}", ::getpid(), me))
+      // An embedder that opens a second Run or Runtime on a ledger it still holds is not told to
+      // look for another process: the lock file names this one.
+      error = fmt::format("state `{}` is already open in this process (another Run or Runtime holds it; lock file `{}`): "
+                          "a ledger has one writer at a time, so close that one first",
+                          path, lock_path);
+    else if (e == EWOULDBLOCK)
       error = fmt::format("state `{}` is in use by another crm process ({}; lock file `{}`): a ledger has one writer at a "
                           "time, so stock and budgets cannot be overgranted",
                           path, who.empty() ? "owner unknown" : "pid " + who, lock_path);

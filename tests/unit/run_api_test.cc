@@ -183,7 +183,7 @@ TEST(RunApi, LedgerCommitsRestartsAndHasOneWriter) {
     crm::Run other(p);
     EXPECT_FALSE(other.open_state("sqlite:" + db, false, error));
     EXPECT_EQ(error.kind, crm::ErrorKind::State);
-    EXPECT_NE(error.message.find("in use"), std::string::npos) << error.message;
+    EXPECT_NE(error.message.find("already open in this process"), std::string::npos) << error.message;
     ASSERT_TRUE(run.commit(error)) << error.message;
     EXPECT_EQ(run.pending_units(), 0u);
     EXPECT_TRUE(run.state_error().empty());
