@@ -16,6 +16,7 @@
 #include <crm/datasets.h>
 #include <crm/forecast.h>
 #include <crm/report.h>
+#include <crm/run.h>
 #include <crm/text.h>
 #include <crm/runtime.h>
 
@@ -137,6 +138,8 @@ int cmd_report(int argc, char** argv) {
   if (state.empty()) return usage_error("report", "report needs --state sqlite:PATH");
   if (state.rfind("sqlite:", 0) != 0 || state.size() == 7)
     return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
+  // A malformed spec (`:memory:`, a `file:` URI, a bad max_pages) is a bad argument, as for `crm run`.
+  if (std::string why; !check_state_spec(state, why)) return usage_error("report", why);
   o.window_micros = parse_duration(window);
   o.silent_micros = parse_duration(silent);
   if (!o.window_micros) return usage_error("report", "--window `" + window + "` is not a duration such as 14d or 36h");
@@ -309,6 +312,9 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (files.size() != 1) return usage_error("import", "import hillstrom needs one input file");
   if (state.empty() || events_out.empty()) return usage_error("import", "import hillstrom needs --state and --events-out");
   std::string err;
+  // Before anything is read or written (the outputs are truncated when opened): a malformed spec
+  // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
+  if (!check_state_spec(state, err)) return usage_error("import", err);
   if (!claim_stdin(files[0], err)) return usage_error("", err);
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";

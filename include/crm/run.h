@@ -252,4 +252,10 @@ class Run {
   std::unique_ptr<detail::RunData> d_;
 };
 
+// Whether `spec` is a well-formed state spec ("memory", or "sqlite:PATH" with an optional
+// `?max_pages=N`; not `:memory:` nor a `file:` URI), without opening anything: false with the
+// message Run::open_state gives for it (an Input error). Every command taking --state checks
+// its spec with this first, so a malformed one is the same usage error (exit 2) everywhere.
+bool check_state_spec(const std::string& spec, std::string& error);
+
 }  // namespace crm
