@@ -56,9 +56,10 @@ class Decoder {
   // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
   static constexpr int kCsvUser = -1, kCsvIgnored = -2;
   std::vector<int> csv_columns_;
-  // Every line is read through one reader and one `given` vector: no allocation per line.
+  // Every line is read through one reader and one `given` vector (per declared field, the
+  // member that gave it, +1): no allocation per line.
   JsonLineReader reader_;
-  std::vector<uint8_t> given_;
+  std::vector<uint32_t> given_;
 };
 
 // Per event type and field: whether the program's code (aggregates, strategy clauses and

@@ -364,7 +364,7 @@ TEST(MessageReason, KeysAreKindsNotLines) {
   EXPECT_LE(key.size(), 80u);
 }
 
-// Members in line order, repeated keys included (the decoder then takes the last); strings with
+// Members in line order, repeated keys included (the decoder refuses those it reads); strings with
 // escapes are unescaped into the reader's buffer, and every view stays valid for the whole line,
 // also when the reader's buffers were grown by a longer line before.
 TEST(JsonLine, ReaderViewsHoldEveryMemberOfTheLine) {
