@@ -4,7 +4,10 @@
 #     refused at its line, naming the member and the column of the second, handled by --on-error
 #     like any malformed line, counted under its reason, the same with --threads 2; an undeclared
 #     member given twice is ignored like the member itself;
-#   * `crm report --events` refuses such a line too.
+#   * `crm report --events` refuses such a line too;
+#   * a profiles file (JSON Lines or CSV) giving a user two records is refused at the second,
+#     naming the user and the first's line, by every command reading profiles (run with one and
+#     two threads, audience, explain, forecast, check --data); skipped, the first record stays.
 set -euo pipefail
 crm=$1
 tmp=$(mktemp -d)
@@ -56,4 +59,44 @@ set -e
 [ $rc -eq 1 ] || fail "report: exit $rc, not 1: $(cat err)"
 grep -qF 'e.jsonl:1: column 39: member `user` appears twice (first at column 27)' err || fail "report: $(cat err)"
 
-echo "ok: members given twice are refused at their lines"
+# --- profiles: a user's second record ----------------------------------------------------------
+printf '{"user":"ann","level":1}\n{"user":"bob","level":2}\n{"user":"ann","level":3}\n' >pr.jsonl
+printf 'user,level\nann,1\nbob,2\nann,3\n' >pr.csv
+echo '{"type":"Visit","id":"a1","user":"ann",'"$t"',"page":"a"}' >ann.jsonl
+at=2026-01-02T00:00:00Z
+# `crm check --data` reads the sample for two strategies that may overlap (W0105).
+cat >p2.crm <<'CRM'
+profile { level: Int = 0 }
+resource coupon c10 { discount: 10 CNY }
+strategy low for business "mall" { who: level < 3  when: at 2026-11-11T00:00Z  what: grant c10 }
+strategy all for business "mall" { who: true  when: at 2026-11-11T00:00Z  what: grant c10 }
+CRM
+for f in pr.jsonl pr.csv; do
+  want="$f:3: user \`ann\` appears twice (first on line 1)"
+  [ $f = pr.csv ] && want="$f:4: user \`ann\` appears twice (first on line 2)"
+  for cmd in "run p.crm --events ann.jsonl" "run p.crm --events ann.jsonl --threads 2" \
+    "audience p.crm --events ann.jsonl --at $at" "explain p.crm --events ann.jsonl --user ann --at $at" \
+    "forecast p.crm --events ann.jsonl --shift 1d"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$crm" $cmd --profiles $f >out 2>err
+    rc=$?
+    set -e
+    [ $rc -eq 1 ] || fail "$cmd --profiles $f: exit $rc, not 1: $(cat err)"
+    grep -qF "$want" err || fail "$cmd --profiles $f: no '$want' in: $(cat err)"
+  done
+  set +e
+  "$crm" check p2.crm --data $f >out 2>err
+  rc=$?
+  set -e
+  [ $rc -eq 1 ] || fail "check --data $f: exit $rc, not 1: $(cat err)"
+  grep -qF "$want" err || fail "check --data $f: no '$want' in: $(cat err)"
+  # Skipped: the first record stays (ann's level 1 < 3: her visit is granted; level 3 was kept).
+  for threads in 1 2; do
+    "$crm" run p.crm --events ann.jsonl --profiles $f --on-error=skip --threads $threads >out 2>err ||
+      fail "skip $f threads $threads: $(cat err)"
+    grep -qF "$want" err || fail "skip $f: no '$want' in: $(cat err)"
+    grep -qF '"user":"ann","strategy":"s","outcome":"granted"' out || fail "skip $f threads $threads: $(cat out err)"
+  done
+done
+echo "ok: members given twice and users' second profiles are refused at their lines"

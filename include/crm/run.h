@@ -128,8 +128,9 @@ class Run {
   std::string state_description() const;
 
   // Profiles: one JSON line, a typed profile, or a whole file (JSON Lines, or CSV with a
-  // header row when `csv`; RecordErrorFn as for Runtime::load_profiles). A user's profile
-  // replaces an earlier one. Input for a malformed record.
+  // header row when `csv`; RecordErrorFn as for Runtime::load_profiles: a user's second record
+  // in one file is malformed). A user's profile given alone replaces an earlier one. Input for a
+  // malformed record.
   bool load_profile(std::string_view json_line, Error& error);
   bool load_profile(const Profile& profile, Error& error);
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);

@@ -46,6 +46,14 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
   return read;
 }
 
+bool ProfileFileUsers::add(std::string_view user, size_t line, std::string& error) {
+  bool inserted = false;
+  const size_t* first = lines_.try_emplace(user, line, &inserted);
+  if (inserted) return true;
+  error = fmt::format("user `{}` appears twice (first on line {})", support::visible(user), *first);
+  return false;
+}
+
 // Program::find_event and find_profile_field, for a name the reader gives as a view.
 int Decoder::find_event(std::string_view name) const {
   for (size_t i = 0; i < p_.events.size(); ++i)
