@@ -211,7 +211,7 @@ int cmd_forecast(int argc, char** argv) {
   c.files(files);
   c.option("-I", includes, "DIR", "also look for the program's imported modules in DIR");
   c.option("--events", events, "E.jsonl", "the history: events, JSON Lines, in time order (up to --allowed-lateness)");
-  c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
+  c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv\n(any case; `-`: standard input, CSV unless it starts with `{`)");
   c.option("--shift", shift, "D", "add D to every event time: 365d, 36h, 90m, -30d (d, h, m, s)");
   c.option("--shift-to", shift_to, "DATE", "move the first event's UTC day to DATE (whole days; time of day kept)");
   c.option("--allowed-lateness", lateness, "D", "how far events may be out of time order (as crm run)");
@@ -277,7 +277,7 @@ int cmd_forecast(int argc, char** argv) {
   o.events_name = input_name(events);
   if (!profiles.empty()) {
     o.profiles = &prof.stream();
-    o.profiles_csv = ends_with(profiles, ".csv");
+    o.profiles_csv = profiles_are_csv(profiles, profiles == "-" ? prof.head() : std::string_view());
     o.profiles_name = input_name(profiles);
   }
   report::Forecast f = report::forecast(o);

@@ -142,6 +142,11 @@ struct Partition;
 // always stops. False when stopped.
 using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
 
+// Whether the profiles file `path` is CSV (the `csv` of load_profiles), as every crm command
+// decides: its name ends in `.csv` in any letter case; standard input (`-`) is CSV unless its
+// first character after a byte order mark and blank space is `{` (`head`: its first bytes).
+bool profiles_are_csv(std::string_view path, std::string_view head = {});
+
 // Whether this build has the LLVM JIT (CompiledProgram::with_jit).
 bool jit_available();
 
