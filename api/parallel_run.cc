@@ -121,21 +121,25 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
   return true;
 }
 
-bool ParallelRun::load_profile(std::string_view line, std::string& error) {
+bool ParallelRun::load_profile(std::string_view line, std::string& error, engine::ProfileFileUsers* file,
+                               size_t line_number) {
   // A stopped run takes no profile, also none for a worker whose own engine still runs.
   if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
-  return workers_[route_line(line)].engine->load_profile_line(line, error);
+  return workers_[route_line(line)].engine->load_profile_line(line, error, file, line_number);
 }
 
 bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
   if (std::string s = stopped(); !s.empty()) throw std::runtime_error(s);
   std::string err;
+  // The file's users, whichever worker keeps each one: a second record for a user is refused, as
+  // with one thread (Engine::load_profiles). Records are handed over one at a time from here.
+  engine::ProfileFileUsers users;
   if (!csv) {
     support::LineReader reader(in);
     std::string line;
     while (reader.next(line)) {
       if (line.empty()) continue;
-      if (!load_profile(line, err) && !on_error(reader.line(), err)) return false;
+      if (!load_profile(line, err, &users, reader.line()) && !on_error(reader.line(), err)) return false;
     }
     if (reader.failed()) {  // not the end of the file: the profiles after it were never read
       on_error(reader.line() + 1, "read error");
@@ -164,7 +168,7 @@ bool ParallelRun::load_profiles(std::istream& in, bool csv, const RecordErrorFn&
       }
     } else {
       uint32_t w = user_column < cells.size() ? route(cells[user_column].text) : 0;
-      if (workers_[w].engine->load_profile_csv_row(cells, err)) continue;
+      if (workers_[w].engine->load_profile_csv_row(cells, err, &users, reader.line())) continue;
     }
     if (!on_error(reader.line(), err) || header || reader.failed()) return false;
   }

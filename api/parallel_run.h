@@ -75,7 +75,9 @@ class ParallelRun {
   bool attach(state::StateStore* store, bool allow_program_change, std::string& error);
   const std::vector<std::string>& notices() const { return notices_; }
 
-  bool load_profile(std::string_view line, std::string& error);
+  // `file` and `line_number` as for Engine::load_profile_line (a record of a whole file).
+  bool load_profile(std::string_view line, std::string& error, engine::ProfileFileUsers* file = nullptr,
+                    size_t line_number = 0);
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
 
   bool replay(std::istream& in, const ReplayOptions& options, const Run::DecisionBytesFn& on_decisions,

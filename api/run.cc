@@ -186,6 +186,13 @@ bool Run::set_threads(size_t threads, Error& error) {
 
 size_t Run::threads() const { return d_ && d_->parallel ? d_->parallel->threads() : 1; }
 
+bool check_state_spec(const std::string& spec, std::string& error) try {
+  return state::state_spec_valid(spec, error);
+} catch (const std::exception& e) {
+  error = e.what();
+  return false;
+}
+
 bool Run::open_state(const std::string& spec, bool allow_program_change, Error& error) {
   if (!d_) return error = no_program(), false;
   if (d_->store) return error = {ErrorKind::Input, "state is already open"}, false;

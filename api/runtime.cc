@@ -26,6 +26,7 @@
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
 #include "support/civil_time.h"
+#include "support/csv.h"
 #include "support/decimal.h"
 #include "support/text.h"
 
@@ -214,6 +215,8 @@ std::string CompiledProgram::disassemble(bool json) const {
 }
 
 bool jit_available() { return CRM_HAVE_JIT != 0; }
+
+bool profiles_are_csv(std::string_view path, std::string_view head) { return support::profiles_are_csv(path, head); }
 
 namespace {
 [[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";

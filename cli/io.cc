@@ -177,6 +177,7 @@ class FdInBuf : public std::streambuf {
  public:
   explicit FdInBuf(int fd) : fd_(fd), buf_(1 << 16) { setg(buf_.data(), buf_.data(), buf_.data()); }
   int error() const { return error_; }
+  std::string_view buffered() const { return {gptr(), static_cast<size_t>(egptr() - gptr())}; }
 
  protected:
   int_type underflow() override {
@@ -223,6 +224,11 @@ bool InputFile::open(const std::string& path, std::string& err) {
   buf_ = std::make_unique<FdInBuf>(fd_);
   in_ = std::make_unique<std::istream>(buf_.get());
   return true;
+}
+
+std::string_view InputFile::head() {
+  in_->peek();  // fills the buffer (a read error sets badbit: nothing buffered)
+  return buf_->buffered();
 }
 
 int read_gzip_or_text(const std::string& path, std::string& data, std::string& err) {

@@ -12,6 +12,7 @@
 #include <istream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,9 @@ class InputFile {
   std::istream& stream() { return *in_; }
   // Size in bytes for a regular file, 0 otherwise (for progress bars).
   size_t size() const { return size_; }
+  // The first bytes of the input without consuming them (as many as its first read gave; empty
+  // at the end or after a read error): what tells a profiles file on standard input apart.
+  std::string_view head();
   // Whether a read failed; error() is then "cannot read `NAME`: reason".
   bool failed() const;
   std::string error() const;

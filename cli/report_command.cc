@@ -16,6 +16,7 @@
 #include <crm/datasets.h>
 #include <crm/forecast.h>
 #include <crm/report.h>
+#include <crm/run.h>
 #include <crm/text.h>
 #include <crm/runtime.h>
 
@@ -138,6 +139,8 @@ int cmd_report(int argc, char** argv) {
   if (state.empty()) return usage_error("report", "report needs --state sqlite:PATH");
   if (state.rfind("sqlite:", 0) != 0 || state.size() == 7)
     return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
+  // A malformed spec (`:memory:`, a `file:` URI, a bad max_pages) is a bad argument, as for `crm run`.
+  if (std::string why; !check_state_spec(state, why)) return usage_error("report", why);
   o.window_micros = parse_duration(window);
   o.silent_micros = parse_duration(silent);
   if (!o.window_micros) return usage_error("report", "--window `" + window + "` is not a duration such as 14d or 36h");
@@ -210,7 +213,7 @@ int cmd_forecast(int argc, char** argv) {
   c.files(files);
   c.option("-I", includes, "DIR", "also look for the program's imported modules in DIR");
   c.option("--events", events, "E.jsonl", "the history: events, JSON Lines, in time order (up to --allowed-lateness)");
-  c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
+  c.option("--profiles", profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv\n(any case; `-`: standard input, CSV unless it starts with `{`)");
   c.option("--shift", shift, "D", "add D to every event time: 365d, 36h, 90m, -30d (d, h, m, s)");
   c.option("--shift-to", shift_to, "DATE", "move the first event's UTC day to DATE (whole days; time of day kept)");
   c.option("--allowed-lateness", lateness, "D", "how far events may be out of time order (as crm run)");
@@ -277,7 +280,7 @@ int cmd_forecast(int argc, char** argv) {
   o.events_name = input_name(events);
   if (!profiles.empty()) {
     o.profiles = &prof.stream();
-    o.profiles_csv = ends_with(profiles, ".csv");
+    o.profiles_csv = profiles_are_csv(profiles, profiles == "-" ? prof.head() : std::string_view());
     o.profiles_name = input_name(profiles);
   }
   report::Forecast f = report::forecast(o);
@@ -312,6 +315,9 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (files.size() != 1) return usage_error("import", "import hillstrom needs one input file");
   if (state.empty() || events_out.empty()) return usage_error("import", "import hillstrom needs --state and --events-out");
   std::string err;
+  // Before anything is read or written (the outputs are truncated when opened): a malformed spec
+  // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
+  if (!check_state_spec(state, err)) return usage_error("import", err);
   if (!claim_stdin(files[0], err)) return usage_error("", err);
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";

@@ -82,7 +82,7 @@ void program_options(Command& c, Options& o) {
 // The data a command replays. `quiet` says what -q silences.
 void data_options(Command& c, Options& o, const char* quiet = "no progress bar") {
   c.option("--events", o.events, "E.jsonl", "events, JSON Lines (see docs/semantics.md, \"Event order\")");
-  c.option("--profiles", o.profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv");
+  c.option("--profiles", o.profiles, "P", "user profiles: JSON Lines, or CSV with a header when P ends in .csv\n(any case; `-`: standard input, CSV unless it starts with `{`)");
   c.choice("--on-error", o.on_error, {"stop", "skip"},
            "a malformed data line stops the command (default) or is skipped and counted");
   c.flag("-q,--quiet", o.quiet, quiet);
@@ -256,7 +256,7 @@ class Progress {
   size_t total_ = 0, tick_ = 0;
 };
 
-// Reads profiles (JSON Lines, or CSV when the name ends in .csv) into `target`: crm::Audience,
+// Reads profiles (JSON Lines, or CSV: crm::profiles_are_csv) into `target`: crm::Audience,
 // crm::ExplainSession or crm::Run.
 template <typename Target>
 bool load_profiles(Target& target, const Options& o) {
@@ -268,7 +268,8 @@ bool load_profiles(Target& target, const Options& o) {
     return false;
   }
   std::istream& in = file.stream();
-  bool csv = o.profiles.size() > 4 && o.profiles.substr(o.profiles.size() - 4) == ".csv";
+  // CSV by the name, `.csv` in any letter case; on standard input, by its first character.
+  bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head() : std::string_view());
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
     if (file.failed()) return false;  // a read error, said below with its reason

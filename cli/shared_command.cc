@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <crm/run.h>
+
 namespace crm::cli {
 namespace {
 
@@ -82,6 +84,8 @@ int cmd_shared(int argc, char** argv) {
   std::vector<std::string> paths;
   for (const auto& st : states) {
     if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");
+    // `:memory:`, a `file:` URI, a bad max_pages: the usage error `crm run` gives for them.
+    if (std::string why; !check_state_spec(st, why)) return usage_error("shared", why);
     paths.push_back(st.substr(7));
   }
   ReconcileResult r;

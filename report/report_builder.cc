@@ -638,12 +638,22 @@ struct Builder {
       if (!engine::parse_json_object(line, m, err)) return fail(err);
       ++r.events;
       const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr;
+      const engine::JsonMember *type_m = nullptr, *user_m = nullptr, *time_m = nullptr, *amount_m = nullptr;
       for (const auto& x : m) {
-        if (x.key == "type") type = &x.value;
-        else if (x.key == "user") user = &x.value;
-        else if (x.key == "time") time = &x.value;
-        else if (x.key == o.amount_field) amount = &x.value;
+        // A member read here given twice is refused, as `crm run` refuses the line (the decoder).
+        const engine::JsonMember** seen = x.key == "type"             ? &type_m
+                                          : x.key == "user"           ? &user_m
+                                          : x.key == "time"           ? &time_m
+                                          : x.key == o.amount_field   ? &amount_m
+                                                                      : nullptr;
+        if (!seen) continue;
+        if (*seen) return fail(engine::duplicate_member_error(x.key, (*seen)->at, x.at));
+        *seen = &x;
       }
+      if (type_m) type = &type_m->value;
+      if (user_m) user = &user_m->value;
+      if (time_m) time = &time_m->value;
+      if (amount_m) amount = &amount_m->value;
       if (!type || type->kind != engine::JsonValue::Kind::String) return fail("`type` must be a string");
       const bool is_order = type->text == o.order_type;
       if (!is_order && type->text != o.visit_type) continue;

@@ -3,11 +3,25 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <istream>
 
 #include "support/text.h"
 
 namespace crm::support {
+
+bool profiles_are_csv(std::string_view path, std::string_view head) {
+  if (path != "-") {
+    if (path.size() < 4) return false;
+    std::string_view ext = path.substr(path.size() - 4);
+    for (size_t i = 0; i < 4; ++i)
+      if (std::tolower(static_cast<unsigned char>(ext[i])) != ".csv"[i]) return false;
+    return true;
+  }
+  if (head.substr(0, 3) == "\xEF\xBB\xBF") head.remove_prefix(3);
+  size_t i = head.find_first_not_of(" \t\r\n");
+  return i != std::string_view::npos && head[i] != '{';
+}
 
 bool CsvReader::fail(size_t line, std::string message) {
   line_ = line;

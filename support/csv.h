@@ -17,9 +17,17 @@
 #include <cstddef>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace crm::support {
+
+// The format of a profiles file (`--profiles`, `check --data`), one rule for every command: CSV
+// when the file name ends in `.csv` in any letter case (`P.CSV` and `p.Csv` too: names from
+// Windows tools), else JSON Lines. Standard input (`-`) has no name: it is CSV unless its first
+// character after a byte order mark and blank space is `{` (`head`: the first bytes of the
+// input, as many as were read; all blank: JSON Lines, which reads blank lines as nothing).
+bool profiles_are_csv(std::string_view path, std::string_view head = {});
 
 struct CsvField {
   std::string text;

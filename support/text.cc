@@ -84,7 +84,10 @@ std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
 
 std::string utf8_truncate(std::string_view s, size_t max_bytes, std::string_view ellipsis) {
   if (s.size() <= max_bytes) return std::string(s);
-  std::string out(utf8_prefix(s, max_bytes > ellipsis.size() ? max_bytes - ellipsis.size() : 0));
+  // No room for the ellipsis: the text's own prefix, so the limit holds (the ellipsis alone
+  // used to come back, longer than the limit).
+  if (ellipsis.size() > max_bytes) return std::string(utf8_prefix(s, max_bytes));
+  std::string out(utf8_prefix(s, max_bytes - ellipsis.size()));
   out += ellipsis;
   return out;
 }

@@ -41,7 +41,8 @@ size_t utf8_sequence_at(std::string_view s, size_t i);
 // The longest prefix of `s` at most `max_bytes` long that does not end inside a character (a
 // malformed byte counts as a character of its own).
 std::string_view utf8_prefix(std::string_view s, size_t max_bytes);
-// `s` when it fits in `max_bytes`; else its utf8_prefix() followed by `ellipsis`, `max_bytes` in all.
+// `s` when it fits in `max_bytes`; else its utf8_prefix() followed by `ellipsis`, at most
+// `max_bytes` in all (when even the ellipsis does not fit, the prefix alone: never longer than the limit).
 // Every cut of user text in a message goes through here, so no message holds half a character.
 std::string utf8_truncate(std::string_view s, size_t max_bytes, std::string_view ellipsis = "...");
 

@@ -244,6 +244,18 @@ expect_match("import hillstrom into a used ledger" "${err}" "already holds [0-9]
 foreach(spec "foo" "sqlite::memory:" "sqlite:file:${W}/uri.db?mode=ro" "sqlite:${W}/p.db?max_pages=abc")
   crm_run(2 run ${P} --events ${E} --state ${spec} -q -o ${W}/spec.jsonl)
   expect_match("run --state ${spec}" "${err}" "(unknown state|must be a file path|max_pages must be a positive number)")
+  # The same spec is the same usage error for every command taking --state (import hillstrom
+  # gave 1, report and shared 1 or 3 after trying to open it), and import truncates no output
+  # before refusing it.
+  file(WRITE ${W}/spec_keep.jsonl "kept\n")
+  crm_run(2 import hillstrom ${W}/hs.csv --state ${spec} --events-out ${W}/spec_keep.jsonl)
+  expect_match("import hillstrom --state ${spec}" "${err}" "(unknown state|must be a file path|max_pages must be a positive number)")
+  file(READ ${W}/spec_keep.jsonl kept)
+  expect_same("import hillstrom --state ${spec}: its --events-out" "kept\n" "${kept}")
+  crm_run(2 report --state ${spec})
+  expect_match("report --state ${spec}" "${err}" "(unknown state|must be a file path|max_pages must be a positive number|a report reads a SQLite ledger)")
+  crm_run(2 shared show --shared redis://127.0.0.1:1 --state ${spec})
+  expect_match("shared show --state ${spec}" "${err}" "(unknown state|must be a file path|max_pages must be a positive number|--state must be sqlite:PATH)")
 endforeach()
 if(EXISTS ${W}/:memory: OR EXISTS ${W}/p.db OR EXISTS ":memory:")
   message(FATAL_ERROR "a refused --state spec created a file")

@@ -7,10 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "compiler/codegen/codegen.h"
 #include "runtime/engine/engine.h"
 #include "support/civil_time.h"
+#include "support/csv.h"
 #include "support/line_reader.h"
 
 namespace crm::analysis {
@@ -21,11 +24,6 @@ std::string thousands(int64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
-}
-
-bool ends_with(const std::string& s, const char* tail) {
-  std::string t(tail);
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
 
 void data_error(diag::DiagnosticSink& sink, const std::string& path, size_t line, const std::string& err) {
@@ -61,7 +59,17 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     std::ifstream file;
     std::istream* in = open_data(file, data.profiles, sink);
     if (!in) return;
-    bool ok = eng.load_profiles(*in, ends_with(data.profiles, ".csv"), [&](size_t line, const std::string& err) {
+    // The format by the name (`.csv` in any letter case); standard input has none, so the sample
+    // is read first and told by its start, as `crm run --profiles -` does (support/csv.h).
+    std::istringstream sample;
+    bool csv = support::profiles_are_csv(data.profiles);
+    if (data.profiles == "-") {
+      std::string text{std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>()};
+      csv = support::profiles_are_csv("-", text);
+      sample.str(std::move(text));
+      in = &sample;
+    }
+    bool ok = eng.load_profiles(*in, csv, [&](size_t line, const std::string& err) {
       data_error(sink, data.profiles, line, err);
       return false;
     });

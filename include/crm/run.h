@@ -128,8 +128,9 @@ class Run {
   std::string state_description() const;
 
   // Profiles: one JSON line, a typed profile, or a whole file (JSON Lines, or CSV with a
-  // header row when `csv`; RecordErrorFn as for Runtime::load_profiles). A user's profile
-  // replaces an earlier one. Input for a malformed record.
+  // header row when `csv`; RecordErrorFn as for Runtime::load_profiles: a user's second record
+  // in one file is malformed). A user's profile given alone replaces an earlier one. Input for a
+  // malformed record.
   bool load_profile(std::string_view json_line, Error& error);
   bool load_profile(const Profile& profile, Error& error);
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
@@ -251,5 +252,11 @@ class Run {
  private:
   std::unique_ptr<detail::RunData> d_;
 };
+
+// Whether `spec` is a well-formed state spec ("memory", or "sqlite:PATH" with an optional
+// `?max_pages=N`; not `:memory:` nor a `file:` URI), without opening anything: false with the
+// message Run::open_state gives for it (an Input error). Every command taking --state checks
+// its spec with this first, so a malformed one is the same usage error (exit 2) everywhere.
+bool check_state_spec(const std::string& spec, std::string& error);
 
 }  // namespace crm

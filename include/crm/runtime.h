@@ -137,8 +137,15 @@ struct Partition;
 // Profiles from a whole file, for Runtime, ExplainSession and Audience: JSON Lines, or CSV with
 // a header row when `csv` (records may span lines; docs/runtime.md, "Profiles"). For each
 // malformed record on_error(line, message) names the line the record starts on and returns
-// true to skip it and go on, false to stop. A bad CSV header always stops. False when stopped.
+// true to skip it and go on, false to stop. A second record for a user of the file is malformed
+// ("user `ann` appears twice (first on line 2)"; skipped, the first stays). A bad CSV header
+// always stops. False when stopped.
 using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
+
+// Whether the profiles file `path` is CSV (the `csv` of load_profiles), as every crm command
+// decides: its name ends in `.csv` in any letter case; standard input (`-`) is CSV unless its
+// first character after a byte order mark and blank space is `{` (`head`: its first bytes).
+bool profiles_are_csv(std::string_view path, std::string_view head = {});
 
 // Whether this build has the LLVM JIT (CompiledProgram::with_jit).
 bool jit_available();

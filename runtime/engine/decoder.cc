@@ -46,6 +46,14 @@ std::vector<std::vector<uint8_t>> event_fields_read(const bytecode::Program& p_)
   return read;
 }
 
+bool ProfileFileUsers::add(std::string_view user, size_t line, std::string& error) {
+  bool inserted = false;
+  const size_t* first = lines_.try_emplace(user, line, &inserted);
+  if (inserted) return true;
+  error = fmt::format("user `{}` appears twice (first on line {})", support::visible(user), *first);
+  return false;
+}
+
 // Program::find_event and find_profile_field, for a name the reader gives as a view.
 int Decoder::find_event(std::string_view name) const {
   for (size_t i = 0; i < p_.events.size(); ++i)
@@ -171,7 +179,11 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
   if (!reader_.parse_object(line, err)) return false;
   const auto& members = reader_.members();
   const JsonMemberView* type = nullptr;
-  for (const auto& m : members) if (m.key == "type") type = &m;
+  for (const auto& m : members)
+    if (m.key == "type") {
+      if (type) return err = duplicate_member_error(m.key, type->at, m.at), false;
+      type = &m;
+    }
   if (type && type->value.kind == JsonValue::Kind::Nested) {
     err = nested_member_error(line, "type", type->value.text);
     return false;
@@ -189,13 +201,19 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
   ev.type = static_cast<uint32_t>(t);
   ev.fields.assign(et.fields.size(), 0);
   ev.present.assign(et.fields.size(), 0);
+  // Per declared field, the member that gave it (+1; 0: none yet): a field given twice is refused
+  // rather than read as whichever came last (for `user`, the thread a line goes to under
+  // --threads and the user it is decided for could differ). Members the program does not
+  // declare are never read, so their repeats are not looked for. Reused: no allocation per line.
   auto& given = given_;
   given.assign(et.fields.size(), 0);
-  for (const auto& m : members) {
+  for (size_t k = 0; k < members.size(); ++k) {
+    const auto& m = members[k];
     if (m.key == "type") continue;
     size_t i = 0;
     while (i < et.fields.size() && et.fields[i].name != m.key) ++i;
     if (i == et.fields.size()) continue;  // fields the program does not use are ignored, nested or not
+    if (given[i]) return err = duplicate_member_error(m.key, members[given[i] - 1].at, m.at), false;
     if (m.value.kind == JsonValue::Kind::Nested) {
       err = nested_member_error(line, et.fields[i].name, m.value.text);
       return false;
@@ -212,7 +230,7 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
     }
     if (i == 0) ev.id = m.value.text;
     if (i == 1) ev.user = m.value.text;
-    given[i] = 1;
+    given[i] = static_cast<uint32_t>(k + 1);
     if (et.fields[i].kind == Kind::String && m.value.kind == JsonValue::Kind::String && !read_[t][i]) {
       ev.fields[i] = 0;  // never read by the program: not interned (see read_)
       ev.present[i] = 1;
@@ -243,7 +261,11 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
   if (!reader_.parse_object(line, err)) return false;
   const auto& members = reader_.members();
   const JsonMemberView* id = nullptr;
-  for (const auto& m : members) if (m.key == "user") id = &m;
+  for (const auto& m : members)
+    if (m.key == "user") {
+      if (id) return err = duplicate_member_error(m.key, id->at, m.at), false;
+      id = &m;
+    }
   if (id && id->value.kind == JsonValue::Kind::Nested) {
     err = nested_member_error(line, "user", id->value.text);
     return false;
@@ -260,9 +282,15 @@ bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::strin
   std::vector<int64_t> row = default_profile_;
   std::vector<uint8_t> present = default_present_;
   row[0] = strings_.intern(id->value.text);
-  for (const auto& m : members) {
+  // A declared field given twice is refused, as in an event (Decoder::event).
+  auto& given = given_;
+  given.assign(p_.profile.size(), 0);
+  for (size_t k = 0; k < members.size(); ++k) {
+    const auto& m = members[k];
     int f = find_profile_field(m.key);
     if (f <= 0) continue;  // members the program does not declare are ignored, nested or not
+    if (given[f]) return err = duplicate_member_error(m.key, members[given[f] - 1].at, m.at), false;
+    given[f] = static_cast<uint32_t>(k + 1);
     if (m.value.kind == JsonValue::Kind::Nested) {
       err = nested_member_error(line, m.key, m.value.text);
       return false;

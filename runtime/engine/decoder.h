@@ -13,6 +13,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/vm/vm.h"
 #include "support/csv.h"
+#include "support/string_map.h"
 
 namespace crm::engine {
 
@@ -21,6 +22,19 @@ struct ProfileRecord {
   std::string user;
   std::vector<int64_t> values;
   std::vector<uint8_t> present;
+};
+
+// The users of one profiles file, each with the line of its record: a second record for a user
+// is refused, naming both lines, where it used to replace the first silently. Every reader of a
+// whole file (Engine::load_profiles, `--threads`' reader) keeps one for the file. Keys are
+// copied into the map's blocks: no allocation per user.
+class ProfileFileUsers {
+ public:
+  // False with "user `u` appears twice (first on line N)" when `user` has a record already.
+  bool add(std::string_view user, size_t line, std::string& error);
+
+ private:
+  support::StringMap<size_t> lines_;
 };
 
 class Decoder {
@@ -56,9 +70,10 @@ class Decoder {
   // Per CSV column: the profile field it fills, kCsvUser, or kCsvIgnored.
   static constexpr int kCsvUser = -1, kCsvIgnored = -2;
   std::vector<int> csv_columns_;
-  // Every line is read through one reader and one `given` vector: no allocation per line.
+  // Every line is read through one reader and one `given` vector (per declared field, the
+  // member that gave it, +1): no allocation per line.
   JsonLineReader reader_;
-  std::vector<uint8_t> given_;
+  std::vector<uint32_t> given_;
 };
 
 // Per event type and field: whether the program's code (aggregates, strategy clauses and

@@ -126,10 +126,11 @@ void Engine::keep_profile(ProfileRecord& rec) {
   std::copy(rec.present.begin(), rec.present.end(), u.present().begin());
 }
 
-bool Engine::load_profile_line(std::string_view line, std::string& err) try {
+bool Engine::load_profile_line(std::string_view line, std::string& err, ProfileFileUsers* file, size_t line_number) try {
   check_running();
   ProfileRecord rec;
   if (!decoder_.profile_line(line, rec, err)) return false;
+  if (file && !file->add(rec.user, line_number, err)) return false;
   keep_profile(rec);
   return true;
 } catch (...) {
@@ -145,10 +146,12 @@ bool Engine::load_profile_csv_header(const std::vector<support::CsvField>& heade
   throw;
 }
 
-bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, std::string& err) try {
+bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, std::string& err, ProfileFileUsers* file,
+                                  size_t line_number) try {
   check_running();
   ProfileRecord rec;
   if (!decoder_.csv_row(cells, rec, err)) return false;
+  if (file && !file->add(rec.user, line_number, err)) return false;
   keep_profile(rec);
   return true;
 } catch (...) {
@@ -158,6 +161,7 @@ bool Engine::load_profile_csv_row(const std::vector<support::CsvField>& cells, s
 
 bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error) {
   std::string err;
+  ProfileFileUsers users;  // every user of the file, also another partition's: a file has one verdict
   if (csv) {
     support::CsvReader reader(in);
     std::vector<support::CsvField> cells;
@@ -169,7 +173,7 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
         err = reader.error();
       } else if (header) {
         if (load_profile_csv_header(cells, err)) { header = false; continue; }
-      } else if (load_profile_csv_row(cells, err)) {
+      } else if (load_profile_csv_row(cells, err, &users, reader.line())) {
         continue;
       }
       // Without a header no row can be read, and after a read error nothing can: those always stop.
@@ -185,7 +189,7 @@ bool Engine::load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_e
   std::string line;
   while (reader.next(line)) {
     if (line.empty()) continue;
-    if (!load_profile_line(line, err) && !on_error(reader.line(), err)) return false;
+    if (!load_profile_line(line, err, &users, reader.line()) && !on_error(reader.line(), err)) return false;
   }
   if (reader.failed()) {  // not the end of the file: the profiles after it were never read
     on_error(reader.line() + 1, "read error");

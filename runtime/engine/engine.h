@@ -75,16 +75,20 @@ class Engine {
   // Parses one JSON Lines event against the program's schema. `error` explains what is wrong
   // (unknown type, missing or mistyped field, bad time) without a line number; callers add it.
   bool parse_event(std::string_view line, Event& out, std::string& error);
-  // Profiles: JSON Lines (key `user`) or CSV with a header row (column `user`).
-  bool load_profile_line(std::string_view line, std::string& error);
+  // Profiles: JSON Lines (key `user`) or CSV with a header row (column `user`). A record read
+  // from a file (`file`: its users so far; `line`: where the record starts) whose user has one
+  // there already is refused (ProfileFileUsers); one given alone replaces the user's profile.
+  bool load_profile_line(std::string_view line, std::string& error, ProfileFileUsers* file = nullptr,
+                         size_t line_number = 0);
   // CSV profiles (docs/runtime.md, "Profiles"): the header names the columns; each row's cells
   // are typed strictly by the profile field of their column.
   bool load_profile_csv_header(const std::vector<support::CsvField>& header, std::string& error);
-  bool load_profile_csv_row(const std::vector<support::CsvField>& row, std::string& error);
+  bool load_profile_csv_row(const std::vector<support::CsvField>& row, std::string& error,
+                            ProfileFileUsers* file = nullptr, size_t line_number = 0);
   // Reads a whole profiles file: CSV (records may span lines) or JSON Lines. For each malformed
   // record, on_error(line, message) names the line the record starts on; it returns true to
-  // skip the record and go on, false to stop. A bad CSV header always stops. Returns false
-  // when stopped.
+  // skip the record and go on, false to stop. A second record for a user is malformed (the
+  // first, read, stays). A bad CSV header always stops. Returns false when stopped.
   using RecordErrorFn = std::function<bool(size_t line, const std::string& message)>;
   bool load_profiles(std::istream& in, bool csv, const RecordErrorFn& on_error);
 

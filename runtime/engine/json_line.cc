@@ -37,6 +37,7 @@ class Parser {
     while (true) {
       ws();
       JsonMemberView m;
+      m.at = pos_;
       if (peek() != '"') return fail(err, "expected a quoted member name");
       if (!string(m.key, err)) return false;
       ws();
@@ -336,7 +337,7 @@ bool parse_json_object(std::string_view line, std::vector<JsonMember>& out, std:
   out.clear();
   JsonLineReader reader;
   if (!reader.parse_object(line, error)) return false;
-  for (const auto& m : reader.members()) out.push_back(JsonMember{std::string(m.key), owned(m.value)});
+  for (const auto& m : reader.members()) out.push_back(JsonMember{std::string(m.key), owned(m.value), m.at});
   return true;
 }
 
@@ -356,6 +357,11 @@ std::string nested_member_error(std::string_view line, std::string_view member, 
   size_t column = size_t(value.data() - line.data()) + at + 1;
   return fmt::format("column {}: nested {} are not part of the contract (member `{}`)", column,
                      value.substr(at, 1) == "{" ? "objects" : "arrays", member);
+}
+
+std::string duplicate_member_error(std::string_view key, size_t first_at, size_t second_at) {
+  return fmt::format("column {}: member `{}` appears twice (first at column {})", second_at + 1, support::visible(key),
+                     first_at + 1);
 }
 
 bool is_json_number(std::string_view text) {
@@ -421,6 +427,7 @@ bool scan_user(std::string_view s, std::string_view& user, std::string_view* id)
       if (end == std::string_view::npos) return false;
       if (is_user || is_id) {
         if (escaped) return false;
+        if (is_user && found) return false;  // `user` twice: the decoder refuses the line
         (is_user ? user : *id) = s.substr(i + 1, end - i - 2);
         found |= is_user;
       }
@@ -481,7 +488,10 @@ bool line_user(std::string_view line, std::string& user, std::string* id) {
   if (!parse_json_object(line, members, err)) return false;
   const JsonMember* found = nullptr;
   for (const auto& m : members) {
-    if (m.key == "user") found = &m;
+    if (m.key == "user") {
+      if (found) return false;  // `user` twice: refused by the decoder, no thread owns it
+      found = &m;
+    }
     if (id && m.key == "id" && m.value.kind == JsonValue::Kind::String) *id = m.value.text;
   }
   if (!found || found->value.kind != JsonValue::Kind::String || found->value.text.empty()) return false;

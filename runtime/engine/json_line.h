@@ -30,6 +30,7 @@ struct JsonValue {
 struct JsonMember {
   std::string key;
   JsonValue value;
+  size_t at = 0;  // the byte offset of the member's name (its opening quote) in the line
 };
 
 // A value as read, without a copy: `text` is a view into the line, or into the reader's own
@@ -45,11 +46,18 @@ struct JsonValueView {
 struct JsonMemberView {
   std::string_view key;
   JsonValueView value;
+  size_t at = 0;  // the byte offset of the member's name (its opening quote) in the line
 };
+
+// The error for a member a reader uses that the line gives twice (a repeated key would otherwise
+// be read as whichever came last, silently): "column N: member `key` appears twice (first at
+// column M)", N the column of the second (`second_at` + 1), M the first's (JsonMemberView::at).
+std::string duplicate_member_error(std::string_view key, size_t first_at, size_t second_at);
 
 // The reader of every JSON line: the grammar and the errors of parse_json_object, with no
 // allocation per line once its buffers have grown to the longest line (the decoder reads each
-// event through one). Members come in the order of the line, repeated keys included.
+// event through one). Members come in the order of the line, repeated keys included (the decoder
+// refuses a repeated member it reads: duplicate_member_error).
 class JsonLineReader {
  public:
   bool parse_object(std::string_view line, std::string& error);
@@ -79,11 +87,12 @@ bool is_json_number(std::string_view text);
 bool parse_json_value(std::string_view text, JsonValue& out, std::string& error);
 
 // Routing (`crm run --threads`): the `user` (and `id`) of an event or profile line without
-// decoding the rest. scan_user() skims the object's top-level members and gives the last `user`
-// (and `id`) string when it holds no escape; false when it cannot tell (malformed, a non-string
-// user or id, escapes, nesting deeper than kMaxJsonNesting). line_user() falls back to the full parse then, so it names the
-// user the decoder will read; false when the line has no string `user`, or an empty one (the
-// decoder refuses both).
+// decoding the rest. scan_user() skims the object's top-level members and gives the `user` (and
+// the last `id`) string when it holds no escape; false when it cannot tell (malformed, a
+// non-string user or id, escapes, nesting deeper than kMaxJsonNesting, `user` twice).
+// line_user() falls back to the full parse then, so it names the user the decoder will read;
+// false when the line has no string `user`, an empty one, or two `user` members (the decoder
+// refuses all three: the line is not routed by one user and decided by the other).
 // `id` is left empty when the line has none.
 bool scan_user(std::string_view line, std::string_view& user, std::string_view* id = nullptr);
 bool line_user(std::string_view line, std::string& user, std::string* id = nullptr);

@@ -753,8 +753,11 @@ TEST(EngineData, MalformedLinesGiveTheDocumentedErrors) {
   EXPECT_EQ(h.parse(R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"items":9223372036854775807})")
                 .fields[5],
             INT64_MAX);
-  // A repeated member: the last one counts, as it always did.
-  EXPECT_EQ(h.parse(R"({"type":"Order","id":"o1","user":"u","user":"v","time":"2026-01-01T00:00:00Z","amount":1,"amount":2})").user, "v");
+  // A repeated member the program reads is refused at the second (the last one used to count).
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","user":"v","time":"2026-01-01T00:00:00Z","amount":1,"amount":2})"),
+            "column 38: member `user` appears twice (first at column 27)");
+  EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1,"amount":2})"),
+            "column 79: member `amount` appears twice (first at column 68)");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":true})"),
             "`amount` must be a money amount");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1.0000001})"),

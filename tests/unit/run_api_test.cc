@@ -915,8 +915,11 @@ TEST(RunApi, NestedValuesOfUndeclaredMembersAreSkipped) {
   EXPECT_FALSE(run.add_event(R"({"id":"x","type":{"t":"Order"},"user":"u","time":"2026-01-01T00:00:00Z","amount":1})", ds, error));
   EXPECT_EQ(error.message, "column 18: nested objects are not part of the contract (member `type`)");
   for (const char* member : {"id", "user", "time"}) {
-    std::string line = R"({"type":"Order","id":"x","user":"u","time":"2026-01-01T00:00:00Z","amount":1,")" +
-                       std::string(member) + R"(":["a",{}]})";
+    // The member once, nested (given twice, the line is refused for that: DeclaredMembersGivenTwiceAreRefused).
+    std::string line = R"({"type":"Order","id":"x","user":"u","time":"2026-01-01T00:00:00Z","amount":1})";
+    const std::string plain = fmt::format(R"("{}":)", member);
+    const size_t at = line.find(plain), end = line.find(',', at);
+    line.replace(at, end - at, plain + R"(["a",{}])");
     EXPECT_FALSE(run.add_event(line, ds, error)) << line;
     EXPECT_NE(error.message.find(fmt::format("nested objects are not part of the contract (member `{}`)", member)),
               std::string::npos)
@@ -943,6 +946,55 @@ TEST(RunApi, SkippedLinesAreCountedByKind) {
                                           {"unknown event type \"...\"", 2}};
     EXPECT_EQ(r.stats.skipped_by_reason, want) << threads;
   }
+}
+
+// A member the program declares given twice in one line is refused at its line, naming it and the
+// column of the second (it was read as whichever came last): `type`, `user` (the thread a line
+// went to under --threads and the user it was decided for could differ), `id`, `time`, a declared
+// field, one nobody reads. Undeclared members are never read: their repeats stay ignored. One
+// thread or two: the same refusals, the same decisions, the same skipped_by_reason.
+TEST(RunApi, DeclaredMembersGivenTwiceAreRefused) {
+  crm::CompiledProgram p = compile(kNestedProgram);
+  ASSERT_TRUE(p.valid());
+  const std::string t = R"("time":"2026-01-01T00:00:01Z")";
+  std::string text;
+  text += R"({"id":"e1","type":"Order","user":"u1","user":"u2",)" + t + R"(,"amount":100})" "\n";
+  text += R"({"id":"e2","type":"Order","type":"Nope","user":"u1",)" + t + R"(,"amount":100})" "\n";
+  text += R"({"id":"e3","id":"e4","type":"Order","user":"u1",)" + t + R"(,"amount":100})" "\n";
+  text += R"({"id":"e5","type":"Order","user":"u1",)" + t + R"(,"amount":100,"amount":1})" "\n";
+  text += R"({"id":"e6","type":"Order","user":"u1",)" + t + R"(,"amount":100,"note":"a","note":"b"})" "\n";
+  text += R"({"id":"e7","type":"Order","user":"u1",)" + t + "," + t + R"(,"amount":100})" "\n";
+  text += R"({"id":"e8","type":"Order","us\u0065r":"u1","user":"u2",)" + t + R"(,"amount":100})" "\n";
+  text += R"({"id":"e9","type":"Order","user":"u1",)" + t + R"(,"amount":100,"x":1,"x":{"y":2}})" "\n";
+  for (size_t threads : {1, 2}) {
+    Replayed r = replay(p, text, threads);
+    const std::map<size_t, std::string> want = {
+        {1, "column 39: member `user` appears twice (first at column 27)"},
+        {2, "column 27: member `type` appears twice (first at column 12)"},
+        {3, "column 12: member `id` appears twice (first at column 2)"},
+        {4, "column 82: member `amount` appears twice (first at column 69)"},
+        {5, "column 93: member `note` appears twice (first at column 82)"},
+        {6, "column 69: member `time` appears twice (first at column 39)"},
+        {7, "column 44: member `user` appears twice (first at column 27)"}};
+    EXPECT_EQ(r.refused, want) << threads;
+    // The line whose undeclared member came twice is decided, for u1.
+    ASSERT_EQ(r.decisions.size(), 1u) << threads;
+    EXPECT_NE(r.decisions[0].find(R"("event":"e9","user":"u1")"), std::string::npos) << r.decisions[0];
+    const std::map<std::string, size_t> reasons = {{"member `user` appears twice", 2}, {"member `type` appears twice", 1},
+                                                   {"member `id` appears twice", 1},   {"member `amount` appears twice", 1},
+                                                   {"member `note` appears twice", 1}, {"member `time` appears twice", 1}};
+    EXPECT_EQ(r.stats.skipped_by_reason, reasons) << threads;
+  }
+  // A profile line too (JSON Lines; a CSV header naming a column twice was refused already).
+  crm::CompiledProgram q = compile("profile { level: Int = 0 }\n" + std::string(kNestedProgram));
+  ASSERT_TRUE(q.valid());
+  crm::Run run(q);
+  crm::Error e;
+  EXPECT_FALSE(run.load_profile(R"({"user":"u1","level":1,"level":2})", e));
+  EXPECT_EQ(e.message, "column 24: member `level` appears twice (first at column 14)");
+  EXPECT_FALSE(run.load_profile(R"({"user":"u1","user":"u2"})", e));
+  EXPECT_EQ(e.message, "column 14: member `user` appears twice (first at column 2)");
+  EXPECT_TRUE(run.load_profile(R"({"user":"u1","x":1,"x":2})", e)) << e.message;
 }
 
 // Event data is never written raw to a terminal: control characters in a refused line's values,

@@ -300,6 +300,31 @@ TEST(Utf8Cut, TruncationNeverSplitsACharacter) {
   EXPECT_EQ(utf8_truncate("short", 40), "short");
 }
 
+// A limit shorter than the ellipsis: the result still fits (it was the whole ellipsis, 3 bytes at
+// a limit of 0), is UTF-8 and starts as the text does; a limit that fits the ellipsis keeps it.
+TEST(Utf8Cut, TruncationNeverExceedsTheLimit) {
+  using crm::support::utf8_truncate;
+  for (std::string text : {"abcdefghijkl", "\u20ac\u20ac\u20ac\u20ac", "a\u00fc\u20ac\U0001F600bc\u00fc\u00fc", "\xFF\xFE" "abcdefgh"})
+    for (std::string_view ellipsis : {"...", "\u2026", ""})
+      for (size_t limit = 0; limit <= 8; ++limit) {
+        std::string t = utf8_truncate(text, limit, ellipsis);
+        EXPECT_LE(t.size(), limit) << text << " " << limit;
+        if (crm::support::valid_utf8(text)) EXPECT_TRUE(crm::support::valid_utf8(t)) << text << " " << limit;
+        if (t.size() >= ellipsis.size() && t.ends_with(ellipsis) && !ellipsis.empty()) {
+          EXPECT_EQ(text.substr(0, t.size() - ellipsis.size()), t.substr(0, t.size() - ellipsis.size())) << limit;
+        } else {
+          EXPECT_EQ(text.substr(0, t.size()), t) << text << " " << limit;
+        }
+      }
+  EXPECT_EQ(utf8_truncate("abcdef", 2), "ab");
+  EXPECT_EQ(utf8_truncate("abcdef", 0), "");
+  EXPECT_EQ(utf8_truncate("abcdef", 3), "...");
+  EXPECT_EQ(utf8_truncate("abcdef", 4), "a...");
+  EXPECT_EQ(utf8_truncate("\u20ac\u20ac", 4), "...");     // no whole character fits before "..."
+  EXPECT_EQ(utf8_truncate("\u20ac\u20ac", 2), "");        // nor in 2 bytes, and no room for "..."
+  EXPECT_EQ(utf8_truncate("\u20ac\u20ac", 5, "\u2026"), "\u2026");
+}
+
 TEST(Visible, ControlCharactersComeOutEscaped) {
   using crm::support::visible;
   EXPECT_EQ(visible("\x1b[2J\x1b]0;pwned\x07"), "\\u001b[2J\\u001b]0;pwned\\u0007");
@@ -339,7 +364,7 @@ TEST(MessageReason, KeysAreKindsNotLines) {
   EXPECT_LE(key.size(), 80u);
 }
 
-// Members in line order, repeated keys included (the decoder then takes the last); strings with
+// Members in line order, repeated keys included (the decoder refuses those it reads); strings with
 // escapes are unescaped into the reader's buffer, and every view stays valid for the whole line,
 // also when the reader's buffers were grown by a longer line before.
 TEST(JsonLine, ReaderViewsHoldEveryMemberOfTheLine) {

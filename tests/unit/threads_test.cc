@@ -12,14 +12,17 @@ namespace {
 using crm::engine::line_user;
 using crm::engine::scan_user;
 
-// What the decoder reads: the last `user` member, when it is a string.
+// What the decoder reads: the `user` member, when it is a string (a line with two is refused).
 bool decoded_user(std::string_view line, std::string& user) {
   std::vector<crm::engine::JsonMember> members;
   std::string err;
   if (!crm::engine::parse_json_object(line, members, err)) return false;
   const crm::engine::JsonMember* found = nullptr;
   for (const auto& m : members)
-    if (m.key == "user") found = &m;
+    if (m.key == "user") {
+      if (found) return false;
+      found = &m;
+    }
   if (!found || found->value.kind != crm::engine::JsonValue::Kind::String || found->value.text.empty()) return false;
   user = found->value.text;
   return true;
@@ -35,12 +38,11 @@ TEST(Threads, TheScanFindsTheUserAndIdWithoutDecoding) {
   // Other members may hold the key's text, brackets, braces and escaped quotes.
   ASSERT_TRUE(scan_user(R"( { "note" : "\"user\":\"x\"}", "tags":["[a]", "}"], "user" : "u8" , "n":-1e3 } )", user));
   EXPECT_EQ(user, "u8");
-  // The last `user` wins, as in the decoder.
-  ASSERT_TRUE(scan_user(R"({"user":"a","user":"b"})", user));
-  EXPECT_EQ(user, "b");
-  // Cannot tell: escapes in the user or a key, a non-string user, nesting, malformed text.
+  // Cannot tell: escapes in the user or a key, a non-string user, nesting, malformed text, `user`
+  // twice (the decoder refuses that line; the scan gave the last, as the decoder read it then).
   for (const char* line : {R"({"user":"a\u0062"})", R"({"us\u0065r":"a"})", R"({"user":7})", R"({"o":{"user":"a"}})",
-                           R"({"user":"a")", R"(["user","a"])", R"({"user":"a"} x)", R"({})", ""})
+                           R"({"user":"a")", R"(["user","a"])", R"({"user":"a"} x)", R"({})", "",
+                           R"({"user":"a","user":"b"})", R"({"user":"a","n":1,"user":"a"})"})
     EXPECT_FALSE(scan_user(line, user)) << line;
 }
 
@@ -49,6 +51,9 @@ TEST(Threads, TheRoutedUserIsTheDecodedUser) {
   ASSERT_TRUE(line_user(R"({"user":"a\u0062","id":"x\"y"})", user));
   EXPECT_EQ(user, "ab");
   EXPECT_FALSE(line_user(R"({"user":7})", user));
+  // Two `user` members, however spelled: refused by the decoder, no thread owns the line.
+  EXPECT_FALSE(line_user(R"({"user":"a","user":"b"})", user));
+  EXPECT_FALSE(line_user(R"({"us\u0065r":"a","user":"b"})", user));
   // An empty user is refused by the decoder: no thread owns it (and its line claims no id).
   std::string id;
   EXPECT_FALSE(line_user(R"({"user":"","id":"e1"})", user, &id));
