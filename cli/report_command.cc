@@ -45,11 +45,13 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// The program of `files` (sources, or one .crmc); 0 or the exit code after saying why.
+// The program of `files` (sources, or one .crmc alone) for `crm command` (`help` names the
+// command's help page); 0 or the exit code after saying why.
 int load_program(const std::vector<std::string>& files, const std::vector<std::string>& includes, bool color,
-                 CompiledProgram& out) {
+                 CompiledProgram& out, const std::string& command, const std::string& help) {
+  if (std::string why = check_program_files(files, command); !why.empty()) return usage_error(help, why);
   std::string err;
-  if (files.size() == 1 && ends_with(files[0], ".crmc")) {
+  if (files.size() == 1 && is_compiled_program(files[0])) {
     std::string bytes;
     if (!read_input(files[0], bytes, err)) {
       std::cerr << "crm: " << err << "\n";
@@ -170,7 +172,7 @@ int cmd_report(int argc, char** argv) {
   }
   CompiledProgram program;
   if (!files.empty()) {
-    if (int rc = load_program(files, includes, c.color(), program)) return rc;
+    if (int rc = load_program(files, includes, c.color(), program, "report", "report")) return rc;
     o.program = &program;
   }
   InputFile in;
@@ -263,7 +265,7 @@ int cmd_forecast(int argc, char** argv) {
     if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("forecast", err);
   }
   CompiledProgram program;
-  if (int rc = load_program(files, includes, c.color(), program)) return rc;
+  if (int rc = load_program(files, includes, c.color(), program, "forecast", "forecast")) return rc;
   o.program = &program;
   InputFile in, prof;
   if (!in.open(events, err) || (!profiles.empty() && !prof.open(profiles, err))) {
@@ -326,7 +328,7 @@ int cmd_import_hillstrom(int argc, char** argv) {
   }
   CompiledProgram program;
   if (!program_files.empty()) {
-    if (int rc = load_program(program_files, {}, c.color(), program)) return rc;
+    if (int rc = load_program(program_files, {}, c.color(), program, "import hillstrom", "import")) return rc;
   } else {
     CompileOutput bundled = hillstrom_program();
     if (!bundled.program.valid()) {
