@@ -152,6 +152,32 @@ bool check_readable(const std::string& path, std::string& err) {
   return true;
 }
 
+bool is_compiled_program(const std::string& path) {
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".crmc") == 0) return true;
+  if (path == "-") return false;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char magic[4];
+  ssize_t n = ::read(fd, magic, sizeof magic);
+  ::close(fd);
+  return n == 4 && std::memcmp(magic, "CRMC", 4) == 0;
+}
+
+std::string compiled_program_not_alone(const std::string& path, const std::string& command) {
+  std::string name = path == "-" ? "standard input" : "`" + path + "`";
+  return name + " is a compiled program (.crmc): it must be the only program file of `crm " + command +
+         "` (it cannot be combined with other .crm or .crmc files)";
+}
+
+std::string check_program_files(const std::vector<std::string>& files, const std::string& command) {
+  if (files.size() < 2) return "";
+  for (const auto& f : files)
+    if (is_compiled_program(f)) return compiled_program_not_alone(f, command);
+  return "";
+}
+
 bool read_input(const std::string& path, std::string& out, std::string& err, size_t max_bytes) {
   InputFile in;
   if (!in.open(path, err)) return false;

@@ -65,6 +65,16 @@ bool read_compiled(const std::string& path, std::string& out, std::string& err, 
 // The same limit's message, for an input read before it was known to be a compiled program.
 std::string compiled_too_large(const std::string& path, size_t max_bytes);
 
+// A command's program is .crm sources, or one compiled program (.crmc) given alone in their
+// place (run, audience, explain, compile --disasm, report, forecast, import hillstrom --program).
+// A compiled program is known by its name, or for a regular file by its header `CRMC` (a renamed
+// .crmc); standard input and pipes are not peeked (that would consume them) but known once read.
+bool is_compiled_program(const std::string& path);
+// The usage error for a compiled program `path` given to `crm COMMAND` with other program files.
+std::string compiled_program_not_alone(const std::string& path, const std::string& command);
+// "" when `files` are sources or one compiled program alone, else compiled_program_not_alone().
+std::string check_program_files(const std::vector<std::string>& files, const std::string& command);
+
 class FdBuf;
 class FdInBuf;
 

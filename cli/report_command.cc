@@ -46,11 +46,13 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// The program of `files` (sources, or one .crmc); 0 or the exit code after saying why.
+// The program of `files` (sources, or one .crmc alone) for `crm command` (`help` names the
+// command's help page); 0 or the exit code after saying why.
 int load_program(const std::vector<std::string>& files, const std::vector<std::string>& includes, bool color,
-                 CompiledProgram& out) {
+                 CompiledProgram& out, const std::string& command, const std::string& help) {
+  if (std::string why = check_program_files(files, command); !why.empty()) return usage_error(help, why);
   std::string err;
-  if (files.size() == 1 && ends_with(files[0], ".crmc")) {
+  if (files.size() == 1 && is_compiled_program(files[0])) {
     std::string bytes;
     bool too_large = false;
     if (!read_compiled(files[0], bytes, err, too_large)) {
@@ -174,7 +176,7 @@ int cmd_report(int argc, char** argv) {
   }
   CompiledProgram program;
   if (!files.empty()) {
-    if (int rc = load_program(files, includes, c.color(), program)) return rc;
+    if (int rc = load_program(files, includes, c.color(), program, "report", "report")) return rc;
     if (!check_output_not_source({"--out", out_path}, program, err)) return usage_error("report", err);
     o.program = &program;
   }
@@ -268,7 +270,7 @@ int cmd_forecast(int argc, char** argv) {
     if (!check_output_not_input({"--out", out_path}, inputs, err)) return usage_error("forecast", err);
   }
   CompiledProgram program;
-  if (int rc = load_program(files, includes, c.color(), program)) return rc;
+  if (int rc = load_program(files, includes, c.color(), program, "forecast", "forecast")) return rc;
   if (!check_output_not_source({"--out", out_path}, program, err)) return usage_error("forecast", err);
   o.program = &program;
   InputFile in, prof;
@@ -335,7 +337,7 @@ int cmd_import_hillstrom(int argc, char** argv) {
   }
   CompiledProgram program;
   if (!program_files.empty()) {
-    if (int rc = load_program(program_files, {}, c.color(), program)) return rc;
+    if (int rc = load_program(program_files, {}, c.color(), program, "import hillstrom", "import")) return rc;
   } else {
     CompileOutput bundled = hillstrom_program();
     if (!bundled.program.valid()) {

@@ -45,6 +45,7 @@ struct Options {
   bool jit = false, emit_llvm = false;
   std::string jit_cache;
   std::string reload_on;  // run: "SIGHUP" re-reads the program files on that signal
+  std::string command;    // the command's name, for messages about its program files
 };
 
 // `crm run --reload-on SIGHUP`: the handler only sets this flag (async-signal-safe); the run's
@@ -72,6 +73,7 @@ int usage(const std::string& command, const std::string& msg) { return usage_err
 
 // The program: .crm sources (or one compiled .crmc where the command accepts it).
 void program_options(Command& c, Options& o) {
+  o.command = c.name();
   c.files(o.files);
   c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
   // The same source limits as `crm check`, so a program that checks can also be run.
@@ -147,15 +149,16 @@ int state_open_exit(const crm::Error& e) {
   return kExitProblems;
 }
 
-bool is_crmc(const std::string& path) { return path.size() > 5 && path.substr(path.size() - 5) == ".crmc"; }
-
 // Compiles the sources (or loads one .crmc); returns 0 or the exit code after saying why.
 int load(const Options& o, Loaded& l) {
   if (o.files.empty()) return usage_error("", "no program given");
+  // A compiled program among other files would reach the compiler as a source (E0110, whose
+  // help sends the user to this very command): say what is wrong here instead.
+  if (std::string why = check_program_files(o.files, o.command); !why.empty()) return usage(o.command, why);
   std::string err;
   // --max-file-size bounds a compiled program too when given; else kMaxCompiledBytes.
   const size_t compiled_max = o.max_file_bytes ? o.max_file_bytes : kMaxCompiledBytes;
-  if (o.files.size() == 1 && is_crmc(o.files[0])) {
+  if (o.files.size() == 1 && is_compiled_program(o.files[0])) {
     std::string bytes;
     bool too_large = false;
     if (!read_compiled(o.files[0], bytes, err, too_large, compiled_max)) {
@@ -184,7 +187,8 @@ int load(const Options& o, Loaded& l) {
       return kExitIo;
     }
     // A compiled program on standard input is known by its magic number.
-    if (o.files.size() == 1 && text.rfind("CRMC", 0) == 0) {
+    if (text.rfind("CRMC", 0) == 0) {
+      if (o.files.size() > 1) return usage(o.command, compiled_program_not_alone(f, o.command));
       if (text.size() > compiled_max) {
         std::cerr << "crm: " << compiled_too_large(f, compiled_max) << "\n";
         return kExitProblems;

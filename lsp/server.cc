@@ -117,7 +117,12 @@ class Server {
 
   void handle(const std::string& body) {
     json msg = json::parse(body, nullptr, false);
-    if (msg.is_discarded()) return send_error(nullptr, kParseError, "the message is not valid JSON");
+    if (msg.is_discarded()) {
+      // Most often a Content-Length shorter than the body: the rest of the body, up to the next
+      // header, belongs to this bad frame and must not be read as one more.
+      t_.resync();
+      return send_error(nullptr, kParseError, "the message is not valid JSON");
+    }
     if (!msg.is_object()) return send_error(nullptr, kInvalidRequest, "a message must be a JSON object (batches are not used by LSP)");
     json id = nullptr;
     bool has_id = msg.contains("id");

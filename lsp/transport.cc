@@ -4,9 +4,12 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <string_view>
 
 namespace crm::lsp {
 
@@ -41,57 +44,108 @@ bool Transport::pending() {
   return ::poll(&p, 1, 0) > 0;
 }
 
-Transport::Read Transport::read(std::string& body, std::string& error) {
-  // Headers: up to the first empty line.
-  size_t end;
-  while ((end = buf_.find("\r\n\r\n", pos_)) == std::string::npos) {
-    if (buf_.size() - pos_ > 65536) {  // no header block ends in sight: drop what we have
-      error = "header block longer than 64 KiB";
-      pos_ = buf_.size();
-      return Read::BadFrame;
+namespace {
+
+constexpr std::string_view kLengthName = "content-length:";
+constexpr size_t kMaxHeaderBlock = 65536;
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// RFC 9110 token characters: what a header name is made of. A "name" with a quote or a brace in
+// it is the tail of a skipped body glued to the next header, not a header.
+bool token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+// The first case-insensitive `Content-Length:` at or after `from`.
+size_t find_length_header(const std::string& s, size_t from) {
+  for (size_t p = from; p + kLengthName.size() <= s.size(); ++p) {
+    if (lower(s[p]) != 'c') continue;
+    size_t k = 1;
+    while (k < kLengthName.size() && lower(s[p + k]) == kLengthName[k]) ++k;
+    if (k == kLengthName.size()) return p;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+bool Transport::skip_to_header() {
+  for (;;) {
+    size_t p = find_length_header(buf_, pos_);
+    if (p != std::string::npos) {
+      pos_ = p;
+      resync_ = false;
+      return true;
     }
+    // Keep only a tail that may be the start of a name cut by the read.
+    if (buf_.size() - pos_ >= kLengthName.size()) pos_ = buf_.size() - (kLengthName.size() - 1);
     if (!fill()) {
-      bool junk = buf_.find_first_not_of(" \t\r\n", pos_) != std::string::npos;
       pos_ = buf_.size();
-      if (junk) {
-        error = "input ended inside a header";
-        return Read::BadFrame;
-      }
-      return Read::Eof;
+      return false;
     }
   }
-  std::string headers = buf_.substr(pos_, end - pos_);
-  pos_ = end + 4;
+}
+
+Transport::Read Transport::bad_frame(size_t at, std::string why, std::string& error) {
+  error = std::move(why);
+  pos_ += at + 1;
+  resync_ = true;
+  return Read::BadFrame;
+}
+
+Transport::Read Transport::read(std::string& body, std::string& error) {
+  // Headers: lines ending in CRLF up to an empty one. Offsets are from pos_, which fill() may move.
+  if (resync_ && !skip_to_header()) return Read::Eof;  // the garbage was reported already
+  size_t line = 0;           // start of the line being read
+  size_t scanned = 0;        // where to look for its CRLF
+  size_t first = std::string::npos;  // start of the first header line
   long long length = -1;
-  size_t i = 0;
-  while (i <= headers.size()) {
-    size_t j = headers.find("\r\n", i);
-    if (j == std::string::npos) j = headers.size();
-    std::string line = headers.substr(i, j - i);
-    i = j + 2;
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) {
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      error = "malformed header line `" + line.substr(0, 80) + "`";
-      return Read::BadFrame;
-    }
-    std::string name = line.substr(0, colon);
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "content-length") {
-      std::string v = line.substr(colon + 1);
-      size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
-      v = b == std::string::npos ? "" : v.substr(b, e - b + 1);
-      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
-        error = "invalid Content-Length `" + v.substr(0, 40) + "`";
-        return Read::BadFrame;
+  for (;;) {
+    size_t eol = buf_.find("\r\n", pos_ + scanned);
+    if (eol == std::string::npos) {
+      if (buf_.size() - pos_ > kMaxHeaderBlock) return bad_frame(line, "header block longer than 64 KiB", error);
+      scanned = buf_.size() - pos_ > line ? buf_.size() - pos_ - 1 : line;
+      if (!fill()) {
+        bool junk = buf_.find_first_not_of(" \t\r\n", pos_) != std::string::npos;
+        pos_ = buf_.size();
+        if (junk) {
+          error = "input ended inside a header";
+          return Read::BadFrame;
+        }
+        return Read::Eof;
       }
-      length = std::strtoll(v.c_str(), nullptr, 10);
+      continue;
+    }
+    std::string_view text(buf_.data() + pos_ + line, eol - pos_ - line);
+    size_t at = line;
+    line = scanned = eol + 2 - pos_;
+    if (text.find_first_not_of(" \t") == std::string_view::npos) {
+      if (first == std::string::npos) {  // blank lines between messages are not a frame
+        pos_ += line;
+        line = scanned = 0;
+        continue;
+      }
+      if (text.empty()) break;  // the end of the header block
+      continue;
+    }
+    if (first == std::string::npos) first = at;
+    size_t colon = text.find(':');
+    std::string_view name = text.substr(0, colon == std::string_view::npos ? 0 : colon);
+    if (name.empty() || !std::all_of(name.begin(), name.end(), token_char))
+      return bad_frame(at, "malformed header line `" + std::string(text.substr(0, 80)) + "`", error);
+    if (name.size() + 1 == kLengthName.size() &&
+        std::equal(name.begin(), name.end(), kLengthName.begin(), [](char a, char b) { return lower(a) == b; })) {
+      std::string_view v = text.substr(colon + 1);
+      size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+      v = b == std::string_view::npos ? std::string_view() : v.substr(b, e - b + 1);
+      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string_view::npos)
+        return bad_frame(at, "invalid Content-Length `" + std::string(v.substr(0, 40)) + "`", error);
+      length = std::strtoll(std::string(v).c_str(), nullptr, 10);
     }
   }
-  if (length < 0) {
-    error = "missing Content-Length header";
-    return Read::BadFrame;
-  }
+  if (length < 0) return bad_frame(first, "missing Content-Length header", error);
+  pos_ += line;
   if (static_cast<unsigned long long>(length) > max_) {
     // Skip the body without keeping it.
     size_t left = static_cast<size_t>(length);

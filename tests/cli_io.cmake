@@ -376,6 +376,36 @@ file(READ ${W}/target.crm rewritten)
 expect_same("format --write" "segment s = true\n" "${rewritten}")
 crm_run(0 run ${W}/out.crmc --events ${E})
 expect_same("run of the compiled program" "${decisions}" "${out}")
+
+# ---- a compiled program is the whole program: given alone, in place of the sources ----------
+# Combined with other program files, every command that takes one says so (a usage error, exit
+# 2) instead of the compiler's E0110, whose help sends the user to `crm run` itself. A .crmc is
+# known by its name, or by its CRMC header when renamed or on standard input; renamed and alone
+# it runs as the .crmc does.
+file(COPY_FILE ${W}/out.crmc ${W}/renamed.crm)
+crm_run(0 run ${W}/renamed.crm --events ${E})
+expect_same("run of the renamed compiled program" "${decisions}" "${out}")
+foreach(cmd "run;--events;${E}" "audience;--events;${E};--at;${AT}" "explain;--events;${E};--user;ann;--at;${AT}"
+            "compile;--disasm" "report;--state;sqlite:${W}/crmc_report.db" "forecast;--events;${E};--shift;1d")
+  list(GET cmd 0 name)
+  foreach(files "${W}/out.crmc;${W}/out.crmc" "${W}/out.crmc;${P}" "${P};${W}/out.crmc" "${P};${W}/renamed.crm")
+    crm_run(2 ${cmd} ${files})
+    expect_match("crm ${name} with a .crmc among ${files}" "${err}"
+                 "is a compiled program \\(\\.crmc\\): it must be the only program file of `crm ${name}` \\(it cannot be combined with other \\.crm or \\.crmc files\\)")
+    if(err MATCHES "E0110|runs with")
+      message(FATAL_ERROR "crm ${name} with ${files} still says E0110:\n${err}")
+    endif()
+  endforeach()
+  if(name MATCHES "^(run|audience|explain|compile)$")  # report and forecast read no program from `-`
+    crm_run(2 STDIN ${W}/out.crmc ${cmd} - ${P})
+    expect_match("crm ${name} with a .crmc on standard input and a source" "${err}"
+                 "standard input is a compiled program .*only program file of `crm ${name}`")
+  endif()
+endforeach()
+crm_run(2 import hillstrom ${W}/hs.csv --state sqlite:${W}/crmc_hs.db --events-out ${W}/crmc_hs.jsonl
+        --program ${W}/out.crmc --program ${P})
+expect_match("import hillstrom --program with a .crmc and a source" "${err}"
+             "`${W}/out.crmc` is a compiled program .*only program file of `crm import hillstrom`")
 file(GLOB leftovers ${W}/.out.crmc.* ${W}/.target.crm.*)
 if(leftovers)
   message(FATAL_ERROR "temporary files left behind: ${leftovers}")

@@ -179,6 +179,85 @@ def session_protocol(crm):
     check(s2.c.close() == 1, "exit without shutdown: 1")
 
 
+def frame(msg):
+    body = (msg if isinstance(msg, bytes) else json.dumps(msg).encode("utf-8"))
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def session_framing(crm):
+    """Bad framing followed by well-formed messages: one ParseError per malformed frame (never
+    one per garbage line), then the stream is resynchronised at the next `Content-Length:` and
+    the next message is served; a body that merely mentions `Content-Length:` is never split.
+    No golden: the assertions are the test."""
+    s = Session(crm, "framing")
+    c = s.c
+    s.initialize()
+    rid = [100]
+
+    def symbols(query=""):
+        rid[0] += 1
+        return rid[0], frame({"jsonrpc": "2.0", "id": rid[0], "method": "workspace/symbol", "params": {"query": query}})
+
+    def after(what, bad, parse_errors=1, lost=()):
+        """Sends `bad` then a request in one write; the request must be answered after exactly
+        `parse_errors` ParseErrors (id null), and the requests in `lost` never."""
+        i, req = symbols()
+        c.send_raw(bad + req)
+        errors, answered = [], []
+        while True:
+            m = c.read_any()
+            if "method" in m and "id" not in m:
+                continue  # a notification
+            if m.get("id") is None:
+                errors.append(m.get("error", {}))
+                continue
+            check(m["id"] not in lost, "%s: the swallowed request %s was answered" % (what, m["id"]))
+            answered.append(m["id"])
+            if m["id"] == i:
+                break
+        check(len(errors) == parse_errors and all(e.get("code") == -32700 for e in errors),
+              "%s: %d ParseError(s) before the next request's answer, got %r" % (what, parse_errors, errors))
+        check(isinstance(m.get("result"), list), "%s: the request after it is served: %r" % (what, m))
+        return answered
+
+    after("a stray line before a frame", b"oops\r\n")
+    after("a run of garbage lines", b"".join(b"garbage line %d\r\n" % k for k in range(500)))
+    after("stray text without a line break, glued to the header", b"oops")
+    after("Content-Length: 0x10 with a body", b"Content-Length: 0x10\r\n\r\n{}")
+    after("two bad frames in a row", b"Content-Length: 0x10\r\n\r\n{}Content-Length: -2\r\n\r\n[]", 2)
+    after("no Content-Length, with a body", b"Content-Type: x\r\n\r\n{\"jsonrpc\":\"2.0\"}")
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "shutdown"}).encode()
+    after("a Content-Length shorter than the body", b"Content-Length: 5\r\n\r\n" + body)
+    after("a body that is not JSON, with its length", frame(b"{not json"))
+    # A Content-Length longer than what follows: the declared bytes are consumed, swallowing the
+    # next request and the start of the one after it; the server resumes at the header after them.
+    j, a = symbols()
+    k, b = symbols()
+    after("a Content-Length longer than what follows",
+          b"Content-Length: %d\r\n\r\n{}" % (2 + len(a) + 5) + a + b, 1, lost=(j, k))
+    # Header names are case-insensitive, after garbage too.
+    i, req = symbols()
+    c.send_raw(b"oops\r\n" + req.replace(b"Content-Length", b"content-LENGTH"))
+    check(c.read_any()["error"]["code"] == -32700, "stray line: ParseError")
+    check(isinstance(c.wait_response(i), list), "a lowercase content-length header after garbage is served")
+    # A message that mentions `Content-Length:` in its JSON is read by its length, never split:
+    # in sync, and as the first message after a bad frame.
+    q = "Content-Length: 3\r\n\r\n{}"
+    i, req = symbols(q)
+    c.send_raw(req)
+    check(c.wait_response(i) == [], "a body mentioning Content-Length: is one message (no symbol has that name)")
+    i, req = symbols(q)
+    check(i in after("a bad frame, then a body mentioning Content-Length:", b"Content-Length: x\r\n\r\n{}" + req),
+          "the body mentioning Content-Length: after a bad frame is served")
+    # A `Content-Length:` inside discarded text is tried as a header: one more error, nothing lost.
+    after("a bad frame whose body mentions Content-Length:",
+          b'Content-Length: x\r\n\r\n{"text":"Content-Length: 5"}', 2)
+    c.request("shutdown")
+    c.notify("exit")
+    check(c.close() == 0, "framing: exit code 0 after shutdown and exit")
+    shutil.rmtree(s.tmp, ignore_errors=True)
+
+
 def session_editing(crm):
     """Open a broken file, coded diagnostics, fix it, empty list; incremental edits in UTF-16; format."""
     s = Session(crm, "editing")
@@ -418,7 +497,7 @@ def session_stdlib_paths(crm):
     shutil.rmtree(s.tmp, ignore_errors=True)
 
 
-SESSIONS = {"protocol": session_protocol, "editing": session_editing, "imports": session_imports,
+SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths}
 
 
