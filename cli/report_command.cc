@@ -338,6 +338,8 @@ int cmd_import_hillstrom(int argc, char** argv) {
   CompiledProgram program;
   if (!program_files.empty()) {
     if (int rc = load_program(program_files, {}, c.color(), program, "import hillstrom", "import")) return rc;
+    for (const auto& out : {NamedPath{"--events-out", events_out}, NamedPath{"--profiles-out", profiles_out}})
+      if (!check_output_not_source(out, program, err)) return usage_error("import", err);
   } else {
     CompileOutput bundled = hillstrom_program();
     if (!bundled.program.valid()) {

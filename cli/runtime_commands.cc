@@ -77,7 +77,7 @@ void program_options(Command& c, Options& o) {
   c.files(o.files);
   c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
   // The same source limits as `crm check`, so a program that checks can also be run.
-  c.count("--max-file-size", o.max_file_bytes, "BYTES", "largest accepted source file (default 1048576)");
+  c.count("--max-file-size", o.max_file_bytes, "BYTES", "largest accepted source file (default 1048576); also bounds a\ncompiled .crmc when given (default for a .crmc: 256 MiB)");
   c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)");
 }
 

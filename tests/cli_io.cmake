@@ -199,6 +199,7 @@ file(MAKE_DIRECTORY ${W}/mods/lib ${W}/inc/shared)
 file(WRITE ${W}/mods/lib/schema.crm "module lib.schema\nevent Order { amount: Money(CNY) }\n")
 file(WRITE ${W}/inc/shared/defs.crm "module shared.defs\nconst floor = 1\n")
 file(WRITE ${W}/mods/main.crm "module main\nimport lib.schema\nimport shared.defs\nsegment buyer = count(Order) >= floor\n")
+file(WRITE ${W}/mods/main2.crm "module main2\nimport lib.schema\nsegment buyer = count(Order) >= 1\n")
 file(WRITE ${W}/mods/ev.jsonl "{\"id\":\"e1\",\"type\":\"Order\",\"user\":\"u1\",\"time\":\"2026-01-01T00:00:00Z\",\"amount\":5}\n")
 crm_run(0 run ${W}/mods/main.crm -I ${W}/inc --events ${W}/mods/ev.jsonl --state sqlite:${W}/mods/l.db -q -o ${W}/mods/out.jsonl)
 file(SHA256 ${W}/mods/lib/schema.crm schema_hash)
@@ -208,7 +209,8 @@ foreach(args
     "run;${W}/mods/main.crm;-I;${W}/inc;--events;${W}/mods/ev.jsonl;-o;${W}/inc/shared/defs.crm"
     "compile;${W}/mods/main.crm;-I;${W}/inc;-o;${W}/mods/lib/schema.crm"
     "forecast;${W}/mods/main.crm;-I;${W}/inc;--events;${W}/mods/ev.jsonl;--shift;1d;-o;${W}/inc/shared/defs.crm"
-    "report;${W}/mods/main.crm;-I;${W}/inc;--state;sqlite:${W}/mods/l.db;--events;${W}/mods/ev.jsonl;-o;${W}/mods/lib/schema.crm")
+    "report;${W}/mods/main.crm;-I;${W}/inc;--state;sqlite:${W}/mods/l.db;--events;${W}/mods/ev.jsonl;-o;${W}/mods/lib/schema.crm"
+    "import;hillstrom;${W}/cdnow.csv;--program;${W}/mods/main2.crm;--state;sqlite:${W}/mods/h.db;--events-out;${W}/mods/lib/schema.crm")
   crm_run(2 ${args})
   expect_match("crm ${args}" "${err}" "is the same file as a module the program imports .*: writing it would destroy that input")
 endforeach()

@@ -371,7 +371,7 @@ void Engine::restore(const state::LedgerEntry& e) {
       if (o == Outcome::Held) {
         ++restored_held_[key];
         Restored& u = users_.restored()[e.user];
-        restore_delivery(u, u.deliveries, e, s->second);
+        restore_delivery(u.delivery_unit, u.deliveries, e, s->second);
         restore_history(e, s->second, ai, false);
         return;
       }
@@ -410,16 +410,17 @@ void Engine::restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t si, 
   // Stock and budget were recounted by the store (state::Quotas), from the same rows. A released
   // message (granted_at: when it was held) belongs to the delivery counted when it was held.
   if (!shadow && e.granted_at != 0) return;
-  restore_delivery(u, deliveries, e, si);
+  restore_delivery(shadow ? u.shadow_delivery_unit : u.delivery_unit, deliveries, e, si);
   if (!shadow) restore_history(e, si, ai, false);
 }
 
-void Engine::restore_delivery(Restored& u, std::vector<Delivery>& deliveries, const state::LedgerEntry& e, uint32_t si) {
-  const bool same = !deliveries.empty() && deliveries.back() == std::make_pair(si, e.at) && u.delivery_kind == static_cast<uint8_t>(e.kind) &&
-                    u.delivery_unit == e.unit;
+void Engine::restore_delivery(Restored::LastUnit& last, std::vector<Delivery>& deliveries, const state::LedgerEntry& e,
+                              uint32_t si) {
+  const bool same = !deliveries.empty() && deliveries.back() == std::make_pair(si, e.at) &&
+                    last.kind == static_cast<uint8_t>(e.kind) && last.unit == e.unit;
   if (!same) deliveries.emplace_back(si, e.at);
-  u.delivery_kind = static_cast<uint8_t>(e.kind);
-  u.delivery_unit = e.unit;
+  last.kind = static_cast<uint8_t>(e.kind);
+  last.unit = e.unit;
 }
 
 // The user's delivery history as the ledger has it (docs/semantics.md, "Delivery history"): the

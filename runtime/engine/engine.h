@@ -419,7 +419,8 @@ class Engine {
   // Counts a restored row's delivery for the user's caps: the rows of one delivery are one
   // strategy's in one work unit (consecutive in the ledger), so two units at the same instant are
   // two deliveries.
-  static void restore_delivery(Restored& u, std::vector<Delivery>& deliveries, const state::LedgerEntry& e, uint32_t si);
+  static void restore_delivery(Restored::LastUnit& last, std::vector<Delivery>& deliveries, const state::LedgerEntry& e,
+                               uint32_t si);
 
   StreamOrder order_;  // the stream contract (see submit())
   PartSink part_sink_;

@@ -167,9 +167,14 @@ struct Restored {
   std::vector<Delivery> shadow_deliveries;
   // The delivery history (received / redeemed aggregates), replayed into the user's aggregates.
   std::vector<HistoryEntry> history;
-  // The unit (kind and id) of the last row restore_delivery counted: rows of one delivery share it.
-  uint8_t delivery_kind = 0;  // a state::UnitKind
-  std::string delivery_unit;
+  // The unit (kind and id) of the last row restore_delivery counted into `deliveries` and into
+  // `shadow_deliveries`: rows of one delivery share it. One each: a control row of another
+  // strategy between two units' rows must not join them.
+  struct LastUnit {
+    uint8_t kind = 0;  // a state::UnitKind
+    std::string unit;
+  };
+  LastUnit delivery_unit, shadow_delivery_unit;
   // The last delivery entry's unit, strategy and time: rows of one delivery share them.
   std::string last_unit;
   uint32_t last_strategy = UINT32_MAX;

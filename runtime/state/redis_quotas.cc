@@ -1083,17 +1083,20 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return fail("cannot open");
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* s = nullptr;
-  // A ledger before version 6 has no `pool` column (read without the writer's lock, so it is
-  // not migrated here): its grants drew on no pool.
-  if (sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount, outcome, pool, seq FROM crm_ledger WHERE outcome IN "
-                         "('granted', 'held') ORDER BY seq",
-                         -1, &s, nullptr) != SQLITE_OK &&
-      sqlite3_prepare_v2(db,
-                         "SELECT kind, unit, user, strategy, amount, outcome, NULL, seq FROM crm_ledger WHERE outcome IN "
-                         "('granted', 'held') ORDER BY seq",
-                         -1, &s, nullptr) != SQLITE_OK)
-    return fail("cannot read");
+  // A ledger before version 6 has no `pool` column, an older one no `granted_at` (read without
+  // the writer's lock, so it is not migrated here): its grants drew on no pool, and it holds no
+  // release of a held message. `granted_at` tells a release (counted when it was held) from a
+  // delivery, as LocalQuotas::rebuild needs.
+  bool prepared = false;
+  for (const char* columns : {"pool, seq, granted_at", "NULL, seq, granted_at", "NULL, seq, NULL"}) {
+    const std::string sql = std::string("SELECT kind, unit, user, strategy, amount, outcome, ") + columns +
+                            " FROM crm_ledger WHERE outcome IN ('granted', 'held') ORDER BY seq";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
+      prepared = true;
+      break;
+    }
+  }
+  if (!prepared) return fail("cannot read");
   std::vector<LedgerEntry> entries;
   int rc;
   auto text = [&](int col) {
@@ -1110,6 +1113,7 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     e.amount = sqlite3_column_int64(s, 4);
     e.pool = text(6);
     e.seq = sqlite3_column_int64(s, 7);
+    e.granted_at = sqlite3_column_int64(s, 8);  // NULL reads as 0: not a release
     entries.push_back(std::move(e));
   }
   sqlite3_finalize(s);

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
+#include <utility>
 
 #include "runtime/state/ledger_json.h"
 #include "runtime/state/ledger_names.h"
@@ -380,7 +382,27 @@ COMMIT;
 
 }  // namespace
 
+namespace {
+// The ledgers this process holds, by the database file's device and inode (every name of the
+// file, hard links included): which refusals are this process's own.
+std::mutex held_ledgers_mu;
+std::set<std::pair<uint64_t, uint64_t>>& held_ledgers() {
+  static std::set<std::pair<uint64_t, uint64_t>> held;
+  return held;
+}
+bool held_here(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  std::lock_guard<std::mutex> lock(held_ledgers_mu);
+  return held_ledgers().count({uint64_t(st.st_dev), uint64_t(st.st_ino)}) > 0;
+}
+}  // namespace
+
 LedgerLock::~LedgerLock() {
+  if (registered_) {
+    std::lock_guard<std::mutex> lock(held_ledgers_mu);
+    held_ledgers().erase({dev_, ino_});
+  }
   if (db_lock_fd_ >= 0) ::close(db_lock_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer's lock
 }
@@ -427,9 +449,7 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
     ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
     std::string who(owner, n > 0 ? size_t(n) : 0);
     while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
-    char me[256] = {};
-    if (::gethostname(me, sizeof me - 1) != 0) std::strcpy(me, "?");
-    if (e == EWOULDBLOCK && who == fmt::format("{}@{}", ::getpid(), me))
+    if (e == EWOULDBLOCK && held_here(path))
       // An embedder that opens a second Run or Runtime on a ledger it still holds is not told to
       // look for another process: the lock file names this one.
       error = fmt::format("state `{}` is already open in this process (another Run or Runtime holds it; lock file `{}`): "
@@ -453,13 +473,24 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
   }
   if (::flock(db_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
-    if (e == EWOULDBLOCK)
+    if (e == EWOULDBLOCK && held_here(path))
+      error = fmt::format("state `{}` is already open in this process under another name for the same file (a hard "
+                          "link; another Run or Runtime holds it): a ledger has one writer at a time, so close that one "
+                          "first",
+                          path);
+    else if (e == EWOULDBLOCK)
       error = fmt::format("state `{}` is in use by another crm process (under another name for the same file: a hard "
                           "link): a ledger has one writer at a time, so stock and budgets cannot be overgranted",
                           path);
     else
       error = fmt::format("cannot lock state `{}`: {}", path, std::strerror(e));
     return false;
+  }
+  if (struct stat st; ::fstat(db_lock_fd_, &st) == 0) {
+    dev_ = uint64_t(st.st_dev);
+    ino_ = uint64_t(st.st_ino);
+    std::lock_guard<std::mutex> lock(held_ledgers_mu);
+    registered_ = held_ledgers().insert({dev_, ino_}).second;
   }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");

@@ -295,6 +295,10 @@ class LedgerLock {
  private:
   int lock_fd_ = -1;
   int db_lock_fd_ = -1;  // flock on the database file: the same lock under every hard link
+  // The database file's device and inode while this lock holds it, in the process's table of
+  // held ledgers: a second open in the same process is told so, not sent to look for another.
+  bool registered_ = false;
+  uint64_t dev_ = 0, ino_ = 0;
 };
 
 // "memory" or "sqlite:PATH[?max_pages=N]".

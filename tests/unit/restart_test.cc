@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "compile_helpers.h"
+#include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
+
+#include <cstdio>
+#include <map>
 
 namespace {
 
@@ -117,4 +121,59 @@ TEST(Restart, TwoMessagesHeldAtOneInstantAreBothReleased) {
   expect_restarts_decide_alike(kResources + kNight + strategy("send hi via Push", "per user 5 per day"),
                                {{"ann", "2026-01-01T15:00:00Z"}, {"ann", "2026-01-01T15:00:00Z"}, {"bob", "2026-01-02T01:00:00Z"}},
                                "\"held_at\"");
+}
+
+// `crm shared reconcile` and `show` count a ledger as a restart does (state::ledger_totals, read
+// without the writer's lock): a delivery whose message is still held counts, its release does
+// not. Reading the rows without `granted_at` counted each release as a delivery of its own.
+TEST(Restart, SharedCountersAreReconciledFromALedgerAsARestartCountsIt) {
+  Compiled c = compile_text("event Visit { page: String }\n" + kResources + kNight + strategy("send hi via Push", "stock 5"));
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const std::string path = ::testing::TempDir() + "crm_restart_reconcile.db";
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+  std::string err;
+  auto totals = [&](size_t events) {
+    {
+      auto store = crm::state::open_store("sqlite:" + path, err);
+      EXPECT_TRUE(store) << err;
+      if (!store) return int64_t(-1);
+      Harness h(c);
+      EXPECT_TRUE(h.engine.attach(store.get(), err)) << err;
+      for (size_t i = 0; i < events; ++i) h.feed(line(i, kFour[i]));
+      EXPECT_TRUE(h.engine.commit(err)) << err;
+    }
+    std::map<std::string, crm::state::Quota> q;
+    EXPECT_TRUE(crm::state::ledger_totals(path, q, err)) << err;
+    return q["welcome"].deliveries;
+  };
+  EXPECT_EQ(totals(1), 1) << "ann's push, still held, is a delivery";
+  EXPECT_EQ(totals(2), 2) << "ann's released push (one delivery) and bob's";
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::remove((path + suffix).c_str());
+}
+
+// The same with a control group between: another strategy's control row of each unit, before
+// this strategy's rows or after them, must not join the two units' deliveries of this one.
+TEST(Restart, AnotherStrategysControlRowsDoNotJoinTwoDeliveriesAtOneInstant) {
+  for (const auto& [probe, welcome] : {std::pair{"2", "1"}, std::pair{"1", "2"}}) {
+    SCOPED_TRACE(std::string("probe's priority ") + probe);
+    expect_restarts_decide_alike(kResources + R"(
+strategy probe for business "app" {
+    who: true
+    when: on Visit
+    what: send hi via Push
+    split: control 99% salt "probe"
+    priority: )" + probe + R"(
+}
+strategy welcome for business "app" {
+    who: true
+    when: on Visit
+    what: grant c via App
+    how much: per user 2 per day
+    priority: )" + welcome + R"(
+}
+)",
+                                 {{"ann", "2026-01-02T02:00:00Z"}, {"ann", "2026-01-02T02:00:00Z"},
+                                  {"ann", "2026-01-02T02:00:00Z"}, {"ann", "2026-01-02T03:00:00Z"}},
+                                 "\"outcome\":\"control\"");
+  }
 }
