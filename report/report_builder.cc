@@ -667,7 +667,7 @@ struct Builder {
       if (is_order) {
         if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
           return fail(fmt::format("an {} needs `{}`", o.order_type, o.amount_field));
-        auto d = support::Decimal::parse(amount->text);
+        auto d = support::Decimal::parse_json(amount->text);
         if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
         value = d->units();
       }

@@ -1,6 +1,7 @@
 // decimal.cc - exact fixed-point arithmetic; see decimal.h for why it exists.
 #include "support/decimal.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace crm::support {
@@ -59,6 +60,106 @@ std::optional<Decimal> Decimal::parse(std::string_view s) {
   for (int k = frac_digits; k < kScaleDigits; ++k) frac *= 10;
   i128 v = whole * kScale + frac;
   return from_wide(neg ? -v : v);
+}
+
+namespace {
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// The exponent form of parse_json: the value is D x 10^(exponent - fraction digits), D the digits
+// of the integer and fraction parts. D's leading zeros are dropped and its trailing zeros moved
+// into the power, so the value fits exactly iff the power of ten that makes it millionths is not
+// negative, and then D has few enough digits for the range to be checked without overflow.
+std::optional<Decimal> parse_json_exponent(std::string_view s, bool neg, size_t ib, size_t ie, size_t fb, size_t fe,
+                                           size_t i, Decimal::JsonError* why) {
+  using E = Decimal::JsonError;
+  auto fail = [&](E e) -> std::optional<Decimal> {
+    if (why) *why = e;
+    return std::nullopt;
+  };
+  bool exp_neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) exp_neg = s[i++] == '-';
+  if (i == s.size() || !is_digit(s[i])) return fail(E::Malformed);
+  // The exponent saturates: past 10^9 every nonzero value is out of range or too fine anyway.
+  constexpr int64_t kHuge = 1'000'000'000;
+  int64_t exp = 0;
+  for (; i < s.size() && is_digit(s[i]); ++i) exp = std::min<int64_t>(exp * 10 + (s[i] - '0'), kHuge);
+  if (i != s.size()) return fail(E::Malformed);
+  if (exp_neg) exp = -exp;
+  // D, as the digits [ib, ie) then [fb, fe): skip leading zeros, drop trailing ones.
+  std::string digits;
+  digits.reserve((ie - ib) + (fe - fb));
+  digits.append(s.substr(ib, ie - ib));
+  digits.append(s.substr(fb, fe - fb));
+  int64_t power = exp - static_cast<int64_t>(fe - fb) + Decimal::kScaleDigits;
+  size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return Decimal{};  // zero, whatever the exponent (`0e99999`)
+  size_t last = digits.find_last_not_of('0');
+  power += static_cast<int64_t>(digits.size() - 1 - last);
+  std::string_view d = std::string_view(digits).substr(first, last + 1 - first);
+  if (power < 0) return fail(E::TooManyDecimals);  // D ends in a nonzero digit below a millionth
+  // D x 10^power >= 10^(|D| - 1 + power): at 10^19 it is past INT64_MAX (about 9.2 x 10^18).
+  if (static_cast<int64_t>(d.size()) + power > 19) return fail(E::OutOfRange);
+  i128 v = 0;
+  for (char c : d) v = v * 10 + (c - '0');
+  for (int64_t k = 0; k < power; ++k) v *= 10;  // power <= 19 here
+  auto r = from_wide(neg ? -v : v);
+  if (!r) return fail(E::OutOfRange);
+  return r;
+}
+
+}  // namespace
+
+std::optional<Decimal> Decimal::parse_json(std::string_view s, JsonError* why) {
+  auto fail = [&](JsonError e) -> std::optional<Decimal> {
+    if (why) *why = e;
+    return std::nullopt;
+  };
+  const size_t n = s.size();
+  size_t i = 0;
+  const bool neg = n > 0 && s[0] == '-';
+  if (neg) i = 1;
+  const size_t ib = i;
+  if (i == n || !is_digit(s[i])) return fail(JsonError::Malformed);
+  // The integer part, its value computed as it is read (`big`: past int64, out of range unless an
+  // exponent brings it back).
+  i128 whole = 0;
+  bool big = false;
+  if (s[i] == '0') {
+    if (++i < n && is_digit(s[i])) return fail(JsonError::Malformed);  // a leading zero
+  } else {
+    for (; i < n && is_digit(s[i]); ++i) {
+      whole = whole * 10 + (s[i] - '0');
+      if (whole > std::numeric_limits<int64_t>::max()) big = true, whole = 0;
+    }
+  }
+  const size_t ie = i;
+  size_t fb = i, fe = i;
+  i128 frac = 0;
+  int frac_digits = 0;
+  bool too_fine = false;  // a nonzero digit past the sixth decimal
+  if (i < n && s[i] == '.') {
+    fb = ++i;
+    for (; i < n && is_digit(s[i]); ++i) {
+      if (frac_digits == kScaleDigits) {
+        too_fine |= s[i] != '0';
+        continue;
+      }
+      frac = frac * 10 + (s[i] - '0');
+      ++frac_digits;
+    }
+    fe = i;
+    if (fe == fb) return fail(JsonError::Malformed);  // `1.`
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) return parse_json_exponent(s, neg, ib, ie, fb, fe, i + 1, why);
+  if (i != n) return fail(JsonError::Malformed);
+  if (big) return fail(JsonError::OutOfRange);
+  if (too_fine) return fail(JsonError::TooManyDecimals);
+  for (int k = frac_digits; k < kScaleDigits; ++k) frac *= 10;
+  i128 v = whole * kScale + frac;
+  auto r = from_wide(neg ? -v : v);
+  if (!r) return fail(JsonError::OutOfRange);
+  return r;
 }
 
 std::string Decimal::to_string() const {

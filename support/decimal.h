@@ -23,7 +23,19 @@ class Decimal {
   static std::optional<Decimal> from_int(int64_t v);
 
   // Parses `-12.345`; nullopt when malformed, out of range, or more than six fractional digits.
+  // Lenient about the form (`+1`, `1.`, `.5`, `007`): for the program's own constants and importers.
   static std::optional<Decimal> parse(std::string_view text);
+
+  // Why parse_json refused a text.
+  enum class JsonError { Malformed, TooManyDecimals, OutOfRange };
+  // Parses the text of a JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?) to
+  // its exact value, never through binary floating point: `1e2` is 100, `1.5e1` 15, `1e-06`
+  // 0.000001. Refused (with `why`) when the text is not that grammar (`+1`, `1.`, `.5`, `01`), when
+  // the exact value has more than six decimals (`1e-7`, `0.1234567`; trailing zeros do not count:
+  // `1.50000000` is 1.5) or when it is out of range. The one rule for Decimal and Money values read
+  // from event and profile records (JSON numbers, numeric strings, CSV cells). The plain form costs
+  // what parse() does; an exponent costs the length of the text, never the size of the exponent.
+  static std::optional<Decimal> parse_json(std::string_view text, JsonError* why = nullptr);
 
   int64_t units() const { return units_; }
   bool is_integer() const { return units_ % kScale == 0; }

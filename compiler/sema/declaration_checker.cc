@@ -261,21 +261,36 @@ void Checker::check_resource(ModuleInfo* m, ResourceDecl* r) {
       }
     }
   } else if (given.count("discount") && given.count("threshold")) {
-    const Expr* de = discount_money(given["discount"]);
+    const Property* dp = given["discount"];
+    const Expr* de = discount_money(dp);
     const Expr* te = given["threshold"]->a;
     const Type& dt = p_.type_of(de);
     const Type& tt = p_.type_of(te);
+    // A fixed discount at or above the threshold makes a qualifying order free. A percentage
+    // below 100% never does (it pays P% of the order, whatever its cap: `10% up to 100 CNY,
+    // threshold 50 CNY` is a common coupon); at 100% the cap is what is paid, and a cap at or
+    // above the threshold makes the orders from the threshold up to the cap free.
+    bool full_percent = false;
+    if (dp->kind == PropKind::Capped) {
+      const Value* pv = dp->a ? p_.const_of(dp->a) : nullptr;
+      const Decimal* pd = pv ? std::get_if<Decimal>(&pv->v) : nullptr;
+      full_percent = pd && pd->units() >= Decimal::kScale;
+    }
     if (dt.kind == TypeKind::Money && tt.kind == TypeKind::Money) {
       if (dt.currency != tt.currency) {
         currency_mismatch(te, tt, dt, "threshold and discount");
-      } else if (auto* dv = p_.const_of(de); dv) {
+      } else if (auto* dv = p_.const_of(de); dv && (dp->kind != PropKind::Capped || full_percent)) {
         if (auto* tv = p_.const_of(te); tv && compare_values(*tv, Value{Decimal{}}) > 0 &&
                                          compare_values(*dv, *tv) >= 0) {
-          auto& d = sink_.report(Code::E0508, de->span,
-                                 fmt::format("discount {} is not below the threshold {}", dv->to_string(dt),
-                                             tv->to_string(tt)));
+          auto& d = sink_.report(
+              Code::E0508, full_percent ? Span::join(dp->a->span, de->span) : de->span,
+              full_percent ? fmt::format("discount 100% up to {} is not below the threshold {}: orders from {} to {} are free",
+                                         dv->to_string(dt), tv->to_string(tt), tv->to_string(tt), dv->to_string(dt))
+                           : fmt::format("discount {} is not below the threshold {}", dv->to_string(dt),
+                                         tv->to_string(tt)));
           d.secondary.push_back({te->span, "threshold set here"});
-          d.help = "a coupon's discount must be smaller than the order amount it requires";
+          d.help = full_percent ? "a 100% discount's cap must be below the threshold, or the percentage below 100%"
+                                : "a coupon's discount must be smaller than the order amount it requires";
         }
       }
     }

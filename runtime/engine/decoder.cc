@@ -77,6 +77,22 @@ Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::
       default_profile_(default_profile),
       default_present_(default_present) {}
 
+namespace {
+
+// What a Decimal, Money or Duration value must be, after Decimal::parse_json refused `text`. A
+// malformed text (only a string or a CSV cell can be: the reader checked JSON numbers) is shown.
+std::string number_error(support::Decimal::JsonError why, std::string_view text, const char* what) {
+  using E = support::Decimal::JsonError;
+  switch (why) {
+    case E::TooManyDecimals: return fmt::format("{} with at most 6 decimal places", what);
+    case E::OutOfRange: return fmt::format("{} between -9223372036854.775808 and 9223372036854.775807", what);
+    case E::Malformed: break;
+  }
+  return fmt::format("{}, not \"{}\"", what, support::visible(text));
+}
+
+}  // namespace
+
 bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int64_t& out, std::string& err,
                            uint8_t* present) {
   using K = JsonValue::Kind;
@@ -91,7 +107,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     err = fmt::format("`{}` is null but not optional", f.name);
     return false;
   }
-  auto want = [&](const char* what) {
+  auto want = [&](std::string_view what) {
     err = fmt::format("`{}` must be {}", f.name, what);
     return false;
   };
@@ -113,8 +129,11 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     case Kind::Decimal:
     case Kind::Money: {
       if (v.kind != K::Number && v.kind != K::String) return want(kind == Kind::Money ? "a money amount" : "a number");
-      auto d = support::Decimal::parse(v.text);
-      if (!d) return want("a plain decimal number with at most 6 decimal places");
+      // One rule for a JSON number, the text of a numeric string and a CSV cell: the JSON number
+      // grammar (exponents too), the exact value, at most six decimals.
+      support::Decimal::JsonError why{};
+      auto d = support::Decimal::parse_json(v.text, &why);
+      if (!d) return want(number_error(why, v.text, "a number"));
       out = d->units();
       return true;
     }
@@ -138,8 +157,9 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     }
     case Kind::Duration: {
       if (v.kind != K::Number) return want("a number of seconds");
-      auto d = support::Decimal::parse(v.text);
-      if (!d) return want("a number of seconds");
+      support::Decimal::JsonError why{};
+      auto d = support::Decimal::parse_json(v.text, &why);
+      if (!d) return want(number_error(why, v.text, "a number of seconds"));
       out = d->units();  // millionths of a second are microseconds
       return true;
     }
@@ -380,11 +400,13 @@ bool csv_cell_value(const bytecode::Field& f, const support::CsvField& cell, Jso
       else return bad("true, false, 1 or 0");
       return true;
     case Kind::Int:
+      if (!is_json_number(t)) return bad("an integer");
+      v.kind = K::Number;
+      v.text = t;
+      return true;
     case Kind::Decimal:
     case Kind::Money:
-    case Kind::Duration:
-      if (!is_json_number(t))
-        return bad(f.kind == Kind::Int ? "an integer" : f.kind == Kind::Duration ? "a number of seconds" : "a number");
+    case Kind::Duration:  // encode_field's Decimal::parse_json checks the form, as for a numeric string
       v.kind = K::Number;
       v.text = t;
       return true;

@@ -142,12 +142,18 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
     d.granted_at = chosen->time;
     why = Reason::None;
     const bool has_amount = rf.amount >= 0 && ev.present[rf.amount];
-    if (res.threshold > 0 && (!has_amount || ev.fields[rf.amount] < res.threshold))
-      why = Reason::BelowThreshold;
+    // An amount is an order amount for this coupon only in the coupon's currency: 100 GBP is not
+    // at least a 50 CNY threshold (the raw numbers were compared before), nor sales of a CNY
+    // coupon. Which coupon an event redeems is known only from its text at run time, so the
+    // checker cannot refuse the pair; it is refused here, as for a percentage discount.
+    const bool in_currency = has_amount && p_.events[ev.type].fields[rf.amount].currency == res.currency;
+    if (res.threshold > 0) {
+      if (!has_amount) why = Reason::BelowThreshold;
+      else if (!in_currency) why = Reason::NoOrderAmount;
+      else if (ev.fields[rf.amount] < res.threshold) why = Reason::BelowThreshold;
+    }
     // A percentage discount is computed from the order amount, which must be in its currency.
-    if (why == Reason::None && res.percent > 0 &&
-        (!has_amount || p_.events[ev.type].fields[rf.amount].currency != res.currency))
-      why = Reason::NoOrderAmount;
+    if (why == Reason::None && res.percent > 0 && !in_currency) why = Reason::NoOrderAmount;
     // In the order of bytecode::kRestrictionNames.
     static constexpr Reason kWrong[4] = {Reason::WrongCategory, Reason::WrongItem, Reason::WrongStore, Reason::WrongCity};
     for (int k = 0; k < 4 && why == Reason::None; ++k) {
@@ -169,6 +175,7 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
       users_.history().redeemed(u, chosen->strategy, chosen->action, ev.time);
       d.outcome = Outcome::Redeemed;
       d.amount = chosen->amount;
+      if (!in_currency) d.sales = 0;  // no order amount in the coupon's currency: no sales of it
       if (res.percent > 0)
         d.amount = percent_subsidy(ev.fields[rf.amount], res.percent, support::minor_unit_digits(res.currency),
                                    chosen->amount);

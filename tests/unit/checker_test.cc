@@ -243,6 +243,30 @@ TEST(Checker, StrategyRules) {
   EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0508", "E0503", "E0406", "E0402", "E0506", "E0511", "E0505"}));
 }
 
+// E0508 says a coupon makes qualifying orders free. A fixed discount at or above its threshold
+// does; a percentage below 100% never does, whatever its cap (it pays P% of the order: "15% off,
+// at most 1000 JPY, orders from 100 JPY" is an ordinary coupon, refused before); 100% up to a cap
+// at or above the threshold does, for the orders from the threshold up to the cap.
+TEST(Checker, OnlyADiscountThatMakesQualifyingOrdersFreeIsE0508) {
+  auto codes = [](const std::string& discount, const std::string& threshold) {
+    return check("resource coupon c { discount: " + discount + "  threshold: " + threshold + " }\n").codes();
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(codes("15% up to 1000 JPY", "100 JPY"), V{});
+  EXPECT_EQ(codes("99.99% up to 100 JPY", "100 JPY"), V{});
+  EXPECT_EQ(codes("10% up to 20 CNY", "50 CNY"), V{});
+  EXPECT_EQ(codes("100% up to 50 CNY", "100 CNY"), V{});  // at most 50 off an order of at least 100
+  EXPECT_EQ(codes("100% up to 100 CNY", "100 CNY"), V{"E0508"});
+  EXPECT_EQ(codes("100% up to 1000 JPY", "100 JPY"), V{"E0508"});
+  EXPECT_EQ(codes("100 CNY", "100 CNY"), V{"E0508"});
+  EXPECT_EQ(codes("99 CNY", "100 CNY"), V{});
+  EXPECT_EQ(codes("15% up to 1000 JPY", "100 CNY"), V{"E0402"});  // currencies still never mix
+  auto r = check("resource coupon c { discount: 100% up to 1000 JPY  threshold: 100 JPY }\n");
+  ASSERT_EQ(r.c->sink.diagnostics().size(), 1u);
+  EXPECT_EQ(r.c->sink.diagnostics()[0].message,
+            "discount 100% up to 1000 JPY is not below the threshold 100 JPY: orders from 100 JPY to 1000 JPY are free");
+}
+
 TEST(Checker, ZoneIsAFixedUtcOffsetOrAKnownZoneName) {
   for (const char* zone : {"+08:00", "-05:30", "UTC", "Asia/Shanghai", "America/New_York"}) {
     auto ok = check(std::string("resource coupon c { discount: 5 CNY }\n"

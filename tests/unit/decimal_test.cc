@@ -25,6 +25,63 @@ TEST(Decimal, RejectsWhatItCannotRepresent) {
   EXPECT_FALSE(Decimal::parse("99999999999999999999"));
 }
 
+// parse_json: the one rule for Decimal and Money values in event and profile records. A JSON
+// number in exponent form is its exact value (RFC 8259; Python's json.dumps(1e-06) writes
+// `1e-06`); the text must be the JSON number grammar, for a numeric string too.
+TEST(Decimal, ParseJsonTakesTheExactValueOfAJsonNumberWithAnExponent) {
+  auto units = [](std::string_view t) {
+    auto d = Decimal::parse_json(t);
+    return d ? std::to_string(d->units()) : std::string("refused");
+  };
+  EXPECT_EQ(units("1e2"), "100000000");
+  EXPECT_EQ(units("1E2"), "100000000");
+  EXPECT_EQ(units("1.0e2"), "100000000");
+  EXPECT_EQ(units("1e+2"), "100000000");
+  EXPECT_EQ(units("1e-6"), "1");
+  EXPECT_EQ(units("1e-06"), "1");
+  EXPECT_EQ(units("-1e-06"), "-1");
+  EXPECT_EQ(units("1.5e1"), "15000000");
+  EXPECT_EQ(units("12345e-4"), "1234500");
+  EXPECT_EQ(units("100e-8"), "1");                 // 0.000001: the zeros of D move into the power
+  EXPECT_EQ(units("1.50000000e0"), "1500000");
+  EXPECT_EQ(units("0.000000000000000000001e21"), "1000000");
+  EXPECT_EQ(units("1234567890123000000000000e-18"), "1234567890123");  // past int64 as written, not in value
+  EXPECT_EQ(units("0e99999"), "0");
+  EXPECT_EQ(units("-0.0e-99999"), "0");
+  EXPECT_EQ(units("9223372036854.775807"), "9223372036854775807");
+  EXPECT_EQ(units("-9223372036854775808e-6"), "-9223372036854775808");  // the most negative value
+  // Plain numbers as before: trailing zeros past the sixth decimal are exact.
+  EXPECT_EQ(units("139.12"), "139120000");
+  EXPECT_EQ(units("100.0000000"), "100000000");
+  EXPECT_EQ(units("-0.5"), "-500000");
+}
+
+TEST(Decimal, ParseJsonSaysWhyItRefuses) {
+  using E = Decimal::JsonError;
+  auto why = [](std::string_view t) {
+    E e{};
+    auto d = Decimal::parse_json(t, &e);
+    if (d) return std::string("accepted ") + d->to_string();
+    return std::string(e == E::Malformed ? "malformed" : e == E::TooManyDecimals ? "too many decimals" : "out of range");
+  };
+  // Finer than a millionth, however written; huge exponents are answered without a loop over them.
+  EXPECT_EQ(why("1e-7"), "too many decimals");
+  EXPECT_EQ(why("0.0000001"), "too many decimals");
+  EXPECT_EQ(why("1.0000001"), "too many decimals");
+  EXPECT_EQ(why("1e-99999"), "too many decimals");
+  EXPECT_EQ(why("1e-999999999999999999999999"), "too many decimals");
+  EXPECT_EQ(why("1e400"), "out of range");
+  EXPECT_EQ(why("1e999999999999999999999999"), "out of range");
+  EXPECT_EQ(why("1e13"), "out of range");
+  EXPECT_EQ(why("9223372036854.775808"), "out of range");
+  EXPECT_EQ(why("99999999999999999999"), "out of range");
+  EXPECT_EQ(why("9.223372036854e12"), "accepted 9223372036854");
+  // The JSON number grammar, for the text of a numeric string as for a number.
+  for (const char* bad : {"+100", "100.", ".5", "0100", "-", "", " 1", "1 ", "1e", "1e+", "1.e2", "1,5", "--1",
+                          "0x10", "1e2.5", "1\u00a0", "Infinity", "NaN"})
+    EXPECT_EQ(why(bad), "malformed") << bad;
+}
+
 TEST(Decimal, SumsOfCentsAreExact) {
   // 0.1 + 0.2 == 0.3 exactly, unlike binary floating point.
   auto s = Decimal::add(*Decimal::parse("0.1"), *Decimal::parse("0.2"));

@@ -13,6 +13,7 @@
 #include "compile_helpers.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
+#include "support/decimal.h"
 
 namespace {
 
@@ -761,7 +762,29 @@ TEST(EngineData, MalformedLinesGiveTheDocumentedErrors) {
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":true})"),
             "`amount` must be a money amount");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":1.0000001})"),
-            "`amount` must be a plain decimal number with at most 6 decimal places");
+            "`amount` must be a number with at most 6 decimal places");
+  // A Money value is a JSON number, exponent form included, taken at its exact value; the text of a
+  // numeric string follows the same grammar (Decimal::parse_json: before, `1e2` was refused and
+  // "+100", "100." read as 100).
+  auto amount = [&](const std::string& v) {
+    crm::engine::Event ev;
+    std::string err;
+    std::string line = R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":)" + v + "}";
+    return h.engine.parse_event(line, ev, err) ? crm::support::Decimal::from_units(ev.fields[3]).to_string() : err;
+  };
+  EXPECT_EQ(amount("1e2"), "100");
+  EXPECT_EQ(amount("1E2"), "100");
+  EXPECT_EQ(amount("1.0e2"), "100");
+  EXPECT_EQ(amount("1e-6"), "0.000001");
+  EXPECT_EQ(amount("1e-06"), "0.000001");
+  EXPECT_EQ(amount("1.5e1"), "15");
+  EXPECT_EQ(amount(R"("1e2")"), "100");
+  EXPECT_EQ(amount("1e-7"), "`amount` must be a number with at most 6 decimal places");
+  EXPECT_EQ(amount("1e-99999"), "`amount` must be a number with at most 6 decimal places");
+  EXPECT_EQ(amount("1e400"), "`amount` must be a number between -9223372036854.775808 and 9223372036854.775807");
+  EXPECT_EQ(amount(R"("+100")"), "`amount` must be a number, not \"+100\"");
+  EXPECT_EQ(amount(R"("100.")"), "`amount` must be a number, not \"100.\"");
+  EXPECT_EQ(amount(R"(" 100")"), "`amount` must be a number, not \" 100\"");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":7,"time":"2026-01-01T00:00:00Z","amount":1})"),
             "`user` must be a string");
   EXPECT_EQ(parse_error(h, R"({"type":"Order","id":"o1","user":"u","time":"2026-01-01T00:00:00Z","amount":null})"),

@@ -16,6 +16,7 @@
 #include "runtime/ingest/importers.h"
 #include "tests/reference/ast_evaluator.h"
 #include "support/csv.h"
+#include "support/decimal.h"
 #include "support/json_text.h"
 #include "support/line_reader.h"
 #include "support/text.h"
@@ -699,7 +700,7 @@ TEST(CsvProfiles, MalformedCellsNameTheLineAndTheColumn) {
       "4: `age` must be an integer, not \" 1\"",
       "5: `age` must be an integer, not \"01\"",
       "6: `score` must be a number, not \"1,5\"",
-      "7: `balance` must be a plain decimal number with at most 6 decimal places, not \"12.1234567\"",
+      "7: `balance` must be a number with at most 6 decimal places, not \"12.1234567\"",
       "8: `joined` must be an ISO-8601 time, not \"yesterday\"",
       "9: `birthday` must be a date like 2026-11-11, not \"2026-02-30\"",
       "10: `tier` is \"gold\", not one of Basic, Gold",
@@ -713,6 +714,44 @@ TEST(CsvProfiles, MalformedCellsNameTheLineAndTheColumn) {
   };
   EXPECT_EQ(errors, expected);
   EXPECT_TRUE(p.h.engine.has_user("n\nn"));  // line 15-16 is a good record
+}
+
+// A Decimal or Money value has one rule in a CSV cell, a JSON Lines number and the text of a JSON
+// Lines numeric string (Decimal::parse_json): the JSON number grammar, exponents included, and an
+// exact value with at most six decimals. Before, `1e2` was refused everywhere, and `+100`, `100.`
+// were refused in CSV but read as 100 from a JSON Lines string.
+TEST(CsvProfiles, NumbersFollowTheRuleOfJsonLinesProfilesAndEvents) {
+  struct Case { const char* text; const char* value; };  // value "": refused
+  const Case cases[] = {{"1e2", "100"}, {"1E2", "100"}, {"1.0e2", "100"}, {"1.5e1", "15"}, {"1e-06", "0.000001"},
+                        {"-2.5e-1", "-0.25"}, {"100.0000000", "100"}, {"12.50", "12.5"},
+                        {"+100", ""}, {"100.", ""}, {".5", ""}, {"0100", ""}, {"1e-7", ""}, {"1e400", ""},
+                        {"1e-99999", ""}};
+  for (const auto& k : cases) {
+    CsvProfiles csv;
+    auto errors = csv.load(std::string("user,vip,balance\nu,true,") + k.text + "\n");
+    std::string csv_value = errors.empty() ? crm::support::Decimal::from_units(csv.field("u", "balance")).to_string() : "";
+    CsvProfiles jsonl;  // the same schema, one JSON Lines record with a number, one with a numeric string
+    for (bool quoted : {false, true}) {
+      std::string err, user = quoted ? "s" : "n";
+      std::string line = "{\"user\":\"" + user + "\",\"vip\":true,\"balance\":" + (quoted ? "\"" : "") + k.text +
+                         (quoted ? "\"" : "") + "}";
+      bool ok = jsonl.h.engine.load_profile_line(line, err);
+      // A bare `+100` or `.5` is not JSON at all: the reader refuses the line before any field rule.
+      if (!quoted && !crm::engine::is_json_number(k.text)) {
+        EXPECT_FALSE(ok) << line;
+        continue;
+      }
+      std::string v = ok ? crm::support::Decimal::from_units(jsonl.field(user, "balance")).to_string() : "";
+      EXPECT_EQ(v, k.value) << line << ": " << err;
+    }
+    EXPECT_EQ(csv_value, k.value) << k.text << ": " << ::testing::PrintToString(errors);
+  }
+  CsvProfiles p;
+  EXPECT_EQ(p.load("user,vip,balance\na,true,+100\nb,true,1e-7\nc,true,1e400\n"),
+            (std::vector<std::string>{"2: `balance` must be a number, not \"+100\"",
+                                      "3: `balance` must be a number with at most 6 decimal places, not \"1e-7\"",
+                                      "4: `balance` must be a number between -9223372036854.775808 and "
+                                      "9223372036854.775807, not \"1e400\""}));
 }
 
 TEST(CsvProfiles, TheHeaderIsChecked) {
