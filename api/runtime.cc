@@ -17,6 +17,7 @@
 #include "compiler/codegen/codegen.h"
 #include "compiler/driver.h"
 #include "api/explain.h"
+#include "runtime/engine/audience.h"
 #include "runtime/engine/engine.h"
 #if CRM_HAVE_JIT
 #include "runtime/jit/jit.h"
@@ -1026,6 +1027,9 @@ bool Audience::count(Result& out, Error& error) {
       return false;
     }
     out.segments = d_->program->program.segments.size();
+    for (const auto& s : d_->program->program.strategies)
+      if (std::string f = engine::unknown_trigger_field_name(d_->program->program, s); !f.empty())
+        out.not_counted.emplace_back(s.name, f);
     out.users = eng.user_count();
     out.evaluation_errors = eng.stats().eval_errors;
     out.evaluation_errors_by_kind = eng.stats().eval_errors_by_kind;

@@ -124,7 +124,7 @@ int cmd_check(int argc, char** argv) {
   c.flag("--deny-warnings", deny_warnings, "exit 1 when there are warnings");
   c.option("--data", options.data_profiles, "PROFILES",
            "count, for each pair of possibly overlapping strategies (W0105), the\nusers of PROFILES (JSON Lines, or CSV "
-           "by the .csv name in any case; `-`: CSV\nunless it starts with `{`) matching both");
+           "by the .csv name in any case; `-`: CSV\nunless it starts with `{`) matching both (an event strategy's `user` is the\nuser; a `who:` reading other event fields is not counted)");
   c.option("--data-events", options.data_events, "EVENTS", "fold these JSON Lines events into the users' history first");
   c.option("--at", options.data_at, "TIME",
            "evaluate at TIME (default: when the pair's windows start to overlap,\nor the last event's time if later)");

@@ -785,8 +785,10 @@ int cmd_audience(int argc, char** argv) {
   Options o;
   Command c("audience", "audience FILE... --events E.jsonl --at TIME [--profiles P] [--format text|json]",
             "Applies the events up to TIME (the file may be in any order) and counts, for every segment and\n"
-            "every strategy's `who:`, the users that match at TIME (batch evaluation). JSON output is\n"
-            "{\"name\": count, ...}.");
+            "every strategy's `who:`, the users that match at TIME (batch evaluation). For an event\n"
+            "strategy, TIME stands for its trigger event arriving then: `user` is the user counted and\n"
+            "`time` is TIME; a `who:` that reads any other event field is not counted (`-`, JSON null)\n"
+            "and a note says which field. JSON output is {\"name\": count, ...}.");
   program_options(c, o);
   data_options(c, o);
   c.option("--at", o.at, "TIME", "evaluate at this ISO-8601 time");
@@ -813,10 +815,15 @@ int cmd_audience(int argc, char** argv) {
     return 1;
   }
   const auto& counts = result.counts;
+  // A strategy the audience cannot count (its `who:` reads its trigger event): no number at all,
+  // rather than one that reads like a count.
+  auto shown = [&](int64_t n, const char* none) {
+    return n == crm::kAudienceNotCounted ? std::string(none) : std::to_string(n);
+  };
   if (o.format == "json") {
     std::string s = "{";
     for (size_t i = 0; i < counts.size(); ++i)
-      s += fmt::format("{}{}: {}", i ? ", " : "", crm::json_quote(counts[i].first), counts[i].second);
+      s += fmt::format("{}{}: {}", i ? ", " : "", crm::json_quote(counts[i].first), shown(counts[i].second, "null"));
     std::cout << s << "}\n";
   } else {
     std::cout << fmt::format("audience at {} over {} users\n", crm::format_time(at), result.users);
@@ -824,8 +831,12 @@ int cmd_audience(int argc, char** argv) {
     for (auto& [n, c] : counts) w = std::max(w, n.size());
     for (size_t i = 0; i < counts.size(); ++i)
       std::cout << fmt::format("  {:<9} {:<{}}  {:>9}\n", i < result.segments ? "segment" : "strategy", counts[i].first, w,
-                               counts[i].second);
+                               shown(counts[i].second, "-"));
   }
+  for (const auto& [name, field] : result.not_counted)
+    std::cerr << fmt::format("note: strategy `{}` is not counted: its `who:` reads `{}` of its trigger event, "
+                             "which an audience instant does not have\n",
+                             name, field);
   if (result.evaluation_errors) {
     std::cerr << fmt::format("crm: {} evaluation errors counted as no match\n", result.evaluation_errors);
     for (const auto& [kind, n] : result.evaluation_errors_by_kind) std::cerr << fmt::format("  {}: {}\n", kind, n);

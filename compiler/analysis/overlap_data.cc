@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "compiler/codegen/codegen.h"
+#include "runtime/engine/audience.h"
 #include "runtime/engine/engine.h"
 #include "support/civil_time.h"
 #include "support/csv.h"
@@ -108,6 +109,7 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     for (const auto& s : p.strategies) if (s.name == name) return &s;
     return nullptr;
   };
+  auto index_of = [&](const bytecode::Strategy* s) { return static_cast<uint32_t>(s - p.strategies.data()); };
   const std::vector<std::string> users = eng.users();  // a copy per call: taken once
   for (const Conflict& c : conflicts) {
     const bytecode::Strategy* a = strategy(c.a);
@@ -118,15 +120,25 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
     if (at == INT64_MIN)
       at = std::max({a->has_window ? a->from : INT64_MIN, b->has_window ? b->from : INT64_MIN, eng.last_time()});
     if (at == INT64_MIN) at = 0;  // no events, no windows: predicates on `now()` see 1970
+    // A `who:` that reads a field of its trigger event (other than `user` and `time`, which are
+    // the user's and the instant's) has no value over a sample of users: as `crm audience`, it is
+    // not counted, and the pair stays a warning rather than a made-up count of 0.
+    std::string field_a = engine::unknown_trigger_field_name(p, *a), field_b = engine::unknown_trigger_field_name(p, *b);
+    if (!field_a.empty() || !field_b.empty()) {
+      const bool first = !field_a.empty();
+      auto& d = sink.at(c.diagnostic);
+      d.message += fmt::format("; not counted in `{}`: the `who:` of `{}` reads `{}` of its trigger event", sample,
+                               first ? a->name : b->name, first ? field_a : field_b);
+      continue;
+    }
     int64_t both = 0, unknown = 0;
     for (const auto& user : users) {
       bool matched[2];
       bool ok = true;
       for (int k = 0; k < 2 && ok; ++k) {
-        int32_t unit = (k ? b : a)->who;
         int64_t v = 1;
         std::string err;
-        if (unit >= 0) ok = eng.evaluate(static_cast<uint32_t>(unit), user, at, v, err);
+        ok = eng.evaluate_who(index_of(k ? b : a), user, at, v, err);
         matched[k] = v != 0;
       }
       if (!ok) ++unknown;

@@ -300,8 +300,12 @@ CRM_API crm_status crm_runtime_reload(crm_runtime* runtime, const crm_program* p
 CRM_API crm_status crm_runtime_audience(crm_runtime* runtime, int64_t at_micros, crm_audience** out);
 CRM_API void crm_audience_free(crm_audience* audience);
 CRM_API size_t crm_audience_count(const crm_audience* audience);
+/* The users of a strategy the audience cannot count: an event strategy whose `who:` reads a field
+ * of its trigger event other than `user` (the user counted) and `time` (at_micros). */
+#define CRM_AUDIENCE_NOT_COUNTED ((int64_t)-1)
 /* Entry `index`: segments first, then strategies, in program order. *name belongs to the
- * audience; is_strategy (may be NULL) is 1 for a strategy's audience. Any thread. */
+ * audience; is_strategy (may be NULL) is 1 for a strategy's audience; *users may be
+ * CRM_AUDIENCE_NOT_COUNTED for a strategy (see above). Any thread. */
 CRM_API crm_status crm_audience_entry(const crm_audience* audience, size_t index, const char** name,
                                       int64_t* users, int* is_strategy);
 

@@ -403,8 +403,9 @@ class Runtime {
   // audience of that instant. For an audience in the past, use crm::Audience over the events up
   // to it (`crm audience --at`).
   std::vector<std::pair<std::string, int64_t>> audience(int64_t at_micros);
-  // The same, segments first then strategies, in program order; false with the error instead
-  // of an empty answer.
+  // The same, segments first then strategies, in program order (kAudienceNotCounted for an event
+  // strategy whose `who:` reads its trigger event's fields other than `user` and `time`, which
+  // are the user's id and at_micros); false with the error instead of an empty answer.
   bool audience(int64_t at_micros, std::vector<std::pair<std::string, int64_t>>& counts, Error& error);
 
  private:
@@ -490,9 +491,16 @@ class ExplainSession {
   Error error_;
 };
 
+// The count an audience gives a strategy it cannot count: an event strategy whose `who:` reads a
+// field of its trigger event other than `user` and `time` (`amount > 5 CNY`, `id`, a field with a
+// default or an optional one). An audience instant stands for an event of the trigger's type
+// arriving then, for each user: its `user` is that user and its `time` the instant; what else it
+// carries no audience knows (docs/semantics.md, "Audiences"). Never a real count (those are >= 0).
+inline constexpr int64_t kAudienceNotCounted = -1;
+
 // Batch audience (`crm audience`, docs/semantics.md): the events up to `at_micros`, in any order,
 // are folded into the users' history in time order (ties by id), then every segment and every
-// strategy's `who` is counted at that instant. Not thread-safe.
+// strategy's `who` is counted at that instant (kAudienceNotCounted: see above). Not thread-safe.
 class Audience {
  public:
   Audience(const CompiledProgram& program, int64_t at_micros);
@@ -510,6 +518,9 @@ class Audience {
   struct Result {
     std::vector<std::pair<std::string, int64_t>> counts;  // segments, then strategies, program order
     size_t segments = 0;                                  // how many of `counts` are segments
+    // The strategies counted kAudienceNotCounted, in program order, each with the trigger event
+    // field its `who:` reads ("amount").
+    std::vector<std::pair<std::string, std::string>> not_counted;
     size_t users = 0;                                     // users known (profiles or events)
     size_t evaluation_errors = 0;                         // evaluations that failed, counted as no match
     std::map<std::string, size_t> evaluation_errors_by_kind;  // e.g. "division by zero"

@@ -3,6 +3,57 @@
 
 namespace crm::engine {
 
+namespace {
+
+// Event field indices every event type has (bytecode::EventType).
+constexpr uint32_t kEventUser = 1, kEventTime = 2;
+
+// Calls f(field) for every trigger event field s's `who:` reads, in code order.
+template <class F>
+void trigger_reads(const bytecode::Program& p, const bytecode::Strategy& s, F&& f) {
+  if (s.trigger != bytecode::Trigger::OnEvent || s.who < 0 || size_t(s.who) >= p.units.size()) return;
+  for (const auto& ins : p.units[size_t(s.who)].code)
+    if (ins.op == bytecode::Op::LOAD_EVENT || ins.op == bytecode::Op::HAS_EVENT) f(ins.a);
+}
+
+}  // namespace
+
+int32_t unknown_trigger_field(const bytecode::Program& p, const bytecode::Strategy& s) {
+  int32_t out = -1;
+  trigger_reads(p, s, [&](uint32_t f) {
+    if (out < 0 && f != kEventUser && f != kEventTime) out = static_cast<int32_t>(f);
+  });
+  return out;
+}
+
+std::string unknown_trigger_field_name(const bytecode::Program& p, const bytecode::Strategy& s) {
+  int32_t f = unknown_trigger_field(p, s);
+  if (f < 0) return "";
+  const auto& fields = p.events.at(s.event).fields;
+  return size_t(f) < fields.size() ? fields[size_t(f)].name : "field " + std::to_string(f);
+}
+
+bool who_reads_trigger(const bytecode::Program& p, const bytecode::Strategy& s) {
+  bool any = false;
+  trigger_reads(p, s, [&](uint32_t) { any = true; });
+  return any;
+}
+
+void audience_event(const bytecode::Program& p, const bytecode::Strategy& s, int64_t user, std::string_view user_text,
+                    int64_t at, Event& out) {
+  size_t n = s.event < p.events.size() ? p.events[s.event].fields.size() : 3;
+  out.id.clear();
+  out.type = s.event;
+  out.user.assign(user_text);
+  out.time = at;
+  out.fields.assign(n, 0);
+  out.present.assign(n, 0);
+  out.fields[kEventUser] = user;
+  out.present[kEventUser] = 1;
+  out.fields[kEventTime] = at;
+  out.present[kEventTime] = 1;
+}
+
 std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Program& p_, Users& users, Evaluator& eval,
                                                              vm::StringPool& strings, const vm::CollectionStore& collections,
                                                              Stats& stats_, int64_t at) {
@@ -68,9 +119,30 @@ std::vector<std::pair<std::string, int64_t>> audience_counts(const bytecode::Pro
     }
     out.emplace_back(name, static_cast<int64_t>(r.matches));
   };
+  // A `who:` that reads its trigger's `user` or `time`: user by user against the event the
+  // instant stands for (the batch units have no event: theirs would fault).
+  auto count_with_event = [&](const bytecode::Strategy& s) {
+    Event ev;
+    int64_t matches = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      User* u = by_row[i];
+      audience_event(p_, s, u->profile()[0], users.text(user_order_[i]), at, ev);
+      vm::Result r = eval.run(static_cast<uint32_t>(s.who), *u, &ev, at);
+      if (r.status != vm::Status::Ok) {
+        ++stats_.eval_errors;
+        ++stats_.eval_errors_by_kind[r.error ? r.error : "evaluation error"];
+      } else if (r.value != 0) {
+        ++matches;
+      }
+    }
+    out.emplace_back(s.name, matches);
+  };
   for (const auto& s : p_.segments) count(s.name, s.batch_unit, static_cast<int32_t>(s.unit));
-  for (const auto& s : p_.strategies)
-    if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch), s.who);
+  for (const auto& s : p_.strategies) {
+    if (unknown_trigger_field(p_, s) >= 0) out.emplace_back(s.name, kNotCounted);
+    else if (who_reads_trigger(p_, s)) count_with_event(s);
+    else if (s.who_batch >= 0) count(s.name, static_cast<uint32_t>(s.who_batch), s.who);
+  }
   return out;
 }
 

@@ -1120,6 +1120,37 @@ bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t
   return true;
 }
 
+bool Engine::evaluate_who(uint32_t s, const std::string& id, int64_t at, int64_t& result, std::string& err) {
+  const bytecode::Strategy& st = p_.strategies.at(s);
+  result = 1;  // no `who:`: everyone
+  if (st.who < 0) return true;
+  if (!who_reads_trigger(p_, st)) return evaluate(static_cast<uint32_t>(st.who), id, at, result, err);
+  if (std::string f = unknown_trigger_field_name(p_, st); !f.empty()) {
+    err = fmt::format("`who:` reads `{}` of its trigger event, which only an event has", f);
+    return false;
+  }
+  if (at < clock_) {
+    err = before_clock("evaluate", at, clock_);
+    return false;
+  }
+  User* u = users_.find(id);
+  UserPtr temp;
+  if (!u) {
+    temp = users_.transient(id, false);
+    u = temp.get();
+  }
+  Event ev;
+  audience_event(p_, st, u->profile()[0], id, at, ev);
+  Evaluator::ReadOnly read_only(eval_);
+  vm::Result r = eval_.run(static_cast<uint32_t>(st.who), *u, &ev, at);
+  if (r.status != vm::Status::Ok) {
+    err = r.error;
+    return false;
+  }
+  result = r.value;
+  return true;
+}
+
 bool Engine::audience(int64_t at, std::vector<std::pair<std::string, int64_t>>& counts, std::string& err) {
   counts.clear();
   if (at < clock_) {

@@ -290,6 +290,10 @@ class Engine {
   // `present`, when given, says whether a unit of optional type has a value.
   bool evaluate(uint32_t unit, const std::string& user, int64_t now, int64_t& result, std::string& error,
                 bool* present = nullptr);
+  // Strategy s's `who:` for a user at `at`, as audience() counts it: an event strategy's against
+  // the event the instant stands for (audience.h: the user's `user`, `time` = at). False with
+  // `error` on a fault, or when it reads another field of its trigger event (no value exists).
+  bool evaluate_who(uint32_t s, const std::string& user, int64_t at, int64_t& result, std::string& error);
   bool has_user(const std::string& user) const { return users_.find(user) != nullptr; }
   size_t user_count() const { return users_.order().size(); }
   // Known users in first-seen order: the rows of audience() (made on each call).

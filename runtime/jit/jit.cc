@@ -867,7 +867,9 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
           break;
         }
         case Op::LOAD_EVENT:
-        case Op::HAS_EVENT: put(ins.d, zero, no); break;  // batches have no triggering event
+        case Op::HAS_EVENT:  // batches have no trigger event: a read faults, as in the batch VM
+          put(ins.d, zero, llvm::ConstantInt::getTrue(c_));
+          break;
         case Op::LOAD_AGG:
         case Op::HAS_AGG: {
           auto it = aggs.find(ins.a);

@@ -141,8 +141,12 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
         }
         case Op::LOAD_EVENT:
         case Op::HAS_EVENT:
-          clean();
-          for (size_t i = 0; i < kBlock; ++i) d[i] = 0;  // batches have no triggering event
+          // Batches have no trigger event (an audience evaluates a `who:` that reads one user
+          // by user, runtime/engine/audience.h): a read faults every lane, never reads 0 (which
+          // would be "", 0 or the program's first collection).
+          for (size_t i = 0; i < kBlock; ++i) d[i] = 0;
+          for (size_t i = 0; i < kBlock; ++i) de[i] = i < n;
+          dirty[ins.d] = 1;
           break;
         case Op::LOAD_AGG:
         case Op::HAS_AGG: {
