@@ -635,6 +635,22 @@ bool verify(const Program& p, std::string& error) {
         return fail("strategy action refers to a missing resource or channel");
       if (a.chance <= 0 || a.chance > kCertain) return bad("an action's chance is outside 0..100%");
     }
+    // A budget, the strategy's own or its pool's, is charged each coupon's or red envelope's face
+    // value and each message's cost as a number: they must be in its currency (the checker's E0402).
+    // A program compiled before the checker compared pools with message costs is refused here
+    // rather than charging USD to a CNY pool.
+    for (const auto& a : s.actions) {
+      const Resource& r = p.resources[a.resource];
+      const bool charged =
+          is_message(r.kind) ? r.cost > 0 : r.kind == ResourceKind::Coupon || r.kind == ResourceKind::RedEnvelope;
+      if (!charged) continue;
+      if (s.has_budget && r.currency != s.budget_currency)
+        return fail(fmt::format("strategy `{}`: its budget is in `{}` but resource `{}` is in `{}`", s.name,
+                                s.budget_currency, r.name, r.currency));
+      if (s.pool >= 0 && p.pools[size_t(s.pool)].has_budget && r.currency != p.pools[size_t(s.pool)].budget_currency)
+        return fail(fmt::format("strategy `{}`: pool `{}` has a budget in `{}` but resource `{}` is in `{}`", s.name,
+                                p.pools[size_t(s.pool)].name, p.pools[size_t(s.pool)].budget_currency, r.name, r.currency));
+    }
     if (s.recipient_field < -1 ||
         (s.recipient_field >= 0 && (s.trigger != Trigger::OnEvent || s.event >= p.events.size() ||
                                     size_t(s.recipient_field) >= p.events[s.event].fields.size() ||

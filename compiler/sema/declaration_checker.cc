@@ -940,7 +940,8 @@ const PoolDecl* Checker::resolve_pool(ModuleInfo* m, const Limit& l) {
   return static_cast<const PoolDecl*>(sym->decl);
 }
 
-// A pool's budget pays the face value of the strategy's coupons: one currency.
+// A pool's budget pays for the strategy's resources exactly like the strategy's own budget (a
+// coupon's face value, a message's cost): one currency, checked by the same rule.
 void Checker::pool_currency(ModuleInfo* m, const Action& a, const PoolDecl* pool, Span pool_span) {
   std::string currency;
   for (const Limit& l : pool->limits)
@@ -951,15 +952,35 @@ void Checker::pool_currency(ModuleInfo* m, const Action& a, const PoolDecl* pool
   if (currency.empty()) return;
   const Symbol* sym = res_.lookup(m, a.resource, Span{});
   if (!sym || sym->decl->kind != DeclKind::Resource) return;  // reported by check_action
-  auto* r = static_cast<const ResourceDecl*>(sym->decl);
+  budget_currency_matches(static_cast<const ResourceDecl*>(sym->decl), currency, pool_span,
+                          fmt::format("pool {} has a budget in `{}`", bt(pool->name), currency));
+}
+
+// What a resource takes from a budget must be in the budget's currency: a coupon's or red
+// envelope's discount (a percentage discount's cap, every amount of a random draw) and a message's
+// cost. `budget` says whose budget it is (the strategy's own or a pool's), reported at `at`.
+void Checker::budget_currency_matches(const ResourceDecl* r, const std::string& currency, Span at,
+                                      const std::string& budget) {
+  auto help = [&](const std::string& key, const std::string& other) {
+    return fmt::format("write the {} of {} in `{}`, or pay it from a budget in `{}`: there is no exchange rate", key,
+                       bt(r->name), currency, other);
+  };
   for (auto* p : r->props)
-    if (p->key == "discount" && p->a) {
-      const Type& t = p_.type_of(p->a);
+    if (auto dr = p_.draws.find(p); p->key == "discount" && dr != p_.draws.end()) {
+      if (dr->second.currency != currency) {
+        auto& d = sink_.report(Code::E0402, at,
+                               fmt::format("{} but {} gives a discount in `{}`", budget, bt(r->name), dr->second.currency));
+        d.secondary.push_back({p->span, "discount set here"});
+        d.help = help("discount", dr->second.currency);
+      }
+    } else if ((p->key == "discount" || p->key == "cost") && p->kind != PropKind::Draw && discount_money(p)) {
+      const Type& t = p_.type_of(discount_money(p));
       if (t.kind == TypeKind::Money && t.currency != currency) {
-        auto& d = sink_.report(Code::E0402, pool_span,
-                               fmt::format("pool {} has a budget in `{}` but {} gives a discount in `{}`", bt(pool->name),
-                                           currency, bt(r->name), t.currency));
-        d.secondary.push_back({p->a->span, "discount set here"});
+        auto& d = sink_.report(Code::E0402, at,
+                               fmt::format("{} but {} {} in `{}`", budget, bt(r->name),
+                                           p->key == "cost" ? "costs" : "gives a discount", t.currency));
+        d.secondary.push_back({discount_money(p)->span, p->key + " set here"});
+        d.help = help(p->key, t.currency);
       }
     }
 }
@@ -1391,24 +1412,8 @@ void Checker::check_action(ModuleInfo* m, const StrategyDecl* s, const Action& a
         .help = fmt::format("write `send {} via {}`", a.resource, message_channel);
   }
   // Budget and discount in different currencies cannot be reconciled at run time.
-  if (!budget_currency.empty()) {
-    for (auto* p : r->props)
-      if (auto dr = p_.draws.find(p); p->key == "discount" && dr != p_.draws.end()) {
-        if (dr->second.currency != budget_currency)
-          sink_.report(Code::E0402, budget_span,
-                       fmt::format("budget is in `{}` but {} gives a discount in `{}`", budget_currency, bt(r->name),
-                                   dr->second.currency))
-              .secondary.push_back({p->span, "discount set here"});
-      } else if ((p->key == "discount" || p->key == "cost") && p->kind != PropKind::Draw && discount_money(p)) {
-        const Type& t = p_.type_of(discount_money(p));
-        if (t.kind == TypeKind::Money && t.currency != budget_currency) {
-          auto& d = sink_.report(Code::E0402, budget_span,
-                                 fmt::format("budget is in `{}` but {} {} in `{}`", budget_currency, bt(r->name),
-                                             p->key == "cost" ? "costs" : "gives a discount", t.currency));
-          d.secondary.push_back({discount_money(p)->span, p->key + " set here"});
-        }
-      }
-  }
+  if (!budget_currency.empty())
+    budget_currency_matches(r, budget_currency, budget_span, fmt::format("budget is in `{}`", budget_currency));
   if (window) {
     auto it = t_.resource_claim.find(r);
     if (it == t_.resource_claim.end()) it = t_.resource_claim.emplace(r, claim_window(r)).first;

@@ -818,9 +818,12 @@ Type Checker::history(const AggregateExpr* a, Env& env) {
       slot = n->name;
       if (a->source == HistorySource::Redeemed && d->kind == DeclKind::Resource) {
         auto* r = static_cast<const ResourceDecl*>(d);
-        if (r->resource_kind == "push" || r->resource_kind == "sms" || r->resource_kind == "points")
-          bad(n->span, fmt::format("{} is a {}{}, which is never redeemed", bt(n->name), r->resource_kind,
-                                   r->resource_kind == "points" ? "" : " message"),
+        if (r->resource_kind == "push" || r->resource_kind == "sms" || r->resource_kind == "email" ||
+            r->resource_kind == "points")
+          bad(n->span, fmt::format("{} is {}, which is never redeemed", bt(n->name),
+                                   r->resource_kind == "points" ? "a points resource"
+                                   : r->resource_kind == "push" ? "a push message"
+                                                                : "an " + r->resource_kind + " message"),
               fmt::format("coupons and red envelopes are redeemed; write `received({})` for deliveries", n->name));
       }
     } else if (x.name == "channel") {

@@ -90,6 +90,7 @@ class Checker {
   void check_pool(ModuleInfo* m, PoolDecl* pd);
   const PoolDecl* resolve_pool(ModuleInfo* m, const Limit& l);
   void pool_currency(ModuleInfo* m, const Action& a, const PoolDecl* pool, Span pool_span);
+  void budget_currency_matches(const ResourceDecl* r, const std::string& currency, Span at, const std::string& budget);
   void check_split(const Clause* c);
   void check_rollout(Env& env, const StrategyDecl* s, const Clause* c, const Clause* when,
                      const std::optional<std::pair<int64_t, int64_t>>& window, const Clause* split);

@@ -388,15 +388,17 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
     return Reason::ClaimWindow;
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
-    if (pol.max_unredeemed >= 0 && (is_coupon(res.kind) || pol.unredeemed_kind == "resources")) {
+    // Only what can be redeemed can be unredeemed: coupons and red envelopes (`resources` and
+    // `coupons` alike; `red_envelopes` those only). Messages and points are never redeemed, so they
+    // neither count (before, one push blocked every later grant under `resources` for good) nor are
+    // limited: granting one adds no unredeemed resource.
+    auto of_kind = [&](bytecode::ResourceKind k) {
+      return is_coupon(k) && (pol.unredeemed_kind != "red_envelopes" || k == bytecode::ResourceKind::RedEnvelope);
+    };
+    if (pol.max_unredeemed >= 0 && of_kind(res.kind)) {
       int64_t open = 0;
-      for (const auto& g : u.grants()) {
-        const auto& gr = p_.resources[g.resource];
-        bool counted = pol.unredeemed_kind == "resources" ||
-                       (pol.unredeemed_kind == "coupons" && is_coupon(gr.kind)) ||
-                       (pol.unredeemed_kind == "red_envelopes" && gr.kind == bytecode::ResourceKind::RedEnvelope);
-        open += counted && g.state == GrantState::Open && now < g.expires;
-      }
+      for (const auto& g : u.grants())
+        open += of_kind(p_.resources[g.resource].kind) && g.state == GrantState::Open && now < g.expires;
       if (!noted("unredeemed_limit", open < pol.max_unredeemed,
                  fmt::format("unredeemed {} per user <= {}: {} valid and unredeemed", pol.unredeemed_kind, pol.max_unredeemed, open),
                  pol.name))

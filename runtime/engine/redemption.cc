@@ -33,10 +33,13 @@ Redemptions::Redemptions(const bytecode::Program& program, vm::StringPool& strin
         if (fd.name == bytecode::kRestrictionNames[k] && is_strings(fd)) rf.restricted[k] = fi;
     }
   }
-  for (const auto& r : p_.resources) redeemable_names_.push_back(strings_.intern(r.name));
+  // Only coupons and red envelopes are redeemed (docs/language.md 3.4.1: messages and points never
+  // are): a message's or points' name, or a code only they carry, names no CRM coupon.
+  for (const auto& r : p_.resources)
+    if (is_coupon(r.kind)) redeemable_names_.push_back(strings_.intern(r.name));
   for (const auto& s : p_.strategies)
     for (const auto& a : s.actions)
-      if (!a.code.empty()) redeemable_names_.push_back(strings_.intern(a.code));
+      if (!a.code.empty() && is_coupon(p_.resources[a.resource].kind)) redeemable_names_.push_back(strings_.intern(a.code));
   std::sort(redeemable_names_.begin(), redeemable_names_.end());
   allowed_.resize(p_.resources.size());
   for (size_t r = 0; r < p_.resources.size(); ++r)
@@ -87,7 +90,7 @@ void Redemptions::expire(int64_t now, std::vector<Decision>& out) {
 }
 
 // A redemption names a grant by the resource's name or the granting action's channel code. The
-// user's oldest open grant of it is checked against the use window, then the resource's usage
+// user's oldest open coupon or red envelope of it is checked against the use window, then the resource's usage
 // restrictions (threshold on the order `amount`, category, item, store, city).
 void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, std::vector<Decision>& out) {
   const RedeemFields& rf = fields_[ev.type];
@@ -103,7 +106,10 @@ void Redemptions::redeem(User& u, const std::string& user_id, const Event& ev, s
   if (ref < 0) return;  // an order without a coupon
   if (!std::binary_search(redeemable_names_.begin(), redeemable_names_.end(), ev.fields[ref])) return;
   std::string_view name = strings_.text(ev.fields[ref]);
+  // A code shared by a coupon and the push announcing it designates the coupon: the push's grant,
+  // never redeemed, is passed over (before, the order "redeemed" the push and the coupon stayed open).
   auto names = [&](const Grant& g) {
+    if (!is_coupon(p_.resources[g.resource].kind)) return false;
     if (p_.resources[g.resource].name == name) return true;
     return by_code && p_.strategies[g.strategy].actions[g.action].code == name;
   };

@@ -61,8 +61,9 @@ class Redemptions {
     bool any() const { return resource >= 0 || code >= 0 || coupon >= 0; }
   };
   std::vector<RedeemFields> fields_;
-  // Interned names a redemption may use: resource names and action codes of this program.
-  // Other coupons were not issued by CRM (the user claimed them elsewhere) and are not ours to check.
+  // Interned names a redemption may use: the names of this program's coupons and red envelopes and
+  // the codes of the actions granting them. Other coupons were not issued by CRM (the user claimed
+  // them elsewhere) and are not ours to check; messages and points are never redeemed.
   std::vector<int64_t> redeemable_names_;
   std::vector<std::array<std::vector<int64_t>, 4>> allowed_;  // per resource: interned allowed values, sorted
   // Open grants by the end of their use window: (expires, user, index into the user's grants).

@@ -386,6 +386,32 @@ TEST(Forged, ResourceAndPolicyValuesAreRefusedOutOfRange) {
   EXPECT_FORGERY_REFUSED([](Program& p) { p.policies[0].unredeemed_kind = "apples"; }, "unredeemed");
 }
 
+// A budget is charged face values and message costs as numbers: a .crmc whose budget (the
+// strategy's own or its pool's) is in another currency than what it pays for is refused, as the
+// checker refuses the source (E0402). Before, one compiled when the checker did not yet compare a
+// pool with message costs loaded and charged 0.05 USD a message to a CNY pool as 0.05 CNY.
+TEST(Forged, BudgetsInAnotherCurrencyThanWhatTheyPayForAreRefused) {
+  auto cny_pool = [](Program& p, const std::string& strategy) {
+    p.pools.push_back({"pp", true, 100'000'000, "CNY", -1});
+    named(p, strategy).pool = int32_t(p.pools.size() - 1);
+  };
+  EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").budget_currency = "USD"; }, "budget is in `USD`");
+  EXPECT_FORGERY_REFUSED(([&](Program& p) {
+                           cny_pool(p, "on_order");
+                           p.pools.back().budget_currency = "USD";
+                         }),
+                         "pool `pp` has a budget in `USD` but resource `c10` is in `CNY`");
+  EXPECT_FORGERY_REFUSED(([&](Program& p) {
+                           cny_pool(p, "daily");
+                           p.resources[1].cost = 50'000;
+                           p.resources[1].currency = "USD";
+                         }),
+                         "pool `pp` has a budget in `CNY` but resource `hello` is in `USD`");
+  // In one currency, or a message that costs nothing, it loads.
+  EXPECT_EQ(forged_load_error([&](Program& p) { cny_pool(p, "on_order"); }), "(loaded)");
+  EXPECT_EQ(forged_load_error([&](Program& p) { cny_pool(p, "daily"); }), "(loaded)");
+}
+
 TEST(Forged, IndicesOutOfRangeAreRefused) {
   EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").actions[0].resource = 9; }, "missing resource");
   EXPECT_FORGERY_REFUSED([](Program& p) { named(p, "on_order").actions[0].channel = -3; }, "channel");

@@ -217,3 +217,84 @@ TEST(DeliveryHistory, IncrementalAggregatesEqualARecountOfTheDecisions) {
   EXPECT_GT(compared, 1000u);
   EXPECT_GT(nonzero, compared / 4);
 }
+
+// Messages and points are never redeemed (docs/language.md 3.4.1): an order whose coupon names a
+// push, an e-mail or points (the resource or an action code only they carry) designates no CRM
+// coupon and is ignored; a code shared by a coupon and the push announcing it redeems the coupon.
+// Before, o1 "redeemed" the push (subsidy 0) while the coupon stayed open for o2, and o3, o4, r1
+// wrote `redeemed` rows of the e-mail, the push and the points. The same at every restart point
+// (the push is restored from the ledger with the coupon), and the reference recount of the
+// redemptions (history_helpers.h) agrees with the engine's `redeemed(...)`.
+TEST(DeliveryHistory, OnlyCouponsAreRedeemedEvenWhenAMessageSharesTheirCode) {
+  const char* program = R"(
+event S { n: Int = 0 }
+event Order { amount: Money(CNY)  coupon: String? }
+event Redeem { resource: String?  code: String? }
+resource coupon c { discount: 5 CNY  threshold: 20 CNY }
+resource push p { body: "5 CNY off" }
+resource email m { body: "5 CNY off" }
+resource points pts { amount: 10 }
+strategy g { who: true  when: on S  what: send p via Push code "D11", grant c via App code "D11", send m via Email code "MAIL", grant pts via App code "PTS" }
+segment code_once = count(redeemed(code: "D11")) == 1
+segment g_once = count(redeemed(g)) == 1
+segment push_never = not exists(redeemed(channel: Push)) and not exists(redeemed(code: "MAIL"))
+)";
+  Compiled c = crm::testing::compile_text(program);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  auto ev = [](const std::string& type, const std::string& id, const std::string& user, const std::string& time,
+               const std::string& rest) {
+    return R"({"type":")" + type + R"(","id":")" + id + R"(","user":")" + user + R"(","time":")" + time + "\"" + rest + "}";
+  };
+  std::vector<std::string> events = {
+      ev("S", "s1", "a", "2026-01-01T00:00:00Z", ""),
+      ev("Order", "o1", "a", "2026-01-01T01:00:00Z", R"(,"amount":"30","coupon":"D11")"),
+      ev("Order", "o2", "a", "2026-01-01T02:00:00Z", R"(,"amount":"30","coupon":"D11")"),
+      ev("Order", "o3", "a", "2026-01-01T03:00:00Z", R"(,"amount":"30","coupon":"p")"),
+      ev("Order", "o4", "a", "2026-01-01T04:00:00Z", R"(,"amount":"30","coupon":"MAIL")"),
+      ev("Redeem", "r1", "a", "2026-01-01T05:00:00Z", R"(,"resource":"pts")"),
+      ev("Redeem", "r2", "a", "2026-01-01T06:00:00Z", R"(,"code":"PTS")"),
+      ev("Order", "o5", "b", "2026-01-01T07:00:00Z", R"(,"amount":"30","coupon":"D11")")};
+  crm::state::MemoryStore reference_store;
+  const std::vector<std::string> reference = run(c, reference_store, events, 0, events.size());
+  std::vector<std::string> redemptions;
+  for (const auto& d : reference)
+    if (d.find(R"("outcome":"redeem)") != std::string::npos) redemptions.push_back(d);
+  ASSERT_EQ(redemptions.size(), 3u) << ::testing::PrintToString(reference);
+  EXPECT_NE(redemptions[0].find(R"("event":"o1","user":"a","strategy":"g","outcome":"redeemed","reason":null,"resource":"c")"),
+            std::string::npos) << redemptions[0];
+  EXPECT_NE(redemptions[0].find(R"("subsidy":"5")"), std::string::npos) << redemptions[0];
+  EXPECT_NE(redemptions[1].find(R"("event":"o2","user":"a","strategy":"g","outcome":"redeem_rejected","reason":"already_redeemed","resource":"c")"),
+            std::string::npos) << redemptions[1];
+  // A code of the program's coupon, held by no grant of this user: no_grant, as before.
+  EXPECT_NE(redemptions[2].find(R"("event":"o5","user":"b","strategy":null,"outcome":"redeem_rejected","reason":"no_grant")"),
+            std::string::npos) << redemptions[2];
+  for (size_t cut = 0; cut <= events.size(); ++cut) {
+    SCOPED_TRACE("restart after " + std::to_string(cut) + " events");
+    crm::state::MemoryStore store;
+    std::vector<std::string> out = run(c, store, events, 0, cut);
+    auto rest = run(c, store, events, cut, events.size());
+    out.insert(out.end(), rest.begin(), rest.end());
+    EXPECT_EQ(out, reference);
+  }
+  // The engine's redeemed(...) against the reference evaluator's recount of the decisions.
+  Replay r(c);
+  std::map<std::string, std::vector<crm::vm::HistoryRecord>> history;
+  for (const auto& line : events) crm::testing::record_history(c.program(), r.process(line), history);
+  crm::vm::AstEvaluator ast(c.front->program, c.out);
+  const int64_t now = crm::testing::T("2026-01-02T00:00:00Z");
+  for (auto& m : c.front->program.modules)
+    for (crm::ast::Decl* d : m.ast->decls) {
+      if (d->kind != crm::ast::DeclKind::Segment) continue;
+      auto* seg = static_cast<crm::ast::SegmentDecl*>(d);
+      crm::vm::AstEnv env;
+      env.now = now;
+      env.strings = &r.engine.strings();
+      env.history = &history["a"];
+      env.aggregate = [&](uint32_t g) { return r.engine.aggregate_of("a", g, now); };
+      int64_t want = 0;
+      std::string err;
+      ASSERT_TRUE(ast.eval(seg->value, env, want, err)) << err;
+      EXPECT_EQ(want, 1) << seg->name << " (reference)";
+      EXPECT_EQ(r.segment(c, seg->name, "a", now), 1) << seg->name << " (engine)";
+    }
+}
