@@ -42,7 +42,8 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
            "stock and budget counters shared with other processes in this Redis, or in a\nRedis Cluster: "
            "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)\n(fail closed: no grant without a reservation; docs/scaling.md)");
   c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)");
-  c.count("--shared-timeout", s.timeout_ms, "MS", "a reservation not answered within MS is refused (default 500)");
+  c.count("--shared-timeout", s.timeout_ms, "MS",
+          "a command (a reservation) not answered in full within MS of sending it is refused\n(default 500)");
   c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS", "connecting to Redis gives up after MS (default 500)");
   c.count("--shared-retry", s.retry_ms, "MS", "after a failure, refuse without trying again for MS (default 100)");
   c.count("--shared-wait-replicas", s.wait_replicas, "N",

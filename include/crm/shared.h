@@ -22,7 +22,8 @@ struct SharedCounters {
   std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // the processes sharing counters name the same campaign
   int connect_timeout_ms = 500;
-  int timeout_ms = 500;              // per command: a reservation that takes longer is refused
+  int timeout_ms = 500;              // per command, from sending it to its whole reply: a reservation that takes
+                                     // longer is refused
   int retry_ms = 100;                // after a failure, reservations are refused without a new attempt this long
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas acknowledged it
   int wait_timeout_ms = 100;

@@ -3,17 +3,25 @@
 #include "runtime/state/redis_quotas.h"
 
 #include <hiredis.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "runtime/state/ledger_names.h"
 #include "support/text.h"
@@ -273,6 +281,124 @@ timeval tv_of(int ms) {
   return tv;
 }
 
+// The most a reply may take: what crm sends returns a few integers and short strings (a script's
+// array, a SHA1, the counters of one campaign for HGETALL, a cluster's slot map), far below
+// these. A reply beyond them (a server that is not Redis, or a broken one) is refused like a
+// timeout rather than buffered: hiredis's reader would otherwise wait for a declared bulk of any
+// length, growing its buffer until it came (its `maxbuf` only frees an idle buffer), and, in
+// 0.14, allocate an array of any declared size. docs/scaling.md, "Faults".
+constexpr size_t kMaxReplyBytes = size_t(4) << 20;
+constexpr int kMaxReplyElements = 1 << 20;
+
+// A declared array size beyond kMaxReplyElements is refused as it is parsed, before anything is
+// allocated for it: hiredis 1.x has the reader's own bound (maxelements); 0.14 has none, so its
+// array constructor is wrapped (returning null makes the reader fail the reply).
+#if HIREDIS_MAJOR >= 1
+void bound_reader(redisContext* c) { c->reader->maxelements = kMaxReplyElements; }
+bool too_many_elements() { return false; }
+#else
+thread_local bool refused_elements = false;
+redisReplyObjectFunctions bounded_functions;
+void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+void* bounded_array(const redisReadTask* task, int elements) {
+  if (elements < 0 || elements > kMaxReplyElements) {
+    refused_elements = true;
+    return nullptr;
+  }
+  return hiredis_create_array(task, elements);
+}
+void bound_reader(redisContext* c) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    bounded_functions = *c->reader->fn;
+    hiredis_create_array = bounded_functions.createArray;
+    bounded_functions.createArray = bounded_array;
+  });
+  c->reader->fn = &bounded_functions;
+}
+bool too_many_elements() { return std::exchange(refused_elements, false); }
+#endif
+
+// One reply on `c` (a blocking context), after sending what `c` has buffered, all before
+// `deadline` (steady-clock ms): the socket's timeout would bound each read, not the command, so
+// a server that trickles its answer a byte at a time would hold the command for ever. Writes get
+// the time left as the socket's timeout; reads wait for data with poll() for the time left, then
+// read what is there and feed hiredis's reader, at most kMaxReplyBytes for this reply. False with
+// `error` ("timed out after `timeout_ms` ms", a reply too large, the connection's error); the
+// context cannot be used again then (its reply is cut or unread).
+bool read_reply(redisContext* c, int64_t deadline, int timeout_ms, void** out, std::string& error) {
+  *out = nullptr;
+  if (c->err) return error = c->errstr, false;
+  auto timed_out = [&] {
+    error = fmt::format("timed out after {} ms", timeout_ms);
+    return false;
+  };
+  auto failed = [&] {
+    if (too_many_elements())
+      error = fmt::format("a reply array of more than {} elements (what crm reads is far smaller): refused",
+                          kMaxReplyElements);
+    else if (c->err == REDIS_ERR_IO && (c->errstr[0] == 0 || std::strstr(c->errstr, "temporarily")))
+      return timed_out();  // a write that the socket's timeout (the time left) cut short
+    else
+      error = c->errstr[0] ? c->errstr : c->reader->errstr[0] ? c->reader->errstr : "connection error";
+    return false;
+  };
+  if (redisGetReplyFromReader(c, out) != REDIS_OK) return failed();
+  if (*out) return true;
+  for (int done = 0; !done;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return timed_out();
+    redisSetTimeout(c, tv_of(int(left)));
+    if (redisBufferWrite(c, &done) != REDIS_OK) return failed();
+  }
+  size_t read_bytes = 0;
+  char buf[16 * 1024];
+  while (!*out) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return timed_out();
+    pollfd p{c->fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, int(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return error = fmt::format("poll: {}", std::strerror(errno)), false;
+    if (ready == 0) return timed_out();
+    ssize_t n = ::read(c->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n < 0) return error = std::strerror(errno), false;
+    if (n == 0) return error = "Server closed the connection", false;
+    read_bytes += size_t(n);
+    if (read_bytes > kMaxReplyBytes)
+      return error = fmt::format("a reply of more than {} MiB (what crm reads is far smaller): refused",
+                                 kMaxReplyBytes >> 20),
+             false;
+    if (redisReaderFeed(c->reader, buf, size_t(n)) != REDIS_OK || redisGetReplyFromReader(c, out) != REDIS_OK)
+      return failed();
+  }
+  return true;
+}
+
+bool get_reply(redisContext* c, int64_t deadline, int timeout_ms, void** out, std::string& error) {
+  if (read_reply(c, deadline, timeout_ms, out, error)) return true;
+  // A reply cut short leaves the stream out of step: the context is marked failed (as hiredis
+  // marks it after its own errors), so nothing is read from it again.
+  if (!c->err) {
+    c->err = REDIS_ERR_IO;
+    std::snprintf(c->errstr, sizeof c->errstr, "%s", error.c_str());
+  }
+  return false;
+}
+
+// One command on `c` (redisCommand's format), its reply within `timeout_ms` of sending it.
+redisReply* call(redisContext* c, int timeout_ms, std::string& error, const char* format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  int rc = redisvAppendCommand(c, format, ap);
+  va_end(ap);
+  if (rc != REDIS_OK) return error = c->errstr, nullptr;
+  void* raw = nullptr;
+  if (!get_reply(c, now_ms() + timeout_ms, timeout_ms, &raw, error)) return nullptr;
+  return static_cast<redisReply*>(raw);
+}
+
 int64_t int_of(const redisReply* r) {
   if (r->type == REDIS_REPLY_INTEGER) return r->integer;
   int64_t v = 0;
@@ -438,7 +564,8 @@ void RedisQuotas::answered() {
 std::string RedisQuotas::key_types(redisContext* c) {
   std::string out;
   for (auto [key, want] : {std::pair<const std::string*, const char*>{&ready_key_, "string"}, {&counters_key_, "hash"}}) {
-    Reply t{static_cast<redisReply*>(redisCommand(c, "TYPE %b", key->data(), key->size()))};
+    std::string ignored;
+    Reply t{call(c, o_.command_timeout_ms, ignored, "TYPE %b", key->data(), key->size())};
     if (!t.r || t.r->type != REDIS_REPLY_STATUS) continue;
     std::string type(t.r->str, t.r->len);
     if (type != "none" && type != want)
@@ -479,14 +606,16 @@ redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const
     return nullptr;
   }
   redisSetTimeout(c, tv_of(o_.command_timeout_ms));
+  bound_reader(c);
   return c;
 }
 
 bool RedisQuotas::load_scripts(redisContext* c, std::string& error) {
   for (int i = 0; i < 3; ++i) {
-    Reply rep{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kScripts[i]))};
+    std::string why;
+    Reply rep{call(c, o_.command_timeout_ms, why, "SCRIPT LOAD %s", kScripts[i])};
     if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
-      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error(c))
+      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", why)
                      : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
       return false;
     }
@@ -508,8 +637,9 @@ bool RedisQuotas::discover(std::string& error) {
     std::string e;
     redisContext* c = open(n, e);
     if (c) {
-      Reply rep{static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS"))};
-      if (!rep.r) e = fmt::format("CLUSTER SLOTS: {}", io_error(c));
+      std::string why;
+      Reply rep{call(c, o_.command_timeout_ms, why, "CLUSTER SLOTS")};
+      if (!rep.r) e = fmt::format("CLUSTER SLOTS: {}", why);
       else if (rep.r->type == REDIS_REPLY_ERROR) e = fmt::format("CLUSTER SLOTS: {}", std::string(rep.r->str, rep.r->len));
       else if (rep.r->type != REDIS_REPLY_ARRAY) e = "CLUSTER SLOTS: unexpected reply";
       else {
@@ -561,14 +691,6 @@ bool RedisQuotas::ensure(std::string& error) {
   return true;
 }
 
-// What went wrong with the connection after a command got no reply: a timeout (hiredis reports
-// the socket's EAGAIN) says so with the configured limit, whichever command it was.
-std::string RedisQuotas::io_error(redisContext* c) const {
-  return c->err == REDIS_ERR_IO && (c->errstr[0] == 0 || std::string(c->errstr).find("temporarily") != std::string::npos)
-             ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
-             : std::string(c->errstr);
-}
-
 namespace {
 
 // "MOVED 3999 127.0.0.1:6381" or "ASK 3999 127.0.0.1:6381" (an empty host: the one asked).
@@ -603,21 +725,22 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
     return nullptr;
   };
   while (true) {
-    // ASKING holds for the next command only, so it goes in the same write as the command.
+    // ASKING holds for the next command only, so it goes in the same write as the command; the
+    // two replies together get one --shared-timeout from sending.
     if (asking) redisAppendCommand(ctx, "ASKING");
     redisAppendCommandArgv(ctx, int(argv.size()), argv.data(), lens.data());
+    const int64_t deadline = now_ms() + o_.command_timeout_ms;
     void* raw = nullptr;
     bool got = true;
     if (asking) {
-      got = redisGetReply(ctx, &raw) == REDIS_OK;
+      got = get_reply(ctx, deadline, o_.command_timeout_ms, &raw, error);
       if (got) freeReplyObject(raw);
       raw = nullptr;
     }
-    got = got && redisGetReply(ctx, &raw) == REDIS_OK;
+    got = got && get_reply(ctx, deadline, o_.command_timeout_ms, &raw, error);
     if (!got) {
-      // A timeout or a broken connection: the context cannot be used again. Whether the command
-      // ran is unknown, so it is not sent again: this reservation fails closed.
-      error = io_error(ctx);
+      // A timeout, a reply too large or a broken connection: the context cannot be used again.
+      // Whether the command ran is unknown, so it is not sent again: this reservation fails closed.
       if (cluster_) error = fmt::format("{}:{}: {}", at.host, at.port, error);
       drop(error);
       return nullptr;
@@ -634,9 +757,10 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       // This server does not know the script (a restart, SCRIPT FLUSH, a failover, a cluster
       // node not used before): load it there, then the same command again.
       reloaded = true;
-      Reply load{static_cast<redisReply*>(redisCommand(ctx, "SCRIPT LOAD %s", kScripts[script]))};
+      std::string why;
+      Reply load{call(ctx, o_.command_timeout_ms, why, "SCRIPT LOAD %s", kScripts[script])};
       if (!load.r) {
-        drop(error = fmt::format("SCRIPT LOAD: {}", io_error(ctx)));
+        drop(error = fmt::format("SCRIPT LOAD: {}", why));
         return nullptr;
       }
       if (load.r->type != REDIS_REPLY_STRING)
@@ -796,13 +920,13 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
 // same connection.
 bool RedisQuotas::replicated() {
   redisContext* c = last_;
-  redisSetTimeout(c, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
-  Reply w{static_cast<redisReply*>(redisCommand(c, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
+  std::string why;
+  Reply w{call(c, o_.wait_timeout_ms + 200 + o_.command_timeout_ms, why, "WAIT %d %d", o_.wait_replicas,
+               o_.wait_timeout_ms)};
   if (!w.r) {
-    drop(fmt::format("WAIT: {}", c->errstr));
+    drop(fmt::format("WAIT: {}", why));
     return false;
   }
-  redisSetTimeout(c, tv_of(o_.command_timeout_ms));
   if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
     fault(fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
                                     w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms));
