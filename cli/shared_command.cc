@@ -80,6 +80,7 @@ int cmd_shared(int argc, char** argv) {
   c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
   if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
   if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");
+  if (std::string why; !valid_shared_url(s.url, why)) return usage_error("shared", "--shared: " + why);
   std::vector<std::string> paths;
   for (const auto& st : states) {
     if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");

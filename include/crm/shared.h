@@ -33,6 +33,12 @@ struct SharedCounters {
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 
+// Whether `url` is an address SharedCounters::url takes: redis://HOST[:PORT] (HOST a name, an
+// IPv4 address, or an IPv6 address in brackets: redis://[::1]:6379), or
+// redis-cluster://HOST[:PORT],... False with the reason (the one check share_counters() and
+// reconcile_shared() apply), for a usage error before anything connects.
+bool valid_shared_url(std::string_view url, std::string& error);
+
 // A share of the users: partition `index` (0-based) of `count`.
 struct Partition {
   uint32_t index = 0, count = 1;

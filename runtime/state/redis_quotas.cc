@@ -3,6 +3,8 @@
 #include "runtime/state/redis_quotas.h"
 
 #include <hiredis.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <sys/time.h>
@@ -11,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdarg>
@@ -423,25 +426,80 @@ struct RedisQuotas::Reply {
   ~Reply() { if (r) freeReplyObject(r); }
 };
 
-bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
-  constexpr std::string_view scheme = "redis://";
-  error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT", url);
-  if (url.substr(0, scheme.size()) != scheme) return false;
-  std::string_view rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+namespace {
+
+// RFC 3986's authority, as far as a Redis address uses it: a host name or IPv4 address (letters,
+// digits, `.`, `-`, `_`), or an IPv6 address in brackets (`[::1]`, connected to without them),
+// then an optional `:PORT`. Anything else is refused at option parsing, never given to the
+// resolver (a space, a second port, an unbracketed IPv6 address whose last group could be read as
+// the port): a process whose address can never connect would refuse every limited delivery.
+// False with `why`.
+bool parse_authority(std::string_view rest, std::string& host, int& port, std::string& why) {
   port = 6379;
-  auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    std::string_view p = rest.substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (p.empty() || ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) return false;
-    rest = rest.substr(0, colon);
+  std::string_view name, port_text;
+  bool has_port = false;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return why = "`[` without `]`", false;
+    name = rest.substr(1, close - 1);
+    in6_addr a6{};
+    if (name.empty() || name.size() >= INET6_ADDRSTRLEN || ::inet_pton(AF_INET6, std::string(name).c_str(), &a6) != 1)
+      return why = fmt::format("`{}` in brackets is not an IPv6 address", support::visible(name)), false;
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return why = "only `:PORT` may follow `]`", false;
+    if (!after.empty()) has_port = true, port_text = after.substr(1);
+  } else {
+    auto colon = rest.find(':');
+    name = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      if (rest.find(':', colon + 1) != std::string_view::npos)
+        return why = "more than one `:` (an IPv6 address goes in brackets: redis://[::1]:6379)", false;
+      has_port = true, port_text = rest.substr(colon + 1);
+    }
+    if (name.empty()) return why = "no host", false;
+    for (char ch : name)
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+            ch == '_'))
+        return why = fmt::format("the host `{}` has `{}` (a host is a name, an IPv4 address, or an IPv6 address in "
+                                 "brackets)",
+                                 support::visible(name), support::visible(std::string_view(&ch, 1))),
+               false;
   }
-  if (rest.empty() || rest.find_first_of("/@?,") != std::string_view::npos) return false;
-  host = std::string(rest);
-  error.clear();
+  if (has_port) {
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  std::all_of(port_text.begin(), port_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (digits) std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (!digits || port <= 0 || port > 65535)
+      return why = fmt::format("the port `{}` is not a number from 1 to 65535", support::visible(port_text)), false;
+  }
+  host = std::string(name);
   return true;
 }
+
+}  // namespace
+
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
+  constexpr std::string_view scheme = "redis://";
+  std::string why;
+  if (url.substr(0, scheme.size()) == scheme) {
+    std::string_view rest = url.substr(scheme.size());
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (parse_authority(rest, host, port, why)) return error.clear(), true;
+  }
+  error = fmt::format("`{}` is not a Redis address{}{}: use redis://HOST:PORT", support::visible(url),
+                      why.empty() ? "" : ": ", why);
+  return false;
+}
+
+namespace {
+
+// HOST:PORT as written in an address (an IPv6 host in brackets).
+std::string host_port(const std::string& host, int port) {
+  return host.find(':') == std::string::npos ? fmt::format("{}:{}", host, port) : fmt::format("[{}]:{}", host, port);
+}
+std::string host_port(const RedisNode& n) { return host_port(n.host, n.port); }
+
+}  // namespace
 
 bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error) {
   constexpr std::string_view scheme = "redis-cluster://";
@@ -449,10 +507,14 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
   cluster = url.substr(0, scheme.size()) == scheme;
   if (!cluster) {
     RedisNode n;
-    if (!parse_redis_url(url, n.host, n.port, error)) {
-      error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... "
-                          "for a Redis Cluster",
-                          url);
+    constexpr std::string_view one = "redis://";
+    std::string why;
+    std::string_view rest = url.substr(0, one.size()) == one ? url.substr(one.size()) : std::string_view();
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (url.substr(0, one.size()) != one || !parse_authority(rest, n.host, n.port, why)) {
+      error = fmt::format("`{}` is not a Redis address{}{}; use redis://HOST:PORT, or "
+                          "redis-cluster://HOST:PORT,HOST:PORT,... for a Redis Cluster",
+                          support::visible(url), why.empty() ? "" : ": ", why);
       return false;
     }
     nodes.push_back(std::move(n));
@@ -463,9 +525,11 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
   while (true) {
     auto comma = rest.find(',');
     RedisNode n;
-    std::string one = "redis://" + std::string(rest.substr(0, comma));
-    if (!parse_redis_url(one, n.host, n.port, error)) {
-      error = fmt::format("`{}` is not a Redis Cluster address: use redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)", url);
+    std::string why;
+    if (!parse_authority(rest.substr(0, comma), n.host, n.port, why)) {
+      error = fmt::format("`{}` is not a Redis Cluster address: {}; use redis-cluster://HOST:PORT,HOST:PORT,... (seed "
+                          "nodes)",
+                          support::visible(url), why);
       nodes.clear();
       return false;
     }
@@ -530,9 +594,9 @@ RedisQuotas::~RedisQuotas() {
 }
 
 std::string RedisQuotas::describe() const {
-  if (!cluster_) return fmt::format("redis://{}:{} campaign {}", node_.host, node_.port, o_.campaign);
+  if (!cluster_) return fmt::format("redis://{} campaign {}", host_port(node_), o_.campaign);
   return fmt::format("{} campaign {} (slot {}{})", o_.url, o_.campaign, slot_,
-                     owner_known_ ? fmt::format(" at {}:{}", node_.host, node_.port) : std::string());
+                     owner_known_ ? fmt::format(" at {}", host_port(node_)) : std::string());
 }
 
 void RedisQuotas::notice(const std::string& text) {
@@ -601,7 +665,7 @@ bool RedisQuotas::connect(std::string& error) {
 redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const {
   redisContext* c = redisConnectWithTimeout(node.host.c_str(), node.port, tv_of(o_.connect_timeout_ms));
   if (!c || c->err) {
-    error = c ? fmt::format("cannot connect to {}:{}: {}", node.host, node.port, c->errstr) : "cannot connect: out of memory";
+    error = c ? fmt::format("cannot connect to {}: {}", host_port(node), c->errstr) : "cannot connect: out of memory";
     if (c) redisFree(c);
     return nullptr;
   }
@@ -660,7 +724,7 @@ bool RedisQuotas::discover(std::string& error) {
       }
       redisFree(c);
     }
-    why += fmt::format("{}{}:{}: {}", why.empty() ? "" : "; ", n.host, n.port, e);
+    why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", host_port(n), e);
   }
   error = fmt::format("no node of the cluster gave the owner of slot {}: {}", slot_, why);
   return false;
@@ -741,7 +805,7 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
     if (!got) {
       // A timeout, a reply too large or a broken connection: the context cannot be used again.
       // Whether the command ran is unknown, so it is not sent again: this reservation fails closed.
-      if (cluster_) error = fmt::format("{}:{}: {}", at.host, at.port, error);
+      if (cluster_) error = fmt::format("{}: {}", host_port(at), error);
       drop(error);
       return nullptr;
     }
@@ -771,9 +835,9 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
     RedisNode to;
     bool redirect = parse_redirect(text, ask, to, at);
     if (redirect && !cluster_)
-      return refuse(fmt::format("{}: {}:{} is a Redis Cluster node; name the cluster with --shared "
+      return refuse(fmt::format("{}: {} is a Redis Cluster node; name the cluster with --shared "
                                 "redis-cluster://HOST:PORT,...",
-                                text, at.host, at.port));
+                                text, host_port(at)));
     bool tryagain = text.rfind("TRYAGAIN", 0) == 0;
     if (!redirect && !tryagain) {
       // An answer, but not a usable one (a replica's READONLY, CLUSTERDOWN, out of memory, a key
@@ -782,11 +846,11 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       if (text.rfind("WRONGTYPE", 0) == 0) text += key_types(ctx);
       std::string what = script >= 0 ? fmt::format("the {} script on `{}`", kScriptNames[script], counters_key_)
                                      : fmt::format("{} `{}`", args[0], args.size() > 1 ? args[1] : std::string());
-      return refuse(cluster_ ? fmt::format("{}:{}: {}: {}", at.host, at.port, what, text) : fmt::format("{}: {}", what, text));
+      return refuse(cluster_ ? fmt::format("{}: {}: {}", host_port(at), what, text) : fmt::format("{}: {}", what, text));
     }
     if (++redirects > o_.max_redirects)
-      return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {}:{})", o_.max_redirects,
-                                slot_, text, at.host, at.port));
+      return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {})", o_.max_redirects,
+                                slot_, text, host_port(at)));
     reloaded = false;
     if (tryagain) {
       // A multi-key command while the slot migrates and its keys are split between the two

@@ -1441,3 +1441,73 @@ TEST(RedisQuotasFaults, AHugeReplyIsRefusedNotBuffered) {
       << a->stats().last_error;
 }
 
+// F3: an address is RFC 3986's authority: an IPv6 address in brackets is parsed (and connected
+// to without them); what is no valid address is refused when the options are read, with the
+// reason (a space, a second port, an unbracketed IPv6 address), never given to the resolver.
+TEST(SharedOptions, AddressesAreParsedAsUrlsIncludingBracketedIpv6) {
+  std::string host, err;
+  int port = 0;
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://[::1]:7001", host, port, err)) << err;
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 7001);
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://[2001:db8::5]/", host, port, err)) << err;
+  EXPECT_EQ(host, "2001:db8::5");
+  EXPECT_EQ(port, 6379);
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://my-cache_1.example:6380", host, port, err)) << err;
+  EXPECT_EQ(host, "my-cache_1.example");
+  struct Bad {
+    const char* url;
+    const char* why;
+  };
+  for (auto [url, why] : {Bad{"redis:// 127.0.0.1:6379", "the host ` 127.0.0.1` has ` `"},
+                          Bad{"redis://127.0.0.1:6379:1", "more than one `:`"},
+                          Bad{"redis://::1:6379", "an IPv6 address goes in brackets: redis://[::1]:6379"},
+                          Bad{"redis://[::1", "`[` without `]`"}, Bad{"redis://[::1]6379", "only `:PORT` may follow `]`"},
+                          Bad{"redis://[]:1", "in brackets is not an IPv6 address"},
+                          Bad{"redis://[127.0.0.1]:1", "`127.0.0.1` in brackets is not an IPv6 address"},
+                          Bad{"redis://h:+1", "the port `+1`"}, Bad{"redis://h:", "the port ``"},
+                          Bad{"redis://h\t:1", "has `\\u0009`"}}) {
+    EXPECT_FALSE(crm::state::parse_redis_url(url, host, port, err)) << url;
+    EXPECT_NE(err.find(why), std::string::npos) << url << ": " << err;
+  }
+  // The one parser behind --shared (both schemes), crm run and crm shared.
+  std::vector<crm::state::RedisNode> nodes;
+  bool cluster = false;
+  ASSERT_TRUE(crm::state::parse_shared_url("redis-cluster://[::1]:7000,[::1]:7001,10.0.0.3", nodes, cluster, err)) << err;
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[1].host, "::1");
+  EXPECT_EQ(nodes[1].port, 7001);
+  EXPECT_FALSE(crm::state::parse_shared_url("redis-cluster://::1:7000", nodes, cluster, err));
+  EXPECT_NE(err.find("brackets"), std::string::npos) << err;
+  EXPECT_FALSE(crm::state::parse_shared_url("redis://127.0.0.1:6379:1", nodes, cluster, err));
+  EXPECT_NE(err.find("more than one `:`"), std::string::npos) << err;
+  EXPECT_TRUE(crm::valid_shared_url("redis://[::1]:6379", err)) << err;
+  EXPECT_FALSE(crm::valid_shared_url("redis:// 127.0.0.1:6379", err));
+}
+
+// A Redis listening on ::1, named redis://[::1]:PORT, is reached (the brackets are not given to
+// the resolver) and reservations are answered.
+TEST(RedisQuotasIpv6, ABracketedIpv6AddressConnects) {
+  if (!RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
+  int s6 = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  bool have_ipv6 = s6 >= 0 && ::bind(s6, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  if (s6 >= 0) ::close(s6);
+  if (!have_ipv6) GTEST_SKIP() << "no IPv6 loopback";
+  RedisServer server;
+  ASSERT_TRUE(server.start({"--bind", "127.0.0.1", "::1"}));
+  crm::state::SharedOptions o;
+  o.url = "redis://[::1]:" + std::to_string(server.port());
+  o.campaign = "test";
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  ASSERT_TRUE(q) << err;
+  ASSERT_TRUE(q->connect(err)) << err;
+  EXPECT_EQ(q->describe(), "redis://[::1]:" + std::to_string(server.port()) + " campaign test");
+  ASSERT_TRUE(q->reconcile({}, false, err)) << err;
+  EXPECT_EQ(q->reserve(q->handle("s"), 0, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+}
