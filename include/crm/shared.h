@@ -18,6 +18,14 @@
 
 namespace crm {
 
+// The largest values SharedCounters takes; a larger one (or a negative one, or a time of 0) is
+// refused, ErrorKind::Input: each time (connect, command, retry, wait) at most an hour, at most
+// 1000 replicas to wait for, 100 redirections per command, a lease of 1000000 deliveries.
+inline constexpr int kSharedMaxMs = 3'600'000;
+inline constexpr int kSharedMaxReplicas = 1000;
+inline constexpr int kSharedMaxRedirects = 100;
+inline constexpr int kSharedMaxLease = 1'000'000;
+
 struct SharedCounters {
   std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // the processes sharing counters name the same campaign

@@ -24,6 +24,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "runtime/state/ledger_names.h"
@@ -571,10 +572,20 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
     error = "shared counters: timeouts must be positive, retry, replicas, redirections and lease not negative";
     return nullptr;
   }
-  if (o.lease > 1'000'000) {
-    error = fmt::format("shared counters: a lease of {} deliveries is more than 1000000", o.lease);
-    return nullptr;
-  }
+  // Bounded so that nothing derived from them overflows an int (WAIT's wait + 200 + command
+  // timeout) and the CLI's options cannot wrap into other values (docs/scaling.md).
+  for (auto [value, max, what, unit] :
+       {std::tuple{o.connect_timeout_ms, kSharedMaxMs, "a connect timeout of", " ms"},
+        std::tuple{o.command_timeout_ms, kSharedMaxMs, "a command timeout of", " ms"},
+        std::tuple{o.retry_ms, kSharedMaxMs, "a retry interval of", " ms"},
+        std::tuple{o.wait_timeout_ms, kSharedMaxMs, "a replica wait of", " ms"},
+        std::tuple{o.wait_replicas, kSharedMaxReplicas, "a wait for", " replicas"},
+        std::tuple{o.max_redirects, kSharedMaxRedirects, "following", " redirections per command"},
+        std::tuple{o.lease, kSharedMaxLease, "a lease of", " deliveries"}})
+    if (value > max) {
+      error = fmt::format("shared counters: {} {}{} is more than {}", what, value, unit, max);
+      return nullptr;
+    }
   q->o_ = o;
   q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
   q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);

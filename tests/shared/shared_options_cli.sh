@@ -2,7 +2,8 @@
 # shared_options_cli.sh CRM - the `--shared*` options of `crm run` and `crm shared` are read by
 # one parser and refused at option parsing (exit 2, the option named), before anything connects:
 # addresses that are no valid URL (a space, a second port, an unbracketed IPv6 address: t21 F3;
-# a bracketed IPv6 address is taken). No Redis needed: nothing here may connect.
+# a bracketed IPv6 address is taken), and numbers above each option's maximum, which were cut to
+# 32 bits (4294967796 ms became 500: t21 F7). No Redis needed: nothing here may connect.
 set -euo pipefail
 crm=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,4 +43,21 @@ if [ -n "$port" ]; then
     --shared-connect-timeout 2000
 fi
 
+# F7: each number at most its maximum, named; nothing wraps modulo 2^32.
+for opt in --shared-timeout --shared-connect-timeout --shared-retry --shared-wait-timeout; do
+  for n in 4294967796 2147483648 99999999999999 3600001 123456789012345678901234; do
+    expect 2 "$opt: takes at most 3600000, not \`$n\`" "${run[@]}" --shared redis://127.0.0.1:1 "$opt" "$n"
+    expect 2 "$opt: takes at most 3600000, not \`$n\`" "${show[@]}" --shared redis://127.0.0.1:1 "$opt" "$n"
+  done
+done
+expect 2 "--shared-wait-replicas: takes at most 1000, not \`4294967297\`" "${run[@]}" --shared redis://127.0.0.1:1 \
+  --shared-wait-replicas 4294967297
+expect 2 "--shared-redirects: takes at most 100, not \`101\`" "${run[@]}" --shared redis://127.0.0.1:1 --shared-redirects 101
+expect 2 "--shared-lease: takes at most 1000000, not \`1000001\`" "${run[@]}" --shared redis://127.0.0.1:1 --shared-lease 1000001
+expect 2 "--shared-lease: takes at most 1000000, not \`4294967297\`" "${run[@]}" --shared redis://127.0.0.1:1 \
+  --shared-lease 4294967297
+expect 2 "--shared-timeout: takes a positive whole number, not \`0\`" "${run[@]}" --shared redis://127.0.0.1:1 --shared-timeout 0
+# The maximum itself is taken: nothing listens on port 1, so show fails to connect (exit 3), at once.
+expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --shared-timeout 3600000 \
+  --shared-connect-timeout 3600000 --shared-retry 3600000 --shared-wait-timeout 3600000 --shared-redirects 100
 echo "shared options: ok"

@@ -1511,3 +1511,30 @@ TEST(RedisQuotasIpv6, ABracketedIpv6AddressConnects) {
   EXPECT_EQ(q->reserve(q->handle("s"), 0, limits(5, -1)), QuotaCheck::Fits);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
 }
+
+// F7: every number has a maximum (include/crm/shared.h), checked by the library as well as the
+// CLI: an embedding program gets ErrorKind::Input naming it, never a value that overflows.
+TEST(SharedOptions, NumbersAboveTheirMaximumAreRefused) {
+  auto refused = [](auto set) {
+    crm::state::SharedOptions o;
+    o.url = "redis://127.0.0.1:1";
+    set(o);
+    std::string err;
+    EXPECT_FALSE(RedisQuotas::create(o, err));
+    return err;
+  };
+  EXPECT_NE(refused([](auto& o) { o.command_timeout_ms = crm::kSharedMaxMs + 1; }).find("a command timeout of 3600001 ms is more than 3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.connect_timeout_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.retry_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.wait_timeout_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.wait_replicas = 1001; }).find("more than 1000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.max_redirects = 101; }).find("more than 100"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.lease = 1'000'001; }).find("a lease of 1000001 deliveries is more than 1000000"),
+            std::string::npos);
+  crm::state::SharedOptions o;
+  o.url = "redis://127.0.0.1:1";
+  o.command_timeout_ms = o.connect_timeout_ms = o.retry_ms = o.wait_timeout_ms = crm::kSharedMaxMs;
+  o.wait_replicas = 1000, o.max_redirects = 100, o.lease = 1'000'000;
+  std::string err;
+  EXPECT_TRUE(RedisQuotas::create(o, err)) << err;
+}
