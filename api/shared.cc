@@ -37,6 +37,16 @@ bool in_partition(const Partition& p, std::string_view user) {
   return p.count <= 1 || vm::stable_hash(user) % p.count == p.index;
 }
 
+static_assert(kSharedMaxMs == state::kSharedMaxMs && kSharedMaxReplicas == state::kSharedMaxReplicas &&
+                  kSharedMaxRedirects == state::kSharedMaxRedirects && kSharedMaxLease == state::kSharedMaxLease,
+              "crm/shared.h states the limits RedisQuotas::create applies");
+
+bool valid_shared_url(std::string_view url, std::string& error) {
+  std::vector<state::RedisNode> nodes;
+  bool cluster = false;
+  return state::parse_shared_url(url, nodes, cluster, error);
+}
+
 namespace {
 
 bool compare(const SharedCounters& shared, const std::vector<std::string>& ledger_paths, bool write, bool exact,

@@ -41,7 +41,10 @@ class Command {
                       const std::string& help);
   CLI::Option* choice(const std::string& names, std::string& dst, std::initializer_list<const char*> choices,
                       const std::string& help);
-  CLI::Option* count(const std::string& names, size_t& dst, const std::string& value_name, const std::string& help);
+  // A positive whole number; with `max` > 0, at most `max` (a larger one is refused naming the
+  // option and `max`, never cut to fit whatever the value is stored in).
+  CLI::Option* count(const std::string& names, size_t& dst, const std::string& value_name, const std::string& help,
+                     size_t max = 0);
   CLI::Option* flag(const std::string& names, bool& dst, const std::string& help);
   CLI::Option* files(std::vector<std::string>& dst);
   // Extra text printed after the options.

@@ -463,6 +463,8 @@ int cmd_run(int argc, char** argv) {
   std::string err;
   if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
   if (!shared.url.empty() && o.state.empty()) return usage("run", "--shared needs --state (the process's own ledger)");
+  // The address is checked here, with the other options, by the parser every --shared uses.
+  if (!shared.url.empty() && !valid_shared_url(shared.url, err)) return usage("run", "--shared: " + err);
   Partition part;
   if (!shared.partition.empty() && !parse_partition(shared.partition, part, err)) return usage("run", "--partition: " + err);
   if (!o.reload_on.empty()) {

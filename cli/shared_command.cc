@@ -44,17 +44,26 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
            "stock and budget counters shared with other processes in this Redis, or in a\nRedis Cluster: "
            "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)\n(fail closed: no grant without a reservation; docs/scaling.md)");
   c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)");
-  c.count("--shared-timeout", s.timeout_ms, "MS", "a reservation not answered within MS is refused (default 500)");
-  c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS", "connecting to Redis gives up after MS (default 500)");
-  c.count("--shared-retry", s.retry_ms, "MS", "after a failure, refuse without trying again for MS (default 100)");
+  // Each with its maximum (include/crm/shared.h): refused above it, never cut to an int.
+  c.count("--shared-timeout", s.timeout_ms, "MS",
+          "a command (a reservation) not answered in full within MS of sending it is refused\n(default 500, at most "
+          "3600000)",
+          kSharedMaxMs);
+  c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS",
+          "connecting to Redis gives up after MS (default 500, at most 3600000)", kSharedMaxMs);
+  c.count("--shared-retry", s.retry_ms, "MS",
+          "after a failure, refuse without trying again for MS (default 100, at most 3600000)", kSharedMaxMs);
   c.count("--shared-wait-replicas", s.wait_replicas, "N",
-          "strict mode: a reservation counts once N replicas acknowledged it (WAIT)");
-  c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS", "how long strict mode waits for the replicas (default 100)");
+          "strict mode: a reservation counts once N replicas acknowledged it (WAIT; at most 1000)", kSharedMaxReplicas);
+  c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS",
+          "how long strict mode waits for the replicas (default 100, at most 3600000)", kSharedMaxMs);
   c.count("--shared-redirects", s.max_redirects, "N",
-          "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5)");
+          "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5,\nat most 100)",
+          kSharedMaxRedirects);
   c.count("--shared-lease", s.lease, "N",
           "take stock and budget for N deliveries per round trip and hand them out here; unused\n"
-          "ones go back at each commit (default 0: one round trip per delivery; docs/scaling.md)");
+          "ones go back at each commit (default 0: one round trip per delivery; at most 1000000;\ndocs/scaling.md)",
+          kSharedMaxLease);
   if (partition)
     c.option("--partition", s.partition, "K/N",
              "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");
@@ -81,6 +90,7 @@ int cmd_shared(int argc, char** argv) {
   c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
   if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
   if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");
+  if (std::string why; !valid_shared_url(s.url, why)) return usage_error("shared", "--shared: " + why);
   std::vector<std::string> paths;
   for (const auto& st : states) {
     if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");

@@ -18,11 +18,20 @@
 
 namespace crm {
 
+// The largest values SharedCounters takes; a larger one (or a negative one, or a time of 0) is
+// refused, ErrorKind::Input: each time (connect, command, retry, wait) at most an hour, at most
+// 1000 replicas to wait for, 100 redirections per command, a lease of 1000000 deliveries.
+inline constexpr int kSharedMaxMs = 3'600'000;
+inline constexpr int kSharedMaxReplicas = 1000;
+inline constexpr int kSharedMaxRedirects = 100;
+inline constexpr int kSharedMaxLease = 1'000'000;
+
 struct SharedCounters {
   std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // the processes sharing counters name the same campaign
   int connect_timeout_ms = 500;
-  int timeout_ms = 500;              // per command: a reservation that takes longer is refused
+  int timeout_ms = 500;              // per command, from sending it to its whole reply: a reservation that takes
+                                     // longer is refused
   int retry_ms = 100;                // after a failure, reservations are refused without a new attempt this long
   int wait_replicas = 0;             // strict mode: a reservation counts once this many replicas acknowledged it
   int wait_timeout_ms = 100;
@@ -31,6 +40,12 @@ struct SharedCounters {
                                      // out locally; unused ones go back at each commit (docs/scaling.md, "Leases")
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
+
+// Whether `url` is an address SharedCounters::url takes: redis://HOST[:PORT] (HOST a name, an
+// IPv4 address, or an IPv6 address in brackets: redis://[::1]:6379), or
+// redis-cluster://HOST[:PORT],... False with the reason (the one check share_counters() and
+// reconcile_shared() apply), for a usage error before anything connects.
+bool valid_shared_url(std::string_view url, std::string& error);
 
 // A share of the users: partition `index` (0-based) of `count`.
 struct Partition {

@@ -3,17 +3,29 @@
 #include "runtime/state/redis_quotas.h"
 
 #include <hiredis.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "runtime/state/ledger_names.h"
 #include "support/text.h"
@@ -273,6 +285,124 @@ timeval tv_of(int ms) {
   return tv;
 }
 
+// The most a reply may take: what crm sends returns a few integers and short strings (a script's
+// array, a SHA1, the counters of one campaign for HGETALL, a cluster's slot map), far below
+// these. A reply beyond them (a server that is not Redis, or a broken one) is refused like a
+// timeout rather than buffered: hiredis's reader would otherwise wait for a declared bulk of any
+// length, growing its buffer until it came (its `maxbuf` only frees an idle buffer), and, in
+// 0.14, allocate an array of any declared size. docs/scaling.md, "Faults".
+constexpr size_t kMaxReplyBytes = size_t(4) << 20;
+constexpr int kMaxReplyElements = 1 << 20;
+
+// A declared array size beyond kMaxReplyElements is refused as it is parsed, before anything is
+// allocated for it: hiredis 1.x has the reader's own bound (maxelements); 0.14 has none, so its
+// array constructor is wrapped (returning null makes the reader fail the reply).
+#if HIREDIS_MAJOR >= 1
+void bound_reader(redisContext* c) { c->reader->maxelements = kMaxReplyElements; }
+bool too_many_elements() { return false; }
+#else
+thread_local bool refused_elements = false;
+redisReplyObjectFunctions bounded_functions;
+void* (*hiredis_create_array)(const redisReadTask*, int) = nullptr;
+void* bounded_array(const redisReadTask* task, int elements) {
+  if (elements < 0 || elements > kMaxReplyElements) {
+    refused_elements = true;
+    return nullptr;
+  }
+  return hiredis_create_array(task, elements);
+}
+void bound_reader(redisContext* c) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    bounded_functions = *c->reader->fn;
+    hiredis_create_array = bounded_functions.createArray;
+    bounded_functions.createArray = bounded_array;
+  });
+  c->reader->fn = &bounded_functions;
+}
+bool too_many_elements() { return std::exchange(refused_elements, false); }
+#endif
+
+// One reply on `c` (a blocking context), after sending what `c` has buffered, all before
+// `deadline` (steady-clock ms): the socket's timeout would bound each read, not the command, so
+// a server that trickles its answer a byte at a time would hold the command for ever. Writes get
+// the time left as the socket's timeout; reads wait for data with poll() for the time left, then
+// read what is there and feed hiredis's reader, at most kMaxReplyBytes for this reply. False with
+// `error` ("timed out after `timeout_ms` ms", a reply too large, the connection's error); the
+// context cannot be used again then (its reply is cut or unread).
+bool read_reply(redisContext* c, int64_t deadline, int timeout_ms, void** out, std::string& error) {
+  *out = nullptr;
+  if (c->err) return error = c->errstr, false;
+  auto timed_out = [&] {
+    error = fmt::format("timed out after {} ms", timeout_ms);
+    return false;
+  };
+  auto failed = [&] {
+    if (too_many_elements())
+      error = fmt::format("a reply array of more than {} elements (what crm reads is far smaller): refused",
+                          kMaxReplyElements);
+    else if (c->err == REDIS_ERR_IO && (c->errstr[0] == 0 || std::strstr(c->errstr, "temporarily")))
+      return timed_out();  // a write that the socket's timeout (the time left) cut short
+    else
+      error = c->errstr[0] ? c->errstr : c->reader->errstr[0] ? c->reader->errstr : "connection error";
+    return false;
+  };
+  if (redisGetReplyFromReader(c, out) != REDIS_OK) return failed();
+  if (*out) return true;
+  for (int done = 0; !done;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return timed_out();
+    redisSetTimeout(c, tv_of(int(left)));
+    if (redisBufferWrite(c, &done) != REDIS_OK) return failed();
+  }
+  size_t read_bytes = 0;
+  char buf[16 * 1024];
+  while (!*out) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return timed_out();
+    pollfd p{c->fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, int(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return error = fmt::format("poll: {}", std::strerror(errno)), false;
+    if (ready == 0) return timed_out();
+    ssize_t n = ::read(c->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n < 0) return error = std::strerror(errno), false;
+    if (n == 0) return error = "Server closed the connection", false;
+    read_bytes += size_t(n);
+    if (read_bytes > kMaxReplyBytes)
+      return error = fmt::format("a reply of more than {} MiB (what crm reads is far smaller): refused",
+                                 kMaxReplyBytes >> 20),
+             false;
+    if (redisReaderFeed(c->reader, buf, size_t(n)) != REDIS_OK || redisGetReplyFromReader(c, out) != REDIS_OK)
+      return failed();
+  }
+  return true;
+}
+
+bool get_reply(redisContext* c, int64_t deadline, int timeout_ms, void** out, std::string& error) {
+  if (read_reply(c, deadline, timeout_ms, out, error)) return true;
+  // A reply cut short leaves the stream out of step: the context is marked failed (as hiredis
+  // marks it after its own errors), so nothing is read from it again.
+  if (!c->err) {
+    c->err = REDIS_ERR_IO;
+    std::snprintf(c->errstr, sizeof c->errstr, "%s", error.c_str());
+  }
+  return false;
+}
+
+// One command on `c` (redisCommand's format), its reply within `timeout_ms` of sending it.
+redisReply* call(redisContext* c, int timeout_ms, std::string& error, const char* format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  int rc = redisvAppendCommand(c, format, ap);
+  va_end(ap);
+  if (rc != REDIS_OK) return error = c->errstr, nullptr;
+  void* raw = nullptr;
+  if (!get_reply(c, now_ms() + timeout_ms, timeout_ms, &raw, error)) return nullptr;
+  return static_cast<redisReply*>(raw);
+}
+
 int64_t int_of(const redisReply* r) {
   if (r->type == REDIS_REPLY_INTEGER) return r->integer;
   int64_t v = 0;
@@ -297,25 +427,80 @@ struct RedisQuotas::Reply {
   ~Reply() { if (r) freeReplyObject(r); }
 };
 
-bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
-  constexpr std::string_view scheme = "redis://";
-  error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT", url);
-  if (url.substr(0, scheme.size()) != scheme) return false;
-  std::string_view rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+namespace {
+
+// RFC 3986's authority, as far as a Redis address uses it: a host name or IPv4 address (letters,
+// digits, `.`, `-`, `_`), or an IPv6 address in brackets (`[::1]`, connected to without them),
+// then an optional `:PORT`. Anything else is refused at option parsing, never given to the
+// resolver (a space, a second port, an unbracketed IPv6 address whose last group could be read as
+// the port): a process whose address can never connect would refuse every limited delivery.
+// False with `why`.
+bool parse_authority(std::string_view rest, std::string& host, int& port, std::string& why) {
   port = 6379;
-  auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    std::string_view p = rest.substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (p.empty() || ec != std::errc() || end != p.data() + p.size() || port <= 0 || port > 65535) return false;
-    rest = rest.substr(0, colon);
+  std::string_view name, port_text;
+  bool has_port = false;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return why = "`[` without `]`", false;
+    name = rest.substr(1, close - 1);
+    in6_addr a6{};
+    if (name.empty() || name.size() >= INET6_ADDRSTRLEN || ::inet_pton(AF_INET6, std::string(name).c_str(), &a6) != 1)
+      return why = fmt::format("`{}` in brackets is not an IPv6 address", support::visible(name)), false;
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return why = "only `:PORT` may follow `]`", false;
+    if (!after.empty()) has_port = true, port_text = after.substr(1);
+  } else {
+    auto colon = rest.find(':');
+    name = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      if (rest.find(':', colon + 1) != std::string_view::npos)
+        return why = "more than one `:` (an IPv6 address goes in brackets: redis://[::1]:6379)", false;
+      has_port = true, port_text = rest.substr(colon + 1);
+    }
+    if (name.empty()) return why = "no host", false;
+    for (char ch : name)
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+            ch == '_'))
+        return why = fmt::format("the host `{}` has `{}` (a host is a name, an IPv4 address, or an IPv6 address in "
+                                 "brackets)",
+                                 support::visible(name), support::visible(std::string_view(&ch, 1))),
+               false;
   }
-  if (rest.empty() || rest.find_first_of("/@?,") != std::string_view::npos) return false;
-  host = std::string(rest);
-  error.clear();
+  if (has_port) {
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  std::all_of(port_text.begin(), port_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (digits) std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (!digits || port <= 0 || port > 65535)
+      return why = fmt::format("the port `{}` is not a number from 1 to 65535", support::visible(port_text)), false;
+  }
+  host = std::string(name);
   return true;
 }
+
+}  // namespace
+
+bool parse_redis_url(std::string_view url, std::string& host, int& port, std::string& error) {
+  constexpr std::string_view scheme = "redis://";
+  std::string why;
+  if (url.substr(0, scheme.size()) == scheme) {
+    std::string_view rest = url.substr(scheme.size());
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (parse_authority(rest, host, port, why)) return error.clear(), true;
+  }
+  error = fmt::format("`{}` is not a Redis address{}{}: use redis://HOST:PORT", support::visible(url),
+                      why.empty() ? "" : ": ", why);
+  return false;
+}
+
+namespace {
+
+// HOST:PORT as written in an address (an IPv6 host in brackets).
+std::string host_port(const std::string& host, int port) {
+  return host.find(':') == std::string::npos ? fmt::format("{}:{}", host, port) : fmt::format("[{}]:{}", host, port);
+}
+std::string host_port(const RedisNode& n) { return host_port(n.host, n.port); }
+
+}  // namespace
 
 bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error) {
   constexpr std::string_view scheme = "redis-cluster://";
@@ -323,10 +508,14 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
   cluster = url.substr(0, scheme.size()) == scheme;
   if (!cluster) {
     RedisNode n;
-    if (!parse_redis_url(url, n.host, n.port, error)) {
-      error = fmt::format("`{}` is not a Redis address: use redis://HOST:PORT, or redis-cluster://HOST:PORT,HOST:PORT,... "
-                          "for a Redis Cluster",
-                          url);
+    constexpr std::string_view one = "redis://";
+    std::string why;
+    std::string_view rest = url.substr(0, one.size()) == one ? url.substr(one.size()) : std::string_view();
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (url.substr(0, one.size()) != one || !parse_authority(rest, n.host, n.port, why)) {
+      error = fmt::format("`{}` is not a Redis address{}{}; use redis://HOST:PORT, or "
+                          "redis-cluster://HOST:PORT,HOST:PORT,... for a Redis Cluster",
+                          support::visible(url), why.empty() ? "" : ": ", why);
       return false;
     }
     nodes.push_back(std::move(n));
@@ -337,9 +526,11 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
   while (true) {
     auto comma = rest.find(',');
     RedisNode n;
-    std::string one = "redis://" + std::string(rest.substr(0, comma));
-    if (!parse_redis_url(one, n.host, n.port, error)) {
-      error = fmt::format("`{}` is not a Redis Cluster address: use redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)", url);
+    std::string why;
+    if (!parse_authority(rest.substr(0, comma), n.host, n.port, why)) {
+      error = fmt::format("`{}` is not a Redis Cluster address: {}; use redis-cluster://HOST:PORT,HOST:PORT,... (seed "
+                          "nodes)",
+                          support::visible(url), why);
       nodes.clear();
       return false;
     }
@@ -381,10 +572,20 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
     error = "shared counters: timeouts must be positive, retry, replicas, redirections and lease not negative";
     return nullptr;
   }
-  if (o.lease > 1'000'000) {
-    error = fmt::format("shared counters: a lease of {} deliveries is more than 1000000", o.lease);
-    return nullptr;
-  }
+  // Bounded so that nothing derived from them overflows an int (WAIT's wait + 200 + command
+  // timeout) and the CLI's options cannot wrap into other values (docs/scaling.md).
+  for (auto [value, max, what, unit] :
+       {std::tuple{o.connect_timeout_ms, kSharedMaxMs, "a connect timeout of", " ms"},
+        std::tuple{o.command_timeout_ms, kSharedMaxMs, "a command timeout of", " ms"},
+        std::tuple{o.retry_ms, kSharedMaxMs, "a retry interval of", " ms"},
+        std::tuple{o.wait_timeout_ms, kSharedMaxMs, "a replica wait of", " ms"},
+        std::tuple{o.wait_replicas, kSharedMaxReplicas, "a wait for", " replicas"},
+        std::tuple{o.max_redirects, kSharedMaxRedirects, "following", " redirections per command"},
+        std::tuple{o.lease, kSharedMaxLease, "a lease of", " deliveries"}})
+    if (value > max) {
+      error = fmt::format("shared counters: {} {}{} is more than {}", what, value, unit, max);
+      return nullptr;
+    }
   q->o_ = o;
   q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
   q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);
@@ -404,9 +605,9 @@ RedisQuotas::~RedisQuotas() {
 }
 
 std::string RedisQuotas::describe() const {
-  if (!cluster_) return fmt::format("redis://{}:{} campaign {}", node_.host, node_.port, o_.campaign);
+  if (!cluster_) return fmt::format("redis://{} campaign {}", host_port(node_), o_.campaign);
   return fmt::format("{} campaign {} (slot {}{})", o_.url, o_.campaign, slot_,
-                     owner_known_ ? fmt::format(" at {}:{}", node_.host, node_.port) : std::string());
+                     owner_known_ ? fmt::format(" at {}", host_port(node_)) : std::string());
 }
 
 void RedisQuotas::notice(const std::string& text) {
@@ -438,7 +639,8 @@ void RedisQuotas::answered() {
 std::string RedisQuotas::key_types(redisContext* c) {
   std::string out;
   for (auto [key, want] : {std::pair<const std::string*, const char*>{&ready_key_, "string"}, {&counters_key_, "hash"}}) {
-    Reply t{static_cast<redisReply*>(redisCommand(c, "TYPE %b", key->data(), key->size()))};
+    std::string ignored;
+    Reply t{call(c, o_.command_timeout_ms, ignored, "TYPE %b", key->data(), key->size())};
     if (!t.r || t.r->type != REDIS_REPLY_STATUS) continue;
     std::string type(t.r->str, t.r->len);
     if (type != "none" && type != want)
@@ -474,19 +676,21 @@ bool RedisQuotas::connect(std::string& error) {
 redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const {
   redisContext* c = redisConnectWithTimeout(node.host.c_str(), node.port, tv_of(o_.connect_timeout_ms));
   if (!c || c->err) {
-    error = c ? fmt::format("cannot connect to {}:{}: {}", node.host, node.port, c->errstr) : "cannot connect: out of memory";
+    error = c ? fmt::format("cannot connect to {}: {}", host_port(node), c->errstr) : "cannot connect: out of memory";
     if (c) redisFree(c);
     return nullptr;
   }
   redisSetTimeout(c, tv_of(o_.command_timeout_ms));
+  bound_reader(c);
   return c;
 }
 
 bool RedisQuotas::load_scripts(redisContext* c, std::string& error) {
   for (int i = 0; i < 3; ++i) {
-    Reply rep{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kScripts[i]))};
+    std::string why;
+    Reply rep{call(c, o_.command_timeout_ms, why, "SCRIPT LOAD %s", kScripts[i])};
     if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
-      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", io_error(c))
+      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", why)
                      : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
       return false;
     }
@@ -508,8 +712,9 @@ bool RedisQuotas::discover(std::string& error) {
     std::string e;
     redisContext* c = open(n, e);
     if (c) {
-      Reply rep{static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS"))};
-      if (!rep.r) e = fmt::format("CLUSTER SLOTS: {}", io_error(c));
+      std::string why;
+      Reply rep{call(c, o_.command_timeout_ms, why, "CLUSTER SLOTS")};
+      if (!rep.r) e = fmt::format("CLUSTER SLOTS: {}", why);
       else if (rep.r->type == REDIS_REPLY_ERROR) e = fmt::format("CLUSTER SLOTS: {}", std::string(rep.r->str, rep.r->len));
       else if (rep.r->type != REDIS_REPLY_ARRAY) e = "CLUSTER SLOTS: unexpected reply";
       else {
@@ -530,7 +735,7 @@ bool RedisQuotas::discover(std::string& error) {
       }
       redisFree(c);
     }
-    why += fmt::format("{}{}:{}: {}", why.empty() ? "" : "; ", n.host, n.port, e);
+    why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", host_port(n), e);
   }
   error = fmt::format("no node of the cluster gave the owner of slot {}: {}", slot_, why);
   return false;
@@ -559,14 +764,6 @@ bool RedisQuotas::ensure(std::string& error) {
   if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
   reported_down_ = false;
   return true;
-}
-
-// What went wrong with the connection after a command got no reply: a timeout (hiredis reports
-// the socket's EAGAIN) says so with the configured limit, whichever command it was.
-std::string RedisQuotas::io_error(redisContext* c) const {
-  return c->err == REDIS_ERR_IO && (c->errstr[0] == 0 || std::string(c->errstr).find("temporarily") != std::string::npos)
-             ? fmt::format("timed out after {} ms", o_.command_timeout_ms)
-             : std::string(c->errstr);
 }
 
 namespace {
@@ -603,22 +800,23 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
     return nullptr;
   };
   while (true) {
-    // ASKING holds for the next command only, so it goes in the same write as the command.
+    // ASKING holds for the next command only, so it goes in the same write as the command; the
+    // two replies together get one --shared-timeout from sending.
     if (asking) redisAppendCommand(ctx, "ASKING");
     redisAppendCommandArgv(ctx, int(argv.size()), argv.data(), lens.data());
+    const int64_t deadline = now_ms() + o_.command_timeout_ms;
     void* raw = nullptr;
     bool got = true;
     if (asking) {
-      got = redisGetReply(ctx, &raw) == REDIS_OK;
+      got = get_reply(ctx, deadline, o_.command_timeout_ms, &raw, error);
       if (got) freeReplyObject(raw);
       raw = nullptr;
     }
-    got = got && redisGetReply(ctx, &raw) == REDIS_OK;
+    got = got && get_reply(ctx, deadline, o_.command_timeout_ms, &raw, error);
     if (!got) {
-      // A timeout or a broken connection: the context cannot be used again. Whether the command
-      // ran is unknown, so it is not sent again: this reservation fails closed.
-      error = io_error(ctx);
-      if (cluster_) error = fmt::format("{}:{}: {}", at.host, at.port, error);
+      // A timeout, a reply too large or a broken connection: the context cannot be used again.
+      // Whether the command ran is unknown, so it is not sent again: this reservation fails closed.
+      if (cluster_) error = fmt::format("{}: {}", host_port(at), error);
       drop(error);
       return nullptr;
     }
@@ -634,9 +832,10 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       // This server does not know the script (a restart, SCRIPT FLUSH, a failover, a cluster
       // node not used before): load it there, then the same command again.
       reloaded = true;
-      Reply load{static_cast<redisReply*>(redisCommand(ctx, "SCRIPT LOAD %s", kScripts[script]))};
+      std::string why;
+      Reply load{call(ctx, o_.command_timeout_ms, why, "SCRIPT LOAD %s", kScripts[script])};
       if (!load.r) {
-        drop(error = fmt::format("SCRIPT LOAD: {}", io_error(ctx)));
+        drop(error = fmt::format("SCRIPT LOAD: {}", why));
         return nullptr;
       }
       if (load.r->type != REDIS_REPLY_STRING)
@@ -647,9 +846,9 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
     RedisNode to;
     bool redirect = parse_redirect(text, ask, to, at);
     if (redirect && !cluster_)
-      return refuse(fmt::format("{}: {}:{} is a Redis Cluster node; name the cluster with --shared "
+      return refuse(fmt::format("{}: {} is a Redis Cluster node; name the cluster with --shared "
                                 "redis-cluster://HOST:PORT,...",
-                                text, at.host, at.port));
+                                text, host_port(at)));
     bool tryagain = text.rfind("TRYAGAIN", 0) == 0;
     if (!redirect && !tryagain) {
       // An answer, but not a usable one (a replica's READONLY, CLUSTERDOWN, out of memory, a key
@@ -658,11 +857,11 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       if (text.rfind("WRONGTYPE", 0) == 0) text += key_types(ctx);
       std::string what = script >= 0 ? fmt::format("the {} script on `{}`", kScriptNames[script], counters_key_)
                                      : fmt::format("{} `{}`", args[0], args.size() > 1 ? args[1] : std::string());
-      return refuse(cluster_ ? fmt::format("{}:{}: {}: {}", at.host, at.port, what, text) : fmt::format("{}: {}", what, text));
+      return refuse(cluster_ ? fmt::format("{}: {}: {}", host_port(at), what, text) : fmt::format("{}: {}", what, text));
     }
     if (++redirects > o_.max_redirects)
-      return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {}:{})", o_.max_redirects,
-                                slot_, text, at.host, at.port));
+      return refuse(fmt::format("more than {} cluster redirections for slot {} (the last: {} from {})", o_.max_redirects,
+                                slot_, text, host_port(at)));
     reloaded = false;
     if (tryagain) {
       // A multi-key command while the slot migrates and its keys are split between the two
@@ -796,13 +995,13 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
 // same connection.
 bool RedisQuotas::replicated() {
   redisContext* c = last_;
-  redisSetTimeout(c, tv_of(o_.wait_timeout_ms + 200 + o_.command_timeout_ms));
-  Reply w{static_cast<redisReply*>(redisCommand(c, "WAIT %d %d", o_.wait_replicas, o_.wait_timeout_ms))};
+  std::string why;
+  Reply w{call(c, o_.wait_timeout_ms + 200 + o_.command_timeout_ms, why, "WAIT %d %d", o_.wait_replicas,
+               o_.wait_timeout_ms)};
   if (!w.r) {
-    drop(fmt::format("WAIT: {}", c->errstr));
+    drop(fmt::format("WAIT: {}", why));
     return false;
   }
-  redisSetTimeout(c, tv_of(o_.command_timeout_ms));
   if (w.r->type != REDIS_REPLY_INTEGER || w.r->integer < o_.wait_replicas) {
     fault(fmt::format("WAIT: {} of {} replicas acknowledged within {} ms",
                                     w.r->type == REDIS_REPLY_INTEGER ? w.r->integer : 0, o_.wait_replicas, o_.wait_timeout_ms));

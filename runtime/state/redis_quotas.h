@@ -139,7 +139,6 @@ class RedisQuotas : public Quotas {
   QuotaCheck reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed);
   void settle_locked(bool refresh);
   void adopt_generation(const redisReply* r);
-  std::string io_error(redisContext* c) const;  // a connection's error after a command got no reply
 
   RedisQuotas() = default;
   SharedOptions o_;

@@ -311,6 +311,12 @@ bool state_spec_valid(const std::string& spec, std::string& error);
 
 // Campaign-wide counters shared by many processes through Redis (runtime/state/redis_quotas.h,
 // docs/scaling.md); the ledger stays each process's own.
+// The largest values SharedOptions takes (RedisQuotas::create refuses larger ones; the same as
+// include/crm/shared.h's kSharedMax*).
+constexpr int kSharedMaxMs = 3'600'000;
+constexpr int kSharedMaxReplicas = 1000;
+constexpr int kSharedMaxRedirects = 100;
+constexpr int kSharedMaxLease = 1'000'000;
 struct SharedOptions {
   std::string url;                   // redis://HOST:PORT, or redis-cluster://HOST:PORT,... (seed nodes)
   std::string campaign = "default";  // processes sharing counters name the same campaign

@@ -8,6 +8,7 @@
 // generations, settling from another thread, strict mode). Skipped when redis-server is not installed.
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,9 +17,12 @@
 
 #include <hiredis.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -1256,4 +1260,282 @@ TEST_F(RedisQuotasTest, ReconcileCountsEachLedgerOnceAndExactNeedsItsLock) {
   EXPECT_FALSE(crm::reconcile_shared(shared, {(dir / "none.db").string()}, false, r, e));
   EXPECT_NE(e.message.find("cannot open ledger"), std::string::npos) << e.message;
   fs::remove_all(dir);
+}
+
+namespace {
+
+// A server on 127.0.0.1 that is not Redis (F4): it answers SCRIPT LOAD as Redis does (a SHA1),
+// so a client connects, and every other command with `misbehave(fd, stop)`, which writes what it
+// likes until `stop`. Each connection on its own thread; all stopped when it is destroyed.
+class FakeRedis {
+ public:
+  using Misbehave = std::function<void(int fd, const std::atomic<bool>& stop)>;
+  explicit FakeRedis(Misbehave misbehave) : misbehave_(std::move(misbehave)) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t n = sizeof a;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &n);
+    port_ = ntohs(a.sin_port);
+    ::listen(listen_, 16);
+    accepter_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{listen_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        int fd = ::accept(listen_, nullptr, nullptr);
+        if (fd < 0) continue;
+        std::lock_guard lock(mu_);
+        conns_.emplace_back([this, fd] { serve(fd); });
+      }
+    });
+  }
+  ~FakeRedis() {
+    stop_ = true;
+    accepter_.join();
+    std::lock_guard lock(mu_);
+    for (auto& t : conns_) t.join();
+    ::close(listen_);
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  // The next whole command in `in` (RESP: an array of bulk strings), taken out of it; false
+  // until one has arrived.
+  static bool next_command(std::string& in, std::vector<std::string>& argv) {
+    argv.clear();
+    size_t at = 0;
+    auto line = [&](char kind, long& v) {
+      size_t end = in.find("\r\n", at);
+      if (end == std::string::npos || in[at] != kind) return false;
+      v = std::stol(in.substr(at + 1, end - at - 1));
+      at = end + 2;
+      return true;
+    };
+    long n = 0;
+    if (!line('*', n)) return false;
+    for (long i = 0; i < n; ++i) {
+      long len = 0;
+      if (!line('$', len) || in.size() < at + size_t(len) + 2) return false;
+      argv.push_back(in.substr(at, size_t(len)));
+      at += size_t(len) + 2;
+    }
+    in.erase(0, at);
+    return true;
+  }
+  void serve(int fd) {
+    std::string in;
+    std::vector<std::string> argv;
+    char buf[65536];
+    while (!stop_) {
+      while (next_command(in, argv)) {
+        if (!argv.empty() && argv[0] == "SCRIPT") {
+          std::string sha(40, 'a');
+          std::string reply = "$40\r\n" + sha + "\r\n";
+          (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+        } else {
+          misbehave_(fd, stop_);
+          ::close(fd);
+          return;
+        }
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, size_t(n));
+    }
+    ::close(fd);
+  }
+  Misbehave misbehave_;
+  int listen_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread accepter_;
+  std::mutex mu_;
+  std::vector<std::thread> conns_;
+};
+
+// Writes `data` unless the peer is gone; false then.
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(size_t(n));
+  }
+  return true;
+}
+
+std::unique_ptr<RedisQuotas> open_fake(const FakeRedis& fake, int timeout_ms) {
+  crm::state::SharedOptions o;
+  o.url = fake.url();
+  o.campaign = "test";
+  o.command_timeout_ms = o.connect_timeout_ms = timeout_ms;
+  o.retry_ms = 0;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  EXPECT_TRUE(q) << err;
+  return q;
+}
+
+}  // namespace
+
+// --shared-timeout bounds each command from sending to its whole reply, not each read: a server
+// that trickles its reply a byte every 50 ms (a status line that never ends) is refused after the
+// timeout, as one that sends nothing is, and so is every later command (a new connection each).
+// The trickle stops after 5 s, so a client without a deadline fails this test instead of hanging.
+TEST(RedisQuotasFaults, ATricklingReplyTimesOutAtTheCommandTimeout) {
+  FakeRedis fake([](int fd, const std::atomic<bool>& stop) {
+    if (!send_all(fd, "+")) return;
+    for (int i = 0; i < 100 && !stop; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!send_all(fd, "x")) return;
+    }
+  });
+  auto q = open_fake(fake, 300);
+  std::string err;
+  ASSERT_TRUE(q->connect(err)) << err;  // the scripts "load"
+  for (int i = 0; i < 2; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(q->reserve(q->handle("s"), 0, limits(5, -1)), QuotaCheck::Unavailable);
+    auto took = std::chrono::steady_clock::now() - t0;
+    // handle() (HMGET) on the first round, then the reservation: each at most 300 ms.
+    EXPECT_LT(took, std::chrono::milliseconds(i == 0 ? 1500 : 900)) << i;
+    EXPECT_NE(q->stats().last_error.find("timed out after 300 ms"), std::string::npos) << q->stats().last_error;
+  }
+  std::map<std::string, Quota> out;
+  bool ready = false;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q->read(out, ready, err));  // what `crm shared show` does
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));
+  EXPECT_NE(err.find("timed out after 300 ms"), std::string::npos) << err;
+}
+
+// A reply larger than anything crm reads is refused as it arrives, not buffered: a bulk string
+// declared a gigabyte long and streamed (fast), and an array declared with two billion elements.
+// Without the bound the first is read until the server gives up (64 MiB here; gigabytes of
+// memory for a server that goes on) and the second asks for 16 GB at once.
+TEST(RedisQuotasFaults, AHugeReplyIsRefusedNotBuffered) {
+  FakeRedis bulk([](int fd, const std::atomic<bool>& stop) {
+    if (!send_all(fd, "$1000000000\r\n")) return;
+    std::string chunk(1 << 16, 'x');
+    for (int i = 0; i < 1024 && !stop; ++i)
+      if (!send_all(fd, chunk)) return;
+    while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  auto q = open_fake(bulk, 3000);
+  std::string err;
+  ASSERT_TRUE(q->connect(err)) << err;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(q->reserve(q->handle("s"), 0, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500));
+  EXPECT_NE(q->stats().last_error.find("a reply of more than 4 MiB"), std::string::npos) << q->stats().last_error;
+
+  FakeRedis array([](int fd, const std::atomic<bool>& stop) {
+    if (!send_all(fd, "*2000000000\r\n:1\r\n")) return;
+    while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  auto a = open_fake(array, 3000);
+  ASSERT_TRUE(a->connect(err)) << err;
+  EXPECT_EQ(a->reserve(a->handle("s"), 0, limits(5, -1)), QuotaCheck::Unavailable);
+  EXPECT_NE(a->stats().last_error.find("a reply array of more than 1048576 elements"), std::string::npos)
+      << a->stats().last_error;
+}
+
+// F3: an address is RFC 3986's authority: an IPv6 address in brackets is parsed (and connected
+// to without them); what is no valid address is refused when the options are read, with the
+// reason (a space, a second port, an unbracketed IPv6 address), never given to the resolver.
+TEST(SharedOptions, AddressesAreParsedAsUrlsIncludingBracketedIpv6) {
+  std::string host, err;
+  int port = 0;
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://[::1]:7001", host, port, err)) << err;
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 7001);
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://[2001:db8::5]/", host, port, err)) << err;
+  EXPECT_EQ(host, "2001:db8::5");
+  EXPECT_EQ(port, 6379);
+  ASSERT_TRUE(crm::state::parse_redis_url("redis://my-cache_1.example:6380", host, port, err)) << err;
+  EXPECT_EQ(host, "my-cache_1.example");
+  struct Bad {
+    const char* url;
+    const char* why;
+  };
+  for (auto [url, why] : {Bad{"redis:// 127.0.0.1:6379", "the host ` 127.0.0.1` has ` `"},
+                          Bad{"redis://127.0.0.1:6379:1", "more than one `:`"},
+                          Bad{"redis://::1:6379", "an IPv6 address goes in brackets: redis://[::1]:6379"},
+                          Bad{"redis://[::1", "`[` without `]`"}, Bad{"redis://[::1]6379", "only `:PORT` may follow `]`"},
+                          Bad{"redis://[]:1", "in brackets is not an IPv6 address"},
+                          Bad{"redis://[127.0.0.1]:1", "`127.0.0.1` in brackets is not an IPv6 address"},
+                          Bad{"redis://h:+1", "the port `+1`"}, Bad{"redis://h:", "the port ``"},
+                          Bad{"redis://h\t:1", "has `\\u0009`"}}) {
+    EXPECT_FALSE(crm::state::parse_redis_url(url, host, port, err)) << url;
+    EXPECT_NE(err.find(why), std::string::npos) << url << ": " << err;
+  }
+  // The one parser behind --shared (both schemes), crm run and crm shared.
+  std::vector<crm::state::RedisNode> nodes;
+  bool cluster = false;
+  ASSERT_TRUE(crm::state::parse_shared_url("redis-cluster://[::1]:7000,[::1]:7001,10.0.0.3", nodes, cluster, err)) << err;
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[1].host, "::1");
+  EXPECT_EQ(nodes[1].port, 7001);
+  EXPECT_FALSE(crm::state::parse_shared_url("redis-cluster://::1:7000", nodes, cluster, err));
+  EXPECT_NE(err.find("brackets"), std::string::npos) << err;
+  EXPECT_FALSE(crm::state::parse_shared_url("redis://127.0.0.1:6379:1", nodes, cluster, err));
+  EXPECT_NE(err.find("more than one `:`"), std::string::npos) << err;
+  EXPECT_TRUE(crm::valid_shared_url("redis://[::1]:6379", err)) << err;
+  EXPECT_FALSE(crm::valid_shared_url("redis:// 127.0.0.1:6379", err));
+}
+
+// A Redis listening on ::1, named redis://[::1]:PORT, is reached (the brackets are not given to
+// the resolver) and reservations are answered.
+TEST(RedisQuotasIpv6, ABracketedIpv6AddressConnects) {
+  if (!RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
+  int s6 = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  bool have_ipv6 = s6 >= 0 && ::bind(s6, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  if (s6 >= 0) ::close(s6);
+  if (!have_ipv6) GTEST_SKIP() << "no IPv6 loopback";
+  RedisServer server;
+  ASSERT_TRUE(server.start({"--bind", "127.0.0.1", "::1"}));
+  crm::state::SharedOptions o;
+  o.url = "redis://[::1]:" + std::to_string(server.port());
+  o.campaign = "test";
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::string err;
+  auto q = RedisQuotas::create(o, err);
+  ASSERT_TRUE(q) << err;
+  ASSERT_TRUE(q->connect(err)) << err;
+  EXPECT_EQ(q->describe(), "redis://[::1]:" + std::to_string(server.port()) + " campaign test");
+  ASSERT_TRUE(q->reconcile({}, false, err)) << err;
+  EXPECT_EQ(q->reserve(q->handle("s"), 0, limits(5, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
+}
+
+// F7: every number has a maximum (include/crm/shared.h), checked by the library as well as the
+// CLI: an embedding program gets ErrorKind::Input naming it, never a value that overflows.
+TEST(SharedOptions, NumbersAboveTheirMaximumAreRefused) {
+  auto refused = [](auto set) {
+    crm::state::SharedOptions o;
+    o.url = "redis://127.0.0.1:1";
+    set(o);
+    std::string err;
+    EXPECT_FALSE(RedisQuotas::create(o, err));
+    return err;
+  };
+  EXPECT_NE(refused([](auto& o) { o.command_timeout_ms = crm::kSharedMaxMs + 1; }).find("a command timeout of 3600001 ms is more than 3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.connect_timeout_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.retry_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.wait_timeout_ms = crm::kSharedMaxMs + 1; }).find("3600000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.wait_replicas = 1001; }).find("more than 1000"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.max_redirects = 101; }).find("more than 100"), std::string::npos);
+  EXPECT_NE(refused([](auto& o) { o.lease = 1'000'001; }).find("a lease of 1000001 deliveries is more than 1000000"),
+            std::string::npos);
+  crm::state::SharedOptions o;
+  o.url = "redis://127.0.0.1:1";
+  o.command_timeout_ms = o.connect_timeout_ms = o.retry_ms = o.wait_timeout_ms = crm::kSharedMaxMs;
+  o.wait_replicas = 1000, o.max_redirects = 100, o.lease = 1'000'000;
+  std::string err;
+  EXPECT_TRUE(RedisQuotas::create(o, err)) << err;
 }
