@@ -1095,40 +1095,25 @@ std::string before_clock(std::string_view what, int64_t at, int64_t clock) {
 }  // namespace
 
 bool Engine::evaluate(uint32_t unit, const std::string& id, int64_t now, int64_t& result, std::string& err, bool* present) {
-  // Sliding windows forget events once they fall out of the window at the engine's clock, so
-  // history can only be asked about from then on.
-  if (now < clock_) {
-    err = before_clock("evaluate", now, clock_);
-    return false;
-  }
-  User* u = users_.find(id);
-  UserPtr temp;
-  if (!u) {
-    temp = users_.transient(id, false);
-    u = temp.get();
-  }
-  // A read at an instant of the caller's: it must not make the windows forget anything (a later
-  // event before `now` still counts it).
-  Evaluator::ReadOnly read_only(eval_);
-  vm::Result r = eval_.run(unit, *u, nullptr, now);
-  if (r.status != vm::Status::Ok) {
-    err = r.error;
-    return false;
-  }
-  result = r.value;
-  if (present) *present = r.present;
-  return true;
+  return read_at(unit, nullptr, id, now, result, err, present);
 }
 
 bool Engine::evaluate_who(uint32_t s, const std::string& id, int64_t at, int64_t& result, std::string& err) {
   const bytecode::Strategy& st = p_.strategies.at(s);
   result = 1;  // no `who:`: everyone
   if (st.who < 0) return true;
-  if (!who_reads_trigger(p_, st)) return evaluate(static_cast<uint32_t>(st.who), id, at, result, err);
+  if (!who_reads_trigger(p_, st)) return read_at(static_cast<uint32_t>(st.who), nullptr, id, at, result, err, nullptr);
   if (std::string f = unknown_trigger_field_name(p_, st); !f.empty()) {
     err = fmt::format("`who:` reads `{}` of its trigger event, which only an event has", f);
     return false;
   }
+  return read_at(static_cast<uint32_t>(st.who), &st, id, at, result, err, nullptr);
+}
+
+bool Engine::read_at(uint32_t unit, const bytecode::Strategy* trigger_of, const std::string& id, int64_t at,
+                     int64_t& result, std::string& err, bool* present) {
+  // Sliding windows forget events once they fall out of the window at the engine's clock, so
+  // history can only be asked about from then on.
   if (at < clock_) {
     err = before_clock("evaluate", at, clock_);
     return false;
@@ -1140,14 +1125,17 @@ bool Engine::evaluate_who(uint32_t s, const std::string& id, int64_t at, int64_t
     u = temp.get();
   }
   Event ev;
-  audience_event(p_, st, u->profile()[0], id, at, ev);
+  if (trigger_of) audience_event(p_, *trigger_of, u->profile()[0], id, at, ev);
+  // A read at an instant of the caller's: it must not make the windows forget anything (a later
+  // event before `at` still counts it).
   Evaluator::ReadOnly read_only(eval_);
-  vm::Result r = eval_.run(static_cast<uint32_t>(st.who), *u, &ev, at);
+  vm::Result r = eval_.run(unit, *u, trigger_of ? &ev : nullptr, at);
   if (r.status != vm::Status::Ok) {
     err = r.error;
     return false;
   }
   result = r.value;
+  if (present) *present = r.present;
   return true;
 }
 

@@ -335,6 +335,10 @@ class Engine {
                     uint8_t* present = nullptr);
 
  private:
+  // evaluate() and evaluate_who(): unit's value for a user at `at` without changing any state; with
+  // trigger_of, against the event that instant stands for (audience_event).
+  bool read_at(uint32_t unit, const bytecode::Strategy* trigger_of, const std::string& user, int64_t at,
+               int64_t& result, std::string& error, bool* present);
   // Folds an event into the user's aggregates (aggregate filters evaluated per event).
   void apply(User& u, const Event& ev);
   // The event's candidate strategies, decided in order (by value when one has `value:`).
