@@ -982,6 +982,18 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
                          support::format_duration(window), support::format_time(w - window));
     return false;
   }
+  // Before the ledger's clock only a replay of an event the ledger holds may come: a new one is
+  // late, as it was for the run that recorded that clock (its watermark had passed it). Taken,
+  // it would be decided behind decisions already recorded (stock to a later event, a fired
+  // timer cancelled after the fact). The replay itself goes on as an event (process() answers
+  // it), so the stream's clock moves as it did in the first run.
+  if (ev.time < ledger_clock_ && recorder_.store() && !recorder_.find_event(ev.id)) {
+    err = fmt::format("late event: {} is before the ledger's clock {} (the latest time recorded in state {}; an "
+                      "event before it can only be a replay of one the ledger holds, and id {} is not)",
+                      support::format_time(ev.time), support::format_time(ledger_clock_), recorder_.store()->describe(),
+                      support::json_quote(ev.id));
+    return false;
+  }
   // A time far ahead of the clock (a typo in the year) is refused before anything moves: taken,
   // it would make every later event late. Then a jump that would run more scheduled instants
   // than the limit, likewise: the watermark, the held events and the ledger are as if it never came.
