@@ -41,9 +41,11 @@ std::string ParallelRun::unsupported(const bytecode::Program& p) {
 
 ParallelRun::ParallelRun(std::shared_ptr<const ProgramData> program, size_t threads) : program_(std::move(program)) {
   workers_.resize(threads);
+  ordered_ = std::make_unique<OrderedQuotas>(program_->program, threads);
+  ordered_->wrap(quotas_);  // without a store: one set of counters for every worker
   for (auto& w : workers_) {
     w.engine = std::make_unique<engine::Engine>(program_->program, program_->engine_options());
-    w.engine->bind_quotas(quotas_);  // without a store: one set of counters for every worker
+    w.engine->bind_quotas(*ordered_);
   }
   for (const auto& s : program_->program.strategies) has_timers_ |= s.delay > 0;
   ids_.set_window(workers_[0].engine->dedup_window());
@@ -110,6 +112,9 @@ bool ParallelRun::attach(state::StateStore* store, bool allow_program_change, st
     e.set_restore_filter([this, w](std::string_view user) { return route(user) == w; });
     if (!e.attach(&ledger->worker(w), error)) return false;
   }
+  // The store's counters (the same for every worker), still taken in input order.
+  ordered_->wrap(ledger->worker(0).quotas());
+  for (auto& wk : workers_) wk.engine->bind_quotas(*ordered_);
   // Every worker answers an earlier run's id from the ledger until it meets it itself: the reader
   // holds them for the whole run (EventIdOwners).
   for (const auto& u : ledger->loaded_units())
@@ -191,6 +196,7 @@ void ParallelRun::start(Phase phase, Batch* b, size_t begin, size_t end, Batch* 
     end_ = end;
     remaining_ = workers_.size();
     ++generation_;
+    if (phase == Phase::Decide || phase == Phase::DecideParse) ordered_->begin_batch();
   }
   work_cv_.notify_all();
 }
@@ -297,7 +303,15 @@ void ParallelRun::decide(size_t w, Batch& b, size_t begin, size_t end) {
   auto& wk = workers_[w];
   auto& e = *wk.engine;
   std::string err;
+  // However the range ends (a store error, an exception), no worker waits for this one after it.
+  struct Done {
+    OrderedQuotas& q;
+    size_t w;
+    ~Done() { q.done(w); }
+  } done{*ordered_, w};
   for (size_t i = begin; i < end; ++i) {
+    // Timers fired at another worker's line come before that line's event (2i < 2i + 1).
+    ordered_->at(w, 2 * uint64_t(i) + (b.owner[i] == w));
     if (b.owner[i] != w) {
       if (has_timers_ && b.parsed[i] && b.time[i] >= b.latest[i]) {
         e.see_time(b.latest[i]);

@@ -34,6 +34,7 @@
 #include <crm/run.h>
 
 #include "api/event_id_owners.h"
+#include "api/ordered_quotas.h"
 #include "api/program_data.h"
 #include "runtime/engine/engine.h"
 #include "runtime/state/group_ledger.h"
@@ -180,6 +181,8 @@ class ParallelRun {
 
   std::shared_ptr<const ProgramData> program_;
   state::LocalQuotas quotas_;  // stock, budget and pools until a store is attached (its own then)
+  // Every worker reserves through it: limited counters are taken in input order (its header).
+  std::unique_ptr<OrderedQuotas> ordered_;
   std::vector<Worker> workers_;
   uint32_t part_index_ = 0, part_count_ = 1;
   int64_t lateness_ = 0;
