@@ -920,7 +920,7 @@ struct Workspace::Impl {
         const std::string& t = docs.at(*p).text;
         // A file without a module line is imported by its path: name it so the loader finds the
         // buffer rather than the file on disk.
-        inputs.push_back({*p, t, declared_module(t).empty() ? dotted : std::string{}});
+        inputs.push_back({*p, t, declared_module(t).empty() ? dotted : std::string{}, /*imported=*/true});
         todo.push_back(*p);
       }
     }
@@ -938,6 +938,9 @@ struct Workspace::Impl {
       d.max_conflict_warnings = options.limits.max_conflict_warnings;
       // An editor wants type errors while a line is half typed: check the partial tree too.
       d.check_after_syntax_errors = true;
+      // Only this document's diagnostics are shown: an imported module's errors (the file may not
+      // be open) are one error at the `import` line, their places as related information.
+      d.import_errors = ImportErrors::AllAtImport;
       a->c = crm::compile(inputs, d);
       const auto& sm = a->c->program.sources;
       for (FileId f = 0; f < sm.size(); ++f) {

@@ -497,8 +497,51 @@ def session_stdlib_paths(crm):
     shutil.rmtree(s.tmp, ignore_errors=True)
 
 
+def write(s, rel, text):
+    path = os.path.join(s.ws, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def end_session(s, name):
+    s.c.request("shutdown")
+    s.c.notify("exit")
+    check(s.c.close() == 0, "%s: exit code after shutdown and exit" % name)
+    shutil.rmtree(s.tmp, ignore_errors=True)
+
+
+def session_import_errors(crm):
+    """Errors located in an imported module that is not open (a user module, or a standard module
+    missing what the schema must supply) show as one error at the importer's `import` line, with
+    the real places as related information. No golden: the assertions are the test."""
+    s = Session(crm, "import_errors")
+    c = s.c
+    write(s, "lib8.crm", "module lib8\nprofile { a: Int }\nsegment bad = a > \"x\"\n")
+    write(s, "usr8.crm", "module usr8\nimport lib8\nsegment t = bad\n")
+    write(s, "m4.crm", "module m4\nimport std.rfm\n")
+    s.initialize()
+    s.open("usr8.crm")
+    d = c.wait_diagnostics(s.uri("usr8.crm"))
+    check(codes(d) == ["E0210"], "usr8.crm: one error for lib8's (got %s)" % d)
+    if d:
+        check(d[0]["range"]["start"]["line"] == 1 and "`lib8`" in d[0]["message"], "at `import lib8`: %s" % d[0])
+        rel = d[0].get("relatedInformation", [])
+        check(len(rel) == 1 and rel[0]["location"]["uri"] == s.uri("lib8.crm") and
+              rel[0]["location"]["range"]["start"]["line"] == 2, "related: lib8.crm:3 (got %s)" % rel)
+    s.open("m4.crm")
+    d = c.wait_diagnostics(s.uri("m4.crm"))
+    check(codes(d) == ["E0210"], "m4.crm: one error for std.rfm's (got %s)" % d)
+    if d:
+        check(d[0]["range"]["start"]["line"] == 1 and "amount" in d[0]["message"], "at `import std.rfm`: %s" % d[0])
+        rel = d[0].get("relatedInformation", [])
+        check(len(rel) == 1 and rel[0]["location"]["uri"].endswith("/std/rfm.crm"), "related: std/rfm.crm (got %s)" % rel)
+    end_session(s, "import_errors")
+
+
 SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
-            "navigation": session_navigation, "stdlib_paths": session_stdlib_paths}
+            "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
+            "import_errors": session_import_errors}
 
 
 def main():

@@ -188,4 +188,17 @@ TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
   EXPECT_FALSE(ws.format(kDir + "/g.crm").ok);
 }
 
+// An imported module's errors show at the importer's `import` line, the real places related.
+TEST_F(WorkspaceTest, ImportedModuleErrorsShowAtTheImport) {
+  const std::string p = kDir + "/m4.crm";
+  ws.open(p, "module m4\nimport std.rfm\n");
+  ws.analyze();
+  auto d = ws.diagnostics(p);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, "E0210");
+  EXPECT_EQ(d[0].range.start.line, 1u);
+  ASSERT_EQ(d[0].related.size(), 1u);
+  EXPECT_EQ(d[0].related[0].at.path, "<stdlib>/std/rfm.crm");
+}
+
 }  // namespace
