@@ -1754,8 +1754,14 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
 }
 
 namespace {
+// Declared in the standard library: its keys name the declaration's place, "<stdlib>/...#N" (a use
+// in the user's file is not `standard`, but what it names is).
+bool standard_symbol(const Occurrence& o) {
+  return o.standard || o.key.rfind("<stdlib>/", 0) == 0 || (o.t.module && o.t.module->is_std);
+}
+
 bool renamable(const Occurrence& o) {
-  if (o.standard) return false;
+  if (standard_symbol(o)) return false;
   switch (o.t.kind) {
     case SymbolKind::Segment:
     case SymbolKind::Function:
@@ -1789,7 +1795,7 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
       return r;
     }
     if (!renamable(*o)) {
-      r.error = o->standard ? "symbols of the standard library cannot be renamed"
+      r.error = standard_symbol(*o) ? "symbols of the standard library cannot be renamed"
                             : std::string("a ") + symbol_kind_name(o->t.kind) + " cannot be renamed";
       return r;
     }
@@ -1798,7 +1804,25 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
       return r;
     }
     std::string key = o->key;
-    for (auto& loc : impl_->locations_of(key, true, true, true)) r.edits[loc.path].push_back({loc.range, new_name});
+    // Only files the editor holds or the workspace contains are edited: a name also written in the
+    // standard library or in a file imported from elsewhere (an include directory) is not renamed.
+    auto inside = [&](const std::string& p) {
+      if (impl_->docs.count(p)) return true;
+      if (p.rfind("<stdlib>/", 0) == 0) return false;
+      for (auto& f : impl_->options.folders) {
+        auto rel = fs::path(p).lexically_relative(f);
+        if (!rel.empty() && *rel.begin() != "..") return true;
+      }
+      return false;
+    };
+    for (auto& loc : impl_->locations_of(key, true, true, true)) {
+      if (!inside(loc.path)) {
+        r.edits.clear();
+        r.error = "the name also appears in `" + loc.path + "`, outside the workspace: it cannot be renamed";
+        return r;
+      }
+      r.edits[loc.path].push_back({loc.range, new_name});
+    }
     r.ok = true;
   } catch (const std::exception& e) {
     r.error = e.what();

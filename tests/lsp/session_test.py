@@ -539,9 +539,32 @@ def session_import_errors(crm):
     end_session(s, "import_errors")
 
 
+def session_rename_stdlib(crm):
+    """A standard-library function is not renamed (docs/lsp.md): prepareRename gives null, rename
+    fails with RequestFailed, and no edit names the stdlib cache."""
+    s = Session(crm, "rename_stdlib")
+    c = s.c
+    write(s, "a1.crm", "module a1\nimport std.lifecycle\nevent Order { amount: Money(CNY) }\nsegment s = stage() == Silent\n")
+    s.initialize()
+    s.open("a1.crm")
+    c.wait_diagnostics(s.uri("a1.crm"))
+    at = s.at("a1.crm", 3, 13)
+    check(c.request("textDocument/prepareRename", at) is None, "prepareRename of std.lifecycle's stage(): null")
+    e = c.request("textDocument/rename", dict(at, newName="zz"), expect_error=True)
+    check(e.get("code") == -32803 and "standard library" in e.get("message", ""), "rename refused: %s" % e)
+    # A user function of the same workspace still renames.
+    write(s, "a2.crm", "module a2\nfn f(): Int = 1\nconst k = f()\n")
+    s.open("a2.crm")
+    c.wait_diagnostics(s.uri("a2.crm"))
+    r = c.request("textDocument/rename", dict(s.at("a2.crm", 2, 10), newName="g"))
+    check(list(r["changes"].keys()) == [s.uri("a2.crm")] and len(r["changes"][s.uri("a2.crm")]) == 2,
+          "a user function renames in its file: %s" % r)
+    end_session(s, "rename_stdlib")
+
+
 SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
-            "import_errors": session_import_errors}
+            "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib}
 
 
 def main():

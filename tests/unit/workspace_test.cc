@@ -188,6 +188,18 @@ TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
   EXPECT_FALSE(ws.format(kDir + "/g.crm").ok);
 }
 
+// Renaming a standard-library function is refused (docs/lsp.md), whether asked at a use in the
+// user's file or not: the edit would rewrite the stdlib cache and break every call.
+TEST_F(WorkspaceTest, StandardLibrarySymbolsAreNotRenamed) {
+  const std::string p = kDir + "/lc.crm";
+  ws.open(p, "module lc\nimport std.lifecycle\nevent Order { amount: Money(CNY) }\nsegment s = stage() == Silent\n");
+  EXPECT_FALSE(ws.prepare_rename(p, {3, 13}).has_value());
+  auto r = ws.rename(p, {3, 13}, "zz");
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.edits.empty());
+  EXPECT_NE(r.error.find("standard library"), std::string::npos) << r.error;
+}
+
 // An imported module's errors show at the importer's `import` line, the real places related.
 TEST_F(WorkspaceTest, ImportedModuleErrorsShowAtTheImport) {
   const std::string p = kDir + "/m4.crm";
