@@ -896,6 +896,10 @@ struct Workspace::Impl {
     std::string rel = dotted_to_path(dotted);
     std::vector<std::string> paths;
     paths.push_back((fs::path(from).parent_path() / rel).lexically_normal().string());
+    // As the loader: under the importing module's root (shop/campaigns.crm, `module shop.campaigns`).
+    if (auto it = docs.find(from); it != docs.end())
+      if (std::string root = sema::module_root(from, declared_module(it->second.text)); !root.empty())
+        paths.push_back((fs::path(root) / rel).lexically_normal().string());
     for (auto& f : options.folders) paths.push_back((fs::path(f) / rel).lexically_normal().string());
     for (auto& p : paths)
       if (auto it = docs.find(p); it != docs.end()) return &it->first;

@@ -9,7 +9,8 @@
 // UTF-16 code units (what the LSP, VS Code and most editors count); a position inside a
 // character or past the end of a line is clamped. Imports resolve, in this order, among the open
 // documents (by declared module name, or by path a/b.crm under a workspace folder), beside the
-// importing file on disk, under each workspace folder, and in the embedded standard library,
+// importing file on disk, under the importing module's root (the directory holding `shop/` for
+// `module shop.campaigns` in shop/campaigns.crm), under each workspace folder, and in the embedded standard library,
 // whose modules are named "<stdlib>/std/NAME.crm" (text() returns their source).
 //
 // Every member is exception-free: an internal failure becomes an error diagnostic ("internal")
