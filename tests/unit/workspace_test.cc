@@ -213,4 +213,17 @@ TEST_F(WorkspaceTest, ImportedModuleErrorsShowAtTheImport) {
   EXPECT_EQ(d[0].related[0].at.path, "<stdlib>/std/rfm.crm");
 }
 
+// `名前: String` is one diagnostic over the whole name, not one per character plus the parser's
+// recovery errors at the next, correct field and unknown-name errors at its uses.
+TEST_F(WorkspaceTest, ANonAsciiNameIsOneDiagnostic) {
+  const std::string p = kDir + "/cjk.crm";
+  ws.open(p, "profile { \xe5\x90\x8d\xe5\x89\x8d: String  age: Int }\nsegment adult = age >= 18\n");
+  ws.analyze();
+  auto d = ws.diagnostics(p);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, "E0103");
+  EXPECT_EQ(d[0].range.start.character, 10u);
+  EXPECT_EQ(d[0].range.end.character, 12u);
+}
+
 }  // namespace
