@@ -1115,6 +1115,23 @@ void Workspace::close(const std::string& path) {
   if (impl_->docs.erase(path)) impl_->closed_since.insert(path);
 }
 
+void Workspace::file_changed(const std::string& path) {
+  impl_->folder_cache.erase(path);
+  for (auto& [p, d] : impl_->docs) {
+    if (d.dirty || !d.analysis) continue;
+    const Analysis& a = *d.analysis;
+    bool affected = a.file_of.count(path) > 0;
+    // A module that was not found may be this new file (by path or by its module line).
+    if (!affected && a.c)
+      for (const auto& dg : a.c->sink.diagnostics())
+        if (dg.code == diag::Code::E0201 || dg.code == diag::Code::E0210) {
+          affected = true;
+          break;
+        }
+    if (affected) d.dirty = true;
+  }
+}
+
 bool Workspace::is_open(const std::string& path) const { return impl_->docs.count(path) > 0; }
 
 std::vector<std::string> Workspace::open_documents() const {

@@ -150,6 +150,11 @@ class Workspace {
   // The open text, else the file on disk, else a standard-library module's source.
   std::optional<std::string> text(const std::string& path) const;
 
+  // A file changed, appeared or disappeared on disk (an editor's file watcher, a save): the open
+  // documents importing it, and those with a module not found, are re-checked by the next
+  // analyze(), which then lists them.
+  void file_changed(const std::string& path);
+
   // ---- analysis ----
   // Re-checks every open document changed since the last call, and those importing it. Returns
   // the paths whose diagnostics may have changed since the last call, including re-checks a

@@ -562,9 +562,36 @@ def session_rename_stdlib(crm):
     end_session(s, "rename_stdlib")
 
 
+def session_watched_files(crm):
+    """An imported file changed on disk (not open) re-checks its open importers: the server asks
+    for a watcher when the client can register one, and acts on didChangeWatchedFiles."""
+    s = Session(crm, "watched_files")
+    c = s.c
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adults = age >= 18\n")
+    write(s, "main2.crm", "module main2\nimport lib2\nsegment grown = adults\n")
+    c.request("initialize", {"processId": None, "rootUri": None,
+                             "capabilities": {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}},
+                             "workspaceFolders": [{"uri": uri(s.ws), "name": "ws"}]})
+    c.notify("initialized", {})
+    s.open("main2.crm")
+    check(c.wait_diagnostics(s.uri("main2.crm")) == [], "main2.crm clean")
+    regs = [r for r in c.server_requests if r["method"] == "client/registerCapability"]
+    check(len(regs) == 1 and regs[0]["params"]["registrations"][0]["method"] == "workspace/didChangeWatchedFiles",
+          "the server registers a watcher for .crm files: %s" % c.server_requests)
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adultz = age >= 18\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": s.uri("lib2.crm"), "type": 2}]})
+    d = c.wait_diagnostics(s.uri("main2.crm"))
+    check(codes(d) == ["E0204"], "main2.crm sees lib2.crm's change on disk: %s" % d)
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adults = age >= 18\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": s.uri("lib2.crm"), "type": 2}]})
+    check(c.wait_diagnostics(s.uri("main2.crm")) == [], "and its change back")
+    end_session(s, "watched_files")
+
+
 SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
-            "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib}
+            "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib,
+            "watched_files": session_watched_files}
 
 
 def main():
