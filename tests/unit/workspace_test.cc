@@ -188,6 +188,19 @@ TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
   EXPECT_FALSE(ws.format(kDir + "/g.crm").ok);
 }
 
+// A formatted CRLF buffer needs no edit (it got one replacing the whole document with LF text).
+TEST_F(WorkspaceTest, FormatKeepsCrlfLineEnds) {
+  ws.open(kDir + "/crlf.crm", "segment a = 1 > 0\r\n\r\nsegment b = 2 > 1\r\n");
+  auto f = ws.format(kDir + "/crlf.crm");
+  ASSERT_TRUE(f.ok);
+  EXPECT_TRUE(f.edits.empty());
+  ws.open(kDir + "/crlf2.crm", "segment a = 1 > 0\r\n\r\nsegment   b = 2>1\r\n");
+  f = ws.format(kDir + "/crlf2.crm");
+  ASSERT_TRUE(f.ok);
+  ASSERT_EQ(f.edits.size(), 1u);
+  EXPECT_EQ(f.edits[0].new_text, "segment b = 2 > 1\r\n");
+}
+
 // Renaming a standard-library function is refused (docs/lsp.md), whether asked at a use in the
 // user's file or not: the edit would rewrite the stdlib cache and break every call.
 TEST_F(WorkspaceTest, StandardLibrarySymbolsAreNotRenamed) {
