@@ -159,9 +159,24 @@ FormatResult parse_alone(const std::string& name, const std::string& text, const
 
 FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits,
                            const FormatOptions& options) {
-  return parse_alone(name, text, limits, [&](const ast::Module& m, const source::SourceFile& f) {
+  FormatResult r = parse_alone(name, text, limits, [&](const ast::Module& m, const source::SourceFile& f) {
     return format::format_module(m, f, options.width);
   });
+  // The file's line ends are kept: a CRLF file (a Windows checkout) formats to CRLF, so a
+  // formatted one is "formatted" and an editor gets no whole-buffer edit. The style is the
+  // first line end's; the formatter writes `\n` (and may keep a comment's `\r`).
+  size_t nl = text.find('\n');
+  if (r.ok && nl != std::string::npos && nl > 0 && text[nl - 1] == '\r') {
+    std::string crlf;
+    crlf.reserve(r.text.size() + r.text.size() / 16);
+    for (size_t i = 0; i < r.text.size(); ++i) {
+      if (r.text[i] == '\r' && i + 1 < r.text.size() && r.text[i + 1] == '\n') continue;
+      if (r.text[i] == '\n') crlf += '\r';
+      crlf += r.text[i];
+    }
+    r.text = std::move(crlf);
+  }
+  return r;
 }
 
 FormatResult syntax_tree(const std::string& name, const std::string& text, const Limits& limits) {

@@ -896,6 +896,10 @@ struct Workspace::Impl {
     std::string rel = dotted_to_path(dotted);
     std::vector<std::string> paths;
     paths.push_back((fs::path(from).parent_path() / rel).lexically_normal().string());
+    // As the loader: under the importing module's root (shop/campaigns.crm, `module shop.campaigns`).
+    if (auto it = docs.find(from); it != docs.end())
+      if (std::string root = sema::module_root(from, declared_module(it->second.text)); !root.empty())
+        paths.push_back((fs::path(root) / rel).lexically_normal().string());
     for (auto& f : options.folders) paths.push_back((fs::path(f) / rel).lexically_normal().string());
     for (auto& p : paths)
       if (auto it = docs.find(p); it != docs.end()) return &it->first;
@@ -920,7 +924,7 @@ struct Workspace::Impl {
         const std::string& t = docs.at(*p).text;
         // A file without a module line is imported by its path: name it so the loader finds the
         // buffer rather than the file on disk.
-        inputs.push_back({*p, t, declared_module(t).empty() ? dotted : std::string{}});
+        inputs.push_back({*p, t, declared_module(t).empty() ? dotted : std::string{}, /*imported=*/true});
         todo.push_back(*p);
       }
     }
@@ -938,6 +942,9 @@ struct Workspace::Impl {
       d.max_conflict_warnings = options.limits.max_conflict_warnings;
       // An editor wants type errors while a line is half typed: check the partial tree too.
       d.check_after_syntax_errors = true;
+      // Only this document's diagnostics are shown: an imported module's errors (the file may not
+      // be open) are one error at the `import` line, their places as related information.
+      d.import_errors = ImportErrors::AllAtImport;
       a->c = crm::compile(inputs, d);
       const auto& sm = a->c->program.sources;
       for (FileId f = 0; f < sm.size(); ++f) {
@@ -1106,6 +1113,23 @@ bool Workspace::edit(const std::string& path, const std::optional<TextRange>& ra
 
 void Workspace::close(const std::string& path) {
   if (impl_->docs.erase(path)) impl_->closed_since.insert(path);
+}
+
+void Workspace::file_changed(const std::string& path) {
+  impl_->folder_cache.erase(path);
+  for (auto& [p, d] : impl_->docs) {
+    if (d.dirty || !d.analysis) continue;
+    const Analysis& a = *d.analysis;
+    bool affected = a.file_of.count(path) > 0;
+    // A module that was not found may be this new file (by path or by its module line).
+    if (!affected && a.c)
+      for (const auto& dg : a.c->sink.diagnostics())
+        if (dg.code == diag::Code::E0201 || dg.code == diag::Code::E0210) {
+          affected = true;
+          break;
+        }
+    if (affected) d.dirty = true;
+  }
 }
 
 bool Workspace::is_open(const std::string& path) const { return impl_->docs.count(path) > 0; }
@@ -1751,8 +1775,14 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
 }
 
 namespace {
+// Declared in the standard library: its keys name the declaration's place, "<stdlib>/...#N" (a use
+// in the user's file is not `standard`, but what it names is).
+bool standard_symbol(const Occurrence& o) {
+  return o.standard || o.key.rfind("<stdlib>/", 0) == 0 || (o.t.module && o.t.module->is_std);
+}
+
 bool renamable(const Occurrence& o) {
-  if (o.standard) return false;
+  if (standard_symbol(o)) return false;
   switch (o.t.kind) {
     case SymbolKind::Segment:
     case SymbolKind::Function:
@@ -1786,7 +1816,7 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
       return r;
     }
     if (!renamable(*o)) {
-      r.error = o->standard ? "symbols of the standard library cannot be renamed"
+      r.error = standard_symbol(*o) ? "symbols of the standard library cannot be renamed"
                             : std::string("a ") + symbol_kind_name(o->t.kind) + " cannot be renamed";
       return r;
     }
@@ -1795,7 +1825,25 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
       return r;
     }
     std::string key = o->key;
-    for (auto& loc : impl_->locations_of(key, true, true, true)) r.edits[loc.path].push_back({loc.range, new_name});
+    // Only files the editor holds or the workspace contains are edited: a name also written in the
+    // standard library or in a file imported from elsewhere (an include directory) is not renamed.
+    auto inside = [&](const std::string& p) {
+      if (impl_->docs.count(p)) return true;
+      if (p.rfind("<stdlib>/", 0) == 0) return false;
+      for (auto& f : impl_->options.folders) {
+        auto rel = fs::path(p).lexically_relative(f);
+        if (!rel.empty() && *rel.begin() != "..") return true;
+      }
+      return false;
+    };
+    for (auto& loc : impl_->locations_of(key, true, true, true)) {
+      if (!inside(loc.path)) {
+        r.edits.clear();
+        r.error = "the name also appears in `" + loc.path + "`, outside the workspace: it cannot be renamed";
+        return r;
+      }
+      r.edits[loc.path].push_back({loc.range, new_name});
+    }
     r.ok = true;
   } catch (const std::exception& e) {
     r.error = e.what();

@@ -1,6 +1,13 @@
 // driver.cc - load + parse + check + analyses (+ codegen + verify), in that order.
 #include "compiler/driver.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+
 #include "bytecode/program.h"
 #include "compiler/analysis/conflicts.h"
 #include "compiler/analysis/never_deliver.h"
@@ -8,6 +15,97 @@
 #include "compiler/sema/checker.h"
 
 namespace crm {
+
+namespace {
+
+// The `import` of a root module through which `target` is loaded (breadth first: the shortest
+// chain from the first root that reaches it), or null when no root imports it.
+const ast::Import* import_reaching(const std::vector<const sema::ModuleInfo*>& roots, const sema::ModuleInfo* target) {
+  for (const auto* root : roots) {
+    for (const auto& first : root->imports) {
+      if (!first.target) continue;
+      std::set<const sema::ModuleInfo*> seen{root};
+      std::vector<const sema::ModuleInfo*> todo{first.target};
+      while (!todo.empty()) {
+        const auto* m = todo.back();
+        todo.pop_back();
+        if (!seen.insert(m).second) continue;
+        if (m == target) return first.import;
+        for (const auto& imp : m->imports)
+          if (imp.target) todo.push_back(imp.target);
+      }
+    }
+  }
+  return nullptr;
+}
+
+// Regroups the errors located in imported modules as one E0210 at the root's `import` line per
+// imported module, each real error a note (LSP: related information) at its place. A standard
+// module is correct by itself; its errors mean the program's schema lacks what it needs (std.rfm
+// sums `Order.amount`, which the user's `event Order` supplies), so the help says that.
+void attribute_import_errors(Compilation& c, const std::vector<const sema::ModuleInfo*>& roots, ImportErrors mode) {
+  std::map<source::FileId, const sema::ModuleInfo*> module_of;
+  for (const auto& m : c.program.modules)
+    if (m.ast) module_of[m.ast->file] = &m;
+  std::set<const sema::ModuleInfo*> root_set(roots.begin(), roots.end());
+  struct Group {
+    const ast::Import* at;
+    std::vector<const diag::Diagnostic*> errors;
+  };
+  std::vector<Group> groups;
+  std::vector<diag::Diagnostic> kept;
+  bool changed = false;
+  for (const auto& d : c.sink.diagnostics()) {
+    const sema::ModuleInfo* m = nullptr;
+    if (d.severity == diag::Severity::Error && d.span.valid())
+      if (auto it = module_of.find(d.span.file); it != module_of.end()) m = it->second;
+    const ast::Import* at = nullptr;
+    if (m && !root_set.count(m) && (m->is_std || mode == ImportErrors::AllAtImport)) at = import_reaching(roots, m);
+    if (!at) {
+      kept.push_back(d);
+      continue;
+    }
+    changed = true;
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) { return x.at == at; });
+    if (g == groups.end()) {
+      groups.push_back({at, {}});
+      g = groups.end() - 1;
+    }
+    g->errors.push_back(&d);
+  }
+  if (!changed) return;
+  static const std::regex no_field(R"(^event `([A-Za-z_0-9]+)` has no field `([A-Za-z_0-9]+)`)");
+  for (const auto& g : groups) {
+    const sema::ModuleInfo* first = module_of.at(g.errors.front()->span.file);
+    bool std_module = std::all_of(g.errors.begin(), g.errors.end(),
+                                  [&](const diag::Diagnostic* e) { return module_of.at(e->span.file)->is_std; });
+    // Notes: one per distinct message (std.rfm sums `Order.amount` four times: one note).
+    std::vector<diag::Label> notes;
+    std::map<std::string, size_t> count;
+    for (const auto* e : g.errors)
+      if (count[e->message]++ == 0) notes.push_back({e->span, e->message});
+    for (auto& n : notes)
+      if (size_t k = count[n.message]; k > 1) n.message += fmt::format(" (and {} more like it)", k - 1);
+    std::string msg = fmt::format("errors in imported module `{}`: {}", g.at->path, g.errors.front()->message);
+    if (g.errors.size() > 1) msg += fmt::format(" ({} errors)", g.errors.size());
+    diag::Diagnostic w{diag::Code::E0210, diag::Severity::Error, g.at->span, msg, "", notes};
+    std::smatch sm;
+    const std::string& m0 = g.errors.front()->message;
+    if (std_module && std::regex_search(m0, sm, no_field))
+      w.help = fmt::format("`{}` needs field `{}` of event `{}` from your schema: declare it, e.g. `event {} {{ {}: ... }}` "
+                           "(the module's documentation names its type)",
+                           first->name, sm[2].str(), sm[1].str(), sm[1].str(), sm[2].str());
+    else if (std_module)
+      w.help = fmt::format("`{}` needs declarations from your program's schema; the notes show what is missing",
+                           first->name);
+    else
+      w.help = "fix the errors in the imported module (the notes show where)";
+    kept.push_back(std::move(w));
+  }
+  c.sink.replace(std::move(kept));
+}
+
+}  // namespace
 
 const sema::SemanticModel& Compilation::model() const {
   if (!model_) model_ = std::make_unique<sema::SemanticModel>(program);
@@ -17,9 +115,12 @@ const sema::SemanticModel& Compilation::model() const {
 std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const DriverOptions& options) {
   auto c = std::make_unique<Compilation>(options.max_errors);
   sema::ModuleLoader loader(c->program, c->sink, options.load);
+  std::vector<const sema::ModuleInfo*> roots;
   for (const auto& in : inputs) {
+    size_t before = c->program.modules.size();
     if (in.text) loader.add_root_source(in.path, *in.text, in.module, !in.module.empty());
     else loader.add_root_file(in.path);
+    if (c->program.modules.size() > before && !in.imported) roots.push_back(&c->program.modules[before]);
   }
   loader.resolve();
   c->syntax_ok = loader.syntax_ok();
@@ -38,6 +139,7 @@ std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const Dri
       }
     }
   }
+  attribute_import_errors(*c, roots, options.import_errors);
   c->sink.sort();
   if (options.generate && c->checked && !c->sink.has_errors()) {
     c->code = codegen::generate(c->program, options.codegen);

@@ -27,6 +27,19 @@ struct Input {
   // An embedder's in-memory module (text set): its module name, and imports are not looked
   // for beside `path` on disk.
   std::string module = {};
+  // An editor's open buffer of a module the first input imports: loaded from memory, but not a
+  // root whose own errors are reported in place (see DriverOptions::import_errors).
+  bool imported = false;
+};
+
+// Where an error located in an imported module (not a root) is reported.
+enum class ImportErrors : uint8_t {
+  // A standard module's errors (it lacks a declaration only the user's schema can supply) are
+  // one E0210 at the root's `import`, the real places as notes; a user module's stay in place.
+  StdAtImport,
+  // Every imported module's errors are one E0210 per `import` of a root: an editor shows only the
+  // open document's diagnostics, and the imported file may not be open.
+  AllAtImport,
 };
 
 struct DriverOptions {
@@ -47,6 +60,7 @@ struct DriverOptions {
   // exactly what `crm compile` compiles.
   bool generate = false;
   codegen::Options codegen;
+  ImportErrors import_errors = ImportErrors::StdAtImport;
 };
 
 struct Compilation {

@@ -169,13 +169,30 @@ class Server {
         std::string path = to_path(params.at("textDocument").at("uri").get<std::string>());
         ws_.close(path);
         versions_.erase(path);
+      } else if (method == "workspace/didChangeWatchedFiles") {
+        // Another program (git, another editor) changed a file: its importers are re-checked.
+        for (const json& ch : params.at("changes")) ws_.file_changed(to_path(ch.at("uri").get<std::string>()));
+      } else if (method == "textDocument/didSave") {
+        // The file on disk is what closed importers and the folders' analyses read.
+        ws_.file_changed(to_path(params.at("textDocument").at("uri").get<std::string>()));
+      } else if (method == "initialized") {
+        // Clients that watch files for a server only do so when asked (VS Code, Neovim).
+        if (watch_dynamic_)
+          send({{"jsonrpc", "2.0"},
+                {"id", "crm-watch-crm-files"},
+                {"method", "client/registerCapability"},
+                {"params",
+                 {{"registrations",
+                   json::array({{{"id", "crm-watch-crm-files"},
+                                 {"method", "workspace/didChangeWatchedFiles"},
+                                 {"registerOptions", {{"watchers", json::array({{{"globPattern", "**/*.crm"}}})}}}}})}}}});
       } else if (method == "workspace/didChangeWorkspaceFolders") {
         const json& ev = params.at("event");
         for (const json& f : ev.value("removed", json::array())) folders_.erase(to_path(f.at("uri").get<std::string>()));
         for (const json& f : ev.value("added", json::array())) folders_.insert(to_path(f.at("uri").get<std::string>()));
         ws_.set_folders({folders_.begin(), folders_.end()});
       }
-      // initialized, didSave, didChangeConfiguration, $/cancelRequest, $/setTrace: nothing to do.
+      // didChangeConfiguration, $/cancelRequest, $/setTrace: nothing to do.
     } catch (const std::exception& e) {
       log(method + ": ignored malformed notification: " + e.what());
     }
@@ -221,13 +238,21 @@ class Server {
       if (io.contains("diagnosticsDocs") && io["diagnosticsDocs"].is_string()) options_.diagnostics_docs = io["diagnosticsDocs"];
     }
     ws_.set_folders({folders_.begin(), folders_.end()});
+    if (params.contains("capabilities") && params["capabilities"].is_object()) {
+      const json& caps = params["capabilities"];
+      if (caps.contains("workspace") && caps["workspace"].is_object()) {
+        const json& w = caps["workspace"];
+        if (w.contains("didChangeWatchedFiles") && w["didChangeWatchedFiles"].is_object())
+          watch_dynamic_ = w["didChangeWatchedFiles"].value("dynamicRegistration", false) == true;
+      }
+    }
     initialized_ = true;
     json token_types = json::array();
     for (auto& t : kTokenTypes) token_types.push_back(t);
     return {
         {"capabilities",
          {{"positionEncoding", "utf-16"},
-          {"textDocumentSync", {{"openClose", true}, {"change", 2}}},
+          {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", true}}},
           {"hoverProvider", true},
           {"definitionProvider", true},
           {"referencesProvider", true},
@@ -544,6 +569,7 @@ class Server {
   std::set<std::string> written_;
   std::string stdlib_dir_;
   bool initialized_ = false, shutdown_ = false, exit_ = false;
+  bool watch_dynamic_ = false;  // the client registers file watchers for the server
 };
 
 }  // namespace

@@ -56,6 +56,13 @@ void DiagnosticSink::sort() {
   });
 }
 
+void DiagnosticSink::replace(std::vector<Diagnostic> ds) {
+  diags_ = std::move(ds);
+  errors_ = 0;
+  for (const auto& d : diags_)
+    if (d.severity == Severity::Error && d.code != Code::E0108) ++errors_;
+}
+
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
   auto distance = [](std::string_view a, std::string_view b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);

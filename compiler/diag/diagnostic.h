@@ -62,6 +62,8 @@ class DiagnosticSink {
   Diagnostic& at(size_t i) { return diags_.at(i); }
   // Orders by file, then position, keeping report order for ties: deterministic output.
   void sort();
+  // Replaces every diagnostic (a later pass regrouping them); the error count follows.
+  void replace(std::vector<Diagnostic> ds);
 
  private:
   size_t max_errors_;

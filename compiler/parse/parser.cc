@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "CrmLexer.h"
@@ -110,8 +111,15 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     const size_t count = expected.size();
     const bool expr_start = expected.contains(static_cast<ssize_t>(P::NUMBER));
     last_help_->clear();
-    if (expr_start && count > 6) {
+    if (std::string chain = chained_comparison(p, t); !chain.empty()) {
+      // language.md §3.1: comparisons do not chain; the parser would only list what may follow.
+      msg += ": comparisons do not chain";
+      *last_help_ = "compare twice and join with `and`: `" + chain + "`";
+    } else if (expr_start && count > 6) {
       msg += ", expected an expression";
+    } else if (count > 6 && expected.contains(static_cast<ssize_t>(P::ID))) {
+      // A name: the soft keywords that may also serve as one are no help to list.
+      msg += ", expected a name";
     } else if (!types.empty() && count <= 6) {
       std::string list;
       for (size_t i = 0; i < types.size(); ++i) {
@@ -127,6 +135,73 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     }
     p->notifyErrorListeners(t, msg, nullptr);
   }
+  static bool is_comparison(const antlr4::dfa::Vocabulary& v, Token* t) {
+    static const std::set<std::string> ops{"'=='", "'!='", "'<'", "'<='", "'>'", "'>='"};
+    return t && ops.count(v.getLiteralName(t->getType())) > 0;
+  }
+  static bool is_boundary(const antlr4::dfa::Vocabulary& v, Token* t) {
+    static const std::set<std::string> b{"'='", "':'", "','", "'{'", "'}'", "'['", "']'", "'and'", "'or'",
+                                         "'not'", "'if'", "'then'", "'else'", "';'"};
+    return !t || t->getType() == Token::EOF || b.count(v.getLiteralName(t->getType())) > 0;
+  }
+  // `a < b < c`: the offending token is a comparison after a comparison of the same operand
+  // chain. Returns the rewrite `a < b and b < c` (from the source text), or empty.
+  static std::string chained_comparison(antlr4::Parser* p, Token* t) {
+    const auto& v = p->getVocabulary();
+    if (!is_comparison(v, t) || t->getTokenIndex() == INVALID_INDEX) return {};
+    auto* ts = p->getTokenStream();
+    auto text = [&](Token* from, Token* to) {
+      return from->getInputStream()->getText(antlr4::misc::Interval(from->getStartIndex(), to->getStopIndex()));
+    };
+    std::vector<Token*> before;  // default-channel tokens back to the start of the operand chain
+    int depth = 0;
+    Token* first_op = nullptr;
+    for (size_t k = t->getTokenIndex(); k-- > 0 && before.size() < 64;) {
+      Token* x = ts->get(k);
+      if (x->getChannel() != Token::DEFAULT_CHANNEL) continue;
+      std::string lit = v.getLiteralName(x->getType());
+      if (lit == "')'") ++depth;
+      else if (lit == "'('" && depth-- == 0) break;
+      if (depth == 0 && is_boundary(v, x)) break;
+      if (depth == 0 && is_comparison(v, x) && first_op) break;  // a third comparison: stop at two
+      if (depth == 0 && is_comparison(v, x)) first_op = x;
+      before.push_back(x);
+    }
+    if (!first_op || before.empty() || before.back() == first_op) return {};
+    Token* lhs_begin = before.back();
+    Token* mid_begin = nullptr;
+    Token* mid_end = nullptr;
+    for (size_t i = 0; i < before.size(); ++i)
+      if (before[i] == first_op) {
+        if (i == 0) return {};
+        mid_begin = before[i - 1];
+        mid_end = before[0];
+        break;
+      }
+    Token* op1_prev = nullptr;
+    for (size_t i = 0; i < before.size(); ++i)
+      if (before[i] == first_op && i + 1 < before.size()) op1_prev = before[i + 1];
+    if (!op1_prev || !mid_begin) return {};
+    // The right operand: the tokens after `t` on its line, up to a boundary.
+    Token* rhs_begin = nullptr;
+    Token* rhs_end = nullptr;
+    depth = 0;
+    for (size_t k = t->getTokenIndex() + 1; k < ts->size() && k < t->getTokenIndex() + 32; ++k) {
+      Token* x = ts->get(k);
+      if (x->getChannel() != Token::DEFAULT_CHANNEL) continue;
+      if (x->getLine() != t->getLine() || is_boundary(v, x) || is_comparison(v, x)) break;
+      std::string lit = v.getLiteralName(x->getType());
+      if (lit == "'('") ++depth;
+      else if (lit == "')'" && depth-- == 0) break;
+      if (!rhs_begin) rhs_begin = x;
+      rhs_end = x;
+    }
+    std::string mid = text(mid_begin, mid_end);
+    std::string left = text(lhs_begin, op1_prev) + " " + first_op->getText() + " " + mid;
+    std::string right = mid + " " + t->getText() + " " + (rhs_end ? text(rhs_begin, rhs_end) : "...");
+    return support::visible(support::utf8_truncate(left + " and " + right, 120));
+  }
+
   std::string* last_help_;
 };
 
@@ -1007,7 +1082,51 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
   lexer.removeErrorListeners();
   antlr4::CommonTokenStream tokens(&lexer);
   tokens.fill();
-  for (auto* t : tokens.getTokens()) {
+  // A name with non-ASCII letters (`名前`, `größe`) is one mistake: one diagnostic over the whole
+  // word, which then parses as a name (the lexer drops each letter as an invalid character, and
+  // the parser's recovery around the hole reported errors at the next, correct, field).
+  const auto& all = tokens.getTokens();
+  std::vector<bool> in_word(all.size(), false);
+  auto letter = [](Token* t) {
+    if (t->getType() != CrmLexer::ERROR_CHAR) return false;
+    std::string s = t->getText();
+    if (s.empty() || static_cast<unsigned char>(s[0]) < 0x80) return false;
+    auto u = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[k])); };
+    char32_t c = 0;
+    if (s.size() >= 2 && (u(0) & 0xE0) == 0xC0) c = ((u(0) & 0x1F) << 6) | (u(1) & 0x3F);
+    else if (s.size() >= 3 && (u(0) & 0xF0) == 0xE0) c = ((u(0) & 0x0F) << 12) | ((u(1) & 0x3F) << 6) | (u(2) & 0x3F);
+    else if (s.size() >= 4) c = ((u(0) & 0x07) << 18) | ((u(1) & 0x3F) << 12) | ((u(2) & 0x3F) << 6) | (u(3) & 0x3F);
+    // Letters, not symbols: currency signs (`¥10`), punctuation and full-width forms (`：`) stay
+    // invalid characters.
+    return c >= 0xC0 && c != 0xD7 && c != 0xF7 && !(c >= 0x2000 && c <= 0x2BFF) && !(c >= 0x3000 && c <= 0x303F) &&
+           !(c >= 0xFF00 && c <= 0xFFEF);
+  };
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!letter(all[i])) continue;
+    size_t b = i, e = i + 1;
+    auto joined = [&](size_t x, size_t y) { return all[x]->getStopIndex() + 1 == all[y]->getStartIndex(); };
+    auto part = [&](size_t k) { return letter(all[k]) || all[k]->getType() == CrmLexer::ID; };
+    while (b > 0 && part(b - 1) && joined(b - 1, b)) --b;
+    while (e < all.size() && part(e) && joined(e - 1, e)) ++e;
+    std::string word;
+    for (size_t k = b; k < e; ++k) word += all[k]->getText(), in_word[k] = true;
+    source::Span sp{file.id(), map.byte(all[b]->getStartIndex()), map.byte(all[e - 1]->getStopIndex() + 1)};
+    sink.report(diag::Code::E0103, sp, fmt::format("`{}` is not a name: names are ASCII letters, digits and `_`", word))
+        .help = "write the name in ASCII (a name may not start with a digit)";
+    auto* first = dynamic_cast<antlr4::CommonToken*>(all[b]);
+    if (first) {
+      first->setType(CrmLexer::ID);
+      first->setChannel(antlr4::Token::DEFAULT_CHANNEL);
+      first->setStopIndex(all[e - 1]->getStopIndex());
+      first->setText(word);
+      for (size_t k = b + 1; k < e; ++k)
+        if (auto* t = dynamic_cast<antlr4::CommonToken*>(all[k])) t->setChannel(antlr4::Token::HIDDEN_CHANNEL);
+    }
+    i = e - 1;
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    Token* t = all[i];
+    if (in_word[i]) continue;
     if (t->getType() == CrmLexer::ERROR_CHAR) {
       source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
       std::string shown = t->getText();

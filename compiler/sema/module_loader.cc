@@ -40,6 +40,31 @@ std::string stem_name(const std::string& path) { return fs::path(path).stem().st
 
 }  // namespace
 
+std::string module_root(const std::string& path, const std::string& declared_name) {
+  if (declared_name.find('.') == std::string::npos) return {};
+  std::vector<std::string> parts;
+  for (size_t b = 0;;) {
+    size_t e = declared_name.find('.', b);
+    parts.push_back(declared_name.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  fs::path p = fs::path(path).lexically_normal();
+  // A relative path too short to hold the package directories: compare against the absolute one.
+  if (std::distance(p.begin(), p.end()) < static_cast<std::ptrdiff_t>(parts.size())) {
+    std::error_code ec;
+    p = fs::absolute(p, ec).lexically_normal();
+    if (ec) return {};
+  }
+  if (p.extension() != ".crm" || p.stem().string() != parts.back()) return {};
+  fs::path dir = p.parent_path();
+  for (size_t i = parts.size() - 1; i-- > 0;) {
+    if (dir.filename().string() != parts[i]) return {};
+    dir = dir.parent_path();
+  }
+  return dir.empty() ? std::string(".") : dir.string();
+}
+
 ModuleLoader::ModuleLoader(Program& program, diag::DiagnosticSink& sink, const LoadOptions& options)
     : program_(program), sink_(sink), options_(options) {
   const auto* prelude = stdlib::find_module("std.prelude");
@@ -124,7 +149,13 @@ ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import
   for (char& c : rel) if (c == '.') c = '/';
   rel += ".crm";
   std::vector<fs::path> candidates;
-  if (!from.is_std && !in_memory_.count(&from)) candidates.push_back(fs::path(from.path).parent_path() / rel);
+  if (!from.is_std && !in_memory_.count(&from)) {
+    candidates.push_back(fs::path(from.path).parent_path() / rel);
+    // `module shop.campaigns` in shop/campaigns.crm: `import shop.schema` is shop/schema.crm.
+    if (from.ast && !from.ast->name.empty())
+      if (std::string root = module_root(from.path, from.ast->name); !root.empty())
+        candidates.push_back((fs::path(root) / rel).lexically_normal());
+  }
   for (const auto& dir : options_.include_dirs) candidates.push_back(fs::path(dir) / rel);
   std::vector<std::string> tried;
   for (const auto& c : candidates) {

@@ -1,8 +1,8 @@
 // module_loader.h - finds, reads and parses every module a compilation needs.
 //
 // Roots are the files named on the command line; `import a.b` is looked up among the roots by
-// declared module name, then as a/b.crm beside the importing file, then in each include
-// directory; `std.*` comes from the embedded stdlib. Missing modules, unreadable files, two
+// declared module name, then as a/b.crm beside the importing file, then under the importing
+// module's root (see module_root), then in each include directory; `std.*` comes from the embedded stdlib. Missing modules, unreadable files, two
 // files claiming one module name and import cycles are all diagnostics.
 #pragma once
 
@@ -21,6 +21,12 @@ struct LoadOptions {
   parse::ParseOptions parse;
   size_t max_modules = 1000;
 };
+
+// The directory a dotted module name implies for its file: for `module shop.campaigns` in
+// `x/shop/campaigns.crm`, `x` (the parent of `shop/`), where `import shop.schema` finds
+// `x/shop/schema.crm`. Empty when the name has no dot or the path does not end in the name's
+// components (a mismatched name keeps its own diagnostics; imports then resolve beside the file).
+std::string module_root(const std::string& path, const std::string& declared_name);
 
 class ModuleLoader {
  public:

@@ -130,6 +130,7 @@ struct FormatResult {
 struct FormatOptions {
   size_t width = 100;  // columns a line is kept within where the layout rules allow (docs/language.md, Layout)
 };
+// The result keeps the text's line ends: CRLF when its first line ends with CRLF, else LF.
 FormatResult format_source(const std::string& name, const std::string& text, const Limits& limits = {},
                            const FormatOptions& format = {});
 // The syntax tree of one source as an S-expression (`crm parse`): in `text` when ok, else the

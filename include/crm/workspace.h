@@ -9,7 +9,8 @@
 // UTF-16 code units (what the LSP, VS Code and most editors count); a position inside a
 // character or past the end of a line is clamped. Imports resolve, in this order, among the open
 // documents (by declared module name, or by path a/b.crm under a workspace folder), beside the
-// importing file on disk, under each workspace folder, and in the embedded standard library,
+// importing file on disk, under the importing module's root (the directory holding `shop/` for
+// `module shop.campaigns` in shop/campaigns.crm), under each workspace folder, and in the embedded standard library,
 // whose modules are named "<stdlib>/std/NAME.crm" (text() returns their source).
 //
 // Every member is exception-free: an internal failure becomes an error diagnostic ("internal")
@@ -148,6 +149,11 @@ class Workspace {
   std::vector<std::string> open_documents() const;
   // The open text, else the file on disk, else a standard-library module's source.
   std::optional<std::string> text(const std::string& path) const;
+
+  // A file changed, appeared or disappeared on disk (an editor's file watcher, a save): the open
+  // documents importing it, and those with a module not found, are re-checked by the next
+  // analyze(), which then lists them.
+  void file_changed(const std::string& path);
 
   // ---- analysis ----
   // Re-checks every open document changed since the last call, and those importing it. Returns

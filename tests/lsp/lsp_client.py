@@ -24,6 +24,7 @@ class Client:
         self.next_id = 1
         self.buf = b""
         self.notifications = []  # (method, params) not yet consumed
+        self.server_requests = []  # requests the server sent (answered with a null result)
         self.transcript = []     # ("->" | "<-", message)
 
     # ---- framing ----
@@ -80,8 +81,8 @@ class Client:
         deadline = time.monotonic() + self.timeout
         while True:
             msg = self._read_message(deadline)
-            if "method" in msg and "id" not in msg:
-                self.notifications.append((msg["method"], msg.get("params")))
+            if "method" in msg:
+                self._incoming(msg)
                 continue
             if msg.get("id") != rid:
                 raise LspError("response for id %r while waiting for %r: %r" % (msg.get("id"), rid, msg))
@@ -92,6 +93,15 @@ class Client:
             if expect_error:
                 raise LspError("expected an error, got %r" % msg)
             return msg.get("result")
+
+    def _incoming(self, msg):
+        """A notification, or a request of the server's (client/registerCapability), which is kept
+        in server_requests and answered with a null result."""
+        if "id" in msg:
+            self.server_requests.append(msg)
+            self.send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
+        else:
+            self.notifications.append((msg["method"], msg.get("params")))
 
     def notify(self, method, params=None):
         msg = {"jsonrpc": "2.0", "method": method}
@@ -108,8 +118,8 @@ class Client:
                     del self.notifications[i]
                     return p
             msg = self._read_message(deadline)
-            if "method" in msg and "id" not in msg:
-                self.notifications.append((msg["method"], msg.get("params")))
+            if "method" in msg:
+                self._incoming(msg)
             else:
                 raise LspError("unexpected response %r while waiting for %s" % (msg, method))
 

@@ -497,8 +497,101 @@ def session_stdlib_paths(crm):
     shutil.rmtree(s.tmp, ignore_errors=True)
 
 
+def write(s, rel, text):
+    path = os.path.join(s.ws, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def end_session(s, name):
+    s.c.request("shutdown")
+    s.c.notify("exit")
+    check(s.c.close() == 0, "%s: exit code after shutdown and exit" % name)
+    shutil.rmtree(s.tmp, ignore_errors=True)
+
+
+def session_import_errors(crm):
+    """Errors located in an imported module that is not open (a user module, or a standard module
+    missing what the schema must supply) show as one error at the importer's `import` line, with
+    the real places as related information. No golden: the assertions are the test."""
+    s = Session(crm, "import_errors")
+    c = s.c
+    write(s, "lib8.crm", "module lib8\nprofile { a: Int }\nsegment bad = a > \"x\"\n")
+    write(s, "usr8.crm", "module usr8\nimport lib8\nsegment t = bad\n")
+    write(s, "m4.crm", "module m4\nimport std.rfm\n")
+    s.initialize()
+    s.open("usr8.crm")
+    d = c.wait_diagnostics(s.uri("usr8.crm"))
+    check(codes(d) == ["E0210"], "usr8.crm: one error for lib8's (got %s)" % d)
+    if d:
+        check(d[0]["range"]["start"]["line"] == 1 and "`lib8`" in d[0]["message"], "at `import lib8`: %s" % d[0])
+        rel = d[0].get("relatedInformation", [])
+        check(len(rel) == 1 and rel[0]["location"]["uri"] == s.uri("lib8.crm") and
+              rel[0]["location"]["range"]["start"]["line"] == 2, "related: lib8.crm:3 (got %s)" % rel)
+    s.open("m4.crm")
+    d = c.wait_diagnostics(s.uri("m4.crm"))
+    check(codes(d) == ["E0210"], "m4.crm: one error for std.rfm's (got %s)" % d)
+    if d:
+        check(d[0]["range"]["start"]["line"] == 1 and "amount" in d[0]["message"], "at `import std.rfm`: %s" % d[0])
+        rel = d[0].get("relatedInformation", [])
+        check(len(rel) == 1 and rel[0]["location"]["uri"].endswith("/std/rfm.crm"), "related: std/rfm.crm (got %s)" % rel)
+    end_session(s, "import_errors")
+
+
+def session_rename_stdlib(crm):
+    """A standard-library function is not renamed (docs/lsp.md): prepareRename gives null, rename
+    fails with RequestFailed, and no edit names the stdlib cache."""
+    s = Session(crm, "rename_stdlib")
+    c = s.c
+    write(s, "a1.crm", "module a1\nimport std.lifecycle\nevent Order { amount: Money(CNY) }\nsegment s = stage() == Silent\n")
+    s.initialize()
+    s.open("a1.crm")
+    c.wait_diagnostics(s.uri("a1.crm"))
+    at = s.at("a1.crm", 3, 13)
+    check(c.request("textDocument/prepareRename", at) is None, "prepareRename of std.lifecycle's stage(): null")
+    e = c.request("textDocument/rename", dict(at, newName="zz"), expect_error=True)
+    check(e.get("code") == -32803 and "standard library" in e.get("message", ""), "rename refused: %s" % e)
+    # A user function of the same workspace still renames.
+    write(s, "a2.crm", "module a2\nfn f(): Int = 1\nconst k = f()\n")
+    s.open("a2.crm")
+    c.wait_diagnostics(s.uri("a2.crm"))
+    r = c.request("textDocument/rename", dict(s.at("a2.crm", 2, 10), newName="g"))
+    check(list(r["changes"].keys()) == [s.uri("a2.crm")] and len(r["changes"][s.uri("a2.crm")]) == 2,
+          "a user function renames in its file: %s" % r)
+    end_session(s, "rename_stdlib")
+
+
+def session_watched_files(crm):
+    """An imported file changed on disk (not open) re-checks its open importers: the server asks
+    for a watcher when the client can register one, and acts on didChangeWatchedFiles."""
+    s = Session(crm, "watched_files")
+    c = s.c
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adults = age >= 18\n")
+    write(s, "main2.crm", "module main2\nimport lib2\nsegment grown = adults\n")
+    c.request("initialize", {"processId": None, "rootUri": None,
+                             "capabilities": {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}},
+                             "workspaceFolders": [{"uri": uri(s.ws), "name": "ws"}]})
+    c.notify("initialized", {})
+    s.open("main2.crm")
+    check(c.wait_diagnostics(s.uri("main2.crm")) == [], "main2.crm clean")
+    regs = [r for r in c.server_requests if r["method"] == "client/registerCapability"]
+    check(len(regs) == 1 and regs[0]["params"]["registrations"][0]["method"] == "workspace/didChangeWatchedFiles",
+          "the server registers a watcher for .crm files: %s" % c.server_requests)
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adultz = age >= 18\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": s.uri("lib2.crm"), "type": 2}]})
+    d = c.wait_diagnostics(s.uri("main2.crm"))
+    check(codes(d) == ["E0204"], "main2.crm sees lib2.crm's change on disk: %s" % d)
+    write(s, "lib2.crm", "module lib2\nprofile { age: Int }\nsegment adults = age >= 18\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": s.uri("lib2.crm"), "type": 2}]})
+    check(c.wait_diagnostics(s.uri("main2.crm")) == [], "and its change back")
+    end_session(s, "watched_files")
+
+
 SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
-            "navigation": session_navigation, "stdlib_paths": session_stdlib_paths}
+            "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
+            "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib,
+            "watched_files": session_watched_files}
 
 
 def main():

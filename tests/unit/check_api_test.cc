@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include <crm/check.h>
@@ -79,4 +80,26 @@ TEST(CheckApi, JsonDiagnosticsAreUtf8) {
   EXPECT_NE(json.find("`\\\"" + std::string(35, 'a') + "..."), std::string::npos) << json;
   std::string shown = r.render_text();
   EXPECT_NE(shown.find("`\"" + std::string(35, 'a') + "...`"), std::string::npos) << shown;
+}
+
+// language.md §1's own example: `module shop.campaigns` in shop/campaigns.crm imports
+// `shop.schema`, found as the sibling shop/schema.crm under the module's root (it looked for
+// shop/shop/schema.crm only). A file whose name does not match its path gets no such root.
+TEST(CheckApi, DottedImportsResolveFromTheImportingModulesRoot) {
+  fs::path dir = fs::temp_directory_path() / ("crm_check_root_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "shop");
+  auto write = [&](const fs::path& p, const std::string& text) {
+    FILE* f = std::fopen(p.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  };
+  write(dir / "shop/schema.crm", "module shop.schema\nprofile { age: Int }\n");
+  write(dir / "shop/campaigns.crm", "module shop.campaigns\nimport shop.schema\nsegment adult = age >= 18\n");
+  write(dir / "shop/other.crm", "module elsewhere.other\nimport shop.schema\nsegment adult = age >= 18\n");
+  crm::CheckResult ok = crm::check_files({(dir / "shop/campaigns.crm").string()});
+  EXPECT_TRUE(ok.ok()) << ok.render_text();
+  crm::CheckResult mismatched = crm::check_files({(dir / "shop/other.crm").string()});
+  EXPECT_FALSE(mismatched.ok()) << "a module name that does not match its path implies no root";
+  fs::remove_all(dir);
 }

@@ -141,3 +141,18 @@ TEST(Format, WidthMovesWhereLinesBreak) {
   EXPECT_EQ(crm::format_source("x.crm", src, {}, narrow).text,
             "segment s =\n    aaaaaa > 1\n    and bbbbbb > 2\n    and cccccc > 3\n");
 }
+
+// A CRLF file (a Windows checkout with core.autocrlf) formats to CRLF: a formatted one is
+// unchanged (`crm format --check` passed only LF files), an unformatted one gets CRLF lines.
+TEST(Format, KeepsTheFilesLineEnds) {
+  const std::string formatted = "profile {\r\n    age: Int\r\n}\r\n\r\n// adults\r\nsegment adults = age >= 18\r\n";
+  crm::FormatResult r = crm::format_source("crlf.crm", formatted);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.text, formatted);
+  crm::FormatResult messy = crm::format_source("crlf.crm", "profile { age: Int }\r\n\r\n// adults\r\nsegment adults = age>=18\r\n");
+  ASSERT_TRUE(messy.ok);
+  EXPECT_EQ(messy.text, formatted);
+  crm::FormatResult lf = crm::format_source("lf.crm", "segment a = 1>0\n");
+  ASSERT_TRUE(lf.ok);
+  EXPECT_EQ(lf.text, "segment a = 1 > 0\n");
+}

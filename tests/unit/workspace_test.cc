@@ -188,4 +188,55 @@ TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
   EXPECT_FALSE(ws.format(kDir + "/g.crm").ok);
 }
 
+// A formatted CRLF buffer needs no edit (it got one replacing the whole document with LF text).
+TEST_F(WorkspaceTest, FormatKeepsCrlfLineEnds) {
+  ws.open(kDir + "/crlf.crm", "segment a = 1 > 0\r\n\r\nsegment b = 2 > 1\r\n");
+  auto f = ws.format(kDir + "/crlf.crm");
+  ASSERT_TRUE(f.ok);
+  EXPECT_TRUE(f.edits.empty());
+  ws.open(kDir + "/crlf2.crm", "segment a = 1 > 0\r\n\r\nsegment   b = 2>1\r\n");
+  f = ws.format(kDir + "/crlf2.crm");
+  ASSERT_TRUE(f.ok);
+  ASSERT_EQ(f.edits.size(), 1u);
+  EXPECT_EQ(f.edits[0].new_text, "segment b = 2 > 1\r\n");
+}
+
+// Renaming a standard-library function is refused (docs/lsp.md), whether asked at a use in the
+// user's file or not: the edit would rewrite the stdlib cache and break every call.
+TEST_F(WorkspaceTest, StandardLibrarySymbolsAreNotRenamed) {
+  const std::string p = kDir + "/lc.crm";
+  ws.open(p, "module lc\nimport std.lifecycle\nevent Order { amount: Money(CNY) }\nsegment s = stage() == Silent\n");
+  EXPECT_FALSE(ws.prepare_rename(p, {3, 13}).has_value());
+  auto r = ws.rename(p, {3, 13}, "zz");
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.edits.empty());
+  EXPECT_NE(r.error.find("standard library"), std::string::npos) << r.error;
+}
+
+// An imported module's errors show at the importer's `import` line, the real places related.
+TEST_F(WorkspaceTest, ImportedModuleErrorsShowAtTheImport) {
+  const std::string p = kDir + "/m4.crm";
+  ws.open(p, "module m4\nimport std.rfm\n");
+  ws.analyze();
+  auto d = ws.diagnostics(p);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, "E0210");
+  EXPECT_EQ(d[0].range.start.line, 1u);
+  ASSERT_EQ(d[0].related.size(), 1u);
+  EXPECT_EQ(d[0].related[0].at.path, "<stdlib>/std/rfm.crm");
+}
+
+// `名前: String` is one diagnostic over the whole name, not one per character plus the parser's
+// recovery errors at the next, correct field and unknown-name errors at its uses.
+TEST_F(WorkspaceTest, ANonAsciiNameIsOneDiagnostic) {
+  const std::string p = kDir + "/cjk.crm";
+  ws.open(p, "profile { \xe5\x90\x8d\xe5\x89\x8d: String  age: Int }\nsegment adult = age >= 18\n");
+  ws.analyze();
+  auto d = ws.diagnostics(p);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, "E0103");
+  EXPECT_EQ(d[0].range.start.character, 10u);
+  EXPECT_EQ(d[0].range.end.character, 12u);
+}
+
 }  // namespace

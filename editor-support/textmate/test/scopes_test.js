@@ -152,6 +152,28 @@ function checkKeywords(g, tokens) {
   return words.length;
 }
 
+// Fields and resource properties after the first on one line (commas between them are
+// optional, docs/language.md §2) are properties too, not types or plain names.
+function checkOneLineFields(g) {
+  const cases = [
+    ['event PageView { page: String  channel: Channel  scene: Place = Front }\n', ['page', 'channel', 'scene']],
+    ['event E {\n    a: Int  b: Int\n}\n', ['a', 'b']],
+    ['resource coupon r { discount: 10% up to 20 CNY  threshold: 99 CNY  use: within 7 days after claim }\n',
+     ['discount', 'threshold', 'use']],
+  ];
+  for (const [text, names] of cases) {
+    for (const n of names) {
+      const s = scopesOf(g, text, n);
+      if (!s.length || !s[0].includes('variable.other.property.crm'))
+        fail(`${JSON.stringify(text.trim())}: \`${n}\` is ${s.length ? s[0].slice(-1)[0] : 'missing'}, not variable.other.property.crm`);
+    }
+    const colons = [];
+    for (const l of tokenize(g, text)) for (const t of l.tokens) if (t.text.trim() === ':') colons.push(t.scopes);
+    if (colons.length !== names.length || !colons.every((c) => c.includes('punctuation.separator.key-value.crm')))
+      fail(`${JSON.stringify(text.trim())}: not every \`:\` is punctuation.separator.key-value.crm`);
+  }
+}
+
 function checkProgram() {
   const crm = process.env.CRM;
   if (!crm) { console.log('note: CRM is not set, so all_tokens.crm was not run through `crm check`'); return; }
@@ -198,6 +220,7 @@ async function checkRenderer() {
   await checkPlist(g);
   await checkRenderer();
   const files = checkGoldens(g);
+  checkOneLineFields(g);
   const builtins = checkBuiltins(g);
   const words = checkKeywords(g, tokenize(g, fs.readFileSync(allTokens, 'utf8')));
   checkProgram();
