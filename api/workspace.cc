@@ -1792,6 +1792,23 @@ bool renamable(const Occurrence& o) {
     default: return false;
   }
 }
+// Why `name` cannot be a new name in the program `a` analysed (empty: it can); see rename().
+std::string rename_conflict(const Analysis& a, const std::string& name) {
+  if (bytecode::find_builtin(name)) return "it is a builtin function";
+  const sema::Program* p = a.program();
+  if (!p) return {};
+  if (p->profile.index.count(name)) return "the profile has a field of that name";
+  for (const auto& [event, info] : p->events) {
+    if (event == name) return "an event has that name";
+    if (info && info->index.count(name)) return "event `" + event + "` has a field of that name";
+  }
+  for (const auto& m : p->modules)
+    if (m.symbols.count(name)) return "the program already declares it";
+  for (const auto& o : a.occ)
+    if (o.end > o.begin && a.text(o.file).substr(o.begin, o.end - o.begin) == name)
+      return "the program already uses that name";
+  return {};
+}
 }  // namespace
 
 std::optional<TextRange> Workspace::prepare_rename(const std::string& path, TextPosition at) {
@@ -1822,6 +1839,16 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
     }
     if (!is_identifier(new_name) || reserved_words().count(new_name)) {
       r.error = "`" + new_name + "` is not a valid name";
+      return r;
+    }
+    // A name already in use anywhere the renamed symbol could be seen would capture or shadow it:
+    // `const k` renamed to a profile field `a` made `a > k` read `a > a`, a program that still
+    // checks and counts other users. Refused when the new name is a builtin function, a field of
+    // the profile or of any event (`user`, `id` and `time` included), an event, or any name the
+    // program's files write (declarations, parameters, enum values), conservatively: a name a
+    // distant scope also uses is refused too.
+    if (std::string why = rename_conflict(*a, new_name); !why.empty()) {
+      r.error = "cannot rename to `" + new_name + "`: " + why;
       return r;
     }
     std::string key = o->key;

@@ -175,6 +175,27 @@ TEST_F(WorkspaceTest, RenameEditsEveryUseAndRefusesBadNames) {
   EXPECT_FALSE(ws.rename(kMain, {2, 34}, "Purchase").ok) << "events are not renamed";
 }
 
+// A new name already in use is refused: `const k` renamed to the profile field `a` turned
+// `a > k` into `a > a`, which still checked and counted other users (tester F13); to `user` it
+// broke the check; to another declaration's name it gave E0203.
+TEST_F(WorkspaceTest, RenameRefusesANameAlreadyInUse) {
+  const std::string p = kDir + "/cap.crm";
+  ws.open(p,
+          "module cap\nprofile { a: Int }\nevent Visit { page: String }\nconst k = 5\nsegment t = a > k\n"
+          "fn f(x: Int, y: Int): Bool = x > y\nsegment u = f(a, k)\n");
+  const TextPosition k{4, 16};  // segment t = a > |k
+  ASSERT_TRUE(ws.prepare_rename(p, k).has_value());
+  for (const char* taken : {"a", "user", "time", "page", "Visit", "t", "f", "x", "len", "u"}) {
+    auto r = ws.rename(p, k, taken);
+    EXPECT_FALSE(r.ok) << taken;
+    EXPECT_TRUE(r.edits.empty()) << taken;
+    EXPECT_EQ(r.error.rfind(std::string("cannot rename to `") + taken + "`: ", 0), 0u) << r.error;
+  }
+  auto r = ws.rename(p, k, "threshold");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.edits[p].size(), 3u);  // the declaration and both uses
+}
+
 TEST_F(WorkspaceTest, FormatGivesMinimalHunks) {
   ws.open(kDir + "/f.crm", "segment a = 1 > 0\n\nsegment   b =   2>1\n\nsegment c = 3 > 2\n");
   auto f = ws.format(kDir + "/f.crm");
