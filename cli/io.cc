@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 
+#include <crm/run.h>
 #include <crm/runtime.h>
 
 #include <fcntl.h>
@@ -75,9 +76,11 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
   for (const auto& [option, spec] : inputs) {
     std::string path = spec;
     if (option == "--state") {
-      if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
-      path = spec.substr(7);
-      if (auto q = path.find("?max_pages="); q != std::string::npos) path.resize(q);
+      // The one parser of specs: memory, or a spec the ledger will refuse, names no file.
+      StateSpec parsed;
+      std::string why;
+      if (!parse_state_spec(spec, parsed, why) || parsed.memory) continue;
+      path = parsed.path;
     }
     if (path.empty() || path == "-") continue;
     // A ledger is a family of files: SQLite's write-ahead log, shared memory and rollback

@@ -94,9 +94,11 @@ int cmd_shared(int argc, char** argv) {
   std::vector<std::string> paths;
   for (const auto& st : states) {
     if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");
-    // `:memory:`, a `file:` URI, a bad max_pages: the usage error `crm run` gives for them.
-    if (std::string why; !check_state_spec(st, why)) return usage_error("shared", why);
-    paths.push_back(st.substr(7));
+    // `:memory:`, a `file:` URI, a bad max_pages: the usage error `crm run` gives for them; the
+    // ledger's file is the spec's path (`sqlite:PATH?max_pages=N` names PATH, as for `crm run`).
+    StateSpec spec;
+    if (std::string why; !parse_state_spec(st, spec, why)) return usage_error("shared", why);
+    paths.push_back(spec.path);
   }
   ReconcileResult r;
   Error err;

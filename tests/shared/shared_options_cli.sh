@@ -60,4 +60,9 @@ expect 2 "--shared-timeout: takes a positive whole number, not \`0\`" "${run[@]}
 # The maximum itself is taken: nothing listens on port 1, so show fails to connect (exit 3), at once.
 expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --shared-timeout 3600000 \
   --shared-connect-timeout 3600000 --shared-retry 3600000 --shared-wait-timeout 3600000 --shared-redirects 100
+# A ledger given as `crm run` takes it, with its page limit: the ledger is read (it was opened as
+# the file `s.db?max_pages=100`, "cannot open ledger"), then Redis is asked (nothing listens: exit 3).
+"$crm" "${run[@]}" >/dev/null 2>&1 || fail "the run making the ledger"
+expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=100"
+expect 2 "max_pages must be a positive number" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=x"
 echo "shared options: ok"
