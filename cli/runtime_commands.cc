@@ -136,6 +136,14 @@ int check_output(const Options& o, const std::string& command, const std::string
   return check_output_not_input({option, output}, inputs, err) ? 0 : usage(command, err);
 }
 
+// The command's outputs (--out) against the files `program` was compiled from, its modules
+// included (cli/io.h): the one check for the program a command starts with and for every program
+// a hot reload swaps in, since a reloaded program may import a module the first one did not.
+// False with the message.
+bool outputs_not_source(const Options& o, const crm::CompiledProgram& program, std::string& err) {
+  return check_output_not_source({"--out", o.out}, program, err);
+}
+
 // The exit code of a ledger that open_state did not open: 3 when it cannot be opened or read
 // (a bad path, a directory, not a SQLite file, no permission, I/O: the store's messages for
 // those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
@@ -389,7 +397,7 @@ int cmd_compile(int argc, char** argv) {
   if (int rc = check_output(o, "compile", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("compile", err);
+  if (std::string err; !outputs_not_source(o, l.program, err)) return usage("compile", err);
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
   if (o.emit_llvm) {
     std::string ir, err;
@@ -487,7 +495,7 @@ int cmd_run(int argc, char** argv) {
   if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
-  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("run", err);
+  if (std::string err; !outputs_not_source(o, l.program, err)) return usage("run", err);
   crm::Run run(l.program);
   if (!o.lateness.empty()) {
     int64_t micros = 0;
@@ -634,6 +642,14 @@ int cmd_run(int argc, char** argv) {
     if (load_to_run(o, next) != 0) {  // its diagnostics are on stderr, as `crm check` renders them
       ++reloads_refused;
       std::cerr << "crm: reload " << where << " refused: the program does not compile; the running program goes on\n";
+      return true;
+    }
+    // The new program's modules may include the output file, which the running program goes on
+    // writing (and which was opened, truncated, when the run began): refused like a program that
+    // does not compile, before anything is swapped, so the running program and its output go on.
+    if (std::string why; !outputs_not_source(o, next.program, why)) {
+      ++reloads_refused;
+      std::cerr << "crm: reload " << where << " refused: " << why << "; the running program goes on\n";
       return true;
     }
     crm::Error e;
