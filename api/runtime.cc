@@ -218,6 +218,7 @@ std::string CompiledProgram::disassemble(bool json) const {
 bool jit_available() { return CRM_HAVE_JIT != 0; }
 
 bool profiles_are_csv(std::string_view path, std::string_view head) { return support::profiles_are_csv(path, head); }
+bool profiles_head_decides(std::string_view head) { return support::profiles_head_decides(head); }
 
 namespace {
 [[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";

@@ -281,7 +281,7 @@ bool load_profiles(Target& target, const Options& o) {
   }
   std::istream& in = file.stream();
   // CSV by the name, `.csv` in any letter case; on standard input, by its first character.
-  bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head() : std::string_view());
+  bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head(crm::profiles_head_decides) : std::string_view());
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
     if (file.failed()) return false;  // a read error, said below with its reason

@@ -146,6 +146,10 @@ using RecordErrorFn = std::function<bool(size_t line, const std::string& message
 // decides: its name ends in `.csv` in any letter case; standard input (`-`) is CSV unless its
 // first character after a byte order mark and blank space is `{` (`head`: its first bytes).
 bool profiles_are_csv(std::string_view path, std::string_view head = {});
+// Whether `head` holds that first character: a reader of standard input reads on until it does
+// or the input ends, however the input's reads are split (a pipe may deliver only the byte order
+// mark, or a blank line, first).
+bool profiles_head_decides(std::string_view head);
 
 // Whether this build has the LLVM JIT (CompiledProgram::with_jit).
 bool jit_available();
