@@ -72,16 +72,18 @@ done
 # blank line, each after a pause (the format used to be decided by the first read alone: the mark
 # alone read as blank, CSV then taken for JSON Lines; part of the mark taken for CSV).
 printf '\xEF\xBB\xBFuser,level\nann,5\nbob,1\n' >bom.csv
-slowly() {  # slowly FILE: FILE on standard output in pieces (1, 2, 1, 1 bytes, then the rest), 0.2 s apart
+slowly() {  # slowly FILE N...: FILE on standard output in pieces of N bytes, then the rest, 0.5 s apart
   python3 -c '
 import sys, time
 data = open(sys.argv[1], "rb").read()
 out = sys.stdout.buffer
-for n in (1, 2, 1, 1):
-    out.write(data[:n]); out.flush(); data = data[n:]; time.sleep(0.2)
-out.write(data); out.flush()' "$1"
+for n in map(int, sys.argv[2:]):
+    out.write(data[:n]); out.flush(); data = data[n:]; time.sleep(0.5)
+out.write(data); out.flush()' "$@"
 }
-for f in bom.csv p.jsonl; do
+# The CSV's first read is its byte order mark alone (was read as JSON Lines); the JSON Lines'
+# first read the mark's first byte (was read as CSV), then the rest of the mark, then a blank line.
+for f in "bom.csv 3 1" "p.jsonl 1 2 1 1"; do
   slowly $f | "$crm" run p.crm --events e.jsonl --profiles - >out 2>err || fail "run - <slowly $f: $(cat err)"
   decided_bob_only "run --profiles - <slowly $f"
   slowly $f | "$crm" explain p.crm --events e.jsonl --profiles - --user ann --at $at >out 2>err ||
