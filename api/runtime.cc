@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <iterator>
 #include <mutex>
 #include <sstream>
@@ -224,6 +225,19 @@ namespace {
 [[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";
 }
 
+bool check_jit_cache_dir(const std::string& dir, std::string& error) try {
+  if (dir.empty()) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::is_directory(dir)) return true;
+  error = "the JIT cache `" + dir + "` is not a directory" +
+          (ec && !std::filesystem::exists(dir) ? " (cannot create it: " + ec.message() + ")" : "");
+  return false;
+} catch (const std::exception& e) {
+  error = "the JIT cache `" + dir + "`: " + e.what();
+  return false;
+}
+
 CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager, const std::string& cache_dir) const {
   if (!data_) {
     error = "no program";
@@ -231,6 +245,12 @@ CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager, const 
   }
 #if CRM_HAVE_JIT
   try {
+    // The cache must be a directory (created if missing): a file of that name, or a path that
+    // cannot be one, used to leave the cache silently unused.
+    if (std::string why; !check_jit_cache_dir(cache_dir, why)) {
+      error = why;
+      return {};
+    }
     auto d = std::make_shared<detail::ProgramData>();
     d->program = data_->program;
     d->front = data_->front;

@@ -361,11 +361,11 @@ std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 // load(), then with --jit the same program as native code; a build without the JIT, or a
 // machine LLVM cannot target, is an error (never a silent fallback to the VM).
 int load_to_run(const Options& o, Loaded& l) {
+  if (!o.jit && !o.jit_cache.empty()) return usage_error("", "--jit-cache needs --jit");
+  // A --jit-cache that is no directory is a bad argument (exit 2), said before the program is read.
+  if (std::string why; !crm::check_jit_cache_dir(o.jit_cache, why)) return usage_error("", "--jit-cache: " + why);
   if (int rc = load(o, l)) return rc;
-  if (!o.jit) {
-    if (!o.jit_cache.empty()) return usage_error("", "--jit-cache needs --jit");
-    return 0;
-  }
+  if (!o.jit) return 0;
   std::string err;
   crm::CompiledProgram native = l.program.with_jit(err, false, o.jit_cache);
   if (!native.valid()) {

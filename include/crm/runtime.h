@@ -151,6 +151,11 @@ bool profiles_are_csv(std::string_view path, std::string_view head = {});
 // mark, or a blank line, first).
 bool profiles_head_decides(std::string_view head);
 
+// Whether `dir` can be CompiledProgram::with_jit's `cache_dir`: empty, a directory, or a path
+// where one is created now. False with "the JIT cache `DIR` is not a directory" (a regular file
+// of that name, or a path under one): with_jit refuses it with that error.
+bool check_jit_cache_dir(const std::string& dir, std::string& error);
+
 // Whether this build has the LLVM JIT (CompiledProgram::with_jit).
 bool jit_available();
 
