@@ -19,7 +19,9 @@
 #include "compiler/driver.h"
 #include "api/explain.h"
 #include "runtime/engine/audience.h"
+#include "runtime/engine/decoder.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/json_line.h"
 #if CRM_HAVE_JIT
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
@@ -978,8 +980,22 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     out.error_kind = session.error().kind;
     return out;
   }
-  for (size_t i = 0; i < profile_lines.size(); ++i)
-    if (!profile_lines[i].empty() && !session.load_profile(profile_lines[i], e)) return failed_at("profiles", i);
+  // The lines are one profiles file: a second record for a user is refused naming both lines, as
+  // every reader of a profiles file refuses it (engine::ProfileFileUsers), not loaded over the first.
+  engine::ProfileFileUsers users;
+  std::vector<engine::JsonMember> members;
+  for (size_t i = 0; i < profile_lines.size(); ++i) {
+    if (profile_lines[i].empty()) continue;
+    if (!session.load_profile(profile_lines[i], e)) return failed_at("profiles", i);
+    std::string ignored;
+    if (!engine::parse_json_object(profile_lines[i], members, ignored)) continue;  // loaded: cannot happen
+    for (const auto& m : members)
+      if (m.key == "user" && m.value.kind == engine::JsonValue::Kind::String &&
+          !users.add(m.value.text, i + 1, e.message)) {
+        e.kind = ErrorKind::Input;
+        return failed_at("profiles", i);
+      }
+  }
   for (size_t i = 0; i < event_lines.size(); ++i)
     if (!event_lines[i].empty() && !session.add_event(event_lines[i], e)) return failed_at("events", i);
   return session.finish();

@@ -468,7 +468,10 @@ struct Explanation {
   std::string json;  // as `crm explain --format json` prints it
 };
 
-// `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped).
+// `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped). The profile lines
+// are one profiles file: a second record for a user is refused, !ok with error_kind Input and
+// "profiles:N: user `u` appears twice (first on line M)", as every reader of a profiles file
+// refuses it (it replaced the first silently).
 Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
                     const std::vector<std::string>& event_lines, const ExplainRequest& request);
 
