@@ -45,7 +45,7 @@ DriverOptions driver_options(const CheckOptions& o) {
   d.load.max_modules = o.limits.max_modules;
   d.max_errors = o.limits.max_errors;
   d.max_conflict_warnings = o.limits.max_conflict_warnings;
-  d.data = {o.data_profiles, o.data_events, o.data_at};
+  d.data = {o.data_profiles, o.data_events, o.data_at, o.data_stdin};
   return d;
 }
 

@@ -193,6 +193,16 @@ bool check_state_spec(const std::string& spec, std::string& error) try {
   return false;
 }
 
+bool parse_state_spec(const std::string& spec, StateSpec& out, std::string& error) try {
+  state::StateSpec parsed;
+  if (!state::parse_state_spec(spec, parsed, error)) return false;
+  out = {parsed.memory, parsed.path, parsed.max_pages};
+  return true;
+} catch (const std::exception& e) {
+  error = e.what();
+  return false;
+}
+
 bool Run::open_state(const std::string& spec, bool allow_program_change, Error& error) {
   if (!d_) return error = no_program(), false;
   if (d_->store) return error = {ErrorKind::Input, "state is already open"}, false;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <iterator>
 #include <mutex>
 #include <sstream>
@@ -18,7 +19,9 @@
 #include "compiler/driver.h"
 #include "api/explain.h"
 #include "runtime/engine/audience.h"
+#include "runtime/engine/decoder.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/json_line.h"
 #if CRM_HAVE_JIT
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
@@ -218,9 +221,23 @@ std::string CompiledProgram::disassemble(bool json) const {
 bool jit_available() { return CRM_HAVE_JIT != 0; }
 
 bool profiles_are_csv(std::string_view path, std::string_view head) { return support::profiles_are_csv(path, head); }
+bool profiles_head_decides(std::string_view head) { return support::profiles_head_decides(head); }
 
 namespace {
 [[maybe_unused]] const char* kNoJit = "this build of crm has no JIT (configured with -DCRM_ENABLE_JIT=OFF or without LLVM 16)";
+}
+
+bool check_jit_cache_dir(const std::string& dir, std::string& error) try {
+  if (dir.empty()) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::is_directory(dir)) return true;
+  error = "the JIT cache `" + dir + "` is not a directory" +
+          (ec && !std::filesystem::exists(dir) ? " (cannot create it: " + ec.message() + ")" : "");
+  return false;
+} catch (const std::exception& e) {
+  error = "the JIT cache `" + dir + "`: " + e.what();
+  return false;
 }
 
 CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager, const std::string& cache_dir) const {
@@ -230,6 +247,12 @@ CompiledProgram CompiledProgram::with_jit(std::string& error, bool eager, const 
   }
 #if CRM_HAVE_JIT
   try {
+    // The cache must be a directory (created if missing): a file of that name, or a path that
+    // cannot be one, used to leave the cache silently unused.
+    if (std::string why; !check_jit_cache_dir(cache_dir, why)) {
+      error = why;
+      return {};
+    }
     auto d = std::make_shared<detail::ProgramData>();
     d->program = data_->program;
     d->front = data_->front;
@@ -957,8 +980,22 @@ Explanation explain(const CompiledProgram& program, const std::vector<std::strin
     out.error_kind = session.error().kind;
     return out;
   }
-  for (size_t i = 0; i < profile_lines.size(); ++i)
-    if (!profile_lines[i].empty() && !session.load_profile(profile_lines[i], e)) return failed_at("profiles", i);
+  // The lines are one profiles file: a second record for a user is refused naming both lines, as
+  // every reader of a profiles file refuses it (engine::ProfileFileUsers), not loaded over the first.
+  engine::ProfileFileUsers users;
+  std::vector<engine::JsonMember> members;
+  for (size_t i = 0; i < profile_lines.size(); ++i) {
+    if (profile_lines[i].empty()) continue;
+    if (!session.load_profile(profile_lines[i], e)) return failed_at("profiles", i);
+    std::string ignored;
+    if (!engine::parse_json_object(profile_lines[i], members, ignored)) continue;  // loaded: cannot happen
+    for (const auto& m : members)
+      if (m.key == "user" && m.value.kind == engine::JsonValue::Kind::String &&
+          !users.add(m.value.text, i + 1, e.message)) {
+        e.kind = ErrorKind::Input;
+        return failed_at("profiles", i);
+      }
+  }
   for (size_t i = 0; i < event_lines.size(); ++i)
     if (!event_lines[i].empty() && !session.add_event(event_lines[i], e)) return failed_at("events", i);
   return session.finish();

@@ -1094,19 +1094,34 @@ void Workspace::open(const std::string& path, const std::string& text) {
 }
 
 bool Workspace::edit(const std::string& path, const std::optional<TextRange>& range, const std::string& text) {
+  return edit(path, std::vector<Edit>{Edit{range, text}});
+}
+
+bool Workspace::edit(const std::string& path, const std::vector<Edit>& edits, size_t* failed) {
   auto it = impl_->docs.find(path);
   if (it == impl_->docs.end()) return false;
   Document& d = it->second;
-  if (!range) {
-    d.text = text;
-  } else {
-    auto b = offset_of(d.text, d.starts, range->start), e = offset_of(d.text, d.starts, range->end);
-    // LSP allows the end one line past the last (the position after a final newline).
-    if (!e && range->end.line == d.starts.size()) e = static_cast<uint32_t>(d.text.size());
-    if (!b || !e || *b > *e) return false;
-    d.text.replace(*b, *e - *b, text);
+  // On a copy: the document changes only once every edit applied.
+  std::string text = d.text;
+  auto starts = d.starts;
+  for (size_t i = 0; i < edits.size(); ++i) {
+    const auto& [range, with] = edits[i];
+    if (!range) {
+      text = with;
+    } else {
+      auto b = offset_of(text, starts, range->start), e = offset_of(text, starts, range->end);
+      // LSP allows the end one line past the last (the position after a final newline).
+      if (!e && range->end.line == starts.size()) e = static_cast<uint32_t>(text.size());
+      if (!b || !e || *b > *e) {
+        if (failed) *failed = i;
+        return false;
+      }
+      text.replace(*b, *e - *b, with);
+    }
+    starts = line_starts(text);
   }
-  d.starts = line_starts(d.text);
+  d.text = std::move(text);
+  d.starts = std::move(starts);
   d.dirty = true;
   return true;
 }

@@ -76,15 +76,16 @@ CLI::Option* Command::choice(const std::string& names, std::string& dst, std::in
 }
 
 CLI::Option* Command::count(const std::string& names, size_t& dst, const std::string& value_name,
-                            const std::string& help, size_t max) {
+                            const std::string& help, size_t max, Zero zero) {
   CLI::Validator v(
-      [max](std::string& s) {
+      [max, zero](std::string& s) {
         bool digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
         size_t first = digits ? s.find_first_not_of('0') : 0;
         // Digits beyond 15 (leading zeros aside) are beyond any maximum and any size_t: too large.
         bool huge = digits && first != std::string::npos && s.size() - first > 15;
         if (digits && max > 0 && (huge || std::stoull(s) > max))
           return "takes at most " + std::to_string(max) + ", not `" + s + "`";
+        if (zero == Zero::Allowed) return digits && !huge ? std::string() : "takes a whole number, not `" + s + "`";
         return digits && !huge && std::stoull(s) > 0 ? std::string() : "takes a positive whole number, not `" + s + "`";
       },
       "");

@@ -41,10 +41,12 @@ class Command {
                       const std::string& help);
   CLI::Option* choice(const std::string& names, std::string& dst, std::initializer_list<const char*> choices,
                       const std::string& help);
-  // A positive whole number; with `max` > 0, at most `max` (a larger one is refused naming the
-  // option and `max`, never cut to fit whatever the value is stored in).
+  // A positive whole number, or with `zero` also 0 (for options where 0 means something, said in
+  // their help: off, none, at once); with `max` > 0, at most `max` (a larger one is refused naming
+  // the option and `max`, never cut to fit whatever the value is stored in).
+  enum class Zero { Refused, Allowed };
   CLI::Option* count(const std::string& names, size_t& dst, const std::string& value_name, const std::string& help,
-                     size_t max = 0);
+                     size_t max = 0, Zero zero = Zero::Refused);
   CLI::Option* flag(const std::string& names, bool& dst, const std::string& help);
   CLI::Option* files(std::vector<std::string>& dst);
   // Extra text printed after the options.

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 
+#include <crm/run.h>
 #include <crm/runtime.h>
 
 #include <fcntl.h>
@@ -75,9 +76,11 @@ bool check_output_not_input(const NamedPath& output, const std::vector<NamedPath
   for (const auto& [option, spec] : inputs) {
     std::string path = spec;
     if (option == "--state") {
-      if (spec.rfind("sqlite:", 0) != 0) continue;  // memory, or a spec the ledger will refuse
-      path = spec.substr(7);
-      if (auto q = path.find("?max_pages="); q != std::string::npos) path.resize(q);
+      // The one parser of specs: memory, or a spec the ledger will refuse, names no file.
+      StateSpec parsed;
+      std::string why;
+      if (!parse_state_spec(spec, parsed, why) || parsed.memory) continue;
+      path = parsed.path;
     }
     if (path.empty() || path == "-") continue;
     // A ledger is a family of files: SQLite's write-ahead log, shared memory and rollback
@@ -204,6 +207,21 @@ class FdInBuf : public std::streambuf {
   explicit FdInBuf(int fd) : fd_(fd), buf_(1 << 16) { setg(buf_.data(), buf_.data(), buf_.data()); }
   int error() const { return error_; }
   std::string_view buffered() const { return {gptr(), static_cast<size_t>(egptr() - gptr())}; }
+  // Reads once more after what is buffered (kept, moved to the front; the buffer grows when it is
+  // full). False at the end or on a read error (kept for the reads that follow).
+  bool read_more() {
+    if (error_) return false;
+    const size_t kept = static_cast<size_t>(egptr() - gptr());
+    std::memmove(buf_.data(), gptr(), kept);
+    if (kept == buf_.size()) buf_.resize(buf_.size() * 2);
+    while (true) {
+      ssize_t n = ::read(fd_, buf_.data() + kept, buf_.size() - kept);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) error_ = errno;
+      setg(buf_.data(), buf_.data(), buf_.data() + kept + (n > 0 ? n : 0));
+      return n > 0;
+    }
+  }
 
  protected:
   int_type underflow() override {
@@ -252,8 +270,12 @@ bool InputFile::open(const std::string& path, std::string& err) {
   return true;
 }
 
-std::string_view InputFile::head() {
+std::string_view InputFile::head(bool (*enough)(std::string_view)) {
   in_->peek();  // fills the buffer (a read error sets badbit: nothing buffered)
+  // One read may deliver only part of what decides (a pipe writing a byte order mark, or a blank
+  // line, first): read on until it is there or the input ends.
+  while (!in_->bad() && !enough(buf_->buffered()) && buf_->read_more()) {
+  }
   return buf_->buffered();
 }
 

@@ -97,9 +97,10 @@ class InputFile {
   std::istream& stream() { return *in_; }
   // Size in bytes for a regular file, 0 otherwise (for progress bars).
   size_t size() const { return size_; }
-  // The first bytes of the input without consuming them (as many as its first read gave; empty
-  // at the end or after a read error): what tells a profiles file on standard input apart.
-  std::string_view head();
+  // The first bytes of the input without consuming them: read until `enough` says they are
+  // enough, however the input's reads are split, or the input ends (empty at the end or after a
+  // read error). What tells a profiles file on standard input apart (crm::profiles_head_decides).
+  std::string_view head(bool (*enough)(std::string_view));
   // Whether a read failed; error() is then "cannot read `NAME`: reason".
   bool failed() const;
   std::string error() const;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -153,6 +154,17 @@ int cmd_check(int argc, char** argv) {
   std::vector<std::vector<std::string>> programs;
   if (each) for (const auto& f : files) programs.push_back({f});
   else programs.push_back(files);
+  // Standard input as the data of several programs (--each): read once here and given to each
+  // check (read again by the second, it was empty: "0 of 0 users"). With one program the check
+  // reads it itself, once, as it comes.
+  if (programs.size() > 1 && (options.data_profiles == "-" || options.data_events == "-")) {
+    auto text = std::make_shared<std::string>();
+    if (std::string err; !cli::read_input("-", *text, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return cli::kExitIo;
+    }
+    options.data_stdin = std::move(text);
+  }
   bool color = c.color();
   size_t errors = 0, warnings = 0, notes = 0;
   bool failed = false;

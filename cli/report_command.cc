@@ -282,7 +282,7 @@ int cmd_forecast(int argc, char** argv) {
   o.events_name = input_name(events);
   if (!profiles.empty()) {
     o.profiles = &prof.stream();
-    o.profiles_csv = profiles_are_csv(profiles, profiles == "-" ? prof.head() : std::string_view());
+    o.profiles_csv = profiles_are_csv(profiles, profiles == "-" ? prof.head(profiles_head_decides) : std::string_view());
     o.profiles_name = input_name(profiles);
   }
   report::Forecast f = report::forecast(o);

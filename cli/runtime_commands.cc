@@ -136,6 +136,14 @@ int check_output(const Options& o, const std::string& command, const std::string
   return check_output_not_input({option, output}, inputs, err) ? 0 : usage(command, err);
 }
 
+// The command's outputs (--out) against the files `program` was compiled from, its modules
+// included (cli/io.h): the one check for the program a command starts with and for every program
+// a hot reload swaps in, since a reloaded program may import a module the first one did not.
+// False with the message.
+bool outputs_not_source(const Options& o, const crm::CompiledProgram& program, std::string& err) {
+  return check_output_not_source({"--out", o.out}, program, err);
+}
+
 // The exit code of a ledger that open_state did not open: 3 when it cannot be opened or read
 // (a bad path, a directory, not a SQLite file, no permission, I/O: the store's messages for
 // those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
@@ -273,7 +281,7 @@ bool load_profiles(Target& target, const Options& o) {
   }
   std::istream& in = file.stream();
   // CSV by the name, `.csv` in any letter case; on standard input, by its first character.
-  bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head() : std::string_view());
+  bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head(crm::profiles_head_decides) : std::string_view());
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
     if (file.failed()) return false;  // a read error, said below with its reason
@@ -353,11 +361,11 @@ std::string tty_clear() { return isatty(STDERR_FILENO) ? "\r" : ""; }
 // load(), then with --jit the same program as native code; a build without the JIT, or a
 // machine LLVM cannot target, is an error (never a silent fallback to the VM).
 int load_to_run(const Options& o, Loaded& l) {
+  if (!o.jit && !o.jit_cache.empty()) return usage_error("", "--jit-cache needs --jit");
+  // A --jit-cache that is no directory is a bad argument (exit 2), said before the program is read.
+  if (std::string why; !crm::check_jit_cache_dir(o.jit_cache, why)) return usage_error("", "--jit-cache: " + why);
   if (int rc = load(o, l)) return rc;
-  if (!o.jit) {
-    if (!o.jit_cache.empty()) return usage_error("", "--jit-cache needs --jit");
-    return 0;
-  }
+  if (!o.jit) return 0;
   std::string err;
   crm::CompiledProgram native = l.program.with_jit(err, false, o.jit_cache);
   if (!native.valid()) {
@@ -389,7 +397,7 @@ int cmd_compile(int argc, char** argv) {
   if (int rc = check_output(o, "compile", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load(o, l)) return rc;
-  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("compile", err);
+  if (std::string err; !outputs_not_source(o, l.program, err)) return usage("compile", err);
   if (o.disasm) std::cout << l.program.disassemble(o.format == "json");
   if (o.emit_llvm) {
     std::string ir, err;
@@ -487,7 +495,7 @@ int cmd_run(int argc, char** argv) {
   if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
   if (int rc = load_to_run(o, l)) return rc;
-  if (std::string err; !check_output_not_source({"--out", o.out}, l.program, err)) return usage("run", err);
+  if (std::string err; !outputs_not_source(o, l.program, err)) return usage("run", err);
   crm::Run run(l.program);
   if (!o.lateness.empty()) {
     int64_t micros = 0;
@@ -634,6 +642,14 @@ int cmd_run(int argc, char** argv) {
     if (load_to_run(o, next) != 0) {  // its diagnostics are on stderr, as `crm check` renders them
       ++reloads_refused;
       std::cerr << "crm: reload " << where << " refused: the program does not compile; the running program goes on\n";
+      return true;
+    }
+    // The new program's modules may include the output file, which the running program goes on
+    // writing (and which was opened, truncated, when the run began): refused like a program that
+    // does not compile, before anything is swapped, so the running program and its output go on.
+    if (std::string why; !outputs_not_source(o, next.program, why)) {
+      ++reloads_refused;
+      std::cerr << "crm: reload " << where << " refused: " << why << "; the running program goes on\n";
       return true;
     }
     crm::Error e;

@@ -52,18 +52,20 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
   c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS",
           "connecting to Redis gives up after MS (default 500, at most 3600000)", kSharedMaxMs);
   c.count("--shared-retry", s.retry_ms, "MS",
-          "after a failure, refuse without trying again for MS (default 100, at most 3600000)", kSharedMaxMs);
+          "after a failure, refuse without trying again for MS (default 100, at most 3600000;\n0: try again at once)",
+          kSharedMaxMs, Command::Zero::Allowed);
   c.count("--shared-wait-replicas", s.wait_replicas, "N",
-          "strict mode: a reservation counts once N replicas acknowledged it (WAIT; at most 1000)", kSharedMaxReplicas);
+          "strict mode: a reservation counts once N replicas acknowledged it (WAIT; at most 1000;\ndefault 0: not strict)",
+          kSharedMaxReplicas, Command::Zero::Allowed);
   c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS",
           "how long strict mode waits for the replicas (default 100, at most 3600000)", kSharedMaxMs);
   c.count("--shared-redirects", s.max_redirects, "N",
-          "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5,\nat most 100)",
-          kSharedMaxRedirects);
+          "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5,\nat most 100; 0: none)",
+          kSharedMaxRedirects, Command::Zero::Allowed);
   c.count("--shared-lease", s.lease, "N",
           "take stock and budget for N deliveries per round trip and hand them out here; unused\n"
           "ones go back at each commit (default 0: one round trip per delivery; at most 1000000;\ndocs/scaling.md)",
-          kSharedMaxLease);
+          kSharedMaxLease, Command::Zero::Allowed);
   if (partition)
     c.option("--partition", s.partition, "K/N",
              "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");
@@ -94,9 +96,11 @@ int cmd_shared(int argc, char** argv) {
   std::vector<std::string> paths;
   for (const auto& st : states) {
     if (st.rfind("sqlite:", 0) != 0 || st.size() == 7) return usage_error("shared", "--state must be sqlite:PATH");
-    // `:memory:`, a `file:` URI, a bad max_pages: the usage error `crm run` gives for them.
-    if (std::string why; !check_state_spec(st, why)) return usage_error("shared", why);
-    paths.push_back(st.substr(7));
+    // `:memory:`, a `file:` URI, a bad max_pages: the usage error `crm run` gives for them; the
+    // ledger's file is the spec's path (`sqlite:PATH?max_pages=N` names PATH, as for `crm run`).
+    StateSpec spec;
+    if (std::string why; !parse_state_spec(st, spec, why)) return usage_error("shared", why);
+    paths.push_back(spec.path);
   }
   ReconcileResult r;
   Error err;

@@ -156,15 +156,22 @@ class Server {
       } else if (method == "textDocument/didChange") {
         std::string path = to_path(params.at("textDocument").at("uri").get<std::string>());
         if (!ws_.is_open(path)) return;
+        // All changes or none: every one is read first (a malformed one throws here, before any is
+        // applied, so "ignored" below is true), then applied together (Workspace::edit).
+        std::vector<Workspace::Edit> edits;
         for (const json& ch : params.at("contentChanges")) {
           std::optional<TextRange> range;
           if (ch.contains("range")) range = to_range(ch.at("range"));
-          if (!ws_.edit(path, range, ch.at("text").get<std::string>())) {
-            log("didChange: range outside " + path + "; the document is out of sync (reopen it)");
-            break;
-          }
+          edits.push_back({range, ch.at("text").get<std::string>()});
         }
-        versions_[path] = params.at("textDocument").value("version", versions_[path]);
+        const int version = params.at("textDocument").value("version", versions_[path]);
+        size_t failed = 0;
+        if (!ws_.edit(path, edits, &failed)) {
+          log("didChange: change " + std::to_string(failed + 1) + " of " + std::to_string(edits.size()) +
+              " has a range outside " + path + "; none of the changes was applied: the document is out of sync (reopen it)");
+          return;
+        }
+        versions_[path] = version;
       } else if (method == "textDocument/didClose") {
         std::string path = to_path(params.at("textDocument").at("uri").get<std::string>());
         ws_.close(path);

@@ -80,6 +80,7 @@ class Shifter {
   // may have (years 0001-9999) is the shift's fault, not the line's: false with `error` naming both.
   bool shift(std::string_view line, int64_t shift, std::string& out, std::string& error) {
     out.clear();
+    anchors_.clear();
     if (shift == 0 || !engine::parse_json_object(line, members_, error)) {
       error.clear();
       out = line;
@@ -92,6 +93,7 @@ class Shifter {
         if (it != time_fields_.end()) fields = &it->second;
       }
     out = "{";
+    anchors_.push_back({0, line.find('{')});
     for (size_t i = 0; i < members_.size(); ++i) {
       auto& m = members_[i];
       const bool is_time = m.key == "time" || (fields && std::find(fields->begin(), fields->end(), m.key) != fields->end());
@@ -117,13 +119,67 @@ class Shifter {
           m.value.text = std::move(text);
         }
       if (i) out += ',';
+      anchors_.push_back({out.size(), m.at});
       support::append_json_quoted(out, m.key);
       out += ':';
+      anchors_.push_back({out.size(), value_at(line, m.at)});
       write_value(out, m.value);
     }
+    anchors_.push_back({out.size(), line.rfind('}')});
     out += '}';
     return true;
   }
+
+  // An error of the engine about the shifted line names its columns ("column N", "first at
+  // column M"), which are not the user's: the line was written again (times moved, blank space
+  // dropped). Each such column is mapped back to the user's line: a member's name and value start
+  // where the user wrote them, a column inside one as far into it as into the shifted one.
+  std::string user_columns(const std::string& message) const {
+    if (anchors_.empty()) return message;  // not shifted: the user's line itself
+    std::string out;
+    size_t i = 0;
+    static constexpr std::string_view kColumn = "column ";
+    while (true) {
+      size_t at = message.find(kColumn, i);
+      if (at == std::string::npos) break;
+      size_t digits = at + kColumn.size(), end = digits;
+      while (end < message.size() && message[end] >= '0' && message[end] <= '9') ++end;
+      out.append(message, i, end - i);
+      if (end > digits && end - digits < 10) {
+        const size_t pos = std::stoul(message.substr(digits, end - digits)) - 1;  // columns count from 1
+        auto it = std::upper_bound(anchors_.begin(), anchors_.end(), pos,
+                                   [](size_t p, const Anchor& a) { return p < a.shifted; });
+        if (it != anchors_.begin()) {
+          --it;
+          size_t user = it->user + (pos - it->shifted);
+          if (std::next(it) != anchors_.end() && std::next(it)->user > it->user)
+            user = std::min(user, std::next(it)->user - 1);  // within the same member as the user wrote it
+          out.resize(out.size() - (end - digits));
+          out += std::to_string(user + 1);
+        }
+      }
+      i = end;
+    }
+    out.append(message, i, std::string::npos);
+    return out;
+  }
+
+ private:
+  // Where the value of the member whose name starts at `key_at` starts in `line`.
+  static size_t value_at(std::string_view line, size_t key_at) {
+    size_t i = key_at + 1;
+    while (i < line.size() && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+    i = line.find(':', i);
+    if (i == std::string_view::npos) return key_at;
+    i = line.find_first_not_of(" \t\r\n", i + 1);
+    return i == std::string_view::npos ? key_at : i;
+  }
+  struct Anchor {
+    size_t shifted, user;  // a byte offset in the shifted line, and the same place in the user's
+  };
+  std::vector<Anchor> anchors_;
+
+ public:
 
  private:
   std::vector<engine::JsonMember> members_;
@@ -417,7 +473,7 @@ Forecast forecast(const ForecastOptions& o) {
         const bool ok = r.run->add_event(shifted, r.decisions, e);
         take(r);
         if (!ok) {
-          f.error = e.kind == ErrorKind::Input ? fmt::format("{}:{}: {}", o.events_name, line_no, e.message)
+          f.error = e.kind == ErrorKind::Input ? fmt::format("{}:{}: {}", o.events_name, line_no, shifter.user_columns(e.message))
                                                : "internal error: " + e.message;
           return f;
         }

@@ -31,6 +31,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/ledger_names.h"
+#include "runtime/state/state_store.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
 #include "support/decimal.h"
@@ -38,6 +39,20 @@
 
 namespace crm::report {
 namespace {
+
+// The ledger's file of a state spec, read by the one parser of specs (runtime/state/state_store.h):
+// `sqlite:PATH?max_pages=N` is the file PATH, as for `crm run`. False with `error` for a spec that
+// names no SQLite ledger.
+bool ledger_file(const std::string& spec, std::string& path, std::string& error) {
+  state::StateSpec parsed;
+  if (spec.rfind("sqlite:", 0) != 0) {
+    error = fmt::format("state `{}`: a report reads a SQLite ledger, `sqlite:PATH`", spec);
+    return false;
+  }
+  if (!state::parse_state_spec(spec, parsed, error)) return false;
+  path = parsed.path;
+  return true;
+}
 
 // The statistics are the engine's too (the automatic roll-out decides with them).
 using support::ChiSquare;
@@ -394,12 +409,8 @@ struct Builder {
   uint32_t last_user_id = UserTable::kNone;
 
   bool read_ledger() {
-    std::string spec = o.state;
-    if (spec.rfind("sqlite:", 0) != 0) {
-      r.error = fmt::format("state `{}`: a report reads a SQLite ledger, `sqlite:PATH`", spec);
-      return false;
-    }
-    std::string path = spec.substr(7);
+    std::string path;
+    if (!ledger_file(o.state, path, r.error)) return false;
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       r.error = fmt::format("cannot open state `{}`: {}", path, db ? sqlite3_errmsg(db) : "out of memory");
@@ -978,7 +989,8 @@ bool program_of(const CompiledProgram& p, bytecode::Program& out, std::string& e
 // Strategies of `program` that differ from the ones that recorded the ledger (by hash).
 void compare_with_ledger(const std::string& state, const bytecode::Program& program, std::vector<std::string>& notes) {
   sqlite3* db = nullptr;
-  std::string path = state.substr(7);
+  std::string path, error;
+  if (!ledger_file(state, path, error)) return;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(db);
     return;
@@ -1009,7 +1021,8 @@ void compare_with_ledger(const std::string& state, const bytecode::Program& prog
 // whether an earlier one differed. A ledger older than schema version 4 has no such column.
 void read_recorded_splits(const std::string& state, std::unordered_map<std::string, Builder::RecordedSplit>& out) {
   sqlite3* db = nullptr;
-  std::string path = state.substr(7);
+  std::string path, error;
+  if (!ledger_file(state, path, error)) return;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(db);
     return;

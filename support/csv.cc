@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <ios>
 #include <istream>
 
 #include "support/text.h"
@@ -21,6 +22,46 @@ bool profiles_are_csv(std::string_view path, std::string_view head) {
   if (head.substr(0, 3) == "\xEF\xBB\xBF") head.remove_prefix(3);
   size_t i = head.find_first_not_of(" \t\r\n");
   return i != std::string_view::npos && head[i] != '{';
+}
+
+bool profiles_head_decides(std::string_view head) {
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  if (head.size() < bom.size() && bom.substr(0, head.size()) == head) return false;  // empty, or part of one
+  if (head.substr(0, 3) == bom) head.remove_prefix(3);
+  return head.find_first_not_of(" \t\r\n") != std::string_view::npos;
+}
+
+SniffedProfiles::SniffedProfiles(std::istream& in) : in_(in), buf_(1 << 16) {
+  // One byte at a time up to the deciding one: what is read is only the byte order mark and the
+  // blank space before it (handed out again first), whatever the reads of `in` deliver.
+  char c;
+  while (!profiles_head_decides(head_) && in_.get(c)) head_.push_back(c);
+  csv_ = profiles_are_csv("-", head_);
+  setg(buf_.data(), buf_.data(), buf_.data());
+  stream_ = std::make_unique<std::istream>(static_cast<std::streambuf*>(this));
+}
+
+SniffedProfiles::~SniffedProfiles() = default;
+
+SniffedProfiles::int_type SniffedProfiles::underflow() {
+  if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+  if (!head_given_) {
+    head_given_ = true;
+    if (!head_.empty()) {
+      setg(head_.data(), head_.data(), head_.data() + head_.size());
+      return traits_type::to_int_type(*gptr());
+    }
+  }
+  if (!in_.bad() && !in_.eof()) {
+    in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    if (const auto n = in_.gcount(); n > 0) {
+      setg(buf_.data(), buf_.data(), buf_.data() + n);
+      return traits_type::to_int_type(*gptr());
+    }
+  }
+  // The stream reading through this one sets its badbit (an exception from underflow does).
+  if (in_.bad()) throw std::ios_base::failure("read error");
+  return traits_type::eof();
 }
 
 bool CsvReader::fail(size_t line, std::string message) {

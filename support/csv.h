@@ -16,6 +16,8 @@
 
 #include <cstddef>
 #include <iosfwd>
+#include <memory>
+#include <streambuf>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +30,31 @@ namespace crm::support {
 // character after a byte order mark and blank space is `{` (`head`: the first bytes of the
 // input, as many as were read; all blank: JSON Lines, which reads blank lines as nothing).
 bool profiles_are_csv(std::string_view path, std::string_view head = {});
+// Whether `head`, the first bytes of an input, holds the byte profiles_are_csv decides by (the
+// first after a byte order mark and blank space): a reader of standard input reads on until it
+// does or the input ends, however the input's reads are split (a pipe may deliver only the byte
+// order mark, or a blank line, first).
+bool profiles_head_decides(std::string_view head);
+
+// Profiles on a stream with no name (standard input), told apart by that rule: reads `in` up to
+// the deciding byte (or its end), then stream() hands out those bytes and the rest of `in`, read
+// once as they come, never held whole. A read error of `in` is the badbit of stream().
+class SniffedProfiles : private std::streambuf {
+ public:
+  explicit SniffedProfiles(std::istream& in);
+  ~SniffedProfiles() override;
+  bool csv() const { return csv_; }
+  std::istream& stream() { return *stream_; }
+
+ private:
+  int_type underflow() override;
+  std::istream& in_;
+  std::string head_;
+  bool head_given_ = false;
+  bool csv_ = false;
+  std::vector<char> buf_;
+  std::unique_ptr<std::istream> stream_;
+};
 
 struct CsvField {
   std::string text;

@@ -62,6 +62,14 @@ std::optional<Decimal> Decimal::parse(std::string_view s) {
   return from_wide(neg ? -v : v);
 }
 
+int64_t json_exponent_cap(size_t text_size) {
+  // |power| = |exp - fraction digits + 6 + trailing zeros| decides: with |exp| above the text's
+  // length + 64, power is below 0 (too fine) or D's digits + power above 19 (out of range).
+  constexpr int64_t kMin = 1'000'000'000;
+  const int64_t by_text = text_size > size_t(INT64_MAX / 16) ? INT64_MAX / 16 : static_cast<int64_t>(text_size) + 64;
+  return std::max(kMin, by_text);
+}
+
 namespace {
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -80,10 +88,12 @@ std::optional<Decimal> parse_json_exponent(std::string_view s, bool neg, size_t 
   bool exp_neg = false;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) exp_neg = s[i++] == '-';
   if (i == s.size() || !is_digit(s[i])) return fail(E::Malformed);
-  // The exponent saturates: past 10^9 every nonzero value is out of range or too fine anyway.
-  constexpr int64_t kHuge = 1'000'000'000;
+  // The exponent saturates at a bound past which every nonzero value is out of range or too fine
+  // whatever its digits: D's digits and fraction digits are fewer than the text, so the bound
+  // grows with the text (a fixed 10^9 gave a wrong value for a number of more than 10^9 digits).
+  const int64_t cap = json_exponent_cap(s.size());
   int64_t exp = 0;
-  for (; i < s.size() && is_digit(s[i]); ++i) exp = std::min<int64_t>(exp * 10 + (s[i] - '0'), kHuge);
+  for (; i < s.size() && is_digit(s[i]); ++i) exp = exp > cap / 10 ? cap : std::min<int64_t>(exp * 10 + (s[i] - '0'), cap);
   if (i != s.size()) return fail(E::Malformed);
   if (exp_neg) exp = -exp;
   // D, as the digits [ib, ie) then [fb, fe): skip leading zeros, drop trailing ones.

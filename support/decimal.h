@@ -62,4 +62,9 @@ class Decimal {
   int64_t units_ = 0;
 };
 
+// The bound at which parse_json saturates the exponent of a number whose text has `text_size`
+// bytes (at least 10^9, and more than the text's length): every nonzero value with an exponent
+// past it is out of range or too fine, so saturating never changes the answer.
+int64_t json_exponent_cap(size_t text_size);
+
 }  // namespace crm::support

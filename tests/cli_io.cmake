@@ -408,6 +408,18 @@ crm_run(2 import hillstrom ${W}/hs.csv --state sqlite:${W}/crmc_hs.db --events-o
         --program ${W}/out.crmc --program ${P})
 expect_match("import hillstrom --program with a .crmc and a source" "${err}"
              "`${W}/out.crmc` is a compiled program .*only program file of `crm import hillstrom`")
+# --jit-cache names a directory (created if missing): a regular file there, or a path under one,
+# is a usage error (exit 2) naming it, before anything is read; it used to be silently unused.
+file(WRITE ${W}/jit_cache_file "not a directory\n")
+crm_run(2 run ${P} --events ${E} --jit --jit-cache ${W}/jit_cache_file -q -o ${W}/jit.jsonl)
+expect_match("run --jit-cache FILE" "${err}" "--jit-cache: the JIT cache `[^`]*jit_cache_file` is not a directory")
+crm_run(2 run ${P} --events ${E} --jit --jit-cache ${W}/jit_cache_file/sub -q -o ${W}/jit.jsonl)
+expect_match("run --jit-cache FILE/sub" "${err}" "is not a directory")
+file(READ ${W}/jit_cache_file jit_file)
+expect_same("the file named by --jit-cache" "not a directory\n" "${jit_file}")
+if(EXISTS ${W}/jit.jsonl)
+  message(FATAL_ERROR "a refused --jit-cache still ran")
+endif()
 file(GLOB leftovers ${W}/.out.crmc.* ${W}/.target.crm.*)
 if(leftovers)
   message(FATAL_ERROR "temporary files left behind: ${leftovers}")

@@ -183,4 +183,19 @@ set +e
 "$crm" run "$p27" -I "$ROOT/examples" --events spaces.jsonl -q -o /dev/null 2>e9run.txt; rc9run=$?
 set -e
 [ $rc9 = 1 ] && [ $rc9run = 1 ] && grep -q "spaces.jsonl:4: " e9.txt || fail "a line of spaces: forecast $rc9 run $rc9run $(cat e9.txt e9run.txt)"
+# An error's columns are the user's line's, as `crm run` gives them, not the shifted line's
+# (written again without the blank space, times moved): a member given twice, after blank space.
+cat >dup.crm <<'EOF2'
+event Order { amount: Money(CNY), note: String }
+resource coupon c10 { discount: 10 CNY }
+strategy s { who: true  when: on Order  what: grant c10 via App }
+EOF2
+echo '{"id":"b",   "type":"Order",  "user":"u1","time":"2026-01-01T00:00:01Z",  "amount":"3", "note":"x",  "amount":"4"}' >dup.jsonl
+set +e
+"$crm" forecast dup.crm --events dup.jsonl --shift 1d >/dev/null 2>e10.txt; rc10=$?
+"$crm" run dup.crm --events dup.jsonl -q -o /dev/null 2>e10run.txt
+set -e
+want='dup.jsonl:1: column 102: member `amount` appears twice (first at column 75)'
+[ $rc10 = 1 ] && grep -qF "crm: $want" e10.txt && grep -qF "$want" e10run.txt ||
+  fail "columns of a shifted line: forecast $rc10 $(cat e10.txt); run $(cat e10run.txt)"
 echo "ok: crm forecast JSON, table, CSV against the independent count; no ledger touched; errors"

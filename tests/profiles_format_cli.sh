@@ -59,4 +59,38 @@ for f in P.CSV p.jsonl; do
   "$crm" check q.crm --data - <$f >out 2>err || fail "check --data - <$f: $(cat err)"
   grep -qF '1 of 2 users match both' err || fail "check --data - <$f: $(cat err)"
 done
+# Standard input is read once: with --each, the data of every program (the second was given what
+# the first left of it, nothing: "0 of 0 users").
+cp q.crm q2.crm
+for f in P.CSV p.jsonl; do
+  "$crm" check --each q.crm q2.crm --data - <$f >out 2>err || fail "check --each --data - <$f: $(cat err)"
+  [ "$(grep -cF '1 of 2 users match both' err)" = 2 ] || fail "check --each --data - <$f: $(cat err)"
+done
+
+# Standard input told apart by its first byte after a byte order mark and blank space however
+# the pipe's reads are split: a writer that delivers part of the mark, then the rest of it, then a
+# blank line, each after a pause (the format used to be decided by the first read alone: the mark
+# alone read as blank, CSV then taken for JSON Lines; part of the mark taken for CSV).
+printf '\xEF\xBB\xBFuser,level\nann,5\nbob,1\n' >bom.csv
+slowly() {  # slowly FILE N...: FILE on standard output in pieces of N bytes, then the rest, 0.5 s apart
+  python3 -c '
+import sys, time
+data = open(sys.argv[1], "rb").read()
+out = sys.stdout.buffer
+for n in map(int, sys.argv[2:]):
+    out.write(data[:n]); out.flush(); data = data[n:]; time.sleep(0.5)
+out.write(data); out.flush()' "$@"
+}
+# The CSV's first read is its byte order mark alone (was read as JSON Lines); the JSON Lines'
+# first read the mark's first byte (was read as CSV), then the rest of the mark, then a blank line.
+for f in "bom.csv 3 1" "p.jsonl 1 2 1 1"; do
+  slowly $f | "$crm" run p.crm --events e.jsonl --profiles - >out 2>err || fail "run - <slowly $f: $(cat err)"
+  decided_bob_only "run --profiles - <slowly $f"
+  slowly $f | "$crm" explain p.crm --events e.jsonl --profiles - --user ann --at $at >out 2>err ||
+    fail "explain - <slowly $f: $(cat err)"
+  slowly $f | "$crm" forecast p.crm --events e.jsonl --profiles - --shift 1d >out 2>err || fail "forecast - <slowly $f: $(cat err)"
+  slowly $f | "$crm" check q.crm --data - >out 2>err || fail "check --data - <slowly $f: $(cat err)"
+  grep -qF '1 of 2 users match both' err || fail "check --data - <slowly $f: $(cat err)"
+done
+
 echo "ok: profiles are CSV by a .csv name in any case, and on standard input by their first character"

@@ -38,6 +38,16 @@ control=$(grep -c '"outcome":"control"' decisions.jsonl)
 grep -q "^nudge  *\* *\* *$granted " table.txt || fail "table row: $(cat table.txt)"
 grep -q "^experiment nudge: $granted treated, $control control users; sample ratio ok (configured control 50.00% by the ledger," table.txt ||
   fail "experiment: $(cat table.txt)"
+# The ledger spec as `crm run` takes it, with its page limit: the same ledger, the same report
+# (the file was `s.db?max_pages=100000`, exit 3), through the program's checks too; a bad limit
+# is a usage error (exit 2).
+"$crm" report ab.crm --state "sqlite:s.db?max_pages=100000" --events events.jsonl >table_mp.txt 2>mp.err ||
+  fail "report --state sqlite:s.db?max_pages=N: $(cat mp.err)"
+grep -q "^nudge  *\* *\* *$granted " table_mp.txt || fail "?max_pages table row: $(cat table_mp.txt)"
+set +e
+"$crm" report --state "sqlite:s.db?max_pages=0" 2>mp0.err; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "max_pages must be a positive number" mp0.err || fail "?max_pages=0: exit $rc, $(cat mp0.err)"
 # Without the program the configured split comes from the ledger (recorded with the program).
 "$crm" report --state sqlite:s.db --events events.jsonl --format json >rl.json || fail "json without the program"
 grep -q '"srm_checked":true,"configured_control_share":0.5,"srm_split_from":"ledger"' rl.json || fail "srm from the ledger: $(cat rl.json)"

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
+#include <optional>
+#include <streambuf>
 
 #include "compiler/codegen/codegen.h"
 #include "runtime/engine/audience.h"
@@ -32,9 +32,25 @@ void data_error(diag::DiagnosticSink& sink, const std::string& path, size_t line
       "the data given with --data must follow the program's schema (docs/runtime.md)";
 }
 
-// The data stream: "-" is standard input, as everywhere in crm; a directory is an error, never
-// an empty sample. Null after reporting why the file cannot be read.
-std::istream* open_data(std::ifstream& file, const std::string& path, diag::DiagnosticSink& sink) {
+// A stream over text the caller holds, without a copy.
+class TextBuf : public std::streambuf {
+ public:
+  explicit TextBuf(const std::string& text) {
+    char* p = const_cast<char*>(text.data());  // only read
+    setg(p, p, p + text.size());
+  }
+};
+
+// The data stream: "-" is standard input, as everywhere in crm (or the caller's copy of it,
+// DataSample::stdin_text); a directory is an error, never an empty sample. Null after reporting
+// why the file cannot be read.
+std::istream* open_data(std::ifstream& file, std::optional<TextBuf>& text, std::optional<std::istream>& text_in,
+                        const std::string& path, const DataSample& data, diag::DiagnosticSink& sink) {
+  if (path == "-" && data.stdin_text) {
+    text.emplace(*data.stdin_text);
+    text_in.emplace(&*text);
+    return &*text_in;
+  }
   if (path == "-") return &std::cin;
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
@@ -58,17 +74,19 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   engine::Engine eng(p);
   if (!data.profiles.empty()) {
     std::ifstream file;
-    std::istream* in = open_data(file, data.profiles, sink);
+    std::optional<TextBuf> text;
+    std::optional<std::istream> text_in;
+    std::istream* in = open_data(file, text, text_in, data.profiles, data, sink);
     if (!in) return;
-    // The format by the name (`.csv` in any letter case); standard input has none, so the sample
-    // is read first and told by its start, as `crm run --profiles -` does (support/csv.h).
-    std::istringstream sample;
+    // The format by the name (`.csv` in any letter case); standard input has none, so it is told
+    // by its first byte after a byte order mark and blank space, as `crm run --profiles -` does
+    // (support/csv.h): read once, as it comes, not first into memory and then again.
     bool csv = support::profiles_are_csv(data.profiles);
+    std::optional<support::SniffedProfiles> sniffed;
     if (data.profiles == "-") {
-      std::string text{std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>()};
-      csv = support::profiles_are_csv("-", text);
-      sample.str(std::move(text));
-      in = &sample;
+      sniffed.emplace(*in);
+      csv = sniffed->csv();
+      in = &sniffed->stream();
     }
     bool ok = eng.load_profiles(*in, csv, [&](size_t line, const std::string& err) {
       data_error(sink, data.profiles, line, err);
@@ -78,7 +96,9 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   }
   if (!data.events.empty()) {
     std::ifstream file;
-    std::istream* in = open_data(file, data.events, sink);
+    std::optional<TextBuf> text;
+    std::optional<std::istream> text_in;
+    std::istream* in = open_data(file, text, text_in, data.events, data, sink);
     if (!in) return;
     support::LineReader lines(*in);
     std::string line, err;

@@ -6,6 +6,7 @@
 // and the count is added to the warning: "... 1,204 of 4,338 users in `profiles.csv` match both".
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@ struct DataSample {
   std::string profiles;  // JSON Lines, or CSV with a header row when the name ends in .csv
   std::string events;    // JSON Lines; may be empty
   std::string at;        // ISO-8601 evaluation time; default: the overlap's start or the last event, the later
+  std::shared_ptr<const std::string> stdin_text;  // set: "-" is this text (read once by the caller), not std::cin
   bool empty() const { return profiles.empty() && events.empty(); }
 };
 

@@ -56,6 +56,10 @@ struct CheckOptions {
   std::string data_events;    // JSON Lines events, folded into history before evaluating; "-": standard input
   std::string data_at;        // ISO-8601 time to evaluate at (default: the start of the pair's overlap, or
                               // the last event's time if later)
+  // When set, "-" is read from this text, not from standard input: a caller checking several
+  // programs against one standard input (`crm check --each --data -`) reads it once and gives it
+  // to each (standard input read again would be empty). Unset, "-" is read as it comes, once.
+  std::shared_ptr<const std::string> data_stdin;
 };
 
 struct SourceLocation {

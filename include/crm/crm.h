@@ -364,7 +364,8 @@ CRM_API crm_status crm_decisions_json(const crm_decisions* decisions, size_t ind
  * NULL with size 0), events in any order. Either at_micros is the instant (scheduled
  * strategies as a run then, event strategies against the user's latest event of their type),
  * or event_id (not NULL, non-empty) names the event whose decision is explained and at_micros
- * is INT64_MIN. CRM_ERR_INPUT: a malformed line ("events:LINE: ..."), or the request cannot be
+ * is INT64_MIN. CRM_ERR_INPUT: a malformed line ("events:LINE: ..."), a user with two records
+ * in `profiles` ("profiles:LINE: user `u` appears twice (first on line N)"), or the request cannot be
  * answered (no such event, another user's). The clause detail (which part of `who` failed,
  * with values) needs a program compiled from sources, not loaded from .crmc. Any thread. */
 CRM_API crm_status crm_explain(const crm_program* program, const char* profiles, size_t profiles_size,

@@ -259,4 +259,15 @@ class Run {
 // its spec with this first, so a malformed one is the same usage error (exit 2) everywhere.
 bool check_state_spec(const std::string& spec, std::string& error);
 
+// A state spec read (the parser behind check_state_spec and Run::open_state): "memory", or the
+// ledger's file and its page limit. Every reader of a spec takes the ledger's file from here, so
+// `sqlite:PATH?max_pages=N` names the file PATH for every command. False with check_state_spec's
+// message for a malformed spec.
+struct StateSpec {
+  bool memory = false;      // "memory": no ledger
+  std::string path;         // the ledger's file (a "sqlite:" spec)
+  long long max_pages = 0;  // the ledger's page limit (0: none)
+};
+bool parse_state_spec(const std::string& spec, StateSpec& out, std::string& error);
+
 }  // namespace crm

@@ -146,6 +146,15 @@ using RecordErrorFn = std::function<bool(size_t line, const std::string& message
 // decides: its name ends in `.csv` in any letter case; standard input (`-`) is CSV unless its
 // first character after a byte order mark and blank space is `{` (`head`: its first bytes).
 bool profiles_are_csv(std::string_view path, std::string_view head = {});
+// Whether `head` holds that first character: a reader of standard input reads on until it does
+// or the input ends, however the input's reads are split (a pipe may deliver only the byte order
+// mark, or a blank line, first).
+bool profiles_head_decides(std::string_view head);
+
+// Whether `dir` can be CompiledProgram::with_jit's `cache_dir`: empty, a directory, or a path
+// where one is created now. False with "the JIT cache `DIR` is not a directory" (a regular file
+// of that name, or a path under one): with_jit refuses it with that error.
+bool check_jit_cache_dir(const std::string& dir, std::string& error);
 
 // Whether this build has the LLVM JIT (CompiledProgram::with_jit).
 bool jit_available();
@@ -459,7 +468,10 @@ struct Explanation {
   std::string json;  // as `crm explain --format json` prints it
 };
 
-// `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped).
+// `profile_lines` and `event_lines` are JSON Lines (empty lines are skipped). The profile lines
+// are one profiles file: a second record for a user is refused, !ok with error_kind Input and
+// "profiles:N: user `u` appears twice (first on line M)", as every reader of a profiles file
+// refuses it (it replaced the first silently).
 Explanation explain(const CompiledProgram& program, const std::vector<std::string>& profile_lines,
                     const std::vector<std::string>& event_lines, const ExplainRequest& request);
 

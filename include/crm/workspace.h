@@ -144,6 +144,14 @@ class Workspace {
   // Replaces `range` by `text` (no range: the whole document). False when the document is not
   // open or the range lies outside it (the document is left unchanged).
   bool edit(const std::string& path, const std::optional<TextRange>& range, const std::string& text);
+  // Several edits in order, each range over the text the ones before it left (an LSP didChange):
+  // all or none. False when the document is not open, or when one's range lies outside the text
+  // then (`failed`: its index); the document is then left as it was, no edit applied.
+  struct Edit {
+    std::optional<TextRange> range;
+    std::string text;
+  };
+  bool edit(const std::string& path, const std::vector<Edit>& edits, size_t* failed = nullptr);
   void close(const std::string& path);
   bool is_open(const std::string& path) const;
   std::vector<std::string> open_documents() const;

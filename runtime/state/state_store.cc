@@ -1062,8 +1062,7 @@ class SqliteStore : public StateStore {
 }  // namespace
 
 namespace {
-// `PATH[?max_pages=N]` (what follows `sqlite:`) read once, for both the check of a spec and the
-// opening of its ledger: the file's path, and the page limit (0: none).
+// `PATH[?max_pages=N]` (what follows `sqlite:`): the file's path, and the page limit (0: none).
 bool parse_sqlite_spec(const std::string& spec, std::string& path, long long& max_pages, std::string& error) {
   path = spec;
   max_pages = 0;
@@ -1071,9 +1070,10 @@ bool parse_sqlite_spec(const std::string& spec, std::string& path, long long& ma
     path = spec.substr(0, q);
     std::string n = spec.substr(q + 11);
     char* end = nullptr;
+    errno = 0;
     max_pages = std::strtoll(n.c_str(), &end, 10);
-    if (n.empty() || *end || max_pages <= 0) {
-      error = fmt::format("state `{}`: max_pages must be a positive number", spec);
+    if (n.empty() || *end || max_pages <= 0 || errno == ERANGE) {
+      error = fmt::format("state `sqlite:{}`: max_pages must be a positive number", spec);
       return false;
     }
   }
@@ -1089,6 +1089,16 @@ bool parse_sqlite_spec(const std::string& spec, std::string& path, long long& ma
 }
 }  // namespace
 
+bool parse_state_spec(const std::string& spec, StateSpec& out, std::string& error) {
+  out = StateSpec{};
+  if (spec == "memory") return out.memory = true, true;
+  if (spec.rfind("sqlite:", 0) != 0 || spec.size() == 7) {
+    error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
+    return false;
+  }
+  return parse_sqlite_spec(spec.substr(7), out.path, out.max_pages, error);
+}
+
 std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::string& error) {
   // PATH[?max_pages=N]: SQLite's page limit caps the ledger's size (a commit past it fails as a
   // full disk would, and the run stops with that error).
@@ -1102,14 +1112,8 @@ std::unique_ptr<StateStore> open_sqlite_store(const std::string& spec, std::stri
 }
 
 bool state_spec_valid(const std::string& spec, std::string& error) {
-  if (spec == "memory") return true;
-  if (spec.rfind("sqlite:", 0) != 0 || spec.size() == 7) {
-    error = fmt::format("unknown state `{}`: use `memory` or `sqlite:PATH`", spec);
-    return false;
-  }
-  std::string path;
-  long long max_pages = 0;
-  return parse_sqlite_spec(spec.substr(7), path, max_pages, error);
+  StateSpec parsed;
+  return parse_state_spec(spec, parsed, error);
 }
 
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error) {

@@ -301,6 +301,17 @@ class LedgerLock {
   uint64_t dev_ = 0, ino_ = 0;
 };
 
+// A state spec, "memory" or "sqlite:PATH[?max_pages=N]", read by one parser for every command
+// and library that takes one (open_store, the CLI's checks, report, shared): the ledger's file
+// is `path`, never the text after `sqlite:` (which may carry `?max_pages=N`).
+struct StateSpec {
+  bool memory = false;      // "memory": no ledger
+  std::string path;         // the ledger's file
+  long long max_pages = 0;  // SQLite's page limit on it (0: none)
+};
+// False with the message open_store would give for a malformed spec (see state_spec_valid).
+bool parse_state_spec(const std::string& spec, StateSpec& out, std::string& error);
+
 // "memory" or "sqlite:PATH[?max_pages=N]".
 std::unique_ptr<StateStore> open_store(const std::string& spec, std::string& error);
 // Whether `spec` is well formed for open_store, without opening anything: a spec that is not

@@ -588,7 +588,50 @@ def session_watched_files(crm):
     end_session(s, "watched_files")
 
 
-SESSIONS = {"protocol": session_protocol, "framing": session_framing, "editing": session_editing, "imports": session_imports,
+def session_atomic_change(crm):
+    """A didChange is all or none: with several changes of which one has a range outside the document
+    (as the changes before it leave it), or one malformed (no text), none is applied (the good ones
+    were) and the log says so truthfully; the next valid change applies to the text as it was."""
+    s = Session(crm, "atomic_change")
+    c = s.c
+    s.initialize()
+    s.open("main.crm")
+    check(c.wait_diagnostics(s.uri("main.crm")) == [], "atomic_change: main.crm opens clean")
+    doc = {"uri": s.uri("main.crm")}
+
+    def symbols():
+        return c.request("textDocument/documentSymbol", {"textDocument": doc})
+
+    def change(version, changes):
+        c.notify("textDocument/didChange", {"textDocument": dict(doc, version=version), "contentChanges": changes})
+
+    def at(line, ch):
+        return {"line": line, "character": ch}
+
+    def logs():
+        return [m["params"]["message"] for d, m in c.transcript if d == "<-" and m.get("method") == "window/logMessage"]
+
+    before = symbols()
+    shift = {"range": {"start": at(0, 0), "end": at(0, 0)}, "text": "\n\n\n"}
+    change(2, [shift, {"range": {"start": at(500, 0), "end": at(501, 0)}, "text": "garbage"}])
+    check(symbols() == before, "atomic_change: a change outside the document: the good change before it was applied")
+    check(any("change 2 of 2 has a range outside" in m and "none of the changes was applied" in m for m in logs()),
+          "atomic_change: the log does not say that none was applied: %s" % logs())
+    change(3, [shift, {"range": {"start": at(0, 0), "end": at(0, 0)}}])  # the second has no text
+    check(symbols() == before, "atomic_change: a malformed change: the good change before it was applied")
+    check(any("ignored malformed notification" in m for m in logs()), "atomic_change: no log of the malformed change")
+    # Both together are applied: the symbols move down 3 lines.
+    change(4, [shift, {"range": {"start": at(0, 0), "end": at(0, 0)}, "text": "// moved\n"}])
+    after = symbols()
+    check(len(after) == len(before) and all(a["range"]["start"]["line"] == b["range"]["start"]["line"] + 4
+                                            for a, b in zip(after, before)),
+          "atomic_change: two good changes were not both applied")
+    check(c.request("shutdown") is None, "atomic_change: shutdown")
+    c.notify("exit")
+    check(c.close() == 0, "atomic_change: exit after shutdown: 0")
+
+
+SESSIONS = {"protocol": session_protocol, "atomic_change": session_atomic_change, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
             "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib,
             "watched_files": session_watched_files}

@@ -60,4 +60,20 @@ expect 2 "--shared-timeout: takes a positive whole number, not \`0\`" "${run[@]}
 # The maximum itself is taken: nothing listens on port 1, so show fails to connect (exit 3), at once.
 expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --shared-timeout 3600000 \
   --shared-connect-timeout 3600000 --shared-retry 3600000 --shared-wait-timeout 3600000 --shared-redirects 100
+# 0 where it means something (docs/scaling.md, each option's help): no lease, not strict, no
+# redirection followed, no pause before trying again; taken (show then fails to connect, exit 3).
+# A time of 0 for a timeout means nothing and stays refused.
+for opt in --shared-lease --shared-wait-replicas --shared-redirects --shared-retry; do
+  expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 "$opt" 0
+done
+for opt in --shared-timeout --shared-connect-timeout --shared-wait-timeout; do
+  expect 2 "$opt: takes a positive whole number, not \`0\`" "${show[@]}" --shared redis://127.0.0.1:1 "$opt" 0
+done
+expect 2 "--shared-lease: takes a whole number, not \`-1\`" "${show[@]}" --shared redis://127.0.0.1:1 --shared-lease -1
+
+# A ledger given as `crm run` takes it, with its page limit: the ledger is read (it was opened as
+# the file `s.db?max_pages=100`, "cannot open ledger"), then Redis is asked (nothing listens: exit 3).
+"$crm" "${run[@]}" >/dev/null 2>&1 || fail "the run making the ledger"
+expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=100"
+expect 2 "max_pages must be a positive number" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=x"
 echo "shared options: ok"

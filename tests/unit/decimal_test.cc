@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,26 @@ TEST(Decimal, ParseJsonTakesTheExactValueOfAJsonNumberWithAnExponent) {
   EXPECT_EQ(units("139.12"), "139120000");
   EXPECT_EQ(units("100.0000000"), "100000000");
   EXPECT_EQ(units("-0.5"), "-500000");
+}
+
+// The exponent saturates at a bound that grows with the text: a fixed 10^9 made a number of more
+// than 10^9 digits wrong (`1` and 10^9 + 5 zeros `e-1000000003`, 100, read as 10^5): a value of
+// the number's own digits and exponent is exact or refused, never another.
+TEST(Decimal, ParseJsonSaturatesTheExponentPastAnythingTheTextCanBringBack) {
+  EXPECT_EQ(crm::support::json_exponent_cap(20), 1'000'000'000);
+  for (size_t n : {size_t(999'999'990), size_t(1'000'000'000), size_t(5'000'000'000), size_t(1) << 40})
+    EXPECT_GT(crm::support::json_exponent_cap(n), static_cast<int64_t>(n) + 25) << n;  // digits + 19 + 6
+  EXPECT_GT(crm::support::json_exponent_cap(SIZE_MAX), 0);  // no overflow
+  // The number itself (1 GB of text, twice in memory): with CRM_TEST_BIG=1 only.
+  if (!std::getenv("CRM_TEST_BIG")) GTEST_SKIP() << "CRM_TEST_BIG=1 reads a number of 10^9 + 5 digits";
+  std::string t = "1" + std::string(1'000'000'005, '0') + "e-1000000003";
+  auto d = Decimal::parse_json(t);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->units(), 100'000'000);
+  t.back() = '1';  // e-1000000001: 10^4
+  d = Decimal::parse_json(t);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->units(), 10'000'000'000);
 }
 
 TEST(Decimal, ParseJsonSaysWhyItRefuses) {

@@ -372,6 +372,29 @@ TEST(RuntimeApi, AudienceAndExplainSessionTakeDataAsItIsRead) {
   EXPECT_FALSE(no_program.count(result, error));
 }
 
+// The one-shot crm::explain takes its profile lines as one profiles file: a second record for a
+// user is refused naming both lines (an Input error value, no exception), as every reader of a
+// profiles file refuses it; it used to replace the first silently and explain with the second.
+TEST(RuntimeApi, OneShotExplainRefusesAUserTwiceInItsProfiles) {
+  auto out = crm::compile_files({write_temp(kProgram)});
+  ASSERT_TRUE(out.program.valid());
+  const char* e1 = R"({"id":"e1","type":"Order","user":"u1","time":"2026-11-11T01:00:00Z","amount":60})";
+  crm::ExplainRequest req;
+  req.user = "u1";
+  req.event = "e1";
+  crm::Explanation x = crm::explain(out.program,
+                                    {R"({"user":"u1","age":40,"city":"Wuhan"})", "", R"({"user":"u2","age":20,"city":"Wuhan"})",
+                                     R"({"user":"u1","age":20,"city":"Shanghai"})"},
+                                    {e1}, req);
+  EXPECT_FALSE(x.ok);
+  EXPECT_EQ(x.error_kind, crm::ErrorKind::Input);
+  EXPECT_EQ(x.error, "profiles:4: user `u1` appears twice (first on line 1)");
+  // Distinct users are taken as before.
+  crm::Explanation ok = crm::explain(
+      out.program, {R"({"user":"u1","age":40,"city":"Wuhan"})", R"({"user":"u2","age":20,"city":"Wuhan"})"}, {e1}, req);
+  EXPECT_TRUE(ok.ok) << ok.error;
+}
+
 TEST(RuntimeApi, TypedDecisionsAndErrorKinds) {
   auto out = crm::compile_files({write_temp(kProgram)});
   ASSERT_TRUE(out.program.valid());
