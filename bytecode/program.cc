@@ -57,7 +57,9 @@ int64_t first_schedule_run(const support::ZoneRules& zone, int64_t clock, int64_
   int64_t l = zone.local_day(start) * support::kMicrosPerDay + clock;
   int64_t next = zone.local_to_utc(l);
   if (schedule_keeps_local_clock(period)) {
-    while (next < start) next = zone.local_to_utc(l += period);
+    // The first run may be the second pass of a repeated hour when `start` lies between the two
+    // (support::ZoneRules::local_to_utc_from); later runs keep to the first pass.
+    while ((next = zone.local_to_utc_from(l, start)) == INT64_MAX) l += period;
   } else {
     while (next < start) next += period > 0 ? period : support::kMicrosPerDay;
   }

@@ -332,10 +332,9 @@ int64_t quiet_end(const bytecode::Policy& pol, const bytecode::Strategy& s, int6
   bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
                                              : (minute >= pol.quiet_from || minute < pol.quiet_to);
   if (!quiet) return 0;
-  int64_t end_local = s.zone.local_day(now) * support::kMicrosPerDay + pol.quiet_to * support::kMicrosPerMinute;
-  int64_t end = s.zone.local_to_utc(end_local);
-  if (end <= now) end = s.zone.local_to_utc(end_local + support::kMicrosPerDay);
-  return end;
+  // After now: both passes of a repeated hour count (02:10 in the second pass of 02:00-03:00 ends at
+  // 02:30 of that pass, not a day later); an end the clocks skip is the instant just after the gap.
+  return s.zone.next_wall_clock(now + 1, pol.quiet_to * support::kMicrosPerMinute);
 }
 
 }  // namespace

@@ -106,6 +106,39 @@ TEST(QuietHours, TheEndFollowsTheLocalClockAcrossDaylightSaving) {
             (V{"granted ann 2026-03-08T12:00:00Z", "granted bob 2026-03-08T12:30:00Z", "granted bob 2026-03-08T12:30:00Z"}));
 }
 
+// F1 (t22): quiet hours ending in the repeated hour of a fall-back end at the next occurrence of
+// their end, the second pass included. Berlin, 25 October 2026: 02:00-03:00 CEST (00:00Z-01:00Z),
+// then 02:00-03:00 CET (01:00Z-02:00Z). Before, a message held at 02:10 CET waited until 02:30 the
+// next day (2026-10-26T01:30Z), 24 hours too long.
+TEST(QuietHours, TheEndMayBeInTheSecondPassOfARepeatedHour) {
+  Compiled c = program("policy night { quiet between 22:00 and 02:30; }", "Europe/Berlin");
+  Harness h(c);
+  EXPECT_EQ(rows(h, visit("e1", "ann", "2026-10-25T01:10:00Z")),  // 02:10 CET, second pass
+            (V{"granted ann 2026-10-25T01:10:00Z", "held:quiet_hours ann 2026-10-25T01:10:00Z"}));
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-10-25T05:00:00Z")),
+            (V{"granted ann 2026-10-25T01:30:00Z", "granted bob 2026-10-25T05:00:00Z", "granted bob 2026-10-25T05:00:00Z"}));
+}
+
+// A window within the repeated hour: held in either pass until the end of that pass.
+TEST(QuietHours, AWindowInsideTheRepeatedHourEndsInEachPass) {
+  Compiled c = program("policy night { quiet between 02:15 and 02:45; }", "Europe/Berlin");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-10-25T00:20:00Z"));  // 02:20 CEST
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-10-25T01:20:00Z")),  // 02:20 CET
+            (V{"granted ann 2026-10-25T00:45:00Z", "granted bob 2026-10-25T01:20:00Z", "held:quiet_hours bob 2026-10-25T01:20:00Z"}));
+  EXPECT_EQ(rows(h, visit("e3", "cy", "2026-10-25T03:00:00Z")),
+            (V{"granted bob 2026-10-25T01:45:00Z", "granted cy 2026-10-25T03:00:00Z", "granted cy 2026-10-25T03:00:00Z"}));
+}
+
+// An end the clocks skip (02:30 on 29 March 2026 in Berlin) is the first instant after the gap, 03:00 CEST.
+TEST(QuietHours, AnEndInASpringForwardGapIsTheEndOfTheGap) {
+  Compiled c = program("policy night { quiet between 22:00 and 02:30; }", "Europe/Berlin");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-03-29T00:50:00Z"));  // 01:50 CET
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-03-29T05:00:00Z")),
+            (V{"granted ann 2026-03-29T01:00:00Z", "granted bob 2026-03-29T05:00:00Z", "granted bob 2026-03-29T05:00:00Z"}));
+}
+
 TEST(QuietHours, HeldMessagesSurviveARestart) {
   Compiled c = program("policy night { quiet between 22:00 and 08:00; }", "Asia/Shanghai");
   crm::state::MemoryStore store;
