@@ -113,6 +113,25 @@ TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
   EXPECT_GE(cases, 8u);
 }
 
+// F14 (t22): the watermark (the latest event time minus the allowed lateness) saturates. With
+// 106751990 days of lateness and events of year 1 it wrapped to year 292278 (signed overflow):
+// the first event was decided at once and the next, in time order, refused as late.
+TEST(RunApi, AHugeLatenessWithEarlyTimesHoldsEventsRatherThanWrapping) {
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  crm::Run run(p);
+  run.set_allowed_lateness(106751990LL * 86400 * 1'000'000);
+  ASSERT_TRUE(run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error)) << error.message;
+  ASSERT_TRUE(run.add_event(order("o1", "a", "0001-01-01T00:00:00Z", "120"), ds, error)) << error.message;
+  EXPECT_TRUE(ds.empty());  // held: no later event can be late yet
+  ASSERT_TRUE(run.add_event(order("o2", "a", "0001-01-01T00:00:01Z", "120"), ds, error)) << error.message;
+  EXPECT_TRUE(ds.empty());
+  ASSERT_TRUE(run.finish(ds, error)) << error.message;
+  EXPECT_EQ(ds.size(), 2u);
+}
+
 TEST(RunApi, LatenessHoldsEventsAndFinishDecidesThem) {
   crm::CompiledProgram p = compile(kProgram);
   ASSERT_TRUE(p.valid());
