@@ -366,7 +366,12 @@ void Checker::check_property(Env& env, const PropSpec& spec, Property* p) {
     }
     Type t = check(p->a, env, nullptr);
     expect(p->a, t, Type::of(TypeKind::Duration));
-    if (t.kind == TypeKind::Duration && require_constant(p->a, "a validity period")) windows::positive_duration(p_, sink_, p->a);
+    if (t.kind == TypeKind::Duration && require_constant(p->a, "a validity period")) {
+      windows::positive_duration(p_, sink_, p->a);
+      if (auto* v = p_.const_of(p->a); v && std::holds_alternative<Value::Duration>(v->v))
+        period_within_100_years(std::get<Value::Duration>(v->v).micros, p->a->span, "a use period",
+                                "a coupon without `use:` can be used at any time");
+    }
     return;
   }
   if (spec.want == PropSpec::Window || spec.want == PropSpec::UseWindow) {
@@ -1463,7 +1468,17 @@ void Checker::check_period(const Period& p) {
   } else if (p.kind == Period::Kind::Duration) {
     auto micros = duration_micros(p.text, p.span);
     if (micros && *micros <= 0) sink_.report(Code::E0510, p.span, "period must be longer than zero");
+    else if (micros) period_within_100_years(*micros, p.span, "a period", "`per campaign` counts with no limit in time");
   }
+}
+
+// The runtime keeps periods of at most 100 years (bytecode verification, kMaxSpan: far from
+// overflow when added to any time); longer ones were accepted here and then failed as an
+// internal error in every other command.
+void Checker::period_within_100_years(int64_t micros, Span span, const char* what, const char* help) {
+  constexpr int64_t kMaxPeriod = 36525 * support::kMicrosPerDay;
+  if (micros > kMaxPeriod)
+    sink_.report(Code::E0518, span, fmt::format("{} is longer than 100 years (36525 days)", what)).help = help;
 }
 
 // ---- policies ------------------------------------------------------------------------------
