@@ -90,6 +90,8 @@ class DecisionRules {
   }
   // The end of the holding quiet hours that `now` falls in for strategy s (0: none).
   int64_t quiet_hold(const bytecode::Strategy& s, int64_t now) const;
+  size_t pending_releases() const { return releases_.size(); }
+  bool release_due(int64_t now) const { return !releases_.empty() && releases_.top().at <= now; }
 
   // Explain: while a trace is set, decide() notes every check in it, reserves nothing and
   // queues nothing. trace_error() is the fault of the last clause that failed to evaluate.
