@@ -347,6 +347,21 @@ int64_t DecisionRules::quiet_hold(const bytecode::Strategy& s, int64_t now) cons
   return hold;
 }
 
+int64_t DecisionRules::quiet_release(const bytecode::Strategy& s, int64_t now) const {
+  int64_t at = quiet_hold(s, now);
+  // Each step ends the quiet hours going on (the latest end; what lies before it is quiet too), so
+  // the walk stops at the first instant outside all of them. Policies covering the whole day step
+  // on for ever: eight days of steps bound the walk.
+  constexpr int64_t kBound = 8 * support::kMicrosPerDay;
+  const int64_t until = at > INT64_MAX - kBound ? INT64_MAX : at + kBound;
+  while (at > 0 && at < until) {
+    const int64_t next = quiet_hold(s, at);
+    if (!next) return at;
+    at = next;
+  }
+  return at ? INT64_MAX : 0;
+}
+
 Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
                                  int64_t* hold_until) {
   const auto& res = p_.resources[a.resource];
@@ -427,7 +442,17 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
       std::string detail = fmt::format("quiet between {:02}:{:02} and {:02}:{:02}{}: it is {}", pol.quiet_from / 60,
                                        pol.quiet_from % 60, pol.quiet_to / 60, pol.quiet_to % 60,
                                        pol.quiet_drop ? " drop" : "", local_time(s, now));
-      if (end && !drop) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+      if (end && !drop) {
+        // The release run makes: other quiet hours going on at this policy's end hold it on.
+        const int64_t release = trace_ ? quiet_release(s, now) : end;
+        if (release == end) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+        else if (release == INT64_MAX)
+          detail += fmt::format(", the quiet hours end at {} but the policies' quiet hours together never end: the "
+                                "message would be held for ever", local_time(s, end));
+        else
+          detail += fmt::format(", the quiet hours end at {} but other quiet hours go on then: the message would be held "
+                                "until {}", local_time(s, end), local_time(s, release));
+      }
       if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return Reason::QuietHours;
       if (end) hold = std::max(hold, end);
     }
