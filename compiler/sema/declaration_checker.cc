@@ -1433,6 +1433,22 @@ void Checker::check_action(ModuleInfo* m, const StrategyDecl* s, const Action& a
                                          support::format_time(it->second->second)));
       d.help = "grants outside the claim window will be rejected; align the two windows";
     }
+    // A fixed use window that ends before the strategy's: a grant after its end could never be
+    // used, so it is refused (`use_window`, decision_rules.cc) rather than spending the budget.
+    for (const Property* p : r->props) {
+      if (p->key != "use" || p->kind != PropKind::Range) continue;
+      auto* b = p_.const_of(p->b);
+      if (!b || !std::holds_alternative<Value::Time>(b->v)) continue;
+      const int64_t use_to = std::get<Value::Time>(b->v).micros;
+      if (window->second <= use_to) continue;
+      auto& d = sink_.report(Code::W0109, a.resource_span,
+                             fmt::format("strategy {} runs until {}, after the use window of {} ends at {}",
+                                         bt(s->name), support::format_time(window->second), bt(r->name),
+                                         support::format_time(use_to)));
+      d.secondary.push_back({Span::join(p->a->span, p->b->span), "the use window"});
+      d.help = "a coupon granted after its use window ends could never be used: such grants are refused "
+               "(`use_window`); end the strategy's window by then, or extend the use window";
+    }
   }
 }
 

@@ -400,6 +400,11 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
                               fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
                                           local_time(s, res.claim_to))))
     return Reason::ClaimWindow;
+  // A grant whose fixed use window is over could never be used, and its expiry would be recorded
+  // before the grant itself: it is refused, and spends no stock or budget.
+  if (res.has_use_window && res.use_after_claim <= 0 &&
+      !noted("use_window", now < res.use_to, fmt::format("`{}` may be used until {}", res.name, local_time(s, res.use_to))))
+    return Reason::UseWindow;
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
     // Only what can be redeemed can be unredeemed: coupons and red envelopes (`resources` and
