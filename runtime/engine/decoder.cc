@@ -144,7 +144,15 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     case Kind::Time: {
       if (v.kind != K::String) return want("an ISO-8601 time string");
       auto t = support::parse_time(v.text, true);
-      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", support::visible(v.text)).c_str());
+      if (!t) {
+        // A well-formed time finer than a microsecond: say why it is refused.
+        const size_t dot = v.text.find('.');
+        const bool finer = dot != std::string::npos && dot + 7 < v.text.size() &&
+                           v.text.find_first_not_of("0123456789", dot + 1) > dot + 7;
+        return want(fmt::format("an ISO-8601 time, not \"{}\"{}", support::visible(v.text),
+                                finer ? " (times are kept to the microsecond: at most 6 fractional digits that are not 0)" : "")
+                        .c_str());
+      }
       out = *t;
       return true;
     }
