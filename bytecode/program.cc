@@ -86,6 +86,18 @@ int Program::find_profile_field(const std::string& name) const {
   return -1;
 }
 
+int64_t Program::time_horizon() const {
+  int64_t delay = 0, use = 0;
+  bool quiet = false;
+  for (const auto& s : strategies) delay = std::max(delay, s.delay);
+  for (const auto& r : resources) use = std::max(use, r.use_after_claim);
+  for (const auto& pol : policies) quiet |= pol.has_quiet;
+  // Each is at most 100 years (verify), so the sum cannot overflow.
+  return std::max<int64_t>(delay, 0) + std::max<int64_t>(use, 0) + (quiet ? 2 * kMicrosPerDay : 0);
+}
+
+int64_t Program::latest_event_time() const { return support::kLastInstant - time_horizon(); }
+
 size_t Program::cost_bound() const {
   size_t n = 0;
   for (const auto& u : units) n += u.code.size();

@@ -1052,6 +1052,10 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
 
 bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err, bool settle) try {
   check_running();
+  if (t > p_.latest_event_time()) {  // as an event's time (Decoder::event)
+    err = past_time_horizon(p_, t, "moving the clock to");
+    return false;
+  }
   if (t > order_.latest_seen() &&
       (!time_jump_within(t, jump_clock(), order_.latest_seen() == INT64_MIN, max_time_jump_, true, err) ||
        !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)))
