@@ -315,7 +315,7 @@ void ParallelRun::decide(size_t w, Batch& b, size_t begin, size_t end) {
     if (b.owner[i] != w) {
       if (has_timers_ && b.parsed[i] && b.time[i] >= b.latest[i]) {
         e.see_time(b.latest[i]);
-        if (!e.advance_to(b.time[i], wk.decisions, err)) err.clear();
+        if (!e.advance_to(b.time[i], wk.decisions, err, false)) err.clear();
         emit(wk, uint64_t(i) << 1);
         if (!e.store_error().empty()) return;  // a timer's unit was not recorded: nothing after it
       }
@@ -814,6 +814,7 @@ RunStats ParallelRun::stats() const {
     out.timers_cancelled += st.timers_cancelled;
     out.timers_fired += st.timers_fired;
     out.timers_pending += w.engine->pending_timers();
+    out.held_pending += w.engine->pending_releases();
   }
   return out;
 }

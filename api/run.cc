@@ -607,6 +607,7 @@ RunStats Run::stats() const {
     out.timers_cancelled = st.timers_cancelled;
     out.timers_fired = st.timers_fired;
     out.timers_pending = d_->engine->pending_timers();
+    out.held_pending = d_->engine->pending_releases();
   } catch (...) {
   }
   return out;

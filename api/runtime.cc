@@ -874,6 +874,12 @@ ExplainSession::ExplainSession(const CompiledProgram& program, const ExplainRequ
       error_ = {ErrorKind::Internal, d->prepared->error};
       return;
     }
+    // An instant past the program's horizon would have explain compute (and print) a release or
+    // expiry past the last instant crm writes: refused as an event at that time is.
+    if (request.at_micros != INT64_MIN && request.at_micros > data.program.latest_event_time()) {
+      error_ = {ErrorKind::Input, engine::past_time_horizon(data.program, request.at_micros, "--at")};
+      return;
+    }
     explainer::Request req;
     req.user = request.user;
     req.at = request.at_micros;

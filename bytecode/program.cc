@@ -57,7 +57,9 @@ int64_t first_schedule_run(const support::ZoneRules& zone, int64_t clock, int64_
   int64_t l = zone.local_day(start) * support::kMicrosPerDay + clock;
   int64_t next = zone.local_to_utc(l);
   if (schedule_keeps_local_clock(period)) {
-    while (next < start) next = zone.local_to_utc(l += period);
+    // The first run may be the second pass of a repeated hour when `start` lies between the two
+    // (support::ZoneRules::local_to_utc_from); later runs keep to the first pass.
+    while ((next = zone.local_to_utc_from(l, start)) == INT64_MAX) l += period;
   } else {
     while (next < start) next += period > 0 ? period : support::kMicrosPerDay;
   }
@@ -83,6 +85,18 @@ int Program::find_profile_field(const std::string& name) const {
   for (size_t i = 0; i < profile.size(); ++i) if (profile[i].name == name) return static_cast<int>(i);
   return -1;
 }
+
+int64_t Program::time_horizon() const {
+  int64_t delay = 0, use = 0;
+  bool quiet = false;
+  for (const auto& s : strategies) delay = std::max(delay, s.delay);
+  for (const auto& r : resources) use = std::max(use, r.use_after_claim);
+  for (const auto& pol : policies) quiet |= pol.has_quiet;
+  // Each is at most 100 years (verify), so the sum cannot overflow.
+  return std::max<int64_t>(delay, 0) + std::max<int64_t>(use, 0) + (quiet ? 2 * kMicrosPerDay : 0);
+}
+
+int64_t Program::latest_event_time() const { return support::kLastInstant - time_horizon(); }
 
 size_t Program::cost_bound() const {
   size_t n = 0;

@@ -359,6 +359,14 @@ struct Program {
   int find_profile_field(const std::string& name) const;
   // Total instructions: an upper bound on the work of evaluating every unit once.
   size_t cost_bound() const;
+  // How far after an event (or a clock move) the program may compute an instant: its longest
+  // delayed-trigger delay, plus its longest use period after a claim (a grant at the firing
+  // expires then), plus two days when it has quiet hours (their end, across a daylight-saving
+  // change). Events later than support::kLastInstant minus this are refused, so no timer, expiry
+  // or release ever falls past the last instant crm can write and read back (docs/runtime.md).
+  int64_t time_horizon() const;
+  // support::kLastInstant - time_horizon(): the latest event time (and clock move) accepted.
+  int64_t latest_event_time() const;
 };
 
 // Binary `.crmc` format: "CRMC", version, payload size, FNV-1a 64 checksum, payload.

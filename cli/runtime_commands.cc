@@ -764,7 +764,7 @@ int cmd_run(int argc, char** argv) {
         "{{\"events\":{},\"users\":{},\"seconds\":{:.3f},\"decisions_written\":{},\"granted\":{},\"rejected\":{},"
         "\"control\":{},\"held\":{},\"redeemed\":{},\"redemptions_refused\":{},\"expired\":{},\"skipped\":{},"
         "\"skipped_by_reason\":{{{}}},\"evaluation_errors\":{},\"evaluation_errors_by_kind\":{{{}}},\"state\":{},"
-        "\"write_error\":{},{}{}\"ok\":{},\"exit\":{}}}\n",
+        "\"write_error\":{},{}{}{}\"ok\":{},\"exit\":{}}}\n",
         st.events, st.users, secs, written, st.granted, st.rejected, st.control, st.held, st.redeemed,
         st.redemptions_refused, st.expired, st.skipped, skipped, st.evaluation_errors, errors,
         state.empty() ? "null" : crm::json_quote(state), wrote_all ? "null" : crm::json_quote(write_error),
@@ -772,6 +772,7 @@ int cmd_run(int argc, char** argv) {
             ? fmt::format("\"timers\":{{\"armed\":{},\"cancelled\":{},\"fired\":{},\"pending\":{}}},", st.timers_armed,
                           st.timers_cancelled, st.timers_fired, st.timers_pending)
             : "",
+        st.held_pending ? fmt::format("\"held_pending\":{},", st.held_pending) : "",
         reloads + reloads_refused ? fmt::format("\"reloads\":{{\"applied\":{},\"refused\":{}}},", reloads, reloads_refused)
                                   : "",
         status == kExitOk ? "true" : "false", status);
@@ -794,6 +795,11 @@ int cmd_run(int argc, char** argv) {
     std::cerr << fmt::format("  timers: {} armed, {} cancelled, {} fired, {} pending at the end{}\n", st.timers_armed,
                              st.timers_cancelled, st.timers_fired, st.timers_pending,
                              st.timers_pending && state.empty() ? " (discarded: no --state)" : "");
+  // Held messages likewise: never dropped without a word (their release is after the last event
+  // or --until; with --state a later run sends them).
+  if (st.held_pending)
+    std::cerr << fmt::format("  held messages: {} held at the end, not released yet{}\n", st.held_pending,
+                             state.empty() ? " (discarded: no --state)" : " (they wait in the ledger for a later run or --until)");
   if (reloads + reloads_refused)
     std::cerr << fmt::format("  reloads: {} applied, {} refused\n", reloads, reloads_refused);
   return status;

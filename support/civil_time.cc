@@ -77,8 +77,11 @@ std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
     if (i < s.size() && s[i] == '.') {
       ++i;
       int n = 0;
+      // Times are microseconds: a digit past the sixth is refused unless it is 0, as Decimal's
+      // are (it used to be dropped, so two events 0.8 us apart could swap their order).
       while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
         if (n < 6) { micros = micros * 10 + (s[i] - '0'); ++n; }
+        else if (s[i] != '0') return std::nullopt;
         ++i;
       }
       if (n == 0) return std::nullopt;

@@ -16,6 +16,9 @@ constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMicrosPerMinute = 60 * kMicrosPerSecond;
 constexpr int64_t kMicrosPerHour = 60 * kMicrosPerMinute;
 constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
+// The last instant crm handles, 9999-12-31T23:59:59.999999Z: times are written with four-digit
+// years, and crm's own readers (events, --until, --at) refuse anything later.
+constexpr int64_t kLastInstant = 2'932'897 * kMicrosPerDay - 1;
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d);

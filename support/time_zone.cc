@@ -457,6 +457,32 @@ int64_t ZoneRules::local_to_utc(int64_t local_micros) const {
   }
 }
 
+int64_t ZoneRules::local_to_utc_from(int64_t local_micros, int64_t from) const {
+  const int64_t first = local_to_utc(local_micros);
+  if (first >= from) return first;
+  // Later passes: a regime after the first's whose wall clock shows local_micros again (the clocks went back over
+  // it). Regimes starting more than kMaxAbsOffset after local_micros show only later wall times.
+  auto it = std::upper_bound(transitions.begin(), transitions.end(), first,
+                             [](int64_t t, const std::pair<int64_t, int64_t>& tr) { return t < tr.first; });
+  for (size_t j = size_t(it - transitions.begin()); j < transitions.size(); ++j) {
+    if (transitions[j].first > sat_add(local_micros, kMaxAbsOffset)) break;
+    const int64_t utc = sat_sub(local_micros, transitions[j].second);
+    const int64_t end = j + 1 < transitions.size() ? transitions[j + 1].first : INT64_MAX;
+    if (utc >= transitions[j].first && utc < end && utc >= from) return utc;
+  }
+  return INT64_MAX;
+}
+
+int64_t ZoneRules::next_wall_clock(int64_t from, int64_t clock) const {
+  // Dates around from's: the day before (a step back can show its clock again), up to four days after, by when an
+  // offset change (under 52 hours in all) can no longer put the clock time before `from`.
+  const int64_t day = local_day(from);
+  int64_t best = INT64_MAX;
+  for (int64_t d = day - 1; d <= day + 4; ++d)
+    best = std::min(best, local_to_utc_from(sat_add(sat_mul(d, kMicrosPerDay), clock), from));
+  return best;
+}
+
 bool ZoneRules::well_formed() const {
   auto in_range = [](int64_t offset) { return offset > -kMaxAbsOffset && offset < kMaxAbsOffset; };
   if (!in_range(initial_offset)) return false;

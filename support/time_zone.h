@@ -30,6 +30,14 @@ struct ZoneRules {
   // The first instant at which the local wall clock shows local_micros (micros since 1970-01-01T00:00 local) or
   // later: in a spring-forward gap that is the instant just after the gap, in a fall-back overlap the earlier one.
   int64_t local_to_utc(int64_t local_micros) const;
+  // The first instant at or after `from` at which the wall clock shows local_micros, or INT64_MAX if none does: a
+  // local time the clocks skip shows at the instant just after the gap (as local_to_utc), one they repeat shows at
+  // both passes, so an instant in the second pass of a repeated hour still meets the rest of that hour.
+  int64_t local_to_utc_from(int64_t local_micros, int64_t from) const;
+  // The first instant at or after `from` at which the wall clock shows `clock` (micros after local midnight,
+  // 0 <= clock < a day) on any date, by the rules of local_to_utc_from: the one definition of "the next HH:MM on the
+  // local clock" (quiet hours' end, the first run of `every ... at`).
+  int64_t next_wall_clock(int64_t from, int64_t clock) const;
 
   // Instants strictly increasing and every offset within +-26 hours: what load_zone guarantees and what
   // local_to_utc relies on. Check it when reading a table back from untrusted bytes.

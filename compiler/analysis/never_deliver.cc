@@ -184,7 +184,8 @@ class NeverDeliver {
             // Runs keep to the local clock; start a step before the estimate (offsets change by
             // hours, the period is at least a day) and walk up.
             int64_t k = std::max<int64_t>(0, (a - at) / period - 1);
-            for (t = zone->local_to_utc(local + k * period); t < a;) t = zone->local_to_utc(local + ++k * period);
+            // (The first run is `at`, which may be the second pass of a repeated hour.)
+            for (t = k == 0 ? at : zone->local_to_utc(local + k * period); t < a;) t = zone->local_to_utc(local + ++k * period);
           } else if (a > at) {
             t = at + (a - at + period - 1) / period * period;
           }

@@ -366,7 +366,12 @@ void Checker::check_property(Env& env, const PropSpec& spec, Property* p) {
     }
     Type t = check(p->a, env, nullptr);
     expect(p->a, t, Type::of(TypeKind::Duration));
-    if (t.kind == TypeKind::Duration && require_constant(p->a, "a validity period")) windows::positive_duration(p_, sink_, p->a);
+    if (t.kind == TypeKind::Duration && require_constant(p->a, "a validity period")) {
+      windows::positive_duration(p_, sink_, p->a);
+      if (auto* v = p_.const_of(p->a); v && std::holds_alternative<Value::Duration>(v->v))
+        period_within_100_years(std::get<Value::Duration>(v->v).micros, p->a->span, "a use period",
+                                "a coupon without `use:` can be used at any time");
+    }
     return;
   }
   if (spec.want == PropSpec::Window || spec.want == PropSpec::UseWindow) {
@@ -1428,6 +1433,22 @@ void Checker::check_action(ModuleInfo* m, const StrategyDecl* s, const Action& a
                                          support::format_time(it->second->second)));
       d.help = "grants outside the claim window will be rejected; align the two windows";
     }
+    // A fixed use window that ends before the strategy's: a grant after its end could never be
+    // used, so it is refused (`use_window`, decision_rules.cc) rather than spending the budget.
+    for (const Property* p : r->props) {
+      if (p->key != "use" || p->kind != PropKind::Range) continue;
+      auto* b = p_.const_of(p->b);
+      if (!b || !std::holds_alternative<Value::Time>(b->v)) continue;
+      const int64_t use_to = std::get<Value::Time>(b->v).micros;
+      if (window->second <= use_to) continue;
+      auto& d = sink_.report(Code::W0109, a.resource_span,
+                             fmt::format("strategy {} runs until {}, after the use window of {} ends at {}",
+                                         bt(s->name), support::format_time(window->second), bt(r->name),
+                                         support::format_time(use_to)));
+      d.secondary.push_back({Span::join(p->a->span, p->b->span), "the use window"});
+      d.help = "a coupon granted after its use window ends could never be used: such grants are refused "
+               "(`use_window`); end the strategy's window by then, or extend the use window";
+    }
   }
 }
 
@@ -1463,7 +1484,17 @@ void Checker::check_period(const Period& p) {
   } else if (p.kind == Period::Kind::Duration) {
     auto micros = duration_micros(p.text, p.span);
     if (micros && *micros <= 0) sink_.report(Code::E0510, p.span, "period must be longer than zero");
+    else if (micros) period_within_100_years(*micros, p.span, "a period", "`per campaign` counts with no limit in time");
   }
+}
+
+// The runtime keeps periods of at most 100 years (bytecode verification, kMaxSpan: far from
+// overflow when added to any time); longer ones were accepted here and then failed as an
+// internal error in every other command.
+void Checker::period_within_100_years(int64_t micros, Span span, const char* what, const char* help) {
+  constexpr int64_t kMaxPeriod = 36525 * support::kMicrosPerDay;
+  if (micros > kMaxPeriod)
+    sink_.report(Code::E0518, span, fmt::format("{} is longer than 100 years (36525 days)", what)).help = help;
 }
 
 // ---- policies ------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ class Checker {
   static bool clock_parts(const std::string& c, int& hh, int& mm);
   void positive_count(const std::string& text, Span span, const char* what);
   void check_period(const Period& p);
+  void period_within_100_years(int64_t micros, Span span, const char* what, const char* help);
   void check_policy(ModuleInfo*, PolicyDecl* pd);
 
   // ---- expressions (type_checker.cc) -------------------------------------------------------

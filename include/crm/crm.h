@@ -394,7 +394,7 @@ CRM_API crm_status crm_explanation_strategy(const crm_explanation* explanation, 
 
 typedef struct crm_explained_check {
   /* when, if, who, where, split, per_user, exclusive, stock, budget, pacing, claim_window,
-   * unredeemed_limit, same_type, quiet_hours, channel_cap */
+   * use_window, unredeemed_limit, same_type, quiet_hours, channel_cap */
   const char* clause;
   int passed;
   const char* detail; /* e.g. "per user 1 per day: 1 already granted today (...)" */

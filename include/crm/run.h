@@ -64,6 +64,9 @@ struct RunStats {
   size_t granted = 0, rejected = 0, control = 0, held = 0, redeemed = 0, redemptions_refused = 0, expired = 0;
   // Delayed triggers: timers armed, cancelled and fired in this run, and pending at the end.
   size_t timers_armed = 0, timers_cancelled = 0, timers_fired = 0, timers_pending = 0;
+  // Messages held by quiet hours and not released yet: their release waits for a later unit, a
+  // clock move (advance_time) or, with a state, a later run.
+  size_t held_pending = 0;
 };
 
 class Run {

@@ -441,7 +441,7 @@ struct Explanation {
   ErrorKind error_kind = ErrorKind::None;  // Input: a bad line or request; Internal otherwise
   struct Check {
     std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
-                         // claim_window, unredeemed_limit, same_type, quiet_hours, channel_cap
+                         // claim_window, use_window, unredeemed_limit, same_type, quiet_hours, channel_cap
     bool passed = true;
     std::string detail;  // e.g. "per user 1 per day: 1 already granted today (latest at 2026-04-01 10:02 +08:00)"
     int action = 0;      // 1-based action of an action check; 0 for the strategy as a whole

@@ -96,7 +96,7 @@ struct Check {
   Check() = default;
   Check(std::string c, bool p, std::string d) : clause(std::move(c)), passed(p), detail(std::move(d)) {}
   std::string clause;  // when, if, who, where, split, per_user, exclusive, stock, budget, pacing,
-                       // pool_stock, pool_budget, claim_window, unredeemed_limit, same_type,
+                       // pool_stock, pool_budget, claim_window, use_window, unredeemed_limit, same_type,
                        // quiet_hours, channel_cap, rollout, order (explain: an event out of order)
   bool passed = true;
   std::string detail;  // the values involved: counts, limits, the window, the error

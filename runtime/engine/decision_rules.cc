@@ -332,10 +332,9 @@ int64_t quiet_end(const bytecode::Policy& pol, const bytecode::Strategy& s, int6
   bool quiet = pol.quiet_from < pol.quiet_to ? (minute >= pol.quiet_from && minute < pol.quiet_to)
                                              : (minute >= pol.quiet_from || minute < pol.quiet_to);
   if (!quiet) return 0;
-  int64_t end_local = s.zone.local_day(now) * support::kMicrosPerDay + pol.quiet_to * support::kMicrosPerMinute;
-  int64_t end = s.zone.local_to_utc(end_local);
-  if (end <= now) end = s.zone.local_to_utc(end_local + support::kMicrosPerDay);
-  return end;
+  // After now: both passes of a repeated hour count (02:10 in the second pass of 02:00-03:00 ends at
+  // 02:30 of that pass, not a day later); an end the clocks skip is the instant just after the gap.
+  return s.zone.next_wall_clock(now + 1, pol.quiet_to * support::kMicrosPerMinute);
 }
 
 }  // namespace
@@ -346,6 +345,21 @@ int64_t DecisionRules::quiet_hold(const bytecode::Strategy& s, int64_t now) cons
     if ((pol.business.empty() || pol.business == s.business) && pol.has_quiet && !pol.quiet_drop)
       hold = std::max(hold, quiet_end(pol, s, now));
   return hold;
+}
+
+int64_t DecisionRules::quiet_release(const bytecode::Strategy& s, int64_t now) const {
+  int64_t at = quiet_hold(s, now);
+  // Each step ends the quiet hours going on (the latest end; what lies before it is quiet too), so
+  // the walk stops at the first instant outside all of them. Policies covering the whole day step
+  // on for ever: eight days of steps bound the walk.
+  constexpr int64_t kBound = 8 * support::kMicrosPerDay;
+  const int64_t until = at > INT64_MAX - kBound ? INT64_MAX : at + kBound;
+  while (at > 0 && at < until) {
+    const int64_t next = quiet_hold(s, at);
+    if (!next) return at;
+    at = next;
+  }
+  return at ? INT64_MAX : 0;
 }
 
 Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const bytecode::Action& a, int64_t now, int32_t ai,
@@ -386,6 +400,11 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
                               fmt::format("`{}` may be claimed from {} to {}", res.name, local_time(s, res.claim_from),
                                           local_time(s, res.claim_to))))
     return Reason::ClaimWindow;
+  // A grant whose fixed use window is over could never be used, and its expiry would be recorded
+  // before the grant itself: it is refused, and spends no stock or budget.
+  if (res.has_use_window && res.use_after_claim <= 0 &&
+      !noted("use_window", now < res.use_to, fmt::format("`{}` may be used until {}", res.name, local_time(s, res.use_to))))
+    return Reason::UseWindow;
   for (const auto& pol : p_.policies) {
     if (!pol.business.empty() && pol.business != s.business) continue;
     // Only what can be redeemed can be unredeemed: coupons and red envelopes (`resources` and
@@ -428,7 +447,17 @@ Reason DecisionRules::action_limit(User& u, const bytecode::Strategy& s, const b
       std::string detail = fmt::format("quiet between {:02}:{:02} and {:02}:{:02}{}: it is {}", pol.quiet_from / 60,
                                        pol.quiet_from % 60, pol.quiet_to / 60, pol.quiet_to % 60,
                                        pol.quiet_drop ? " drop" : "", local_time(s, now));
-      if (end && !drop) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+      if (end && !drop) {
+        // The release run makes: other quiet hours going on at this policy's end hold it on.
+        const int64_t release = trace_ ? quiet_release(s, now) : end;
+        if (release == end) detail += fmt::format(", the message would be held until {}", local_time(s, end));
+        else if (release == INT64_MAX)
+          detail += fmt::format(", the quiet hours end at {} but the policies' quiet hours together never end: the "
+                                "message would be held for ever", local_time(s, end));
+        else
+          detail += fmt::format(", the quiet hours end at {} but other quiet hours go on then: the message would be held "
+                                "until {}", local_time(s, end), local_time(s, release));
+      }
       if (!noted("quiet_hours", !drop, std::move(detail), pol.name)) return Reason::QuietHours;
       if (end) hold = std::max(hold, end);
     }

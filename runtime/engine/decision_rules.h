@@ -90,6 +90,12 @@ class DecisionRules {
   }
   // The end of the holding quiet hours that `now` falls in for strategy s (0: none).
   int64_t quiet_hold(const bytecode::Strategy& s, int64_t now) const;
+  size_t pending_releases() const { return releases_.size(); }
+  bool release_due(int64_t now) const { return !releases_.empty() && releases_.top().at <= now; }
+  // When a message held at `now` is released (0: it is not held): the end of its quiet hours, and
+  // while other quiet hours go on then, theirs, as release() re-holds it. Explain states this
+  // instant, so it cannot drift from run. INT64_MAX when quiet hours cover every instant.
+  int64_t quiet_release(const bytecode::Strategy& s, int64_t now) const;
 
   // Explain: while a trace is set, decide() notes every check in it, reserves nothing and
   // queues nothing. trace_error() is the fault of the last clause that failed to evaluate.

@@ -71,6 +71,7 @@ Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::
                  std::vector<std::vector<uint8_t>> read_fields, const std::vector<int64_t>& default_profile,
                  const std::vector<uint8_t>& default_present)
     : p_(program),
+      latest_time_(program.latest_event_time()),
       strings_(strings),
       collections_(collections),
       read_(std::move(read_fields)),
@@ -144,7 +145,15 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
     case Kind::Time: {
       if (v.kind != K::String) return want("an ISO-8601 time string");
       auto t = support::parse_time(v.text, true);
-      if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", support::visible(v.text)).c_str());
+      if (!t) {
+        // A well-formed time finer than a microsecond: say why it is refused.
+        const size_t dot = v.text.find('.');
+        const bool finer = dot != std::string::npos && dot + 7 < v.text.size() &&
+                           v.text.find_first_not_of("0123456789", dot + 1) > dot + 7;
+        return want(fmt::format("an ISO-8601 time, not \"{}\"{}", support::visible(v.text),
+                                finer ? " (times are kept to the microsecond: at most 6 fractional digits that are not 0)" : "")
+                        .c_str());
+      }
       out = *t;
       return true;
     }
@@ -274,7 +283,23 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
     }
   }
   ev.time = ev.fields[2];
+  if (ev.time > latest_time_) {
+    err = past_time_horizon(p_, ev.time, "`time`");
+    return false;
+  }
   return true;
+}
+
+std::string past_time_horizon(const bytecode::Program& program, int64_t t, const char* what) {
+  const int64_t horizon = program.time_horizon();
+  return fmt::format("{} {} is too late: {}crm's time ends at {}, so {} up to {} are accepted", what,
+                     support::format_time(t),
+                     horizon ? fmt::format("this program computes instants up to {} after an event (the longest delayed "
+                                           "trigger, use period after claim and quiet hours together), and ",
+                                           support::format_duration(horizon))
+                             : "",
+                     support::format_time(support::kLastInstant), std::string_view(what) == "`time`" ? "event times" : std::string_view(what) == "--at" ? "instants" : "clock moves",
+                     support::format_time(program.latest_event_time()));
 }
 
 bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::string& err) {

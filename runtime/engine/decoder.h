@@ -37,6 +37,12 @@ class ProfileFileUsers {
   support::StringMap<size_t> lines_;
 };
 
+// Why a time later than program.latest_event_time() is refused (an event's `what` is "`time`",
+// a clock move's "moving the clock to"): the program would compute a timer, an expiry or a
+// release past support::kLastInstant, which crm could neither write as a four-digit year nor
+// read back (before, such instants were written as year 10000 and broke `crm forecast`).
+std::string past_time_horizon(const bytecode::Program& program, int64_t t, const char* what);
+
 class Decoder {
  public:
   // `read_fields`: per event type and field, whether anything reads it (see event_fields_read).
@@ -60,6 +66,7 @@ class Decoder {
   int find_profile_field(std::string_view name) const;
 
   const bytecode::Program& p_;
+  const int64_t latest_time_;  // p_.latest_event_time()
   vm::StringPool& strings_;
   vm::CollectionStore& collections_;
   // Per event type and field: does any compiled code read it? Unread strings (event ids, above

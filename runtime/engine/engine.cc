@@ -1062,18 +1062,43 @@ bool Engine::release(int64_t upto, std::vector<Decision>& out, std::string& err)
   return true;
 }
 
-bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err) try {
+bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err, bool settle) try {
   check_running();
+  if (t > p_.latest_event_time()) {  // as an event's time (Decoder::event)
+    err = past_time_horizon(p_, t, "moving the clock to");
+    return false;
+  }
   if (t > order_.latest_seen() &&
       (!time_jump_within(t, jump_clock(), order_.latest_seen() == INT64_MIN, max_time_jump_, true, err) ||
        !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)))
     return false;
   if (!order_.move_to(t, err)) return false;
   if (!release(order_.watermark(), out, err)) return false;
-  return fire_schedules(order_.watermark(), out, err);
+  if (!fire_schedules(order_.watermark(), out, err)) return false;
+  return !settle || settle_due(order_.watermark(), out, err);
 } catch (...) {
   stop_on_exception();
   throw;
+}
+
+// Expiries and releases are recorded by the first work unit at or after their instant; a clock
+// move is the heartbeat that says no earlier event will come, so what is due by its watermark is
+// recorded now, in a unit of its own (before, `--until` left held messages unsent and expiries
+// unrecorded). Its id cannot name a scheduled run (strategy names have no `:`); a replay of the
+// same move reports the record, and one whose releases a restart restored as done records nothing.
+bool Engine::settle_due(int64_t at, std::vector<Decision>& out, std::string& err) {
+  if (at == INT64_MIN || at == INT64_MIN + 1 || at <= settled_) return true;
+  settled_ = at;
+  const std::string unit = fmt::format("clock:{}", at);
+  if (recorder_.replay_schedule(unit, out)) return recorder_.ok(err);
+  if (!recorder_.ok(err)) return false;
+  if (!redemptions_.expiry_due(at) && !rules_.release_due(at)) return true;
+  clock_ = std::max(clock_, at);
+  const size_t first = out.size();
+  redemptions_.expire(at, out);
+  rules_.release(at, out);
+  if (out.size() == first) return true;  // only grants redeemed since, or releases held on
+  return record_unit({state::UnitKind::Schedule, unit}, nullptr, out, first, err);
 }
 
 bool Engine::finish(std::vector<Decision>& out, std::string& err) try {

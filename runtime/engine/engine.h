@@ -216,8 +216,13 @@ class Engine {
   const TimerFate* timer_fate(const std::string& user, uint32_t strategy) const;
   // The stream's clock moves to `t` without an event (a heartbeat: no event before t - lateness
   // will come): held events before the new watermark are decided, schedules and timers due by
-  // it run. Returns false when t is before the watermark already reached.
-  bool advance_to(int64_t t, std::vector<Decision>& out, std::string& error);
+  // it run, and the expiries and quiet-hour releases due by it are recorded (one unit
+  // `clock:<micros>`, when there are any): what is due by then is decided. `settle` false leaves
+  // those to the next unit (the per-line catch-up of --threads workers, which is no clock move).
+  // Returns false when t is before the watermark already reached.
+  bool advance_to(int64_t t, std::vector<Decision>& out, std::string& error, bool settle = true);
+  // Messages held by quiet hours and not released yet.
+  size_t pending_releases() const { return rules_.pending_releases(); }
 
   // The stream contract (docs/semantics.md, "Event order"): events may arrive out of time
   // order by at most the allowed lateness L. The watermark is the latest event time seen minus
@@ -355,6 +360,8 @@ class Engine {
   void restore_grant(const state::LedgerEntry& e, Outcome o, uint32_t strategy, uint32_t resource);
   int32_t action_of(uint32_t strategy, uint32_t resource, const std::string& channel, const std::string& code) const;
   bool release(int64_t upto, std::vector<Decision>& out, std::string& error);
+  // A clock move's expiries and releases due by `at`, as one unit (or its record reported).
+  bool settle_due(int64_t at, std::vector<Decision>& out, std::string& error);
   // Whether moving the clock to `upto` keeps within max_schedule_runs(); else why not, naming the
   // step: the event at `at`, or the clock moved to it. `first`: the earliest event time to be
   // decided (where an `every` without a window starts when no event was decided yet).
@@ -414,6 +421,7 @@ class Engine {
   std::vector<std::vector<uint32_t>> aggs_by_event_;  // per event type: the aggregates it feeds
   int64_t last_time_ = INT64_MIN;
   int64_t clock_ = INT64_MIN;  // clock()
+  int64_t settled_ = INT64_MIN;  // the latest clock move's watermark settled (settle_due): one unit per instant
   std::string stopped_;  // stopped(): why the engine takes no more input
   // Every state-changing entry point is a function-try-block: check_running() first, and on an
   // exception stop_on_exception() (keeps the first reason) before it propagates.

@@ -33,6 +33,8 @@ class Redemptions {
   void expire(int64_t now, std::vector<Decision>& out);
   // Queues the expiry of grant `grant` (an index into the user's grants) at `at`.
   void track(int64_t at, const std::string& user, size_t grant) { expiries_.push({at, user, grant}); }
+  // Whether an expiry is queued at or before `now` (it may find its grant redeemed already).
+  bool expiry_due(int64_t now) const { return !expiries_.empty() && expiries_.top().at <= now; }
 
   Grant make_grant(const User& u, uint32_t si, int32_t ai, int64_t now) const;
   // The end of a grant's use window: N days after the claim, or the fixed window's end.

@@ -21,8 +21,13 @@ class StreamOrder {
   int64_t lateness() const { return lateness_; }
   // The latest event time seen (submitted here or, with several engines, by another: see()).
   int64_t latest_seen() const { return latest_seen_; }
-  // latest_seen() - lateness(); INT64_MIN before any event.
-  int64_t watermark() const { return latest_seen_ == INT64_MIN ? INT64_MIN : latest_seen_ - lateness_; }
+  // latest_seen() - lateness(); INT64_MIN before any event. Saturated: a lateness longer than
+  // the time since the start of the int64 range (106751990d with events of year 1) leaves the
+  // watermark at its lowest, where nothing is late, rather than wrapping to year 292278.
+  int64_t watermark() const {
+    if (latest_seen_ == INT64_MIN) return INT64_MIN;
+    return latest_seen_ < INT64_MIN + 1 + lateness_ ? INT64_MIN + 1 : latest_seen_ - lateness_;
+  }
   // Whether an event at `t` comes too late: before the watermark.
   bool late(int64_t t) const { return t < watermark(); }
   // Why an event at `t` is late (late(t) holds), for the error the engine reports.

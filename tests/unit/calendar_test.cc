@@ -375,3 +375,14 @@ TEST(Schedules, EveryDayAtAClockTimeRunsAtThatTimeInTheZone) {
                            "2026-03-10T00:00:00Z"),
             (V{"2026-03-07T11:00:00Z", "2026-03-07T23:00:00Z", "2026-03-08T11:00:00Z", "2026-03-08T23:00:00Z"}));
 }
+
+// F1 (t22): a window that starts in the second pass of a repeated hour, before HH:MM comes round
+// again, runs at that second pass (the first HH:MM on or after the start); later runs keep to the
+// first pass. Before, the first run was a day late (only 2026-11-02T06:30Z ran).
+TEST(Schedules, AWindowStartingInTheSecondPassOfARepeatedHourRunsThatDay) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(schedule_times("strategy s { who: true  when: every 1 day at 01:30 between 2026-11-01T01:10-05:00 and "
+                           "2026-11-03T00:00-05:00  what: send hi via Push  zone: \"America/New_York\" }\n",
+                           "2026-11-04T00:00:00Z"),
+            (V{"2026-11-01T06:30:00Z", "2026-11-02T06:30:00Z"}));
+}

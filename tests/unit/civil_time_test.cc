@@ -51,6 +51,15 @@ TEST(CivilTime, FractionalSeconds) {
   EXPECT_EQ(format_time(*t), "2026-01-01T00:00:01.500000Z");
 }
 
+// F12 (t22): times are microseconds; a non-zero digit past the sixth is refused (it was dropped,
+// so 08:00:00.0000009 and 08:00:00.0000001 were the same instant); zeros past it are fine.
+TEST(CivilTime, DigitsFinerThanAMicrosecondAreRefusedUnlessZero) {
+  EXPECT_FALSE(parse_time("2026-01-01T00:00:00.1234567Z"));
+  EXPECT_FALSE(parse_time("2026-01-01T08:00:00.0000001Z"));
+  EXPECT_EQ(parse_time("2026-01-01T00:00:00.1234560000Z"), parse_time("2026-01-01T00:00:00.123456Z"));
+  EXPECT_TRUE(parse_time("2026-01-01T00:00:00.123456+08:00"));
+}
+
 TEST(CivilTime, DaysRoundTrip) {
   for (int64_t d = -800000; d < 800000; d += 997) {
     int64_t y;

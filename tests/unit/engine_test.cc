@@ -513,6 +513,22 @@ TEST(EngineLimits, ClaimWindow) {
   EXPECT_EQ(outcome(h.process(order("o3", "a", "2026-01-03T00:00:00Z"))[0]), "rejected:claim_window");
 }
 
+// F11 (t22): a coupon whose fixed use window is over at grant time is refused (`use_window`), and
+// spends no budget; before, it was granted and the next unit recorded its `expired` dated before
+// the grant. A window still open grants as before.
+TEST(EngineLimits, AFixedUseWindowAlreadyOverRefusesTheGrant) {
+  Compiled c = program(
+      "resource coupon c { discount: 5 CNY  use: between 2026-01-01T00:00Z and 2026-01-02T00:00Z }\n"
+      "strategy s for business \"mall\" { who: true  when: on Order  what: grant c  how much: budget 5 CNY }\n");
+  Harness h(c);
+  EXPECT_EQ(outcome(h.process(order("o1", "a", "2026-01-05T00:00:00Z"))[0]), "rejected:use_window");
+  auto later = h.process(order("o2", "b", "2026-01-06T00:00:00Z"));
+  ASSERT_EQ(later.size(), 1u);  // no `expired` row for a's coupon, dated before its grant
+  EXPECT_EQ(outcome(later[0]), "rejected:use_window");
+  Harness h2(c);
+  EXPECT_EQ(outcome(h2.process(order("o1", "a", "2026-01-01T23:59:59Z"))[0]), "granted");  // still open: granted
+}
+
 // docs/runtime.md lists the rejection reasons in the order they are checked: the delivery's own
 // limits (per user, exclusive group, stock, budget, pacing) first, then each action's claim
 // window and policies. A user failing several limits is told the first one.

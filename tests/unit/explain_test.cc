@@ -436,6 +436,47 @@ strategy hello for business "app" {
   EXPECT_FALSE(check(dropped, "quiet_hours")->passed);
 }
 
+// F6 (t22): with quiet-hour policies that chain (22:00-02:00, then 01:30-06:00), run releases the
+// message at 06:00; explain said "held until 02:00", the first policy's end. It states the release
+// run makes, from the same computation (DecisionRules::quiet_release).
+TEST(Explain, ChainedQuietHoursStateTheReleaseRunMakes) {
+  const std::string text = R"(
+event Visit { page: String }
+resource push hi { body: "hello" }
+policy late_night { quiet between 22:00 and 02:00; }
+policy early_morning { quiet between 01:30 and 06:00; }
+strategy hello for business "app" {
+    who: true
+    when: on Visit
+    what: send hi via Push
+}
+)";
+  std::vector<std::string> events = {
+      R"({"type":"Visit","id":"v1","user":"ann","time":"2026-01-01T23:00:00Z","page":"home"})"};
+  crm::ExplainRequest req;
+  req.user = "ann";
+  req.event = "v1";
+  auto e = crm::explain(compile(text), {}, events, req);
+  ASSERT_TRUE(e.ok) << e.error;
+  const auto& held = strategy(e, "hello");
+  EXPECT_EQ(held.verdict, "held") << e.text;
+  const auto* q = check(held, "quiet_hours");
+  ASSERT_NE(q, nullptr);
+  EXPECT_NE(q->detail.find("the quiet hours end at 2026-01-02 02:00 +00:00 but other quiet hours go on then: the message "
+                           "would be held until 2026-01-02 06:00 +00:00"),
+            std::string::npos)
+      << q->detail;
+  // run agrees: the release is at 06:00.
+  crm::Runtime rt(compile(text));
+  std::vector<std::string> out;
+  std::string err;
+  ASSERT_TRUE(rt.process_event(events[0], out, err)) << err;
+  ASSERT_TRUE(rt.process_event(R"({"type":"Visit","id":"v2","user":"bob","time":"2026-01-02T07:00:00Z","page":"home"})", out, err))
+      << err;
+  EXPECT_EQ(count(out, "\"held_at\""), 1u);
+  EXPECT_EQ(count(out, "\"at\":\"2026-01-02T06:00:00Z\""), 1u) << ::testing::PrintToString(out);
+}
+
 // A program run by the JIT is explained by the JIT (its probe units compiled on demand), with
 // the VM's explanation to the byte.
 TEST(Explain, TheJitExplainsAsTheVm) {

@@ -6,6 +6,8 @@
 #include "compile_helpers.h"
 #include "runtime/state/state_store.h"
 
+#include <crm/run.h>
+
 namespace {
 
 using crm::testing::Compiled;
@@ -106,6 +108,39 @@ TEST(QuietHours, TheEndFollowsTheLocalClockAcrossDaylightSaving) {
             (V{"granted ann 2026-03-08T12:00:00Z", "granted bob 2026-03-08T12:30:00Z", "granted bob 2026-03-08T12:30:00Z"}));
 }
 
+// F1 (t22): quiet hours ending in the repeated hour of a fall-back end at the next occurrence of
+// their end, the second pass included. Berlin, 25 October 2026: 02:00-03:00 CEST (00:00Z-01:00Z),
+// then 02:00-03:00 CET (01:00Z-02:00Z). Before, a message held at 02:10 CET waited until 02:30 the
+// next day (2026-10-26T01:30Z), 24 hours too long.
+TEST(QuietHours, TheEndMayBeInTheSecondPassOfARepeatedHour) {
+  Compiled c = program("policy night { quiet between 22:00 and 02:30; }", "Europe/Berlin");
+  Harness h(c);
+  EXPECT_EQ(rows(h, visit("e1", "ann", "2026-10-25T01:10:00Z")),  // 02:10 CET, second pass
+            (V{"granted ann 2026-10-25T01:10:00Z", "held:quiet_hours ann 2026-10-25T01:10:00Z"}));
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-10-25T05:00:00Z")),
+            (V{"granted ann 2026-10-25T01:30:00Z", "granted bob 2026-10-25T05:00:00Z", "granted bob 2026-10-25T05:00:00Z"}));
+}
+
+// A window within the repeated hour: held in either pass until the end of that pass.
+TEST(QuietHours, AWindowInsideTheRepeatedHourEndsInEachPass) {
+  Compiled c = program("policy night { quiet between 02:15 and 02:45; }", "Europe/Berlin");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-10-25T00:20:00Z"));  // 02:20 CEST
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-10-25T01:20:00Z")),  // 02:20 CET
+            (V{"granted ann 2026-10-25T00:45:00Z", "granted bob 2026-10-25T01:20:00Z", "held:quiet_hours bob 2026-10-25T01:20:00Z"}));
+  EXPECT_EQ(rows(h, visit("e3", "cy", "2026-10-25T03:00:00Z")),
+            (V{"granted bob 2026-10-25T01:45:00Z", "granted cy 2026-10-25T03:00:00Z", "granted cy 2026-10-25T03:00:00Z"}));
+}
+
+// An end the clocks skip (02:30 on 29 March 2026 in Berlin) is the first instant after the gap, 03:00 CEST.
+TEST(QuietHours, AnEndInASpringForwardGapIsTheEndOfTheGap) {
+  Compiled c = program("policy night { quiet between 22:00 and 02:30; }", "Europe/Berlin");
+  Harness h(c);
+  rows(h, visit("e1", "ann", "2026-03-29T00:50:00Z"));  // 01:50 CET
+  EXPECT_EQ(rows(h, visit("e2", "bob", "2026-03-29T05:00:00Z")),
+            (V{"granted ann 2026-03-29T01:00:00Z", "granted bob 2026-03-29T05:00:00Z", "granted bob 2026-03-29T05:00:00Z"}));
+}
+
 TEST(QuietHours, HeldMessagesSurviveARestart) {
   Compiled c = program("policy night { quiet between 22:00 and 08:00; }", "Asia/Shanghai");
   crm::state::MemoryStore store;
@@ -135,3 +170,47 @@ TEST(QuietHours, HeldMessagesSurviveARestart) {
   EXPECT_EQ(released, 1u);  // sent once, not twice and not never
 }
 
+// F10 (t22): a clock move (`--until`, advance_time) decides what is due by then: the release of a
+// message held by quiet hours and the expiry of a coupon, at their instants. Before, neither was
+// recorded, and at the end of a run without a state the held message was dropped without a word;
+// now the run counts what is still held (RunStats::held_pending, "held at the end").
+TEST(QuietHours, AClockMoveReleasesWhatIsDueAndTheEndCountsWhatIsStillHeld) {
+  auto compiled = crm::compile_modules({{"main", R"(
+event Visit { page: String }
+resource push p { body: "x" }
+resource coupon c { discount: 5 CNY  use: within 1 hour after claim }
+policy night { quiet between 22:00 and 08:00; }
+strategy s for business "a" {
+    who: true
+    when: on Visit
+    what: send p via Push, grant c via App
+}
+)"}});
+  ASSERT_TRUE(compiled.diagnostics.ok()) << compiled.diagnostics.render_text();
+  const std::string v1 = R"({"type":"Visit","id":"v1","user":"a","time":"2026-01-01T23:00:00Z","page":"h"})";
+  std::vector<std::string> out;
+  crm::Error error;
+  {
+    crm::Run run(compiled.program);
+    ASSERT_TRUE(run.add_event(v1, out, error)) << error.message;
+    ASSERT_TRUE(run.finish(out, error)) << error.message;
+    EXPECT_EQ(run.stats().held_pending, 1u);  // not released: the run says so
+  }
+  out.clear();
+  crm::Run run(compiled.program);
+  ASSERT_TRUE(run.add_event(v1, out, error)) << error.message;
+  ASSERT_EQ(out.size(), 2u);
+  out.clear();
+  ASSERT_TRUE(run.advance_time(T("2026-01-02T12:00:00Z"), out, error)) << error.message;
+  ASSERT_EQ(out.size(), 2u) << ::testing::PrintToString(out);
+  EXPECT_NE(out[0].find("\"outcome\":\"expired\""), std::string::npos) << out[0];
+  EXPECT_NE(out[0].find("\"at\":\"2026-01-02T00:00:00Z\""), std::string::npos) << out[0];
+  EXPECT_NE(out[1].find("\"outcome\":\"granted\""), std::string::npos) << out[1];
+  EXPECT_NE(out[1].find("\"at\":\"2026-01-02T08:00:00Z\""), std::string::npos) << out[1];
+  EXPECT_NE(out[1].find("\"held_at\""), std::string::npos) << out[1];
+  EXPECT_EQ(run.stats().held_pending, 0u);
+  // The same clock move again decides nothing twice.
+  out.clear();
+  ASSERT_TRUE(run.advance_time(T("2026-01-02T12:00:00Z"), out, error)) << error.message;
+  EXPECT_TRUE(out.empty()) << ::testing::PrintToString(out);
+}

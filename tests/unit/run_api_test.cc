@@ -113,6 +113,65 @@ TEST(RunApi, EveryRunGoldenGivesTheSameDecisionsAndCounts) {
   EXPECT_GE(cases, 8u);
 }
 
+// F14 (t22): the watermark (the latest event time minus the allowed lateness) saturates. With
+// 106751990 days of lateness and events of year 1 it wrapped to year 292278 (signed overflow):
+// the first event was decided at once and the next, in time order, refused as late.
+TEST(RunApi, AHugeLatenessWithEarlyTimesHoldsEventsRatherThanWrapping) {
+  crm::CompiledProgram p = compile(kProgram);
+  ASSERT_TRUE(p.valid());
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  crm::Run run(p);
+  run.set_allowed_lateness(106751990LL * 86400 * 1'000'000);
+  ASSERT_TRUE(run.load_profile(R"({"user":"a","age":30,"tier":"Gold"})", error)) << error.message;
+  ASSERT_TRUE(run.add_event(order("o1", "a", "0001-01-01T00:00:00Z", "120"), ds, error)) << error.message;
+  EXPECT_TRUE(ds.empty());  // held: no later event can be late yet
+  ASSERT_TRUE(run.add_event(order("o2", "a", "0001-01-01T00:00:01Z", "120"), ds, error)) << error.message;
+  EXPECT_TRUE(ds.empty());
+  ASSERT_TRUE(run.finish(ds, error)) << error.message;
+  EXPECT_EQ(ds.size(), 2u);
+}
+
+// F8 (t22): crm's time ends at 9999-12-31T23:59:59.999999Z. An event whose timer (`after 366
+// days`), expiry or quiet-hour release would fall past it is refused at its line, and so is a
+// clock move past the same bound; before, `"due":"10000-12-31T23:30:00Z"` was written, which
+// crm's readers refuse (`crm forecast` then failed with an internal error).
+TEST(RunApi, EventsPastTheProgramsHorizonAreRefused) {
+  crm::CompiledProgram p = compile(R"(
+event Order { paid: Bool }
+resource push hi { body: "x" }
+strategy t for business "b" {
+    who: true
+    when: on Order if not paid, after 366 days
+    what: send hi via Push
+}
+)");
+  ASSERT_TRUE(p.valid());
+  std::vector<crm::Decision> ds;
+  crm::Error error;
+  crm::Run run(p);
+  run.set_max_time_jump(0);
+  auto order_at = [](const char* id, const char* time) {
+    return std::string(R"({"type":"Order","id":")") + id + R"(","user":"a","time":")" + time + R"(","paid":false})";
+  };
+  ASSERT_TRUE(run.add_event(order_at("o1", "9998-12-30T23:59:59.999999Z"), ds, error)) << error.message;
+  ASSERT_EQ(ds.size(), 1u);  // pending, due at the last instant
+  EXPECT_EQ(crm::format_time(ds[0].due_micros), "9999-12-31T23:59:59.999999Z");
+  EXPECT_FALSE(run.add_event(order_at("o2", "9998-12-31T00:00:00Z"), ds, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::Input);
+  EXPECT_EQ(error.message,
+            "`time` 9998-12-31T00:00:00Z is too late: this program computes instants up to 366 days after an event (the "
+            "longest delayed trigger, use period after claim and quiet hours together), and crm's time ends at "
+            "9999-12-31T23:59:59.999999Z, so event times up to 9998-12-30T23:59:59.999999Z are accepted");
+  EXPECT_EQ(ds.size(), 1u);
+  int64_t until = 0;
+  ASSERT_TRUE(crm::parse_time("9999-01-01T00:00:00Z", until));
+  std::vector<std::string> moved;
+  EXPECT_FALSE(run.advance_time(until, moved, error));
+  EXPECT_NE(error.message.find("moving the clock to 9999-01-01T00:00:00Z is too late"), std::string::npos) << error.message;
+  EXPECT_TRUE(moved.empty());
+}
+
 TEST(RunApi, LatenessHoldsEventsAndFinishDecidesThem) {
   crm::CompiledProgram p = compile(kProgram);
   ASSERT_TRUE(p.valid());

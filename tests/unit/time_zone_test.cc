@@ -274,6 +274,29 @@ TEST(TimeZone, LocalToUtcInGapAndOverlap) {
   (void)zone.local_to_utc(std::numeric_limits<int64_t>::max());
 }
 
+// F1 (t22): "the next HH:MM" after an instant counts both passes of a repeated hour; a skipped time shows just
+// after the gap. Before, only the first pass of 01:30 was found, and an instant between the passes got the next day's.
+TEST(TimeZone, NextWallClockCountsBothPassesOfARepeatedHour) {
+  REQUIRE_SYSTEM_ZONE("America/New_York");
+  ZoneRules zone = system_zone("America/New_York");
+  const int64_t h0130 = 90 * 60 * int64_t(1'000'000), h0230 = 150 * 60 * int64_t(1'000'000);
+  auto local = [](const char* text) { return T(text); };
+  // 1 November 2026: 01:00-02:00 EDT (05:00Z-06:00Z), then 01:00-02:00 EST again (06:00Z-07:00Z).
+  EXPECT_EQ(zone.next_wall_clock(T("2026-11-01T05:10:00Z"), h0130), T("2026-11-01T05:30:00Z"));  // first pass
+  EXPECT_EQ(zone.next_wall_clock(T("2026-11-01T06:10:00Z"), h0130), T("2026-11-01T06:30:00Z"));  // second pass
+  EXPECT_EQ(zone.next_wall_clock(T("2026-11-01T06:30:00Z"), h0130), T("2026-11-01T06:30:00Z"));  // at it
+  EXPECT_EQ(zone.next_wall_clock(T("2026-11-01T06:30:00.000001Z"), h0130), T("2026-11-02T06:30:00Z"));
+  EXPECT_EQ(zone.local_to_utc_from(local("2026-11-01T01:30:00Z"), T("2026-11-01T05:31:00Z")), T("2026-11-01T06:30:00Z"));
+  EXPECT_EQ(zone.local_to_utc_from(local("2026-11-01T01:30:00Z"), T("2026-11-01T06:31:00Z")), INT64_MAX);
+  // 8 March 2026: 02:30 is skipped; it shows at 03:00 EDT, the first instant after the gap.
+  EXPECT_EQ(zone.next_wall_clock(T("2026-03-08T06:50:00Z"), h0230), T("2026-03-08T07:00:00Z"));
+  EXPECT_EQ(zone.next_wall_clock(T("2026-03-08T07:00:00.000001Z"), h0230), T("2026-03-09T06:30:00Z"));
+  // Away from changes, and at the ends of the range, without overflow.
+  EXPECT_EQ(zone.next_wall_clock(T("2026-07-04T20:00:00Z"), h0130), T("2026-07-05T05:30:00Z"));
+  (void)zone.next_wall_clock(std::numeric_limits<int64_t>::max(), h0130);
+  (void)zone.next_wall_clock(std::numeric_limits<int64_t>::min(), h0130);
+}
+
 TEST(TimeZone, UnknownNameIsAnError) {
   REQUIRE_SYSTEM_ZONE("Asia/Shanghai");
   std::string error;
