@@ -173,11 +173,10 @@ bool DecisionRules::in_rest(uint32_t si, const std::string& user_id) const {
   return bucket >= s.control_basis_points && s.arm_of(bucket) < 0;
 }
 
-std::vector<state::QuotaPart> DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost) const {
+void DecisionRules::quota_parts(uint32_t si, int64_t now, int64_t cost, std::vector<state::QuotaPart>& parts) const {
   const auto& s = p_.strategies[si];
-  std::vector<state::QuotaPart> parts{{quota_[si], quota_limits(s, now, cost)}};
+  parts.assign(1, {quota_[si], quota_limits(s, now, cost)});
   if (s.pool >= 0) parts.push_back(pool_part(s));
-  return parts;
 }
 
 state::QuotaPart DecisionRules::pool_part(const bytecode::Strategy& s) const {
@@ -569,7 +568,8 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
   // Referral rewards: the delivery goes to the user the event names, with that user's caps,
   // policies and grants (docs/semantics.md, "Referral rewards").
   User* target = &u;
-  std::string target_id = user_id;
+  std::string recipient_id;  // a referral's recipient (d.recipient goes with d into deliver_to)
+  const std::string* target_id = &user_id;
   UserPtr copy;  // explain decides on a copy of the recipient, as it does of the event's user
   if (s.recipient_field >= 0) {
     d.referral = true;
@@ -601,17 +601,18 @@ void DecisionRules::deliver(User& u, const std::string& user_id, const Event* ev
       }
       return;
     }
-    target_id = d.recipient;
-    d.user = target_id;
+    recipient_id = d.recipient;
+    target_id = &recipient_id;
+    d.user = recipient_id;
     if (trace_) {
-      if (User* known = users_.find(target_id)) copy = known->clone();
-      else copy = users_.transient(target_id, true);
+      if (User* known = users_.find(recipient_id)) copy = known->clone();
+      else copy = users_.transient(recipient_id, true);
       target = copy.get();
     } else {
-      target = &users_.get(target_id);
+      target = &users_.get(recipient_id);
     }
   }
-  deliver_to(*target, target_id, now, si, std::move(d), out);
+  deliver_to(*target, *target_id, now, si, d, out);
 }
 
 // Random rewards: the draws of each action for this (user, unit), in action order. A lost
@@ -624,12 +625,18 @@ void DecisionRules::draw(const bytecode::Strategy& s, const Decision& d, std::ve
   // The draw's user and unit are the trigger event's (or the scheduled run's): a referral draws
   // for the event that names the recipient.
   const std::string& user = d.referral ? d.trigger_user : d.user;
-  std::string unit = d.event.empty() ? Scheduler::unit_id(s, d.at) : d.event;
+  // A scheduled run's unit id is made only for an action that draws (most draw nothing).
+  std::string scheduled;
+  auto unit_of = [&]() -> std::string_view {
+    if (!d.event.empty()) return d.event;
+    if (scheduled.empty()) scheduled = Scheduler::unit_id(s, d.at);
+    return scheduled;
+  };
   for (size_t ai = 0; ai < s.actions.size(); ++ai) {
     const auto& a = s.actions[ai];
     const auto& res = p_.resources[a.resource];
     if (a.chance < bytecode::kCertain) {
-      ChanceDraw c = draw_chance(a.chance, draw_hash(user, unit, a.salt, "chance"));
+      ChanceDraw c = draw_chance(a.chance, draw_hash(user, unit_of(), a.salt, "chance"));
       if (!c.won) lost[ai] = Reason::LostDraw;
       if (trace_) {
         Check k{"chance", c.won,
@@ -640,7 +647,7 @@ void DecisionRules::draw(const bytecode::Strategy& s, const Decision& d, std::ve
       }
     }
     if (res.draw != bytecode::Resource::Draw::None && lost[ai] == Reason::None) {
-      AmountDraw m = draw_amount(res, draw_hash(user, unit, a.salt, "amount"));
+      AmountDraw m = draw_amount(res, draw_hash(user, unit_of(), a.salt, "amount"));
       amounts[ai] = m.amount;
       if (trace_) {
         Check k{"draw", true,
@@ -654,7 +661,7 @@ void DecisionRules::draw(const bytecode::Strategy& s, const Decision& d, std::ve
   }
 }
 
-void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d,
+void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision& d,
                                std::vector<Decision>& out) {
   const auto& s = p_.strategies[si];
   // Deterministic A/B split: the same user always lands in the same group of a strategy.
@@ -763,7 +770,9 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
       d.reason = why;
       d.amount = 0;
     }
-    out.push_back(d);
+    // The last action's row takes `d` itself (nothing reads it after the loop).
+    if (ai + 1 == s.actions.size()) out.push_back(std::move(d));
+    else out.push_back(d);
   }
   // A held message is part of the delivery: it reserves with it and counts for per-user caps now.
   if (u.grants().size() > first_grant || !holds.empty()) {
@@ -773,7 +782,8 @@ void DecisionRules::deliver_to(User& u, const std::string& user_id, int64_t now,
     // budget pool's budget.
     // Explain reserves nothing: it asks the same rule whether the reservation would fit. A
     // strategy and its pool are reserved together: both count the delivery, or neither.
-    std::vector<state::QuotaPart> parts = quota_parts(si, now, most);
+    std::vector<state::QuotaPart>& parts = parts_;  // kept: no vector per delivery
+    quota_parts(si, now, most, parts);
     for (auto& part : parts) {
       if (part.limits.budget >= 0) part.limits.budget -= most - spent;
       if (part.limits.paced_budget >= 0) part.limits.paced_budget -= most - spent;

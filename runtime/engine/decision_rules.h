@@ -117,7 +117,8 @@ class DecisionRules {
                         const std::vector<Reason>* lost = nullptr, int32_t arm = -1);
   // From the split on, for the user who receives the delivery (the event's user, or the
   // recipient a referral names).
-  void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision d, std::vector<Decision>& out);
+  // `d` is the delivery's record so far; it is moved from (into the last row).
+  void deliver_to(User& u, const std::string& user_id, int64_t now, uint32_t si, Decision& d, std::vector<Decision>& out);
   // The draws of random rewards for delivery `d` (docs/semantics.md, "Random rewards"): per
   // action, LostDraw when its `with chance` draw lost; the drawn discount, or -1.
   void draw(const bytecode::Strategy& s, const Decision& d, std::vector<Reason>& lost, std::vector<int64_t>& amounts);
@@ -131,7 +132,7 @@ class DecisionRules {
   // Stock, budget and pacing limits of one delivery of s at `now` costing `cost`.
   state::QuotaLimits quota_limits(const bytecode::Strategy& s, int64_t now, int64_t cost) const;
   // The counters a delivery of strategy si draws on: its own, then its pool's.
-  std::vector<state::QuotaPart> quota_parts(uint32_t si, int64_t now, int64_t cost) const;
+  void quota_parts(uint32_t si, int64_t now, int64_t cost, std::vector<state::QuotaPart>& parts) const;
   // The part of quota_parts() for strategy s's pool (s.pool >= 0): its counters and limits.
   state::QuotaPart pool_part(const bytecode::Strategy& s) const;
   // Whether action a goes to a user in `arm` (-1: a strategy without arms).
@@ -151,6 +152,7 @@ class DecisionRules {
   // so that a delivery allocates nothing for it.
   std::vector<Reason> lost_;
   std::vector<int64_t> drawn_;
+  std::vector<state::QuotaPart> parts_;  // deliver_to's quota_parts
   // prematch(): per strategy, whether it may be prematched, and its verdict for this event.
   static constexpr uint8_t kNotPrematched = 0, kPreNoMatch = 1, kPreMatch = 2, kPreFault = 3;
   std::vector<uint8_t> fusable_;

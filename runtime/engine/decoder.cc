@@ -144,6 +144,10 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
       return true;
     case Kind::Time: {
       if (v.kind != K::String) return want("an ISO-8601 time string");
+      if (!last_time_text_.empty() && v.text == last_time_text_) {
+        out = last_time_;
+        return true;
+      }
       auto t = support::parse_time(v.text, true);
       if (!t) {
         // A well-formed time finer than a microsecond: say why it is refused.
@@ -155,6 +159,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
                         .c_str());
       }
       out = *t;
+      if (v.text.size() <= 64) last_time_text_.assign(v.text), last_time_ = *t;  // valid texts only
       return true;
     }
     case Kind::Date: {

@@ -504,6 +504,41 @@ bool Recorder::record(const state::Unit& unit, UnitRecord* slot, std::vector<Dec
   return false;
 }
 
+void Recorder::render_constant_runs() {
+  const size_t outcomes = 0
+#define CRM_OUTCOME(id, name, meaning) +1
+#include "runtime/engine/decisions.def"
+      ;
+  const size_t reasons = 1  // Reason::None
+#define CRM_REASON(id, name, outcomes, meaning) +1
+#include "runtime/engine/decisions.def"
+      ;
+  runs_ = {};
+  state::append_head_strategy(runs_.no_strategy, "");
+  state::append_head_action(runs_.no_action, "", "", "");
+  runs_.outcome.resize(outcomes);
+  for (size_t o = 0; o < outcomes; ++o)
+    for (size_t r = 0; r < reasons; ++r)
+      state::append_head_outcome(runs_.outcome[o].emplace_back(), outcome_name(static_cast<Outcome>(o)),
+                                 reason_name(static_cast<Reason>(r)));
+  for (const auto& res : p_.resources) {
+    std::string& c = runs_.currency.emplace_back(field_prefix(Field::Currency));
+    support::append_json_quoted(c, res.currency);
+  }
+  for (const auto& s : p_.strategies) {
+    state::append_head_strategy(runs_.strategy.emplace_back(), s.name);
+    auto& actions = runs_.action.emplace_back();
+    for (const auto& a : s.actions)
+      state::append_head_action(actions.emplace_back(), p_.resources[a.resource].name,
+                                a.channel >= 0 ? std::string_view(p_.channels[a.channel]) : "", a.code);
+    std::string& pool = runs_.pool.emplace_back();
+    if (s.pool >= 0) {
+      pool = field_prefix(Field::Pool);
+      support::append_json_quoted(pool, p_.pools[s.pool].name);
+    }
+  }
+}
+
 std::string Recorder::decision_json(const Decision& d) const {
   if (!d.json.empty()) return d.json;
   if (std::string_view t = recorded_text(d); !t.empty()) return std::string(t);
@@ -547,16 +582,18 @@ void Recorder::append_decision_json(std::string& out, const Decision& d, size_t*
     support::Decimal::append_units(out, v);
     out += '"';
   };
-  // The members the ledger keeps as columns too, by the one function that renders them again
-  // from a narrow row (runtime/state/ledger_json.h); names are never empty, so an empty view
-  // is exactly a null member.
-  state::append_decision_head(
-      out, {d.event, d.user, s ? std::string_view(s->name) : "", outcome_name(d.outcome), reason_name(d.reason),
-            r ? std::string_view(r->name) : "", a && a->channel >= 0 ? std::string_view(p_.channels[a->channel]) : "",
-            a ? std::string_view(a->code) : "", d.at});
+  // The members the ledger keeps as columns too, by the functions that render them again from
+  // a narrow row (runtime/state/ledger_json.h): state::append_decision_head's runs, those fixed
+  // by the program rendered once (render_constant_runs); names are never empty, so an empty
+  // view is exactly a null member.
+  state::append_head_start(out, d.event, d.user);
+  out += s ? runs_.strategy[d.strategy] : runs_.no_strategy;
+  out += runs_.outcome[static_cast<size_t>(d.outcome)][static_cast<size_t>(d.reason)];
+  out += a ? runs_.action[d.strategy][static_cast<size_t>(d.action)] : runs_.no_action;
+  state::append_head_end(out, d.at);
   if (head_end) *head_end = out.size();
   bool monetary = r && is_coupon(r->kind);
-  auto currency = [&] { str(F::Currency, true, r->currency); };
+  auto currency = [&] { out += runs_.currency[a->resource]; };
   switch (d.outcome) {
     case Outcome::Granted:
       if (monetary) money(F::Amount, d.amount), currency();
@@ -605,7 +642,7 @@ void Recorder::append_decision_json(std::string& out, const Decision& d, size_t*
   if (d.outcome == Outcome::Pending || d.outcome == Outcome::Cancelled) time(F::Due, d.granted_at);
   if (d.outcome == Outcome::Cancelled) str(F::Trigger, true, d.trigger);
   // A strategy's decisions name the budget pool it draws from and the user's A/B/n arm.
-  if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) str(F::Pool, true, p_.pools[s->pool].name);
+  if (s && s->pool >= 0 && is_strategy_decision(d.outcome)) out += runs_.pool[d.strategy];
   if (s && d.arm >= 0 && size_t(d.arm) < s->arms.size()) str(F::Arm, true, s->arms[d.arm].name);
   // A user of the rest of the audience, decided after a roll-out: the winning arm they get.
   if (s && d.rollout >= 0 && size_t(d.rollout) < s->arms.size()) str(F::RolloutArm, true, s->arms[d.rollout].name);

@@ -22,7 +22,10 @@ namespace crm::engine {
 
 class Recorder {
  public:
-  explicit Recorder(const bytecode::Program& program) : p_(program) { set_dedup_window(kDefaultDedupWindow); }
+  explicit Recorder(const bytecode::Program& program) : p_(program) {
+    set_dedup_window(kDefaultDedupWindow);
+    render_constant_runs();
+  }
 
   // Where each completed unit's decisions are in the store's ledger, for idempotent replays.
   // `applied`: an event unit whose event was folded into history in this run (a second arrival
@@ -170,6 +173,19 @@ class Recorder {
   // of time `t` when `exact`): false when none is left for it.
   bool take_unit(const std::string& id, uint64_t h, int64_t t, bool exact, UnitRecord& out);
   Generation& generation(int64_t t);
+
+  // The runs of a decision's text that depend only on the program (state::append_head_strategy,
+  // append_head_outcome, append_head_action; `,"currency":..` and `,"pool":..`), rendered once
+  // here rather than escaped again for every decision (they were most of a record's rendering).
+  void render_constant_runs();
+  struct ConstantRuns {
+    std::vector<std::string> strategy;                 // per strategy
+    std::vector<std::vector<std::string>> action;      // per strategy, per action
+    std::string no_strategy, no_action;                // a redemption naming no grant; no action
+    std::vector<std::vector<std::string>> outcome;     // per outcome, per reason
+    std::vector<std::string> currency;                 // per resource
+    std::vector<std::string> pool;                     // per strategy ("" without a pool)
+  } runs_;
 
   const bytecode::Program& p_;
   state::StateStore* store_ = nullptr;

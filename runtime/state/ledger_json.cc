@@ -24,27 +24,50 @@ std::string_view prefix(Member m) {
 
 }  // namespace
 
-void append_decision_head(std::string& out, const DecisionHead& h) {
-  auto str = [&](Member key, bool present, std::string_view v) {
-    out += prefix(key);
-    if (present) support::append_json_quoted(out, v);
-    else out += "null";
-  };
+namespace {
+void member(std::string& out, Member key, bool present, std::string_view v) {
+  out += prefix(key);
+  if (present) support::append_json_quoted(out, v);
+  else out += "null";
+}
+}  // namespace
+
+void append_head_start(std::string& out, std::string_view event, std::string_view user) {
   out += '{';
   out += prefix(Member::Event).substr(1);  // the first member has no comma before it
-  if (!h.event.empty()) support::append_json_quoted(out, h.event);
+  if (!event.empty()) support::append_json_quoted(out, event);
   else out += "null";
-  str(Member::User, true, h.user);
-  str(Member::Strategy, !h.strategy.empty(), h.strategy);
-  str(Member::OutcomeName, true, h.outcome);
-  str(Member::ReasonName, !h.reason.empty(), h.reason);
-  str(Member::Resource, !h.resource.empty(), h.resource);
-  str(Member::Channel, !h.channel.empty(), h.channel);
-  str(Member::Code, !h.code.empty(), h.code);
+  member(out, Member::User, true, user);
+}
+
+void append_head_strategy(std::string& out, std::string_view strategy) {
+  member(out, Member::Strategy, !strategy.empty(), strategy);
+}
+
+void append_head_outcome(std::string& out, std::string_view outcome, std::string_view reason) {
+  member(out, Member::OutcomeName, true, outcome);
+  member(out, Member::ReasonName, !reason.empty(), reason);
+}
+
+void append_head_action(std::string& out, std::string_view resource, std::string_view channel, std::string_view code) {
+  member(out, Member::Resource, !resource.empty(), resource);
+  member(out, Member::Channel, !channel.empty(), channel);
+  member(out, Member::Code, !code.empty(), code);
   out += prefix(Member::At);
   out += '"';
-  support::append_time(out, h.at);
+}
+
+void append_head_end(std::string& out, int64_t at) {
+  support::append_time(out, at);
   out += '"';
+}
+
+void append_decision_head(std::string& out, const DecisionHead& h) {
+  append_head_start(out, h.event, h.user);
+  append_head_strategy(out, h.strategy);
+  append_head_outcome(out, h.outcome, h.reason);
+  append_head_action(out, h.resource, h.channel, h.code);
+  append_head_end(out, h.at);
 }
 
 void append_row_head(std::string& out, UnitKind kind, const LedgerRow& r) {

@@ -29,6 +29,16 @@ struct DecisionHead {
 // Appends `{"event":...,"at":"..."` (no closing brace: the record goes on).
 void append_decision_head(std::string& out, const DecisionHead& head);
 
+// append_decision_head in its five runs, in this order, so that a renderer can keep the runs
+// that are constant for a strategy, a verdict or an action (Recorder renders them once per
+// program) and still write exactly these bytes: `{"event":..,"user":..`; `,"strategy":..`;
+// `,"outcome":..,"reason":..`; `,"resource":..,"channel":..,"code":..,"at":"`; the time and `"`.
+void append_head_start(std::string& out, std::string_view event, std::string_view user);
+void append_head_strategy(std::string& out, std::string_view strategy);
+void append_head_outcome(std::string& out, std::string_view outcome, std::string_view reason);
+void append_head_action(std::string& out, std::string_view resource, std::string_view channel, std::string_view code);
+void append_head_end(std::string& out, int64_t at);
+
 // The event a narrow row's head names: its unit's id for an event's decision, else none.
 inline std::string_view head_event(UnitKind kind, std::string_view unit) {
   return kind == UnitKind::Event ? unit : std::string_view();

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -107,12 +108,16 @@ QuotaCheck LocalQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
   }
   // Each counter's lock once, in handle order: two reservations over the same counters cannot
   // each hold one the other waits for.
-  std::vector<uint32_t> order;
-  order.reserve(parts.size());
-  for (const auto& part : parts) order.push_back(part.handle);
-  std::sort(order.begin(), order.end());
-  order.erase(std::unique(order.begin(), order.end()), order.end());
-  for (uint32_t h : order) counter(h).mu.lock();
+  // A strategy and its pool are two parts: the order is on the stack up to a few.
+  uint32_t small[4];
+  std::vector<uint32_t> large;
+  uint32_t* order = small;
+  if (parts.size() > std::size(small)) large.resize(parts.size()), order = large.data();
+  size_t n = 0;
+  for (const auto& part : parts) order[n++] = part.handle;
+  std::sort(order, order + n);
+  n = static_cast<size_t>(std::unique(order, order + n) - order);
+  for (size_t k = 0; k < n; ++k) counter(order[k]).mu.lock();
   QuotaCheck result = QuotaCheck::Fits;
   for (size_t i = 0; i < parts.size(); ++i) {
     Counter& q = counter(parts[i].handle);
@@ -129,7 +134,7 @@ QuotaCheck LocalQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
       q.deliveries.fetch_add(1, std::memory_order_relaxed);
       q.reserved.fetch_add(amount, std::memory_order_relaxed);
     }
-  for (auto it = order.rbegin(); it != order.rend(); ++it) counter(*it).mu.unlock();
+  for (size_t k = n; k-- > 0;) counter(order[k]).mu.unlock();
   return result;
 }
 

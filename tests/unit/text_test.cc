@@ -282,6 +282,49 @@ TEST(JsonLine, NestingIsBounded) {
 
 // ---- text in messages and in JSON ------------------------------------------------------------------
 
+// append_json_escaped reads eight plain bytes at a time (session 22): every byte that needs
+// care (a control character, `"`, `\\`, DEL, a UTF-8 sequence valid or not) at every position of
+// strings up to three words long, after every plain prefix, gives the text the byte rule gives.
+TEST(JsonText, EscapingAWordAtATimeGivesTheByteRulesText) {
+  auto by_bytes = [](std::string_view s) {  // the rule, one byte (or valid sequence) at a time
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) {
+        size_t n = crm::support::utf8_sequence_at(s, i);
+        if (n == 0) out += "\\ufffd", ++i;
+        else out.append(s.substr(i, n)), i += n;
+        continue;
+      }
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\b') out += "\\b";
+      else if (c == '\f') out += "\\f";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+      else out += static_cast<char>(c);
+      ++i;
+    }
+    return out;
+  };
+  const std::vector<std::string> odd = {std::string(1, '\0'), "\x01", "\x1f", " ", "!", "\"", "#", "[", "\\", "]",
+                                        "\x7f", "\x80", "\xff", "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
+                                        "\xe2\x80", "\x0a"};
+  size_t cases = 0;
+  for (size_t len = 0; len <= 24; ++len)
+    for (size_t at = 0; at <= len; ++at)
+      for (const auto& c : odd) {
+        std::string s = std::string(at, 'a') + c + std::string(len - at, 'z');
+        std::string out = "x";
+        crm::support::append_json_escaped(out, s);
+        ASSERT_EQ(out, "x" + by_bytes(s)) << "length " << s.size() << ", at " << at;
+        ++cases;
+      }
+  EXPECT_GT(cases, 5000u);
+}
+
 TEST(Utf8Cut, TruncationNeverSplitsACharacter) {
   using crm::support::utf8_prefix;
   using crm::support::utf8_truncate;
