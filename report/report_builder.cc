@@ -28,6 +28,7 @@
 #include "support/line_reader.h"
 #include "support/statistics.h"
 #include "bytecode/program.h"
+#include "runtime/engine/event_id_window.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/ledger_names.h"
@@ -619,6 +620,13 @@ struct Builder {
   }
 
   std::vector<uint32_t> order_channels, order_codes;  // read_events: an order's delivery's channels and codes
+  // read_events: the event ids met (the dedup window), and what the lines were.
+  engine::EventIdWindow seen_ids{o.dedup_window_micros};
+  int64_t latest_event = INT64_MIN;
+  size_t used_lines = 0;        // lines of the visit or order type
+  size_t lines_without_id = 0;  // ... refused by `crm run` for their id: not counted
+  size_t repeated_ids = 0;      // ... retries: counted once
+  size_t matched_lines = 0;     // ... of a user the ledger decided about
   bool read_events() {
     if (!o.events) return true;
     std::string line;
@@ -637,13 +645,15 @@ struct Builder {
       m.clear();
       if (!engine::parse_json_object(line, m, err)) return fail(err);
       ++r.events;
-      const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr;
-      const engine::JsonMember *type_m = nullptr, *user_m = nullptr, *time_m = nullptr, *amount_m = nullptr;
+      const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr, *id = nullptr;
+      const engine::JsonMember *type_m = nullptr, *user_m = nullptr, *time_m = nullptr, *amount_m = nullptr,
+                               *id_m = nullptr;
       for (const auto& x : m) {
         // A member read here given twice is refused, as `crm run` refuses the line (the decoder).
         const engine::JsonMember** seen = x.key == "type"             ? &type_m
                                           : x.key == "user"           ? &user_m
                                           : x.key == "time"           ? &time_m
+                                          : x.key == "id"             ? &id_m
                                           : x.key == o.amount_field   ? &amount_m
                                                                       : nullptr;
         if (!seen) continue;
@@ -654,15 +664,34 @@ struct Builder {
       if (user_m) user = &user_m->value;
       if (time_m) time = &time_m->value;
       if (amount_m) amount = &amount_m->value;
+      if (id_m) id = &id_m->value;
       if (!type || type->kind != engine::JsonValue::Kind::String) return fail("`type` must be a string");
       const bool is_order = type->text == o.order_type;
       if (!is_order && type->text != o.visit_type) continue;
+      ++used_lines;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
+      // A line `crm run` refuses for its id (the decoder: required, a non-empty string) was never
+      // decided: it is not counted (a note says how many).
+      if (!id || id->kind != engine::JsonValue::Kind::String || id->text.empty()) {
+        ++lines_without_id;
+        continue;
+      }
+      // Times as the engine reads them (a bare date is midnight UTC).
+      if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 time string");
+      auto t = engine::parse_event_time(time->text);
+      if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", support::json_escape(time->text)));
+      // A retry (an id met again within the dedup window, by the runtime's rule) is decided once
+      // by `crm run` with a ledger, and counted once here. The watermark is the latest time of
+      // the lines before it (no lateness: the report does not know the run's).
+      if (latest_event != INT64_MIN) seen_ids.advance(latest_event);
+      if (seen_ids.repeat(id->text, *t)) {
+        ++repeated_ids;
+        continue;
+      }
+      latest_event = std::max(latest_event, *t);
       const uint32_t uid = users.find(std::string_view(user->text));
       if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) continue;  // no decision about this user
-      if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 string");
-      auto t = support::parse_time(time->text);
-      if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", time->text));
+      ++matched_lines;
       int64_t value = 0;
       if (is_order) {
         if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
@@ -742,6 +771,32 @@ struct Builder {
       return false;
     }
     return true;
+  }
+
+  // What the event log's lines were, when some were not counted or none could be.
+  void event_notes() {
+    if (!o.events) return;
+    const std::string& log = o.events_name;
+    if (repeated_ids > 0)
+      r.notes.push_back(fmt::format("{}: {} {} or {} line{} repeated an event id met within the dedup window ({}): "
+                                    "counted once, as `crm run` with a ledger decides a retry once",
+                                    log, repeated_ids, o.visit_type, o.order_type, repeated_ids == 1 ? "" : "s",
+                                    o.dedup_window_micros == INT64_MAX ? std::string("forever")
+                                                                       : support::format_duration(o.dedup_window_micros)));
+    if (lines_without_id > 0)
+      r.notes.push_back(fmt::format("{}: {} {} or {} line{} without a non-empty string `id`, which `crm run` refuses: "
+                                    "not counted",
+                                    log, lines_without_id, o.visit_type, o.order_type, lines_without_id == 1 ? "" : "s"));
+    // A log that matched nothing (a type name that is not the log's, another data set) would
+    // read as a measured null result: zeros with tight intervals.
+    if (used_lines == 0)
+      r.notes.push_back(fmt::format("{}: no event of the types `{}` or `{}` (--visit-type, --order-type): visits, "
+                                    "orders and experiment outcomes were not measured",
+                                    log, o.visit_type, o.order_type));
+    else if (matched_lines == 0 && users.size() > 0)
+      r.notes.push_back(fmt::format("{}: none of its {} and {} events is of a user the ledger decided about (another "
+                                    "data set?): visits, orders and experiment outcomes were not measured",
+                                    log, o.visit_type, o.order_type));
   }
 
   void finish_indicators() {
@@ -1124,6 +1179,7 @@ Report build(const Options& options) {
     }
     if (prog) compare_with_ledger(options.state, *prog, r.notes);
     if (!options.events) r.notes.push_back("no event log: visits, orders and experiment outcomes are not measured");
+    b.event_notes();
     r.ok = true;
   } catch (const std::exception& e) {
     r = Report{};

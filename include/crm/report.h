@@ -43,6 +43,11 @@ struct Options {
   int64_t window_micros = 14LL * 86'400'000'000;  // attribution window after a delivery
   int64_t silent_micros = 30LL * 86'400'000'000;  // silent: no order for this long before it
   std::string visit_type = "Visit", order_type = "Order", amount_field = "amount";
+  // The event log is read as `crm run` with a ledger reads it: a line whose event id was met
+  // within this window (`crm run --dedup-window`; INT64_MAX: forever) is a retry, counted once;
+  // a line `crm run` refuses for its `id` (missing, not a string, empty) is not counted. Both
+  // are said in a note.
+  int64_t dedup_window_micros = 7LL * 86400 * 1'000'000;
   double confidence = 0.95;
   double srm_p_threshold = 0.001;   // a sample-ratio mismatch below this p-value (GrowthBook's default)
   // The zone whose calendar days the per-day rows count (`day`, and deliveries and orders by

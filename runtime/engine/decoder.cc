@@ -1,5 +1,6 @@
 // decoder.cc - JSON Lines and CSV records into typed values of the program's schema.
 #include "runtime/engine/decoder.h"
+#include "runtime/engine/event_id_window.h"
 
 #include <fmt/format.h>
 
@@ -143,7 +144,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
       return true;
     case Kind::Time: {
       if (v.kind != K::String) return want("an ISO-8601 time string");
-      auto t = support::parse_time(v.text, true);
+      auto t = parse_event_time(v.text);
       if (!t) return want(fmt::format("an ISO-8601 time, not \"{}\"", support::visible(v.text)).c_str());
       out = *t;
       return true;
