@@ -113,6 +113,7 @@ struct Pair {
   uint32_t first = 0, count = 0;       // its deliveries: [first, first + count) once grouped;
                                        // while reading, `first` is the latest one's index
   bool treated : 1 = false, control : 1 = false;
+  bool rollout : 1 = false;  // decided after a roll-out for the rest of the audience (not randomized)
   // From the events.
   bool has_order_before : 1 = false;
   bool visited : 1 = false, converted : 1 = false;    // in a window after a delivery
@@ -423,14 +424,17 @@ struct Builder {
     // cost in its record's `cost` (docs/semantics.md, "Message texts and costs"), and its
     // `amount` is that cost; `,"cost":` cannot occur inside a JSON string (its quotes would be
     // escaped), so finding it marks a message.
-    bool ok = sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
-                                 -1, &st, nullptr) == SQLITE_OK ||
-              sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
-                                 -1, &st, nullptr) == SQLITE_OK;
+    // Ledgers before version 7 have no `rollout` column, before version 4 no `arm` either.
+    bool ok = false;
+    for (const char* columns : {"arm, rollout", "arm, NULL", "NULL, NULL"}) {
+      const std::string sql = fmt::format(
+          "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, {}, "
+          "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
+          columns);
+      sqlite3_finalize(st);
+      st = nullptr;
+      if ((ok = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK)) break;
+    }
     if (!ok) {
       // A database without crm's tables is the wrong input (exit 1); a file SQLite cannot read
       // (not a database, a directory, no permission, I/O) is a ledger that cannot be opened (3).
@@ -463,7 +467,7 @@ struct Builder {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       ++r.ledger_rows;
       bool crossed = false;
-      for (const int64_t seq = sqlite3_column_int64(st, 14); next_start < starts.size() && starts[next_start] <= seq; ++next_start)
+      for (const int64_t seq = sqlite3_column_int64(st, 15); next_start < starts.size() && starts[next_start] <= seq; ++next_start)
         crossed = true;
       if (crossed) last_strategy = kAll;  // a unit starts here: the delivery read ends
       std::string_view outcome_text = text(4);
@@ -474,7 +478,7 @@ struct Builder {
         // Shown JSON-escaped: control characters in it reach no terminal raw.
         r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
                               "the ledger was changed outside crm, and its figures would be wrong",
-                              path, sqlite3_column_int64(st, 14), bad,
+                              path, sqlite3_column_int64(st, 15), bad,
                               support::json_escape(*bad == 'k' ? text(1) : *bad == 'o' ? outcome_text : reason_text));
         break;
       }
@@ -490,11 +494,11 @@ struct Builder {
       const uint32_t u = user_of(text(2));
       std::string_view ch_text = text(6);
       const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
-      std::string_view code_text = text(13);
+      std::string_view code_text = text(14);
       const uint32_t cd = code_text.empty() ? kAll : code_ids(code_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = day_of(at);
-      const bool message = sqlite3_column_int(st, 11) != 0;
+      const bool message = sqlite3_column_int(st, 12) != 0;
       const bool granted = outcome == Kind::Granted;
       const bool decision = granted || outcome == Kind::Rejected || outcome == Kind::Held || outcome == Kind::Control;
       if (decision) {
@@ -503,6 +507,7 @@ struct Builder {
         if (outcome == Kind::Control) p.control = true;
         else p.treated = true;
         if (std::string_view arm = text(10); !arm.empty() && outcome != Kind::Control) p.arm = arm_ids(arm);
+        if (!text(11).empty()) p.rollout = true;
       }
       if (granted) {
         std::string_view unit = text(0);
@@ -566,7 +571,7 @@ struct Builder {
         }
         else if (outcome == Kind::Control) each(s, ch, day, cd, [](Acc& a) { a.row.control++; });
         else if (outcome == Kind::Redeemed) {
-          const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
+          const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(13), amount);
           each(s, ch, day, cd, [&](Acc& a) {
             a.row.redeemed++;
             add_money(a.row.subsidy, amount);
@@ -902,7 +907,15 @@ struct Builder {
     std::vector<int64_t> cross(strategies.size()), cost(strategies.size());
     std::vector<bool> has_control(strategies.size());
     std::vector<std::map<uint32_t, Sums>> by_arm(strategies.size());  // A/B/n arms, treated users
+    std::vector<int64_t> rolled(strategies.size());
     for (const Pair& p : pairs) {
+      // The test is its randomized split: users the roll-out reached afterwards were in no group
+      // (their first decision is later and not comparable with the control group's; counted as
+      // treated they make every successful roll-out a sample-ratio mismatch).
+      if (p.rollout) {
+        rolled[p.strategy]++;
+        continue;
+      }
       if (p.control) has_control[p.strategy] = true;
       if (p.treated && p.control) {
         cross[p.strategy]++;
@@ -932,6 +945,12 @@ struct Builder {
       Experiment e;
       e.strategy = strategies[s];
       e.crossovers = cross[s];
+      e.rollout_users = rolled[s];
+      if (e.rollout_users)
+        r.notes.push_back(fmt::format("strategy `{}`: {} user{} reached by the automatic roll-out after the test {} left "
+                                      "out of the experiment (not randomized); the indicators count their rows",
+                                      e.strategy, e.rollout_users, e.rollout_users == 1 ? "" : "s",
+                                      e.rollout_users == 1 ? "is" : "are"));
       auto finish = [](Sums& g, const std::string& name) {
         Arm& a = g.arm;
         a.name = name;

@@ -129,6 +129,10 @@ struct Experiment {
   std::vector<Arm> variants;
   std::vector<Uplift> variant_uplifts;
   int64_t crossovers = 0;  // users with both treated and control rows: in neither group
+  // Users of the rest of the audience decided after an automatic roll-out (the ledger's
+  // `rollout`): not randomized, so in no group of the experiment (its uplifts, sample-ratio
+  // check and incremental ROI are the test's); their rows still count in the indicators.
+  int64_t rollout_users = 0;
   // Sample-ratio mismatch: observed users against the configured split (NaN without a program).
   double configured_control_share = 0, srm_chi_square = 0, srm_p_value = 0;
   bool srm_checked = false, srm_mismatch = false;
