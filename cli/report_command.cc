@@ -96,8 +96,8 @@ int write_result(const Result& r, const std::string& format, const std::string& 
   } else {
     text = format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r);
   }
-  OutputFile out;
-  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
+  OutputFile out;  // replaced whole: a failed write leaves the previous file as it was
+  if (!out.open(out_path, OutputFile::Mode::Replace, err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
@@ -341,7 +341,7 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (files.size() != 1) return usage_error("import", "import hillstrom needs one input file");
   if (state.empty() || events_out.empty()) return usage_error("import", "import hillstrom needs --state and --events-out");
   std::string err;
-  // Before anything is read or written (the outputs are truncated when opened): a malformed spec
+  // Before anything is read or written: a malformed spec
   // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
   if (!check_state_spec(state, err)) return usage_error("import", err);
   if (!claim_stdin(files[0], err)) return usage_error("", err);
@@ -375,15 +375,17 @@ int cmd_import_hillstrom(int argc, char** argv) {
   std::string data;
   if (int rc = read_maybe_gzip(files[0], data)) return rc;
   std::istringstream in(data);
+  // Temporary files beside the targets, renamed over them only when the import succeeded: a
+  // failed one leaves the previous events and profiles as they were.
   OutputFile events, profiles;
-  if (!events.open(events_out, OutputFile::Mode::Truncate, err) ||
-      (!profiles_out.empty() && !profiles.open(profiles_out, OutputFile::Mode::Truncate, err))) {
+  if (!events.open(events_out, OutputFile::Mode::Replace, err) ||
+      (!profiles_out.empty() && !profiles.open(profiles_out, OutputFile::Mode::Replace, err))) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
   ImportResult r = import_hillstrom(in, program, state, events.stream(), profiles_out.empty() ? nullptr : &profiles.stream());
   std::string write_error;
-  if (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error))) {
+  if (r.ok && (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error)))) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
   }

@@ -919,21 +919,23 @@ int cmd_import(int argc, char** argv) {
     return rc;
   }
   std::istringstream in(data);
+  // A temporary file beside the target, renamed over it only when the whole input converted: a
+  // failed import (a bad row, a write error) leaves the previous events as they were.
   OutputFile out;
-  if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
+  if (!out.open(o.out, OutputFile::Mode::Replace, err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
   crm::ImportResult st = crm::import_purchases(kind, in, out.stream());
+  if (!st.ok) {
+    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, st.error);
+    else std::cerr << "crm: " << input_name(input) << ": " << st.error << "\n";
+    return kExitProblems;  // `out` is not finished: its temporary file goes, the target stays
+  }
   std::string write_error;
   if (!out.finish(write_error)) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
-  }
-  if (!st.ok) {
-    if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, st.error);
-    else std::cerr << "crm: " << input_name(input) << ": " << st.error << "\n";
-    return kExitProblems;
   }
   std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);
   for (const auto& [r, c] : st.skipped_by_reason) std::cerr << fmt::format(", {} {}", c, r);
