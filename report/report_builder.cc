@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <optional>
 #include <cmath>
@@ -256,6 +257,7 @@ struct Builder {
     int32_t control_basis_points = 0;
     int32_t decided_basis_points = 10000;  // the control group and the arms (`;variants:...`), or all users
     bool changed = false;          // the programs that recorded the ledger configured it differently
+    std::string malformed;         // a recorded split crm could not have written (then unused)
   };
   std::unordered_map<std::string, RecordedSplit> recorded_splits;
 
@@ -410,6 +412,23 @@ struct Builder {
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
+    // A ledger of a schema version this crm does not know (a newer crm's) is refused as `crm run`
+    // refuses it: its rows may mean what this report cannot tell (docs/semantics.md, "Errors").
+    if (sqlite3_prepare_v2(db, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr) == SQLITE_OK) {
+      std::string version;
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(st, 0);
+        version.assign(t ? reinterpret_cast<const char*>(t) : "", size_t(sqlite3_column_bytes(st, 0)));
+        if (version.empty()) version = "''";  // a row crm never writes empty
+      }
+      if (!state::readable_schema_version(version)) r.error = state::schema_version_error(path, support::json_escape(version));
+    }
+    sqlite3_finalize(st);
+    st = nullptr;
+    if (!r.error.empty()) {
+      sqlite3_close(db);
+      return false;
+    }
     // Where units start (crm_units.first_seq, schema version 8; none before): a delivery ends at
     // each, so two adjacent units with one id (an id used again after the dedup window) count two
     // deliveries, as LocalQuotas::rebuild counts them when a run restarts.
@@ -480,6 +499,20 @@ struct Builder {
                               "the ledger was changed outside crm, and its figures would be wrong",
                               path, sqlite3_column_int64(st, 15), bad,
                               support::json_escape(*bad == 'k' ? text(1) : *bad == 'o' ? outcome_text : reason_text));
+        break;
+      }
+      // Numbers crm could not have written (a time out of the years 0001-9999, a text amount)
+      // would count as some other figure: refused likewise, naming the row.
+      // (The types are read before any value: a conversion leaves sqlite3_column_type undefined.)
+      const bool at_integer = sqlite3_column_type(st, 9) == SQLITE_INTEGER;
+      const bool amount_integer = sqlite3_column_type(st, 7) == SQLITE_INTEGER;
+      const bool sales_integer = sqlite3_column_type(st, 8) == SQLITE_INTEGER;
+      if (const char* bad = state::foreign_number(at_integer, at_integer ? sqlite3_column_int64(st, 9) : 0, amount_integer,
+                                                  sales_integer)) {
+        const int i = *bad == 'a' && bad[1] == 't' ? 9 : *bad == 'a' ? 7 : 8;
+        r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes; the ledger was changed "
+                              "outside crm, and its figures would be wrong",
+                              path, sqlite3_column_int64(st, 15), bad, support::json_escape(text(i)));
         break;
       }
       std::string_view strategy = text(3);
@@ -1018,6 +1051,10 @@ struct Builder {
           r.notes.push_back(fmt::format("strategy `{}`: the ledger predates recorded splits (schema version 4): its "
                                         "sample ratio is checked only given the program",
                                         e.strategy));
+        else if (!it->second.malformed.empty())
+          r.notes.push_back(fmt::format("strategy `{}`: the ledger's recorded split `{}` is not one crm writes "
+                                        "(crm_strategies.split): its sample ratio is checked only given the program",
+                                        e.strategy, support::json_escape(it->second.malformed)));
         else if ((basis_points = it->second.control_basis_points) > 0) {
           e.srm_split_from = "ledger";
           decided = it->second.decided_basis_points;
@@ -1104,18 +1141,35 @@ void read_recorded_splits(const std::string& state, std::unordered_map<std::stri
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
       now.recorded = true;
       std::string_view split(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), size_t(sqlite3_column_bytes(st, 1)));
-      if (split.rfind("control:", 0) == 0) now.control_basis_points = std::atoi(std::string(split.substr(8)).c_str());
+      // Basis points, 0 .. 10000, as ProgramIdentity writes them; anything else was not written by
+      // crm: the split is not used (a note says so), never read as 0.
+      auto points = [](std::string_view t, int32_t& out) {
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+        return ec == std::errc() && end == t.data() + t.size() && out >= 0 && out <= 10000;
+      };
+      bool ok = split.rfind("control:", 0) == 0;
+      std::string_view rest = ok ? split.substr(8) : std::string_view();
+      const size_t v = rest.find(";variants:");
+      ok = ok && points(rest.substr(0, v), now.control_basis_points);
       // `control:B;variants:A:b,B:b,...` with A/B/n arms (ledger schema 5).
-      if (auto v = split.find(";variants:"); v != std::string_view::npos) {
+      if (ok && v != std::string_view::npos) {
         now.decided_basis_points = now.control_basis_points;
-        std::string_view arms = split.substr(v + 10);
-        while (!arms.empty()) {
+        std::string_view arms = rest.substr(v + 10);
+        ok = !arms.empty();
+        while (ok && !arms.empty()) {
           const size_t comma = std::min(arms.find(','), arms.size());
           std::string_view arm = arms.substr(0, comma);
-          if (auto colon = arm.rfind(':'); colon != std::string_view::npos)
-            now.decided_basis_points += std::atoi(std::string(arm.substr(colon + 1)).c_str());
+          const size_t colon = arm.rfind(':');
+          int32_t b = 0;
+          ok = colon != std::string_view::npos && colon > 0 && points(arm.substr(colon + 1), b);
+          now.decided_basis_points += b;
           arms.remove_prefix(std::min(comma + 1, arms.size()));
         }
+      }
+      if (!ok) {
+        now.malformed = std::string(split);
+        now.control_basis_points = 0;
+        now.decided_basis_points = 10000;
       }
     }
     auto [it, added] = out.try_emplace(name, now);
