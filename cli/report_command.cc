@@ -52,6 +52,15 @@ int load_program(const std::vector<std::string>& files, const std::vector<std::s
                  CompiledProgram& out, const std::string& command, const std::string& help) {
   if (std::string why = check_program_files(files, command); !why.empty()) return usage_error(help, why);
   std::string err;
+  // A program file that cannot be read (missing, a directory, no permission) is exit 3, as for
+  // `crm check` and `crm run`, not a diagnostic of the program (1).
+  for (const auto& f : files) {
+    if (!claim_stdin(f, err)) return usage_error("", err);
+    if (!check_readable(f, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
+  }
   if (files.size() == 1 && is_compiled_program(files[0])) {
     std::string bytes;
     bool too_large = false;
@@ -344,6 +353,9 @@ int cmd_import_hillstrom(int argc, char** argv) {
   // Before anything is read or written: a malformed spec
   // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
   if (!check_state_spec(state, err)) return usage_error("import", err);
+  // The ledger is what this import makes (`crm report` reads it): one in memory would be thrown away.
+  if (state.rfind("sqlite:", 0) != 0)
+    return usage_error("import", "--state `" + state + "`: import hillstrom records a SQLite ledger, sqlite:PATH");
   if (!claim_stdin(files[0], err)) return usage_error("", err);
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";
