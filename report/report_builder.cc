@@ -708,16 +708,30 @@ struct Builder {
       if (!is_order && type->text != o.visit_type) continue;
       ++used_lines;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
-      // A line `crm run` refuses for its id (the decoder: required, a non-empty string) was never
-      // decided: it is not counted (a note says how many).
-      if (!id || id->kind != engine::JsonValue::Kind::String || id->text.empty()) {
-        ++lines_without_id;
-        continue;
-      }
       // Times as the engine reads them (a bare date is midnight UTC).
       if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 time string");
       auto t = engine::parse_event_time(time->text);
       if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", support::json_escape(time->text)));
+      // A line `crm run` refuses for its id (the decoder: required, a non-empty string) was never
+      // decided: it is not counted (a note says how many) and does not move the clock.
+      const bool has_id = id && id->kind == engine::JsonValue::Kind::String && !id->text.empty();
+      const uint32_t uid = users.find(std::string_view(user->text));
+      if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) {  // no decision about this user
+        if (has_id) latest_event = std::max(latest_event, *t);
+        continue;
+      }
+      int64_t value = 0;
+      if (is_order) {
+        if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
+          return fail(fmt::format("an {} needs `{}`", o.order_type, o.amount_field));
+        auto d = support::Decimal::parse_json(amount->text);
+        if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
+        value = d->units();
+      }
+      if (!has_id) {
+        ++lines_without_id;
+        continue;
+      }
       // A retry (an id met again within the dedup window, by the runtime's rule) is decided once
       // by `crm run` with a ledger, and counted once here. The watermark is the latest time of
       // the lines before it (no lateness: the report does not know the run's).
@@ -727,17 +741,7 @@ struct Builder {
         continue;
       }
       latest_event = std::max(latest_event, *t);
-      const uint32_t uid = users.find(std::string_view(user->text));
-      if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) continue;  // no decision about this user
       ++matched_lines;
-      int64_t value = 0;
-      if (is_order) {
-        if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
-          return fail(fmt::format("an {} needs `{}`", o.order_type, o.amount_field));
-        auto d = support::Decimal::parse_json(amount->text);
-        if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
-        value = d->units();
-      }
       for (uint32_t pi = first_pair_of_user[uid]; pi != UINT32_MAX; pi = pairs[pi].next_of_user) {
         Pair& p = pairs[pi];
         // Experiment: the window after the user's first decision of the strategy.
