@@ -907,9 +907,12 @@ int cmd_import(int argc, char** argv) {
   c.option("-o,--out", o.out, "FILE", "write the events there instead of standard output");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   std::string err;
+  if (o.files.size() > 2)
+    return usage("import", "import takes one input file, not " + std::to_string(o.files.size() - 1));
   if (o.files.size() != 2) return usage("import", "import needs a dataset (online-retail or cdnow) and an input file");
   const std::string& kind = o.files[0];
-  if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
+  if (kind != "online-retail" && kind != "cdnow")
+    return usage("import", "unknown dataset `" + kind + "`: use online-retail, cdnow or hillstrom (`crm import hillstrom --help`)");
   const std::string& input = o.files[1];
   if (int rc = check_inputs(o, {input})) return rc;
   if (!check_output_not_input({"--out", o.out}, {{"the input", input}}, err)) return usage("import", err);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <istream>
 #include <limits>
 #include <string_view>
@@ -405,6 +406,11 @@ struct Builder {
     }
     std::string path = spec.substr(7);
     sqlite3* db = nullptr;
+    // A directory as `crm run` names it (SQLite says "disk I/O error").
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+      r.error = fmt::format("cannot open state `{}`: it is a directory", path);
+      return false;
+    }
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       r.error = fmt::format("cannot open state `{}`: {}", path, db ? sqlite3_errmsg(db) : "out of memory");
       sqlite3_close(db);

@@ -229,7 +229,9 @@ std::string to_csv(const Report& r) {
                              n, value(v));
         });
     experiment_fields(e, [&](const char* n, const std::string& v) {
-      out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, value(v));
+      // The one text among the numbers: a CSV cell of its own, not its JSON (quoted) form.
+      const std::string x = std::string_view(n) == "srm_split_from" ? cell(e.srm_split_from) : value(v);
+      out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, x);
     });
   }
   for (const Rejection& x : r.rejections)
