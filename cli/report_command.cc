@@ -397,7 +397,11 @@ int cmd_import_hillstrom(int argc, char** argv) {
   }
   ImportResult r = import_hillstrom(in, program, state, events.stream(), profiles_out.empty() ? nullptr : &profiles.stream());
   std::string write_error;
-  if (r.ok && (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error)))) {
+  // Finished when the import succeeded, or when an output failed (a full disk: exit 3 naming it);
+  // else left unfinished, so the previous files stay.
+  const bool write_failed = !events.flush() || (!profiles_out.empty() && !profiles.flush());
+  if ((r.ok || write_failed) &&
+      (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error)))) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
   }

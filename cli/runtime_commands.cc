@@ -930,6 +930,11 @@ int cmd_import(int argc, char** argv) {
     return kExitIo;
   }
   crm::ImportResult st = crm::import_purchases(kind, in, out.stream());
+  // An output that failed (a full disk) is the reason the import stopped: exit 3 naming it.
+  if (std::string write_error; !st.ok && !out.flush() && !out.finish(write_error)) {
+    std::cerr << "crm: " << write_error << "\n";
+    return kExitIo;
+  }
   if (!st.ok) {
     if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, st.error);
     else std::cerr << "crm: " << input_name(input) << ": " << st.error << "\n";
