@@ -15,9 +15,8 @@ EventIdOwners::EventIdOwners() { set_window(engine::Recorder::kDefaultDedupWindo
 
 // Recorder::set_dedup_window's widths, exactly: generations of half the window, at least a second.
 void EventIdOwners::set_window(int64_t micros) {
-  window_ = micros < 0 ? 0 : micros;
-  constexpr int64_t kSecond = 1'000'000;
-  width_ = window_ == kForever ? kForever : std::max(window_ / 2, kSecond);
+  window_ = engine::DedupRule::window(micros);
+  width_ = engine::DedupRule::width(window_);
 }
 
 uint64_t EventIdOwners::hash(std::string_view id) {
@@ -76,8 +75,8 @@ EventIdOwners::Generation& EventIdOwners::generation(int64_t start) {
 
 // Recorder::prune's condition, exactly (the caller's watermark is never above the engine's).
 void EventIdOwners::prune(int64_t watermark) {
-  if (window_ == kForever || watermark == INT64_MIN || watermark < INT64_MIN + window_) return;
-  const int64_t floor = watermark - window_;
+  int64_t floor = 0;
+  if (!engine::DedupRule::forget_before(window_, watermark, floor)) return;
   while (!generations_.empty() && generations_.front().start + width_ <= floor) generations_.pop_front();
 }
 
@@ -87,7 +86,7 @@ uint32_t EventIdOwners::claim(uint64_t h, int64_t t, uint32_t owner) {
       if (*o == kUnowned) *o = uint16_t(owner);
       return *o;
     }
-  const int64_t start = width_ == kForever ? 0 : support::floor_div(t, width_) * width_;
+  const int64_t start = engine::DedupRule::start(t, width_);
   // Newest first: every live entry of an id has one owner (another's claim is refused, not filed).
   for (auto it = generations_.rbegin(); it != generations_.rend(); ++it)
     if (uint8_t* o = it->ids.find(h)) {

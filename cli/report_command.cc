@@ -52,6 +52,15 @@ int load_program(const std::vector<std::string>& files, const std::vector<std::s
                  CompiledProgram& out, const std::string& command, const std::string& help) {
   if (std::string why = check_program_files(files, command); !why.empty()) return usage_error(help, why);
   std::string err;
+  // A program file that cannot be read (missing, a directory, no permission) is exit 3, as for
+  // `crm check` and `crm run`, not a diagnostic of the program (1).
+  for (const auto& f : files) {
+    if (!claim_stdin(f, err)) return usage_error("", err);
+    if (!check_readable(f, err)) {
+      std::cerr << "crm: " << err << "\n";
+      return kExitIo;
+    }
+  }
   if (files.size() == 1 && is_compiled_program(files[0])) {
     std::string bytes;
     bool too_large = false;
@@ -96,8 +105,8 @@ int write_result(const Result& r, const std::string& format, const std::string& 
   } else {
     text = format == "json" ? report::to_json(r) : format == "csv" ? report::to_csv(r) : report::to_table(r);
   }
-  OutputFile out;
-  if (!out.open(out_path, OutputFile::Mode::Truncate, err)) {
+  OutputFile out;  // replaced whole: a failed write leaves the previous file as it was
+  if (!out.open(out_path, OutputFile::Mode::Replace, err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
@@ -111,11 +120,23 @@ int write_result(const Result& r, const std::string& format, const std::string& 
   return 0;
 }
 
+// `--dedup-window D|forever` of report and forecast, read as `crm run` reads it; 0 or the exit code.
+int dedup_window_option(const std::string& text, const std::string& command, int64_t& micros) {
+  if (text.empty()) return 0;
+  if (text == "forever") {
+    micros = INT64_MAX;
+    return 0;
+  }
+  if (!crm::parse_duration(text, micros) || micros < 0)
+    return usage_error(command, "--dedup-window takes a duration such as 90s, 15m, 2h or 7d, or `forever` (got `" + text + "`)");
+  return 0;
+}
+
 }  // namespace
 
 int cmd_report(int argc, char** argv) {
   std::vector<std::string> files, includes;
-  std::string state, events, out_path, format = "table", window = "14d", silent = "30d", confidence = "0.95";
+  std::string state, events, out_path, format = "table", window = "14d", silent = "30d", confidence = "0.95", dedup_window;
   report::Options o;
   Command c("report", "report [PROGRAM...] --state sqlite:PATH [--events E.jsonl] [--format table|json|csv|html] [--zone ZONE]",
             "Measures what the strategies recorded in a ledger did: per strategy, channel and day (UTC, or --zone) the\n"
@@ -137,7 +158,10 @@ int cmd_report(int argc, char** argv) {
   c.option("--visit-type", o.visit_type, "TYPE", "the event type of a visit (default Visit)");
   c.option("--order-type", o.order_type, "TYPE", "the event type of an order (default Order)");
   c.option("--amount-field", o.amount_field, "FIELD", "an order's amount (default amount)");
+  c.option("--dedup-window", dedup_window, "D|forever",
+           "an event id met again within D is a retry, counted once (as crm run with a\nledger decides it once; default 7d)");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
+  if (int rc = dedup_window_option(dedup_window, "report", o.dedup_window_micros)) return rc;
   if (state.empty()) return usage_error("report", "report needs --state sqlite:PATH");
   if (state.rfind("sqlite:", 0) != 0 || state.size() == 7)
     return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
@@ -204,7 +228,7 @@ int cmd_report(int argc, char** argv) {
 
 int cmd_forecast(int argc, char** argv) {
   std::vector<std::string> files, includes;
-  std::string events, profiles, shift, shift_to, state, lateness, out_path, format = "table";
+  std::string events, profiles, shift, shift_to, state, lateness, out_path, format = "table", max_time_jump, dedup_window;
   bool no_pacing_comparison = false;
   Command c("forecast", "forecast PROGRAM... --events HISTORY.jsonl (--shift D | --shift-to DATE) [--format table|json|csv|html]",
             "Replays a past event log (e.g. last year's), shifted in time, against the program's strategies\n"
@@ -219,6 +243,11 @@ int cmd_forecast(int argc, char** argv) {
   c.option("--shift", shift, "D", "add D to every event time: 365d, 36h, 90m, -30d (d, h, m, s)");
   c.option("--shift-to", shift_to, "DATE", "move the first event's UTC day to DATE (whole days; time of day kept)");
   c.option("--allowed-lateness", lateness, "D", "how far events may be out of time order (as crm run)");
+  c.option("--max-time-jump", max_time_jump, "D",
+           "how far ahead of the stream's clock an event may be (as crm run; default 366d;\n0: no limit): a year "
+           "typo is an error naming its line");
+  c.option("--dedup-window", dedup_window, "D|forever",
+           "an event id met again within D is a retry, replayed once (as crm run with a\nledger; default 7d)");
   c.choice("--format", format, {"table", "json", "csv", "html"},
            "a table (default), one JSON document, CSV, or one HTML page with charts that opens offline");
   c.option("-o,--out", out_path, "FILE", "write the forecast there instead of standard output");
@@ -248,6 +277,10 @@ int cmd_forecast(int argc, char** argv) {
   }
   if (!lateness.empty() && !crm::parse_duration(lateness, o.allowed_lateness_micros))
     return usage_error("forecast", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
+  if (!max_time_jump.empty() && (!crm::parse_duration(max_time_jump, o.max_time_jump_micros) || o.max_time_jump_micros < 0))
+    return usage_error("forecast", "--max-time-jump takes a duration such as 30d, 366d or 2h (0: no limit), not `" +
+                                       max_time_jump + "`");
+  if (int rc = dedup_window_option(dedup_window, "forecast", o.dedup_window_micros)) return rc;
   o.compare_pacing = !no_pacing_comparison;
   std::string err;
   if (format == "html" && !report::html_available()) {
@@ -317,9 +350,12 @@ int cmd_import_hillstrom(int argc, char** argv) {
   if (files.size() != 1) return usage_error("import", "import hillstrom needs one input file");
   if (state.empty() || events_out.empty()) return usage_error("import", "import hillstrom needs --state and --events-out");
   std::string err;
-  // Before anything is read or written (the outputs are truncated when opened): a malformed spec
+  // Before anything is read or written: a malformed spec
   // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
   if (!check_state_spec(state, err)) return usage_error("import", err);
+  // The ledger is what this import makes (`crm report` reads it): one in memory would be thrown away.
+  if (state.rfind("sqlite:", 0) != 0)
+    return usage_error("import", "--state `" + state + "`: import hillstrom records a SQLite ledger, sqlite:PATH");
   if (!claim_stdin(files[0], err)) return usage_error("", err);
   if (!check_readable(files[0], err)) {
     std::cerr << "crm: " << err << "\n";
@@ -351,15 +387,21 @@ int cmd_import_hillstrom(int argc, char** argv) {
   std::string data;
   if (int rc = read_maybe_gzip(files[0], data)) return rc;
   std::istringstream in(data);
+  // Temporary files beside the targets, renamed over them only when the import succeeded: a
+  // failed one leaves the previous events and profiles as they were.
   OutputFile events, profiles;
-  if (!events.open(events_out, OutputFile::Mode::Truncate, err) ||
-      (!profiles_out.empty() && !profiles.open(profiles_out, OutputFile::Mode::Truncate, err))) {
+  if (!events.open(events_out, OutputFile::Mode::Replace, err) ||
+      (!profiles_out.empty() && !profiles.open(profiles_out, OutputFile::Mode::Replace, err))) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
   ImportResult r = import_hillstrom(in, program, state, events.stream(), profiles_out.empty() ? nullptr : &profiles.stream());
   std::string write_error;
-  if (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error))) {
+  // Finished when the import succeeded, or when an output failed (a full disk: exit 3 naming it);
+  // else left unfinished, so the previous files stay.
+  const bool write_failed = !events.flush() || (!profiles_out.empty() && !profiles.flush());
+  if ((r.ok || write_failed) &&
+      (!events.finish(write_error) || (!profiles_out.empty() && !profiles.finish(write_error)))) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
   }

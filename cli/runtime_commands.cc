@@ -966,9 +966,12 @@ int cmd_import(int argc, char** argv) {
   c.option("-o,--out", o.out, "FILE", "write the events there instead of standard output");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   std::string err;
+  if (o.files.size() > 2)
+    return usage("import", "import takes one input file, not " + std::to_string(o.files.size() - 1));
   if (o.files.size() != 2) return usage("import", "import needs a dataset (online-retail or cdnow) and an input file");
   const std::string& kind = o.files[0];
-  if (kind != "online-retail" && kind != "cdnow") return usage("import", "unknown dataset `" + kind + "`: use online-retail or cdnow");
+  if (kind != "online-retail" && kind != "cdnow")
+    return usage("import", "unknown dataset `" + kind + "`: use online-retail, cdnow or hillstrom (`crm import hillstrom --help`)");
   const std::string& input = o.files[1];
   if (int rc = check_inputs(o, {input})) return rc;
   if (!check_output_not_input({"--out", o.out}, {{"the input", input}}, err)) return usage("import", err);
@@ -978,21 +981,28 @@ int cmd_import(int argc, char** argv) {
     return rc;
   }
   std::istringstream in(data);
+  // A temporary file beside the target, renamed over it only when the whole input converted: a
+  // failed import (a bad row, a write error) leaves the previous events as they were.
   OutputFile out;
-  if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
+  if (!out.open(o.out, OutputFile::Mode::Replace, err)) {
     std::cerr << "crm: " << err << "\n";
     return kExitIo;
   }
   crm::ImportResult st = crm::import_purchases(kind, in, out.stream());
-  std::string write_error;
-  if (!out.finish(write_error)) {
+  // An output that failed (a full disk) is the reason the import stopped: exit 3 naming it.
+  if (std::string write_error; !st.ok && !out.flush() && !out.finish(write_error)) {
     std::cerr << "crm: " << write_error << "\n";
     return kExitIo;
   }
   if (!st.ok) {
     if (st.error_line) std::cerr << fmt::format("{}:{}: {}\n", input_name(input), st.error_line, st.error);
     else std::cerr << "crm: " << input_name(input) << ": " << st.error << "\n";
-    return kExitProblems;
+    return kExitProblems;  // `out` is not finished: its temporary file goes, the target stays
+  }
+  std::string write_error;
+  if (!out.finish(write_error)) {
+    std::cerr << "crm: " << write_error << "\n";
+    return kExitIo;
   }
   std::cerr << fmt::format("{} rows -> {} events, {} rows skipped", st.rows, st.events, st.skipped);
   for (const auto& [r, c] : st.skipped_by_reason) std::cerr << fmt::format(", {} {}", c, r);

@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "bytecode/program.h"
+#include "runtime/engine/event_id_window.h"
 #include "runtime/engine/json_line.h"
 #include "support/civil_time.h"
 #include "support/line_reader.h"
@@ -63,16 +64,30 @@ class Shifter {
         if (e.fields[i].kind == bytecode::Kind::Time) names.push_back(e.fields[i].name);
     }
   }
-  // The event's own time (before the shift); false with `error` when the line has none.
-  bool time_of(std::string_view line, int64_t& t, std::string& error) {
+  // The event's own time (before the shift) and its id (empty when it has none that is a
+  // non-empty string: the engine refuses such a line); false with `error` when the line has no
+  // time. Times are read by the engine's parser (a bare date is midnight UTC).
+  bool time_of(std::string_view line, int64_t& t, std::string& id, std::string& error) {
     if (!engine::parse_json_object(line, members_, error)) return false;
-    for (const auto& m : members_)
-      if (m.key == "time" && m.value.kind == engine::JsonValue::Kind::String)
-        if (auto v = support::parse_time(m.value.text)) {
-          t = *v;
-          return true;
-        }
-    error = "`time` must be an ISO-8601 string";
+    id.clear();
+    const engine::JsonMember* time = nullptr;
+    for (const auto& m : members_) {
+      if (m.key == "time") time = &m;
+      if (m.key == "id" && m.value.kind == engine::JsonValue::Kind::String) id = m.value.text;
+    }
+    if (!time) {
+      error = "missing `time`";
+      return false;
+    }
+    if (time->value.kind != engine::JsonValue::Kind::String) {
+      error = "`time` must be an ISO-8601 time string";
+      return false;
+    }
+    if (auto v = engine::parse_event_time(time->value.text)) {
+      t = *v;
+      return true;
+    }
+    error = fmt::format("`time` `{}` is not an ISO-8601 time", support::json_escape(time->value.text));
     return false;
   }
   // The line with its times shifted; a line that does not parse is returned as it is, for the
@@ -98,7 +113,7 @@ class Shifter {
       auto& m = members_[i];
       const bool is_time = m.key == "time" || (fields && std::find(fields->begin(), fields->end(), m.key) != fields->end());
       if (is_time && m.value.kind == engine::JsonValue::Kind::String)
-        if (auto v = support::parse_time(m.value.text)) {
+        if (auto v = engine::parse_event_time(m.value.text)) {
           int64_t moved = 0;
           std::string text;
           const bool overflow = __builtin_add_overflow(*v, shift, &moved);
@@ -407,8 +422,9 @@ Forecast forecast(const ForecastOptions& o) {
     for (auto& r : replays) r.tally.zones = &zones;
     replays[0].run = std::make_unique<Run>(*o.program);
     if (replays.size() == 2) replays[1].run = std::make_unique<Run>(unpaced_program);
-    // A history's gaps are its data (a quiet year is not a typo to refuse), as in explain.
-    for (auto& r : replays) r.run->set_max_time_jump(0);
+    // The clock guard of `crm run` (its default too): a year typo in the history is refused at
+    // its own line rather than replayed as decades of days (or making the next line late).
+    for (auto& r : replays) r.run->set_max_time_jump(o.max_time_jump_micros);
     std::string profiles;
     if (o.profiles) {
       // Read in chunks rather than `<< rdbuf()`, which marks a read error on the copy, not on
@@ -441,6 +457,13 @@ Forecast forecast(const ForecastOptions& o) {
     std::string line;
     size_t line_no = 0;
     int64_t first = INT64_MAX, last = INT64_MIN;
+    // Retries: `crm run` with a ledger answers an event id met again within the dedup window
+    // from the ledger and decides it once; the replay (no ledger) skips such a line, by the same
+    // rule (engine::EventIdWindow), so the forecast counts what that run would decide.
+    engine::EventIdWindow seen_ids(o.dedup_window_micros);
+    int64_t latest = INT64_MIN;
+    size_t repeats = 0;
+    std::string id;
     auto take = [&](Replay& r) {
       for (const Decision& d : r.decisions) r.tally.add(d);
       r.decisions.clear();
@@ -453,7 +476,7 @@ Forecast forecast(const ForecastOptions& o) {
       if (line.empty()) continue;
       int64_t t = 0;
       std::string err;
-      if (!shifter.time_of(line, t, err)) {
+      if (!shifter.time_of(line, t, id, err)) {
         f.error = fmt::format("{}:{}: {}", o.events_name, line_no, err);
         return f;
       }
@@ -466,6 +489,18 @@ Forecast forecast(const ForecastOptions& o) {
         f.error = fmt::format("{}:{}: {} (a shift of {} days)", o.events_name, line_no, err, f.shift_micros / kDay);
         return f;
       }
+      const int64_t shifted_t = t + f.shift_micros;  // in range: the shifted time parsed back
+      if (!id.empty()) {
+        // The watermark before this line (the latest time less the lateness), as the engine
+        // forgets ids before it decides a line.
+        const int64_t lateness = std::max<int64_t>(o.allowed_lateness_micros, 0);
+        if (latest != INT64_MIN) seen_ids.advance(latest < INT64_MIN + lateness ? INT64_MIN : latest - lateness);
+        if (seen_ids.repeat(id, shifted_t)) {
+          ++repeats;
+          continue;
+        }
+      }
+      latest = std::max(latest, shifted_t);
       first = std::min(first, t + f.shift_micros);  // in range: the shifted time parsed back
       last = std::max(last, t + f.shift_micros);
       for (auto& r : replays) {
@@ -493,6 +528,12 @@ Forecast forecast(const ForecastOptions& o) {
         return f;
       }
     }
+    if (repeats > 0)
+      f.notes.push_back(fmt::format("{} line{} repeated an event id met within the dedup window ({}): replayed once, as "
+                                    "`crm run` with a ledger answers a retry from it",
+                                    repeats, repeats == 1 ? "" : "s",
+                                    o.dedup_window_micros == INT64_MAX ? std::string("forever")
+                                                                       : support::format_duration(o.dedup_window_micros)));
     if (f.events == 0) {
       f.notes.push_back("the history has no events: nothing was replayed");
       f.ok = true;

@@ -14,10 +14,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <optional>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <istream>
 #include <limits>
 #include <string_view>
@@ -28,6 +30,7 @@
 #include "support/line_reader.h"
 #include "support/statistics.h"
 #include "bytecode/program.h"
+#include "runtime/engine/event_id_window.h"
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/ledger_names.h"
@@ -127,6 +130,7 @@ struct Pair {
   uint32_t first = 0, count = 0;       // its deliveries: [first, first + count) once grouped;
                                        // while reading, `first` is the latest one's index
   bool treated : 1 = false, control : 1 = false;
+  bool rollout : 1 = false;  // decided after a roll-out for the rest of the audience (not randomized)
   // From the events.
   bool has_order_before : 1 = false;
   bool visited : 1 = false, converted : 1 = false;    // in a window after a delivery
@@ -269,6 +273,7 @@ struct Builder {
     int32_t control_basis_points = 0;
     int32_t decided_basis_points = 10000;  // the control group and the arms (`;variants:...`), or all users
     bool changed = false;          // the programs that recorded the ledger configured it differently
+    std::string malformed;         // a recorded split crm could not have written (then unused)
   };
   std::unordered_map<std::string, RecordedSplit> recorded_splits;
 
@@ -412,6 +417,11 @@ struct Builder {
     std::string path;
     if (!ledger_file(o.state, path, r.error)) return false;
     sqlite3* db = nullptr;
+    // A directory as `crm run` names it (SQLite says "disk I/O error").
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+      r.error = fmt::format("cannot open state `{}`: it is a directory", path);
+      return false;
+    }
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       r.error = fmt::format("cannot open state `{}`: {}", path, db ? sqlite3_errmsg(db) : "out of memory");
       sqlite3_close(db);
@@ -419,6 +429,23 @@ struct Builder {
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
+    // A ledger of a schema version this crm does not know (a newer crm's) is refused as `crm run`
+    // refuses it: its rows may mean what this report cannot tell (docs/semantics.md, "Errors").
+    if (sqlite3_prepare_v2(db, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &st, nullptr) == SQLITE_OK) {
+      std::string version;
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(st, 0);
+        version.assign(t ? reinterpret_cast<const char*>(t) : "", size_t(sqlite3_column_bytes(st, 0)));
+        if (version.empty()) version = "''";  // a row crm never writes empty
+      }
+      if (!state::readable_schema_version(version)) r.error = state::schema_version_error(path, support::json_escape(version));
+    }
+    sqlite3_finalize(st);
+    st = nullptr;
+    if (!r.error.empty()) {
+      sqlite3_close(db);
+      return false;
+    }
     // Where units start (crm_units.first_seq, schema version 8; none before): a delivery ends at
     // each, so two adjacent units with one id (an id used again after the dedup window) count two
     // deliveries, as LocalQuotas::rebuild counts them when a run restarts.
@@ -433,14 +460,17 @@ struct Builder {
     // cost in its record's `cost` (docs/semantics.md, "Message texts and costs"), and its
     // `amount` is that cost; `,"cost":` cannot occur inside a JSON string (its quotes would be
     // escaped), so finding it marks a message.
-    bool ok = sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, arm, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
-                                 -1, &st, nullptr) == SQLITE_OK ||
-              sqlite3_prepare_v2(db,
-                                 "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, NULL, "
-                                 "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
-                                 -1, &st, nullptr) == SQLITE_OK;
+    // Ledgers before version 7 have no `rollout` column, before version 4 no `arm` either.
+    bool ok = false;
+    for (const char* columns : {"arm, rollout", "arm, NULL", "NULL, NULL"}) {
+      const std::string sql = fmt::format(
+          "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, {}, "
+          "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
+          columns);
+      sqlite3_finalize(st);
+      st = nullptr;
+      if ((ok = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK)) break;
+    }
     if (!ok) {
       // A database without crm's tables is the wrong input (exit 1); a file SQLite cannot read
       // (not a database, a directory, no permission, I/O) is a ledger that cannot be opened (3).
@@ -473,7 +503,7 @@ struct Builder {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       ++r.ledger_rows;
       bool crossed = false;
-      for (const int64_t seq = sqlite3_column_int64(st, 14); next_start < starts.size() && starts[next_start] <= seq; ++next_start)
+      for (const int64_t seq = sqlite3_column_int64(st, 15); next_start < starts.size() && starts[next_start] <= seq; ++next_start)
         crossed = true;
       if (crossed) last_strategy = kAll;  // a unit starts here: the delivery read ends
       std::string_view outcome_text = text(4);
@@ -484,8 +514,22 @@ struct Builder {
         // Shown JSON-escaped: control characters in it reach no terminal raw.
         r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
                               "the ledger was changed outside crm, and its figures would be wrong",
-                              path, sqlite3_column_int64(st, 14), bad,
+                              path, sqlite3_column_int64(st, 15), bad,
                               support::json_escape(*bad == 'k' ? text(1) : *bad == 'o' ? outcome_text : reason_text));
+        break;
+      }
+      // Numbers crm could not have written (a time out of the years 0001-9999, a text amount)
+      // would count as some other figure: refused likewise, naming the row.
+      // (The types are read before any value: a conversion leaves sqlite3_column_type undefined.)
+      const bool at_integer = sqlite3_column_type(st, 9) == SQLITE_INTEGER;
+      const bool amount_integer = sqlite3_column_type(st, 7) == SQLITE_INTEGER;
+      const bool sales_integer = sqlite3_column_type(st, 8) == SQLITE_INTEGER;
+      if (const char* bad = state::foreign_number(at_integer, at_integer ? sqlite3_column_int64(st, 9) : 0, amount_integer,
+                                                  sales_integer)) {
+        const int i = *bad == 'a' && bad[1] == 't' ? 9 : *bad == 'a' ? 7 : 8;
+        r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes; the ledger was changed "
+                              "outside crm, and its figures would be wrong",
+                              path, sqlite3_column_int64(st, 15), bad, support::json_escape(text(i)));
         break;
       }
       std::string_view strategy = text(3);
@@ -500,11 +544,11 @@ struct Builder {
       const uint32_t u = user_of(text(2));
       std::string_view ch_text = text(6);
       const uint32_t ch = ch_text.empty() ? kAll : channel_ids(ch_text);
-      std::string_view code_text = text(13);
+      std::string_view code_text = text(14);
       const uint32_t cd = code_text.empty() ? kAll : code_ids(code_text);
       const int64_t amount = sqlite3_column_int64(st, 7), sales = sqlite3_column_int64(st, 8), at = sqlite3_column_int64(st, 9);
       const int64_t day = day_of(at);
-      const bool message = sqlite3_column_int(st, 11) != 0;
+      const bool message = sqlite3_column_int(st, 12) != 0;
       const bool granted = outcome == Kind::Granted;
       const bool decision = granted || outcome == Kind::Rejected || outcome == Kind::Held || outcome == Kind::Control;
       if (decision) {
@@ -513,6 +557,7 @@ struct Builder {
         if (outcome == Kind::Control) p.control = true;
         else p.treated = true;
         if (std::string_view arm = text(10); !arm.empty() && outcome != Kind::Control) p.arm = arm_ids(arm);
+        if (!text(11).empty()) p.rollout = true;
       }
       if (granted) {
         std::string_view unit = text(0);
@@ -576,7 +621,7 @@ struct Builder {
         }
         else if (outcome == Kind::Control) each(s, ch, day, cd, [](Acc& a) { a.row.control++; });
         else if (outcome == Kind::Redeemed) {
-          const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(12), amount);
+          const std::vector<std::pair<std::string_view, int64_t>>& parts = split_by_funder(text(13), amount);
           each(s, ch, day, cd, [&](Acc& a) {
             a.row.redeemed++;
             add_money(a.row.subsidy, amount);
@@ -630,6 +675,13 @@ struct Builder {
   }
 
   std::vector<uint32_t> order_channels, order_codes;  // read_events: an order's delivery's channels and codes
+  // read_events: the event ids met (the dedup window), and what the lines were.
+  engine::EventIdWindow seen_ids{o.dedup_window_micros};
+  int64_t latest_event = INT64_MIN;
+  size_t used_lines = 0;        // lines of the visit or order type
+  size_t lines_without_id = 0;  // ... refused by `crm run` for their id: not counted
+  size_t repeated_ids = 0;      // ... retries: counted once
+  size_t matched_lines = 0;     // ... of a user the ledger decided about
   bool read_events() {
     if (!o.events) return true;
     std::string line;
@@ -648,13 +700,15 @@ struct Builder {
       m.clear();
       if (!engine::parse_json_object(line, m, err)) return fail(err);
       ++r.events;
-      const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr;
-      const engine::JsonMember *type_m = nullptr, *user_m = nullptr, *time_m = nullptr, *amount_m = nullptr;
+      const engine::JsonValue *type = nullptr, *user = nullptr, *time = nullptr, *amount = nullptr, *id = nullptr;
+      const engine::JsonMember *type_m = nullptr, *user_m = nullptr, *time_m = nullptr, *amount_m = nullptr,
+                               *id_m = nullptr;
       for (const auto& x : m) {
         // A member read here given twice is refused, as `crm run` refuses the line (the decoder).
         const engine::JsonMember** seen = x.key == "type"             ? &type_m
                                           : x.key == "user"           ? &user_m
                                           : x.key == "time"           ? &time_m
+                                          : x.key == "id"             ? &id_m
                                           : x.key == o.amount_field   ? &amount_m
                                                                       : nullptr;
         if (!seen) continue;
@@ -665,15 +719,24 @@ struct Builder {
       if (user_m) user = &user_m->value;
       if (time_m) time = &time_m->value;
       if (amount_m) amount = &amount_m->value;
+      if (id_m) id = &id_m->value;
       if (!type || type->kind != engine::JsonValue::Kind::String) return fail("`type` must be a string");
       const bool is_order = type->text == o.order_type;
       if (!is_order && type->text != o.visit_type) continue;
+      ++used_lines;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
+      // Times as the engine reads them (a bare date is midnight UTC).
+      if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 time string");
+      auto t = engine::parse_event_time(time->text);
+      if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", support::json_escape(time->text)));
+      // A line `crm run` refuses for its id (the decoder: required, a non-empty string) was never
+      // decided: it is not counted (a note says how many) and does not move the clock.
+      const bool has_id = id && id->kind == engine::JsonValue::Kind::String && !id->text.empty();
       const uint32_t uid = users.find(std::string_view(user->text));
-      if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) continue;  // no decision about this user
-      if (!time || time->kind != engine::JsonValue::Kind::String) return fail("`time` must be an ISO-8601 string");
-      auto t = support::parse_time(time->text);
-      if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", time->text));
+      if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) {  // no decision about this user
+        if (has_id) latest_event = std::max(latest_event, *t);
+        continue;
+      }
       int64_t value = 0;
       if (is_order) {
         if (!amount || (amount->kind != engine::JsonValue::Kind::Number && amount->kind != engine::JsonValue::Kind::String))
@@ -682,6 +745,20 @@ struct Builder {
         if (!d) return fail(fmt::format("`{}` `{}` is not an exact amount", o.amount_field, amount->text));
         value = d->units();
       }
+      if (!has_id) {
+        ++lines_without_id;
+        continue;
+      }
+      // A retry (an id met again within the dedup window, by the runtime's rule) is decided once
+      // by `crm run` with a ledger, and counted once here. The watermark is the latest time of
+      // the lines before it (no lateness: the report does not know the run's).
+      if (latest_event != INT64_MIN) seen_ids.advance(latest_event);
+      if (seen_ids.repeat(id->text, *t)) {
+        ++repeated_ids;
+        continue;
+      }
+      latest_event = std::max(latest_event, *t);
+      ++matched_lines;
       for (uint32_t pi = first_pair_of_user[uid]; pi != UINT32_MAX; pi = pairs[pi].next_of_user) {
         Pair& p = pairs[pi];
         // Experiment: the window after the user's first decision of the strategy.
@@ -753,6 +830,32 @@ struct Builder {
       return false;
     }
     return true;
+  }
+
+  // What the event log's lines were, when some were not counted or none could be.
+  void event_notes() {
+    if (!o.events) return;
+    const std::string& log = o.events_name;
+    if (repeated_ids > 0)
+      r.notes.push_back(fmt::format("{}: {} {} or {} line{} repeated an event id met within the dedup window ({}): "
+                                    "counted once, as `crm run` with a ledger decides a retry once",
+                                    log, repeated_ids, o.visit_type, o.order_type, repeated_ids == 1 ? "" : "s",
+                                    o.dedup_window_micros == INT64_MAX ? std::string("forever")
+                                                                       : support::format_duration(o.dedup_window_micros)));
+    if (lines_without_id > 0)
+      r.notes.push_back(fmt::format("{}: {} {} or {} line{} without a non-empty string `id`, which `crm run` refuses: "
+                                    "not counted",
+                                    log, lines_without_id, o.visit_type, o.order_type, lines_without_id == 1 ? "" : "s"));
+    // A log that matched nothing (a type name that is not the log's, another data set) would
+    // read as a measured null result: zeros with tight intervals.
+    if (used_lines == 0)
+      r.notes.push_back(fmt::format("{}: no event of the types `{}` or `{}` (--visit-type, --order-type): visits, "
+                                    "orders and experiment outcomes were not measured",
+                                    log, o.visit_type, o.order_type));
+    else if (matched_lines == 0 && users.size() > 0)
+      r.notes.push_back(fmt::format("{}: none of its {} and {} events is of a user the ledger decided about (another "
+                                    "data set?): visits, orders and experiment outcomes were not measured",
+                                    log, o.visit_type, o.order_type));
   }
 
   void finish_indicators() {
@@ -858,7 +961,15 @@ struct Builder {
     std::vector<int64_t> cross(strategies.size()), cost(strategies.size());
     std::vector<bool> has_control(strategies.size());
     std::vector<std::map<uint32_t, Sums>> by_arm(strategies.size());  // A/B/n arms, treated users
+    std::vector<int64_t> rolled(strategies.size());
     for (const Pair& p : pairs) {
+      // The test is its randomized split: users the roll-out reached afterwards were in no group
+      // (their first decision is later and not comparable with the control group's; counted as
+      // treated they make every successful roll-out a sample-ratio mismatch).
+      if (p.rollout) {
+        rolled[p.strategy]++;
+        continue;
+      }
       if (p.control) has_control[p.strategy] = true;
       if (p.treated && p.control) {
         cross[p.strategy]++;
@@ -888,6 +999,12 @@ struct Builder {
       Experiment e;
       e.strategy = strategies[s];
       e.crossovers = cross[s];
+      e.rollout_users = rolled[s];
+      if (e.rollout_users)
+        r.notes.push_back(fmt::format("strategy `{}`: {} user{} reached by the automatic roll-out after the test {} left "
+                                      "out of the experiment (not randomized); the indicators count their rows",
+                                      e.strategy, e.rollout_users, e.rollout_users == 1 ? "" : "s",
+                                      e.rollout_users == 1 ? "is" : "are"));
       auto finish = [](Sums& g, const std::string& name) {
         Arm& a = g.arm;
         a.name = name;
@@ -955,6 +1072,10 @@ struct Builder {
           r.notes.push_back(fmt::format("strategy `{}`: the ledger predates recorded splits (schema version 4): its "
                                         "sample ratio is checked only given the program",
                                         e.strategy));
+        else if (!it->second.malformed.empty())
+          r.notes.push_back(fmt::format("strategy `{}`: the ledger's recorded split `{}` is not one crm writes "
+                                        "(crm_strategies.split): its sample ratio is checked only given the program",
+                                        e.strategy, support::json_escape(it->second.malformed)));
         else if ((basis_points = it->second.control_basis_points) > 0) {
           e.srm_split_from = "ledger";
           decided = it->second.decided_basis_points;
@@ -1043,18 +1164,35 @@ void read_recorded_splits(const std::string& state, std::unordered_map<std::stri
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
       now.recorded = true;
       std::string_view split(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)), size_t(sqlite3_column_bytes(st, 1)));
-      if (split.rfind("control:", 0) == 0) now.control_basis_points = std::atoi(std::string(split.substr(8)).c_str());
+      // Basis points, 0 .. 10000, as ProgramIdentity writes them; anything else was not written by
+      // crm: the split is not used (a note says so), never read as 0.
+      auto points = [](std::string_view t, int32_t& out) {
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+        return ec == std::errc() && end == t.data() + t.size() && out >= 0 && out <= 10000;
+      };
+      bool ok = split.rfind("control:", 0) == 0;
+      std::string_view rest = ok ? split.substr(8) : std::string_view();
+      const size_t v = rest.find(";variants:");
+      ok = ok && points(rest.substr(0, v), now.control_basis_points);
       // `control:B;variants:A:b,B:b,...` with A/B/n arms (ledger schema 5).
-      if (auto v = split.find(";variants:"); v != std::string_view::npos) {
+      if (ok && v != std::string_view::npos) {
         now.decided_basis_points = now.control_basis_points;
-        std::string_view arms = split.substr(v + 10);
-        while (!arms.empty()) {
+        std::string_view arms = rest.substr(v + 10);
+        ok = !arms.empty();
+        while (ok && !arms.empty()) {
           const size_t comma = std::min(arms.find(','), arms.size());
           std::string_view arm = arms.substr(0, comma);
-          if (auto colon = arm.rfind(':'); colon != std::string_view::npos)
-            now.decided_basis_points += std::atoi(std::string(arm.substr(colon + 1)).c_str());
+          const size_t colon = arm.rfind(':');
+          int32_t b = 0;
+          ok = colon != std::string_view::npos && colon > 0 && points(arm.substr(colon + 1), b);
+          now.decided_basis_points += b;
           arms.remove_prefix(std::min(comma + 1, arms.size()));
         }
+      }
+      if (!ok) {
+        now.malformed = std::string(split);
+        now.control_basis_points = 0;
+        now.decided_basis_points = 10000;
       }
     }
     auto [it, added] = out.try_emplace(name, now);
@@ -1137,6 +1275,7 @@ Report build(const Options& options) {
     }
     if (prog) compare_with_ledger(options.state, *prog, r.notes);
     if (!options.events) r.notes.push_back("no event log: visits, orders and experiment outcomes are not measured");
+    b.event_notes();
     r.ok = true;
   } catch (const std::exception& e) {
     r = Report{};

@@ -96,6 +96,7 @@ void uplift_fields(const Uplift& u, const Visit& f) {
 
 void experiment_fields(const Experiment& e, const Visit& f) {
   f("crossovers", std::to_string(e.crossovers));
+  f("rollout_users", std::to_string(e.rollout_users));
   f("srm_checked", e.srm_checked ? "true" : "false");
   f("configured_control_share", num(e.configured_control_share));
   f("srm_split_from", q_or_null(e.srm_split_from));
@@ -228,7 +229,9 @@ std::string to_csv(const Report& r) {
                              n, value(v));
         });
     experiment_fields(e, [&](const char* n, const std::string& v) {
-      out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, value(v));
+      // The one text among the numbers: a CSV cell of its own, not its JSON (quoted) form.
+      const std::string x = std::string_view(n) == "srm_split_from" ? cell(e.srm_split_from) : value(v);
+      out += fmt::format("experiment,{},,,,{},{}\n", cell(e.strategy), n, x);
     });
   }
   for (const Rejection& x : r.rejections)
@@ -264,6 +267,7 @@ std::string to_table(const Report& r) {
   for (const Experiment& e : r.experiments) {
     out += fmt::format("\nexperiment {}: {} treated, {} control users", e.strategy, e.treatment.users, e.control.users);
     if (e.crossovers) out += fmt::format(", {} in both (left out)", e.crossovers);
+    if (e.rollout_users) out += fmt::format(", {} reached by the roll-out (left out)", e.rollout_users);
     if (e.srm_checked)
       out += fmt::format("; sample ratio {} (configured control {} by the {}, chi-square {:.3f}, p = {:.4f})",
                          e.srm_mismatch ? "MISMATCH" : "ok", pct(e.configured_control_share), e.srm_split_from,

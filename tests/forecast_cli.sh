@@ -136,8 +136,8 @@ set +e
 "$crm" forecast "$p27" -I "$ROOT/examples" --shift 365d >/dev/null 2>e4.txt; rc4=$?
 "$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1y >/dev/null 2>e5.txt; rc5=$?
 "$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 1d --shift-to 2026-01-01 >/dev/null 2>e6.txt; rc6=$?
-# A history with a gap of more than a year is replayed as it is (the run's --max-time-jump guard
-# is off for a forecast, as for explain: a quiet year is data, not a typo).
+# A history with a gap of more than a year: the run's --max-time-jump guard (default 366d) names
+# the line, as `crm run` does; a quiet year that is data is replayed with --max-time-jump 0.
 python3 - "$events" >gap.jsonl <<'PY'
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -147,7 +147,10 @@ last["id"] = last["id"] + "-two-years-later"
 last["time"] = str(int(last["time"][:4]) + 2) + last["time"][4:]
 print(json.dumps(last))
 PY
-"$crm" forecast "$p27" -I "$ROOT/examples" --events gap.jsonl --shift 365d --format json >gap.json 2>gap.err ||
+"$crm" forecast "$p27" -I "$ROOT/examples" --events gap.jsonl --shift 365d --format json >/dev/null 2>gap.err; rcg=$?
+[ $rcg = 1 ] && grep -q "gap.jsonl:$(wc -l <gap.jsonl | tr -d ' '): too far ahead: .*--max-time-jump" gap.err ||
+  fail "a two-year gap without --max-time-jump 0: rc $rcg $(cat gap.err)"
+"$crm" forecast "$p27" -I "$ROOT/examples" --events gap.jsonl --shift 365d --max-time-jump 0 --format json >gap.json 2>gap.err ||
   fail "a history with a two-year gap: $(cat gap.err)"
 # A shift past year 9999 is the shift's fault: the message says so (it used to blame the line's time).
 "$crm" forecast "$p27" -I "$ROOT/examples" --events "$events" --shift 3000000d >/dev/null 2>e7.txt; rc7=$?

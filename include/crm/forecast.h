@@ -37,6 +37,12 @@ struct ForecastOptions {
   bool shift_to = false;
   int32_t shift_to_day = 0;
   int64_t allowed_lateness_micros = 0;  // as `crm run --allowed-lateness`
+  // As `crm run --max-time-jump` (same default; 0: no limit): an event further ahead of the
+  // stream's clock (a typo such as 2062 for 2026) is an error naming its line.
+  int64_t max_time_jump_micros = int64_t(366) * 86400 * 1000000;
+  // As `crm run --dedup-window` with a ledger (INT64_MAX: forever): a line whose event id was
+  // met within it is a retry, replayed once (the ledger answers a retry; docs/semantics.md).
+  int64_t dedup_window_micros = 7LL * 86400 * 1'000'000;
   // Also replay with pacing off (when any strategy paces), for the effect of pacing.
   bool compare_pacing = true;
 };

@@ -43,6 +43,11 @@ struct Options {
   int64_t window_micros = 14LL * 86'400'000'000;  // attribution window after a delivery
   int64_t silent_micros = 30LL * 86'400'000'000;  // silent: no order for this long before it
   std::string visit_type = "Visit", order_type = "Order", amount_field = "amount";
+  // The event log is read as `crm run` with a ledger reads it: a line whose event id was met
+  // within this window (`crm run --dedup-window`; INT64_MAX: forever) is a retry, counted once;
+  // a line `crm run` refuses for its `id` (missing, not a string, empty) is not counted. Both
+  // are said in a note.
+  int64_t dedup_window_micros = 7LL * 86400 * 1'000'000;
   double confidence = 0.95;
   double srm_p_threshold = 0.001;   // a sample-ratio mismatch below this p-value (GrowthBook's default)
   // The zone whose calendar days the per-day rows count (`day`, and deliveries and orders by
@@ -124,6 +129,10 @@ struct Experiment {
   std::vector<Arm> variants;
   std::vector<Uplift> variant_uplifts;
   int64_t crossovers = 0;  // users with both treated and control rows: in neither group
+  // Users of the rest of the audience decided after an automatic roll-out (the ledger's
+  // `rollout`): not randomized, so in no group of the experiment (its uplifts, sample-ratio
+  // check and incremental ROI are the test's); their rows still count in the indicators.
+  int64_t rollout_users = 0;
   // Sample-ratio mismatch: observed users against the configured split (NaN without a program).
   double configured_control_share = 0, srm_chi_square = 0, srm_p_value = 0;
   bool srm_checked = false, srm_mismatch = false;

@@ -1,5 +1,6 @@
 // decoder.cc - JSON Lines and CSV records into typed values of the program's schema.
 #include "runtime/engine/decoder.h"
+#include "runtime/engine/event_id_window.h"
 
 #include <fmt/format.h>
 
@@ -148,7 +149,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
         out = last_time_;
         return true;
       }
-      auto t = support::parse_time(v.text, true);
+      auto t = parse_event_time(v.text);
       if (!t) {
         // A well-formed time finer than a microsecond: say why it is refused.
         const size_t dot = v.text.find('.');

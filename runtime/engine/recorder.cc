@@ -117,18 +117,15 @@ bool Recorder::attach(state::StateStore* store, const std::function<void(state::
 }
 
 void Recorder::set_dedup_window(int64_t micros) {
-  window_ = micros < 0 ? 0 : micros;
-  // Generations of half the window (at least a second): at most three are live at a time
-  // (the window, plus the part of the oldest one that is already out of it).
-  constexpr int64_t kSecond = 1'000'000;
-  width_ = window_ == kForever ? kForever : std::max(window_ / 2, kSecond);
+  // The rule is DedupRule's (event_id_window.h), which `crm report` and `crm forecast` share.
+  window_ = DedupRule::window(micros);
+  width_ = DedupRule::width(window_);
 }
 
 // The generation holding event time `t` (made when there is none). Generations are few (the
 // window spans two or three), so a walk from the newest finds it.
 Recorder::Generation& Recorder::generation(int64_t t) {
-  // floor(t / width_) * width_, for negative t too; one generation for everything when kForever.
-  const int64_t start = width_ == kForever ? 0 : support::floor_div(t, width_) * width_;
+  const int64_t start = DedupRule::start(t, width_);
   auto it = generations_.end();
   while (it != generations_.begin() && std::prev(it)->start > start) --it;
   if (it != generations_.begin() && std::prev(it)->start == start) return *std::prev(it);
@@ -283,8 +280,8 @@ void Recorder::forget_event(const std::string&) { pending_ = UnitRecord{0, 0, fa
 // pruning costs nothing per event. The unit being decided is never in one of them (prune runs
 // before an event is decided, and its slot is made afterwards).
 void Recorder::prune(int64_t watermark) {
-  if (window_ == kForever || watermark == INT64_MIN || watermark < INT64_MIN + window_) return;
-  const int64_t floor = watermark - window_;
+  int64_t floor = 0;
+  if (!DedupRule::forget_before(window_, watermark, floor)) return;
   while (!generations_.empty() && generations_.front().start + width_ <= floor) generations_.pop_front();
 }
 

@@ -14,6 +14,7 @@
 
 #include "bytecode/program.h"
 #include "runtime/engine/decision.h"
+#include "runtime/engine/event_id_window.h"
 #include "runtime/state/state_store.h"
 #include "support/fingerprint_table.h"
 #include "support/string_map.h"
@@ -80,8 +81,8 @@ class Recorder {
   // time (each spans max(H/2, 1 s)); prune(W) drops the generations wholly before W - H, so
   // memory holds about H to 1.5 H of event ids, whatever the length of the stream.
   // kForever keeps every id (the index then grows by one entry per event).
-  static constexpr int64_t kForever = INT64_MAX;
-  static constexpr int64_t kDefaultDedupWindow = 7LL * 86400 * 1'000'000;  // 7 days
+  static constexpr int64_t kForever = DedupRule::kForever;
+  static constexpr int64_t kDefaultDedupWindow = DedupRule::kDefaultWindow;  // 7 days
   void set_dedup_window(int64_t micros);
   int64_t dedup_window() const { return window_; }
   void prune(int64_t watermark);

@@ -82,7 +82,12 @@ bool import_hillstrom(std::istream& in, const bytecode::Program& program, state:
     error = std::move(message);
     return false;
   };
-  if (!csv.next(f)) return fail(csv.error().empty() ? "empty input, expected a header line" : csv.error());
+  if (!csv.next(f)) {
+    if (!csv.error().empty()) return fail(csv.error());
+    fail("empty input, expected a header line");
+    stats.error_line = 1;  // named as FILE:1 (without a line the message would not name the file)
+    return false;
+  }
   static constexpr std::string_view kColumns[] = {"recency", "history", "mens",    "womens", "zip_code",   "newbie",
                                                   "channel", "segment", "visit",   "conversion", "spend"};
   size_t col[std::size(kColumns)];
@@ -111,8 +116,10 @@ bool import_hillstrom(std::istream& in, const bytecode::Program& program, state:
     if (r.conversion && !r.visit) return fail("conversion 1 without a visit");
     if (r.spend > 0 && !r.conversion) return fail("spend without a conversion");
     bool b;
-    if (!Decimal::parse(cell(0)) || !Decimal::parse(cell(1)) || !flag(cell(2), b) || !flag(cell(3), b) || !flag(cell(5), b))
-      return fail("recency, history, mens, womens or newbie is not a number");
+    for (size_t c : {0, 1})  // recency, history
+      if (!Decimal::parse(cell(c))) return fail(fmt::format("{} `{}` is not a number", kColumns[c], cell(c)));
+    for (size_t c : {2, 3, 5})  // mens, womens, newbie
+      if (!flag(cell(c), b)) return fail(fmt::format("{} `{}` is not 0 or 1", kColumns[c], cell(c)));
     for (size_t c : {0, 1, 2, 3, 4, 5, 6}) r.attributes.push_back(cell(c));
     rows.push_back(std::move(r));
   }

@@ -74,6 +74,11 @@ bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names,
       error = csv.at("missing column `" + std::string(name) + "` in the header");
       return false;
     }
+    // Two columns of one name: which one holds the data is not known (the first was taken).
+    if (std::find(it + 1, header.end(), name) != header.end()) {
+      error = csv.at("column `" + std::string(name) + "` appears twice in the header");
+      return false;
+    }
     index.push_back(static_cast<size_t>(it - header.begin()));
   }
   return true;
@@ -204,8 +209,14 @@ bool online_retail(CsvReader& csv, std::ostream& out, ImportStats& stats, std::s
       error = csv.at("InvoiceDate `" + f[kDate] + "` is not `YYYY-MM-DD HH:MM:SS`");
       return false;
     }
-    // CustomerID is written as a float (`17850.0`); the user id is its integer text.
+    // CustomerID is written as a float (`17850.0`); the user id is its integer text, without
+    // leading zeros, so `17850`, `17850.00` and `017850.0` are one customer. A sign is refused
+    // (`+17850.0` passed verbatim and split a customer's history across ids).
     std::string_view customer = trim(f[kCustomer]);
+    if (!customer.empty() && (customer.front() == '+' || customer.front() == '-')) {
+      error = csv.at("CustomerID `" + f[kCustomer] + "` is not a whole number without a sign");
+      return false;
+    }
     if (size_t dot = customer.find('.'); dot != std::string_view::npos && is_digits(customer.substr(0, dot))) {
       std::string_view fraction = customer.substr(dot + 1);
       if (!fraction.empty() && (!is_digits(fraction) || fraction.find_first_not_of('0') != std::string_view::npos)) {
@@ -214,6 +225,8 @@ bool online_retail(CsvReader& csv, std::ostream& out, ImportStats& stats, std::s
       }
       customer = customer.substr(0, dot);
     }
+    if (is_digits(customer))
+      while (customer.size() > 1 && customer.front() == '0') customer.remove_prefix(1);
 
     auto [it, inserted] = by_id.try_emplace(invoice_no, invoices.size());
     if (inserted) {
@@ -298,14 +311,16 @@ bool cdnow(CsvReader& csv, std::ostream& out, ImportStats& stats, std::string& e
       error = csv.at("date `" + f[kDate] + "` is not `YYYY-MM-DD`");
       return false;
     }
+    // The data set has no negative values (its README): one means a broken file, refused as
+    // hillstrom refuses a negative spend.
     auto cds = parse_int(trim(f[kCds]));
-    if (!cds) {
-      error = csv.at("number_of_cds `" + f[kCds] + "` is not an integer");
+    if (!cds || *cds < 0) {
+      error = csv.at("number_of_cds `" + f[kCds] + "` is not " + (cds ? "a non-negative integer" : "an integer"));
       return false;
     }
     auto dollars = Decimal::parse(trim(f[kDollars]));
-    if (!dollars) {
-      error = csv.at("dollar_value `" + f[kDollars] + "` is not a decimal number");
+    if (!dollars || dollars->units() < 0) {
+      error = csv.at("dollar_value `" + f[kDollars] + "` is not " + (dollars ? "a non-negative amount" : "a decimal number"));
       return false;
     }
     Event e;

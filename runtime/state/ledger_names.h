@@ -4,7 +4,9 @@
 // name written by hand could drift from the table.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "runtime/state/state_store.h"
@@ -44,6 +46,35 @@ inline const char* foreign_column(bool integer_kind, int64_t kind, std::string_v
   if (!is_unit_kind(integer_kind, kind)) return "kind";
   if (!is_outcome_name(outcome)) return "outcome";
   if (!reason.empty() && !is_reason_name(reason)) return "reason";
+  return nullptr;
+}
+
+// The ledger schema versions this crm reads (crm_meta's `schema_version`; the store migrates the
+// older ones when it opens a ledger, `crm report` reads them as they are): 1 to kSchemaVersion,
+// written as crm writes them. Empty (no row) is the current one, which opening writes.
+inline constexpr int kSchemaVersion = 9;
+inline bool readable_schema_version(std::string_view version) {
+  if (version.empty()) return true;
+  int v = 0;
+  auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), v);
+  return ec == std::errc() && end == version.data() + version.size() && v >= 1 && v <= kSchemaVersion &&
+         version[0] != '0';
+}
+// The error for another version, naming the ledger (`crm run` and `crm report` say the same).
+inline std::string schema_version_error(std::string_view path, std::string_view version) {
+  return "state `" + std::string(path) + "` has ledger schema version " + std::string(version) +
+         ", this crm reads versions 1 to " + std::to_string(kSchemaVersion);
+}
+
+// The numbers of a ledger row that crm could not have written (docs/semantics.md, "Ledger
+// schema"): `at` (an integer time within the years 0001-9999 of an event time), `amount` and
+// `sales` (integers, millionths). The column's name, or null when all are as crm writes them.
+inline const char* foreign_number(bool at_integer, int64_t at, bool amount_integer, bool sales_integer) {
+  constexpr int64_t kFirst = -62135596800LL * 1'000'000;       // 0001-01-01T00:00:00Z
+  constexpr int64_t kEnd = 253402300800LL * 1'000'000;         // 10000-01-01T00:00:00Z
+  if (!at_integer || at < kFirst || at >= kEnd) return "at";
+  if (!amount_integer) return "amount";
+  if (!sales_integer) return "sales";
   return nullptr;
 }
 

@@ -576,8 +576,8 @@ class SqliteStore : public StateStore {
       if (!exec(kMigrateV8, error)) return false;
       version = "9";
     }
-    if (version != "9") {
-      error = fmt::format("state `{}` has ledger schema version {}, this crm reads versions 1 to 9", path_, version);
+    if (version != std::to_string(kSchemaVersion)) {
+      error = schema_version_error(path_, version);
       return false;
     }
     if (!next_position(error)) return false;

@@ -129,7 +129,7 @@ TEST(Forecast, ErrorsNameTheirLine) {
   o.events_name = "h.jsonl";
   Forecast f = run(p, o, history() + "{\"id\":\"x\",\"type\":\"Visit\",\"user\":\"u9\",\"time\":\"soon\"}\n");
   EXPECT_FALSE(f.ok);
-  EXPECT_EQ(f.error, "h.jsonl:8: `time` must be an ISO-8601 string");
+  EXPECT_EQ(f.error, "h.jsonl:8: `time` `soon` is not an ISO-8601 time");
   f = run(p, o, history() + "{\"id\":\"y\",\"type\":\"Nope\",\"user\":\"u9\",\"time\":\"2026-06-05T00:00:00Z\"}\n");
   EXPECT_FALSE(f.ok);
   EXPECT_EQ(f.error.rfind("h.jsonl:8: ", 0), 0u) << f.error;

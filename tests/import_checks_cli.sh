@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# import_checks_cli.sh CRM - `crm import` refuses what it cannot read unambiguously and says so
+# with the column, the value and the file: online-retail CustomerIDs are one user per customer
+# (`17850`, `17850.00`, `017850.0` alike; a sign refused); a header naming a column twice is
+# refused; CDNOW's negative values are refused (its README: none); hillstrom names the column and
+# value of a bad cell and the file of an empty input; usage errors name hillstrom and count files.
+# And `crm report`'s CSV writes `srm_split_from` as a plain cell; a directory as the ledger is
+# named as one.
+set -euo pipefail
+crm=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+code() { set +e; "$@" >out.txt 2>err.txt; echo $?; set -e; }
+H='InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country'
+
+printf '%s\n1,A,x,2,2011-01-01 10:00:00,1.5,17850,UK\n2,A,x,2,2011-01-01 10:00:00,1.5,17850.00,UK\n3,A,x,2,2011-01-01 10:00:00,1.5,017850.0,UK\n' "$H" >c.csv
+"$crm" import online-retail c.csv -o c.jsonl 2>/dev/null || fail "customers"
+[ "$(grep -c '"user":"17850"' c.jsonl)" = 3 ] || fail "one customer, three ids: $(cat c.jsonl)"
+for bad in +17850.0 -17850.0; do
+  printf '%s\n1,A,x,2,2011-01-01 10:00:00,1.5,%s,UK\n' "$H" "$bad" >s.csv
+  [ "$(code "$crm" import online-retail s.csv)" = 1 ] && grep -q "s.csv:2: CustomerID \`$bad\` is not a whole number without a sign" err.txt ||
+    fail "signed CustomerID $bad: $(cat err.txt)"
+done
+printf '%s,InvoiceNo\n1,A,x,2,2011-01-01 10:00:00,1.5,17850.0,UK,2\n' "$H" >d.csv
+[ "$(code "$crm" import online-retail d.csv)" = 1 ] && grep -q "column \`InvoiceNo\` appears twice in the header" err.txt ||
+  fail "duplicate column: $(cat err.txt)"
+C='customer_id,date,number_of_cds,dollar_value'
+printf '%s,dollar_value\n00001,1997-01-01,1,11.77,999.99\n' "$C" >dc.csv
+[ "$(code "$crm" import cdnow dc.csv)" = 1 ] && grep -q "column \`dollar_value\` appears twice" err.txt || fail "cdnow dup: $(cat err.txt)"
+printf '%s\n00001,1997-01-01,1,-5\n' "$C" >na.csv
+[ "$(code "$crm" import cdnow na.csv)" = 1 ] && grep -q "na.csv:2: dollar_value \`-5\` is not a non-negative amount" err.txt ||
+  fail "negative amount: $(cat err.txt)"
+printf '%s\n00001,1997-01-01,-3,5\n' "$C" >nc.csv
+[ "$(code "$crm" import cdnow nc.csv)" = 1 ] && grep -q "nc.csv:2: number_of_cds \`-3\` is not a non-negative integer" err.txt ||
+  fail "negative cds: $(cat err.txt)"
+
+HS='recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,conversion,spend'
+printf '%s\n10,2) $100 - $200,142.44,2,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n' "$HS" >m2.csv
+[ "$(code "$crm" import hillstrom m2.csv --state sqlite:m.db --events-out m.jsonl)" = 1 ] &&
+  grep -q "m2.csv:2: mens \`2\` is not 0 or 1" err.txt || fail "hillstrom mens: $(cat err.txt)"
+: >empty.csv
+[ "$(code "$crm" import hillstrom empty.csv --state sqlite:e.db --events-out e.jsonl)" = 1 ] &&
+  grep -q "empty.csv:1: empty input, expected a header line" err.txt || fail "hillstrom empty: $(cat err.txt)"
+[ "$(code "$crm" import cdnow nc.csv nc.csv)" = 2 ] && grep -q "import takes one input file, not 2" err.txt ||
+  fail "two inputs: $(cat err.txt)"
+[ "$(code "$crm" import foo nc.csv)" = 2 ] && grep -q "use online-retail, cdnow or hillstrom" err.txt || fail "unknown: $(cat err.txt)"
+
+# report: CSV cells, a directory as the ledger.
+cat >ab.crm <<'EOF2'
+event Visit {}
+event Order { amount: Money(CNY) }
+resource coupon c5 { discount: 5 CNY }
+strategy nudge for business "shop" {
+    who: exists(Visit)
+    when: at 2026-03-01T10:00:00Z
+    what: grant c5 via App code "N5"
+    split: control 50% salt "ab"
+}
+EOF2
+python3 -c 'for i in range(40): print("{\"id\":\"v%d\",\"type\":\"Visit\",\"user\":\"u%d\",\"time\":\"2026-02-28T10:00:00Z\"}" % (i, i))' >ev.jsonl
+"$crm" run ab.crm --events ev.jsonl --state sqlite:s.db --until 2026-03-01T11:00:00Z -q -o /dev/null 2>/dev/null || fail "run"
+"$crm" report --state sqlite:s.db --events ev.jsonl --format csv >r.csv 2>/dev/null || fail "csv"
+grep -q '^experiment,nudge,,,,srm_split_from,ledger$' r.csv || fail "csv srm_split_from: $(grep srm_split r.csv)"
+mkdir adir
+[ "$(code "$crm" report --state sqlite:adir)" = 3 ] && grep -q "cannot open state \`adir\`: it is a directory" err.txt ||
+  fail "directory: $(cat err.txt)"
+echo "ok"
