@@ -140,6 +140,10 @@ class Detail {
   }
   // The right-hand side as written, with its value when that says more.
   std::string side(const Expr* e) {
+    // A constant collection says no more than as written (a set's value only reorders it).
+    const sema::Type& t = p_.source->type_of(e);
+    if ((t.kind == sema::TypeKind::Set || t.kind == sema::TypeKind::List) && p_.source->const_of(e))
+      return format::format_expr(e);
     std::string text = format::format_expr(e), v = show(e);
     return v.empty() || v == text ? text : text + " = " + v;
   }

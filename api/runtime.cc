@@ -57,7 +57,7 @@ struct EvaluatorData {
       : program(std::move(p)), vm(program->program), strings(program->program.strings) {
     vm.prepare(ctx);
     ctx.strings = &strings;
-    collections.seed(program->program.sets);
+    collections.seed(program->program.sets, program->program.lists);
     ctx.collections = &collections;
     ctx.zone = &program->program.zone;  // segments on their own: the program's default zone
     for (const auto& f : program->program.profile) {

@@ -200,7 +200,11 @@ std::string serialize(const Program& p) {
   w.u32(uint32_t(p.constants.size())); for (auto c : p.constants) w.i64(c);
   w.u32(uint32_t(p.strings.size())); for (auto& s : p.strings) w.str(s);
   w.u32(uint32_t(p.sets.size()));
-  for (auto& s : p.sets) { w.u32(uint32_t(s.size())); for (auto v : s) w.i64(v); }
+  for (size_t i = 0; i < p.sets.size(); ++i) {
+    w.b(p.is_list(i));
+    w.u32(uint32_t(p.sets[i].size()));
+    for (auto v : p.sets[i]) w.i64(v);
+  }
   w.u32(uint32_t(p.profile.size())); for (auto& f : p.profile) put_field(w, f);
   w.u32(uint32_t(p.events.size()));
   for (auto& e : p.events) { w.str(e.name); w.u32(uint32_t(e.fields.size())); for (auto& f : e.fields) put_field(w, f); }
@@ -325,7 +329,8 @@ bool deserialize(const std::string& bytes, Program& p, std::string& error) {
   p = Program{};
   for (uint32_t i = 0, n = r.count(8); i < n && r.ok(); ++i) p.constants.push_back(r.i64());
   for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) p.strings.push_back(r.str());
-  for (uint32_t i = 0, n = r.count(4); i < n && r.ok(); ++i) {
+  for (uint32_t i = 0, n = r.count(5); i < n && r.ok(); ++i) {
+    p.lists.push_back(r.b() ? 1 : 0);
     auto& s = p.sets.emplace_back();
     for (uint32_t j = 0, m = r.count(8); j < m && r.ok(); ++j) s.push_back(r.i64());
   }
@@ -458,7 +463,7 @@ bool verify(const Program& p, std::string& error) {
           case 'C': ok = in.op == Op::CALL ? uint64_t(in.b) + v <= u.registers : reg(v); break;
           case 'K': ok = v < p.constants.size(); break;
           case 'G': ok = v < p.aggregates.size(); break;
-          case 'S': ok = v < p.sets.size(); break;
+          case 'S': ok = v < p.sets.size() && !p.is_list(v); break;  // IN_SET bisects: a set, not a list
           case 'T': ok = v > pc && v < u.code.size(); break;
           case 'N': ok = v < overload_count(); break;
           case 'F': ok = true; break;  // the VM reads fields only below the record's size
@@ -484,8 +489,10 @@ bool verify(const Program& p, std::string& error) {
       if (in.op == Op::JUMP || in.op == Op::JUMP_IF_FALSE || in.op == Op::JUMP_IF_TRUE) return false;
     return true;
   };
+  // A set is searched by bisection, so it must be sorted and distinct; a list is kept as written.
+  if (p.lists.size() > p.sets.size()) return fail("more list flags than constant collections");
   for (size_t i = 0; i < p.sets.size(); ++i)
-    for (size_t j = 1; j < p.sets[i].size(); ++j)
+    for (size_t j = 1; j < p.sets[i].size() && !p.is_list(i); ++j)
       if (p.sets[i][j - 1] >= p.sets[i][j]) return fail(fmt::format("set {} is not sorted", i));
 
   // ---- schema: the engine fills `user` (profile field 0) and reads id, user, time (event fields 0-2)
@@ -737,9 +744,9 @@ std::string disassemble(const Program& p) {
   }
   for (size_t i = 0; i < p.strings.size(); ++i) out += fmt::format("string s{} = \"{}\"\n", i, p.strings[i]);
   for (size_t i = 0; i < p.sets.size(); ++i) {
-    out += fmt::format("set S{} = {{", i);
+    out += (p.is_list(i) ? "list S" : "set S") + std::to_string(i) + (p.is_list(i) ? " = [" : " = {");
     for (size_t j = 0; j < p.sets[i].size(); ++j) out += (j ? ", " : "") + std::to_string(p.sets[i][j]);
-    out += "}\n";
+    out += p.is_list(i) ? "]\n" : "}\n";
   }
   for (size_t i = 0; i < p.aggregates.size(); ++i) {
     const auto& a = p.aggregates[i];
@@ -774,6 +781,9 @@ std::string disassemble_json(const Program& p) {
     for (size_t j = 0; j < p.sets[i].size(); ++j) out += (j ? "," : "") + std::to_string(p.sets[i][j]);
     out += "]";
   }
+  out += "],\"lists\":[";  // which of the sets are lists (written order, duplicates kept)
+  for (size_t i = 0, n = 0; i < p.sets.size(); ++i)
+    if (p.is_list(i)) out += (n++ ? "," : "") + std::to_string(i);
   out += "],\"aggregates\":[";
   for (size_t i = 0; i < p.aggregates.size(); ++i) {
     const auto& a = p.aggregates[i];

@@ -29,7 +29,9 @@ namespace crm::bytecode {
 // v13: budget pools (Program::pools, Strategy::pool) and A/B/n arms (Strategy::arms, Action::arm).
 // v14: resources name who funds their subsidy (Resource::funders).
 // v15: strategies carry an automatic roll-out of the winner (Strategy::rollout).
-constexpr uint32_t kFormatVersion = 15;
+// v16: a constant collection says whether it is a list (Program::lists: written order,
+// duplicates kept) or a set (sorted, distinct).
+constexpr uint32_t kFormatVersion = 16;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event
@@ -340,7 +342,10 @@ struct Policy {
 struct Program {
   std::vector<int64_t> constants;
   std::vector<std::string> strings;              // string id i is strings[i]
-  std::vector<std::vector<int64_t>> sets;        // sorted constant sets
+  // Constant collections: a set's elements sorted and distinct, a list's (lists[i] != 0) in
+  // written order with duplicates. Every collection store starts with them as handles 0..n-1.
+  std::vector<std::vector<int64_t>> sets;
+  std::vector<uint8_t> lists;                    // per set: 1 = a list; shorter = the rest are sets
   std::vector<Field> profile;                    // 0 is `user`
   std::vector<EventType> events;
   std::vector<AggSpec> aggregates;
@@ -355,6 +360,7 @@ struct Program {
   // segments and aggregate filters evaluated outside any strategy.
   support::ZoneRules zone;
 
+  bool is_list(size_t set) const { return set < lists.size() && lists[set] != 0; }
   int find_event(const std::string& name) const;
   int find_profile_field(const std::string& name) const;
   // Total instructions: an upper bound on the work of evaluating every unit once.

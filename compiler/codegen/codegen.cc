@@ -204,6 +204,7 @@ class Codegen {
   std::map<std::string, int64_t> string_ids_;
   std::map<int64_t, uint32_t> const_index_;
   std::map<std::vector<int64_t>, uint32_t> set_index_;
+  std::map<std::vector<int64_t>, uint32_t> list_index_;
   std::map<AggKey, uint32_t> agg_index_;
   std::map<std::string, int> event_index_;
   std::map<const sema::FieldInfo*, int> field_index_;  // field -> position in its record
@@ -222,8 +223,34 @@ class Codegen {
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
     auto [it, fresh] = set_index_.emplace(values, static_cast<uint32_t>(prog_.sets.size()));
-    if (fresh) prog_.sets.push_back(values);
+    if (fresh) prog_.sets.push_back(values), prog_.lists.push_back(0);
     return it->second;
+  }
+  // A constant list: its elements as written, duplicates kept (bytecode::Program::lists).
+  uint32_t list(std::vector<int64_t> values) {
+    auto [it, fresh] = list_index_.emplace(values, static_cast<uint32_t>(prog_.sets.size()));
+    if (fresh) prog_.sets.push_back(std::move(values)), prog_.lists.push_back(1);
+    return it->second;
+  }
+  // A constant collection of type `t` (a literal, a folded constant, a default) as the index of
+  // its set or list, which every collection store seeds as its handle.
+  uint32_t collection(const Value& v, const sema::Type& t) {
+    const auto& elems = std::get<std::shared_ptr<const Value::Collection>>(v.v)->elems;
+    if (!t.elem && !elems.empty()) throw Unsupported("a collection without an element type");
+    std::vector<int64_t> items;
+    for (const auto& el : elems) {
+      // An Int element of a Decimal collection is widened as INT_TO_FIX would.
+      if (auto* i = std::get_if<int64_t>(&el.v);
+          i && (t.elem->kind == TypeKind::Decimal || t.elem->kind == TypeKind::Money)) {
+        int64_t k;
+        if (bytecode::ops::int_to_fix(*i, k) != bytecode::ops::Fault::None)
+          throw Unsupported("a collection element too large for a Decimal");
+        items.push_back(k);
+      } else {
+        items.push_back(encode(el, *t.elem));
+      }
+    }
+    return t.kind == TypeKind::List ? list(std::move(items)) : set(std::move(items));
   }
   uint32_t add_unit(ir::Unit u) {
     try {
@@ -271,13 +298,11 @@ class Codegen {
     if (f.type.elem && f.type.elem->enum_info) out.enum_values = f.type.elem->enum_info->values;
     if (f.decl && f.decl->default_value)
       if (auto* v = p_.const_of(f.decl->default_value)) {
-        if (auto* col = std::get_if<std::shared_ptr<const Value::Collection>>(&v->v)) {
-          // A collection default (`tags: Set<String> = {}`) is one of the program's constant
-          // sets; every collection store starts with them, so its index is its handle.
-          if (!f.type.elem) throw Unsupported("a collection default without an element type");
-          std::vector<int64_t> items;
-          for (const auto& el : (*col)->elems) items.push_back(encode(el, *f.type.elem));
-          out.default_value = set(std::move(items));
+        if (std::holds_alternative<std::shared_ptr<const Value::Collection>>(v->v)) {
+          // A collection default (`tags: Set<String> = {}`, `recent: List<Int> = [2, 1, 2]`) is
+          // one of the program's constant collections; every collection store starts with them,
+          // so its index is its handle.
+          out.default_value = collection(*v, f.type);
         } else {
           out.default_value = encode(*v, f.type);
         }
@@ -832,9 +857,10 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
     }
   } guard{depth_, e, g_.failed_at_};
   const sema::Type& t = type(e);
-  // Folded constants (scalars) load directly.
-  if (auto* v = g_.p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List)
-    return constant(g_.encode(*v, t));
+  // Folded constants load directly: a scalar as itself, a collection (`len([3, 1, 2, 3])`) as
+  // the handle of its constant set or list.
+  if (auto* v = g_.p_.const_of(e))
+    return constant(t.kind == TypeKind::Set || t.kind == TypeKind::List ? g_.collection(*v, t) : g_.encode(*v, t));
   switch (e->kind) {
     case ExprKind::Name: {
       const auto& ref = g_.p_.refs[e->id];
@@ -951,7 +977,7 @@ uint16_t UnitGen::expr(const Expr* e, const Env& env) {
       return r;
     }
     case ExprKind::Collection:
-      throw Unsupported("a collection literal can only be used on the right of `in`");
+      throw Unsupported("a collection literal with computed elements can only be used on the right of `in`");
     default:
       throw Unsupported("literal without a folded value");
   }

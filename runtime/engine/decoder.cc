@@ -203,7 +203,7 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
         if (!encode_field(ef, item, x, err)) return false;
         items.push_back(x);
       }
-      out = collections_.add(std::move(items));
+      out = collections_.add(std::move(items), f.kind == Kind::List);  // a list keeps its JSON order and duplicates
       return true;
     }
   }

@@ -41,7 +41,7 @@ Engine::Engine(const bytecode::Program& program, EngineOptions options)
       rollouts_(program),
       recorder_(program),
       read_(fields_read(program, redemptions_)) {
-  collections_.seed(p_.sets);  // collection defaults are handles into these
+  collections_.seed(p_.sets, p_.lists);  // collection defaults and constants are handles into these
   rules_.bind_rollouts(&rollouts_);
   aggs_by_event_.resize(p_.events.size());
   for (uint32_t g = 0; g < p_.aggregates.size(); ++g)

@@ -109,51 +109,86 @@ int64_t StringPool::find(std::string_view s) const {
   return v == 0 ? -1 : static_cast<int64_t>((v & 0xffffffffu) - 1);
 }
 
-void CollectionStore::seed(const std::vector<std::vector<int64_t>>& sets) {
-  for (const auto& v : sets) {
-    uint64_t h = v.size();
-    for (int64_t x : v) h ^= static_cast<uint64_t>(x) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    sets_.push_back(v);
-    by_hash_.emplace(h, static_cast<int64_t>(sets_.size() - 1));
+namespace {
+uint64_t content_hash(const std::vector<int64_t>& v) {
+  uint64_t h = v.size();
+  for (int64_t x : v) h ^= static_cast<uint64_t>(x) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+bool sorted_distinct(const std::vector<int64_t>& v) {
+  return std::adjacent_find(v.begin(), v.end(), [](int64_t a, int64_t b) { return a >= b; }) == v.end();
+}
+}  // namespace
+
+void CollectionStore::seed(const std::vector<std::vector<int64_t>>& sets, const std::vector<uint8_t>& lists) {
+  for (size_t i = 0; i < sets.size(); ++i) {
+    Entry e{sets[i], {}};
+    // A set constant is verified sorted; a list is kept as written, with its members beside it.
+    if (i < lists.size() && lists[i] && !sorted_distinct(e.items)) {
+      e.sorted = e.items;
+      std::sort(e.sorted.begin(), e.sorted.end());
+      e.sorted.erase(std::unique(e.sorted.begin(), e.sorted.end()), e.sorted.end());
+    }
+    by_hash_.emplace(content_hash(e.items), static_cast<int64_t>(entries_.size()));
+    entries_.push_back(std::move(e));
   }
 }
 
-// Equal sets share one handle: a stream of orders carries the same few category sets over and
-// over, so the store grows with the distinct sets seen, not with the number of events.
-int64_t CollectionStore::add(std::vector<int64_t> v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  uint64_t h = v.size();
-  for (int64_t x : v) {
-    h ^= static_cast<uint64_t>(x) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+// Equal collections share one handle: a stream of orders carries the same few category sets over
+// and over, so the store grows with the distinct collections seen, not with the number of events.
+// The key is the elements as kept: a set's are sorted and distinct, so a list shares a handle
+// with a set only when it is sorted and distinct itself, and then the two read the same.
+int64_t CollectionStore::add(std::vector<int64_t> v, bool list) {
+  if (!list) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
   }
+  bool plain = !list || sorted_distinct(v);
+  return intern(std::move(v), plain);
+}
+
+int64_t CollectionStore::intern(std::vector<int64_t> v, bool is_sorted_distinct) {
+  uint64_t h = content_hash(v);
   for (auto [it, end] = by_hash_.equal_range(h); it != end; ++it)
-    if (sets_[it->second] == v) return it->second;
-  sets_.push_back(std::move(v));
-  auto id = static_cast<int64_t>(sets_.size() - 1);
+    if (entries_[it->second].items == v) return it->second;
+  Entry e;
+  if (!is_sorted_distinct) {
+    e.sorted = v;
+    std::sort(e.sorted.begin(), e.sorted.end());
+    e.sorted.erase(std::unique(e.sorted.begin(), e.sorted.end()), e.sorted.end());
+  }
+  e.items = std::move(v);
+  entries_.push_back(std::move(e));
+  auto id = static_cast<int64_t>(entries_.size() - 1);
   by_hash_.emplace(h, id);
   return id;
 }
 
+const std::vector<int64_t>& CollectionStore::members(int64_t h) const {
+  if (h < 0 || size_t(h) >= entries_.size()) return empty_;
+  const Entry& e = entries_[size_t(h)];
+  return e.sorted.empty() ? e.items : e.sorted;
+}
+
 bool CollectionStore::contains(int64_t h, int64_t v) const {
-  if (h < 0 || size_t(h) >= sets_.size()) return false;
-  return std::binary_search(sets_[h].begin(), sets_[h].end(), v);
+  const auto& m = members(h);
+  return std::binary_search(m.begin(), m.end(), v);
 }
 
 bool CollectionStore::contains_widened(int64_t h, int64_t v, bool& overflow) const {
   overflow = false;
-  if (h < 0 || size_t(h) >= sets_.size()) return false;
+  const auto& m = members(h);
   bool found = false;
-  overflow = ops::in_sorted_widened(sets_[h].data(), sets_[h].data() + sets_[h].size(), v, found) != ops::Fault::None;
+  overflow = ops::in_sorted_widened(m.data(), m.data() + m.size(), v, found) != ops::Fault::None;
   return found;
 }
 
 int64_t CollectionStore::size(int64_t h) const {
-  return h >= 0 && size_t(h) < sets_.size() ? static_cast<int64_t>(sets_[h].size()) : 0;
+  return h >= 0 && size_t(h) < entries_.size() ? static_cast<int64_t>(entries_[size_t(h)].items.size()) : 0;
 }
 
 const std::vector<int64_t>& CollectionStore::items(int64_t h) const {
-  return h >= 0 && size_t(h) < sets_.size() ? sets_[h] : empty_;
+  return h >= 0 && size_t(h) < entries_.size() ? entries_[size_t(h)].items : empty_;
 }
 
 uint64_t stable_hash(std::string_view s) { return ops::stable_hash(s); }

@@ -64,23 +64,36 @@ class StringPool {
   size_t used_ = kChunk;  // bytes used of the last chunk (none yet: full)
 };
 
-// Collections held by profile or event fields (Set<String> tags, ...): a value is a handle.
+// Collections held by profile or event fields (Set<String> tags, List<Int> recent, ...): a value
+// is a handle. A set's elements are kept sorted and distinct; a list's as written, duplicates
+// included, with a sorted distinct copy beside them for `in` (only when they differ).
 class CollectionStore {
  public:
-  // The program's constant sets as handles 0..n-1, in order (before any add): a collection
-  // default of a field is stored as its set's index, which is then its handle.
-  void seed(const std::vector<std::vector<int64_t>>& sets);
-  int64_t add(std::vector<int64_t> sorted_values);
+  // The program's constant collections as handles 0..n-1, in order (before any add): a
+  // collection default of a field is stored as its index, which is then its handle. lists[i]
+  // (bytecode::Program::lists) says that sets[i] is a list, kept as it is.
+  void seed(const std::vector<std::vector<int64_t>>& sets, const std::vector<uint8_t>& lists);
+  // A set (`list` false: sorted, duplicates dropped) or a list (order and duplicates kept).
+  int64_t add(std::vector<int64_t> values, bool list);
   bool contains(int64_t handle, int64_t v) const;
   // Whether Decimal units v equal some Int of the collection widened to a Decimal, as `==`
   // compares them; false with `overflow` set when an element is too large to widen.
   bool contains_widened(int64_t handle, int64_t v, bool& overflow) const;
+  // Elements: a list's duplicates count.
   int64_t size(int64_t handle) const;
+  // A set's elements sorted, a list's in its order.
   const std::vector<int64_t>& items(int64_t handle) const;
-  size_t distinct() const { return sets_.size(); }
+  size_t distinct() const { return entries_.size(); }
 
  private:
-  std::vector<std::vector<int64_t>> sets_;
+  struct Entry {
+    std::vector<int64_t> items;
+    std::vector<int64_t> sorted;  // a list's distinct elements, sorted; empty when `items` are
+  };
+  // The distinct elements sorted, for bisection.
+  const std::vector<int64_t>& members(int64_t handle) const;
+  int64_t intern(std::vector<int64_t> items, bool sorted_distinct);
+  std::vector<Entry> entries_;
   std::unordered_multimap<uint64_t, int64_t> by_hash_;  // content hash -> handles
   std::vector<int64_t> empty_;
 };

@@ -36,6 +36,37 @@ bool AstEvaluator::fix(int64_t& v, const sema::Type& t) {
   return true;
 }
 
+// A constant collection (`[3, 1, 2, 3]`, `{"a", "b"}`), kept here and not in the VMs' store: a
+// list with every element in written order, a set with each value once (compared as encoded:
+// `{1, 1.0}` is one Decimal). Its handle is negative, apart from the store's.
+bool AstEvaluator::constant_collection(const Value& v, const sema::Type& t, const AstEnv& env, int64_t& out) {
+  std::vector<int64_t> items;
+  TypeKind ek = t.elem ? t.elem->kind : TypeKind::Int;
+  for (const auto& el : std::get<std::shared_ptr<const Value::Collection>>(v.v)->elems) {
+    int64_t x;
+    if (auto* s = std::get_if<std::string>(&el.v)) x = env.strings->intern(*s);
+    else if (auto* i = std::get_if<int64_t>(&el.v)) {
+      x = *i;
+      if ((ek == TypeKind::Decimal || ek == TypeKind::Money) && !fix(x, sema::Type::of(TypeKind::Int))) return false;
+    } else if (auto* d = std::get_if<Decimal>(&el.v)) x = d->units();
+    else if (auto* en = std::get_if<Value::EnumVal>(&el.v)) x = en->index;
+    else if (auto* tm = std::get_if<Value::Time>(&el.v)) x = tm->micros;
+    else if (auto* dt = std::get_if<Value::Date>(&el.v)) x = dt->days;
+    else if (auto* du = std::get_if<Value::Duration>(&el.v)) x = du->micros;
+    else x = std::get<bool>(el.v);
+    if (t.kind == TypeKind::List || std::find(items.begin(), items.end(), x) == items.end()) items.push_back(x);
+  }
+  constants_.push_back(std::move(items));
+  out = -static_cast<int64_t>(constants_.size());
+  return true;
+}
+
+const std::vector<int64_t>& AstEvaluator::elements(int64_t handle, const AstEnv& env) const {
+  static const std::vector<int64_t> kNone;
+  if (handle < 0) return -handle <= static_cast<int64_t>(constants_.size()) ? constants_[size_t(-handle - 1)] : kNone;
+  return env.collections ? env.collections->items(handle) : kNone;
+}
+
 // The built-in functions, written here a second time on purpose (the VMs compute with
 // bytecode/operations.h): chosen by name and argument type as docs/language.md describes them,
 // not by the overload the checker recorded, so the differential test also checks resolution.
@@ -86,7 +117,7 @@ bool AstEvaluator::builtin(const CallExpr* c, const std::vector<int64_t>& a, con
   if (name == "upper") { out = env.strings->intern(support::utf8_upper(text(0))); return true; }
   if (name == "len") {
     if (arg_kind(0) == TypeKind::String) out = support::utf8_length(text(0));
-    else out = env.collections ? static_cast<int64_t>(env.collections->items(a[0]).size()) : 0;
+    else out = static_cast<int64_t>(elements(a[0], env).size());  // a list's duplicates count
     return true;
   }
   if (name == "abs") {
@@ -226,6 +257,8 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
     present = row && i < row->size() && (!has || (has->size() > i && (*has)[i]));
     out = present ? (*row)[i] : 0;
   };
+  if (auto* v = p_.const_of(e); v && (t.kind == TypeKind::Set || t.kind == TypeKind::List))
+    return constant_collection(*v, t, env, out);
   if (auto* v = p_.const_of(e); v && t.kind != TypeKind::Set && t.kind != TypeKind::List) {
     std::visit([&](const auto& x) {
       using X = std::decay_t<decltype(x)>;
@@ -417,9 +450,8 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
     } else {
       int64_t h;
       if (!ev(b->rhs, env, f, h)) return false;
-      if (env.collections)
-        for (int64_t x : env.collections->items(h))
-          if (!element(x, et.kind)) return false;
+      for (int64_t x : elements(h, env))
+        if (!element(x, et.kind)) return false;
     }
     found &= has;
     out = b->op == BinaryOp::In ? found : !found;

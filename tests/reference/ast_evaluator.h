@@ -67,10 +67,15 @@ class AstEvaluator {
   bool static_duration(const ast::Expr* e, const Frame& f, int64_t& out);
   bool fix(int64_t& v, const sema::Type& t);
   bool builtin(const ast::CallExpr* c, const std::vector<int64_t>& args, const AstEnv& env, int64_t& out);
+  // Collections: a constant one is made here (a negative handle), one read from the data is a
+  // handle of env.collections.
+  bool constant_collection(const sema::Value& v, const sema::Type& t, const AstEnv& env, int64_t& out);
+  const std::vector<int64_t>& elements(int64_t handle, const AstEnv& env) const;
 
   const sema::Program& p_;
   const codegen::Output& c_;
   std::string error_;
+  std::vector<std::vector<int64_t>> constants_;  // constant collection -1 - i
 };
 
 }  // namespace crm::vm

@@ -456,6 +456,40 @@ TEST(Forged, CodeShapesTheVmReliesOnAreRefused) {
       "not sorted");
 }
 
+// Format v16: a constant list keeps its order and duplicates through a .crmc, and may be unsorted
+// where a set may not; IN_SET (which bisects) must name a set.
+TEST(Bytecode, ConstantListsRoundTripAndInSetNeedsASet) {
+  auto c = crm::testing::compile_text(R"(
+profile { tier: String  recent: List<Int> = [3, 1, 2, 3]  seen: Set<Int> = {3, 1, 2, 3} }
+segment vip = tier in {"gold", "silver"} and len(recent) == 4
+)");
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  const Program& p = c.program();
+  auto default_of = [&](const char* name) { return size_t(p.profile[size_t(p.find_profile_field(name))].default_value); };
+  ASSERT_TRUE(p.is_list(default_of("recent")));
+  EXPECT_EQ(p.sets[default_of("recent")], (std::vector<int64_t>{3, 1, 2, 3}));
+  EXPECT_FALSE(p.is_list(default_of("seen")));
+  EXPECT_EQ(p.sets[default_of("seen")], (std::vector<int64_t>{1, 2, 3}));
+  std::string err;
+  Program back;
+  ASSERT_TRUE(crm::bytecode::deserialize(crm::bytecode::serialize(p), back, err)) << err;
+  EXPECT_EQ(back.sets, p.sets);
+  ASSERT_EQ(back.lists.size(), back.sets.size());
+  for (size_t i = 0; i < p.sets.size(); ++i) EXPECT_EQ(back.is_list(i), p.is_list(i)) << i;
+  EXPECT_NE(crm::bytecode::disassemble(back).find("list S" + std::to_string(default_of("recent")) + " = [3, 1, 2, 3]"),
+            std::string::npos);
+  // Every set marked a list: the IN_SET of `vip` then names a list, refused; more flags than sets too.
+  Program forged = p;
+  forged.lists.assign(forged.sets.size(), 1);
+  EXPECT_FALSE(crm::bytecode::deserialize(crm::bytecode::serialize(forged), back, err));
+  EXPECT_NE(err.find("IN_SET"), std::string::npos) << err;
+  forged = p;
+  forged.lists.push_back(0);
+  forged.lists.resize(forged.sets.size() + 1);
+  EXPECT_FALSE(crm::bytecode::verify(forged, err));
+  EXPECT_NE(err.find("list flags"), std::string::npos) << err;
+}
+
 // What a forged file did before: load, then run until the division by a zero-length period.
 TEST(Forged, ARunOfAForgedProgramNeverStarts) {
   Program p = forge_base();

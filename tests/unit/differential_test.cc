@@ -847,6 +847,7 @@ profile {
   two: Int  zero: Int  i: Int  d: Decimal  half: Decimal  m: Money(CNY)  b: Bool  city: String  tier: Tier
   ints: Set<Int>  decs: Set<Decimal>  big: Set<Int>  names: Set<String>
   o: Int?  od: Decimal?  om: Money(CNY)?  odu: Duration?  mn: Int = 0
+  li: List<Int> = []  ls: List<String> = []  ld: List<Int> = [3, 1, 2, 3]  sd: Set<Int> = {3, 1, 2, 3}
 }
 event Order { amount: Money(CNY)  tip: Money(CNY)? }
 )";
@@ -958,7 +959,8 @@ void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_l
 
 const char* kProfileLine =
     R"({"user":"u","two":2,"zero":0,"i":3,"d":3.0,"half":2.5,"m":3,"b":true,"city":"sh","tier":"Silver",)"
-    R"("ints":[1,3,5],"decs":[1.5,3.0],"big":[1,9223372036854775807],"names":["a","sh"]})";
+    R"("ints":[1,3,5],"decs":[1.5,3.0],"big":[1,9223372036854775807],"names":["a","sh"],)"
+    R"("li":[3,1,2,3,3],"ls":["b","a","b"]})";
 
 }  // namespace
 
@@ -1020,6 +1022,31 @@ TEST(Differential, MembershipComparesAsEquality) {
              {"o in [1, 2]", "false"},
              {"od in [1, 2]", "false"},
              {"o not in [1, 2]", "true"}},
+            kProfileLine);
+}
+
+// A List<T> keeps duplicates (from JSON, a default or a literal): len counts every element, in
+// every evaluator; a Set<T> counts each value once. The reference evaluator makes its own
+// constant lists and sets from the checked tree, apart from the VMs' collection store.
+TEST(Differential, ListsCountDuplicatesAndSetsDoNot) {
+  run_fixed({{"len(li) == 5", "true"},
+             {"len(ls) == 3", "true"},
+             {"len(ld) == 4", "true"},
+             {"len(sd) == 3", "true"},
+             {"len([3, 1, 2, 3]) == 4", "true"},
+             {"len({3, 1, 2, 3}) == 3", "true"},
+             {"len([1, 1.0, 2.5]) == 3", "true"},
+             {"len({1, 1.0, 2.5}) == 2", "true"},
+             {"len([]) + len(li) == 5", "true"},
+             {"2 in li", "true"},
+             {"4 in li", "false"},
+             {"i in li", "true"},
+             {"d in li", "true"},
+             {"half in li", "false"},
+             {"\"a\" in ls", "true"},
+             {"city not in ls", "true"},
+             {"3 not in ld", "false"},
+             {"1 in sd", "true"}},
             kProfileLine);
 }
 

@@ -1156,3 +1156,97 @@ TEST(EngineTimeJump, TheLedgersClockCountsBeforeTheStreamHasOne) {
   }
   for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(path + suffix);
 }
+
+// ---- List<T>: order and duplicates ----------------------------------------------------------
+//
+// A list keeps its elements as written or as the JSON array gives them, duplicates included: len
+// counts them all, message texts render them in order, `in` finds any; a Set<T> stays sorted
+// and distinct. (Before format v16 every collection was stored as a set.)
+
+namespace {
+
+const char* kLists = R"(
+profile { nickname: String  recent: List<Int> = [3, 1, 2, 3]  tags: List<String>  seen: Set<Int> = {3, 1, 2, 3} }
+event Visit { page: String  xs: List<Int> = []  ys: Set<Int> = {} }
+resource sms hi { text: "Hi {nickname}: {recent} / {tags} / {seen}" cost: 0.01 CNY }
+resource points p { amount: 1 }
+strategy counted {
+    who: len(recent) == 4 and len(tags) == 3 and len(seen) == 3 and len([3, 1, 2, 3]) == 4 and len({3, 1, 2, 3}) == 3
+    when: on Visit where: len(xs) == 3 and len(ys) == 2 and 5 in xs and 4 not in xs
+    what: grant p
+}
+strategy texts for business "mall" {
+    who: "b" in tags and "c" not in tags and 2 in recent
+    when: on Visit
+    what: send hi via SMS
+    how much: budget 1 CNY
+}
+)";
+
+std::string list_visit(const std::string& id, const std::string& user, const std::string& extra) {
+  return R"({"type":"Visit","id":")" + id + R"(","user":")" + user + R"(","time":"2026-06-01T08:00:00Z","page":"home")" +
+         extra + "}";
+}
+
+}  // namespace
+
+TEST(Lists, JsonArraysKeepOrderAndDuplicatesInProfilesAndEvents) {
+  Compiled c = compile_text(kLists);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  Harness h(c);
+  std::string err;
+  ASSERT_TRUE(h.engine.load_profile_line(R"({"user":"ann","nickname":"Ann","tags":["b","a","b"],"recent":[9,2,9,1]})", err))
+      << err;
+  const auto& p = c.program();
+  auto profile = h.engine.profile_of("ann");
+  ASSERT_TRUE(profile);
+  const auto& store = h.engine.collections();
+  auto texts = [&](int64_t handle) {
+    std::vector<std::string> out;
+    for (int64_t id : store.items(handle)) out.emplace_back(h.engine.strings().text(id));
+    return out;
+  };
+  EXPECT_EQ(texts((*profile)[p.find_profile_field("tags")]), (std::vector<std::string>{"b", "a", "b"}));
+  EXPECT_EQ(store.items((*profile)[p.find_profile_field("recent")]), (std::vector<int64_t>{9, 2, 9, 1}));
+  crm::engine::Event ev = h.parse(list_visit("e1", "ann", R"(,"xs":[5,5,1],"ys":[7,6,7])"));
+  int xs = -1, ys = -1;
+  const auto& visit = p.events[ev.type];
+  for (size_t i = 0; i < visit.fields.size(); ++i) {
+    if (visit.fields[i].name == "xs") xs = int(i);
+    if (visit.fields[i].name == "ys") ys = int(i);
+  }
+  ASSERT_GE(xs, 0);
+  ASSERT_GE(ys, 0);
+  EXPECT_EQ(store.items(ev.fields[xs]), (std::vector<int64_t>{5, 5, 1}));
+  EXPECT_EQ(store.size(ev.fields[xs]), 3);
+  EXPECT_EQ(store.items(ev.fields[ys]), (std::vector<int64_t>{6, 7}));  // a set: sorted, distinct
+  EXPECT_TRUE(store.contains(ev.fields[xs], 1));
+  EXPECT_FALSE(store.contains(ev.fields[xs], 2));
+}
+
+TEST(Lists, LenCountsDuplicatesAndMessageTextsRenderInOrder) {
+  Compiled c = compile_text(kLists);
+  ASSERT_TRUE(c.ok) << c.diagnostics;
+  Harness h(c);
+  std::string err;
+  // ann: the default `recent` [3, 1, 2, 3]; bob: his own [2, 2, 1] (len 3, so `counted` rejects him).
+  ASSERT_TRUE(h.engine.load_profile_line(R"({"user":"ann","nickname":"Ann","tags":["b","a","b"]})", err)) << err;
+  ASSERT_TRUE(h.engine.load_profile_line(R"({"user":"bob","nickname":"Bob","tags":["b","a","b"],"recent":[2,2,1]})", err)) << err;
+  auto out = h.process(list_visit("e1", "ann", R"(,"xs":[5,5,1],"ys":[7,6,7])"));
+  std::map<std::string, Decision> by;
+  for (const auto& d : out) by[h.engine.program().strategies[d.strategy].name] = d;
+  ASSERT_EQ(by.count("counted"), 1u);
+  EXPECT_EQ(by["counted"].outcome, Outcome::Granted);
+  ASSERT_EQ(by.count("texts"), 1u);
+  EXPECT_EQ(by["texts"].outcome, Outcome::Granted);
+  EXPECT_EQ(by["texts"].text, "Hi Ann: 3, 1, 2, 3 / b, a, b / 1, 2, 3");
+  out = h.process(list_visit("e2", "bob", R"(,"xs":[5,5,1],"ys":[7,6,7])"));
+  by.clear();
+  for (const auto& d : out) by[h.engine.program().strategies[d.strategy].name] = d;
+  EXPECT_EQ(by.count("counted"), 0u);  // len(recent) is 3
+  ASSERT_EQ(by.count("texts"), 1u);
+  EXPECT_EQ(by["texts"].text, "Hi Bob: 2, 2, 1 / b, a, b / 1, 2, 3");
+  // An event whose list has no 5, or only two elements, does not pass `where:`.
+  out = h.process(list_visit("e3", "ann", R"(,"xs":[1,5],"ys":[7,6,7])"));
+  for (const auto& d : out) EXPECT_NE(h.engine.program().strategies[d.strategy].name, "counted");
+}

@@ -215,7 +215,7 @@ TEST(Builtins, OverloadTableIsWellFormed) {
 TEST(Builtins, TheVmDispatchesEveryOverload) {
   crm::vm::StringPool pool;
   crm::vm::CollectionStore sets;
-  int64_t s = pool.intern("Ab"), set = sets.add({1, 2, 3});
+  int64_t s = pool.intern("Ab"), set = sets.add({1, 2, 3}, false);
   crm::vm::Context ctx;
   ctx.strings = &pool;
   ctx.collections = &sets;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/vm/vm.h"
+#include "support/decimal.h"
 
 TEST(StringPool, InternedIdsAreStableAcrossGrowthAndFindNeverAdds) {
   crm::vm::StringPool pool({"a", "b"});
@@ -88,20 +89,49 @@ TEST(StringPool, AMillionIdsAreFoundAfterRehashing) {
 
 TEST(CollectionStore, EqualSetsShareAHandle) {
   crm::vm::CollectionStore sets;
-  int64_t a = sets.add({3, 1, 2, 2});
-  EXPECT_EQ(sets.add({1, 2, 3}), a);
-  EXPECT_EQ(sets.add({2, 3, 1, 1, 3}), a);
-  int64_t b = sets.add({1, 2});
-  int64_t empty = sets.add({});
+  int64_t a = sets.add({3, 1, 2, 2}, false);
+  EXPECT_EQ(sets.add({1, 2, 3}, false), a);
+  EXPECT_EQ(sets.add({2, 3, 1, 1, 3}, false), a);
+  int64_t b = sets.add({1, 2}, false);
+  int64_t empty = sets.add({}, false);
   EXPECT_NE(b, a);
   EXPECT_NE(empty, a);
-  EXPECT_EQ(sets.add({}), empty);
+  EXPECT_EQ(sets.add({}, false), empty);
   EXPECT_EQ(sets.items(a), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_TRUE(sets.contains(b, 2));
   EXPECT_FALSE(sets.contains(b, 3));
   EXPECT_EQ(sets.size(empty), 0);
   // A long stream of events with a handful of distinct sets.
-  for (int i = 0; i < 100000; ++i) sets.add({i % 7, (i * 3) % 7});
+  for (int i = 0; i < 100000; ++i) sets.add({i % 7, (i * 3) % 7}, false);
   // i % 7 = r gives {r, 3r % 7}: {0} and six pairs, none equal to the three sets above.
   EXPECT_EQ(sets.distinct(), 3u + 7u);
+}
+
+// A list keeps its elements as given, duplicates included; `in` still finds them. A list shares a
+// handle with an equal list, and with a set only when it reads the same (sorted and distinct).
+TEST(CollectionStore, ListsKeepOrderAndDuplicates) {
+  crm::vm::CollectionStore c;
+  int64_t set = c.add({3, 1, 2, 3}, false);
+  int64_t list = c.add({3, 1, 2, 3}, true);
+  EXPECT_NE(list, set);
+  EXPECT_EQ(c.items(list), (std::vector<int64_t>{3, 1, 2, 3}));
+  EXPECT_EQ(c.size(list), 4);
+  EXPECT_EQ(c.items(set), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(c.size(set), 3);
+  EXPECT_EQ(c.add({3, 1, 2, 3}, true), list);
+  EXPECT_NE(c.add({1, 3, 2, 3}, true), list);
+  EXPECT_EQ(c.add({1, 2, 3}, true), set);  // sorted and distinct: the same elements either way
+  for (int64_t v : {1, 2, 3}) EXPECT_TRUE(c.contains(list, v)) << v;
+  EXPECT_FALSE(c.contains(list, 4));
+  bool overflow = true;
+  EXPECT_TRUE(c.contains_widened(list, 2 * crm::support::Decimal::kScale, overflow));
+  EXPECT_FALSE(overflow);
+  // Constant lists seeded from a program keep their order too.
+  crm::vm::CollectionStore seeded;
+  seeded.seed({{1, 2}, {5, 5, 4}}, {0, 1});
+  EXPECT_EQ(seeded.items(1), (std::vector<int64_t>{5, 5, 4}));
+  EXPECT_EQ(seeded.size(1), 3);
+  EXPECT_TRUE(seeded.contains(1, 4));
+  EXPECT_TRUE(seeded.contains(1, 5));
+  EXPECT_EQ(seeded.add({5, 5, 4}, true), 1);
 }
