@@ -44,6 +44,8 @@ class EventIdOwners {
   static uint64_t hash(std::string_view id);
   // An id decided in an earlier run (read from the ledger at attach).
   void add_earlier(uint64_t h);
+  // Whether an earlier run decided the id of hash h (add_earlier).
+  bool is_earlier(uint64_t h) { return earlier_.size && earlier_.find(h) != nullptr; }
 
   // Drops the generations whose every time is before watermark - H (Recorder::prune's rule).
   void prune(int64_t watermark);

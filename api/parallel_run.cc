@@ -43,9 +43,11 @@ ParallelRun::ParallelRun(std::shared_ptr<const ProgramData> program, size_t thre
   workers_.resize(threads);
   ordered_ = std::make_unique<OrderedQuotas>(program_->program, threads);
   ordered_->wrap(quotas_);  // without a store: one set of counters for every worker
-  for (auto& w : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = workers_[i];
     w.engine = std::make_unique<engine::Engine>(program_->program, program_->engine_options());
     w.engine->bind_quotas(*ordered_);
+    if (threads > 1) w.engine->set_unit_tag("/" + std::to_string(i));
   }
   for (const auto& s : program_->program.strategies) has_timers_ |= s.delay > 0;
   ids_.set_window(workers_[0].engine->dedup_window());
@@ -398,7 +400,11 @@ size_t ParallelRun::claim_ids(Batch& b, size_t begin, bool stop, int64_t& runnin
     if (b.parsed[i]) running = std::max(running, b.time[i]);
     // Stop mode: up to the first line that may be refused (malformed, or before the clock); a
     // late line that repeats a decided event is answered from the ledger, and the rest follows.
-    if (stop && (!b.parsed[i] || b.time[i] < b.latest[i])) return i + 1;
+    // A line before the ledger's clock that no earlier run decided may be refused by its engine
+    // (Engine::submit; another partition's is not, it only ends the range here).
+    if (stop && (!b.parsed[i] || b.time[i] < b.latest[i] ||
+                 (ledger_ && b.time[i] < ledger_clock_ && !ids_.is_earlier(b.id_hash[i]))))
+      return i + 1;
   }
   return b.n;
 }

@@ -1862,7 +1862,8 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
     // the profile or of any event (`user`, `id` and `time` included), an event, or any name the
     // program's files write (declarations, parameters, enum values), conservatively: a name a
     // distant scope also uses is refused too.
-    if (std::string why = rename_conflict(*a, new_name); !why.empty()) {
+    const bool same = a->text(o->file).substr(o->begin, o->end - o->begin) == new_name;  // no change: no conflict
+    if (std::string why = same ? std::string() : rename_conflict(*a, new_name); !why.empty()) {
       r.error = "cannot rename to `" + new_name + "`: " + why;
       return r;
     }

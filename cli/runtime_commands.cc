@@ -782,9 +782,12 @@ int cmd_run(int argc, char** argv) {
                              handed + reported_lines);
   int status = !wrote_all || store_failed || g_read_failed ? kExitIo : ok ? kExitOk : kExitProblems;
   // Without a ledger nothing is left to close: the engine's memory (every user's state) is left
-  // to the process's end rather than freed piece by piece (exit_without_freeing).
+  // to the process's end rather than freed piece by piece (exit_without_freeing). Not with
+  // --shared (a lease is given back to Redis on close) nor with a JIT cache (a background write
+  // of the cache finishes on close).
   auto done = [&](int st) {
-    if (o.state.empty() || o.state == "memory") exit_without_freeing(st);
+    if ((o.state.empty() || o.state == "memory") && shared.url.empty() && o.jit_cache.empty())
+      exit_without_freeing(st);
     return st;
   };
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

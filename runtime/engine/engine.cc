@@ -987,7 +987,7 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
   // it would be decided behind decisions already recorded (stock to a later event, a fired
   // timer cancelled after the fact). The replay itself goes on as an event (process() answers
   // it), so the stream's clock moves as it did in the first run.
-  if (ev.time < ledger_clock_ && recorder_.store() && !recorder_.find_event(ev.id)) {
+  if (ev.time < ledger_clock_ && recorder_.store() && owns(ev.user) && !recorder_.find_event(ev.id)) {
     err = fmt::format("late event: {} is before the ledger's clock {} (the latest time recorded in state {}; an "
                       "event before it can only be a replay of one the ledger holds, and id {} is not)",
                       support::format_time(ev.time), support::format_time(ledger_clock_), recorder_.store()->describe(),
@@ -1089,7 +1089,7 @@ bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err,
 bool Engine::settle_due(int64_t at, std::vector<Decision>& out, std::string& err) {
   if (at == INT64_MIN || at == INT64_MIN + 1 || at <= settled_) return true;
   settled_ = at;
-  const std::string unit = fmt::format("clock:{}", at);
+  const std::string unit = fmt::format("clock:{}{}", at, unit_tag_);
   if (recorder_.replay_schedule(unit, out)) return recorder_.ok(err);
   if (!recorder_.ok(err)) return false;
   if (!redemptions_.expiry_due(at) && !rules_.release_due(at)) return true;

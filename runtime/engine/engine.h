@@ -184,6 +184,10 @@ class Engine {
   // this engine, so each engine of several has the same one); INT64_MIN without a ledger or
   // with an empty one.
   int64_t ledger_clock() const { return ledger_clock_; }
+  // Appended to the id of a clock move's unit (`clock:T`): each worker of `--threads` settles its
+  // own users' releases and expiries at a clock move, so each records a unit of its own
+  // (`clock:T/w`); one id for all made the ledger's rows of one unit non-consecutive.
+  void set_unit_tag(std::string tag) { unit_tag_ = std::move(tag); }
   // Hot reload: the engine that replays the input is measured as the running one was (its
   // attach read more rows, the running engine's own decisions among them).
   void keep_ledger_clock(int64_t t) { ledger_clock_ = t; }
@@ -444,6 +448,7 @@ class Engine {
   size_t max_schedule_runs_ = kMaxScheduleRuns;
   int64_t max_time_jump_ = kMaxTimeJump;
   int64_t ledger_clock_ = INT64_MIN;  // see ledger_clock()
+  std::string unit_tag_;  // see set_unit_tag
   uint32_t part_index_ = 0, part_count_ = 1;
   std::function<bool(std::string_view user)> restore_filter_;  // attach(): which users' rows to restore
 };

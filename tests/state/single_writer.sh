@@ -21,7 +21,9 @@ strategy s { who: true  when: on Order  what: grant c via App  how much: per use
 EOF
 ev() { printf '{"id":"%s-%d","type":"Order","user":"%s-%d","time":"2026-01-01T00:00:%02dZ","amount":10}\n' "$1" "$2" "$1" "$2" "$2"; }
 for i in $(seq 0 9); do ev a "$i"; done >"$tmp/a.jsonl"
-for i in $(seq 0 9); do ev b "$i"; done >"$tmp/b.jsonl"
+# Writer 2's events come after writer 1's: a run continuing a ledger refuses a new event before
+# the ledger's clock as late (docs/semantics.md, "The ledger's clock").
+for i in $(seq 0 9); do ev b "$i"; done | sed 's/T00:00:/T00:01:/' >"$tmp/b.jsonl"
 units() { sqlite3 "$tmp/l.db" "SELECT count(*) FROM crm_units" 2>/dev/null || echo 0; }
 
 # Writer 1 reads its events from a pipe kept open: it runs (and holds the ledger) until the

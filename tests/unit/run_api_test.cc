@@ -1223,3 +1223,46 @@ TEST(RunApi, TwoThreadsTakeALimitedStockInInputOrder) {
     }
   }
 }
+
+// A clock move under --threads: each worker records the releases of its own users' held
+// messages in a unit of its own (`clock:T/w`). With one id for every worker the ledger held
+// two units of one id, a reopen refused it ("not consecutive") or a replay reported every
+// worker's rows from each (a reviewer's finding). Reopened and replayed with the same move, the
+// run reports what it reported, once.
+TEST(RunApi, AClockMoveOnTwoThreadsRecordsEachWorkersReleasesOnce) {
+  crm::CompiledProgram p = compile(R"(
+event Visit {}
+resource push hi { body: "hello" }
+policy night { quiet between 22:00 and 08:00; }
+strategy greet { who: true  when: on Visit  what: send hi via Push  zone: "UTC" }
+)");
+  ASSERT_TRUE(p.valid());
+  std::vector<std::string> lines;
+  const char* users[] = {"ann", "bob", "cat", "dan", "eve", "fay", "gus", "hal"};
+  for (int i = 0; i < 8; ++i) lines.push_back(visit("v" + std::to_string(i), users[i], "2026-05-01T23:0" + std::to_string(i) + ":00Z"));
+  int64_t morning = 0;
+  ASSERT_TRUE(crm::parse_time("2026-05-02T09:00:00Z", morning));
+  const std::string db = temp_path(".db");
+  remove_db(db);
+  auto run_once = [&](std::vector<std::string>& out) {
+    crm::Run run(p);
+    crm::Error error;
+    ASSERT_TRUE(run.set_threads(2, error)) << error.message;
+    ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+    Decided o = replay_lines(run, lines);
+    EXPECT_TRUE(o.refused.empty());
+    out = o.decided;
+    ASSERT_TRUE(run.advance_time(morning, out, error)) << error.message;
+    EXPECT_TRUE(run.commit(error)) << error.message;
+  };
+  std::vector<std::string> first, again;
+  run_once(first);
+  size_t released = 0;
+  for (const auto& d : first) released += d.find(R"("outcome":"granted")") != std::string::npos;
+  EXPECT_EQ(released, 8u);  // each held push released at 08:00
+  run_once(again);
+  std::sort(first.begin(), first.end());
+  std::sort(again.begin(), again.end());
+  EXPECT_EQ(again, first);
+  remove_db(db);
+}
