@@ -7,8 +7,10 @@
 // units to an event days later than another worker's earlier event still to be decided in the
 // same batch (up to --commit-every lines apart). The gate makes every read and reservation of a
 // limited counter wait until every other worker has decided the lines before it, so the counter
-// is taken in input order, which is time order (threads run without allowed lateness), exactly
-// as one engine takes it. Counters without limits pass straight through.
+// is taken in input order, which is time order (threads run without allowed lateness), as one
+// engine takes it. Counters without limits pass straight through. Not ordered: timers that
+// several workers fire at one line (each at the same position) and the timers of the stream's
+// end or of `--until`, fired worker by worker (docs/scaling.md says so).
 //
 // Positions: a worker deciding line i publishes 2i+1 for its own line and 2i for the timers it
 // fires at another worker's line (one engine fires them before that line's event); it publishes
