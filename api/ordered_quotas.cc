@@ -15,8 +15,15 @@ thread_local uint64_t t_position = OrderedQuotas::kDone;
 
 }  // namespace
 
+// The names are gathered once: handle() is called for every strategy by every worker's engine
+// as it binds, and a scan of the program per call was quadratic in the strategies.
 OrderedQuotas::OrderedQuotas(const bytecode::Program& program, size_t workers)
-    : program_(program), slots_(std::make_unique<Slot[]>(workers)), workers_(workers) {}
+    : slots_(std::make_unique<Slot[]>(workers)), workers_(workers) {
+  for (const auto& s : program.strategies)
+    if (s.stock >= 0 || s.has_budget) limited_names_.insert(s.name);
+  for (const auto& p : program.pools)
+    if (p.stock >= 0 || p.has_budget) limited_names_.insert(state::pool_counter(p.name));
+}
 
 void OrderedQuotas::begin_batch() {
   for (size_t w = 0; w < workers_; ++w) slots_[w].position.store(0, std::memory_order_relaxed);
@@ -35,12 +42,7 @@ void OrderedQuotas::done(size_t w) {
 
 uint32_t OrderedQuotas::handle(std::string_view name) {
   const uint32_t h = inner_->handle(name);
-  bool has_limit = false;
-  for (const auto& s : program_.strategies)
-    if (s.name == name) has_limit |= s.stock >= 0 || s.has_budget;
-  for (const auto& p : program_.pools)
-    if (state::pool_counter(p.name) == name) has_limit |= p.stock >= 0 || p.has_budget;
-  if (has_limit && !limited(h)) limited_.insert(std::upper_bound(limited_.begin(), limited_.end(), h), h);
+  if (limited_names_.find(name) != limited_names_.end() && !limited(h)) limited_.insert(std::upper_bound(limited_.begin(), limited_.end(), h), h);
   return h;
 }
 

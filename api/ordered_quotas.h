@@ -23,6 +23,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -63,10 +65,10 @@ class OrderedQuotas : public state::Quotas {
   struct alignas(64) Slot {
     std::atomic<uint64_t> position{kDone};
   };
-  const bytecode::Program& program_;
   state::Quotas* inner_ = nullptr;
   std::unique_ptr<Slot[]> slots_;
   size_t workers_;
+  std::set<std::string, std::less<>> limited_names_;  // counters with a limit: strategies, pool_counter(pool)
   std::vector<uint32_t> limited_;  // handles of counters with a limit, sorted
   std::atomic<uint64_t> waits_{0};
 };
