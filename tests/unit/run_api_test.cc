@@ -760,6 +760,41 @@ strategy big { who: true  when: on Order if amount >= 100 CNY  what: grant c10 v
   EXPECT_EQ(error.message, kEmpty);
 }
 
+namespace {
+
+// What a Run decides and refuses over the lines of `text` (Run::replay, one call), and whether
+// the replay ended without an error.
+struct Decided {
+  std::vector<std::string> decided, refused;
+  bool ok = false;
+  bool operator==(const Decided& o) const { return decided == o.decided && refused == o.refused && ok == o.ok; }
+};
+
+Decided replay_text(crm::Run& run, const std::string& text, bool stop) {
+  Decided o;
+  std::istringstream in(text);
+  crm::ReplayOptions options;
+  options.stop_at_first_error = stop;
+  crm::Error error;
+  o.ok = run.replay(
+      in, options,
+      [&](std::vector<std::string>& ds) {
+        o.decided.insert(o.decided.end(), ds.begin(), ds.end());
+        return true;
+      },
+      [&](size_t n, const crm::Error& e) { o.refused.push_back(std::to_string(n) + ": " + e.message); }, error);
+  return o;
+}
+
+// The same over lines (each without its newline), in skip mode.
+Decided replay_lines(crm::Run& run, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  return replay_text(run, text, false);
+}
+
+}  // namespace
+
 // `--max-time-jump` on every path of the API. A line far ahead of the stream (2062 typed for
 // 2026) is refused, not decided, and the clock stays: the lines after it are decided, not late.
 // With two threads the reader refuses it as one engine does (the same decisions and the same
@@ -784,44 +819,24 @@ strategy big { who: true  when: on Order  what: grant c10 via App }
     const std::string time = buf;
     lines += line(i, i == 6 || i == 9 ? ("2062" + time.substr(4)).c_str() : time.c_str()) + "\n";
   }
-  struct Outcome {
-    std::vector<std::string> decided, refused;
-    bool ok = false;
-    bool operator==(const Outcome& o) const { return decided == o.decided && refused == o.refused && ok == o.ok; }
-  };
-  auto replay = [&](crm::Run& run, const std::string& text, bool stop) {
-    Outcome o;
-    std::istringstream in(text);
-    crm::ReplayOptions options;
-    options.stop_at_first_error = stop;
-    crm::Error error;
-    o.ok = run.replay(
-        in, options,
-        [&](std::vector<std::string>& ds) {
-          o.decided.insert(o.decided.end(), ds.begin(), ds.end());
-          return true;
-        },
-        [&](size_t n, const crm::Error& e) { o.refused.push_back(std::to_string(n) + ": " + e.message); }, error);
-    return o;
-  };
   const std::string kFar6 =
       "6: too far ahead: the event at 2062-11-11T00:06:00Z is 13149 days 1 minute after the stream's clock at "
       "2026-11-11T00:05:00Z, more than --max-time-jump allows (366 days); a time this far ahead is likely wrong (a typo "
       "in the year?) and would make every later event late, else raise the limit with --max-time-jump D (0: no limit)";
-  std::map<std::string, Outcome> first;  // by case: what one thread did
+  std::map<std::string, Decided> first;  // by case: what one thread did
   for (size_t threads : {1, 2}) {
     for (bool stop : {true, false}) {
       const std::string name = std::string(stop ? "stop" : "skip");
       SCOPED_TRACE("threads " + std::to_string(threads) + ", " + name);
       const std::string db = temp_path("_" + std::to_string(threads) + name + ".db");
       remove_db(db);
-      Outcome o, fresh;
+      Decided o, fresh;
       {
         crm::Run run(p);
         crm::Error error;
         ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
         ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
-        o = replay(run, lines, stop);
+        o = replay_text(run, lines, stop);
         ASSERT_FALSE(o.refused.empty());
         EXPECT_EQ(o.refused[0], kFar6);
         EXPECT_EQ(o.ok, !stop);
@@ -835,7 +850,7 @@ strategy big { who: true  when: on Order  what: grant c10 via App }
         crm::Error error;
         ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
         ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
-        fresh = replay(run, line(20, "2062-12-01T00:00:00Z") + "\n" + line(21, "2026-12-01T00:00:00Z") + "\n", false);
+        fresh = replay_text(run, line(20, "2062-12-01T00:00:00Z") + "\n" + line(21, "2026-12-01T00:00:00Z") + "\n", false);
         ASSERT_EQ(fresh.refused.size(), 1u);
         EXPECT_NE(fresh.refused[0].find("1: too far ahead: the event at 2062-12-01T00:00:00Z is "),
                   std::string::npos)
@@ -869,7 +884,7 @@ strategy big { who: true  when: on Order  what: grant c10 via App }
     crm::Error error;
     run.set_max_time_jump(0);
     ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
-    Outcome o = replay(run, lines, false);
+    Decided o = replay_text(run, lines, false);
     EXPECT_EQ(o.decided.size(), 7u) << threads;  // lines 1-6 and 9
     ASSERT_FALSE(o.refused.empty());
     EXPECT_NE(o.refused[0].find("7: late event"), std::string::npos) << o.refused[0];
@@ -907,7 +922,9 @@ Replayed replay(const crm::CompiledProgram& p, const std::string& text, size_t t
   Replayed r;
   crm::Run run(p);
   crm::Error e;
-  if (threads > 1) EXPECT_TRUE(run.set_threads(threads, e)) << e.message;
+  if (threads > 1) {
+    EXPECT_TRUE(run.set_threads(threads, e)) << e.message;
+  }
   std::istringstream in(text);
   crm::ReplayOptions options;
   options.stop_at_first_error = false;
@@ -1103,29 +1120,7 @@ TEST(RunApi, ControlCharactersInEventDataAreEscapedInMessages) {
 
 namespace {
 
-// Lines of `p`'s Visit for (id, user, time), and what a Run decides and refuses over them.
-struct Decided {
-  std::vector<std::string> decided, refused;
-};
-
-Decided replay_lines(crm::Run& run, const std::vector<std::string>& lines) {
-  Decided o;
-  std::string text;
-  for (const auto& l : lines) text += l + "\n";
-  std::istringstream in(text);
-  crm::ReplayOptions options;
-  options.stop_at_first_error = false;
-  crm::Error error;
-  run.replay(
-      in, options,
-      [&](std::vector<std::string>& ds) {
-        o.decided.insert(o.decided.end(), ds.begin(), ds.end());
-        return true;
-      },
-      [&](size_t n, const crm::Error& e) { o.refused.push_back(std::to_string(n) + ": " + e.message); }, error);
-  return o;
-}
-
+// Lines of `p`'s Visit for (id, user, time).
 std::string visit(const std::string& id, const std::string& user, const std::string& time) {
   return R"({"type":"Visit","id":")" + id + R"(","user":")" + user + R"(","time":")" + time + R"("})";
 }
