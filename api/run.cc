@@ -9,6 +9,7 @@
 #include "api/program_data.h"
 #include "api/reload.h"
 #include "runtime/engine/engine.h"
+#include "runtime/state/ledger_partition.h"
 #include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
 #include "support/line_reader.h"
@@ -214,9 +215,21 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       error = {state::state_spec_valid(spec, spec_error) ? ErrorKind::State : ErrorKind::Input, std::move(msg)};
       return false;
     }
-    if (d_->shared && !(store = state::open_shared_store(std::move(store), *d_->shared, msg))) {
-      error = {ErrorKind::Input, std::move(msg)};
+    // The ledger serves one partition for its life (docs/scaling.md, "Partitions").
+    std::string ledger_id;
+    if (!state::keep_partition(*store, d_->partition.index, d_->partition.count, ledger_id, msg)) {
+      error = {ErrorKind::State, std::move(msg)};
       return false;
+    }
+    if (d_->shared) {
+      d_->shared->partition_index = d_->partition.index;
+      d_->shared->partition_count = d_->partition.count;
+      d_->shared->strategies.clear();
+      for (const auto& st : d_->program->program.strategies) d_->shared->strategies.push_back(st.name);
+      if (!(store = state::open_shared_store(std::move(store), *d_->shared, msg))) {
+        error = {ErrorKind::Input, std::move(msg)};
+        return false;
+      }
     }
     d_->started = true;
     d_->engine->allow_program_change(allow_program_change);
@@ -251,6 +264,7 @@ bool Run::set_partition(const Partition& p, Error& error) {
   if (!d_) return error = no_program(), false;
   if (p.count == 0 || p.index >= p.count)
     return error = {ErrorKind::Input, "partition index must be below the count"}, false;
+  if (d_->store) return error = {ErrorKind::Input, "set_partition must come before open_state"}, false;
   d_->engine->set_partition(p.index, p.count);
   d_->partition = p;
   if (d_->parallel) d_->parallel->set_partition(p.index, p.count);

@@ -26,6 +26,7 @@
 #include "runtime/jit/jit.h"
 #include "runtime/jit/jit_executor.h"
 #endif
+#include "runtime/state/ledger_partition.h"
 #include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
 #include "runtime/vm/vm.h"
@@ -466,7 +467,18 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
   d_->mode = mode;
   try {
     auto store = state::open_store(spec, error);
-    if (store && d_->shared) store = state::open_shared_store(std::move(store), *d_->shared, error);
+    // The ledger serves one partition for its life (docs/scaling.md, "Partitions").
+    std::string ledger_id;
+    if (store && !state::keep_partition(*store, d_->engine->partition_index(), d_->engine->partition_count(), ledger_id,
+                                        error))
+      return false;
+    if (store && d_->shared) {
+      d_->shared->partition_index = d_->engine->partition_index();
+      d_->shared->partition_count = d_->engine->partition_count();
+      d_->shared->strategies.clear();
+      for (const auto& st : d_->program->program.strategies) d_->shared->strategies.push_back(st.name);
+      store = state::open_shared_store(std::move(store), *d_->shared, error);
+    }
     d_->engine->allow_program_change(allow_program_change);
     if (!store || !d_->engine->attach(store.get(), error)) return false;
     d_->store = std::move(store);
@@ -491,6 +503,7 @@ bool Runtime::set_partition(const Partition& p, std::string& error) {
   if (!d_) { error = "no program"; return false; }
   if (p.count == 0 || p.index >= p.count) { error = "partition index must be below the count"; return false; }
   std::lock_guard lk(d_->mu);
+  if (d_->store) { error = "set_partition must come before open_state"; return false; }
   d_->engine->set_partition(p.index, p.count);
   return true;
 }

@@ -105,7 +105,9 @@ class Run {
   // program is refused unless its strategies are the same, or `allow_program_change` and every
   // changed strategy's counters carry over. Errors: Input for a malformed spec (`:memory:` or a
   // `file:` URI as PATH too: neither is a durable file; the CLI exits 2); State when the
-  // store cannot be opened, is in use, or belongs to another program. At most once per Run.
+  // store cannot be opened, is in use, belongs to another program, or serves another partition
+  // (set_partition; docs/scaling.md, "Partitions"), and with share_counters, when the campaign
+  // decides a strategy in another partition count or by another ledger. At most once per Run.
   bool open_state(const std::string& spec, bool allow_program_change, Error& error);
   // Many processes (<crm/shared.h>, docs/scaling.md), both before open_state: stock and budget
   // counters in Redis (Input for malformed options), and only the users of `partition` decided

@@ -298,7 +298,9 @@ class Runtime {
   // writer: a ledger another runtime (in any process) has open is refused. A ledger recorded by
   // another program is refused unless its strategies are the same, or `allow_program_change`
   // and every changed strategy's counters can carry over ("Program identity"); what was
-  // accepted is in state_notices().
+  // accepted is in state_notices(). A ledger serves the partition it was first opened with, and
+  // with share_counters a strategy is decided in one partition count and by one ledger per
+  // partition campaign-wide (docs/scaling.md, "Partitions"): otherwise refused.
   bool open_state(const std::string& spec, std::string& error, Commit mode = Commit::OnReturn,
                   bool allow_program_change = false);
   std::vector<std::string> state_notices() const;
@@ -306,7 +308,8 @@ class Runtime {
   // budget counters are then the campaign's in Redis (the ledger stays this runtime's own).
   bool share_counters(const SharedCounters& shared, std::string& error);
   // Only the users of `partition` are decided; other users' events are skipped, their profiles
-  // not loaded. Call before loading profiles or processing events.
+  // not loaded. Call before open_state (a ledger serves one partition for its life:
+  // docs/scaling.md, "Partitions"; after it, an error), profiles and events.
   bool set_partition(const Partition& partition, std::string& error);
   // Makes everything recorded so far durable. After a failed commit the runtime refuses events.
   // The Error overload says whose failure it is: State (the ledger), Internal (the engine

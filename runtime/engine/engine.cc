@@ -964,6 +964,14 @@ bool Engine::submit(const Event& ev, std::vector<Decision>& out, std::string& er
   // Ids of events older than the dedup window are forgotten (a generation at a time).
   if (recorder_.store()) recorder_.prune(order_.watermark());
   if (order_.late(ev.time)) {
+    // Another partition's event (a retry, or late in its own process too) is that process's to
+    // answer or refuse; here it is skipped as any of its events is, and it cannot move the clock
+    // back. Refused, it would stop this process at a line one process would have answered.
+    if (!owns(ev.user)) {
+      ++stats_.skipped;
+      ++stats_.skipped_by_reason["other partition"];
+      return true;
+    }
     // A retried delivery of an event already decided is answered from the ledger while its id
     // is remembered: its time is within the dedup window of the watermark (docs "Event order").
     if (recorder_.store())

@@ -589,6 +589,7 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
   q->o_ = o;
   q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
   q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);
+  q->partitions_key_ = fmt::format("crm:{{{}}}:partitions", o.campaign);
   q->slot_ = cluster_slot(q->counters_key_);
   q->node_ = q->seeds_.front();
   q->owner_known_ = !q->cluster_;
@@ -616,6 +617,7 @@ void RedisQuotas::notice(const std::string& text) {
 
 void RedisQuotas::fault(const std::string& text) {
   stats_.last_error = text;
+  if (registering_) return;
   if (text == reported_fault_) return;
   reported_fault_ = text;
   // What to do, for the faults the scripts report about the counters themselves.
@@ -760,9 +762,101 @@ bool RedisQuotas::ensure(std::string& error) {
     drop(error);
     return false;
   }
+  ++connections_;
   if (stats_.reservations) ++stats_.reconnects;
   if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
   reported_down_ = false;
+  return true;
+}
+
+namespace {
+
+// Per strategy, its partition count N and the ledger of partition K, set by the first process
+// that decides it and compared by every later one, all at once (nothing is written when one
+// conflicts). KEYS[1] the partitions hash; ARGV: N, K, the ledger's id (empty: N only),
+// "id label" to store, then the strategies. Replies {0}, or {1, strategy, N recorded} or
+// {2, strategy, owner recorded}.
+constexpr const char* kPartitionScript = R"(
+local n, k, id, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for i = 5, #ARGV do
+  local s = ARGV[i]
+  local have = redis.call('HGET', KEYS[1], 'n:' .. s)
+  if have and have ~= n then return {1, s, have} end
+  if id ~= '' then
+    local o = redis.call('HGET', KEYS[1], 'p:' .. s .. ':' .. k)
+    if o and string.sub(o, 1, #id + 1) ~= id .. ' ' then return {2, s, o} end
+  end
+end
+for i = 5, #ARGV do
+  local s = ARGV[i]
+  redis.call('HSETNX', KEYS[1], 'n:' .. s, n)
+  if id ~= '' then redis.call('HSETNX', KEYS[1], 'p:' .. s .. ':' .. k, owner) end
+end
+return {0}
+)";
+
+}  // namespace
+
+bool RedisQuotas::claim_partition(const std::string& ledger_id, const std::string& ledger_label, std::string& error) {
+  std::lock_guard lock(mu_);
+  partition_ledger_ = ledger_id;
+  partition_owner_ = ledger_id.empty() ? std::string() : ledger_id + " " + ledger_label;
+  partition_pending_ = true;
+  partition_conflict_.clear();
+  return register_partition(error);
+}
+
+bool RedisQuotas::register_partition(std::string& error) {
+  const uint32_t count = o_.partition_count ? o_.partition_count : 1, k = o_.partition_index + 1;
+  if (o_.strategies.empty()) {
+    partition_pending_ = false;
+    return true;
+  }
+  // An error reply on this connection already: tried again on the next one (a fault such as OOM
+  // would answer every reservation's attempt the same way).
+  if (c_ && partition_tried_ == connections_) return true;
+  std::vector<std::string> args{"EVAL", kPartitionScript, "1", partitions_key_, std::to_string(count),
+                                std::to_string(k), partition_ledger_, partition_owner_};
+  args.insert(args.end(), o_.strategies.begin(), o_.strategies.end());
+  std::string err;
+  registering_ = true;  // its faults are not said: the reservations' own attempts say them
+  auto r = run(args, -1, err);
+  registering_ = false;
+  const redisReply* x = r ? r->r : nullptr;
+  if (!x || x->type != REDIS_REPLY_ARRAY || x->elements < 1 || x->element[0]->type != REDIS_REPLY_INTEGER) {
+    // No answer, or an error reply (OOM, a key of the wrong type): tried again before the next
+    // reservation on a new connection (which meets the same fault and says it).
+    if (c_) partition_tried_ = connections_;
+    return true;
+  }
+  const int64_t code = x->element[0]->integer;
+  auto str = [&](size_t i) {
+    return x->elements > i && x->element[i]->str ? std::string(x->element[i]->str, x->element[i]->len) : std::string();
+  };
+  const std::string strategy = str(1), recorded = str(2);
+  const std::string mine = count == 1 ? std::string("runs without --partition") : fmt::format("has --partition {}/{}", k, count);
+  if (code == 1) {
+    error = fmt::format(
+        "strategy `{}` of campaign `{}` is decided in {} partition(s) (field `n:{}` of `{}`, set by the first process "
+        "that decided it), and this process {}: every process deciding a strategy takes --partition K/N with the same "
+        "N, or its users are decided twice (docs/scaling.md, \"Partitions\")",
+        strategy, o_.campaign, recorded, strategy, partitions_key_, mine);
+    return false;
+  }
+  if (code == 2) {
+    const auto space = recorded.find(' ');
+    const std::string field = fmt::format("p:{}:{}", strategy, k);
+    error = fmt::format(
+        "strategy `{}` of campaign `{}` is decided for partition {}/{} by another ledger (id {}, first attached as {}; "
+        "field `{}` of `{}`), not by this one (id {}): two processes would decide the same users twice. If that ledger "
+        "is lost for good, deleting its fields `p:STRATEGY:{}` (`redis-cli HDEL {} {} ...`, one per strategy) lets "
+        "this one take the partition (docs/scaling.md, \"Partitions\")",
+        strategy, o_.campaign, k, count, recorded.substr(0, space),
+        space == std::string::npos ? "?" : recorded.substr(space + 1), field, partitions_key_, partition_ledger_, k,
+        partitions_key_, field);
+    return false;
+  }
+  partition_pending_ = false;
   return true;
 }
 
@@ -938,6 +1032,19 @@ QuotaCheck RedisQuotas::reserve(uint32_t h, int64_t amount, const QuotaLimits& l
 QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed) {
   std::lock_guard lock(mu_);
   ++stats_.reservations;
+  // The partition not registered yet (Redis did not answer at attach, or answered an error):
+  // registered before this reservation. Another process's (found then): nothing, not even a
+  // delivery without a limit, is counted here from then on.
+  if (partition_pending_ && partition_conflict_.empty()) {
+    std::string why;
+    if (!register_partition(why)) partition_conflict_ = why;
+  }
+  if (!partition_conflict_.empty()) {
+    fault(partition_conflict_);
+    ++stats_.unavailable;
+    failed = 0;
+    return QuotaCheck::Unavailable;
+  }
   if (o_.lease > 0) return reserve_leased(parts, amount, failed);
   std::string err;
   std::vector<std::string> args{std::to_string(amount)};
@@ -1344,6 +1451,13 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
 
 namespace {
 
+// Where a ledger is, for another process's message: this host's name and the ledger.
+std::string ledger_label_of(const std::string& ledger) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::strcpy(host, "?");
+  return fmt::format("{} on {}", ledger, host);
+}
+
 // A process's own ledger with the campaign's counters in Redis.
 class SharedStore : public StateStore {
  public:
@@ -1369,7 +1483,21 @@ class SharedStore : public StateStore {
       error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
       return false;
     }
+    // The partition this ledger serves (recorded in it by keep_partition before the attach).
+    std::string id;
+    bool found = false;
+    if (!ledger_->meta("ledger_id", id, found, error)) return false;
+    if (!quotas_->claim_partition(found ? id : std::string(), ledger_label_of(ledger_->describe()), why)) {
+      error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
+      return false;
+    }
     return true;
+  }
+  bool meta(const std::string& key, std::string& value, bool& found, std::string& error) override {
+    return ledger_->meta(key, value, found, error);
+  }
+  bool set_meta(const std::string& key, const std::string& value, std::string& error) override {
+    return ledger_->set_meta(key, value, error);
   }
   bool last_program(ProgramIdentity& out, std::string& error) override { return ledger_->last_program(out, error); }
   bool begin_program(const ProgramIdentity& program, std::string& error) override {

@@ -8,6 +8,9 @@
 //   crm:{CAMPAIGN}:ready     the counters are valid: set by reconcile (`crm shared reconcile`)
 //   crm:{CAMPAIGN}:counters  hash, fields `d:STRATEGY` (deliveries), `r:STRATEGY` (millionths);
 //                            a budget pool's are `d:pool:NAME` and `r:pool:NAME`; `v` 1 (layout)
+//   crm:{CAMPAIGN}:partitions  hash, per strategy decided: `n:STRATEGY` its partition count N,
+//                            `p:STRATEGY:K` the id of the ledger that decides it for partition K
+//                            (and where that ledger was first attached)
 // Fail closed: when Redis cannot be reached, times out, or the campaign is not `ready` (a new
 // campaign, or a Redis that lost its data), reserve() returns QuotaCheck::Unavailable and
 // nothing is granted; the next reserve() after `retry_ms` reconnects. docs/scaling.md.
@@ -87,6 +90,16 @@ class RedisQuotas : public Quotas {
   // field that is no count, or below the floor. True when Redis does not answer or the campaign
   // is not ready (reservations are refused then, and the scripts check the same when it is).
   bool check_floors(std::string& error);
+  // At attach: registers, for each strategy this process decides (SharedOptions::strategies),
+  // its partition (SharedOptions::partition_*) in the campaign's `partitions` hash, served by
+  // the ledger `ledger_id` (ledger_partition.h; empty for a store that keeps nothing: only N is
+  // checked), `ledger_label` saying where it is. Programs that differ may share a campaign, and
+  // decide its users in their own partitions, as long as each strategy they share is decided in
+  // one N and by one ledger per K. False with a message when a strategy has another N, or is
+  // another ledger's in partition K (two processes would decide the same users twice). When
+  // Redis does not answer (or answers with an error), true: the registration is tried again
+  // before each reservation until it is made, and a conflict found then refuses every one.
+  bool claim_partition(const std::string& ledger_id, const std::string& ledger_label, std::string& error);
 
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid. A
   // field `d:S` or `r:S` that is no count (an integer from 0 to 2^53, as the scripts require) is
@@ -135,6 +148,9 @@ class RedisQuotas : public Quotas {
   bool discover(std::string& error);  // the owner of slot_ from the seeds' CLUSTER SLOTS
   bool replicated();                  // strict mode: WAIT after the last script
   void unready_notice();
+  // claim_partition's script; false with `error` on a conflict, true when registered or when
+  // Redis did not answer or answered with an error (partition_pending_ stays).
+  bool register_partition(std::string& error);
   Quota view(uint32_t h) const;
   QuotaCheck reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed);
   void settle_locked(bool refresh);
@@ -157,7 +173,12 @@ class RedisQuotas : public Quotas {
   std::map<std::string, Quota> floors_;  // set_floors(), by counter name
   std::vector<Quota> floor_;             // per handle
   std::string sha_[3];  // kReserve, kReconcile, kLease
-  std::string ready_key_, counters_key_;
+  std::string ready_key_, counters_key_, partitions_key_;
+  std::string partition_ledger_, partition_owner_;  // claim_partition(): the ledger's id; "id label"
+  bool partition_pending_ = false, registering_ = false;
+  uint64_t connections_ = 0;                  // connections made (ensure())
+  uint64_t partition_tried_ = UINT64_MAX;     // the connection whose registration got an error reply
+  std::string partition_conflict_;  // found at a later registration: every reservation is refused
   std::unordered_map<std::string, uint32_t> handles_;
   std::vector<std::string> names_;
   std::vector<Quota> seen_;

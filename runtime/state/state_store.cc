@@ -1034,6 +1034,32 @@ class SqliteStore : public StateStore {
     return has;
   }
 
+  bool meta(const std::string& key, std::string& value, bool& found, std::string& error) override {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM crm_meta WHERE key = ?", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot read", error);
+    sqlite3_bind_text(s, 1, key.data(), int(key.size()), SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    found = rc == SQLITE_ROW;
+    if (found) value = text(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? true : fail("cannot read", error);
+  }
+  bool set_meta(const std::string& key, const std::string& value, std::string& error) override {
+    if (in_tx_) {
+      error = fmt::format("state `{}`: its facts (crm_meta) can only be written between groups", path_);
+      return false;
+    }
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO crm_meta (key, value) VALUES (?, ?)", -1, &s, nullptr) != SQLITE_OK)
+      return fail("cannot write to", error);
+    sqlite3_bind_text(s, 1, key.data(), int(key.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, value.data(), int(value.size()), SQLITE_TRANSIENT);
+    const bool ok = sqlite3_step(s) == SQLITE_DONE;  // autocommit: durable (synchronous=FULL) when it returns
+    sqlite3_finalize(s);
+    return ok || fail("cannot write to", error);
+  }
+
   bool query_version(std::string& version, std::string& error) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT value FROM crm_meta WHERE key = 'schema_version'", -1, &s, nullptr) != SQLITE_OK)

@@ -245,6 +245,19 @@ class StateStore {
   virtual std::string describe() const = 0;
   // The campaign-wide counters this store shares with every runtime attached to it.
   virtual Quotas& quotas() = 0;
+  // Facts about the store itself, kept beside its schema version (SQLite: table crm_meta), such
+  // as its id and the partition it serves (ledger_partition.h). A store that keeps nothing
+  // across runs (memory, the default) has none: `found` false, and set_meta keeps nothing.
+  // set_meta is durable when it returns, so it is refused within a group (between commits only).
+  virtual bool meta(const std::string& key, std::string& value, bool& found, std::string& error) {
+    (void)key, (void)value, (void)error;
+    found = false;
+    return true;
+  }
+  virtual bool set_meta(const std::string& key, const std::string& value, std::string& error) {
+    (void)key, (void)value, (void)error;
+    return true;
+  }
 };
 
 // For tests and dry runs: nothing survives the process.
@@ -338,6 +351,11 @@ struct SharedOptions {
   int wait_timeout_ms = 100;
   int max_redirects = 5;             // a cluster's MOVED, ASK and TRYAGAIN followed per command
   int lease = 0;                     // > 0: a process takes deliveries (and their money) in leases of this many
+  // This process's --partition (0-based index) and the strategies it decides, set by
+  // open_state whatever the order of the calls: every process deciding a strategy of the
+  // campaign must have one N, and one ledger serve each K (docs/scaling.md, "Partitions").
+  uint32_t partition_index = 0, partition_count = 1;
+  std::vector<std::string> strategies;
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 // `ledger` with its quotas() replaced by counters in Redis. Fails when the URL is malformed;

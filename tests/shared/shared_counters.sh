@@ -370,6 +370,12 @@ rc=0
 grep -q "field \`d:flash\` holds \`oops\`, not a count (the ledgers hold $g3)" "$tmp/seven.err" ||
   fail "scenario 7: show does not name the field: $(cat "$tmp/seven.err")"
 rcli hset "crm:{seven}:counters" d:flash "$g3"
+# Another ledger for the users ledger 3 decides (no --partition: all of them) would decide them
+# twice: refused, until the record of ledger 3 is removed (as after a lost ledger; docs/scaling.md).
+if "$crm" run "$here/campaign_b.crm" --events "$tmp/events.jsonl" --state "sqlite:$tmp/seven-5.db" --shared "$url" \
+  --campaign seven --out /dev/null 2>"$tmp/seven.err"; then fail "scenario 7: a second ledger for ledger 3's users ran"; fi
+grep -q "is decided for partition 1/1 by another ledger" "$tmp/seven.err" || fail "scenario 7: $(cat "$tmp/seven.err")"
+rcli del "crm:{seven}:partitions"
 # --exact while a run holds ledger 4 (waiting on its input): refused and nothing changed; after it: done.
 mkfifo "$tmp/seven.fifo"
 "$crm" run "$here/campaign_b.crm" --events "$tmp/seven.fifo" --state "sqlite:$tmp/seven-4.db" --shared "$url" \

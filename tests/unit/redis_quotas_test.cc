@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -575,6 +576,99 @@ TEST_F(RedisQuotasTest, RuntimesInPartitionsShareOneCampaign) {
     }
   EXPECT_EQ(granted, 200);
   EXPECT_EQ(server.command("HGET crm:{api}:counters d:flash"), "200");
+  fs::remove_all(dir);
+}
+
+// Per strategy the campaign keeps one partition count and one ledger per partition (crm:{NAME}:
+// partitions): a process with another N, or another ledger for a partition already served, would
+// decide the same users twice (a tester ran 1/2, 2/2 and 1/3: 13,094 events decided twice). The
+// same ledger restarting is its own; a program sharing no strategy with the others may run in
+// its own partitions; and a process that attached while Redis did not answer registers before
+// its first reservation and, in conflict, is refused every one.
+TEST_F(RedisQuotasTest, EachStrategyIsDecidedInOnePartitionCountByOneLedgerPerPartition) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  auto other = crm::compile_modules({{"main", R"(
+event Order { amount: Money(CNY) }
+resource points p5 { amount: 5 }
+strategy own { who: true  when: on Order  what: grant p5 }
+)"}});
+  ASSERT_TRUE(other.program.valid()) << other.diagnostics.render_text();
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_parts_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "parts";
+  std::vector<std::string> notes;
+  shared.on_notice = [&](const std::string& m) { notes.push_back(m); };
+  crm::Error e;
+  crm::ReconcileResult r;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  auto attach = [&](crm::Runtime& rt, std::optional<crm::Partition> part, const std::string& ledger, std::string& err) {
+    if (part && !rt.set_partition(*part, err)) return false;
+    if (!rt.share_counters(shared, err)) return false;
+    return rt.open_state("sqlite:" + (dir / ledger).string(), err);
+  };
+  std::string err;
+  auto a = std::make_unique<crm::Runtime>(program.program);
+  crm::Runtime b(program.program);
+  ASSERT_TRUE(attach(*a, crm::Partition{0, 2}, "a.db", err)) << err;
+  ASSERT_TRUE(attach(b, crm::Partition{1, 2}, "b.db", err)) << err;
+  {
+    crm::Runtime c(program.program);
+    EXPECT_FALSE(attach(c, crm::Partition{0, 3}, "c.db", err));
+    EXPECT_NE(err.find("strategy `flash` of campaign `parts` is decided in 2 partition(s) (field `n:flash` of "
+                       "`crm:{parts}:partitions`, set by the first process that decided it), and this process has "
+                       "--partition 1/3"),
+              std::string::npos)
+        << err;
+  }
+  {
+    crm::Runtime d(program.program);
+    EXPECT_FALSE(attach(d, crm::Partition{0, 2}, "d.db", err));
+    EXPECT_NE(err.find("strategy `flash` of campaign `parts` is decided for partition 1/2 by another ledger (id "),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("first attached as sqlite:" + (dir / "a.db").string() + " on "), std::string::npos) << err;
+  }
+  {
+    crm::Runtime whole(program.program);
+    EXPECT_FALSE(attach(whole, std::nullopt, "w.db", err));
+    EXPECT_NE(err.find("and this process runs without --partition"), std::string::npos) << err;
+  }
+  // Refused attaches wrote nothing: the fields are the two processes' own.
+  EXPECT_EQ(server.command("HLEN crm:{parts}:partitions"), "6");  // n: and p:..:1, p:..:2 of flash and side
+  // The same ledger again (a restart), and a program of its own in its own partitions.
+  a.reset();
+  a = std::make_unique<crm::Runtime>(program.program);
+  ASSERT_TRUE(attach(*a, crm::Partition{0, 2}, "a.db", err)) << err;
+  crm::Runtime own(other.program);
+  ASSERT_TRUE(attach(own, std::nullopt, "own.db", err)) << err;
+  // Attached while Redis does not answer: registered at the first reservation, refused there.
+  notes.clear();
+  shared.connect_timeout_ms = shared.timeout_ms = 200;
+  shared.retry_ms = 0;  // the reservation below tries Redis again at once
+  server.pause();
+  crm::Runtime late(program.program);
+  bool attached = attach(late, crm::Partition{0, 4}, "late.db", err);
+  server.resume();
+  ASSERT_TRUE(attached) << err;
+  std::vector<crm::Decision> out;
+  std::string user;
+  for (int i = 0; user.empty(); ++i)
+    if (crm::in_partition({0, 4}, "v" + std::to_string(i))) user = "v" + std::to_string(i);
+  ASSERT_TRUE(late.process_event(order(1, 1, user), out, e)) << e.message;
+  ASSERT_FALSE(out.empty());
+  for (const auto& d : out) {
+    EXPECT_EQ(d.outcome, crm::Decision::Outcome::Rejected) << d.json;
+    EXPECT_EQ(d.reason, "shared_unavailable") << d.json;
+  }
+  bool said = false;
+  for (const auto& n : notes) said = said || n.find("is decided in 2 partition(s)") != std::string::npos;
+  EXPECT_TRUE(said) << (notes.empty() ? "no notes" : notes.back());
+  const std::string flash = server.command("HGET crm:{parts}:counters d:flash");
+  EXPECT_TRUE(flash.empty() || flash == "0") << flash;
   fs::remove_all(dir);
 }
 

@@ -3,6 +3,7 @@
 // crosses include/.
 #include <crm/data.h>
 #include <crm/run.h>
+#include <crm/shared.h>
 #include <crm/runtime.h>
 #include <crm/text.h>
 
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -1260,4 +1262,84 @@ strategy greet { who: true  when: on Visit  what: send hi via Push  zone: "UTC" 
   std::sort(again.begin(), again.end());
   EXPECT_EQ(again, first);
   remove_db(db);
+}
+
+// A ledger serves one partition for its life: the one it was first opened with is recorded in it,
+// and another is refused with both named (it would decide another partition's users afresh,
+// their caps and grants being in another ledger). A ledger opened without --partition is 1/1.
+// set_partition after open_state is refused, so the record is always the partition decided.
+TEST(RunApi, ALedgerKeepsThePartitionItWasFirstOpenedWith) {
+  crm::CompiledProgram p = compile(kScarce);
+  ASSERT_TRUE(p.valid());
+  const std::string db = temp_path(".db");
+  remove_db(db);
+  auto open = [&](std::optional<crm::Partition> part, crm::Error& error) {
+    crm::Run run(p);
+    if (part && !run.set_partition(*part, error)) return false;
+    return run.open_state("sqlite:" + db, false, error);
+  };
+  crm::Error error;
+  ASSERT_TRUE(open(crm::Partition{1, 2}, error)) << error.message;
+  ASSERT_TRUE(open(crm::Partition{1, 2}, error)) << error.message;
+  EXPECT_FALSE(open(crm::Partition{1, 3}, error));
+  EXPECT_EQ(error.kind, crm::ErrorKind::State);
+  EXPECT_EQ(error.message,
+            "state `sqlite:" + db + "` was written by --partition 2/2, and this is --partition 2/3: the caps, grants "
+            "and pending timers of a partition's users are in the ledger of the process that decided them, so a ledger "
+            "serves one partition for its life (a campaign keeps its N; docs/scaling.md, \"Partitions\")");
+  EXPECT_FALSE(open(std::nullopt, error));
+  EXPECT_NE(error.message.find("was written by --partition 2/2, and this is a run without --partition"), std::string::npos)
+      << error.message;
+  remove_db(db);
+  ASSERT_TRUE(open(std::nullopt, error)) << error.message;
+  EXPECT_FALSE(open(crm::Partition{0, 2}, error));
+  EXPECT_NE(error.message.find("was written by a run without --partition, and this is --partition 1/2"), std::string::npos)
+      << error.message;
+  crm::Run run(p);
+  ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+  EXPECT_FALSE(run.set_partition({0, 2}, error));
+  EXPECT_EQ(error.message, "set_partition must come before open_state");
+  remove_db(db);
+}
+
+// A retry of another partition's event comes after the clock has passed it: it is that
+// partition's to answer, and here it is skipped as "other partition" like every event of its
+// users. It used to be refused as late and, in stop mode, stopped the process before its own
+// later events (one process answers the same stream from its ledger). One and two threads.
+TEST(RunApi, ARetryOfAnotherPartitionsEventIsSkippedNotLate) {
+  crm::CompiledProgram p = compile(kScarce);
+  ASSERT_TRUE(p.valid());
+  // Users of each partition of 2.
+  std::vector<std::string> mine, theirs;
+  for (int i = 0; mine.size() < 3 || theirs.size() < 3; ++i) {
+    std::string u = "u" + std::to_string(i);
+    (crm::in_partition({1, 2}, u) ? mine : theirs).push_back(u);
+  }
+  const std::vector<std::string> lines = {
+      visit("e0", theirs[0], "2026-05-10T12:00:00Z"), visit("e1", mine[0], "2026-05-10T12:00:01Z"),
+      visit("e2", theirs[1], "2026-05-10T12:00:02Z"),
+      visit("e0", theirs[0], "2026-05-10T12:00:00Z"),  // retries, both after the clock passed them
+      visit("e1", mine[0], "2026-05-10T12:00:01Z"),   visit("e3", mine[1], "2026-05-10T12:00:03Z"),
+      visit("e4", mine[2], "2026-05-10T12:00:04Z")};
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  for (size_t threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    const std::string db = temp_path("_" + std::to_string(threads) + ".db");
+    remove_db(db);
+    crm::Run run(p);
+    crm::Error error;
+    ASSERT_TRUE(run.set_partition({1, 2}, error)) << error.message;
+    ASSERT_TRUE(run.set_threads(threads, error)) << error.message;
+    ASSERT_TRUE(run.open_state("sqlite:" + db, false, error)) << error.message;
+    Decided o = replay_text(run, text, /*stop=*/true);
+    EXPECT_TRUE(o.ok);
+    EXPECT_TRUE(o.refused.empty()) << o.refused[0];
+    // e1 decided, its retry answered, e3 and e4 decided: this partition's users only.
+    ASSERT_EQ(o.decided.size(), 4u);
+    for (const auto& [k, id] : std::vector<std::pair<size_t, std::string>>{{0, "e1"}, {1, "e1"}, {2, "e3"}, {3, "e4"}})
+      EXPECT_NE(o.decided[k].find("\"event\":\"" + id + "\""), std::string::npos) << o.decided[k];
+    EXPECT_TRUE(run.commit(error)) << error.message;
+    remove_db(db);
+  }
 }
