@@ -891,21 +891,41 @@ struct Workspace::Impl {
   };
   std::map<std::string, FolderEntry> folder_cache;
 
-  // The open document that `import dotted` from `from` names, if any.
-  const std::string* open_import(const std::string& from, const std::string& dotted) const {
+  // The open document that `import dotted` from `from` names, if any: the file `crm check` would
+  // load for it (module_loader.cc find_or_load: beside the importer, under its module's root, under
+  // each include directory, which are the folders here) when that file is open, so unsaved edits
+  // count. A file that exists on disk at an earlier candidate wins, as in `crm check`: a buffer of
+  // another folder that declares the same module must not replace it (tester F17: `import lib` in
+  // B/ resolved to A/lib.crm once that was open, with false errors and renames across folders).
+  // Only when no candidate exists on disk does an open buffer declaring the module stand in (a new
+  // file not saved yet; `crm check` reports the module not found until it is), the nearest to the
+  // importer first. `std.*` is the embedded library, never a buffer, as in `crm check`.
+  const std::string* open_import(const std::string& from, const std::string& from_text, const std::string& dotted) const {
+    if (dotted.rfind("std.", 0) == 0) return nullptr;
     std::string rel = dotted_to_path(dotted);
     std::vector<std::string> paths;
     paths.push_back((fs::path(from).parent_path() / rel).lexically_normal().string());
     // As the loader: under the importing module's root (shop/campaigns.crm, `module shop.campaigns`).
-    if (auto it = docs.find(from); it != docs.end())
-      if (std::string root = sema::module_root(from, declared_module(it->second.text)); !root.empty())
-        paths.push_back((fs::path(root) / rel).lexically_normal().string());
+    if (std::string root = sema::module_root(from, declared_module(from_text)); !root.empty())
+      paths.push_back((fs::path(root) / rel).lexically_normal().string());
     for (auto& f : options.folders) paths.push_back((fs::path(f) / rel).lexically_normal().string());
-    for (auto& p : paths)
+    for (auto& p : paths) {
       if (auto it = docs.find(p); it != docs.end()) return &it->first;
-    for (auto& [p, d] : docs)
-      if (p != from && declared_module(d.text) == dotted) return &p;
-    return nullptr;
+      std::error_code ec;
+      if (fs::exists(p, ec)) return nullptr;  // the loader reads (or refuses) this file
+    }
+    const std::string* best = nullptr;
+    size_t best_common = 0;
+    fs::path dir = fs::path(from).parent_path();
+    for (auto& [p, d] : docs) {
+      if (p == from || declared_module(d.text) != dotted) continue;
+      // Directory components shared with the importer: the same folder first.
+      size_t common = 0;
+      fs::path pd = fs::path(p).parent_path();
+      for (auto a = dir.begin(), b = pd.begin(); a != dir.end() && b != pd.end() && *a == *b; ++a, ++b) ++common;
+      if (!best || common > best_common) best = &p, best_common = common;
+    }
+    return best;
   }
 
   std::shared_ptr<Analysis> compile(const std::string& root, const std::string& root_text) {
@@ -919,7 +939,7 @@ struct Workspace::Impl {
       todo.pop_back();
       const std::string& text = cur == root ? root_text : docs.at(cur).text;
       for (auto& dotted : imports_of(text)) {
-        const std::string* p = open_import(cur, dotted);
+        const std::string* p = open_import(cur, text, dotted);
         if (!p || !seen.insert(*p).second) continue;
         const std::string& t = docs.at(*p).text;
         // A file without a module line is imported by its path: name it so the loader finds the
@@ -1091,6 +1111,9 @@ void Workspace::open(const std::string& path, const std::string& text) {
   d.starts = line_starts(d.text);
   d.dirty = true;
   impl_->closed_since.erase(path);
+  // The open documents that import this path, or miss a module this buffer may declare (a new
+  // file not saved yet, see open_import), are re-checked as for a change on disk.
+  file_changed(path);
 }
 
 bool Workspace::edit(const std::string& path, const std::optional<TextRange>& range, const std::string& text) {

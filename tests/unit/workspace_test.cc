@@ -4,7 +4,11 @@
 #include <crm/workspace.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace {
@@ -258,6 +262,53 @@ TEST_F(WorkspaceTest, ANonAsciiNameIsOneDiagnostic) {
   EXPECT_EQ(d[0].code, "E0103");
   EXPECT_EQ(d[0].range.start.character, 10u);
   EXPECT_EQ(d[0].range.end.character, 12u);
+}
+
+// Two workspace folders, each with its own `lib.crm` declaring `module lib`: `import lib` in B
+// resolves to B/lib.crm beside it, as `crm check` does, even while A/lib.crm is open (it resolved
+// to the open buffer by its module name: false errors, definition and rename across folders,
+// tester F17); the buffer of B/lib.crm itself is used, so its unsaved edits count.
+TEST(WorkspaceImports, AFileBesideTheImporterWinsOverAnotherFoldersBuffer) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("crm-ws-imports-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "A");
+  fs::create_directories(dir / "B");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; };
+  const std::string a_lib = (dir / "A/lib.crm").string(), b_lib = (dir / "B/lib.crm").string(),
+                    b_main = (dir / "B/main.crm").string();
+  const std::string a_text = "module lib\nprofile { age: Int }\nsegment adults = age >= 18\n";
+  const std::string b_text =
+      "module lib\nprofile { age: Int }\n// another offset\nsegment adults = age >= 21\nsegment seniors = age >= 65\n";
+  const std::string main_text = "module main\nimport lib\nsegment y = adults and seniors\n";
+  write(a_lib, a_text);
+  write(b_lib, b_text);
+  write(b_main, main_text);
+  crm::WorkspaceOptions o;
+  o.folders = {(dir / "A").string(), (dir / "B").string()};
+  {
+    Workspace ws(o);
+    ws.open(a_lib, a_text);
+    ws.open(b_main, main_text);
+    ws.analyze();
+    EXPECT_TRUE(ws.diagnostics(b_main).empty()) << ws.diagnostics(b_main)[0].message;
+    auto def = ws.definition(b_main, {2, 13});  // `adults`
+    ASSERT_EQ(def.size(), 1u);
+    EXPECT_EQ(def[0].path, b_lib);
+    EXPECT_EQ(def[0].range.start.line, 3u);
+    for (auto& r : ws.references(a_lib, {2, 9}, true)) EXPECT_NE(r.path, b_main) << "A's `adults` is not used in B";
+    auto rn = ws.rename(a_lib, {2, 9}, "grown");
+    ASSERT_TRUE(rn.ok) << rn.error;
+    EXPECT_EQ(rn.edits.count(b_main), 0u);
+    EXPECT_EQ(rn.edits.count(a_lib), 1u);
+    // B/lib.crm's buffer is the file `crm check` reads: its unsaved edit shows in B/main.crm.
+    ws.open(b_lib, "module lib\nprofile { age: Int }\nsegment adults = age >= 21\n");
+    ws.analyze();
+    auto d = ws.diagnostics(b_main);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].code, "E0204");
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
