@@ -19,6 +19,7 @@
 #include "compiler/driver.h"
 #include "compiler/format/formatter.h"
 #include "stdlib/stdlib.h"
+#include "support/text.h"
 
 namespace crm {
 
@@ -159,6 +160,11 @@ struct Analysis {
   std::vector<ExprAt> exprs;
   std::map<std::string, FileId> file_of;          // path -> file
   std::vector<std::vector<uint32_t>> starts;      // per file
+  // Per file: the client's text starts with a byte order mark, which the SourceManager dropped
+  // (so `crm check` columns ignore it) but the client's positions count, as one UTF-16 unit on
+  // the first line (tester F14). Only texts the client sent: a file read from disk is shown by
+  // an editor without its mark (VS Code, Neovim), so its positions do not count one.
+  std::vector<bool> bom;
   std::set<std::string> paths() const {
     std::set<std::string> s;
     for (auto& [p, f] : file_of) s.insert(p);
@@ -167,7 +173,16 @@ struct Analysis {
   const sema::Program* program() const { return c ? &c->program : nullptr; }
   std::string_view text(FileId f) const { return c->program.sources.file(f).text(); }
   const std::string& path(FileId f) const { return c->program.sources.file(f).path(); }
-  TextPosition pos(FileId f, uint32_t off) const { return position_of(text(f), starts[f], off); }
+  TextPosition pos(FileId f, uint32_t off) const {
+    TextPosition p = position_of(text(f), starts[f], off);
+    if (p.line == 0 && bom[f]) ++p.character;
+    return p;
+  }
+  // The byte offset in the analysed text of a client's position (see `bom`).
+  std::optional<uint32_t> offset(FileId f, TextPosition at) const {
+    if (at.line == 0 && bom[f]) at.character = at.character > 0 ? at.character - 1 : 0;
+    return offset_of(text(f), starts[f], at);
+  }
   TextRange range(FileId f, uint32_t b, uint32_t e) const { return {pos(f, b), pos(f, e)}; }
   TextRange range(source::Span s) const { return s.valid() ? range(s.file, s.begin, s.end) : TextRange{}; }
   TextLocation location(FileId f, uint32_t b, uint32_t e) const { return {path(f), range(f, b, e)}; }
@@ -790,15 +805,18 @@ const std::regex& module_re() {
 
 std::string declared_module(const std::string& text) {
   std::smatch m;
-  // Only the head of the file can hold the module line; do not scan a long file for it.
-  std::string head = text.substr(0, std::min<size_t>(text.size(), 4096));
+  // Only the head of the file can hold the module line; do not scan a long file for it (nor its
+  // byte order mark, which would hide a first-line `module`).
+  size_t from = support::starts_with_bom(text) ? support::kUtf8Bom.size() : 0;
+  std::string head = text.substr(from, std::min<size_t>(text.size() - from, 4096));
   return std::regex_search(head, m, module_re()) ? m[1].str() : std::string{};
 }
 
 std::vector<std::string> imports_of(const std::string& text) {
   std::vector<std::string> out;
   // Imports precede the declarations; a generous head is enough and keeps this cheap.
-  std::string head = text.substr(0, std::min<size_t>(text.size(), 16384));
+  size_t from = support::starts_with_bom(text) ? support::kUtf8Bom.size() : 0;
+  std::string head = text.substr(from, std::min<size_t>(text.size() - from, 16384));
   for (std::sregex_iterator it(head.begin(), head.end(), import_re()), end; it != end; ++it) out.push_back((*it)[1].str());
   return out;
 }
@@ -970,6 +988,13 @@ struct Workspace::Impl {
       for (FileId f = 0; f < sm.size(); ++f) {
         a->file_of.emplace(sm.file(f).path(), f);
         a->starts.push_back(line_starts(sm.file(f).text()));
+        // A client's text: every input but a root read from disk (a folder file's analysis).
+        bool bom = false;
+        for (size_t i = 0; i < inputs.size(); ++i)
+          if (inputs[i].path == sm.file(f).path() && (i > 0 || docs.count(root)) && inputs[i].text &&
+              support::starts_with_bom(*inputs[i].text))
+            bom = true;
+        a->bom.push_back(bom);
       }
       Indexer(*a).run();
       std::sort(a->exprs.begin(), a->exprs.end(), [](const ExprAt& x, const ExprAt& y) {
@@ -1034,7 +1059,7 @@ struct Workspace::Impl {
     auto fit = a.file_of.find(path);
     if (fit == a.file_of.end()) return nullptr;
     FileId f = fit->second;
-    auto off = offset_of(a.text(f), a.starts[f], at);
+    auto off = a.offset(f, at);
     if (!off) return nullptr;
     const Occurrence* best = nullptr;
     for (auto& o : a.occ)
@@ -1264,7 +1289,7 @@ std::optional<Hover> Workspace::hover(const std::string& path, TextPosition at) 
     // Not on a name: the type (and folded value) of the innermost expression.
     auto fit = a->file_of.find(path);
     if (fit == a->file_of.end()) return std::nullopt;
-    auto off = offset_of(a->text(fit->second), a->starts[fit->second], at);
+    auto off = a->offset(fit->second, at);
     if (!off) return std::nullopt;
     const ExprAt* best = nullptr;
     for (auto& e : a->exprs)
@@ -1454,6 +1479,8 @@ std::string last_word(std::string_view s) {
 // `text` with comments and string contents blanked, so braces and keywords in them do not count.
 std::string code_only(std::string_view text) {
   std::string s(text);
+  // A byte order mark is no code (it would glue to a first-line `strategy {`): blanked, offsets kept.
+  if (support::starts_with_bom(s)) s.replace(0, support::kUtf8Bom.size(), support::kUtf8Bom.size(), ' ');
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '"') {
       size_t j = i + 1;
@@ -1926,6 +1953,9 @@ FormatEdits Workspace::format(const std::string& path, const std::optional<TextR
     FormatResult f = format_source(path, d.text, impl_->options.limits);
     if (!f.ok) return out;
     out.ok = true;
+    // The formatter drops a byte order mark; the buffer keeps it (its encoding is the editor's):
+    // no edit removes it, and line 0's hunks are computed on the same footing.
+    if (support::starts_with_bom(d.text) && !support::starts_with_bom(f.text)) f.text.insert(0, support::kUtf8Bom);
     for (auto& h : line_diff(d.text, f.text)) {
       if (range && (h.line > range->end.line || h.line + std::max<uint32_t>(h.count, 1) <= range->start.line)) continue;
       TextEdit e;

@@ -264,6 +264,54 @@ TEST_F(WorkspaceTest, ANonAsciiNameIsOneDiagnostic) {
   EXPECT_EQ(d[0].range.end.character, 12u);
 }
 
+// A document sent with a byte order mark: the SourceManager drops it (`crm check` columns do not
+// count it) but the client's positions count it as one UTF-16 unit, so every position on line 0,
+// out of the server and into it, is one unit further (they were one short, tester F14).
+TEST_F(WorkspaceTest, AByteOrderMarkIsOneUtf16UnitOfTheFirstLine) {
+  const std::string p = kDir + "/bom.crm", bom = "\xEF\xBB\xBF";
+  ws.open(p, bom + "segment s = 1 > zz\nsegment t = s\n");
+  ws.analyze();
+  auto d = ws.diagnostics(p);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].range.start.character, 17u);  // `zz` after the mark's unit
+  EXPECT_EQ(d[0].range.end.character, 19u);
+  EXPECT_FALSE(ws.hover(p, {0, 8}).has_value()) << "unit 8 is the space before `s`";
+  auto h = ws.hover(p, {0, 9});
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->range.start.character, 9u);
+  EXPECT_EQ(h->range.end.character, 10u);
+  auto def = ws.definition(p, {1, 12});
+  ASSERT_EQ(def.size(), 1u);
+  EXPECT_EQ(def[0].range.start, (TextPosition{0, 9}));
+  auto refs = ws.references(p, {0, 9}, true);
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs[0].range.start, (TextPosition{0, 9}));
+  EXPECT_EQ(refs[1].range.start, (TextPosition{1, 12}));
+  ASSERT_TRUE(ws.prepare_rename(p, {0, 9}).has_value());
+  EXPECT_EQ(ws.prepare_rename(p, {0, 9})->start, (TextPosition{0, 9}));
+  auto rn = ws.rename(p, {0, 9}, "early");
+  ASSERT_TRUE(rn.ok) << rn.error;
+  ASSERT_EQ(rn.edits[p].size(), 2u);
+  EXPECT_EQ(rn.edits[p][0].range.start, (TextPosition{0, 9}));
+  auto toks = ws.semantic_tokens(p);
+  ASSERT_FALSE(toks.empty());
+  EXPECT_EQ(toks[0].start, (TextPosition{0, 9}));
+  // Completion reads the client's text: the mark does not hide a first-line `strategy {`.
+  const std::string q = kDir + "/bom2.crm";
+  ws.open(q, bom + "strategy st {\n    \n}\n");
+  EXPECT_TRUE(labels(ws.completion(q, {1, 4})).count("who:"));
+  // Formatting keeps the mark: a formatted buffer needs no edit, and a hunk of line 0 writes it.
+  ws.open(q, bom + "segment s = 1 > 0\n");
+  auto f = ws.format(q);
+  ASSERT_TRUE(f.ok);
+  EXPECT_TRUE(f.edits.empty());
+  ws.open(q, bom + "segment   s = 1>0\n");
+  f = ws.format(q);
+  ASSERT_TRUE(f.ok);
+  ASSERT_EQ(f.edits.size(), 1u);
+  EXPECT_EQ(f.edits[0].new_text, bom + "segment s = 1 > 0\n");
+}
+
 // Two workspace folders, each with its own `lib.crm` declaring `module lib`: `import lib` in B
 // resolves to B/lib.crm beside it, as `crm check` does, even while A/lib.crm is open (it resolved
 // to the open buffer by its module name: false errors, definition and rename across folders,
