@@ -312,6 +312,52 @@ TEST_F(WorkspaceTest, AByteOrderMarkIsOneUtf16UnitOfTheFirstLine) {
   EXPECT_EQ(f.edits[0].new_text, bom + "segment s = 1 > 0\n");
 }
 
+// While a line is half typed the checker runs over the tree the parser repaired; what it finds
+// there is about names the recovery made up (`<missing ID>`, an empty field name, the next
+// declaration's name swallowed into the expression) and is not published: only the syntax error,
+// and the real errors elsewhere in the file (tester F18).
+TEST_F(WorkspaceTest, FindingsInRepairedCodeAreNotPublished) {
+  struct Case {
+    const char* name;
+    const char* text;
+    std::vector<std::string> real;  // expected beyond syntax errors, as "CODE@line"
+  };
+  const Case cases[] = {
+      {"half_seg", "module r\nprofile { a: Int }\nsegment s = a >\nsegment t = s and a > 1\nsegment u = a > \"x\"\n"
+                   "segment w = t\n",
+       {"E0401@4"}},
+      {"half_call",
+       "module r\nprofile { a: Int }\nevent Order { amount: Money(CNY) }\nsegment s = count(Order where \n"
+       "segment t = s and a > 1\n",
+       {}},
+      {"half_strat",
+       "module r\nprofile { a: Int }\nevent Order { amount: Money(CNY) }\nresource push p { title: \"t\" body: \"b\" }\n"
+       "strategy z for business \"m\" {\n    who: a > \n    when: on Order\n    what: send p via Push\n}\n"
+       "segment t = a > \"x\"\n",
+       {"E0401@9"}},
+      {"half_field", "module r\nprofile { a: Int\n  b: \n}\nsegment t = a > 1 and b\n", {}},
+      {"half_dot",
+       "module r\nprofile { a: Int }\nevent Order { amount: Money(CNY) }\nsegment s = (last(Order). ?? 0 CNY) > 1 CNY\n"
+       "segment t = a > 1\n",
+       {}},
+  };
+  for (const auto& c : cases) {
+    const std::string p = kDir + "/" + c.name + ".crm";
+    ws.open(p, c.text);
+    ws.analyze();
+    std::vector<std::string> real;
+    bool syntax = false;
+    for (auto& d : ws.diagnostics(p)) {
+      EXPECT_EQ(d.message.find("<missing"), std::string::npos) << c.name << ": " << d.message;
+      EXPECT_EQ(d.message.find("``"), std::string::npos) << c.name << ": " << d.message;
+      if (d.code.rfind("E01", 0) == 0) syntax = true;
+      else real.push_back(d.code + "@" + std::to_string(d.range.start.line));
+    }
+    EXPECT_TRUE(syntax) << c.name;
+    EXPECT_EQ(real, c.real) << c.name;
+  }
+}
+
 // Two workspace folders, each with its own `lib.crm` declaring `module lib`: `import lib` in B
 // resolves to B/lib.crm beside it, as `crm check` does, even while A/lib.crm is open (it resolved
 // to the open buffer by its module name: false errors, definition and rename across folders,
