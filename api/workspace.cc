@@ -1466,6 +1466,12 @@ struct Context {
   bool after_number = false;
   std::string aggregate_event;  // inside count(Event ... ): the event
   bool aggregate_head = false;  // right after `count(`
+  bool aggregate_where = false;  // inside count(Event where ...: the filter
+  // At the top level: inside the body of a `segment`, `const` or `fn` (after its `=`), an
+  // expression; `params` are the function's parameter names.
+  bool decl_body = false;
+  std::vector<std::string> params;
+  std::string self;  // that declaration's name: not offered in its own body (E0412)
 };
 
 std::string last_word(std::string_view s) {
@@ -1549,6 +1555,21 @@ Context context_at(std::string_view text, uint32_t off) {
   std::string_view bf(c.before);
   if (!bf.empty() && bf.back() == '.') {
     c.member_of = last_word(bf.substr(0, bf.size() - 1));
+    // `last(Order where paid).`: the whole event (language.md §3.4), so Order's fields.
+    if (bf.size() >= 2 && bf[bf.size() - 2] == ')') {
+      int depth = 0;
+      for (size_t i = bf.size() - 1; i-- > 0;) {
+        if (bf[i] == ')') ++depth;
+        else if (bf[i] == '(' && --depth == 0) {
+          std::string callee = last_word(bf.substr(0, i));
+          static const std::regex ev_re(R"(^\s*([A-Za-z_][A-Za-z_0-9]*))");
+          std::string inside(bf.substr(i + 1));
+          std::smatch m;
+          if ((callee == "first" || callee == "last") && std::regex_search(inside, m, ev_re)) c.member_of = m[1].str();
+          break;
+        }
+      }
+    }
   }
   c.prev_word = last_word(bf);
   static const std::regex num_re(R"((^|[^A-Za-z_0-9.])[0-9]+(\.[0-9]+)?[ \t]*$)");
@@ -1571,11 +1592,52 @@ Context context_at(std::string_view text, uint32_t off) {
         std::smatch m;
         if (std::regex_search(inside, m, ev_re)) c.aggregate_event = m[1].str();
         else c.aggregate_head = true;
+        static const std::regex where_re(R"(\bwhere\b)");
+        c.aggregate_where = std::regex_search(inside, where_re);
       }
       break;
     } else if (ch == '\n' && par == 0 && i + 1 < c.before.size() && c.before.find(':', i) != std::string::npos &&
                c.before.substr(i).find_first_of("(") == std::string::npos) {
       break;
+    }
+  }
+  if (c.depth == 0) {
+    // The declaration the cursor is in: the last one starting a line before it.
+    static const std::regex decl_re(
+        R"((?:^|\n)[ \t]*(module|import|zone|profile|event|enum|const|segment|fn|resource|strategy|policy|pool)\b)");
+    std::string kw;
+    size_t at = std::string::npos;
+    for (std::sregex_iterator it(c.before.begin(), c.before.end(), decl_re), end; it != end; ++it) {
+      kw = (*it)[1].str();
+      at = static_cast<size_t>(it->position(1));
+    }
+    if (kw == "segment" || kw == "const" || kw == "fn") {
+      // Its body starts at the first `=` outside parentheses (a parameter's default is inside)
+      // that is no comparison (`==`, `>=`, `<=`, `!=`).
+      std::string_view decl = std::string_view(c.before).substr(at);
+      int par = 0;
+      for (size_t i = 0; i < decl.size(); ++i) {
+        char ch = decl[i];
+        if (ch == '(') ++par;
+        else if (ch == ')' && par > 0) --par;
+        else if (ch == '=' && par == 0 && (i + 1 >= decl.size() || decl[i + 1] != '=') &&
+                 (i == 0 || std::string_view("=<>!").find(decl[i - 1]) == std::string_view::npos)) {
+          c.decl_body = true;
+          break;
+        }
+      }
+      static const std::regex self_re(R"(^(?:segment|const|fn)[ \t\n]+([A-Za-z_][A-Za-z_0-9]*))");
+      std::string d(decl);
+      std::smatch sm;
+      if (c.decl_body && std::regex_search(d, sm, self_re)) c.self = sm[1].str();
+      static const std::regex params_re(R"(^fn[ \t\n]+[A-Za-z_][A-Za-z_0-9]*[ \t\n]*\(([^)]*)\))");
+      static const std::regex param_re(R"((?:^|,)[ \t\n]*([A-Za-z_][A-Za-z_0-9]*)[ \t\n]*:)");
+      std::string head(decl);
+      std::smatch m;
+      if (kw == "fn" && std::regex_search(head, m, params_re)) {
+        std::string list = m[1].str();
+        for (std::sregex_iterator it(list.begin(), list.end(), param_re), end; it != end; ++it) c.params.push_back((*it)[1].str());
+      }
     }
   }
   return c;
@@ -1595,6 +1657,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     const sema::Program* p = a && a->c ? a->program() : nullptr;
     std::set<std::string> labels;
     auto add = [&](std::string label, SymbolKind k, std::string detail = {}, std::string doc = {}, std::string insert = {}) {
+      if (label == cx.self && (k == SymbolKind::Segment || k == SymbolKind::Constant || k == SymbolKind::Function)) return;
       if (labels.insert(label).second) out.push_back({std::move(label), k, std::move(detail), std::move(doc), std::move(insert)});
     };
     auto fields_of = [&](const sema::RecordInfo* r) {
@@ -1700,9 +1763,22 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       return out;
     }
     if (!cx.aggregate_event.empty()) {
+      if (!cx.aggregate_where) {
+        // `count(Order |`: a filter or a window comes next.
+        for (const char* kw : {"where", "within", "last", "previous", "since"}) add(kw, SymbolKind::Keyword);
+        return out;
+      }
+      // A filter reads only the counted event's fields and constants (E0418), builtins of them
+      // (not `now()`, `today()`), then a window may follow.
       fields_of(event_of(cx.aggregate_event));
-      for (const char* kw : {"where", "within", "last", "previous", "since"}) add(kw, SymbolKind::Keyword);
-      expression(false);
+      decls(ast::DeclKind::Const);
+      enum_values();
+      for (auto& b : bytecode::all_builtins())
+        if (std::string_view(b.name) != "now" && std::string_view(b.name) != "today")
+          add(b.name, SymbolKind::Builtin, b.signature, b.description);
+      for (const char* kw : {"and", "or", "not", "in", "between", "if", "then", "else", "true", "false", "within", "last",
+                             "previous", "since"})
+        add(kw, SymbolKind::Keyword);
       return out;
     }
     if (cx.prev_word == "grant" || cx.prev_word == "send") {
@@ -1726,9 +1802,18 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     std::string_view line_head = nl == std::string_view::npos ? line : line.substr(nl + 1);
     bool line_start = line_head.find_first_not_of(" \t") == std::string_view::npos;
     if (cx.depth == 0) {
-      for (const char* kw : {"module", "import", "zone", "profile", "event", "enum", "const", "segment", "fn", "resource",
-                             "strategy", "policy", "pool"})
-        add(kw, SymbolKind::Keyword);
+      // In a segment, constant or function body: an expression (tester F9: only the declaration
+      // keywords were offered there). At the start of an unindented line the next declaration
+      // may begin as well, so its keywords come too.
+      bool new_decl = !cx.decl_body || (line_start && line_head.empty());
+      if (cx.decl_body) {
+        for (auto& prm : cx.params) add(prm, SymbolKind::Parameter, "parameter");
+        expression(false);
+      }
+      if (new_decl)
+        for (const char* kw : {"module", "import", "zone", "profile", "event", "enum", "const", "segment", "fn", "resource",
+                               "strategy", "policy", "pool"})
+          add(kw, SymbolKind::Keyword);
       return out;
     }
     if (cx.block == "strategy" && line_start) {

@@ -147,6 +147,52 @@ TEST_F(WorkspaceTest, CompletionKnowsTheClause) {
   EXPECT_TRUE(top.count("strategy") && top.count("segment"));
 }
 
+// Segment, constant and function bodies are expressions: names, not the declaration keywords;
+// `last(Order).` is the event, so its fields; a `where` filter reads the counted event's fields
+// and constants only (E0418), and `count(Order |` takes a filter or a window (tester F9).
+TEST_F(WorkspaceTest, CompletionKnowsDeclarationBodies) {
+  const std::string p = kDir + "/bodies.crm";
+  const std::vector<std::string> lines = {"module bodies",
+                                          "import shop.schema",
+                                          "segment a1 = age > 3",
+                                          "segment s = age > 3 and ",
+                                          "const k = 1 + ",
+                                          "fn f(x: Int, y: Int = 2): Bool = x > 1 and ",
+                                          "segment t = (last(Order).",
+                                          "segment u = first(Order where amount > big).",
+                                          "segment c = count(Order where ",
+                                          "segment d = count(Order "};
+  std::string text;
+  for (auto& l : lines) text += l + "\n";
+  ws.open(p, text);
+  auto at_end = [&](uint32_t line) { return labels(ws.completion(p, {line, static_cast<uint32_t>(lines[line].size())})); };
+  for (uint32_t line : {3u, 4u, 5u}) {
+    auto c = at_end(line);
+    EXPECT_TRUE(c.count("age") && c.count("adults") && c.count("big") && c.count("days_to_anniversary")) << lines[line];
+    EXPECT_FALSE(c.count("segment")) << lines[line];
+    const char* self = line == 3 ? "s" : line == 4 ? "k" : "f";
+    EXPECT_FALSE(c.count(self)) << "not the declaration itself: " << lines[line];
+  }
+  auto fn = at_end(5);
+  EXPECT_TRUE(fn.count("x") && fn.count("y"));
+  EXPECT_TRUE(labels(ws.completion(p, {2, 15})).count("age")) << "segment a1 = ag|e";
+  for (uint32_t line : {6u, 7u}) {
+    auto c = at_end(line);
+    EXPECT_TRUE(c.count("amount")) << lines[line];
+    EXPECT_FALSE(c.count("age") || c.count("segment")) << lines[line];
+  }
+  auto filter = at_end(8);
+  EXPECT_TRUE(filter.count("amount") && filter.count("big"));
+  EXPECT_FALSE(filter.count("age") || filter.count("adults") || filter.count("where") || filter.count("now"));
+  auto head = at_end(9);
+  EXPECT_TRUE(head.count("where") && head.count("within"));
+  EXPECT_FALSE(head.count("age") || head.count("amount"));
+  // On an unindented new line after a body, the body may go on or the next declaration start.
+  ws.open(kDir + "/next.crm", "module next\nimport shop.schema\nsegment s = age > 3\n\n");
+  auto next = labels(ws.completion(kDir + "/next.crm", {3, 0}));
+  EXPECT_TRUE(next.count("segment") && next.count("age"));
+}
+
 // A delayed trigger: `after` and `unless` among the when: keywords, events after `unless`, and
 // after `unless C where` the cancelling event's fields (the left of `c == event.e`).
 TEST_F(WorkspaceTest, CompletionKnowsDelayedTriggers) {
