@@ -1869,6 +1869,50 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
   return out;
 }
 
+namespace {
+// The parameter the cursor's argument fills: the one it names (`silent_after: |`), else the first
+// not given yet by an earlier argument, by position or by name (tester F21: it was the count of
+// commas, so `stage(churn_after: |` showed the first parameter). `args` runs from after the `(`
+// to the cursor; `names` are the parameters' names.
+uint32_t active_parameter(std::string_view args, const std::vector<std::string>& names) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  size_t from = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    char ch = args[i];
+    if (ch == '(' || ch == '[' || ch == '{') ++depth;
+    else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) --depth;
+    else if (ch == ',' && depth == 0) {
+      parts.push_back(args.substr(from, i - from));
+      from = i + 1;
+    }
+  }
+  parts.push_back(args.substr(from));
+  // `name:` at the start of an argument (a time's `12:00` starts with a digit).
+  auto named = [](std::string_view a) -> std::string {
+    size_t i = a.find_first_not_of(" \t\r\n");
+    if (i == std::string_view::npos || !(std::isalpha(static_cast<unsigned char>(a[i])) || a[i] == '_')) return {};
+    size_t e = i;
+    while (e < a.size() && is_ident_char(a[e])) ++e;
+    size_t colon = a.find_first_not_of(" \t\r\n", e);
+    return colon != std::string_view::npos && a[colon] == ':' ? std::string(a.substr(i, e - i)) : std::string{};
+  };
+  auto index_of = [&](const std::string& n) {
+    return static_cast<uint32_t>(std::find(names.begin(), names.end(), n) - names.begin());
+  };
+  if (std::string n = named(parts.back()); !n.empty()) return index_of(n);  // names.size(): none
+  std::vector<bool> given(names.size(), false);
+  for (size_t k = 0; k + 1 < parts.size(); ++k) {
+    uint32_t i = static_cast<uint32_t>(k);
+    if (std::string n = named(parts[k]); !n.empty()) i = index_of(n);
+    if (i < given.size()) given[i] = true;
+  }
+  for (uint32_t i = 0; i < given.size(); ++i)
+    if (!given[i]) return i;
+  return static_cast<uint32_t>(parts.size() - 1);
+}
+}  // namespace
+
 std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, TextPosition at) {
   try {
     Document* d = impl_->doc(path);
@@ -1877,12 +1921,10 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
     if (!off) return std::nullopt;
     std::string code = code_only(std::string_view(d->text).substr(0, *off));
     int par = 0;
-    uint32_t commas = 0;
     for (size_t i = code.size(); i-- > 0;) {
       char ch = code[i];
       if (ch == ')' || ch == ']') ++par;
       else if ((ch == '(' || ch == '[') && par > 0) --par;
-      else if (ch == ',' && par == 0) ++commas;
       else if (ch == '{' || ch == '}') return std::nullopt;
       else if (ch == '(' && par == 0) {
         std::string callee = last_word(std::string_view(code).substr(0, i));
@@ -1895,7 +1937,10 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
               SignatureHelp h;
               h.label = fn_signature(f, &h.parameters);
               h.documentation = doc_comment(a->c->program.sources.file(f->span.file).text(), f->span.begin);
-              h.active_parameter = commas;
+              std::vector<std::string> names;
+              for (auto* prm : f->params)
+                if (prm) names.push_back(prm->name);
+              h.active_parameter = active_parameter(std::string_view(code).substr(i + 1), names);
               return h;
             }
         if (const auto* b = bytecode::find_builtin(callee)) {
@@ -1913,7 +1958,13 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
               s = e + 2;
             }
           }
-          h.active_parameter = commas;
+          // A builtin's parameters are `name: Type` (or `name: Type = default`) in its label.
+          std::vector<std::string> names;
+          for (auto [b0, e0] : h.parameters) {
+            std::string prm = h.label.substr(b0, e0 - b0);
+            names.push_back(prm.substr(0, prm.find(':')));
+          }
+          h.active_parameter = active_parameter(std::string_view(code).substr(i + 1), names);
           return h;
         }
         return std::nullopt;

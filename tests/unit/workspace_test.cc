@@ -193,6 +193,29 @@ TEST_F(WorkspaceTest, CompletionKnowsDeclarationBodies) {
   EXPECT_TRUE(next.count("segment") && next.count("age"));
 }
 
+// The active parameter is the one an argument names, else the first not given yet (it was the
+// count of commas: `stage(churn_after: |` showed `new_period`, tester F21).
+TEST_F(WorkspaceTest, SignatureHelpFollowsNamedArguments) {
+  const std::string p = kDir + "/sig.crm";
+  const std::string head =
+      "module sig\nimport std.lifecycle\nevent Order { amount: Money(CNY) }\nfn g(a: Int, b: Int, c: Int): Int = a\n";
+  auto active = [&](const std::string& line) -> std::string {
+    ws.open(p, head + line + "\n");
+    auto h = ws.signature_help(p, {4, static_cast<uint32_t>(line.size())});
+    if (!h) return "<none>";
+    if (h->active_parameter >= h->parameters.size()) return "<out of range>";
+    auto [b, e] = h->parameters[h->active_parameter];
+    std::string prm = h->label.substr(b, e - b);
+    return prm.substr(0, prm.find(':'));
+  };
+  EXPECT_EQ(active("segment s = stage(churn_after: "), "churn_after");
+  EXPECT_EQ(active("segment s = stage(churn_after: 3 days, silent_after: "), "silent_after");
+  EXPECT_EQ(active("const z = g(1, "), "b");
+  EXPECT_EQ(active("const z = g(c: 1, "), "a");
+  EXPECT_EQ(active("const z = g(1, c: 2, "), "b");
+  EXPECT_EQ(active("const z = g(1, (2), c: "), "c");
+}
+
 // A delayed trigger: `after` and `unless` among the when: keywords, events after `unless`, and
 // after `unless C where` the cancelling event's fields (the left of `c == event.e`).
 TEST_F(WorkspaceTest, CompletionKnowsDelayedTriggers) {
