@@ -2035,7 +2035,10 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
     }
     if (!renamable(*o)) {
       r.error = standard_symbol(*o) ? "symbols of the standard library cannot be renamed"
-                            : std::string("a ") + symbol_kind_name(o->t.kind) + " cannot be renamed";
+                            : std::string(std::string_view("aeiou").find(symbol_kind_name(o->t.kind)[0]) != std::string_view::npos
+                                                      ? "an "
+                                                      : "a ") +
+                                          symbol_kind_name(o->t.kind) + " cannot be renamed";
       return r;
     }
     if (!is_identifier(new_name) || reserved_words().count(new_name)) {

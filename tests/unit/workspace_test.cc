@@ -245,7 +245,9 @@ TEST_F(WorkspaceTest, RenameEditsEveryUseAndRefusesBadNames) {
   EXPECT_EQ(r.edits[kMain].size(), 1u);
   EXPECT_FALSE(ws.rename(kMain, {2, 19}, "1bad").ok);
   EXPECT_FALSE(ws.rename(kMain, {2, 19}, "segment").ok) << "a reserved word";
-  EXPECT_FALSE(ws.rename(kMain, {2, 34}, "Purchase").ok) << "events are not renamed";
+  auto ev = ws.rename(kMain, {2, 34}, "Purchase");
+  EXPECT_FALSE(ev.ok) << "events are not renamed";
+  EXPECT_EQ(ev.error, "an event cannot be renamed");  // not "a event" (tester F12 c)
 }
 
 // A new name already in use is refused: `const k` renamed to the profile field `a` turned
