@@ -19,6 +19,7 @@
 #include "compiler/driver.h"
 #include "compiler/format/formatter.h"
 #include "stdlib/stdlib.h"
+#include "support/text.h"
 
 namespace crm {
 
@@ -159,6 +160,11 @@ struct Analysis {
   std::vector<ExprAt> exprs;
   std::map<std::string, FileId> file_of;          // path -> file
   std::vector<std::vector<uint32_t>> starts;      // per file
+  // Per file: the client's text starts with a byte order mark, which the SourceManager dropped
+  // (so `crm check` columns ignore it) but the client's positions count, as one UTF-16 unit on
+  // the first line (tester F14). Only texts the client sent: a file read from disk is shown by
+  // an editor without its mark (VS Code, Neovim), so its positions do not count one.
+  std::vector<bool> bom;
   std::set<std::string> paths() const {
     std::set<std::string> s;
     for (auto& [p, f] : file_of) s.insert(p);
@@ -167,7 +173,16 @@ struct Analysis {
   const sema::Program* program() const { return c ? &c->program : nullptr; }
   std::string_view text(FileId f) const { return c->program.sources.file(f).text(); }
   const std::string& path(FileId f) const { return c->program.sources.file(f).path(); }
-  TextPosition pos(FileId f, uint32_t off) const { return position_of(text(f), starts[f], off); }
+  TextPosition pos(FileId f, uint32_t off) const {
+    TextPosition p = position_of(text(f), starts[f], off);
+    if (p.line == 0 && bom[f]) ++p.character;
+    return p;
+  }
+  // The byte offset in the analysed text of a client's position (see `bom`).
+  std::optional<uint32_t> offset(FileId f, TextPosition at) const {
+    if (at.line == 0 && bom[f]) at.character = at.character > 0 ? at.character - 1 : 0;
+    return offset_of(text(f), starts[f], at);
+  }
   TextRange range(FileId f, uint32_t b, uint32_t e) const { return {pos(f, b), pos(f, e)}; }
   TextRange range(source::Span s) const { return s.valid() ? range(s.file, s.begin, s.end) : TextRange{}; }
   TextLocation location(FileId f, uint32_t b, uint32_t e) const { return {path(f), range(f, b, e)}; }
@@ -790,15 +805,18 @@ const std::regex& module_re() {
 
 std::string declared_module(const std::string& text) {
   std::smatch m;
-  // Only the head of the file can hold the module line; do not scan a long file for it.
-  std::string head = text.substr(0, std::min<size_t>(text.size(), 4096));
+  // Only the head of the file can hold the module line; do not scan a long file for it (nor its
+  // byte order mark, which would hide a first-line `module`).
+  size_t from = support::starts_with_bom(text) ? support::kUtf8Bom.size() : 0;
+  std::string head = text.substr(from, std::min<size_t>(text.size() - from, 4096));
   return std::regex_search(head, m, module_re()) ? m[1].str() : std::string{};
 }
 
 std::vector<std::string> imports_of(const std::string& text) {
   std::vector<std::string> out;
   // Imports precede the declarations; a generous head is enough and keeps this cheap.
-  std::string head = text.substr(0, std::min<size_t>(text.size(), 16384));
+  size_t from = support::starts_with_bom(text) ? support::kUtf8Bom.size() : 0;
+  std::string head = text.substr(from, std::min<size_t>(text.size() - from, 16384));
   for (std::sregex_iterator it(head.begin(), head.end(), import_re()), end; it != end; ++it) out.push_back((*it)[1].str());
   return out;
 }
@@ -891,21 +909,41 @@ struct Workspace::Impl {
   };
   std::map<std::string, FolderEntry> folder_cache;
 
-  // The open document that `import dotted` from `from` names, if any.
-  const std::string* open_import(const std::string& from, const std::string& dotted) const {
+  // The open document that `import dotted` from `from` names, if any: the file `crm check` would
+  // load for it (module_loader.cc find_or_load: beside the importer, under its module's root, under
+  // each include directory, which are the folders here) when that file is open, so unsaved edits
+  // count. A file that exists on disk at an earlier candidate wins, as in `crm check`: a buffer of
+  // another folder that declares the same module must not replace it (tester F17: `import lib` in
+  // B/ resolved to A/lib.crm once that was open, with false errors and renames across folders).
+  // Only when no candidate exists on disk does an open buffer declaring the module stand in (a new
+  // file not saved yet; `crm check` reports the module not found until it is), the nearest to the
+  // importer first. `std.*` is the embedded library, never a buffer, as in `crm check`.
+  const std::string* open_import(const std::string& from, const std::string& from_text, const std::string& dotted) const {
+    if (dotted.rfind("std.", 0) == 0) return nullptr;
     std::string rel = dotted_to_path(dotted);
     std::vector<std::string> paths;
     paths.push_back((fs::path(from).parent_path() / rel).lexically_normal().string());
     // As the loader: under the importing module's root (shop/campaigns.crm, `module shop.campaigns`).
-    if (auto it = docs.find(from); it != docs.end())
-      if (std::string root = sema::module_root(from, declared_module(it->second.text)); !root.empty())
-        paths.push_back((fs::path(root) / rel).lexically_normal().string());
+    if (std::string root = sema::module_root(from, declared_module(from_text)); !root.empty())
+      paths.push_back((fs::path(root) / rel).lexically_normal().string());
     for (auto& f : options.folders) paths.push_back((fs::path(f) / rel).lexically_normal().string());
-    for (auto& p : paths)
+    for (auto& p : paths) {
       if (auto it = docs.find(p); it != docs.end()) return &it->first;
-    for (auto& [p, d] : docs)
-      if (p != from && declared_module(d.text) == dotted) return &p;
-    return nullptr;
+      std::error_code ec;
+      if (fs::exists(p, ec)) return nullptr;  // the loader reads (or refuses) this file
+    }
+    const std::string* best = nullptr;
+    size_t best_common = 0;
+    fs::path dir = fs::path(from).parent_path();
+    for (auto& [p, d] : docs) {
+      if (p == from || declared_module(d.text) != dotted) continue;
+      // Directory components shared with the importer: the same folder first.
+      size_t common = 0;
+      fs::path pd = fs::path(p).parent_path();
+      for (auto a = dir.begin(), b = pd.begin(); a != dir.end() && b != pd.end() && *a == *b; ++a, ++b) ++common;
+      if (!best || common > best_common) best = &p, best_common = common;
+    }
+    return best;
   }
 
   std::shared_ptr<Analysis> compile(const std::string& root, const std::string& root_text) {
@@ -919,7 +957,7 @@ struct Workspace::Impl {
       todo.pop_back();
       const std::string& text = cur == root ? root_text : docs.at(cur).text;
       for (auto& dotted : imports_of(text)) {
-        const std::string* p = open_import(cur, dotted);
+        const std::string* p = open_import(cur, text, dotted);
         if (!p || !seen.insert(*p).second) continue;
         const std::string& t = docs.at(*p).text;
         // A file without a module line is imported by its path: name it so the loader finds the
@@ -950,6 +988,13 @@ struct Workspace::Impl {
       for (FileId f = 0; f < sm.size(); ++f) {
         a->file_of.emplace(sm.file(f).path(), f);
         a->starts.push_back(line_starts(sm.file(f).text()));
+        // A client's text: every input but a root read from disk (a folder file's analysis).
+        bool bom = false;
+        for (size_t i = 0; i < inputs.size(); ++i)
+          if (inputs[i].path == sm.file(f).path() && (i > 0 || docs.count(root)) && inputs[i].text &&
+              support::starts_with_bom(*inputs[i].text))
+            bom = true;
+        a->bom.push_back(bom);
       }
       Indexer(*a).run();
       std::sort(a->exprs.begin(), a->exprs.end(), [](const ExprAt& x, const ExprAt& y) {
@@ -1014,7 +1059,7 @@ struct Workspace::Impl {
     auto fit = a.file_of.find(path);
     if (fit == a.file_of.end()) return nullptr;
     FileId f = fit->second;
-    auto off = offset_of(a.text(f), a.starts[f], at);
+    auto off = a.offset(f, at);
     if (!off) return nullptr;
     const Occurrence* best = nullptr;
     for (auto& o : a.occ)
@@ -1091,6 +1136,9 @@ void Workspace::open(const std::string& path, const std::string& text) {
   d.starts = line_starts(d.text);
   d.dirty = true;
   impl_->closed_since.erase(path);
+  // The open documents that import this path, or miss a module this buffer may declare (a new
+  // file not saved yet, see open_import), are re-checked as for a change on disk.
+  file_changed(path);
 }
 
 bool Workspace::edit(const std::string& path, const std::optional<TextRange>& range, const std::string& text) {
@@ -1241,7 +1289,7 @@ std::optional<Hover> Workspace::hover(const std::string& path, TextPosition at) 
     // Not on a name: the type (and folded value) of the innermost expression.
     auto fit = a->file_of.find(path);
     if (fit == a->file_of.end()) return std::nullopt;
-    auto off = offset_of(a->text(fit->second), a->starts[fit->second], at);
+    auto off = a->offset(fit->second, at);
     if (!off) return std::nullopt;
     const ExprAt* best = nullptr;
     for (auto& e : a->exprs)
@@ -1418,6 +1466,12 @@ struct Context {
   bool after_number = false;
   std::string aggregate_event;  // inside count(Event ... ): the event
   bool aggregate_head = false;  // right after `count(`
+  bool aggregate_where = false;  // inside count(Event where ...: the filter
+  // At the top level: inside the body of a `segment`, `const` or `fn` (after its `=`), an
+  // expression; `params` are the function's parameter names.
+  bool decl_body = false;
+  std::vector<std::string> params;
+  std::string self;  // that declaration's name: not offered in its own body (E0412)
 };
 
 std::string last_word(std::string_view s) {
@@ -1431,6 +1485,8 @@ std::string last_word(std::string_view s) {
 // `text` with comments and string contents blanked, so braces and keywords in them do not count.
 std::string code_only(std::string_view text) {
   std::string s(text);
+  // A byte order mark is no code (it would glue to a first-line `strategy {`): blanked, offsets kept.
+  if (support::starts_with_bom(s)) s.replace(0, support::kUtf8Bom.size(), support::kUtf8Bom.size(), ' ');
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '"') {
       size_t j = i + 1;
@@ -1499,6 +1555,21 @@ Context context_at(std::string_view text, uint32_t off) {
   std::string_view bf(c.before);
   if (!bf.empty() && bf.back() == '.') {
     c.member_of = last_word(bf.substr(0, bf.size() - 1));
+    // `last(Order where paid).`: the whole event (language.md §3.4), so Order's fields.
+    if (bf.size() >= 2 && bf[bf.size() - 2] == ')') {
+      int depth = 0;
+      for (size_t i = bf.size() - 1; i-- > 0;) {
+        if (bf[i] == ')') ++depth;
+        else if (bf[i] == '(' && --depth == 0) {
+          std::string callee = last_word(bf.substr(0, i));
+          static const std::regex ev_re(R"(^\s*([A-Za-z_][A-Za-z_0-9]*))");
+          std::string inside(bf.substr(i + 1));
+          std::smatch m;
+          if ((callee == "first" || callee == "last") && std::regex_search(inside, m, ev_re)) c.member_of = m[1].str();
+          break;
+        }
+      }
+    }
   }
   c.prev_word = last_word(bf);
   static const std::regex num_re(R"((^|[^A-Za-z_0-9.])[0-9]+(\.[0-9]+)?[ \t]*$)");
@@ -1521,11 +1592,52 @@ Context context_at(std::string_view text, uint32_t off) {
         std::smatch m;
         if (std::regex_search(inside, m, ev_re)) c.aggregate_event = m[1].str();
         else c.aggregate_head = true;
+        static const std::regex where_re(R"(\bwhere\b)");
+        c.aggregate_where = std::regex_search(inside, where_re);
       }
       break;
     } else if (ch == '\n' && par == 0 && i + 1 < c.before.size() && c.before.find(':', i) != std::string::npos &&
                c.before.substr(i).find_first_of("(") == std::string::npos) {
       break;
+    }
+  }
+  if (c.depth == 0) {
+    // The declaration the cursor is in: the last one starting a line before it.
+    static const std::regex decl_re(
+        R"((?:^|\n)[ \t]*(module|import|zone|profile|event|enum|const|segment|fn|resource|strategy|policy|pool)\b)");
+    std::string kw;
+    size_t at = std::string::npos;
+    for (std::sregex_iterator it(c.before.begin(), c.before.end(), decl_re), end; it != end; ++it) {
+      kw = (*it)[1].str();
+      at = static_cast<size_t>(it->position(1));
+    }
+    if (kw == "segment" || kw == "const" || kw == "fn") {
+      // Its body starts at the first `=` outside parentheses (a parameter's default is inside)
+      // that is no comparison (`==`, `>=`, `<=`, `!=`).
+      std::string_view decl = std::string_view(c.before).substr(at);
+      int par = 0;
+      for (size_t i = 0; i < decl.size(); ++i) {
+        char ch = decl[i];
+        if (ch == '(') ++par;
+        else if (ch == ')' && par > 0) --par;
+        else if (ch == '=' && par == 0 && (i + 1 >= decl.size() || decl[i + 1] != '=') &&
+                 (i == 0 || std::string_view("=<>!").find(decl[i - 1]) == std::string_view::npos)) {
+          c.decl_body = true;
+          break;
+        }
+      }
+      static const std::regex self_re(R"(^(?:segment|const|fn)[ \t\n]+([A-Za-z_][A-Za-z_0-9]*))");
+      std::string d(decl);
+      std::smatch sm;
+      if (c.decl_body && std::regex_search(d, sm, self_re)) c.self = sm[1].str();
+      static const std::regex params_re(R"(^fn[ \t\n]+[A-Za-z_][A-Za-z_0-9]*[ \t\n]*\(([^)]*)\))");
+      static const std::regex param_re(R"((?:^|,)[ \t\n]*([A-Za-z_][A-Za-z_0-9]*)[ \t\n]*:)");
+      std::string head(decl);
+      std::smatch m;
+      if (kw == "fn" && std::regex_search(head, m, params_re)) {
+        std::string list = m[1].str();
+        for (std::sregex_iterator it(list.begin(), list.end(), param_re), end; it != end; ++it) c.params.push_back((*it)[1].str());
+      }
     }
   }
   return c;
@@ -1545,6 +1657,7 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     const sema::Program* p = a && a->c ? a->program() : nullptr;
     std::set<std::string> labels;
     auto add = [&](std::string label, SymbolKind k, std::string detail = {}, std::string doc = {}, std::string insert = {}) {
+      if (label == cx.self && (k == SymbolKind::Segment || k == SymbolKind::Constant || k == SymbolKind::Function)) return;
       if (labels.insert(label).second) out.push_back({std::move(label), k, std::move(detail), std::move(doc), std::move(insert)});
     };
     auto fields_of = [&](const sema::RecordInfo* r) {
@@ -1650,9 +1763,22 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
       return out;
     }
     if (!cx.aggregate_event.empty()) {
+      if (!cx.aggregate_where) {
+        // `count(Order |`: a filter or a window comes next.
+        for (const char* kw : {"where", "within", "last", "previous", "since"}) add(kw, SymbolKind::Keyword);
+        return out;
+      }
+      // A filter reads only the counted event's fields and constants (E0418), builtins of them
+      // (not `now()`, `today()`), then a window may follow.
       fields_of(event_of(cx.aggregate_event));
-      for (const char* kw : {"where", "within", "last", "previous", "since"}) add(kw, SymbolKind::Keyword);
-      expression(false);
+      decls(ast::DeclKind::Const);
+      enum_values();
+      for (auto& b : bytecode::all_builtins())
+        if (std::string_view(b.name) != "now" && std::string_view(b.name) != "today")
+          add(b.name, SymbolKind::Builtin, b.signature, b.description);
+      for (const char* kw : {"and", "or", "not", "in", "between", "if", "then", "else", "true", "false", "within", "last",
+                             "previous", "since"})
+        add(kw, SymbolKind::Keyword);
       return out;
     }
     if (cx.prev_word == "grant" || cx.prev_word == "send") {
@@ -1676,9 +1802,18 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
     std::string_view line_head = nl == std::string_view::npos ? line : line.substr(nl + 1);
     bool line_start = line_head.find_first_not_of(" \t") == std::string_view::npos;
     if (cx.depth == 0) {
-      for (const char* kw : {"module", "import", "zone", "profile", "event", "enum", "const", "segment", "fn", "resource",
-                             "strategy", "policy", "pool"})
-        add(kw, SymbolKind::Keyword);
+      // In a segment, constant or function body: an expression (tester F9: only the declaration
+      // keywords were offered there). At the start of an unindented line the next declaration
+      // may begin as well, so its keywords come too.
+      bool new_decl = !cx.decl_body || (line_start && line_head.empty());
+      if (cx.decl_body) {
+        for (auto& prm : cx.params) add(prm, SymbolKind::Parameter, "parameter");
+        expression(false);
+      }
+      if (new_decl)
+        for (const char* kw : {"module", "import", "zone", "profile", "event", "enum", "const", "segment", "fn", "resource",
+                               "strategy", "policy", "pool"})
+          add(kw, SymbolKind::Keyword);
       return out;
     }
     if (cx.block == "strategy" && line_start) {
@@ -1734,6 +1869,50 @@ std::vector<CompletionCandidate> Workspace::completion(const std::string& path, 
   return out;
 }
 
+namespace {
+// The parameter the cursor's argument fills: the one it names (`silent_after: |`), else the first
+// not given yet by an earlier argument, by position or by name (tester F21: it was the count of
+// commas, so `stage(churn_after: |` showed the first parameter). `args` runs from after the `(`
+// to the cursor; `names` are the parameters' names.
+uint32_t active_parameter(std::string_view args, const std::vector<std::string>& names) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  size_t from = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    char ch = args[i];
+    if (ch == '(' || ch == '[' || ch == '{') ++depth;
+    else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) --depth;
+    else if (ch == ',' && depth == 0) {
+      parts.push_back(args.substr(from, i - from));
+      from = i + 1;
+    }
+  }
+  parts.push_back(args.substr(from));
+  // `name:` at the start of an argument (a time's `12:00` starts with a digit).
+  auto named = [](std::string_view a) -> std::string {
+    size_t i = a.find_first_not_of(" \t\r\n");
+    if (i == std::string_view::npos || !(std::isalpha(static_cast<unsigned char>(a[i])) || a[i] == '_')) return {};
+    size_t e = i;
+    while (e < a.size() && is_ident_char(a[e])) ++e;
+    size_t colon = a.find_first_not_of(" \t\r\n", e);
+    return colon != std::string_view::npos && a[colon] == ':' ? std::string(a.substr(i, e - i)) : std::string{};
+  };
+  auto index_of = [&](const std::string& n) {
+    return static_cast<uint32_t>(std::find(names.begin(), names.end(), n) - names.begin());
+  };
+  if (std::string n = named(parts.back()); !n.empty()) return index_of(n);  // names.size(): none
+  std::vector<bool> given(names.size(), false);
+  for (size_t k = 0; k + 1 < parts.size(); ++k) {
+    uint32_t i = static_cast<uint32_t>(k);
+    if (std::string n = named(parts[k]); !n.empty()) i = index_of(n);
+    if (i < given.size()) given[i] = true;
+  }
+  for (uint32_t i = 0; i < given.size(); ++i)
+    if (!given[i]) return i;
+  return static_cast<uint32_t>(parts.size() - 1);
+}
+}  // namespace
+
 std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, TextPosition at) {
   try {
     Document* d = impl_->doc(path);
@@ -1742,12 +1921,10 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
     if (!off) return std::nullopt;
     std::string code = code_only(std::string_view(d->text).substr(0, *off));
     int par = 0;
-    uint32_t commas = 0;
     for (size_t i = code.size(); i-- > 0;) {
       char ch = code[i];
       if (ch == ')' || ch == ']') ++par;
       else if ((ch == '(' || ch == '[') && par > 0) --par;
-      else if (ch == ',' && par == 0) ++commas;
       else if (ch == '{' || ch == '}') return std::nullopt;
       else if (ch == '(' && par == 0) {
         std::string callee = last_word(std::string_view(code).substr(0, i));
@@ -1760,7 +1937,10 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
               SignatureHelp h;
               h.label = fn_signature(f, &h.parameters);
               h.documentation = doc_comment(a->c->program.sources.file(f->span.file).text(), f->span.begin);
-              h.active_parameter = commas;
+              std::vector<std::string> names;
+              for (auto* prm : f->params)
+                if (prm) names.push_back(prm->name);
+              h.active_parameter = active_parameter(std::string_view(code).substr(i + 1), names);
               return h;
             }
         if (const auto* b = bytecode::find_builtin(callee)) {
@@ -1778,7 +1958,13 @@ std::optional<SignatureHelp> Workspace::signature_help(const std::string& path, 
               s = e + 2;
             }
           }
-          h.active_parameter = commas;
+          // A builtin's parameters are `name: Type` (or `name: Type = default`) in its label.
+          std::vector<std::string> names;
+          for (auto [b0, e0] : h.parameters) {
+            std::string prm = h.label.substr(b0, e0 - b0);
+            names.push_back(prm.substr(0, prm.find(':')));
+          }
+          h.active_parameter = active_parameter(std::string_view(code).substr(i + 1), names);
           return h;
         }
         return std::nullopt;
@@ -1849,7 +2035,10 @@ RenameResult Workspace::rename(const std::string& path, TextPosition at, const s
     }
     if (!renamable(*o)) {
       r.error = standard_symbol(*o) ? "symbols of the standard library cannot be renamed"
-                            : std::string("a ") + symbol_kind_name(o->t.kind) + " cannot be renamed";
+                            : std::string(std::string_view("aeiou").find(symbol_kind_name(o->t.kind)[0]) != std::string_view::npos
+                                                      ? "an "
+                                                      : "a ") +
+                                          symbol_kind_name(o->t.kind) + " cannot be renamed";
       return r;
     }
     if (!is_identifier(new_name) || reserved_words().count(new_name)) {
@@ -1903,6 +2092,9 @@ FormatEdits Workspace::format(const std::string& path, const std::optional<TextR
     FormatResult f = format_source(path, d.text, impl_->options.limits);
     if (!f.ok) return out;
     out.ok = true;
+    // The formatter drops a byte order mark; the buffer keeps it (its encoding is the editor's):
+    // no edit removes it, and line 0's hunks are computed on the same footing.
+    if (support::starts_with_bom(d.text) && !support::starts_with_bom(f.text)) f.text.insert(0, support::kUtf8Bom);
     for (auto& h : line_diff(d.text, f.text)) {
       if (range && (h.line > range->end.line || h.line + std::max<uint32_t>(h.count, 1) <= range->start.line)) continue;
       TextEdit e;

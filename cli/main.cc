@@ -307,7 +307,7 @@ int cmd_lsp(int argc, char** argv) {
             "Runs the language server: JSON-RPC 2.0 with LSP framing on standard input and output "
             "(docs/lsp.md). Exits 0 after `shutdown` then `exit`, 1 otherwise.");
   c.flag("--stdio", stdio, "talk over standard input and output (the default and only transport)");
-  c.option("--docs-url", o.diagnostics_docs, "URL", "page diagnostic codes link to (default: docs/diagnostics.md)");
+  c.option("--docs-url", o.diagnostics_docs, "URL", "page diagnostic codes link to (default: the installed docs/diagnostics.md, else none)");
   if (int rc = c.parse(argc, argv); rc >= 0) return rc;
   return crm::lsp::serve(0, 1, o);
 }

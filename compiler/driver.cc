@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <regex>
 #include <set>
@@ -105,6 +106,94 @@ void attribute_import_errors(Compilation& c, const std::vector<const sema::Modul
   c.sink.replace(std::move(kept));
 }
 
+// Whether `word` occurs in `text` as a whole identifier.
+bool has_word(std::string_view text, std::string_view word) {
+  auto ident = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1))
+    if ((at == 0 || !ident(text[at - 1])) && (at + word.size() >= text.size() || !ident(text[at + word.size()])))
+      return true;
+  return false;
+}
+
+// DriverOptions::check_after_syntax_errors: the checker ran over the tree the parser rebuilt, and
+// what it found where the parser had to repair the text is about names the recovery made up
+// (`<missing ID>`, an empty field name, the next declaration's name swallowed into a half-typed
+// expression: tester F18), not about what the user wrote. `crm check` shows the syntax errors
+// alone (it does not check such a tree); this keeps the checker's findings where the text
+// parsed, and drops (diagnostics `from` on are the checker's):
+// - those located in a damaged region: from the start of a declaration holding a syntax error to
+//   the next declaration the parser found (an error at a declaration's first token damages the
+//   one before it too: that one ended too early; an error before the first declaration damages
+//   the module's head);
+// - elsewhere, an unknown name (value, function, type, event or field) that is written in a
+//   damaged region: the declaration the recovery swallowed may be the one declaring it.
+void drop_findings_in_repaired_code(Compilation& c, size_t from) {
+  const auto& all = c.sink.diagnostics();
+  // Per file, the declarations' starts (region boundaries), and the damaged regions as [begin, end).
+  std::map<source::FileId, std::vector<uint32_t>> starts;
+  for (const auto& m : c.program.modules) {
+    if (!m.ast || m.ast->file == source::kNoFile) continue;
+    auto& v = starts[m.ast->file];
+    v.push_back(0);
+    for (const auto* d : m.ast->decls)
+      if (d && d->span.valid() && d->span.file == m.ast->file) v.push_back(d->span.begin);
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+  std::map<source::FileId, std::vector<std::pair<uint32_t, uint32_t>>> damaged;
+  for (size_t i = 0; i < from && i < all.size(); ++i) {
+    const auto& d = all[i];
+    // Lexing and parsing errors (not a module not found, nor a limit).
+    if (d.code != diag::Code::E0101 && d.code != diag::Code::E0102 && d.code != diag::Code::E0103 &&
+        d.code != diag::Code::E0104 && d.code != diag::Code::E0106)
+      continue;
+    if (!d.span.valid()) continue;
+    auto it = starts.find(d.span.file);
+    if (it == starts.end()) continue;
+    const auto& v = it->second;
+    const auto size = static_cast<uint32_t>(c.program.sources.file(d.span.file).text().size());
+    size_t k = static_cast<size_t>(std::upper_bound(v.begin(), v.end(), d.span.begin) - v.begin()) - 1;
+    auto region = [&](size_t j) { return std::make_pair(v[j], j + 1 < v.size() ? v[j + 1] : size + 1); };
+    damaged[d.span.file].push_back(region(k));
+    if (k > 0 && v[k] == d.span.begin) damaged[d.span.file].push_back(region(k - 1));
+  }
+  if (damaged.empty()) return;
+  auto in_damaged = [&](source::Span s) {
+    if (!s.valid()) return false;
+    auto it = damaged.find(s.file);
+    if (it == damaged.end()) return false;
+    for (auto& [b, e] : it->second)
+      if (s.begin >= b && s.begin < e) return true;
+    return false;
+  };
+  auto written_in_damaged = [&](std::string_view name) {
+    for (auto& [f, regions] : damaged) {
+      std::string_view text = c.program.sources.file(f).text();
+      for (auto& [b, e] : regions)
+        if (b < text.size() && has_word(text.substr(b, std::min<size_t>(e, text.size()) - b), name)) return true;
+    }
+    return false;
+  };
+  std::vector<diag::Diagnostic> kept;
+  bool dropped = false;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& d = all[i];
+    bool drop = false;
+    if (i >= from) {
+      if (in_damaged(d.span)) drop = true;
+      else if (d.span.valid() && (d.code == diag::Code::E0204 || d.code == diag::Code::E0410 || d.code == diag::Code::E0301 ||
+                                  d.code == diag::Code::E0303 || d.code == diag::Code::E0304 || d.code == diag::Code::E0415)) {
+        std::string_view text = c.program.sources.file(d.span.file).text();
+        if (d.span.end <= text.size() && d.span.end > d.span.begin)
+          drop = written_in_damaged(text.substr(d.span.begin, d.span.end - d.span.begin));
+      }
+    }
+    if (drop) dropped = true;
+    else kept.push_back(d);
+  }
+  if (dropped) c.sink.replace(std::move(kept));
+}
+
 }  // namespace
 
 const sema::SemanticModel& Compilation::model() const {
@@ -127,8 +216,10 @@ std::unique_ptr<Compilation> compile(const std::vector<Input>& inputs, const Dri
   // A tree rebuilt after syntax errors has holes; checking it would bury the real error under
   // follow-on ones, so by default semantic analysis waits until the syntax is right.
   if ((c->syntax_ok || options.check_after_syntax_errors) && !c->sink.full()) {
+    const size_t before_check = c->sink.diagnostics().size();
     sema::check_program(c->program, c->sink, options.max_decl_depth);
     c->checked = true;
+    if (!c->syntax_ok) drop_findings_in_repaired_code(*c, before_check);
     if (!c->sink.has_errors()) {
       analysis::check_never_deliver(c->program, c->sink);
       if (options.conflicts) {

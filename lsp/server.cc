@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 #include "lsp/transport.h"
 
@@ -72,10 +73,30 @@ std::string percent_encode_path(const std::string& p) {
   return out;
 }
 
+// The page diagnostic codes link to when no --docs-url is given: docs/diagnostics.md where it is
+// installed for this binary (PREFIX/share/doc/crm/ for PREFIX/bin/crm), in the source tree of a
+// build directory inside it (build/crm -> docs/), or under the configured install prefix; none
+// (no codeDescription) when none exists. A build-machine path was baked in before: a dead link
+// on any other machine, and into another worktree from a copied binary (tester F12 d).
+std::string default_diagnostics_doc() {
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.has_parent_path()) {
+    fs::path prefix = exe.parent_path().parent_path();
+    candidates.push_back(prefix / CRM_DOC_RELDIR / "diagnostics.md");
+    candidates.push_back(prefix / "docs" / "diagnostics.md");
+  }
+  candidates.push_back(fs::path(CRM_INSTALL_DOCDIR) / "diagnostics.md");
+  for (const auto& c : candidates)
+    if (fs::is_regular_file(c, ec)) return "file://" + percent_encode_path(c.lexically_normal().string());
+  return {};
+}
+
 class Server {
  public:
   Server(Transport& t, const ServerOptions& o) : t_(t), options_(o) {
-    if (options_.diagnostics_docs.empty()) options_.diagnostics_docs = CRM_DIAGNOSTICS_DOC;
+    if (options_.diagnostics_docs.empty()) options_.diagnostics_docs = default_diagnostics_doc();
     std::string dir = o.cache_dir;
     if (dir.empty()) {
       if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::string(x) + "/crm";

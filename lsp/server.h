@@ -11,6 +11,7 @@ namespace crm::lsp {
 
 struct ServerOptions {
   // Where a diagnostic code links to: `#e0401` is appended (docs/diagnostics.md's anchors).
+  // Empty: the installed docs/diagnostics.md if there is one (docs/lsp.md), else no link.
   std::string diagnostics_docs;
   // Where the embedded standard library is written so editors can open its files (definition
   // into std.*); empty: $XDG_CACHE_HOME/crm, else ~/.cache/crm, else the temporary directory.

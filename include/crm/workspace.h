@@ -7,11 +7,13 @@
 //
 // Documents are named by absolute file path. Positions are 0-based lines and, within a line,
 // UTF-16 code units (what the LSP, VS Code and most editors count); a position inside a
-// character or past the end of a line is clamped. Imports resolve, in this order, among the open
-// documents (by declared module name, or by path a/b.crm under a workspace folder), beside the
-// importing file on disk, under the importing module's root (the directory holding `shop/` for
-// `module shop.campaigns` in shop/campaigns.crm), under each workspace folder, and in the embedded standard library,
-// whose modules are named "<stdlib>/std/NAME.crm" (text() returns their source).
+// character or past the end of a line is clamped. Imports resolve as `crm check` resolves them:
+// beside the importing file, under the importing module's root (the directory holding `shop/`
+// for `module shop.campaigns` in shop/campaigns.crm), under each workspace folder, and in the
+// embedded standard library; where the file so found is an open document, its text is used. An
+// open document declaring the module stands in only when no such file exists on disk (one of
+// another folder never replaces the file beside the importer). The standard library's modules
+// are named "<stdlib>/std/NAME.crm" (text() returns their source).
 //
 // Every member is exception-free: an internal failure becomes an error diagnostic ("internal")
 // or an empty answer. A Workspace is not thread-safe; use one per thread.

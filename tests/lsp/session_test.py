@@ -588,6 +588,44 @@ def session_watched_files(crm):
     end_session(s, "watched_files")
 
 
+def session_docs_link(crm):
+    """Without --docs-url a code links to docs/diagnostics.md installed for the binary
+    (PREFIX/share/doc/crm/ for PREFIX/bin/crm), and has no link when there is none: no path of the
+    machine that built it is baked in (it linked into the build's worktree, tester F12 d). No
+    golden: the assertions are the test."""
+    tmp = tempfile.mkdtemp(prefix="crm-lsp-docs-")
+    try:
+        exe = os.path.join(tmp, "bin", "crm")
+        os.makedirs(os.path.dirname(exe))
+        shutil.copy2(crm, exe)
+
+        def first_diagnostic():
+            c = Client([exe, "lsp"], env=dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, "cache")))
+            c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+            c.notify("initialized", {})
+            u = uri(os.path.join(tmp, "a.crm"))
+            c.notify("textDocument/didOpen", {"textDocument": {"uri": u, "languageId": "crm", "version": 1,
+                                                               "text": "segment s = zz\n"}})
+            d = c.wait_diagnostics(u)
+            c.request("shutdown")
+            c.notify("exit")
+            check(c.close() == 0, "docs_link: exit code after shutdown and exit")
+            return d[0] if d else {}
+
+        d = first_diagnostic()
+        check(d.get("code") == "E0204" and "codeDescription" not in d,
+              "docs_link: no installed docs, no link: %s" % d)
+        doc = os.path.join(tmp, "share", "doc", "crm", "diagnostics.md")
+        os.makedirs(os.path.dirname(doc))
+        with open(doc, "w", encoding="utf-8") as f:
+            f.write("# Diagnostics\n")
+        d = first_diagnostic()
+        check(d.get("codeDescription", {}).get("href") == uri(doc) + "#e0204",
+              "docs_link: the installed page: %s" % d)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def session_atomic_change(crm):
     """A didChange is all or none: with several changes of which one has a range outside the document
     (as the changes before it leave it), or one malformed (no text), none is applied (the good ones
@@ -634,7 +672,7 @@ def session_atomic_change(crm):
 SESSIONS = {"protocol": session_protocol, "atomic_change": session_atomic_change, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
             "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib,
-            "watched_files": session_watched_files}
+            "watched_files": session_watched_files, "docs_link": session_docs_link}
 
 
 def main():
