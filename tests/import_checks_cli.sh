@@ -4,7 +4,8 @@
 # (`17850`, `17850.00`, `017850.0` alike; a sign refused); a header naming a column twice is
 # refused; CDNOW's negative values are refused (its README: none); hillstrom names the column and
 # value of a bad cell and the file of an empty input; usage errors name hillstrom and count files.
-# And `crm report`'s CSV writes `srm_split_from` as a plain cell; a directory as the ledger is
+# A .gz with bytes after its last member that are not gzip is refused (offset named), concatenated
+# members are read. And `crm report`'s CSV writes `srm_split_from` as a plain cell; a directory as the ledger is
 # named as one.
 set -euo pipefail
 crm=$1
@@ -46,6 +47,25 @@ printf '%s\n10,2) $100 - $200,142.44,2,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n
 [ "$(code "$crm" import cdnow nc.csv nc.csv)" = 2 ] && grep -q "import takes one input file, not 2" err.txt ||
   fail "two inputs: $(cat err.txt)"
 [ "$(code "$crm" import foo nc.csv)" = 2 ] && grep -q "use online-retail, cdnow or hillstrom" err.txt || fail "unknown: $(cat err.txt)"
+
+# gzip: bytes after the last member that are not gzip (rows appended with >>) are refused naming
+# the file and their offset, also on standard input; concatenated members are all read.
+printf '%s\n00001,1997-01-01,1,11.77\n' "$C" | gzip -c >tail.csv.gz
+gzsize=$(stat -c %s tail.csv.gz)
+printf '00002,1997-01-02,1,12.00\n00003,1997-01-03,2,20.00\n' >>tail.csv.gz
+[ "$(code "$crm" import cdnow tail.csv.gz -o tail.jsonl)" = 1 ] &&
+  grep -q "^crm: \`tail.csv.gz\` is not readable gzip: 50 bytes after the end of the compressed data, from byte offset $gzsize, are not gzip" err.txt ||
+  fail "trailing data: $(cat err.txt)"
+[ ! -e tail.jsonl ] || fail "trailing data: an output was written"
+[ "$(code "$crm" import cdnow - <tail.csv.gz)" = 1 ] && grep -q "^crm: \`standard input\` is not readable gzip: 50 bytes after" err.txt ||
+  fail "trailing data on stdin: $(cat err.txt)"
+[ "$(code "$crm" import hillstrom tail.csv.gz --state sqlite:t.db --events-out t.jsonl)" = 1 ] &&
+  grep -q "from byte offset $gzsize, are not gzip" err.txt || fail "hillstrom trailing data: $(cat err.txt)"
+printf '%s\n00001,1997-01-01,1,11.77\n' "$C" | gzip -c >multi.csv.gz
+printf '00002,1997-01-02,1,12.00\n00003,1997-01-03,2,20.00\n' | gzip -c >>multi.csv.gz
+"$crm" import cdnow multi.csv.gz -o multi.jsonl 2>err.txt || fail "two members: $(cat err.txt)"
+[ "$(wc -l <multi.jsonl)" = 3 ] || fail "two members: $(cat multi.jsonl)"
+"$crm" import cdnow - <multi.csv.gz >multi_in.jsonl 2>err.txt && cmp -s multi.jsonl multi_in.jsonl || fail "two members on stdin"
 
 # report: CSV cells, a directory as the ledger.
 cat >ab.crm <<'EOF2'
