@@ -90,20 +90,47 @@ bool parse_time(std::string_view text, int64_t& micros) {
 
 std::string format_time(int64_t micros) { return support::format_time(micros); }
 
-bool parse_duration(std::string_view text, int64_t& micros) {
+namespace {
+
+// Reads `text` as digits and a unit: false when malformed; `over` when well formed but longer
+// than kMaxDurationMicros (any number of digits: the bound, not the digit count, limits it).
+bool read_duration(std::string_view text, int64_t& micros, bool& over) {
+  over = false;
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 9) return false;
+  if (digits == 0) return false;
   std::string_view unit = text.substr(digits);
-  int64_t n = std::stoll(std::string(text.substr(0, digits)));
-  int64_t scale = unit.empty() || unit == "s" ? support::kMicrosPerSecond
-                  : unit == "m"               ? support::kMicrosPerMinute
-                  : unit == "h"               ? support::kMicrosPerHour
-                  : unit == "d"               ? support::kMicrosPerDay
-                                              : 0;
-  if (!scale || n > INT64_MAX / scale) return false;  // 999999999d would overflow
+  const int64_t scale = unit.empty() || unit == "s" ? support::kMicrosPerSecond
+                        : unit == "m"               ? support::kMicrosPerMinute
+                        : unit == "h"               ? support::kMicrosPerHour
+                        : unit == "d"               ? support::kMicrosPerDay
+                                                    : 0;
+  if (!scale) return false;
+  int64_t n = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    n = n * 10 + (text[i] - '0');
+    if (n > kMaxDurationMicros / scale) {  // also keeps n * 10 and n * scale from overflowing
+      over = true;
+      return false;
+    }
+  }
   micros = n * scale;
   return true;
+}
+
+}  // namespace
+
+bool parse_duration(std::string_view text, int64_t& micros) {
+  bool over = false;
+  return read_duration(text, micros, over);
+}
+
+std::string duration_bound_note(std::string_view text) {
+  int64_t micros = 0;
+  bool over = false;
+  if (read_duration(text, micros, over) || !over) return "";
+  return " (at most " + std::to_string(kMaxDurationMicros / support::kMicrosPerDay) +
+         "d, the span of the years 0001-9999, in any unit)";
 }
 
 std::string format_duration(int64_t micros) { return support::format_duration(micros); }

@@ -279,42 +279,107 @@ std::string_view InputFile::head(bool (*enough)(std::string_view)) {
   return buf_->buffered();
 }
 
+namespace {
+
+// Reads all of `fd` into `raw`; false with errno set when a read fails.
+bool read_all(int fd, std::string& raw) {
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) raw.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return true;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    raw.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool gzip_magic(const std::string& raw, size_t at) {
+  return raw.size() - at >= 2 && static_cast<unsigned char>(raw[at]) == 0x1f &&
+         static_cast<unsigned char>(raw[at + 1]) == 0x8b;
+}
+
+}  // namespace
+
+// The members are inflated one after the other with zlib's inflate, not gzread: gzread ends
+// quietly at bytes after a member that are not another gzip header ("trailing garbage", such as
+// CSV rows appended to the .gz with >>), and those rows were lost without a word.
 int read_gzip_or_text(const std::string& path, std::string& data, std::string& err) {
   const std::string name = input_name(path);
-  int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = "cannot read `" + name + "`: " + std::strerror(errno);
     return kExitIo;
   }
-  gzFile gz = gzdopen(fd, "rb");
-  if (!gz) {
-    ::close(fd);
-    err = "cannot read `" + name + "`: " + std::strerror(errno ? errno : ENOMEM);
-    return kExitIo;
-  }
-  data.clear();
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(gz, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+  std::string raw;
+  const bool read_ok = read_all(fd, raw);
   const int read_errno = errno;
-  // gzread ends a truncated stream like a complete one, with the data it could inflate: only
-  // gzerror (Z_BUF_ERROR, "unexpected end of file") and gzclose tell the two apart.
-  int zerr = Z_OK;
-  std::string why = gzerror(gz, &zerr);
-  if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);  // zlib's name for the fd
-  const int closed = gzclose(gz);
-  if (n < 0 && zerr == Z_ERRNO) {
+  if (fd != STDIN_FILENO) ::close(fd);
+  if (!read_ok) {
     err = "cannot read `" + name + "`: " + std::strerror(read_errno);
     return kExitIo;
   }
-  if (zerr == Z_OK && closed == Z_BUF_ERROR) zerr = Z_BUF_ERROR, why = "unexpected end of file";
-  if (n < 0 || zerr != Z_OK) {
-    err = "`" + name + "` is not readable gzip: " +
-          (zerr == Z_BUF_ERROR ? "the file is truncated (unexpected end of file)" : "the data is corrupt (" + why + ")");
+  data.clear();
+  if (!gzip_magic(raw, 0)) {  // plain text, read as it is
+    data = std::move(raw);
+    return 0;
+  }
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {  // 16: a gzip wrapper
+    err = "cannot read `" + name + "`: " + std::strerror(ENOMEM);
+    return kExitIo;
+  }
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  auto problem = [&](const std::string& why) {
+    err = "`" + name + "` is not readable gzip: " + why;
     data.clear();
     return kExitProblems;
+  };
+  std::vector<unsigned char> out(1 << 16);
+  size_t member = 0;  // where the member being inflated starts
+  for (;;) {
+    const unsigned char* next = reinterpret_cast<const unsigned char*>(raw.data()) + member;
+    size_t left = raw.size() - member;  // not yet given to zlib (avail_in holds at most 1 GiB)
+    z.avail_in = 0;
+    int ret = Z_OK;
+    for (;;) {
+      if (z.avail_in == 0 && left > 0) {
+        const size_t n = std::min(left, size_t{1} << 30);
+        z.next_in = const_cast<Bytef*>(next);
+        z.avail_in = static_cast<uInt>(n);
+        next += n;
+        left -= n;
+      }
+      z.next_out = out.data();
+      z.avail_out = static_cast<uInt>(out.size());
+      ret = inflate(&z, Z_NO_FLUSH);
+      data.append(reinterpret_cast<const char*>(out.data()), out.size() - z.avail_out);
+      if (ret == Z_STREAM_END) break;
+      if (ret == Z_BUF_ERROR && z.avail_in == 0 && left == 0)
+        return problem("the file is truncated (unexpected end of file)");
+      if (ret == Z_MEM_ERROR) {
+        err = "cannot read `" + name + "`: " + std::strerror(ENOMEM);
+        data.clear();
+        return kExitIo;
+      }
+      if (ret != Z_OK && ret != Z_BUF_ERROR)
+        return problem(std::string("the data is corrupt (") + (z.msg ? z.msg : "invalid compressed data") + ")");
+    }
+    member = raw.size() - left - z.avail_in;  // the end of this member
+    if (member == raw.size()) return 0;
+    if (!gzip_magic(raw, member)) {
+      return problem(std::to_string(raw.size() - member) + " byte" + (raw.size() - member == 1 ? "" : "s") +
+                     " after the end of the compressed data, from byte offset " + std::to_string(member) +
+                     ", are not gzip (data appended to the .gz file?)");
+    }
+    inflateReset(&z);  // another member (concatenated gzip files): its data follows
   }
-  return 0;
 }
 
 bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad()); }

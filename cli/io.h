@@ -82,7 +82,9 @@ class FdInBuf;
 // input), the one reader of every `.gz` the tool takes (import). Returns 0, or the exit code
 // with `err` naming the file: kExitIo when it cannot be read (EIO: "cannot read `x`: reason"),
 // kExitProblems when its gzip data is truncated or corrupt: a gzip stream that ends before its
-// trailer is partial data, never taken as the whole file.
+// trailer is partial data, never taken as the whole file. Concatenated gzip members are read one
+// after the other; bytes after the last member that are not gzip (rows appended with >>) are an
+// error naming their byte offset, never dropped.
 int read_gzip_or_text(const std::string& path, std::string& data, std::string& err);
 
 // A line-oriented input (`-` = standard input). A read that fails (EIO, /proc/self/mem, a

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -26,19 +25,11 @@
 namespace crm::cli {
 namespace {
 
-// `14d`, `36h`, `90m`, `45s` (a positive whole number and a unit) in microseconds; 0 when malformed.
-int64_t parse_duration(const std::string& s) {
-  if (s.size() < 2) return 0;
-  int64_t n = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, n);
-  if (ec != std::errc() || end != s.data() + s.size() - 1 || n <= 0 || n > 100'000) return 0;
-  switch (s.back()) {
-    case 'd': return n * 86'400'000'000LL;
-    case 'h': return n * 3'600'000'000LL;
-    case 'm': return n * 60'000'000LL;
-    case 's': return n * 1'000'000LL;
-  }
-  return 0;
+// A positive duration (--window, --silent): the syntax and bound of every duration option
+// (crm::parse_duration, include/crm/text.h); 0 when malformed, longer or 0.
+int64_t positive_duration(const std::string& s) {
+  int64_t micros = 0;
+  return crm::parse_duration(s, micros) ? micros : 0;
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -128,7 +119,8 @@ int dedup_window_option(const std::string& text, const std::string& command, int
     return 0;
   }
   if (!crm::parse_duration(text, micros) || micros < 0)
-    return usage_error(command, "--dedup-window takes a duration such as 90s, 15m, 2h or 7d, or `forever` (got `" + text + "`)");
+    return usage_error(command, "--dedup-window takes a duration such as 90s, 15m, 2h or 7d, or `forever` (got `" + text +
+                                    "`)" + crm::duration_bound_note(text));
   return 0;
 }
 
@@ -167,10 +159,14 @@ int cmd_report(int argc, char** argv) {
     return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
   // A malformed spec (`:memory:`, a `file:` URI, a bad max_pages) is a bad argument, as for `crm run`.
   if (std::string why; !check_state_spec(state, why)) return usage_error("report", why);
-  o.window_micros = parse_duration(window);
-  o.silent_micros = parse_duration(silent);
-  if (!o.window_micros) return usage_error("report", "--window `" + window + "` is not a duration such as 14d or 36h");
-  if (!o.silent_micros) return usage_error("report", "--silent `" + silent + "` is not a duration such as 30d");
+  o.window_micros = positive_duration(window);
+  o.silent_micros = positive_duration(silent);
+  if (!o.window_micros)
+    return usage_error("report", "--window `" + window + "` is not a duration such as 14d or 36h" +
+                                     crm::duration_bound_note(window));
+  if (!o.silent_micros)
+    return usage_error("report",
+                       "--silent `" + silent + "` is not a duration such as 30d" + crm::duration_bound_note(silent));
   {
     char* end = nullptr;
     o.confidence = std::strtod(confidence.c_str(), &end);
@@ -264,8 +260,10 @@ int cmd_forecast(int argc, char** argv) {
   if (!shift.empty()) {
     const bool negative = shift[0] == '-';
     int64_t micros = 0;
-    if (!crm::parse_duration(std::string_view(shift).substr(negative ? 1 : 0), micros))
-      return usage_error("forecast", "--shift `" + shift + "` is not a duration such as 365d, 36h or -30d");
+    const std::string_view span = std::string_view(shift).substr(negative ? 1 : 0);
+    if (!crm::parse_duration(span, micros))
+      return usage_error("forecast", "--shift `" + shift + "` is not a duration such as 365d, 36h or -30d" +
+                                         crm::duration_bound_note(span));
     o.shift_micros = negative ? -micros : micros;
   }
   if (!shift_to.empty()) {
@@ -276,10 +274,11 @@ int cmd_forecast(int argc, char** argv) {
     o.shift_to_day = static_cast<int32_t>(micros / 86'400'000'000LL);
   }
   if (!lateness.empty() && !crm::parse_duration(lateness, o.allowed_lateness_micros))
-    return usage_error("forecast", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
+    return usage_error("forecast", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d" +
+                                       crm::duration_bound_note(lateness));
   if (!max_time_jump.empty() && (!crm::parse_duration(max_time_jump, o.max_time_jump_micros) || o.max_time_jump_micros < 0))
     return usage_error("forecast", "--max-time-jump takes a duration such as 30d, 366d or 2h (0: no limit), not `" +
-                                       max_time_jump + "`");
+                                       max_time_jump + "`" + crm::duration_bound_note(max_time_jump));
   if (int rc = dedup_window_option(dedup_window, "forecast", o.dedup_window_micros)) return rc;
   o.compare_pacing = !no_pacing_comparison;
   std::string err;

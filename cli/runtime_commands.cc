@@ -531,7 +531,8 @@ int cmd_run(int argc, char** argv) {
   if (!o.lateness.empty()) {
     int64_t micros = 0;
     if (!crm::parse_duration(o.lateness, micros))
-      return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d");
+      return usage("run", "--allowed-lateness takes a duration such as 0, 90s, 15m, 2h or 1d" +
+                              crm::duration_bound_note(o.lateness));
     run.set_allowed_lateness(micros);
   }
   if (!o.dedup_window.empty()) {
@@ -539,7 +540,7 @@ int cmd_run(int argc, char** argv) {
     crm::Error e;
     if (o.dedup_window != "forever" && !crm::parse_duration(o.dedup_window, micros))
       return usage("run", "--dedup-window takes a duration such as 90s, 15m, 2h or 7d, or `forever` (got `" + o.dedup_window +
-                              "`)");
+                              "`)" + crm::duration_bound_note(o.dedup_window));
     if (!run.set_dedup_window(micros, e)) return usage("run", "--dedup-window: " + e.message);
   }
   int64_t until = 0;
@@ -555,7 +556,8 @@ int cmd_run(int argc, char** argv) {
   if (!o.max_time_jump.empty()) {
     int64_t micros = 0;
     if (!crm::parse_duration(o.max_time_jump, micros) || micros < 0)
-      return usage("run", "--max-time-jump takes a duration such as 30d, 366d or 2h (0: no limit), not `" + o.max_time_jump + "`");
+      return usage("run", "--max-time-jump takes a duration such as 30d, 366d or 2h (0: no limit), not `" + o.max_time_jump +
+                              "`" + crm::duration_bound_note(o.max_time_jump));
     run.set_max_time_jump(micros);
   }
   if (o.threads > 1) {

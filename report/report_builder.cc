@@ -682,6 +682,16 @@ struct Builder {
   size_t lines_without_id = 0;  // ... refused by `crm run` for their id: not counted
   size_t repeated_ids = 0;      // ... retries: counted once
   size_t matched_lines = 0;     // ... of a user the ledger decided about
+  // The dedup rule for a line of id `id` at `t`, as `crm run` applies it to every event it takes
+  // (any type, any user): true when it is a retry. Otherwise the id is remembered and the clock
+  // moves; the watermark is the latest time of the lines before (no lateness: the report does
+  // not know the run's).
+  bool remember_id(std::string_view id, int64_t t) {
+    if (latest_event != INT64_MIN) seen_ids.advance(latest_event);
+    if (seen_ids.repeat(id, t)) return true;
+    latest_event = std::max(latest_event, t);
+    return false;
+  }
   bool read_events() {
     if (!o.events) return true;
     std::string line;
@@ -722,7 +732,15 @@ struct Builder {
       if (id_m) id = &id_m->value;
       if (!type || type->kind != engine::JsonValue::Kind::String) return fail("`type` must be a string");
       const bool is_order = type->text == o.order_type;
-      if (!is_order && type->text != o.visit_type) continue;
+      // A line with an id (required, a non-empty string) is an event `crm run` decided and whose
+      // id it remembers, whatever its type or user: a later line of that id within the dedup
+      // window is a retry answered from the ledger, not decided again.
+      const bool has_id = id && id->kind == engine::JsonValue::Kind::String && !id->text.empty();
+      if (!is_order && type->text != o.visit_type) {
+        if (!has_id || !time || time->kind != engine::JsonValue::Kind::String) continue;  // refused by `crm run`
+        if (auto other_t = engine::parse_event_time(time->text)) remember_id(id->text, *other_t);
+        continue;
+      }
       ++used_lines;
       if (!user || user->kind != engine::JsonValue::Kind::String) return fail("`user` must be a string");
       // Times as the engine reads them (a bare date is midnight UTC).
@@ -731,10 +749,11 @@ struct Builder {
       if (!t) return fail(fmt::format("`time` `{}` is not an ISO-8601 time", support::json_escape(time->text)));
       // A line `crm run` refuses for its id (the decoder: required, a non-empty string) was never
       // decided: it is not counted (a note says how many) and does not move the clock.
-      const bool has_id = id && id->kind == engine::JsonValue::Kind::String && !id->text.empty();
       const uint32_t uid = users.find(std::string_view(user->text));
       if (uid == UserTable::kNone || uid >= first_pair_of_user.size()) {  // no decision about this user
-        if (has_id) latest_event = std::max(latest_event, *t);
+        // Not counted, but its id is remembered: `crm run` took the line, so a line of another
+        // user with this id is a retry of it (tester: counted while the run answered it).
+        if (has_id) remember_id(id->text, *t);
         continue;
       }
       int64_t value = 0;
@@ -750,14 +769,11 @@ struct Builder {
         continue;
       }
       // A retry (an id met again within the dedup window, by the runtime's rule) is decided once
-      // by `crm run` with a ledger, and counted once here. The watermark is the latest time of
-      // the lines before it (no lateness: the report does not know the run's).
-      if (latest_event != INT64_MIN) seen_ids.advance(latest_event);
-      if (seen_ids.repeat(id->text, *t)) {
+      // by `crm run` with a ledger, and counted once here.
+      if (remember_id(id->text, *t)) {
         ++repeated_ids;
         continue;
       }
-      latest_event = std::max(latest_event, *t);
       ++matched_lines;
       for (uint32_t pi = first_pair_of_user[uid]; pi != UINT32_MAX; pi = pairs[pi].next_of_user) {
         Pair& p = pairs[pi];

@@ -30,9 +30,19 @@ if (!chromium) {
 }
 fs.mkdirSync(outDir, { recursive: true });
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-chromium-'));
+// A process group of its own (detached): the browser's helpers (zygote, renderer) are signalled
+// with it, so none of them still writes into the profile when it is removed. Its TMPDIR is the
+// profile, so that the directories it makes there (org.chromium.Chromium.*) go with it.
 const browser = spawn(chromium, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
   '--disable-extensions', '--disable-background-networking', '--remote-debugging-port=0',
-  `--user-data-dir=${profile}`, '--window-size=1280,900', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  `--user-data-dir=${profile}`, '--window-size=1280,900', 'about:blank'],
+  { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, TMPDIR: profile } });
+let client = null;  // the DevTools connection, closed by stopBrowser()
+const browserExited = new Promise((resolve) => {
+  if (browser.exitCode !== null || browser.signalCode !== null) resolve();
+  browser.on('exit', () => resolve());
+  browser.on('error', () => resolve());  // never started
+});
 const failures = [];
 const fail = (m) => failures.push(m);
 
@@ -52,7 +62,7 @@ function devtoolsPort() {
 async function main() {
   const port = await devtoolsPort();
   const target = await CDP.New({ port });
-  const client = await CDP({ port, target });
+  client = await CDP({ port, target });
   const { Page, Runtime, Log, Network, Emulation } = client;
   const url = 'file://' + path.resolve(html);
   Runtime.consoleAPICalled(({ type, args }) => {
@@ -115,12 +125,44 @@ async function main() {
   const page = await Page.captureScreenshot({ format: 'png', captureBeyondViewport: true,
     clip: { x: 0, y: 0, width: 1280, height: Math.ceil(contentSize.height), scale: 1 } });
   fs.writeFileSync(path.join(outDir, pageName + '.png'), Buffer.from(page.data, 'base64'));
-  await client.close();
 }
 
-main().catch((e) => fail(String(e && e.stack || e))).finally(() => {
-  browser.kill();
-  try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 }); } catch { /* chromium still writing */ }
+// Signals the browser's process group (the browser alone when the group is gone).
+function signalBrowser(signal) {
+  try { process.kill(-browser.pid, signal); } catch { try { browser.kill(signal); } catch { /* gone */ } }
+}
+
+// Resolves true when the browser exited within ms milliseconds.
+function waitForBrowser(ms) {
+  let timer;
+  return Promise.race([browserExited.then(() => true),
+    new Promise((resolve) => { timer = setTimeout(() => resolve(false), ms); })]).finally(() => clearTimeout(timer));
+}
+
+// The profile is removed only after the browser exited (asked over DevTools, then SIGTERM after
+// 10 s, SIGKILL after 10 s more): removed while chromium still wrote into it, it was left behind
+// half-deleted, and /tmp filled with them.
+async function stopBrowser() {
+  if (browser.pid === undefined) return;
+  if (client) {
+    try { await Promise.race([client.Browser.close(), waitForBrowser(5000)]); } catch { /* signalled below */ }
+    try { await client.close(); } catch { /* the browser is gone */ }
+  }
+  if (!(await waitForBrowser(10000))) signalBrowser('SIGTERM');
+  if (!(await waitForBrowser(10000))) {
+    signalBrowser('SIGKILL');
+    if (!(await waitForBrowser(5000))) fail(`chromium (pid ${browser.pid}) did not exit after SIGKILL`);
+  }
+  signalBrowser('SIGKILL');  // helpers of the group that outlived the browser
+}
+
+main().catch((e) => fail(String(e && e.stack || e))).finally(async () => {
+  await stopBrowser();
+  try {
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  } catch (e) {
+    fail(`cannot remove the browser profile ${profile}: ${e.message}`);
+  }
   for (const f of failures) console.log('FAIL: ' + f);
   console.log(failures.length ? `${failures.length} failure(s)` : `ok: every chart rendered, no console error (screenshots in ${outDir})`);
   process.exit(failures.length ? 1 : 0);

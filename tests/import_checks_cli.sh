@@ -3,8 +3,10 @@
 # with the column, the value and the file: online-retail CustomerIDs are one user per customer
 # (`17850`, `17850.00`, `017850.0` alike; a sign refused); a header naming a column twice is
 # refused; CDNOW's negative values are refused (its README: none); hillstrom names the column and
-# value of a bad cell and the file of an empty input; usage errors name hillstrom and count files.
-# And `crm report`'s CSV writes `srm_split_from` as a plain cell; a directory as the ledger is
+# value of a bad cell and the file of an empty input; usage errors name hillstrom and count files;
+# a header that is not comma-separated (CDNOW_master.txt) is named as such.
+# A .gz with bytes after its last member that are not gzip is refused (offset named), concatenated
+# members are read. And `crm report`'s CSV writes `srm_split_from` as a plain cell; a directory as the ledger is
 # named as one.
 set -euo pipefail
 crm=$1
@@ -46,6 +48,43 @@ printf '%s\n10,2) $100 - $200,142.44,2,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n
 [ "$(code "$crm" import cdnow nc.csv nc.csv)" = 2 ] && grep -q "import takes one input file, not 2" err.txt ||
   fail "two inputs: $(cat err.txt)"
 [ "$(code "$crm" import foo nc.csv)" = 2 ] && grep -q "use online-retail, cdnow or hillstrom" err.txt || fail "unknown: $(cat err.txt)"
+
+# A file that is not comma-separated (CDNOW's original CDNOW_master.txt: whitespace, CRLF) is
+# named as such, with the CSV to use; a comma-separated header without the column is as before.
+printf ' customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n' >CDNOW_master.txt
+[ "$(code "$crm" import cdnow CDNOW_master.txt)" = 1 ] &&
+  grep -qF 'CDNOW_master.txt:1: missing column `customer_id`: the header `customer_id  date number_of_cds  dollar_value` is not comma-separated (columns split by spaces, tabs or `;`), and import reads CSV; CDNOW_master.txt, the data set'"'"'s original, is whitespace-separated: import its CSV form, cdnow_master.csv' err.txt ||
+  fail "CDNOW_master.txt: $(cat err.txt)"
+printf 'InvoiceNo\tStockCode\tQuantity\tInvoiceDate\tUnitPrice\tCustomerID\tCountry\n' >t.tsv
+[ "$(code "$crm" import online-retail t.tsv)" = 1 ] &&
+  grep -qF 't.tsv:1: missing column `InvoiceNo`: the header `InvoiceNo\tStockCode\tQuantity\tInvoiceDate\tUnitPrice\tC...` is not comma-separated' err.txt ||
+  fail "tab-separated: $(cat err.txt)"
+printf 'recency;history;mens\n' >hs.csv
+[ "$(code "$crm" import hillstrom hs.csv --state sqlite:hs.db --events-out hs.jsonl)" = 1 ] &&
+  grep -qF 'hs.csv:1: missing column `recency`: the header `recency;history;mens` is not comma-separated' err.txt ||
+  fail "semicolons: $(cat err.txt)"
+printf 'customer,date,number_of_cds,dollar_value\n' >cn.csv
+[ "$(code "$crm" import cdnow cn.csv)" = 1 ] && grep -qF 'cn.csv:1: missing column `customer_id` in the header' err.txt ||
+  fail "missing column: $(cat err.txt)"
+
+# gzip: bytes after the last member that are not gzip (rows appended with >>) are refused naming
+# the file and their offset, also on standard input; concatenated members are all read.
+printf '%s\n00001,1997-01-01,1,11.77\n' "$C" | gzip -c >tail.csv.gz
+gzsize=$(stat -c %s tail.csv.gz)
+printf '00002,1997-01-02,1,12.00\n00003,1997-01-03,2,20.00\n' >>tail.csv.gz
+[ "$(code "$crm" import cdnow tail.csv.gz -o tail.jsonl)" = 1 ] &&
+  grep -q "^crm: \`tail.csv.gz\` is not readable gzip: 50 bytes after the end of the compressed data, from byte offset $gzsize, are not gzip" err.txt ||
+  fail "trailing data: $(cat err.txt)"
+[ ! -e tail.jsonl ] || fail "trailing data: an output was written"
+[ "$(code "$crm" import cdnow - <tail.csv.gz)" = 1 ] && grep -q "^crm: \`standard input\` is not readable gzip: 50 bytes after" err.txt ||
+  fail "trailing data on stdin: $(cat err.txt)"
+[ "$(code "$crm" import hillstrom tail.csv.gz --state sqlite:t.db --events-out t.jsonl)" = 1 ] &&
+  grep -q "from byte offset $gzsize, are not gzip" err.txt || fail "hillstrom trailing data: $(cat err.txt)"
+printf '%s\n00001,1997-01-01,1,11.77\n' "$C" | gzip -c >multi.csv.gz
+printf '00002,1997-01-02,1,12.00\n00003,1997-01-03,2,20.00\n' | gzip -c >>multi.csv.gz
+"$crm" import cdnow multi.csv.gz -o multi.jsonl 2>err.txt || fail "two members: $(cat err.txt)"
+[ "$(wc -l <multi.jsonl)" = 3 ] || fail "two members: $(cat multi.jsonl)"
+"$crm" import cdnow - <multi.csv.gz >multi_in.jsonl 2>err.txt && cmp -s multi.jsonl multi_in.jsonl || fail "two members on stdin"
 
 # report: CSV cells, a directory as the ledger.
 cat >ab.crm <<'EOF2'

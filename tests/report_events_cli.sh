@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # report_events_cli.sh CRM - `crm report` reads the event log as `crm run` with a ledger does
-# (docs/indicators.md, "The event log"): a retried event id within the dedup window counts once,
+# (docs/indicators.md, "The event log"): a retried event id within the dedup window counts once
+# (ids of every line, of any type and user, remembered as run remembers them),
 # a line `crm run` refuses for its `id` is not counted (both noted), a bare-date `time` is
 # midnight UTC as in the event contract, and a log that matches nothing says so in a note.
 set -euo pipefail
@@ -35,6 +36,25 @@ EOF2
 [ "$(field r.json sales_after)" = 50 ] || fail "a retried order's sales counted twice: $(cat r.json)"
 notes r.json | grep -q "1 Visit or Order line repeated an event id met within the dedup window (7 days): counted once" ||
   fail "no note of the retry: $(notes r.json)"
+# `crm run` remembers the id of every event it takes, of any type and user: an order of u1 whose
+# id an order of u2 (no decision in the ledger) or a Click (a type the report does not count)
+# had just before is a retry that run answered and never counted (the report counted both).
+sed 's/^event Order/event Click {}\nevent Order/' p.crm >pc.crm
+cat >other.jsonl <<'EOF2'
+{"id":"v1","type":"Visit","user":"u1","time":"2026-03-01T10:00:00Z"}
+{"id":"x1","type":"Order","user":"u2","time":"2026-03-01T10:30:00Z","amount":30}
+{"id":"c1","type":"Click","user":"u3","time":"2026-03-01T10:40:00Z"}
+{"id":"x1","type":"Order","user":"u1","time":"2026-03-01T11:00:00Z","amount":50}
+{"id":"c1","type":"Order","user":"u1","time":"2026-03-01T11:10:00Z","amount":70}
+{"id":"o3","type":"Order","user":"u1","time":"2026-03-01T11:20:00Z","amount":20}
+EOF2
+"$crm" run pc.crm --events other.jsonl --state sqlite:o.db --format json -o /dev/null 2>run.json || fail "run other: $(cat run.json)"
+grep -q '"events":4' run.json || fail "run: the two retries were decided: $(cat run.json)"
+"$crm" report --state sqlite:o.db --events other.jsonl --format json >o.json 2>/dev/null || fail "report other"
+[ "$(field o.json orders_after)" = 1 ] && [ "$(field o.json sales_after)" = 20 ] ||
+  fail "orders repeating ids of an undecided user or another type counted: $(cat o.json)"
+notes o.json | grep -q "2 Visit or Order lines repeated an event id met within the dedup window" ||
+  fail "no note of the two retries: $(notes o.json)"
 # The same id once the clock is past the dedup window is a new event (run decides it again):
 # counted. (The clock is the latest time of the lines before: here u2's visit moves it.)
 printf '%s\n' '{"id":"o1","type":"Order","user":"u1","time":"2026-03-01T11:00:00Z","amount":50}' \

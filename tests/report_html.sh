@@ -8,6 +8,7 @@
 # missing. Then the same for `crm forecast --format html` (issue 14 item 5): the visits replayed a
 # year later against a paced strategy with a budget and a stock (budget and stock burn against the
 # plan and without pacing, reach and grants per day), its screenshot kept as OUT_DIR/forecast.png.
+# Each browser check removes its chromium profile, after chromium exited.
 # And the page of an A/B/n test (two SMS arms and a control group): its uplift charts show each
 # arm with its interval (rows `abn arm A conversion_rate`, ...), screenshot OUT_DIR/report_arms.png.
 set -euo pipefail
@@ -79,7 +80,15 @@ grep -q 'BSD 3-Clause' r.html || fail "no ZRender licence"
 grep -q '<table id="codes">' r.html && grep -q '<tr><td>nudge</td><td>N5</td>' r.html || fail "no per-code table"
 command -v node >/dev/null || { echo "skipped: no node"; exit 77; }
 [ -d "$modules/chrome-remote-interface" ] || { echo "skipped: no chrome-remote-interface (scripts/install-deps.sh)"; exit 77; }
-NODE_PATH=$modules node "$here/check_report_html.js" r.html "$outdir" report uplift uplift_spend
+# The browser check in a temporary directory of this test's: its chromium profile must be gone
+# when it returns (removed after chromium exited, not while it still wrote into it).
+browser_check() {
+  mkdir -p "$tmp/browser"
+  TMPDIR=$tmp/browser NODE_PATH=$modules node "$here/check_report_html.js" "$@"
+  left=$(ls -A "$tmp/browser")
+  [ -z "$left" ] || fail "the browser check left behind: $left"
+}
+browser_check r.html "$outdir" report uplift uplift_spend
 # A/B/n: 300 users visit on 1 March, the test sends at 10:00 on 3 March; every third user orders
 # 20 CNY the next day, every fifth 50 CNY more.
 cat >abn.crm <<'EOF2'
@@ -105,10 +114,10 @@ EOF2
 "$crm" run abn.crm --events abn.jsonl --state sqlite:abn.db -q -o /dev/null 2>/dev/null || fail "run abn"
 "$crm" report abn.crm --state sqlite:abn.db --events abn.jsonl --format html -o abn.html 2>/dev/null || fail "report abn"
 grep -q '"arm_uplifts":\[{"arm":"A"' abn.html || fail "no arm uplifts in the A/B/n page's data"
-NODE_PATH=$modules node "$here/check_report_html.js" abn.html "$outdir" report_arms \
+browser_check abn.html "$outdir" report_arms \
   "uplift=abn (all arms) conversion_rate|abn arm A conversion_rate|abn arm B conversion_rate|abn arm A visit_rate|abn arm B visit_rate" \
   "uplift_spend=abn (all arms) spend_per_user|abn arm A spend_per_user|abn arm B spend_per_user"
 "$crm" forecast paced.crm --events sorted.jsonl --shift 365d --format html -o f.html 2>/dev/null || fail "forecast"
 grep -q 'id="crm-forecast"' f.html || fail "no forecast data in the page"
 grep -q 'Licensed to the Apache Software Foundation' f.html || fail "no ECharts licence in the forecast"
-NODE_PATH=$modules node "$here/check_report_html.js" f.html "$outdir" forecast
+browser_check f.html "$outdir" forecast

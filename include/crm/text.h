@@ -30,9 +30,20 @@ bool parse_time(std::string_view text, int64_t& micros);
 // of every time in decisions).
 std::string format_time(int64_t micros);
 
-// A duration as `crm run --allowed-lateness` takes it: `0`, `90s`, `15m`, `2h`, `1d` (a bare
-// number is seconds; at most 9 digits). Sets `micros`; false when malformed.
+// The longest duration crm takes, in every unit alike: the span of the years 0001-9999 that an
+// event time may have (3652059 days = 87649416h = 5258964960m = 315537897600s). A longer one
+// cannot be meant (it moves any time out of that span), and one bound for all units means a
+// span is accepted or refused whichever unit a script writes it in.
+inline constexpr int64_t kMaxDurationMicros = 3'652'059LL * 86'400'000'000LL;
+
+// A duration as `crm run --allowed-lateness` takes it (the one syntax of every duration option):
+// `0`, `90s`, `15m`, `2h`, `1d` (a bare number is seconds), at most kMaxDurationMicros. Sets
+// `micros`; false when malformed or longer.
 bool parse_duration(std::string_view text, int64_t& micros);
+// " (at most 3652059d, the span of the years 0001-9999, in any unit)" when `text` is a whole
+// number and a unit but longer than kMaxDurationMicros, else empty: appended to the message of a
+// refused duration option, so that it does not read as a bad syntax.
+std::string duration_bound_note(std::string_view text);
 // `30 days`, `2 hours`, `1 day 6 hours`: the largest exact units (as in engine messages).
 std::string format_duration(int64_t micros);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/engine/engine.h"
+#include "runtime/ingest/importers.h"
 #include "support/civil_time.h"
 #include "support/csv.h"
 #include "support/decimal.h"
@@ -94,7 +95,11 @@ bool import_hillstrom(std::istream& in, const bytecode::Program& program, state:
   const size_t width = f.size();
   for (size_t c = 0; c < std::size(kColumns); ++c) {
     auto it = std::find_if(f.begin(), f.end(), [&](const support::CsvField& h) { return h.text == kColumns[c]; });
-    if (it == f.end()) return fail(fmt::format("missing column `{}` in the header", kColumns[c]));
+    if (it == f.end()) {
+      std::vector<std::string> header;
+      for (const auto& h : f) header.push_back(h.text);
+      return fail(missing_column_message(header, kColumns[c], ""));
+    }
     col[c] = static_cast<size_t>(it - f.begin());
   }
   std::vector<Row> rows;

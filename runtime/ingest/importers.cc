@@ -20,6 +20,39 @@
 namespace crm::ingest {
 namespace {
 
+// The cell's words split by spaces, tabs and `;` (the header of a file that is not
+// comma-separated, read as CSV, is one cell, or a few, holding several column names).
+std::vector<std::string_view> header_words(std::string_view cell) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < cell.size()) {
+    while (i < cell.size() && (cell[i] == ' ' || cell[i] == '\t' || cell[i] == ';')) ++i;
+    size_t j = i;
+    while (j < cell.size() && cell[j] != ' ' && cell[j] != '\t' && cell[j] != ';') ++j;
+    if (j > i) words.push_back(cell.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
+
+}  // namespace
+
+std::string missing_column_message(const std::vector<std::string>& header, std::string_view name, std::string_view hint) {
+  for (const std::string& cell : header) {
+    const auto words = header_words(cell);
+    if (words.size() < 2 || std::find(words.begin(), words.end(), name) == words.end()) continue;
+    std::string shown;  // trimmed, a tab shown as \t, at most 60 characters
+    for (char ch : cell.substr(cell.find_first_not_of(" \t"), cell.find_last_not_of(" \t") + 1 - cell.find_first_not_of(" \t")))
+      shown += ch == '\t' ? std::string("\\t") : std::string(1, ch);
+    if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+    return "missing column `" + std::string(name) + "`: the header `" + shown +
+           "` is not comma-separated (columns split by spaces, tabs or `;`), and import reads CSV" + std::string(hint);
+  }
+  return "missing column `" + std::string(name) + "` in the header";
+}
+
+namespace {
+
 using support::Decimal;
 using i128 = __int128;
 
@@ -59,9 +92,10 @@ class CsvReader {
 
 // ---- field helpers -----------------------------------------------------------------------------
 
-// Reads the header and finds each wanted column by name.
+// Reads the header and finds each wanted column by name; `hint` is for a header that is not
+// comma-separated (missing_column_message).
 bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names, std::vector<size_t>& index,
-                  size_t& width, std::string& error) {
+                  size_t& width, std::string& error, std::string_view hint = {}) {
   std::vector<std::string> header;
   if (!csv.next(header, error)) {
     if (error.empty()) error = csv.at("empty input, expected a header line");
@@ -71,7 +105,7 @@ bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names,
   for (std::string_view name : names) {
     auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end()) {
-      error = csv.at("missing column `" + std::string(name) + "` in the header");
+      error = csv.at(missing_column_message(header, name, hint));
       return false;
     }
     // Two columns of one name: which one holds the data is not known (the first was taken).
@@ -289,7 +323,10 @@ bool online_retail(CsvReader& csv, std::ostream& out, ImportStats& stats, std::s
 bool cdnow(CsvReader& csv, std::ostream& out, ImportStats& stats, std::string& error) {
   std::vector<size_t> col;
   size_t width = 0;
-  if (!find_columns(csv, {"customer_id", "date", "number_of_cds", "dollar_value"}, col, width, error)) return false;
+  if (!find_columns(csv, {"customer_id", "date", "number_of_cds", "dollar_value"}, col, width, error,
+                    "; CDNOW_master.txt, the data set's original, is whitespace-separated: import its CSV form, "
+                    "cdnow_master.csv"))
+    return false;
   const size_t kCustomer = col[0], kDate = col[1], kCds = col[2], kDollars = col[3];
 
   std::vector<Event> events;

@@ -36,6 +36,8 @@
 #include <iosfwd>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace crm::ingest {
 
@@ -46,6 +48,12 @@ struct ImportStats {
   std::map<std::string, size_t> skipped_by_reason;
   size_t error_line = 0;  // on failure: the input line at fault (reported as FILE:LINE), or 0
 };
+
+// The error for a wanted column `name` missing from `header`. When a cell holds `name` among
+// words split by spaces, tabs or `;` (a whitespace- or semicolon-separated file read as CSV, such
+// as CDNOW's original CDNOW_master.txt) it says the file is not comma-separated, then `hint`
+// (what to use instead; may be empty); else "missing column `name` in the header".
+std::string missing_column_message(const std::vector<std::string>& header, std::string_view name, std::string_view hint);
 
 bool import_online_retail(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error);
 bool import_cdnow(std::istream& in, std::ostream& out, ImportStats& stats, std::string& error);

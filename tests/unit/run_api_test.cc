@@ -345,6 +345,30 @@ TEST(RunApi, TypedEventsAndProfilesAreTheirJsonLines) {
   EXPECT_NE(error.message.find("not one of Basic, Gold"), std::string::npos) << error.message;
 }
 
+// One bound for every unit: the span of the years 0001-9999 (3652059 days), however many digits
+// it takes; one more unit is refused, with a note naming the bound (a 10-digit number of seconds
+// was refused while the same span in minutes passed).
+TEST(TextHelpers, DurationsHaveOneBoundInEveryUnit) {
+  const int64_t day = 86'400'000'000;
+  EXPECT_EQ(crm::kMaxDurationMicros, 3'652'059 * day);
+  for (const char* at : {"3652059d", "87649416h", "5258964960m", "315537897600s", "315537897600", "0000315537897600s"}) {
+    int64_t d = -1;
+    EXPECT_TRUE(crm::parse_duration(at, d)) << at;
+    EXPECT_EQ(d, crm::kMaxDurationMicros) << at;
+    EXPECT_EQ(crm::duration_bound_note(at), "") << at;
+  }
+  int64_t d = -1;
+  ASSERT_TRUE(crm::parse_duration("1000000000s", d));  // ~31.7 years, as 16666667m is
+  EXPECT_EQ(d, 1'000'000'000'000'000);
+  for (const char* past : {"3652060d", "87649417h", "5258964961m", "315537897601s", "315537897601",
+                           "99999999999999999999999999d"}) {
+    d = -1;
+    EXPECT_FALSE(crm::parse_duration(past, d)) << past;
+    EXPECT_EQ(d, -1) << past;  // unchanged
+    EXPECT_EQ(crm::duration_bound_note(past), " (at most 3652059d, the span of the years 0001-9999, in any unit)") << past;
+  }
+}
+
 TEST(TextHelpers, TimesDurationsJsonAndLines) {
   int64_t t = 0;
   ASSERT_TRUE(crm::parse_time("2026-11-11T08:00+08:00", t));
@@ -363,7 +387,8 @@ TEST(TextHelpers, TimesDurationsJsonAndLines) {
   EXPECT_EQ(d, 900'000'000);
   ASSERT_TRUE(crm::parse_duration("1d", d));
   EXPECT_EQ(d, 86'400'000'000);
-  for (const char* bad : {"", "h", "1w", "-1s", "1 h", "1234567890s"}) EXPECT_FALSE(crm::parse_duration(bad, d)) << bad;
+  for (const char* bad : {"", "h", "1w", "-1s", "1 h", "1s ", "0x10s"}) EXPECT_FALSE(crm::parse_duration(bad, d)) << bad;
+  for (const char* bad : {"", "1w", "1 h"}) EXPECT_EQ(crm::duration_bound_note(bad), "") << bad;
   EXPECT_EQ(crm::format_duration(30 * 3600'000'000LL), "1 day 6 hours");
   EXPECT_EQ(crm::json_quote("a\"b\\c\n\x01é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
 

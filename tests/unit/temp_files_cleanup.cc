@@ -1,35 +1,69 @@
-// temp_files_cleanup.cc - when a test process ends, removes the files it made in the test temp
-// directory under names that carry its pid (ledgers such as `crm_id_reuse_<pid>_v2.db` and their
-// -wal, -shm and .lock files), so that test runs do not pile them up in /tmp: ctest runs every
-// test in a process of its own, and each such test named its files by pid to keep them apart.
+// temp_files_cleanup.cc - gives every crm_tests process a temporary directory of its own and
+// removes it, with everything in it, when the process ends.
+//
+// Why: the tests name their files under ::testing::TempDir() (`c_api_ledger.db`,
+// `crm_report_daily.db`, ...) and several worktrees, and ctest -j, run crm_tests at the same time
+// on one machine: with the shared /tmp, two runs opened each other's ledgers and failed at random,
+// and files named by pid piled up. Before any test runs, a fresh `crm_tests.XXXXXX` directory is
+// made under the temporary directory the process was given (TEST_TMPDIR, TMPDIR or /tmp), and
+// TEST_TMPDIR (read by ::testing::TempDir() at each call) and TMPDIR (std::filesystem::
+// temp_directory_path(), and the crm processes a test starts) point into it. A process started by
+// a test (a death test re-running this binary, a forked child) inherits the directory and leaves
+// its removal to the process that made it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace {
 
-class PidTempFiles : public ::testing::Environment {
+// The environment variable that marks a directory made by an enclosing crm_tests process.
+constexpr const char* kOwnedVar = "CRM_TESTS_TEMP_DIR";
+
+class ProcessTempDir {
  public:
-  void TearDown() override {
-    namespace fs = std::filesystem;
-    const std::string pid = "_" + std::to_string(::getpid());
-    std::error_code ec;
-    for (fs::directory_iterator it(::testing::TempDir(), ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (name.rfind("crm_", 0) != 0 && name.rfind("c_api_", 0) != 0) continue;
-      // The pid as a whole part of the name: `_<pid>_` or `_<pid>.`.
-      const size_t at = name.find(pid);
-      if (at == std::string::npos || at + pid.size() >= name.size()) continue;
-      const char next = name[at + pid.size()];
-      if (next != '_' && next != '.') continue;
-      std::error_code type_ec, remove_ec;
-      if (it->is_regular_file(type_ec)) fs::remove(it->path(), remove_ec);
+  ProcessTempDir() {
+    if (const char* inherited = std::getenv(kOwnedVar); inherited != nullptr && *inherited != '\0') return;
+    std::string base = ::testing::TempDir();
+    if (base.empty() || base.back() != '/') base += '/';
+    std::vector<char> name(base.begin(), base.end());
+    const std::string tail = "crm_tests.XXXXXX";
+    name.insert(name.end(), tail.begin(), tail.end());
+    name.push_back('\0');
+    if (::mkdtemp(name.data()) == nullptr) {
+      std::perror("crm_tests: cannot make a temporary directory");
+      std::abort();
     }
+    dir_ = name.data();
+    // Readable by others: State.ReadOnlyAndFullDatabasesAreClearErrors opens a file in it as an
+    // unprivileged user (mkdtemp makes it 0700).
+    ::chmod(dir_.c_str(), 0755);
+    owner_ = ::getpid();
+    ::setenv("TEST_TMPDIR", dir_.c_str(), 1);
+    ::setenv("TMPDIR", dir_.c_str(), 1);
+    ::setenv(kOwnedVar, dir_.c_str(), 1);
   }
+  ~ProcessTempDir() {
+    // Only the process that made it: a forked child that returns through exit() does not remove
+    // the directory its parent still uses.
+    if (dir_.empty() || ::getpid() != owner_) return;
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  ProcessTempDir(const ProcessTempDir&) = delete;
+  ProcessTempDir& operator=(const ProcessTempDir&) = delete;
+
+ private:
+  std::string dir_;
+  pid_t owner_ = 0;
 };
 
-[[maybe_unused]] ::testing::Environment* const kPidTempFiles = ::testing::AddGlobalTestEnvironment(new PidTempFiles);
+// Made at static initialisation, before main() and any test; removed after main() returns.
+const ProcessTempDir kProcessTempDir;
 
 }  // namespace
