@@ -285,7 +285,19 @@ Type Checker::collection(const CollectionLit* c, Env& env, const Type* hint) {
   }
   if (!ok) return {};
   if (first && elem_hint) elem = *elem_hint;  // `{}` takes the expected element type
-  Type out = Type::collection(c->is_set ? TypeKind::Set : TypeKind::List, first && !elem_hint ? Type{} : elem);
+  // An empty collection with nothing around it to give the element type (`const e = {}`,
+  // `len([])`) has no type: without this diagnostic it was `Set<<error>>`, accepted by every
+  // `in` and left for the code generator to fail on.
+  if (first && !elem_hint) {
+    bool set = c->is_set;
+    sink_.report(Code::E0426, c->span,
+                 fmt::format("empty {} {}: its element type cannot be known here", set ? "set" : "list",
+                             bt(set ? "{}" : "[]")))
+        .help = fmt::format("write the type, e.g. `const e: {}<Int> = {}`, or add an element", set ? "Set" : "List",
+                            set ? "{}" : "[]");
+    return {};
+  }
+  Type out = Type::collection(c->is_set ? TypeKind::Set : TypeKind::List, elem);
   if (all_const) {
     auto col = std::make_shared<Value::Collection>();
     col->elems = std::move(values);
@@ -1044,7 +1056,10 @@ Type Checker::membership(const BinaryExpr* b, Env& env) {
   Type l;
   Type r;
   bool lhs_name = b->lhs && b->lhs->kind == ExprKind::Name;
-  if (lhs_name || !b->rhs || b->rhs->kind != ExprKind::Collection) {
+  // An empty collection on the right takes its element type from the left (`x in {}`).
+  bool rhs_empty = b->rhs && b->rhs->kind == ExprKind::Collection &&
+                   static_cast<const CollectionLit*>(b->rhs)->elems.empty();
+  if (lhs_name || rhs_empty || !b->rhs || b->rhs->kind != ExprKind::Collection) {
     l = check(b->lhs, env, nullptr);
     Type want = l.is_error() ? Type{} : Type::collection(TypeKind::Set, l.required());
     r = check(b->rhs, env, l.is_error() ? nullptr : &want);

@@ -679,3 +679,24 @@ TEST(SourceLimits, ASourceFileCostsItsSizeNotTheFileSizeLimit) {
   EXPECT_FALSE(c->sink.has_errors());
   EXPECT_LT(after - before, 64) << "resident grew by " << (after - before) << " MiB";
 }
+
+TEST(Checker, AnEmptyCollectionWithoutAnElementTypeIsAnErrorAtTheLiteral) {
+  // `const e = {}` was `Set<<error>>` with no diagnostic: every `in` accepted it and `len(e)`
+  // failed in the code generator (E0112).
+  using V = std::vector<std::string>;
+  EXPECT_EQ(check("const e = {}\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = []\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("segment s = len({}) == 0\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("segment s = len([]) == 0\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = {{}}\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = {}\nsegment s = age in e and len(e) == 0\n").codes(), V{"E0426"});
+  // Where the context gives the element type, the empty collection takes it.
+  auto typed = check("const e: Set<Int> = {}\nconst l: List<String> = []\nsegment s = age in e and len(l) == 0\n");
+  EXPECT_EQ(typed.codes(), V{});
+  EXPECT_EQ(typed.type("e"), "Set<Int>");
+  EXPECT_EQ(typed.type("l"), "List<String>");
+  auto in = check("segment s = age in {}\nsegment t = age + 1 not in {}\n");
+  EXPECT_EQ(in.codes(), V{});
+  EXPECT_EQ(check("fn f(x: Set<Int>): Int = len(x)\nsegment s = f({}) == 0\n").codes(), V{});
+  EXPECT_EQ(check("fn f(x: Set<Int> = {}): Int = len(x)\nsegment s = f() == 0\n").codes(), V{});
+}
