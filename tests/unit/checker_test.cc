@@ -700,3 +700,38 @@ TEST(Checker, AnEmptyCollectionWithoutAnElementTypeIsAnErrorAtTheLiteral) {
   EXPECT_EQ(check("fn f(x: Set<Int>): Int = len(x)\nsegment s = f({}) == 0\n").codes(), V{});
   EXPECT_EQ(check("fn f(x: Set<Int> = {}): Int = len(x)\nsegment s = f() == 0\n").codes(), V{});
 }
+
+TEST(Checker, W0101InSegments) {
+  // A constant segment (`1 > 2`) and contradictory conditions warn; `true` as written and a
+  // constant flag named in it are meant.
+  auto c = check("segment v = 1 > 2\nsegment x = age > 1 and age < 0\nsegment everyone = true\n"
+                 "segment off = false and age > 1\nconst enabled = false\nsegment flag = enabled and age > 1\n");
+  auto codes = c.codes();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
+}
+
+TEST(Conflicts, StrategiesThatNeverFireConflictWithNone) {
+  // W0105 was reported between `y` (`who: 1 > 2`) and `q` (a reversed `between`), both W0101.
+  const char* body = R"(
+resource push p { title: "t"  body: "b" }
+strategy y for business "m" {
+    who: 1 > 2
+    when: on Order
+    what: send p via Push
+}
+strategy q for business "m" {
+    who: age between 5 and 1 and city == "x"
+    when: on Order
+    what: send p via Push
+}
+strategy r for business "m" {
+    who: age > 3
+    when: on Order
+    what: send p via Push
+}
+)";
+  auto c = check(body);
+  auto codes = c.codes();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0105"), 0) << ::testing::PrintToString(codes);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
+}
