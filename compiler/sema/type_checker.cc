@@ -208,7 +208,7 @@ Type Checker::check_inner(const Expr* e, Env& env, const Type* hint) {
 
 void Checker::bad_number(const Expr* e, const std::string& text) {
   sink_.report(Code::E0104, e->span, fmt::format("number {} cannot be represented exactly", bt(text)))
-      .help = "numbers have at most 6 decimal places and 12 digits before the point";
+      .help = "numbers have at most 6 decimal places and are at most 9223372036854.775807 (13 digits before the point)";
 }
 
 Type Checker::number(const NumberLit* n) {
@@ -462,6 +462,26 @@ Type Checker::name(const NameExpr* n, Env& env, const Type* hint) {
   auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown name {}", bt(id)));
   auto cands = name_candidates(env);
   for (const EnumInfo* e : res_.visible_enums(env.module)) for (auto& v : e->values) cands.push_back(v);
+  if (env.owner) {
+    // Never the declaration being defined (`segment s = b`: "did you mean `s`?" was then E0412),
+    // nor one already known to depend on it: either would be a cycle.
+    std::set<const Decl*> reach{env.owner};
+    std::set<std::string> cyclic{env.owner->name};
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (auto& [from, to] : t_.deps) {
+        if (reach.count(from)) continue;
+        for (const Decl* x : to)
+          if (reach.count(x)) {
+            reach.insert(from);
+            cyclic.insert(from->name);
+            grew = true;
+            break;
+          }
+      }
+    }
+    std::erase_if(cands, [&](const std::string& c) { return cyclic.count(c) > 0; });
+  }
   if (auto c = diag::closest_match(id, cands); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
   return {};
 }

@@ -735,3 +735,21 @@ strategy r for business "m" {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0105"), 0) << ::testing::PrintToString(codes);
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
 }
+
+TEST(Checker, NumberLimitHelpGivesTheRealBound) {
+  auto ok = check("const x = 1000000000000 CNY\nconst y = 9000000000000.5\n");
+  EXPECT_TRUE(ok.codes().empty());
+  auto c = check("const z = 90000000000000 CNY\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0104"});
+  EXPECT_NE(c.c->sink.diagnostics()[0].help.find("9223372036854.775807"), std::string::npos);
+}
+
+TEST(Checker, DidYouMeanNeverSuggestsACycle) {
+  // `segment s = b`: "did you mean `s`?" named the segment being defined (then E0412).
+  auto c = check("segment s = sx\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0204"});
+  EXPECT_EQ(c.c->sink.diagnostics()[0].help.find("`s`"), std::string::npos) << c.c->sink.diagnostics()[0].help;
+  auto dep = check("segment ab = ac and age > 1\nsegment ac = ab2\n");
+  ASSERT_EQ(dep.codes(), std::vector<std::string>{"E0204"});
+  EXPECT_EQ(dep.c->sink.diagnostics()[0].help.find("`ab`"), std::string::npos) << dep.c->sink.diagnostics()[0].help;
+}
