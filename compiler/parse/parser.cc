@@ -1136,6 +1136,10 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
     } else if (t->getType() == CrmLexer::UNTERMINATED_STRING) {
       source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
       sink.report(diag::Code::E0102, sp, "unterminated string").help = "close the string with `\"` on the same line";
+    } else if (t->getType() == CrmLexer::UNTERMINATED_COMMENT) {
+      uint32_t b = map.byte(t->getStartIndex());
+      sink.report(diag::Code::E0113, {file.id(), b, b + 2}, "unterminated comment: `/*` is never closed")
+          .help = "close the comment with `*/`; everything after `/*` to the end of the file is inside it";
     }
   }
 

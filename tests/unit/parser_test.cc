@@ -244,3 +244,13 @@ TEST(Codegen, CheckRefusesWhatCompileCannotCompile) {
   wide += "\n";
   expect_e0112(wide, o, "65535 registers", 4);
 }
+
+// A `/*` never closed was "unexpected `/`" (E0101); it is its own lexer error, once, at the `/*`.
+TEST(Parser, AnUnterminatedBlockCommentIsOneLexerError) {
+  auto r = crm::check_source("t.crm", "segment a = true\n/* never closed\nsegment b = false\n");
+  ASSERT_EQ(codes(r), (std::vector<std::string>{"E0113"})) << r.render_text();
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 2u);
+  EXPECT_EQ(r.diagnostics()[0].begin.column, 1u);
+  auto closed = crm::check_source("t.crm", "/**/ segment a = true /* x ** y */ /***/\n");
+  EXPECT_TRUE(codes(closed).empty()) << closed.render_text();
+}
