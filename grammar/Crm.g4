@@ -243,7 +243,7 @@ rolloutWord : 'rollout' | 'best' | 'of' | 'by' ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT
-           (':' DIGIT DIGIT)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT)? ;
+           (':' DIGIT DIGIT ('.' DIGIT+)?)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT)? ;
 DATE     : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT ;
 CLOCK    : DIGIT DIGIT ':' DIGIT DIGIT ;
 MONEY    : NUM [ \t]* [A-Z] [A-Z] [A-Z] ;

@@ -736,6 +736,16 @@ strategy r for business "m" {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
 }
 
+TEST(Checker, TimeLiteralsTakeFractionalSeconds) {
+  // As event data does (`"time": "...:30.5+08:00"`); it was two unrelated syntax errors.
+  auto c = check("const t = 2026-01-01T00:00:30.5+08:00\nconst u = 2026-01-01T00:00:30+08:00\n"
+                 "const later = t > u\nconst v = 2026-01-01T00:00:30.25Z < 2026-01-01T00:00:30.3Z\n");
+  ASSERT_TRUE(c.codes().empty());
+  EXPECT_EQ(c.folded("later"), "true");
+  EXPECT_EQ(c.folded("v"), "true");
+  EXPECT_EQ(check("const t = 2026-01-01T00:00:30.1234567Z\n").codes(), std::vector<std::string>{"E0104"});
+}
+
 TEST(Checker, NumberLimitHelpGivesTheRealBound) {
   auto ok = check("const x = 1000000000000 CNY\nconst y = 9000000000000.5\n");
   EXPECT_TRUE(ok.codes().empty());
