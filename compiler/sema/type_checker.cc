@@ -568,6 +568,7 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
   FnSig& sig = fn_sig(s->module, f);
   check_fn_body(s->module, f);  // static_params must be known before the call site is judged
   std::vector<const Expr*> bound(sig.params.size(), nullptr);
+  std::vector<bool> suggested(sig.params.size(), false);  // a misspelt name's "did you mean"
   bool ok = true, named_seen = false;
   size_t pos = 0;
   for (const Arg& a : c->args) {
@@ -593,7 +594,10 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
         std::vector<std::string> names;
         for (auto& l : sig.params) names.push_back(l.param->name);
         auto& d = sink_.report(Code::E0409, a.name_span, fmt::format("{} has no parameter {}", bt(f->name), bt(a.name)));
-        if (auto m = diag::closest_match(a.name, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+        if (auto m = diag::closest_match(a.name, names); !m.empty()) {
+          d.help = fmt::format("did you mean {}?", bt(m));
+          for (size_t i = 0; i < names.size(); ++i) if (names[i] == m) suggested[i] = true;
+        }
         ok = false;
         check(a.value, env, nullptr);
         continue;
@@ -618,7 +622,8 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
     }
   }
   for (size_t i = 0; i < sig.params.size(); ++i)
-    if (!bound[i] && !sig.params[i].param->default_value) {
+    // `f(y: 1)` for `fn f(x: Int)`: "no parameter `y` (did you mean `x`?)" already says it.
+    if (!bound[i] && !sig.params[i].param->default_value && !suggested[i]) {
       sink_.report(Code::E0409, c->span, fmt::format("missing argument {} of {}", bt(sig.params[i].param->name), bt(f->name)))
           .secondary.push_back({sig.params[i].param->span, "parameter declared here"});
       ok = false;

@@ -736,6 +736,16 @@ strategy r for business "m" {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
 }
 
+TEST(Checker, OneMisspeltArgumentNameIsOneError) {
+  // `f(y: 1)` was also "missing argument `x`": the did-you-mean says it.
+  auto c = check("fn f(x: Int): Int = x\nsegment s = f(y: 1) > 1\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0409"});
+  EXPECT_EQ(c.c->sink.diagnostics()[0].help, "did you mean `x`?");
+  // A parameter nobody meant is still missing.
+  auto two = check("fn f(x: Int, z: Int): Int = x + z\nsegment s = f(y: 1) > 1\n");
+  EXPECT_EQ(two.codes(), (std::vector<std::string>{"E0409", "E0409"}));
+}
+
 TEST(Checker, TimeLiteralsTakeFractionalSeconds) {
   // As event data does (`"time": "...:30.5+08:00"`); it was two unrelated syntax errors.
   auto c = check("const t = 2026-01-01T00:00:30.5+08:00\nconst u = 2026-01-01T00:00:30+08:00\n"
