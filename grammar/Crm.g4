@@ -243,7 +243,7 @@ rolloutWord : 'rollout' | 'best' | 'of' | 'by' ;
 
 // ---- lexer ---------------------------------------------------------------------------------
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT 'T' DIGIT DIGIT ':' DIGIT DIGIT
-           (':' DIGIT DIGIT)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT)? ;
+           (':' DIGIT DIGIT ('.' DIGIT+)?)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT)? ;
 DATE     : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT ;
 CLOCK    : DIGIT DIGIT ':' DIGIT DIGIT ;
 MONEY    : NUM [ \t]* [A-Z] [A-Z] [A-Z] ;
@@ -261,6 +261,9 @@ WS            : [ \t\r\n]+ -> skip ;
 // Bad input gets its own tokens, on the hidden channel: the driver reports them precisely and
 // the parser never sees them, so one stray character is one diagnostic, not a cascade.
 UNTERMINATED_STRING : '"' (~["\\\r\n] | '\\' ~[\r\n])* -> channel(HIDDEN) ;
+// A `/*` never closed: the rest of the file. It never contains `*/`, so a closed comment is
+// always the longer match (BLOCK_COMMENT wins).
+UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* -> channel(HIDDEN) ;
 ERROR_CHAR : . -> channel(HIDDEN) ;
 
 fragment DIGIT : [0-9] ;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "compiler/analysis/constraints.h"
+#include "compiler/sema/fold.h"
 
 namespace crm::analysis {
 namespace {
@@ -70,6 +71,32 @@ std::optional<std::string> key_term(const std::vector<const Constraints*>& who) 
   return best;
 }
 
+// A `who:` the checker proves never true (W0101: it folds to false, or requires a `between`
+// whose bounds are reversed): the strategy targets nobody, so it conflicts with none.
+bool never_true(const sema::Program& p, const Expr* e, int depth = 0) {
+  if (!e || depth > 64) return false;
+  if (const sema::Value* v = p.const_of(e); v && std::holds_alternative<bool>(v->v)) return !std::get<bool>(v->v);
+  switch (e->kind) {
+    case ExprKind::Binary: {
+      auto* b = static_cast<const BinaryExpr*>(e);
+      return b->op == BinaryOp::And && (never_true(p, b->lhs, depth + 1) || never_true(p, b->rhs, depth + 1));
+    }
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      const sema::Value* lo = p.const_of(b->lo);
+      const sema::Value* hi = p.const_of(b->hi);
+      if (b->negated || !lo || !hi || !sema::fold::widens(*lo, *hi)) return false;
+      auto above = sema::fold::compare(BinaryOp::Gt, *lo, *hi);
+      return above && *above;
+    }
+    case ExprKind::Name: {
+      const auto& ref = p.refs[e->id];
+      return ref.kind == sema::Ref::Kind::Segment && never_true(p, ref.segment()->value, depth + 1);
+    }
+    default: return false;
+  }
+}
+
 std::string thousands(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
@@ -90,6 +117,7 @@ std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::Dia
     Constraints who;
     int key = -1;  // the value of the business's key field it is pinned to; -1: not pinned
     bool valued = false;  // has `value:`: ranked per event against other valued strategies
+    bool never = false;   // `who:` is never true (W0101)
   };
   std::map<std::string, std::vector<Info>> by_business;
   ConstraintExtractor extract(p, /*event_fields=*/false);
@@ -105,10 +133,11 @@ std::vector<Conflict> check_strategy_conflicts(const sema::Program& p, diag::Dia
         if (c->kind == ClauseKind::Priority) { info.has_priority = true; info.priority = c->number; }
         if (c->kind == ClauseKind::Exclusive) info.exclusive = c->number;
         if (c->kind == ClauseKind::Who) info.who = extract.of(c->expr);
+        if (c->kind == ClauseKind::Who && never_true(p, c->expr)) info.never = true;
         if (c->kind == ClauseKind::Value) info.valued = true;
       }
       // An empty window (rejected by the checker) overlaps nothing.
-      if (info.window.from < info.window.to) by_business[s->business].push_back(std::move(info));
+      if (info.window.from < info.window.to && !info.never) by_business[s->business].push_back(std::move(info));
     }
   }
 

@@ -454,10 +454,25 @@ class NeverDeliver {
 
 void check_never_deliver(const sema::Program& p, diag::DiagnosticSink& sink) {
   NeverDeliver check(p, sink);
+  // W0101 for a segment whose conditions contradict each other (`a > 1 and a < 0`): the same
+  // reasoning as a strategy's W0106, about users only. A constant segment is the checker's.
+  ConstraintExtractor users(p, /*event_fields=*/false);
   for (const auto& m : p.modules) {
     if (m.is_std) continue;
-    for (const Decl* d : m.ast->decls)
+    for (const Decl* d : m.ast->decls) {
       if (d->kind == DeclKind::Strategy) check.strategy(static_cast<const StrategyDecl*>(d));
+      if (d->kind != DeclKind::Segment) continue;
+      auto* s = static_cast<const SegmentDecl*>(d);
+      if (!s->value || p.const_of(s->value)) continue;
+      Constraints all;
+      users.add(s->value, all);
+      auto found = find_contradiction(all);
+      if (!found || found->earlier.size() != 1) continue;
+      auto& w = sink.report(Code::W0101, found->last->span,
+                            fmt::format("segment `{}` is always false: this contradicts an earlier condition", s->name));
+      w.secondary.push_back({found->earlier[0]->span, "contradicted condition"});
+      w.help = fmt::format("no value of `{}` satisfies both", found->constraint->term.name);
+    }
   }
 }
 

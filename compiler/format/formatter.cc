@@ -197,7 +197,15 @@ std::string layout(const Expr* e, const std::string& indent, size_t first_col, s
       int need = prec_of(e);
       for (size_t k = parts.size(); k-- > 0;) {
         bool first = k + 1 == parts.size();
-        out += (first ? "" : "\n" + indent + to_string(b->op) + " ") + sub(parts[k], first ? need : need + 1);
+        std::string lead = first ? "" : std::string(to_string(b->op)) + " ";
+        int part_need = first ? need : need + 1;
+        std::string text = sub(parts[k], part_need);
+        // An operand still too long for its line (an `and` chain inside an `or`) breaks in turn,
+        // its continuation lines indented under this chain's. Not inside parentheses.
+        size_t col = first ? first_col : indent.size() + lead.size();
+        if (col + text.size() > width && prec_of(parts[k]) >= part_need)
+          text = layout(parts[k], indent + "    ", col, width);
+        out += (first ? "" : "\n" + indent) + lead + text;
       }
       return out;
     }

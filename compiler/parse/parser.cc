@@ -115,6 +115,12 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
       // language.md §3.1: comparisons do not chain; the parser would only list what may follow.
       msg += ": comparisons do not chain";
       *last_help_ = "compare twice and join with `and`: `" + chain + "`";
+    } else if (Token* prev = expr_start && count > 6 && starts_declaration(p, t) ? line_start_after(p, t) : nullptr) {
+      // `segment s = a > 1 and` with the next declaration below: the expression ended early;
+      // said at the operator left hanging, not at the correct line after it.
+      p->notifyErrorListeners(prev, "expected an expression after " + describe_offending(prev) + ", found " +
+                                        describe_offending(t) + " on the next line", nullptr);
+      return;
     } else if (expr_start && count > 6) {
       msg += ", expected an expression";
     } else if (count > 6 && expected.contains(static_cast<ssize_t>(P::ID))) {
@@ -135,6 +141,49 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     }
     p->notifyErrorListeners(t, msg, nullptr);
   }
+  // The default-channel token before `t` when `t` starts a line below it, else null.
+  static Token* line_start_after(antlr4::Parser* p, Token* t) {
+    if (!t || t->getTokenIndex() == INVALID_INDEX) return nullptr;
+    auto* ts = p->getTokenStream();
+    // Right after a lexer error the hole is that error's (the listener drops this one).
+    if (t->getTokenIndex() > 0) {
+      size_t k = ts->get(t->getTokenIndex() - 1)->getType();
+      if (k == CrmLexer::ERROR_CHAR || k == CrmLexer::UNTERMINATED_STRING || k == CrmLexer::UNTERMINATED_COMMENT)
+        return nullptr;
+    }
+    for (size_t k = t->getTokenIndex(); k-- > 0;) {
+      Token* x = ts->get(k);
+      if (x->getChannel() != Token::DEFAULT_CHANNEL) continue;
+      return x->getLine() < t->getLine() ? x : nullptr;
+    }
+    return nullptr;
+  }
+  // A declaration keyword at the start of a line begins the next declaration: recovery stops
+  // there instead of swallowing it (which gave a second error on the correct line).
+  static bool starts_declaration(antlr4::Parser* p, Token* t) {
+    static const std::set<std::string> kw{"'profile'", "'event'", "'enum'", "'const'", "'segment'", "'fn'",
+                                          "'resource'", "'strategy'", "'policy'", "'pool'", "'import'"};
+    return t && t->getCharPositionInLine() == 0 && kw.count(p->getVocabulary().getLiteralName(t->getType())) > 0;
+  }
+
+ public:
+  void recover(antlr4::Parser* p, std::exception_ptr e) override {
+    if (!starts_declaration(p, p->getCurrentToken())) {
+      antlr4::DefaultErrorStrategy::recover(p, e);
+      return;
+    }
+    lastErrorIndex = static_cast<int>(p->getInputStream()->index());
+    lastErrorStates.add(static_cast<ssize_t>(p->getState()));
+  }
+
+ protected:
+  // Nor is the keyword deleted as one stray token (`segment` dropped, `t` taken as the operand).
+  Token* singleTokenDeletion(antlr4::Parser* p) override {
+    if (starts_declaration(p, p->getCurrentToken())) return nullptr;
+    return antlr4::DefaultErrorStrategy::singleTokenDeletion(p);
+  }
+
+ private:
   static bool is_comparison(const antlr4::dfa::Vocabulary& v, Token* t) {
     static const std::set<std::string> ops{"'=='", "'!='", "'<'", "'<='", "'>'", "'>='"};
     return t && ops.count(v.getLiteralName(t->getType())) > 0;
@@ -205,12 +254,25 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
   std::string* last_help_;
 };
 
+bool is_lexer_error(Token* t) {
+  size_t k = t->getType();
+  return k == CrmLexer::ERROR_CHAR || k == CrmLexer::UNTERMINATED_STRING || k == CrmLexer::UNTERMINATED_COMMENT;
+}
+
 class Listener : public antlr4::BaseErrorListener {
  public:
-  Listener(const source::SourceFile& f, const OffsetMap& map, diag::DiagnosticSink& sink, std::string* help)
-      : file_(f), map_(map), sink_(sink), help_(help) {}
+  Listener(const source::SourceFile& f, const OffsetMap& map, diag::DiagnosticSink& sink, std::string* help,
+           antlr4::CommonTokenStream* tokens)
+      : file_(f), map_(map), sink_(sink), help_(help), tokens_(tokens) {}
   void syntaxError(antlr4::Recognizer*, Token* t, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
+    // The token right after a bad character or a comment never closed is where the parser meets
+    // the hole the lexer error left (`a ＞ 1`: "unexpected `1`"): that mistake is already reported.
+    if (t && t->getTokenIndex() != INVALID_INDEX && t->getTokenIndex() > 0 &&
+        t->getTokenIndex() <= tokens_->size() && is_lexer_error(tokens_->get(t->getTokenIndex() - 1))) {
+      help_->clear();
+      return;
+    }
     source::Span span{file_.id(), static_cast<uint32_t>(file_.text().size()),
                       static_cast<uint32_t>(file_.text().size())};
     if (t && t->getType() != Token::EOF && t->getStartIndex() != INVALID_INDEX) {
@@ -228,6 +290,7 @@ class Listener : public antlr4::BaseErrorListener {
   const OffsetMap& map_;
   diag::DiagnosticSink& sink_;
   std::string* help_;
+  antlr4::CommonTokenStream* tokens_;
 };
 
 // The generated parser recurses once per rule; this subclass bounds that recursion so a file of
@@ -1077,11 +1140,46 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
   }
 
   OffsetMap map(text);
-  antlr4::ANTLRInputStream input(text.data(), text.size());
-  CrmLexer lexer(&input);
-  lexer.removeErrorListeners();
-  antlr4::CommonTokenStream tokens(&lexer);
-  tokens.fill();
+  // A string broken across a line (`"abc` / `def"`) is one mistake: when the next line has an odd
+  // number of quotes, the line break is lexed as part of the string (a space in a copy of the
+  // text: offsets stay the same), so the quotes after it pair up again. Without this the rest of
+  // the next line lexed inside out: a string from its closing quote on, and errors after it.
+  std::string lexed(text);
+  std::vector<uint32_t> joined_lines;  // byte offsets of the line breaks lexed into a string
+  std::unique_ptr<antlr4::ANTLRInputStream> input;
+  std::unique_ptr<CrmLexer> lexer_owner;
+  std::unique_ptr<antlr4::CommonTokenStream> tokens_owner;
+  for (int round = 0;; ++round) {
+    tokens_owner.reset();
+    lexer_owner.reset();
+    input = std::make_unique<antlr4::ANTLRInputStream>(lexed.data(), lexed.size());
+    lexer_owner = std::make_unique<CrmLexer>(input.get());
+    lexer_owner->removeErrorListeners();
+    tokens_owner = std::make_unique<antlr4::CommonTokenStream>(lexer_owner.get());
+    tokens_owner->fill();
+    if (round >= 64) break;
+    bool patched = false;
+    for (Token* t : tokens_owner->getTokens()) {
+      if (t->getType() != CrmLexer::UNTERMINATED_STRING) continue;
+      uint32_t nl = map.byte(t->getStopIndex() + 1);
+      if (nl >= lexed.size() || (lexed[nl] != '\n' && lexed[nl] != '\r')) continue;
+      uint32_t next = nl + (lexed[nl] == '\r' && nl + 1 < lexed.size() && lexed[nl + 1] == '\n' ? 2 : 1);
+      size_t eol = lexed.find_first_of("\r\n", next);
+      if (eol == std::string::npos) eol = lexed.size();
+      int quotes = 0;
+      for (size_t k = next; k < eol; ++k) {
+        if (lexed[k] == '\\') ++k;
+        else if (lexed[k] == '"') ++quotes;
+      }
+      if (quotes % 2 == 0) continue;
+      for (uint32_t k = nl; k < next; ++k) lexed[k] = ' ';
+      joined_lines.push_back(nl);
+      patched = true;
+      break;
+    }
+    if (!patched) break;
+  }
+  antlr4::CommonTokenStream& tokens = *tokens_owner;
   // A name with non-ASCII letters (`名前`, `größe`) is one mistake: one diagnostic over the whole
   // word, which then parses as a name (the lexer drops each letter as an invalid character, and
   // the parser's recovery around the hole reported errors at the next, correct, field).
@@ -1128,14 +1226,44 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
     Token* t = all[i];
     if (in_word[i]) continue;
     if (t->getType() == CrmLexer::ERROR_CHAR) {
-      source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
-      std::string shown = t->getText();
-      if (shown.size() == 1 && static_cast<unsigned char>(shown[0]) < 0x20)
-        shown = fmt::format("\\x{:02x}", static_cast<unsigned char>(shown[0]));
-      sink.report(diag::Code::E0103, sp, fmt::format("invalid character `{}`", shown));
+      // A run of bad characters (`@@`, `？？`) is one mistake: one diagnostic over the run.
+      size_t e = i + 1;
+      while (e < all.size() && !in_word[e] && all[e]->getType() == CrmLexer::ERROR_CHAR &&
+             all[e - 1]->getStopIndex() + 1 == all[e]->getStartIndex())
+        ++e;
+      source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(all[e - 1]->getStopIndex() + 1)};
+      std::string shown;
+      for (size_t k = i; k < e; ++k) {
+        std::string c = all[k]->getText();
+        if (c.size() == 1 && static_cast<unsigned char>(c[0]) < 0x20)
+          c = fmt::format("\\x{:02x}", static_cast<unsigned char>(c[0]));
+        shown += c;
+      }
+      sink.report(diag::Code::E0103, sp,
+                  fmt::format("invalid character{} `{}`", e - i > 1 ? "s" : "", support::utf8_truncate(shown, 40)));
+      i = e - 1;
     } else if (t->getType() == CrmLexer::UNTERMINATED_STRING) {
       source::Span sp{file.id(), map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
       sink.report(diag::Code::E0102, sp, "unterminated string").help = "close the string with `\"` on the same line";
+      // Parsed as the string it was meant to be, so the parser reports nothing more about it
+      // (`const x = "abc` is one error, not also "unexpected end of file").
+      if (auto* c = dynamic_cast<antlr4::CommonToken*>(t)) {
+        c->setText(t->getText() + "\"");
+        c->setType(CrmLexer::STRING);
+        c->setChannel(antlr4::Token::DEFAULT_CHANNEL);
+      }
+    } else if (t->getType() == CrmLexer::UNTERMINATED_COMMENT) {
+      uint32_t b = map.byte(t->getStartIndex());
+      sink.report(diag::Code::E0113, {file.id(), b, b + 2}, "unterminated comment: `/*` is never closed")
+          .help = "close the comment with `*/`; everything after `/*` to the end of the file is inside it";
+    } else if (t->getType() == CrmLexer::STRING) {
+      uint32_t b = map.byte(t->getStartIndex()), e = map.byte(t->getStopIndex() + 1);
+      for (uint32_t nl : joined_lines)
+        if (nl > b && nl < e) {
+          sink.report(diag::Code::E0102, {file.id(), b, nl}, "unterminated string: a string cannot span lines")
+              .help = "close the string with `\"` on the same line; write a line break in it as `\\n`";
+          break;
+        }
     }
   }
 
@@ -1144,7 +1272,7 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
   std::string help;
   parser.setErrorHandler(std::make_shared<ErrorStrategy>(&help));
   parser.removeErrorListeners();
-  Listener listener(file, map, sink, &help);
+  Listener listener(file, map, sink, &help, &tokens);
   parser.addErrorListener(&listener);
   P::FileContext* tree = nullptr;
   try {

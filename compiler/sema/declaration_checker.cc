@@ -110,10 +110,41 @@ Type Checker::const_type(ModuleInfo* m, ConstDecl* c) {
   return t;
 }
 
+namespace {
+// Whether `true` or `false` is written in the expression: a segment made constant by one
+// (`false and age > 1`, switching it off) is meant, unlike `1 > 2`.
+bool writes_bool(const Expr* e) {
+  if (!e) return false;
+  switch (e->kind) {
+    case ExprKind::Bool: return true;
+    case ExprKind::Binary: {
+      auto* b = static_cast<const BinaryExpr*>(e);
+      return writes_bool(b->lhs) || writes_bool(b->rhs);
+    }
+    case ExprKind::Unary: return writes_bool(static_cast<const UnaryExpr*>(e)->operand);
+    case ExprKind::If: {
+      auto* i = static_cast<const IfExpr*>(e);
+      return writes_bool(i->cond) || writes_bool(i->then_expr) || writes_bool(i->else_expr);
+    }
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      return writes_bool(b->value) || writes_bool(b->lo) || writes_bool(b->hi);
+    }
+    default: return false;
+  }
+}
+}  // namespace
+
 void Checker::check_segment(ModuleInfo* m, SegmentDecl* s) {
   Env env{m};
   env.owner = s;
-  check_condition(s->value, env, "a segment");
+  bool ok = check_condition(s->value, env, "a segment");
+  // W0101 as in a `who:`: a segment that folds to a constant without naming another declaration
+  // (`1 > 2`) is a mistake; `true`/`false` written in it, or a constant flag it names, is meant.
+  if (const Value* v = ok ? p_.const_of(s->value) : nullptr;
+      v && std::holds_alternative<bool>(v->v) && !writes_bool(s->value) && t_.deps[s].empty())
+    sink_.report(Code::W0101, s->value->span,
+                 fmt::format("segment `{}` is always {}", s->name, std::get<bool>(v->v) ? "true" : "false"));
 }
 
 FnSig& Checker::fn_sig(ModuleInfo* m, FnDecl* f) {

@@ -208,7 +208,7 @@ Type Checker::check_inner(const Expr* e, Env& env, const Type* hint) {
 
 void Checker::bad_number(const Expr* e, const std::string& text) {
   sink_.report(Code::E0104, e->span, fmt::format("number {} cannot be represented exactly", bt(text)))
-      .help = "numbers have at most 6 decimal places and 12 digits before the point";
+      .help = "numbers have at most 6 decimal places and are at most 9223372036854.775807 (13 digits before the point)";
 }
 
 Type Checker::number(const NumberLit* n) {
@@ -285,7 +285,19 @@ Type Checker::collection(const CollectionLit* c, Env& env, const Type* hint) {
   }
   if (!ok) return {};
   if (first && elem_hint) elem = *elem_hint;  // `{}` takes the expected element type
-  Type out = Type::collection(c->is_set ? TypeKind::Set : TypeKind::List, first && !elem_hint ? Type{} : elem);
+  // An empty collection with nothing around it to give the element type (`const e = {}`,
+  // `len([])`) has no type: without this diagnostic it was `Set<<error>>`, accepted by every
+  // `in` and left for the code generator to fail on.
+  if (first && !elem_hint) {
+    bool set = c->is_set;
+    sink_.report(Code::E0426, c->span,
+                 fmt::format("empty {} {}: its element type cannot be known here", set ? "set" : "list",
+                             bt(set ? "{}" : "[]")))
+        .help = fmt::format("write the type, e.g. `const e: {}<Int> = {}`, or add an element", set ? "Set" : "List",
+                            set ? "{}" : "[]");
+    return {};
+  }
+  Type out = Type::collection(c->is_set ? TypeKind::Set : TypeKind::List, elem);
   if (all_const) {
     auto col = std::make_shared<Value::Collection>();
     col->elems = std::move(values);
@@ -450,6 +462,26 @@ Type Checker::name(const NameExpr* n, Env& env, const Type* hint) {
   auto& d = sink_.report(Code::E0204, n->span, fmt::format("unknown name {}", bt(id)));
   auto cands = name_candidates(env);
   for (const EnumInfo* e : res_.visible_enums(env.module)) for (auto& v : e->values) cands.push_back(v);
+  if (env.owner) {
+    // Never the declaration being defined (`segment s = b`: "did you mean `s`?" was then E0412),
+    // nor one already known to depend on it: either would be a cycle.
+    std::set<const Decl*> reach{env.owner};
+    std::set<std::string> cyclic{env.owner->name};
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (auto& [from, to] : t_.deps) {
+        if (reach.count(from)) continue;
+        for (const Decl* x : to)
+          if (reach.count(x)) {
+            reach.insert(from);
+            cyclic.insert(from->name);
+            grew = true;
+            break;
+          }
+      }
+    }
+    std::erase_if(cands, [&](const std::string& c) { return cyclic.count(c) > 0; });
+  }
   if (auto c = diag::closest_match(id, cands); !c.empty()) d.help = fmt::format("did you mean {}?", bt(c));
   return {};
 }
@@ -536,6 +568,7 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
   FnSig& sig = fn_sig(s->module, f);
   check_fn_body(s->module, f);  // static_params must be known before the call site is judged
   std::vector<const Expr*> bound(sig.params.size(), nullptr);
+  std::vector<bool> suggested(sig.params.size(), false);  // a misspelt name's "did you mean"
   bool ok = true, named_seen = false;
   size_t pos = 0;
   for (const Arg& a : c->args) {
@@ -561,7 +594,10 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
         std::vector<std::string> names;
         for (auto& l : sig.params) names.push_back(l.param->name);
         auto& d = sink_.report(Code::E0409, a.name_span, fmt::format("{} has no parameter {}", bt(f->name), bt(a.name)));
-        if (auto m = diag::closest_match(a.name, names); !m.empty()) d.help = fmt::format("did you mean {}?", bt(m));
+        if (auto m = diag::closest_match(a.name, names); !m.empty()) {
+          d.help = fmt::format("did you mean {}?", bt(m));
+          for (size_t i = 0; i < names.size(); ++i) if (names[i] == m) suggested[i] = true;
+        }
         ok = false;
         check(a.value, env, nullptr);
         continue;
@@ -586,7 +622,8 @@ Type Checker::user_call(const CallExpr* c, Env& env, const Symbol* s) {
     }
   }
   for (size_t i = 0; i < sig.params.size(); ++i)
-    if (!bound[i] && !sig.params[i].param->default_value) {
+    // `f(y: 1)` for `fn f(x: Int)`: "no parameter `y` (did you mean `x`?)" already says it.
+    if (!bound[i] && !sig.params[i].param->default_value && !suggested[i]) {
       sink_.report(Code::E0409, c->span, fmt::format("missing argument {} of {}", bt(sig.params[i].param->name), bt(f->name)))
           .secondary.push_back({sig.params[i].param->span, "parameter declared here"});
       ok = false;
@@ -1044,7 +1081,10 @@ Type Checker::membership(const BinaryExpr* b, Env& env) {
   Type l;
   Type r;
   bool lhs_name = b->lhs && b->lhs->kind == ExprKind::Name;
-  if (lhs_name || !b->rhs || b->rhs->kind != ExprKind::Collection) {
+  // An empty collection on the right takes its element type from the left (`x in {}`).
+  bool rhs_empty = b->rhs && b->rhs->kind == ExprKind::Collection &&
+                   static_cast<const CollectionLit*>(b->rhs)->elems.empty();
+  if (lhs_name || rhs_empty || !b->rhs || b->rhs->kind != ExprKind::Collection) {
     l = check(b->lhs, env, nullptr);
     Type want = l.is_error() ? Type{} : Type::collection(TypeKind::Set, l.required());
     r = check(b->rhs, env, l.is_error() ? nullptr : &want);

@@ -679,3 +679,97 @@ TEST(SourceLimits, ASourceFileCostsItsSizeNotTheFileSizeLimit) {
   EXPECT_FALSE(c->sink.has_errors());
   EXPECT_LT(after - before, 64) << "resident grew by " << (after - before) << " MiB";
 }
+
+TEST(Checker, AnEmptyCollectionWithoutAnElementTypeIsAnErrorAtTheLiteral) {
+  // `const e = {}` was `Set<<error>>` with no diagnostic: every `in` accepted it and `len(e)`
+  // failed in the code generator (E0112).
+  using V = std::vector<std::string>;
+  EXPECT_EQ(check("const e = {}\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = []\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("segment s = len({}) == 0\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("segment s = len([]) == 0\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = {{}}\n").codes(), V{"E0426"});
+  EXPECT_EQ(check("const e = {}\nsegment s = age in e and len(e) == 0\n").codes(), V{"E0426"});
+  // Where the context gives the element type, the empty collection takes it.
+  auto typed = check("const e: Set<Int> = {}\nconst l: List<String> = []\nsegment s = age in e and len(l) == 0\n");
+  EXPECT_EQ(typed.codes(), V{});
+  EXPECT_EQ(typed.type("e"), "Set<Int>");
+  EXPECT_EQ(typed.type("l"), "List<String>");
+  auto in = check("segment s = age in {}\nsegment t = age + 1 not in {}\n");
+  EXPECT_EQ(in.codes(), V{});
+  EXPECT_EQ(check("fn f(x: Set<Int>): Int = len(x)\nsegment s = f({}) == 0\n").codes(), V{});
+  EXPECT_EQ(check("fn f(x: Set<Int> = {}): Int = len(x)\nsegment s = f() == 0\n").codes(), V{});
+}
+
+TEST(Checker, W0101InSegments) {
+  // A constant segment (`1 > 2`) and contradictory conditions warn; `true` as written and a
+  // constant flag named in it are meant.
+  auto c = check("segment v = 1 > 2\nsegment x = age > 1 and age < 0\nsegment everyone = true\n"
+                 "segment off = false and age > 1\nconst enabled = false\nsegment flag = enabled and age > 1\n");
+  auto codes = c.codes();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
+}
+
+TEST(Conflicts, StrategiesThatNeverFireConflictWithNone) {
+  // W0105 was reported between `y` (`who: 1 > 2`) and `q` (a reversed `between`), both W0101.
+  const char* body = R"(
+resource push p { title: "t"  body: "b" }
+strategy y for business "m" {
+    who: 1 > 2
+    when: on Order
+    what: send p via Push
+}
+strategy q for business "m" {
+    who: age between 5 and 1 and city == "x"
+    when: on Order
+    what: send p via Push
+}
+strategy r for business "m" {
+    who: age > 3
+    when: on Order
+    what: send p via Push
+}
+)";
+  auto c = check(body);
+  auto codes = c.codes();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0105"), 0) << ::testing::PrintToString(codes);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
+}
+
+TEST(Checker, OneMisspeltArgumentNameIsOneError) {
+  // `f(y: 1)` was also "missing argument `x`": the did-you-mean says it.
+  auto c = check("fn f(x: Int): Int = x\nsegment s = f(y: 1) > 1\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0409"});
+  EXPECT_EQ(c.c->sink.diagnostics()[0].help, "did you mean `x`?");
+  // A parameter nobody meant is still missing.
+  auto two = check("fn f(x: Int, z: Int): Int = x + z\nsegment s = f(y: 1) > 1\n");
+  EXPECT_EQ(two.codes(), (std::vector<std::string>{"E0409", "E0409"}));
+}
+
+TEST(Checker, TimeLiteralsTakeFractionalSeconds) {
+  // As event data does (`"time": "...:30.5+08:00"`); it was two unrelated syntax errors.
+  auto c = check("const t = 2026-01-01T00:00:30.5+08:00\nconst u = 2026-01-01T00:00:30+08:00\n"
+                 "const later = t > u\nconst v = 2026-01-01T00:00:30.25Z < 2026-01-01T00:00:30.3Z\n");
+  ASSERT_TRUE(c.codes().empty());
+  EXPECT_EQ(c.folded("later"), "true");
+  EXPECT_EQ(c.folded("v"), "true");
+  EXPECT_EQ(check("const t = 2026-01-01T00:00:30.1234567Z\n").codes(), std::vector<std::string>{"E0104"});
+}
+
+TEST(Checker, NumberLimitHelpGivesTheRealBound) {
+  auto ok = check("const x = 1000000000000 CNY\nconst y = 9000000000000.5\n");
+  EXPECT_TRUE(ok.codes().empty());
+  auto c = check("const z = 90000000000000 CNY\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0104"});
+  EXPECT_NE(c.c->sink.diagnostics()[0].help.find("9223372036854.775807"), std::string::npos);
+}
+
+TEST(Checker, DidYouMeanNeverSuggestsACycle) {
+  // `segment s = b`: "did you mean `s`?" named the segment being defined (then E0412).
+  auto c = check("segment s = sx\n");
+  ASSERT_EQ(c.codes(), std::vector<std::string>{"E0204"});
+  EXPECT_EQ(c.c->sink.diagnostics()[0].help.find("`s`"), std::string::npos) << c.c->sink.diagnostics()[0].help;
+  auto dep = check("segment ab = ac and age > 1\nsegment ac = ab2\n");
+  ASSERT_EQ(dep.codes(), std::vector<std::string>{"E0204"});
+  EXPECT_EQ(dep.c->sink.diagnostics()[0].help.find("`ab`"), std::string::npos) << dep.c->sink.diagnostics()[0].help;
+}

@@ -156,3 +156,24 @@ TEST(Format, KeepsTheFilesLineEnds) {
   ASSERT_TRUE(lf.ok);
   EXPECT_EQ(lf.text, "segment a = 1 > 0\n");
 }
+
+// An `and` chain inside an `or` chain breaks too (language.md §1: long chains break before the
+// operator); it stayed on one line past the width. Its lines go deeper than the `or`'s.
+TEST(Format, BreaksAnAndChainInsideAnOrChain) {
+  std::string src = "segment s = aaaaaa > 1 and bbbbbb > 2 and cccccc > 3 or dddddd\n";
+  crm::FormatOptions narrow;
+  narrow.width = 40;
+  crm::FormatResult r = crm::format_source("x.crm", src, {}, narrow);
+  ASSERT_TRUE(r.ok) << r.diagnostics.render_text();
+  EXPECT_EQ(r.text, "segment s =\n    aaaaaa > 1\n        and bbbbbb > 2\n        and cccccc > 3\n    or dddddd\n");
+  EXPECT_EQ(crm::format_source("x.crm", r.text, {}, narrow).text, r.text);  // idempotent
+  EXPECT_EQ(dump(r.text), dump(src));                                      // same tree
+  std::string who = "profile { member_level: Int  city: String  age: Int  sms_opt_in: Bool }\n"
+                    "segment s = member_level >= 3 and city in {\"Shanghai\", \"Beijing\", \"Shenzhen\", "
+                    "\"Hangzhou\"} and age between 18 and 65 or sms_opt_in\n";
+  crm::FormatResult w = crm::format_source("x.crm", who);
+  ASSERT_TRUE(w.ok);
+  std::istringstream lines(w.text);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 100u) << line;
+  EXPECT_EQ(dump(w.text), dump(who));
+}

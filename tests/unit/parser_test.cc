@@ -244,3 +244,38 @@ TEST(Codegen, CheckRefusesWhatCompileCannotCompile) {
   wide += "\n";
   expect_e0112(wide, o, "65535 registers", 4);
 }
+
+// A `/*` never closed was "unexpected `/`" (E0101); it is its own lexer error, once, at the `/*`.
+TEST(Parser, AnUnterminatedBlockCommentIsOneLexerError) {
+  auto r = crm::check_source("t.crm", "segment a = true\n/* never closed\nsegment b = false\n");
+  ASSERT_EQ(codes(r), (std::vector<std::string>{"E0113"})) << r.render_text();
+  EXPECT_EQ(r.diagnostics()[0].begin.line, 2u);
+  EXPECT_EQ(r.diagnostics()[0].begin.column, 1u);
+  auto mid = crm::check_source("t.crm", "segment a = 1 > /* oops *\n");
+  EXPECT_EQ(codes(mid), (std::vector<std::string>{"E0113"})) << mid.render_text();
+  auto closed = crm::check_source("t.crm", "/**/ segment a = true /* x ** y */ /***/\n");
+  EXPECT_TRUE(codes(closed).empty()) << closed.render_text();
+}
+
+// One mistake, one diagnostic (each of these gave two to four).
+TEST(Parser, OneLexicalMistakeGivesOneDiagnostic) {
+  using V = std::vector<std::string>;
+  auto one = [](const std::string& src) {
+    auto r = crm::check_source("t.crm", src);
+    return std::make_pair(codes(r), r.render_text());
+  };
+  const std::string schema = "profile { a: Int }\n";
+  auto broken = one(schema + "resource push p { title: \"abc\ndef\"  body: \"x\" }\n");
+  EXPECT_EQ(broken.first, V{"E0102"}) << broken.second;
+  auto eof = one("const x = \"abc\n");
+  EXPECT_EQ(eof.first, V{"E0102"}) << eof.second;
+  auto two_strings = one("const x = \"abc\nconst y = \"def\"\n");
+  EXPECT_EQ(two_strings.first, V{"E0102"}) << two_strings.second;
+  auto junk = one(schema + "segment x = a > 1 @@\n");
+  EXPECT_EQ(junk.first, V{"E0103"}) << junk.second;
+  auto wide = one(schema + "segment y = a \xEF\xBC\x9E 1\n");  // U+FF1E fullwidth `>`
+  EXPECT_EQ(wide.first, V{"E0103"}) << wide.second;
+  auto trailing = crm::check_source("t.crm", schema + "segment s = a > 1 and\nsegment t = a < 3\n");
+  ASSERT_EQ(codes(trailing), V{"E0101"}) << trailing.render_text();
+  EXPECT_EQ(trailing.diagnostics()[0].begin.line, 2u);  // at the `and`, not the correct line
+}
