@@ -787,9 +787,16 @@ int cmd_run(int argc, char** argv) {
   // to the process's end rather than freed piece by piece (exit_without_freeing). Not with
   // --shared (a lease is given back to Redis on close) nor with a JIT cache (a background write
   // of the cache finishes on close).
+  // With a ledger, once its last commit succeeded, the ledger is closed as the destructor would
+  // (connection closed, WAL checkpointed, lock released) and then the rest is left the same way;
+  // after a ledger failure, or with threads, the Run is destroyed as usual.
   auto done = [&](int st) {
-    if ((o.state.empty() || o.state == "memory") && shared.url.empty() && o.jit_cache.empty())
-      exit_without_freeing(st);
+    if (shared.url.empty() && o.jit_cache.empty()) {
+      crm::Error e;
+      if (o.state.empty() || o.state == "memory") exit_without_freeing(st);
+      else if (!store_failed && run.threads() == 1 && run.pending_units() == 0 && run.close_state_and_abandon(e))
+        exit_without_freeing(st);
+    }
     return st;
   };
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -251,6 +251,13 @@ class Run {
   // The first failure of the durable state (a write or a commit); empty while it is healthy.
   // Once set, decisions after the last successful commit must not be acted on.
   std::string state_error() const;
+  // For a process about to end (`crm run` after its last commit): closes the state as the
+  // destructor would (the SQLite connection closed, so its WAL is checkpointed; the ledger's
+  // lock released) and leaves the rest of the Run's memory, every user's state, to the
+  // operating system instead of freeing it piece by piece. The Run is then empty (every call
+  // fails with "no program"). Refused, and nothing changes: with units not committed (State),
+  // with more than one thread or shared counters (Input: those close through the destructor).
+  bool close_state_and_abandon(Error& error);
 
   RunStats stats() const;
 

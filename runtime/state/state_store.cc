@@ -286,6 +286,21 @@ constexpr int kind_column() {
   return at;
 }
 constexpr int kKindColumn = kind_column();
+// The `json` column's parameter number in SqliteStore's insert_entry() (1-based; its
+// select_entries() reads it at this number - 1). A constant: computed per row, the name
+// comparisons cost more than 300 instructions.
+constexpr int json_column() {
+  int column = 1, at = 0;
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  if (std::string_view(#name) == "json") at = column; \
+  ++column;
+#define CRM_LEDGER_INT(name, zero_null, doc) ++column;
+#define CRM_LEDGER_KIND(name, doc) ++column;
+#include "runtime/state/ledger_columns.def"
+  return at;
+}
+constexpr int kJsonColumn = json_column();
+static_assert(kJsonColumn > 0);
 
 // Version 1 ledgers lack the redemption columns; they are added in place (nothing is rewritten).
 constexpr const char* kMigrateV1 = R"(
@@ -508,6 +523,44 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
 
 namespace {
 
+// A prepared statement's parameters as last bound. SQLite keeps a statement's bindings across
+// sqlite3_reset, so a NULL or an integer bound for the previous row need not be bound again
+// when the next row has the same (a bind costs 70-180 instructions inside SQLite, and most of a
+// ledger row's NULL columns and its kind repeat row after row). A text is bound every time: its
+// SQLITE_STATIC bytes are the caller's and may differ at the same address.
+class Bindings {
+ public:
+  void reset(int count) {
+    state_.assign(size_t(count) + 1, kUnknown);
+    value_.assign(size_t(count) + 1, 0);
+  }
+  void null(sqlite3_stmt* s, int i) {
+    if (state_[size_t(i)] == kNull) return;
+    sqlite3_bind_null(s, i);
+    state_[size_t(i)] = kNull;
+  }
+  void integer(sqlite3_stmt* s, int i, int64_t v) {
+    if (state_[size_t(i)] == kInt && value_[size_t(i)] == v) return;
+    sqlite3_bind_int64(s, i, v);
+    state_[size_t(i)] = kInt;
+    value_[size_t(i)] = v;
+  }
+  // A view of nothing (data() null) is still text: '' is not NULL in a NOT NULL column.
+  void text(sqlite3_stmt* s, int i, std::string_view v) {
+    sqlite3_bind_text(s, i, v.empty() ? "" : v.data(), int(v.size()), SQLITE_STATIC);
+    state_[size_t(i)] = kUnknown;
+  }
+  void blob(sqlite3_stmt* s, int i, std::string_view v) {
+    sqlite3_bind_blob(s, i, v.empty() ? "" : v.data(), int(v.size()), SQLITE_STATIC);
+    state_[size_t(i)] = kUnknown;
+  }
+
+ private:
+  enum : uint8_t { kUnknown, kNull, kInt };
+  std::vector<uint8_t> state_;  // by parameter number (1-based)
+  std::vector<int64_t> value_;
+};
+
 class SqliteStore : public StateStore {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -589,6 +642,13 @@ class SqliteStore : public StateStore {
         sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v2(db_, insert_entry().c_str(), -1, &entry_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
+    unit_bound_.reset(sqlite3_bind_parameter_count(unit_stmt_));
+    units_bound_.reset(sqlite3_bind_parameter_count(units_stmt_));
+    entry_bound_.reset(sqlite3_bind_parameter_count(entry_stmt_));
+    // `seq` is left NULL: SQLite numbers the rows max + 1, as unit_handle() counts them
+    // (write_units checks it), without the existence check an explicit rowid costs.
+    for (size_t k = 0; k < kUnitsPerInsert; ++k) units_bound_.null(units_stmt_, int(6 * k + 1));
+    unit_bound_.null(unit_stmt_, 1);
     return true;
   }
 
@@ -618,8 +678,8 @@ class SqliteStore : public StateStore {
     return true;
   }
 
-  // A unit's handle is its crm_units rowid (`seq`, given explicitly when it is written: the
-  // value SQLite would choose, max + 1, so the rows are those of a store that did not say).
+  // A unit's handle is its crm_units rowid (`seq`): the value SQLite chooses when the row is
+  // written without one, max + 1 (write_units leaves it NULL and checks the numbers agree).
   int64_t unit_handle() const override { return next_unit_ - 1; }
 
   // By rowid, or from the units of the open group not written yet. Its decisions run up to where
@@ -836,37 +896,43 @@ class SqliteStore : public StateStore {
       in_tx_ = true;
     }
     // SQLITE_STATIC: the texts outlive the statement's step (the caller keeps them valid for
-    // the call: LedgerRow), so SQLite need not copy them. Nothing reads a binding after the
-    // step: every parameter is bound again before the next one.
+    // the call: LedgerRow), so SQLite need not copy them. Nothing reads a text binding after
+    // the step: every text parameter is bound again before the next one (Bindings keeps only
+    // NULLs and integers that repeat).
     for (size_t k = 0; k < count; ++k) {
       const LedgerRow& e = rows[k];
       sqlite3_reset(entry_stmt_);
       auto bind = [&](int i, std::string_view v, bool nullable) {
-        // A view of nothing (data() null) is still text: '' is not NULL in a NOT NULL column.
-        if (nullable && v.empty()) sqlite3_bind_null(entry_stmt_, i);
-        else sqlite3_bind_text(entry_stmt_, i, v.empty() ? "" : v.data(), int(v.size()), SQLITE_STATIC);
+        if (nullable && v.empty()) entry_bound_.null(entry_stmt_, i);
+        else entry_bound_.text(entry_stmt_, i, v);
       };
       auto bind_int = [&](int i, int64_t v, bool zero_null) {
-        if (zero_null && v == 0) sqlite3_bind_null(entry_stmt_, i);
-        else sqlite3_bind_int64(entry_stmt_, i, v);
+        if (zero_null && v == 0) entry_bound_.null(entry_stmt_, i);
+        else entry_bound_.integer(entry_stmt_, i, v);
       };
-      int column = 1;  // insert_entry()'s parameters are the columns, in ledger_columns.def's order
-#define CRM_LEDGER_TEXT(name, nullable, doc) bind(column++, e.name, nullable);
-#define CRM_LEDGER_INT(name, zero_null, doc) bind_int(column++, e.name, zero_null);
-#define CRM_LEDGER_KIND(name, doc) sqlite3_bind_int(entry_stmt_, column++, int(unit.kind));
-#include "runtime/state/ledger_columns.def"
       // Schema 9 (kMigrateV8): a tail is kept as a JSON object of its members (`,"a":1}` as
       // `{"a":1}`, `}` as `{}`), so SQL's json functions still read them; entry() renders the
       // head again. A whole record is TEXT when it starts as crm's records do (`{"event":`),
       // else a BLOB: no text is ever taken for the other form.
-      if (e.json_tail) {
-        object_.assign("{");
-        if (e.json.size() > 1) object_.append(e.json.substr(1));
-        else object_.append("}");
-        sqlite3_bind_text(entry_stmt_, json_column(), object_.data(), int(object_.size()), SQLITE_STATIC);
-      } else if (!is_whole_record(e.json)) {
-        sqlite3_bind_blob(entry_stmt_, json_column(), e.json.empty() ? "" : e.json.data(), int(e.json.size()), SQLITE_STATIC);
-      }
+      auto bind_json = [&](int i, std::string_view json) {
+        if (e.json_tail) {
+          object_.assign("{");
+          if (json.size() > 1) object_.append(json.substr(1));
+          else object_.append("}");
+          entry_bound_.text(entry_stmt_, i, object_);
+        } else if (!is_whole_record(json)) {
+          entry_bound_.blob(entry_stmt_, i, json);
+        } else {
+          entry_bound_.text(entry_stmt_, i, json);
+        }
+      };
+      int column = 1;  // insert_entry()'s parameters are the columns, in ledger_columns.def's order
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  if (column == kJsonColumn) bind_json(column++, e.name); \
+  else bind(column++, e.name, nullable);
+#define CRM_LEDGER_INT(name, zero_null, doc) bind_int(column++, e.name, zero_null);
+#define CRM_LEDGER_KIND(name, doc) entry_bound_.integer(entry_stmt_, column++, int64_t(unit.kind));
+#include "runtime/state/ledger_columns.def"
       if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
       if (k == 0) first_seq = sqlite3_last_insert_rowid(db_);
     }
@@ -881,31 +947,39 @@ class SqliteStore : public StateStore {
     return units_.size() < kUnitsPerInsert || write_units(error);
   }
 
-  void bind_unit(sqlite3_stmt* s, int at, const Unit& u, int64_t seq) {
-    sqlite3_bind_int64(s, at, seq);
-    sqlite3_bind_text(s, at + 1, u.id.data(), int(u.id.size()), SQLITE_STATIC);
-    sqlite3_bind_int(s, at + 2, int(u.kind));
-    if (program_id_) sqlite3_bind_int64(s, at + 3, program_id_);
-    else sqlite3_bind_null(s, at + 3);
-    sqlite3_bind_int64(s, at + 4, u.first);
-    if (u.at == Unit::kNoTime) sqlite3_bind_null(s, at + 5);
-    else sqlite3_bind_int64(s, at + 5, u.at);
+  // `seq` (parameter `at`) stays NULL, bound once at open: SQLite gives the row max + 1.
+  void bind_unit(sqlite3_stmt* s, Bindings& bound, int at, const Unit& u) {
+    bound.text(s, at + 1, u.id);
+    bound.integer(s, at + 2, int64_t(u.kind));
+    if (program_id_) bound.integer(s, at + 3, program_id_);
+    else bound.null(s, at + 3);
+    bound.integer(s, at + 4, u.first);
+    if (u.at == Unit::kNoTime) bound.null(s, at + 5);
+    else bound.integer(s, at + 5, u.at);
   }
 
   bool write_units(std::string& error) {
-    const int64_t seq = next_unit_ - int64_t(units_.size());  // units_[0]'s rowid (its handle)
+    if (units_.empty()) return true;
     size_t i = 0;
     for (; units_.size() - i >= kUnitsPerInsert; i += kUnitsPerInsert) {
       sqlite3_reset(units_stmt_);
-      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, int(6 * k + 1), units_[i + k], seq + int64_t(i + k));
+      for (size_t k = 0; k < kUnitsPerInsert; ++k) bind_unit(units_stmt_, units_bound_, int(6 * k + 1), units_[i + k]);
       if (sqlite3_step(units_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     for (; i < units_.size(); ++i) {
       sqlite3_reset(unit_stmt_);
-      bind_unit(unit_stmt_, 1, units_[i], seq + int64_t(i));
+      bind_unit(unit_stmt_, unit_bound_, 1, units_[i]);
       if (sqlite3_step(unit_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
     }
     units_.clear();
+    // The rows took max + 1 each; the handles given out (unit_handle) counted the same from
+    // next_position(). They cannot differ while this process holds the writer's lock; if they
+    // did, a unit's handle would name another unit, so the group is refused instead.
+    if (const int64_t last = sqlite3_last_insert_rowid(db_); last != next_unit_ - 1) {
+      error = fmt::format("cannot write to state `{}`: unit row {} written where {} was expected", path_, last,
+                          next_unit_ - 1);
+      return false;
+    }
     return true;
   }
 
@@ -969,7 +1043,7 @@ class SqliteStore : public StateStore {
   static LedgerEntry entry(sqlite3_stmt* s) {
     LedgerEntry e;
     // Asked before the value is read as text: a conversion would make the type undefined.
-    const bool text_json = sqlite3_column_type(s, json_column() - 1) == SQLITE_TEXT;
+    const bool text_json = sqlite3_column_type(s, kJsonColumn - 1) == SQLITE_TEXT;
     int column = 0;
 #define CRM_LEDGER_TEXT(name, nullable, doc) e.name = text(s, column++);
 #define CRM_LEDGER_INT(name, zero_null, doc) e.name = sqlite3_column_int64(s, column++);
@@ -991,18 +1065,6 @@ class SqliteStore : public StateStore {
   // Whether a `json` value read as TEXT is a whole record (every record crm renders starts so;
   // state::append_decision_head) rather than a narrow row's object of the other members.
   static bool is_whole_record(std::string_view json) { return json.substr(0, 9) == R"({"event":)"; }
-  // The `json` column's parameter number in insert_entry() (1-based; select_entries() reads it
-  // at this number - 1).
-  static constexpr int json_column() {
-    int column = 1, at = 0;
-#define CRM_LEDGER_TEXT(name, nullable, doc) \
-  if (std::string_view(#name) == "json") at = column; \
-  ++column;
-#define CRM_LEDGER_INT(name, zero_null, doc) ++column;
-#define CRM_LEDGER_KIND(name, doc) ++column;
-#include "runtime/state/ledger_columns.def"
-    return at;
-  }
   // Length-exact: ids may hold any character, NUL included, and must read back as written
   // (an id cut at a NUL would no longer match its unit, and its event would be decided again).
   static std::string text(sqlite3_stmt* s, int i) {
@@ -1079,6 +1141,7 @@ class SqliteStore : public StateStore {
   std::vector<LedgerRow> rows_;  // append(): views of the entries being bound
   std::string object_;  // write(): a tail as the object bound for `json`
   sqlite3_stmt* entry_stmt_ = nullptr;
+  Bindings unit_bound_, units_bound_, entry_bound_;  // what each insert's parameters hold
   sqlite3_stmt* read_stmt_ = nullptr;
   sqlite3_stmt* find_stmt_ = nullptr;
   bool in_tx_ = false;
