@@ -23,6 +23,8 @@
 
 namespace crm::cli {
 
+volatile std::sig_atomic_t g_stop_input = 0;
+
 std::string input_name(const std::string& path) { return path == "-" ? "standard input" : path; }
 std::string output_name(const std::string& path) { return path.empty() || path == "-" ? "standard output" : path; }
 
@@ -215,7 +217,8 @@ class FdInBuf : public std::streambuf {
     std::memmove(buf_.data(), gptr(), kept);
     if (kept == buf_.size()) buf_.resize(buf_.size() * 2);
     while (true) {
-      ssize_t n = ::read(fd_, buf_.data() + kept, buf_.size() - kept);
+      // A graceful stop: the input ends here (what is buffered is still there).
+      ssize_t n = g_stop_input ? 0 : ::read(fd_, buf_.data() + kept, buf_.size() - kept);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) error_ = errno;
       setg(buf_.data(), buf_.data(), buf_.data() + kept + (n > 0 ? n : 0));
@@ -228,6 +231,7 @@ class FdInBuf : public std::streambuf {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     if (error_) throw std::ios_base::failure(std::strerror(error_));
     while (true) {
+      if (g_stop_input) return traits_type::eof();  // a graceful stop: the input ends here
       ssize_t n = ::read(fd_, buf_.data(), buf_.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {

@@ -8,6 +8,7 @@
 //     planted symlink is never followed and readers never see half a file.
 #pragma once
 
+#include <csignal>
 #include <cstddef>
 #include <istream>
 #include <memory>
@@ -77,6 +78,12 @@ std::string check_program_files(const std::vector<std::string>& files, const std
 
 class FdBuf;
 class FdInBuf;
+
+// Set by `crm run`'s SIGTERM/SIGINT handler (a graceful stop): an input read through InputFile
+// (not gzip) then ends as if at its end, at once when a read waits for data (a pipe, a FIFO: the
+// signal interrupts it, the handler is installed without SA_RESTART) and at the next read
+// otherwise. The command tells a stop from the end by this flag.
+extern volatile std::sig_atomic_t g_stop_input;
 
 // Reads a whole input that may be gzip-compressed (plain text is read as it is; `-` = standard
 // input), the one reader of every `.gz` the tool takes (import). Returns 0, or the exit code

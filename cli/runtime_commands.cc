@@ -10,6 +10,7 @@
 #include "cli/io.h"
 #include "cli/shared_command.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,27 @@ struct Options {
 // loop checks it between events.
 volatile std::sig_atomic_t g_reload_requested = 0;
 extern "C" void on_reload_signal(int) { g_reload_requested = 1; }
+
+// `crm run`'s SIGTERM and SIGINT: a graceful stop (docs/runtime.md, "Stopping crm run"). The first
+// sets g_stop_input (the input ends; nothing more is decided; what was decided is committed,
+// leases given back, the summary written; exit 128 + the signal); a second one ends the process
+// at once, as the signal's default action. A signal taken by another thread (--threads) goes on
+// to the main thread, whose read of the input it must interrupt.
+volatile std::sig_atomic_t g_stop_signal = 0;
+pthread_t g_main_thread;
+extern "C" void on_stop_signal(int sig) {
+  if (!pthread_equal(pthread_self(), g_main_thread)) {
+    pthread_kill(g_main_thread, sig);
+    return;
+  }
+  if (g_stop_input) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_stop_signal = sig;
+  g_stop_input = 1;
+}
 
 // The line of the events file being given to a sink (read_events), for messages.
 size_t g_event_line = 0;
@@ -522,6 +544,18 @@ int cmd_run(int argc, char** argv) {
     sa.sa_flags = SA_RESTART;  // a read waiting for the next event goes on waiting
     sigaction(SIGHUP, &sa, nullptr);
   }
+  if (!o.events.empty()) {
+    // Installed before anything slow, as SIGHUP's: without it SIGTERM (systemd, docker, k8s) and
+    // Ctrl-C would end the run like kill -9, its last uncommitted group decided, reserved in the
+    // shared counters and lost. No SA_RESTART: a read waiting for the next event is interrupted.
+    g_main_thread = pthread_self();
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+  }
   if (int rc = check_inputs(o)) return rc;
   if (int rc = check_output(o, "run", o.out, "--out")) return rc;
   Loaded l;
@@ -744,6 +778,7 @@ int cmd_run(int argc, char** argv) {
   ok = read_events(
       o,
       [&](std::string_view line, std::string& e) {
+        if (g_stop_input) return -1;  // a graceful stop: this line (perhaps cut short) is not decided
         if (g_reload_requested && !reload(fmt::format("before {}:{}", input_name(o.events), g_event_line))) return -1;
         crm::Error error;
         bool r = run.add_event(line, reported, reported_lines, error);
@@ -758,9 +793,14 @@ int cmd_run(int argc, char** argv) {
       },
       [&](const std::string& e) { run.skip_line(e); }, [&] { return run.stats().events; });
   }
-  if (!internal_failure && ok && !store_failed && g_reload_requested && !reload("at the end of the events")) ok = false;
+  // A graceful stop is not the end of the input: the events held back for lateness, timers due
+  // at the end and --until are left to the run that reads the rest (a restart on the same input
+  // answers what this one committed from the ledger), exactly as after a commit and kill -9.
+  const bool stopped = g_stop_input != 0;
+  if (!internal_failure && ok && !store_failed && !stopped && g_reload_requested && !reload("at the end of the events"))
+    ok = false;
   if (internal_failure) return internal(internal_error);
-  if (ok && !store_failed) {
+  if (ok && !store_failed && !stopped) {
     crm::Error e;
     if (!run.finish(decisions, e)) {
       if (e.kind == crm::ErrorKind::Internal) return internal(e);
@@ -783,6 +823,13 @@ int cmd_run(int argc, char** argv) {
     std::cerr << fmt::format("crm: {}\ncrm: stopped; {} of {} decided lines were written\n", write_error, written,
                              handed + reported_lines);
   int status = !wrote_all || store_failed || g_read_failed ? kExitIo : ok ? kExitOk : kExitProblems;
+  if (stopped && status == kExitOk) {
+    status = 128 + int(g_stop_signal);
+    std::cerr << fmt::format("crm: note: stopped by {} after {} events: what was decided is committed{}; the rest of "
+                             "the input was not read (run again on the same input to go on)\n",
+                             g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", run.stats().events,
+                             shared.url.empty() ? "" : " and the leases given back");
+  }
   // Without a ledger nothing is left to close: the engine's memory (every user's state) is left
   // to the process's end rather than freed piece by piece (exit_without_freeing). Not with
   // --shared (a lease is given back to Redis on close) nor with a JIT cache (a background write

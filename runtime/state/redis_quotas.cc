@@ -125,7 +125,7 @@ end
 return out
 )lua";
 
-// Reconcile: KEYS ready, counters. ARGV: exact (1/0), a random number, then (strategy,
+// Reconcile: KEYS ready, counters, and server (one server, not a cluster). ARGV: exact (1/0), a random number, then (strategy,
 // deliveries, reserved) triples. Each counter becomes max(current, total) (or the total when
 // exact); the ready key is a generation number, incremented (a ready key that does not exist, a
 // new campaign or one Redis lost, starts from the random number, so a generation is never seen
@@ -158,6 +158,14 @@ for i = 3, #ARGV, 3 do
   end
 end
 redis.call('HSET', KEYS[2], 'v', '1')
+-- The server these counters were reconciled on (KEYS[3]): its run_id changes when it restarts
+-- (possibly from an older snapshot) and a promoted replica has its own, so a process connected to
+-- another server knows the counters may have gone back (RedisQuotas::same_server). Not on a
+-- cluster (not checked there; a migration moves only the two keys the other scripts name).
+if KEYS[3] then
+  local id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  if id then redis.call('SET', KEYS[3], id) end
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
 return redis.call('INCR', KEYS[1])
 )lua";
@@ -590,6 +598,7 @@ std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::st
   q->ready_key_ = fmt::format("crm:{{{}}}:ready", o.campaign);
   q->counters_key_ = fmt::format("crm:{{{}}}:counters", o.campaign);
   q->partitions_key_ = fmt::format("crm:{{{}}}:partitions", o.campaign);
+  q->server_key_ = fmt::format("crm:{{{}}}:server", o.campaign);
   q->slot_ = cluster_slot(q->counters_key_);
   q->node_ = q->seeds_.front();
   q->owner_known_ = !q->cluster_;
@@ -763,6 +772,26 @@ bool RedisQuotas::ensure(std::string& error) {
     return false;
   }
   ++connections_;
+  // Which Redis process this connection reaches (a connection never outlives it): checked
+  // against the server the campaign was reconciled on before the first reservation.
+  identity_ = 0;
+  run_id_.clear();
+  if (!cluster_) {
+    std::string why;
+    Reply info{call(c_, o_.command_timeout_ms, why, "INFO server")};
+    if (info.r && info.r->type == REDIS_REPLY_STRING) {
+      std::string_view text(info.r->str, info.r->len);
+      auto at = text.find("run_id:");
+      if (at != std::string_view::npos) {
+        auto id = text.substr(at + 7);
+        run_id_ = std::string(id.substr(0, id.find_first_of("\r\n")));
+      }
+    }
+    if (run_id_.empty()) {
+      drop(error = fmt::format("INFO server: {}", info.r ? "no run_id in the reply" : why));
+      return false;
+    }
+  }
   if (stats_.reservations) ++stats_.reconnects;
   if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
   reported_down_ = false;
@@ -1003,7 +1032,10 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
 
 std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vector<std::string>& args, std::string& error) {
   if (!ensure(error)) return nullptr;  // the scripts' SHA1s are known once connected
-  std::vector<std::string> argv{"EVALSHA", sha_[which], "2", ready_key_, counters_key_};
+  // The reconcile on one server also records the server it ran on (a third key; same_server()).
+  const bool server_key = which == 1 && !cluster_;
+  std::vector<std::string> argv{"EVALSHA", sha_[which], server_key ? "3" : "2", ready_key_, counters_key_};
+  if (server_key) argv.push_back(server_key_);
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, which, error);
 }
@@ -1055,6 +1087,11 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
                              std::to_string(l.paced_stock), std::to_string(l.paced_budget),
                              std::to_string(floor_[part.handle].deliveries), std::to_string(floor_[part.handle].reserved)});
     unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
+  }
+  if (!same_server()) {
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
   }
   auto rep = eval(0, args, err);
   // A delivery with no stock, budget or pacing has no limit to overgrant: counted when Redis
@@ -1175,6 +1212,13 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
                              std::to_string(floor_[p.handle].deliveries), std::to_string(floor_[p.handle].reserved)});
   }
   std::string err;
+  if (!same_server()) {
+    // The leases held were counted in data this server may not have: nothing is given back.
+    for (Held& x : held_) x = Held{};
+    if (unlimited) return QuotaCheck::Fits;
+    ++stats_.unavailable;
+    return QuotaCheck::Unavailable;
+  }
   ++stats_.leases;
   auto rep = eval(2, args, err);
   const size_t n = parts.size();
@@ -1240,6 +1284,11 @@ void RedisQuotas::settle_locked(bool refresh) {
   bool holding = false;
   for (const Held& x : held_) holding = holding || x.d != 0 || x.r != 0;
   if (!holding && !refresh) return;
+  if (!same_server()) {
+    // Giving leases back into counters that went back in time could lower them below the grants.
+    for (Held& x : held_) x = Held{};
+    return;
+  }
   std::vector<std::string> args{"s", "0", generation_};
   for (uint32_t h = 0; h < held_.size(); ++h)
     args.insert(args.end(),
@@ -1255,6 +1304,45 @@ void RedisQuotas::settle_locked(bool refresh) {
     held_[h] = Held{};
     if (done) seen_[h] = Quota{int_of(rep->r->element[3 + 2 * h]), int_of(rep->r->element[4 + 2 * h])};
   }
+}
+
+bool RedisQuotas::same_server() {
+  if (cluster_) return true;
+  std::string err;
+  if (!ensure(err)) return true;  // the script call fails closed itself
+  if (identity_ == 1) return true;
+  // Until it is the same server, every reservation asks again: a reconcile run meanwhile (by
+  // `crm shared reconcile`) records this server, and reservations resume.
+  auto r = run({"MGET", ready_key_, server_key_}, -1, err);
+  if (!r) return c_ == nullptr;  // an error reply refuses (said by run()); no connection: the script fails closed
+  if (r->r->type != REDIS_REPLY_ARRAY || r->r->elements != 2) {
+    fault(fmt::format("MGET `{}` `{}`: unexpected reply", ready_key_, server_key_));
+    return false;
+  }
+  const redisReply* ready = r->r->element[0];
+  const redisReply* server = r->r->element[1];
+  if (ready->type == REDIS_REPLY_NIL) return true;  // not ready: the scripts refuse and say so
+  std::string recorded = server->type == REDIS_REPLY_STRING ? std::string(server->str, server->len) : std::string();
+  if (recorded == run_id_) {
+    identity_ = 1;
+    if (reported_server_) notice(fmt::format("shared counters of campaign `{}` were reconciled on this server: "
+                                             "reservations resume ({})", o_.campaign, describe()));
+    reported_server_ = false;
+    return true;
+  }
+  identity_ = -1;
+  stats_.last_error = "campaign counters were reconciled on another Redis server";
+  if (!reported_server_) {
+    reported_server_ = true;
+    notice(fmt::format(
+        "shared counters of campaign `{}` were not reconciled on the Redis server that answers now ({}; its run_id "
+        "is {}, `{}` holds {}): Redis restarted (its data may be an older snapshot or AOF) or failed over since the "
+        "last reconcile, so the counters may have gone back; reservations are refused until `crm shared reconcile` "
+        "with every process's ledger (--state)",
+        o_.campaign, describe(), run_id_, server_key_,
+        recorded.empty() ? "nothing (reconciled by an older crm)" : "`" + support::visible(recorded) + "`"));
+  }
+  return false;
 }
 
 void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
@@ -1273,6 +1361,8 @@ bool RedisQuotas::check_floors(std::string& error) {
   // No answer: reservations are refused until there is one, and each script checks the floors.
   if (!e || e->r->type != REDIS_REPLY_INTEGER) return true;
   if (e->r->integer != 1) return true;  // not ready: refused until a reconcile, which reads the ledgers
+  // Reconciled on another server: every reservation is refused, with a note, until a reconcile.
+  if (!same_server()) return true;
   auto all = run({"HGETALL", counters_key_}, -1, err);
   if (!all) {
     if (!c_) return true;  // the connection was lost (a note says so)
@@ -1330,6 +1420,11 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
   auto e = run({"EXISTS", ready_key_}, -1, error);
   if (!e) return false;
   ready = e->r->type == REDIS_REPLY_INTEGER && e->r->integer == 1;
+  if (ready && !cluster_) {
+    auto id = run({"GET", server_key_}, -1, error);
+    if (!id) return false;
+    ready = id->r->type == REDIS_REPLY_STRING && !run_id_.empty() && std::string(id->r->str, id->r->len) == run_id_;
+  }
   auto all = run({"HGETALL", counters_key_}, -1, error);
   if (!all) return false;
   if (all->r->type != REDIS_REPLY_ARRAY) {
@@ -1376,6 +1471,7 @@ bool RedisQuotas::reconcile(const std::map<std::string, Quota>& totals, bool exa
   auto rep = eval(1, args, error);
   if (!rep) return false;
   reported_unready_ = false;
+  identity_ = 0;  // the server key now names the server it ran on
   return true;
 }
 

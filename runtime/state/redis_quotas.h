@@ -11,6 +11,11 @@
 //   crm:{CAMPAIGN}:partitions  hash, per strategy decided: `n:STRATEGY` its partition count N,
 //                            `p:STRATEGY:K` the id of the ledger that decides it for partition K
 //                            (and where that ledger was first attached)
+//   crm:{CAMPAIGN}:server    the run_id (INFO server) of the Redis process the last reconcile ran
+//                            on: a server that restarted (from an older RDB snapshot or AOF) or a
+//                            replica promoted since has another run_id and possibly older counters,
+//                            so with one server (redis://) reservations are refused until a
+//                            reconcile records the new run_id (docs/scaling.md)
 // Fail closed: when Redis cannot be reached, times out, or the campaign is not `ready` (a new
 // campaign, or a Redis that lost its data), reserve() returns QuotaCheck::Unavailable and
 // nothing is granted; the next reserve() after `retry_ms` reconnects. docs/scaling.md.
@@ -155,6 +160,13 @@ class RedisQuotas : public Quotas {
   QuotaCheck reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed);
   void settle_locked(bool refresh);
   void adopt_generation(const redisReply* r);
+  // One server (redis://): false when the campaign is ready but was reconciled on another Redis
+  // process than the one connected (run_id_ differs from the server key, or no server key): its
+  // counters may be older than the ledgers. Says so once. True when it is the same server, when
+  // the campaign is not ready (the scripts refuse), and when Redis does not answer (the script
+  // call fails closed itself). Always true on a cluster (not checked there: a slot migration
+  // moves the keys to a node with another run_id).
+  bool same_server();
 
   RedisQuotas() = default;
   SharedOptions o_;
@@ -173,12 +185,15 @@ class RedisQuotas : public Quotas {
   std::map<std::string, Quota> floors_;  // set_floors(), by counter name
   std::vector<Quota> floor_;             // per handle
   std::string sha_[3];  // kReserve, kReconcile, kLease
-  std::string ready_key_, counters_key_, partitions_key_;
+  std::string ready_key_, counters_key_, partitions_key_, server_key_;
   std::string partition_ledger_, partition_owner_;  // claim_partition(): the ledger's id; "id label"
   bool partition_pending_ = false, registering_ = false;
   uint64_t connections_ = 0;                  // connections made (ensure())
   uint64_t partition_tried_ = UINT64_MAX;     // the connection whose registration got an error reply
   std::string partition_conflict_;  // found at a later registration: every reservation is refused
+  std::string run_id_;      // INFO server's run_id of c_'s server, read at each connection
+  int identity_ = 0;        // c_'s server vs the server key: 0 not checked, 1 the same, -1 not
+  bool reported_server_ = false;
   std::unordered_map<std::string, uint32_t> handles_;
   std::vector<std::string> names_;
   std::vector<Quota> seen_;

@@ -55,7 +55,8 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-// One private redis-server; no persistence, so a restart loses every key (as a failover to a
+// One private redis-server; no persistence (a test saves a snapshot with SAVE: dump.rdb in its
+// --dir, loaded again when start() follows stop()); without one a restart loses every key (as a failover to a
 // replica that missed the writes would).
 class RedisServer {
  public:
@@ -237,6 +238,56 @@ TEST_F(RedisQuotasTest, RedisDownFailsClosedAndResumesAfterReconcile) {
   EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Fits);
   EXPECT_EQ(q->reserve(h, 1, limits(5, -1)), QuotaCheck::Stock);  // 3 from the ledgers + 2: no overgrant
   EXPECT_GE(q->stats().reconnects, 1u);
+}
+
+// Redis restarted from an older RDB snapshot (its default persistence; likewise an AOF that lost
+// its last second, or a promoted replica that missed writes): the counters go back while the
+// campaign's `ready` key survives. The snapshot is taken just after the reconcile; 5 deliveries are
+// granted after it; the restart loads it (counters 0, ready kept). Without the server check a new
+// process and the running one both granted the whole stock again (13 of 8). Now both are refused
+// until a reconcile records the new server, and then only the rest of the stock fits.
+TEST_F(RedisQuotasTest, ARestartFromAnOlderSnapshotIsRefusedUntilReconciled) {
+  auto a = open();
+  start_campaign(*a);
+  ASSERT_EQ(server.command("SAVE"), "OK");  // dump.rdb in the server's --dir, loaded at its restart
+  uint32_t ha = a->handle("s");
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(a->reserve(ha, 1, limits(8, -1)), QuotaCheck::Fits);
+  server.stop();  // kill -9: nothing saved since the snapshot
+  ASSERT_TRUE(server.start());
+  ASSERT_EQ(server.command("EXISTS crm:{test}:ready"), "1") << "the snapshot keeps the campaign ready";
+  ASSERT_EQ(server.command("HGET crm:{test}:counters d:s"), "") << "and its counters from before the grants";
+  auto b = open();  // a process started after the restart (another partition)
+  uint32_t hb = b->handle("s");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(b->reserve(hb, 1, limits(8, -1)), QuotaCheck::Unavailable) << i;
+    EXPECT_EQ(a->reserve(ha, 1, limits(8, -1)), QuotaCheck::Unavailable) << i;  // the first: its old connection
+  }
+  EXPECT_EQ(b->reserve(hb, 1, limits(-1, -1)), QuotaCheck::Fits) << "no limit: nothing to overgrant";
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "") << "nothing counted in the rolled-back counters";
+  bool said = false;
+  for (const auto& n : notices) said = said || n.find("Redis restarted") != std::string::npos;
+  EXPECT_TRUE(said) << ::testing::PrintToString(notices);
+  std::map<std::string, Quota> seen;
+  bool ready = true;
+  std::string err;
+  ASSERT_TRUE(b->read(seen, ready, err)) << err;
+  EXPECT_FALSE(ready) << "crm shared show: not the counters the campaign was reconciled on";
+  // The reconcile (max with the ledgers: a's 5) records this server; both resume.
+  ASSERT_TRUE(b->reconcile({{"s", Quota{5, 5}}}, false, err)) << err;
+  ASSERT_TRUE(b->read(seen, ready, err)) << err;
+  EXPECT_TRUE(ready);
+  int fits = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (a->reserve(ha, 1, limits(8, -1)) == QuotaCheck::Fits) ++fits;
+    if (b->reserve(hb, 1, limits(8, -1)) == QuotaCheck::Fits) ++fits;
+  }
+  EXPECT_EQ(fits, 3) << "5 granted before the restart + 3 = the stock of 8";
+  EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "8");
+  // A campaign reconciled by a crm that did not record the server: refused the same way.
+  server.command("DEL crm:{test}:server");
+  auto c = open();
+  EXPECT_EQ(c->reserve(c->handle("s"), 1, limits(-1, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(c->reserve(c->handle("t"), 1, limits(8, -1)), QuotaCheck::Unavailable);
 }
 
 TEST_F(RedisQuotasTest, AStalledServerTimesOutAndIsRefused) {
