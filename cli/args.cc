@@ -138,6 +138,8 @@ bool Command::color() const {
   return isatty(STDERR_FILENO) && !(no_color && *no_color);
 }
 
+bool given(const CLI::Option* option) { return option->count() > 0; }
+
 int usage_error(const std::string& command, const std::string& message) {
   std::cerr << "crm: " << message << "\nrun `crm help" << (command.empty() ? "" : " " + command) << "` for usage\n";
   return kExitUsage;

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include <crm/run.h>
 #include <crm/shared.h>
 
 #include "runtime/state/redis_quotas.h"
@@ -599,6 +600,37 @@ std::unique_ptr<RedisQuotas> open_leased(const std::string& url, int lease) {
 // One client alone decides with leases exactly as LocalQuotas (and so as without leases), for
 // random limits that change from call to call, with far fewer scripts; after settle() Redis
 // holds exactly what was counted (the lease given back).
+// t23 F5: shared counters with a memory state are refused (Input), by both APIs and their reloads:
+// the grants would die with the process, and no reconcile could count them after Redis lost the
+// counters. A durable ledger is still taken after the refusal.
+TEST_F(RedisQuotasTest, SharedCountersNeedADurableLedger) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_memory_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  std::string err;
+  crm::Runtime rt(program.program);
+  ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+  EXPECT_FALSE(rt.open_state("memory", err));
+  EXPECT_NE(err.find("durable ledger"), std::string::npos) << err;
+  crm::Error e;
+  EXPECT_FALSE(rt.enable_reload(e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input) << e.message;
+  EXPECT_TRUE(rt.open_state("sqlite:" + (dir / "rt.db").string(), err)) << err;
+  crm::Run run(program.program);
+  ASSERT_TRUE(run.share_counters(shared, e)) << e.message;
+  EXPECT_FALSE(run.open_state("memory", false, e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input);
+  EXPECT_NE(e.message.find("durable ledger"), std::string::npos) << e.message;
+  EXPECT_FALSE(run.enable_reload(e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input) << e.message;
+  EXPECT_TRUE(run.open_state("sqlite:" + (dir / "run.db").string(), false, e)) << e.message;
+  fs::remove_all(dir);
+}
+
 TEST_F(RedisQuotasTest, ALeasedClientAloneDecidesAsWithoutLeases) {
   start_campaign(*open());
   auto q = open_leased(server.url(), 8);
