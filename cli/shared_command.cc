@@ -50,7 +50,7 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
   auto needs_url = [&s](const char* name, const CLI::Option* o) { s.needs_url.emplace_back(name, o); };
   c.option("--shared", s.url, "redis://HOST:PORT",
            "stock and budget counters shared with other processes in this Redis, or in a\nRedis Cluster: "
-           "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)\n(fail closed: no grant without a reservation; docs/scaling.md)");
+           "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes); a password as\nredis://[USER]:PASSWORD@HOST:PORT (visible in ps: docs/scaling.md)\n(fail closed: no grant without a reservation; docs/scaling.md)");
   needs_url("--campaign", c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)"));
   // Each with its maximum (include/crm/shared.h): refused above it, never cut to an int.
   needs_url("--shared-timeout", c.count("--shared-timeout", s.timeout_ms, "MS",
