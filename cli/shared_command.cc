@@ -81,8 +81,6 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
 
 int cmd_shared(int argc, char** argv) {
   std::string action = argc > 0 ? argv[0] : "";
-  if (action != "reconcile" && action != "show")
-    return usage_error("shared", "shared takes an action: reconcile or show");
   SharedCli s;
   std::vector<std::string> states;
   bool exact = false;
@@ -98,6 +96,13 @@ int cmd_shared(int argc, char** argv) {
          "set the counters to the ledgers' sums exactly (only when no process is running: takes each\n"
          "ledger's writer lock, refused while a process holds one)");
   c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
+  // `crm help shared` and `crm shared --help` (no action yet): the usage, not an error about it.
+  if (action == "-h" || action == "--help") {
+    std::cout << c.help();
+    return kExitOk;
+  }
+  if (action != "reconcile" && action != "show")
+    return usage_error("shared", "shared takes an action: reconcile or show");
   if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
   if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");
   if (std::string why; !valid_shared_url(s.url, why)) return usage_error("shared", "--shared: " + why);

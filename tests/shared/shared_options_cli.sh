@@ -87,4 +87,12 @@ for opt in "--campaign nope" "--shared-lease 5" "--shared-timeout 7" "--shared-c
   expect 2 "${opt%% *} applies only to shared counters: give --shared" "${run[@]}" $opt
 done
 [ ! -e "$tmp/out.jsonl" ] || fail "a refused option combination still ran"
+# t23 F1: `crm help shared` and `crm shared --help` show the usage (exit 0), not an error pointing
+# back to themselves.
+for h in "help shared" "shared --help" "shared -h"; do
+  # shellcheck disable=SC2086
+  "$crm" $h >"$tmp/help" 2>"$tmp/err" || fail "crm $h exited with $?: $(cat "$tmp/err")"
+  grep -q "^usage: crm shared reconcile|show" "$tmp/help" || fail "crm $h did not show the usage: $(cat "$tmp/help")"
+done
+expect 2 "shared takes an action: reconcile or show" shared
 echo "shared options: ok"
