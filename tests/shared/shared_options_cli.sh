@@ -88,11 +88,15 @@ for opt in "--campaign nope" "--shared-lease 5" "--shared-timeout 7" "--shared-c
 done
 [ ! -e "$tmp/out.jsonl" ] || fail "a refused option combination still ran"
 # t23 F1: `crm help shared` and `crm shared --help` show the usage (exit 0), not an error pointing
-# back to themselves.
+# back to themselves. F9: an option given twice is refused in crm's words, naming it and its values.
 for h in "help shared" "shared --help" "shared -h"; do
   # shellcheck disable=SC2086
   "$crm" $h >"$tmp/help" 2>"$tmp/err" || fail "crm $h exited with $?: $(cat "$tmp/err")"
   grep -q "^usage: crm shared reconcile|show" "$tmp/help" || fail "crm $h did not show the usage: $(cat "$tmp/help")"
 done
 expect 2 "shared takes an action: reconcile or show" shared
+expect 2 "--partition: given more than once (\`1/2\`, \`2/2\`); give it once" "${run[@]}" --partition 1/2 --partition 2/2
+expect 2 "--commit-every: given more than once" "${run[@]}" --commit-every 5 --commit-every 6
+expect 2 "--campaign: given more than once" "${show[@]}" --shared redis://127.0.0.1:1 --campaign a
+expect 2 "--format: given more than once (\`text\`, \`json\`); give it once" check "$prog" --format text --format json
 echo "shared options: ok"
