@@ -29,6 +29,18 @@ bool feed_line(Step&& step, Error& error) {
   return false;
 }
 
+// Shared counters need a durable ledger: a `memory` state's grants die with the process, so after
+// Redis loses the counters no reconcile could count them and the stock would be granted again
+// (t23 F5). The one message of Run, Runtime and their reloads; false for a memory `spec`.
+inline constexpr const char* kSharedNeedsLedger =
+    "shared counters need a durable ledger (sqlite:PATH): a `memory` state is lost with the process, so no "
+    "reconcile could count its grants after Redis loses the counters";
+inline bool shared_ledger_durable(const std::string& spec) {
+  state::StateSpec parsed;
+  std::string ignored;
+  return !(state::parse_state_spec(spec, parsed, ignored) && parsed.memory);
+}
+
 // The state layer's options for the counters `shared` names (every field carried over).
 inline state::SharedOptions shared_options(const SharedCounters& shared) {
   state::SharedOptions o;

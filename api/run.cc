@@ -209,6 +209,7 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
   if (d_->store) return error = {ErrorKind::Input, "state is already open"}, false;
   try {
     std::string msg;
+    if (d_->shared && !shared_ledger_durable(spec)) return error = {ErrorKind::Input, kSharedNeedsLedger}, false;
     auto store = state::open_store(spec, msg);
     if (!store) {
       std::string spec_error;

@@ -464,6 +464,7 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
   if (!d_) { error = "no program"; return false; }
   std::lock_guard lk(d_->mu);
   if (d_->store) { error = "state is already open"; return false; }
+  if (d_->shared && !shared_ledger_durable(spec)) { error = kSharedNeedsLedger; return false; }
   d_->mode = mode;
   try {
     auto store = state::open_store(spec, error);
@@ -546,6 +547,7 @@ bool Runtime::enable_reload(Error& error) {
   if (d.journal) return true;
   try {
     std::string msg;
+    if (!d.store && d.shared) return error = {ErrorKind::Input, kSharedNeedsLedger}, false;
     if (!d.store) {
       // Without a state, an in-memory ledger: what the new program continues.
       auto store = state::open_store("memory", msg);

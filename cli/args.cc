@@ -111,7 +111,19 @@ int Command::parse(int argc, char** argv) {
     std::string what = e.what();
     return usage_error(name_, "unexpected argument for `crm " + name_ + "`: " + what.substr(what.find(':') + 2));
   } catch (const CLI::ParseError& e) {
-    return usage_error(name_, e.what());
+    // A single-valued option given more than once (CLI11: "--x: At Most 1 required but received
+    // 2"): refused, never one of them picked silently, in crm's words with the values given.
+    std::string what = e.what();
+    if (auto colon = what.find(": At Most 1 required but received"); colon != std::string::npos) {
+      std::string option = what.substr(0, colon), values;
+      try {
+        for (const auto& v : app_->get_option(option)->results()) values += (values.empty() ? "`" : "`, `") + v;
+      } catch (const CLI::Error&) {
+      }
+      return usage_error(name_, option + ": given more than once" + (values.empty() ? "" : " (" + values + "`)") +
+                                    "; give it once");
+    }
+    return usage_error(name_, what);
   }
   return -1;
 }
@@ -137,6 +149,8 @@ bool Command::color() const {
   const char* no_color = std::getenv("NO_COLOR");
   return isatty(STDERR_FILENO) && !(no_color && *no_color);
 }
+
+bool given(const CLI::Option* option) { return option->count() > 0; }
 
 int usage_error(const std::string& command, const std::string& message) {
   std::cerr << "crm: " << message << "\nrun `crm help" << (command.empty() ? "" : " " + command) << "` for usage\n";

@@ -66,6 +66,9 @@ class Command {
   CLI::Option* color_option_ = nullptr;
 };
 
+// Whether `option` was on the command line (parse() has run).
+bool given(const CLI::Option* option);
+
 // "crm: MESSAGE" plus where to find the usage, on stderr; returns kExitUsage.
 int usage_error(const std::string& command, const std::string& message);
 

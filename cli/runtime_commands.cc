@@ -524,6 +524,14 @@ int cmd_run(int argc, char** argv) {
   std::string err;
   if (o.events.empty()) return usage("run", "run needs --events FILE.jsonl");
   if (!shared.url.empty() && o.state.empty()) return usage("run", "--shared needs --state (the process's own ledger)");
+  // A memory ledger dies with the process: after Redis loses the counters, `crm shared reconcile`
+  // has nothing of this process's grants to count, and the stock would be granted again.
+  if (crm::StateSpec spec; !shared.url.empty() && crm::parse_state_spec(o.state, spec, err) && spec.memory)
+    return usage("run", "--shared needs a durable ledger, --state sqlite:PATH: a `memory` state is lost with the process, "
+                        "so no `crm shared reconcile` could count its grants after Redis loses the counters");
+  if (std::string opt = shared.given_without_url(); !opt.empty())
+    return usage("run", opt + " applies only to shared counters: give --shared redis://HOST:PORT too, or leave " + opt +
+                            " out");
   // The address is checked here, with the other options, by the parser every --shared uses.
   if (!shared.url.empty() && !valid_shared_url(shared.url, err)) return usage("run", "--shared: " + err);
   Partition part;

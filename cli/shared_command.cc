@@ -39,33 +39,41 @@ SharedCounters SharedCli::counters() const {
   return s;
 }
 
+std::string SharedCli::given_without_url() const {
+  if (!url.empty()) return "";
+  for (const auto& [name, option] : needs_url)
+    if (given(option)) return name;
+  return "";
+}
+
 void shared_options(Command& c, SharedCli& s, bool partition) {
+  auto needs_url = [&s](const char* name, const CLI::Option* o) { s.needs_url.emplace_back(name, o); };
   c.option("--shared", s.url, "redis://HOST:PORT",
            "stock and budget counters shared with other processes in this Redis, or in a\nRedis Cluster: "
-           "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes)\n(fail closed: no grant without a reservation; docs/scaling.md)");
-  c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)");
+           "redis-cluster://HOST:PORT,HOST:PORT,... (seed nodes); a password as\nredis://[USER]:PASSWORD@HOST:PORT (visible in ps: docs/scaling.md)\n(fail closed: no grant without a reservation; docs/scaling.md)");
+  needs_url("--campaign", c.option("--campaign", s.campaign, "NAME", "the campaign whose shared counters to use (default `default`)"));
   // Each with its maximum (include/crm/shared.h): refused above it, never cut to an int.
-  c.count("--shared-timeout", s.timeout_ms, "MS",
+  needs_url("--shared-timeout", c.count("--shared-timeout", s.timeout_ms, "MS",
           "a command (a reservation) not answered in full within MS of sending it is refused\n(default 500, at most "
           "3600000)",
-          kSharedMaxMs);
-  c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS",
-          "connecting to Redis gives up after MS (default 500, at most 3600000)", kSharedMaxMs);
-  c.count("--shared-retry", s.retry_ms, "MS",
+          kSharedMaxMs));
+  needs_url("--shared-connect-timeout", c.count("--shared-connect-timeout", s.connect_timeout_ms, "MS",
+          "connecting to Redis gives up after MS (default 500, at most 3600000)", kSharedMaxMs));
+  needs_url("--shared-retry", c.count("--shared-retry", s.retry_ms, "MS",
           "after a failure, refuse without trying again for MS (default 100, at most 3600000;\n0: try again at once)",
-          kSharedMaxMs, Command::Zero::Allowed);
-  c.count("--shared-wait-replicas", s.wait_replicas, "N",
+          kSharedMaxMs, Command::Zero::Allowed));
+  needs_url("--shared-wait-replicas", c.count("--shared-wait-replicas", s.wait_replicas, "N",
           "strict mode: a reservation counts once N replicas acknowledged it (WAIT; at most 1000;\ndefault 0: not strict)",
-          kSharedMaxReplicas, Command::Zero::Allowed);
-  c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS",
-          "how long strict mode waits for the replicas (default 100, at most 3600000)", kSharedMaxMs);
-  c.count("--shared-redirects", s.max_redirects, "N",
+          kSharedMaxReplicas, Command::Zero::Allowed));
+  needs_url("--shared-wait-timeout", c.count("--shared-wait-timeout", s.wait_timeout_ms, "MS",
+          "how long strict mode waits for the replicas (default 100, at most 3600000)", kSharedMaxMs));
+  needs_url("--shared-redirects", c.count("--shared-redirects", s.max_redirects, "N",
           "a Redis Cluster's MOVED, ASK and TRYAGAIN answers followed per command (default 5,\nat most 100; 0: none)",
-          kSharedMaxRedirects, Command::Zero::Allowed);
-  c.count("--shared-lease", s.lease, "N",
+          kSharedMaxRedirects, Command::Zero::Allowed));
+  needs_url("--shared-lease", c.count("--shared-lease", s.lease, "N",
           "take stock and budget for N deliveries per round trip and hand them out here; unused\n"
           "ones go back at each commit (default 0: one round trip per delivery; at most 1000000;\ndocs/scaling.md)",
-          kSharedMaxLease, Command::Zero::Allowed);
+          kSharedMaxLease, Command::Zero::Allowed));
   if (partition)
     c.option("--partition", s.partition, "K/N",
              "decide only the users of partition K of N (by a stable hash of the user id);\nother users' events are skipped and counted");
@@ -73,8 +81,6 @@ void shared_options(Command& c, SharedCli& s, bool partition) {
 
 int cmd_shared(int argc, char** argv) {
   std::string action = argc > 0 ? argv[0] : "";
-  if (action != "reconcile" && action != "show")
-    return usage_error("shared", "shared takes an action: reconcile or show");
   SharedCli s;
   std::vector<std::string> states;
   bool exact = false;
@@ -90,6 +96,13 @@ int cmd_shared(int argc, char** argv) {
          "set the counters to the ledgers' sums exactly (only when no process is running: takes each\n"
          "ledger's writer lock, refused while a process holds one)");
   c.choice("--format", format, {"text", "json"}, "a table (default) or one JSON object");
+  // `crm help shared` and `crm shared --help` (no action yet): the usage, not an error about it.
+  if (action == "-h" || action == "--help") {
+    std::cout << c.help();
+    return kExitOk;
+  }
+  if (action != "reconcile" && action != "show")
+    return usage_error("shared", "shared takes an action: reconcile or show");
   if (int rc = c.parse(argc - 1, argv + 1); rc >= 0) return rc;
   if (s.url.empty()) return usage_error("shared", "shared needs --shared redis://HOST:PORT");
   if (std::string why; !valid_shared_url(s.url, why)) return usage_error("shared", "--shared: " + why);

@@ -110,7 +110,8 @@ class Run {
   // decides a strategy in another partition count or by another ledger. At most once per Run.
   bool open_state(const std::string& spec, bool allow_program_change, Error& error);
   // Many processes (<crm/shared.h>, docs/scaling.md), both before open_state: stock and budget
-  // counters in Redis (Input for malformed options), and only the users of `partition` decided
+  // counters in Redis (Input for malformed options; open_state then needs a durable ledger,
+  // sqlite:PATH: "memory" is Input, as no reconcile could count its grants), and only the users of `partition` decided
   // (the others' events skipped and counted, reason "other partition"; their profiles not kept).
   bool share_counters(const SharedCounters& shared, Error& error);
   bool set_partition(const Partition& partition, Error& error);

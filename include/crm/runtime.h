@@ -305,7 +305,8 @@ class Runtime {
                   bool allow_program_change = false);
   std::vector<std::string> state_notices() const;
   // Many processes (<crm/shared.h>, docs/scaling.md). Call before open_state: its stock and
-  // budget counters are then the campaign's in Redis (the ledger stays this runtime's own).
+  // budget counters are then the campaign's in Redis (the ledger stays this runtime's own, and
+  // must be durable: open_state("memory") and enable_reload without a state are then refused).
   bool share_counters(const SharedCounters& shared, std::string& error);
   // Only the users of `partition` are decided; other users' events are skipped, their profiles
   // not loaded. Call before open_state (a ledger serves one partition for its life:

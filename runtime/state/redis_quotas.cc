@@ -510,26 +510,100 @@ std::string host_port(const RedisNode& n) { return host_port(n.host, n.port); }
 
 }  // namespace
 
-bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error) {
+namespace {
+
+// RFC 3986 percent-decoding of a userinfo part; false for a `%` not followed by two hex digits.
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  auto hex = [](char ch) {
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1, lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return false;
+    out += char(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+// The userinfo of an address after its scheme: everything before the last `@` (a host has none,
+// so a password with an unencoded `@` still splits right). `rest` keeps what follows it.
+std::string_view take_userinfo(std::string_view& rest, bool& has) {
+  auto at = rest.rfind('@');
+  has = at != std::string_view::npos;
+  if (!has) return {};
+  std::string_view info = rest.substr(0, at);
+  rest = rest.substr(at + 1);
+  return info;
+}
+
+// USER:PASSWORD (USER may be empty), percent-decoded; false with `why`. A userinfo without `:`
+// is refused: clients disagree whether it is a user or a password.
+bool parse_userinfo(std::string_view info, RedisCredentials& out, std::string& why) {
+  auto colon = info.find(':');
+  if (colon == std::string_view::npos)
+    return why = "credentials are written USER:PASSWORD@ or :PASSWORD@ (the password after a `:`)", false;
+  if (!percent_decode(info.substr(0, colon), out.user) || !percent_decode(info.substr(colon + 1), out.password))
+    return why = "a `%` in the credentials not followed by two hex digits (percent-encoding: %40 for `@`)", false;
+  if (out.password.empty()) return why = "an empty password", false;
+  return true;
+}
+
+}  // namespace
+
+std::string masked_url(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  std::string_view rest = url.substr(scheme_end + 3);
+  bool has = false;
+  std::string_view info = take_userinfo(rest, has);
+  if (!has) return std::string(url);
+  auto colon = info.find(':');
+  std::string shown = colon == std::string_view::npos ? "***" : std::string(info.substr(0, colon)) + ":***";
+  return fmt::format("{}://{}@{}", url.substr(0, scheme_end), shown, rest);
+}
+
+bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error,
+                      RedisCredentials* credentials) {
   constexpr std::string_view scheme = "redis-cluster://";
   nodes.clear();
+  RedisCredentials creds;
   cluster = url.substr(0, scheme.size()) == scheme;
+  // Every message shows the address with its password masked (it may end up in logs).
+  const std::string shown = support::visible(masked_url(url));
   if (!cluster) {
     RedisNode n;
     constexpr std::string_view one = "redis://";
     std::string why;
     std::string_view rest = url.substr(0, one.size()) == one ? url.substr(one.size()) : std::string_view();
+    bool has_info = false;
+    std::string_view info = take_userinfo(rest, has_info);
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    if (url.substr(0, one.size()) != one || !parse_authority(rest, n.host, n.port, why)) {
-      error = fmt::format("`{}` is not a Redis address{}{}; use redis://HOST:PORT, or "
+    if (url.substr(0, one.size()) != one || (has_info && !parse_userinfo(info, creds, why)) ||
+        !parse_authority(rest, n.host, n.port, why)) {
+      error = fmt::format("`{}` is not a Redis address{}{}; use redis://[[USER]:PASSWORD@]HOST:PORT, or "
                           "redis-cluster://HOST:PORT,HOST:PORT,... for a Redis Cluster",
-                          support::visible(url), why.empty() ? "" : ": ", why);
+                          shown, why.empty() ? "" : ": ", why);
       return false;
     }
     nodes.push_back(std::move(n));
+    if (credentials) *credentials = std::move(creds);
     return true;
   }
   std::string_view rest = url.substr(scheme.size());
+  bool has_info = false;
+  std::string_view info = take_userinfo(rest, has_info);
+  if (std::string why; has_info && !parse_userinfo(info, creds, why)) {
+    error = fmt::format("`{}` is not a Redis Cluster address: {}; use "
+                        "redis-cluster://[[USER]:PASSWORD@]HOST:PORT,HOST:PORT,... (seed nodes)",
+                        shown, why);
+    return false;
+  }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   while (true) {
     auto comma = rest.find(',');
@@ -538,7 +612,7 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
     if (!parse_authority(rest.substr(0, comma), n.host, n.port, why)) {
       error = fmt::format("`{}` is not a Redis Cluster address: {}; use redis-cluster://HOST:PORT,HOST:PORT,... (seed "
                           "nodes)",
-                          support::visible(url), why);
+                          shown, why);
       nodes.clear();
       return false;
     }
@@ -546,6 +620,7 @@ bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool&
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
   }
+  if (credentials) *credentials = std::move(creds);
   return true;
 }
 
@@ -570,7 +645,7 @@ uint16_t cluster_slot(std::string_view key) {
 
 std::unique_ptr<RedisQuotas> RedisQuotas::create(const SharedOptions& o, std::string& error) {
   std::unique_ptr<RedisQuotas> q(new RedisQuotas());
-  if (!parse_shared_url(o.url, q->seeds_, q->cluster_, error)) return nullptr;
+  if (!parse_shared_url(o.url, q->seeds_, q->cluster_, error, &q->credentials_)) return nullptr;
   if (o.campaign.empty() || o.campaign.find_first_of("{}") != std::string::npos) {
     error = fmt::format("campaign name `{}` must be non-empty and without braces (it is the Redis hash tag)", o.campaign);
     return nullptr;
@@ -616,7 +691,7 @@ RedisQuotas::~RedisQuotas() {
 
 std::string RedisQuotas::describe() const {
   if (!cluster_) return fmt::format("redis://{} campaign {}", host_port(node_), o_.campaign);
-  return fmt::format("{} campaign {} (slot {}{})", o_.url, o_.campaign, slot_,
+  return fmt::format("{} campaign {} (slot {}{})", masked_url(o_.url), o_.campaign, slot_,
                      owner_known_ ? fmt::format(" at {}", host_port(node_)) : std::string());
 }
 
@@ -693,6 +768,23 @@ redisContext* RedisQuotas::open(const RedisNode& node, std::string& error) const
   }
   redisSetTimeout(c, tv_of(o_.command_timeout_ms));
   bound_reader(c);
+  // AUTH on every connection (the server, each cluster node and seed, an ASK target, every
+  // reconnection): a refusal fails closed like a connection that cannot be made.
+  if (!credentials_.password.empty()) {
+    std::string why;
+    const auto& [user, password] = credentials_;
+    Reply rep{user.empty() ? call(c, o_.command_timeout_ms, why, "AUTH %b", password.data(), password.size())
+                           : call(c, o_.command_timeout_ms, why, "AUTH %b %b", user.data(), user.size(), password.data(),
+                                  password.size())};
+    if (!rep.r || rep.r->type == REDIS_REPLY_ERROR) {
+      error = !rep.r ? fmt::format("AUTH at {}: {}", host_port(node), why)
+                     : fmt::format("{} refused the credentials{} (AUTH: {})", host_port(node),
+                                   user.empty() ? "" : fmt::format(" of user `{}`", support::visible(user)),
+                                   std::string(rep.r->str ? rep.r->str : "", rep.r->len));
+      redisFree(c);
+      return nullptr;
+    }
+  }
   return c;
 }
 
@@ -701,8 +793,13 @@ bool RedisQuotas::load_scripts(redisContext* c, std::string& error) {
     std::string why;
     Reply rep{call(c, o_.command_timeout_ms, why, "SCRIPT LOAD %s", kScripts[i])};
     if (!rep.r || rep.r->type != REDIS_REPLY_STRING) {
-      error = !rep.r ? fmt::format("SCRIPT LOAD: {}", why)
-                     : fmt::format("SCRIPT LOAD: {}", std::string(rep.r->str ? rep.r->str : "", rep.r->len));
+      std::string text = rep.r ? std::string(rep.r->str ? rep.r->str : "", rep.r->len) : why;
+      // The first command after connecting: a server that wants credentials says so here.
+      if (text.rfind("NOAUTH", 0) == 0)
+        text += credentials_.password.empty()
+                    ? " (this Redis requires a password: give it in the address, redis://[USER]:PASSWORD@HOST:PORT)"
+                    : " (the credentials were accepted by AUTH but the server still refuses)";
+      error = fmt::format("SCRIPT LOAD: {}", text);
       return false;
     }
     sha_[i].assign(rep.r->str, rep.r->len);

@@ -49,10 +49,20 @@ struct RedisNode {
   std::string host;
   int port = 6379;
 };
-// What `--shared` names: "redis://HOST:PORT" (one server: `cluster` false) or
-// "redis-cluster://HOST:PORT[,HOST:PORT]..." (seed nodes of a Redis Cluster, any of its nodes;
-// the others are asked when one does not answer).
-bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error);
+// The credentials of an address (AUTH after every connect): `user` empty for AUTH PASSWORD
+// (requirepass, or ACL's `default` user), both empty for none.
+struct RedisCredentials {
+  std::string user, password;
+};
+// What `--shared` names: "redis://[[USER]:PASSWORD@]HOST:PORT" (one server: `cluster` false) or
+// "redis-cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT]..." (seed nodes of a Redis Cluster,
+// any of its nodes; the others are asked when one does not answer; the credentials, written once
+// before the first seed, are those of every node). The user and password are percent-decoded
+// (RFC 3986 userinfo; `%40` for `@`). Messages never show the password (masked_url()).
+bool parse_shared_url(std::string_view url, std::vector<RedisNode>& nodes, bool& cluster, std::string& error,
+                      RedisCredentials* credentials = nullptr);
+// `url` with the password (the userinfo after its first `:`) replaced by `***`, for messages.
+std::string masked_url(std::string_view url);
 
 // The Redis Cluster hash slot of `key` (the cluster specification's HASH_SLOT): CRC16 (XMODEM)
 // of its hash tag (between the first `{` and the next `}`, when not empty), else of the whole
@@ -171,6 +181,7 @@ class RedisQuotas : public Quotas {
   RedisQuotas() = default;
   SharedOptions o_;
   std::vector<RedisNode> seeds_;
+  RedisCredentials credentials_;  // sent (AUTH) on every connection open() makes
   bool cluster_ = false;
   uint16_t slot_ = 0;
   RedisNode node_;             // the server; a cluster: the owner of slot_ (when owner_known_)

@@ -76,4 +76,27 @@ expect 2 "--shared-lease: takes a whole number, not \`-1\`" "${show[@]}" --share
 "$crm" "${run[@]}" >/dev/null 2>&1 || fail "the run making the ledger"
 expect 3 "cannot connect to 127.0.0.1:1" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=100"
 expect 2 "max_pages must be a positive number" "${show[@]}" --shared redis://127.0.0.1:1 --state "sqlite:$tmp/s.db?max_pages=x"
+# t23 F5: --shared with a memory state is refused (no reconcile could count its grants after Redis
+# lost the counters), and an option of the shared counters without --shared is named, not ignored.
+rm -f "$tmp/out.jsonl"
+norun=(run "$prog" -I "$root/examples" --events "$events" -q -o "$tmp/out.jsonl")
+expect 2 "--shared needs a durable ledger, --state sqlite:PATH" "${norun[@]}" --state memory --shared redis://127.0.0.1:1
+for opt in "--campaign nope" "--shared-lease 5" "--shared-timeout 7" "--shared-connect-timeout 7" "--shared-retry 0" \
+           "--shared-wait-replicas 3" "--shared-wait-timeout 7" "--shared-redirects 1"; do
+  # shellcheck disable=SC2086
+  expect 2 "${opt%% *} applies only to shared counters: give --shared" "${run[@]}" $opt
+done
+[ ! -e "$tmp/out.jsonl" ] || fail "a refused option combination still ran"
+# t23 F1: `crm help shared` and `crm shared --help` show the usage (exit 0), not an error pointing
+# back to themselves. F9: an option given twice is refused in crm's words, naming it and its values.
+for h in "help shared" "shared --help" "shared -h"; do
+  # shellcheck disable=SC2086
+  "$crm" $h >"$tmp/help" 2>"$tmp/err" || fail "crm $h exited with $?: $(cat "$tmp/err")"
+  grep -q "^usage: crm shared reconcile|show" "$tmp/help" || fail "crm $h did not show the usage: $(cat "$tmp/help")"
+done
+expect 2 "shared takes an action: reconcile or show" shared
+expect 2 "--partition: given more than once (\`1/2\`, \`2/2\`); give it once" "${run[@]}" --partition 1/2 --partition 2/2
+expect 2 "--commit-every: given more than once" "${run[@]}" --commit-every 5 --commit-every 6
+expect 2 "--campaign: given more than once" "${show[@]}" --shared redis://127.0.0.1:1 --campaign a
+expect 2 "--format: given more than once (\`text\`, \`json\`); give it once" check "$prog" --format text --format json
 echo "shared options: ok"

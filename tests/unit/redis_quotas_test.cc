@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include <crm/run.h>
 #include <crm/shared.h>
 
 #include "runtime/state/redis_quotas.h"
@@ -744,6 +745,37 @@ std::unique_ptr<RedisQuotas> open_leased(const std::string& url, int lease) {
 // One client alone decides with leases exactly as LocalQuotas (and so as without leases), for
 // random limits that change from call to call, with far fewer scripts; after settle() Redis
 // holds exactly what was counted (the lease given back).
+// t23 F5: shared counters with a memory state are refused (Input), by both APIs and their reloads:
+// the grants would die with the process, and no reconcile could count them after Redis lost the
+// counters. A durable ledger is still taken after the refusal.
+TEST_F(RedisQuotasTest, SharedCountersNeedADurableLedger) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_memory_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  std::string err;
+  crm::Runtime rt(program.program);
+  ASSERT_TRUE(rt.share_counters(shared, err)) << err;
+  EXPECT_FALSE(rt.open_state("memory", err));
+  EXPECT_NE(err.find("durable ledger"), std::string::npos) << err;
+  crm::Error e;
+  EXPECT_FALSE(rt.enable_reload(e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input) << e.message;
+  EXPECT_TRUE(rt.open_state("sqlite:" + (dir / "rt.db").string(), err)) << err;
+  crm::Run run(program.program);
+  ASSERT_TRUE(run.share_counters(shared, e)) << e.message;
+  EXPECT_FALSE(run.open_state("memory", false, e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input);
+  EXPECT_NE(e.message.find("durable ledger"), std::string::npos) << e.message;
+  EXPECT_FALSE(run.enable_reload(e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::Input) << e.message;
+  EXPECT_TRUE(run.open_state("sqlite:" + (dir / "run.db").string(), false, e)) << e.message;
+  fs::remove_all(dir);
+}
+
 TEST_F(RedisQuotasTest, ALeasedClientAloneDecidesAsWithoutLeases) {
   start_campaign(*open());
   auto q = open_leased(server.url(), 8);
@@ -1629,6 +1661,121 @@ TEST(SharedOptions, AddressesAreParsedAsUrlsIncludingBracketedIpv6) {
   EXPECT_NE(err.find("more than one `:`"), std::string::npos) << err;
   EXPECT_TRUE(crm::valid_shared_url("redis://[::1]:6379", err)) << err;
   EXPECT_FALSE(crm::valid_shared_url("redis:// 127.0.0.1:6379", err));
+}
+
+// t23 F6: credentials in the address as in the redis URI scheme, percent-decoded; the password is
+// never in a message (masked_url), and a userinfo without `:` is refused rather than guessed.
+TEST(SharedOptions, CredentialsInTheAddressAreDecodedAndNeverShown) {
+  using crm::state::RedisCredentials;
+  std::vector<crm::state::RedisNode> nodes;
+  bool cluster = false;
+  std::string err;
+  RedisCredentials c;
+  ASSERT_TRUE(crm::state::parse_shared_url("redis://:s3cret@127.0.0.1:7461", nodes, cluster, err, &c)) << err;
+  EXPECT_EQ(c.user, "");
+  EXPECT_EQ(c.password, "s3cret");
+  EXPECT_EQ(nodes.at(0).host, "127.0.0.1");
+  EXPECT_EQ(nodes.at(0).port, 7461);
+  ASSERT_TRUE(crm::state::parse_shared_url("redis://al%69ce:p%40ss:w@rd@[::1]:6380/", nodes, cluster, err, &c)) << err;
+  EXPECT_EQ(c.user, "alice");
+  EXPECT_EQ(c.password, "p@ss:w@rd");
+  EXPECT_EQ(nodes.at(0).host, "::1");
+  ASSERT_TRUE(crm::state::parse_shared_url("redis-cluster://u:pw@h1:7000,h2:7001", nodes, cluster, err, &c)) << err;
+  EXPECT_TRUE(cluster);
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[1].host, "h2");
+  EXPECT_EQ(c.password, "pw");
+  ASSERT_TRUE(crm::state::parse_shared_url("redis://h:1", nodes, cluster, err, &c)) << err;
+  EXPECT_TRUE(c.password.empty());
+  EXPECT_EQ(crm::state::masked_url("redis://alice:s3cret@h:1"), "redis://alice:***@h:1");
+  EXPECT_EQ(crm::state::masked_url("redis-cluster://:s3cret@h:1,g:2"), "redis-cluster://:***@h:1,g:2");
+  EXPECT_EQ(crm::state::masked_url("redis://h:1"), "redis://h:1");
+  struct Bad {
+    const char* url;
+    const char* why;
+  };
+  for (auto [url, why] : {Bad{"redis://s3cret@h:1", "USER:PASSWORD@ or :PASSWORD@"},
+                          Bad{"redis://u:s3cret%4@h:1", "not followed by two hex digits"},
+                          Bad{"redis://u:@h:1", "an empty password"},
+                          Bad{"redis://u:s3cret@h:1:2", "more than one `:`"},
+                          Bad{"redis-cluster://u:s3cret%zz@h:1,g:2", "not followed by two hex digits"}}) {
+    EXPECT_FALSE(crm::state::parse_shared_url(url, nodes, cluster, err, &c)) << url;
+    EXPECT_NE(err.find(why), std::string::npos) << url << ": " << err;
+    EXPECT_EQ(err.find("s3cret"), std::string::npos) << "the password is shown: " << err;
+  }
+}
+
+// t23 F6: a Redis with requirepass (and an ACL user) is used with the credentials of the address;
+// AUTH is sent again after a reconnection; wrong or missing credentials fail closed, naming the
+// server and never the password.
+TEST(RedisQuotasAuth, ARedisWithAPasswordIsUsedWithTheCredentialsOfTheAddress) {
+  if (!RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
+  RedisServer server;
+  ASSERT_TRUE(server.start({"--requirepass", "s3cret", "--user", "alice", "on", ">al1ce", "~*", "&*", "+@all"}) || true);
+  std::string where = "127.0.0.1:" + std::to_string(server.port());
+  // start() waits for PING, which a password-protected server refuses: wait for the port.
+  for (int i = 0; i < 200 && server.command("PING").find("NOAUTH") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto open = [&](const std::string& url, std::vector<std::string>& notes) {
+    crm::state::SharedOptions o;
+    o.url = url;
+    o.campaign = "auth";
+    o.command_timeout_ms = o.connect_timeout_ms = 5000;
+    o.retry_ms = 0;
+    o.on_notice = [&notes](const std::string& m) { notes.push_back(m); };
+    std::string err;
+    auto q = RedisQuotas::create(o, err);
+    EXPECT_TRUE(q) << err;
+    return q;
+  };
+  std::vector<std::string> notes;
+  std::string err;
+  for (const std::string url : {"redis://:s3cret@" + where, "redis://default:s3cret@" + where, "redis://alice:al1ce@" + where}) {
+    auto q = open(url, notes);
+    ASSERT_TRUE(q->connect(err)) << url << ": " << err;
+    ASSERT_TRUE(q->reconcile({}, false, err)) << url << ": " << err;
+    uint32_t h = q->handle("s");
+    EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits) << url;
+    EXPECT_EQ(q->describe().find("s3cret"), std::string::npos) << q->describe();
+  }
+  // A reconnection authenticates again: the server restarts (same password, counters lost).
+  {
+    auto q = open("redis://:s3cret@" + where, notes);
+    ASSERT_TRUE(q->connect(err)) << err;
+    server.stop();
+    ASSERT_TRUE(server.start({"--requirepass", "s3cret"}) || true);
+    for (int i = 0; i < 200 && server.command("PING").find("NOAUTH") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    uint32_t h = q->handle("s");
+    EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Unavailable);  // dropped connection, then not ready
+    ASSERT_TRUE(q->reconcile({}, false, err)) << err;
+    EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits);
+  }
+  // Wrong password, wrong user, none: refused (fail closed), the server named, the password not.
+  for (const std::string url : {"redis://:wrong@" + where, "redis://bob:s3cret@" + where, "redis://" + where}) {
+    notes.clear();
+    auto q = open(url, notes);
+    EXPECT_FALSE(q->connect(err)) << url;
+    EXPECT_NE(err.find(url.find('@') == std::string::npos ? "requires a password" : where + " refused the credentials"),
+              std::string::npos)
+        << url << ": " << err;
+    EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
+    EXPECT_EQ(err.find("wrong"), std::string::npos) << err;
+    uint32_t h = q->handle("s");
+    EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Unavailable) << url;
+    for (const auto& n : notes) EXPECT_EQ(n.find("s3cret"), std::string::npos) << n;
+  }
+  // The public API: reconcile_shared with the credentials; its error without them.
+  crm::SharedCounters shared;
+  shared.url = "redis://:s3cret@" + where;
+  shared.campaign = "api";
+  crm::ReconcileResult r;
+  crm::Error e;
+  EXPECT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  shared.url = "redis://:nope@" + where;
+  EXPECT_FALSE(crm::reconcile_shared(shared, {}, false, r, e));
+  EXPECT_NE(e.message.find("refused the credentials"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message.find("nope"), std::string::npos) << e.message;
 }
 
 // A Redis listening on ::1, named redis://[::1]:PORT, is reached (the brackets are not given to
