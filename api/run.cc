@@ -238,6 +238,11 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       error = {ErrorKind::State, std::move(msg)};
       return false;
     }
+    // Recorded only now: a start refused above (by Redis, by the program's identity) records nothing.
+    if (!state::record_partition(*store, d_->partition.index, d_->partition.count, msg)) {
+      error = {ErrorKind::State, std::move(msg)};
+      return false;
+    }
     d_->store = std::move(store);
     return true;
   } catch (const std::exception& e) {

@@ -482,6 +482,9 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
     }
     d_->engine->allow_program_change(allow_program_change);
     if (!store || !d_->engine->attach(store.get(), error)) return false;
+    // Recorded only now: a start refused above (by Redis, by the program's identity) records nothing.
+    if (!state::record_partition(*store, d_->engine->partition_index(), d_->engine->partition_count(), error))
+      return false;
     d_->store = std::move(store);
     return true;
   } catch (const std::exception& e) {

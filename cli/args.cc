@@ -116,7 +116,8 @@ int Command::parse(int argc, char** argv) {
     std::string what = e.what();
     if (auto colon = what.find(": At Most 1 required but received"); colon != std::string::npos) {
       std::string option = what.substr(0, colon), values;
-      try {
+      // An address may carry a password (redis://:PASSWORD@HOST): its values are not repeated.
+      if (option.find("shared") == std::string::npos) try {
         for (const auto& v : app_->get_option(option)->results()) values += (values.empty() ? "`" : "`, `") + v;
       } catch (const CLI::Error&) {
       }

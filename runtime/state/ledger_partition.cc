@@ -32,8 +32,6 @@ bool keep_partition(StateStore& store, uint32_t index, uint32_t count, std::stri
         store.describe(), described(recorded), described(mine));
     return false;
   }
-  // A ledger from before this record (or a new one): what it serves from now on is this run's.
-  if (!found && !store.set_meta("partition", mine, error)) return false;
   ledger_id.clear();
   if (!store.meta("ledger_id", ledger_id, found, error)) return false;
   if (found) return true;
@@ -45,6 +43,14 @@ bool keep_partition(StateStore& store, uint32_t index, uint32_t count, std::stri
   if (!store.meta("ledger_id", ledger_id, found, error)) return false;
   if (!found) ledger_id.clear();
   return true;
+}
+
+bool record_partition(StateStore& store, uint32_t index, uint32_t count, std::string& error) {
+  std::string recorded;
+  bool found = false;
+  if (!store.meta("partition", recorded, found, error)) return false;
+  // A ledger from before this record (or a new one): what it serves from now on is this run's.
+  return found || store.set_meta("partition", partition_text(index, count), error);
 }
 
 }  // namespace crm::state

@@ -18,10 +18,13 @@ namespace crm::state {
 // "K/N" (1-based, as --partition is written); "1/1" for a run without --partition.
 std::string partition_text(uint32_t index, uint32_t count);
 
-// Records partition index/count (0-based index) in `store` the first time, and its id
-// (`ledger_id`, 32 hex digits, made once); false with a message naming both partitions when the
-// store was recorded with another. A store that keeps no facts (memory) accepts any and gives
-// an empty id. Call before the store is attached (between groups).
+// Before the store is attached: false with a message naming both partitions when `store` was
+// recorded with another than index/count (0-based index); gives its id (`ledger_id`, 32 hex
+// digits, made and kept at the first call: an id commits to nothing). A store that keeps no
+// facts (memory) accepts any and gives an empty id.
 bool keep_partition(StateStore& store, uint32_t index, uint32_t count, std::string& ledger_id, std::string& error);
+// After the attach succeeded (between groups): records index/count in a store that has no
+// partition yet, so a start refused later (by Redis, by the program's identity) records nothing.
+bool record_partition(StateStore& store, uint32_t index, uint32_t count, std::string& error);
 
 }  // namespace crm::state

@@ -701,7 +701,6 @@ void RedisQuotas::notice(const std::string& text) {
 
 void RedisQuotas::fault(const std::string& text) {
   stats_.last_error = text;
-  if (registering_) return;
   if (text == reported_fault_) return;
   reported_fault_ = text;
   // What to do, for the faults the scripts report about the counters themselves.
@@ -869,6 +868,7 @@ bool RedisQuotas::ensure(std::string& error) {
     return false;
   }
   ++connections_;
+
   // Which Redis process this connection reaches (a connection never outlives it): checked
   // against the server the campaign was reconciled on before the first reservation.
   identity_ = 0;
@@ -892,6 +892,24 @@ bool RedisQuotas::ensure(std::string& error) {
   if (stats_.reservations) ++stats_.reconnects;
   if (reported_down_) notice(fmt::format("shared counters available again ({})", describe()));
   reported_down_ = false;
+  // A new connection may reach a Redis that lost the partitions hash (a restart, a failover):
+  // the partition is registered again before any command of the caller's (claim_partition was
+  // made); not registered, or another process's, the caller's command is not sent.
+  if (partition_claimed_ && !registering_) {
+    partition_pending_ = true;
+    registering_ = true;
+    std::string why;
+    if (!register_partition(why)) partition_conflict_ = why;
+    registering_ = false;
+    if (!c_) {
+      error = stats_.last_error;
+      return false;
+    }
+    if (!partition_conflict_.empty() || partition_pending_) {
+      error = !partition_conflict_.empty() ? partition_conflict_ : partition_error_;
+      return false;
+    }
+  }
   return true;
 }
 
@@ -925,6 +943,7 @@ return {0}
 
 bool RedisQuotas::claim_partition(const std::string& ledger_id, const std::string& ledger_label, std::string& error) {
   std::lock_guard lock(mu_);
+  partition_claimed_ = true;
   partition_ledger_ = ledger_id;
   partition_owner_ = ledger_id.empty() ? std::string() : ledger_id + " " + ledger_label;
   partition_pending_ = true;
@@ -938,21 +957,18 @@ bool RedisQuotas::register_partition(std::string& error) {
     partition_pending_ = false;
     return true;
   }
-  // An error reply on this connection already: tried again on the next one (a fault such as OOM
-  // would answer every reservation's attempt the same way).
-  if (c_ && partition_tried_ == connections_) return true;
   std::vector<std::string> args{"EVAL", kPartitionScript, "1", partitions_key_, std::to_string(count),
                                 std::to_string(k), partition_ledger_, partition_owner_};
   args.insert(args.end(), o_.strategies.begin(), o_.strategies.end());
   std::string err;
-  registering_ = true;  // its faults are not said: the reservations' own attempts say them
   auto r = run(args, -1, err);
-  registering_ = false;
   const redisReply* x = r ? r->r : nullptr;
   if (!x || x->type != REDIS_REPLY_ARRAY || x->elements < 1 || x->element[0]->type != REDIS_REPLY_INTEGER) {
-    // No answer, or an error reply (OOM, a key of the wrong type): tried again before the next
-    // reservation on a new connection (which meets the same fault and says it).
-    if (c_) partition_tried_ = connections_;
+    // No answer, or an error reply (OOM, READONLY, a key of the wrong type; run() said it):
+    // still pending, so reservations are refused and try again.
+    partition_error_ = x ? fmt::format("unexpected reply registering partition {}/{} in `{}`", k, count, partitions_key_)
+                         : fmt::format("registering partition {}/{} in `{}`: {}", k, count, partitions_key_, err);
+    if (x) fault(partition_error_);
     return true;
   }
   const int64_t code = x->element[0]->integer;
@@ -1075,8 +1091,10 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::run(const std::vector<std::stri
       // of the wrong type, counters the scripts do not trust): the connection stays; this
       // command fails closed, and the user is told which command on which key, and Redis's text.
       if (text.rfind("WRONGTYPE", 0) == 0) text += key_types(ctx);
+      // (An EVAL names its key: the script's text is no help to the reader.)
       std::string what = script >= 0 ? fmt::format("the {} script on `{}`", kScriptNames[script], counters_key_)
-                                     : fmt::format("{} `{}`", args[0], args.size() > 1 ? args[1] : std::string());
+                         : args[0] == "EVAL" && args.size() > 3 ? fmt::format("a script on `{}`", args[3])
+                                                                : fmt::format("{} `{}`", args[0], args.size() > 1 ? args[1] : std::string());
       return refuse(cluster_ ? fmt::format("{}: {}: {}", host_port(at), what, text) : fmt::format("{}: {}", what, text));
     }
     if (++redirects > o_.max_redirects)
@@ -1168,8 +1186,10 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
     std::string why;
     if (!register_partition(why)) partition_conflict_ = why;
   }
-  if (!partition_conflict_.empty()) {
-    fault(partition_conflict_);
+  // Fail closed: not one reservation, not even of a delivery without a limit, before the
+  // partition is registered (it may be another process's).
+  if (!partition_conflict_.empty() || partition_pending_) {
+    if (!partition_conflict_.empty()) fault(partition_conflict_);
     ++stats_.unavailable;
     failed = 0;
     return QuotaCheck::Unavailable;

@@ -113,7 +113,9 @@ class RedisQuotas : public Quotas {
   // one N and by one ledger per K. False with a message when a strategy has another N, or is
   // another ledger's in partition K (two processes would decide the same users twice). When
   // Redis does not answer (or answers with an error), true: the registration is tried again
-  // before each reservation until it is made, and a conflict found then refuses every one.
+  // before each reservation, which is refused until it is made (fail closed, also a delivery
+  // without a limit), and a conflict found then refuses every one. Every new connection
+  // registers again (a restarted Redis may have lost the hash).
   bool claim_partition(const std::string& ledger_id, const std::string& ledger_label, std::string& error);
 
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid. A
@@ -198,9 +200,11 @@ class RedisQuotas : public Quotas {
   std::string sha_[3];  // kReserve, kReconcile, kLease
   std::string ready_key_, counters_key_, partitions_key_, server_key_;
   std::string partition_ledger_, partition_owner_;  // claim_partition(): the ledger's id; "id label"
-  bool partition_pending_ = false, registering_ = false;
-  uint64_t connections_ = 0;                  // connections made (ensure())
-  uint64_t partition_tried_ = UINT64_MAX;     // the connection whose registration got an error reply
+  bool partition_claimed_ = false;  // claim_partition() was called: every new connection registers again
+  bool partition_pending_ = false;  // not registered on this connection yet: reservations refused
+  bool registering_ = false;        // register_partition() is running (its own connection's ensure())
+  std::string partition_error_;     // why the last registration got no usable answer
+  uint64_t connections_ = 0;        // connections made (ensure())
   std::string partition_conflict_;  // found at a later registration: every reservation is refused
   std::string run_id_;      // INFO server's run_id of c_'s server, read at each connection
   int identity_ = 0;        // c_'s server vs the server key: 0 not checked, 1 the same, -1 not

@@ -1108,16 +1108,13 @@ class SqliteStore : public StateStore {
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? true : fail("cannot read", error);
   }
   bool set_meta(const std::string& key, const std::string& value, std::string& error) override {
-    if (in_tx_) {
-      error = fmt::format("state `{}`: its facts (crm_meta) can only be written between groups", path_);
-      return false;
-    }
+    // Within a group the row is part of it (durable with its commit); else durable at once.
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO crm_meta (key, value) VALUES (?, ?)", -1, &s, nullptr) != SQLITE_OK)
       return fail("cannot write to", error);
     sqlite3_bind_text(s, 1, key.data(), int(key.size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, value.data(), int(value.size()), SQLITE_TRANSIENT);
-    const bool ok = sqlite3_step(s) == SQLITE_DONE;  // autocommit: durable (synchronous=FULL) when it returns
+    const bool ok = sqlite3_step(s) == SQLITE_DONE;
     sqlite3_finalize(s);
     return ok || fail("cannot write to", error);
   }

@@ -248,7 +248,7 @@ class StateStore {
   // Facts about the store itself, kept beside its schema version (SQLite: table crm_meta), such
   // as its id and the partition it serves (ledger_partition.h). A store that keeps nothing
   // across runs (memory, the default) has none: `found` false, and set_meta keeps nothing.
-  // set_meta is durable when it returns, so it is refused within a group (between commits only).
+  // set_meta is durable when it returns, or within a group with the group's commit.
   virtual bool meta(const std::string& key, std::string& value, bool& found, std::string& error) {
     (void)key, (void)value, (void)error;
     found = false;

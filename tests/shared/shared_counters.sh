@@ -336,7 +336,9 @@ rcli config set maxmemory-policy noeviction
 rcli config set maxmemory 1
 seven 1 || fail "scenario 7: a run under OOM failed: $(cat "$tmp/seven-1.err")"
 rcli config set maxmemory 0
-grep -q "crm: note: shared counters refused (redis://127.0.0.1:$port campaign seven): the reservation script on \`crm:{seven}:counters\`: OOM" \
+# (The first script of a run registers its partition: under OOM that one is refused, and every
+# reservation with it, fail closed.)
+grep -q "crm: note: shared counters refused (redis://127.0.0.1:$port campaign seven): a script on \`crm:{seven}:partitions\`: OOM" \
   "$tmp/seven-1.err" || fail "scenario 7: no OOM note: $(head -c 600 "$tmp/seven-1.err")"
 [ "$(grep -c 'shared counters refused' "$tmp/seven-1.err")" -eq 1 ] || fail "scenario 7: the OOM note is not said once"
 [ "$(sqlite3 "$tmp/seven-1.db" "$granted")" -eq 0 ] || fail "scenario 7: grants without a reservation under OOM"

@@ -724,6 +724,70 @@ strategy own { who: true  when: on Order  what: grant p5 }
   fs::remove_all(dir);
 }
 
+// The partition's registration fails closed and is made again: a registration Redis answers
+// with an error (here the hash is a list) leaves the process attached but refuses every
+// reservation, also of a delivery without a limit, until one succeeds; a Redis that restarted
+// empty gets the registration again at the process's next reservation; a start refused by Redis
+// records no partition in its ledger.
+TEST_F(RedisQuotasTest, APartitionsRegistrationFailsClosedAndIsMadeAgainOnANewConnection) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_reg_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  crm::SharedCounters shared;
+  shared.url = server.url();
+  shared.campaign = "reg";
+  shared.retry_ms = 0;
+  std::vector<std::string> notes;
+  shared.on_notice = [&](const std::string& m) { notes.push_back(m); };
+  crm::Error e;
+  crm::ReconcileResult r;
+  ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+  auto attach = [&](crm::Runtime& rt, crm::Partition part, const std::string& ledger, std::string& err) {
+    return rt.set_partition(part, err) && rt.share_counters(shared, err) &&
+           rt.open_state("sqlite:" + (dir / ledger).string(), err);
+  };
+  std::string user, second;  // two users of partition 1/2
+  for (int i = 0; second.empty(); ++i)
+    if (crm::in_partition({0, 2}, "w" + std::to_string(i))) (user.empty() ? user : second) = "w" + std::to_string(i);
+  server.command("RPUSH crm:{reg}:partitions x");
+  crm::Runtime a(program.program);
+  std::string err;
+  ASSERT_TRUE(attach(a, {0, 2}, "a.db", err)) << err;
+  std::vector<crm::Decision> out;
+  ASSERT_TRUE(a.process_event(order(1, 1, user), out, e)) << e.message;
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& d : out) EXPECT_EQ(d.reason, "shared_unavailable") << d.json;
+  bool said = false;
+  for (const auto& n : notes) said = said || n.find("WRONGTYPE") != std::string::npos;
+  EXPECT_TRUE(said) << (notes.empty() ? "no notes" : notes.back());
+  server.command("DEL crm:{reg}:partitions");
+  out.clear();
+  ASSERT_TRUE(a.process_event(order(2, 2, user), out, e)) << e.message;
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].outcome, crm::Decision::Outcome::Granted) << out[0].json;
+  EXPECT_EQ(server.command("HGET crm:{reg}:partitions n:flash"), "2");
+  // Redis restarts empty: reconciled, and the running process registers again before reserving.
+  server.stop();
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(crm::reconcile_shared(shared, {(dir / "a.db").string()}, false, r, e)) << e.message;
+  EXPECT_EQ(server.command("HLEN crm:{reg}:partitions"), "0");
+  out.clear();
+  ASSERT_TRUE(a.process_event(order(3, 3, second), out, e)) << e.message;
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(server.command("HGET crm:{reg}:partitions n:flash"), "2");
+  // A start Redis refuses records no partition in its (new) ledger: it opens later with another.
+  crm::Runtime c(program.program);
+  EXPECT_FALSE(attach(c, {0, 3}, "c.db", err));
+  EXPECT_NE(err.find("is decided in 2 partition(s)"), std::string::npos) << err;
+  crm::Run later(program.program);
+  crm::Error le;
+  ASSERT_TRUE(later.set_partition({1, 3}, le)) << le.message;
+  EXPECT_TRUE(later.open_state("sqlite:" + (dir / "c.db").string(), false, le)) << le.message;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 
 namespace {
@@ -766,6 +830,7 @@ TEST_F(RedisQuotasTest, SharedCountersNeedADurableLedger) {
   EXPECT_EQ(e.kind, crm::ErrorKind::Input) << e.message;
   EXPECT_TRUE(rt.open_state("sqlite:" + (dir / "rt.db").string(), err)) << err;
   crm::Run run(program.program);
+  shared.campaign = "run";  // the runtime above decides campaign `default`'s users with its own ledger
   ASSERT_TRUE(run.share_counters(shared, e)) << e.message;
   EXPECT_FALSE(run.open_state("memory", false, e));
   EXPECT_EQ(e.kind, crm::ErrorKind::Input);
@@ -1510,6 +1575,10 @@ class FakeRedis {
         if (!argv.empty() && argv[0] == "SCRIPT") {
           std::string sha(40, 'a');
           std::string reply = "$40\r\n" + sha + "\r\n";
+          (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+        } else if (!argv.empty() && argv[0] == "INFO") {  // every connection asks whose server it reached
+          std::string info = "# Server\r\nrun_id:" + std::string(40, 'f') + "\r\n";
+          std::string reply = "$" + std::to_string(info.size()) + "\r\n" + info + "\r\n";
           (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
         } else {
           misbehave_(fd, stop_);
