@@ -64,6 +64,8 @@ exit codes:
   2  usage: unknown command or option, missing or invalid argument, an output that is an input
   3  a file cannot be read (also a read error partway) or written, a ledger cannot be opened
      or fails, or an internal error
+  143, 130  `crm run` stopped by SIGTERM or SIGINT: what was decided is committed (a graceful
+     stop; a second signal ends it at once)
 
 Run `crm help check` for the options of a command.
 )";

@@ -60,7 +60,9 @@ namespace {
 // stops half way keeps what it wrote): a hand-edited or half-deleted hash is an error reply that
 // names the key and the field, never a reservation against a wrong count (docs/scaling.md,
 // "Counters that do not add up"). count_of(): a field's value, a count from 0 to 2^53 (Lua
-// numbers are exact to there), absent = 0; otherwise nil and the error. layout_error(): the
+// numbers are exact to there), absent = 0; otherwise nil and the error. The bound is checked on
+// the digits, not on tonumber(), which reads 2^53 + 1 as 2^53: the same rule as the C++
+// count_of() that `crm shared show/reconcile` apply (t23 F7). layout_error(): the
 // hash exists with its layout field `v` (every reconcile writes it), while the ready key says the
 // counters are valid. below(): a counter below what this process's own ledger already granted
 // (the counters hold every ledger's grants, so they are never below one ledger's share).
@@ -70,7 +72,8 @@ namespace {
   "  local v = redis.call('HGET', KEYS[2], field)\n" \
   "  if not v then return 0 end\n" \
   "  local n = tonumber(v)\n" \
-  "  if not string.find(v, '^%d+$') or not n or n > 9007199254740992 then\n" \
+  "  local t = string.gsub(v, '^0+', '')\n" \
+  "  if not string.find(v, '^%d+$') or not n or #t > 16 or (#t == 16 and t > '9007199254740992') then\n" \
   "    return nil, 'field `' .. field .. '` of `' .. KEYS[2] .. '` holds `' .. string.sub(v, 1, 40) ..\n" \
   "      '`, not a count (an integer from 0 to 2^53)'\n" \
   "  end\n" \

@@ -1272,7 +1272,8 @@ TEST_F(RedisQuotasTest, CountersThatCannotBeTrustedAreRefused) {
   start_campaign(*q);
   uint32_t h = q->handle("s");
   ASSERT_EQ(q->reserve(h, 2'000'000, limits(10, -1)), QuotaCheck::Fits);
-  for (const char* bad : {"-5", "abc", "1.5", "99999999999999999999"}) {
+  // 2^53 + 1 too: Lua's tonumber reads it as 2^53, but show/reconcile call it no count (t23 F7).
+  for (const char* bad : {"-5", "abc", "1.5", "9007199254740993", "00009007199254740993", "99999999999999999999"}) {
     notices.clear();
     server.command((std::string("HSET crm:{test}:counters d:s ") + bad).c_str());
     EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable) << bad;
