@@ -238,12 +238,13 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
       error = {ErrorKind::State, std::move(msg)};
       return false;
     }
+    // The engine refers to the store from here on: kept even when the record below fails.
+    d_->store = std::move(store);
     // Recorded only now: a start refused above (by Redis, by the program's identity) records nothing.
-    if (!state::record_partition(*store, d_->partition.index, d_->partition.count, msg)) {
+    if (!state::record_partition(*d_->store, d_->partition.index, d_->partition.count, msg)) {
       error = {ErrorKind::State, std::move(msg)};
       return false;
     }
-    d_->store = std::move(store);
     return true;
   } catch (const std::exception& e) {
     error = {ErrorKind::Internal, e.what()};

@@ -482,11 +482,10 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
     }
     d_->engine->allow_program_change(allow_program_change);
     if (!store || !d_->engine->attach(store.get(), error)) return false;
-    // Recorded only now: a start refused above (by Redis, by the program's identity) records nothing.
-    if (!state::record_partition(*store, d_->engine->partition_index(), d_->engine->partition_count(), error))
-      return false;
+    // The engine refers to the store from here on: kept even when the record below fails.
     d_->store = std::move(store);
-    return true;
+    // Recorded only now: a start refused above (by Redis, by the program's identity) records nothing.
+    return state::record_partition(*d_->store, d_->engine->partition_index(), d_->engine->partition_count(), error);
   } catch (const std::exception& e) {
     error = e.what();
     return false;
