@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
-ctest --test-dir build --output-on-failure -j2
+# --timeout: the bound of a test that sets none of its own (tests/CMakeLists.txt gives most one),
+# so a hang is a named failure, never a run that outlives CI.
+ctest --test-dir build --output-on-failure -j2 --timeout 600
