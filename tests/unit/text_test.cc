@@ -286,7 +286,8 @@ TEST(JsonLine, NestingIsBounded) {
 
 // append_json_escaped reads eight plain bytes at a time (session 22): every byte that needs
 // care (a control character, `"`, `\\`, DEL, a UTF-8 sequence valid or not) at every position of
-// strings up to three words long, after every plain prefix, gives the text the byte rule gives.
+// strings up to three words long, after every plain prefix, gives the text the byte rule gives;
+// append_json_quoted (which appends a short plain text in one piece) gives it between quotes.
 TEST(JsonText, EscapingAWordAtATimeGivesTheByteRulesText) {
   auto by_bytes = [](std::string_view s) {  // the rule, one byte (or valid sequence) at a time
     std::string out;
@@ -315,13 +316,19 @@ TEST(JsonText, EscapingAWordAtATimeGivesTheByteRulesText) {
                                         "\x7f", "\x80", "\xff", "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
                                         "\xe2\x80", "\x0a"};
   size_t cases = 0;
-  for (size_t len = 0; len <= 24; ++len)
+  for (size_t len = 0; len <= 34; ++len)
     for (size_t at = 0; at <= len; ++at)
       for (const auto& c : odd) {
         std::string s = std::string(at, 'a') + c + std::string(len - at, 'z');
         std::string out = "x";
         crm::support::append_json_escaped(out, s);
         ASSERT_EQ(out, "x" + by_bytes(s)) << "length " << s.size() << ", at " << at;
+        out = "x";
+        crm::support::append_json_quoted(out, s);
+        ASSERT_EQ(out, "x\"" + by_bytes(s) + "\"") << "length " << s.size() << ", at " << at;
+        out = "x";
+        crm::support::append_json_quoted(out, s.substr(0, at));  // plain text of every length
+        ASSERT_EQ(out, "x\"" + s.substr(0, at) + "\"");
         ++cases;
       }
   EXPECT_GT(cases, 5000u);
