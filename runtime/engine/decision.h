@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,10 +81,22 @@ struct Decision {
         text_at(o.text_at),
         text_len(o.text_len),
         text_head(o.text_head) {
-    for (auto [to, from] : {std::pair{&event, &o.event}, {&user, &o.user}, {&trigger_user, &o.trigger_user},
-                            {&recipient, &o.recipient}, {&text, &o.text}, {&title, &o.title}, {&trigger, &o.trigger},
-                            {&timer, &o.timer}, {&detail, &o.detail}, {&json, &o.json}})
-      if (!from->empty()) *to = std::move(*from);
+    take(event, o.event);
+    take(user, o.user);
+    take(trigger_user, o.trigger_user);
+    take(recipient, o.recipient);
+    take(text, o.text);
+    take(title, o.title);
+    take(trigger, o.trigger);
+    take(timer, o.timer);
+    take(detail, o.detail);
+    take(json, o.json);
+  }
+  // `to` is empty, as just made: a text is moved in by the string's own move constructor.
+  static void take(std::string& to, std::string& from) noexcept {
+    if (from.empty()) return;
+    std::destroy_at(&to);
+    std::construct_at(&to, std::move(from));
   }
 
   std::string event;  // empty for scheduled deliveries and expiries
