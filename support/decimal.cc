@@ -131,6 +131,14 @@ std::optional<Decimal> Decimal::parse_json(std::string_view s, JsonError* why) {
   if (neg) i = 1;
   const size_t ib = i;
   if (i == n || !is_digit(s[i])) return fail(JsonError::Malformed);
+  // A whole number of at most 12 digits (an event's amount, most often) fits an int64 at scale:
+  // read without the 128-bit arithmetic below. A leading zero takes the general path (its rule).
+  if (n - i <= 12 && s[i] != '0') {
+    int64_t x = 0;
+    size_t j = i;
+    for (; j < n && is_digit(s[j]); ++j) x = x * 10 + (s[j] - '0');
+    if (j == n) return from_units((neg ? -x : x) * kScale);
+  }
   // The integer part, its value computed as it is read (`big`: past int64, out of range unless an
   // exponent brings it back).
   i128 whole = 0;

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace crm::engine {
@@ -50,6 +52,53 @@ const std::vector<DecisionName>& all_fields();  // name: the key; outcomes: "eve
 constexpr uint32_t kNoStrategy = UINT32_MAX;  // a redemption that names no grant of this user
 
 struct Decision {
+  Decision() = default;
+  Decision(const Decision&) = default;
+  Decision& operator=(const Decision&) = default;
+  Decision& operator=(Decision&&) = default;
+  // Every row is moved into the engine's output once. Most of a row's ten strings are empty, and
+  // libstdc++ moves even an empty short string with a call to memcpy: this moves only the
+  // strings that hold text (the moved-from row's strings are then empty or unspecified, as
+  // with the default move). A member added below must be added here too (the size check after
+  // the struct is there to say so).
+  Decision(Decision&& o) noexcept
+      : strategy(o.strategy),
+        outcome(o.outcome),
+        reason(o.reason),
+        action(o.action),
+        at(o.at),
+        amount(o.amount),
+        sales(o.sales),
+        granted_at(o.granted_at),
+        released(o.released),
+        has_value(o.has_value),
+        value(o.value),
+        referral(o.referral),
+        segments(o.segments),
+        arm(o.arm),
+        rollout(o.rollout),
+        text_epoch(o.text_epoch),
+        text_at(o.text_at),
+        text_len(o.text_len),
+        text_head(o.text_head) {
+    take(event, o.event);
+    take(user, o.user);
+    take(trigger_user, o.trigger_user);
+    take(recipient, o.recipient);
+    take(text, o.text);
+    take(title, o.title);
+    take(trigger, o.trigger);
+    take(timer, o.timer);
+    take(detail, o.detail);
+    take(json, o.json);
+  }
+  // `to` is empty, as just made: a text is moved in by the string's own move constructor.
+  static void take(std::string& to, std::string& from) noexcept {
+    if (from.empty()) return;
+    std::destroy_at(&to);
+    std::construct_at(&to, std::move(from));
+  }
+
   std::string event;  // empty for scheduled deliveries and expiries
   std::string user;
   uint32_t strategy = 0;
@@ -88,6 +137,10 @@ struct Decision {
   uint32_t text_at = 0, text_len = 0;
   uint32_t text_head = 0;  // where in that text its head ends (state::append_decision_head); 0: unknown
 };
+// Decision's move constructor names every member: a member added to Decision changes its size,
+// and must be added there (then update the size here).
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(Decision) == 432,
+              "a member was added to Decision: move it in Decision(Decision&&) too");
 
 // Explain: one step of a decision, in the order the engine takes them (docs/semantics.md,
 // "Explain"). Recorded by the decision rules themselves while they decide, so an explanation

@@ -55,11 +55,30 @@ bool ProfileFileUsers::add(std::string_view user, size_t line, std::string& erro
   return false;
 }
 
+template <class Names>
+Decoder::NameTable Decoder::name_table(const Names& names) {
+  NameTable t;
+  t.fill(kNoName);
+  for (size_t i = 0; i < names.size(); ++i) {
+    int32_t& slot = t[name_slot(names[i].name)];
+    slot = slot == kNoName ? static_cast<int32_t>(i) : kManyNames;
+  }
+  return t;
+}
+
+template <class Names>
+int Decoder::find_name(const Names& names, const NameTable& table, std::string_view name) {
+  const int32_t c = table[name_slot(name)];
+  if (c >= 0) return names[size_t(c)].name == name ? c : -1;
+  if (c == kNoName) return -1;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
 // Program::find_event and find_profile_field, for a name the reader gives as a view.
 int Decoder::find_event(std::string_view name) const {
-  for (size_t i = 0; i < p_.events.size(); ++i)
-    if (p_.events[i].name == name) return static_cast<int>(i);
-  return -1;
+  return find_name(p_.events, event_names_, name);
 }
 
 int Decoder::find_profile_field(std::string_view name) const {
@@ -77,7 +96,10 @@ Decoder::Decoder(const bytecode::Program& program, vm::StringPool& strings, vm::
       collections_(collections),
       read_(std::move(read_fields)),
       default_profile_(default_profile),
-      default_present_(default_present) {}
+      default_present_(default_present) {
+  event_names_ = name_table(p_.events);
+  for (const auto& et : p_.events) field_names_.push_back(name_table(et.fields));
+}
 
 namespace {
 
@@ -245,9 +267,9 @@ bool Decoder::event(std::string_view line, Event& ev, std::string& err) {
   for (size_t k = 0; k < members.size(); ++k) {
     const auto& m = members[k];
     if (m.key == "type") continue;
-    size_t i = 0;
-    while (i < et.fields.size() && et.fields[i].name != m.key) ++i;
-    if (i == et.fields.size()) continue;  // fields the program does not use are ignored, nested or not
+    const int found = find_name(et.fields, field_names_[t], m.key);
+    if (found < 0) continue;  // fields the program does not use are ignored, nested or not
+    const size_t i = static_cast<size_t>(found);
     if (given[i]) return err = duplicate_member_error(m.key, members[given[i] - 1].at, m.at), false;
     if (m.value.kind == JsonValue::Kind::Nested) {
       err = nested_member_error(line, et.fields[i].name, m.value.text);

@@ -3,6 +3,7 @@
 // is wrong without a line number (callers add it).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -64,6 +65,26 @@ class Decoder {
  private:
   int find_event(std::string_view name) const;
   int find_profile_field(std::string_view name) const;
+
+  // Names looked up per member of every line (event types, and each type's fields) by a table
+  // of kNameSlots entries made from the program: a name's slot (name_slot) holds the one
+  // candidate whose name has that slot, kNoName, or kManyNames (then the names are compared in
+  // order, as before). The candidate's name is still compared in full.
+  static constexpr size_t kNameSlots = 64;
+  static constexpr int32_t kNoName = -1, kManyNames = -2;
+  using NameTable = std::array<int32_t, kNameSlots>;
+  static size_t name_slot(std::string_view name) {
+    return name.empty() ? 0
+                        : (name.size() * 7 + static_cast<unsigned char>(name.front()) * 3 +
+                           static_cast<unsigned char>(name.back())) % kNameSlots;
+  }
+  template <class Names>
+  static NameTable name_table(const Names& names);
+  // The index of the element of `names` named `name` (the first, if two are), or -1.
+  template <class Names>
+  static int find_name(const Names& names, const NameTable& table, std::string_view name);
+  NameTable event_names_{};
+  std::vector<NameTable> field_names_;  // per event type
 
   const bytecode::Program& p_;
   const int64_t latest_time_;  // p_.latest_event_time()

@@ -316,15 +316,117 @@ JsonValue owned(const JsonValueView& v) {
   return out;
 }
 
+// Whether the line has a byte at i and it is an ASCII digit.
+inline bool digit_at(const char* b, size_t n, size_t i) { return i < n && b[i] >= '0' && b[i] <= '9'; }
+
+// A string of the line without escapes: from just after its opening quote at `i` to its closing
+// quote, left in `i`. False at a `\\`, a control character or the end of the line. The same scan as
+// Parser::string's first part: eight bytes at a time, the lowest flagged byte is the first `"`,
+// `\\` or control character.
+inline bool plain_string(const char* b, size_t n, size_t& i) {
+  while (i + 8 <= n) {
+    constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+    uint64_t w;
+    std::memcpy(&w, b + i, 8);
+    const uint64_t quote = w ^ (k01 * '"'), slash = w ^ (k01 * '\\');
+    if (uint64_t m = (((w - k01 * 0x20) & ~w) | ((quote - k01) & ~quote) | ((slash - k01) & ~slash)) & k80) {
+      i += static_cast<size_t>(__builtin_ctzll(m) >> 3);
+      return b[i] == '"';
+    }
+    i += 8;
+  }
+  for (; i < n; ++i) {
+    auto c = static_cast<unsigned char>(b[i]);
+    if (c == '"') return true;
+    if (c == '\\' || c < 0x20) return false;
+  }
+  return false;
+}
+
 }  // namespace
+
+// Nearly every event line is `{"key":value,...}` with no white space, no escape and no array or
+// object: read here in one pass, with the grammar of Parser for that subset. Any other line (and
+// any error) returns false at the first byte outside the subset, and parse_object reads the
+// whole line again with Parser, which gives the same members for every line accepted here and
+// its errors for the rest (test JsonLine.ThePlainLinesPathReadsAsTheFullGrammar).
+bool JsonLineReader::parse_plain(std::string_view s) {
+  const char* b = s.data();
+  const size_t n = s.size();
+  if (n < 2 || b[0] != '{') return false;
+  if (b[1] == '}') return n == 2;
+  size_t i = 1;
+  while (true) {
+    if (i >= n || b[i] != '"') return false;
+    JsonMemberView& m = members_.emplace_back();
+    m.at = i;
+    size_t k = i + 1;
+    if (!plain_string(b, n, k)) return false;
+    m.key = s.substr(i + 1, k - i - 1);
+    i = k + 1;
+    if (i + 1 >= n || b[i] != ':') return false;
+    const char c = b[++i];
+    if (c == '"') {
+      k = i + 1;
+      if (!plain_string(b, n, k)) return false;
+      m.value.kind = JsonValue::Kind::String;
+      m.value.text = s.substr(i + 1, k - i - 1);
+      i = k + 1;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      // RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, as Parser::number.
+      const size_t start = i;
+      if (c == '-') ++i;
+      if (i < n && b[i] == '0') {
+        if (digit_at(b, n, ++i)) return false;
+      } else {
+        const size_t d = i;
+        while (digit_at(b, n, i)) ++i;
+        if (i == d) return false;
+      }
+      if (i < n && b[i] == '.') {
+        const size_t d = ++i;
+        while (digit_at(b, n, i)) ++i;
+        if (i == d) return false;
+      }
+      if (i < n && (b[i] == 'e' || b[i] == 'E')) {
+        ++i;
+        if (i < n && (b[i] == '+' || b[i] == '-')) ++i;
+        const size_t d = i;
+        while (digit_at(b, n, i)) ++i;
+        if (i == d) return false;
+      }
+      m.value.kind = JsonValue::Kind::Number;
+      m.value.text = s.substr(start, i - start);
+    } else if (s.substr(i, 4) == "true") {
+      m.value.kind = JsonValue::Kind::Bool;
+      m.value.boolean = true;
+      i += 4;
+    } else if (s.substr(i, 5) == "false") {
+      m.value.kind = JsonValue::Kind::Bool;
+      i += 5;
+    } else if (s.substr(i, 4) == "null") {
+      i += 4;  // kind Null, as made
+    } else {
+      return false;
+    }
+    if (i >= n) return false;
+    if (b[i] == ',') {
+      ++i;
+      continue;
+    }
+    return b[i] == '}' && i + 1 == n;
+  }
+}
 
 bool JsonLineReader::parse_object(std::string_view line, std::string& error) {
   members_.clear();
   items_.clear();
   arrays_.clear();
   unescaped_.clear();
-  unescaped_.reserve(line.size());
   if (!valid_text(line, error)) return false;
+  if (parse_plain(line)) return true;
+  members_.clear();
+  unescaped_.reserve(line.size());
   Parser parser(line, unescaped_, items_, arrays_);
   parser.allow_nested();
   if (!parser.object(members_, error)) return false;

@@ -67,6 +67,9 @@ class JsonLineReader {
   const JsonValueView& value() const { return value_; }
 
  private:
+  // The common line read in one pass; false (members_ partly filled) for any other line.
+  bool parse_plain(std::string_view line);
+
   std::vector<JsonMemberView> members_;
   JsonValueView value_;
   std::vector<JsonValueView> items_;

@@ -77,6 +77,31 @@ TEST(Decimal, ParseJsonSaturatesTheExponentPastAnythingTheTextCanBringBack) {
   EXPECT_EQ(d->units(), 10'000'000'000);
 }
 
+// Whole numbers of up to 12 digits are read without 128-bit arithmetic: every length and sign
+// gives what the same number with a fraction (the general path) gives, refusals included.
+TEST(Decimal, ParseJsonReadsShortWholeNumbersAsTheGeneralPath) {
+  using E = Decimal::JsonError;
+  auto read = [](const std::string& t) {
+    E e{};
+    auto d = Decimal::parse_json(t, &e);
+    return d ? std::to_string(d->units()) : "refused " + std::to_string(static_cast<int>(e));
+  };
+  size_t cases = 0;
+  for (const char* sign : {"", "-"})
+    for (size_t len = 1; len <= 20; ++len)
+      for (const char* digits : {"123456789012345678901", "999999999999999999999", "100000000000000000000"}) {
+        const std::string t = sign + std::string(digits, len);
+        EXPECT_EQ(read(t), read(t + ".0")) << t;
+        ++cases;
+      }
+  EXPECT_EQ(read("0"), "0");
+  EXPECT_EQ(read("-0"), "0");
+  EXPECT_EQ(read("01"), "refused " + std::to_string(static_cast<int>(E::Malformed)));
+  EXPECT_EQ(read("12a"), "refused " + std::to_string(static_cast<int>(E::Malformed)));
+  EXPECT_EQ(read("999999999999"), "999999999999000000");
+  EXPECT_EQ(cases, 120u);
+}
+
 TEST(Decimal, ParseJsonSaysWhyItRefuses) {
   using E = Decimal::JsonError;
   auto why = [](std::string_view t) {

@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "compile_helpers.h"
@@ -284,7 +286,8 @@ TEST(JsonLine, NestingIsBounded) {
 
 // append_json_escaped reads eight plain bytes at a time (session 22): every byte that needs
 // care (a control character, `"`, `\\`, DEL, a UTF-8 sequence valid or not) at every position of
-// strings up to three words long, after every plain prefix, gives the text the byte rule gives.
+// strings up to three words long, after every plain prefix, gives the text the byte rule gives;
+// append_json_quoted (which appends a short plain text in one piece) gives it between quotes.
 TEST(JsonText, EscapingAWordAtATimeGivesTheByteRulesText) {
   auto by_bytes = [](std::string_view s) {  // the rule, one byte (or valid sequence) at a time
     std::string out;
@@ -313,13 +316,19 @@ TEST(JsonText, EscapingAWordAtATimeGivesTheByteRulesText) {
                                         "\x7f", "\x80", "\xff", "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
                                         "\xe2\x80", "\x0a"};
   size_t cases = 0;
-  for (size_t len = 0; len <= 24; ++len)
+  for (size_t len = 0; len <= 34; ++len)
     for (size_t at = 0; at <= len; ++at)
       for (const auto& c : odd) {
         std::string s = std::string(at, 'a') + c + std::string(len - at, 'z');
         std::string out = "x";
         crm::support::append_json_escaped(out, s);
         ASSERT_EQ(out, "x" + by_bytes(s)) << "length " << s.size() << ", at " << at;
+        out = "x";
+        crm::support::append_json_quoted(out, s);
+        ASSERT_EQ(out, "x\"" + by_bytes(s) + "\"") << "length " << s.size() << ", at " << at;
+        out = "x";
+        crm::support::append_json_quoted(out, s.substr(0, at));  // plain text of every length
+        ASSERT_EQ(out, "x\"" + s.substr(0, at) + "\"");
         ++cases;
       }
   EXPECT_GT(cases, 5000u);
@@ -406,6 +415,72 @@ TEST(MessageReason, KeysAreKindsNotLines) {
   std::string key = message_reason(std::string(60, 'x') + "\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac");
   EXPECT_TRUE(crm::support::valid_utf8(key));
   EXPECT_LE(key.size(), 80u);
+}
+
+// JsonLineReader reads the common line (`{"k":v,...}`: no white space, escapes, arrays or
+// objects) in one pass and every other line with the full grammar. A line with one space in
+// front always takes the full grammar: every line, plain or not, must give the same members (one
+// column later) or the same error (one column later) both ways. The lines are made of pieces
+// that the one-pass reader accepts and of every kind it must hand over, cut at every length.
+TEST(JsonLine, ThePlainLinesPathReadsAsTheFullGrammar) {
+  const char* keys[] = {R"("id")", R"("type")", R"("")", R"("a\"b")", R"("ü")", R"("k)", R"("x\ty")", "k"};
+  const char* values[] = {R"("e1")", R"("")", "0", "-0", "12", "-1.50", "1e5", "2E-3", "0.5e+7", "01", "1.", "-", "1e",
+                          "true", "false", "null", "tru", "nul", "falsey", R"("a\nb")", R"("ü€")", R"("1234567890abcdef")",
+                          "[1,2]", "[]", R"({"x":1})", R"("x)", "+1", ".5", "\"t\x01\""};
+  const char* seps[] = {",", "}", " ,", ", ", "} ", "}x", ""};
+  crm::engine::JsonLineReader plain, full;
+  std::mt19937 rng(15);
+  size_t accepted = 0, lines = 0;
+  auto check = [&](const std::string& line) {
+    ++lines;
+    std::string e1, e2;
+    const std::string spaced = " " + line;  // the members are views of it
+    const bool ok1 = plain.parse_object(line, e1), ok2 = full.parse_object(spaced, e2);
+    ASSERT_EQ(ok1, ok2) << line << "\n" << e1 << "\n" << e2;
+    if (!ok1) {
+      // "column N: ..." one column later, except the `{` the spaced line still has in front.
+      size_t n1 = 0, n2 = 0;
+      ASSERT_EQ(std::sscanf(e1.c_str(), "column %zu", &n1), 1) << e1;
+      ASSERT_EQ(std::sscanf(e2.c_str(), "column %zu", &n2), 1) << e2;
+      EXPECT_EQ(n1 + 1, n2) << line;
+      EXPECT_EQ(e1.substr(e1.find(':')), e2.substr(e2.find(':'))) << line;
+      return;
+    }
+    ++accepted;
+    const auto &a = plain.members(), &b = full.members();
+    ASSERT_EQ(a.size(), b.size()) << line;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].key, b[i].key) << line;
+      EXPECT_EQ(a[i].at + 1, b[i].at) << line;
+      EXPECT_EQ(a[i].value.kind, b[i].value.kind) << line;
+      EXPECT_EQ(a[i].value.text, b[i].value.text) << line;
+      EXPECT_EQ(a[i].value.boolean, b[i].value.boolean) << line;
+      ASSERT_EQ(a[i].value.items.size(), b[i].value.items.size()) << line;
+      for (size_t j = 0; j < a[i].value.items.size(); ++j) EXPECT_EQ(a[i].value.items[j].text, b[i].value.items[j].text);
+    }
+  };
+  for (const char* k : keys)
+    for (const char* v : values)
+      for (const char* sep : seps) check(std::string("{") + k + ":" + v + sep);
+  for (int n = 0; n < 20000; ++n) {
+    std::string line = "{";
+    const int members = static_cast<int>(rng() % 5);
+    for (int m = 0; m < members; ++m) {
+      // Mostly plain members, so that most lines are read by the one-pass path.
+      const bool odd = rng() % 8 == 0;
+      line += odd ? keys[rng() % std::size(keys)] : keys[rng() % 3];
+      line += rng() % 50 == 0 ? " :" : ":";
+      line += values[rng() % (odd ? std::size(values) : 22)];
+      if (m + 1 < members) line += rng() % 50 == 0 ? seps[rng() % std::size(seps)] : ",";
+    }
+    line += rng() % 20 == 0 ? seps[rng() % std::size(seps)] : "}";
+    check(line);
+    const size_t cut = rng() % (line.size() + 1);
+    check(line.substr(0, cut));
+  }
+  check("{}");
+  check("{} ");
+  EXPECT_GT(accepted, lines / 4);  // the one-pass path is what was compared
 }
 
 // Members in line order, repeated keys included (the decoder refuses those it reads); strings with
