@@ -64,8 +64,13 @@ namespace {
 // the digits, not on tonumber(), which reads 2^53 + 1 as 2^53: the same rule as the C++
 // count_of() that `crm shared show/reconcile` apply (t23 F7). layout_error(): the
 // hash exists with its layout field `v` (every reconcile writes it), while the ready key says the
-// counters are valid. below(): a counter below what this process's own ledger already granted
-// (the counters hold every ledger's grants, so they are never below one ledger's share).
+// counters are valid; a `v` other than 1 is a layout this crm does not know, not a missing hash.
+// below(): a counter below what this process's own ledger already granted (the counters hold
+// every ledger's grants, so they are never below one ledger's share). generation(): the ready
+// key's value when it is a generation number (digits, as INCR keeps it), nil when it does not
+// exist (not ready), and nil with an error naming the key when it is anything else (`abc`, a
+// list): the rule the reconcile script applies, so the reservation scripts refuse what a
+// reconcile would refuse instead of reserving against it (t23 F7). One GET when it is sound.
 #define CRM_COUNT_LUA \
   "local function int(x) return string.format('%.0f', x) end\n" \
   "local function count_of(field)\n" \
@@ -80,10 +85,23 @@ namespace {
   "  return n\n" \
   "end\n" \
   "local function layout_error()\n" \
-  "  if redis.call('HGET', KEYS[2], 'v') ~= '1' then\n" \
+  "  local v = redis.call('HGET', KEYS[2], 'v')\n" \
+  "  if not v then\n" \
   "    return '`' .. KEYS[2] .. '` is missing or has no layout field `v` while `' .. KEYS[1] ..\n" \
   "      '` says the counters are valid (deleted, evicted or written by hand)'\n" \
   "  end\n" \
+  "  if v ~= '1' then\n" \
+  "    return '`' .. KEYS[2] .. '` has an unknown layout (`v` = ' .. string.sub(v, 1, 40) ..\n" \
+  "      '; this crm knows layout 1): written by another version of crm or by hand'\n" \
+  "  end\n" \
+  "end\n" \
+  "local function generation()\n" \
+  "  local g = redis.pcall('GET', KEYS[1])\n" \
+  "  if not g then return nil end\n" \
+  "  if type(g) == 'string' and string.find(g, '^%d+$') then return g end\n" \
+  "  local t = redis.call('TYPE', KEYS[1]).ok\n" \
+  "  local what = t == 'string' and ('holds `' .. string.sub(g, 1, 40) .. '`') or ('is a ' .. t)\n" \
+  "  return nil, '`' .. KEYS[1] .. '` ' .. what .. ', not a generation number (written by hand?)'\n" \
   "end\n" \
   "local function below(s, d, r, fd, fr)\n" \
   "  if d < fd then return 'field `d:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(d) .. ', below the ' .. int(fd) ..\n" \
@@ -93,8 +111,10 @@ namespace {
   "end\n"
 
 constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
-local bad = layout_error()
+local gen, bad = generation()
+if bad then return redis.error_reply(bad) end
+if not gen then return {-1, -1} end
+bad = layout_error()
 if bad then return redis.error_reply(bad) end
 local amount = tonumber(ARGV[1])
 local n = (#ARGV - 1) / 7
@@ -139,10 +159,8 @@ constexpr const char* kReconcile = CRM_COUNT_LUA R"lua(
 local exact = ARGV[1] == '1'
 -- Checked before anything is written: a ready key that is no generation number, or (max) a
 -- counter that is no count, is an error reply naming it, and nothing changes.
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'none' and (t ~= 'string' or not string.find(redis.call('GET', KEYS[1]), '^%d+$')) then
-  return redis.error_reply('`' .. KEYS[1] .. '` is a ' .. t .. ' that is not a generation number (written by hand?)')
-end
+local _, bad = generation()
+if bad then return redis.error_reply(bad) end
 if exact then redis.call('DEL', KEYS[2])
 else
   for i = 3, #ARGV, 3 do
@@ -191,9 +209,10 @@ return redis.call('INCR', KEYS[1])
 // part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
 // {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
 constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
-local gen = redis.call('GET', KEYS[1])
+local gen, bad = generation()
+if bad then return redis.error_reply(bad) end
 if not gen then return {-1, -1} end
-local bad = layout_error()
+bad = layout_error()
 if bad then return redis.error_reply(bad) end
 local settle_only = ARGV[1] == 's'
 local amount = tonumber(ARGV[2])
@@ -710,6 +729,13 @@ void RedisQuotas::fault(const std::string& text) {
   std::string hint;
   if (text.find("ledger already") != std::string::npos || text.find("is missing or has no layout") != std::string::npos)
     hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
+  else if (text.find("not a generation number") != std::string::npos)
+    hint = fmt::format("; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's ledger "
+                       "(--state), which starts a new generation",
+                       ready_key_);
+  else if (text.find("has an unknown layout") != std::string::npos)
+    hint = "; run the campaign with the crm that wrote it, or, if it was written by hand, `crm shared reconcile "
+           "--exact` with every process stopped (it writes layout 1 and every counter from the ledgers)";
   else if (text.find("not a count") != std::string::npos || text.find("holds leased") != std::string::npos)
     hint = "; correct the field by hand, or run `crm shared reconcile --exact` with every process stopped (it sets "
            "every counter from the ledgers)";
@@ -1465,6 +1491,26 @@ bool RedisQuotas::same_server() {
   return false;
 }
 
+bool RedisQuotas::ready_judged(std::string& bad) {
+  bad.clear();
+  std::string err;
+  auto t = run({"TYPE", ready_key_}, -1, err);
+  if (!t || t->r->type != REDIS_REPLY_STATUS) return false;
+  const std::string type(t->r->str, t->r->len);
+  if (type == "none") return true;
+  if (type != "string") {
+    bad = fmt::format("`{}` is a {}, not a generation number (written by hand?)", ready_key_, type);
+    return true;
+  }
+  auto g = run({"GET", ready_key_}, -1, err);
+  if (!g) return false;
+  const std::string text = g->r->type == REDIS_REPLY_STRING ? std::string(g->r->str, g->r->len) : std::string();
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    bad = fmt::format("`{}` holds `{}`, not a generation number (written by hand?)", ready_key_,
+                      support::visible(support::utf8_truncate(text, 40)));
+  return true;
+}
+
 void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
   std::lock_guard lock(mu_);
   floors_ = floors;
@@ -1477,10 +1523,19 @@ void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
 bool RedisQuotas::check_floors(std::string& error) {
   std::lock_guard lock(mu_);
   std::string err;
+  std::string bad_ready;
   auto e = run({"EXISTS", ready_key_}, -1, err);
   // No answer: reservations are refused until there is one, and each script checks the floors.
   if (!e || e->r->type != REDIS_REPLY_INTEGER) return true;
   if (e->r->integer != 1) return true;  // not ready: refused until a reconcile, which reads the ledgers
+  // The ready key as the scripts judge it (generation()): no generation number refuses the attach.
+  if (!ready_judged(bad_ready)) return true;  // no answer: the scripts refuse and check it themselves
+  if (!bad_ready.empty()) {
+    error = fmt::format("{}; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's ledger "
+                        "(--state), which starts a new generation",
+                        bad_ready, ready_key_);
+    return false;
+  }
   // Reconciled on another server: every reservation is refused, with a note, until a reconcile.
   if (!same_server()) return true;
   auto all = run({"HGETALL", counters_key_}, -1, err);
@@ -1500,10 +1555,17 @@ bool RedisQuotas::check_floors(std::string& error) {
     if (k->str && v->str) fields[std::string(k->str, k->len)] = std::string(v->str, v->len);
   }
   auto hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
-  if (fields["v"] != "1") {
+  if (auto v = fields.find("v"); v == fields.end()) {
     error = fmt::format("`{}` is missing or has no layout field `v` while `{}` says the counters are valid (deleted, "
                         "evicted or written by hand){}",
                         counters_key_, ready_key_, hint);
+    return false;
+  } else if (v->second != "1") {
+    error = fmt::format("`{}` has an unknown layout (`v` = {}; this crm knows layout 1): written by another version of "
+                        "crm or by hand; run the campaign with the crm that wrote it, or, if it was written by hand, "
+                        "`crm shared reconcile --exact` with every process stopped (it writes layout 1 and every "
+                        "counter from the ledgers)",
+                        counters_key_, support::visible(support::utf8_truncate(v->second, 40)));
     return false;
   }
   for (const auto& [name, floor] : floors_) {
@@ -1540,6 +1602,15 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
   auto e = run({"EXISTS", ready_key_}, -1, error);
   if (!e) return false;
   ready = e->r->type == REDIS_REPLY_INTEGER && e->r->integer == 1;
+  // A ready key that is no generation number: named, as the scripts name it (they refuse it).
+  if (std::string bad; ready && (!ready_judged(bad) || !bad.empty())) {
+    if (!bad.empty())
+      error = fmt::format("{}; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's "
+                          "ledger (--state), which starts a new generation",
+                          bad, ready_key_);
+    else if (error.empty()) error = stats_.last_error;
+    return false;
+  }
   if (ready && !cluster_) {
     auto id = run({"GET", server_key_}, -1, error);
     if (!id) return false;

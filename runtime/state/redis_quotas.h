@@ -179,6 +179,9 @@ class RedisQuotas : public Quotas {
   // call fails closed itself). Always true on a cluster (not checked there: a slot migration
   // moves the keys to a node with another run_id).
   bool same_server();
+  // The ready key judged as the scripts' generation() judges it: `bad` names it when it exists
+  // but is no generation number (another type, or not digits). False when Redis gave no answer.
+  bool ready_judged(std::string& bad);
 
   RedisQuotas() = default;
   SharedOptions o_;

@@ -1258,7 +1258,7 @@ TEST_F(RedisQuotasTest, AnErrorReplyIsSaidAndFailsClosed) {
   server.command("LPUSH crm:{test}:ready x");  // the ready key must be a string
   EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable);
   EXPECT_TRUE(has(leased_notes, "the lease script on `crm:{test}:counters`")) << all_of(leased_notes);
-  EXPECT_TRUE(has(leased_notes, "`crm:{test}:ready` is a list, not a string")) << all_of(leased_notes);
+  EXPECT_TRUE(has(leased_notes, "`crm:{test}:ready` is a list, not a generation number")) << all_of(leased_notes);
   EXPECT_EQ(l->stats().granted, 0u);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
 }
@@ -1352,6 +1352,72 @@ TEST_F(RedisQuotasTest, CountersThatCannotBeTrustedAreRefused) {
   EXPECT_EQ(l->reserve(lh, 0, limits(100, -1)), QuotaCheck::Unavailable);
   EXPECT_TRUE(has(notes, "holds `x`, not a count")) << all_of(notes);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "x");
+}
+
+// The ready key and the layout field judged as `crm shared reconcile` judges them (t23 F7): a
+// `ready` that is no generation number (`abc`) or not a string (a list) refuses every reservation,
+// with and without leases, with a note naming the key and why (before, `abc` reserved normally and a
+// list did without leases); the attach and `crm shared show` say the same. A layout field `v` with
+// another value is an unknown layout, not a missing hash.
+TEST_F(RedisQuotasTest, AReadyKeyThatIsNoGenerationAndAnUnknownLayoutAreRefused) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.lease = 4;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::vector<std::string> leased_notes;
+  o.on_notice = [&](const std::string& m) { leased_notes.push_back(m); };
+  std::string err;
+  auto l = RedisQuotas::create(o, err);
+  ASSERT_TRUE(l) << err;
+  uint32_t lh = l->handle("s");
+  const std::string generation = server.command("GET crm:{test}:ready");
+  struct Case {
+    const char* setup;
+    const char* said;
+  };
+  for (const Case& c : {Case{"SET crm:{test}:ready abc", "`crm:{test}:ready` holds `abc`, not a generation number"},
+                        Case{"SET crm:{test}:ready 12x", "`crm:{test}:ready` holds `12x`, not a generation number"},
+                        Case{"RPUSH crm:{test}:ready 1", "`crm:{test}:ready` is a list, not a generation number"}}) {
+    server.command("DEL crm:{test}:ready");
+    server.command(c.setup);
+    notices.clear();
+    leased_notes.clear();
+    EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable) << c.setup;
+    EXPECT_TRUE(has(notices, c.said)) << c.setup << ": " << all_of(notices);
+    EXPECT_TRUE(has(notices, "redis-cli DEL crm:{test}:ready")) << all_of(notices);
+    EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable) << c.setup;
+    EXPECT_TRUE(has(leased_notes, c.said)) << c.setup << ": " << all_of(leased_notes);
+    EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1") << c.setup << ": nothing counted";
+    EXPECT_FALSE(q->check_floors(err)) << c.setup;  // what an attach says
+    EXPECT_NE(err.find(c.said), std::string::npos) << err;
+    std::map<std::string, Quota> now;
+    bool ready = false;
+    EXPECT_FALSE(q->read(now, ready, err)) << c.setup;  // what `crm shared show` says
+    EXPECT_NE(err.find(c.said), std::string::npos) << err;
+  }
+  server.command("DEL crm:{test}:ready");
+  server.command(("SET crm:{test}:ready " + generation).c_str());
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_TRUE(q->check_floors(err)) << err;
+  l->settle();  // its lease back: its next delivery asks Redis
+  // Layout 2: present, but not this crm's.
+  server.command("HSET crm:{test}:counters v 2");
+  notices.clear();
+  leased_notes.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "`crm:{test}:counters` has an unknown layout (`v` = 2")) << all_of(notices);
+  EXPECT_FALSE(has(notices, "is missing")) << all_of(notices);
+  EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(leased_notes, "has an unknown layout (`v` = 2")) << all_of(leased_notes);
+  EXPECT_FALSE(q->check_floors(err));
+  EXPECT_NE(err.find("`crm:{test}:counters` has an unknown layout (`v` = 2"), std::string::npos) << err;
+  EXPECT_EQ(err.find("is missing"), std::string::npos) << err;
 }
 
 // At attach, a process compares the counters with its own ledger: counters below what it already
