@@ -1748,8 +1748,8 @@ std::string ledger_label_of(const std::string& ledger) {
 // A process's own ledger with the campaign's counters in Redis.
 class SharedStore : public StateStore {
  public:
-  SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas)
-      : ledger_(std::move(ledger)), quotas_(std::move(quotas)) {}
+  SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas, std::string ledger_id)
+      : ledger_(std::move(ledger)), quotas_(std::move(quotas)), ledger_id_(std::move(ledger_id)) {}
   // After the ledger, the counters: what this process's ledger granted is each counter's floor
   // (RedisQuotas::set_floors), and counters already below it refuse the attach.
   bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
@@ -1770,11 +1770,9 @@ class SharedStore : public StateStore {
       error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
       return false;
     }
-    // The partition this ledger serves (recorded in it by keep_partition before the attach).
-    std::string id;
-    bool found = false;
-    if (!ledger_->meta("ledger_id", id, found, error)) return false;
-    if (!quotas_->claim_partition(found ? id : std::string(), ledger_label_of(ledger_->describe()), why)) {
+    // The partition this ledger serves, by the id keep_partition read or made before the attach
+    // (SharedOptions::ledger_id: not read from the ledger a second time).
+    if (!quotas_->claim_partition(ledger_id_, ledger_label_of(ledger_->describe()), why)) {
       error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
       return false;
     }
@@ -1819,6 +1817,7 @@ class SharedStore : public StateStore {
  private:
   std::unique_ptr<StateStore> ledger_;
   std::unique_ptr<RedisQuotas> quotas_;
+  std::string ledger_id_;  // SharedOptions::ledger_id
 };
 
 }  // namespace
@@ -1829,7 +1828,7 @@ std::unique_ptr<StateStore> open_shared_store(std::unique_ptr<StateStore> ledger
   if (!q) return nullptr;
   std::string ignored;
   q->connect(ignored);  // reported through on_notice; reservations fail closed until it answers
-  return std::make_unique<SharedStore>(std::move(ledger), std::move(q));
+  return std::make_unique<SharedStore>(std::move(ledger), std::move(q), options.ledger_id);
 }
 
 }  // namespace crm::state
