@@ -110,14 +110,49 @@ namespace {
   "    ' millionths this process\\'s ledger already reserved' end\n" \
   "end\n"
 
-constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
+// The partition registration (claim_partition) checked by every delivery's script, so a hash
+// deleted or flushed while the processes run is registered again at their next reservation, not
+// at their next reconnection (a process of another N or another ledger could take the partition
+// meanwhile), and a registration another process made meanwhile is found at once. KEYS[3] is the
+// partitions hash; ARGV's last four values: N ('' when this process registers nothing), K, the
+// ledger's id ('' for none: N only) and the text stored for it ("id label"). Parts whose name
+// has a `:` are a pool's counters, not strategies. partition_of(): a conflict reply {-3 (another
+// N) or -4 (another ledger), -1, strategy, what is recorded}, or nil and the fields missing;
+// register() writes them (after every check, before anything is counted). Two HGETs per
+// strategy reserved when nothing is missing: no round trip.
+#define CRM_PARTITION_LUA \
+  "local function partition_of(names)\n" \
+  "  local P = #ARGV - 3\n" \
+  "  local pn, pk, id, owner = ARGV[P], ARGV[P + 1], ARGV[P + 2], ARGV[P + 3]\n" \
+  "  local missing = {}\n" \
+  "  if pn == '' then return nil, missing end\n" \
+  "  for _, s in ipairs(names) do\n" \
+  "    if not string.find(s, ':', 1, true) then\n" \
+  "      local have = redis.call('HGET', KEYS[3], 'n:' .. s)\n" \
+  "      if not have then missing[#missing + 1] = {'n:' .. s, pn}\n" \
+  "      elseif have ~= pn then return {-3, -1, s, have} end\n" \
+  "      if id ~= '' then\n" \
+  "        local f = 'p:' .. s .. ':' .. pk\n" \
+  "        local o = redis.call('HGET', KEYS[3], f)\n" \
+  "        if not o then missing[#missing + 1] = {f, owner}\n" \
+  "        elseif string.sub(o, 1, #id + 1) ~= id .. ' ' then return {-4, -1, s, o} end\n" \
+  "      end\n" \
+  "    end\n" \
+  "  end\n" \
+  "  return nil, missing\n" \
+  "end\n" \
+  "local function register(missing)\n" \
+  "  for _, m in ipairs(missing) do redis.call('HSET', KEYS[3], m[1], m[2]) end\n" \
+  "end\n"
+
+constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA CRM_PARTITION_LUA R"lua(
 local gen, bad = generation()
 if bad then return redis.error_reply(bad) end
 if not gen then return {-1, -1} end
 bad = layout_error()
 if bad then return redis.error_reply(bad) end
 local amount = tonumber(ARGV[1])
-local n = (#ARGV - 1) / 7
+local n = (#ARGV - 5) / 7
 local d, r = {}, {}
 for i = 1, n do
   local b = (i - 1) * 7 + 2
@@ -129,6 +164,11 @@ for i = 1, n do
   e = below(s, d[i], r[i], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]))
   if e then return redis.error_reply(e) end
 end
+local names = {}
+for i = 1, n do names[i] = ARGV[(i - 1) * 7 + 2] end
+local conflict, missing = partition_of(names)
+if conflict then return conflict end
+register(missing)
 for i = 1, n do
   local b = (i - 1) * 7 + 2
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
@@ -208,7 +248,7 @@ return redis.call('INCR', KEYS[1])
 // every grant plus every lease. Returns {code (as kReserve), failed part, generation, then per
 // part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
 // {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
-constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
+constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA CRM_PARTITION_LUA R"lua(
 local gen, bad = generation()
 if bad then return redis.error_reply(bad) end
 if not gen then return {-1, -1} end
@@ -217,7 +257,7 @@ if bad then return redis.error_reply(bad) end
 local settle_only = ARGV[1] == 's'
 local amount = tonumber(ARGV[2])
 local same = ARGV[3] == gen
-local n = (#ARGV - 3) / 11
+local n = (#ARGV - 7) / 11
 -- Every counter checked before anything is given back or counted: a count, not below what this
 -- process holds leased (giving back would make it negative) nor, for a delivery, below what its
 -- ledger granted.
@@ -245,6 +285,13 @@ for i = 1, n do
     e = below(s, cd - hd, cr - hr, tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10]))
     if e then return redis.error_reply(e) end
   end
+end
+if not settle_only then
+  local strategies = {}
+  for i = 1, n do strategies[i] = ARGV[(i - 1) * 11 + 4] end
+  local conflict, missing = partition_of(strategies)
+  if conflict then return conflict end
+  register(missing)
 end
 local d, r, names, back = {}, {}, {}, {}
 for i = 1, n do
@@ -980,6 +1027,50 @@ bool RedisQuotas::claim_partition(const std::string& ledger_id, const std::strin
   return register_partition(error);
 }
 
+std::string RedisQuotas::conflict_text(int64_t code, const std::string& strategy, const std::string& recorded) const {
+  const uint32_t count = o_.partition_count ? o_.partition_count : 1, k = o_.partition_index + 1;
+  const std::string mine = count == 1 ? std::string("runs without --partition") : fmt::format("has --partition {}/{}", k, count);
+  if (code == 1)
+    return fmt::format(
+        "strategy `{}` of campaign `{}` is decided in {} partition(s) (field `n:{}` of `{}`, set by the first process "
+        "that decided it), and this process {}: every process deciding a strategy takes --partition K/N with the same "
+        "N, or its users are decided twice (docs/scaling.md, \"Partitions\")",
+        strategy, o_.campaign, recorded, strategy, partitions_key_, mine);
+  const auto space = recorded.find(' ');
+  const std::string field = fmt::format("p:{}:{}", strategy, k);
+  return fmt::format(
+      "strategy `{}` of campaign `{}` is decided for partition {}/{} by another ledger (id {}, first attached as {}; "
+      "field `{}` of `{}`), not by this one (id {}): two processes would decide the same users twice. If that ledger "
+      "is lost for good, deleting its fields `p:STRATEGY:{}` (`redis-cli HDEL {} {} ...`, one per strategy) lets "
+      "this one take the partition (docs/scaling.md, \"Partitions\")",
+      strategy, o_.campaign, k, count, recorded.substr(0, space),
+      space == std::string::npos ? "?" : recorded.substr(space + 1), field, partitions_key_, partition_ledger_, k,
+      partitions_key_, field);
+}
+
+void RedisQuotas::partition_args(std::vector<std::string>& args, bool check) const {
+  if (!check || !partition_claimed_) {
+    args.insert(args.end(), {"", "", "", ""});
+    return;
+  }
+  const uint32_t count = o_.partition_count ? o_.partition_count : 1;
+  args.insert(args.end(),
+              {std::to_string(count), std::to_string(o_.partition_index + 1), partition_ledger_, partition_owner_});
+}
+
+bool RedisQuotas::found_conflict(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_INTEGER) return false;
+  const int64_t code = r->element[0]->integer;
+  if (code != -3 && code != -4) return false;
+  auto str = [&](size_t i) {
+    return r->element[i]->str ? std::string(r->element[i]->str, r->element[i]->len) : std::string();
+  };
+  partition_conflict_ = conflict_text(code == -3 ? 1 : 2, str(2), str(3));
+  fault(partition_conflict_);
+  ++stats_.unavailable;
+  return true;
+}
+
 bool RedisQuotas::register_partition(std::string& error) {
   const uint32_t count = o_.partition_count ? o_.partition_count : 1, k = o_.partition_index + 1;
   if (o_.strategies.empty()) {
@@ -1004,27 +1095,8 @@ bool RedisQuotas::register_partition(std::string& error) {
   auto str = [&](size_t i) {
     return x->elements > i && x->element[i]->str ? std::string(x->element[i]->str, x->element[i]->len) : std::string();
   };
-  const std::string strategy = str(1), recorded = str(2);
-  const std::string mine = count == 1 ? std::string("runs without --partition") : fmt::format("has --partition {}/{}", k, count);
-  if (code == 1) {
-    error = fmt::format(
-        "strategy `{}` of campaign `{}` is decided in {} partition(s) (field `n:{}` of `{}`, set by the first process "
-        "that decided it), and this process {}: every process deciding a strategy takes --partition K/N with the same "
-        "N, or its users are decided twice (docs/scaling.md, \"Partitions\")",
-        strategy, o_.campaign, recorded, strategy, partitions_key_, mine);
-    return false;
-  }
-  if (code == 2) {
-    const auto space = recorded.find(' ');
-    const std::string field = fmt::format("p:{}:{}", strategy, k);
-    error = fmt::format(
-        "strategy `{}` of campaign `{}` is decided for partition {}/{} by another ledger (id {}, first attached as {}; "
-        "field `{}` of `{}`), not by this one (id {}): two processes would decide the same users twice. If that ledger "
-        "is lost for good, deleting its fields `p:STRATEGY:{}` (`redis-cli HDEL {} {} ...`, one per strategy) lets "
-        "this one take the partition (docs/scaling.md, \"Partitions\")",
-        strategy, o_.campaign, k, count, recorded.substr(0, space),
-        space == std::string::npos ? "?" : recorded.substr(space + 1), field, partitions_key_, partition_ledger_, k,
-        partitions_key_, field);
+  if (code == 1 || code == 2) {
+    error = conflict_text(code, str(1), str(2));
     return false;
   }
   partition_pending_ = false;
@@ -1178,8 +1250,14 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vect
   if (!ensure(error)) return nullptr;  // the scripts' SHA1s are known once connected
   // The reconcile on one server also records the server it ran on (a third key; same_server()).
   const bool server_key = which == 1 && !cluster_;
-  std::vector<std::string> argv{"EVALSHA", sha_[which], server_key ? "3" : "2", ready_key_, counters_key_};
+  // A delivery's scripts check the partition's registration (a third key, CRM_PARTITION_LUA) once
+  // claim_partition was made; without one they never touch it (partition_args' N is empty). On
+  // a cluster the key moves with the slot like the others (a reshard moves every key of a slot).
+  const bool partitions_key = which != 1 && partition_claimed_;
+  std::vector<std::string> argv{"EVALSHA", sha_[which], server_key || partitions_key ? "3" : "2", ready_key_,
+                                counters_key_};
   if (server_key) argv.push_back(server_key_);
+  if (partitions_key) argv.push_back(partitions_key_);
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, which, error);
 }
@@ -1234,12 +1312,19 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
                              std::to_string(floor_[part.handle].deliveries), std::to_string(floor_[part.handle].reserved)});
     unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
   }
+  partition_args(args, true);
   if (!same_server()) {
     if (unlimited) return QuotaCheck::Fits;
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
   }
   auto rep = eval(0, args, err);
+  // Another process's partition (registered while this one's registration was gone): nothing
+  // was counted, and nothing is from now on (the store stops the run: SharedStore).
+  if (rep && found_conflict(rep->r)) {
+    failed = 0;
+    return QuotaCheck::Unavailable;
+  }
   // A delivery with no stock, budget or pacing has no limit to overgrant: counted when Redis
   // answers, never refused when it does not (its count is reconciled from the ledgers).
   if (!rep || rep->r->type != REDIS_REPLY_ARRAY ||
@@ -1357,6 +1442,7 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
                              std::to_string(x.r), std::to_string(more), std::to_string(want_r),
                              std::to_string(floor_[p.handle].deliveries), std::to_string(floor_[p.handle].reserved)});
   }
+  partition_args(args, true);
   std::string err;
   if (!same_server()) {
     // The leases held were counted in data this server may not have: nothing is given back.
@@ -1368,6 +1454,12 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
   ++stats_.leases;
   auto rep = eval(2, args, err);
   const size_t n = parts.size();
+  if (rep && found_conflict(rep->r)) {
+    // Nothing was given back nor counted; what the parts hold is not used any more (undergrant).
+    for (const auto& p : parts) held_[p.handle] = Held{};
+    failed = 0;
+    return QuotaCheck::Unavailable;
+  }
   bool shaped = rep && rep->r->type == REDIS_REPLY_ARRAY &&
                 (rep->r->elements == 4 * n + 3 || (rep->r->elements == 2 && int_of(rep->r->element[0]) == -1));
   int64_t code = shaped ? int_of(rep->r->element[0]) : -2;
@@ -1439,6 +1531,7 @@ void RedisQuotas::settle_locked(bool refresh) {
   for (uint32_t h = 0; h < held_.size(); ++h)
     args.insert(args.end(),
                 {names_[h], "-1", "-1", "-1", "-1", std::to_string(held_[h].d), std::to_string(held_[h].r), "0", "0", "0", "0"});
+  partition_args(args, false);  // giving back registers nothing
   std::string err;
   auto rep = eval(2, args, err);
   bool done = rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2 * held_.size() + 3 &&
@@ -1789,10 +1882,10 @@ class SharedStore : public StateStore {
     return ledger_->begin_program(program, error);
   }
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) override {
-    return ledger_->append(unit, entries, first_seq, error);
+    return !refused(error) && ledger_->append(unit, entries, first_seq, error);
   }
   bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq, std::string& error) override {
-    return ledger_->append_rows(unit, rows, count, first_seq, error);
+    return !refused(error) && ledger_->append_rows(unit, rows, count, first_seq, error);
   }
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     return ledger_->read(first, count, out, error);
@@ -1815,6 +1908,23 @@ class SharedStore : public StateStore {
   Quotas& quotas() override { return *quotas_; }
 
  private:
+  // Once another process holds this one's partition (registered after this one started, while
+  // its registration was gone: RedisQuotas::conflict), no unit is recorded any more: the engine's
+  // store fails, which stops the run as any ledger failure does, and this process's rejections
+  // are not recorded beside the other ledger's decisions for the same users. The units before
+  // are committed first (the ledger is sound, and their reservations are counted in Redis).
+  bool refused(std::string& error) {
+    std::string conflict = quotas_->conflict();
+    if (conflict.empty()) return false;
+    std::string why;
+    const bool kept = ledger_->commit(why);
+    error = fmt::format("shared counters ({}) for state `{}`: {}; found while running (this process's registration "
+                        "was gone, and another process registered meanwhile): this process stops{}",
+                        quotas_->describe(), ledger_->describe(), conflict,
+                        kept ? "; what it decided before is committed (a restart on the same input answers it)"
+                             : fmt::format(" and could not commit what it decided before: {}", why));
+    return true;
+  }
   std::unique_ptr<StateStore> ledger_;
   std::unique_ptr<RedisQuotas> quotas_;
   std::string ledger_id_;  // SharedOptions::ledger_id
