@@ -225,6 +225,7 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
     if (d_->shared) {
       d_->shared->partition_index = d_->partition.index;
       d_->shared->partition_count = d_->partition.count;
+      d_->shared->ledger_id = ledger_id;  // read once (keep_partition), registered with the partition
       d_->shared->strategies.clear();
       for (const auto& st : d_->program->program.strategies) d_->shared->strategies.push_back(st.name);
       if (!(store = state::open_shared_store(std::move(store), *d_->shared, msg))) {

@@ -476,6 +476,7 @@ bool Runtime::open_state(const std::string& spec, std::string& error, Commit mod
     if (store && d_->shared) {
       d_->shared->partition_index = d_->engine->partition_index();
       d_->shared->partition_count = d_->engine->partition_count();
+      d_->shared->ledger_id = ledger_id;  // read once (keep_partition), registered with the partition
       d_->shared->strategies.clear();
       for (const auto& st : d_->program->program.strategies) d_->shared->strategies.push_back(st.name);
       store = state::open_shared_store(std::move(store), *d_->shared, error);

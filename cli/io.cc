@@ -7,6 +7,7 @@
 #include <crm/runtime.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -24,6 +26,24 @@
 namespace crm::cli {
 
 volatile std::sig_atomic_t g_stop_input = 0;
+int g_stop_pipe[2] = {-1, -1};
+
+bool open_stop_pipe() {
+  if (g_stop_pipe[0] >= 0) return true;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  g_stop_pipe[1] = fds[1];
+  g_stop_pipe[0] = fds[0];
+  return true;
+}
+
+void wake_stop_pipe() {
+  if (g_stop_pipe[1] < 0) return;
+  const int saved = errno;
+  // Full pipe (EAGAIN): a byte is already there to wake the reader.
+  [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], "x", 1);
+  errno = saved;
+}
 
 std::string input_name(const std::string& path) { return path == "-" ? "standard input" : path; }
 std::string output_name(const std::string& path) { return path.empty() || path == "-" ? "standard output" : path; }
@@ -201,6 +221,37 @@ bool read_input(const std::string& path, std::string& out, std::string& err, siz
   return true;
 }
 
+namespace {
+
+// Test hook (tests/state/stop_signal.sh): a pause of this many ms between the check of
+// g_stop_input and the wait for input, the window in which a stop signal was once lost.
+int stop_race_ms() {
+  static const int ms = [] {
+    const char* v = std::getenv("CRM_TEST_STOP_RACE_MS");
+    return v ? std::atoi(v) : 0;
+  }();
+  return ms;
+}
+
+// Waits until `fd` has data (or its end, or an error, for read() to say) or a graceful stop is
+// asked for: false then. The stop's handler writes to g_stop_pipe, so a signal that comes after
+// the caller checked g_stop_input but before this wait still wakes it (a read() alone would
+// block until the next input line: a SIGTERM to `crm run` on an idle FIFO or stdin was lost).
+bool wait_input(int fd) {
+  if (g_stop_input) return false;
+  if (int ms = stop_race_ms()) ::usleep(useconds_t(ms) * 1000);  // (the window; a signal cuts it short)
+  if (g_stop_pipe[0] < 0) return true;  // no graceful stop in this command: read() blocks as usual
+  while (true) {
+    pollfd p[2] = {{fd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
+    int r = ::poll(p, 2, -1);
+    if (g_stop_input) return false;  // the stop's byte stays in the pipe: every later wait ends too
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || p[0].revents) return true;  // data, the end or an error: read() says which
+  }
+}
+
+}  // namespace
+
 // A stream buffer reading a file descriptor that keeps the first read error. It throws on the
 // error rather than returning eof: istream operations catch that and set badbit, which is how a
 // reader (support::LineReader, the CSV reader, getline loops) tells a failure from the end.
@@ -218,7 +269,7 @@ class FdInBuf : public std::streambuf {
     if (kept == buf_.size()) buf_.resize(buf_.size() * 2);
     while (true) {
       // A graceful stop: the input ends here (what is buffered is still there).
-      ssize_t n = g_stop_input ? 0 : ::read(fd_, buf_.data() + kept, buf_.size() - kept);
+      ssize_t n = !wait_input(fd_) ? 0 : ::read(fd_, buf_.data() + kept, buf_.size() - kept);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) error_ = errno;
       setg(buf_.data(), buf_.data(), buf_.data() + kept + (n > 0 ? n : 0));
@@ -231,7 +282,8 @@ class FdInBuf : public std::streambuf {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     if (error_) throw std::ios_base::failure(std::strerror(error_));
     while (true) {
-      if (g_stop_input) return traits_type::eof();  // a graceful stop: the input ends here
+      // A graceful stop: the input ends here, also when it is asked for while waiting.
+      if (!wait_input(fd_)) return traits_type::eof();
       ssize_t n = ::read(fd_, buf_.data(), buf_.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {

@@ -84,6 +84,13 @@ class FdInBuf;
 // signal interrupts it, the handler is installed without SA_RESTART) and at the next read
 // otherwise. The command tells a stop from the end by this flag.
 extern volatile std::sig_atomic_t g_stop_input;
+// The self-pipe of that stop: the handler sets g_stop_input and then writes a byte here
+// (wake_stop_pipe, async-signal-safe), and InputFile waits for its input and this pipe together
+// (poll), so a signal that comes between its check of the flag and its wait still ends the wait
+// at once. open_stop_pipe() before the handler is installed; without it InputFile just reads.
+extern int g_stop_pipe[2];
+bool open_stop_pipe();
+void wake_stop_pipe();
 
 // Reads a whole input that may be gzip-compressed (plain text is read as it is; `-` = standard
 // input), the one reader of every `.gz` the tool takes (import). Returns 0, or the exit code

@@ -75,6 +75,7 @@ extern "C" void on_stop_signal(int sig) {
   }
   g_stop_signal = sig;
   g_stop_input = 1;
+  wake_stop_pipe();  // a wait for input that began after its check of g_stop_input ends too
 }
 
 // The line of the events file being given to a sink (read_events), for messages.
@@ -557,6 +558,9 @@ int cmd_run(int argc, char** argv) {
     // Ctrl-C would end the run like kill -9, its last uncommitted group decided, reserved in the
     // shared counters and lost. No SA_RESTART: a read waiting for the next event is interrupted.
     g_main_thread = pthread_self();
+    // Without the pipe (no descriptor left) the signal still interrupts a read (no SA_RESTART);
+    // only a signal between the flag's check and the read would wait for the next line.
+    open_stop_pipe();
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);

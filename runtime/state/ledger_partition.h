@@ -5,7 +5,8 @@
 // "Partitions"). A ledger continued with another K/N would decide those users afresh (caps
 // broken, events decided twice), so the partition is recorded at the ledger's first open and
 // another is refused later. The ledger also gets a random id for its life, by which a campaign
-// shared through Redis tells whose a partition is (RedisQuotas::set_partition).
+// shared through Redis tells whose a partition is (RedisQuotas::claim_partition, given it through
+// SharedOptions::ledger_id: read once).
 #pragma once
 
 #include <cstdint>

@@ -64,8 +64,13 @@ namespace {
 // the digits, not on tonumber(), which reads 2^53 + 1 as 2^53: the same rule as the C++
 // count_of() that `crm shared show/reconcile` apply (t23 F7). layout_error(): the
 // hash exists with its layout field `v` (every reconcile writes it), while the ready key says the
-// counters are valid. below(): a counter below what this process's own ledger already granted
-// (the counters hold every ledger's grants, so they are never below one ledger's share).
+// counters are valid; a `v` other than 1 is a layout this crm does not know, not a missing hash.
+// below(): a counter below what this process's own ledger already granted (the counters hold
+// every ledger's grants, so they are never below one ledger's share). generation(): the ready
+// key's value when it is a generation number (digits, as INCR keeps it), nil when it does not
+// exist (not ready), and nil with an error naming the key when it is anything else (`abc`, a
+// list): the rule the reconcile script applies, so the reservation scripts refuse what a
+// reconcile would refuse instead of reserving against it (t23 F7). One GET when it is sound.
 #define CRM_COUNT_LUA \
   "local function int(x) return string.format('%.0f', x) end\n" \
   "local function count_of(field)\n" \
@@ -80,10 +85,23 @@ namespace {
   "  return n\n" \
   "end\n" \
   "local function layout_error()\n" \
-  "  if redis.call('HGET', KEYS[2], 'v') ~= '1' then\n" \
+  "  local v = redis.call('HGET', KEYS[2], 'v')\n" \
+  "  if not v then\n" \
   "    return '`' .. KEYS[2] .. '` is missing or has no layout field `v` while `' .. KEYS[1] ..\n" \
   "      '` says the counters are valid (deleted, evicted or written by hand)'\n" \
   "  end\n" \
+  "  if v ~= '1' then\n" \
+  "    return '`' .. KEYS[2] .. '` has an unknown layout (`v` = ' .. string.sub(v, 1, 40) ..\n" \
+  "      '; this crm knows layout 1): written by another version of crm or by hand'\n" \
+  "  end\n" \
+  "end\n" \
+  "local function generation()\n" \
+  "  local g = redis.pcall('GET', KEYS[1])\n" \
+  "  if not g then return nil end\n" \
+  "  if type(g) == 'string' and string.find(g, '^%d+$') then return g end\n" \
+  "  local t = redis.call('TYPE', KEYS[1]).ok\n" \
+  "  local what = t == 'string' and ('holds `' .. string.sub(g, 1, 40) .. '`') or ('is a ' .. t)\n" \
+  "  return nil, '`' .. KEYS[1] .. '` ' .. what .. ', not a generation number (written by hand?)'\n" \
   "end\n" \
   "local function below(s, d, r, fd, fr)\n" \
   "  if d < fd then return 'field `d:' .. s .. '` of `' .. KEYS[2] .. '` is ' .. int(d) .. ', below the ' .. int(fd) ..\n" \
@@ -92,12 +110,49 @@ namespace {
   "    ' millionths this process\\'s ledger already reserved' end\n" \
   "end\n"
 
-constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
-local bad = layout_error()
+// The partition registration (claim_partition) checked by every delivery's script, so a hash
+// deleted or flushed while the processes run is registered again at their next reservation, not
+// at their next reconnection (a process of another N or another ledger could take the partition
+// meanwhile), and a registration another process made meanwhile is found at once. KEYS[3] is the
+// partitions hash; ARGV's last four values: N ('' when this process registers nothing), K, the
+// ledger's id ('' for none: N only) and the text stored for it ("id label"). Parts whose name
+// has a `:` are a pool's counters, not strategies. partition_of(): a conflict reply {-3 (another
+// N) or -4 (another ledger), -1, strategy, what is recorded}, or nil and the fields missing;
+// register() writes them (after every check, before anything is counted). Two HGETs per
+// strategy reserved when nothing is missing: no round trip.
+#define CRM_PARTITION_LUA \
+  "local function partition_of(names)\n" \
+  "  local P = #ARGV - 3\n" \
+  "  local pn, pk, id, owner = ARGV[P], ARGV[P + 1], ARGV[P + 2], ARGV[P + 3]\n" \
+  "  local missing = {}\n" \
+  "  if pn == '' then return nil, missing end\n" \
+  "  for _, s in ipairs(names) do\n" \
+  "    if not string.find(s, ':', 1, true) then\n" \
+  "      local have = redis.call('HGET', KEYS[3], 'n:' .. s)\n" \
+  "      if not have then missing[#missing + 1] = {'n:' .. s, pn}\n" \
+  "      elseif have ~= pn then return {-3, -1, s, have} end\n" \
+  "      if id ~= '' then\n" \
+  "        local f = 'p:' .. s .. ':' .. pk\n" \
+  "        local o = redis.call('HGET', KEYS[3], f)\n" \
+  "        if not o then missing[#missing + 1] = {f, owner}\n" \
+  "        elseif string.sub(o, 1, #id + 1) ~= id .. ' ' then return {-4, -1, s, o} end\n" \
+  "      end\n" \
+  "    end\n" \
+  "  end\n" \
+  "  return nil, missing\n" \
+  "end\n" \
+  "local function register(missing)\n" \
+  "  for _, m in ipairs(missing) do redis.call('HSET', KEYS[3], m[1], m[2]) end\n" \
+  "end\n"
+
+constexpr const char* kReserve = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA CRM_PARTITION_LUA R"lua(
+local gen, bad = generation()
+if bad then return redis.error_reply(bad) end
+if not gen then return {-1, -1} end
+bad = layout_error()
 if bad then return redis.error_reply(bad) end
 local amount = tonumber(ARGV[1])
-local n = (#ARGV - 1) / 7
+local n = (#ARGV - 5) / 7
 local d, r = {}, {}
 for i = 1, n do
   local b = (i - 1) * 7 + 2
@@ -109,6 +164,11 @@ for i = 1, n do
   e = below(s, d[i], r[i], tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6]))
   if e then return redis.error_reply(e) end
 end
+local names = {}
+for i = 1, n do names[i] = ARGV[(i - 1) * 7 + 2] end
+local conflict, missing = partition_of(names)
+if conflict then return conflict end
+register(missing)
 for i = 1, n do
   local b = (i - 1) * 7 + 2
   local stock, budget, ps, pb = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
@@ -139,10 +199,8 @@ constexpr const char* kReconcile = CRM_COUNT_LUA R"lua(
 local exact = ARGV[1] == '1'
 -- Checked before anything is written: a ready key that is no generation number, or (max) a
 -- counter that is no count, is an error reply naming it, and nothing changes.
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'none' and (t ~= 'string' or not string.find(redis.call('GET', KEYS[1]), '^%d+$')) then
-  return redis.error_reply('`' .. KEYS[1] .. '` is a ' .. t .. ' that is not a generation number (written by hand?)')
-end
+local _, bad = generation()
+if bad then return redis.error_reply(bad) end
 if exact then redis.call('DEL', KEYS[2])
 else
   for i = 3, #ARGV, 3 do
@@ -190,15 +248,16 @@ return redis.call('INCR', KEYS[1])
 // every grant plus every lease. Returns {code (as kReserve), failed part, generation, then per
 // part: deliveries, reserved, deliveries leased, money leased} (leased 0 when refused); settle:
 // {0, -1, generation, then deliveries, reserved per part}; {-1, -1}: not ready (nothing changed).
-constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA R"lua(
-local gen = redis.call('GET', KEYS[1])
+constexpr const char* kLease = CRM_QUOTA_CODE_LUA CRM_COUNT_LUA CRM_PARTITION_LUA R"lua(
+local gen, bad = generation()
+if bad then return redis.error_reply(bad) end
 if not gen then return {-1, -1} end
-local bad = layout_error()
+bad = layout_error()
 if bad then return redis.error_reply(bad) end
 local settle_only = ARGV[1] == 's'
 local amount = tonumber(ARGV[2])
 local same = ARGV[3] == gen
-local n = (#ARGV - 3) / 11
+local n = (#ARGV - 7) / 11
 -- Every counter checked before anything is given back or counted: a count, not below what this
 -- process holds leased (giving back would make it negative) nor, for a delivery, below what its
 -- ledger granted.
@@ -226,6 +285,13 @@ for i = 1, n do
     e = below(s, cd - hd, cr - hr, tonumber(ARGV[b + 9]), tonumber(ARGV[b + 10]))
     if e then return redis.error_reply(e) end
   end
+end
+if not settle_only then
+  local strategies = {}
+  for i = 1, n do strategies[i] = ARGV[(i - 1) * 11 + 4] end
+  local conflict, missing = partition_of(strategies)
+  if conflict then return conflict end
+  register(missing)
 end
 local d, r, names, back = {}, {}, {}, {}
 for i = 1, n do
@@ -710,6 +776,13 @@ void RedisQuotas::fault(const std::string& text) {
   std::string hint;
   if (text.find("ledger already") != std::string::npos || text.find("is missing or has no layout") != std::string::npos)
     hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
+  else if (text.find("not a generation number") != std::string::npos)
+    hint = fmt::format("; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's ledger "
+                       "(--state), which starts a new generation",
+                       ready_key_);
+  else if (text.find("has an unknown layout") != std::string::npos)
+    hint = "; run the campaign with the crm that wrote it, or, if it was written by hand, `crm shared reconcile "
+           "--exact` with every process stopped (it writes layout 1 and every counter from the ledgers)";
   else if (text.find("not a count") != std::string::npos || text.find("holds leased") != std::string::npos)
     hint = "; correct the field by hand, or run `crm shared reconcile --exact` with every process stopped (it sets "
            "every counter from the ledgers)";
@@ -954,6 +1027,50 @@ bool RedisQuotas::claim_partition(const std::string& ledger_id, const std::strin
   return register_partition(error);
 }
 
+std::string RedisQuotas::conflict_text(int64_t code, const std::string& strategy, const std::string& recorded) const {
+  const uint32_t count = o_.partition_count ? o_.partition_count : 1, k = o_.partition_index + 1;
+  const std::string mine = count == 1 ? std::string("runs without --partition") : fmt::format("has --partition {}/{}", k, count);
+  if (code == 1)
+    return fmt::format(
+        "strategy `{}` of campaign `{}` is decided in {} partition(s) (field `n:{}` of `{}`, set by the first process "
+        "that decided it), and this process {}: every process deciding a strategy takes --partition K/N with the same "
+        "N, or its users are decided twice (docs/scaling.md, \"Partitions\")",
+        strategy, o_.campaign, recorded, strategy, partitions_key_, mine);
+  const auto space = recorded.find(' ');
+  const std::string field = fmt::format("p:{}:{}", strategy, k);
+  return fmt::format(
+      "strategy `{}` of campaign `{}` is decided for partition {}/{} by another ledger (id {}, first attached as {}; "
+      "field `{}` of `{}`), not by this one (id {}): two processes would decide the same users twice. If that ledger "
+      "is lost for good, deleting its fields `p:STRATEGY:{}` (`redis-cli HDEL {} {} ...`, one per strategy) lets "
+      "this one take the partition (docs/scaling.md, \"Partitions\")",
+      strategy, o_.campaign, k, count, recorded.substr(0, space),
+      space == std::string::npos ? "?" : recorded.substr(space + 1), field, partitions_key_, partition_ledger_, k,
+      partitions_key_, field);
+}
+
+void RedisQuotas::partition_args(std::vector<std::string>& args, bool check) const {
+  if (!check || !partition_claimed_) {
+    args.insert(args.end(), {"", "", "", ""});
+    return;
+  }
+  const uint32_t count = o_.partition_count ? o_.partition_count : 1;
+  args.insert(args.end(),
+              {std::to_string(count), std::to_string(o_.partition_index + 1), partition_ledger_, partition_owner_});
+}
+
+bool RedisQuotas::found_conflict(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_INTEGER) return false;
+  const int64_t code = r->element[0]->integer;
+  if (code != -3 && code != -4) return false;
+  auto str = [&](size_t i) {
+    return r->element[i]->str ? std::string(r->element[i]->str, r->element[i]->len) : std::string();
+  };
+  partition_conflict_ = conflict_text(code == -3 ? 1 : 2, str(2), str(3));
+  fault(partition_conflict_);
+  ++stats_.unavailable;
+  return true;
+}
+
 bool RedisQuotas::register_partition(std::string& error) {
   const uint32_t count = o_.partition_count ? o_.partition_count : 1, k = o_.partition_index + 1;
   if (o_.strategies.empty()) {
@@ -978,27 +1095,8 @@ bool RedisQuotas::register_partition(std::string& error) {
   auto str = [&](size_t i) {
     return x->elements > i && x->element[i]->str ? std::string(x->element[i]->str, x->element[i]->len) : std::string();
   };
-  const std::string strategy = str(1), recorded = str(2);
-  const std::string mine = count == 1 ? std::string("runs without --partition") : fmt::format("has --partition {}/{}", k, count);
-  if (code == 1) {
-    error = fmt::format(
-        "strategy `{}` of campaign `{}` is decided in {} partition(s) (field `n:{}` of `{}`, set by the first process "
-        "that decided it), and this process {}: every process deciding a strategy takes --partition K/N with the same "
-        "N, or its users are decided twice (docs/scaling.md, \"Partitions\")",
-        strategy, o_.campaign, recorded, strategy, partitions_key_, mine);
-    return false;
-  }
-  if (code == 2) {
-    const auto space = recorded.find(' ');
-    const std::string field = fmt::format("p:{}:{}", strategy, k);
-    error = fmt::format(
-        "strategy `{}` of campaign `{}` is decided for partition {}/{} by another ledger (id {}, first attached as {}; "
-        "field `{}` of `{}`), not by this one (id {}): two processes would decide the same users twice. If that ledger "
-        "is lost for good, deleting its fields `p:STRATEGY:{}` (`redis-cli HDEL {} {} ...`, one per strategy) lets "
-        "this one take the partition (docs/scaling.md, \"Partitions\")",
-        strategy, o_.campaign, k, count, recorded.substr(0, space),
-        space == std::string::npos ? "?" : recorded.substr(space + 1), field, partitions_key_, partition_ledger_, k,
-        partitions_key_, field);
+  if (code == 1 || code == 2) {
+    error = conflict_text(code, str(1), str(2));
     return false;
   }
   partition_pending_ = false;
@@ -1152,8 +1250,14 @@ std::unique_ptr<RedisQuotas::Reply> RedisQuotas::eval(int which, const std::vect
   if (!ensure(error)) return nullptr;  // the scripts' SHA1s are known once connected
   // The reconcile on one server also records the server it ran on (a third key; same_server()).
   const bool server_key = which == 1 && !cluster_;
-  std::vector<std::string> argv{"EVALSHA", sha_[which], server_key ? "3" : "2", ready_key_, counters_key_};
+  // A delivery's scripts check the partition's registration (a third key, CRM_PARTITION_LUA) once
+  // claim_partition was made; without one they never touch it (partition_args' N is empty). On
+  // a cluster the key moves with the slot like the others (a reshard moves every key of a slot).
+  const bool partitions_key = which != 1 && partition_claimed_;
+  std::vector<std::string> argv{"EVALSHA", sha_[which], server_key || partitions_key ? "3" : "2", ready_key_,
+                                counters_key_};
   if (server_key) argv.push_back(server_key_);
+  if (partitions_key) argv.push_back(partitions_key_);
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, which, error);
 }
@@ -1208,12 +1312,19 @@ QuotaCheck RedisQuotas::reserve_parts(const std::vector<QuotaPart>& parts, int64
                              std::to_string(floor_[part.handle].deliveries), std::to_string(floor_[part.handle].reserved)});
     unlimited = unlimited && l.stock < 0 && l.budget < 0 && l.paced_stock < 0 && l.paced_budget < 0;
   }
+  partition_args(args, true);
   if (!same_server()) {
     if (unlimited) return QuotaCheck::Fits;
     ++stats_.unavailable;
     return QuotaCheck::Unavailable;
   }
   auto rep = eval(0, args, err);
+  // Another process's partition (registered while this one's registration was gone): nothing
+  // was counted, and nothing is from now on (the store stops the run: SharedStore).
+  if (rep && found_conflict(rep->r)) {
+    failed = 0;
+    return QuotaCheck::Unavailable;
+  }
   // A delivery with no stock, budget or pacing has no limit to overgrant: counted when Redis
   // answers, never refused when it does not (its count is reconciled from the ledgers).
   if (!rep || rep->r->type != REDIS_REPLY_ARRAY ||
@@ -1331,6 +1442,7 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
                              std::to_string(x.r), std::to_string(more), std::to_string(want_r),
                              std::to_string(floor_[p.handle].deliveries), std::to_string(floor_[p.handle].reserved)});
   }
+  partition_args(args, true);
   std::string err;
   if (!same_server()) {
     // The leases held were counted in data this server may not have: nothing is given back.
@@ -1342,6 +1454,12 @@ QuotaCheck RedisQuotas::reserve_leased(const std::vector<QuotaPart>& parts, int6
   ++stats_.leases;
   auto rep = eval(2, args, err);
   const size_t n = parts.size();
+  if (rep && found_conflict(rep->r)) {
+    // Nothing was given back nor counted; what the parts hold is not used any more (undergrant).
+    for (const auto& p : parts) held_[p.handle] = Held{};
+    failed = 0;
+    return QuotaCheck::Unavailable;
+  }
   bool shaped = rep && rep->r->type == REDIS_REPLY_ARRAY &&
                 (rep->r->elements == 4 * n + 3 || (rep->r->elements == 2 && int_of(rep->r->element[0]) == -1));
   int64_t code = shaped ? int_of(rep->r->element[0]) : -2;
@@ -1413,6 +1531,7 @@ void RedisQuotas::settle_locked(bool refresh) {
   for (uint32_t h = 0; h < held_.size(); ++h)
     args.insert(args.end(),
                 {names_[h], "-1", "-1", "-1", "-1", std::to_string(held_[h].d), std::to_string(held_[h].r), "0", "0", "0", "0"});
+  partition_args(args, false);  // giving back registers nothing
   std::string err;
   auto rep = eval(2, args, err);
   bool done = rep && rep->r->type == REDIS_REPLY_ARRAY && rep->r->elements == 2 * held_.size() + 3 &&
@@ -1465,6 +1584,26 @@ bool RedisQuotas::same_server() {
   return false;
 }
 
+bool RedisQuotas::ready_judged(std::string& bad) {
+  bad.clear();
+  std::string err;
+  auto t = run({"TYPE", ready_key_}, -1, err);
+  if (!t || t->r->type != REDIS_REPLY_STATUS) return false;
+  const std::string type(t->r->str, t->r->len);
+  if (type == "none") return true;
+  if (type != "string") {
+    bad = fmt::format("`{}` is a {}, not a generation number (written by hand?)", ready_key_, type);
+    return true;
+  }
+  auto g = run({"GET", ready_key_}, -1, err);
+  if (!g) return false;
+  const std::string text = g->r->type == REDIS_REPLY_STRING ? std::string(g->r->str, g->r->len) : std::string();
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    bad = fmt::format("`{}` holds `{}`, not a generation number (written by hand?)", ready_key_,
+                      support::visible(support::utf8_truncate(text, 40)));
+  return true;
+}
+
 void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
   std::lock_guard lock(mu_);
   floors_ = floors;
@@ -1477,10 +1616,19 @@ void RedisQuotas::set_floors(const std::map<std::string, Quota>& floors) {
 bool RedisQuotas::check_floors(std::string& error) {
   std::lock_guard lock(mu_);
   std::string err;
+  std::string bad_ready;
   auto e = run({"EXISTS", ready_key_}, -1, err);
   // No answer: reservations are refused until there is one, and each script checks the floors.
   if (!e || e->r->type != REDIS_REPLY_INTEGER) return true;
   if (e->r->integer != 1) return true;  // not ready: refused until a reconcile, which reads the ledgers
+  // The ready key as the scripts judge it (generation()): no generation number refuses the attach.
+  if (!ready_judged(bad_ready)) return true;  // no answer: the scripts refuse and check it themselves
+  if (!bad_ready.empty()) {
+    error = fmt::format("{}; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's ledger "
+                        "(--state), which starts a new generation",
+                        bad_ready, ready_key_);
+    return false;
+  }
   // Reconciled on another server: every reservation is refused, with a note, until a reconcile.
   if (!same_server()) return true;
   auto all = run({"HGETALL", counters_key_}, -1, err);
@@ -1500,10 +1648,17 @@ bool RedisQuotas::check_floors(std::string& error) {
     if (k->str && v->str) fields[std::string(k->str, k->len)] = std::string(v->str, v->len);
   }
   auto hint = "; `crm shared reconcile` with every process's ledger (--state) sets them from the ledgers";
-  if (fields["v"] != "1") {
+  if (auto v = fields.find("v"); v == fields.end()) {
     error = fmt::format("`{}` is missing or has no layout field `v` while `{}` says the counters are valid (deleted, "
                         "evicted or written by hand){}",
                         counters_key_, ready_key_, hint);
+    return false;
+  } else if (v->second != "1") {
+    error = fmt::format("`{}` has an unknown layout (`v` = {}; this crm knows layout 1): written by another version of "
+                        "crm or by hand; run the campaign with the crm that wrote it, or, if it was written by hand, "
+                        "`crm shared reconcile --exact` with every process stopped (it writes layout 1 and every "
+                        "counter from the ledgers)",
+                        counters_key_, support::visible(support::utf8_truncate(v->second, 40)));
     return false;
   }
   for (const auto& [name, floor] : floors_) {
@@ -1540,6 +1695,15 @@ bool RedisQuotas::read(std::map<std::string, Quota>& out, bool& ready, std::stri
   auto e = run({"EXISTS", ready_key_}, -1, error);
   if (!e) return false;
   ready = e->r->type == REDIS_REPLY_INTEGER && e->r->integer == 1;
+  // A ready key that is no generation number: named, as the scripts name it (they refuse it).
+  if (std::string bad; ready && (!ready_judged(bad) || !bad.empty())) {
+    if (!bad.empty())
+      error = fmt::format("{}; delete it (`redis-cli DEL {}`) and run `crm shared reconcile` with every process's "
+                          "ledger (--state), which starts a new generation",
+                          bad, ready_key_);
+    else if (error.empty()) error = stats_.last_error;
+    return false;
+  }
   if (ready && !cluster_) {
     auto id = run({"GET", server_key_}, -1, error);
     if (!id) return false;
@@ -1677,8 +1841,8 @@ std::string ledger_label_of(const std::string& ledger) {
 // A process's own ledger with the campaign's counters in Redis.
 class SharedStore : public StateStore {
  public:
-  SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas)
-      : ledger_(std::move(ledger)), quotas_(std::move(quotas)) {}
+  SharedStore(std::unique_ptr<StateStore> ledger, std::unique_ptr<RedisQuotas> quotas, std::string ledger_id)
+      : ledger_(std::move(ledger)), quotas_(std::move(quotas)), ledger_id_(std::move(ledger_id)) {}
   // After the ledger, the counters: what this process's ledger granted is each counter's floor
   // (RedisQuotas::set_floors), and counters already below it refuse the attach.
   bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
@@ -1699,11 +1863,9 @@ class SharedStore : public StateStore {
       error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
       return false;
     }
-    // The partition this ledger serves (recorded in it by keep_partition before the attach).
-    std::string id;
-    bool found = false;
-    if (!ledger_->meta("ledger_id", id, found, error)) return false;
-    if (!quotas_->claim_partition(found ? id : std::string(), ledger_label_of(ledger_->describe()), why)) {
+    // The partition this ledger serves, by the id keep_partition read or made before the attach
+    // (SharedOptions::ledger_id: not read from the ledger a second time).
+    if (!quotas_->claim_partition(ledger_id_, ledger_label_of(ledger_->describe()), why)) {
       error = fmt::format("shared counters ({}) for state `{}`: {}", quotas_->describe(), ledger_->describe(), why);
       return false;
     }
@@ -1720,10 +1882,10 @@ class SharedStore : public StateStore {
     return ledger_->begin_program(program, error);
   }
   bool append(const Unit& unit, const std::vector<LedgerEntry>& entries, int64_t& first_seq, std::string& error) override {
-    return ledger_->append(unit, entries, first_seq, error);
+    return !refused(error) && ledger_->append(unit, entries, first_seq, error);
   }
   bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq, std::string& error) override {
-    return ledger_->append_rows(unit, rows, count, first_seq, error);
+    return !refused(error) && ledger_->append_rows(unit, rows, count, first_seq, error);
   }
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
     return ledger_->read(first, count, out, error);
@@ -1746,8 +1908,26 @@ class SharedStore : public StateStore {
   Quotas& quotas() override { return *quotas_; }
 
  private:
+  // Once another process holds this one's partition (registered after this one started, while
+  // its registration was gone: RedisQuotas::conflict), no unit is recorded any more: the engine's
+  // store fails, which stops the run as any ledger failure does, and this process's rejections
+  // are not recorded beside the other ledger's decisions for the same users. The units before
+  // are committed first (the ledger is sound, and their reservations are counted in Redis).
+  bool refused(std::string& error) {
+    std::string conflict = quotas_->conflict();
+    if (conflict.empty()) return false;
+    std::string why;
+    const bool kept = ledger_->commit(why);
+    error = fmt::format("shared counters ({}) for state `{}`: {}; found while running (this process's registration "
+                        "was gone, and another process registered meanwhile): this process stops{}",
+                        quotas_->describe(), ledger_->describe(), conflict,
+                        kept ? "; what it decided before is committed (a restart on the same input answers it)"
+                             : fmt::format(" and could not commit what it decided before: {}", why));
+    return true;
+  }
   std::unique_ptr<StateStore> ledger_;
   std::unique_ptr<RedisQuotas> quotas_;
+  std::string ledger_id_;  // SharedOptions::ledger_id
 };
 
 }  // namespace
@@ -1758,7 +1938,7 @@ std::unique_ptr<StateStore> open_shared_store(std::unique_ptr<StateStore> ledger
   if (!q) return nullptr;
   std::string ignored;
   q->connect(ignored);  // reported through on_notice; reservations fail closed until it answers
-  return std::make_unique<SharedStore>(std::move(ledger), std::move(q));
+  return std::make_unique<SharedStore>(std::move(ledger), std::move(q), options.ledger_id);
 }
 
 }  // namespace crm::state

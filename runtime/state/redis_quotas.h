@@ -117,6 +117,13 @@ class RedisQuotas : public Quotas {
   // without a limit), and a conflict found then refuses every one. Every new connection
   // registers again (a restarted Redis may have lost the hash).
   bool claim_partition(const std::string& ledger_id, const std::string& ledger_label, std::string& error);
+  // A conflict found after claim_partition succeeded (another process registered another N, or
+  // another ledger for this K, while this one's registration was gone): every reservation is
+  // refused from then on, and the shared store records no unit (the run stops). Empty: none.
+  std::string conflict() const {
+    std::lock_guard lock(mu_);
+    return partition_conflict_;
+  }
 
   // Campaign-wide counters as Redis holds them now; `ready` false when they are not valid. A
   // field `d:S` or `r:S` that is no count (an integer from 0 to 2^53, as the scripts require) is
@@ -168,6 +175,14 @@ class RedisQuotas : public Quotas {
   // claim_partition's script; false with `error` on a conflict, true when registered or when
   // Redis did not answer or answered with an error (partition_pending_ stays).
   bool register_partition(std::string& error);
+  // The message of a conflict: code 1 another N recorded, 2 another ledger (`recorded`: "id label").
+  std::string conflict_text(int64_t code, const std::string& strategy, const std::string& recorded) const;
+  // A delivery script's trailing arguments (CRM_PARTITION_LUA): N, K, the ledger's id and owner
+  // text once claim_partition was made and `check`; four empty values otherwise.
+  void partition_args(std::vector<std::string>& args, bool check) const;
+  // A delivery script's conflict reply ({-3 or -4, -1, strategy, recorded}): partition_conflict_
+  // set, said, counted as unavailable; true. False for any other reply.
+  bool found_conflict(const redisReply* r);
   Quota view(uint32_t h) const;
   QuotaCheck reserve_leased(const std::vector<QuotaPart>& parts, int64_t amount, size_t& failed);
   void settle_locked(bool refresh);
@@ -179,6 +194,9 @@ class RedisQuotas : public Quotas {
   // call fails closed itself). Always true on a cluster (not checked there: a slot migration
   // moves the keys to a node with another run_id).
   bool same_server();
+  // The ready key judged as the scripts' generation() judges it: `bad` names it when it exists
+  // but is no generation number (another type, or not digits). False when Redis gave no answer.
+  bool ready_judged(std::string& bad);
 
   RedisQuotas() = default;
   SharedOptions o_;

@@ -356,6 +356,10 @@ struct SharedOptions {
   // campaign must have one N, and one ledger serve each K (docs/scaling.md, "Partitions").
   uint32_t partition_index = 0, partition_count = 1;
   std::vector<std::string> strategies;
+  // The id of this process's ledger (keep_partition, ledger_partition.h), set by open_state with
+  // the partition: registered as the ledger that decides partition K. Empty: a ledger without
+  // an id (only N is checked).
+  std::string ledger_id;
   std::function<void(const std::string&)> on_notice;  // connection lost or restored, campaign not ready
 };
 // `ledger` with its quotas() replaced by counters in Redis. Fails when the URL is malformed;

@@ -6,7 +6,8 @@
 # input answers the committed events from the ledger and decides nothing twice (3 grants of stock
 # 3 in all). With Redis (when redis-server is installed): the shared counter equals the ledger's
 # grants afterwards (before the fix the signal ended crm like kill -9: nothing committed, the stock
-# reserved in Redis, and the restart refused every event: 0 granted).
+# reserved in Redis, and the restart refused every event: 0 granted). A signal that comes just
+# before crm waits for input (the window widened by a test hook) stops it at once too.
 set -euo pipefail
 crm=$1
 tmp=$(mktemp -d)
@@ -66,6 +67,41 @@ one_round term TERM 143
 one_round int INT 130
 one_round threads TERM 143 --threads 2
 echo "ok: SIGTERM/SIGINT stop gracefully without --shared"
+
+# alive PID: the process exists and is not a zombie (a child that exited stays one until waited).
+alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
+# The signal between crm's check of the stop flag and its wait for input: a window of nanoseconds,
+# widened to 4 s by a test hook (CRM_TEST_STOP_RACE_MS; the signal cuts the pause short). Before
+# the self-pipe the read after the check waited for the next line, which never comes here (the
+# fifo stays open): crm did not stop. Timeline: the first wait pauses 0-4 s and reads the 5 lines,
+# the second pauses 4-8 s, the signal comes at 6 s. Bounded: 10 s after the signal.
+race_round() {
+  local name=$1 fifo="$tmp/$1.fifo" rc=0
+  shift
+  mkfifo "$fifo"
+  exec 3<>"$fifo"  # read-write: opening never blocks, whatever crm does
+  head -5 "$tmp/ev.jsonl" >&3
+  CRM_TEST_STOP_RACE_MS=4000 "$crm" run "$tmp/p.crm" --events "$fifo" --state "sqlite:$tmp/$name.db" "$@" \
+    -o "$tmp/$name.jsonl" 2>"$tmp/err-$name.txt" &
+  local pid=$!
+  pids+=("$pid")
+  sleep 6
+  kill -TERM "$pid"
+  for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
+    kill -9 "$pid"
+    exec 3>&-
+    fail "$name: crm still waits for input 10 s after SIGTERM (a signal before the wait was lost)"
+  fi
+  wait "$pid" || rc=$?
+  exec 3>&-
+  [ "$rc" = 143 ] || fail "$name: exit $rc after SIGTERM, not 143"
+  grep -q "stopped by SIGTERM after 5 events" "$tmp/err-$name.txt" || fail "$name: no note of the stop after 5 events"
+  [ "$(wc -l <"$tmp/$name.jsonl")" = 5 ] || fail "$name: $(wc -l <"$tmp/$name.jsonl") decisions written, not 5"
+}
+race_round race
+race_round race-threads --threads 2
+echo "ok: a SIGTERM just before crm waits for input stops it at once"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   echo "skip: redis-server not installed (the --shared part)"

@@ -412,7 +412,10 @@ strategy side for business "mall" {
   fs::create_directories(dir);
   const std::string campaign = campaign_on(2, "run");
   const int slot = crm::state::cluster_slot("crm:{" + campaign + "}:counters");
-  const std::vector<std::string> keys{"crm:{" + campaign + "}:ready", "crm:{" + campaign + "}:counters"};
+  // Every key of the campaign moves, as a reshard moves every key of the slot (the partitions
+  // hash too: the reservation scripts check the registration in it).
+  const std::vector<std::string> keys{"crm:{" + campaign + "}:ready", "crm:{" + campaign + "}:counters",
+                                      "crm:{" + campaign + "}:partitions"};
   crm::SharedCounters shared;
   shared.url = "redis-cluster://" + cluster.seed(0) + "," + cluster.seed(1);
   shared.campaign = campaign;

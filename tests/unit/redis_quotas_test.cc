@@ -710,12 +710,12 @@ strategy own { who: true  when: on Order  what: grant p5 }
   std::string user;
   for (int i = 0; user.empty(); ++i)
     if (crm::in_partition({0, 4}, "v" + std::to_string(i))) user = "v" + std::to_string(i);
-  ASSERT_TRUE(late.process_event(order(1, 1, user), out, e)) << e.message;
-  ASSERT_FALSE(out.empty());
-  for (const auto& d : out) {
-    EXPECT_EQ(d.outcome, crm::Decision::Outcome::Rejected) << d.json;
-    EXPECT_EQ(d.reason, "shared_unavailable") << d.json;
-  }
+  // The conflict found at its first reservation stops it: the event is refused as a ledger
+  // failure, not recorded as rejections beside the other ledger's decisions.
+  EXPECT_FALSE(late.process_event(order(1, 1, user), out, e));
+  EXPECT_EQ(e.kind, crm::ErrorKind::State) << e.message;
+  EXPECT_NE(e.message.find("is decided in 2 partition(s)"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("this process stops"), std::string::npos) << e.message;
   bool said = false;
   for (const auto& n : notes) said = said || n.find("is decided in 2 partition(s)") != std::string::npos;
   EXPECT_TRUE(said) << (notes.empty() ? "no notes" : notes.back());
@@ -785,6 +785,75 @@ TEST_F(RedisQuotasTest, APartitionsRegistrationFailsClosedAndIsMadeAgainOnANewCo
   crm::Error le;
   ASSERT_TRUE(later.set_partition({1, 3}, le)) << le.message;
   EXPECT_TRUE(later.open_state("sqlite:" + (dir / "c.db").string(), false, le)) << le.message;
+  fs::remove_all(dir);
+}
+
+// The registration is checked by every reservation's script (t23 follow-up): the partitions
+// hash deleted (or FLUSHALL) while a process runs, without a reconnection, is registered again at
+// its next reservation (before: only at its next reconnection, so another N could start
+// meanwhile). A process of another N that registered in that gap is found at the next reservation,
+// and the running process stops (its store refuses the unit, a State error) instead of deciding
+// on with every reservation refused: what it decided before is committed (its ledger holds the
+// two units it had not committed), the refused unit is in no ledger, nothing more is counted.
+TEST_F(RedisQuotasTest, ARegistrationLostWhileRunningIsMadeAgainAndAConflictThenStopsTheRun) {
+  auto program = crm::compile_files({std::string(CRM_SOURCE_DIR) + "/tests/shared/campaign_b.crm"});
+  ASSERT_TRUE(program.program.valid()) << program.error.message;
+  fs::path dir = fs::temp_directory_path() / ("crm_shared_rereg_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (bool leased : {false, true}) {
+    const std::string campaign = leased ? "rereg_l" : "rereg";
+    const std::string key = "crm:{" + campaign + "}:partitions";
+    crm::SharedCounters shared;
+    shared.url = server.url();
+    shared.campaign = campaign;
+    shared.retry_ms = 0;
+    if (leased) shared.lease = 1;  // every delivery runs the lease script
+    std::vector<std::string> notes;
+    shared.on_notice = [&](const std::string& m) { notes.push_back(m); };
+    crm::Error e;
+    crm::ReconcileResult r;
+    ASSERT_TRUE(crm::reconcile_shared(shared, {}, false, r, e)) << e.message;
+    std::vector<std::string> users;  // users of partition 1/2
+    for (int i = 0; users.size() < 4; ++i)
+      if (crm::in_partition({0, 2}, "x" + std::to_string(i))) users.push_back("x" + std::to_string(i));
+    const std::string ledger = (dir / (campaign + "-a.db")).string();
+    crm::Run a(program.program);
+    ASSERT_TRUE(a.set_partition({0, 2}, e)) << e.message;
+    ASSERT_TRUE(a.share_counters(shared, e)) << e.message;
+    ASSERT_TRUE(a.open_state("sqlite:" + ledger, false, e)) << e.message;
+    std::vector<std::string> out;
+    ASSERT_TRUE(a.add_event(order(1, 1, users[0]), out, e)) << e.message;
+    ASSERT_TRUE(a.commit(e)) << e.message;
+    server.command(("DEL " + key).c_str());
+    ASSERT_TRUE(a.add_event(order(2, 2, users[1]), out, e)) << e.message;
+    EXPECT_EQ(server.command(("HGET " + key + " n:flash").c_str()), "2") << "registered again without a reconnection";
+    EXPECT_FALSE(server.command(("HGET " + key + " p:flash:1").c_str()).empty());
+    // Gone again, and a process of another N registers in the gap.
+    server.command(("DEL " + key).c_str());
+    crm::Runtime c(program.program);
+    std::string err;
+    ASSERT_TRUE(c.set_partition({0, 3}, err)) << err;
+    ASSERT_TRUE(c.share_counters(shared, err)) << err;
+    ASSERT_TRUE(c.open_state("sqlite:" + (dir / (campaign + "-c.db")).string(), err)) << err;
+    ASSERT_EQ(server.command(("HGET " + key + " n:flash").c_str()), "3");
+    out.clear();
+    EXPECT_FALSE(a.add_event(order(3, 3, users[2]), out, e));
+    EXPECT_EQ(e.kind, crm::ErrorKind::State) << e.message;
+    EXPECT_NE(e.message.find("of campaign `" + campaign + "` is decided in 3 partition(s)"), std::string::npos)
+        << e.message;
+    EXPECT_NE(e.message.find("this process stops; what it decided before is committed"), std::string::npos) << e.message;
+    bool said = false;
+    for (const auto& n : notes) said = said || n.find("is decided in 3 partition(s)") != std::string::npos;
+    EXPECT_TRUE(said) << (notes.empty() ? "no notes" : notes.back());
+    EXPECT_FALSE(a.add_event(order(4, 4, users[3]), out, e));  // stopped for good
+    EXPECT_EQ(e.kind, crm::ErrorKind::State) << e.message;
+    // Units 1 and 2 in the ledger (2 committed by the refusal), 3 and 4 in none; Redis counted 2.
+    std::map<std::string, Quota> totals;
+    ASSERT_TRUE(crm::state::ledger_totals(ledger, totals, err)) << err;
+    EXPECT_EQ(totals["flash"].deliveries, 2) << campaign;
+    EXPECT_EQ(server.command(("HGET crm:{" + campaign + "}:counters d:flash").c_str()), "2") << campaign;
+  }
   fs::remove_all(dir);
 }
 
@@ -1258,7 +1327,7 @@ TEST_F(RedisQuotasTest, AnErrorReplyIsSaidAndFailsClosed) {
   server.command("LPUSH crm:{test}:ready x");  // the ready key must be a string
   EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable);
   EXPECT_TRUE(has(leased_notes, "the lease script on `crm:{test}:counters`")) << all_of(leased_notes);
-  EXPECT_TRUE(has(leased_notes, "`crm:{test}:ready` is a list, not a string")) << all_of(leased_notes);
+  EXPECT_TRUE(has(leased_notes, "`crm:{test}:ready` is a list, not a generation number")) << all_of(leased_notes);
   EXPECT_EQ(l->stats().granted, 0u);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1");
 }
@@ -1352,6 +1421,72 @@ TEST_F(RedisQuotasTest, CountersThatCannotBeTrustedAreRefused) {
   EXPECT_EQ(l->reserve(lh, 0, limits(100, -1)), QuotaCheck::Unavailable);
   EXPECT_TRUE(has(notes, "holds `x`, not a count")) << all_of(notes);
   EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "x");
+}
+
+// The ready key and the layout field judged as `crm shared reconcile` judges them (t23 F7): a
+// `ready` that is no generation number (`abc`) or not a string (a list) refuses every reservation,
+// with and without leases, with a note naming the key and why (before, `abc` reserved normally and a
+// list did without leases); the attach and `crm shared show` say the same. A layout field `v` with
+// another value is an unknown layout, not a missing hash.
+TEST_F(RedisQuotasTest, AReadyKeyThatIsNoGenerationAndAnUnknownLayoutAreRefused) {
+  auto q = open();
+  start_campaign(*q);
+  uint32_t h = q->handle("s");
+  ASSERT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  crm::state::SharedOptions o;
+  o.url = server.url();
+  o.campaign = "test";
+  o.lease = 4;
+  o.command_timeout_ms = o.connect_timeout_ms = 5000;
+  std::vector<std::string> leased_notes;
+  o.on_notice = [&](const std::string& m) { leased_notes.push_back(m); };
+  std::string err;
+  auto l = RedisQuotas::create(o, err);
+  ASSERT_TRUE(l) << err;
+  uint32_t lh = l->handle("s");
+  const std::string generation = server.command("GET crm:{test}:ready");
+  struct Case {
+    const char* setup;
+    const char* said;
+  };
+  for (const Case& c : {Case{"SET crm:{test}:ready abc", "`crm:{test}:ready` holds `abc`, not a generation number"},
+                        Case{"SET crm:{test}:ready 12x", "`crm:{test}:ready` holds `12x`, not a generation number"},
+                        Case{"RPUSH crm:{test}:ready 1", "`crm:{test}:ready` is a list, not a generation number"}}) {
+    server.command("DEL crm:{test}:ready");
+    server.command(c.setup);
+    notices.clear();
+    leased_notes.clear();
+    EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable) << c.setup;
+    EXPECT_TRUE(has(notices, c.said)) << c.setup << ": " << all_of(notices);
+    EXPECT_TRUE(has(notices, "redis-cli DEL crm:{test}:ready")) << all_of(notices);
+    EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable) << c.setup;
+    EXPECT_TRUE(has(leased_notes, c.said)) << c.setup << ": " << all_of(leased_notes);
+    EXPECT_EQ(server.command("HGET crm:{test}:counters d:s"), "1") << c.setup << ": nothing counted";
+    EXPECT_FALSE(q->check_floors(err)) << c.setup;  // what an attach says
+    EXPECT_NE(err.find(c.said), std::string::npos) << err;
+    std::map<std::string, Quota> now;
+    bool ready = false;
+    EXPECT_FALSE(q->read(now, ready, err)) << c.setup;  // what `crm shared show` says
+    EXPECT_NE(err.find(c.said), std::string::npos) << err;
+  }
+  server.command("DEL crm:{test}:ready");
+  server.command(("SET crm:{test}:ready " + generation).c_str());
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Fits);
+  EXPECT_TRUE(q->check_floors(err)) << err;
+  l->settle();  // its lease back: its next delivery asks Redis
+  // Layout 2: present, but not this crm's.
+  server.command("HSET crm:{test}:counters v 2");
+  notices.clear();
+  leased_notes.clear();
+  EXPECT_EQ(q->reserve(h, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(notices, "`crm:{test}:counters` has an unknown layout (`v` = 2")) << all_of(notices);
+  EXPECT_FALSE(has(notices, "is missing")) << all_of(notices);
+  EXPECT_EQ(l->reserve(lh, 1, limits(10, -1)), QuotaCheck::Unavailable);
+  EXPECT_TRUE(has(leased_notes, "has an unknown layout (`v` = 2")) << all_of(leased_notes);
+  EXPECT_FALSE(q->check_floors(err));
+  EXPECT_NE(err.find("`crm:{test}:counters` has an unknown layout (`v` = 2"), std::string::npos) << err;
+  EXPECT_EQ(err.find("is missing"), std::string::npos) << err;
 }
 
 // At attach, a process compares the counters with its own ledger: counters below what it already
