@@ -1097,8 +1097,23 @@ Type Checker::comparison(const BinaryExpr* b, Env& env) {
     auto res = fold::compare(b->op, *x, *y);
     if (!res) { overflow(b); return {}; }
     set_const(b, Value{*res});
+  } else if (same_field(b->lhs, b->rhs)) {
+    // `a > a`, `a == a`: a field compared with itself has one result for every user (an absent
+    // value equals itself; reading a field never fails), folded like `1 > 2` so W0101 says so in
+    // a segment as in a `who:`, and W0105 leaves such a strategy out.
+    bool same = b->op == BinaryOp::Eq || b->op == BinaryOp::Le || b->op == BinaryOp::Ge;
+    set_const(b, Value{same});
   }
   return Type::of(TypeKind::Bool);
+}
+
+// Whether both operands name the same profile or event field.
+bool Checker::same_field(const Expr* a, const Expr* b) {
+  if (!a || !b || a->kind != ExprKind::Name || b->kind != ExprKind::Name) return false;
+  const Ref& x = p_.refs[a->id];
+  const Ref& y = p_.refs[b->id];
+  return x.kind == y.kind && (x.kind == Ref::Kind::ProfileField || x.kind == Ref::Kind::EventField) && x.field &&
+         x.field == y.field;
 }
 
 Type Checker::membership(const BinaryExpr* b, Env& env) {
