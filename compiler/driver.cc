@@ -125,8 +125,11 @@ bool has_word(std::string_view text, std::string_view word) {
 //   the next declaration the parser found (an error at a declaration's first token damages the
 //   one before it too: that one ended too early; an error before the first declaration damages
 //   the module's head);
-// - elsewhere, an unknown name (value, function, type, event or field) that is written in a
-//   damaged region: the declaration the recovery swallowed may be the one declaring it.
+// - elsewhere, an unknown name (value, function, type, event or field) that is written in text
+//   the parser's recovery skipped or repaired (ast::Module::repaired): the declaration it lost
+//   there may be the one declaring it. Only there: a name merely used in the damaged
+//   declaration (`segment s = foo >` while typing) says nothing about a `foo` elsewhere, and
+//   that one's E0204 is real.
 void drop_findings_in_repaired_code(Compilation& c, size_t from) {
   const auto& all = c.sink.diagnostics();
   // Per file, the declarations' starts (region boundaries), and the damaged regions as [begin, end).
@@ -145,7 +148,7 @@ void drop_findings_in_repaired_code(Compilation& c, size_t from) {
     const auto& d = all[i];
     // Lexing and parsing errors (not a module not found, nor a limit).
     if (d.code != diag::Code::E0101 && d.code != diag::Code::E0102 && d.code != diag::Code::E0103 &&
-        d.code != diag::Code::E0104 && d.code != diag::Code::E0106)
+        d.code != diag::Code::E0104 && d.code != diag::Code::E0106 && d.code != diag::Code::E0113)
       continue;
     if (!d.span.valid()) continue;
     auto it = starts.find(d.span.file);
@@ -157,7 +160,9 @@ void drop_findings_in_repaired_code(Compilation& c, size_t from) {
     damaged[d.span.file].push_back(region(k));
     if (k > 0 && v[k] == d.span.begin) damaged[d.span.file].push_back(region(k - 1));
   }
-  if (damaged.empty()) return;
+  bool any_repaired = false;
+  for (const auto& m : c.program.modules) any_repaired |= m.ast && !m.ast->repaired.empty();
+  if (damaged.empty() && !any_repaired) return;
   auto in_damaged = [&](source::Span s) {
     if (!s.valid()) return false;
     auto it = damaged.find(s.file);
@@ -166,11 +171,13 @@ void drop_findings_in_repaired_code(Compilation& c, size_t from) {
       if (s.begin >= b && s.begin < e) return true;
     return false;
   };
-  auto written_in_damaged = [&](std::string_view name) {
-    for (auto& [f, regions] : damaged) {
-      std::string_view text = c.program.sources.file(f).text();
-      for (auto& [b, e] : regions)
-        if (b < text.size() && has_word(text.substr(b, std::min<size_t>(e, text.size()) - b), name)) return true;
+  auto written_in_repaired = [&](std::string_view name) {
+    for (const auto& m : c.program.modules) {
+      if (!m.ast || m.ast->file == source::kNoFile) continue;
+      std::string_view text = c.program.sources.file(m.ast->file).text();
+      for (const auto& r : m.ast->repaired)
+        if (r.begin < text.size() && has_word(text.substr(r.begin, std::min<size_t>(r.end, text.size()) - r.begin), name))
+          return true;
     }
     return false;
   };
@@ -185,7 +192,7 @@ void drop_findings_in_repaired_code(Compilation& c, size_t from) {
                                   d.code == diag::Code::E0303 || d.code == diag::Code::E0304 || d.code == diag::Code::E0415)) {
         std::string_view text = c.program.sources.file(d.span.file).text();
         if (d.span.end <= text.size() && d.span.end > d.span.begin)
-          drop = written_in_damaged(text.substr(d.span.begin, d.span.end - d.span.begin));
+          drop = written_in_repaired(text.substr(d.span.begin, d.span.end - d.span.begin));
       }
     }
     if (drop) dropped = true;

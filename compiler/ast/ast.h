@@ -363,6 +363,10 @@ struct Module : Node {
   bool has_zone = false;
   Span zone_span;  // the string literal
   std::vector<Decl*> decls;
+  // After syntax errors: the text the parser's recovery skipped or repaired (each error from its
+  // token to the one where parsing resumed, inclusive) and what a comment never closed swallowed.
+  // A declaration lost there may be the one an unknown name elsewhere refers to.
+  std::vector<Span> repaired;
 };
 
 // Owns every node of a compilation. Ids are dense, so side tables can be plain vectors.

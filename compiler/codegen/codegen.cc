@@ -133,6 +133,16 @@ class UnitGen {
   int64_t window_value(const AggregateExpr* a, const Env& env);
   uint16_t membership(const BinaryExpr* b, const Env& env);
   std::optional<uint16_t> compare_with_constant(const BinaryExpr* b, const Env& env);
+  // The operand compared with an empty `{}`/`[]` by `==`/`!=`, or null.
+  static const Expr* empty_collection_other(const BinaryExpr* b) {
+    auto empty = [](const Expr* e) {
+      return e && e->kind == ExprKind::Collection && static_cast<const CollectionLit*>(e)->elems.empty();
+    };
+    if (b->op != BinaryOp::Eq && b->op != BinaryOp::Ne) return nullptr;
+    if (empty(b->rhs) && !empty(b->lhs)) return b->lhs;
+    if (empty(b->lhs) && !empty(b->rhs)) return b->rhs;
+    return nullptr;
+  }
   std::optional<Value> static_value(const Expr* e, const Env& env);
   const sema::Type& type(const Expr* e);
 
@@ -1112,6 +1122,19 @@ uint16_t UnitGen::binary(const BinaryExpr* b, const Env& env) {
     case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
       const sema::Type& lt = type(b->lhs);
       const sema::Type& rt = type(b->rhs);
+      // `tags == {}` (the checker typed the literal from `tags`): whether `tags` has no element.
+      if (auto* other = empty_collection_other(b)) {
+        const sema::Type& ot = type(other);
+        uint16_t c = expr(other, env);
+        uint16_t base = next_;
+        emit({Op::MOV, reg(), c});
+        uint16_t n = reg();
+        auto len = ot.kind == TypeKind::Set ? bytecode::Overload::LenOfSet : bytecode::Overload::LenOfList;
+        emit({Op::CALL, n, static_cast<uint32_t>(len), base, 1});
+        uint16_t d = reg();
+        emit({b->op == BinaryOp::Eq ? Op::EQ : Op::NE, d, n, constant(0)});
+        return d;
+      }
       if (lt.kind != TypeKind::String || b->op == BinaryOp::Eq || b->op == BinaryOp::Ne)
         if (auto fused = compare_with_constant(b, env)) return *fused;
       uint16_t l = expr(b->lhs, env), r = expr(b->rhs, env);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -71,9 +72,42 @@ std::string describe_offending(Token* t) {
 
 struct DepthExceeded {};
 
+// Code-point intervals [first, last] of the tokens a syntax error's recovery skipped or repaired.
+using TokenRuns = std::vector<std::pair<size_t, size_t>>;
+
 class ErrorStrategy : public antlr4::DefaultErrorStrategy {
  public:
-  explicit ErrorStrategy(std::string* last_help) : last_help_(last_help) {}
+  ErrorStrategy(std::string* last_help, TokenRuns* repaired) : last_help_(last_help), repaired_(repaired) {}
+
+  // Each error condition, from the token where it began to the one where the parser matched
+  // again: what recovery deleted or skipped, and the token it resynchronised on (after a deleted
+  // `segment`, the `t` that became an operand). The driver asks whether a name written there
+  // may be the one a lost declaration declared (ast::Module::repaired).
+  void beginErrorCondition(antlr4::Parser* p) override {
+    if (!inErrorRecoveryMode(p)) {
+      Token* t = p->getCurrentToken();
+      error_start_ = t ? t->getStartIndex() : INVALID_INDEX;
+    }
+    antlr4::DefaultErrorStrategy::beginErrorCondition(p);
+  }
+  void endErrorCondition(antlr4::Parser* p) override {
+    if (inErrorRecoveryMode(p)) close_run(p->getCurrentToken());
+    antlr4::DefaultErrorStrategy::endErrorCondition(p);
+  }
+  // At the end of the file a condition still open runs to its end.
+  void finish(antlr4::Parser* p) {
+    if (inErrorRecoveryMode(p)) close_run(p->getCurrentToken());
+  }
+
+ private:
+  void close_run(Token* t) {
+    if (error_start_ == INVALID_INDEX) return;
+    size_t last = error_start_;
+    if (t && t->getType() != Token::EOF && t->getStopIndex() != INVALID_INDEX) last = std::max(last, t->getStopIndex());
+    else last = std::numeric_limits<size_t>::max();  // to the end of the file
+    repaired_->emplace_back(error_start_, last);
+    error_start_ = INVALID_INDEX;
+  }
 
  protected:
   void reportNoViableAlternative(antlr4::Parser* p, const antlr4::NoViableAltException& e) override {
@@ -252,6 +286,8 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
   }
 
   std::string* last_help_;
+  TokenRuns* repaired_;
+  size_t error_start_ = INVALID_INDEX;
 };
 
 bool is_lexer_error(Token* t) {
@@ -1270,7 +1306,9 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
   // Each expression level costs about six parser rules (expr, cmp, coalesce, arith, primary...).
   GuardedParser parser(&tokens, size_t(opts.max_nesting) * 6 + 64);
   std::string help;
-  parser.setErrorHandler(std::make_shared<ErrorStrategy>(&help));
+  TokenRuns repaired;
+  auto strategy = std::make_shared<ErrorStrategy>(&help, &repaired);
+  parser.setErrorHandler(strategy);
   parser.removeErrorListeners();
   Listener listener(file, map, sink, &help, &tokens);
   parser.addErrorListener(&listener);
@@ -1285,8 +1323,18 @@ ast::Module* parse_module(const source::SourceFile& file, ast::AstContext& ctx, 
         .help = "split the expression into named segments or constants";
     return empty();
   }
+  strategy->finish(&parser);
   Builder builder(file, map, ctx, sink, opts);
-  return builder.module(tree);
+  ast::Module* m = builder.module(tree);
+  for (auto [first, last] : repaired) {
+    uint32_t e = last == std::numeric_limits<size_t>::max() ? static_cast<uint32_t>(text.size()) : map.byte(last + 1);
+    m->repaired.push_back({file.id(), map.byte(first), std::max(e, map.byte(first))});
+  }
+  // What a comment never closed swallowed: declarations the user may see as code.
+  for (Token* t : all)
+    if (t->getType() == CrmLexer::UNTERMINATED_COMMENT)
+      m->repaired.push_back({file.id(), map.byte(t->getStartIndex()), static_cast<uint32_t>(text.size())});
+  return m;
 }
 
 }  // namespace crm::parse

@@ -1052,6 +1052,32 @@ bool Checker::comparable(const Expr* e, const Type& a, const Type& b, const char
 }
 
 Type Checker::comparison(const BinaryExpr* b, Env& env) {
+  // `tags == {}`, `{} != recent`: the empty literal takes its type from the other operand, as on
+  // the right of `in`; the comparison is an emptiness test (collections are not otherwise
+  // compared). Only a `{}` with nothing to type it (`{} == []`, `a == {}` of an Int) is E0426.
+  auto empty_lit = [](const Expr* e) {
+    return e && e->kind == ExprKind::Collection && static_cast<const CollectionLit*>(e)->elems.empty();
+  };
+  if ((b->op == BinaryOp::Eq || b->op == BinaryOp::Ne) && empty_lit(b->lhs) != empty_lit(b->rhs)) {
+    const Expr* other = empty_lit(b->lhs) ? b->rhs : b->lhs;
+    const Expr* empty = other == b->rhs ? b->lhs : b->rhs;
+    Type o = check(other, env, nullptr);
+    if (o.is_error()) return {};
+    bool coll = o.kind == TypeKind::Set || o.kind == TypeKind::List;
+    Type e = check(empty, env, coll ? &o : nullptr);
+    if (e.is_error()) return {};
+    if (o.optional) { optional_error(other, o); return {}; }
+    if (e.kind != o.kind) {  // `tags == []`: a set is no list
+      sink_.report(Code::E0401, b->span, fmt::format("cannot compare {} with {} using `{}`", bt(o.to_string()),
+                                                     bt(e.to_string()), to_string(b->op)))
+          .help = fmt::format("compare with `{}` to test whether it is empty", o.kind == TypeKind::Set ? "{}" : "[]");
+      return {};
+    }
+    if (const Value* v = p_.const_of(other))
+      if (auto* col = std::get_if<std::shared_ptr<const Value::Collection>>(&v->v); col && *col)
+        set_const(b, Value{(*col)->elems.empty() == (b->op == BinaryOp::Eq)});
+    return Type::of(TypeKind::Bool);
+  }
   auto [l, r] = check_pair(b->lhs, b->rhs, env);
   if (l.is_error() || r.is_error()) return {};
   bool eq = b->op == BinaryOp::Eq || b->op == BinaryOp::Ne;
@@ -1071,8 +1097,23 @@ Type Checker::comparison(const BinaryExpr* b, Env& env) {
     auto res = fold::compare(b->op, *x, *y);
     if (!res) { overflow(b); return {}; }
     set_const(b, Value{*res});
+  } else if (same_field(b->lhs, b->rhs)) {
+    // `a > a`, `a == a`: a field compared with itself has one result for every user (an absent
+    // value equals itself; reading a field never fails), folded like `1 > 2` so W0101 says so in
+    // a segment as in a `who:`, and W0105 leaves such a strategy out.
+    bool same = b->op == BinaryOp::Eq || b->op == BinaryOp::Le || b->op == BinaryOp::Ge;
+    set_const(b, Value{same});
   }
   return Type::of(TypeKind::Bool);
+}
+
+// Whether both operands name the same profile or event field.
+bool Checker::same_field(const Expr* a, const Expr* b) {
+  if (!a || !b || a->kind != ExprKind::Name || b->kind != ExprKind::Name) return false;
+  const Ref& x = p_.refs[a->id];
+  const Ref& y = p_.refs[b->id];
+  return x.kind == y.kind && (x.kind == Ref::Kind::ProfileField || x.kind == Ref::Kind::EventField) && x.field &&
+         x.field == y.field;
 }
 
 Type Checker::membership(const BinaryExpr* b, Env& env) {

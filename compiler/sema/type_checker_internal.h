@@ -160,6 +160,7 @@ class Checker {
   Type logical(const BinaryExpr* b, Env& env);
   std::pair<Type, Type> check_pair(const Expr* x, const Expr* y, Env& env);
   bool comparable(const Expr* e, const Type& a, const Type& b, const char* op);
+  bool same_field(const Expr* a, const Expr* b);
   Type comparison(const BinaryExpr* b, Env& env);
   Type membership(const BinaryExpr* b, Env& env);
   Type coalesce(const BinaryExpr* b, Env& env, const Type* hint);

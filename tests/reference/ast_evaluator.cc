@@ -457,6 +457,18 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
     out = b->op == BinaryOp::In ? found : !found;
     return true;
   }
+  // `tags == {}`: whether the other operand has no element (the checker typed the literal).
+  auto empty_lit = [](const Expr* e) {
+    return e && e->kind == ExprKind::Collection && static_cast<const CollectionLit*>(e)->elems.empty();
+  };
+  if ((b->op == BinaryOp::Eq || b->op == BinaryOp::Ne) && empty_lit(b->lhs) != empty_lit(b->rhs)) {
+    const Expr* other = empty_lit(b->lhs) ? b->rhs : b->lhs;
+    int64_t h;
+    if (!ev(other, env, f, h)) return false;
+    bool none = elements(h, env).empty();
+    out = b->op == BinaryOp::Eq ? none : !none;
+    return true;
+  }
   bool lh = true, rh = true;
   if (!evp(b->lhs, env, f, l, lh) || !evp(b->rhs, env, f, r, rh)) return false;
   switch (b->op) {

@@ -710,6 +710,19 @@ TEST(Checker, W0101InSegments) {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
 }
 
+// A field compared with itself has one result for every user: W0101 in a segment as in a
+// `who:` (neither said anything about `age > age`); a strategy that never fires has no W0105.
+TEST(Checker, W0101ForAFieldComparedWithItself) {
+  auto c = check("segment t = age > age\nsegment u = age == age\nsegment v = age >= age and city != city\n"
+                 "segment w = age > 1\n"
+                 "resource push p { title: \"t\"  body: \"b\" }\n"
+                 "strategy y for business \"m\" {\n    who: age < age\n    when: on Order\n    what: send p via Push\n}\n"
+                 "strategy r for business \"m\" {\n    who: age > 3\n    when: on Order\n    what: send p via Push\n}\n");
+  auto codes = c.codes();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 4) << ::testing::PrintToString(codes);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0105"), 0) << ::testing::PrintToString(codes);
+}
+
 TEST(Conflicts, StrategiesThatNeverFireConflictWithNone) {
   // W0105 was reported between `y` (`who: 1 > 2`) and `q` (a reversed `between`), both W0101.
   const char* body = R"(

@@ -1081,6 +1081,23 @@ TEST(Differential, ListsCountDuplicatesAndSetsDoNot) {
             kProfileLine);
 }
 
+// `==`/`!=` with an empty `{}`/`[]` typed by the other operand is an emptiness test, alike in
+// the reference evaluator, the VM and the JIT (it was E0426, "element type cannot be known").
+TEST(Differential, ComparingWithAnEmptyCollectionTestsEmptiness) {
+  run_fixed({{"ints == {}", "true"},
+             {"{} == ints", "true"},
+             {"ints != {}", "false"},
+             {"names == {}", "false"},
+             {"{} != names", "true"},
+             {"li == []", "true"},
+             {"ld == []", "false"},
+             {"[] != ld", "true"},
+             {"sd == {}", "false"},
+             {"ints == {} and names != {} and not (ls != [])", "true"}},
+            R"({"user":"u","two":2,"zero":0,"i":3,"d":3.0,"half":2.5,"m":3,"b":true,"city":"sh","tier":"Silver",)"
+            R"("ints":[],"decs":[1.5],"big":[1],"names":["a"]})");
+}
+
 // Presence is never encoded in the value: INT64_MIN (and the most negative Decimal, Money and
 // Duration) is an ordinary value of a present field, and an absent field equals no value.
 TEST(Differential, TheMostNegativeValueIsAValueNotAMissingOne) {

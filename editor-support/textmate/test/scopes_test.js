@@ -174,6 +174,52 @@ function checkOneLineFields(g) {
   }
 }
 
+// Tokens as the compiler's lexer (grammar/Crm.g4) sees them: a time with a fraction of a second
+// is one DATETIME, and a `/*` never closed (E0113) comments out everything to the end of the
+// file, whatever declaration, block or clause it starts in.
+function checkLexerAgreement(g) {
+  for (const lit of ['2026-01-01T00:00:30.5+08:00', '2026-01-01T00:00:30.123456Z', '2026-01-01T00:00:30.5']) {
+    const s = scopesOf(g, `const t = ${lit}\nsegment s = now() > ${lit}\n`, lit);
+    if (s.length !== 2 || !s.every((x) => x.includes('constant.other.datetime.crm')))
+      fail(`\`${lit}\` is not one constant.other.datetime.crm token`);
+  }
+  const rest = 'segment b = tier == Gold\n"text" 3 days }\n';
+  const cases = [
+    'module m\n/* never closed\n',
+    'module m\nsegment a = x > 1 /* never closed\n',
+    'module m\nprofile {\n  a: Int /* never closed\n',
+    'module m\nstrategy s for business "b" {\n    who: a > 1 /* never closed\n',
+    'module m\nresource push p { title: "t" /* never closed\n',
+    'module m\nconst xs = {1, /* never closed\n',
+    'module m\nsegment a = count(Order where amount > 1 CNY /* never closed\n',
+    'module m /* never closed\n',
+    'module m\nimport std.rfm /* never closed\n',
+    'module m\nenum Tier { Bronze, /* never closed\n',
+    'module m\nevent Order { amount: Money(CNY) /* never closed\n',
+    'module m\nfn f(x: Int /* never closed\n',
+    'module m\nfn f(x: Int): Bool = x > 1 /* never closed\n',
+    'module m\nstrategy s for business "b" {\n    when: on Order /* never closed\n',
+    'module m\nstrategy s for business "b" {\n    what: send p via Push /* never closed\n',
+    'module m\nstrategy s for business "b" {\n    how much: per user 1 per 7 days /* never closed\n',
+    'module m\npolicy q {\n    quiet between 22:00 and 08:00 /* never closed\n',
+    'module m\nresource coupon c { discount: 10% up to 20 CNY /* never closed\n',
+    'module m\nzone "Asia/Shanghai" /* never closed\n',
+  ];
+  for (const head of cases) {
+    const lines = tokenize(g, head + rest);
+    const start = head.split('\n').length - 2;  // the line of the `/*`
+    let inside = false;
+    for (let i = start; i < lines.length; i++)
+      for (const t of lines[i].tokens) {
+        if (i === start && t.text.startsWith('/*')) inside = true;
+        if (!inside || t.text.trim() === '') continue;
+        if (!t.scopes.includes('comment.block.crm'))
+          fail(`after an unclosed /* in ${JSON.stringify(head.split('\n')[start])}: ${JSON.stringify(t.text)} on line ${i + 1} is ${t.scopes.slice(-1)[0]}, not comment.block.crm`);
+      }
+    if (!inside) fail(`no /* token in ${JSON.stringify(head)}`);
+  }
+}
+
 function checkProgram() {
   const crm = process.env.CRM;
   if (!crm) { console.log('note: CRM is not set, so all_tokens.crm was not run through `crm check`'); return; }
@@ -221,6 +267,7 @@ async function checkRenderer() {
   await checkRenderer();
   const files = checkGoldens(g);
   checkOneLineFields(g);
+  checkLexerAgreement(g);
   const builtins = checkBuiltins(g);
   const words = checkKeywords(g, tokenize(g, fs.readFileSync(allTokens, 'utf8')));
   checkProgram();
