@@ -918,7 +918,9 @@ struct Workspace::Impl {
   // Only when no candidate exists on disk does an open buffer declaring the module stand in (a new
   // file not saved yet; `crm check` reports the module not found until it is), the nearest to the
   // importer first. `std.*` is the embedded library, never a buffer, as in `crm check`.
-  const std::string* open_import(const std::string& from, const std::string& from_text, const std::string& dotted) const {
+  // `on_disk`, when given, is set to the file the loader reads when that one is not open.
+  const std::string* open_import(const std::string& from, const std::string& from_text, const std::string& dotted,
+                                 std::string* on_disk = nullptr) const {
     if (dotted.rfind("std.", 0) == 0) return nullptr;
     std::string rel = dotted_to_path(dotted);
     std::vector<std::string> paths;
@@ -930,7 +932,10 @@ struct Workspace::Impl {
     for (auto& p : paths) {
       if (auto it = docs.find(p); it != docs.end()) return &it->first;
       std::error_code ec;
-      if (fs::exists(p, ec)) return nullptr;  // the loader reads (or refuses) this file
+      if (fs::exists(p, ec)) {  // the loader reads (or refuses) this file
+        if (on_disk) *on_disk = p;
+        return nullptr;
+      }
     }
     const std::string* best = nullptr;
     size_t best_common = 0;
@@ -949,15 +954,28 @@ struct Workspace::Impl {
   std::shared_ptr<Analysis> compile(const std::string& root, const std::string& root_text) {
     auto a = std::make_shared<Analysis>();
     std::vector<Input> inputs{{root, root_text}};
-    // The open buffers this document imports, transitively, so unsaved edits are seen.
+    // The open buffers this document imports, transitively, so unsaved edits are seen: through
+    // a file that is not open too (A imports B, not open, which imports C, open and edited: the
+    // loader reads B from disk and C's buffer, not C's saved text).
     std::vector<std::string> todo{root};
     std::set<std::string> seen{root};
+    std::map<std::string, std::string> disk;  // files walked through that are not open
     while (!todo.empty()) {
       std::string cur = todo.back();
       todo.pop_back();
-      const std::string& text = cur == root ? root_text : docs.at(cur).text;
+      auto dit = disk.find(cur);
+      const std::string& text = cur == root ? root_text : dit != disk.end() ? dit->second : docs.at(cur).text;
       for (auto& dotted : imports_of(text)) {
-        const std::string* p = open_import(cur, text, dotted);
+        std::string file;
+        const std::string* p = open_import(cur, text, dotted, &file);
+        if (!p && !file.empty() && seen.insert(file).second) {
+          // Only walked for its imports; the loader reads it (and reports what is wrong with it).
+          if (auto t = read_file(file, options.limits.max_file_bytes)) {
+            disk.emplace(file, std::move(*t));
+            todo.push_back(file);
+          }
+          continue;
+        }
         if (!p || !seen.insert(*p).second) continue;
         const std::string& t = docs.at(*p).text;
         // A file without a module line is imported by its path: name it so the loader finds the

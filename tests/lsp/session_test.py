@@ -669,10 +669,34 @@ def session_atomic_change(crm):
     check(c.close() == 0, "atomic_change: exit after shutdown: 0")
 
 
+def session_transitive_buffer(crm):
+    """A (open) imports B (not open), which imports C (open, edited, not saved): A's check uses C's
+    buffer, as it does for an import of its own; C's saved text was read through B. No golden:
+    the assertions are the test."""
+    s = Session(crm, "transitive_buffer")
+    c = s.c
+    write(s, "c9.crm", "module c9\nprofile { age: Int }\nsegment adultz = age >= 18\n")
+    write(s, "b9.crm", "module b9\nimport c9\nsegment grown = adults\n")
+    write(s, "a9.crm", "module a9\nimport b9\nsegment g = grown\n")
+    s.initialize()
+    # C's buffer declares the `adults` B uses; its saved text does not.
+    s.open("c9.crm", "module c9\nprofile { age: Int }\nsegment adults = age >= 18\n")
+    check(c.wait_diagnostics(s.uri("c9.crm")) == [], "c9.crm clean")
+    s.open("a9.crm")
+    d = c.wait_diagnostics(s.uri("a9.crm"))
+    check(d == [], "a9.crm sees c9.crm's buffer through b9.crm (got %s)" % d)
+    # An edit of C re-checks A: now B's `adults` is unknown (one E0210 at `import b9`).
+    s.change("c9.crm", 2, (2, 8), (2, 14), "adultz")
+    d = c.wait_diagnostics(s.uri("a9.crm"))
+    check(codes(d) == ["E0210"], "a9.crm after the edit of c9.crm: one error for b9's (got %s)" % d)
+    end_session(s, "transitive_buffer")
+
+
 SESSIONS = {"protocol": session_protocol, "atomic_change": session_atomic_change, "framing": session_framing, "editing": session_editing, "imports": session_imports,
             "navigation": session_navigation, "stdlib_paths": session_stdlib_paths,
             "import_errors": session_import_errors, "rename_stdlib": session_rename_stdlib,
-            "watched_files": session_watched_files, "docs_link": session_docs_link}
+            "watched_files": session_watched_files, "docs_link": session_docs_link,
+            "transitive_buffer": session_transitive_buffer}
 
 
 def main():
