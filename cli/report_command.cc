@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -30,11 +29,6 @@ namespace {
 int64_t positive_duration(const std::string& s) {
   int64_t micros = 0;
   return crm::parse_duration(s, micros) ? micros : 0;
-}
-
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
 // The program of `files` (sources, or one .crmc alone) for `crm command` (`help` names the

@@ -612,6 +612,8 @@ class Codegen {
           out.value_text = format::format_expr(c->expr);
           break;
         }
+        case ClauseKind::Rollout:
+          break;  // compiled after the loop: it names arms that must all be known first
       }
     }
     for (const auto& [ai, name] : arm_names)

@@ -134,7 +134,9 @@ strategy s { who: two and spent  when: on Order  what: grant p }
     }
     auto out = h.process(order("e2", "u", "2026-01-01T01:00:00Z"));
     EXPECT_EQ(out.size(), 1u);
-    if (!out.empty()) EXPECT_EQ(outcome(out[0]), "granted");
+    if (!out.empty()) {
+      EXPECT_EQ(outcome(out[0]), "granted");
+    }
     // Before the engine's clock (01:00) the reads are refused, saying why.
     std::vector<std::pair<std::string, int64_t>> counts;
     std::string err;

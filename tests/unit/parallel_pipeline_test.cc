@@ -201,7 +201,9 @@ TEST(ParallelPipeline, AWorkersExceptionOrACallerThatStopsEndsTheStreamWithAPref
       EXPECT_EQ(failed.error.kind, crm::ErrorKind::Internal) << failed.error.message;
       EXPECT_LT(failed.bytes.size(), clean.bytes.size());
       EXPECT_EQ(clean.bytes.compare(0, failed.bytes.size(), failed.bytes), 0) << "not a prefix";
-      if (batch <= 64) EXPECT_GT(failed.bytes.size(), 0u);
+      if (batch <= 64) {
+        EXPECT_GT(failed.bytes.size(), 0u);
+      }
       {
         crm::detail::ParallelRun run(data(false), threads);
         run_it(run, batch, 2, stopped);

@@ -1935,7 +1935,7 @@ TEST(RedisQuotasAuth, ARedisWithAPasswordIsUsedWithTheCredentialsOfTheAddress) {
   };
   std::vector<std::string> notes;
   std::string err;
-  for (const std::string url : {"redis://:s3cret@" + where, "redis://default:s3cret@" + where, "redis://alice:al1ce@" + where}) {
+  for (const std::string& url : {"redis://:s3cret@" + where, "redis://default:s3cret@" + where, "redis://alice:al1ce@" + where}) {
     auto q = open(url, notes);
     ASSERT_TRUE(q->connect(err)) << url << ": " << err;
     ASSERT_TRUE(q->reconcile({}, false, err)) << url << ": " << err;
@@ -1957,7 +1957,7 @@ TEST(RedisQuotasAuth, ARedisWithAPasswordIsUsedWithTheCredentialsOfTheAddress) {
     EXPECT_EQ(q->reserve(h, 0, limits(10, -1)), QuotaCheck::Fits);
   }
   // Wrong password, wrong user, none: refused (fail closed), the server named, the password not.
-  for (const std::string url : {"redis://:wrong@" + where, "redis://bob:s3cret@" + where, "redis://" + where}) {
+  for (const std::string& url : {"redis://:wrong@" + where, "redis://bob:s3cret@" + where, "redis://" + where}) {
     notes.clear();
     auto q = open(url, notes);
     EXPECT_FALSE(q->connect(err)) << url;

@@ -449,8 +449,12 @@ strategy coded for business "shop" {
     EXPECT_EQ(r.codes[0].strategy, "coded");
     EXPECT_EQ(r.codes[0].reached, 4);
     for (const Indicators& i : r.indicators) {
-      if (i.strategy == "welcome") EXPECT_TRUE(i.channel.empty()) << "welcome has no channel, got " << i.channel;
-      if (i.strategy == "coded" && i.channel == "App") EXPECT_EQ(i.reached, 4);
+      if (i.strategy == "welcome") {
+        EXPECT_TRUE(i.channel.empty()) << "welcome has no channel, got " << i.channel;
+      }
+      if (i.strategy == "coded" && i.channel == "App") {
+        EXPECT_EQ(i.reached, 4);
+      }
     }
   }
 }

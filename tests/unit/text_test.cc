@@ -362,7 +362,9 @@ TEST(Utf8Cut, TruncationNeverExceedsTheLimit) {
       for (size_t limit = 0; limit <= 8; ++limit) {
         std::string t = utf8_truncate(text, limit, ellipsis);
         EXPECT_LE(t.size(), limit) << text << " " << limit;
-        if (crm::support::valid_utf8(text)) EXPECT_TRUE(crm::support::valid_utf8(t)) << text << " " << limit;
+        if (crm::support::valid_utf8(text)) {
+          EXPECT_TRUE(crm::support::valid_utf8(t)) << text << " " << limit;
+        }
         if (t.size() >= ellipsis.size() && t.ends_with(ellipsis) && !ellipsis.empty()) {
           EXPECT_EQ(text.substr(0, t.size() - ellipsis.size()), t.substr(0, t.size() - ellipsis.size())) << limit;
         } else {
