@@ -103,7 +103,8 @@ void program_options(Command& c, Options& o) {
   c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
   // The same source limits as `crm check`, so a program that checks can also be run.
   c.count("--max-file-size", o.max_file_bytes, "BYTES", "largest accepted source file (default 1048576); also bounds a\ncompiled .crmc when given (default for a .crmc: 256 MiB)");
-  c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)");
+  c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)",
+          crm::Limits::kMaxNestingCap);
 }
 
 // The data a command replays. `quiet` says what -q silences.
@@ -236,7 +237,7 @@ int load(const Options& o, Loaded& l) {
   crm::CheckOptions options;
   options.include_dirs = o.includes;
   if (o.max_file_bytes) options.limits.max_file_bytes = o.max_file_bytes;
-  if (o.max_nesting) options.limits.max_nesting = static_cast<uint32_t>(std::min<size_t>(o.max_nesting, crm::Limits::kMaxNestingCap));
+  if (o.max_nesting) options.limits.max_nesting = static_cast<uint32_t>(o.max_nesting);  // at most the cap (count)
   crm::CompileOutput out = crm::compile_sources(inputs, options);
   // Errors stop the command and are shown in full. Warnings are `crm check`'s to show: run,
   // audience and explain say once how many there are, so a conflict report is not repeated on
