@@ -224,7 +224,7 @@ crm_status crm_compile_options_set_limit(crm_compile_options* o, crm_limit limit
   switch (limit) {
     case CRM_LIMIT_MAX_FILE_BYTES: l.max_file_bytes = value; return CRM_OK;
     case CRM_LIMIT_MAX_NESTING:
-      if (value > UINT32_MAX) return invalid("max nesting is at most 4294967295");
+      if (value > crm::Limits::kMaxNestingCap) return invalid("max nesting is at most " + std::to_string(crm::Limits::kMaxNestingCap));
       l.max_nesting = static_cast<uint32_t>(value);
       return CRM_OK;
     case CRM_LIMIT_MAX_ERRORS: l.max_errors = value; return CRM_OK;

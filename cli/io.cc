@@ -255,21 +255,36 @@ bool wait_input(int fd) {
 // A stream buffer reading a file descriptor that keeps the first read error. It throws on the
 // error rather than returning eof: istream operations catch that and set badbit, which is how a
 // reader (support::LineReader, the CSV reader, getline loops) tells a failure from the end.
+//
+// A graceful stop (g_stop_input) throws too, and is kept as stopped(): the input is cut there,
+// which is not its end. A stop comes between two reads, wherever the data is split: in the
+// middle of a line (a regular file is read 64 KiB at a time and its reads are not interrupted,
+// so the stop is seen at the next read) or of a CSV record whose quoted field spans lines. Taken
+// for the end, the part read was handed to the reader as the last record and refused as
+// malformed (`P.csv:192334: 2 columns, but the header has 3`, exit 1), or with --on-error=skip
+// a good record was dropped. As badbit no reader takes what it read of the record as one; the
+// command tells the stop from a read error by InputFile::stopped().
 class FdInBuf : public std::streambuf {
  public:
   explicit FdInBuf(int fd) : fd_(fd), buf_(1 << 16) { setg(buf_.data(), buf_.data(), buf_.data()); }
   int error() const { return error_; }
+  bool stopped() const { return stopped_; }
   std::string_view buffered() const { return {gptr(), static_cast<size_t>(egptr() - gptr())}; }
   // Reads once more after what is buffered (kept, moved to the front; the buffer grows when it is
-  // full). False at the end or on a read error (kept for the reads that follow).
+  // full). False at the end, on a read error (kept for the reads that follow) or at a graceful
+  // stop (kept likewise: the next underflow() throws).
   bool read_more() {
-    if (error_) return false;
+    if (error_ || stopped_) return false;
     const size_t kept = static_cast<size_t>(egptr() - gptr());
     std::memmove(buf_.data(), gptr(), kept);
     if (kept == buf_.size()) buf_.resize(buf_.size() * 2);
     while (true) {
-      // A graceful stop: the input ends here (what is buffered is still there).
-      ssize_t n = !wait_input(fd_) ? 0 : ::read(fd_, buf_.data() + kept, buf_.size() - kept);
+      if (!wait_input(fd_)) {
+        stopped_ = true;  // what is buffered is still there; the stream stops after it
+        setg(buf_.data(), buf_.data(), buf_.data() + kept);
+        return false;
+      }
+      ssize_t n = ::read(fd_, buf_.data() + kept, buf_.size() - kept);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) error_ = errno;
       setg(buf_.data(), buf_.data(), buf_.data() + kept + (n > 0 ? n : 0));
@@ -281,9 +296,13 @@ class FdInBuf : public std::streambuf {
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     if (error_) throw std::ios_base::failure(std::strerror(error_));
+    if (stopped_) throw std::ios_base::failure("stopped");
     while (true) {
-      // A graceful stop: the input ends here, also when it is asked for while waiting.
-      if (!wait_input(fd_)) return traits_type::eof();
+      // A graceful stop, also one asked for while waiting: the input is cut here (not its end).
+      if (!wait_input(fd_)) {
+        stopped_ = true;
+        throw std::ios_base::failure("stopped");
+      }
       ssize_t n = ::read(fd_, buf_.data(), buf_.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
@@ -300,6 +319,7 @@ class FdInBuf : public std::streambuf {
   int fd_;
   std::vector<char> buf_;
   int error_ = 0;
+  bool stopped_ = false;
 };
 
 InputFile::InputFile() = default;
@@ -438,7 +458,9 @@ int read_gzip_or_text(const std::string& path, std::string& data, std::string& e
   }
 }
 
-bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad()); }
+// badbit after a graceful stop is the stop (stopped()), not a failed read.
+bool InputFile::failed() const { return (buf_ && buf_->error()) || (in_ && in_->bad() && !(buf_ && buf_->stopped())); }
+bool InputFile::stopped() const { return buf_ && buf_->stopped() && !buf_->error(); }
 
 std::string InputFile::error() const {
   int e = buf_ ? buf_->error() : 0;

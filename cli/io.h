@@ -80,9 +80,12 @@ class FdBuf;
 class FdInBuf;
 
 // Set by `crm run`'s SIGTERM/SIGINT handler (a graceful stop): an input read through InputFile
-// (not gzip) then ends as if at its end, at once when a read waits for data (a pipe, a FIFO: the
-// signal interrupts it, the handler is installed without SA_RESTART) and at the next read
-// otherwise. The command tells a stop from the end by this flag.
+// (not gzip) is then cut, at once when a read waits for data (a pipe, a FIFO: the signal
+// interrupts it, the handler is installed without SA_RESTART) and at the next read otherwise.
+// Cut, not ended: wherever the reads split the data (in the middle of a line, of a CSV record),
+// its stream gets badbit, so no reader takes the part of a record it read for a whole one (one
+// that ended the stream there parsed the part as the last record: a good line refused as
+// malformed); InputFile::stopped() tells the stop from a read error.
 extern volatile std::sig_atomic_t g_stop_input;
 // The self-pipe of that stop: the handler sets g_stop_input and then writes a byte here
 // (wake_stop_pipe, async-signal-safe), and InputFile waits for its input and this pipe together
@@ -104,7 +107,8 @@ int read_gzip_or_text(const std::string& path, std::string& data, std::string& e
 // A line-oriented input (`-` = standard input). A read that fails (EIO, /proc/self/mem, a
 // directory on standard input) is not the end of the input: the stream's badbit is set (its
 // buffer throws, which every istream operation turns into badbit), so readers stop, and
-// failed() / error() say what happened for the caller to report (exit 3).
+// failed() / error() say what happened for the caller to report (exit 3). A graceful stop sets
+// badbit the same way, and stopped() says so.
 class InputFile {
  public:
   InputFile();
@@ -119,6 +123,9 @@ class InputFile {
   std::string_view head(bool (*enough)(std::string_view));
   // Whether a read failed; error() is then "cannot read `NAME`: reason".
   bool failed() const;
+  // Whether a graceful stop (g_stop_input) cut the input: its stream has badbit, what was read
+  // before the stop is all there is, and the last record may have been read only in part.
+  bool stopped() const;
   std::string error() const;
 
  private:

@@ -93,19 +93,23 @@ struct LimitArgs {
   size_t file_bytes = 0, nesting = 0, errors = 0, decl_depth = 0, code_depth = 0;
   void declare(Command& c) {
     c.count("--max-file-size", file_bytes, "BYTES", "largest accepted source file (default 1048576)");
-    c.count("--max-nesting", nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)");
+    c.count("--max-nesting", nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)",
+            crm::Limits::kMaxNestingCap);
     c.count("--max-errors", errors, "N", "stop reporting after N errors (default 100)");
     c.count("--max-decl-depth", decl_depth, "N",
-            "deepest chain of constants or functions used before their declaration (default 1000, at most 2000)");
+            "deepest chain of constants or functions used before their declaration (default 1000, at most 2000)",
+            crm::Limits::kMaxDeclDepthCap);
     c.count("--max-code-depth", code_depth, "N",
-            "deepest expression once constants, functions and segments are inlined (default 2000, at most 2000)");
+            "deepest expression once constants, functions and segments are inlined (default 2000, at most 2000)",
+            crm::Limits::kMaxCodeDepthCap);
   }
   void apply(crm::Limits& l) const {
     if (file_bytes) l.max_file_bytes = file_bytes;
-    if (nesting) l.max_nesting = static_cast<uint32_t>(std::min<size_t>(nesting, crm::Limits::kMaxNestingCap));
+    // The caps are enforced when the options are parsed (a larger value is refused, exit 2).
+    if (nesting) l.max_nesting = static_cast<uint32_t>(nesting);
     if (errors) l.max_errors = errors;
-    if (decl_depth) l.max_decl_depth = static_cast<uint32_t>(std::min<size_t>(decl_depth, crm::Limits::kMaxDeclDepthCap));
-    if (code_depth) l.max_code_depth = static_cast<uint32_t>(std::min<size_t>(code_depth, crm::Limits::kMaxCodeDepthCap));
+    if (decl_depth) l.max_decl_depth = static_cast<uint32_t>(decl_depth);
+    if (code_depth) l.max_code_depth = static_cast<uint32_t>(code_depth);
   }
 };
 

@@ -85,6 +85,10 @@ size_t g_event_line = 0;
 // standard input): the command said so naming the file and exits 3, never 0 on partial data.
 bool g_read_failed = false;
 
+// Set when a graceful stop (SIGTERM, SIGINT) cut the profiles while they were read: the command
+// stops as it does when the stop comes while it reads the events, never with a malformed record.
+bool g_profiles_stopped = false;
+
 // The exit code of a command stopped while reading its data: 3 after a read error, else `code`.
 int stopped_reading(int code) { return g_read_failed ? kExitIo : code; }
 
@@ -103,7 +107,8 @@ void program_options(Command& c, Options& o) {
   c.option("-I", o.includes, "DIR", "also look for imported modules in DIR (repeatable)");
   // The same source limits as `crm check`, so a program that checks can also be run.
   c.count("--max-file-size", o.max_file_bytes, "BYTES", "largest accepted source file (default 1048576); also bounds a\ncompiled .crmc when given (default for a .crmc: 256 MiB)");
-  c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)");
+  c.count("--max-nesting", o.max_nesting, "N", "deepest accepted expression nesting (default 128, at most 2000)",
+          crm::Limits::kMaxNestingCap);
 }
 
 // The data a command replays. `quiet` says what -q silences.
@@ -236,7 +241,7 @@ int load(const Options& o, Loaded& l) {
   crm::CheckOptions options;
   options.include_dirs = o.includes;
   if (o.max_file_bytes) options.limits.max_file_bytes = o.max_file_bytes;
-  if (o.max_nesting) options.limits.max_nesting = static_cast<uint32_t>(std::min<size_t>(o.max_nesting, crm::Limits::kMaxNestingCap));
+  if (o.max_nesting) options.limits.max_nesting = static_cast<uint32_t>(o.max_nesting);  // at most the cap (count)
   crm::CompileOutput out = crm::compile_sources(inputs, options);
   // Errors stop the command and are shown in full. Warnings are `crm check`'s to show: run,
   // audience and explain say once how many there are, so a conflict report is not repeated on
@@ -309,11 +314,17 @@ bool load_profiles(Target& target, const Options& o) {
   bool csv = crm::profiles_are_csv(o.profiles, o.profiles == "-" ? file.head(crm::profiles_head_decides) : std::string_view());
   size_t skipped = 0;
   bool ok = target.load_profiles(in, csv, [&](size_t line, const std::string& e) {
-    if (file.failed()) return false;  // a read error, said below with its reason
+    // A read error, said below with its reason; or a graceful stop, which cut the input (the
+    // record it cut is not a malformed one: it was never read whole).
+    if (file.failed() || file.stopped()) return false;
     std::cerr << fmt::format("{}:{}: {}\n", input_name(o.profiles), line, e);
     ++skipped;
     return o.on_error != "stop";
   });
+  if (file.stopped()) {
+    g_profiles_stopped = true;
+    return false;
+  }
   if (file.failed()) {
     read_failed(file);
     return false;
@@ -357,6 +368,8 @@ bool read_events(const Options& o, Sink&& sink, Skipped&& skipped, Count&& count
     progress.update(bytes, count);
   }
   progress.done();
+  // A graceful stop cut the events (its flag tells the caller): the line it cut was not given on.
+  if (file.stopped()) return true;
   if (lines.failed() || file.failed()) {  // not the end of the events: the rest was never read
     read_failed(file);
     return false;
@@ -635,7 +648,14 @@ int cmd_run(int argc, char** argv) {
       return e.kind == crm::ErrorKind::Input ? kExitUsage : kExitIo;
     }
   }
-  if (!load_profiles(run, o)) return stopped_reading(kExitProblems);
+  if (!load_profiles(run, o)) {
+    if (!g_profiles_stopped) return stopped_reading(kExitProblems);
+    // Stopped as while reading the events (exit 128 + the signal, a note): no event was read yet.
+    std::cerr << fmt::format("crm: note: stopped by {} while reading the profiles ({}): no event was read and "
+                             "nothing was decided (run again on the same input to go on)\n",
+                             g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", input_name(o.profiles));
+    return 128 + int(g_stop_signal);
+  }
   OutputFile out;
   if (!out.open(o.out, OutputFile::Mode::Truncate, err)) {
     std::cerr << "crm: " << err << "\n";
@@ -779,6 +799,10 @@ int cmd_run(int argc, char** argv) {
           std::cerr << fmt::format("{}:{}: {}\n", input_name(o.events), line, error.message);
         },
         e);
+    // A graceful stop cut the events: the Run read them as far as a read error (the line it cut
+    // was not decided), and what it decided is durable; the stop is said below (exit 128 + the
+    // signal). A line refused before the stop is still said as such.
+    if (!ok && file.stopped() && !refused && e.kind == crm::ErrorKind::Input) ok = true;
     if (!ok) {
       if (e.kind == crm::ErrorKind::Internal) return internal(e);
       if (e.kind == crm::ErrorKind::State) state_failed(e.message);

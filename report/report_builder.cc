@@ -34,6 +34,7 @@
 #include "runtime/engine/json_line.h"
 #include "runtime/engine/program_identity.h"
 #include "runtime/state/ledger_names.h"
+#include "runtime/state/ledger_sqlite.h"
 #include "runtime/state/state_store.h"
 #include "support/civil_time.h"
 #include "support/time_zone.h"
@@ -449,12 +450,29 @@ struct Builder {
     // Where units start (crm_units.first_seq, schema version 8; none before): a delivery ends at
     // each, so two adjacent units with one id (an id used again after the dedup window) count two
     // deliveries, as LocalQuotas::rebuild counts them when a run restarts.
+    // Its numbers are checked as `crm run` checks them when it opens the ledger (one rule,
+    // state::foreign_unit_number): a text first_seq read as 0 would end no delivery.
     std::vector<int64_t> starts;
-    if (sqlite3_prepare_v2(db, "SELECT first_seq FROM crm_units WHERE first_seq IS NOT NULL ORDER BY first_seq", -1, &st,
-                           nullptr) == SQLITE_OK)
-      while (sqlite3_step(st) == SQLITE_ROW) starts.push_back(sqlite3_column_int64(st, 0));
+    if (sqlite3_prepare_v2(db, "SELECT seq, first_seq, at FROM crm_units ORDER BY seq", -1, &st, nullptr) == SQLITE_OK)
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        const state::LedgerNumber first = state::ledger_number(st, 1);
+        if (const char* bad = state::foreign_unit_number(first, state::ledger_number(st, 2))) {
+          const unsigned char* t = sqlite3_column_text(st, *bad == 'f' ? 1 : 2);
+          r.error = fmt::format("state `{}`: unit row {} has {} `{}`, which crm never writes; the ledger was changed "
+                                "outside crm, and its figures would be wrong",
+                                path, sqlite3_column_int64(st, 0), bad,
+                                support::json_escape(t ? reinterpret_cast<const char*>(t) : ""));
+          break;
+        }
+        if (!first.null()) starts.push_back(first.value);
+      }
     sqlite3_finalize(st);
     st = nullptr;
+    if (!r.error.empty()) {
+      sqlite3_close(db);
+      return false;
+    }
+    std::sort(starts.begin(), starts.end());
     size_t next_start = 0;
     // Ledgers before version 4 have no `arm` column: no A/B/n arms. A message's row says what it
     // cost in its record's `cost` (docs/semantics.md, "Message texts and costs"), and its
@@ -465,7 +483,7 @@ struct Builder {
     for (const char* columns : {"arm, rollout", "arm, NULL", "NULL, NULL"}) {
       const std::string sql = fmt::format(
           "SELECT unit, kind, user, strategy, outcome, reason, channel, amount, sales, at, {}, "
-          "instr(json, ',\"cost\":') > 0, resource, code, seq FROM crm_ledger ORDER BY seq",
+          "instr(json, ',\"cost\":') > 0, resource, code, seq, granted_at FROM crm_ledger ORDER BY seq",
           columns);
       sqlite3_finalize(st);
       st = nullptr;
@@ -518,15 +536,14 @@ struct Builder {
                               support::json_escape(*bad == 'k' ? text(1) : *bad == 'o' ? outcome_text : reason_text));
         break;
       }
-      // Numbers crm could not have written (a time out of the years 0001-9999, a text amount)
-      // would count as some other figure: refused likewise, naming the row.
+      // Numbers crm could not have written (a time out of the years 0001-9999, a text or negative
+      // amount) would count as some other figure: refused likewise, naming the row, by the rule
+      // `crm run` applies when it opens the ledger (state::foreign_number).
       // (The types are read before any value: a conversion leaves sqlite3_column_type undefined.)
-      const bool at_integer = sqlite3_column_type(st, 9) == SQLITE_INTEGER;
-      const bool amount_integer = sqlite3_column_type(st, 7) == SQLITE_INTEGER;
-      const bool sales_integer = sqlite3_column_type(st, 8) == SQLITE_INTEGER;
-      if (const char* bad = state::foreign_number(at_integer, at_integer ? sqlite3_column_int64(st, 9) : 0, amount_integer,
-                                                  sales_integer)) {
-        const int i = *bad == 'a' && bad[1] == 't' ? 9 : *bad == 'a' ? 7 : 8;
+      if (const char* bad = state::foreign_number(state::ledger_number(st, 9), state::ledger_number(st, 7),
+                                                  state::ledger_number(st, 8), state::ledger_number(st, 16))) {
+        const std::string_view b = bad;
+        const int i = b == "at" ? 9 : b == "amount" ? 7 : b == "sales" ? 8 : 16;
         r.error = fmt::format("state `{}`: ledger row {} has {} `{}`, which crm never writes; the ledger was changed "
                               "outside crm, and its figures would be wrong",
                               path, sqlite3_column_int64(st, 15), bad, support::json_escape(text(i)));

@@ -56,6 +56,25 @@ endif()
 expect_run(0 check -q -I${ROOT}/examples --max-errors=5 ${ROOT}/examples/double11.crm)
 expect_run(0 check -q -I ${ROOT}/examples -I ${ROOT}/stdlib ${ROOT}/examples/double11.crm)  # -I takes one value
 
+# The depth limits have a cap (the depth the compiler's passes are tested to survive): a larger
+# value is refused naming the option and the cap, as every other limit option does, never cut to
+# the cap behind the user's back; the cap itself is accepted.
+foreach(opt --max-nesting --max-decl-depth --max-code-depth)
+  foreach(cmd check format parse)
+    expect_run(2 ${cmd} ${opt} 2001 ${ROOT}/examples/double11.crm)
+    if(NOT last_err MATCHES "${opt}: takes at most 2000, not `2001`")
+      message(FATAL_ERROR "crm ${cmd} ${opt} 2001 was not refused with its range:\n${last_err}")
+    endif()
+  endforeach()
+  expect_run(0 check -q -I${ROOT}/examples ${opt} 2000 ${ROOT}/examples/double11.crm)
+endforeach()
+foreach(cmd compile run audience explain)
+  expect_run(2 ${cmd} ${ROOT}/examples/double11.crm --max-nesting 2001)
+  if(NOT last_err MATCHES "--max-nesting: takes at most 2000, not `2001`")
+    message(FATAL_ERROR "crm ${cmd} --max-nesting 2001 was not refused with its range:\n${last_err}")
+  endif()
+endforeach()
+
 # The conflict warning limit (issue 9 item 7): N warnings, then one W0108; 0 is not a limit.
 set(limit_case ${ROOT}/tests/golden/check/W0108_conflict_warning_limit.crm)
 expect_run(0 check --format json --max-conflict-warnings=4 ${limit_case})

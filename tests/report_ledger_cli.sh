@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # report_ledger_cli.sh CRM - `crm report` checks the ledger as `crm run` does (docs/semantics.md,
 # "Errors", "Ledger schema"): a ledger of a schema version this crm does not read is refused with
-# `crm run`'s message (exit 1); a row whose `at` is out of the years 0001-9999 or whose `amount`
-# or `sales` is not an integer stops the report naming the row (exit 1); a recorded split crm
-# could not have written leaves the sample-ratio check out with a note.
+# `crm run`'s message (exit 1); a row whose `at` is out of the years 0001-9999, whose `amount`
+# is not an integer of at least 0, whose `sales` is not an integer (or a unit whose `first_seq` or
+# `at` crm could not have written) stops the report naming the row (exit 1), and `crm run` refuses
+# the same ledger by the same rule without changing it; a recorded split crm could not have
+# written leaves the sample-ratio check out with a note.
 set -euo pipefail
 crm=$1
 tmp=$(mktemp -d)
@@ -56,6 +58,45 @@ refused b.db "text amount" "ledger row [0-9]* has amount \`abc\`, which crm neve
 cp s.db c.db
 sql c.db "update crm_ledger set sales=1.5 where seq=(select min(seq) from crm_ledger)"
 refused c.db "real sales" "ledger row [0-9]* has sales \`1.5\`, which crm never writes"
+
+# `crm run` opens each of those ledgers with the same rule and refuses it (exit 1, the row, the
+# column and the value named) without writing to it: before, it read a text, REAL or negative
+# amount as a number and rebuilt the budget from it, and went on to overspend.
+dump() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(list(c.iterdump()))' "$1" | md5sum; }
+run_refused() {  # DB WHAT PATTERN: `crm run` on DB exits 1 with PATTERN, the ledger unchanged
+  local before; before=$(dump "$1")
+  set +e
+  "$crm" run ab.crm --events events.jsonl --state "sqlite:$1" --until 2026-03-02T00:00:00Z -q -o out.jsonl 2>run.txt
+  local rc=$?
+  set -e
+  [ $rc = 1 ] && grep -q -- "$3" run.txt || fail "run, $2: rc $rc: $(cat run.txt)"
+  [ ! -s out.jsonl ] || fail "run, $2: decided $(cat out.jsonl)"
+  [ "$(dump "$1")" = "$before" ] || fail "run, $2: the ledger changed"
+}
+run_refused a.db "at out of range" "ledger row [0-9]* has at \`9223372036854775807\`, which crm never writes"
+run_refused b.db "text amount" "ledger row [0-9]* has amount \`abc\`, which crm never writes"
+run_refused c.db "real sales" "ledger row [0-9]* has sales \`1.5\`, which crm never writes"
+n=0
+for change in "amount=2.5" "amount=-5000000" "granted_at='x'"; do
+  n=$((n + 1))
+  cp s.db "n$n.db"
+  sql "n$n.db" "update crm_ledger set $change where seq=(select min(seq) from crm_ledger where outcome='granted')"
+  column=${change%%=*}
+  value=${change#*=}
+  value=${value//\'/}
+  refused "n$n.db" "$change" "ledger row [0-9]* has $column \`$value\`, which crm never writes"
+  run_refused "n$n.db" "$change" "ledger row [0-9]* has $column \`$value\`, which crm never writes"
+done
+for change in "first_seq='one'" "first_seq=0" "at=1.5"; do
+  n=$((n + 1))
+  cp s.db "n$n.db"
+  sql "n$n.db" "update crm_units set $change where seq=(select min(seq) from crm_units where first_seq is not null)"
+  column=${change%%=*}
+  value=${change#*=}
+  value=${value//\'/}
+  refused "n$n.db" "$change" "unit row [0-9]* has $column \`$value\`, which crm never writes"
+  run_refused "n$n.db" "$change" "unit row [0-9]* has $column \`$value\`, which crm never writes"
+done
 
 # A recorded split that does not parse: no check, and a note (not a silent srm_checked false).
 cp s.db d.db

@@ -102,11 +102,12 @@ CRM_API crm_status crm_compile_options_add_include_dir(crm_compile_options* opti
 
 typedef enum crm_limit {
   CRM_LIMIT_MAX_FILE_BYTES = 0, /* bytes per source file */
-  CRM_LIMIT_MAX_NESTING = 1,    /* expression nesting levels (at most 4294967295) */
+  CRM_LIMIT_MAX_NESTING = 1,    /* expression nesting levels (at most 2000) */
   CRM_LIMIT_MAX_ERRORS = 2,     /* errors kept; further ones are counted */
   CRM_LIMIT_MAX_MODULES = 3     /* modules in one program, imports included */
 } crm_limit;
-/* Sets a limit; value must be at least 1. */
+/* Sets a limit; value must be at least 1 (and within the limit's maximum: a larger one is
+   CRM_ERR_INVALID_ARGUMENT, never cut to fit). */
 CRM_API crm_status crm_compile_options_set_limit(crm_compile_options* options, crm_limit limit, uint64_t value);
 
 /* ---- compiling ----------------------------------------------------------------------------- */

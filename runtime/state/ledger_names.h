@@ -66,15 +66,48 @@ inline std::string schema_version_error(std::string_view path, std::string_view 
          ", this crm reads versions 1 to " + std::to_string(kSchemaVersion);
 }
 
-// The numbers of a ledger row that crm could not have written (docs/semantics.md, "Ledger
-// schema"): `at` (an integer time within the years 0001-9999 of an event time), `amount` and
-// `sales` (integers, millionths). The column's name, or null when all are as crm writes them.
-inline const char* foreign_number(bool at_integer, int64_t at, bool amount_integer, bool sales_integer) {
-  constexpr int64_t kFirst = -62135596800LL * 1'000'000;       // 0001-01-01T00:00:00Z
-  constexpr int64_t kEnd = 253402300800LL * 1'000'000;         // 10000-01-01T00:00:00Z
-  if (!at_integer || at < kFirst || at >= kEnd) return "at";
-  if (!amount_integer) return "amount";
-  if (!sales_integer) return "sales";
+// A number of a ledger row as SQLite holds it: its storage class, asked before any conversion (a
+// conversion leaves sqlite3_column_type undefined), and its value when it is an integer. Every
+// reader of a ledger (the store when `crm run` opens it, `crm report`, the totals of `crm shared
+// reconcile`) checks the numbers it reads with the functions below, so none takes a row another
+// refuses (docs/semantics.md, "Ledger schema").
+struct LedgerNumber {
+  enum class Type { Integer, Null, Other };
+  Type type = Type::Other;
+  int64_t value = 0;
+  bool integer() const { return type == Type::Integer; }
+  bool null() const { return type == Type::Null; }
+};
+
+// An integer time crm could have written: an event time of the years 0001-9999 (micros).
+inline bool is_ledger_time(const LedgerNumber& t) {
+  constexpr int64_t kFirst = -62135596800LL * 1'000'000;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kEnd = 253402300800LL * 1'000'000;    // 10000-01-01T00:00:00Z
+  return t.integer() && t.value >= kFirst && t.value < kEnd;
+}
+
+// The first number of a crm_ledger row that crm could not have written, by its column's name, or
+// null when all are as crm writes them: `at` (an integer time, is_ledger_time), `amount` (an
+// integer of millionths, never negative: a face value, a message's cost and a redemption's
+// subsidy are all at least 0, and a negative one would hand budget back when the counters are
+// rebuilt, so a budget could be overspent), `sales` (an integer: an order amount, which may be
+// negative), `granted_at` (NULL or an integer time). A text, a REAL or a NULL where crm writes an
+// integer would be read as some other figure (`abc` as 0, 2.5 as 2).
+inline const char* foreign_number(const LedgerNumber& at, const LedgerNumber& amount, const LedgerNumber& sales,
+                                  const LedgerNumber& granted_at) {
+  if (!is_ledger_time(at)) return "at";
+  if (!amount.integer() || amount.value < 0) return "amount";
+  if (!sales.integer()) return "sales";
+  if (!granted_at.null() && !granted_at.integer()) return "granted_at";
+  return nullptr;
+}
+
+// The same for a crm_units row: `first_seq` (NULL before schema version 8, else the crm_ledger seq
+// where the unit starts: an integer of at least 1) and `at` (NULL, or an integer time). A
+// first_seq read as another number would cut or join deliveries when the counters are rebuilt.
+inline const char* foreign_unit_number(const LedgerNumber& first_seq, const LedgerNumber& at) {
+  if (!first_seq.null() && (!first_seq.integer() || first_seq.value < 1)) return "first_seq";
+  if (!at.null() && !is_ledger_time(at)) return "at";
   return nullptr;
 }
 

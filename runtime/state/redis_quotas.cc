@@ -28,6 +28,8 @@
 #include <utility>
 
 #include "runtime/state/ledger_names.h"
+#include "runtime/state/ledger_sqlite.h"
+#include "support/json_text.h"
 #include "support/text.h"
 
 namespace crm::state {
@@ -1774,7 +1776,9 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   // release of a held message. `granted_at` tells a release (counted when it was held) from a
   // delivery, as LocalQuotas::rebuild needs.
   bool prepared = false;
-  for (const char* columns : {"pool, seq, granted_at", "NULL, seq, granted_at", "NULL, seq, NULL"}) {
+  // (`at` and `sales` are read only to check the row as `crm run` checks it: state::foreign_number.)
+  for (const char* columns :
+       {"pool, seq, granted_at, at, sales", "NULL, seq, granted_at, at, sales", "NULL, seq, NULL, at, 0"}) {
     const std::string sql = std::string("SELECT kind, unit, user, strategy, amount, outcome, ") + columns +
                             " FROM crm_ledger WHERE outcome IN ('granted', 'held') ORDER BY seq";
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
@@ -1790,6 +1794,21 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
     return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, col)) : std::string();
   };
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    // A row crm could not have written is refused as `crm run` refuses it when it opens the
+    // ledger: a text or negative amount would count less than was spent.
+    const bool integer_kind = sqlite3_column_type(s, 0) == SQLITE_INTEGER;  // before any conversion
+    const char* bad = !is_unit_kind(integer_kind, sqlite3_column_int64(s, 0)) ? "kind"
+                      : foreign_number(ledger_number(s, 9), ledger_number(s, 4), ledger_number(s, 10), ledger_number(s, 8));
+    if (bad) {
+      const std::string_view b = bad;
+      const int col = b == "kind" ? 0 : b == "at" ? 9 : b == "amount" ? 4 : b == "sales" ? 10 : 8;
+      error = fmt::format("ledger `{}`: ledger row {} has {} `{}`, which crm never writes; the ledger was changed outside "
+                          "crm and its counts cannot be rebuilt: restore it from a backup",
+                          path, sqlite3_column_int64(s, 7), bad, support::json_escape(text(col)));
+      sqlite3_finalize(s);
+      sqlite3_close(db);
+      return false;
+    }
     LedgerEntry e;
     e.kind = static_cast<UnitKind>(sqlite3_column_int(s, 0));
     e.unit = text(1);
@@ -1807,8 +1826,19 @@ bool ledger_totals(const std::string& path, std::map<std::string, Quota>& totals
   // Where units start (schema version 8; an older ledger has no such column): two units with
   // one id count their deliveries apart, as a restart does.
   std::vector<Unit> units;
-  if (sqlite3_prepare_v2(db, "SELECT first_seq FROM crm_units WHERE first_seq IS NOT NULL", -1, &s, nullptr) == SQLITE_OK) {
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) units.push_back({UnitKind::Event, {}, Unit::kNoTime, sqlite3_column_int64(s, 0)});
+  if (sqlite3_prepare_v2(db, "SELECT seq, first_seq, at FROM crm_units", -1, &s, nullptr) == SQLITE_OK) {
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const LedgerNumber first = ledger_number(s, 1);
+      if (const char* bad = foreign_unit_number(first, ledger_number(s, 2))) {
+        error = fmt::format("ledger `{}`: unit row {} has {} `{}`, which crm never writes; the ledger was changed outside "
+                            "crm and its counts cannot be rebuilt: restore it from a backup",
+                            path, sqlite3_column_int64(s, 0), bad, support::json_escape(text(*bad == 'f' ? 1 : 2)));
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return false;
+      }
+      if (!first.null()) units.push_back({UnitKind::Event, {}, Unit::kNoTime, first.value});
+    }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return fail("cannot read");
   }

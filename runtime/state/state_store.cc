@@ -21,6 +21,7 @@
 
 #include "runtime/state/ledger_json.h"
 #include "runtime/state/ledger_names.h"
+#include "runtime/state/ledger_sqlite.h"
 #include "support/json_text.h"
 
 namespace crm::state {
@@ -286,6 +287,20 @@ constexpr int kind_column() {
   return at;
 }
 constexpr int kKindColumn = kind_column();
+// Where the integer column `name` is in select_entries() (0-based), for the checks of its numbers.
+constexpr int int_column(std::string_view name) {
+  int column = 0, at = -1;
+#define CRM_LEDGER_TEXT(n, nullable, doc) ++column;
+#define CRM_LEDGER_INT(n, zero_null, doc) \
+  if (std::string_view(#n) == name) at = column; \
+  ++column;
+#define CRM_LEDGER_KIND(n, doc) ++column;
+#include "runtime/state/ledger_columns.def"
+  return at;
+}
+constexpr int kAtColumn = int_column("at"), kAmountColumn = int_column("amount"), kSalesColumn = int_column("sales"),
+              kGrantedAtColumn = int_column("granted_at");
+static_assert(kAtColumn >= 0 && kAmountColumn >= 0 && kSalesColumn >= 0 && kGrantedAtColumn >= 0);
 // The `json` column's parameter number in SqliteStore's insert_entry() (1-based; its
 // select_entries() reads it at this number - 1). A constant: computed per row, the name
 // comparisons cost more than 300 instructions.
@@ -737,6 +752,12 @@ class SqliteStore : public StateStore {
         sqlite3_finalize(s);
         return foreign_row("unit", seq, "kind", value, error);
       }
+      if (const char* bad = foreign_unit_number(ledger_number(s, 3), ledger_number(s, 4))) {
+        std::string value = text(s, *bad == 'f' ? 3 : 4);
+        const int64_t seq = sqlite3_column_int64(s, 2);
+        sqlite3_finalize(s);
+        return foreign_row("unit", seq, bad, value, error);
+      }
       units.push_back({kind(s, 1), text(s, 0),
                        sqlite3_column_type(s, 4) == SQLITE_NULL ? Unit::kNoTime : sqlite3_column_int64(s, 4),
                        sqlite3_column_int64(s, 3)});
@@ -748,12 +769,23 @@ class SqliteStore : public StateStore {
       return fail("cannot read", error);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const bool integer_kind = sqlite3_column_type(s, kKindColumn) == SQLITE_INTEGER;  // before any conversion
+      // The numbers the counters are rebuilt from, checked as `crm report` checks them: a text or
+      // negative `amount` read as 0 or less gave budget back, and the run overspent it.
+      const char* bad_number = foreign_number(ledger_number(s, kAtColumn), ledger_number(s, kAmountColumn),
+                                              ledger_number(s, kSalesColumn), ledger_number(s, kGrantedAtColumn));
       entries.push_back(entry(s));
       const LedgerEntry& e = entries.back();
       if (const char* bad = foreign_column(integer_kind, sqlite3_column_int64(s, kKindColumn), e.outcome, e.reason)) {
         const std::string value = *bad == 'k' ? text(s, kKindColumn) : *bad == 'o' ? e.outcome : e.reason;
         sqlite3_finalize(s);
         return foreign_row("ledger", e.seq, bad, value, error);
+      }
+      if (bad_number) {
+        const std::string_view b = bad_number;
+        const int column = b == "at" ? kAtColumn : b == "amount" ? kAmountColumn : b == "sales" ? kSalesColumn : kGrantedAtColumn;
+        const std::string value = text(s, column);
+        sqlite3_finalize(s);
+        return foreign_row("ledger", e.seq, bad_number, value, error);
       }
     }
     sqlite3_finalize(s);
@@ -768,9 +800,12 @@ class SqliteStore : public StateStore {
   // JSON-escaped, so control characters in it reach no terminal raw.
   bool foreign_row(const char* table, int64_t seq, const char* column, const std::string& value, std::string& error) {
     const std::string shown = support::json_escape(value);
-    error = fmt::format("state `{}`: {} row {} has {} `{}`, which crm never writes (runtime/engine/decisions.def); "
+    // The names crm writes are those of runtime/engine/decisions.def; its numbers, docs/semantics.md.
+    const std::string_view c = column;
+    const bool name = c == "kind" || c == "outcome" || c == "reason";
+    error = fmt::format("state `{}`: {} row {} has {} `{}`, which crm never writes{}; "
                         "the ledger was changed outside crm and its counters cannot be rebuilt: restore it from a backup",
-                        path_, table, seq, column, shown);
+                        path_, table, seq, column, shown, name ? " (runtime/engine/decisions.def)" : "");
     return false;
   }
 

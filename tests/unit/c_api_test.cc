@@ -324,6 +324,9 @@ TEST(CApi, CompilesFilesWithLimits) {
   ASSERT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_FILE_BYTES, 16), CRM_OK);
   EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_ERRORS, 0), CRM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_NESTING, 1ull << 40), CRM_ERR_INVALID_ARGUMENT);
+  // Above the cap the parser would use the cap: refused instead, as the CLI refuses --max-nesting 2001.
+  EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_NESTING, 2001), CRM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(crm_compile_options_set_limit(o, CRM_LIMIT_MAX_NESTING, 2000), CRM_OK);
   EXPECT_EQ(crm_compile_options_set_limit(o, static_cast<crm_limit>(9), 1), CRM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(crm_compile_files(paths, 1, o, &c), CRM_ERR_PROGRAM);  // too big for 16 bytes
   EXPECT_GE(crm_compilation_error_count(c), 1u);

@@ -1,6 +1,7 @@
 // ledger_test.cc - what a ledger guarantees beyond restarts: one writer, one snapshot at load,
 // consecutive unit rows, length-exact ids, separate key spaces for events and scheduled runs,
 // and the identity of the program that wrote it (docs/semantics.md, "Durable state").
+#include <crm/report.h>
 #include <crm/runtime.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -9,11 +10,13 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/engine/program_identity.h"
+#include "runtime/state/redis_quotas.h"
 #include "runtime/state/state_store.h"
 
 namespace {
@@ -294,6 +297,87 @@ TEST(Ledger, RowsCrmNeverWritesAreRefusedAtOpen) {
     EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), before);
     sqlite3_finalize(s);
     sqlite3_close(db);
+  }
+}
+
+// The numbers the counters are rebuilt from are checked at open as `crm report` checks them (one
+// rule: state::foreign_number, foreign_unit_number): a granted row whose amount was edited to a
+// text (read as 0), a REAL (read cut) or a negative number gave budget back, and the run went on
+// to overspend it. Each is refused naming the table, the row and the column, the ledger left as
+// it was; `crm report` and `crm shared reconcile`'s totals refuse the same rows.
+TEST(Ledger, NumbersCrmNeverWritesAreRefusedAtOpen) {
+  Compiled c = compile(kStock);
+  struct Case {
+    const char* tag;
+    const char* sql;
+    const char* message;
+  };
+  for (const Case& k :
+       {Case{"text_amount", "UPDATE crm_ledger SET amount = 'abc' WHERE seq = 2", "ledger row 2 has amount `abc`, which crm never writes"},
+        Case{"real_amount", "UPDATE crm_ledger SET amount = 2.5 WHERE seq = 2", "ledger row 2 has amount `2.5`, which crm never writes"},
+        Case{"negative_amount", "UPDATE crm_ledger SET amount = -5000000 WHERE seq = 1",
+             "ledger row 1 has amount `-5000000`, which crm never writes"},
+        Case{"text_at", "UPDATE crm_ledger SET at = '2026-01-01' WHERE seq = 2",
+             "ledger row 2 has at `2026-01-01`, which crm never writes"},
+        Case{"far_at", "UPDATE crm_ledger SET at = 9223372036854775807 WHERE seq = 2",
+             "ledger row 2 has at `9223372036854775807`, which crm never writes"},
+        Case{"real_sales", "UPDATE crm_ledger SET sales = 1.5 WHERE seq = 1", "ledger row 1 has sales `1.5`, which crm never writes"},
+        Case{"text_granted_at", "UPDATE crm_ledger SET granted_at = 'x' WHERE seq = 2",
+             "ledger row 2 has granted_at `x`, which crm never writes"},
+        Case{"text_first_seq", "UPDATE crm_units SET first_seq = 'one' WHERE seq = 2",
+             "unit row 2 has first_seq `one`, which crm never writes"},
+        Case{"zero_first_seq", "UPDATE crm_units SET first_seq = 0 WHERE seq = 1",
+             "unit row 1 has first_seq `0`, which crm never writes"},
+        Case{"real_unit_at", "UPDATE crm_units SET at = 1.5 WHERE seq = 2", "unit row 2 has at `1.5`, which crm never writes"}}) {
+    SCOPED_TRACE(k.tag);
+    std::string path = fresh_path(k.tag);
+    std::string err;
+    record_orders(c, path, {order("e1", "a", "2026-01-01T00:00:00Z"), order("e2", "b", "2026-01-01T00:00:01Z")});
+    auto dump = [&] {
+      sqlite3* db = nullptr;
+      EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+      sqlite3_stmt* s = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db,
+                                   "SELECT (SELECT group_concat(quote(seq) || quote(outcome) || quote(amount) || quote(at) || "
+                                   "quote(sales) || quote(granted_at), ',') FROM crm_ledger) || ';' || (SELECT "
+                                   "group_concat(quote(seq) || quote(unit) || quote(first_seq) || quote(at), ',') FROM crm_units)",
+                                   -1, &s, nullptr),
+                SQLITE_OK);
+      std::string out;
+      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      sqlite3_finalize(s);
+      sqlite3_close(db);
+      return out;
+    };
+    {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(db, k.sql, nullptr, nullptr, nullptr), SQLITE_OK);
+      ASSERT_EQ(sqlite3_changes(db), 1);
+      sqlite3_close(db);
+    }
+    const std::string before = dump();
+
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    Replay run(c);
+    EXPECT_FALSE(run.engine.attach(store.get(), err));
+    EXPECT_NE(err.find(k.message), std::string::npos) << err;
+    EXPECT_NE(err.find(path), std::string::npos) << err;
+    store.reset();
+    EXPECT_EQ(dump(), before);
+
+    // The report refuses the same row with the same words.
+    crm::report::Options ro;
+    ro.state = "sqlite:" + path;
+    crm::report::Report r = crm::report::build(ro);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find(k.message), std::string::npos) << r.error;
+
+    // So do the totals `crm shared reconcile` counts from a ledger.
+    std::map<std::string, crm::state::Quota> totals;
+    EXPECT_FALSE(crm::state::ledger_totals(path, totals, err));
+    EXPECT_NE(err.find(k.message), std::string::npos) << err;
   }
 }
 
