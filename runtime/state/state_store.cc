@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -301,7 +302,10 @@ constexpr int int_column(std::string_view name) {
 constexpr int kAtColumn = int_column("at"), kAmountColumn = int_column("amount"), kSalesColumn = int_column("sales"),
               kGrantedAtColumn = int_column("granted_at");
 static_assert(kAtColumn >= 0 && kAmountColumn >= 0 && kSalesColumn >= 0 && kGrantedAtColumn >= 0);
-// The `json` column's parameter number in SqliteStore's insert_entry() (1-based; its
+// How many columns a crm_ledger row is written with (every column but `seq`): one parameter
+// each in SqliteStore's insert_entries().
+constexpr size_t kLedgerColumns = kLedgerTexts + kLedgerInts + 1;
+// The `json` column's parameter number in SqliteStore's insert_entries() (1-based; its
 // select_entries() reads it at this number - 1). A constant: computed per row, the name
 // comparisons cost more than 300 instructions.
 constexpr int json_column() {
@@ -582,7 +586,8 @@ class SqliteStore : public StateStore {
   ~SqliteStore() override {
     if (unit_stmt_) sqlite3_finalize(unit_stmt_);
     if (units_stmt_) sqlite3_finalize(units_stmt_);
-    if (entry_stmt_) sqlite3_finalize(entry_stmt_);
+    for (sqlite3_stmt* s : entry_stmts_)
+      if (s) sqlite3_finalize(s);
     if (read_stmt_) sqlite3_finalize(read_stmt_);
     if (find_stmt_) sqlite3_finalize(find_stmt_);
     if (db_) {
@@ -649,17 +654,21 @@ class SqliteStore : public StateStore {
       return false;
     }
     if (!next_position(error)) return false;
-    std::string many = "INSERT INTO crm_units (seq, unit, kind, program, first_seq, at) VALUES (?,?,?,?,?,?)";
+    // OR FAIL: no statement journal for the multi-row insert (see insert_entries()).
+    std::string many = "INSERT OR FAIL INTO crm_units (seq, unit, kind, program, first_seq, at) VALUES (?,?,?,?,?,?)";
     for (size_t i = 1; i < kUnitsPerInsert; ++i) many += ",(?,?,?,?,?,?)";
     if (sqlite3_prepare_v2(db_, "INSERT INTO crm_units (seq, unit, kind, program, first_seq, at) VALUES (?,?,?,?,?,?)", -1,
                            &unit_stmt_, nullptr) !=
             SQLITE_OK ||
-        sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db_, insert_entry().c_str(), -1, &entry_stmt_, nullptr) != SQLITE_OK)
+        sqlite3_prepare_v2(db_, many.c_str(), -1, &units_stmt_, nullptr) != SQLITE_OK)
       return fail("cannot prepare statements on", error);
+    for (size_t j = 0; j < kEntryStatements; ++j) {
+      if (sqlite3_prepare_v2(db_, insert_entries(kRowsPerInsert >> j).c_str(), -1, &entry_stmts_[j], nullptr) != SQLITE_OK)
+        return fail("cannot prepare statements on", error);
+      entry_bounds_[j].reset(sqlite3_bind_parameter_count(entry_stmts_[j]));
+    }
     unit_bound_.reset(sqlite3_bind_parameter_count(unit_stmt_));
     units_bound_.reset(sqlite3_bind_parameter_count(units_stmt_));
-    entry_bound_.reset(sqlite3_bind_parameter_count(entry_stmt_));
     // `seq` is left NULL: SQLite numbers the rows max + 1, as unit_handle() counts them
     // (write_units checks it), without the existence check an explicit rowid costs.
     for (size_t k = 0; k < kUnitsPerInsert; ++k) units_bound_.null(units_stmt_, int(6 * k + 1));
@@ -670,6 +679,7 @@ class SqliteStore : public StateStore {
   // Both tables in one read transaction: one snapshot, so a commit by anyone else between the
   // two reads cannot make a decision appear whose unit was not read.
   bool load(std::vector<LedgerEntry>& entries, std::vector<Unit>& units, std::string& error) override {
+    if (!write_pending(error)) return false;
     if (!exec("BEGIN", error)) return false;
     bool ok = read_all(entries, units, error);
     sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
@@ -709,6 +719,7 @@ class SqliteStore : public StateStore {
       out = units_[i];
       next = i + 1 < units_.size() ? units_[i + 1].first : next_seq_;
     } else {
+      if (!write_pending(error)) return false;
       if (!find_stmt_ && sqlite3_prepare_v2(db_, "SELECT seq, unit, kind, first_seq, at FROM crm_units WHERE seq >= ?1 "
                                                  "ORDER BY seq LIMIT 2",
                                             -1, &find_stmt_, nullptr) != SQLITE_OK)
@@ -882,6 +893,7 @@ class SqliteStore : public StateStore {
 
   // By rowid (`seq` is the INTEGER PRIMARY KEY): a range read without a secondary index.
   bool read(int64_t first, size_t count, std::vector<LedgerEntry>& out, std::string& error) override {
+    if (!write_pending(error)) return false;
     if (!read_stmt_ &&
         sqlite3_prepare_v2(db_, (select_entries() + " WHERE seq >= ?1 AND seq < ?1 + ?2 ORDER BY seq").c_str(), -1,
                            &read_stmt_, nullptr) != SQLITE_OK)
@@ -930,56 +942,127 @@ class SqliteStore : public StateStore {
       if (!exec("BEGIN IMMEDIATE", error)) return false;
       in_tx_ = true;
     }
-    // SQLITE_STATIC: the texts outlive the statement's step (the caller keeps them valid for
-    // the call: LedgerRow), so SQLite need not copy them. Nothing reads a text binding after
-    // the step: every text parameter is bound again before the next one (Bindings keeps only
-    // NULLs and integers that repeat).
+    // The rows take the positions SQLite will give them (max + 1 each, as next_position()
+    // counts; flush_entries checks it), so a unit's position is known before its rows are
+    // written. A unit without decisions starts where the next one's decisions will.
+    first_seq = next_seq_;
     for (size_t k = 0; k < count; ++k) {
-      const LedgerRow& e = rows[k];
-      sqlite3_reset(entry_stmt_);
-      auto bind = [&](int i, std::string_view v, bool nullable) {
-        if (nullable && v.empty()) entry_bound_.null(entry_stmt_, i);
-        else entry_bound_.text(entry_stmt_, i, v);
-      };
-      auto bind_int = [&](int i, int64_t v, bool zero_null) {
-        if (zero_null && v == 0) entry_bound_.null(entry_stmt_, i);
-        else entry_bound_.integer(entry_stmt_, i, v);
-      };
-      // Schema 9 (kMigrateV8): a tail is kept as a JSON object of its members (`,"a":1}` as
-      // `{"a":1}`, `}` as `{}`), so SQL's json functions still read them; entry() renders the
-      // head again. A whole record is TEXT when it starts as crm's records do (`{"event":`),
-      // else a BLOB: no text is ever taken for the other form.
-      auto bind_json = [&](int i, std::string_view json) {
-        if (e.json_tail) {
-          object_.assign("{");
-          if (json.size() > 1) object_.append(json.substr(1));
-          else object_.append("}");
-          entry_bound_.text(entry_stmt_, i, object_);
-        } else if (!is_whole_record(json)) {
-          entry_bound_.blob(entry_stmt_, i, json);
-        } else {
-          entry_bound_.text(entry_stmt_, i, json);
-        }
-      };
-      int column = 1;  // insert_entry()'s parameters are the columns, in ledger_columns.def's order
-#define CRM_LEDGER_TEXT(name, nullable, doc) \
-  if (column == kJsonColumn) bind_json(column++, e.name); \
-  else bind(column++, e.name, nullable);
-#define CRM_LEDGER_INT(name, zero_null, doc) bind_int(column++, e.name, zero_null);
-#define CRM_LEDGER_KIND(name, doc) entry_bound_.integer(entry_stmt_, column++, int64_t(unit.kind));
-#include "runtime/state/ledger_columns.def"
-      if (sqlite3_step(entry_stmt_) != SQLITE_DONE) return fail("cannot write to", error);
-      if (k == 0) first_seq = sqlite3_last_insert_rowid(db_);
+      stage_entry(rows[k], unit.kind);
+      ++next_seq_;
+      if (pending_count_ == kRowsPerInsert && !flush_entries(error)) return false;
     }
-    // A unit without decisions starts where the next one's decisions will.
-    if (count == 0) first_seq = next_seq_;
-    else next_seq_ = sqlite3_last_insert_rowid(db_) + 1;
     // Unit rows go in kUnitsPerInsert at a time (one statement step for many rows); the rest
     // before the group commits, in the same transaction.
     units_.push_back(unit);
     units_.back().first = first_seq;
     ++next_unit_;
     return units_.size() < kUnitsPerInsert || write_units(error);
+  }
+
+  // Ledger rows are written kRowsPerInsert to a statement (SQLite's work per statement, ~2,000
+  // instructions, then counts once for them all). Until then a row waits in pending_, its texts
+  // copied (a LedgerRow's views are valid only during its append): every read of the ledger
+  // (read, find_unit, load) and the commit write the waiting rows first, in statements of 16, 8,
+  // 4, 2 and 1 rows, so nothing reads or commits without them; a rollback drops them with the
+  // rest of the group. They are never durable before their group's commit, as before.
+  void stage_entry(const LedgerRow& e, UnitKind kind) {
+    PendingRow& row = pending_[pending_count_++];
+    Param* p = row.data();
+    auto text = [&](Param& out, std::string_view v, bool nullable) {
+      if (nullable && v.empty()) {
+        out.type = Param::kNull;
+        return;
+      }
+      out.type = Param::kText;
+      out.value = int64_t(pending_bytes_.size());
+      out.size = uint32_t(v.size());
+      pending_bytes_.append(v);
+    };
+    auto integer = [&](Param& out, int64_t v, bool zero_null) {
+      out.type = zero_null && v == 0 ? Param::kNull : Param::kInt;
+      out.value = v;
+    };
+    // Schema 9 (kMigrateV8): a tail is kept as a JSON object of its members (`,"a":1}` as
+    // `{"a":1}`, `}` as `{}`), so SQL's json functions still read them; entry() renders the
+    // head again. A whole record is TEXT when it starts as crm's records do (`{"event":`),
+    // else a BLOB: no text is ever taken for the other form.
+    auto json = [&](Param& out, std::string_view v) {
+      out.value = int64_t(pending_bytes_.size());
+      if (e.json_tail) {
+        out.type = Param::kText;
+        pending_bytes_.push_back('{');
+        if (v.size() > 1) pending_bytes_.append(v.substr(1));
+        else pending_bytes_.push_back('}');
+        out.size = uint32_t(pending_bytes_.size() - size_t(out.value));
+        return;
+      }
+      out.type = is_whole_record(v) ? Param::kText : Param::kBlob;
+      out.size = uint32_t(v.size());
+      pending_bytes_.append(v);
+    };
+    int column = 1;  // insert_entries()'s parameters are the columns, in ledger_columns.def's order
+#define CRM_LEDGER_TEXT(name, nullable, doc) \
+  if (column == kJsonColumn) json(p[column++ - 1], e.name); \
+  else text(p[column++ - 1], e.name, nullable);
+#define CRM_LEDGER_INT(name, zero_null, doc) integer(p[column++ - 1], e.name, zero_null);
+#define CRM_LEDGER_KIND(name, doc) integer(p[column++ - 1], int64_t(kind), false);
+#include "runtime/state/ledger_columns.def"
+  }
+
+  // Before a read of the ledger's tables: the rows waiting for their statement are written, so
+  // the read sees every row appended. A store that failed writes nothing more (its group is
+  // lost) and reads what SQLite has, as before.
+  bool write_pending(std::string& error) {
+    return pending_count_ == 0 || !failed_.empty() || flush_entries(error);
+  }
+
+  // Writes every waiting row: whole statements of kRowsPerInsert, the rest in statements of
+  // half as many rows down to one (at most one of each). A failure ends the store (failed_):
+  // rows of the group are lost, so the group must never commit.
+  bool flush_entries(std::string& error) {
+    size_t from = 0;
+    for (size_t j = 0; j < kEntryStatements; ++j)
+      for (const size_t n = kRowsPerInsert >> j; pending_count_ - from >= n; from += n)
+        if (!insert_pending(j, from, n, error)) {
+          pending_count_ = 0;
+          pending_bytes_.clear();
+          failed_ = error;
+          return false;
+        }
+    pending_count_ = 0;
+    pending_bytes_.clear();
+    return true;
+  }
+
+  // SQLITE_STATIC: pending_bytes_ holds the texts until the step, and is not changed before it.
+  // Nothing reads a text binding after the step: every text parameter is bound again before the
+  // next one (Bindings keeps only NULLs and integers that repeat).
+  bool insert_pending(size_t j, size_t from, size_t n, std::string& error) {
+    sqlite3_stmt* s = entry_stmts_[j];
+    Bindings& bound = entry_bounds_[j];
+    sqlite3_reset(s);
+    int i = 1;
+    for (size_t k = from; k < from + n; ++k)
+      for (const Param& p : pending_[k]) {
+        switch (p.type) {
+          case Param::kNull: bound.null(s, i); break;
+          case Param::kInt: bound.integer(s, i, p.value); break;
+          case Param::kText: bound.text(s, i, std::string_view(pending_bytes_.data() + p.value, p.size)); break;
+          case Param::kBlob: bound.blob(s, i, std::string_view(pending_bytes_.data() + p.value, p.size)); break;
+        }
+        ++i;
+      }
+    if (sqlite3_step(s) != SQLITE_DONE) return fail("cannot write to", error);
+    // The positions given out (first_seq) counted from next_position(), as SQLite numbers the
+    // rows. They cannot differ while this process holds the writer's lock; if they did, a unit's
+    // decisions would be read from another's rows, so the group is refused instead.
+    const int64_t expected = next_seq_ - int64_t(pending_count_ - (from + n));
+    if (const int64_t last = sqlite3_last_insert_rowid(db_); last != expected - 1) {
+      error = fmt::format("cannot write to state `{}`: ledger row {} written where {} was expected", path_, last,
+                          expected - 1);
+      return false;
+    }
+    return true;
   }
 
   // `seq` (parameter `at`) stays NULL, bound once at open: SQLite gives the row max + 1.
@@ -1024,7 +1107,7 @@ class SqliteStore : public StateStore {
       return false;
     }
     if (!in_tx_) return true;
-    if (!write_units(error)) {
+    if (!flush_entries(error) || !write_units(error)) {
       failed_ = error;
       return false;
     }
@@ -1040,6 +1123,8 @@ class SqliteStore : public StateStore {
       return false;
     }
     units_.clear();
+    pending_count_ = 0;
+    pending_bytes_.clear();
     if (!in_tx_) return true;
     in_tx_ = false;
     if (exec("ROLLBACK", error) && next_position(error)) return true;
@@ -1066,12 +1151,21 @@ class SqliteStore : public StateStore {
       out.append(out.empty() ? "" : ", ").append(c);
     return out;
   }
-  static std::string insert_entry() {
+  // `rows` rows a statement. OR FAIL rather than the default OR ABORT: a statement that may
+  // abort after writing some of its rows needs SQLite's statement journal (a savepoint per
+  // step), and a multi-row one would. No row can break a constraint here (every NOT NULL column
+  // is bound a value), and a statement that fails for any other reason (a full disk) fails the
+  // store, whose group then never commits (failed_), so what a failed statement left is never
+  // kept either way.
+  static std::string insert_entries(size_t rows) {
     const std::string names = columns();
-    std::string values = "?";  // one parameter a column (the names hold no comma of their own)
+    std::string values = "(?";  // one parameter a column (the names hold no comma of their own)
     for (char c : names)
       if (c == ',') values += ",?";
-    return "INSERT INTO crm_ledger (" + names + ") VALUES (" + values + ")";
+    values += ")";
+    std::string sql = "INSERT OR FAIL INTO crm_ledger (" + names + ") VALUES " + values;
+    for (size_t k = 1; k < rows; ++k) sql.append(",").append(values);
+    return sql;
   }
   // The columns, then `seq`: entry() reads them back in that order.
   static std::string select_entries() { return "SELECT " + columns() + ", seq FROM crm_ledger"; }
@@ -1171,9 +1265,23 @@ class SqliteStore : public StateStore {
   sqlite3_stmt* units_stmt_ = nullptr;
   std::vector<Unit> units_;  // completed units of the open group not yet written
   std::vector<LedgerRow> rows_;  // append(): views of the entries being bound
-  std::string object_;  // write(): a tail as the object bound for `json`
-  sqlite3_stmt* entry_stmt_ = nullptr;
-  Bindings unit_bound_, units_bound_, entry_bound_;  // what each insert's parameters hold
+  // Ledger rows: statements of kRowsPerInsert rows, then of half as many each, down to one.
+  static constexpr size_t kRowsPerInsert = 32;
+  static constexpr size_t kEntryStatements = 6;
+  static_assert(kRowsPerInsert >> (kEntryStatements - 1) == 1);
+  sqlite3_stmt* entry_stmts_[kEntryStatements] = {};
+  // A parameter of a waiting row: a NULL, an integer, or a text or blob at `value` in
+  // pending_bytes_ (offsets: the buffer may move while rows are staged).
+  struct Param {
+    enum : uint8_t { kNull, kInt, kText, kBlob } type = kNull;
+    uint32_t size = 0;
+    int64_t value = 0;
+  };
+  using PendingRow = std::array<Param, kLedgerColumns>;
+  std::array<PendingRow, kRowsPerInsert> pending_;  // rows appended and not yet written
+  size_t pending_count_ = 0;
+  std::string pending_bytes_;  // their texts
+  Bindings unit_bound_, units_bound_, entry_bounds_[kEntryStatements];  // what each insert's parameters hold
   sqlite3_stmt* read_stmt_ = nullptr;
   sqlite3_stmt* find_stmt_ = nullptr;
   bool in_tx_ = false;

@@ -70,7 +70,7 @@ struct LedgerEntry {
 // ledger_columns.def without `kind` (the unit's), each text a view (`unit`: the unit's id). Lifetime: the views
 // need only be valid for the length of the append_rows call that is given them; a store that
 // keeps a row past that call copies its texts (WorkerLedger packs them into one buffer per
-// worker). The recorder's views point at the program's names (strategy, resource, channel,
+// worker; SqliteStore into one buffer for the rows of its next insert). The recorder's views point at the program's names (strategy, resource, channel,
 // code, pool, arm), static tables (outcome, reason), the decision's own strings (user, timer)
 // and its buffer of rendered decisions (json), none of which changes during the call.
 struct LedgerRow {
@@ -213,8 +213,9 @@ class StateStore {
                       std::string& error) = 0;
   // The same for rows of views (the engine's recorder: nothing allocated per decision). The
   // views are read during the call only (see LedgerRow). The default copies them into entries
-  // and calls append(); SqliteStore binds them as they are, WorkerLedger packs them into its
-  // buffer, the shared store hands them to its ledger.
+  // and calls append(); SqliteStore copies their texts into the rows waiting for its next
+  // multi-row insert, WorkerLedger packs them into its buffer, the shared store hands them to
+  // its ledger.
   virtual bool append_rows(const Unit& unit, const LedgerRow* rows, size_t count, int64_t& first_seq,
                            std::string& error);
   // `count` decisions from position `first`, committed or in the current group: how a unit's

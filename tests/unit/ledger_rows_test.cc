@@ -3,6 +3,11 @@
 // buffer (GroupLedger::PendingUnits), and the recorder's reused buffer of decision texts.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -207,5 +212,201 @@ TEST(LedgerRows, DecisionTextsOutliveTheRecordersBuffer) {
     ASSERT_EQ(entries[i].json, reported[i]) << i;
     // Kept (the harness copies every decision): rendered again once the buffer moved on.
     ASSERT_EQ(run.engine.decision_json(run.decisions[i]), reported[i]) << i;
+  }
+}
+
+// SqliteStore writes ledger rows 32 to a statement; rows waiting for theirs are written before
+// every read of the ledger and before the commit, in statements of 16, 8, 4, 2 and 1 rows, and
+// dropped by a rollback. These tests append groups of every size from 1 to 70 rows (each
+// remainder 1..31 alone and after one or two whole statements) and check that reads, commits,
+// positions and rollbacks see exactly the rows appended, as when each row had its own statement.
+namespace {
+
+// Row `i` of a test: columns that vary with it (NULL or not, equal to the previous row's or not,
+// a whole record as TEXT, a record crm never renders as a BLOB, a narrow row's tail), so that
+// every parameter kind is written from every slot of every statement.
+LedgerRow varied_row(const std::string& unit, int i, std::vector<std::string>& texts) {
+  texts.clear();
+  texts.reserve(8);
+  auto keep = [&](std::string s) -> std::string_view { return texts.emplace_back(std::move(s)); };
+  LedgerRow r;
+  r.unit = unit;
+  r.user = keep("u" + std::to_string(i % 7));
+  r.strategy = i % 2 ? "flash" : "vip";
+  r.outcome = i % 5 == 0 ? "rejected" : "granted";
+  r.reason = i % 5 == 0 ? "stock" : "";
+  r.resource = i % 3 ? "c10" : "";
+  r.code = i % 4 == 1 ? keep("code-" + std::to_string(i) + std::string(size_t(i % 40), 'k')) : std::string_view();
+  r.amount = i % 6 == 0 ? 0 : 1'000'000 * (i % 6);
+  r.at = 1'700'000'000'000'000 + i;
+  r.sales = i % 9 == 0 ? 5 : 0;
+  r.granted_at = i % 8 == 0 ? 1'600'000'000'000'000 + i : 0;
+  r.pool = i % 10 == 3 ? "shared" : "";
+  switch (i % 4) {
+    case 0: r.json = keep(R"({"event":")" + unit + R"(","n":)" + std::to_string(i) + "}"); break;
+    case 1: r.json = keep("not a record " + std::to_string(i)); break;  // kept as a BLOB
+    case 2: r.json = keep(R"(,"extra":)" + std::to_string(i) + "}"), r.json_tail = true; break;
+    default: r.json = "}", r.json_tail = true; break;
+  }
+  return r;
+}
+
+// Appends a unit of `rows` rows (varied from row number `next`), recording what the ledger must
+// then hold by position.
+void append_unit(crm::state::StateStore& store, const std::string& id, int rows, int& next,
+                 std::vector<LedgerEntry>& expected, std::vector<Unit>& units) {
+  std::vector<LedgerRow> r;
+  std::vector<std::vector<std::string>> texts(static_cast<size_t>(rows));
+  for (int k = 0; k < rows; ++k) r.push_back(varied_row(id, next + k, texts[size_t(k)]));
+  const Unit unit(rows % 3 == 2 ? UnitKind::Timer : UnitKind::Event, id, 1'700'000'000'000'000 + next);
+  int64_t first = 0;
+  std::string err;
+  ASSERT_TRUE(store.append_rows(unit, r.data(), r.size(), first, err)) << err;
+  ASSERT_EQ(first, int64_t(expected.size()) + 1) << id;
+  for (const auto& row : r) {
+    expected.push_back(crm::state::entry_of(row, unit.kind));
+    expected.back().seq = int64_t(expected.size());
+  }
+  units.push_back(unit);
+  units.back().first = first;
+  next += rows;
+  // What the rows viewed is overwritten at once: a waiting row must hold its own copy.
+  for (auto& t : texts)
+    for (auto& s : t) s.assign(s.size(), '#');
+}
+
+void expect_rows(crm::state::StateStore& store, int64_t first, size_t count, const std::vector<LedgerEntry>& expected) {
+  std::vector<LedgerEntry> back;
+  std::string err;
+  ASSERT_TRUE(store.read(first, count, back, err)) << err;
+  ASSERT_EQ(back.size(), count);
+  for (size_t k = 0; k < count; ++k) {
+    SCOPED_TRACE(first + int64_t(k));
+    EXPECT_EQ(back[k].seq, first + int64_t(k));
+    expect_same(back[k], expected[size_t(first - 1) + k]);
+  }
+}
+
+void expect_ledger(const std::string& path, const std::vector<LedgerEntry>& expected, const std::vector<Unit>& units) {
+  std::string err;
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  std::vector<LedgerEntry> entries;
+  std::vector<Unit> loaded;
+  ASSERT_TRUE(store->load(entries, loaded, err)) << err;
+  ASSERT_EQ(entries.size(), expected.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(entries[i].seq, int64_t(i + 1));
+    expect_same(entries[i], expected[i]);
+  }
+  ASSERT_EQ(loaded.size(), units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    SCOPED_TRACE(units[i].id);
+    EXPECT_EQ(loaded[i].id, units[i].id);
+    EXPECT_EQ(loaded[i].kind, units[i].kind);
+    EXPECT_EQ(loaded[i].first, units[i].first);
+    EXPECT_EQ(loaded[i].at, units[i].at);
+  }
+}
+
+}  // namespace
+
+// Groups of 1..70 rows, three ways: read back before the commit (the read writes the rows
+// waiting, the commit nothing more), committed without a read (the commit writes them), and
+// read after each unit (rows written a few at a time, then whole statements again after them).
+TEST(LedgerRows, RowsWaitingForTheirStatementAreReadCommittedAndNumbered) {
+  std::string err;
+  const std::string path = fresh_path("batched");
+  std::vector<LedgerEntry> expected;
+  std::vector<Unit> units;
+  int next = 0, id = 0;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    for (int way = 0; way < 3; ++way)
+      for (int n = 1; n <= 70; ++n) {
+        SCOPED_TRACE(::testing::Message() << "way " << way << ", " << n << " rows");
+        const int64_t first = int64_t(expected.size()) + 1;
+        for (int left = n, cycle = 0; left > 0;) {
+          const int size = way == 1 ? 1 : std::min(cycle++ % 5 + 1, left);
+          left -= size;
+          ASSERT_NO_FATAL_FAILURE(append_unit(*store, "e" + std::to_string(++id), size, next, expected, units));
+          if (id % 4 == 0)  // a unit without decisions starts where the next decision will
+            ASSERT_NO_FATAL_FAILURE(append_unit(*store, "e" + std::to_string(++id), 0, next, expected, units));
+          if (way == 2) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) - size + 1, size_t(size), expected));
+        }
+        if (way == 0) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+        ASSERT_TRUE(store->commit(err)) << err;
+        if (way != 0) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+      }
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
+  EXPECT_EQ(crm::testing::query_int(path, "SELECT count(*) FROM crm_ledger"), int64_t(expected.size()));
+}
+
+// A rollback drops the group's rows, those already written and those still waiting, and the
+// next rows take the positions after the last committed one.
+TEST(LedgerRows, ARollbackDropsTheRowsWaitingAndWritten) {
+  std::string err;
+  const std::string path = fresh_path("rollback");
+  std::vector<LedgerEntry> expected;
+  std::vector<Unit> units;
+  int next = 0, id = 0;
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    ASSERT_NO_FATAL_FAILURE(append_unit(*store, "kept" + std::to_string(++id), 3, next, expected, units));
+    ASSERT_TRUE(store->commit(err)) << err;
+    for (int n : {1, 5, 31, 32, 33, 45, 64, 70}) {
+      SCOPED_TRACE(n);
+      std::vector<LedgerEntry> dropped = expected;
+      std::vector<Unit> dropped_units = units;
+      int dropped_next = next;
+      for (int left = n; left > 0; left -= std::min(left, 7))
+        ASSERT_NO_FATAL_FAILURE(
+            append_unit(*store, "dropped" + std::to_string(++id), std::min(left, 7), dropped_next, dropped, dropped_units));
+      if (n % 2) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) + 1, size_t(n), dropped));
+      ASSERT_TRUE(store->rollback(err)) << err;
+      ASSERT_NO_FATAL_FAILURE(append_unit(*store, "kept" + std::to_string(++id), 2, next, expected, units));
+      ASSERT_TRUE(store->commit(err)) << err;
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
+}
+
+// A process that ends without committing (killed: no destructor, no rollback) leaves none of
+// its group, neither the rows written by whole statements nor those waiting; one that
+// committed leaves all of them.
+TEST(LedgerRows, AnEndBeforeTheCommitKeepsNoneOfTheGroup) {
+  for (bool commit : {false, true}) {
+    SCOPED_TRACE(commit ? "committed" : "not committed");
+    std::string err;
+    const std::string path = fresh_path(commit ? "end_committed" : "end_uncommitted");
+    std::vector<LedgerEntry> expected, all;
+    std::vector<Unit> units, all_units;
+    int next = 0, id = 0;
+    fflush(nullptr);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto store = crm::state::open_store("sqlite:" + path, err);
+      if (!store) _exit(2);
+      append_unit(*store, "e" + std::to_string(++id), 3, next, all, all_units);
+      if (!store->commit(err)) _exit(3);
+      for (int rows : {20, 20, 13, 1}) append_unit(*store, "e" + std::to_string(++id), rows, next, all, all_units);
+      if (::testing::Test::HasFailure()) _exit(4);
+      if (commit && !store->commit(err)) _exit(5);
+      _exit(0);  // as a kill would: the store is neither destroyed nor rolled back
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    crm::state::MemoryStore mem;  // only numbers the units the ledger must hold
+    next = id = 0;
+    ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), 3, next, expected, units));
+    if (commit)
+      for (int rows : {20, 20, 13, 1}) ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), rows, next, expected, units));
+    ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
   }
 }
