@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -29,7 +30,7 @@ awk 'BEGIN { print "customer_id,date,number_of_cds,dollar_value";
 printf 'customer_id,date,number_of_cds,dollar_value\n00001,1997-01-01,1,11.77\n' >small.csv
 seen=
 for attempt in 1 2 3 4 5; do
-  "$crm" import cdnow big.csv -o ev.jsonl 2>/dev/null & p=$!
+  "$crm" import cdnow big.csv -o ev.jsonl </dev/null >/dev/null 2>&1 & p=$!
   pids+=("$p")
   for _ in $(seq 2000); do
     [ -n "$(temps)" ] && break
@@ -51,12 +52,14 @@ left=$(temps)
 
 # Planted: dead pid (removed), live pid (kept), dead pid but locked by a live process (kept: a
 # writer elsewhere), another output's (kept), a name not of the pattern (kept).
-sleep 300 & live=$!
+# Background helpers keep no descriptor of the test's output (ctest waits for it to close).
+sleep 300 </dev/null >/dev/null 2>&1 & live=$!
 pids+=("$live")
 echo x >".ev.jsonl.tmp-$dead.AbC123"
 echo x >".ev.jsonl.tmp-$live.AbC124"
 echo x >".ev.jsonl.tmp-$dead.AbC125"
-flock ".ev.jsonl.tmp-$dead.AbC125" sleep 300 & locker=$!
+# The lock's holder is the process killed at the end itself (it execs sleep holding the lock).
+(exec 9<".ev.jsonl.tmp-$dead.AbC125"; flock 9; exec sleep 300) </dev/null >/dev/null 2>&1 & locker=$!
 pids+=("$locker")
 for _ in $(seq 200); do flock -n ".ev.jsonl.tmp-$dead.AbC125" true 2>/dev/null || break; sleep 0.01; done
 echo x >".other.jsonl.tmp-$dead.AbC126"
