@@ -194,6 +194,15 @@ bool check_state_spec(const std::string& spec, std::string& error) try {
   return false;
 }
 
+bool check_state_ledger(const std::string& spec, std::string& error) try {
+  state::StateSpec parsed;
+  if (!state::parse_state_spec(spec, parsed, error)) return false;
+  return parsed.memory || state::check_ledger_file(parsed.path, error);
+} catch (const std::exception& e) {
+  error = e.what();
+  return false;
+}
+
 bool parse_state_spec(const std::string& spec, StateSpec& out, std::string& error) try {
   state::StateSpec parsed;
   if (!state::parse_state_spec(spec, parsed, error)) return false;
@@ -210,6 +219,9 @@ bool Run::open_state(const std::string& spec, bool allow_program_change, Error& 
   try {
     std::string msg;
     if (d_->shared && !shared_ledger_durable(spec)) return error = {ErrorKind::Input, kSharedNeedsLedger}, false;
+    // Another application's database named as the ledger is a wrong argument, like a malformed
+    // spec (the store refuses it too, as State, for its other callers).
+    if (!check_state_ledger(spec, msg)) return error = {ErrorKind::Input, std::move(msg)}, false;
     auto store = state::open_store(spec, msg);
     if (!store) {
       std::string spec_error;

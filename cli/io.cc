@@ -7,18 +7,23 @@
 #include <crm/runtime.h>
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <streambuf>
 #include <vector>
@@ -532,6 +537,59 @@ class FdBuf : public std::streambuf {
   size_t lines_ = 0;
 };
 
+namespace {
+
+// A replaced output's temporary files are `.BASE.tmp-PID.XXXXXX` beside it (BASE cut so the name
+// fits NAME_MAX), PID the writer's. A writer killed by SIGKILL (or anything that ends the process
+// before its destructor) cannot remove its own; the next writer of the same target removes
+// those of the same prefix whose owner is gone (remove_stale_temps).
+std::string temp_prefix(const std::string& base) {
+  constexpr size_t kRoom = 255 - std::char_traits<char>::length("..tmp-.XXXXXX") - 10;  // 10: the longest pid
+  return "." + base.substr(0, std::min(base.size(), kRoom)) + ".tmp-";
+}
+
+// The pid in `name` when it is `prefix` PID `.` and mkstemp's six letters or digits, else 0.
+pid_t temp_owner(std::string_view name, std::string_view prefix) {
+  if (name.size() <= prefix.size() + 7 || name.substr(0, prefix.size()) != prefix) return 0;
+  std::string_view rest = name.substr(prefix.size());
+  const std::string_view suffix = rest.substr(rest.size() - 7);
+  rest.remove_suffix(7);
+  if (suffix[0] != '.' || !std::all_of(suffix.begin() + 1, suffix.end(), [](char c) { return std::isalnum(uint8_t(c)); }))
+    return 0;
+  if (rest.empty() || rest.size() > 10 || !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return 0;
+  const long long pid = std::stoll(std::string(rest));
+  return pid > 0 && pid <= std::numeric_limits<pid_t>::max() ? pid_t(pid) : 0;
+}
+
+// Removes the temporary files of the target `prefix` names, in `dir`, that belong to no live
+// writer: the pid in the name is not a live process here, and nobody holds the flock its writer
+// takes on it for its whole life (a writer on another host sharing the directory over NFS, whose
+// pid means nothing here, or one whose pid was reused, still holds it). The name is unlinked only
+// while it is the file that was found unlocked: a writer renames its file away before it lets go
+// of the lock. Best effort: a file that cannot be examined or removed is left as it was.
+void remove_stale_temps(const std::string& dir, const std::string& prefix) {
+  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (!d) return;
+  const int dfd = ::dirfd(d);
+  while (const dirent* e = ::readdir(d)) {
+    const pid_t pid = temp_owner(e->d_name, prefix);
+    if (pid == 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (EPERM: another user's)
+    const int fd = ::openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat found, now;
+    if (::fstat(fd, &found) == 0 && S_ISREG(found.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        ::fstatat(dfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == found.st_dev &&
+        now.st_ino == found.st_ino)
+      ::unlinkat(dfd, e->d_name, 0);
+    ::close(fd);
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
 OutputFile::OutputFile() = default;
 
 OutputFile::~OutputFile() {
@@ -570,16 +628,21 @@ bool OutputFile::open(const std::string& path, Mode mode, std::string& err) {
     // used to turn it into a regular file and leave its target as it was). The temporary file
     // goes next to the target, so the rename stays within one file system.
     if (int e = follow_links(path_)) return fail(e);
-    // mkstemp creates the file with O_EXCL and mode 0600 under a name nobody could predict.
+    // mkstemp creates the file with O_EXCL and mode 0600 under a name nobody could predict; the
+    // pid in it and the flock held on it until it is renamed tell a later writer whether its
+    // owner is still alive (remove_stale_temps: what a killed writer left is removed then).
     auto slash = path_.rfind('/');
     std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
     std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-    std::string tmpl = dir + "." + base + ".XXXXXX";
+    const std::string prefix = temp_prefix(base);
+    remove_stale_temps(dir, prefix);
+    std::string tmpl = dir + prefix + std::to_string(::getpid()) + ".XXXXXX";
     std::vector<char> name(tmpl.begin(), tmpl.end());
     name.push_back('\0');
     fd_ = ::mkstemp(name.data());
     if (fd_ < 0) return fail(errno);
     temp_ = name.data();
+    ::flock(fd_, LOCK_EX | LOCK_NB);  // a new file nobody else has opened: it cannot be held
     mode_t perms;
     if (exists) {
       perms = st.st_mode & 07777;  // a rewritten file keeps its permissions
@@ -604,12 +667,17 @@ bool OutputFile::finish(std::string& err) {
   finished_ = true;
   bool ok = buf_->drain();
   int e = buf_->error();
+  // The temporary file's flock is kept (through a duplicate of its descriptor, which shares the
+  // lock) until it is renamed: unlocked under its name, it would look abandoned to another writer.
+  int hold = -1;
   if (fd_ != STDOUT_FILENO) {
     if (ok && mode_ == Mode::Replace && ::fsync(fd_) != 0) ok = false, e = errno;
+    if (mode_ == Mode::Replace) hold = ::dup(fd_);
     if (::close(fd_) != 0 && ok) ok = false, e = errno;
     fd_ = -1;
   }
   if (ok && mode_ == Mode::Replace && ::rename(temp_.c_str(), path_.c_str()) != 0) ok = false, e = errno;
+  if (hold >= 0) ::close(hold);
   if (!ok) {
     if (!temp_.empty()) ::unlink(temp_.c_str());
     err = "cannot write `" + name_ + "`: " + std::strerror(e);

@@ -5,7 +5,10 @@
 //   * every output is flushed and checked, and a failed write names the file;
 //   * a file that is replaced (compile -o, format --write) is written to a private temporary file
 //     created with mkstemp (O_EXCL) in the target's directory and renamed over the target, so a
-//     planted symlink is never followed and readers never see half a file.
+//     planted symlink is never followed and readers never see half a file. Its name is
+//     `.BASE.tmp-PID.XXXXXX` and its writer holds a flock on it until the rename: one left by a
+//     writer that was killed (SIGKILL, a crash) is removed by the next replacement of the same
+//     target, once its pid is no live process and nobody holds its lock.
 #pragma once
 
 #include <csignal>

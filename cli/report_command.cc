@@ -153,6 +153,8 @@ int cmd_report(int argc, char** argv) {
     return usage_error("report", "--state `" + state + "`: a report reads a SQLite ledger, sqlite:PATH");
   // A malformed spec (`:memory:`, a `file:` URI, a bad max_pages) is a bad argument, as for `crm run`.
   if (std::string why; !check_state_spec(state, why)) return usage_error("report", why);
+  // Another application's SQLite database is not read as a ledger (check_state_ledger).
+  if (std::string why; !check_state_ledger(state, why)) return usage_error("report", why);
   o.window_micros = positive_duration(window);
   o.silent_micros = positive_duration(silent);
   if (!o.window_micros)
@@ -346,6 +348,8 @@ int cmd_import_hillstrom(int argc, char** argv) {
   // Before anything is read or written: a malformed spec
   // is a bad argument (exit 2), as for `crm run`, not a problem found in the data (1).
   if (!check_state_spec(state, err)) return usage_error("import", err);
+  // Nor is another application's SQLite database made a ledger (crm's tables added to it).
+  if (!check_state_ledger(state, err)) return usage_error("import", err);
   // The ledger is what this import makes (`crm report` reads it): one in memory would be thrown away.
   if (state.rfind("sqlite:", 0) != 0)
     return usage_error("import", "--state `" + state + "`: import hillstrom records a SQLite ledger, sqlite:PATH");

@@ -179,7 +179,8 @@ bool outputs_not_source(const Options& o, const crm::CompiledProgram& program, s
 // those begin "cannot ..."), as for any other file; 1 when an open ledger refuses (in use by
 // another process, recorded by another program, rows crm never writes, a newer schema), as a
 // problem of the inputs; 2 for a malformed spec (Input: unknown, `:memory:`, a `file:` URI, a
-// bad max_pages), as for any bad argument; 3 for an internal error.
+// bad max_pages; also another application's SQLite database named as the ledger), as for any
+// bad argument; 3 for an internal error.
 int state_open_exit(const crm::Error& e) {
   if (e.kind == crm::ErrorKind::Internal) return kExitIo;
   if (e.kind == crm::ErrorKind::Input) return kExitUsage;  // a malformed --state spec: a bad argument

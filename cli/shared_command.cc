@@ -113,6 +113,7 @@ int cmd_shared(int argc, char** argv) {
     // ledger's file is the spec's path (`sqlite:PATH?max_pages=N` names PATH, as for `crm run`).
     StateSpec spec;
     if (std::string why; !parse_state_spec(st, spec, why)) return usage_error("shared", why);
+    if (std::string why; !check_state_ledger(st, why)) return usage_error("shared", why);
     paths.push_back(spec.path);
   }
   ReconcileResult r;

@@ -25,6 +25,54 @@ for bad in +17850.0 -17850.0; do
   [ "$(code "$crm" import online-retail s.csv)" = 1 ] && grep -q "s.csv:2: CustomerID \`$bad\` is not a whole number without a sign" err.txt ||
     fail "signed CustomerID $bad: $(cat err.txt)"
 done
+# Only whole numbers are CustomerIDs (digits, or digits `.` zeros): anything else was kept verbatim
+# as a user id. Refused on its line naming the field, also on a row that would be skipped (a
+# cancellation), and nothing is written.
+for bad in .5 1e3 '"1,5"' 0x10 17850. 17850.5 1.0e4 '17 850' 17850.0.0 .0 ' .5 '; do
+  printf '%s\n1,A,x,2,2011-01-01 10:00:00,1.5,17850,UK\nC2,A,x,2,2011-01-01 10:00:00,1.5,%s,UK\n' "$H" "$bad" >w.csv
+  shown=${bad//\"/}
+  [ "$(code "$crm" import online-retail w.csv -o w.jsonl)" = 1 ] &&
+    grep -qF "w.csv:3: CustomerID \`$shown\` is not a whole number (such as \`17850\` or \`17850.0\`)" err.txt ||
+    fail "CustomerID $bad: $(cat err.txt)"
+  [ ! -e w.jsonl ] || fail "CustomerID $bad: an output was written"
+done
+# An empty one is no customer (the row skipped), as before; `+-5` is no Quantity.
+printf '%s\n1,A,x,2,2011-01-01 10:00:00,1.5,,UK\n' "$H" >e.csv
+"$crm" import online-retail e.csv -o e.jsonl 2>err.txt && grep -q "1 no_customer" err.txt || fail "empty CustomerID: $(cat err.txt)"
+printf '%s\n1,A,x,+-5,2011-01-01 10:00:00,1.5,17850,UK\n' "$H" >q.csv
+[ "$(code "$crm" import online-retail q.csv)" = 1 ] && grep -qF "q.csv:2: Quantity \`+-5\` is not an integer" err.txt ||
+  fail "Quantity +-5: $(cat err.txt)"
+# CDNOW's customer_id is digits (zero padding kept as written); `+-3` is no number_of_cds.
+C='customer_id,date,number_of_cds,dollar_value'
+for bad in 1e3 0x10 1.0 -1 +1 .5 '"1,5"' 'a1'; do
+  printf '%s\n00001,1997-01-01,1,11.77\n%s,1997-01-01,1,11.77\n' "$C" "$bad" >cw.csv
+  shown=${bad//\"/}
+  [ "$(code "$crm" import cdnow cw.csv -o cw.jsonl)" = 1 ] &&
+    grep -qF "cw.csv:3: customer_id \`$shown\` is not a whole number (digits, such as \`00001\`)" err.txt ||
+    fail "customer_id $bad: $(cat err.txt)"
+  [ ! -e cw.jsonl ] || fail "customer_id $bad: an output was written"
+done
+printf '%s\n00001,1997-01-01,+-3,5\n' "$C" >pc.csv
+[ "$(code "$crm" import cdnow pc.csv)" = 1 ] && grep -qF "pc.csv:2: number_of_cds \`+-3\` is not an integer" err.txt ||
+  fail "cds +-3: $(cat err.txt)"
+# Hillstrom's recency is written to the profiles as a JSON number: `+5`, `.5`, `5.` were copied
+# verbatim (a profile line that is not JSON); `05` is 5. A negative history is refused.
+HS='recency,history_segment,history,mens,womens,zip_code,newbie,channel,segment,visit,conversion,spend'
+for bad in +5 .5 5. 1e1 0x5 -1 ''; do
+  printf '%s\n%s,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n' "$HS" "$bad" >hr.csv
+  rm -f hr.db
+  [ "$(code "$crm" import hillstrom hr.csv --state sqlite:hr.db --events-out hr.jsonl --profiles-out hp.jsonl)" = 1 ] &&
+    grep -qF "hr.csv:2: recency \`$bad\` is not a whole number of months" err.txt || fail "recency $bad: $(cat err.txt)"
+done
+printf '%s\n10,2) $100 - $200,-1,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n' "$HS" >hh.csv
+[ "$(code "$crm" import hillstrom hh.csv --state sqlite:hh.db --events-out hh.jsonl)" = 1 ] &&
+  grep -qF "hh.csv:2: history \`-1\` is not a non-negative amount" err.txt || fail "history -1: $(cat err.txt)"
+printf '%s\n05,2) $100 - $200,.5,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0\n' "$HS" >h5.csv
+"$crm" import hillstrom h5.csv --state sqlite:h5.db --events-out h5.jsonl --profiles-out h5p.jsonl 2>err.txt ||
+  fail "recency 05: $(cat err.txt)"
+grep -qF '"recency":5,"history":0.5,' h5p.jsonl && python3 -c 'import json,sys; [json.loads(l) for l in open("h5p.jsonl")]' ||
+  fail "recency 05: $(cat h5p.jsonl)"
+
 printf '%s,InvoiceNo\n1,A,x,2,2011-01-01 10:00:00,1.5,17850.0,UK,2\n' "$H" >d.csv
 [ "$(code "$crm" import online-retail d.csv)" = 1 ] && grep -q "column \`InvoiceNo\` appears twice in the header" err.txt ||
   fail "duplicate column: $(cat err.txt)"

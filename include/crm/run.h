@@ -104,7 +104,8 @@ class Run {
   // ledger has one writer (another process's is refused) and records its program: another
   // program is refused unless its strategies are the same, or `allow_program_change` and every
   // changed strategy's counters carry over. Errors: Input for a malformed spec (`:memory:` or a
-  // `file:` URI as PATH too: neither is a durable file; the CLI exits 2); State when the
+  // `file:` URI as PATH too: neither is a durable file; the CLI exits 2) and for a PATH that is
+  // another application's SQLite database (check_state_ledger; refused untouched); State when the
   // store cannot be opened, is in use, belongs to another program, or serves another partition
   // (set_partition; docs/scaling.md, "Partitions"), and with share_counters, when the campaign
   // decides a strategy in another partition count or by another ledger. At most once per Run.
@@ -271,6 +272,15 @@ class Run {
 // message Run::open_state gives for it (an Input error). Every command taking --state checks
 // its spec with this first, so a malformed one is the same usage error (exit 2) everywhere.
 bool check_state_spec(const std::string& spec, std::string& error);
+
+// Whether the ledger `spec` names may be opened as one, reading only its schema: "memory", a
+// path that does not exist yet, an empty file, a SQLite database without tables, or a ledger crm
+// recorded. False with the message (naming the file as not a crm ledger) for a SQLite database
+// of another application, which crm would otherwise have added its tables to; also false with
+// check_state_spec's message for a malformed spec. Every command that opens a ledger checks this
+// before anything is opened (a usage error, exit 2); Run::open_state refuses the same (Input).
+// A file that is not a database at all is true here: opening it says why it cannot be used.
+bool check_state_ledger(const std::string& spec, std::string& error);
 
 // A state spec read (the parser behind check_state_spec and Run::open_state): "memory", or the
 // ledger's file and its page limit. Every reader of a spec takes the ledger's file from here, so

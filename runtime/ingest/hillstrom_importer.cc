@@ -121,8 +121,16 @@ bool import_hillstrom(std::istream& in, const bytecode::Program& program, state:
     if (r.conversion && !r.visit) return fail("conversion 1 without a visit");
     if (r.spend > 0 && !r.conversion) return fail("spend without a conversion");
     bool b;
-    for (size_t c : {0, 1})  // recency, history
-      if (!Decimal::parse(cell(c))) return fail(fmt::format("{} `{}` is not a number", kColumns[c], cell(c)));
+    // Both are written to the profiles as JSON numbers: recency (months, 1..12 in the data set)
+    // as its integer, history normalised. `+5`, `.5` or `05` as recency was copied verbatim and
+    // made a profile line that is not JSON; a negative spend of the past year is no customer's.
+    const std::string& recency = cell(0);
+    if (recency.empty() || recency.size() > 9 || !std::all_of(recency.begin(), recency.end(), [](char ch) {
+          return ch >= '0' && ch <= '9';
+        }))
+      return fail(fmt::format("recency `{}` is not a whole number of months", recency));
+    auto history = Decimal::parse(cell(1));
+    if (!history || history->units() < 0) return fail(fmt::format("history `{}` is not a non-negative amount", cell(1)));
     for (size_t c : {2, 3, 5})  // mens, womens, newbie
       if (!flag(cell(c), b)) return fail(fmt::format("{} `{}` is not 0 or 1", kColumns[c], cell(c)));
     for (size_t c : {0, 1, 2, 3, 4, 5, 6}) r.attributes.push_back(cell(c));
@@ -199,7 +207,7 @@ bool import_hillstrom(std::istream& in, const bytecode::Program& program, state:
       line = fmt::format(
           "{{\"user\":\"{}\",\"recency\":{},\"history\":{},\"mens\":{},\"womens\":{},\"zip_code\":{},\"newbie\":{},"
           "\"channel\":{},\"offer\":\"{}\"}}\n",
-          i + 1, a[0], Decimal::parse(a[1])->to_string(), a[2] == "1", a[3] == "1", support::json_quote(a[4]),
+          i + 1, std::stoll(a[0]), Decimal::parse(a[1])->to_string(), a[2] == "1", a[3] == "1", support::json_quote(a[4]),
           a[5] == "1", support::json_quote(a[6]), kOffer[static_cast<int>(rows[i].offer)]);
       put(*profiles);
     }

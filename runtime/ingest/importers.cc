@@ -118,8 +118,13 @@ bool find_columns(CsvReader& csv, std::initializer_list<std::string_view> names,
   return true;
 }
 
+// An integer: digits with an optional sign (`+5`, `-1`); not `+-5`, which from_chars would read
+// after the `+` as -5.
 std::optional<int64_t> parse_int(std::string_view s) {
-  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+  if (!s.empty() && s[0] == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && s[0] == '-') return std::nullopt;
+  }
   int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
@@ -244,23 +249,26 @@ bool online_retail(CsvReader& csv, std::ostream& out, ImportStats& stats, std::s
       return false;
     }
     // CustomerID is written as a float (`17850.0`); the user id is its integer text, without
-    // leading zeros, so `17850`, `17850.00` and `017850.0` are one customer. A sign is refused
-    // (`+17850.0` passed verbatim and split a customer's history across ids).
+    // leading zeros, so `17850`, `17850.00` and `017850.0` are one customer. Only those forms are
+    // whole numbers: a sign (`+17850.0` split a customer's history across ids), `.5`, `1e3`,
+    // `1,5`, `0x10` or `17850.` were kept verbatim as user ids, and are refused with the line.
     std::string_view customer = trim(f[kCustomer]);
     if (!customer.empty() && (customer.front() == '+' || customer.front() == '-')) {
       error = csv.at("CustomerID `" + f[kCustomer] + "` is not a whole number without a sign");
       return false;
     }
-    if (size_t dot = customer.find('.'); dot != std::string_view::npos && is_digits(customer.substr(0, dot))) {
-      std::string_view fraction = customer.substr(dot + 1);
-      if (!fraction.empty() && (!is_digits(fraction) || fraction.find_first_not_of('0') != std::string_view::npos)) {
-        error = csv.at("CustomerID `" + f[kCustomer] + "` is not a whole number");
+    if (!customer.empty()) {
+      const size_t dot = customer.find('.');
+      const std::string_view whole = customer.substr(0, dot);
+      const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : customer.substr(dot + 1);
+      if (!is_digits(whole) || (dot != std::string_view::npos && (fraction.empty() || fraction.find_first_not_of('0') !=
+                                                                                          std::string_view::npos))) {
+        error = csv.at("CustomerID `" + f[kCustomer] + "` is not a whole number (such as `17850` or `17850.0`)");
         return false;
       }
-      customer = customer.substr(0, dot);
-    }
-    if (is_digits(customer))
+      customer = whole;
       while (customer.size() > 1 && customer.front() == '0') customer.remove_prefix(1);
+    }
 
     auto [it, inserted] = by_id.try_emplace(invoice_no, invoices.size());
     if (inserted) {
@@ -340,6 +348,12 @@ bool cdnow(CsvReader& csv, std::ostream& out, ImportStats& stats, std::string& e
     std::string_view customer = trim(f[kCustomer]);
     if (customer.empty()) {
       error = csv.at("empty customer_id");
+      return false;
+    }
+    // Digits as written (its README: 00001..23570, zero padding kept as the id): `1e3`, `0x10`,
+    // `1.0` or `-1` are no customer of the data set, and were kept verbatim as user ids.
+    if (!is_digits(customer)) {
+      error = csv.at("customer_id `" + f[kCustomer] + "` is not a whole number (digits, such as `00001`)");
       return false;
     }
     std::string_view date_text = trim(f[kDate]);

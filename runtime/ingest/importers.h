@@ -16,12 +16,15 @@
 // is a cancellation (InvoiceNo starts with `C`), it has no CustomerID, Quantity <= 0 or
 // UnitPrice <= 0 (reasons counted in that order of precedence). time = earliest kept row's
 // InvoiceDate (`YYYY-MM-DD HH:MM:SS`, read as UTC); amount = sum of Quantity x UnitPrice;
-// items = sum of Quantity; user = CustomerID without its `.0`; country = Country of the first
+// items = sum of Quantity; user = CustomerID without its `.0` and leading zeros (CustomerID must
+// be digits, optionally with `.` and zeros: `17850`, `17850.0`; anything else is an error on its
+// line, whether or not the row is kept); country = Country of the first
 // kept row. An invoice with no kept rows produces no event. Tie order = the invoice's first row
 // in the file (kept or not).
 //
 // CDNOW (customer_id,date,number_of_cds,dollar_value): one Order per row, none skipped ($0 rows
-// are orders); id = 1-based data row number; user = customer_id as written (zero padding kept);
+// are orders); id = 1-based data row number; user = customer_id as written (zero padding kept;
+// digits only, else an error on its line);
 // time = date at 00:00Z; amount = dollar_value normalised (`12.00` -> 12); cds = number_of_cds.
 //
 // CSV is read by the shared strict reader (support/csv.h: RFC 4180, quoted fields may contain

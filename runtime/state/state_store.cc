@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -540,6 +541,61 @@ bool LedgerLock::acquire(const std::string& path, bool create, std::string& erro
   return true;
 }
 
+bool check_ledger_file(const std::string& path, std::string& error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return true;
+  // Read only, and only the schema: a file that is not a database, or that cannot be read, is
+  // left to the store's open, which names why (exit 3). The connection never writes, so the
+  // file is as it was whatever is found (a read-write one could checkpoint a WAL at close).
+  // Without a -wal or -journal beside it the file is the whole database, and is read as
+  // immutable: a read-only connection to a WAL database would otherwise create -wal and -shm
+  // files that it cannot remove.
+  struct stat companion;
+  const bool alone = ::stat((path + "-wal").c_str(), &companion) != 0 && ::stat((path + "-journal").c_str(), &companion) != 0;
+  std::string name = path;
+  int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+  if (alone) {
+    name = "file:";
+    for (unsigned char ch : path) {
+      if (std::isalnum(ch) || std::strchr("/._-~", ch)) name += char(ch);
+      else name += fmt::format("%{:02X}", unsigned(ch));
+    }
+    name += "?immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(name.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return true;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* s = nullptr;
+  bool is_ledger = false, read = false;
+  std::vector<std::string> objects;  // tables, views, indexes, triggers
+  if (sqlite3_prepare_v2(db, "SELECT name, type = 'table' FROM sqlite_master ORDER BY rowid", -1, &s, nullptr) == SQLITE_OK) {
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(s, 0);
+      std::string name(t ? reinterpret_cast<const char*>(t) : "", size_t(sqlite3_column_bytes(s, 0)));
+      if (name == "crm_meta" && sqlite3_column_int(s, 1)) is_ledger = true;
+      objects.push_back(std::move(name));
+    }
+    read = rc == SQLITE_DONE;
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  // An empty schema (a database just made, `sqlite3 new.db VACUUM`) holds nothing to protect; a
+  // view or an index alone is another application's as much as a table.
+  if (!read || is_ledger || objects.empty()) return true;
+  std::string shown;
+  for (size_t i = 0; i < objects.size() && i < 3; ++i) shown += (i ? ", `" : "`") + objects[i] + "`";
+  if (objects.size() > 3) shown += fmt::format(" and {} more", objects.size() - 3);
+  error = fmt::format("state `{}` is not a crm ledger: it is a SQLite database of another application (it holds {}), "
+                      "and crm does not add its tables to it; give a new file, or a ledger crm recorded",
+                      path, shown);
+  return false;
+}
+
 namespace {
 
 // A prepared statement's parameters as last bound. SQLite keeps a statement's bindings across
@@ -602,6 +658,9 @@ class SqliteStore : public StateStore {
   bool lock(std::string& error) { return lock_.acquire(path_, true, error); }
 
   bool open(std::string& error) {
+    // Before the lock file is made and before the first write (journal_mode=WAL rewrites the
+    // header): another application's database is refused untouched, nothing left beside it.
+    if (!check_ledger_file(path_, error)) return false;
     if (!lock(error)) return false;
     if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)

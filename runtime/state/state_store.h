@@ -293,6 +293,13 @@ class MemoryStore : public StateStore {
 // fails with that owner. Readers (sqlite3, reports) do not take the lock. The kernel releases it
 // when the process dies, so a killed run never blocks its restart.
 std::unique_ptr<StateStore> open_sqlite_store(const std::string& path, std::string& error);
+// Whether the file at `path` may be opened as a ledger: it does not exist yet, is empty, is a
+// SQLite database without tables, or holds crm's `crm_meta` (a ledger, of any schema version).
+// False, with an error naming the file as not a crm ledger, for a SQLite database of another
+// application (tables, none of them crm_meta): open_sqlite_store refuses it untouched rather than
+// add crm's tables to it. Reads the schema through a read-only connection; a file SQLite cannot
+// read as a database is true here (the store's open says why it cannot be used).
+bool check_ledger_file(const std::string& path, std::string& error);
 
 // The single-writer lock of a ledger (above) held by something other than its writer, until
 // destroyed: `crm shared reconcile --exact` holds every ledger's while it reads them and sets the

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -331,6 +332,41 @@ TEST(State, VersionOneLedgersAreMigrated) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].amount, 5000000);
   EXPECT_EQ(entries[0].sales, 0);
+}
+
+// Another application's SQLite database is no ledger: the store refuses it naming the file, and
+// leaves it byte for byte as it was, with no lock file beside it (crm's tables used to be added
+// to it). A database without tables becomes one.
+TEST(State, AnotherApplicationsDatabaseIsRefusedUntouched) {
+  const std::string path = ::testing::TempDir() + "crm_foreign.db";
+  std::remove(path.c_str());
+  std::remove((path + ".lock").c_str());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER PRIMARY KEY); INSERT INTO orders VALUES (7);", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string before = bytes(path);
+  std::string err;
+  EXPECT_FALSE(crm::state::check_ledger_file(path, err));
+  err.clear();
+  EXPECT_EQ(crm::state::open_store("sqlite:" + path, err), nullptr);
+  EXPECT_NE(err.find("state `" + path + "` is not a crm ledger"), std::string::npos) << err;
+  EXPECT_NE(err.find("`orders`"), std::string::npos) << err;
+  EXPECT_EQ(bytes(path), before);
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+
+  const std::string bare = ::testing::TempDir() + "crm_bare.db";
+  std::remove(bare.c_str());
+  ASSERT_EQ(sqlite3_open(bare.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_NE(crm::state::open_store("sqlite:" + bare, err), nullptr) << err;
 }
 
 // ---- the dedup window (docs/semantics.md, "Event order") ----------------------------------------
