@@ -110,7 +110,9 @@ TEST(CheckApi, DottedImportsResolveFromTheImportingModulesRoot) {
 // directory gave it alone and the loader read a file anywhere on the machine (strace showed
 // `///tmp/x.crm`). Only a module name makes a path now; the syntax error is the one report.
 TEST(CheckApi, AMalformedImportReadsNoFileOutsideTheProgram) {
-  const std::string tmp = fs::temp_directory_path().string();
+  // The test runner's temporary directory has a dot in its name (crm_tests.XXXXXX): /tmp first.
+  std::error_code ec;
+  const std::string tmp = fs::is_directory("/tmp", ec) ? std::string("/tmp") : fs::temp_directory_path().string();
   // The import spells the absolute path of a file that exists; a dot in it would be a slash.
   if (tmp.find('.') != std::string::npos || tmp.empty() || tmp[0] != '/')
     GTEST_SKIP() << "temporary directory " << tmp << " cannot be spelt in an import";
@@ -131,7 +133,7 @@ TEST(CheckApi, AMalformedImportReadsNoFileOutsideTheProgram) {
   crm::CheckResult r = crm::check_files({(dir / "main.crm").string()});
   ASSERT_FALSE(r.ok());
   std::string text = r.render_text();
-  EXPECT_EQ(text.find(tag), std::string::npos) << text;
+  for (const auto& d : r.diagnostics()) EXPECT_EQ(d.begin.file.find(tag), std::string::npos) << text;
   EXPECT_EQ(text.find("leaked"), std::string::npos) << text;
   ASSERT_EQ(r.diagnostics().size(), 1u) << text;  // the syntax error, no "module not found"
   EXPECT_EQ(r.diagnostics()[0].code, "E0101");
