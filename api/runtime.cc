@@ -333,9 +333,10 @@ CompileOutput compile_sources(const std::vector<SourceInput>& sources, const Che
 CompileOutput compile_modules(const std::map<std::string, std::string>& modules, const CheckOptions& options) {
   std::vector<Input> inputs;
   for (const auto& [name, text] : modules) {
-    std::string path = name;
-    std::replace(path.begin(), path.end(), '.', '/');
-    inputs.push_back({path + ".crm", text, name});
+    // A key that is no module name (`../x`) names its text as it is: made a path, it became an
+    // absolute `//x.crm` (sema::module_file). It is never read from disk either way.
+    std::optional<std::string> path = sema::module_file(name);
+    inputs.push_back({path ? *path : name, text, name});
   }
   return compile_inputs(inputs, options);
 }

@@ -821,11 +821,6 @@ std::vector<std::string> imports_of(const std::string& text) {
   return out;
 }
 
-std::string dotted_to_path(const std::string& dotted) {
-  std::string rel = dotted;
-  std::replace(rel.begin(), rel.end(), '.', '/');
-  return rel + ".crm";
-}
 
 std::optional<std::string> read_file(const std::string& path, size_t limit) {
   std::error_code ec;
@@ -922,7 +917,10 @@ struct Workspace::Impl {
   const std::string* open_import(const std::string& from, const std::string& from_text, const std::string& dotted,
                                  std::string* on_disk = nullptr) const {
     if (dotted.rfind("std.", 0) == 0) return nullptr;
-    std::string rel = dotted_to_path(dotted);
+    // As the loader: only a module name is a path (`a..b` is none).
+    std::optional<std::string> file = sema::module_file(dotted);
+    if (!file) return nullptr;
+    const std::string& rel = *file;
     std::vector<std::string> paths;
     paths.push_back((fs::path(from).parent_path() / rel).lexically_normal().string());
     // As the loader: under the importing module's root (shop/campaigns.crm, `module shop.campaigns`).

@@ -248,6 +248,38 @@ void ConstraintExtractor::compare(const Term& t, BinaryOp op, const Value& v, so
   narrow(t, r, span, out);
 }
 
+// `x < x`, `x > x`, `x != x` (or `not (x == x)`): a value compared with itself, which no user
+// satisfies. It is never true rather than always false: where reading x fails (a required field
+// the user has no value for) the condition is an error, so the checker cannot fold it, but no
+// user is selected either way. The always-true forms say nothing about the value.
+bool ConstraintExtractor::self_comparison(const BinaryExpr* b, bool negated, source::Span span, Constraints& out) {
+  BinaryOp op = b->op;
+  if (negated) {
+    switch (op) {
+      case BinaryOp::Eq: op = BinaryOp::Ne; break;
+      case BinaryOp::Le: op = BinaryOp::Gt; break;
+      case BinaryOp::Ge: op = BinaryOp::Lt; break;
+      default: return false;  // `not (x < x)` is true wherever x has a value
+    }
+  }
+  if (op != BinaryOp::Ne && op != BinaryOp::Lt && op != BinaryOp::Gt) return false;
+  if (p_.const_of(b->lhs) || p_.const_of(b->rhs)) return false;
+  auto k = key(b->lhs, 0);
+  if (!k || k != key(b->rhs, 0)) return false;
+  std::optional<Term> t = term(b->lhs);
+  if (!t) {
+    const auto& file = p_.sources.file(b->lhs->span.file);
+    t = Term{*k, std::string(file.text().substr(b->lhs->span.begin, b->lhs->span.end - b->lhs->span.begin)),
+             p_.type_of(b->lhs)};
+  }
+  Range none;
+  if (t->text()) none.allowed_text = std::set<std::string>{};
+  else none.allowed = std::set<int64_t>{};
+  narrow(*t, none, span, out);
+  out[t->key].atoms.back().self = true;
+  return true;
+}
+
 void ConstraintExtractor::add(const Expr* e, Constraints& out) {
   depth_ = 0;
   walk_span_ = {};
@@ -274,6 +306,7 @@ void ConstraintExtractor::walk(const Expr* e, bool negated, Constraints& out) {
       BinaryOp op = b->op;
       const Expr* lhs = b->lhs;
       const Expr* rhs = b->rhs;
+      if (self_comparison(b, negated, shown, out)) return;
       std::optional<Term> t = term(lhs);
       if (!t && op != BinaryOp::In && op != BinaryOp::NotIn) {
         t = term(rhs);

@@ -66,6 +66,7 @@ struct Constraint {
     Range range;
     source::Span span;  // the comparison in the source
     std::string label;  // shown instead of the source text (e.g. `between A and B` of a `when:`)
+    bool self = false;  // a value compared with itself, never true (`age > age`)
   };
   std::vector<Atom> atoms;
 };
@@ -99,6 +100,7 @@ class ConstraintExtractor {
   void narrow(const Term& t, const Range& r, source::Span span, Constraints& out, std::string label = "");
   void compare(const Term& t, ast::BinaryOp op, const sema::Value& v, source::Span span, Constraints& out);
   void walk(const ast::Expr* e, bool negated, Constraints& out);
+  bool self_comparison(const ast::BinaryExpr* b, bool negated, source::Span span, Constraints& out);
 
   const sema::Program& p_;
   bool event_fields_;

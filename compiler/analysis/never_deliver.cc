@@ -467,6 +467,13 @@ void check_never_deliver(const sema::Program& p, diag::DiagnosticSink& sink) {
       Constraints all;
       users.add(s->value, all);
       auto found = find_contradiction(all);
+      if (found && found->earlier.empty() && found->last->self) {  // a value compared with itself (`age > age`)
+        const auto& file = p.sources.file(found->last->span.file);
+        std::string_view text = file.text().substr(found->last->span.begin, found->last->span.end - found->last->span.begin);
+        sink.report(Code::W0101, found->last->span, fmt::format("segment `{}` is never true: `{}` is never true", s->name, text))
+            .help = fmt::format("no value of `{}` satisfies it", found->constraint->term.name);
+        continue;
+      }
       if (!found || found->earlier.size() != 1) continue;
       auto& w = sink.report(Code::W0101, found->last->span,
                             fmt::format("segment `{}` is always false: this contradicts an earlier condition", s->name));

@@ -127,6 +127,8 @@ class UnitGen {
   uint16_t binary(const BinaryExpr* b, const Env& env);
   uint16_t arith(const BinaryExpr* b, const Env& env);
   uint16_t call(const CallExpr* c, const Env& env);
+  bool may_fail(const Expr* e);
+  bool always_reads(const Expr* e, const Param* p, int depth);
   uint16_t aggregate(const AggregateExpr* a, const std::string& field, Span field_span, const Env& env);
   uint16_t history(const AggregateExpr* a, const Env& env);
   // The aggregate's window as the format stores it: micros for `within`/`since`, N for `last N`.
@@ -1306,6 +1308,50 @@ uint16_t UnitGen::arith(const BinaryExpr* b, const Env& env) {
   return d;
 }
 
+// Whether evaluating `e` can fail: anything but a constant and a field every user has a value
+// for (a parameter is bound to an argument that may have failed, so it may too).
+bool UnitGen::may_fail(const Expr* e) {
+  if (!e || g_.p_.const_of(e)) return false;
+  if (e->kind == ExprKind::Name) {
+    const auto& ref = g_.p_.refs[e->id];
+    if (ref.kind == sema::Ref::Kind::EventField) return false;
+    if (ref.kind == sema::Ref::Kind::ProfileField) return ref.field && ref.field->profile_read_may_fail();
+  }
+  return true;
+}
+
+// Whether evaluating `e` reads parameter `p` on every path, so that a fault of its argument
+// reaches e's value in every VM: not under the right of `and`/`or` nor in a branch of `if`.
+bool UnitGen::always_reads(const Expr* e, const Param* p, int depth) {
+  if (!e || depth > 256 || g_.p_.const_of(e)) return false;  // a folded node reads nothing
+  switch (e->kind) {
+    case ExprKind::Name: {
+      const auto& ref = g_.p_.refs[e->id];
+      return ref.kind == sema::Ref::Kind::Param && ref.param == p;
+    }
+    case ExprKind::Unary: return always_reads(static_cast<const UnaryExpr*>(e)->operand, p, depth + 1);
+    case ExprKind::Binary: {
+      auto* b = static_cast<const BinaryExpr*>(e);
+      if (b->op == BinaryOp::And || b->op == BinaryOp::Or) return always_reads(b->lhs, p, depth + 1);
+      return always_reads(b->lhs, p, depth + 1) || always_reads(b->rhs, p, depth + 1);
+    }
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      return always_reads(b->value, p, depth + 1) || always_reads(b->lo, p, depth + 1) || always_reads(b->hi, p, depth + 1);
+    }
+    case ExprKind::If: return always_reads(static_cast<const IfExpr*>(e)->cond, p, depth + 1);
+    case ExprKind::Call:  // arguments, of a built-in or a function, are all evaluated (and joined)
+      for (const Arg& a : static_cast<const CallExpr*>(e)->args)
+        if (always_reads(a.value, p, depth + 1)) return true;
+      return false;
+    case ExprKind::Collection:
+      for (const Expr* x : static_cast<const CollectionLit*>(e)->elems)
+        if (always_reads(x, p, depth + 1)) return true;
+      return false;
+    default: return false;
+  }
+}
+
 uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
   auto& p = g_.p_;
   // A user function (they shadow builtins): inline its body with the arguments bound.
@@ -1324,7 +1370,25 @@ uint16_t UnitGen::call(const CallExpr* c, const Env& env) {
       if (at.kind == TypeKind::Int && prm->type && prm->type->name == "Decimal") bnd.reg = to_fix(bnd.reg, at);
       inner.params[prm] = bnd;
     }
-    return expr(fn->body, inner);
+    uint16_t r = expr(fn->body, inner);
+    // Arguments are evaluated before the body (docs/language.md 3.1; the reference evaluator):
+    // one that fails fails the call, even where the body does not read it, or reads it only in
+    // an untaken `if` branch or the right of an `and`. The scalar VM met such a fault at the
+    // argument, but dead-code elimination dropped an argument nobody read (`f(age)` of
+    // `fn f(x: Int): Bool = true` was true for a user without `age`), and the batch VM and the
+    // JIT take an untaken branch's faults away (SELECT). So the result takes the faults of every
+    // argument that may fail and that the body does not read unconditionally: COALESCE (every
+    // operand's faults count) with a true presence keeps the body's value.
+    for (size_t i = 0; i < fn->params.size(); ++i) {
+      const Param* prm = fn->params[i];
+      if (!may_fail(args[i]) || always_reads(fn->body, prm, 0)) continue;
+      uint16_t one = constant(1);
+      uint16_t joined = reg();
+      emit({Op::COALESCE, joined, one, r, inner.params[prm].reg});
+      if (auto it = presence_.find(r); it != presence_.end()) presence_[joined] = it->second;
+      r = joined;
+    }
+    return r;
   }
   // A built-in: the overload the checker resolved, its arguments in consecutive registers.
   const sema::Ref& ref = p.refs[c->id];

@@ -62,7 +62,9 @@ void eliminate_dead_code(Unit& u) {
     for (size_t i = 0; i < u.code.size(); ++i) {
       const Instr& in = u.code[i];
       // Every instruction that writes a register is free of side effects (LOAD_AGG only
-      // brings a window up to date), so an unread result means the instruction can go.
+      // brings a window up to date), so an unread result means the instruction can go. Its
+      // fault goes with it: where a fault must count though the value is not needed (a function's
+      // argument), codegen reads the register (UnitGen::call joins it into the result).
       if (writes(in) && !read[in.d]) {
         keep[i] = 0;
         changed = true;

@@ -40,6 +40,27 @@ std::string stem_name(const std::string& path) { return fs::path(path).stem().st
 
 }  // namespace
 
+std::optional<std::string> module_file(const std::string& dotted) {
+  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string rel;
+  bool start = true;  // at the start of a name
+  for (char c : dotted) {
+    if (c == '.') {
+      if (start) return std::nullopt;  // `.a`, `a..b`
+      rel += '/';
+      start = true;
+    } else if (letter(c) || (!start && digit(c))) {
+      rel += c;
+      start = false;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (start) return std::nullopt;  // empty, or `a.`
+  return rel + ".crm";
+}
+
 std::string module_root(const std::string& path, const std::string& declared_name) {
   if (declared_name.find('.') == std::string::npos) return {};
   std::vector<std::string> parts;
@@ -145,9 +166,11 @@ ModuleInfo* ModuleLoader::find_or_load(const ModuleInfo& from, const ast::Import
     if (auto s = diag::closest_match(imp.path, names); !s.empty()) d.help = fmt::format("did you mean `{}`?", s);
     return nullptr;
   }
-  std::string rel = imp.path;
-  for (char& c : rel) if (c == '.') c = '/';
-  rel += ".crm";
+  // Only a module name makes a path (module_file); anything else is the text of an import that
+  // failed to parse, whose syntax error is reported: there is no file to look for.
+  std::optional<std::string> file = module_file(imp.path);
+  if (!file) return nullptr;
+  const std::string& rel = *file;
   std::vector<fs::path> candidates;
   if (!from.is_std && !in_memory_.count(&from)) {
     candidates.push_back(fs::path(from.path).parent_path() / rel);

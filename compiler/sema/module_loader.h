@@ -6,6 +6,7 @@
 // files claiming one module name and import cycles are all diagnostics.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +22,13 @@ struct LoadOptions {
   parse::ParseOptions parse;
   size_t max_modules = 1000;
 };
+
+// The file of module `a.b` relative to a directory: `a/b.crm`; nullopt unless `dotted` is a
+// module name (names of letters, digits and `_`, joined by single dots), the only text a path may
+// be made of. What error recovery keeps of a malformed `import ../x` is `../x`, which became
+// `///x.crm`: an absolute path that replaced the directory it was joined to, so the loader looked
+// for (and would have read) a file anywhere on the machine, `///tmp/x.crm`.
+std::optional<std::string> module_file(const std::string& dotted);
 
 // The directory a dotted module name implies for its file: for `module shop.campaigns` in
 // `x/shop/campaigns.crm`, `x` (the parent of `shop/`), where `import shop.schema` finds

@@ -41,9 +41,55 @@ void Checker::set_const(const Expr* e, Value v) {
   t_.is_static[e->id] = 1;
 }
 
+// Whether `e` names anything whose value is the user's or the event's: a field, a segment, a
+// history aggregate. Such an expression may still fold (`level == level`, `false and age > 1`),
+// but it is no compile-time constant: before, `const k = age > age` became `false` for every
+// user, though reading `age` fails for a user without one.
+bool Checker::reads_user_data(const Expr* e, int depth) {
+  if (!e || depth > 256) return false;
+  switch (e->kind) {
+    case ExprKind::Name: {
+      Ref::Kind k = p_.refs[e->id].kind;
+      return k == Ref::Kind::ProfileField || k == Ref::Kind::EventField || k == Ref::Kind::Segment;
+    }
+    case ExprKind::Field: {  // `event.f`, `profile.f`, a field of `last(Order)`; not `Tier.Gold`
+      const Expr* base = static_cast<const FieldExpr*>(e)->base;
+      if (base && base->kind == ExprKind::Name) {
+        const std::string& n = static_cast<const NameExpr*>(base)->name;
+        if (n == "event" || n == "profile") return true;
+      }
+      return reads_user_data(base, depth + 1);
+    }
+    case ExprKind::Aggregate: return true;
+    case ExprKind::Call:
+      for (const Arg& a : static_cast<const CallExpr*>(e)->args)
+        if (reads_user_data(a.value, depth + 1)) return true;
+      return false;
+    case ExprKind::Unary: return reads_user_data(static_cast<const UnaryExpr*>(e)->operand, depth + 1);
+    case ExprKind::Binary: {
+      auto* b = static_cast<const BinaryExpr*>(e);
+      return reads_user_data(b->lhs, depth + 1) || reads_user_data(b->rhs, depth + 1);
+    }
+    case ExprKind::Between: {
+      auto* b = static_cast<const BetweenExpr*>(e);
+      return reads_user_data(b->value, depth + 1) || reads_user_data(b->lo, depth + 1) || reads_user_data(b->hi, depth + 1);
+    }
+    case ExprKind::If: {
+      auto* i = static_cast<const IfExpr*>(e);
+      return reads_user_data(i->cond, depth + 1) || reads_user_data(i->then_expr, depth + 1) ||
+             reads_user_data(i->else_expr, depth + 1);
+    }
+    case ExprKind::Collection:
+      for (const Expr* x : static_cast<const CollectionLit*>(e)->elems)
+        if (reads_user_data(x, depth + 1)) return true;
+      return false;
+    default: return false;
+  }
+}
+
 bool Checker::require_constant(const Expr* e, const char* what) {
   if (!e || p_.type_of(e).is_error()) return false;
-  if (p_.const_of(e)) return true;
+  if (p_.const_of(e) && !reads_user_data(e)) return true;
   sink_.report(Code::E0416, e->span, fmt::format("{} must be known when the program is compiled", what))
       .help = "use literals and `const` values only; profile fields, events and `now()` vary per user";
   return false;
@@ -1099,21 +1145,25 @@ Type Checker::comparison(const BinaryExpr* b, Env& env) {
     set_const(b, Value{*res});
   } else if (same_field(b->lhs, b->rhs)) {
     // `a > a`, `a == a`: a field compared with itself has one result for every user (an absent
-    // value equals itself; reading a field never fails), folded like `1 > 2` so W0101 says so in
-    // a segment as in a `who:`, and W0105 leaves such a strategy out.
+    // value equals itself), folded like `1 > 2` so W0101 says so in a segment as in a `who:`,
+    // and W0105 leaves such a strategy out. Only where reading the field cannot fail: a required
+    // field without a default is an error for a user without it, which the fold would turn into
+    // `true` (`age == age` granted users with no `age`); same_field() leaves those to run time,
+    // and the never-true ones (`age > age`) to the constraint analysis (W0101/W0106).
     bool same = b->op == BinaryOp::Eq || b->op == BinaryOp::Le || b->op == BinaryOp::Ge;
     set_const(b, Value{same});
   }
   return Type::of(TypeKind::Bool);
 }
 
-// Whether both operands name the same profile or event field.
+// Whether both operands name the same profile or event field, one that every user has a value
+// for (comparing it with itself has one result for everyone).
 bool Checker::same_field(const Expr* a, const Expr* b) {
   if (!a || !b || a->kind != ExprKind::Name || b->kind != ExprKind::Name) return false;
   const Ref& x = p_.refs[a->id];
   const Ref& y = p_.refs[b->id];
   return x.kind == y.kind && (x.kind == Ref::Kind::ProfileField || x.kind == Ref::Kind::EventField) && x.field &&
-         x.field == y.field;
+         x.field == y.field && !(x.kind == Ref::Kind::ProfileField && x.field->profile_read_may_fail());
 }
 
 Type Checker::membership(const BinaryExpr* b, Env& env) {

@@ -122,6 +122,7 @@ class Checker {
   void set_const(const Expr* e, Value v);
   bool is_static(const Expr* e) const { return e && t_.is_static[e->id]; }
   bool require_constant(const Expr* e, const char* what);
+  bool reads_user_data(const Expr* e, int depth = 0);
   bool check_condition(const Expr* e, Env& env, const char* what);
   void optional_error(const Expr* e, const Type& t);
   static std::string default_example(const Type& t);

@@ -51,6 +51,11 @@ struct FieldInfo {
   Type type;
   const ast::FieldDecl* decl = nullptr;  // null for implicit fields (`time`)
   source::Span span;
+  // Whether reading this profile field can fail: a required field without a default, which a
+  // user known only from events has no value for (LOAD_PROFILE faults). An optional field reads
+  // as absent, a default fills the gap, and the implicit `user` always has a value; event fields
+  // never fail (a line without a required one is refused when it is read).
+  bool profile_read_may_fail() const { return decl && !type.optional && !decl->default_value; }
 };
 
 // The profile or one event type, merged over every module that declares it.

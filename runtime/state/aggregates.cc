@@ -22,7 +22,7 @@ void Totals::add(int64_t v, bool has_field) {
   if (present == 0 || v < min) min = v;
   if (present == 0 || v > max) max = v;
   ++present;
-  if (__builtin_add_overflow(sum, v, &sum)) overflow = true;
+  wide_sum::add(sum, sum_hi, v);
 }
 
 namespace {
@@ -45,8 +45,8 @@ AggValue from_totals(const bytecode::AggSpec& spec, const Totals& t) {
     case AggKind::Count: return AggValue::of(t.count);
     case AggKind::Exists: return AggValue::of(t.count > 0);
     // A sum that does not fit is an evaluation error, never a wrong number or a missing one.
-    case AggKind::Sum: return t.overflow ? overflowed() : AggValue::of(t.sum);
-    case AggKind::Avg: return t.overflow ? overflowed() : average(t.sum, t.present, spec.value_kind);
+    case AggKind::Sum: return t.sum_overflows() ? overflowed() : AggValue::of(t.sum);
+    case AggKind::Avg: return t.sum_overflows() ? overflowed() : average(t.sum, t.present, spec.value_kind);
     case AggKind::Min: return t.present ? AggValue::of(t.min) : AggValue{};
     case AggKind::Max: return t.present ? AggValue::of(t.max) : AggValue{};
     case AggKind::First: return t.count && t.first_has ? AggValue::of(t.first) : AggValue{};
@@ -59,7 +59,12 @@ AggValue from_totals(const bytecode::AggSpec& spec, const Totals& t) {
 // byte per state, kept apart from it: AggLayout::flags_at):
 constexpr uint8_t kAny = 1;         // an event was added (count > 0, for first and last)
 constexpr uint8_t kHas = 2;         // first / last: that event had the field
-constexpr uint8_t kOverflow = 4;    // sum / avg: the sum overflowed (it stays an error)
+// sum / avg: the sum overflowed. It stays an error: these stores have no window (all events,
+// since T, all but the latest), so no value ever leaves them, and keep the sum in one word. A sum
+// of values that are never negative (amounts, counts, durations) that exceeded the range exceeds
+// it forever; only a later negative value could bring the exact total back, which one word
+// cannot follow (the windowed stores keep the exact total: Values, wide_sum).
+constexpr uint8_t kOverflow = 4;
 constexpr uint8_t kLatest = 8;      // Previous: a latest value is held
 constexpr uint8_t kLatestHas = 16;  // Previous: and it had the field
 
@@ -109,13 +114,14 @@ struct PlainT {
     switch (k) {
       case AggKind::Count:
       case AggKind::Exists: t.count = x; break;
-      case AggKind::Sum: t.sum = x; break;
+      case AggKind::Sum: t.sum = x, t.sum_hi = x < 0 ? -1 : 0; break;  // kOverflow says whether it fits
       case AggKind::Avg:
       case AggKind::Min:
       case AggKind::Max:
         if constexpr (kWide) {
           t.present = y;
           (k == AggKind::Avg ? t.sum : k == AggKind::Min ? t.min : t.max) = x;
+          t.sum_hi = x < 0 ? -1 : 0;
         }
         break;
       case AggKind::First: t.count = flags & kAny ? 1 : 0, t.first = x, t.first_has = flags & kHas; break;
@@ -155,7 +161,8 @@ using Times = Ring<int64_t>;
 struct Values {
   Ring<Entry> window;
   int64_t sum = 0, present = 0;  // over the window's entries (count is its size)
-  bool overflow = false;         // some sum overflowed: stays an error, as over all events
+  int64_t sum_hi = 0;            // with `sum`, their exact sum (wide_sum): an error only while
+                                 // the values in the window do not fit
 };
 static_assert(sizeof(Values) == 40);
 
@@ -366,7 +373,7 @@ void AggregatesRef::add(const bytecode::AggSpec& spec, uint32_t g, int64_t time,
       s.window.push_back({time, value, has_field});
       if (has_field) {
         ++s.present;
-        if (__builtin_add_overflow(s.sum, value, &s.sum)) s.overflow = true;
+        wide_sum::add(s.sum, s.sum_hi, value);
       }
       return;
     }
@@ -399,8 +406,10 @@ AggValue times_value(const bytecode::AggSpec& spec, const Times& w, size_t lo, i
   return from_totals(spec, t);
 }
 
-// The same for a window of values; `sum` and `present` are over the entries from `lo` on.
-AggValue values_value(const bytecode::AggSpec& spec, const Values& s, size_t lo, int64_t sum, int64_t present, int64_t now) {
+// The same for a window of values; `sum` (with `sum_hi`) and `present` are over the entries
+// from `lo` on.
+AggValue values_value(const bytecode::AggSpec& spec, const Values& s, size_t lo, int64_t sum, int64_t sum_hi,
+                      int64_t present, int64_t now) {
   const Ring<Entry>& w = s.window;
   const bool future = w.size() > lo && w.back().time > now;
   if (!future && spec.kind != AggKind::Min && spec.kind != AggKind::Max && spec.kind != AggKind::First) {
@@ -408,7 +417,7 @@ AggValue values_value(const bytecode::AggSpec& spec, const Values& s, size_t lo,
     t.count = int64_t(w.size() - lo);
     t.present = present;
     t.sum = sum;
-    t.overflow = s.overflow;
+    t.sum_hi = sum_hi;
     if (w.size() > lo) {
       t.first = w[lo].value;
       t.first_has = w[lo].has;
@@ -467,9 +476,9 @@ AggValue AggregatesRef::value(const bytecode::AggSpec& spec, uint32_t g, int64_t
       expire(s.window, now - spec.window_value, [&](const Entry& e) {
         if (!e.has) return;
         --s.present;
-        s.sum = int64_t(uint64_t(s.sum) - uint64_t(e.value));  // undoes a wrapped add too
+        wide_sum::remove(s.sum, s.sum_hi, e.value);
       });
-      return values_value(spec, s, 0, s.sum, s.present, now);
+      return values_value(spec, s, 0, s.sum, s.sum_hi, s.present, now);
     }
     default: return running(spec, g);
   }
@@ -489,13 +498,13 @@ AggValue AggregatesRef::peek(const bytecode::AggSpec& spec, uint32_t g, int64_t 
     case AggLayout::Store::Values: {
       const Values& s = at<Values>(g);
       size_t lo = 0;
-      int64_t sum = s.sum, present = s.present;
+      int64_t sum = s.sum, sum_hi = s.sum_hi, present = s.present;
       for (; lo < s.window.size() && s.window[lo].time <= now - spec.window_value; ++lo)
         if (const Entry& e = s.window[lo]; e.has) {
           --present;
-          sum = int64_t(uint64_t(sum) - uint64_t(e.value));
+          wide_sum::remove(sum, sum_hi, e.value);
         }
-      return values_value(spec, s, lo, sum, present, now);
+      return values_value(spec, s, lo, sum, sum_hi, present, now);
     }
     default: return running(spec, g);
   }

@@ -19,16 +19,38 @@
 
 namespace crm::state {
 
+// The exact sum of int64 values as two words: `lo` the sum modulo 2^64 (as int64), `hi` what is
+// above it (the exact sum is hi * 2^64 + (uint64)lo). Adding and taking away values are O(1) and
+// exact, so a window's sum is a function of the values in it: one that did not fit is a value
+// again once the values that made it too large have left (it used to stay an error).
+namespace wide_sum {
+inline void add(int64_t& lo, int64_t& hi, int64_t v) {
+  __int128 s = ((static_cast<__int128>(hi) << 64) | static_cast<uint64_t>(lo)) + v;
+  lo = static_cast<int64_t>(static_cast<uint64_t>(s));
+  hi = static_cast<int64_t>(s >> 64);
+}
+inline void remove(int64_t& lo, int64_t& hi, int64_t v) {
+  __int128 s = ((static_cast<__int128>(hi) << 64) | static_cast<uint64_t>(lo)) - v;
+  lo = static_cast<int64_t>(static_cast<uint64_t>(s));
+  hi = static_cast<int64_t>(s >> 64);
+}
+// Whether the exact sum is an int64 (then it is `lo`).
+inline bool fits(int64_t lo, int64_t hi) { return hi == (lo < 0 ? -1 : 0); }
+}  // namespace wide_sum
+
 // Running totals over a set of values (what a read computes; users keep less, see AggLayout).
 struct Totals {
   int64_t count = 0;   // events
   int64_t present = 0; // events whose field was present (the avg denominator)
   int64_t sum = 0;
+  int64_t sum_hi = 0;  // with `sum`, the exact sum of the values (wide_sum): add() keeps it
   int64_t min = 0, max = 0;       // valid when present > 0
   int64_t first = 0, last = 0;    // the first and last event's field, valid when count > 0 ...
   bool first_has = false, last_has = false;  // ... and the event had the field
-  bool overflow = false;
+  bool overflow = false;  // a store without a window whose running sum overflowed (see kOverflow)
   void add(int64_t v, bool has_field);
+  // sum and avg are errors when this holds.
+  bool sum_overflows() const { return overflow || !wide_sum::fits(sum, sum_hi); }
 };
 
 struct Entry {

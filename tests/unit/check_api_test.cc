@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <crm/check.h>
+#include <crm/runtime.h>
 
 #include "support/text.h"
 
@@ -101,5 +102,46 @@ TEST(CheckApi, DottedImportsResolveFromTheImportingModulesRoot) {
   EXPECT_TRUE(ok.ok()) << ok.render_text();
   crm::CheckResult mismatched = crm::check_files({(dir / "shop/other.crm").string()});
   EXPECT_FALSE(mismatched.ok()) << "a module name that does not match its path implies no root";
+  fs::remove_all(dir);
+}
+
+// `import ../x` is a syntax error, and what error recovery kept of the name, `../x`, was made a
+// path by turning dots into slashes: `///x.crm`, absolute, so joining it to the importer's
+// directory gave it alone and the loader read a file anywhere on the machine (strace showed
+// `///tmp/x.crm`). Only a module name makes a path now; the syntax error is the one report.
+TEST(CheckApi, AMalformedImportReadsNoFileOutsideTheProgram) {
+  // The test runner's temporary directory has a dot in its name (crm_tests.XXXXXX): /tmp first.
+  std::error_code ec;
+  const std::string tmp = fs::is_directory("/tmp", ec) ? std::string("/tmp") : fs::temp_directory_path().string();
+  // The import spells the absolute path of a file that exists; a dot in it would be a slash.
+  if (tmp.find('.') != std::string::npos || tmp.empty() || tmp[0] != '/')
+    GTEST_SKIP() << "temporary directory " << tmp << " cannot be spelt in an import";
+  const std::string tag = "crm_check_outside_" + std::to_string(::getpid());
+  fs::path outside = fs::path(tmp) / tag;
+  fs::path dir = fs::path(tmp) / ("crm_check_dots_" + std::to_string(::getpid()));
+  fs::create_directories(outside);
+  fs::create_directories(dir);
+  auto write = [&](const fs::path& p, const std::string& text) {
+    FILE* f = std::fopen(p.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  };
+  write(outside / "x.crm", "segment leaked = 1 >\n");  // reported wherever it is read
+  write(dir / "main.crm", "import lib\nprofile { age: Int }\n");
+  write(dir / "lib.crm", "import .." + (outside / "x").string() + "\nsegment s = age > 1\n");
+  crm::CheckResult r = crm::check_files({(dir / "main.crm").string()});
+  ASSERT_FALSE(r.ok());
+  std::string text = r.render_text();
+  for (const auto& d : r.diagnostics()) EXPECT_EQ(d.begin.file.find(tag), std::string::npos) << text;
+  EXPECT_EQ(text.find("leaked"), std::string::npos) << text;
+  ASSERT_EQ(r.diagnostics().size(), 1u) << text;  // the syntax error, no "module not found"
+  EXPECT_EQ(r.diagnostics()[0].code, "E0101");
+  EXPECT_EQ(fs::path(r.diagnostics()[0].begin.file).filename(), "lib.crm");
+  // An embedder's module key that is no module name names its text as it is, not `//x.crm`.
+  auto out = crm::compile_modules({{"../x", "segment s = 1 >\n"}});
+  ASSERT_FALSE(out.diagnostics.diagnostics().empty());
+  EXPECT_EQ(out.diagnostics.diagnostics()[0].begin.file, "../x");
+  fs::remove_all(outside);
   fs::remove_all(dir);
 }

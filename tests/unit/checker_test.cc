@@ -710,17 +710,44 @@ TEST(Checker, W0101InSegments) {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 2) << ::testing::PrintToString(codes);
 }
 
-// A field compared with itself has one result for every user: W0101 in a segment as in a
-// `who:` (neither said anything about `age > age`); a strategy that never fires has no W0105.
+// A field compared with itself has one result for every user who has a value for it: W0101 in
+// a segment as in a `who:`; a strategy that never fires has no W0105. But reading a required
+// field without a default (`age`, `city`) fails for a user known only from events, so
+// `age == age` is not `true` for everyone: it was folded to `true` and granted users without an
+// `age`. Such a comparison is left to run time; the never-true ones (`age > age`, `city != city`)
+// are still proved never true by the constraint analysis (W0101 in a segment, W0106 in a
+// strategy), the always-true ones say nothing.
 TEST(Checker, W0101ForAFieldComparedWithItself) {
   auto c = check("segment t = age > age\nsegment u = age == age\nsegment v = age >= age and city != city\n"
-                 "segment w = age > 1\n"
+                 "segment w = age > 1\nsegment l = level == level\nsegment g = gender == gender and level <= level\n"
+                 "segment n = not (age == age)\n"
                  "resource push p { title: \"t\"  body: \"b\" }\n"
                  "strategy y for business \"m\" {\n    who: age < age\n    when: on Order\n    what: send p via Push\n}\n"
                  "strategy r for business \"m\" {\n    who: age > 3\n    when: on Order\n    what: send p via Push\n}\n");
   auto codes = c.codes();
-  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 4) << ::testing::PrintToString(codes);
+  // t, v, n (never true), l and g (folded: `level` has a default, `gender` is optional).
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0101"), 5) << ::testing::PrintToString(codes);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0106"), 1) << ::testing::PrintToString(codes);  // y
   EXPECT_EQ(std::count(codes.begin(), codes.end(), "W0105"), 0) << ::testing::PrintToString(codes);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "E0416"), 0) << ::testing::PrintToString(codes);
+  for (const char* folded : {"t", "u", "v", "n"}) EXPECT_EQ(c.folded(folded), "<not constant>") << folded;
+  EXPECT_EQ(c.folded("l"), "true");
+  EXPECT_EQ(c.folded("g"), "true");
+  for (const auto& d : c.c->sink.diagnostics())
+    if (crm::diag::info(d.code).name == std::string("W0101"))
+      EXPECT_EQ(d.message.find("segment `u`"), std::string::npos) << "`age == age` is no W0101: " << d.message;
+}
+
+// A `const` is known when the program is compiled: one that reads a field is E0416 even where
+// the comparison folds (`level > level`), and `age > age` is no constant at all (it was folded
+// to `false`, a constant for every user, though reading `age` fails for some).
+TEST(Checker, AConstThatReadsAFieldIsNoConstant) {
+  for (const char* body : {"const k = age > age\n", "const k = level > level\n", "const k = false and age > 1\n",
+                           "const k = city != city\n"}) {
+    auto c = check(body);
+    EXPECT_EQ(c.codes(), std::vector<std::string>{"E0416"}) << body;
+  }
+  EXPECT_EQ(check("const k = 1 > 2\nconst j = not k\nsegment s = j and age > 1\n").codes(), std::vector<std::string>{});
 }
 
 TEST(Conflicts, StrategiesThatNeverFireConflictWithNone) {

@@ -891,8 +891,8 @@ std::string outcome(bool ok, int64_t v) { return !ok ? "error" : v ? "true" : "f
 
 // `profile_line` may be empty (a user known only from events); `events` are Order lines of "u".
 void run_fixed(const std::vector<FixedCase>& cases, const std::string& profile_line,
-               const std::vector<std::string>& events = {}) {
-  std::string source = kFixedHeader;
+               const std::vector<std::string>& events = {}, const std::string& decls = "") {
+  std::string source = std::string(kFixedHeader) + decls;
   for (size_t k = 0; k < cases.size(); ++k) source += "segment c" + std::to_string(k) + " = " + cases[k].expr + "\n";
   auto c = crm::testing::compile_text(source);
   ASSERT_TRUE(c.ok) << c.diagnostics;
@@ -1166,6 +1166,57 @@ TEST(Differential, AggregatesAndUsersKnownOnlyFromEventsKeepPresenceApart) {
              {"(avg(Order.tip) ?? 0 CNY) < 0 CNY", "true"},
              {"count(Order) == 2", "true"}},
             "", {order(1, "\"-9223372036854.775808\"", "\"-9223372036854.775808\""), order(2, "-1", nullptr)});
+}
+
+// A field compared with itself: the checker folded `two == two` to `true` (and `two > two` to
+// `false`), so a user known only from events, who has no `two` (required, no default), was
+// selected where every evaluator reads the field and fails. It folds only where every user has
+// a value (`mn` has a default, `o` is optional: absent equals absent), and every evaluator agrees.
+TEST(Differential, AFieldComparedWithItselfFailsWhereReadingTheFieldFails) {
+  const std::string visit = R"({"type":"Order","id":"e1","user":"u","time":"2026-03-01T00:00:00Z","amount":10})";
+  run_fixed({{"two == two", "error"},
+             {"two >= two", "error"},
+             {"two <= two", "error"},
+             {"two != two", "error"},
+             {"two > two", "error"},
+             {"city == city", "error"},
+             {"not (tier != tier)", "error"},
+             {"two == two or true", "error"},
+             {"false and two == two", "false"},
+             {"mn == mn", "true"},
+             {"mn > mn", "false"},
+             {"o == o", "true"},
+             {"o != o", "false"}},
+            "", {visit});
+  run_fixed({{"two == two", "true"}, {"two > two", "false"}, {"city != city", "false"}, {"tier == tier", "true"}},
+            kProfileLine);
+}
+
+// A function's arguments are evaluated before its body, so one that fails fails the call, read
+// or not: dead-code elimination dropped the load of an argument the body never read (`ignore(two)`
+// was true for a user without `two`), and the batch VM and the JIT dropped the fault of one read
+// only in an untaken `if` branch or on the right of an `and`.
+TEST(Differential, AFunctionsFailingArgumentFailsTheCallReadOrNot) {
+  const std::string visit = R"({"type":"Order","id":"e1","user":"u","time":"2026-03-01T00:00:00Z","amount":10})";
+  const std::string fns =
+      "fn ignore(x: Int): Bool = true\n"
+      "fn pick(x: Int, c: Bool): Int = if c then x else 0\n"
+      "fn guard(c: Bool, x: Int): Bool = c and x > 1\n"
+      "fn widen(x: Decimal): Bool = true\n"
+      "fn twice(x: Int): Bool = ignore(x) and true\n";
+  run_fixed({{"ignore(two)", "error"},
+             {"pick(two, false) == 0", "error"},
+             {"guard(false, two)", "error"},
+             {"twice(two)", "error"},
+             {"ignore(mn)", "true"},
+             {"pick(mn, false) == 0", "true"},
+             {"widen(two / zero)", "error"},
+             {"ignore(1)", "true"}},
+            "", {visit}, fns);
+  run_fixed({{"ignore(two)", "true"}, {"pick(two, false) == 0", "true"}, {"guard(false, two)", "false"},
+             {"widen(two / zero)", "error"}, {"widen(two * 5000000000000)", "error"},
+             {"widen(two)", "true"}},
+            kProfileLine, {}, fns);
 }
 
 // ---- strategy values -----------------------------------------------------------------------
