@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "runtime/state/state_store.h"
+#include "support/civil_time.h"
 
 namespace crm::state {
 
@@ -70,9 +71,7 @@ inline std::string schema_version_error(std::string_view path, std::string_view 
 // schema"): `at` (an integer time within the years 0001-9999 of an event time), `amount` and
 // `sales` (integers, millionths). The column's name, or null when all are as crm writes them.
 inline const char* foreign_number(bool at_integer, int64_t at, bool amount_integer, bool sales_integer) {
-  constexpr int64_t kFirst = -62135596800LL * 1'000'000;       // 0001-01-01T00:00:00Z
-  constexpr int64_t kEnd = 253402300800LL * 1'000'000;         // 10000-01-01T00:00:00Z
-  if (!at_integer || at < kFirst || at >= kEnd) return "at";
+  if (!at_integer || !support::in_time_range(at)) return "at";
   if (!amount_integer) return "amount";
   if (!sales_integer) return "sales";
   return nullptr;
