@@ -117,18 +117,12 @@ TEST(Checker, ConstantErrors) {
 // E0104 (both used to fold to an instant of year 0 or 10000, which no reader of crm's takes).
 TEST(Checker, ConstantTimesStayWithinTheYears0001To9999) {
   auto bad = check(
-      "const a = 9999-12-31T23:59:59.999999Z + 1 seconds
-"
-      "const b = 2026-01-01T00:00:00Z - 3652059 days
-"
-      "const c = 3652059 days + 2026-01-01T00:00:00Z
-"
-      "const d = 9999-12-31 + 1 days
-"
-      "const e = 0001-01-01T00:00:00+01:00
-"
-      "const f = 9999-12-31T23:59:59-01:00
-");
+      "const a = 9999-12-31T23:59:59.999999Z + 1 seconds\n"
+      "const b = 2026-01-01T00:00:00Z - 3652059 days\n"
+      "const c = 3652059 days + 2026-01-01T00:00:00Z\n"
+      "const d = 9999-12-31 + 1 days\n"
+      "const e = 0001-01-01T00:00:00+01:00\n"
+      "const f = 9999-12-31T23:59:59-01:00\n");
   EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0413", "E0413", "E0413", "E0413", "E0104", "E0104"}));
   const std::string text = bad.text();
   EXPECT_NE(text.find("t.crm:7:11: error[E0413]: constant time arithmetic leaves crm's time, 0001-01-01T00:00:00Z to "
@@ -143,12 +137,9 @@ TEST(Checker, ConstantTimesStayWithinTheYears0001To9999) {
             std::string::npos)
       << text;
   auto edges = check(
-      "const g = 9999-12-31T23:59:58.999999Z + 1 seconds
-"
-      "const h = 0001-01-01T00:00:01Z - 1 seconds
-"
-      "const i = 0001-01-01T01:00:00+01:00
-");
+      "const g = 9999-12-31T23:59:58.999999Z + 1 seconds\n"
+      "const h = 0001-01-01T00:00:01Z - 1 seconds\n"
+      "const i = 0001-01-01T01:00:00+01:00\n");
   ASSERT_TRUE(edges.codes().empty());
   EXPECT_EQ(edges.folded("g"), "9999-12-31T23:59:59.999999Z");
   EXPECT_EQ(edges.folded("h"), "0001-01-01T00:00:00Z");
