@@ -164,7 +164,9 @@ TEST(Operations, TimeArithmeticLeavingCrmsTimeFaultsAtRunTime) {
     SCOPED_TRACE(std::string(k.c.a) + " " + k.c.op + " " + k.c.b);
     Outcome v = computed(k.c.ta, k.c.tb, k.c.a, k.c.op, k.c.b);
     EXPECT_EQ(v.fault, k.fault != nullptr) << v.text;
-    if (k.fault) EXPECT_EQ(v.text, k.fault);
+    if (k.fault) {
+      EXPECT_EQ(v.text, k.fault);
+    }
   }
 }
 
