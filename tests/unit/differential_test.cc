@@ -1021,16 +1021,25 @@ TEST(Differential, FaultsUnderAndOrIfFollowEvaluationOrder) {
             kProfileLine);
 }
 
-// Date arithmetic far outside the calendar: a Date - Date whose days do not fit a Duration is
-// an overflow in every evaluator (it wrapped - undefined behaviour - before), and the largest
-// differences that fit are values.
-TEST(Differential, DateDifferencesThatOverflowAreErrors) {
+// Date and time arithmetic far outside the calendar: a time or date carried out of the years
+// 0001-9999 is an error in every evaluator (before, `now() + 100000000 days` was year 275,000 and
+// a Date - Date of two such dates overflowed a Duration), and the instants up to the bounds are
+// values.
+TEST(Differential, DateAndTimeArithmeticOutsideTheCalendarIsAnError) {
   run_fixed({{"date(now() + 100000000 days) - date(now() - 100000000 days) > 0 days", "error"},
              {"date(now() - 100000000 days) - date(now() + 100000000 days) < 0 days", "error"},
-             {"date(now() + 100000000 days) - today() > 0 days", "true"},
-             {"today() - date(now() - 100000000 days) > 0 days", "true"},
-             {"today() + 100000000 days > today()", "true"},
-             {"today() - 100000000 days < today()", "true"}},
+             {"date(now() + 100000000 days) - today() > 0 days", "error"},
+             {"today() - date(now() - 100000000 days) > 0 days", "error"},
+             {"today() + 100000000 days > today()", "error"},
+             {"today() - 100000000 days < today()", "error"},
+             {"now() + 2930000 days > now()", "error"},
+             {"now() - 740000 days < now()", "error"},
+             {"today() + 2930000 days > today()", "error"},
+             {"today() - 740000 days < today()", "error"},
+             {"now() + 2900000 days > now()", "true"},
+             {"now() - 700000 days < now()", "true"},
+             {"today() + 2900000 days > today()", "true"},
+             {"date(now() + 2900000 days) - date(now() - 700000 days) > 0 days", "true"}},
             kProfileLine);
 }
 
