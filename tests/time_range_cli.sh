@@ -26,9 +26,10 @@ for bad in "0001-01-01T00:00:00+01:00|0000-12-31T23:00:00Z" "9999-12-31T23:59:59
     else
       line="{\"type\":\"Visit\",\"id\":\"v2\",\"user\":\"bob\",\"time\":\"2026-01-01T00:00:00Z\",\"seen\":\"$text\"}"
     fi
-    printf '%s\n%s\n%s\n' '{"type":"Visit","id":"v1","user":"ann","time":"2026-01-01T00:00:00Z"}' "$line" \
+    # First, so that no watermark refuses it as late: it used to be decided and written.
+    printf '%s\n%s\n%s\n' "$line" '{"type":"Visit","id":"v1","user":"ann","time":"2026-01-01T00:00:00Z"}' \
       '{"type":"Visit","id":"v3","user":"cy","time":"2026-01-02T00:00:00Z"}' >"$tmp/e.jsonl"
-    want="e.jsonl:2: \`$field\` must be an ISO-8601 time, not \"$text\" (it is $utc in UTC, $range)"
+    want="e.jsonl:1: \`$field\` must be an ISO-8601 time, not \"$text\" (it is $utc in UTC, $range)"
     for threads in 1 2; do
       db="$tmp/l-$field-$threads-${text:0:4}.db"
       set +e
