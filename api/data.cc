@@ -88,6 +88,8 @@ bool parse_time(std::string_view text, int64_t& micros) {
   return true;
 }
 
+std::string time_bound_note(std::string_view text) { return support::time_range_note(text, /*allow_date_only=*/true); }
+
 std::string format_time(int64_t micros) { return support::format_time(micros); }
 
 namespace {

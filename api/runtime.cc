@@ -899,6 +899,10 @@ ExplainSession::ExplainSession(const CompiledProgram& program, const ExplainRequ
       error_ = {ErrorKind::Input, engine::past_time_horizon(data.program, request.at_micros, "--at")};
       return;
     }
+    if (request.at_micros != INT64_MIN && request.at_micros < support::kFirstInstant) {
+      error_ = {ErrorKind::Input, engine::before_time_begins(request.at_micros, "--at")};
+      return;
+    }
     explainer::Request req;
     req.user = request.user;
     req.at = request.at_micros;

@@ -40,6 +40,8 @@ enum class Fault : uint8_t {
   BadBucketCount,       // hash_bucket() with buckets <= 0
   UnknownBuiltin,       // a CALL whose overload id the VM does not know (the verifier stops these)
   NotArithmetic,        // apply_arith() of an instruction that is not arithmetic (a caller bug)
+  TimeRange,            // Time +/- Duration outside crm's time (support::in_time_range)
+  DateRange,            // Date +/- Duration outside the years 0001-9999 (support::in_date_range)
 };
 
 constexpr const char* fault_text(Fault f) {
@@ -53,6 +55,8 @@ constexpr const char* fault_text(Fault f) {
     case Fault::BadBucketCount: return "hash_bucket() needs a positive bucket count";
     case Fault::UnknownBuiltin: return "unknown builtin";
     case Fault::NotArithmetic: return "not an arithmetic instruction";
+    case Fault::TimeRange: return "time outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z";
+    case Fault::DateRange: return "date outside 0001-01-01 to 9999-12-31";
   }
   return "unknown fault";
 }
@@ -79,7 +83,7 @@ inline int64_t str_le(std::string_view a, std::string_view b) { return a <= b; }
 
 // ---- arithmetic ----------------------------------------------------------------------------
 
-// Ints, Decimals and Money at one scale, Time + Duration, Duration + Duration: exact, and an
+// Ints, Decimals and Money at one scale, Duration + Duration, Time - Time: exact, and an
 // overflow is a fault, never a wrapped value.
 inline Fault add(int64_t a, int64_t b, int64_t& out) {
   return __builtin_add_overflow(a, b, &out) ? Fault::Overflow : Fault::None;
@@ -119,11 +123,26 @@ inline Fault neg(int64_t a, int64_t& out) {
 inline Fault int_to_fix(int64_t a, int64_t& out) {
   return __builtin_mul_overflow(a, support::Decimal::kScale, &out) ? Fault::Overflow : Fault::None;
 }
+// Time + Duration (Time - Duration is the negated duration added, Duration + Time the operands
+// exchanged): a fault when the instant leaves crm's time, 0001-01-01T00:00:00Z through
+// 9999-12-31T23:59:59.999999Z, which no reader of crm's (events, --at, the ledger) takes back;
+// before, such an instant was written as year 0 or 10000.
+inline Fault time_add(int64_t time, int64_t micros, int64_t& out) {
+  if (__builtin_add_overflow(time, micros, &out) || !support::in_time_range(out)) {
+    out = 0;
+    return Fault::TimeRange;
+  }
+  return Fault::None;
+}
 // Date + Duration: whole days, rounded toward the past (a date plus -1 hour is the day before);
-// an overflow when the day number leaves 64 bits.
+// a fault when the day leaves the years 0001-9999 (as time_add).
 inline Fault date_add(int64_t days, int64_t micros, int64_t& out) {
-  return __builtin_add_overflow(days, support::floor_div(micros, support::kMicrosPerDay), &out) ? (out = 0, Fault::Overflow)
-                                                                                              : Fault::None;
+  if (__builtin_add_overflow(days, support::floor_div(micros, support::kMicrosPerDay), &out) ||
+      !support::in_date_range(out)) {
+    out = 0;
+    return Fault::DateRange;
+  }
+  return Fault::None;
 }
 // Date - Date: a whole number of days as a Duration; an overflow when that many days do not fit
 // a Duration (about 106 million days: only dates far outside the calendar, e.g. a date plus the
@@ -145,9 +164,10 @@ inline std::string concat(std::string_view a, std::string_view b) {
 }
 
 // The arithmetic instruction `op` on two slots (what constant folding calls for the opcode an
-// operator compiles to): ADD, SUB, MUL_INT, MUL_FIX, DIV_FIX, DATE_ADD, DATE_DIFF.
+// operator compiles to): ADD, SUB, MUL_INT, MUL_FIX, DIV_FIX, TIME_ADD, DATE_ADD, DATE_DIFF.
 inline Fault apply_arith(Op op, int64_t a, int64_t b, int64_t& out) {
   switch (op) {
+    case Op::TIME_ADD: return time_add(a, b, out);
     case Op::ADD: return add(a, b, out);
     case Op::SUB: return sub(a, b, out);
     case Op::MUL_INT: return mul_int(a, b, out);

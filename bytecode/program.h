@@ -31,7 +31,9 @@ namespace crm::bytecode {
 // v15: strategies carry an automatic roll-out of the winner (Strategy::rollout).
 // v16: a constant collection says whether it is a list (Program::lists: written order,
 // duplicates kept) or a set (sorted, distinct).
-constexpr uint32_t kFormatVersion = 16;
+// v17: TIME_ADD (Time +/- Duration, faulting outside the years 0001-9999) renumbers the opcodes
+// after it.
+constexpr uint32_t kFormatVersion = 17;
 
 // A value slot never encodes absence: every int64 is a legal value (INT64_MIN included), and
 // whether an optional value is there travels beside it (a presence byte per profile or event

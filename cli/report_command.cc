@@ -265,7 +265,8 @@ int cmd_forecast(int argc, char** argv) {
   if (!shift_to.empty()) {
     int64_t micros = 0;
     if (shift_to.find('T') != std::string::npos || !crm::parse_time(shift_to, micros))
-      return usage_error("forecast", "--shift-to `" + shift_to + "` is not a date such as 2026-11-01");
+      return usage_error("forecast", "--shift-to `" + shift_to + "` is not a date such as 2026-11-01" +
+                                         crm::time_bound_note(shift_to));
     o.shift_to = true;
     o.shift_to_day = static_cast<int32_t>(micros / 86'400'000'000LL);
   }

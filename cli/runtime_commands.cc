@@ -272,7 +272,8 @@ int load(const Options& o, Loaded& l) {
 
 bool parse_at(const std::string& text, int64_t& at) {
   if (!crm::parse_time(text, at)) {
-    std::cerr << "crm: --at `" << text << "` is not an ISO-8601 time (e.g. 2011-12-09T12:50:00Z)\n";
+    std::cerr << "crm: --at `" << text << "` is not an ISO-8601 time (e.g. 2011-12-09T12:50:00Z)"
+              << crm::time_bound_note(text) << "\n";
     return false;
   }
   return true;
@@ -605,7 +606,7 @@ int cmd_run(int argc, char** argv) {
   }
   int64_t until = 0;
   if (!o.until.empty() && !crm::parse_time(o.until, until))
-    return usage("run", "--until takes a time such as 2026-11-12T00:00:00Z");
+    return usage("run", "--until takes a time such as 2026-11-12T00:00:00Z" + crm::time_bound_note(o.until));
   run.set_timer_limits(o.max_timers_per_user, o.max_timers);
   if (!o.max_schedule_runs.empty()) {
     const std::string& n = o.max_schedule_runs;

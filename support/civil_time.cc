@@ -59,7 +59,9 @@ std::optional<int32_t> parse_date(std::string_view s) {
   return static_cast<int32_t>(days_from_civil(y, unsigned(m), unsigned(d)));
 }
 
-std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
+namespace {
+// parse_time without the range check: the instant of a well-formed text.
+std::optional<int64_t> parse_instant(std::string_view s, bool allow_date_only) {
   if (s.size() < 10) return std::nullopt;
   auto day = parse_date(s.substr(0, 10));
   if (!day) return std::nullopt;
@@ -100,6 +102,20 @@ std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
     return s[i] == '+' ? t - off : t + off;
   }
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<int64_t> parse_time(std::string_view s, bool allow_date_only) {
+  auto t = parse_instant(s, allow_date_only);
+  if (t && !in_time_range(*t)) return std::nullopt;
+  return t;
+}
+
+std::string time_range_note(std::string_view s, bool allow_date_only) {
+  auto t = parse_instant(s, allow_date_only);
+  if (!t || in_time_range(*t)) return "";
+  return fmt::format(" (it is {} in UTC, and crm's time is {} to {})", format_time(*t), format_time(kFirstInstant),
+                     format_time(kLastInstant));
 }
 
 std::optional<int64_t> parse_utc_offset(std::string_view s) {

@@ -119,7 +119,8 @@ void count_overlaps(const sema::Program& program, const std::vector<Conflict>& c
   if (!data.at.empty()) {
     auto t = support::parse_time(data.at, true);
     if (!t) {
-      sink.report(diag::Code::E0109, source::Span{}, fmt::format("`--at {}` is not an ISO-8601 time", data.at));
+      sink.report(diag::Code::E0109, source::Span{}, fmt::format("`--at {}` is not an ISO-8601 time{}", data.at,
+                                                                  support::time_range_note(data.at, true)));
       return;
     }
     fixed_at = *t;

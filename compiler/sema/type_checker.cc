@@ -218,8 +218,12 @@ Type Checker::check_inner(const Expr* e, Env& env, const Type* hint) {
       auto* t = static_cast<const TimeLit*>(e);
       auto v = support::parse_time(t->text);
       if (!v) {
-        sink_.report(Code::E0104, e->span, fmt::format("invalid time {}", bt(t->text)))
-            .help = "times look like `2026-11-11T08:00+08:00`; month, day, hour and minute must exist";
+        if (std::string note = support::time_range_note(t->text); !note.empty())
+          sink_.report(Code::E0104, e->span, fmt::format("time {} is outside crm's time{}", bt(t->text), note))
+              .help = "an offset moves the instant: give it in UTC (`Z`) within the years 0001-9999";
+        else
+          sink_.report(Code::E0104, e->span, fmt::format("invalid time {}", bt(t->text)))
+              .help = "times look like `2026-11-11T08:00+08:00`; month, day, hour and minute must exist";
         return {};
       }
       set_const(e, Value{Value::Time{*v}});
@@ -1351,6 +1355,17 @@ bool Checker::fold_arith(const BinaryExpr* b, const ArithOverload& o, const Valu
   fold::Result r = fold::arith(o, x, y, out);
   if (r.status == fold::Status::Fault) {
     if (r.fault == ops::Fault::DivisionByZero) sink_.report(Code::E0413, b->span, "division by zero in a constant expression");
+    else if (r.fault == ops::Fault::TimeRange)
+      sink_.report(Code::E0413, b->span,
+                   fmt::format("constant time arithmetic leaves crm's time, {} to {}",
+                               support::format_time(support::kFirstInstant), support::format_time(support::kLastInstant)))
+          .help = "no reader of crm's takes such an instant back; use a smaller duration";
+    else if (r.fault == ops::Fault::DateRange)
+      sink_.report(Code::E0413, b->span,
+                   fmt::format("constant date arithmetic leaves the years 0001-9999, {} to {}",
+                               support::format_date(static_cast<int32_t>(support::kFirstDay)),
+                               support::format_date(static_cast<int32_t>(support::kLastDay))))
+          .help = "use a smaller duration";
     else overflow(b);
     return false;
   }

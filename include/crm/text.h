@@ -24,8 +24,14 @@ struct LineReaderData;
 // An ISO-8601 time: `2026-11-11T08:00`, `...:30`, `...:30.25`, `...Z`, `...+08:00`, a space for
 // `T`, or a bare date (midnight UTC). Without an offset the time is UTC. Sets `micros`
 // (microseconds since the Unix epoch) and returns true; false (micros unchanged) when malformed
-// or not a real calendar time.
+// or not a real calendar time, and when the instant is outside crm's time,
+// 0001-01-01T00:00:00Z through 9999-12-31T23:59:59.999999Z (`0001-01-01T00:00+01:00` is).
 bool parse_time(std::string_view text, int64_t& micros);
+// " (it is 0000-12-31T23:00:00Z in UTC, and crm's time is 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999Z)" when parse_time refused a well-formed `text` for its instant,
+// else empty: appended to the message of a refused time option, so that it does not read as a
+// bad syntax.
+std::string time_bound_note(std::string_view text);
 // Always UTC with a `Z`: `2026-11-10T16:00:00Z`, fractional seconds only when present (the form
 // of every time in decisions).
 std::string format_time(int64_t micros);

@@ -177,8 +177,11 @@ bool Decoder::encode_field(const bytecode::Field& f, const JsonValueView& v, int
         const size_t dot = v.text.find('.');
         const bool finer = dot != std::string::npos && dot + 7 < v.text.size() &&
                            v.text.find_first_not_of("0123456789", dot + 1) > dot + 7;
+        // A well-formed time outside crm's time (an offset can carry a four-digit local time
+        // out: `0001-01-01T00:00+01:00`): say so, as it was not a syntax mistake.
         return want(fmt::format("an ISO-8601 time, not \"{}\"{}", support::visible(v.text),
-                                finer ? " (times are kept to the microsecond: at most 6 fractional digits that are not 0)" : "")
+                                finer ? " (times are kept to the microsecond: at most 6 fractional digits that are not 0)"
+                                      : support::time_range_note(v.text, true))
                         .c_str());
       }
       out = *t;
@@ -328,6 +331,11 @@ std::string past_time_horizon(const bytecode::Program& program, int64_t t, const
                              : "",
                      support::format_time(support::kLastInstant), std::string_view(what) == "`time`" ? "event times" : std::string_view(what) == "--at" ? "instants" : "clock moves",
                      support::format_time(program.latest_event_time()));
+}
+
+std::string before_time_begins(int64_t t, const char* what) {
+  return fmt::format("{} {} is too early: crm's time begins at {}", what, support::format_time(t),
+                     support::format_time(support::kFirstInstant));
 }
 
 bool Decoder::profile_line(std::string_view line, ProfileRecord& out, std::string& err) {

@@ -43,6 +43,9 @@ class ProfileFileUsers {
 // release past support::kLastInstant, which crm could neither write as a four-digit year nor
 // read back (before, such instants were written as year 10000 and broke `crm forecast`).
 std::string past_time_horizon(const bytecode::Program& program, int64_t t, const char* what);
+// Why a time before support::kFirstInstant given as a number (the API's clock moves and --at)
+// is refused: texts outside crm's time are refused by parse_time already.
+std::string before_time_begins(int64_t t, const char* what);
 
 class Decoder {
  public:

@@ -1076,6 +1076,10 @@ bool Engine::advance_to(int64_t t, std::vector<Decision>& out, std::string& err,
     err = past_time_horizon(p_, t, "moving the clock to");
     return false;
   }
+  if (t < support::kFirstInstant) {  // an API caller's instant: no reader of crm's takes it back
+    err = before_time_begins(t, "moving the clock to");
+    return false;
+  }
   if (t > order_.latest_seen() &&
       (!time_jump_within(t, jump_clock(), order_.latest_seen() == INT64_MIN, max_time_jump_, true, err) ||
        !schedule_runs_within(t, std::min(order_.earliest_held(), t), t, true, err)))

@@ -427,6 +427,7 @@ llvm::Function* Translator::scalar(uint32_t unit, std::string& error, bool gener
       case Op::DIV_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_div_fix"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {get(ins.a), tmp}))); break;
       case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {get(ins.a), tmp}))); break;
+      case Op::TIME_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_time_add"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::DATE_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_date_add"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::DATE_DIFF: set(ins.d, checked(b.CreateCall(op("crm_jit_date_diff"), {get(ins.a), get(ins.b), tmp}))); break;
       case Op::COALESCE:
@@ -576,7 +577,7 @@ bool Translator::flat_ok(const bytecode::Unit& u) const {
       case Op::LOAD_NOW: case Op::MOV: case Op::NOT: case Op::AND: case Op::AND_THEN: case Op::OR: case Op::OR_ELSE:
       case Op::EQ: case Op::NE: case Op::LT: case Op::LE: case Op::EQ_K: case Op::NE_K: case Op::LT_K: case Op::LE_K:
       case Op::GT_K: case Op::GE_K: case Op::ADD: case Op::SUB: case Op::MUL_INT: case Op::NEG: case Op::INT_TO_FIX:
-      case Op::DATE_ADD: case Op::DATE_DIFF: case Op::COALESCE: case Op::SELECT: case Op::IN_SET: case Op::RET:
+      case Op::TIME_ADD: case Op::DATE_ADD: case Op::DATE_DIFF: case Op::COALESCE: case Op::SELECT: case Op::IN_SET: case Op::RET:
       case Op::RET_OPT:
         break;
       default:
@@ -733,6 +734,7 @@ llvm::Function* Translator::flat(uint32_t unit, llvm::Function* general) {
       case Op::MUL_INT: set(ins.d, checked(b.CreateCall(op("crm_jit_mul_int"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::NEG: set(ins.d, checked(b.CreateCall(op("crm_jit_neg"), {R(ins.a), tmp}))); break;
       case Op::INT_TO_FIX: set(ins.d, checked(b.CreateCall(op("crm_jit_int_to_fix"), {R(ins.a), tmp}))); break;
+      case Op::TIME_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_time_add"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::DATE_ADD: set(ins.d, checked(b.CreateCall(op("crm_jit_date_add"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::DATE_DIFF: set(ins.d, checked(b.CreateCall(op("crm_jit_date_diff"), {R(ins.a), R(ins.b), tmp}))); break;
       case Op::COALESCE:
@@ -924,9 +926,12 @@ llvm::Function* Translator::batch(uint32_t unit, std::string& error, const std::
           put(ins.d, val, err);
           break;
         }
+        case Op::TIME_ADD:
         case Op::DATE_ADD:
         case Op::DATE_DIFF: {
-          auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::DATE_ADD ? "crm_jit_date_add" : "crm_jit_date_diff"),
+          auto [val, err] = faulting(b.CreateCall(op(ins.op == Op::TIME_ADD   ? "crm_jit_time_add"
+                                                     : ins.op == Op::DATE_ADD ? "crm_jit_date_add"
+                                                                              : "crm_jit_date_diff"),
                                                   {V(ins.a), V(ins.b), tmp}),
                                      b.CreateOr(E(ins.a), E(ins.b)));
           put(ins.d, val, err);

@@ -100,6 +100,7 @@ OP uint8_t crm_jit_mul_fix(int64_t a, int64_t b, int64_t* out) { return f8(ops::
 OP uint8_t crm_jit_div_fix(int64_t a, int64_t b, int64_t* out) { return f8(ops::div_fix(a, b, *out)); }
 OP uint8_t crm_jit_neg(int64_t a, int64_t* out) { return f8(ops::neg(a, *out)); }
 OP uint8_t crm_jit_int_to_fix(int64_t a, int64_t* out) { return f8(ops::int_to_fix(a, *out)); }
+OP uint8_t crm_jit_time_add(int64_t a, int64_t b, int64_t* out) { return f8(ops::time_add(a, b, *out)); }
 OP uint8_t crm_jit_date_add(int64_t a, int64_t b, int64_t* out) { return f8(ops::date_add(a, b, *out)); }
 OP uint8_t crm_jit_date_diff(int64_t a, int64_t b, int64_t* out) { return f8(ops::date_diff(a, b, *out)); }
 OP int64_t crm_jit_in_set(const int64_t* set, uint64_t n, int64_t v) { return ops::in_sorted(set, set + n, v); }

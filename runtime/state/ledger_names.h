@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "runtime/state/state_store.h"
+#include "support/civil_time.h"
 
 namespace crm::state {
 
@@ -79,12 +80,9 @@ struct LedgerNumber {
   bool null() const { return type == Type::Null; }
 };
 
-// An integer time crm could have written: an event time of the years 0001-9999 (micros).
-inline bool is_ledger_time(const LedgerNumber& t) {
-  constexpr int64_t kFirst = -62135596800LL * 1'000'000;  // 0001-01-01T00:00:00Z
-  constexpr int64_t kEnd = 253402300800LL * 1'000'000;    // 10000-01-01T00:00:00Z
-  return t.integer() && t.value >= kFirst && t.value < kEnd;
-}
+// An integer time crm could have written: an instant of crm's time (support::in_time_range,
+// the years 0001-9999 in UTC, micros).
+inline bool is_ledger_time(const LedgerNumber& t) { return t.integer() && support::in_time_range(t.value); }
 
 // The first number of a crm_ledger row that crm could not have written, by its column's name, or
 // null when all are as crm writes them: `at` (an integer time, is_ledger_time), `amount` (an

@@ -987,6 +987,17 @@ class SqliteStore : public StateStore {
       error = failed_;
       return false;
     }
+    // The reader (`crm report`, forecast) refuses a row whose `at` is outside crm's time as
+    // changed outside crm: such a row is never written, so the ledger stays readable. Every way
+    // an instant enters is checked before this (docs/runtime.md, "crm's time"); this is the last
+    // line, not the message a user sees for bad input.
+    for (size_t k = 0; k < count; ++k)
+      if (!support::in_time_range(rows[k].at)) {
+        error = fmt::format("a decision at {} is outside crm's time ({} to {}): not written to the ledger",
+                            support::format_time(rows[k].at), support::format_time(support::kFirstInstant),
+                            support::format_time(support::kLastInstant));
+        return false;
+      }
     if (!write(unit, rows, count, first_seq, error)) {
       // SQLite may have rolled the whole group back (SQLITE_FULL does): nothing of it is on
       // disk, and this store accepts no more work, so no later commit can claim otherwise.

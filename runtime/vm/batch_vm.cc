@@ -242,6 +242,7 @@ BatchResult BatchVM::run(uint32_t unit_index, const BatchInput& in, std::vector<
           faulting();
           for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::int_to_fix(a[i], d[i]) != ops::Fault::None;
           break;
+        case Op::TIME_ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::time_add(a[i], b[i], d[i]) != ops::Fault::None; break;
         case Op::DATE_ADD: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::date_add(a[i], b[i], d[i]) != ops::Fault::None; break;
         case Op::DATE_DIFF: binary(); faulting(); for (size_t i = 0; i < kBlock; ++i) err[i] |= ops::date_diff(a[i], b[i], d[i]) != ops::Fault::None; break;
         case Op::COALESCE: {

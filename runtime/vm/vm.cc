@@ -343,6 +343,7 @@ loop:
   CASE(NEG) CHECKED(ops::neg(r[ip->a], r[ip->d])); NEXT();
   // An absent optional Int is 0 here (its presence is in another register): never a fault.
   CASE(INT_TO_FIX) CHECKED(ops::int_to_fix(r[ip->a], r[ip->d])); NEXT();
+  CASE(TIME_ADD) CHECKED(ops::time_add(r[ip->a], r[ip->b], r[ip->d])); NEXT();
   CASE(DATE_ADD) CHECKED(ops::date_add(r[ip->a], r[ip->b], r[ip->d])); NEXT();
   CASE(DATE_DIFF) CHECKED(ops::date_diff(r[ip->a], r[ip->b], r[ip->d])); NEXT();
   CASE(COALESCE) r[ip->d] = ops::select(r[ip->a], r[ip->b], r[ip->c]); NEXT();

@@ -523,15 +523,26 @@ bool AstEvaluator::evp(const Expr* e, const AstEnv& env, const Frame& f, int64_t
           return fail(kOverflow);
         return true;
       }
+      // A date or time leaving the years 0001-9999 is a fault, named for what left them.
+      static const char* const kDateRange = bytecode::ops::fault_text(bytecode::ops::Fault::DateRange);
+      static const char* const kTimeRange = bytecode::ops::fault_text(bytecode::ops::Fault::TimeRange);
       if (L == TypeKind::Date) {
         // The VM negates the duration first (NEG), which fails on the most negative value.
         if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail(kOverflow);
         int64_t days = support::floor_div(b->op == BinaryOp::Sub ? -r : r, support::kMicrosPerDay);
-        if (__builtin_add_overflow(l, days, &out)) return fail(kOverflow);
+        if (__builtin_add_overflow(l, days, &out) || !support::in_date_range(out)) return fail(kDateRange);
         return true;
       }
       if (R == TypeKind::Date) {
-        if (__builtin_add_overflow(r, support::floor_div(l, support::kMicrosPerDay), &out)) return fail(kOverflow);
+        if (__builtin_add_overflow(r, support::floor_div(l, support::kMicrosPerDay), &out) || !support::in_date_range(out))
+          return fail(kDateRange);
+        return true;
+      }
+      if (t.kind == TypeKind::Time) {  // Time +/- Duration, Duration + Time (Time - Time is a Duration)
+        if (b->op == BinaryOp::Sub && r == INT64_MIN) return fail(kOverflow);  // NEG first, as for dates
+        const __int128 v = static_cast<__int128>(l) + (b->op == BinaryOp::Sub ? -static_cast<__int128>(r) : r);
+        if (v < support::kFirstInstant || v > support::kLastInstant) return fail(kTimeRange);
+        out = static_cast<int64_t>(v);
         return true;
       }
       if (t.kind == TypeKind::Decimal && (!fix(l, lt) || !fix(r, rt))) return false;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "compiler/analysis/conflicts.h"
+#include "compiler/diag/renderer.h"
 #include "compiler/driver.h"
 #include "compiler/sema/types.h"
 
@@ -43,6 +44,7 @@ struct Checked {
     return v ? v->to_string(c->program.type_of(e)) : "<not constant>";
   }
   std::string type(const std::string& name) const { return c->program.type_of(value(name)).to_string(); }
+  std::string text() const { return crm::diag::render_text(c->sink.diagnostics(), c->program.sources, {false}); }
 };
 
 const char* kSchema = R"(
@@ -108,6 +110,40 @@ TEST(Checker, FoldsExactMoneyTimeAndDurations) {
 TEST(Checker, ConstantErrors) {
   auto r = check("const a = 1 / 0\nconst b = 9223372036854775807 + 1\nconst c = 2026-02-30\n");
   EXPECT_EQ(r.codes(), (std::vector<std::string>{"E0413", "E0413", "E0104"}));
+}
+
+// crm's time is 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z: constant time and date
+// arithmetic leaving it is E0413 at the expression, and a literal whose offset carries it out is
+// E0104 (both used to fold to an instant of year 0 or 10000, which no reader of crm's takes).
+TEST(Checker, ConstantTimesStayWithinTheYears0001To9999) {
+  auto bad = check(
+      "const a = 9999-12-31T23:59:59.999999Z + 1 seconds\n"
+      "const b = 2026-01-01T00:00:00Z - 3652059 days\n"
+      "const c = 3652059 days + 2026-01-01T00:00:00Z\n"
+      "const d = 9999-12-31 + 1 days\n"
+      "const e = 0001-01-01T00:00:00+01:00\n"
+      "const f = 9999-12-31T23:59:59-01:00\n");
+  EXPECT_EQ(bad.codes(), (std::vector<std::string>{"E0413", "E0413", "E0413", "E0413", "E0104", "E0104"}));
+  const std::string text = bad.text();
+  EXPECT_NE(text.find("t.crm:7:11: error[E0413]: constant time arithmetic leaves crm's time, 0001-01-01T00:00:00Z to "
+                      "9999-12-31T23:59:59.999999Z"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("error[E0413]: constant date arithmetic leaves the years 0001-9999, 0001-01-01 to 9999-12-31"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("error[E0104]: time `0001-01-01T00:00:00+01:00` is outside crm's time (it is 0000-12-31T23:00:00Z "
+                      "in UTC, and crm's time is 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)"),
+            std::string::npos)
+      << text;
+  auto edges = check(
+      "const g = 9999-12-31T23:59:58.999999Z + 1 seconds\n"
+      "const h = 0001-01-01T00:00:01Z - 1 seconds\n"
+      "const i = 0001-01-01T01:00:00+01:00\n");
+  ASSERT_TRUE(edges.codes().empty());
+  EXPECT_EQ(edges.folded("g"), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(edges.folded("h"), "0001-01-01T00:00:00Z");
+  EXPECT_EQ(edges.folded("i"), "0001-01-01T00:00:00Z");
 }
 
 // Folding gives what run time gives (language.md 3.1): `and`/`or` run left to right, so a

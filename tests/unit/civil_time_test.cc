@@ -60,6 +60,31 @@ TEST(CivilTime, DigitsFinerThanAMicrosecondAreRefusedUnlessZero) {
   EXPECT_TRUE(parse_time("2026-01-01T00:00:00.123456+08:00"));
 }
 
+// crm's time is 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z, defined once here. An
+// offset can carry a four-digit local time out of it; parse_time refuses that instant (it used
+// to return year 0 or 10000, which the ledger's reader refuses), and says why.
+TEST(CivilTime, InstantsOutsideTheYears0001To9999AreRefused) {
+  EXPECT_EQ(kFirstDay, days_from_civil(1, 1, 1));
+  EXPECT_EQ(kLastDay, days_from_civil(9999, 12, 31));
+  EXPECT_EQ(parse_time("0001-01-01T00:00:00Z"), kFirstInstant);
+  EXPECT_EQ(parse_time("0001-01-01T01:00:00+01:00"), kFirstInstant);
+  EXPECT_EQ(parse_time("9999-12-31T23:59:59.999999Z"), kLastInstant);
+  EXPECT_EQ(parse_time("9999-12-31T22:59:59.999999-01:00"), kLastInstant);
+  EXPECT_FALSE(parse_time("0001-01-01T00:00:00+01:00"));
+  EXPECT_FALSE(parse_time("0001-01-01T00:59:59.999999+01:00"));
+  EXPECT_FALSE(parse_time("9999-12-31T23:59:59-01:00"));
+  EXPECT_FALSE(parse_time("9999-12-31T23:00:00-01:00"));
+  EXPECT_EQ(time_range_note("0001-01-01T00:00:00+01:00"),
+            " (it is 0000-12-31T23:00:00Z in UTC, and crm's time is 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)");
+  EXPECT_EQ(time_range_note("9999-12-31T23:59:59-01:00"),
+            " (it is 10000-01-01T00:59:59Z in UTC, and crm's time is 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)");
+  EXPECT_EQ(time_range_note("2026-01-01T00:00:00Z"), "");  // accepted
+  EXPECT_EQ(time_range_note("2026-13-01T00:00:00Z"), "");  // malformed: nothing to add
+  EXPECT_EQ(time_range_note("0001-01-01", true), "");
+  EXPECT_TRUE(in_time_range(kFirstInstant) && in_time_range(kLastInstant));
+  EXPECT_FALSE(in_time_range(kFirstInstant - 1) || in_time_range(kLastInstant + 1));
+}
+
 TEST(CivilTime, DaysRoundTrip) {
   for (int64_t d = -800000; d < 800000; d += 997) {
     int64_t y;

@@ -414,6 +414,7 @@ std::string json_time(int64_t micros) { return crm::support::format_time(micros)
 
 struct Totals {
   size_t comparisons = 0, errors = 0, mismatches = 0, varying = 0, exprs = 0;
+  size_t range_errors = 0;  // of errors: a time or date left the years 0001-9999
   // Every pair of engines compared on one expression and user (or row) counts once.
   size_t jit_comparisons = 0, jit_mismatches = 0, batch_comparisons = 0, batch_mismatches = 0;
   double jit_compile_seconds = 0;
@@ -528,7 +529,11 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
     static const char* v[] = {"2026-01-15", "2026-02-28", "2000-02-29", "1990-07-04", "2026-03-31", "1970-01-01"};
     return "\"" + std::string(v[r(6)]) + "\"";
   };
-  auto dur = [&] { static const char* v[] = {"0", "60", "86400", "259200", "-3600", "1.5"}; return std::string(v[r(6)]); };
+  // The longest durations carry any time or date out of the years 0001-9999: a fault in every engine alike.
+  auto dur = [&] {
+    static const char* v[] = {"0", "60", "86400", "259200", "-3600", "1.5", "315537897600", "-315537897600"};
+    return std::string(v[r(8)]);
+  };
   auto boolean = [&] { return std::string(r(2) ? "true" : "false"); };
 
   std::vector<std::string> users;
@@ -786,6 +791,8 @@ void run_differential(uint64_t gen_seed, uint64_t data_seed, Totals& total, cons
   total.jit_mismatches += jit_mismatches;
   total.comparisons += comparisons;
   total.errors += errors;
+  for (auto f : {crm::bytecode::ops::Fault::TimeRange, crm::bytecode::ops::Fault::DateRange})
+    if (auto it = error_kinds.find(crm::bytecode::ops::fault_text(f)); it != error_kinds.end()) total.range_errors += it->second;
   total.mismatches += mismatches;
   total.varying += varying;
   total.exprs += decls.size();
@@ -851,6 +858,8 @@ TEST_P(DifferentialSeeds, VmAgreesWithTheAstEvaluator) {
   EXPECT_GE(total.comparisons, 300u * 51);
   EXPECT_GT(total.varying, total.exprs / 3);
   EXPECT_LT(total.errors, total.comparisons / 4);
+  // Times and dates carried out of the years 0001-9999 by the data's longest durations.
+  EXPECT_GT(total.range_errors, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Differential, DifferentialSeeds, ::testing::ValuesIn(diff_seeds()),
@@ -1012,16 +1021,25 @@ TEST(Differential, FaultsUnderAndOrIfFollowEvaluationOrder) {
             kProfileLine);
 }
 
-// Date arithmetic far outside the calendar: a Date - Date whose days do not fit a Duration is
-// an overflow in every evaluator (it wrapped - undefined behaviour - before), and the largest
-// differences that fit are values.
-TEST(Differential, DateDifferencesThatOverflowAreErrors) {
+// Date and time arithmetic far outside the calendar: a time or date carried out of the years
+// 0001-9999 is an error in every evaluator (before, `now() + 100000000 days` was year 275,000 and
+// a Date - Date of two such dates overflowed a Duration), and the instants up to the bounds are
+// values.
+TEST(Differential, DateAndTimeArithmeticOutsideTheCalendarIsAnError) {
   run_fixed({{"date(now() + 100000000 days) - date(now() - 100000000 days) > 0 days", "error"},
              {"date(now() - 100000000 days) - date(now() + 100000000 days) < 0 days", "error"},
-             {"date(now() + 100000000 days) - today() > 0 days", "true"},
-             {"today() - date(now() - 100000000 days) > 0 days", "true"},
-             {"today() + 100000000 days > today()", "true"},
-             {"today() - 100000000 days < today()", "true"}},
+             {"date(now() + 100000000 days) - today() > 0 days", "error"},
+             {"today() - date(now() - 100000000 days) > 0 days", "error"},
+             {"today() + 100000000 days > today()", "error"},
+             {"today() - 100000000 days < today()", "error"},
+             {"now() + 2930000 days > now()", "error"},
+             {"now() - 740000 days < now()", "error"},
+             {"today() + 2930000 days > today()", "error"},
+             {"today() - 740000 days < today()", "error"},
+             {"now() + 2900000 days > now()", "true"},
+             {"now() - 700000 days < now()", "true"},
+             {"today() + 2900000 days > today()", "true"},
+             {"date(now() + 2900000 days) - date(now() - 700000 days) > 0 days", "true"}},
             kProfileLine);
 }
 

@@ -15,6 +15,7 @@
 #include "sqlite_helpers.h"
 #include "compile_helpers.h"
 #include "runtime/state/group_ledger.h"
+#include "runtime/state/ledger_names.h"
 #include "runtime/state/state_store.h"
 
 namespace {
@@ -408,5 +409,53 @@ TEST(LedgerRows, AnEndBeforeTheCommitKeepsNoneOfTheGroup) {
     if (commit)
       for (int rows : {20, 20, 13, 1}) ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), rows, next, expected, units));
     ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
+  }
+}
+
+// The ledger readers' verdict on a row whose only unusual number might be its `at`.
+static const char* foreign_at(int64_t at) {
+  using N = crm::state::LedgerNumber;
+  return crm::state::foreign_number(N{N::Type::Integer, at}, N{N::Type::Integer, 0}, N{N::Type::Integer, 0},
+                                    N{N::Type::Null, 0});
+}
+
+// The ledger's reader refuses a row whose `at` is outside crm's time (state::foreign_number: the
+// ledger "changed outside crm"), so the writer never writes one: such a unit is refused whole,
+// nothing of it on disk, and the ledger stays readable. Every way an instant enters is checked
+// before this; before, an event at 0001-01-01T00:00:00+01:00 was written as year 0.
+TEST(LedgerRows, SqliteNeverWritesATimeItsReaderRefuses) {
+  std::string err;
+  const std::string path = fresh_path("range");
+  {
+    auto store = crm::state::open_store("sqlite:" + path, err);
+    ASSERT_NE(store, nullptr) << err;
+    int64_t first = 0;
+    ASSERT_TRUE(store->append(Unit(UnitKind::Event, "e1"), {sample("e1", "a")}, first, err)) << err;
+    for (int64_t at : {crm::support::kFirstInstant - 1, crm::support::kLastInstant + 1}) {
+      LedgerEntry bad = sample("e2", "b");
+      bad.at = at;
+      err.clear();
+      EXPECT_FALSE(store->append(Unit(UnitKind::Event, "e2"), {sample("e2", "c"), bad}, first, err));
+      EXPECT_NE(err.find("is outside crm's time (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z): not written"),
+                std::string::npos)
+          << err;
+      EXPECT_EQ(foreign_at(at), std::string("at"));
+    }
+    LedgerEntry edge = sample("e3", "d");
+    edge.at = crm::support::kFirstInstant;
+    ASSERT_TRUE(store->append(Unit(UnitKind::Event, "e3"), {edge}, first, err)) << err;
+    edge.unit = "e4", edge.at = crm::support::kLastInstant;
+    ASSERT_TRUE(store->append(Unit(UnitKind::Event, "e4"), {edge}, first, err)) << err;
+    ASSERT_TRUE(store->commit(err)) << err;
+  }
+  auto store = crm::state::open_store("sqlite:" + path, err);
+  ASSERT_NE(store, nullptr) << err;
+  std::vector<LedgerEntry> entries;
+  std::vector<Unit> units;
+  ASSERT_TRUE(store->load(entries, units, err)) << err;
+  ASSERT_EQ(entries.size(), 3u);  // e1, e3, e4: nothing of e2
+  for (const auto& e : entries) {
+    EXPECT_NE(e.unit, "e2");
+    EXPECT_EQ(foreign_at(e.at), nullptr) << e.unit;
   }
 }

@@ -114,6 +114,15 @@ TEST(Operations, ConstantFoldingComputesWhatTheVmComputes) {
       {"Date", "Duration", "2026-03-01", "+", "3 days"},
       {"Date", "Duration", "2026-03-01", "-", "3 days"},
       {"Date", "Date", "2026-03-01", "-", "2026-02-01"},
+      // Leaving the years 0001-9999 is a fault in both (it used to fold to year 10000 or 0).
+      {"Time", "Duration", "9999-12-31T23:59:59.999999Z", "+", "1 seconds"},
+      {"Time", "Duration", "9999-12-31T23:59:58.999999Z", "+", "1 seconds"},
+      {"Time", "Duration", "0001-01-01T00:00:00Z", "-", "1 seconds"},
+      {"Duration", "Time", "3652059 days", "+", "2026-01-01T00:00:00Z"},
+      {"Time", "Duration", "2026-01-01T00:00:00Z", "-", "3652059 days"},
+      {"Date", "Duration", "9999-12-31", "+", "1 days"},
+      {"Date", "Duration", "0001-01-01", "-", "1 days"},
+      {"Duration", "Date", "3652059 days", "+", "2026-01-01"},
       {"Int", "Decimal", "9223372036854775807", "<", "1.5"},  // INT_TO_FIX faults in a comparison too
       {"Int", "Decimal", "3", "<=", "3.0"},
       {"Decimal", "Int", "3.5", ">", "3"},
@@ -127,6 +136,36 @@ TEST(Operations, ConstantFoldingComputesWhatTheVmComputes) {
     EXPECT_EQ(f.fault, v.fault) << "folding: " << f.text << " / VM: " << v.text;
     if (!f.fault && !v.fault && std::string(k.ta) != "String") {
       EXPECT_EQ(f.value, v.value);
+    }
+  }
+}
+
+// Time and date arithmetic on values known only at run time faults when it leaves the years
+// 0001-9999, as integer overflow does (before, the VM computed year 10000 or 0, which crm's
+// readers refuse); the instants at the bounds are values.
+TEST(Operations, TimeArithmeticLeavingCrmsTimeFaultsAtRunTime) {
+  const std::string time_range = ops::fault_text(ops::Fault::TimeRange);
+  const std::string date_range = ops::fault_text(ops::Fault::DateRange);
+  const struct {
+    Case c;
+    const char* fault;  // nullptr: a value
+  } cases[] = {
+      {{"Time", "Duration", "9999-12-31T23:59:59.999999Z", "+", "1 seconds"}, time_range.c_str()},
+      {{"Time", "Duration", "0001-01-01T00:00:00Z", "-", "1 seconds"}, time_range.c_str()},
+      {{"Duration", "Time", "3652059 days", "+", "2026-01-01T00:00:00Z"}, time_range.c_str()},
+      {{"Time", "Duration", "2026-01-01T00:00:00Z", "+", "-3652059 days"}, time_range.c_str()},
+      {{"Date", "Duration", "9999-12-31", "+", "1 days"}, date_range.c_str()},
+      {{"Date", "Duration", "0001-01-01", "-", "1 days"}, date_range.c_str()},
+      {{"Time", "Duration", "9999-12-31T23:59:58.999999Z", "+", "1 seconds"}, nullptr},
+      {{"Time", "Duration", "0001-01-01T00:00:01Z", "-", "1 seconds"}, nullptr},
+      {{"Date", "Duration", "0001-01-02", "-", "1 days"}, nullptr},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(std::string(k.c.a) + " " + k.c.op + " " + k.c.b);
+    Outcome v = computed(k.c.ta, k.c.tb, k.c.a, k.c.op, k.c.b);
+    EXPECT_EQ(v.fault, k.fault != nullptr) << v.text;
+    if (k.fault) {
+      EXPECT_EQ(v.text, k.fault);
     }
   }
 }
@@ -168,9 +207,23 @@ TEST(Operations, FaultsHaveTheirDocumentedTexts) {
   EXPECT_EQ(out, 0);  // 0.0000005 -> 0.000000
   EXPECT_EQ(ops::date_add(10, -1, out), ops::Fault::None);
   EXPECT_EQ(out, 9);  // a date minus one microsecond is the day before
-  // Day numbers and their Durations that leave 64 bits are overflows, not wrapped values.
-  EXPECT_EQ(ops::date_add(INT64_MAX, 86'400'000'000, out), ops::Fault::Overflow);
-  EXPECT_EQ(ops::date_add(INT64_MIN, -1, out), ops::Fault::Overflow);
+  // A date or time outside the years 0001-9999 is a fault (support::in_time_range), also when
+  // the sum would not even fit 64 bits; the bounds themselves are crm's.
+  EXPECT_EQ(ops::date_add(INT64_MAX, 86'400'000'000, out), ops::Fault::DateRange);
+  EXPECT_EQ(ops::date_add(INT64_MIN, -1, out), ops::Fault::DateRange);
+  EXPECT_EQ(ops::date_add(crm::support::kLastDay, 86'400'000'000, out), ops::Fault::DateRange);
+  EXPECT_EQ(ops::date_add(crm::support::kFirstDay, -1, out), ops::Fault::DateRange);
+  EXPECT_EQ(ops::date_add(crm::support::kFirstDay + 1, -1, out), ops::Fault::None);
+  EXPECT_EQ(out, crm::support::kFirstDay);
+  EXPECT_EQ(ops::time_add(crm::support::kLastInstant, 1, out), ops::Fault::TimeRange);
+  EXPECT_EQ(ops::time_add(crm::support::kFirstInstant, -1, out), ops::Fault::TimeRange);
+  EXPECT_EQ(ops::time_add(INT64_MAX, 1, out), ops::Fault::TimeRange);
+  EXPECT_EQ(ops::time_add(crm::support::kLastInstant - 1, 1, out), ops::Fault::None);
+  EXPECT_EQ(out, crm::support::kLastInstant);
+  EXPECT_EQ(ops::time_add(crm::support::kFirstInstant + 1, -1, out), ops::Fault::None);
+  EXPECT_EQ(out, crm::support::kFirstInstant);
+  EXPECT_STREQ(ops::fault_text(ops::Fault::TimeRange), "time outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z");
+  EXPECT_STREQ(ops::fault_text(ops::Fault::DateRange), "date outside 0001-01-01 to 9999-12-31");
   EXPECT_EQ(ops::date_diff(3, 1, out), ops::Fault::None);
   EXPECT_EQ(out, 2 * 86'400'000'000);
   EXPECT_EQ(ops::date_diff(106'751'992, 0, out), ops::Fault::Overflow);  // 106,751,992 days > INT64_MAX micros
