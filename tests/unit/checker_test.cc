@@ -770,8 +770,9 @@ TEST(Checker, W0101ForAFieldComparedWithItself) {
   EXPECT_EQ(c.folded("l"), "true");
   EXPECT_EQ(c.folded("g"), "true");
   for (const auto& d : c.c->sink.diagnostics())
-    if (crm::diag::info(d.code).name == std::string("W0101"))
+    if (crm::diag::info(d.code).name == std::string("W0101")) {
       EXPECT_EQ(d.message.find("segment `u`"), std::string::npos) << "`age == age` is no W0101: " << d.message;
+    }
 }
 
 // A `const` is known when the program is compiled: one that reads a field is E0416 even where

@@ -333,13 +333,20 @@ TEST(LedgerRows, RowsWaitingForTheirStatementAreReadCommittedAndNumbered) {
           const int size = way == 1 ? 1 : std::min(cycle++ % 5 + 1, left);
           left -= size;
           ASSERT_NO_FATAL_FAILURE(append_unit(*store, "e" + std::to_string(++id), size, next, expected, units));
-          if (id % 4 == 0)  // a unit without decisions starts where the next decision will
+          if (id % 4 == 0) {  // a unit without decisions starts where the next decision will
             ASSERT_NO_FATAL_FAILURE(append_unit(*store, "e" + std::to_string(++id), 0, next, expected, units));
-          if (way == 2) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) - size + 1, size_t(size), expected));
+          }
+          if (way == 2) {
+            ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) - size + 1, size_t(size), expected));
+          }
         }
-        if (way == 0) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+        if (way == 0) {
+          ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+        }
         ASSERT_TRUE(store->commit(err)) << err;
-        if (way != 0) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+        if (way != 0) {
+          ASSERT_NO_FATAL_FAILURE(expect_rows(*store, first, size_t(n), expected));
+        }
       }
   }
   ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
@@ -367,7 +374,9 @@ TEST(LedgerRows, ARollbackDropsTheRowsWaitingAndWritten) {
       for (int left = n; left > 0; left -= std::min(left, 7))
         ASSERT_NO_FATAL_FAILURE(
             append_unit(*store, "dropped" + std::to_string(++id), std::min(left, 7), dropped_next, dropped, dropped_units));
-      if (n % 2) ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) + 1, size_t(n), dropped));
+      if (n % 2) {
+        ASSERT_NO_FATAL_FAILURE(expect_rows(*store, int64_t(expected.size()) + 1, size_t(n), dropped));
+      }
       ASSERT_TRUE(store->rollback(err)) << err;
       ASSERT_NO_FATAL_FAILURE(append_unit(*store, "kept" + std::to_string(++id), 2, next, expected, units));
       ASSERT_TRUE(store->commit(err)) << err;
@@ -406,8 +415,11 @@ TEST(LedgerRows, AnEndBeforeTheCommitKeepsNoneOfTheGroup) {
     crm::state::MemoryStore mem;  // only numbers the units the ledger must hold
     next = id = 0;
     ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), 3, next, expected, units));
-    if (commit)
-      for (int rows : {20, 20, 13, 1}) ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), rows, next, expected, units));
+    if (commit) {
+      for (int rows : {20, 20, 13, 1}) {
+        ASSERT_NO_FATAL_FAILURE(append_unit(mem, "e" + std::to_string(++id), rows, next, expected, units));
+      }
+    }
     ASSERT_NO_FATAL_FAILURE(expect_ledger(path, expected, units));
   }
 }
